@@ -1,0 +1,36 @@
+//! One error type for the core. Each variant maps to the Python exception PyTorch raises for the
+//! same mistake (see `python/error.rs`); messages name the op and the shapes involved.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Shape or state problems PyTorch reports as RuntimeError (incompatible shapes, backward twice).
+    Runtime(String),
+    /// Bad argument values (ValueError).
+    Value(String),
+    /// Index or dim out of range (IndexError).
+    Index(String),
+    /// Wrong dtype or argument kind (TypeError).
+    Type(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `bail!(Runtime, "fmt", args)` returns early with that error kind.
+#[macro_export]
+macro_rules! bail {
+    ($kind:ident, $($arg:tt)*) => {
+        return Err($crate::error::Error::$kind(format!($($arg)*)))
+    };
+}

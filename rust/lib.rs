@@ -1,0 +1,14 @@
+//! ferrograd's core: tensors, kernels and reverse-mode autograd in plain Rust.
+//! The PyO3 layer lives in `python/` behind the `python` feature.
+
+pub mod autograd;
+pub mod error;
+pub mod ops;
+pub mod random;
+pub mod tensor;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};
+pub use tensor::{DType, Tensor};

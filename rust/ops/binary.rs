@@ -1,0 +1,377 @@
+//! Binary elementwise ops with numpy broadcasting: arithmetic (differentiable), comparisons and
+//! logical ops (no gradient). Python scalars arrive as 0-d tensors (see `result_type`).
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use crate::autograd::{record, Backward, Saved};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::kernel::zip;
+use crate::ops::reduce::sum_to;
+use crate::ops::{cast::to_dtype, unary};
+use crate::tensor::{DType, Float, Tensor};
+use crate::{with_dtype, with_float, with_numeric};
+
+/// PyTorch's result_type: a 0-d operand (a Python scalar, or a 0-d tensor) only changes the
+/// dtype of a dimensioned one when it is of a higher category (bool < int < float).
+pub fn result_type(a: &Tensor, b: &Tensor) -> DType {
+    let cat = |d: DType| match d {
+        DType::Bool => 0,
+        DType::I64 => 1,
+        _ => 2,
+    };
+    let (da, db) = (a.dtype(), b.dtype());
+    match (a.ndim() == 0, b.ndim() == 0) {
+        (true, false) if cat(da) <= cat(db) => db,
+        (false, true) if cat(db) <= cat(da) => da,
+        _ => da.promote(db),
+    }
+}
+
+fn promoted(a: &Tensor, b: &Tensor, dtype: DType) -> Result<(Tensor, Tensor)> {
+    Ok((to_dtype(&a.detach_if(dtype), dtype)?, to_dtype(&b.detach_if(dtype), dtype)?))
+}
+
+impl Tensor {
+    /// Casting records a ToCopy node; the binary op's own node already routes gradients to the
+    /// original inputs (the engine casts them back), so the cast copy needs no history.
+    fn detach_if(&self, dtype: DType) -> Tensor {
+        if self.dtype() == dtype { self.clone() } else { self.detach() }
+    }
+}
+
+macro_rules! arith {
+    ($name:ident, $opname:literal, |$x:ident, $y:ident| $e:expr) => {
+        fn $name(a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
+            let (a, b) = promoted(a, b, dtype)?;
+            Ok(with_numeric!(dtype, $opname, T => zip::<T, T>(&a, &b, $opname, |$x: T, $y: T| $e)?))
+        }
+    };
+}
+arith!(add_kernel, "add", |x, y| x + y);
+arith!(sub_kernel, "sub", |x, y| x - y);
+arith!(mul_kernel, "mul", |x, y| x * y);
+arith!(maximum_kernel, "maximum", |x, y| if x >= y || x != x { x } else { y });
+arith!(minimum_kernel, "minimum", |x, y| if x <= y || x != x { x } else { y });
+
+fn arith_dtype(a: &Tensor, b: &Tensor, op: &str) -> Result<DType> {
+    let d = result_type(a, b);
+    if d == DType::Bool {
+        bail!(Type, "{op}: not supported for two bool tensors (shapes {:?} and {:?}); use logical_and/logical_or or convert with .long()", a.shape(), b.shape());
+    }
+    Ok(d)
+}
+
+/// Float ops (div, pow with a float side) compute in float32 when both inputs are integers.
+fn float_dtype(a: &Tensor, b: &Tensor) -> DType {
+    let d = result_type(a, b);
+    if d.is_float() { d } else { DType::F32 }
+}
+
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = add_kernel(a, b, arith_dtype(a, b, "add")?)?;
+    record(out, &[a, b], || Ok(Box::new(AddBackward { sub: false, a: a.shape().to_vec(), b: b.shape().to_vec() })))
+}
+
+pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = sub_kernel(a, b, arith_dtype(a, b, "sub")?)?;
+    record(out, &[a, b], || Ok(Box::new(AddBackward { sub: true, a: a.shape().to_vec(), b: b.shape().to_vec() })))
+}
+
+struct AddBackward {
+    sub: bool,
+    a: Vec<usize>,
+    b: Vec<usize>,
+}
+impl Backward for AddBackward {
+    fn name(&self) -> &'static str {
+        if self.sub { "SubBackward0" } else { "AddBackward0" }
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let ga = if needs[0] { Some(sum_to(g, &self.a)?) } else { None };
+        let gb = if needs[1] {
+            let gb = sum_to(g, &self.b)?;
+            Some(if self.sub { unary::neg(&gb)? } else { gb })
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let out = mul_kernel(a, b, arith_dtype(a, b, "mul")?)?;
+    record(out, &[a, b], || {
+        Ok(Box::new(MulBackward {
+            a: if b.requires_grad() { Some(Saved::new(a)?) } else { None },
+            b: if a.requires_grad() { Some(Saved::new(b)?) } else { None },
+            sa: a.shape().to_vec(),
+            sb: b.shape().to_vec(),
+        }))
+    })
+}
+
+struct MulBackward {
+    a: Option<Saved>,
+    b: Option<Saved>,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for MulBackward {
+    fn name(&self) -> &'static str {
+        "MulBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let ga = match (&self.b, needs[0]) {
+            (Some(b), true) => Some(sum_to(&mul(g, b.get()?)?, &self.sa)?),
+            _ => None,
+        };
+        let gb = match (&self.a, needs[1]) {
+            (Some(a), true) => Some(sum_to(&mul(g, a.get()?)?, &self.sb)?),
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = float_dtype(a, b);
+    let (x, y) = promoted(a, b, dtype)?;
+    let out = with_float!(dtype, "div", T => zip::<T, T>(&x, &y, "div", |p: T, q: T| p / q)?);
+    let out_saved = out.clone();
+    record(out, &[a, b], || {
+        Ok(Box::new(DivBackward {
+            b: Saved::new(&y)?,
+            out: if b.requires_grad() { Some(Saved::new(&out_saved)?) } else { None },
+            sa: a.shape().to_vec(),
+            sb: b.shape().to_vec(),
+        }))
+    })
+}
+
+struct DivBackward {
+    b: Saved,
+    out: Option<Saved>,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for DivBackward {
+    fn name(&self) -> &'static str {
+        "DivBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let b = self.b.get()?;
+        let ga = if needs[0] { Some(sum_to(&div(g, b)?, &self.sa)?) } else { None };
+        let gb = match (&self.out, needs[1]) {
+            // d(a/b)/db = -a/b^2 = -out/b
+            (Some(out), true) => Some(sum_to(&unary::neg(&div(&mul(g, out.get()?)?, b)?)?, &self.sb)?),
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    if !dtype.is_float() {
+        if dtype == DType::Bool {
+            bail!(Type, "pow: not supported for bool tensors");
+        }
+        let (x, y) = promoted(a, b, dtype)?;
+        return zip::<i64, i64>(&x, &y, "pow", |p, q| if q < 0 { if p == 1 { 1 } else { 0 } } else { p.wrapping_pow(q as u32) });
+    }
+    let (x, y) = promoted(a, b, dtype)?;
+    let out = with_float!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?);
+    let out_saved = out.clone();
+    record(out, &[a, b], || {
+        Ok(Box::new(PowBackward {
+            a: Saved::new(&x)?,
+            b: Saved::new(&y)?,
+            out: if b.requires_grad() { Some(Saved::new(&out_saved)?) } else { None },
+            sa: a.shape().to_vec(),
+            sb: b.shape().to_vec(),
+        }))
+    })
+}
+
+/// PyTorch names tensor ** scalar PowBackward0 and tensor ** tensor PowBackward1.
+struct PowBackward {
+    a: Saved,
+    b: Saved,
+    out: Option<Saved>,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for PowBackward {
+    fn name(&self) -> &'static str {
+        if self.out.is_none() && self.sb.is_empty() { "PowBackward0" } else { "PowBackward1" }
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (self.a.get()?, self.b.get()?);
+        let ga = if needs[0] {
+            // g * b * a^(b-1), with PyTorch's convention that the gradient is 0 where b == 0.
+            let d = with_float!(a.dtype(), "pow backward", T => {
+                let ab = zip::<T, T>(a, b, "pow", |x: T, e: T| if e == T::zero() { T::zero() } else { e * x.powf(e - T::one()) })?;
+                zip::<T, T>(g, &ab, "pow", |gv: T, v: T| gv * v)?
+            });
+            Some(sum_to(&d, &self.sa)?)
+        } else {
+            None
+        };
+        let gb = match (&self.out, needs[1]) {
+            (Some(out), true) => {
+                let d = with_float!(a.dtype(), "pow backward", T => {
+                    let lo = zip::<T, T>(out.get()?, a, "pow", |o: T, x: T| if x == T::zero() && o == T::zero() { T::zero() } else { o * x.ln() })?;
+                    zip::<T, T>(g, &lo, "pow", |gv: T, v: T| gv * v)?
+                });
+                Some(sum_to(&d, &self.sb)?)
+            }
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+/// maximum / minimum. Where the inputs tie, the gradient is split evenly (PyTorch's rule).
+pub fn maximum(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    extremum(a, b, true)
+}
+pub fn minimum(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    extremum(a, b, false)
+}
+
+fn extremum(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
+    let name = if is_max { "maximum" } else { "minimum" };
+    let dtype = arith_dtype(a, b, name)?;
+    let out = if is_max { maximum_kernel(a, b, dtype)? } else { minimum_kernel(a, b, dtype)? };
+    record(out, &[a, b], || {
+        let (x, y) = promoted(a, b, dtype)?;
+        Ok(Box::new(ExtremumBackward { a: Saved::new(&x)?, b: Saved::new(&y)?, is_max, sa: a.shape().to_vec(), sb: b.shape().to_vec() }))
+    })
+}
+
+struct ExtremumBackward {
+    a: Saved,
+    b: Saved,
+    is_max: bool,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for ExtremumBackward {
+    fn name(&self) -> &'static str {
+        if self.is_max { "MaximumBackward0" } else { "MinimumBackward0" }
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (self.a.get()?, self.b.get()?);
+        // weight of a in the result: 1 where a wins, 0.5 on ties, 0 where b wins.
+        let wa = with_float!(a.dtype(), "maximum backward", T => {
+            let half = <T as crate::tensor::Element>::from_f64(0.5);
+            let is_max = self.is_max;
+            zip::<T, T>(a, b, "maximum", move |x: T, y: T| {
+                if x == y { half } else if (x > y) == is_max { T::one() } else { T::zero() }
+            })?
+        });
+        let ga = if needs[0] { Some(sum_to(&mul(g, &wa)?, &self.sa)?) } else { None };
+        let gb = if needs[1] {
+            let wb = unary::rsub_scalar(&wa, 1.0)?;
+            Some(sum_to(&mul(g, &wb)?, &self.sb)?)
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Comparisons give bool tensors and no gradient.
+pub fn compare(a: &Tensor, b: &Tensor, cmp: Cmp) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    let (x, y) = promoted(a, b, dtype)?;
+    let name = format!("{cmp:?}").to_lowercase();
+    with_dtype!(dtype, T => zip::<T, bool>(&x, &y, &name, move |p: T, q: T| match cmp {
+        Cmp::Eq => p == q,
+        Cmp::Ne => p != q,
+        Cmp::Lt => p < q,
+        Cmp::Le => p <= q,
+        Cmp::Gt => p > q,
+        Cmp::Ge => p >= q,
+    }))
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Logical {
+    And,
+    Or,
+    Xor,
+}
+
+/// Logical ops on masks (any dtype; nonzero is true), giving bool tensors.
+pub fn logical(a: &Tensor, b: &Tensor, op: Logical) -> Result<Tensor> {
+    let (x, y) = (to_dtype(&a.detach(), DType::Bool)?, to_dtype(&b.detach(), DType::Bool)?);
+    zip::<bool, bool>(&x, &y, "logical", move |p, q| match op {
+        Logical::And => p && q,
+        Logical::Or => p || q,
+        Logical::Xor => p != q,
+    })
+}
+
+/// `where(condition, x, y)`: elements of x where condition, else y; broadcasts all three.
+pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if cond.dtype() != DType::Bool {
+        bail!(Type, "where: expected condition to be a bool tensor, got {}", cond.dtype().name());
+    }
+    let dtype = result_type(x, y);
+    let (a, b) = promoted(x, y, dtype)?;
+    // Broadcast the condition to the result shape first, then pick.
+    let shape = crate::tensor::shape::broadcast_shapes(
+        &crate::tensor::shape::broadcast_shapes(cond.shape(), a.shape(), "where")?,
+        b.shape(),
+        "where",
+    )?;
+    let (c, a, b) = (cond.expand(&shape)?, a.expand(&shape)?, b.expand(&shape)?);
+    let picked = with_dtype!(dtype, T => {
+        let cv = c.to_vec::<bool>();
+        let av = a.to_vec::<T>();
+        let bv = b.to_vec::<T>();
+        let data: Vec<T> = cv.iter().zip(av.iter().zip(&bv)).map(|(&m, (&p, &q))| if m { p } else { q }).collect();
+        Tensor::from_vec_unchecked(data, &shape)
+    });
+    record(picked, &[x, y], || Ok(Box::new(WhereBackward { cond: Saved::new(&c)?, sx: x.shape().to_vec(), sy: y.shape().to_vec() })))
+}
+
+struct WhereBackward {
+    cond: Saved,
+    sx: Vec<usize>,
+    sy: Vec<usize>,
+}
+impl Backward for WhereBackward {
+    fn name(&self) -> &'static str {
+        "WhereBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let c = self.cond.get()?;
+        let pick = |keep: bool| -> Result<Tensor> {
+            with_float!(g.dtype(), "where backward", T => mask_grad::<T>(g, c, keep))
+        };
+        let gx = if needs[0] { Some(sum_to(&pick(true)?, &self.sx)?) } else { None };
+        let gy = if needs[1] { Some(sum_to(&pick(false)?, &self.sy)?) } else { None };
+        Ok(vec![gx, gy])
+    }
+}
+
+fn mask_grad<T: Float>(g: &Tensor, c: &Tensor, keep: bool) -> Result<Tensor> {
+    let m = to_dtype(c, T::DTYPE)?;
+    zip::<T, T>(g, &m, "where", move |gv: T, mv: T| if (mv != T::zero()) == keep { gv } else { T::zero() })
+}

@@ -1,0 +1,39 @@
+//! dtype conversion (`.to(dtype)`, `.float()`, `.long()` ...), differentiable between floats.
+
+use crate::autograd::{record, Backward};
+use crate::error::Result;
+use crate::tensor::{DType, Element, Tensor};
+use crate::with_dtype;
+
+fn convert<S: Element, D: Element>(x: &Tensor) -> Tensor {
+    super::kernel::map::<S, D>(x, |v| D::from_f64(v.to_f64()))
+}
+
+/// A new tensor of `dtype`; the same tensor when the dtype already matches (as PyTorch's `.to`).
+pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
+    if x.dtype() == dtype {
+        return Ok(x.clone());
+    }
+    let out = with_dtype!(x.dtype(), S => with_dtype!(dtype, D => convert::<S, D>(x)));
+    if !dtype.is_float() {
+        return Ok(out);
+    }
+    let from = x.dtype();
+    record(out, &[x], || Ok(Box::new(ToCopyBackward { from })))
+}
+
+struct ToCopyBackward {
+    from: DType,
+}
+
+impl Backward for ToCopyBackward {
+    fn name(&self) -> &'static str {
+        "ToCopyBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(to_dtype(grad, self.from)?)])
+    }
+}

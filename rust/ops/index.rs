@@ -1,0 +1,262 @@
+//! `x[idx]` and `x[idx] = v` with numpy's rules: ints, slices, None and Ellipsis give views;
+//! integer tensors and boolean masks ("advanced" indices) gather, and their backward scatters.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use crate::autograd::{is_recording, record, Backward};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::cast::to_dtype;
+use crate::tensor::iter::Walk;
+use crate::tensor::shape::{broadcast_shapes, contiguous_strides};
+use crate::tensor::{DType, Element, Tensor};
+use crate::with_dtype;
+
+#[derive(Clone)]
+pub enum Index {
+    Int(isize),
+    Slice { start: Option<isize>, stop: Option<isize>, step: isize },
+    NewAxis,
+    Ellipsis,
+    Tensor(Tensor),
+}
+
+/// Python's slice.indices(): clamped start/stop for a positive step.
+fn slice_bounds(start: Option<isize>, stop: Option<isize>, n: usize) -> (usize, usize) {
+    let n = n as isize;
+    let norm = |v: isize| if v < 0 { (v + n).max(0) } else { v.min(n) };
+    let s = start.map(norm).unwrap_or(0);
+    let e = stop.map(norm).unwrap_or(n);
+    (s as usize, e.max(s) as usize)
+}
+
+/// The basic part as a view, plus the advanced indices with the view dim each applies to.
+fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
+    let has_adv = idx.iter().any(|i| matches!(i, Index::Tensor(_)));
+    let consumed: usize = idx
+        .iter()
+        .map(|i| match i {
+            Index::Int(_) | Index::Slice { .. } => 1,
+            Index::Tensor(t) if t.dtype() == DType::Bool => t.ndim(),
+            Index::Tensor(_) => 1,
+            Index::NewAxis | Index::Ellipsis => 0,
+        })
+        .sum();
+    if consumed > x.ndim() {
+        bail!(Index, "too many indices for tensor of dimension {} (got {consumed} indices for shape {:?})", x.ndim(), x.shape());
+    }
+    if idx.iter().filter(|i| matches!(i, Index::Ellipsis)).count() > 1 {
+        bail!(Index, "an index can only have a single ellipsis ('...')");
+    }
+    let mut v = x.clone();
+    let mut dim = 0usize;
+    let mut adv = Vec::new();
+    for i in idx {
+        match i {
+            Index::Ellipsis => {
+                dim += x.ndim() - consumed;
+            }
+            Index::NewAxis => {
+                v = v.unsqueeze(dim as isize)?;
+                dim += 1;
+            }
+            Index::Int(k) if !has_adv => v = v.select(dim as isize, *k)?,
+            Index::Int(k) => {
+                adv.push((dim, Tensor::scalar(*k as i64)));
+                dim += 1;
+            }
+            Index::Slice { start, stop, step } => {
+                if *step <= 0 {
+                    bail!(Value, "step must be greater than zero (got {step}); negative steps are not supported, as in PyTorch");
+                }
+                let (s, e) = slice_bounds(*start, *stop, v.shape()[dim]);
+                v = v.slice(dim, s, e, *step as usize)?;
+                dim += 1;
+            }
+            Index::Tensor(t) if t.dtype() == DType::Bool => {
+                let shape = &v.shape()[dim..dim + t.ndim()];
+                if t.shape() != shape {
+                    bail!(Index, "The shape of the mask {:?} at index {dim} does not match the shape of the indexed tensor {:?} at index {dim}", t.shape(), shape);
+                }
+                for coords in nonzero(t) {
+                    adv.push((dim, coords));
+                    dim += 1;
+                }
+            }
+            Index::Tensor(t) => {
+                if t.dtype() != DType::I64 {
+                    bail!(Index, "tensors used as indices must be long, int, byte or bool tensors (got {})", t.dtype().name());
+                }
+                adv.push((dim, t.clone()));
+                dim += 1;
+            }
+        }
+    }
+    Ok((v, adv))
+}
+
+/// One int64 index tensor per dim of a mask: the coordinates of its true elements.
+pub fn nonzero(mask: &Tensor) -> Vec<Tensor> {
+    let m = mask.to_vec::<bool>();
+    let strides = contiguous_strides(mask.shape());
+    let mut coords: Vec<Vec<i64>> = vec![Vec::new(); mask.ndim()];
+    for (flat, _) in m.iter().enumerate().filter(|(_, &b)| b) {
+        for (d, s) in strides.iter().enumerate() {
+            coords[d].push(((flat / s) % mask.shape()[d]) as i64);
+        }
+    }
+    coords.into_iter().map(|c| { let n = c.len(); Tensor::from_vec_unchecked(c, &[n]) }).collect()
+}
+
+/// Where each gathered element lives: element offsets into `v`'s storage, in the order
+/// [broadcast index shape..., remaining dims...], plus that shape and the final permutation.
+struct Plan {
+    offsets: Vec<usize>,
+    shape: Vec<usize>,
+    /// Dims of `shape` to move so the result matches numpy (adjacent advanced indices stay in place).
+    perm: Option<Vec<isize>>,
+    /// The same positions as offsets into a contiguous tensor of `v`'s shape (for backward).
+    dense: Vec<usize>,
+}
+
+fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
+    let mut bshape: Vec<usize> = Vec::new();
+    for (_, t) in adv {
+        bshape = broadcast_shapes(&bshape, t.shape(), "index")?;
+    }
+    let nb: usize = bshape.iter().product();
+    let l = v.layout();
+    let dense_strides = contiguous_strides(&l.shape);
+    let mut base = vec![l.offset; nb];
+    let mut dense_base = vec![0usize; nb];
+    for (d, t) in adv {
+        let n = l.shape[*d] as i64;
+        let vals = t.expand(&bshape)?.to_vec::<i64>();
+        for ((b, db), &k) in base.iter_mut().zip(dense_base.iter_mut()).zip(&vals) {
+            if k < -n || k >= n {
+                bail!(Index, "index {k} is out of bounds for dimension {d} with size {n}");
+            }
+            let k = if k < 0 { k + n } else { k } as usize;
+            *b += k * l.strides[*d];
+            *db += k * dense_strides[*d];
+        }
+    }
+    let adv_dims: Vec<usize> = adv.iter().map(|(d, _)| *d).collect();
+    let rest: Vec<usize> = (0..l.shape.len()).filter(|d| !adv_dims.contains(d)).collect();
+    let rest_shape: Vec<usize> = rest.iter().map(|&d| l.shape[d]).collect();
+    let rest_strides: Vec<usize> = rest.iter().map(|&d| l.strides[d]).collect();
+    let rest_dense: Vec<usize> = rest.iter().map(|&d| dense_strides[d]).collect();
+    let walk = Walk::new(&rest_shape, &[(&rest_strides, 0), (&rest_dense, 0)]);
+    let rest_n: usize = rest_shape.iter().product();
+    let mut offsets = Vec::with_capacity(nb * rest_n);
+    let mut dense = Vec::with_capacity(nb * rest_n);
+    for (&b, &db) in base.iter().zip(&dense_base) {
+        let mut w = walk.walker(0);
+        for _ in 0..walk.rows {
+            for i in 0..walk.row_len {
+                offsets.push(b + w.offsets[0] + i * walk.inner[0]);
+                dense.push(db + w.offsets[1] + i * walk.inner[1]);
+            }
+            w.advance();
+        }
+    }
+    let mut shape = bshape.clone();
+    shape.extend(&rest_shape);
+    // numpy: advanced indices next to each other keep their place; otherwise they go first.
+    let adjacent = adv_dims.windows(2).all(|w| w[1] == w[0] + 1);
+    let first = adv_dims[0];
+    let perm = (adjacent && first > 0).then(|| {
+        let (nbd, total) = (bshape.len(), shape.len());
+        let mut p: Vec<isize> = (nbd..nbd + first).map(|i| i as isize).collect();
+        p.extend((0..nbd).map(|i| i as isize));
+        p.extend((nbd + first..total).map(|i| i as isize));
+        p
+    });
+    Ok(Plan { offsets, shape, perm, dense })
+}
+
+pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
+    let (v, adv) = basic(x, idx)?;
+    if adv.is_empty() {
+        return Ok(v);
+    }
+    let p = plan(&v, &adv)?;
+    let out = with_dtype!(v.dtype(), T => v.with_view::<T, _>(|view| {
+        let data: Vec<T> = p.offsets.iter().map(|&o| view.data[o]).collect();
+        Tensor::from_vec_unchecked(data, &p.shape)
+    }));
+    let input = v.shape().to_vec();
+    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: p.dense })))?;
+    match p.perm {
+        Some(perm) => out.permute(&perm),
+        None => Ok(out),
+    }
+}
+
+struct IndexBackward {
+    input: Vec<usize>,
+    dense: Vec<usize>,
+}
+impl Backward for IndexBackward {
+    fn name(&self) -> &'static str {
+        "IndexBackward0"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // Repeated indices accumulate, as index_put_(accumulate=True).
+        let gi = crate::with_float!(g.dtype(), "index backward", T => {
+            let gv = g.to_vec::<T>();
+            let mut out = vec![T::zero(); self.input.iter().product()];
+            for (&d, &v) in self.dense.iter().zip(&gv) {
+                out[d] += v;
+            }
+            Tensor::from_vec_unchecked(out, &self.input)
+        });
+        Ok(vec![Some(gi)])
+    }
+}
+
+/// `x[idx] = value` (value broadcast to the indexed shape). Allowed with grad mode off, or on
+/// tensors that are not part of a graph.
+pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
+    crate::ops::inplace::check_inplace(x)?;
+    if is_recording() && (x.requires_grad() || value.requires_grad()) {
+        bail!(
+            Runtime,
+            "index assignment (__setitem__) on a tensor that is part of an autograd graph is not supported; do it under fg.no_grad() or on a .clone()"
+        );
+    }
+    let (v, adv) = {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        basic(x, idx)?
+    };
+    if adv.is_empty() {
+        return crate::ops::view::write_into(&v, value);
+    }
+    let p = plan(&v, &adv)?;
+    // Bring the value to the gather order [index shape..., rest...].
+    let final_shape: Vec<usize> = match &p.perm {
+        Some(perm) => perm.iter().map(|&i| p.shape[i as usize]).collect(),
+        None => p.shape.clone(),
+    };
+    let val = to_dtype(&value.detach(), v.dtype())?;
+    let val = if val.shape() == final_shape.as_slice() { val } else { val.expand(&final_shape)? };
+    let val = match &p.perm {
+        Some(perm) => {
+            let mut inv = vec![0isize; perm.len()];
+            for (i, &q) in perm.iter().enumerate() {
+                inv[q as usize] = i as isize;
+            }
+            val.permute(&inv)?
+        }
+        None => val,
+    };
+    with_dtype!(v.dtype(), T => {
+        let vals = val.to_vec::<T>();
+        let mut guard = v.storage().write();
+        let data = T::slice_mut(&mut guard);
+        for (&o, &s) in p.offsets.iter().zip(&vals) {
+            data[o] = s;
+        }
+    });
+    Ok(())
+}

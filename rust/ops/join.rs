@@ -1,0 +1,132 @@
+//! cat / stack (copies) and split / chunk (views).
+
+use crate::autograd::{record, Backward};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::binary::result_type;
+use crate::ops::cast::to_dtype;
+use crate::ops::view::write_into;
+use crate::tensor::shape::wrap_dim;
+use crate::tensor::Tensor;
+
+pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+    if tensors.is_empty() {
+        bail!(Value, "cat(): expected a non-empty list of Tensors");
+    }
+    // PyTorch skips legacy empty 1-D tensors (shape [0]) when the others have more dims.
+    let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
+    let parts = if parts.is_empty() { vec![&tensors[0]] } else { parts };
+    let first = parts[0];
+    if first.ndim() == 0 {
+        bail!(Runtime, "cat(): zero-dimensional tensor (at position 0) cannot be concatenated");
+    }
+    let d = wrap_dim(dim, first.ndim(), "cat")?;
+    let mut dtype = first.dtype();
+    let mut total = 0;
+    for (i, t) in parts.iter().enumerate() {
+        if t.ndim() != first.ndim() {
+            bail!(Runtime, "cat(): Tensors must have same number of dimensions: got {} and {} (tensor {i} has shape {:?}, tensor 0 has shape {:?})", first.ndim(), t.ndim(), t.shape(), first.shape());
+        }
+        for k in 0..first.ndim() {
+            if k != d && t.shape()[k] != first.shape()[k] {
+                bail!(Runtime, "cat(): Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?}).", first.shape()[k], t.shape()[k], first.shape(), t.shape());
+            }
+        }
+        dtype = result_type(&Tensor::zeros(&[1], dtype), t);
+        total += t.shape()[d];
+    }
+    let mut shape = first.shape().to_vec();
+    shape[d] = total;
+    let out = Tensor::zeros(&shape, dtype);
+    let mut at = 0;
+    let mut sizes = Vec::with_capacity(parts.len());
+    for t in &parts {
+        let n = t.shape()[d];
+        write_into(&out.slice(d, at, at + n, 1)?.detach(), &to_dtype(&t.detach(), dtype)?)?;
+        sizes.push(n);
+        at += n;
+    }
+    let inputs: Vec<&Tensor> = parts.to_vec();
+    record(out, &inputs, || Ok(Box::new(CatBackward { dim: d, sizes })))
+}
+
+struct CatBackward {
+    dim: usize,
+    sizes: Vec<usize>,
+}
+impl Backward for CatBackward {
+    fn name(&self) -> &'static str {
+        "CatBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let mut at = 0;
+        let mut out = Vec::with_capacity(self.sizes.len());
+        for (&n, &need) in self.sizes.iter().zip(needs) {
+            out.push(if need { Some(g.slice(self.dim, at, at + n, 1)?) } else { None });
+            at += n;
+        }
+        Ok(out)
+    }
+}
+
+pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
+    if tensors.is_empty() {
+        bail!(Value, "stack expects a non-empty TensorList");
+    }
+    let d = wrap_dim(dim, tensors[0].ndim() + 1, "stack")?;
+    for (i, t) in tensors.iter().enumerate() {
+        if t.shape() != tensors[0].shape() {
+            bail!(Runtime, "stack expects each tensor to be equal size, but got {:?} at entry 0 and {:?} at entry {i}", tensors[0].shape(), t.shape());
+        }
+    }
+    let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
+    cat(&parts, d as isize)
+}
+
+/// `split(split_size, dim)`: views of `size` along dim, the last one shorter if needed.
+pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
+    let d = wrap_dim(dim, x.ndim(), "split")?;
+    if size == 0 && x.shape()[d] != 0 {
+        bail!(Runtime, "split: split_size can only be 0 if dimension size is 0, but got dimension size of {}", x.shape()[d]);
+    }
+    let n = x.shape()[d];
+    let mut sizes = Vec::new();
+    let mut at = 0;
+    while at < n {
+        sizes.push(size.min(n - at));
+        at += size;
+    }
+    if sizes.is_empty() {
+        sizes.push(0);
+    }
+    split_sizes(x, &sizes, dim)
+}
+
+/// `split([s0, s1, ...], dim)`: the sizes must add up to the dim's length.
+pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+    let d = wrap_dim(dim, x.ndim(), "split")?;
+    let n = x.shape()[d];
+    if sizes.iter().sum::<usize>() != n {
+        bail!(Runtime, "split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {d}), but got split_sizes={sizes:?}");
+    }
+    let mut at = 0;
+    let mut out = Vec::with_capacity(sizes.len());
+    for &s in sizes {
+        out.push(x.slice(d, at, at + s, 1)?);
+        at += s;
+    }
+    Ok(out)
+}
+
+/// `chunk(chunks, dim)`: ceil(n / chunks)-sized pieces, so there may be fewer than `chunks`.
+pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+    if chunks == 0 {
+        bail!(Runtime, "chunk expects `chunks` to be greater than 0, got: 0");
+    }
+    let d = wrap_dim(dim, x.ndim(), "chunk")?;
+    let n = x.shape()[d];
+    split(x, n.div_ceil(chunks).max(1), d as isize)
+}

@@ -1,0 +1,136 @@
+//! Elementwise kernel drivers shared by the op families: map one tensor, zip two with
+//! broadcasting. Contiguous operands take a flat loop; large ones split across rayon tasks of
+//! about GRAIN elements; other layouts walk coalesced rows (tensor::iter).
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::tensor::iter::{Walk, GRAIN};
+use crate::tensor::shape::{broadcast_shapes, broadcast_strides, contiguous_strides};
+use crate::tensor::{Element, Tensor};
+
+/// Builds a Vec of `n` elements by letting `fill(start, chunk)` initialise each chunk, in
+/// parallel when large. Skips zero-filling the output, which would cost a full extra write pass.
+pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
+    let mut out: Vec<U> = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    let chunk = chunk.max(1);
+    if n > GRAIN {
+        spare.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+    } else {
+        spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+    }
+    // SAFETY: every caller's `fill` writes every element of each chunk it is given.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `f` applied to every element, in logical order.
+pub fn map<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Tensor {
+    let data = x.with_view::<T, _>(|v| {
+        let src = v.contiguous();
+        let src: &[T] = &src;
+        build(src.len(), GRAIN, |start, out| {
+            let end = start + out.len();
+            for (o, &s) in out.iter_mut().zip(&src[start..end]) {
+                o.write(f(s));
+            }
+        })
+    });
+    Tensor::from_vec_unchecked(data, x.shape())
+}
+
+/// `f(a, b)` with numpy broadcasting. Both operands must already have dtype T.
+pub fn zip<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: impl Fn(T, T) -> U + Sync) -> Result<Tensor> {
+    let shape = if a.shape() == b.shape() { a.shape().to_vec() } else { broadcast_shapes(a.shape(), b.shape(), op)? };
+    let n: usize = shape.iter().product();
+    let run = |da: &[T], db: &[T]| -> Vec<U> {
+        let (la, lb) = (a.layout(), b.layout());
+        // Fast paths: same-shape contiguous, or one side a single value.
+        if la.is_contiguous() && lb.is_contiguous() && la.shape == lb.shape {
+            let (sa, sb) = (&da[la.offset..la.offset + n], &db[lb.offset..lb.offset + n]);
+            return build(n, GRAIN, |start, out| {
+                let end = start + out.len();
+                for ((o, &x), &y) in out.iter_mut().zip(&sa[start..end]).zip(&sb[start..end]) {
+                    o.write(f(x, y));
+                }
+            });
+        }
+        if lb.numel() == 1 && la.is_contiguous() && la.shape == shape {
+            let (sa, y) = (&da[la.offset..la.offset + n], db[lb.offset]);
+            return build(n, GRAIN, |start, out| {
+                let end = start + out.len();
+                for (o, &x) in out.iter_mut().zip(&sa[start..end]) {
+                    o.write(f(x, y));
+                }
+            });
+        }
+        if la.numel() == 1 && lb.is_contiguous() && lb.shape == shape {
+            let (x, sb) = (da[la.offset], &db[lb.offset..lb.offset + n]);
+            return build(n, GRAIN, |start, out| {
+                let end = start + out.len();
+                for (o, &y) in out.iter_mut().zip(&sb[start..end]) {
+                    o.write(f(x, y));
+                }
+            });
+        }
+        let out_strides = contiguous_strides(&shape);
+        let sa = broadcast_strides(&la.shape, &la.strides, &shape);
+        let sb = broadcast_strides(&lb.shape, &lb.strides, &shape);
+        let walk = Walk::new(&shape, &[(&out_strides, 0), (&sa, la.offset), (&sb, lb.offset)]);
+        let (len, ia, ib) = (walk.row_len, walk.inner[1], walk.inner[2]);
+        let rows_per_task = walk.rows_per_task();
+        build(n, rows_per_task * len, |start, out| {
+            let mut w = walk.walker(start / len);
+            for row in out.chunks_mut(len) {
+                let (oa, ob) = (w.offsets[1], w.offsets[2]);
+                for (i, o) in row.iter_mut().enumerate() {
+                    o.write(f(da[oa + i * ia], db[ob + i * ib]));
+                }
+                w.advance();
+            }
+        })
+    };
+    let data = if a.shares_storage(b) {
+        // One read lock: taking the same RwLock twice can deadlock behind a waiting writer.
+        a.with_view::<T, _>(|va| run(va.data, va.data))
+    } else {
+        a.with_view::<T, _>(|va| b.with_view::<T, _>(|vb| run(va.data, vb.data)))
+    };
+    Ok(Tensor::from_vec_unchecked(data, &shape))
+}
+
+/// Sum of a contiguous slice with 8 independent accumulators (vectorises, and loses less
+/// precision than one running sum); partial sums of large slices are added in f64.
+pub fn sum_slice<T: crate::tensor::Float>(x: &[T]) -> T {
+    fn lanes<T: crate::tensor::Float>(x: &[T]) -> f64 {
+        let mut acc = [T::zero(); 8];
+        let chunks = x.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] += c[k];
+            }
+        }
+        let mut s = T::zero();
+        for v in acc {
+            s += v;
+        }
+        for &v in rest {
+            s += v;
+        }
+        s.to_f64()
+    }
+    // Partials are collected in order and added serially: rayon's own reduction tree depends on
+    // how work was stolen, and the result must not depend on the thread count.
+    let total: f64 = if x.len() > GRAIN {
+        x.par_chunks(4096).map(lanes).collect::<Vec<_>>().iter().sum()
+    } else {
+        x.chunks(4096).map(lanes).sum()
+    };
+    T::from_f64(total)
+}

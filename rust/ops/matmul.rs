@@ -1,0 +1,183 @@
+//! matmul with PyTorch's rules: 1-D x 1-D dot, 2-D products, batched with broadcast batch dims.
+//! The products run on the `gemm` crate, which reads strided operands directly.
+
+use rayon::prelude::*;
+
+use crate::autograd::{record, Backward, Saved};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::reduce::sum_to;
+use crate::tensor::shape::broadcast_shapes;
+use crate::tensor::{DType, Element, Tensor};
+
+/// C[m,n] = A[m,k] @ B[k,n] for strided views; `c` is contiguous and overwritten.
+unsafe fn gemm_into<T: Element>(
+    c: *mut T,
+    a: *const T,
+    b: *const T,
+    (m, k, n): (usize, usize, usize),
+    (a_rs, a_cs): (isize, isize),
+    (b_rs, b_cs): (isize, isize),
+    threads: usize,
+) {
+    let par = if threads > 1 && m * n * k > 64 * 64 * 64 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    gemm::gemm(
+        m, n, k, c, 1, n as isize, false, a, a_cs, a_rs, b, b_cs, b_rs,
+        T::from_f64(0.0), T::from_f64(1.0), false, false, false, par,
+    );
+}
+
+fn check(a: &Tensor, b: &Tensor) -> Result<DType> {
+    if a.ndim() == 0 || b.ndim() == 0 {
+        bail!(Runtime, "matmul: both arguments to matmul need to be at least 1D, but they are {}D and {}D", a.ndim(), b.ndim());
+    }
+    if a.dtype() != b.dtype() {
+        bail!(Runtime, "matmul: expected both tensors to have the same dtype, but got {} and {} (shapes {:?} and {:?})", a.dtype().name(), b.dtype().name(), a.shape(), b.shape());
+    }
+    if !a.dtype().is_float() {
+        bail!(Runtime, "matmul: \"addmm\" not implemented for '{}' (use .float())", a.dtype().short_name());
+    }
+    let ka = a.shape()[a.ndim() - 1];
+    let kb = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };
+    if ka != kb {
+        bail!(Runtime, "matmul: mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{}) (shapes {:?} and {:?})",
+            a.numel() / ka.max(1), ka, kb, b.shape()[b.ndim() - 1], a.shape(), b.shape());
+    }
+    Ok(a.dtype())
+}
+
+pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    check(a, b)?;
+    // Promote 1-D operands to matrices, multiply, then drop the added dims (PyTorch's rule).
+    let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
+    let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };
+    let out = batched(&a2, &b2)?;
+    let out = match (a.ndim() == 1, b.ndim() == 1) {
+        (true, true) => out.reshape(&[])?,
+        (true, false) => out.squeeze(Some(&[-2]))?,
+        (false, true) => out.squeeze(Some(&[-1]))?,
+        _ => out,
+    };
+    Ok(out)
+}
+
+/// Matrices with broadcast batch dims: [..., m, k] @ [..., k, n].
+fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let (ra, rb) = (a.ndim(), b.ndim());
+    let (m, k, n) = (a.shape()[ra - 2], a.shape()[ra - 1], b.shape()[rb - 1]);
+    let batch = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2], "matmul")?;
+    let mut ashape = batch.clone();
+    ashape.extend([m, k]);
+    let mut bshape = batch.clone();
+    bshape.extend([k, n]);
+    let (ae, be) = (a.detach().expand(&ashape)?, b.detach().expand(&bshape)?);
+    let nb: usize = batch.iter().product();
+    let mut oshape = batch.clone();
+    oshape.extend([m, n]);
+    let out = crate::with_float!(a.dtype(), "matmul", T => {
+        let mut c = vec![T::from_f64(0.0); nb * m * n];
+        if k == 0 || nb * m * n == 0 {
+            Tensor::from_vec_unchecked(c, &oshape)
+        } else {
+            ae.with_view::<T, _>(|va| be.with_view::<T, _>(|vb| {
+                let (la, lb) = (va.layout, vb.layout);
+                let nd = batch.len();
+                let off = |l: &crate::tensor::Layout, bi: usize| {
+                    let mut rem = bi;
+                    let mut o = l.offset;
+                    for d in (0..nd).rev() {
+                        o += (rem % batch[d]) * l.strides[d];
+                        rem /= batch[d];
+                    }
+                    o
+                };
+                let (ars, acs) = (la.strides[nd] as isize, la.strides[nd + 1] as isize);
+                let (brs, bcs) = (lb.strides[nd] as isize, lb.strides[nd + 1] as isize);
+                let (pa, pb) = (va.data.as_ptr() as usize, vb.data.as_ptr() as usize);
+                let run = |bi: usize, cm: &mut [T], threads: usize| unsafe {
+                    gemm_into(
+                        cm.as_mut_ptr(),
+                        (pa as *const T).add(off(la, bi)),
+                        (pb as *const T).add(off(lb, bi)),
+                        (m, k, n), (ars, acs), (brs, bcs), threads,
+                    )
+                };
+                // Many small products: one per task. Few large ones: gemm threads each.
+                if nb > 1 && m * n * k < 128 * 128 * 128 {
+                    c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| run(bi, cm, 1));
+                } else {
+                    let threads = rayon::current_num_threads();
+                    c.chunks_mut(m * n).enumerate().for_each(|(bi, cm)| run(bi, cm, threads));
+                }
+            }));
+            Tensor::from_vec_unchecked(c, &oshape)
+        }
+    });
+    record(out, &[a, b], || {
+        Ok(Box::new(MatmulBackward {
+            a: if b.requires_grad() { Some(Saved::new(a)?) } else { None },
+            b: if a.requires_grad() { Some(Saved::new(b)?) } else { None },
+            sa: a.shape().to_vec(),
+            sb: b.shape().to_vec(),
+        }))
+    })
+}
+
+struct MatmulBackward {
+    a: Option<Saved>,
+    b: Option<Saved>,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for MatmulBackward {
+    fn name(&self) -> &'static str {
+        if self.sa.len() == 2 && self.sb.len() == 2 { "MmBackward0" } else { "BmmBackward0" }
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // dA = dC @ B^T, dB = A^T @ dC, summed over broadcast batch dims.
+        let ga = match (&self.b, needs[0]) {
+            (Some(b), true) => Some(sum_to(&batched(g, &b.get()?.transpose(-1, -2)?)?, &self.sa)?),
+            _ => None,
+        };
+        let gb = match (&self.a, needs[1]) {
+            (Some(a), true) => Some(sum_to(&batched(&a.get()?.transpose(-1, -2)?, g)?, &self.sb)?),
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    c[i * n + j] += a[i * k + p] * b[p * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_matches_naive_including_transposed_views() {
+        let (m, k, n) = (7, 5, 3);
+        let av: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
+        let bv: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.11).cos()).collect();
+        let a = Tensor::from_vec(av.clone(), &[m, k]).unwrap();
+        let b = Tensor::from_vec(bv.clone(), &[k, n]).unwrap();
+        let c = matmul(&a, &b).unwrap().to_vec::<f64>();
+        let r = naive(&av, &bv, m, k, n);
+        for (x, y) in c.iter().zip(&r) {
+            assert!((x - y).abs() < 1e-12);
+        }
+        // (B^T)^T through strides
+        let bt = Tensor::from_vec(bv.clone(), &[k, n]).unwrap().t().unwrap().contiguous().unwrap().t().unwrap();
+        let c2 = matmul(&a, &bt).unwrap().to_vec::<f64>();
+        assert_eq!(c, c2);
+    }
+}

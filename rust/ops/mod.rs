@@ -1,0 +1,14 @@
+//! Op families, one file each; every differentiable op's backward rule sits beside its forward.
+
+pub mod binary;
+pub mod cast;
+pub mod creation;
+pub mod index;
+pub mod inplace;
+pub mod join;
+pub mod kernel;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+pub mod unary;
+pub mod view;

@@ -1,0 +1,342 @@
+//! Reductions: sum, mean, max/min (with indices), argmax/argmin, var, std, logsumexp.
+//! The kernels see the input as [A, n, B]: the dims before, inside and after one contiguous run
+//! of reduced dims, and fold the middle one.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use rayon::prelude::*;
+
+use crate::autograd::{record, Backward, Saved};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::cast::to_dtype;
+use crate::ops::kernel::{build, sum_slice};
+use crate::ops::{binary, unary};
+use crate::tensor::iter::GRAIN;
+use crate::tensor::shape::wrap_dims;
+use crate::tensor::{DType, Element, Float, Tensor};
+use crate::{with_dtype, with_float};
+
+/// Output shape of reducing `dims` (sorted) of `shape`.
+fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
+    shape
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &n)| if dims.contains(&i) { keepdim.then_some(1) } else { Some(n) })
+        .collect()
+}
+
+/// Folds the middle axis of a contiguous [a, n, b] array. `fold(acc, value, j)` with j in 0..n.
+fn fold_mid<T: Element, A: Copy + Send + Sync>(
+    data: &[T],
+    (a, n, b): (usize, usize, usize),
+    init: A,
+    fold: impl Fn(A, T, usize) -> A + Sync,
+) -> Vec<A> {
+    let block = |ai: usize, out: &mut [A]| {
+        out.fill(init);
+        let base = ai * n * b;
+        for j in 0..n {
+            let row = &data[base + j * b..base + (j + 1) * b];
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o = fold(*o, v, j);
+            }
+        }
+    };
+    let mut out = vec![init; a * b];
+    if a * n * b > GRAIN && a > 1 && b > 0 {
+        out.par_chunks_mut(b).enumerate().for_each(|(ai, o)| block(ai, o));
+    } else if b > 0 {
+        out.chunks_mut(b).enumerate().for_each(|(ai, o)| block(ai, o));
+    }
+    out
+}
+
+/// Splits a reduction over the contiguous run `dims` (sorted, consecutive) into (a, n, b).
+fn amb(shape: &[usize], first: usize, last: usize) -> (usize, usize, usize) {
+    (shape[..first].iter().product(), shape[first..=last].iter().product(), shape[last + 1..].iter().product())
+}
+
+fn is_run(dims: &[usize]) -> bool {
+    dims.windows(2).all(|w| w[1] == w[0] + 1)
+}
+
+/// Sum over `dims` (empty = all). Integer and bool inputs sum to int64, as PyTorch.
+pub fn sum(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    let d = wrap_dims(dims, x.ndim(), "sum")?;
+    let out = sum_kernel(x, &d, keepdim)?;
+    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, keepdim, scale: None })))
+}
+
+fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
+    let out_shape = reduced_shape(x.shape(), dims, keepdim);
+    if dims.is_empty() {
+        return Ok(x.deep_copy().reshape(&out_shape)?.detach());
+    }
+    if !is_run(dims) {
+        // Reduce the last run first, keep dims so the others keep their positions.
+        let mut t = x.clone();
+        let mut rest = dims.to_vec();
+        while !rest.is_empty() {
+            let mut start = rest.len() - 1;
+            while start > 0 && rest[start - 1] + 1 == rest[start] {
+                start -= 1;
+            }
+            t = sum_kernel(&t, &rest[start..], true)?;
+            rest.truncate(start);
+        }
+        return t.reshape(&out_shape).map(|t| t.detach());
+    }
+    let (a, n, b) = amb(x.shape(), dims[0], dims[dims.len() - 1]);
+    let out = match x.dtype() {
+        DType::F32 => Tensor::from_vec_unchecked(sum_float::<f32>(x, (a, n, b)), &out_shape),
+        DType::F64 => Tensor::from_vec_unchecked(sum_float::<f64>(x, (a, n, b)), &out_shape),
+        _ => {
+            let v = to_dtype(x, DType::I64)?.to_vec::<i64>();
+            Tensor::from_vec_unchecked(fold_mid(&v, (a, n, b), 0i64, |acc, v, _| acc.wrapping_add(v)), &out_shape)
+        }
+    };
+    Ok(out)
+}
+
+fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
+    x.with_view::<T, _>(|v| {
+        let data = v.contiguous();
+        if b == 1 {
+            if a == 1 {
+                return vec![sum_slice(&data)];
+            }
+            return build(a, (GRAIN / n.max(1)).max(1), |start, out| {
+                for (i, o) in out.iter_mut().enumerate() {
+                    let r = start + i;
+                    o.write(sum_slice(&data[r * n..(r + 1) * n]));
+                }
+            });
+        }
+        fold_mid(&data, (a, n, b), T::zero(), |acc, v, _| acc + v)
+    })
+}
+
+/// Mean over `dims`; float tensors only, as PyTorch.
+pub fn mean(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        bail!(
+            Runtime,
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
+            x.dtype().short_name()
+        );
+    }
+    let d = wrap_dims(dims, x.ndim(), "mean")?;
+    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
+    let s = sum_kernel(x, &d, keepdim)?;
+    let out = unary::mul_scalar(&s, 1.0 / n as f64)?;
+    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, keepdim, scale: Some(1.0 / n as f64) })))
+}
+
+struct SumBackward {
+    input: Vec<usize>,
+    dims: Vec<usize>,
+    keepdim: bool,
+    /// Some(1/n) for mean.
+    scale: Option<f64>,
+}
+impl Backward for SumBackward {
+    fn name(&self) -> &'static str {
+        if self.scale.is_some() { "MeanBackward1" } else { "SumBackward1" }
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let kept = reduced_shape(&self.input, &self.dims, true);
+        // keepdim or not, the gradient has the kept dims' sizes in order: put the 1s back.
+        let _ = self.keepdim;
+        let mut g = g.reshape(&kept)?;
+        if let Some(s) = self.scale {
+            g = unary::mul_scalar(&g, s)?;
+        }
+        Ok(vec![Some(g.expand(&self.input)?)])
+    }
+}
+
+/// Sums a broadcast gradient back to `shape` (the input's shape before broadcasting).
+pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.shape() == shape {
+        return Ok(g.clone());
+    }
+    let lead = g.ndim() - shape.len();
+    let dims: Vec<isize> = (0..g.ndim())
+        .filter(|&i| i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1))
+        .map(|i| i as isize)
+        .collect();
+    let s = if dims.is_empty() { g.clone() } else { sum(g, &dims, true)? };
+    s.reshape(shape)
+}
+
+/// Index of the first max (or min) along the middle axis; NaN wins, as in PyTorch.
+fn arg_extremum<T: Element>(data: &[T], amb: (usize, usize, usize), is_max: bool) -> Vec<(T, i64)> {
+    let first = T::default();
+    fold_mid(data, amb, (first, -1i64), move |(best, bi), v, j| {
+        #[allow(clippy::eq_op)]
+        let v_nan = v != v;
+        #[allow(clippy::eq_op)]
+        let best_nan = best != best;
+        let take = bi < 0 || (!best_nan && (v_nan || if is_max { v > best } else { v < best }));
+        if take { (v, j as i64) } else { (best, bi) }
+    })
+}
+
+fn extremum_plan(x: &Tensor, dim: Option<isize>, op: &str) -> Result<(usize, (usize, usize, usize))> {
+    match dim {
+        None => {
+            if x.numel() == 0 {
+                bail!(Runtime, "{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+            }
+            Ok((usize::MAX, (1, x.numel(), 1)))
+        }
+        Some(d) => {
+            let d = crate::tensor::shape::wrap_dim(d, x.ndim(), op)?;
+            if x.ndim() == 0 {
+                return Ok((0, (1, 1, 1)));
+            }
+            if x.shape()[d] == 0 {
+                bail!(Index, "{op}(): Expected reduction dim {d} to have non-zero size (input shape {:?}).", x.shape());
+            }
+            Ok((d, amb(x.shape(), d, d)))
+        }
+    }
+}
+
+/// max/min over one dim: (values, int64 indices), as `torch.max(x, dim)`.
+pub fn max_dim(x: &Tensor, dim: isize, keepdim: bool, is_max: bool) -> Result<(Tensor, Tensor)> {
+    let op = if is_max { "max" } else { "min" };
+    let (d, plan) = extremum_plan(x, Some(dim), op)?;
+    let out_shape = if x.ndim() == 0 { vec![] } else { reduced_shape(x.shape(), &[d], keepdim) };
+    let (vals, idx) = with_dtype!(x.dtype(), T => {
+        let r = x.with_view::<T, _>(|v| arg_extremum(&v.contiguous(), plan, is_max));
+        let vals: Vec<T> = r.iter().map(|p| p.0).collect();
+        let idx: Vec<i64> = r.iter().map(|p| p.1).collect();
+        (Tensor::from_vec_unchecked(vals, &out_shape), Tensor::from_vec_unchecked(idx, &out_shape))
+    });
+    let idx_saved = idx.clone();
+    let vals = record(vals, &[x], || {
+        Ok(Box::new(IndexedReduceBackward { input: x.shape().to_vec(), dim: d, keepdim, indices: Saved::new(&idx_saved)?, is_max }))
+    })?;
+    Ok((vals, idx))
+}
+
+struct IndexedReduceBackward {
+    input: Vec<usize>,
+    dim: usize,
+    keepdim: bool,
+    indices: Saved,
+    is_max: bool,
+}
+impl Backward for IndexedReduceBackward {
+    fn name(&self) -> &'static str {
+        if self.is_max { "MaxBackward0" } else { "MinBackward0" }
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let _ = self.keepdim;
+        let idx = self.indices.get()?.to_vec::<i64>();
+        let (a, n, b) = if self.input.is_empty() { (1, 1, 1) } else { amb(&self.input, self.dim, self.dim) };
+        let gi = with_float!(g.dtype(), "max backward", T => {
+            let gv = g.to_vec::<T>();
+            let mut out = vec![T::zero(); a * n * b];
+            for ai in 0..a {
+                for bi in 0..b {
+                    let k = ai * b + bi;
+                    out[(ai * n + idx[k] as usize) * b + bi] += gv[k];
+                }
+            }
+            Tensor::from_vec_unchecked(out, &self.input)
+        });
+        Ok(vec![Some(gi)])
+    }
+}
+
+/// max/min of all elements. The gradient is shared evenly between tied maxima (PyTorch's rule).
+pub fn max_all(x: &Tensor, is_max: bool) -> Result<Tensor> {
+    let op = if is_max { "max" } else { "min" };
+    let (_, plan) = extremum_plan(x, None, op)?;
+    let val = with_dtype!(x.dtype(), T => {
+        let r = x.with_view::<T, _>(|v| arg_extremum(&v.contiguous(), plan, is_max));
+        Tensor::from_vec_unchecked(vec![r[0].0], &[])
+    });
+    let val_saved = val.clone();
+    record(val, &[x], || Ok(Box::new(MaxAllBackward { x: Saved::new(x)?, val: Saved::new(&val_saved)?, is_max })))
+}
+
+struct MaxAllBackward {
+    x: Saved,
+    val: Saved,
+    is_max: bool,
+}
+impl Backward for MaxAllBackward {
+    fn name(&self) -> &'static str {
+        if self.is_max { "MaxBackward1" } else { "MinBackward1" }
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = self.x.get()?;
+        let mask = to_dtype(&binary::compare(x, self.val.get()?, binary::Cmp::Eq)?, x.dtype())?;
+        let count = sum_kernel(&mask, &[], false)?.item_f64()?;
+        let share = unary::mul_scalar(g, 1.0 / count.max(1.0))?;
+        Ok(vec![Some(binary::mul(&mask, &share)?)])
+    }
+}
+
+/// argmax/argmin; `dim=None` indexes the flattened tensor.
+pub fn argmax(x: &Tensor, dim: Option<isize>, keepdim: bool, is_max: bool) -> Result<Tensor> {
+    let op = if is_max { "argmax" } else { "argmin" };
+    let (d, plan) = extremum_plan(x, dim, op)?;
+    let out_shape = match dim {
+        None if keepdim => vec![1; x.ndim()],
+        None => vec![],
+        Some(_) if x.ndim() == 0 => vec![],
+        Some(_) => reduced_shape(x.shape(), &[d], keepdim),
+    };
+    let idx: Vec<i64> = with_dtype!(x.dtype(), T => x.with_view::<T, _>(|v| {
+        arg_extremum(&v.contiguous(), plan, is_max).into_iter().map(|p| p.1).collect()
+    }));
+    Ok(Tensor::from_vec_unchecked(idx, &out_shape))
+}
+
+/// Variance with `correction` (1 = unbiased, PyTorch's default). Two passes (mean, then squared
+/// deviations) for accuracy; composed of differentiable ops, so its gradient comes for free.
+pub fn var(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+    if !x.dtype().is_float() {
+        bail!(Runtime, "var(): input dtype should be a floating point type, got {}", x.dtype().short_name());
+    }
+    let d = wrap_dims(dims, x.ndim(), "var")?;
+    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
+    let di: Vec<isize> = d.iter().map(|&i| i as isize).collect();
+    let m = mean(x, &di, true)?;
+    let dev = binary::sub(x, &m)?;
+    let ss = sum(&binary::mul(&dev, &dev)?, &di, keepdim)?;
+    let denom = (n as f64 - correction).max(0.0);
+    binary::div(&ss, &Tensor::full(&[], denom, x.dtype()))
+}
+
+pub fn std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
+    unary::sqrt(&var(x, dims, correction, keepdim)?)
+}
+
+/// log(sum(exp(x))) over `dims`, shifted by the (detached) max so it never overflows.
+pub fn logsumexp(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    let x = &if x.dtype().is_float() { x.clone() } else { to_dtype(x, DType::F32)? };
+    let d = wrap_dims(dims, x.ndim(), "logsumexp")?;
+    let di: Vec<isize> = d.iter().map(|&i| i as isize).collect();
+    if x.numel() == 0 {
+        let shape = reduced_shape(x.shape(), &d, keepdim);
+        return Ok(Tensor::full(&shape, f64::NEG_INFINITY, x.dtype()));
+    }
+    // Max over the reduced dims, one dim at a time, off the graph; infinite maxima shift by 0.
+    let mut m = x.detach();
+    for &dim in d.iter().rev() {
+        m = max_dim(&m, dim as isize, true, true)?.0;
+    }
+    let m = with_float!(m.dtype(), "logsumexp", T => crate::ops::kernel::map::<T, T>(&m, |v: T| if v.is_finite() { v } else { T::zero() }));
+    let s = sum(&unary::exp(&binary::sub(x, &m)?)?, &di, true)?;
+    let out = binary::add(&unary::log(&s)?, &m)?;
+    if keepdim { Ok(out) } else { out.reshape(&reduced_shape(x.shape(), &d, false)) }
+}

@@ -1,0 +1,240 @@
+//! Unary elementwise ops. Each forward and its backward rule are one macro row, side by side.
+//! Float-only ops given an integer tensor compute in float32, as PyTorch does (`exp(int)`).
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+use crate::autograd::{record, Backward, Saved};
+use crate::error::Result;
+use crate::ops::cast::to_dtype;
+use crate::ops::kernel::{map, zip};
+use crate::tensor::{DType, Element, Float, Tensor};
+
+use crate::{with_float, with_numeric};
+
+#[inline(always)]
+fn c<T: Float>(v: f64) -> T {
+    T::from_f64(v)
+}
+
+fn float_input(t: &Tensor) -> Result<Tensor> {
+    if t.dtype().is_float() { Ok(t.clone()) } else { to_dtype(t, DType::F32) }
+}
+
+/// One float unary op: forward `|x| ...`, and backward `|g, s| ...` where `s` is the saved input
+/// (`save: input`) or output (`save: output`).
+macro_rules! unary_op {
+    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
+        pub fn $name(t: &Tensor) -> Result<Tensor> {
+            let t = &float_input(t)?;
+            let out = with_float!(t.dtype(), stringify!($name), T => map::<T, T>(t, |$x: T| $fwd));
+            let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
+            record(out, &[t], || Ok(Box::new($Back { s: Saved::new(&saved)? })))
+        }
+        struct $Back {
+            s: Saved,
+        }
+        impl Backward for $Back {
+            fn name(&self) -> &'static str {
+                $gname
+            }
+            fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+                let s = self.s.get()?;
+                let d = with_float!(g.dtype(), $gname, T => zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
+                Ok(vec![Some(d)])
+            }
+        }
+    };
+}
+
+unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.exp(), |g, y| g * y);
+unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x);
+unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y));
+unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos());
+unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()));
+unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.tanh(), |g, y| g * (T::one() - y * y));
+unary_op!(
+    sigmoid,
+    SigmoidBackward,
+    "SigmoidBackward0",
+    save: output,
+    // Stable on both tails: never exponentiates a large positive number.
+    |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) },
+    |g, y| g * y * (T::one() - y)
+);
+unary_op!(
+    relu,
+    ReluBackward,
+    "ReluBackward0",
+    save: output,
+    // `x < 0` (not `x > 0`) keeps NaN as NaN, as PyTorch does.
+    |x| if x < T::zero() { T::zero() } else { x },
+    |g, y| if y > T::zero() { g } else { T::zero() }
+);
+unary_op!(
+    silu,
+    SiluBackward,
+    "SiluBackward0",
+    save: input,
+    |x| x / (T::one() + (-x).exp()),
+    |g, x| {
+        let s = T::one() / (T::one() + (-x).exp());
+        g * s * (T::one() + x * (T::one() - s))
+    }
+);
+unary_op!(
+    gelu,
+    GeluBackward,
+    "GeluBackward0",
+    save: input,
+    // exact (erf) form, PyTorch's default approximate='none'
+    |x| x * c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2))),
+    |g, x| {
+        let cdf = c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)));
+        let pdf = (-(x * x) * c::<T>(0.5)).exp() * c::<T>(0.3989422804014327);
+        g * (cdf + x * pdf)
+    }
+);
+unary_op!(
+    gelu_tanh,
+    GeluTanhBackward,
+    "GeluBackward0",
+    save: input,
+    |x| {
+        let k = c::<T>(0.7978845608028654);
+        c::<T>(0.5) * x * (T::one() + (k * (x + c::<T>(0.044715) * x * x * x)).tanh())
+    },
+    |g, x| {
+        let k = c::<T>(0.7978845608028654);
+        let inner = k * (x + c::<T>(0.044715) * x * x * x);
+        let t = inner.tanh();
+        let dinner = k * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
+        g * (c::<T>(0.5) * (T::one() + t) + c::<T>(0.5) * x * (T::one() - t * t) * dinner)
+    }
+);
+
+/// erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for float32 and
+/// within float64 gradcheck tolerance; std has no erf.
+fn erf<T: Float>(x: T) -> T {
+    let v = x.to_f64();
+    let z = v.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t * (-z * z - 1.26551223
+        + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807
+        + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))).exp();
+    T::from_f64(if v >= 0.0 { 1.0 - r } else { r - 1.0 })
+}
+
+pub fn leaky_relu(t: &Tensor, slope: f64) -> Result<Tensor> {
+    let t = &float_input(t)?;
+    let out = with_float!(t.dtype(), "leaky_relu", T => {
+        let s = c::<T>(slope);
+        map::<T, T>(t, move |x: T| if x > T::zero() { x } else { x * s })
+    });
+    record(out, &[t], || Ok(Box::new(LeakyReluBackward { x: Saved::new(t)?, slope })))
+}
+
+struct LeakyReluBackward {
+    x: Saved,
+    slope: f64,
+}
+impl Backward for LeakyReluBackward {
+    fn name(&self) -> &'static str {
+        "LeakyReluBackward0"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let d = with_float!(g.dtype(), "leaky_relu", T => {
+            let s = c::<T>(self.slope);
+            zip::<T, T>(g, self.x.get()?, "leaky_relu", move |gv: T, x: T| if x > T::zero() { gv } else { gv * s })?
+        });
+        Ok(vec![Some(d)])
+    }
+}
+
+pub fn neg(t: &Tensor) -> Result<Tensor> {
+    let out = with_numeric!(t.dtype(), "neg", T => map::<T, T>(t, |x: T| T::default() - x));
+    record(out, &[t], || Ok(Box::new(NegBackward)))
+}
+
+struct NegBackward;
+impl Backward for NegBackward {
+    fn name(&self) -> &'static str {
+        "NegBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(neg(g)?)])
+    }
+}
+
+pub fn abs(t: &Tensor) -> Result<Tensor> {
+    let out = with_numeric!(t.dtype(), "abs", T => map::<T, T>(t, |x: T| if x < T::default() { T::default() - x } else { x }));
+    record(out, &[t], || Ok(Box::new(AbsBackward { x: Saved::new(t)? })))
+}
+
+struct AbsBackward {
+    x: Saved,
+}
+impl Backward for AbsBackward {
+    fn name(&self) -> &'static str {
+        "AbsBackward0"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let d = with_float!(g.dtype(), "abs", T => zip::<T, T>(g, self.x.get()?, "abs", |gv: T, x: T| {
+            if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
+        })?);
+        Ok(vec![Some(d)])
+    }
+}
+
+/// clamp(min, max); either bound may be absent. The gradient passes where min <= x <= max.
+pub fn clamp(t: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
+    if min.is_none() && max.is_none() {
+        crate::bail!(Runtime, "clamp: at least one of 'min' or 'max' must not be None");
+    }
+    let out = with_numeric!(t.dtype(), "clamp", T => {
+        let lo = min.map(T::from_f64);
+        let hi = max.map(T::from_f64);
+        map::<T, T>(t, move |x: T| {
+            let mut v = x;
+            if let Some(l) = lo { if v < l { v = l; } }
+            if let Some(h) = hi { if v > h { v = h; } }
+            v
+        })
+    });
+    record(out, &[t], || Ok(Box::new(ClampBackward { x: Saved::new(t)?, min, max })))
+}
+
+struct ClampBackward {
+    x: Saved,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+impl Backward for ClampBackward {
+    fn name(&self) -> &'static str {
+        "ClampBackward1"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (lo, hi) = (self.min.unwrap_or(f64::NEG_INFINITY), self.max.unwrap_or(f64::INFINITY));
+        let d = with_float!(g.dtype(), "clamp", T => {
+            let (lo, hi) = (c::<T>(lo), c::<T>(hi));
+            zip::<T, T>(g, self.x.get()?, "clamp", move |gv: T, x: T| if x >= lo && x <= hi { gv } else { T::zero() })?
+        });
+        Ok(vec![Some(d)])
+    }
+}
+
+/// `s - x` and `x * s` without autograd, for backward rules.
+pub fn rsub_scalar(t: &Tensor, s: f64) -> Result<Tensor> {
+    Ok(with_float!(t.dtype(), "rsub", T => map::<T, T>(t, move |x: T| c::<T>(s) - x)))
+}
+pub fn mul_scalar(t: &Tensor, s: f64) -> Result<Tensor> {
+    Ok(with_numeric!(t.dtype(), "mul", T => { let s = T::from_f64(s); map::<T, T>(t, move |x: T| x * s) }))
+}
+
+/// Logical not of a mask (nonzero is true).
+pub fn logical_not(t: &Tensor) -> Result<Tensor> {
+    let m = to_dtype(&t.detach(), DType::Bool)?;
+    Ok(map::<bool, bool>(&m, |x| !x))
+}

@@ -1,0 +1,387 @@
+//! Shape ops. Wherever the strides allow, the result is a view sharing the input's storage (as
+//! in PyTorch); the backward rule undoes the shape change on the gradient.
+
+use crate::autograd::{record, Backward};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::reduce::sum_to;
+use crate::tensor::shape::{contiguous_strides, infer_shape, wrap_dim, Layout};
+use crate::tensor::{iter, Element, Tensor};
+use crate::with_dtype;
+
+/// Strides for viewing `layout` as `shape` without copying, if possible (PyTorch's
+/// computeStride): each group of merged/split dims must be contiguous within itself.
+fn view_strides(layout: &Layout, shape: &[usize]) -> Option<Vec<usize>> {
+    if layout.is_contiguous() {
+        return Some(contiguous_strides(shape));
+    }
+    let (old, olds) = (&layout.shape, &layout.strides);
+    let numel: usize = old.iter().product();
+    if numel == 0 {
+        return Some(contiguous_strides(shape));
+    }
+    let mut new_strides = vec![0; shape.len()];
+    let mut view_d = shape.len() as isize - 1;
+    let mut chunk_base_stride = *olds.last().unwrap_or(&1);
+    let mut tensor_numel = 1;
+    let mut view_numel = 1;
+    for tensor_d in (0..old.len()).rev() {
+        tensor_numel *= old[tensor_d];
+        if tensor_d == 0 || (old[tensor_d - 1] != 1 && olds[tensor_d - 1] != tensor_numel * chunk_base_stride) {
+            while view_d >= 0 && (view_numel < tensor_numel || shape[view_d as usize] == 1) {
+                new_strides[view_d as usize] = view_numel * chunk_base_stride;
+                view_numel *= shape[view_d as usize];
+                view_d -= 1;
+            }
+            if view_numel != tensor_numel {
+                return None;
+            }
+            if tensor_d > 0 {
+                chunk_base_stride = olds[tensor_d - 1];
+                tensor_numel = 1;
+                view_numel = 1;
+            }
+        }
+    }
+    if view_d != -1 {
+        return None;
+    }
+    Some(new_strides)
+}
+
+impl Tensor {
+    /// `view`: never copies; fails like PyTorch when the strides do not allow it.
+    pub fn view(&self, shape: &[isize]) -> Result<Tensor> {
+        let shape = infer_shape(shape, self.numel(), self.shape(), "view")?;
+        let Some(strides) = view_strides(self.layout(), &shape) else {
+            bail!(
+                Runtime,
+                "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces): input shape {:?}, requested {:?}. Use .reshape(...) instead.",
+                self.shape(),
+                shape
+            );
+        };
+        self.reshaped(shape, strides)
+    }
+
+    /// `reshape` with a -1 allowed: a view when possible, else a copy.
+    pub fn reshape_infer(&self, shape: &[isize]) -> Result<Tensor> {
+        let shape = infer_shape(shape, self.numel(), self.shape(), "reshape")?;
+        self.reshape(&shape)
+    }
+
+    pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape.iter().product::<usize>() != self.numel() {
+            bail!(Runtime, "reshape: shape '{shape:?}' is invalid for input of size {} (input shape {:?})", self.numel(), self.shape());
+        }
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        match view_strides(self.layout(), shape) {
+            Some(strides) => self.reshaped(shape.to_vec(), strides),
+            None => {
+                let c = self.contiguous()?;
+                c.reshaped(shape.to_vec(), contiguous_strides(shape))
+            }
+        }
+    }
+
+    fn reshaped(&self, shape: Vec<usize>, strides: Vec<usize>) -> Result<Tensor> {
+        let from = self.shape().to_vec();
+        let out = self.view_with(Layout { shape, strides, offset: self.layout().offset });
+        record(out, &[self], || Ok(Box::new(ViewBackward { from })))
+    }
+
+    /// `expand`: broadcast to `shape` without copying (stride 0 on expanded dims).
+    pub fn expand(&self, shape: &[usize]) -> Result<Tensor> {
+        if shape == self.shape() {
+            return Ok(self.clone());
+        }
+        if shape.len() < self.ndim() {
+            bail!(
+                Runtime,
+                "expand: the number of sizes provided ({}) must be greater or equal to the number of dimensions in the tensor ({}) (tensor shape {:?})",
+                shape.len(), self.ndim(), self.shape()
+            );
+        }
+        let pad = shape.len() - self.ndim();
+        let mut strides = vec![0; shape.len()];
+        for i in 0..shape.len() {
+            if i < pad {
+                continue;
+            }
+            let (n, s) = (self.shape()[i - pad], self.strides()[i - pad]);
+            if n == shape[i] {
+                strides[i] = s;
+            } else if n != 1 {
+                bail!(
+                    Runtime,
+                    "expand: the expanded size of the tensor ({}) must match the existing size ({n}) at non-singleton dimension {i}. Target sizes: {shape:?}. Tensor sizes: {:?}",
+                    shape[i], self.shape()
+                );
+            }
+        }
+        let from = self.shape().to_vec();
+        let out = self.view_with(Layout { shape: shape.to_vec(), strides, offset: self.layout().offset });
+        record(out, &[self], || Ok(Box::new(ExpandBackward { from })))
+    }
+
+    /// `expand` as Python calls it: -1 keeps a dim's size.
+    pub fn expand_infer(&self, shape: &[isize]) -> Result<Tensor> {
+        let pad = shape.len() as isize - self.ndim() as isize;
+        let mut out = Vec::with_capacity(shape.len());
+        for (i, &s) in shape.iter().enumerate() {
+            let j = i as isize - pad;
+            out.push(match s {
+                -1 if j >= 0 => self.shape()[j as usize],
+                s if s < 0 => bail!(Runtime, "expand: invalid size {s} at dimension {i} for new leading dims (shape {shape:?})"),
+                s => s as usize,
+            });
+        }
+        self.expand(&out)
+    }
+
+    pub fn permute(&self, dims: &[isize]) -> Result<Tensor> {
+        if dims.len() != self.ndim() {
+            bail!(
+                Runtime,
+                "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = {} is not equal to len(dims) = {}",
+                self.ndim(), dims.len()
+            );
+        }
+        let mut perm = Vec::with_capacity(dims.len());
+        for &d in dims {
+            let w = wrap_dim(d, self.ndim(), "permute")?;
+            if perm.contains(&w) {
+                bail!(Runtime, "permute: duplicate dims are not allowed (dims {dims:?})");
+            }
+            perm.push(w);
+        }
+        let l = self.layout();
+        let out = self.view_with(Layout {
+            shape: perm.iter().map(|&p| l.shape[p]).collect(),
+            strides: perm.iter().map(|&p| l.strides[p]).collect(),
+            offset: l.offset,
+        });
+        record(out, &[self], || Ok(Box::new(PermuteBackward { perm })))
+    }
+
+    pub fn transpose(&self, d0: isize, d1: isize) -> Result<Tensor> {
+        let n = self.ndim();
+        let (a, b) = (wrap_dim(d0, n, "transpose")?, wrap_dim(d1, n, "transpose")?);
+        if n < 2 {
+            return Ok(self.clone());
+        }
+        let mut perm: Vec<isize> = (0..n as isize).collect();
+        perm.swap(a, b);
+        self.permute(&perm)
+    }
+
+    /// `t()`: 2-D transpose; 0-D and 1-D tensors come back as they are.
+    pub fn t(&self) -> Result<Tensor> {
+        if self.ndim() > 2 {
+            bail!(Runtime, "t() expects a tensor with <= 2 dimensions, but self is {}D (shape {:?})", self.ndim(), self.shape());
+        }
+        self.transpose(0, 1)
+    }
+
+    pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim() + 1, "unsqueeze")?;
+        let mut shape = self.shape().to_vec();
+        shape.insert(d, 1);
+        self.reshape(&shape)
+    }
+
+    /// Removes the given size-1 dims (all of them when `dims` is None); other dims stay.
+    pub fn squeeze(&self, dims: Option<&[isize]>) -> Result<Tensor> {
+        let n = self.ndim();
+        let drop: Vec<usize> = match dims {
+            None => (0..n).filter(|&i| self.shape()[i] == 1).collect(),
+            Some(ds) => {
+                let mut v = Vec::new();
+                for &d in ds {
+                    let w = wrap_dim(d, n, "squeeze")?;
+                    if w < n && self.shape()[w] == 1 {
+                        v.push(w);
+                    }
+                }
+                v
+            }
+        };
+        let shape: Vec<usize> = (0..n).filter(|i| !drop.contains(i)).map(|i| self.shape()[i]).collect();
+        self.reshape(&shape)
+    }
+
+    pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            return self.reshape(&[1]);
+        }
+        let (s, e) = (wrap_dim(start, self.ndim(), "flatten")?, wrap_dim(end, self.ndim(), "flatten")?);
+        if s > e {
+            bail!(Runtime, "flatten() has invalid args: start_dim ({start}) cannot come after end_dim ({end})");
+        }
+        let mut shape: Vec<usize> = self.shape()[..s].to_vec();
+        shape.push(self.shape()[s..=e].iter().product());
+        shape.extend_from_slice(&self.shape()[e + 1..]);
+        self.reshape(&shape)
+    }
+
+    /// `contiguous()`: this tensor when already contiguous, else a contiguous copy.
+    pub fn contiguous(&self) -> Result<Tensor> {
+        if self.is_contiguous() {
+            return Ok(self.clone());
+        }
+        self.clone_tensor()
+    }
+
+    /// `clone()`: a contiguous copy that stays on the graph.
+    pub fn clone_tensor(&self) -> Result<Tensor> {
+        let out = self.deep_copy();
+        record(out, &[self], || Ok(Box::new(CloneBackward)))
+    }
+
+    /// Elements `start, start+step, ...` below `end` along `dim` (`x[a:b:step]`), as a view.
+    pub fn slice(&self, dim: usize, start: usize, end: usize, step: usize) -> Result<Tensor> {
+        let l = self.layout();
+        let len = if end > start { (end - start).div_ceil(step) } else { 0 };
+        let mut shape = l.shape.clone();
+        let mut strides = l.strides.clone();
+        shape[dim] = len;
+        strides[dim] = l.strides[dim] * step;
+        let offset = if len > 0 { l.offset + start * l.strides[dim] } else { l.offset };
+        let out = self.view_with(Layout { shape, strides, offset });
+        let input = l.shape.clone();
+        record(out, &[self], || Ok(Box::new(SliceBackward { input, dim, start, step, select: false })))
+    }
+
+    /// `narrow(dim, start, length)`.
+    pub fn narrow(&self, dim: isize, start: isize, length: usize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim(), "narrow")?;
+        let n = self.shape()[d] as isize;
+        let s = if start < 0 { start + n } else { start };
+        if s < 0 || s + length as isize > n {
+            bail!(Index, "narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} (shape {:?})", self.shape());
+        }
+        self.slice(d, s as usize, s as usize + length, 1)
+    }
+
+    /// `select(dim, index)` (`x[i]`): drops the dim.
+    pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
+        let d = wrap_dim(dim, self.ndim(), "select")?;
+        let n = self.shape()[d] as isize;
+        if index < -n || index >= n {
+            bail!(Index, "index {index} is out of bounds for dimension {d} with size {n}");
+        }
+        let i = if index < 0 { index + n } else { index } as usize;
+        let l = self.layout();
+        let mut shape = l.shape.clone();
+        let mut strides = l.strides.clone();
+        shape.remove(d);
+        strides.remove(d);
+        let out = self.view_with(Layout { shape, strides, offset: l.offset + i * l.strides[d] });
+        let input = l.shape.clone();
+        record(out, &[self], || Ok(Box::new(SliceBackward { input, dim: d, start: i, step: 1, select: true })))
+    }
+}
+
+struct ViewBackward {
+    from: Vec<usize>,
+}
+impl Backward for ViewBackward {
+    fn name(&self) -> &'static str {
+        "ViewBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.reshape(&self.from)?)])
+    }
+}
+
+struct ExpandBackward {
+    from: Vec<usize>,
+}
+impl Backward for ExpandBackward {
+    fn name(&self) -> &'static str {
+        "ExpandBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(sum_to(g, &self.from)?)])
+    }
+}
+
+struct PermuteBackward {
+    perm: Vec<usize>,
+}
+impl Backward for PermuteBackward {
+    fn name(&self) -> &'static str {
+        "PermuteBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let mut inv = vec![0isize; self.perm.len()];
+        for (i, &p) in self.perm.iter().enumerate() {
+            inv[p] = i as isize;
+        }
+        Ok(vec![Some(g.permute(&inv)?)])
+    }
+}
+
+struct CloneBackward;
+impl Backward for CloneBackward {
+    fn name(&self) -> &'static str {
+        "CloneBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.clone())])
+    }
+}
+
+/// Backward of slice/select/narrow: the gradient written into zeros of the input's shape.
+struct SliceBackward {
+    input: Vec<usize>,
+    dim: usize,
+    start: usize,
+    step: usize,
+    select: bool,
+}
+impl Backward for SliceBackward {
+    fn name(&self) -> &'static str {
+        if self.select { "SelectBackward0" } else { "SliceBackward0" }
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let out = Tensor::zeros(&self.input, g.dtype());
+        let region = if self.select {
+            out.select(self.dim as isize, self.start as isize)?
+        } else {
+            let len = g.shape()[self.dim];
+            out.slice(self.dim, self.start, self.start + len * self.step, self.step)?
+        };
+        write_into(&region, g)?;
+        Ok(vec![Some(out)])
+    }
+}
+
+/// Copies `src` (broadcast to `dst`'s shape) into the elements `dst` views. No autograd.
+pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
+    let src = crate::ops::cast::to_dtype(&src.detach(), dst.dtype())?;
+    let src = if src.shape() == dst.shape() { src } else { src.expand(dst.shape())? };
+    with_dtype!(dst.dtype(), T => {
+        let vals = src.to_vec::<T>();
+        let mut guard = dst.storage().write();
+        iter::scatter(T::slice_mut(&mut guard), dst.layout(), &vals);
+    });
+    Ok(())
+}

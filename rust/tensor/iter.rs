@@ -1,0 +1,163 @@
+//! Walking strided operands row by row. Kernels coalesce the layout first (`shape::coalesce`), so
+//! a "row" is the longest run the innermost dim allows, and the per-element work stays a tight
+//! loop over `row[i * stride]`. Parallel kernels split the rows into chunks; each chunk starts its
+//! own walker at its first row, so results never depend on the thread count.
+
+use rayon::prelude::*;
+
+use super::shape::{coalesce, Layout};
+
+/// Elements per task below which a kernel stays on the calling thread (the rayon hand-off costs
+/// more than the work). About 32K elements, as the foundation issue measured.
+pub const GRAIN: usize = 1 << 15;
+
+/// Offsets of N operands at the start of consecutive rows of an N-d walk (the last dim excluded).
+pub struct RowWalker {
+    outer: Vec<usize>,
+    strides: Vec<Vec<usize>>,
+    index: Vec<usize>,
+    pub offsets: Vec<usize>,
+}
+
+impl RowWalker {
+    /// `outer` is the shape without its last dim; `strides[k]` the matching strides of operand k.
+    pub fn new(outer: &[usize], strides: Vec<Vec<usize>>, base: &[usize], start_row: usize) -> RowWalker {
+        let mut index = vec![0; outer.len()];
+        let mut rem = start_row;
+        for d in (0..outer.len()).rev() {
+            index[d] = rem % outer[d].max(1);
+            rem /= outer[d].max(1);
+        }
+        let offsets = (0..strides.len())
+            .map(|k| base[k] + index.iter().zip(&strides[k]).map(|(i, s)| i * s).sum::<usize>())
+            .collect();
+        RowWalker { outer: outer.to_vec(), strides, index, offsets }
+    }
+
+    #[inline]
+    pub fn advance(&mut self) {
+        for d in (0..self.outer.len()).rev() {
+            self.index[d] += 1;
+            for (k, off) in self.offsets.iter_mut().enumerate() {
+                *off += self.strides[k][d];
+            }
+            if self.index[d] < self.outer[d] {
+                return;
+            }
+            for (k, off) in self.offsets.iter_mut().enumerate() {
+                *off -= self.strides[k][d] * self.outer[d];
+            }
+            self.index[d] = 0;
+        }
+    }
+}
+
+/// The coalesced walk of one output shape over several operands: row length, each operand's
+/// innermost stride, number of rows, and the outer dims.
+pub struct Walk {
+    pub row_len: usize,
+    pub inner: Vec<usize>,
+    pub rows: usize,
+    outer: Vec<usize>,
+    outer_strides: Vec<Vec<usize>>,
+    base: Vec<usize>,
+}
+
+impl Walk {
+    pub fn new(shape: &[usize], operands: &[(&[usize], usize)]) -> Walk {
+        let strides: Vec<Vec<usize>> = operands.iter().map(|(s, _)| s.to_vec()).collect();
+        let (cs, cst) = coalesce(shape, &strides);
+        let last = cs.len() - 1;
+        let row_len = cs[last];
+        let inner = cst.iter().map(|s| s[last]).collect();
+        let outer = cs[..last].to_vec();
+        let outer_strides = cst.iter().map(|s| s[..last].to_vec()).collect();
+        let numel: usize = shape.iter().product();
+        let rows = if numel == 0 { 0 } else { outer.iter().product() };
+        Walk { row_len, inner, rows, outer, outer_strides, base: operands.iter().map(|(_, o)| *o).collect() }
+    }
+
+    pub fn walker(&self, start_row: usize) -> RowWalker {
+        RowWalker::new(&self.outer, self.outer_strides.clone(), &self.base, start_row)
+    }
+
+    /// Rows per parallel task so that each task has about GRAIN elements.
+    pub fn rows_per_task(&self) -> usize {
+        (GRAIN / self.row_len.max(1)).max(1)
+    }
+}
+
+/// Copies a strided view into a new contiguous Vec, in logical (row-major) order.
+pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
+    let numel = layout.numel();
+    if layout.is_contiguous() {
+        return src[layout.offset..layout.offset + numel].to_vec();
+    }
+    let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
+    let mut out = vec![T::default(); numel];
+    let (len, s) = (walk.row_len, walk.inner[0]);
+    let chunk_rows = walk.rows_per_task();
+    let fill = |(task, chunk): (usize, &mut [T])| {
+        let mut w = walk.walker(task * chunk_rows);
+        for row in chunk.chunks_mut(len) {
+            let base = w.offsets[0];
+            for (i, o) in row.iter_mut().enumerate() {
+                *o = src[base + i * s];
+            }
+            w.advance();
+        }
+    };
+    if numel > GRAIN {
+        out.par_chunks_mut(chunk_rows * len).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(chunk_rows * len).enumerate().for_each(fill);
+    }
+    out
+}
+
+/// Writes `values` (contiguous, logical order) into a strided destination (in-place ops on views).
+pub fn scatter<T: Copy>(dst: &mut [T], layout: &Layout, values: &[T]) {
+    let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
+    let (len, s) = (walk.row_len, walk.inner[0]);
+    let mut w = walk.walker(0);
+    for row in values.chunks(len.max(1)).take(walk.rows) {
+        let base = w.offsets[0];
+        for (i, v) in row.iter().enumerate() {
+            dst[base + i * s] = *v;
+        }
+        w.advance();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gather_reads_a_transposed_view_in_logical_order() {
+        let src: Vec<i32> = (0..6).collect(); // 2x3
+        let t = Layout { shape: vec![3, 2], strides: vec![1, 3], offset: 0 };
+        assert_eq!(gather(&src, &t), vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn gather_parallel_matches_serial_order() {
+        let n = 300;
+        let src: Vec<u32> = (0..(n * n) as u32).collect();
+        let t = Layout { shape: vec![n, n], strides: vec![1, n], offset: 0 };
+        let out = gather(&src, &t);
+        for i in 0..n {
+            for j in 0..n {
+                assert_eq!(out[i * n + j], (j * n + i) as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn scatter_writes_through_strides() {
+        let mut dst = vec![0; 6];
+        let t = Layout { shape: vec![3, 2], strides: vec![1, 3], offset: 0 };
+        scatter(&mut dst, &t, &[0, 3, 1, 4, 2, 5]);
+        assert_eq!(dst, vec![0, 1, 2, 3, 4, 5]);
+    }
+}

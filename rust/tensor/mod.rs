@@ -1,0 +1,270 @@
+//! The tensor: a shared, versioned storage viewed through a layout, plus autograd metadata.
+
+pub mod dtype;
+pub mod iter;
+pub mod shape;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+pub use dtype::{Buffer, DType, Element, Float, Numeric, Scalar};
+pub use shape::{Layout, Shape};
+
+use crate::autograd::Node;
+use crate::bail;
+use crate::error::Result;
+
+/// Memory shared by a tensor and its views. The version counts in-place writes, so backward can
+/// tell that a tensor it saved was changed after it was saved (PyTorch's version counter).
+pub struct Storage {
+    buf: RwLock<Buffer>,
+    version: AtomicU64,
+}
+
+impl Storage {
+    pub fn new(buf: Buffer) -> Storage {
+        Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
+    }
+    pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
+        // A poisoned lock only means a panic elsewhere while writing; the data is still a valid
+        // buffer, so keep going rather than turn one failure into many.
+        self.buf.read().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
+        self.version.fetch_add(1, Ordering::Relaxed);
+        self.buf.write().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Default)]
+pub struct AutogradMeta {
+    pub grad: Option<Tensor>,
+    pub grad_fn: Option<Arc<Node>>,
+    pub retains_grad: bool,
+}
+
+pub struct TensorImpl {
+    pub(crate) storage: Arc<Storage>,
+    pub(crate) layout: Layout,
+    pub(crate) dtype: DType,
+    /// Kept outside the mutex: every op reads it to decide whether to record.
+    requires_grad: AtomicBool,
+    /// Made under inference_mode: may never be saved for backward.
+    pub(crate) is_inference: bool,
+    meta: Mutex<AutogradMeta>,
+}
+
+/// A cheap handle: clones share the same tensor (same grad, same grad_fn).
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+/// A borrowed strided view of a tensor's elements.
+pub struct View<'a, T> {
+    pub data: &'a [T],
+    pub layout: &'a Layout,
+}
+
+impl<T: Copy + Send + Sync + Default> View<'_, T> {
+    /// Elements in logical order, borrowed when already contiguous.
+    pub fn contiguous(&self) -> std::borrow::Cow<'_, [T]> {
+        if self.layout.is_contiguous() {
+            let o = self.layout.offset;
+            std::borrow::Cow::Borrowed(&self.data[o..o + self.layout.numel()])
+        } else {
+            std::borrow::Cow::Owned(iter::gather(self.data, self.layout))
+        }
+    }
+}
+
+impl Tensor {
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout, dtype: DType) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            storage,
+            layout,
+            dtype,
+            requires_grad: AtomicBool::new(false),
+            is_inference: crate::autograd::is_inference_mode_enabled(),
+            meta: Mutex::new(AutogradMeta::default()),
+        }))
+    }
+
+    pub fn from_buffer(buf: Buffer, shape: &[usize]) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        if buf.len() != numel {
+            bail!(Value, "tensor: {} values do not fill shape {shape:?} ({numel} elements)", buf.len());
+        }
+        let dtype = buf.dtype();
+        Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
+    }
+
+    pub fn from_vec<T: Element>(v: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_buffer(T::into_buffer(v), shape)
+    }
+
+    /// For kernels whose output length is right by construction.
+    pub(crate) fn from_vec_unchecked<T: Element>(v: Vec<T>, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(v.len(), shape.iter().product::<usize>());
+        Tensor::from_parts(Arc::new(Storage::new(T::into_buffer(v))), Layout::contiguous(shape), T::DTYPE)
+    }
+
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor::from_vec_unchecked(vec![v], &[])
+    }
+
+    pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
+        let n = shape.iter().product();
+        Tensor::from_parts(Arc::new(Storage::new(Buffer::filled(dtype, n, value))), Layout::contiguous(shape), dtype)
+    }
+    pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 0.0, dtype)
+    }
+    pub fn ones(shape: &[usize], dtype: DType) -> Tensor {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// A new view of the same storage (reshape, transpose, slicing ...). The result has no
+    /// autograd history; ops attach it.
+    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.0.layout.shape
+    }
+    pub fn strides(&self) -> &[usize] {
+        &self.0.layout.strides
+    }
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    pub fn ndim(&self) -> usize {
+        self.0.layout.shape.len()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    pub fn is_inference(&self) -> bool {
+        self.0.is_inference
+    }
+    pub fn storage(&self) -> &Arc<Storage> {
+        &self.0.storage
+    }
+    pub fn same_tensor(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+    pub fn version(&self) -> u64 {
+        self.0.storage.version()
+    }
+
+    /// Runs `f` on a read-locked view of the elements as `T` (the caller matched the dtype).
+    pub fn with_view<T: Element, R>(&self, f: impl FnOnce(View<'_, T>) -> R) -> R {
+        let guard = self.0.storage.read();
+        f(View { data: T::slice(&guard), layout: &self.0.layout })
+    }
+
+    /// The elements as a contiguous Vec in logical order, converted to `T`.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        if self.dtype() == T::DTYPE {
+            return self.with_view::<T, _>(|v| v.contiguous().into_owned());
+        }
+        crate::with_dtype!(self.dtype(), S => self.with_view::<S, _>(|v| {
+            v.contiguous().iter().map(|x| T::from_f64(x.to_f64())).collect()
+        }))
+    }
+
+    /// The single element of a one-element tensor, as f64.
+    pub fn item_f64(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            bail!(Runtime, "item: a Tensor with {} elements cannot be converted to Scalar (shape {:?})", self.numel(), self.shape());
+        }
+        let off = self.0.layout.offset;
+        Ok(crate::with_dtype!(self.dtype(), T => self.with_view::<T, _>(|v| v.data[off].to_f64())))
+    }
+
+    // ---- autograd metadata -------------------------------------------------------------
+
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+    pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// `requires_grad_()`: only leaves may change it, and only float tensors may require grad.
+    pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
+        if flag && !self.dtype().is_float() {
+            bail!(Runtime, "Only Tensors of floating point and complex dtype can require gradients (got {})", self.dtype().name());
+        }
+        if !flag && self.grad_fn().is_some() {
+            bail!(
+                Runtime,
+                "you can only change requires_grad flags of leaf variables. If you want to use a computed variable in a subgraph that doesn't require differentiation use var_no_grad = var.detach()."
+            );
+        }
+        self.0.requires_grad.store(flag, Ordering::Relaxed);
+        Ok(())
+    }
+    pub(crate) fn set_history(&self, node: Arc<Node>) {
+        self.0.requires_grad.store(true, Ordering::Relaxed);
+        self.meta().grad_fn = Some(node);
+    }
+    pub fn grad_fn(&self) -> Option<Arc<Node>> {
+        self.meta().grad_fn.clone()
+    }
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() {
+                bail!(Runtime, "assigned grad has data of a different size: grad shape {:?}, tensor shape {:?}", g.shape(), self.shape());
+            }
+            if g.dtype() != self.dtype() {
+                bail!(Runtime, "assigned grad has data of a different type: {} vs tensor {}", g.dtype().name(), self.dtype().name());
+            }
+        }
+        self.meta().grad = grad;
+        Ok(())
+    }
+    /// `retain_grad()`: keep a non-leaf's gradient in `.grad` after backward (no-op on leaves).
+    pub fn retain_grad(&self) {
+        let mut m = self.meta();
+        if let Some(f) = &m.grad_fn {
+            f.set_retained(self);
+            m.retains_grad = true;
+        }
+    }
+    pub fn retains_grad(&self) -> bool {
+        self.meta().retains_grad
+    }
+
+    /// Same storage, no history, requires_grad=False.
+    pub fn detach(&self) -> Tensor {
+        self.view_with(self.0.layout.clone())
+    }
+
+    /// A copy in contiguous memory with no history (the data part of `contiguous`/`clone`).
+    pub fn deep_copy(&self) -> Tensor {
+        crate::with_dtype!(self.dtype(), T => Tensor::from_vec_unchecked(self.to_vec::<T>(), self.shape()))
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={:?}, dtype={}, data={:?})", self.shape(), self.dtype().short_name(), self.to_vec::<f64>())
+    }
+}

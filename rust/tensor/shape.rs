@@ -1,0 +1,191 @@
+//! Shapes, strides and broadcasting. Strides count elements and are never negative
+//! (PyTorch has no negative-step slicing either).
+
+use crate::bail;
+use crate::error::Result;
+
+pub type Shape = Vec<usize>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    pub shape: Shape,
+    pub strides: Vec<usize>,
+    pub offset: usize,
+}
+
+impl Layout {
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1;
+        for (&n, &s) in self.shape.iter().zip(&self.strides).rev() {
+            if n != 1 && s != expected {
+                return false;
+            }
+            expected *= n;
+        }
+        true
+    }
+}
+
+pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![0; shape.len()];
+    let mut acc = 1;
+    for i in (0..shape.len()).rev() {
+        strides[i] = acc;
+        acc *= shape[i].max(1);
+    }
+    strides
+}
+
+/// numpy/PyTorch broadcasting of two shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Shape> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i < n - a.len() { 1 } else { a[i - (n - a.len())] };
+        let db = if i < n - b.len() { 1 } else { b[i - (n - b.len())] };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            bail!(
+                Runtime,
+                "{op}: shapes {a:?} and {b:?} cannot be broadcast together (size {da} vs {db} at dimension {i})"
+            );
+        };
+    }
+    Ok(out)
+}
+
+/// Strides that read a tensor of `shape`/`strides` as if it had `target` shape (0 on broadcast dims).
+pub fn broadcast_strides(shape: &[usize], strides: &[usize], target: &[usize]) -> Vec<usize> {
+    let pad = target.len() - shape.len();
+    (0..target.len())
+        .map(|i| if i < pad || shape[i - pad] == 1 { 0 } else { strides[i - pad] })
+        .collect()
+}
+
+/// Normalises a possibly negative dim against `ndim` (PyTorch's wrap_dim). A 0-d tensor accepts
+/// dims -1 and 0.
+pub fn wrap_dim(dim: isize, ndim: usize, op: &str) -> Result<usize> {
+    let n = ndim.max(1) as isize;
+    if dim < -n || dim >= n {
+        bail!(Index, "{op}: dimension out of range (expected to be in range of [{}, {}], but got {dim})", -n, n - 1);
+    }
+    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+}
+
+/// Sorted, de-duplicated dims; an empty list means every dim (PyTorch's `dim=None`).
+pub fn wrap_dims(dims: &[isize], ndim: usize, op: &str) -> Result<Vec<usize>> {
+    if dims.is_empty() {
+        return Ok((0..ndim).collect());
+    }
+    let mut out = Vec::with_capacity(dims.len());
+    for &d in dims {
+        let w = wrap_dim(d, ndim, op)?;
+        if out.contains(&w) {
+            bail!(Runtime, "{op}: dim {w} appears multiple times in the list of dims");
+        }
+        out.push(w);
+    }
+    out.sort_unstable();
+    // A 0-d tensor reduced over dim 0/-1 reduces nothing.
+    out.retain(|&d| d < ndim);
+    Ok(out)
+}
+
+/// Resolves one `-1` in a requested shape (reshape/view).
+pub fn infer_shape(requested: &[isize], numel: usize, from: &[usize], op: &str) -> Result<Shape> {
+    let mut infer = None;
+    let mut known = 1usize;
+    for (i, &d) in requested.iter().enumerate() {
+        if d == -1 {
+            if infer.is_some() {
+                bail!(Runtime, "{op}: only one dimension can be inferred, got shape {requested:?}");
+            }
+            infer = Some(i);
+        } else if d < 0 {
+            bail!(Runtime, "{op}: invalid shape dimension {d} in {requested:?}");
+        } else {
+            known *= d as usize;
+        }
+    }
+    let mut out: Shape = requested.iter().map(|&d| d.max(0) as usize).collect();
+    if let Some(i) = infer {
+        if known == 0 || numel % known != 0 {
+            bail!(Runtime, "{op}: shape '{requested:?}' is invalid for input of size {numel} (input shape {from:?})");
+        }
+        out[i] = numel / known;
+    } else if known != numel {
+        bail!(Runtime, "{op}: shape '{requested:?}' is invalid for input of size {numel} (input shape {from:?})");
+    }
+    Ok(out)
+}
+
+/// Merges neighbouring dims that every operand walks contiguously, so kernels iterate over as few
+/// (and as long) rows as possible. Returns the merged shape and each operand's merged strides.
+pub fn coalesce(shape: &[usize], strides: &[Vec<usize>]) -> (Vec<usize>, Vec<Vec<usize>>) {
+    let mut out_shape: Vec<usize> = Vec::with_capacity(shape.len());
+    let mut out_strides: Vec<Vec<usize>> = vec![Vec::with_capacity(shape.len()); strides.len()];
+    for (d, &n) in shape.iter().enumerate() {
+        if n == 1 {
+            continue;
+        }
+        if let Some(&last) = out_shape.last() {
+            let merge = strides.iter().enumerate().all(|(k, s)| out_strides[k].last().copied() == Some(s[d] * n));
+            if merge {
+                *out_shape.last_mut().unwrap() = last * n;
+                for (k, s) in strides.iter().enumerate() {
+                    *out_strides[k].last_mut().unwrap() = s[d];
+                }
+                continue;
+            }
+        }
+        out_shape.push(n);
+        for (k, s) in strides.iter().enumerate() {
+            out_strides[k].push(s[d]);
+        }
+    }
+    if out_shape.is_empty() {
+        out_shape.push(1);
+        for s in out_strides.iter_mut() {
+            s.push(1);
+        }
+    }
+    (out_shape, out_strides)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_follows_numpy() {
+        assert_eq!(broadcast_shapes(&[3, 1], &[4], "add").unwrap(), vec![3, 4]);
+        assert_eq!(broadcast_shapes(&[], &[2, 2], "add").unwrap(), vec![2, 2]);
+        assert!(broadcast_shapes(&[3], &[4], "add").is_err());
+    }
+
+    #[test]
+    fn coalesce_merges_contiguous_dims() {
+        let (s, st) = coalesce(&[2, 3, 4], &[vec![12, 4, 1]]);
+        assert_eq!(s, vec![24]);
+        assert_eq!(st, vec![vec![1]]);
+        // a transposed operand blocks merging
+        let (s, _) = coalesce(&[3, 4], &[vec![4, 1], vec![1, 3]]);
+        assert_eq!(s, vec![3, 4]);
+    }
+
+    #[test]
+    fn infer_shape_resolves_minus_one() {
+        assert_eq!(infer_shape(&[-1, 4], 12, &[12], "view").unwrap(), vec![3, 4]);
+        assert!(infer_shape(&[-1, 5], 12, &[12], "view").is_err());
+        assert!(infer_shape(&[-1, -1], 12, &[12], "view").is_err());
+    }
+}
