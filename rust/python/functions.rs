@@ -1,0 +1,142 @@
+//! Module-level functions of `ferrograd._core`: factories, joins, RNG and grad-mode switches.
+//! The Python package wraps the factories to give them PyTorch's flexible signatures.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use super::convert::{tensor_from_numpy, PyDType};
+use super::error::IntoPyResult;
+use super::tensor::{implicit_grad, PyTensor};
+use crate::autograd::{self, engine};
+use crate::ops::{binary, creation, join};
+use crate::tensor::Tensor;
+
+fn to_core(list: Vec<PyRef<'_, PyTensor>>) -> Vec<Tensor> {
+    list.iter().map(|t| t.t.clone()).collect()
+}
+
+#[pyfunction]
+pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    Ok(tensor_from_numpy(arr)?.into())
+}
+#[pyfunction]
+pub fn full(shape: Vec<usize>, value: f64, dtype: PyDType) -> PyTensor {
+    Tensor::full(&shape, value, dtype.0).into()
+}
+#[pyfunction]
+pub fn arange(start: f64, end: f64, step: f64, dtype: PyDType) -> PyResult<PyTensor> {
+    Ok(creation::arange(start, end, step, dtype.0).py()?.into())
+}
+#[pyfunction]
+pub fn linspace(start: f64, end: f64, steps: usize, dtype: PyDType) -> PyResult<PyTensor> {
+    Ok(creation::linspace(start, end, steps, dtype.0).py()?.into())
+}
+#[pyfunction]
+#[pyo3(signature = (n, m, dtype))]
+pub fn eye(n: usize, m: Option<usize>, dtype: PyDType) -> PyTensor {
+    creation::eye(n, m, dtype.0).into()
+}
+#[pyfunction]
+pub fn rand(py: Python<'_>, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
+    Ok(py.detach(|| creation::rand(&shape, dtype.0)).py()?.into())
+}
+#[pyfunction]
+pub fn randn(py: Python<'_>, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
+    Ok(py.detach(|| creation::randn(&shape, dtype.0)).py()?.into())
+}
+#[pyfunction]
+pub fn randint(low: i64, high: i64, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
+    Ok(creation::randint(low, high, &shape, dtype.0).py()?.into())
+}
+#[pyfunction]
+pub fn randperm(n: usize) -> PyTensor {
+    creation::randperm(n).into()
+}
+#[pyfunction]
+pub fn manual_seed(seed: u64) {
+    crate::random::manual_seed(seed);
+}
+#[pyfunction]
+pub fn get_rng_state(py: Python<'_>) -> Bound<'_, PyBytes> {
+    PyBytes::new(py, &crate::random::get_state())
+}
+#[pyfunction]
+pub fn set_rng_state(state: &[u8]) -> PyResult<()> {
+    crate::random::set_state(state).py()
+}
+
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+pub fn cat(py: Python<'_>, tensors: Vec<PyRef<'_, PyTensor>>, dim: isize) -> PyResult<PyTensor> {
+    let ts = to_core(tensors);
+    Ok(py.detach(|| join::cat(&ts, dim)).py()?.into())
+}
+#[pyfunction]
+#[pyo3(signature = (tensors, dim=0))]
+pub fn stack(py: Python<'_>, tensors: Vec<PyRef<'_, PyTensor>>, dim: isize) -> PyResult<PyTensor> {
+    let ts = to_core(tensors);
+    Ok(py.detach(|| join::stack(&ts, dim)).py()?.into())
+}
+#[pyfunction]
+#[pyo3(name = "where")]
+pub fn where_(condition: PyRef<'_, PyTensor>, x: PyRef<'_, PyTensor>, y: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    Ok(binary::where_(&condition.t, &x.t, &y.t).py()?.into())
+}
+
+#[pyfunction]
+pub fn is_grad_enabled() -> bool {
+    autograd::is_grad_enabled()
+}
+#[pyfunction]
+pub fn _set_grad_enabled(mode: bool) {
+    autograd::set_grad_enabled(mode);
+}
+#[pyfunction]
+pub fn is_inference_mode_enabled() -> bool {
+    autograd::is_inference_mode_enabled()
+}
+#[pyfunction]
+pub fn _set_inference_mode(mode: bool) {
+    autograd::set_inference_mode(mode);
+}
+
+fn roots(outputs: &[Tensor], grads: Vec<Option<PyRef<'_, PyTensor>>>) -> PyResult<Vec<(Tensor, Tensor)>> {
+    if grads.len() != outputs.len() {
+        return Err(PyRuntimeError::new_err(format!("grad_outputs has {} tensors but outputs has {}", grads.len(), outputs.len())));
+    }
+    outputs
+        .iter()
+        .zip(grads)
+        .enumerate()
+        .map(|(i, (o, g))| Ok((o.clone(), implicit_grad(o, g.map(|g| g.t.clone()), i)?)))
+        .collect()
+}
+
+/// `autograd.backward(tensors, grad_tensors, retain_graph)`.
+#[pyfunction]
+pub fn _backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool) -> PyResult<()> {
+    let r = roots(&to_core(outputs), grads)?;
+    py.detach(|| engine::run(&r, retain_graph, None)).py()?;
+    Ok(())
+}
+
+/// `autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned instead of accumulated.
+#[pyfunction]
+pub fn _grad(
+    py: Python<'_>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<Option<PyRef<'_, PyTensor>>>,
+    inputs: Vec<PyRef<'_, PyTensor>>,
+    retain_graph: bool,
+) -> PyResult<Vec<Option<PyTensor>>> {
+    let r = roots(&to_core(outputs), grads)?;
+    let ins = to_core(inputs);
+    for (i, t) in ins.iter().enumerate() {
+        if !t.requires_grad() {
+            return Err(PyRuntimeError::new_err(format!("One of the differentiated Tensors (input {i}) does not require grad")));
+        }
+    }
+    let found = py.detach(|| engine::run(&r, retain_graph, Some(&ins))).py()?;
+    Ok(found.into_iter().map(|g| g.map(Into::into)).collect())
+}

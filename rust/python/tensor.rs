@@ -1,0 +1,349 @@
+//! The Python `Tensor` class: identity, conversion and autograd methods. Math and shape
+//! methods live in `tensor_math.rs` and `tensor_shape.rs` (more #[pymethods] blocks).
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyTuple, PyType};
+
+use super::convert::{dtype_arg, tensor_to_numpy, PyDType};
+use super::error::IntoPyResult;
+use super::node::{NodeRef, PyNode};
+use crate::autograd::engine;
+use crate::ops::cast::to_dtype;
+use crate::tensor::{DType, Tensor};
+
+#[pyclass(name = "Tensor", module = "ferrograd", frozen, subclass, weakref, skip_from_py_object)]
+#[derive(Clone)]
+pub struct PyTensor {
+    pub t: Tensor,
+}
+
+impl From<Tensor> for PyTensor {
+    fn from(t: Tensor) -> Self {
+        PyTensor { t }
+    }
+}
+
+/// A cached attribute of a Python module of the package (for the few slow paths written in
+/// Python, like the repr).
+pub fn py_helper<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyAny>>, module: &str, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let f = cell.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import(module)?.getattr(name)?.unbind()) })?;
+    Ok(f.bind(py).clone())
+}
+
+#[pymethods]
+impl PyTensor {
+    /// `Tensor(t)` shares `t`'s storage (used by `nn.Parameter`); `Tensor()` is an empty float32.
+    #[new]
+    #[pyo3(signature = (data=None, requires_grad=false))]
+    fn new(data: Option<PyRef<'_, PyTensor>>, requires_grad: bool) -> PyResult<Self> {
+        let t = match data {
+            Some(d) => d.t.detach(),
+            None => Tensor::zeros(&[0], DType::F32),
+        };
+        t.set_requires_grad(requires_grad).py()?;
+        Ok(PyTensor { t })
+    }
+
+    /// numpy defers `ndarray op tensor` to the tensor's reflected operator.
+    #[classattr]
+    fn __array_priority__() -> f64 {
+        1000.0
+    }
+
+    #[getter]
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.shape())
+    }
+
+    #[pyo3(signature = (dim=None))]
+    fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            Some(d) => {
+                let w = crate::tensor::shape::wrap_dim(d, self.t.ndim(), "size").py()?;
+                Ok(self.t.shape()[w].into_pyobject(py)?.into_any())
+            }
+        }
+    }
+
+    #[getter]
+    fn ndim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn dim(&self) -> usize {
+        self.t.ndim()
+    }
+    fn numel(&self) -> usize {
+        self.t.numel()
+    }
+    fn stride<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.t.strides())
+    }
+    fn __len__(&self) -> PyResult<usize> {
+        match self.t.shape().first() {
+            Some(&n) => Ok(n),
+            None => Err(PyTypeError::new_err("len() of a 0-d tensor")),
+        }
+    }
+    #[getter]
+    fn dtype(&self) -> PyDType {
+        PyDType(self.t.dtype())
+    }
+    fn is_floating_point(&self) -> bool {
+        self.t.dtype().is_float()
+    }
+    fn element_size(&self) -> usize {
+        self.t.dtype().size_of()
+    }
+    fn is_contiguous(&self) -> bool {
+        self.t.is_contiguous()
+    }
+    fn is_inference(&self) -> bool {
+        self.t.is_inference()
+    }
+    fn data_ptr(&self) -> usize {
+        std::sync::Arc::as_ptr(self.t.storage()) as usize + self.t.layout().offset * self.t.dtype().size_of()
+    }
+
+    // ---- conversion -------------------------------------------------------------------
+
+    fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.t.requires_grad() {
+            return Err(PyRuntimeError::new_err("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
+        }
+        tensor_to_numpy(py, &self.t)
+    }
+
+    /// `np.asarray(t)`: a copy; works on tensors that require grad (numpy cannot backprop, so
+    /// this is the explicit way out of the graph, as `detach().numpy()`).
+    #[pyo3(signature = (dtype=None, copy=None))]
+    fn __array__<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
+        let _ = copy;
+        let arr = tensor_to_numpy(py, &self.t)?;
+        match dtype {
+            Some(d) => arr.call_method1("astype", (d,)),
+            None => Ok(arr),
+        }
+    }
+
+    fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        tensor_to_numpy(py, &self.t)?.call_method0("tolist")
+    }
+
+    fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let v = self.t.item_f64().py()?;
+        Ok(match self.t.dtype() {
+            DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
+            DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
+            DType::Bool => pyo3::types::PyBool::new(py, v != 0.0).to_owned().into_any(),
+        })
+    }
+
+    fn __float__(&self) -> PyResult<f64> {
+        self.t.item_f64().py()
+    }
+    fn __int__(&self) -> PyResult<i64> {
+        Ok(self.t.item_f64().py()? as i64)
+    }
+    fn __index__(&self) -> PyResult<i64> {
+        if self.t.dtype().is_float() {
+            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+        }
+        Ok(self.t.item_f64().py()? as i64)
+    }
+    fn __bool__(&self) -> PyResult<bool> {
+        if self.t.numel() != 1 {
+            return Err(PyRuntimeError::new_err(format!(
+                "Boolean value of Tensor with more than one value is ambiguous (shape {:?})",
+                self.t.shape()
+            )));
+        }
+        Ok(self.t.item_f64().py()? != 0.0)
+    }
+    fn __hash__(slf: &Bound<'_, Self>) -> isize {
+        slf.as_ptr() as isize
+    }
+
+    fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
+        static REPR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        py_helper(slf.py(), &REPR, "ferrograd._tensor_str", "tensor_repr")?.call1((slf,))?.extract()
+    }
+
+    /// `.to(dtype)`, `.to("cpu")`, `.to(device)`, `.to(other_tensor)`, `.to(device, dtype)`.
+    #[pyo3(signature = (*args, dtype=None, device=None, non_blocking=false, copy=false))]
+    fn to(&self, args: &Bound<'_, PyTuple>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, non_blocking: bool, copy: bool) -> PyResult<PyTensor> {
+        let _ = non_blocking;
+        let mut target = None;
+        if let Some(d) = device {
+            check_device(d)?;
+        }
+        for a in args.iter() {
+            if let Ok(other) = a.cast::<PyTensor>() {
+                target = Some(other.get().t.dtype());
+            } else if let Ok(d) = dtype_arg(&a) {
+                target = Some(d);
+            } else {
+                check_device(&a)?;
+            }
+        }
+        if let Some(d) = dtype {
+            target = Some(dtype_arg(d)?);
+        }
+        let out = match target {
+            Some(d) => to_dtype(&self.t, d).py()?,
+            None => self.t.clone(),
+        };
+        if copy && out.same_tensor(&self.t) {
+            return Ok(out.clone_tensor().py()?.into());
+        }
+        Ok(out.into())
+    }
+    fn float(&self) -> PyResult<PyTensor> {
+        Ok(to_dtype(&self.t, DType::F32).py()?.into())
+    }
+    fn double(&self) -> PyResult<PyTensor> {
+        Ok(to_dtype(&self.t, DType::F64).py()?.into())
+    }
+    fn long(&self) -> PyResult<PyTensor> {
+        Ok(to_dtype(&self.t, DType::I64).py()?.into())
+    }
+    fn bool(&self) -> PyResult<PyTensor> {
+        Ok(to_dtype(&self.t, DType::Bool).py()?.into())
+    }
+    fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(to_dtype(&self.t, other.t.dtype()).py()?.into())
+    }
+    fn cpu(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn cuda(&self, _args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>) -> PyResult<PyTensor> {
+        Err(PyRuntimeError::new_err("ferrograd runs on the CPU only: there is no CUDA device (fg.cuda.is_available() is False)"))
+    }
+    #[getter]
+    fn device<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static CPU: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        py_helper(py, &CPU, "ferrograd._device", "CPU")
+    }
+    #[getter]
+    fn is_cuda(&self) -> bool {
+        false
+    }
+
+    // ---- autograd ---------------------------------------------------------------------
+
+    #[getter]
+    fn get_requires_grad(&self) -> bool {
+        self.t.requires_grad()
+    }
+    #[setter]
+    fn set_requires_grad(&self, flag: bool) -> PyResult<()> {
+        self.t.set_requires_grad(flag).py()
+    }
+    #[pyo3(signature = (requires_grad=true))]
+    fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
+        slf.t.set_requires_grad(requires_grad).py()?;
+        Ok(slf)
+    }
+    #[getter]
+    fn get_grad(&self) -> Option<PyTensor> {
+        self.t.grad().map(Into::into)
+    }
+    #[setter]
+    fn set_grad(&self, grad: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
+        self.t.set_grad(grad.map(|g| g.t.clone())).py()
+    }
+    #[getter]
+    fn grad_fn(&self) -> Option<PyNode> {
+        self.t.grad_fn().map(|n| PyNode(NodeRef::Op(n)))
+    }
+    #[getter]
+    fn is_leaf(&self) -> bool {
+        self.t.is_leaf()
+    }
+    fn retain_grad(&self) {
+        self.t.retain_grad();
+    }
+    #[getter]
+    fn retains_grad(&self) -> bool {
+        self.t.retains_grad()
+    }
+    fn detach(&self) -> PyTensor {
+        self.t.detach().into()
+    }
+    /// `.data`: the same storage without history (PyTorch's legacy escape hatch).
+    #[getter]
+    fn get_data(&self) -> PyTensor {
+        self.t.detach().into()
+    }
+    #[setter]
+    fn set_data(&self, value: PyRef<'_, PyTensor>) -> PyResult<()> {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        if value.t.shape() != self.t.shape() {
+            return Err(PyValueError::new_err(format!(
+                "data assignment: shape {:?} does not match the tensor's shape {:?}", value.t.shape(), self.t.shape()
+            )));
+        }
+        crate::ops::view::write_into(&self.t, &value.t).py()
+    }
+
+    /// Computes gradients of this tensor w.r.t. the leaves and adds them to their `.grad`.
+    #[pyo3(signature = (gradient=None, retain_graph=None, create_graph=false, inputs=None))]
+    fn backward(
+        &self,
+        py: Python<'_>,
+        gradient: Option<PyRef<'_, PyTensor>>,
+        retain_graph: Option<bool>,
+        create_graph: bool,
+        inputs: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        if create_graph {
+            return Err(PyRuntimeError::new_err("backward(create_graph=True) is not supported: ferrograd computes first-order gradients only"));
+        }
+        if inputs.is_some() {
+            return Err(PyRuntimeError::new_err("backward(inputs=...) is not supported; use fg.autograd.grad(outputs, inputs)"));
+        }
+        let grad = implicit_grad(&self.t, gradient.map(|g| g.t.clone()), 0)?;
+        let root = [(self.t.clone(), grad)];
+        let retain = retain_graph.unwrap_or(false);
+        py.detach(|| engine::run(&root, retain, None)).py()?;
+        Ok(())
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, bool))> {
+        let py = slf.py();
+        let t = &slf.get().t;
+        let f = py.import("ferrograd")?.getattr("tensor")?;
+        Ok((f, (tensor_to_numpy(py, &t.detach())?, t.requires_grad())))
+    }
+
+    #[classmethod]
+    fn __class_getitem__(cls: &Bound<'_, PyType>, _item: &Bound<'_, PyAny>) -> Py<PyType> {
+        cls.clone().unbind()
+    }
+}
+
+/// The gradient of a root: the one given, or 1 for a single-element output.
+pub fn implicit_grad(out: &Tensor, gradient: Option<Tensor>, i: usize) -> PyResult<Tensor> {
+    match gradient {
+        Some(g) => Ok(g),
+        None if !out.requires_grad() => Err(PyRuntimeError::new_err(format!("element {i} of tensors does not require grad and does not have a grad_fn"))),
+        None if out.numel() != 1 => Err(PyRuntimeError::new_err(format!(
+            "grad can be implicitly created only for scalar outputs (output {i} has shape {:?})",
+            out.shape()
+        ))),
+        None => Ok(Tensor::ones(out.shape(), out.dtype())),
+    }
+}
+
+fn check_device(d: &Bound<'_, PyAny>) -> PyResult<()> {
+    let s = d.str()?.to_string();
+    let kind = s.split(':').next().unwrap_or("");
+    if kind == "cpu" {
+        Ok(())
+    } else {
+        Err(PyRuntimeError::new_err(format!("ferrograd runs on the CPU only; device {s:?} is not available")))
+    }
+}

@@ -1,0 +1,416 @@
+//! Tensor arithmetic, math, reductions and in-place methods. Each is a thin call into the core;
+//! operands that are Python numbers become 0-d tensors with PyTorch's promotion rules.
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use super::convert::{scalar_arg, scalar_tensor};
+use super::error::{heavy, IntoPyResult};
+use super::tensor::{py_helper, PyTensor};
+use crate::error::Result;
+use crate::ops::binary::{self, Cmp, Logical};
+use crate::ops::{inplace, matmul, reduce, softmax, unary};
+use crate::tensor::Tensor;
+
+type BinFn = fn(&Tensor, &Tensor) -> Result<Tensor>;
+
+/// The other operand of a binary op: a tensor, a Python number, or anything `fg.tensor` takes.
+pub fn operand(this: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+    if let Ok(t) = other.cast::<PyTensor>() {
+        return Ok(t.get().t.clone());
+    }
+    if let Some(s) = scalar_arg(other) {
+        return Ok(scalar_tensor(s, this.dtype()));
+    }
+    static AS_TENSOR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let f = py_helper(other.py(), &AS_TENSOR, "ferrograd._creation", "as_tensor")?;
+    match f.call1((other,)) {
+        Ok(t) => Ok(t.cast::<PyTensor>()?.get().t.clone()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "unsupported operand type for a tensor op: '{}'",
+            other.get_type().name()?
+        ))),
+    }
+}
+
+/// dims as None (all), an int, or a tuple/list of ints.
+pub fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
+    match dim {
+        None => Ok(Vec::new()),
+        Some(d) if d.is_none() => Ok(Vec::new()),
+        Some(d) => match d.extract::<isize>() {
+            Ok(i) => Ok(vec![i]),
+            Err(_) => d.extract::<Vec<isize>>().map_err(|_| PyTypeError::new_err("dim must be an int or a tuple of ints")),
+        },
+    }
+}
+
+impl PyTensor {
+    fn bin(&self, py: Python<'_>, other: &Bound<'_, PyAny>, f: BinFn, reflected: bool) -> PyResult<PyTensor> {
+        let o = operand(&self.t, other)?;
+        let n = self.t.numel().max(o.numel());
+        let (a, b) = if reflected { (&o, &self.t) } else { (&self.t, &o) };
+        Ok(heavy(py, n, || f(a, b))?.into())
+    }
+    fn un(&self, py: Python<'_>, f: fn(&Tensor) -> Result<Tensor>) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || f(&self.t))?.into())
+    }
+    fn cmp(&self, py: Python<'_>, other: &Bound<'_, PyAny>, c: Cmp) -> PyResult<PyTensor> {
+        let o = operand(&self.t, other)?;
+        Ok(heavy(py, self.t.numel().max(o.numel()), || binary::compare(&self.t, &o, c))?.into())
+    }
+    fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, f: BinFn) -> PyResult<()> {
+        let o = operand(&self.t, other)?;
+        heavy(py, self.t.numel(), || inplace::apply(&self.t, "in-place op", |t| f(t, &o)))
+    }
+}
+
+/// `a + alpha * b` (PyTorch's add/sub `alpha=`).
+fn scaled(t: &Tensor, o: &Tensor, alpha: f64) -> Result<Tensor> {
+    if alpha == 1.0 { Ok(o.clone()) } else { binary::mul(o, &Tensor::full(&[], alpha, t.dtype().promote(o.dtype()))) }
+}
+
+#[pymethods]
+impl PyTensor {
+    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::add, false)
+    }
+    fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::add, true)
+    }
+    fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::sub, false)
+    }
+    fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::sub, true)
+    }
+    fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::mul, false)
+    }
+    fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::mul, true)
+    }
+    fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::div, false)
+    }
+    fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::div, true)
+    }
+    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::pow, false)
+    }
+    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::pow, true)
+    }
+    fn __matmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, matmul::matmul, false)
+    }
+    fn __rmatmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, matmul::matmul, true)
+    }
+    fn __neg__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::neg)
+    }
+    fn __pos__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+    fn __abs__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::abs)
+    }
+    fn __and__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::And), false)
+    }
+    fn __or__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Or), false)
+    }
+    fn __xor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Xor), false)
+    }
+    fn __invert__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        if self.t.dtype() != crate::tensor::DType::Bool {
+            return Err(PyTypeError::new_err("~ (bitwise not) is only supported for bool tensors in ferrograd"));
+        }
+        self.un(py, unary::logical_not)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(&self.t, other) {
+            Ok(_) => Ok(Py::new(py, self.cmp(py, other, Cmp::Eq)?)?.into_any()),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        match operand(&self.t, other) {
+            Ok(_) => Ok(Py::new(py, self.cmp(py, other, Cmp::Ne)?)?.into_any()),
+            Err(_) => Ok(py.NotImplemented()),
+        }
+    }
+    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Lt)
+    }
+    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Le)
+    }
+    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Gt)
+    }
+    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Ge)
+    }
+    fn eq(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Eq)
+    }
+    fn ne(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Ne)
+    }
+    fn lt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Lt)
+    }
+    fn le(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Le)
+    }
+    fn gt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Gt)
+    }
+    fn ge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.cmp(py, other, Cmp::Ge)
+    }
+    fn logical_and(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__and__(py, other)
+    }
+    fn logical_or(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__or__(py, other)
+    }
+    fn logical_not(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::logical_not)
+    }
+
+    #[pyo3(signature = (other, *, alpha=1.0))]
+    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyTensor> {
+        let o = operand(&self.t, other)?;
+        Ok(heavy(py, self.t.numel(), || binary::add(&self.t, &scaled(&self.t, &o, alpha)?))?.into())
+    }
+    #[pyo3(signature = (other, *, alpha=1.0))]
+    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyTensor> {
+        let o = operand(&self.t, other)?;
+        Ok(heavy(py, self.t.numel(), || binary::sub(&self.t, &scaled(&self.t, &o, alpha)?))?.into())
+    }
+    fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::mul, false)
+    }
+    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::div, false)
+    }
+    fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, exponent, binary::pow, false)
+    }
+    fn matmul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, matmul::matmul, false)
+    }
+    fn mm(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, matmul::matmul, false)
+    }
+    fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::maximum, false)
+    }
+    fn minimum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::minimum, false)
+    }
+    /// `x.where(condition, y)`: x where condition, else y.
+    #[pyo3(name = "where")]
+    fn where_(&self, py: Python<'_>, condition: PyRef<'_, PyTensor>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        let (o, c) = (operand(&self.t, other)?, condition.t.clone());
+        Ok(heavy(py, self.t.numel(), || binary::where_(&c, &self.t, &o))?.into())
+    }
+
+    fn exp(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::exp)
+    }
+    fn log(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::log)
+    }
+    fn sqrt(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::sqrt)
+    }
+    fn abs(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::abs)
+    }
+    fn neg(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::neg)
+    }
+    fn sin(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::sin)
+    }
+    fn cos(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::cos)
+    }
+    fn tanh(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::tanh)
+    }
+    fn sigmoid(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::sigmoid)
+    }
+    fn relu(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::relu)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || unary::clamp(&self.t, min, max))?.into())
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clip(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
+        self.clamp(py, min, max)
+    }
+
+    // ---- reductions -------------------------------------------------------------------
+
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        let x = match dtype {
+            Some(d) => crate::ops::cast::to_dtype(&self.t, super::convert::dtype_arg(d)?).py()?,
+            None => self.t.clone(),
+        };
+        Ok(heavy(py, x.numel(), || reduce::sum(&x, &dims, keepdim))?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        Ok(heavy(py, self.t.numel(), || reduce::mean(&self.t, &dims, keepdim))?.into())
+    }
+    /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)` = maximum.
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn max<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, dim, keepdim, true)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn min<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool) -> PyResult<Bound<'py, PyAny>> {
+        self.extremum(py, dim, keepdim, false)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmax(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, true))?.into())
+    }
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn argmin(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, false))?.into())
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn var(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+        let (dims, c) = var_args(dim, unbiased, correction)?;
+        Ok(heavy(py, self.t.numel(), || reduce::var(&self.t, &dims, c, keepdim))?.into())
+    }
+    #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
+    fn std(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+        let (dims, c) = var_args(dim, unbiased, correction)?;
+        Ok(heavy(py, self.t.numel(), || reduce::std(&self.t, &dims, c, keepdim))?.into())
+    }
+    #[pyo3(signature = (dim, keepdim=false))]
+    fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(Some(dim))?;
+        Ok(heavy(py, self.t.numel(), || reduce::logsumexp(&self.t, &dims, keepdim))?.into())
+    }
+    fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, false))?.into())
+    }
+    fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))?.into())
+    }
+
+    // ---- in-place ---------------------------------------------------------------------
+
+    #[pyo3(signature = (other, *, alpha=1.0))]
+    fn add_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+        let o = operand(&slf.t, other)?;
+        let t = slf.t.clone();
+        heavy(py, t.numel(), || inplace::apply(&t, "add_", |t| binary::add(t, &scaled(t, &o, alpha)?)))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (other, *, alpha=1.0))]
+    fn sub_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
+        let o = operand(&slf.t, other)?;
+        let t = slf.t.clone();
+        heavy(py, t.numel(), || inplace::apply(&t, "sub_", |t| binary::sub(t, &scaled(t, &o, alpha)?)))?;
+        Ok(slf)
+    }
+    fn mul_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        slf.inplace(py, other, binary::mul)?;
+        Ok(slf)
+    }
+    fn div_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        slf.inplace(py, other, binary::div)?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (min=None, max=None))]
+    fn clamp_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+        let t = slf.t.clone();
+        heavy(py, t.numel(), || inplace::apply(&t, "clamp_", |t| unary::clamp(t, min, max)))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (src, non_blocking=false))]
+    fn copy_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, src: &Bound<'_, PyAny>, non_blocking: bool) -> PyResult<PyRef<'py, Self>> {
+        let _ = non_blocking;
+        let s = operand(&slf.t, src)?;
+        let t = slf.t.clone();
+        heavy(py, t.numel(), || inplace::copy(&t, &s))?;
+        Ok(slf)
+    }
+    fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        inplace::fill(&slf.t, 0.0).py()?;
+        Ok(slf)
+    }
+    fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
+        inplace::fill(&slf.t, value).py()?;
+        Ok(slf)
+    }
+    fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, other, binary::add)
+    }
+    fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, other, binary::sub)
+    }
+    fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, other, binary::mul)
+    }
+    fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace(py, other, binary::div)
+    }
+}
+
+fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<(Vec<isize>, f64)> {
+    let c = match (unbiased, correction) {
+        (Some(_), Some(_)) => return Err(PyTypeError::new_err("var/std: pass either unbiased or correction, not both")),
+        (Some(u), None) => if u { 1.0 } else { 0.0 },
+        (None, Some(c)) => c,
+        (None, None) => 1.0,
+    };
+    // var(False) in old PyTorch code means unbiased=False given positionally as dim.
+    if let Some(d) = dim {
+        if d.is_instance_of::<pyo3::types::PyBool>() {
+            return Ok((Vec::new(), if d.extract::<bool>()? { 1.0 } else { 0.0 }));
+        }
+    }
+    Ok((dims_arg(dim)?, c))
+}
+
+impl PyTensor {
+    fn extremum<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(Py::new(py, PyTensor::from(heavy(py, self.t.numel(), || reduce::max_all(&self.t, is_max))?))?.into_bound(py).into_any()),
+            Some(d) if d.cast::<PyTensor>().is_ok() => {
+                let f = if is_max { binary::maximum } else { binary::minimum };
+                Ok(Py::new(py, self.bin(py, d, f, false)?)?.into_bound(py).into_any())
+            }
+            Some(d) => {
+                let dim: isize = d.extract()?;
+                let (v, i) = heavy(py, self.t.numel(), || reduce::max_dim(&self.t, dim, keepdim, is_max))?;
+                static RT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+                let name = if is_max { "max" } else { "min" };
+                let ctor = py_helper(py, &RT, "ferrograd._return_types", "values_indices")?;
+                ctor.call1((name, PyTensor::from(v), PyTensor::from(i)))
+            }
+        }
+    }
+}
+

@@ -1,0 +1,181 @@
+//! Shape methods and indexing of the Python Tensor.
+
+use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyEllipsis, PyList, PySlice, PyTuple};
+
+use super::convert::shape_args;
+use super::error::{heavy, IntoPyResult};
+use super::tensor::PyTensor;
+use super::tensor_math::operand;
+use crate::ops::index::{self, Index};
+use crate::ops::join;
+use crate::tensor::Tensor;
+
+fn wrap(ts: Vec<Tensor>) -> Vec<PyTensor> {
+    ts.into_iter().map(Into::into).collect()
+}
+
+fn one_index(this: &Tensor, item: &Bound<'_, PyAny>) -> PyResult<Index> {
+    if item.is_none() {
+        return Ok(Index::NewAxis);
+    }
+    if item.is_instance_of::<PyEllipsis>() {
+        return Ok(Index::Ellipsis);
+    }
+    if let Ok(s) = item.cast::<PySlice>() {
+        let get = |name: &str| -> PyResult<Option<isize>> {
+            let v = s.getattr(name)?;
+            if v.is_none() { Ok(None) } else { v.extract::<isize>().map(Some) }
+        };
+        return Ok(Index::Slice { start: get("start")?, stop: get("stop")?, step: get("step")?.unwrap_or(1) });
+    }
+    if let Ok(t) = item.cast::<PyTensor>() {
+        return Ok(Index::Tensor(t.get().t.clone()));
+    }
+    if item.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyIndexError::new_err("indexing with a Python bool is not supported; use a bool tensor mask"));
+    }
+    if let Ok(i) = item.extract::<isize>() {
+        return Ok(Index::Int(i));
+    }
+    // lists and numpy arrays of ints or bools
+    let t = operand(this, item).map_err(|_| {
+        PyIndexError::new_err(format!(
+            "only integers, slices (`:`), ellipsis (`...`), None and integer or boolean tensors are valid indices (got {})",
+            item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+        ))
+    })?;
+    Ok(Index::Tensor(t))
+}
+
+fn index_list(this: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<Vec<Index>> {
+    if let Ok(tup) = key.cast::<PyTuple>() {
+        return tup.iter().map(|k| one_index(this, &k)).collect();
+    }
+    Ok(vec![one_index(this, key)?])
+}
+
+#[pymethods]
+impl PyTensor {
+    #[pyo3(signature = (*shape))]
+    fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.view(&shape_args(shape)?).py()?.into())
+    }
+    #[pyo3(signature = (*shape))]
+    fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.reshape_infer(&shape_args(shape)?).py()?.into())
+    }
+    fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        let s: Vec<isize> = other.t.shape().iter().map(|&d| d as isize).collect();
+        Ok(self.t.view(&s).py()?.into())
+    }
+    fn reshape_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.reshape(other.t.shape()).py()?.into())
+    }
+    #[pyo3(signature = (*shape))]
+    fn expand(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.expand_infer(&shape_args(shape)?).py()?.into())
+    }
+    fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+        Ok(self.t.expand(other.t.shape()).py()?.into())
+    }
+    #[pyo3(signature = (start_dim=0, end_dim=-1))]
+    fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
+        Ok(self.t.flatten(start_dim, end_dim).py()?.into())
+    }
+    fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
+        Ok(self.t.unsqueeze(dim).py()?.into())
+    }
+    #[pyo3(signature = (dim=None))]
+    fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let dims = match dim {
+            None => None,
+            Some(d) => Some(super::tensor_math::dims_arg(Some(d))?),
+        };
+        Ok(self.t.squeeze(dims.as_deref()).py()?.into())
+    }
+    fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(dim0, dim1).py()?.into())
+    }
+    fn t(&self) -> PyResult<PyTensor> {
+        Ok(self.t.t().py()?.into())
+    }
+    #[getter(T)]
+    fn get_t(&self) -> PyResult<PyTensor> {
+        let n = self.t.ndim() as isize;
+        let rev: Vec<isize> = (0..n).rev().collect();
+        Ok(self.t.permute(&rev).py()?.into())
+    }
+    #[getter(mT)]
+    fn get_mt(&self) -> PyResult<PyTensor> {
+        Ok(self.t.transpose(-2, -1).py()?.into())
+    }
+    #[pyo3(signature = (*dims))]
+    fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+        Ok(self.t.permute(&shape_args(dims)?).py()?.into())
+    }
+    fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || self.t.contiguous())?.into())
+    }
+    fn clone(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        Ok(heavy(py, self.t.numel(), || self.t.clone_tensor())?.into())
+    }
+    #[pyo3(signature = (split_size_or_sections, dim=0))]
+    fn split<'py>(&self, py: Python<'py>, split_size_or_sections: &Bound<'py, PyAny>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let parts = match split_size_or_sections.extract::<usize>() {
+            Ok(n) => join::split(&self.t, n, dim),
+            Err(_) => {
+                let sizes: Vec<usize> = split_size_or_sections
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err("split: split_size_or_sections must be an int or a list of ints"))?;
+                join::split_sizes(&self.t, &sizes, dim)
+            }
+        }
+        .py()?;
+        PyTuple::new(py, wrap(parts))
+    }
+    #[pyo3(signature = (chunks, dim=0))]
+    fn chunk<'py>(&self, py: Python<'py>, chunks: usize, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, wrap(join::chunk(&self.t, chunks, dim).py()?))
+    }
+    #[pyo3(signature = (dim=0))]
+    fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
+        let d = crate::tensor::shape::wrap_dim(dim, self.t.ndim(), "unbind").py()?;
+        let parts: Vec<Tensor> = (0..self.t.shape()[d]).map(|i| self.t.select(d as isize, i as isize)).collect::<crate::Result<_>>().py()?;
+        PyTuple::new(py, wrap(parts))
+    }
+    fn narrow(&self, dim: isize, start: isize, length: usize) -> PyResult<PyTensor> {
+        Ok(self.t.narrow(dim, start, length).py()?.into())
+    }
+    fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
+        Ok(self.t.select(dim, index).py()?.into())
+    }
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.t.ndim() == 0 {
+            return Err(PyTypeError::new_err("iteration over a 0-d tensor"));
+        }
+        let items = self.unbind(py, 0)?;
+        PyList::new(py, items.iter())?.into_any().try_iter().map(|i| i.into_any())
+    }
+
+    fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        // Fast path for x[i].
+        if let Ok(i) = key.extract::<isize>() {
+            if !key.is_instance_of::<pyo3::types::PyBool>() {
+                if self.t.ndim() == 0 {
+                    return Err(PyIndexError::new_err("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number"));
+                }
+                return Ok(self.t.select(0, i).py()?.into());
+            }
+        }
+        let idx = index_list(&self.t, key)?;
+        Ok(heavy(py, self.t.numel(), || index::getitem(&self.t, &idx))?.into())
+    }
+
+    fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let idx = index_list(&self.t, key)?;
+        let v = operand(&self.t, value)?;
+        heavy(py, self.t.numel(), || index::setitem(&self.t, &idx, &v))
+    }
+}
