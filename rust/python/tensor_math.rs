@@ -318,6 +318,17 @@ impl PyTensor {
         Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))?.into())
     }
 
+    /// True when every element is nonzero (`dim=None` only).
+    fn all(&self) -> PyTensor {
+        let v = self.t.to_vec::<bool>();
+        Tensor::scalar(v.iter().all(|&b| b)).into()
+    }
+    /// True when any element is nonzero (`dim=None` only).
+    fn any(&self) -> PyTensor {
+        let v = self.t.to_vec::<bool>();
+        Tensor::scalar(v.iter().any(|&b| b)).into()
+    }
+
     // ---- in-place ---------------------------------------------------------------------
 
     #[pyo3(signature = (other, *, alpha=1.0))]

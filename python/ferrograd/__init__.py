@@ -1,0 +1,25 @@
+"""ferrograd: a small autograd deep-learning framework with a Rust core and PyTorch's API.
+
+    import ferrograd as fg
+    x = fg.randn(3, requires_grad=True)
+    (x * x).sum().backward()
+"""
+
+from . import _core
+from ._core import Tensor, dtype
+from ._core import float32, float64, int64, bool  # noqa: A004 (PyTorch exports `bool` too)
+from ._creation import (
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like,
+    rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+)
+from ._device import device
+from ._functions import *  # noqa: F403 (the function forms of tensor ops)
+from ._functions import get_rng_state, set_rng_state
+from . import autograd, cuda
+from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
+
+float = float32  # noqa: A001 (PyTorch's aliases)
+double = float64
+long = int64
+
+__version__ = "0.1.0"

@@ -1,0 +1,243 @@
+"""Tensor factories with PyTorch's signatures (the kernels are in Rust)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _core
+from ._core import Tensor
+from ._device import check_device
+
+_NP_KEEP = {"float32", "float64", "int64", "bool"}
+
+
+def _dtype_or_default(dtype, default=_core.float32):
+    if dtype is None:
+        return default
+    return _dtype_arg(dtype)
+
+
+def _dtype_arg(dtype):
+    if isinstance(dtype, _core.dtype):
+        return dtype
+    if dtype is float:
+        return _core.float32
+    if dtype is int:
+        return _core.int64
+    if dtype is bool:
+        return _core.bool
+    name = getattr(np.dtype(dtype), "name", str(dtype))
+    return {"float32": _core.float32, "float64": _core.float64, "int64": _core.int64, "bool": _core.bool}.get(
+        name
+    ) or _unsupported(name)
+
+
+def _unsupported(name):
+    raise TypeError(f"unsupported dtype {name!r}: ferrograd has float32, float64, int64 and bool")
+
+
+def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
+    """numpy dtype -> one of ferrograd's four. Python floats become float32 (PyTorch's default
+    dtype); a float64 *array* stays float64; any integer kind becomes int64."""
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr
+    if kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if kind == "f":
+        if from_python and arr.dtype == np.float64:
+            return arr.astype(np.float32)
+        if arr.dtype.name not in _NP_KEEP:  # float16 and friends
+            return arr.astype(np.float32)
+        return arr
+    raise TypeError(f"tensor(): cannot build a tensor from numpy dtype {arr.dtype} (data of kind {kind!r})")
+
+
+def _from_data(data, dtype=None) -> Tensor:
+    if isinstance(data, Tensor):
+        out = data.detach().clone()
+    else:
+        from_python = not isinstance(data, np.ndarray) and not isinstance(data, np.generic)
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+            data = _tensors_to_lists(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError as e:
+            raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
+        if arr.dtype == object:
+            raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} (ragged or non-numeric data)")
+        out = _core.from_numpy(np.ascontiguousarray(_normalise_array(arr, from_python)))
+    if dtype is not None:
+        out = out.to(_dtype_arg(dtype))
+    return out
+
+
+def _flat(xs):
+    for x in xs:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def _tensors_to_lists(xs):
+    if isinstance(xs, Tensor):
+        return xs.detach().numpy().tolist()
+    if isinstance(xs, (list, tuple)):
+        return [_tensors_to_lists(x) for x in xs]
+    return xs
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of `data` (a number, nested lists, a numpy array or a tensor).
+
+    dtypes follow PyTorch: Python floats give float32, ints int64, bools bool; a numpy array keeps
+    float32/float64/bool and any integer kind becomes int64.
+    """
+    check_device(device)
+    out = _from_data(data, dtype)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    check_device(device)
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtype_arg(dtype)):
+        return data
+    return _from_data(data, dtype)
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    """A tensor with a copy of `arr`'s data and its dtype (other integer kinds become int64).
+
+    Unlike PyTorch the memory is not shared: ferrograd's storage is owned by Rust.
+    """
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"from_numpy: expected np.ndarray (got {type(arr).__name__})")
+    return _core.from_numpy(np.ascontiguousarray(_normalise_array(arr, from_python=False)))
+
+
+def _shape(size) -> list[int]:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    if len(size) == 1 and isinstance(size[0], Tensor):
+        size = size[0].tolist()
+    shape = []
+    for s in size:
+        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
+            raise TypeError(f"size must be a tuple of ints, but got element of type {type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        shape.append(int(s))
+    return shape
+
+
+def _finish(t: Tensor, requires_grad: bool, device) -> Tensor:
+    check_device(device)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        dtype = _core.bool if isinstance(fill_value, bool) else _core.int64 if isinstance(fill_value, numbers.Integral) else _core.float32
+    return _finish(_core.full(_shape((size,)), float(fill_value), _dtype_arg(dtype)), requires_grad, device)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_core.full(_shape(size), 0.0, _dtype_or_default(dtype)), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(_core.full(_shape(size), 1.0, _dtype_or_default(dtype)), requires_grad, device)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Like PyTorch's empty, but zero-filled: uninitialised memory is never handed out."""
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return ones(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+
+def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return rand(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return randn(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = _core.int64 if is_int else _core.float32
+    return _finish(_core.arange(float(start), float(end), float(step), _dtype_arg(dtype)), requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError(f"linspace: number of steps must be non-negative (got {steps})")
+    return _finish(_core.linspace(float(start), float(end), int(steps), _dtype_or_default(dtype)), requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"eye: n and m must be non-negative (got n={n}, m={m})")
+    return _finish(_core.eye(int(n), None if m is None else int(m), _dtype_or_default(dtype)), requires_grad, device)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    _no_generator(generator)
+    return _finish(_core.rand(_shape(size), _dtype_or_default(dtype)), requires_grad, device)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    _no_generator(generator)
+    return _finish(_core.randn(_shape(size), _dtype_or_default(dtype)), requires_grad, device)
+
+
+def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    """randint(high, size) or randint(low, high, size): integers uniform in [low, high)."""
+    _no_generator(generator)
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    return _finish(_core.randint(int(low), int(high), _shape((size,)), _dtype_or_default(dtype, _core.int64)), requires_grad, device)
+
+
+def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    _no_generator(generator)
+    t = _core.randperm(int(n))
+    if dtype is not None:
+        t = t.to(_dtype_arg(dtype))
+    return _finish(t, requires_grad, device)
+
+
+def _no_generator(generator):
+    if generator is not None:
+        raise NotImplementedError(
+            "explicit Generator objects are not supported; ferrograd has one global generator (fg.manual_seed)"
+        )

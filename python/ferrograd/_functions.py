@@ -1,0 +1,101 @@
+"""Function forms of tensor methods (`fg.exp(x)`, `fg.matmul(a, b)` ...), as PyTorch has them."""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import Tensor
+from ._creation import as_tensor
+
+# Unbound Rust methods are already functions of the tensor: no Python frame per call.
+exp = Tensor.exp
+log = Tensor.log
+sqrt = Tensor.sqrt
+abs = Tensor.abs
+neg = Tensor.neg
+sin = Tensor.sin
+cos = Tensor.cos
+tanh = Tensor.tanh
+sigmoid = Tensor.sigmoid
+relu = Tensor.relu
+matmul = Tensor.matmul
+mm = Tensor.mm
+maximum = Tensor.maximum
+minimum = Tensor.minimum
+flatten = Tensor.flatten
+reshape = Tensor.reshape
+squeeze = Tensor.squeeze
+unsqueeze = Tensor.unsqueeze
+transpose = Tensor.transpose
+t = Tensor.t
+permute = Tensor.permute
+narrow = Tensor.narrow
+split = Tensor.split
+chunk = Tensor.chunk
+unbind = Tensor.unbind
+clamp = Tensor.clamp
+clip = Tensor.clip
+sum = Tensor.sum
+mean = Tensor.mean
+max = Tensor.max
+min = Tensor.min
+argmax = Tensor.argmax
+argmin = Tensor.argmin
+var = Tensor.var
+std = Tensor.std
+logsumexp = Tensor.logsumexp
+softmax = Tensor.softmax
+log_softmax = Tensor.log_softmax
+eq = Tensor.eq
+ne = Tensor.ne
+lt = Tensor.lt
+le = Tensor.le
+gt = Tensor.gt
+ge = Tensor.ge
+logical_and = Tensor.logical_and
+logical_or = Tensor.logical_or
+logical_not = Tensor.logical_not
+mul = Tensor.mul
+div = Tensor.div
+pow = Tensor.pow
+add = Tensor.add
+sub = Tensor.sub
+clone = Tensor.clone
+numel = Tensor.numel
+detach = Tensor.detach
+cat = _core.cat
+concat = _core.cat
+stack = _core.stack
+manual_seed = _core.manual_seed
+
+
+def where(condition: Tensor, input, other) -> Tensor:
+    """Elements of `input` where `condition` is true, else of `other`. Numbers become 0-d tensors,
+    which (as in PyTorch) do not widen the other operand's dtype within the same category."""
+    return _core.where(condition, as_tensor(input), as_tensor(other))
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False) -> bool:
+    import numpy as np
+
+    return bool(np.allclose(input.detach().numpy(), other.detach().numpy(), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input: Tensor, other: Tensor) -> bool:
+    return tuple(input.shape) == tuple(other.shape) and bool((input == other).all())
+
+
+def get_rng_state() -> bytes:
+    """The global generator state (16 bytes), for exact checkpoint/resume."""
+    return _core.get_rng_state()
+
+
+def set_rng_state(state: bytes) -> None:
+    _core.set_rng_state(bytes(state))

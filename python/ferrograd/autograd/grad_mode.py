@@ -1,0 +1,142 @@
+"""Grad-mode context managers. The state itself is thread-local in Rust (`autograd/grad_mode.rs`);
+these save it on entry and restore it on exit, also when the block raises. Each works as a
+context manager and as a decorator, with or without parentheses (`@no_grad`, `@no_grad()`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+from .. import _core
+
+__all__ = ["no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled"]
+
+is_grad_enabled = _core.is_grad_enabled
+is_inference_mode_enabled = _core.is_inference_mode_enabled
+
+
+class _DecoratorContextManager:
+    """A context manager that can also decorate functions (a fresh instance per call, so
+    decorated functions are re-entrant and thread-safe)."""
+
+    def __call__(self, func):
+        if inspect.isclass(func):
+            raise TypeError(f"{type(self).__name__} cannot decorate a class; decorate its methods instead")
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def gen_wrapper(*args, **kwargs):
+                with self.clone():
+                    yield from func(*args, **kwargs)
+            return gen_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self):
+        return type(self)()
+
+
+class _NoParamDecorator(_DecoratorContextManager):
+    """Allows `@no_grad` as well as `@no_grad()`."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecorator):
+    """Turns recording off: results of ops have requires_grad=False and no grad_fn.
+
+    This is what disables autograd, not `model.eval()` (which only switches Dropout and
+    BatchNorm behaviour).
+    """
+
+    def __init__(self) -> None:
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_core.is_grad_enabled())
+        _core._set_grad_enabled(False)
+
+    def __exit__(self, *exc) -> None:
+        _core._set_grad_enabled(self._prev.pop())
+
+
+class enable_grad(_NoParamDecorator):
+    """Turns recording back on inside `no_grad` (not inside `inference_mode`, as in PyTorch)."""
+
+    def __init__(self) -> None:
+        self._prev: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._prev.append(_core.is_grad_enabled())
+        _core._set_grad_enabled(True)
+
+    def __exit__(self, *exc) -> None:
+        _core._set_grad_enabled(self._prev.pop())
+
+
+class set_grad_enabled(_DecoratorContextManager):
+    """`set_grad_enabled(mode)` takes effect when called; as a context manager it restores the
+    previous mode on exit."""
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'mode' must be bool, not {type(mode).__name__}")
+        self.prev = _core.is_grad_enabled()
+        self.mode = mode
+        _core._set_grad_enabled(mode)
+
+    def __call__(self, func):
+        # Used as a decorator: the call above must not change the mode of the defining scope.
+        _core._set_grad_enabled(self.prev)
+        return super().__call__(func)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        _core._set_grad_enabled(self.prev)
+
+    def clone(self):
+        return type(self)(self.mode)
+
+
+class inference_mode(_DecoratorContextManager):
+    """Like no_grad, and tensors made inside are "inference tensors": they can never be saved
+    for backward later, nor changed in place outside inference mode. `inference_mode(False)`
+    switches it off inside an enclosing one.
+    """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        if callable(mode):  # @inference_mode without parentheses
+            return cls()(mode)
+        raise TypeError(f"inference_mode(): argument 'mode' must be bool, not {type(mode).__name__}")
+
+    def __init__(self, mode: bool = True) -> None:
+        if not isinstance(mode, bool):
+            return  # decorator form, handled in __new__
+        self.mode = mode
+        self._prev: list[tuple[bool, bool]] = []
+
+    def __enter__(self) -> None:
+        self._prev.append((_core.is_inference_mode_enabled(), _core.is_grad_enabled()))
+        _core._set_inference_mode(self.mode)
+        # As c10::InferenceMode: inference_mode(True) turns grad off, inference_mode(False) on.
+        _core._set_grad_enabled(not self.mode)
+
+    def __exit__(self, *exc) -> None:
+        inf, grad = self._prev.pop()
+        _core._set_inference_mode(inf)
+        _core._set_grad_enabled(grad)
+
+    def clone(self):
+        return type(self)(self.mode)
