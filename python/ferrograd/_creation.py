@@ -68,7 +68,7 @@ def _from_data(data, dtype=None) -> Tensor:
             raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} (ragged or non-numeric data)")
-        out = _core.from_numpy(np.ascontiguousarray(_normalise_array(arr, from_python)))
+        out = _core.from_numpy(_normalise_array(arr, from_python))
     if dtype is not None:
         out = out.to(_dtype_arg(dtype))
     return out
@@ -103,6 +103,11 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     return out
 
 
+def _rebuild(arr, requires_grad: bool) -> Tensor:
+    """Unpickling target of Tensor.__reduce__."""
+    return tensor(arr, requires_grad=requires_grad)
+
+
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     check_device(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtype_arg(dtype)):
@@ -117,7 +122,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     """
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"from_numpy: expected np.ndarray (got {type(arr).__name__})")
-    return _core.from_numpy(np.ascontiguousarray(_normalise_array(arr, from_python=False)))
+    return _core.from_numpy(_normalise_array(arr, from_python=False))
 
 
 def _shape(size) -> list[int]:

@@ -315,7 +315,7 @@ impl PyTensor {
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, bool))> {
         let py = slf.py();
         let t = &slf.get().t;
-        let f = py.import("ferrograd")?.getattr("tensor")?;
+        let f = py.import("ferrograd._creation")?.getattr("_rebuild")?;
         Ok((f, (tensor_to_numpy(py, &t.detach())?, t.requires_grad())))
     }
 

@@ -62,7 +62,7 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
 
     def run(arrays):
         args = [
-            _core.from_numpy(np.ascontiguousarray(a)).to(inputs[i].dtype) if isinstance(inputs[i], Tensor) else a
+            _core.from_numpy(np.array(a)).to(inputs[i].dtype) if isinstance(inputs[i], Tensor) else a
             for i, a in enumerate(arrays)
         ]
         return _flat_outputs(fn(*args))

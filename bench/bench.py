@@ -1,0 +1,273 @@
+"""ferrograd benchmarks, side by side with numpy and (when importable) PyTorch.
+
+    make bench                                                   # .venv: ferrograd and numpy
+    PYTHONPATH=python /tmp/torchvenv/bin/python bench/bench.py   # a venv with torch: all three
+
+Every section is a function taking the parsed args and returning a `Bench` table; add a new
+one (BatchNorm, Dropout, MLP/CNN training steps, ...) by writing it and listing it in SECTIONS.
+ferrograd and PyTorch share an API, so most sections are written once over `lib` (fg or torch).
+Thread-count environment variables (OPENBLAS_*, OMP_*, RAYON_*) are left as the caller set them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import timeit
+
+import numpy as np
+
+import ferrograd as fg
+
+try:
+    import torch
+except ImportError:  # the .venv has no torch: its columns are left out
+    torch = None
+
+LIBS = ("fg", "numpy", "torch") if torch is not None else ("fg", "numpy")
+GOALS: list[str] = []  # lines for the closing summary, filled in by the sections
+
+
+class Bench:
+    """A table of rows (name, unit, one value per library) with fg/other ratio columns."""
+
+    def __init__(self, title: str):
+        self.title, self.rows = title, []
+
+    def add(self, name: str, unit: str, **values):
+        """values: fg=..., numpy=..., torch=... (None or missing: not measured)."""
+        self.rows.append((name, unit, {k: values.get(k) for k in LIBS}))
+        return values
+
+    def render(self) -> str:
+        others = [k for k in LIBS if k != "fg"]
+        head = ["", "unit", *LIBS, *(f"fg/{k}" for k in others)]
+        lines = []
+        for name, unit, v in self.rows:
+            cells = [name, unit, *(_fmt(v[k]) for k in LIBS)]
+            for k in others:
+                ok = v["fg"] is not None and v[k] not in (None, 0)
+                cells.append(f"{v['fg'] / v[k]:.2f}x" if ok else "-")
+            lines.append(cells)
+        widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
+        out = [f"== {self.title} =="]
+        for r in [head, *lines]:
+            out.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        return "\n".join(out)
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
+
+
+def best_time(fn, runs: int, warmup: int = 2) -> float:
+    """Best wall time in seconds of `runs` calls of fn (after `warmup` untimed ones)."""
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def ns_per_op(stmt: str, env: dict, repeat: int) -> float:
+    """Median over `repeat` timeit repeats of stmt, in ns per execution (gc off, as timeit does)."""
+    t = timeit.Timer(stmt, globals=env)
+    n, _ = t.autorange()  # loops that take >= 0.2 s; aim for ~20 ms per repeat instead
+    n = max(1000, n // 10)
+    return statistics.median(t.repeat(repeat=repeat, number=n)) / n * 1e9
+
+
+def to_lib(lib, arr: np.ndarray):
+    """A numpy array as a tensor of lib (numpy itself: a copy)."""
+    if lib == "numpy":
+        return arr.copy()
+    return (fg if lib == "fg" else torch).from_numpy(arr.copy())
+
+
+def libmod(lib):
+    return {"fg": fg, "torch": torch}[lib]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def per_op_overhead(args) -> Bench:
+    b = Bench("per-op overhead, 1-element float32 (median of timeit repeats; lower is better)")
+    one = np.ones(1, np.float32)
+    res = {}
+    for case, stmt, rg in [("a + b", "a + b", False), ("a + b, a.requires_grad", "a + b", True),
+                           ("a.numel() (binding baseline)", "a.numel()", False)]:
+        vals = {}
+        for lib in LIBS:
+            a, bb = to_lib(lib, one), to_lib(lib, one)
+            if rg and lib == "numpy":
+                continue
+            if rg:
+                a.requires_grad_(True)
+            s = "a.size" if (lib == "numpy" and stmt == "a.numel()") else stmt
+            vals[lib] = ns_per_op(s, {"a": a, "b": bb}, args.repeat)
+        res[case] = b.add(case, "ns/op", **vals)
+    b.add("empty timeit loop (pass)", "ns/op", fg=ns_per_op("pass", {}, args.repeat))
+    if torch is not None:
+        for case, limit in [("a + b", 0.2), ("a + b, a.requires_grad", 0.3)]:
+            r = res[case]["fg"] / res[case]["torch"]
+            GOALS.append(f"{'OK  ' if r <= limit else 'MISS'} {case}: fg/torch {r:.2f}x (goal <= {limit}x)")
+    return b
+
+
+def matmul(args) -> Bench:
+    n = args.matmul_n
+    b = Bench(f"matmul {n}x{n} @ {n}x{n} float32 (best of {args.runs}; higher is better)")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    vals = {}
+    for lib in LIBS:
+        a, c = to_lib(lib, x), to_lib(lib, y)
+        vals[lib] = 2 * n**3 / best_time(lambda: a @ c, args.runs) / 1e9
+    b.add("a @ b", "GFLOP/s", **vals)
+    for other in LIBS[1:]:
+        r = vals["fg"] / vals[other]
+        GOALS.append(f"{'OK  ' if r >= 0.85 else 'MISS'} matmul {n}: fg/{other} {r:.2f}x GFLOP/s (goal >= 0.85x)")
+    return b
+
+
+def elementwise_and_reductions(args) -> Bench:
+    n = args.big_n
+    b = Bench(f"memory-bound ops, float32 (best of {args.runs}; ms lower is better, GB/s higher)")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(n, np.float32), rng.standard_normal(n, np.float32)
+    rows, cols = args.softmax_shape
+    s = rng.standard_normal((rows, cols), np.float32)
+    cases = [  # name, bytes moved, make (lib -> zero-arg callable)
+        (f"add {n / 2**20:.0f}M + {n / 2**20:.0f}M", 3 * 4 * n,
+         lambda lib, a=x, c=y: (lambda p=to_lib(lib, a), q=to_lib(lib, c): p + q)),
+        (f"sum {n / 2**20:.0f}M", 4 * n, lambda lib: (lambda p=to_lib(lib, x): p.sum())),
+        (f"softmax ({rows}, {cols}), dim=-1", 2 * 4 * rows * cols,
+         lambda lib: (lambda p=to_lib(lib, s): np_softmax(p)) if lib == "numpy"
+         else (lambda p=to_lib(lib, s): p.softmax(-1))),
+    ]
+    for name, nbytes, make in cases:
+        t = {lib: best_time(make(lib), args.runs) for lib in LIBS}
+        b.add(name, "ms", **{k: v * 1e3 for k, v in t.items()})
+        bw = b.add("", "GB/s", **{k: nbytes / v / 1e9 for k, v in t.items()})
+        if name.startswith("add"):
+            r = bw["fg"] / bw["numpy"]
+            GOALS.append(f"{'OK  ' if r >= 1.0 else 'MISS'} {name}: fg/numpy {r:.2f}x GB/s (goal >= 1.0x)")
+    return b
+
+
+def np_softmax(p: np.ndarray) -> np.ndarray:
+    e = np.exp(p - p.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def mlp_memory(args) -> Bench:
+    """A small MLP trained with manual SGD; RSS must stay flat while the loop runs."""
+    b = Bench(f"MLP train loop, {args.mlp_iters} iterations (RSS from /proc/self/statm)")
+    rng = np.random.default_rng(0)
+    batch, d_in, hidden = 256, 64, 128
+    xs = rng.standard_normal((batch, d_in), np.float32)
+    ys = rng.standard_normal((batch, 1), np.float32)
+    init = [rng.standard_normal((d_in, hidden), np.float32) * 0.1, np.zeros(hidden, np.float32),
+            rng.standard_normal((hidden, 1), np.float32) * 0.1]
+    rss50, rss_end, step_ms = {}, {}, {}
+    for lib in LIBS:
+        if lib == "numpy":
+            continue
+        m = libmod(lib)
+        x, y = to_lib(lib, xs), to_lib(lib, ys)
+        params = [to_lib(lib, p).requires_grad_(True) for p in init]
+        w1, b1, w2 = params
+        lr, t0 = 0.01, None
+        for it in range(1, args.mlp_iters + 1):
+            loss = (((x @ w1 + b1).relu() @ w2 - y) ** 2).mean()
+            loss.backward()
+            with m.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+            for p in params:
+                p.grad = None
+            if it == 50:
+                rss50[lib], t0 = rss_mb(), time.perf_counter()
+        step_ms[lib] = (time.perf_counter() - t0) / (args.mlp_iters - 50) * 1e3
+        rss_end[lib] = rss_mb()
+    b.add("RSS after iteration 50", "MiB", **rss50)
+    b.add(f"RSS after iteration {args.mlp_iters}", "MiB", **rss_end)
+    b.add("RSS growth 50 -> end", "MiB", **{k: rss_end[k] - rss50[k] for k in rss50})
+    b.add("time per step (after 50)", "ms", **step_ms)
+    growth = rss_end["fg"] - rss50["fg"]
+    GOALS.append(f"{'OK  ' if growth < 5 else 'MISS'} MLP loop RSS growth {growth:.1f} MiB (goal: flat, < 5 MiB)")
+    return b
+
+
+SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
+            "mlp": mlp_memory}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def header() -> str:
+    model = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    env = {k: v for k, v in os.environ.items() if k.split("_")[0] in ("OPENBLAS", "OMP", "MKL", "RAYON")}
+    lines = [
+        f"machine : {platform.machine()}, nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {model}",
+        f"python  : {sys.version.split()[0]} ({sys.executable})",
+        f"ferrograd {fg.__version__} ({os.path.dirname(fg.__file__)})",
+        f"numpy   : {np.__version__}, BLAS {_numpy_blas()}",
+        f"torch   : {torch.__version__ + ', threads ' + str(torch.get_num_threads()) if torch else 'not importable: columns skipped'}",
+        f"env     : {' '.join(f'{k}={v}' for k, v in sorted(env.items())) or '(no OPENBLAS_/OMP_/MKL_/RAYON_ variables set)'}",
+    ]
+    return "\n".join(lines)
+
+
+def _numpy_blas() -> str:
+    try:
+        cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{cfg.get('name')} {cfg.get('version')}"
+    except Exception:  # older numpy without mode="dicts"
+        return "?"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], help="sections to run (default: all)")
+    ap.add_argument("--repeat", type=int, default=31, help="timeit repeats for per-op overhead")
+    ap.add_argument("--runs", type=int, default=10, help="timed runs for the throughput sections")
+    ap.add_argument("--matmul-n", type=int, default=1024)
+    ap.add_argument("--big-n", type=int, default=16 * 2**20, help="elements for add/sum")
+    ap.add_argument("--softmax-shape", type=int, nargs=2, default=(4096, 1024))
+    ap.add_argument("--mlp-iters", type=int, default=300)
+    args = ap.parse_args()
+    print(header(), flush=True)
+    for name in args.sections or SECTIONS:
+        t0 = time.perf_counter()
+        table = SECTIONS[name](args)
+        print(f"\n{table.render()}\n({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    if GOALS:
+        print("\n== goals ==\n" + "\n".join(GOALS))
+
+
+if __name__ == "__main__":
+    main()
