@@ -4,6 +4,7 @@
 mod convert;
 mod error;
 mod functions;
+mod nn;
 mod node;
 mod tensor;
 mod tensor_math;
@@ -44,5 +45,11 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
     m.add_function(wrap_pyfunction!(_backward, m)?)?;
     m.add_function(wrap_pyfunction!(_grad, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_dropout, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_check_dropout_p, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_leaky_relu, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_gelu, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_silu, m)?)?;
     Ok(())
 }

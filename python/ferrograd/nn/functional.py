@@ -1,0 +1,174 @@
+"""nn.functional. Activations, dropout and batch_norm run in Rust; mode-dependent functions take
+`training` explicitly (see `dropout`)."""
+
+from __future__ import annotations
+
+from .. import _core
+from .._core import Tensor
+
+__all__ = [
+    "linear", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
+    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "batch_norm",
+]
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = input @ weight.T + bias. Shapes: input (*, in), weight (out, in), bias (out)."""
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input.relu()
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return _core._leaky_relu(input, float(negative_slope))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _core._gelu(input, approximate == "tanh")
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return _core._silu(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return input.sigmoid()
+
+
+def tanh(input: Tensor) -> Tensor:
+    return input.tanh()
+
+
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    x = input if dtype is None else input.to(dtype)
+    return x.softmax(dim)
+
+
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    x = input if dtype is None else input.to(dtype)
+    return x.log_softmax(dim)
+
+
+# ---- dropout ------------------------------------------------------------------------------
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_REQUIRED = _Required()
+
+
+def _training(fn: str, training) -> bool:
+    if training is _REQUIRED:
+        raise TypeError(
+            f"F.{fn}() needs `training` given explicitly, e.g. F.{fn}(x, p, training=self.training). "
+            "PyTorch defaults it to True, which keeps dropout active after model.eval() (PyTorch issue #26338); "
+            "ferrograd makes you choose."
+        )
+    if not isinstance(training, bool):
+        raise TypeError(f"F.{fn}(): training must be a bool, got {type(training).__name__}")
+    return training
+
+
+def _dropout(name: str, input: Tensor, p: float, training, inplace: bool, alpha: bool, unit: int) -> Tensor:
+    _core._check_dropout_p(float(p))
+    if not _training(name, training) or p == 0:
+        return input
+    return _core._dropout(input, float(p), alpha, unit, bool(inplace))
+
+
+def dropout(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Zeroes each element with probability p and scales the rest by 1/(1-p) when `training`.
+
+    `training` has no default (PyTorch's is True; see issue #26338): pass `self.training`.
+    In eval mode, or with p=0, the input object itself is returned.
+    """
+    return _dropout("dropout", input, p, training, inplace, False, 1)
+
+
+def _channel_unit(name: str, input: Tensor, batched: int, unbatched: int, layout: str, hint: str) -> int:
+    if input.ndim == batched:
+        return _prod(input.shape[2:])
+    if input.ndim == unbatched:
+        return _prod(input.shape[1:])
+    raise ValueError(
+        f"{name}: expected a {unbatched}-D (unbatched) or {batched}-D (batched {layout}) input, "
+        f"got a {input.ndim}-D input of shape {tuple(input.shape)}.{hint}"
+    )
+
+
+def _prod(xs) -> int:
+    n = 1
+    for x in xs:
+        n *= x
+    return n
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, L) or (C, L) inputs."""
+    unit = _channel_unit("dropout1d", input, 3, 2, "(N, C, L)", "")
+    return _dropout("dropout1d", input, p, training, inplace, False, unit)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, H, W) inputs.
+
+    A 3-D input is an error here: PyTorch silently treats it as (N, C, L) and drops whole rows
+    (its issue #69801). Use dropout1d for (N, C, L), or unsqueeze(0) an unbatched (C, H, W) image.
+    """
+    if input.ndim != 4:
+        raise ValueError(
+            f"dropout2d: expected a 4-D input (N, C, H, W), got a {input.ndim}-D input of shape {tuple(input.shape)}. "
+            + (
+                "For (N, C, L) sequences use Dropout1d; for one unbatched (C, H, W) image use x.unsqueeze(0). "
+                "(PyTorch would silently treat this 3-D input as (N, C, L): its issue #69801.)"
+                if input.ndim == 3
+                else ""
+            )
+        )
+    return _dropout("dropout2d", input, p, training, inplace, False, _prod(input.shape[2:]))
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Zeroes whole channels of (N, C, D, H, W) or (C, D, H, W) inputs."""
+    unit = _channel_unit("dropout3d", input, 5, 4, "(N, C, D, H, W)", "")
+    return _dropout("dropout3d", input, p, training, inplace, False, unit)
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: keeps zero mean and unit variance of N(0, 1) inputs."""
+    return _dropout("alpha_dropout", input, p, training, inplace, True, 1)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
+    """Alpha dropout of whole channels of (N, C, *) inputs."""
+    if input.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout: expected an input of shape (N, C, *), got shape {tuple(input.shape)}")
+    return _dropout("feature_alpha_dropout", input, p, training, inplace, True, _prod(input.shape[2:]))
+
+
+# ---- batch norm ---------------------------------------------------------------------------
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalises over every dim but 1. training=True uses the batch statistics and, when
+    running stats are given, blends them in with `momentum` (unbiased variance); training=False
+    uses the running statistics and updates nothing."""
+    use_batch = training or running_mean is None or running_var is None
+    return _core._batch_norm(
+        input, weight, bias, running_mean, running_var, use_batch, bool(training), float(momentum), float(eps)
+    )

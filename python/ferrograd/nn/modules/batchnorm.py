@@ -1,0 +1,117 @@
+"""BatchNorm1d/2d/3d.
+
+Training mode: normalise with the batch's statistics (biased variance) and blend them into the
+running ones (unbiased variance), counting the batch in num_batches_tracked, also under no_grad.
+Eval mode: normalise with the running statistics and update nothing. With
+track_running_stats=False there are no running statistics and both modes use the batch's.
+The update runs in Rust, in place, off the autograd graph.
+"""
+
+from __future__ import annotations
+
+from ... import _core
+from ..._creation import _dtype_or_default, ones, tensor, zeros
+from ...autograd.grad_mode import no_grad
+from .. import init
+from ..module import Module
+from ..parameter import Parameter
+
+
+class _BatchNorm(Module):
+    _expected: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"{type(self).__name__}: eps must be a positive number, got {eps!r}")
+        if momentum is not None and not (0.0 <= momentum <= 1.0):
+            raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        dt = _dtype_or_default(dtype)
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dt, device=device))
+            self.bias = Parameter(zeros(num_features, dtype=dt, device=device))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dt))
+            self.register_buffer("running_var", ones(num_features, dtype=dt))
+            self.register_buffer("num_batches_tracked", tensor(0))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1.0)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input) -> None:
+        if input.ndim not in self._expected:
+            want = " or ".join(f"{d}D" for d in self._expected)
+            raise ValueError(f"expected {want} input (got {input.ndim}D input)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(
+                f"{type(self).__name__}({self.num_features}) got an input with {input.shape[1]} channels "
+                f"(shape {tuple(input.shape)}): running_mean should contain {input.shape[1]} elements not {self.num_features}"
+            )
+        tracked = self.running_mean is not None
+        use_batch_stats = self.training or not tracked
+        update = self.training and tracked
+        if use_batch_stats and input.numel() // max(input.shape[1], 1) <= 1:
+            # Checked before counting the batch, so a failed call changes no state.
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {_size(input.shape)}")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if update:
+            with no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.item())
+        return _core._batch_norm(
+            input, self.weight, self.bias, self.running_mean, self.running_var,
+            use_batch_stats, update, momentum, float(self.eps),
+        )
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+def _size(shape) -> str:
+    return f"ferrograd.Size({list(shape)})"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Over (N, C) or (N, C, L) inputs."""
+
+    _expected = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Over (N, C, H, W) inputs."""
+
+    _expected = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Over (N, C, D, H, W) inputs."""
+
+    _expected = (5,)

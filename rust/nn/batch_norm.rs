@@ -1,0 +1,258 @@
+//! Fused batch normalisation over (N, C, *) inputs.
+//!
+//! Forward makes one pass over the data for the per-channel statistics (shifted sums in f64,
+//! so float32 data loses nothing to cancellation), one pass to normalise, and updates the
+//! running statistics in place, off the graph. It saves the input, mean and inverse std for the
+//! fused backward. Which statistics normalise (`use_batch_stats`) and whether the running ones
+//! update (`update_running`) are separate switches; the Module decides both from its mode.
+
+use rayon::prelude::*;
+
+use crate::autograd::{record, Backward, Saved};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::kernel::build;
+use crate::tensor::iter::GRAIN;
+use crate::tensor::{Element, Float, Tensor};
+use crate::with_float;
+
+pub struct BatchNormArgs<'a> {
+    pub weight: Option<&'a Tensor>,
+    pub bias: Option<&'a Tensor>,
+    pub running_mean: Option<&'a Tensor>,
+    pub running_var: Option<&'a Tensor>,
+    /// Normalise with this batch's statistics (training, or no running stats tracked).
+    pub use_batch_stats: bool,
+    /// Blend this batch's statistics into the running ones with `momentum`.
+    pub update_running: bool,
+    pub momentum: f64,
+    pub eps: f64,
+}
+
+/// (N, C, S): batch, channels, spatial size.
+fn dims(x: &Tensor) -> Result<(usize, usize, usize)> {
+    if x.ndim() < 2 {
+        bail!(Value, "batch_norm: expected an input of shape (N, C, ...), got shape {:?}", x.shape());
+    }
+    let (n, c) = (x.shape()[0], x.shape()[1]);
+    Ok((n, c, x.shape()[2..].iter().product()))
+}
+
+fn check_param(name: &str, t: Option<&Tensor>, c: usize, x: &Tensor) -> Result<()> {
+    if let Some(t) = t {
+        if t.numel() != c {
+            bail!(Runtime, "{name} should contain {c} elements not {} (input shape {:?})", t.numel(), x.shape());
+        }
+        if t.dtype() != x.dtype() {
+            bail!(Runtime, "batch_norm: {name} is {} but the input is {}; convert the module with .to(dtype)", t.dtype().name(), x.dtype().name());
+        }
+    }
+    Ok(())
+}
+
+/// Per-channel (mean, biased variance) in one pass of shifted f64 sums.
+fn channel_stats<T: Float>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f64, f64)> {
+    let stat = |ch: usize| {
+        let shift = x[ch * s].to_f64();
+        let (mut sum, mut sq) = (0.0f64, 0.0f64);
+        for b in 0..n {
+            let row = &x[(b * c + ch) * s..(b * c + ch + 1) * s];
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for &v in row {
+                let d = v.to_f64() - shift;
+                s1 += d;
+                s2 += d * d;
+            }
+            sum += s1;
+            sq += s2;
+        }
+        let m = (n * s) as f64;
+        let mean_d = sum / m;
+        (shift + mean_d, (sq / m - mean_d * mean_d).max(0.0))
+    };
+    if x.len() > GRAIN { (0..c).into_par_iter().map(stat).collect() } else { (0..c).map(stat).collect() }
+}
+
+/// y = x * scale[c] + shift[c], over (N, C, S) blocks.
+fn affine<T: Float>(x: &[T], (_, c, s): (usize, usize, usize), scale: &[T], shift: &[T]) -> Vec<T> {
+    let block = s.max(1);
+    build(x.len(), (GRAIN / block).max(1) * block, |start, out| {
+        for (k, o) in out.chunks_mut(block).enumerate() {
+            let row = start / block + k;
+            let ch = row % c;
+            let (sc, sh) = (scale[ch], shift[ch]);
+            let len = o.len();
+            for (oi, &v) in o.iter_mut().zip(&x[row * block..row * block + len]) {
+                oi.write(v * sc + sh);
+            }
+        }
+    })
+}
+
+fn values<T: Element>(t: Option<&Tensor>, c: usize, default: f64) -> Vec<T> {
+    match t {
+        Some(t) => t.to_vec::<T>(),
+        None => vec![T::from_f64(default); c],
+    }
+}
+
+pub fn batch_norm(x: &Tensor, a: &BatchNormArgs<'_>) -> Result<Tensor> {
+    let (n, c, s) = dims(x)?;
+    check_param("running_mean", a.running_mean, c, x)?;
+    check_param("running_var", a.running_var, c, x)?;
+    check_param("weight", a.weight, c, x)?;
+    check_param("bias", a.bias, c, x)?;
+    if a.use_batch_stats && n * s <= 1 {
+        bail!(Value, "Expected more than 1 value per channel when training, got input size {:?}", x.shape());
+    }
+    if !a.use_batch_stats && (a.running_mean.is_none() || a.running_var.is_none()) {
+        bail!(Runtime, "batch_norm: running_mean and running_var are required when not using batch statistics");
+    }
+    if !(a.eps > 0.0) {
+        bail!(Value, "batch_norm: eps must be positive, got {}", a.eps);
+    }
+    let (out, mean, invstd) = with_float!(x.dtype(), "batch_norm", T => forward::<T>(x, a, (n, c, s))?);
+    let saved = (mean, invstd);
+    let mut inputs = vec![x];
+    inputs.extend(a.weight);
+    inputs.extend(a.bias);
+    record(out, &inputs, || {
+        Ok(Box::new(BatchNormBackward {
+            x: Saved::new(x)?,
+            weight: a.weight.map(Saved::new).transpose()?,
+            has_bias: a.bias.is_some(),
+            mean: saved.0.clone(),
+            invstd: saved.1.clone(),
+            use_batch_stats: a.use_batch_stats,
+        }))
+    })
+}
+
+fn forward<T: Float>(x: &Tensor, a: &BatchNormArgs<'_>, d: (usize, usize, usize)) -> Result<(Tensor, Vec<f64>, Vec<f64>)> {
+    let (n, c, s) = d;
+    let w: Vec<T> = values(a.weight, c, 1.0);
+    let b: Vec<T> = values(a.bias, c, 0.0);
+    let (out, mean, invstd) = x.with_view::<T, _>(|v| {
+        let data = v.contiguous();
+        let (mean, var): (Vec<f64>, Vec<f64>) = if a.use_batch_stats {
+            channel_stats(&data, d).into_iter().unzip()
+        } else {
+            (values::<f64>(a.running_mean, c, 0.0), values::<f64>(a.running_var, c, 1.0))
+        };
+        let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + a.eps).sqrt()).collect();
+        let scale: Vec<T> = (0..c).map(|k| T::from_f64(invstd[k] * w[k].to_f64())).collect();
+        let shift: Vec<T> = (0..c).map(|k| T::from_f64(b[k].to_f64() - mean[k] * invstd[k] * w[k].to_f64())).collect();
+        let out = affine(&data, d, &scale, &shift);
+        if a.update_running && a.use_batch_stats {
+            let m = a.momentum;
+            let count = (n * s) as f64;
+            if let Some(rm) = a.running_mean {
+                blend::<T>(rm, &mean, m);
+            }
+            if let Some(rv) = a.running_var {
+                let unbiased: Vec<f64> = var.iter().map(|v| v * count / (count - 1.0)).collect();
+                blend::<T>(rv, &unbiased, m);
+            }
+        }
+        (out, mean, invstd)
+    });
+    Ok((Tensor::from_vec_unchecked(out, x.shape()), mean, invstd))
+}
+
+/// running = (1 - m) * running + m * stat, in place (the buffer's storage, no autograd).
+fn blend<T: Float>(running: &Tensor, stat: &[f64], m: f64) {
+    let layout = running.layout().clone();
+    let mut guard = running.storage().write();
+    let data = T::slice_mut(&mut guard);
+    for (k, &st) in stat.iter().enumerate() {
+        let i = layout.offset + k * layout.strides.first().copied().unwrap_or(1);
+        data[i] = T::from_f64((1.0 - m) * data[i].to_f64() + m * st);
+    }
+}
+
+struct BatchNormBackward {
+    x: Saved,
+    weight: Option<Saved>,
+    has_bias: bool,
+    mean: Vec<f64>,
+    invstd: Vec<f64>,
+    use_batch_stats: bool,
+}
+
+impl Backward for BatchNormBackward {
+    fn name(&self) -> &'static str {
+        "NativeBatchNormBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = self.x.get()?;
+        let w = self.weight.as_ref().map(|w| w.get()).transpose()?;
+        with_float!(x.dtype(), "batch_norm backward", T => self.run::<T>(x, w, g, needs))
+    }
+}
+
+impl BatchNormBackward {
+    fn run<T: Float>(&self, x: &Tensor, w: Option<&Tensor>, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (n, c, s) = dims(x)?;
+        let w: Vec<f64> = values(w, c, 1.0);
+        let xv = x.to_vec::<T>();
+        let gv = g.to_vec::<T>();
+        // Per channel: sum(dy) and sum(dy * (x - mean)).
+        let sums = |ch: usize| {
+            let (mut sd, mut sdx) = (0.0f64, 0.0f64);
+            for b in 0..n {
+                let o = (b * c + ch) * s;
+                for i in o..o + s {
+                    let dy = gv[i].to_f64();
+                    sd += dy;
+                    sdx += dy * (xv[i].to_f64() - self.mean[ch]);
+                }
+            }
+            (sd, sdx)
+        };
+        let stats: Vec<(f64, f64)> = if xv.len() > GRAIN { (0..c).into_par_iter().map(sums).collect() } else { (0..c).map(sums).collect() };
+        let m = (n * s) as f64;
+        // dx = k1 * dy + k2 * x + k3 per channel (the training formula folded into an affine map).
+        let mut k1 = vec![T::from_f64(0.0); c];
+        let mut k2 = vec![T::from_f64(0.0); c];
+        let mut k3 = vec![T::from_f64(0.0); c];
+        for ch in 0..c {
+            let (is, wc) = (self.invstd[ch], w[ch]);
+            if self.use_batch_stats {
+                let (sd, sdx) = stats[ch];
+                let a2 = -is * is * is * sdx / m * wc;
+                k1[ch] = T::from_f64(is * wc);
+                k2[ch] = T::from_f64(a2);
+                k3[ch] = T::from_f64(-is * wc * sd / m - a2 * self.mean[ch]);
+            } else {
+                k1[ch] = T::from_f64(is * wc);
+            }
+        }
+        let gx = if needs[0] {
+            let block = s.max(1);
+            let data = build(xv.len(), (GRAIN / block).max(1) * block, |start, out| {
+                for (k, o) in out.chunks_mut(block).enumerate() {
+                    let row = start / block + k;
+                    let ch = row % c;
+                    let base = row * block;
+                    for (j, oi) in o.iter_mut().enumerate() {
+                        oi.write(k1[ch] * gv[base + j] + k2[ch] * xv[base + j] + k3[ch]);
+                    }
+                }
+            });
+            Some(Tensor::from_vec_unchecked(data, x.shape()))
+        } else {
+            None
+        };
+        let mut out = vec![gx];
+        if self.weight.is_some() {
+            let gw: Vec<T> = (0..c).map(|ch| T::from_f64(stats[ch].1 * self.invstd[ch])).collect();
+            out.push(needs.get(1).copied().unwrap_or(false).then(|| Tensor::from_vec_unchecked(gw, &[c])));
+        }
+        if self.has_bias {
+            let gb: Vec<T> = (0..c).map(|ch| T::from_f64(stats[ch].0)).collect();
+            let i = out.len();
+            out.push(needs.get(i).copied().unwrap_or(false).then(|| Tensor::from_vec_unchecked(gb, &[c])));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,4 @@
+//! Fused layer kernels: each saves exactly what its backward needs.
+
+pub mod batch_norm;
+pub mod dropout;

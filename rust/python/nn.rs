@@ -1,0 +1,78 @@
+//! Bindings of the fused nn kernels. Mode logic (train/eval, momentum=None, counting batches)
+//! lives in the Python modules; these take explicit flags.
+
+use pyo3::prelude::*;
+
+use super::error::{heavy, IntoPyResult};
+use super::tensor::PyTensor;
+use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
+use crate::nn::dropout::{check_p, dropout, Kind};
+use crate::ops::{inplace, unary};
+
+/// Training-mode dropout. `unit` elements share one mask bit (1, or the spatial size for
+/// channel dropout); `inplace` writes the result into `input`.
+#[pyfunction]
+#[pyo3(signature = (input, p, alpha, unit, inplace))]
+pub fn _dropout(py: Python<'_>, input: PyRef<'_, PyTensor>, p: f64, alpha: bool, unit: usize, inplace: bool) -> PyResult<PyTensor> {
+    let kind = if alpha { Kind::Alpha } else { Kind::Standard };
+    let x = input.t.clone();
+    if inplace {
+        heavy(py, x.numel(), || inplace::apply(&x, "dropout_", |t| dropout(t, p, kind, unit)))?;
+        return Ok(x.into());
+    }
+    Ok(heavy(py, x.numel(), || dropout(&x, p, kind, unit))?.into())
+}
+
+#[pyfunction]
+pub fn _check_dropout_p(p: f64) -> PyResult<()> {
+    check_p(p).py()
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias, running_mean, running_var, use_batch_stats, update_running, momentum, eps))]
+#[allow(clippy::too_many_arguments)]
+pub fn _batch_norm(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    bias: Option<PyRef<'_, PyTensor>>,
+    running_mean: Option<PyRef<'_, PyTensor>>,
+    running_var: Option<PyRef<'_, PyTensor>>,
+    use_batch_stats: bool,
+    update_running: bool,
+    momentum: f64,
+    eps: f64,
+) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    let (w, b) = (weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
+    let (rm, rv) = (running_mean.map(|t| t.t.clone()), running_var.map(|t| t.t.clone()));
+    let args = BatchNormArgs {
+        weight: w.as_ref(),
+        bias: b.as_ref(),
+        running_mean: rm.as_ref(),
+        running_var: rv.as_ref(),
+        use_batch_stats,
+        update_running,
+        momentum,
+        eps,
+    };
+    Ok(heavy(py, x.numel(), || batch_norm(&x, &args))?.into())
+}
+
+#[pyfunction]
+pub fn _leaky_relu(py: Python<'_>, input: PyRef<'_, PyTensor>, slope: f64) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(heavy(py, x.numel(), || unary::leaky_relu(&x, slope))?.into())
+}
+
+#[pyfunction]
+pub fn _gelu(py: Python<'_>, input: PyRef<'_, PyTensor>, tanh: bool) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(heavy(py, x.numel(), || if tanh { unary::gelu_tanh(&x) } else { unary::gelu(&x) })?.into())
+}
+
+#[pyfunction]
+pub fn _silu(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(heavy(py, x.numel(), || unary::silu(&x))?.into())
+}
