@@ -68,6 +68,10 @@ def _from_data(data, dtype=None) -> Tensor:
             raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} (ragged or non-numeric data)")
+        if dtype is not None:
+            # Straight to the requested dtype: a detour through float32 would round 0.1.
+            _normalise_array(arr, from_python)  # validates the kind
+            return _core.from_numpy(arr.astype(_dtype_arg(dtype).numpy_name))
         out = _core.from_numpy(_normalise_array(arr, from_python))
     if dtype is not None:
         out = out.to(_dtype_arg(dtype))

@@ -71,7 +71,17 @@ manual_seed = _core.manual_seed
 def where(condition: Tensor, input, other) -> Tensor:
     """Elements of `input` where `condition` is true, else of `other`. Numbers become 0-d tensors,
     which (as in PyTorch) do not widen the other operand's dtype within the same category."""
-    return _core.where(condition, as_tensor(input), as_tensor(other))
+    return _core.where(condition, _operand(input, other), _operand(other, input))
+
+
+def _operand(value, other) -> Tensor:
+    """A number next to a float tensor is made in that tensor's dtype, so float64 results keep
+    every digit of a Python float (0-d operands never widen the other's dtype anyway)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(other, Tensor) and other.is_floating_point() and not isinstance(value, bool):
+        return _core.full([], float(value), other.dtype)
+    return as_tensor(value)
 
 
 def is_tensor(obj) -> bool:

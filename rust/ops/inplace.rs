@@ -14,6 +14,15 @@ pub fn check_inplace(t: &Tensor) -> Result<()> {
     if is_recording() && t.requires_grad() && t.is_leaf() {
         bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
     }
+    if is_recording() && t.requires_grad() && t.is_view() {
+        // PyTorch rewrites the base's history here (CopySlices); without that the base would
+        // get a silently wrong gradient, so refuse instead.
+        bail!(
+            Runtime,
+            "in-place operation on a view (shape {:?}) of a tensor that requires grad is not supported: the base tensor's gradient would be wrong. Use an out-of-place op, or .clone() the view first.",
+            t.shape()
+        );
+    }
     if t.is_inference() && !crate::autograd::is_inference_mode_enabled() {
         bail!(Runtime, "Inplace update to inference tensor outside InferenceMode is not allowed. You can make a clone to get a normal tensor before doing inplace update.");
     }
@@ -24,7 +33,16 @@ pub fn check_inplace(t: &Tensor) -> Result<()> {
 /// values into `t`'s storage and moves `t` onto the result's history.
 pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
     check_inplace(t)?;
-    let out = f(t)?;
+    let recording = is_recording();
+    // With recording on, the op runs on a copy of t's old value (as PyTorch's original_self):
+    // its backward may need that value, which the write below overwrites.
+    let src = if recording && t.requires_grad() { t.clone_tensor()? } else { t.clone() };
+    let mut out = f(&src)?;
+    if recording && src.requires_grad() && out.grad_fn().is_none() {
+        // The new value does not depend on the old one (fill_, copy_ from a constant): the old
+        // history must receive zero gradient, not keep flowing into it.
+        out = crate::ops::binary::add(&crate::ops::binary::mul(&src, &Tensor::full(&[], 0.0, src.dtype()))?, &out)?;
+    }
     if out.shape() != t.shape() {
         bail!(Runtime, "{op}: output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(), out.shape());
     }
@@ -33,7 +51,7 @@ pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) ->
     }
     write_into(t, &out)?;
     if let Some(node) = out.grad_fn() {
-        if is_recording() {
+        if recording {
             t.set_history(node);
         }
     }
@@ -42,6 +60,9 @@ pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) ->
 
 /// `fill_(v)` / `zero_()`.
 pub fn fill(t: &Tensor, value: f64) -> Result<()> {
+    if is_recording() && t.requires_grad() {
+        return apply(t, "fill_", |_| Ok(Tensor::full(t.shape(), value, t.dtype())));
+    }
     check_inplace(t)?;
     write_into(t, &Tensor::full(&[], value, t.dtype()))
 }

@@ -279,7 +279,8 @@ impl Backward for MaxAllBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = self.x.get()?;
         let mask = to_dtype(&binary::compare(x, self.val.get()?, binary::Cmp::Eq)?, x.dtype())?;
-        let count = sum_kernel(&mask, &[], false)?.item_f64()?;
+        let all: Vec<usize> = (0..mask.ndim()).collect();
+        let count = sum_kernel(&mask, &all, false)?.item_f64()?;
         let share = unary::mul_scalar(g, 1.0 / count.max(1.0))?;
         Ok(vec![Some(binary::mul(&mask, &share)?)])
     }

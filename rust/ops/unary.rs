@@ -61,8 +61,16 @@ unary_op!(
     |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) },
     |g, y| g * y * (T::one() - y)
 );
+/// relu keeps integer dtypes (no gradient there), as PyTorch.
+pub fn relu(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::I64 {
+        return Ok(map::<i64, i64>(t, |x| x.max(0)));
+    }
+    relu_float(t)
+}
+
 unary_op!(
-    relu,
+    relu_float,
     ReluBackward,
     "ReluBackward0",
     save: output,

@@ -182,6 +182,9 @@ impl Tensor {
         if self.ndim() > 2 {
             bail!(Runtime, "t() expects a tensor with <= 2 dimensions, but self is {}D (shape {:?})", self.ndim(), self.shape());
         }
+        if self.ndim() < 2 {
+            return Ok(self.clone());
+        }
         self.transpose(0, 1)
     }
 

@@ -54,6 +54,8 @@ pub struct TensorImpl {
     requires_grad: AtomicBool,
     /// Made under inference_mode: may never be saved for backward.
     pub(crate) is_inference: bool,
+    /// Shares another tensor's storage through a different layout (reshape, slicing ...).
+    is_view: bool,
     meta: Mutex<AutogradMeta>,
 }
 
@@ -87,6 +89,7 @@ impl Tensor {
             dtype,
             requires_grad: AtomicBool::new(false),
             is_inference: crate::autograd::is_inference_mode_enabled(),
+            is_view: false,
             meta: Mutex::new(AutogradMeta::default()),
         }))
     }
@@ -128,7 +131,15 @@ impl Tensor {
     /// A new view of the same storage (reshape, transpose, slicing ...). The result has no
     /// autograd history; ops attach it.
     pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
-        Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype)
+        let mut t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.is_view = true;
+        }
+        t
+    }
+
+    pub fn is_view(&self) -> bool {
+        self.0.is_view
     }
 
     pub fn shape(&self) -> &[usize] {
