@@ -120,16 +120,13 @@ unary_op!(
     }
 );
 
-/// erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for float32 and
-/// within float64 gradcheck tolerance; std has no erf.
+/// erf in the element's precision (libm's erf/erff; std has none).
 fn erf<T: Float>(x: T) -> T {
-    let v = x.to_f64();
-    let z = v.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.26551223
-        + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807
-        + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))).exp();
-    T::from_f64(if v >= 0.0 { 1.0 - r } else { r - 1.0 })
+    if T::DTYPE == DType::F32 {
+        T::from_f64(libm::erff(x.to_f64() as f32) as f64)
+    } else {
+        T::from_f64(libm::erf(x.to_f64()))
+    }
 }
 
 pub fn leaky_relu(t: &Tensor, slope: f64) -> Result<Tensor> {

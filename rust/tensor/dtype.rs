@@ -12,13 +12,13 @@ pub enum DType {
 }
 
 impl DType {
-    /// PyTorch's name, as printed in reprs and error messages.
+    /// The name as printed in reprs and error messages (PyTorch's, under ferrograd).
     pub fn name(self) -> &'static str {
         match self {
-            DType::Bool => "torch.bool",
-            DType::I64 => "torch.int64",
-            DType::F32 => "torch.float32",
-            DType::F64 => "torch.float64",
+            DType::Bool => "ferrograd.bool",
+            DType::I64 => "ferrograd.int64",
+            DType::F32 => "ferrograd.float32",
+            DType::F64 => "ferrograd.float64",
         }
     }
     pub fn short_name(self) -> &'static str {

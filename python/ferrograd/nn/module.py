@@ -63,10 +63,10 @@ class Module:
             raise AttributeError("cannot assign before Module.__init__() call (call super().__init__() first)")
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep=params)
             params[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=modules)
             modules[name] = value
         elif name in params:
             if value is not None:
@@ -83,10 +83,13 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict | None = None) -> None:
+        """Removes `name` from every store but `keep`, where a reassignment keeps its position
+        (state_dict order, Sequential order)."""
         self.__dict__.pop(name, None)
         for d in (self._parameters, self._buffers, self._modules):
-            d.pop(name, None)
+            if d is not keep:
+                d.pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name: str) -> Any:
@@ -109,7 +112,7 @@ class Module:
             raise KeyError(f'parameter name can\'t contain "." or be empty, got {name!r}')
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (nn.Parameter or None required)")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -117,7 +120,7 @@ class Module:
             raise KeyError(f'buffer name can\'t contain "." or be empty, got {name!r}')
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
-        self._forget(name)
+        self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers_set.add(name)
@@ -130,7 +133,7 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if "." in name or name == "":
             raise KeyError(f'module name can\'t contain "." or be empty, got {name!r}')
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
     def get_submodule(self, target: str) -> Module:
