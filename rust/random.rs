@@ -48,7 +48,8 @@ pub fn set_state(state: &[u8]) -> crate::Result<()> {
     Ok(())
 }
 
-fn stream(seed: u64, chunk: usize) -> Xoshiro256PlusPlus {
+/// The independent stream number `chunk` of a random op whose seed is `seed`.
+pub fn stream(seed: u64, chunk: usize) -> Xoshiro256PlusPlus {
     let mut sm = SplitMix64::seed_from_u64(seed ^ (chunk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut s = [0u8; 32];
     for c in s.chunks_mut(8) {

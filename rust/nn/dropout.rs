@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use rand_core::Rng;
+use rayon::prelude::*;
 
 use crate::autograd::{record, Backward};
 use crate::bail;
@@ -36,23 +37,51 @@ pub fn check_p(p: f64) -> Result<()> {
     Ok(())
 }
 
-/// Bits of one keep-mask: bit i set means unit i is kept (probability 1 - p).
+/// Two interleaved generators: their state updates are independent, so the CPU overlaps them
+/// (one xoshiro alone is latency-bound at one draw per ~1.5 ns).
+type Streams = [rand_xoshiro::Xoshiro256PlusPlus; 2];
+
+fn streams(seed: u64, task: usize) -> Streams {
+    [random::stream(seed, 2 * task), random::stream(seed, 2 * task + 1)]
+}
+
+/// 64 keep bits from 32 draws: a unit is kept when its 32-bit uniform is >= `thr` (= p * 2^32).
+#[inline(always)]
+fn keep_word(r: &mut Streams, thr: u64) -> u64 {
+    let mut bits = 0u64;
+    for k in 0..16 {
+        let (v, w) = (r[0].next_u64(), r[1].next_u64());
+        let b = ((v & 0xFFFF_FFFF >= thr) as u64)
+            | (((v >> 32) >= thr) as u64) << 1
+            | ((w & 0xFFFF_FFFF >= thr) as u64) << 2
+            | (((w >> 32) >= thr) as u64) << 3;
+        bits |= b << (4 * k);
+    }
+    bits
+}
+
+/// Mask words per random stream (and per parallel task): 512 words = 32K units.
+const WORDS_PER_STREAM: usize = 512;
+
+/// The keep-mask of `units` units, one stream per WORDS_PER_STREAM words.
 fn keep_mask(units: usize, p: f64) -> Vec<u64> {
+    let thr = threshold(p);
+    let seed = random::next_seed();
     let mut words = vec![0u64; units.div_ceil(64)];
-    // keep when a 32-bit uniform is >= p * 2^32 (resolution 2^-32)
-    let thr = (p * 4294967296.0).min(4294967295.0) as u64;
-    random::fill(&mut words, |r, chunk| {
-        for w in chunk.iter_mut() {
-            let mut bits = 0u64;
-            for k in 0..32 {
-                let v = r.next_u64();
-                bits |= ((v & 0xFFFF_FFFF >= thr) as u64) << (2 * k);
-                bits |= (((v >> 32) >= thr) as u64) << (2 * k + 1);
-            }
-            *w = bits;
-        }
-    });
+    let fill = |(i, chunk): (usize, &mut [u64])| {
+        let mut r = streams(seed, i);
+        chunk.iter_mut().for_each(|w| *w = keep_word(&mut r, thr));
+    };
+    if units > GRAIN {
+        words.par_chunks_mut(WORDS_PER_STREAM).enumerate().for_each(fill);
+    } else {
+        words.chunks_mut(WORDS_PER_STREAM).enumerate().for_each(fill);
+    }
     words
+}
+
+fn threshold(p: f64) -> u64 {
+    (p * 4294967296.0).min(4294967295.0) as u64
 }
 
 #[inline(always)]
@@ -78,22 +107,84 @@ pub fn dropout(x: &Tensor, p: f64, kind: Kind, unit: usize) -> Result<Tensor> {
             }
         }
     };
-    let mask = Arc::new(if p >= 1.0 { vec![0u64; units.div_ceil(64)] } else { keep_mask(units, p) });
-    let out = with_float!(x.dtype(), "dropout", T => apply::<T>(x, &mask, unit, (s1, c1, c0)));
-    record(out, &[x], || Ok(Box::new(DropoutBackward { mask: mask.clone(), unit, scale: s1, kind })))
+    let (out, mask) = if unit == 1 && p < 1.0 {
+        // Element-wise: draw the mask and apply it in the same pass over the data.
+        with_float!(x.dtype(), "dropout", T => fused::<T>(x, p, (s1, c1, c0)))
+    } else {
+        let mask = if p >= 1.0 { vec![0u64; units.div_ceil(64)] } else { keep_mask(units, p) };
+        (with_float!(x.dtype(), "dropout", T => apply::<T>(x, &mask, unit, (s1, c1, c0))), mask)
+    };
+    let mask = Arc::new(mask);
+    record(out, &[x], || Ok(Box::new(DropoutBackward { mask, unit, scale: s1, kind })))
 }
 
-fn apply<T: Float>(x: &Tensor, mask: &[u64], unit: usize, (s1, c1, c0): (f64, f64, f64)) -> Tensor {
-    let (s1, c1, c0) = (T::from_f64(s1), T::from_f64(c1), T::from_f64(c0));
-    let zero = T::from_f64(0.0);
+/// Element-wise dropout: each task draws its mask words from its own stream and writes the
+/// 64 outputs of each word at once. The streams are those of `keep_mask`, so the mask is the
+/// same as the two-pass path would draw.
+fn fused<T: Float>(x: &Tensor, p: f64, (s1, c1, c0): (f64, f64, f64)) -> (Tensor, Vec<u64>) {
+    let thr = threshold(p);
+    let seed = random::next_seed();
+    let n = x.numel();
+    let mut words = vec![0u64; n.div_ceil(64)];
+    let per_task = WORDS_PER_STREAM * 64;
+    let (kept, dropped) = ([T::from_f64(s1), T::from_f64(c1)], [T::from_f64(0.0), T::from_f64(c0)]);
     let data = x.with_view::<T, _>(|v| {
         let src = v.contiguous();
         let src: &[T] = &src;
-        build(src.len(), GRAIN, |start, out| {
-            for (i, o) in out.iter_mut().enumerate() {
-                let g = start + i;
-                let keep = bit(mask, g / unit);
-                o.write(if keep { src[g] * s1 + c1 } else { src[g] * zero + c0 });
+        let mut out: Vec<T> = Vec::with_capacity(n);
+        let spare = &mut out.spare_capacity_mut()[..n];
+        let task = |(i, (o, w)): (usize, (&mut [std::mem::MaybeUninit<T>], &mut [u64]))| {
+            let mut r = streams(seed, i);
+            let base = i * per_task;
+            for (k, (ob, wk)) in o.chunks_mut(64).zip(w.iter_mut()).enumerate() {
+                let bits = keep_word(&mut r, thr);
+                *wk = bits;
+                let xs = &src[base + k * 64..base + k * 64 + ob.len()];
+                for (j, (oj, &xj)) in ob.iter_mut().zip(xs).enumerate() {
+                    let [sc, sh] = if (bits >> j) & 1 == 1 { kept } else { dropped };
+                    oj.write(xj * sc + sh);
+                }
+            }
+        };
+        if n > GRAIN {
+            spare.par_chunks_mut(per_task).zip(words.par_chunks_mut(WORDS_PER_STREAM)).enumerate().for_each(task);
+        } else {
+            spare.chunks_mut(per_task).zip(words.chunks_mut(WORDS_PER_STREAM)).enumerate().for_each(task);
+        }
+        // SAFETY: the tasks cover all n elements (chunks of 64 per word, every word visited).
+        unsafe { out.set_len(n) };
+        out
+    });
+    (Tensor::from_vec_unchecked(data, x.shape()), words)
+}
+
+fn apply<T: Float>(x: &Tensor, mask: &[u64], unit: usize, (s1, c1, c0): (f64, f64, f64)) -> Tensor {
+    let (kept, dropped) = ([T::from_f64(s1), T::from_f64(c1)], [T::from_f64(0.0), T::from_f64(c0)]);
+    let data = x.with_view::<T, _>(|v| {
+        let src = v.contiguous();
+        let src: &[T] = &src;
+        if unit == 1 {
+            // One mask word covers 64 consecutive elements.
+            return build(src.len(), GRAIN, |start, out| {
+                for (k, ob) in out.chunks_mut(64).enumerate() {
+                    let w = start / 64 + k;
+                    let (bits, len) = (mask[w], ob.len());
+                    for (j, (o, &v)) in ob.iter_mut().zip(&src[w * 64..w * 64 + len]).enumerate() {
+                        let [sc, sh] = if (bits >> j) & 1 == 1 { kept } else { dropped };
+                        o.write(v * sc + sh);
+                    }
+                }
+            });
+        }
+        // Chunks are whole units, so each run of `unit` elements reads one bit.
+        build(src.len(), (GRAIN / unit).max(1) * unit, |start, out| {
+            for (k, run) in out.chunks_mut(unit).enumerate() {
+                let u = start / unit + k;
+                let [sc, sh] = if bit(mask, u) { kept } else { dropped };
+                let len = run.len();
+                for (o, &v) in run.iter_mut().zip(&src[u * unit..u * unit + len]) {
+                    o.write(v * sc + sh);
+                }
             }
         })
     });
