@@ -89,6 +89,43 @@ fn bit(mask: &[u64], i: usize) -> bool {
     (mask[i >> 6] >> (i & 63)) & 1 == 1
 }
 
+/// For each mask byte, the 8 (scale, shift) pairs it selects: applying a word becomes 8 table
+/// lookups and straight-line multiply-adds the compiler vectorises, instead of 64 bit tests.
+struct ByteTable<T> {
+    scale: Vec<[T; 8]>,
+    shift: Vec<[T; 8]>,
+}
+
+impl<T: Float> ByteTable<T> {
+    fn new((s1, c1, c0): (f64, f64, f64)) -> Self {
+        let pick = |byte: usize, j: usize, on: f64, off: f64| T::from_f64(if (byte >> j) & 1 == 1 { on } else { off });
+        ByteTable {
+            scale: (0..256).map(|b| std::array::from_fn(|j| pick(b, j, s1, 0.0))).collect(),
+            shift: (0..256).map(|b| std::array::from_fn(|j| pick(b, j, c1, c0))).collect(),
+        }
+    }
+
+    /// out[i] = x[i] * scale + shift for the (up to) 64 elements of one mask word.
+    #[inline(always)]
+    fn apply_word(&self, bits: u64, x: &[T], out: &mut [std::mem::MaybeUninit<T>]) {
+        if x.len() == 64 {
+            for b in 0..8 {
+                let byte = ((bits >> (8 * b)) & 0xFF) as usize;
+                let (sc, sh) = (&self.scale[byte], &self.shift[byte]);
+                let (xs, os) = (&x[8 * b..8 * b + 8], &mut out[8 * b..8 * b + 8]);
+                for j in 0..8 {
+                    os[j].write(xs[j] * sc[j] + sh[j]);
+                }
+            }
+        } else {
+            for (j, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+                let byte = ((bits >> (j & !7)) & 0xFF) as usize;
+                o.write(v * self.scale[byte][j & 7] + self.shift[byte][j & 7]);
+            }
+        }
+    }
+}
+
 /// Dropout in training mode. `unit` is the number of consecutive elements sharing one mask bit:
 /// 1 for element-wise dropout, the spatial size (prod of dims after 1) for channel dropout.
 /// Callers handle eval mode and p == 0 by returning the input itself.
@@ -127,11 +164,12 @@ fn fused<T: Float>(x: &Tensor, p: f64, (s1, c1, c0): (f64, f64, f64)) -> (Tensor
     let n = x.numel();
     let mut words = vec![0u64; n.div_ceil(64)];
     let per_task = WORDS_PER_STREAM * 64;
-    let (kept, dropped) = ([T::from_f64(s1), T::from_f64(c1)], [T::from_f64(0.0), T::from_f64(c0)]);
+    let table = ByteTable::<T>::new((s1, c1, c0));
     let data = x.with_view::<T, _>(|v| {
         let src = v.contiguous();
         let src: &[T] = &src;
         let mut out: Vec<T> = Vec::with_capacity(n);
+        crate::tensor::hint_huge_pages(&mut out);
         let spare = &mut out.spare_capacity_mut()[..n];
         let task = |(i, (o, w)): (usize, (&mut [std::mem::MaybeUninit<T>], &mut [u64]))| {
             let mut r = streams(seed, i);
@@ -139,11 +177,8 @@ fn fused<T: Float>(x: &Tensor, p: f64, (s1, c1, c0): (f64, f64, f64)) -> (Tensor
             for (k, (ob, wk)) in o.chunks_mut(64).zip(w.iter_mut()).enumerate() {
                 let bits = keep_word(&mut r, thr);
                 *wk = bits;
-                let xs = &src[base + k * 64..base + k * 64 + ob.len()];
-                for (j, (oj, &xj)) in ob.iter_mut().zip(xs).enumerate() {
-                    let [sc, sh] = if (bits >> j) & 1 == 1 { kept } else { dropped };
-                    oj.write(xj * sc + sh);
-                }
+                let start = base + k * 64;
+                table.apply_word(bits, &src[start..start + ob.len()], ob);
             }
         };
         if n > GRAIN {
@@ -164,15 +199,12 @@ fn apply<T: Float>(x: &Tensor, mask: &[u64], unit: usize, (s1, c1, c0): (f64, f6
         let src = v.contiguous();
         let src: &[T] = &src;
         if unit == 1 {
-            // One mask word covers 64 consecutive elements.
+            // One mask word covers 64 consecutive elements (GRAIN is a multiple of 64).
+            let table = ByteTable::<T>::new((s1, c1, c0));
             return build(src.len(), GRAIN, |start, out| {
                 for (k, ob) in out.chunks_mut(64).enumerate() {
                     let w = start / 64 + k;
-                    let (bits, len) = (mask[w], ob.len());
-                    for (j, (o, &v)) in ob.iter_mut().zip(&src[w * 64..w * 64 + len]).enumerate() {
-                        let [sc, sh] = if (bits >> j) & 1 == 1 { kept } else { dropped };
-                        o.write(v * sc + sh);
-                    }
+                    table.apply_word(mask[w], &src[w * 64..w * 64 + ob.len()], ob);
                 }
             });
         }

@@ -17,6 +17,7 @@ use crate::tensor::{Element, Tensor};
 /// parallel when large. Skips zero-filling the output, which would cost a full extra write pass.
 pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
     let mut out: Vec<U> = Vec::with_capacity(n);
+    crate::tensor::hint_huge_pages(&mut out);
     let spare = &mut out.spare_capacity_mut()[..n];
     let chunk = chunk.max(1);
     if n > GRAIN {

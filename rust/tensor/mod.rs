@@ -39,6 +39,27 @@ impl Storage {
     }
 }
 
+/// Asks the kernel to back a large fresh buffer with huge pages (Linux; a hint, never an error).
+pub fn hint_huge_pages<T>(v: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let bytes = v.capacity() * std::mem::size_of::<T>();
+        if bytes >= 2 * HUGE {
+            let start = v.as_mut_ptr() as usize;
+            let aligned = (start + HUGE - 1) & !(HUGE - 1);
+            let len = (start + bytes).saturating_sub(aligned) & !(HUGE - 1);
+            if len > 0 {
+                // SAFETY: the range lies inside the Vec's own allocation; madvise only changes
+                // how the kernel backs it.
+                unsafe { libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
 #[derive(Default)]
 pub struct AutogradMeta {
     pub grad: Option<Tensor>,
