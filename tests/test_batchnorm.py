@@ -185,3 +185,11 @@ def test_failed_call_changes_no_state():
     with pytest.raises(ValueError):
         bn(fg.randn(1, 3))
     assert bn.num_batches_tracked.item() == 0
+
+
+def test_one_value_error_names_the_module_path_and_fixes():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Sequential(nn.ReLU(), nn.BatchNorm1d(3)))
+    with pytest.raises(ValueError, match=r"module '1\.1', BatchNorm1d.*drop_last=True.*eval\(\).*GroupNorm"):
+        model(fg.randn(1, 4))
+    model.eval()
+    assert model(fg.randn(1, 4)).shape == (1, 3)

@@ -8,6 +8,7 @@ do and nothing else: it does not turn off autograd (that is `fg.no_grad()`).
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
@@ -20,6 +21,21 @@ from ..autograd.grad_mode import no_grad
 from .parameter import Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+# The modules being called on this thread, outermost first, so a layer's error message can name
+# its path in the model ("features.3") the way the user wrote it.
+_calls = threading.local()
+
+
+def module_path(module: "Module") -> str | None:
+    """The dotted name of `module` inside the outermost module being called, if any."""
+    stack = getattr(_calls, "stack", None)
+    if not stack or stack[0] is module:
+        return None
+    for name, m in stack[0].named_modules():
+        if m is module:
+            return name
+    return None
 
 
 class RemovableHandle:
@@ -344,6 +360,16 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        stack = getattr(_calls, "stack", None)
+        if stack is None:
+            stack = _calls.stack = []
+        stack.append(self)
+        try:
+            return self._call_impl(args, kwargs)
+        finally:
+            stack.pop()
+
+    def _call_impl(self, args, kwargs):
         if self._forward_pre_hooks:
             for hook in list(self._forward_pre_hooks.values()):
                 res = hook(self, args)

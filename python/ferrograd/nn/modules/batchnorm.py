@@ -13,7 +13,7 @@ from ... import _core
 from ..._creation import _dtype_or_default, ones, tensor, zeros
 from ...autograd.grad_mode import no_grad
 from .. import init
-from ..module import Module
+from ..module import Module, module_path
 from ..parameter import Parameter
 
 
@@ -78,7 +78,7 @@ class _BatchNorm(Module):
         update = self.training and tracked
         if use_batch_stats and input.numel() // max(input.shape[1], 1) <= 1:
             # Checked before counting the batch, so a failed call changes no state.
-            raise ValueError(f"Expected more than 1 value per channel when training, got input size {_size(input.shape)}")
+            raise ValueError(self._one_value_message(input))
         momentum = 0.0 if self.momentum is None else self.momentum
         if update:
             with no_grad():
@@ -88,6 +88,16 @@ class _BatchNorm(Module):
         return _core._batch_norm(
             input, self.weight, self.bias, self.running_mean, self.running_var,
             use_batch_stats, update, momentum, float(self.eps),
+        )
+
+    def _one_value_message(self, input) -> str:
+        path = module_path(self)
+        where = f" (module '{path}', {type(self).__name__})" if path else f" ({type(self).__name__})"
+        return (
+            f"Expected more than 1 value per channel when training, got input size {_size(input.shape)}{where}. "
+            "Batch statistics need at least 2 values per channel. Fixes: drop the last incomplete batch "
+            "(DataLoader(..., drop_last=True)); call model.eval() for inference, which uses the running statistics; "
+            "or use GroupNorm/LayerNorm, which do not depend on the batch."
         )
 
     def extra_repr(self) -> str:
