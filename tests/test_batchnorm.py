@@ -154,7 +154,7 @@ def test_reset_running_stats_and_reset_parameters():
 
 
 def test_repr():
-    assert repr(nn.BatchNorm2d(16)) == "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert repr(nn.BatchNorm2d(16)) == "BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
 
 
 def test_batch_of_one_in_eval_is_fine():

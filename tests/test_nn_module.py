@@ -437,7 +437,7 @@ def test_nested_repr_matches_pytorch():
     assert repr(m) == (
         "Sequential(\n"
         "  (0): Linear(in_features=4, out_features=8, bias=True)\n"
-        "  (1): BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)\n"
+        "  (1): BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)\n"
         "  (2): ReLU()\n"
         "  (3): Dropout(p=0.2, inplace=False)\n"
         ")"
@@ -463,5 +463,5 @@ def test_custom_module_repr_nested_two_levels():
     for m, want in [(nn.Sequential(), "Sequential()"), (nn.LeakyReLU(0.2), "LeakyReLU(negative_slope=0.2)"),
                     (nn.Flatten(), "Flatten(start_dim=1, end_dim=-1)"), (nn.Identity(), "Identity()"),
                     (nn.BatchNorm1d(4, momentum=None, affine=False),
-                     "BatchNorm1d(4, eps=1e-05, momentum=None, affine=False, track_running_stats=True)")]:
+                     "BatchNorm1d(4, eps=1e-05, momentum=None, affine=False, bias=False, track_running_stats=True)")]:
         assert repr(m) == want

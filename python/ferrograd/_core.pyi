@@ -38,6 +38,7 @@ __all__ = [
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
+    "_cross_entropy", "_layer_norm",
 ]
 
 @final
@@ -377,3 +378,16 @@ def _batch_norm(
 def _leaky_relu(input: Tensor, slope: _float) -> Tensor: ...
 def _gelu(input: Tensor, tanh: _bool) -> Tensor: ...
 def _silu(input: Tensor) -> Tensor: ...
+def _cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    ignore_index: int,
+    label_smoothing: _float,
+    reduction: Literal["none", "mean", "sum"],
+) -> Tensor:
+    """Fused log-softmax + weighted NLL with label smoothing over class dim 1."""
+def _layer_norm(
+    input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None, eps: _float
+) -> Tensor:
+    """Normalises over the trailing `normalized_shape` dims (biased variance), optional affine."""

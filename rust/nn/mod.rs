@@ -2,3 +2,5 @@
 
 pub mod batch_norm;
 pub mod dropout;
+pub mod loss;
+pub mod norm;

@@ -51,5 +51,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nn::_leaky_relu, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_silu, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_layer_norm, m)?)?;
     Ok(())
 }

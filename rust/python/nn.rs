@@ -7,6 +7,8 @@ use super::error::{heavy, IntoPyResult};
 use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
+use crate::nn::loss::{cross_entropy, CrossEntropyArgs, Reduction};
+use crate::nn::norm::layer_norm;
 use crate::ops::{inplace, unary};
 
 /// Training-mode dropout. `unit` elements share one mask bit (1, or the spatial size for
@@ -75,4 +77,35 @@ pub fn _gelu(py: Python<'_>, input: PyRef<'_, PyTensor>, tanh: bool) -> PyResult
 pub fn _silu(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     let x = input.t.clone();
     Ok(heavy(py, x.numel(), || unary::silu(&x))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction))]
+pub fn _cross_entropy(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    ignore_index: i64,
+    label_smoothing: f64,
+    reduction: &str,
+) -> PyResult<PyTensor> {
+    let (x, t, w) = (input.t.clone(), target.t.clone(), weight.map(|w| w.t.clone()));
+    let reduction = Reduction::parse(reduction).py()?;
+    let args = CrossEntropyArgs { weight: w.as_ref(), ignore_index, label_smoothing, reduction };
+    Ok(heavy(py, x.numel(), || cross_entropy(&x, &t, &args))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, normalized_shape, weight, bias, eps))]
+pub fn _layer_norm(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    normalized_shape: Vec<usize>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    bias: Option<PyRef<'_, PyTensor>>,
+    eps: f64,
+) -> PyResult<PyTensor> {
+    let (x, w, b) = (input.t.clone(), weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
+    Ok(heavy(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
 }

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from .. import _core
 from .._core import Tensor
+from ._functional_loss import *  # noqa: F403 (losses)
+from ._functional_loss import __all__ as _loss_all
+from ._functional_norm import *  # noqa: F403 (layer_norm, group_norm)
+from ._functional_norm import __all__ as _norm_all
 
 __all__ = [
     "linear", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "batch_norm",
+    "embedding", *_loss_all, *_norm_all,
 ]
 
 
@@ -172,3 +177,22 @@ def batch_norm(
     return _core._batch_norm(
         input, weight, bias, running_mean, running_var, use_batch, bool(training), float(momentum), float(eps)
     )
+
+
+# ---- embedding ------------------------------------------------------------------------------
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of `weight` at the int64 indices `input`; output shape (*input.shape, embedding_dim).
+    The row at `padding_idx` gets no gradient."""
+    if input.dtype != _core.int64:
+        raise RuntimeError(f"embedding: expected indices of dtype int64, got {input.dtype}")
+    n = weight.shape[0]
+    if input.numel():
+        lo, hi = input.min().item(), input.max().item()
+        if lo < 0 or hi >= n:
+            raise IndexError(f"embedding: index {hi if hi >= n else lo} is out of range for an embedding of {n} rows")
+    out = weight[input]
+    if padding_idx is not None:
+        keep = (input != padding_idx).unsqueeze(-1).expand(*out.shape)
+        out = _core.where(keep, out, out.detach())
+    return out

@@ -21,7 +21,7 @@ class _BatchNorm(Module):
     _expected: tuple[int, ...] = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, device=None, dtype=None) -> None:
+                 track_running_stats: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
         if not (isinstance(eps, (int, float)) and eps > 0):
             raise ValueError(f"{type(self).__name__}: eps must be a positive number, got {eps!r}")
@@ -35,7 +35,10 @@ class _BatchNorm(Module):
         dt = _dtype_or_default(dtype)
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dt, device=device))
-            self.bias = Parameter(zeros(num_features, dtype=dt, device=device))
+            if bias:
+                self.bias = Parameter(zeros(num_features, dtype=dt, device=device))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -59,7 +62,8 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input) -> None:
         if input.ndim not in self._expected:
@@ -101,8 +105,9 @@ class _BatchNorm(Module):
         )
 
     def extra_repr(self) -> str:
+        # PyTorch 2.15's format (it added the keyword-only `bias` switch).
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 def _size(shape) -> str:

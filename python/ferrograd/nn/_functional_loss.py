@@ -1,0 +1,144 @@
+"""Loss functions of nn.functional. cross_entropy is one fused Rust kernel; the others are short
+compositions of differentiable ops written in their numerically stable forms."""
+
+from __future__ import annotations
+
+from .. import _core
+from .._core import Tensor
+from .._creation import arange, as_tensor
+
+__all__ = [
+    "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+
+
+def _same_shape(name: str, input: Tensor, target: Tensor) -> None:
+    # PyTorch only warns and broadcasts here, which silently computes the wrong loss (e.g. a
+    # (N, 1) prediction against an (N,) target gives an (N, N) loss). ferrograd refuses.
+    if tuple(input.shape) != tuple(target.shape):
+        raise ValueError(
+            f"{name}: target shape {tuple(target.shape)} differs from input shape {tuple(input.shape)}; "
+            "broadcasting them would compute a different loss. Reshape one of them (e.g. target.view_as(input))."
+        )
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross entropy of logits `input` (N, C) / (N, C, d...) / (C,) against int64 class indices, or
+    against class probabilities of the input's shape."""
+    if size_average is not None or reduce is not None:
+        raise TypeError("cross_entropy: size_average/reduce are deprecated in PyTorch; use reduction=")
+    target = as_tensor(target)
+    if target.is_floating_point():
+        return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
+    return _core._cross_entropy(input, target, weight, int(ignore_index), float(label_smoothing), reduction)
+
+
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    _same_shape("cross_entropy (probability targets)", input, target)
+    c = input.shape[1] if input.ndim > 1 else input.shape[0]
+    dim = 1 if input.ndim > 1 else 0
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    logp = input.log_softmax(dim)
+    if weight is not None:
+        shape = [1] * input.ndim
+        shape[dim] = c
+        logp = logp * weight.reshape(shape)
+    loss = -(logp * target).sum(dim)
+    if reduction == "mean":
+        n = loss.numel()
+        return loss.sum() / n if n else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log likelihood of log-probabilities `input` (N, C) or (C,) at int64 `target`."""
+    if input.ndim not in (1, 2):
+        raise ValueError(f"nll_loss: expected a 1-D or 2-D input (got {input.ndim}-D, shape {tuple(input.shape)}); "
+                         "for (N, C, d...) move the class dim last and flatten")
+    batched = input.ndim == 2
+    x = input if batched else input.unsqueeze(0)
+    t = target if batched else target.reshape(1)
+    if t.dtype != _core.int64:
+        raise RuntimeError(f"nll_loss: expected target of dtype int64, got {t.dtype}")
+    n, c = x.shape
+    if tuple(t.shape) != (n,):
+        raise ValueError(f"nll_loss: expected target of shape ({n},) for input of shape {tuple(input.shape)}, got {tuple(target.shape)}")
+    tv = t.tolist()
+    for v in tv:
+        if v != ignore_index and not 0 <= v < c:
+            raise IndexError(f"Target {v} is out of bounds (nll_loss with {c} classes).")
+    keep = t != ignore_index
+    safe = _core.where(keep, t, _core.full([], 0.0, _core.int64))
+    picked = x[arange(n), safe]
+    w = _core.full([n], 1.0, x.dtype) if weight is None else weight[safe]
+    w = w * keep.to(x.dtype)
+    loss = -(picked * w)
+    if not batched and reduction == "none":
+        loss = loss.reshape(())
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    _same_shape("mse_loss", input, target)
+    d = input - target
+    return _reduce(d * d, reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    _same_shape("l1_loss", input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    _same_shape("smooth_l1_loss", input, target)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss does not support negative values for beta (got {beta})")
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    loss = _core.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """BCE of probabilities; each log is clamped at -100 as PyTorch does, so 0 and 1 give finite loss."""
+    _same_shape("binary_cross_entropy", input, target)
+    x = input.detach()
+    if x.numel() and (x.min().item() < 0 or x.max().item() > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+                                     reduce=None, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """BCE on logits in the overflow-free form (1-y)x + (1+(pw-1)y)(log(1+exp(-|x|)) + max(-x, 0))."""
+    _same_shape("binary_cross_entropy_with_logits", input, target)
+    softplus_neg = (-(input.abs())).exp().add(1.0).log() + (-input).clamp(min=0)
+    coef = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
+    loss = (1 - target) * input + coef * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
