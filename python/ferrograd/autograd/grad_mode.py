@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 
 from .. import _core
 
@@ -68,18 +69,30 @@ class no_grad(_NoParamDecorator):
         _core._set_grad_enabled(self._prev.pop())
 
 
+# Depth of `fg.inference(model)` blocks on this thread: inference mode entered that way may be
+# left by enable_grad (the documented escape hatch); plain inference_mode may not.
+_soft = threading.local()
+
+
 class enable_grad(_NoParamDecorator):
-    """Turns recording back on inside `no_grad` (not inside `inference_mode`, as in PyTorch)."""
+    """Turns recording back on inside `no_grad`. Inside `inference_mode` it does not (as in
+    PyTorch), except inside `fg.inference(model)`, where it also leaves inference mode for the
+    block: the escape hatch for a local computation that needs gradients."""
 
     def __init__(self) -> None:
-        self._prev: list[bool] = []
+        self._prev: list[tuple[bool, bool]] = []
 
     def __enter__(self) -> None:
-        self._prev.append(_core.is_grad_enabled())
+        inference = _core.is_inference_mode_enabled()
+        self._prev.append((_core.is_grad_enabled(), inference))
+        if inference and getattr(_soft, "depth", 0):
+            _core._set_inference_mode(False)
         _core._set_grad_enabled(True)
 
     def __exit__(self, *exc) -> None:
-        _core._set_grad_enabled(self._prev.pop())
+        grad, inference = self._prev.pop()
+        _core._set_inference_mode(inference)
+        _core._set_grad_enabled(grad)
 
 
 class set_grad_enabled(_DecoratorContextManager):
@@ -140,3 +153,21 @@ class inference_mode(_DecoratorContextManager):
 
     def clone(self):
         return type(self)(self.mode)
+
+
+class _soft_inference_mode(inference_mode):
+    """inference_mode that `enable_grad` may leave (used by fg.inference(model))."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        _soft.depth = getattr(_soft, "depth", 0) + 1
+
+    def __exit__(self, *exc) -> None:
+        _soft.depth -= 1
+        super().__exit__(*exc)
+
+    def clone(self):
+        return type(self)()

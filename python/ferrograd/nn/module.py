@@ -224,10 +224,14 @@ class Module:
         """Sets `training` on this module and every descendant; returns self.
 
         Only Dropout and BatchNorm layers behave differently in eval mode. Autograd is not
-        affected: use `fg.no_grad()` or `fg.inference_mode()` for that.
+        affected: use `fg.no_grad()` or `fg.inference_mode()` for that. A module pinned with
+        `pin_mode` keeps its pinned mode (and passes it to its own children).
         """
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
+        pinned = self.__dict__.get("_pinned_mode")
+        if pinned is not None:
+            mode = pinned == "train"
         self.training = mode
         for m in self.children():
             m.train(mode)
@@ -235,6 +239,39 @@ class Module:
 
     def eval(self) -> Module:
         return self.train(False)
+
+    def mode(self, mode: str):
+        """A context manager: `with model.mode("eval"): ...` sets the mode and, on exit (also on
+        an exception), gives every submodule back its own previous flag. Nestable."""
+        from .utils.modes import ModeContext
+
+        return ModeContext(self, mode)
+
+    def pin_mode(self, mode: str) -> Module:
+        """Keeps this module (and its children) in `mode` ("train" or "eval") through any
+        parent's train()/eval() until `unpin_mode()`. Applies the mode now."""
+        if mode not in ("train", "eval"):
+            raise ValueError(f"pin_mode: mode must be 'train' or 'eval', got {mode!r}")
+        object.__setattr__(self, "_pinned_mode", None)
+        self.train(mode == "train")
+        object.__setattr__(self, "_pinned_mode", mode)
+        return self
+
+    def unpin_mode(self) -> Module:
+        """Removes the pin; the module keeps its current mode until the next train()/eval()."""
+        object.__setattr__(self, "_pinned_mode", None)
+        return self
+
+    @property
+    def pinned_mode(self) -> str | None:
+        return self.__dict__.get("_pinned_mode")
+
+    def modes(self):
+        """Every module whose behaviour depends on the mode: path, class, mode, pin and what the
+        mode means for it. Printable; `.entries` has the data. Changes nothing."""
+        from .utils.modes import mode_report
+
+        return mode_report(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
@@ -406,6 +443,9 @@ class Module:
     def __repr__(self) -> str:
         lines = []
         extra = self.extra_repr()
+        pinned = self.__dict__.get("_pinned_mode")
+        if pinned is not None:
+            extra = f"{extra}, pinned={pinned!r}" if extra else f"pinned={pinned!r}"
         if extra:
             lines = extra.split("\n")
         for name, m in self._modules.items():

@@ -1,5 +1,10 @@
 """BatchNorm1d/2d/3d.
 
+Two separate knobs decide what forward does, each following the mode unless set:
+`use_batch_stats` (normalise with the batch's statistics, else the running ones) and
+`update_running_stats` (blend the batch's statistics into the running ones). By default both
+are True in training mode and False in eval mode, exactly as PyTorch.
+
 Training mode: normalise with the batch's statistics (biased variance) and blend them into the
 running ones (unbiased variance), counting the batch in num_batches_tracked, also under no_grad.
 Eval mode: normalise with the running statistics and update nothing. With
@@ -11,9 +16,10 @@ from __future__ import annotations
 
 from ... import _core
 from ..._creation import _dtype_or_default, ones, tensor, zeros
-from ...autograd.grad_mode import no_grad
+from ...autograd.grad_mode import is_grad_enabled, no_grad
 from .. import init
 from ..module import Module, module_path
+from ..utils.mode_warnings import StatsUpdateWithoutGradWarning, UntrackedStatsWarning, warn_once
 from ..parameter import Parameter
 
 
@@ -32,6 +38,9 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
+        # None: follow the mode (see the module docstring).
+        self.use_batch_stats: bool | None = None
+        self.update_running_stats: bool | None = None
         dt = _dtype_or_default(dtype)
         if affine:
             self.weight = Parameter(ones(num_features, dtype=dt, device=device))
@@ -77,12 +86,19 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}({self.num_features}) got an input with {input.shape[1]} channels "
                 f"(shape {tuple(input.shape)}): running_mean should contain {input.shape[1]} elements not {self.num_features}"
             )
-        tracked = self.running_mean is not None
-        use_batch_stats = self.training or not tracked
-        update = self.training and tracked
+        use_batch_stats, update = self._effective_knobs()
         if use_batch_stats and input.numel() // max(input.shape[1], 1) <= 1:
             # Checked before counting the batch, so a failed call changes no state.
             raise ValueError(self._one_value_message(input))
+        if update and not is_grad_enabled():
+            warn_once(self, StatsUpdateWithoutGradWarning,
+                      f"{self._where()} is in training mode under no_grad: this forward updates its running statistics. "
+                      "Evaluation code usually wants model.eval() (or fg.inference(model)).")
+        elif not use_batch_stats and self.num_batches_tracked is not None and self.num_batches_tracked.item() == 0:
+            warn_once(self, UntrackedStatsWarning,
+                      f"{self._where()} is in eval mode but its running statistics were never updated "
+                      "(num_batches_tracked=0): it normalises with mean 0 and variance 1. Train it first, load a "
+                      "state_dict, or compute them with fg.nn.utils.update_bn(loader, model).")
         momentum = 0.0 if self.momentum is None else self.momentum
         if update:
             with no_grad():
@@ -93,6 +109,25 @@ class _BatchNorm(Module):
             input, self.weight, self.bias, self.running_mean, self.running_var,
             use_batch_stats, update, momentum, float(self.eps),
         )
+
+    def _effective_knobs(self) -> tuple[bool, bool]:
+        """(use_batch_stats, update_running_stats) after applying the mode to unset knobs."""
+        tracked = self.running_mean is not None
+        use = self.use_batch_stats if self.use_batch_stats is not None else (self.training or not tracked)
+        update = self.update_running_stats if self.update_running_stats is not None else self.training
+        if not use and not tracked:
+            raise RuntimeError(f"{type(self).__name__}: use_batch_stats=False needs running statistics, "
+                               "but track_running_stats=False")
+        return use, update and tracked
+
+    def freeze_stats(self) -> "_BatchNorm":
+        """Eval behaviour that survives model.train(): pins eval mode, so it normalises with the
+        running statistics and never updates them (undo with unpin_mode())."""
+        return self.pin_mode("eval")
+
+    def _where(self) -> str:
+        path = module_path(self)
+        return f"{type(self).__name__} '{path}'" if path else type(self).__name__
 
     def _one_value_message(self, input) -> str:
         path = module_path(self)
