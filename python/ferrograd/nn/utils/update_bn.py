@@ -41,8 +41,9 @@ def update_bn(loader, model: Module) -> Module:
     The result is exact: running_mean is the mean and running_var the unbiased variance of
     everything each BatchNorm saw, pooled over all batches (PyTorch's swa_utils.update_bn
     averages per-batch variances instead, which is biased for small batches). During the pass
-    BatchNorms normalise with batch statistics as in training, Dropout is off as at test time,
-    no gradient is recorded, and afterwards every module's mode is restored.
+    BatchNorms normalise with batch statistics as in training (a batch with one value per
+    channel, e.g. a last batch of 1, with the current running statistics instead), Dropout is off
+    as at test time, no gradient is recorded, and afterwards every module's mode is restored.
     """
     from ..modules.batchnorm import _BatchNorm
     from ..modules.dropout import _DropoutNd
@@ -55,11 +56,18 @@ def update_bn(loader, model: Module) -> Module:
     saved_modes = [(m, m.training) for m in model.modules()]
     saved_knobs = [(m, m.use_batch_stats, m.update_running_stats) for m in bns]
 
-    def hook(m, args):
-        pooled[id(m)].add(args[0].detach().numpy())
+    def collect(m, args):
+        x = args[0]
+        pooled[id(m)].add(x.detach().numpy())
         batches[id(m)] += 1
+        # One value per channel has no batch variance: normalise this batch with the current
+        # running statistics instead (its values still count in the pooled statistics).
+        m.use_batch_stats = x.numel() // max(x.shape[1], 1) > 1
 
-    handles = [m.register_forward_pre_hook(hook) for m in bns]
+    def reset(m, args, out):
+        m.use_batch_stats = True
+
+    handles = [m.register_forward_pre_hook(collect) for m in bns] + [m.register_forward_hook(reset) for m in bns]
     try:
         for m in model.modules():
             if isinstance(m, _DropoutNd):
