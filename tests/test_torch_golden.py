@@ -4,7 +4,8 @@ The file is written by tests/golden/make_golden.py, which needs torch; this test
 ferrograd and numpy, so it runs in CI. Everything is float64: forwards and gradients (of
 sum(output * W) for a stored W) must agree to ~1e-10 relative, BatchNorm running statistics to
 ~1e-12 and num_batches_tracked exactly; state_dict keys, shapes and dtypes and module reprs must be
-identical.
+identical. Losses, layer_norm/group_norm and embedding are checked in their functional and module
+forms (gradients of input, float target, weight and bias included).
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ OPS = {
 }
 
 
+LOSSES = {
+    "cross_entropy": (F.cross_entropy, nn.CrossEntropyLoss),
+    "nll_loss": (F.nll_loss, nn.NLLLoss),
+    "mse_loss": (F.mse_loss, nn.MSELoss),
+    "l1_loss": (F.l1_loss, nn.L1Loss),
+    "smooth_l1_loss": (F.smooth_l1_loss, nn.SmoothL1Loss),
+    "binary_cross_entropy": (F.binary_cross_entropy, nn.BCELoss),
+    "binary_cross_entropy_with_logits": (F.binary_cross_entropy_with_logits, nn.BCEWithLogitsLoss),
+}
+
+
 def build(nn_mod, spec):
     """The same nested model specs as make_golden.build."""
     if spec[0] == "Sequential":
@@ -117,6 +129,8 @@ def test_golden_file_is_from_torch():
     assert GOLDEN["torch_version"] and GOLDEN["dtype"] == "float64"
     assert len(GOLDEN["ops"]) > 50 and len(GOLDEN["batchnorm"]) > 20
     assert set(OPS) >= {c["op"] for c in GOLDEN["ops"]}
+    assert set(LOSSES) == {c["loss"] for c in GOLDEN["losses"]}
+    assert {c["fn"] for c in GOLDEN["norms"]} == {"layer_norm", "group_norm"} and GOLDEN["embedding"]
 
 
 # ---- ops ----------------------------------------------------------------------------------
@@ -194,6 +208,87 @@ def test_batchnorm_sequence(case):
             check(m.running_var, step["running_var"], f"{where} running_var", RTOL_STATS)
             assert int(m.num_batches_tracked.item()) == step["num_batches_tracked"], f"{where} num_batches_tracked"
             assert dtype_name(m.num_batches_tracked.dtype) == "int64"
+
+
+# ---- losses -------------------------------------------------------------------------------
+
+def loss_inputs(case):
+    x = T(case["input"], grad=True)
+    if case["target_dtype"] == "int64":
+        t = fg.tensor(np.asarray(case["target"], dtype=np.int64))
+    else:
+        t = T(case["target"], grad=True)
+    return x, t, {k: T(v) for k, v in case["tensor_kwargs"].items()}
+
+
+@pytest.mark.parametrize("form", ["function", "module"])
+@pytest.mark.parametrize("case", GOLDEN["losses"], ids=[c["id"] for c in GOLDEN["losses"]])
+def test_loss(case, form):
+    fn, mod = LOSSES[case["loss"]]
+    x, t, tensors = loss_inputs(case)
+    if form == "function":
+        out = fn(x, t, **case["kwargs"], **tensors)
+    else:
+        out = mod(**case["kwargs"], **tensors)(x, t)
+    assert dtype_name(out.dtype) == "float64"
+    check(out, case["output"], f"{case['id']} {form} forward")
+    (out * T(case["w"])).sum().backward()
+    check(x.grad, case["grad_input"], f"{case['id']} {form} grad input")
+    if "grad_target" in case:
+        check(t.grad, case["grad_target"], f"{case['id']} {form} grad target")
+
+
+# ---- layer_norm, group_norm, embedding ------------------------------------------------------
+
+def norm_module(case):
+    has_w, has_b = "weight" in case, "bias" in case
+    if case["fn"] == "layer_norm":
+        m = nn.LayerNorm(case["arg"], eps=case["eps"], elementwise_affine=has_w, bias=has_b, dtype=fg.float64)
+    else:
+        assert has_w == has_b
+        m = nn.GroupNorm(case["arg"], len(case["x"][0]), eps=case["eps"], affine=has_w, dtype=fg.float64)
+    with fg.no_grad():
+        for name in ("weight", "bias"):
+            if name in case:
+                getattr(m, name).copy_(T(case[name]))
+            else:
+                assert getattr(m, name) is None, f"{name} should be None"
+    return m
+
+
+@pytest.mark.parametrize("form", ["function", "module"])
+@pytest.mark.parametrize("case", GOLDEN["norms"], ids=[c["id"] for c in GOLDEN["norms"]])
+def test_norm(case, form):
+    x = T(case["x"], grad=True)
+    if form == "function":
+        params = {k: T(case[k], grad=True) if k in case else None for k in ("weight", "bias")}
+        out = getattr(F, case["fn"])(x, case["arg"], params["weight"], params["bias"], case["eps"])
+    else:
+        m = norm_module(case)
+        params = {"weight": m.weight, "bias": m.bias}
+        out = m(x)
+    check(out, case["output"], f"{case['id']} {form} forward")
+    (out * T(case["w"])).sum().backward()
+    check(x.grad, case["grad_x"], f"{case['id']} {form} grad x")
+    for k in ("weight", "bias"):
+        if k in case:
+            check(params[k].grad, case[f"grad_{k}"], f"{case['id']} {form} grad {k}")
+
+
+@pytest.mark.parametrize("form", ["function", "module"])
+@pytest.mark.parametrize("case", GOLDEN["embedding"], ids=[c["id"] for c in GOLDEN["embedding"]])
+def test_embedding(case, form):
+    idx = fg.tensor(np.asarray(case["indices"], dtype=np.int64))
+    if form == "function":
+        w = T(case["weight"], grad=True)
+        out = F.embedding(idx, w, padding_idx=case["padding_idx"])
+    else:
+        m = nn.Embedding.from_pretrained(T(case["weight"]), freeze=False, padding_idx=case["padding_idx"])
+        w = m.weight
+        out = m(idx)
+    check(out, case["output"], f"{case['id']} {form} forward")
+    (out * T(case["w"])).sum().backward()
+    check(w.grad, case["grad_weight"], f"{case['id']} {form} grad weight")
 
 
 # ---- state_dict and repr ------------------------------------------------------------------

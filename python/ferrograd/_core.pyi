@@ -38,7 +38,7 @@ __all__ = [
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
-    "_cross_entropy", "_layer_norm",
+    "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
 ]
 
 @final
@@ -387,6 +387,10 @@ def _cross_entropy(
     reduction: Literal["none", "mean", "sum"],
 ) -> Tensor:
     """Fused log-softmax + weighted NLL with label smoothing over class dim 1."""
+def _binary_cross_entropy(input: Tensor, target: Tensor) -> Tensor:
+    """Elementwise BCE of probabilities (logs clamped at -100), finite gradients at 0 and 1."""
+def _softplus(input: Tensor) -> Tensor:
+    """log(1 + exp(x)) without overflow; gradient sigmoid(x)."""
 def _layer_norm(
     input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:

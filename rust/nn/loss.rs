@@ -54,6 +54,9 @@ fn rows(input: &Tensor, target: &Tensor) -> Result<(Tensor, Vec<i64>, Vec<usize>
         }
     };
     let expected: Vec<usize> = if input.ndim() == 1 { vec![] } else { out_shape.clone() };
+    if input.ndim() > 1 && target.ndim() > 0 && target.shape()[0] != input.shape()[0] {
+        bail!(Value, "Expected input batch_size ({}) to match target batch_size ({}) (cross_entropy input {:?}, target {:?}).", input.shape()[0], target.shape()[0], input.shape(), target.shape());
+    }
     if target.shape() != expected.as_slice() {
         bail!(
             Runtime,
@@ -196,5 +199,59 @@ impl CrossEntropyBackward {
         let mut perm: Vec<isize> = vec![0, nd as isize - 1];
         perm.extend(1..nd as isize - 1);
         moved.permute(&perm)?.contiguous()
+    }
+}
+
+/// PyTorch's clamp of x (1 - x) in BCE's gradient: 1e-12 as a float32 constant (its CPU kernel's
+/// value, 9.99999996e-13), kept bit-compatible so saturated gradients match PyTorch exactly.
+const BCE_EPS: f64 = 1e-12_f32 as f64;
+
+/// Elementwise binary cross-entropy of probabilities `x` against targets `y`:
+/// -(y * max(log x, -100) + (1 - y) * max(log(1 - x), -100)), the log clamp as PyTorch's.
+/// Backward uses PyTorch's form (x - y) / max(x (1 - x), 1e-12), finite at x = 0 and 1.
+pub fn binary_cross_entropy(x: &Tensor, y: &Tensor) -> Result<Tensor> {
+    if x.shape() != y.shape() {
+        bail!(Value, "binary_cross_entropy: target shape {:?} differs from input shape {:?}", y.shape(), x.shape());
+    }
+    let dtype = x.dtype();
+    let yc = crate::ops::cast::to_dtype(&y.detach(), dtype)?;
+    let out = with_float!(dtype, "binary_cross_entropy", T => {
+        let (xv, yv) = (x.to_vec::<T>(), yc.to_vec::<T>());
+        if xv.iter().any(|&v| !(v >= T::from_f64(0.0) && v <= T::from_f64(1.0))) {
+            bail!(Runtime, "all elements of input should be between 0 and 1");
+        }
+        let loss: Vec<T> = xv.iter().zip(&yv).map(|(&p, &t)| {
+            let (p, t) = (Element::to_f64(p), Element::to_f64(t));
+            T::from_f64(-(t * p.ln().max(-100.0) + (1.0 - t) * (1.0 - p).ln().max(-100.0)))
+        }).collect();
+        Tensor::from_vec_unchecked(loss, x.shape())
+    });
+    record(out, &[x, y], || Ok(Box::new(BceBackward { x: Saved::new(x)?, y: Saved::new(&yc)? })))
+}
+
+struct BceBackward {
+    x: Saved,
+    y: Saved,
+}
+
+impl Backward for BceBackward {
+    fn name(&self) -> &'static str {
+        "BinaryCrossEntropyBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (x, y) = (self.x.get()?, self.y.get()?);
+        let (xv, yv, gv) = (x.to_vec::<f64>(), y.to_vec::<f64>(), g.to_vec::<f64>());
+        let make = |vals: Vec<f64>| crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(vals, x.shape()), x.dtype());
+        let gx = if needs[0] {
+            Some(make(xv.iter().zip(&yv).zip(&gv).map(|((&p, &t), &gi)| gi * (p - t) / (p * (1.0 - p)).max(BCE_EPS)).collect())?)
+        } else {
+            None
+        };
+        let gy = if needs[1] {
+            Some(make(xv.iter().zip(&gv).map(|(&p, &gi)| gi * ((1.0 - p).ln().max(-100.0) - p.ln().max(-100.0))).collect())?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gy])
     }
 }

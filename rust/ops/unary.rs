@@ -79,6 +79,15 @@ unary_op!(
     |g, y| if y > T::zero() { g } else { T::zero() }
 );
 unary_op!(
+    softplus,
+    SoftplusBackward,
+    "SoftplusBackward0",
+    save: input,
+    // log(1 + e^x) without overflow; its derivative is sigmoid(x) everywhere (also at 0).
+    |x| x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
+    |g, x| if x >= T::zero() { g / (T::one() + (-x).exp()) } else { let e = x.exp(); g * e / (T::one() + e) }
+);
+unary_op!(
     silu,
     SiluBackward,
     "SiluBackward0",

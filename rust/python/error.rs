@@ -30,9 +30,22 @@ impl<T> IntoPyResult<T> for crate::error::Result<T> {
 /// Runs `f` with the GIL released when the work is large (`elements` above the parallel grain),
 /// so other Python threads run meanwhile; small ops skip the release, which costs more than them.
 pub fn heavy<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
+    // A panic is a ferrograd bug; it must still reach Python as an ordinary exception, not as
+    // PanicException (a BaseException that `except Exception` does not catch).
+    let guarded = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(crate::error::Error::Runtime(format!("internal error in ferrograd (please report it): {msg}")))
+        }
+    };
     if elements > GRAIN {
-        py.detach(f).py()
+        py.detach(guarded).py()
     } else {
-        f().py()
+        guarded().py()
     }
 }

@@ -7,7 +7,7 @@ use super::error::{heavy, IntoPyResult};
 use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
-use crate::nn::loss::{cross_entropy, CrossEntropyArgs, Reduction};
+use crate::nn::loss::{binary_cross_entropy, cross_entropy, CrossEntropyArgs, Reduction};
 use crate::nn::norm::layer_norm;
 use crate::ops::{inplace, unary};
 
@@ -108,4 +108,16 @@ pub fn _layer_norm(
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
     Ok(heavy(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
+}
+
+#[pyfunction]
+pub fn _binary_cross_entropy(py: Python<'_>, input: PyRef<'_, PyTensor>, target: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (x, y) = (input.t.clone(), target.t.clone());
+    Ok(heavy(py, x.numel(), || binary_cross_entropy(&x, &y))?.into())
+}
+
+#[pyfunction]
+pub fn _softplus(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(heavy(py, x.numel(), || unary::softplus(&x))?.into())
 }

@@ -90,6 +90,9 @@ impl Walk {
 /// Copies a strided view into a new contiguous Vec, in logical (row-major) order.
 pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
     let numel = layout.numel();
+    if numel == 0 {
+        return Vec::new();
+    }
     if layout.is_contiguous() {
         return src[layout.offset..layout.offset + numel].to_vec();
     }

@@ -28,7 +28,8 @@ R = np.random.default_rng(SEED)
 
 def arr(shape, kind="u"):
     """A rounded random float64 array: u uniform [-2, 2); pos [0.5, 2); nz |x| in [0.2, 2);
-    distinct: a permuted grid (no ties, for max/min); w: gradient weights."""
+    distinct: a permuted grid (no ties, for max/min); w: gradient weights; p [0.05, 0.95);
+    big [-1e4, 1e4); sat |x| in [90, 110); edge from {0, 1, 0.25, 0.75}; zero; 01 [0, 1); bin 0 or 1."""
     n = int(np.prod(shape))
     if kind == "u":
         a = R.uniform(-2, 2, shape)
@@ -40,6 +41,20 @@ def arr(shape, kind="u"):
         a = R.permutation(np.linspace(-2, 2, n)).reshape(shape)
     elif kind == "w":
         return np.round(R.uniform(-1, 1, shape), 3)
+    elif kind == "p":  # probabilities for binary_cross_entropy
+        a = R.uniform(0.05, 0.95, shape)
+    elif kind == "big":  # logits far beyond exp's range
+        a = R.uniform(-1e4, 1e4, shape)
+    elif kind == "sat":  # saturated logits, |x| in [90, 110)
+        a = R.uniform(90, 110, shape) * R.choice([-1.0, 1.0], shape)
+    elif kind == "edge":  # probabilities exactly 0 or 1, and some inside
+        return R.choice([0.0, 1.0, 0.25, 0.75], shape)
+    elif kind == "01":
+        a = R.uniform(0, 1, shape)
+    elif kind == "bin":
+        return R.integers(0, 2, shape).astype(np.float64)
+    elif kind == "zero":
+        return np.zeros(shape)
     else:
         raise ValueError(kind)
     return np.round(a, 4)
@@ -267,6 +282,121 @@ def bn_case(cls_name, shape, momentum, affine, track, modes):
     return rec
 
 
+# ---- losses, layer_norm, group_norm, embedding ---------------------------------------------
+
+def target(spec):
+    """("cls", shape, C[, ignore]): int64 classes in [0, C), every third one `ignore` if given;
+    ("prob", shape, dim): positive, summing to 1 along dim; else an arr() spec (shape, kind)."""
+    if spec[0] == "cls":
+        t = R.integers(0, spec[2], spec[1])
+        if len(spec) > 3:
+            t.reshape(-1)[::3] = spec[3]
+        return t
+    if spec[0] == "prob":
+        p = R.uniform(0.1, 1, spec[1])
+        return np.round(p / p.sum(spec[2], keepdims=True), 6)
+    return arr(*spec)
+
+
+W4, NONE, SUM = {"weight": ((4,), "pos")}, {"reduction": "none"}, {"reduction": "sum"}
+CE, BCE, BCEL = "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits"
+X54, X64, C5, C6I = ((5, 4), "u"), ((6, 4), "u"), ("cls", (5,), 4), ("cls", (6,), 4, -100)
+X34, P34, Y01, YBIN = ((3, 4), "u"), ((3, 4), "p"), ((3, 4), "01"), ((3, 4), "bin")
+LS2, PW4, W31 = {"label_smoothing": 0.2}, {"pos_weight": ((4,), "pos")}, {"weight": ((3, 1), "pos")}
+# (id, loss, input (shape, kind), target spec, kwargs, tensor kwargs {name: (shape, kind)})
+LOSS_CASES = [
+    ("ce_nc", CE, X54, C5, {}, {}), ("ce_nc_none", CE, X54, C5, NONE, {}), ("ce_nc_sum", CE, X54, C5, SUM, {}),
+    ("ce_ignore_class_1", CE, X64, ("cls", (6,), 4, 1), {"ignore_index": 1}, {}), ("ce_weight_ignore", CE, X64, C6I, {}, W4),
+    ("ce_weight_ignore_ls", CE, X64, C6I, LS2, W4), ("ce_weight_ignore_ls_none", CE, X64, C6I, {**LS2, **NONE}, W4),
+    ("ce_weight_ignore_ls_sum", CE, X64, C6I, {**LS2, **SUM}, W4), ("ce_ls_ignore", CE, X64, C6I, {"label_smoothing": 0.35}, {}),
+    ("ce_spatial_weight_ignore_ls", CE, ((2, 4, 3, 2), "u"), ("cls", (2, 3, 2), 4, -100), {"label_smoothing": 0.1}, W4),
+    ("ce_spatial_none", CE, ((2, 4, 3), "u"), ("cls", (2, 3), 4), NONE, {}),
+    ("ce_unbatched_ls", CE, ((5,), "u"), ("cls", (), 5), {"label_smoothing": 0.1}, {}),
+    ("ce_large_logits", CE, ((4, 3), "big"), ("cls", (4,), 3), {"label_smoothing": 0.1}, {}),
+    ("ce_prob", CE, ((4, 3), "u"), ("prob", (4, 3), 1), {}, {}),
+    ("ce_prob_weight_ls", CE, ((4, 4), "u"), ("prob", (4, 4), 1), {"label_smoothing": 0.3}, W4),
+    ("ce_prob_spatial_none", CE, ((2, 3, 2, 2), "u"), ("prob", (2, 3, 2, 2), 1), NONE, {}),
+    ("ce_prob_unbatched_sum", CE, ((4,), "u"), ("prob", (4,), 0), SUM, W4),
+    ("nll", "nll_loss", X54, C5, {}, {}), ("nll_weight_ignore", "nll_loss", X64, C6I, {}, W4),
+    ("nll_weight_ignore_none", "nll_loss", X64, C6I, NONE, W4), ("nll_unbatched_sum", "nll_loss", ((4,), "u"), ("cls", (), 4), SUM, W4),
+    ("mse", "mse_loss", X34, X34, {}, {}), ("mse_none", "mse_loss", ((2, 3, 2), "u"), ((2, 3, 2), "u"), NONE, {}),
+    ("mse_sum", "mse_loss", ((5,), "u"), ((5,), "u"), SUM, {}), ("l1", "l1_loss", X34, X34, {}, {}),
+    ("l1_none", "l1_loss", X34, X34, NONE, {}), ("smooth_l1", "smooth_l1_loss", X34, X34, {}, {}),
+    ("smooth_l1_beta0.5_none", "smooth_l1_loss", X34, X34, {"beta": 0.5, **NONE}, {}),
+    ("smooth_l1_beta2_sum", "smooth_l1_loss", X34, X34, {"beta": 2.0, **SUM}, {}),
+    ("smooth_l1_beta0", "smooth_l1_loss", X34, X34, {"beta": 0.0}, {}),
+    ("bce", BCE, P34, Y01, {}, {}), ("bce_weight_none", BCE, P34, Y01, NONE, W4), ("bce_weight_sum", BCE, P34, YBIN, SUM, W31),
+    ("bce_saturated", BCE, ((3, 4), "edge"), YBIN, NONE, {}), ("bce_logits", BCEL, X34, Y01, {}, {}),
+    ("bce_logits_pos_weight_sum", BCEL, X34, YBIN, SUM, PW4), ("bce_logits_both_weights_none", BCEL, X34, Y01, NONE, {**W31, **PW4}),
+    ("bce_logits_saturated", BCEL, ((3, 4), "sat"), YBIN, NONE, PW4), ("bce_logits_zero", BCEL, ((3, 4), "zero"), Y01, {}, PW4),
+]
+
+
+def backward_w(out):
+    w = arr(tuple(out.shape), "w")
+    (out * T(w, False)).sum().backward()
+    return w
+
+
+def loss_case(cid, loss, xspec, tspec, kwargs, tkw):
+    x, tv, extra = arr(*xspec), target(tspec), {k: arr(*v) for k, v in tkw.items()}
+    is_float = tv.dtype.kind == "f"
+    xt, tt = T(x), T(tv) if is_float else torch.tensor(tv, dtype=torch.int64)
+    out = getattr(F, loss)(xt, tt, **kwargs, **{k: T(v, False) for k, v in extra.items()})
+    w = backward_w(out)
+    rec = {"id": cid, "loss": loss, "kwargs": kwargs, "input": L(x), "target": L(tv),
+           "target_dtype": "float64" if is_float else "int64", "tensor_kwargs": {k: L(v) for k, v in extra.items()},
+           "output": L(out), "w": L(w), "grad_input": L(xt.grad)}
+    # PyTorch's target gradient of BCE at an input of exactly 0 or 1 is -inf (that backward does not
+    # clamp the logs the way the forward does): a quirk, not recorded.
+    if is_float and torch.isfinite(tt.grad).all():
+        rec["grad_target"] = L(tt.grad)
+    return rec
+
+
+# layer_norm: (id, x (shape, kind), normalized_shape, weight, bias, eps); group_norm: num_groups, affine
+NORM_CASES = [
+    ("ln_last", "layer_norm", ((4, 5), "u"), [5], True, True, 1e-5), ("ln_1d", "layer_norm", ((6,), "u"), [6], True, True, 1e-5),
+    ("ln_two_dims", "layer_norm", ((2, 3, 4), "u"), [3, 4], True, True, 1e-5),
+    ("ln_no_affine", "layer_norm", ((3, 4), "u"), [4], False, False, 1e-5),
+    ("ln_weight_only_eps", "layer_norm", ((2, 3, 4), "u"), [4], True, False, 0.1),
+    ("gn_g2", "group_norm", ((2, 4, 3), "u"), 2, True, True, 1e-5), ("gn_2d_eps", "group_norm", ((4, 6), "u"), 3, True, True, 0.01),
+    ("gn_g1_4d", "group_norm", ((2, 4, 2, 2), "u"), 1, True, True, 1e-5),
+    ("gn_g4_no_affine", "group_norm", ((3, 4, 5), "u"), 4, False, False, 1e-5),
+]
+
+
+def norm_case(cid, fn, xspec, arg, has_w, has_b, eps):
+    x = arr(*xspec)
+    pshape = tuple(arg) if fn == "layer_norm" else (xspec[0][1],)
+    wv, bv = arr(pshape, "pos") if has_w else None, arr(pshape) if has_b else None
+    xt, wt, bt = T(x), T(wv) if has_w else None, T(bv) if has_b else None
+    out = getattr(F, fn)(xt, arg, wt, bt, eps)
+    rec = {"id": cid, "fn": fn, "arg": arg, "eps": eps, "x": L(x), "w": L(backward_w(out)), "output": L(out),
+           "grad_x": L(xt.grad)}
+    if has_w:
+        rec.update(weight=L(wv), grad_weight=L(wt.grad))
+    if has_b:
+        rec.update(bias=L(bv), grad_bias=L(bt.grad))
+    return rec
+
+
+# (id, num_embeddings, embedding_dim, index shape, padding_idx)
+EMBEDDING_CASES = [("emb_2d", 6, 3, (2, 4), None), ("emb_pad", 5, 2, (3, 3), 2), ("emb_pad_negative", 5, 2, (7,), -1),
+                   ("emb_0d_index", 4, 3, (), None)]
+
+
+def embedding_case(cid, n, d, ishape, padding_idx):
+    wv, idx = arr((n, d)), R.integers(0, n, ishape)
+    if padding_idx is not None:  # the padding row is used, repeatedly
+        idx.reshape(-1)[::3] = padding_idx % n
+    wt = T(wv)
+    out = F.embedding(torch.tensor(idx, dtype=torch.int64), wt, padding_idx=padding_idx)
+    w = backward_w(out)
+    return {"id": cid, "padding_idx": padding_idx, "weight": L(wv), "indices": L(idx), "w": L(w), "output": L(out),
+            "grad_weight": L(wt.grad)}
+
+
 def build(nn_mod, spec):
     """Nested specs: ["Sequential", [specs]], ["Custom", class name, [[attr, spec], ...]],
     or [layer name, args, kwargs]. The test has the same function for ferrograd.nn."""
@@ -296,6 +426,13 @@ STATE_DICT_MODELS = {
     "bn2d_no_track": ["BatchNorm2d", [3], {"track_running_stats": False}],
     "bn3d_neither": ["BatchNorm3d", [2], {"affine": False, "track_running_stats": False}],
     "linear_nobias": ["Linear", [3, 2], {"bias": False}],
+    "layernorm": ["LayerNorm", [[2, 3]], {}], "layernorm_nobias": ["LayerNorm", [4], {"bias": False}],
+    "layernorm_no_affine": ["LayerNorm", [4], {"elementwise_affine": False}], "groupnorm": ["GroupNorm", [2, 4], {}],
+    "groupnorm_no_affine": ["GroupNorm", [2, 4], {"affine": False}], "embedding_pad": ["Embedding", [5, 3], {"padding_idx": 0}],
+    "emb_ln_head": ["Sequential", [["Embedding", [10, 4], {}], ["LayerNorm", [4], {}], ["GroupNorm", [2, 4], {}],
+                                   ["Linear", [4, 2], {}]]],
+    "losses": ["Sequential", [["CrossEntropyLoss", [], {}], ["NLLLoss", [], {}], ["MSELoss", [], {}], ["L1Loss", [], {}],
+                              ["SmoothL1Loss", [], {}], ["BCELoss", [], {}], ["BCEWithLogitsLoss", [], {}]]],
 }
 REPR_SPECS = [
     ["Dropout", [], {}], ["Dropout", [0.25], {}], ["Dropout", [0.1], {"inplace": True}],
@@ -307,6 +444,12 @@ REPR_SPECS = [
     ["SiLU", [], {}], ["Sigmoid", [], {}], ["Tanh", [], {}], ["Softmax", [], {"dim": 1}], ["LogSoftmax", [], {"dim": -1}],
     ["Flatten", [], {}], ["Identity", [], {}],
     MLP, NET,
+    ["LayerNorm", [4], {}], ["LayerNorm", [[2, 3]], {"eps": 0.001, "bias": False}],
+    ["LayerNorm", [4], {"elementwise_affine": False}], ["GroupNorm", [2, 4], {}], ["GroupNorm", [1, 3], {"eps": 0.01, "affine": False}],
+    ["Embedding", [10, 3], {}], ["Embedding", [10, 3], {"padding_idx": 0}], ["Embedding", [10, 3], {"padding_idx": -1}],
+    ["CrossEntropyLoss", [], {}], ["CrossEntropyLoss", [], {"label_smoothing": 0.1, "reduction": "sum"}], ["NLLLoss", [], {}],
+    ["MSELoss", [], {}], ["L1Loss", [], {}], ["SmoothL1Loss", [], {"beta": 0.5}], ["BCELoss", [], {}],
+    ["BCEWithLogitsLoss", [], {}],
 ]
 
 
@@ -332,6 +475,9 @@ def main():
     bns.append(bn_case("BatchNorm3d", (2, 2, 1, 2, 2), None, False, False, train3_eval))
     bns.append(bn_case("BatchNorm1d", (2, 3), 0.0, True, True, train3_eval))
     golden["batchnorm"] = bns
+    golden["losses"] = [loss_case(*c) for c in LOSS_CASES]
+    golden["norms"] = [norm_case(*c) for c in NORM_CASES]
+    golden["embedding"] = [embedding_case(*c) for c in EMBEDDING_CASES]
     golden["state_dict"] = {}
     for name, spec in STATE_DICT_MODELS.items():
         sd = build(nn, spec).state_dict()
@@ -342,7 +488,8 @@ def main():
     text = json.dumps(golden, separators=(",", ":"))
     with open(OUT, "w") as f:
         f.write(text + "\n")
-    print(f"wrote {OUT}: {len(text) / 1024:.1f} KB, {len(golden['ops'])} ops, {len(bns)} batchnorm sequences")
+    print(f"wrote {OUT}: {len(text) / 1024:.1f} KB, {len(golden['ops'])} ops, {len(bns)} batchnorm sequences, "
+          f"{len(golden['losses'])} losses, {len(golden['norms'])} norms, {len(golden['embedding'])} embeddings")
 
 
 if __name__ == "__main__":

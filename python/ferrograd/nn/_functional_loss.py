@@ -59,18 +59,24 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
         shape[dim] = c
         logp = logp * weight.reshape(shape)
     loss = -(logp * target).sum(dim)
-    if reduction == "mean":
-        n = loss.numel()
-        return loss.sum() / n if n else loss.sum()
     return _reduce(loss, reduction)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean") -> Tensor:
-    """Negative log likelihood of log-probabilities `input` (N, C) or (C,) at int64 `target`."""
-    if input.ndim not in (1, 2):
-        raise ValueError(f"nll_loss: expected a 1-D or 2-D input (got {input.ndim}-D, shape {tuple(input.shape)}); "
-                         "for (N, C, d...) move the class dim last and flatten")
+    """Negative log likelihood of log-probabilities `input` (N, C), (N, C, d...) or (C,) at int64 `target`."""
+    if input.ndim == 0:
+        raise ValueError("nll_loss: input must have a class dimension, got a 0-d tensor")
+    if input.ndim > 2:
+        # (N, C, d...) -> rows of classes, as PyTorch's nll_loss2d / nd.
+        n, c = input.shape[0], input.shape[1]
+        if tuple(target.shape) != (n, *input.shape[2:]):
+            raise ValueError(f"nll_loss: expected target of shape {(n, *input.shape[2:])} for input of shape "
+                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
+        perm = (0, *range(2, input.ndim), 1)
+        rows = input.permute(*perm).reshape(-1, c)
+        out = nll_loss(rows, target.reshape(-1), weight, ignore_index=ignore_index, reduction=reduction)
+        return out.reshape(tuple(target.shape)) if reduction == "none" else out
     batched = input.ndim == 2
     x = input if batched else input.unsqueeze(0)
     t = target if batched else target.reshape(1)
@@ -79,8 +85,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     n, c = x.shape
     if tuple(t.shape) != (n,):
         raise ValueError(f"nll_loss: expected target of shape ({n},) for input of shape {tuple(input.shape)}, got {tuple(target.shape)}")
-    tv = t.tolist()
-    for v in tv:
+    for v in t.tolist():
         if v != ignore_index and not 0 <= v < c:
             raise IndexError(f"Target {v} is out of bounds (nll_loss with {c} classes).")
     keep = t != ignore_index
@@ -121,12 +126,10 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
-    """BCE of probabilities; each log is clamped at -100 as PyTorch does, so 0 and 1 give finite loss."""
+    """BCE of probabilities (one Rust kernel): logs clamped at -100 as PyTorch, so 0 and 1 give a
+    finite loss, and the gradient uses PyTorch's (x - y) / max(x (1 - x), 1e-12)."""
     _same_shape("binary_cross_entropy", input, target)
-    x = input.detach()
-    if x.numel() and (x.min().item() < 0 or x.max().item() > 1):
-        raise RuntimeError("all elements of input should be between 0 and 1")
-    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
+    loss = _core._binary_cross_entropy(input, as_tensor(target))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
@@ -134,9 +137,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    """BCE on logits in the overflow-free form (1-y)x + (1+(pw-1)y)(log(1+exp(-|x|)) + max(-x, 0))."""
+    """BCE on logits: (1-y) x + (1+(pw-1) y) softplus(-x), softplus computed without overflow and
+    differentiated as sigmoid (so the gradient at x = 0 is right too)."""
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    softplus_neg = (-(input.abs())).exp().add(1.0).log() + (-input).clamp(min=0)
+    softplus_neg = _core._softplus(-input)
     coef = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
     loss = (1 - target) * input + coef * softplus_neg
     if weight is not None:

@@ -11,7 +11,7 @@ from ._functional_norm import *  # noqa: F403 (layer_norm, group_norm)
 from ._functional_norm import __all__ as _norm_all
 
 __all__ = [
-    "linear", "relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "softmax", "log_softmax",
+    "linear", "relu", "leaky_relu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
     "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "batch_norm",
     "embedding", *_loss_all, *_norm_all,
 ]
@@ -39,6 +39,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
     return _core._silu(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (PyTorch's rule)."""
+    if beta == 1.0:
+        sp = _core._softplus(input)
+    else:
+        sp = _core._softplus(input * beta) / beta
+    return _core.where(input * beta > threshold, input, sp)
 
 
 def sigmoid(input: Tensor) -> Tensor:
@@ -187,6 +196,10 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
     if input.dtype != _core.int64:
         raise RuntimeError(f"embedding: expected indices of dtype int64, got {input.dtype}")
     n = weight.shape[0]
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within num_embeddings ({n})")
+        padding_idx %= n
     if input.numel():
         lo, hi = input.min().item(), input.max().item()
         if lo < 0 or hi >= n:

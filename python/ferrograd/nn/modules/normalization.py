@@ -19,8 +19,9 @@ class LayerNorm(Module):
         dt = _dtype_or_default(dtype)
         if elementwise_affine:
             self.weight = Parameter(ones(self.normalized_shape, dtype=dt))
-            self.bias = Parameter(zeros(self.normalized_shape, dtype=dt)) if bias else None
-            if not bias:
+            if bias:
+                self.bias = Parameter(zeros(self.normalized_shape, dtype=dt))
+            else:
                 self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
@@ -36,11 +37,13 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 class GroupNorm(Module):
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None) -> None:
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, device=None, dtype=None,
+                 *, bias: bool = True) -> None:
         super().__init__()
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
@@ -51,7 +54,10 @@ class GroupNorm(Module):
         dt = _dtype_or_default(dtype)
         if affine:
             self.weight = Parameter(ones(num_channels, dtype=dt))
-            self.bias = Parameter(zeros(num_channels, dtype=dt))
+            if bias:
+                self.bias = Parameter(zeros(num_channels, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -60,4 +66,4 @@ class GroupNorm(Module):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, bias={self.bias is not None}"

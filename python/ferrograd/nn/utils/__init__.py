@@ -6,8 +6,10 @@ from .mode_warnings import (
 )
 from .modes import ModeReport, freeze_batchnorm, inference, mode_report
 from .update_bn import update_bn
+from .summary import ModelSummary, SummaryRow, summary
 
 __all__ = [
     "MixedModesWarning", "ModeWarning", "StatsUpdateWithoutGradWarning", "UntrackedStatsWarning", "set_mode_warnings",
     "ModeReport", "freeze_batchnorm", "inference", "mode_report", "update_bn",
+    "ModelSummary", "SummaryRow", "summary",
 ]

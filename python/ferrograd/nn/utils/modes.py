@@ -106,15 +106,34 @@ class ModeReport:
     __repr__ = __str__
 
 
-def mode_report(model: Module) -> ModeReport:
+def _governing_pins(model: Module) -> dict[str, str]:
+    """path -> the mode pinned on it or on its nearest pinned ancestor."""
+    pins: dict[str, str] = {}
+    for path, m in model.named_modules():
+        parent = path.rsplit(".", 1)[0] if "." in path else ("" if path else None)
+        inherited = pins.get(parent) if parent is not None else None
+        pin = m.pinned_mode or inherited
+        if pin:
+            pins[path] = pin
+    return pins
+
+
+def mode_report(model: Module, *, inference: bool = False) -> ModeReport:
+    pins = _governing_pins(model)
     entries = [
-        ModeEntry(path or "(root)", type(m).__name__, "train" if m.training else "eval", m.pinned_mode, _meaning(m))
+        ModeEntry(path or "(root)", type(m).__name__, "train" if m.training else "eval", pins.get(path), _meaning(m))
         for path, m in model.named_modules()
         if is_mode_dependent(m)
     ]
     report = ModeReport(model, entries)
-    if report.mixed and not any(e.pinned for e in entries):
-        warn_once(model, MixedModesWarning, "model has mode-dependent modules in mixed modes:\n" + str(report))
+    root_mode = "train" if model.training else "eval"
+    # Pins explain a difference; anything else is a mix the user may not know about. Under
+    # fg.inference every mode-dependent module should be in eval mode, pinned or not.
+    unexplained = any(e.mode != root_mode and not e.pinned for e in entries)
+    training_in_inference = inference and any(e.mode == "train" for e in entries)
+    if unexplained or training_in_inference:
+        why = "still in training mode inside fg.inference (pinned?)" if training_in_inference else "in mixed modes"
+        warn_once(model, MixedModesWarning, f"model has mode-dependent modules {why}:\n" + str(report))
     return report
 
 
@@ -140,8 +159,7 @@ class inference:
         guard = _soft_inference_mode()
         guard.__enter__()
         self._stack.append((modes, guard))
-        report = mode_report(self.model)  # warns if pins leave some modules training
-        del report
+        mode_report(self.model, inference=True)  # warns if pins leave some modules training
         return self.model
 
     def __exit__(self, *exc) -> None:
