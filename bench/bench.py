@@ -67,24 +67,37 @@ def _fmt(x) -> str:
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
 
 
-def best_time(fn, runs: int, warmup: int = 2) -> float:
-    """Best wall time in seconds of `runs` calls of fn (after `warmup` untimed ones)."""
-    for _ in range(warmup):
-        fn()
-    ts = []
+def best_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
+    """Best wall time in seconds of each zero-arg callable in fns ({lib: fn}) over `runs` turns of
+    two calls each. The libraries take turns, so a slow spell of this (shared, virtual) machine hits
+    them all alike rather than one library's whole series; the pause before each turn lets the
+    previous library's worker threads (OpenBLAS, OpenMP and rayon spin a while after work) go idle
+    instead of competing for the cores."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
+        for lib, fn in fns.items():
+            time.sleep(pause)
+            for _ in range(2):
+                t0 = time.perf_counter()
+                fn()
+                best[lib] = min(best[lib], time.perf_counter() - t0)
+    return best
 
 
-def ns_per_op(stmt: str, env: dict, repeat: int) -> float:
-    """Median over `repeat` timeit repeats of stmt, in ns per execution (gc off, as timeit does)."""
-    t = timeit.Timer(stmt, globals=env)
-    n, _ = t.autorange()  # loops that take >= 0.2 s; aim for ~20 ms per repeat instead
-    n = max(1000, n // 10)
-    return statistics.median(t.repeat(repeat=repeat, number=n)) / n * 1e9
+def ns_per_op(stmts: dict, repeat: int) -> dict:
+    """Median over `repeat` timeit repeats of each statement in stmts ({lib: (stmt, globals)}), in
+    ns per execution (gc off, as timeit does). Libraries take turns repeat by repeat, as above."""
+    timers, loops, ts = {}, {}, {lib: [] for lib in stmts}
+    for lib, (stmt, env) in stmts.items():
+        timers[lib] = timeit.Timer(stmt, globals=env)
+        loops[lib] = max(1000, timers[lib].autorange()[0] // 20)  # ~10 ms per repeat
+    for _ in range(repeat):
+        for lib, t in timers.items():
+            ts[lib].append(t.timeit(loops[lib]) / loops[lib] * 1e9)
+    return {lib: statistics.median(v) for lib, v in ts.items()}
 
 
 def to_lib(lib, arr: np.ndarray):
@@ -96,6 +109,24 @@ def to_lib(lib, arr: np.ndarray):
 
 def libmod(lib):
     return {"fg": fg, "torch": torch}[lib]
+
+
+def cpu_snapshot() -> tuple[float, float, float, float]:
+    """(steal, busy, total, own) CPU seconds: steal is time the hypervisor gave to other guests,
+    busy is all non-idle time on the machine, own is this process's."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    tck, t = os.sysconf("SC_CLK_TCK"), os.times()
+    return v[7] / tck, (sum(v) - v[3] - v[4] - v[7]) / tck, sum(v) / tck, t.user + t.system
+
+
+def load_note(before, after) -> str:
+    """How much of the machine went to others while a section ran: other processes here (a build,
+    tests) and other guests (steal). Above a few %, the numbers are not comparable: rerun."""
+    d = [y - x for x, y in zip(before, after)]
+    steal, others = 100 * d[0] / max(d[2], 1e-9), 100 * max(0.0, d[1] - d[3]) / max(d[2], 1e-9)
+    warn = ": the machine was busy, rerun to compare" if steal + others >= 5 else ""
+    return f"other processes {others:.0f}% of CPU, steal {steal:.0f}%{warn}"
 
 
 def rss_mb() -> float:
@@ -112,17 +143,17 @@ def per_op_overhead(args) -> Bench:
     res = {}
     for case, stmt, rg in [("a + b", "a + b", False), ("a + b, a.requires_grad", "a + b", True),
                            ("a.numel() (binding baseline)", "a.numel()", False)]:
-        vals = {}
+        stmts = {}
         for lib in LIBS:
-            a, bb = to_lib(lib, one), to_lib(lib, one)
             if rg and lib == "numpy":
                 continue
+            a, bb = to_lib(lib, one), to_lib(lib, one)
             if rg:
                 a.requires_grad_(True)
-            s = "a.size" if (lib == "numpy" and stmt == "a.numel()") else stmt
-            vals[lib] = ns_per_op(s, {"a": a, "b": bb}, args.repeat)
-        res[case] = b.add(case, "ns/op", **vals)
-    b.add("empty timeit loop (pass)", "ns/op", fg=ns_per_op("pass", {}, args.repeat))
+            s = "a.size" if (lib == "numpy" and stmt == "a.numel()") else stmt  # numpy: a property
+            stmts[lib] = (s, {"a": a, "b": bb})
+        res[case] = b.add(case, "ns/op", **ns_per_op(stmts, args.repeat))
+    b.add("empty timeit loop (any lib)", "ns/op", fg=ns_per_op({"fg": ("pass", {})}, args.repeat)["fg"])
     if torch is not None:
         for case, limit in [("a + b", 0.2), ("a + b, a.requires_grad", 0.3)]:
             r = res[case]["fg"] / res[case]["torch"]
@@ -132,13 +163,11 @@ def per_op_overhead(args) -> Bench:
 
 def matmul(args) -> Bench:
     n = args.matmul_n
-    b = Bench(f"matmul {n}x{n} @ {n}x{n} float32 (best of {args.runs}; higher is better)")
+    b = Bench(f"matmul {n}x{n} @ {n}x{n} float32 (best of {2 * args.runs} calls; higher is better)")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
-    vals = {}
-    for lib in LIBS:
-        a, c = to_lib(lib, x), to_lib(lib, y)
-        vals[lib] = 2 * n**3 / best_time(lambda: a @ c, args.runs) / 1e9
+    ops = {lib: (lambda a=to_lib(lib, x), c=to_lib(lib, y): a @ c) for lib in LIBS}
+    vals = {lib: 2 * n**3 / t / 1e9 for lib, t in best_times(ops, args.runs).items()}
     b.add("a @ b", "GFLOP/s", **vals)
     for other in LIBS[1:]:
         r = vals["fg"] / vals[other]
@@ -148,21 +177,23 @@ def matmul(args) -> Bench:
 
 def elementwise_and_reductions(args) -> Bench:
     n = args.big_n
-    b = Bench(f"memory-bound ops, float32 (best of {args.runs}; ms lower is better, GB/s higher)")
+    b = Bench(f"memory-bound ops, float32 (best of {2 * args.runs} calls; ms lower is better, GB/s higher)")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(n, np.float32), rng.standard_normal(n, np.float32)
     rows, cols = args.softmax_shape
     s = rng.standard_normal((rows, cols), np.float32)
     cases = [  # name, bytes moved, make (lib -> zero-arg callable)
         (f"add {n / 2**20:.0f}M + {n / 2**20:.0f}M", 3 * 4 * n,
-         lambda lib, a=x, c=y: (lambda p=to_lib(lib, a), q=to_lib(lib, c): p + q)),
+         lambda lib: (lambda p=to_lib(lib, x), q=to_lib(lib, y): p + q)),
+        (f"add in place, a += b ({n / 2**20:.0f}M)", 3 * 4 * n,  # no new output: kernel w/o page faults
+         lambda lib: (lambda p=to_lib(lib, x), q=to_lib(lib, y): p.__iadd__(q))),
         (f"sum {n / 2**20:.0f}M", 4 * n, lambda lib: (lambda p=to_lib(lib, x): p.sum())),
         (f"softmax ({rows}, {cols}), dim=-1", 2 * 4 * rows * cols,
          lambda lib: (lambda p=to_lib(lib, s): np_softmax(p)) if lib == "numpy"
          else (lambda p=to_lib(lib, s): p.softmax(-1))),
     ]
     for name, nbytes, make in cases:
-        t = {lib: best_time(make(lib), args.runs) for lib in LIBS}
+        t = best_times({lib: make(lib) for lib in LIBS}, args.runs)
         b.add(name, "ms", **{k: v * 1e3 for k, v in t.items()})
         bw = b.add("", "GB/s", **{k: nbytes / v / 1e9 for k, v in t.items()})
         if name.startswith("add"):
@@ -233,9 +264,10 @@ def header() -> str:
     lines = [
         f"machine : {platform.machine()}, nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {model}",
         f"python  : {sys.version.split()[0]} ({sys.executable})",
-        f"ferrograd {fg.__version__} ({os.path.dirname(fg.__file__)})",
+        f"ferrograd {fg.__version__} ({fg._core.__file__}, built {time.ctime(os.path.getmtime(fg._core.__file__))})",
         f"numpy   : {np.__version__}, BLAS {_numpy_blas()}",
         f"torch   : {torch.__version__ + ', threads ' + str(torch.get_num_threads()) if torch else 'not importable: columns skipped'}",
+        f"load    : {open('/proc/loadavg').read().split()[0]} (1-min average; a build or test run here skews every number)",
         f"env     : {' '.join(f'{k}={v}' for k, v in sorted(env.items())) or '(no OPENBLAS_/OMP_/MKL_/RAYON_ variables set)'}",
     ]
     return "\n".join(lines)
@@ -251,19 +283,22 @@ def _numpy_blas() -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], help="sections to run (default: all)")
-    ap.add_argument("--repeat", type=int, default=31, help="timeit repeats for per-op overhead")
-    ap.add_argument("--runs", type=int, default=10, help="timed runs for the throughput sections")
+    ap.add_argument("sections", nargs="*", help=f"sections to run, of {', '.join(SECTIONS)} (default: all)")
+    ap.add_argument("--repeat", type=int, default=51, help="timeit repeats for per-op overhead")
+    ap.add_argument("--runs", type=int, default=10, help="turns (of 2 timed calls) per library in the throughput sections")
     ap.add_argument("--matmul-n", type=int, default=1024)
     ap.add_argument("--big-n", type=int, default=16 * 2**20, help="elements for add/sum")
     ap.add_argument("--softmax-shape", type=int, nargs=2, default=(4096, 1024))
     ap.add_argument("--mlp-iters", type=int, default=300)
     args = ap.parse_args()
+    if unknown := set(args.sections) - set(SECTIONS):
+        ap.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     print(header(), flush=True)
     for name in args.sections or SECTIONS:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu_snapshot()
         table = SECTIONS[name](args)
-        print(f"\n{table.render()}\n({time.perf_counter() - t0:.1f} s)", flush=True)
+        note = load_note(cpu0, cpu_snapshot())
+        print(f"\n{table.render()}\n({time.perf_counter() - t0:.1f} s; {note})", flush=True)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if GOALS:
         print("\n== goals ==\n" + "\n".join(GOALS))

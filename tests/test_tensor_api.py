@@ -158,3 +158,30 @@ def test_tensor_is_hashable_and_usable_in_sets():
 def test_iteration_yields_rows():
     rows = list(fg.arange(6).reshape(3, 2))
     assert [r.tolist() for r in rows] == [[0, 1], [2, 3], [4, 5]]
+
+
+def test_memory_counters_track_live_tensor_bytes_and_the_graph():
+    import gc
+
+    gc.collect()
+    base = fg.memory_allocated()
+    x = fg.ones(1000, 1000)  # 4 MB
+    assert fg.memory_allocated() - base == 4_000_000
+    del x
+    gc.collect()
+    assert fg.memory_allocated() == base
+    w = fg.randn(500, 500, requires_grad=True)
+    start = fg.memory_allocated()
+    with fg.no_grad():
+        y = ((w * 2).exp() * 3).sum()
+    assert fg.memory_allocated() - start < 100  # only the scalar result survives
+    del y
+    y = ((w * 2).exp() * 3).sum()
+    held = fg.memory_allocated() - start  # ExpBackward keeps exp's output for backward
+    assert held >= 500 * 500 * 4
+    y.backward()
+    del y
+    gc.collect()
+    assert 500 * 500 * 4 <= fg.memory_allocated() - start < 500 * 500 * 4 + 100  # graph freed; w.grad remains
+    fg.reset_peak_memory_stats()
+    assert fg.max_memory_allocated() == fg.memory_allocated()

@@ -37,7 +37,8 @@ __all__ = [
     "from_numpy", "full", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm",
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
-    "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
+    "_backward", "_grad", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
+    "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
     "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
 ]
 
@@ -395,3 +396,8 @@ def _layer_norm(
     input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:
     """Normalises over the trailing `normalized_shape` dims (biased variance), optional affine."""
+def memory_allocated() -> int:
+    """Bytes held by live tensors (parameters, activations, saved tensors of the graph)."""
+def max_memory_allocated() -> int:
+    """Peak of memory_allocated() since the last reset_peak_memory_stats()."""
+def reset_peak_memory_stats() -> None: ...

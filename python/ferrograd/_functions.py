@@ -66,6 +66,9 @@ cat = _core.cat
 concat = _core.cat
 stack = _core.stack
 manual_seed = _core.manual_seed
+memory_allocated = _core.memory_allocated
+max_memory_allocated = _core.max_memory_allocated
+reset_peak_memory_stats = _core.reset_peak_memory_stats
 
 
 def where(condition: Tensor, input, other) -> Tensor:

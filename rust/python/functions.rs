@@ -140,3 +140,17 @@ pub fn _grad(
     let found = py.detach(|| engine::run(&r, retain_graph, Some(&ins))).py()?;
     Ok(found.into_iter().map(|g| g.map(Into::into)).collect())
 }
+
+/// Bytes held by live tensors (parameters, activations, saved tensors of the graph).
+#[pyfunction]
+pub fn memory_allocated() -> usize {
+    crate::tensor::memory_allocated()
+}
+#[pyfunction]
+pub fn max_memory_allocated() -> usize {
+    crate::tensor::max_memory_allocated()
+}
+#[pyfunction]
+pub fn reset_peak_memory_stats() {
+    crate::tensor::reset_peak_memory();
+}

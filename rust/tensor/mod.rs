@@ -4,7 +4,7 @@ pub mod dtype;
 pub mod iter;
 pub mod shape;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use dtype::{Buffer, DType, Element, Float, Numeric, Scalar};
@@ -21,8 +21,27 @@ pub struct Storage {
     version: AtomicU64,
 }
 
+/// Bytes held by all live tensor storages, and the peak since the last reset: what
+/// `fg.memory_allocated()` and `fg.max_memory_allocated()` report (the graph's saved tensors
+/// included, which is how `no_grad` shows its saving).
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+pub fn memory_allocated() -> usize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+pub fn max_memory_allocated() -> usize {
+    PEAK_BYTES.load(Ordering::Relaxed)
+}
+pub fn reset_peak_memory() {
+    PEAK_BYTES.store(LIVE_BYTES.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
+        let bytes = buf.len() * buf.dtype().size_of();
+        let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
         Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
@@ -58,6 +77,13 @@ pub fn hint_huge_pages<T>(v: &mut Vec<T>) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = v;
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        let buf = self.buf.get_mut().unwrap_or_else(|e| e.into_inner());
+        LIVE_BYTES.fetch_sub(buf.len() * buf.dtype().size_of(), Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
