@@ -4,11 +4,96 @@
 //! Rules, as PyTorch: a leaf that requires grad may only be changed with grad mode off; a
 //! non-leaf on the graph is rebased, i.e. its grad_fn becomes the in-place op's node.
 
+use rayon::prelude::*;
+
 use crate::autograd::is_recording;
 use crate::bail;
 use crate::error::Result;
+use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
-use crate::tensor::Tensor;
+use crate::tensor::iter::GRAIN;
+use crate::tensor::{Numeric, Tensor};
+use crate::with_numeric;
+
+#[derive(Clone, Copy, Debug)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// `t op= other` (add_, sub_, mul_, div_, `+=` ...). Off the graph and on a contiguous tensor
+/// whose dtype the result keeps, this is one parallel pass over t's own memory, like numpy's
+/// in-place ops (optimizer updates take this path); otherwise the general `apply`.
+pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
+    let graph = is_recording() && (t.requires_grad() || other.requires_grad());
+    let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
+    if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool {
+        check_inplace(t)?;
+        let o = crate::ops::cast::to_dtype(&other.detach(), t.dtype())?;
+        if crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")? != t.shape() {
+            bail!(Runtime, "output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(),
+                crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")?);
+        }
+        with_numeric!(t.dtype(), "in-place op", T => fast::<T>(t, &o, op));
+        return Ok(());
+    }
+    let f = match op {
+        BinOp::Add => crate::ops::binary::add,
+        BinOp::Sub => crate::ops::binary::sub,
+        BinOp::Mul => crate::ops::binary::mul,
+        BinOp::Div => crate::ops::binary::div,
+    };
+    apply(t, "in-place op", |src| f(src, other))
+}
+
+fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinOp) {
+    let run = |(d, v): (&mut [T], &[T])| {
+        macro_rules! go {
+            ($e:expr) => {
+                if v.len() == 1 {
+                    let y = v[0];
+                    d.iter_mut().for_each(|x| *x = $e(*x, y));
+                } else {
+                    d.iter_mut().zip(v).for_each(|(x, &y)| *x = $e(*x, y));
+                }
+            };
+        }
+        match op {
+            BinOp::Add => go!(|a: T, b: T| a + b),
+            BinOp::Sub => go!(|a: T, b: T| a - b),
+            BinOp::Mul => go!(|a: T, b: T| a * b),
+            BinOp::Div => go!(|a: T, b: T| a / b),
+        }
+    };
+    let (off, n) = (t.layout().offset, t.numel());
+    let apply = |vals: &[T]| {
+        let mut guard = t.storage().write();
+        let data = &mut T::slice_mut(&mut guard)[off..off + n];
+        if vals.len() == 1 {
+            if n > GRAIN {
+                data.par_chunks_mut(GRAIN).for_each(|d| run((d, vals)));
+            } else {
+                run((data, vals));
+            }
+        } else if n > GRAIN {
+            data.par_chunks_mut(GRAIN).zip(vals.par_chunks(GRAIN)).for_each(run);
+        } else {
+            run((data, vals));
+        }
+    };
+    if o.numel() == 1 {
+        apply(&o.to_vec::<T>());
+    } else if o.shape() == t.shape() && o.is_contiguous() {
+        // Read straight from the operand's storage (a different one: checked by the caller).
+        o.with_view::<T, _>(|v| apply(&v.data[v.layout.offset..v.layout.offset + n]));
+    } else {
+        // A broadcast operand, made contiguous at t's shape once.
+        let vals: Vec<T> = o.expand(t.shape()).map(|e| e.to_vec()).unwrap_or_default();
+        apply(&vals);
+    }
+}
 
 pub fn check_inplace(t: &Tensor) -> Result<()> {
     if is_recording() && t.requires_grad() && t.is_leaf() {

@@ -19,16 +19,24 @@ fn rows<T: Float>(x: &[T], n: usize, log: bool) -> Vec<T> {
             let row = &x[start + r * n..start + (r + 1) * n];
             let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b != b { b } else { a });
             let m = if m.is_finite() { m } else if m != m { m } else { T::zero() };
-            let s: T = row.iter().map(|&v| (v - m).exp()).sum();
             if log {
+                let s: T = row.iter().map(|&v| (v - m).exp()).sum();
                 let ls = s.ln();
                 for (oi, &v) in o.iter_mut().zip(row) {
                     oi.write(v - m - ls);
                 }
             } else {
-                let inv = T::one() / s;
+                // exp once per element: written to the output, then scaled in place.
+                let mut s = T::zero();
                 for (oi, &v) in o.iter_mut().zip(row) {
-                    oi.write((v - m).exp() * inv);
+                    let e = (v - m).exp();
+                    s += e;
+                    oi.write(e);
+                }
+                let inv = T::one() / s;
+                for oi in o.iter_mut() {
+                    // SAFETY: every element of this row was written just above.
+                    unsafe { *oi.assume_init_mut() = *oi.assume_init_ref() * inv };
                 }
             }
         }

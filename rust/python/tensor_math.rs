@@ -60,9 +60,9 @@ impl PyTensor {
         let o = operand(&self.t, other)?;
         Ok(heavy(py, self.t.numel().max(o.numel()), || binary::compare(&self.t, &o, c))?.into())
     }
-    fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, f: BinFn) -> PyResult<()> {
+    fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: inplace::BinOp) -> PyResult<()> {
         let o = operand(&self.t, other)?;
-        heavy(py, self.t.numel(), || inplace::apply(&self.t, "in-place op", |t| f(t, &o)))
+        heavy(py, self.t.numel(), || inplace::binary(&self.t, &o, op))
     }
 }
 
@@ -335,22 +335,22 @@ impl PyTensor {
     fn add_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
         let o = operand(&slf.t, other)?;
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::apply(&t, "add_", |t| binary::add(t, &scaled(t, &o, alpha)?)))?;
+        heavy(py, t.numel(), || inplace::binary(&t, &scaled(&t, &o, alpha)?, inplace::BinOp::Add))?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=1.0))]
     fn sub_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
         let o = operand(&slf.t, other)?;
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::apply(&t, "sub_", |t| binary::sub(t, &scaled(t, &o, alpha)?)))?;
+        heavy(py, t.numel(), || inplace::binary(&t, &scaled(&t, &o, alpha)?, inplace::BinOp::Sub))?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        slf.inplace(py, other, binary::mul)?;
+        slf.inplace(py, other, inplace::BinOp::Mul)?;
         Ok(slf)
     }
     fn div_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        slf.inplace(py, other, binary::div)?;
+        slf.inplace(py, other, inplace::BinOp::Div)?;
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
@@ -376,16 +376,16 @@ impl PyTensor {
         Ok(slf)
     }
     fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace(py, other, binary::add)
+        self.inplace(py, other, inplace::BinOp::Add)
     }
     fn __isub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace(py, other, binary::sub)
+        self.inplace(py, other, inplace::BinOp::Sub)
     }
     fn __imul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace(py, other, binary::mul)
+        self.inplace(py, other, inplace::BinOp::Mul)
     }
     fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace(py, other, binary::div)
+        self.inplace(py, other, inplace::BinOp::Div)
     }
 }
 
