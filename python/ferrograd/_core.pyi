@@ -38,6 +38,7 @@ __all__ = [
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
+    "_sgd_step", "_adam_step", "_rmsprop_step", "_adagrad_step", "_adadelta_step",
 ]
 
 @final
@@ -377,3 +378,29 @@ def _batch_norm(
 def _leaky_relu(input: Tensor, slope: _float) -> Tensor: ...
 def _gelu(input: Tensor, tanh: _bool) -> Tensor: ...
 def _silu(input: Tensor) -> Tensor: ...
+
+# ---- fused optimizer steps (in place, no autograd; the Python optimizers own the state) -----
+def _sgd_step(
+    param: Tensor, grad: Tensor, momentum_buffer: Tensor | None, first_step: _bool, *,
+    lr: _float, momentum: _float, dampening: _float, weight_decay: _float, nesterov: _bool, maximize: _bool,
+) -> None:
+    """One SGD step; `first_step` makes the (new) momentum buffer the gradient."""
+def _adam_step(
+    param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | None, step: _float, *,
+    lr: _float, beta1: _float, beta2: _float, eps: _float, weight_decay: _float, decoupled_weight_decay: _bool,
+    maximize: _bool,
+) -> None:
+    """One Adam (or AdamW, with `decoupled_weight_decay`) step; `step` counts from 1."""
+def _rmsprop_step(
+    param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buffer: Tensor | None, grad_avg: Tensor | None, *,
+    lr: _float, alpha: _float, eps: _float, weight_decay: _float, momentum: _float, maximize: _bool,
+) -> None:
+    """One RMSprop step; `grad_avg` given when centered."""
+def _adagrad_step(
+    param: Tensor, grad: Tensor, sum: Tensor, step: _float, *,
+    lr: _float, lr_decay: _float, weight_decay: _float, eps: _float, maximize: _bool,
+) -> None: ...
+def _adadelta_step(
+    param: Tensor, grad: Tensor, square_avg: Tensor, acc_delta: Tensor, *,
+    lr: _float, rho: _float, eps: _float, weight_decay: _float, maximize: _bool,
+) -> None: ...

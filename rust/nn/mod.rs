@@ -1,4 +1,6 @@
-//! Fused layer kernels: each saves exactly what its backward needs.
+//! Fused layer kernels: each saves exactly what its backward needs; optimizer steps update their
+//! tensors in place.
 
 pub mod batch_norm;
 pub mod dropout;
+pub mod optim;
