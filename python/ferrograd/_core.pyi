@@ -40,6 +40,7 @@ __all__ = [
     "_backward", "_grad", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
     "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
     "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
+    "_sgd_step", "_adam_step", "_rmsprop_step", "_adagrad_step", "_adadelta_step",
 ]
 
 @final
@@ -401,3 +402,29 @@ def memory_allocated() -> int:
 def max_memory_allocated() -> int:
     """Peak of memory_allocated() since the last reset_peak_memory_stats()."""
 def reset_peak_memory_stats() -> None: ...
+
+# ---- fused optimizer steps (in place, no autograd; the Python optimizers own the state) -----
+def _sgd_step(
+    param: Tensor, grad: Tensor, momentum_buffer: Tensor | None, first_step: _bool, *,
+    lr: _float, momentum: _float, dampening: _float, weight_decay: _float, nesterov: _bool, maximize: _bool,
+) -> None:
+    """One SGD step; `first_step` makes the (new) momentum buffer the gradient."""
+def _adam_step(
+    param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, max_exp_avg_sq: Tensor | None, step: _float, *,
+    lr: _float, beta1: _float, beta2: _float, eps: _float, weight_decay: _float, decoupled_weight_decay: _bool,
+    maximize: _bool,
+) -> None:
+    """One Adam (or AdamW, with `decoupled_weight_decay`) step; `step` counts from 1."""
+def _rmsprop_step(
+    param: Tensor, grad: Tensor, square_avg: Tensor, momentum_buffer: Tensor | None, grad_avg: Tensor | None, *,
+    lr: _float, alpha: _float, eps: _float, weight_decay: _float, momentum: _float, maximize: _bool,
+) -> None:
+    """One RMSprop step; `grad_avg` given when centered."""
+def _adagrad_step(
+    param: Tensor, grad: Tensor, sum: Tensor, step: _float, *,
+    lr: _float, lr_decay: _float, weight_decay: _float, eps: _float, maximize: _bool,
+) -> None: ...
+def _adadelta_step(
+    param: Tensor, grad: Tensor, square_avg: Tensor, acc_delta: Tensor, *,
+    lr: _float, rho: _float, eps: _float, weight_decay: _float, maximize: _bool,
+) -> None: ...

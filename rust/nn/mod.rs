@@ -1,6 +1,8 @@
-//! Fused layer kernels: each saves exactly what its backward needs.
+//! Fused layer kernels: each saves exactly what its backward needs; optimizer steps update their
+//! tensors in place.
 
 pub mod batch_norm;
 pub mod dropout;
 pub mod loss;
 pub mod norm;
+pub mod optim;

@@ -6,6 +6,7 @@ mod error;
 mod functions;
 mod nn;
 mod node;
+mod optim;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
@@ -58,5 +59,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nn::_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_softplus, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_sgd_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adam_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adagrad_step, m)?)?;
+    m.add_function(wrap_pyfunction!(optim::_adadelta_step, m)?)?;
     Ok(())
 }

@@ -1,0 +1,75 @@
+"""Stochastic gradient descent, with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from .. import _core
+from .._core import Tensor
+from ..autograd.grad_mode import no_grad
+from .optimizer import Optimizer, _check, _zeros
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""SGD, as ``torch.optim.SGD``. Per parameter, with ``g`` its gradient:
+
+    .. code-block:: text
+
+        g = -g if maximize;  g = g + weight_decay * p
+        buf = g on the first step, else momentum * buf + (1 - dampening) * g   (momentum != 0)
+        g = g + momentum * buf if nesterov else buf                            (momentum != 0)
+        p = p - lr * g
+
+    The state of a parameter is ``{"momentum_buffer": buf}`` when momentum != 0, else empty.
+    ``foreach`` and ``fused`` are accepted for compatibility: every step is one fused kernel.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict],
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        _check(0.0 <= lr, f"Invalid learning rate: {lr}")
+        _check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
+        _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        defaults = dict(
+            lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+            maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
+        )
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        loss = self._evaluate(closure)
+        with no_grad():
+            for group in self.param_groups:
+                momentum = float(group["momentum"])
+                hyper = dict(
+                    lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]),
+                )
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    buf, first = None, False
+                    if momentum != 0:  # without momentum a parameter gets no state entry at all
+                        state = self.state[p]
+                        buf = state.get("momentum_buffer")
+                        if buf is None:
+                            buf, first = _zeros(p), True
+                            state["momentum_buffer"] = buf
+                    _core._sgd_step(p, p.grad, buf, first, **hyper)
+        return loss

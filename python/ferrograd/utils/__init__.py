@@ -1,0 +1,5 @@
+"""`fg.utils`: data loading (`fg.utils.data`)."""
+
+from . import data
+
+__all__ = ["data"]
