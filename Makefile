@@ -20,8 +20,13 @@ venv: $(VENV)/.deps
 build: $(VENV)/.deps
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/maturin develop --release -q
 
-demo: build
-	$(BIN)/python examples/tiny_regression.py
+# The demo's extras (ferrograd[examples]): scikit-learn's bundled digits, tqdm, matplotlib.
+$(VENV)/.examples: $(VENV)/.deps
+	$(BIN)/pip install -q scikit-learn tqdm matplotlib
+	touch $@
+
+demo: build $(VENV)/.examples
+	$(BIN)/python -m ferrograd.examples.digits
 
 test: $(VENV)/.deps
 	cargo test --release
