@@ -38,6 +38,7 @@ __all__ = [
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
+    "_conv2d", "_max_pool2d", "_avg_pool2d", "_adaptive_avg_pool2d",
 ]
 
 @final
@@ -377,3 +378,34 @@ def _batch_norm(
 def _leaky_relu(input: Tensor, slope: _float) -> Tensor: ...
 def _gelu(input: Tensor, tanh: _bool) -> Tensor: ...
 def _silu(input: Tensor) -> Tensor: ...
+
+# ---- convolution and pooling (argument forms resolved in nn.functional) ------------------
+def _conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> Tensor:
+    """conv2d on (N, C, H, W); `padding` is (top, bottom, left, right)."""
+def _max_pool2d(
+    input: Tensor,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    ceil_mode: _bool,
+) -> tuple[Tensor, Tensor]:
+    """(output, int64 indices as flat h * W + w positions in each input plane)."""
+def _avg_pool2d(
+    input: Tensor,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    ceil_mode: _bool,
+    count_include_pad: _bool,
+    divisor_override: int | None,
+) -> Tensor: ...
+def _adaptive_avg_pool2d(input: Tensor, output_size: tuple[int, int]) -> Tensor: ...

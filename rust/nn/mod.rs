@@ -1,4 +1,6 @@
 //! Fused layer kernels: each saves exactly what its backward needs.
 
 pub mod batch_norm;
+pub mod conv;
 pub mod dropout;
+pub mod pool;
