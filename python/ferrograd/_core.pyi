@@ -41,6 +41,7 @@ __all__ = [
     "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
     "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
     "_sgd_step", "_adam_step", "_rmsprop_step", "_adagrad_step", "_adadelta_step",
+    "_conv2d", "_max_pool2d", "_avg_pool2d", "_adaptive_avg_pool2d",
 ]
 
 @final
@@ -428,3 +429,34 @@ def _adadelta_step(
     param: Tensor, grad: Tensor, square_avg: Tensor, acc_delta: Tensor, *,
     lr: _float, rho: _float, eps: _float, weight_decay: _float, maximize: _bool,
 ) -> None: ...
+
+# ---- convolution and pooling (argument forms resolved in nn.functional) ------------------
+def _conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: tuple[int, int],
+    padding: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    groups: int,
+) -> Tensor:
+    """conv2d on (N, C, H, W); `padding` is (top, bottom, left, right)."""
+def _max_pool2d(
+    input: Tensor,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    ceil_mode: _bool,
+) -> tuple[Tensor, Tensor]:
+    """(output, int64 indices as flat h * W + w positions in each input plane)."""
+def _avg_pool2d(
+    input: Tensor,
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    ceil_mode: _bool,
+    count_include_pad: _bool,
+    divisor_override: int | None,
+) -> Tensor: ...
+def _adaptive_avg_pool2d(input: Tensor, output_size: tuple[int, int]) -> Tensor: ...

@@ -2,7 +2,9 @@
 //! tensors in place.
 
 pub mod batch_norm;
+pub mod conv;
 pub mod dropout;
 pub mod loss;
 pub mod norm;
 pub mod optim;
+pub mod pool;

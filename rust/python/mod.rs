@@ -1,6 +1,7 @@
 //! The PyO3 binding layer: the only code that touches Python. Everything here converts
 //! arguments, calls the core and maps errors (`error.rs`); no numerics live here.
 
+mod conv;
 mod convert;
 mod error;
 mod functions;
@@ -64,5 +65,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_adagrad_step, m)?)?;
     m.add_function(wrap_pyfunction!(optim::_adadelta_step, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_max_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv::_adaptive_avg_pool2d, m)?)?;
     Ok(())
 }
