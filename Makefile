@@ -28,7 +28,7 @@ $(VENV)/.examples: $(VENV)/.deps
 demo: build $(VENV)/.examples
 	$(BIN)/python -m ferrograd.examples.digits
 
-test: $(VENV)/.deps
+test: $(VENV)/.examples
 	cargo test --release
 	$(MAKE) build
 	$(BIN)/python -m pytest -q

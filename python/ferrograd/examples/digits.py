@@ -93,7 +93,8 @@ def main(argv=None) -> dict:
     for epoch in range(1, args.epochs + 1):
         model.train()
         t0 = time.perf_counter()
-        bar = tqdm(loader, desc=f"epoch {epoch:2d}/{args.epochs}", leave=False, file=sys.stdout)
+        # A live bar on a terminal; when output is piped, only the epoch lines below.
+        bar = tqdm(loader, desc=f"epoch {epoch:2d}/{args.epochs}", leave=False, disable=None)
         total, correct, seen = 0.0, 0, 0
         for xb, yb in bar:
             logits = model(xb)
