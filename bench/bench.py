@@ -19,10 +19,15 @@ import statistics
 import sys
 import time
 import timeit
+import warnings
 
 import numpy as np
 
 import ferrograd as fg
+
+# The eval benchmarks run freshly built models: their BatchNorm statistics were never updated,
+# which ferrograd rightly warns about; timing does not care.
+warnings.filterwarnings("ignore", category=fg.nn.utils.ModeWarning)
 
 try:
     import torch
@@ -246,8 +251,92 @@ def mlp_memory(args) -> Bench:
     return b
 
 
+def layers(args) -> Bench:
+    """The fused nn kernels of the nn core issue: BatchNorm2d in both modes, Dropout."""
+    b = Bench(f"nn layers, float32 forward (best of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    xbn = rng.standard_normal((64, 32, 28, 28), np.float32)
+    xd = rng.standard_normal(args.big_n, np.float32)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+    for mode in ("train", "eval"):
+        fns = {}
+        for lib in libs:
+            m, x = libmod(lib).nn.BatchNorm2d(32), to_lib(lib, xbn)
+            m.train(mode == "train")
+            fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
+        t = best_times(fns, args.runs)
+        v = b.add(f"BatchNorm2d 64x32x28x28, {mode} mode", "ms", **{k: x * 1e3 for k, x in t.items()})
+        if mode == "train" and "torch" in v:
+            r = v["fg"] / v["torch"]
+            GOALS.append(f"{'OK  ' if r <= 0.7 else 'MISS'} BatchNorm2d training forward: fg/torch {r:.2f}x (goal <= 0.7x)")
+    fns = {lib: (lambda d=libmod(lib).nn.Dropout(0.5), x=to_lib(lib, xd), lib=lib: _no_grad(lib, lambda: d(x))) for lib in libs}
+    t = best_times(fns, args.runs)
+    v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **{k: x / args.big_n * 1e9 for k, x in t.items()})
+    if "torch" in v:
+        r = v["fg"] / v["torch"]
+        GOALS.append(f"{'OK  ' if r <= 0.1 else 'MISS'} Dropout 16M forward: fg/torch {r:.2f}x (goal <= 0.1x)")
+    return b
+
+
+def _no_grad(lib, fn):
+    with libmod(lib).no_grad():
+        return fn()
+
+
+def _mlp(nn):
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 10))
+
+
+def _cnn(nn):
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Dropout2d(0.25), nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+    )
+
+
+def training(args) -> Bench:
+    """Whole training steps and eval passes (the nn breadth issue's benchmarks)."""
+    b = Bench(f"training steps and eval passes, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+    cases = [  # name, model builder, input shape, optimizer, train?, goal
+        ("MLP 784-256-10 train step, batch 64, SGD momentum", _mlp, (64, 784), "sgd", True, 0.8),
+        ("MLP eval under no_grad, batch 1024", _mlp, (1024, 784), None, False, 1.0),
+        ("CNN train step, batch 64, 28x28, Adam", _cnn, (64, 1, 28, 28), "adam", True, 0.8),
+        ("CNN eval under no_grad, batch 256", _cnn, (256, 1, 28, 28), None, False, 1.0),
+    ]
+    for name, build, shape, opt_name, train, goal in cases:
+        xs = rng.standard_normal(shape, np.float32)
+        ys = rng.integers(0, 10, shape[0])
+        fns = {}
+        for lib in libs:
+            m = libmod(lib)
+            model, x, y = build(m.nn), to_lib(lib, xs), to_lib(lib, ys)
+            if train:
+                opt = (m.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd"
+                       else m.optim.Adam(model.parameters(), lr=1e-3))
+
+                def step(model=model, opt=opt, x=x, y=y, m=m):
+                    opt.zero_grad()
+                    loss = m.nn.functional.cross_entropy(model(x), y)
+                    loss.backward()
+                    opt.step()
+
+                fns[lib] = step
+            else:
+                model.eval()
+                fns[lib] = lambda model=model, x=x, lib=lib: _no_grad(lib, lambda: model(x))
+        t = best_times(fns, args.runs)
+        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        if "torch" in v:
+            r = v["fg"] / v["torch"]
+            GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name}: fg/torch {r:.2f}x (goal <= {goal}x)")
+    return b
+
+
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
-            "mlp": mlp_memory}
+            "mlp": mlp_memory, "layers": layers, "training": training}
 
 
 # --------------------------------------------------------------------------- main
