@@ -5,7 +5,8 @@ The Python package wraps most factories to give them PyTorch's flexible signatur
 """
 
 import builtins
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from types import EllipsisType
 from typing import Any, ClassVar, Final, Literal, NamedTuple, NoReturn, SupportsIndex, final, overload, type_check_only
 
@@ -39,6 +40,7 @@ __all__ = [
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
     "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
+    "_save_safetensors", "_load_safetensors",
 ]
 
 @final
@@ -395,3 +397,11 @@ def _layer_norm(
     input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:
     """Normalises over the trailing `normalized_shape` dims (biased variance), optional affine."""
+
+# ---- io (rust/python/io.rs); fg.save / fg.load wrap these ------------------------------------
+def _save_safetensors(
+    path: str | os.PathLike[str], tensors: Sequence[tuple[str, Tensor]], metadata: Mapping[str, str]
+) -> None:
+    """Writes a safetensors file atomically (temporary file, fsync, rename over `path`)."""
+def _load_safetensors(path: str | os.PathLike[str]) -> tuple[list[tuple[str, Tensor]], dict[str, str]]:
+    """Reads a safetensors file after checking its header: ([(name, tensor)] by offset, metadata)."""

@@ -4,6 +4,7 @@
 mod convert;
 mod error;
 mod functions;
+mod io;
 mod nn;
 mod node;
 mod tensor;
@@ -55,5 +56,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nn::_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_softplus, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_load_safetensors, m)?)?;
     Ok(())
 }
