@@ -284,3 +284,39 @@ def test_pytorch_dtypes_and_views_load_exactly(file):
 def test_pytorch_and_ferrograd_name_state_dict_entries_alike():
     names = sorted(n for n, _ in _core._load_safetensors(fixture("mlp.safetensors"))[0])
     assert names == sorted(_mlp().state_dict())
+
+
+def _torch_to_numpy(t):
+    return (t.float() if str(t.dtype) in ("torch.float16", "torch.bfloat16") else t).numpy()
+
+
+def _assert_matches_torch(got, want):
+    if type(want).__module__.startswith("torch"):  # a tensor
+        np.testing.assert_array_equal(got.numpy(), _torch_to_numpy(want))
+        assert got.numpy().dtype == _torch_to_numpy(want).astype(got.numpy().dtype).dtype
+    elif isinstance(want, dict):
+        assert type(got) is type(want) and list(got) == list(want)
+        for k in want:
+            _assert_matches_torch(got[k], want[k])
+    elif isinstance(want, (list, tuple)):
+        assert type(got) is type(want) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _assert_matches_torch(g, w)
+    else:
+        assert type(got) is type(want) and got == want
+
+
+def test_torch_zip_files_load_as_torch_load_reads_them(tmp_path):
+    """The direct oracle, where PyTorch is installed (CI relies on the committed fixtures)."""
+    torch = pytest.importorskip("torch")
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(5, 7, generator=g, dtype=torch.float64)
+    obj = {
+        "sd": OrderedDict(w=torch.randn(3, 4, generator=g), i=torch.arange(6, dtype=torch.int32).reshape(2, 3)),
+        "views": [base.t(), base[2:, 1::3], base[0], base[4, 6]],
+        "narrow": (torch.randn(4, generator=g).half(), torch.randn(4, generator=g).bfloat16(), torch.tensor([-3], dtype=torch.int8)),
+        "mask": torch.rand(3, generator=g) > 0.5,
+        "meta": {"epoch": 2, "betas": (0.9, 0.99), "name": "x", "none": None, "flag": True, 7: b"raw", "set": {1, 2}},
+    }
+    torch.save(obj, tmp_path / "t.pt")
+    _assert_matches_torch(fg.load(tmp_path / "t.pt"), torch.load(tmp_path / "t.pt", weights_only=True))

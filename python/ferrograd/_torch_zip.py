@@ -34,6 +34,10 @@ class UnpicklingError(pickle.UnpicklingError, ValueError):
     """A PyTorch file that asks for something weights-only loading refuses (a ValueError too)."""
 
 
+class _Corrupt(ValueError):
+    """A file whose contents contradict themselves; `load` adds the file's name."""
+
+
 # Element type names (numpy's, plus "bfloat16") of torch's storage types and dtypes.
 _STORAGE_KINDS = {
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
@@ -65,19 +69,19 @@ def load(path: str):
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
         raise ValueError(f"fg.load: '{path}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
-    with zf:
-        archive = _Archive(zf, path)
-        data = archive.read_whole("data.pkl")
-        _scan(data, path)
-        try:
+    try:
+        with zf:
+            archive = _Archive(zf, path)
+            data = archive.read_whole("data.pkl")
+            _scan(data)
             return _Unpickler(data, archive).load()
-        except ValueError as e:
-            if str(e).startswith("fg.load"):
-                raise
-            raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
-        except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, TypeError, KeyError, IndexError, AttributeError,
-                MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
-            raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
+    except UnpicklingError as e:
+        raise UnpicklingError(f"fg.load: '{path}': {e}") from None
+    except _Corrupt as e:
+        raise ValueError(f"fg.load: '{path}': {e}") from None
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
+        raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
 
 
 class _Archive:
@@ -89,22 +93,22 @@ class _Archive:
         pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
             found = "no" if not pkls else f"{len(pkls)}"
-            raise ValueError(f"fg.load: '{path}' is a zip but not a torch.save file: {found} '<archive>/data.pkl' entries")
+            raise _Corrupt(f"is a zip but not a torch.save file: {found} '<archive>/data.pkl' entries")
         self.prefix = pkls[0][: -len("data.pkl")]
         order = self.read_whole("byteorder") if self.prefix + "byteorder" in zf.NameToInfo else b"little"
         if order not in (b"little", b"big"):
-            raise ValueError(f"fg.load: '{path}': unknown byte order {order[:16]!r}")
+            raise _Corrupt(f"unknown byte order {order[:16]!r}")
         self.endian = "<" if order == b"little" else ">"
 
     def info(self, name: str) -> zipfile.ZipInfo:
         try:
             info = self.zf.getinfo(self.prefix + name)
         except KeyError:
-            raise ValueError(f"fg.load: '{self.path}': entry '{self.prefix}{name}' is missing") from None
+            raise _Corrupt(f"entry '{self.prefix}{name}' is missing") from None
         if info.compress_type != zipfile.ZIP_STORED:
-            raise ValueError(f"fg.load: '{self.path}': entry '{info.filename}' is compressed, which torch.save never does")
+            raise _Corrupt(f"entry '{info.filename}' is compressed, which torch.save never does")
         if info.file_size > self.size:
-            raise ValueError(f"fg.load: '{self.path}': entry '{info.filename}' claims {info.file_size} bytes, more than the file")
+            raise _Corrupt(f"entry '{info.filename}' claims {info.file_size} bytes, more than the file")
         return info
 
     def read_whole(self, name: str) -> bytes:
@@ -117,24 +121,24 @@ class _Archive:
                 fh.seek(start)
                 data = fh.read(nbytes)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise ValueError(f"fg.load: '{self.path}': entry '{info.filename}' is corrupt ({e})") from None
+            raise _Corrupt(f"entry '{info.filename}' is corrupt ({e})") from None
         if len(data) != nbytes:
-            raise ValueError(f"fg.load: '{self.path}': entry '{info.filename}' ends after {start + len(data)} bytes (truncated file?)")
+            raise _Corrupt(f"entry '{info.filename}' ends after {start + len(data)} bytes (truncated file?)")
         return data
 
 
-def _scan(data: bytes, path: str) -> None:
+def _scan(data: bytes) -> None:
     """Walks every opcode without executing any: lengths that run past the data and opcodes
     torch never writes are refused before the real unpickler (which would trust a length and
     allocate it) sees them."""
     try:
         for op, _arg, pos in pickletools.genops(data):
             if op.name not in _OPCODES:
-                raise UnpicklingError(f"fg.load: '{path}': data.pkl uses pickle opcode {op.name} (at byte {pos}), which torch.save never writes; refusing the file")
+                raise UnpicklingError(f"data.pkl uses pickle opcode {op.name} (at byte {pos}), which torch.save never writes; refusing the file")
     except UnpicklingError:
         raise
     except (ValueError, EOFError) as e:
-        raise ValueError(f"fg.load: '{path}': data.pkl is corrupt or truncated ({e})") from None
+        raise _Corrupt(f"data.pkl is corrupt or truncated ({e})") from None
 
 
 class _StorageType:
@@ -170,21 +174,21 @@ class _TensorType:
 
 def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
     if not isinstance(storage, _Storage):
-        raise UnpicklingError(f"fg.load: a tensor's storage is a {type(storage).__name__}, not a storage")
+        raise UnpicklingError(f"a tensor's storage is a {type(storage).__name__}, not a storage")
     kind = kind or storage.kind
     item = _ITEMSIZE[kind]
     ok = isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
     if not (ok and _nonneg_int(offset) and all(map(_nonneg_int, size + stride))):
-        raise UnpicklingError(f"fg.load: tensor with offset {offset!r}, size {size!r}, stride {stride!r}: expected non-negative ints")
+        raise UnpicklingError(f"tensor with offset {offset!r}, size {size!r}, stride {stride!r}: expected non-negative ints")
     available = storage.nbytes // item
     if 0 in size:
         arr = np.zeros(size, dtype=_LOADED_AS.get(kind, kind))
     else:
         end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
         if end > available:
-            raise ValueError(
-                f"fg.load: '{storage.archive.path}': a tensor of size {size}, stride {stride} and offset {offset} reaches "
-                f"element {end} of a storage holding {available} {kind} elements ({storage.info.filename})"
+            raise _Corrupt(
+                f"a tensor of size {size}, stride {stride} and offset {offset} needs elements {offset}..{end - 1} "
+                f"of a storage holding {available} {kind} elements ({storage.info.filename})"
             )
         raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
         file_dtype = np.dtype("uint16" if kind == "bfloat16" else kind).newbyteorder(storage.archive.endian)
@@ -209,7 +213,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 
 def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
     if not isinstance(dtype, _DType):
-        raise UnpicklingError(f"fg.load: _rebuild_tensor_v3 given dtype {dtype!r}")
+        raise UnpicklingError(f"_rebuild_tensor_v3 given dtype {dtype!r}")
     return _rebuild(storage, storage_offset, size, stride, dtype.kind, requires_grad)
 
 
@@ -217,13 +221,13 @@ def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
     from .nn.parameter import Parameter
 
     if not isinstance(data, _core.Tensor):
-        raise UnpicklingError(f"fg.load: a Parameter's data is a {type(data).__name__}, not a tensor")
+        raise UnpicklingError(f"a Parameter's data is a {type(data).__name__}, not a tensor")
     return Parameter(data, requires_grad=bool(requires_grad) and data.dtype.is_floating_point)
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
     if func not in _REBUILDERS or not isinstance(new_type, _TensorType) or not isinstance(args, tuple):
-        raise UnpicklingError(f"fg.load: _rebuild_from_type_v2 given {func!r}, {new_type!r}")
+        raise UnpicklingError(f"_rebuild_from_type_v2 given {func!r}, {new_type!r}")
     t = func(*args)
     return _rebuild_parameter(t, t.requires_grad) if new_type.parameter else t
 
@@ -231,13 +235,13 @@ def _rebuild_from_type_v2(func, new_type, args, state):
 def _encode(obj, encoding="utf-8", errors="strict"):
     # How protocol 2 pickles bytes: _codecs.encode(str, "latin1").
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
-        raise UnpicklingError(f"fg.load: _codecs.encode given {type(obj).__name__}, {encoding!r}")
+        raise UnpicklingError(f"_codecs.encode given {type(obj).__name__}, {encoding!r}")
     return obj.encode("latin1")
 
 
 def _bytearray(*args):
     if not all(isinstance(a, (bytes, str)) for a in args):  # bytearray(int) would allocate that many
-        raise UnpicklingError("fg.load: bytearray() given a length instead of data")
+        raise UnpicklingError("bytearray() given a length instead of data")
     return bytearray(*args)
 
 
@@ -271,10 +275,12 @@ class _Unpickler(pickle.Unpickler):
         self.archive = archive
 
     def find_class(self, module: str, name: str):
+        if module == "__builtin__":  # protocol 2's name for builtins (find_class sees it unmapped)
+            module = "builtins"
         found = _ALLOWED.get((module, name))
         if found is None:
             raise UnpicklingError(
-                f"fg.load: '{self.archive.path}' asks for the global '{module}.{name}', which weights-only loading "
+                f"the pickle asks for the global '{module}.{name}', which weights-only loading "
                 "does not admit (only tensors, storages, dtypes, OrderedDict and builtin containers); refusing the file "
                 "without running it"
             )
@@ -282,18 +288,18 @@ class _Unpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
-            raise UnpicklingError(f"fg.load: unexpected persistent id {str(pid)[:80]}")
+            raise UnpicklingError(f"unexpected persistent id {str(pid)[:80]}")
         _, storage_type, key, _location, numel = pid
         if not isinstance(storage_type, _StorageType):
-            raise UnpicklingError(f"fg.load: persistent id names {storage_type!r}, not a storage type")
+            raise UnpicklingError(f"persistent id names {storage_type!r}, not a storage type")
         key = key.decode("ascii") if isinstance(key, bytes) else key
         if not isinstance(key, str) or not _nonneg_int(numel):
-            raise UnpicklingError(f"fg.load: malformed storage id {str(pid)[:80]}")
+            raise UnpicklingError(f"malformed storage id {str(pid)[:80]}")
         info = self.archive.info(f"data/{key}")
         nbytes = numel * _ITEMSIZE[storage_type.kind]
         if nbytes > info.file_size:
-            raise ValueError(
-                f"fg.load: '{self.archive.path}': storage {key} declares {numel} {storage_type.kind} elements "
+            raise _Corrupt(
+                f"storage {key} declares {numel} {storage_type.kind} elements "
                 f"({nbytes} bytes) but its entry holds {info.file_size} bytes"
             )
         return _Storage(self.archive, info, storage_type.kind, nbytes)

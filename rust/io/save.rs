@@ -47,7 +47,8 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], metadata: &HashMap<String
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let prefix = format!(".{}.", file_name.to_string_lossy());
+    // Shortened so prefix + random part + suffix stay within a file name's 255 bytes.
+    let prefix = format!(".{}.", file_name.to_string_lossy().chars().take(64).collect::<String>());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     // Created with mode 0o666 so the kernel applies the umask: the mode a plain create would

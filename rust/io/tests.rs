@@ -76,6 +76,13 @@ fn save_replaces_the_old_file_and_leaves_no_temporary() {
 }
 
 #[test]
+fn a_long_file_name_still_gets_a_temporary_file() {
+    let (dir, path) = scratch(&"m".repeat(250));
+    save(&path, &[("w".into(), Tensor::ones(&[1], DType::F32))], &HashMap::new()).unwrap();
+    assert_eq!(files_in(dir.path()), ["m".repeat(250)]);
+}
+
+#[test]
 fn failed_save_keeps_the_old_file() {
     let (dir, path) = scratch("ckpt.pt");
     std::fs::write(&path, b"old").unwrap();
