@@ -93,7 +93,7 @@ class _Archive:
         pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
             found = "no" if not pkls else f"{len(pkls)}"
-            raise _Corrupt(f"is a zip but not a torch.save file: {found} '<archive>/data.pkl' entries")
+            raise _Corrupt(f"not a torch.save file: the zip has {found} '<archive>/data.pkl' entries")
         self.prefix = pkls[0][: -len("data.pkl")]
         order = self.read_whole("byteorder") if self.prefix + "byteorder" in zf.NameToInfo else b"little"
         if order not in (b"little", b"big"):
