@@ -13,6 +13,8 @@ pub enum Error {
     Index(String),
     /// Wrong dtype or argument kind (TypeError).
     Type(String),
+    /// A file operation failed (OSError; the kind picks FileNotFoundError, PermissionError ...).
+    Io(std::io::ErrorKind, String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -20,7 +22,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) => f.write_str(m),
+            Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) | Error::Io(_, m) => f.write_str(m),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod autograd;
 pub mod error;
+pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod random;

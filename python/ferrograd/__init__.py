@@ -15,9 +15,10 @@ from ._creation import (
 from ._device import device
 from ._functions import *  # noqa: F403 (the function forms of tensor ops)
 from ._functions import get_rng_state, set_rng_state
-from . import autograd, cuda, nn, optim, utils, viz
+from . import autograd, cuda, nn, optim, serialization, utils, viz
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .nn.utils.modes import inference
+from .serialization import load, save
 
 float = float32  # noqa: A001 (PyTorch's aliases)
 double = float64

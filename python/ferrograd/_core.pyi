@@ -5,7 +5,8 @@ The Python package wraps most factories to give them PyTorch's flexible signatur
 """
 
 import builtins
-from collections.abc import Iterator, Sequence
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from types import EllipsisType
 from typing import Any, ClassVar, Final, Literal, NamedTuple, NoReturn, SupportsIndex, final, overload, type_check_only
 
@@ -42,6 +43,7 @@ __all__ = [
     "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
     "_sgd_step", "_adam_step", "_rmsprop_step", "_adagrad_step", "_adadelta_step",
     "_conv2d", "_max_pool2d", "_avg_pool2d", "_adaptive_avg_pool2d",
+    "_save_safetensors", "_load_safetensors",
 ]
 
 @final
@@ -460,3 +462,11 @@ def _avg_pool2d(
     divisor_override: int | None,
 ) -> Tensor: ...
 def _adaptive_avg_pool2d(input: Tensor, output_size: tuple[int, int]) -> Tensor: ...
+
+# ---- io (rust/python/io.rs); fg.save / fg.load wrap these ------------------------------------
+def _save_safetensors(
+    path: str | os.PathLike[str], tensors: Sequence[tuple[str, Tensor]], metadata: Mapping[str, str]
+) -> None:
+    """Writes a safetensors file atomically (temporary file, fsync, rename over `path`)."""
+def _load_safetensors(path: str | os.PathLike[str]) -> tuple[list[tuple[str, Tensor]], dict[str, str]]:
+    """Reads a safetensors file after checking its header: ([(name, tensor)] by offset, metadata)."""

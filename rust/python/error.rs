@@ -1,7 +1,11 @@
 //! The one place core errors become Python exceptions (candle's `wrap_err`), and the one helper
 //! that releases the GIL around heavy kernels.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError, PyValueError};
+use std::io::ErrorKind;
+
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyIndexError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 
 use crate::error::Error;
@@ -13,6 +17,12 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Value(m) => PyValueError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
+        Error::Io(kind, m) => match kind {
+            ErrorKind::NotFound => PyFileNotFoundError::new_err(m),
+            ErrorKind::PermissionDenied => PyPermissionError::new_err(m),
+            ErrorKind::AlreadyExists => PyFileExistsError::new_err(m),
+            _ => PyOSError::new_err(m),
+        },
     }
 }
 
@@ -48,4 +58,10 @@ pub fn heavy<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate
     } else {
         guarded().py()
     }
+}
+
+/// File reads and writes always release the GIL: a disk (or a network folder) can stall for any
+/// length of time, whatever the size of the data.
+pub fn blocking_io<T: Send>(py: Python<'_>, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
+    heavy(py, usize::MAX, f)
 }

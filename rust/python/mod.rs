@@ -5,6 +5,7 @@ mod conv;
 mod convert;
 mod error;
 mod functions;
+mod io;
 mod nn;
 mod node;
 mod optim;
@@ -69,5 +70,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(conv::_max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(conv::_adaptive_avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;
+    m.add_function(wrap_pyfunction!(io::_load_safetensors, m)?)?;
     Ok(())
 }

@@ -1,0 +1,305 @@
+"""PyTorch's ``.pt``/``.pth`` files (the zip format of ``torch.save``) read without PyTorch,
+weights only.
+
+A torch.save zip holds ``<archive>/data.pkl`` (a pickle of the saved object in which every
+tensor is a call to ``torch._utils._rebuild_tensor_v2`` on a persistent storage id) and one
+``<archive>/data/<key>`` entry per storage, in the byte order named by ``<archive>/byteorder``.
+
+The pickle is read by an Unpickler whose ``find_class`` admits only what
+``torch.load(weights_only=True)`` admits for tensors and containers (the tensor and parameter
+rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``,
+``collections.OrderedDict`` and builtin containers), each mapped to a local stand-in; any other
+global (``os.system``, ``builtins.eval``, a class) is refused before it is even looked up, so a
+malicious file never runs code. Before that, every opcode is scanned: lengths must fit in the
+data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are refused. Sizes
+read from the file (storage lengths, tensor extents) are checked against the zip entries they
+point into before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import pickletools
+import zipfile
+from collections import Counter, OrderedDict
+
+import numpy as np
+
+from . import _core
+
+
+class UnpicklingError(pickle.UnpicklingError, ValueError):
+    """A PyTorch file that asks for something weights-only loading refuses (a ValueError too)."""
+
+
+class _Corrupt(ValueError):
+    """A file whose contents contradict themselves; `load` adds the file's name."""
+
+
+# Element type names (numpy's, plus "bfloat16") of torch's storage types and dtypes.
+_STORAGE_KINDS = {
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
+    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
+    "ByteStorage": "uint8", "BoolStorage": "bool", "UntypedStorage": "uint8",
+}  # fmt: skip
+_DTYPE_KINDS = {
+    "float32": "float32", "float": "float32", "float64": "float64", "double": "float64", "float16": "float16",
+    "half": "float16", "bfloat16": "bfloat16", "int64": "int64", "long": "int64", "int32": "int32", "int": "int32",
+    "int16": "int16", "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
+}  # fmt: skip
+_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
+# What ferrograd holds each as (it has float32, float64, int64 and bool).
+_LOADED_AS = {"float16": "float32", "bfloat16": "float32", "int32": "int64", "int16": "int64", "int8": "int64", "uint8": "int64"}
+
+# Opcodes of pickle protocols 2-5 that plain containers, numbers, strings and reduce calls use.
+_OPCODES = frozenset(
+    "PROTO FRAME STOP MARK POP POP_MARK DUP NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 LONG LONG1 "
+    "LONG4 STRING BINSTRING SHORT_BINSTRING BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8 UNICODE BINUNICODE "
+    "SHORT_BINUNICODE BINUNICODE8 FLOAT BINFLOAT EMPTY_LIST APPEND APPENDS LIST EMPTY_TUPLE TUPLE TUPLE1 "
+    "TUPLE2 TUPLE3 EMPTY_DICT DICT SETITEM SETITEMS EMPTY_SET ADDITEMS FROZENSET GET BINGET LONG_BINGET PUT "
+    "BINPUT LONG_BINPUT MEMOIZE GLOBAL STACK_GLOBAL REDUCE BUILD NEWOBJ NEWOBJ_EX BINPERSID".split()
+)
+
+
+def load(path: str):
+    """The object in the torch.save zip at `path`, tensors as ferrograd tensors."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
+        raise ValueError(f"fg.load: '{path}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
+    try:
+        with zf:
+            archive = _Archive(zf, path)
+            data = archive.read_whole("data.pkl")
+            _scan(data)
+            return _Unpickler(data, archive).load()
+    except UnpicklingError as e:
+        raise UnpicklingError(f"fg.load: '{path}': {e}") from None
+    except _Corrupt as e:
+        raise ValueError(f"fg.load: '{path}': {e}") from None
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, TypeError, KeyError, IndexError,
+            AttributeError, MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
+        raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
+
+
+class _Archive:
+    """The zip's entries, each checked before it is read: stored (torch.save never compresses, and
+    a compressed entry could expand without bound), and no larger than the file."""
+
+    def __init__(self, zf: zipfile.ZipFile, path: str):
+        self.zf, self.path, self.size = zf, path, os.path.getsize(path)
+        pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+        if len(pkls) != 1:
+            found = "no" if not pkls else f"{len(pkls)}"
+            raise _Corrupt(f"not a torch.save file: the zip has {found} '<archive>/data.pkl' entries")
+        self.prefix = pkls[0][: -len("data.pkl")]
+        order = self.read_whole("byteorder") if self.prefix + "byteorder" in zf.NameToInfo else b"little"
+        if order not in (b"little", b"big"):
+            raise _Corrupt(f"unknown byte order {order[:16]!r}")
+        self.endian = "<" if order == b"little" else ">"
+
+    def info(self, name: str) -> zipfile.ZipInfo:
+        try:
+            info = self.zf.getinfo(self.prefix + name)
+        except KeyError:
+            raise _Corrupt(f"entry '{self.prefix}{name}' is missing") from None
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise _Corrupt(f"entry '{info.filename}' is compressed, which torch.save never does")
+        if info.file_size > self.size:
+            raise _Corrupt(f"entry '{info.filename}' claims {info.file_size} bytes, more than the file")
+        return info
+
+    def read_whole(self, name: str) -> bytes:
+        info = self.info(name)
+        return self.read(info, 0, info.file_size)
+
+    def read(self, info: zipfile.ZipInfo, start: int, nbytes: int) -> bytes:
+        try:
+            with self.zf.open(info) as fh:
+                fh.seek(start)
+                data = fh.read(nbytes)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            raise _Corrupt(f"entry '{info.filename}' is corrupt ({e})") from None
+        if len(data) != nbytes:
+            raise _Corrupt(f"entry '{info.filename}' ends after {start + len(data)} bytes (truncated file?)")
+        return data
+
+
+def _scan(data: bytes) -> None:
+    """Walks every opcode without executing any: lengths that run past the data and opcodes
+    torch never writes are refused before the real unpickler (which would trust a length and
+    allocate it) sees them."""
+    try:
+        for op, _arg, pos in pickletools.genops(data):
+            if op.name not in _OPCODES:
+                raise UnpicklingError(f"data.pkl uses pickle opcode {op.name} (at byte {pos}), which torch.save never writes; refusing the file")
+    except UnpicklingError:
+        raise
+    except (ValueError, EOFError) as e:
+        raise _Corrupt(f"data.pkl is corrupt or truncated ({e})") from None
+
+
+class _StorageType:
+    """torch.FloatStorage & co., as named in a pickle."""
+
+    def __init__(self, name: str):
+        self.name, self.kind = name, _STORAGE_KINDS[name]
+
+
+class _DType:
+    """A torch dtype (torch.float32 ...), as named in a pickle."""
+
+    def __init__(self, name: str):
+        self.name, self.kind = name, _DTYPE_KINDS[name]
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+
+class _Storage:
+    """A storage's zip entry and element type; bytes are read per tensor, when rebuilt."""
+
+    def __init__(self, archive: _Archive, info: zipfile.ZipInfo, kind: str, nbytes: int):
+        self.archive, self.info, self.kind, self.nbytes = archive, info, kind, nbytes
+
+
+class _TensorType:
+    """torch.Tensor / torch.nn.Parameter, as _rebuild_from_type_v2 names them."""
+
+    def __init__(self, parameter: bool):
+        self.parameter = parameter
+
+
+def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
+    if not isinstance(storage, _Storage):
+        raise UnpicklingError(f"a tensor's storage is a {type(storage).__name__}, not a storage")
+    kind = kind or storage.kind
+    item = _ITEMSIZE[kind]
+    ok = isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+    if not (ok and _nonneg_int(offset) and all(map(_nonneg_int, size + stride))):
+        raise UnpicklingError(f"tensor with offset {offset!r}, size {size!r}, stride {stride!r}: expected non-negative ints")
+    available = storage.nbytes // item
+    if 0 in size:
+        arr = np.zeros(size, dtype=_LOADED_AS.get(kind, kind))
+    else:
+        end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
+        if end > available:
+            raise _Corrupt(
+                f"a tensor of size {size}, stride {stride} and offset {offset} needs elements {offset}..{end - 1} "
+                f"of a storage holding {available} {kind} elements ({storage.info.filename})"
+            )
+        raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
+        file_dtype = np.dtype("uint16" if kind == "bfloat16" else kind).newbyteorder(storage.archive.endian)
+        flat = np.frombuffer(raw, dtype=file_dtype)
+        arr = np.lib.stride_tricks.as_strided(flat, shape=size, strides=[s * item for s in stride], writeable=False)
+        if kind == "bfloat16":
+            arr = (arr.astype(np.uint32) << 16).view(np.float32)
+        arr = np.array(arr, dtype=_LOADED_AS.get(kind, kind), order="C")  # (ascontiguousarray makes 0-d 1-d)
+    t = _core.from_numpy(arr)
+    if requires_grad and t.dtype.is_floating_point:
+        t.requires_grad_(True)
+    return t
+
+
+def _nonneg_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    return _rebuild(storage, storage_offset, size, stride, None, requires_grad)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
+    if not isinstance(dtype, _DType):
+        raise UnpicklingError(f"_rebuild_tensor_v3 given dtype {dtype!r}")
+    return _rebuild(storage, storage_offset, size, stride, dtype.kind, requires_grad)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
+    from .nn.parameter import Parameter
+
+    if not isinstance(data, _core.Tensor):
+        raise UnpicklingError(f"a Parameter's data is a {type(data).__name__}, not a tensor")
+    return Parameter(data, requires_grad=bool(requires_grad) and data.dtype.is_floating_point)
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in _REBUILDERS or not isinstance(new_type, _TensorType) or not isinstance(args, tuple):
+        raise UnpicklingError(f"_rebuild_from_type_v2 given {func!r}, {new_type!r}")
+    t = func(*args)
+    return _rebuild_parameter(t, t.requires_grad) if new_type.parameter else t
+
+
+def _encode(obj, encoding="utf-8", errors="strict"):
+    # How protocol 2 pickles bytes: _codecs.encode(str, "latin1").
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
+        raise UnpicklingError(f"_codecs.encode given {type(obj).__name__}, {encoding!r}")
+    return obj.encode("latin1")
+
+
+def _bytearray(*args):
+    if not all(isinstance(a, (bytes, str)) for a in args):  # bytearray(int) would allocate that many
+        raise UnpicklingError("bytearray() given a length instead of data")
+    return bytearray(*args)
+
+
+_REBUILDERS = (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter)
+_ALLOWED = {
+    ("collections", "OrderedDict"): OrderedDict,
+    ("collections", "Counter"): Counter,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
+    ("builtins", "bytearray"): _bytearray,
+    ("_codecs", "encode"): _encode,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): _TensorType(parameter=False),
+    ("torch.nn.parameter", "Parameter"): _TensorType(parameter=True),
+    ("torch", "Size"): lambda dims=(): tuple(int(d) for d in dims),
+    ("torch", "device"): lambda kind, index=None: str(kind) if index is None else f"{kind}:{index}",
+    ("torch.storage", "UntypedStorage"): _StorageType("UntypedStorage"),
+    **{("torch", name): _StorageType(name) for name in _STORAGE_KINDS},
+    **{("torch", name): _DType(name) for name in _DTYPE_KINDS},
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, archive: _Archive):
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self.archive = archive
+
+    def find_class(self, module: str, name: str):
+        if module == "__builtin__":  # protocol 2's name for builtins (find_class sees it unmapped)
+            module = "builtins"
+        found = _ALLOWED.get((module, name))
+        if found is None:
+            raise UnpicklingError(
+                f"the pickle asks for the global '{module}.{name}', which weights-only loading "
+                "does not admit (only tensors, storages, dtypes, OrderedDict and builtin containers); refusing the file "
+                "without running it"
+            )
+        return found
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
+            raise UnpicklingError(f"unexpected persistent id {str(pid)[:80]}")
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise UnpicklingError(f"persistent id names {storage_type!r}, not a storage type")
+        key = key.decode("ascii") if isinstance(key, bytes) else key
+        if not isinstance(key, str) or not _nonneg_int(numel):
+            raise UnpicklingError(f"malformed storage id {str(pid)[:80]}")
+        info = self.archive.info(f"data/{key}")
+        nbytes = numel * _ITEMSIZE[storage_type.kind]
+        if nbytes > info.file_size:
+            raise _Corrupt(
+                f"storage {key} declares {numel} {storage_type.kind} elements "
+                f"({nbytes} bytes) but its entry holds {info.file_size} bytes"
+            )
+        return _Storage(self.archive, info, storage_type.kind, nbytes)

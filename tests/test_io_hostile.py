@@ -1,0 +1,362 @@
+"""fg.load against truncated, corrupt and hostile files, and fg.save's atomicity.
+
+Every bad file must raise a ValueError that names the problem: never a crash, never code from
+the file run, never memory allocated from a size read in the file (one test runs the whole table
+under an address-space limit). A save killed midway must leave the previous file intact.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import types
+import zipfile
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import pytest
+
+import ferrograd as fg
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(HERE, "fixtures")
+F32x2 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+
+
+def safetensors_bytes(header, data: bytes = b"", length: int | None = None) -> bytes:
+    text = header if isinstance(header, (str, bytes)) else json.dumps(header)
+    text = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(text) if length is None else length) + text + data
+
+
+def valid_file() -> bytes:
+    return safetensors_bytes({"w": F32x2}, struct.pack("<2f", 1.0, 2.0))
+
+
+# ---- PyTorch-style zips, written without PyTorch ----------------------------------------------
+
+
+@contextmanager
+def fake_torch():
+    """Stand-ins for torch.FloatStorage and torch._utils._rebuild_tensor_v2, so pickle writes the
+    same globals torch.save does (restores sys.modules afterwards, real torch or not)."""
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+    storage = type("FloatStorage", (), {"__module__": "torch"})
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called when writing")
+
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    torch.FloatStorage, torch._utils, utils._rebuild_tensor_v2 = storage, utils, _rebuild_tensor_v2
+    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+    sys.modules.update({"torch": torch, "torch._utils": utils})
+    try:
+        yield storage, _rebuild_tensor_v2
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+class _StorageRef:
+    def __init__(self, key, numel):
+        self.key, self.numel = key, numel
+
+
+def torch_pickle(tensors: dict, numel: int = 4, protocol: int = 2) -> bytes:
+    """data.pkl of {name: tensor}, each tensor (offset, size, stride) on storage '0' of `numel`
+    float32 elements, as torch.save writes it."""
+    with fake_torch() as (storage, rebuild):
+
+        class Rebuild:
+            def __init__(self, spec):
+                self.spec = spec
+
+            def __reduce__(self):
+                return rebuild, (_StorageRef("0", numel), *self.spec, False, OrderedDict())
+
+        class Pickler(pickle.Pickler):
+            def persistent_id(self, obj):
+                return ("storage", storage, obj.key, "cpu", obj.numel) if isinstance(obj, _StorageRef) else None
+
+        buf = io.BytesIO()
+        Pickler(buf, protocol=protocol).dump({k: Rebuild(v) for k, v in tensors.items()})
+        return buf.getvalue()
+
+
+def torch_zip(pkl: bytes, storages: dict | None = None, byteorder: bytes | None = b"little", compress: bool = False) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        if byteorder is not None:
+            z.writestr("archive/byteorder", byteorder)
+        for key, data in (storages or {}).items():
+            z.writestr(f"archive/data/{key}", data)
+    return buf.getvalue()
+
+
+FOUR = struct.pack("<4f", 1.0, 2.0, 3.0, 4.0)
+
+
+def test_the_torch_zip_writer_makes_files_fg_load_reads(tmp_path):
+    spec = {"w": (0, (2, 2), (2, 1)), "t": (0, (2, 2), (1, 2)), "tail": (1, (3,), (1,)), "s": (3, (), ())}
+    (tmp_path / "ok.pt").write_bytes(torch_zip(torch_pickle(spec), {"0": FOUR}))
+    got = fg.load(tmp_path / "ok.pt")
+    assert got["w"].tolist() == [[1, 2], [3, 4]] and got["t"].tolist() == [[1, 3], [2, 4]]
+    assert got["tail"].tolist() == [2, 3, 4] and got["s"].item() == 4.0
+    big_endian = torch_zip(torch_pickle({"w": (0, (4,), (1,))}), {"0": struct.pack(">4f", 1, 2, 3, 4)}, byteorder=b"big")
+    (tmp_path / "be.pt").write_bytes(big_endian)
+    assert fg.load(tmp_path / "be.pt")["w"].tolist() == [1, 2, 3, 4]
+
+
+class _RunsShell:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+class _Evals:
+    def __reduce__(self):
+        return eval, ("__import__('os').system('true')",)
+
+
+def _hostile_pickles(marker: str) -> dict[str, tuple[bytes, str]]:
+    """name -> (data.pkl, what the error must say)."""
+    return {
+        "os.system": (pickle.dumps({"w": _RunsShell(marker)}, protocol=2), r"global '(posix|nt|os)\.system'"),
+        "os.system protocol 4": (pickle.dumps(_RunsShell(marker), protocol=4), r"global '(posix|nt|os)\.system'"),
+        "eval": (pickle.dumps(_Evals(), protocol=2), r"global 'builtins\.eval'"),
+        "hand-written GLOBAL os.system": (b"\x80\x02cos\nsystem\nX\x04\x00\x00\x00trueq\x00\x85R.", r"global 'os\.system'"),
+        "getattr": (b"\x80\x02cbuiltins\ngetattr\n.", r"global 'builtins\.getattr'"),
+        "torch.load itself": (b"\x80\x02ctorch\nload\n.", r"global 'torch\.load'"),
+        "INST opcode (protocol 0)": (b"(S'true'\nios\nsystem\n.", "opcode INST"),
+        "EXT1 opcode": (b"\x80\x02\x82\x01.", "opcode EXT1"),
+        "bytes8 claiming 1 TB": (b"\x80\x04\x8e" + struct.pack("<Q", 1 << 40) + b"xx.", "corrupt or truncated"),
+        "truncated pickle": (torch_pickle({"w": (0, (4,), (1,))})[:-9], "corrupt or truncated"),
+        "bytearray of a huge length": (b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x7f\x85R.", "bytearray"),
+    }
+
+
+def _hostile_zips(marker: str) -> dict[str, tuple[bytes, str]]:
+    ok = torch_pickle({"w": (0, (4,), (1,))})
+    cases = {f"pickle: {k}": (torch_zip(p, {"0": FOUR}), m) for k, (p, m) in _hostile_pickles(marker).items()}
+    return cases | {
+        "storage entry missing": (torch_zip(ok, {}), r"entry 'archive/data/0' is missing"),
+        "storage shorter than declared": (torch_zip(ok, {"0": FOUR[:8]}), r"declares 4 float32 elements \(16 bytes\) but its entry holds 8"),
+        "tensor past its storage": (torch_zip(torch_pickle({"w": (2, (2, 2), (2, 1))}), {"0": FOUR}), r"needs elements 2\.\.5 of a storage holding 4 float32"),
+        "negative size": (torch_zip(torch_pickle({"w": (0, (-1,), (1,))}), {"0": FOUR}), "expected non-negative ints"),
+        "huge size": (torch_zip(torch_pickle({"w": (0, (1 << 40, 1 << 40), (1, 1))}), {"0": FOUR}), "needs elements"),
+        "storage claims 2**60 elements": (torch_zip(torch_pickle({"w": (0, (4,), (1,))}, numel=1 << 60), {"0": FOUR}), "declares"),
+        "compressed entries": (torch_zip(ok, {"0": FOUR}, compress=True), "compressed, which torch.save never does"),
+        "unknown byte order": (torch_zip(ok, {"0": FOUR}, byteorder=b"middle"), "unknown byte order"),
+        "zip without data.pkl": (_zip_of({"notes.txt": b"hi"}), "not a torch.save file"),
+        "truncated zip": (torch_zip(ok, {"0": FOUR})[:60], "not a valid zip"),
+    }
+
+
+def _zip_of(entries: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for k, v in entries.items():
+            z.writestr(k, v)
+    return buf.getvalue()
+
+
+def _bad_safetensors() -> dict[str, tuple[bytes, str]]:
+    w = struct.pack("<2f", 1.0, 2.0)
+    return {
+        "empty file": (b"", "0 bytes"),
+        "truncated header length": (b"\x10\x00\x00\x00\x00", "5 bytes"),
+        "truncated header": (valid_file()[:20], r"header length \d+ is larger than the rest of the file"),
+        "header length larger than the file": (safetensors_bytes({"w": F32x2}, w, length=1000), "larger than the rest of the file"),
+        "absurd header length": (safetensors_bytes("{}", length=(1 << 63) + 5), "header length 9223372036854775813 is larger"),
+        "invalid JSON": (safetensors_bytes('{"w": {"dtype": "F32",', w), "not valid JSON"),
+        "header not UTF-8": (safetensors_bytes(b"{\xff\xfe}", w), "not UTF-8"),
+        "header a list": (safetensors_bytes("[]"), "not a file fg.load can read"),
+        "unknown dtype": (safetensors_bytes({"w": {**F32x2, "dtype": "F8_E4M3"}}, w), 'unsupported dtype "F8_E4M3"'),
+        "made-up dtype": (safetensors_bytes({"w": {**F32x2, "dtype": "F128"}}, w), 'unsupported dtype "F128"'),
+        "offsets out of range": (safetensors_bytes({"w": {**F32x2, "data_offsets": [0, 800]}}, w), "run past the end of the data section"),
+        "offsets reversed": (safetensors_bytes({"w": {**F32x2, "data_offsets": [8, 0]}}, w), "end before they begin"),
+        "overlapping tensors": (
+            safetensors_bytes({"a": F32x2, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, w),
+            'tensors "a" and "b" overlap',
+        ),
+        "span != shape x dtype size": (safetensors_bytes({"w": {**F32x2, "shape": [3]}}, w), r"takes 12 bytes but data_offsets \[0, 8\] span 8"),
+        "negative shape": (safetensors_bytes({"w": {**F32x2, "shape": [-2]}}, w), "non-negative integers"),
+        "huge shape": (safetensors_bytes({"w": {**F32x2, "shape": [1 << 62, 1 << 62]}}, w), "more elements than any file"),
+        "data truncated": (valid_file()[:-3], "run past the end of the data section"),
+        "trailing bytes": (valid_file() + b"\x00" * 8, "trailing bytes"),
+        "gap between tensors": (safetensors_bytes({"w": {**F32x2, "shape": [1], "data_offsets": [4, 8]}}, w), "belong to no tensor"),
+        "metadata not strings": (safetensors_bytes({"__metadata__": {"a": 1}}), "values must be strings"),
+        "ferrograd metadata broken": (
+            safetensors_bytes({"__metadata__": {"ferrograd": '{"tensors": ["nope"], "tree": {"T": 0}}'}}),
+            "ferrograd metadata in its header is malformed",
+        ),
+    }
+
+
+def _other_formats() -> dict[str, tuple[bytes, str]]:
+    with open(os.path.join(FIXTURES, "legacy.pt"), "rb") as fh:
+        legacy = fh.read()
+    return {
+        "legacy torch.save file": (legacy, "legacy serialization format"),
+        "plain pickle": (pickle.dumps({"w": [1.0]}), "plain pickle"),
+        "text": (b"hello, I am not a checkpoint at all", "not a file fg.load can read"),
+    }
+
+
+def all_cases(marker: str) -> dict[str, tuple[bytes, str]]:
+    return _bad_safetensors() | _hostile_zips(marker) | _other_formats()
+
+
+CASES = sorted(all_cases("MARKER"))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_file_raises_a_value_error_naming_the_problem(name, tmp_path):
+    marker = tmp_path / "pwned"
+    data, message = all_cases(str(marker))[name]
+    path = tmp_path / "bad.pt"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=message) as info:
+        fg.load(path)
+    assert "bad.pt" in str(info.value)
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+def test_no_bad_file_allocates_memory_it_was_told_to(tmp_path):
+    """The whole table again in a child whose address space may grow by only 256 MB: a header
+    or pickle that made fg.load allocate the size it claims would kill the child."""
+    script = textwrap.dedent(
+        f"""
+        import os, resource, sys
+        sys.path.insert(0, {HERE!r})
+        import ferrograd as fg, test_io_hostile as t
+        cases = t.all_cases(os.path.join({str(tmp_path)!r}, "pwned"))
+        vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")) * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
+        path = os.path.join({str(tmp_path)!r}, "bad")
+        for name, (data, _) in cases.items():
+            with open(path, "wb") as f:
+                f.write(data)
+            try:
+                fg.load(path)
+            except ValueError:
+                print("refused", name)
+            else:
+                print("LOADED", name)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert len(lines) == len(CASES) and all(line.startswith("refused") for line in lines), out.stdout
+
+
+# ---- atomic save ------------------------------------------------------------------------------
+
+SAVER = """
+import sys, ferrograd as fg
+fg.manual_seed(0)
+big = {f"w{i}": fg.randn(1 << 20) for i in range(50)}  # 50 x 4 MiB = 200 MiB
+print("ready", flush=True)
+sys.stdin.readline()
+fg.save(big, sys.argv[1])
+print("saved", flush=True)
+"""
+
+
+def _written_bytes(entry: os.DirEntry) -> int:
+    try:
+        return entry.stat().st_blocks * 512  # the temporary file is preallocated sparse
+    except FileNotFoundError:
+        return 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses st_blocks and SIGKILL")
+def test_save_killed_midway_leaves_the_old_file_intact(tmp_path):
+    target = tmp_path / "ckpt.pt"
+    old = {"w": fg.arange(5, dtype=fg.float64), "epoch": 1}
+    fg.save(old, target)
+    old_bytes = target.read_bytes()
+    for _attempt in range(3):
+        child = subprocess.Popen([sys.executable, "-c", SAVER, str(target)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert child.stdout.readline().strip() == "ready"
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        deadline, killed_mid_write = time.monotonic() + 60, False
+        while child.poll() is None and time.monotonic() < deadline:
+            partial = [e for e in os.scandir(tmp_path) if e.name != target.name and _written_bytes(e) > 32 << 20]
+            if partial:
+                os.kill(child.pid, signal.SIGKILL)
+                killed_mid_write = True
+                break
+            time.sleep(0.0005)
+        child.wait(timeout=60)
+        child.stdout.close()
+        child.stdin.close()
+        leftovers = [e.name for e in os.scandir(tmp_path) if e.name != target.name]
+        if killed_mid_write:
+            break
+        fg.save(old, target)  # the child finished first: put the old file back and retry
+        old_bytes = target.read_bytes()
+    assert killed_mid_write and child.returncode == -signal.SIGKILL
+    assert target.read_bytes() == old_bytes
+    loaded = fg.load(target)
+    assert loaded["epoch"] == 1 and loaded["w"].tolist() == [0, 1, 2, 3, 4]
+    # What a killed save leaves is a hidden temporary file, never the target's name.
+    assert leftovers and all(name.startswith(".") for name in leftovers), leftovers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses RLIMIT_FSIZE")
+def test_save_that_fails_midway_keeps_the_old_file_and_removes_its_temporaries(tmp_path):
+    target = tmp_path / "ckpt.pt"
+    fg.save({"w": fg.ones(3)}, target)
+    old_bytes = target.read_bytes()
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, ferrograd as fg
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        try:
+            fg.save({{"big": fg.zeros(1 << 20)}}, {str(target)!r})
+        except OSError as e:
+            print("OSError", e)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("OSError") and "ckpt.pt" in out.stdout, (out.stdout, out.stderr)
+    assert target.read_bytes() == old_bytes
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
+
+
+def test_save_refused_before_writing_keeps_the_old_file(tmp_path):
+    target = tmp_path / "ckpt.pt"
+    fg.save({"w": fg.ones(3)}, target)
+    old_bytes = target.read_bytes()
+    with pytest.raises(TypeError):
+        fg.save({"w": fg.zeros(3), "bad": object()}, target)
+    with pytest.raises(OSError):
+        fg.save({"w": fg.zeros(3)}, tmp_path)
+    assert target.read_bytes() == old_bytes and sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
+
+
+@pytest.mark.skipif(not hasattr(os, "umask"), reason="POSIX modes")
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    fg.save({"w": fg.ones(1)}, tmp_path / "m.pt")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o666 & ~mask
