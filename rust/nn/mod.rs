@@ -3,4 +3,5 @@
 pub mod batch_norm;
 pub mod conv;
 pub mod dropout;
+mod im2col;
 pub mod pool;
