@@ -3,6 +3,9 @@
 the modules' PyTorch behaviour (init, repr, state_dict) and a bad-input table."""
 
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -115,6 +118,7 @@ CONV_CASES = [
     ((2, 2, 6, 6), (3, 2, 4, 4), {"padding": "same"}, (1, 2, 1, 2)),  # even kernel: extra after
     ((2, 2, 7, 5), (3, 2, 3, 2), {"padding": "same", "dilation": (2, 1)}, (2, 2, 0, 1)),
     ((2, 2, 5, 5), (3, 2, 3, 3), {"padding": "valid"}, (0, 0, 0, 0)),
+    ((2, 2, 3, 1), (2, 2, 5, 5), {"padding": 2}, (2, 2, 2, 2)),  # taps wholly in the padding
     ((5, 3, 4, 4), (2, 3, 4, 4), {}, (0, 0, 0, 0)),  # kernel = input: 1x1 output
 ]
 CONV_IDS = [f"{x}-{w}-{kw}" for x, w, kw, _ in CONV_CASES]
@@ -141,7 +145,7 @@ def test_conv2d_forward_matches_numpy_in_float64_and_float32(xs, ws, kw, pads, b
     np.testing.assert_allclose(out32.numpy(), ref, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("xs,ws,kw,pads", CONV_CASES[:13], ids=CONV_IDS[:13])
+@pytest.mark.parametrize("xs,ws,kw,pads", CONV_CASES[:14], ids=CONV_IDS[:14])
 def test_conv2d_gradcheck_float64(xs, ws, kw, pads):
     r = rng(2)
     x = t64(r.normal(size=(1,) + xs[1:]), True)  # one image keeps gradcheck's Jacobian small
@@ -187,6 +191,33 @@ def test_conv2d_weight_gradient_is_deterministic():
         F.conv2d(x, tw, padding=1).sum().backward()
         grads.append(tw.grad.numpy())
     assert all(np.array_equal(grads[0], gi) for gi in grads[1:])
+
+
+_THREADS_SCRIPT = """
+import hashlib, numpy as np, ferrograd as fg, ferrograd.nn.functional as F
+r, h = np.random.default_rng(0), hashlib.sha256()
+for n in (1, 3, 8):
+    x = fg.tensor(r.normal(size=(n, 8, 12, 12)).astype(np.float32), requires_grad=True)
+    w = fg.tensor(r.normal(size=(16, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
+    p = F.max_pool2d(y.detach().requires_grad_(), 3, 2, 1)
+    p.sum().backward()
+    for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), p.detach().numpy()):
+        h.update(a.tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_conv2d_and_pool_results_do_not_depend_on_the_thread_count():
+    # Batches smaller and larger than the pool take different paths (gemm's own threads or
+    # one image per task); every path must give the same bits.
+    digests = set()
+    for threads in ("1", "3"):
+        env = dict(os.environ, RAYON_NUM_THREADS=threads)
+        run = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], env=env, capture_output=True, text=True, check=True)
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1
 
 
 def test_conv2d_unbatched_input_matches_the_batched_result():

@@ -24,6 +24,8 @@ use crate::ops::kernel::sum_slice;
 use crate::tensor::{hint_huge_pages, Element, Float, Tensor};
 use crate::with_float;
 
+use super::im2col::{col2im, im2col};
+
 /// stride, padding, dilation and groups as the caller gave them; `conv2d` validates them.
 #[derive(Clone, Copy, Debug)]
 pub struct Conv2dArgs {
@@ -51,23 +53,23 @@ impl Default for Conv2dArgs {
 /// The validated shape of one call. `ph`/`pw` are the leading paddings; the trailing ones only
 /// change the output size.
 #[derive(Clone, Copy, Debug)]
-struct Geom {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
-    sh: usize,
-    sw: usize,
-    ph: usize,
-    pw: usize,
-    dh: usize,
-    dw: usize,
-    groups: usize,
+pub(super) struct Geom {
+    pub(super) n: usize,
+    pub(super) c: usize,
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) o: usize,
+    pub(super) kh: usize,
+    pub(super) kw: usize,
+    pub(super) oh: usize,
+    pub(super) ow: usize,
+    pub(super) sh: usize,
+    pub(super) sw: usize,
+    pub(super) ph: usize,
+    pub(super) pw: usize,
+    pub(super) dh: usize,
+    pub(super) dw: usize,
+    pub(super) groups: usize,
 }
 
 impl Geom {
@@ -79,7 +81,7 @@ impl Geom {
         self.c * self.kh * self.kw
     }
     /// Output positions per image: oH * oW.
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.oh * self.ow
     }
     /// 1x1, stride 1, no padding: the input already is the column matrix.
@@ -147,75 +149,6 @@ fn geometry(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &Conv2dArgs) -> Resul
         oh: (hp - ekh) / sh + 1, ow: (wp - ekw) / sw + 1,
         sh, sw, ph: ph0, pw: pw0, dh, dw, groups,
     })
-}
-
-/// Output positions `o` in [lo, hi) whose input position o*stride + offset - pad lies in [0, size).
-fn valid_range(offset: usize, pad: usize, stride: usize, size: usize, out: usize) -> (usize, usize) {
-    let lo = if offset >= pad { 0 } else { (pad - offset).div_ceil(stride) };
-    let hi = if size + pad <= offset { 0 } else { ((size + pad - offset - 1) / stride + 1).min(out) };
-    (lo.min(hi), hi)
-}
-
-/// Unfolds one (C, H, W) image into its (C*kH*kW, oH*oW) column matrix, writing every element.
-fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
-    let (l, zero) = (g.len(), T::from_f64(0.0));
-    for c in 0..g.c {
-        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-            for kj in 0..g.kw {
-                let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
-                let row = &mut cols[((c * g.kh + ki) * g.kw + kj) * l..][..l];
-                for (oy, out) in row.chunks_mut(g.ow).enumerate() {
-                    if oy < hlo || oy >= hhi {
-                        out.iter_mut().for_each(|v| { v.write(zero); });
-                        continue;
-                    }
-                    let src = &plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
-                    out[..wlo].iter_mut().for_each(|v| { v.write(zero); });
-                    out[whi..].iter_mut().for_each(|v| { v.write(zero); });
-                    if wlo < whi {
-                        let start = wlo * g.sw + kj * g.dw - g.pw;
-                        if g.sw == 1 {
-                            for (v, &s) in out[wlo..whi].iter_mut().zip(&src[start..start + whi - wlo]) {
-                                v.write(s);
-                            }
-                        } else {
-                            for (k, v) in out[wlo..whi].iter_mut().enumerate() {
-                                v.write(src[start + k * g.sw]);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The adjoint of im2col: adds each column entry back onto the input position it came from.
-fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
-    let l = g.len();
-    for c in 0..g.c {
-        let plane = &mut x[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-            for kj in 0..g.kw {
-                let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
-                if wlo >= whi {
-                    continue;
-                }
-                let row = &cols[((c * g.kh + ki) * g.kw + kj) * l..][..l];
-                for oy in hlo..hhi {
-                    let dst = &mut plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
-                    let src = &row[oy * g.ow..][..g.ow];
-                    let start = wlo * g.sw + kj * g.dw - g.pw;
-                    for (k, &v) in src[wlo..whi].iter().enumerate() {
-                        dst[start + k * g.sw] += v;
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// A matrix operand: pointer and (row, column) strides in elements.
@@ -292,6 +225,7 @@ fn forward<T: Float>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &Geom, keep_
     let mut out: Vec<T> = Vec::with_capacity(g.n * ol);
     hint_huge_pages(&mut out);
     let mut cols: Vec<T> = Vec::with_capacity(if keep_cols { g.n * rows * l } else { 0 });
+    hint_huge_pages(&mut cols);
     x.with_view::<T, _>(|v| {
         let xs = v.contiguous();
         let image = |i: usize, out_i: &mut [MaybeUninit<T>], cols_i: &mut [MaybeUninit<T>]| {
@@ -552,6 +486,10 @@ mod tests {
             ([3, 3, 5, 5], [3, 1, 3, 3], Conv2dArgs { stride: [1, 1], padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 3 }),
             ([2, 3, 4, 5], [5, 3, 1, 1], Conv2dArgs::new()),
             ([4, 1, 6, 6], [2, 1, 3, 3], Conv2dArgs { stride: [3, 2], padding: [[1, 1], [1, 1]], dilation: [1, 1], groups: 1 }),
+            // 'same'-shaped outputs take im2col's one-copy path, including taps wholly in padding.
+            ([2, 2, 3, 1], [2, 2, 5, 5], Conv2dArgs { stride: [1, 1], padding: [[2, 2], [2, 2]], dilation: [1, 1], groups: 1 }),
+            ([2, 2, 5, 4], [3, 2, 3, 3], Conv2dArgs { stride: [1, 1], padding: [[2, 2], [1, 1]], dilation: [2, 1], groups: 1 }),
+            ([1, 1, 4, 4], [1, 1, 4, 4], Conv2dArgs { stride: [1, 1], padding: [[1, 2], [1, 2]], dilation: [1, 1], groups: 1 }),
         ];
         for (xs, ws, a) in cases {
             let (xv, wv) = (data(xs.iter().product(), 0.3), data(ws.iter().product(), 1.7));

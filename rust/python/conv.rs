@@ -25,7 +25,7 @@ pub fn _conv2d(
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|b| b.t.clone()));
     let args = Conv2dArgs { stride, padding: [[padding[0], padding[1]], [padding[2], padding[3]]], dilation, groups };
-    Ok(heavy(py, x.numel() * w.numel().max(1), || conv2d(&x, &w, b.as_ref(), &args))?.into())
+    Ok(heavy(py, x.numel().saturating_mul(w.numel().max(1)), || conv2d(&x, &w, b.as_ref(), &args))?.into())
 }
 
 /// Returns (output, indices); the indices are flat h * W + w positions in each input plane.
