@@ -238,9 +238,15 @@ def test_conv2d_under_no_grad_matches_and_records_nothing():
     np.testing.assert_allclose(out.numpy(), np_conv2d(x, w, stride=(2, 2), pads=(1, 1, 1, 1)), rtol=1e-12)
 
 
-def test_conv2d_empty_batch_gives_an_empty_output():
+def test_conv2d_empty_batch_or_no_output_channels_gives_empty_results():
     out = F.conv2d(fg.zeros(0, 2, 5, 5), fg.ones(3, 2, 3, 3))
     assert tuple(out.shape) == (0, 3, 3, 3)
+    x, w = fg.ones(2, 2, 5, 5, requires_grad=True), fg.ones(0, 2, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w)
+    assert tuple(out.shape) == (2, 0, 3, 3)
+    out.sum().backward()
+    assert tuple(w.grad.shape) == (0, 2, 3, 3)
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 2, 5, 5), dtype=np.float32))
 
 
 def test_conv2d_saved_weight_changed_in_place_is_caught():
@@ -441,7 +447,7 @@ BAD_CALLS = [
     ("conv dtype mismatch", lambda: F.conv2d(x4.double(), w3), RuntimeError, r"conv2d.*float64.*float32"),
     ("conv int input", lambda: F.conv2d(fg.ones(1, 3, 5, 5, dtype=fg.int64), fg.ones(4, 3, 3, 3, dtype=fg.int64)), TypeError, r"conv2d.*floating point"),
     ("conv same strided", lambda: F.conv2d(x4, w3, padding="same", stride=2), RuntimeError, r"'same' is not supported for strided"),
-    ("conv bad padding string", lambda: F.conv2d(x4, w3, padding="full"), ValueError, r"invalid padding string 'full'"),
+    ("conv bad padding string", lambda: F.conv2d(x4, w3, padding="full"), RuntimeError, r"Invalid padding string: 'full'"),
     ("conv stride of 3", lambda: F.conv2d(x4, w3, stride=(1, 2, 3)), RuntimeError, r"stride must be a single int or a tuple of two"),
     ("conv float stride", lambda: F.conv2d(x4, w3, stride=1.5), TypeError, r"stride must be an int"),
     ("Conv2d groups", lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, r"in_channels must be divisible by groups"),
