@@ -2,6 +2,7 @@
 (padded-input einsum for conv2d, direct window loops for the pools), float64 gradcheck for each,
 the modules' PyTorch behaviour (init, repr, state_dict) and a bad-input table."""
 
+import itertools
 import math
 import os
 import subprocess
@@ -420,10 +421,28 @@ def test_matches_pytorch_when_installed():
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(fw.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
-    mp, mi = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, ceil_mode=True, return_indices=True)
-    fo, fi = F.max_pool2d(t64(x), 3, 2, 1, ceil_mode=True, return_indices=True)
-    np.testing.assert_array_equal(fo.numpy(), mp.numpy())
-    np.testing.assert_array_equal(fi.numpy(), mi.numpy())
+    # Pools over a sweep of shapes and options: same values, same indices, same errors.
+    tf = torch.nn.functional
+    for h, w in [(7, 6), (3, 4)]:
+        x = r.normal(size=(2, 3, h, w))
+        x[0, 0, 0, 0] = x[1, 2, 1, 1] = np.nan
+        for k, s, p, d, ceil in itertools.product([1, 2, 3], [1, 2, 3], [0, 1], [1, 2], [False, True]):
+            try:
+                ref, ref_idx = tf.max_pool2d(torch.tensor(x), k, s, p, d, ceil, return_indices=True)
+            except RuntimeError:
+                with pytest.raises(RuntimeError):
+                    F.max_pool2d(t64(x), k, s, p, d, ceil)
+                continue
+            out, idx = F.max_pool2d(t64(x), k, s, p, d, ceil, return_indices=True)
+            np.testing.assert_array_equal(out.numpy(), ref.numpy())
+            np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+            if d == 1:
+                for cip in (True, False):
+                    ref = tf.avg_pool2d(torch.tensor(x), k, s, p, ceil, cip)
+                    np.testing.assert_allclose(F.avg_pool2d(t64(x), k, s, p, ceil, cip).numpy(), ref.numpy(), rtol=1e-12)
+        for size in [(1, 1), (2, 3), (h + 2, 1)]:
+            ref = tf.adaptive_avg_pool2d(torch.tensor(x), size)
+            np.testing.assert_allclose(F.adaptive_avg_pool2d(t64(x), size).numpy(), ref.numpy(), rtol=1e-12)
 
 
 # ---- bad input ----------------------------------------------------------------------------
