@@ -2,6 +2,7 @@
 (padded-input einsum for conv2d, direct window loops for the pools), float64 gradcheck for each,
 the modules' PyTorch behaviour (init, repr, state_dict) and a bad-input table."""
 
+import itertools
 import math
 import os
 import subprocess
@@ -238,9 +239,15 @@ def test_conv2d_under_no_grad_matches_and_records_nothing():
     np.testing.assert_allclose(out.numpy(), np_conv2d(x, w, stride=(2, 2), pads=(1, 1, 1, 1)), rtol=1e-12)
 
 
-def test_conv2d_empty_batch_gives_an_empty_output():
+def test_conv2d_empty_batch_or_no_output_channels_gives_empty_results():
     out = F.conv2d(fg.zeros(0, 2, 5, 5), fg.ones(3, 2, 3, 3))
     assert tuple(out.shape) == (0, 3, 3, 3)
+    x, w = fg.ones(2, 2, 5, 5, requires_grad=True), fg.ones(0, 2, 3, 3, requires_grad=True)
+    out = F.conv2d(x, w)
+    assert tuple(out.shape) == (2, 0, 3, 3)
+    out.sum().backward()
+    assert tuple(w.grad.shape) == (0, 2, 3, 3)
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 2, 5, 5), dtype=np.float32))
 
 
 def test_conv2d_saved_weight_changed_in_place_is_caught():
@@ -414,10 +421,28 @@ def test_matches_pytorch_when_installed():
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
     np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(fw.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
-    mp, mi = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, ceil_mode=True, return_indices=True)
-    fo, fi = F.max_pool2d(t64(x), 3, 2, 1, ceil_mode=True, return_indices=True)
-    np.testing.assert_array_equal(fo.numpy(), mp.numpy())
-    np.testing.assert_array_equal(fi.numpy(), mi.numpy())
+    # Pools over a sweep of shapes and options: same values, same indices, same errors.
+    tf = torch.nn.functional
+    for h, w in [(7, 6), (3, 4)]:
+        x = r.normal(size=(2, 3, h, w))
+        x[0, 0, 0, 0] = x[1, 2, 1, 1] = np.nan
+        for k, s, p, d, ceil in itertools.product([1, 2, 3], [1, 2, 3], [0, 1], [1, 2], [False, True]):
+            try:
+                ref, ref_idx = tf.max_pool2d(torch.tensor(x), k, s, p, d, ceil, return_indices=True)
+            except RuntimeError:
+                with pytest.raises(RuntimeError):
+                    F.max_pool2d(t64(x), k, s, p, d, ceil)
+                continue
+            out, idx = F.max_pool2d(t64(x), k, s, p, d, ceil, return_indices=True)
+            np.testing.assert_array_equal(out.numpy(), ref.numpy())
+            np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+            if d == 1:
+                for cip in (True, False):
+                    ref = tf.avg_pool2d(torch.tensor(x), k, s, p, ceil, cip)
+                    np.testing.assert_allclose(F.avg_pool2d(t64(x), k, s, p, ceil, cip).numpy(), ref.numpy(), rtol=1e-12)
+        for size in [(1, 1), (2, 3), (h + 2, 1)]:
+            ref = tf.adaptive_avg_pool2d(torch.tensor(x), size)
+            np.testing.assert_allclose(F.adaptive_avg_pool2d(t64(x), size).numpy(), ref.numpy(), rtol=1e-12)
 
 
 # ---- bad input ----------------------------------------------------------------------------
@@ -441,7 +466,7 @@ BAD_CALLS = [
     ("conv dtype mismatch", lambda: F.conv2d(x4.double(), w3), RuntimeError, r"conv2d.*float64.*float32"),
     ("conv int input", lambda: F.conv2d(fg.ones(1, 3, 5, 5, dtype=fg.int64), fg.ones(4, 3, 3, 3, dtype=fg.int64)), TypeError, r"conv2d.*floating point"),
     ("conv same strided", lambda: F.conv2d(x4, w3, padding="same", stride=2), RuntimeError, r"'same' is not supported for strided"),
-    ("conv bad padding string", lambda: F.conv2d(x4, w3, padding="full"), ValueError, r"invalid padding string 'full'"),
+    ("conv bad padding string", lambda: F.conv2d(x4, w3, padding="full"), RuntimeError, r"Invalid padding string: 'full'"),
     ("conv stride of 3", lambda: F.conv2d(x4, w3, stride=(1, 2, 3)), RuntimeError, r"stride must be a single int or a tuple of two"),
     ("conv float stride", lambda: F.conv2d(x4, w3, stride=1.5), TypeError, r"stride must be an int"),
     ("Conv2d groups", lambda: nn.Conv2d(3, 4, 3, groups=2), ValueError, r"in_channels must be divisible by groups"),

@@ -217,9 +217,14 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &Conv2dArgs) -> Res
 
 /// The output, and the column matrices of all images when `keep_cols`.
 fn forward<T: Float>(x: &Tensor, w: &Tensor, b: Option<&Tensor>, g: &Geom, keep_cols: bool) -> (Tensor, Option<Vec<T>>) {
+    let (rows, l, rg, og) = (g.rows(), g.len(), g.group_rows(), g.o / g.groups);
+    if g.n * g.o == 0 {
+        // No output to drive the per-image loop; the (unused) columns are all zero.
+        let cols = keep_cols.then(|| vec![T::from_f64(0.0); g.n * rows * l]);
+        return (Tensor::from_vec_unchecked(Vec::<T>::new(), &[g.n, g.o, g.oh, g.ow]), cols);
+    }
     let wv = w.to_vec::<T>();
     let bv = b.map(|b| b.to_vec::<T>());
-    let (rows, l, rg, og) = (g.rows(), g.len(), g.group_rows(), g.o / g.groups);
     let (chw, ol) = (g.c * g.h * g.w, g.o * l);
     let par = gemm_threads(g);
     let mut out: Vec<T> = Vec::with_capacity(g.n * ol);

@@ -231,7 +231,8 @@ impl<T: Float> Backward for MaxPool2dBackward<T> {
         with_grad::<T, _>(grad, |gs| {
             each_plane(&mut gx, hw, hw + ohw, |p, plane| {
                 for (&d, &i) in gs[p * ohw..(p + 1) * ohw].iter().zip(&idx[p * ohw..(p + 1) * ohw]) {
-                    // A window lying wholly in padding points nowhere (its output is -inf).
+                    // An empty window (all taps in padding) keeps its first tap's position,
+                    // which can lie past the plane: nothing to route there.
                     if let Some(v) = usize::try_from(i).ok().and_then(|i| plane.get_mut(i)) {
                         *v += d;
                     }

@@ -142,7 +142,14 @@ struct SumBackward {
 }
 impl Backward for SumBackward {
     fn name(&self) -> &'static str {
-        if self.scale.is_some() { "MeanBackward1" } else { "SumBackward1" }
+        // PyTorch: ...Backward0 for the whole-tensor reduction, ...Backward1 for one with dims.
+        let whole = !self.keepdim && self.dims.len() == self.input.len();
+        match (self.scale.is_some(), whole) {
+            (true, true) => "MeanBackward0",
+            (true, false) => "MeanBackward1",
+            (false, true) => "SumBackward0",
+            (false, false) => "SumBackward1",
+        }
     }
     fn saves_tensors(&self) -> bool {
         false
@@ -150,7 +157,6 @@ impl Backward for SumBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let kept = reduced_shape(&self.input, &self.dims, true);
         // keepdim or not, the gradient has the kept dims' sizes in order: put the 1s back.
-        let _ = self.keepdim;
         let mut g = g.reshape(&kept)?;
         if let Some(s) = self.scale {
             g = unary::mul_scalar(&g, s)?;

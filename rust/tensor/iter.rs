@@ -91,6 +91,7 @@ impl Walk {
 pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
     let numel = layout.numel();
     if numel == 0 {
+        // Nothing to walk (and a 0-size dim would make the row chunks 0 long).
         return Vec::new();
     }
     if layout.is_contiguous() {
@@ -135,6 +136,12 @@ pub fn scatter<T: Copy>(dst: &mut [T], layout: &Layout, values: &[T]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gather_of_a_shape_with_a_zero_dim_is_empty() {
+        let layout = Layout::contiguous(&[2, 0, 3]);
+        assert!(gather::<f32>(&[], &layout).is_empty());
+    }
 
     #[test]
     fn gather_reads_a_transposed_view_in_logical_order() {

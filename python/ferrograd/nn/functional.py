@@ -280,7 +280,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         elif padding == "same":
             pads = _same_padding(weight, stride, dilation)
         else:
-            raise ValueError(f"conv2d: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+            raise RuntimeError(f"conv2d: Invalid padding string: {padding!r} (use 'valid', 'same' or ints)")
     else:
         ph, pw = _pair("padding", padding, "conv2d")
         pads = (ph, ph, pw, pw)
