@@ -335,8 +335,41 @@ def training(args) -> Bench:
     return b
 
 
+def footprint(args) -> Bench:
+    """Wheel size and `import` time (the packaging issue's figures). The wheel is the newest one
+    under target/wheels (`maturin build --release` makes it); import time is the best of several
+    fresh interpreters, so nothing is cached in this process."""
+    import glob
+    import subprocess
+
+    b = Bench("footprint (import: best of 5 fresh interpreters)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    wheels = sorted(glob.glob(os.path.join(root, "target", "wheels", "ferrograd-*.whl")), key=os.path.getmtime)
+    sizes = {"fg": os.path.getsize(wheels[-1]) / 2**20 if wheels else None}
+    if torch is not None:
+        tdir = os.path.dirname(torch.__file__)
+        sizes["torch"] = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(tdir) for f in fs) / 2**20
+    b.add("wheel (fg) / installed package (torch)", "MiB", **sizes)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    times = {}
+    for lib, mod in (("fg", "ferrograd"), ("numpy", "numpy"), ("torch", "torch")):
+        if lib not in LIBS:
+            continue
+        code = f"import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+        runs = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                     check=True).stdout) for _ in range(5)]
+        times[lib] = min(runs) * 1e3
+    b.add("import time", "ms", **times)
+    if wheels:
+        GOALS.append(f"{'OK  ' if sizes['fg'] <= 10 else 'MISS'} wheel size {sizes['fg']:.1f} MiB (goal <= 10 MiB)")
+    if "torch" in times:
+        r = times["fg"] / times["torch"]
+        GOALS.append(f"{'OK  ' if r <= 0.15 else 'MISS'} import ferrograd: fg/torch {r:.2f}x (goal <= 0.15x)")
+    return b
+
+
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
-            "mlp": mlp_memory, "layers": layers, "training": training}
+            "mlp": mlp_memory, "layers": layers, "training": training, "footprint": footprint}
 
 
 # --------------------------------------------------------------------------- main
