@@ -61,6 +61,7 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def reset_running_stats(self) -> None:
+        self.__dict__.pop("_stats_seen", None)
         if self.track_running_stats:
             with no_grad():
                 self.running_mean.zero_()
@@ -94,7 +95,8 @@ class _BatchNorm(Module):
             warn_once(self, StatsUpdateWithoutGradWarning,
                       f"{self._where()} is in training mode under no_grad: this forward updates its running statistics. "
                       "Evaluation code usually wants model.eval() (or fg.inference(model)).")
-        elif not use_batch_stats and self.num_batches_tracked is not None and self.num_batches_tracked.item() == 0:
+        elif not use_batch_stats and self.num_batches_tracked is not None and not self.__dict__.get("_stats_seen") \
+                and not self._stats_updated():
             warn_once(self, UntrackedStatsWarning,
                       f"{self._where()} is in eval mode but its running statistics were never updated "
                       "(num_batches_tracked=0): it normalises with mean 0 and variance 1. Train it first, load a "
@@ -109,6 +111,14 @@ class _BatchNorm(Module):
             input, self.weight, self.bias, self.running_mean, self.running_var,
             use_batch_stats, update, momentum, float(self.eps),
         )
+
+    def _stats_updated(self) -> bool:
+        """Whether num_batches_tracked > 0; once seen, cached so eval forwards skip the read
+        (reset_running_stats clears the cache)."""
+        seen = self.num_batches_tracked.item() > 0
+        if seen:
+            object.__setattr__(self, "_stats_seen", True)
+        return seen
 
     def _effective_knobs(self) -> tuple[bool, bool]:
         """(use_batch_stats, update_running_stats) after applying the mode to unset knobs."""
