@@ -40,7 +40,7 @@ __all__ = [
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",
     "_backward", "_grad", "memory_allocated", "max_memory_allocated", "reset_peak_memory_stats",
     "_dropout", "_check_dropout_p", "_batch_norm", "_leaky_relu", "_gelu", "_silu",
-    "_cross_entropy", "_layer_norm", "_binary_cross_entropy", "_softplus",
+    "_cross_entropy", "_linear", "_layer_norm", "_binary_cross_entropy", "_softplus",
     "_sgd_step", "_adam_step", "_rmsprop_step", "_adagrad_step", "_adadelta_step",
     "_conv2d", "_max_pool2d", "_avg_pool2d", "_adaptive_avg_pool2d",
     "_save_safetensors", "_load_safetensors",
@@ -396,6 +396,8 @@ def _binary_cross_entropy(input: Tensor, target: Tensor) -> Tensor:
     """Elementwise BCE of probabilities (logs clamped at -100), finite gradients at 0 and 1."""
 def _softplus(input: Tensor) -> Tensor:
     """log(1 + exp(x)) without overflow; gradient sigmoid(x)."""
+def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """input @ weight.T + bias as one op; weight (out, in), bias (out); grads in their layouts."""
 def _layer_norm(
     input: Tensor, normalized_shape: Sequence[int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:

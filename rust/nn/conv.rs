@@ -14,12 +14,12 @@
 
 use std::mem::MaybeUninit;
 
-use gemm::Parallelism;
 use rayon::prelude::*;
 
 use crate::autograd::{needs_record, record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
+use crate::ops::gemm::{gemm, Mat};
 use crate::ops::kernel::sum_slice;
 use crate::tensor::{hint_huge_pages, Element, Float, Tensor};
 use crate::with_float;
@@ -159,20 +159,14 @@ type Operand<T> = (*const T, usize, usize);
 /// # Safety
 /// The pointers must address matrices of the given sizes and strides; `dst` must not overlap
 /// the operands.
-unsafe fn gemm_into<T: Element>(dst: *mut T, dst_rs: usize, lhs: Operand<T>, rhs: Operand<T>, (m, k, n): (usize, usize, usize), accumulate: bool, par: Parallelism) {
-    gemm::gemm(
-        m, n, k, dst, 1, dst_rs as isize, accumulate,
-        lhs.0, lhs.2 as isize, lhs.1 as isize, rhs.0, rhs.2 as isize, rhs.1 as isize,
-        T::from_f64(1.0), T::from_f64(1.0), false, false, false, par,
-    );
+unsafe fn gemm_into<T: Element>(dst: *mut T, dst_rs: usize, lhs: Operand<T>, rhs: Operand<T>, mkn: (usize, usize, usize), accumulate: bool, threads: usize) {
+    let mat = |(ptr, rs, cs): Operand<T>| Mat { ptr, rs: rs as isize, cs: cs as isize };
+    gemm(Mat::rows(dst as *const T, dst_rs), mat(lhs), mat(rhs), mkn, accumulate, threads);
 }
 
-fn gemm_threads(g: &Geom) -> Parallelism {
-    if g.batch_parallel() || g.o * g.group_rows() * g.len() < 64 * 64 * 64 {
-        Parallelism::None
-    } else {
-        Parallelism::Rayon(rayon::current_num_threads())
-    }
+/// Threads for each product: one when the images already run in parallel.
+fn gemm_threads(g: &Geom) -> usize {
+    if g.batch_parallel() { 1 } else { rayon::current_num_threads() }
 }
 
 /// An uninitialised scratch buffer (every user writes before reading).
@@ -398,11 +392,7 @@ fn grad_weight<T: Float>(gs: &[T], cols: &[T], g: &Geom) -> Vec<T> {
     let size = g.o * rg;
     let parts = g.n.min((PARTIAL_BUDGET / size.max(1)).max(1)).max(1);
     let per = g.n.div_ceil(parts).max(1);
-    let par = if parts < rayon::current_num_threads() && size * l * per >= 64 * 64 * 64 {
-        Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        Parallelism::None
-    };
+    let par = if parts < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
     let partial = |p: usize| {
         let mut acc = vec![T::from_f64(0.0); size];
         for i in p * per..((p + 1) * per).min(g.n) {

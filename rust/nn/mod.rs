@@ -5,6 +5,7 @@ pub mod batch_norm;
 pub mod conv;
 pub mod dropout;
 mod im2col;
+pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod optim;

@@ -1,31 +1,15 @@
 //! matmul with PyTorch's rules: 1-D x 1-D dot, 2-D products, batched with broadcast batch dims.
-//! The products run on the `gemm` crate, which reads strided operands directly.
+//! The products run on `ops::gemm`, which reads strided operands directly.
 
 use rayon::prelude::*;
 
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
+use crate::ops::gemm::{gemm, Mat};
 use crate::ops::reduce::sum_to;
 use crate::tensor::shape::broadcast_shapes;
 use crate::tensor::{DType, Element, Tensor};
-
-/// C[m,n] = A[m,k] @ B[k,n] for strided views; `c` is contiguous and overwritten.
-unsafe fn gemm_into<T: Element>(
-    c: *mut T,
-    a: *const T,
-    b: *const T,
-    (m, k, n): (usize, usize, usize),
-    (a_rs, a_cs): (isize, isize),
-    (b_rs, b_cs): (isize, isize),
-    threads: usize,
-) {
-    let par = if threads > 1 && m * n * k > 64 * 64 * 64 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    gemm::gemm(
-        m, n, k, c, 1, n as isize, false, a, a_cs, a_rs, b, b_cs, b_rs,
-        T::from_f64(0.0), T::from_f64(1.0), false, false, false, par,
-    );
-}
 
 fn check(a: &Tensor, b: &Tensor) -> Result<DType> {
     if a.ndim() == 0 || b.ndim() == 0 {
@@ -95,14 +79,14 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 let (brs, bcs) = (lb.strides[nd] as isize, lb.strides[nd + 1] as isize);
                 let (pa, pb) = (va.data.as_ptr() as usize, vb.data.as_ptr() as usize);
                 let run = |bi: usize, cm: &mut [T], threads: usize| unsafe {
-                    gemm_into(
-                        cm.as_mut_ptr(),
-                        (pa as *const T).add(off(la, bi)),
-                        (pb as *const T).add(off(lb, bi)),
-                        (m, k, n), (ars, acs), (brs, bcs), threads,
+                    gemm(
+                        Mat::rows(cm.as_mut_ptr() as *const T, n),
+                        Mat { ptr: (pa as *const T).add(off(la, bi)), rs: ars, cs: acs },
+                        Mat { ptr: (pb as *const T).add(off(lb, bi)), rs: brs, cs: bcs },
+                        (m, k, n), false, threads,
                     )
                 };
-                // Many small products: one per task. Few large ones: gemm threads each.
+                // Many small products: one per task. Few large ones: split inside each.
                 if nb > 1 && m * n * k < 128 * 128 * 128 {
                     c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| run(bi, cm, 1));
                 } else {

@@ -58,6 +58,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(nn::_gelu, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_silu, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_cross_entropy, m)?)?;
+    m.add_function(wrap_pyfunction!(nn::_linear, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_binary_cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(nn::_softplus, m)?)?;

@@ -7,6 +7,7 @@ use super::error::{heavy, IntoPyResult};
 use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
+use crate::nn::linear::linear;
 use crate::nn::loss::{binary_cross_entropy, cross_entropy, CrossEntropyArgs, Reduction};
 use crate::nn::norm::layer_norm;
 use crate::ops::{inplace, unary};
@@ -94,6 +95,15 @@ pub fn _cross_entropy(
     let reduction = Reduction::parse(reduction).py()?;
     let args = CrossEntropyArgs { weight: w.as_ref(), ignore_index, label_smoothing, reduction };
     Ok(heavy(py, x.numel(), || cross_entropy(&x, &t, &args))?.into())
+}
+
+/// `F.linear` for a 2-D weight and a 1-D (or no) bias.
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias))]
+pub fn _linear(py: Python<'_>, input: PyRef<'_, PyTensor>, weight: PyRef<'_, PyTensor>, bias: Option<PyRef<'_, PyTensor>>) -> PyResult<PyTensor> {
+    let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|t| t.t.clone()));
+    let work = (x.numel() / w.shape().get(1).copied().unwrap_or(1).max(1)).saturating_mul(w.numel());
+    Ok(heavy(py, work, || linear(&x, &w, b.as_ref()))?.into())
 }
 
 #[pyfunction]

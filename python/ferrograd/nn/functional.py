@@ -21,7 +21,13 @@ __all__ = [
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = input @ weight.T + bias. Shapes: input (*, in), weight (out, in), bias (out)."""
+    """y = input @ weight.T + bias. Shapes: input (*, in), weight (out, in), bias (out).
+
+    One fused op (PyTorch's addmm) for the usual shapes; a 1-D weight or a bias of another
+    shape (broadcast as PyTorch allows) takes the composed path.
+    """
+    if weight.dim() == 2 and (bias is None or bias.dim() == 1):
+        return _core._linear(input, weight, bias)
     out = input.matmul(weight.t())
     return out if bias is None else out + bias
 
