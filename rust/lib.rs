@@ -14,3 +14,7 @@ mod python;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Tensor};
+
+/// Tensor buffers come and go every op; see Cargo.toml for why this is not the system malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -50,7 +50,8 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     *out_shape.last_mut().unwrap() = out_f;
     let out = with_float!(x.dtype(), "linear", T => {
         let bias = b.map(|b| b.to_vec::<T>());
-        let y = product::<T>(Operand::plain(x)?, Operand::transposed(w), bias.as_deref(), out_f);
+        let x = Operand::plain(x)?;
+        let y = product::<T>(x, Operand::transposed(w), bias.as_deref(), out_f);
         Tensor::from_vec_unchecked(y, &out_shape)
     });
     let mut inputs = vec![x, w];

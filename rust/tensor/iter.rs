@@ -97,11 +97,17 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
     if layout.is_contiguous() {
         return src[layout.offset..layout.offset + numel].to_vec();
     }
+    let (cs, cst) = coalesce(&layout.shape, &[layout.strides.clone()]);
+    let nd = cs.len();
+    if nd >= 2 && cst[0][nd - 2] == 1 && cst[0][nd - 1] != 1 {
+        return gather_transposed(src, layout.offset, &cs, &cst[0]);
+    }
     let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
     let mut out = vec![T::default(); numel];
     let (len, s) = (walk.row_len, walk.inner[0]);
     let chunk_rows = walk.rows_per_task();
     let fill = |(task, chunk): (usize, &mut [T])| {
+        let (len, s) = (len, s); // locals: see gather_transposed
         let mut w = walk.walker(task * chunk_rows);
         for row in chunk.chunks_mut(len) {
             let base = w.offsets[0];
@@ -117,6 +123,55 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
         out.chunks_mut(chunk_rows * len).enumerate().for_each(fill);
     }
     out
+}
+
+/// Side of the square tiles `gather_transposed` copies: 32 source columns of 32 elements each
+/// stay in L1 while the tile is written row by row.
+const TILE: usize = 32;
+
+/// gather for a (coalesced) layout whose last two dims are a transposed matrix: stride 1 down
+/// the rows, stride `sc` along them (`x.t().contiguous()`, a transposed weight). Walking it row
+/// by row would touch a new cache line per element; tiles read and write whole lines (5-10x
+/// faster on a 784x256 weight).
+fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, shape: &[usize], strides: &[usize]) -> Vec<T> {
+    let nd = shape.len();
+    let (r, c, sc) = (shape[nd - 2], shape[nd - 1], strides[nd - 1]);
+    let (outer, outer_strides) = (&shape[..nd - 2], &strides[..nd - 2]);
+    let mut out = vec![T::default(); shape.iter().product()];
+    // Every (matrix, band of TILE output rows) is one task.
+    let band = |(task, chunk): (usize, &mut [T])| {
+        // Locals, not captures: read through the closure's references, LLVM reloads them for
+        // every element (5 cycles each instead of 1).
+        let (r, c, sc, offset) = (r, c, sc, offset);
+        let bands = r.div_ceil(TILE);
+        let (mut rem, mut base) = (task / bands, offset);
+        for d in (0..outer.len()).rev() {
+            base += (rem % outer[d]) * outer_strides[d];
+            rem /= outer[d];
+        }
+        let rows = chunk.len() / c;
+        let first = base + (task % bands) * TILE;
+        for j0 in (0..c).step_by(TILE) {
+            for j in j0..(j0 + TILE).min(c) {
+                // Column j of the band: contiguous in the source, strided by c in the output.
+                let col = &src[first + j * sc..first + j * sc + rows];
+                for (i, &v) in col.iter().enumerate() {
+                    chunk[i * c + j] = v;
+                }
+            }
+        }
+    };
+    let tasks: Vec<(usize, &mut [T])> = out.chunks_mut((r * c).max(1)).flat_map(|m| m.chunks_mut(TILE * c)).enumerate().collect();
+    if out_len(&tasks) > GRAIN {
+        tasks.into_par_iter().for_each(band);
+    } else {
+        tasks.into_iter().for_each(band);
+    }
+    out
+}
+
+fn out_len<T>(tasks: &[(usize, &mut [T])]) -> usize {
+    tasks.iter().map(|(_, t)| t.len()).sum()
 }
 
 /// Writes `values` (contiguous, logical order) into a strided destination (in-place ops on views).
@@ -148,6 +203,19 @@ mod tests {
         let src: Vec<i32> = (0..6).collect(); // 2x3
         let t = Layout { shape: vec![3, 2], strides: vec![1, 3], offset: 0 };
         assert_eq!(gather(&src, &t), vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    /// The tiled path: batches of transposed matrices with sizes off the tile grid, and an
+    /// offset, against element-by-element indexing.
+    #[test]
+    fn gather_of_transposed_batches_matches_indexing() {
+        for &(b, r, c) in &[(1, 70, 33), (3, 5, 100), (2, 64, 64), (1, 1, 40)] {
+            let src: Vec<u32> = (0..(b * r * c + 7) as u32).collect();
+            // logical (b, r, c) read from a (b, c, r) buffer at offset 7
+            let t = Layout { shape: vec![b, r, c], strides: vec![r * c, 1, r], offset: 7 };
+            let want: Vec<u32> = (0..b * r * c).map(|e| src[7 + e / (r * c) * r * c + e % (r * c) / c + e % c * r]).collect();
+            assert_eq!(gather(&src, &t), want, "{b}x{r}x{c}");
+        }
     }
 
     #[test]
