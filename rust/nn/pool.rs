@@ -8,6 +8,8 @@
 
 use std::marker::PhantomData;
 
+use std::hint::select_unpredictable;
+
 use rayon::prelude::*;
 
 use crate::autograd::{record, Backward, Saved};
@@ -48,6 +50,14 @@ struct Geom {
 }
 
 impl Geom {
+    /// The common CNN pool: 2x2 windows at stride 2, no padding or dilation, every window
+    /// inside the input (ceil_mode can add a partial last one).
+    fn is_2x2(&self) -> bool {
+        (self.kh, self.kw, self.sh, self.sw, self.ph, self.pw, self.dh, self.dw) == (2, 2, 2, 2, 0, 0, 1, 1)
+            && 2 * self.oh <= self.h
+            && 2 * self.ow <= self.w
+    }
+
     fn out_shape(&self, x: &Tensor) -> [usize; 4] {
         [x.shape()[0], x.shape()[1], self.oh, self.ow]
     }
@@ -137,6 +147,7 @@ pub fn max_pool2d(x: &Tensor, a: &PoolArgs) -> Result<(Tensor, Tensor)> {
     let shape = g.out_shape(x);
     let rows = max_windows(g.oh, g.sh, g.ph, g.kh, g.dh, g.h);
     let cols = max_windows(g.ow, g.sw, g.pw, g.kw, g.dw, g.w);
+    let taps = row_taps(&g);
     with_float!(x.dtype(), "max_pool2d", T => {
         let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
         let mut vals = vec![T::from_f64(0.0); g.planes * ohw];
@@ -146,7 +157,11 @@ pub fn max_pool2d(x: &Tensor, a: &PoolArgs) -> Result<(Tensor, Tensor)> {
             let task = |(t, (v, i)): (usize, (&mut [T], &mut [i64]))| {
                 for (k, (vp, ip)) in v.chunks_mut(ohw).zip(i.chunks_mut(ohw)).enumerate() {
                     let p = t * per_task + k;
-                    max_plane(&xs[p * hw..(p + 1) * hw], &g, (&rows, &cols), vp, ip);
+                    if g.is_2x2() {
+                        max_plane_2x2(&xs[p * hw..(p + 1) * hw], &g, vp, ip);
+                    } else {
+                        max_plane(&xs[p * hw..(p + 1) * hw], &g, (&rows, &cols), &taps, vp, ip);
+                    }
                 }
             };
             let chunk = per_task * ohw;
@@ -178,12 +193,33 @@ fn max_windows(out: usize, stride: usize, pad: usize, k: usize, dilation: usize,
         .collect()
 }
 
+/// For each tap kx of a window row: the outputs whose tap lands inside the input row
+/// (ox * sW + kx * dW - pW in [0, W)), as (first ox, end ox, input column of the first).
+/// The same for every row of every plane, so computed once (its divisions cost more than
+/// the compares of a 2x2 window).
+fn row_taps(g: &Geom) -> Vec<(usize, usize, usize)> {
+    (0..g.kw)
+        .map(|kx| {
+            let (lo, hi) = valid_range(kx * g.dw, g.pw, g.sw, g.w, g.ow);
+            (lo, hi, if lo < hi { lo * g.sw + kx * g.dw - g.pw } else { 0 })
+        })
+        .filter(|&(lo, hi, _)| lo < hi)
+        .collect()
+}
+
 /// One plane: the maximum of each window and its flat index (PyTorch's CPU kernel: NaN wins,
 /// the first of equal maxima in row-major order wins, and an empty window points at its first
 /// tap). The loops run tap by tap across a whole output row rather than window by window, so
 /// consecutive windows' compare chains are independent and overlap (about 20% faster here).
-fn max_plane<T: Float>(x: &[T], g: &Geom, (rows, cols): (&[(usize, usize)], &[(usize, usize)]), vals: &mut [T], idx: &mut [i64]) {
-    let (w, ow) = (g.w, g.ow);
+fn max_plane<T: Float>(
+    x: &[T],
+    g: &Geom,
+    (rows, cols): (&[(usize, usize)], &[(usize, usize)]),
+    taps: &[(usize, usize, usize)],
+    vals: &mut [T],
+    idx: &mut [i64],
+) {
+    let (w, ow, sw) = (g.w, g.ow, g.sw);
     for (oy, &(y0, y1)) in rows.iter().enumerate() {
         let best = &mut vals[oy * ow..(oy + 1) * ow];
         let at = &mut idx[oy * ow..(oy + 1) * ow];
@@ -193,21 +229,43 @@ fn max_plane<T: Float>(x: &[T], g: &Geom, (rows, cols): (&[(usize, usize)], &[(u
         }
         for y in (y0..y1).step_by(g.dh) {
             let row = &x[y * w..(y + 1) * w];
-            for kx in 0..g.kw {
-                // Outputs whose tap kx lands inside the row: ox * sW + kx * dW - pW in [0, W).
-                let (lo, hi) = valid_range(kx * g.dw, g.pw, g.sw, w, ow);
-                if lo >= hi {
-                    continue;
-                }
-                let first = lo * g.sw + kx * g.dw - g.pw;
+            for &(lo, hi, first) in taps {
                 let base = (y * w + first) as i64;
                 for (k, ox) in (lo..hi).enumerate() {
-                    let v = row[first + k * g.sw];
-                    let take = v > best[ox] || v.is_nan();
-                    best[ox] = if take { v } else { best[ox] };
-                    at[ox] = if take { base + (k * g.sw) as i64 } else { at[ox] };
+                    let v = row[first + k * sw];
+                    // Which tap wins is data: as a branch it mispredicts on about every other
+                    // window (3.5 ns per tap); as conditional moves (`|`, not `||`, which would
+                    // branch) 0.5 ns.
+                    let (b, a) = (best[ox], at[ox]);
+                    let take = (v > b) | v.is_nan();
+                    at[ox] = select_unpredictable(take, base + (k * sw) as i64, a);
+                    best[ox] = T::select(take, v, b);
                 }
             }
+        }
+    }
+}
+
+/// `max_plane` for 2x2 windows at stride 2: a window at a time, its four taps in registers,
+/// in the same order and with the same rule (NaN wins, first of equal maxima). Branch-free and
+/// without the per-tap memory round trip: 0.55 ns per tap against 3.5 (a micro-benchmark of
+/// the two loops on 1024 planes of 28x28).
+fn max_plane_2x2<T: Float>(x: &[T], g: &Geom, vals: &mut [T], idx: &mut [i64]) {
+    let (w, ow) = (g.w, g.ow);
+    for (oy, (best, at)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {
+        let r0 = &x[2 * oy * w..][..2 * ow];
+        let r1 = &x[(2 * oy + 1) * w..][..2 * ow];
+        let base = (2 * oy * w) as i64;
+        let taps = ((best.iter_mut().zip(at.iter_mut())).zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))).enumerate();
+        for (ox, ((b, a), (p0, p1))) in taps {
+            let (mut m, mut which) = (p0[0], 0i64);
+            for (t, v) in [(1, p0[1]), (w as i64, p1[0]), (w as i64 + 1, p1[1])] {
+                let take = (v > m) | v.is_nan();
+                m = T::select(take, v, m);
+                which = select_unpredictable(take, t, which);
+            }
+            *b = m;
+            *a = base + 2 * ox as i64 + which;
         }
     }
 }

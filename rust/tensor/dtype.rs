@@ -89,9 +89,24 @@ pub trait Element: Copy + Send + Sync + Default + PartialOrd + PartialEq + std::
 }
 
 /// f32 and f64: the dtypes with autograd.
-pub trait Float: Element + num_traits::Float + std::iter::Sum + std::ops::AddAssign + std::ops::MulAssign {}
-impl Float for f32 {}
-impl Float for f64 {}
+pub trait Float: Element + num_traits::Float + std::iter::Sum + std::ops::AddAssign + std::ops::MulAssign {
+    /// `if take { a } else { b }` as a conditional move, for choices the data makes (which
+    /// max-pool tap wins). A float select compiles to a branch on baseline x86-64 (no blendv),
+    /// even under `select_unpredictable`; on the bits it is a cmov.
+    fn select(take: bool, a: Self, b: Self) -> Self;
+}
+impl Float for f32 {
+    #[inline(always)]
+    fn select(take: bool, a: f32, b: f32) -> f32 {
+        f32::from_bits(std::hint::select_unpredictable(take, a.to_bits(), b.to_bits()))
+    }
+}
+impl Float for f64 {
+    #[inline(always)]
+    fn select(take: bool, a: f64, b: f64) -> f64 {
+        f64::from_bits(std::hint::select_unpredictable(take, a.to_bits(), b.to_bits()))
+    }
+}
 
 macro_rules! element {
     ($t:ty, $variant:ident, $to:expr, $from:expr) => {
