@@ -55,20 +55,23 @@ def pool_out(size, k, p, s, d, ceil):
 
 
 def np_max_pool2d(x, k, s, p, d=(1, 1), ceil=False):
-    """Window by window over the -inf-padded plane; the first maximum in row-major order wins.
-    Returns (values, flat h * W + w indices)."""
+    """Window by window over the -inf-padded plane; the first maximum in row-major order wins,
+    a NaN wins over any number (a later NaN over an earlier one), and a window's index starts
+    at its first in-bounds tap (PyTorch's CPU rule). Returns (values, flat h * W + w indices)."""
     n, c, h, w = x.shape
     oh, ow = pool_out(h, k[0], p[0], s[0], d[0], ceil), pool_out(w, k[1], p[1], s[1], d[1], ceil)
     out, idx = np.empty((n, c, oh, ow)), np.empty((n, c, oh, ow), dtype=np.int64)
     for y in range(oh):
         for xx in range(ow):
             best, at = np.full((n, c), -np.inf), np.zeros((n, c), dtype=np.int64)
+            first = True
             for i in range(k[0]):
                 for j in range(k[1]):
                     iy, ix = y * s[0] - p[0] + i * d[0], xx * s[1] - p[1] + j * d[1]
                     if 0 <= iy < h and 0 <= ix < w:
                         v = x[:, :, iy, ix]
-                        better = v > best
+                        better = first | (v > best) | np.isnan(v)
+                        first = False
                         best, at = np.where(better, v, best), np.where(better, iy * w + ix, at)
             out[:, :, y, xx], idx[:, :, y, xx] = best, at
     return out, idx
@@ -342,6 +345,19 @@ def test_max_pool2d_propagates_nan():
     x[0, 0, 0, 1] = np.nan
     out = F.max_pool2d(t64(x), 2).numpy()[0, 0]
     assert np.isnan(out[0, 0]) and out[0, 1] == 7 and out[1, 1] == 15
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 14, 14), (2, 3, 9, 11), (1, 1, 28, 27), (2, 2, 4, 4)])
+def test_max_pool2d_2x2_path_keeps_the_tie_nan_and_inf_rules(shape):
+    # 2x2 windows at stride 2 take a separate branch-free kernel (vector body, scalar tail):
+    # many ties, NaNs and infinities, on widths that exercise both parts.
+    rng = np.random.default_rng(7)
+    x = rng.choice(np.array([-np.inf, 0.0, 1.0, 2.0, np.nan, np.inf]), size=shape, p=[0.1, 0.3, 0.25, 0.2, 0.1, 0.05])
+    ref, ref_idx = np_max_pool2d(x, (2, 2), (2, 2), (0, 0))
+    for dtype in (np.float64, np.float32):
+        out, idx = F.max_pool2d(fg.tensor(x.astype(dtype)), 2, return_indices=True)
+        np.testing.assert_array_equal(out.numpy(), ref.astype(dtype))
+        np.testing.assert_array_equal(idx.numpy(), ref_idx)
 
 
 def test_max_pool2d_ceil_mode_output_sizes_match_pytorch():
