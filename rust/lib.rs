@@ -6,6 +6,7 @@ pub mod error;
 pub mod io;
 pub mod nn;
 pub mod ops;
+pub mod parallel;
 pub mod random;
 pub mod tensor;
 

@@ -20,13 +20,8 @@ use crate::tensor::DType;
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The importing thread (Python's main thread, as a rule) becomes one of rayon's workers, so
-    // a parallel op it calls starts on it at once and needs one other thread, not two, woken
-    // from idle: on a 2-vCPU VM that wake-up is slow and uneven, and waiting on two of them
-    // made an MLP eval pass take 2.2 ms or 4.5 ms by luck. Threads other than this one hand
-    // their work to the pool as before. An error means the pool already exists (built by
-    // an embedding program): keep it.
-    let _ = rayon::ThreadPoolBuilder::new().use_current_thread().build_global();
+    // The importing thread joins rayon's pool as a worker (see `parallel`).
+    crate::parallel::init();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<node::PyNode>()?;
