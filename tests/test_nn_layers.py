@@ -73,6 +73,35 @@ def test_linear_gradcheck_float64():
     assert gradcheck(lambda t, w: F.linear(t, w), (x3, lin.weight))
 
 
+@pytest.mark.parametrize("rows,inf,outf", [(300, 400, 290), (1000, 64, 40), (3, 900, 700)])
+def test_linear_large_products_split_across_threads_match_numpy(rows, inf, outf):
+    # Above a million multiply-adds the product is cut into one slab per thread (along the
+    # longer of rows / out_features); forward and every gradient against numpy.
+    x_np, w_np, b_np, g_np = arr((rows, inf), 11), arr((outf, inf), 12), arr((outf,), 13), arr((rows, outf), 14)
+    x, w, b = t64(x_np, True), t64(w_np, True), t64(b_np, True)
+    out = F.linear(x, w, b)
+    np.testing.assert_allclose(npa(out), x_np @ w_np.T + b_np, rtol=1e-12, atol=1e-10)
+    out.backward(t64(g_np))
+    np.testing.assert_allclose(npa(x.grad), g_np @ w_np, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(npa(w.grad), g_np.T @ x_np, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(npa(b.grad), g_np.sum(0), rtol=1e-12, atol=1e-10)
+
+
+def test_linear_reads_strided_views_and_broadcast_bias_falls_back():
+    x_np, w_np = arr((7, 5), 15), arr((5, 3), 16)
+    x = t64(x_np.T.copy(), True).t()                      # (7, 5) view with strides (1, 7)
+    w = t64(w_np, True).t()                               # (3, 5) transposed view
+    out = F.linear(x, w)
+    np.testing.assert_allclose(npa(out), x_np @ w_np, rtol=1e-12)
+    assert gradcheck(lambda a, b: F.linear(a, b), (x, w))
+    # a 1-D input, and a (1, out) bias that only broadcasting accepts (the composed path)
+    v = t64(arr((5,), 17), True)
+    np.testing.assert_allclose(npa(F.linear(v, t64(w_np.T))), w_np.T @ npa(v), rtol=1e-12)
+    b2 = t64(arr((1, 3), 18), True)
+    np.testing.assert_allclose(npa(F.linear(t64(x_np), t64(w_np.T), b2)), x_np @ w_np + npa(b2), rtol=1e-12)
+    assert gradcheck(lambda a, c: F.linear(a, t64(w_np.T), c), (t64(x_np, True), b2))
+
+
 def test_linear_no_bias():
     lin = nn.Linear(4, 2, bias=False, dtype=fg.float64)
     assert lin.bias is None

@@ -44,6 +44,21 @@ def test_numpy_round_trip_keeps_values_and_shape():
     np.testing.assert_array_equal(fg.from_numpy(a.transpose(2, 0, 1)).numpy(), a.transpose(2, 0, 1))
 
 
+@pytest.mark.parametrize("view", ["T", "fortran", "reversed", "stepped", "fortran_3d", "float32_T", "int64_T", "bool_T"])
+def test_numpy_input_in_any_memory_order_keeps_its_logical_values(view):
+    # A Fortran-ordered array (`w.T` of a C array) is contiguous too, in the other order: its
+    # memory must not be taken as row-major (it once was, silently transposing the values).
+    w = np.random.default_rng(1).uniform(-2, 2, (5, 3))
+    a = {
+        "T": w.T, "fortran": np.asfortranarray(w), "reversed": w[::-1], "stepped": w[::2, ::-1],
+        "fortran_3d": np.asfortranarray(np.arange(24.0).reshape(2, 3, 4)),
+        "float32_T": w.astype(np.float32).T, "int64_T": np.arange(15).reshape(5, 3).T, "bool_T": (w > 0).T,
+    }[view]
+    for t in (fg.tensor(a), fg.from_numpy(a), fg.as_tensor(a)):
+        assert t.shape == a.shape
+        np.testing.assert_array_equal(t.numpy(), a)
+
+
 def test_tensor_copies_its_input():
     a = np.zeros(3, dtype=np.float32)
     t = fg.tensor(a)

@@ -95,9 +95,11 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
 fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let a = arr.cast::<PyArrayDyn<T>>()?.readonly();
     let shape = a.shape().to_vec();
+    // as_slice also accepts a Fortran-ordered array (`a.T` of a C array) and hands back its
+    // memory in that order; only a C-ordered buffer can be taken as is.
     let data = match a.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => a.as_array().iter().copied().collect(),
+        Ok(s) if a.is_c_contiguous() => s.to_vec(),
+        _ => a.as_array().iter().copied().collect(),
     };
     Tensor::from_vec(data, &shape).py()
 }
