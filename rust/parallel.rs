@@ -1,18 +1,140 @@
-//! The thread pool: rayon's global pool, with Python's importing thread as one of its workers.
+//! The thread pool: rayon's global pool, with Python's importing thread as one of its workers,
+//! and a way to split work that keeps threads awake between the ops of a loop.
 //!
 //! A parallel op called from a thread outside the pool is handed to the pool and the caller
 //! sleeps until it is done: two workers must wake for a split in two. As a worker, the caller
-//! runs the first part itself and wakes one. Waking a thread on a small VM (futex, then the
-//! hypervisor scheduling an idle vCPU) takes tens of microseconds to milliseconds; this took
-//! an MLP training step run after an idle spell from 1.7 to 1.2 ms.
+//! runs the first part itself and wakes one.
 //!
-//! Tried and left out: keeping the other worker spinning for 1 ms after each op (as OpenMP
-//! runtimes do, here a job looping on `rayon::yield_now`). It did not make the eval pass of
-//! `bench/bench.py training` measurably faster and made the CNN step slower (0.65x -> 0.8x of
-//! PyTorch's time) by taking a core from the main thread.
+//! Waking a thread whose vCPU has gone idle took 1-2 ms on the benchmark VM (futex, then the
+//! hypervisor scheduling the vCPU again): as long as half of a 1024x784x256 product. With
+//! `rayon::join` both sides pay it, the helper to start and the caller to resume after the
+//! helper's half, so two threads ran an MLP eval pass no faster than one. `for_each_part` is
+//! the OpenMP answer: the caller spins instead of sleeping while the other parts finish, and a
+//! helper that has finished spins for `LINGER`, picking up any pool work, so the next op finds
+//! it awake (MLP eval at batch 1024: 3.0 -> 1.7 ms, PyTorch 2.1 ms).
+//!
+//! Spinning after every op was also tried, as a job queued by the caller after each op; it
+//! made things slower, because the caller still slept in the joins.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Whether the importing thread became worker 0 of the pool (it must never linger: it has
+/// Python to run).
+static CALLER_IS_WORKER_0: AtomicBool = AtomicBool::new(false);
 
 /// Makes the calling thread one of the global pool's workers. Does nothing when the global
 /// pool already exists (an embedding program built it).
 pub fn init() {
-    let _ = rayon::ThreadPoolBuilder::new().use_current_thread().build_global();
+    if rayon::ThreadPoolBuilder::new().use_current_thread().build_global().is_ok() {
+        CALLER_IS_WORKER_0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `f(0) .. f(parts - 1)` on the calling thread and the pool's others, each part claimed by
+/// whichever thread gets to it first; returns when all are done.
+///
+/// Unlike `rayon::join`, the caller never sleeps here: when it runs out of parts it spins
+/// until the others finish theirs. A caller that sleeps in a join has to be woken when the
+/// last part ends, and waking a thread whose vCPU went idle took 1-2 ms on the benchmark VM,
+/// as long as a 1024x784x256 product half. Parts a late helper has not claimed yet are taken
+/// by the caller instead of waited for.
+pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    let helpers = rayon::current_num_threads().min(parts).saturating_sub(1);
+    if helpers == 0 {
+        (0..parts).for_each(f);
+        return;
+    }
+    // SAFETY of the lifetime erasure: `f` is only called for a claimed part, every claimed
+    // part is counted in `finished` whatever happens in it, and this function does not return
+    // before all `parts` are counted; a helper that starts later claims nothing.
+    let f: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };
+    let shared = Arc::new(Parts { next: AtomicUsize::new(0), finished: AtomicUsize::new(0), parts, f, panic: Mutex::new(None) });
+    for _ in 0..helpers {
+        let s = Arc::clone(&shared);
+        rayon::spawn(move || {
+            s.work();
+            drop(s);
+            linger();
+        });
+    }
+    shared.work();
+    while shared.finished.load(Ordering::Acquire) < parts {
+        std::hint::spin_loop();
+    }
+    let panic = shared.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(payload) = panic {
+        resume_unwind(payload);
+    }
+}
+
+/// How long a helper keeps looking for work after its parts: the next op of a training or
+/// inference loop comes within this, and finds it awake instead of asleep.
+const LINGER: Duration = Duration::from_millis(1);
+
+thread_local! {
+    static LINGERING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Spins on `rayon::yield_now` (which runs any pool job it finds, the next op's parts among
+/// them) until there has been nothing to do for `LINGER`. Not nested: a job run from inside
+/// returns at once rather than lingering a level deeper.
+fn linger() {
+    // The caller can pick up a helper job of its own (from its deque, inside a later op).
+    if CALLER_IS_WORKER_0.load(Ordering::Relaxed) && rayon::current_thread_index() == Some(0) {
+        return;
+    }
+    if LINGERING.with(|l| l.replace(true)) {
+        return;
+    }
+    let mut idle_since = Instant::now();
+    while idle_since.elapsed() < LINGER {
+        match rayon::yield_now() {
+            Some(rayon::Yield::Executed) => idle_since = Instant::now(),
+            _ => std::hint::spin_loop(),
+        }
+    }
+    LINGERING.with(|l| l.set(false));
+}
+
+struct Parts {
+    next: AtomicUsize,
+    finished: AtomicUsize,
+    parts: usize,
+    f: &'static (dyn Fn(usize) + Sync),
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl Parts {
+    fn work(&self) {
+        loop {
+            let p = self.next.fetch_add(1, Ordering::AcqRel);
+            if p >= self.parts {
+                return;
+            }
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(p))) {
+                self.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
+            }
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_runs_once_and_a_panic_reaches_the_caller() {
+        let hits: Vec<AtomicUsize> = (0..37).map(|_| AtomicUsize::new(0)).collect();
+        for_each_part(37, &|p| {
+            hits[p].fetch_add(1, Ordering::Relaxed);
+        });
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+        let r = catch_unwind(|| for_each_part(8, &|p| assert!(p != 5, "part five")));
+        assert!(r.is_err());
+    }
 }

@@ -8,8 +8,6 @@
 //! single-threaded product over whole rows or columns, has no synchronisation but the final
 //! join and was as fast or faster at every size measured, up to 1024^3.
 
-use rayon::prelude::*;
-
 use crate::tensor::Element;
 
 /// Below this many multiply-adds a product runs on the calling thread: handing work to another
@@ -77,7 +75,7 @@ pub unsafe fn gemm<T: Element>(dst: Mat<T>, lhs: Mat<T>, rhs: Mat<T>, (m, k, n):
     if parts == 1 {
         slab(0);
     } else {
-        (0..parts).into_par_iter().for_each(slab);
+        crate::parallel::for_each_part(parts, &slab);
     }
 }
 
