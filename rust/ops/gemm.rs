@@ -4,9 +4,10 @@
 //! Why not `gemm::Parallelism::Rayon`: for the products small models make (a 64x784 batch times
 //! a 784x256 weight, 12.8 M multiply-adds) the crate's internal threading synchronises per block
 //! and ran at half the speed of one thread on the 2-core machine the benchmarks use (66 vs 134
-//! GFLOP/s, `bench/bench.py layers`). Cutting the output into one slab per thread, each a
-//! single-threaded product over whole rows or columns, has no synchronisation but the final
-//! join and was as fast or faster at every size measured, up to 1024^3.
+//! GFLOP/s, timing the crate directly on that shape). Cutting the output into one slab per
+//! thread, each a single-threaded product over whole rows or columns, has no synchronisation but
+//! the final join and was as fast or faster at every size measured, up to 1024^3. The slabs run
+//! under `parallel::for_each_part` (the caller spins rather than sleeps while they finish).
 
 use crate::tensor::Element;
 
