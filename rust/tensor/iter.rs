@@ -137,7 +137,8 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
     let nd = shape.len();
     let (r, c, sc) = (shape[nd - 2], shape[nd - 1], strides[nd - 1]);
     let (outer, outer_strides) = (&shape[..nd - 2], &strides[..nd - 2]);
-    let mut out = vec![T::default(); shape.iter().product()];
+    let numel: usize = shape.iter().product();
+    let mut out = vec![T::default(); numel];
     // Every (matrix, band of TILE output rows) is one task.
     let band = |(task, chunk): (usize, &mut [T])| {
         // Locals, not captures: read through the closure's references, LLVM reloads them for
@@ -162,16 +163,12 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
         }
     };
     let tasks: Vec<(usize, &mut [T])> = out.chunks_mut((r * c).max(1)).flat_map(|m| m.chunks_mut(TILE * c)).enumerate().collect();
-    if out_len(&tasks) > GRAIN {
+    if numel > GRAIN {
         tasks.into_par_iter().for_each(band);
     } else {
         tasks.into_iter().for_each(band);
     }
     out
-}
-
-fn out_len<T>(tasks: &[(usize, &mut [T])]) -> usize {
-    tasks.iter().map(|(_, t)| t.len()).sum()
 }
 
 /// Writes `values` (contiguous, logical order) into a strided destination (in-place ops on views).
