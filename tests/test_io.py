@@ -320,3 +320,10 @@ def test_torch_zip_files_load_as_torch_load_reads_them(tmp_path):
     }
     torch.save(obj, tmp_path / "t.pt")
     _assert_matches_torch(fg.load(tmp_path / "t.pt"), torch.load(tmp_path / "t.pt", weights_only=True))
+
+
+def test_pytorch_file_saved_without_crc32_loads():
+    """torch.serialization.set_crc32_options(False) records every CRC-32 as 0; torch.load reads
+    such files, and so does fg.load (a non-zero CRC-32 is checked: test_io_hostile.py)."""
+    got = fg.load(fixture("nocrc.pt"))
+    assert_same(got, {"w": fg.arange(6.0).reshape(2, 3)})

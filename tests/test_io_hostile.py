@@ -163,7 +163,97 @@ def _hostile_zips(marker: str) -> dict[str, tuple[bytes, str]]:
         "unknown byte order": (torch_zip(ok, {"0": FOUR}, byteorder=b"middle"), "unknown byte order"),
         "zip without data.pkl": (_zip_of({"notes.txt": b"hi"}), "not a torch.save file"),
         "truncated zip": (torch_zip(ok, {"0": FOUR})[:60], "not a valid zip"),
+    } | _corrupt_zips()
+
+
+def _fields(data: bytes) -> dict[str, list[int]]:
+    """Byte offsets of every local header ("local") and central directory record ("central")."""
+    z = zipfile.ZipFile(io.BytesIO(data))
+    local = [i.header_offset for i in z.infolist()]
+    central, pos = [], z.start_dir
+    while data[pos : pos + 4] == b"PK\x01\x02":
+        central.append(pos)
+        pos += 46 + sum(struct.unpack_from("<3H", data, pos + 28))
+    return {"local": local, "central": central}
+
+
+def _patched(data: bytes, where: str, entry: int, field: int, fmt: str, value: int) -> bytes:
+    """`data` with one field of an entry's local header or central record set to `value`."""
+    out = bytearray(data)
+    struct.pack_into(fmt, out, _fields(data)[where][entry] + field, value)
+    return bytes(out)
+
+
+# Field offsets in a local header / a central directory record.
+LOCAL = {"flags": (6, "<H"), "method": (8, "<H"), "crc": (14, "<L"), "csize": (18, "<L"), "size": (22, "<L")}
+CENTRAL = {"flags": (8, "<H"), "method": (10, "<H"), "crc": (16, "<L"), "csize": (20, "<L"), "size": (24, "<L"), "offset": (42, "<L")}
+
+
+def _both(data: bytes, entry: int, name: str, value: int) -> bytes:
+    data = _patched(data, "central", entry, *CENTRAL[name], value)
+    return _patched(data, "local", entry, *LOCAL[name], value)
+
+
+def _corrupt_zips() -> dict[str, tuple[bytes, str]]:
+    """Flag bits, methods, sizes, CRCs and offsets wrong in one place or two; entry 0 is
+    data.pkl, 2 the storage."""
+    ok = torch_zip(torch_pickle({"w": (0, (4,), (1,))}), {"0": FOUR})
+    central = lambda e, name, v: _patched(ok, "central", e, *CENTRAL[name], v)  # noqa: E731
+    local = lambda e, name, v: _patched(ok, "local", e, *LOCAL[name], v)  # noqa: E731
+    renamed = bytearray(ok)
+    renamed[_fields(ok)["local"][2] + 30 + len("archive/data/")] = ord("9")
+    twice = io.BytesIO()
+    with zipfile.ZipFile(twice, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        for name, data in [("archive/data.pkl", torch_pickle({"w": (0, (4,), (1,))})), ("archive/data/0", FOUR), ("archive/data/0", FOUR)]:
+            z.writestr(name, data)
+    return {
+        "zip: data.pkl encrypted (flag bit 0)": (_both(ok, 0, "flags", 0x1), r"data\.pkl' is encrypted"),
+        "zip: storage encrypted in the central directory only": (central(2, "flags", 0x1), r"data/0' is encrypted"),
+        "zip: storage encrypted in its local header only": (local(2, "flags", 0x1), "disagrees with the central directory"),
+        "zip: strong encryption (flag bit 6)": (_both(ok, 2, "flags", 0x41), "encrypted and strongly encrypted"),
+        "zip: patched data (flag bit 5)": (_both(ok, 0, "flags", 0x20), "patched data"),
+        "zip: masked central directory (flag bit 13)": (_both(ok, 0, "flags", 0x2000), "masked"),
+        "zip: data descriptor bit in one header only": (local(0, "flags", 0x8), "disagrees with the central directory"),
+        "zip: method 99 (AES)": (_both(ok, 2, "method", 99), r"compressed, which torch\.save never does \(method 99\)"),
+        "zip: method 12 (bzip2) in the central directory only": (central(0, "method", 12), r"method 12"),
+        "zip: method 8 in the local header only": (local(2, "method", 8), "disagrees with the central directory"),
+        "zip: CRC of the storage wrong": (_both(ok, 2, "crc", 0x12345678), "fails its CRC-32 check"),
+        "zip: CRC of data.pkl wrong": (_both(ok, 0, "crc", 0x1234), "fails its CRC-32 check"),
+        "zip: CRC differs between the headers": (local(2, "crc", 0x1234), "disagrees with the central directory"),
+        "zip: local size differs": (local(2, "size", 15), "disagrees with the central directory"),
+        "zip: storage size 4 GB": (_both(ok, 2, "size", 0xFFFFFFFE), r"sizes differ|past the start of the central directory"),
+        "zip: both sizes 4 GB": (_both(_both(ok, 2, "size", 0xFFFFFFF0), 2, "csize", 0xFFFFFFF0), "past the start of the central directory"),
+        "zip: stored size differs from the size": (central(2, "csize", 12), "sizes differ"),
+        "zip: local header offset past the end": (central(2, "offset", 0x7FFFFFFF), "past the end of the file"),
+        "zip: local header offset into another entry": (central(2, "offset", 0), "its local header names it"),
+        "zip: local header offset at the central directory": (central(2, "offset", _fields(ok)["central"][0]), "no local file header"),
+        "zip: local name differs": (bytes(renamed), "its local header names it"),
+        "zip: two entries with one name": (twice.getvalue(), "two entries named 'archive/data/0'"),
+        "zip: zip64 extra claiming 2**62 bytes": (_zip64_claiming(ok, 1 << 62), "disagrees with the central directory"),
+        "zip: central directory offset wrong": (_end_record(ok, offset=3), "not a valid zip|past the end of the file"),
     }
+
+
+def _end_record(data: bytes, offset: int) -> bytes:
+    """`data` with the end record's central directory offset set to `offset`."""
+    out = bytearray(data)
+    struct.pack_into("<L", out, data.rindex(b"PK\x05\x06") + 16, offset)
+    return bytes(out)
+
+
+def _zip64_claiming(data: bytes, size: int) -> bytes:
+    """The storage's central record with sizes 0xFFFFFFFF and a zip64 extra field holding `size`."""
+    pos = _fields(data)["central"][2]
+    name_len, extra_len, comment_len = struct.unpack_from("<3H", data, pos + 28)
+    record = bytearray(data[pos : pos + 46 + name_len + extra_len + comment_len])
+    struct.pack_into("<LL", record, 20, 0xFFFFFFFF, 0xFFFFFFFF)
+    extra = struct.pack("<HHQQ", 1, 16, size, size)
+    struct.pack_into("<H", record, 30, extra_len + len(extra))
+    record[46 + name_len : 46 + name_len] = extra
+    out = data[:pos] + bytes(record) + data[pos + 46 + name_len + extra_len + comment_len :]
+    end = out.rindex(b"PK\x05\x06")
+    size_cd = struct.unpack_from("<L", out, end + 12)[0]
+    return out[: end + 12] + struct.pack("<L", size_cd + len(extra)) + out[end + 16 :]
 
 
 def _zip_of(entries: dict) -> bytes:
@@ -264,6 +354,69 @@ def test_no_bad_file_allocates_memory_it_was_told_to(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
     assert len(lines) == len(CASES) and all(line.startswith("refused") for line in lines), out.stdout
+
+
+ZIP_FUZZER = """
+import os, random, re, resource, struct, sys, traceback, zipfile
+sys.path.insert(0, {here!r})
+import ferrograd as fg, test_io_hostile as t
+vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
+base = t.torch_zip(t.torch_pickle({{"w": (0, (2, 2), (2, 1)), "v": (1, (3,), (1,))}}), {{"0": t.FOUR}})
+fields = t._fields(base)
+end = base.rindex(b"PK\\x05\\x06")
+rng = random.Random({seed})
+# Header fields, by (offset, size): flags, method, CRC, sizes, name/extra lengths, offsets.
+LOCAL = [(6, 2), (8, 2), (14, 4), (18, 4), (22, 4), (26, 2), (28, 2)]
+CENTRAL = [(8, 2), (10, 2), (16, 4), (20, 4), (24, 4), (28, 2), (30, 2), (42, 4)]
+END = [(8, 2), (10, 2), (12, 4), (16, 4), (20, 2)]
+SPECIAL = [0, 1, 0x8, 0x41, 0x808, 0x2000, 0xFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 1 << 31, 99, 8, 12]
+path = os.path.join({tmp!r}, "fuzz.pt")
+outcomes = {{"loaded": 0, "refused": 0}}
+for i in range({n}):
+    data = bytearray(base)
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        kind = rng.random()
+        if kind < 0.75:
+            where, table = rng.choice([("local", LOCAL), ("central", CENTRAL), ("end", END)])
+            pos = end if where == "end" else rng.choice(fields[where])
+            off, size = rng.choice(table)
+            bits = size * 8
+            value = rng.choice(SPECIAL + [rng.getrandbits(bits), 1 << rng.randrange(bits)])
+            if rng.random() < 0.5:  # flip bits of the current value instead
+                value ^= int.from_bytes(data[pos + off : pos + off + size], "little")
+            data[pos + off : pos + off + size] = (value % (1 << bits)).to_bytes(size, "little")
+        elif kind < 0.9:
+            data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+        else:
+            del data[rng.randrange(len(data)):]
+    with open(path, "wb") as f:
+        f.write(data)
+    try:
+        fg.load(path)
+        outcomes["loaded"] += 1
+    except ValueError as e:
+        outcomes["refused"] += 1
+        if "fuzz.pt" not in str(e) or "MemoryError" in str(e):
+            print("BAD MESSAGE", i, e)
+            sys.exit(1)
+    except BaseException:
+        print("CASE", i, data.hex())
+        traceback.print_exc()
+        sys.exit(1)
+print(outcomes)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
+def test_zip_fields_fuzzed_load_or_raise_value_error(tmp_path):
+    """Random flag bits, methods, CRCs, sizes, name lengths and offsets in the local headers,
+    the central directory and the end record (and bit flips and truncations anywhere): every
+    file loads or is a ValueError naming it, in a child with 256 MB of address space to spare."""
+    script = ZIP_FUZZER.format(here=HERE, tmp=str(tmp_path), seed=8, n=3000)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
+    assert "'refused'" in out.stdout and "CASE" not in out.stdout
 
 
 # ---- atomic save ------------------------------------------------------------------------------

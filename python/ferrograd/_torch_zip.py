@@ -14,6 +14,11 @@ malicious file never runs code. Before that, every opcode is scanned: lengths mu
 data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are refused. Sizes
 read from the file (storage lengths, tensor extents) are checked against the zip entries they
 point into before anything is allocated.
+
+Entries are read by this module, not `zipfile` (which only parses the central directory): each
+entry's local header must agree with its central record, the entry must be stored, unencrypted
+and lie inside the file, and its CRC-32 must match (torch writes 0 when told not to compute it).
+Every way a zip can be wrong is therefore a ValueError naming the entry and the problem.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import io
 import os
 import pickle
 import pickletools
+import struct
 import zipfile
+import zlib
 from collections import Counter, OrderedDict
 
 import numpy as np
@@ -65,32 +72,57 @@ _OPCODES = frozenset(
 
 def load(path: str):
     """The object in the torch.save zip at `path`, tensors as ferrograd tensors."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as e:
-        raise ValueError(f"fg.load: '{path}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
-    try:
-        with zf:
-            archive = _Archive(zf, path)
+    with open(path, "rb") as fh:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error, OverflowError, NotImplementedError, RuntimeError) as e:  # fmt: skip
+            raise ValueError(f"fg.load: '{path}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
+        try:
+            archive = _Archive(zf, fh)
             data = archive.read_whole("data.pkl")
             _scan(data)
             return _Unpickler(data, archive).load()
-    except UnpicklingError as e:
-        raise UnpicklingError(f"fg.load: '{path}': {e}") from None
-    except _Corrupt as e:
-        raise ValueError(f"fg.load: '{path}': {e}") from None
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, TypeError, KeyError, IndexError,
-            AttributeError, MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
-        raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
+        except UnpicklingError as e:
+            raise UnpicklingError(f"fg.load: '{path}': {e}") from None
+        except _Corrupt as e:
+            raise ValueError(f"fg.load: '{path}': {e}") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+                MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
+            raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
+
+
+# Local file header: signature, version, flags, method, time, date, CRC-32, compressed size,
+# size, name length, extra length.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+# General-purpose flag bits that change how an entry's bytes must be read; torch.save sets only
+# bit 3 (sizes in a data descriptor) and bit 11 (UTF-8 names).
+_UNREADABLE_FLAGS = {0x1: "encrypted", 0x20: "patched data", 0x40: "strongly encrypted", 0x2000: "masked (encrypted central directory)"}
+_CRC_CHUNK = 1 << 20
+
+
+class _Entry:
+    """A checked zip entry: where its bytes are in the file, and how many."""
+
+    __slots__ = ("name", "start", "size")
+
+    def __init__(self, name: str, start: int, size: int):
+        self.name, self.start, self.size = name, start, size
 
 
 class _Archive:
     """The zip's entries, each checked before it is read: stored (torch.save never compresses, and
-    a compressed entry could expand without bound), and no larger than the file."""
+    a compressed entry could expand without bound), unencrypted, its local header in agreement
+    with the central directory, its bytes inside the file and before the central directory, its
+    CRC-32 right."""
 
-    def __init__(self, zf: zipfile.ZipFile, path: str):
-        self.zf, self.path, self.size = zf, path, os.path.getsize(path)
-        pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
+    def __init__(self, zf: zipfile.ZipFile, fh):
+        self.zf, self.fh, self.size = zf, fh, os.fstat(fh.fileno()).st_size
+        self.entries: dict[str, _Entry] = {}
+        names = zf.namelist()
+        if len(set(names)) != len(names):
+            twice = next(n for n in names if names.count(n) > 1)
+            raise _Corrupt(f"the zip has two entries named '{twice}'")
+        pkls = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
             found = "no" if not pkls else f"{len(pkls)}"
             raise _Corrupt(f"not a torch.save file: the zip has {found} '<archive>/data.pkl' entries")
@@ -100,30 +132,80 @@ class _Archive:
             raise _Corrupt(f"unknown byte order {order[:16]!r}")
         self.endian = "<" if order == b"little" else ">"
 
-    def info(self, name: str) -> zipfile.ZipInfo:
-        try:
-            info = self.zf.getinfo(self.prefix + name)
-        except KeyError:
-            raise _Corrupt(f"entry '{self.prefix}{name}' is missing") from None
+    def info(self, name: str) -> _Entry:
+        full = self.prefix + name
+        if full in self.entries:
+            return self.entries[full]
+        info = self.zf.NameToInfo.get(full)
+        if info is None:
+            raise _Corrupt(f"entry '{full}' is missing")
+        what = [w for bit, w in _UNREADABLE_FLAGS.items() if info.flag_bits & bit]
+        if what:
+            raise _Corrupt(f"entry '{full}' is {' and '.join(what)} (flags 0x{info.flag_bits:04x}), which torch.save never writes")
         if info.compress_type != zipfile.ZIP_STORED:
-            raise _Corrupt(f"entry '{info.filename}' is compressed, which torch.save never does")
-        if info.file_size > self.size:
-            raise _Corrupt(f"entry '{info.filename}' claims {info.file_size} bytes, more than the file")
-        return info
+            raise _Corrupt(f"entry '{full}' is compressed, which torch.save never does (method {info.compress_type})")
+        if info.compress_size != info.file_size:
+            raise _Corrupt(f"entry '{full}' is stored but its sizes differ ({info.compress_size} bytes stored, {info.file_size} claimed)")
+        header = self.read_at(info.header_offset, _LOCAL_HEADER.size, full)
+        sig, _, flags, method, _, _, crc, csize, size, name_len, extra_len = _LOCAL_HEADER.unpack(header)
+        if sig != b"PK\x03\x04":
+            raise _Corrupt(f"entry '{full}': no local file header at byte {info.header_offset}")
+        if method != info.compress_type or (flags ^ info.flag_bits) & (0x1 | 0x8 | 0x20 | 0x40):
+            raise _Corrupt(
+                f"entry '{full}': its local header (method {method}, flags 0x{flags:04x}) disagrees with the central "
+                f"directory (method {info.compress_type}, flags 0x{info.flag_bits:04x})"
+            )
+        local_name = self.read_at(info.header_offset + _LOCAL_HEADER.size, name_len, full)
+        if local_name != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+            raise _Corrupt(f"entry '{full}': its local header names it {local_name[:80]!r}")
+        # Without a data descriptor (flag bit 3) the local header carries the real CRC and sizes
+        # (0xFFFFFFFF: the sizes are in a zip64 extra field instead).
+        sizes_differ = 0xFFFFFFFF not in (csize, size) and (csize, size) != (info.compress_size, info.file_size)
+        if not flags & 0x8 and (crc != info.CRC or sizes_differ):
+            raise _Corrupt(
+                f"entry '{full}': its local header (CRC {crc:08x}, {size} bytes) disagrees with the central directory "
+                f"(CRC {info.CRC:08x}, {info.file_size} bytes)"
+            )
+        start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        if start + info.file_size > self.zf.start_dir:
+            raise _Corrupt(
+                f"entry '{full}' claims {info.file_size} bytes from byte {start}, past the start of the central directory "
+                f"at byte {self.zf.start_dir} (truncated or corrupt file)"
+            )
+        entry = _Entry(full, start, info.file_size)
+        self.check_crc(entry, info.CRC)
+        self.entries[full] = entry
+        return entry
+
+    def check_crc(self, entry: _Entry, want: int) -> None:
+        # torch.save(..., ) after torch.serialization.set_crc32_options(False) records 0.
+        if want == 0:
+            return
+        crc, done = 0, 0
+        while done < entry.size:
+            n = min(_CRC_CHUNK, entry.size - done)
+            crc = zlib.crc32(self.read_at(entry.start + done, n, entry.name), crc)
+            done += n
+        if crc != want:
+            raise _Corrupt(f"entry '{entry.name}' fails its CRC-32 check (recorded {want:08x}, computed {crc:08x}): the file is corrupt")
 
     def read_whole(self, name: str) -> bytes:
-        info = self.info(name)
-        return self.read(info, 0, info.file_size)
+        entry = self.info(name)
+        return self.read(entry, 0, entry.size)
 
-    def read(self, info: zipfile.ZipInfo, start: int, nbytes: int) -> bytes:
-        try:
-            with self.zf.open(info) as fh:
-                fh.seek(start)
-                data = fh.read(nbytes)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-            raise _Corrupt(f"entry '{info.filename}' is corrupt ({e})") from None
+    def read(self, entry: _Entry, start: int, nbytes: int) -> bytes:
+        if start + nbytes > entry.size:
+            raise _Corrupt(f"bytes {start}..{start + nbytes} asked of entry '{entry.name}', which holds {entry.size}")
+        return self.read_at(entry.start + start, nbytes, entry.name)
+
+    def read_at(self, pos: int, nbytes: int, what: str) -> bytes:
+        # Never allocates more than the file holds: the read size is checked first.
+        if pos < 0 or pos + nbytes > self.size:
+            raise _Corrupt(f"entry '{what}': bytes {pos}..{pos + nbytes} lie past the end of the file ({self.size} bytes)")
+        self.fh.seek(pos)
+        data = self.fh.read(nbytes)
         if len(data) != nbytes:
-            raise _Corrupt(f"entry '{info.filename}' ends after {start + len(data)} bytes (truncated file?)")
+            raise _Corrupt(f"entry '{what}': the file ended at byte {pos + len(data)} (was it truncated while loading?)")
         return data
 
 
@@ -161,7 +243,7 @@ class _DType:
 class _Storage:
     """A storage's zip entry and element type; bytes are read per tensor, when rebuilt."""
 
-    def __init__(self, archive: _Archive, info: zipfile.ZipInfo, kind: str, nbytes: int):
+    def __init__(self, archive: _Archive, info: _Entry, kind: str, nbytes: int):
         self.archive, self.info, self.kind, self.nbytes = archive, info, kind, nbytes
 
 
@@ -188,7 +270,7 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
         if end > available:
             raise _Corrupt(
                 f"a tensor of size {size}, stride {stride} and offset {offset} needs elements {offset}..{end - 1} "
-                f"of a storage holding {available} {kind} elements ({storage.info.filename})"
+                f"of a storage holding {available} {kind} elements ({storage.info.name})"
             )
         raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
         file_dtype = np.dtype("uint16" if kind == "bfloat16" else kind).newbyteorder(storage.archive.endian)
@@ -297,9 +379,9 @@ class _Unpickler(pickle.Unpickler):
             raise UnpicklingError(f"malformed storage id {str(pid)[:80]}")
         info = self.archive.info(f"data/{key}")
         nbytes = numel * _ITEMSIZE[storage_type.kind]
-        if nbytes > info.file_size:
+        if nbytes > info.size:
             raise _Corrupt(
                 f"storage {key} declares {numel} {storage_type.kind} elements "
-                f"({nbytes} bytes) but its entry holds {info.file_size} bytes"
+                f"({nbytes} bytes) but its entry holds {info.size} bytes"
             )
         return _Storage(self.archive, info, storage_type.kind, nbytes)
