@@ -146,6 +146,18 @@ def _hostile_pickles(marker: str) -> dict[str, tuple[bytes, str]]:
         "bytes8 claiming 1 TB": (b"\x80\x04\x8e" + struct.pack("<Q", 1 << 40) + b"xx.", "corrupt or truncated"),
         "truncated pickle": (torch_pickle({"w": (0, (4,), (1,))})[:-9], "corrupt or truncated"),
         "bytearray of a huge length": (b"\x80\x02c__builtin__\nbytearray\nJ\x00\x00\x00\x7f\x85R.", "bytearray"),
+        # The C unpickler sizes its memo from the index it is asked to store at: this one took 4 GB.
+        "memo entry 2**28 (LONG_BINPUT)": (b"\x80\x02}r" + struct.pack("<I", 1 << 28) + b".", "stores memo entry 268435456 .* when only 0"),
+        "memo entry 2**32-1 (LONG_BINPUT)": (b"\x80\x02}r\xff\xff\xff\xff.", "stores memo entry 4294967295"),
+        "memo entry 10**12 (PUT)": (b"\x80\x02}p1000000000000\n.", "stores memo entry 1000000000000"),
+        "memo entry skipped (BINPUT)": (b"\x80\x02}q\x00]q\x05\x86.", "stores memo entry 5 .* when only 1"),
+        "memo entry never stored (BINGET)": (b"\x80\x02}q\x00h\x01\x86.", "reads memo entry 1 .* only 1"),
+        "memo entry 2**31 (LONG_BINGET)": (b"\x80\x02j\x00\x00\x00\x80.", "reads memo entry 2147483648"),
+        "frame of 1 TB": (b"\x80\x04\x95" + struct.pack("<Q", 1 << 40) + b"N.", "frame of 1099511627776 bytes"),
+        "BINUNICODE claiming 4 GB": (b"\x80\x02X\xff\xff\xff\xffab.", "corrupt or truncated"),
+        "BINBYTES claiming 4 GB": (b"\x80\x03B\xff\xff\xff\xffab.", "corrupt or truncated"),
+        "BINUNICODE8 claiming 2**60": (b"\x80\x04\x8d" + struct.pack("<Q", 1 << 60) + b"ab.", "corrupt or truncated"),
+        "LONG4 claiming 2 GB": (b"\x80\x02\x8b\xff\xff\xff\x7f\x01.", "corrupt or truncated"),
     }
 
 
@@ -163,7 +175,21 @@ def _hostile_zips(marker: str) -> dict[str, tuple[bytes, str]]:
         "unknown byte order": (torch_zip(ok, {"0": FOUR}, byteorder=b"middle"), "unknown byte order"),
         "zip without data.pkl": (_zip_of({"notes.txt": b"hi"}), "not a torch.save file"),
         "truncated zip": (torch_zip(ok, {"0": FOUR})[:60], "not a valid zip"),
+        # A few bytes of pickle that rebuild one 16 KB storage 20,000 times: 320 MB once copied.
+        "one storage rebuilt 20000 times": (_rebuilt_many_times(20000), r"more than a file of \d+ bytes can justify"),
+        "expanded to 2**28 elements": (torch_zip(torch_pickle({"w": (0, (1 << 14, 1 << 14), (0, 0))}), {"0": FOUR}), "takes 1073741824 bytes once copied"),
+        "empty tensor whose other dims overflow": (torch_zip(torch_pickle({"w": (0, (0, 1 << 62, 1 << 62), (1, 1, 1))}), {"0": FOUR}), "more elements than any file"),
     } | _corrupt_zips()
+
+
+def _rebuilt_many_times(n: int) -> bytes:
+    """[t, t, ...]: the rebuild function (memo 0) and its arguments (memo 1, storage '0' of 4096
+    float32) stored once, then 5 bytes per tensor: BINGET 0, BINGET 1, REDUCE."""
+    rebuild = b"ctorch._utils\n_rebuild_tensor_v2\nq\x00"
+    pid = b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuM\x00\x10tQ"
+    args = b"(" + pid + b"K\x00M\x00\x10\x85K\x01\x85\x89ccollections\nOrderedDict\n)Rtq\x01"
+    body = b"\x80\x02" + rebuild + args + b"0]q\x02(" + b"h\x00h\x01R" * n + b"e."
+    return torch_zip(body, {"0": b"\x00" * 16384})
 
 
 def _fields(data: bytes) -> dict[str, list[int]]:
@@ -332,20 +358,21 @@ def test_no_bad_file_allocates_memory_it_was_told_to(tmp_path):
     or pickle that made fg.load allocate the size it claims would kill the child."""
     script = textwrap.dedent(
         f"""
-        import os, resource, sys
+        import os, re, resource, sys
         sys.path.insert(0, {HERE!r})
         import ferrograd as fg, test_io_hostile as t
         cases = t.all_cases(os.path.join({str(tmp_path)!r}, "pwned"))
         vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize")) * 1024
         resource.setrlimit(resource.RLIMIT_AS, (vm + (256 << 20), resource.RLIM_INFINITY))
         path = os.path.join({str(tmp_path)!r}, "bad")
-        for name, (data, _) in cases.items():
+        for name, (data, message) in cases.items():
             with open(path, "wb") as f:
                 f.write(data)
             try:
                 fg.load(path)
-            except ValueError:
-                print("refused", name)
+            except ValueError as e:
+                # The file's own problem, not a MemoryError the limit turned into a refusal.
+                print("refused" if re.search(message, str(e)) else "WRONG REASON", name, "|", str(e)[-200:])
             else:
                 print("LOADED", name)
         """

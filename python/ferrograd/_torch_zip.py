@@ -11,9 +11,11 @@ rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``,
 ``collections.OrderedDict`` and builtin containers), each mapped to a local stand-in; any other
 global (``os.system``, ``builtins.eval``, a class) is refused before it is even looked up, so a
 malicious file never runs code. Before that, every opcode is scanned: lengths must fit in the
-data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are refused. Sizes
-read from the file (storage lengths, tensor extents) are checked against the zip entries they
-point into before anything is allocated.
+data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are refused, and so are memo
+indices beyond the entries stored so far (the C unpickler sizes its memo from the largest index:
+a 375-byte file asking for entry 2**28 took 4 GB). Sizes read from the file (storage lengths,
+tensor extents, the bytes all tensors take once copied) are checked against the zip entries and
+the file's size before anything is allocated.
 
 Entries are read by this module, not `zipfile` (which only parses the central directory): each
 entry's local header must agree with its central record, the entry must be stored, unencrypted
@@ -86,8 +88,10 @@ def load(path: str):
             raise UnpicklingError(f"fg.load: '{path}': {e}") from None
         except _Corrupt as e:
             raise ValueError(f"fg.load: '{path}': {e}") from None
+        # (Not MemoryError: every size is bounded by the file's, so running out of memory means the
+        # machine is too small for the file, not that the file is corrupt.)
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-                MemoryError, RecursionError, OverflowError) as e:  # fmt: skip
+                RecursionError, OverflowError) as e:  # fmt: skip
             raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
 
 
@@ -113,7 +117,7 @@ class _Archive:
     """The zip's entries, each checked before it is read: stored (torch.save never compresses, and
     a compressed entry could expand without bound), unencrypted, its local header in agreement
     with the central directory, its bytes inside the file and before the central directory, its
-    CRC-32 right."""
+    CRC-32 right. Also keeps the budget of bytes the tensors may take once copied."""
 
     def __init__(self, zf: zipfile.ZipFile, fh):
         self.zf, self.fh, self.size = zf, fh, os.fstat(fh.fileno()).st_size
@@ -131,6 +135,10 @@ class _Archive:
         if order not in (b"little", b"big"):
             raise _Corrupt(f"unknown byte order {order[:16]!r}")
         self.endian = "<" if order == b"little" else ">"
+        # Tensors are copied (views and expanded tensors become contiguous, storages shared by
+        # several tensors are read once per tensor): the bytes that takes are bounded by the
+        # file's size, generously enough for tied weights and small expanded tensors.
+        self.budget = 4 * self.size + (8 << 20)
 
     def info(self, name: str) -> _Entry:
         full = self.prefix + name
@@ -208,16 +216,41 @@ class _Archive:
             raise _Corrupt(f"entry '{what}': the file ended at byte {pos + len(data)} (was it truncated while loading?)")
         return data
 
+    def charge(self, nbytes: int, what: str) -> None:
+        if nbytes > self.budget:
+            raise _Corrupt(
+                f"{what} takes {nbytes} bytes once copied, and with the tensors before it more than a file of {self.size} "
+                f"bytes can justify (ferrograd copies every tensor, expanded and shared ones included, up to "
+                f"4 x the file's size + 8 MiB); refusing to allocate it"
+            )
+        self.budget -= nbytes
+
 
 def _scan(data: bytes) -> None:
-    """Walks every opcode without executing any: lengths that run past the data and opcodes
-    torch never writes are refused before the real unpickler (which would trust a length and
-    allocate it) sees them."""
+    """Walks every opcode without executing any: lengths that run past the data, memo indices
+    beyond the entries stored so far (the unpickler sizes its memo from the index) and opcodes
+    torch never writes are refused before the real unpickler sees them."""
+    stored = 0  # memo entries so far: a pickler numbers them 0, 1, 2 ... in order
     try:
-        for op, _arg, pos in pickletools.genops(data):
-            if op.name not in _OPCODES:
-                raise UnpicklingError(f"data.pkl uses pickle opcode {op.name} (at byte {pos}), which torch.save never writes; refusing the file")
-    except UnpicklingError:
+        for op, arg, pos in pickletools.genops(data):
+            name = op.name
+            if name not in _OPCODES:
+                raise UnpicklingError(f"data.pkl uses pickle opcode {name} (at byte {pos}), which torch.save never writes; refusing the file")
+            if name == "MEMOIZE":
+                stored += 1
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                if arg > stored:
+                    raise _Corrupt(
+                        f"data.pkl stores memo entry {arg} (at byte {pos}) when only {stored} entries exist; "
+                        "a pickler numbers them in order (refused: the memo would be sized from it)"
+                    )
+                if arg == stored:
+                    stored += 1
+            elif name in ("GET", "BINGET", "LONG_BINGET") and not 0 <= arg < stored:
+                raise _Corrupt(f"data.pkl reads memo entry {arg} (at byte {pos}) but only {stored} entries exist")
+            elif name == "FRAME" and arg > len(data) - pos - 9:
+                raise _Corrupt(f"data.pkl has a frame of {arg} bytes at byte {pos}, longer than the {len(data) - pos - 9} bytes after it")
+    except (UnpicklingError, _Corrupt):
         raise
     except (ValueError, EOFError) as e:
         raise _Corrupt(f"data.pkl is corrupt or truncated ({e})") from None
@@ -263,15 +296,26 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
     if not (ok and _nonneg_int(offset) and all(map(_nonneg_int, size + stride))):
         raise UnpicklingError(f"tensor with offset {offset!r}, size {size!r}, stride {stride!r}: expected non-negative ints")
     available = storage.nbytes // item
-    if 0 in size:
+    numel = 1
+    for n in size:
+        numel *= n
+    end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
+    if numel and end > available:
+        raise _Corrupt(
+            f"a tensor of size {size}, stride {stride} and offset {offset} needs elements {offset}..{end - 1} "
+            f"of a storage holding {available} {kind} elements ({storage.info.name})"
+        )
+    # Zero dims counted as 1 too: strides multiply the other dims (as for safetensors shapes).
+    bound = item
+    for n in size:
+        bound *= max(n, 1)
+    if bound > (1 << 63) - 1:
+        raise _Corrupt(f"a tensor of size {size} holds more elements than any file can")
+    # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).
+    storage.archive.charge(numel * item, f"a tensor of size {size} and stride {stride} ({kind})")
+    if numel == 0:
         arr = np.zeros(size, dtype=_LOADED_AS.get(kind, kind))
     else:
-        end = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
-        if end > available:
-            raise _Corrupt(
-                f"a tensor of size {size}, stride {stride} and offset {offset} needs elements {offset}..{end - 1} "
-                f"of a storage holding {available} {kind} elements ({storage.info.name})"
-            )
         raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
         file_dtype = np.dtype("uint16" if kind == "bfloat16" else kind).newbyteorder(storage.archive.endian)
         flat = np.frombuffer(raw, dtype=file_dtype)
