@@ -158,6 +158,13 @@ def _hostile_pickles(marker: str) -> dict[str, tuple[bytes, str]]:
         "BINBYTES claiming 4 GB": (b"\x80\x03B\xff\xff\xff\xffab.", "corrupt or truncated"),
         "BINUNICODE8 claiming 2**60": (b"\x80\x04\x8d" + struct.pack("<Q", 1 << 60) + b"ab.", "corrupt or truncated"),
         "LONG4 claiming 2 GB": (b"\x80\x02\x8b\xff\xff\xff\x7f\x01.", "corrupt or truncated"),
+        # BUILD sets attributes: on a shared stand-in it would change every later load.
+        "BUILD on torch.FloatStorage": (b"\x80\x02ctorch\nFloatStorage\n}X\x04\x00\x00\x00kindX\x05\x00\x00\x00uint8sb.", r"tries to change torch\.FloatStorage"),
+        "BUILD on collections.Counter": (b"\x80\x02ccollections\nCounter\nN}X\x0b\x00\x00\x00most_commonK\x01s\x86b.", r"tries to change collections\.Counter"),
+        "BUILD on a rebuild function": (
+            b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__)s\x86b.",
+            r"tries to change torch\._utils\._rebuild_tensor_v2",
+        ),
     }
 
 
@@ -351,6 +358,23 @@ def test_bad_file_raises_a_value_error_naming_the_problem(name, tmp_path):
     assert "bad.pt" in str(info.value)
     assert not marker.exists()
 
+
+
+def test_a_refused_build_changes_nothing_for_later_loads(tmp_path):
+    """BUILD on the shared stand-ins once made torch.FloatStorage read as uint8 for every later
+    file in the process (and replaced collections.Counter.most_common for everyone)."""
+    import collections
+
+    most_common = collections.Counter.most_common
+    pickles = _hostile_pickles("unused")
+    for name in ("BUILD on torch.FloatStorage", "BUILD on collections.Counter", "BUILD on a rebuild function"):
+        (tmp_path / "evil.pt").write_bytes(torch_zip(pickles[name][0], {"0": FOUR}))
+        with pytest.raises(ValueError, match="tries to change"):
+            fg.load(tmp_path / "evil.pt")
+    (tmp_path / "ok.pt").write_bytes(torch_zip(torch_pickle({"w": (0, (4,), (1,))}), {"0": FOUR}))
+    got = fg.load(tmp_path / "ok.pt")["w"]
+    assert got.dtype == fg.float32 and got.tolist() == [1, 2, 3, 4] and not got.requires_grad
+    assert collections.Counter.most_common is most_common
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and /proc are Linux's")
 def test_no_bad_file_allocates_memory_it_was_told_to(tmp_path):

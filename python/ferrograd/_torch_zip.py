@@ -15,7 +15,8 @@ data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are 
 indices beyond the entries stored so far (the C unpickler sizes its memo from the largest index:
 a 375-byte file asking for entry 2**28 took 4 GB). Sizes read from the file (storage lengths,
 tensor extents, the bytes all tensors take once copied) are checked against the zip entries and
-the file's size before anything is allocated.
+the file's size before anything is allocated. The stand-ins handed to the pickle are immutable,
+so a BUILD opcode cannot change them for later loads.
 
 Entries are read by this module, not `zipfile` (which only parses the central directory): each
 entry's local header must agree with its central record, the entry must be stored, unencrypted
@@ -256,35 +257,88 @@ def _scan(data: bytes) -> None:
         raise _Corrupt(f"data.pkl is corrupt or truncated ({e})") from None
 
 
-class _StorageType:
+class _Frozen:
+    """Base of the stand-ins the pickle is handed. They are shared by every load, so they refuse
+    changes: a BUILD opcode on one (which sets attributes) would otherwise change how every later
+    file in the process loads."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise UnpicklingError(f"the pickle tries to set {name!r} on {self!r}; refusing the file")
+
+    __delattr__ = __setattr__
+
+    def __setstate__(self, state):
+        raise UnpicklingError(f"the pickle tries to change {self!r} (BUILD); refusing the file")
+
+    def _init(self, **fields):
+        for k, v in fields.items():
+            object.__setattr__(self, k, v)
+
+
+class _Callable(_Frozen):
+    """An admitted function or Python class, immutable (a BUILD on `collections.Counter` itself
+    would otherwise replace its methods for the whole process)."""
+
+    __slots__ = ("fn", "name")
+
+    def __init__(self, fn, name: str):
+        self._init(fn=fn, name=name)
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _StorageType(_Frozen):
     """torch.FloatStorage & co., as named in a pickle."""
 
-    def __init__(self, name: str):
-        self.name, self.kind = name, _STORAGE_KINDS[name]
-
-
-class _DType:
-    """A torch dtype (torch.float32 ...), as named in a pickle."""
+    __slots__ = ("name", "kind")
 
     def __init__(self, name: str):
-        self.name, self.kind = name, _DTYPE_KINDS[name]
+        self._init(name=name, kind=_STORAGE_KINDS[name])
 
     def __repr__(self) -> str:
         return f"torch.{self.name}"
 
 
-class _Storage:
+class _DType(_Frozen):
+    """A torch dtype (torch.float32 ...), as named in a pickle."""
+
+    __slots__ = ("name", "kind")
+
+    def __init__(self, name: str):
+        self._init(name=name, kind=_DTYPE_KINDS[name])
+
+    def __repr__(self) -> str:
+        return f"torch.{self.name}"
+
+
+class _Storage(_Frozen):
     """A storage's zip entry and element type; bytes are read per tensor, when rebuilt."""
 
+    __slots__ = ("archive", "info", "kind", "nbytes")
+
     def __init__(self, archive: _Archive, info: _Entry, kind: str, nbytes: int):
-        self.archive, self.info, self.kind, self.nbytes = archive, info, kind, nbytes
+        self._init(archive=archive, info=info, kind=kind, nbytes=nbytes)
+
+    def __repr__(self) -> str:
+        return f"storage '{self.info.name}'"
 
 
-class _TensorType:
+class _TensorType(_Frozen):
     """torch.Tensor / torch.nn.Parameter, as _rebuild_from_type_v2 names them."""
 
+    __slots__ = ("parameter",)
+
     def __init__(self, parameter: bool):
-        self.parameter = parameter
+        self._init(parameter=parameter)
+
+    def __repr__(self) -> str:
+        return "torch.nn.Parameter" if self.parameter else "torch.Tensor"
 
 
 def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
@@ -352,7 +406,7 @@ def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
-    if func not in _REBUILDERS or not isinstance(new_type, _TensorType) or not isinstance(args, tuple):
+    if not (isinstance(func, _Callable) and func.fn in _REBUILDERS) or not isinstance(new_type, _TensorType) or not isinstance(args, tuple):
         raise UnpicklingError(f"_rebuild_from_type_v2 given {func!r}, {new_type!r}")
     t = func(*args)
     return _rebuild_parameter(t, t.requires_grad) if new_type.parameter else t
@@ -372,12 +426,8 @@ def _bytearray(*args):
 
 
 _REBUILDERS = (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter)
-_ALLOWED = {
-    ("collections", "OrderedDict"): OrderedDict,
+_FUNCTIONS = {
     ("collections", "Counter"): Counter,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "complex"): complex,
     ("builtins", "bytearray"): _bytearray,
     ("_codecs", "encode"): _encode,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
@@ -385,10 +435,18 @@ _ALLOWED = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch", "Tensor"): _TensorType(parameter=False),
-    ("torch.nn.parameter", "Parameter"): _TensorType(parameter=True),
     ("torch", "Size"): lambda dims=(): tuple(int(d) for d in dims),
     ("torch", "device"): lambda kind, index=None: str(kind) if index is None else f"{kind}:{index}",
+}
+_ALLOWED = {
+    # Builtin (C) types: immutable already.
+    ("collections", "OrderedDict"): OrderedDict,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "complex"): complex,
+    **{key: _Callable(fn, ".".join(key)) for key, fn in _FUNCTIONS.items()},
+    ("torch", "Tensor"): _TensorType(parameter=False),
+    ("torch.nn.parameter", "Parameter"): _TensorType(parameter=True),
     ("torch.storage", "UntypedStorage"): _StorageType("UntypedStorage"),
     **{("torch", name): _StorageType(name) for name in _STORAGE_KINDS},
     **{("torch", name): _DType(name) for name in _DTYPE_KINDS},
