@@ -308,24 +308,98 @@ pub fn argmax(x: &Tensor, dim: Option<isize>, keepdim: bool, is_max: bool) -> Re
     Ok(Tensor::from_vec_unchecked(idx, &out_shape))
 }
 
-/// Variance with `correction` (1 = unbiased, PyTorch's default). Two passes (mean, then squared
-/// deviations) for accuracy; composed of differentiable ops, so its gradient comes for free.
+/// Variance with `correction` (1 = unbiased, PyTorch's default) over `dims` (empty = all).
 pub fn var(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
-    if !x.dtype().is_float() {
-        bail!(Runtime, "var(): input dtype should be a floating point type, got {}", x.dtype().short_name());
-    }
-    let d = wrap_dims(dims, x.ndim(), "var")?;
-    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
-    let di: Vec<isize> = d.iter().map(|&i| i as isize).collect();
-    let m = mean(x, &di, true)?;
-    let dev = binary::sub(x, &m)?;
-    let ss = sum(&binary::mul(&dev, &dev)?, &di, keepdim)?;
-    let denom = (n as f64 - correction).max(0.0);
-    binary::div(&ss, &Tensor::full(&[], denom, x.dtype()))
+    var_std(x, dims, correction, keepdim, false)
 }
 
+/// Standard deviation: the square root of `var`, with PyTorch's gradient (0 where it is 0).
 pub fn std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result<Tensor> {
-    unary::sqrt(&var(x, dims, correction, keepdim)?)
+    var_std(x, dims, correction, keepdim, true)
+}
+
+/// One fused op for var and std. Each output's mean and sum of squared deviations accumulate
+/// in f64 (two passes), so a float32 run of equal values has variance exactly 0, as PyTorch's.
+/// Divides by max(n - correction, 0): no degrees of freedom give inf (or NaN for 0 / 0).
+fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt: bool) -> Result<Tensor> {
+    let op = if take_sqrt { "std" } else { "var" };
+    if !x.dtype().is_float() {
+        bail!(Runtime, "{op}(): input dtype should be a floating point type, got {}", x.dtype().short_name());
+    }
+    let d = wrap_dims(dims, x.ndim(), op)?;
+    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
+    let kept_shape = reduced_shape(x.shape(), &d, true);
+    // Kept dims first, reduced dims last: each output is one contiguous row of n values.
+    let mut perm: Vec<isize> = (0..x.ndim()).filter(|i| !d.contains(i)).map(|i| i as isize).collect();
+    perm.extend(d.iter().map(|&i| i as isize));
+    let rows = x.detach().permute(&perm)?;
+    let dof = (n as f64 - correction).max(0.0);
+    let (out, mean) = with_float!(x.dtype(), op, T => {
+        let stats: Vec<(f64, f64)> = rows.with_view::<T, _>(|v| {
+            let data = v.contiguous();
+            let stat = |row: &[T]| {
+                let m = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / row.len() as f64;
+                let ss: f64 = row.iter().map(|&v| (Element::to_f64(v) - m) * (Element::to_f64(v) - m)).sum();
+                (m, ss / dof)
+            };
+            if n == 0 {
+                vec![(f64::NAN, f64::NAN); kept_shape.iter().product()]
+            } else if data.len() > GRAIN {
+                data.par_chunks(n).map(stat).collect()
+            } else {
+                data.chunks(n).map(stat).collect()
+            }
+        });
+        let out: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(if take_sqrt { v.sqrt() } else { v })).collect();
+        let mean: Vec<T> = stats.iter().map(|&(m, _)| T::from_f64(m)).collect();
+        (Tensor::from_vec_unchecked(out, &kept_shape), Tensor::from_vec_unchecked(mean, &kept_shape))
+    });
+    let out = if keepdim { out } else { out.reshape(&reduced_shape(x.shape(), &d, false))?.detach() };
+    let saved_out = out.clone();
+    record(out, &[x], || {
+        Ok(Box::new(VarStdBackward { x: Saved::new(x)?, mean, out: Saved::new(&saved_out)?, kept_shape, dof, take_sqrt }))
+    })
+}
+
+/// PyTorch's var_backward / std_backward:
+///   var: dx = g * 2 / dof * (x - mean);  std: the same with g / (2 std), and 0 where std == 0.
+///   With no degrees of freedom (dof <= 0): dx = g' * (x == mean ? NaN : inf).
+struct VarStdBackward {
+    x: Saved,
+    /// The mean over the reduced dims, in the kept shape.
+    mean: Tensor,
+    out: Saved,
+    kept_shape: Vec<usize>,
+    dof: f64,
+    take_sqrt: bool,
+}
+impl Backward for VarStdBackward {
+    fn name(&self) -> &'static str {
+        if self.take_sqrt { "StdBackward0" } else { "VarBackward0" }
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = self.x.get()?;
+        let g = g.reshape(&self.kept_shape)?;
+        let g = if self.take_sqrt {
+            // g / (2 std), masked to 0 where std == 0 (PyTorch's std_backward).
+            let s = self.out.get()?.reshape(&self.kept_shape)?;
+            with_float!(x.dtype(), "std backward", T => crate::ops::kernel::zip::<T, T>(&g, &s, "std backward", |gv, sv| {
+                if sv == T::zero() { T::zero() } else { gv / (sv + sv) }
+            })?)
+        } else {
+            g
+        };
+        let dev = binary::sub(x, &self.mean)?;
+        let gi = if self.dof > 0.0 {
+            binary::mul(&dev, &unary::mul_scalar(&g, 2.0 / self.dof)?)?
+        } else {
+            let blow_up = with_float!(x.dtype(), "var backward", T => crate::ops::kernel::map::<T, T>(&dev, |v: T| {
+                if v == T::zero() { T::nan() } else { T::infinity() }
+            }));
+            binary::mul(&blow_up, &g)?
+        };
+        Ok(vec![Some(gi)])
+    }
 }
 
 /// log(sum(exp(x))) over `dims`, shifted by the (detached) max so it never overflows.

@@ -1,0 +1,156 @@
+"""Gradient edge cases, as PyTorch computes them (issue 11, defect classes 6 and 9).
+
+One table, CASES: each row names a call written once for both libraries (`lib` is `torch` or
+`ferrograd`, `F` its nn.functional) and its inputs. tests/golden/make_grad_edge_golden.py runs
+every row through PyTorch and stores the outputs, the gradients of `out.sum()` (or of
+sum(out * W) for a stored W), whether the output requires grad and its grad_fn name in
+tests/golden/grad_edge_golden.json; this file needs only ferrograd and numpy. NaN and inf
+positions must match exactly; finite values to 1e-10 relative in float64 and 1e-5 in float32.
+
+Regenerate after adding a row (needs torch):
+
+    cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_grad_edge_golden.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import ferrograd as fg
+import ferrograd.nn.functional as FF
+
+NAN, INF = float("nan"), float("inf")
+GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "grad_edge_golden.json")
+
+
+@dataclass
+class Case:
+    name: str
+    fn: Callable  # fn(lib, F, *inputs) -> tensor or tuple of tensors (the first is differentiated)
+    inputs: list  # float arrays (made leaves that require grad), or Int([...]) for int64 inputs
+    dtype: str = "float64"
+    weight: list | None = None  # differentiate sum(out * weight) instead of out.sum()
+    tags: tuple = field(default_factory=tuple)
+
+
+class Int(list):
+    """An int64 input (class indices): no gradient."""
+
+
+def make_inputs(lib, case: Case):
+    out = []
+    for a in case.inputs:
+        if isinstance(a, Int):
+            out.append(lib.tensor(np.array(a, dtype=np.int64)))
+        else:
+            out.append(lib.tensor(np.array(a, dtype=case.dtype), requires_grad=True))
+    return out
+
+
+def run_case(lib, F, case: Case) -> dict:
+    """Output values, requires_grad, grad_fn name and input gradients of one row."""
+    xs = make_inputs(lib, case)
+    out = case.fn(lib, F, *xs)
+    outs = list(out) if isinstance(out, tuple) else [out]
+    first = outs[0]
+    rec = {
+        "values": [o.detach().numpy().tolist() for o in outs],
+        "shapes": [list(o.shape) for o in outs],
+        "requires_grad": bool(first.requires_grad),
+        "grad_fn": None if first.grad_fn is None else first.grad_fn.name(),
+        "grads": None,
+    }
+    if first.requires_grad:
+        target = first if case.weight is None else first * lib.tensor(np.array(case.weight, dtype=case.dtype))
+        target.sum().backward()
+        rec["grads"] = [None if x.grad is None else x.grad.numpy().tolist() for x in xs]
+    return rec
+
+
+def _std_rows():
+    rows = []
+    same = [[1.0, 1.0, 1.0], [2.0, 3.0, 4.0]]  # row 0 has zero deviation
+    for op in ("std", "var"):
+        for c in (0, 1):
+            rows += [
+                Case(f"{op}_all_equal_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(correction=c), [[1.0, 1.0, 1.0]]),
+                Case(f"{op}_dim_zero_row_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(1, correction=c), [same]),
+                Case(f"{op}_dim_keepdim_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(1, correction=c, keepdim=True), [same]),
+                Case(f"{op}_dim0_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(0, correction=c), [same]),
+                Case(f"{op}_one_element_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(correction=c), [[5.0]]),
+                Case(f"{op}_len1_dim_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(1, correction=c), [[[5.0], [6.0]]]),
+                Case(f"{op}_0d_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(correction=c), [3.0]),
+                Case(f"{op}_f32_equal_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(correction=c), [[0.1, 0.1, 0.1]], dtype="float32"),
+                Case(f"{op}_f32_dim_c{c}", lambda lib, F, x, op=op, c=c: getattr(x, op)(1, correction=c), [[[0.1, 0.1, 0.1], [0.3, -1.7, 2.5]]], dtype="float32"),
+            ]
+        rows += [
+            Case(f"{op}_dims_0_2", lambda lib, F, x, op=op: getattr(x, op)((0, 2)), [np.arange(24.0).reshape(2, 3, 4) ** 1.5 % 7]),
+            Case(f"{op}_weighted", lambda lib, F, x, op=op: getattr(x, op)(1), [same], weight=[0.5, -2.0]),
+            Case(f"{op}_unbiased_false", lambda lib, F, x, op=op: getattr(x, op)(unbiased=False), [[1.0, 1.0]]),
+            Case(f"{op}_dof_zero_c2", lambda lib, F, x, op=op: getattr(x, op)(correction=2), [[1.0, 2.0]]),
+            Case(f"{op}_dof_negative_c3", lambda lib, F, x, op=op: getattr(x, op)(correction=3), [[1.0, 2.0, 4.0, 4.5]]),
+            Case(f"{op}_dof_zero_equal", lambda lib, F, x, op=op: getattr(x, op)(correction=2), [[1.0, 1.0]]),
+            Case(f"{op}_fractional_c", lambda lib, F, x, op=op: getattr(x, op)(correction=1.5), [[1.0, 2.0, 4.0]]),
+            Case(f"{op}_empty", lambda lib, F, x, op=op: getattr(x, op)(), [np.zeros(0)]),
+            Case(f"{op}_empty_dim", lambda lib, F, x, op=op: getattr(x, op)(1), [np.zeros((2, 0))]),
+            Case(f"{op}_nan", lambda lib, F, x, op=op: getattr(x, op)(), [[1.0, NAN, 2.0]]),
+            Case(f"{op}_inf", lambda lib, F, x, op=op: getattr(x, op)(), [[1.0, INF, 2.0]]),
+        ]
+    return rows
+
+
+CASES: list[Case] = [
+    *_std_rows(),
+]
+
+
+def _load_golden():
+    if not os.path.exists(GOLDEN_PATH):
+        return {}
+    with open(GOLDEN_PATH) as f:
+        return json.load(f)
+
+
+GOLDEN = _load_golden()
+
+
+def _assert_same(got, want, dtype: str, what: str):
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != PyTorch's {want.shape}"
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{what}: NaN positions differ")
+    np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want), err_msg=f"{what}: +inf positions differ")
+    np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want), err_msg=f"{what}: -inf positions differ")
+    rtol, atol = (1e-10, 1e-12) if dtype == "float64" else (1e-5, 1e-6)
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=atol, err_msg=what)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_matches_pytorch(case: Case):
+    want = GOLDEN.get(case.name)
+    assert want is not None, f"no golden record for {case.name}: run tests/golden/make_grad_edge_golden.py"
+    got = run_case(fg, FF, case)
+    assert got["shapes"] == want["shapes"]
+    for i, (g, w) in enumerate(zip(got["values"], want["values"])):
+        _assert_same(g, w, case.dtype, f"{case.name} output {i}")
+    assert got["requires_grad"] == want["requires_grad"], f"{case.name}: requires_grad"
+    if want["grads"] is not None:
+        for i, (g, w) in enumerate(zip(got["grads"], want["grads"])):
+            if w is None:
+                assert g is None, f"{case.name}: input {i} got a gradient, PyTorch's has none"
+            else:
+                _assert_same(g, w, case.dtype, f"{case.name} grad of input {i}")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_grad_fn_name_matches_pytorch(case: Case):
+    want = GOLDEN.get(case.name)
+    assert want is not None, f"no golden record for {case.name}"
+    got = run_case(fg, FF, case)
+    assert got["grad_fn"] == want["grad_fn"]
