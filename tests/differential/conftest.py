@@ -1,0 +1,49 @@
+"""Differential tests: ferrograd against PyTorch on the same inputs (skipped without PyTorch).
+
+Profiles (hypothesis settings):
+  default   a few dozen examples per test, the whole directory in a few minutes;
+  fuzz      thousands of examples per test: FERROGRAD_FUZZ=1 or HYPOTHESIS_PROFILE=fuzz.
+The example database is committed (examples-db/ beside this file), so a failing input found once,
+anywhere, is replayed first by every later run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))  # harness, cases and known_divergences
+
+_DB = DirectoryBasedExampleDatabase(str(Path(__file__).parent / "examples-db"))
+_COMMON = dict(
+    database=_DB,
+    deadline=None,  # the first call of an op pays for lazy set-up in both libraries
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+settings.register_profile("default", max_examples=int(os.environ.get("FERROGRAD_DIFF_EXAMPLES", "25")), **_COMMON)
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FERROGRAD_DIFF_EXAMPLES", "2000")), **_COMMON)
+_profile = os.environ.get("HYPOTHESIS_PROFILE") or ("fuzz" if os.environ.get("FERROGRAD_FUZZ") == "1" else "default")
+settings.load_profile(_profile)
+
+
+def pytest_report_header(config):
+    return f"differential: hypothesis profile {_profile!r}, max_examples={settings.default.max_examples}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Both libraries raised but with different exception types: recorded, not a failure."""
+    from harness import ERROR_TYPE_MISMATCHES
+
+    if ERROR_TYPE_MISMATCHES:
+        terminalreporter.section("differential: error types that differ (both raised)")
+        for (case, fg_type, th_type), example in sorted(ERROR_TYPE_MISMATCHES.items()):
+            terminalreporter.write_line(f"{case}: ferrograd {fg_type}, torch {th_type}   e.g. {example}")
