@@ -3,11 +3,28 @@
 use crate::bail;
 use crate::error::Result;
 use crate::random::{fill, fill_normal, uniform_f32, uniform_f64};
+use crate::tensor::alloc::{numel, vec_filled};
 use crate::tensor::{DType, Element, Tensor};
 use crate::with_dtype;
 
-fn from_f64s(v: Vec<f64>, shape: &[usize], dtype: DType) -> Tensor {
-    with_dtype!(dtype, T => Tensor::from_vec_unchecked(v.into_iter().map(T::from_f64).collect::<Vec<T>>(), shape))
+/// Converts in place of a second full-size Vec when the dtype is float64 already.
+fn from_f64s(v: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
+    if dtype == DType::F64 {
+        return Ok(Tensor::from_vec_unchecked(v, shape));
+    }
+    with_dtype!(dtype, T => {
+        let mut out: Vec<T> = crate::tensor::alloc::try_with_capacity(v.len())?;
+        out.extend(v.into_iter().map(T::from_f64));
+        Ok(Tensor::from_vec_unchecked(out, shape))
+    })
+}
+
+/// The element count of a 1-D result of `n` elements, checked like any user shape.
+fn length(n: f64, dtype: DType, op: &str) -> Result<usize> {
+    if !(n < usize::MAX as f64) {
+        bail!(Runtime, "{op}: Storage size calculation overflowed with sizes=[{n}]");
+    }
+    numel(&[n as usize], dtype.size_of().max(8), op)
 }
 
 pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
@@ -20,43 +37,48 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
     if (end - start) * step < 0.0 {
         bail!(Runtime, "arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})");
     }
-    let n = ((end - start) / step).ceil().max(0.0) as usize;
-    Ok(from_f64s((0..n).map(|i| start + i as f64 * step).collect(), &[n], dtype))
+    let n = length(((end - start) / step).ceil().max(0.0), dtype, "arange")?;
+    let mut v = vec_filled(n, 0.0)?;
+    v.iter_mut().enumerate().for_each(|(i, x)| *x = start + i as f64 * step);
+    from_f64s(v, &[n], dtype)
 }
 
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
-    let v: Vec<f64> = match steps {
-        0 => vec![],
-        1 => vec![start],
-        _ => {
-            let step = (end - start) / (steps - 1) as f64;
-            // Symmetric like PyTorch: the second half counts back from `end`, so both ends are exact.
-            (0..steps).map(|i| if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 }).collect()
+    let mut v = vec_filled(length(steps as f64, dtype, "linspace")?, start)?;
+    if steps > 1 {
+        let step = (end - start) / (steps - 1) as f64;
+        // Symmetric like PyTorch: the second half counts back from `end`, so both ends are exact.
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
         }
-    };
-    Ok(from_f64s(v, &[steps], dtype))
+    }
+    from_f64s(v, &[steps], dtype)
 }
 
-pub fn eye(n: usize, m: Option<usize>, dtype: DType) -> Tensor {
+pub fn eye(n: usize, m: Option<usize>, dtype: DType) -> Result<Tensor> {
     let m = m.unwrap_or(n);
-    let mut v = vec![0.0; n * m];
-    for i in 0..n.min(m) {
-        v[i * m + i] = 1.0;
-    }
-    from_f64s(v, &[n, m], dtype)
+    let out = Tensor::try_full(&[n, m], 0.0, dtype)?;
+    with_dtype!(dtype, T => {
+        let mut guard = out.storage().write();
+        let v = T::slice_mut(&mut guard);
+        for i in 0..n.min(m) {
+            v[i * m + i] = T::from_f64(1.0);
+        }
+    });
+    Ok(out)
 }
 
 /// Uniform [0, 1).
 pub fn rand(shape: &[usize], dtype: DType) -> Result<Tensor> {
-    let n = shape.iter().product();
+    let n = numel(shape, dtype.size_of(), "rand")?;
     Ok(match dtype {
         DType::F32 => {
-            let mut v = vec![0f32; n];
+            let mut v = vec_filled(n, 0f32)?;
             fill(&mut v, |r, c| c.iter_mut().for_each(|x| *x = uniform_f32(r)));
             Tensor::from_vec_unchecked(v, shape)
         }
         DType::F64 => {
-            let mut v = vec![0f64; n];
+            let mut v = vec_filled(n, 0f64)?;
             fill(&mut v, |r, c| c.iter_mut().for_each(|x| *x = uniform_f64(r)));
             Tensor::from_vec_unchecked(v, shape)
         }
@@ -69,10 +91,10 @@ pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
     if !dtype.is_float() {
         bail!(Runtime, "randn: \"normal_kernel_cpu\" not implemented for '{}'", dtype.short_name());
     }
-    let n = shape.iter().product();
-    let mut v = vec![0f64; n];
+    let n = numel(shape, 8, "randn")?;
+    let mut v = vec_filled(n, 0f64)?;
     fill_normal(&mut v);
-    Ok(from_f64s(v, shape, dtype))
+    from_f64s(v, shape, dtype)
 }
 
 /// Integers uniform in [low, high).
@@ -81,8 +103,8 @@ pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Ten
         bail!(Runtime, "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}");
     }
     let span = (high as i128 - low as i128) as u128;
-    let n = shape.iter().product();
-    let mut v = vec![0i64; n];
+    let n = numel(shape, 8, "randint")?;
+    let mut v = vec_filled(n, 0i64)?;
     fill(&mut v, |r, c| {
         use rand_core::Rng;
         // Multiply-shift (Lemire): bias below 2^-64 * span, negligible for any tensor size.
@@ -94,13 +116,15 @@ pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType) -> Result<Ten
 
 /// A random permutation of 0..n: indices sorted by random keys, so the result is the same
 /// whatever the thread count.
-pub fn randperm(n: usize) -> Tensor {
-    let mut keys = vec![0u64; n];
+pub fn randperm(n: usize) -> Result<Tensor> {
+    let n = numel(&[n], 16, "randperm")?;
+    let mut keys = vec_filled(n, 0u64)?;
     crate::random::fill(&mut keys, |r, c| {
         use rand_core::Rng;
         c.iter_mut().for_each(|x| *x = r.next_u64())
     });
-    let mut idx: Vec<i64> = (0..n as i64).collect();
+    let mut idx = vec_filled(n, 0i64)?;
+    idx.iter_mut().enumerate().for_each(|(i, x)| *x = i as i64);
     idx.sort_unstable_by_key(|&i| (keys[i as usize], i));
-    Tensor::from_vec_unchecked(idx, &[n])
+    Ok(Tensor::from_vec_unchecked(idx, &[n]))
 }

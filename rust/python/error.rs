@@ -9,6 +9,7 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 
 use crate::error::Error;
+use crate::tensor::alloc::OutOfMemory;
 use crate::tensor::iter::GRAIN;
 
 pub fn to_py(e: Error) -> PyErr {
@@ -40,24 +41,41 @@ impl<T> IntoPyResult<T> for crate::error::Result<T> {
 /// Runs `f` with the GIL released when the work is large (`elements` above the parallel grain),
 /// so other Python threads run meanwhile; small ops skip the release, which costs more than them.
 pub fn heavy<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
-    // A panic is a ferrograd bug; it must still reach Python as an ordinary exception, not as
-    // PanicException (a BaseException that `except Exception` does not catch).
+    // A panic is a ferrograd bug, or an allocation the machine refused (`tensor::alloc`); either
+    // must reach Python as an ordinary exception, not as PanicException (a BaseException that
+    // `except Exception` does not catch), and leave the interpreter usable.
     let guarded = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(crate::error::Error::Runtime(format!("internal error in ferrograd (please report it): {msg}")))
-        }
+        Err(payload) => Err(panic_to_error(payload)),
     };
     if elements > GRAIN {
         py.detach(guarded).py()
     } else {
         guarded().py()
     }
+}
+
+fn panic_to_error(payload: Box<dyn std::any::Any + Send>) -> crate::error::Error {
+    if let Some(oom) = payload.downcast_ref::<OutOfMemory>() {
+        return (*oom).into();
+    }
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    crate::error::Error::Runtime(format!("internal error in ferrograd (please report it): {msg}"))
+}
+
+/// A refused allocation is an ordinary error, not a crash: keep the default panic hook from
+/// printing "thread panicked" and a backtrace for it (every other panic still prints).
+pub fn quiet_out_of_memory_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<OutOfMemory>().is_none() {
+            previous(info);
+        }
+    }));
 }
 
 /// File reads and writes always release the GIL: a disk (or a network folder) can stall for any

@@ -22,6 +22,7 @@ use crate::tensor::DType;
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The importing thread joins rayon's pool as a worker (see `parallel`).
     crate::parallel::init();
+    error::quiet_out_of_memory_panics();
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<node::PyNode>()?;

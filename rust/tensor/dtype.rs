@@ -171,12 +171,19 @@ impl Buffer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// `n` copies of `value`; an allocation the machine refuses unwinds with `alloc::OutOfMemory`
+    /// (see `tensor::alloc`), which the binding layer reports as RuntimeError.
     pub fn filled(dtype: DType, n: usize, value: f64) -> Buffer {
+        fn fill<T: Clone>(n: usize, v: T) -> Vec<T> {
+            super::alloc::vec_filled(n, v).unwrap_or_else(|_| {
+                std::panic::panic_any(super::alloc::OutOfMemory { bytes: n.saturating_mul(std::mem::size_of::<T>()) })
+            })
+        }
         match dtype {
-            DType::Bool => Buffer::Bool(vec![value != 0.0; n]),
-            DType::I64 => Buffer::I64(vec![value as i64; n]),
-            DType::F32 => Buffer::F32(vec![value as f32; n]),
-            DType::F64 => Buffer::F64(vec![value; n]),
+            DType::Bool => Buffer::Bool(fill(n, value != 0.0)),
+            DType::I64 => Buffer::I64(fill(n, value as i64)),
+            DType::F32 => Buffer::F32(fill(n, value as f32)),
+            DType::F64 => Buffer::F64(fill(n, value)),
         }
     }
 }

@@ -103,7 +103,8 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
         return gather_transposed(src, layout.offset, &cs, &cst[0]);
     }
     let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
-    let mut out = vec![T::default(); numel];
+    let mut out = super::alloc::with_capacity(numel);
+    out.resize(numel, T::default());
     let (len, s) = (walk.row_len, walk.inner[0]);
     let chunk_rows = walk.rows_per_task();
     let fill = |(task, chunk): (usize, &mut [T])| {

@@ -1,5 +1,6 @@
 //! The tensor: a shared, versioned storage viewed through a layout, plus autograd metadata.
 
+pub mod alloc;
 pub mod dtype;
 pub mod iter;
 pub mod shape;
@@ -167,6 +168,17 @@ impl Tensor {
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
         let n = shape.iter().product();
         Tensor::from_parts(Arc::new(Storage::new(Buffer::filled(dtype, n, value))), Layout::contiguous(shape), dtype)
+    }
+    /// `fg.full/zeros/ones/empty`: a user's shape, checked before anything is allocated.
+    pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+        let n = alloc::numel(shape, dtype.size_of(), "full")?;
+        let buf = match dtype {
+            DType::Bool => Buffer::Bool(alloc::vec_filled(n, value != 0.0)?),
+            DType::I64 => Buffer::I64(alloc::vec_filled(n, value as i64)?),
+            DType::F32 => Buffer::F32(alloc::vec_filled(n, value as f32)?),
+            DType::F64 => Buffer::F64(alloc::vec_filled(n, value)?),
+        };
+        Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
     }
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
         Tensor::full(shape, 0.0, dtype)
