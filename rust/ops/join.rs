@@ -6,7 +6,7 @@ use crate::error::Result;
 use crate::ops::binary::result_type;
 use crate::ops::cast::to_dtype;
 use crate::ops::view::write_into;
-use crate::tensor::shape::wrap_dim;
+use crate::tensor::shape::{existing_dim, wrap_dim};
 use crate::tensor::Tensor;
 
 pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
@@ -88,7 +88,7 @@ pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
 
 /// `split(split_size, dim)`: views of `size` along dim, the last one shorter if needed.
 pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
-    let d = wrap_dim(dim, x.ndim(), "split")?;
+    let d = existing_dim(dim, x.ndim(), "split")?;
     if size == 0 && x.shape()[d] != 0 {
         bail!(Runtime, "split: split_size can only be 0 if dimension size is 0, but got dimension size of {}", x.shape()[d]);
     }
@@ -107,7 +107,7 @@ pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
 
 /// `split([s0, s1, ...], dim)`: the sizes must add up to the dim's length.
 pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
-    let d = wrap_dim(dim, x.ndim(), "split")?;
+    let d = existing_dim(dim, x.ndim(), "split")?;
     let n = x.shape()[d];
     if sizes.iter().sum::<usize>() != n {
         bail!(Runtime, "split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at dimension {d}), but got split_sizes={sizes:?}");
@@ -126,7 +126,7 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
     if chunks == 0 {
         bail!(Runtime, "chunk expects `chunks` to be greater than 0, got: 0");
     }
-    let d = wrap_dim(dim, x.ndim(), "chunk")?;
+    let d = existing_dim(dim, x.ndim(), "chunk")?;
     let n = x.shape()[d];
     split(x, n.div_ceil(chunks).max(1), d as isize)
 }

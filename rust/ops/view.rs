@@ -5,7 +5,7 @@ use crate::autograd::{record, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::reduce::sum_to;
-use crate::tensor::shape::{contiguous_strides, infer_shape, wrap_dim, Layout};
+use crate::tensor::shape::{contiguous_strides, existing_dim, infer_shape, wrap_dim, Layout};
 use crate::tensor::{iter, Element, Tensor};
 use crate::with_dtype;
 
@@ -259,7 +259,7 @@ impl Tensor {
 
     /// `narrow(dim, start, length)`.
     pub fn narrow(&self, dim: isize, start: isize, length: usize) -> Result<Tensor> {
-        let d = wrap_dim(dim, self.ndim(), "narrow")?;
+        let d = existing_dim(dim, self.ndim(), "narrow")?;
         let n = self.shape()[d] as isize;
         let s = if start < 0 { start + n } else { start };
         if s < 0 || s + length as isize > n {
@@ -270,7 +270,7 @@ impl Tensor {
 
     /// `select(dim, index)` (`x[i]`): drops the dim.
     pub fn select(&self, dim: isize, index: isize) -> Result<Tensor> {
-        let d = wrap_dim(dim, self.ndim(), "select")?;
+        let d = existing_dim(dim, self.ndim(), "select")?;
         let n = self.shape()[d] as isize;
         if index < -n || index >= n {
             bail!(Index, "index {index} is out of bounds for dimension {d} with size {n}");

@@ -7,7 +7,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
 use super::convert::{dtype_arg, tensor_to_numpy, PyDType};
-use super::error::IntoPyResult;
+use super::error::{heavy, IntoPyResult};
 use super::node::{NodeRef, PyNode};
 use crate::autograd::engine;
 use crate::ops::cast::to_dtype;
@@ -62,7 +62,7 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
             Some(d) => {
-                let w = crate::tensor::shape::wrap_dim(d, self.t.ndim(), "size").py()?;
+                let w = crate::tensor::shape::existing_dim(d, self.t.ndim(), "size").py()?;
                 Ok(self.t.shape()[w].into_pyobject(py)?.into_any())
             }
         }
@@ -308,7 +308,7 @@ impl PyTensor {
         let grad = implicit_grad(&self.t, gradient.map(|g| g.t.clone()), 0)?;
         let root = [(self.t.clone(), grad)];
         let retain = retain_graph.unwrap_or(false);
-        py.detach(|| engine::run(&root, retain, None)).py()?;
+        heavy(py, usize::MAX, || engine::run(&root, retain, None))?;
         Ok(())
     }
 

@@ -189,7 +189,12 @@ impl Tensor {
 
     /// A new view of the same storage (reshape, transpose, slicing ...). The result has no
     /// autograd history; ops attach it.
-    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+    pub(crate) fn view_with(&self, mut layout: Layout) -> Tensor {
+        // An empty view reads nothing; offset 0 keeps every `data[offset..offset + numel]` in
+        // bounds (`fg.zeros(2, 0)[1]` would otherwise point past its empty storage).
+        if layout.shape.contains(&0) {
+            layout.offset = 0;
+        }
         let mut t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.is_view = true;

@@ -81,6 +81,15 @@ pub fn wrap_dim(dim: isize, ndim: usize, op: &str) -> Result<usize> {
     Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
 }
 
+/// A dim that must exist: ops that index the shape by it (`select narrow split chunk unbind
+/// size`) cannot take a 0-d tensor, where `wrap_dim` would accept 0 and -1 (PyTorch's wording).
+pub fn existing_dim(dim: isize, ndim: usize, op: &str) -> Result<usize> {
+    if ndim == 0 {
+        bail!(Index, "{op}: Dimension specified as {dim} but tensor has no dimensions");
+    }
+    wrap_dim(dim, ndim, op)
+}
+
 /// Sorted, de-duplicated dims; an empty list means every dim (PyTorch's `dim=None`).
 pub fn wrap_dims(dims: &[isize], ndim: usize, op: &str) -> Result<Vec<usize>> {
     if dims.is_empty() {
