@@ -32,7 +32,6 @@ fn slice_bounds(start: Option<isize>, stop: Option<isize>, n: usize) -> (usize, 
 
 /// The basic part as a view, plus the advanced indices with the view dim each applies to.
 fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
-    let has_adv = idx.iter().any(|i| matches!(i, Index::Tensor(_)));
     let consumed: usize = idx
         .iter()
         .map(|i| match i {
@@ -60,9 +59,21 @@ fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
                 v = v.unsqueeze(dim as isize)?;
                 dim += 1;
             }
-            Index::Int(k) if !has_adv => v = v.select(dim as isize, *k)?,
+            // PyTorch applies integers as `select` before any advanced index, even next to one
+            // (numpy would make them advanced: `x[0, :, [1, 2]]` is (4, 2) in PyTorch, (2, 4)
+            // in numpy for x of shape (3, 4, 5)).
             Index::Int(k) => {
-                adv.push((dim, Tensor::scalar(*k as i64)));
+                if dim >= v.ndim() {
+                    bail!(Index, "too many indices for tensor of dimension {} (shape {:?})", x.ndim(), x.shape());
+                }
+                v = v.select(dim as isize, *k)?;
+            }
+            Index::Tensor(t) if t.dtype() == DType::Bool && t.ndim() == 0 => {
+                // `x[True]` / `x[False]`: a new dim of size 1 or 0.
+                v = v.unsqueeze(dim as isize)?;
+                if t.item_f64()? == 0.0 {
+                    v = v.slice(dim, 0, 0, 1)?;
+                }
                 dim += 1;
             }
             Index::Slice { start, stop, step } => {
@@ -193,6 +204,68 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
     }
 }
 
+/// `src` with `value` written at `idx`, out of place and differentiable in both: the gradient of
+/// `src` is the incoming one with the overwritten positions zeroed, the value's is the incoming
+/// one gathered at those positions (then summed over any dims the value was broadcast along).
+fn index_put(src: &Tensor, idx: &[Index], value: &Tensor) -> Result<Tensor> {
+    // The positions `idx` selects, as offsets into a contiguous src: index a tensor of offsets
+    // with the same key, so every indexing rule is getitem's own.
+    let positions = {
+        let _g = crate::autograd::GradModeGuard::new(false);
+        let n = crate::tensor::alloc::numel(src.shape(), 8, "index assignment")?;
+        let ids = Tensor::from_vec_unchecked((0..n as i64).collect::<Vec<_>>(), src.shape());
+        getitem(&ids, idx)?
+    };
+    let target = positions.shape().to_vec();
+    let value = to_dtype(value, src.dtype())?;
+    let value = if value.shape() == target.as_slice() {
+        value
+    } else {
+        match crate::tensor::shape::broadcast_shapes(value.shape(), &target, "index assignment") {
+            Ok(s) if s == target => value.expand(&target)?,
+            _ => bail!(Runtime, "shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {target:?}", value.shape()),
+        }
+    };
+    let pos: Vec<usize> = positions.to_vec::<i64>().into_iter().map(|p| p as usize).collect();
+    let out = with_dtype!(src.dtype(), T => {
+        let mut data = src.to_vec::<T>();
+        for (&p, v) in pos.iter().zip(value.to_vec::<T>()) {
+            data[p] = v;
+        }
+        Tensor::from_vec_unchecked(data, src.shape())
+    });
+    let name = if idx.iter().any(|i| matches!(i, Index::Tensor(_))) { "IndexPutBackward0" } else { "CopySlices" };
+    record(out, &[src, &value], || Ok(Box::new(IndexPutBackward { name, pos, target })))
+}
+
+struct IndexPutBackward {
+    name: &'static str,
+    pos: Vec<usize>,
+    target: Vec<usize>,
+}
+impl Backward for IndexPutBackward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        crate::with_float!(g.dtype(), "index assignment backward", T => {
+            let gv = g.to_vec::<T>();
+            let g_value = needs[1].then(|| {
+                let vals: Vec<T> = self.pos.iter().map(|&p| gv[p]).collect();
+                Tensor::from_vec_unchecked(vals, &self.target)
+            });
+            let g_src = needs[0].then(|| {
+                let mut out = gv.clone();
+                for &p in &self.pos {
+                    out[p] = T::zero();
+                }
+                Tensor::from_vec_unchecked(out, g.shape())
+            });
+            Ok(vec![g_src, g_value])
+        })
+    }
+}
+
 struct IndexBackward {
     input: Vec<usize>,
     dense: Vec<usize>,
@@ -215,15 +288,21 @@ impl Backward for IndexBackward {
     }
 }
 
-/// `x[idx] = value` (value broadcast to the indexed shape). Allowed with grad mode off, or on
-/// tensors that are not part of a graph.
+/// `x[idx] = value` (value broadcast to the indexed shape). On a tensor in the graph (or with a
+/// value that requires grad) x's history is rebased onto an index_put node, as PyTorch does:
+/// `y = x.clone(); y[0] = 5.` gives x a gradient that is zero where y was overwritten.
 pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     crate::ops::inplace::check_inplace(x)?;
     if is_recording() && (x.requires_grad() || value.requires_grad()) {
-        bail!(
-            Runtime,
-            "index assignment (__setitem__) on a tensor that is part of an autograd graph is not supported; do it under fg.no_grad() or on a .clone()"
-        );
+        if x.is_view() {
+            // The base would need its history rewritten too (PyTorch's CopySlices).
+            bail!(
+                Runtime,
+                "index assignment on a view (shape {:?}) with autograd recording is not supported: the base tensor's gradient would be wrong. Assign into the base tensor, or do it under fg.no_grad().",
+                x.shape()
+            );
+        }
+        return crate::ops::inplace::apply(x, "index assignment", |src| index_put(src, idx, value));
     }
     let (v, adv) = {
         let _g = crate::autograd::GradModeGuard::new(false);

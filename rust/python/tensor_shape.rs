@@ -33,10 +33,19 @@ fn one_index(this: &Tensor, item: &Bound<'_, PyAny>) -> PyResult<Index> {
     if let Ok(t) = item.cast::<PyTensor>() {
         return Ok(Index::Tensor(t.get().t.clone()));
     }
-    if item.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyIndexError::new_err("indexing with a Python bool is not supported; use a bool tensor mask"));
+    if let Ok(b) = item.cast::<pyo3::types::PyBool>() {
+        // `x[True]` adds a dim of size 1, `x[False]` one of size 0 (a 0-d mask, as in PyTorch).
+        return Ok(Index::Tensor(Tensor::scalar(b.is_true())));
+    }
+    if item.is_instance_of::<pyo3::types::PyInt>() {
+        return Ok(Index::Int(item.extract::<isize>()?));
+    }
+    if item.cast::<PyList>().is_ok_and(|l| l.is_empty()) {
+        // `x[[]]` selects nothing; an empty list has no elements to make it a float operand.
+        return Ok(Index::Tensor(Tensor::from_vec_unchecked(Vec::<i64>::new(), &[0])));
     }
     if let Ok(i) = item.extract::<isize>() {
+        // numpy integers and other objects with `__index__`.
         return Ok(Index::Int(i));
     }
     // lists and numpy arrays of ints or bools
@@ -160,9 +169,10 @@ impl PyTensor {
     }
 
     fn __getitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        // Fast path for x[i].
-        if let Ok(i) = key.extract::<isize>() {
-            if !key.is_instance_of::<pyo3::types::PyBool>() {
+        // Fast path for x[i], for Python ints only: a tensor also converts to an int (through
+        // `__index__`) but indexes as a tensor (`x[fg.tensor([1])]` keeps its dim).
+        if key.is_instance_of::<pyo3::types::PyInt>() && !key.is_instance_of::<pyo3::types::PyBool>() {
+            if let Ok(i) = key.extract::<isize>() {
                 if self.t.ndim() == 0 {
                     return Err(PyIndexError::new_err("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number"));
                 }
