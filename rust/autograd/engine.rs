@@ -58,13 +58,25 @@ impl Sink<'_> {
 
 /// Adds `g` into `t.grad`. A gradient that other tensors may still hold (its storage is shared)
 /// is copied first, so a later in-place change to one `.grad` never shows up in another.
+///
+/// The read, the sum and the write happen under the tensor's autograd lock: two threads running
+/// backward into the same leaf must each see the other's contribution (as PyTorch's
+/// AccumulateGrad does under its mutex), or elements of one gradient are lost.
 fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
-    let new = match t.grad() {
-        Some(old) => crate::ops::binary::add(&old, &g)?,
+    let mut meta = t.meta();
+    let new = match meta.grad.take() {
+        Some(old) => match crate::ops::binary::add(&old, &g) {
+            Ok(sum) => sum,
+            Err(e) => {
+                meta.grad = Some(old);
+                return Err(e);
+            }
+        },
         None if Arc::strong_count(g.storage()) > 1 || !g.is_contiguous() => g.deep_copy(),
         None => g,
     };
-    t.set_grad(Some(new))
+    meta.grad = Some(new);
+    Ok(())
 }
 
 /// Runs backward from `roots` (output, gradient of the output). With `inputs`, returns the
