@@ -66,8 +66,19 @@ def _dtype(a: Args, kind: str) -> bool:
     return _has(a, lambda t: t.base.dtype.kind == kind)
 
 
+def _view_shape(t: T) -> tuple:
+    import torch
+
+    return tuple(t.build(torch)[1].shape)
+
+
 def _empty(a: Args) -> bool:
-    return _has(a, lambda t: 0 in t.base.shape or 0 in (t.view[0][1] if t.view and t.view[0][0] == "expand" else ()))
+    return _has(a, lambda t: 0 in t.base.shape or 0 in _view_shape(t))
+
+
+def _tiny(a: Args) -> bool:
+    """A nonzero float whose square underflows."""
+    return _has(a, lambda t: t.base.dtype.kind == "f" and bool(((np.abs(t.base) < 1e-150) & (t.base != 0)).any()))
 
 
 def _empty_offset_view(a: Args) -> bool:
@@ -107,17 +118,40 @@ _ALL = "*"
 KNOWN: list[Known] = [
     Known("Tensor.sum()", Args([T(np.array(True))]), 5,
           "sum() of a 0-d bool tensor is bool, torch int64 (1-D bool sums are int64 already)",
-          lambda a: _dtype(a, "b")),
+          lambda a: _dtype(a, "b"), ("Tensor.sum(dim)", "fg.sum")),
+    Known("__rtruediv__", Args([T(np.array([2e-201]), grad=True), 0.0]), 6,
+          "d/dx (0.0 / x) at x=2e-201 (float64, x*x underflows) is NaN, torch -0.0 (computes -grad*out/x)",
+          _tiny, ("fg.div", "Tensor.div", "__truediv__")),
+    Known("Tensor.softmax", Args([T(np.array([np.inf, 0.0], np.float32))], {"dim": 0}), 6,
+          "softmax([inf, 0]) is [nan, 0] (log_softmax [nan, -inf]), torch [nan, nan]: a NaN row stays NaN in "
+          "torch", _nonfinite, tuple(_SOFTMAX) + ("nn.Softmax", "nn.LogSoftmax", "nn.Sequential")),
+    Known("F.linear", Args([T(np.zeros((0, 0), np.float32)), T(np.zeros((0,), np.float32)),
+                            T(np.array(0.0, np.float32))]), 9,
+          "F.linear(zeros(0, 0), zeros(0), tensor(0.)) succeeds, torch raises 'addmm: mat2 must be a matrix, "
+          "got 1-D tensor' (fires only when the input is 2-D and the bias is given)", _always),
+    Known("nn.Linear", Args([T(np.array([0.0], np.float32), grad=True)],
+                            {"train": True, "ctor": {"in_features": 1, "out_features": 0, "bias": False}, "seed": 0}),
+          2, "nn.Linear(1, 0) backward: PanicException 'range end index 1 out of range for slice of length 0' "
+          "reading x.grad, torch: zeros", lambda a: a.kw["ctor"]["out_features"] == 0),
+    Known("nn.Linear(0 in)", Args([T(np.zeros((2, 0), np.float32))],
+                                  {"train": True, "ctor": {"in_features": 0, "out_features": 3}, "seed": 0}), 2,
+          "nn.Linear(0, 3)(zeros(2, 0)): PanicException 'range end index 6 out of range for slice of length 0' "
+          "reading the output; torch: the bias broadcast to (2, 3)", _always),
+    Known("nn.GroupNorm", Args([T(np.array([[0.0]], np.float32))],
+                               {"train": True, "ctor": {"num_groups": 1, "per": 1, "eps": 1e-5, "affine": False},
+                                "seed": 0}), 9,
+          "GroupNorm(1, 1) on a (1, 1) input succeeds, torch raises ValueError 'Expected more than 1 value per "
+          "channel when training'",
+          lambda a: a.kw.get("train") and a.kw["ctor"]["per"] * int(np.prod(_view_shape(a.inputs[0])[2:])) == 1),
+    Known("__setitem__", Args([T(np.zeros((0, 0), np.float32)), slice(None), [0]],
+                              {"single": False, "value": 0.0}), 4,
+          "x = zeros(0, 0); x[:, [0]] = 0. raises IndexError 'index 0 is out of bounds for dimension 1 with size "
+          "0', torch succeeds (nothing to write: dim 0 is empty)", _empty),
     Known("__int__", Args([T(np.array(np.nan, np.float32))]), 5,
           "int(tensor(nan)) is 0, torch raises ValueError (int(inf) likewise)", _nonfinite),
-    Known("Tensor.max()", Args([T(np.array(np.nan, np.float32), grad=True)]), 6,
-          "max() of tensor(nan): gradient 0, torch 1 (the NaN is the selected element)", _nonfinite),
     Known("fg.pow", Args([T(np.array(np.nan, np.float32), grad=True), False]), 6,
           "d/dx x**False (x**0) at x=nan is nan, torch 0; and 0.0 ** x at x=0 has gradient -inf, torch 0",
           _always, tuple(_POW)),
-    Known("Tensor.logsumexp", Args([T(np.zeros((0,), np.float32), grad=True)], {"dim": 0, "keepdim": False}), 6,
-          "logsumexp over an empty dim: result does not require grad, torch's does (also cat of empty tensors "
-          "drops requires_grad)", _empty, ("fg.logsumexp",)),
     Known("fg.cat", Args([[T(np.zeros((0,), np.float32)), T(np.zeros((0,), np.float32), grad=True)]],
                          {"dim": 0}), 6,
           "cat of empty tensors, one requiring grad: result requires_grad False, torch True; empty tensors do "

@@ -1,0 +1,18 @@
+"""Indexing and setitem in ferrograd against PyTorch on drawn indices (see cases_index.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cases_index import ALL
+from harness import check
+from known_divergences import covered
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.id for c in ALL])
+@given(data=st.data())
+def test_indexing_matches_torch(case, data):
+    args = data.draw(case.args, label="args")
+    covered(case, args, check)

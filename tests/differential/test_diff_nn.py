@@ -1,0 +1,18 @@
+"""Every nn layer, functional op and loss in ferrograd against PyTorch (see cases_nn.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cases_nn import ALL
+from harness import check
+from known_divergences import covered
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.id for c in ALL])
+@given(data=st.data())
+def test_nn_matches_torch(case, data):
+    args = data.draw(case.args, label="args")
+    covered(case, args, check)
