@@ -323,11 +323,32 @@ def _bad_safetensors() -> dict[str, tuple[bytes, str]]:
         "trailing bytes": (valid_file() + b"\x00" * 8, "trailing bytes"),
         "gap between tensors": (safetensors_bytes({"w": {**F32x2, "shape": [1], "data_offsets": [4, 8]}}, w), "belong to no tensor"),
         "metadata not strings": (safetensors_bytes({"__metadata__": {"a": 1}}), "values must be strings"),
+        # Each byte range belongs to exactly one tensor, and each tensor to one place in the object.
+        "one name twice in the header": (
+            safetensors_bytes('{"w": %s, "w": %s}' % (json.dumps(F32x2), json.dumps(F32x2)), w),
+            'the header names tensor "w" twice',
+        ),
+        "one name twice, once escaped": (
+            safetensors_bytes('{"w": %s, "\\u0077": %s}' % (json.dumps(F32x2), json.dumps({**F32x2, "data_offsets": [8, 16]})), w + w),
+            'the header names tensor "w" twice',
+        ),
+        "a metadata key twice": (safetensors_bytes('{"__metadata__": {"format": "pt", "format": "np"}}'), 'the key "format" twice'),
+        "ferrograd metadata lists a tensor twice": (_with_tree(["a", "a"], {"L": [{"T": 0}, {"T": 1}]}), r"names tensors twice: \['a'\]; .*leaves out tensors the file holds: \['b'\]"),
+        "ferrograd metadata uses a tensor twice": (_with_tree(["a", "b"], {"L": [{"T": 0}, {"T": 0}]}), "tensor index 0 is used twice"),
+        "ferrograd metadata leaves a tensor out": (_with_tree(["a", "b"], {"L": [{"T": 1}]}), "tensor 'a' is in the file but not in the saved object"),
         "ferrograd metadata broken": (
             safetensors_bytes({"__metadata__": {"ferrograd": '{"tensors": ["nope"], "tree": {"T": 0}}'}}),
             "ferrograd metadata in its header is malformed",
         ),
     }
+
+
+def _with_tree(names: list, tree: dict) -> bytes:
+    """A file holding float32 tensors "a" and "b", with fg.save's metadata listing `names` and
+    describing the object as `tree`."""
+    meta = json.dumps({"version": 1, "tensors": names, "tree": tree})
+    header = {"__metadata__": {"format": "pt", "ferrograd": meta}, "a": F32x2, "b": {**F32x2, "data_offsets": [8, 16]}}
+    return safetensors_bytes(header, struct.pack("<4f", 1, 2, 3, 4))
 
 
 def _other_formats() -> dict[str, tuple[bytes, str]]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 
 from . import _core
 from ._core import Tensor
@@ -112,8 +112,22 @@ def load(f, map_location=None, weights_only: bool = True):
     try:
         meta = json.loads(metadata[_META_KEY])
         by_name = dict(pairs)
-        tensors = [by_name[name] for name in meta["tensors"]]
-        return _decode(meta["tree"], tensors)
+        names = meta["tensors"]
+        # Each tensor in the file appears exactly once in the object: a name listed twice would
+        # alias two entries and drop another tensor without a word.
+        counts = Counter(names)
+        if counts != Counter(by_name.keys()):
+            problems = {
+                "names tensors twice": [n for n, c in counts.items() if c > 1],
+                "names tensors the file does not hold": [n for n in counts if n not in by_name],
+                "leaves out tensors the file holds": [n for n in by_name if n not in counts],
+            }
+            raise ValueError("its tensor list " + "; ".join(f"{what}: {found[:3]}" for what, found in problems.items() if found))
+        used = [False] * len(names)
+        obj = _decode(meta["tree"], [by_name[name] for name in names], used)
+        if not all(used):
+            raise ValueError(f"tensor {names[used.index(False)]!r} is in the file but not in the saved object")
+        return obj
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
         raise ValueError(f"fg.load: '{path}': the ferrograd metadata in its header is malformed ({type(e).__name__}: {e})") from None
 
@@ -206,7 +220,7 @@ def _where(path: list[str]) -> str:
 _TAGS = frozenset("TDLUB")
 
 
-def _decode(node, tensors: list):
+def _decode(node, tensors: list, used: list[bool]):
     if not isinstance(node, dict):
         if isinstance(node, list):
             raise ValueError("a bare JSON list where a tagged node was expected")
@@ -217,18 +231,21 @@ def _decode(node, tensors: list):
         if not isinstance(body, int) or body < 0:
             raise ValueError(f"tensor index {body!r}")
         t = tensors[body]
+        if used[body]:
+            raise ValueError(f"tensor index {body} is used twice")
+        used[body] = True
         if node.get("P"):
             from .nn.parameter import Parameter
 
             return Parameter(t, requires_grad=bool(node.get("g")))
         return t.requires_grad_() if node.get("g") else t
     if tag == "D":
-        pairs = ((k, _decode(v, tensors)) for k, v in body)
+        pairs = ((k, _decode(v, tensors, used)) for k, v in body)
         return OrderedDict(pairs) if node.get("o") else dict(pairs)
     if tag == "L":
-        return [_decode(v, tensors) for v in body]
+        return [_decode(v, tensors, used) for v in body]
     if tag == "U":
-        return tuple(_decode(v, tensors) for v in body)
+        return tuple(_decode(v, tensors, used) for v in body)
     return base64.b64decode(body, validate=True)
 
 

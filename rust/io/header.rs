@@ -25,6 +25,14 @@ pub fn check(header: &str, data_len: u64) -> Result<()> {
     let Some(entries) = value.as_object() else {
         bail!(Value, "the header is not a JSON object (it is {})", kind(&value));
     };
+    // serde_json keeps the last of two equal keys: a header naming a tensor twice would load one
+    // tensor and silently drop the other (and leave its bytes unaccounted for).
+    if let Some((key, depth)) = Walker::new(header).duplicate_key() {
+        match depth {
+            0 => bail!(Value, "the header names tensor {key:?} twice"),
+            _ => bail!(Value, "the header has the key {key:?} twice in one object"),
+        }
+    }
     let mut spans = Vec::with_capacity(entries.len());
     for (name, info) in entries {
         if name == "__metadata__" {
@@ -113,6 +121,117 @@ fn ints(name: &str, v: &Value, what: &str) -> Result<Vec<u64>> {
     v.as_array().ok_or_else(bad)?.iter().map(|x| x.as_u64().ok_or_else(bad)).collect()
 }
 
+/// Walks JSON text that serde_json has already accepted, looking at every object's keys (which
+/// serde_json's maps deduplicate before anyone can see them). Never panics on any input: past
+/// the end, `peek` reads as 0 and every loop stops.
+struct Walker<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Walker<'a> {
+    fn new(text: &'a str) -> Self {
+        Walker { text, at: 0 }
+    }
+
+    fn peek(&self) -> u8 {
+        self.text.as_bytes().get(self.at).copied().unwrap_or(0)
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), b' ' | b'\t' | b'\n' | b'\r') {
+            self.at += 1;
+        }
+    }
+
+    /// The first key found twice in one object, and how deep that object is (0: the header).
+    fn duplicate_key(&mut self) -> Option<(String, usize)> {
+        self.value(0)
+    }
+
+    fn value(&mut self, depth: usize) -> Option<(String, usize)> {
+        self.skip_space();
+        match self.peek() {
+            b'{' => self.object(depth),
+            b'[' => {
+                self.at += 1;
+                loop {
+                    self.skip_space();
+                    if matches!(self.peek(), b']' | 0) {
+                        self.at += 1;
+                        return None;
+                    }
+                    if let Some(found) = self.value(depth + 1) {
+                        return Some(found);
+                    }
+                    self.skip_space();
+                    if self.peek() == b',' {
+                        self.at += 1;
+                    }
+                }
+            }
+            b'"' => {
+                self.string();
+                None
+            }
+            _ => {
+                // A number, true, false or null; at least one byte, so every loop makes progress
+                // even on text that is not JSON.
+                self.at += 1;
+                while !matches!(self.peek(), b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r' | 0) {
+                    self.at += 1;
+                }
+                None
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Option<(String, usize)> {
+        self.at += 1;
+        let mut keys = std::collections::HashSet::new();
+        loop {
+            self.skip_space();
+            if matches!(self.peek(), b'}' | 0) {
+                self.at += 1;
+                return None;
+            }
+            // Decoded, so "a" and "\u0061" are the same key, as serde_json sees them.
+            let raw = self.string();
+            let key: String = serde_json::from_str(raw).unwrap_or_else(|_| raw.to_owned());
+            if !keys.insert(key.clone()) {
+                return Some((key, depth));
+            }
+            self.skip_space();
+            self.at += 1; // the colon
+            if let Some(found) = self.value(depth + 1) {
+                return Some(found);
+            }
+            self.skip_space();
+            if self.peek() == b',' {
+                self.at += 1;
+            }
+        }
+    }
+
+    /// The string starting at the current quote, quotes included.
+    fn string(&mut self) -> &'a str {
+        let start = self.at;
+        self.at += 1;
+        loop {
+            match self.peek() {
+                b'\\' => self.at += 2,
+                b'"' => {
+                    self.at += 1;
+                    break;
+                }
+                0 => break,
+                _ => self.at += 1,
+            }
+        }
+        self.text.get(start..self.at.min(self.text.len())).unwrap_or("")
+    }
+}
+
 fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -142,6 +261,18 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_are_found_at_any_depth_and_never_panic() {
+        use super::Walker;
+        let found = |t: &str| Walker::new(t).duplicate_key();
+        assert_eq!(found(r#"{"a": [1, {"b": "x\"}", "b": 2}], "c": null}"#), Some(("b".into(), 2)));
+        assert_eq!(found(r#"{"a\\": 1, "a": 2, "b": {"a": 3}, "c": [[], {}], "d": -1.5e3}"#), None);
+        // Not JSON at all (check() never passes such text, but the walker must not panic on it).
+        for junk in ["", "{", "[", "\"", "{\"a", "{\"a\\", "{\"a\":", "[[[{", "}}}", "{\"a\":1,\"a\"", "[}", "{\"a\":}", "[:,]", "{\"\u{e9}\\"] {
+            let _ = found(junk);
+        }
+    }
+
+    #[test]
     fn names_what_is_wrong() {
         let cases: &[(&str, u64, &str)] = &[
             ("{not json", 0, "not valid JSON"),
@@ -161,6 +292,10 @@ mod tests {
             (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8, "belong to no tensor"),
             (r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, 8, "trailing bytes"),
             (r#"{"__metadata__":{"k":1}}"#, 0, "values must be strings"),
+            (r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 8, "names tensor \"w\" twice"),
+            (r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}, "\u0077" :{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, 16, "names tensor \"w\" twice"),
+            (r#"{"__metadata__":{"k":"a","k":"b"}}"#, 0, "the key \"k\" twice in one object"),
+            (r#"{"w":{"dtype":"F32","shape":[2],"shape":[2],"data_offsets":[0,8]}}"#, 8, "the key \"shape\" twice"),
         ];
         for (h, n, want) in cases {
             let msg = err(h, *n);
