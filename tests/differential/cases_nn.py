@@ -12,11 +12,10 @@ Deliberate differences not drawn (README "Where PyTorch has a known trap"): F.dr
 
 from __future__ import annotations
 
-import torch
-from hypothesis import strategies as st
-
 import ferrograd as fg
+import torch
 from harness import FLOATS, Args, Case, Extra, seeds, shapes, tensors
+from hypothesis import strategies as st
 
 
 class ModuleFn:
@@ -108,8 +107,8 @@ LAYERS += [
          layer_args(lambda c: shapes(max_dims=1).map(lambda s: s + (3,)), _fixed()), tol=5),
 ]
 
-_BN_CTOR = dict(eps=st.sampled_from([1e-5, 1e-3]), momentum=st.sampled_from([0.1, 0.5, None]), affine=st.booleans(),
-                track_running_stats=st.booleans())
+_BN_CTOR = {"eps": st.sampled_from([1e-5, 1e-3]), "momentum": st.sampled_from([0.1, 0.5, None]), "affine": st.booleans(),
+                "track_running_stats": st.booleans()}
 for _d, _tail in ((1, [(), (2,)]), (2, [(2, 2)]), (3, [(2, 1, 2)])):
     LAYERS.append(Case(
         f"nn.BatchNorm{_d}d", ModuleFn(lambda L, _d=_d, **c: getattr(L.nn, f"BatchNorm{_d}d")(**c)),
@@ -156,9 +155,9 @@ LAYERS.append(Case("nn.Embedding", ModuleFn(lambda L, **c: L.nn.Embedding(**c)),
 @st.composite
 def _conv_ctor(draw):
     groups = draw(st.integers(1, 2))
-    c = dict(in_channels=groups * draw(st.integers(1, 2)), out_channels=groups * draw(st.integers(1, 2)),
-             kernel_size=draw(st.sampled_from([1, 2, 3, (1, 2)])), stride=draw(st.sampled_from([1, 2, (2, 1)])),
-             dilation=draw(st.sampled_from([1, 2])), groups=groups, bias=draw(st.booleans()))
+    c = {"in_channels": groups * draw(st.integers(1, 2)), "out_channels": groups * draw(st.integers(1, 2)),
+             "kernel_size": draw(st.sampled_from([1, 2, 3, (1, 2)])), "stride": draw(st.sampled_from([1, 2, (2, 1)])),
+             "dilation": draw(st.sampled_from([1, 2])), "groups": groups, "bias": draw(st.booleans())}
     c["padding"] = draw(st.sampled_from([0, 1, (0, 1)] + (["same"] if c["stride"] == 1 else [])))
     return c
 
@@ -171,7 +170,7 @@ LAYERS.append(Case("nn.Conv2d", ModuleFn(lambda L, **c: L.nn.Conv2d(**c)),
 @st.composite
 def _pool_ctor(draw, kind):
     k = draw(st.sampled_from([1, 2, 3, (2, 1)]))
-    c = dict(kernel_size=k, stride=draw(st.sampled_from([None, 1, 2])), ceil_mode=draw(st.booleans()))
+    c = {"kernel_size": k, "stride": draw(st.sampled_from([None, 1, 2])), "ceil_mode": draw(st.booleans())}
     kmin = min(k) if isinstance(k, tuple) else k
     c["padding"] = draw(st.integers(0, kmin // 2))
     if kind == "max":
@@ -258,8 +257,10 @@ def _bn_fn_args(draw):
     x = draw(tensors((n, c) + draw(st.sampled_from([(), (2,), (2, 2)])), dt, nonfinite=False))
     rm = draw(tensors((c,), dt, grad=False, layouts=False, nonfinite=False))
     rv = draw(tensors((c,), dt, low=0.5, high=2, grad=False, layouts=False, nonfinite=False))
-    w = draw(st.none() | tensors((c,), dt, nonfinite=False))
-    b = draw(st.none() | tensors((c,), dt, nonfinite=False))
+    # contiguous weight and bias: PyTorch's own batch_norm backward (eval) returns garbage input
+    # gradients for a stride-0 (expanded) weight, e.g. -2.8e15 on zeros, varying from run to run
+    w = draw(st.none() | tensors((c,), dt, nonfinite=False, layouts=False))
+    b = draw(st.none() | tensors((c,), dt, nonfinite=False, layouts=False))
     kw = {"training": draw(st.booleans()), "momentum": draw(st.sampled_from([0.1, 0.5])), "eps": 1e-5}
     return Args([x, rm, rv, w, b], kw, draw(seeds))
 

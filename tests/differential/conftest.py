@@ -17,18 +17,18 @@ import pytest
 
 pytest.importorskip("torch")
 
-from hypothesis import HealthCheck, settings  # noqa: E402
-from hypothesis.database import DirectoryBasedExampleDatabase  # noqa: E402
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 sys.path.insert(0, str(Path(__file__).parent))  # harness, cases and known_divergences
 
 _DB = DirectoryBasedExampleDatabase(str(Path(__file__).parent / "examples-db"))
-_COMMON = dict(
-    database=_DB,
-    deadline=None,  # the first call of an op pays for lazy set-up in both libraries
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    print_blob=True,
-)
+_COMMON = {
+    "database": _DB,
+    "deadline": None,  # the first call of an op pays for lazy set-up in both libraries
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    "print_blob": True,
+}
 settings.register_profile("default", max_examples=int(os.environ.get("FERROGRAD_DIFF_EXAMPLES", "25")), **_COMMON)
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FERROGRAD_DIFF_EXAMPLES", "2000")), **_COMMON)
 _profile = os.environ.get("HYPOTHESIS_PROFILE") or ("fuzz" if os.environ.get("FERROGRAD_FUZZ") == "1" else "default")

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import math
 
+import ferrograd as fg
 import numpy as np
 import pytest
 import torch
+from harness import Divergence
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import ferrograd as fg
-from harness import Divergence
 
 ALPHA_P = -1.7580993408473766  # -scale * alpha of SELU: what AlphaDropout sets dropped elements to
 

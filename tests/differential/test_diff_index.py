@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from cases_index import ALL
 from harness import check
+from hypothesis import given
+from hypothesis import strategies as st
 from known_divergences import covered
 
 

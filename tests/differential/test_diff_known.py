@@ -4,7 +4,6 @@ once it passes, remove its row from known_divergences.KNOWN)."""
 from __future__ import annotations
 
 import pytest
-
 from harness import check
 from known_divergences import CLASSES, KNOWN
 from triage import all_cases

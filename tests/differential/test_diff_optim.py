@@ -4,33 +4,32 @@ drawn per optimizer; after every step the parameters and the per-parameter state
 
 from __future__ import annotations
 
+import ferrograd as fg
 import numpy as np
 import pytest
 import torch
+from harness import Divergence, assert_values, dtype_name
 from hypothesis import given
 from hypothesis import strategies as st
 
-import ferrograd as fg
-from harness import Divergence, assert_values, dtype_name
-
 _B = st.booleans()
 OPTIMIZERS = {
-    "SGD": dict(lr=st.sampled_from([0.1, 0.01]), momentum=st.sampled_from([0.0, 0.9]),
-                dampening=st.sampled_from([0.0, 0.5]), weight_decay=st.sampled_from([0.0, 0.1]), nesterov=_B,
-                maximize=_B),
-    "Adam": dict(lr=st.sampled_from([0.1, 0.001]), betas=st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
-                 eps=st.sampled_from([1e-8, 1e-3]), weight_decay=st.sampled_from([0.0, 0.1]), amsgrad=_B, maximize=_B),
-    "AdamW": dict(lr=st.sampled_from([0.1, 0.001]), betas=st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
-                  eps=st.sampled_from([1e-8, 1e-3]), weight_decay=st.sampled_from([0.0, 0.01, 0.1]), amsgrad=_B,
-                  maximize=_B),
-    "RMSprop": dict(lr=st.sampled_from([0.01, 0.1]), alpha=st.sampled_from([0.99, 0.5]), eps=st.sampled_from([1e-8, 1e-3]),
-                    weight_decay=st.sampled_from([0.0, 0.1]), momentum=st.sampled_from([0.0, 0.9]), centered=_B,
-                    maximize=_B),
-    "Adagrad": dict(lr=st.sampled_from([0.01, 0.1]), lr_decay=st.sampled_from([0.0, 0.1]),
-                    weight_decay=st.sampled_from([0.0, 0.1]), initial_accumulator_value=st.sampled_from([0.0, 0.5]),
-                    eps=st.sampled_from([1e-10, 1e-3]), maximize=_B),
-    "Adadelta": dict(lr=st.sampled_from([1.0, 0.1]), rho=st.sampled_from([0.9, 0.5]), eps=st.sampled_from([1e-6, 1e-3]),
-                     weight_decay=st.sampled_from([0.0, 0.1]), maximize=_B),
+    "SGD": {"lr": st.sampled_from([0.1, 0.01]), "momentum": st.sampled_from([0.0, 0.9]),
+                "dampening": st.sampled_from([0.0, 0.5]), "weight_decay": st.sampled_from([0.0, 0.1]), "nesterov": _B,
+                "maximize": _B},
+    "Adam": {"lr": st.sampled_from([0.1, 0.001]), "betas": st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
+                 "eps": st.sampled_from([1e-8, 1e-3]), "weight_decay": st.sampled_from([0.0, 0.1]), "amsgrad": _B, "maximize": _B},
+    "AdamW": {"lr": st.sampled_from([0.1, 0.001]), "betas": st.sampled_from([(0.9, 0.999), (0.5, 0.9)]),
+                  "eps": st.sampled_from([1e-8, 1e-3]), "weight_decay": st.sampled_from([0.0, 0.01, 0.1]), "amsgrad": _B,
+                  "maximize": _B},
+    "RMSprop": {"lr": st.sampled_from([0.01, 0.1]), "alpha": st.sampled_from([0.99, 0.5]), "eps": st.sampled_from([1e-8, 1e-3]),
+                    "weight_decay": st.sampled_from([0.0, 0.1]), "momentum": st.sampled_from([0.0, 0.9]), "centered": _B,
+                    "maximize": _B},
+    "Adagrad": {"lr": st.sampled_from([0.01, 0.1]), "lr_decay": st.sampled_from([0.0, 0.1]),
+                    "weight_decay": st.sampled_from([0.0, 0.1]), "initial_accumulator_value": st.sampled_from([0.0, 0.5]),
+                    "eps": st.sampled_from([1e-10, 1e-3]), "maximize": _B},
+    "Adadelta": {"lr": st.sampled_from([1.0, 0.1]), "rho": st.sampled_from([0.9, 0.5]), "eps": st.sampled_from([1e-6, 1e-3]),
+                     "weight_decay": st.sampled_from([0.0, 0.1]), "maximize": _B},
 }
 
 

@@ -14,11 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hypothesis import HealthCheck, find, settings  # noqa: E402
-from hypothesis.errors import NoSuchExample  # noqa: E402
-
-from harness import Divergence, check  # noqa: E402
-from known_divergences import by_case  # noqa: E402
+from harness import Divergence, check
+from hypothesis import HealthCheck, find, settings
+from hypothesis.errors import NoSuchExample
+from known_divergences import by_case
 
 
 def all_cases():
@@ -45,7 +44,7 @@ def first_divergence(case, n):
         return False
 
     try:
-        a = find(case.args, fails, settings=settings(max_examples=n, database=None,
+        a = find(case.args, fails, settings=settings(max_examples=n, database=None, deadline=None,
                                                      suppress_health_check=list(HealthCheck)))
     except NoSuchExample:
         return None

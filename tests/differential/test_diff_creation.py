@@ -1,0 +1,17 @@
+"""Creation functions in ferrograd against PyTorch (see cases_creation.py)."""
+
+from __future__ import annotations
+
+import pytest
+from cases_creation import ALL
+from harness import check
+from hypothesis import given
+from hypothesis import strategies as st
+from known_divergences import covered
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.id for c in ALL])
+@given(data=st.data())
+def test_creation_matches_torch(case, data):
+    args = data.draw(case.args, label="args")
+    covered(case, args, check)
