@@ -27,6 +27,7 @@ pub enum BinOp {
 /// whose dtype the result keeps, this is one parallel pass over t's own memory, like numpy's
 /// in-place ops (optimizer updates take this path); otherwise the general `apply`.
 pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
+    check_no_internal_overlap(t)?;
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
     if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool {
@@ -95,6 +96,21 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
     }
 }
 
+/// An expanded tensor (a stride 0 over a dim longer than 1) holds one memory location in several
+/// elements: an op that writes every element would apply itself several times to it. PyTorch
+/// refuses it with this message (fill_ and zero_, which write one value, are allowed).
+pub fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
+    let l = t.layout();
+    if l.shape.iter().zip(&l.strides).any(|(&n, &s)| n > 1 && s == 0) {
+        bail!(
+            Runtime,
+            "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation. (in-place op on an expanded tensor of shape {:?})",
+            t.shape()
+        );
+    }
+    Ok(())
+}
+
 pub fn check_inplace(t: &Tensor) -> Result<()> {
     if is_recording() && t.requires_grad() && t.is_leaf() {
         bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
@@ -131,8 +147,8 @@ pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) ->
     if out.shape() != t.shape() {
         bail!(Runtime, "{op}: output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(), out.shape());
     }
-    if out.dtype() != t.dtype() && t.dtype().is_float() != out.dtype().is_float() && !t.dtype().is_float() {
-        bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {}", out.dtype().short_name(), t.dtype().short_name());
+    if !out.dtype().can_cast_to(t.dtype()) {
+        bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", out.dtype().torch_name(), t.dtype().torch_name(), t.shape());
     }
     write_into(t, &out)?;
     if let Some(node) = out.grad_fn() {
@@ -141,6 +157,13 @@ pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) ->
         }
     }
     Ok(())
+}
+
+/// `apply` for ops that write every element from its own old value (`+=`, `clamp_`, `copy_`):
+/// an expanded `t` is refused first.
+pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    check_no_internal_overlap(t)?;
+    apply(t, op, f)
 }
 
 /// `fill_(v)` / `zero_()`.
@@ -154,7 +177,7 @@ pub fn fill(t: &Tensor, value: f64) -> Result<()> {
 
 /// `copy_(src)`: src broadcast to t's shape and cast to t's dtype.
 pub fn copy(t: &Tensor, src: &Tensor) -> Result<()> {
-    apply(t, "copy_", |_| {
+    apply_elementwise(t, "copy_", |_| {
         let s = crate::ops::cast::to_dtype(src, t.dtype())?;
         if s.shape() == t.shape() { s.clone_tensor() } else { s.expand(t.shape())?.clone_tensor() }
     })

@@ -29,8 +29,24 @@ impl DType {
             DType::F64 => "float64",
         }
     }
+    /// PyTorch's scalar-type name, as its dtype error messages print it ("Float", "Long").
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            DType::Bool => "Bool",
+            DType::I64 => "Long",
+            DType::F32 => "Float",
+            DType::F64 => "Double",
+        }
+    }
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F64)
+    }
+    /// Whether an op whose result has this dtype may write it into a tensor of dtype `out`
+    /// (PyTorch's canCast): never float into an integer, never a number into bool.
+    pub fn can_cast_to(self, out: DType) -> bool {
+        let float_into_integer = self.is_float() && !out.is_float();
+        let number_into_bool = self != DType::Bool && out == DType::Bool;
+        !(float_into_integer || number_into_bool)
     }
     pub fn size_of(self) -> usize {
         match self {

@@ -1,0 +1,142 @@
+"""dtype semantics as PyTorch's (issue 11, class 5), and gradients at NaN and at zero (class 6).
+
+VALUES and GRADS hold PyTorch 2.15's answers, recorded by tests/golden/make_dtype_golden.py (it
+reads the expressions from this file, runs them under torch and writes the answers back with
+`--write`). Each VALUES expression is evaluated with `T = ferrograd`; a tensor result must have
+PyTorch's dtype and values, an exception PyTorch's type (see `_raises_as_torch`) and message.
+The numpy tests at the end check the integer kernels on random data, where numpy is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+import ferrograd as fg
+
+nan, inf = math.nan, math.inf
+
+
+def ip(t, name, *args, **kwargs):
+    """Runs an in-place method and gives back the tensor (`ip(t, "__iadd__", 1)` is `t += 1`)."""
+    getattr(t, name)(*args, **kwargs)
+    return t
+
+
+# fmt: off
+# BEGIN VALUES
+VALUES = [
+    # in-place ops whose result dtype the tensor cannot hold
+    ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), '__itruediv__', 2)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), '__isub__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), '__iadd__', T.tensor([1.5, 1.5]))", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), '__iadd__', T.tensor(1.5))", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), 'add_', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), 'sub_', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), 'mul_', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), 'div_', 2)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([True, False]), '__iadd__', 1)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
+    ("ip(T.tensor([True, False]), '__imul__', 2)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
+    ("ip(T.tensor([True, False]), '__iadd__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Bool")),
+    ("ip(T.tensor([1, 2]), '__iadd__', T.tensor([True, True]))", ('int64', [2, 3])),
+    ("ip(T.tensor([1, 2]), '__iadd__', True)", ('int64', [2, 3])),
+    ("ip(T.tensor([1.5, 2.5]), '__iadd__', T.tensor([1, 1]))", ('float32', [2.5, 3.5])),
+    ("ip(T.tensor([1.5, 2.5]), '__iadd__', T.tensor([1.0, 1.0], dtype=T.float64))", ('float32', [2.5, 3.5])),
+    ("ip(T.tensor([1.5, 2.5]), '__itruediv__', 2)", ('float32', [0.75, 1.25])),
+    ("ip(T.tensor([1, 2]), 'fill_', 1.5)", ('int64', [1, 1])),
+    ("ip(T.tensor([1, 2]), 'copy_', T.tensor([1.5, 2.7]))", ('int64', [1, 2])),
+    # in-place writes into an expanded tensor (one memory location, several elements)
+    ("ip(T.ones(1).expand(3), '__iadd__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    ("ip(T.ones(2).expand(2, 2), 'mul_', 2)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    ("ip(T.zeros(2).expand(2, 2), 'copy_', T.ones(2, 2))", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    ("ip(T.zeros(2).expand(2, 2), 'fill_', 1)", ('float32', [[1.0, 1.0], [1.0, 1.0]])),
+    ("ip(T.ones(2).expand(2, 2), 'zero_')", ('float32', [[0.0, 0.0], [0.0, 0.0]])),
+    ("ip(T.ones(2, 1).expand(2, 1), '__iadd__', 1)", ('float32', [[2.0], [2.0]])),
+]
+# END VALUES
+
+# BEGIN GRADS
+GRADS = [
+]
+# END GRADS
+# fmt: on
+
+# Where ferrograd's message words the same refusal differently from PyTorch's (the type still
+# matches): the expression and why.
+WORDING_DIFFERS = {
+    "T.tensor([1, 2]) @ T.tensor([3.0, 4.0])": "PyTorch's 'dot : expected both vectors to have same dtype' names its kernel",
+    "ip(T.tensor([1, 2]), 'clamp_', 0.5, 1.5)": "PyTorch names the output type 'long int' here and 'Long' elsewhere",
+}
+
+# Rows that need a change in a file this area does not own (see /work/notes/requests.md).
+PENDING: dict[str, str] = {}
+
+
+def _param(row, key, name=None):
+    marks = [pytest.mark.xfail(reason=PENDING[key], strict=True)] if key in PENDING else []
+    return pytest.param(*row, id=name or key, marks=marks)
+
+
+def _raises_as_torch(torch_name: str) -> type[BaseException]:
+    """The exception ferrograd must raise where PyTorch raises `torch_name`. PyTorch's
+    NotImplementedError (for a dtype an op lacks) is a RuntimeError subclass; ferrograd's core has
+    no such kind yet (R-dtype-2) and raises RuntimeError, which `except RuntimeError` catches in both."""
+    if torch_name == "NotImplementedError":
+        return RuntimeError
+    return {"RuntimeError": RuntimeError, "TypeError": TypeError, "ValueError": ValueError, "OverflowError": OverflowError}[torch_name]
+
+
+def _torch_words(message: str) -> str:
+    """PyTorch's message without the kernel name it quotes ('"bitwise_and_cpu" not implemented for
+    'Float'' -> "not implemented for 'Float'"): ferrograd names its op instead."""
+    return re.sub(r'^"\w+" ', "", message)
+
+
+def _same(got, want) -> bool:
+    g, w = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    return g.shape == w.shape and np.allclose(g, w, rtol=1e-6, atol=0, equal_nan=True) and np.array_equal(np.isnan(g), np.isnan(w))
+
+
+@pytest.mark.parametrize("expr, expected", [_param(r, r[0]) for r in VALUES])
+def test_value_as_torch(expr, expected):
+    env = {"T": fg, "nan": nan, "inf": inf, "ip": ip}
+    if expected[0] == "raises":
+        _, name, message = expected
+        with pytest.raises(_raises_as_torch(name)) as info:
+            eval(expr, env)
+        if expr not in WORDING_DIFFERS:
+            assert _torch_words(message) in str(info.value), f"{expr}: {info.value!s} (PyTorch: {message})"
+        return
+    got = eval(expr, env)
+    if expected[0] == "py":
+        assert type(got) is type(expected[1]) and (got == expected[1] or (got != got and expected[1] != expected[1])), f"{expr}: {got!r}"
+        return
+    dtype, values = expected
+    assert isinstance(got, fg.Tensor), f"{expr}: {got!r}"
+    assert str(got.dtype) == f"ferrograd.{dtype}", f"{expr}: dtype {got.dtype}, PyTorch {dtype}"
+    if dtype in ("int64", "bool"):
+        assert got.tolist() == values, f"{expr}: {got.tolist()} (PyTorch {values})"
+    else:
+        assert _same(got.tolist(), values), f"{expr}: {got.tolist()} (PyTorch {values})"
+
+
+@pytest.mark.parametrize("src, inputs, out, grads", [_param(r, r[0], f"{r[0]} at {r[1]}") for r in GRADS])
+def test_grad_as_torch(src, inputs, out, grads):
+    f = eval(src, {"nan": nan, "inf": inf})
+    leaves = [fg.tensor(x, dtype=fg.float64, requires_grad=True) if isinstance(x, list) else x for x in inputs]
+    y = f(fg, *leaves)
+    y.sum().backward()
+    assert _same(y.tolist(), out), f"{src}: output {y.tolist()} (PyTorch {out})"
+    got = [t.grad.tolist() for t in leaves if isinstance(t, fg.Tensor)]
+    for g, w in zip(got, grads):
+        assert _same(g, w), f"{src} at {inputs}: grad {got} (PyTorch {grads})"
+
+
+# ---- numpy references: the integer kernels on random data ---------------------------------------
+
+R = np.random.default_rng(20261203)
