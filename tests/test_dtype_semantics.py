@@ -29,6 +29,13 @@ def ip(t, name, *args, **kwargs):
 # fmt: off
 # BEGIN VALUES
 VALUES = [
+    # bool arithmetic
+    ('T.tensor([1, 2]).add(T.tensor([1, 1]), alpha=True)', ("raises", 'RuntimeError', 'Boolean alpha only supported for Boolean results.')),
+    ('T.tensor([1, 2]).add(1, alpha=0.5)', ("raises", 'RuntimeError', 'For integral input tensors, argument alpha must not be a floating point number.')),
+    ('T.tensor([1, 2]).sub(1, alpha=0.5)', ("raises", 'RuntimeError', 'For integral input tensors, argument alpha must not be a floating point number.')),
+    ('T.tensor([1, 2]).add(1, alpha=3)', ('int64', [4, 5])),
+    ('T.tensor([1, 2]).add(1.0, alpha=0.5)', ('float32', [1.5, 2.5])),
+    ('T.tensor([1.0, 2.0]).add(1, alpha=0.5)', ('float32', [1.5, 2.5])),
     # in-place ops whose result dtype the tensor cannot hold
     ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
@@ -40,6 +47,8 @@ VALUES = [
     ("ip(T.tensor([1, 2]), 'sub_', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), 'mul_', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), 'div_', 2)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([1, 2]), 'add_', 1, alpha=0.5)", ("raises", 'RuntimeError', 'For integral input tensors, argument alpha must not be a floating point number.')),
+    ("ip(T.tensor([1, 2]), 'add_', 1, alpha=2)", ('int64', [3, 4])),
     ("ip(T.tensor([True, False]), '__iadd__', 1)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
     ("ip(T.tensor([True, False]), '__imul__', 2)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
     ("ip(T.tensor([True, False]), '__iadd__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Bool")),

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::ops::kernel::zip;
 use crate::ops::reduce::sum_to;
 use crate::ops::{cast::to_dtype, unary};
-use crate::tensor::{DType, Float, Tensor};
+use crate::tensor::{DType, Float, Scalar, Tensor};
 use crate::{with_dtype, with_float, with_numeric};
 
 /// PyTorch's result_type: a 0-d operand (a Python scalar, or a 0-d tensor) only changes the
@@ -76,6 +76,22 @@ pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let out = sub_kernel(a, b, arith_dtype(a, b, "sub")?)?;
     record(out, &[a, b], || Ok(Box::new(AddBackward { sub: true, a: a.shape().to_vec(), b: b.shape().to_vec() })))
+}
+
+/// `b * alpha`, the second operand of `add(b, alpha=)` / `sub(b, alpha=)`, with PyTorch's
+/// checks: a float alpha needs a float result, a bool alpha a bool one. alpha 1 is `b` itself.
+pub fn alpha_scaled(a: &Tensor, b: &Tensor, alpha: Scalar, op: &str) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    if alpha.is_float() && !dtype.is_float() {
+        bail!(Runtime, "For integral input tensors, argument alpha must not be a floating point number. ({op}: {} and {} tensors)", a.dtype().short_name(), b.dtype().short_name());
+    }
+    if matches!(alpha, Scalar::Bool(_)) && dtype != DType::Bool {
+        bail!(Runtime, "Boolean alpha only supported for Boolean results. ({op}: {} and {} tensors)", a.dtype().short_name(), b.dtype().short_name());
+    }
+    if alpha.as_f64() == 1.0 {
+        return Ok(b.clone());
+    }
+    mul(b, &Tensor::full(&[], alpha.as_f64(), dtype))
 }
 
 struct AddBackward {

@@ -11,7 +11,7 @@ use super::tensor::{py_helper, PyTensor};
 use crate::error::Result;
 use crate::ops::binary::{self, Cmp, Logical};
 use crate::ops::{inplace, matmul, reduce, softmax, unary};
-use crate::tensor::Tensor;
+use crate::tensor::{Scalar, Tensor};
 
 type BinFn = fn(&Tensor, &Tensor) -> Result<Tensor>;
 
@@ -66,9 +66,12 @@ impl PyTensor {
     }
 }
 
-/// `a + alpha * b` (PyTorch's add/sub `alpha=`).
-fn scaled(t: &Tensor, o: &Tensor, alpha: f64) -> Result<Tensor> {
-    if alpha == 1.0 { Ok(o.clone()) } else { binary::mul(o, &Tensor::full(&[], alpha, t.dtype().promote(o.dtype()))) }
+/// add/sub's `alpha=` as a number (an int, float or bool: PyTorch checks which it is).
+fn alpha_arg(alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Scalar> {
+    match alpha {
+        None => Ok(Scalar::Int(1)),
+        Some(a) => scalar_arg(a).ok_or_else(|| PyTypeError::new_err(format!("alpha must be a number, not {}", a.get_type().name().map(|n| n.to_string()).unwrap_or_default()))),
+    }
 }
 
 #[pymethods]
@@ -186,15 +189,15 @@ impl PyTensor {
         self.un(py, unary::logical_not)
     }
 
-    #[pyo3(signature = (other, *, alpha=1.0))]
-    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyTensor> {
-        let o = operand(&self.t, other)?;
-        Ok(heavy(py, self.t.numel(), || binary::add(&self.t, &scaled(&self.t, &o, alpha)?))?.into())
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let (o, alpha) = (operand(&self.t, other)?, alpha_arg(alpha)?);
+        Ok(heavy(py, self.t.numel(), || binary::add(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "add")?))?.into())
     }
-    #[pyo3(signature = (other, *, alpha=1.0))]
-    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyTensor> {
-        let o = operand(&self.t, other)?;
-        Ok(heavy(py, self.t.numel(), || binary::sub(&self.t, &scaled(&self.t, &o, alpha)?))?.into())
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let (o, alpha) = (operand(&self.t, other)?, alpha_arg(alpha)?);
+        Ok(heavy(py, self.t.numel(), || binary::sub(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "sub")?))?.into())
     }
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.bin(py, other, binary::mul, false)
@@ -331,18 +334,18 @@ impl PyTensor {
 
     // ---- in-place ---------------------------------------------------------------------
 
-    #[pyo3(signature = (other, *, alpha=1.0))]
-    fn add_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
-        let o = operand(&slf.t, other)?;
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn add_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let (o, alpha) = (operand(&slf.t, other)?, alpha_arg(alpha)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::binary(&t, &scaled(&t, &o, alpha)?, inplace::BinOp::Add))?;
+        heavy(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "add_")?, inplace::BinOp::Add))?;
         Ok(slf)
     }
-    #[pyo3(signature = (other, *, alpha=1.0))]
-    fn sub_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: f64) -> PyResult<PyRef<'py, Self>> {
-        let o = operand(&slf.t, other)?;
+    #[pyo3(signature = (other, *, alpha=None))]
+    fn sub_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let (o, alpha) = (operand(&slf.t, other)?, alpha_arg(alpha)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::binary(&t, &scaled(&t, &o, alpha)?, inplace::BinOp::Sub))?;
+        heavy(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "sub_")?, inplace::BinOp::Sub))?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {

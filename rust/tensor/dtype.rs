@@ -93,6 +93,9 @@ impl Scalar {
             (_, d) => d,
         }
     }
+    pub fn is_float(self) -> bool {
+        matches!(self, Scalar::Float(_))
+    }
 }
 
 pub trait Element: Copy + Send + Sync + Default + PartialOrd + PartialEq + std::fmt::Debug + 'static {
