@@ -30,12 +30,53 @@ def ip(t, name, *args, **kwargs):
 # BEGIN VALUES
 VALUES = [
     # bool arithmetic
+    ('T.tensor([True, False]) + T.tensor([True, True])', ('bool', [True, True])),
+    ('T.tensor([True, False]) + True', ('bool', [True, True])),
+    ('True + T.tensor([True, False])', ('bool', [True, True])),
+    ('T.tensor([True, False]) + 1', ('int64', [2, 1])),
+    ('T.tensor([True, False]) + T.tensor([True, False], dtype=T.int64)', ('int64', [2, 0])),
+    ('T.tensor([True, False]) * T.tensor([True, True])', ('bool', [True, False])),
+    ('T.tensor([True, False]) * True', ('bool', [True, False])),
+    ('T.tensor([True, False]) * 3', ('int64', [3, 0])),
+    ('T.tensor([True, False]) * 2.5', ('float32', [2.5, 0.0])),
+    ('T.tensor([True, False]) / T.tensor([True, True])', ('float32', [1.0, 0.0])),
+    ('T.tensor([True, False]) / 2', ('float32', [0.5, 0.0])),
+    ('T.tensor([4, 3]) / T.tensor([True, False])', ('float32', [4.0, inf])),
+    ('T.tensor([True, False]) - T.tensor([True, True])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
+    ('T.tensor([True, False]) - True', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
+    ('True - T.tensor([True, False])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
+    ('T.tensor([True, False]) - 1', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('1 - T.tensor([True, False])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('1.5 - T.tensor([True, False])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([True, False]) - T.tensor([1, 1])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([1, 1]) - T.tensor([True, False])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([1.0]) - T.tensor([True])', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([1.0, 2.0]) - True', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([1, 2]) - True', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([True, False]).sub(1)', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.sub(T.tensor([True]), T.tensor([True]))', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
+    ('-T.tensor([True, False])', ("raises", 'NotImplementedError', 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([True, False]).neg()', ("raises", 'NotImplementedError', 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ('T.tensor([True, False]).abs()', ("raises", 'NotImplementedError', '"abs_cpu" not implemented for \'Bool\'')),
+    ('T.relu(T.tensor([True, False]))', ("raises", 'NotImplementedError', 'Boolean inputs not supported for relu')),
+    ('T.relu(T.tensor([-1, 2]))', ('int64', [0, 2])),
+    ('T.maximum(T.tensor([True, False]), T.tensor([False, False]))', ('bool', [True, False])),
+    ('T.minimum(T.tensor([True, False]), T.tensor([True, True]))', ('bool', [True, False])),
+    ('T.maximum(T.tensor([1, 5]), T.tensor([3.0, 2.0]))', ('float32', [3.0, 5.0])),
+    ('T.maximum(T.tensor([1, 5]), T.tensor(2.5))', ('float32', [2.5, 5.0])),
+    ('T.tensor([True, False]).add(T.tensor([True, True]), alpha=2)', ('bool', [True, True])),
+    ('T.tensor([True, False]).add(T.tensor([False, False]), alpha=True)', ('bool', [True, False])),
     ('T.tensor([1, 2]).add(T.tensor([1, 1]), alpha=True)', ("raises", 'RuntimeError', 'Boolean alpha only supported for Boolean results.')),
     ('T.tensor([1, 2]).add(1, alpha=0.5)', ("raises", 'RuntimeError', 'For integral input tensors, argument alpha must not be a floating point number.')),
     ('T.tensor([1, 2]).sub(1, alpha=0.5)', ("raises", 'RuntimeError', 'For integral input tensors, argument alpha must not be a floating point number.')),
     ('T.tensor([1, 2]).add(1, alpha=3)', ('int64', [4, 5])),
     ('T.tensor([1, 2]).add(1.0, alpha=0.5)', ('float32', [1.5, 2.5])),
     ('T.tensor([1.0, 2.0]).add(1, alpha=0.5)', ('float32', [1.5, 2.5])),
+    ('T.tensor([True, False]).sum()', ('int64', 1)),
+    ('T.tensor([True, False]).sum(dtype=T.float32)', ('float32', 1.0)),
+    ('T.tensor([1, 2]).sum()', ('int64', 3)),
+    ('T.tensor([True, False]).exp()', ('float32', [2.7182817459106445, 1.0])),
+    ('T.tensor([True, False]).sigmoid()', ('float32', [0.7310585975646973, 0.5])),
     # in-place ops whose result dtype the tensor cannot hold
     ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
@@ -51,6 +92,9 @@ VALUES = [
     ("ip(T.tensor([1, 2]), 'add_', 1, alpha=2)", ('int64', [3, 4])),
     ("ip(T.tensor([True, False]), '__iadd__', 1)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
     ("ip(T.tensor([True, False]), '__imul__', 2)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
+    ("ip(T.tensor([True, False]), '__iadd__', True)", ('bool', [True, True])),
+    ("ip(T.tensor([True, False]), '__imul__', True)", ('bool', [True, False])),
+    ("ip(T.tensor([True, False]), '__isub__', True)", ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
     ("ip(T.tensor([True, False]), '__iadd__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Bool")),
     ("ip(T.tensor([1, 2]), '__iadd__', T.tensor([True, True]))", ('int64', [2, 3])),
     ("ip(T.tensor([1, 2]), '__iadd__', True)", ('int64', [2, 3])),
@@ -149,3 +193,14 @@ def test_grad_as_torch(src, inputs, out, grads):
 # ---- numpy references: the integer kernels on random data ---------------------------------------
 
 R = np.random.default_rng(20261203)
+
+
+def _ints(shape, lo=-(2**62), hi=2**62):
+    return R.integers(lo, hi, size=shape, dtype=np.int64)
+
+
+def test_bool_arithmetic_matches_numpy_logic():
+    m, n = R.random(20) < 0.5, R.random(20) < 0.5
+    assert np.array_equal((fg.tensor(m) + fg.tensor(n)).numpy(), m | n)
+    assert np.array_equal((fg.tensor(m) * fg.tensor(n)).numpy(), m & n)
+    assert np.array_equal(fg.maximum(fg.tensor(m), fg.tensor(n)).numpy(), np.maximum(m, n))

@@ -40,26 +40,34 @@ impl Tensor {
     }
 }
 
+/// One arithmetic kernel: `$e` on the numeric dtypes and `$b` on bool (PyTorch computes bool
+/// `+` and `*` in bool: `True + True` is `True`, i.e. or; `*` is and).
 macro_rules! arith {
-    ($name:ident, $opname:literal, |$x:ident, $y:ident| $e:expr) => {
+    ($name:ident, $opname:literal, |$x:ident, $y:ident| $e:expr, bool: |$bx:ident, $by:ident| $b:expr) => {
         fn $name(a: &Tensor, b: &Tensor, dtype: DType) -> Result<Tensor> {
             let (a, b) = promoted(a, b, dtype)?;
+            if dtype == DType::Bool {
+                return zip::<bool, bool>(&a, &b, $opname, |$bx: bool, $by: bool| $b);
+            }
             Ok(with_numeric!(dtype, $opname, T => zip::<T, T>(&a, &b, $opname, |$x: T, $y: T| $e)?))
         }
     };
 }
-arith!(add_kernel, "add", |x, y| x + y);
-arith!(sub_kernel, "sub", |x, y| x - y);
-arith!(mul_kernel, "mul", |x, y| x * y);
-arith!(maximum_kernel, "maximum", |x, y| if x >= y || x != x { x } else { y });
-arith!(minimum_kernel, "minimum", |x, y| if x <= y || x != x { x } else { y });
+arith!(add_kernel, "add", |x, y| x + y, bool: |x, y| x || y);
+arith!(sub_kernel, "sub", |x, y| x - y, bool: |x, y| x != y);
+arith!(mul_kernel, "mul", |x, y| x * y, bool: |x, y| x && y);
+// `x.partial_cmp(&x).is_none()` is "x is NaN" for any element type: NaN propagates (PyTorch).
+arith!(maximum_kernel, "maximum", |x, y| if x >= y || x.partial_cmp(&x).is_none() { x } else { y }, bool: |x, y| x || y);
+arith!(minimum_kernel, "minimum", |x, y| if x <= y || x.partial_cmp(&x).is_none() { x } else { y }, bool: |x, y| x && y);
 
-fn arith_dtype(a: &Tensor, b: &Tensor, op: &str) -> Result<DType> {
-    let d = result_type(a, b);
-    if d == DType::Bool {
-        bail!(Type, "{op}: not supported for two bool tensors (shapes {:?} and {:?}); use logical_and/logical_or or convert with .long()", a.shape(), b.shape());
+/// Subtraction refuses bool operands, with PyTorch's messages (a Python `True` arrives as a bool
+/// 0-d tensor, so `x - True` is refused too, as in PyTorch).
+fn check_sub(a: &Tensor, b: &Tensor) -> Result<()> {
+    match (a.dtype() == DType::Bool, b.dtype() == DType::Bool) {
+        (true, true) => bail!(Runtime, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
+        (true, false) | (false, true) => bail!(Runtime, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
+        _ => Ok(()),
     }
-    Ok(d)
 }
 
 /// Float ops (div, pow with a float side) compute in float32 when both inputs are integers.
@@ -69,12 +77,13 @@ fn float_dtype(a: &Tensor, b: &Tensor) -> DType {
 }
 
 pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let out = add_kernel(a, b, arith_dtype(a, b, "add")?)?;
+    let out = add_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || Ok(Box::new(AddBackward { sub: false, a: a.shape().to_vec(), b: b.shape().to_vec() })))
 }
 
 pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let out = sub_kernel(a, b, arith_dtype(a, b, "sub")?)?;
+    check_sub(a, b)?;
+    let out = sub_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || Ok(Box::new(AddBackward { sub: true, a: a.shape().to_vec(), b: b.shape().to_vec() })))
 }
 
@@ -119,7 +128,7 @@ impl Backward for AddBackward {
 }
 
 pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let out = mul_kernel(a, b, arith_dtype(a, b, "mul")?)?;
+    let out = mul_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || {
         Ok(Box::new(MulBackward {
             a: if b.requires_grad() { Some(Saved::new(a)?) } else { None },
@@ -260,8 +269,7 @@ pub fn minimum(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 fn extremum(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
-    let name = if is_max { "maximum" } else { "minimum" };
-    let dtype = arith_dtype(a, b, name)?;
+    let dtype = result_type(a, b);
     let out = if is_max { maximum_kernel(a, b, dtype)? } else { minimum_kernel(a, b, dtype)? };
     record(out, &[a, b], || {
         let (x, y) = promoted(a, b, dtype)?;

@@ -61,12 +61,13 @@ unary_op!(
     |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) },
     |g, y| g * y * (T::one() - y)
 );
-/// relu keeps integer dtypes (no gradient there), as PyTorch.
+/// relu keeps integer dtypes (no gradient there) and refuses bool, as PyTorch.
 pub fn relu(t: &Tensor) -> Result<Tensor> {
-    if t.dtype() == DType::I64 {
-        return Ok(map::<i64, i64>(t, |x| x.max(0)));
+    match t.dtype() {
+        DType::I64 => Ok(map::<i64, i64>(t, |x| x.max(0))),
+        DType::Bool => crate::bail!(Runtime, "relu: Boolean inputs not supported for relu (shape {:?})", t.shape()),
+        _ => relu_float(t),
     }
-    relu_float(t)
 }
 
 unary_op!(
@@ -165,6 +166,9 @@ impl Backward for LeakyReluBackward {
 }
 
 pub fn neg(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::Bool {
+        crate::bail!(Runtime, "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (neg: shape {:?})", t.shape());
+    }
     let out = with_numeric!(t.dtype(), "neg", T => map::<T, T>(t, |x: T| T::default() - x));
     record(out, &[t], || Ok(Box::new(NegBackward)))
 }
@@ -183,6 +187,9 @@ impl Backward for NegBackward {
 }
 
 pub fn abs(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::Bool {
+        crate::bail!(Runtime, "abs: not implemented for 'Bool' (shape {:?})", t.shape());
+    }
     let out = with_numeric!(t.dtype(), "abs", T => map::<T, T>(t, |x: T| if x < T::default() { T::default() - x } else { x }));
     record(out, &[t], || Ok(Box::new(AbsBackward { x: Saved::new(t)? })))
 }

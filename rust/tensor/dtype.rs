@@ -86,10 +86,14 @@ impl Scalar {
             Scalar::Float(f) => f,
         }
     }
+    /// The dtype of the 0-d tensor the scalar becomes next to a tensor of dtype `tensor`: the
+    /// tensor's own dtype within a category, the default dtype of a higher category. A bool stays
+    /// bool, so ops that refuse bool operands (`x - True`) see one, as PyTorch's do.
     pub fn result_dtype(self, tensor: DType) -> DType {
         match (self, tensor) {
             (Scalar::Float(_), DType::Bool | DType::I64) => DType::F32,
             (Scalar::Int(_), DType::Bool) => DType::I64,
+            (Scalar::Bool(_), _) => DType::Bool,
             (_, d) => d,
         }
     }
