@@ -29,6 +29,84 @@ def ip(t, name, *args, **kwargs):
 # fmt: off
 # BEGIN VALUES
 VALUES = [
+    # bitwise & | ^ ~ on integers, logical on bool, refused on floats; reflected and in-place forms
+    ('T.tensor([5, 3]) & T.tensor([6, 1])', ('int64', [4, 1])),
+    ('T.tensor([5, 3]) | T.tensor([6, 1])', ('int64', [7, 3])),
+    ('T.tensor([5, 3]) ^ T.tensor([6, 1])', ('int64', [3, 2])),
+    ('T.tensor([5, 3]) & 6', ('int64', [4, 2])),
+    ('6 & T.tensor([5, 3])', ('int64', [4, 2])),
+    ('6 | T.tensor([5, 3])', ('int64', [7, 7])),
+    ('6 ^ T.tensor([5, 3])', ('int64', [3, 5])),
+    ('T.tensor([-8, 7]) & -2', ('int64', [-8, 6])),
+    ('T.tensor([5, 3]) & True', ('int64', [1, 1])),
+    ('True & T.tensor([True, False])', ('bool', [True, False])),
+    ('T.tensor([True, False]) & T.tensor([True, True])', ('bool', [True, False])),
+    ('T.tensor([True, False]) | T.tensor([False, False])', ('bool', [True, False])),
+    ('T.tensor([True, False]) ^ T.tensor([True, True])', ('bool', [False, True])),
+    ('T.tensor([True, False]) & 3', ('int64', [1, 0])),
+    ('T.tensor([5, 3]) & T.tensor([True, False])', ('int64', [1, 0])),
+    ('T.tensor(5) & T.tensor([True, False])', ('int64', [1, 0])),
+    ('T.tensor([1.0]) & T.tensor([1.0])', ("raises", 'NotImplementedError', '"bitwise_and_cpu" not implemented for \'Float\'')),
+    ('T.tensor([1.0]) | 1', ("raises", 'NotImplementedError', '"bitwise_or_cpu" not implemented for \'Float\'')),
+    ('T.tensor([5, 3]) & 1.0', ("raises", 'NotImplementedError', '"bitwise_and_cpu" not implemented for \'Float\'')),
+    ('T.tensor([True, False]) & 1.0', ("raises", 'NotImplementedError', '"bitwise_and_cpu" not implemented for \'Float\'')),
+    ('~T.tensor([5, -3, 0])', ('int64', [-6, 2, -1])),
+    ('~T.tensor([True, False])', ('bool', [False, True])),
+    ('~T.tensor([1.0])', ("raises", 'TypeError', '~ (operator.invert) is only implemented on integer and Boolean-type tensors')),
+    ('T.bitwise_and(T.tensor([5, 3]), T.tensor([6, 1]))', ('int64', [4, 1])),
+    ('T.bitwise_or(T.tensor([5, 3]), 2)', ('int64', [7, 3])),
+    ('T.bitwise_xor(T.tensor([True, False]), T.tensor([True, True]))', ('bool', [False, True])),
+    ('T.bitwise_and(T.tensor([5, 3]), True)', ('int64', [1, 1])),
+    ('T.bitwise_and(5, T.tensor([5, 3]))', ('int64', [5, 1])),
+    ('T.bitwise_not(T.tensor([5, 0]))', ('int64', [-6, -1])),
+    ('T.bitwise_not(T.tensor([True, False]))', ('bool', [False, True])),
+    ('T.bitwise_not(T.tensor([1.0]))', ("raises", 'NotImplementedError', '"bitwise_not_cpu" not implemented for \'Float\'')),
+    ('T.bitwise_and(T.tensor([1.0]), T.tensor([1.0]))', ("raises", 'NotImplementedError', '"bitwise_and_cpu" not implemented for \'Float\'')),
+    ('T.tensor([5, 3]).bitwise_and(T.tensor([6, 1]))', ('int64', [4, 1])),
+    ('T.tensor([5, 3]).bitwise_or(8)', ('int64', [13, 11])),
+    ('T.tensor([5, 3]).bitwise_xor(1)', ('int64', [4, 2])),
+    ('T.tensor([5, 3]).bitwise_not()', ('int64', [-6, -4])),
+    ("ip(T.tensor([5, 3]), '__iand__', T.tensor([6, 1]))", ('int64', [4, 1])),
+    ("ip(T.tensor([5, 3]), '__ior__', 2)", ('int64', [7, 3])),
+    ("ip(T.tensor([5, 3]), '__ixor__', 1)", ('int64', [4, 2])),
+    ("ip(T.tensor([True, False]), '__ixor__', True)", ('bool', [False, True])),
+    ("ip(T.tensor([True, False]), '__iand__', T.tensor([True, True]))", ('bool', [True, False])),
+    ("ip(T.tensor([5, 3]), '__iand__', 1.0)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([True, False]), '__iand__', 3)", ("raises", 'RuntimeError', "result type Long can't be cast to the desired output type Bool")),
+    # shifts (int64; bool promoted by an int)
+    ('T.tensor([5, 3]) << 2', ('int64', [20, 12])),
+    ('T.tensor([5, -3]) >> 1', ('int64', [2, -2])),
+    ('T.tensor([5, 3]) << T.tensor([1, 2])', ('int64', [10, 12])),
+    ('2 << T.tensor([1, 2])', ('int64', [4, 8])),
+    ('64 >> T.tensor([1, 2])', ('int64', [32, 16])),
+    ('T.tensor([1, -8]) << 63', ('int64', [-9223372036854775808, 0])),
+    ('T.tensor([1, -8]) << 64', ('int64', [0, 0])),
+    ('T.tensor([1, -8]) << 65', ('int64', [0, 0])),
+    ('T.tensor([1, -8]) >> 63', ('int64', [0, -1])),
+    ('T.tensor([1, -8]) >> 64', ('int64', [0, -1])),
+    ('T.tensor([1, -8]) >> 100', ('int64', [0, -1])),
+    ('T.tensor([1, -8]) << -1', ('int64', [0, 0])),
+    ('T.tensor([1, -8]) >> -1', ('int64', [0, -1])),
+    ('T.tensor([1, -8]) << T.tensor([-1, 2])', ('int64', [0, -32])),
+    ('T.tensor([True, False]) >> 1', ('int64', [0, 0])),
+    ('T.tensor([True, False]) << 1', ('int64', [2, 0])),
+    ('T.tensor([True, False]) << T.tensor([True, True])', ("raises", 'NotImplementedError', '"lshift_cpu" not implemented for \'Bool\'')),
+    ('T.tensor([True, False]) << True', ("raises", 'NotImplementedError', '"lshift_cpu" not implemented for \'Bool\'')),
+    ('T.tensor([5]) << 1.0', ("raises", 'NotImplementedError', '"lshift_cpu" not implemented for \'Float\'')),
+    ('T.tensor([5]) >> 1.5', ("raises", 'NotImplementedError', '"rshift_cpu" not implemented for \'Float\'')),
+    ('1.5 << T.tensor([5])', ("raises", 'NotImplementedError', '"lshift_cpu" not implemented for \'Float\'')),
+    ('T.tensor([1.5]) << 1', ("raises", 'NotImplementedError', '"lshift_cpu" not implemented for \'Float\'')),
+    ('T.bitwise_left_shift(T.tensor([1, 2]), 2)', ('int64', [4, 8])),
+    ('T.bitwise_right_shift(T.tensor([8, -8]), T.tensor([1, 2]))', ('int64', [4, -2])),
+    ("ip(T.tensor([5, 3]), '__ilshift__', 1)", ('int64', [10, 6])),
+    ("ip(T.tensor([5, 3]), '__irshift__', 1)", ('int64', [2, 1])),
+    # logical ops
+    ('T.logical_and(T.tensor([5, 0]), T.tensor([1.0, 1.0]))', ('bool', [True, False])),
+    ('T.logical_or(T.tensor([0, 0]), T.tensor([0.0, 1.0]))', ('bool', [False, True])),
+    ('T.logical_xor(T.tensor([5, 0]), T.tensor([3, 0]))', ('bool', [False, False])),
+    ('T.logical_xor(T.tensor([nan, 0.0]), T.tensor([0.0, 0.0]))', ('bool', [True, False])),
+    ('T.tensor([5, 0]).logical_xor(T.tensor([1, 1]))', ('bool', [False, True])),
+    ('T.logical_not(T.tensor([5.0, 0.0, nan]))', ('bool', [False, True, False])),
     # bool arithmetic
     ('T.tensor([True, False]) + T.tensor([True, True])', ('bool', [True, True])),
     ('T.tensor([True, False]) + True', ('bool', [True, True])),
@@ -107,6 +185,7 @@ VALUES = [
     ("ip(T.ones(1).expand(3), '__iadd__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.ones(2).expand(2, 2), 'mul_', 2)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.zeros(2).expand(2, 2), 'copy_', T.ones(2, 2))", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    ("ip(T.tensor([5]).expand(2), '__iand__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.zeros(2).expand(2, 2), 'fill_', 1)", ('float32', [[1.0, 1.0], [1.0, 1.0]])),
     ("ip(T.ones(2).expand(2, 2), 'zero_')", ('float32', [[0.0, 0.0], [0.0, 0.0]])),
     ("ip(T.ones(2, 1).expand(2, 1), '__iadd__', 1)", ('float32', [[2.0], [2.0]])),
@@ -197,6 +276,28 @@ R = np.random.default_rng(20261203)
 
 def _ints(shape, lo=-(2**62), hi=2**62):
     return R.integers(lo, hi, size=shape, dtype=np.int64)
+
+
+@pytest.mark.parametrize("op, ref", [
+    (lambda a, b: a & b, np.bitwise_and),
+    (lambda a, b: a | b, np.bitwise_or),
+    (lambda a, b: a ^ b, np.bitwise_xor),
+])
+def test_bitwise_matches_numpy_with_broadcasting_and_views(op, ref):
+    a, b = _ints((4, 5)), _ints((5,))
+    assert np.array_equal(op(fg.tensor(a), fg.tensor(b)).numpy(), ref(a, b))
+    assert np.array_equal(op(fg.tensor(a).t(), fg.tensor(a.T.copy())).numpy(), ref(a.T, a.T))
+    m, n = R.random((3, 4)) < 0.5, R.random((3, 4)) < 0.5
+    out = op(fg.tensor(m), fg.tensor(n))
+    assert out.dtype == fg.bool and np.array_equal(out.numpy(), ref(m, n))
+
+
+def test_invert_and_shifts_match_numpy():
+    a = _ints((6, 7))
+    assert np.array_equal((~fg.tensor(a)).numpy(), np.invert(a))
+    s = R.integers(0, 64, size=(6, 7), dtype=np.int64)
+    assert np.array_equal((fg.tensor(a) << fg.tensor(s)).numpy(), np.left_shift(a, s))
+    assert np.array_equal((fg.tensor(a) >> fg.tensor(s)).numpy(), np.right_shift(a, s))
 
 
 def test_bool_arithmetic_matches_numpy_logic():

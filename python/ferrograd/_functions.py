@@ -54,6 +54,8 @@ ge = Tensor.ge
 logical_and = Tensor.logical_and
 logical_or = Tensor.logical_or
 logical_not = Tensor.logical_not
+logical_xor = Tensor.logical_xor
+bitwise_not = Tensor.bitwise_not
 mul = Tensor.mul
 div = Tensor.div
 pow = Tensor.pow
@@ -69,6 +71,28 @@ manual_seed = _core.manual_seed
 memory_allocated = _core.memory_allocated
 max_memory_allocated = _core.max_memory_allocated
 reset_peak_memory_stats = _core.reset_peak_memory_stats
+
+
+def _binary(method, reflected, name):
+    """A function form `f(input, other)` that also takes a Python number as `input`, as PyTorch's
+    `torch.pow(2, t)` and `torch.bitwise_and(5, t)` do (the tensor's reflected operator runs)."""
+
+    def f(input, other):
+        if isinstance(input, Tensor):
+            return method(input, other)
+        if isinstance(other, Tensor):
+            return reflected(other, input)
+        raise TypeError(f"{name}(): expected a Tensor as input or other, got {type(input).__name__} and {type(other).__name__}")
+
+    f.__name__ = f.__qualname__ = name
+    return f
+
+
+bitwise_and = _binary(Tensor.bitwise_and, Tensor.__rand__, "bitwise_and")
+bitwise_or = _binary(Tensor.bitwise_or, Tensor.__ror__, "bitwise_or")
+bitwise_xor = _binary(Tensor.bitwise_xor, Tensor.__rxor__, "bitwise_xor")
+bitwise_left_shift = _binary(Tensor.bitwise_left_shift, Tensor.__rlshift__, "bitwise_left_shift")
+bitwise_right_shift = _binary(Tensor.bitwise_right_shift, Tensor.__rrshift__, "bitwise_right_shift")
 
 
 def where(condition: Tensor, input, other) -> Tensor:

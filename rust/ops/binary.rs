@@ -341,14 +341,66 @@ pub enum Logical {
     Xor,
 }
 
-/// Logical ops on masks (any dtype; nonzero is true), giving bool tensors.
+/// Logical ops on masks (any dtype; nonzero is true, NaN included), giving bool tensors.
 pub fn logical(a: &Tensor, b: &Tensor, op: Logical) -> Result<Tensor> {
     let (x, y) = (to_dtype(&a.detach(), DType::Bool)?, to_dtype(&b.detach(), DType::Bool)?);
-    zip::<bool, bool>(&x, &y, "logical", move |p, q| match op {
+    let name = match op {
+        Logical::And => "logical_and",
+        Logical::Or => "logical_or",
+        Logical::Xor => "logical_xor",
+    };
+    zip::<bool, bool>(&x, &y, name, move |p, q| match op {
         Logical::And => p && q,
         Logical::Or => p || q,
         Logical::Xor => p != q,
     })
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Bitwise {
+    And,
+    Or,
+    Xor,
+    LeftShift,
+    RightShift,
+}
+
+impl Bitwise {
+    pub fn name(self) -> &'static str {
+        match self {
+            Bitwise::And => "bitwise_and",
+            Bitwise::Or => "bitwise_or",
+            Bitwise::Xor => "bitwise_xor",
+            Bitwise::LeftShift => "bitwise_left_shift",
+            Bitwise::RightShift => "bitwise_right_shift",
+        }
+    }
+}
+
+/// `& | ^ << >>` on integer and bool tensors (bool `& | ^` give bool; shifts take integers
+/// only), in the promoted dtype as PyTorch. No gradient: the dtypes have none.
+pub fn bitwise(a: &Tensor, b: &Tensor, op: Bitwise) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    let shift = matches!(op, Bitwise::LeftShift | Bitwise::RightShift);
+    let (x, y) = promoted(a, b, dtype)?;
+    match dtype {
+        DType::I64 => zip::<i64, i64>(&x, &y, op.name(), move |p, q| match op {
+            Bitwise::And => p & q,
+            Bitwise::Or => p | q,
+            Bitwise::Xor => p ^ q,
+            // Shifts by a negative count or by 64 or more fill with zeros (left) or the sign bit
+            // (right), as PyTorch's kernels do.
+            Bitwise::LeftShift => if (0..64).contains(&q) { p.wrapping_shl(q as u32) } else { 0 },
+            Bitwise::RightShift => if (0..64).contains(&q) { p >> q } else { p >> 63 },
+        }),
+        DType::Bool if !shift => zip::<bool, bool>(&x, &y, op.name(), move |p, q| match op {
+            Bitwise::And => p & q,
+            Bitwise::Or => p | q,
+            _ => p ^ q,
+        }),
+        d => bail!(Runtime, "{}: not implemented for '{}' (shapes {:?} and {:?}); it takes {} tensors",
+            op.name(), d.torch_name(), a.shape(), b.shape(), if shift { "integer" } else { "integer or bool" }),
+    }
 }
 
 /// `where(condition, x, y)`: elements of x where condition, else y; broadcasts all three.

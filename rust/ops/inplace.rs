@@ -166,6 +166,16 @@ pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result
     apply(t, op, f)
 }
 
+/// `t op= other` for the bitwise ops (`&= |= ^= <<= >>=`). The result dtype is checked before the
+/// kernel runs, so `int_t &= 1.5` names the cast (as PyTorch does), not the float kernel.
+pub fn bitwise(t: &Tensor, other: &Tensor, op: crate::ops::binary::Bitwise) -> Result<()> {
+    let dtype = result_type(t, other);
+    if !dtype.can_cast_to(t.dtype()) {
+        bail!(Runtime, "{}: result type {} can't be cast to the desired output type {} (shape {:?})", op.name(), dtype.torch_name(), t.dtype().torch_name(), t.shape());
+    }
+    apply_elementwise(t, op.name(), |src| crate::ops::binary::bitwise(src, other, op))
+}
+
 /// `fill_(v)` / `zero_()`.
 pub fn fill(t: &Tensor, value: f64) -> Result<()> {
     if is_recording() && t.requires_grad() {

@@ -254,6 +254,15 @@ pub fn mul_scalar(t: &Tensor, s: f64) -> Result<Tensor> {
     Ok(with_numeric!(t.dtype(), "mul", T => { let s = T::from_f64(s); map::<T, T>(t, move |x: T| x * s) }))
 }
 
+/// `~x` / bitwise_not: bitwise on int64, logical on bool; floats have no bits to flip.
+pub fn bitwise_not(t: &Tensor) -> Result<Tensor> {
+    match t.dtype() {
+        DType::I64 => Ok(map::<i64, i64>(t, |x| !x)),
+        DType::Bool => Ok(map::<bool, bool>(t, |x| !x)),
+        d => crate::bail!(Runtime, "bitwise_not: not implemented for '{}' (shape {:?}); it takes integer or bool tensors", d.torch_name(), t.shape()),
+    }
+}
+
 /// Logical not of a mask (nonzero is true).
 pub fn logical_not(t: &Tensor) -> Result<Tensor> {
     let m = to_dtype(&t.detach(), DType::Bool)?;

@@ -9,7 +9,7 @@ use super::convert::{scalar_arg, scalar_tensor};
 use super::error::{heavy, IntoPyResult};
 use super::tensor::{py_helper, PyTensor};
 use crate::error::Result;
-use crate::ops::binary::{self, Cmp, Logical};
+use crate::ops::binary::{self, Bitwise, Cmp, Logical};
 use crate::ops::{inplace, matmul, reduce, softmax, unary};
 use crate::tensor::{Scalar, Tensor};
 
@@ -63,6 +63,10 @@ impl PyTensor {
     fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: inplace::BinOp) -> PyResult<()> {
         let o = operand(&self.t, other)?;
         heavy(py, self.t.numel(), || inplace::binary(&self.t, &o, op))
+    }
+    fn inplace_bitwise(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: Bitwise) -> PyResult<()> {
+        let o = operand(&self.t, other)?;
+        heavy(py, self.t.numel(), || inplace::bitwise(&self.t, &o, op))
     }
 }
 
@@ -121,20 +125,77 @@ impl PyTensor {
     fn __abs__(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, unary::abs)
     }
+    // `& | ^ << >>` are bitwise, in the promoted dtype (bool `& | ^` stay bool), as PyTorch.
     fn __and__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::And), false)
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::And), false)
+    }
+    fn __rand__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::And), true)
     }
     fn __or__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Or), false)
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Or), false)
+    }
+    fn __ror__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Or), true)
     }
     fn __xor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Xor), false)
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Xor), false)
+    }
+    fn __rxor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Xor), true)
+    }
+    fn __lshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::LeftShift), false)
+    }
+    fn __rlshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::LeftShift), true)
+    }
+    fn __rshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::RightShift), false)
+    }
+    fn __rrshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::RightShift), true)
     }
     fn __invert__(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        if self.t.dtype() != crate::tensor::DType::Bool {
-            return Err(PyTypeError::new_err("~ (bitwise not) is only supported for bool tensors in ferrograd"));
+        if self.t.dtype().is_float() {
+            // PyTorch's Tensor.__invert__ raises this TypeError itself (bitwise_not would say
+            // "not implemented for 'Float'").
+            return Err(PyTypeError::new_err("~ (operator.invert) is only implemented on integer and Boolean-type tensors"));
         }
-        self.un(py, unary::logical_not)
+        self.un(py, unary::bitwise_not)
+    }
+    fn bitwise_and(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__and__(py, other)
+    }
+    fn bitwise_or(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__or__(py, other)
+    }
+    fn bitwise_xor(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__xor__(py, other)
+    }
+    fn bitwise_left_shift(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__lshift__(py, other)
+    }
+    fn bitwise_right_shift(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.__rshift__(py, other)
+    }
+    fn bitwise_not(&self, py: Python<'_>) -> PyResult<PyTensor> {
+        self.un(py, unary::bitwise_not)
+    }
+    fn __iand__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace_bitwise(py, other, Bitwise::And)
+    }
+    fn __ior__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace_bitwise(py, other, Bitwise::Or)
+    }
+    fn __ixor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace_bitwise(py, other, Bitwise::Xor)
+    }
+    fn __ilshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace_bitwise(py, other, Bitwise::LeftShift)
+    }
+    fn __irshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inplace_bitwise(py, other, Bitwise::RightShift)
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -180,10 +241,13 @@ impl PyTensor {
         self.cmp(py, other, Cmp::Ge)
     }
     fn logical_and(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__and__(py, other)
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::And), false)
     }
     fn logical_or(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__or__(py, other)
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Or), false)
+    }
+    fn logical_xor(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Xor), false)
     }
     fn logical_not(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, unary::logical_not)
