@@ -155,6 +155,23 @@ VALUES = [
     ('T.tensor([1, 2]).sum()', ('int64', 3)),
     ('T.tensor([True, False]).exp()', ('float32', [2.7182817459106445, 1.0])),
     ('T.tensor([True, False]).sigmoid()', ('float32', [0.7310585975646973, 0.5])),
+    # clamp: float bounds promote integer and bool tensors; NaN bounds give NaN
+    ('T.tensor([1, 2, 3]).clamp(1.5, 2.5)', ('float32', [1.5, 2.0, 2.5])),
+    ('T.tensor([1, 2, 3]).clamp(min=1.5)', ('float32', [1.5, 2.0, 3.0])),
+    ('T.tensor([1, 2, 3]).clamp(max=2.5)', ('float32', [1.0, 2.0, 2.5])),
+    ('T.tensor([1, 2, 3]).clamp(1, 2)', ('int64', [1, 2, 2])),
+    ('T.tensor([1, 2, 3]).clamp(2, 1)', ('int64', [1, 1, 1])),
+    ('T.clamp(T.tensor([1, 2, 3]), 1.5)', ('float32', [1.5, 2.0, 3.0])),
+    ('T.tensor([1, 2, 3]).clip(0.5, 2.5)', ('float32', [1.0, 2.0, 2.5])),
+    ('T.tensor([True, False]).clamp(0, 1)', ('int64', [1, 0])),
+    ('T.tensor([True, False]).clamp(0.5)', ('float32', [1.0, 0.5])),
+    ('T.tensor([1.0, nan, 5.0]).clamp(0, 2)', ('float32', [1.0, nan, 2.0])),
+    ('T.tensor([1.0, 5.0]).clamp(min=nan)', ('float32', [nan, nan])),
+    ('T.tensor([1.0, 5.0]).clamp(max=nan)', ('float32', [nan, nan])),
+    ('T.tensor([1.0, 3.0]).clamp(2, 1)', ('float32', [1.0, 1.0])),
+    ('T.tensor([1.0, 3.0], dtype=T.float64).clamp(1, 2)', ('float64', [1.0, 2.0])),
+    ("ip(T.tensor([1, 2]), 'clamp_', 0, 1)", ('int64', [1, 1])),
+    ("ip(T.tensor([1, 2]), 'clamp_', 0.5, 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type long int")),
     # in-place ops whose result dtype the tensor cannot hold
     ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
@@ -185,6 +202,7 @@ VALUES = [
     ("ip(T.ones(1).expand(3), '__iadd__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.ones(2).expand(2, 2), 'mul_', 2)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.zeros(2).expand(2, 2), 'copy_', T.ones(2, 2))", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    ("ip(T.zeros(2).expand(2, 2), 'clamp_', 0, 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.tensor([5]).expand(2), '__iand__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.zeros(2).expand(2, 2), 'fill_', 1)", ('float32', [[1.0, 1.0], [1.0, 1.0]])),
     ("ip(T.ones(2).expand(2, 2), 'zero_')", ('float32', [[0.0, 0.0], [0.0, 0.0]])),
@@ -194,6 +212,14 @@ VALUES = [
 
 # BEGIN GRADS
 GRADS = [
+    # NaN through maximum / minimum / relu / clamp
+    ('lambda T, x: x.clamp(0, 2)', [[nan, -1.0, 0.0, 1.0, 2.0, 3.0]], [nan, 0.0, 0.0, 1.0, 2.0, 2.0], [[0.0, 0.0, 0.0, 1.0, 0.0, 0.0]]),
+    ('lambda T, x: x.clamp(min=0.5)', [[nan, -1.0, 0.5, 1.0, inf, -inf]], [nan, 0.5, 0.5, 1.0, inf, 0.5], [[0.0, 0.0, 0.0, 1.0, 1.0, 0.0]]),
+    ('lambda T, x: x.clamp(max=0)', [[nan, -1.0, 0.0, 1.0, inf, -inf]], [nan, -1.0, 0.0, 0.0, 0.0, -inf], [[0.0, 1.0, 0.0, 0.0, 0.0, 1.0]]),
+    ('lambda T, x: x.clamp(min=-inf)', [[1.0, inf, -inf]], [1.0, inf, -inf], [[1.0, 1.0, 0.0]]),
+    ('lambda T, x: x.clamp(min=nan)', [[-1.0, 1.0]], [nan, nan], [[0.0, 0.0]]),
+    ('lambda T, x: x.clamp(2, 1)', [[0.0, 1.5, 3.0]], [1.0, 1.0, 1.0], [[0.0, 0.0, 0.0]]),
+    ('lambda T, x: x.clamp(0, 0)', [[0.0, 1.0]], [0.0, 0.0], [[0.0, 0.0]]),
 ]
 # END GRADS
 # fmt: on
@@ -300,8 +326,23 @@ def test_invert_and_shifts_match_numpy():
     assert np.array_equal((fg.tensor(a) >> fg.tensor(s)).numpy(), np.right_shift(a, s))
 
 
+def test_failed_inplace_leaves_the_tensor_unchanged():
+    t = fg.tensor([1, 2])
+    for f in (lambda: t.__iadd__(1.5), lambda: t.div_(2), lambda: t.clamp_(0.5, 1.5), lambda: t.__iand__(1.0)):
+        with pytest.raises(RuntimeError):
+            f()
+    assert t.tolist() == [1, 2] and t.dtype == fg.int64
+
+
 def test_bool_arithmetic_matches_numpy_logic():
     m, n = R.random(20) < 0.5, R.random(20) < 0.5
     assert np.array_equal((fg.tensor(m) + fg.tensor(n)).numpy(), m | n)
     assert np.array_equal((fg.tensor(m) * fg.tensor(n)).numpy(), m & n)
     assert np.array_equal(fg.maximum(fg.tensor(m), fg.tensor(n)).numpy(), np.maximum(m, n))
+
+
+def test_clamp_of_int_with_float_bounds_matches_numpy_clip():
+    a = R.integers(-5, 5, size=(4, 6))
+    out = fg.tensor(a).clamp(-1.5, 2.5)
+    assert out.dtype == fg.float32
+    assert np.array_equal(out.numpy(), np.clip(a.astype(np.float32), -1.5, 2.5))

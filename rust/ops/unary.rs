@@ -7,7 +7,7 @@ use crate::autograd::{record, Backward, Saved};
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
-use crate::tensor::{DType, Element, Float, Tensor};
+use crate::tensor::{DType, Element, Float, Scalar, Tensor};
 
 use crate::{with_float, with_numeric};
 
@@ -209,7 +209,19 @@ impl Backward for AbsBackward {
     }
 }
 
-/// clamp(min, max); either bound may be absent. The gradient passes where min <= x <= max.
+/// clamp(min, max) with Python-number bounds; either may be absent. The result dtype is PyTorch's
+/// result type of the tensor and the bounds (`int_tensor.clamp(0.5)` is float32). A NaN bound
+/// gives NaN, as in PyTorch.
+pub fn clamp_scalar(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Result<Tensor> {
+    let mut dtype = t.dtype();
+    for s in min.iter().chain(max.iter()) {
+        dtype = dtype.promote(s.result_dtype(t.dtype()));
+    }
+    let t = &to_dtype(t, dtype)?;
+    clamp(t, min.map(Scalar::as_f64), max.map(Scalar::as_f64))
+}
+
+/// clamp(min, max) in the tensor's dtype. The gradient passes where min < x < max strictly (PyTorch's rule: none at the bounds or at NaN).
 pub fn clamp(t: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     if min.is_none() && max.is_none() {
         crate::bail!(Runtime, "clamp: at least one of 'min' or 'max' must not be None");
@@ -219,8 +231,9 @@ pub fn clamp(t: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         let hi = max.map(T::from_f64);
         map::<T, T>(t, move |x: T| {
             let mut v = x;
-            if let Some(l) = lo { if v < l { v = l; } }
-            if let Some(h) = hi { if v > h { v = h; } }
+            // A bound that compares unordered with itself is NaN, and makes the result NaN.
+            if let Some(l) = lo { if v < l || l.partial_cmp(&l).is_none() { v = l; } }
+            if let Some(h) = hi { if v > h || h.partial_cmp(&h).is_none() { v = h; } }
             v
         })
     });
@@ -237,10 +250,13 @@ impl Backward for ClampBackward {
         "ClampBackward1"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (lo, hi) = (self.min.unwrap_or(f64::NEG_INFINITY), self.max.unwrap_or(f64::INFINITY));
+        let (lo, hi) = (self.min, self.max);
         let d = with_float!(g.dtype(), "clamp", T => {
-            let (lo, hi) = (c::<T>(lo), c::<T>(hi));
-            zip::<T, T>(g, self.x.get()?, "clamp", move |gv: T, x: T| if x >= lo && x <= hi { gv } else { T::zero() })?
+            let (lo, hi) = (lo.map(c::<T>), hi.map(c::<T>));
+            zip::<T, T>(g, self.x.get()?, "clamp", move |gv: T, x: T| {
+                let inside = lo.is_none_or(|l| x > l) && hi.is_none_or(|h| x < h);
+                if inside { gv } else { T::zero() }
+            })?
         });
         Ok(vec![Some(d)])
     }

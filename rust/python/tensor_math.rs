@@ -78,6 +78,23 @@ fn alpha_arg(alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Scalar> {
     }
 }
 
+/// clamp's bounds as numbers (an int bound keeps an integer tensor's dtype, a float one promotes).
+fn bound_arg(bound: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Scalar>> {
+    match bound {
+        None => Ok(None),
+        Some(b) if b.is_none() => Ok(None),
+        Some(b) => match scalar_arg(b) {
+            Some(s) => Ok(Some(s)),
+            // Tensor bounds broadcast and take gradients in PyTorch; refused rather than read
+            // as numbers, which would drop both.
+            None => Err(PyTypeError::new_err(format!(
+                "clamp: min and max must be numbers or None, not {} (tensor bounds are not supported yet; fg.maximum/fg.minimum take tensors)",
+                b.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))),
+        },
+    }
+}
+
 #[pymethods]
 impl PyTensor {
     fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
@@ -322,11 +339,12 @@ impl PyTensor {
         self.un(py, unary::relu)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || unary::clamp(&self.t, min, max))?.into())
+    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+        let (min, max) = (bound_arg(min)?, bound_arg(max)?);
+        Ok(heavy(py, self.t.numel(), || unary::clamp_scalar(&self.t, min, max))?.into())
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clip(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyTensor> {
+    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         self.clamp(py, min, max)
     }
 
@@ -421,9 +439,10 @@ impl PyTensor {
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+    fn clamp_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let (min, max) = (bound_arg(min)?, bound_arg(max)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::apply(&t, "clamp_", |t| unary::clamp(t, min, max)))?;
+        heavy(py, t.numel(), || inplace::apply_elementwise(&t, "clamp_", |t| unary::clamp_scalar(t, min, max)))?;
         Ok(slf)
     }
     #[pyo3(signature = (src, non_blocking=false))]
