@@ -172,6 +172,36 @@ VALUES = [
     ('T.tensor([1.0, 3.0], dtype=T.float64).clamp(1, 2)', ('float64', [1.0, 2.0])),
     ("ip(T.tensor([1, 2]), 'clamp_', 0, 1)", ('int64', [1, 1])),
     ("ip(T.tensor([1, 2]), 'clamp_', 0.5, 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type long int")),
+    # integer powers
+    ('T.tensor([1, 2]) ** -1', ("raises", 'RuntimeError', 'Integers to negative integer powers are not allowed.')),
+    ('T.tensor(2) ** -1', ("raises", 'RuntimeError', 'Integers to negative integer powers are not allowed.')),
+    ('T.tensor([1, 2]).pow(-2)', ("raises", 'RuntimeError', 'Integers to negative integer powers are not allowed.')),
+    ('T.pow(T.tensor([1, 2]), -1)', ("raises", 'RuntimeError', 'Integers to negative integer powers are not allowed.')),
+    ('T.tensor([True, False]) ** -1', ("raises", 'RuntimeError', 'Integers to negative integer powers are not allowed.')),
+    ('T.tensor([1, 2]) ** -1.0', ('float32', [1.0, 0.5])),
+    ('T.tensor([1, 2]) ** 0.5', ('float32', [1.0, 1.4142135381698608])),
+    ('T.tensor([1, 2]) ** T.tensor([-1, 2])', ('int64', [1, 4])),
+    ('T.tensor([2]) ** T.tensor(-1)', ('int64', [0])),
+    ('T.tensor([-1, 2, 1, 0, -2]) ** T.tensor([-1, -1, -3, -1, -2])', ('int64', [-1, 0, 1, 0, 0])),
+    ('T.tensor([-1, -1]) ** T.tensor([-2, -3])', ('int64', [1, -1])),
+    ('T.tensor([2, 3]) ** 62', ('int64', [4611686018427387904, 5069619362125685561])),
+    ('T.tensor([2, 3]) ** 64', ('int64', [0, 8733086111712066817])),
+    ('T.tensor([3, -1, 1]) ** T.tensor([2**40, 2**40 + 1, 2**62])', ('int64', [-7860764868738023423, -1, 1])),
+    ('T.tensor([0, 1]) ** 0', ('int64', [1, 1])),
+    ('T.tensor([1, 2]) ** False', ('int64', [1, 1])),
+    ('T.tensor([2, 3]) ** True', ('int64', [2, 3])),
+    ('2 ** T.tensor([1, 2])', ('int64', [2, 4])),
+    ('2 ** T.tensor([-1, 2])', ('int64', [0, 4])),
+    ('(-2) ** T.tensor([-1, 3])', ('int64', [0, -8])),
+    ('2.0 ** T.tensor([1, 2])', ('float32', [2.0, 4.0])),
+    ('2 ** T.tensor([True, False])', ('int64', [2, 1])),
+    ('T.pow(2, T.tensor([2, 3]))', ('int64', [4, 8])),
+    ('T.pow(T.tensor([2, 3]), 2)', ('int64', [4, 9])),
+    ('T.tensor([True, False]) ** 2', ('int64', [1, 0])),
+    ('T.tensor([True, False]) ** 0', ('int64', [1, 1])),
+    ('T.tensor([True, False]) ** 1.5', ('float32', [1.0, 0.0])),
+    ('T.tensor([True, False]) ** T.tensor([True, True])', ("raises", 'NotImplementedError', '"pow" not implemented for \'Bool\'')),
+    ('T.tensor([True]) ** T.tensor([2])', ('int64', [1])),
     # in-place ops whose result dtype the tensor cannot hold
     ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
@@ -324,6 +354,13 @@ def test_invert_and_shifts_match_numpy():
     s = R.integers(0, 64, size=(6, 7), dtype=np.int64)
     assert np.array_equal((fg.tensor(a) << fg.tensor(s)).numpy(), np.left_shift(a, s))
     assert np.array_equal((fg.tensor(a) >> fg.tensor(s)).numpy(), np.right_shift(a, s))
+
+
+def test_int_pow_wraps_like_python_ints_modulo_2_64():
+    base, exp = _ints((50,), -50, 50), R.integers(0, 100, size=(50,), dtype=np.int64)
+    got = (fg.tensor(base) ** fg.tensor(exp)).tolist()
+    want = [((int(b) ** int(e) + 2**63) % 2**64) - 2**63 for b, e in zip(base, exp)]
+    assert got == want
 
 
 def test_failed_inplace_leaves_the_tensor_unchanged():

@@ -58,7 +58,6 @@ logical_xor = Tensor.logical_xor
 bitwise_not = Tensor.bitwise_not
 mul = Tensor.mul
 div = Tensor.div
-pow = Tensor.pow
 add = Tensor.add
 sub = Tensor.sub
 clone = Tensor.clone
@@ -93,6 +92,15 @@ bitwise_or = _binary(Tensor.bitwise_or, Tensor.__ror__, "bitwise_or")
 bitwise_xor = _binary(Tensor.bitwise_xor, Tensor.__rxor__, "bitwise_xor")
 bitwise_left_shift = _binary(Tensor.bitwise_left_shift, Tensor.__rlshift__, "bitwise_left_shift")
 bitwise_right_shift = _binary(Tensor.bitwise_right_shift, Tensor.__rrshift__, "bitwise_right_shift")
+
+
+def pow(input, exponent) -> Tensor:
+    """`input ** exponent`; either may be a Python number (`fg.pow(2, t)`), as in PyTorch."""
+    if isinstance(input, Tensor):
+        return input.pow(exponent)
+    if isinstance(exponent, Tensor):
+        return exponent.__rpow__(input)
+    raise TypeError(f"pow(): expected a Tensor as input or exponent, got {type(input).__name__} and {type(exponent).__name__}")
 
 
 def where(condition: Tensor, input, other) -> Tensor:

@@ -201,12 +201,12 @@ impl Backward for DivBackward {
 
 pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_type(a, b);
-    if !dtype.is_float() {
-        if dtype == DType::Bool {
-            bail!(Type, "pow: not supported for bool tensors");
-        }
+    if dtype == DType::Bool {
+        bail!(Runtime, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
+    }
+    if dtype == DType::I64 {
         let (x, y) = promoted(a, b, dtype)?;
-        return zip::<i64, i64>(&x, &y, "pow", |p, q| if q < 0 { if p == 1 { 1 } else { 0 } } else { p.wrapping_pow(q as u32) });
+        return zip::<i64, i64>(&x, &y, "pow", int_pow);
     }
     let (x, y) = promoted(a, b, dtype)?;
     let out = with_float!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?);
@@ -220,6 +220,36 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             sb: b.shape().to_vec(),
         }))
     })
+}
+
+/// `tensor ** number` (and `Tensor.pow(number)`): an integer tensor to a negative Python int is an
+/// error in PyTorch (a tensor exponent is not: `int_pow` gives 0, 1 or -1 there).
+pub fn pow_scalar(a: &Tensor, exponent: Scalar) -> Result<Tensor> {
+    if !a.dtype().is_float() && matches!(exponent, Scalar::Int(e) if e < 0) {
+        bail!(Runtime, "Integers to negative integer powers are not allowed. (pow: {} tensor of shape {:?})", a.dtype().short_name(), a.shape());
+    }
+    pow(a, &Tensor::full(&[], exponent.as_f64(), exponent.result_dtype(a.dtype())))
+}
+
+/// Integer power as PyTorch's powi: wrapping square-and-multiply; a negative exponent gives 1
+/// for base 1, +-1 for base -1 and 0 otherwise (the integer part of 1 / base^-e).
+fn int_pow(base: i64, exp: i64) -> i64 {
+    if exp < 0 {
+        return match base {
+            1 => 1,
+            -1 => if exp % 2 == 0 { 1 } else { -1 },
+            _ => 0,
+        };
+    }
+    let (mut result, mut base, mut exp) = (1i64, base, exp);
+    while exp > 0 {
+        if exp & 1 == 1 {
+            result = result.wrapping_mul(base);
+        }
+        base = base.wrapping_mul(base);
+        exp >>= 1;
+    }
+    result
 }
 
 /// PyTorch names tensor ** scalar PowBackward0 and tensor ** tensor PowBackward1.

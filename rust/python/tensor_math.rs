@@ -68,6 +68,14 @@ impl PyTensor {
         let o = operand(&self.t, other)?;
         heavy(py, self.t.numel(), || inplace::bitwise(&self.t, &o, op))
     }
+    /// `t ** exponent`: a Python number exponent goes through `pow_scalar`, which knows it was a
+    /// number (an integer tensor to a negative int is an error, to a negative 0-d tensor is not).
+    fn pow_op(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        match scalar_arg(exponent) {
+            Some(s) => Ok(heavy(py, self.t.numel(), || binary::pow_scalar(&self.t, s))?.into()),
+            None => self.bin(py, exponent, binary::pow, false),
+        }
+    }
 }
 
 /// add/sub's `alpha=` as a number (an int, float or bool: PyTorch checks which it is).
@@ -122,7 +130,7 @@ impl PyTensor {
         self.bin(py, other, binary::div, true)
     }
     fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::pow, false)
+        self.pow_op(py, other)
     }
     fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
         self.bin(py, other, binary::pow, true)
@@ -287,7 +295,7 @@ impl PyTensor {
         self.bin(py, other, binary::div, false)
     }
     fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, exponent, binary::pow, false)
+        self.pow_op(py, exponent)
     }
     fn matmul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.bin(py, other, matmul::matmul, false)
