@@ -278,9 +278,13 @@ impl Backward for PowBackward {
         };
         let gb = match (&self.out, needs[1]) {
             (Some(out), true) => {
+                // g * out * ln(a), except 0 where a == 0 and b >= 0 (PyTorch's rule: the limit
+                // from the right, also for 0 ** 0 = 1 where out * ln(a) would be -inf).
                 let d = with_float!(a.dtype(), "pow backward", T => {
-                    let lo = zip::<T, T>(out.get()?, a, "pow", |o: T, x: T| if x == T::zero() && o == T::zero() { T::zero() } else { o * x.ln() })?;
-                    zip::<T, T>(g, &lo, "pow", |gv: T, v: T| gv * v)?
+                    let lo = zip::<T, T>(out.get()?, a, "pow", |o: T, x: T| o * x.ln())?;
+                    let zero_base = zip::<T, bool>(a, b, "pow", |x: T, e: T| x == T::zero() && e >= T::zero())?;
+                    let d = zip::<T, T>(g, &lo, "pow", |gv: T, v: T| gv * v)?;
+                    where_(&zero_base, &Tensor::full(&[], 0.0, a.dtype()), &d)?
                 });
                 Some(sum_to(&d, &self.sb)?)
             }
