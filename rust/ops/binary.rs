@@ -324,21 +324,21 @@ impl Backward for ExtremumBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (a, b) = (self.a.get()?, self.b.get()?);
-        // weight of a in the result: 1 where a wins, 0.5 on ties, 0 where b wins.
-        let wa = with_float!(a.dtype(), "maximum backward", T => {
-            let half = <T as crate::tensor::Element>::from_f64(0.5);
-            let is_max = self.is_max;
-            zip::<T, T>(a, b, "maximum", move |x: T, y: T| {
-                if x == y { half } else if (x > y) == is_max { T::one() } else { T::zero() }
-            })?
-        });
-        let ga = if needs[0] { Some(sum_to(&mul(g, &wa)?, &self.sa)?) } else { None };
-        let gb = if needs[1] {
-            let wb = unary::rsub_scalar(&wa, 1.0)?;
-            Some(sum_to(&mul(g, &wb)?, &self.sb)?)
-        } else {
-            None
+        // PyTorch's rule: each side gets g where it is not beaten, g/2 on ties. Where either is
+        // NaN nothing beats anything, so both sides get the whole gradient.
+        let weight = |of_a: bool| -> Result<Tensor> {
+            Ok(with_float!(a.dtype(), "maximum backward", T => {
+                let half = <T as crate::tensor::Element>::from_f64(0.5);
+                let is_max = self.is_max;
+                zip::<T, T>(a, b, "maximum", move |x: T, y: T| {
+                    let (mine, theirs) = if of_a { (x, y) } else { (y, x) };
+                    let beaten = if is_max { mine < theirs } else { mine > theirs };
+                    if x == y { half } else if beaten { T::zero() } else { T::one() }
+                })?
+            }))
         };
+        let ga = if needs[0] { Some(sum_to(&mul(g, &weight(true)?)?, &self.sa)?) } else { None };
+        let gb = if needs[1] { Some(sum_to(&mul(g, &weight(false)?)?, &self.sb)?) } else { None };
         Ok(vec![ga, gb])
     }
 }

@@ -77,7 +77,8 @@ unary_op!(
     save: output,
     // `x < 0` (not `x > 0`) keeps NaN as NaN, as PyTorch does.
     |x| if x < T::zero() { T::zero() } else { x },
-    |g, y| if y > T::zero() { g } else { T::zero() }
+    // PyTorch's threshold_backward: zero where y <= 0, so a NaN passes its gradient through.
+    |g, y| if y <= T::zero() { T::zero() } else { g }
 );
 unary_op!(
     softplus,
