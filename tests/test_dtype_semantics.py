@@ -202,6 +202,19 @@ VALUES = [
     ('T.tensor([True, False]) ** 1.5', ('float32', [1.0, 0.0])),
     ('T.tensor([True, False]) ** T.tensor([True, True])', ("raises", 'NotImplementedError', '"pow" not implemented for \'Bool\'')),
     ('T.tensor([True]) ** T.tensor([2])', ('int64', [1])),
+    # matmul of integers works (exactly), of bool is refused, mixed dtypes are refused
+    ('T.tensor([1, 2]) @ T.tensor([3, 4])', ('int64', 11)),
+    ('T.tensor([[1, 2]]) @ T.tensor([[3], [4]])', ('int64', [[11]])),
+    ('T.matmul(T.tensor([[1, 2], [3, 4]]), T.tensor([[5, 6], [7, 8]]))', ('int64', [[19, 22], [43, 50]])),
+    ('T.tensor([[1, 2]]).mm(T.tensor([[3], [4]]))', ('int64', [[11]])),
+    ('T.tensor([[[1, 2]]]) @ T.tensor([[[3], [4]]])', ('int64', [[[11]]])),
+    ('T.tensor([1, 2]) @ T.tensor([[3, 1], [4, 1]])', ('int64', [11, 3])),
+    ('T.tensor([[3, 1], [4, 1]]) @ T.tensor([1, 2])', ('int64', [5, 6])),
+    ('T.tensor([[2**62, 1]]) @ T.tensor([[4], [1]])', ('int64', [[1]])),
+    ('T.ones(2, 0, dtype=T.int64) @ T.ones(0, 3, dtype=T.int64)', ('int64', [[0, 0, 0], [0, 0, 0]])),
+    ('T.tensor([True, False]) @ T.tensor([True, True])', ("raises", 'NotImplementedError', '"dot" not implemented for \'Bool\'')),
+    ('T.tensor([[True, False]]) @ T.tensor([[True], [True]])', ("raises", 'NotImplementedError', '"addmm_impl_cpu_" not implemented for \'Bool\'')),
+    ('T.tensor([1, 2]) @ T.tensor([3.0, 4.0])', ("raises", 'RuntimeError', 'dot : expected both vectors to have same dtype, but found Long and Float')),
     # in-place ops whose result dtype the tensor cannot hold
     ("ip(T.tensor([1, 2]), '__iadd__', 1.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
     ("ip(T.tensor([1, 2]), '__imul__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
@@ -375,6 +388,16 @@ def test_invert_and_shifts_match_numpy():
     s = R.integers(0, 64, size=(6, 7), dtype=np.int64)
     assert np.array_equal((fg.tensor(a) << fg.tensor(s)).numpy(), np.left_shift(a, s))
     assert np.array_equal((fg.tensor(a) >> fg.tensor(s)).numpy(), np.right_shift(a, s))
+
+
+def test_int64_matmul_is_exact_like_numpy_for_batches_and_transposed_views():
+    a, b = _ints((3, 4, 5), -1000, 1000), _ints((5, 6), -1000, 1000)
+    assert np.array_equal((fg.tensor(a) @ fg.tensor(b)).numpy(), a @ b)
+    bt = fg.tensor(b.T.copy()).t()  # a strided view
+    assert np.array_equal((fg.tensor(a) @ bt).numpy(), a @ b)
+    big = _ints((2, 3))  # products wrap modulo 2**64, as numpy's (and PyTorch's) int64 do
+    with np.errstate(over="ignore"):
+        assert np.array_equal((fg.tensor(big) @ fg.tensor(big.T.copy())).numpy(), big @ big.T)
 
 
 def test_int_pow_wraps_like_python_ints_modulo_2_64():

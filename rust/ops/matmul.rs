@@ -18,8 +18,8 @@ fn check(a: &Tensor, b: &Tensor) -> Result<DType> {
     if a.dtype() != b.dtype() {
         bail!(Runtime, "matmul: expected both tensors to have the same dtype, but got {} and {} (shapes {:?} and {:?})", a.dtype().name(), b.dtype().name(), a.shape(), b.shape());
     }
-    if !a.dtype().is_float() {
-        bail!(Runtime, "matmul: \"addmm\" not implemented for '{}' (use .float())", a.dtype().short_name());
+    if a.dtype() == DType::Bool {
+        bail!(Runtime, "matmul: \"addmm\" not implemented for 'Bool' (shapes {:?} and {:?}; use .long() or .float())", a.shape(), b.shape());
     }
     let ka = a.shape()[a.ndim() - 1];
     let kb = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };
@@ -58,6 +58,9 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let nb: usize = batch.iter().product();
     let mut oshape = batch.clone();
     oshape.extend([m, n]);
+    if a.dtype() == DType::I64 {
+        return Ok(batched_int(&ae, &be, &oshape));
+    }
     let out = crate::with_float!(a.dtype(), "matmul", T => {
         let mut c = vec![T::from_f64(0.0); nb * m * n];
         if k == 0 || nb * m * n == 0 {
@@ -105,6 +108,30 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             sb: b.shape().to_vec(),
         }))
     })
+}
+
+/// int64 products (PyTorch multiplies integer matrices exactly, wrapping on overflow). `a` and `b`
+/// are already expanded to [batch.., m, k] and [batch.., k, n]; there is no gradient to record.
+fn batched_int(a: &Tensor, b: &Tensor, oshape: &[usize]) -> Tensor {
+    let (r, sa) = (a.ndim(), a.shape());
+    let (m, k, n) = (sa[r - 2], sa[r - 1], b.shape()[r - 1]);
+    let (av, bv) = (a.to_vec::<i64>(), b.to_vec::<i64>());
+    let mut c = vec![0i64; oshape.iter().product()];
+    if m * n > 0 {
+        c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| {
+            let (ab, bb) = (&av[bi * m * k..(bi + 1) * m * k], &bv[bi * k * n..(bi + 1) * k * n]);
+            for i in 0..m {
+                let row = &mut cm[i * n..(i + 1) * n];
+                for p in 0..k {
+                    let x = ab[i * k + p];
+                    for (o, &y) in row.iter_mut().zip(&bb[p * n..(p + 1) * n]) {
+                        *o = o.wrapping_add(x.wrapping_mul(y));
+                    }
+                }
+            }
+        });
+    }
+    Tensor::from_vec_unchecked(c, oshape)
 }
 
 struct MatmulBackward {
