@@ -250,6 +250,23 @@ VALUES = [
     ("ip(T.zeros(2).expand(2, 2), 'fill_', 1)", ('float32', [[1.0, 1.0], [1.0, 1.0]])),
     ("ip(T.ones(2).expand(2, 2), 'zero_')", ('float32', [[0.0, 0.0], [0.0, 0.0]])),
     ("ip(T.ones(2, 1).expand(2, 1), '__iadd__', 1)", ('float32', [[2.0], [2.0]])),
+    # int() / float() / bool() of one-element tensors
+    ('int(T.tensor(nan))', ("raises", 'ValueError', 'cannot convert float NaN to integer')),
+    ('int(T.tensor(inf))', ("raises", 'OverflowError', 'cannot convert float infinity to integer')),
+    ('int(T.tensor(-inf))', ("raises", 'OverflowError', 'cannot convert float infinity to integer')),
+    ('int(T.tensor(2.7))', ("py", 2)),
+    ('int(T.tensor(-2.7))', ("py", -2)),
+    ('int(T.tensor(1e30))', ("py", 1000000015047466219876688855040)),
+    ('int(T.tensor([3]))', ("py", 3)),
+    ('int(T.tensor(True))', ("py", 1)),
+    ('int(T.tensor(2**62 + 1))', ("py", 4611686018427387905)),
+    ('T.tensor(9007199254740993).item()', ("py", 9007199254740993)),
+    ('int(T.tensor([1, 2]))', ("raises", 'ValueError', 'only one element tensors can be converted to Python scalars')),
+    ('float(T.tensor([]))', ("raises", 'ValueError', 'only one element tensors can be converted to Python scalars')),
+    ('float(T.tensor(True))', ("py", 1.0)),
+    ('bool(T.tensor(nan))', ("py", True)),
+    ('bool(T.tensor(-0.0))', ("py", False)),
+    ('[1, 2, 3, 4][T.tensor(2)]', ("py", 3)),
 ]
 # END VALUES
 
@@ -284,6 +301,8 @@ GRADS = [
     ('lambda T, x: x.clamp(min=nan)', [[-1.0, 1.0]], [nan, nan], [[0.0, 0.0]]),
     ('lambda T, x: x.clamp(2, 1)', [[0.0, 1.5, 3.0]], [1.0, 1.0, 1.0], [[0.0, 0.0, 0.0]]),
     ('lambda T, x: x.clamp(0, 0)', [[0.0, 1.0]], [0.0, 0.0], [[0.0, 0.0]]),
+    ('lambda T, x: x.max()', [[1.0, nan, 3.0]], nan, [[0.0, 1.0, 0.0]]),
+    ('lambda T, x: x.min()', [[nan, 1.0, nan]], nan, [[0.5, 0.0, 0.5]]),
 ]
 # END GRADS
 # fmt: on
@@ -296,7 +315,11 @@ WORDING_DIFFERS = {
 }
 
 # Rows that need a change in a file this area does not own (see /work/notes/requests.md).
-PENDING: dict[str, str] = {}
+PENDING = {
+    **{e: "R-dtype-1: int()/float() of a tensor with other than one element is ValueError (rust/python/tensor.rs)" for e in (
+        "int(T.tensor([1, 2]))", "float(T.tensor([]))",
+    )},
+}
 
 
 def _param(row, key, name=None):
