@@ -450,3 +450,43 @@ def test_clamp_of_int_with_float_bounds_matches_numpy_clip():
     out = fg.tensor(a).clamp(-1.5, 2.5)
     assert out.dtype == fg.float32
     assert np.array_equal(out.numpy(), np.clip(a.astype(np.float32), -1.5, 2.5))
+
+
+# ---- in-place ops on the graph (values recorded from PyTorch 2.15, script in the comment) -------
+# for op in ("zero_", "fill_", "copy_"):
+#     x = torch.tensor([nan, inf, 1.0], requires_grad=True); y = x.clone()
+#     y.zero_() / y.fill_(2.0) / y.copy_(torch.tensor(1.0)); (y * torch.tensor([1., 2., 3.])).sum().backward()
+#     -> y [0, 0, 0] / [2, 2, 2] / [1, 1, 1], x.grad [0, 0, 0]
+# a = torch.tensor([1., 3.]); w = torch.tensor([2., 5.], requires_grad=True); a.mul_(w); a.sum().backward()
+#     -> a [2, 15], w.grad [1, 3]; with div_ and w = [2, 4]: a [0.5, 0.75], w.grad [-0.25, -0.1875];
+#     a *= w; a /= w: a [1, 3], w.grad [0, 0]
+
+
+@pytest.mark.parametrize("fill, value", [
+    (lambda y: y.zero_(), 0.0),
+    (lambda y: y.fill_(2.0), 2.0),
+    (lambda y: y.copy_(fg.tensor(1.0)), 1.0),
+])
+def test_fill_on_the_graph_overwrites_nan_and_inf_exactly(fill, value):
+    x = fg.tensor([nan, inf, 1.0], requires_grad=True)
+    y = x.clone()
+    fill(y)
+    assert y.tolist() == [value] * 3
+    (y * fg.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_inplace_op_with_a_graph_operand_on_a_plain_tensor_keeps_its_old_value_for_backward():
+    a, w = fg.tensor([1.0, 3.0]), fg.tensor([2.0, 5.0], requires_grad=True)
+    a.mul_(w)
+    a.sum().backward()
+    assert a.tolist() == [2.0, 15.0] and w.grad.tolist() == [1.0, 3.0]
+    a, w = fg.tensor([1.0, 3.0]), fg.tensor([2.0, 4.0], requires_grad=True)
+    a.div_(w)
+    a.sum().backward()
+    assert a.tolist() == [0.5, 0.75] and w.grad.tolist() == [-0.25, -0.1875]
+    a, w = fg.tensor([1.0, 3.0]), fg.tensor([2.0, 4.0], requires_grad=True)
+    a *= w
+    a /= w
+    a.sum().backward()
+    assert a.tolist() == [1.0, 3.0] and w.grad.tolist() == [0.0, 0.0]

@@ -46,7 +46,9 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
         BinOp::Mul => crate::ops::binary::mul,
         BinOp::Div => crate::ops::binary::div,
     };
-    apply(t, "in-place op", |src| f(src, other))
+    // `other` may be on the graph while `t` is not (`a.mul_(w)`): mul then saves t's old value
+    // for w's gradient, so the op must run on a copy of it, as when t itself requires grad.
+    apply_with(t, "in-place op", graph, |src| f(src, other))
 }
 
 fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinOp) {
@@ -133,16 +135,22 @@ pub fn check_inplace(t: &Tensor) -> Result<()> {
 /// Applies `f` (an out-of-place op producing `t`'s new value) in place: checks, writes the
 /// values into `t`'s storage and moves `t` onto the result's history.
 pub fn apply(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    apply_with(t, op, is_recording() && t.requires_grad(), f)
+}
+
+/// `apply`; with `copy_old` the op runs on a copy of t's old value (as PyTorch's original_self):
+/// its backward may need that value, which the write below overwrites.
+fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
     check_inplace(t)?;
     let recording = is_recording();
-    // With recording on, the op runs on a copy of t's old value (as PyTorch's original_self):
-    // its backward may need that value, which the write below overwrites.
-    let src = if recording && t.requires_grad() { t.clone_tensor()? } else { t.clone() };
+    let src = if copy_old { t.clone_tensor()? } else { t.clone() };
     let mut out = f(&src)?;
     if recording && src.requires_grad() && out.grad_fn().is_none() {
         // The new value does not depend on the old one (fill_, copy_ from a constant): the old
-        // history must receive zero gradient, not keep flowing into it.
-        out = crate::ops::binary::add(&crate::ops::binary::mul(&src, &Tensor::full(&[], 0.0, src.dtype()))?, &out)?;
+        // history must receive zero gradient, not keep flowing into it. A `where` with an
+        // all-false condition does that and keeps the value exact (`old * 0 + new` made NaN
+        // wherever the old value was NaN or inf).
+        out = crate::ops::binary::where_(&Tensor::full(&[], 0.0, crate::tensor::DType::Bool), &src, &out)?;
     }
     if out.shape() != t.shape() {
         bail!(Runtime, "{op}: output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(), out.shape());
