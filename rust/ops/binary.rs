@@ -354,6 +354,8 @@ pub enum Cmp {
 }
 
 /// Comparisons give bool tensors and no gradient.
+// One closure for every dtype: on bool, `p < q` is PyTorch's False < True, as intended.
+#[allow(clippy::bool_comparison)]
 pub fn compare(a: &Tensor, b: &Tensor, cmp: Cmp) -> Result<Tensor> {
     let dtype = result_type(a, b);
     let (x, y) = promoted(a, b, dtype)?;
