@@ -16,7 +16,9 @@ use crate::tensor::{Element, Tensor};
 /// Builds a Vec of `n` elements by letting `fill(start, chunk)` initialise each chunk, in
 /// parallel when large. Skips zero-filling the output, which would cost a full extra write pass.
 pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
-    let mut out: Vec<U> = Vec::with_capacity(n);
+    // An output the machine cannot hold (a huge broadcast or expanded view) unwinds with
+    // `alloc::OutOfMemory` for the binding guard, instead of aborting the process.
+    let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);
     crate::tensor::hint_huge_pages(&mut out);
     let spare = &mut out.spare_capacity_mut()[..n];
     let chunk = chunk.max(1);

@@ -58,11 +58,12 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let nb: usize = batch.iter().product();
     let mut oshape = batch.clone();
     oshape.extend([m, n]);
+    crate::tensor::alloc::numel(&oshape, 8, "matmul")?;
     if a.dtype() == DType::I64 {
         return Ok(batched_int(&ae, &be, &oshape));
     }
     let out = crate::with_float!(a.dtype(), "matmul", T => {
-        let mut c = vec![T::from_f64(0.0); nb * m * n];
+        let mut c = crate::tensor::alloc::filled(nb * m * n, T::from_f64(0.0));
         if k == 0 || nb * m * n == 0 {
             Tensor::from_vec_unchecked(c, &oshape)
         } else {
@@ -116,7 +117,7 @@ fn batched_int(a: &Tensor, b: &Tensor, oshape: &[usize]) -> Tensor {
     let (r, sa) = (a.ndim(), a.shape());
     let (m, k, n) = (sa[r - 2], sa[r - 1], b.shape()[r - 1]);
     let (av, bv) = (a.to_vec::<i64>(), b.to_vec::<i64>());
-    let mut c = vec![0i64; oshape.iter().product()];
+    let mut c = crate::tensor::alloc::filled(oshape.iter().product(), 0i64);
     if m * n > 0 {
         c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| {
             let (ab, bb) = (&av[bi * m * k..(bi + 1) * m * k], &bv[bi * k * n..(bi + 1) * k * n]);
@@ -163,7 +164,7 @@ mod tests {
     use super::*;
 
     fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
-        let mut c = vec![0.0; m * n];
+        let mut c = crate::tensor::alloc::filled(m * n, 0.0);
         for i in 0..m {
             for j in 0..n {
                 for p in 0..k {

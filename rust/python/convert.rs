@@ -119,7 +119,7 @@ pub fn tensor_from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
 /// A new numpy array holding a copy of the tensor's elements.
 pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     with_dtype!(t.dtype(), T => {
-        let v = t.to_vec::<T>();
+        let v = super::error::guarded(|| Ok(t.to_vec::<T>()))?;
         let arr = PyArray1::<T>::from_vec(py, v);
         Ok(arr.reshape(t.shape().to_vec())?.into_any())
     })

@@ -44,15 +44,20 @@ pub fn heavy<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate
     // A panic is a ferrograd bug, or an allocation the machine refused (`tensor::alloc`); either
     // must reach Python as an ordinary exception, not as PanicException (a BaseException that
     // `except Exception` does not catch), and leave the interpreter usable.
-    let guarded = move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(payload) => Err(panic_to_error(payload)),
-    };
     if elements > GRAIN {
-        py.detach(guarded).py()
+        py.detach(move || catch_panics(f)).py()
     } else {
-        guarded().py()
+        catch_panics(f).py()
     }
+}
+
+/// The guard alone, for work that must keep the GIL (it builds Python objects).
+pub fn guarded<T>(f: impl FnOnce() -> crate::error::Result<T>) -> PyResult<T> {
+    catch_panics(f).py()
+}
+
+fn catch_panics<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(panic_to_error(payload)))
 }
 
 fn panic_to_error(payload: Box<dyn std::any::Any + Send>) -> crate::error::Error {

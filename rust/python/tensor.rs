@@ -7,11 +7,11 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
 use super::convert::{dtype_arg, tensor_to_numpy, PyDType};
-use super::error::{heavy, IntoPyResult};
+use super::error::{guarded, heavy, IntoPyResult};
 use super::node::{NodeRef, PyNode};
 use crate::autograd::engine;
 use crate::ops::cast::to_dtype;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Scalar, Tensor};
 
 #[pyclass(name = "Tensor", module = "ferrograd", frozen, subclass, weakref, skip_from_py_object)]
 #[derive(Clone)]
@@ -192,28 +192,28 @@ impl PyTensor {
             target = Some(dtype_arg(d)?);
         }
         let out = match target {
-            Some(d) => to_dtype(&self.t, d).py()?,
+            Some(d) => guarded(|| to_dtype(&self.t, d))?,
             None => self.t.clone(),
         };
         if copy && out.same_tensor(&self.t) {
-            return Ok(out.clone_tensor().py()?.into());
+            return Ok(guarded(|| out.clone_tensor())?.into());
         }
         Ok(out.into())
     }
     fn float(&self) -> PyResult<PyTensor> {
-        Ok(to_dtype(&self.t, DType::F32).py()?.into())
+        Ok(guarded(|| to_dtype(&self.t, DType::F32))?.into())
     }
     fn double(&self) -> PyResult<PyTensor> {
-        Ok(to_dtype(&self.t, DType::F64).py()?.into())
+        Ok(guarded(|| to_dtype(&self.t, DType::F64))?.into())
     }
     fn long(&self) -> PyResult<PyTensor> {
-        Ok(to_dtype(&self.t, DType::I64).py()?.into())
+        Ok(guarded(|| to_dtype(&self.t, DType::I64))?.into())
     }
     fn bool(&self) -> PyResult<PyTensor> {
-        Ok(to_dtype(&self.t, DType::Bool).py()?.into())
+        Ok(guarded(|| to_dtype(&self.t, DType::Bool))?.into())
     }
     fn type_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(to_dtype(&self.t, other.t.dtype()).py()?.into())
+        Ok(guarded(|| to_dtype(&self.t, other.t.dtype()))?.into())
     }
     fn cpu(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf

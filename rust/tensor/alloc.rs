@@ -66,6 +66,14 @@ pub fn with_capacity<T>(n: usize) -> Vec<T> {
     try_with_capacity(n).unwrap_or_else(|oom| std::panic::panic_any(oom))
 }
 
+/// `n` copies of `value`; unwinds with `OutOfMemory` when the allocator refuses (see the module
+/// docs). For kernels whose output size follows from tensors that already exist.
+pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+    let mut v = with_capacity(n);
+    v.resize(n, value);
+    v
+}
+
 /// Checks that `n` elements of `elem_size` bytes can be allocated right now, before a kernel
 /// that allocates them in a way that cannot fail politely (gemm outputs, third-party code).
 /// Small sizes are not probed: they cannot fail in a way worth a second allocation.

@@ -197,11 +197,7 @@ impl Buffer {
     /// `n` copies of `value`; an allocation the machine refuses unwinds with `alloc::OutOfMemory`
     /// (see `tensor::alloc`), which the binding layer reports as RuntimeError.
     pub fn filled(dtype: DType, n: usize, value: f64) -> Buffer {
-        fn fill<T: Clone>(n: usize, v: T) -> Vec<T> {
-            super::alloc::vec_filled(n, v).unwrap_or_else(|_| {
-                std::panic::panic_any(super::alloc::OutOfMemory { bytes: n.saturating_mul(std::mem::size_of::<T>()) })
-            })
-        }
+        use super::alloc::filled as fill;
         match dtype {
             DType::Bool => Buffer::Bool(fill(n, value != 0.0)),
             DType::I64 => Buffer::I64(fill(n, value as i64)),

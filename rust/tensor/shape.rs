@@ -60,6 +60,8 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Result<Shape> {
             );
         };
     }
+    // Two small operands can broadcast to more elements than memory can address.
+    crate::tensor::alloc::numel(&out, 8, op)?;
     Ok(out)
 }
 
