@@ -133,25 +133,27 @@ impl PyTensor {
     }
 
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let v = self.t.item_f64().py()?;
-        Ok(match self.t.dtype() {
-            DType::F32 | DType::F64 => v.into_pyobject(py)?.into_any(),
-            DType::I64 => (v as i64).into_pyobject(py)?.into_any(),
-            DType::Bool => pyo3::types::PyBool::new(py, v != 0.0).to_owned().into_any(),
+        Ok(match self.t.item().py()? {
+            Scalar::Float(v) => v.into_pyobject(py)?.into_any(),
+            Scalar::Int(v) => v.into_pyobject(py)?.into_any(),
+            Scalar::Bool(v) => pyo3::types::PyBool::new(py, v).to_owned().into_any(),
         })
     }
 
     fn __float__(&self) -> PyResult<f64> {
         self.t.item_f64().py()
     }
-    fn __int__(&self) -> PyResult<i64> {
-        Ok(self.t.item_f64().py()? as i64)
+    /// Python's own int(): exact for int64, truncation for floats, and Python's ValueError /
+    /// OverflowError for NaN and inf (a cast would give i64::MIN silently).
+    fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.item(py)?.call_method0("__int__")
     }
     fn __index__(&self) -> PyResult<i64> {
-        if self.t.dtype().is_float() {
-            return Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index"));
+        match self.t.item().py()? {
+            Scalar::Int(v) => Ok(v),
+            Scalar::Bool(v) => Ok(v as i64),
+            Scalar::Float(_) => Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index")),
         }
-        Ok(self.t.item_f64().py()? as i64)
     }
     fn __bool__(&self) -> PyResult<bool> {
         if self.t.numel() != 1 {

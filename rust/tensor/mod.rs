@@ -259,6 +259,20 @@ impl Tensor {
         }))
     }
 
+    /// The single element of a one-element tensor, exactly (an int64 above 2^53 survives).
+    pub fn item(&self) -> Result<Scalar> {
+        if self.numel() != 1 {
+            bail!(Runtime, "item: a Tensor with {} elements cannot be converted to Scalar (shape {:?})", self.numel(), self.shape());
+        }
+        let off = self.0.layout.offset;
+        Ok(match self.dtype() {
+            DType::Bool => Scalar::Bool(self.with_view::<bool, _>(|v| v.data[off])),
+            DType::I64 => Scalar::Int(self.with_view::<i64, _>(|v| v.data[off])),
+            DType::F32 => Scalar::Float(self.with_view::<f32, _>(|v| v.data[off]) as f64),
+            DType::F64 => Scalar::Float(self.with_view::<f64, _>(|v| v.data[off])),
+        })
+    }
+
     /// The single element of a one-element tensor, as f64.
     pub fn item_f64(&self) -> Result<f64> {
         if self.numel() != 1 {
