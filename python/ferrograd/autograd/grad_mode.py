@@ -112,7 +112,9 @@ class set_grad_enabled(_DecoratorContextManager):
         return super().__call__(func)
 
     def __enter__(self) -> None:
-        pass
+        # Entering (again) applies the mode: a context object kept and re-entered after its
+        # first exit must not run with the restored mode (PyTorch does the same).
+        _core._set_grad_enabled(self.mode)
 
     def __exit__(self, *exc) -> None:
         _core._set_grad_enabled(self.prev)

@@ -377,6 +377,11 @@ class Module:
             if not isinstance(value, Tensor):
                 errors.append(f'While copying the parameter named "{key}", expected a Tensor or numpy array, got {type(value).__name__}.')
                 continue
+            if target.ndim == 0 and tuple(value.shape) == (1,):
+                # Checkpoints from PyTorch 0.3 store 0-d buffers (num_batches_tracked) as shape
+                # (1,); PyTorch loads them. A longer 1-D value stays a size mismatch (PyTorch
+                # would silently take its first element).
+                value = value.reshape(())
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(
                     f"size mismatch for {key}: copying a param with shape {_size(value.shape)} from checkpoint, "
