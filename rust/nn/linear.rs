@@ -128,7 +128,9 @@ impl Operand {
             [c] => (0, c as isize),
             _ => (n as isize, 1),
         };
-        Ok(Operand { rows: if n == 0 { 0 } else { t.numel() / n }, cols: n, rs, cs, t })
+        // Rows from the shape, not numel / n: with n == 0 a (2, 0) gradient still has 2 rows.
+        let rows = t.shape()[..t.ndim().saturating_sub(1)].iter().product();
+        Ok(Operand { rows, cols: n, rs, cs, t })
     }
 
     /// A 2-D tensor's transpose, read in place.
@@ -151,6 +153,11 @@ fn product<T: Float>(lhs: Operand, rhs: Operand, bias: Option<&[T]>, n: usize) -
         for _ in 0..m {
             y.extend_from_slice(bias);
         }
+    }
+    if k == 0 {
+        // A sum over nothing: the bias rows as they are, or zeros (gemm is not asked to write it).
+        y.resize(m * n, T::from_f64(0.0));
+        return y;
     }
     let threads = rayon::current_num_threads();
     lhs.t.with_view::<T, _>(|a| {
