@@ -41,9 +41,15 @@ def pytest_report_header(config):
 
 def pytest_terminal_summary(terminalreporter):
     """Both libraries raised but with different exception types: recorded, not a failure."""
-    from harness import ERROR_TYPE_MISMATCHES
+    from harness import ERROR_TYPE_MISMATCHES, GRAD_FN_MISMATCHES
 
     if ERROR_TYPE_MISMATCHES:
         terminalreporter.section("differential: error types that differ (both raised)")
         for (case, fg_type, th_type), example in sorted(ERROR_TYPE_MISMATCHES.items()):
             terminalreporter.write_line(f"{case}: ferrograd {fg_type}, torch {th_type}   e.g. {example}")
+    names = sorted({(f, t) for _, out, f, t in GRAD_FN_MISMATCHES if out.startswith("out")})
+    if names:
+        terminalreporter.section("differential: grad_fn names that differ from PyTorch's (recorded, not failed)")
+        for f, t in names:
+            cases = sorted({c for c, out, f2, t2 in GRAD_FN_MISMATCHES if (f2, t2) == (f, t) and out.startswith("out")})
+            terminalreporter.write_line(f"ferrograd {f}, torch {t}: {', '.join(cases[:6])}")

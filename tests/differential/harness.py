@@ -37,6 +37,8 @@ TOL = {"float32": 2e-5, "float64": 1e-10}
 
 # (case, ferrograd exception type, torch exception type) -> one example message
 ERROR_TYPE_MISMATCHES: dict[tuple[str, str, str], str] = {}
+# (case, output, ferrograd grad_fn name, torch grad_fn name): recorded, failed only when asked
+GRAD_FN_MISMATCHES: set[tuple[str, str, str, str]] = set()
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -355,6 +357,8 @@ def _compare_outputs(fgo, tho, dt_tol, what="out", lowp=False, values=True):
                 raise Divergence(f"{name}: dtype {dtype_name(f.dtype)} vs torch {dtype_name(t.dtype)}")
             if f.requires_grad != t.requires_grad:
                 raise Divergence(f"{name}: requires_grad {f.requires_grad} vs torch {t.requires_grad}")
+            if t.grad_fn is not None and f.grad_fn is not None and f.grad_fn.name() != t.grad_fn.name():
+                _grad_fn_mismatch(name, f.grad_fn.name(), t.grad_fn.name())
             dt = dtype_name(t.dtype)
             if values:
                 assert_values(f.detach().numpy(), _np(t), dt, _tol(dt, lowp) * dt_tol, name)
@@ -377,6 +381,15 @@ def _compare_outputs(fgo, tho, dt_tol, what="out", lowp=False, values=True):
                 raise Divergence(f"{name}: {f!r} vs torch {t!r}")
 
 
+_CURRENT: dict = {"case": "", "strict_names": False}
+
+
+def _grad_fn_mismatch(name, fg_name, th_name):
+    GRAD_FN_MISMATCHES.add((_CURRENT["case"], name, fg_name, th_name.split("::")[-1]))
+    if _CURRENT["strict_names"]:
+        raise Divergence(f"{name}: grad_fn {fg_name} vs torch {th_name}")
+
+
 def _float_outputs(out):
     return [(n, o) for n, o in _flat(out) if _is_tensor(o) and o.is_floating_point() and o.requires_grad]
 
@@ -386,8 +399,10 @@ def _uses_float32(args: Args) -> bool:
     return any(isinstance(e, T) and e.base.dtype == np.float32 for e in flat)
 
 
-def check(case: Case, args: Args) -> None:
-    """Run `case` on `args` in both libraries and raise Divergence on the first difference."""
+def check(case: Case, args: Args, grad_fn_names: bool = False) -> None:
+    """Run `case` on `args` in both libraries and raise Divergence on the first difference.
+    grad_fn names that differ are recorded in GRAD_FN_MISMATCHES, and fail only if grad_fn_names."""
+    _CURRENT.update(case=case.id, strict_names=grad_fn_names)
     th_out, th_t, th_err = _run(case.fn, torch, args)
     fg_out, fg_t, fg_err = _run(case.fn, fg, args)
     if fg_err is not None and (type(fg_err).__name__ == "PanicException" or "internal error" in str(fg_err)):

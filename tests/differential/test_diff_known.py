@@ -18,7 +18,7 @@ CASES = {c.id: c for c in all_cases()}
      for i, k in enumerate(KNOWN)],
 )
 def test_known_divergence_still_diverges(known):
-    check(CASES[known.case], known.repro)
+    check(CASES[known.case], known.repro, grad_fn_names=known.grad_fn_names)
 
 
 def test_every_known_row_names_a_case():
