@@ -107,6 +107,16 @@ VALUES = [
     ('T.logical_xor(T.tensor([nan, 0.0]), T.tensor([0.0, 0.0]))', ('bool', [True, False])),
     ('T.tensor([5, 0]).logical_xor(T.tensor([1, 1]))', ('bool', [False, True])),
     ('T.logical_not(T.tensor([5.0, 0.0, nan]))', ('bool', [False, True, False])),
+    # all / any, over everything or over dims
+    ('T.tensor([1.0, 2.0]).all(dim=0)', ('bool', True)),
+    ('T.tensor([[1.0, 0.0], [nan, 2.0]]).all(1)', ('bool', [False, True])),
+    ('T.tensor([[1, 0], [3, 2]]).any(0, keepdim=True)', ('bool', [[True, True]])),
+    ('T.tensor([[True, False], [False, False]]).any(dim=1)', ('bool', [True, False])),
+    ('T.all(T.tensor([[1, 0], [3, 2]]), 0)', ('bool', [True, False])),
+    ('T.any(T.tensor([0.0, nan]))', ('bool', True)),
+    ('T.zeros(2, 0).all(1)', ('bool', [True, True])),
+    ('T.zeros(2, 0).any(1)', ('bool', [False, False])),
+    ('T.tensor([True, True]).all()', ('bool', True)),
     # bool arithmetic
     ('T.tensor([True, False]) + T.tensor([True, True])', ('bool', [True, True])),
     ('T.tensor([True, False]) + True', ('bool', [True, True])),

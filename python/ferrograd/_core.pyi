@@ -300,10 +300,10 @@ class Tensor:
     def logsumexp(self, dim: int | Sequence[int], keepdim: _bool = False) -> Tensor: ...
     def softmax(self, dim: int) -> Tensor: ...
     def log_softmax(self, dim: int) -> Tensor: ...
-    def all(self) -> Tensor:
-        """True when every element is nonzero (`dim=None` only)."""
-    def any(self) -> Tensor:
-        """True when any element is nonzero (`dim=None` only)."""
+    def all(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        """True where every element (over `dim`, or all of them) is nonzero; NaN counts as nonzero."""
+    def any(self, dim: _Dims = None, keepdim: _bool = False) -> Tensor:
+        """True where any element (over `dim`, or of all of them) is nonzero."""
 
     # ---- in-place -------------------------------------------------------------------
     def add_(self, other: _Operand, *, alpha: _float | None = None) -> Self: ...

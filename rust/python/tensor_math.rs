@@ -411,15 +411,17 @@ impl PyTensor {
         Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))?.into())
     }
 
-    /// True when every element is nonzero (`dim=None` only).
-    fn all(&self) -> PyTensor {
-        let v = self.t.to_vec::<bool>();
-        Tensor::scalar(v.iter().all(|&b| b)).into()
+    /// True where every element (over `dim`, or all of them) is nonzero; NaN counts as nonzero.
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        Ok(heavy(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, true))?.into())
     }
-    /// True when any element is nonzero (`dim=None` only).
-    fn any(&self) -> PyTensor {
-        let v = self.t.to_vec::<bool>();
-        Tensor::scalar(v.iter().any(|&b| b)).into()
+    /// True where any element (over `dim`, or of all of them) is nonzero.
+    #[pyo3(signature = (dim=None, keepdim=false))]
+    fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+        let dims = dims_arg(dim)?;
+        Ok(heavy(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, false))?.into())
     }
 
     // ---- in-place ---------------------------------------------------------------------
@@ -481,6 +483,17 @@ impl PyTensor {
     fn __itruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
         self.inplace(py, other, inplace::BinOp::Div)
     }
+}
+
+/// all (`every`) / any over `dims` (all dims when empty): a count of the elements that decide it,
+/// compared with 0, so the shape rules are sum's. An empty reduction is True for all, False for any.
+fn truth_reduce(t: &Tensor, dims: &[isize], keepdim: bool, every: bool) -> Result<Tensor> {
+    use crate::ops::cast::to_dtype;
+    use crate::tensor::DType;
+    let mask = to_dtype(&t.detach(), DType::Bool)?;
+    let deciding = if every { unary::logical_not(&mask)? } else { mask };
+    let count = reduce::sum(&to_dtype(&deciding, DType::I64)?, dims, keepdim)?;
+    binary::compare(&count, &Tensor::full(&[], 0.0, DType::I64), if every { Cmp::Eq } else { Cmp::Ne })
 }
 
 fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<(Vec<isize>, f64)> {
