@@ -212,6 +212,41 @@ VALUES = [
     ('T.tensor([True, False]) ** 1.5', ('float32', [1.0, 0.0])),
     ('T.tensor([True, False]) ** T.tensor([True, True])', ("raises", 'NotImplementedError', '"pow" not implemented for \'Bool\'')),
     ('T.tensor([True]) ** T.tensor([2])', ('int64', [1])),
+    # floor division and remainder (Python's signs: the divisor's)
+    ('T.tensor([7, -7, 7, -7]) // T.tensor([2, 2, -2, -2])', ('int64', [3, -4, -4, 3])),
+    ('T.tensor([7, -7, 7, -7]) % T.tensor([2, 2, -2, -2])', ('int64', [1, 1, -1, -1])),
+    ('T.tensor([1]) // 0', ("raises", 'RuntimeError', 'ZeroDivisionError')),
+    ('T.tensor([1]) % 0', ("raises", 'RuntimeError', 'ZeroDivisionError')),
+    ('T.tensor([1.0, -1.0, 0.0]) // 0', ('float32', [inf, -inf, nan])),
+    ('T.tensor([1.0, -1.0, 0.0]) % 0', ('float32', [nan, nan, nan])),
+    ('T.tensor([5.5, -5.5]) // 2', ('float32', [2.0, -3.0])),
+    ('T.tensor([5.5, -5.5]) % 2', ('float32', [1.5, 0.5])),
+    ('T.tensor([5.5, -5.5]) % -2', ('float32', [-0.5, -1.5])),
+    ('T.tensor([-0.5]) // 1', ('float32', [-1.0])),
+    ('T.tensor([0.5]) // -1', ('float32', [-1.0])),
+    ('T.tensor([inf, -inf, nan]) // 2', ('float32', [nan, nan, nan])),
+    ('T.tensor([inf, 1.0]) % 2', ('float32', [nan, 1.0])),
+    ('T.tensor([1.0, -1.0]) % inf', ('float32', [1.0, inf])),
+    ('T.tensor([0.3, -0.3], dtype=T.float64) // 0.1', ('float64', [2.0, -3.0])),
+    ('T.tensor([1e300], dtype=T.float64) // 1e-300', ('float64', [inf])),
+    ('T.tensor([-2**63]) // -1', ('int64', [-9223372036854775808])),
+    ('T.tensor([-2**63]) % -1', ('int64', [0])),
+    ('T.tensor([True, False]) // T.tensor([True, True])', ("raises", 'NotImplementedError', '"div_floor_cpu" not implemented for \'Bool\'')),
+    ('T.tensor([True, False]) % T.tensor([True, True])', ("raises", 'NotImplementedError', '"remainder_cpu" not implemented for \'Bool\'')),
+    ('T.tensor([True]) // 1', ('int64', [1])),
+    ('7 // T.tensor([2, -2])', ('int64', [3, -4])),
+    ('7 % T.tensor([2, -2])', ('int64', [1, -1])),
+    ('7.5 // T.tensor([2])', ('float32', [3.0])),
+    ('T.tensor([7]) // 2.0', ('float32', [3.0])),
+    ('T.floor_divide(T.tensor([7, -7]), 2)', ('int64', [3, -4])),
+    ('T.remainder(T.tensor([7, -7]), 3)', ('int64', [1, 2])),
+    ('T.remainder(7, T.tensor([2, -2]))', ('int64', [1, -1])),
+    ('T.tensor([7, -7]).floor_divide(T.tensor([2]))', ('int64', [3, -4])),
+    ('T.tensor([7.0, -7.0]).remainder(3)', ('float32', [1.0, 2.0])),
+    ("ip(T.tensor([7, -7]), '__ifloordiv__', 2)", ('int64', [3, -4])),
+    ("ip(T.tensor([7, -7]), '__imod__', 3)", ('int64', [1, 2])),
+    ("ip(T.tensor([7, -7]), '__ifloordiv__', 2.0)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Long")),
+    ("ip(T.tensor([7.5, -7.5]), '__imod__', 2)", ('float32', [1.5, 0.5])),
     # matmul of integers works (exactly), of bool is refused, mixed dtypes are refused
     ('T.tensor([1, 2]) @ T.tensor([3, 4])', ('int64', 11)),
     ('T.tensor([[1, 2]]) @ T.tensor([[3], [4]])', ('int64', [[11]])),
@@ -298,6 +333,8 @@ GRADS = [
     ('lambda T, x, y: T.pow(x, y)', [[0.0, 0.0, 0.0, 0.0, 0.0, 2.0, -2.0, -2.0], [0.0, 0.5, 1.0, 2.0, -1.0, 0.0, 2.0, 0.5]], [1.0, 0.0, 0.0, 0.0, inf, 1.0, 4.0, nan], [[0.0, inf, 1.0, 0.0, -inf, 0.0, -4.0, nan], [0.0, 0.0, 0.0, 0.0, -inf, 0.6931471805599453, nan, nan]]),
     ('lambda T, x: x ** x', [[0.0, 1.0, 2.0]], [1.0, 1.0, 4.0], [[0.0, 1.0, 6.772588722239782]]),
     ('lambda T, x, y: x ** y', [[0.0, 3.0], [[0.0], [2.0]]], [[1.0, 1.0], [0.0, 9.0]], [[0.0, 6.0], [[1.0986122886681098], [9.887510598012987]]]),
+    ('lambda T, x, y: x % y', [[5.5, -3.0, 4.0], [2.0, 2.0, -3.0]], [1.5, 1.0, -2.0], [[1.0, 1.0, 1.0], [-2.0, 2.0, 2.0]]),
+    ('lambda T, x: x % 2.0', [[5.5, -3.0]], [1.5, 1.0], [[1.0, 1.0]]),
     # NaN through maximum / minimum / relu / clamp
     ('lambda T, a, b: T.maximum(a, b)', [[1.0, nan, nan, 2.0, 1.0, 3.0], [nan, 0.0, nan, 2.0, 3.0, 1.0]], [nan, nan, nan, 2.0, 3.0, 3.0], [[1.0, 1.0, 1.0, 0.5, 0.0, 1.0], [1.0, 1.0, 1.0, 0.5, 1.0, 0.0]]),
     ('lambda T, a, b: T.minimum(a, b)', [[1.0, nan, nan, 2.0, 1.0, 3.0], [nan, 0.0, nan, 2.0, 3.0, 1.0]], [nan, nan, nan, 2.0, 1.0, 1.0], [[1.0, 1.0, 1.0, 0.5, 1.0, 0.0], [1.0, 1.0, 1.0, 0.5, 0.0, 1.0]]),
@@ -500,3 +537,20 @@ def test_inplace_op_with_a_graph_operand_on_a_plain_tensor_keeps_its_old_value_f
     a /= w
     a.sum().backward()
     assert a.tolist() == [1.0, 3.0] and w.grad.tolist() == [0.0, 0.0]
+
+
+def test_floor_divide_has_no_derivative_as_in_pytorch():
+    # torch: (x // y).sum().backward() -> RuntimeError "derivative for aten::floor_divide is not implemented"
+    x = fg.tensor([5.5, -3.0], requires_grad=True)
+    y = (x // 2.0).sum()
+    with pytest.raises(RuntimeError, match="derivative for aten::floor_divide is not implemented"):
+        y.backward()
+
+
+def test_floor_divide_and_remainder_match_numpy():
+    a, b = R.integers(-50, 50, size=(5, 6)), R.integers(1, 9, size=(6,)) * R.choice([-1, 1], size=(6,))
+    assert np.array_equal((fg.tensor(a) // fg.tensor(b)).numpy(), np.floor_divide(a, b))
+    assert np.array_equal((fg.tensor(a) % fg.tensor(b)).numpy(), np.remainder(a, b))
+    x, y = R.uniform(-10, 10, size=(5, 6)), R.uniform(0.5, 3, size=(6,)) * R.choice([-1, 1], size=(6,))
+    assert np.array_equal((fg.tensor(x) // fg.tensor(y)).numpy(), np.floor_divide(x, y))
+    assert np.allclose((fg.tensor(x) % fg.tensor(y)).numpy(), np.remainder(x, y), rtol=0, atol=1e-12)

@@ -94,6 +94,8 @@ bitwise_or = _binary(Tensor.bitwise_or, Tensor.__ror__, "bitwise_or")
 bitwise_xor = _binary(Tensor.bitwise_xor, Tensor.__rxor__, "bitwise_xor")
 bitwise_left_shift = _binary(Tensor.bitwise_left_shift, Tensor.__rlshift__, "bitwise_left_shift")
 bitwise_right_shift = _binary(Tensor.bitwise_right_shift, Tensor.__rrshift__, "bitwise_right_shift")
+floor_divide = _binary(Tensor.floor_divide, Tensor.__rfloordiv__, "floor_divide")
+remainder = _binary(Tensor.remainder, Tensor.__rmod__, "remainder")
 
 
 def pow(input, exponent) -> Tensor:

@@ -199,6 +199,104 @@ impl Backward for DivBackward {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rounded {
+    FloorDivide,
+    Remainder,
+}
+
+/// `a // b` (torch.floor_divide) and `a % b` (torch.remainder, the sign of the divisor), in the
+/// promoted dtype with PyTorch's kernels: an integer divisor of 0 is an error, a float one gives
+/// IEEE's inf/nan. floor_divide has no derivative in PyTorch (backward raises); remainder's is
+/// (g, -g * floor(a / b)).
+fn rounded(a: &Tensor, b: &Tensor, op: Rounded) -> Result<Tensor> {
+    let name = if op == Rounded::FloorDivide { "floor_divide" } else { "remainder" };
+    let dtype = result_type(a, b);
+    let (x, y) = promoted(a, b, dtype)?;
+    let out = match dtype {
+        DType::I64 => {
+            if y.to_vec::<i64>().contains(&0) {
+                bail!(Runtime, "ZeroDivisionError ({name}: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
+            }
+            if op == Rounded::FloorDivide {
+                zip::<i64, i64>(&x, &y, name, floor_divide_int)?
+            } else {
+                zip::<i64, i64>(&x, &y, name, |p, q| {
+                    let r = p.wrapping_rem(q);
+                    if r != 0 && (r < 0) != (q < 0) { r + q } else { r }
+                })?
+            }
+        }
+        DType::F32 | DType::F64 => with_float!(dtype, name, T => if op == Rounded::FloorDivide {
+            zip::<T, T>(&x, &y, name, floor_divide_float)?
+        } else {
+            zip::<T, T>(&x, &y, name, |p: T, q: T| {
+                let m = p % q; // fmod
+                if m != T::zero() && (q < T::zero()) != (m < T::zero()) { m + q } else { m }
+            })?
+        }),
+        d => bail!(Runtime, "{name}: not implemented for '{}' (shapes {:?} and {:?})", d.torch_name(), a.shape(), b.shape()),
+    };
+    record(out, &[a, b], || {
+        Ok(Box::new(RoundedBackward { a: Saved::new(&x)?, b: Saved::new(&y)?, op, sa: a.shape().to_vec(), sb: b.shape().to_vec() }))
+    })
+}
+
+pub fn floor_divide(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    rounded(a, b, Rounded::FloorDivide)
+}
+pub fn remainder(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    rounded(a, b, Rounded::Remainder)
+}
+
+fn floor_divide_int(a: i64, b: i64) -> i64 {
+    let (q, r) = (a.wrapping_div(b), a.wrapping_rem(b));
+    if r != 0 && (r < 0) != (b < 0) { q - 1 } else { q }
+}
+
+/// PyTorch's div_floor_floating: through fmod, so a quotient that rounds up in a / b still floors.
+fn floor_divide_float<T: Float>(a: T, b: T) -> T {
+    if b == T::zero() {
+        return a / b;
+    }
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != T::zero() && (b < T::zero()) != (m < T::zero()) {
+        div = div - T::one();
+    }
+    if div == T::zero() {
+        return T::zero().copysign(a / b);
+    }
+    let f = div.floor();
+    if div - f > T::from_f64(0.5) { f + T::one() } else { f }
+}
+
+struct RoundedBackward {
+    a: Saved,
+    b: Saved,
+    op: Rounded,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for RoundedBackward {
+    fn name(&self) -> &'static str {
+        if self.op == Rounded::FloorDivide { "FloorDivideBackward0" } else { "RemainderBackward1" }
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if self.op == Rounded::FloorDivide {
+            bail!(Runtime, "derivative for aten::floor_divide is not implemented");
+        }
+        let ga = if needs[0] { Some(sum_to(g, &self.sa)?) } else { None };
+        let gb = if needs[1] {
+            let q = floor_divide(self.a.get()?, self.b.get()?)?;
+            Some(sum_to(&unary::neg(&mul(g, &q)?)?, &self.sb)?)
+        } else {
+            None
+        };
+        Ok(vec![ga, gb])
+    }
+}
+
 pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_type(a, b);
     if dtype == DType::Bool {

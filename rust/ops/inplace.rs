@@ -174,14 +174,20 @@ pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result
     apply(t, op, f)
 }
 
-/// `t op= other` for the bitwise ops (`&= |= ^= <<= >>=`). The result dtype is checked before the
-/// kernel runs, so `int_t &= 1.5` names the cast (as PyTorch does), not the float kernel.
+/// `t op= other` for the bitwise ops (`&= |= ^= <<= >>=`).
 pub fn bitwise(t: &Tensor, other: &Tensor, op: crate::ops::binary::Bitwise) -> Result<()> {
+    promoted_op(t, other, op.name(), |src| crate::ops::binary::bitwise(src, other, op))
+}
+
+/// `t op= other` for an op whose result has the promoted dtype (bitwise ops, `//=`, `%=`). The
+/// result dtype is checked before the kernel runs, so `int_t &= 1.5` names the cast (as PyTorch
+/// does), not the float kernel.
+pub fn promoted_op(t: &Tensor, other: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
     let dtype = result_type(t, other);
     if !dtype.can_cast_to(t.dtype()) {
-        bail!(Runtime, "{}: result type {} can't be cast to the desired output type {} (shape {:?})", op.name(), dtype.torch_name(), t.dtype().torch_name(), t.shape());
+        bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", dtype.torch_name(), t.dtype().torch_name(), t.shape());
     }
-    apply_elementwise(t, op.name(), |src| crate::ops::binary::bitwise(src, other, op))
+    apply_elementwise(t, op, f)
 }
 
 /// `fill_(v)` / `zero_()`.

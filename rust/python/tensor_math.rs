@@ -141,6 +141,32 @@ impl PyTensor {
     fn __rmatmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
         self.bin(py, other, matmul::matmul, true)
     }
+    fn __floordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::floor_divide, false)
+    }
+    fn __rfloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::floor_divide, true)
+    }
+    fn __mod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::remainder, false)
+    }
+    fn __rmod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::remainder, true)
+    }
+    fn __ifloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let o = operand(&self.t, other)?;
+        heavy(py, self.t.numel(), || inplace::promoted_op(&self.t, &o, "floor_divide_", |t| binary::floor_divide(t, &o)))
+    }
+    fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        let o = operand(&self.t, other)?;
+        heavy(py, self.t.numel(), || inplace::promoted_op(&self.t, &o, "remainder_", |t| binary::remainder(t, &o)))
+    }
+    fn floor_divide(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::floor_divide, false)
+    }
+    fn remainder(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+        self.bin(py, other, binary::remainder, false)
+    }
     fn __neg__(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, unary::neg)
     }
