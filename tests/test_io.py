@@ -327,3 +327,33 @@ def test_pytorch_file_saved_without_crc32_loads():
     such files, and so does fg.load (a non-zero CRC-32 is checked: test_io_hostile.py)."""
     got = fg.load(fixture("nocrc.pt"))
     assert_same(got, {"w": fg.arange(6.0).reshape(2, 3)})
+
+
+SAVE_ONCE = """
+import sys, ferrograd as fg
+from collections import OrderedDict
+fg.manual_seed(0)
+obj = {"model": OrderedDict(w=fg.randn(3, 4), b=fg.zeros(4, dtype=fg.int64), m=fg.tensor([True, False])),
+       "epoch": 3, "cfg": {"lr": 0.1, "name": "x", "betas": (0.9, 0.99), "raw": b"\\x00"}}
+fg.save(obj, sys.argv[1])
+"""
+
+
+def test_the_same_save_gives_the_same_bytes_in_any_process(tmp_path):
+    """The header's __metadata__ was written from a Rust HashMap, in an order that changed from
+    process to process (and from call to call)."""
+    import subprocess
+    import sys
+
+    files = []
+    # Eight processes: a random order of two keys comes out the same in all of them 1 time in 128.
+    for i, seed in enumerate(map(str, range(8))):
+        path = tmp_path / f"{i}.pt"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", SAVE_ONCE, str(path)], check=True, env=env, timeout=120)
+        files.append(path.read_bytes())
+    obj = {"w": fg.arange(6.0), "n": 1, "s": "x"}
+    for name in ("a.pt", "b.pt"):
+        fg.save(obj, tmp_path / name)
+    assert all(f == files[0] for f in files)
+    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()

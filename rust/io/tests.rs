@@ -76,6 +76,37 @@ fn save_replaces_the_old_file_and_leaves_no_temporary() {
 }
 
 #[test]
+fn the_same_save_gives_the_same_bytes() {
+    // HashMaps of the same entries iterate in different orders (each has its own random keys):
+    // the metadata was written in that order.
+    let tensors = vec![
+        ("b".to_string(), Tensor::ones(&[2], DType::F32)),
+        ("a".to_string(), Tensor::zeros(&[3], DType::I64)),
+        ("c".to_string(), Tensor::from_vec(vec![true, false], &[2]).unwrap()),
+    ];
+    let mut files = Vec::new();
+    for _ in 0..8 {
+        let meta: HashMap<String, String> = (0..16).map(|i| (format!("k{i}"), format!("v{i}"))).collect();
+        let (_dir, path) = scratch("m.safetensors");
+        save(&path, &tensors, &meta).unwrap();
+        files.push(std::fs::read(&path).unwrap());
+    }
+    assert!(files.iter().all(|f| f == &files[0]));
+    let n = u64::from_le_bytes(files[0][..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&files[0][8..8 + n]).unwrap();
+    assert_eq!(n % 8, 0);
+    let sorted: Vec<String> = {
+        let mut k: Vec<String> = (0..16).map(|i| format!("k{i}")).collect();
+        k.sort();
+        k
+    };
+    let positions: Vec<usize> = sorted.iter().map(|k| header.find(&format!("\"{k}\"")).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{header}");
+    // The safetensors crate's order: descending dtype (I64 before F32 before BOOL), then name.
+    assert!(header.find("\"a\":").unwrap() < header.find("\"b\":").unwrap() && header.find("\"b\":").unwrap() < header.find("\"c\":").unwrap(), "{header}");
+}
+
+#[test]
 fn a_long_file_name_still_gets_a_temporary_file() {
     let (dir, path) = scratch(&"m".repeat(250));
     save(&path, &[("w".into(), Tensor::ones(&[1], DType::F32))], &HashMap::new()).unwrap();
