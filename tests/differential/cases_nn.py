@@ -24,7 +24,7 @@ class ModuleFn:
     def __init__(self, make, call=None):
         self.make, self.call, self._state = make, call, None
 
-    def __call__(self, L, *xs, train=True, ctor=None, seed=0, **kw):
+    def __call__(self, L, *xs, train=True, ctor=None, seed=0, calls=1, **kw):
         m = self.make(L, **(ctor or {}))
         if L is torch:
             _randomize(m, seed)
@@ -32,7 +32,8 @@ class ModuleFn:
         else:
             m.load_state_dict({k: fg.tensor(v) for k, v in self._state.items()})
         m.train(train)
-        out = self.call(m, *xs, **kw) if self.call else m(*xs, **kw)
+        for _ in range(calls):  # several calls: running statistics evolve (momentum, num_batches_tracked)
+            out = self.call(m, *xs, **kw) if self.call else m(*xs, **kw)
         return Extra(out, leaves=dict(m.named_parameters()), state=dict(m.named_buffers()))
 
     def __repr__(self) -> str:
@@ -56,7 +57,8 @@ def _dt():
 
 
 @st.composite
-def layer_args(draw, input_shape, ctor, modes=(True, False), dtypes_=("float32",), nonfinite=False, extra=None):
+def layer_args(draw, input_shape, ctor, modes=(True, False), dtypes_=("float32",), nonfinite=False, extra=None,
+               calls=1):
     """Args for a ModuleFn: ctor kwargs drawn by ctor(draw), then an input of input_shape(draw, ctor)."""
     c = draw(ctor)
     shape = draw(input_shape(c))
@@ -64,6 +66,8 @@ def layer_args(draw, input_shape, ctor, modes=(True, False), dtypes_=("float32",
     x = draw(tensors(shape, dt, low=-3, high=3, nonfinite=nonfinite))
     seed = draw(seeds)
     kw = {"train": draw(st.sampled_from(modes)), "ctor": c, "seed": seed}
+    if calls > 1:
+        kw["calls"] = draw(st.integers(1, calls))
     inputs = [x] + (draw(extra(c, shape)) if extra else [])
     return Args(inputs, kw, seed)
 
@@ -113,7 +117,8 @@ for _d, _tail in ((1, [(), (2,)]), (2, [(2, 2)]), (3, [(2, 1, 2)])):
     LAYERS.append(Case(
         f"nn.BatchNorm{_d}d", ModuleFn(lambda L, _d=_d, **c: getattr(L.nn, f"BatchNorm{_d}d")(**c)),
         layer_args(lambda c, _tail=_tail: st.tuples(st.integers(1, 4), st.sampled_from(_tail)).map(
-            lambda t, c=c: (t[0], c["num_features"]) + t[1]), _fixed(num_features=st.integers(1, 3), **_BN_CTOR)),
+            lambda t, c=c: (t[0], c["num_features"]) + t[1]), _fixed(num_features=st.integers(1, 3), **_BN_CTOR),
+            calls=3),
         tol=50))
 
 

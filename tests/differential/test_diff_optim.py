@@ -103,3 +103,37 @@ def test_optimizer_rejects_what_torch_rejects(name, bad):
             outcome[lib_name] = type(e).__name__
     if (outcome["torch"] == "ok") != (outcome["fg"] == "ok"):
         raise Divergence(f"{name}({bad}): ferrograd {outcome['fg']}, torch {outcome['torch']}")
+
+
+SCHEDULERS = {
+    "StepLR": st.fixed_dictionaries({"step_size": st.integers(1, 4), "gamma": st.sampled_from([0.1, 0.5, 0.9])}),
+    "MultiStepLR": st.fixed_dictionaries({"milestones": st.lists(st.integers(1, 8), max_size=3),
+                                          "gamma": st.sampled_from([0.1, 0.5])}),
+    "ExponentialLR": st.fixed_dictionaries({"gamma": st.sampled_from([0.5, 0.9, 1.0])}),
+    "CosineAnnealingLR": st.fixed_dictionaries({"T_max": st.integers(1, 5), "eta_min": st.sampled_from([0.0, 0.01])}),
+    "ReduceLROnPlateau": st.fixed_dictionaries(
+        {"mode": st.sampled_from(["min", "max"]), "factor": st.sampled_from([0.1, 0.5]), "patience": st.integers(0, 3),
+         "threshold": st.sampled_from([1e-4, 0.1]), "threshold_mode": st.sampled_from(["rel", "abs"]),
+         "cooldown": st.integers(0, 2), "min_lr": st.sampled_from([0.0, 0.02])}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+@given(data=st.data())
+def test_lr_scheduler_matches_torch(name, data):
+    """The learning rate after each of several epochs (ReduceLROnPlateau fed the same metrics)."""
+    kw = data.draw(SCHEDULERS[name], label="kw")
+    metrics = data.draw(st.lists(st.sampled_from([1.0, 0.9, 0.5, 1.5, 0.999]), min_size=1, max_size=10), label="metrics")
+    lrs = {}
+    for L in (torch, fg):
+        p = L.zeros(1, requires_grad=True)
+        opt = L.optim.SGD([p], lr=0.1)
+        sched = getattr(L.optim.lr_scheduler, name)(opt, **kw)
+        seq = []
+        for m in metrics:
+            p.grad = L.zeros(1)
+            opt.step()
+            sched.step(m) if name == "ReduceLROnPlateau" else sched.step()
+            seq.append(opt.param_groups[0]["lr"])
+        lrs[L.__name__] = np.array(seq)
+    assert_values(lrs["ferrograd"], lrs["torch"], "float64", 1e-12, f"{name}({kw}) learning rates")
