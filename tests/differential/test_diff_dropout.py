@@ -11,11 +11,14 @@ p = 0 and p = 1 are deterministic and compared value for value in cases_nn.py.
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch")
+
 import math
 
 import ferrograd as fg
 import numpy as np
-import pytest
 import torch
 from harness import Divergence
 from hypothesis import given

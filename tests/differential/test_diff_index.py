@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("torch")
+
 from cases_index import ALL
 from harness import check
 from hypothesis import given

@@ -4,6 +4,9 @@ once it passes, remove its row from known_divergences.KNOWN)."""
 from __future__ import annotations
 
 import pytest
+
+pytest.importorskip("torch")
+
 from harness import check
 from known_divergences import CLASSES, KNOWN
 from triage import all_cases

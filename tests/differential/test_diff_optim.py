@@ -4,9 +4,12 @@ drawn per optimizer; after every step the parameters and the per-parameter state
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch")
+
 import ferrograd as fg
 import numpy as np
-import pytest
 import torch
 from harness import Divergence, assert_values, dtype_name
 from hypothesis import given
