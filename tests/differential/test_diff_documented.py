@@ -30,22 +30,22 @@ def _create_graph(L, x):
 
 DOCUMENTED = [
     ("F.dropout without training", lambda L, x: L.nn.functional.dropout(x, 0.5), [_X],
-     "README: `F.dropout` and friends take `training` with no default (PyTorch's default `True` keeps dropout on "
-     "after `eval()`, issue #26338)"),
+     ("README: `F.dropout` and friends take `training` with no default (PyTorch's default `True` keeps dropout on "
+     "after `eval()`, issue #26338)")),
     ("Dropout2d on 3-D input", lambda L, x: L.nn.Dropout2d(0.5).eval()(x), [_X3],
-     "README: `Dropout2d` given a 3-D input is an error that names the fix (PyTorch silently treats it as (N, C, L), "
-     "issue #69801)"),
+     ("README: `Dropout2d` given a 3-D input is an error that names the fix (PyTorch silently treats it as (N, C, L), "
+     "issue #69801)")),
     ("mse_loss with a broadcast target", lambda L, x, y: L.nn.functional.mse_loss(x, y),
      [_X, T(np.ones((3,), np.float32))],
-     "README: Elementwise losses refuse a target whose shape differs from the input instead of broadcasting to a "
-     "wrong loss"),
+     ("README: Elementwise losses refuse a target whose shape differs from the input instead of broadcasting to a "
+     "wrong loss")),
     ("l1_loss with a broadcast target", lambda L, x, y: L.nn.functional.l1_loss(x, y),
      [_X, T(np.ones((1, 3), np.float32))],
      "README: Elementwise losses refuse a target whose shape differs from the input"),
     ("in-place op on a view of a graph tensor", _view_inplace, [_X],
      "README: An in-place op on a view of a tensor in the graph is refused (PyTorch rewrites the base's history)"),
-    ("create_graph=True", _create_graph, [_X], "README Limitations: first-order gradients only (`create_graph=True` "
-     "is refused)"),
+    ("create_graph=True", _create_graph, [_X], ("README Limitations: first-order gradients only (`create_graph=True` "
+     "is refused)")),
     ("float16 dtype", lambda L, x: x.to(L.float16), [_X], "README Limitations: No int32/float16 dtypes"),
     ("int32 dtype", lambda L, x: x.to(L.int32), [_X], "README Limitations: No int32/float16 dtypes"),
     ("negative slice step", lambda L, x: x[::-1], [_X], "negative slice steps: PyTorch refuses them too"),
