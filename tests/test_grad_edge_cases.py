@@ -39,15 +39,18 @@ class Case:
     tags: tuple = field(default_factory=tuple)
 
 
-class Int(list):
+class Int:
     """An int64 input (class indices): no gradient."""
+
+    def __init__(self, value):
+        self.value = value
 
 
 def make_inputs(lib, case: Case):
     out = []
     for a in case.inputs:
         if isinstance(a, Int):
-            out.append(lib.tensor(np.array(a, dtype=np.int64)))
+            out.append(lib.tensor(np.array(a.value, dtype=np.int64)))
         else:
             out.append(lib.tensor(np.array(a, dtype=case.dtype), requires_grad=True))
     return out
@@ -105,8 +108,29 @@ def _std_rows():
     return rows
 
 
+def _max_rows():
+    """max/min: NaN wins (values, indices and gradient); max(dim) sends the gradient to the chosen
+    index; the full reduction shares it evenly among ties (and among NaNs when the result is NaN)."""
+    rows = []
+    for op in ("max", "min"):
+        rows += [
+            Case(f"{op}_all_nan", lambda lib, F, x, op=op: getattr(x, op)(), [[1.0, NAN, 3.0]]),
+            Case(f"{op}_all_two_nans", lambda lib, F, x, op=op: getattr(x, op)(), [[NAN, 1.0, NAN, 3.0]]),
+            Case(f"{op}_all_ties", lambda lib, F, x, op=op: getattr(x, op)(), [[3.0, 1.0, 3.0, 3.0, 1.0]]),
+            Case(f"{op}_all_inf_ties", lambda lib, F, x, op=op: getattr(x, op)(), [[INF, -INF, INF, -INF]]),
+            Case(f"{op}_all_f32_ties", lambda lib, F, x, op=op: getattr(x, op)(), [[0.5, 0.5, 0.5]], dtype="float32"),
+            Case(f"{op}_dim_nan", lambda lib, F, x, op=op: getattr(x, op)(1), [[[1.0, NAN, 3.0], [NAN, 2.0, NAN], [4.0, 5.0, 6.0]]]),
+            Case(f"{op}_dim0_nan_keepdim", lambda lib, F, x, op=op: getattr(x, op)(0, keepdim=True), [[[5.0, 1.0], [NAN, 2.0], [7.0, NAN]]]),
+            Case(f"{op}_dim_ties", lambda lib, F, x, op=op: getattr(x, op)(1), [[[3.0, 1.0, 3.0], [2.0, 2.0, 2.0]]], weight=[0.5, -2.0]),
+            Case(f"arg{op}_nan", lambda lib, F, x, op=op: getattr(x, "arg" + op)(), [[1.0, 4.0, NAN, 3.0, NAN]]),
+            Case(f"arg{op}_dim_nan_and_ties", lambda lib, F, x, op=op: getattr(x, "arg" + op)(1), [[[1.0, 4.0, NAN, 3.0, NAN], [3.0, 3.0, 1.0, 1.0, 3.0]]]),
+        ]
+    return rows
+
+
 CASES: list[Case] = [
     *_std_rows(),
+    *_max_rows(),
 ]
 
 
@@ -154,3 +178,4 @@ def test_grad_fn_name_matches_pytorch(case: Case):
     assert want is not None, f"no golden record for {case.name}"
     got = run_case(fg, FF, case)
     assert got["grad_fn"] == want["grad_fn"]
+

@@ -283,12 +283,20 @@ impl Backward for MaxAllBackward {
         if self.is_max { "MaxBackward1" } else { "MinBackward1" }
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // PyTorch's evenly_distribute_backward: the gradient is shared by every element equal to
+        // the result, or by every NaN when the result is NaN (NaN == NaN is false).
         let x = self.x.get()?;
-        let mask = to_dtype(&binary::compare(x, self.val.get()?, binary::Cmp::Eq)?, x.dtype())?;
-        let all: Vec<usize> = (0..mask.ndim()).collect();
-        let count = sum_kernel(&mask, &all, false)?.item_f64()?;
-        let share = unary::mul_scalar(g, 1.0 / count.max(1.0))?;
-        Ok(vec![Some(binary::mul(&mask, &share)?)])
+        let val = self.val.get()?.item_f64()?;
+        let g = g.item_f64()?;
+        let gi = with_float!(x.dtype(), "max backward", T => x.with_view::<T, _>(|v| {
+            let data = v.contiguous();
+            let hit = |v: T| if val.is_nan() { v.is_nan() } else { Element::to_f64(v) == val };
+            let count = data.iter().filter(|&&v| hit(v)).count();
+            let share = T::from_f64(g / count.max(1) as f64);
+            let out: Vec<T> = data.iter().map(|&v| if hit(v) { share } else { T::zero() }).collect();
+            Tensor::from_vec_unchecked(out, x.shape())
+        }));
+        Ok(vec![Some(gi)])
     }
 }
 
