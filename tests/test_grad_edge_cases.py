@@ -128,9 +128,27 @@ def _max_rows():
     return rows
 
 
+def _logsumexp_rows():
+    """logsumexp: LogsumexpBackward0 = g * exp(x - result); +-inf entries; empty inputs keep
+    requires_grad."""
+    rows = []
+    for r in ([-INF, -INF, -INF], [INF, 1.0, 2.0], [INF, INF, 0.0], [-INF, 0.0, 1.0], [NAN, 0.0, 1.0], [INF, -INF, 0.0], [1.0, 2.0, 3.0]):
+        rows.append(Case(f"logsumexp_{r}", lambda lib, F, x: x.logsumexp(-1), [r]))
+    rows += [
+        Case("logsumexp_dims_all_-inf", lambda lib, F, x: x.logsumexp((0, 1)), [[[-INF, -INF], [-INF, -INF]]]),
+        Case("logsumexp_keepdim_rows", lambda lib, F, x: x.logsumexp(1, keepdim=True), [[[-INF, -INF], [INF, 1.0], [0.5, -0.5]]], weight=[[2.0], [3.0], [-1.0]]),
+        Case("logsumexp_f32", lambda lib, F, x: x.logsumexp(0), [[-INF, -INF, 80.0, 80.0]], dtype="float32"),
+        Case("logsumexp_0d_-inf", lambda lib, F, x: x.logsumexp(0), [-INF]),
+        Case("logsumexp_empty_dim0", lambda lib, F, x: x.logsumexp(0), [np.zeros((0, 3))]),
+        Case("logsumexp_empty_dim1", lambda lib, F, x: x.logsumexp(1), [np.zeros((0, 3))]),
+    ]
+    return rows
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),
+    *_logsumexp_rows(),
 ]
 
 

@@ -410,22 +410,43 @@ impl Backward for VarStdBackward {
     }
 }
 
-/// log(sum(exp(x))) over `dims`, shifted by the (detached) max so it never overflows.
+/// log(sum(exp(x))) over `dims`, shifted by the max so it never overflows (an infinite max
+/// shifts by 0, as PyTorch's). One op with PyTorch's backward, g * exp(x - result); an empty
+/// input gives -inf and still requires grad.
 pub fn logsumexp(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     let x = &if x.dtype().is_float() { x.clone() } else { to_dtype(x, DType::F32)? };
     let d = wrap_dims(dims, x.ndim(), "logsumexp")?;
-    let di: Vec<isize> = d.iter().map(|&i| i as isize).collect();
-    if x.numel() == 0 {
-        let shape = reduced_shape(x.shape(), &d, keepdim);
-        return Ok(Tensor::full(&shape, f64::NEG_INFINITY, x.dtype()));
+    let kept_shape = reduced_shape(x.shape(), &d, true);
+    let out = if x.numel() == 0 {
+        Tensor::full(&kept_shape, f64::NEG_INFINITY, x.dtype())
+    } else {
+        let xd = x.detach();
+        let di: Vec<isize> = d.iter().map(|&i| i as isize).collect();
+        let mut m = xd.clone();
+        for &dim in d.iter().rev() {
+            m = max_dim(&m, dim as isize, true, true)?.0;
+        }
+        let m = with_float!(m.dtype(), "logsumexp", T => crate::ops::kernel::map::<T, T>(&m, |v: T| if v.is_finite() { v } else { T::zero() }));
+        let s = sum(&unary::exp(&binary::sub(&xd, &m)?)?, &di, true)?;
+        binary::add(&unary::log(&s)?, &m)?
+    };
+    let out = if keepdim { out } else { out.reshape(&reduced_shape(x.shape(), &d, false))?.detach() };
+    let saved_out = out.clone();
+    record(out, &[x], || Ok(Box::new(LogsumexpBackward { x: Saved::new(x)?, out: Saved::new(&saved_out)?, kept_shape })))
+}
+
+struct LogsumexpBackward {
+    x: Saved,
+    out: Saved,
+    kept_shape: Vec<usize>,
+}
+impl Backward for LogsumexpBackward {
+    fn name(&self) -> &'static str {
+        "LogsumexpBackward0"
     }
-    // Max over the reduced dims, one dim at a time, off the graph; infinite maxima shift by 0.
-    let mut m = x.detach();
-    for &dim in d.iter().rev() {
-        m = max_dim(&m, dim as isize, true, true)?.0;
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (x, out) = (self.x.get()?, self.out.get()?.reshape(&self.kept_shape)?);
+        let p = unary::exp(&binary::sub(x, &out)?)?;
+        Ok(vec![Some(binary::mul(&p, &g.reshape(&self.kept_shape)?)?)])
     }
-    let m = with_float!(m.dtype(), "logsumexp", T => crate::ops::kernel::map::<T, T>(&m, |v: T| if v.is_finite() { v } else { T::zero() }));
-    let s = sum(&unary::exp(&binary::sub(x, &m)?)?, &di, true)?;
-    let out = binary::add(&unary::log(&s)?, &m)?;
-    if keepdim { Ok(out) } else { out.reshape(&reduced_shape(x.shape(), &d, false)) }
 }
