@@ -145,10 +145,32 @@ def _logsumexp_rows():
     return rows
 
 
+def _empty_and_sum_rows():
+    """Reductions of empty tensors require grad and backward works; sum/mean name their grad_fn
+    ...Backward0 without a dim argument and ...Backward1 with one (even one listing every dim)."""
+    return [
+        Case("sum_empty", lambda lib, F, x: x.sum(), [np.zeros(0)]),
+        Case("sum_empty_f32", lambda lib, F, x: x.sum(), [np.zeros(0)], dtype="float32"),
+        Case("sum_empty_2d", lambda lib, F, x: x.sum(), [np.zeros((0, 3))]),
+        Case("sum_empty_dim0", lambda lib, F, x: x.sum(0), [np.zeros((0, 3))]),
+        Case("sum_empty_dim1", lambda lib, F, x: x.sum(1), [np.zeros((0, 3))]),
+        Case("mean_empty", lambda lib, F, x: x.mean(), [np.zeros(0)]),
+        Case("mean_empty_dim0", lambda lib, F, x: x.mean(0), [np.zeros((0, 3))]),
+        Case("max_dim_empty_rows", lambda lib, F, x: x.max(1), [np.zeros((0, 3))]),
+        Case("softmax_empty", lambda lib, F, x: x.softmax(0), [np.zeros((0, 3))]),
+        Case("sum_every_dim_listed", lambda lib, F, x: x.sum((0, 1)), [[[1.0, 2.0], [3.0, 4.0]]]),
+        Case("mean_every_dim_listed", lambda lib, F, x: x.mean((0, 1)), [[[1.0, 2.0], [3.0, 4.0]]]),
+        Case("sum_keepdim", lambda lib, F, x: x.sum(1, keepdim=True), [[[1.0, 2.0], [3.0, 4.0]]]),
+        Case("sum_0d_dim0", lambda lib, F, x: x.sum(0), [3.0]),
+        Case("mean_no_dim", lambda lib, F, x: x.mean(), [[[1.0, 2.0], [3.0, 4.0]]]),
+    ]
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),
     *_logsumexp_rows(),
+    *_empty_and_sum_rows(),
 ]
 
 
@@ -162,9 +184,12 @@ def _load_golden():
 GOLDEN = _load_golden()
 
 
-def _assert_same(got, want, dtype: str, what: str):
+def _assert_same(got, want, dtype: str, what: str, signed_zeros: bool = False):
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != PyTorch's {want.shape}"
+    if signed_zeros:  # e.g. an empty sum is +0.0, not -0.0
+        zero = want == 0
+        np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]), err_msg=f"{what}: sign of zeros")
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{what}: NaN positions differ")
     np.testing.assert_array_equal(np.isposinf(got), np.isposinf(want), err_msg=f"{what}: +inf positions differ")
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want), err_msg=f"{what}: -inf positions differ")
@@ -180,7 +205,7 @@ def test_matches_pytorch(case: Case):
     got = run_case(fg, FF, case)
     assert got["shapes"] == want["shapes"]
     for i, (g, w) in enumerate(zip(got["values"], want["values"])):
-        _assert_same(g, w, case.dtype, f"{case.name} output {i}")
+        _assert_same(g, w, case.dtype, f"{case.name} output {i}", signed_zeros=True)
     assert got["requires_grad"] == want["requires_grad"], f"{case.name}: requires_grad"
     if want["grads"] is not None:
         for i, (g, w) in enumerate(zip(got["grads"], want["grads"])):

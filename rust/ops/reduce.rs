@@ -65,7 +65,7 @@ fn is_run(dims: &[usize]) -> bool {
 pub fn sum(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     let d = wrap_dims(dims, x.ndim(), "sum")?;
     let out = sum_kernel(x, &d, keepdim)?;
-    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, keepdim, scale: None })))
+    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, all_implicit: dims.is_empty(), scale: None })))
 }
 
 fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
@@ -100,6 +100,10 @@ fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
 }
 
 fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
+    if n == 0 {
+        // +0.0, as PyTorch (an empty f64 iterator sums to -0.0 in Rust).
+        return vec![T::zero(); a * b];
+    }
     x.with_view::<T, _>(|v| {
         let data = v.contiguous();
         if b == 1 {
@@ -130,21 +134,20 @@ pub fn mean(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     let n: usize = d.iter().map(|&i| x.shape()[i]).product();
     let s = sum_kernel(x, &d, keepdim)?;
     let out = unary::mul_scalar(&s, 1.0 / n as f64)?;
-    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, keepdim, scale: Some(1.0 / n as f64) })))
+    record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, all_implicit: dims.is_empty(), scale: Some(1.0 / n as f64) })))
 }
 
 struct SumBackward {
     input: Vec<usize>,
     dims: Vec<usize>,
-    keepdim: bool,
+    /// Called without dims (`x.sum()`): PyTorch's ...Backward0; any dim argument is ...Backward1.
+    all_implicit: bool,
     /// Some(1/n) for mean.
     scale: Option<f64>,
 }
 impl Backward for SumBackward {
     fn name(&self) -> &'static str {
-        // PyTorch: ...Backward0 for the whole-tensor reduction, ...Backward1 for one with dims.
-        let whole = !self.keepdim && self.dims.len() == self.input.len();
-        match (self.scale.is_some(), whole) {
+        match (self.scale.is_some(), self.all_implicit) {
             (true, true) => "MeanBackward0",
             (true, false) => "MeanBackward1",
             (false, true) => "SumBackward0",
