@@ -166,11 +166,27 @@ def _empty_and_sum_rows():
     ]
 
 
+def _softmax_rows():
+    """softmax / log_softmax with infinite entries: a +inf entry makes the whole row NaN, and so
+    does an all -inf row (PyTorch subtracts the row max without special-casing it)."""
+    rows = []
+    w = [0.3, -0.7, 1.1]
+    for r in ([-INF, -INF, -INF], [INF, 1.0, 2.0], [INF, INF, 0.0], [-INF, 0.0, 1.0], [INF, -INF, 0.0], [NAN, 0.0, 1.0]):
+        for op in ("softmax", "log_softmax"):
+            rows.append(Case(f"{op}_{r}", lambda lib, F, x, op=op: getattr(F, op)(x, -1), [r], weight=w))
+    rows += [
+        Case("softmax_dim0_columns", lambda lib, F, x: F.softmax(x, 0), [[[INF, -INF], [0.0, -INF], [1.0, 2.0]]], weight=[[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]]),
+        Case("log_softmax_f32_-inf", lambda lib, F, x: F.log_softmax(x, 1), [[[-INF, 0.0, 1.0], [INF, 0.0, 0.0]]], dtype="float32"),
+    ]
+    return rows
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),
     *_logsumexp_rows(),
     *_empty_and_sum_rows(),
+    *_softmax_rows(),
 ]
 
 

@@ -17,8 +17,9 @@ fn rows<T: Float>(x: &[T], n: usize, log: bool) -> Vec<T> {
     build(total, ((GRAIN / n.max(1)).max(1)) * n.max(1), |start, out| {
         for (r, o) in out.chunks_mut(n).enumerate() {
             let row = &x[start + r * n..start + (r + 1) * n];
-            let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b != b { b } else { a });
-            let m = if m.is_finite() { m } else if m != m { m } else { T::zero() };
+            // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch:
+            // a +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
+            let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
             if log {
                 let s: T = row.iter().map(|&v| (v - m).exp()).sum();
                 let ls = s.ln();
