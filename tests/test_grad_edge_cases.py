@@ -181,6 +181,17 @@ def _softmax_rows():
     return rows
 
 
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_of_0d_tensor_checks_dim_as_pytorch(op):
+    # PyTorch wraps a 0-d tensor's dim as if it had one: 0 and -1 work, 1 is out of range.
+    x = fg.tensor(1.5)
+    assert getattr(x, op)(0).item() == getattr(x, op)(-1).item() == (1.0 if op == "softmax" else 0.0)
+    with pytest.raises(IndexError, match="out of range"):
+        getattr(x, op)(1)
+    with pytest.raises(IndexError, match="out of range"):
+        getattr(FF, op)(x, 1)
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),

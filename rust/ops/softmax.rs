@@ -46,7 +46,8 @@ fn rows<T: Float>(x: &[T], n: usize, log: bool) -> Vec<T> {
 
 pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     let x = &if x.dtype().is_float() { x.clone() } else { crate::ops::cast::to_dtype(x, DType::F32)? };
-    let d = if x.ndim() == 0 { 0 } else { wrap_dim(dim, x.ndim(), if log { "log_softmax" } else { "softmax" })? };
+    // A 0-d tensor takes dim 0 or -1, as PyTorch (which wraps dims as if it had one dim).
+    let d = wrap_dim(dim, x.ndim().max(1), if log { "log_softmax" } else { "softmax" })?;
     let last = x.ndim().saturating_sub(1);
     // Work on rows: move `dim` last, compute, move it back (a view, no second copy).
     let moved = if d == last { x.detach() } else { x.detach().transpose(d as isize, last as isize)? };
