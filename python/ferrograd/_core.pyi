@@ -417,6 +417,7 @@ def _cross_entropy(
     ignore_index: int,
     label_smoothing: _float,
     reduction: Literal["none", "mean", "sum"],
+    log_probs: bool = ...,
 ) -> Tensor:
     """Fused log-softmax + weighted NLL with label smoothing over class dim 1."""
 def _binary_cross_entropy(input: Tensor, target: Tensor) -> Tensor:

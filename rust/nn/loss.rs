@@ -36,17 +36,18 @@ pub struct CrossEntropyArgs<'a> {
     pub reduction: Reduction,
 }
 
-/// Logits laid out as rows of C (class dim moved last) and the matching flat targets.
-fn rows(input: &Tensor, target: &Tensor) -> Result<(Tensor, Vec<i64>, Vec<usize>, usize)> {
+/// Logits (or log-probabilities) laid out as rows of C (class dim moved last), the matching flat
+/// targets, the output shape of reduction='none', and C. `op` names the caller in errors.
+fn rows(input: &Tensor, target: &Tensor, op: &str) -> Result<(Tensor, Vec<i64>, Vec<usize>, usize)> {
     if !input.dtype().is_float() {
-        bail!(Runtime, "cross_entropy: expected floating point logits, got {}", input.dtype().name());
+        bail!(Runtime, "{op}: expected a floating point input, got {}", input.dtype().name());
     }
     if target.dtype() != DType::I64 {
-        bail!(Runtime, "cross_entropy: expected class indices of dtype int64 (or probabilities of the input's shape), got target of dtype {}", target.dtype().name());
+        bail!(Runtime, "{op}: expected class indices of dtype int64 (or probabilities of the input's shape), got target of dtype {}", target.dtype().name());
     }
     let (x, out_shape) = match input.ndim() {
         1 => (input.unsqueeze(0)?, vec![]),
-        0 => bail!(Runtime, "cross_entropy: input must have a class dimension, got a 0-d tensor"),
+        0 => bail!(Runtime, "{op}: input must have a class dimension, got a 0-d tensor"),
         _ => {
             let mut shape = vec![input.shape()[0]];
             shape.extend_from_slice(&input.shape()[2..]);
@@ -55,12 +56,12 @@ fn rows(input: &Tensor, target: &Tensor) -> Result<(Tensor, Vec<i64>, Vec<usize>
     };
     let expected: Vec<usize> = if input.ndim() == 1 { vec![] } else { out_shape.clone() };
     if input.ndim() > 1 && target.ndim() > 0 && target.shape()[0] != input.shape()[0] {
-        bail!(Value, "Expected input batch_size ({}) to match target batch_size ({}) (cross_entropy input {:?}, target {:?}).", input.shape()[0], target.shape()[0], input.shape(), target.shape());
+        bail!(Value, "Expected input batch_size ({}) to match target batch_size ({}) ({op} input {:?}, target {:?}).", input.shape()[0], target.shape()[0], input.shape(), target.shape());
     }
     if target.shape() != expected.as_slice() {
         bail!(
             Runtime,
-            "cross_entropy: expected target of shape {expected:?} for input of shape {:?} (class dim 1), got target shape {:?}",
+            "{op}: expected target of shape {expected:?} for input of shape {:?} (class dim 1), got target shape {:?}",
             input.shape(), target.shape()
         );
     }
@@ -74,43 +75,82 @@ fn rows(input: &Tensor, target: &Tensor) -> Result<(Tensor, Vec<i64>, Vec<usize>
     Ok((moved, target.to_vec::<i64>(), out_shape, c))
 }
 
+/// PyTorch's grad_fn name for a class-index loss. cross_entropy is log_softmax + nll_loss_nd
+/// there: (N, C) and (C,) inputs end in nll_loss, 4-D ones in nll_loss2d, other ranks are
+/// reshaped to 4-D for nll_loss2d (and viewed back for reduction='none'); label smoothing adds
+/// its term last.
+fn nll_name(ndim: usize, smoothing: f64) -> &'static str {
+    if smoothing > 0.0 {
+        "AddBackward0"
+    } else if ndim <= 2 {
+        "NllLossBackward0"
+    } else {
+        "NllLoss2DBackward0"
+    }
+}
+
+/// Shapes the per-row losses as PyTorch's output: for reduction='none' on a 3-D or >4-D input
+/// (which PyTorch computes as 4-D and views back), made as (N, 1, rows) and then viewed, so the
+/// output's grad_fn is ViewBackward0 as there.
+fn shaped_output(losses: Tensor, out_shape: &[usize], ndim: usize, record_node: impl FnOnce(Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let viewed = ndim == 3 || ndim > 4;
+    if !viewed {
+        return record_node(losses.reshape(out_shape)?.detach());
+    }
+    let n = out_shape.first().copied().unwrap_or(1);
+    let flat = record_node(losses.reshape(&[n, 1, losses.numel().checked_div(n).unwrap_or(0)])?.detach())?;
+    flat.reshape(out_shape)
+}
+
 pub fn cross_entropy(input: &Tensor, target: &Tensor, a: &CrossEntropyArgs<'_>) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&a.label_smoothing) {
         bail!(Value, "cross_entropy: label_smoothing must be between 0.0 and 1.0, got {}", a.label_smoothing);
     }
-    let (x, t, out_shape, c) = rows(input, target)?;
-    if let Some(w) = a.weight {
+    let (x, t, out_shape, c) = rows(input, target, "cross_entropy")?;
+    let w = class_weights(a.weight, c, &t, a.ignore_index, "cross_entropy")?;
+    let (losses, lse, denom) = with_float!(x.dtype(), "cross_entropy", T => forward::<T>(&x, &t, &w, a))?;
+    let name = nll_name(input.ndim(), a.label_smoothing);
+    let make = |out: Tensor| {
+        record(out, &[input], || {
+            Ok(Box::new(CrossEntropyBackward {
+                x: Saved::new(&x)?,
+                input_shape: input.shape().to_vec(),
+                target: t,
+                weight: w,
+                lse,
+                denom,
+                ignore_index: a.ignore_index,
+                smoothing: a.label_smoothing,
+                reduction: a.reduction,
+                name,
+            }))
+        })
+    };
+    match a.reduction {
+        Reduction::None => {
+            let losses = with_float!(x.dtype(), "cross_entropy", T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &[losses.len()]));
+            shaped_output(losses, &out_shape, input.ndim(), make)
+        }
+        Reduction::Sum => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v), x.dtype())),
+        Reduction::Mean => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v) / denom, x.dtype())),
+    }
+}
+
+/// Class weights (ones when none are given), after checking their shape and every target.
+fn class_weights(weight: Option<&Tensor>, c: usize, t: &[i64], ignore_index: i64, op: &str) -> Result<Vec<f64>> {
+    if let Some(w) = weight {
         if w.shape() != [c] {
-            bail!(Runtime, "cross_entropy: weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?}", w.shape());
+            bail!(Runtime, "{op}: weight tensor should be defined either for all {c} classes or no classes but got weight tensor of shape: {:?}", w.shape());
         }
     }
-    for &ti in &t {
-        if ti != a.ignore_index && (ti < 0 || ti as usize >= c) {
-            bail!(Index, "Target {ti} is out of bounds (cross_entropy with {c} classes).");
+    for &ti in t {
+        if ti != ignore_index && (ti < 0 || ti as usize >= c) {
+            bail!(Index, "Target {ti} is out of bounds ({op} with {c} classes).");
         }
     }
-    let w: Vec<f64> = match a.weight {
+    Ok(match weight {
         Some(w) => w.to_vec::<f64>(),
         None => vec![1.0; c],
-    };
-    let (losses, lse, denom) = with_float!(x.dtype(), "cross_entropy", T => forward::<T>(&x, &t, &w, a))?;
-    let out = match a.reduction {
-        Reduction::None => with_float!(x.dtype(), "cross_entropy", T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &out_shape)),
-        Reduction::Sum => Tensor::full(&[], losses.iter().sum(), x.dtype()),
-        Reduction::Mean => Tensor::full(&[], losses.iter().sum::<f64>() / denom, x.dtype()),
-    };
-    record(out, &[input], || {
-        Ok(Box::new(CrossEntropyBackward {
-            x: Saved::new(&x)?,
-            input_shape: input.shape().to_vec(),
-            target: t,
-            weight: w,
-            lse,
-            denom,
-            ignore_index: a.ignore_index,
-            smoothing: a.label_smoothing,
-            reduction: a.reduction,
-        }))
     })
 }
 
@@ -124,9 +164,7 @@ fn forward<T: Float>(x: &Tensor, t: &[i64], w: &[f64], a: &CrossEntropyArgs<'_>)
     let mut denom = 0.0;
     for (i, &ti) in t.iter().enumerate() {
         let row = &data[i * c..(i + 1) * c];
-        let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(Element::to_f64(v)));
-        let m = if m.is_finite() { m } else { 0.0 };
-        let lse = m + row.iter().map(|&v| (Element::to_f64(v) - m).exp()).sum::<f64>().ln();
+        let lse = row_lse(row);
         lses.push(lse);
         if ti == a.ignore_index {
             losses.push(0.0);
@@ -141,6 +179,20 @@ fn forward<T: Float>(x: &Tensor, t: &[i64], w: &[f64], a: &CrossEntropyArgs<'_>)
     Ok((losses, lses, denom))
 }
 
+/// log(sum(exp(row))) as PyTorch's log_softmax sees it: NaN when the row holds a NaN or a +inf
+/// (x - max is then NaN), -inf for an all -inf row (whose log-probabilities are then NaN).
+fn row_lse<T: Float>(row: &[T]) -> f64 {
+    let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| {
+        let v = Element::to_f64(v);
+        if v > m || v.is_nan() || m.is_nan() { if m.is_nan() { m } else { v } } else { m }
+    });
+    if m.is_nan() || m == f64::INFINITY {
+        return f64::NAN;
+    }
+    let m0 = if m.is_finite() { m } else { 0.0 };
+    m0 + row.iter().map(|&v| (Element::to_f64(v) - m0).exp()).sum::<f64>().ln()
+}
+
 struct CrossEntropyBackward {
     x: Saved,
     input_shape: Vec<usize>,
@@ -151,11 +203,12 @@ struct CrossEntropyBackward {
     ignore_index: i64,
     smoothing: f64,
     reduction: Reduction,
+    name: &'static str,
 }
 
 impl Backward for CrossEntropyBackward {
     fn name(&self) -> &'static str {
-        "CrossEntropyLossBackward0"
+        self.name
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = self.x.get()?;
@@ -173,7 +226,15 @@ impl CrossEntropyBackward {
         let data = x.to_vec::<T>();
         let mut out = vec![T::from_f64(0.0); data.len()];
         for (i, &ti) in self.target.iter().enumerate() {
+            let (row, orow) = (&data[i * c..(i + 1) * c], &mut out[i * c..(i + 1) * c]);
             if ti == self.ignore_index {
+                // log_softmax's backward still runs on this row with a zero incoming gradient:
+                // 0 - exp(l) * 0, NaN wherever the log-probability l is NaN (as in PyTorch).
+                for (o, &v) in orow.iter_mut().zip(row) {
+                    if (Element::to_f64(v) - self.lse[i]).is_nan() {
+                        *o = T::from_f64(f64::NAN);
+                    }
+                }
                 continue;
             }
             let gi = match self.reduction {
@@ -182,7 +243,6 @@ impl CrossEntropyBackward {
                 Reduction::Mean => gv[0] / self.denom,
             };
             let wt = self.weight[ti as usize];
-            let (row, orow) = (&data[i * c..(i + 1) * c], &mut out[i * c..(i + 1) * c]);
             for k in 0..c {
                 let p = (Element::to_f64(row[k]) - self.lse[i]).exp();
                 let hard = (1.0 - e) * wt * (p - if k == ti as usize { 1.0 } else { 0.0 });
@@ -190,15 +250,94 @@ impl CrossEntropyBackward {
                 orow[k] = T::from_f64(gi * (hard + soft));
             }
         }
-        // rows (N, d..., C) back to the input's (N, C, d...) layout
-        let moved = Tensor::from_vec_unchecked(out, x.shape());
-        let nd = moved.ndim();
-        if nd == 2 {
-            return moved.reshape(&self.input_shape);
+        to_input_layout(out, x.shape(), &self.input_shape)
+    }
+}
+
+/// Rows (N, d..., C) back to the input's (N, C, d...) layout.
+fn to_input_layout<T: Float>(out: Vec<T>, rows_shape: &[usize], input_shape: &[usize]) -> Result<Tensor> {
+    let moved = Tensor::from_vec_unchecked(out, rows_shape);
+    let nd = moved.ndim();
+    if nd == 2 {
+        return moved.reshape(input_shape);
+    }
+    let mut perm: Vec<isize> = vec![0, nd as isize - 1];
+    perm.extend(1..nd as isize - 1);
+    moved.permute(&perm)?.contiguous()
+}
+
+/// nll_loss of log-probabilities `input` ((N, C), (C,) or (N, C, d...)) at int64 class indices:
+/// -w[t] * input[t] per row (0 for ignore_index); 'mean' divides by the summed weights of the
+/// rows not ignored, so every row ignored gives NaN (0 / 0) with a zero gradient, as PyTorch's.
+pub fn nll_loss(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore_index: i64, reduction: Reduction) -> Result<Tensor> {
+    let (x, t, out_shape, c) = rows(input, target, "nll_loss")?;
+    let w = class_weights(weight, c, &t, ignore_index, "nll_loss")?;
+    let (losses, denom) = with_float!(x.dtype(), "nll_loss", T => {
+        let data = x.to_vec::<T>();
+        let mut denom = 0.0;
+        let losses: Vec<f64> = t.iter().enumerate().map(|(i, &ti)| {
+            if ti == ignore_index {
+                return 0.0;
+            }
+            denom += w[ti as usize];
+            -w[ti as usize] * Element::to_f64(data[i * c + ti as usize])
+        }).collect();
+        (losses, denom)
+    });
+    let name = nll_name(input.ndim(), 0.0);
+    let make = |out: Tensor| {
+        record(out, &[input], || {
+            Ok(Box::new(NllLossBackward { rows_shape: x.shape().to_vec(), input_shape: input.shape().to_vec(), target: t, weight: w, denom, ignore_index, reduction, name }))
+        })
+    };
+    let dtype = x.dtype();
+    match reduction {
+        Reduction::None => {
+            let losses = with_float!(dtype, "nll_loss", T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &[losses.len()]));
+            shaped_output(losses, &out_shape, input.ndim(), make)
         }
-        let mut perm: Vec<isize> = vec![0, nd as isize - 1];
-        perm.extend(1..nd as isize - 1);
-        moved.permute(&perm)?.contiguous()
+        Reduction::Sum => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v), dtype)),
+        Reduction::Mean => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v) / denom, dtype)),
+    }
+}
+
+struct NllLossBackward {
+    rows_shape: Vec<usize>,
+    input_shape: Vec<usize>,
+    target: Vec<i64>,
+    weight: Vec<f64>,
+    denom: f64,
+    ignore_index: i64,
+    reduction: Reduction,
+    name: &'static str,
+}
+
+impl Backward for NllLossBackward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let gv = g.to_vec::<f64>();
+        let c = self.weight.len();
+        let gi = with_float!(g.dtype(), "nll_loss backward", T => {
+            let mut out = vec![T::from_f64(0.0); self.target.len() * c];
+            for (i, &ti) in self.target.iter().enumerate() {
+                if ti == self.ignore_index {
+                    continue;
+                }
+                let gi = match self.reduction {
+                    Reduction::None => gv[i],
+                    Reduction::Sum => gv[0],
+                    Reduction::Mean => gv[0] / self.denom,
+                };
+                out[i * c + ti as usize] = T::from_f64(-self.weight[ti as usize] * gi);
+            }
+            to_input_layout(out, &self.rows_shape, &self.input_shape)?
+        });
+        Ok(vec![Some(gi)])
     }
 }
 

@@ -8,7 +8,7 @@ use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
 use crate::nn::linear::linear;
-use crate::nn::loss::{binary_cross_entropy, cross_entropy, CrossEntropyArgs, Reduction};
+use crate::nn::loss::{binary_cross_entropy, cross_entropy, nll_loss, CrossEntropyArgs, Reduction};
 use crate::nn::norm::layer_norm;
 use crate::ops::{inplace, unary};
 
@@ -80,8 +80,11 @@ pub fn _silu(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     Ok(heavy(py, x.numel(), || unary::silu(&x))?.into())
 }
 
+/// Class-index cross_entropy of logits, or with `log_probs=True` nll_loss of log-probabilities
+/// (the same loss without the log_softmax; label_smoothing must then be 0).
 #[pyfunction]
-#[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction))]
+#[pyo3(signature = (input, target, weight, ignore_index, label_smoothing, reduction, log_probs=false))]
+#[allow(clippy::too_many_arguments)]
 pub fn _cross_entropy(
     py: Python<'_>,
     input: PyRef<'_, PyTensor>,
@@ -90,9 +93,13 @@ pub fn _cross_entropy(
     ignore_index: i64,
     label_smoothing: f64,
     reduction: &str,
+    log_probs: bool,
 ) -> PyResult<PyTensor> {
     let (x, t, w) = (input.t.clone(), target.t.clone(), weight.map(|w| w.t.clone()));
     let reduction = Reduction::parse(reduction).py()?;
+    if log_probs {
+        return Ok(heavy(py, x.numel(), || nll_loss(&x, &t, w.as_ref(), ignore_index, reduction))?.into());
+    }
     let args = CrossEntropyArgs { weight: w.as_ref(), ignore_index, label_smoothing, reduction };
     Ok(heavy(py, x.numel(), || cross_entropy(&x, &t, &args))?.into())
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .. import _core
 from .._core import Tensor
-from .._creation import arange, as_tensor
+from .._creation import as_tensor
 
 __all__ = [
     "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
@@ -58,47 +58,32 @@ def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
         shape = [1] * input.ndim
         shape[dim] = c
         logp = logp * weight.reshape(shape)
-    loss = -(logp * target).sum(dim)
-    return _reduce(loss, reduction)
+    # PyTorch's order of operations, so the output's grad_fn is the same: -(...).sum() for 'sum',
+    # that divided by the number of rows (N times the spatial size) for 'mean'.
+    if reduction == "none":
+        return -(logp * target).sum(dim)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+    total = -(logp * target).sum()
+    return total if reduction == "sum" else total / (input.numel() // c if c else 0)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean") -> Tensor:
-    """Negative log likelihood of log-probabilities `input` (N, C), (N, C, d...) or (C,) at int64 `target`."""
+    """Negative log likelihood of log-probabilities `input` (N, C), (N, C, d...) or (C,) at int64
+    `target` (one Rust kernel, grad_fn NllLossBackward0 / NllLoss2DBackward0 as PyTorch's). 'mean'
+    divides by the summed weights of the targets not ignored: all ignored gives NaN, gradient 0."""
+    if size_average is not None or reduce is not None:
+        raise TypeError("nll_loss: size_average/reduce are deprecated in PyTorch; use reduction=")
     if input.ndim == 0:
         raise ValueError("nll_loss: input must have a class dimension, got a 0-d tensor")
-    if input.ndim > 2:
-        # (N, C, d...) -> rows of classes, as PyTorch's nll_loss2d / nd.
-        n, c = input.shape[0], input.shape[1]
-        if tuple(target.shape) != (n, *input.shape[2:]):
-            raise ValueError(f"nll_loss: expected target of shape {(n, *input.shape[2:])} for input of shape "
-                             f"{tuple(input.shape)}, got {tuple(target.shape)}")
-        perm = (0, *range(2, input.ndim), 1)
-        rows = input.permute(*perm).reshape(-1, c)
-        out = nll_loss(rows, target.reshape(-1), weight, ignore_index=ignore_index, reduction=reduction)
-        return out.reshape(tuple(target.shape)) if reduction == "none" else out
-    batched = input.ndim == 2
-    x = input if batched else input.unsqueeze(0)
-    t = target if batched else target.reshape(1)
-    if t.dtype != _core.int64:
-        raise RuntimeError(f"nll_loss: expected target of dtype int64, got {t.dtype}")
-    n, c = x.shape
-    if tuple(t.shape) != (n,):
-        raise ValueError(f"nll_loss: expected target of shape ({n},) for input of shape {tuple(input.shape)}, got {tuple(target.shape)}")
-    for v in t.tolist():
-        if v != ignore_index and not 0 <= v < c:
-            raise IndexError(f"Target {v} is out of bounds (nll_loss with {c} classes).")
-    keep = t != ignore_index
-    safe = _core.where(keep, t, _core.full([], 0.0, _core.int64))
-    picked = x[arange(n), safe]
-    w = _core.full([n], 1.0, x.dtype) if weight is None else weight[safe]
-    w = w * keep.to(x.dtype)
-    loss = -(picked * w)
-    if not batched and reduction == "none":
-        loss = loss.reshape(())
-    if reduction == "mean":
-        return loss.sum() / w.sum()
-    return _reduce(loss, reduction)
+    if target.dtype != _core.int64:
+        raise RuntimeError(f"nll_loss: expected target of dtype int64, got {target.dtype}")
+    expected = () if input.ndim == 1 else (input.shape[0], *input.shape[2:])
+    if tuple(target.shape) != expected:
+        raise ValueError(f"nll_loss: expected target of shape {expected} for input of shape "
+                         f"{tuple(input.shape)}, got {tuple(target.shape)}")
+    return _core._cross_entropy(input, target, weight, int(ignore_index), 0.0, reduction, log_probs=True)
 
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
