@@ -312,3 +312,70 @@ def test_grad_fn_name_matches_pytorch(case: Case):
     got = run_case(fg, FF, case)
     assert got["grad_fn"] == want["grad_fn"]
 
+
+# ---- BatchNorm: float32 gradients as accurate as PyTorch's ------------------------------------
+#
+# (shape, offset, scale) of the input: x = offset + scale * N(0, 1). Data far from zero relative to
+# its spread (offset >> scale) is where folding the mean into an affine map loses float32 digits.
+BN_CASES = [
+    ((2, 3), 0.0, 1.0),
+    ((4, 3), 0.0, 1.0),
+    ((2, 3, 5), 0.0, 1.0),
+    ((3, 4), 100.0, 1e-2),
+    ((2, 2, 3, 3), 1000.0, 1.0),
+    ((8, 16), 1000.0, 1e-3),
+    ((2, 3), 1e4, 1.0),
+    ((16, 8, 4, 4), 50.0, 0.1),
+]
+
+
+def bn_inputs(shape, offset, scale, seed):
+    """float32 x, weight, bias and upstream gradient (as float64 arrays of float32 values)."""
+    r = np.random.default_rng(seed)
+    c = shape[1]
+    arrays = (offset + scale * r.standard_normal(shape), r.uniform(0.5, 1.5, c), r.uniform(-1, 1, c), r.standard_normal(shape))
+    return [a.astype(np.float32).astype(np.float64) for a in arrays]
+
+
+def bn_reference(x, w, b, g, eps=1e-5):
+    """Training-mode batch_norm and its gradients in float64 (numpy): y, dx, dw, db."""
+    axes = (0, *range(2, x.ndim))
+    shape = [1, x.shape[1]] + [1] * (x.ndim - 2)
+    m = x.size // x.shape[1]
+    mean = x.mean(axes, keepdims=True)
+    invstd = 1 / np.sqrt(((x - mean) ** 2).mean(axes, keepdims=True) + eps)
+    xhat = (x - mean) * invstd
+    y = xhat * w.reshape(shape) + b.reshape(shape)
+    sd, sdx = g.sum(axes, keepdims=True), (g * xhat).sum(axes, keepdims=True)
+    dx = w.reshape(shape) * invstd / m * (m * g - sd - xhat * sdx)
+    return y, dx, (g * xhat).sum(axes), g.sum(axes)
+
+
+def bn_errors(lib, F, shape, offset, scale, trials=10):
+    """Worst error over `trials` inputs of the library's float32 batch_norm against the float64
+    reference, for y, dx, dw, db. Each is max |error| / max |reference|, except dx, which is
+    divided by max |w * invstd * g| (its natural scale: with N = 2 the exact dx is 0)."""
+    worst = np.zeros(4)
+    for seed in range(trials):
+        x, w, b, g = bn_inputs(shape, offset, scale, seed)
+        ref = bn_reference(x, w, b, g)
+        t = [lib.tensor(a.astype(np.float32), requires_grad=True) for a in (x, w, b)]
+        y = F.batch_norm(t[0], None, None, t[1], t[2], training=True)
+        (y * lib.tensor(g.astype(np.float32))).sum().backward()
+        got = [y.detach().numpy(), t[0].grad.numpy(), t[1].grad.numpy(), t[2].grad.numpy()]
+        axes = (0, *range(2, x.ndim))
+        invstd = 1 / np.sqrt(x.var(axes) + 1e-5)
+        dx_scale = np.max(np.abs(w * invstd)) * np.max(np.abs(g))
+        denoms = [np.max(np.abs(ref[0])), dx_scale, np.max(np.abs(ref[2])), np.max(np.abs(ref[3]))]
+        errs = [np.max(np.abs(o.astype(np.float64) - r)) / d for o, r, d in zip(got, ref, denoms)]
+        worst = np.maximum(worst, errs)
+    return worst
+
+
+@pytest.mark.parametrize("shape, offset, scale", BN_CASES, ids=[f"{s}-{o:g}-{c:g}" for s, o, c in BN_CASES])
+def test_batchnorm_float32_gradients_as_accurate_as_pytorch(shape, offset, scale):
+    fg_err = bn_errors(fg, FF, shape, offset, scale)
+    torch_err = np.array(GOLDEN["_batchnorm_torch_error"][f"{shape}-{offset:g}-{scale:g}"])
+    # float32 round-off (a few ulp) everywhere, and never worse than PyTorch's own float32 error.
+    assert np.all(fg_err < 2e-6), f"ferrograd y/dx/dw/db error {fg_err} (PyTorch {torch_err})"
+    assert np.all(fg_err <= np.maximum(torch_err, 2e-7) * 1.5), f"ferrograd {fg_err} vs PyTorch {torch_err}"

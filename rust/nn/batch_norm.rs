@@ -84,17 +84,19 @@ fn channel_stats<T: Float>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f6
     if x.len() > GRAIN { (0..c).into_par_iter().map(stat).collect() } else { (0..c).map(stat).collect() }
 }
 
-/// y = x * scale[c] + shift[c], over (N, C, S) blocks.
-fn affine<T: Float>(x: &[T], (_, c, s): (usize, usize, usize), scale: &[T], shift: &[T]) -> Vec<T> {
+/// y = (x - center[c]) * scale[c] + shift[c], over (N, C, S) blocks. Centering first (by the
+/// mean rounded to T) keeps the precision of data far from zero: folding the mean into the shift,
+/// x * scale + (b - mean * scale), cancels catastrophically when |mean| >> std.
+fn affine<T: Float>(x: &[T], (_, c, s): (usize, usize, usize), center: &[T], scale: &[T], shift: &[T]) -> Vec<T> {
     let block = s.max(1);
     build(x.len(), (GRAIN / block).max(1) * block, |start, out| {
         for (k, o) in out.chunks_mut(block).enumerate() {
             let row = start / block + k;
             let ch = row % c;
-            let (sc, sh) = (scale[ch], shift[ch]);
+            let (ce, sc, sh) = (center[ch], scale[ch], shift[ch]);
             let len = o.len();
             for (oi, &v) in o.iter_mut().zip(&x[row * block..row * block + len]) {
-                oi.write(v * sc + sh);
+                oi.write((v - ce) * sc + sh);
             }
         }
     })
@@ -152,8 +154,10 @@ fn forward<T: Float>(x: &Tensor, a: &BatchNormArgs<'_>, d: (usize, usize, usize)
         };
         let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + a.eps).sqrt()).collect();
         let scale: Vec<T> = (0..c).map(|k| T::from_f64(invstd[k] * w[k].to_f64())).collect();
-        let shift: Vec<T> = (0..c).map(|k| T::from_f64(b[k].to_f64() - mean[k] * invstd[k] * w[k].to_f64())).collect();
-        let out = affine(&data, d, &scale, &shift);
+        let center: Vec<T> = mean.iter().map(|&m| T::from_f64(m)).collect();
+        // The part of the mean that rounding it to T lost goes into the shift, in f64.
+        let shift: Vec<T> = (0..c).map(|k| T::from_f64(b[k].to_f64() - (mean[k] - center[k].to_f64()) * invstd[k] * w[k].to_f64())).collect();
+        let out = affine(&data, d, &center, &scale, &shift);
         if a.update_running && a.use_batch_stats {
             let m = a.momentum;
             let count = (n * s) as f64;
@@ -215,29 +219,42 @@ impl BatchNormBackward {
             (0..c).map(|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch])).collect()
         };
         let m = (n * s) as f64;
-        // dx = k1 * dy + k2 * x + k3 per channel (the training formula folded into an affine map).
-        let mut k = vec![[T::from_f64(0.0); 3]; c];
+        // dx = k1 * dy + k2 * (x - center) + k3 per channel: the training formula folded into an
+        // affine map of dy and the centred x (centred in T by the mean rounded to T, the rest of
+        // the mean carried in k3 in f64, as in the forward).
+        let mut k = vec![[T::from_f64(0.0); 4]; c];
         for ch in 0..c {
             let (is, wc) = (self.invstd[ch], w[ch]);
+            let center = T::from_f64(self.mean[ch]);
             if self.use_batch_stats {
                 let (sd, sdx) = stats[ch];
                 let a2 = -is * is * is * sdx / m * wc;
-                k[ch] = [T::from_f64(is * wc), T::from_f64(a2), T::from_f64(-is * wc * sd / m - a2 * self.mean[ch])];
+                let lost = self.mean[ch] - center.to_f64();
+                k[ch] = [T::from_f64(is * wc), T::from_f64(a2), T::from_f64(-is * wc * sd / m - a2 * lost), center];
             } else {
-                k[ch][0] = T::from_f64(is * wc);
+                k[ch] = [T::from_f64(is * wc), T::from_f64(0.0), T::from_f64(0.0), center];
             }
         }
         let gx = if needs[0] {
             let block = s.max(1);
+            let batch_stats = self.use_batch_stats;
             let data = build(xv.len(), (GRAIN / block).max(1) * block, |start, out| {
                 for (r, o) in out.chunks_mut(block).enumerate() {
                     let row = start / block + r;
                     // Locals, not indexing into captures, so the loop vectorises.
-                    let [k1, k2, k3] = k[row % c];
+                    let [k1, k2, k3, ce] = k[row % c];
                     let base = row * block;
                     let (gr, xr) = (&gv[base..base + o.len()], &xv[base..base + o.len()]);
-                    for ((oi, &dy), &xi) in o.iter_mut().zip(gr).zip(xr) {
-                        oi.write(k1 * dy + k2 * xi + k3);
+                    if batch_stats {
+                        for ((oi, &dy), &xi) in o.iter_mut().zip(gr).zip(xr) {
+                            oi.write(k1 * dy + k2 * (xi - ce) + k3);
+                        }
+                    } else {
+                        // Running statistics are constants: dx = dy * w * invstd (an inf in x
+                        // must not turn into 0 * inf = NaN here).
+                        for (oi, &dy) in o.iter_mut().zip(gr) {
+                            oi.write(k1 * dy);
+                        }
                     }
                 }
             });
@@ -283,5 +300,6 @@ fn grad_sums<T: Float>(x: &[T], g: &[T], (n, c, s): (usize, usize, usize), ch: u
         sd += a1.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
         sdx += a2.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
     }
-    (sd, sdx)
+    // sum(dy * (x - mean)) = sum(dy * (x - mean_t)) - (mean - mean_t) * sum(dy).
+    (sd, sdx - (mean - mean_t.to_f64()) * sd)
 }
