@@ -13,6 +13,9 @@ pub enum Error {
     Index(String),
     /// Wrong dtype or argument kind (TypeError).
     Type(String),
+    /// An op that has no kernel for this dtype (NotImplementedError, a RuntimeError subclass in
+    /// Python, as PyTorch raises for `-` of bools or `&` of floats).
+    NotImplemented(String),
     /// A file operation failed (OSError; the kind picks FileNotFoundError, PermissionError ...).
     Io(std::io::ErrorKind, String),
 }
@@ -22,7 +25,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) | Error::Io(_, m) => f.write_str(m),
+            Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) | Error::NotImplemented(m) | Error::Io(_, m) => f.write_str(m),
         }
     }
 }

@@ -4,7 +4,8 @@
 use std::io::ErrorKind;
 
 use pyo3::exceptions::{
-    PyFileExistsError, PyFileNotFoundError, PyIndexError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
+    PyFileExistsError, PyFileNotFoundError, PyIndexError, PyNotImplementedError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 
@@ -18,6 +19,7 @@ pub fn to_py(e: Error) -> PyErr {
         Error::Value(m) => PyValueError::new_err(m),
         Error::Index(m) => PyIndexError::new_err(m),
         Error::Type(m) => PyTypeError::new_err(m),
+        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Io(kind, m) => match kind {
             ErrorKind::NotFound => PyFileNotFoundError::new_err(m),
             ErrorKind::PermissionDenied => PyPermissionError::new_err(m),
