@@ -19,10 +19,9 @@ import ferrograd._core as core
 P = inspect.Parameter
 STUB = Path(__file__).resolve().parents[1] / "python" / "ferrograd" / "_core.pyi"
 
-# Names PyO3 adds as a side effect of a slot: defining __and__ fills the nb_and slot, which
-# also exposes __rand__; defining __setitem__ fills mp_ass_subscript, which exposes __delitem__.
-# They only ever return NotImplemented / raise, so the stub leaves them out (checked below).
-NOT_STUBBED = {"Tensor": {"__rand__", "__ror__", "__rxor__", "__delitem__"}}
+# Names PyO3 adds as a side effect of a slot: defining __setitem__ fills mp_ass_subscript, which
+# exposes __delitem__. It only ever raises, so the stub leaves it out (checked below).
+NOT_STUBBED = {"Tensor": {"__delitem__"}}
 
 MODULE_DUNDERS = set(dir(types.ModuleType("m"))) | {"__file__"}
 
@@ -101,10 +100,8 @@ def test_class_members_match(stub, cls_name):
 
 
 def test_unstubbed_slot_names_are_inert():
-    """If a reflected logical op or item deletion gets a real implementation, stub it."""
+    """If item deletion gets a real implementation, stub it."""
     t = core.full([2], 1.0, core.bool)
-    for name in ("__rand__", "__ror__", "__rxor__"):
-        assert getattr(t, name)(True) is NotImplemented, name
     with pytest.raises(NotImplementedError):
         del t[0]
 
