@@ -141,11 +141,13 @@ impl PyTensor {
     }
 
     fn __float__(&self) -> PyResult<f64> {
+        self.one_element()?;
         self.t.item_f64().py()
     }
     /// Python's own int(): exact for int64, truncation for floats, and Python's ValueError /
     /// OverflowError for NaN and inf (a cast would give i64::MIN silently).
     fn __int__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.one_element()?;
         self.item(py)?.call_method0("__int__")
     }
     fn __index__(&self) -> PyResult<i64> {
@@ -324,6 +326,17 @@ impl PyTensor {
     #[classmethod]
     fn __class_getitem__(cls: &Bound<'_, PyType>, _item: &Bound<'_, PyAny>) -> Py<PyType> {
         cls.clone().unbind()
+    }
+}
+
+impl PyTensor {
+    /// `int()` / `float()` of a tensor: ValueError unless it has one element (PyTorch's type;
+    /// `.item()` keeps RuntimeError, as PyTorch's does).
+    fn one_element(&self) -> PyResult<()> {
+        if self.t.numel() != 1 {
+            return Err(PyValueError::new_err(format!("only one element tensors can be converted to Python scalars (shape {:?})", self.t.shape())));
+        }
+        Ok(())
     }
 }
 
