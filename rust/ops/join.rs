@@ -15,13 +15,17 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     }
     // PyTorch skips legacy empty 1-D tensors (shape [0]) when the others have more dims.
     let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
-    let parts = if parts.is_empty() { vec![&tensors[0]] } else { parts };
+    let parts = if parts.is_empty() { tensors.iter().collect() } else { parts };
     let first = parts[0];
     if first.ndim() == 0 {
         bail!(Runtime, "cat(): zero-dimensional tensor (at position 0) cannot be concatenated");
     }
     let d = wrap_dim(dim, first.ndim(), "cat")?;
+    // Every tensor takes part in the type promotion, the skipped empties too (PyTorch's result_type).
     let mut dtype = first.dtype();
+    for t in tensors {
+        dtype = result_type(&Tensor::zeros(&[1], dtype), &Tensor::zeros(&[1], t.dtype()));
+    }
     let mut total = 0;
     for (i, t) in parts.iter().enumerate() {
         if t.ndim() != first.ndim() {
@@ -32,7 +36,6 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
                 bail!(Runtime, "cat(): Sizes of tensors must match except in dimension {d}. Expected size {} but got size {} for tensor number {i} in the list (shapes {:?} and {:?}).", first.shape()[k], t.shape()[k], first.shape(), t.shape());
             }
         }
-        dtype = result_type(&Tensor::zeros(&[1], dtype), t);
         total += t.shape()[d];
     }
     let mut shape = first.shape().to_vec();
@@ -46,13 +49,21 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
         sizes.push(n);
         at += n;
     }
-    let inputs: Vec<&Tensor> = parts.to_vec();
+    // The skipped legacy empties still take part in autograd (the result requires grad if one
+    // of them does, and each gets its empty gradient), as in PyTorch.
+    let inputs: Vec<&Tensor> = tensors.iter().collect();
+    let mut parts_sizes = sizes.into_iter();
+    let sizes = tensors
+        .iter()
+        .map(|t| if parts.iter().any(|p| p.same_tensor(t)) { parts_sizes.next() } else { None })
+        .collect();
     record(out, &inputs, || Ok(Box::new(CatBackward { dim: d, sizes })))
 }
 
 struct CatBackward {
     dim: usize,
-    sizes: Vec<usize>,
+    /// Each input's length along `dim`; None for a skipped legacy empty (shape [0]).
+    sizes: Vec<Option<usize>>,
 }
 impl Backward for CatBackward {
     fn name(&self) -> &'static str {
@@ -65,8 +76,12 @@ impl Backward for CatBackward {
         let mut at = 0;
         let mut out = Vec::with_capacity(self.sizes.len());
         for (&n, &need) in self.sizes.iter().zip(needs) {
-            out.push(if need { Some(g.slice(self.dim, at, at + n, 1)?) } else { None });
-            at += n;
+            out.push(match (n, need) {
+                (_, false) => None,
+                (None, true) => Some(Tensor::zeros(&[0], g.dtype())),
+                (Some(n), true) => Some(g.slice(self.dim, at, at + n, 1)?),
+            });
+            at += n.unwrap_or(0);
         }
         Ok(out)
     }
@@ -128,5 +143,9 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
     }
     let d = existing_dim(dim, x.ndim(), "chunk")?;
     let n = x.shape()[d];
-    split(x, n.div_ceil(chunks).max(1), d as isize)
+    if n == 0 {
+        // PyTorch returns `chunks` empty pieces here (and fewer than `chunks` otherwise).
+        return split_sizes(x, &vec![0; chunks], d as isize);
+    }
+    split(x, n.div_ceil(chunks), d as isize)
 }

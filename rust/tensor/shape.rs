@@ -21,6 +21,9 @@ impl Layout {
         self.shape.iter().product()
     }
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true; // no elements, nothing out of order (PyTorch says the same)
+        }
         let mut expected = 1;
         for (&n, &s) in self.shape.iter().zip(&self.strides).rev() {
             if n != 1 && s != expected {
