@@ -40,11 +40,42 @@ def _fg_key(key):
     return key
 
 
+def _is_advanced(k):
+    return isinstance(k, list) or (isinstance(k, np.ndarray) and k.ndim > 0)
+
+
+def numpy_with_torch_rule(x, key):
+    """x[key] in numpy, with PyTorch's one difference: integers select before any advanced index
+    is applied (numpy makes an integer next to an advanced index advanced too, which moves the
+    broadcast dims: x[0, :, [1, 2]] is (4, 2) in PyTorch and (2, 4) in numpy for x (3, 4, 5))."""
+    if isinstance(key, list) and any(isinstance(k, list) for k in key):
+        key = tuple(key)  # PyTorch reads a list of lists as a tuple of indices (numpy's old rule)
+    if not (isinstance(key, tuple) and any(map(_is_advanced, key)) and any(isinstance(k, int) for k in key)):
+        return x[key]
+    first = tuple(slice(None) if _is_advanced(k) else k for k in key)
+    second = tuple(k if _is_advanced(k) or k is Ellipsis else slice(None) for k in key if not isinstance(k, int))
+    return x[first][second]
+
+
 @pytest.mark.parametrize("key", GETITEM_CASES, ids=[repr(k).replace(" ", "") for k in GETITEM_CASES])
 def test_getitem_matches_numpy_indexing(key):
     x = rng(8).standard_normal((4, 5, 6))
-    assert_matches_numpy(fg.tensor(x)[_fg_key(key)], x[key])
-    assert_matches_numpy(fg.tensor(x.astype(np.float32))[_fg_key(key)], x.astype(np.float32)[key])
+    assert_matches_numpy(fg.tensor(x)[_fg_key(key)], numpy_with_torch_rule(x, key))
+    x32 = x.astype(np.float32)
+    assert_matches_numpy(fg.tensor(x32)[_fg_key(key)], numpy_with_torch_rule(x32, key))
+
+
+def test_numpy_with_torch_rule_matches_torch():
+    torch = pytest.importorskip("torch")
+    x = rng(8).standard_normal((4, 5, 6))
+
+    def tk(k):
+        if isinstance(k, tuple):
+            return tuple(tk(i) for i in k)
+        return torch.from_numpy(k) if isinstance(k, np.ndarray) else k
+
+    for key in GETITEM_CASES:
+        np.testing.assert_array_equal(torch.from_numpy(x)[tk(key)].numpy(), numpy_with_torch_rule(x, key))
 
 
 @pytest.mark.parametrize("mask_fn", [lambda x: x > 0, lambda x: x[..., 0] > 0, lambda x: x[:, :, 0] < 0.5])

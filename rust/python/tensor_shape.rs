@@ -62,7 +62,27 @@ fn index_list(this: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<Vec<Index>> {
     if let Ok(tup) = key.cast::<PyTuple>() {
         return tup.iter().map(|k| one_index(this, &k)).collect();
     }
+    if let Ok(list) = key.cast::<PyList>() {
+        if list_is_a_tuple(list) {
+            return list.iter().map(|k| one_index(this, &k)).collect();
+        }
+    }
     Ok(vec![one_index(this, key)?])
+}
+
+/// PyTorch keeps numpy's old rule: a short list holding a sequence, tensor, slice, Ellipsis or
+/// None is read as a tuple of indices (`x[[[0, 1], [2, 3]]]` is `x[[0, 1], [2, 3]]`, shape (2,
+/// ...)), where today's numpy reads one 2-D index array.
+fn list_is_a_tuple(list: &Bound<'_, PyList>) -> bool {
+    list.len() < 32
+        && list.iter().any(|k| {
+            k.is_none()
+                || k.is_instance_of::<PyEllipsis>()
+                || k.is_instance_of::<PySlice>()
+                || k.is_instance_of::<PyTensor>()
+                || k.is_instance_of::<PyList>()
+                || k.is_instance_of::<PyTuple>()
+        })
 }
 
 #[pymethods]
@@ -118,7 +138,11 @@ impl PyTensor {
     }
     #[getter(mT)]
     fn get_mt(&self) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(-2, -1).py()?.into())
+        match self.t.ndim() {
+            0 => Ok(self.t.clone().into()),
+            1 => Err(pyo3::exceptions::PyRuntimeError::new_err("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")),
+            _ => Ok(self.t.transpose(-2, -1).py()?.into()),
+        }
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
