@@ -363,9 +363,6 @@ WORDING_DIFFERS = {
 
 # Rows that need a change in a file this area does not own (see /work/notes/requests.md).
 PENDING = {
-    **{e: "R-dtype-1: int()/float() of a tensor with other than one element is ValueError (rust/python/tensor.rs)" for e in (
-        "int(T.tensor([1, 2]))", "float(T.tensor([]))",
-    )},
 }
 
 
