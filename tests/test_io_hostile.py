@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import re
 import signal
 import struct
 import subprocess
@@ -545,6 +546,71 @@ def test_save_killed_midway_leaves_the_old_file_intact(tmp_path):
     # What a killed save leaves is one hidden temporary file, never the target's name (the
     # safetensors crate's writer used to add a second one of its own).
     assert len(leftovers) == 1 and leftovers[0].startswith(".ckpt.pt.") and leftovers[0].endswith(".tmp"), leftovers
+    # Named for ferrograd, the target, this machine and the writer, so the next save knows it
+    # for a stale temporary of its own (its writer is dead) and removes it.
+    assert re.fullmatch(rf"\.ckpt\.pt\.ferrograd-{_host_tag()}-{child.pid}-[A-Za-z0-9]{{6}}\.tmp", leftovers[0]), leftovers
+    fg.save(old, target)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
+
+
+def _host_tag() -> str:
+    """save.rs's name for this machine: FNV-1a of the host name, 8 hex digits."""
+    with open("/proc/sys/kernel/hostname", "rb") as f:
+        name = f.read().strip()
+    h = 0x811C9DC5
+    for b in name:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return f"{h:08x}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="judges pids through /proc")
+def test_a_save_removes_only_stale_temporaries_of_its_own_target(tmp_path):
+    tag, other_host = _host_tag(), "00000000" if _host_tag() != "00000000" else "11111111"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        hour_ago = time.time() - 3700
+        files = {
+            f".ckpt.pt.ferrograd-{tag}-{dead.pid}-aB3dE9.tmp": (None, "removed"),  # its writer was killed
+            f".ckpt.pt.ferrograd-{tag}-{live.pid}-aB3dE9.tmp": (None, "kept"),  # a save still running
+            f".ckpt.pt.ferrograd-{tag}-{live.pid}-Zz9Zz9.tmp": (hour_ago, "removed"),  # untouched for an hour
+            f".ckpt.pt.ferrograd-{other_host}-{dead.pid}-aB3dE9.tmp": (None, "kept"),  # a pid of another machine
+            f".ckpt.pt.ferrograd-{other_host}-{dead.pid}-Qq1Qq1.tmp": (hour_ago, "removed"),
+            f".other.pt.ferrograd-{tag}-{dead.pid}-aB3dE9.tmp": (None, "kept"),  # another target's
+            ".ckpt.pt.aB3dE9.tmp": (hour_ago, "kept"),  # not named as ferrograd's
+            ".tmpAbCdEf": (hour_ago, "kept"),
+            "ckpt.pt.ferrograd-notes.txt": (hour_ago, "kept"),
+        }
+        for name, (mtime, _) in files.items():
+            (tmp_path / name).write_bytes(b"partial")
+            if mtime is not None:
+                os.utime(tmp_path / name, (mtime, mtime))
+        fg.save({"w": fg.ones(2)}, tmp_path / "ckpt.pt")
+        want = sorted(["ckpt.pt", *(n for n, (_, what) in files.items() if what == "kept")])
+        assert sorted(os.listdir(tmp_path)) == want
+    finally:
+        live.kill()
+        live.wait()
+
+
+CONCURRENT_SAVER = """
+import sys, ferrograd as fg
+value = float(sys.argv[2])
+for _ in range(6):
+    fg.save({"w": fg.full((1 << 21,), value)}, sys.argv[1])  # 8 MiB
+"""
+
+
+def test_two_processes_saving_to_one_target_both_succeed(tmp_path):
+    """Each save cleans up stale temporaries; a concurrent save's file is not stale."""
+    target = tmp_path / "ckpt.pt"
+    children = [subprocess.Popen([sys.executable, "-c", CONCURRENT_SAVER, str(target), v], stderr=subprocess.PIPE, text=True) for v in ("1", "2")]
+    errors = [c.communicate(timeout=300)[1] for c in children]
+    assert [c.returncode for c in children] == [0, 0], errors
+    w = fg.load(target)["w"]
+    assert w.shape == (1 << 21,) and w[0].item() in (1.0, 2.0) and bool((w == w[0]).all())
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt"]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses RLIMIT_FSIZE")
