@@ -322,9 +322,9 @@ fn run<T: Float, const K: usize, const J: usize>(
     let g_guard = grad.storage().read();
     let g_view = View { data: T::slice(&g_guard), layout: grad.layout() };
     let g = g_view.contiguous();
-    let mut p_guard = param.storage().write();
-    let mut req_locked = required.map(|(_, t)| (t.storage().write(), t.layout().offset));
-    let mut opt_locked = optional.map(|(_, t)| t.map(|t| (t.storage().write(), t.layout().offset)));
+    let mut p_guard = param.write();
+    let mut req_locked = required.map(|(_, t)| (t.write(), t.layout().offset));
+    let mut opt_locked = optional.map(|(_, t)| t.map(|t| (t.write(), t.layout().offset)));
     let req = req_locked.each_mut().map(|(guard, off)| &mut T::slice_mut(guard)[*off..*off + n]);
     let opt = opt_locked.each_mut().map(|o| o.as_mut().map(|(guard, off)| &mut T::slice_mut(guard)[*off..*off + n]));
     let layout = param.layout();

@@ -72,7 +72,7 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
     };
     let (off, n) = (t.layout().offset, t.numel());
     let apply = |vals: &[T]| {
-        let mut guard = t.storage().write();
+        let mut guard = t.write();
         let data = &mut T::slice_mut(&mut guard)[off..off + n];
         if vals.len() == 1 {
             if n > GRAIN {
