@@ -354,3 +354,34 @@ def test_int_of_nan_and_inf_raises_as_python(value, exc):
     with pytest.raises(exc):
         int(fg.tensor(value))
     assert int(fg.tensor(-2.7)) == -2
+
+
+def test_in_place_change_through_data_is_not_seen_by_backward():
+    # PyTorch: `.data` has its own version counter, so backward uses the changed values without
+    # complaint (its documented caveat); ferrograd used to refuse.
+    w = fg.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    w.data.mul_(2.0)
+    y.backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(w.detach().numpy(), [2.0, 2.0, 2.0])
+
+
+def test_in_place_change_through_detach_is_still_caught():
+    # detach() shares the version counter (PyTorch too): the saved value changed, backward says so.
+    w = fg.ones(3, requires_grad=True)
+    y = (w * w).sum()
+    w.detach().mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
+
+
+def test_optimizer_step_between_forward_and_backward_is_caught():
+    lin = nn.Linear(2, 1)
+    loss = (lin.weight * lin.weight).sum()  # saves the weight for backward
+    opt = fg.optim.SGD(lin.parameters(), lr=0.1)
+    for p in lin.parameters():
+        p.grad = fg.ones_like(p)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

@@ -177,7 +177,7 @@ fn forward<T: Float>(x: &Tensor, a: &BatchNormArgs<'_>, d: (usize, usize, usize)
 /// running = (1 - m) * running + m * stat, in place (the buffer's storage, no autograd).
 fn blend<T: Float>(running: &Tensor, stat: &[f64], m: f64) {
     let layout = running.layout().clone();
-    let mut guard = running.storage().write();
+    let mut guard = running.write();
     let data = T::slice_mut(&mut guard);
     for (k, &st) in stat.iter().enumerate() {
         let i = layout.offset + k * layout.strides.first().copied().unwrap_or(1);

@@ -59,7 +59,7 @@ pub fn eye(n: usize, m: Option<usize>, dtype: DType) -> Result<Tensor> {
     let m = m.unwrap_or(n);
     let out = Tensor::try_full(&[n, m], 0.0, dtype)?;
     with_dtype!(dtype, T => {
-        let mut guard = out.storage().write();
+        let mut guard = out.storage().write_unversioned();
         let v = T::slice_mut(&mut guard);
         for i in 0..n.min(m) {
             v[i * m + i] = T::from_f64(1.0);

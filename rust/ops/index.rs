@@ -331,7 +331,7 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     };
     with_dtype!(v.dtype(), T => {
         let vals = val.to_vec::<T>();
-        let mut guard = v.storage().write();
+        let mut guard = v.write();
         let data = T::slice_mut(&mut guard);
         for (&o, &s) in p.offsets.iter().zip(&vals) {
             data[o] = s;

@@ -383,7 +383,7 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let src = if src.shape() == dst.shape() { src } else { src.expand(dst.shape())? };
     with_dtype!(dst.dtype(), T => {
         let vals = src.to_vec::<T>();
-        let mut guard = dst.storage().write();
+        let mut guard = dst.write();
         iter::scatter(T::slice_mut(&mut guard), dst.layout(), &vals);
     });
     Ok(())

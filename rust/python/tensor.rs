@@ -280,7 +280,7 @@ impl PyTensor {
     /// `.data`: the same storage without history (PyTorch's legacy escape hatch).
     #[getter]
     fn get_data(&self) -> PyTensor {
-        self.t.detach().into()
+        self.t.data().into()
     }
     #[setter]
     fn set_data(&self, value: PyRef<'_, PyTensor>) -> PyResult<()> {

@@ -15,11 +15,10 @@ use crate::autograd::Node;
 use crate::bail;
 use crate::error::Result;
 
-/// Memory shared by a tensor and its views. The version counts in-place writes, so backward can
-/// tell that a tensor it saved was changed after it was saved (PyTorch's version counter).
+/// Memory shared by a tensor and its views. Writes go through `Tensor::write`, which counts them
+/// in the writer's version counter (see `TensorImpl::version`).
 pub struct Storage {
     buf: RwLock<Buffer>,
-    version: AtomicU64,
 }
 
 /// Bytes held by all live tensor storages, and the peak since the last reset: what
@@ -43,19 +42,17 @@ impl Storage {
         let bytes = buf.len() * buf.dtype().size_of();
         let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
         PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-        Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
+        Storage { buf: RwLock::new(buf) }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
         // A poisoned lock only means a panic elsewhere while writing; the data is still a valid
         // buffer, so keep going rather than turn one failure into many.
         self.buf.read().unwrap_or_else(|e| e.into_inner())
     }
-    pub fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
-        self.version.fetch_add(1, Ordering::Relaxed);
+    /// The buffer for writing, without counting a change: for a tensor nobody has seen yet.
+    /// Everything else writes through `Tensor::write`.
+    pub(crate) fn write_unversioned(&self) -> RwLockWriteGuard<'_, Buffer> {
         self.buf.write().unwrap_or_else(|e| e.into_inner())
-    }
-    pub fn version(&self) -> u64 {
-        self.version.load(Ordering::Relaxed)
     }
 }
 
@@ -104,6 +101,10 @@ pub struct TensorImpl {
     pub(crate) is_inference: bool,
     /// Shares another tensor's storage through a different layout (reshape, slicing ...).
     is_view: bool,
+    /// Counts in-place writes, so backward can tell that a tensor it saved was changed after it
+    /// was saved (PyTorch's version counter). Shared by a tensor, its views and `detach()`;
+    /// `.data` gets its own, so writes through it go unseen by autograd, exactly as in PyTorch.
+    version: Arc<AtomicU64>,
     meta: Mutex<AutogradMeta>,
 }
 
@@ -138,6 +139,7 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             is_inference: crate::autograd::is_inference_mode_enabled(),
             is_view: false,
+            version: Arc::new(AtomicU64::new(0)),
             meta: Mutex::new(AutogradMeta::default()),
         }))
     }
@@ -198,8 +200,26 @@ impl Tensor {
         let mut t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.is_view = true;
+            inner.version = self.0.version.clone();
         }
         t
+    }
+
+    /// `.data`: the same elements with no history and a version counter of its own, so an
+    /// in-place change through it (`w.data.mul_(0.5)` between forward and backward) is not
+    /// reported by backward (PyTorch's semantics, and its documented caveat).
+    pub fn data(&self) -> Tensor {
+        let mut t = self.view_with(self.0.layout.clone());
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.version = Arc::new(AtomicU64::new(self.version()));
+        }
+        t
+    }
+
+    /// The buffer for writing; counts one in-place change of this tensor (and its views).
+    pub fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
+        self.0.version.fetch_add(1, Ordering::Relaxed);
+        self.0.storage.write_unversioned()
     }
 
     pub fn is_view(&self) -> bool {
@@ -240,7 +260,7 @@ impl Tensor {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
     pub fn version(&self) -> u64 {
-        self.0.storage.version()
+        self.0.version.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a read-locked view of the elements as `T` (the caller matched the dtype).
