@@ -100,6 +100,19 @@ def _zero_d(a: Args) -> bool:
     return _has(a, lambda t: t.base.ndim == 0 or (t.view and t.view[0][0] == "expand" and not t.view[0][1]))
 
 
+def _no_dof(a: Args) -> bool:
+    """var/std whose reduction has no more elements than the correction."""
+    shape = _view_shape(a.inputs[0])
+    dim = a.kw.get("dim")
+    dims = range(len(shape)) if dim is None else ([dim] if isinstance(dim, int) else list(dim))
+    try:
+        n = int(np.prod([shape[d] for d in dims]))
+    except IndexError:
+        return False
+    corr = a.kw.get("correction", 1 if a.kw.get("unbiased", True) else 0)
+    return n <= corr
+
+
 def _always(a: Args) -> bool:
     return True
 
@@ -171,8 +184,9 @@ KNOWN: list[Known] = [
           6, "a.clone().copy_(b) then backward: a.grad is None, torch zeros (a is in the graph)",
           lambda a: isinstance(a.inputs[0], T) and a.inputs[0].grad),
     Known("Tensor.var", Args([T(np.array([np.nan], np.float32), grad=True)], {"dim": 0, "keepdim": False}), 6,
-          "var of one NaN element (correction 1, no degrees of freedom): gradient inf, torch nan",
-          _nonfinite, ("Tensor.std", "fg.var()", "fg.std()")),
+          "var/std with no degrees of freedom (one NaN element with correction 1, or [0.] with correction=2): "
+          "gradient inf (or finite), torch nan", lambda a: _nonfinite(a) or _no_dof(a),
+          ("Tensor.std", "fg.var()", "fg.std()")),
     Known("__setitem__", Args([T(np.zeros((0, 0), np.float32)), slice(None), [0]],
                               {"single": False, "value": 0.0}), 4,
           "x = zeros(0, 0); x[:, [0]] = 0. raises IndexError 'index 0 is out of bounds for dimension 1 with size "
