@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test build venv bench
+.PHONY: demo test lint build venv bench fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(BIN)/python:
 # Build tools and test dependencies (the package itself depends on numpy alone).
 $(VENV)/.deps: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "maturin>=1.9.4,<2" numpy pytest hypothesis
+	$(BIN)/pip install -q "maturin>=1.9.4,<2" numpy pytest hypothesis "ruff>=0.8"
 	touch $@
 
 venv: $(VENV)/.deps
@@ -28,10 +28,24 @@ $(VENV)/.examples: $(VENV)/.deps
 demo: build $(VENV)/.examples
 	$(BIN)/python -m ferrograd.examples.digits
 
-test: $(VENV)/.examples
+test: $(VENV)/.examples lint
 	cargo test --release
 	$(MAKE) build
 	$(BIN)/python -m pytest -q
+
+# Linters are part of the build: clippy on every target (with and without the binding layer) and
+# ruff on the Python, both with warnings as errors.
+lint: $(VENV)/.deps
+	cargo clippy --release --all-targets -- -D warnings
+	cargo clippy --release --all-targets --features python -- -D warnings
+	$(BIN)/ruff check python tests bench examples docs
+
+# The differential tests against PyTorch, run long: thousands of examples per test (profiles in
+# tests/differential/conftest.py). TORCH_PY is a python that can import torch, numpy and
+# hypothesis; ferrograd comes from this checkout's build: make fuzz TORCH_PY=/path/venv/bin/python
+TORCH_PY ?= $(BIN)/python
+fuzz: build
+	FERROGRAD_FUZZ=1 PYTHONPATH=python $(TORCH_PY) -m pytest -q -p no:cacheprovider tests/differential
 
 bench: build
 	$(BIN)/python bench/bench.py
