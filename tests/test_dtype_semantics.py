@@ -175,6 +175,7 @@ VALUES = [
     ('T.tensor([1, 2, 3]).clip(0.5, 2.5)', ('float32', [1.0, 2.0, 2.5])),
     ('T.tensor([True, False]).clamp(0, 1)', ('int64', [1, 0])),
     ('T.tensor([True, False]).clamp(0.5)', ('float32', [1.0, 0.5])),
+    ('T.tensor([True, False]).clamp(False, True)', ("raises", 'NotImplementedError', '"clamp_scalar_cpu" not implemented for \'Bool\'')),
     ('T.tensor([1.0, nan, 5.0]).clamp(0, 2)', ('float32', [1.0, nan, 2.0])),
     ('T.tensor([1.0, 5.0]).clamp(min=nan)', ('float32', [nan, nan])),
     ('T.tensor([1.0, 5.0]).clamp(max=nan)', ('float32', [nan, nan])),
@@ -372,12 +373,14 @@ def _param(row, key, name=None):
 
 
 def _raises_as_torch(torch_name: str) -> type[BaseException]:
-    """The exception ferrograd must raise where PyTorch raises `torch_name`. PyTorch's
-    NotImplementedError (for a dtype an op lacks) is a RuntimeError subclass; ferrograd's core has
-    no such kind yet (R-dtype-2) and raises RuntimeError, which `except RuntimeError` catches in both."""
-    if torch_name == "NotImplementedError":
-        return RuntimeError
-    return {"RuntimeError": RuntimeError, "TypeError": TypeError, "ValueError": ValueError, "OverflowError": OverflowError}[torch_name]
+    """The exception class named `torch_name` (ferrograd raises PyTorch's classes)."""
+    return {
+        "RuntimeError": RuntimeError,
+        "NotImplementedError": NotImplementedError,
+        "TypeError": TypeError,
+        "ValueError": ValueError,
+        "OverflowError": OverflowError,
+    }[torch_name]
 
 
 def _torch_words(message: str) -> str:

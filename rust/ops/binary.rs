@@ -64,8 +64,8 @@ arith!(minimum_kernel, "minimum", |x, y| if x <= y || x.partial_cmp(&x).is_none(
 /// 0-d tensor, so `x - True` is refused too, as in PyTorch).
 fn check_sub(a: &Tensor, b: &Tensor) -> Result<()> {
     match (a.dtype() == DType::Bool, b.dtype() == DType::Bool) {
-        (true, true) => bail!(Runtime, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
-        (true, false) | (false, true) => bail!(Runtime, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
+        (true, true) => bail!(NotImplemented, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
+        (true, false) | (false, true) => bail!(NotImplemented, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
         _ => Ok(()),
     }
 }
@@ -235,7 +235,7 @@ fn rounded(a: &Tensor, b: &Tensor, op: Rounded) -> Result<Tensor> {
                 if m != T::zero() && (q < T::zero()) != (m < T::zero()) { m + q } else { m }
             })?
         }),
-        d => bail!(Runtime, "{name}: not implemented for '{}' (shapes {:?} and {:?})", d.torch_name(), a.shape(), b.shape()),
+        d => bail!(NotImplemented, "{name}: not implemented for '{}' (shapes {:?} and {:?})", d.torch_name(), a.shape(), b.shape()),
     };
     record(out, &[a, b], || {
         Ok(Box::new(RoundedBackward { a: Saved::new(&x)?, b: Saved::new(&y)?, op, sa: a.shape().to_vec(), sb: b.shape().to_vec() }))
@@ -300,7 +300,7 @@ impl Backward for RoundedBackward {
 pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let dtype = result_type(a, b);
     if dtype == DType::Bool {
-        bail!(Runtime, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
+        bail!(NotImplemented, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
     }
     if dtype == DType::I64 {
         let (x, y) = promoted(a, b, dtype)?;
@@ -532,7 +532,7 @@ pub fn bitwise(a: &Tensor, b: &Tensor, op: Bitwise) -> Result<Tensor> {
             Bitwise::Or => p | q,
             _ => p ^ q,
         }),
-        d => bail!(Runtime, "{}: not implemented for '{}' (shapes {:?} and {:?}); it takes {} tensors",
+        d => bail!(NotImplemented, "{}: not implemented for '{}' (shapes {:?} and {:?}); it takes {} tensors",
             op.name(), d.torch_name(), a.shape(), b.shape(), if shift { "integer" } else { "integer or bool" }),
     }
 }

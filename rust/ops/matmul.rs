@@ -19,7 +19,7 @@ fn check(a: &Tensor, b: &Tensor) -> Result<DType> {
         bail!(Runtime, "matmul: expected both tensors to have the same dtype, but got {} and {} (shapes {:?} and {:?})", a.dtype().name(), b.dtype().name(), a.shape(), b.shape());
     }
     if a.dtype() == DType::Bool {
-        bail!(Runtime, "matmul: \"addmm\" not implemented for 'Bool' (shapes {:?} and {:?}; use .long() or .float())", a.shape(), b.shape());
+        bail!(NotImplemented, "matmul: \"addmm\" not implemented for 'Bool' (shapes {:?} and {:?}; use .long() or .float())", a.shape(), b.shape());
     }
     let ka = a.shape()[a.ndim() - 1];
     let kb = if b.ndim() == 1 { b.shape()[0] } else { b.shape()[b.ndim() - 2] };

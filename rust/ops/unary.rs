@@ -65,7 +65,7 @@ unary_op!(
 pub fn relu(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
         DType::I64 => Ok(map::<i64, i64>(t, |x| x.max(0))),
-        DType::Bool => crate::bail!(Runtime, "relu: Boolean inputs not supported for relu (shape {:?})", t.shape()),
+        DType::Bool => crate::bail!(NotImplemented, "relu: Boolean inputs not supported for relu (shape {:?})", t.shape()),
         _ => relu_float(t),
     }
 }
@@ -168,7 +168,7 @@ impl Backward for LeakyReluBackward {
 
 pub fn neg(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::Bool {
-        crate::bail!(Runtime, "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (neg: shape {:?})", t.shape());
+        crate::bail!(NotImplemented, "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (neg: shape {:?})", t.shape());
     }
     let out = with_numeric!(t.dtype(), "neg", T => map::<T, T>(t, |x: T| T::default() - x));
     record(out, &[t], || Ok(Box::new(NegBackward)))
@@ -189,7 +189,7 @@ impl Backward for NegBackward {
 
 pub fn abs(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::Bool {
-        crate::bail!(Runtime, "abs: not implemented for 'Bool' (shape {:?})", t.shape());
+        crate::bail!(NotImplemented, "abs: not implemented for 'Bool' (shape {:?})", t.shape());
     }
     let out = with_numeric!(t.dtype(), "abs", T => map::<T, T>(t, |x: T| if x < T::default() { T::default() - x } else { x }));
     record(out, &[t], || Ok(Box::new(AbsBackward { x: Saved::new(t)? })))
@@ -226,6 +226,9 @@ pub fn clamp_scalar(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Res
 pub fn clamp(t: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     if min.is_none() && max.is_none() {
         crate::bail!(Runtime, "clamp: at least one of 'min' or 'max' must not be None");
+    }
+    if t.dtype() == DType::Bool {
+        crate::bail!(NotImplemented, "clamp: not implemented for 'Bool' (shape {:?}); bool tensors clamp with int or float bounds", t.shape());
     }
     let out = with_numeric!(t.dtype(), "clamp", T => {
         let lo = min.map(T::from_f64);
@@ -276,7 +279,7 @@ pub fn bitwise_not(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
         DType::I64 => Ok(map::<i64, i64>(t, |x| !x)),
         DType::Bool => Ok(map::<bool, bool>(t, |x| !x)),
-        d => crate::bail!(Runtime, "bitwise_not: not implemented for '{}' (shape {:?}); it takes integer or bool tensors", d.torch_name(), t.shape()),
+        d => crate::bail!(NotImplemented, "bitwise_not: not implemented for '{}' (shape {:?}); it takes integer or bool tensors", d.torch_name(), t.shape()),
     }
 }
 
