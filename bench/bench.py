@@ -21,9 +21,8 @@ import time
 import timeit
 import warnings
 
-import numpy as np
-
 import ferrograd as fg
+import numpy as np
 
 # The eval benchmarks run freshly built models: their BatchNorm statistics were never updated,
 # which ferrograd rightly warns about; timing does not care.
@@ -384,7 +383,7 @@ def header() -> str:
     model = "?"
     try:
         with open("/proc/cpuinfo") as f:
-            model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+            model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     env = {k: v for k, v in os.environ.items() if k.split("_")[0] in ("OPENBLAS", "OMP", "MKL", "RAYON")}

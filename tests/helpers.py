@@ -10,9 +10,8 @@ ferrograd op on the same data and compares:
 
 from __future__ import annotations
 
-import numpy as np
-
 import ferrograd as fg
+import numpy as np
 
 NP_OF_FG = {fg.float32: np.float32, fg.float64: np.float64, fg.int64: np.int64, fg.bool: np.bool_}
 FG_OF_NP = {np.dtype(v): k for k, v in NP_OF_FG.items()}

@@ -5,9 +5,8 @@ whose gradient depends on the parameters, so each step feeds the next."""
 
 from __future__ import annotations
 
-import numpy as np
-
 import ferrograd as fg
+import numpy as np
 
 A = np.array([[0.5, 2.0, 1.5], [3.0, 0.2, 1.0]])
 B = np.array([[0.3, -1.0, 0.7], [-0.4, 0.9, -2.0]])

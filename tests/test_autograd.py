@@ -2,10 +2,9 @@
 
 import threading
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 
 
 def test_gradients_accumulate_across_backward_calls():

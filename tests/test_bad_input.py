@@ -1,10 +1,9 @@
 """Every invalid call raises a Python exception that names the op and the shapes; no Rust panic
 ever reaches Python (a PanicException derives from BaseException, not Exception)."""
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 
 a23 = fg.ones(2, 3)
 a34 = fg.ones(3, 4)

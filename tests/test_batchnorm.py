@@ -1,11 +1,10 @@
 """BatchNorm1d/2d/3d against a numpy reference written from PyTorch's documented formulas."""
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 
 CASES = [(nn.BatchNorm1d, (8, 3)), (nn.BatchNorm1d, (6, 3, 5)), (nn.BatchNorm2d, (4, 3, 5, 6)), (nn.BatchNorm3d, (2, 3, 4, 3, 5))]
 
@@ -117,7 +116,9 @@ def test_gradcheck_in_both_modes(training, shape):
     rm = fg.tensor(rng.normal(size=3))
     rv = fg.tensor(rng.uniform(0.5, 2, size=3))
     # momentum 0 so the running buffers stay the same across gradcheck's many forward calls
-    fn = lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.0)
+    def fn(x, w, b):
+        return F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.0)
+
     assert fg.autograd.gradcheck(fn, (x, w, b))
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import operator
 
+import ferrograd as fg
 import numpy as np
 import pytest
+from helpers import assert_matches_numpy, grads_of_sum, unbroadcast
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
-
-import ferrograd as fg
-from helpers import assert_matches_numpy, grads_of_sum, unbroadcast
 
 # op, forward, d(a op b)/da, d(a op b)/db (numpy, on broadcast arrays)
 OPS = {

@@ -8,12 +8,11 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 from helpers import make_distinct, rng
 
 gradcheck = fg.autograd.gradcheck

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import collections
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd.utils.data import DataLoader, Dataset, TensorDataset, default_collate
 
 N = 10

@@ -1,11 +1,10 @@
 """The Dropout family: statistics, masks, gradients, modes, reproducibility and bad input."""
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 
 
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])

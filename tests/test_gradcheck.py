@@ -7,10 +7,9 @@ away from 0 for div.
 
 from __future__ import annotations
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from helpers import away_from, check_grad, check_op, grads_of_sum, make_arrays, make_distinct, rng
 
 BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5, 1), (1, 5)), ((4,), ())]

@@ -8,9 +8,8 @@ import pickle
 import warnings
 from bisect import bisect_right
 
-import pytest
-
 import ferrograd as fg
+import pytest
 from ferrograd.optim import lr_scheduler as S
 
 BASE_LRS = [0.1, 0.03]

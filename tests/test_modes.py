@@ -4,14 +4,18 @@ the one-value-per-channel error and update_bn, checked against numpy and explici
 import warnings
 from contextlib import contextmanager
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
+import numpy as np
+import pytest
 from ferrograd.nn.utils import (
-    MixedModesWarning, ModeWarning, StatsUpdateWithoutGradWarning, UntrackedStatsWarning, freeze_batchnorm,
-    set_mode_warnings, update_bn,
+    MixedModesWarning,
+    ModeWarning,
+    StatsUpdateWithoutGradWarning,
+    UntrackedStatsWarning,
+    freeze_batchnorm,
+    set_mode_warnings,
+    update_bn,
 )
 
 EPS = 1e-5
@@ -267,7 +271,7 @@ def test_inference_sets_and_restores_both_modes():
         assert fg.is_inference_mode_enabled() and not fg.is_grad_enabled()
     with pytest.raises(ZeroDivisionError):
         with fg.inference(model):
-            1 / 0
+            _ = 1 / 0
     assert flags(model) == before
     assert not fg.is_inference_mode_enabled() and fg.is_grad_enabled()
 

@@ -3,10 +3,9 @@
 
 import math
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd import nn
 from ferrograd.nn import functional as F
 from ferrograd.nn import init

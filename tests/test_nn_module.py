@@ -3,10 +3,9 @@ containers and repr. Expected behaviour is PyTorch's (see the shared reference f
 
 from collections import OrderedDict
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd import nn
 
 

@@ -2,12 +2,11 @@
 float64 gradcheck (including weight and bias), train/eval invariance, parameters and state_dict,
 and bad inputs."""
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 
 gradcheck = fg.autograd.gradcheck
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 import operator
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from helpers import assert_matches_numpy, away_from, check_op, make_arrays, make_distinct, rng, to_np
 
 BROADCAST_PAIRS = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)), ((5, 1), (1, 5)), ((4,), ())]
@@ -84,54 +83,54 @@ def test_manual_seed_makes_random_tensors_reproducible():
 
 # ---------------------------------------------------------------- dtype inference and promotion
 
-I = np.array([1, 2, 3], dtype=np.int64)
+I64 = np.array([1, 2, 3], dtype=np.int64)
 F32 = np.array([0.5, -1.25, 2.0], dtype=np.float32)
 F64 = np.array([1.5, 2.5, -0.75], dtype=np.float64)
 B = np.array([True, False, True])
 
 PROMOTION_CASES = [
     ("python float literal", lambda: fg.tensor(1.5), np.float32, lambda: np.float64(1.5)),
-    ("python int list", lambda: fg.tensor([1, 2]), np.int64, lambda: I[:2]),
+    ("python int list", lambda: fg.tensor([1, 2]), np.int64, lambda: I64[:2]),
     ("numpy float64 kept", lambda: fg.tensor(F64), np.float64, lambda: F64),
-    ("int * 0.5", lambda: fg.tensor(I) * 0.5, np.float32, lambda: I * 0.5),
-    ("0.5 * int", lambda: 0.5 * fg.tensor(I), np.float32, lambda: I * 0.5),
-    ("int + python int", lambda: fg.tensor(I) + 3, np.int64, lambda: I + 3),
-    ("int ** 2", lambda: fg.tensor(I) ** 2, np.int64, lambda: I**2),
-    ("int ** 0.5", lambda: fg.tensor(I) ** 0.5, np.float32, lambda: I**0.5),
-    ("2 ** int", lambda: 2 ** fg.tensor(I), np.int64, lambda: 2**I),
-    ("2.0 ** int", lambda: 2.0 ** fg.tensor(I), np.float32, lambda: 2.0**I),
+    ("int * 0.5", lambda: fg.tensor(I64) * 0.5, np.float32, lambda: I64 * 0.5),
+    ("0.5 * int", lambda: 0.5 * fg.tensor(I64), np.float32, lambda: I64 * 0.5),
+    ("int + python int", lambda: fg.tensor(I64) + 3, np.int64, lambda: I64 + 3),
+    ("int ** 2", lambda: fg.tensor(I64) ** 2, np.int64, lambda: I64**2),
+    ("int ** 0.5", lambda: fg.tensor(I64) ** 0.5, np.float32, lambda: I64**0.5),
+    ("2 ** int", lambda: 2 ** fg.tensor(I64), np.int64, lambda: 2**I64),
+    ("2.0 ** int", lambda: 2.0 ** fg.tensor(I64), np.float32, lambda: 2.0**I64),
     ("f32 + python float", lambda: fg.tensor(F32) + 0.1, np.float32, lambda: F32.astype(np.float64) + 0.1),
     ("python float - f32", lambda: 0.1 - fg.tensor(F32), np.float32, lambda: 0.1 - F32.astype(np.float64)),
     ("f64 * python float", lambda: fg.tensor(F64) * 0.1, np.float64, lambda: F64 * 0.1),
     ("f32 + f64 tensor", lambda: fg.tensor(F32) + fg.tensor(F64), np.float64, lambda: F32.astype(np.float64) + F64),
     ("f64 * f32 tensor", lambda: fg.tensor(F64) * fg.tensor(F32), np.float64, lambda: F32.astype(np.float64) * F64),
-    ("int + f32 tensor", lambda: fg.tensor(I) + fg.tensor(F32), np.float32, lambda: I + F32.astype(np.float64)),
+    ("int + f32 tensor", lambda: fg.tensor(I64) + fg.tensor(F32), np.float32, lambda: I64 + F32.astype(np.float64)),
     ("f32 + 0-d f64 tensor", lambda: fg.tensor(F32) + fg.tensor(np.float64(0.25)), np.float32, lambda: F32 + 0.25),
-    ("int + 0-d f64 tensor", lambda: fg.tensor(I) + fg.tensor(np.float64(0.25)), np.float64, lambda: I + 0.25),
-    ("int / int tensor", lambda: fg.tensor(I) / fg.tensor([2, 4, 4]), np.float32, lambda: I / np.array([2, 4, 4])),
-    ("int / python int", lambda: fg.tensor(I) / 2, np.float32, lambda: I / 2),
-    ("python int / int", lambda: 3 / fg.tensor(I), np.float32, lambda: 3 / I),
+    ("int + 0-d f64 tensor", lambda: fg.tensor(I64) + fg.tensor(np.float64(0.25)), np.float64, lambda: I64 + 0.25),
+    ("int / int tensor", lambda: fg.tensor(I64) / fg.tensor([2, 4, 4]), np.float32, lambda: I64 / np.array([2, 4, 4])),
+    ("int / python int", lambda: fg.tensor(I64) / 2, np.float32, lambda: I64 / 2),
+    ("python int / int", lambda: 3 / fg.tensor(I64), np.float32, lambda: 3 / I64),
     ("bool + python int", lambda: fg.tensor(B) + 1, np.int64, lambda: B.astype(np.int64) + 1),
     ("bool * python float", lambda: fg.tensor(B) * 1.5, np.float32, lambda: B * 1.5),
-    ("bool + int tensor", lambda: fg.tensor(B) + fg.tensor(I), np.int64, lambda: B + I),
-    ("int < python float", lambda: fg.tensor(I) < 1.5, np.bool_, lambda: I < 1.5),
+    ("bool + int tensor", lambda: fg.tensor(B) + fg.tensor(I64), np.int64, lambda: B + I64),
+    ("int < python float", lambda: fg.tensor(I64) < 1.5, np.bool_, lambda: I64 < 1.5),
     ("f32 == f64 tensor", lambda: fg.tensor(F32) == fg.tensor(F32.astype(np.float64)), np.bool_, lambda: np.ones(3, bool)),
     ("sum of bool", lambda: fg.tensor(B).sum(), np.int64, lambda: B.sum()),
-    ("sum of int", lambda: fg.tensor(I).sum(), np.int64, lambda: I.sum()),
+    ("sum of int", lambda: fg.tensor(I64).sum(), np.int64, lambda: I64.sum()),
     ("sum of bool over dim", lambda: fg.tensor(np.stack([B, B])).sum(0), np.int64, lambda: np.stack([B, B]).sum(0)),
     ("sum of f32", lambda: fg.tensor(F32).sum(), np.float32, lambda: F32.astype(np.float64).sum()),
     ("mean of f32", lambda: fg.tensor(F32).mean(), np.float32, lambda: F32.astype(np.float64).mean()),
     ("argmax", lambda: fg.tensor(F32).argmax(), np.int64, lambda: np.argmax(F32)),
-    ("exp of int", lambda: fg.tensor(I).exp(), np.float32, lambda: np.exp(I)),
-    ("sqrt of int", lambda: fg.tensor(I).sqrt(), np.float32, lambda: np.sqrt(I)),
-    ("sigmoid of int", lambda: fg.tensor(I).sigmoid(), np.float32, lambda: sigmoid_np(I)),
-    ("maximum int f32", lambda: fg.maximum(fg.tensor(I), fg.tensor(F32)), np.float32, lambda: np.maximum(I, F32)),
+    ("exp of int", lambda: fg.tensor(I64).exp(), np.float32, lambda: np.exp(I64)),
+    ("sqrt of int", lambda: fg.tensor(I64).sqrt(), np.float32, lambda: np.sqrt(I64)),
+    ("sigmoid of int", lambda: fg.tensor(I64).sigmoid(), np.float32, lambda: sigmoid_np(I64)),
+    ("maximum int f32", lambda: fg.maximum(fg.tensor(I64), fg.tensor(F32)), np.float32, lambda: np.maximum(I64, F32)),
     ("where f32 vs scalar", lambda: fg.where(fg.tensor(B), fg.tensor(F32), 0.0), np.float32, lambda: np.where(B, F32, 0)),
-    ("where int vs f32", lambda: fg.where(fg.tensor(B), fg.tensor(I), fg.tensor(F32)), np.float32, lambda: np.where(B, I, F32)),
+    ("where int vs f32", lambda: fg.where(fg.tensor(B), fg.tensor(I64), fg.tensor(F32)), np.float32, lambda: np.where(B, I64, F32)),
     ("where f64 vs int scalar", lambda: fg.where(fg.tensor(B), fg.tensor(F64), 1), np.float64, lambda: np.where(B, F64, 1)),
     ("cat f32 f64", lambda: fg.cat([fg.tensor(F32), fg.tensor(F64)]), np.float64, lambda: np.concatenate([F32, F64])),
-    ("relu of int", lambda: fg.tensor(-I).relu(), np.int64, lambda: np.maximum(-I, 0)),
-    ("clamp of int", lambda: fg.tensor(I).clamp(2, 2), np.int64, lambda: np.clip(I, 2, 2)),
+    ("relu of int", lambda: fg.tensor(-I64).relu(), np.int64, lambda: np.maximum(-I64, 0)),
+    ("clamp of int", lambda: fg.tensor(I64).clamp(2, 2), np.int64, lambda: np.clip(I64, 2, 2)),
 ]
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from helpers import assert_matches_numpy, away_from, make_arrays, make_distinct, rng
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import itertools
 import re
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from optim_reference import P0, STEPS, fg_loss, np_grad, ref_adadelta, ref_adagrad, ref_adam, ref_rmsprop, ref_sgd, run_fg
+
 
 def _grid(**options):
     keys = list(options)

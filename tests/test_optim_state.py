@@ -7,10 +7,9 @@ import copy
 import pickle
 import re
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from optim_reference import P0, train
 
 OPTIMIZERS = {

@@ -12,9 +12,8 @@ import inspect
 import types
 from pathlib import Path
 
-import pytest
-
 import ferrograd._core as core
+import pytest
 
 P = inspect.Parameter
 STUB = Path(__file__).resolve().parents[1] / "python" / "ferrograd" / "_core.pyi"

@@ -7,13 +7,11 @@ import sys
 import types
 import warnings
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd import nn
 from ferrograd.nn.utils import ModeWarning, StatsUpdateWithoutGradWarning, summary
-
 
 # ---- summary: models -----------------------------------------------------------------------
 

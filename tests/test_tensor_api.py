@@ -2,10 +2,9 @@
 
 import pickle
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 
 GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "torch_golden.json")
 with open(GOLDEN_PATH) as _f:

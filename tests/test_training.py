@@ -1,10 +1,9 @@
 """Small models train: the loss falls for an MLP and a CNN with BatchNorm, with fg.optim."""
 
-import numpy as np
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
 from ferrograd.utils.data import DataLoader, TensorDataset
 
 

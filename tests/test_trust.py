@@ -14,11 +14,10 @@ import sys
 import textwrap
 import threading
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
+import numpy as np
+import pytest
 
 # ---- 1. the interpreter never dies on a size ----------------------------------------------
 

@@ -7,17 +7,14 @@ the weights copied across, Dropout statistics, state_dict keys, and loading a Py
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as TF  # noqa: E402
-
 import ferrograd as fg  # noqa: E402
 import ferrograd.nn as fnn  # noqa: E402
 import ferrograd.nn.functional as FF  # noqa: E402
+import torch.nn.functional as TF  # noqa: E402
 
 LIBS = {"torch": (torch, torch.nn, TF), "fg": (fg, fnn, FF)}
 DT = {"float64": (torch.float64, fg.float64, 1e-10, 1e-10), "float32": (torch.float32, fg.float32, 2e-5, 1e-4)}

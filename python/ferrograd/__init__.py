@@ -5,17 +5,33 @@
     (x * x).sum().backward()
 """
 
-from . import _core
-from ._core import Tensor, dtype
-from ._core import float32, float64, int64, bool  # noqa: A004 (PyTorch exports `bool` too)
+from . import _core, autograd, cuda, nn, optim, serialization, utils, viz
+from ._core import Tensor, bool, dtype, float32, float64, int64  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
-    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones, ones_like,
-    rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros, zeros_like,
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from ._device import device
 from ._functions import *  # noqa: F403 (the function forms of tensor ops)
 from ._functions import get_rng_state, set_rng_state
-from . import autograd, cuda, nn, optim, serialization, utils, viz
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .nn.utils.modes import inference
 from .serialization import load, save

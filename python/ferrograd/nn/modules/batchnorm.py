@@ -19,8 +19,8 @@ from ..._creation import _dtype_or_default, ones, tensor, zeros
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from .. import init
 from ..module import Module, module_path
-from ..utils.mode_warnings import StatsUpdateWithoutGradWarning, UntrackedStatsWarning, warn_once
 from ..parameter import Parameter
+from ..utils.mode_warnings import StatsUpdateWithoutGradWarning, UntrackedStatsWarning, warn_once
 
 
 class _BatchNorm(Module):

@@ -1,6 +1,5 @@
 import math
 
-
 from ..._creation import _dtype_or_default, empty
 from .. import functional as F
 from .. import init

@@ -2,11 +2,15 @@
 mode warnings, and the model summary."""
 
 from .mode_warnings import (
-    MixedModesWarning, ModeWarning, StatsUpdateWithoutGradWarning, UntrackedStatsWarning, set_mode_warnings,
+    MixedModesWarning,
+    ModeWarning,
+    StatsUpdateWithoutGradWarning,
+    UntrackedStatsWarning,
+    set_mode_warnings,
 )
 from .modes import ModeReport, freeze_batchnorm, inference, mode_report
-from .update_bn import update_bn
 from .summary import ModelSummary, SummaryRow, summary
+from .update_bn import update_bn
 
 __all__ = [
     "MixedModesWarning", "ModeWarning", "StatsUpdateWithoutGradWarning", "UntrackedStatsWarning", "set_mode_warnings",
