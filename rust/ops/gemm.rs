@@ -132,6 +132,8 @@ mod tests {
                 for accumulate in [false, true] {
                     let mut c = vec![if accumulate { 1.5 } else { f64::NAN }; m * n];
                     let d = Mat::rows(c.as_mut_ptr() as *const f64, n);
+                    // SAFETY: a is m x k and bt is n x k (read as k x n) in their own Vecs; c is a
+                    // separate m x n Vec.
                     unsafe { gemm(d, Mat::rows(a.as_ptr(), k), Mat::rows_t(bt.as_ptr(), k), (m, k, n), accumulate, threads) };
                     for (got, w) in c.iter().zip(&want) {
                         let w = if accumulate { w + 1.5 } else { *w };

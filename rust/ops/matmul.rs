@@ -82,6 +82,12 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 let (ars, acs) = (la.strides[nd] as isize, la.strides[nd + 1] as isize);
                 let (brs, bcs) = (lb.strides[nd] as isize, lb.strides[nd + 1] as isize);
                 let (pa, pb) = (va.data.as_ptr() as usize, vb.data.as_ptr() as usize);
+                // SAFETY: `off` gives each batch's start inside the expanded operands' storages and
+                // (ars, acs)/(brs, bcs) are their strides, so both (m, k) and (k, n) matrices lie
+                // within their buffers (broadcast batches read the same memory, never write it);
+                // `cm` is this batch's own m x n slice of the output, disjoint from the inputs.
+                // Edges (k == 0, empty batches) return before this point; tests below cover
+                // strided, transposed and broadcast operands.
                 let run = |bi: usize, cm: &mut [T], threads: usize| unsafe {
                     gemm(
                         Mat::rows(cm.as_mut_ptr() as *const T, n),
