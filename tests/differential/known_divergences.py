@@ -113,6 +113,24 @@ def _no_dof(a: Args) -> bool:
     return n <= corr
 
 
+def _empty_index_result(a: Args) -> bool:
+    """x[idx] (as torch computes it) has no elements, or x itself has none."""
+    import torch
+
+    if _empty(a):
+        return True
+    parts = [p.build(torch)[1] if isinstance(p, T) else p for p in a.inputs[1:]]
+    x = a.inputs[0].build(torch)[1]
+    try:
+        return x[parts[0] if a.kw.get("single") else tuple(parts)].numel() == 0
+    except (IndexError, RuntimeError, TypeError, ValueError):
+        return False
+
+
+def _legacy_empty_in_cat(a: Args) -> bool:
+    return any(isinstance(t, T) and _view_shape(t) == (0,) for t in a.inputs[0])
+
+
 def _always(a: Args) -> bool:
     return True
 
@@ -192,15 +210,18 @@ KNOWN: list[Known] = [
           "x = zeros(0, 0); x[:, [0]] = 0. raises IndexError 'index 0 is out of bounds for dimension 1 with size "
           "0', torch succeeds (nothing to write: dim 0 is empty); getitem likewise: zeros(0, 2, 1)[:, ..., [1]] "
           "raises IndexError, torch gives an empty (0, 2, 1) result (torch checks no index into an empty tensor)",
-          _empty, ("__getitem__",)),
-    Known("F.binary_cross_entropy_with_logits", Args([T(np.zeros((2, 3), np.float32), grad=True),
-                                                      T(np.zeros((2, 3), np.float32))], {"reduction": "mean"}), 9,
-          "grad_fn names: binary_cross_entropy_with_logits is MeanBackward0, torch "
-          "BinaryCrossEntropyWithLogitsBackward0 (mse_loss MeanBackward0 / MseLossBackward0, the same for l1, "
-          "smooth_l1, bce); x.t() PermuteBackward0 / TBackward0; x.transpose(0, 1) PermuteBackward0 / "
-          "TransposeBackward0; split/chunk SliceBackward0 / SplitBackward0; stack CatBackward0 / StackBackward0; "
-          "unbind SelectBackward0 / UnbindBackward0; embedding IndexBackward0 / EmbeddingBackward0. The "
-          "terminal summary of a run lists all of them", lambda a: False, grad_fn_names=True),
+          _empty_index_result, ("__getitem__",)),
+    Known("Tensor.t", Args([T(np.zeros((2, 3), np.float32), grad=True)]), 9,
+          "grad_fn names (README: 'grad_fn names as PyTorch's'): x.t() PermuteBackward0, torch TBackward0; "
+          "x.transpose(0, 1) PermuteBackward0 / TransposeBackward0; stack CatBackward0 / StackBackward0; "
+          "split/chunk SliceBackward0 / SplitBackward0; unsqueeze ViewBackward0 / UnsqueezeBackward0; unbind "
+          "SelectBackward0 / UnbindBackward0; embedding IndexBackward0 / EmbeddingBackward0; GroupNorm AddBackward0 "
+          "/ NativeGroupNormBackward0. Every run prints the full list at its end",
+          lambda a: False, grad_fn_names=True),
+    Known("fg.concat", Args([[T(np.zeros((0,), np.float32))]], {"dim": 1}), 9,
+          "fg.cat([fg.zeros(0)], dim=1) raises IndexError 'dimension out of range', torch returns the empty tensor "
+          "(torch's legacy rule: 1-D empty tensors are skipped by cat, whatever the dim)", _legacy_empty_in_cat,
+          ("fg.cat",)),
     Known("fg.full", Args([], {"size": (), "as_tuple": True, "dtype": "int64", "fill": float("nan")}), 5,
           "fg.full((), nan, dtype=int64) (and as_tensor(nan, dtype=int64), inf likewise) succeeds, torch raises "
           "'value cannot be converted to type int64_t without overflow'",
