@@ -246,6 +246,37 @@ def _loss_rows():
     return rows
 
 
+def _pointwise_loss_rows():
+    """mse / smooth_l1 / binary_cross_entropy(_with_logits): one op each in PyTorch (their grad_fn
+    names), weights and pos_weight, saturated and infinite logits, probabilities 0 and 1, empty."""
+    x = [[0.3, -1.2, 2.5], [0.0, 4.0, -0.7]]
+    y = [[0.0, 1.0, 0.5], [1.0, 0.0, 0.2]]
+    p = [[0.0, 1.0, 0.25], [0.5, 0.999, 1e-7]]
+    w = [0.5, 2.0, 1.5]
+    rows = []
+    for red in ("mean", "sum", "none"):
+        rows += [
+            Case(f"mse_{red}", lambda lib, F, a, b, red=red: F.mse_loss(a, b, reduction=red), [x, y]),
+            Case(f"smooth_l1_{red}", lambda lib, F, a, b, red=red: F.smooth_l1_loss(a, b, reduction=red, beta=0.5), [x, y]),
+            Case(f"smooth_l1_beta0_{red}", lambda lib, F, a, b, red=red: F.smooth_l1_loss(a, b, reduction=red, beta=0.0), [x, y]),
+            Case(f"l1_{red}", lambda lib, F, a, b, red=red: F.l1_loss(a, b, reduction=red), [x, y]),
+            Case(f"bce_{red}", lambda lib, F, a, b, red=red: F.binary_cross_entropy(a, b, reduction=red), [p, y]),
+            Case(f"bce_weight_{red}", lambda lib, F, a, b, red=red: F.binary_cross_entropy(a, b, weight=lib.tensor(w, dtype=a.dtype), reduction=red), [p, y]),
+            Case(f"bcel_{red}", lambda lib, F, a, b, red=red: F.binary_cross_entropy_with_logits(a, b, reduction=red), [x, y]),
+            Case(f"bcel_weights_{red}", lambda lib, F, a, b, red=red: F.binary_cross_entropy_with_logits(
+                a, b, weight=lib.tensor([[2.0], [0.5]], dtype=a.dtype), pos_weight=lib.tensor(w, dtype=a.dtype), reduction=red), [x, y]),
+        ]
+    rows += [
+        Case("bcel_saturated_and_inf", lambda lib, F, a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"),
+             [[[100.0, -100.0, INF], [-INF, 40.0, -40.0]], [[0.0, 1.0, 1.0], [0.0, 1.0, 0.0]]]),
+        Case("bcel_f32", lambda lib, F, a, b: F.binary_cross_entropy_with_logits(a, b), [x, y], dtype="float32"),
+        Case("bce_f32", lambda lib, F, a, b: F.binary_cross_entropy(a, b), [p, y], dtype="float32"),
+        Case("mse_empty", lambda lib, F, a, b: F.mse_loss(a, b), [np.zeros(0), np.zeros(0)]),
+        Case("bcel_empty", lambda lib, F, a, b: F.binary_cross_entropy_with_logits(a, b), [np.zeros(0), np.zeros(0)]),
+    ]
+    return rows
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),
@@ -253,6 +284,7 @@ CASES: list[Case] = [
     *_empty_and_sum_rows(),
     *_softmax_rows(),
     *_loss_rows(),
+    *_pointwise_loss_rows(),
 ]
 
 

@@ -420,8 +420,16 @@ def _cross_entropy(
     log_probs: bool = ...,
 ) -> Tensor:
     """Fused log-softmax + weighted NLL with label smoothing over class dim 1."""
-def _binary_cross_entropy(input: Tensor, target: Tensor) -> Tensor:
-    """Elementwise BCE of probabilities (logs clamped at -100), finite gradients at 0 and 1."""
+def _binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = ...,
+    pos_weight: Tensor | None = ...,
+    reduction: Literal["none", "mean", "sum"] = ...,
+    kind: Literal["bce", "bce_with_logits", "mse", "smooth_l1"] = ...,
+    beta: _float = ...,
+) -> Tensor:
+    """The fused elementwise losses (BCE of probabilities by default); weights expanded to the input's shape."""
 def _softplus(input: Tensor) -> Tensor:
     """log(1 + exp(x)) without overflow; gradient sigmoid(x)."""
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

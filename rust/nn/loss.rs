@@ -345,52 +345,141 @@ impl Backward for NllLossBackward {
 /// value, 9.99999996e-13), kept bit-compatible so saturated gradients match PyTorch exactly.
 const BCE_EPS: f64 = 1e-12_f32 as f64;
 
-/// Elementwise binary cross-entropy of probabilities `x` against targets `y`:
-/// -(y * max(log x, -100) + (1 - y) * max(log(1 - x), -100)), the log clamp as PyTorch's.
-/// Backward uses PyTorch's form (x - y) / max(x (1 - x), 1e-12), finite at x = 0 and 1.
-pub fn binary_cross_entropy(x: &Tensor, y: &Tensor) -> Result<Tensor> {
+/// The elementwise losses PyTorch computes as one op each (and so names one grad_fn each).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PointwiseLoss {
+    /// -(y * max(log x, -100) + (1 - y) * max(log(1 - x), -100)) of probabilities x.
+    Bce,
+    /// (1 - y) x + (1 + (pw - 1) y) softplus(-x) of logits x, softplus(-x) without overflow.
+    BceWithLogits,
+    /// (x - y)^2
+    Mse,
+    /// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = x - y (beta > 0).
+    SmoothL1 { beta: f64 },
+}
+
+impl PointwiseLoss {
+    fn name(self) -> &'static str {
+        match self {
+            PointwiseLoss::Bce => "BinaryCrossEntropyBackward0",
+            PointwiseLoss::BceWithLogits => "BinaryCrossEntropyWithLogitsBackward0",
+            PointwiseLoss::Mse => "MseLossBackward0",
+            PointwiseLoss::SmoothL1 { .. } => "SmoothL1LossBackward0",
+        }
+    }
+    fn op(self) -> &'static str {
+        match self {
+            PointwiseLoss::Bce => "binary_cross_entropy",
+            PointwiseLoss::BceWithLogits => "binary_cross_entropy_with_logits",
+            PointwiseLoss::Mse => "mse_loss",
+            PointwiseLoss::SmoothL1 { .. } => "smooth_l1_loss",
+        }
+    }
+    /// (loss, d loss / dx, d loss / dy) at one element, before the weight; pw is pos_weight.
+    fn at(self, x: f64, y: f64, pw: f64) -> (f64, f64, f64) {
+        match self {
+            PointwiseLoss::Bce => {
+                // PyTorch's CPU forms (which fix the signs of zero losses): loss
+                // (y - 1) max(log1p(-x), -100) - y max(log x, -100); target gradient -logit(x),
+                // unclamped (+-inf at x = 0 or 1).
+                let (lx, l1x) = (x.ln().max(-100.0), (-x).ln_1p().max(-100.0));
+                ((y - 1.0) * l1x - y * lx, (x - y) / (x * (1.0 - x)).max(BCE_EPS), -(x / (1.0 - x)).ln())
+            }
+            PointwiseLoss::BceWithLogits => {
+                let softplus_neg = (-x.abs()).exp().ln_1p() + (-x).max(0.0);
+                let sig = 1.0 / (1.0 + (-x).exp());
+                let dy = if pw == 1.0 { -x } else { -x + (pw - 1.0) * softplus_neg };
+                ((1.0 - y) * x + (1.0 + (pw - 1.0) * y) * softplus_neg, (pw * y + 1.0 - y) * sig - pw * y, dy)
+            }
+            PointwiseLoss::Mse => ((x - y) * (x - y), 2.0 * (x - y), -2.0 * (x - y)),
+            PointwiseLoss::SmoothL1 { beta } => {
+                let d = x - y;
+                let (loss, g) = if d.abs() < beta { (0.5 * d * d / beta, d / beta) } else { (d.abs() - 0.5 * beta, if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 }) };
+                (loss, g, -g)
+            }
+        }
+    }
+}
+
+/// One elementwise loss with its optional weight and pos_weight (already of the input's shape)
+/// and the reduction, as one op with PyTorch's backward. The weights are constants (PyTorch
+/// refuses ones that require grad). 'mean' divides by the element count: NaN when empty.
+pub fn pointwise_loss(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weight: Option<&Tensor>, kind: PointwiseLoss, reduction: Reduction) -> Result<Tensor> {
+    let op = kind.op();
     if x.shape() != y.shape() {
-        bail!(Value, "binary_cross_entropy: target shape {:?} differs from input shape {:?}", y.shape(), x.shape());
+        bail!(Value, "{op}: target shape {:?} differs from input shape {:?}", y.shape(), x.shape());
+    }
+    for (name, t) in [("weight", weight), ("pos_weight", pos_weight)] {
+        if let Some(t) = t {
+            if t.shape() != x.shape() {
+                bail!(Value, "{op}: {name} of shape {:?} must be expanded to the input's shape {:?}", t.shape(), x.shape());
+            }
+        }
+    }
+    if let PointwiseLoss::SmoothL1 { beta } = kind {
+        if !(beta > 0.0) {
+            bail!(Value, "smooth_l1_loss: the fused kernel needs beta > 0, got {beta}");
+        }
     }
     let dtype = x.dtype();
     let yc = crate::ops::cast::to_dtype(&y.detach(), dtype)?;
-    let out = with_float!(dtype, "binary_cross_entropy", T => {
-        let (xv, yv) = (x.to_vec::<T>(), yc.to_vec::<T>());
-        if xv.iter().any(|&v| !(v >= T::from_f64(0.0) && v <= T::from_f64(1.0))) {
-            bail!(Runtime, "all elements of input should be between 0 and 1");
-        }
-        let loss: Vec<T> = xv.iter().zip(&yv).map(|(&p, &t)| {
-            let (p, t) = (Element::to_f64(p), Element::to_f64(t));
-            T::from_f64(-(t * p.ln().max(-100.0) + (1.0 - t) * (1.0 - p).ln().max(-100.0)))
-        }).collect();
-        Tensor::from_vec_unchecked(loss, x.shape())
-    });
-    record(out, &[x, y], || Ok(Box::new(BceBackward { x: Saved::new(x)?, y: Saved::new(&yc)? })))
+    let w = weight.map(|t| t.to_vec::<f64>());
+    let pw = pos_weight.map(|t| t.to_vec::<f64>());
+    let (xv, yv) = (x.to_vec::<f64>(), yc.to_vec::<f64>());
+    if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(0.0..=1.0).contains(&v)) {
+        bail!(Runtime, "all elements of input should be between 0 and 1");
+    }
+    let losses: Vec<f64> = (0..xv.len())
+        .map(|i| kind.at(xv[i], yv[i], pw.as_ref().map_or(1.0, |p| p[i])).0 * w.as_ref().map_or(1.0, |w| w[i]))
+        .collect();
+    let total = || losses.iter().fold(0.0, |s, &v| s + v);
+    let out = match reduction {
+        Reduction::None => with_float!(dtype, op, T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), x.shape())),
+        Reduction::Sum => Tensor::full(&[], total(), dtype),
+        Reduction::Mean => Tensor::full(&[], total() / xv.len() as f64, dtype),
+    };
+    record(out, &[x, y], || {
+        Ok(Box::new(PointwiseLossBackward { x: Saved::new(x)?, y: Saved::new(&yc)?, y_dtype: y.dtype(), weight: w, pos_weight: pw, kind, reduction }))
+    })
 }
 
-struct BceBackward {
+struct PointwiseLossBackward {
     x: Saved,
+    /// The target in the input's dtype.
     y: Saved,
+    y_dtype: DType,
+    weight: Option<Vec<f64>>,
+    pos_weight: Option<Vec<f64>>,
+    kind: PointwiseLoss,
+    reduction: Reduction,
 }
 
-impl Backward for BceBackward {
+impl Backward for PointwiseLossBackward {
     fn name(&self) -> &'static str {
-        "BinaryCrossEntropyBackward0"
+        self.kind.name()
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (x, y) = (self.x.get()?, self.y.get()?);
         let (xv, yv, gv) = (x.to_vec::<f64>(), y.to_vec::<f64>(), g.to_vec::<f64>());
-        let make = |vals: Vec<f64>| crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(vals, x.shape()), x.dtype());
-        let gx = if needs[0] {
-            Some(make(xv.iter().zip(&yv).zip(&gv).map(|((&p, &t), &gi)| gi * (p - t) / (p * (1.0 - p)).max(BCE_EPS)).collect())?)
-        } else {
-            None
+        let n = xv.len();
+        let upstream = |i: usize| {
+            let gi = match self.reduction {
+                Reduction::None => gv[i],
+                Reduction::Sum => gv[0],
+                Reduction::Mean => gv[0] / n as f64,
+            };
+            gi * self.weight.as_ref().map_or(1.0, |w| w[i])
         };
-        let gy = if needs[1] {
-            Some(make(xv.iter().zip(&gv).map(|(&p, &gi)| gi * ((1.0 - p).ln().max(-100.0) - p.ln().max(-100.0))).collect())?)
-        } else {
-            None
-        };
+        let grads: Vec<(f64, f64)> = (0..n)
+            .map(|i| {
+                let (_, dx, dy) = self.kind.at(xv[i], yv[i], self.pos_weight.as_ref().map_or(1.0, |p| p[i]));
+                let u = upstream(i);
+                (u * dx, u * dy)
+            })
+            .collect();
+        let make = |vals: Vec<f64>, dtype: DType| crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(vals, x.shape()), dtype);
+        let gx = if needs[0] { Some(make(grads.iter().map(|p| p.0).collect(), x.dtype())?) } else { None };
+        let gy = if needs[1] { Some(make(grads.iter().map(|p| p.1).collect(), self.y_dtype)?) } else { None };
         Ok(vec![gx, gy])
     }
 }

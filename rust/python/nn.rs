@@ -8,7 +8,7 @@ use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
 use crate::nn::linear::linear;
-use crate::nn::loss::{binary_cross_entropy, cross_entropy, nll_loss, CrossEntropyArgs, Reduction};
+use crate::nn::loss::{cross_entropy, nll_loss, pointwise_loss, CrossEntropyArgs, PointwiseLoss, Reduction};
 use crate::nn::norm::layer_norm;
 use crate::ops::{inplace, unary};
 
@@ -127,10 +127,32 @@ pub fn _layer_norm(
     Ok(heavy(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
 }
 
+/// The elementwise losses PyTorch fuses: `kind` is "bce" (the default), "bce_with_logits",
+/// "mse" or "smooth_l1" (with `beta` > 0); weight and pos_weight come expanded to the input's shape.
 #[pyfunction]
-pub fn _binary_cross_entropy(py: Python<'_>, input: PyRef<'_, PyTensor>, target: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+#[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction="none", kind="bce", beta=1.0))]
+#[allow(clippy::too_many_arguments)]
+pub fn _binary_cross_entropy(
+    py: Python<'_>,
+    input: PyRef<'_, PyTensor>,
+    target: PyRef<'_, PyTensor>,
+    weight: Option<PyRef<'_, PyTensor>>,
+    pos_weight: Option<PyRef<'_, PyTensor>>,
+    reduction: &str,
+    kind: &str,
+    beta: f64,
+) -> PyResult<PyTensor> {
     let (x, y) = (input.t.clone(), target.t.clone());
-    Ok(heavy(py, x.numel(), || binary_cross_entropy(&x, &y))?.into())
+    let (w, pw) = (weight.map(|t| t.t.clone()), pos_weight.map(|t| t.t.clone()));
+    let reduction = Reduction::parse(reduction).py()?;
+    let kind = match kind {
+        "bce" => PointwiseLoss::Bce,
+        "bce_with_logits" => PointwiseLoss::BceWithLogits,
+        "mse" => PointwiseLoss::Mse,
+        "smooth_l1" => PointwiseLoss::SmoothL1 { beta },
+        other => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown pointwise loss {other:?}"))),
+    };
+    Ok(heavy(py, x.numel(), || pointwise_loss(&x, &y, w.as_ref(), pw.as_ref(), kind, reduction))?.into())
 }
 
 #[pyfunction]

@@ -86,10 +86,29 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     return _core._cross_entropy(input, target, weight, int(ignore_index), 0.0, reduction, log_probs=True)
 
 
+def _constant_weight(fn: str, name: str, w: Tensor | None, input: Tensor) -> Tensor | None:
+    """A loss weight expanded to the input's shape; like PyTorch, refuses one that requires grad."""
+    if w is None:
+        return None
+    w = as_tensor(w)
+    if w.requires_grad and _core.is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument '{name}'. "
+                           "This input cannot have requires_grad True.")
+    if w.dtype != input.dtype:
+        w = w.to(input.dtype)
+    return w.expand(*input.shape) if tuple(w.shape) != tuple(input.shape) else w
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction (expected one of {_REDUCTIONS})")
+
+
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean squared error, one Rust op (grad_fn MseLossBackward0 as PyTorch's)."""
     _same_shape("mse_loss", input, target)
-    d = input - target
-    return _reduce(d * d, reduction)
+    _check_reduction(reduction)
+    return _core._binary_cross_entropy(input, as_tensor(target), reduction=reduction, kind="mse")
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
@@ -99,35 +118,35 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0) -> Tensor:
+    """Huber-like loss, one Rust op (SmoothL1LossBackward0); beta=0 is l1_loss, as in PyTorch."""
     _same_shape("smooth_l1_loss", input, target)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss does not support negative values for beta (got {beta})")
-    d = (input - target).abs()
     if beta == 0:
-        return _reduce(d, reduction)
-    loss = _core.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta)
-    return _reduce(loss, reduction)
+        return l1_loss(input, target, reduction=reduction)
+    _check_reduction(reduction)
+    return _core._binary_cross_entropy(input, as_tensor(target), reduction=reduction, kind="smooth_l1", beta=float(beta))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None,
                          reduction: str = "mean") -> Tensor:
-    """BCE of probabilities (one Rust kernel): logs clamped at -100 as PyTorch, so 0 and 1 give a
-    finite loss, and the gradient uses PyTorch's (x - y) / max(x (1 - x), 1e-12)."""
+    """BCE of probabilities, one Rust op with its weight and reduction (BinaryCrossEntropyBackward0):
+    logs clamped at -100 as PyTorch, so 0 and 1 give a finite loss, and the gradient uses PyTorch's
+    (x - y) / max(x (1 - x), 1e-12)."""
     _same_shape("binary_cross_entropy", input, target)
-    loss = _core._binary_cross_entropy(input, as_tensor(target))
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    _check_reduction(reduction)
+    w = _constant_weight("binary_cross_entropy", "weight", weight, input)
+    return _core._binary_cross_entropy(input, as_tensor(target), w, None, reduction, "bce")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
                                      reduce=None, reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    """BCE on logits: (1-y) x + (1+(pw-1) y) softplus(-x), softplus computed without overflow and
-    differentiated as sigmoid (so the gradient at x = 0 is right too)."""
+    """BCE on logits, one Rust op (BinaryCrossEntropyWithLogitsBackward0):
+    (1-y) x + (1+(pw-1) y) softplus(-x), softplus computed without overflow; gradient
+    (pw y + 1 - y) sigmoid(x) - pw y, as PyTorch's (right at x = 0 too)."""
     _same_shape("binary_cross_entropy_with_logits", input, target)
-    softplus_neg = _core._softplus(-input)
-    coef = 1 if pos_weight is None else 1 + (pos_weight - 1) * target
-    loss = (1 - target) * input + coef * softplus_neg
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    _check_reduction(reduction)
+    fn = "binary_cross_entropy_with_logits"
+    w = _constant_weight(fn, "weight", weight, input)
+    pw = _constant_weight(fn, "pos_weight", pos_weight, input)
+    return _core._binary_cross_entropy(input, as_tensor(target), w, pw, reduction, "bce_with_logits")
