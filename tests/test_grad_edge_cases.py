@@ -277,6 +277,34 @@ def _pointwise_loss_rows():
     return rows
 
 
+def _layer_name_rows():
+    """grad_fn names of nn.functional layers that differed: dropout is input * mask on CPU
+    (MulBackward0; alpha dropout ends in AddBackward0), a 1x1 adaptive average is a mean;
+    eval-mode batch_norm's gradient does not multiply x by 0 (an inf input stays finite)."""
+    x4 = np.linspace(-1, 1, 2 * 3 * 4 * 4).reshape(2, 3, 4, 4)
+    return [
+        Case("dropout_p0.5_name", lambda lib, F, a: F.dropout(a, 0.5, training=True) * 0, [np.ones((4, 3))]),
+        Case("adaptive_avg_pool2d_1", lambda lib, F, a: F.adaptive_avg_pool2d(a, 1), [x4]),
+        Case("adaptive_avg_pool2d_1_unbatched", lambda lib, F, a: F.adaptive_avg_pool2d(a, (1, 1)), [x4[0]]),
+        Case("batch_norm_eval_inf_input", lambda lib, F, a: F.batch_norm(a, lib.zeros(2, dtype=a.dtype), lib.ones(2, dtype=a.dtype), training=False),
+             [[[1.0, INF], [2.0, 3.0]]]),
+    ]
+
+
+@pytest.mark.parametrize("fn, name", [
+    (lambda x: FF.dropout(x, 0.5, training=True), "MulBackward0"),
+    (lambda x: FF.dropout2d(x, 0.5, training=True), "MulBackward0"),
+    (lambda x: FF.dropout1d(x[0], 0.5, training=True), "MulBackward0"),
+    (lambda x: FF.dropout3d(x.unsqueeze(0), 0.5, training=True), "MulBackward0"),
+    (lambda x: FF.alpha_dropout(x, 0.5, training=True), "AddBackward0"),
+    (lambda x: FF.feature_alpha_dropout(x, 0.5, training=True), "AddBackward0"),
+])
+def test_dropout_grad_fn_names_as_pytorch_on_cpu(fn, name):
+    # torch 2.15 CPU: F.dropout(x, 0.5, True).grad_fn is MulBackward0, alpha dropout AddBackward0.
+    x = fg.ones(2, 3, 4, 4, requires_grad=True)
+    assert fn(x).grad_fn.name() == name
+
+
 CASES: list[Case] = [
     *_std_rows(),
     *_max_rows(),
@@ -285,6 +313,7 @@ CASES: list[Case] = [
     *_softmax_rows(),
     *_loss_rows(),
     *_pointwise_loss_rows(),
+    *_layer_name_rows(),
 ]
 
 

@@ -232,9 +232,11 @@ struct DropoutBackward {
 
 impl Backward for DropoutBackward {
     fn name(&self) -> &'static str {
+        // PyTorch's names on CPU, where F.dropout/dropoutNd compute input * mask (native_dropout
+        // is its CUDA path) and alpha dropout ends in `+ b`.
         match self.kind {
-            Kind::Standard => "NativeDropoutBackward0",
-            Kind::Alpha => "AlphaDropoutBackward0",
+            Kind::Standard => "MulBackward0",
+            Kind::Alpha => "AddBackward0",
         }
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {

@@ -347,6 +347,9 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     if len(items) != 2:
         raise RuntimeError(f"adaptive_avg_pool2d: output_size must be 2, got {len(items)} values ({output_size!r})")
     size = tuple(input.shape[-2 + i] if v is None else operator.index(v) for i, v in enumerate(items))
+    if size == (1, 1) and all(d > 0 for d in input.shape[-3:]):
+        # PyTorch's global-average shortcut: a mean over H and W (grad_fn MeanBackward1).
+        return input.mean((-2, -1), keepdim=True)
     x = input if batched else input.unsqueeze(0)
     out = _core._adaptive_avg_pool2d(x, size)
     return out if batched else out.squeeze(0)
