@@ -211,6 +211,13 @@ KNOWN: list[Known] = [
           "0', torch succeeds (nothing to write: dim 0 is empty); getitem likewise: zeros(0, 2, 1)[:, ..., [1]] "
           "raises IndexError, torch gives an empty (0, 2, 1) result (torch checks no index into an empty tensor)",
           _empty_index_result, ("__getitem__",)),
+    Known("__setitem__", Args([T(np.array([[0.0]]), view=(("expand", (1, 2)),))],
+                              {"single": False, "value": T(np.array([1.0, 2.0]))}), 7,
+          "x = zeros(1, 1).expand(1, 2); x[()] = tensor([1., 2.]) writes through the self-overlapping view (x ends "
+          "[[2., 2.]]), torch raises 'unsupported operation: more than one element of the written-to tensor refers "
+          "to a single memory location' (found by the fuzz profile; copy_ into such views was fixed)",
+          lambda a: _has(a, lambda t: bool(t.view) and t.view[0][0] == "expand"
+                         and int(np.prod(_view_shape(t))) > t.base.size)),
     Known("Tensor.t", Args([T(np.zeros((2, 3), np.float32), grad=True)]), 9,
           "grad_fn names (README: 'grad_fn names as PyTorch's'): x.t() PermuteBackward0, torch TBackward0; "
           "x.transpose(0, 1) PermuteBackward0 / TransposeBackward0; stack CatBackward0 / StackBackward0; "
