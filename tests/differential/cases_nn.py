@@ -13,8 +13,9 @@ Deliberate differences not drawn (README "Where PyTorch has a known trap"): F.dr
 from __future__ import annotations
 
 import ferrograd as fg
+import numpy as np
 import torch
-from harness import FLOATS, Args, Case, Extra, seeds, shapes, tensors
+from harness import FLOATS, Args, Case, Extra, T, seeds, shapes, tensors
 from hypothesis import strategies as st
 
 
@@ -70,6 +71,16 @@ def layer_args(draw, input_shape, ctor, modes=(True, False), dtypes_=("float32",
         kw["calls"] = draw(st.integers(1, calls))
     inputs = [x] + (draw(extra(c, shape)) if extra else [])
     return Args(inputs, kw, seed)
+
+
+def _with_nonfinite(a: Args) -> Args:
+    """The same call with a NaN or inf written into the first element of the input."""
+    x = a.inputs[0]
+    if not x.base.size or x.base.dtype.kind != "f":
+        return a
+    base = x.base.copy()
+    base.reshape(-1)[a.seed % base.size] = (np.nan, np.inf, -np.inf)[a.seed % 3]
+    return Args([T(base, x.view, x.grad)] + a.inputs[1:], a.kw, a.seed)
 
 
 def _batch(feat_tail, min_n=0):
@@ -197,6 +208,11 @@ LAYERS += [
     Case("nn.AdaptiveAvgPool2d", ModuleFn(lambda L, **c: L.nn.AdaptiveAvgPool2d(**c)),
          layer_args(_img, _fixed(output_size=st.sampled_from([1, 2, 3, (1, 2), (3, 2)])))),
 ]
+# the same layers on inputs with NaN/inf: NaN propagation through normalisation, products, pooling
+_NONFINITE = ("nn.Linear", "nn.BatchNorm1d", "nn.BatchNorm2d", "nn.LayerNorm", "nn.GroupNorm", "nn.Conv2d",
+              "nn.AvgPool2d", "nn.AdaptiveAvgPool2d")
+LAYERS += [Case(f"{c.id}(nonfinite)", c.fn, c.args.map(_with_nonfinite), tol=c.tol)
+           for c in list(LAYERS) if c.id in _NONFINITE]
 _DROPOUTS = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
 _DROPOUT_SHAPE = {"Dropout": shapes(), "AlphaDropout": shapes(), "Dropout1d": shapes(2, 3, min_side=1),
                   "Dropout2d": shapes(4, 4, min_side=1), "Dropout3d": shapes(5, 5, max_side=2, min_side=1),

@@ -159,7 +159,8 @@ KNOWN: list[Known] = [
                                 "seed": 0}), 9,
           "GroupNorm(1, 1) on a (1, 1) input succeeds, torch raises ValueError 'Expected more than 1 value per "
           "channel when training'",
-          lambda a: a.kw["ctor"]["per"] * int(np.prod(_view_shape(a.inputs[0])[2:])) == 1),
+          lambda a: a.kw["ctor"]["per"] * int(np.prod(_view_shape(a.inputs[0])[2:])) == 1,
+          ("nn.GroupNorm(nonfinite)",)),
     Known("F.group_norm", Args([T(np.array([[0.0]], np.float32)), 1, None, None], {"eps": 1e-5}), 9,
           "F.group_norm(zeros(1, 1), 1) succeeds, torch raises ValueError 'Expected more than 1 value per channel "
           "when training'",
@@ -218,6 +219,14 @@ KNOWN: list[Known] = [
           "to a single memory location' (found by the fuzz profile; copy_ into such views was fixed)",
           lambda a: _has(a, lambda t: bool(t.view) and t.view[0][0] == "expand"
                          and int(np.prod(_view_shape(t))) > t.base.size)),
+    Known("nn.BatchNorm1d(nonfinite)", Args([T(np.array([[[np.nan, 0.0]]], np.float32))],
+                                            {"train": True, "ctor": {"num_features": 1, "eps": 1e-5, "momentum": 0.1,
+                                                                     "affine": False, "track_running_stats": True},
+                                             "seed": 0, "calls": 1}), 6,
+          "BatchNorm in train mode on a batch with NaN: running_var stays finite (0.9), torch NaN; with inf "
+          "(x = [[inf], [0.]]): running_mean nan (torch inf) and running_var 0.9 (torch nan). The running "
+          "statistics hide a corrupted batch that torch's carry into eval", _nonfinite,
+          ("nn.BatchNorm2d(nonfinite)",)),
     Known("Tensor.t", Args([T(np.zeros((2, 3), np.float32), grad=True)]), 9,
           "grad_fn names (README: 'grad_fn names as PyTorch's'): x.t() PermuteBackward0, torch TBackward0; "
           "x.transpose(0, 1) PermuteBackward0 / TransposeBackward0; stack CatBackward0 / StackBackward0; "
