@@ -104,6 +104,9 @@ impl Tensor {
                 shape.len(), self.ndim(), self.shape()
             );
         }
+        // A view of any size is fine (it reads the same memory), but its element count must be
+        // a number: every later op computes it.
+        crate::tensor::alloc::numel(shape, 1, "expand")?;
         let pad = shape.len() - self.ndim();
         let mut strides = vec![0; shape.len()];
         for i in 0..shape.len() {

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyEllipsis, PyList, PySlice, PyTuple};
 
 use super::convert::shape_args;
-use super::error::{heavy, IntoPyResult};
+use super::error::{guarded, heavy, IntoPyResult};
 use super::tensor::PyTensor;
 use super::tensor_math::operand;
 use crate::ops::index::{self, Index};
@@ -89,32 +89,35 @@ fn list_is_a_tuple(list: &Bound<'_, PyList>) -> bool {
 impl PyTensor {
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.view(&shape_args(shape)?).py()?.into())
+        let shape = shape_args(shape)?;
+        Ok(guarded(|| self.t.view(&shape))?.into())
     }
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.reshape_infer(&shape_args(shape)?).py()?.into())
+        let shape = shape_args(shape)?;
+        Ok(guarded(|| self.t.reshape_infer(&shape))?.into())
     }
     fn view_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
         let s: Vec<isize> = other.t.shape().iter().map(|&d| d as isize).collect();
-        Ok(self.t.view(&s).py()?.into())
+        Ok(guarded(|| self.t.view(&s))?.into())
     }
     fn reshape_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.reshape(other.t.shape()).py()?.into())
+        Ok(guarded(|| self.t.reshape(other.t.shape()))?.into())
     }
     #[pyo3(signature = (*shape))]
     fn expand(&self, shape: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.expand_infer(&shape_args(shape)?).py()?.into())
+        let shape = shape_args(shape)?;
+        Ok(guarded(|| self.t.expand_infer(&shape))?.into())
     }
     fn expand_as(&self, other: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
-        Ok(self.t.expand(other.t.shape()).py()?.into())
+        Ok(guarded(|| self.t.expand(other.t.shape()))?.into())
     }
     #[pyo3(signature = (start_dim=0, end_dim=-1))]
     fn flatten(&self, start_dim: isize, end_dim: isize) -> PyResult<PyTensor> {
-        Ok(self.t.flatten(start_dim, end_dim).py()?.into())
+        Ok(guarded(|| self.t.flatten(start_dim, end_dim))?.into())
     }
     fn unsqueeze(&self, dim: isize) -> PyResult<PyTensor> {
-        Ok(self.t.unsqueeze(dim).py()?.into())
+        Ok(guarded(|| self.t.unsqueeze(dim))?.into())
     }
     #[pyo3(signature = (dim=None))]
     fn squeeze(&self, dim: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
@@ -122,31 +125,32 @@ impl PyTensor {
             None => None,
             Some(d) => Some(super::tensor_math::dims_arg(Some(d))?),
         };
-        Ok(self.t.squeeze(dims.as_deref()).py()?.into())
+        Ok(guarded(|| self.t.squeeze(dims.as_deref()))?.into())
     }
     fn transpose(&self, dim0: isize, dim1: isize) -> PyResult<PyTensor> {
-        Ok(self.t.transpose(dim0, dim1).py()?.into())
+        Ok(guarded(|| self.t.transpose(dim0, dim1))?.into())
     }
     fn t(&self) -> PyResult<PyTensor> {
-        Ok(self.t.t().py()?.into())
+        Ok(guarded(|| self.t.t())?.into())
     }
     #[getter(T)]
     fn get_t(&self) -> PyResult<PyTensor> {
         let n = self.t.ndim() as isize;
         let rev: Vec<isize> = (0..n).rev().collect();
-        Ok(self.t.permute(&rev).py()?.into())
+        Ok(guarded(|| self.t.permute(&rev))?.into())
     }
     #[getter(mT)]
     fn get_mt(&self) -> PyResult<PyTensor> {
         match self.t.ndim() {
             0 => Ok(self.t.clone().into()),
             1 => Err(pyo3::exceptions::PyRuntimeError::new_err("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")),
-            _ => Ok(self.t.transpose(-2, -1).py()?.into()),
+            _ => Ok(guarded(|| self.t.transpose(-2, -1))?.into()),
         }
     }
     #[pyo3(signature = (*dims))]
     fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
-        Ok(self.t.permute(&shape_args(dims)?).py()?.into())
+        let shape = shape_args(dims)?;
+        Ok(guarded(|| self.t.permute(&shape))?.into())
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
         Ok(heavy(py, self.t.numel(), || self.t.contiguous())?.into())
@@ -170,7 +174,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (chunks, dim=0))]
     fn chunk<'py>(&self, py: Python<'py>, chunks: usize, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, wrap(join::chunk(&self.t, chunks, dim).py()?))
+        PyTuple::new(py, wrap(guarded(|| join::chunk(&self.t, chunks, dim))?))
     }
     #[pyo3(signature = (dim=0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
@@ -179,10 +183,10 @@ impl PyTensor {
         PyTuple::new(py, wrap(parts))
     }
     fn narrow(&self, dim: isize, start: isize, length: usize) -> PyResult<PyTensor> {
-        Ok(self.t.narrow(dim, start, length).py()?.into())
+        Ok(guarded(|| self.t.narrow(dim, start, length))?.into())
     }
     fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
-        Ok(self.t.select(dim, index).py()?.into())
+        Ok(guarded(|| self.t.select(dim, index))?.into())
     }
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         if self.t.ndim() == 0 {
@@ -200,7 +204,7 @@ impl PyTensor {
                 if self.t.ndim() == 0 {
                     return Err(PyIndexError::new_err("invalid index of a 0-dim tensor. Use `tensor.item()` to convert a 0-dim tensor to a number"));
                 }
-                return Ok(self.t.select(0, i).py()?.into());
+                return Ok(guarded(|| self.t.select(0, i))?.into());
             }
         }
         let idx = index_list(&self.t, key)?;

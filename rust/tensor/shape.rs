@@ -127,7 +127,11 @@ pub fn infer_shape(requested: &[isize], numel: usize, from: &[usize], op: &str) 
         } else if d < 0 {
             bail!(Runtime, "{op}: invalid shape dimension {d} in {requested:?}");
         } else {
-            known *= d as usize;
+            // Checked: a product that wraps could equal numel (0 for an empty tensor) and pass.
+            known = match known.checked_mul(d as usize) {
+                Some(k) => k,
+                None => bail!(Runtime, "{op}: shape {requested:?} has more elements than memory can address"),
+            };
         }
     }
     let mut out: Shape = requested.iter().map(|&d| d.max(0) as usize).collect();
