@@ -384,3 +384,10 @@ def test_optimizer_step_between_forward_and_backward_is_caught():
     opt.step()
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+@pytest.mark.parametrize("call", [lambda: fg.zeros(0).view(2**62, 4), lambda: fg.zeros(0).reshape(2**62, 8), lambda: fg.ones(1).expand(2**62, 2**62)])
+def test_shape_products_that_wrap_are_refused(call):
+    # 2**62 * 4 wraps to 0, the element count of an empty tensor: it must not pass as a valid view.
+    with pytest.raises(RuntimeError):
+        call()
