@@ -405,4 +405,8 @@ for _f, (_m, _args) in _LOSSES.items():
 LOSSES.append(Case("F.cross_entropy(probs)", lambda L, x, y, **kw: L.nn.functional.cross_entropy(
     x, y, **_kw_tensors(L, kw)), _class_args(probs_target=True), tol=20))
 
+LOSSES += [Case(f"{c.id}(nonfinite)", c.fn, c.args.map(_with_nonfinite), tol=c.tol) for c in list(LOSSES)
+           if c.id in ("F.cross_entropy", "F.nll_loss", "F.binary_cross_entropy_with_logits", "F.binary_cross_entropy",
+                       "F.cross_entropy(probs)")]
+
 ALL = LAYERS + FUNCTIONAL + LOSSES
