@@ -172,9 +172,18 @@ KNOWN: list[Known] = [
               isinstance(v, float) and v != int(v) for v in a.kw["args"])),
     Known("leaf.add_(grad)", Args([T(np.zeros(4, np.float32), view=(("step", 0, 2),)),
                                    T(np.array(1.0, np.float32), grad=True)]), 6,
-          "b = zeros(4); b[::2].add_(y) with y requiring grad: b stays out of the graph (b.requires_grad False, "
-          "torch True), so b.sum().backward() cannot reach y: y.grad None, torch 2. Silent lost gradient",
+          "b = zeros(4); b[::2].add_(y) with y requiring grad: at first b stayed out of the graph (y.grad None after "
+          "b.sum().backward(), torch 2: a silently lost gradient); now it raises 'in-place operation on a view "
+          "with an operand that requires grad is not supported', torch succeeds",
           lambda a: isinstance(a.inputs[0], T) and bool(a.inputs[0].view) and not a.inputs[0].grad),
+    Known("add_(no grad)", Args([T(np.array(1.0, np.float32)), T(np.array(2.0, np.float32), grad=True)]), 7,
+          "x = fg.tensor(1.); x.detach().add_(y) with y requiring grad raises 'in-place operation on a view (shape "
+          "[]) with an operand that requires grad is not supported', torch succeeds (x is in no graph; detach() "
+          "is not a view of a graph tensor). Also `+=`, `-=`, `*=`, `/=`, copy_. Came with the fix for "
+          "b[::2].add_(y) (row leaf.add_(grad)), which now raises instead of losing the gradient",
+          lambda a: isinstance(a.inputs[1], T) and a.inputs[1].grad,
+          ("copy_(no grad)", "__iadd__(no grad)", "__isub__(no grad)", "__imul__(no grad)", "__itruediv__(no grad)",
+           "sub_(no grad)", "mul_(no grad)", "div_(no grad)")),
     Known("Tensor.meta", Args([T(np.zeros(2, np.float32), view=(("expand", (2,)),), grad=True)]), 9,
           "x.expand(x.shape) returns x itself: zeros(2, requires_grad=True).expand(2).is_leaf is True, torch "
           "False (a view with ExpandBackward0)", lambda a: _has(
