@@ -370,4 +370,20 @@ SHAPE_OPS = [
     Case("__iter__", lambda L, x: list(x), unary()),
 ]
 
-ALL = UNARY + BINARY + INPLACE + REDUCTIONS + CLAMP_WHERE_MATMUL + SHAPE_OPS
+def _autograd_grad(L, a, b):
+    out = (a * b + a.exp()).sum()
+    return L.autograd.grad(out, [t for t in (a, b) if hasattr(t, "requires_grad")], allow_unused=True)
+
+
+def _backward_gradient(L, a):
+    y = a * 2 + 1
+    y.backward(L.ones_like(y) * 0.5)
+    return a.grad
+
+
+AUTOGRAD = [
+    Case("autograd.grad", _autograd_grad, nary(2, FLOATS, first_tensor=True), grad=False, tol=5),
+    Case("Tensor.backward(gradient)", _backward_gradient, unary(FLOATS), grad=False),
+]
+
+ALL = AUTOGRAD + UNARY + BINARY + INPLACE + REDUCTIONS + CLAMP_WHERE_MATMUL + SHAPE_OPS

@@ -187,7 +187,8 @@ KNOWN: list[Known] = [
     Known("Tensor.meta", Args([T(np.zeros(2, np.float32), view=(("expand", (2,)),), grad=True)]), 9,
           "x.expand(x.shape) returns x itself: zeros(2, requires_grad=True).expand(2).is_leaf is True, torch "
           "False (a view with ExpandBackward0)", lambda a: _has(
-              a, lambda t: bool(t.view) and t.view[0][0] == "expand" and tuple(t.view[0][1]) == t.base.shape)),
+              a, lambda t: bool(t.view) and t.view[0][0] == "expand" and tuple(t.view[0][1]) == t.base.shape),
+          ("Tensor.backward(gradient)",)),
     Known("__setitem__", Args([T(np.array([False])), None], {"single": False, "value": 2.8e-48}), 5,
           "x = tensor([False]); x[None] = 2.8e-48 leaves False, torch True (nonzero casts to True); and "
           "int64 x[None, []] = float tensor succeeds, torch raises 'Index put requires the source and destination "
