@@ -143,6 +143,7 @@ VALUES = [
     ('T.tensor([1, 2]) - True', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
     ('T.tensor([True, False]).sub(1)', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
     ('T.sub(T.tensor([True]), T.tensor([True]))', ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
+    ('+T.tensor(False)', ("raises", 'NotImplementedError', 'The `+` operator, on a bool tensor is not supported.')),
     ('-T.tensor([True, False])', ("raises", 'NotImplementedError', 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
     ('T.tensor([True, False]).neg()', ("raises", 'NotImplementedError', 'Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
     ('T.tensor([True, False]).abs()', ("raises", 'NotImplementedError', '"abs_cpu" not implemented for \'Bool\'')),
@@ -280,6 +281,8 @@ VALUES = [
     ("ip(T.tensor([True, False]), '__imul__', True)", ('bool', [True, False])),
     ("ip(T.tensor([True, False]), '__isub__', True)", ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.')),
     ("ip(T.tensor([True, False]), '__iadd__', 0.5)", ("raises", 'RuntimeError', "result type Float can't be cast to the desired output type Bool")),
+    ("ip(T.tensor([1.0]), 'sub_', False)", ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
+    ("ip(T.tensor([1.0]), '__isub__', False)", ("raises", 'NotImplementedError', 'Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.')),
     ("ip(T.tensor([1, 2]), '__iadd__', T.tensor([True, True]))", ('int64', [2, 3])),
     ("ip(T.tensor([1, 2]), '__iadd__', True)", ('int64', [2, 3])),
     ("ip(T.tensor([1.5, 2.5]), '__iadd__', T.tensor([1, 1]))", ('float32', [2.5, 3.5])),
@@ -295,6 +298,7 @@ VALUES = [
     ("ip(T.tensor([5]).expand(2), '__iand__', 1)", ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
     ("ip(T.zeros(2).expand(2, 2), 'fill_', 1)", ('float32', [[1.0, 1.0], [1.0, 1.0]])),
     ("ip(T.ones(2).expand(2, 2), 'zero_')", ('float32', [[0.0, 0.0], [0.0, 0.0]])),
+    ("ip(T.zeros(1, 0).expand(2, 0), 'copy_', T.tensor(0.0))", ('float32', [[], []])),
     ("ip(T.ones(2, 1).expand(2, 1), '__iadd__', 1)", ('float32', [[2.0], [2.0]])),
     # int() / float() / bool() of one-element tensors
     ('int(T.tensor(nan))', ("raises", 'ValueError', 'cannot convert float NaN to integer')),
@@ -336,6 +340,8 @@ GRADS = [
     ('lambda T, x, y: x ** y', [[0.0, 3.0], [[0.0], [2.0]]], [[1.0, 1.0], [0.0, 9.0]], [[0.0, 6.0], [[1.0986122886681098], [9.887510598012987]]]),
     ('lambda T, x, y: x % y', [[5.5, -3.0, 4.0], [2.0, 2.0, -3.0]], [1.5, 1.0, -2.0], [[1.0, 1.0, 1.0], [-2.0, 2.0, 2.0]]),
     ('lambda T, x: x % 2.0', [[5.5, -3.0]], [1.5, 1.0], [[1.0, 1.0]]),
+    # division's gradient where b * b underflows: -g * (out / b), as PyTorch's for two tensors
+    ('lambda T, a, b: a / b', [[1.0, 0.0, 3.0], [2e-201, 2e-201, -2.0]], [5e+200, 0.0, -1.5], [[5e+200, 5e+200, -0.5], [-inf, -0.0, -0.75]]),
     # NaN through maximum / minimum / relu / clamp
     ('lambda T, a, b: T.maximum(a, b)', [[1.0, nan, nan, 2.0, 1.0, 3.0], [nan, 0.0, nan, 2.0, 3.0, 1.0]], [nan, nan, nan, 2.0, 3.0, 3.0], [[1.0, 1.0, 1.0, 0.5, 0.0, 1.0], [1.0, 1.0, 1.0, 0.5, 1.0, 0.0]]),
     ('lambda T, a, b: T.minimum(a, b)', [[1.0, nan, nan, 2.0, 1.0, 3.0], [nan, 0.0, nan, 2.0, 3.0, 1.0]], [nan, nan, nan, 2.0, 1.0, 1.0], [[1.0, 1.0, 1.0, 0.5, 1.0, 0.0], [1.0, 1.0, 1.0, 0.5, 0.0, 1.0]]),

@@ -62,7 +62,7 @@ arith!(minimum_kernel, "minimum", |x, y| if x <= y || x.partial_cmp(&x).is_none(
 
 /// Subtraction refuses bool operands, with PyTorch's messages (a Python `True` arrives as a bool
 /// 0-d tensor, so `x - True` is refused too, as in PyTorch).
-fn check_sub(a: &Tensor, b: &Tensor) -> Result<()> {
+pub fn check_sub(a: &Tensor, b: &Tensor) -> Result<()> {
     match (a.dtype() == DType::Bool, b.dtype() == DType::Bool) {
         (true, true) => bail!(NotImplemented, "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),
         (true, false) | (false, true) => bail!(NotImplemented, "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (sub: shapes {:?} and {:?})", a.shape(), b.shape()),

@@ -28,6 +28,10 @@ pub enum BinOp {
 /// in-place ops (optimizer updates take this path); otherwise the general `apply`.
 pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
     check_no_internal_overlap(t)?;
+    if matches!(op, BinOp::Sub) {
+        // The fast path below never reaches sub's own check (`x -= False` raises in PyTorch).
+        crate::ops::binary::check_sub(t, other)?;
+    }
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
     if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool {
@@ -103,7 +107,7 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
 /// refuses it with this message (fill_ and zero_, which write one value, are allowed).
 pub fn check_no_internal_overlap(t: &Tensor) -> Result<()> {
     let l = t.layout();
-    if l.shape.iter().zip(&l.strides).any(|(&n, &s)| n > 1 && s == 0) {
+    if t.numel() > 0 && l.shape.iter().zip(&l.strides).any(|(&n, &s)| n > 1 && s == 0) {
         bail!(
             Runtime,
             "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation. (in-place op on an expanded tensor of shape {:?})",

@@ -170,8 +170,11 @@ impl PyTensor {
     fn __neg__(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, unary::neg)
     }
-    fn __pos__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
+    fn __pos__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        if slf.t.dtype() == crate::tensor::DType::Bool {
+            return Err(pyo3::exceptions::PyNotImplementedError::new_err("The `+` operator, on a bool tensor is not supported."));
+        }
+        Ok(slf)
     }
     fn __abs__(&self, py: Python<'_>) -> PyResult<PyTensor> {
         self.un(py, unary::abs)
