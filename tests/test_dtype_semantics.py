@@ -560,3 +560,26 @@ def test_floor_divide_and_remainder_match_numpy():
     x, y = R.uniform(-10, 10, size=(5, 6)), R.uniform(0.5, 3, size=(6,)) * R.choice([-1, 1], size=(6,))
     assert np.array_equal((fg.tensor(x) // fg.tensor(y)).numpy(), np.floor_divide(x, y))
     assert np.allclose((fg.tensor(x) % fg.tensor(y)).numpy(), np.remainder(x, y), rtol=0, atol=1e-12)
+
+
+def test_copy_from_a_graph_tensor_gives_the_overwritten_history_a_zero_gradient():
+    # torch: a = tensor([1.], requires_grad=True); b = tensor([2.], requires_grad=True)
+    #        c = a.clone(); c.copy_(b); c.sum().backward() -> a.grad [0.], b.grad [1.]
+    a, b = fg.tensor([1.0], requires_grad=True), fg.tensor([2.0], requires_grad=True)
+    c = a.clone()
+    c.copy_(b)
+    c.sum().backward()
+    assert a.grad.tolist() == [0.0] and b.grad.tolist() == [1.0]
+
+
+def test_inplace_into_a_view_with_a_graph_operand_is_refused_not_silently_wrong():
+    # PyTorch moves the base onto the graph here (b.requires_grad becomes True, y.grad = 2);
+    # ferrograd cannot yet, and refuses rather than drop y's gradient through b.
+    b, y = fg.zeros(4), fg.tensor(1.0, requires_grad=True)
+    with pytest.raises(RuntimeError, match="view .* with an operand that requires grad"):
+        b[::2].add_(y)
+    assert b.tolist() == [0.0] * 4
+    with fg.no_grad():
+        b[::2].add_(y)  # off the graph it is an ordinary write
+    assert b.tolist() == [1.0, 0.0, 1.0, 0.0]
+

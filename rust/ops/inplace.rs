@@ -159,6 +159,15 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
     if out.shape() != t.shape() {
         bail!(Runtime, "{op}: output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(), out.shape());
     }
+    if recording && out.grad_fn().is_some() && !t.requires_grad() && t.is_view() {
+        // PyTorch moves the base onto the graph (CopySlices); without that the base would drop
+        // the operand's gradient silently, so refuse, as for views of tensors that require grad.
+        bail!(
+            Runtime,
+            "{op}: in-place operation on a view (shape {:?}) with an operand that requires grad is not supported: the base tensor would not receive the gradient. Use an out-of-place op.",
+            t.shape()
+        );
+    }
     if !out.dtype().can_cast_to(t.dtype()) {
         bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", out.dtype().torch_name(), t.dtype().torch_name(), t.shape());
     }
@@ -205,8 +214,13 @@ pub fn fill(t: &Tensor, value: f64) -> Result<()> {
 
 /// `copy_(src)`: src broadcast to t's shape and cast to t's dtype.
 pub fn copy(t: &Tensor, src: &Tensor) -> Result<()> {
-    apply_elementwise(t, "copy_", |_| {
+    apply_elementwise(t, "copy_", |old| {
         let s = crate::ops::cast::to_dtype(src, t.dtype())?;
-        if s.shape() == t.shape() { s.clone_tensor() } else { s.expand(t.shape())?.clone_tensor() }
+        let s = if s.shape() == t.shape() { s.clone_tensor()? } else { s.expand(t.shape())?.clone_tensor()? };
+        if is_recording() && old.requires_grad() {
+            // The old value's history gets a zero gradient (PyTorch's), also when src has one.
+            return crate::ops::binary::where_(&Tensor::full(&[], 0.0, crate::tensor::DType::Bool), old, &s);
+        }
+        Ok(s)
     })
 }
