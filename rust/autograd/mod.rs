@@ -130,6 +130,24 @@ fn edge_of(t: &Tensor) -> Option<Edge> {
     })
 }
 
+/// Gives `out`'s node the name of the op the user called when that op is built from another
+/// (`transpose` records a permute, `stack` a cat): PyTorch's users read TransposeBackward0 and
+/// StackBackward0 in grad_fn. Only a node made for `out` is renamed, never `input`'s own (an op
+/// that returned its input unchanged shares the input's node).
+pub fn rename_grad_fn(out: Tensor, input: &Tensor, name: &'static str) -> Tensor {
+    let before = input.grad_fn();
+    {
+        let mut meta = out.meta();
+        if let Some(node) = meta.grad_fn.as_mut() {
+            let fresh = before.as_ref().is_none_or(|b| !Arc::ptr_eq(b, node));
+            if let (true, Some(n)) = (fresh, Arc::get_mut(node)) {
+                n.name = name;
+            }
+        }
+    }
+    out
+}
+
 /// Whether an op with these inputs must record a node.
 #[inline]
 pub fn needs_record(inputs: &[&Tensor]) -> bool {

@@ -1,6 +1,6 @@
 //! cat / stack (copies) and split / chunk (views).
 
-use crate::autograd::{record, Backward};
+use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::result_type;
@@ -98,7 +98,7 @@ pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
         }
     }
     let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d as isize)).collect::<Result<_>>()?;
-    cat(&parts, d as isize)
+    Ok(rename_grad_fn(cat(&parts, d as isize)?, &parts[0], "StackBackward0"))
 }
 
 /// `split(split_size, dim)`: views of `size` along dim, the last one shorter if needed.
@@ -117,7 +117,8 @@ pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
     if sizes.is_empty() {
         sizes.push(0);
     }
-    split_sizes(x, &sizes, dim)
+    let parts = split_sizes(x, &sizes, dim)?;
+    Ok(parts.into_iter().map(|p| rename_grad_fn(p, x, "SplitBackward0")).collect())
 }
 
 /// `split([s0, s1, ...], dim)`: the sizes must add up to the dim's length.
@@ -130,7 +131,7 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor
     let mut at = 0;
     let mut out = Vec::with_capacity(sizes.len());
     for &s in sizes {
-        out.push(x.slice(d, at, at + s, 1)?);
+        out.push(rename_grad_fn(x.slice(d, at, at + s, 1)?, x, "SplitWithSizesBackward0"));
         at += s;
     }
     Ok(out)
@@ -145,7 +146,8 @@ pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
     let n = x.shape()[d];
     if n == 0 {
         // PyTorch returns `chunks` empty pieces here (and fewer than `chunks` otherwise).
-        return split_sizes(x, &vec![0; chunks], d as isize);
+        let parts = split_sizes(x, &vec![0; chunks], d as isize)?;
+        return Ok(parts.into_iter().map(|p| rename_grad_fn(p, x, "SplitBackward0")).collect());
     }
     split(x, n.div_ceil(chunks), d as isize)
 }

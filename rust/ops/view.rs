@@ -1,7 +1,7 @@
 //! Shape ops. Wherever the strides allow, the result is a view sharing the input's storage (as
 //! in PyTorch); the backward rule undoes the shape change on the gradient.
 
-use crate::autograd::{record, Backward};
+use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::reduce::sum_to;
@@ -177,7 +177,7 @@ impl Tensor {
         }
         let mut perm: Vec<isize> = (0..n as isize).collect();
         perm.swap(a, b);
-        self.permute(&perm)
+        Ok(rename_grad_fn(self.permute(&perm)?, self, "TransposeBackward0"))
     }
 
     /// `t()`: 2-D transpose; 0-D and 1-D tensors come back as they are.
@@ -188,14 +188,14 @@ impl Tensor {
         if self.ndim() < 2 {
             return Ok(self.clone());
         }
-        self.transpose(0, 1)
+        Ok(rename_grad_fn(self.transpose(0, 1)?, self, "TBackward0"))
     }
 
     pub fn unsqueeze(&self, dim: isize) -> Result<Tensor> {
         let d = wrap_dim(dim, self.ndim() + 1, "unsqueeze")?;
         let mut shape = self.shape().to_vec();
         shape.insert(d, 1);
-        self.reshape(&shape)
+        Ok(rename_grad_fn(self.reshape(&shape)?, self, "UnsqueezeBackward0"))
     }
 
     /// Removes the given size-1 dims (all of them when `dims` is None); other dims stay.
@@ -215,7 +215,12 @@ impl Tensor {
             }
         };
         let shape: Vec<usize> = (0..n).filter(|i| !drop.contains(i)).map(|i| self.shape()[i]).collect();
-        self.reshape(&shape)
+        let name = match dims {
+            None => "SqueezeBackward0",
+            Some([_]) => "SqueezeBackward1",
+            Some(_) => "SqueezeBackward2",
+        };
+        Ok(rename_grad_fn(self.reshape(&shape)?, self, name))
     }
 
     pub fn flatten(&self, start: isize, end: isize) -> Result<Tensor> {

@@ -179,7 +179,10 @@ impl PyTensor {
     #[pyo3(signature = (dim=0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
         let d = crate::tensor::shape::existing_dim(dim, self.t.ndim(), "unbind").py()?;
-        let parts: Vec<Tensor> = (0..self.t.shape()[d]).map(|i| self.t.select(d as isize, i as isize)).collect::<crate::Result<_>>().py()?;
+        let parts: Vec<Tensor> = (0..self.t.shape()[d])
+            .map(|i| Ok(crate::autograd::rename_grad_fn(self.t.select(d as isize, i as isize)?, &self.t, "UnbindBackward0")))
+            .collect::<crate::Result<_>>()
+            .py()?;
         PyTuple::new(py, wrap(parts))
     }
     fn narrow(&self, dim: isize, start: isize, length: usize) -> PyResult<PyTensor> {
