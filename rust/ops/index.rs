@@ -140,7 +140,10 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
     let dense_strides = contiguous_strides(&l.shape);
     let mut base = vec![l.offset; nb];
     let mut dense_base = vec![0usize; nb];
-    for (d, t) in adv {
+    // When another dim is empty nothing is gathered, and PyTorch checks no index (x of shape
+    // (0, 2): x[:, [5]] is an empty (0, 1) result, not an IndexError).
+    let gathers_nothing = l.shape.iter().enumerate().any(|(d, &n)| n == 0 && !adv.iter().any(|(a, _)| *a == d));
+    for (d, t) in adv.iter().filter(|_| !gathers_nothing) {
         let n = l.shape[*d] as i64;
         let vals = t.expand(&bshape)?.to_vec::<i64>();
         for ((b, db), &k) in base.iter_mut().zip(dense_base.iter_mut()).zip(&vals) {
@@ -309,8 +312,14 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
         basic(x, idx)?
     };
     if adv.is_empty() {
+        // A single value is a fill, which a self-overlapping (expanded) view may take; writing
+        // several values into it would keep an arbitrary one (PyTorch refuses the same).
+        if value.ndim() > 0 {
+            crate::ops::inplace::check_no_internal_overlap(&v)?;
+        }
         return crate::ops::view::write_into(&v, value);
     }
+    crate::ops::inplace::check_no_internal_overlap(x)?;
     let p = plan(&v, &adv)?;
     // Bring the value to the gather order [index shape..., rest...].
     let final_shape: Vec<usize> = match &p.perm {

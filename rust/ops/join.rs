@@ -17,6 +17,10 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     let parts: Vec<&Tensor> = tensors.iter().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
     let parts = if parts.is_empty() { tensors.iter().collect() } else { parts };
     let first = parts[0];
+    let all_legacy_empty = tensors.iter().all(|t| t.ndim() == 1 && t.numel() == 0);
+    // PyTorch skips 1-D empties whatever `dim` says; when nothing else is left the result is
+    // the empty tensor, so the dim is not checked against it.
+    let dim = if all_legacy_empty { 0 } else { dim };
     if first.ndim() == 0 {
         bail!(Runtime, "cat(): zero-dimensional tensor (at position 0) cannot be concatenated");
     }
