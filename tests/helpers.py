@@ -155,3 +155,20 @@ def unbroadcast(grad: np.ndarray, shape) -> np.ndarray:
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape)
+
+
+def _is_advanced(k):
+    return isinstance(k, list) or (isinstance(k, np.ndarray) and k.ndim > 0)
+
+
+def numpy_with_torch_rule(x, key):
+    """x[key] in numpy, with PyTorch's one difference: integers select before any advanced index
+    is applied (numpy makes an integer next to an advanced index advanced too, which moves the
+    broadcast dims: x[0, :, [1, 2]] is (4, 2) in PyTorch and (2, 4) in numpy for x (3, 4, 5))."""
+    if isinstance(key, list) and any(isinstance(k, list) for k in key):
+        key = tuple(key)  # PyTorch reads a list of lists as a tuple of indices (numpy's old rule)
+    if not (isinstance(key, tuple) and any(map(_is_advanced, key)) and any(isinstance(k, int) for k in key)):
+        return x[key]
+    first = tuple(slice(None) if _is_advanced(k) else k for k in key)
+    second = tuple(k if _is_advanced(k) or k is Ellipsis else slice(None) for k in key if not isinstance(k, int))
+    return x[first][second]

@@ -391,3 +391,53 @@ def test_shape_products_that_wrap_are_refused(call):
     # 2**62 * 4 wraps to 0, the element count of an empty tensor: it must not pass as a valid view.
     with pytest.raises(RuntimeError):
         call()
+
+
+def test_indexing_an_empty_tensor_checks_no_index():
+    # PyTorch checks no index when nothing is gathered (found by the differential fuzzing).
+    x = fg.zeros(0, 0)
+    x[:, [0]] = 0.0
+    assert fg.zeros(0, 2, 1)[:, ..., [1]].shape == (0, 2, 1)
+    assert fg.zeros(1, 2, 1, dtype=fg.int64)[:0, ..., [1]].shape == (0, 2, 1)
+    with pytest.raises(IndexError):
+        fg.zeros(1, 2)[:, [5]]
+
+
+def test_setitem_of_several_values_into_an_overlapping_view_is_refused():
+    x = fg.zeros(1, 1).expand(1, 2)
+    with pytest.raises(RuntimeError, match="single memory location"):
+        x[()] = fg.tensor([1.0, 2.0])
+    x[()] = 3.0  # one value is a fill, as in PyTorch
+    np.testing.assert_array_equal(x.numpy(), [[3.0, 3.0]])
+
+
+def test_cat_of_legacy_empties_ignores_dim():
+    assert fg.cat([fg.zeros(0)], dim=1).shape == (0,)
+
+
+# PyTorch 2.15's grad_fn names for ops ferrograd builds from others.
+GRAD_FN_NAMES = [
+    (lambda a, lib: a.t(), "TBackward0"),
+    (lambda a, lib: a.transpose(0, 1), "TransposeBackward0"),
+    (lambda a, lib: a.split(1)[0], "SplitBackward0"),
+    (lambda a, lib: a.chunk(2)[0], "SplitBackward0"),
+    (lambda a, lib: a.split([1, 1])[0], "SplitWithSizesBackward0"),
+    (lambda a, lib: lib.stack([a, a]), "StackBackward0"),
+    (lambda a, lib: a.unbind()[0], "UnbindBackward0"),
+    (lambda a, lib: a.unsqueeze(0), "UnsqueezeBackward0"),
+    (lambda a, lib: a.reshape(1, 2, 3).squeeze(0), "SqueezeBackward1"),
+    (lambda a, lib: a.reshape(1, 2, 3).squeeze(), "SqueezeBackward0"),
+]
+
+
+@pytest.mark.parametrize("op, name", GRAD_FN_NAMES)
+def test_grad_fn_names_of_composite_shape_ops(op, name):
+    a = fg.ones(2, 3, requires_grad=True) * 1
+    assert op(a, fg).grad_fn.name() == name
+    assert a.grad_fn.name() == "MulBackward0"  # the input's node is never renamed
+
+
+def test_grad_fn_names_match_torch():
+    torch = pytest.importorskip("torch")
+    for op, name in GRAD_FN_NAMES:
+        assert op(torch.ones(2, 3, requires_grad=True) * 1, torch).grad_fn.name() == name
