@@ -159,15 +159,6 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
     if out.shape() != t.shape() {
         bail!(Runtime, "{op}: output with shape {:?} doesn't match the broadcast shape {:?}", t.shape(), out.shape());
     }
-    if recording && out.grad_fn().is_some() && !t.requires_grad() && t.is_view() {
-        // PyTorch moves the base onto the graph (CopySlices); without that the base would drop
-        // the operand's gradient silently, so refuse, as for views of tensors that require grad.
-        bail!(
-            Runtime,
-            "{op}: in-place operation on a view (shape {:?}) with an operand that requires grad is not supported: the base tensor would not receive the gradient. Use an out-of-place op.",
-            t.shape()
-        );
-    }
     if !out.dtype().can_cast_to(t.dtype()) {
         bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", out.dtype().torch_name(), t.dtype().torch_name(), t.shape());
     }
