@@ -5,8 +5,12 @@
 //!   loss_i = (1 - e) * w[t] * (-l[t]) + (e / C) * sum_c w[c] * (-l[c])
 //! Mean reduction divides by sum of w[t_i] over rows not ignored (PyTorch's rule for both terms).
 
+use rayon::prelude::*;
+
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
+use crate::ops::kernel::build;
+use crate::tensor::iter::GRAIN;
 use crate::error::Result;
 use crate::tensor::{DType, Element, Float, Tensor};
 use crate::with_float;
@@ -358,6 +362,19 @@ pub enum PointwiseLoss {
     SmoothL1 { beta: f64 },
 }
 
+/// Binds `$f` to the loss's (x, y, pos_weight) -> (loss, d/dx, d/dy) as a closure of its own
+/// type per kind, so the loop in `$body` is compiled once per loss with the formula inlined.
+macro_rules! dispatch {
+    ($kind:expr, $T:ty, $f:ident => $body:expr) => {
+        match $kind {
+            PointwiseLoss::Bce => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::Bce.at(x, y, pw); $body }
+            PointwiseLoss::BceWithLogits => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::BceWithLogits.at(x, y, pw); $body }
+            PointwiseLoss::Mse => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::Mse.at(x, y, pw); $body }
+            k @ PointwiseLoss::SmoothL1 { .. } => { let $f = move |x: $T, y: $T, pw: $T| k.at(x, y, pw); $body }
+        }
+    };
+}
+
 impl PointwiseLoss {
     fn name(self) -> &'static str {
         match self {
@@ -376,25 +393,37 @@ impl PointwiseLoss {
         }
     }
     /// (loss, d loss / dx, d loss / dy) at one element, before the weight; pw is pos_weight.
-    fn at(self, x: f64, y: f64, pw: f64) -> (f64, f64, f64) {
+    /// Computed in the tensor's dtype, as PyTorch's kernels.
+    #[inline(always)]
+    fn at<T: Float>(self, x: T, y: T, pw: T) -> (T, T, T) {
+        let (zero, one) = (T::zero(), T::one());
         match self {
             PointwiseLoss::Bce => {
                 // PyTorch's CPU forms (which fix the signs of zero losses): loss
                 // (y - 1) max(log1p(-x), -100) - y max(log x, -100); target gradient -logit(x),
                 // unclamped (+-inf at x = 0 or 1).
-                let (lx, l1x) = (x.ln().max(-100.0), (-x).ln_1p().max(-100.0));
-                ((y - 1.0) * l1x - y * lx, (x - y) / (x * (1.0 - x)).max(BCE_EPS), -(x / (1.0 - x)).ln())
+                let m100 = T::from_f64(-100.0);
+                let (lx, l1x) = (x.ln().max(m100), (-x).ln_1p().max(m100));
+                ((y - one) * l1x - y * lx, (x - y) / (x * (one - x)).max(T::from_f64(BCE_EPS)), -(x / (one - x)).ln())
             }
             PointwiseLoss::BceWithLogits => {
-                let softplus_neg = (-x.abs()).exp().ln_1p() + (-x).max(0.0);
-                let sig = 1.0 / (1.0 + (-x).exp());
-                let dy = if pw == 1.0 { -x } else { -x + (pw - 1.0) * softplus_neg };
-                ((1.0 - y) * x + (1.0 + (pw - 1.0) * y) * softplus_neg, (pw * y + 1.0 - y) * sig - pw * y, dy)
+                let softplus_neg = (-x.abs()).exp().ln_1p() + (-x).max(zero);
+                let sig = one / (one + (-x).exp());
+                let dy = if pw == one { -x } else { -x + (pw - one) * softplus_neg };
+                ((one - y) * x + (one + (pw - one) * y) * softplus_neg, (pw * y + one - y) * sig - pw * y, dy)
             }
-            PointwiseLoss::Mse => ((x - y) * (x - y), 2.0 * (x - y), -2.0 * (x - y)),
-            PointwiseLoss::SmoothL1 { beta } => {
+            PointwiseLoss::Mse => {
                 let d = x - y;
-                let (loss, g) = if d.abs() < beta { (0.5 * d * d / beta, d / beta) } else { (d.abs() - 0.5 * beta, if d > 0.0 { 1.0 } else if d < 0.0 { -1.0 } else { 0.0 }) };
+                (d * d, (d + d), -(d + d))
+            }
+            PointwiseLoss::SmoothL1 { beta } => {
+                let (d, beta) = (x - y, T::from_f64(beta));
+                let half = T::from_f64(0.5);
+                let (loss, g) = if d.abs() < beta {
+                    (half * d * d / beta, d / beta)
+                } else {
+                    (d.abs() - half * beta, if d > zero { one } else if d < zero { -one } else { zero })
+                };
                 (loss, g, -g)
             }
         }
@@ -423,23 +452,72 @@ pub fn pointwise_loss(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weigh
     }
     let dtype = x.dtype();
     let yc = crate::ops::cast::to_dtype(&y.detach(), dtype)?;
-    let w = weight.map(|t| t.to_vec::<f64>());
-    let pw = pos_weight.map(|t| t.to_vec::<f64>());
-    let (xv, yv) = (x.to_vec::<f64>(), yc.to_vec::<f64>());
-    if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(0.0..=1.0).contains(&v)) {
-        bail!(Runtime, "all elements of input should be between 0 and 1");
-    }
-    let losses: Vec<f64> = (0..xv.len())
-        .map(|i| kind.at(xv[i], yv[i], pw.as_ref().map_or(1.0, |p| p[i])).0 * w.as_ref().map_or(1.0, |w| w[i]))
-        .collect();
-    let total = || losses.iter().fold(0.0, |s, &v| s + v);
-    let out = match reduction {
-        Reduction::None => with_float!(dtype, op, T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), x.shape())),
-        Reduction::Sum => Tensor::full(&[], total(), dtype),
-        Reduction::Mean => Tensor::full(&[], total() / xv.len() as f64, dtype),
+    let out = with_float!(dtype, op, T => pointwise_forward::<T>(x, &yc, weight, pos_weight, kind, reduction)?);
+    let w = match weight {
+        Some(t) => Some(crate::ops::cast::to_dtype(&t.detach(), dtype)?.contiguous()?),
+        None => None,
+    };
+    let pw = match pos_weight {
+        Some(t) => Some(crate::ops::cast::to_dtype(&t.detach(), dtype)?.contiguous()?),
+        None => None,
     };
     record(out, &[x, y], || {
         Ok(Box::new(PointwiseLossBackward { x: Saved::new(x)?, y: Saved::new(&yc)?, y_dtype: y.dtype(), weight: w, pos_weight: pw, kind, reduction }))
+    })
+}
+
+/// An optional per-element factor as a slice, empty when absent (read as 1).
+fn factor<T: Float>(t: Option<&Tensor>) -> Vec<T> {
+    t.map(|t| t.to_vec::<T>()).unwrap_or_default()
+}
+
+fn pointwise_forward<T: Float>(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weight: Option<&Tensor>, kind: PointwiseLoss, reduction: Reduction) -> Result<Tensor> {
+    let (xv, yv) = (x.to_vec::<T>(), y.to_vec::<T>());
+    let (w, pw) = (factor::<T>(weight), factor::<T>(pos_weight));
+    if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(v >= T::zero() && v <= T::one())) {
+        bail!(Runtime, "all elements of input should be between 0 and 1");
+    }
+    let n = xv.len();
+    // One monomorphised loop per loss (the kind is matched once, outside the loop).
+    let data: Vec<T> = if w.is_empty() && pw.is_empty() {
+        dispatch!(kind, T, f => zipped(&xv, &yv, |a, b| f(a, b, T::one()).0))
+    } else {
+        dispatch!(kind, T, f => elementwise(n, |i| {
+            let l = f(xv[i], yv[i], if pw.is_empty() { T::one() } else { pw[i] }).0;
+            if w.is_empty() { l } else { l * w[i] }
+        }))
+    };
+    Ok(match reduction {
+        Reduction::None => Tensor::from_vec_unchecked(data, x.shape()),
+        Reduction::Sum | Reduction::Mean => {
+            // Partial sums in f64 per fixed-size chunk, added in order (thread-count independent).
+            let part = |c: &[T]| c.iter().fold(0.0f64, |s, &v| s + Element::to_f64(v));
+            let parts: Vec<f64> = if n > GRAIN { data.par_chunks(GRAIN).map(part).collect() } else { data.chunks(GRAIN).map(part).collect() };
+            let total = parts.iter().fold(0.0, |s, &v| s + v);
+            Tensor::full(&[], if reduction == Reduction::Mean { total / n as f64 } else { total }, x.dtype())
+        }
+    })
+}
+
+/// f(a[i], b[i]) over two equal-length slices, in parallel chunks when large (zipped, so the
+/// loop vectorises where `f` allows).
+#[inline(always)]
+fn zipped<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+    build(a.len(), GRAIN, |start, out| {
+        let (ac, bc) = (&a[start..start + out.len()], &b[start..start + out.len()]);
+        for ((o, &x), &y) in out.iter_mut().zip(ac).zip(bc) {
+            o.write(f(x, y));
+        }
+    })
+}
+
+/// `n` values `f(i)`, in parallel chunks when large.
+#[inline(always)]
+fn elementwise<T: Float>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    build(n, GRAIN, |start, out| {
+        for (k, o) in out.iter_mut().enumerate() {
+            o.write(f(start + k));
+        }
     })
 }
 
@@ -448,8 +526,9 @@ struct PointwiseLossBackward {
     /// The target in the input's dtype.
     y: Saved,
     y_dtype: DType,
-    weight: Option<Vec<f64>>,
-    pos_weight: Option<Vec<f64>>,
+    /// Constants in the input's dtype, of its shape.
+    weight: Option<Tensor>,
+    pos_weight: Option<Tensor>,
     kind: PointwiseLoss,
     reduction: Reduction,
 }
@@ -460,26 +539,36 @@ impl Backward for PointwiseLossBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (x, y) = (self.x.get()?, self.y.get()?);
-        let (xv, yv, gv) = (x.to_vec::<f64>(), y.to_vec::<f64>(), g.to_vec::<f64>());
+        with_float!(x.dtype(), "pointwise loss backward", T => self.run::<T>(x, y, g, needs))
+    }
+}
+
+impl PointwiseLossBackward {
+    fn run<T: Float>(&self, x: &Tensor, y: &Tensor, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (xv, yv) = (x.to_vec::<T>(), y.to_vec::<T>());
+        let (w, pw) = (factor::<T>(self.weight.as_ref()), factor::<T>(self.pos_weight.as_ref()));
         let n = xv.len();
-        let upstream = |i: usize| {
-            let gi = match self.reduction {
-                Reduction::None => gv[i],
-                Reduction::Sum => gv[0],
-                Reduction::Mean => gv[0] / n as f64,
-            };
-            gi * self.weight.as_ref().map_or(1.0, |w| w[i])
+        let gv: Vec<T> = match self.reduction {
+            Reduction::None => g.to_vec::<T>(),
+            Reduction::Sum => vec![T::from_f64(g.item_f64()?)],
+            Reduction::Mean => vec![T::from_f64(g.item_f64()? / n as f64)],
         };
-        let grads: Vec<(f64, f64)> = (0..n)
-            .map(|i| {
-                let (_, dx, dy) = self.kind.at(xv[i], yv[i], self.pos_weight.as_ref().map_or(1.0, |p| p[i]));
-                let u = upstream(i);
-                (u * dx, u * dy)
-            })
-            .collect();
-        let make = |vals: Vec<f64>, dtype: DType| crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(vals, x.shape()), dtype);
-        let gx = if needs[0] { Some(make(grads.iter().map(|p| p.0).collect(), x.dtype())?) } else { None };
-        let gy = if needs[1] { Some(make(grads.iter().map(|p| p.1).collect(), self.y_dtype)?) } else { None };
+        let per_element = self.reduction == Reduction::None;
+        // which = 1 for d/dx, 2 for d/dy.
+        let grad = |which: usize| {
+            if w.is_empty() && pw.is_empty() && !per_element && which == 1 {
+                let u = gv[0];
+                return dispatch!(self.kind, T, f => zipped(&xv, &yv, |a, b| u * f(a, b, T::one()).1));
+            }
+            dispatch!(self.kind, T, f => elementwise(n, |i| {
+                let (_, dx, dy) = f(xv[i], yv[i], if pw.is_empty() { T::one() } else { pw[i] });
+                let u = if per_element { gv[i] } else { gv[0] };
+                let u = if w.is_empty() { u } else { u * w[i] };
+                u * if which == 1 { dx } else { dy }
+            }))
+        };
+        let gx = if needs[0] { Some(Tensor::from_vec_unchecked(grad(1), x.shape())) } else { None };
+        let gy = if needs[1] { Some(crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(grad(2), x.shape()), self.y_dtype)?) } else { None };
         Ok(vec![gx, gy])
     }
 }
