@@ -187,6 +187,14 @@ KNOWN: list[Known] = [
           "Came with the fix that made x[()] = tensor([1., 2.]) on such a view raise as torch does",
           lambda a: not isinstance(a.kw.get("value"), T) and _has(
               a, lambda t: bool(t.view) and t.view[0][0] == "expand" and int(np.prod(_view_shape(t))) > t.base.size)),
+    Known("__pow__", Args([T(np.array(np.nan, np.float32)), 1.6204876237323019e-220]), 5,
+          "tensor(nan) ** 1.6e-220 is 1, torch nan: a Python float below float32's range is rounded to 0. before the "
+          "op (torch computes with the double), so nan ** 0. = 1",
+          lambda a: any(isinstance(x, float) and x != 0 and abs(x) < 1e-37 for x in a.inputs), ("*",)),
+    Known("__getitem__", Args([T(np.zeros((0, 1, 0), np.int64)), slice(None), 0, [0]], {"single": False}), 4,
+          "zeros(0, 1, 0)[:, 0, [0]] succeeds (empty result), torch raises IndexError 'index is out of bounds for "
+          "dimension with size 0' (torch checks an index into a size-0 dim even when nothing is gathered). Came with "
+          "the fix that stopped checking indices when the result is empty", _empty_index_result, ("__setitem__",)),
     Known("Tensor.meta", Args([T(np.zeros(2, np.float32), view=(("expand", (2,)),), grad=True)]), 9,
           "x.expand(x.shape) returns x itself: zeros(2, requires_grad=True).expand(2).is_leaf is True, torch "
           "False (a view with ExpandBackward0)", lambda a: _has(
