@@ -110,8 +110,8 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
                     None => g.clone(),
                 };
                 grads.insert(k, total);
-                if !deps.contains_key(&k) {
-                    deps.insert(k, 0);
+                if let std::collections::hash_map::Entry::Vacant(e) = deps.entry(k) {
+                    e.insert(0);
                     stack.push(node.clone());
                 }
                 root_nodes.push(node);

@@ -21,7 +21,8 @@ fn from_f64s(v: Vec<f64>, shape: &[usize], dtype: DType) -> Result<Tensor> {
 
 /// The element count of a 1-D result of `n` elements, checked like any user shape.
 fn length(n: f64, dtype: DType, op: &str) -> Result<usize> {
-    if !(n < usize::MAX as f64) {
+    // NaN fails this test too (hence not `n >= MAX`).
+    if n.partial_cmp(&(usize::MAX as f64)) != Some(std::cmp::Ordering::Less) {
         bail!(Runtime, "{op}: Storage size calculation overflowed with sizes=[{n}]");
     }
     numel(&[n as usize], dtype.size_of().max(8), op)

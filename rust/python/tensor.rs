@@ -316,7 +316,7 @@ impl PyTensor {
         Ok(())
     }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyAny>, bool))> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Reduced<'py>> {
         let py = slf.py();
         let t = &slf.get().t;
         let f = py.import("ferrograd._creation")?.getattr("_rebuild")?;
@@ -328,6 +328,9 @@ impl PyTensor {
         cls.clone().unbind()
     }
 }
+
+/// What `__reduce__` hands pickle: the rebuild function and its (array, requires_grad).
+type Reduced<'py> = (Bound<'py, PyAny>, (Bound<'py, PyAny>, bool));
 
 impl PyTensor {
     /// `int()` / `float()` of a tensor: ValueError unless it has one element (PyTorch's type;

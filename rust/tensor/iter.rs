@@ -97,7 +97,7 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
     if layout.is_contiguous() {
         return src[layout.offset..layout.offset + numel].to_vec();
     }
-    let (cs, cst) = coalesce(&layout.shape, &[layout.strides.clone()]);
+    let (cs, cst) = coalesce(&layout.shape, std::slice::from_ref(&layout.strides));
     let nd = cs.len();
     if nd >= 2 && cst[0][nd - 2] == 1 && cst[0][nd - 1] != 1 {
         return gather_transposed(src, layout.offset, &cs, &cst[0]);

@@ -136,7 +136,7 @@ pub fn infer_shape(requested: &[isize], numel: usize, from: &[usize], op: &str) 
     }
     let mut out: Shape = requested.iter().map(|&d| d.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             bail!(Runtime, "{op}: shape '{requested:?}' is invalid for input of size {numel} (input shape {from:?})");
         }
         out[i] = numel / known;
