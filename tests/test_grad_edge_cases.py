@@ -240,6 +240,7 @@ def _loss_rows():
             rows += [
                 Case(f"ce_{name}_{red}", lambda lib, F, a, t, red=red: F.cross_entropy(a, t, reduction=red), [a, t]),
                 Case(f"nll_{name}_{red}", lambda lib, F, a, t, red=red: F.nll_loss(a, t, reduction=red), [a, t]),
+                Case(f"ce_ls_{name}_{red}", lambda lib, F, a, t, red=red: F.cross_entropy(a, t, reduction=red, label_smoothing=0.1), [a, t]),
             ]
         p = [[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]
         rows.append(Case(f"ce_soft_{red}", lambda lib, F, a, red=red: F.cross_entropy(a, lib.tensor(p, dtype=a.dtype), reduction=red), [x]))

@@ -96,8 +96,9 @@ fn nll_name(ndim: usize, smoothing: f64) -> &'static str {
 /// Shapes the per-row losses as PyTorch's output: for reduction='none' on a 3-D or >4-D input
 /// (which PyTorch computes as 4-D and views back), made as (N, 1, rows) and then viewed, so the
 /// output's grad_fn is ViewBackward0 as there.
-fn shaped_output(losses: Tensor, out_shape: &[usize], ndim: usize, record_node: impl FnOnce(Tensor) -> Result<Tensor>) -> Result<Tensor> {
-    let viewed = ndim == 3 || ndim > 4;
+fn shaped_output(losses: Tensor, out_shape: &[usize], ndim: usize, smoothing: f64, record_node: impl FnOnce(Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    // With label smoothing PyTorch's last op is the `+` of the smoothing term, whatever the rank.
+    let viewed = (ndim == 3 || ndim > 4) && smoothing == 0.0;
     if !viewed {
         return record_node(losses.reshape(out_shape)?.detach());
     }
@@ -133,7 +134,7 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor, a: &CrossEntropyArgs<'_>) 
     match a.reduction {
         Reduction::None => {
             let losses = with_float!(x.dtype(), "cross_entropy", T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &[losses.len()]));
-            shaped_output(losses, &out_shape, input.ndim(), make)
+            shaped_output(losses, &out_shape, input.ndim(), a.label_smoothing, make)
         }
         Reduction::Sum => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v), x.dtype())),
         Reduction::Mean => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v) / denom, x.dtype())),
@@ -298,7 +299,7 @@ pub fn nll_loss(input: &Tensor, target: &Tensor, weight: Option<&Tensor>, ignore
     match reduction {
         Reduction::None => {
             let losses = with_float!(dtype, "nll_loss", T => Tensor::from_vec_unchecked(losses.iter().map(|&v| T::from_f64(v)).collect::<Vec<T>>(), &[losses.len()]));
-            shaped_output(losses, &out_shape, input.ndim(), make)
+            shaped_output(losses, &out_shape, input.ndim(), 0.0, make)
         }
         Reduction::Sum => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v), dtype)),
         Reduction::Mean => make(Tensor::full(&[], losses.iter().fold(0.0, |s, &v| s + v) / denom, dtype)),
