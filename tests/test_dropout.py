@@ -26,7 +26,7 @@ def test_gradient_is_the_same_mask_over_one_minus_p():
     kept = y.detach().numpy() != 0
     np.testing.assert_allclose(x.grad.numpy(), np.where(kept, g / 0.7, 0.0))
     np.testing.assert_allclose(y.detach().numpy(), np.where(kept, x.detach().numpy() / 0.7, 0.0))
-    assert y.grad_fn.name() == "NativeDropoutBackward0"
+    assert y.grad_fn.name() == "MulBackward0"  # PyTorch on CPU (native_dropout is its CUDA path)
 
 
 def test_fresh_mask_every_call_and_manual_seed_repeats():

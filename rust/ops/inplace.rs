@@ -162,6 +162,16 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
     if !out.dtype().can_cast_to(t.dtype()) {
         bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", out.dtype().torch_name(), t.dtype().torch_name(), t.shape());
     }
+    if recording && out.requires_grad() && t.is_view() {
+        // A view of a tensor outside the graph would take the new history while its base does
+        // not: the base's later uses would silently lose this gradient (PyTorch rewrites the
+        // base's history, CopySlices). Refused before anything is written.
+        bail!(
+            Runtime,
+            "{op}: in-place operation with an operand that requires grad on a view (shape {:?}) is not supported: the base tensor would not see the gradient. Use an out-of-place op, or apply it to the base tensor.",
+            t.shape()
+        );
+    }
     write_into(t, &out)?;
     if let Some(node) = out.grad_fn() {
         if recording {

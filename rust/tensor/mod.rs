@@ -209,7 +209,7 @@ impl Tensor {
     /// in-place change through it (`w.data.mul_(0.5)` between forward and backward) is not
     /// reported by backward (PyTorch's semantics, and its documented caveat).
     pub fn data(&self) -> Tensor {
-        let mut t = self.view_with(self.0.layout.clone());
+        let mut t = self.detach();
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.version = Arc::new(AtomicU64::new(self.version()));
         }
@@ -361,9 +361,14 @@ impl Tensor {
         self.meta().retains_grad
     }
 
-    /// Same storage, no history, requires_grad=False.
+    /// Same storage, no history, requires_grad=False. Not a view for autograd (as in PyTorch): an
+    /// in-place op on it with a graph operand gives it, and only it, a history.
     pub fn detach(&self) -> Tensor {
-        self.view_with(self.0.layout.clone())
+        let mut t = self.view_with(self.0.layout.clone());
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.is_view = false;
+        }
+        t
     }
 
     /// A copy in contiguous memory with no history (the data part of `contiguous`/`clone`).
