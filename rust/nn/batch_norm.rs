@@ -121,7 +121,7 @@ pub fn batch_norm(x: &Tensor, a: &BatchNormArgs<'_>) -> Result<Tensor> {
     if !a.use_batch_stats && (a.running_mean.is_none() || a.running_var.is_none()) {
         bail!(Runtime, "batch_norm: running_mean and running_var are required when not using batch statistics");
     }
-    if !(a.eps > 0.0) {
+    if a.eps.is_nan() || a.eps <= 0.0 {
         bail!(Value, "batch_norm: eps must be positive, got {}", a.eps);
     }
     let (out, mean, invstd) = with_float!(x.dtype(), "batch_norm", T => forward::<T>(x, a, (n, c, s))?);

@@ -447,7 +447,7 @@ pub fn pointwise_loss(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weigh
         }
     }
     if let PointwiseLoss::SmoothL1 { beta } = kind {
-        if !(beta > 0.0) {
+        if beta.is_nan() || beta <= 0.0 {
             bail!(Value, "smooth_l1_loss: the fused kernel needs beta > 0, got {beta}");
         }
     }

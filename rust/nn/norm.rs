@@ -27,7 +27,7 @@ pub fn layer_norm(x: &Tensor, normalized: &[usize], weight: Option<&Tensor>, bia
             }
         }
     }
-    if !(eps > 0.0) {
+    if eps.is_nan() || eps <= 0.0 {
         bail!(Value, "layer_norm: eps must be positive, got {eps}");
     }
     let m: usize = normalized.iter().product();
@@ -50,7 +50,7 @@ pub fn layer_norm(x: &Tensor, normalized: &[usize], weight: Option<&Tensor>, bia
 
 fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> (Tensor, Vec<f64>, Vec<f64>) {
     let data = x.to_vec::<T>();
-    let rows = if m == 0 { 0 } else { data.len() / m };
+    let rows = data.len().checked_div(m).unwrap_or(0);
     let w: Option<Vec<T>> = weight.map(|t| t.to_vec());
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
     let stats: Vec<(f64, f64)> = (0..rows)
@@ -68,10 +68,10 @@ fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option
             let (mean, rstd) = stats[r];
             let mut v = T::from_f64((Element::to_f64(data[i]) - mean) * rstd);
             if let Some(w) = &w {
-                v = v * w[c];
+                v *= w[c];
             }
             if let Some(b) = &b {
-                v = v + b[c];
+                v += b[c];
             }
             oi.write(v);
         }

@@ -207,6 +207,9 @@ fn row_taps(g: &Geom) -> Vec<(usize, usize, usize)> {
         .collect()
 }
 
+/// Each output row's and column's [start, end) range of input rows or columns.
+type RowColRanges<'a> = (&'a [(usize, usize)], &'a [(usize, usize)]);
+
 /// One plane: the maximum of each window and its flat index (PyTorch's CPU kernel: NaN wins,
 /// the first of equal maxima in row-major order wins, and an empty window points at its first
 /// tap). The loops run tap by tap across a whole output row rather than window by window, so
@@ -214,7 +217,7 @@ fn row_taps(g: &Geom) -> Vec<(usize, usize, usize)> {
 fn max_plane<T: Float>(
     x: &[T],
     g: &Geom,
-    (rows, cols): (&[(usize, usize)], &[(usize, usize)]),
+    (rows, cols): RowColRanges<'_>,
     taps: &[(usize, usize, usize)],
     vals: &mut [T],
     idx: &mut [i64],
