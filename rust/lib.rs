@@ -1,6 +1,9 @@
 //! ferrograd's core: tensors, kernels and reverse-mode autograd in plain Rust.
 //! The PyO3 layer lives in `python/` behind the `python` feature.
 
+// Every unsafe block says why it is sound, right above it (checked by `make lint`).
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod autograd;
 pub mod error;
 pub mod io;

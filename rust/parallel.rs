@@ -48,7 +48,7 @@ pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         (0..parts).for_each(f);
         return;
     }
-    // SAFETY of the lifetime erasure: `f` is only called for a claimed part, every claimed
+    // SAFETY: (the lifetime erasure) `f` is only called for a claimed part, every claimed
     // part is counted in `finished` whatever happens in it, and this function does not return
     // before all `parts` are counted; a helper that starts later claims nothing.
     let f: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(f) };

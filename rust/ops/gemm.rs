@@ -43,8 +43,9 @@ impl<T> Mat<T> {
     }
 }
 
-// The pointers are only dereferenced inside `gemm`, whose slabs write disjoint parts of dst.
+// SAFETY: the pointers are only dereferenced inside `gemm`, whose slabs write disjoint parts of dst.
 unsafe impl<T> Send for Mat<T> {}
+// SAFETY: as for Send; shared `Mat`s are only read through.
 unsafe impl<T> Sync for Mat<T> {}
 
 /// dst[m, n] = (accumulate ? dst : 0) + lhs[m, k] @ rhs[k, n], on up to `threads` threads.
@@ -64,7 +65,7 @@ pub unsafe fn gemm<T: Element>(dst: Mat<T>, lhs: Mat<T>, rhs: Mat<T>, (m, k, n):
     let parts = if m.saturating_mul(n).saturating_mul(k) < SPLIT_MIN_MACS { 1 } else { threads.min(long / MIN_SLAB).max(1) };
     let slab = |p: usize| {
         let (lo, hi) = (long * p / parts, long * (p + 1) / parts);
-        // SAFETY (caller's contract): slabs are disjoint row (or column) ranges of dst.
+        // SAFETY: (the caller's contract) slabs are disjoint row (or column) ranges of dst.
         unsafe {
             if along_m {
                 one(dst.at(lo, 0), lhs.at(lo, 0), rhs, (hi - lo, k, n), accumulate);
