@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 import re
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 
 nan, inf = math.nan, math.inf
 

@@ -19,11 +19,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn.functional as FF
+import numpy as np
+import pytest
 
 NAN, INF = float("nan"), float("inf")
 GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "grad_edge_golden.json")
@@ -243,7 +242,7 @@ def _loss_rows():
                 Case(f"ce_ls_{name}_{red}", lambda lib, F, a, t, red=red: F.cross_entropy(a, t, reduction=red, label_smoothing=0.1), [a, t]),
             ]
         p = [[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]]
-        rows.append(Case(f"ce_soft_{red}", lambda lib, F, a, red=red: F.cross_entropy(a, lib.tensor(p, dtype=a.dtype), reduction=red), [x]))
+        rows.append(Case(f"ce_soft_{red}", lambda lib, F, a, red=red, p=p: F.cross_entropy(a, lib.tensor(p, dtype=a.dtype), reduction=red), [x]))
     return rows
 
 

@@ -11,12 +11,11 @@ import math
 import os
 from collections import OrderedDict
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn as nn
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 from ferrograd import _core
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")

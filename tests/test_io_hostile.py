@@ -23,9 +23,8 @@ import zipfile
 from collections import OrderedDict
 from contextlib import contextmanager
 
-import pytest
-
 import ferrograd as fg
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
