@@ -16,9 +16,11 @@ use crate::bail;
 use crate::error::Result;
 
 /// Memory shared by a tensor and its views. Writes go through `Tensor::write`, which counts them
-/// in the writer's version counter (see `TensorImpl::version`).
+/// in the writer's version counter: this one, shared by every tensor on the storage, unless the
+/// writer has its own (see `TensorImpl::own_version`).
 pub struct Storage {
     buf: RwLock<Buffer>,
+    version: AtomicU64,
 }
 
 /// Bytes held by all live tensor storages, and the peak since the last reset: what
@@ -42,7 +44,7 @@ impl Storage {
         let bytes = buf.len() * buf.dtype().size_of();
         let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
         PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-        Storage { buf: RwLock::new(buf) }
+        Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
         // A poisoned lock only means a panic elsewhere while writing; the data is still a valid
@@ -101,10 +103,12 @@ pub struct TensorImpl {
     pub(crate) is_inference: bool,
     /// Shares another tensor's storage through a different layout (reshape, slicing ...).
     is_view: bool,
-    /// Counts in-place writes, so backward can tell that a tensor it saved was changed after it
-    /// was saved (PyTorch's version counter). Shared by a tensor, its views and `detach()`;
-    /// `.data` gets its own, so writes through it go unseen by autograd, exactly as in PyTorch.
-    version: Arc<AtomicU64>,
+    /// The version counter (PyTorch's: it counts in-place writes, so backward can tell that a
+    /// tensor it saved was changed after it was saved). None, the rule, uses the storage's, which
+    /// a tensor, its views and `detach()` share; `.data` gets its own, so writes through it go
+    /// unseen by autograd, exactly as in PyTorch. (An Option rather than an Arc for every tensor:
+    /// one allocation fewer per op.)
+    own_version: Option<Arc<AtomicU64>>,
     meta: Mutex<AutogradMeta>,
 }
 
@@ -139,7 +143,7 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             is_inference: crate::autograd::is_inference_mode_enabled(),
             is_view: false,
-            version: Arc::new(AtomicU64::new(0)),
+            own_version: None,
             meta: Mutex::new(AutogradMeta::default()),
         }))
     }
@@ -200,7 +204,7 @@ impl Tensor {
         let mut t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.is_view = true;
-            inner.version = self.0.version.clone();
+            inner.own_version = self.0.own_version.clone();
         }
         t
     }
@@ -211,14 +215,14 @@ impl Tensor {
     pub fn data(&self) -> Tensor {
         let mut t = self.detach();
         if let Some(inner) = Arc::get_mut(&mut t.0) {
-            inner.version = Arc::new(AtomicU64::new(self.version()));
+            inner.own_version = Some(Arc::new(AtomicU64::new(self.version())));
         }
         t
     }
 
     /// The buffer for writing; counts one in-place change of this tensor (and its views).
     pub fn write(&self) -> RwLockWriteGuard<'_, Buffer> {
-        self.0.version.fetch_add(1, Ordering::Relaxed);
+        self.version_counter().fetch_add(1, Ordering::Relaxed);
         self.0.storage.write_unversioned()
     }
 
@@ -259,8 +263,11 @@ impl Tensor {
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)
     }
+    fn version_counter(&self) -> &AtomicU64 {
+        self.0.own_version.as_deref().unwrap_or(&self.0.storage.version)
+    }
     pub fn version(&self) -> u64 {
-        self.0.version.load(Ordering::Relaxed)
+        self.version_counter().load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a read-locked view of the elements as `T` (the caller matched the dtype).
