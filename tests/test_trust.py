@@ -456,3 +456,32 @@ def test_in_place_with_a_graph_operand_on_a_view_is_refused_not_lost():
     d.add_(y)
     d.sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "call, expected",
+    [
+        (lambda: fg.tensor(True).sum().dtype, fg.int64),
+        (lambda: fg.arange(-1, 0, 0.5, dtype=fg.int64).tolist(), [-1, -1]),
+        (lambda: fg.ones(2, requires_grad=True).expand(2).grad_fn.name(), "ExpandBackward0"),
+        (lambda: fg.zeros(0, 3)[:, [5]].shape, (0, 1)),
+    ],
+)
+def test_small_truths_found_by_the_differential_harness(call, expected):
+    assert call() == expected
+
+
+@pytest.mark.parametrize(
+    "call, exc",
+    [
+        (lambda: fg.full((), float("nan"), dtype=fg.int64), RuntimeError),
+        (lambda: fg.full((2,), 2.0**70, dtype=fg.int64), RuntimeError),
+        (lambda: fg.zeros(0, 1, 0)[:, 0, [0]], IndexError),
+        (lambda: fg.zeros(2, 0)[:, [0]], IndexError),
+        (lambda: fg.nn.GroupNorm(1, 1)(fg.zeros(1, 1)), ValueError),
+        (lambda: fg.nn.functional.group_norm(fg.zeros(1, 1), 1), ValueError),
+    ],
+)
+def test_refusals_pytorch_makes(call, exc):
+    with pytest.raises(exc):
+        call()

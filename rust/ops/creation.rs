@@ -39,6 +39,14 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         bail!(Runtime, "arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})");
     }
     let n = length(((end - start) / step).ceil().max(0.0), dtype, "arange")?;
+    if dtype == DType::I64 {
+        // PyTorch counts in doubles but steps in the integer type: arange(-1, 0, 0.5,
+        // dtype=int64) is [-1, -1] (the step truncates to 0), not [-1, 0].
+        let (s0, st) = (start as i64, step as i64);
+        let mut v = vec_filled(n, 0i64)?;
+        v.iter_mut().enumerate().for_each(|(i, x)| *x = s0.wrapping_add((i as i64).wrapping_mul(st)));
+        return Ok(Tensor::from_vec_unchecked(v, &[n]));
+    }
     let mut v = vec_filled(n, 0.0)?;
     v.iter_mut().enumerate().for_each(|(i, x)| *x = start + i as f64 * step);
     from_f64s(v, &[n], dtype)

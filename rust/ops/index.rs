@@ -194,6 +194,11 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
     if adv.is_empty() {
         return Ok(v);
     }
+    // An index into a dim of size 0 is out of bounds even when the result is empty anyway
+    // (PyTorch's getitem says so; its setitem, like ours, writes nothing and says nothing).
+    if let Some((d, _)) = adv.iter().find(|(d, t)| v.shape()[*d] == 0 && t.numel() > 0) {
+        bail!(Index, "index is out of bounds for dimension {d} with size 0");
+    }
     let p = plan(&v, &adv)?;
     let out = with_dtype!(v.dtype(), T => v.with_view::<T, _>(|view| {
         let data: Vec<T> = p.offsets.iter().map(|&o| view.data[o]).collect();

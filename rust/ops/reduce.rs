@@ -71,7 +71,9 @@ pub fn sum(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
 fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     let out_shape = reduced_shape(x.shape(), dims, keepdim);
     if dims.is_empty() {
-        return Ok(x.deep_copy().reshape(&out_shape)?.detach());
+        // A 0-d input: nothing to add up, but the dtype rule holds (a bool sum is int64).
+        let copy = if x.dtype() == DType::Bool { to_dtype(x, DType::I64)? } else { x.deep_copy() };
+        return Ok(copy.reshape(&out_shape)?.detach());
     }
     if !is_run(dims) {
         // Reduce the last run first, keep dims so the others keep their positions.

@@ -94,8 +94,8 @@ impl Tensor {
 
     /// `expand`: broadcast to `shape` without copying (stride 0 on expanded dims).
     pub fn expand(&self, shape: &[usize]) -> Result<Tensor> {
-        if shape == self.shape() {
-            return Ok(self.clone());
+        if shape == self.shape() && !crate::autograd::needs_record(&[self]) {
+            return Ok(self.clone()); // off the graph the tensor itself serves (no view to make)
         }
         if shape.len() < self.ndim() {
             bail!(

@@ -178,6 +178,9 @@ impl Tensor {
     /// `fg.full/zeros/ones/empty`: a user's shape, checked before anything is allocated.
     pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
         let n = alloc::numel(shape, dtype.size_of(), "full")?;
+        if dtype == DType::I64 && !(value.is_finite() && value >= i64::MIN as f64 && value < i64::MAX as f64) {
+            bail!(Runtime, "full: value cannot be converted to type int64_t without overflow: {value}");
+        }
         let buf = match dtype {
             DType::Bool => Buffer::Bool(alloc::vec_filled(n, value != 0.0)?),
             DType::I64 => Buffer::I64(alloc::vec_filled(n, value as i64)?),

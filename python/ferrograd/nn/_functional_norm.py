@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .. import _core
 from .._core import Tensor
 
@@ -24,6 +26,12 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     if num_groups <= 0 or c % num_groups:
         raise RuntimeError(f"group_norm: Expected number of channels in input to be divisible by num_groups, "
                            f"but got input of shape {tuple(input.shape)} and num_groups={num_groups}")
+    # PyTorch's _verify_batch_size: one value per group cannot be normalised (its variance is 0
+    # and the output would be all zeros), in any mode.
+    per_group = (n * c // num_groups) * math.prod(input.shape[2:])
+    if per_group == 1:
+        size = [n * c // num_groups, num_groups, *input.shape[2:]]
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
     rows = input.reshape(n * num_groups, -1)
     out = _core._layer_norm(rows, [rows.shape[1]], None, None, float(eps)).reshape(*input.shape)
     affine_shape = [1, c] + [1] * (input.ndim - 2)
