@@ -144,37 +144,21 @@ _FILL_GRAPH = ["Tensor.zero_", "Tensor.fill_", "copy_(clone)"]
 _ALL = "*"
 
 KNOWN: list[Known] = [
-    Known("Tensor.sum()", Args([T(np.array(True))]), 5,
-          "sum() of a 0-d bool tensor is bool, torch int64 (1-D bool sums are int64 already)",
-          lambda a: _dtype(a, "b"), ("Tensor.sum(dim)", "fg.sum")),
     Known("F.linear", Args([T(np.zeros((0, 0), np.float32)), T(np.zeros((0,), np.float32)),
                             T(np.array(0.0, np.float32))]), 9,
           "F.linear(zeros(0, 0), zeros(0), tensor(0.)) succeeds, torch raises 'addmm: mat2 must be a matrix, "
           "got 1-D tensor' (fires only when the input is 2-D and the bias is given)", _always),
-    Known("nn.GroupNorm", Args([T(np.array([[0.0]], np.float32))],
-                               {"train": True, "ctor": {"num_groups": 1, "per": 1, "eps": 1e-5, "affine": False},
-                                "seed": 0}), 9,
-          "GroupNorm(1, 1) on a (1, 1) input succeeds, torch raises ValueError 'Expected more than 1 value per "
-          "channel when training'",
-          lambda a: a.kw["ctor"]["per"] * int(np.prod(_view_shape(a.inputs[0])[2:])) == 1,
-          ("nn.GroupNorm(nonfinite)",)),
-    Known("F.group_norm", Args([T(np.array([[0.0]], np.float32)), 1, None, None], {"eps": 1e-5}), 9,
-          "F.group_norm(zeros(1, 1), 1) succeeds, torch raises ValueError 'Expected more than 1 value per channel "
-          "when training'",
-          lambda a: int(np.prod(_view_shape(a.inputs[0])[1:])) // a.inputs[1] == 1),
     Known("F.smooth_l1_loss", Args([T(np.array(np.nan, np.float32), grad=True), T(np.array(0.0, np.float32))],
                                    {"reduction": "mean", "beta": 1.0}), 6,
           "smooth_l1_loss(nan, 0.) gradient 0, torch nan (NaN propagation through the loss's backward)",
           _nonfinite, ("nn.SmoothL1Loss",)),
-    Known("fg.arange", Args([], {"args": (-1, 0, 0.5), "dtype": "int64"}), 5,
-          "arange(-1, 0, 0.5, dtype=int64) is [-1, 0], torch [-1, -1] (torch steps in int64 after casting the "
-          "step: every element is the start)", lambda a: a.kw.get("dtype") == "int64" and any(
-              isinstance(v, float) and v != int(v) for v in a.kw["args"])),
     Known("leaf.add_(grad)", Args([T(np.zeros(4, np.float32), view=(("step", 0, 2),)),
                                    T(np.array(1.0, np.float32), grad=True)]), 6,
           "b = zeros(4); b[::2].add_(y) with y requiring grad: at first b stayed out of the graph (y.grad None after "
-          "b.sum().backward(), torch 2: a silently lost gradient); now it raises 'in-place operation on a view "
-          "with an operand that requires grad is not supported', torch succeeds",
+          "b.sum().backward(), a silently lost gradient); now refused on purpose, as README says ('An in-place op on "
+          "a view of a tensor in the graph is refused, and so is one whose operand requires grad on a view of a "
+          "tensor outside it'); torch succeeds (it rewrites the base's history). Kept here so property tests skip "
+          "those inputs; it leaves when views learn CopySlices (the autograd issue)",
           lambda a: isinstance(a.inputs[0], T) and bool(a.inputs[0].view) and not a.inputs[0].grad),
     Known("copy_(clone)", Args([T(np.array(False)), 2.0532527478343248e-185]), 5,
           "tensor(False).clone().copy_(2e-185) (a Python float too small for float32) leaves False, torch True: the "
@@ -191,15 +175,6 @@ KNOWN: list[Known] = [
           "tensor(nan) ** 1.6e-220 is 1, torch nan: a Python float below float32's range is rounded to 0. before the "
           "op (torch computes with the double), so nan ** 0. = 1",
           lambda a: any(isinstance(x, float) and x != 0 and abs(x) < 1e-37 for x in a.inputs), ("*",)),
-    Known("__getitem__", Args([T(np.zeros((0, 1, 0), np.int64)), slice(None), 0, [0]], {"single": False}), 4,
-          "zeros(0, 1, 0)[:, 0, [0]] succeeds (empty result), torch raises IndexError 'index is out of bounds for "
-          "dimension with size 0' (torch checks an index into a size-0 dim even when nothing is gathered). Came with "
-          "the fix that stopped checking indices when the result is empty", _empty_index_result, ("__setitem__",)),
-    Known("Tensor.meta", Args([T(np.zeros(2, np.float32), view=(("expand", (2,)),), grad=True)]), 9,
-          "x.expand(x.shape) returns x itself: zeros(2, requires_grad=True).expand(2).is_leaf is True, torch "
-          "False (a view with ExpandBackward0)", lambda a: _has(
-              a, lambda t: bool(t.view) and t.view[0][0] == "expand" and tuple(t.view[0][1]) == t.base.shape),
-          ("Tensor.backward(gradient)",)),
     Known("__setitem__", Args([T(np.array([False])), None], {"single": False, "value": 2.8e-48}), 5,
           "x = tensor([False]); x[None] = 2.8e-48 leaves False, torch True (nonzero casts to True); and "
           "int64 x[None, []] = float tensor succeeds, torch raises 'Index put requires the source and destination "
@@ -217,12 +192,6 @@ KNOWN: list[Known] = [
           "(x = [[inf], [0.]]): running_mean nan (torch inf) and running_var 0.9 (torch nan). The running "
           "statistics hide a corrupted batch that torch's carry into eval", _nonfinite,
           ("nn.BatchNorm2d(nonfinite)",)),
-    Known("fg.full", Args([], {"size": (), "as_tuple": True, "dtype": "int64", "fill": float("nan")}), 5,
-          "fg.full((), nan, dtype=int64) (and as_tensor(nan, dtype=int64), inf likewise) succeeds, torch raises "
-          "'value cannot be converted to type int64_t without overflow'",
-          lambda a: a.kw.get("dtype") == "int64" and any(
-              isinstance(v, float) and not np.isfinite(v) for v in np.ravel(np.array(
-                  a.kw.get("fill", a.kw.get("data")), dtype=object)).tolist()), ("fg.as_tensor", "fg.tensor")),
     Known("fg.pow", Args([T(np.array(np.nan, np.float32), grad=True), False]), 6,
           "d/dx x**False at x=nan is 0, torch nan (torch differentiates a bool exponent as 0 * x**-1; x**0.0 "
           "agrees, 0)", lambda a: _dtype(a, "b") or any(isinstance(x, bool) for x in a.inputs), tuple(_POW)),
