@@ -8,7 +8,7 @@
 //! - every size that comes from the user goes through `numel` (checked products, and the bytes
 //!   must fit in an `isize`, which is what Rust and the C allocator can address);
 //! - every buffer whose size a user controls is reserved with `try_reserve_exact`. Sites that
-//!   return `Result` get `Error::Runtime` back (`vec_filled`, `check`); the elementwise kernels,
+//!   return `Result` get `Error::Runtime` back (`vec_filled`, `try_with_capacity`); the kernels,
 //!   which build their output inside closures that cannot return errors, reserve through
 //!   `with_capacity`, which unwinds with an `OutOfMemory` payload. The binding layer's one guard
 //!   (`python/error.rs`) turns that payload into the same RuntimeError, as C++'s `bad_alloc`
@@ -74,18 +74,6 @@ pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
     v
 }
 
-/// Checks that `n` elements of `elem_size` bytes can be allocated right now, before a kernel
-/// that allocates them in a way that cannot fail politely (gemm outputs, third-party code).
-/// Small sizes are not probed: they cannot fail in a way worth a second allocation.
-pub fn check(n: usize, elem_size: usize) -> Result<()> {
-    const PROBE_FROM: usize = 64 << 20;
-    let bytes = n.checked_mul(elem_size).ok_or(OutOfMemory { bytes: usize::MAX })?;
-    if bytes >= PROBE_FROM {
-        drop(try_with_capacity::<u8>(bytes)?);
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,8 +93,6 @@ mod tests {
     fn impossible_allocations_are_errors() {
         let e = vec_filled(isize::MAX as usize / 2, 0f32).unwrap_err();
         assert!(e.to_string().contains("not enough memory"), "{e}");
-        assert!(check(isize::MAX as usize / 2, 8).is_err());
-        assert!(check(1 << 62, 8).is_err());
         assert_eq!(vec_filled(3, 1.5f64).unwrap(), vec![1.5; 3]);
     }
 
