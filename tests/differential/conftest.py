@@ -30,7 +30,19 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 sys.path.insert(0, str(Path(__file__).parent))  # harness, cases and known_divergences
 
-_DB = DirectoryBasedExampleDatabase(str(Path(__file__).parent / "examples-db"))
+class AppendOnlyDatabase(DirectoryBasedExampleDatabase):
+    """hypothesis deletes a saved example once it passes, and moves examples while shrinking; the
+    committed database must keep every input that ever failed, so deletes are ignored and moves
+    copy (a fixed bug's input keeps being replayed, and catches it coming back)."""
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        pass
+
+    def move(self, src: bytes, dest: bytes, value: bytes) -> None:
+        self.save(dest, value)
+
+
+_DB = AppendOnlyDatabase(str(Path(__file__).parent / "examples-db"))
 _COMMON = {
     "database": _DB,
     "deadline": None,  # the first call of an op pays for lazy set-up in both libraries

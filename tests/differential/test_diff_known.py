@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from fixed_divergences import FIXED
 from harness import check
 from known_divergences import CLASSES, KNOWN
 from triage import all_cases
@@ -26,3 +27,12 @@ def test_known_divergence_still_diverges(known):
 
 def test_every_known_row_names_a_case():
     assert {k.case for k in KNOWN} <= set(CASES)
+
+
+@pytest.mark.parametrize("fixed", [pytest.param(k, id=f"{k.case}-{i}") for i, k in enumerate(FIXED)])
+def test_fixed_divergence_stays_fixed(fixed):
+    check(CASES[fixed.case], fixed.repro, grad_fn_names=fixed.grad_fn_names)
+
+
+def test_every_fixed_row_names_a_case():
+    assert {k.case for k in FIXED} <= set(CASES)
