@@ -3,7 +3,6 @@
 use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
-use crate::ops::binary::result_type;
 use crate::ops::cast::to_dtype;
 use crate::ops::view::write_into;
 use crate::tensor::shape::{existing_dim, wrap_dim};
@@ -28,7 +27,7 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     // Every tensor takes part in the type promotion, the skipped empties too (PyTorch's result_type).
     let mut dtype = first.dtype();
     for t in tensors {
-        dtype = result_type(&Tensor::zeros(&[1], dtype), &Tensor::zeros(&[1], t.dtype()));
+        dtype = dtype.promote(t.dtype());
     }
     let mut total = 0;
     for (i, t) in parts.iter().enumerate() {
