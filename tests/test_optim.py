@@ -3,7 +3,9 @@ combination that changes the update, parameter groups, gradients, closures and b
 
 from __future__ import annotations
 
+import copy
 import itertools
+import pickle
 import re
 
 import ferrograd as fg
@@ -292,3 +294,180 @@ def test_kernel_rejects_mismatched_state():
     opt.state[p]["exp_avg"] = fg.zeros(4, dtype=fg.float64)
     with pytest.raises(RuntimeError, match=re.escape("adam: exp_avg has shape [4] but the parameter has shape [3]")):
         opt.step()
+
+
+# ---- the template: Optimizer.step with _init_state / _update, step hooks --------------------------
+
+
+def _docstring_example():
+    """The example optimizer from optimizer.py's module docstring, executed as written."""
+    from ferrograd.optim import optimizer
+
+    doc = optimizer.__doc__
+    block = doc.split(".. code-block:: python\n", 1)[1]
+    lines = []
+    for line in block.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        lines.append(line[4:])
+    namespace = {"Optimizer": fg.optim.Optimizer, "fg": fg}
+    exec("\n".join(lines), namespace)  # noqa: S102 (our own docstring)
+    return namespace["HeavyBall"]
+
+
+def test_docstring_example_optimizer_is_sgd_with_momentum():
+    HeavyBall = _docstring_example()
+    got = run_fg(lambda ps: HeavyBall(ps, lr=0.05, momentum=0.9))
+    check_trajectory(got, ref_sgd(P0, STEPS, lr=0.05, momentum=0.9))
+    with pytest.raises(ValueError, match="^Invalid learning rate: -1$"):
+        HeavyBall(_params(), lr=-1)
+
+
+def test_optimizer_without_update_says_what_to_define():
+    class Incomplete(fg.optim.Optimizer):
+        pass
+
+    p = fg.nn.Parameter(fg.zeros(2))
+    opt = Incomplete([p], {"lr": 0.1})
+    assert opt.step() is None  # no gradient: nothing to update
+    p.grad = fg.ones(2)
+    with pytest.raises(NotImplementedError, match="Incomplete must define _update"):
+        opt.step()
+
+
+def test_lr_edited_at_runtime_applies_from_the_next_step():
+    p = fg.nn.Parameter(fg.tensor(P0))
+    opt = fg.optim.SGD([p], lr=0.05)
+    for _ in range(2):
+        opt.zero_grad()
+        fg_loss(p).backward()
+        opt.step()
+    middle = p.detach().numpy().copy()
+    opt.param_groups[0]["lr"] = 0.2
+    for _ in range(3):
+        opt.zero_grad()
+        fg_loss(p).backward()
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), ref_sgd(middle, 3, lr=0.2)[-1], rtol=1e-12)
+
+
+def test_options_switched_on_at_runtime_create_their_state():
+    p = fg.nn.Parameter(fg.tensor(P0))
+    fg_loss(p).backward()
+    opt = fg.optim.Adam([p])
+    opt.step()
+    assert set(opt.state[p]) == {"step", "exp_avg", "exp_avg_sq"}
+    opt.param_groups[0]["amsgrad"] = True
+    opt.step()
+    assert list(opt.state[p]) == ["step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+    assert opt.state[p]["step"].item() == 2.0
+
+
+def test_added_group_gets_state_on_its_first_step():
+    p1, p2 = fg.nn.Parameter(fg.tensor(P0)), fg.nn.Parameter(fg.tensor(P0))
+    opt = fg.optim.SGD([p1], lr=0.05, momentum=0.9)
+    fg_loss(p1).backward()
+    opt.step()
+    opt.add_param_group({"params": [p2], "lr": 0.1})
+    assert p2 not in opt.state
+    fg_loss(p2).backward()
+    opt.step()
+    assert list(opt.state) == [p1, p2] and opt.param_groups[1]["momentum"] == 0.9
+    assert opt.state_dict()["param_groups"][1]["params"] == [1]
+
+
+def test_step_hooks_run_in_pytorchs_order_and_can_be_removed():
+    p = fg.nn.Parameter(fg.zeros(2))
+    opt = fg.optim.SGD([p], lr=0.1)
+    calls = []
+    handles = [
+        opt.register_step_pre_hook(lambda o, args, kwargs: calls.append(("pre", o is opt, len(args), dict(kwargs)))),
+        opt.register_step_post_hook(lambda o, args, kwargs: calls.append(("post", o is opt, len(args), dict(kwargs)))),
+        fg.optim.optimizer.register_optimizer_step_pre_hook(lambda o, a, k: calls.append(("global pre",))),
+        fg.optim.optimizer.register_optimizer_step_post_hook(lambda o, a, k: calls.append(("global post",))),
+    ]
+    try:
+        p.grad = fg.ones(2)
+        opt.step(closure=None)
+        assert calls == [("global pre",), ("pre", True, 1, {"closure": None}), ("post", True, 1, {"closure": None}), ("global post",)]
+        assert p.detach().numpy().tolist() == pytest.approx([-0.1, -0.1])
+    finally:
+        for h in handles:
+            h.remove()
+    calls.clear()
+    opt.step()
+    assert calls == []
+
+
+def test_pre_hook_can_replace_the_arguments_and_must_return_a_pair():
+    p = fg.nn.Parameter(fg.tensor(P0))
+    opt = fg.optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = fg_loss(p)
+        loss.backward()
+        return loss
+
+    handle = opt.register_step_pre_hook(lambda o, args, kwargs: (args, {"closure": closure}))
+    loss = opt.step()
+    assert isinstance(loss, fg.Tensor)
+    np.testing.assert_allclose(p.detach().numpy(), ref_sgd(P0, 1, lr=0.1)[-1], rtol=1e-12)
+    handle.remove()
+    opt.register_step_pre_hook(lambda o, args, kwargs: 5)
+    with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args, new_kwargs\), but got 5\."):
+        opt.step()
+
+
+def test_pytorch_style_step_override_gets_the_hooks_once():
+    class PlainSGD(fg.optim.Optimizer):  # written as in PyTorch's tutorials: step() overridden
+        def __init__(self, params, lr):
+            super().__init__(params, {"lr": lr})
+
+        @fg.no_grad()
+        def step(self, closure=None):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.add_(p.grad, alpha=-group["lr"])
+
+    class LoggedAdam(fg.optim.Adam):  # an override that calls the template's step
+        def step(self, closure=None):
+            calls.append("step")
+            return super().step(closure)
+
+    calls = []
+    p, q = fg.nn.Parameter(fg.zeros(2)), fg.nn.Parameter(fg.zeros(2))
+    plain, logged = PlainSGD([p], lr=0.5), LoggedAdam([q], lr=0.5)
+    for opt in (plain, logged):
+        opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+        opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    p.grad, q.grad = fg.ones(2), fg.ones(2)
+    plain.step()
+    assert calls == ["pre", "post"] and p.detach().numpy().tolist() == [-0.5, -0.5]
+    calls.clear()
+    logged.step()
+    assert calls == ["pre", "step", "post"] and q.detach().numpy().tolist() == pytest.approx([-0.5, -0.5])
+    assert not plain._stepping and not logged._stepping
+
+
+def test_hooks_are_not_copied_with_the_optimizer():
+    p = fg.nn.Parameter(fg.zeros(2))
+    opt = fg.optim.Adam([p])
+    calls = []
+    opt.register_step_post_hook(lambda o, a, k: calls.append(o))
+    for clone in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        clone.param_groups[0]["params"][0].grad = fg.ones(2)
+        clone.step()
+        assert calls == []  # as in PyTorch: deepcopy/pickle drop the hooks
+        clone.register_step_pre_hook(lambda o, a, k: None).remove()
+
+
+def test_zero_grad_detaches_a_gradient_on_the_graph_before_zeroing_it():
+    p = fg.nn.Parameter(fg.tensor([1.0, 2.0]))
+    opt = fg.optim.SGD([p], lr=0.1)
+    p.grad = fg.ones(2, requires_grad=True) * 2  # a gradient with a grad_fn, as create_graph=True leaves
+    opt.zero_grad(set_to_none=False)
+    assert p.grad.grad_fn is None and not p.grad.requires_grad and p.grad.numpy().tolist() == [0.0, 0.0]
+    opt.zero_grad(set_to_none=True)
+    assert p.grad is None

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .. import _core
 from .._core import Tensor
-from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check, _next_step, _step_count, _zeros
+from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count, _zeros
 
 __all__ = ["Adadelta"]
 
@@ -43,30 +42,22 @@ class Adadelta(Optimizer):
         _check(0.0 <= rho <= 1.0, f"Invalid rho value: {rho}")
         _check(0.0 <= eps, f"Invalid epsilon value: {eps}")
         _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        _check(not capturable, "capturable=True is not supported: it is for CUDA graphs")
-        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        _refuse_unsupported(capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, capturable=capturable,
             foreach=foreach, differentiable=differentiable,
         )
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._evaluate(closure)
-        with no_grad():
-            for group in self.param_groups:
-                hyper = dict(
-                    lr=float(group["lr"]), rho=float(group["rho"]), eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]),
-                )
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if len(state) == 0:
-                        state["step"] = _step_count()
-                        state["square_avg"] = _zeros(p)
-                        state["acc_delta"] = _zeros(p)
-                    _next_step(state)
-                    _core._adadelta_step(p, p.grad, state["square_avg"], state["acc_delta"], **hyper)
-        return loss
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if len(state) == 0:
+            state["step"] = _step_count()
+            state["square_avg"] = _zeros(p)
+            state["acc_delta"] = _zeros(p)
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        _next_step(state)
+        _core._adadelta_step(
+            p, grad, state["square_avg"], state["acc_delta"], lr=float(group["lr"]), rho=float(group["rho"]),
+            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]), maximize=bool(group["maximize"]),
+        )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .. import _core, _creation
 from .._core import Tensor
-from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check, _next_step
+from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count
 
 __all__ = ["Adagrad"]
 
@@ -45,7 +44,7 @@ class Adagrad(Optimizer):
         _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
         _check(0.0 <= initial_accumulator_value, f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
         _check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        _refuse_unsupported(differentiable=differentiable)
         defaults = dict(
             lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay, initial_accumulator_value=initial_accumulator_value,
             foreach=foreach, maximize=maximize, differentiable=differentiable, fused=fused,
@@ -53,27 +52,16 @@ class Adagrad(Optimizer):
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(p, self.state[p], group)
 
-    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = self.state[p]
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         if len(state) == 0:
-            state["step"] = _creation.tensor(0.0)
+            state["step"] = _step_count()
             state["sum"] = _creation.full_like(p, float(group["initial_accumulator_value"]))
-        return state
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._evaluate(closure)
-        with no_grad():
-            for group in self.param_groups:
-                hyper = dict(
-                    lr=float(group["lr"]), lr_decay=float(group["lr_decay"]), weight_decay=float(group["weight_decay"]),
-                    eps=float(group["eps"]), maximize=bool(group["maximize"]),
-                )
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self._init_state(p, group)
-                    step = _next_step(state)
-                    _core._adagrad_step(p, p.grad, state["sum"], step, **hyper)
-        return loss
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        step = _next_step(state)
+        _core._adagrad_step(
+            p, grad, state["sum"], step, lr=float(group["lr"]), lr_decay=float(group["lr_decay"]),
+            weight_decay=float(group["weight_decay"]), eps=float(group["eps"]), maximize=bool(group["maximize"]),
+        )

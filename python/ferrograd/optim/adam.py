@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .. import _core
 from .._core import Tensor
-from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check, _next_step, _step_count, _zeros
+from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count, _zeros
 
 __all__ = ["Adam", "AdamW"]
 
@@ -49,38 +48,30 @@ class Adam(Optimizer):
         _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
         _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
         _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        _check(not capturable, "capturable=True is not supported: it is for CUDA graphs")
-        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        _refuse_unsupported(capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, foreach=foreach,
             capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=decoupled_weight_decay,
         )
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._evaluate(closure)
-        with no_grad():
-            for group in self.param_groups:
-                beta1, beta2 = (float(b) for b in group["betas"])
-                amsgrad = bool(group["amsgrad"])
-                hyper = dict(
-                    lr=float(group["lr"]), beta1=beta1, beta2=beta2, eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
-                    decoupled_weight_decay=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]),
-                )
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if len(state) == 0:
-                        state["step"] = _step_count()
-                        state["exp_avg"] = _zeros(p)
-                        state["exp_avg_sq"] = _zeros(p)
-                    if amsgrad and "max_exp_avg_sq" not in state:
-                        state["max_exp_avg_sq"] = _zeros(p)
-                    step = _next_step(state)
-                    vmax = state["max_exp_avg_sq"] if amsgrad else None
-                    _core._adam_step(p, p.grad, state["exp_avg"], state["exp_avg_sq"], vmax, step, **hyper)
-        return loss
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if len(state) == 0:
+            state["step"] = _step_count()
+            state["exp_avg"] = _zeros(p)
+            state["exp_avg_sq"] = _zeros(p)
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:
+            state["max_exp_avg_sq"] = _zeros(p)
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        beta1, beta2 = (float(b) for b in group["betas"])
+        step = _next_step(state)
+        vmax = state["max_exp_avg_sq"] if group["amsgrad"] else None
+        _core._adam_step(
+            p, grad, state["exp_avg"], state["exp_avg_sq"], vmax, step, lr=float(group["lr"]), beta1=beta1, beta2=beta2,
+            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
+            decoupled_weight_decay=bool(group["decoupled_weight_decay"]), maximize=bool(group["maximize"]),
+        )
 
 
 class AdamW(Adam):

@@ -1,7 +1,39 @@
-"""The Optimizer base class: parameter groups, per-parameter state, zero_grad and state dicts.
+"""The Optimizer base class: parameter groups, per-parameter state, the one `step()` loop, step
+hooks, zero_grad and state dicts.
 
-Subclasses implement `step`, which calls one fused Rust kernel per parameter (`_core._*_step`)
-under `no_grad`; the kernel updates the parameter and its state tensors in place.
+`Optimizer.step` is the loop every optimizer shares: it evaluates the closure under
+`enable_grad`, then, under `no_grad`, visits each parameter that has a gradient and calls two
+hooks the subclass defines:
+
+- ``_init_state(p, state, group)``: create the missing entries of ``state`` (PyTorch's keys:
+  ``"step"``, ``"exp_avg"``, ``"momentum_buffer"``, ...). Called before every update, so options
+  switched on at runtime (``amsgrad``, ``centered``) get their entries lazily.
+- ``_update(p, grad, state, group)``: apply one update in place, usually one fused Rust kernel
+  (``_core._adam_step`` etc.), reading the hyperparameters from ``group`` at that moment, so a
+  scheduler's edits of ``group["lr"]`` take effect on the next step.
+
+A parameter gets an entry in ``self.state`` only once it has state (SGD without momentum keeps
+none, as in PyTorch). An optimizer is then its hyperparameters plus these two methods:
+
+.. code-block:: python
+
+    class HeavyBall(Optimizer):  # p = p - lr * buf, with buf = momentum * buf + grad
+
+        def __init__(self, params, lr=1e-2, momentum=0.9):
+            if not 0.0 <= lr:
+                raise ValueError(f"Invalid learning rate: {lr}")
+            super().__init__(params, dict(lr=lr, momentum=momentum))
+
+        def _init_state(self, p, state, group):
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = fg.zeros_like(p)
+
+        def _update(self, p, grad, state, group):
+            buf = state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
+            p.add_(buf, alpha=-group["lr"])
+
+Optimizers written PyTorch's way, overriding `step` themselves, work too; their `step` gets the
+step hooks (`register_step_pre_hook`, `register_step_post_hook`) wrapped around it.
 
 The state dict has PyTorch's layout: ``{"state": {0: {...}, 1: {...}}, "param_groups": [{...,
 "params": [0, 1]}]}``, parameters numbered in group order.
@@ -10,16 +42,66 @@ The state dict has PyTorch's layout: ``{"state": {0: {...}, 1: {...}}, "param_gr
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .. import _creation
 from .._core import Tensor
-from ..autograd.grad_mode import enable_grad
+from ..autograd.grad_mode import enable_grad, no_grad
+from ..nn.module import RemovableHandle
 
-__all__ = ["Optimizer", "required"]
+__all__ = ["Optimizer", "required", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
+
+_global_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+
+def register_optimizer_step_pre_hook(hook: Callable) -> RemovableHandle:
+    """Registers ``hook(optimizer, args, kwargs)`` to run before every optimizer's step (before the
+    optimizer's own pre hooks); it may return ``(new_args, new_kwargs)``."""
+    handle = RemovableHandle(_global_step_pre_hooks)
+    _global_step_pre_hooks[handle.id] = hook
+    return handle
+
+
+def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
+    """Registers ``hook(optimizer, args, kwargs)`` to run after every optimizer's step (after the
+    optimizer's own post hooks)."""
+    handle = RemovableHandle(_global_step_post_hooks)
+    _global_step_post_hooks[handle.id] = hook
+    return handle
+
+
+def _with_step_hooks(step: Callable) -> Callable:
+    """Wraps a `step` method with the global and per-optimizer step hooks, as PyTorch does.
+    A `step` that calls ``super().step()`` runs the hooks once, around the outer call."""
+
+    @functools.wraps(step)
+    def hooked_step(*args: Any, **kwargs: Any) -> Any:
+        self = args[0]
+        if self._stepping:
+            return step(*args, **kwargs)
+        self._stepping = True
+        try:
+            for hook in chain(_global_step_pre_hooks.values(), self._optimizer_step_pre_hooks.values()):
+                result = hook(self, args, kwargs)
+                if result is None:
+                    continue
+                if not (isinstance(result, tuple) and len(result) == 2):
+                    raise RuntimeError(f"{step} must return None or a tuple of (new_args, new_kwargs), but got {result}.")
+                args, kwargs = result
+            out = step(*args, **kwargs)
+            for hook in chain(self._optimizer_step_post_hooks.values(), _global_step_post_hooks.values()):
+                hook(self, args, kwargs)
+            return out
+        finally:
+            self._stepping = False
+
+    hooked_step._step_hooks = True  # type: ignore[attr-defined]
+    return hooked_step
 
 
 class _RequiredParameter:
@@ -48,7 +130,17 @@ class Optimizer:
         defaults: the hyperparameters a group gets when it does not set them.
     """
 
+    _stepping = False  # set while a hooked step runs, so a nested super().step() skips the hooks
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_step_hooks", False):
+            cls.step = _with_step_hooks(step)  # type: ignore[method-assign]
+
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        self._optimizer_step_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+        self._optimizer_step_post_hooks: OrderedDict[int, Callable] = OrderedDict()
         self.defaults = defaults
         self.state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
@@ -69,6 +161,9 @@ class Optimizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        # Hooks are not pickled (as in PyTorch): an unpickled optimizer starts without them.
+        self.__dict__.setdefault("_optimizer_step_pre_hooks", OrderedDict())
+        self.__dict__.setdefault("_optimizer_step_post_hooks", OrderedDict())
 
     def __repr__(self) -> str:
         out = self.__class__.__name__ + " ("
@@ -132,9 +227,37 @@ class Optimizer:
                     grad.requires_grad_(False)
                 grad.zero_()
 
+    @_with_step_hooks
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """Performs one optimization step. `closure` re-evaluates the model and returns the loss."""
-        raise NotImplementedError
+        """Performs one optimization step and returns the closure's loss (None without one).
+
+        Args:
+            closure: re-evaluates the model and returns the loss; it runs with grad enabled,
+                before any parameter changes.
+        """
+        loss = self._evaluate(closure)
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    grad = p.grad
+                    if grad is None:
+                        continue
+                    state = self.state.get(p)
+                    fresh = state is None
+                    if fresh:
+                        state = {}
+                    self._init_state(p, state, group)
+                    self._update(p, grad, state, group)
+                    if fresh and state:
+                        self.state[p] = state
+        return loss
+
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Creates the missing entries of `p`'s `state` before an update. Default: none."""
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        """Updates `p` (and `state`) in place from `grad` with `group`'s hyperparameters."""
+        raise NotImplementedError(f"{type(self).__name__} must define _update() (or override step())")
 
     @staticmethod
     def _evaluate(closure: Callable[[], Any] | None) -> Any:
@@ -142,6 +265,21 @@ class Optimizer:
             return None
         with enable_grad():
             return closure()
+
+    def register_step_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Registers ``hook(optimizer, args, kwargs)`` to run before each `step`; it may return
+        ``(new_args, new_kwargs)`` to replace the step's arguments. Returns a handle whose
+        ``remove()`` unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_pre_hooks)
+        self._optimizer_step_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_step_post_hook(self, hook: Callable) -> RemovableHandle:
+        """Registers ``hook(optimizer, args, kwargs)`` to run after each `step`. Returns a handle
+        whose ``remove()`` unregisters it."""
+        handle = RemovableHandle(self._optimizer_step_post_hooks)
+        self._optimizer_step_post_hooks[handle.id] = hook
+        return handle
 
     # ---- state ------------------------------------------------------------------------------
 
@@ -246,3 +384,9 @@ def _next_step(state: dict[str, Any]) -> float:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ValueError(message)
+
+
+def _refuse_unsupported(capturable: bool = False, differentiable: bool = False) -> None:
+    """The options ferrograd accepts only at their defaults (with PyTorch's names)."""
+    _check(not capturable, "capturable=True is not supported: it is for CUDA graphs")
+    _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")

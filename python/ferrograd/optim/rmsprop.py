@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .. import _core
 from .._core import Tensor
-from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check, _next_step, _step_count, _zeros
+from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count, _zeros
 
 __all__ = ["RMSprop"]
 
@@ -47,36 +46,29 @@ class RMSprop(Optimizer):
         _check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
         _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
         _check(0.0 <= alpha, f"Invalid alpha value: {alpha}")
-        _check(not capturable, "capturable=True is not supported: it is for CUDA graphs")
-        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        _refuse_unsupported(capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered, weight_decay=weight_decay,
             capturable=capturable, foreach=foreach, maximize=maximize, differentiable=differentiable,
         )
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._evaluate(closure)
-        with no_grad():
-            for group in self.param_groups:
-                momentum, centered = float(group["momentum"]), bool(group["centered"])
-                hyper = dict(
-                    lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]), momentum=momentum, maximize=bool(group["maximize"]),
-                )
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if len(state) == 0:
-                        state["step"] = _step_count()
-                        state["square_avg"] = _zeros(p)
-                    if momentum > 0 and "momentum_buffer" not in state:
-                        state["momentum_buffer"] = _zeros(p)
-                    if centered and "grad_avg" not in state:
-                        state["grad_avg"] = _zeros(p)
-                    _next_step(state)
-                    buf = state["momentum_buffer"] if momentum > 0 else None
-                    grad_avg = state["grad_avg"] if centered else None
-                    _core._rmsprop_step(p, p.grad, state["square_avg"], buf, grad_avg, **hyper)
-        return loss
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        if len(state) == 0:
+            state["step"] = _step_count()
+            state["square_avg"] = _zeros(p)
+        if group["momentum"] > 0 and "momentum_buffer" not in state:
+            state["momentum_buffer"] = _zeros(p)
+        if group["centered"] and "grad_avg" not in state:
+            state["grad_avg"] = _zeros(p)
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        momentum = float(group["momentum"])
+        _next_step(state)
+        buf = state["momentum_buffer"] if momentum > 0 else None
+        grad_avg = state["grad_avg"] if group["centered"] else None
+        _core._rmsprop_step(
+            p, grad, state["square_avg"], buf, grad_avg, lr=float(group["lr"]), alpha=float(group["alpha"]),
+            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]), momentum=momentum,
+            maximize=bool(group["maximize"]),
+        )

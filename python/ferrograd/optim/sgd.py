@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from .. import _core
 from .._core import Tensor
-from ..autograd.grad_mode import no_grad
-from .optimizer import Optimizer, _check, _zeros
+from .optimizer import Optimizer, _check, _refuse_unsupported, _zeros
 
 __all__ = ["SGD"]
 
@@ -43,7 +42,7 @@ class SGD(Optimizer):
         _check(0.0 <= lr, f"Invalid learning rate: {lr}")
         _check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
         _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+        _refuse_unsupported(differentiable=differentiable)
         defaults = dict(
             lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
             maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
@@ -52,24 +51,18 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self._evaluate(closure)
-        with no_grad():
-            for group in self.param_groups:
-                momentum = float(group["momentum"])
-                hyper = dict(
-                    lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]),
-                )
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    buf, first = None, False
-                    if momentum != 0:  # without momentum a parameter gets no state entry at all
-                        state = self.state[p]
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf, first = _zeros(p), True
-                            state["momentum_buffer"] = buf
-                    _core._sgd_step(p, p.grad, buf, first, **hyper)
-        return loss
+    # No _init_state: as in PyTorch, the momentum buffer is the first gradient (the kernel fills it
+    # when told `first`), so it is made here, on the first update with momentum.
+
+    def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
+        momentum = float(group["momentum"])
+        buf, first = None, False
+        if momentum != 0:  # without momentum a parameter gets no state entry at all
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf, first = _zeros(p), True
+                state["momentum_buffer"] = buf
+        _core._sgd_step(
+            p, grad, buf, first, lr=float(group["lr"]), momentum=momentum, dampening=float(group["dampening"]),
+            weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]), maximize=bool(group["maximize"]),
+        )
