@@ -1,8 +1,11 @@
-"""Tensor factories with PyTorch's signatures (the kernels are in Rust)."""
+"""Tensor factories with PyTorch's signatures (the kernels are in Rust), the default dtype and
+``Generator`` objects."""
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import os
 
 import numpy as np
 
@@ -12,30 +15,53 @@ from ._device import check_device
 
 _NP_KEEP = {"float32", "float64", "int64", "bool"}
 
+# What factories give when no dtype is asked for and the data does not decide (Python floats,
+# sizes): torch.get_default_dtype(). Layers take it through _dtype_or_default too.
+_default_dtype = _core.float32
 
-def _dtype_or_default(dtype, default=_core.float32):
+
+def get_default_dtype():
+    """The dtype of floating-point tensors made without an explicit dtype (float32 at start)."""
+    return _default_dtype
+
+
+def set_default_dtype(d) -> None:
+    """Sets the dtype that factories (``tensor`` of Python floats, ``zeros``, ``rand``, ``arange``
+    with float arguments, ...) and layer parameters use when no dtype is given.
+
+    As in PyTorch only floating-point dtypes are accepted. Ops computed in the Rust core that
+    promote integers to floating point (true division of integer tensors) still give float32.
+    """
+    global _default_dtype
+    d = _dtype_arg(d)
+    if d not in (_core.float32, _core.float64):
+        raise TypeError("only floating-point types are supported as the default type")
+    _default_dtype = d
+
+
+def _dtype_or_default(dtype, default=None):
     if dtype is None:
-        return default
+        return _default_dtype if default is None else default
     return _dtype_arg(dtype)
 
 
 def _dtype_arg(dtype):
     if isinstance(dtype, _core.dtype):
         return dtype
-    if dtype is float:
-        return _core.float32
+    if dtype is float:  # Python's float is a double, as in PyTorch (torch.zeros(2, dtype=float) is float64)
+        return _core.float64
     if dtype is int:
         return _core.int64
     if dtype is bool:
         return _core.bool
     name = getattr(np.dtype(dtype), "name", str(dtype))
-    return {"float32": _core.float32, "float64": _core.float64, "int64": _core.int64, "bool": _core.bool}.get(
-        name
-    ) or _unsupported(name)
+    found = getattr(_core, name, None)  # every dtype the core has is exported under numpy's name
+    return found if isinstance(found, _core.dtype) else _unsupported(name)
 
 
 def _unsupported(name):
-    raise TypeError(f"unsupported dtype {name!r}: ferrograd has float32, float64, int64 and bool")
+    have = ", ".join(n for n in dir(_core) if isinstance(getattr(_core, n), _core.dtype))
+    raise TypeError(f"unsupported dtype {name!r}: ferrograd has {have}")
 
 
 def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
@@ -48,7 +74,7 @@ def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
         return arr.astype(np.int64, copy=False)
     if kind == "f":
         if from_python and arr.dtype == np.float64:
-            return arr.astype(np.float32)
+            return arr.astype(_default_dtype.numpy_name)
         if arr.dtype.name not in _NP_KEEP:  # float16 and friends
             return arr.astype(np.float32)
         return arr
@@ -97,7 +123,7 @@ def _tensors_to_lists(xs):
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (a number, nested lists, a numpy array or a tensor).
 
-    dtypes follow PyTorch: Python floats give float32, ints int64, bools bool; a numpy array keeps
+    dtypes follow PyTorch: Python floats give the default dtype (float32), ints int64, bools bool; a numpy array keeps
     float32/float64/bool and any integer kind becomes int64.
     """
     check_device(device)
@@ -153,7 +179,7 @@ def _finish(t: Tensor, requires_grad: bool, device) -> Tensor:
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
-        dtype = _core.bool if isinstance(fill_value, bool) else _core.int64 if isinstance(fill_value, numbers.Integral) else _core.float32
+        dtype = _core.bool if isinstance(fill_value, bool) else _core.int64 if isinstance(fill_value, numbers.Integral) else _default_dtype
     return _finish(_core.full(_shape((size,)), float(fill_value), _dtype_arg(dtype)), requires_grad, device)
 
 
@@ -199,7 +225,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         start, end = 0, start
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
-        dtype = _core.int64 if is_int else _core.float32
+        dtype = _core.int64 if is_int else _default_dtype
     return _finish(_core.arange(float(start), float(end), float(step), _dtype_arg(dtype)), requires_grad, device)
 
 
@@ -216,37 +242,120 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    _no_generator(generator)
-    return _finish(_core.rand(_shape(size), _dtype_or_default(dtype)), requires_grad, device)
+    with _drawing_from(generator):
+        t = _core.rand(_shape(size), _dtype_or_default(dtype))
+    return _finish(t, requires_grad, device)
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    _no_generator(generator)
-    return _finish(_core.randn(_shape(size), _dtype_or_default(dtype)), requires_grad, device)
+    with _drawing_from(generator):
+        t = _core.randn(_shape(size), _dtype_or_default(dtype))
+    return _finish(t, requires_grad, device)
 
 
 def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
     """randint(high, size) or randint(low, high, size): integers uniform in [low, high)."""
-    _no_generator(generator)
     if size is None:
         if high is None or not isinstance(high, (tuple, list)):
             raise TypeError("randint() missing required argument 'size'")
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
-    return _finish(_core.randint(int(low), int(high), _shape((size,)), _dtype_or_default(dtype, _core.int64)), requires_grad, device)
+    with _drawing_from(generator):
+        t = _core.randint(int(low), int(high), _shape((size,)), _dtype_or_default(dtype, _core.int64))
+    return _finish(t, requires_grad, device)
 
 
 def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
-    _no_generator(generator)
-    t = _core.randperm(int(n))
+    with _drawing_from(generator):
+        t = _core.randperm(int(n))
     if dtype is not None:
         t = t.to(_dtype_arg(dtype))
     return _finish(t, requires_grad, device)
 
 
-def _no_generator(generator):
-    if generator is not None:
-        raise NotImplementedError(
-            "explicit Generator objects are not supported; ferrograd has one global generator (fg.manual_seed)"
-        )
+# ---- generators ---------------------------------------------------------------------------------
+
+_DEFAULT_SEED = 67280421310721  # PyTorch's, and the Rust generator's before manual_seed
+_U64 = 1 << 64
+
+
+def _state_bytes(seed: int, counter: int = 0) -> bytes:
+    return seed.to_bytes(8, "little") + counter.to_bytes(8, "little")
+
+
+class Generator:
+    """``torch.Generator``: a random stream of its own, for ``generator=`` arguments
+    (``rand``, ``randn``, ``randint``, ``randperm``, ``random_split``, samplers, ``DataLoader``).
+
+    ferrograd's Rust core has one global generator whose whole state is 16 bytes (seed and op
+    counter). A Generator keeps its own 16 bytes and swaps them in for the duration of each draw,
+    so drawing from it never moves the global stream and ``Generator().manual_seed(s)`` gives
+    the same numbers as ``fg.manual_seed(s)`` followed by the same calls. The swap is not atomic
+    with respect to random ops running at the same moment in another Python thread.
+    """
+
+    def __init__(self, device="cpu") -> None:
+        check_device(device)
+        self.device = _device_of(device)
+        self._state = _state_bytes(_DEFAULT_SEED)
+
+    def manual_seed(self, seed) -> Generator:
+        """Seeds the stream and returns the generator (so ``Generator().manual_seed(0)`` works).
+        Negative seeds wrap modulo 2**64 as in PyTorch."""
+        seed = int(seed)
+        if not -(1 << 63) <= seed < _U64:
+            raise RuntimeError(f"Overflow when unpacking long long: seed {seed} is outside [-2**63, 2**64)")
+        self._state = _state_bytes(seed % _U64)
+        return self
+
+    def initial_seed(self) -> int:
+        return int.from_bytes(self._state[:8], "little")
+
+    def seed(self) -> int:
+        """Seeds the stream from the operating system's entropy and returns that seed."""
+        s = int.from_bytes(os.urandom(8), "little")
+        self.manual_seed(s)
+        return s
+
+    def get_state(self) -> bytes:
+        """The 16-byte state, the same form ``fg.get_rng_state()`` returns."""
+        return self._state
+
+    def set_state(self, new_state) -> Generator:
+        new_state = bytes(new_state.numpy().tobytes() if isinstance(new_state, Tensor) else new_state)
+        if len(new_state) != 16:
+            raise ValueError(f"Generator.set_state: expected the 16-byte state returned by get_state, got {len(new_state)} bytes")
+        self._state = new_state
+        return self
+
+    def __repr__(self) -> str:
+        return f"<ferrograd.Generator object at {id(self):#x}>"
+
+
+def _device_of(d):
+    from ._device import device
+
+    return device(d)
+
+
+@contextlib.contextmanager
+def _drawing_from(generator):
+    """Runs the random ops of the body on ``generator``'s stream (the global one if None)."""
+    if generator is None:
+        yield
+        return
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a ferrograd.Generator, got {type(generator).__name__}")
+    saved = _core.get_rng_state()
+    _core.set_rng_state(generator._state)
+    try:
+        yield
+    finally:
+        generator._state = _core.get_rng_state()
+        _core.set_rng_state(saved)
+
+
+def initial_seed() -> int:
+    """The seed of the global generator (set by ``fg.manual_seed``)."""
+    return int.from_bytes(_core.get_rng_state()[:8], "little")
