@@ -1,0 +1,5 @@
+"""Helpers behind the DataLoader, laid out as ``torch.utils.data._utils`` (``collate``)."""
+
+from . import collate
+
+__all__ = ["collate"]
