@@ -89,7 +89,7 @@ def test_collate_numbers_dicts_and_namedtuples():
     assert batch["a"].dtype == fg.float64 and batch["a"].numpy().tolist() == [1.5] * 3
     assert batch["b"].dtype == fg.int64 and batch["b"].numpy().tolist() == [2] * 3
     assert batch["c"].dtype == fg.bool
-    assert isinstance(batch["p"], Point) and batch["p"].x.shape == (3, 2) and batch["p"].label == ["s"] * 3
+    assert isinstance(batch["p"], Point) and batch["p"].x.shape == (3, 2) and batch["p"].label == ("s",) * 3  # the tuple zip makes, as PyTorch
     assert batch["n"].dtype == fg.float32 and batch["n"].shape == (3,)
     with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
         default_collate([[1, 2], [3]])

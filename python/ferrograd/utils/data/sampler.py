@@ -96,10 +96,8 @@ class SubsetRandomSampler(Sampler[int]):
 def _multinomial(weights: np.ndarray, num_samples: int, replacement: bool, generator) -> list[int]:
     """``torch.multinomial`` of a 1-d weight vector, with PyTorch's errors; the uniform draws
     come from ferrograd's generator."""
-    if not np.all(np.isfinite(weights)):
-        raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity or NaN)")
-    if np.any(weights < 0):
-        raise RuntimeError("invalid multinomial distribution (encountering probability entry < 0)")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     if weights.sum() <= 0:
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if replacement:
@@ -110,10 +108,9 @@ def _multinomial(weights: np.ndarray, num_samples: int, replacement: bool, gener
         return np.minimum(picks, np.flatnonzero(weights)[-1]).tolist()
     if num_samples > weights.size:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    if num_samples > np.count_nonzero(weights):
-        raise RuntimeError("invalid multinomial distribution (with replacement=False, not enough non-negative category to sample)")
     # Without replacement: the num_samples smallest of Exp(1)/w, in order, are distributed as
-    # sequential draws that each remove the drawn category (the exponential race).
+    # sequential draws that each remove the drawn category (the exponential race). Zero weights
+    # get infinite keys: once the others are drawn they follow in index order, as in PyTorch.
     u = _creation.rand(weights.size, dtype=float64, generator=generator).numpy()
     with np.errstate(divide="ignore"):
         keys = -np.log1p(-u) / weights

@@ -90,12 +90,13 @@ def collate(batch, *, collate_fn_map: dict[type | tuple[type, ...], Callable] | 
     if isinstance(elem, collections.abc.Mapping):
         return _rebuild_mapping(elem, {key: collate([d[key] for d in batch], collate_fn_map=collate_fn_map) for key in elem})
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return elem_type(*(collate(list(samples), collate_fn_map=collate_fn_map) for samples in zip(*batch)))
+        return elem_type(*(collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         size = len(elem)
         if any(len(b) != size for b in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [collate(list(samples), collate_fn_map=collate_fn_map) for samples in zip(*batch)]
+        # Each field's batch is the tuple zip makes: strings of a field come back as that tuple, as in PyTorch.
+        fields = [collate(samples, collate_fn_map=collate_fn_map) for samples in zip(*batch)]
         if isinstance(elem, tuple):
             return fields  # PyTorch's backwards-compatible choice: tuples collate to lists
         return _rebuild_sequence(elem, fields)
