@@ -5,9 +5,10 @@
     (x * x).sum().backward()
 """
 
-from . import _core, autograd, cuda, nn, optim, serialization, utils, viz
+from . import _core, accelerator, amp, autograd, backends, cpu, cuda, nn, optim, serialization, utils, viz
 from ._core import Tensor, bool, dtype, float32, float64, int64  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
+    Generator,
     arange,
     as_tensor,
     empty,
@@ -16,6 +17,8 @@ from ._creation import (
     from_numpy,
     full,
     full_like,
+    get_default_dtype,
+    initial_seed,
     linspace,
     ones,
     ones_like,
@@ -25,6 +28,7 @@ from ._creation import (
     randn,
     randn_like,
     randperm,
+    set_default_dtype,
     tensor,
     zeros,
     zeros_like,
@@ -32,7 +36,17 @@ from ._creation import (
 from ._device import device
 from ._functions import *  # noqa: F403 (the function forms of tensor ops)
 from ._functions import get_rng_state, set_rng_state
+from ._legacy import *  # noqa: F403 (FloatTensor, LongTensor, ...: one per dtype the core has; attaches Tensor.type)
+from ._size import Size
+from .amp import autocast
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
+from .backends._runtime import (
+    are_deterministic_algorithms_enabled,
+    get_num_threads,
+    is_deterministic_algorithms_warn_only_enabled,
+    set_num_threads,
+    use_deterministic_algorithms,
+)
 from .nn.utils.modes import inference
 from .serialization import load, save
 
