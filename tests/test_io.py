@@ -94,8 +94,8 @@ def test_nested_structures_and_plain_values_keep_their_types(tmp_path):
 
 def test_state_dict_keys_are_the_tensor_names_in_the_file(tmp_path):
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2))
-    fg.save(model.state_dict(), tmp_path / "model.pt")
-    names = [n for n, _ in _core._load_safetensors(tmp_path / "model.pt")[0]]
+    fg.save(model.state_dict(), tmp_path / "model.safetensors")
+    names = [n for n, _ in _core._load_safetensors(tmp_path / "model.safetensors")[0]]
     assert sorted(names) == sorted(model.state_dict())
 
 
@@ -135,16 +135,19 @@ def test_state_dict_saved_as_model_pt_loads_back_into_a_fresh_model(tmp_path):
 
 
 def test_what_fg_save_cannot_store_is_a_type_error_naming_where(tmp_path):
-    with pytest.raises(TypeError, match=r"cannot save numpy\.ndarray at 'model\.w'.*fg\.from_numpy"):
-        fg.save({"model": {"w": np.ones(2)}}, tmp_path / "x.pt")
-    with pytest.raises(TypeError, match=r"cannot save object at '0'"):
-        fg.save([object()], tmp_path / "x.pt")
-    with pytest.raises(TypeError, match="dict keys must be"):
-        fg.save({(1, 2): 3}, tmp_path / "x.pt")
-    with pytest.raises(TypeError, match="got a file object"):
-        with open(tmp_path / "y.pt", "wb") as fh:
-            fg.save({}, fh)
-    assert not (tmp_path / "x.pt").exists()
+    # safetensors holds tensors, containers and plain values only.
+    with pytest.raises(TypeError, match=r"cannot save numpy\.ndarray at obj\['model'\]\['w'\].*fg\.from_numpy"):
+        fg.save({"model": {"w": np.ones(2)}}, tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match=r"cannot save object at obj\[0\]"):
+        fg.save([object()], tmp_path / "x.safetensors")
+    with pytest.raises(TypeError, match="dict keys that are str"):
+        fg.save({(1, 2): 3}, tmp_path / "x.safetensors")
+    # PyTorch's format pickles whatever pickles (tests/test_pt_format.py); the rest is named.
+    with pytest.raises(TypeError, match=r"cannot save function at obj\['model'\]\['act'\]"):
+        fg.save({"model": {"act": lambda x: x}}, tmp_path / "x.pt")
+    with pytest.raises(TypeError, match="expected a path .* or a binary file object, got int"):
+        fg.save({}, 3)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_map_location_accepts_the_cpu_and_refuses_other_devices(tmp_path):
@@ -334,25 +337,31 @@ from collections import OrderedDict
 fg.manual_seed(0)
 obj = {"model": OrderedDict(w=fg.randn(3, 4), b=fg.zeros(4, dtype=fg.int64), m=fg.tensor([True, False])),
        "epoch": 3, "cfg": {"lr": 0.1, "name": "x", "betas": (0.9, 0.99), "raw": b"\\x00"}}
-fg.save(obj, sys.argv[1])
+for path in sys.argv[1:]:
+    fg.save(obj, path)
 """
 
 
 def test_the_same_save_gives_the_same_bytes_in_any_process(tmp_path):
-    """The header's __metadata__ was written from a Rust HashMap, in an order that changed from
-    process to process (and from call to call)."""
+    """The safetensors header's __metadata__ was written from a Rust HashMap, in an order that
+    changed from process to process (and from call to call). PyTorch's format is checked too
+    (same file name: the name of the zip's folder is the file's)."""
     import subprocess
     import sys
 
     files = []
     # Eight processes: a random order of two keys comes out the same in all of them 1 time in 128.
     for i, seed in enumerate(map(str, range(8))):
-        path = tmp_path / f"{i}.pt"
+        (tmp_path / str(i)).mkdir()
+        paths = [tmp_path / str(i) / "ckpt.safetensors", tmp_path / str(i) / "ckpt.pt"]
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-c", SAVE_ONCE, str(path)], check=True, env=env, timeout=120)
-        files.append(path.read_bytes())
+        subprocess.run([sys.executable, "-c", SAVE_ONCE, *map(str, paths)], check=True, env=env, timeout=120)
+        files.append([p.read_bytes() for p in paths])
     obj = {"w": fg.arange(6.0), "n": 1, "s": "x"}
-    for name in ("a.pt", "b.pt"):
-        fg.save(obj, tmp_path / name)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        fg.save(obj, tmp_path / folder / "x.safetensors")
+        fg.save(obj, tmp_path / folder / "x.pt")
     assert all(f == files[0] for f in files)
-    assert (tmp_path / "a.pt").read_bytes() == (tmp_path / "b.pt").read_bytes()
+    for name in ("x.safetensors", "x.pt"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()

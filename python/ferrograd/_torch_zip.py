@@ -1,22 +1,28 @@
-"""PyTorch's ``.pt``/``.pth`` files (the zip format of ``torch.save``) read without PyTorch,
-weights only.
+"""PyTorch's ``.pt``/``.pth`` files (the zip format of ``torch.save``) read without PyTorch.
 
 A torch.save zip holds ``<archive>/data.pkl`` (a pickle of the saved object in which every
 tensor is a call to ``torch._utils._rebuild_tensor_v2`` on a persistent storage id) and one
 ``<archive>/data/<key>`` entry per storage, in the byte order named by ``<archive>/byteorder``.
+Each storage is read once and its tensors come back as views of it (``as_strided``): views, tied
+weights and expanded tensors share memory as they did when saved. (While the core lacks
+``Tensor.as_strided``, each tensor is copied out of its storage instead.)
 
-The pickle is read by an Unpickler whose ``find_class`` admits only what
-``torch.load(weights_only=True)`` admits for tensors and containers (the tensor and parameter
-rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``,
-``collections.OrderedDict`` and builtin containers), each mapped to a local stand-in; any other
-global (``os.system``, ``builtins.eval``, a class) is refused before it is even looked up, so a
-malicious file never runs code. Before that, every opcode is scanned: lengths must fit in the
-data, and opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers) are refused, and so are memo
-indices beyond the entries stored so far (the C unpickler sizes its memo from the largest index:
-a 375-byte file asking for entry 2**28 took 4 GB). Sizes read from the file (storage lengths,
-tensor extents, the bytes all tensors take once copied) are checked against the zip entries and
-the file's size before anything is allocated. The stand-ins handed to the pickle are immutable,
-so a BUILD opcode cannot change them for later loads.
+Weights-only loading (the default) reads the pickle with an Unpickler whose ``find_class`` admits
+what ``torch.load(weights_only=True)`` admits (the tensor and parameter rebuild functions,
+storage types, dtypes, ``torch.Size``, ``torch.device``, ``collections.OrderedDict`` and builtin
+containers, each mapped to a local stand-in) and what the user allowed with
+``fg.serialization.add_safe_globals``; any other global (``os.system``, ``builtins.eval``, a
+class) is refused before it is even looked up, so a malicious file never runs code. Before that,
+every opcode is scanned: lengths must fit in the data, opcodes torch never writes (INST, OBJ,
+EXT*, out-of-band buffers) are refused, and so are memo indices beyond the entries stored so far
+(the C unpickler sizes its memo from the largest index: a 375-byte file asking for entry 2**28
+took 4 GB). BUILD, which sets attributes, applies only to an OrderedDict or an instance of an
+allowed class, never to a class or a shared stand-in, so no file changes how later files load.
+Sizes read from the file (storage lengths, tensor extents, the bytes all tensors take) are
+checked against the zip entries and the file's size before anything is allocated.
+
+``weights_only=False`` unpickles everything (a whole Module saved by `fg.save`): PyTorch's tensor
+and storage globals still map to ferrograd's, any other global is imported. For trusted files.
 
 Entries are read by this module, not `zipfile` (which only parses the central directory): each
 entry's local header must agree with its central record, the entry must be stored, unencrypted
@@ -48,20 +54,28 @@ class _Corrupt(ValueError):
     """A file whose contents contradict themselves; `load` adds the file's name."""
 
 
-# Element type names (numpy's, plus "bfloat16") of torch's storage types and dtypes.
-_STORAGE_KINDS = {
-    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16", "BFloat16Storage": "bfloat16",
-    "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16", "CharStorage": "int8",
-    "ByteStorage": "uint8", "BoolStorage": "bool", "UntypedStorage": "uint8",
+# Every dtype of PyTorch's format ferrograd reads and writes: its torch storage class and the
+# numpy dtype of its bytes in a little-endian file (bfloat16, which numpy lacks, as raw uint16).
+# A dtype is one line here; tensors of a dtype the core lacks load widened (_WIDENED).
+DTYPES = {
+    "float32": ("FloatStorage", "<f4"),
+    "float64": ("DoubleStorage", "<f8"),
+    "float16": ("HalfStorage", "<f2"),
+    "bfloat16": ("BFloat16Storage", "<u2"),
+    "int64": ("LongStorage", "<i8"),
+    "int32": ("IntStorage", "<i4"),
+    "int16": ("ShortStorage", "<i2"),
+    "int8": ("CharStorage", "|i1"),
+    "uint8": ("ByteStorage", "|u1"),
+    "bool": ("BoolStorage", "|b1"),
+}
+_WIDENED = {"float16": "float32", "bfloat16": "float32", "int32": "int64", "int16": "int64", "int8": "int64", "uint8": "int64"}
+_STORAGE_KINDS = {storage: kind for kind, (storage, _) in DTYPES.items()} | {"UntypedStorage": "uint8"}
+_ITEMSIZE = {kind: np.dtype(numpy_dtype).itemsize for kind, (_, numpy_dtype) in DTYPES.items()}
+# torch dtype names, aliases included, and the dtype each names.
+_DTYPE_KINDS = {name: name for name in DTYPES} | {
+    "float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32", "short": "int16",
 }  # fmt: skip
-_DTYPE_KINDS = {
-    "float32": "float32", "float": "float32", "float64": "float64", "double": "float64", "float16": "float16",
-    "half": "float16", "bfloat16": "bfloat16", "int64": "int64", "long": "int64", "int32": "int32", "int": "int32",
-    "int16": "int16", "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
-}  # fmt: skip
-_ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
-# What ferrograd holds each as (it has float32, float64, int64 and bool).
-_LOADED_AS = {"float16": "float32", "bfloat16": "float32", "int32": "int64", "int16": "int64", "int8": "int64", "uint8": "int64"}
 
 # Opcodes of pickle protocols 2-5 that plain containers, numbers, strings and reduce calls use.
 _OPCODES = frozenset(
@@ -73,27 +87,32 @@ _OPCODES = frozenset(
 )
 
 
-def load(path: str):
-    """The object in the torch.save zip at `path`, tensors as ferrograd tensors."""
-    with open(path, "rb") as fh:
-        try:
-            zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error, OverflowError, NotImplementedError, RuntimeError) as e:  # fmt: skip
-            raise ValueError(f"fg.load: '{path}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
-        try:
-            archive = _Archive(zf, fh)
-            data = archive.read_whole("data.pkl")
-            _scan(data)
-            return _Unpickler(data, archive).load()
-        except UnpicklingError as e:
-            raise UnpicklingError(f"fg.load: '{path}': {e}") from None
-        except _Corrupt as e:
-            raise ValueError(f"fg.load: '{path}': {e}") from None
+def load(fh, name: str, weights_only: bool = True, safe_globals: dict | None = None):
+    """The object in the torch.save zip read from the seekable binary file `fh`, tensors as
+    ferrograd tensors. `name` names the file in errors; `safe_globals` maps "module.name" to the
+    classes and functions the user allowed (weights-only loads)."""
+    try:
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, struct.error, OverflowError, NotImplementedError, RuntimeError) as e:  # fmt: skip
+        raise ValueError(f"fg.load: '{name}' starts like a zip (PyTorch's format) but is not a valid zip: {e}") from None
+    try:
+        archive = _Archive(zf, fh)
+        data = archive.read_whole("data.pkl")
+        if not weights_only:
+            return _FullUnpickler(data, archive).load()
+        _scan(data)
+        return _Unpickler(data, archive, safe_globals or {}).load()
+    except UnpicklingError as e:
+        raise UnpicklingError(f"fg.load: '{name}': {e}") from None
+    except _Corrupt as e:
+        raise ValueError(f"fg.load: '{name}': {e}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
+            RecursionError, OverflowError) as e:  # fmt: skip
+        if not weights_only and not isinstance(e, (pickle.UnpicklingError, EOFError)):
+            raise  # the saved classes' own errors (a missing attribute ...), as pickle raises them
         # (Not MemoryError: every size is bounded by the file's, so running out of memory means the
         # machine is too small for the file, not that the file is corrupt.)
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-                RecursionError, OverflowError) as e:  # fmt: skip
-            raise ValueError(f"fg.load: '{path}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
+        raise ValueError(f"fg.load: '{name}': data.pkl is corrupt ({type(e).__name__}: {e})") from None
 
 
 # Local file header: signature, version, flags, method, time, date, CRC-32, compressed size,
@@ -121,8 +140,9 @@ class _Archive:
     CRC-32 right. Also keeps the budget of bytes the tensors may take once copied."""
 
     def __init__(self, zf: zipfile.ZipFile, fh):
-        self.zf, self.fh, self.size = zf, fh, os.fstat(fh.fileno()).st_size
+        self.zf, self.fh, self.size = zf, fh, fh.seek(0, os.SEEK_END)
         self.entries: dict[str, _Entry] = {}
+        self.storages: dict[tuple[str, str], _core.Tensor] = {}  # (entry, kind) -> its tensor, once read
         names = zf.namelist()
         if len(set(names)) != len(names):
             twice = next(n for n in names if names.count(n) > 1)
@@ -136,9 +156,10 @@ class _Archive:
         if order not in (b"little", b"big"):
             raise _Corrupt(f"unknown byte order {order[:16]!r}")
         self.endian = "<" if order == b"little" else ">"
-        # Tensors are copied (views and expanded tensors become contiguous, storages shared by
-        # several tensors are read once per tensor): the bytes that takes are bounded by the
-        # file's size, generously enough for tied weights and small expanded tensors.
+        # Storages are read once, but without as_strided tensors are copied (views and expanded
+        # tensors become contiguous, a storage shared by several tensors is read once per
+        # tensor): the bytes that takes are bounded by the file's size, generously enough for
+        # tied weights and small expanded tensors.
         self.budget = 4 * self.size + (8 << 20)
 
     def info(self, name: str) -> _Entry:
@@ -306,7 +327,8 @@ class _StorageType(_Frozen):
 
 
 class _DType(_Frozen):
-    """A torch dtype (torch.float32 ...), as named in a pickle."""
+    """A torch dtype the core lacks (torch.float16 ...), as named in a pickle; the dtypes the core
+    has load as ferrograd's own (fg.float32 ...)."""
 
     __slots__ = ("name", "kind")
 
@@ -317,8 +339,13 @@ class _DType(_Frozen):
         return f"torch.{self.name}"
 
 
+def _dtype_global(name: str):
+    found = getattr(_core, _DTYPE_KINDS[name], None)
+    return found if type(found) is _core.dtype else _DType(name)
+
+
 class _Storage(_Frozen):
-    """A storage's zip entry and element type; bytes are read per tensor, when rebuilt."""
+    """A storage's zip entry and element type; its bytes are read when a tensor needs them."""
 
     __slots__ = ("archive", "info", "kind", "nbytes")
 
@@ -339,6 +366,36 @@ class _TensorType(_Frozen):
 
     def __repr__(self) -> str:
         return "torch.nn.Parameter" if self.parameter else "torch.Tensor"
+
+
+def _as_tensor(arr: np.ndarray, kind: str) -> _core.Tensor:
+    """Values of dtype `kind` read from a file (in `kind`'s numpy dtype; bfloat16 as uint16 bit
+    patterns) as a tensor of that dtype, or widened exactly where the core lacks it."""
+    if kind == "bfloat16":
+        arr = (arr.astype(np.uint32) << 16).view(np.float32)
+    target = getattr(_core, kind, None)
+    if type(target) is not _core.dtype:
+        return _core.from_numpy(np.array(arr, dtype=_WIDENED.get(kind, kind), order="C"))
+    try:
+        t = _core.from_numpy(np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C"))
+    except (TypeError, ValueError, RuntimeError):  # a dtype from_numpy does not take yet
+        t = _core.from_numpy(np.array(arr, dtype=_WIDENED.get(kind, kind), order="C"))
+    return t if t.dtype == target else t.to(target)
+
+
+def _file_dtype(kind: str, endian: str) -> np.dtype:
+    return np.dtype(DTYPES[kind][1]).newbyteorder(endian)
+
+
+def _storage_tensor(storage: _Storage) -> _core.Tensor:
+    """The whole storage as a 1-d tensor, read from the file once per load."""
+    archive, key = storage.archive, (storage.info.name, storage.kind)
+    t = archive.storages.get(key)
+    if t is None:
+        archive.charge(storage.nbytes, f"storage '{storage.info.name}'")
+        raw = archive.read(storage.info, 0, storage.nbytes)
+        t = archive.storages[key] = _as_tensor(np.frombuffer(raw, dtype=_file_dtype(storage.kind, archive.endian)), storage.kind)
+    return t
 
 
 def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
@@ -365,19 +422,17 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
         bound *= max(n, 1)
     if bound > (1 << 63) - 1:
         raise _Corrupt(f"a tensor of size {size} holds more elements than any file can")
-    # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).
-    storage.archive.charge(numel * item, f"a tensor of size {size} and stride {stride} ({kind})")
-    if numel == 0:
-        arr = np.zeros(size, dtype=_LOADED_AS.get(kind, kind))
+    if numel and kind == storage.kind and hasattr(_core.Tensor, "as_strided"):
+        t = _storage_tensor(storage).as_strided(size, stride, offset)
     else:
-        raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
-        file_dtype = np.dtype("uint16" if kind == "bfloat16" else kind).newbyteorder(storage.archive.endian)
-        flat = np.frombuffer(raw, dtype=file_dtype)
-        arr = np.lib.stride_tricks.as_strided(flat, shape=size, strides=[s * item for s in stride], writeable=False)
-        if kind == "bfloat16":
-            arr = (arr.astype(np.uint32) << 16).view(np.float32)
-        arr = np.array(arr, dtype=_LOADED_AS.get(kind, kind), order="C")  # (ascontiguousarray makes 0-d 1-d)
-    t = _core.from_numpy(arr)
+        # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).
+        storage.archive.charge(numel * item, f"a tensor of size {size} and stride {stride} ({kind})")
+        if numel == 0:
+            t = _as_tensor(np.zeros(size, dtype=DTYPES[kind][1]), kind)
+        else:
+            raw = storage.archive.read(storage.info, offset * item, (end - offset) * item)
+            flat = np.frombuffer(raw, dtype=_file_dtype(kind, storage.archive.endian))
+            t = _as_tensor(np.lib.stride_tricks.as_strided(flat, shape=size, strides=[s * item for s in stride], writeable=False), kind)
     if requires_grad and t.dtype.is_floating_point:
         t.requires_grad_(True)
     return t
@@ -392,9 +447,10 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 
 
 def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
-    if not isinstance(dtype, _DType):
+    kind = dtype.kind if isinstance(dtype, _DType) else str(dtype).rsplit(".", 1)[-1] if type(dtype) is _core.dtype else None
+    if kind not in DTYPES:
         raise UnpicklingError(f"_rebuild_tensor_v3 given dtype {dtype!r}")
-    return _rebuild(storage, storage_offset, size, stride, dtype.kind, requires_grad)
+    return _rebuild(storage, storage_offset, size, stride, kind, requires_grad)
 
 
 def _rebuild_parameter(data, requires_grad, backward_hooks=None, state=None):
@@ -425,6 +481,21 @@ def _bytearray(*args):
     return bytearray(*args)
 
 
+def _size(dims=()):
+    import ferrograd
+
+    return getattr(ferrograd, "Size", tuple)(int(d) for d in dims)
+
+
+def _device(kind, index=None):
+    name = str(kind) if index is None else f"{kind}:{index}"
+    if name.partition(":")[0] != "cpu":
+        return name  # a string: ferrograd's devices are the CPU's
+    from ._device import device
+
+    return device(name)
+
+
 _REBUILDERS = (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter)
 _FUNCTIONS = {
     ("collections", "Counter"): Counter,
@@ -435,8 +506,8 @@ _FUNCTIONS = {
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch", "Size"): lambda dims=(): tuple(int(d) for d in dims),
-    ("torch", "device"): lambda kind, index=None: str(kind) if index is None else f"{kind}:{index}",
+    ("torch", "Size"): _size,
+    ("torch", "device"): _device,
 }
 _ALLOWED = {
     # Builtin (C) types: immutable already.
@@ -449,26 +520,16 @@ _ALLOWED = {
     ("torch.nn.parameter", "Parameter"): _TensorType(parameter=True),
     ("torch.storage", "UntypedStorage"): _StorageType("UntypedStorage"),
     **{("torch", name): _StorageType(name) for name in _STORAGE_KINDS},
-    **{("torch", name): _DType(name) for name in _DTYPE_KINDS},
+    **{("torch", name): _dtype_global(name) for name in _DTYPE_KINDS},
 }
+# Modules whose globals no allowlist admits (as PyTorch's weights-only unpickler).
+_BLOCKED = ("sys", "os", "posix", "nt")
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, archive: _Archive):
-        super().__init__(io.BytesIO(data), encoding="utf-8")
-        self.archive = archive
+class _Storages:
+    """persistent_load for both unpicklers: a storage id names a zip entry, checked here."""
 
-    def find_class(self, module: str, name: str):
-        if module == "__builtin__":  # protocol 2's name for builtins (find_class sees it unmapped)
-            module = "builtins"
-        found = _ALLOWED.get((module, name))
-        if found is None:
-            raise UnpicklingError(
-                f"the pickle asks for the global '{module}.{name}', which weights-only loading "
-                "does not admit (only tensors, storages, dtypes, OrderedDict and builtin containers); refusing the file "
-                "without running it"
-            )
-        return found
+    archive: _Archive
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] in ("storage", b"storage")):
@@ -487,3 +548,59 @@ class _Unpickler(pickle.Unpickler):
                 f"({nbytes} bytes) but its entry holds {info.size} bytes"
             )
         return _Storage(self.archive, info, storage_type.kind, nbytes)
+
+
+class _Unpickler(_Storages, pickle._Unpickler):
+    """The weights-only unpickler. The pure-Python one, so BUILD can be checked (see `load_build`)."""
+
+    def __init__(self, data: bytes, archive: _Archive, safe_globals: dict):
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self.archive, self.safe_globals = archive, safe_globals
+        self.safe_classes = {v for v in safe_globals.values() if isinstance(v, type)}
+
+    def find_class(self, module: str, name: str):
+        if module == "__builtin__":  # protocol 2's name for builtins (find_class sees it unmapped)
+            module = "builtins"
+        found = _ALLOWED.get((module, name))
+        if found is not None:
+            return found
+        full = f"{module}.{name}"
+        if module in _BLOCKED:
+            raise UnpicklingError(
+                f"Weights only load failed: unsupported GLOBAL {full} whose module {module} is blocked (no allowlist admits it); "
+                "refusing the file without running it"
+            )
+        if full in self.safe_globals:
+            return self.safe_globals[full]
+        shown = name if module == "builtins" else full
+        raise UnpicklingError(
+            "Weights only load failed. This file can still be loaded, to do so you have two options, do those steps only "
+            "if you trust the source of the checkpoint.\n\t(1) Re-running `fg.load` with `weights_only` set to `False` will "
+            "likely succeed, but it can result in arbitrary code execution. Do it only if you got the file from a trusted "
+            "source.\n\t(2) Alternatively, to load with `weights_only=True` please check the recommended steps in the "
+            f"following error message.\n\tWeightsUnpickler error: Unsupported global: GLOBAL {shown} was not an allowed "
+            f"global by default. Please use `fg.serialization.add_safe_globals([{shown}])` or the "
+            f"`fg.serialization.safe_globals([{shown}])` context manager to allowlist this global if you trust this "
+            "class/function."
+        )
+
+    def load_build(self):
+        inst = self.stack[-2] if len(self.stack) >= 2 else OrderedDict()  # (too short: pickle's error)
+        if not (type(inst) is OrderedDict or type(inst) in self.safe_classes):
+            raise UnpicklingError(f"the pickle tries to change {inst!r} (BUILD); refusing the file")
+        pickle._Unpickler.load_build(self)
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: load_build}
+
+
+class _FullUnpickler(_Storages, pickle.Unpickler):
+    """weights_only=False: PyTorch's tensor, storage, dtype, device and Size globals map to
+    ferrograd's; any other global is imported, as pickle does."""
+
+    def __init__(self, data: bytes, archive: _Archive):
+        super().__init__(io.BytesIO(data), encoding="utf-8")
+        self.archive = archive
+
+    def find_class(self, module: str, name: str):
+        found = _ALLOWED.get((module, name)) if module.startswith("torch") else None
+        return found if found is not None else super().find_class(module, name)

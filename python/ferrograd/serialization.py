@@ -1,36 +1,48 @@
-"""`fg.save` and `fg.load`: checkpoints in the safetensors format, and PyTorch's files read
-without PyTorch.
+"""`fg.save` and `fg.load`: PyTorch's own file format, so checkpoints go both ways, and
+safetensors.
 
-`fg.save(obj, path)` writes a tensor, or nested dicts / lists / tuples of tensors and plain
-values, as one safetensors file. Tensors are stored under their dotted paths (a state_dict's
-keys stay exactly as they are, so other safetensors readers see the usual names); the
-structure and the non-tensor values (int, float, str, bool, None, bytes) go into the header's
-``__metadata__`` as JSON and come back with their types, key order and dict kinds
-(dict / OrderedDict). The write is atomic: a save that fails or is killed leaves the previous
-file intact.
+`fg.save(obj, f)` writes what ``torch.save`` writes (PyTorch's zip format, see `_torch_save`):
+a pickle of `obj` whose tensors point at raw storages, so ``torch.load(f, weights_only=True)``
+reads a state_dict or checkpoint saved by ferrograd. `f` is a path, written atomically (a save
+that fails or is killed leaves the previous file intact), or a binary file object. Like
+torch.save it saves any picklable object; what weights-only loading reads back is tensors,
+Parameters, dicts, OrderedDicts, lists, tuples, sets, int, float, complex, str, bytes, bool,
+None, dtypes and devices. Tensors viewing one storage share it in the file. What cannot be
+pickled (a lambda, a local class) is a TypeError naming where it is (``obj['model']['act']``),
+raised before anything is written.
 
-`fg.load(path)` recognises the format from the file's first bytes, not its name:
+A path ending in ``.safetensors`` gets the safetensors format instead: tensors under their
+dotted paths (a state_dict's keys stay as they are), the structure and the non-tensor values
+(int, float, str, bool, None, bytes) in the header's ``__metadata__`` as JSON, so they come back
+with their types, key order and dict kinds.
 
+`fg.load(f)` takes a path or a binary file object and recognises the format from its bytes:
+
+* PyTorch's zip format (``PK\\x03\\x04``), from `fg.save` or ``torch.save``: read weights-only
+  by `_torch_zip` (a restricted unpickler: no code in the file runs). A file that needs any
+  other class is refused with PyTorch's message: pass ``weights_only=False`` (full unpickling,
+  for trusted files only) or allow the classes with `add_safe_globals` / `safe_globals`.
 * safetensors (8-byte little-endian header length, then ``{``): from `fg.save` the saved
-  object comes back; from another writer (``safetensors.torch.save_file``) a flat dict of
-  tensors. F16/BF16 load as float32 and I32/I16/I8/U8 as int64 (ferrograd has no narrower
-  dtypes).
-* PyTorch's zip format (``torch.save`` since 1.6, ``PK\\x03\\x04``): read weights-only by
-  `_torch_zip` with a restricted unpickler; no code in the file ever runs.
+  object; from another writer (``safetensors.torch.save_file``) a flat dict of tensors. Dtypes
+  the core lacks load widened (float16/bfloat16 as float32, narrower ints as int64).
 * PyTorch's legacy formats and plain pickles: refused with an error saying how to convert.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
+import pickle
+import shutil
+import tempfile
 from collections import Counter, OrderedDict
 
 from . import _core
 from ._core import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals", "safe_globals"]
 
 # The __metadata__ key holding the JSON description of the saved object, and its version.
 _META_KEY = "ferrograd"
@@ -42,69 +54,107 @@ _LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19."
 _SUPPORTED = "tensors, dicts, lists and tuples of them, int, float, str, bool, None and bytes"
 
 
-def save(obj, f) -> None:
-    """Saves `obj` to the file `f` (a path) in the safetensors format, atomically.
+def save(obj, f, pickle_module=None, pickle_protocol: int = 2, _use_new_zipfile_serialization: bool = True,
+         _disable_byteorder_record: bool = False) -> None:  # fmt: skip
+    """Saves `obj` to `f` in PyTorch's format (``.safetensors`` paths: safetensors).
 
     Args:
-        obj: a Tensor, or (nested) dicts, lists and tuples of tensors and of int, float, str,
-            bool, None and bytes values (a model's ``state_dict()``, or a checkpoint such as
-            ``{"model": ..., "optimizer": ..., "epoch": 3, "rng": fg.get_rng_state()}``).
-        f: a path (str or os.PathLike). Any file name works: ``"model.pt"`` is fine, since
-            `fg.load` reads the format from the bytes.
-
-    Tensors are copied to the file (views and non-contiguous tensors included); two entries
-    that share storage are stored twice and load as separate tensors.
-
-    Example:
-        >>> fg.save(model.state_dict(), "model.pt")
-        >>> model.load_state_dict(fg.load("model.pt"))
-    """
-    path = _path_arg(f, "save")
-    tensors: list[tuple[list[str], Tensor]] = []
-    tree = _encode(obj, [], tensors)
-    names = _tensor_names([p for p, _ in tensors])
-    meta = {"version": _META_VERSION, "tensors": names, "tree": tree}
-    _core._save_safetensors(
-        path,
-        [(name, t) for name, (_, t) in zip(names, tensors)],
-        {"format": "pt", _META_KEY: json.dumps(meta, ensure_ascii=False)},
-    )
-
-
-def load(f, map_location=None, weights_only: bool = True):
-    """Loads an object saved by `fg.save`, a safetensors file from any writer, or a file written
-    by ``torch.save`` (its zip format), without PyTorch.
-
-    Args:
-        f: a path (str or os.PathLike).
-        map_location: accepted for PyTorch compatibility: None, ``"cpu"``, ``fg.device("cpu")``,
-            a dict or a callable all load to the CPU; a non-CPU device is an error, as in
-            PyTorch on a machine without that device.
-        weights_only: ferrograd always loads weights only: tensors, containers and plain values.
-            A PyTorch file whose pickle asks for anything else (a class, a function such as
-            ``os.system``) is refused, whatever this argument says.
-
-    Returns:
-        The saved object (a dict of tensors for a state_dict).
+        obj: what to save: a ``state_dict()``, a checkpoint such as ``{"model": ...,
+            "optimizer": ..., "epoch": 3, "rng": fg.get_rng_state()}``, a tensor, or any
+            picklable object (a whole Module; loading that needs ``weights_only=False``).
+        f: a path (str or os.PathLike), written atomically, or a binary file object (written
+            from its current position). Paths ending in ``.safetensors`` (any case) get the
+            safetensors format, which holds tensors, containers and plain values only.
+        pickle_module: None or the ``pickle`` module (ferrograd writes PyTorch's pickle itself).
+        pickle_protocol: 2 (PyTorch's default) to 5.
 
     Raises:
+        TypeError: part of `obj` cannot be saved; the message says where (``obj['model']['w']``).
+            Nothing has been written.
+        OSError: the file cannot be written; a previous file at the path is left as it was.
+
+    Example:
+        >>> fg.save(model.state_dict(), "model.pt")    # torch.load("model.pt") reads it too
+        >>> model.load_state_dict(fg.load("model.pt"))
+    """
+    from . import _torch_save
+
+    if pickle_module is not None and pickle_module is not pickle:
+        raise ValueError(f"fg.save: pickle_module must be None or pickle, got {pickle_module!r}")
+    if not _use_new_zipfile_serialization:
+        raise ValueError("fg.save: PyTorch's legacy format (_use_new_zipfile_serialization=False) is not supported; ferrograd writes the zip format every PyTorch since 1.6 reads")
+    if hasattr(f, "write"):
+        _torch_save.save(obj, f, pickle_protocol, not _disable_byteorder_record)
+        return
+    path = _path_arg(f, "save")
+    if path.lower().endswith(".safetensors"):
+        tensors: list[tuple[list, Tensor]] = []
+        tree = _encode(obj, [], tensors)
+        names = _tensor_names([p for p, _ in tensors])
+        meta = {"version": _META_VERSION, "tensors": names, "tree": tree}
+        metadata = {"format": "pt", _META_KEY: json.dumps(meta, ensure_ascii=False)}
+        _core._save_safetensors(path, [(name, t) for name, (_, t) in zip(names, tensors)], metadata)
+    else:
+        _torch_save.save(obj, path, pickle_protocol, not _disable_byteorder_record)
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None, **pickle_load_args):
+    """Loads what `fg.save` or ``torch.save`` saved (their zip format), or a safetensors file, without
+    PyTorch.
+
+    Args:
+        f: a path (str or os.PathLike) or a binary file object (read from its current position).
+        map_location: None, ``"cpu"``, ``fg.device("cpu")``, a dict or a callable: everything
+            loads to the CPU. A non-CPU device is an error, as in PyTorch on a machine without it.
+        pickle_module: None or the ``pickle`` module.
+        weights_only: True (the default, as in PyTorch): tensors, containers, numbers, strings,
+            dtypes and devices, plus the classes allowed by `add_safe_globals`; a file that asks
+            for anything else (a class, ``os.system``) is refused without running it. False:
+            full unpickling (a whole saved Module); code in the file can run, so only for files
+            from a trusted source.
+        mmap: accepted for PyTorch compatibility (paths only, as PyTorch); ferrograd reads the
+            file into memory either way.
+
+    Returns:
+        The saved object. Tensors saved as views of one storage come back as views of one storage.
+
+    Raises:
+        pickle.UnpicklingError: weights-only loading refused the file (also a ValueError).
         ValueError: the file is truncated, corrupt or hostile, or in a format ferrograd does not
             read; the message names the file and what is wrong.
         OSError: the file cannot be opened or read (FileNotFoundError ...).
     """
-    path = _path_arg(f, "load")
     _check_map_location(map_location)
+    if pickle_module is not None and pickle_module is not pickle:
+        raise ValueError(f"fg.load: pickle_module must be None or pickle, got {pickle_module!r}")
+    unknown = set(pickle_load_args) - {"encoding"}
+    if unknown:
+        raise TypeError(f"fg.load() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    weights_only = True if weights_only is None else bool(weights_only)
+    if hasattr(f, "read"):
+        if mmap:
+            raise ValueError("fg.load: f must be a file path in order to use the mmap argument")
+        name = str(getattr(f, "name", f"<{type(f).__name__}>"))
+        seekable = getattr(f, "seekable", lambda: False)()
+        return _load(f if seekable else io.BytesIO(f.read()), name, None, weights_only)
+    path = _path_arg(f, "load")
     with open(path, "rb") as fh:
-        head = fh.read(512)
-        size = fh.seek(0, os.SEEK_END)
+        return _load(fh, path, path, weights_only)
+
+
+def _load(fh, name: str, path: str | None, weights_only: bool):
+    start = fh.tell()
+    head = fh.read(512)
+    size = fh.seek(0, os.SEEK_END) - start
+    fh.seek(start)
     # safetensors first: byte 8 of a zip is its compression method (0, never "{"), but a
     # safetensors header length can begin with the bytes "PK".
     if head[8:9] != b"{":
-        _check_not_safetensors(path, head, size)
+        _check_not_safetensors(name, head, size)
         from . import _torch_zip
 
-        return _torch_zip.load(path)
-    pairs, metadata = _core._load_safetensors(path)
+        return _torch_zip.load(fh, name, weights_only, _allowed_globals())
+    pairs, metadata = _core._load_safetensors(path) if path is not None else _safetensors_from_file_object(fh, name)
     if _META_KEY not in metadata:
         # Another writer's file (safetensors.torch.save_file ...): a flat dict, keys sorted as
         # safetensors' own loaders return them.
@@ -129,7 +179,19 @@ def load(f, map_location=None, weights_only: bool = True):
             raise ValueError(f"tensor {names[used.index(False)]!r} is in the file but not in the saved object")
         return obj
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as e:
-        raise ValueError(f"fg.load: '{path}': the ferrograd metadata in its header is malformed ({type(e).__name__}: {e})") from None
+        raise ValueError(f"fg.load: '{name}': the ferrograd metadata in its header is malformed ({type(e).__name__}: {e})") from None
+
+
+def _safetensors_from_file_object(fh, name: str):
+    """The native reader takes paths: a file object's bytes go through a temporary file."""
+    with tempfile.TemporaryDirectory(prefix="ferrograd-load-") as folder:
+        temp = os.path.join(folder, "f.safetensors")
+        with open(temp, "wb") as out:
+            shutil.copyfileobj(fh, out, 1 << 20)
+        try:
+            return _core._load_safetensors(temp)
+        except ValueError as e:
+            raise ValueError(str(e).replace(temp, name)) from None
 
 
 def _check_not_safetensors(path: str, head: bytes, size: int) -> None:
@@ -156,15 +218,10 @@ def _check_not_safetensors(path: str, head: bytes, size: int) -> None:
 
 
 def _path_arg(f, op: str) -> str:
-    if hasattr(f, "read") or hasattr(f, "write"):
-        raise TypeError(
-            f"fg.{op}: expected a path (str or os.PathLike), got a file object; ferrograd "
-            + ("saves atomically by renaming a finished file over the target" if op == "save" else "reads files by path")
-        )
     try:
-        return os.fspath(f)
+        return os.fsdecode(os.fspath(f))
     except TypeError:
-        raise TypeError(f"fg.{op}: expected a path (str or os.PathLike), got {type(f).__name__}") from None
+        raise TypeError(f"fg.{op}: expected a path (str or os.PathLike) or a binary file object, got {type(f).__name__}") from None
 
 
 def _check_map_location(map_location) -> None:
@@ -173,6 +230,66 @@ def _check_map_location(map_location) -> None:
     from ._device import device
 
     device(map_location)  # raises for anything but the CPU, with the reason
+
+
+# ---- the allowlist of weights-only loading (PyTorch's torch.serialization API) -----------------
+
+_safe_globals: set = set()
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Marks classes and functions as safe for weights-only loading (`fg.load`'s default): a
+    file may then construct these classes, call these functions and set the state of instances
+    of these classes. Each item is the class or function, or ``(it, "module.name")`` when the
+    file names it differently from its ``__module__.__qualname__``.
+
+    Example:
+        >>> fg.serialization.add_safe_globals([MyConfig])
+        >>> ckpt = fg.load("ckpt.pt")             # a checkpoint holding a MyConfig
+    """
+    global _safe_globals
+    _safe_globals = _safe_globals | set(safe_globals)
+
+
+def get_safe_globals() -> list:
+    """The classes and functions `add_safe_globals` allowed."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    """Forgets every class and function `add_safe_globals` allowed."""
+    global _safe_globals
+    _safe_globals = set()
+
+
+class safe_globals:
+    """``with fg.serialization.safe_globals([MyConfig]): fg.load(...)``: allows these classes and
+    functions (as `add_safe_globals`) inside the block only."""
+
+    def __init__(self, safe_globals: list):
+        self.safe_globals = safe_globals
+
+    def __enter__(self) -> None:
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc) -> None:
+        global _safe_globals
+        _safe_globals = _safe_globals - set(self.safe_globals)
+
+
+def _allowed_globals() -> dict:
+    """The globals the user allowed, by the name a pickle gives them (checked as PyTorch checks them)."""
+    allowed = {}
+    for item in _safe_globals:
+        if isinstance(item, tuple):
+            if len(item) != 2:
+                raise ValueError(f"Expected tuple of length 2 (global, str of callable full path), but got tuple of length: {len(item)}")
+            if type(item[1]) is not str:
+                raise TypeError(f"Expected second item in tuple to be str of callable full path, but got: {type(item[1])}")
+            allowed[item[1]] = item[0]
+        else:
+            allowed[f"{item.__module__}.{item.__qualname__}"] = item
+    return allowed
 
 
 # ---- the saved object <-> JSON tree -----------------------------------------------------------
@@ -201,20 +318,21 @@ def _encode(value, path: list[str], tensors: list) -> object:
         items = []
         for k, v in value.items():
             if not (k is None or isinstance(k, (bool, int, float, str))):
-                raise TypeError(f"fg.save: dict keys must be str, int, float, bool or None; got {type(k).__name__} at {_where(path)}")
-            items.append([k, _encode(v, [*path, str(k)], tensors)])
+                raise TypeError(f"fg.save: a .safetensors file needs dict keys that are str, int, float, bool or None; got {type(k).__name__} at {_where(path)}")
+            items.append([k, _encode(v, [*path, k], tensors)])
         return {"D": items, "o": 1} if isinstance(value, OrderedDict) else {"D": items}
     if isinstance(value, (list, tuple)):
-        items = [_encode(v, [*path, str(i)], tensors) for i, v in enumerate(value)]
+        items = [_encode(v, [*path, i], tensors) for i, v in enumerate(value)]
         return {"L": items} if isinstance(value, list) else {"U": items}
     kind = type(value)
     name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
     hint = " (convert numpy arrays with fg.from_numpy)" if kind.__module__ == "numpy" else ""
-    raise TypeError(f"fg.save: cannot save {name} at {_where(path)}: fg.save stores {_SUPPORTED}{hint}")
+    raise TypeError(f"fg.save: cannot save {name} at {_where(path)}: a .safetensors file stores {_SUPPORTED}{hint}")
 
 
-def _where(path: list[str]) -> str:
-    return repr(".".join(path)) if path else "the top level"
+def _where(path: list) -> str:
+    """`obj['model']['w']`: where in the saved object a value is."""
+    return "obj" + "".join(f"[{k!r}]" for k in path)
 
 
 _TAGS = frozenset("TDLUB")
@@ -249,12 +367,13 @@ def _decode(node, tensors: list, used: list[bool]):
     return base64.b64decode(body, validate=True)
 
 
-def _tensor_names(paths: list[list[str]]) -> list[str]:
+def _tensor_names(paths: list[list]) -> list[str]:
     """Dotted paths, as a state_dict names its entries. If two different paths would give the same
     name ({"a.b": t1, "a": {"b": t2}}), every name escapes the dots inside keys as "\\." (and "\\"
     as "\\\\"), which no two paths share; the metadata maps names back to places either way."""
     if paths == [[]]:
         return [_ROOT_NAME]
+    paths = [[str(k) for k in p] for p in paths]
     names = [".".join(p) for p in paths]
     if len(set(names)) == len(names):
         return names
