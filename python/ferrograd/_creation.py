@@ -13,8 +13,6 @@ from . import _core
 from ._core import Tensor
 from ._device import check_device
 
-_NP_KEEP = {"float32", "float64", "int64", "bool"}
-
 # What factories give when no dtype is asked for and the data does not decide (Python floats,
 # sizes): torch.get_default_dtype(). Layers take it through _dtype_or_default too.
 _default_dtype = _core.float32
@@ -64,20 +62,23 @@ def _unsupported(name):
     raise TypeError(f"unsupported dtype {name!r}: ferrograd has {have}")
 
 
+def _core_has(numpy_name: str) -> bool:
+    return isinstance(getattr(_core, numpy_name, None), _core.dtype)
+
+
 def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
-    """numpy dtype -> one of ferrograd's four. Python floats become float32 (PyTorch's default
-    dtype); a float64 *array* stays float64; any integer kind becomes int64."""
+    """numpy dtype -> a ferrograd dtype. Python floats become the default dtype (float32); an
+    array keeps its dtype when the core has it (as PyTorch: a uint8 image stays uint8), otherwise
+    integers become int64 and floats float32."""
     kind = arr.dtype.kind
     if kind == "b":
         return arr
     if kind in "iu":
-        return arr.astype(np.int64, copy=False)
+        return arr if _core_has(arr.dtype.name) else arr.astype(np.int64, copy=False)
     if kind == "f":
         if from_python and arr.dtype == np.float64:
             return arr.astype(_default_dtype.numpy_name)
-        if arr.dtype.name not in _NP_KEEP:  # float16 and friends
-            return arr.astype(np.float32)
-        return arr
+        return arr if _core_has(arr.dtype.name) else arr.astype(np.float32)
     raise TypeError(f"tensor(): cannot build a tensor from numpy dtype {arr.dtype} (data of kind {kind!r})")
 
 
