@@ -394,5 +394,9 @@ def test_generator_api():
     fg.manual_seed(3)
     assert fg.randn(4).tolist() == a.tolist() and fg.initial_seed() == 3
     assert fg.Generator().manual_seed(-1).initial_seed() == 2**64 - 1
+    assert fg.default_generator.manual_seed(9) is fg.default_generator and fg.initial_seed() == 9
+    b = fg.rand(3, generator=fg.default_generator)
+    fg.manual_seed(9)
+    assert fg.rand(3).tolist() == b.tolist() and fg.default_generator.get_state() == fg.get_rng_state()
     with pytest.raises(TypeError, match="generator must be a ferrograd.Generator"):
         fg.rand(2, generator=object())

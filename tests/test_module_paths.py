@@ -60,7 +60,7 @@ IMPORT_LINES = [
     "from torch.cuda.amp import GradScaler, autocast",
     "import torch.cuda.amp",
     "from torch.cpu.amp import autocast",
-    "from torch import Generator, Size, FloatTensor, LongTensor, DoubleTensor, BoolTensor",
+    "from torch import Generator, default_generator, Size, FloatTensor, LongTensor, DoubleTensor, BoolTensor",
     "from torch import get_default_dtype, set_default_dtype, use_deterministic_algorithms, get_num_threads, set_num_threads",
 ]
 

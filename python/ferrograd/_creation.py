@@ -334,6 +334,25 @@ class Generator:
         return f"<ferrograd.Generator object at {id(self):#x}>"
 
 
+class _DefaultGenerator(Generator):
+    """``fg.default_generator``: the global stream itself, so seeding or saving it is seeding or
+    saving ``fg.manual_seed``'s generator (``torch.default_generator`` likewise)."""
+
+    def __init__(self) -> None:
+        self.device = _device_of("cpu")
+
+    @property
+    def _state(self) -> bytes:
+        return _core.get_rng_state()
+
+    @_state.setter
+    def _state(self, state: bytes) -> None:
+        _core.set_rng_state(state)
+
+    def __repr__(self) -> str:
+        return "<ferrograd.default_generator>"
+
+
 def _device_of(d):
     from ._device import device
 
@@ -343,7 +362,7 @@ def _device_of(d):
 @contextlib.contextmanager
 def _drawing_from(generator):
     """Runs the random ops of the body on ``generator``'s stream (the global one if None)."""
-    if generator is None:
+    if generator is None or generator is default_generator:
         yield
         return
     if not isinstance(generator, Generator):
@@ -355,6 +374,9 @@ def _drawing_from(generator):
     finally:
         generator._state = _core.get_rng_state()
         _core.set_rng_state(saved)
+
+
+default_generator = _DefaultGenerator()
 
 
 def initial_seed() -> int:
