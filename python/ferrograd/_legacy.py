@@ -31,9 +31,12 @@ _SIGNATURES = (
 )
 
 
-def _type_name(x) -> str:
-    t = type(x)
+def _qualified(t: type) -> str:
     return t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
+
+
+def _type_name(x) -> str:
+    return _qualified(type(x))
 
 
 def _is_int(x) -> bool:
@@ -152,8 +155,7 @@ def _tensor_type(self, dtype=None, non_blocking=False):
     elif isinstance(dtype, _core.dtype):
         target = dtype
     else:
-        raise ValueError(f"invalid type: '{dtype.__module__ + '.' if dtype.__module__ != 'builtins' else ''}{dtype.__name__}'"
-                         if isinstance(dtype, type) else f"invalid type: {dtype!r}")
+        raise ValueError(f"invalid type: '{_qualified(dtype)}'" if isinstance(dtype, type) else f"invalid type: {dtype!r}")
     return self if self.dtype == target else self.to(target)
 
 
