@@ -1,0 +1,255 @@
+"""Shared pieces of the composite Tensor methods: the registry, argument checks in PyTorch's words,
+and the three differentiable building blocks every index op reduces to.
+
+The building blocks only move values through ferrograd ops (so gradients come from the core):
+
+* `gather_flat(x, pos)`: `x.reshape(-1)[pos]`, an advanced index whose backward scatter-adds;
+* `segment_reduce(v, seg, n)`: per-segment sums or products of a 1-D tensor, as a tree of
+  pairwise adds/multiplies over gathers (log2(largest segment) rounds, each one op on every
+  element), so repeated destinations accumulate exactly as PyTorch's scatter_add/index_add do;
+* `place(v, dest, base)`: `base` with v's elements written at flat positions `dest`, as a gather
+  from [v, pad] inside a `where` (the positions not written keep base's value and gradient).
+
+Which positions to gather or write is computed with numpy on the index tensors, which never carry
+gradients.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import _core
+from .._core import Tensor
+
+METHODS: dict[str, Callable] = {}
+FUNCTIONS: dict[str, Callable] = {}
+
+
+def register(*names: str, method: bool = True, function: bool = True):
+    """Registers `fn` as the Tensor method and/or the `fg.` function under each name (the first
+    name is the op's own; the others are PyTorch's aliases)."""
+
+    def deco(fn):
+        for n in names:
+            if method:
+                METHODS[n] = fn
+            if function:
+                FUNCTIONS[n] = fn
+        return fn
+
+    return deco
+
+
+def inplace(name: str, out_of_place: Callable):
+    """`x.<name>_(...)`: the out-of-place op's result copied into x (copy_ does the checks PyTorch
+    does: a leaf that requires grad, a view of a graph tensor, an impossible cast)."""
+
+    def fn(self, *args, **kwargs):
+        return self.copy_(out_of_place(self, *args, **kwargs))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"In-place form of `{out_of_place.__name__}`."
+    METHODS[name] = fn
+    return fn
+
+
+# ----------------------------------------------------------------------------- arguments
+
+
+def no_out(op: str, out) -> None:
+    if out is not None:
+        raise TypeError(f"{op}(): out= is not supported by ferrograd; use the returned tensor instead")
+
+
+def wrap_dim(dim, ndim: int, op: str | None = None) -> int:
+    """PyTorch's dim wrapping: a 0-d tensor accepts dims -1 and 0."""
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
+        where = f"{op}(): " if op else ""
+        raise TypeError(f"{where}argument 'dim' must be int, not {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return int(dim) % n
+
+
+def wrap_dims(dim, ndim: int, op: str | None = None) -> list[int]:
+    """None -> every dim; an int or a sequence of ints -> sorted distinct wrapped dims."""
+    if dim is None:
+        return list(range(ndim))
+    dims = [dim] if isinstance(dim, numbers.Integral) else list(dim)
+    out = [wrap_dim(d, ndim, op) for d in dims]
+    if len(set(out)) != len(out):
+        raise RuntimeError(f"dim {out[0]} appears multiple times in the list of dims")
+    return sorted(out) if ndim else []
+
+
+def check_int(value, name: str, op: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{op}(): argument '{name}' must be int, not {type(value).__name__}")
+    return int(value)
+
+
+def index_array(index, op: str, *, allow_int32: bool = True) -> np.ndarray:
+    """An integer index tensor as an int64 numpy array (PyTorch refuses float and bool indices)."""
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    arr = index.detach().numpy()
+    if arr.dtype.kind not in "iu" or (not allow_int32 and arr.dtype != np.int64):
+        kinds = "int32/int64" if allow_int32 else "int64"
+        raise RuntimeError(f"{op}(): Expected dtype {kinds} for index")
+    return arr.astype(np.int64, copy=False)
+
+
+def np_of(x: Tensor) -> np.ndarray:
+    return x.detach().numpy()
+
+
+def from_np(arr, dtype=None) -> Tensor:
+    """A tensor from a numpy array, keeping its dtype (or cast to the given fg dtype)."""
+    arr = np.ascontiguousarray(arr)
+    if dtype is not None:
+        arr = arr.astype(dtype.numpy_name, copy=False)
+    return _core.from_numpy(arr)
+
+
+def needs_grad(*ts) -> bool:
+    return _core.is_grad_enabled() and any(isinstance(t, Tensor) and t.requires_grad for t in ts)
+
+
+def scalar_tensor(value, dtype) -> Tensor:
+    return _core.full([], float(value), dtype)
+
+
+def graft(result: Tensor, *sources: Tensor) -> Tensor:
+    """`result`, made part of the graph of `sources` without any gradient reaching them: PyTorch's
+    outputs of ops it cannot differentiate (heaviside, unique ...) still say requires_grad=True."""
+    live = [s for s in sources if isinstance(s, Tensor) and s.requires_grad]
+    if not live or not _core.is_grad_enabled() or not result.is_floating_point():
+        return result
+    anchor = live[0].reshape(-1)[:0].sum().to(result.dtype)  # 0.0 with a grad_fn, never NaN
+    return _core.where(scalar_tensor(True, _core.bool), result, anchor)
+
+
+def contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for s in reversed(list(shape)):
+        strides.append(acc)
+        acc *= max(int(s), 1)
+    return strides[::-1]
+
+
+def positions_along(shape, dim: int, index: np.ndarray) -> np.ndarray:
+    """Flat positions in a contiguous tensor of `shape` of the elements `gather(dim, index)`
+    reads: index's own coordinates in every dim but `dim`, where the index value is used."""
+    strides = contiguous_strides(shape)
+    nd = index.ndim
+    pos = index * strides[dim] if nd else index * 0
+    for d in range(nd):
+        if d == dim:
+            continue
+        ar = np.arange(index.shape[d], dtype=np.int64).reshape([-1 if k == d else 1 for k in range(nd)])
+        pos = pos + ar * strides[d]
+    return np.broadcast_to(pos, index.shape).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+def gather_flat(x: Tensor, pos: np.ndarray) -> Tensor:
+    """Elements of x at flat (row-major) positions `pos`, in pos's shape; differentiable in x."""
+    flat = x.reshape(-1)
+    return flat[_core.from_numpy(np.ascontiguousarray(pos, dtype=np.int64))]
+
+
+def _padded(v: Tensor, value) -> Tensor:
+    return _core.cat([v, _core.full([1], float(value), v.dtype)], 0)
+
+
+def segment_reduce(v: Tensor, seg: np.ndarray, n_out: int, kind: str = "sum") -> Tensor:
+    """out[k] = sum (or product) of v[i] over i with seg[i] == k; empty segments get 0 (or 1).
+
+    A tree of pairwise combines: each round, every element at an even rank within its segment
+    absorbs its successor, halving every segment. Gradients are those of the adds/multiplies.
+    """
+    identity = 0.0 if kind == "sum" else 1.0
+    combine = (lambda a, b: a + b) if kind == "sum" else (lambda a, b: a * b)
+    seg = np.asarray(seg, dtype=np.int64).reshape(-1)
+    if seg.size == 0:
+        return _core.full([n_out], identity, v.dtype) + v.reshape(-1)[:0].sum()
+    if kind == "sum" and seg.size % max(n_out, 1) == 0 and n_out:
+        k = seg.size // n_out  # rows of equal length in order (a reduction over trailing dims)
+        if np.array_equal(seg, np.repeat(np.arange(n_out), k)):
+            return v.reshape(n_out, k).sum(1)
+    order = np.argsort(seg, kind="stable")
+    s = seg[order]
+    if not np.array_equal(order, np.arange(order.size)):
+        v = gather_flat(v, order)
+    else:
+        v = v.reshape(-1)
+    while s.size > 1:
+        same_next = np.r_[s[1:] == s[:-1], False]
+        starts = np.r_[True, s[1:] != s[:-1]]
+        if not same_next.any():
+            break
+        seg_id = np.cumsum(starts) - 1
+        first = np.flatnonzero(starts)
+        rank = np.arange(s.size) - first[seg_id]
+        keep = np.flatnonzero(rank % 2 == 0)
+        partner = np.where(same_next[keep], keep + 1, s.size)
+        v = combine(gather_flat(v, keep), gather_flat(_padded(v, identity), partner))
+        s = s[keep]
+    where_seg = np.full(n_out, s.size, dtype=np.int64)
+    where_seg[s] = np.arange(s.size)
+    return gather_flat(_padded(v, identity), where_seg)
+
+
+def place(v: Tensor, dest: np.ndarray, base: Tensor) -> Tensor:
+    """`base` (any shape) with v's elements written at flat positions `dest` (distinct, or the
+    last write wins, as PyTorch's CPU loops); the rest keeps base's values and gradient."""
+    dest = np.asarray(dest, dtype=np.int64).reshape(-1)
+    n = base.numel()
+    src_of = np.full(n, dest.size, dtype=np.int64)
+    src_of[dest] = np.arange(dest.size)  # numpy assignment: the last duplicate wins
+    written = src_of < dest.size
+    flat_v = v.reshape(-1).to(base.dtype)
+    picked = gather_flat(_padded(flat_v, 0), src_of).reshape(base.shape)
+    mask = _core.from_numpy(written.reshape(base.shape))
+    return _core.where(mask, picked, base)
+
+
+def tie_reduce(c: Tensor, seg: np.ndarray, r: np.ndarray, nan_shared: bool = False) -> Tensor:
+    """Per-segment values `r` (each the max or min of the candidates `c` with that segment id,
+    computed by the caller) as a differentiable function of c: the gradient is shared evenly by
+    the candidates equal to r, and every candidate of a NaN result gets NaN, PyTorch's rule for
+    amax/amin and scatter_reduce's amax/amin. With `nan_shared` (the rule of max()/median() of all
+    elements) a NaN result's gradient is shared by the NaN candidates instead.
+
+    Forward is exact: r + sum((c - r) / k over ties) adds zeros; +-inf results are sum(c / k) over
+    their ties and NaN results a sum of NaNs.
+    """
+    c = c.reshape(-1)
+    seg = np.asarray(seg, dtype=np.int64).reshape(-1)
+    r = np.asarray(r)
+    n_out = r.size
+    cv = np_of(c)
+    r_e = r.reshape(-1)[seg]
+    fin_e, nan_e = np.isfinite(r_e), np.isnan(r_e)
+    with np.errstate(invalid="ignore"):
+        tie = cv == r_e
+    if nan_shared:
+        tie |= nan_e & np.isnan(cv)
+        nan_e = np.zeros_like(nan_e)
+    k = np.bincount(seg[tie], minlength=n_out).astype(cv.dtype)
+    k_e = from_np(np.maximum(k[seg], 1))
+    zero = scalar_tensor(0, c.dtype)
+    fin_ties = from_np(tie & fin_e)
+    finite_part = _core.where(fin_ties, c - from_np(np.where(fin_e, r_e, 0).astype(cv.dtype)), zero) / k_e
+    inf_part = _core.where(from_np(tie & ~fin_e), c, zero) / k_e
+    nan_mask = from_np(nan_e)
+    nan_part = _core.where(nan_mask, c, zero) * from_np(np.where(nan_e, np.nan, 0).astype(cv.dtype))
+    total = segment_reduce(finite_part + inf_part + nan_part, seg, n_out)
+    base = from_np(np.where(np.isfinite(r), r, 0).astype(cv.dtype).reshape(-1))
+    return (base + total).reshape(r.shape)

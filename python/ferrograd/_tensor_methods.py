@@ -1,0 +1,30 @@
+"""Composite Tensor methods and their function forms (`x.gather(...)` and `fg.gather(...)`).
+
+Written in Python on top of the core's differentiable ops (advanced indexing, where, cat, matmul,
+reductions), so their gradients are the core's; the modules in `_methods/` hold them by family.
+Importing this module attaches every method to `fg.Tensor`, except where the core already defines
+that name (a native op always wins), and `__all__` lists the function forms `ferrograd` re-exports.
+"""
+
+from __future__ import annotations
+
+from . import _core, _functions
+from ._methods import creation, elementwise, indexing, info, linalg, reductions, shape, sorting  # noqa: F401 (registration)
+from ._methods._util import FUNCTIONS, METHODS
+
+__all__: list[str] = []
+
+
+def _attach() -> None:
+    for name, fn in METHODS.items():
+        if name not in _core.Tensor.__dict__:
+            setattr(_core.Tensor, name, fn)
+    for name, fn in FUNCTIONS.items():
+        # The lead's _functions.py (and the native module) keep their own function forms.
+        if hasattr(_functions, name) or hasattr(_core, name):
+            continue
+        globals()[name] = fn
+        __all__.append(name)
+
+
+_attach()

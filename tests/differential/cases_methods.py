@@ -1,0 +1,698 @@
+"""The composite Tensor methods of python/ferrograd/_methods against PyTorch, one row per call.
+
+Index tensors are drawn in range most of the time and one past an end now and then (to compare
+the errors). Where PyTorch's choice among equal values depends on its selection algorithm
+(topk, kthvalue, median and mode indices), values are drawn distinct; sort is compared with
+stable=True on inputs with ties.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from harness import ALL_DTYPES, FLOATS, Args, Case, T, dim_kw, nary, seeds, shapes, tensors, unary
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+NUM = ("float32", "float64", "int64")
+F64 = ("float64",)
+
+
+def _dim(shape, extra=0):
+    nd = len(shape)
+    return st.integers(-nd - extra, nd - 1 + extra) if nd + extra else st.just(0)
+
+
+def _kw(**strats):
+    return lambda shape: st.fixed_dictionaries({k: (v(shape) if callable(v) else v) for k, v in strats.items()})
+
+
+@st.composite
+def _index(draw, shape, size, low=0, allow_neg=False, oob=True):
+    """An int64 index array of `shape` for a dim of length `size`."""
+    hi = max(size - 1, 0)
+    lo = -size if allow_neg else low
+    if size == 0:
+        return np.zeros(shape, np.int64) if int(np.prod(shape)) == 0 or not oob else np.full(shape, 0, np.int64)
+    a = draw(hnp.arrays(np.int64, shape, elements=st.integers(lo, hi)))
+    if oob and a.size and draw(st.integers(0, 11)) == 0:
+        a.reshape(-1)[draw(st.integers(0, a.size - 1))] = draw(st.sampled_from([size, -size - 1]))
+    return a
+
+
+@st.composite
+def _distinct(draw, shape, dtype="float64", grad=None):
+    """A tensor of distinct values (a permuted grid, shifted), now and then with one NaN."""
+    n = int(np.prod(shape))
+    base = np.linspace(-3, 3, n) + draw(st.floats(-0.5, 0.5))
+    base = np.asarray(draw(st.permutations(list(base))) if n else base, dtype=np.float64)
+    if dtype == "int64":
+        base = np.asarray(draw(st.permutations(list(range(-n // 2, n - n // 2)))) if n else [], np.int64)
+    elif n and draw(st.integers(0, 7)) == 0:
+        base[draw(st.integers(0, n - 1))] = np.nan
+    base = base.reshape(shape).astype(dtype)
+    g = dtype in FLOATS and (draw(st.booleans()) if grad is None else grad)
+    return T(base, grad=g)
+
+
+# ----------------------------------------------------------------------------- gather / scatter
+
+
+@st.composite
+def _gather_args(draw, scatter=False, src=True, reduce=None):
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=0))
+    dt = draw(st.sampled_from(FLOATS if scatter and src else NUM))
+    x = draw(tensors(shape, dt, grad=False if scatter and not src else None))
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    dd = d % len(shape)
+    ishape = tuple(draw(st.integers(0, s)) if i != dd else draw(st.integers(0, 4)) for i, s in enumerate(shape))
+    idx = T(draw(_index(ishape, shape[dd])))
+    inputs = [x, d, idx]
+    if scatter:
+        if src:
+            sshape = tuple(s + draw(st.integers(0, 1)) for s in ishape)
+            inputs.append(draw(tensors(sshape, dt, layouts=False)))
+        else:
+            inputs.append(draw(st.floats(-3, 3) | st.integers(-3, 3)))
+    kw = {}
+    if reduce is not None:
+        kw = {"reduce": draw(st.sampled_from(reduce)), "include_self": draw(st.booleans())}
+    return Args(inputs, kw, draw(seeds))
+
+
+def _unique_dest(a: Args) -> bool:
+    """scatter's result with repeated destinations depends on the write order (and its gradient
+    in PyTorch goes to every duplicate): compare only inputs whose destinations are distinct."""
+    _x, d, idx = a.inputs[0], a.inputs[1], a.inputs[2]
+    i = idx.base
+    if i.size == 0:
+        return True
+    dd = d % i.ndim
+    coords = np.indices(i.shape).reshape(i.ndim, -1)
+    coords[dd] = i.reshape(-1)
+    keys = {tuple(c) for c in coords.T}
+    return len(keys) == i.size
+
+
+GATHER = [
+    Case("Tensor.gather", lambda L, x, d, i: x.gather(d, i), _gather_args()),
+    Case("fg.gather", lambda L, x, d, i: L.gather(x, d, i), _gather_args()),
+    Case("fg.take_along_dim", lambda L, x, d, i: L.take_along_dim(x, i, d), _gather_args().filter(
+        lambda a: a.inputs[0].base.ndim == a.inputs[2].base.ndim)),
+    Case("take_along_dim(None)", lambda L, x, d, i: L.take_along_dim(x, i), _gather_args()),
+    Case("Tensor.take", lambda L, x, d, i: x.take(i), _gather_args()),
+    Case("Tensor.scatter(src)", lambda L, x, d, i, s: x.scatter(d, i, s),
+         _gather_args(scatter=True).filter(_unique_dest)),
+    Case("Tensor.scatter(value)", lambda L, x, d, i, v: x.scatter(d, i, v), _gather_args(scatter=True, src=False)),
+    Case("Tensor.scatter_add", lambda L, x, d, i, s: x.scatter_add(d, i, s), _gather_args(scatter=True), tol=5),
+    Case("fg.scatter_add", lambda L, x, d, i, s: L.scatter_add(x, d, i, s), _gather_args(scatter=True), tol=5),
+    Case("Tensor.scatter_add_", lambda L, x, d, i, s: x.clone().scatter_add_(d, i, s), _gather_args(scatter=True), tol=5),
+    Case("Tensor.scatter_(no grad)", lambda L, x, d, i, s: x.detach().scatter_(d, i, s),
+         _gather_args(scatter=True).filter(_unique_dest)),
+    Case("Tensor.scatter_reduce", lambda L, x, d, i, s, **kw: x.scatter_reduce(d, i, s, **kw),
+         _gather_args(scatter=True, reduce=["sum", "prod", "mean", "amax", "amin"]), tol=5),
+    Case("scatter(reduce=add)", lambda L, x, d, i, s: x.scatter(d, i, s, reduce="add"), _gather_args(scatter=True), tol=5),
+]
+
+
+@st.composite
+def _index_args(draw, source=True, neg=False, value=False):
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=0))
+    dt = draw(st.sampled_from(FLOATS if source else NUM))
+    x = draw(tensors(shape, dt))
+    d = draw(st.integers(-len(shape), len(shape) - 1))
+    dd = d % len(shape)
+    n = draw(st.integers(0, 4))
+    idx = T(draw(_index((n,), shape[dd], allow_neg=neg)))
+    inputs = [x, d, idx]
+    if source:
+        sshape = list(shape)
+        sshape[dd] = n
+        inputs.append(draw(tensors(tuple(sshape), dt, layouts=False)))
+    if value:
+        inputs.append(draw(st.floats(-3, 3) | st.integers(-3, 3)))
+    return Args(inputs, {}, draw(seeds))
+
+
+def _distinct_index(a: Args) -> bool:
+    return len(set(a.inputs[2].base.tolist())) == a.inputs[2].base.size
+
+
+INDEX = [
+    Case("Tensor.index_select", lambda L, x, d, i: x.index_select(d, i), _index_args(source=False)),
+    Case("fg.index_select", lambda L, x, d, i: L.index_select(x, d, i), _index_args(source=False)),
+    Case("Tensor.index_add", lambda L, x, d, i, s: x.index_add(d, i, s), _index_args(), tol=5),
+    Case("index_add(alpha)", lambda L, x, d, i, s: x.index_add(d, i, s, alpha=2.5), _index_args(), tol=5),
+    Case("Tensor.index_add_", lambda L, x, d, i, s: x.clone().index_add_(d, i, s), _index_args(), tol=5),
+    Case("Tensor.index_copy", lambda L, x, d, i, s: x.index_copy(d, i, s), _index_args().filter(_distinct_index)),
+    Case("Tensor.index_fill", lambda L, x, d, i, v: x.index_fill(d, i, v),
+         _index_args(source=False, neg=True, value=True)),
+    Case("Tensor.index_fill_", lambda L, x, d, i, v: x.clone().index_fill_(d, i, v),
+         _index_args(source=False, neg=True, value=True)),
+]
+
+
+@st.composite
+def _put_args(draw, accumulate):
+    shape = draw(shapes(min_dims=0, max_dims=3))
+    dt = draw(st.sampled_from(FLOATS))
+    x = draw(tensors(shape, dt))
+    n = int(np.prod(shape))
+    k = draw(st.integers(0, 4))
+    idx = draw(_index((k,), n, allow_neg=True))
+    if not accumulate:
+        idx = np.asarray(list(dict.fromkeys(((i % n) if n else i) for i in idx.tolist())), np.int64)
+    src = draw(tensors((idx.size,), dt, layouts=False))
+    return Args([x, T(idx), src], {"accumulate": accumulate}, draw(seeds))
+
+
+@st.composite
+def _index_put_args(draw, accumulate):
+    shape = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+    dt = draw(st.sampled_from(FLOATS))
+    x = draw(tensors(shape, dt))
+    k = draw(st.integers(1, len(shape)))
+    n = draw(st.integers(0, 3))
+    idxs = [T(draw(_index((n,), shape[i], allow_neg=True, oob=False))) for i in range(k)]
+    if not accumulate:
+        keys = list(zip(*[i.base.tolist() for i in idxs]))
+        keys = [tuple(v % s for v, s in zip(key, shape)) for key in keys]
+        if len(set(keys)) != len(keys):
+            idxs = [T(i.base[:1]) for i in idxs]
+    vshape = (idxs[0].base.size,) + tuple(shape[k:])
+    v = draw(tensors(vshape, dt, layouts=False))
+    return Args([x, idxs, v], {"accumulate": accumulate}, draw(seeds))
+
+
+def _masked_args(value=None, source=False):
+    @st.composite
+    def make(draw):
+        shs = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4)).input_shapes
+        xs, ms = shs
+        xs = tuple(np.broadcast_shapes(xs, ms)) if draw(st.booleans()) else xs
+        dt = draw(st.sampled_from(FLOATS if source else ALL_DTYPES))
+        x = draw(tensors(xs, dt))
+        m = T(draw(hnp.arrays(np.bool_, ms)))
+        inputs = [x, m]
+        if value == "number":
+            inputs.append(draw(st.floats(-3, 3) | st.integers(-3, 3)))
+        elif value == "tensor":
+            inputs.append(draw(tensors((), "float64")))
+        if source:
+            n = int(np.prod(np.broadcast_shapes(xs, ms)))
+            inputs.append(draw(tensors((n + draw(st.integers(0, 2)),), dt, layouts=False)))
+        return Args(inputs, {}, draw(seeds))
+
+    return make()
+
+
+def _broadcasts_to_self(a: Args) -> bool:
+    xs = _shape_of(a.inputs[0])
+    try:
+        return np.broadcast_shapes(xs, a.inputs[1].base.shape) == xs
+    except ValueError:
+        return False
+
+
+def _shape_of(t: T):
+    import torch
+
+    return tuple(t.build(torch)[1].shape)
+
+
+MASKS = [
+    Case("fg.put", lambda L, x, i, s, accumulate: x.put(i, s, accumulate=accumulate), _put_args(False)),
+    Case("put(accumulate)", lambda L, x, i, s, accumulate: x.put(i, s, accumulate=accumulate), _put_args(True), tol=5),
+    Case("Tensor.put_", lambda L, x, i, s, accumulate: x.clone().put_(i, s, accumulate=accumulate), _put_args(True), tol=5),
+    Case("Tensor.index_put", lambda L, x, idx, v, accumulate: x.index_put(tuple(idx), v, accumulate), _index_put_args(False)),
+    Case("index_put(accumulate)", lambda L, x, idx, v, accumulate: x.index_put(tuple(idx), v, accumulate),
+         _index_put_args(True), tol=5),
+    Case("Tensor.index_put_", lambda L, x, idx, v, accumulate: x.clone().index_put_(tuple(idx), v, accumulate),
+         _index_put_args(True), tol=5),
+    Case("Tensor.masked_fill", lambda L, x, m, v: x.masked_fill(m, v), _masked_args("number")),
+    Case("masked_fill(0-d)", lambda L, x, m, v: x.masked_fill(m, v), _masked_args("tensor")),
+    Case("Tensor.masked_fill_", lambda L, x, m, v: x.clone().masked_fill_(m, v),
+         _masked_args("number").filter(_broadcasts_to_self)),
+    Case("Tensor.masked_select", lambda L, x, m: x.masked_select(m), _masked_args()),
+    Case("fg.masked_select", lambda L, x, m: L.masked_select(x, m), _masked_args()),
+    Case("Tensor.masked_scatter", lambda L, x, m, s: x.masked_scatter(m, s),
+         _masked_args(source=True).filter(_broadcasts_to_self)),
+    Case("Tensor.nonzero", lambda L, x: x.nonzero(), unary()),
+    Case("nonzero(as_tuple)", lambda L, x: x.nonzero(as_tuple=True), unary(min_dims=1)),
+    Case("fg.argwhere", lambda L, x: L.argwhere(x), unary()),
+]
+
+# ----------------------------------------------------------------------------- sorting
+
+
+@st.composite
+def _sort_args(draw, distinct=True, dtypes_=("float32", "float64", "int64"), kw=None):
+    shape = draw(shapes(min_dims=0, max_dims=3))
+    dt = draw(st.sampled_from(dtypes_))
+    x = draw(_distinct(shape, dt)) if distinct else draw(tensors(shape, dt, low=-2, high=2))
+    if not distinct and dt == "float32":  # ties: values on a coarse grid
+        x = T(np.round(x.base), x.view, x.grad)
+    return Args([x], draw(kw(shape)) if kw else {}, draw(seeds))
+
+
+def _sort_kw(shape):
+    return st.fixed_dictionaries({"dim": _dim(shape), "descending": st.booleans()})
+
+
+@st.composite
+def _topk_kw(draw, shape):
+    d = draw(_dim(shape))
+    n = shape[d] if shape else 1
+    return {"k": draw(st.integers(0, n + 1)), "dim": d, "largest": draw(st.booleans())}
+
+
+@st.composite
+def _kth_kw(draw, shape):
+    d = draw(_dim(shape))
+    n = shape[d] if shape else 1
+    return {"k": draw(st.integers(0, n + 1)), "dim": d, "keepdim": draw(st.booleans())}
+
+
+def _dim_keep(shape):
+    return st.fixed_dictionaries({"dim": _dim(shape), "keepdim": st.booleans()})
+
+
+@st.composite
+def _quantile_kw(draw, shape):
+    kw = {"q": draw(st.floats(0, 1) | st.sampled_from([0.0, 0.25, 0.5, 1.0])),
+          "interpolation": draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))}
+    if shape and draw(st.booleans()):
+        kw["dim"] = draw(_dim(shape))
+        kw["keepdim"] = draw(st.booleans())
+    return kw
+
+
+SORTING = [
+    Case("Tensor.sort(stable)", lambda L, x, **kw: x.sort(stable=True, **kw),
+         _sort_args(distinct=False, dtypes_=ALL_DTYPES, kw=_sort_kw)),
+    Case("fg.sort", lambda L, x, **kw: L.sort(x, **kw), _sort_args(kw=_sort_kw)),
+    Case("Tensor.argsort", lambda L, x, **kw: x.argsort(stable=True, **kw), _sort_args(distinct=False, kw=_sort_kw)),
+    Case("fg.msort", lambda L, x: L.msort(x), _sort_args().filter(lambda a: a.inputs[0].base.ndim > 0)),
+    Case("Tensor.topk", lambda L, x, **kw: x.topk(**kw), _sort_args(kw=_topk_kw)),
+    Case("Tensor.kthvalue", lambda L, x, **kw: x.kthvalue(**kw), _sort_args(kw=_kth_kw)),
+    Case("Tensor.median(dim)", lambda L, x, **kw: x.median(**kw), _sort_args(kw=_dim_keep)),
+    Case("Tensor.median()", lambda L, x: x.median(), _sort_args(distinct=False, dtypes_=FLOATS)),
+    Case("Tensor.nanmedian()", lambda L, x: x.nanmedian(), _sort_args(distinct=False, dtypes_=FLOATS)),
+    Case("Tensor.nanmedian(dim)", lambda L, x, **kw: x.nanmedian(**kw), _sort_args(kw=_dim_keep).filter(
+        lambda a: a.inputs[0].base.dtype.kind != "f" or np.isnan(a.inputs[0].base).sum() == 0)),
+    Case("Tensor.mode", lambda L, x, **kw: x.mode(**kw), _sort_args(distinct=False, dtypes_=("int64",), kw=_dim_keep)),
+    Case("Tensor.quantile", lambda L, x, **kw: x.quantile(**kw), _sort_args(distinct=False, dtypes_=FLOATS, kw=_quantile_kw),
+         tol=5),
+    Case("Tensor.nanquantile", lambda L, x, **kw: x.nanquantile(**kw),
+         _sort_args(distinct=False, dtypes_=FLOATS, kw=_quantile_kw), tol=5),
+    Case("fg.unique", lambda L, x: L.unique(x, return_inverse=True, return_counts=True),
+         _sort_args(distinct=False, dtypes_=("int64", "float32"))),
+    Case("Tensor.unique(dim)", lambda L, x, dim: x.unique(dim=dim, return_inverse=True, return_counts=True),
+         _sort_args(distinct=False, dtypes_=("int64",), kw=lambda s: st.fixed_dictionaries({"dim": _dim(s)})).filter(
+             lambda a: a.inputs[0].base.ndim > 0)),
+    Case("fg.unique_consecutive", lambda L, x: L.unique_consecutive(x, return_inverse=True, return_counts=True),
+         _sort_args(distinct=False, dtypes_=("int64",))),
+    Case("Tensor.cummax", lambda L, x, dim: x.cummax(dim), unary(kw=_kw(dim=_dim))),
+    Case("Tensor.cummin", lambda L, x, dim: x.cummin(dim), unary(kw=_kw(dim=_dim))),
+]
+
+# ----------------------------------------------------------------------------- reductions
+
+
+REDUCTIONS = [
+    Case("Tensor.amax", lambda L, x, **kw: x.amax(**{k: v for k, v in kw.items() if v is not None}),
+         unary(NUM, kw=dim_kw())),
+    Case("Tensor.amin", lambda L, x, **kw: x.amin(**{k: v for k, v in kw.items() if v is not None}),
+         unary(NUM, kw=dim_kw())),
+    Case("Tensor.amax(ties)", lambda L, x, dim: x.amax(dim), unary(FLOATS, low=-1, high=1, kw=_kw(dim=_dim)).map(
+        lambda a: Args([T(np.round(a.inputs[0].base), a.inputs[0].view, a.inputs[0].grad)], a.kw, a.seed))),
+    Case("Tensor.aminmax", lambda L, x, **kw: tuple(x.aminmax(**kw)), unary(NUM, kw=lambda s: st.fixed_dictionaries(
+        {"dim": st.none() | _dim(s), "keepdim": st.booleans()}))),
+    Case("fg.count_nonzero", lambda L, x, **kw: L.count_nonzero(x, **kw), unary(kw=dim_kw(keepdim=False))),
+    Case("Tensor.nansum", lambda L, x, **kw: x.nansum(**kw), unary(FLOATS, kw=dim_kw(allow_none=False))),
+    Case("fg.nansum()", lambda L, x: L.nansum(x), unary(NUM)),
+    Case("Tensor.nanmean", lambda L, x, **kw: x.nanmean(**kw), unary(FLOATS, kw=dim_kw(allow_none=False))),
+    Case("fg.var_mean", lambda L, x, **kw: L.var_mean(x, **kw), unary(FLOATS, nonfinite=False, kw=dim_kw(allow_none=False)),
+         tol=5, grad_when=lambda out: bool((out[0].detach().abs() > 1e-3).all())),
+    Case("fg.std_mean", lambda L, x, **kw: L.std_mean(x, **kw), unary(FLOATS, nonfinite=False, kw=dim_kw(allow_none=False)),
+         tol=5, grad_when=lambda out: bool((out[0].detach().abs() > 1e-3).all())),
+    Case("Tensor.logcumsumexp", lambda L, x, dim: x.logcumsumexp(dim), unary(FLOATS, kw=_kw(dim=_dim)), tol=5),
+    Case("Tensor.diff", lambda L, x, **kw: x.diff(**kw), unary(min_dims=1, kw=_kw(n=st.integers(0, 3), dim=_dim))),
+    Case("fg.diff(prepend)", lambda L, x, p: L.diff(x, dim=-1, prepend=p), nary(2, FLOATS, scalar_ok=False).filter(
+        lambda a: a.inputs[0].base.ndim >= 1 and a.inputs[1].base.ndim == a.inputs[0].base.ndim)),
+]
+
+
+@st.composite
+def _norm_kw(draw, shape):
+    kw = {"p": draw(st.sampled_from(["fro", 1, 2, 3, 0.5, 0, float("inf"), float("-inf"), -1]))}
+    if shape and draw(st.booleans()):
+        nd = len(shape)
+        kw["dim"] = draw(st.integers(-nd, nd - 1) | st.lists(st.integers(0, nd - 1), min_size=1, max_size=min(nd, 2),
+                                                                 unique=True).map(tuple))
+        kw["keepdim"] = draw(st.booleans())
+    return kw
+
+
+def _norm_grad_ok(out) -> bool:
+    """Norms away from 0 (torch's own gradients there are NaN or inf for p < 1)."""
+    v = out.detach().abs()
+    return bool(((v > 1e-3) & v.isfinite()).all())
+
+
+NORMS = [
+    Case("Tensor.norm", lambda L, x, **kw: x.norm(**kw), unary(FLOATS, kw=_norm_kw), tol=5, grad_when=_norm_grad_ok),
+    Case("fg.norm()", lambda L, x: L.norm(x), unary(FLOATS), tol=5, grad_when=_norm_grad_ok),
+    Case("fg.dist", lambda L, a, b, p: L.dist(a, b, p), nary(2, FLOATS, scalar_ok=False, same_dtype=True, kw=lambda s:
+         st.fixed_dictionaries({"p": st.sampled_from([1, 2, 3, float("inf")])})), tol=5, grad_when=_norm_grad_ok),
+    Case("Tensor.renorm", lambda L, x, p, dim, maxnorm: x.renorm(p, dim, maxnorm),
+         unary(F64, nonfinite=False, min_dims=1, kw=_kw(p=st.sampled_from([1, 2, 3]), dim=_dim,
+                                                          maxnorm=st.floats(0.1, 5)))),
+]
+
+# ----------------------------------------------------------------------------- shape ops
+
+
+@st.composite
+def _repeat_kw(draw, shape):
+    extra = draw(st.integers(0, 2))
+    return {"sizes": tuple(draw(st.integers(0, 3)) for _ in range(len(shape) + extra))}
+
+
+@st.composite
+def _roll_kw(draw, shape):
+    if not shape or draw(st.integers(0, 3)) == 0:
+        return {"shifts": draw(st.integers(-5, 5)), "dims": None}
+    k = draw(st.integers(1, len(shape)))
+    dims = tuple(draw(st.lists(st.integers(-len(shape), len(shape) - 1), min_size=k, max_size=k)))
+    return {"shifts": tuple(draw(st.integers(-5, 5)) for _ in dims), "dims": dims}
+
+
+@st.composite
+def _flip_kw(draw, shape):
+    nd = len(shape)
+    return {"dims": tuple(draw(st.lists(st.integers(-nd, nd - 1), max_size=nd, unique_by=lambda d: d % nd)))} if nd \
+        else {"dims": ()}
+
+
+@st.composite
+def _diag_kw(draw, shape):
+    nd = len(shape)
+    return {"offset": draw(st.integers(-3, 3)), "dim1": draw(st.integers(-nd, nd - 1)), "dim2": draw(st.integers(-nd, nd - 1))}
+
+
+@st.composite
+def _unfold_kw(draw, shape):
+    d = draw(_dim(shape))
+    n = shape[d] if shape else 1
+    return {"dimension": d, "size": draw(st.integers(0, n + 1)), "step": draw(st.integers(1, 3))}
+
+
+@st.composite
+def _movedim_kw(draw, shape):
+    nd = len(shape)
+    if not nd:
+        return {"source": 0, "destination": 0}
+    k = draw(st.integers(1, nd))
+    src = draw(st.permutations(range(nd)))[:k]
+    dst = draw(st.permutations(range(nd)))[:k]
+    return {"source": tuple(src), "destination": tuple(dst)}
+
+
+@st.composite
+def _unflatten_kw(draw, shape):
+    d = draw(_dim(shape))
+    n = shape[d] if shape else 1
+    divs = [k for k in range(1, n + 1) if n % k == 0] or [1]
+    a = draw(st.sampled_from(divs))
+    sizes = draw(st.sampled_from([(a, n // a if a else 0), (a, -1), (-1, a), (n,), (n + 1,)]))
+    return {"dim": d, "sizes": sizes}
+
+
+@st.composite
+def _tensor_split_kw(draw, shape):
+    d = draw(_dim(shape))
+    if draw(st.booleans()):
+        return {"indices_or_sections": draw(st.integers(1, 5)), "dim": d}
+    return {"indices_or_sections": tuple(sorted(draw(st.lists(st.integers(-2, 6), max_size=3)))), "dim": d}
+
+
+SHAPES = [
+    Case("Tensor.repeat", lambda L, x, sizes: x.repeat(*sizes), unary(kw=_repeat_kw)),
+    Case("fg.tile", lambda L, x, sizes: L.tile(x, sizes), unary(kw=_repeat_kw)),
+    Case("Tensor.repeat_interleave", lambda L, x, r, dim: x.repeat_interleave(r, dim),
+         unary(kw=_kw(r=st.integers(0, 3), dim=lambda s: st.none() | _dim(s)))),
+    Case("repeat_interleave(tensor)", lambda L, x, r: x.repeat_interleave(r, 0),
+         unary(min_dims=1).flatmap(lambda a: st.builds(
+             lambda r: Args(a.inputs + [T(np.asarray(r, np.int64))], a.kw, a.seed),
+             st.lists(st.integers(0, 3), min_size=_shape_of(a.inputs[0])[0], max_size=_shape_of(a.inputs[0])[0])))),
+    Case("fg.repeat_interleave(counts)", lambda L, r: L.repeat_interleave(r),
+         st.builds(lambda r, s: Args([T(np.asarray(r, np.int64))], {}, s), st.lists(st.integers(0, 3), max_size=5), seeds)),
+    Case("Tensor.roll", lambda L, x, **kw: x.roll(**kw), unary(kw=_roll_kw)),
+    Case("Tensor.flip", lambda L, x, dims: x.flip(dims), unary(kw=_flip_kw)),
+    Case("fg.fliplr", lambda L, x: L.fliplr(x), unary()),
+    Case("fg.flipud", lambda L, x: L.flipud(x), unary()),
+    Case("Tensor.rot90", lambda L, x, k, dims: x.rot90(k, dims), unary(kw=_kw(
+        k=st.integers(-5, 5), dims=st.sampled_from([(0, 1), (1, 0), (-1, -2), (0, 2), (1, 1)])))),
+    Case("Tensor.tril", lambda L, x, d: x.tril(d), unary(kw=_kw(d=st.integers(-4, 4)))),
+    Case("Tensor.triu", lambda L, x, d: x.triu(d), unary(kw=_kw(d=st.integers(-4, 4)))),
+    Case("Tensor.tril_", lambda L, x, d: x.clone().tril_(d), unary(kw=_kw(d=st.integers(-4, 4)))),
+    Case("Tensor.diagonal", lambda L, x, **kw: x.diagonal(**kw), unary(kw=_diag_kw)),
+    Case("fg.diag", lambda L, x, d: L.diag(x, d), unary(max_dims=2, kw=_kw(d=st.integers(-3, 3)))),
+    Case("fg.diag_embed", lambda L, x, o: L.diag_embed(x, o), unary(min_dims=1, kw=_kw(o=st.integers(-2, 2)))),
+    Case("fg.diagflat", lambda L, x, o: L.diagflat(x, o), unary(kw=_kw(o=st.integers(-2, 2)))),
+    Case("Tensor.fill_diagonal_", lambda L, x, v, w: x.clone().fill_diagonal_(v, w),
+         unary(kw=_kw(v=st.floats(-2, 2) | st.integers(-2, 2), w=st.booleans()))),
+    Case("fg.diagonal_scatter", lambda L, x, s: L.diagonal_scatter(x, s),
+         unary(FLOATS, min_dims=2, max_dims=2).flatmap(lambda a: tensors(
+             (min(_shape_of(a.inputs[0])),), str(a.inputs[0].base.dtype)).map(lambda s: Args(a.inputs + [s], {}, a.seed)))),
+    Case("fg.select_scatter", lambda L, x, s: L.select_scatter(x, s, 0, 0),
+         unary(FLOATS, min_dims=1).filter(lambda a: _shape_of(a.inputs[0])[0] > 0).flatmap(
+             lambda a: tensors(_shape_of(a.inputs[0])[1:], str(a.inputs[0].base.dtype)).map(
+                 lambda s: Args(a.inputs + [s], {}, a.seed)))),
+    Case("Tensor.movedim", lambda L, x, **kw: x.movedim(**kw), unary(kw=_movedim_kw)),
+    Case("fg.moveaxis", lambda L, x, **kw: L.moveaxis(x, kw["source"], kw["destination"]), unary(kw=_movedim_kw)),
+    Case("Tensor.swapaxes", lambda L, x, a, b: x.swapaxes(a, b), unary(kw=_kw(a=_dim, b=_dim))),
+    Case("Tensor.swapdims", lambda L, x, a, b: x.swapdims(a, b), unary(kw=_kw(a=_dim, b=_dim))),
+    Case("Tensor.unflatten", lambda L, x, **kw: x.unflatten(**kw), unary(min_dims=1, kw=_unflatten_kw)),
+    Case("Tensor.ravel", lambda L, x: x.ravel(), unary()),
+    Case("Tensor.broadcast_to", lambda L, x, y: x.broadcast_to(y.shape), nary(2, scalar_ok=False)),
+    Case("Tensor.narrow_copy", lambda L, x, d, s, n: x.narrow_copy(d, s, n),
+         unary(min_dims=1, kw=_kw(d=_dim, s=st.integers(0, 2), n=st.integers(0, 2)))),
+    Case("Tensor.unfold", lambda L, x, **kw: x.unfold(**kw), unary(kw=_unfold_kw)),
+    Case("Tensor.tensor_split", lambda L, x, **kw: x.tensor_split(**kw), unary(min_dims=1, kw=_tensor_split_kw)),
+    Case("fg.hsplit", lambda L, x, n: L.hsplit(x, n), unary(min_dims=1, kw=_kw(n=st.integers(1, 3)))),
+    Case("fg.vsplit", lambda L, x, n: L.vsplit(x, n), unary(min_dims=2, kw=_kw(n=st.integers(1, 3)))),
+    Case("fg.dsplit", lambda L, x, n: L.dsplit(x, n), unary(min_dims=3, kw=_kw(n=st.integers(1, 3)))),
+    Case("Tensor.split_with_sizes", lambda L, x, s: x.split_with_sizes(s, 0),
+         unary(min_dims=1, kw=lambda sh: st.lists(st.integers(0, 3), max_size=3).map(
+             lambda p: {"s": p + [max(sh[0] - sum(p), 0)]}))),
+    Case("Tensor.sum_to_size", lambda L, x, y: x.sum_to_size(*y.shape), nary(2, FLOATS, scalar_ok=False)),
+    Case("fg.meshgrid", lambda L, a, b, ix: L.meshgrid(a, b, indexing=ix), nary(2, scalar_ok=False, max_dims=1,
+                                                                              kw=_kw(ix=st.sampled_from(["ij", "xy"])))),
+    Case("fg.atleast_2d", lambda L, x: L.atleast_2d(x), unary()),
+    Case("fg.broadcast_tensors", lambda L, a, b: L.broadcast_tensors(a, b), nary(2, scalar_ok=False)),
+]
+
+# ----------------------------------------------------------------------------- products
+
+
+@st.composite
+def _mats(draw, kind, dtypes_=FLOATS):
+    n, k, m, b = (draw(st.integers(0, 3)) for _ in range(4))
+    if draw(st.integers(0, 11)) == 0:
+        k2 = draw(st.integers(0, 3))
+    else:
+        k2 = k
+    dt = draw(st.sampled_from(dtypes_))
+    shapes_ = {
+        "mv": [(n, k), (k2,)], "bmm": [(b, n, k), (b, k2, m)], "addmm": [(n, m), (n, k), (k2, m)],
+        "addmv": [(n,), (n, k), (k2,)], "addr": [(n, m), (n,), (m,)], "baddbmm": [(b, n, m), (b, n, k), (b, k2, m)],
+        "addbmm": [(n, m), (b, n, k), (b, k2, m)], "dot": [(k,), (k2,)], "outer": [(n,), (m,)], "kron": None,
+        "cross": [(n, 3), (n, 3)], "inner": [(n, k), (m, k2)],
+    }[kind]
+    if kind == "kron":
+        shapes_ = [draw(shapes(max_dims=3)), draw(shapes(max_dims=3))]
+    if kind in ("addmm", "addr", "addbmm") and draw(st.booleans()):
+        shapes_[0] = draw(st.sampled_from([(m,), (1, m), ()]))
+    ts = [draw(tensors(s, dt)) for s in shapes_]
+    kw = {}
+    if kind.startswith("add") or kind == "baddbmm":
+        kw = {"beta": draw(st.sampled_from([1, 0, 0.5, -2])), "alpha": draw(st.sampled_from([1, 2.5, -1]))}
+    return Args(ts, kw, draw(seeds))
+
+
+@st.composite
+def _square_args(draw, low=-2.0, high=2.0, kw=None):
+    """Square float64 matrices, now and then a batch of them."""
+    n = draw(st.integers(0, 3))
+    b = draw(st.sampled_from([(), (), (2,)]))
+    x = draw(tensors(b + (n, n), "float64", low, high, nonfinite=False))
+    return Args([x], draw(kw(x.base.shape)) if kw else {}, draw(seeds))
+
+
+PRODUCTS = [
+    Case("Tensor.mv", lambda L, a, v: a.mv(v), _mats("mv"), tol=5),
+    Case("Tensor.bmm", lambda L, a, b: a.bmm(b), _mats("bmm"), tol=5),
+    Case("fg.bmm", lambda L, a, b: L.bmm(a, b), _mats("bmm", ("int64",))),
+    Case("Tensor.addmm", lambda L, c, a, b, **kw: c.addmm(a, b, **kw), _mats("addmm"), tol=5),
+    Case("fg.addmm", lambda L, c, a, b, **kw: L.addmm(c, a, b, **kw), _mats("addmm"), tol=5),
+    Case("Tensor.addmv", lambda L, c, a, v, **kw: c.addmv(a, v, **kw), _mats("addmv"), tol=5),
+    Case("Tensor.addr", lambda L, c, a, b, **kw: c.addr(a, b, **kw), _mats("addr"), tol=5),
+    Case("Tensor.baddbmm", lambda L, c, a, b, **kw: c.baddbmm(a, b, **kw), _mats("baddbmm"), tol=5),
+    Case("Tensor.addbmm", lambda L, c, a, b, **kw: c.addbmm(a, b, **kw), _mats("addbmm"), tol=5),
+    Case("Tensor.addmm_", lambda L, c, a, b, **kw: c.clone().addmm_(a, b, **kw), _mats("addmm").filter(
+        lambda a: len(_shape_of(a.inputs[0])) == 2), tol=5),
+    Case("Tensor.dot", lambda L, a, b: a.dot(b), _mats("dot"), tol=5),
+    Case("fg.vdot", lambda L, a, b: L.vdot(a, b), _mats("dot"), tol=5),
+    Case("fg.outer", lambda L, a, b: L.outer(a, b), _mats("outer")),
+    Case("Tensor.ger", lambda L, a, b: a.ger(b), _mats("outer")),
+    Case("fg.inner", lambda L, a, b: L.inner(a, b), _mats("inner"), tol=5),
+    Case("fg.kron", lambda L, a, b: L.kron(a, b), _mats("kron")),
+    Case("Tensor.cross", lambda L, a, b: a.cross(b, dim=-1), _mats("cross")),
+    Case("fg.trace", lambda L, x: L.trace(x), unary(NUM, min_dims=2, max_dims=2), tol=5),
+    Case("Tensor.matrix_power", lambda L, x, n: x.matrix_power(n), _square_args(-1, 1, kw=_kw(n=st.integers(0, 4))),
+         tol=10),
+    Case("fg.tensordot", lambda L, a, b: L.tensordot(a, b, 1), nary(2, FLOATS, scalar_ok=False, bad_shapes=False).filter(
+        lambda a: a.inputs[0].base.ndim >= 1 and a.inputs[1].base.ndim >= 1
+        and _shape_of(a.inputs[0])[-1] == _shape_of(a.inputs[1])[0]), tol=5),
+]
+
+
+@st.composite
+def _einsum_args(draw):
+    eq, shp = draw(st.sampled_from([
+        ("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]), ("ii->i", [(3, 3)]),
+        ("ii", [(3, 3)]), ("ij->ji", [(2, 3)]), ("i,j->ij", [(3,), (2,)]), ("i,i->", [(4,), (4,)]),
+        ("...ij,...jk->...ik", [(2, 2, 3), (3, 2)]), ("bhqd,bhkd->bhqk", [(2, 1, 3, 4), (2, 1, 2, 4)]),
+        ("ijk->", [(2, 3, 2)]), ("ij,ij->ij", [(2, 3), (2, 3)]), ("ijk,ikl,ilm->ijm", [(2, 2, 3), (2, 3, 2), (2, 2, 1)]),
+        ("i,j,k", [(2,), (1,), (3,)]), ("bn,anm,bm->ba", [(2, 3), (4, 3, 2), (2, 2)]), ("ab...,b->a...", [(2, 3, 1), (3,)]),
+        ("ij,jk", [(2, 3), (3, 5)]), ("ji,jk->ik", [(0, 3), (0, 2)]),
+    ]))
+    dt = draw(st.sampled_from(FLOATS))
+    return Args([eq] + [draw(tensors(s, dt)) for s in shp], {}, draw(seeds))
+
+
+def _np_of(t: T) -> np.ndarray:
+    import torch
+
+    return t.build(torch)[1].detach().numpy()
+
+
+def _invertible(a: Args) -> bool:
+    m = _np_of(a.inputs[0])
+    return m.shape[-1] > 0 and bool(np.all(np.abs(np.linalg.det(m)) > 0.1))
+
+
+LINALG = [
+    Case("fg.einsum", lambda L, eq, *xs: L.einsum(eq, *xs), _einsum_args(), tol=5),
+    Case("einsum(list)", lambda L, eq, *xs: L.einsum(eq, list(xs)), _einsum_args(), tol=5),
+    Case("Tensor.det", lambda L, x: x.det(), _square_args(), tol=100),
+    Case("Tensor.inverse", lambda L, x: x.inverse(), _square_args().filter(_invertible), tol=1000),
+    Case("fg.slogdet", lambda L, x: tuple(L.slogdet(x)), _square_args().filter(_invertible), tol=100),
+    Case("fg.logdet", lambda L, x: L.logdet(x), _square_args().filter(_invertible), tol=100),
+    Case("Tensor.matrix_power(-2)", lambda L, x: x.matrix_power(-2), _square_args().filter(_invertible), tol=1000),
+    Case("fg.cov", lambda L, x, c: L.cov(x, correction=c), unary(FLOATS, nonfinite=False, max_dims=2,
+                                                                 kw=_kw(c=st.integers(0, 2))), tol=5),
+    Case("fg.corrcoef", lambda L, x: L.corrcoef(x), unary(F64, nonfinite=False, min_dims=2, max_dims=2).filter(
+        lambda a: min(_shape_of(a.inputs[0])) >= 2 and bool(np.all(_np_of(a.inputs[0]).std(1) > 0.1))), tol=10),
+]
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+
+def _ew(name, dtypes_=ALL_DTYPES, **kw):
+    return [Case(f"Tensor.{name}", lambda L, x: getattr(x, name)(), unary(dtypes_, **kw)),
+            Case(f"fg.{name}", lambda L, x: getattr(L, name)(x), unary(dtypes_, **kw))]
+
+
+ELEMENTWISE = [
+    *_ew("isnan"), *_ew("isinf"), *_ew("isfinite"), *_ew("isposinf", NUM), *_ew("isneginf", NUM), *_ew("isreal"),
+    *_ew("signbit", NUM), *_ew("square"), *_ew("deg2rad", NUM), *_ew("rad2deg", NUM), *_ew("negative", NUM),
+    *_ew("absolute", NUM), *_ew("angle", NUM), *_ew("positive", NUM),
+    Case("Tensor.nan_to_num", lambda L, x, **kw: x.nan_to_num(**kw), unary(kw=_kw(
+        nan=st.floats(-2, 2), posinf=st.none() | st.floats(-5, 5), neginf=st.none() | st.floats(-5, 5)))),
+    Case("Tensor.nan_to_num_", lambda L, x: x.clone().nan_to_num_(), unary()),
+    Case("fg.isclose", lambda L, a, b, **kw: L.isclose(a, b, **kw), nary(2, NUM, scalar_ok=False, same_dtype=True,
+         kw=_kw(rtol=st.sampled_from([0, 1e-5, 0.1]), atol=st.sampled_from([0, 1e-8, 0.5]), equal_nan=st.booleans()))),
+    Case("Tensor.allclose", lambda L, a, b: a.allclose(b, 0.01, 0.01), nary(2, FLOATS, scalar_ok=False, same_dtype=True)),
+    Case("Tensor.equal", lambda L, a, b: a.equal(b), nary(2, scalar_ok=False, same_dtype=True)),
+    Case("Tensor.lerp", lambda L, a, b, w: a.lerp(b, w), nary(2, FLOATS, scalar_ok=False, same_dtype=True,
+                                                             kw=_kw(w=st.floats(-1, 2)))),
+    Case("lerp(tensor weight)", lambda L, a, b, w: a.lerp(b, w), nary(3, FLOATS, scalar_ok=False, same_dtype=True)),
+    Case("Tensor.lerp_", lambda L, a, b, w: a.clone().lerp_(b, w), nary(2, FLOATS, scalar_ok=False, same_dtype=True,
+                                                                       kw=_kw(w=st.floats(-1, 2)))),
+    Case("Tensor.addcmul", lambda L, a, b, c, value: a.addcmul(b, c, value=value),
+         nary(3, FLOATS, scalar_ok=False, kw=_kw(value=st.sampled_from([1, 0.5, -2])))),
+    Case("fg.addcdiv", lambda L, a, b, c, value: L.addcdiv(a, b, c, value=value),
+         nary(3, FLOATS, scalar_ok=False, kw=_kw(value=st.sampled_from([1, 0.5, -2])))),
+    Case("Tensor.addcmul_", lambda L, a, b, c: a.clone().addcmul_(b, c, value=2), nary(3, FLOATS, scalar_ok=False).filter(
+        lambda a: _bshape(a) == _shape_of(a.inputs[0]))),
+    Case("Tensor.float_power", lambda L, a, b: a.float_power(b), nary(2, NUM, low=0.1, high=3, first_tensor=True)),
+    Case("fg.ldexp", lambda L, a, b: L.ldexp(a, b), nary(2, ("float32", "float64", "int64"), scalar_ok=False).filter(
+        lambda a: a.inputs[1].base.dtype == np.int64)),
+    Case("fg.heaviside", lambda L, a, b: L.heaviside(a, b), nary(2, NUM, scalar_ok=False, same_dtype=True)),
+    Case("fg.gcd", lambda L, a, b: L.gcd(a, b), nary(2, ("int64",), scalar_ok=False)),
+    Case("fg.lcm", lambda L, a, b: L.lcm(a, b), nary(2, ("int64",), scalar_ok=False)),
+    Case("Tensor.clamp_min", lambda L, x, v: x.clamp_min(v), unary(NUM, kw=_kw(v=st.floats(-2, 2) | st.integers(-2, 2)))),
+    Case("Tensor.clamp_max", lambda L, x, v: x.clamp_max(v), unary(NUM, kw=_kw(v=st.floats(-2, 2) | st.integers(-2, 2)))),
+    Case("Tensor.clamp_min_", lambda L, x, v: x.clone().clamp_min_(v), unary(FLOATS, kw=_kw(v=st.floats(-2, 2)))),
+    Case("Tensor.clip_", lambda L, x, a, b: x.clone().clip_(a, b), unary(FLOATS, kw=_kw(a=st.floats(-2, 0), b=st.floats(0, 2)))),
+    Case("Tensor.hardshrink", lambda L, x, lam: x.hardshrink(lam), unary(FLOATS, kw=_kw(lam=st.floats(0, 2)))),
+    Case("fg.bincount", lambda L, x: L.bincount(x), st.lists(st.integers(0, 5), max_size=6).map(
+        lambda v: Args([T(np.asarray(v, np.int64))], {}, 0))),
+    Case("bincount(weights)", lambda L, x, w: L.bincount(x, w, 3), st.integers(0, 6).flatmap(lambda n: st.tuples(
+        hnp.arrays(np.int64, (n,), elements=st.integers(0, 5)), tensors((n,), "float64", layouts=False, grad=False))).map(
+        lambda t: Args([T(t[0]), t[1]], {}, 0))),
+    Case("Tensor.histc", lambda L, x, **kw: x.histc(**kw), unary(FLOATS, nonfinite=False, kw=_kw(
+        bins=st.integers(1, 6), min=st.sampled_from([0, -1, -3]), max=st.sampled_from([0, 1, 3])))),
+    Case("Tensor.multiply", lambda L, a, b: a.multiply(b), nary(2, first_tensor=True)),
+    Case("fg.subtract", lambda L, a, b: L.subtract(a, b), nary(2, NUM, first_tensor=True)),
+    Case("Tensor.greater", lambda L, a, b: a.greater(b), nary(2, first_tensor=True)),
+    Case("fg.less_equal", lambda L, a, b: L.less_equal(a, b), nary(2, first_tensor=True)),
+    Case("Tensor.not_equal", lambda L, a, b: a.not_equal(b), nary(2, first_tensor=True)),
+    Case("Tensor.true_divide", lambda L, a, b: a.true_divide(b), nary(2, NUM, first_tensor=True).filter(
+        lambda a: not any(isinstance(t, T) and t.base.dtype.kind == "f" and ((np.abs(t.base) < 1e-18) & (t.base != 0)).any()
+                          for t in a.inputs))),
+    Case("divide(floor)", lambda L, a, b: a.divide(b, rounding_mode="floor"), nary(2, FLOATS, scalar_ok=False, nonfinite=False,
+                                                                                 low=0.5, high=4), tol=5),
+    Case("Tensor.frexp", lambda L, x: tuple(x.frexp()), unary(FLOATS)),
+]
+
+
+def _bshape(a: Args):
+    return tuple(np.broadcast_shapes(*[_shape_of(t) for t in a.inputs]))
+
+
+# ----------------------------------------------------------------------------- factories and predicates
+
+
+@st.composite
+def _new_kw(draw, shape):
+    return {"size": tuple(draw(st.lists(st.integers(0, 3), max_size=3))),
+            "dtype": draw(st.sampled_from([None, "float64", "int64", "bool"]))}
+
+
+def _dt(L, name):
+    return None if name is None else getattr(L, name)
+
+
+FACTORIES = [
+    Case("Tensor.new_zeros", lambda L, x, size, dtype: x.new_zeros(size, dtype=_dt(L, dtype)), unary(kw=_new_kw)),
+    Case("Tensor.new_ones", lambda L, x, size, dtype: x.new_ones(*size, dtype=_dt(L, dtype)), unary(kw=_new_kw)),
+    Case("Tensor.new_full", lambda L, x, size, dtype: x.new_full(size, 2.5 if dtype != "int64" else 3, dtype=_dt(L, dtype)),
+         unary(kw=_new_kw)),
+    Case("Tensor.new_empty(shape)", lambda L, x, size, dtype: x.new_empty(size, dtype=_dt(L, dtype)).shape, unary(kw=_new_kw)),
+    Case("Tensor.new_tensor", lambda L, x, v: x.new_tensor(v), unary(kw=_kw(v=st.lists(st.floats(-3, 3), max_size=3)))),
+    Case("Tensor.info", lambda L, x: (x.is_cpu, x.is_complex(), x.is_signed(), x.is_conj(), x.is_neg(), x.is_sparse,
+                                      x.is_quantized, x.is_meta, x.is_nested, x.ndimension(), x.nelement(), x.itemsize,
+                                      x.nbytes, x.get_device(), x.dim_order(), x.is_same_size(x), x.is_pinned(),
+                                      x.is_shared()), unary()),
+    Case("Tensor.is_nonzero", lambda L, x: x.is_nonzero(), unary()),
+    Case("Tensor.conj", lambda L, x: (x.conj(), x.resolve_conj(), x.resolve_neg(), x.real, x.adjoint() if x.ndim >= 2 else x),
+         unary(FLOATS)),
+    Case("Tensor.H", lambda L, x: x.H, unary(max_dims=2)),
+    Case("Tensor.mH", lambda L, x: x.mH, unary(min_dims=2)),
+]
+
+ALL = GATHER + INDEX + MASKS + SORTING + REDUCTIONS + NORMS + SHAPES + PRODUCTS + LINALG + ELEMENTWISE + FACTORIES
