@@ -39,6 +39,7 @@ from ._functions import *  # noqa: F403 (the function forms of tensor ops)
 from ._functions import get_rng_state, set_rng_state
 from ._legacy import *  # noqa: F403 (FloatTensor, LongTensor, ...: one per dtype the core has; attaches Tensor.type)
 from ._size import Size
+from ._tensor_methods import *  # noqa: F403 (composite Tensor methods attached to fg.Tensor, and their function forms)
 from .amp import autocast
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .backends._runtime import (
