@@ -26,12 +26,10 @@ is written as its own contiguous storage.
 
 from __future__ import annotations
 
+import codecs
 import io
-import os
 import pickle
-import random
 import struct
-import time
 import zlib
 from collections import OrderedDict
 
@@ -95,8 +93,11 @@ class _Storages:
         from .nn.parameter import Parameter
 
         if isinstance(t, Parameter):
-            return _REBUILD_PARAMETER, (t.detach(), t.requires_grad, OrderedDict())
+            data = t.detach()
+            return (_planned, (data,)) if self.planning else (_REBUILD_PARAMETER, (data, t.requires_grad, OrderedDict()))
         ref, offset, stride = self.place(t)
+        if self.planning:
+            return _planned, ()
         return _REBUILD_TENSOR, (ref, offset, tuple(t.shape), stride, t.requires_grad, OrderedDict())
 
     def place(self, t) -> tuple[_StorageRef, int, tuple]:
@@ -105,12 +106,11 @@ class _Storages:
         numel = 1
         for n in shape:
             numel *= n
-        get_offset = getattr(t, "storage_offset", None)
-        if get_offset is None:  # storage unknown: a contiguous copy of its own
+        offset = _storage_offset(t)
+        if offset is None:  # storage unknown: a contiguous copy of its own
             return self.new(kind, numel, contiguous=True, member=t), 0, _contiguous_strides(shape)
         if numel == 0:
             return self.new(kind, 0), 0, stride
-        offset = get_offset()
         lo, hi = offset, offset + 1 + sum((n - 1) * s for n, s in zip(shape, stride))
         group = (t.data_ptr() - offset * t.element_size(), kind)
         if self.planning:
@@ -137,7 +137,17 @@ class _Storages:
         return ref
 
 
-_PLANNED = _StorageRef("0", "float32", 0)  # what the planning pass writes (thrown away)
+_PLANNED = _StorageRef("0", "float32", 0)
+
+
+def _planned(*args):
+    """What the planning pass writes for tensors and PyTorch's globals (thrown away)."""
+
+
+def _storage_offset(t) -> int | None:
+    """Where `t` starts in its storage, or None while the core does not say."""
+    get = getattr(t, "storage_offset", None)
+    return None if get is None else get()
 
 
 def _contiguous_strides(shape: tuple) -> tuple:
@@ -146,6 +156,9 @@ def _contiguous_strides(shape: tuple) -> tuple:
         strides.append(step)
         step *= max(n, 1)
     return tuple(reversed(strides))
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None), tuple, list, dict, bytes})
 
 
 class _Pickler(pickle._Pickler):
@@ -172,7 +185,20 @@ class _Pickler(pickle._Pickler):
         return NotImplemented
 
     def save(self, obj, save_persistent_id=True):
-        if type(obj) is _core.dtype:
+        kind = type(obj)
+        if kind is bytes and not obj and self.proto < 3:
+            # pickle writes b"" as bytes(), which PyTorch's weights-only unpickler refuses; this
+            # is how it writes every other bytes value.
+            self.save_reduce(codecs.encode, ("", "latin1"), obj=obj)
+            return
+        if kind in _PLAIN:  # what the base class does, without asking persistent_id and reducer_override
+            memo = self.memo.get(id(obj))
+            if memo is not None:
+                self.write(self.get(memo[0]))
+            else:
+                self.dispatch[kind](self, obj)
+            return
+        if kind is _core.dtype:
             name = str(obj).rsplit(".", 1)[-1]
             obj = _TORCH_DTYPES.setdefault(name, _Global("torch", name))
         if type(obj) is not _Global:
@@ -191,6 +217,22 @@ class _Pickler(pickle._Pickler):
         self.memoize(obj)
 
 
+class _Planner(pickle.Pickler):
+    """The planning pass: the C pickler (fast), visiting every tensor as the second pass will,
+    writing importable stand-ins instead of PyTorch's globals. It also finds what does not pickle."""
+
+    def __init__(self, protocol: int, storages: _Storages):
+        super().__init__(_Discard(), protocol)
+        self.storages = storages
+
+    def reducer_override(self, obj):
+        if isinstance(obj, _core.Tensor):
+            return self.storages.reduce(obj)
+        if type(obj) is _core.dtype or _Pickler.reducer_override(self, obj) is not NotImplemented:
+            return _planned, ()
+        return NotImplemented
+
+
 class _Discard:
     def write(self, data) -> int:
         return len(data)
@@ -206,7 +248,7 @@ def dump(obj, protocol: int = 2) -> tuple[bytes, list[_StorageRef]]:
         raise ValueError(f"fg.save: pickle_protocol must be 2 to {pickle.HIGHEST_PROTOCOL} (PyTorch's default is 2), got {protocol!r}")
     storages = _Storages()
     try:
-        _Pickler(_Discard(), protocol, storages).dump(obj)
+        _Planner(protocol, storages).dump(obj)
     except _PICKLE_ERRORS as e:
         where, culprit = _find_unpicklable(obj, protocol, "obj", {id(obj)})
         raise TypeError(f"fg.save: cannot save {_type_name(culprit)} at {where}: {e}") from None
@@ -218,7 +260,7 @@ def dump(obj, protocol: int = 2) -> tuple[bytes, list[_StorageRef]]:
 
 def _pickles(obj, protocol: int) -> bool:
     try:
-        _Pickler(_Discard(), protocol, _Storages()).dump(obj)
+        _Planner(protocol, _Storages()).dump(obj)
     except _PICKLE_ERRORS:
         return False
     return True
@@ -286,7 +328,8 @@ def _storage_array(ref: _StorageRef) -> np.ndarray:
 _LOCAL = struct.Struct("<4s5H3L2H")
 _CENTRAL = struct.Struct("<4s6H3L5H2L")
 _ALIGNMENT = 64
-_U32 = 0xFFFFFFFF
+_U32 = 0xFFFFFFFF  # a 32-bit field that says "see the zip64 extra field"
+_ZIP64_FROM = _U32  # sizes and offsets from which an entry needs zip64 fields (lowered in a test)
 _MASK64 = (1 << 64) - 1
 
 
@@ -307,7 +350,7 @@ class _ZipWriter:
     def record(self, name: str, data) -> None:
         data = memoryview(data).cast("B")
         size, offset, full = len(data), self.pos, (self.prefix + name).encode()
-        big_size, big_offset = size >= _U32, offset >= _U32
+        big_size, big_offset = size >= _ZIP64_FROM, offset >= _ZIP64_FROM
         fields = (struct.pack("<QQ", size, 0) if big_size else b"") + (struct.pack("<Q", offset) if big_offset else b"")
         zip64 = struct.pack("<HH", 1, len(fields)) + fields if fields else b""
         pad = -(offset + _LOCAL.size + len(full) + len(zip64) + 4) % _ALIGNMENT
@@ -326,7 +369,7 @@ class _ZipWriter:
         fields = (struct.pack("<QQ", size, size) if big_size else b"") + (struct.pack("<Q", offset) if big_offset else b"")
         zip64 = struct.pack("<HH", 1, len(fields)) + fields if fields else b""
         self.central.append(
-            _CENTRAL.pack(b"PK\x01\x02", 0, 0, flags, 0, 0, 0, crc, min(size, _U32), min(size, _U32), len(full), len(zip64), 0, 0, 0, 0, min(offset, _U32))
+            _CENTRAL.pack(b"PK\x01\x02", 0, 0, flags, 0, 0, 0, crc, *[_U32 if big_size else size] * 2, len(full), len(zip64), 0, 0, 0, 0, _U32 if big_offset else offset)
             + full
             + zip64
         )
@@ -435,110 +478,3 @@ def _serialization_id(names: list[str], crcs: int) -> str:
     for i in _unordered_set_order(codes):
         combined = _hash_combine(combined, codes[i])
     return f"{combined:020d}{crcs:020d}"
-
-
-# ---- atomic writes ----------------------------------------------------------------------------
-# The temporary files are named as rust/io/save.rs names those of safetensors saves, so either
-# writer recognises and removes the other's stale ones.
-
-_STALE_AFTER = 3600.0
-_TAG = "ferrograd-"
-_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def write_atomically(path: str, write) -> None:
-    """Calls `write(file)` on a temporary file in `path`'s folder, fsyncs it and renames it over
-    `path`: a save that fails or is killed leaves the previous file as it was."""
-    folder = os.path.dirname(path) or "."
-    ours = f".{os.path.basename(path)[:64]}.{_TAG}"
-    _remove_stale_temporaries(folder, ours)
-    prefix = f"{ours}{_host_tag()}-{os.getpid()}-"
-    rng = random.SystemRandom()
-    for _ in range(100):
-        temp = os.path.join(folder, prefix + "".join(rng.choices(_ALNUM, k=6)) + ".tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-        except OSError as e:
-            raise type(e)(e.errno, f"fg.save: '{path}': {e.strerror}") from None
-    else:
-        raise FileExistsError(f"fg.save: '{path}': could not create a temporary file next to it")
-    try:
-        with open(fd, "wb", buffering=1 << 20) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())  # before the rename, or a crash could leave the name on lost data
-        os.replace(temp, path)
-    except BaseException as e:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        if isinstance(e, OSError) and path not in str(e):
-            raise type(e)(e.errno, f"fg.save: '{path}': {e.strerror}") from None
-        raise
-    try:  # the rename is durable once the folder is synced (not possible everywhere)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
-def _remove_stale_temporaries(folder: str, ours: str) -> None:
-    """Removes temporaries of earlier saves to this target whose writer is gone (same machine,
-    pid no longer running) or that nobody has written for an hour; nothing else."""
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    host, me, now = _host_tag(), os.getpid(), time.time()
-    for name in names:
-        if not (name.startswith(ours) and name.endswith(".tmp")):
-            continue
-        parts = name[len(ours) : -len(".tmp")].split("-")
-        if len(parts) != 3 or len(parts[0]) != 8 or not parts[1].isdigit() or len(parts[2]) != 6:
-            continue
-        if not (all(c in "0123456789abcdefABCDEF" for c in parts[0]) and all(c in _ALNUM for c in parts[2])):
-            continue
-        full = os.path.join(folder, name)
-        try:
-            age = now - os.stat(full).st_mtime
-        except OSError:
-            continue
-        pid = int(parts[1])
-        dead = parts[0] == host and pid != me and os.path.exists("/proc/self") and not os.path.exists(f"/proc/{pid}")
-        if dead or age > _STALE_AFTER:
-            try:
-                os.unlink(full)
-            except OSError:
-                pass
-
-
-def _host_tag() -> str:
-    """8 hex digits naming this machine (FNV-1a of its host name), as save.rs computes them."""
-    try:
-        with open("/proc/sys/kernel/hostname", "rb") as f:
-            name = f.read()
-    except OSError:
-        name = os.environ.get("HOSTNAME", "").encode()
-    h = 0x811C9DC5
-    for b in name.strip():
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return f"{h:08x}"
-
-
-def save(obj, f, pickle_protocol: int = 2, byteorder_record: bool = True) -> None:
-    """`fg.save` to a path (atomically) or a binary file object, in PyTorch's zip format."""
-    data_pkl, refs = dump(obj, pickle_protocol)
-    if hasattr(f, "write"):
-        write_zip(f, "archive", data_pkl, refs, byteorder_record)
-        if hasattr(f, "flush"):
-            f.flush()
-        return
-    path = os.fsdecode(os.fspath(f))
-    write_atomically(path, lambda fh: write_zip(fh, archive_name(path), data_pkl, refs, byteorder_record))

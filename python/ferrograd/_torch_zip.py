@@ -101,7 +101,7 @@ def load(fh, name: str, weights_only: bool = True, safe_globals: dict | None = N
         if not weights_only:
             return _FullUnpickler(data, archive).load()
         _scan(data)
-        return _Unpickler(data, archive, safe_globals or {}).load()
+        return (_CheckedUnpickler if safe_globals else _Unpickler)(data, archive, safe_globals or {}).load()
     except UnpicklingError as e:
         raise UnpicklingError(f"fg.load: '{name}': {e}") from None
     except _Corrupt as e:
@@ -550,8 +550,8 @@ class _Storages:
         return _Storage(self.archive, info, storage_type.kind, nbytes)
 
 
-class _Unpickler(_Storages, pickle._Unpickler):
-    """The weights-only unpickler. The pure-Python one, so BUILD can be checked (see `load_build`)."""
+class _WeightsOnly(_Storages):
+    """find_class of weights-only loading: PyTorch's globals as stand-ins, the user's allowlist."""
 
     def __init__(self, data: bytes, archive: _Archive, safe_globals: dict):
         super().__init__(io.BytesIO(data), encoding="utf-8")
@@ -583,6 +583,18 @@ class _Unpickler(_Storages, pickle._Unpickler):
             f"`fg.serialization.safe_globals([{shown}])` context manager to allowlist this global if you trust this "
             "class/function."
         )
+
+
+
+class _Unpickler(_WeightsOnly, pickle.Unpickler):
+    """The C unpickler, used while the user allows nothing: no BUILD can change what find_class
+    hands out (the stand-ins are frozen, builtin types refuse attributes)."""
+
+
+class _CheckedUnpickler(_WeightsOnly, pickle._Unpickler):
+    """The pure-Python unpickler, used once the user allowed classes or functions: its BUILD
+    applies only to an OrderedDict or an instance of an allowed class. (The C one would set the
+    attributes of an allowed class or function itself, for every later use in the process.)"""
 
     def load_build(self):
         inst = self.stack[-2] if len(self.stack) >= 2 else OrderedDict()  # (too short: pickle's error)

@@ -35,8 +35,10 @@ import io
 import json
 import os
 import pickle
+import random
 import shutil
 import tempfile
+import time
 from collections import Counter, OrderedDict
 
 from . import _core
@@ -83,19 +85,25 @@ def save(obj, f, pickle_module=None, pickle_protocol: int = 2, _use_new_zipfile_
         raise ValueError(f"fg.save: pickle_module must be None or pickle, got {pickle_module!r}")
     if not _use_new_zipfile_serialization:
         raise ValueError("fg.save: PyTorch's legacy format (_use_new_zipfile_serialization=False) is not supported; ferrograd writes the zip format every PyTorch since 1.6 reads")
-    if hasattr(f, "write"):
-        _torch_save.save(obj, f, pickle_protocol, not _disable_byteorder_record)
-        return
-    path = _path_arg(f, "save")
-    if path.lower().endswith(".safetensors"):
+    path = None if hasattr(f, "write") else _path_arg(f, "save")
+    if path is None or not path.lower().endswith(".safetensors"):
+        data_pkl, storages = _torch_save.dump(obj, pickle_protocol)  # raises before writing anything
+
+        def write(fh, folder: str) -> None:
+            _torch_save.write_zip(fh, folder, data_pkl, storages, byteorder_record=not _disable_byteorder_record)
+
+        if path is None:
+            write(f, "archive")
+            getattr(f, "flush", lambda: None)()
+        else:
+            _write_atomically(path, lambda fh: write(fh, _torch_save.archive_name(path)))
+    else:
         tensors: list[tuple[list, Tensor]] = []
         tree = _encode(obj, [], tensors)
         names = _tensor_names([p for p, _ in tensors])
         meta = {"version": _META_VERSION, "tensors": names, "tree": tree}
         metadata = {"format": "pt", _META_KEY: json.dumps(meta, ensure_ascii=False)}
         _core._save_safetensors(path, [(name, t) for name, (_, t) in zip(names, tensors)], metadata)
-    else:
-        _torch_save.save(obj, path, pickle_protocol, not _disable_byteorder_record)
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None, **pickle_load_args):
@@ -230,6 +238,101 @@ def _check_map_location(map_location) -> None:
     from ._device import device
 
     device(map_location)  # raises for anything but the CPU, with the reason
+
+
+# ---- atomic writes of PyTorch's format (safetensors: rust/io/save.rs) -------------------------
+# Temporary files are named as save.rs names those of safetensors saves, so either writer
+# recognises and removes the other's stale ones.
+
+_STALE_AFTER = 3600.0
+_TAG = "ferrograd-"
+_ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _write_atomically(path: str, write) -> None:
+    """Calls `write(file)` on a temporary file in `path`'s folder, fsyncs it and renames it over
+    `path`: a save that fails or is killed leaves the previous file as it was."""
+    folder = os.path.dirname(path) or "."
+    ours = f".{os.path.basename(path)[:64]}.{_TAG}"
+    _remove_stale_temporaries(folder, ours)
+    prefix = f"{ours}{_host_tag()}-{os.getpid()}-"
+    rng = random.SystemRandom()
+    for _ in range(100):
+        temp = os.path.join(folder, prefix + "".join(rng.choices(_ALNUM, k=6)) + ".tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise type(e)(e.errno, f"fg.save: '{path}': {e.strerror}") from None
+    else:
+        raise FileExistsError(f"fg.save: '{path}': could not create a temporary file next to it")
+    try:
+        with open(fd, "wb", buffering=1 << 20) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # before the rename, or a crash could leave the name on lost data
+        os.replace(temp, path)
+    except BaseException as e:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        if isinstance(e, OSError) and path not in str(e):
+            raise type(e)(e.errno, f"fg.save: '{path}': {e.strerror}") from None
+        raise
+    try:  # the rename is durable once the folder is synced (not possible everywhere)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _remove_stale_temporaries(folder: str, ours: str) -> None:
+    """Removes temporaries of earlier saves to this target whose writer is gone (same machine,
+    pid no longer running) or that nobody has written for an hour; nothing else."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    host, me, now = _host_tag(), os.getpid(), time.time()
+    for name in names:
+        if not (name.startswith(ours) and name.endswith(".tmp")):
+            continue
+        parts = name[len(ours) : -len(".tmp")].split("-")
+        if len(parts) != 3 or len(parts[0]) != 8 or not parts[1].isdigit() or len(parts[2]) != 6:
+            continue
+        if not (all(c in "0123456789abcdefABCDEF" for c in parts[0]) and all(c in _ALNUM for c in parts[2])):
+            continue
+        full = os.path.join(folder, name)
+        try:
+            age = now - os.stat(full).st_mtime
+        except OSError:
+            continue
+        pid = int(parts[1])
+        dead = parts[0] == host and pid != me and os.path.exists("/proc/self") and not os.path.exists(f"/proc/{pid}")
+        if dead or age > _STALE_AFTER:
+            try:
+                os.unlink(full)
+            except OSError:
+                pass
+
+
+def _host_tag() -> str:
+    """8 hex digits naming this machine (FNV-1a of its host name), as save.rs computes them."""
+    try:
+        with open("/proc/sys/kernel/hostname", "rb") as f:
+            name = f.read()
+    except OSError:
+        name = os.environ.get("HOSTNAME", "").encode()
+    h = 0x811C9DC5
+    for b in name.strip():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return f"{h:08x}"
 
 
 # ---- the allowlist of weights-only loading (PyTorch's torch.serialization API) -----------------
