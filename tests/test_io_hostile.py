@@ -182,11 +182,39 @@ def _hostile_zips(marker: str) -> dict[str, tuple[bytes, str]]:
         "unknown byte order": (torch_zip(ok, {"0": FOUR}, byteorder=b"middle"), "unknown byte order"),
         "zip without data.pkl": (_zip_of({"notes.txt": b"hi"}), "not a torch.save file"),
         "truncated zip": (torch_zip(ok, {"0": FOUR})[:60], "not a valid zip"),
-        # A few bytes of pickle that rebuild one 16 KB storage 20,000 times: 320 MB once copied.
-        "one storage rebuilt 20000 times": (_rebuilt_many_times(20000), r"more than a file of \d+ bytes can justify"),
-        "expanded to 2**28 elements": (torch_zip(torch_pickle({"w": (0, (1 << 14, 1 << 14), (0, 0))}), {"0": FOUR}), "takes 1073741824 bytes once copied"),
+        **({} if SHARES_STORAGE else _copied_too_much()),
         "empty tensor whose other dims overflow": (torch_zip(torch_pickle({"w": (0, (0, 1 << 62, 1 << 62), (1, 1, 1))}), {"0": FOUR}), "more elements than any file"),
     } | _corrupt_zips()
+
+
+# With as_strided in the core, tensors are views of storages read once; without it they are
+# copied, and a file whose copies would take far more memory than its size is refused.
+SHARES_STORAGE = hasattr(fg.Tensor, "as_strided")
+
+
+def _copied_too_much() -> dict[str, tuple[bytes, str]]:
+    return {
+        # A few bytes of pickle that rebuild one 16 KB storage 20,000 times: 320 MB once copied.
+        "one storage rebuilt 20000 times": (_rebuilt_many_times(20000), r"more than a file of \d+ bytes can justify"),
+        "expanded to 2**28 elements": (_expanded(), "takes 1073741824 bytes once copied"),
+    }
+
+
+def _expanded() -> bytes:
+    return torch_zip(torch_pickle({"w": (0, (1 << 14, 1 << 14), (0, 0))}), {"0": FOUR})
+
+
+@pytest.mark.skipif(not SHARES_STORAGE, reason="needs Tensor.as_strided in the core")
+def test_tensors_on_one_storage_are_views_of_it_not_copies(tmp_path):
+    """What the copying loader had to refuse loads as views, without allocating their size."""
+    (tmp_path / "many.pt").write_bytes(_rebuilt_many_times(20000))
+    many = fg.load(tmp_path / "many.pt")
+    assert len(many) == 20000 and many[0].shape == (4096,)
+    many[0].add_(1.0)
+    assert many[19999][0].item() == 1.0  # one storage
+    (tmp_path / "expanded.pt").write_bytes(_expanded())
+    w = fg.load(tmp_path / "expanded.pt")["w"]
+    assert w.shape == (1 << 14, 1 << 14) and w.stride() == (0, 0) and w[5, 7].item() == 1.0
 
 
 def _rebuilt_many_times(n: int) -> bytes:

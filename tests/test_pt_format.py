@@ -88,6 +88,8 @@ def test_every_kind_of_value_round_trips_with_its_type():
         dtypes=[fg.float32, fg.int64, fg.bool, fg.float64, fg.float32],
         device=fg.device("cpu"),
     )
+    if hasattr(fg, "Size"):
+        obj["size"] = fg.Size([2, 3])  # written as torch.Size
     back = round_trip(obj)
     expected = OrderedDict(obj)
     expected["params"] = dict(obj["params"], nonleaf=obj["params"]["nonleaf"].detach().requires_grad_())
@@ -158,6 +160,44 @@ def test_a_view_saved_alone_keeps_its_strides_and_only_the_span_it_needs():
     assert zipfile.ZipFile(buf).getinfo("archive/data/0").file_size == (100 + 90 + 1) * 4
     back = fg.load(io.BytesIO(buf.getvalue()))
     assert back.stride() == (100, 10) and back.tolist() == view.tolist()
+
+
+def _spy(data_pkl: bytes) -> dict:
+    """{name: (storage key, offset, size, stride)} of a saved dict of tensors, read from data.pkl."""
+
+    class Spy(pickle.Unpickler):
+        def find_class(self, module, name):
+            return OrderedDict if name == "OrderedDict" else lambda storage, *args: (storage, *args[:3])
+
+        def persistent_load(self, pid):
+            return pid[2]
+
+    return Spy(io.BytesIO(data_pkl)).load()
+
+
+def test_views_of_one_storage_are_written_once_with_their_offsets_and_strides(monkeypatch):
+    """The writer's half of storage sharing, the core's storage offsets stood in for (every
+    tensor here views `base`, whose storage starts at base.data_ptr())."""
+    base = fg.arange(24.0).reshape(4, 6)
+    monkeypatch.setattr(_torch_save, "_storage_offset", lambda t: (t.data_ptr() - base.data_ptr()) // t.element_size())
+    obj = {"t": base.t(), "row": base[2], "cols": base[1:, 1::2], "last": base[3, 5]}
+    buf = io.BytesIO()
+    fg.save(obj, buf)
+    z = zipfile.ZipFile(buf)
+    assert [n for n in z.namelist() if "/data/" in n] == ["archive/data/0"]
+    assert z.read("archive/data/0") == np.arange(24, dtype="<f4").tobytes()
+    assert _spy(z.read("archive/data.pkl")) == {
+        "t": ("0", 0, (6, 4), (1, 6)), "row": ("0", 12, (6,), (1,)), "cols": ("0", 7, (3, 3), (6, 2)), "last": ("0", 23, (), ()),
+    }  # fmt: skip
+    assert_same(fg.load(io.BytesIO(buf.getvalue())), obj)
+    # Only the span the saved tensors need is written; elements between them that no saved
+    # tensor reaches are 0 unless the core can read the storage itself (as_strided).
+    buf = io.BytesIO()
+    fg.save({"a": base[1, :2], "b": base[2, 4:]}, buf)
+    z = zipfile.ZipFile(buf)
+    want = np.arange(6, 18, dtype="<f4") if SHARES_STORAGE else np.array([6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 16, 17], "<f4")
+    assert z.read("archive/data/0") == want.tobytes()
+    assert _spy(z.read("archive/data.pkl")) == {"a": ("0", 0, (2,), (1,)), "b": ("0", 10, (2,), (1,))}
 
 
 def test_without_storage_offsets_each_tensor_is_its_own_contiguous_storage(monkeypatch):
@@ -432,6 +472,8 @@ def _torch_value(value, torch):
         return getattr(torch, str(value).rsplit(".", 1)[1])
     if isinstance(value, fg.device):
         return torch.device(str(value))
+    if type(value).__name__ == "Size":
+        return torch.Size(value)
     if isinstance(value, dict):
         return type(value)((k, _torch_value(v, torch)) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -453,6 +495,8 @@ def assert_matches_torch(ours, theirs, torch, where="obj"):
         assert isinstance(ours, fg.dtype) and str(ours).rsplit(".")[1] == str(theirs).rsplit(".")[1], where
     elif isinstance(theirs, torch.device):
         assert ours == fg.device(str(theirs)), where
+    elif isinstance(theirs, torch.Size):
+        assert type(ours) is fg.Size and tuple(ours) == tuple(theirs), where
     elif isinstance(theirs, dict):
         assert type(ours) is type(theirs) and list(ours) == list(theirs), where
         for k in theirs:
@@ -476,6 +520,7 @@ def checkpoint():
         views={"base": base, "t": base.t(), "rows": base[1:4:2], "col": base[:, 3], "scalar": base[4, 6]},
         plain={"epoch": 2, "betas": (0.9, 0.99), "name": "ckpt ✓", "none": None, "flag": True, 7: b"raw", "nan": float("nan")},
         extra=[{1, 2}, 3 - 1j, bytearray(b"xy"), fg.float64, fg.device("cpu"), fg.tensor(1.5, requires_grad=True)],
+        **({"size": fg.Size([4, 5])} if hasattr(fg, "Size") else {}),
     )
 
 
@@ -516,6 +561,19 @@ class TestWithPyTorch:
         fg.save(golden_object(fg, nn), ours)
         torch.save(golden_object(torch, torch.nn), theirs)
         assert ours.getvalue() == theirs.getvalue()
+
+    def test_views_written_together_are_views_of_one_storage_in_torch(self, torch, monkeypatch):
+        base = fg.arange(24.0).reshape(4, 6)
+        monkeypatch.setattr(_torch_save, "_storage_offset", lambda t: (t.data_ptr() - base.data_ptr()) // t.element_size())
+        obj = {"t": base.t(), "row": base[2], "cols": base[1:, 1::2]}
+        buf = io.BytesIO()
+        fg.save(obj, buf)
+        buf.seek(0)
+        theirs = torch.load(buf, weights_only=True)
+        assert len({v.untyped_storage().data_ptr() for v in theirs.values()}) == 1
+        assert {k: (v.stride(), v.storage_offset()) for k, v in theirs.items()} == {"t": ((1, 6), 0), "row": ((1,), 12), "cols": ((6, 2), 7)}
+        for k in obj:
+            np.testing.assert_array_equal(theirs[k].numpy(), obj[k].numpy())
 
     def test_zip64_entries_load_in_torch(self, torch, tmp_path, monkeypatch):
         monkeypatch.setattr(_torch_save, "_ZIP64_FROM", 100)
