@@ -28,7 +28,7 @@ pub fn result_type(a: &Tensor, b: &Tensor) -> DType {
     }
 }
 
-fn promoted(a: &Tensor, b: &Tensor, dtype: DType) -> Result<(Tensor, Tensor)> {
+pub(crate) fn promoted(a: &Tensor, b: &Tensor, dtype: DType) -> Result<(Tensor, Tensor)> {
     Ok((to_dtype(&a.detach_if(dtype), dtype)?, to_dtype(&b.detach_if(dtype), dtype)?))
 }
 

@@ -201,7 +201,9 @@ pub fn promoted_op(t: &Tensor, other: &Tensor, op: &str, f: impl FnOnce(&Tensor)
     if !dtype.can_cast_to(t.dtype()) {
         bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", dtype.torch_name(), t.dtype().torch_name(), t.shape());
     }
-    apply_elementwise(t, op, f)
+    check_no_internal_overlap(t)?;
+    // The op may save t's old value for other's gradient (`a.atan2_(w)`): it runs on a copy.
+    apply_with(t, op, is_recording() && (t.requires_grad() || other.requires_grad()), f)
 }
 
 /// `fill_(v)` / `zero_()`.

@@ -1,6 +1,7 @@
 //! Op families, one file each; every differentiable op's backward rule sits beside its forward.
 
 pub mod binary;
+pub mod binary_math;
 pub mod cast;
 pub mod creation;
 pub mod gemm;
@@ -8,8 +9,10 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod kernel;
+pub mod math;
 pub mod matmul;
 pub mod reduce;
+pub mod scan;
 pub mod softmax;
 pub mod unary;
 pub mod view;

@@ -12,11 +12,11 @@ use crate::tensor::{DType, Element, Float, Scalar, Tensor};
 use crate::{with_float, with_numeric};
 
 #[inline(always)]
-fn c<T: Float>(v: f64) -> T {
+pub(crate) fn c<T: Float>(v: f64) -> T {
     T::from_f64(v)
 }
 
-fn float_input(t: &Tensor) -> Result<Tensor> {
+pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
     if t.dtype().is_float() { Ok(t.clone()) } else { to_dtype(t, DType::F32) }
 }
 
@@ -24,27 +24,29 @@ fn float_input(t: &Tensor) -> Result<Tensor> {
 /// (`save: input`) or output (`save: output`).
 macro_rules! unary_op {
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
-        pub fn $name(t: &Tensor) -> Result<Tensor> {
-            let t = &float_input(t)?;
-            let out = with_float!(t.dtype(), stringify!($name), T => map::<T, T>(t, |$x: T| $fwd));
+        pub fn $name(t: &$crate::tensor::Tensor) -> $crate::error::Result<$crate::tensor::Tensor> {
+            let t = &$crate::ops::unary::float_input(t)?;
+            let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map::<T, T>(t, |$x: T| $fwd));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
-            record(out, &[t], || Ok(Box::new($Back { s: Saved::new(&saved)? })))
+            $crate::autograd::record(out, &[t], || Ok(Box::new($Back { s: $crate::autograd::Saved::new(&saved)? })))
         }
         struct $Back {
-            s: Saved,
+            s: $crate::autograd::Saved,
         }
-        impl Backward for $Back {
+        impl $crate::autograd::Backward for $Back {
             fn name(&self) -> &'static str {
                 $gname
             }
-            fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
                 let s = self.s.get()?;
-                let d = with_float!(g.dtype(), $gname, T => zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
+                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
                 Ok(vec![Some(d)])
             }
         }
     };
 }
+
+pub(crate) use unary_op;
 
 unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.exp(), |g, y| g * y);
 unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x);
@@ -132,7 +134,7 @@ unary_op!(
 );
 
 /// erf in the element's precision (libm's erf/erff; std has none).
-fn erf<T: Float>(x: T) -> T {
+pub(crate) fn erf<T: Float>(x: T) -> T {
     if T::DTYPE == DType::F32 {
         T::from_f64(libm::erff(x.to_f64() as f32) as f64)
     } else {

@@ -1,0 +1,173 @@
+//! Binary elementwise math beyond arithmetic: atan2, hypot, fmod, copysign, logaddexp(2), xlogy,
+//! fmax and fmin, with numpy broadcasting. Each row is the forward and the two partial
+//! derivatives, side by side; the gradient of each input is `g * d(x, y)` summed back to its
+//! shape.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+
+use crate::autograd::{record, Backward, Saved};
+use crate::bail;
+use crate::error::Result;
+use crate::ops::binary::{self, promoted, result_type};
+use crate::ops::kernel::zip;
+use crate::ops::reduce::sum_to;
+use crate::ops::unary::c;
+use crate::tensor::{DType, Element, Tensor};
+use crate::{with_float, with_numeric};
+
+const LN_2: f64 = std::f64::consts::LN_2;
+
+/// The dtype a float op computes in: the promoted one, float32 for integer or bool operands.
+fn float_dtype(a: &Tensor, b: &Tensor) -> DType {
+    let d = result_type(a, b);
+    if d.is_float() { d } else { DType::F32 }
+}
+
+/// `g * d(x, y)` summed to `shape`: one input's gradient.
+fn partial(g: &Tensor, x: &Tensor, y: &Tensor, shape: &[usize], op: &str, d: fn(f64, f64) -> f64) -> Result<Tensor> {
+    let factor = with_float!(g.dtype(), op, T => zip::<T, T>(x, y, op, move |p: T, q: T| T::from_f64(d(p.to_f64(), q.to_f64())))?);
+    sum_to(&binary::mul(g, &factor)?, shape)
+}
+
+/// One float binary op: forward, and the partial derivatives by x and y (in float64, rounded
+/// to the element type).
+macro_rules! binary_float_op {
+    ($name:ident, $Back:ident, $gname:literal, |$x:ident, $y:ident| $fwd:expr, dx: |$dx1:ident, $dx2:ident| $dx:expr, dy: |$dy1:ident, $dy2:ident| $dy:expr) => {
+        pub fn $name(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+            let dtype = float_dtype(a, b);
+            let (x, y) = promoted(a, b, dtype)?;
+            let out = with_float!(dtype, stringify!($name), T => zip::<T, T>(&x, &y, stringify!($name), |$x: T, $y: T| $fwd)?);
+            record(out, &[a, b], || Ok(Box::new($Back { x: Saved::new(&x)?, y: Saved::new(&y)?, sa: a.shape().to_vec(), sb: b.shape().to_vec() })))
+        }
+        struct $Back {
+            x: Saved,
+            y: Saved,
+            sa: Vec<usize>,
+            sb: Vec<usize>,
+        }
+        impl Backward for $Back {
+            fn name(&self) -> &'static str {
+                $gname
+            }
+            fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+                let (x, y) = (self.x.get()?, self.y.get()?);
+                let gx = if needs[0] { Some(partial(g, x, y, &self.sa, $gname, |$dx1, $dx2| $dx)?) } else { None };
+                let gy = if needs[1] { Some(partial(g, x, y, &self.sb, $gname, |$dy1, $dy2| $dy)?) } else { None };
+                Ok(vec![gx, gy])
+            }
+        }
+    };
+}
+
+binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
+    dx: |x, y| y / (x * x + y * y),
+    dy: |x, y| -x / (x * x + y * y));
+binary_float_op!(logaddexp, LogaddexpBackward, "LogaddexpBackward0",
+    // log(e^x + e^y) = max + log1p(e^-|x-y|); equal infinities give that infinity, not NaN.
+    |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp().ln_1p() },
+    dx: |x, y| 1.0 / (1.0 + (y - x).exp()),
+    dy: |x, y| 1.0 / (1.0 + (x - y).exp()));
+binary_float_op!(logaddexp2, Logaddexp2Backward, "Logaddexp2Backward0",
+    |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp2().ln_1p() / c::<T>(LN_2) },
+    dx: |x, y| 1.0 / (1.0 + (y - x).exp2()),
+    dy: |x, y| 1.0 / (1.0 + (x - y).exp2()));
+binary_float_op!(xlogy, XlogyBackward, "XlogyBackward0",
+    // 0 where x is 0 (also for y = 0), unless y is NaN.
+    |x, y| if x == T::zero() && !y.is_nan() { T::zero() } else { x * y.ln() },
+    dx: |x, y| if x == 0.0 && !y.is_nan() { 0.0 } else { y.ln() },
+    dy: |x, y| x / y);
+binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x.copysign(y),
+    // d/dx |x| sign(y) = sign(x) sign(y), 0 at x = 0 (PyTorch's); no gradient for y.
+    dx: |x, y| if x == 0.0 { 0.0 } else { x.signum() * y.signum() },
+    dy: |_x, _y| 0.0);
+
+/// hypot(x, y) = sqrt(x^2 + y^2), float tensors only (PyTorch has no integer kernel).
+pub fn hypot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let d = result_type(a, b);
+    if !d.is_float() {
+        bail!(NotImplemented, "hypot: not implemented for '{}' (shapes {:?} and {:?}); it takes float tensors", d.torch_name(), a.shape(), b.shape());
+    }
+    hypot_float(a, b)
+}
+binary_float_op!(hypot_float, HypotBackward, "HypotBackward0", |x, y| x.hypot(y),
+    dx: |x, y| x / x.hypot(y),
+    dy: |x, y| y / x.hypot(y));
+
+/// copysign: |a| with b's sign; the result is float (float32 for integer operands).
+pub fn copysign(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    copysign_float(a, b)
+}
+
+/// fmod: C's remainder, with the sign of the dividend (`remainder` takes the divisor's). Keeps
+/// integer dtypes, where a zero divisor is an error; float gradients (g, -g * trunc(x / y)).
+pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    if dtype == DType::Bool {
+        bail!(NotImplemented, "fmod: not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
+    }
+    if dtype.is_float() {
+        return fmod_float(a, b);
+    }
+    let (x, y) = promoted(a, b, DType::I64)?;
+    if y.to_vec::<i64>().contains(&0) {
+        bail!(Runtime, "ZeroDivisionError (fmod: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
+    }
+    // wrapping: i64::MIN % -1 is 0, not an overflow panic.
+    zip::<i64, i64>(&x, &y, "fmod", |p, q| p.wrapping_rem(q))
+}
+
+binary_float_op!(fmod_float, FmodBackward, "FmodBackward0", |x, y| x % y,
+    dx: |_x, _y| 1.0,
+    dy: |x, y| -(x / y).trunc());
+
+/// fmax / fmin: the larger (smaller) value, ignoring a NaN on one side (maximum propagates it).
+/// The gradient goes to x where x wins or ties, else to y, as PyTorch.
+pub fn fmax(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    fextremum(a, b, true)
+}
+pub fn fmin(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    fextremum(a, b, false)
+}
+
+fn fextremum(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
+    let dtype = result_type(a, b);
+    if dtype == DType::Bool {
+        bail!(NotImplemented, "{}: not implemented for 'Bool' (shapes {:?} and {:?})", if is_max { "fmax" } else { "fmin" }, a.shape(), b.shape());
+    }
+    let (x, y) = promoted(a, b, dtype)?;
+    let op = if is_max { "fmax" } else { "fmin" };
+    let out = with_numeric!(dtype, op, T => zip::<T, T>(&x, &y, op, move |p: T, q: T| if x_wins(p, q, is_max) { p } else { q })?);
+    if !dtype.is_float() {
+        return Ok(out);
+    }
+    record(out, &[a, b], || Ok(Box::new(FextremumBackward { x: Saved::new(&x)?, y: Saved::new(&y)?, is_max, sa: a.shape().to_vec(), sb: b.shape().to_vec() })))
+}
+
+/// Whether fmax (fmin) takes x: x is at least (at most) y, or y is NaN.
+#[inline(always)]
+fn x_wins<T: Element>(p: T, q: T, is_max: bool) -> bool {
+    let q_nan = q.partial_cmp(&q).is_none();
+    q_nan || if is_max { p >= q } else { p <= q }
+}
+
+struct FextremumBackward {
+    x: Saved,
+    y: Saved,
+    is_max: bool,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for FextremumBackward {
+    fn name(&self) -> &'static str {
+        if self.is_max { "FmaxBackward0" } else { "FminBackward0" }
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (x, y, is_max) = (self.x.get()?, self.y.get()?, self.is_max);
+        let takes_x = with_float!(x.dtype(), "fmax", T => zip::<T, bool>(x, y, "fmax", move |p: T, q: T| x_wins(p, q, is_max))?);
+        let zero = Tensor::full(&[], 0.0, g.dtype());
+        let gx = if needs[0] { Some(sum_to(&binary::where_(&takes_x, g, &zero)?, &self.sa)?) } else { None };
+        let gy = if needs[1] { Some(sum_to(&binary::where_(&takes_x, &zero, g)?, &self.sb)?) } else { None };
+        Ok(vec![gx, gy])
+    }
+}

@@ -1,0 +1,293 @@
+//! Elementwise math beyond the basics in `unary.rs`: logs and exponentials, trigonometric and
+//! hyperbolic functions, the error and gamma functions, rounding and sign. Each forward and its
+//! gradient are one row, side by side; integer inputs compute in float32, as PyTorch does.
+
+#[allow(unused_imports)]
+use num_traits::{Float as _, One as _, Zero as _};
+
+use crate::autograd::{record, Backward};
+use crate::error::Result;
+use crate::ops::kernel::map;
+use crate::ops::unary::{c, erf as erf_t, unary_op};
+use crate::tensor::{DType, Element, Float, Tensor};
+use crate::{bail, with_float, with_numeric};
+
+const LN_2: f64 = std::f64::consts::LN_2;
+const LN_10: f64 = std::f64::consts::LN_10;
+const PI: f64 = std::f64::consts::PI;
+/// 2 / sqrt(pi), the derivative of erf at 0.
+const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+
+unary_op!(log1p, Log1pBackward, "Log1PBackward0", save: input, |x| x.ln_1p(), |g, x| g / (T::one() + x));
+unary_op!(expm1, Expm1Backward, "Expm1Backward0", save: output, |x| x.exp_m1(), |g, y| g * (y + T::one()));
+unary_op!(log2, Log2Backward, "Log2Backward0", save: input, |x| x.log2(), |g, x| g / (x * c::<T>(LN_2)));
+unary_op!(log10, Log10Backward, "Log10Backward0", save: input, |x| x.log10(), |g, x| g / (x * c::<T>(LN_10)));
+unary_op!(exp2, Exp2Backward, "Exp2Backward0", save: output, |x| x.exp2(), |g, y| g * y * c::<T>(LN_2));
+unary_op!(rsqrt, RsqrtBackward, "RsqrtBackward0", save: output, |x| T::one() / x.sqrt(), |g, y| g * c::<T>(-0.5) * y * y * y);
+unary_op!(reciprocal, ReciprocalBackward, "ReciprocalBackward0", save: output, |x| T::one() / x, |g, y| -(g * y * y));
+unary_op!(tan, TanBackward, "TanBackward0", save: output, |x| x.tan(), |g, y| g * (T::one() + y * y));
+unary_op!(asin, AsinBackward, "AsinBackward0", save: input, |x| x.asin(), |g, x| g / (T::one() - x * x).sqrt());
+unary_op!(acos, AcosBackward, "AcosBackward0", save: input, |x| x.acos(), |g, x| -(g / (T::one() - x * x).sqrt()));
+unary_op!(atan, AtanBackward, "AtanBackward0", save: input, |x| x.atan(), |g, x| g / (T::one() + x * x));
+unary_op!(sinh, SinhBackward, "SinhBackward0", save: input, |x| x.sinh(), |g, x| g * x.cosh());
+unary_op!(cosh, CoshBackward, "CoshBackward0", save: input, |x| x.cosh(), |g, x| g * x.sinh());
+unary_op!(asinh, AsinhBackward, "AsinhBackward0", save: input, |x| x.asinh(), |g, x| g / (x * x + T::one()).sqrt());
+unary_op!(acosh, AcoshBackward, "AcoshBackward0", save: input, |x| x.acosh(), |g, x| g / ((x - T::one()) * (x + T::one())).sqrt());
+unary_op!(atanh, AtanhBackward, "AtanhBackward0", save: input, |x| x.atanh(), |g, x| g / (T::one() - x * x));
+unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| erf_t(x), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp());
+unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()));
+unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp());
+unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| via_f64(x, libm::lgamma), |g, x| g * via_f64(x, digamma_f64));
+unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| via_f64(x, digamma_f64), |g, x| g * via_f64(x, trigamma_f64));
+unary_op!(
+    sinc,
+    SincBackward,
+    "SincBackward0",
+    save: input,
+    // sin(pi x) / (pi x), 1 at 0 (and its derivative 0 there).
+    |x| if x == T::zero() { T::one() } else { let p = x * c::<T>(PI); p.sin() / p },
+    |g, x| if x == T::zero() { T::zero() } else { let p = x * c::<T>(PI); g * (p.cos() * p - p.sin()) / (p * x) }
+);
+unary_op!(frac_float, FracBackward, "FracBackward0", save: input, |x| x - x.trunc(), |g, _x| g);
+
+/// A float function computed in float64 and rounded to the element type (the special functions
+/// libm has only in double precision).
+#[inline(always)]
+fn via_f64<T: Float>(x: T, f: impl Fn(f64) -> f64) -> T {
+    T::from_f64(f(x.to_f64()))
+}
+
+/// The inverse error function: Giles' single-precision approximation, then two Newton steps on
+/// erf, which bring it to float64 precision. erfinv(+-1) = +-inf; outside [-1, 1] it is NaN.
+pub(crate) fn erfinv_f64(x: f64) -> f64 {
+    if x.is_nan() || x.abs() > 1.0 {
+        return f64::NAN;
+    }
+    if x.abs() == 1.0 {
+        return x * f64::INFINITY;
+    }
+    let w = -((1.0 - x) * (1.0 + x)).ln();
+    let mut y = if w < 5.0 {
+        let w = w - 2.5;
+        let mut p = 2.810_226_36e-08;
+        for k in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87, -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+            p = k + p * w;
+        }
+        p * x
+    } else {
+        let w = w.sqrt() - 3.0;
+        let mut p = -0.000_200_214_257;
+        for k in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73, -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+            p = k + p * w;
+        }
+        p * x
+    };
+    for _ in 0..2 {
+        let err = libm::erf(y) - x;
+        y -= err / (TWO_OVER_SQRT_PI * (-y * y).exp());
+    }
+    y
+}
+
+/// psi(x) = d/dx lgamma(x): reflection below 0, the recurrence psi(x) = psi(x + 1) - 1/x up to
+/// 6, then the asymptotic series. PyTorch's values at the poles: -inf at 0, NaN at negative
+/// integers.
+pub(crate) fn digamma_f64(x: f64) -> f64 {
+    if x == 0.0 {
+        return if x.is_sign_negative() { f64::INFINITY } else { f64::NEG_INFINITY };
+    }
+    if x < 0.0 {
+        if x == x.floor() {
+            return f64::NAN;
+        }
+        return digamma_f64(1.0 - x) - PI / (PI * x).tan();
+    }
+    let (mut x, mut acc) = (x, 0.0);
+    while x < 6.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let r = 1.0 / (x * x);
+    let series = r * (1.0 / 12.0 - r * (1.0 / 120.0 - r * (1.0 / 252.0 - r * (1.0 / 240.0 - r * (1.0 / 132.0)))));
+    acc + x.ln() - 0.5 / x - series
+}
+
+/// psi'(x), for digamma's gradient: the same reflection, recurrence and asymptotic series.
+pub(crate) fn trigamma_f64(x: f64) -> f64 {
+    if x <= 0.0 && x == x.floor() {
+        return f64::INFINITY;
+    }
+    if x < 0.0 {
+        let s = (PI * x).sin();
+        return PI * PI / (s * s) - trigamma_f64(1.0 - x);
+    }
+    let (mut x, mut acc) = (x, 0.0);
+    while x < 6.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let r = 1.0 / (x * x);
+    let series = (1.0 + r * (1.0 / 6.0 - r * (1.0 / 30.0 - r * (1.0 / 42.0 - r / 30.0)))) / x;
+    acc + series + 0.5 * r
+}
+
+/// round half to even (numpy and PyTorch's `round`), for any float type.
+#[inline(always)]
+fn round_half_even<T: Float>(x: T) -> T {
+    let r = x.round();
+    if (r - x).abs() == c::<T>(0.5) { c::<T>(2.0) * (x * c::<T>(0.5)).round() } else { r }
+}
+
+/// Rounding and sign keep the input's dtype (an integer tensor is returned as a copy: it is
+/// already whole) and have a zero gradient, as in PyTorch.
+macro_rules! piecewise_constant {
+    ($name:ident, $gname:literal, int: |$i:ident| $int:expr, |$x:ident| $fwd:expr) => {
+        pub fn $name(t: &Tensor) -> Result<Tensor> {
+            let out = match t.dtype() {
+                d if d.is_float() => with_float!(d, stringify!($name), T => map::<T, T>(t, |$x: T| $fwd)),
+                DType::Bool => bail!(NotImplemented, "{}: not implemented for 'Bool' (shape {:?})", stringify!($name), t.shape()),
+                d => with_numeric!(d, stringify!($name), T => map::<T, T>(t, |$i: T| $int)),
+            };
+            record(out, &[t], || Ok(Box::new(ZeroGradBackward($gname))))
+        }
+    };
+}
+piecewise_constant!(floor, "FloorBackward0", int: |i| i, |x| x.floor());
+piecewise_constant!(ceil, "CeilBackward0", int: |i| i, |x| x.ceil());
+piecewise_constant!(trunc, "TruncBackward0", int: |i| i, |x| x.trunc());
+piecewise_constant!(round, "RoundBackward0", int: |i| i, |x| round_half_even(x));
+piecewise_constant!(
+    sign_numeric,
+    "SignBackward0",
+    int: |i| if i > T::default() { T::from_f64(1.0) } else if i < T::default() { T::from_f64(-1.0) } else { T::default() },
+    // NaN stays NaN, and the sign of zero is 0 (not signum's +-1).
+    |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }
+);
+
+/// sign(x): -1, 0 or 1 in x's dtype; a bool tensor is its own sign.
+pub fn sign(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::Bool {
+        return t.clone_tensor();
+    }
+    sign_numeric(t)
+}
+
+/// `round(decimals=d)`: x * 10^d rounded half to even, divided back (PyTorch's formula, with
+/// the same float rounding); a zero gradient.
+pub fn round_decimals(t: &Tensor, decimals: i64) -> Result<Tensor> {
+    if decimals == 0 {
+        return round(t);
+    }
+    if !t.dtype().is_float() {
+        bail!(NotImplemented, "round_decimals: not implemented for '{}' (round(decimals=...) takes float tensors; shape {:?})", t.dtype().torch_name(), t.shape());
+    }
+    let out = with_float!(t.dtype(), "round", T => {
+        let (neg, p) = (decimals < 0, 10f64.powi(decimals.unsigned_abs().min(400) as i32));
+        let p = c::<T>(p);
+        map::<T, T>(t, move |x: T| if neg { round_half_even(x / p) * p } else { round_half_even(x * p) / p })
+    });
+    record(out, &[t], || Ok(Box::new(ZeroGradBackward("RoundBackward1"))))
+}
+
+/// frac(x) = x - trunc(x), float tensors only (PyTorch has no integer kernel).
+pub fn frac(t: &Tensor) -> Result<Tensor> {
+    if !t.dtype().is_float() {
+        bail!(NotImplemented, "frac: not implemented for '{}' (shape {:?}); it takes float tensors", t.dtype().torch_name(), t.shape());
+    }
+    frac_float(t)
+}
+
+/// logit(x) = log(z / (1 - z)) with z = x clamped to [eps, 1 - eps] when `eps` is given; the
+/// gradient is g / (z (1 - z)), and 0 where the clamp cut x (PyTorch's).
+pub fn logit(t: &Tensor, eps: Option<f64>) -> Result<Tensor> {
+    let t = &crate::ops::unary::float_input(t)?;
+    let out = with_float!(t.dtype(), "logit", T => map::<T, T>(t, move |x: T| {
+        let z = clamp_eps(x, eps);
+        (z / (T::one() - z)).ln()
+    }));
+    record(out, &[t], || Ok(Box::new(LogitBackward { x: crate::autograd::Saved::new(t)?, eps })))
+}
+
+#[inline(always)]
+fn clamp_eps<T: Float>(x: T, eps: Option<f64>) -> T {
+    match eps {
+        Some(e) => x.max(c::<T>(e)).min(c::<T>(1.0 - e)),
+        None => x,
+    }
+}
+
+struct LogitBackward {
+    x: crate::autograd::Saved,
+    eps: Option<f64>,
+}
+impl Backward for LogitBackward {
+    fn name(&self) -> &'static str {
+        "LogitBackward0"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let eps = self.eps;
+        let d = with_float!(g.dtype(), "logit", T => crate::ops::kernel::zip::<T, T>(g, self.x.get()?, "logit", move |gv: T, x: T| {
+            match eps {
+                Some(e) if x < c::<T>(e) || x > c::<T>(1.0 - e) => T::zero(),
+                _ => gv / (x * (T::one() - x)),
+            }
+        })?);
+        Ok(vec![Some(d)])
+    }
+}
+
+/// The gradient of a piecewise-constant op: zeros of the gradient's shape.
+struct ZeroGradBackward(&'static str);
+impl Backward for ZeroGradBackward {
+    fn name(&self) -> &'static str {
+        self.0
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(Tensor::zeros(g.shape(), g.dtype()))])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erfinv_inverts_erf_to_float64_precision() {
+        for &y in &[-3.0, -1.2, -0.3, 0.0, 1e-8, 0.7, 2.5, 4.0] {
+            let x = libm::erf(y);
+            assert!((erfinv_f64(x) - y).abs() <= 1e-12 * y.abs().max(1.0), "erfinv(erf({y}))");
+        }
+        assert_eq!(erfinv_f64(1.0), f64::INFINITY);
+        assert!(erfinv_f64(1.5).is_nan());
+    }
+
+    #[test]
+    fn digamma_matches_known_values() {
+        // psi(1) = -gamma, psi(1/2) = -gamma - 2 ln 2, psi(10) = H_9 - gamma.
+        let gamma = 0.577_215_664_901_532_9;
+        assert!((digamma_f64(1.0) + gamma).abs() < 1e-14);
+        assert!((digamma_f64(0.5) + gamma + 2.0 * LN_2).abs() < 1e-14);
+        let h9: f64 = (1..10).map(|k| 1.0 / k as f64).sum();
+        assert!((digamma_f64(10.0) - (h9 - gamma)).abs() < 1e-14);
+        // reflection: psi(-0.5) = psi(1.5) + pi/tan(pi * 0.5)... = psi(0.5) + 2
+        assert!((digamma_f64(-0.5) - (digamma_f64(0.5) + 2.0)).abs() < 1e-12);
+        assert!(digamma_f64(-2.0).is_nan());
+        assert_eq!(digamma_f64(0.0), f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn trigamma_matches_known_values() {
+        // psi'(1) = pi^2 / 6, psi'(1/2) = pi^2 / 2.
+        assert!((trigamma_f64(1.0) - PI * PI / 6.0).abs() < 1e-13);
+        assert!((trigamma_f64(0.5) - PI * PI / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn round_is_half_to_even() {
+        let r: Vec<f64> = [0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, -2.6].iter().map(|&x| round_half_even(x)).collect();
+        assert_eq!(r, vec![0.0, 2.0, 2.0, -0.0, -2.0, 2.0, -3.0]);
+    }
+}
