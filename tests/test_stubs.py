@@ -91,11 +91,17 @@ def test_class_members_match(stub, cls_name):
     cls = getattr(core, cls_name)
     scope = StubScope(stub.classes[cls_name].body)
     declared = scope.names()
-    runtime = {n for n in dir(cls) if not (_is_dunder(n) and hasattr(object, n))}
+    runtime = {n for n in dir(cls) if not (_is_dunder(n) and hasattr(object, n)) and not _attached_in_python(cls, n)}
     runtime -= NOT_STUBBED.get(cls_name, set())
     assert not runtime - declared, f"{cls_name}: not in the stub: {sorted(runtime - declared)}"
     extra = {n for n in declared - runtime if not hasattr(cls, n)}
     assert not extra, f"{cls_name}: in the stub but not in the module: {sorted(extra)}"
+
+
+def _attached_in_python(cls, name: str) -> bool:
+    """Methods the Python package attaches to the class (composite ops, `type`, `__format__`)
+    are not part of the native module this stub describes."""
+    return isinstance(inspect.getattr_static(cls, name), (types.FunctionType, property, staticmethod, classmethod))
 
 
 def test_unstubbed_slot_names_are_inert():
@@ -200,3 +206,39 @@ def test_parameters_match(stub):
             if k not in (P.VAR_POSITIONAL, P.VAR_KEYWORD) and n not in covered:
                 problems.append(f"{where}.{name}: module parameter {n!r} is missing from the stub")
     assert not problems, "\n".join(problems)
+
+
+# ---- the op-table section of the stub --------------------------------------------------
+# The elementwise ops listed in rust/python/op_tables.rs get their stub lines from this
+# generator, so adding an op there needs no hand edit here: `python tests/test_stubs.py --write`.
+BEGIN, END = "    # BEGIN op tables\n", "    # END op tables\n"
+
+
+def _table_stub_lines() -> str:
+    lines = []
+    for name in core._TABLE_FUNCTIONS:
+        for method, returns in ((name, "Tensor"), (name + "_", "Self")):
+            if not hasattr(core.Tensor, method):
+                continue
+            params = [p for p in inspect.signature(getattr(core.Tensor, method)).parameters.values() if p.name != "self"]
+            args = "".join(f", {p.name}: _Operand" for p in params)
+            lines.append(f"    def {method}(self{args}) -> {returns}: ...\n")
+    return "".join(lines)
+
+
+def _stub_with_table(text: str) -> str:
+    head, rest = text.split(BEGIN)
+    _, tail = rest.split(END)
+    return head + BEGIN + _table_stub_lines() + END + tail
+
+
+def test_op_table_section_is_generated():
+    text = STUB.read_text()
+    assert text == _stub_with_table(text), "the op-table section of _core.pyi is stale: run `python tests/test_stubs.py --write`"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] == ["--write"]:
+        STUB.write_text(_stub_with_table(STUB.read_text()))

@@ -6,21 +6,14 @@ from . import _core
 from ._core import Tensor
 from ._creation import as_tensor
 
-# Unbound Rust methods are already functions of the tensor: no Python frame per call.
-exp = Tensor.exp
-log = Tensor.log
-sqrt = Tensor.sqrt
-abs = Tensor.abs
-neg = Tensor.neg
-sin = Tensor.sin
-cos = Tensor.cos
-tanh = Tensor.tanh
-sigmoid = Tensor.sigmoid
-relu = Tensor.relu
+# Unbound Rust methods are already functions of the tensor: no Python frame per call. The
+# elementwise ops come from the binding's op tables (rust/python/op_tables.rs); the rest are
+# methods with their own bindings.
+for _name in _core._TABLE_FUNCTIONS:
+    globals()[_name] = getattr(Tensor, _name)
+del _name
+
 matmul = Tensor.matmul
-mm = Tensor.mm
-maximum = Tensor.maximum
-minimum = Tensor.minimum
 flatten = Tensor.flatten
 reshape = Tensor.reshape
 squeeze = Tensor.squeeze
@@ -45,19 +38,8 @@ std = Tensor.std
 logsumexp = Tensor.logsumexp
 softmax = Tensor.softmax
 log_softmax = Tensor.log_softmax
-eq = Tensor.eq
-ne = Tensor.ne
-lt = Tensor.lt
-le = Tensor.le
-gt = Tensor.gt
-ge = Tensor.ge
-logical_and = Tensor.logical_and
-logical_or = Tensor.logical_or
-logical_not = Tensor.logical_not
-logical_xor = Tensor.logical_xor
 all = Tensor.all
 any = Tensor.any
-bitwise_not = Tensor.bitwise_not
 mul = Tensor.mul
 div = Tensor.div
 add = Tensor.add
@@ -65,6 +47,11 @@ sub = Tensor.sub
 clone = Tensor.clone
 numel = Tensor.numel
 detach = Tensor.detach
+round = Tensor.round
+cumsum = Tensor.cumsum
+cumprod = Tensor.cumprod
+prod = Tensor.prod
+logit = Tensor.logit
 cat = _core.cat
 concat = _core.cat
 stack = _core.stack

@@ -4,7 +4,7 @@
 
 use pyo3::prelude::*;
 
-use super::error::heavy;
+use super::error::off_gil_guarded;
 use super::tensor::PyTensor;
 use crate::nn::conv::{conv2d, Conv2dArgs};
 use crate::nn::pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, PoolArgs};
@@ -25,7 +25,7 @@ pub fn _conv2d(
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|b| b.t.clone()));
     let args = Conv2dArgs { stride, padding: [[padding[0], padding[1]], [padding[2], padding[3]]], dilation, groups };
-    Ok(heavy(py, x.numel().saturating_mul(w.numel().max(1)), || conv2d(&x, &w, b.as_ref(), &args))?.into())
+    Ok(off_gil_guarded(py, x.numel().saturating_mul(w.numel().max(1)), || conv2d(&x, &w, b.as_ref(), &args))?.into())
 }
 
 /// Returns (output, indices); the indices are flat h * W + w positions in each input plane.
@@ -42,7 +42,7 @@ pub fn _max_pool2d(
 ) -> PyResult<(PyTensor, PyTensor)> {
     let x = input.t.clone();
     let args = PoolArgs { kernel: kernel_size, stride, padding, dilation, ceil_mode };
-    let (out, idx) = heavy(py, x.numel(), || max_pool2d(&x, &args))?;
+    let (out, idx) = off_gil_guarded(py, x.numel(), || max_pool2d(&x, &args))?;
     Ok((out.into(), idx.into()))
 }
 
@@ -61,11 +61,11 @@ pub fn _avg_pool2d(
 ) -> PyResult<PyTensor> {
     let x = input.t.clone();
     let args = PoolArgs { kernel: kernel_size, stride, padding, dilation: [1, 1], ceil_mode };
-    Ok(heavy(py, x.numel(), || avg_pool2d(&x, &args, count_include_pad, divisor_override))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || avg_pool2d(&x, &args, count_include_pad, divisor_override))?.into())
 }
 
 #[pyfunction]
 pub fn _adaptive_avg_pool2d(py: Python<'_>, input: PyRef<'_, PyTensor>, output_size: [i64; 2]) -> PyResult<PyTensor> {
     let x = input.t.clone();
-    Ok(heavy(py, x.numel(), || adaptive_avg_pool2d(&x, output_size))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || adaptive_avg_pool2d(&x, output_size))?.into())
 }

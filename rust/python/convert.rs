@@ -5,7 +5,6 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 
-use super::error::IntoPyResult;
 use crate::tensor::{DType, Element, Scalar, Tensor};
 use crate::with_dtype;
 
@@ -101,7 +100,7 @@ fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyAny>) -> PyResult<T
         Ok(s) if a.is_c_contiguous() => s.to_vec(),
         _ => a.as_array().iter().copied().collect(),
     };
-    Tensor::from_vec(data, &shape).py()
+    Ok(Tensor::from_vec(data, &shape)?)
 }
 
 /// A numpy array of float32/float64/int64/bool (the Python side normalises other dtypes).

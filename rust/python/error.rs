@@ -13,49 +13,42 @@ use crate::error::Error;
 use crate::tensor::alloc::OutOfMemory;
 use crate::tensor::iter::GRAIN;
 
-pub fn to_py(e: Error) -> PyErr {
-    match e {
-        Error::Runtime(m) => PyRuntimeError::new_err(m),
-        Error::Value(m) => PyValueError::new_err(m),
-        Error::Index(m) => PyIndexError::new_err(m),
-        Error::Type(m) => PyTypeError::new_err(m),
-        Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
-        Error::Io(kind, m) => match kind {
-            ErrorKind::NotFound => PyFileNotFoundError::new_err(m),
-            ErrorKind::PermissionDenied => PyPermissionError::new_err(m),
-            ErrorKind::AlreadyExists => PyFileExistsError::new_err(m),
-            _ => PyOSError::new_err(m),
-        },
+/// `?` turns a core error into the Python exception PyTorch raises for the same mistake.
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Runtime(m) => PyRuntimeError::new_err(m),
+            Error::Value(m) => PyValueError::new_err(m),
+            Error::Index(m) => PyIndexError::new_err(m),
+            Error::Type(m) => PyTypeError::new_err(m),
+            Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
+            Error::Io(kind, m) => match kind {
+                ErrorKind::NotFound => PyFileNotFoundError::new_err(m),
+                ErrorKind::PermissionDenied => PyPermissionError::new_err(m),
+                ErrorKind::AlreadyExists => PyFileExistsError::new_err(m),
+                _ => PyOSError::new_err(m),
+            },
+        }
     }
 }
 
-pub trait IntoPyResult<T> {
-    fn py(self) -> PyResult<T>;
-}
-
-impl<T> IntoPyResult<T> for crate::error::Result<T> {
-    #[inline]
-    fn py(self) -> PyResult<T> {
-        self.map_err(to_py)
-    }
-}
-
-/// Runs `f` with the GIL released when the work is large (`elements` above the parallel grain),
-/// so other Python threads run meanwhile; small ops skip the release, which costs more than them.
-pub fn heavy<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
+/// Runs a kernel `f` guarded against panics, and with the GIL released when the work is large
+/// (`elements` above the parallel grain) so other Python threads run meanwhile; small ops keep
+/// the GIL, since releasing it costs more than they do.
+pub fn off_gil_guarded<T: Send>(py: Python<'_>, elements: usize, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
     // A panic is a ferrograd bug, or an allocation the machine refused (`tensor::alloc`); either
     // must reach Python as an ordinary exception, not as PanicException (a BaseException that
     // `except Exception` does not catch), and leave the interpreter usable.
     if elements > GRAIN {
-        py.detach(move || catch_panics(f)).py()
+        Ok(py.detach(move || catch_panics(f))?)
     } else {
-        catch_panics(f).py()
+        Ok(catch_panics(f)?)
     }
 }
 
 /// The guard alone, for work that must keep the GIL (it builds Python objects).
 pub fn guarded<T>(f: impl FnOnce() -> crate::error::Result<T>) -> PyResult<T> {
-    catch_panics(f).py()
+    Ok(catch_panics(f)?)
 }
 
 fn catch_panics<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
@@ -88,5 +81,5 @@ pub fn quiet_out_of_memory_panics() {
 /// File reads and writes always release the GIL: a disk (or a network folder) can stall for any
 /// length of time, whatever the size of the data.
 pub fn blocking_io<T: Send>(py: Python<'_>, f: impl FnOnce() -> crate::error::Result<T> + Send) -> PyResult<T> {
-    heavy(py, usize::MAX, f)
+    off_gil_guarded(py, usize::MAX, f)
 }

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::convert::{tensor_from_numpy, PyDType};
-use super::error::{heavy, IntoPyResult};
+use super::error::{off_gil_guarded};
 use super::tensor::{implicit_grad, PyTensor};
 use crate::autograd::{self, engine};
 use crate::ops::{binary, creation, join};
@@ -22,36 +22,36 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 }
 #[pyfunction]
 pub fn full(py: Python<'_>, shape: Vec<usize>, value: f64, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, shape.iter().product(), || Tensor::try_full(&shape, value, dtype.0))?.into())
+    Ok(off_gil_guarded(py, shape.iter().product(), || Tensor::try_full(&shape, value, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, 0, || creation::arange(start, end, step, dtype.0))?.into())
+    Ok(off_gil_guarded(py, 0, || creation::arange(start, end, step, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn linspace(py: Python<'_>, start: f64, end: f64, steps: usize, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, steps, || creation::linspace(start, end, steps, dtype.0))?.into())
+    Ok(off_gil_guarded(py, steps, || creation::linspace(start, end, steps, dtype.0))?.into())
 }
 #[pyfunction]
 #[pyo3(signature = (n, m, dtype))]
 pub fn eye(py: Python<'_>, n: usize, m: Option<usize>, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, 0, || creation::eye(n, m, dtype.0))?.into())
+    Ok(off_gil_guarded(py, 0, || creation::eye(n, m, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn rand(py: Python<'_>, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, usize::MAX, || creation::rand(&shape, dtype.0))?.into())
+    Ok(off_gil_guarded(py, usize::MAX, || creation::rand(&shape, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn randn(py: Python<'_>, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, usize::MAX, || creation::randn(&shape, dtype.0))?.into())
+    Ok(off_gil_guarded(py, usize::MAX, || creation::randn(&shape, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn randint(py: Python<'_>, low: i64, high: i64, shape: Vec<usize>, dtype: PyDType) -> PyResult<PyTensor> {
-    Ok(heavy(py, 0, || creation::randint(low, high, &shape, dtype.0))?.into())
+    Ok(off_gil_guarded(py, 0, || creation::randint(low, high, &shape, dtype.0))?.into())
 }
 #[pyfunction]
 pub fn randperm(py: Python<'_>, n: usize) -> PyResult<PyTensor> {
-    Ok(heavy(py, n, || creation::randperm(n))?.into())
+    Ok(off_gil_guarded(py, n, || creation::randperm(n))?.into())
 }
 #[pyfunction]
 pub fn manual_seed(seed: u64) {
@@ -63,27 +63,27 @@ pub fn get_rng_state(py: Python<'_>) -> Bound<'_, PyBytes> {
 }
 #[pyfunction]
 pub fn set_rng_state(state: &[u8]) -> PyResult<()> {
-    crate::random::set_state(state).py()
+    Ok(crate::random::set_state(state)?)
 }
 
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 pub fn cat(py: Python<'_>, tensors: Vec<PyRef<'_, PyTensor>>, dim: isize) -> PyResult<PyTensor> {
     let ts = to_core(tensors);
-    Ok(heavy(py, usize::MAX, || join::cat(&ts, dim))?.into())
+    Ok(off_gil_guarded(py, usize::MAX, || join::cat(&ts, dim))?.into())
 }
 #[pyfunction]
 #[pyo3(signature = (tensors, dim=0))]
 pub fn stack(py: Python<'_>, tensors: Vec<PyRef<'_, PyTensor>>, dim: isize) -> PyResult<PyTensor> {
     let ts = to_core(tensors);
-    Ok(heavy(py, usize::MAX, || join::stack(&ts, dim))?.into())
+    Ok(off_gil_guarded(py, usize::MAX, || join::stack(&ts, dim))?.into())
 }
 #[pyfunction]
 #[pyo3(name = "where")]
 pub fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, x: PyRef<'_, PyTensor>, y: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     let (c, x, y) = (condition.t.clone(), x.t.clone(), y.t.clone());
     let n = c.numel().max(x.numel()).max(y.numel());
-    Ok(heavy(py, n, || binary::where_(&c, &x, &y))?.into())
+    Ok(off_gil_guarded(py, n, || binary::where_(&c, &x, &y))?.into())
 }
 
 #[pyfunction]
@@ -119,7 +119,7 @@ fn roots(outputs: &[Tensor], grads: Vec<Option<PyRef<'_, PyTensor>>>) -> PyResul
 #[pyfunction]
 pub fn _backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool) -> PyResult<()> {
     let r = roots(&to_core(outputs), grads)?;
-    heavy(py, usize::MAX, || engine::run(&r, retain_graph, None))?;
+    off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, None))?;
     Ok(())
 }
 
@@ -139,7 +139,7 @@ pub fn _grad(
             return Err(PyRuntimeError::new_err(format!("One of the differentiated Tensors (input {i}) does not require grad")));
         }
     }
-    let found = heavy(py, usize::MAX, || engine::run(&r, retain_graph, Some(&ins)))?;
+    let found = off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, Some(&ins)))?;
     Ok(found.into_iter().map(|g| g.map(Into::into)).collect())
 }
 

@@ -1,5 +1,6 @@
 //! The PyO3 binding layer: the only code that touches Python. Everything here converts
-//! arguments, calls the core and maps errors (`error.rs`); no numerics live here.
+//! arguments, calls the core and maps errors (`error.rs`); no numerics live here. Elementwise
+//! ops are listed in `op_tables.rs`, one line each.
 
 mod conv;
 mod convert;
@@ -8,73 +9,53 @@ mod functions;
 mod io;
 mod nn;
 mod node;
+mod op_tables;
 mod optim;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
 
-use pyo3::prelude::*;
+/// `ferrograd._core`: the classes, the factories and the fused kernels the Python package wraps.
+#[pyo3::pymodule(name = "_core")]
+mod core_module {
+    use pyo3::prelude::*;
 
-use crate::tensor::DType;
+    use crate::tensor::DType;
 
-#[pymodule]
-#[pyo3(name = "_core")]
-fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The importing thread joins rayon's pool as a worker (see `parallel`).
-    crate::parallel::init();
-    error::quiet_out_of_memory_panics();
-    m.add_class::<tensor::PyTensor>()?;
-    m.add_class::<convert::PyDType>()?;
-    m.add_class::<node::PyNode>()?;
-    for (name, d) in [("float32", DType::F32), ("float64", DType::F64), ("int64", DType::I64), ("bool", DType::Bool)] {
-        m.add(name, convert::PyDType(d))?;
+    #[pymodule_export]
+    use super::tensor::PyTensor;
+    #[pymodule_export]
+    use super::convert::PyDType;
+    #[pymodule_export]
+    use super::node::PyNode;
+    #[pymodule_export]
+    use super::functions::{
+        _backward, _grad, _set_grad_enabled, _set_inference_mode, arange, cat, eye, from_numpy, full, get_rng_state, is_grad_enabled,
+        is_inference_mode_enabled, linspace, manual_seed, max_memory_allocated, memory_allocated, rand, randint, randn, randperm,
+        reset_peak_memory_stats, set_rng_state, stack, where_,
+    };
+    #[pymodule_export]
+    use super::nn::{
+        _batch_norm, _binary_cross_entropy, _check_dropout_p, _cross_entropy, _dropout, _gelu, _layer_norm, _leaky_relu, _linear, _silu,
+        _softplus,
+    };
+    #[pymodule_export]
+    use super::optim::{_adadelta_step, _adagrad_step, _adam_step, _rmsprop_step, _sgd_step};
+    #[pymodule_export]
+    use super::conv::{_adaptive_avg_pool2d, _avg_pool2d, _conv2d, _max_pool2d};
+    #[pymodule_export]
+    use super::io::{_load_safetensors, _save_safetensors};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        // The importing thread joins rayon's pool as a worker (see `parallel`).
+        crate::parallel::init();
+        super::error::quiet_out_of_memory_panics();
+        for (name, d) in [("float32", DType::F32), ("float64", DType::F64), ("int64", DType::I64), ("bool", DType::Bool)] {
+            m.add(name, super::convert::PyDType(d))?;
+        }
+        // The tensor methods `ferrograd._functions` also exports as functions (`fg.exp(t)`).
+        m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;
+        Ok(())
     }
-    use functions::*;
-    m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
-    m.add_function(wrap_pyfunction!(full, m)?)?;
-    m.add_function(wrap_pyfunction!(arange, m)?)?;
-    m.add_function(wrap_pyfunction!(linspace, m)?)?;
-    m.add_function(wrap_pyfunction!(eye, m)?)?;
-    m.add_function(wrap_pyfunction!(rand, m)?)?;
-    m.add_function(wrap_pyfunction!(randn, m)?)?;
-    m.add_function(wrap_pyfunction!(randint, m)?)?;
-    m.add_function(wrap_pyfunction!(randperm, m)?)?;
-    m.add_function(wrap_pyfunction!(manual_seed, m)?)?;
-    m.add_function(wrap_pyfunction!(get_rng_state, m)?)?;
-    m.add_function(wrap_pyfunction!(set_rng_state, m)?)?;
-    m.add_function(wrap_pyfunction!(cat, m)?)?;
-    m.add_function(wrap_pyfunction!(stack, m)?)?;
-    m.add_function(wrap_pyfunction!(where_, m)?)?;
-    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
-    m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
-    m.add_function(wrap_pyfunction!(is_inference_mode_enabled, m)?)?;
-    m.add_function(wrap_pyfunction!(_set_inference_mode, m)?)?;
-    m.add_function(wrap_pyfunction!(_backward, m)?)?;
-    m.add_function(wrap_pyfunction!(_grad, m)?)?;
-    m.add_function(wrap_pyfunction!(memory_allocated, m)?)?;
-    m.add_function(wrap_pyfunction!(max_memory_allocated, m)?)?;
-    m.add_function(wrap_pyfunction!(reset_peak_memory_stats, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_dropout, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_check_dropout_p, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_batch_norm, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_leaky_relu, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_gelu, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_silu, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_cross_entropy, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_linear, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_layer_norm, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_binary_cross_entropy, m)?)?;
-    m.add_function(wrap_pyfunction!(nn::_softplus, m)?)?;
-    m.add_function(wrap_pyfunction!(optim::_sgd_step, m)?)?;
-    m.add_function(wrap_pyfunction!(optim::_adam_step, m)?)?;
-    m.add_function(wrap_pyfunction!(optim::_rmsprop_step, m)?)?;
-    m.add_function(wrap_pyfunction!(optim::_adagrad_step, m)?)?;
-    m.add_function(wrap_pyfunction!(optim::_adadelta_step, m)?)?;
-    m.add_function(wrap_pyfunction!(conv::_conv2d, m)?)?;
-    m.add_function(wrap_pyfunction!(conv::_max_pool2d, m)?)?;
-    m.add_function(wrap_pyfunction!(conv::_avg_pool2d, m)?)?;
-    m.add_function(wrap_pyfunction!(conv::_adaptive_avg_pool2d, m)?)?;
-    m.add_function(wrap_pyfunction!(io::_save_safetensors, m)?)?;
-    m.add_function(wrap_pyfunction!(io::_load_safetensors, m)?)?;
-    Ok(())
 }

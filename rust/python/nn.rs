@@ -3,7 +3,7 @@
 
 use pyo3::prelude::*;
 
-use super::error::{heavy, IntoPyResult};
+use super::error::{off_gil_guarded};
 use super::tensor::PyTensor;
 use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
@@ -20,15 +20,15 @@ pub fn _dropout(py: Python<'_>, input: PyRef<'_, PyTensor>, p: f64, alpha: bool,
     let kind = if alpha { Kind::Alpha } else { Kind::Standard };
     let x = input.t.clone();
     if inplace {
-        heavy(py, x.numel(), || inplace::apply(&x, "dropout_", |t| dropout(t, p, kind, unit)))?;
+        off_gil_guarded(py, x.numel(), || inplace::apply(&x, "dropout_", |t| dropout(t, p, kind, unit)))?;
         return Ok(x.into());
     }
-    Ok(heavy(py, x.numel(), || dropout(&x, p, kind, unit))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || dropout(&x, p, kind, unit))?.into())
 }
 
 #[pyfunction]
 pub fn _check_dropout_p(p: f64) -> PyResult<()> {
-    check_p(p).py()
+    Ok(check_p(p)?)
 }
 
 #[pyfunction]
@@ -59,25 +59,25 @@ pub fn _batch_norm(
         momentum,
         eps,
     };
-    Ok(heavy(py, x.numel(), || batch_norm(&x, &args))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || batch_norm(&x, &args))?.into())
 }
 
 #[pyfunction]
 pub fn _leaky_relu(py: Python<'_>, input: PyRef<'_, PyTensor>, slope: f64) -> PyResult<PyTensor> {
     let x = input.t.clone();
-    Ok(heavy(py, x.numel(), || unary::leaky_relu(&x, slope))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || unary::leaky_relu(&x, slope))?.into())
 }
 
 #[pyfunction]
 pub fn _gelu(py: Python<'_>, input: PyRef<'_, PyTensor>, tanh: bool) -> PyResult<PyTensor> {
     let x = input.t.clone();
-    Ok(heavy(py, x.numel(), || if tanh { unary::gelu_tanh(&x) } else { unary::gelu(&x) })?.into())
+    Ok(off_gil_guarded(py, x.numel(), || if tanh { unary::gelu_tanh(&x) } else { unary::gelu(&x) })?.into())
 }
 
 #[pyfunction]
 pub fn _silu(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     let x = input.t.clone();
-    Ok(heavy(py, x.numel(), || unary::silu(&x))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || unary::silu(&x))?.into())
 }
 
 /// Class-index cross_entropy of logits, or with `log_probs=True` nll_loss of log-probabilities
@@ -96,12 +96,12 @@ pub fn _cross_entropy(
     log_probs: bool,
 ) -> PyResult<PyTensor> {
     let (x, t, w) = (input.t.clone(), target.t.clone(), weight.map(|w| w.t.clone()));
-    let reduction = Reduction::parse(reduction).py()?;
+    let reduction = Reduction::parse(reduction)?;
     if log_probs {
-        return Ok(heavy(py, x.numel(), || nll_loss(&x, &t, w.as_ref(), ignore_index, reduction))?.into());
+        return Ok(off_gil_guarded(py, x.numel(), || nll_loss(&x, &t, w.as_ref(), ignore_index, reduction))?.into());
     }
     let args = CrossEntropyArgs { weight: w.as_ref(), ignore_index, label_smoothing, reduction };
-    Ok(heavy(py, x.numel(), || cross_entropy(&x, &t, &args))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || cross_entropy(&x, &t, &args))?.into())
 }
 
 /// `F.linear` for a 2-D weight and a 1-D (or no) bias.
@@ -110,7 +110,7 @@ pub fn _cross_entropy(
 pub fn _linear(py: Python<'_>, input: PyRef<'_, PyTensor>, weight: PyRef<'_, PyTensor>, bias: Option<PyRef<'_, PyTensor>>) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.t.clone(), bias.map(|t| t.t.clone()));
     let work = (x.numel() / w.shape().get(1).copied().unwrap_or(1).max(1)).saturating_mul(w.numel());
-    Ok(heavy(py, work, || linear(&x, &w, b.as_ref()))?.into())
+    Ok(off_gil_guarded(py, work, || linear(&x, &w, b.as_ref()))?.into())
 }
 
 #[pyfunction]
@@ -124,7 +124,7 @@ pub fn _layer_norm(
     eps: f64,
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
-    Ok(heavy(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
 }
 
 /// The elementwise losses PyTorch fuses: `kind` is "bce" (the default), "bce_with_logits",
@@ -144,7 +144,7 @@ pub fn _binary_cross_entropy(
 ) -> PyResult<PyTensor> {
     let (x, y) = (input.t.clone(), target.t.clone());
     let (w, pw) = (weight.map(|t| t.t.clone()), pos_weight.map(|t| t.t.clone()));
-    let reduction = Reduction::parse(reduction).py()?;
+    let reduction = Reduction::parse(reduction)?;
     let kind = match kind {
         "bce" => PointwiseLoss::Bce,
         "bce_with_logits" => PointwiseLoss::BceWithLogits,
@@ -152,11 +152,11 @@ pub fn _binary_cross_entropy(
         "smooth_l1" => PointwiseLoss::SmoothL1 { beta },
         other => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown pointwise loss {other:?}"))),
     };
-    Ok(heavy(py, x.numel(), || pointwise_loss(&x, &y, w.as_ref(), pw.as_ref(), kind, reduction))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || pointwise_loss(&x, &y, w.as_ref(), pw.as_ref(), kind, reduction))?.into())
 }
 
 #[pyfunction]
 pub fn _softplus(py: Python<'_>, input: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     let x = input.t.clone();
-    Ok(heavy(py, x.numel(), || unary::softplus(&x))?.into())
+    Ok(off_gil_guarded(py, x.numel(), || unary::softplus(&x))?.into())
 }

@@ -3,7 +3,7 @@
 
 use pyo3::prelude::*;
 
-use super::error::heavy;
+use super::error::off_gil_guarded;
 use super::tensor::PyTensor;
 use crate::nn::optim::{self, AdadeltaArgs, AdagradArgs, AdamArgs, RmspropArgs, SgdArgs};
 use crate::tensor::Tensor;
@@ -30,7 +30,7 @@ pub fn _sgd_step(
 ) -> PyResult<()> {
     let (p, g, buf) = (param.t.clone(), grad.t.clone(), opt(momentum_buffer));
     let a = SgdArgs { lr, momentum, dampening, weight_decay, nesterov, maximize, first_step };
-    heavy(py, p.numel(), || optim::sgd(&p, &g, buf.as_ref(), &a))
+    off_gil_guarded(py, p.numel(), || optim::sgd(&p, &g, buf.as_ref(), &a))
 }
 
 #[pyfunction]
@@ -54,7 +54,7 @@ pub fn _adam_step(
 ) -> PyResult<()> {
     let (p, g, m, v, vmax) = (param.t.clone(), grad.t.clone(), exp_avg.t.clone(), exp_avg_sq.t.clone(), opt(max_exp_avg_sq));
     let a = AdamArgs { lr, beta1, beta2, eps, weight_decay, decoupled_weight_decay, maximize, step };
-    heavy(py, p.numel(), || optim::adam(&p, &g, &m, &v, vmax.as_ref(), &a))
+    off_gil_guarded(py, p.numel(), || optim::adam(&p, &g, &m, &v, vmax.as_ref(), &a))
 }
 
 #[pyfunction]
@@ -76,7 +76,7 @@ pub fn _rmsprop_step(
 ) -> PyResult<()> {
     let (p, g, sq, buf, ga) = (param.t.clone(), grad.t.clone(), square_avg.t.clone(), opt(momentum_buffer), opt(grad_avg));
     let a = RmspropArgs { lr, alpha, eps, weight_decay, momentum, maximize };
-    heavy(py, p.numel(), || optim::rmsprop(&p, &g, &sq, buf.as_ref(), ga.as_ref(), &a))
+    off_gil_guarded(py, p.numel(), || optim::rmsprop(&p, &g, &sq, buf.as_ref(), ga.as_ref(), &a))
 }
 
 #[pyfunction]
@@ -96,7 +96,7 @@ pub fn _adagrad_step(
 ) -> PyResult<()> {
     let (p, g, s) = (param.t.clone(), grad.t.clone(), sum.t.clone());
     let a = AdagradArgs { lr, lr_decay, weight_decay, eps, maximize, step };
-    heavy(py, p.numel(), || optim::adagrad(&p, &g, &s, &a))
+    off_gil_guarded(py, p.numel(), || optim::adagrad(&p, &g, &s, &a))
 }
 
 #[pyfunction]
@@ -116,5 +116,5 @@ pub fn _adadelta_step(
 ) -> PyResult<()> {
     let (p, g, sq, acc) = (param.t.clone(), grad.t.clone(), square_avg.t.clone(), acc_delta.t.clone());
     let a = AdadeltaArgs { lr, rho, eps, weight_decay, maximize };
-    heavy(py, p.numel(), || optim::adadelta(&p, &g, &sq, &acc, &a))
+    off_gil_guarded(py, p.numel(), || optim::adadelta(&p, &g, &sq, &acc, &a))
 }

@@ -7,7 +7,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
 use super::convert::{dtype_arg, tensor_to_numpy, PyDType};
-use super::error::{guarded, heavy, IntoPyResult};
+use super::error::{guarded, off_gil_guarded};
 use super::node::{NodeRef, PyNode};
 use crate::autograd::engine;
 use crate::ops::cast::to_dtype;
@@ -22,6 +22,28 @@ pub struct PyTensor {
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> Self {
         PyTensor { t }
+    }
+}
+
+/// A `Tensor` argument of a binding: the core tensor inside the Python object, with PyTorch's
+/// TypeError when it is something else.
+impl<'a, 'py> FromPyObject<'a, 'py> for Tensor {
+    type Error = PyErr;
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match obj.cast::<PyTensor>() {
+            Ok(t) => Ok(t.get().t.clone()),
+            Err(_) => Err(PyTypeError::new_err(format!("expected Tensor, got {}", obj.get_type().name()?))),
+        }
+    }
+}
+
+/// A core tensor returned from a binding becomes a Python `Tensor`.
+impl<'py> IntoPyObject<'py> for Tensor {
+    type Target = PyTensor;
+    type Output = Bound<'py, PyTensor>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        Bound::new(py, PyTensor { t: self })
     }
 }
 
@@ -42,7 +64,7 @@ impl PyTensor {
             Some(d) => d.t.detach(),
             None => Tensor::zeros(&[0], DType::F32),
         };
-        t.set_requires_grad(requires_grad).py()?;
+        t.set_requires_grad(requires_grad)?;
         Ok(PyTensor { t })
     }
 
@@ -62,7 +84,7 @@ impl PyTensor {
         match dim {
             None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
             Some(d) => {
-                let w = crate::tensor::shape::existing_dim(d, self.t.ndim(), "size").py()?;
+                let w = crate::tensor::shape::existing_dim(d, self.t.ndim(), "size")?;
                 Ok(self.t.shape()[w].into_pyobject(py)?.into_any())
             }
         }
@@ -133,7 +155,7 @@ impl PyTensor {
     }
 
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(match self.t.item().py()? {
+        Ok(match self.t.item()? {
             Scalar::Float(v) => v.into_pyobject(py)?.into_any(),
             Scalar::Int(v) => v.into_pyobject(py)?.into_any(),
             Scalar::Bool(v) => pyo3::types::PyBool::new(py, v).to_owned().into_any(),
@@ -142,7 +164,7 @@ impl PyTensor {
 
     fn __float__(&self) -> PyResult<f64> {
         self.one_element()?;
-        self.t.item_f64().py()
+        Ok(self.t.item_f64()?)
     }
     /// Python's own int(): exact for int64, truncation for floats, and Python's ValueError /
     /// OverflowError for NaN and inf (a cast would give i64::MIN silently).
@@ -151,7 +173,7 @@ impl PyTensor {
         self.item(py)?.call_method0("__int__")
     }
     fn __index__(&self) -> PyResult<i64> {
-        match self.t.item().py()? {
+        match self.t.item()? {
             Scalar::Int(v) => Ok(v),
             Scalar::Bool(v) => Ok(v as i64),
             Scalar::Float(_) => Err(PyTypeError::new_err("only integer tensors of a single element can be converted to an index")),
@@ -164,7 +186,7 @@ impl PyTensor {
                 self.t.shape()
             )));
         }
-        Ok(self.t.item_f64().py()? != 0.0)
+        Ok(self.t.item_f64()? != 0.0)
     }
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
         slf.as_ptr() as isize
@@ -244,11 +266,11 @@ impl PyTensor {
     }
     #[setter]
     fn set_requires_grad(&self, flag: bool) -> PyResult<()> {
-        self.t.set_requires_grad(flag).py()
+        Ok(self.t.set_requires_grad(flag)?)
     }
     #[pyo3(signature = (requires_grad=true))]
     fn requires_grad_(slf: PyRef<'_, Self>, requires_grad: bool) -> PyResult<PyRef<'_, Self>> {
-        slf.t.set_requires_grad(requires_grad).py()?;
+        slf.t.set_requires_grad(requires_grad)?;
         Ok(slf)
     }
     #[getter]
@@ -257,7 +279,7 @@ impl PyTensor {
     }
     #[setter]
     fn set_grad(&self, grad: Option<PyRef<'_, PyTensor>>) -> PyResult<()> {
-        self.t.set_grad(grad.map(|g| g.t.clone())).py()
+        Ok(self.t.set_grad(grad.map(|g| g.t.clone()))?)
     }
     #[getter]
     fn grad_fn(&self) -> Option<PyNode> {
@@ -290,7 +312,7 @@ impl PyTensor {
                 "data assignment: shape {:?} does not match the tensor's shape {:?}", value.t.shape(), self.t.shape()
             )));
         }
-        crate::ops::view::write_into(&self.t, &value.t).py()
+        Ok(crate::ops::view::write_into(&self.t, &value.t)?)
     }
 
     /// Computes gradients of this tensor w.r.t. the leaves and adds them to their `.grad`.
@@ -312,7 +334,7 @@ impl PyTensor {
         let grad = implicit_grad(&self.t, gradient.map(|g| g.t.clone()), 0)?;
         let root = [(self.t.clone(), grad)];
         let retain = retain_graph.unwrap_or(false);
-        heavy(py, usize::MAX, || engine::run(&root, retain, None))?;
+        off_gil_guarded(py, usize::MAX, || engine::run(&root, retain, None))?;
         Ok(())
     }
 

@@ -6,14 +6,13 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::convert::{scalar_arg, scalar_tensor};
-use super::error::{heavy, IntoPyResult};
+use super::error::{off_gil_guarded};
 use super::tensor::{py_helper, PyTensor};
 use crate::error::Result;
-use crate::ops::binary::{self, Bitwise, Cmp, Logical};
-use crate::ops::{inplace, matmul, reduce, softmax, unary};
+use crate::ops::binary::{self, Cmp};
+use crate::ops::{inplace, math, reduce, scan, softmax, unary};
 use crate::tensor::{Scalar, Tensor};
 
-type BinFn = fn(&Tensor, &Tensor) -> Result<Tensor>;
 
 /// The other operand of a binary op: a tensor, a Python number, or anything `fg.tensor` takes.
 pub fn operand(this: &Tensor, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
@@ -47,32 +46,19 @@ pub fn dims_arg(dim: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<isize>> {
 }
 
 impl PyTensor {
-    fn bin(&self, py: Python<'_>, other: &Bound<'_, PyAny>, f: BinFn, reflected: bool) -> PyResult<PyTensor> {
+    fn cmp(&self, py: Python<'_>, other: &Bound<'_, PyAny>, c: Cmp) -> PyResult<Tensor> {
         let o = operand(&self.t, other)?;
-        let n = self.t.numel().max(o.numel());
-        let (a, b) = if reflected { (&o, &self.t) } else { (&self.t, &o) };
-        Ok(heavy(py, n, || f(a, b))?.into())
-    }
-    fn un(&self, py: Python<'_>, f: fn(&Tensor) -> Result<Tensor>) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || f(&self.t))?.into())
-    }
-    fn cmp(&self, py: Python<'_>, other: &Bound<'_, PyAny>, c: Cmp) -> PyResult<PyTensor> {
-        let o = operand(&self.t, other)?;
-        Ok(heavy(py, self.t.numel().max(o.numel()), || binary::compare(&self.t, &o, c))?.into())
+        off_gil_guarded(py, self.t.numel().max(o.numel()), || binary::compare(&self.t, &o, c))
     }
     fn inplace(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: inplace::BinOp) -> PyResult<()> {
         let o = operand(&self.t, other)?;
-        heavy(py, self.t.numel(), || inplace::binary(&self.t, &o, op))
-    }
-    fn inplace_bitwise(&self, py: Python<'_>, other: &Bound<'_, PyAny>, op: Bitwise) -> PyResult<()> {
-        let o = operand(&self.t, other)?;
-        heavy(py, self.t.numel(), || inplace::bitwise(&self.t, &o, op))
+        off_gil_guarded(py, self.t.numel(), || inplace::binary(&self.t, &o, op))
     }
     /// `t ** exponent`: a Python number exponent goes through `pow_scalar`, which knows it was a
     /// number (an integer tensor to a negative int is an error, to a negative 0-d tensor is not).
-    fn pow_op(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn pow_op(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         match scalar_arg(exponent) {
-            Some(s) => Ok(heavy(py, self.t.numel(), || binary::pow_scalar(&self.t, s))?.into()),
+            Some(s) => Ok(off_gil_guarded(py, self.t.numel(), || binary::pow_scalar(&self.t, s))?),
             None => self.bin(py, exponent, binary::pow, false),
         }
     }
@@ -105,69 +91,13 @@ fn bound_arg(bound: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Scalar>> {
 
 #[pymethods]
 impl PyTensor {
-    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::add, false)
-    }
-    fn __radd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::add, true)
-    }
-    fn __sub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::sub, false)
-    }
-    fn __rsub__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::sub, true)
-    }
-    fn __mul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::mul, false)
-    }
-    fn __rmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::mul, true)
-    }
-    fn __truediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::div, false)
-    }
-    fn __rtruediv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::div, true)
-    }
-    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn __pow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         self.pow_op(py, other)
     }
-    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn __rpow__(&self, py: Python<'_>, other: &Bound<'_, PyAny>, _modulo: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         self.bin(py, other, binary::pow, true)
     }
-    fn __matmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, matmul::matmul, false)
-    }
-    fn __rmatmul__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, matmul::matmul, true)
-    }
-    fn __floordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::floor_divide, false)
-    }
-    fn __rfloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::floor_divide, true)
-    }
-    fn __mod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::remainder, false)
-    }
-    fn __rmod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::remainder, true)
-    }
-    fn __ifloordiv__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let o = operand(&self.t, other)?;
-        heavy(py, self.t.numel(), || inplace::promoted_op(&self.t, &o, "floor_divide_", |t| binary::floor_divide(t, &o)))
-    }
-    fn __imod__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        let o = operand(&self.t, other)?;
-        heavy(py, self.t.numel(), || inplace::promoted_op(&self.t, &o, "remainder_", |t| binary::remainder(t, &o)))
-    }
-    fn floor_divide(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::floor_divide, false)
-    }
-    fn remainder(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::remainder, false)
-    }
-    fn __neg__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+    fn __neg__(&self, py: Python<'_>) -> PyResult<Tensor> {
         self.un(py, unary::neg)
     }
     fn __pos__(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
@@ -176,41 +106,10 @@ impl PyTensor {
         }
         Ok(slf)
     }
-    fn __abs__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+    fn __abs__(&self, py: Python<'_>) -> PyResult<Tensor> {
         self.un(py, unary::abs)
     }
-    // `& | ^ << >>` are bitwise, in the promoted dtype (bool `& | ^` stay bool), as PyTorch.
-    fn __and__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::And), false)
-    }
-    fn __rand__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::And), true)
-    }
-    fn __or__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Or), false)
-    }
-    fn __ror__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Or), true)
-    }
-    fn __xor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Xor), false)
-    }
-    fn __rxor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::Xor), true)
-    }
-    fn __lshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::LeftShift), false)
-    }
-    fn __rlshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::LeftShift), true)
-    }
-    fn __rshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::RightShift), false)
-    }
-    fn __rrshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::bitwise(a, b, Bitwise::RightShift), true)
-    }
-    fn __invert__(&self, py: Python<'_>) -> PyResult<PyTensor> {
+    fn __invert__(&self, py: Python<'_>) -> PyResult<Tensor> {
         if self.t.dtype().is_float() {
             // PyTorch's Tensor.__invert__ raises this TypeError itself (bitwise_not would say
             // "not implemented for 'Float'").
@@ -218,188 +117,85 @@ impl PyTensor {
         }
         self.un(py, unary::bitwise_not)
     }
-    fn bitwise_and(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__and__(py, other)
-    }
-    fn bitwise_or(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__or__(py, other)
-    }
-    fn bitwise_xor(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__xor__(py, other)
-    }
-    fn bitwise_left_shift(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__lshift__(py, other)
-    }
-    fn bitwise_right_shift(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.__rshift__(py, other)
-    }
-    fn bitwise_not(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::bitwise_not)
-    }
-    fn __iand__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_bitwise(py, other, Bitwise::And)
-    }
-    fn __ior__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_bitwise(py, other, Bitwise::Or)
-    }
-    fn __ixor__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_bitwise(py, other, Bitwise::Xor)
-    }
-    fn __ilshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_bitwise(py, other, Bitwise::LeftShift)
-    }
-    fn __irshift__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.inplace_bitwise(py, other, Bitwise::RightShift)
-    }
 
+    // == and != give NotImplemented for operands that are not tensor-like (`t == None`), so
+    // Python falls back to identity; the ordering operators raise, as PyTorch's.
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match operand(&self.t, other) {
-            Ok(_) => Ok(Py::new(py, self.cmp(py, other, Cmp::Eq)?)?.into_any()),
+            Ok(_) => Ok(self.cmp(py, other, Cmp::Eq)?.into_pyobject(py)?.into_any().unbind()),
             Err(_) => Ok(py.NotImplemented()),
         }
     }
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         match operand(&self.t, other) {
-            Ok(_) => Ok(Py::new(py, self.cmp(py, other, Cmp::Ne)?)?.into_any()),
+            Ok(_) => Ok(self.cmp(py, other, Cmp::Ne)?.into_pyobject(py)?.into_any().unbind()),
             Err(_) => Ok(py.NotImplemented()),
         }
     }
-    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.cmp(py, other, Cmp::Lt)
     }
-    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.cmp(py, other, Cmp::Le)
     }
-    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.cmp(py, other, Cmp::Gt)
     }
-    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.cmp(py, other, Cmp::Ge)
-    }
-    fn eq(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Eq)
-    }
-    fn ne(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Ne)
-    }
-    fn lt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Lt)
-    }
-    fn le(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Le)
-    }
-    fn gt(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Gt)
-    }
-    fn ge(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.cmp(py, other, Cmp::Ge)
-    }
-    fn logical_and(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::And), false)
-    }
-    fn logical_or(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Or), false)
-    }
-    fn logical_xor(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, |a, b| binary::logical(a, b, Logical::Xor), false)
-    }
-    fn logical_not(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::logical_not)
     }
 
     #[pyo3(signature = (other, *, alpha=None))]
-    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let (o, alpha) = (operand(&self.t, other)?, alpha_arg(alpha)?);
-        Ok(heavy(py, self.t.numel(), || binary::add(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "add")?))?.into())
+        off_gil_guarded(py, self.t.numel(), || binary::add(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "add")?))
     }
     #[pyo3(signature = (other, *, alpha=None))]
-    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let (o, alpha) = (operand(&self.t, other)?, alpha_arg(alpha)?);
-        Ok(heavy(py, self.t.numel(), || binary::sub(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "sub")?))?.into())
+        off_gil_guarded(py, self.t.numel(), || binary::sub(&self.t, &binary::alpha_scaled(&self.t, &o, alpha, "sub")?))
     }
-    fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.bin(py, other, binary::mul, false)
     }
-    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.bin(py, other, binary::div, false)
     }
-    fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.pow_op(py, exponent)
-    }
-    fn matmul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, matmul::matmul, false)
-    }
-    fn mm(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, matmul::matmul, false)
-    }
-    fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::maximum, false)
-    }
-    fn minimum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-        self.bin(py, other, binary::minimum, false)
     }
     /// `x.where(condition, y)`: x where condition, else y.
     #[pyo3(name = "where")]
-    fn where_(&self, py: Python<'_>, condition: PyRef<'_, PyTensor>, other: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
+    fn where_(&self, py: Python<'_>, condition: PyRef<'_, PyTensor>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         let (o, c) = (operand(&self.t, other)?, condition.t.clone());
-        Ok(heavy(py, self.t.numel(), || binary::where_(&c, &self.t, &o))?.into())
+        off_gil_guarded(py, self.t.numel(), || binary::where_(&c, &self.t, &o))
     }
 
-    fn exp(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::exp)
-    }
-    fn log(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::log)
-    }
-    fn sqrt(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::sqrt)
-    }
-    fn abs(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::abs)
-    }
-    fn neg(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::neg)
-    }
-    fn sin(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::sin)
-    }
-    fn cos(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::cos)
-    }
-    fn tanh(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::tanh)
-    }
-    fn sigmoid(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::sigmoid)
-    }
-    fn relu(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        self.un(py, unary::relu)
-    }
     #[pyo3(signature = (min=None, max=None))]
-    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let (min, max) = (bound_arg(min)?, bound_arg(max)?);
-        Ok(heavy(py, self.t.numel(), || unary::clamp_scalar(&self.t, min, max))?.into())
+        off_gil_guarded(py, self.t.numel(), || unary::clamp_scalar(&self.t, min, max))
     }
     #[pyo3(signature = (min=None, max=None))]
-    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         self.clamp(py, min, max)
     }
 
     // ---- reductions -------------------------------------------------------------------
 
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
-    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyTensor> {
+    fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
         let x = match dtype {
-            Some(d) => crate::ops::cast::to_dtype(&self.t, super::convert::dtype_arg(d)?).py()?,
+            Some(d) => crate::ops::cast::to_dtype(&self.t, super::convert::dtype_arg(d)?)?,
             None => self.t.clone(),
         };
-        Ok(heavy(py, x.numel(), || reduce::sum(&x, &dims, keepdim))?.into())
+        off_gil_guarded(py, x.numel(), || reduce::sum(&x, &dims, keepdim))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
-        Ok(heavy(py, self.t.numel(), || reduce::mean(&self.t, &dims, keepdim))?.into())
+        off_gil_guarded(py, self.t.numel(), || reduce::mean(&self.t, &dims, keepdim))
     }
     /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)` = maximum.
     #[pyo3(signature = (dim=None, keepdim=false))]
@@ -411,46 +207,103 @@ impl PyTensor {
         self.extremum(py, dim, keepdim, false)
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn argmax(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, true))?.into())
+    fn argmax(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, true))
     }
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn argmin(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, false))?.into())
+    fn argmin(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || reduce::argmax(&self.t, dim, keepdim, false))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
-    fn var(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+    fn var(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<Tensor> {
         let (dims, c) = var_args(dim, unbiased, correction)?;
-        Ok(heavy(py, self.t.numel(), || reduce::var(&self.t, &dims, c, keepdim))?.into())
+        off_gil_guarded(py, self.t.numel(), || reduce::var(&self.t, &dims, c, keepdim))
     }
     #[pyo3(signature = (dim=None, unbiased=None, keepdim=false, *, correction=None))]
-    fn std(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<PyTensor> {
+    fn std(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, keepdim: bool, correction: Option<f64>) -> PyResult<Tensor> {
         let (dims, c) = var_args(dim, unbiased, correction)?;
-        Ok(heavy(py, self.t.numel(), || reduce::std(&self.t, &dims, c, keepdim))?.into())
+        off_gil_guarded(py, self.t.numel(), || reduce::std(&self.t, &dims, c, keepdim))
     }
     #[pyo3(signature = (dim, keepdim=false))]
-    fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<PyTensor> {
+    fn logsumexp(&self, py: Python<'_>, dim: &Bound<'_, PyAny>, keepdim: bool) -> PyResult<Tensor> {
         let dims = dims_arg(Some(dim))?;
-        Ok(heavy(py, self.t.numel(), || reduce::logsumexp(&self.t, &dims, keepdim))?.into())
+        off_gil_guarded(py, self.t.numel(), || reduce::logsumexp(&self.t, &dims, keepdim))
     }
-    fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, false))?.into())
+    fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || softmax::softmax(&self.t, dim, false))
     }
-    fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))?.into())
+    fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))
     }
 
     /// True where every element (over `dim`, or all of them) is nonzero; NaN counts as nonzero.
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+    fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
-        Ok(heavy(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, true))?.into())
+        off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, true))
     }
     /// True where any element (over `dim`, or of all of them) is nonzero.
     #[pyo3(signature = (dim=None, keepdim=false))]
-    fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<PyTensor> {
+    fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
-        Ok(heavy(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, false))?.into())
+        off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, false))
+    }
+
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumsum(&self, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        off_gil_guarded(py, self.t.numel(), || scan::cumsum(&self.t, dim, dtype))
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumprod(&self, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        off_gil_guarded(py, self.t.numel(), || scan::cumprod(&self.t, dim, dtype))
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumsum_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "cumsum_", |src| scan::cumsum(src, dim, dtype)))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumprod_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "cumprod_", |src| scan::cumprod(src, dim, dtype)))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn prod(&self, py: Python<'_>, dim: Option<isize>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        off_gil_guarded(py, self.t.numel(), || scan::prod(&self.t, dim, keepdim, dtype))
+    }
+    /// round half to even, to `decimals` places (integer tensors are returned as they are).
+    #[pyo3(signature = (*, decimals=0))]
+    fn round(&self, py: Python<'_>, decimals: i64) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || math::round_decimals(&self.t, decimals))
+    }
+    #[pyo3(signature = (*, decimals=0))]
+    fn round_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, decimals: i64) -> PyResult<PyRef<'py, Self>> {
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "round_", |src| math::round_decimals(src, decimals)))?;
+        Ok(slf)
+    }
+    #[pyo3(signature = (eps=None))]
+    fn logit(&self, py: Python<'_>, eps: Option<f64>) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || math::logit(&self.t, eps))
+    }
+    #[pyo3(signature = (eps=None))]
+    fn logit_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, eps: Option<f64>) -> PyResult<PyRef<'py, Self>> {
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "logit_", |src| math::logit(src, eps)))?;
+        Ok(slf)
+    }
+    fn pow_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        let e = operand(&slf.t, exponent)?;
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::promoted_op(&t, &e, "pow_", |src| binary::pow(src, &e)))?;
+        Ok(slf)
     }
 
     // ---- in-place ---------------------------------------------------------------------
@@ -459,14 +312,14 @@ impl PyTensor {
     fn add_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
         let (o, alpha) = (operand(&slf.t, other)?, alpha_arg(alpha)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "add_")?, inplace::BinOp::Add))?;
+        off_gil_guarded(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "add_")?, inplace::BinOp::Add))?;
         Ok(slf)
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn sub_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
         let (o, alpha) = (operand(&slf.t, other)?, alpha_arg(alpha)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "sub_")?, inplace::BinOp::Sub))?;
+        off_gil_guarded(py, t.numel(), || inplace::binary(&t, &binary::alpha_scaled(&t, &o, alpha, "sub_")?, inplace::BinOp::Sub))?;
         Ok(slf)
     }
     fn mul_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
@@ -481,7 +334,7 @@ impl PyTensor {
     fn clamp_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
         let (min, max) = (bound_arg(min)?, bound_arg(max)?);
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::apply_elementwise(&t, "clamp_", |t| unary::clamp_scalar(t, min, max)))?;
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "clamp_", |t| unary::clamp_scalar(t, min, max)))?;
         Ok(slf)
     }
     #[pyo3(signature = (src, non_blocking=false))]
@@ -489,15 +342,15 @@ impl PyTensor {
         let _ = non_blocking;
         let s = operand(&slf.t, src)?;
         let t = slf.t.clone();
-        heavy(py, t.numel(), || inplace::copy(&t, &s))?;
+        off_gil_guarded(py, t.numel(), || inplace::copy(&t, &s))?;
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        inplace::fill(&slf.t, 0.0).py()?;
+        inplace::fill(&slf.t, 0.0)?;
         Ok(slf)
     }
     fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
-        inplace::fill(&slf.t, value).py()?;
+        inplace::fill(&slf.t, value)?;
         Ok(slf)
     }
     fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -544,14 +397,14 @@ fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, correction: 
 impl PyTensor {
     fn extremum<'py>(&self, py: Python<'py>, dim: Option<&Bound<'py, PyAny>>, keepdim: bool, is_max: bool) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(Py::new(py, PyTensor::from(heavy(py, self.t.numel(), || reduce::max_all(&self.t, is_max))?))?.into_bound(py).into_any()),
+            None => Ok(Py::new(py, PyTensor::from(off_gil_guarded(py, self.t.numel(), || reduce::max_all(&self.t, is_max))?))?.into_bound(py).into_any()),
             Some(d) if d.cast::<PyTensor>().is_ok() => {
                 let f = if is_max { binary::maximum } else { binary::minimum };
-                Ok(Py::new(py, self.bin(py, d, f, false)?)?.into_bound(py).into_any())
+                Ok(self.bin(py, d, f, false)?.into_pyobject(py)?.into_any())
             }
             Some(d) => {
                 let dim: isize = d.extract()?;
-                let (v, i) = heavy(py, self.t.numel(), || reduce::max_dim(&self.t, dim, keepdim, is_max))?;
+                let (v, i) = off_gil_guarded(py, self.t.numel(), || reduce::max_dim(&self.t, dim, keepdim, is_max))?;
                 static RT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
                 let name = if is_max { "max" } else { "min" };
                 let ctor = py_helper(py, &RT, "ferrograd._return_types", "values_indices")?;

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyEllipsis, PyList, PySlice, PyTuple};
 
 use super::convert::shape_args;
-use super::error::{guarded, heavy, IntoPyResult};
+use super::error::{guarded, off_gil_guarded};
 use super::tensor::PyTensor;
 use super::tensor_math::operand;
 use crate::ops::index::{self, Index};
@@ -153,10 +153,10 @@ impl PyTensor {
         Ok(guarded(|| self.t.permute(&shape))?.into())
     }
     fn contiguous(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || self.t.contiguous())?.into())
+        Ok(off_gil_guarded(py, self.t.numel(), || self.t.contiguous())?.into())
     }
     fn clone(&self, py: Python<'_>) -> PyResult<PyTensor> {
-        Ok(heavy(py, self.t.numel(), || self.t.clone_tensor())?.into())
+        Ok(off_gil_guarded(py, self.t.numel(), || self.t.clone_tensor())?.into())
     }
     #[pyo3(signature = (split_size_or_sections, dim=0))]
     fn split<'py>(&self, py: Python<'py>, split_size_or_sections: &Bound<'py, PyAny>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
@@ -169,7 +169,7 @@ impl PyTensor {
                 join::split_sizes(&self.t, &sizes, dim)
             }
         }
-        .py()?;
+        ?;
         PyTuple::new(py, wrap(parts))
     }
     #[pyo3(signature = (chunks, dim=0))]
@@ -178,11 +178,11 @@ impl PyTensor {
     }
     #[pyo3(signature = (dim=0))]
     fn unbind<'py>(&self, py: Python<'py>, dim: isize) -> PyResult<Bound<'py, PyTuple>> {
-        let d = crate::tensor::shape::existing_dim(dim, self.t.ndim(), "unbind").py()?;
+        let d = crate::tensor::shape::existing_dim(dim, self.t.ndim(), "unbind")?;
         let parts: Vec<Tensor> = (0..self.t.shape()[d])
             .map(|i| Ok(crate::autograd::rename_grad_fn(self.t.select(d as isize, i as isize)?, &self.t, "UnbindBackward0")))
             .collect::<crate::Result<_>>()
-            .py()?;
+            ?;
         PyTuple::new(py, wrap(parts))
     }
     fn narrow(&self, dim: isize, start: isize, length: usize) -> PyResult<PyTensor> {
@@ -211,12 +211,12 @@ impl PyTensor {
             }
         }
         let idx = index_list(&self.t, key)?;
-        Ok(heavy(py, self.t.numel(), || index::getitem(&self.t, &idx))?.into())
+        Ok(off_gil_guarded(py, self.t.numel(), || index::getitem(&self.t, &idx))?.into())
     }
 
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let idx = index_list(&self.t, key)?;
         let v = operand(&self.t, value)?;
-        heavy(py, self.t.numel(), || index::setitem(&self.t, &idx, &v))
+        off_gil_guarded(py, self.t.numel(), || index::setitem(&self.t, &idx, &v))
     }
 }
