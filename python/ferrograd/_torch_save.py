@@ -8,7 +8,9 @@ The zip holds, in this order (every entry stored uncompressed, its data 64-byte 
   and a Parameter ``torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict())``; each
   storage is the persistent id ``("storage", torch.FloatStorage, key, "cpu", numel)`` (LongStorage,
   BoolStorage ... by dtype). ferrograd's dtypes, devices and ``fg.Size`` are written as
-  ``torch.float32``, ``torch.device("cpu")`` and ``torch.Size``.
+  ``torch.float32``, ``torch.device("cpu")`` and ``torch.Size``. (One departure from
+  torch.save's bytes: ``b""`` is written as ``_codecs.encode("", "latin1")``, as every other
+  bytes value is, since PyTorch's weights-only loader refuses the ``bytes()`` pickle writes.)
 * ``.format_version`` ("1"), ``.storage_alignment`` ("64"), ``byteorder`` ("little").
 * ``data/<key>``: each storage's bytes, little-endian, keys "0", "1" ... in order of first use.
 * ``version`` ("3\\n") and ``.data/serialization_id``, derived as PyTorch derives it.
@@ -20,8 +22,9 @@ and the classic end record, which PyTorch's writer always writes.
 Storages follow PyTorch's semantics: tensors that view one storage (a tensor and its transpose,
 tied weights) share one storage in the file and come back as views of one storage; a
 non-contiguous view keeps its strides. The file holds the part of a storage its tensors span
-(PyTorch writes the whole storage). That needs ``Tensor.storage_offset``; without it each tensor
-is written as its own contiguous storage.
+(PyTorch writes the whole storage), read with ``Tensor.as_strided`` (without it, elements that
+no saved tensor reaches are written as 0). Finding the storages needs ``Tensor.storage_offset``;
+without it each tensor is written as its own contiguous storage.
 """
 
 from __future__ import annotations

@@ -1,33 +1,28 @@
 """PyTorch's ``.pt``/``.pth`` files (the zip format of ``torch.save``) read without PyTorch.
 
-A torch.save zip holds ``<archive>/data.pkl`` (a pickle of the saved object in which every
-tensor is a call to ``torch._utils._rebuild_tensor_v2`` on a persistent storage id) and one
-``<archive>/data/<key>`` entry per storage, in the byte order named by ``<archive>/byteorder``.
-Each storage is read once and its tensors come back as views of it (``as_strided``): views, tied
-weights and expanded tensors share memory as they did when saved. (While the core lacks
-``Tensor.as_strided``, each tensor is copied out of its storage instead.)
+The zip holds ``<archive>/data.pkl`` (a pickle of the object, each tensor a call to
+``torch._utils._rebuild_tensor_v2`` on a persistent storage id) and one ``<archive>/data/<key>``
+entry per storage, in the byte order named by ``<archive>/byteorder``. Each storage is read once
+and its tensors come back as views of it (``as_strided``), sharing memory as they did when saved;
+while the core lacks ``Tensor.as_strided``, each tensor is copied out of its storage instead.
 
-Weights-only loading (the default) reads the pickle with an Unpickler whose ``find_class`` admits
-what ``torch.load(weights_only=True)`` admits (the tensor and parameter rebuild functions,
-storage types, dtypes, ``torch.Size``, ``torch.device``, ``collections.OrderedDict`` and builtin
-containers, each mapped to a local stand-in) and what the user allowed with
-``fg.serialization.add_safe_globals``; any other global (``os.system``, ``builtins.eval``, a
-class) is refused before it is even looked up, so a malicious file never runs code. Before that,
-every opcode is scanned: lengths must fit in the data, opcodes torch never writes (INST, OBJ,
-EXT*, out-of-band buffers) are refused, and so are memo indices beyond the entries stored so far
-(the C unpickler sizes its memo from the largest index: a 375-byte file asking for entry 2**28
-took 4 GB). BUILD, which sets attributes, applies only to an OrderedDict or an instance of an
-allowed class, never to a class or a shared stand-in, so no file changes how later files load.
-Sizes read from the file (storage lengths, tensor extents, the bytes all tensors take) are
-checked against the zip entries and the file's size before anything is allocated.
-
-``weights_only=False`` unpickles everything (a whole Module saved by `fg.save`): PyTorch's tensor
-and storage globals still map to ferrograd's, any other global is imported. For trusted files.
+Weights-only loading (the default) admits the globals ``torch.load(weights_only=True)`` admits
+(rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``, ``OrderedDict``,
+builtin containers: each mapped to a local stand-in) and those allowed with
+``fg.serialization.add_safe_globals``; any other global (``os.system``, a class) is refused
+before it is looked up, so a malicious file never runs code. Every opcode is scanned first:
+lengths must fit in the data, opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers)
+are refused, and so are memo indices beyond the entries stored so far (the C unpickler sizes its
+memo from the index: a 375-byte file asking for entry 2**28 took 4 GB). BUILD applies only to an
+OrderedDict or an instance of an allowed class, never to a class or a shared stand-in, so no file
+changes how later files load. Sizes read from the file are checked against the zip entries and
+the file's size before anything is allocated. ``weights_only=False`` unpickles everything
+(PyTorch's tensor globals still map to ferrograd's): for trusted files only.
 
 Entries are read by this module, not `zipfile` (which only parses the central directory): each
 entry's local header must agree with its central record, the entry must be stored, unencrypted
-and lie inside the file, and its CRC-32 must match (torch writes 0 when told not to compute it).
-Every way a zip can be wrong is therefore a ValueError naming the entry and the problem.
+and inside the file, and its CRC-32 must match (torch writes 0 when told not to compute it).
+Every way a zip can be wrong is a ValueError naming the entry and the problem.
 """
 
 from __future__ import annotations

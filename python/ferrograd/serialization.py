@@ -7,8 +7,9 @@ reads a state_dict or checkpoint saved by ferrograd. `f` is a path, written atom
 that fails or is killed leaves the previous file intact), or a binary file object. Like
 torch.save it saves any picklable object; what weights-only loading reads back is tensors,
 Parameters, dicts, OrderedDicts, lists, tuples, sets, int, float, complex, str, bytes, bool,
-None, dtypes and devices. Tensors viewing one storage share it in the file. What cannot be
-pickled (a lambda, a local class) is a TypeError naming where it is (``obj['model']['act']``),
+None, dtypes and devices. Tensors viewing one storage share it in the file, as in PyTorch
+(once the core exposes storage offsets; until then each tensor is its own storage). What cannot
+be pickled (a lambda, a local class) is a TypeError naming where it is (``obj['model']['act']``),
 raised before anything is written.
 
 A path ending in ``.safetensors`` gets the safetensors format instead: tensors under their
@@ -124,7 +125,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
             file into memory either way.
 
     Returns:
-        The saved object. Tensors saved as views of one storage come back as views of one storage.
+        The saved object. Tensors saved as views of one storage come back as views of one
+        storage (copies while the core lacks ``Tensor.as_strided``).
 
     Raises:
         pickle.UnpicklingError: weights-only loading refused the file (also a ValueError).
