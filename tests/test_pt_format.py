@@ -195,7 +195,8 @@ def test_views_of_one_storage_are_written_once_with_their_offsets_and_strides(mo
     buf = io.BytesIO()
     fg.save({"a": base[1, :2], "b": base[2, 4:]}, buf)
     z = zipfile.ZipFile(buf)
-    want = np.arange(6, 18, dtype="<f4") if SHARES_STORAGE else np.array([6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 16, 17], "<f4")
+    reads_storage = hasattr(fg.Tensor, "as_strided")
+    want = np.arange(6, 18, dtype="<f4") if reads_storage else np.array([6, 7, 0, 0, 0, 0, 0, 0, 0, 0, 16, 17], "<f4")
     assert z.read("archive/data/0") == want.tobytes()
     assert _spy(z.read("archive/data.pkl")) == {"a": ("0", 0, (2,), (1,)), "b": ("0", 10, (2,), (1,))}
 
