@@ -13,9 +13,8 @@ builtin containers: each mapped to a local stand-in) and those allowed with
 before it is looked up, so a malicious file never runs code. Every opcode is scanned first:
 lengths must fit in the data, opcodes torch never writes (INST, OBJ, EXT*, out-of-band buffers)
 are refused, and so are memo indices beyond the entries stored so far (the C unpickler sizes its
-memo from the index: a 375-byte file asking for entry 2**28 took 4 GB). BUILD applies only to an
-OrderedDict or an instance of an allowed class, never to a class or a shared stand-in, so no file
-changes how later files load. Sizes read from the file are checked against the zip entries and
+memo from the index: a 375-byte file asking for entry 2**28 took 4 GB). BUILD never applies to
+a class, an allowed function or a shared stand-in, so no file changes how later files load. Sizes read from the file are checked against the zip entries and
 the file's size before anything is allocated. ``weights_only=False`` unpickles everything
 (PyTorch's tensor globals still map to ferrograd's): for trusted files only.
 
