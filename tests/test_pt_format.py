@@ -548,6 +548,7 @@ class TestWithPyTorch:
         torch.save(theirs, tmp_path / "torch.pt")
         ours = fg.load(tmp_path / "torch.pt")
         assert_matches_torch(ours, theirs, torch)
+        assert_matches_torch(fg.load(tmp_path / "torch.pt", weights_only=False), theirs, torch)  # PyTorch's globals map the same
         if SHARES_STORAGE:
             ours["views"]["base"].add_(1.0)
             assert ours["views"]["t"][6, 4].item() == ours["views"]["scalar"].item() == theirs["views"]["scalar"].item() + 1
