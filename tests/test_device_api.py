@@ -214,7 +214,6 @@ def test_size_is_a_tuple_printed_with_our_module_name():
         fg.Size(3)
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the Rust shape/size() getters to return fg.Size (requests.md); delete this marker then")
 def test_tensor_shape_is_a_size():
     t = fg.zeros(2, 3)
     assert type(t.shape) is fg.Size and type(t.size()) is fg.Size and t.size(1) == 3
@@ -279,7 +278,6 @@ def test_tensor_new_rules_for_fg_tensor():
         tensor_new(3.5)
 
 
-@pytest.mark.xfail(strict=True, reason="waits for Tensor's Rust #[new] to call _legacy.tensor_new (requests.md); delete this marker then")
 def test_tensor_legacy_constructor():
     assert fg.Tensor([1, 2]).tolist() == [1.0, 2.0] and fg.Tensor(2, 3).shape == (2, 3)
     assert isinstance(fg.Tensor([1.0]), fg.Tensor) and isinstance(fg.nn.Parameter(fg.zeros(2)), fg.nn.Parameter)

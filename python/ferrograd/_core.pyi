@@ -35,14 +35,15 @@ _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
     "Tensor", "dtype", "Node", "_backward", "_grad", "_set_grad_enabled", "_set_inference_mode",
-    "arange", "cat", "eye", "from_numpy", "full", "get_rng_state", "is_grad_enabled",
-    "is_inference_mode_enabled", "linspace", "manual_seed", "max_memory_allocated",
-    "memory_allocated", "rand", "randint", "randn", "randperm", "reset_peak_memory_stats",
-    "set_rng_state", "stack", "where", "_batch_norm", "_binary_cross_entropy", "_check_dropout_p",
-    "_cross_entropy", "_dropout", "_gelu", "_layer_norm", "_leaky_relu", "_linear", "_silu",
-    "_softplus", "_adadelta_step", "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step",
-    "_adaptive_avg_pool2d", "_avg_pool2d", "_conv2d", "_max_pool2d", "_load_safetensors",
-    "_save_safetensors", "float32", "float64", "int64", "bool", "_TABLE_FUNCTIONS",
+    "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
+    "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
+    "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
+    "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
+    "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
+    "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
+    "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_adaptive_avg_pool2d",
+    "_avg_pool2d", "_conv2d", "_max_pool2d", "_load_safetensors", "_save_safetensors", "float32",
+    "float64", "int64", "bool", "_TABLE_FUNCTIONS",
 ]
 
 @final
@@ -98,12 +99,18 @@ class Tensor:
     __array_priority__: ClassVar[_float]
     """numpy defers `ndarray op tensor` to the tensor's reflected operator."""
 
+    @overload
     def __new__(cls, data: Tensor | None = None, requires_grad: _bool = False) -> Self:
-        """`Tensor(t)` shares `t`'s storage (used by `nn.Parameter`); `Tensor()` is an empty float32."""
+        """`Tensor(t[, requires_grad])` shares `t`'s storage (used by `nn.Parameter`); `Tensor()` is
+        an empty float32; any other arguments are PyTorch's legacy constructor (`Tensor([1, 2])`,
+        `Tensor(2, 3)`), written in Python (`ferrograd._legacy.tensor_new`)."""
+    @overload
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
 
     # ---- identity -------------------------------------------------------------------
     @property
-    def shape(self) -> _Size: ...
+    def shape(self) -> _Size:
+        """The shape as a `ferrograd.Size` (a tuple, as torch.Size)."""
     @overload
     def size(self, dim: None = None) -> _Size: ...
     @overload
@@ -120,6 +127,10 @@ class Tensor:
     def element_size(self) -> int: ...
     def is_contiguous(self) -> _bool: ...
     def is_inference(self) -> _bool: ...
+    def storage_offset(self) -> int:
+        """The offset of the first element in the storage, in elements."""
+    def as_strided(self, size: Sequence[int], stride: Sequence[int], storage_offset: int | None = None) -> Tensor:
+        """A view with the given sizes and strides (in elements) over this tensor's storage."""
     def data_ptr(self) -> int: ...
     def __hash__(self) -> int: ...
 
@@ -522,6 +533,8 @@ def rand(shape: Sequence[int], dtype: dtype) -> Tensor: ...
 def randn(shape: Sequence[int], dtype: dtype) -> Tensor: ...
 def randint(low: int, high: int, shape: Sequence[int], dtype: dtype) -> Tensor: ...
 def randperm(n: int) -> Tensor: ...
+def get_num_threads() -> int:
+    """The number of threads ops run on (rayon's pool, sized once at start-up)."""
 def manual_seed(seed: int) -> None: ...
 def get_rng_state() -> bytes: ...
 def set_rng_state(state: bytes) -> None: ...

@@ -265,6 +265,32 @@ impl Tensor {
         record(out, &[self], || Ok(Box::new(SliceBackward { input, dim, start, step, select: false })))
     }
 
+    /// `as_strided(size, stride, storage_offset)`: a view of any layout over this tensor's
+    /// storage (offset in elements, the tensor's own when None), bounds-checked against the
+    /// storage. Off the graph only: its gradient (PyTorch's AsStridedBackward0, which must sum
+    /// overlapping elements) is not written yet, so a tensor that requires grad is refused.
+    pub fn as_strided(&self, size: &[usize], stride: &[usize], storage_offset: Option<usize>) -> Result<Tensor> {
+        if size.len() != stride.len() {
+            bail!(Runtime, "as_strided: mismatch in length of strides and shape ({} and {})", stride.len(), size.len());
+        }
+        if crate::autograd::needs_record(&[self]) {
+            bail!(NotImplemented, "as_strided: not supported on a tensor that requires grad (shape {:?}); call it on .detach() or under no_grad", self.shape());
+        }
+        let offset = storage_offset.unwrap_or(self.layout().offset);
+        let storage_len = self.storage().read().len();
+        let needed = if size.contains(&0) { 0 } else { offset + 1 + size.iter().zip(stride).map(|(&n, &s)| (n - 1) * s).sum::<usize>() };
+        if needed > storage_len {
+            bail!(
+                Runtime,
+                "setStorage: sizes {size:?}, strides {stride:?}, storage offset {offset}, and itemsize {} requiring a storage size of {} are out of bounds for storage of size {}",
+                self.dtype().size_of(),
+                needed * self.dtype().size_of(),
+                storage_len * self.dtype().size_of()
+            );
+        }
+        Ok(self.view_with(Layout { shape: size.to_vec(), strides: stride.to_vec(), offset }))
+    }
+
     /// `narrow(dim, start, length)`.
     pub fn narrow(&self, dim: isize, start: isize, length: usize) -> Result<Tensor> {
         let d = existing_dim(dim, self.ndim(), "narrow")?;

@@ -53,6 +53,11 @@ pub fn randint(py: Python<'_>, low: i64, high: i64, shape: Vec<usize>, dtype: Py
 pub fn randperm(py: Python<'_>, n: usize) -> PyResult<PyTensor> {
     Ok(off_gil_guarded(py, n, || creation::randperm(n))?.into())
 }
+/// The number of threads ops run on (rayon's pool, sized once at start-up).
+#[pyfunction]
+pub fn get_num_threads() -> usize {
+    rayon::current_num_threads()
+}
 #[pyfunction]
 pub fn manual_seed(seed: u64) {
     crate::random::manual_seed(seed);

@@ -4,7 +4,7 @@
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 use super::convert::{dtype_arg, tensor_to_numpy, PyDType};
 use super::error::{guarded, off_gil_guarded};
@@ -56,16 +56,37 @@ pub fn py_helper<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyAny>>, mod
 
 #[pymethods]
 impl PyTensor {
-    /// `Tensor(t)` shares `t`'s storage (used by `nn.Parameter`); `Tensor()` is an empty float32.
+    /// `Tensor(t[, requires_grad])` shares `t`'s storage (used by `nn.Parameter`); `Tensor()` is
+    /// an empty float32; any other arguments are PyTorch's legacy constructor (`Tensor([1, 2])`,
+    /// `Tensor(2, 3)`), written in Python (`ferrograd._legacy.tensor_new`).
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=false))]
-    fn new(data: Option<PyRef<'_, PyTensor>>, requires_grad: bool) -> PyResult<Self> {
-        let t = match data {
-            Some(d) => d.t.detach(),
-            None => Tensor::zeros(&[0], DType::F32),
+    #[pyo3(signature = (*args, **kwargs))]
+    fn new(args: &Bound<'_, PyTuple>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let kw = |name: &str| -> PyResult<Option<Bound<'_, PyAny>>> { kwargs.map(|k| k.get_item(name)).transpose().map(Option::flatten) };
+        let data = match args.len() {
+            0 => kw("data")?,
+            _ => Some(args.get_item(0)?),
         };
-        t.set_requires_grad(requires_grad)?;
-        Ok(PyTensor { t })
+        let share = match &data {
+            None => kwargs.is_none_or(|k| k.is_empty()),
+            Some(d) => (d.is_none() || d.cast::<PyTensor>().is_ok()) && args.len() <= 2,
+        };
+        if share {
+            let requires_grad = match (args.len(), kw("requires_grad")?) {
+                (2, _) => args.get_item(1)?.extract::<bool>()?,
+                (_, Some(r)) => r.extract::<bool>()?,
+                _ => false,
+            };
+            let t = match data {
+                Some(d) if !d.is_none() => d.cast::<PyTensor>()?.get().t.detach(),
+                _ => Tensor::zeros(&[0], DType::F32),
+            };
+            t.set_requires_grad(requires_grad)?;
+            return Ok(PyTensor { t });
+        }
+        static LEGACY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let made = py_helper(args.py(), &LEGACY, "ferrograd._legacy", "tensor_new")?.call(args, kwargs)?;
+        Ok(PyTensor { t: made.extract::<Tensor>()? })
     }
 
     /// numpy defers `ndarray op tensor` to the tensor's reflected operator.
@@ -74,15 +95,17 @@ impl PyTensor {
         1000.0
     }
 
+    /// The shape as a `ferrograd.Size` (a tuple, as torch.Size).
     #[getter]
-    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.shape())
+    fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        static SIZE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        py_helper(py, &SIZE, "ferrograd._size", "Size")?.call1((PyTuple::new(py, self.t.shape())?,))
     }
 
     #[pyo3(signature = (dim=None))]
     fn size<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
         match dim {
-            None => Ok(PyTuple::new(py, self.t.shape())?.into_any()),
+            None => self.shape(py),
             Some(d) => {
                 let w = crate::tensor::shape::existing_dim(d, self.t.ndim(), "size")?;
                 Ok(self.t.shape()[w].into_pyobject(py)?.into_any())
@@ -124,6 +147,15 @@ impl PyTensor {
     }
     fn is_inference(&self) -> bool {
         self.t.is_inference()
+    }
+    /// The offset of the first element in the storage, in elements.
+    fn storage_offset(&self) -> usize {
+        self.t.layout().offset
+    }
+    /// A view with the given sizes and strides (in elements) over this tensor's storage.
+    #[pyo3(signature = (size, stride, storage_offset=None))]
+    fn as_strided(&self, size: Vec<usize>, stride: Vec<usize>, storage_offset: Option<usize>) -> PyResult<Tensor> {
+        guarded(|| self.t.as_strided(&size, &stride, storage_offset))
     }
     fn data_ptr(&self) -> usize {
         std::sync::Arc::as_ptr(self.t.storage()) as usize + self.t.layout().offset * self.t.dtype().size_of()
