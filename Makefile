@@ -38,7 +38,7 @@ test: $(VENV)/.examples lint
 lint: $(VENV)/.deps
 	cargo clippy --release --all-targets -- -D warnings
 	cargo clippy --release --all-targets --features python -- -D warnings
-	$(BIN)/ruff check python tests bench examples docs
+	$(BIN)/ruff check python tests bench examples docs tools
 
 # The differential tests against PyTorch, run long: thousands of examples per test (profiles in
 # tests/differential/conftest.py). TORCH_PY is a python that can import torch, numpy and
