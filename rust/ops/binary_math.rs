@@ -14,7 +14,7 @@ use crate::ops::kernel::zip;
 use crate::ops::reduce::sum_to;
 use crate::ops::unary::c;
 use crate::tensor::{DType, Element, Tensor};
-use crate::{with_float, with_numeric};
+use crate::{with_dtype, with_float};
 
 const LN_2: f64 = std::f64::consts::LN_2;
 
@@ -63,12 +63,12 @@ macro_rules! binary_float_op {
 binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
     dx: |x, y| y / (x * x + y * y),
     dy: |x, y| -x / (x * x + y * y));
-binary_float_op!(logaddexp, LogaddexpBackward, "LogaddexpBackward0",
+binary_float_op!(logaddexp_float, LogaddexpBackward, "LogaddexpBackward0",
     // log(e^x + e^y) = max + log1p(e^-|x-y|); equal infinities give that infinity, not NaN.
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp().ln_1p() },
     dx: |x, y| 1.0 / (1.0 + (y - x).exp()),
     dy: |x, y| 1.0 / (1.0 + (x - y).exp()));
-binary_float_op!(logaddexp2, Logaddexp2Backward, "Logaddexp2Backward0",
+binary_float_op!(logaddexp2_float, Logaddexp2Backward, "Logaddexp2Backward0",
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp2().ln_1p() / c::<T>(LN_2) },
     dx: |x, y| 1.0 / (1.0 + (y - x).exp2()),
     dy: |x, y| 1.0 / (1.0 + (x - y).exp2()));
@@ -82,13 +82,29 @@ binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x
     dx: |x, y| if x == 0.0 { 0.0 } else { x.signum() * y.signum() },
     dy: |_x, _y| 0.0);
 
-/// hypot(x, y) = sqrt(x^2 + y^2), float tensors only (PyTorch has no integer kernel).
-pub fn hypot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+/// PyTorch has no integer kernel for these: an integer or bool result type is refused.
+fn float_only(a: &Tensor, b: &Tensor, op: &str) -> Result<()> {
     let d = result_type(a, b);
     if !d.is_float() {
-        bail!(NotImplemented, "hypot: not implemented for '{}' (shapes {:?} and {:?}); it takes float tensors", d.torch_name(), a.shape(), b.shape());
+        bail!(NotImplemented, "{op}: not implemented for '{}' (shapes {:?} and {:?}); it takes float tensors", d.torch_name(), a.shape(), b.shape());
     }
+    Ok(())
+}
+
+/// hypot(x, y) = sqrt(x^2 + y^2).
+pub fn hypot(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    float_only(a, b, "hypot")?;
     hypot_float(a, b)
+}
+/// logaddexp(x, y) = log(e^x + e^y), without overflow.
+pub fn logaddexp(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    float_only(a, b, "logaddexp")?;
+    logaddexp_float(a, b)
+}
+/// logaddexp2(x, y) = log2(2^x + 2^y), without overflow.
+pub fn logaddexp2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    float_only(a, b, "logaddexp2")?;
+    logaddexp2_float(a, b)
 }
 binary_float_op!(hypot_float, HypotBackward, "HypotBackward0", |x, y| x.hypot(y),
     dx: |x, y| x / x.hypot(y),
@@ -132,12 +148,9 @@ pub fn fmin(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 fn fextremum(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
     let dtype = result_type(a, b);
-    if dtype == DType::Bool {
-        bail!(NotImplemented, "{}: not implemented for 'Bool' (shapes {:?} and {:?})", if is_max { "fmax" } else { "fmin" }, a.shape(), b.shape());
-    }
     let (x, y) = promoted(a, b, dtype)?;
     let op = if is_max { "fmax" } else { "fmin" };
-    let out = with_numeric!(dtype, op, T => zip::<T, T>(&x, &y, op, move |p: T, q: T| if x_wins(p, q, is_max) { p } else { q })?);
+    let out = with_dtype!(dtype, T => zip::<T, T>(&x, &y, op, move |p: T, q: T| if x_wins(p, q, is_max) { p } else { q })?);
     if !dtype.is_float() {
         return Ok(out);
     }

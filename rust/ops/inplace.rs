@@ -162,6 +162,11 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
     if !out.dtype().can_cast_to(t.dtype()) {
         bail!(Runtime, "{op}: result type {} can't be cast to the desired output type {} (shape {:?})", out.dtype().torch_name(), t.dtype().torch_name(), t.shape());
     }
+    if out.dtype() != t.dtype() {
+        // The result is written in t's dtype; on the graph the cast is a node, so the gradient
+        // reaching the op's backward has the dtype it computed in (`f32.atan2_(f64)`).
+        out = crate::ops::cast::to_dtype(&out, t.dtype())?;
+    }
     if recording && out.requires_grad() && t.is_view() {
         // A view of a tensor outside the graph would take the new history while its base does
         // not: the base's later uses would silently lose this gradient (PyTorch rewrites the

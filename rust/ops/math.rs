@@ -38,7 +38,7 @@ unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| erf_t(x), |g, x| g 
 unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()));
 unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp());
 unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| via_f64(x, libm::lgamma), |g, x| g * via_f64(x, digamma_f64));
-unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| via_f64(x, digamma_f64), |g, x| g * via_f64(x, trigamma_f64));
+unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| via_f64(x, digamma_f64), |g, x| g * trigamma(x));
 unary_op!(
     sinc,
     SincBackward,
@@ -100,7 +100,8 @@ pub(crate) fn digamma_f64(x: f64) -> f64 {
         if x == x.floor() {
             return f64::NAN;
         }
-        return digamma_f64(1.0 - x) - PI / (PI * x).tan();
+        // tan(pi x) from the fractional part is the more accurate (PyTorch does the same).
+        return digamma_f64(1.0 - x) - PI / (PI * x.fract()).tan();
     }
     let (mut x, mut acc) = (x, 0.0);
     while x < 6.0 {
@@ -112,23 +113,24 @@ pub(crate) fn digamma_f64(x: f64) -> f64 {
     acc + x.ln() - 0.5 / x - series
 }
 
-/// psi'(x), for digamma's gradient: the same reflection, recurrence and asymptotic series.
-pub(crate) fn trigamma_f64(x: f64) -> f64 {
-    if x <= 0.0 && x == x.floor() {
-        return f64::INFINITY;
+/// psi'(x), for digamma's gradient, in the element's precision: PyTorch's formula (reflection
+/// below 1/2, six recurrence steps, the asymptotic series), so its values at the poles match.
+pub(crate) fn trigamma<T: Float>(x: T) -> T {
+    let (mut x, mut sign, mut result) = (x, T::one(), T::zero());
+    let pi = c::<T>(PI);
+    if x < c::<T>(0.5) {
+        sign = -T::one();
+        let s = (pi * x).sin();
+        result = result - pi * pi / (s * s);
+        x = T::one() - x;
     }
-    if x < 0.0 {
-        let s = (PI * x).sin();
-        return PI * PI / (s * s) - trigamma_f64(1.0 - x);
+    for _ in 0..6 {
+        result = result + T::one() / (x * x);
+        x = x + T::one();
     }
-    let (mut x, mut acc) = (x, 0.0);
-    while x < 6.0 {
-        acc += 1.0 / (x * x);
-        x += 1.0;
-    }
-    let r = 1.0 / (x * x);
-    let series = (1.0 + r * (1.0 / 6.0 - r * (1.0 / 30.0 - r * (1.0 / 42.0 - r / 30.0)))) / x;
-    acc + series + 0.5 * r
+    let ixx = T::one() / (x * x);
+    result = result + (T::one() + T::one() / (c::<T>(2.0) * x) + ixx * (c::<T>(1.0 / 6.0) - ixx * (c::<T>(1.0 / 30.0) - ixx * c::<T>(1.0 / 42.0)))) / x;
+    sign * result
 }
 
 /// round half to even (numpy and PyTorch's `round`), for any float type.
@@ -160,8 +162,8 @@ piecewise_constant!(
     sign_numeric,
     "SignBackward0",
     int: |i| if i > T::default() { T::from_f64(1.0) } else if i < T::default() { T::from_f64(-1.0) } else { T::default() },
-    // NaN stays NaN, and the sign of zero is 0 (not signum's +-1).
-    |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { x }
+    // PyTorch's (0 < x) - (x < 0): the sign of zero and of NaN is +0.
+    |x| if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { T::zero() }
 );
 
 /// sign(x): -1, 0 or 1 in x's dtype; a bool tensor is its own sign.
@@ -211,8 +213,9 @@ pub fn logit(t: &Tensor, eps: Option<f64>) -> Result<Tensor> {
 #[inline(always)]
 fn clamp_eps<T: Float>(x: T, eps: Option<f64>) -> T {
     match eps {
-        Some(e) => x.max(c::<T>(e)).min(c::<T>(1.0 - e)),
-        None => x,
+        // NaN stays NaN (max/min would return the bound).
+        Some(e) if !x.is_nan() => x.max(c::<T>(e)).min(c::<T>(1.0 - e)),
+        _ => x,
     }
 }
 
@@ -229,6 +232,8 @@ impl Backward for LogitBackward {
         let d = with_float!(g.dtype(), "logit", T => crate::ops::kernel::zip::<T, T>(g, self.x.get()?, "logit", move |gv: T, x: T| {
             match eps {
                 Some(e) if x < c::<T>(e) || x > c::<T>(1.0 - e) => T::zero(),
+                // Outside the domain the derivative is NaN (PyTorch's), not the formula's value.
+                None if x < T::zero() || x > T::one() => T::nan(),
                 _ => gv / (x * (T::one() - x)),
             }
         })?);
@@ -280,9 +285,10 @@ mod tests {
 
     #[test]
     fn trigamma_matches_known_values() {
-        // psi'(1) = pi^2 / 6, psi'(1/2) = pi^2 / 2.
-        assert!((trigamma_f64(1.0) - PI * PI / 6.0).abs() < 1e-13);
-        assert!((trigamma_f64(0.5) - PI * PI / 2.0).abs() < 1e-12);
+        // psi'(1) = pi^2 / 6, psi'(1/2) = pi^2 / 2, psi'(-1/2) = pi^2 / 2 + 4.
+        assert!((trigamma(1.0f64) - PI * PI / 6.0).abs() < 1e-9);
+        assert!((trigamma(0.5f64) - PI * PI / 2.0).abs() < 1e-9);
+        assert!((trigamma(-0.5f64) - (PI * PI / 2.0 + 4.0)).abs() < 1e-8);
     }
 
     #[test]

@@ -144,6 +144,11 @@ pub fn cumprod(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
 /// every product holds x_z, so the gradient is 0.
 fn cumprod_grad_line<T: Float>(x: &[T], g: &[T], out: &mut [T]) {
     let n = x.len();
+    if n == 1 {
+        // d x / d x: exact also for a NaN or infinite x (PyTorch's shortcut).
+        out[0] = g[0];
+        return;
+    }
     let z = x.iter().position(|&v| v == T::zero()).unwrap_or(n);
     let mut prefix = T::one();
     let mut outs = Vec::with_capacity(z);

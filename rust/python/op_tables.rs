@@ -194,11 +194,11 @@ binary_ops! {
     hypot, hypot_ => binary_math::hypot;
     fmod, fmod_ => binary_math::fmod;
     copysign, copysign_ => binary_math::copysign;
-    logaddexp, logaddexp_ => binary_math::logaddexp;
-    logaddexp2, logaddexp2_ => binary_math::logaddexp2;
+    logaddexp => binary_math::logaddexp;
+    logaddexp2 => binary_math::logaddexp2;
     xlogy, xlogy_ => binary_math::xlogy;
-    fmax, fmax_ => binary_math::fmax;
-    fmin, fmin_ => binary_math::fmin;
+    fmax => binary_math::fmax;
+    fmin => binary_math::fmin;
 }
 
 operators! {

@@ -396,4 +396,34 @@ AUTOGRAD = [
     Case("Tensor.backward(gradient)", _backward_gradient, unary(FLOATS), grad=False),
 ]
 
-ALL = AUTOGRAD + UNARY + BINARY + INPLACE + REDUCTIONS + CLAMP_WHERE_MATMUL + SHAPE_OPS
+# ----------------------------------------------------------------------------- the math family
+# (rust/ops/math.rs, binary_math.rs, scan.rs): every op of the op table, its function form and
+# its in-place form on a clone.
+_MATH_UNARY = ["log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal", "tan", "asin", "acos", "atan",
+               "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc",
+               "sign", "sgn", "floor", "ceil", "trunc", "frac", "round", "logit", "fix",
+               "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"]
+MATH = []
+for _n in _MATH_UNARY:
+    MATH.append(Case(f"fg.{_n}", lambda L, x, _n=_n: getattr(L, _n)(x), unary()))
+    MATH.append(Case(f"Tensor.{_n}_", lambda L, x, _n=_n: getattr(x.clone(), _n + "_")(), unary()))
+MATH += [
+    Case("round(decimals)", lambda L, x, d: x.round(decimals=d), unary(FLOATS, kw=lambda s: st.fixed_dictionaries(
+        {"d": st.integers(-2, 3)}))),
+    Case("logit(eps)", lambda L, x, eps: L.logit(x, eps), unary(FLOATS, 0.0, 1.0, kw=lambda s: st.fixed_dictionaries(
+        {"eps": st.none() | st.floats(1e-6, 0.4)}))),
+]
+for _n in ("atan2", "arctan2", "hypot", "fmod", "copysign", "logaddexp", "logaddexp2", "xlogy", "fmax", "fmin"):
+    _args = nary(2, ALL_DTYPES, scalar_ok=False, first_tensor=True)
+    MATH.append(Case(f"fg.{_n}", lambda L, a, b, _n=_n: getattr(L, _n)(a, b), _args))
+    MATH.append(Case(f"Tensor.{_n}_", lambda L, a, b, _n=_n: getattr(a.clone(), _n + "_")(b), _args))
+for _n in ("cumsum", "cumprod"):
+    MATH.append(Case(f"Tensor.{_n}", lambda L, x, dim, _n=_n: getattr(x, _n)(dim), unary(kw=lambda s: st.fixed_dictionaries(
+        {"dim": st.integers(-max(len(s), 1), max(len(s), 1) - 1)}))))
+MATH += [
+    Case("Tensor.prod", lambda L, x: x.prod(), unary()),
+    Case("Tensor.prod(dim)", lambda L, x, dim, keepdim: x.prod(dim, keepdim), unary(kw=lambda s: st.fixed_dictionaries(
+        {"dim": st.integers(-max(len(s), 1), max(len(s), 1) - 1), "keepdim": st.booleans()}))),
+]
+
+ALL = MATH + AUTOGRAD + UNARY + BINARY + INPLACE + REDUCTIONS + CLAMP_WHERE_MATMUL + SHAPE_OPS
