@@ -10,7 +10,8 @@ from . import _core
 from ._core import Tensor
 from ._device import check_device
 
-_NP_KEEP = {"float32", "float64", "int64", "bool"}
+# numpy dtypes ferrograd holds as they are (a uint8 image stays uint8, as in PyTorch).
+_NP_KEEP = {"float16", "float32", "float64", "uint8", "int8", "int16", "int32", "int64", "bool"}
 
 
 def _dtype_or_default(dtype, default=_core.float32):
@@ -19,37 +20,24 @@ def _dtype_or_default(dtype, default=_core.float32):
     return _dtype_arg(dtype)
 
 
-def _dtype_arg(dtype):
-    if isinstance(dtype, _core.dtype):
-        return dtype
-    if dtype is float:
-        return _core.float32
-    if dtype is int:
-        return _core.int64
-    if dtype is bool:
-        return _core.bool
-    name = getattr(np.dtype(dtype), "name", str(dtype))
-    return {"float32": _core.float32, "float64": _core.float64, "int64": _core.int64, "bool": _core.bool}.get(
-        name
-    ) or _unsupported(name)
-
-
-def _unsupported(name):
-    raise TypeError(f"unsupported dtype {name!r}: ferrograd has float32, float64, int64 and bool")
+_dtype_arg = _core.dtype._parse  # the one dtype parser (rust/python/convert.rs)
 
 
 def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
-    """numpy dtype -> one of ferrograd's four. Python floats become float32 (PyTorch's default
-    dtype); a float64 *array* stays float64; any integer kind becomes int64."""
+    """numpy dtype -> one of ferrograd's. Python floats become float32 (PyTorch's default dtype)
+    and Python ints int64; an array keeps its dtype where ferrograd has it (float16/32/64, uint8,
+    int8/16/32/64, bool); other integer kinds (uint16 ...) become int64, other floats float32."""
     kind = arr.dtype.kind
     if kind == "b":
         return arr
     if kind in "iu":
-        return arr.astype(np.int64, copy=False)
+        if from_python or arr.dtype.name not in _NP_KEEP:
+            return arr.astype(np.int64, copy=False)
+        return arr
     if kind == "f":
         if from_python and arr.dtype == np.float64:
             return arr.astype(np.float32)
-        if arr.dtype.name not in _NP_KEEP:  # float16 and friends
+        if arr.dtype.name not in _NP_KEEP:  # float128
             return arr.astype(np.float32)
         return arr
     raise TypeError(f"tensor(): cannot build a tensor from numpy dtype {arr.dtype} (data of kind {kind!r})")
@@ -71,11 +59,25 @@ def _from_data(data, dtype=None) -> Tensor:
         if dtype is not None:
             # Straight to the requested dtype: a detour through float32 would round 0.1.
             _normalise_array(arr, from_python)  # validates the kind
-            return _core.from_numpy(arr.astype(_dtype_arg(dtype).numpy_name))
+            target = _dtype_arg(dtype)
+            if from_python:
+                _check_fits(arr, target)
+            if target == _core.bfloat16:  # numpy has no bfloat16: through float64, rounded once
+                return _core.from_numpy(arr.astype(np.float64)).to(target)
+            return _core.from_numpy(arr.astype(target.numpy_name))
         out = _core.from_numpy(_normalise_array(arr, from_python))
     if dtype is not None:
         out = out.to(_dtype_arg(dtype))
     return out
+
+
+def _check_fits(arr: np.ndarray, dtype) -> None:
+    """Python numbers must fit an integer dtype (PyTorch refuses `tensor([300], dtype=uint8)`)."""
+    if dtype.is_floating_point or dtype == _core.bool or arr.size == 0 or arr.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype.numpy_name)
+    if arr.min() < info.min or arr.max() > info.max:
+        raise RuntimeError(f"value cannot be converted to type {dtype.numpy_name} without overflow")
 
 
 def _flat(xs):
@@ -98,7 +100,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     """A new tensor holding a copy of `data` (a number, nested lists, a numpy array or a tensor).
 
     dtypes follow PyTorch: Python floats give float32, ints int64, bools bool; a numpy array keeps
-    float32/float64/bool and any integer kind becomes int64.
+    its dtype (uint8 images stay uint8) where ferrograd has it; other integer kinds become int64.
     """
     check_device(device)
     out = _from_data(data, dtype)
@@ -120,7 +122,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor with a copy of `arr`'s data and its dtype (other integer kinds become int64).
+    """A tensor with a copy of `arr`'s data and its dtype (uint16/32/64 become int64).
 
     Unlike PyTorch the memory is not shared: ferrograd's storage is owned by Rust.
     """

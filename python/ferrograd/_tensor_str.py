@@ -27,6 +27,8 @@ def _edges(t):
 
 def tensor_repr(t) -> str:
     data = t.detach()
+    if data.dtype == _core.bfloat16:  # numpy has no bfloat16; float32 holds every value
+        data = data.float()
     summarise = data.numel() > THRESHOLD
     arr = _edges(data) if summarise else data.numpy()
     opts = {"threshold": 0, "edgeitems": EDGEITEMS} if summarise else {"threshold": THRESHOLD + 1}

@@ -60,8 +60,8 @@ _DTYPE_KINDS = {
     "int16": "int16", "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
 }  # fmt: skip
 _ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
-# What ferrograd holds each as (it has float32, float64, int64 and bool).
-_LOADED_AS = {"float16": "float32", "bfloat16": "float32", "int32": "int64", "int16": "int64", "int8": "int64", "uint8": "int64"}
+# numpy has no bfloat16: its elements pass through float32 (exactly) on the way to fg.bfloat16.
+_LOADED_AS = {"bfloat16": "float32"}
 
 # Opcodes of pickle protocols 2-5 that plain containers, numbers, strings and reduce calls use.
 _OPCODES = frozenset(
@@ -365,7 +365,7 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
         bound *= max(n, 1)
     if bound > (1 << 63) - 1:
         raise _Corrupt(f"a tensor of size {size} holds more elements than any file can")
-    # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).
+    # In the file's element size (each dtype loads as itself).
     storage.archive.charge(numel * item, f"a tensor of size {size} and stride {stride} ({kind})")
     if numel == 0:
         arr = np.zeros(size, dtype=_LOADED_AS.get(kind, kind))
@@ -378,6 +378,8 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
             arr = (arr.astype(np.uint32) << 16).view(np.float32)
         arr = np.array(arr, dtype=_LOADED_AS.get(kind, kind), order="C")  # (ascontiguousarray makes 0-d 1-d)
     t = _core.from_numpy(arr)
+    if kind == "bfloat16":
+        t = t.to(_core.bfloat16)
     if requires_grad and t.dtype.is_floating_point:
         t.requires_grad_(True)
     return t

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod cast;
 pub mod creation;
 pub mod gemm;
+pub mod half;
 pub mod index;
 pub mod inplace;
 pub mod join;

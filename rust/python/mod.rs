@@ -26,8 +26,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<convert::PyDType>()?;
     m.add_class::<node::PyNode>()?;
-    for (name, d) in [("float32", DType::F32), ("float64", DType::F64), ("int64", DType::I64), ("bool", DType::Bool)] {
-        m.add(name, convert::PyDType(d))?;
+    for d in DType::ALL {
+        m.add(d.short_name(), convert::PyDType(d))?;
     }
     use functions::*;
     m.add_function(wrap_pyfunction!(from_numpy, m)?)?;
