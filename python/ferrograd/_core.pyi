@@ -35,8 +35,8 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "float32", "float64", "int64", "bool",
-    "uint8", "int8", "int16", "int32", "float16", "bfloat16",
+    "Tensor", "dtype", "Node", "bool", "uint8", "int8", "int16", "int32", "int64",
+    "float16", "bfloat16", "float32", "float64",
     "from_numpy", "full", "arange", "linspace", "eye", "rand", "randn", "randint", "randperm",
     "manual_seed", "get_rng_state", "set_rng_state", "cat", "stack", "where",
     "is_grad_enabled", "_set_grad_enabled", "is_inference_mode_enabled", "_set_inference_mode",

@@ -177,6 +177,12 @@ pub fn tensor_from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     }
 }
 
+/// `tolist()`: Python numbers, through numpy (bfloat16 through float32, which holds its values).
+pub fn tensor_to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let t = if t.dtype() == DType::BF16 { crate::ops::cast::to_dtype(&t.detach(), DType::F32).py()? } else { t.clone() };
+    tensor_to_numpy(py, &t)?.call_method0("tolist")
+}
+
 /// A new numpy array holding a copy of the tensor's elements.
 pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     if t.dtype() == DType::BF16 {
