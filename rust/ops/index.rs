@@ -190,12 +190,13 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
 }
 
 /// Index tensors as the kernels take them: uint8 ones are masks (PyTorch's deprecated
-/// byte-mask rule), the other integer dtypes become int64 positions.
+/// byte-mask rule), int32 ones int64 positions.
 fn normalized(idx: &[Index]) -> Result<Vec<Index>> {
     idx.iter()
         .map(|i| match i {
             Index::Tensor(t) if t.dtype() == DType::U8 => Ok(Index::Tensor(to_dtype(t, DType::Bool)?)),
-            Index::Tensor(t) if t.dtype().is_integer() && t.dtype() != DType::I64 => Ok(Index::Tensor(to_dtype(t, DType::I64)?)),
+            // int32 positions as int64; int16 and int8 are refused by `basic`, as by PyTorch.
+            Index::Tensor(t) if t.dtype() == DType::I32 => Ok(Index::Tensor(to_dtype(t, DType::I64)?)),
             other => Ok(other.clone()),
         })
         .collect()
@@ -330,7 +331,7 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
         // `x[i] = 300` on uint8 is refused, as PyTorch (a tensor value would wrap instead).
         let v = value.item_f64()?;
         if !crate::tensor::fits(v, x.dtype()) {
-            bail!(Runtime, "value cannot be converted to type {} without overflow: {v} (index assignment)", x.dtype().short_name());
+            bail!(Runtime, "value cannot be converted to type {} without overflow: {v} (index assignment)", crate::tensor::c_type_name(x.dtype()));
         }
     }
     if is_recording() && (x.requires_grad() || value.requires_grad()) {

@@ -132,10 +132,11 @@ pub fn mean(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         return crate::ops::half::unary(x, |x| mean(x, dims, keepdim));
     }
     if !x.dtype().is_float() {
+        // NotImplementedError with PyTorch's scalar-type name ("Got: Long"), as PyTorch.
         bail!(
-            Runtime,
+            NotImplemented,
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-            x.dtype().short_name()
+            x.dtype().torch_name()
         );
     }
     let d = wrap_dims(dims, x.ndim(), "mean")?;

@@ -201,12 +201,7 @@ impl Tensor {
     pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
         let n = alloc::numel(shape, dtype.size_of(), "full")?;
         if !fits(value, dtype) {
-            let c_type = match dtype {
-                DType::F16 => "c10::Half".to_string(),
-                DType::BF16 => "c10::BFloat16".to_string(),
-                d => format!("{}_t", d.short_name()),
-            };
-            bail!(Runtime, "full: value cannot be converted to type {c_type} without overflow: {value}");
+            bail!(Runtime, "full: value cannot be converted to type {} without overflow: {value}", c_type_name(dtype));
         }
         let buf = crate::with_dtype!(dtype, T => T::into_buffer(alloc::vec_filled(n, T::from_f64(value))?));
         Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
@@ -405,6 +400,15 @@ impl Tensor {
     /// A copy in contiguous memory with no history (the data part of `contiguous`/`clone`).
     pub fn deep_copy(&self) -> Tensor {
         crate::with_dtype!(self.dtype(), T => Tensor::from_vec_unchecked(self.to_vec::<T>(), self.shape()))
+    }
+}
+
+/// The C++ type PyTorch's overflow messages name ("uint8_t", "c10::Half").
+pub fn c_type_name(dtype: DType) -> String {
+    match dtype {
+        DType::F16 => "c10::Half".to_string(),
+        DType::BF16 => "c10::BFloat16".to_string(),
+        d => format!("{}_t", d.short_name()),
     }
 }
 
