@@ -16,10 +16,13 @@ import pytest
         ([True, False], fg.bool),
         (np.array([1.0], dtype=np.float64), fg.float64),
         (np.array([1.0], dtype=np.float32), fg.float32),
-        (np.array([1], dtype=np.int32), fg.int64),
-        (np.array([1], dtype=np.uint8), fg.int64),
+        (np.array([1], dtype=np.int32), fg.int32),
+        (np.array([1], dtype=np.uint8), fg.uint8),
+        (np.array([1], dtype=np.int8), fg.int8),
+        (np.array([1], dtype=np.int16), fg.int16),
+        (np.array([1], dtype=np.uint16), fg.int64),  # ferrograd has no uint16
         (np.array([True]), fg.bool),
-        (np.array([1.0], dtype=np.float16), fg.float32),
+        (np.array([1.0], dtype=np.float16), fg.float16),
     ],
 )
 def test_tensor_dtype_inference_matches_pytorch(data, dtype):

@@ -6,7 +6,7 @@
 """
 
 from . import _core, accelerator, amp, autograd, backends, cpu, cuda, nn, optim, serialization, utils, viz
-from ._core import Tensor, bool, dtype, float32, float64, int64  # noqa: A004 (PyTorch exports `bool` too)
+from ._core import Tensor, bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
     Generator,
     arange,
@@ -55,5 +55,8 @@ from .serialization import load, save
 float = float32  # noqa: A001 (PyTorch's aliases)
 double = float64
 long = int64
+half = float16
+short = int16
+int = int32  # noqa: A001 (torch.int is int32)
 
 __version__ = "0.1.0"

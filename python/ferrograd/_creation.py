@@ -43,23 +43,7 @@ def _dtype_or_default(dtype, default=None):
     return _dtype_arg(dtype)
 
 
-def _dtype_arg(dtype):
-    if isinstance(dtype, _core.dtype):
-        return dtype
-    if dtype is float:  # Python's float is a double, as in PyTorch (torch.zeros(2, dtype=float) is float64)
-        return _core.float64
-    if dtype is int:
-        return _core.int64
-    if dtype is bool:
-        return _core.bool
-    name = getattr(np.dtype(dtype), "name", str(dtype))
-    found = getattr(_core, name, None)  # every dtype the core has is exported under numpy's name
-    return found if isinstance(found, _core.dtype) else _unsupported(name)
-
-
-def _unsupported(name):
-    have = ", ".join(n for n in dir(_core) if isinstance(getattr(_core, n), _core.dtype))
-    raise TypeError(f"unsupported dtype {name!r}: ferrograd has {have}")
+_dtype_arg = _core.dtype._parse  # the one dtype parser (rust/python/convert.rs)
 
 
 def _core_has(numpy_name: str) -> bool:
@@ -67,14 +51,17 @@ def _core_has(numpy_name: str) -> bool:
 
 
 def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
-    """numpy dtype -> a ferrograd dtype. Python floats become the default dtype (float32); an
-    array keeps its dtype when the core has it (as PyTorch: a uint8 image stays uint8), otherwise
-    integers become int64 and floats float32."""
+    """numpy dtype -> one of ferrograd's. Python floats become the default dtype (float32) and
+    Python ints int64; an array keeps its dtype where ferrograd has it (float16/32/64, uint8,
+    int8/16/32/64, bool: a uint8 image stays uint8, as in PyTorch); other integer kinds (uint16
+    ...) become int64, other floats float32."""
     kind = arr.dtype.kind
     if kind == "b":
         return arr
     if kind in "iu":
-        return arr if _core_has(arr.dtype.name) else arr.astype(np.int64, copy=False)
+        if from_python or not _core_has(arr.dtype.name):
+            return arr.astype(np.int64, copy=False)
+        return arr
     if kind == "f":
         if from_python and arr.dtype == np.float64:
             return arr.astype(_default_dtype.numpy_name)
@@ -98,11 +85,25 @@ def _from_data(data, dtype=None) -> Tensor:
         if dtype is not None:
             # Straight to the requested dtype: a detour through float32 would round 0.1.
             _normalise_array(arr, from_python)  # validates the kind
-            return _core.from_numpy(arr.astype(_dtype_arg(dtype).numpy_name))
+            target = _dtype_arg(dtype)
+            if from_python:
+                _check_fits(arr, target)
+            if target == _core.bfloat16:  # numpy has no bfloat16: through float64, rounded once
+                return _core.from_numpy(arr.astype(np.float64)).to(target)
+            return _core.from_numpy(arr.astype(target.numpy_name))
         out = _core.from_numpy(_normalise_array(arr, from_python))
     if dtype is not None:
         out = out.to(_dtype_arg(dtype))
     return out
+
+
+def _check_fits(arr: np.ndarray, dtype) -> None:
+    """Python numbers must fit an integer dtype (PyTorch refuses `tensor([300], dtype=uint8)`)."""
+    if dtype.is_floating_point or dtype == _core.bool or arr.size == 0 or arr.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(dtype.numpy_name)
+    if arr.min() < info.min or arr.max() > info.max:
+        raise RuntimeError(f"value cannot be converted to type {dtype.numpy_name} without overflow")
 
 
 def _flat(xs):
@@ -124,8 +125,9 @@ def _tensors_to_lists(xs):
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (a number, nested lists, a numpy array or a tensor).
 
-    dtypes follow PyTorch: Python floats give the default dtype (float32), ints int64, bools bool; a numpy array keeps
-    float32/float64/bool and any integer kind becomes int64.
+    dtypes follow PyTorch: Python floats give the default dtype (float32), ints int64, bools bool; a
+    numpy array keeps its dtype (uint8 images stay uint8) where ferrograd has it; other integer
+    kinds become int64.
     """
     check_device(device)
     out = _from_data(data, dtype)
@@ -147,7 +149,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor with a copy of `arr`'s data and its dtype (other integer kinds become int64).
+    """A tensor with a copy of `arr`'s data and its dtype (uint16/32/64 become int64).
 
     Unlike PyTorch the memory is not shared: ferrograd's storage is owned by Rust.
     """

@@ -27,6 +27,10 @@ def _edges(t):
 
 def tensor_repr(t) -> str:
     data = t.detach()
+    if data.dtype in (_core.float16, _core.bfloat16):
+        # numpy has no bfloat16, and prints float16 in its shortest form (3.14 for 3.140625);
+        # float32 holds every value and prints them as PyTorch does (3.1406).
+        data = data.float()
     summarise = data.numel() > THRESHOLD
     arr = _edges(data) if summarise else data.numpy()
     opts = {"threshold": 0, "edgeitems": EDGEITEMS} if summarise else {"threshold": THRESHOLD + 1}

@@ -9,22 +9,38 @@ use crate::error::Result;
 use crate::ops::kernel::zip;
 use crate::ops::reduce::sum_to;
 use crate::ops::{cast::to_dtype, unary};
-use crate::tensor::{DType, Float, Scalar, Tensor};
-use crate::{with_dtype, with_float, with_numeric};
+use crate::tensor::{DType, Element, Float, Numeric, Scalar, Tensor};
+use crate::ops::half;
+use crate::{with_dtype, with_float, with_integer, with_numeric};
 
-/// PyTorch's result_type: a 0-d operand (a Python scalar, or a 0-d tensor) only changes the
-/// dtype of a dimensioned one when it is of a higher category (bool < int < float).
+/// PyTorch's result_type: operands are ranked dimensioned tensors > 0-d tensors > wrapped
+/// numbers (Python scalars, `Tensor::wrapped_scalar`), and a lower rank changes the dtype only
+/// when its category (bool < integer < float) is higher: `uint8 + int64 0-d` is uint8,
+/// `uint8 + float64 0-d` float64, `int + 2.5` the default float32, `float16 * 2.5` float16.
 pub fn result_type(a: &Tensor, b: &Tensor) -> DType {
-    let cat = |d: DType| match d {
-        DType::Bool => 0,
-        DType::I64 => 1,
-        _ => 2,
-    };
-    let (da, db) = (a.dtype(), b.dtype());
-    match (a.ndim() == 0, b.ndim() == 0) {
-        (true, false) if cat(da) <= cat(db) => db,
-        (false, true) if cat(db) <= cat(da) => da,
-        _ => da.promote(db),
+    let (mut dim, mut zero, mut wrapped) = (None, None, None);
+    for t in [a, b] {
+        let (slot, d) = if t.is_wrapped_number() {
+            // A wrapped float counts as the default dtype (float32), not as its float64 carrier.
+            (&mut wrapped, if t.dtype().is_float() { DType::F32 } else { t.dtype() })
+        } else if t.ndim() == 0 {
+            (&mut zero, t.dtype())
+        } else {
+            (&mut dim, t.dtype())
+        };
+        *slot = Some(slot.map_or(d, |s: DType| s.promote(d)));
+    }
+    combine_categories(dim, combine_categories(zero, wrapped)).unwrap_or(DType::F32)
+}
+
+/// c10's combine_categories: the higher-ranked dtype, unless the lower one is of a higher
+/// category, where the two promote.
+fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
+    match (higher, lower) {
+        (Some(h), _) if h.is_float() => Some(h),
+        (Some(h), Some(l)) if h == DType::Bool || l.is_float() => Some(h.promote(l)),
+        (Some(h), _) => Some(h),
+        (None, l) => l,
     }
 }
 
@@ -53,9 +69,9 @@ macro_rules! arith {
         }
     };
 }
-arith!(add_kernel, "add", |x, y| x + y, bool: |x, y| x || y);
-arith!(sub_kernel, "sub", |x, y| x - y, bool: |x, y| x != y);
-arith!(mul_kernel, "mul", |x, y| x * y, bool: |x, y| x && y);
+arith!(add_kernel, "add", |x, y| x.wrapping_add(y), bool: |x, y| x || y);
+arith!(sub_kernel, "sub", |x, y| x.wrapping_sub(y), bool: |x, y| x != y);
+arith!(mul_kernel, "mul", |x, y| x.wrapping_mul(y), bool: |x, y| x && y);
 // `x.partial_cmp(&x).is_none()` is "x is NaN" for any element type: NaN propagates (PyTorch).
 arith!(maximum_kernel, "maximum", |x, y| if x >= y || x.partial_cmp(&x).is_none() { x } else { y }, bool: |x, y| x || y);
 arith!(minimum_kernel, "minimum", |x, y| if x <= y || x.partial_cmp(&x).is_none() { x } else { y }, bool: |x, y| x && y);
@@ -77,12 +93,18 @@ fn float_dtype(a: &Tensor, b: &Tensor) -> DType {
 }
 
 pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, add);
+    }
     let out = add_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || Ok(Box::new(AddBackward { sub: false, a: a.shape().to_vec(), b: b.shape().to_vec() })))
 }
 
 pub fn sub(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     check_sub(a, b)?;
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, sub);
+    }
     let out = sub_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || Ok(Box::new(AddBackward { sub: true, a: a.shape().to_vec(), b: b.shape().to_vec() })))
 }
@@ -100,7 +122,9 @@ pub fn alpha_scaled(a: &Tensor, b: &Tensor, alpha: Scalar, op: &str) -> Result<T
     if alpha.as_f64() == 1.0 {
         return Ok(b.clone());
     }
-    mul(b, &Tensor::full(&[], alpha.as_f64(), dtype))
+    // Half results take alpha as PyTorch does, unrounded into the float32 computation.
+    let alpha = if dtype.is_half() { Tensor::wrapped_scalar(alpha) } else { Tensor::full(&[], alpha.as_f64(), dtype) };
+    mul(b, &alpha)
 }
 
 struct AddBackward {
@@ -128,6 +152,9 @@ impl Backward for AddBackward {
 }
 
 pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, mul);
+    }
     let out = mul_kernel(a, b, result_type(a, b))?;
     record(out, &[a, b], || {
         Ok(Box::new(MulBackward {
@@ -163,6 +190,9 @@ impl Backward for MulBackward {
 }
 
 pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, div);
+    }
     let dtype = float_dtype(a, b);
     let (x, y) = promoted(a, b, dtype)?;
     let out = with_float!(dtype, "div", T => zip::<T, T>(&x, &y, "div", |p: T, q: T| p / q)?);
@@ -211,22 +241,27 @@ enum Rounded {
 /// (g, -g * floor(a / b)).
 fn rounded(a: &Tensor, b: &Tensor, op: Rounded) -> Result<Tensor> {
     let name = if op == Rounded::FloorDivide { "floor_divide" } else { "remainder" };
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, |a, b| rounded(a, b, op));
+    }
     let dtype = result_type(a, b);
     let (x, y) = promoted(a, b, dtype)?;
     let out = match dtype {
-        DType::I64 => {
+        d if d.is_integer() => with_integer!(d, name, T => {
             if y.to_vec::<i64>().contains(&0) {
                 bail!(Runtime, "ZeroDivisionError ({name}: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
             }
+            // In int64 and back: exact, and int8 -128 // -1 wraps to -128 as in PyTorch.
             if op == Rounded::FloorDivide {
-                zip::<i64, i64>(&x, &y, name, floor_divide_int)?
+                zip::<T, T>(&x, &y, name, |p: T, q: T| T::from_i64(floor_divide_int(p.to_i64(), q.to_i64())))?
             } else {
-                zip::<i64, i64>(&x, &y, name, |p, q| {
+                zip::<T, T>(&x, &y, name, |p: T, q: T| {
+                    let (p, q) = (p.to_i64(), q.to_i64());
                     let r = p.wrapping_rem(q);
-                    if r != 0 && (r < 0) != (q < 0) { r + q } else { r }
+                    T::from_i64(if r != 0 && (r < 0) != (q < 0) { r + q } else { r })
                 })?
             }
-        }
+        }),
         DType::F32 | DType::F64 => with_float!(dtype, name, T => if op == Rounded::FloorDivide {
             zip::<T, T>(&x, &y, name, floor_divide_float)?
         } else {
@@ -302,9 +337,13 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if dtype == DType::Bool {
         bail!(NotImplemented, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
     }
-    if dtype == DType::I64 {
+    if dtype.is_half() {
+        return half::binary(a, b, dtype, pow);
+    }
+    if dtype.is_integer() {
         let (x, y) = promoted(a, b, dtype)?;
-        return zip::<i64, i64>(&x, &y, "pow", int_pow);
+        // Wrapping in int64 then narrowing is wrapping in the narrow type.
+        return with_integer!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| T::from_i64(int_pow(p.to_i64(), q.to_i64()))));
     }
     let (x, y) = promoted(a, b, dtype)?;
     let out = with_float!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?);
@@ -326,7 +365,7 @@ pub fn pow_scalar(a: &Tensor, exponent: Scalar) -> Result<Tensor> {
     if !a.dtype().is_float() && matches!(exponent, Scalar::Int(e) if e < 0) {
         bail!(Runtime, "Integers to negative integer powers are not allowed. (pow: {} tensor of shape {:?})", a.dtype().short_name(), a.shape());
     }
-    pow(a, &Tensor::full(&[], exponent.as_f64(), exponent.result_dtype(a.dtype())))
+    pow(a, &Tensor::wrapped_scalar(exponent))
 }
 
 /// Integer power as PyTorch's powi: wrapping square-and-multiply; a negative exponent gives 1
@@ -401,6 +440,9 @@ pub fn minimum(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 fn extremum(a: &Tensor, b: &Tensor, is_max: bool) -> Result<Tensor> {
+    if let Some(d) = half::result(a, b) {
+        return half::binary(a, b, d, |a, b| extremum(a, b, is_max));
+    }
     let dtype = result_type(a, b);
     let out = if is_max { maximum_kernel(a, b, dtype)? } else { minimum_kernel(a, b, dtype)? };
     record(out, &[a, b], || {
@@ -518,15 +560,20 @@ pub fn bitwise(a: &Tensor, b: &Tensor, op: Bitwise) -> Result<Tensor> {
     let shift = matches!(op, Bitwise::LeftShift | Bitwise::RightShift);
     let (x, y) = promoted(a, b, dtype)?;
     match dtype {
-        DType::I64 => zip::<i64, i64>(&x, &y, op.name(), move |p, q| match op {
-            Bitwise::And => p & q,
-            Bitwise::Or => p | q,
-            Bitwise::Xor => p ^ q,
-            // Shifts by a negative count or by 64 or more fill with zeros (left) or the sign bit
-            // (right), as PyTorch's kernels do.
-            Bitwise::LeftShift => if (0..64).contains(&q) { p.wrapping_shl(q as u32) } else { 0 },
-            Bitwise::RightShift => if (0..64).contains(&q) { p >> q } else { p >> 63 },
-        }),
+        // In int64 and back: the bits agree, and a shift by the narrow type's width or more
+        // gives what PyTorch's gives (zeros to the left, the sign to the right).
+        d if d.is_integer() => with_integer!(d, op.name(), T => zip::<T, T>(&x, &y, op.name(), move |p: T, q: T| {
+            let (p, q) = (p.to_i64(), q.to_i64());
+            T::from_i64(match op {
+                Bitwise::And => p & q,
+                Bitwise::Or => p | q,
+                Bitwise::Xor => p ^ q,
+                // Shifts by a negative count or by 64 or more fill with zeros (left) or the sign
+                // bit (right), as PyTorch's kernels do.
+                Bitwise::LeftShift => if (0..64).contains(&q) { p.wrapping_shl(q as u32) } else { 0 },
+                Bitwise::RightShift => if (0..64).contains(&q) { p >> q } else { p >> 63 },
+            })
+        })),
         DType::Bool if !shift => zip::<bool, bool>(&x, &y, op.name(), move |p, q| match op {
             Bitwise::And => p & q,
             Bitwise::Or => p | q,

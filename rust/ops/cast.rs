@@ -1,12 +1,15 @@
 //! dtype conversion (`.to(dtype)`, `.float()`, `.long()` ...), differentiable between floats.
+//! Element conversions are PyTorch's on x86-64 (`tensor::dtype::cast`): floats truncate toward
+//! zero into integers (NaN and out-of-range values as its cvttsd2si gives them), integers wrap.
 
 use crate::autograd::{record, Backward};
 use crate::error::Result;
+use crate::tensor::dtype::cast;
 use crate::tensor::{DType, Element, Tensor};
 use crate::with_dtype;
 
 fn convert<S: Element, D: Element>(x: &Tensor) -> Tensor {
-    super::kernel::map::<S, D>(x, |v| D::from_f64(v.to_f64()))
+    super::kernel::map::<S, D>(x, cast::<S, D>)
 }
 
 /// A new tensor of `dtype`; the same tensor when the dtype already matches (as PyTorch's `.to`).

@@ -189,7 +189,21 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
     Ok(Plan { offsets, shape, perm, dense })
 }
 
+/// Index tensors as the kernels take them: uint8 ones are masks (PyTorch's deprecated
+/// byte-mask rule), int32 ones int64 positions.
+fn normalized(idx: &[Index]) -> Result<Vec<Index>> {
+    idx.iter()
+        .map(|i| match i {
+            Index::Tensor(t) if t.dtype() == DType::U8 => Ok(Index::Tensor(to_dtype(t, DType::Bool)?)),
+            // int32 positions as int64; int16 and int8 are refused by `basic`, as by PyTorch.
+            Index::Tensor(t) if t.dtype() == DType::I32 => Ok(Index::Tensor(to_dtype(t, DType::I64)?)),
+            other => Ok(other.clone()),
+        })
+        .collect()
+}
+
 pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
+    let idx = &normalized(idx)?;
     let (v, adv) = basic(x, idx)?;
     if adv.is_empty() {
         return Ok(v);
@@ -256,6 +270,9 @@ impl Backward for IndexPutBackward {
         self.name
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if g.dtype().is_half() {
+            return crate::ops::half::backward(g, |g| self.apply(g, needs));
+        }
         crate::with_float!(g.dtype(), "index assignment backward", T => {
             let gv = g.to_vec::<T>();
             let g_value = needs[1].then(|| {
@@ -283,16 +300,24 @@ impl Backward for IndexBackward {
         "IndexBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if g.dtype().is_half() {
+            return crate::ops::half::backward(g, |g| Ok(vec![Some(self.scatter(g)?)]));
+        }
+        Ok(vec![Some(self.scatter(g)?)])
+    }
+}
+
+impl IndexBackward {
+    fn scatter(&self, g: &Tensor) -> Result<Tensor> {
         // Repeated indices accumulate, as index_put_(accumulate=True).
-        let gi = crate::with_float!(g.dtype(), "index backward", T => {
+        Ok(crate::with_float!(g.dtype(), "index backward", T => {
             let gv = g.to_vec::<T>();
             let mut out = vec![T::zero(); self.input.iter().product()];
             for (&d, &v) in self.dense.iter().zip(&gv) {
                 out[d] += v;
             }
             Tensor::from_vec_unchecked(out, &self.input)
-        });
-        Ok(vec![Some(gi)])
+        }))
     }
 }
 
@@ -301,6 +326,14 @@ impl Backward for IndexBackward {
 /// `y = x.clone(); y[0] = 5.` gives x a gradient that is zero where y was overwritten.
 pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     crate::ops::inplace::check_inplace(x)?;
+    let idx = &normalized(idx)?;
+    if value.is_wrapped_number() {
+        // `x[i] = 300` on uint8 is refused, as PyTorch (a tensor value would wrap instead).
+        let v = value.item_f64()?;
+        if !crate::tensor::fits(v, x.dtype()) {
+            bail!(Runtime, "value cannot be converted to type {} without overflow: {v} (index assignment)", crate::tensor::c_type_name(x.dtype()));
+        }
+    }
     if is_recording() && (x.requires_grad() || value.requires_grad()) {
         if x.is_view() {
             // The base would need its history rewritten too (PyTorch's CopySlices).

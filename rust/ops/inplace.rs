@@ -34,7 +34,7 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
     }
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
-    if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool {
+    if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
         check_inplace(t)?;
         let o = crate::ops::cast::to_dtype(&other.detach(), t.dtype())?;
         if crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")? != t.shape() {
@@ -68,9 +68,9 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
             };
         }
         match op {
-            BinOp::Add => go!(|a: T, b: T| a + b),
-            BinOp::Sub => go!(|a: T, b: T| a - b),
-            BinOp::Mul => go!(|a: T, b: T| a * b),
+            BinOp::Add => go!(|a: T, b: T| a.wrapping_add(b)),
+            BinOp::Sub => go!(|a: T, b: T| a.wrapping_sub(b)),
+            BinOp::Mul => go!(|a: T, b: T| a.wrapping_mul(b)),
             BinOp::Div => go!(|a: T, b: T| a / b),
         }
     };

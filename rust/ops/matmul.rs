@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
+use crate::ops::cast::to_dtype;
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::reduce::sum_to;
 use crate::tensor::shape::broadcast_shapes;
@@ -32,6 +33,14 @@ fn check(a: &Tensor, b: &Tensor) -> Result<DType> {
 
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     check(a, b)?;
+    if a.dtype().is_half() {
+        return crate::ops::half::binary(a, b, a.dtype(), matmul);
+    }
+    if a.dtype().is_integer() && a.dtype() != DType::I64 {
+        // Wrapping int64 products narrowed are the narrow type's wrapping products.
+        let wide = matmul(&to_dtype(a, DType::I64)?, &to_dtype(b, DType::I64)?)?;
+        return to_dtype(&wide, a.dtype());
+    }
     // Promote 1-D operands to matrices, multiply, then drop the added dims (PyTorch's rule).
     let a2 = if a.ndim() == 1 { a.unsqueeze(0)? } else { a.clone() };
     let b2 = if b.ndim() == 1 { b.unsqueeze(1)? } else { b.clone() };

@@ -5,6 +5,7 @@ pub mod binary_math;
 pub mod cast;
 pub mod creation;
 pub mod gemm;
+pub mod half;
 pub mod index;
 pub mod inplace;
 pub mod join;

@@ -63,6 +63,9 @@ fn is_run(dims: &[usize]) -> bool {
 
 /// Sum over `dims` (empty = all). Integer and bool inputs sum to int64, as PyTorch.
 pub fn sum(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    if x.dtype().is_half() {
+        return crate::ops::half::unary(x, |x| sum(x, dims, keepdim));
+    }
     let d = wrap_dims(dims, x.ndim(), "sum")?;
     let out = sum_kernel(x, &d, keepdim)?;
     record(out, &[x], || Ok(Box::new(SumBackward { input: x.shape().to_vec(), dims: d, all_implicit: dims.is_empty(), scale: None })))
@@ -125,11 +128,15 @@ fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
 
 /// Mean over `dims`; float tensors only, as PyTorch.
 pub fn mean(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    if x.dtype().is_half() {
+        return crate::ops::half::unary(x, |x| mean(x, dims, keepdim));
+    }
     if !x.dtype().is_float() {
+        // NotImplementedError with PyTorch's scalar-type name ("Got: Long"), as PyTorch.
         bail!(
-            Runtime,
+            NotImplemented,
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: {}",
-            x.dtype().short_name()
+            x.dtype().torch_name()
         );
     }
     let d = wrap_dims(dims, x.ndim(), "mean")?;
@@ -336,6 +343,9 @@ pub fn std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool) -> Result
 /// Divides by max(n - correction, 0): no degrees of freedom give inf (or NaN for 0 / 0).
 fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt: bool) -> Result<Tensor> {
     let op = if take_sqrt { "std" } else { "var" };
+    if x.dtype().is_half() {
+        return crate::ops::half::unary(x, |x| var_std(x, dims, correction, keepdim, take_sqrt));
+    }
     if !x.dtype().is_float() {
         bail!(Runtime, "{op}(): input dtype should be a floating point type, got {}", x.dtype().short_name());
     }
@@ -419,6 +429,9 @@ impl Backward for VarStdBackward {
 /// shifts by 0, as PyTorch's). One op with PyTorch's backward, g * exp(x - result); an empty
 /// input gives -inf and still requires grad.
 pub fn logsumexp(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
+    if x.dtype().is_half() {
+        return crate::ops::half::unary(x, |x| logsumexp(x, dims, keepdim));
+    }
     let x = &if x.dtype().is_float() { x.clone() } else { to_dtype(x, DType::F32)? };
     let d = wrap_dims(dims, x.ndim(), "logsumexp")?;
     let kept_shape = reduced_shape(x.shape(), &d, true);

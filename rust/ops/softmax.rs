@@ -45,6 +45,9 @@ fn rows<T: Float>(x: &[T], n: usize, log: bool) -> Vec<T> {
 }
 
 pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
+    if x.dtype().is_half() {
+        return crate::ops::half::unary(x, |x| softmax(x, dim, log));
+    }
     let x = &if x.dtype().is_float() { x.clone() } else { crate::ops::cast::to_dtype(x, DType::F32)? };
     // A 0-d tensor takes dim 0 or -1, as PyTorch (which wraps dims as if it had one dim).
     let d = wrap_dim(dim, x.ndim().max(1), if log { "log_softmax" } else { "softmax" })?;

@@ -7,7 +7,7 @@ use crate::autograd::{record, Backward, Saved};
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
-use crate::tensor::{DType, Element, Float, Scalar, Tensor};
+use crate::tensor::{DType, Element, Float, Numeric, Scalar, Tensor};
 
 use crate::{with_float, with_numeric};
 
@@ -25,6 +25,9 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 macro_rules! unary_op {
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
         pub fn $name(t: &$crate::tensor::Tensor) -> $crate::error::Result<$crate::tensor::Tensor> {
+            if t.dtype().is_half() {
+                return $crate::ops::half::unary(t, $name);
+            }
             let t = &$crate::ops::unary::float_input(t)?;
             let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map::<T, T>(t, |$x: T| $fwd));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
@@ -66,7 +69,7 @@ unary_op!(
 /// relu keeps integer dtypes (no gradient there) and refuses bool, as PyTorch.
 pub fn relu(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
-        DType::I64 => Ok(map::<i64, i64>(t, |x| x.max(0))),
+        d if d.is_integer() => Ok(with_numeric!(d, "relu", T => map::<T, T>(t, |x: T| if x < T::default() { T::default() } else { x }))),
         DType::Bool => crate::bail!(NotImplemented, "relu: Boolean inputs not supported for relu (shape {:?})", t.shape()),
         _ => relu_float(t),
     }
@@ -172,7 +175,10 @@ pub fn neg(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::Bool {
         crate::bail!(NotImplemented, "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` or `logical_not()` operator instead. (neg: shape {:?})", t.shape());
     }
-    let out = with_numeric!(t.dtype(), "neg", T => map::<T, T>(t, |x: T| T::default() - x));
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, neg);
+    }
+    let out = with_numeric!(t.dtype(), "neg", T => map::<T, T>(t, |x: T| T::default().wrapping_sub(x)));
     record(out, &[t], || Ok(Box::new(NegBackward)))
 }
 
@@ -193,7 +199,10 @@ pub fn abs(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::Bool {
         crate::bail!(NotImplemented, "abs: not implemented for 'Bool' (shape {:?})", t.shape());
     }
-    let out = with_numeric!(t.dtype(), "abs", T => map::<T, T>(t, |x: T| if x < T::default() { T::default() - x } else { x }));
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, abs);
+    }
+    let out = with_numeric!(t.dtype(), "abs", T => map::<T, T>(t, |x: T| if x < T::default() { T::default().wrapping_sub(x) } else { x }));
     record(out, &[t], || Ok(Box::new(AbsBackward { x: Saved::new(t)? })))
 }
 
@@ -232,6 +241,18 @@ pub fn clamp(t: &Tensor, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
     if t.dtype() == DType::Bool {
         crate::bail!(NotImplemented, "clamp: not implemented for 'Bool' (shape {:?}); bool tensors clamp with int or float bounds", t.shape());
     }
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, |t| clamp(t, min, max));
+    }
+    // An integer bound beyond the dtype's range clamps nothing on that side (uint8 clamp(0, 300)
+    // keeps 250, as PyTorch), so bounds saturate into the range rather than wrap.
+    let (min, max) = match t.dtype() {
+        d if d.is_integer() => {
+            let (lo, hi) = integer_range(d);
+            (min.map(|v| if v.is_nan() { v } else { v.clamp(lo, hi) }), max.map(|v| if v.is_nan() { v } else { v.clamp(lo, hi) }))
+        }
+        _ => (min, max),
+    };
     let out = with_numeric!(t.dtype(), "clamp", T => {
         let lo = min.map(T::from_f64);
         let hi = max.map(T::from_f64);
@@ -273,13 +294,27 @@ pub fn rsub_scalar(t: &Tensor, s: f64) -> Result<Tensor> {
     Ok(with_float!(t.dtype(), "rsub", T => map::<T, T>(t, move |x: T| c::<T>(s) - x)))
 }
 pub fn mul_scalar(t: &Tensor, s: f64) -> Result<Tensor> {
-    Ok(with_numeric!(t.dtype(), "mul", T => { let s = T::from_f64(s); map::<T, T>(t, move |x: T| x * s) }))
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, |t| mul_scalar(t, s));
+    }
+    Ok(with_numeric!(t.dtype(), "mul", T => { let s = T::from_f64(s); map::<T, T>(t, move |x: T| x.wrapping_mul(s)) }))
+}
+
+/// The range of an integer dtype, as f64 (int64's ends round to +-2^63, which clamp nothing).
+fn integer_range(d: DType) -> (f64, f64) {
+    match d {
+        DType::U8 => (0.0, u8::MAX as f64),
+        DType::I8 => (i8::MIN as f64, i8::MAX as f64),
+        DType::I16 => (i16::MIN as f64, i16::MAX as f64),
+        DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+        _ => (i64::MIN as f64, i64::MAX as f64),
+    }
 }
 
 /// `~x` / bitwise_not: bitwise on int64, logical on bool; floats have no bits to flip.
 pub fn bitwise_not(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
-        DType::I64 => Ok(map::<i64, i64>(t, |x| !x)),
+        d if d.is_integer() => Ok(crate::with_integer!(d, "bitwise_not", T => map::<T, T>(t, |x: T| T::from_i64(!x.to_i64())))),
         DType::Bool => Ok(map::<bool, bool>(t, |x| !x)),
         d => crate::bail!(NotImplemented, "bitwise_not: not implemented for '{}' (shape {:?}); it takes integer or bool tensors", d.torch_name(), t.shape()),
     }

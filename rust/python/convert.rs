@@ -23,13 +23,52 @@ impl PyDType {
         self.0.is_float()
     }
     #[getter]
+    fn is_signed(&self) -> bool {
+        self.0.is_signed()
+    }
+    #[getter]
     fn itemsize(&self) -> usize {
         self.0.size_of()
     }
-    /// The matching numpy dtype name.
+    /// The matching numpy dtype name ("bfloat16", which numpy lacks, for bfloat16).
     #[getter]
     fn numpy_name(&self) -> &'static str {
         self.0.short_name()
+    }
+    /// The dtype `obj` names (see `dtype_arg`): the one parser the Python side uses too.
+    #[staticmethod]
+    fn _parse(obj: &Bound<'_, PyAny>) -> PyResult<PyDType> {
+        dtype_arg(obj).map(PyDType)
+    }
+}
+
+/// The casts named after PyTorch's legacy types: `.byte()`, `.char()`, `.short()`, `.int()`,
+/// `.half()`, `.bfloat16()` (the older `.float()` ... sit with the Tensor class).
+#[pymethods]
+impl super::tensor::PyTensor {
+    fn byte(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::U8)
+    }
+    fn char(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::I8)
+    }
+    fn short(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::I16)
+    }
+    fn int(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::I32)
+    }
+    fn half(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::F16)
+    }
+    fn bfloat16(&self) -> PyResult<super::tensor::PyTensor> {
+        self.cast_to(DType::BF16)
+    }
+}
+
+impl super::tensor::PyTensor {
+    fn cast_to(&self, dtype: DType) -> PyResult<super::tensor::PyTensor> {
+        Ok(super::error::guarded(|| crate::ops::cast::to_dtype(&self.t, dtype))?.into())
     }
 }
 
@@ -39,8 +78,9 @@ pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
         return Ok(d.get().0);
     }
     let py = obj.py();
+    // Python's float is a double: `dtype=float` is float64, as in PyTorch.
     if obj.is(py.get_type::<PyFloat>()) {
-        return Ok(DType::F32);
+        return Ok(DType::F64);
     }
     if obj.is(py.get_type::<PyBool>()) {
         return Ok(DType::Bool);
@@ -48,16 +88,31 @@ pub fn dtype_arg(obj: &Bound<'_, PyAny>) -> PyResult<DType> {
     if obj.is(py.get_type::<PyInt>()) {
         return Ok(DType::I64);
     }
+    // A string, a numpy dtype (its .name) or a numpy scalar type such as np.uint8 (its __name__).
     let name: String = match obj.extract::<String>() {
         Ok(s) => s,
-        Err(_) => obj.getattr("name").and_then(|n| n.extract()).map_err(|_| PyTypeError::new_err(format!("expected a dtype (e.g. ferrograd.float32), got {obj}")))?,
+        Err(_) => obj
+            .getattr("name")
+            .or_else(|_| obj.getattr("__name__"))
+            .and_then(|n| n.extract())
+            .map_err(|_| PyTypeError::new_err(format!("expected a dtype (e.g. ferrograd.float32), got {obj}")))?,
     };
+    // PyTorch's names and aliases (torch.int is int32, torch.half float16) and numpy's.
     Ok(match name.trim_start_matches("torch.").trim_start_matches("ferrograd.") {
         "float32" | "float" => DType::F32,
         "float64" | "double" => DType::F64,
+        "float16" | "half" => DType::F16,
+        "bfloat16" => DType::BF16,
         "int64" | "long" => DType::I64,
+        "int32" | "int" => DType::I32,
+        "int16" | "short" => DType::I16,
+        "int8" => DType::I8,
+        "uint8" => DType::U8,
         "bool" => DType::Bool,
-        other => return Err(PyTypeError::new_err(format!("unsupported dtype {other:?}: ferrograd has float32, float64, int64 and bool"))),
+        other => {
+            let names: Vec<&str> = DType::ALL.iter().map(|d| d.short_name()).collect();
+            return Err(PyTypeError::new_err(format!("unsupported dtype {other:?}: ferrograd has {}", names.join(", "))));
+        }
     })
 }
 
@@ -75,9 +130,10 @@ pub fn scalar_arg(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
     None
 }
 
-/// A scalar as a 0-d tensor of the dtype it takes next to `like` (PyTorch's promotion).
-pub fn scalar_tensor(s: Scalar, like: DType) -> Tensor {
-    Tensor::full(&[], s.as_f64(), s.result_dtype(like))
+/// A scalar as an operand: a wrapped-number 0-d tensor, which the core promotes as PyTorch
+/// promotes Python numbers (`_like`, the other operand's dtype, no longer decides it).
+pub fn scalar_tensor(s: Scalar, _like: DType) -> Tensor {
+    Tensor::wrapped_scalar(s)
 }
 
 /// Shapes given as `f(2, 3)`, `f((2, 3))` or `f([2, 3])`.
@@ -103,20 +159,36 @@ fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyAny>) -> PyResult<T
     Ok(Tensor::from_vec(data, &shape)?)
 }
 
-/// A numpy array of float32/float64/int64/bool (the Python side normalises other dtypes).
+/// A numpy array of one of ferrograd's dtypes, kept as it is (a uint8 image stays uint8); the
+/// Python side normalises the others.
 pub fn tensor_from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let kind: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
     match kind.as_str() {
         "float32" => from_array::<f32>(arr),
         "float64" => from_array::<f64>(arr),
+        "float16" => from_array::<half::f16>(arr),
         "int64" => from_array::<i64>(arr),
+        "int32" => from_array::<i32>(arr),
+        "int16" => from_array::<i16>(arr),
+        "int8" => from_array::<i8>(arr),
+        "uint8" => from_array::<u8>(arr),
         "bool" => from_array::<bool>(arr),
         other => Err(PyTypeError::new_err(format!("from_numpy: unsupported numpy dtype {other}"))),
     }
 }
 
+/// `tolist()`: Python numbers, through numpy (bfloat16 through float32, which holds its values).
+pub fn tensor_to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    let t = if t.dtype() == DType::BF16 { crate::ops::cast::to_dtype(&t.detach(), DType::F32)? } else { t.clone() };
+    tensor_to_numpy(py, &t)?.call_method0("tolist")
+}
+
 /// A new numpy array holding a copy of the tensor's elements.
 pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
+    if t.dtype() == DType::BF16 {
+        // numpy has no bfloat16 (PyTorch's message).
+        return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16"));
+    }
     with_dtype!(t.dtype(), T => {
         let v = super::error::guarded(|| Ok(t.to_vec::<T>()))?;
         let arr = PyArray1::<T>::from_vec(py, v);

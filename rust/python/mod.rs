@@ -51,8 +51,8 @@ mod core_module {
         // The importing thread joins rayon's pool as a worker (see `parallel`).
         crate::parallel::init();
         super::error::quiet_out_of_memory_panics();
-        for (name, d) in [("float32", DType::F32), ("float64", DType::F64), ("int64", DType::I64), ("bool", DType::Bool)] {
-            m.add(name, super::convert::PyDType(d))?;
+        for d in DType::ALL {
+            m.add(d.short_name(), super::convert::PyDType(d))?;
         }
         // The tensor methods `ferrograd._functions` also exports as functions (`fg.exp(t)`).
         m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;

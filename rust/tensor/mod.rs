@@ -103,6 +103,9 @@ pub struct TensorImpl {
     pub(crate) is_inference: bool,
     /// Shares another tensor's storage through a different layout (reshape, slicing ...).
     is_view: bool,
+    /// A Python number made a 0-d tensor for an op (PyTorch's "wrapped number"): it takes part
+    /// in type promotion only through its category (see `ops::binary::result_type`).
+    is_wrapped_number: bool,
     /// The version counter (PyTorch's: it counts in-place writes, so backward can tell that a
     /// tensor it saved was changed after it was saved). None, the rule, uses the storage's, which
     /// a tensor, its views and `detach()` share; `.data` gets its own, so writes through it go
@@ -143,6 +146,7 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             is_inference: crate::autograd::is_inference_mode_enabled(),
             is_view: false,
+            is_wrapped_number: false,
             own_version: None,
             meta: Mutex::new(AutogradMeta::default()),
         }))
@@ -171,6 +175,24 @@ impl Tensor {
         Tensor::from_vec_unchecked(vec![v], &[])
     }
 
+    /// A Python number as an operand: a 0-d tensor holding it exactly (int64 or float64) and
+    /// marked as a wrapped number, so `uint8 + 300` stays uint8 and `float16 * 0.1` multiplies
+    /// by the double 0.1, as in PyTorch.
+    pub fn wrapped_scalar(s: Scalar) -> Tensor {
+        let mut t = match s {
+            Scalar::Bool(b) => Tensor::scalar(b),
+            Scalar::Int(i) => Tensor::scalar(i),
+            Scalar::Float(f) => Tensor::scalar(f),
+        };
+        if let Some(inner) = Arc::get_mut(&mut t.0) {
+            inner.is_wrapped_number = true;
+        }
+        t
+    }
+    pub fn is_wrapped_number(&self) -> bool {
+        self.0.is_wrapped_number
+    }
+
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> Tensor {
         let n = shape.iter().product();
         Tensor::from_parts(Arc::new(Storage::new(Buffer::filled(dtype, n, value))), Layout::contiguous(shape), dtype)
@@ -178,15 +200,10 @@ impl Tensor {
     /// `fg.full/zeros/ones/empty`: a user's shape, checked before anything is allocated.
     pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
         let n = alloc::numel(shape, dtype.size_of(), "full")?;
-        if dtype == DType::I64 && !(value.is_finite() && value >= i64::MIN as f64 && value < i64::MAX as f64) {
-            bail!(Runtime, "full: value cannot be converted to type int64_t without overflow: {value}");
+        if !fits(value, dtype) {
+            bail!(Runtime, "full: value cannot be converted to type {} without overflow: {value}", c_type_name(dtype));
         }
-        let buf = match dtype {
-            DType::Bool => Buffer::Bool(alloc::vec_filled(n, value != 0.0)?),
-            DType::I64 => Buffer::I64(alloc::vec_filled(n, value as i64)?),
-            DType::F32 => Buffer::F32(alloc::vec_filled(n, value as f32)?),
-            DType::F64 => Buffer::F64(alloc::vec_filled(n, value)?),
-        };
+        let buf = crate::with_dtype!(dtype, T => T::into_buffer(alloc::vec_filled(n, T::from_f64(value))?));
         Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
     }
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
@@ -285,7 +302,7 @@ impl Tensor {
             return self.with_view::<T, _>(|v| v.contiguous().into_owned());
         }
         crate::with_dtype!(self.dtype(), S => self.with_view::<S, _>(|v| {
-            v.contiguous().iter().map(|x| T::from_f64(x.to_f64())).collect()
+            v.contiguous().iter().map(|&x| dtype::cast::<S, T>(x)).collect()
         }))
     }
 
@@ -297,9 +314,8 @@ impl Tensor {
         let off = self.0.layout.offset;
         Ok(match self.dtype() {
             DType::Bool => Scalar::Bool(self.with_view::<bool, _>(|v| v.data[off])),
-            DType::I64 => Scalar::Int(self.with_view::<i64, _>(|v| v.data[off])),
-            DType::F32 => Scalar::Float(self.with_view::<f32, _>(|v| v.data[off]) as f64),
-            DType::F64 => Scalar::Float(self.with_view::<f64, _>(|v| v.data[off])),
+            d if d.is_float() => Scalar::Float(crate::with_dtype!(d, T => self.with_view::<T, _>(|v| v.data[off].to_f64()))),
+            d => Scalar::Int(crate::with_dtype!(d, T => self.with_view::<T, _>(|v| v.data[off].to_i64()))),
         })
     }
 
@@ -385,6 +401,34 @@ impl Tensor {
     pub fn deep_copy(&self) -> Tensor {
         crate::with_dtype!(self.dtype(), T => Tensor::from_vec_unchecked(self.to_vec::<T>(), self.shape()))
     }
+}
+
+/// The C++ type PyTorch's overflow messages name ("uint8_t", "c10::Half").
+pub fn c_type_name(dtype: DType) -> String {
+    match dtype {
+        DType::F16 => "c10::Half".to_string(),
+        DType::BF16 => "c10::BFloat16".to_string(),
+        d => format!("{}_t", d.short_name()),
+    }
+}
+
+/// Whether `value` converts to `dtype` without overflow (PyTorch's check in `full` and
+/// `fill_`): integers must hold it, a half float must not round a finite value to infinity.
+pub fn fits(value: f64, dtype: DType) -> bool {
+    let (lo, hi) = match dtype {
+        DType::U8 => (0.0, u8::MAX as f64),
+        DType::I8 => (i8::MIN as f64, i8::MAX as f64),
+        DType::I16 => (i16::MIN as f64, i16::MAX as f64),
+        DType::I32 => (i32::MIN as f64, i32::MAX as f64),
+        // i64::MAX rounds up to 2^63 as a double, which int64 cannot hold.
+        DType::I64 => return value.is_finite() && value >= i64::MIN as f64 && value < i64::MAX as f64,
+        DType::F16 | DType::BF16 => {
+            // Infinity and NaN convert as they are; a finite value must not round to infinity.
+            return !value.is_finite() || crate::with_dtype!(dtype, T => T::from_f64(value).to_f64().is_finite());
+        }
+        _ => return true,
+    };
+    value >= lo && value <= hi
 }
 
 impl std::fmt::Debug for Tensor {

@@ -1,6 +1,9 @@
 """Records PyTorch's answers for tests/test_dtype_semantics.py (needs torch; CI does not run this).
 
-    cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_dtype_golden.py [--write]
+    cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_dtype_golden.py [test file] [--write]
+
+The test file is tests/test_dtype_semantics.py unless named (tests/test_dtypes_narrow.py keeps
+its VALUES table the same way; a file may leave out the GRADS table).
 
 The test file holds two tables between `# BEGIN <name>` / `# END <name>` markers:
 
@@ -26,7 +29,8 @@ import sys
 
 import torch
 
-TEST = pathlib.Path(__file__).resolve().parents[1] / "test_dtype_semantics.py"
+_FILES = [a for a in sys.argv[1:] if not a.startswith("--")]
+TEST = pathlib.Path(_FILES[0]) if _FILES else pathlib.Path(__file__).resolve().parents[1] / "test_dtype_semantics.py"
 nan, inf = math.nan, math.inf
 
 
@@ -94,12 +98,15 @@ def main() -> None:
         out, grads = grad(src, inputs)
         return f"({src!r}, {fmt(inputs)}, {out}, {grads})"
 
-    text = rewrite(text, "GRADS", grad_row)
+    last = "VALUES"
+    if "# BEGIN GRADS" in text:
+        text = rewrite(text, "GRADS", grad_row)
+        last = "GRADS"
     if "--write" in sys.argv:
         TEST.write_text(text)
         print(f"wrote {TEST} (torch {torch.__version__})")
     else:
-        print(text[text.index("# BEGIN VALUES") : text.index("# END GRADS")])
+        print(text[text.index("# BEGIN VALUES") : text.index(f"# END {last}")])
 
 
 if __name__ == "__main__":
