@@ -9,7 +9,18 @@ that name (a native op always wins), and `__all__` lists the function forms `fer
 from __future__ import annotations
 
 from . import _core, _functions
-from ._methods import creation, elementwise, indexing, info, linalg, reductions, shape, sorting  # noqa: F401 (registration)
+from ._methods import (  # noqa: F401 (importing a family registers its methods)
+    creation,
+    decompositions,
+    elementwise,
+    functions,
+    indexing,
+    info,
+    linalg,
+    reductions,
+    shape,
+    sorting,
+)
 from ._methods._util import FUNCTIONS, METHODS
 
 __all__: list[str] = []

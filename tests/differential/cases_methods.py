@@ -46,7 +46,7 @@ def _distinct(draw, shape, dtype="float64", grad=None):
     base = np.linspace(-3, 3, n) + draw(st.floats(-0.5, 0.5))
     base = np.asarray(draw(st.permutations(list(base))) if n else base, dtype=np.float64)
     if dtype == "int64":
-        base = np.asarray(draw(st.permutations(list(range(-n // 2, n - n // 2)))) if n else [], np.int64)
+        base = np.asarray(draw(st.permutations(list(range(-(n // 2), n - n // 2)))) if n else [], np.int64)
     elif n and draw(st.integers(0, 7)) == 0:
         base[draw(st.integers(0, n - 1))] = np.nan
     base = base.reshape(shape).astype(dtype)
@@ -79,6 +79,12 @@ def _gather_args(draw, scatter=False, src=True, reduce=None):
     return Args(inputs, kw, draw(seeds))
 
 
+def _in_range(a: Args, flat=False) -> bool:
+    x, d, idx = _shape_of(a.inputs[0]), a.inputs[1], a.inputs[2].base
+    n = int(np.prod(x)) if flat else x[d]
+    return bool(((idx >= -n) & (idx < n)).all())
+
+
 def _unique_dest(a: Args) -> bool:
     """scatter's result with repeated destinations depends on the write order (and its gradient
     in PyTorch goes to every duplicate): compare only inputs whose destinations are distinct."""
@@ -96,9 +102,11 @@ def _unique_dest(a: Args) -> bool:
 GATHER = [
     Case("Tensor.gather", lambda L, x, d, i: x.gather(d, i), _gather_args()),
     Case("fg.gather", lambda L, x, d, i: L.gather(x, d, i), _gather_args()),
-    Case("fg.take_along_dim", lambda L, x, d, i: L.take_along_dim(x, i, d), _gather_args().filter(
-        lambda a: a.inputs[0].base.ndim == a.inputs[2].base.ndim)),
-    Case("take_along_dim(None)", lambda L, x, d, i: L.take_along_dim(x, i), _gather_args()),
+    # PyTorch's take_along_dim reads out of bounds without an error (ferrograd raises IndexError),
+    # and with dim=None it refuses a non-contiguous input: neither is drawn.
+    Case("fg.take_along_dim", lambda L, x, d, i: L.take_along_dim(x, i, d), _gather_args().filter(_in_range)),
+    Case("take_along_dim(None)", lambda L, x, d, i: L.take_along_dim(x.contiguous(), i),
+         _gather_args().filter(lambda a: _in_range(a, flat=True))),
     Case("Tensor.take", lambda L, x, d, i: x.take(i), _gather_args()),
     Case("Tensor.scatter(src)", lambda L, x, d, i, s: x.scatter(d, i, s),
          _gather_args(scatter=True).filter(_unique_dest)),
@@ -108,8 +116,14 @@ GATHER = [
     Case("Tensor.scatter_add_", lambda L, x, d, i, s: x.clone().scatter_add_(d, i, s), _gather_args(scatter=True), tol=5),
     Case("Tensor.scatter_(no grad)", lambda L, x, d, i, s: x.detach().scatter_(d, i, s),
          _gather_args(scatter=True).filter(_unique_dest)),
+    # PyTorch's prod gradient is g * result / self even where nothing is scattered, so a NaN or
+    # inf in self gets NaN there (ferrograd: g), and src elements outside index's shape get
+    # result / src instead of 0: prod is drawn with finite values and src of index's shape.
     Case("Tensor.scatter_reduce", lambda L, x, d, i, s, **kw: x.scatter_reduce(d, i, s, **kw),
-         _gather_args(scatter=True, reduce=["sum", "prod", "mean", "amax", "amin"]), tol=5),
+         _gather_args(scatter=True, reduce=["sum", "prod", "mean", "amax", "amin"]).filter(
+             lambda a: a.kw["reduce"] != "prod" or bool(np.isfinite(a.inputs[0].base).all()
+                                                         and np.isfinite(a.inputs[3].base).all()
+                                                         and a.inputs[3].base.shape == a.inputs[2].base.shape)), tol=5),
     Case("scatter(reduce=add)", lambda L, x, d, i, s: x.scatter(d, i, s, reduce="add"), _gather_args(scatter=True), tol=5),
 ]
 
@@ -195,8 +209,8 @@ def _masked_args(value=None, source=False):
         inputs = [x, m]
         if value == "number":
             inputs.append(draw(st.floats(-3, 3) | st.integers(-3, 3)))
-        elif value == "tensor":
-            inputs.append(draw(tensors((), "float64")))
+        elif value == "tensor":  # (a value that requires grad cannot fill an integer tensor)
+            inputs.append(draw(tensors((), "float64", grad=None if dt in FLOATS else False)))
         if source:
             n = int(np.prod(np.broadcast_shapes(xs, ms)))
             inputs.append(draw(tensors((n + draw(st.integers(0, 2)),), dt, layouts=False)))
@@ -300,10 +314,12 @@ SORTING = [
     Case("Tensor.nanmedian(dim)", lambda L, x, **kw: x.nanmedian(**kw), _sort_args(kw=_dim_keep).filter(
         lambda a: a.inputs[0].base.dtype.kind != "f" or np.isnan(a.inputs[0].base).sum() == 0)),
     Case("Tensor.mode", lambda L, x, **kw: x.mode(**kw), _sort_args(distinct=False, dtypes_=("int64",), kw=_dim_keep)),
-    Case("Tensor.quantile", lambda L, x, **kw: x.quantile(**kw), _sort_args(distinct=False, dtypes_=FLOATS, kw=_quantile_kw),
-         tol=5),
-    Case("Tensor.nanquantile", lambda L, x, **kw: x.nanquantile(**kw),
+    # PyTorch's quantile sorts unstably: which of equal elements gets the gradient varies, so
+    # values are distinct here (ties are compared in forward by Tensor.quantile(ties)).
+    Case("Tensor.quantile", lambda L, x, **kw: x.quantile(**kw), _sort_args(dtypes_=FLOATS, kw=_quantile_kw), tol=5),
+    Case("Tensor.quantile(ties)", lambda L, x, **kw: x.detach().quantile(**kw),
          _sort_args(distinct=False, dtypes_=FLOATS, kw=_quantile_kw), tol=5),
+    Case("Tensor.nanquantile", lambda L, x, **kw: x.nanquantile(**kw), _sort_args(dtypes_=FLOATS, kw=_quantile_kw), tol=5),
     Case("fg.unique", lambda L, x: L.unique(x, return_inverse=True, return_counts=True),
          _sort_args(distinct=False, dtypes_=("int64", "float32"))),
     Case("Tensor.unique(dim)", lambda L, x, dim: x.unique(dim=dim, return_inverse=True, return_counts=True),
@@ -343,8 +359,8 @@ REDUCTIONS = [
 
 
 @st.composite
-def _norm_kw(draw, shape):
-    kw = {"p": draw(st.sampled_from(["fro", 1, 2, 3, 0.5, 0, float("inf"), float("-inf"), -1]))}
+def _norm_kw(draw, shape, p0=False):
+    kw = {"p": 0 if p0 else draw(st.sampled_from(["fro", 1, 2, 3, 0.5, float("inf"), float("-inf"), -1]))}
     if shape and draw(st.booleans()):
         nd = len(shape)
         kw["dim"] = draw(st.integers(-nd, nd - 1) | st.lists(st.integers(0, nd - 1), min_size=1, max_size=min(nd, 2),
@@ -359,14 +375,29 @@ def _norm_grad_ok(out) -> bool:
     return bool(((v > 1e-3) & v.isfinite()).all())
 
 
+def _renorm_not_at_threshold(a: Args) -> bool:
+    x = _np_of(a.inputs[0])
+    if x.ndim < 2:
+        return True
+    d = a.kw["dim"] % x.ndim
+    red = tuple(k for k in range(x.ndim) if k != d)
+    n = (np.abs(x) ** a.kw["p"]).sum(red) ** (1 / a.kw["p"])
+    return bool(np.all(np.abs(n - a.kw["maxnorm"]) > 1e-9 * max(1.0, a.kw["maxnorm"])))
+
+
 NORMS = [
     Case("Tensor.norm", lambda L, x, **kw: x.norm(**kw), unary(FLOATS, kw=_norm_kw), tol=5, grad_when=_norm_grad_ok),
     Case("fg.norm()", lambda L, x: L.norm(x), unary(FLOATS), tol=5, grad_when=_norm_grad_ok),
+    # p=0 counts nonzeros: PyTorch's output requires grad but its backward leaves .grad None,
+    # ferrograd's gives zeros (nothing to compare).
+    Case("Tensor.norm(p=0)", lambda L, x, **kw: x.norm(**kw), unary(FLOATS, kw=lambda s: _norm_kw(s, p0=True)),
+         grad=False),
     Case("fg.dist", lambda L, a, b, p: L.dist(a, b, p), nary(2, FLOATS, scalar_ok=False, same_dtype=True, kw=lambda s:
          st.fixed_dictionaries({"p": st.sampled_from([1, 2, 3, float("inf")])})), tol=5, grad_when=_norm_grad_ok),
+    # (maxnorm not within rounding of a slice's norm: there the rescaling flips on the last bit)
     Case("Tensor.renorm", lambda L, x, p, dim, maxnorm: x.renorm(p, dim, maxnorm),
          unary(F64, nonfinite=False, min_dims=1, kw=_kw(p=st.sampled_from([1, 2, 3]), dim=_dim,
-                                                          maxnorm=st.floats(0.1, 5)))),
+                                                          maxnorm=st.floats(0.1, 5))).filter(_renorm_not_at_threshold)),
 ]
 
 # ----------------------------------------------------------------------------- shape ops
@@ -396,7 +427,7 @@ def _flip_kw(draw, shape):
 
 @st.composite
 def _diag_kw(draw, shape):
-    nd = len(shape)
+    nd = max(len(shape), 1)
     return {"offset": draw(st.integers(-3, 3)), "dim1": draw(st.integers(-nd, nd - 1)), "dim2": draw(st.integers(-nd, nd - 1))}
 
 
@@ -479,7 +510,8 @@ SHAPES = [
     Case("Tensor.narrow_copy", lambda L, x, d, s, n: x.narrow_copy(d, s, n),
          unary(min_dims=1, kw=_kw(d=_dim, s=st.integers(0, 2), n=st.integers(0, 2)))),
     Case("Tensor.unfold", lambda L, x, **kw: x.unfold(**kw), unary(kw=_unfold_kw)),
-    Case("Tensor.tensor_split", lambda L, x, **kw: x.tensor_split(**kw), unary(min_dims=1, kw=_tensor_split_kw)),
+    Case("Tensor.tensor_split", lambda L, x, **kw: x.tensor_split(kw["indices_or_sections"], kw["dim"]),
+         unary(min_dims=1, kw=_tensor_split_kw)),
     Case("fg.hsplit", lambda L, x, n: L.hsplit(x, n), unary(min_dims=1, kw=_kw(n=st.integers(1, 3)))),
     Case("fg.vsplit", lambda L, x, n: L.vsplit(x, n), unary(min_dims=2, kw=_kw(n=st.integers(1, 3)))),
     Case("fg.dsplit", lambda L, x, n: L.dsplit(x, n), unary(min_dims=3, kw=_kw(n=st.integers(1, 3)))),
@@ -547,7 +579,9 @@ PRODUCTS = [
     Case("fg.outer", lambda L, a, b: L.outer(a, b), _mats("outer")),
     Case("Tensor.ger", lambda L, a, b: a.ger(b), _mats("outer")),
     Case("fg.inner", lambda L, a, b: L.inner(a, b), _mats("inner"), tol=5),
-    Case("fg.kron", lambda L, a, b: L.kron(a, b), _mats("kron")),
+    # PyTorch's kron views its inputs (a transposed one can raise): no transposed inputs.
+    Case("fg.kron", lambda L, a, b: L.kron(a, b), _mats("kron").filter(
+        lambda a: not any(t.view and t.view[0][0] == "T" for t in a.inputs))),
     Case("Tensor.cross", lambda L, a, b: a.cross(b, dim=-1), _mats("cross")),
     Case("fg.trace", lambda L, x: L.trace(x), unary(NUM, min_dims=2, max_dims=2), tol=5),
     Case("Tensor.matrix_power", lambda L, x, n: x.matrix_power(n), _square_args(-1, 1, kw=_kw(n=st.integers(0, 4))),
@@ -586,7 +620,12 @@ def _invertible(a: Args) -> bool:
 LINALG = [
     Case("fg.einsum", lambda L, eq, *xs: L.einsum(eq, *xs), _einsum_args(), tol=5),
     Case("einsum(list)", lambda L, eq, *xs: L.einsum(eq, list(xs)), _einsum_args(), tol=5),
-    Case("Tensor.det", lambda L, x: x.det(), _square_args(), tol=100),
+    # PyTorch's det gradient at a singular matrix is 0 where the cofactors are not (e.g. at
+    # [[0, 1, 1], [1, 1, 1], [1, 1, 1]]); ferrograd's is the cofactor matrix: compared only away
+    # from singular matrices (the forward at singular ones is compared by Tensor.det(forward)).
+    Case("Tensor.det", lambda L, x: x.det(), _square_args().filter(lambda a: _np_of(a.inputs[0]).shape[-1] == 0
+                                                                      or _invertible(a)), tol=100),
+    Case("Tensor.det(forward)", lambda L, x: x.detach().det(), _square_args(), tol=100),
     Case("Tensor.inverse", lambda L, x: x.inverse(), _square_args().filter(_invertible), tol=1000),
     Case("fg.slogdet", lambda L, x: tuple(L.slogdet(x)), _square_args().filter(_invertible), tol=100),
     Case("fg.logdet", lambda L, x: L.logdet(x), _square_args().filter(_invertible), tol=100),
@@ -638,7 +677,9 @@ ELEMENTWISE = [
     Case("Tensor.clamp_max", lambda L, x, v: x.clamp_max(v), unary(NUM, kw=_kw(v=st.floats(-2, 2) | st.integers(-2, 2)))),
     Case("Tensor.clamp_min_", lambda L, x, v: x.clone().clamp_min_(v), unary(FLOATS, kw=_kw(v=st.floats(-2, 2)))),
     Case("Tensor.clip_", lambda L, x, a, b: x.clone().clip_(a, b), unary(FLOATS, kw=_kw(a=st.floats(-2, 0), b=st.floats(0, 2)))),
-    Case("Tensor.hardshrink", lambda L, x, lam: x.hardshrink(lam), unary(FLOATS, kw=_kw(lam=st.floats(0, 2)))),
+    # PyTorch's gradient at NaN depends on the kernel (1 below 16 elements, 0 from 16 on): no NaN.
+    Case("Tensor.hardshrink", lambda L, x, lam: x.hardshrink(lam),
+         unary(FLOATS, kw=_kw(lam=st.floats(0, 2))).filter(lambda a: not np.isnan(a.inputs[0].base).any())),
     Case("fg.bincount", lambda L, x: L.bincount(x), st.lists(st.integers(0, 5), max_size=6).map(
         lambda v: Args([T(np.asarray(v, np.int64))], {}, 0))),
     Case("bincount(weights)", lambda L, x, w: L.bincount(x, w, 3), st.integers(0, 6).flatmap(lambda n: st.tuples(
@@ -656,12 +697,18 @@ ELEMENTWISE = [
                           for t in a.inputs))),
     Case("divide(floor)", lambda L, a, b: a.divide(b, rounding_mode="floor"), nary(2, FLOATS, scalar_ok=False, nonfinite=False,
                                                                                  low=0.5, high=4), tol=5),
-    Case("Tensor.frexp", lambda L, x: tuple(x.frexp()), unary(FLOATS)),
+    # PyTorch's mantissa gradient is grad / exponent.exp2() with the exp2 in float32, which is 0 (so
+    # the gradient inf) for exponents below -149; ferrograd's is exact: such tiny inputs are not drawn.
+    Case("Tensor.frexp", lambda L, x: tuple(x.frexp()), unary(FLOATS).filter(
+        lambda a: not bool(((np.abs(a.inputs[0].base) < 1e-30) & (a.inputs[0].base != 0)).any()))),
 ]
 
 
 def _bshape(a: Args):
-    return tuple(np.broadcast_shapes(*[_shape_of(t) for t in a.inputs]))
+    try:
+        return tuple(np.broadcast_shapes(*[_shape_of(t) for t in a.inputs]))
+    except ValueError:
+        return None
 
 
 # ----------------------------------------------------------------------------- factories and predicates
@@ -682,12 +729,13 @@ FACTORIES = [
     Case("Tensor.new_ones", lambda L, x, size, dtype: x.new_ones(*size, dtype=_dt(L, dtype)), unary(kw=_new_kw)),
     Case("Tensor.new_full", lambda L, x, size, dtype: x.new_full(size, 2.5 if dtype != "int64" else 3, dtype=_dt(L, dtype)),
          unary(kw=_new_kw)),
-    Case("Tensor.new_empty(shape)", lambda L, x, size, dtype: x.new_empty(size, dtype=_dt(L, dtype)).shape, unary(kw=_new_kw)),
+    Case("Tensor.new_empty(shape)", lambda L, x, size, dtype: repr(tuple(x.new_empty(size, dtype=_dt(L, dtype)).shape)),
+         unary(kw=_new_kw)),
     Case("Tensor.new_tensor", lambda L, x, v: x.new_tensor(v), unary(kw=_kw(v=st.lists(st.floats(-3, 3), max_size=3)))),
     Case("Tensor.info", lambda L, x: (x.is_cpu, x.is_complex(), x.is_signed(), x.is_conj(), x.is_neg(), x.is_sparse,
                                       x.is_quantized, x.is_meta, x.is_nested, x.ndimension(), x.nelement(), x.itemsize,
                                       x.nbytes, x.get_device(), x.dim_order(), x.is_same_size(x), x.is_pinned(),
-                                      x.is_shared()), unary()),
+                                      x.is_shared()), unary().filter(lambda a: 0 not in _shape_of(a.inputs[0]))),
     Case("Tensor.is_nonzero", lambda L, x: x.is_nonzero(), unary()),
     Case("Tensor.conj", lambda L, x: (x.conj(), x.resolve_conj(), x.resolve_neg(), x.real, x.adjoint() if x.ndim >= 2 else x),
          unary(FLOATS)),

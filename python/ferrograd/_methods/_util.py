@@ -86,6 +86,16 @@ def wrap_dims(dim, ndim: int, op: str | None = None) -> list[int]:
     return sorted(out) if ndim else []
 
 
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
+                     "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16"}
+
+
+def type_name(dtype) -> str:
+    """PyTorch's scalar type name of a dtype, as its error messages spell it (Float, Long ...)."""
+    name = str(dtype).split(".")[-1]
+    return _TORCH_TYPE_NAMES.get(name, name)
+
+
 def check_int(value, name: str, op: str) -> int:
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"{op}(): argument '{name}' must be int, not {type(value).__name__}")
@@ -109,10 +119,16 @@ def np_of(x: Tensor) -> np.ndarray:
 
 def from_np(arr, dtype=None) -> Tensor:
     """A tensor from a numpy array, keeping its dtype (or cast to the given fg dtype)."""
-    arr = np.ascontiguousarray(arr)
+    arr = _c_order(arr)
     if dtype is not None:
         arr = arr.astype(dtype.numpy_name, copy=False)
     return _core.from_numpy(arr)
+
+
+def _c_order(arr) -> np.ndarray:
+    """A C-contiguous array; unlike np.ascontiguousarray, a 0-d array stays 0-d."""
+    arr = np.asarray(arr)
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def needs_grad(*ts) -> bool:
@@ -130,6 +146,8 @@ def graft(result: Tensor, *sources: Tensor) -> Tensor:
     if not live or not _core.is_grad_enabled() or not result.is_floating_point():
         return result
     anchor = live[0].reshape(-1)[:0].sum().to(result.dtype)  # 0.0 with a grad_fn, never NaN
+    for s in live[1:]:
+        anchor = anchor + s.reshape(-1)[:0].sum().to(result.dtype)
     return _core.where(scalar_tensor(True, _core.bool), result, anchor)
 
 
@@ -161,7 +179,7 @@ def positions_along(shape, dim: int, index: np.ndarray) -> np.ndarray:
 def gather_flat(x: Tensor, pos: np.ndarray) -> Tensor:
     """Elements of x at flat (row-major) positions `pos`, in pos's shape; differentiable in x."""
     flat = x.reshape(-1)
-    return flat[_core.from_numpy(np.ascontiguousarray(pos, dtype=np.int64))]
+    return flat[_core.from_numpy(_c_order(np.asarray(pos, dtype=np.int64)))]
 
 
 def _padded(v: Tensor, value) -> Tensor:

@@ -30,6 +30,11 @@ def _size(args) -> list[int]:
 # ----------------------------------------------------------------------------- new_*
 
 
+def _need_size(op: str, size):
+    if not size:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "size"')
+
+
 def _new(self: Tensor, t: Tensor, dtype, device, requires_grad) -> Tensor:
     _creation.check_device(device)
     if requires_grad:
@@ -40,12 +45,14 @@ def _new(self: Tensor, t: Tensor, dtype, device, requires_grad) -> Tensor:
 @register("new_zeros", function=False)
 def new_zeros(self: Tensor, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
     """zeros of `size` with this tensor's dtype (unless `dtype` is given)."""
+    _need_size("new_zeros", size)
     dt = _creation._dtype_or_default(dtype, self.dtype)
     return _new(self, _core.full(_size(size), 0.0, dt), dtype, device, requires_grad)
 
 
 @register("new_ones", function=False)
 def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
+    _need_size("new_ones", size)
     dt = _creation._dtype_or_default(dtype, self.dtype)
     return _new(self, _core.full(_size(size), 1.0, dt), dtype, device, requires_grad)
 
@@ -53,6 +60,7 @@ def new_ones(self: Tensor, *size, dtype=None, device=None, requires_grad=False, 
 @register("new_empty", function=False)
 def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False) -> Tensor:
     """Like new_zeros (ferrograd never hands out uninitialised memory)."""
+    _need_size("new_empty", size)
     return new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 

@@ -146,8 +146,14 @@ register("square_", function=False)(_square_)
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """input + weight * (end - input), computed as PyTorch does (exact at weight 0 and 1)."""
     if isinstance(weight, Tensor):
+        # Each branch sees zeros where the other is chosen, so an inf or NaN there cannot leak into
+        # the gradient through where's zero (0 * inf).
         diff = end - input
-        return _core.where(weight.abs() < 0.5, input + weight * diff, end - diff * (1 - weight))
+        low = weight.abs() < 0.5
+        zero, one = scalar_tensor(0, diff.dtype), scalar_tensor(1, diff.dtype)
+        d1, w1 = _core.where(low, diff, zero), _core.where(low, weight, zero)
+        d2, w2 = _core.where(low, zero, diff), _core.where(low, one, weight)
+        return _core.where(low, input + w1 * d1, end - d2 * (1 - w2))
     diff = end - input
     return input + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
 
@@ -157,8 +163,20 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1, out=Non
     """input + value * tensor1 * tensor2."""
     if out is not None:
         raise TypeError("addcmul(): out= is not supported by ferrograd; use the returned tensor instead")
-    prod = tensor1 * tensor2
-    return input + (prod if value == 1 else prod * value)
+    inp, t1, t2 = _broadcast_all(input, tensor1, tensor2)
+    prod = t1 * t2
+    return inp + (prod if value == 1 else prod * value)
+
+
+def _broadcast_all(*ts) -> list:
+    """The operands in their promoted dtype (PyTorch's rule: a 0-d tensor does not widen a
+    dimensioned one) and expanded to their common shape, so that each gradient is reduced after
+    the products, as PyTorch's: an empty broadcast gives zero, not 0 * NaN."""
+    probes = [_core.full([] if t.ndim == 0 else [1], 0.0, t.dtype) for t in ts]
+    dt = (probes[0] + probes[1] * probes[2]).dtype
+    shape = tuple(np.broadcast_shapes(*[tuple(t.shape) for t in ts]))
+    ts = [t if t.dtype == dt else t.to(dt) for t in ts]
+    return [ts[0]] + [t if tuple(t.shape) == shape else t.expand(*shape) for t in ts[1:]]
 
 
 @register("addcdiv")
@@ -173,8 +191,9 @@ def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1, out=Non
                            "inputs and as (input + value * tensor1 / tensor2) for float inputs. The future addcdiv "
                            "behavior is just the latter implementation: (input + value * tensor1 / tensor2), for all "
                            "dtypes.")
-    quot = tensor1 / tensor2
-    return input + (quot if value == 1 else quot * value)
+    inp, t1, t2 = _broadcast_all(input, tensor1, tensor2)
+    quot = t1 / t2
+    return inp + (quot if value == 1 else quot * value)
 
 
 inplace("lerp_", lerp)
@@ -226,7 +245,8 @@ register("float_power_", function=False)(_float_power_)
 def ldexp(input: Tensor, other) -> Tensor:
     """input * 2 ** other, in floating point."""
     other = _as_tensor(other, input)
-    return _to_float(input) * _to_float(other).__rpow__(2.0)
+    dt = input.dtype if input.is_floating_point() else _core.float32
+    return input.to(dt) * other.to(dt).__rpow__(2.0)
 
 
 inplace("ldexp_", ldexp)
@@ -234,13 +254,16 @@ inplace("ldexp_", ldexp)
 
 @register("frexp")
 def frexp(input: Tensor):
-    """(mantissa, exponent) with input = mantissa * 2 ** exponent and |mantissa| in [0.5, 1)."""
+    """(mantissa, exponent) with input = mantissa * 2 ** exponent and |mantissa| in [0.5, 1);
+    the exponent is int32 once the core has that dtype (int64 until then)."""
     if not input.is_floating_point():
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
     m, e = np.frexp(np_of(input))
     int32 = getattr(_core, "int32", None)
     exponent = from_np(e.astype(np.int32)) if int32 is not None else from_np(e.astype(np.int64))
-    return _frexp(graft(from_np(m), input), exponent)
+    # mantissa = input * 2 ** -exponent: exact, and differentiable as PyTorch's (1 / 2 ** exponent).
+    scale = from_np(np.ldexp(np.ones_like(m), -e).astype(m.dtype))
+    return _frexp(input * scale, exponent)
 
 
 @register("heaviside")
@@ -318,8 +341,9 @@ register("clip_", function=False)(_clip_)
 
 @register("hardshrink")
 def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
-    """input where |input| > lambd, else 0."""
-    return _core.where((input > lambd) | (input < -lambd), input, scalar_tensor(0, input.dtype))
+    """input where |input| > lambd, else 0 (NaN stays NaN and passes its gradient, as PyTorch's
+    scalar kernel; its vectorised one, on 16 elements and more, gives NaN a zero gradient)."""
+    return _core.where((input >= -lambd) & (input <= lambd), scalar_tensor(0, input.dtype), input)
 
 
 @register("angle")
@@ -347,6 +371,8 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
+    if a.size == 0:  # PyTorch's early return: int64 zeros, weights or not
+        return from_np(np.zeros(minlength, np.int64))
     if weights is None:
         return from_np(np.bincount(a, minlength=minlength).astype(np.int64))
     if tuple(weights.shape) != tuple(input.shape):
@@ -393,12 +419,11 @@ def _alias(name: str, target: str, doc: str):
     return fn
 
 
+# (multiply, greater, less_equal, not_equal, true_divide, fix ... and their in-place forms are
+# in the core's op table.)
 for _name, _target in {
-    "absolute": "abs", "multiply": "mul", "subtract": "sub", "negative": "neg", "greater": "gt",
-    "greater_equal": "ge", "less": "lt", "less_equal": "le", "not_equal": "ne", "true_divide": "div", "fix": "trunc",
-    "absolute_": "abs_", "multiply_": "mul_", "subtract_": "sub_", "negative_": "neg_", "greater_": "gt_",
-    "greater_equal_": "ge_", "less_": "lt_", "less_equal_": "le_", "not_equal_": "ne_", "true_divide_": "div_",
-    "fix_": "trunc_",
+    "absolute": "abs", "subtract": "sub", "negative": "neg",
+    "absolute_": "abs_", "subtract_": "sub_", "negative_": "neg_",
 }.items():
     register(_name, function=not _name.endswith("_"))(_alias(_name, _target, f"Alias of `{_target}`."))
 
@@ -408,15 +433,27 @@ def divide(input, other, *, rounding_mode: str | None = None) -> Tensor:
     """div(); rounding_mode 'trunc' or 'floor' rounds the quotient."""
     if rounding_mode is None:
         return input.div(other)
-    if rounding_mode == "floor":
-        return input.floor_divide(other)
-    if rounding_mode == "trunc":
-        if not input.is_floating_point() and not (isinstance(other, Tensor) and other.is_floating_point()) \
+    if rounding_mode not in ("floor", "trunc"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    # Rounded quotients have a zero gradient in PyTorch (not floor_divide's refusal).
+    with _no_grad():
+        if rounding_mode == "floor":
+            out = input.floor_divide(other)
+        elif not input.is_floating_point() and not (isinstance(other, Tensor) and other.is_floating_point()) \
                 and not isinstance(other, float):
             a, b = np_of(input), np_of(_as_tensor(other))
-            return from_np((np.trunc(a / b)).astype(np.result_type(a, b)))
-        return input.div(other).trunc()
-    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = from_np(np.trunc(a / b).astype(np.result_type(a, b)))
+        else:
+            out = input.div(other).trunc()
+    return graft(out, input, other)
+
+
+def _no_grad():
+    from ..autograd.grad_mode import no_grad
+
+    return no_grad()
+
 
 
 def _divide_(self: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:
@@ -431,3 +468,56 @@ def positive(input: Tensor) -> Tensor:
     if input.dtype == _core.bool:
         raise NotImplementedError("The `+` operator, on a bool tensor is not supported.")
     return input
+
+
+@register("prelu")
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """input where positive, weight * input elsewhere; weight has one element or one per channel
+    (dim 1, or dim 0 of a 1-D input)."""
+    c = 1 if input.ndim < 2 else input.shape[1]
+    if input.ndim == 1:
+        c = input.shape[0]
+    if weight.numel() not in (1, c):
+        raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                           f"{weight.numel()} and channel size = {c}.")
+    w = weight.reshape(())
+    if weight.numel() > 1:
+        w = weight.reshape(*([-1] + [1] * (input.ndim - 2))) if input.ndim >= 2 else weight.reshape(-1)
+    return _core.where(input > 0, input, w * input)
+
+
+_histogram = namedtuple("histogram", ["hist", "bin_edges"])
+
+
+@register("histogram")
+def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = None, density: bool = False, out=None):
+    """(hist, bin_edges) as numpy.histogram: `bins` equal bins over `range` (the data's by
+    default) or the given increasing edges."""
+    if out is not None:
+        raise TypeError("histogram(): out= is not supported by ferrograd; use the returned tensors instead")
+    if not input.is_floating_point():
+        raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, but got input "
+                           f"{str(input.dtype).split('.')[-1]} and bins float")
+    a = np_of(input).reshape(-1)
+    b = np_of(bins) if isinstance(bins, Tensor) else int(bins)
+    w = None if weight is None else np_of(weight).reshape(-1)
+    hist, edges = np.histogram(a, bins=b, range=range, weights=w, density=density)
+    return _histogram(from_np(hist.astype(a.dtype)), from_np(edges.astype(a.dtype)))
+
+
+@register("mvlgamma")
+def mvlgamma(input: Tensor, p: int) -> Tensor:
+    """Multivariate log-gamma of dimension p: sum of lgamma(x - i/2), i < p, plus p(p-1)/4 log(pi)."""
+    if p < 1:
+        raise RuntimeError("p has to be greater than or equal to 1")
+    if not input.is_floating_point():
+        raise RuntimeError("mvlgamma: expected a floating point input")
+    if input.numel() and not (np_of(input) > (p - 1) / 2).all():
+        raise RuntimeError(f"All elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    out = input.lgamma()
+    for i in range(1, p):
+        out = out + (input - i / 2).lgamma()
+    return out + p * (p - 1) / 4 * math.log(math.pi)
+
+
+inplace("mvlgamma_", mvlgamma)

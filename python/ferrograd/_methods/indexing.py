@@ -23,6 +23,7 @@ from ._util import (
     scalar_tensor,
     segment_reduce,
     tie_reduce,
+    type_name,
     wrap_dim,
 )
 
@@ -208,7 +209,15 @@ def _scatter_reduce_core(input: Tensor, dest: np.ndarray, vals: Tensor, reduce: 
         cv = np_of(c)
         r = np.full(n, _extreme(cv.dtype, reduce), dtype=cv.dtype)
         (np.maximum if reduce == "amax" else np.minimum).at(r, seg, cv)
-        return _core.where(tmask, tie_reduce(c, seg, r).reshape(input.shape), input)
+        out = _core.where(tmask, tie_reduce(c, seg, r).reshape(input.shape), input)
+        # PyTorch shares each gradient among the elements equal to the result, so a NaN that
+        # nothing was scattered onto (never equal to itself) gets g / 0 * 0 = NaN.
+        lone_nan = ~touched.reshape(input.shape) & np.isnan(np_of(input))
+        if lone_nan.any():
+            m = from_np(lone_nan)
+            nan_w = _core.where(m, scalar_tensor(np.nan, input.dtype), scalar_tensor(0, input.dtype))
+            out = out + _core.where(m, input, scalar_tensor(0, input.dtype)) * nan_w
+        return out
     return from_np(_np_scatter(np_of(input), dest, np_of(vals), reduce, include_self, touched))
 
 
@@ -309,14 +318,22 @@ def _index_dest(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor 
                                f"shape: {xs[:d] + xs[d + 1:]} at dimension {d} and source slice shape: "
                                f"{ss[:d] + ss[d + 1:]} at dimension 0.")
     bad = ((idx < -size) if wrap else (idx < 0)) | (idx >= size)
-    if bad.any():
+    slice_elems = int(np.prod([s for k, s in enumerate(_shape(input)) if k != d]))
+    # PyTorch checks no index when nothing is written: index_add when self is empty, the others
+    # when each slice is.
+    unchecked = (input.numel() == 0 and input.ndim > 1) if op == "index_add_" else slice_elems == 0
+    if bad.any() and not unchecked:
         k = int(idx[bad][0])
         if op == "index_copy_":
             raise IndexError(f"index_copy_(): index {k} is out of bounds for dimension {d} with size {size}")
         if op == "index_fill_":
             raise IndexError(f"index {k} is out of bounds for dimension {d} with size {size}")
+        if input.ndim > 1:
+            raise RuntimeError(f"index {k} is out of bounds for dimension {d} with size {size}")
         raise IndexError("index out of range in self")
     idx = np.where(idx < 0, idx + size, idx)
+    if unchecked:
+        idx = np.clip(idx, 0, max(size - 1, 0))
     shape = list(_shape(source) if source is not None else _shape(input))
     shape[d] = idx.size
     along = np.broadcast_to(idx.reshape([-1 if k == d else 1 for k in range(len(shape))]), shape)
@@ -328,8 +345,11 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     """input plus alpha * source's slices added at `index` along `dim` (repeats accumulate)."""
     no_out("index_add", out)
     if source.dtype != input.dtype:
-        raise RuntimeError(f"index_add_(): self ({input.dtype}) and source ({source.dtype}) must have the same scalar type")
+        raise RuntimeError(f"index_add_(): self ({type_name(input.dtype)}) and source ({type_name(source.dtype)}) must "
+                           f"have the same scalar type")
     _, _, dest = _index_dest("index_add_", input, dim, index, source)
+    if input.numel() == 0:
+        return input + source.reshape(-1)[:0].sum().to(input.dtype)  # nothing written; source stays in the graph
     vals = source if alpha == 1 else source * alpha
     return _scatter_sum(input, dest, vals.reshape(-1))
 
@@ -350,19 +370,25 @@ def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """input with its slices at `index` along `dim` set to `value` (a number or a 0-d tensor)."""
     d, idx, _ = _index_dest("index_fill_", input, dim, index, None, wrap=True)
     mask = np.zeros(_shape(input)[d], dtype=bool)
-    mask[idx] = True
+    mask[idx[idx < mask.size]] = True
     mask = mask.reshape([-1 if k == d else 1 for k in range(input.ndim)])
     return _core.where(from_np(mask), _value(value, input, "index_fill_"), input)
 
 
 def _value(value, input: Tensor, op: str) -> Tensor:
+    """A fill value as a 0-d tensor of input's dtype (a non-finite float cannot fill an integer
+    tensor, as in PyTorch)."""
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"{op} only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
-        return value.to(input.dtype)
-    if not isinstance(value, numbers.Number):
+        v = value.item()
+    elif isinstance(value, numbers.Number):
+        v = value
+    else:
         raise TypeError(f"{op}(): argument 'value' must be a number or a 0-d Tensor, not {type(value).__name__}")
-    return scalar_tensor(value, input.dtype)
+    if not input.is_floating_point() and input.dtype != _core.bool and isinstance(v, float) and not np.isfinite(v):
+        raise RuntimeError(f"value cannot be converted to type {np_of(input.reshape(-1)[:0]).dtype}_t without overflow")
+    return value.to(input.dtype) if isinstance(value, Tensor) else scalar_tensor(value, input.dtype)
 
 
 inplace("index_add_", index_add)
@@ -504,9 +530,40 @@ def nonzero(input: Tensor, *, as_tuple: bool = False, out=None):
         if a.ndim == 0:
             return (from_np(np.zeros(int(a != 0), dtype=np.int64)),)
         return tuple(from_np(c.astype(np.int64)) for c in np.nonzero(a))
-    return from_np(np.argwhere(a).astype(np.int64).reshape(-1, a.ndim))
+    coords = np.argwhere(a).astype(np.int64)
+    return from_np(coords.reshape(int(np.count_nonzero(a)), a.ndim))
 
 
 @register("argwhere")
 def argwhere(input: Tensor) -> Tensor:
     return nonzero(input)
+
+
+@register("index_reduce")
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *, include_self: bool = True,
+                 out=None) -> Tensor:
+    """Reduces source's slices into input's slices at `index` along `dim` with prod, mean, amax
+    or amin (scatter_reduce's rules, slice by slice)."""
+    no_out("index_reduce", out)
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if source.dtype != input.dtype:
+        raise RuntimeError(f"index_reduce_(): self ({type_name(input.dtype)}) and source ({type_name(source.dtype)}) "
+                           f"must have the same scalar type")
+    _, _, dest = _index_dest("index_reduce_", input, dim, index, source)
+    if input.numel() == 0:
+        return input.clone()
+    return _scatter_reduce_core(input, dest, source.reshape(-1), reduce, include_self)
+
+
+inplace("index_reduce_", index_reduce)
+
+
+@register("nonzero_static")
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
+    """nonzero(), cut or padded with fill_value to exactly `size` rows."""
+    coords = np.argwhere(np_of(input)).astype(np.int64)
+    out = np.full((size, input.ndim), fill_value, dtype=np.int64)
+    k = min(size, coords.shape[0])
+    out[:k] = coords[:k]
+    return from_np(out)

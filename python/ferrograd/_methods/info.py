@@ -107,9 +107,38 @@ def get_device(self: Tensor) -> int:
 
 @register("dim_order", function=False)
 def dim_order(self: Tensor, *, ambiguity_check=False) -> tuple:
-    """Dims from outermost to innermost in memory (by decreasing stride)."""
-    strides = self.stride()
-    return tuple(sorted(range(self.ndim), key=lambda d: -strides[d]))
+    """Dims from outermost to innermost in memory: PyTorch's insertion sort by stride, where
+    zero strides and equal strides of longer dims leave the order as it is."""
+    nd, shape, strides = self.ndim, list(self.shape), list(self.stride())
+    if nd <= 1:
+        return tuple(range(nd))
+    if self.is_contiguous():
+        return tuple(range(nd))
+
+    def should_swap(a, b):
+        def ge(x, y):
+            return y == 0 or (x != 0 and (x >= y or x % y == 0))
+
+        sa, sb = strides[a], strides[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa == sb:
+            return 0 if ge(shape[b], shape[a]) else 1
+        if ge(sb, sa):
+            return -1
+        return 1 if ge(sa, sb) else 0
+
+    perm = list(reversed(range(nd)))
+    for i in range(1, nd):
+        d1 = i
+        for d0 in reversed(range(i)):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    return tuple(reversed(perm))
 
 
 @register("const_data_ptr", function=False)

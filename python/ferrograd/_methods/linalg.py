@@ -1,22 +1,15 @@
-"""Products and small linear algebra: the BLAS-style add* family, dot/inner/outer/kron/cross,
-einsum and tensordot (contractions as permute + reshape + matmul), cov/corrcoef, and
-det/inverse/slogdet by Gaussian elimination with partial pivoting written in tensor ops (so the
-gradient is autograd's through the elimination: exact for invertible matrices, NaN at singular
-ones, where PyTorch's SVD-based formulas still give a finite gradient)."""
+"""Products: the BLAS-style add* family, dot/inner/outer/kron/cross, trace, einsum and tensordot
+(contractions as permute + reshape + matmul), and cov/corrcoef."""
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections import namedtuple
 
 import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import check_int, from_np, inplace, no_out, np_of, register, scalar_tensor, wrap_dim
-
-_slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+from ._util import inplace, no_out, register, scalar_tensor, wrap_dim
 
 
 def _dims_error(op: str, want: str, *ts: Tensor):
@@ -206,28 +199,6 @@ def trace(input: Tensor) -> Tensor:
     return input.diagonal().sum()
 
 
-@register("matrix_power")
-def matrix_power(input: Tensor, n: int) -> Tensor:
-    """input @ input @ ... (n times) by repeated squaring; n=0 the identity, n<0 powers the inverse."""
-    n = check_int(n, "n", "matrix_power")
-    if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
-        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
-                           f"{input.shape[-2] if input.ndim >= 2 else 1} by {input.shape[-1] if input.ndim else 1} matrices")
-    if n == 0:
-        eye = from_np(np.eye(input.shape[-1], dtype=np_of(input).dtype))
-        return eye.expand(*input.shape).clone()
-    base = inverse(input) if n < 0 else input
-    n = abs(n)
-    result = None
-    while n:
-        if n & 1:
-            result = base if result is None else result.matmul(base)
-        n >>= 1
-        if n:
-            base = base.matmul(base)
-    return result if result is not input else input.clone()
-
-
 # ----------------------------------------------------------------------------- einsum, tensordot
 
 
@@ -290,10 +261,10 @@ def _contract(a: Tensor, la: list, b: Tensor, lb: list, needed: set) -> tuple[Te
     contr = [lab for lab in la if lab in lb and lab not in needed]
     left = [lab for lab in la if lab not in lb]
     right = [lab for lab in lb if lab not in la]
-    size = {}
+    size: dict = {}
     for t, ls in ((a, la), (b, lb)):
         for lab, s in zip(ls, t.shape):
-            size[lab] = max(size.get(lab, 1), s)
+            size[lab] = s if size.get(lab, 1) == 1 else size[lab]  # broadcasting: 1 gives way
     a = a.permute(*[la.index(lab) for lab in batch + left + contr]) if la else a
     b = b.permute(*[lb.index(lab) for lab in batch + contr + right]) if lb else b
     nb = len(batch)
@@ -386,8 +357,10 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     ra = [d for d in range(a.ndim) if d not in da]
     rb = [d for d in range(b.ndim) if d not in db]
     csz = int(np.prod([a.shape[d] for d in da])) if da else 1
-    am = a.permute(*(ra + da)).reshape(-1, csz) if a.ndim else a.reshape(1, 1)
-    bm = b.permute(*(db + rb)).reshape(csz, -1) if b.ndim else b.reshape(1, 1)
+    asz = int(np.prod([a.shape[d] for d in ra])) if ra else 1
+    bsz = int(np.prod([b.shape[d] for d in rb])) if rb else 1
+    am = a.permute(*(ra + da)).reshape(asz, csz) if a.ndim else a.reshape(1, 1)
+    bm = b.permute(*(db + rb)).reshape(csz, bsz) if b.ndim else b.reshape(1, 1)
     return am.matmul(bm).reshape(*([a.shape[d] for d in ra] + [b.shape[d] for d in rb]))
 
 
@@ -430,7 +403,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None, a
     xm = x - avg.unsqueeze(1)
     xw = xm if w is None else xm * w
     c = xw.matmul(xm.t()) / norm
-    return c.reshape(()) if input.ndim < 2 else c
+    return c.squeeze()
 
 
 @register("corrcoef")
@@ -443,115 +416,3 @@ def corrcoef(input: Tensor) -> Tensor:
     std = d.sqrt()
     c = c / std.unsqueeze(1) / std.unsqueeze(0)
     return c.clamp(-1, 1)
-
-
-# ----------------------------------------------------------------------------- det, inverse
-
-
-def _square(op: str, a: Tensor):
-    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
-        raise RuntimeError(f"linalg.{op}: A must be batches of square matrices, but they are "
-                           f"{a.shape[-2] if a.ndim >= 2 else 1} by {a.shape[-1] if a.ndim else 1} matrices")
-    if not a.is_floating_point():
-        raise RuntimeError(f"linalg.{op}: Expected a floating point or complex tensor as input. Got {_tn(a)}")
-
-
-def _row_swap(m: Tensor, k: int, piv: np.ndarray) -> Tensor:
-    """Rows k and piv[b] swapped in every batch matrix b (a gather, so gradients follow)."""
-    batch, n = piv.shape, m.shape[-2]
-    rows = np.tile(np.arange(n), (int(np.prod(batch, dtype=np.int64)), 1))
-    flat_piv = piv.reshape(-1)
-    r = np.arange(rows.shape[0])
-    rows[r, k] = flat_piv
-    rows[r, flat_piv] = k
-    idx = np.broadcast_to(rows.reshape(batch + (n, 1)), batch + (n, m.shape[-1]))
-    return m.gather(m.ndim - 2, from_np(np.ascontiguousarray(idx)))
-
-
-def _eliminate(a: Tensor, rhs: Tensor | None):
-    """Forward elimination with partial pivoting. Returns (U's diagonal as a list of (...) tensors,
-    the number of row swaps per batch (numpy), the reduced augmented matrix)."""
-    n = a.shape[-1]
-    m = a if rhs is None else _core.cat([a, rhs], a.ndim - 1)
-    swaps = np.zeros(a.shape[:-2], dtype=np.int64)
-    pivots = []
-    for k in range(n):
-        col = np.abs(np_of(m.narrow(-1, k, 1).narrow(-2, k, n - k))).reshape(a.shape[:-2] + (n - k,))
-        piv = np.argmax(col, axis=-1) + k
-        if (piv != k).any():
-            m = _row_swap(m, k, piv)
-            swaps += piv != k
-        row = m.narrow(-2, k, 1)  # (..., 1, cols)
-        p = row.narrow(-1, k, 1)  # (..., 1, 1)
-        pivots.append(p.reshape(*a.shape[:-2]))
-        if k + 1 < n:
-            below = m.narrow(-2, k + 1, n - k - 1)
-            factor = below.narrow(-1, k, 1) / p
-            m = _core.cat([m.narrow(-2, 0, k + 1), below - factor * row], m.ndim - 2)
-    return pivots, swaps, m
-
-
-@register("det")
-def det(input: Tensor) -> Tensor:
-    """Determinant of square matrices (batched), by LU with partial pivoting."""
-    _square("det", input)
-    n = input.shape[-1]
-    if n == 0:
-        return _core.full(list(input.shape[:-2]), 1.0, input.dtype)
-    pivots, swaps, _ = _eliminate(input, None)
-    out = pivots[0]
-    for p in pivots[1:]:
-        out = out * p
-    sign = from_np(np.where(swaps % 2 == 1, -1.0, 1.0).astype(np_of(input).dtype))
-    return out * sign
-
-
-@register("slogdet")
-def slogdet(input: Tensor):
-    """(sign, log|det|) of square matrices."""
-    _square("slogdet", input)
-    n = input.shape[-1]
-    if n == 0:
-        one = _core.full(list(input.shape[:-2]), 1.0, input.dtype)
-        return _slogdet(one, one * 0)
-    pivots, swaps, _ = _eliminate(input, None)
-    logabs = pivots[0].abs().log()
-    for p in pivots[1:]:
-        logabs = logabs + p.abs().log()
-    signs = np.where(swaps % 2 == 1, -1.0, 1.0) * np.prod(np.sign(np.stack([np_of(p) for p in pivots], -1)), -1)
-    return _slogdet(from_np(np.asarray(signs).astype(np_of(input).dtype)), logabs)
-
-
-@register("logdet")
-def logdet(input: Tensor) -> Tensor:
-    """log(det): NaN for a negative determinant, -inf for a zero one."""
-    sign, logabs = slogdet(input)
-    nan = scalar_tensor(math.nan, input.dtype)
-    return _core.where(sign < 0, nan, _core.where(sign == 0, scalar_tensor(-math.inf, input.dtype), logabs))
-
-
-@register("inverse")
-def inverse(input: Tensor, *, out=None) -> Tensor:
-    """Inverse of square matrices (batched) by Gauss-Jordan elimination with partial pivoting;
-    a singular matrix raises as in PyTorch."""
-    no_out("inverse", out)
-    _square("inv", input)
-    n = input.shape[-1]
-    if n == 0:
-        return input.clone()
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
-    pivots, _, m = _eliminate(input, eye)
-    pv = np.stack([np_of(p) for p in pivots], -1).reshape(-1, n)
-    if (pv == 0).any():
-        k = int(np.argmax((pv == 0).any(0))) + 1
-        raise RuntimeError(f"linalg.inv: The diagonal element {k} is zero, the inversion could not be completed because "
-                           f"the input matrix is singular.")
-    # Back substitution on the upper-triangular system, one row at a time from the bottom.
-    rows = [None] * n
-    for k in range(n - 1, -1, -1):
-        row = m.narrow(-2, k, 1)
-        rhs = row.narrow(-1, n, n)
-        for j in range(k + 1, n):
-            rhs = rhs - row.narrow(-1, j, 1) * rows[j]
-        rows[k] = rhs / row.narrow(-1, k, 1)
-    return _core.cat(rows, input.ndim - 2)

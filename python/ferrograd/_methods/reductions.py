@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, needs_grad, no_out, np_of, register, scalar_tensor, tie_reduce, wrap_dim, wrap_dims
+from ._util import from_np, graft, needs_grad, no_out, np_of, register, scalar_tensor, tie_reduce, wrap_dim, wrap_dims
 
 _aminmax = namedtuple("aminmax", ["min", "max"])
 
@@ -59,10 +59,9 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, out=None) -> Tensor:
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out=None):
     """(min, max) over `dim` or all elements."""
     no_out("aminmax", out)
-    if input.numel() == 0:
+    empty = input.numel() == 0 if dim is None else input.ndim > 0 and input.shape[wrap_dim(dim, input.ndim)] == 0
+    if empty:
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no identity.")
-    if dim is not None:
-        wrap_dim(dim, input.ndim)
     mn = _extreme("amin", input, dim, keepdim)
     mx = _extreme("amax", input, dim, keepdim)
     if dim is None and keepdim:
@@ -100,7 +99,15 @@ def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=N
         raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got {str(input.dtype).split('.')[-1]}")
     x = input.to(dtype) if dtype is not None else input
     count = (x == x).sum(dim, keepdim) if dim is not None else (x == x).sum()
-    return nansum(x, dim, keepdim) / count.to(x.dtype)
+    out = nansum(x, dim, keepdim) / count.to(x.dtype)
+    if not needs_grad(x):
+        return out
+    # An all-NaN slice: NaN, and (as PyTorch's nansum backward, g / 0 * 0) a NaN gradient.
+    dims = wrap_dims(dim, x.ndim)
+    all_nan = from_np(np.isnan(np_of(x)).all(axis=tuple(dims), keepdims=True) if dims else np.isnan(np_of(x)))
+    nan_w = _core.where(all_nan, scalar_tensor(math.nan, x.dtype), scalar_tensor(0, x.dtype))
+    poison = _core.where(all_nan, x, scalar_tensor(0, x.dtype)) * nan_w
+    return out + (poison.sum(dim, keepdim) if dim is not None else poison.sum())
 
 
 def _var_kw(unbiased, correction):
@@ -194,12 +201,20 @@ def _vector_norm(x: Tensor, p, dims, keepdim: bool) -> Tensor:
         raise RuntimeError(f"norm: p={p!r} is only defined for matrices (pass a dim of two dims)")
     red = dims if dims else list(range(x.ndim))
     kw = {"keepdim": keepdim}
-    if p == math.inf or p == -math.inf:
-        if x.numel() == 0:
-            return _core.full(_reduced_shape(list(x.shape), red, keepdim), 0.0, x.dtype)
+    if p == math.inf or p < 0:
+        name = {math.inf: "inf", -math.inf: "-inf"}.get(p, f"{p:g}")
+        if x.numel() == 0 and not dims:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on an empty tensor because the "
+                               f"operation does not have an identity")
+        for d in red:
+            if x.shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {name} norm on the dimension {d}because this "
+                                   f"dimension is empty and the operation does not have an identity")
+        if p != -math.inf and p < 0:
+            return (x.abs() ** p).sum(red, keepdim=keepdim) ** (1.0 / p)
         return _extreme("amax" if p > 0 else "amin", x.abs(), red, keepdim)
     if p == 0:
-        return (x != 0).to(x.dtype).sum(red, **kw)
+        return graft((x != 0).to(x.dtype).sum(red, **kw), x)
     if p == 1:
         return x.abs().sum(red, **kw)
     if p == 2:
@@ -227,14 +242,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, *,
         p = 2
     if not isinstance(p, numbers.Number):
         raise RuntimeError(f"norm: p must be a number, 'fro' or 'nuc', got {p!r}")
-    if p < 0 and p != -math.inf:
-        return _vector_norm_negative(x, p, dims, keepdim)
     return _vector_norm(x, p, dims, keepdim)
-
-
-def _vector_norm_negative(x: Tensor, p, dims, keepdim):
-    red = dims if dims else list(range(x.ndim))
-    return (x.abs() ** p).sum(red, keepdim=keepdim) ** (1.0 / p)
 
 
 @register("dist")
@@ -246,6 +254,8 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
 @register("renorm")
 def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     """Each slice along `dim` rescaled so its p-norm is at most maxnorm (PyTorch's 1e-7 guard)."""
+    if input.ndim < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.ndim} dimensions")
     if p <= 0:
         raise RuntimeError(f"renorm: non-positive-norm not supported (p={p})")
     if maxnorm < 0:

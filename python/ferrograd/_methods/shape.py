@@ -49,6 +49,8 @@ def _sizes(args, op: str) -> list[int]:
 @register("repeat", function=False)
 def repeat(self: Tensor, *sizes) -> Tensor:
     """The tensor tiled `sizes[i]` times along dim i (extra leading sizes add dims)."""
+    if not sizes:
+        raise TypeError('repeat() missing 1 required positional arguments: "repeats"')
     reps = _sizes(sizes, "repeat")
     if len(reps) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
@@ -80,6 +82,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
         if input.ndim > 1:
             raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
         return from_np(np.repeat(np.arange(counts.size, dtype=np.int64), counts))
+    if input.ndim == 0 and dim is not None:
+        raise IndexError("Dimension out of range (expected to be in range of [-1, 0], but got 1)")
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else wrap_dim(dim, input.ndim)
     n = x.shape[d] if x.ndim else 1
@@ -382,6 +386,8 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     if (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
         raise RuntimeError(f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {dim} ({n}) in the "
                            f"input tensor")
+    if -1 in sizes:
+        sizes = [n // known if s == -1 else s for s in sizes]
     shape = list(input.shape)
     return input.reshape(*(shape[:d] + sizes + shape[d + 1:]))
 
@@ -404,6 +410,8 @@ def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
 @register("sum_to_size", function=False)
 def sum_to_size(self: Tensor, *size) -> Tensor:
     """Summed down to `size`, which self must be expandable to (the gradient of expand)."""
+    if not size:
+        raise TypeError('sum_to_size() missing 1 required positional arguments: "size"')
     target = _sizes(size, "sum_to_size")
     shape = list(self.shape)
     lead = len(shape) - len(target)
@@ -512,71 +520,3 @@ def unsafe_split(input: Tensor, split_size: int, dim: int = 0) -> tuple:
 @register("unsafe_chunk")
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     return input.chunk(chunks, dim)
-
-
-# ----------------------------------------------------------------------------- function-only helpers
-
-
-@register("atleast_1d", method=False)
-def atleast_1d(*tensors):
-    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
-    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in ts)
-    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
-
-
-@register("atleast_2d", method=False)
-def atleast_2d(*tensors):
-    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
-    out = tuple(t.reshape(1, -1) if t.ndim < 2 else t for t in ts)
-    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
-
-
-@register("atleast_3d", method=False)
-def atleast_3d(*tensors):
-    def up(t):
-        if t.ndim == 0:
-            return t.reshape(1, 1, 1)
-        if t.ndim == 1:
-            return t.reshape(1, -1, 1)
-        if t.ndim == 2:
-            return t.unsqueeze(-1)
-        return t
-
-    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
-    out = tuple(up(t) for t in ts)
-    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
-
-
-@register("broadcast_tensors", method=False)
-def broadcast_tensors(*tensors) -> tuple:
-    shape = tuple(np.broadcast_shapes(*[tuple(t.shape) for t in tensors]))
-    return tuple(t.expand(*shape) if tuple(t.shape) != shape else t for t in tensors)
-
-
-@register("broadcast_shapes", method=False)
-def broadcast_shapes(*shapes) -> tuple:
-    try:
-        return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, numbers.Integral) else tuple(s) for s in shapes]))
-    except ValueError:
-        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {shapes}") from None
-
-
-@register("meshgrid", method=False)
-def meshgrid(*tensors, indexing: str | None = None) -> tuple:
-    """Coordinate grids of 1-D tensors; indexing 'ij' (the default, as PyTorch's) or 'xy'."""
-    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else list(tensors)
-    indexing = indexing or "ij"
-    if indexing not in ("ij", "xy"):
-        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
-    swap = indexing == "xy" and len(ts) >= 2
-    if swap:
-        ts[0], ts[1] = ts[1], ts[0]
-    shape = [t.numel() for t in ts]
-    out = []
-    for i, t in enumerate(ts):
-        view = [1] * len(ts)
-        view[i] = -1
-        out.append(t.reshape(*view).expand(*shape))
-    if swap:
-        out[0], out[1] = out[1], out[0]
-    return tuple(out)

@@ -44,11 +44,9 @@ def _argsort_last(a: np.ndarray, descending: bool) -> np.ndarray:
 
 
 def _gather_last(x: Tensor, d: int, idx_last: np.ndarray) -> tuple[Tensor, Tensor]:
-    idx = np.ascontiguousarray(_back(idx_last, d)).astype(np.int64)
-    if x.ndim == 0:
-        idx = idx.reshape(())
-        return x.clone(), from_np(idx)
-    t = from_np(idx)
+    if x.ndim == 0:  # every selection of a 0-d tensor is the tensor itself (topk(0) included)
+        return x.clone(), from_np(np.zeros((), np.int64))
+    t = from_np(_back(idx_last, d).astype(np.int64))
     return x.gather(d, t), t
 
 
@@ -131,7 +129,7 @@ def _median_pos(ignore_nan: bool):
 def _median(name: str, input: Tensor, dim, keepdim: bool, ignore_nan: bool):
     if dim is None:
         if input.numel() == 0:
-            return _core.full([], float("nan"), input.dtype)
+            return graft(_core.full([], float("nan"), input.dtype), input)
         flat = input.reshape(-1)
         r = _select(name, flat, 0, False, _median_pos(ignore_nan)).values
         if not input.requires_grad or not _core.is_grad_enabled() or not input.is_floating_point():
@@ -220,8 +218,8 @@ def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
     d = 0 if dim is None else wrap_dim(dim, input.ndim)
     if x.ndim == 0:
         x = x.reshape(1)
-    if x.shape[d] == 0:
-        raise RuntimeError(f"{op}() input tensor must be non-empty")
+    if input.numel() == 0:
+        raise RuntimeError("quantile() input tensor must be non-empty")
     srt = sort(x, d)
     sv = np_of(srt.values)
     svl = _last(sv, d)
@@ -229,8 +227,9 @@ def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
     nan_count = np.isnan(svl).sum(-1)
     valid = (n - nan_count) if ignore_nan else np.full(svl.shape[:-1], n)
     outs = []
+    ft = sv.dtype.type  # ranks are computed in the input's dtype, as PyTorch does
     for qv in qs:
-        rank = qv * (np.maximum(valid, 1) - 1).astype(np.float64)
+        rank = (ft(qv) * (np.maximum(valid, 1) - 1).astype(ft)).astype(ft)
         if interpolation == "lower":
             rank = np.floor(rank)
         elif interpolation == "higher":
@@ -239,14 +238,16 @@ def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
             rank = np.round(rank)
         lo = np.floor(rank).astype(np.int64)
         hi = np.minimum(np.ceil(rank).astype(np.int64), np.maximum(valid - 1, 0))
-        w = rank - lo if interpolation != "midpoint" else np.where(hi > lo, 0.5, 0.0)
+        w = rank - lo if interpolation != "midpoint" else np.full(rank.shape, 0.5)
         # A slice with NaN (quantile) or all NaN (nanquantile) gives NaN: point at its last element.
         nan_out = (nan_count > 0) if not ignore_nan else (valid == 0)
         lo, hi = np.where(nan_out, n - 1, lo), np.where(nan_out, n - 1, hi)
         a = srt.values.gather(d, from_np(_back(lo[..., None], d)))
         b = srt.values.gather(d, from_np(_back(hi[..., None], d)))
-        wt = from_np(_back(w[..., None], d).astype(sv.dtype))
-        outs.append(_lerp(a, b, wt))
+        if interpolation in ("linear", "midpoint"):
+            outs.append(_lerp(a, b, from_np(_back(w[..., None], d).astype(sv.dtype))))
+        else:
+            outs.append(a)  # lower/higher/nearest: rank is an integer already
     out = _core.stack(outs, 0)  # (q, ..., 1 at d, ...)
     out = out.squeeze(d + 1)
     if keepdim:
@@ -280,11 +281,17 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
     the distinct slices along it."""
     a = np_of(input)
     if dim is None:
-        vals, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+        # Every NaN is its own value in PyTorch (numpy merges them unless told not to).
+        vals, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
         inv = inv.reshape(a.shape)
     else:
         d = wrap_dim(dim, input.ndim)
-        vals, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=d)
+        if any(s == 0 for k, s in enumerate(a.shape) if k != d):
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+        if a.shape[d] == 0:
+            vals, inv, cnt = a, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        else:
+            vals, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=d)
         inv = inv.reshape(-1)
     out = graft(from_np(vals.astype(a.dtype)), input)
     extra = []

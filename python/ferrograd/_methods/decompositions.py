@@ -1,0 +1,214 @@
+"""Square-matrix algebra written as tensor-op algorithms, so gradients are autograd's through
+them: det/slogdet/logdet and inverse by Gaussian elimination with partial pivoting, matrix_power
+by repeated squaring, cholesky column by column, matrix_exp by scaling and squaring a Taylor series.
+
+These are O(n) Python steps of O(n^2) tensor work: meant for the small matrices of real scripts
+(covariances, small linear systems), not for large dense linear algebra. At a singular matrix
+the elimination's gradient is autograd's of its own steps (the cofactors, where PyTorch's
+formulas sometimes give 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+import numpy as np
+
+from .. import _core
+from .._core import Tensor
+from ._util import check_int, from_np, graft, no_out, np_of, register, scalar_tensor, type_name
+
+_slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
+
+
+@register("matrix_power")
+def matrix_power(input: Tensor, n: int) -> Tensor:
+    """input @ input @ ... (n times) by repeated squaring; n=0 the identity, n<0 powers the inverse."""
+    n = check_int(n, "n", "matrix_power")
+    if input.ndim < 2 or input.shape[-1] != input.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                           f"{input.shape[-2] if input.ndim >= 2 else 1} by {input.shape[-1] if input.ndim else 1} matrices")
+    if n == 0:
+        eye = from_np(np.eye(input.shape[-1], dtype=np_of(input).dtype))
+        return graft(eye.expand(*input.shape).clone(), input)
+    base = inverse(input) if n < 0 else input
+    n = abs(n)
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else result.matmul(base)
+        n >>= 1
+        if n:
+            base = base.matmul(base)
+    return result if result is not input else input.clone()
+
+
+# ----------------------------------------------------------------------------- det, inverse
+
+
+def _square(op: str, a: Tensor):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise RuntimeError(f"linalg.{op}: A must be batches of square matrices, but they are "
+                           f"{a.shape[-2] if a.ndim >= 2 else 1} by {a.shape[-1] if a.ndim else 1} matrices")
+    if not a.is_floating_point():
+        raise RuntimeError(f"linalg.{op}: Expected a floating point or complex tensor as input. Got {type_name(a.dtype)}")
+
+
+def _row_swap(m: Tensor, k: int, piv: np.ndarray) -> Tensor:
+    """Rows k and piv[b] swapped in every batch matrix b (a gather, so gradients follow)."""
+    batch, n = piv.shape, m.shape[-2]
+    rows = np.tile(np.arange(n), (int(np.prod(batch, dtype=np.int64)), 1))
+    flat_piv = piv.reshape(-1)
+    r = np.arange(rows.shape[0])
+    rows[r, k] = flat_piv
+    rows[r, flat_piv] = k
+    idx = np.broadcast_to(rows.reshape(batch + (n, 1)), batch + (n, m.shape[-1]))
+    return m.gather(m.ndim - 2, from_np(np.ascontiguousarray(idx)))
+
+
+def _eliminate(a: Tensor, rhs: Tensor | None):
+    """Forward elimination with partial pivoting. Returns (U's diagonal as a list of (...) tensors,
+    the number of row swaps per batch (numpy), the reduced augmented matrix)."""
+    n = a.shape[-1]
+    m = a if rhs is None else _core.cat([a, rhs], a.ndim - 1)
+    swaps = np.zeros(a.shape[:-2], dtype=np.int64)
+    pivots = []
+    for k in range(n):
+        col = np.abs(np_of(m.narrow(-1, k, 1).narrow(-2, k, n - k))).reshape(a.shape[:-2] + (n - k,))
+        piv = np.argmax(col, axis=-1) + k
+        if (piv != k).any():
+            m = _row_swap(m, k, piv)
+            swaps += piv != k
+        row = m.narrow(-2, k, 1)  # (..., 1, cols)
+        p = row.narrow(-1, k, 1)  # (..., 1, 1)
+        pivots.append(p.reshape(*a.shape[:-2]))
+        if k + 1 < n:
+            below = m.narrow(-2, k + 1, n - k - 1)
+            # A zero pivot means the rest of the column is zero too (partial pivoting): nothing to
+            # eliminate, and no 0 / 0.
+            safe = _core.where(p == 0, scalar_tensor(1, p.dtype), p)
+            factor = below.narrow(-1, k, 1) / safe
+            m = _core.cat([m.narrow(-2, 0, k + 1), below - factor * row], m.ndim - 2)
+    return pivots, swaps, m
+
+
+@register("det")
+def det(input: Tensor) -> Tensor:
+    """Determinant of square matrices (batched), by LU with partial pivoting."""
+    _square("det", input)
+    n = input.shape[-1]
+    if n == 0:
+        return graft(_core.full(list(input.shape[:-2]), 1.0, input.dtype), input)
+    pivots, swaps, _ = _eliminate(input, None)
+    out = pivots[0]
+    for p in pivots[1:]:
+        out = out * p
+    sign = from_np(np.where(swaps % 2 == 1, -1.0, 1.0).astype(np_of(input).dtype))
+    return out * sign
+
+
+@register("slogdet")
+def slogdet(input: Tensor):
+    """(sign, log|det|) of square matrices."""
+    _square("slogdet", input)
+    n = input.shape[-1]
+    if n == 0:
+        one = graft(_core.full(list(input.shape[:-2]), 1.0, input.dtype), input)
+        return _slogdet(one, one * 0)
+    pivots, swaps, _ = _eliminate(input, None)
+    logabs = pivots[0].abs().log()
+    for p in pivots[1:]:
+        logabs = logabs + p.abs().log()
+    signs = np.where(swaps % 2 == 1, -1.0, 1.0) * np.prod(np.sign(np.stack([np_of(p) for p in pivots], -1)), -1)
+    return _slogdet(graft(from_np(np.asarray(signs).astype(np_of(input).dtype)), input), logabs)
+
+
+@register("logdet")
+def logdet(input: Tensor) -> Tensor:
+    """log(det): NaN for a negative determinant, -inf for a zero one."""
+    sign, logabs = slogdet(input)
+    nan = scalar_tensor(math.nan, input.dtype)
+    return _core.where(sign < 0, nan, _core.where(sign == 0, scalar_tensor(-math.inf, input.dtype), logabs))
+
+
+@register("inverse")
+def inverse(input: Tensor, *, out=None) -> Tensor:
+    """Inverse of square matrices (batched) by Gauss-Jordan elimination with partial pivoting;
+    a singular matrix raises as in PyTorch."""
+    no_out("inverse", out)
+    _square("inv", input)
+    n = input.shape[-1]
+    if n == 0:
+        return input.clone()
+    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
+    pivots, _, m = _eliminate(input, eye)
+    pv = np.stack([np_of(p) for p in pivots], -1).reshape(-1, n)
+    if (pv == 0).any():
+        k = int(np.argmax((pv == 0).any(0))) + 1
+        raise RuntimeError(f"linalg.inv: The diagonal element {k} is zero, the inversion could not be completed because "
+                           f"the input matrix is singular.")
+    # Back substitution on the upper-triangular system, one row at a time from the bottom.
+    rows = [None] * n
+    for k in range(n - 1, -1, -1):
+        row = m.narrow(-2, k, 1)
+        rhs = row.narrow(-1, n, n)
+        for j in range(k + 1, n):
+            rhs = rhs - row.narrow(-1, j, 1) * rows[j]
+        rows[k] = rhs / row.narrow(-1, k, 1)
+    return _core.cat(rows, input.ndim - 2)
+
+
+@register("cholesky")
+def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """L with input = L @ L.mT (or U with input = U.mT @ U when upper), for symmetric
+    positive-definite matrices, reading only the lower (upper) triangle. The gradient is the
+    symmetric one PyTorch gives."""
+    no_out("cholesky", out)
+    _square("cholesky", input)
+    a = input.mT if upper else input
+    n = a.shape[-1]
+    # Forward from the one triangle; gradient as of the symmetric part (x - x.detach() adds 0).
+    lower_sym = a.tril() + a.tril(-1).mT
+    sym = (a + a.mT) * 0.5
+    a = lower_sym.detach() + (sym - sym.detach())
+    cols: list[Tensor] = []  # column j of L as (..., n)
+    for j in range(n):
+        row_j = _core.stack([c.narrow(-1, j, 1).squeeze(-1) for c in cols], -1) if cols else None  # L[..., j, :j]
+        d = a.narrow(-1, j, 1).narrow(-2, j, 1).reshape(*a.shape[:-2])
+        if row_j is not None:
+            d = d - (row_j * row_j).sum(-1)
+        dv = np_of(d)
+        if not (dv > 0).all():
+            raise RuntimeError(f"linalg.cholesky: The factorization could not be completed because the input is not "
+                               f"positive-definite (the leading minor of order {j + 1} is not positive-definite).")
+        ljj = d.sqrt()
+        below = a.narrow(-2, j + 1, n - j - 1).narrow(-1, j, 1).squeeze(-1)  # A[..., j+1:, j]
+        if row_j is not None and n - j - 1 > 0:
+            lower_rows = _core.stack([c.narrow(-1, j + 1, n - j - 1) for c in cols], -1)  # L[..., j+1:, :j]
+            below = below - lower_rows.matmul(row_j.unsqueeze(-1)).squeeze(-1)
+        parts = [_core.full(list(a.shape[:-2]) + [j], 0.0, a.dtype), ljj.unsqueeze(-1), below / ljj.unsqueeze(-1)]
+        cols.append(_core.cat(parts, a.ndim - 2))
+    low = _core.stack(cols, -1) if cols else input.clone()
+    return low.mT if upper else low
+
+
+@register("matrix_exp")
+def matrix_exp(input: Tensor) -> Tensor:
+    """exp of square matrices: the Taylor series of A / 2**s (norm <= 1/2) to degree 18, squared s
+    times."""
+    _square("matrix_exp", input)
+    n = input.shape[-1]
+    if n == 0:
+        return input.clone()
+    norm = float(np.abs(np_of(input)).sum(-1).max()) if input.numel() else 0.0
+    s = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0.5 and math.isfinite(norm) else 0
+    x = input * (0.5**s) if s else input
+    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
+    term, total = eye, eye
+    for k in range(1, 19):
+        term = term.matmul(x) / k
+        total = total + term
+    for _ in range(s):
+        total = total.matmul(total)
+    return total

@@ -1,0 +1,196 @@
+"""Function-only forms (no Tensor method in PyTorch): atleast_*d, broadcast_tensors/shapes,
+meshgrid, cartesian_prod, block_diag, tril/triu_indices, searchsorted/bucketize and cdist."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from .. import _core
+from .._core import Tensor
+from ._util import from_np, no_out, np_of, register
+
+
+@register("atleast_1d", method=False)
+def atleast_1d(*tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    out = tuple(t.reshape(1) if t.ndim == 0 else t for t in ts)
+    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
+
+
+@register("atleast_2d", method=False)
+def atleast_2d(*tensors):
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    out = tuple(t.reshape(1, -1) if t.ndim < 2 else t for t in ts)
+    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
+
+
+@register("atleast_3d", method=False)
+def atleast_3d(*tensors):
+    def up(t):
+        if t.ndim == 0:
+            return t.reshape(1, 1, 1)
+        if t.ndim == 1:
+            return t.reshape(1, -1, 1)
+        if t.ndim == 2:
+            return t.unsqueeze(-1)
+        return t
+
+    ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    out = tuple(up(t) for t in ts)
+    return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)) else out
+
+
+@register("broadcast_tensors", method=False)
+def broadcast_tensors(*tensors) -> tuple:
+    shape = tuple(np.broadcast_shapes(*[tuple(t.shape) for t in tensors]))
+    return tuple(t.expand(*shape) if tuple(t.shape) != shape else t for t in tensors)
+
+
+@register("broadcast_shapes", method=False)
+def broadcast_shapes(*shapes) -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(*[(s,) if isinstance(s, numbers.Integral) else tuple(s) for s in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: {shapes}") from None
+
+
+@register("meshgrid", method=False)
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids of 1-D tensors; indexing 'ij' (the default, as PyTorch's) or 'xy'."""
+    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else list(tensors)
+    indexing = indexing or "ij"
+    if len({t.dtype for t in ts}) > 1:
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+    if any(t.ndim > 1 for t in ts):
+        raise RuntimeError("torch.meshgrid: Expected 0D or 1D tensor in the tensor list")
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but received: {indexing}")
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = [t.numel() for t in ts]
+    out = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = -1
+        out.append(t.reshape(*view).expand(*shape))
+    if swap:
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+@register("cartesian_prod", method=False)
+def cartesian_prod(*tensors) -> Tensor:
+    """Every combination of the 1-D inputs' elements, one per row (a single input is returned)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return _core.stack([g.reshape(-1) for g in grids], 1)
+
+
+@register("block_diag", method=False)
+def block_diag(*tensors) -> Tensor:
+    """The inputs (0-d, 1-D as one row, or 2-D) along the diagonal of a zero matrix."""
+    mats = []
+    for t in tensors:
+        if t.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {len(mats)} has {t.ndim} dimensions")
+        mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
+    if not mats:
+        return _core.full([0, 0], 0.0, _core.float32)
+    dtype = _core.cat([m.reshape(-1)[:0] for m in mats], 0).dtype  # cat promotes as PyTorch
+    width = sum(m.shape[1] for m in mats)
+    rows, left = [], 0
+    for m in mats:
+        r, c = m.shape
+        parts = [_core.full([r, left], 0.0, dtype), m.to(dtype), _core.full([r, width - left - c], 0.0, dtype)]
+        rows.append(_core.cat(parts, 1))
+        left += c
+    return _core.cat(rows, 0)
+
+
+def _indices(op: str, row: int, col: int, offset: int, dtype, lower: bool) -> Tensor:
+    if row < 0 or col < 0:
+        raise RuntimeError(f"{op}: row and col must be non-negative, got {row} and {col}")
+    r, c = (np.tril_indices if lower else np.triu_indices)(row, offset, col)
+    out = from_np(np.stack([r, c]).astype(np.int64).reshape(2, -1))
+    return out if dtype is None else out.to(dtype)
+
+
+@register("tril_indices", method=False)
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    """(2, N) int64 coordinates of the lower triangle of a row x col matrix, row by row."""
+    return _indices("tril_indices", row, col, offset, dtype, True)
+
+
+@register("triu_indices", method=False)
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None, layout=None) -> Tensor:
+    return _indices("triu_indices", row, col, offset, dtype, False)
+
+
+def _as_array(x) -> np.ndarray:
+    return np_of(x) if isinstance(x, Tensor) else np.asarray(x)
+
+
+@register("searchsorted", method=False)
+def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, right: bool = False, side: str | None = None,
+                 sorter: Tensor | None = None, out=None) -> Tensor:
+    """Insertion positions of `input` in each innermost row of `sorted_sequence` (int64, or int32)."""
+    no_out("searchsorted", out)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, got side of left while "
+                               "right was True")
+        right = side == "right"
+    seq = np_of(sorted_sequence)
+    if sorter is not None:
+        seq = np.take_along_axis(seq, np_of(sorter), -1)
+    vals = _as_array(input)
+    how = "right" if right else "left"
+    if seq.ndim <= 1:
+        res = np.searchsorted(seq, vals, side=how)
+    else:
+        if vals.shape[:-1] != seq.shape[:-1]:
+            raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
+                               f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
+                               f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
+        flat_s, flat_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
+        res = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(flat_s, flat_v)]).reshape(vals.shape)
+    res = np.asarray(res, dtype=np.int64)
+    out_t = from_np(res)
+    return out_t.to(_core.int32) if out_int32 and hasattr(_core, "int32") else out_t
+
+
+@register("bucketize", method=False)
+def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False, out=None) -> Tensor:
+    """The bucket of each element: i with boundaries[i-1] < x <= boundaries[i] (right=False) or
+    boundaries[i-1] <= x < boundaries[i] (right=True)."""
+    no_out("bucketize", out)
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
+    res = np.searchsorted(np_of(boundaries), _as_array(input), side="right" if right else "left").astype(np.int64)
+    out_t = from_np(np.asarray(res))
+    return out_t.to(_core.int32) if out_int32 and hasattr(_core, "int32") else out_t
+
+
+@register("cdist", method=False)
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = None) -> Tensor:
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M): (..., P, R). The
+    gradient at a zero distance is 0, as PyTorch's."""
+    from .reductions import _vector_norm
+
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
+    if diff.numel() == 0 and p == math.inf:
+        return diff.sum(-1)
+    return _vector_norm(diff, p, [diff.ndim - 1], False)
