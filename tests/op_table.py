@@ -229,6 +229,9 @@ INDEXING = [
        [In((4,), D), In((9,), "idx", 4), In((9,), D)], lambda x, i, s: _scatter_ref(x, 0, i, s, np.minimum, False)),
     Op("scatter_reduce_amax_ties", lambda L, x, i, s: x.scatter_reduce(0, i, s, "amax"),
        [In((3,), "ties"), In((8,), "idx", 3), In((8,), "ties")], lambda x, i, s: _scatter_ref(x, 0, i, s, np.maximum), grad=False),
+    Op("scatter_reduce_amin_ties_noself", lambda L, x, i, s: x.scatter_reduce(0, i, s, "amin", include_self=False),
+       [In((3,), "ties"), In((8,), "idx", 3), In((8,), "ties")], lambda x, i, s: _scatter_ref(x, 0, i, s, np.minimum, False),
+       grad=False, note="PyTorch counts self among the ties even when it is not included"),
     Op("index_select", lambda L, x, i: x.index_select(1, i), [In((3, 4)), In((6,), "idx", 4)], lambda x, i: np.take(x, i, 1)),
     Op("index_select_fn", lambda L, x, i: L.index_select(x, 0, i), [In((3, 2)), In((4,), "idx", 3)], lambda x, i: np.take(x, i, 0)),
     Op("index_add", lambda L, x, i, s: x.index_add(0, i, s), [In((3, 4)), In((5,), "idx", 3), In((5, 4))],
@@ -472,6 +475,86 @@ ELEMENTWISE = [
     Op("frexp", lambda L, x: x.frexp().mantissa, [In((5,), "big")], lambda x: np.frexp(x)[0]),
 ]
 
+def _spd(r, s, h):
+    a = r.uniform(-1, 1, s)
+    return a @ np.swapaxes(a, -1, -2) + np.eye(s[-1]) * s[-1]
+
+
+KINDS["spd"] = _spd  # symmetric positive-definite matrices
+FLOAT_KINDS.add("spd")
+
+
+def _matrix_exp_ref(a, terms=60):
+    out, term = np.eye(a.shape[-1]), np.eye(a.shape[-1])
+    for k in range(1, terms):
+        term = term @ a / k
+        out = out + term
+    return out
+
+
+MORE = [
+    Op("prelu", lambda L, x, w: x.prelu(w), [In((2, 3, 4), "nz"), In((3,), "pos")],
+       lambda x, w: np.where(x > 0, x, w[:, None] * x)),
+    Op("prelu_scalar_weight", lambda L, x, w: L.prelu(x, w), [In((5,), "nz"), In((1,), "pos")],
+       lambda x, w: np.where(x > 0, x, w * x)),
+    Op("histogram", lambda L, x: tuple(L.histogram(x, 5)), [In((20,), grad=False)], lambda x: tuple(a.astype(np.float64) for a in np.histogram(x, 5)),
+       grad=False),
+    Op("mvlgamma", lambda L, x: (x + 1).mvlgamma(3), [In((5,), "pos")], None),
+    Op("index_reduce_prod", lambda L, x, i, s: x.index_reduce(0, i, s, "prod"), [In((4, 2), "nz"), In((5,), "idx", 4), In((5, 2), "nz")],
+       None),
+    Op("index_reduce_mean_noself", lambda L, x, i, s: x.index_reduce(1, i, s, "mean", include_self=False),
+       [In((2, 4)), In((5,), "idx", 4), In((2, 5))], None),
+    Op("index_reduce_amax", lambda L, x, i, s: x.index_reduce(0, i, s, "amax"), [In((3, 2), D), In((4,), "idx", 3), In((4, 2), D)],
+       None),
+    Op("nonzero_static", lambda L, x: x.nonzero_static(size=4), [In((2, 3), "mask")], None, grad=False),
+    Op("cdist", lambda L, a, b: L.cdist(a, b), [In((4, 3)), In((5, 3))],
+       lambda a, b: np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))),
+    Op("cdist_p1_batched", lambda L, a, b: L.cdist(a, b, p=1.0), [In((2, 3, 2), "nz"), In((2, 4, 2), "nz")],
+       lambda a, b: np.abs(a[:, :, None] - b[:, None]).sum(-1)),
+    Op("cdist_zero_distance_grad", lambda L, a: L.cdist(a, a), [In((3, 2))], None, grad=False),
+    Op("block_diag", lambda L, a, b, c: L.block_diag(a, b, c), [In((2, 3)), In((2,)), In(())], None),
+    Op("cartesian_prod", lambda L, a, b: L.cartesian_prod(a, b), [In((2,)), In((3,))],
+       lambda a, b: np.stack(np.meshgrid(a, b, indexing="ij"), -1).reshape(-1, 2)),
+    Op("tril_indices", lambda L, x: L.tril_indices(4, 3, -1), [In((1,), grad=False)],
+       lambda x: np.stack(np.tril_indices(4, -1, 3)), grad=False),
+    Op("triu_indices", lambda L, x: L.triu_indices(3, 5, 1), [In((1,), grad=False)],
+       lambda x: np.stack(np.triu_indices(3, 1, 5)), grad=False),
+    Op("searchsorted", lambda L, s, v: L.searchsorted(s.sort().values, v, right=True), [In((6,), D, grad=False), In((2, 3), grad=False)],
+       lambda s, v: np.searchsorted(np.sort(s), v, side="right"), grad=False),
+    Op("bucketize", lambda L, v, b: L.bucketize(v, b.sort().values), [In((2, 4), grad=False), In((3,), "unit", grad=False)],
+       lambda v, b: np.searchsorted(np.sort(b), v), grad=False),
+    Op("matrix_exp", lambda L, x: x.matrix_exp(), [In((3, 3))], _matrix_exp_ref),
+    Op("matrix_exp_batched", lambda L, x: L.matrix_exp(x), [In((2, 2, 2), "unit")], lambda x: np.stack([_matrix_exp_ref(m) for m in x])),
+    # PyTorch's cholesky gradient is the symmetric one (for a perturbation that keeps A symmetric),
+    # which one-sided finite differences cannot see: compared with PyTorch's values, and
+    # gradchecked through an explicitly symmetrised input.
+    Op("linalg_cholesky", lambda L, a: L.linalg.cholesky(a), [In((3, 3), "spd")], np.linalg.cholesky, grad=False),
+    Op("linalg_cholesky_upper_batched", lambda L, a: L.linalg.cholesky(a, upper=True), [In((2, 3, 3), "spd")],
+       lambda a: np.swapaxes(np.linalg.cholesky(a), -1, -2), grad=False),
+    Op("linalg_cholesky_symmetrised", lambda L, a: L.linalg.cholesky((a + a.mT) * 0.5), [In((3, 3), "spd")],
+       np.linalg.cholesky),
+    Op("linalg_solve", lambda L, a, b: L.linalg.solve(a, b), [In((3, 3), "wellcond"), In((3, 2))], np.linalg.solve),
+    Op("linalg_solve_vector", lambda L, a, b: L.linalg.solve(a, b), [In((2, 3, 3), "wellcond"), In((3,))],
+       lambda a, b: np.linalg.solve(a, np.broadcast_to(b[:, None], (2, 3, 1)))[..., 0]),
+    Op("linalg_solve_triangular", lambda L, a, b: L.linalg.solve_triangular(a, b, upper=True), [In((3, 3), "wellcond"), In((3, 2))],
+       lambda a, b: np.linalg.solve(np.triu(a), b)),
+    Op("linalg_solve_triangular_right_unit", lambda L, a, b: L.linalg.solve_triangular(a, b, upper=False, left=False,
+                                                                                       unitriangular=True),
+       [In((3, 3), "wellcond"), In((2, 3))], lambda a, b: b @ np.linalg.inv(np.tril(a, -1) + np.eye(3))),
+    Op("linalg_inv", lambda L, a: L.linalg.inv(a), [In((3, 3), "wellcond")], np.linalg.inv),
+    Op("linalg_vector_norm", lambda L, x: L.linalg.vector_norm(x, 3, dim=1), [In((3, 4), "nz")], lambda x: _norm_ref(x, 3, 1)),
+    Op("linalg_matrix_norm_1", lambda L, x: L.linalg.matrix_norm(x, 1), [In((3, 4), D)], lambda x: np.linalg.norm(x, 1)),
+    Op("linalg_matrix_norm_inf_batched", lambda L, x: L.linalg.matrix_norm(x, float("inf"), keepdim=True), [In((2, 3, 4), D)],
+       lambda x: np.abs(x).sum(-1).max(-1)[:, None, None]),
+    Op("linalg_norm", lambda L, x: L.linalg.norm(x), [In((3, 4))], lambda x: np.linalg.norm(x)),
+    Op("linalg_norm_matrix_fro_dims", lambda L, x: L.linalg.norm(x, dim=(0, 2)), [In((2, 3, 2))],
+       lambda x: np.sqrt((x * x).sum((0, 2)))),
+    Op("linalg_multi_dot", lambda L, a, b, c: L.linalg.multi_dot([a, b, c]), [In((3,)), In((3, 4)), In((4, 2))],
+       lambda a, b, c: a @ b @ c),
+    Op("linalg_vecdot", lambda L, a, b: L.linalg.vecdot(a, b), [In((2, 3)), In((3,))], lambda a, b: (a * b).sum(-1)),
+    Op("linalg_det", lambda L, a: L.linalg.det(a), [In((3, 3))], np.linalg.det),
+]
+
 FACTORIES = [
     Op("new_zeros", lambda L, x: x.new_zeros(2, 3), [In((1,))], lambda x: np.zeros((2, 3)), grad=False),
     Op("new_full_dtype", lambda L, x: x.new_full((2,), 7, dtype=L.int64), [In((1,))], lambda x: np.full(2, 7), grad=False),
@@ -479,6 +562,6 @@ FACTORIES = [
        grad=False),
 ]
 
-ROWS: list[Op] = INDEXING + SORTING + REDUCTIONS + SHAPES + PRODUCTS + ELEMENTWISE + FACTORIES
+ROWS: list[Op] = INDEXING + SORTING + REDUCTIONS + SHAPES + PRODUCTS + ELEMENTWISE + MORE + FACTORIES
 BY_ID = {op.id: op for op in ROWS}
 assert len(BY_ID) == len(ROWS), "duplicate op ids"

@@ -743,4 +743,81 @@ FACTORIES = [
     Case("Tensor.mH", lambda L, x: x.mH, unary(min_dims=2)),
 ]
 
-ALL = GATHER + INDEX + MASKS + SORTING + REDUCTIONS + NORMS + SHAPES + PRODUCTS + LINALG + ELEMENTWISE + FACTORIES
+@st.composite
+def _spd_args(draw):
+    n = draw(st.integers(0, 3))
+    b = draw(st.sampled_from([(), (2,)]))
+    a = draw(hnp.arrays(np.float64, b + (n, n), elements=st.floats(-1, 1)))
+    spd = a @ np.swapaxes(a, -1, -2) + np.eye(n) * (n + 0.5)
+    return Args([T(spd, grad=draw(st.booleans()))], {"upper": draw(st.booleans())}, draw(seeds))
+
+
+@st.composite
+def _cdist_args(draw):
+    b = draw(st.sampled_from([(), (2,)]))
+    p_, r_, m = (draw(st.integers(0, 3)) for _ in range(3))
+    dt = draw(st.sampled_from(FLOATS))
+    x1 = draw(tensors(b + (p_, m), dt, nonfinite=False))
+    x2 = draw(tensors(b + (r_, m), dt, nonfinite=False))
+    return Args([x1, x2], {"p": draw(st.sampled_from([1.0, 2.0, 3.0, float("inf")]))}, draw(seeds))
+
+
+def _no_zero_distance(a: Args) -> bool:
+    """Distinct rows (PyTorch's cdist gradient at a zero distance depends on its kernel)."""
+    m = _shape_of(a.inputs[0])[-1]
+    if m == 0:
+        return True
+    x1, x2 = (_np_of(t).reshape(-1, m) for t in a.inputs)
+    return not any(np.allclose(u, v, atol=1e-3) for u in x1 for v in x2)
+
+
+def _linalg(L):
+    if L.__name__ == "torch":
+        return L.linalg
+    from ferrograd._methods import linalg_api
+
+    return getattr(L, "linalg", linalg_api)
+
+
+MORE = [
+    Case("Tensor.prelu", lambda L, x, w: x.prelu(w), unary(FLOATS, min_dims=2).flatmap(lambda a: tensors(
+        (_shape_of(a.inputs[0])[1],), str(a.inputs[0].base.dtype), layouts=False).map(
+        lambda w: Args(a.inputs + [w], {}, a.seed)))),
+    Case("fg.histogram", lambda L, x, b: tuple(L.histogram(x, b)), unary(FLOATS, nonfinite=False, kw=_kw(b=st.integers(1, 5)))
+         .map(lambda a: Args([T(a.inputs[0].base, a.inputs[0].view, False)], a.kw, a.seed))),
+    Case("Tensor.index_reduce", lambda L, x, d, i, s, r, inc: x.index_reduce(d, i, s, r, include_self=inc),
+         # (finite values: prod's gradient is PyTorch's g * result / x; non-empty self: PyTorch's
+         # index_reduce on an empty self raises from an internal select)
+         _index_args().filter(lambda a: np.isfinite(a.inputs[0].base).all() and np.isfinite(a.inputs[3].base).all()
+                              and 0 not in _shape_of(a.inputs[0])).flatmap(
+             lambda a: st.tuples(st.sampled_from(["prod", "mean", "amax", "amin"]), st.booleans()).map(
+                 lambda t: Args(a.inputs + list(t), {}, a.seed))), tol=5),
+    Case("Tensor.nonzero_static", lambda L, x, n: x.nonzero_static(size=n), unary(kw=_kw(n=st.integers(0, 5)))),
+    Case("fg.cdist", lambda L, a, b, p: L.cdist(a, b, p), _cdist_args().filter(_no_zero_distance), tol=5),
+    Case("fg.block_diag", lambda L, a, b: L.block_diag(a, b), nary(2, scalar_ok=False, max_dims=2, bad_shapes=False)),
+    Case("fg.cartesian_prod", lambda L, a, b: L.cartesian_prod(a, b), nary(2, scalar_ok=False, max_dims=1, same_dtype=True).filter(
+        lambda a: all(len(_shape_of(t)) == 1 for t in a.inputs))),
+    Case("fg.tril_indices", lambda L, r, c, o: L.tril_indices(r, c, o), st.builds(
+        lambda r, c, o: Args([r, c, o], {}, 0), st.integers(0, 4), st.integers(0, 4), st.integers(-3, 3))),
+    Case("fg.triu_indices", lambda L, r, c, o: L.triu_indices(r, c, o), st.builds(
+        lambda r, c, o: Args([r, c, o], {}, 0), st.integers(0, 4), st.integers(0, 4), st.integers(-3, 3))),
+    Case("fg.searchsorted", lambda L, s, v, right: L.searchsorted(s.sort().values, v, right=right),
+         nary(2, NUM, scalar_ok=False, max_dims=1, same_dtype=True, kw=_kw(right=st.booleans()))),
+    Case("fg.bucketize", lambda L, v, b, right: L.bucketize(v, b.sort().values, right=right),
+         nary(2, NUM, scalar_ok=False, same_dtype=True, kw=_kw(right=st.booleans())).filter(
+             lambda a: len(_shape_of(a.inputs[1])) == 1)),
+    Case("Tensor.matrix_exp", lambda L, x: x.matrix_exp(), _square_args(), tol=100),
+    Case("linalg.cholesky", lambda L, x, upper: _linalg(L).cholesky(x, upper=upper), _spd_args(), tol=100),
+    Case("linalg.solve", lambda L, a, b: _linalg(L).solve(a, b), _square_args().filter(_invertible).flatmap(
+        lambda a: tensors(_shape_of(a.inputs[0])[:-1] + (2,), "float64", nonfinite=False).map(
+            lambda b: Args(a.inputs + [b], {}, a.seed))), tol=1000),
+    Case("linalg.inv", lambda L, a: _linalg(L).inv(a), _square_args().filter(_invertible), tol=1000),
+    Case("linalg.norm", lambda L, x, **kw: _linalg(L).norm(x, **kw), unary(FLOATS, min_dims=1, max_dims=2, kw=lambda s: st.fixed_dictionaries(
+        {"ord": st.none() | (st.sampled_from([1, float("inf"), -1]) if len(s) == 2 else st.sampled_from([1, 2, 3]))})),
+         tol=5, grad_when=_norm_grad_ok),
+    Case("linalg.vector_norm", lambda L, x, p, **kw: _linalg(L).vector_norm(x, 2 if p == "fro" else p, **kw),
+         unary(FLOATS, kw=_norm_kw),
+         tol=5, grad_when=_norm_grad_ok),
+]
+
+ALL = MORE + GATHER + INDEX + MASKS + SORTING + REDUCTIONS + NORMS + SHAPES + PRODUCTS + LINALG + ELEMENTWISE + FACTORIES

@@ -151,6 +151,17 @@ def graft(result: Tensor, *sources: Tensor) -> Tensor:
     return _core.where(scalar_tensor(True, _core.bool), result, anchor)
 
 
+def result_type(*tensors: Tensor):
+    """PyTorch's promoted dtype of tensors, with its rule that a 0-d tensor does not widen a
+    dimensioned one of the same category (where() in the core applies it)."""
+    true = scalar_tensor(True, _core.bool)
+    probe = None
+    for t in tensors:
+        p = _core.full([] if t.ndim == 0 else [1], 0.0, t.dtype)
+        probe = p if probe is None else _core.where(true, probe, p)
+    return probe.dtype
+
+
 def contiguous_strides(shape) -> list[int]:
     strides, acc = [], 1
     for s in reversed(list(shape)):
@@ -238,12 +249,13 @@ def place(v: Tensor, dest: np.ndarray, base: Tensor) -> Tensor:
     return _core.where(mask, picked, base)
 
 
-def tie_reduce(c: Tensor, seg: np.ndarray, r: np.ndarray, nan_shared: bool = False) -> Tensor:
+def tie_reduce(c: Tensor, seg: np.ndarray, r: np.ndarray, nan_shared: bool = False, shared: bool = True) -> Tensor:
     """Per-segment values `r` (each the max or min of the candidates `c` with that segment id,
     computed by the caller) as a differentiable function of c: the gradient is shared evenly by
     the candidates equal to r, and every candidate of a NaN result gets NaN, PyTorch's rule for
     amax/amin and scatter_reduce's amax/amin. With `nan_shared` (the rule of max()/median() of all
-    elements) a NaN result's gradient is shared by the NaN candidates instead.
+    elements) a NaN result's gradient is shared by the NaN candidates instead; with shared=False
+    every tie gets the whole gradient (cdist's p=inf rule).
 
     Forward is exact: r + sum((c - r) / k over ties) adds zeros; +-inf results are sum(c / k) over
     their ties and NaN results a sum of NaNs.
@@ -261,7 +273,7 @@ def tie_reduce(c: Tensor, seg: np.ndarray, r: np.ndarray, nan_shared: bool = Fal
         tie |= nan_e & np.isnan(cv)
         nan_e = np.zeros_like(nan_e)
     k = np.bincount(seg[tie], minlength=n_out).astype(cv.dtype)
-    k_e = from_np(np.maximum(k[seg], 1))
+    k_e = from_np(np.maximum(k[seg], 1) if shared else np.ones(seg.size, cv.dtype))
     zero = scalar_tensor(0, c.dtype)
     fin_ties = from_np(tie & fin_e)
     finite_part = _core.where(fin_ties, c - from_np(np.where(fin_e, r_e, 0).astype(cv.dtype)), zero) / k_e

@@ -142,24 +142,42 @@ def inverse(input: Tensor, *, out=None) -> Tensor:
     if n == 0:
         return input.clone()
     eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
-    pivots, _, m = _eliminate(input, eye)
+    return solve_square(input, eye, "linalg.inv")
+
+
+def solve_square(a: Tensor, b: Tensor, op: str) -> Tensor:
+    """X with a @ X = b for square a (..., n, n) and b (..., n, k), by elimination with partial
+    pivoting and back substitution; a singular a raises as PyTorch's solvers do."""
+    n = a.shape[-1]
+    k = b.shape[-1]
+    pivots, _, m = _eliminate(a, b)
     pv = np.stack([np_of(p) for p in pivots], -1).reshape(-1, n)
     if (pv == 0).any():
-        k = int(np.argmax((pv == 0).any(0))) + 1
-        raise RuntimeError(f"linalg.inv: The diagonal element {k} is zero, the inversion could not be completed because "
-                           f"the input matrix is singular.")
+        j = int(np.argmax((pv == 0).any(0))) + 1
+        what = "inversion" if op == "linalg.inv" else "solve"
+        raise RuntimeError(f"{op}: The diagonal element {j} is zero, the {what} could not be completed because the "
+                           f"input matrix is singular.")
     # Back substitution on the upper-triangular system, one row at a time from the bottom.
-    rows = [None] * n
-    for k in range(n - 1, -1, -1):
-        row = m.narrow(-2, k, 1)
-        rhs = row.narrow(-1, n, n)
-        for j in range(k + 1, n):
+    rows: list = [None] * n
+    for r in range(n - 1, -1, -1):
+        row = m.narrow(-2, r, 1)
+        rhs = row.narrow(-1, n, k)
+        for j in range(r + 1, n):
             rhs = rhs - row.narrow(-1, j, 1) * rows[j]
-        rows[k] = rhs / row.narrow(-1, k, 1)
-    return _core.cat(rows, input.ndim - 2)
+        rows[r] = rhs / row.narrow(-1, r, 1)
+    return _core.cat(rows, a.ndim - 2)
 
 
 @register("cholesky")
+def cholesky_removed(input: Tensor, upper: bool = False, *, out=None):
+    """Removed in PyTorch 2 (fg.linalg.cholesky is the function), as in PyTorch."""
+    raise RuntimeError(
+        "This function was deprecated since version 1.9 and is now removed. `torch.cholesky` is deprecated in favor of "
+        "`torch.linalg.cholesky`.\nL = torch.cholesky(A) should be replaced with:\nL = torch.linalg.cholesky(A)\n"
+        "U = torch.cholesky(A, upper=True) should be replaced with:\nU = torch.linalg.cholesky(A).mH"
+    )
+
+
 def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """L with input = L @ L.mT (or U with input = U.mT @ U when upper), for symmetric
     positive-definite matrices, reading only the lower (upper) triangle. The gradient is the

@@ -473,17 +473,17 @@ def positive(input: Tensor) -> Tensor:
 @register("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """input where positive, weight * input elsewhere; weight has one element or one per channel
-    (dim 1, or dim 0 of a 1-D input)."""
+    (dim 1; a 0-d or 1-D input has one channel)."""
     c = 1 if input.ndim < 2 else input.shape[1]
-    if input.ndim == 1:
-        c = input.shape[0]
     if weight.numel() not in (1, c):
         raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
                            f"{weight.numel()} and channel size = {c}.")
-    w = weight.reshape(())
-    if weight.numel() > 1:
-        w = weight.reshape(*([-1] + [1] * (input.ndim - 2))) if input.ndim >= 2 else weight.reshape(-1)
-    return _core.where(input > 0, input, w * input)
+    w = weight.reshape(()) if weight.numel() == 1 else weight.reshape(*([-1] + [1] * (input.ndim - 2)))
+    pos = input > 0
+    # The negative branch sees 0 where the input is positive, so an inf there cannot turn the
+    # weight's gradient into 0 * inf.
+    neg = _core.where(pos, scalar_tensor(0, input.dtype), input)
+    return _core.where(pos, input, w * neg)
 
 
 _histogram = namedtuple("histogram", ["hist", "bin_edges"])

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, no_out, np_of, register
+from ._util import from_np, no_out, np_of, register, result_type, tie_reduce
 
 
 @register("atleast_1d", method=False)
@@ -101,7 +101,7 @@ def block_diag(*tensors) -> Tensor:
         mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
     if not mats:
         return _core.full([0, 0], 0.0, _core.float32)
-    dtype = _core.cat([m.reshape(-1)[:0] for m in mats], 0).dtype  # cat promotes as PyTorch
+    dtype = result_type(*tensors)
     width = sum(m.shape[1] for m in mats)
     rows, left = [], 0
     for m in mats:
@@ -151,19 +151,39 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
     if sorter is not None:
         seq = np.take_along_axis(seq, np_of(sorter), -1)
     vals = _as_array(input)
-    how = "right" if right else "left"
-    if seq.ndim <= 1:
-        res = np.searchsorted(seq, vals, side=how)
+    if seq.ndim == 0 or (vals.ndim == 0 and seq.ndim != 1):
+        raise RuntimeError(f"torch.searchsorted(): input value can be a scalar only when boundaries tensor dimension is "
+                           f"1, but we got boundaries tensor dim({seq.ndim}) and input value's dim({vals.ndim}) "
+                           f"numel({vals.size})")
+    if seq.ndim == 1:
+        res = _bisect(seq.reshape(1, -1), vals.reshape(1, -1), right).reshape(vals.shape)
     else:
         if vals.shape[:-1] != seq.shape[:-1]:
             raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                                f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                                f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
-        flat_s, flat_v = seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1])
-        res = np.stack([np.searchsorted(s, v, side=how) for s, v in zip(flat_s, flat_v)]).reshape(vals.shape)
-    res = np.asarray(res, dtype=np.int64)
+        res = _bisect(seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1]), right).reshape(vals.shape)
     out_t = from_np(res)
     return out_t.to(_core.int32) if out_int32 and hasattr(_core, "int32") else out_t
+
+
+def _bisect(seq: np.ndarray, vals: np.ndarray, right: bool) -> np.ndarray:
+    """PyTorch's binary search, row by row (seq (rows, n), vals (rows, m)), with its comparisons
+    `!(s >= v)` / `!(s > v)`: NaN in either goes where PyTorch's loop sends it (numpy's
+    searchsorted orders NaN differently)."""
+    rows, n = seq.shape
+    start = np.zeros(vals.shape, np.int64)
+    end = np.full(vals.shape, n, np.int64)
+    r = np.arange(rows)[:, None]
+    with np.errstate(invalid="ignore"):
+        while (start < end).any():
+            active = start < end
+            mid = start + (end - start) // 2
+            s = seq[r, np.minimum(mid, max(n - 1, 0))] if n else np.zeros(vals.shape)
+            go_right = ~(s > vals) if right else ~(s >= vals)
+            start = np.where(active & go_right, mid + 1, start)
+            end = np.where(active & ~go_right, mid, end)
+    return start.astype(np.int64)
 
 
 @register("bucketize", method=False)
@@ -173,8 +193,9 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
     no_out("bucketize", out)
     if boundaries.ndim != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
-    res = np.searchsorted(np_of(boundaries), _as_array(input), side="right" if right else "left").astype(np.int64)
-    out_t = from_np(np.asarray(res))
+    vals = _as_array(input)
+    res = _bisect(np_of(boundaries).reshape(1, -1), vals.reshape(1, -1), right).reshape(vals.shape)
+    out_t = from_np(res)
     return out_t.to(_core.int32) if out_int32 and hasattr(_core, "int32") else out_t
 
 
@@ -191,6 +212,14 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
-    if diff.numel() == 0 and p == math.inf:
-        return diff.sum(-1)
+    if p == math.inf:
+        if diff.numel() == 0:
+            return diff.sum(-1)
+        # The largest |difference|; unlike norm(inf), every tied coordinate gets the whole
+        # gradient (PyTorch's cdist backward).
+        a = diff.abs()
+        m = a.shape[-1]
+        r = np.max(np_of(a), axis=-1)
+        out = tie_reduce(a.reshape(-1), np.repeat(np.arange(r.size), m), r.reshape(-1), shared=False)
+        return out.reshape(*a.shape[:-1])
     return _vector_norm(diff, p, [diff.ndim - 1], False)

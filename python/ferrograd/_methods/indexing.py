@@ -199,16 +199,17 @@ def _scatter_reduce_core(input: Tensor, dest: np.ndarray, vals: Tensor, reduce: 
             acc = acc / from_np(np.maximum(cnt, 1).astype(np_of(input).dtype))
         return _core.where(tmask, acc, input)
     if reduce in ("amax", "amin") and grad:
-        cand_v, cand_s = [vals.reshape(-1)], [dest]
+        tpos = np.flatnonzero(touched)
+        src_c, self_c = vals.reshape(-1), gather_flat(input, tpos)
+        r = np.full(n, _extreme(np_of(src_c).dtype, reduce), dtype=np_of(src_c).dtype)
+        ufunc = np.maximum if reduce == "amax" else np.minimum
+        ufunc.at(r, dest, np_of(src_c))
         if include_self:
-            tpos = np.flatnonzero(touched)
-            cand_v.append(gather_flat(input, tpos))
-            cand_s.append(tpos)
-        c = _core.cat(cand_v, 0) if len(cand_v) > 1 else cand_v[0]
-        seg = np.concatenate(cand_s)
-        cv = np_of(c)
-        r = np.full(n, _extreme(cv.dtype, reduce), dtype=cv.dtype)
-        (np.maximum if reduce == "amax" else np.minimum).at(r, seg, cv)
+            ufunc.at(r, tpos, np_of(self_c))
+        # PyTorch counts self among the ties even when include_self=False (its share is then
+        # dropped): self stays a candidate, detached.
+        c = _core.cat([src_c, self_c if include_self else self_c.detach()], 0)
+        seg = np.concatenate([dest, tpos])
         out = _core.where(tmask, tie_reduce(c, seg, r).reshape(input.shape), input)
         # PyTorch shares each gradient among the elements equal to the result, so a NaN that
         # nothing was scattered onto (never equal to itself) gets g / 0 * 0 = NaN.
@@ -552,7 +553,7 @@ def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce:
                            f"must have the same scalar type")
     _, _, dest = _index_dest("index_reduce_", input, dim, index, source)
     if input.numel() == 0:
-        return input.clone()
+        return input + source.reshape(-1)[:0].sum().to(input.dtype)
     return _scatter_reduce_core(input, dest, source.reshape(-1), reduce, include_self)
 
 
