@@ -42,6 +42,7 @@ all = Tensor.all
 any = Tensor.any
 mul = Tensor.mul
 div = Tensor.div
+divide = Tensor.divide
 add = Tensor.add
 sub = Tensor.sub
 clone = Tensor.clone

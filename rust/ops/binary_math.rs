@@ -184,3 +184,35 @@ impl Backward for FextremumBackward {
         Ok(vec![gx, gy])
     }
 }
+
+/// `div(a, b, rounding_mode=)`: "trunc" rounds the quotient toward zero, "floor" down (as
+/// floor_divide), each in the promoted dtype (integers stay integers); the gradient is zero for
+/// both inputs, as PyTorch's DivBackward2.
+pub fn div_rounded(a: &Tensor, b: &Tensor, floor: bool) -> Result<Tensor> {
+    let (x, y) = (a.detach(), b.detach());
+    let out = if floor {
+        binary::floor_divide(&x, &y)?
+    } else if result_type(a, b).is_float() {
+        crate::ops::math::trunc(&binary::div(&x, &y)?)?.detach()
+    } else {
+        // An exact integer quotient: a - fmod(a, b) is a multiple of b (fmod refuses b = 0).
+        binary::floor_divide(&binary::sub(&x, &fmod(&x, &y)?)?, &y)?
+    };
+    record(out, &[a, b], || Ok(Box::new(RoundedDivBackward { sa: a.shape().to_vec(), sb: b.shape().to_vec() })))
+}
+
+struct RoundedDivBackward {
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for RoundedDivBackward {
+    fn name(&self) -> &'static str {
+        "DivBackward2"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(Tensor::zeros(&self.sa, g.dtype())), Some(Tensor::zeros(&self.sb, g.dtype()))])
+    }
+}

@@ -161,7 +161,6 @@ unary_ops! {
 
 binary_ops! {
     multiply, multiply_ => binary::mul;
-    divide, divide_ => binary::div;
     true_divide, true_divide_ => binary::div;
     maximum => binary::maximum;
     minimum => binary::minimum;

@@ -64,6 +64,18 @@ impl PyTensor {
     }
 }
 
+/// The division for `rounding_mode` None, "trunc" or "floor" (PyTorch's message otherwise).
+fn division(rounding_mode: Option<&str>) -> PyResult<fn(&Tensor, &Tensor) -> crate::error::Result<Tensor>> {
+    match rounding_mode {
+        None => Ok(binary::div),
+        Some("trunc") => Ok(|a, b| crate::ops::binary_math::div_rounded(a, b, false)),
+        Some("floor") => Ok(|a, b| crate::ops::binary_math::div_rounded(a, b, true)),
+        Some(m) => Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{m}'"
+        ))),
+    }
+}
+
 /// add/sub's `alpha=` as a number (an int, float or bool: PyTorch checks which it is).
 fn alpha_arg(alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Scalar> {
     match alpha {
@@ -158,8 +170,18 @@ impl PyTensor {
     fn mul(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.bin(py, other, binary::mul, false)
     }
-    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-        self.bin(py, other, binary::div, false)
+    /// `a / b`; `rounding_mode="trunc"` or `"floor"` rounds the quotient (zero gradient).
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn div(&self, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<Tensor> {
+        self.bin(py, other, division(rounding_mode)?, false)
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn divide(&self, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<Tensor> {
+        self.div(py, other, rounding_mode)
+    }
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn divide_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<PyRef<'py, Self>> {
+        Self::div_(slf, py, other, rounding_mode)
     }
     fn pow(&self, py: Python<'_>, exponent: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         self.pow_op(py, exponent)
@@ -326,8 +348,15 @@ impl PyTensor {
         slf.inplace(py, other, inplace::BinOp::Mul)?;
         Ok(slf)
     }
-    fn div_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
-        slf.inplace(py, other, inplace::BinOp::Div)?;
+    #[pyo3(signature = (other, *, rounding_mode=None))]
+    fn div_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, other: &Bound<'_, PyAny>, rounding_mode: Option<&str>) -> PyResult<PyRef<'py, Self>> {
+        match rounding_mode {
+            None => slf.inplace(py, other, inplace::BinOp::Div)?,
+            Some(_) => {
+                let (f, o, t) = (division(rounding_mode)?, operand(&slf.t, other)?, slf.t.clone());
+                off_gil_guarded(py, t.numel(), || inplace::promoted_op(&t, &o, "div_", |src| f(src, &o)))?
+            }
+        }
         Ok(slf)
     }
     #[pyo3(signature = (min=None, max=None))]
