@@ -99,6 +99,13 @@ def _unique_dest(a: Args) -> bool:
     return len(keys) == i.size
 
 
+def _scatter_reduce_comparable(a: Args) -> bool:
+    reduce, src, idx = a.kw["reduce"], a.inputs[3].base, a.inputs[2].base
+    if reduce in ("prod", "amax", "amin") and src.shape != idx.shape:
+        return False
+    return reduce != "prod" or bool(np.isfinite(a.inputs[0].base).all() and np.isfinite(src).all())
+
+
 GATHER = [
     Case("Tensor.gather", lambda L, x, d, i: x.gather(d, i), _gather_args()),
     Case("fg.gather", lambda L, x, d, i: L.gather(x, d, i), _gather_args()),
@@ -117,13 +124,12 @@ GATHER = [
     Case("Tensor.scatter_(no grad)", lambda L, x, d, i, s: x.detach().scatter_(d, i, s),
          _gather_args(scatter=True).filter(_unique_dest)),
     # PyTorch's prod gradient is g * result / self even where nothing is scattered, so a NaN or
-    # inf in self gets NaN there (ferrograd: g), and src elements outside index's shape get
-    # result / src instead of 0: prod is drawn with finite values and src of index's shape.
+    # inf in self gets NaN there (ferrograd: g); and for prod, amax and amin, src elements outside
+    # index's shape (never read) get a gradient in PyTorch: those are drawn with src of index's
+    # shape, and prod with finite values.
     Case("Tensor.scatter_reduce", lambda L, x, d, i, s, **kw: x.scatter_reduce(d, i, s, **kw),
-         _gather_args(scatter=True, reduce=["sum", "prod", "mean", "amax", "amin"]).filter(
-             lambda a: a.kw["reduce"] != "prod" or bool(np.isfinite(a.inputs[0].base).all()
-                                                         and np.isfinite(a.inputs[3].base).all()
-                                                         and a.inputs[3].base.shape == a.inputs[2].base.shape)), tol=5),
+         _gather_args(scatter=True, reduce=["sum", "prod", "mean", "amax", "amin"]).filter(_scatter_reduce_comparable),
+         tol=5),
     Case("scatter(reduce=add)", lambda L, x, d, i, s: x.scatter(d, i, s, reduce="add"), _gather_args(scatter=True), tol=5),
 ]
 

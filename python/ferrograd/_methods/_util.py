@@ -114,15 +114,18 @@ def index_array(index, op: str, *, allow_int32: bool = True) -> np.ndarray:
 
 
 def np_of(x: Tensor) -> np.ndarray:
-    return x.detach().numpy()
+    """A numpy copy of x's values (bfloat16, which numpy lacks, as float32: exact)."""
+    x = x.detach()
+    if x.dtype == getattr(_core, "bfloat16", None):
+        x = x.to(_core.float32)
+    return x.numpy()
 
 
-def from_np(arr, dtype=None) -> Tensor:
-    """A tensor from a numpy array, keeping its dtype (or cast to the given fg dtype)."""
-    arr = _c_order(arr)
-    if dtype is not None:
-        arr = arr.astype(dtype.numpy_name, copy=False)
-    return _core.from_numpy(arr)
+def from_np(arr, like: Tensor | None = None) -> Tensor:
+    """A tensor from a numpy array, keeping its dtype, or in `like`'s dtype (the way back from
+    np_of, for bfloat16 too)."""
+    t = _core.from_numpy(_c_order(arr))
+    return t if like is None or t.dtype == like.dtype else t.to(like.dtype)
 
 
 def _c_order(arr) -> np.ndarray:
@@ -273,13 +276,13 @@ def tie_reduce(c: Tensor, seg: np.ndarray, r: np.ndarray, nan_shared: bool = Fal
         tie |= nan_e & np.isnan(cv)
         nan_e = np.zeros_like(nan_e)
     k = np.bincount(seg[tie], minlength=n_out).astype(cv.dtype)
-    k_e = from_np(np.maximum(k[seg], 1) if shared else np.ones(seg.size, cv.dtype))
+    k_e = from_np(np.maximum(k[seg], 1) if shared else np.ones(seg.size, cv.dtype), like=c)
     zero = scalar_tensor(0, c.dtype)
     fin_ties = from_np(tie & fin_e)
-    finite_part = _core.where(fin_ties, c - from_np(np.where(fin_e, r_e, 0).astype(cv.dtype)), zero) / k_e
+    finite_part = _core.where(fin_ties, c - from_np(np.where(fin_e, r_e, 0).astype(cv.dtype), like=c), zero) / k_e
     inf_part = _core.where(from_np(tie & ~fin_e), c, zero) / k_e
     nan_mask = from_np(nan_e)
-    nan_part = _core.where(nan_mask, c, zero) * from_np(np.where(nan_e, np.nan, 0).astype(cv.dtype))
+    nan_part = _core.where(nan_mask, c, zero) * from_np(np.where(nan_e, np.nan, 0).astype(cv.dtype), like=c)
     total = segment_reduce(finite_part + inf_part + nan_part, seg, n_out)
-    base = from_np(np.where(np.isfinite(r), r, 0).astype(cv.dtype).reshape(-1))
+    base = from_np(np.where(np.isfinite(r), r, 0).astype(cv.dtype).reshape(-1), like=c)
     return (base + total).reshape(r.shape)

@@ -109,13 +109,18 @@ def _float_only(self: Tensor, op: str):
         raise RuntimeError(f"{op} expects a floating point tensor, got {self.dtype}")
 
 
+def _draw_dtype(dtype):
+    """The core draws float32/float64; half-precision fills draw float32 and round on copy."""
+    return dtype if dtype in (_core.float32, _core.float64) else _core.float32
+
+
 def _uniform01(shape, dtype) -> Tensor:
-    return _core.rand(list(shape), dtype)
+    return _core.rand(list(shape), _draw_dtype(dtype))
 
 
 def _fill(self: Tensor, values) -> Tensor:
     if isinstance(values, np.ndarray):
-        values = from_np(values.astype(np_of(self.reshape(-1)[:0]).dtype))
+        values = from_np(values.astype(np_of(self.reshape(-1)[:0]).dtype), like=self)
     return self.copy_(values)
 
 
@@ -150,7 +155,7 @@ def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=None
     _float_only(self, "normal_")
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
-    return _fill(self, _core.randn(list(self.shape), self.dtype) * std + mean)
+    return _fill(self, _core.randn(list(self.shape), _draw_dtype(self.dtype)) * std + mean)
 
 
 @register("log_normal_", function=False)
@@ -232,7 +237,7 @@ def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     u = np_of(_uniform01(input.shape, _core.float64))
     hit = u < (probs if probs is not None else float(p))
-    return graft(from_np(hit.astype(np_of(input).dtype)), input)
+    return graft(from_np(hit.astype(np_of(input).dtype), like=input), input)
 
 
 @register("multinomial")
@@ -321,4 +326,4 @@ def poisson(input: Tensor, generator=None) -> Tensor:
             k += 1
             prod *= float(_core.rand([], _core.float64).item())
         flat_o[i] = k
-    return graft(from_np(out.astype(np_of(input).dtype)), input)
+    return graft(from_np(out.astype(np_of(input).dtype), like=input), input)

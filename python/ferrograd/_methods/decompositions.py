@@ -30,7 +30,7 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{input.shape[-2] if input.ndim >= 2 else 1} by {input.shape[-1] if input.ndim else 1} matrices")
     if n == 0:
-        eye = from_np(np.eye(input.shape[-1], dtype=np_of(input).dtype))
+        eye = from_np(np.eye(input.shape[-1], dtype=np_of(input).dtype), like=input)
         return graft(eye.expand(*input.shape).clone(), input)
     base = inverse(input) if n < 0 else input
     n = abs(n)
@@ -53,6 +53,9 @@ def _square(op: str, a: Tensor):
                            f"{a.shape[-2] if a.ndim >= 2 else 1} by {a.shape[-1] if a.ndim else 1} matrices")
     if not a.is_floating_point():
         raise RuntimeError(f"linalg.{op}: Expected a floating point or complex tensor as input. Got {type_name(a.dtype)}")
+    if a.dtype not in (_core.float32, _core.float64):  # as PyTorch's CPU kernels: no half precision
+        kernel = {"cholesky": "cholesky_cpu", "matrix_exp": "matrix_exp"}.get(op, "lu_cpu")
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{type_name(a.dtype)}\'')
 
 
 def _row_swap(m: Tensor, k: int, piv: np.ndarray) -> Tensor:
@@ -104,7 +107,7 @@ def det(input: Tensor) -> Tensor:
     out = pivots[0]
     for p in pivots[1:]:
         out = out * p
-    sign = from_np(np.where(swaps % 2 == 1, -1.0, 1.0).astype(np_of(input).dtype))
+    sign = from_np(np.where(swaps % 2 == 1, -1.0, 1.0).astype(np_of(input).dtype), like=input)
     return out * sign
 
 
@@ -121,7 +124,7 @@ def slogdet(input: Tensor):
     for p in pivots[1:]:
         logabs = logabs + p.abs().log()
     signs = np.where(swaps % 2 == 1, -1.0, 1.0) * np.prod(np.sign(np.stack([np_of(p) for p in pivots], -1)), -1)
-    return _slogdet(graft(from_np(np.asarray(signs).astype(np_of(input).dtype)), input), logabs)
+    return _slogdet(graft(from_np(np.asarray(signs).astype(np_of(input).dtype), like=input), input), logabs)
 
 
 @register("logdet")
@@ -141,7 +144,7 @@ def inverse(input: Tensor, *, out=None) -> Tensor:
     n = input.shape[-1]
     if n == 0:
         return input.clone()
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
+    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy(), like=input)
     return solve_square(input, eye, "linalg.inv")
 
 
@@ -222,7 +225,7 @@ def matrix_exp(input: Tensor) -> Tensor:
     norm = float(np.abs(np_of(input)).sum(-1).max()) if input.numel() else 0.0
     s = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0.5 and math.isfinite(norm) else 0
     x = input * (0.5**s) if s else input
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy())
+    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy(), like=input)
     term, total = eye, eye
     for k in range(1, 19):
         term = term.matmul(x) / k

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core, _functions
 from .._core import Tensor
-from ._util import from_np, graft, inplace, np_of, register, scalar_tensor
+from ._util import from_np, graft, inplace, np_of, register, scalar_tensor, type_name
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -104,6 +104,10 @@ register("allclose", function=False)(_allclose)
 register("equal", function=False)(_equal)
 
 
+_FLOAT_MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.finfo(np.float32).max),
+              "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
+
+
 @register("nan_to_num")
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, out=None) -> Tensor:
     """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (defaults: 0 and the dtype's
@@ -112,9 +116,9 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
         raise TypeError("nan_to_num(): out= is not supported by ferrograd; use the returned tensor instead")
     if not input.is_floating_point():
         return input.clone()
-    fi = np.finfo(np_of(input.reshape(-1)[:0]).dtype)
-    hi = float(fi.max) if posinf is None else posinf
-    lo = float(fi.min) if neginf is None else neginf
+    top = _FLOAT_MAX.get(str(input.dtype).split(".")[-1], float(np.finfo(np.float32).max))
+    hi = top if posinf is None else posinf
+    lo = -top if neginf is None else neginf
     out = _core.where(input != input, scalar_tensor(nan, input.dtype), input)
     out = _core.where(input == math.inf, scalar_tensor(hi, input.dtype), out)
     return _core.where(input == -math.inf, scalar_tensor(lo, input.dtype), out)
@@ -145,6 +149,8 @@ register("square_", function=False)(_square_)
 @register("lerp")
 def lerp(input: Tensor, end: Tensor, weight) -> Tensor:
     """input + weight * (end - input), computed as PyTorch does (exact at weight 0 and 1)."""
+    if not input.is_floating_point():
+        raise NotImplementedError(f'"lerp_kernel_scalar" not implemented for \'{type_name(input.dtype)}\'')
     if isinstance(weight, Tensor):
         # Each branch sees zeros where the other is chosen, so an inf or NaN there cannot leak into
         # the gradient through where's zero (0 * inf).
@@ -262,7 +268,7 @@ def frexp(input: Tensor):
     int32 = getattr(_core, "int32", None)
     exponent = from_np(e.astype(np.int32)) if int32 is not None else from_np(e.astype(np.int64))
     # mantissa = input * 2 ** -exponent: exact, and differentiable as PyTorch's (1 / 2 ** exponent).
-    scale = from_np(np.ldexp(np.ones_like(m), -e).astype(m.dtype))
+    scale = from_np(np.ldexp(np.ones_like(m), -e).astype(m.dtype), like=input)
     return _frexp(input * scale, exponent)
 
 
@@ -273,7 +279,7 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     a, v = np_of(input), np_of(values)
     out = np.where(a == 0, v, (a > 0).astype(a.dtype)).astype(np.result_type(a, v))
-    return graft(from_np(out), input, values)
+    return graft(from_np(out, like=input), input, values)
 
 
 inplace("heaviside_", heaviside)
@@ -306,7 +312,7 @@ inplace("lcm_", lcm)
 def nextafter(input: Tensor, other: Tensor) -> Tensor:
     """The next representable float after input towards other."""
     a, b = np_of(input), np_of(_as_tensor(other, input))
-    return graft(from_np(np.nextafter(a, b.astype(a.dtype))), input, other)
+    return graft(from_np(np.nextafter(a, b.astype(a.dtype)), like=input), input, other)
 
 
 inplace("nextafter_", nextafter)
@@ -354,7 +360,7 @@ def angle(input: Tensor) -> Tensor:
     out = np.where(a < 0, np.pi, 0.0).astype(f)
     if a.dtype.kind == "f":
         out = np.where(np.isnan(a), np.nan, out).astype(f)
-    return graft(from_np(out), input)
+    return graft(from_np(out, like=input if input.is_floating_point() else None), input)
 
 
 # ----------------------------------------------------------------------------- counting
@@ -404,7 +410,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0, *, out
         raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
     inside = a[(a >= lo) & (a <= hi)]
     idx = np.minimum(((inside - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
-    return from_np(np.bincount(idx, minlength=bins).astype(a.dtype))
+    return from_np(np.bincount(idx, minlength=bins).astype(a.dtype), like=input)
 
 
 # ----------------------------------------------------------------------------- aliases
@@ -498,11 +504,13 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
     if not input.is_floating_point():
         raise RuntimeError(f"torch.histogram: input tensor and bins tensors should have the same dtype, but got input "
                            f"{str(input.dtype).split('.')[-1]} and bins float")
+    if input.dtype not in (_core.float32, _core.float64):
+        raise NotImplementedError(f'"histogramdd" not implemented for \'{type_name(input.dtype)}\'')
     a = np_of(input).reshape(-1)
     b = np_of(bins) if isinstance(bins, Tensor) else int(bins)
     w = None if weight is None else np_of(weight).reshape(-1)
     hist, edges = np.histogram(a, bins=b, range=range, weights=w, density=density)
-    return _histogram(from_np(hist.astype(a.dtype)), from_np(edges.astype(a.dtype)))
+    return _histogram(from_np(hist.astype(a.dtype), like=input), from_np(edges.astype(a.dtype), like=input))
 
 
 @register("mvlgamma")

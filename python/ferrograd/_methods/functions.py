@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, no_out, np_of, register, result_type, tie_reduce
+from ._util import from_np, no_out, np_of, register, result_type, tie_reduce, type_name
 
 
 @register("atleast_1d", method=False)
@@ -207,6 +207,11 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
 
     if x1.ndim < 2 or x2.ndim < 2:
         raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    for name, t in (("X1", x1), ("X2", x2)):
+        if not t.is_floating_point():
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {type_name(t.dtype)}")
+        if t.dtype not in (_core.float32, _core.float64):
+            raise NotImplementedError(f'"cdist" not implemented for \'{type_name(t.dtype)}\'')
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:

@@ -196,7 +196,7 @@ def _scatter_reduce_core(input: Tensor, dest: np.ndarray, vals: Tensor, reduce: 
             acc = acc * input if kind == "prod" else acc + input
         if reduce == "mean":
             cnt = np.bincount(dest, minlength=n).reshape(input.shape) + (1 if include_self else 0)
-            acc = acc / from_np(np.maximum(cnt, 1).astype(np_of(input).dtype))
+            acc = acc / from_np(np.maximum(cnt, 1).astype(np_of(input).dtype), like=input)
         return _core.where(tmask, acc, input)
     if reduce in ("amax", "amin") and grad:
         tpos = np.flatnonzero(touched)
@@ -219,7 +219,7 @@ def _scatter_reduce_core(input: Tensor, dest: np.ndarray, vals: Tensor, reduce: 
             nan_w = _core.where(m, scalar_tensor(np.nan, input.dtype), scalar_tensor(0, input.dtype))
             out = out + _core.where(m, input, scalar_tensor(0, input.dtype)) * nan_w
         return out
-    return from_np(_np_scatter(np_of(input), dest, np_of(vals), reduce, include_self, touched))
+    return from_np(_np_scatter(np_of(input), dest, np_of(vals), reduce, include_self, touched), like=input)
 
 
 def _np_scatter(base: np.ndarray, dest, vals, reduce, include_self, touched) -> np.ndarray:

@@ -11,7 +11,19 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, graft, needs_grad, no_out, np_of, register, scalar_tensor, tie_reduce, wrap_dim, wrap_dims
+from ._util import (
+    from_np,
+    graft,
+    needs_grad,
+    no_out,
+    np_of,
+    register,
+    scalar_tensor,
+    tie_reduce,
+    type_name,
+    wrap_dim,
+    wrap_dims,
+)
 
 _aminmax = namedtuple("aminmax", ["min", "max"])
 
@@ -34,7 +46,7 @@ def _extreme(op: str, input: Tensor, dim, keepdim: bool) -> Tensor:
     r = f(a, axis=tuple(dims), keepdims=False) if dims else a.copy()
     out_shape = _reduced_shape(shape, dims, keepdim)
     if not (needs_grad(input) and input.is_floating_point()):
-        return from_np(np.asarray(r, dtype=a.dtype).reshape(out_shape))
+        return from_np(np.asarray(r, dtype=a.dtype).reshape(out_shape), like=input)
     keep = [d for d in range(input.ndim) if d not in dims]
     rows = input.permute(*(keep + dims)).reshape(-1) if input.ndim else input.reshape(-1)
     k = int(np.prod([shape[d] for d in dims])) if dims else 1
@@ -151,7 +163,7 @@ def logcumsumexp(input: Tensor, dim: int, *, out=None) -> Tensor:
     (an (n, n) masked matrix per slice, so memory grows with the square of the dim's length)."""
     no_out("logcumsumexp", out)
     if not input.is_floating_point():
-        input = input.to(_core.float32)
+        raise NotImplementedError(f'"logcumsumexp_out_cpu" not implemented for \'{type_name(input.dtype)}\'')
     d = wrap_dim(dim, input.ndim)
     if input.ndim == 0:
         return input.clone()

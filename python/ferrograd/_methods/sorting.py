@@ -201,8 +201,8 @@ def _lerp(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
 
 
 def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str, ignore_nan: bool) -> Tensor:
-    if not input.is_floating_point():
-        raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
+    if input.dtype not in (_core.float32, _core.float64):
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if interpolation not in _INTERP:
         raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, midpoint or nearest. Got "
                            f"{interpolation}")
@@ -245,7 +245,7 @@ def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
         a = srt.values.gather(d, from_np(_back(lo[..., None], d)))
         b = srt.values.gather(d, from_np(_back(hi[..., None], d)))
         if interpolation in ("linear", "midpoint"):
-            outs.append(_lerp(a, b, from_np(_back(w[..., None], d).astype(sv.dtype))))
+            outs.append(_lerp(a, b, from_np(_back(w[..., None], d).astype(sv.dtype), like=a)))
         else:
             outs.append(a)  # lower/higher/nearest: rank is an integer already
     out = _core.stack(outs, 0)  # (q, ..., 1 at d, ...)
@@ -293,7 +293,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, ret
         else:
             vals, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=d)
         inv = inv.reshape(-1)
-    out = graft(from_np(vals.astype(a.dtype)), input)
+    out = graft(from_np(vals.astype(a.dtype), like=input), input)
     extra = []
     if return_inverse:
         extra.append(from_np(inv.astype(np.int64)))
@@ -316,7 +316,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
         new = np.r_[True, (m[1:] != m[:-1]).any(1)] if m.shape[0] else np.zeros(0, bool)
         vals = np.take(a, np.flatnonzero(new), axis=d)
     run = np.cumsum(new) - 1
-    out = graft(from_np(np.ascontiguousarray(vals)), input)
+    out = graft(from_np(vals, like=input), input)
     extra = []
     if return_inverse:
         extra.append(from_np(run.reshape(a.shape if dim is None else (-1,)).astype(np.int64)))
