@@ -8,15 +8,10 @@ import json
 import os
 
 import ferrograd as fg
-import ferrograd._tensor_methods as _tm
 import numpy as np
 import pytest
 from op_table import ROWS, make_inputs
 
-# Until ferrograd/__init__.py re-exports them (requested in notes/requests.md): the function forms.
-for _name in _tm.__all__:
-    if not hasattr(fg, _name):
-        setattr(fg, _name, getattr(_tm, _name))
 if not hasattr(fg, "linalg"):  # until python/ferrograd/linalg.py exists (notes/requests.md)
     from ferrograd._methods import linalg_api as _linalg
 

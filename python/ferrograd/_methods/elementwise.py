@@ -425,48 +425,13 @@ def _alias(name: str, target: str, doc: str):
     return fn
 
 
-# (multiply, greater, less_equal, not_equal, true_divide, fix ... and their in-place forms are
-# in the core's op table.)
+# (multiply, divide, greater, less_equal, not_equal, true_divide, fix ... and their in-place forms
+# are in the core's op table.)
 for _name, _target in {
     "absolute": "abs", "subtract": "sub", "negative": "neg",
     "absolute_": "abs_", "subtract_": "sub_", "negative_": "neg_",
 }.items():
     register(_name, function=not _name.endswith("_"))(_alias(_name, _target, f"Alias of `{_target}`."))
-
-
-@register("divide")
-def divide(input, other, *, rounding_mode: str | None = None) -> Tensor:
-    """div(); rounding_mode 'trunc' or 'floor' rounds the quotient."""
-    if rounding_mode is None:
-        return input.div(other)
-    if rounding_mode not in ("floor", "trunc"):
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
-    # Rounded quotients have a zero gradient in PyTorch (not floor_divide's refusal).
-    with _no_grad():
-        if rounding_mode == "floor":
-            out = input.floor_divide(other)
-        elif not input.is_floating_point() and not (isinstance(other, Tensor) and other.is_floating_point()) \
-                and not isinstance(other, float):
-            a, b = np_of(input), np_of(_as_tensor(other))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                out = from_np(np.trunc(a / b).astype(np.result_type(a, b)))
-        else:
-            out = input.div(other).trunc()
-    return graft(out, input, other)
-
-
-def _no_grad():
-    from ..autograd.grad_mode import no_grad
-
-    return no_grad()
-
-
-
-def _divide_(self: Tensor, other, *, rounding_mode: str | None = None) -> Tensor:
-    return self.copy_(divide(self, other, rounding_mode=rounding_mode))
-
-
-register("divide_", function=False)(_divide_)
 
 
 @register("positive")
