@@ -25,8 +25,14 @@ from ._methods._util import FUNCTIONS, METHODS
 
 __all__: list[str] = []
 
+# In-place methods that PyTorch also has as functions (torch.square_(t) ...).
+_INPLACE_FUNCTIONS = ("addmv_", "clamp_max_", "clamp_min_", "clip_", "deg2rad_", "rad2deg_", "gcd_", "lcm_", "ldexp_",
+                      "nan_to_num_", "negative_", "square_", "index_put_")
+
 
 def _attach() -> None:
+    for name in _INPLACE_FUNCTIONS:
+        FUNCTIONS.setdefault(name, METHODS[name])
     for name, fn in METHODS.items():
         if name not in _core.Tensor.__dict__:
             setattr(_core.Tensor, name, fn)

@@ -43,12 +43,19 @@ def register(*names: str, method: bool = True, function: bool = True):
     return deco
 
 
+def assign(self: Tensor, out_of_place: Callable, *args, **kwargs) -> Tensor:
+    """`self.copy_(out_of_place(self, ...))` (copy_ does the checks PyTorch does: a leaf that
+    requires grad, a view of a graph tensor, an impossible cast). On the graph the op reads a
+    clone of self, so what it saves for backward is not the tensor the copy then overwrites."""
+    src = self.clone() if needs_grad(self) else self
+    return self.copy_(out_of_place(src, *args, **kwargs))
+
+
 def inplace(name: str, out_of_place: Callable):
-    """`x.<name>_(...)`: the out-of-place op's result copied into x (copy_ does the checks PyTorch
-    does: a leaf that requires grad, a view of a graph tensor, an impossible cast)."""
+    """Registers `x.<name>_(...)`: the out-of-place op's result written into x."""
 
     def fn(self, *args, **kwargs):
-        return self.copy_(out_of_place(self, *args, **kwargs))
+        return assign(self, out_of_place, *args, **kwargs)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"In-place form of `{out_of_place.__name__}`."

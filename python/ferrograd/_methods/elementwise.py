@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core, _functions
 from .._core import Tensor
-from ._util import from_np, graft, inplace, np_of, register, scalar_tensor, type_name
+from ._util import assign, from_np, graft, inplace, np_of, register, scalar_tensor, type_name
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -140,7 +140,7 @@ def square(input: Tensor, *, out=None) -> Tensor:
 
 
 def _square_(self: Tensor) -> Tensor:
-    return self.copy_(square(self))
+    return assign(self, square)
 
 
 register("square_", function=False)(_square_)
@@ -241,7 +241,7 @@ def _float_power_(self: Tensor, exponent) -> Tensor:
     if self.dtype != _core.float64:
         raise RuntimeError(f"the base given to float_power_ has dtype {str(self.dtype).split('.')[-1].capitalize()} but "
                            f"the operation's result requires dtype Double")
-    return self.copy_(float_power(self, exponent))
+    return assign(self, float_power, exponent)
 
 
 register("float_power_", function=False)(_float_power_)

@@ -1,5 +1,6 @@
 """Function-only forms (no Tensor method in PyTorch): atleast_*d, broadcast_tensors/shapes,
-meshgrid, cartesian_prod, block_diag, tril/triu_indices, searchsorted/bucketize and cdist."""
+meshgrid, cartesian_prod, block_diag, tril/triu_indices, searchsorted/bucketize, cdist/pdist,
+the *stack family, isin, unravel_index, combinations, trapezoid, vander, rsub and friends."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, no_out, np_of, register, result_type, tie_reduce, type_name
+from ._util import from_np, no_out, np_of, register, result_type, tie_reduce, type_name, wrap_dim
 
 
 @register("atleast_1d", method=False)
@@ -228,3 +229,206 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
         out = tie_reduce(a.reshape(-1), np.repeat(np.arange(r.size), m), r.reshape(-1), shared=False)
         return out.reshape(*a.shape[:-1])
     return _vector_norm(diff, p, [diff.ndim - 1], False)
+
+
+# ----------------------------------------------------------------------------- stacking
+
+
+def _seq(tensors) -> list:
+    return list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else list(tensors)
+
+
+@register("hstack", method=False)
+def hstack(tensors, *, out=None) -> Tensor:
+    """cat along dim 1 (dim 0 for 1-D inputs), after atleast_1d."""
+    no_out("hstack", out)
+    ts = [t.reshape(1) if t.ndim == 0 else t for t in tensors]
+    return _core.cat(ts, 0 if ts and ts[0].ndim == 1 else 1)
+
+
+@register("vstack", "row_stack", method=False)
+def vstack(tensors, *, out=None) -> Tensor:
+    """cat along dim 0 after atleast_2d."""
+    no_out("vstack", out)
+    return _core.cat([t.reshape(1, -1) if t.ndim < 2 else t for t in tensors], 0)
+
+
+@register("dstack", method=False)
+def dstack(tensors, *, out=None) -> Tensor:
+    """cat along dim 2 after atleast_3d."""
+    no_out("dstack", out)
+    return _core.cat(list(atleast_3d(list(tensors))), 2)
+
+
+@register("column_stack", method=False)
+def column_stack(tensors, *, out=None) -> Tensor:
+    """1-D (and 0-d) inputs as columns, 2-D ones as they are, concatenated along dim 1."""
+    no_out("column_stack", out)
+    return _core.cat([t.reshape(-1, 1) if t.ndim < 2 else t for t in tensors], 1)
+
+
+@register("concatenate", method=False)
+def concatenate(tensors, axis: int = 0, *, dim: int | None = None, out=None) -> Tensor:
+    no_out("concatenate", out)
+    return _core.cat(list(tensors), axis if dim is None else dim)
+
+
+# ----------------------------------------------------------------------------- sets, combinatorics
+
+
+@register("isin", method=False)
+def isin(elements, test_elements, *, assume_unique: bool = False, invert: bool = False) -> Tensor:
+    """True where an element of `elements` is among `test_elements` (either may be a number)."""
+    a, b = _as_array(elements), _as_array(test_elements)
+    return from_np(np.isin(a, b, invert=invert))
+
+
+@register("unravel_index", method=False)
+def unravel_index(indices, shape) -> tuple:
+    """The coordinates of flat indices in a tensor of `shape` (negative ones count from the end)."""
+    idx = _as_array(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {idx.dtype}")
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    n = int(np.prod(shape))
+    if ((idx < -n) | (idx >= n)).any():
+        raise RuntimeError(f"'indices' must be in range [-{n}, {n - 1}] for shape {list(shape)}")
+    coords = np.unravel_index(np.where(idx < 0, idx + n, idx), shape) if shape else ()
+    return tuple(from_np(np.asarray(c, dtype=np.int64)) for c in coords)
+
+
+@register("combinations", method=False)
+def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:
+    """Every r-combination of a 1-D tensor's elements, one per row (itertools' order)."""
+    import itertools
+
+    if input.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(input.shape)}")
+    if r < 0:
+        raise RuntimeError(f"Expect a non-negative number, but got {r}")
+    make = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    rows = list(make(range(input.shape[0]), r))
+    if r == 0:
+        return input.reshape(-1)[:0]
+    idx = np.asarray(rows, dtype=np.int64).reshape(len(rows), r)
+    return input[from_np(idx)]
+
+
+# ----------------------------------------------------------------------------- numerical calculus
+
+
+def _spacing(y: Tensor, x, dx, d: int):
+    if x is not None and dx is not None:
+        raise RuntimeError("torch.trapezoid: only one of x and dx may be given")
+    if x is None:
+        return None, 1.0 if dx is None else dx
+    if not isinstance(x, Tensor):
+        raise TypeError("trapezoid(): argument 'x' must be Tensor")
+    if x.ndim == 1:  # sample points along dim d, broadcast over the other dims
+        return x.diff().reshape(*([-1] + [1] * (y.ndim - 1 - d))), None
+    return x.diff(dim=d), None
+
+
+@register("trapezoid", "trapz", method=False)
+def trapezoid(y: Tensor, x: Tensor | None = None, *, dx: float | None = None, dim: int = -1) -> Tensor:
+    """The trapezoidal rule along `dim`: spacing x (sample points) or dx (default 1)."""
+    d = wrap_dim(dim, y.ndim)
+    yf = y if y.is_floating_point() else y.to(_core.float32)
+    n = yf.shape[d]
+    if n == 0:
+        return yf.sum(d)
+    pairs = yf.narrow(d, 1, n - 1) + yf.narrow(d, 0, n - 1)
+    diffs, step = _spacing(yf, x, dx, d)
+    return (pairs * diffs).sum(d) / 2 if diffs is not None else pairs.sum(d) * (step / 2)
+
+
+@register("cumulative_trapezoid", method=False)
+def cumulative_trapezoid(y: Tensor, x: Tensor | None = None, *, dx: float | None = None, dim: int = -1) -> Tensor:
+    """The running trapezoidal integral along `dim` (one element shorter than y there)."""
+    d = wrap_dim(dim, y.ndim)
+    yf = y if y.is_floating_point() else y.to(_core.float32)
+    n = yf.shape[d]
+    if n == 0:
+        return yf.clone()
+    pairs = yf.narrow(d, 1, n - 1) + yf.narrow(d, 0, n - 1)
+    diffs, step = _spacing(yf, x, dx, d)
+    areas = pairs * diffs / 2 if diffs is not None else pairs * (step / 2)
+    return areas.cumsum(d)
+
+
+@register("vander", method=False)
+def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
+    """Columns x**(N-1), ..., x, 1 (or the reverse with increasing=True) of a 1-D x."""
+    if x.ndim != 1:
+        raise RuntimeError("x must be a one-dimensional tensor.")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError("N must be non-negative.")
+    xp = x if x.is_floating_point() or x.dtype == _core.int64 else x.to(_core.int64)
+    cols = [_core.full([x.shape[0]], 1.0, xp.dtype)]
+    for _ in range(1, n):
+        cols.append(cols[-1] * xp)
+    cols = cols[:n]
+    if not increasing:
+        cols = cols[::-1]
+    return _core.stack(cols, 1) if cols else xp.reshape(-1, 1)[:, :0]
+
+
+@register("chain_matmul", method=False)
+def chain_matmul(*matrices, out=None) -> Tensor:
+    """The product of 2-D matrices (deprecated in PyTorch for linalg.multi_dot)."""
+    no_out("chain_matmul", out)
+    ms = _seq(matrices)
+    result = ms[0]
+    for m in ms[1:]:
+        result = result.matmul(m)
+    return result if len(ms) > 1 else result.clone()
+
+
+@register("pdist", method=False)
+def pdist(input: Tensor, p: float = 2) -> Tensor:
+    """The p-norm distance of every pair of rows i < j of a 2-D input, in row-major order."""
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    n = input.shape[0]
+    i, j = np.triu_indices(n, 1)
+    from .reductions import _vector_norm
+
+    diff = input[from_np(i.astype(np.int64))] - input[from_np(j.astype(np.int64))]
+    return _vector_norm(diff, p, [1], False)
+
+
+@register("rsub", method=False)
+def rsub(input: Tensor, other, *, alpha=1) -> Tensor:
+    """other - alpha * input."""
+    return (input if alpha == 1 else input * alpha).__rsub__(other)
+
+
+@register("select", method=False)
+def select(input: Tensor, dim: int, index: int) -> Tensor:
+    return input.select(dim, index)
+
+
+@register("real", method=False)
+def real(input: Tensor) -> Tensor:
+    return input
+
+
+@register("is_signed", method=False)
+def is_signed(input: Tensor) -> bool:
+    return input.is_signed()
+
+
+@register("get_device", method=False)
+def get_device(input: Tensor) -> int:
+    return -1
+
+
+@register("fill_", method=False)
+def fill_(input: Tensor, value) -> Tensor:
+    return input.fill_(value)
+
+
+@register("zero_", method=False)
+def zero_(input: Tensor) -> Tensor:
+    return input.zero_()

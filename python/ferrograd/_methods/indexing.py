@@ -10,6 +10,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ._util import (
+    assign,
     from_np,
     gather_flat,
     index_array,
@@ -426,7 +427,7 @@ def index_put_(self: Tensor, indices, values, accumulate: bool = False) -> Tenso
         key = tuple(indices) if isinstance(indices, (tuple, list)) else indices
         self[key] = values
         return self
-    return self.copy_(index_put(self, indices, values, True))
+    return assign(self, index_put, indices, values, True)
 
 
 register("index_put_", function=False)(index_put_)
@@ -481,7 +482,7 @@ def masked_fill_(self: Tensor, mask: Tensor, value) -> Tensor:
     except ValueError:
         raise RuntimeError(f"The size of tensor a ({list(self.shape)}) must match the size of tensor b "
                            f"({list(mask.shape)}): masked_fill_ cannot broadcast the mask to self") from None
-    return self.copy_(masked_fill(self, mask, value))
+    return assign(self, masked_fill, mask, value)
 
 
 register("masked_fill_", function=False)(masked_fill_)

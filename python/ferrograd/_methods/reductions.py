@@ -12,6 +12,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ._util import (
+    assign,
     from_np,
     graft,
     needs_grad,
@@ -280,7 +281,7 @@ def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
 
 
 def _renorm_(self, p, dim, maxnorm):
-    return self.copy_(renorm(self, p, dim, maxnorm))
+    return assign(self, renorm, p, dim, maxnorm)
 
 
 register("renorm_", function=False)(_renorm_)

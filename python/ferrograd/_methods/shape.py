@@ -15,6 +15,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ._util import (
+    assign,
     check_int,
     contiguous_strides,
     from_np,
@@ -300,7 +301,7 @@ def fill_diagonal_(self: Tensor, fill_value, wrap: bool = False) -> Tensor:
         raise RuntimeError("all dimensions of input must be of equal length")
     mask = np.zeros(shape, dtype=bool)
     np.fill_diagonal(mask, True, wrap=wrap)
-    return self.copy_(_core.where(from_np(mask), scalar_tensor(fill_value, self.dtype), self))
+    return assign(self, lambda x: _core.where(from_np(mask), scalar_tensor(fill_value, x.dtype), x))
 
 
 @register("diagonal_scatter")
