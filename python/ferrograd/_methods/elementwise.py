@@ -86,6 +86,10 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     if atol < 0:
         raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
     a, b = np_of(input), np_of(other) if isinstance(other, Tensor) else np.asarray(other)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"isclose(): the shapes {list(a.shape)} and {list(b.shape)} are not broadcastable") from None
     if a.dtype.kind in "biu" and b.dtype.kind in "biu" and rtol == 0 and atol == 0:
         return _bool(a == b)
     with np.errstate(invalid="ignore", over="ignore"):

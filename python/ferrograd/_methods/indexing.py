@@ -293,6 +293,8 @@ def index_select(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
     d = wrap_dim(dim, input.ndim)
     idx = _index_vector("index_select", index)
     size = _shape(input)[d]
+    if size == 0 and idx.size:
+        raise RuntimeError("index_select(): self indexing axis dim should be positive")
     if ((idx < 0) | (idx >= size)).any():
         raise IndexError("index out of range in self")
     if input.ndim == 0:

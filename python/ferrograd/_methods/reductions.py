@@ -40,6 +40,9 @@ def _extreme(op: str, input: Tensor, dim, keepdim: bool) -> Tensor:
     if dim is None or (not isinstance(dim, numbers.Integral) and len(dims) == 0):
         dims = list(range(input.ndim))
     shape = list(input.shape)
+    if input.numel() == 0 and dim is None:
+        raise RuntimeError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                           f"reduction dim with the 'dim' argument.")
     if any(shape[d] == 0 for d in dims) or (input.numel() == 0 and not dims):
         raise IndexError(f"{op}(): Expected reduction dim {dims[0] if dims else 0} to have non-zero size.")
     a = np_of(input)

@@ -109,6 +109,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out
     d = wrap_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     k = check_int(k, "k", "kthvalue")
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     return _select("kthvalue", input, dim, keepdim, lambda s, o: np.full(s.shape[:-1], k - 1))
