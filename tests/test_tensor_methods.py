@@ -34,6 +34,13 @@ def test_native_methods_are_never_replaced():
             assert type(attr).__name__ in ("method_descriptor", "getset_descriptor"), name
 
 
+def test_every_composite_is_attached_so_none_is_dead_code():
+    # When the core gains a native method of the same name, the Python one is never attached:
+    # delete it from ferrograd/_methods then.
+    shadowed = sorted(n for n, fn in tm.METHODS.items() if fg.Tensor.__dict__.get(n) is not fn)
+    assert not shadowed, f"native methods shadow these composites (delete them): {shadowed}"
+
+
 def test_function_forms_skip_names_the_core_and_functions_module_define():
     from ferrograd import _functions
 
