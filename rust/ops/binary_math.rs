@@ -61,8 +61,9 @@ macro_rules! binary_float_op {
 }
 
 binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
-    dx: |x, y| y / (x * x + y * y),
-    dy: |x, y| -x / (x * x + y * y));
+    // At the origin the gradient is 0, as PyTorch's (not 0/0).
+    dx: |x, y| if x == 0.0 && y == 0.0 { 0.0 } else { y / (x * x + y * y) },
+    dy: |x, y| if x == 0.0 && y == 0.0 { 0.0 } else { -x / (x * x + y * y) });
 binary_float_op!(logaddexp_float, LogaddexpBackward, "LogaddexpBackward0",
     // log(e^x + e^y) = max + log1p(e^-|x-y|); equal infinities give that infinity, not NaN.
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp().ln_1p() },
@@ -78,8 +79,9 @@ binary_float_op!(xlogy, XlogyBackward, "XlogyBackward0",
     dx: |x, y| if x == 0.0 && !y.is_nan() { 0.0 } else { y.ln() },
     dy: |x, y| x / y);
 binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x.copysign(y),
-    // d/dx |x| sign(y) = sign(x) sign(y), 0 at x = 0 (PyTorch's); no gradient for y.
-    dx: |x, y| if x == 0.0 { 0.0 } else { x.signum() * y.signum() },
+    // d/dx copysign(x, y) = copysign(x, y) / x (a NaN y counts by its sign bit), 0 at x = 0
+    // (PyTorch's); no gradient for y.
+    dx: |x, y| if x == 0.0 { 0.0 } else { x.copysign(y) / x },
     dy: |_x, _y| 0.0);
 
 /// PyTorch has no integer kernel for these: an integer or bool result type is refused.
@@ -138,7 +140,7 @@ binary_float_op!(fmod_float, FmodBackward, "FmodBackward0", |x, y| x % y,
     dy: |x, y| -(x / y).trunc());
 
 /// fmax / fmin: the larger (smaller) value, ignoring a NaN on one side (maximum propagates it).
-/// The gradient goes to x where x wins or ties, else to y, as PyTorch.
+/// The gradient goes to the winner; a tie splits it in half, as PyTorch's.
 pub fn fmax(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     fextremum(a, b, true)
 }
@@ -164,6 +166,17 @@ fn x_wins<T: Element>(p: T, q: T, is_max: bool) -> bool {
     q_nan || if is_max { p >= q } else { p <= q }
 }
 
+/// x's share of the gradient: 1 where it wins outright, 1/2 on a tie, 0 where y wins.
+fn x_share(p: f64, q: f64, is_max: bool) -> f64 {
+    if p == q {
+        0.5
+    } else if x_wins(p, q, is_max) {
+        1.0
+    } else {
+        0.0
+    }
+}
+
 struct FextremumBackward {
     x: Saved,
     y: Saved,
@@ -176,11 +189,11 @@ impl Backward for FextremumBackward {
         if self.is_max { "FmaxBackward0" } else { "FminBackward0" }
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (x, y, is_max) = (self.x.get()?, self.y.get()?, self.is_max);
-        let takes_x = with_float!(x.dtype(), "fmax", T => zip::<T, bool>(x, y, "fmax", move |p: T, q: T| x_wins(p, q, is_max))?);
-        let zero = Tensor::full(&[], 0.0, g.dtype());
-        let gx = if needs[0] { Some(sum_to(&binary::where_(&takes_x, g, &zero)?, &self.sa)?) } else { None };
-        let gy = if needs[1] { Some(sum_to(&binary::where_(&takes_x, &zero, g)?, &self.sb)?) } else { None };
+        let (x, y) = (self.x.get()?, self.y.get()?);
+        let share: fn(f64, f64) -> f64 = if self.is_max { |p, q| x_share(p, q, true) } else { |p, q| x_share(p, q, false) };
+        let other: fn(f64, f64) -> f64 = if self.is_max { |p, q| 1.0 - x_share(p, q, true) } else { |p, q| 1.0 - x_share(p, q, false) };
+        let gx = if needs[0] { Some(partial(g, x, y, &self.sa, "fmax", share)?) } else { None };
+        let gy = if needs[1] { Some(partial(g, x, y, &self.sb, "fmax", other)?) } else { None };
         Ok(vec![gx, gy])
     }
 }

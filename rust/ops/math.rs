@@ -32,7 +32,7 @@ unary_op!(atan, AtanBackward, "AtanBackward0", save: input, |x| x.atan(), |g, x|
 unary_op!(sinh, SinhBackward, "SinhBackward0", save: input, |x| x.sinh(), |g, x| g * x.cosh());
 unary_op!(cosh, CoshBackward, "CoshBackward0", save: input, |x| x.cosh(), |g, x| g * x.sinh());
 unary_op!(asinh, AsinhBackward, "AsinhBackward0", save: input, |x| x.asinh(), |g, x| g / (x * x + T::one()).sqrt());
-unary_op!(acosh, AcoshBackward, "AcoshBackward0", save: input, |x| x.acosh(), |g, x| g / ((x - T::one()) * (x + T::one())).sqrt());
+unary_op!(acosh, AcoshBackward, "AcoshBackward0", save: input, |x| x.acosh(), |g, x| g / (x * x - T::one()).sqrt());
 unary_op!(atanh, AtanhBackward, "AtanhBackward0", save: input, |x| x.atanh(), |g, x| g / (T::one() - x * x));
 unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| erf_t(x), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp());
 unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()));
@@ -46,7 +46,8 @@ unary_op!(
     save: input,
     // sin(pi x) / (pi x), 1 at 0 (and its derivative 0 there).
     |x| if x == T::zero() { T::one() } else { let p = x * c::<T>(PI); p.sin() / p },
-    |g, x| if x == T::zero() { T::zero() } else { let p = x * c::<T>(PI); g * (p.cos() * p - p.sin()) / (p * x) }
+    // Near 0 the quotient underflows: its series there is -pi^2 x / 3.
+    |g, x| { let p = x * c::<T>(PI); if p.abs() < c::<T>(1e-4) { g * c::<T>(-PI * PI / 3.0) * x } else { g * (p.cos() * p - p.sin()) / (p * x) } }
 );
 unary_op!(frac_float, FracBackward, "FracBackward0", save: input, |x| x - x.trunc(), |g, _x| g);
 
@@ -238,7 +239,8 @@ impl Backward for LogitBackward {
                 Some(e) if x < c::<T>(e) || x > c::<T>(1.0 - e) => T::zero(),
                 // Outside the domain the derivative is NaN (PyTorch's), not the formula's value.
                 None if x < T::zero() || x > T::one() => T::nan(),
-                _ => gv / (x * (T::one() - x)),
+                // |x (1 - x)|: the same inside [0, 1], and +inf at -0 as PyTorch's.
+                _ => gv / (x * (T::one() - x)).abs(),
             }
         })?);
         Ok(vec![Some(d)])
