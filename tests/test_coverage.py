@@ -16,7 +16,7 @@ NAMES = ROOT / "tools" / "pytorch_names"
 
 # Today's count of PyTorch's Tensor methods that fg.Tensor has. Raise it as methods land (the
 # issue's goal is 300); never lower it.
-TENSOR_METHODS_FLOOR = 117
+TENSOR_METHODS_FLOOR = 300  # issue 12: "at least 300 Tensor methods"
 
 # label printed by the script -> (list file, where ferrograd must have the name, size of the list)
 EXPECTED = {
