@@ -102,7 +102,8 @@ def _check_fits(arr: np.ndarray, dtype) -> None:
     if dtype.is_floating_point or dtype == _core.bool or arr.size == 0 or arr.dtype.kind not in "iuf":
         return
     info = np.iinfo(dtype.numpy_name)
-    if arr.min() < info.min or arr.max() > info.max:
+    # NaN and inf fail every comparison below, and fit no integer dtype either.
+    if (arr.dtype.kind == "f" and not np.isfinite(arr).all()) or arr.min() < info.min or arr.max() > info.max:
         raise RuntimeError(f"value cannot be converted to type {dtype.numpy_name} without overflow")
 
 
