@@ -76,7 +76,8 @@ binary_float_op!(logaddexp2_float, Logaddexp2Backward, "Logaddexp2Backward0",
 binary_float_op!(xlogy, XlogyBackward, "XlogyBackward0",
     // 0 where x is 0 (also for y = 0), unless y is NaN.
     |x, y| if x == T::zero() && !y.is_nan() { T::zero() } else { x * y.ln() },
-    dx: |x, y| if x == 0.0 && !y.is_nan() { 0.0 } else { y.ln() },
+    // log(y) everywhere, also at x = 0, where PyTorch gives it too.
+    dx: |_x, y| y.ln(),
     dy: |x, y| x / y);
 binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x.copysign(y),
     // d/dx copysign(x, y) = copysign(x, y) / x (a NaN y counts by its sign bit), 0 at x = 0

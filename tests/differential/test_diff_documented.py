@@ -46,8 +46,6 @@ DOCUMENTED = [
      "README: An in-place op on a view of a tensor in the graph is refused (PyTorch rewrites the base's history)"),
     ("create_graph=True", _create_graph, [_X], ("README Limitations: first-order gradients only (`create_graph=True` "
      "is refused)")),
-    ("float16 dtype", lambda L, x: x.to(L.float16), [_X], "README Limitations: No int32/float16 dtypes"),
-    ("int32 dtype", lambda L, x: x.to(L.int32), [_X], "README Limitations: No int32/float16 dtypes"),
     ("negative slice step", lambda L, x: x[::-1], [_X], "negative slice steps: PyTorch refuses them too"),
 ]
 
