@@ -172,6 +172,25 @@ def result_type(*tensors: Tensor):
     return probe.dtype
 
 
+def broadcast_shape(*shapes) -> tuple:
+    """The broadcast of shapes, or PyTorch's RuntimeError naming the first dims that clash."""
+    shapes = [tuple(int(d) for d in s) for s in shapes]
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        pass
+    out = list(shapes[0])
+    for s in shapes[1:]:
+        n = max(len(out), len(s))
+        a, b = [1] * (n - len(out)) + out, [1] * (n - len(s)) + list(s)
+        for i in range(n - 1, -1, -1):
+            if a[i] != b[i] and 1 not in (a[i], b[i]):
+                raise RuntimeError(f"The size of tensor a ({a[i]}) must match the size of tensor b ({b[i]}) at "
+                                   f"non-singleton dimension {i}")
+        out = [max(x, y) if 1 in (x, y) else x for x, y in zip(a, b)]
+    return tuple(out)
+
+
 def contiguous_strides(shape) -> list[int]:
     strides, acc = [], 1
     for s in reversed(list(shape)):

@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _core, _creation
 from .._core import Tensor
-from ._util import from_np, graft, np_of, register
+from ._util import broadcast_shape, from_np, graft, np_of, register
 
 
 def _gen(generator):
@@ -300,7 +300,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
     s = np_of(std) if ts else np.asarray(std)
     if (s < 0).any():
         raise RuntimeError(f"normal expects all elements of std >= 0.0, but found std {float(s.min())}")
-    shape = np.broadcast_shapes(m.shape, s.shape)
+    shape = broadcast_shape(m.shape, s.shape)
     z = np_of(_core.randn(list(shape), _core.float64))
     dt = np.result_type(m.dtype if tm else np.float32, s.dtype if ts else np.float32)
     return graft(from_np((m + s * z).astype(dt)), *(t for t in (mean, std) if isinstance(t, Tensor)) or (like,))

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core, _functions
 from .._core import Tensor
-from ._util import assign, from_np, graft, inplace, np_of, register, scalar_tensor, type_name
+from ._util import assign, broadcast_shape, from_np, graft, inplace, np_of, register, scalar_tensor, type_name
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -86,10 +86,7 @@ def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-
     if atol < 0:
         raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
     a, b = np_of(input), np_of(other) if isinstance(other, Tensor) else np.asarray(other)
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise RuntimeError(f"isclose(): the shapes {list(a.shape)} and {list(b.shape)} are not broadcastable") from None
+    broadcast_shape(a.shape, b.shape)
     if a.dtype.kind in "biu" and b.dtype.kind in "biu" and rtol == 0 and atol == 0:
         return _bool(a == b)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -184,7 +181,7 @@ def _broadcast_all(*ts) -> list:
     the products, as PyTorch's: an empty broadcast gives zero, not 0 * NaN."""
     probes = [_core.full([] if t.ndim == 0 else [1], 0.0, t.dtype) for t in ts]
     dt = (probes[0] + probes[1] * probes[2]).dtype
-    shape = tuple(np.broadcast_shapes(*[tuple(t.shape) for t in ts]))
+    shape = broadcast_shape(*[t.shape for t in ts])
     ts = [t if t.dtype == dt else t.to(dt) for t in ts]
     return [ts[0]] + [t if tuple(t.shape) == shape else t.expand(*shape) for t in ts[1:]]
 
@@ -282,11 +279,16 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:
     if isinstance(values, Tensor) and values.dtype != input.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     a, v = np_of(input), np_of(values)
+    broadcast_shape(a.shape, v.shape)
     out = np.where(a == 0, v, (a > 0).astype(a.dtype)).astype(np.result_type(a, v))
     return graft(from_np(out, like=input), input, values)
 
 
 inplace("heaviside_", heaviside)
+
+
+def _as_array_like(x):
+    return np_of(x) if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _int_only(op: str, *ts):
@@ -299,12 +301,14 @@ def _int_only(op: str, *ts):
 def gcd(input: Tensor, other: Tensor) -> Tensor:
     """Greatest common divisor, elementwise (integer tensors)."""
     _int_only("gcd", input, other)
+    broadcast_shape(input.shape, np.shape(_as_array_like(other)))
     return from_np(np.gcd(np_of(input), np_of(_as_tensor(other))))
 
 
 @register("lcm")
 def lcm(input: Tensor, other: Tensor) -> Tensor:
     _int_only("lcm", input, other)
+    broadcast_shape(input.shape, np.shape(_as_array_like(other)))
     return from_np(np.lcm(np_of(input), np_of(_as_tensor(other))))
 
 
@@ -412,9 +416,32 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0, *, out
         raise RuntimeError(f"torch.histc: max must be larger than min, but got min {lo} max {hi}")
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
-    inside = a[(a >= lo) & (a <= hi)]
-    idx = np.minimum(((inside - lo) * bins / (hi - lo)).astype(np.int64), bins - 1)
+    idx, _ = _linear_bins(a, lo, hi, bins)
     return from_np(np.bincount(idx, minlength=bins).astype(a.dtype), like=input)
+
+
+def _torch_linspace(lo: float, hi: float, n: int, ft) -> np.ndarray:
+    """linspace as PyTorch's CPU kernel computes it in dtype ft: the first half from the start,
+    the second half back from the end, with one step (end - start) / (n - 1), each point one
+    fused multiply-add (emulated in a wider type, which matched torch.linspace bit for bit)."""
+    start, end = ft(lo), ft(hi)
+    step = (end - start) / ft(max(n - 1, 1))
+    wide = np.longdouble if ft == np.float64 else np.float64
+    i = np.arange(n)
+    first = (wide(start) + wide(step) * i.astype(wide)).astype(ft)
+    second = (wide(end) - wide(step) * (n - 1 - i).astype(wide)).astype(ft)
+    return np.where(i < n // 2, first, second).astype(ft)
+
+
+def _linear_bins(a: np.ndarray, lo: float, hi: float, bins: int, clamp: bool = True):
+    """(bin of each element inside [lo, hi], which elements those are), with PyTorch's formula in
+    the input's dtype, (x - lo) * bins / (hi - lo) truncated, so elements on an edge land where
+    PyTorch's rounding puts them."""
+    ft = a.dtype.type
+    lo_, hi_ = ft(lo), ft(hi)
+    keep = (a >= lo_) & (a <= hi_)
+    pos = ((a[keep] - lo_) * ft(bins) / (hi_ - lo_)).astype(np.int64)
+    return (np.minimum(pos, bins - 1) if clamp else pos), keep
 
 
 # ----------------------------------------------------------------------------- aliases
@@ -476,9 +503,34 @@ def histogram(input: Tensor, bins=100, *, range=None, weight: Tensor | None = No
     if input.dtype not in (_core.float32, _core.float64):
         raise NotImplementedError(f'"histogramdd" not implemented for \'{type_name(input.dtype)}\'')
     a = np_of(input).reshape(-1)
-    b = np_of(bins) if isinstance(bins, Tensor) else int(bins)
-    w = None if weight is None else np_of(weight).reshape(-1)
-    hist, edges = np.histogram(a, bins=b, range=range, weights=w, density=density)
+    w = None if weight is None else np_of(weight).reshape(-1).astype(np.float64)
+    if isinstance(bins, Tensor):  # explicit edges: the last bin includes its right edge
+        edges = np_of(bins).astype(a.dtype)
+        keep = (a >= edges[0]) & (a <= edges[-1]) if edges.size else np.zeros(a.shape, bool)
+        idx = np.minimum(np.searchsorted(edges, a[keep], side="right") - 1, edges.size - 2)
+        n = edges.size - 1
+    else:
+        n = int(bins)
+        if n <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {n} for dimension 0")
+        if range is not None:
+            lo, hi = float(range[0]), float(range[1])
+        else:
+            lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 1.0)
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = _torch_linspace(lo, hi, n + 1, a.dtype.type)
+        raw, keep = _linear_bins(a, edges[0], edges[-1], n, clamp=False)
+        # PyTorch's local search: the division's bin corrected against the edges around it
+        # (upper_bound over edges[raw - 1 : raw + 2]), so an element on an edge starts that bin.
+        x = a[keep]
+        lo_pos, hi_pos = np.maximum(raw - 1, 0), np.minimum(raw + 2, n + 1)
+        count = sum(((lo_pos + k < hi_pos) & (edges[np.minimum(lo_pos + k, n)] <= x)).astype(np.int64) for k in (0, 1, 2))
+        idx = lo_pos + count - 1
+        idx = np.where(idx == n, n - 1, idx)
+    hist = np.bincount(idx, weights=None if w is None else w[keep], minlength=n).astype(np.float64)
+    if density:
+        hist = hist / (hist.sum() * np.diff(edges.astype(np.float64)))
     return _histogram(from_np(hist.astype(a.dtype), like=input), from_np(edges.astype(a.dtype), like=input))
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import from_np, no_out, np_of, register, result_type, tie_reduce, type_name, wrap_dim
+from ._util import broadcast_shape, from_np, no_out, np_of, register, result_type, tie_reduce, type_name, wrap_dim
 
 
 @register("atleast_1d", method=False)
@@ -46,7 +46,7 @@ def atleast_3d(*tensors):
 
 @register("broadcast_tensors", method=False)
 def broadcast_tensors(*tensors) -> tuple:
-    shape = tuple(np.broadcast_shapes(*[tuple(t.shape) for t in tensors]))
+    shape = broadcast_shape(*[t.shape for t in tensors])
     return tuple(t.expand(*shape) if tuple(t.shape) != shape else t for t in tensors)
 
 

@@ -11,6 +11,7 @@ from .. import _core
 from .._core import Tensor
 from ._util import (
     assign,
+    broadcast_shape,
     from_np,
     gather_flat,
     index_array,
@@ -332,7 +333,7 @@ def _index_dest(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor 
             raise IndexError(f"index_copy_(): index {k} is out of bounds for dimension {d} with size {size}")
         if op == "index_fill_":
             raise IndexError(f"index {k} is out of bounds for dimension {d} with size {size}")
-        if input.ndim > 1:
+        if input.ndim > 1 and op == "index_add_":
             raise RuntimeError(f"index {k} is out of bounds for dimension {d} with size {size}")
         raise IndexError("index out of range in self")
     idx = np.where(idx < 0, idx + size, idx)
@@ -495,7 +496,7 @@ def masked_select(input: Tensor, mask: Tensor, *, out=None) -> Tensor:
     """The elements of input where mask is true (both broadcast), as a 1-D tensor."""
     no_out("masked_select", out)
     _bool_mask("masked_select", mask)
-    shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+    shape = broadcast_shape(input.shape, mask.shape)
     x = input.expand(*shape) if tuple(input.shape) != shape else input
     m = mask.expand(*shape) if tuple(mask.shape) != shape else mask
     if not shape:
@@ -510,7 +511,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     if source.dtype != input.dtype:
         raise RuntimeError(f"masked_scatter_: expected self and source to have same dtypes but got {input.dtype} "
                            f"and {source.dtype}")
-    shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(mask.shape)))
+    shape = broadcast_shape(input.shape, mask.shape)
     x = input.expand(*shape) if tuple(input.shape) != shape else input
     m = np.broadcast_to(np_of(mask), shape).reshape(-1)
     dest = np.flatnonzero(m)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import inplace, no_out, register, scalar_tensor, wrap_dim
+from ._util import broadcast_shape, inplace, no_out, register, scalar_tensor, wrap_dim
 
 
 def _dims_error(op: str, want: str, *ts: Tensor):
@@ -97,7 +97,7 @@ def cross(input: Tensor, other: Tensor, dim: int | None = None, *, out=None) -> 
     no_out("cross", out)
     if input.ndim != other.ndim:
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
-    shape = tuple(np.broadcast_shapes(tuple(input.shape), tuple(other.shape)))
+    shape = broadcast_shape(input.shape, other.shape)
     if dim is None:
         dim = next((i for i, s in enumerate(shape) if s == 3), None)
         if dim is None:

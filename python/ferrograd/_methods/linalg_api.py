@@ -10,14 +10,12 @@ import math
 import numbers
 from collections import namedtuple
 
-import numpy as np
-
 from .. import _core
 from .._core import Tensor
 from . import decompositions as _dec
 from . import linalg as _lin
 from . import reductions as _red
-from ._util import no_out, wrap_dim
+from ._util import broadcast_shape, no_out, wrap_dim
 
 __all__ = [
     "vector_norm", "matrix_norm", "norm", "det", "slogdet", "inv", "inv_ex", "solve", "solve_triangular", "cholesky",
@@ -129,7 +127,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
         return solve(A.mT, B.mT).mT
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
     b = B.unsqueeze(-1) if vector else B
-    batch = tuple(np.broadcast_shapes(tuple(A.shape[:-2]), tuple(b.shape[:-2])))
+    batch = broadcast_shape(A.shape[:-2], b.shape[:-2])
     a = A.expand(*(batch + tuple(A.shape[-2:])))
     b = b.expand(*(batch + tuple(b.shape[-2:])))
     if b.shape[-2] != a.shape[-1]:

@@ -75,9 +75,10 @@ def amin(input: Tensor, dim=(), keepdim: bool = False, *, out=None) -> Tensor:
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False, out=None):
     """(min, max) over `dim` or all elements."""
     no_out("aminmax", out)
-    empty = input.numel() == 0 if dim is None else input.ndim > 0 and input.shape[wrap_dim(dim, input.ndim)] == 0
-    if empty:
+    if dim is None and input.numel() == 0:
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the operation has no identity.")
+    if dim is not None and input.ndim > 0 and input.shape[wrap_dim(dim, input.ndim)] == 0:
+        raise IndexError(f"aminmax: Expected reduction dim {wrap_dim(dim, input.ndim)} to have non-zero size.")
     mn = _extreme("amin", input, dim, keepdim)
     mx = _extreme("amax", input, dim, keepdim)
     if dim is None and keepdim:
