@@ -34,7 +34,7 @@ import numpy as np
 
 # ----------------------------------------------------------------------------- rows
 
-FLOAT_KINDS = {"u", "pos", "nz", "distinct", "ties", "unit", "withnan", "wellcond", "big"}
+FLOAT_KINDS = {"u", "pos", "nz", "distinct", "ties", "unit", "withnan", "wellcond", "big", "grid"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ KINDS: dict[str, Callable] = {
     "nz": lambda r, s, h: r.uniform(0.2, 2, s) * r.choice([-1.0, 1.0], s),  # |x| >= 0.2
     "distinct": lambda r, s, h: _distinct(r, s),  # no two equal, >= 4 / n apart: no ties
     "ties": lambda r, s, h: r.choice([-1.0, 0.0, 0.5, 1.0], s),  # many ties (golden only)
+    "grid": lambda r, s, h: r.integers(-4, 5, s) / 4.0,  # multiples of 1/4 in [-1, 1]: on bin edges
     "unit": lambda r, s, h: r.uniform(-0.9, 0.9, s),
     "big": lambda r, s, h: r.uniform(-50, 50, s),
     "withnan": lambda r, s, h: np.where(r.uniform(0, 1, s) < 0.3, np.nan, r.uniform(-2, 2, s)),
@@ -499,6 +500,10 @@ MORE = [
        lambda x, w: np.where(x > 0, x, w * x)),
     Op("histogram", lambda L, x: tuple(L.histogram(x, 5)), [In((20,), grad=False)], lambda x: tuple(a.astype(np.float64) for a in np.histogram(x, 5)),
        grad=False),
+    Op("histogram_values_on_edges", lambda L, x: tuple(L.histogram(x, 8)), [In((30,), "grid", grad=False)], None, grad=False),
+    Op("histc_values_on_edges", lambda L, x: L.histc(x, 8, -1, 1), [In((30,), "grid", grad=False)], None, grad=False),
+    Op("histogram_float32_edges", lambda L, x: tuple(L.histogram(x.float(), 7, range=(-1.0, 1.0))), [In((30,), "grid", grad=False)],
+       None, grad=False),
     Op("mvlgamma", lambda L, x: (x + 1).mvlgamma(3), [In((5,), "pos")], None),
     Op("index_reduce_prod", lambda L, x, i, s: x.index_reduce(0, i, s, "prod"), [In((4, 2), "nz"), In((5,), "idx", 4), In((5, 2), "nz")],
        None),
