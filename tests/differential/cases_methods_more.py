@@ -436,4 +436,63 @@ MORE = [
          unary(FLOATS, kw=_norm_kw).filter(_no_negative_zero_for_negative_p), tol=5, grad_when=_norm_grad_ok),
 ]
 
-ALL = SHAPES + PRODUCTS + LINALG + ELEMENTWISE + FACTORIES + MORE
+# ----------------------------------------------------------------------------- in-place forms and small functions
+
+# Each in-place composite on a clone (so gradients flow through it) of a drawn input.
+_INPLACE_UNARY = {
+    "absolute_": lambda x: x.absolute_(), "negative_": lambda x: x.negative_(), "square_": lambda x: x.square_(),
+    "deg2rad_": lambda x: x.deg2rad_(), "rad2deg_": lambda x: x.rad2deg_(), "nan_to_num_": lambda x: x.nan_to_num_(1.0),
+    "clamp_max_": lambda x: x.clamp_max_(0.5), "clamp_min_": lambda x: x.clamp_min_(-0.5), "triu_": lambda x: x.triu_(),
+    "subtract_": lambda x: x.subtract_(x.detach() * 0.5, alpha=2), "float_power_": lambda x: x.abs().float_power_(2.0),
+}
+def _masked_args_for_scatter():
+    @st.composite
+    def make(draw):
+        shape = draw(shapes(max_dims=3))
+        x = draw(tensors(shape, draw(st.sampled_from(FLOATS))))
+        m = T(draw(hnp.arrays(np.bool_, shape)))
+        n = int(np.prod(shape))
+        return Args([x, m, draw(tensors((n,), str(x.base.dtype), layouts=False))], {}, draw(seeds))
+
+    return make()
+
+
+INPLACE = [
+    Case(f"Tensor.{n}(clone)", lambda L, x, _f=f: _f(x.clone()), unary(("float64",), min_dims=2 if n == "triu_" else 0,
+                                                                      nonfinite=n == "nan_to_num_"))
+    for n, f in _INPLACE_UNARY.items()
+] + [
+    Case("Tensor.addmv_(clone)", lambda L, c, a, v: c.clone().addmv_(a, v, beta=0.5), _mats("addmv").filter(
+        lambda a: len(_shape_of(a.inputs[0])) == 1), tol=5),
+    Case("Tensor.addr_(clone)", lambda L, c, a, b: c.clone().addr_(a, b), _mats("addr").filter(
+        lambda a: len(_shape_of(a.inputs[0])) == 2), tol=5),
+    Case("Tensor.baddbmm_(clone)", lambda L, c, a, b: c.clone().baddbmm_(a, b, alpha=2), _mats("baddbmm"), tol=5),
+    Case("Tensor.addbmm_(clone)", lambda L, c, a, b: c.clone().addbmm_(a, b), _mats("addbmm").filter(
+        lambda a: len(_shape_of(a.inputs[0])) == 2), tol=5),
+    # (no divisor whose square underflows: PyTorch's gradient there is 0 / 0, ferrograd's 0)
+    Case("Tensor.addcdiv_(clone)", lambda L, a, b, c: a.clone().addcdiv_(b, c), nary(3, FLOATS, scalar_ok=False).filter(
+        lambda a: _bshape(a) == _shape_of(a.inputs[0]) and not ((np.abs(a.inputs[2].base) < 1e-18) & (a.inputs[2].base != 0)).any())),
+    Case("Tensor.index_copy_(clone)", lambda L, x, d, i, s: x.clone().index_copy_(d, i, s),
+         _index_args().filter(lambda a: len(set(a.inputs[2].base.tolist())) == a.inputs[2].base.size)),
+    Case("Tensor.masked_scatter_(clone)", lambda L, x, m, s: x.clone().masked_scatter_(m, s),
+         _masked_args_for_scatter()),
+    Case("Tensor.gcd_", lambda L, a, b: a.clone().gcd_(b), nary(2, ("int64",), scalar_ok=False).filter(
+        lambda a: _bshape(a) == _shape_of(a.inputs[0]))),
+    # (finite input: at inf or NaN PyTorch's gradient is still 1, ferrograd's 0; see nextafter's docstring)
+    Case("fg.nextafter", lambda L, a, b: L.nextafter(a, b), nary(2, FLOATS, scalar_ok=False, same_dtype=True).filter(
+        lambda a: bool(np.isfinite(a.inputs[0].base).all()))),
+    Case("fg.select", lambda L, x, d, i: L.select(x, d, i), unary(min_dims=1, kw=lambda s: st.fixed_dictionaries(
+        {"d": _dim(s), "i": st.integers(-3, 3)}))),
+    Case("fg.row_stack", lambda L, a, b: L.row_stack([a, b]), nary(2, scalar_ok=False, max_dims=2, same_dtype=True)),
+    Case("fg.concatenate", lambda L, a, b: L.concatenate([a, b], 0), nary(2, scalar_ok=False, same_dtype=True)),
+    Case("fg.atleast_1d", lambda L, x: L.atleast_1d(x), unary()),
+    Case("Tensor.unsafe_split", lambda L, x, n: x.unsafe_split(n), unary(min_dims=1, kw=_kw(n=st.integers(1, 3)))),
+    Case("Tensor.unsafe_chunk", lambda L, x, n: x.unsafe_chunk(n), unary(min_dims=1, kw=_kw(n=st.integers(1, 3)))),
+    Case("Tensor.angle", lambda L, x: x.angle(), unary(NUM)),
+    Case("Tensor.positive", lambda L, x: x.positive(), unary()),
+    Case("Tensor.isreal", lambda L, x: x.isreal(), unary()),
+    Case("Tensor.to_dense", lambda L, x: x.to_dense(), unary()),
+]
+
+
+ALL = SHAPES + PRODUCTS + LINALG + ELEMENTWISE + FACTORIES + MORE + INPLACE

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core, _functions
 from .._core import Tensor
-from ._util import assign, broadcast_shape, from_np, graft, inplace, np_of, register, scalar_tensor, type_name
+from ._util import assign, broadcast_shape, from_np, graft, inplace, needs_grad, np_of, register, scalar_tensor, type_name
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -318,9 +318,18 @@ inplace("lcm_", lcm)
 
 @register("nextafter")
 def nextafter(input: Tensor, other: Tensor) -> Tensor:
-    """The next representable float after input towards other."""
+    """The next representable float after input towards other. The gradient is PyTorch's, 1 for
+    input where it differs from other (as if the step were the identity), else 0, and 0 for other;
+    except at an infinite or NaN input, where ferrograd's is 0 (no op gives that value a slope)."""
     a, b = np_of(input), np_of(_as_tensor(other, input))
-    return graft(from_np(np.nextafter(a, b.astype(a.dtype)), like=input), input, other)
+    step = from_np(np.nextafter(a, b.astype(a.dtype)), like=input)
+    if not needs_grad(input):
+        return graft(step, other)
+    x = input.expand(*step.shape) if tuple(input.shape) != tuple(step.shape) else input
+    # x - x.detach() is 0 with slope 1 (NaN for inf and NaN inputs, hence the mask)
+    finite = (x == x) & (x.abs() != math.inf) & from_np(np.broadcast_to(a != b, tuple(step.shape)))
+    zero = scalar_tensor(0, step.dtype)
+    return graft(step + _core.where(finite, x - x.detach(), zero), other)
 
 
 inplace("nextafter_", nextafter)
