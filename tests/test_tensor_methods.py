@@ -406,3 +406,50 @@ def test_normal_and_bernoulli_functions():
     assert fg.normal(0.0, 1.0, size=(2, 2)).shape == (2, 2)
     p = fg.tensor([0.0, 1.0, 1.0])
     assert fg.bernoulli(p).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_other_random_fills_have_their_distribution():
+    fg.manual_seed(5)
+    g = A(fg.empty(4000, dtype=fg.float64).geometric_(0.25))
+    assert g.min() >= 1 and (g == np.round(g)).all() and abs(g.mean() - 4.0) < 0.25
+    ln = A(fg.empty(4000, dtype=fg.float64).log_normal_(0.0, 0.5))
+    assert (ln > 0).all() and abs(np.log(ln).mean()) < 0.05 and abs(np.log(ln).std() - 0.5) < 0.05
+    c = A(fg.empty(4000, dtype=fg.float64).cauchy_(1.0, 2.0))
+    assert abs(np.median(c) - 1.0) < 0.2  # a Cauchy has no mean; its median is the location
+    p = A(fg.poisson(fg.full((4000,), 3.0, dtype=fg.float64)))
+    assert (p == np.round(p)).all() and abs(p.mean() - 3.0) < 0.15 and abs(p.var() - 3.0) < 0.3
+    with pytest.raises(RuntimeError, match="geometric_ expects p to be in \\(0, 1\\)"):
+        fg.empty(2).geometric_(1.5)
+
+
+def test_half_precision_fills_draw_in_float32():
+    fg.manual_seed(2)
+    h = fg.empty(100, dtype=fg.float16).uniform_(-1, 1)
+    assert h.dtype == fg.float16 and -1 <= float(h.min()) and float(h.max()) < 1
+
+
+def test_cpu_only_utilities():
+    x = fg.tensor([1.0, 2.0, 3.0])
+    assert x.apply_(lambda v: v * 10).tolist() == [10.0, 20.0, 30.0]
+    assert x.map_(fg.tensor([1.0, 1.0, 2.0]), lambda a, b: a - b).tolist() == [9.0, 19.0, 28.0]
+    assert x.map2_(fg.ones(3), fg.ones(3), lambda a, b, c: a + b + c).tolist() == [11.0, 21.0, 30.0]
+    assert x.share_memory_() is x and not x.is_shared() and not x.is_pinned()
+    assert x.is_set_to(x) and not x.is_set_to(x.clone()) and x.const_data_ptr() == x.data_ptr()
+    assert x.to_dense() is x and x.new_empty_strided((2, 2), (2, 1)).shape == (2, 2)
+    p = fg.zeros(3, requires_grad=True)
+    loaded = p.module_load(fg.ones(3, requires_grad=True))
+    assert not loaded.requires_grad and loaded.tolist() == [1.0, 1.0, 1.0]
+    for name in ("xpu", "ipu", "mtia"):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            getattr(x, name)()
+    assert not any(getattr(x, n) for n in ("is_mps", "is_xpu", "is_xla", "is_meta", "is_quantized", "is_nested"))
+
+
+def test_unsafe_and_function_in_place_forms():
+    x = fg.arange(5.0)
+    assert [t.tolist() for t in x.unsafe_split_with_sizes([2, 3])] == [[0.0, 1.0], [2.0, 3.0, 4.0]]
+    assert [t.shape[0] for t in x.unsafe_chunk(2)] == [3, 2]
+    y = fg.tensor([-2.0, 3.0])
+    assert fg.square_(y) is y and y.tolist() == [4.0, 9.0]
+    assert fg.clamp_min_(y, 5.0).tolist() == [5.0, 9.0] and fg.zero_(y).tolist() == [0.0, 0.0]
+    assert fg.fill_(y, 7).tolist() == [7.0, 7.0]
