@@ -61,9 +61,9 @@ macro_rules! binary_float_op {
 }
 
 binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
-    // At the origin the gradient is 0, as PyTorch's (not 0/0).
-    dx: |x, y| if x == 0.0 && y == 0.0 { 0.0 } else { y / (x * x + y * y) },
-    dy: |x, y| if x == 0.0 && y == 0.0 { 0.0 } else { -x / (x * x + y * y) });
+    // Where x^2 + y^2 is 0 (the origin, or underflow) the gradient is 0, as PyTorch's (not 0/0).
+    dx: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { y / r } },
+    dy: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { -x / r } });
 binary_float_op!(logaddexp_float, LogaddexpBackward, "LogaddexpBackward0",
     // log(e^x + e^y) = max + log1p(e^-|x-y|); equal infinities give that infinity, not NaN.
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp().ln_1p() },
@@ -76,8 +76,8 @@ binary_float_op!(logaddexp2_float, Logaddexp2Backward, "Logaddexp2Backward0",
 binary_float_op!(xlogy, XlogyBackward, "XlogyBackward0",
     // 0 where x is 0 (also for y = 0), unless y is NaN.
     |x, y| if x == T::zero() && !y.is_nan() { T::zero() } else { x * y.ln() },
-    // log(y) everywhere, also at x = 0, where PyTorch gives it too.
-    dx: |_x, y| y.ln(),
+    // log(y), also at x = 0; 0 where x is 0 and y <= 0 (PyTorch's values there).
+    dx: |x, y| if x == 0.0 && y <= 0.0 { 0.0 } else { y.ln() },
     dy: |x, y| x / y);
 binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x.copysign(y),
     // d/dx copysign(x, y) = copysign(x, y) / x (a NaN y counts by its sign bit), 0 at x = 0
