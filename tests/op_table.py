@@ -592,6 +592,64 @@ FACTORIES = [
        grad=False),
 ]
 
-ROWS: list[Op] = INDEXING + SORTING + REDUCTIONS + SHAPES + PRODUCTS + ELEMENTWISE + MORE + FACTORIES
+# ----------------------------------------------------------------------------- the Rust math family
+# (rust/ops/math.rs, binary_math.rs, scan.rs; bound through rust/python/op_tables.rs)
+_vec = np.vectorize
+MATH = [
+    Op("log1p", lambda L, x: L.log1p(x), [In((3, 4), "pos")], ref=np.log1p),
+    Op("expm1", lambda L, x: L.expm1(x), [In((3, 4))], ref=np.expm1),
+    Op("log2", lambda L, x: L.log2(x), [In((3, 4), "pos")], ref=np.log2),
+    Op("log10", lambda L, x: L.log10(x), [In((3, 4), "pos")], ref=np.log10),
+    Op("exp2", lambda L, x: L.exp2(x), [In((3, 4))], ref=np.exp2),
+    Op("rsqrt", lambda L, x: L.rsqrt(x), [In((3, 4), "pos")], ref=lambda x: 1 / np.sqrt(x)),
+    Op("reciprocal", lambda L, x: L.reciprocal(x), [In((3, 4), "nz")], ref=np.reciprocal),
+    Op("tan", lambda L, x: L.tan(x), [In((3, 4), "unit")], ref=np.tan),
+    Op("asin", lambda L, x: L.asin(x), [In((3, 4), "unit")], ref=np.arcsin),
+    Op("acos", lambda L, x: L.acos(x), [In((3, 4), "unit")], ref=np.arccos),
+    Op("atan", lambda L, x: L.atan(x), [In((3, 4))], ref=np.arctan),
+    Op("sinh", lambda L, x: L.sinh(x), [In((3, 4))], ref=np.sinh),
+    Op("cosh", lambda L, x: L.cosh(x), [In((3, 4))], ref=np.cosh),
+    Op("asinh", lambda L, x: L.asinh(x), [In((3, 4))], ref=np.arcsinh),
+    Op("acosh", lambda L, x: L.acosh(x + 1.5), [In((3, 4), "pos")], ref=lambda x: np.arccosh(x + 1.5)),
+    Op("atanh", lambda L, x: L.atanh(x), [In((3, 4), "unit")], ref=np.arctanh),
+    Op("erf", lambda L, x: L.erf(x), [In((3, 4))], ref=_vec(math.erf)),
+    Op("erfc", lambda L, x: L.erfc(x), [In((3, 4))], ref=_vec(math.erfc)),
+    Op("erfinv", lambda L, x: L.erfinv(x), [In((3, 4), "unit")], ref=None),
+    Op("lgamma", lambda L, x: L.lgamma(x), [In((3, 4), "pos")], ref=_vec(math.lgamma)),
+    Op("digamma", lambda L, x: L.digamma(x), [In((3, 4), "pos")], ref=None),
+    Op("sinc", lambda L, x: L.sinc(x), [In((3, 4), "nz")], ref=np.sinc),
+    Op("logit", lambda L, x: L.logit(x * 0.4 + 0.5), [In((3, 4), "unit")], ref=lambda x: np.log((x * 0.4 + 0.5) / (0.5 - x * 0.4))),
+    Op("logit_eps", lambda L, x: L.logit(x, 0.2), [In((3, 4), "unit")], grad=False,
+       ref=lambda x: np.log(np.clip(x, 0.2, 0.8) / (1 - np.clip(x, 0.2, 0.8)))),
+    Op("floor", lambda L, x: L.floor(x), [In((3, 4), "u")], ref=np.floor),
+    Op("ceil", lambda L, x: L.ceil(x), [In((3, 4), "u")], ref=np.ceil),
+    Op("trunc", lambda L, x: L.trunc(x), [In((3, 4), "u")], ref=np.trunc),
+    Op("round", lambda L, x: L.round(x * 3), [In((3, 4), "u")], ref=lambda x: np.round(x * 3)),
+    Op("round_decimals", lambda L, x: L.round(x, decimals=2), [In((3, 4), "u")], ref=lambda x: np.round(x, 2)),
+    Op("frac", lambda L, x: L.frac(x), [In((3, 4), "u")], ref=lambda x: x - np.trunc(x)),
+    Op("sign", lambda L, x: L.sign(x), [In((3, 4), "nz")], ref=np.sign),
+    Op("atan2", lambda L, a, b: L.atan2(a, b), [In((3, 4), "nz"), In((4,), "nz")], ref=np.arctan2),
+    Op("hypot", lambda L, a, b: L.hypot(a, b), [In((3, 4), "nz"), In((3, 1), "nz")], ref=np.hypot),
+    Op("fmod", lambda L, a, b: L.fmod(a, b), [In((3, 4), "big"), In((4,), "pos")], ref=np.fmod),
+    Op("copysign", lambda L, a, b: L.copysign(a, b), [In((3, 4), "nz"), In((3, 4), "nz", grad=False)], ref=np.copysign),
+    Op("logaddexp", lambda L, a, b: L.logaddexp(a, b), [In((3, 4)), In((4,))], ref=np.logaddexp),
+    Op("logaddexp2", lambda L, a, b: L.logaddexp2(a, b), [In((3, 4)), In((4,))], ref=np.logaddexp2),
+    Op("xlogy", lambda L, a, b: L.xlogy(a, b), [In((3, 4)), In((3, 4), "pos")], ref=lambda a, b: a * np.log(b)),
+    Op("fmax", lambda L, a, b: L.fmax(a, b), [In((3, 4), "distinct"), In((3, 4), "distinct")], ref=np.fmax),
+    Op("fmin", lambda L, a, b: L.fmin(a, b), [In((3, 4), "distinct"), In((3, 4), "distinct")], ref=np.fmin),
+    Op("div_floor", lambda L, a, b: L.div(a, b, rounding_mode="floor"), [In((3, 4), "big"), In((4,), "pos")], grad=False,
+       ref=lambda a, b: np.floor_divide(a, b)),
+    Op("div_trunc", lambda L, a, b: L.div(a, b, rounding_mode="trunc"), [In((3, 4), "big"), In((4,), "pos")], grad=False,
+       ref=lambda a, b: np.trunc(a / b)),
+    Op("cumsum", lambda L, x: L.cumsum(x, 1), [In((3, 4))], ref=lambda x: np.cumsum(x, 1)),
+    Op("cumprod", lambda L, x: L.cumprod(x, 0), [In((3, 4), "nz")], ref=lambda x: np.cumprod(x, 0)),
+    Op("cumprod_zero", lambda L, x: L.cumprod(x * L.tensor([1.0, 0.0, 1.0, 1.0], dtype=x.dtype), 1), [In((3, 4), "nz")],
+       ref=lambda x: np.cumprod(x * np.array([1.0, 0.0, 1.0, 1.0]), 1)),
+    Op("prod", lambda L, x: L.prod(x), [In((2, 3), "nz")], ref=np.prod),
+    Op("prod_dim", lambda L, x: L.prod(x, 1, keepdim=True), [In((3, 4), "nz")], ref=lambda x: np.prod(x, 1, keepdims=True)),
+]
+
+
+ROWS: list[Op] = MATH + INDEXING + SORTING + REDUCTIONS + SHAPES + PRODUCTS + ELEMENTWISE + MORE + FACTORIES
 BY_ID = {op.id: op for op in ROWS}
 assert len(BY_ID) == len(ROWS), "duplicate op ids"
