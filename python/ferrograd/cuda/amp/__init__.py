@@ -4,38 +4,9 @@ machine without CUDA: the scaler disables itself, autocast computes in full prec
 
 from __future__ import annotations
 
-import warnings
-
-from ...amp import autocast as _autocast
 from ...amp import custom_bwd, custom_fwd
-from ...amp.grad_scaler import GradScaler as _GradScaler
+from ...amp._deprecated import device_spellings
 
-
-class autocast(_autocast):  # noqa: N801 (PyTorch's name)
-    def __init__(self, enabled: bool = True, dtype=None, cache_enabled: bool = True) -> None:
-        warnings.warn(
-            "`fg.cuda.amp.autocast(args...)` is deprecated. Please use `fg.amp.autocast('cuda', args...)` instead.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        super().__init__("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
-
-
-class GradScaler(_GradScaler):
-    def __init__(
-        self,
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-        enabled: bool = True,
-    ) -> None:
-        warnings.warn(
-            "`fg.cuda.amp.GradScaler(args...)` is deprecated. Please use `fg.amp.GradScaler('cuda', args...)` instead.",
-            FutureWarning,
-            stacklevel=2,
-        )
-        super().__init__("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
-
+autocast, GradScaler = device_spellings("cuda", __name__)
 
 __all__ = ["GradScaler", "autocast", "custom_bwd", "custom_fwd"]
