@@ -266,6 +266,13 @@ class Module:
     def pinned_mode(self) -> str | None:
         return self.__dict__.get("_pinned_mode")
 
+    def _mode_meaning(self) -> str | None:
+        """What the current mode means for this module, for `modes()` and `summary()`; None for a
+        module whose behaviour does not depend on train/eval (the default). Layers that behave
+        differently in training (Dropout, BatchNorm, InstanceNorm with running stats, RReLU, ...)
+        override it, so the mode report needs no list of layer classes."""
+        return None
+
     def modes(self):
         """Every module whose behaviour depends on the mode: path, class, mode, pin and what the
         mode means for it. Printable; `.entries` has the data. Changes nothing."""

@@ -40,28 +40,8 @@ class ModeContext:
 
 
 def is_mode_dependent(m: Module) -> bool:
-    from ..modules.batchnorm import _BatchNorm
-    from ..modules.dropout import _DropoutNd
-
-    return isinstance(m, (_BatchNorm, _DropoutNd))
-
-
-def _meaning(m: Module) -> str:
-    from ..modules.batchnorm import _BatchNorm
-
-    if isinstance(m, _BatchNorm):
-        tracked = m.running_mean is not None
-        use_batch, update = m._effective_knobs()
-        stats = "batch statistics" if use_batch else "running statistics"
-        if tracked:
-            n = int(m.num_batches_tracked.item())
-            upd = "updates running stats" if update else "running stats frozen"
-            note = f"num_batches_tracked={n}" + (": never updated" if n == 0 and not use_batch else "")
-            return f"normalises with {stats}, {upd}, {note}"
-        return f"normalises with {stats} (track_running_stats=False: no running stats)"
-    if m.training and m.p > 0:
-        return f"drops with p={m.p}"
-    return "identity (returns its input)"
+    """True for a module whose behaviour depends on train/eval (its `_mode_meaning()` says what)."""
+    return m._mode_meaning() is not None
 
 
 @dataclass(frozen=True)
@@ -121,7 +101,7 @@ def _governing_pins(model: Module) -> dict[str, str]:
 def mode_report(model: Module, *, inference: bool = False) -> ModeReport:
     pins = _governing_pins(model)
     entries = [
-        ModeEntry(path or "(root)", type(m).__name__, "train" if m.training else "eval", pins.get(path), _meaning(m))
+        ModeEntry(path or "(root)", type(m).__name__, "train" if m.training else "eval", pins.get(path), m._mode_meaning())
         for path, m in model.named_modules()
         if is_mode_dependent(m)
     ]
@@ -178,9 +158,8 @@ class inference:
 
 def freeze_batchnorm(model: Module) -> Module:
     """Freezes every BatchNorm of `model` (see `_BatchNorm.freeze_stats`); returns the model."""
-    from ..modules.batchnorm import _BatchNorm
-
     for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.freeze_stats()
+        freeze = getattr(m, "freeze_stats", None)  # BatchNorm's, and any layer with running stats
+        if freeze is not None:
+            freeze()
     return model
