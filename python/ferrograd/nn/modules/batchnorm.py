@@ -22,6 +22,8 @@ from ..module import Module, module_path
 from ..parameter import Parameter
 from ..utils.mode_warnings import StatsUpdateWithoutGradWarning, UntrackedStatsWarning, warn_once
 
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+
 
 class _BatchNorm(Module):
     _expected: tuple[int, ...] = ()
@@ -129,6 +131,17 @@ class _BatchNorm(Module):
             raise RuntimeError(f"{type(self).__name__}: use_batch_stats=False needs running statistics, "
                                "but track_running_stats=False")
         return use, update and tracked
+
+    def _mode_meaning(self) -> str:
+        tracked = self.running_mean is not None
+        use_batch, update = self._effective_knobs()
+        stats = "batch statistics" if use_batch else "running statistics"
+        if tracked:
+            n = int(self.num_batches_tracked.item())
+            upd = "updates running stats" if update else "running stats frozen"
+            note = f"num_batches_tracked={n}" + (": never updated" if n == 0 and not use_batch else "")
+            return f"normalises with {stats}, {upd}, {note}"
+        return f"normalises with {stats} (track_running_stats=False: no running stats)"
 
     def freeze_stats(self) -> "_BatchNorm":
         """Eval behaviour that survives model.train(): pins eval mode, so it normalises with the

@@ -5,6 +5,8 @@ from ... import _core
 from .. import functional as F
 from ..module import Module
 
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
+
 
 class _DropoutNd(Module):
     _fn = staticmethod(F.dropout)
@@ -20,6 +22,11 @@ class _DropoutNd(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+    def _mode_meaning(self) -> str:
+        if self.training and self.p > 0:
+            return f"drops with p={self.p}"
+        return "identity (returns its input)"
 
 
 class Dropout(_DropoutNd):
