@@ -1,6 +1,8 @@
 from .. import functional as F
 from ..module import Module
 
+__all__ = ["ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+
 
 class ReLU(Module):
     """`inplace` is accepted for compatibility; the result is computed out of place."""

@@ -5,6 +5,8 @@ from typing import Iterable, Iterator
 
 from ..module import Module
 
+__all__ = ["Sequential", "ModuleList", "ModuleDict"]
+
 
 class Sequential(Module):
     """Runs its modules in order. `Sequential(a, b)` or `Sequential(OrderedDict(name=module))`."""

@@ -10,6 +10,9 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
+__all__ = ["Conv2d"]
+
+
 _PADDING_STRINGS = ("same", "valid")
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 

@@ -6,6 +6,8 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
+__all__ = ["Identity", "Linear", "Flatten"]
+
 
 class Identity(Module):
     def __init__(self, *args, **kwargs) -> None:

@@ -8,6 +8,8 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
+__all__ = ["LayerNorm", "GroupNorm"]
+
 
 class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,

@@ -7,6 +7,8 @@ from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
+__all__ = ["Embedding"]
+
 
 class Embedding(Module):
     """A lookup table of `num_embeddings` vectors of size `embedding_dim`, initialised N(0, 1);
