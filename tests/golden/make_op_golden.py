@@ -1,6 +1,8 @@
 """Regenerates tests/golden/op_table_golden.json from PyTorch for the rows of tests/op_table.py.
 
-    cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_op_golden.py
+    cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_op_golden.py [ID_PREFIX ...]
+
+With id prefixes, only the rows whose id starts with one of them are regenerated.
 
 For every row with golden=True: the inputs (made by op_table.make_inputs, stored as they are),
 PyTorch's outputs (dtype, shape, values; Python numbers and bools as themselves) and the
@@ -73,14 +75,26 @@ def run(op) -> dict:
     }
 
 
-def main() -> None:
-    table = {op.id: run(op) for op in ROWS if op.golden}
+def main(prefixes: list[str]) -> None:
+    """Regenerates every golden row, or with prefixes only the rows whose id starts with one of
+    them (the others are kept from the current file; rows no longer in the table are dropped)."""
+    ids = {op.id for op in ROWS if op.golden}
+    table = {}
+    if prefixes and os.path.exists(OUT):
+        with open(OUT) as f:
+            table = {k: v for k, v in json.load(f)["ops"].items() if k in ids}
+    for op in ROWS:
+        if op.golden and (not prefixes or op.id.startswith(tuple(prefixes))):
+            table[op.id] = run(op)
+    table = {op.id: table[op.id] for op in ROWS if op.id in table}  # table order, stable diffs
     doc = {"torch_version": torch.__version__, "script": "tests/golden/make_op_golden.py", "ops": table}
-    with open(OUT, "w") as f:
+    tmp = f"{OUT}.{os.getpid()}.tmp"  # written whole, then renamed: a concurrent run never reads half a file
+    with open(tmp, "w") as f:
         json.dump(doc, f, indent=None, separators=(",", ":"), allow_nan=True)
         f.write("\n")
+    os.replace(tmp, OUT)
     print(f"wrote {len(table)} rows to {OUT}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
