@@ -1,5 +1,167 @@
-"""nn.functional padding, pixel/channel shuffles, fold/unfold, one_hot and normalize."""
+"""nn.functional padding, pixel/channel shuffles, one_hot and normalize.
+
+Everything here is composed from differentiable tensor ops (cat, index_select, narrow, reshape,
+permute), so backward comes from theirs: a padded element's gradient flows back to the input
+element it was copied from (summed where reflect/replicate/circular copy one element many times).
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import operator
+
+from .. import _core
+from .._core import Tensor
+from .._creation import full, tensor
+
+__all__ = ["pad"]
+
+
+# ---- pad ------------------------------------------------------------------------------------
+
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _int_tuple(fn: str, arg: str, position: int, value) -> tuple[int, ...]:
+    """PyTorch's "tuple of ints" argument parsing: a tuple/list (or Size) of ints, bools refused."""
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{fn}(): argument '{arg}' (position {position}) must be tuple of ints, not {type(value).__name__}")
+    out = []
+    for i, v in enumerate(value):
+        if isinstance(v, bool):
+            raise TypeError(
+                f"{fn}(): argument '{arg}' (position {position}) must be tuple of ints, "
+                f"but found element of type bool at pos {i}"
+            )
+        try:
+            out.append(operator.index(v))
+        except TypeError:
+            raise TypeError(
+                f"{fn}(): argument '{arg}' (position {position}) must be tuple of ints, "
+                f"but found element of type {type(v).__name__} at pos {i}"
+            ) from None
+    return tuple(out)
+
+
+def _pad_index(mode: str, size: int, left: int, right: int) -> list[int]:
+    """For each output position along one dim, the input position it copies (negative pads crop)."""
+    out = []
+    for j in range(size + left + right):
+        i = j - left
+        if mode == "reflect":
+            i = -i if i < 0 else i
+            i = 2 * (size - 1) - i if i >= size else i
+        elif mode == "replicate":
+            i = min(max(i, 0), size - 1)
+        else:  # circular
+            i %= size
+        out.append(i)
+    return out
+
+
+def _pad_constant(input: Tensor, pads: list[tuple[int, int]], value) -> Tensor:
+    out = input
+    for k, (left, right) in enumerate(pads):
+        dim = input.ndim - 1 - k
+        size = out.shape[dim]
+        # PyTorch crops (narrows) before it grows, so the crops alone must fit in the dim.
+        if max(-left, 0) + max(-right, 0) > size:
+            raise RuntimeError(
+                f"pad: negative padding ({left}, {right}) crops more than the size {size} of dimension {dim} "
+                f"of the input of size {list(input.shape)} (narrow(): length must be non-negative)"
+            )
+        # Crop first (negative pads), then grow with blocks of `value`.
+        start, stop = max(-left, 0), size - max(-right, 0)
+        if start or stop != size:
+            out = out.narrow(dim, start, max(stop - start, 0))
+        blocks = []
+        for amount in (left, right):
+            shape = list(out.shape)
+            shape[dim] = max(amount, 0)
+            blocks.append(full(shape, value, dtype=out.dtype, device=out.device) if amount > 0 else None)
+        if blocks[0] is not None or blocks[1] is not None:
+            out = _core.cat([b for b in (blocks[0], out, blocks[1]) if b is not None], dim)
+    return out
+
+
+def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> None:
+    """PyTorch's per-mode checks, in its order and wording (last dim first)."""
+    nd = len(pads)
+    shape = list(input.shape)
+    spatial = shape[input.ndim - nd:]
+    if mode in ("reflect", "replicate"):
+        # every dim but the batch dim (the first of a batched input) must be non-empty
+        checked = shape[1:] if input.ndim == nd + 2 else shape
+        if 0 in checked:
+            raise RuntimeError(
+                f"pad: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with possibly 0 batch size and other "
+                f"non-zero dimensions for input, but got: {shape}"
+            )
+        if input.dtype == _core.bool:
+            kernel = "reflection" if mode == "reflect" else "replication"
+            raise NotImplementedError(f"pad: \"{kernel}_pad{nd}d\" not implemented for 'Bool'")
+    if mode == "reflect":
+        for k, (left, right) in enumerate(pads):
+            dim = input.ndim - 1 - k
+            if left >= shape[dim] or right >= shape[dim]:
+                raise RuntimeError(
+                    f"pad: Argument #{4 + 2 * k}: Padding size should be less than the corresponding input dimension, "
+                    f"but got: padding ({left}, {right}) at dimension {dim} of input {shape}"
+                )
+    if mode in ("reflect", "replicate"):
+        names = "DHW"[3 - nd:]
+        outs = [spatial[i] + pads[nd - 1 - i][0] + pads[nd - 1 - i][1] for i in range(nd)]
+        if any(o < 1 for o in outs):
+            inp = ", ".join(f"{n}: {s}" for n, s in zip(names, spatial))
+            got = " ".join(f"{n}: {o}" for n, o in zip(names, outs))
+            raise RuntimeError(f"pad: input ({inp}) is too small. Calculated output {got} (mode {mode!r} needs >= 1)")
+    if mode == "circular":
+        for k, (left, right) in enumerate(pads):
+            size = shape[input.ndim - 1 - k]
+            if left > size or right > size:
+                raise RuntimeError("pad: Padding value causes wrapping around more than once.")
+            if size + left + right < 0:
+                raise RuntimeError("pad: Negative padding value is resulting in an empty dimension")
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pads `input`; `pad` lists (left, right) amounts starting from the LAST dim:
+    (wl, wr), (wl, wr, ht, hb), (wl, wr, ht, hb, df, db). Negative amounts crop.
+
+    - 'constant' fills with `value` (default 0) and pads any number of trailing dims of any input.
+    - 'reflect' mirrors without repeating the edge (each amount must be < that dim's size),
+      'replicate' repeats the edge, 'circular' wraps around (amount <= size). These three pad the
+      last 1, 2 or 3 dims of an unbatched (C, *) or batched (N, C, *) input only: a pad of length 2
+      needs a 2-D or 3-D input, 4 a 3-D or 4-D one, 6 a 4-D or 5-D one (PyTorch's rule).
+
+    Shape: output size along each padded dim = size + left + right.
+    """
+    if not isinstance(mode, str):
+        raise TypeError(f"pad(): argument 'mode' (position 3) must be str, not {type(mode).__name__}")
+    amounts = _int_tuple("pad", "pad", 2, pad)
+    if len(amounts) % 2:
+        raise RuntimeError("pad: Padding length must be divisible by 2")
+    if len(amounts) > 2 * input.ndim:
+        raise RuntimeError(
+            "pad: Padding length should be less than or equal to two times the input dimension but got padding "
+            f"length {len(amounts)} and input of dimension {input.ndim}"
+        )
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: Unrecognised padding mode {mode}")
+    pads = [(amounts[i], amounts[i + 1]) for i in range(0, len(amounts), 2)]  # pads[k] is dim -1-k
+    if mode == "constant":
+        return _pad_constant(input, pads, 0 if value is None else value)
+    if value is not None and value != 0:
+        raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
+    nd = len(pads)
+    if nd not in (1, 2, 3) or input.ndim not in (nd + 1, nd + 2):
+        raise NotImplementedError(f"pad: Padding size {len(amounts)} is not supported for {input.ndim}D input tensor.")
+    _check_pad_sizes(mode, input, pads)
+    out = input
+    for k, (left, right) in enumerate(pads):
+        dim = input.ndim - 1 - k
+        size = input.shape[dim]
+        if left == 0 and right == 0:
+            continue
+        index = tensor(_pad_index(mode, size, left, right), dtype=_core.int64, device=input.device)
+        out = out.index_select(dim, index)
+    return out
