@@ -11,9 +11,12 @@ import operator
 
 from .. import _core
 from .._core import Tensor
-from .._creation import full, tensor
+from .._creation import arange, full, tensor, zeros
 
-__all__ = ["pad"]
+__all__ = [
+    "pad", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
+    "one_hot", "normalize", "assert_int_or_pair",
+]
 
 
 # ---- pad ------------------------------------------------------------------------------------
@@ -40,6 +43,13 @@ def _int_tuple(fn: str, arg: str, position: int, value) -> tuple[int, ...]:
                 f"but found element of type {type(v).__name__} at pos {i}"
             ) from None
     return tuple(out)
+
+
+def _int_arg(fn: str, arg: str, position: int | None, value) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        where = f" (position {position})" if position is not None else ""
+        raise TypeError(f"{fn}(): argument '{arg}'{where} must be int, not {type(value).__name__}")
+    return operator.index(value)
 
 
 def _pad_index(mode: str, size: int, left: int, right: int) -> list[int]:
@@ -154,7 +164,13 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
     nd = len(pads)
     if nd not in (1, 2, 3) or input.ndim not in (nd + 1, nd + 2):
-        raise NotImplementedError(f"pad: Padding size {len(amounts)} is not supported for {input.ndim}D input tensor.")
+        raise NotImplementedError(
+            f"pad: Padding size {len(amounts)} is not supported for {input.ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
+        )
     _check_pad_sizes(mode, input, pads)
     out = input
     for k, (left, right) in enumerate(pads):
@@ -165,3 +181,124 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         index = tensor(_pad_index(mode, size, left, right), dtype=_core.int64, device=input.device)
         out = out.index_select(dim, index)
     return out
+
+
+# ---- pixel and channel shuffles ---------------------------------------------------------------
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r): each group of r * r channels becomes an r x r
+    block of pixels (sub-pixel convolution, Shi et al. 2016). r = upscale_factor."""
+    r = _int_arg("pixel_shuffle", "upscale_factor", 2, upscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"pixel_shuffle expects input to have at least 3 dimensions, but got input with {input.ndim} dimension(s)"
+        )
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    if c % (r * r):
+        raise RuntimeError(
+            "pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of upscale_factor, "
+            f"but input.size(-3)={c} is not divisible by {r * r}"
+        )
+    n = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)  # (*, C, H, r, W, r)
+    return x.reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W), the inverse of pixel_shuffle. r = downscale_factor."""
+    r = _int_arg("pixel_unshuffle", "downscale_factor", 2, downscale_factor)
+    if input.ndim < 3:
+        raise RuntimeError(
+            f"pixel_unshuffle expects input to have at least 3 dimensions, but got input with {input.ndim} dimension(s)"
+        )
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    *batch, c, h, w = input.shape
+    if h % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size(-2)={h} "
+            f"is not divisible by {r}"
+        )
+    if w % r:
+        raise RuntimeError(
+            f"pixel_unshuffle expects width to be divisible by downscale_factor, but input.size(-1)={w} "
+            f"is not divisible by {r}"
+        )
+    n = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)  # (*, C, r, r, H / r, W / r)
+    return x.reshape(*batch, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, C, *) with C = g * k: channel i * k + j moves to j * g + i (ShuffleNet's shuffle of g groups)."""
+    g = _int_arg("channel_shuffle", "groups", 2, groups)
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with sizes {list(input.shape)}")
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of groups:{g}")
+    n, c, *spatial = input.shape
+    if c % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {g} groups.")
+    return input.reshape(n, g, c // g, *spatial).transpose(1, 2).reshape(n, c, *spatial)
+
+
+def native_channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """PyTorch's native kernel for channel_shuffle; the same result here."""
+    return channel_shuffle(input, groups)
+
+
+# ---- one_hot, normalize -----------------------------------------------------------------------
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 indices of shape (*) -> int64 (*, num_classes) with a 1 at each index.
+    num_classes=-1 takes max(tensor) + 1 (an empty tensor then needs num_classes given)."""
+    k = _int_arg("one_hot", "num_classes", None, num_classes)
+    if tensor.dtype != _core.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if tensor.numel() == 0:
+        if k <= 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        return zeros(*tensor.shape, k, dtype=_core.int64, device=tensor.device)
+    if tensor.min().item() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    top = tensor.max().item()
+    if k == -1:
+        k = top + 1
+    elif k <= top:
+        raise RuntimeError(
+            f"Class values must be smaller than num_classes. (one_hot: max class {top}, num_classes={k})"
+        )
+    classes = arange(k, dtype=_core.int64, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).to(_core.int64)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None) -> Tensor:
+    """input / max(||input||_p over `dim`, eps): unit p-norm vectors along `dim`."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(
+            f"normalize: linalg.vector_norm: Expected a floating point or complex tensor as input. Got {input.dtype}"
+        )
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    if out is None:
+        return input / denom
+    if _core.is_grad_enabled() and input.requires_grad:
+        raise RuntimeError(
+            "normalize(): functions with out=... arguments don't support automatic differentiation, "
+            "but one of the arguments requires grad."
+        )
+    result = input / denom
+    if tuple(out.shape) != tuple(result.shape):
+        raise RuntimeError(
+            f"normalize(): out= has shape {list(out.shape)}, but the result has shape {list(result.shape)}"
+        )
+    out.copy_(result)
+    return out
+
+
+def assert_int_or_pair(arg, arg_name: str, message: str) -> None:
+    """PyTorch's helper: an int, or a sequence of two."""
+    assert isinstance(arg, int) or len(arg) == 2, message.format(arg_name)
