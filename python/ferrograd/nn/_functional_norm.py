@@ -141,14 +141,23 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
 
 
 def _cross_map_lrn2d(input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
-    """Lua Torch's SpatialCrossMapLRN (nn.CrossMapLRN2d): its window is pre_pad - 1 channels on
-    each side with pre_pad = int((size - 1) / 2 + 1), so an even `size` covers size - 1 channels;
-    the sum is still scaled by alpha / size."""
+    """PyTorch's nn.CrossMapLRN2d (Lua Torch's SpatialCrossMapLRN), forward value for value:
+    x * (k + alpha/size * s) ** -beta, where s sums the squares over channels c-h .. c+h with
+    h = int((size - 1) / 2 + 1) - 1 (an even `size` covers size - 1 channels) and, from channel
+    h + 1 on, also channel 0: PyTorch's running-sum port never subtracts channel 0 (a 1-based
+    index kept from Lua). Its hand-written backward is not the gradient of that forward (and fails
+    for size=1); here autograd differentiates the forward exactly (see known_divergences)."""
     if input.ndim != 4:
         raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
     half = int((size - 1) / 2 + 1) - 1
-    scale = _channel_window_sum(input * input, half, half) * (alpha / size) + k
-    return input * scale.pow(-beta)
+    sq = input * input
+    total = _channel_window_sum(sq, half, half)
+    c = input.shape[1]
+    if c > half + 1:
+        stuck = sq[:, 0:1].expand(input.shape[0], c - half - 1, *input.shape[2:])
+        zeros = _core.full([input.shape[0], half + 1, *input.shape[2:]], 0.0, sq.dtype)
+        total = total + _core.cat([zeros, stuck], 1)
+    return input * (total * (alpha / size) + k).pow(-beta)
 
 
 def _size(shape) -> str:
