@@ -1,6 +1,9 @@
-"""fg.nn.utils: mode contexts and reports, BatchNorm freezing and population statistics,
-mode warnings, and the model summary."""
+"""fg.nn.utils: gradient clipping and parameter flattening (PyTorch's names), mode contexts
+and reports, BatchNorm freezing and population statistics, mode warnings, and the model
+summary."""
 
+from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
+from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .mode_warnings import (
     MixedModesWarning,
     ModeWarning,
@@ -13,6 +16,8 @@ from .summary import ModelSummary, SummaryRow, summary
 from .update_bn import update_bn
 
 __all__ = [
+    "clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
+    "parameters_to_vector", "vector_to_parameters",
     "MixedModesWarning", "ModeWarning", "StatsUpdateWithoutGradWarning", "UntrackedStatsWarning", "set_mode_warnings",
     "ModeReport", "freeze_batchnorm", "inference", "mode_report", "update_bn",
     "ModelSummary", "SummaryRow", "summary",
