@@ -97,7 +97,7 @@ def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
         return coord * 0
     low, span = twice_low / 2, (twice_high - twice_low) / 2
     shifted = coord - low
-    sign = _core.where(shifted.detach() < 0, -1.0, 1.0).to(coord.dtype)
+    sign = 1 - 2 * (shifted.detach() < 0).to(coord.dtype)
     dist = shifted * sign
     flips = (dist.detach() / span).floor()
     extra = dist - flips * span
