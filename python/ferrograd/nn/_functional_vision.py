@@ -62,10 +62,17 @@ def _pad_index(mode: str, size: int, left: int, right: int) -> list[int]:
             i = 2 * (size - 1) - i if i >= size else i
         elif mode == "replicate":
             i = min(max(i, 0), size - 1)
-        else:  # circular
-            i %= size
         out.append(i)
     return out
+
+
+def _circular_index(size: int, left: int, right: int) -> list[int]:
+    """Circular padding crops first (negative amounts), then wraps the cropped range, as PyTorch's
+    _pad_circular does: (-1, 2) on [0, 1, 2, 3, 4] gives [1, 2, 3, 4, 1, 2]."""
+    lo = max(-left, 0)
+    kept = size - lo - max(-right, 0)
+    grow = max(left, 0)
+    return [lo + (j - grow) % kept for j in range(size + left + right)]
 
 
 def _pad_constant(input: Tensor, pads: list[tuple[int, int]], value) -> Tensor:
@@ -131,6 +138,14 @@ def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> N
                 raise RuntimeError("pad: Padding value causes wrapping around more than once.")
             if size + left + right < 0:
                 raise RuntimeError("pad: Negative padding value is resulting in an empty dimension")
+            kept = size - max(-left, 0) - max(-right, 0)
+            if max(left, 0) > kept or max(right, 0) > kept:
+                # PyTorch checks the uncropped size only, then copies from the output into itself:
+                # uninitialised values or an overlapping-memory error. The rule it means is this one.
+                raise RuntimeError(
+                    f"pad: Padding value causes wrapping around more than once: padding ({left}, {right}) at "
+                    f"dimension {input.ndim - 1 - k} of input {shape} wraps the {kept} elements left after the crop"
+                )
 
 
 def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) -> Tensor:
@@ -139,7 +154,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
 
     - 'constant' fills with `value` (default 0) and pads any number of trailing dims of any input.
     - 'reflect' mirrors without repeating the edge (each amount must be < that dim's size),
-      'replicate' repeats the edge, 'circular' wraps around (amount <= size). These three pad the
+      'replicate' repeats the edge, 'circular' wraps around (amount <= size; a negative amount crops
+      first and the rest wraps what is left, as in PyTorch). These three pad the
       last 1, 2 or 3 dims of an unbatched (C, *) or batched (N, C, *) input only: a pad of length 2
       needs a 2-D or 3-D input, 4 a 3-D or 4-D one, 6 a 4-D or 5-D one (PyTorch's rule).
 
@@ -178,7 +194,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         size = input.shape[dim]
         if left == 0 and right == 0:
             continue
-        index = tensor(_pad_index(mode, size, left, right), dtype=_core.int64, device=input.device)
+        positions = _circular_index(size, left, right) if mode == "circular" else _pad_index(mode, size, left, right)
+        index = tensor(positions, dtype=_core.int64, device=input.device)
         out = out.index_select(dim, index)
     return out
 
