@@ -21,165 +21,22 @@ Materialisation runs under no_grad and outside inference mode, so a first forwar
 
 from __future__ import annotations
 
-import gc
 import inspect
 
-from ... import _core
-from ..._creation import _dtype_or_default, empty, tensor
+from ..._creation import tensor
 from ...autograd.grad_mode import inference_mode, no_grad
 from ..module import Module
-from ..parameter import Parameter
+from ..parameter import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .conv import Conv2d
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .linear import Linear
 
 __all__ = [
-    "UninitializedParameter", "UninitializedBuffer", "LazyModuleMixin", "LazyLinear", "LazyConv2d",
+    "LazyModuleMixin", "LazyLinear", "LazyConv2d",
     "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
     "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]
-
-_Tensor = _core.Tensor
-
-_UNINIT_MSG = (
-    "Attempted to use an uninitialized parameter in {}. This error happens when you are using a `LazyModule` or "
-    "explicitly manipulating `ferrograd.nn.parameter.UninitializedParameter` objects. When using LazyModules Call "
-    "`forward` with a dummy batch to initialize the parameters before calling ferrograd functions"
-)
-_SHAPE_MSG = (
-    "Can't access the shape of an uninitialized parameter or buffer. This error usually happens in `load_state_dict` "
-    "when trying to load an uninitialized parameter into an initialized one. Call `forward` to initialize the "
-    "parameters before accessing their attributes."
-)
-_REPLACED_MSG = (
-    "This {} was materialised as a new {} object when its lazy module first ran (ferrograd cannot change a "
-    "tensor's shape in place yet). Lists and dicts holding it, optimizers included, were updated; a variable "
-    "bound to it was not: read the parameter again from the module (e.g. model.weight)."
-)
-
-# What a placeholder may still answer: identity, dtype/device/grad flags, the `.data` setter that
-# materialises it, and what repr and pickling need.
-_ALLOWED = {
-    "__class__", "__new__", "__init__", "__init_subclass__", "__subclasshook__", "__getattribute__", "__setattr__",
-    "__delattr__", "__dict__", "__hash__", "__eq__", "__ne__", "__repr__", "__str__", "__reduce__", "__reduce_ex__",
-    "__sizeof__", "__dir__", "__format__", "__class_getitem__", "__array_priority__", "__weakref__", "__bool__",
-    "dtype", "device", "requires_grad", "requires_grad_", "grad", "grad_fn", "is_leaf", "data", "detach",
-    "is_floating_point", "retains_grad",
-}
-
-
-def _refuse(name: str):
-    def refuse(self, *args, **kwargs):
-        raise ValueError(_UNINIT_MSG.format(f"<method '{name}' of 'ferrograd.Tensor' objects>"))
-
-    refuse.__name__ = name
-    return refuse
-
-
-class UninitializedTensorMixin:
-    """What UninitializedParameter and UninitializedBuffer share: nothing but dtype, device and
-    the grad flags can be read until `materialize(shape)` gives them a shape and storage."""
-
-    cls_to_become: type
-
-    def materialize(self, shape, device=None, dtype=None):
-        """Gives the placeholder the shape `shape` (uninitialised values: the module's
-        reset_parameters fills them) and the class `cls_to_become`; returns the materialised
-        tensor (this object once shapes can change in place; see the module docstring)."""
-        self._check_not_replaced()
-        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
-        dtype = self.dtype if dtype is None else dtype
-        with inference_mode(False), no_grad():
-            data = empty(*shape, dtype=dtype)
-        requires_grad = self.requires_grad
-        try:
-            self.data = data
-        except ValueError:
-            pass  # the `.data` setter keeps the shape: make a new tensor and rebind it (below)
-        else:
-            self.__class__ = self.cls_to_become
-            return self
-        new = Parameter(data, requires_grad) if self.cls_to_become is Parameter else data
-        _rebind(self, new)
-        object.__setattr__(self, "_materialized_as", new)
-        return new
-
-    def _check_not_replaced(self) -> None:
-        if "_materialized_as" in self.__dict__:
-            raise RuntimeError(_REPLACED_MSG.format(type(self).__name__, self.cls_to_become.__name__))
-
-    @property
-    def shape(self):
-        self._check_not_replaced()
-        raise RuntimeError(_SHAPE_MSG)
-
-    @property
-    def ndim(self):
-        self._check_not_replaced()
-        raise RuntimeError(_SHAPE_MSG)
-
-    def detach(self):
-        # state_dict() stores `p.detach()`: an uninitialized module's state_dict holds the
-        # placeholders themselves, as PyTorch's does.
-        self._check_not_replaced()
-        return self
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}>"
-
-    def __reduce_ex__(self, protocol):
-        return (type(self), (self.requires_grad, None, self.dtype))
-
-    def __deepcopy__(self, memo):
-        return type(self)(self.requires_grad, None, self.dtype)
-
-
-def _install_refusals(cls: type) -> None:
-    """Every Tensor method but the _ALLOWED ones raises PyTorch's "uninitialized parameter" error
-    (PyTorch does this with __torch_function__; ferrograd has none, so the methods are shadowed)."""
-    for name, attr in list(vars(_Tensor).items()):
-        if name in _ALLOWED or name in vars(UninitializedTensorMixin) or not callable(attr):
-            continue
-        if name.startswith("_") and not (name.startswith("__") and name.endswith("__")):
-            continue
-        setattr(cls, name, _refuse(name))
-
-
-def _rebind(old, new) -> None:
-    """Puts `new` in place of `old` in every list and dict that holds it (values only)."""
-    for holder in gc.get_referrers(old):
-        if isinstance(holder, list):
-            for i, item in enumerate(holder):
-                if item is old:
-                    holder[i] = new
-        elif isinstance(holder, dict):
-            for key, item in list(holder.items()):
-                if item is old:
-                    holder[key] = new
-
-
-class UninitializedParameter(UninitializedTensorMixin, Parameter):
-    """A Parameter without shape or values yet; a lazy module materialises it on its first forward."""
-
-    cls_to_become = Parameter
-
-    def __new__(cls, requires_grad: bool = True, device=None, dtype=None):
-        return super().__new__(cls, empty(0, dtype=_dtype_or_default(dtype)), requires_grad)
-
-
-class UninitializedBuffer(UninitializedTensorMixin, _Tensor):
-    """A buffer without shape or values yet; a lazy module materialises it on its first forward."""
-
-    cls_to_become = _Tensor
-
-    def __new__(cls, requires_grad: bool = False, device=None, dtype=None):
-        return super().__new__(cls, empty(0, dtype=_dtype_or_default(dtype)), requires_grad)
-
-
-_install_refusals(UninitializedParameter)
-_install_refusals(UninitializedBuffer)
-
 
 def _is_uninitialized(t) -> bool:
     return isinstance(t, UninitializedTensorMixin)
