@@ -136,6 +136,8 @@ def _hardtanh(input: Tensor, min_val: float, max_val: float) -> Tensor:
     if input.dtype == _core.bool:
         raise NotImplementedError("Bool inputs not supported for hardtanh")
     out = input.clamp(min_val, max_val)
+    if not input.is_floating_point():  # integers stay integers (clamp by float bounds promotes)
+        return out.to(input.dtype)
     if not needs_grad(input):
         return out
     # PyTorch's hardtanh_backward: zero where x <= min_val or x >= max_val (also at the bounds),
