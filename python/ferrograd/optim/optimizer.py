@@ -338,11 +338,15 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
+# State entries that are one number per parameter (0-dim tensors), not parameter-shaped.
+_SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
 def _check_shapes(key: Any, param: Tensor, value: Any, name: str | None = None) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             _check_shapes(key, param, v, k)
-    elif isinstance(value, Tensor) and name != "step" and value.shape != param.shape:
+    elif isinstance(value, Tensor) and name not in _SCALAR_STATE and value.shape != param.shape:
         raise ValueError(
             f"loaded state dict has '{name}' of shape {tuple(value.shape)} for parameter {key}, "
             f"but that parameter has shape {tuple(param.shape)}"
