@@ -117,7 +117,7 @@ x_test, y_test = make_batch(16)
 
 model.train()
 losses = []
-for step in range(40):
+for _step in range(40):
     idx = torch.tensor(rng.choice(32, 16, replace=False))
     optimizer.zero_grad()
     logits = model(x_train[idx])
