@@ -97,7 +97,7 @@ def _pad_constant(input: Tensor, pads: list[tuple[int, int]], value) -> Tensor:
             blocks.append(full(shape, value, dtype=out.dtype, device=out.device) if amount > 0 else None)
         if blocks[0] is not None or blocks[1] is not None:
             out = _core.cat([b for b in (blocks[0], out, blocks[1]) if b is not None], dim)
-    return out
+    return input.clone() if out is input else out  # a new tensor even for zero padding, as PyTorch
 
 
 def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> None:
@@ -113,9 +113,6 @@ def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> N
                 f"pad: Expected {nd + 1}D or {nd + 2}D (batch mode) tensor with possibly 0 batch size and other "
                 f"non-zero dimensions for input, but got: {shape}"
             )
-        if input.dtype == _core.bool:
-            kernel = "reflection" if mode == "reflect" else "replication"
-            raise NotImplementedError(f"pad: \"{kernel}_pad{nd}d\" not implemented for 'Bool'")
     if mode == "reflect":
         for k, (left, right) in enumerate(pads):
             dim = input.ndim - 1 - k
@@ -131,6 +128,9 @@ def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> N
             inp = ", ".join(f"{n}: {s}" for n, s in zip(names, spatial))
             got = " ".join(f"{n}: {o}" for n, o in zip(names, outs))
             raise RuntimeError(f"pad: input ({inp}) is too small. Calculated output {got} (mode {mode!r} needs >= 1)")
+    if mode in ("reflect", "replicate") and input.dtype == _core.bool:  # after the size checks, as PyTorch
+        kernel = "reflection" if mode == "reflect" else "replication"
+        raise NotImplementedError(f"pad: \"{kernel}_pad{nd}d\" not implemented for 'Bool'")
     if mode == "circular":
         for k, (left, right) in enumerate(pads):
             size = shape[input.ndim - 1 - k]
@@ -197,7 +197,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         positions = _circular_index(size, left, right) if mode == "circular" else _pad_index(mode, size, left, right)
         index = tensor(positions, dtype=_core.int64, device=input.device)
         out = out.index_select(dim, index)
-    return out
+    return input.clone() if out is input else out
 
 
 # ---- pixel and channel shuffles ---------------------------------------------------------------
