@@ -155,7 +155,7 @@ class UninitializedTensorMixin:
         return f"<{type(self).__name__}>"
 
     def __reduce_ex__(self, protocol):
-        return (type(self), (self.requires_grad, None, self.dtype))
+        return (type(self), (self.requires_grad, None, self.dtype.numpy_name))  # dtypes do not pickle
 
     def __deepcopy__(self, memo):
         return type(self)(self.requires_grad, None, self.dtype)

@@ -55,7 +55,8 @@ class LazyModuleMixin:
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        object.__setattr__(self, "_initialize_hook", self.register_forward_pre_hook(_infer_parameters))
+        # The hook's id, not its handle (a weakref), so an uninitialised module pickles.
+        object.__setattr__(self, "_initialize_hook_id", self.register_forward_pre_hook(_infer_parameters).id)
 
     def has_uninitialized_params(self) -> bool:
         """Whether a parameter or buffer of this module (not its children) is still a placeholder."""
@@ -106,8 +107,7 @@ def _infer_parameters(module, args):
             module.initialize_parameters(*args)
         if module.has_uninitialized_params():
             raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
-    module._initialize_hook.remove()
-    del module.__dict__["_initialize_hook"]
+    module._forward_pre_hooks.pop(module.__dict__.pop("_initialize_hook_id"), None)
     if module.cls_to_become is not None:
         module.__class__ = module.cls_to_become
     return None
