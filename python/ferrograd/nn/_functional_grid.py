@@ -156,8 +156,8 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) into (N, C, Ho, Wo), or
     input (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) into (N, C, Do, Ho, Wo).
 
-    mode: 'bilinear' (trilinear on 5-D), 'nearest' (round half to even) or 'bicubic' (4-D only,
-    A = -0.75); padding_mode: 'zeros', 'border' or 'reflection'. Gradients flow to both input and
+    mode: 'bilinear' (trilinear on 5-D), 'nearest' (round half to even) or 'bicubic' (tricubic on
+    5-D, A = -0.75); padding_mode: 'zeros', 'border' or 'reflection'. Gradients flow to both input and
     grid (zero w.r.t. the grid in 'nearest' mode, as in PyTorch)."""
     if mode not in ("bilinear", "nearest", "bicubic"):
         raise ValueError(
@@ -171,7 +171,7 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    _check_grid(input, grid, mode)
+    _check_grid(input, grid)
     d = input.ndim - 2
     n, c, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
     out_spatial = tuple(grid.shape[1:-1])
@@ -209,29 +209,29 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
 
 
 def _bicubic(flat, spatial, coords, sizes, padding_mode, align_corners):
-    # bicubic reads a 4 x 4 neighbourhood around the unnormalised (not yet padded) position, then
-    # pads each tap's integer coordinate (PyTorch's get_value_bounded)
+    # bicubic reads a 4 x 4 (x 4) neighbourhood around the unnormalised (not yet padded) position,
+    # then pads each tap's integer coordinate (PyTorch's get_value_bounded)
     src = [_unnormalize(x, sz, align_corners) for x, sz in zip(coords, sizes)]
     lo = [s.detach().floor() for s in src]
     wts = [_cubic(s - f) for s, f in zip(src, lo)]
     out = None
-    for jy in range(4):
-        for jx in range(4):
-            tap = []
-            for k, j in ((0, jx), (1, jy)):
-                pos = lo[k] - 1 + j
-                if padding_mode == "border":
-                    pos = pos.clamp(0, sizes[k] - 1)
-                elif padding_mode == "reflection":
-                    pos = _reflect(pos, 0, 2 * (sizes[k] - 1)) if align_corners else _reflect(pos, -1, 2 * sizes[k] - 1)
-                    pos = pos.clamp(0, sizes[k] - 1)
-                tap.append(pos.detach().to(_core.int64))
-            term = _gather(flat, spatial, tap, _in_bounds(tap, spatial)) * (wts[0][jx] * wts[1][jy]).unsqueeze(1)
-            out = term if out is None else out + term
+    for taps in itertools.product(range(4), repeat=len(src)):
+        idx, w = [], None
+        for k, j in enumerate(taps):
+            pos = lo[k] - 1 + j
+            if padding_mode == "border":
+                pos = pos.clamp(0, sizes[k] - 1)
+            elif padding_mode == "reflection":
+                pos = _reflect(pos, 0, 2 * (sizes[k] - 1)) if align_corners else _reflect(pos, -1, 2 * sizes[k] - 1)
+                pos = pos.clamp(0, sizes[k] - 1)
+            idx.append(pos.detach().to(_core.int64))
+            w = wts[k][j] if w is None else w * wts[k][j]
+        term = _gather(flat, spatial, idx, _in_bounds(idx, spatial)) * w.unsqueeze(1)
+        out = term if out is None else out + term
     return out
 
 
-def _check_grid(input: Tensor, grid: Tensor, mode: str) -> None:
+def _check_grid(input: Tensor, grid: Tensor) -> None:
     if input.ndim not in (4, 5):
         raise RuntimeError(
             f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but got input with "
@@ -263,5 +263,3 @@ def _check_grid(input: Tensor, grid: Tensor, mode: str) -> None:
                 "grid_sampler(): expected input to have non-empty spatial dimensions, but input has sizes "
                 f"{list(input.shape)} with dimension {k} being empty"
             )
-    if mode == "bicubic" and d != 2:
-        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
