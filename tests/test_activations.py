@@ -70,7 +70,10 @@ def test_gradient_at_kinks_is_pytorchs_choice(name, fn, points, grad):
 
 P = [-INF, -1e4, 0.0, 1e4, INF, NAN]
 # PyTorch's values and gradients at P (same recording as KINKS). The NaN gradients are PyTorch's
-# too: mish's at +-inf and softsign's at +-inf come from its own formulas.
+# too: mish's at +-inf and softsign's at +-inf come from its own formulas. At a NaN input, PyTorch's
+# elu family, hardtanh, relu6, hardswish, softshrink and hardshrink give a gradient that depends on
+# the length (its scalar kernel passes it, the vectorised one, from 8 or 16 elements on, gives NaN
+# or 0); ferrograd gives the scalar kernel's at every length (P's NaN is in torch's scalar tail).
 SPECIAL = [
     ("elu", F.elu, [-1, -1, 0, 1e4, INF, NAN], [0, 0, 1, 1, 1, 1]),
     ("selu", F.selu, [-SELU, -SELU, 0, 1e4 * 1.0507009873554805, INF, NAN],
@@ -103,6 +106,14 @@ def test_the_branch_where_does_not_take_sends_back_no_nan(fn, dtype):
     x = fg.tensor([-1e4, -100.0, -3.0, 3.0, 100.0, 1e4], dtype=dtype, requires_grad=True)
     fn(x).sum().backward()
     assert np.isfinite(x.grad.numpy()).all(), x.grad
+
+
+def test_gradient_at_nan_does_not_depend_on_the_length():
+    for fn in (F.elu, F.hardtanh, F.relu6, F.hardswish, F.softshrink, F.hardshrink, lambda t: F.selu_(t * 1)):
+        for n in (1, 7, 40):
+            x = fg.full((n,), NAN, dtype=fg.float64, requires_grad=True)
+            fn(x).sum().backward()
+            assert np.isfinite(x.grad.numpy()).all() and len(set(x.grad.tolist())) == 1
 
 
 def test_gradcheck_float64_on_smooth_points():

@@ -155,8 +155,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """In-place `hardtanh`."""
-    return hardtanh(input, min_val, max_val, inplace=True)
+    """In-place `hardtanh` (like PyTorch's, without F.hardtanh's min_val <= max_val check)."""
+    return _in_place(input, True, _hardtanh, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -270,6 +270,9 @@ def logsigmoid(input: Tensor) -> Tensor:
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """x where x > 0, weight * x elsewhere; weight has one element or one per channel (dim 1)."""
     _floating(input, "prelu_cpu")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {type_name(input.dtype)} and "
+                           f"{type_name(weight.dtype)}")
     if weight.ndim > 1:
         raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
     return input.prelu(weight)
