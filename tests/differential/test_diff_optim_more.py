@@ -5,6 +5,7 @@ several steps, with options drawn per case; parameters and per-parameter state m
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -224,3 +225,106 @@ def test_clip_grad_norm_matches_torch(data):
         assert (a is None) == (b is None)
         if a is not None:
             assert_values(a, b, dt, tol, f"clipped gradient (norm {norm_type}, max {max_norm})")
+
+
+# ---- parametrizations: weight_norm and spectral_norm, both forms -----------------------------------
+
+
+def _layer(L, kind, w, b):
+    if kind == "linear":
+        m = L.nn.Linear(w.shape[1], w.shape[0]).double()
+    elif kind == "conv":
+        m = L.nn.Conv2d(w.shape[1], w.shape[0], w.shape[2]).double()
+    else:  # ConvTranspose2d: weight (in, out, k, k)
+        m = L.nn.ConvTranspose2d(w.shape[0], w.shape[1], w.shape[2]).double()
+    with L.no_grad():
+        m.weight.copy_(L.tensor(w))
+        m.bias.copy_(L.tensor(b))
+    return m
+
+
+def _skip_missing(kind):
+    if kind == "convT" and not hasattr(fg.nn, "ConvTranspose2d"):
+        pytest.skip("ferrograd has no ConvTranspose2d yet")
+
+
+_KINDS = {"linear": ((4, 3), 4, (2, 3)), "conv": ((3, 2, 2, 2), 3, (1, 2, 4, 4)), "convT": ((2, 3, 2, 2), 3, (1, 2, 3, 3))}
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+@pytest.mark.parametrize("form", ["parametrizations", "legacy"])
+@pytest.mark.parametrize("dim", [0, 1, None])
+def test_weight_norm_matches_torch(kind, form, dim):
+    _skip_missing(kind)
+    wshape, nb, xshape = _KINDS[kind]
+    rng = np.random.default_rng(1)
+    w, b, x = rng.normal(size=wshape), rng.normal(size=nb), rng.normal(size=xshape)
+    out = {}
+    for L in (torch, fg):
+        m = _layer(L, kind, w, b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            if form == "legacy":
+                L.nn.utils.weight_norm(m, dim=dim)
+            else:
+                L.nn.utils.parametrizations.weight_norm(m, dim=dim)
+        y = m(L.tensor(x))
+        (y * y).sum().backward()
+        sd = m.state_dict()
+        grads = {n: p.grad.numpy().copy() for n, p in m.named_parameters()}
+        out[L.__name__] = (y.detach().numpy(), list(sd), {k: v.numpy().copy() for k, v in sd.items()}, grads)
+    (ty, tk, tsd, tg), (fy, fk, fsd, fgr) = out["torch"], out["ferrograd"]
+    assert fk == tk
+    assert sorted(fgr) == sorted(tg)
+    assert_values(fy, ty, "float64", 1e-12, f"weight_norm {form} {kind} dim={dim} output")
+    for k in tsd:
+        assert_values(fsd[k], tsd[k], "float64", 1e-12, f"state_dict[{k}]")
+    for k in tg:
+        assert_values(fgr[k], tg[k], "float64", 1e-10, f"grad of {k}")
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+@pytest.mark.parametrize("form", ["parametrizations", "legacy"])
+@pytest.mark.parametrize("n_power_iterations", [1, 3])
+def test_spectral_norm_matches_torch(kind, form, n_power_iterations):
+    """Same u and v (copied from PyTorch's random start), then two training forwards (the power
+    iteration runs), one eval forward (frozen) and a backward."""
+    _skip_missing(kind)
+    wshape, nb, xshape = _KINDS[kind]
+    rng = np.random.default_rng(2)
+    w, b, x = rng.normal(size=wshape), rng.normal(size=nb), rng.normal(size=xshape)
+    start = {}
+    out = {}
+    for L in (torch, fg):
+        m = _layer(L, kind, w, b)
+        if form == "legacy":
+            L.nn.utils.spectral_norm(m, n_power_iterations=n_power_iterations)
+            bufs = ("weight_u", "weight_v")
+            owner = m
+            names = ("weight_u", "weight_v")
+        else:
+            L.nn.utils.parametrizations.spectral_norm(m, n_power_iterations=n_power_iterations)
+            owner = m.parametrizations.weight[0]
+            names = ("_u", "_v")
+            bufs = ("parametrizations.weight.0._u", "parametrizations.weight.0._v")
+        if L is torch:
+            start = {n: getattr(owner, n).numpy().copy() for n in names}
+        else:
+            with fg.no_grad():
+                for n in names:
+                    getattr(owner, n).copy_(fg.tensor(start[n]))
+        ys = [m(L.tensor(x)) for _ in range(2)]
+        m.eval()
+        ys.append(m(L.tensor(x)))
+        (ys[-1] * ys[-1]).sum().backward()
+        sd = m.state_dict()
+        grads = {n: p.grad.numpy().copy() for n, p in m.named_parameters()}
+        out[L.__name__] = ([y.detach().numpy() for y in ys], list(sd), {k: sd[k].numpy().copy() for k in bufs}, grads)
+    (ty, tk, tb, tg), (fy, fk, fb, fgr) = out["torch"], out["ferrograd"]
+    assert fk == tk
+    for i, (a, c) in enumerate(zip(fy, ty)):
+        assert_values(a, c, "float64", 1e-10, f"spectral_norm {form} {kind} forward {i}")
+    for k in tb:
+        assert_values(fb[k], tb[k], "float64", 1e-10, f"buffer {k}")
+    for k in tg:
+        assert_values(fgr[k], tg[k], "float64", 1e-9, f"grad of {k}")
