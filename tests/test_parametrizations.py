@@ -85,7 +85,7 @@ def test_spectral_norm_iterates_in_training_and_freezes_in_eval():
     P.spectral_norm(m)
     sn = m.parametrizations.weight[0]
     u0 = sn._u.numpy().copy()
-    m.weight  # one access: one power-iteration step
+    _ = m.weight  # one access: one power-iteration step
     assert not np.array_equal(sn._u.numpy(), u0)
     m.eval()
     u1 = sn._u.numpy().copy()
@@ -116,7 +116,7 @@ def test_cached_computes_each_parametrized_tensor_once():
     with parametrize.cached():
         a, b = m.weight, m.weight
     assert len(calls) == 1 and a is b
-    m.weight
+    _ = m.weight
     assert len(calls) == 2
 
 
