@@ -86,9 +86,11 @@ def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
 
 
 def _clip(coord: Tensor, size: int) -> Tensor:
-    """Clamp to [0, size - 1] with zero gradient on and beyond the border (PyTorch's clip_coordinates_set_grad)."""
+    """Clamp to [0, size - 1] with zero gradient on and beyond the border (PyTorch's clip_coordinates_set_grad);
+    NaN goes to size - 1, as std::min(size - 1, std::max(NaN, 0)) does in PyTorch's kernel."""
     inside = (coord > 0) & (coord < size - 1)
-    return _core.where(inside, coord, coord.detach().clamp(0, size - 1))
+    border = (1 - (coord.detach() <= 0).to(coord.dtype)) * (size - 1)
+    return _core.where(inside, coord, border)
 
 
 def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
@@ -139,7 +141,8 @@ def _gather(flat: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
         stride *= n
     n, c = flat.shape[0], flat.shape[1]
     vals = flat.gather(2, lin.unsqueeze(1).expand(n, c, lin.shape[1]))
-    return vals * valid.unsqueeze(1).to(flat.dtype)
+    # where, not a multiplication by the mask: a clamped read of an inf must not become NaN
+    return _core.where(valid.unsqueeze(1).expand(n, c, lin.shape[1]), vals, zeros((), dtype=flat.dtype))
 
 
 def _in_bounds(idx: list, spatial: tuple) -> Tensor:
