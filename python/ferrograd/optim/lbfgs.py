@@ -14,9 +14,10 @@ from .optimizer import Optimizer, _check
 __all__ = ["LBFGS"]
 
 
-def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):  # noqa: ANN001, ANN202 (floats or 0-dim tensors)
+def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):
     """The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clamped to `bounds`
-    (default: between the points); the midpoint when the cubic has no minimum."""
+    (default: between the points); the midpoint when the cubic has no minimum. The arguments
+    are floats or 0-dim tensors, as in PyTorch."""
     if bounds is not None:
         xmin_bound, xmax_bound = bounds
     else:
@@ -33,7 +34,7 @@ def _cubic_interpolate(x1, f1, g1, x2, f2, g2, bounds=None):  # noqa: ANN001, AN
     return (xmin_bound + xmax_bound) / 2.0
 
 
-def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):  # noqa: ANN001, ANN202
+def _strong_wolfe(obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9, max_ls=25):
     """A line search along `d` from `x` for a step `t` meeting the strong Wolfe conditions
     (sufficient decrease, c1; curvature, c2): bracketing, then zooming by cubic interpolation.
     Returns the new loss, flat gradient, step and number of evaluations."""

@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable
 
-from ._scheduler_base import EPOCH_DEPRECATION_WARNING, LRScheduler
+from ._scheduler_base import EPOCH_DEPRECATION_WARNING, LRScheduler  # noqa: F401 (PyTorch has the name here)
 from ._scheduler_composite import ChainedScheduler, SequentialLR
 from ._scheduler_cycles import CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR
 from ._scheduler_plateau import ReduceLROnPlateau
@@ -28,8 +28,13 @@ from .optimizer import Optimizer
 __all__ = [
     "LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
     "PolynomialLR", "CosineAnnealingLR", "SequentialLR", "ChainedScheduler", "ReduceLROnPlateau", "CyclicLR",
-    "OneCycleLR", "CosineAnnealingWarmRestarts", "EPOCH_DEPRECATION_WARNING",
+    "OneCycleLR", "CosineAnnealingWarmRestarts",
 ]
+
+
+class _LRScheduler(LRScheduler):
+    """The pre-2.0 name of `LRScheduler`, still subclassed by older custom schedulers."""
+
 
 
 class StepLR(LRScheduler):
