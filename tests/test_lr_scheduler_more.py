@@ -231,3 +231,20 @@ def test_resuming_with_last_epoch_keeps_the_current_rates():
     assert opt.param_groups[0]["lr"] == 0.025
     S.ExponentialLR(opt, gamma=0.5, last_epoch=3)
     assert opt.param_groups[0]["lr"] == 0.025
+
+
+@pytest.mark.parametrize("base", [S.LRScheduler, S._LRScheduler])
+def test_custom_scheduler_written_pytorchs_way(base):
+    """A warm-up scheduler as older PyTorch code writes it: subclass, get_lr from base_lrs."""
+
+    class Warmup(base):
+        def __init__(self, optimizer, warmup, last_epoch=-1):
+            self.warmup = warmup
+            super().__init__(optimizer, last_epoch)
+
+        def get_lr(self):
+            return [base_lr * min(1.0, (self.last_epoch + 1) / self.warmup) for base_lr in self.base_lrs]
+
+    opt = make_opt((1.0,))
+    lrs = [lr[0] for lr in run(Warmup(opt, 4), opt, 5)]
+    assert lrs == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0, 1.0])
