@@ -197,3 +197,19 @@ def test_cross_map_lrn2d_errors_and_repr():
     with pytest.raises(ValueError, match=r"CrossMapLRN2d: Expected input to be 4D, got 3D instead."):
         nn.CrossMapLRN2d(3)(fg.randn(2, 3, 4))
     assert repr(nn.CrossMapLRN2d(3)) == "CrossMapLRN2d(3, alpha=0.0001, beta=0.75, k=1)"
+
+
+def test_instancenorm_one_channel_running_stats_update_once_per_forward():
+    # repeat() of a one-element tensor may be a stride-0 view; the per-instance stats must not be
+    # written into one shared element (that applied the momentum n times)
+    x = np.array([[[1.0, 3.0]], [[5.0, 7.0]]])
+    m = nn.InstanceNorm1d(1, track_running_stats=True).double()
+    m(T(x))
+    np.testing.assert_allclose(m.running_mean.numpy(), [0.4])
+    np.testing.assert_allclose(m.running_var.numpy(), [1.1])
+
+
+def test_instancenorm_float32_running_stats_with_float64_input_as_pytorch():
+    m = nn.InstanceNorm1d(2, track_running_stats=True)
+    out = m(fg.randn(3, 2, 4, dtype=fg.float64))
+    assert out.dtype == fg.float64 and m.running_mean.dtype == fg.float32

@@ -80,8 +80,11 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
     w = None if weight is None else weight.repeat(n)
     b = None if bias is None else bias.repeat(n)
     tracked = running_mean is not None and running_var is not None
-    rm = running_mean.detach().repeat(n) if tracked else None
-    rv = running_var.detach().repeat(n) if tracked else None
+    # The repeated running stats are fresh copies in the input's dtype (PyTorch accepts float32
+    # running stats with a float64 input here; clone() because repeat() of a size-1 tensor can be
+    # a stride-0 view of it); the update is copied back into the originals below.
+    rm = running_mean.detach().repeat(n).to(input.dtype).clone() if tracked else None
+    rv = running_var.detach().repeat(n).to(input.dtype).clone() if tracked else None
     update = bool(use_input_stats) and tracked and n * c > 0
     out = _core._batch_norm(x, w, b, rm, rv, bool(use_input_stats), update, float(momentum), float(eps))
     if update:

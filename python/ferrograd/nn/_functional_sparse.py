@@ -93,15 +93,14 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     keep = np.ones(idx.shape, dtype=bool) if padding_idx is None else idx != padding_idx
     nbags, d = len(starts), weight.shape[1]
     if mode == "max":
+        # An empty bag is the sum of no rows: zeros that are still part of weight's graph.
+        empty_bag = weight[0:0].sum(0)
         rows = []
         for s, e in zip(starts, ends):
             sel = np.arange(s, e)[keep[s:e]]
-            if sel.size:
-                rows.append(weight[_core.from_numpy(idx[sel])].amax(0))
-            else:
-                rows.append(_core.full([d], 0.0, weight.dtype))
+            rows.append(weight[_core.from_numpy(idx[sel])].amax(0) if sel.size else empty_bag)
         if not rows:
-            return _core.full([0, d], 0.0, weight.dtype)
+            return weight[0:0]
         return _core.stack(rows, 0)
     # sum / mean: each kept entry's row, scaled (1/count for mean, its per-sample weight), is
     # added into its bag's output row; index_add's backward routes the gradient back to the rows.
