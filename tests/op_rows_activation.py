@@ -124,6 +124,16 @@ ROWS = [
        lambda x: np.where(x > 0, x, 0.2 * x)),
     _kink("act_rrelu_eval_kink", lambda L, x: F(L).rrelu(x, training=False),
           lambda x: np.where(x > 0, x, (1 / 8 + 1 / 3) / 2 * x)),
+    # training mode is random unless lower == upper: then every slope is that value, in both libraries
+    _kink("act_rrelu_train_fixed_kink", lambda L, x: F(L).rrelu(x, 0.2, 0.2, training=True),
+          lambda x: np.where(x > 0, x, 0.2 * x)),
+    Op("act_rrelu_train_fixed", lambda L, x: F(L).rrelu(x, 0.3, 0.3, training=True), [In((3, 4))],
+       lambda x: np.where(x > 0, x, 0.3 * x)),
+    Op("act_RReLU_eval", lambda L, x: L.nn.RReLU(0.1, 0.5).eval()(x), [In((3, 4))], lambda x: np.where(x > 0, x, 0.3 * x)),
+    Op("act_RReLU_train_fixed", lambda L, x: L.nn.RReLU(0.25, 0.25).train()(x), [In((3, 4))],
+       lambda x: np.where(x > 0, x, 0.25 * x)),
+    Op("act_PReLU_module", lambda L, x: L.nn.PReLU(3, init=-0.25).double()(x), [In((2, 3, 2), "nz")],
+       lambda x: np_prelu(x, np.full(3, -0.25)), f32=False),
     # softmin and Softmax2d
     Op("act_softmin", lambda L, x: F(L).softmin(x, 1), [In((3, 4))], lambda x: np_softmax(-x, 1)),
     Op("act_softmin_dim0", lambda L, x: F(L).softmin(x, dim=0), [In((3, 4))], lambda x: np_softmax(-x, 0)),
