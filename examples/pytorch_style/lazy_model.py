@@ -51,7 +51,7 @@ before = [p for group in optimizer.param_groups for p in group["params"]]
 
 x_val, y_val = make_batch(128)
 losses = []
-for step in range(60):
+for _ in range(60):
     x, y = make_batch(32)
     model.train()
     loss = F.cross_entropy(model(x), y)
