@@ -171,3 +171,43 @@ def test_a_stale_reference_to_a_replaced_placeholder_says_where_the_parameter_we
         return
     with pytest.raises(RuntimeError, match="was materialised as a new Parameter"):
         w.shape  # noqa: B018
+
+
+def test_dtype_conversion_before_the_first_forward():
+    m = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d()).double()
+    assert m[0].weight.dtype == fg.float64 and m[1].running_mean.dtype == fg.float64
+    y = m(fg.randn(4, 2, dtype=fg.float64))
+    assert y.dtype == fg.float64 and m[0].weight.dtype == fg.float64 and m[1].running_var.dtype == fg.float64
+    assert m[1].num_batches_tracked.dtype == fg.int64
+
+
+def test_lazy_convs_follow_the_conv_family():
+    """Every convolution class conv.py has gets its lazy form (Conv1d/3d and the transposed ones
+    arrive from the conv family's branch), with PyTorch's signature (no in_channels) and repr."""
+    from ferrograd.nn.modules import conv as conv_mod
+
+    for name in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
+        if not hasattr(conv_mod, name):
+            continue
+        lazy = getattr(nn, "Lazy" + name)
+        assert lazy.cls_to_become is getattr(nn, name) and "Lazy" + name in nn.__all__
+        m = lazy(4, 3, groups=2)
+        assert repr(m).startswith(f"Lazy{name}(0, 4, kernel_size=")
+        dims = len(m.kernel_size)
+        with fg.no_grad():
+            m.initialize_parameters(fg.randn(2, 6, *([4] * dims)))
+        expect = (6, 2) if m.transposed else (4, 3)
+        assert tuple(m.weight.shape) == expect + (3,) * dims and m.in_channels == 6 and m.out_channels == 4
+
+
+def test_load_state_dict_into_a_model_containing_lazy_layers():
+    model = nn.Sequential(nn.LazyLinear(3), nn.ReLU(), nn.LazyLinear(1))
+    src = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 1))
+    try:
+        model.load_state_dict(src.state_dict())
+    except RuntimeError as e:
+        if "uninitialized" in str(e):
+            pytest.xfail("Module.load_state_dict does not call _before_load_state_dict on children yet (requested)")
+        raise
+    x = fg.randn(2, 4)
+    np.testing.assert_allclose(model(x).detach().numpy(), src(x).detach().numpy(), rtol=1e-6)

@@ -131,6 +131,38 @@ class UninitializedTensorMixin:
         object.__setattr__(self, "_materialized_as", new)
         return new
 
+    @property
+    def dtype(self):
+        return self.__dict__.get("_dtype") or Tensor.dtype.__get__(self)
+
+    def to(self, *args, **kwargs):
+        """A dtype conversion before the first forward (`model.double()`): the placeholder will
+        materialise in that dtype. Returns the placeholder itself; devices other than the CPU are
+        refused as for any tensor."""
+        self._check_not_replaced()
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, _core.dtype):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+        _core.full([], 0.0, _core.float32).to(*args, **kwargs)  # validates device arguments
+        if dtype is not None:
+            self.__dict__["_dtype"] = dtype
+        return self
+
+    def float(self):
+        return self.to(_core.float32)
+
+    def double(self):
+        return self.to(_core.float64)
+
+    def half(self):
+        return self.to(_core.float16)
+
+    def cpu(self):
+        return self
+
     def _check_not_replaced(self) -> None:
         if "_materialized_as" in self.__dict__:
             raise RuntimeError(_REPLACED_MSG.format(type(self).__name__, self.cls_to_become.__name__))

@@ -27,8 +27,8 @@ from ..._creation import tensor
 from ...autograd.grad_mode import inference_mode, no_grad
 from ..module import Module
 from ..parameter import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
+from . import conv as _conv
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from .conv import Conv2d
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .linear import Linear
 
@@ -207,7 +207,13 @@ def _lazy_conv(conv_cls: type, doc: str | None = None) -> type:
     return cls
 
 
-LazyConv2d = _lazy_conv(Conv2d)
+LazyConv2d = _lazy_conv(_conv.Conv2d)
+# Conv1d/3d and the transposed convolutions come from the conv family's own branch: each lazy
+# form appears here (and in __all__) as soon as conv.py has the class.
+for _name in ("Conv1d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"):
+    if hasattr(_conv, _name):
+        globals()["Lazy" + _name] = _lazy_conv(getattr(_conv, _name))
+        __all__.append("Lazy" + _name)
 
 
 # ---- Lazy norms ----------------------------------------------------------------------------------
