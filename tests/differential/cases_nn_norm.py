@@ -4,10 +4,13 @@ InstanceNorm1d/2d/3d (running statistics over several calls, unbatched inputs), 
 LocalResponseNorm, CrossMapLRN2d, Bilinear, EmbeddingBag, and the lazy layers (materialised by a
 first forward in each library, then PyTorch's values copied over).
 
-Not drawn: CrossMapLRN2d gradients (PyTorch's hand-written backward is not the gradient of its
-forward and fails for size=1; ferrograd differentiates the forward); EmbeddingBag "mean" and
-float64 "sum" with include_last_offset=True, where PyTorch's CPU kernel reads the bags up to the
-end of the input instead of the last offset (see known_divergences.py).
+Not drawn (PyTorch bugs ferrograd does not copy):
+- CrossMapLRN2d gradients: PyTorch's hand-written backward is not the gradient of its own forward
+  (and raises for size=1); ferrograd differentiates the forward exactly (the op table gradchecks it).
+- EmbeddingBag "mean" (and float64 "sum") with include_last_offset=True: PyTorch's CPU kernel then
+  sums, or counts, the last bag up to the end of the input instead of up to the last offset
+  (e.g. offsets [0, 2, 2, 5] over 7 indices: the mean of bag [2, 5) divided by 5); float32 "sum"
+  and "max" follow the documentation, and so does ferrograd in every mode.
 """
 
 from __future__ import annotations
