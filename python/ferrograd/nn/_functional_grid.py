@@ -90,7 +90,10 @@ def _clip(coord: Tensor, size: int) -> Tensor:
     NaN goes to size - 1, as std::min(size - 1, std::max(NaN, 0)) does in PyTorch's kernel."""
     inside = (coord > 0) & (coord < size - 1)
     border = (1 - (coord.detach() <= 0).to(coord.dtype)) * (size - 1)
-    return _core.where(inside, coord, border)
+    # PyTorch multiplies the incoming gradient by 0 outside (a NaN gradient stays NaN): the second
+    # term is 0 in value and passes gradient * 0
+    times_zero = _core.where(coord.detach().isfinite(), coord * 0, zeros((), dtype=coord.dtype))
+    return _core.where(inside, coord, border) + times_zero
 
 
 def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from .._creation import tensor
+from .._creation import tensor, zeros
 from ._functional_grid import affine_grid, grid_sample
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "grid_sample", "affine_grid"]
@@ -64,7 +64,8 @@ def _cubic_weights(t: np.ndarray) -> list:
 
 
 def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, ftype, shortcuts=False) -> list:
-    """[(index array, weight array or None)] of length out_size each: out[i] = sum w[i] * x[index[i]]."""
+    """[(index, weight or None[, mask])], arrays of length out_size: out[i] = sum w[i] * x[index[i]]
+    over the taps (where mask[i], if a mask is given)."""
     i = np.arange(out_size)
     if mode == "nearest":
         # PyTorch's 2-D nearest kernel treats out == in and out == 2 * in exactly whatever the scale
@@ -81,10 +82,14 @@ def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, fty
         src = np.floor(((i + 0.5) * np.float64(s)).astype(np.float32))
         return [(np.minimum(src.astype(np.int64), in_size - 1), None)]
     if mode == "area":  # adaptive average pooling: the window floor(i*in/out) .. ceil((i+1)*in/out)
+        if out_size == 0:
+            return [(i, None)]
         start = (i * in_size) // out_size
         end = -((-(i + 1) * in_size) // out_size)
         inv = 1.0 / (end - start)
-        return [(np.minimum(start + k, end - 1), np.where(start + k < end, inv, 0.0))
+        # windows differ in length: a tap past a window's end is masked out (not weighted by 0,
+        # which would turn an inf into NaN)
+        return [(np.minimum(start + k, end - 1), inv, None if (start + k < end).all() else start + k < end)
                 for k in range(int((end - start).max()))]
     s = _scale(in_size, out_size, align_corners, scale, ftype)
     ii = i.astype(ftype)
@@ -105,10 +110,13 @@ def _apply_taps(x: Tensor, dim: int, taps: list) -> Tensor:
     shape = [1] * x.ndim
     shape[dim] = -1
     out = None
-    for idx, w in taps:
+    for idx, w, *mask in taps:
         term = x.index_select(dim, tensor(idx, dtype=_core.int64))
         if w is not None:
             term = term * tensor(w, dtype=x.dtype).reshape(shape)
+        if mask and mask[0] is not None:
+            keep = tensor(mask[0]).reshape(shape).expand(*term.shape)
+            term = _core.where(keep, term, zeros((), dtype=x.dtype))
         out = term if out is None else out + term
     return out
 
@@ -174,15 +182,26 @@ def _output_size(input: Tensor, size, scale_factor, recompute_scale_factor, mode
     return out, scales
 
 
-def _check_sizes(input: Tensor, out: list) -> None:
+def _check_sizes(input: Tensor, out: list, mode: str) -> None:
+    """PyTorch's checks: the upsample kernels' (sizes > 0, then not empty), or adaptive pooling's for 'area'."""
     spatial = list(input.shape[2:])
-    if input.numel() == 0 and any(d == 0 for d in input.shape[1:]):
-        raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with sizes {list(input.shape)}")
+    if mode == "area":  # adaptive_avg_pool{2,3}d: empty outputs are fine, empty spatial inputs are not
+        shape = list(input.shape) if input.ndim > 3 else [*input.shape[:2], 1, input.shape[2]]
+        for k in range(2, len(shape)):
+            if shape[k] == 0:
+                raise RuntimeError(
+                    f"adaptive_avg_pool{len(shape) - 2}d(): Expected input to have non-zero size for non-batch "
+                    f"dimensions, but input has sizes {shape} with dimension {k} being empty"
+                )
+        return
     if min(spatial) <= 0 or min(out) <= 0:
         names = _NAME[input.ndim].split(", ")
         got_in = ", ".join(f"{n}: {v}" for n, v in zip(names, spatial))
         got_out = ", ".join(f"{n}: {v}" for n, v in zip(names, out))
-        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({got_in}) and output ({got_out})")
+        sep = " and" if input.ndim == 3 else ""
+        raise RuntimeError(f"Input and output sizes should be greater than 0, but got input ({got_in}){sep} output ({got_out})")
+    if input.numel() == 0 and any(d == 0 for d in input.shape[1:]):
+        raise RuntimeError(f"Non-empty {input.ndim}D data tensor expected but got a tensor with sizes {list(input.shape)}")
 
 
 def interpolate(
@@ -243,7 +262,7 @@ def _resample(input: Tensor, out: list, scales, mode: str, align_corners: bool) 
         what = {"nearest": "compute_indices_weights_nearest", "linear": "compute_indices_weights_linear",
                 "bicubic": "compute_indices_weights_cubic", "adaptive_avg_pool": "adaptive_avg_pool"}[kernel]
         raise NotImplementedError(f'"{what}" not implemented for \'{_dtype_name(input)}\'')
-    _check_sizes(input, out)
+    _check_sizes(input, out, mode)
     ftype = np.float64 if input.dtype == _core.float64 else np.float32
     axis_mode = "linear" if mode in ("bilinear", "trilinear") else "cubic" if mode == "bicubic" else mode
     x = input
