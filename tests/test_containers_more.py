@@ -208,3 +208,20 @@ def test_embeddingbag_layer():
     assert m.weight.grad[0].tolist() == [0.0, 0.0, 0.0]
     pre = nn.EmbeddingBag.from_pretrained(fg.ones(4, 2), mode="max")
     assert not pre.weight.requires_grad and pre(fg.tensor([[0, 1]])).tolist() == [[1.0, 1.0]]
+
+
+def test_embedding_bag_scale_grad_by_freq_and_max_norm():
+    w = T(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    y = F.embedding_bag(fg.tensor([1, 1, 2, 3]), w, fg.tensor([0, 2]), mode="sum", scale_grad_by_freq=True)
+    assert y.tolist() == [[6.0, 8.0, 10.0], [15.0, 17.0, 19.0]]
+    y.sum().backward()
+    assert w.grad.tolist() == [[0.0] * 3, [1.0] * 3, [1.0] * 3, [1.0] * 3]  # index 1's two rows: 2 / 2
+    with pytest.raises(RuntimeError, match="max mode does not support scaling the gradient by the frequency"):
+        F.embedding_bag(fg.tensor([1]), w, fg.tensor([0]), mode="max", scale_grad_by_freq=True)
+    table = np.arange(12.0).reshape(4, 3)
+    w2 = T(table)
+    F.embedding_bag(fg.tensor([1, 2]), w2, fg.tensor([0]), max_norm=2.0)
+    norms = np.linalg.norm(table, axis=1)
+    exp = table.copy()
+    exp[1:3] *= (2.0 / (norms[1:3] + 1e-7))[:, None]  # only the rows looked up are renormalised
+    np.testing.assert_allclose(w2.numpy(), exp, rtol=1e-12)

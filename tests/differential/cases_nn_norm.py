@@ -98,6 +98,10 @@ def _bag_args(draw):
     mode = draw(st.sampled_from(["sum", "mean", "max"]))
     c = {"num_embeddings": num, "embedding_dim": draw(st.integers(1, 3)), "mode": mode,
          "padding_idx": draw(st.none() | st.integers(0, num - 1))}
+    if mode != "max" and draw(st.booleans()):
+        c["scale_grad_by_freq"] = True
+    if draw(st.integers(0, 3)) == 0:
+        c["max_norm"], c["norm_type"] = draw(st.sampled_from([0.5, 1.0])), draw(st.sampled_from([1.0, 2.0, 3.0]))
     kw = {}
     if draw(st.booleans()):  # 2-D input: fixed-length bags
         shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))

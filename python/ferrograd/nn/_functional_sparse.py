@@ -32,10 +32,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     # Shapes
     weight (num_embeddings, D); output (B, D).
     """
-    if max_norm is not None:
-        raise NotImplementedError("embedding_bag: max_norm is not implemented in ferrograd")
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding_bag: scale_grad_by_freq and sparse gradients are not implemented in ferrograd")
+    if sparse:
+        raise NotImplementedError("embedding_bag: sparse gradients are not implemented in ferrograd (use sparse=False)")
     if weight.ndim != 2:
         raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
     if input.ndim == 2:
@@ -73,6 +71,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
     if mode not in ("sum", "mean", "max"):
         raise ValueError("mode has to be one of sum, mean or max")
+    if scale_grad_by_freq and mode == "max":
+        raise RuntimeError("max mode does not support scaling the gradient by the frequency")
     if per_sample_weights is not None:
         if mode != "sum":
             raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
@@ -91,6 +91,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             raise ValueError(f"padding_idx must be within the number of embeddings ({num}), got {padding_idx}")
         padding_idx %= num
     keep = np.ones(idx.shape, dtype=bool) if padding_idx is None else idx != padding_idx
+    if max_norm is not None:
+        _renorm_rows_(weight, np.unique(idx), float(max_norm), float(norm_type))
     nbags, d = len(starts), weight.shape[1]
     if mode == "max":
         # An empty bag is the sum of no rows: zeros that are still part of weight's graph.
@@ -110,6 +112,12 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     kept = keep[pos]
     bag_of, pos = bag_of[kept], pos[kept]
     rows = weight[_core.from_numpy(idx[pos])]
+    if scale_grad_by_freq:
+        # The same forward values; the gradient of each row divided by how often its index occurs
+        # in the whole input (PyTorch's rule). (rows - rows.detach()) is 0 but carries the gradient.
+        freq = np.bincount(idx, minlength=num).astype(np.float64)[idx[pos]]
+        scale = _core.from_numpy((1.0 / freq).reshape(-1, 1)).to(weight.dtype)
+        rows = rows.detach() + (rows - rows.detach()) * scale
     if mode == "mean":
         counts = np.bincount(bag_of, minlength=nbags).astype(np.float64)
         rows = rows * _core.from_numpy((1.0 / counts[bag_of]).reshape(-1, 1)).to(weight.dtype)
@@ -117,6 +125,21 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         rows = rows * per_sample_weights.reshape(-1)[_core.from_numpy(pos)].reshape(-1, 1)
     out = _core.full([nbags, d], 0.0, weight.dtype)
     return out.index_add(0, _core.from_numpy(bag_of), rows)
+
+
+def _renorm_rows_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's embedding_renorm_: rows (of those looked up) whose norm exceeds max_norm are
+    scaled in place to max_norm / (norm + 1e-7) of themselves, off the graph."""
+    from ..autograd.grad_mode import no_grad
+
+    if not rows.size:
+        return
+    index = _core.from_numpy(rows)
+    with no_grad():
+        selected = weight.detach()[index]
+        norms = selected.abs().pow(norm_type).sum(1).pow(1.0 / norm_type)
+        factor = _core.where(norms > max_norm, max_norm / (norms + 1e-7), _core.full([rows.size], 1.0, weight.dtype))
+        weight.detach()[index] = selected * factor.unsqueeze(1)
 
 
 def _size(shape) -> str:
