@@ -45,14 +45,8 @@ def cached() -> Iterator[None]:
             _cache.clear()
 
 
-def _module_list():
-    from ..modules.container import ModuleList  # the containers import nn.utils' siblings; keep this lazy
-
-    return ModuleList
-
-
-def _module_dict():
-    from ..modules.container import ModuleDict
+def _module_dict() -> type:
+    from ..modules.container import ModuleDict  # lazy: nn.modules is imported after nn.utils
 
     return ModuleDict
 
