@@ -211,3 +211,11 @@ def test_load_state_dict_into_a_model_containing_lazy_layers():
         raise
     x = fg.randn(2, 4)
     np.testing.assert_allclose(model(x).detach().numpy(), src(x).detach().numpy(), rtol=1e-6)
+
+
+def test_lazy_norm_without_placeholders_still_learns_its_channel_count():
+    m = nn.LazyBatchNorm1d(affine=False, track_running_stats=False)
+    assert not m.has_uninitialized_params()
+    y = m(fg.randn(4, 3))
+    assert type(m) is nn.BatchNorm1d and m.num_features == 3 and y.shape == (4, 3)
+    m(fg.randn(4, 3))  # BatchNorm1d(3) now

@@ -102,11 +102,10 @@ def _materialize_for_load(root: Module, state_dict) -> None:
 def _infer_parameters(module, args):
     """The forward pre-hook of a lazy module: materialise from the first input, then become the
     ordinary class (which removes this hook's reason to exist)."""
+    with inference_mode(False), no_grad():
+        module.initialize_parameters(*args)  # each checks for placeholders itself
     if module.has_uninitialized_params():
-        with inference_mode(False), no_grad():
-            module.initialize_parameters(*args)
-        if module.has_uninitialized_params():
-            raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
+        raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
     module._forward_pre_hooks.pop(module.__dict__.pop("_initialize_hook_id"), None)
     if module.cls_to_become is not None:
         module.__class__ = module.cls_to_become
@@ -245,10 +244,13 @@ class _LazyNormMixin(LazyModuleMixin):
         return 0 if no_batch is not None and input.ndim == no_batch else 1
 
     def initialize_parameters(self, input, *args) -> None:
+        if self.num_features == 0:
+            # Also without placeholders (affine=False, track_running_stats=False): the layer it
+            # becomes checks the channel count against num_features.
+            self._check_input_dim(input)
+            self.num_features = input.shape[self._channel_dim(input)]
         if not self.has_uninitialized_params():
             return
-        self._check_input_dim(input)
-        self.num_features = input.shape[self._channel_dim(input)]
         for t in (self.weight, self.bias, self.running_mean, self.running_var):
             if _is_uninitialized(t):
                 t.materialize((self.num_features,))
