@@ -121,11 +121,12 @@ class UninitializedTensorMixin:
         requires_grad = self.requires_grad
         try:
             self.data = data
-        except ValueError:
-            pass  # the `.data` setter keeps the shape: make a new tensor and rebind it (below)
-        else:
             self.__class__ = self.cls_to_become
             return self
+        except (ValueError, TypeError):
+            # The `.data` setter keeps the shape (or the plain Tensor class cannot take this
+            # object's layout): make a new tensor and rebind it.
+            pass
         new = Parameter(data, requires_grad) if self.cls_to_become is Parameter else data
         _rebind(self, new)
         object.__setattr__(self, "_materialized_as", new)
