@@ -265,8 +265,20 @@ def test_margin_losses_unbatched_shapes():
     close(F.multilabel_margin_loss(t64([0.1, 0.2, 0.4, 0.8]), ti([3, 3, -1, 0])), 0.65)  # a class listed twice counts twice
 
 
-def test_multilabel_margin_loss_empty_batch_mean_is_zero():
-    close(F.multilabel_margin_loss(fg.zeros(0, 4, dtype=fg.float64), fg.zeros(0, 4, dtype=fg.int64)), 0.0)
+def test_margin_losses_mean_of_empty_batch_is_nan():
+    # PyTorch returns uninitialised memory here; the mean of no samples is NaN, as mse_loss's
+    assert math.isnan(F.multilabel_margin_loss(fg.zeros(0, 4, dtype=fg.float64), fg.zeros(0, 4, dtype=fg.int64)).item())
+    assert math.isnan(F.multi_margin_loss(fg.zeros(0, 4, dtype=fg.float64), fg.zeros(0, dtype=fg.int64)).item())
+    assert F.multi_margin_loss(fg.zeros(0, 4, dtype=fg.float64), fg.zeros(0, dtype=fg.int64), reduction="sum").item() == 0
+
+
+def test_margin_losses_ignore_nan_margins_as_pytorch():
+    # PyTorch's kernels add a term only where margin - x[y] + x[i] > 0: a NaN adds nothing
+    x = t64([[float("nan"), 0.5, 0.2]], grad=True)
+    out = F.multi_margin_loss(x, ti([1]), reduction="sum")
+    close(out, (1 - 0.5 + 0.2) / 3)
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, -1 / 3, 1 / 3]])
 
 
 def test_constant_arguments_refuse_requires_grad():

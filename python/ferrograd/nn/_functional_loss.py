@@ -15,7 +15,6 @@ import warnings
 from .. import _core
 from .._core import Tensor
 from .._creation import as_tensor, ones_like
-from .._functions import where
 from ._functional_loss_ctc import ctc_loss
 from ._functional_loss_margin import (
     cosine_embedding_loss,
@@ -203,8 +202,11 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_reduction(reduction)
     diff = input - target
-    absdiff = diff.abs()
-    loss = where(absdiff < delta, 0.5 * diff * diff, delta * (absdiff - 0.5 * delta))
+    # d c - c^2 / 2 with c = clamp(d, -delta, delta) is both pieces in one formula, and its gradient
+    # is c, PyTorch's: finite for an infinite difference (a `where` of the two pieces would give
+    # NaN there from the unused quadratic branch) and NaN for a NaN one
+    inner = diff.clamp(-delta, delta)
+    loss = diff * inner - 0.5 * inner * inner
     if weight is not None:
         if tuple(weight.shape) != tuple(input.shape):
             raise ValueError(f"huber_loss: weights of shape {tuple(weight.shape)} and input of shape "

@@ -106,13 +106,14 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     t = _class_targets(fn, target, nframe, dim, f"{fn}: target out of range (classes 0..{dim - 1})")
     x = input.reshape(nframe, dim)
     tt = as_tensor(t.reshape(nframe, 1))
-    others = as_tensor(np.arange(dim)[None, :] != t[:, None]).to(input.dtype)  # constant: no gradient
-    h = (margin - x.gather(1, tt) + x).relu()  # relu: no gradient where the margin is exactly met, as PyTorch
+    z = margin - x.gather(1, tt) + x
+    others = as_tensor(np.arange(dim)[None, :] != t[:, None]) & (z > 0)  # as the kernel: only z > 0 counts
+    h = where(others, z, 0.0)
     if p == 2:
         h = h * h
     if weight is not None:
         h = h * weight.reshape(-1)[tt]
-    loss = (h * others).sum(1) / dim
+    loss = h.sum(1) / dim
     if reduction == "none":
         return loss if target.ndim > 0 else loss.reshape(())
     return apply_reduction(loss, reduction)
@@ -140,13 +141,12 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
             listed[i, j] += 1
     pairs = listed[:, :, None] * (listed == 0)[:, None, :]  # (target j, non-target k) weights
     x = input.reshape(nframe, dim)
-    z = (1 - x.unsqueeze(2) + x.unsqueeze(1)).relu()
-    loss = (z * as_tensor(pairs).to(input.dtype)).sum((1, 2)) / dim
+    z = 1 - x.unsqueeze(2) + x.unsqueeze(1)
+    counted = as_tensor(pairs > 0) & (z > 0)  # a `where`, not a product: 0 * inf would be NaN
+    loss = (where(counted, z, 0.0) * as_tensor(pairs).to(input.dtype)).sum((1, 2)) / dim
     if reduction == "none":
         return loss if input.ndim == 2 else loss.reshape(())
-    if nframe == 0:
-        return loss.sum()  # PyTorch's mean over no samples is 0
-    return apply_reduction(loss, reduction)
+    return apply_reduction(loss, reduction)  # 'mean' of no samples: NaN (PyTorch's is uninitialised memory)
 
 
 def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2,
