@@ -441,6 +441,16 @@ def test_rrelu_in_modes_report_and_summary():
     same(fg.rand(3).numpy(), expected.numpy())  # summary's forward leaves the generator as it was
 
 
+def test_rrelu_left_training_inside_fg_inference_is_reported():
+    from ferrograd.nn.utils import MixedModesWarning
+
+    model = _Net()
+    model.act.pin_mode("train")
+    with pytest.warns(MixedModesWarning, match=r"(?s)still in training mode inside fg.inference.*RReLU.*random"):
+        with fg.inference(model):
+            assert model.act.training and not model.fc.training
+
+
 # ----------------------------------------------------------------------------- gumbel_softmax
 
 
