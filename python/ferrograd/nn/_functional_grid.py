@@ -121,15 +121,28 @@ def _source_index(coord: Tensor, size: int, padding_mode: str, align_corners: bo
 
 
 def _cubic(t: Tensor) -> list:
+    """Keys' weights (A = -0.75) of taps -1, 0, 1, 2 at fraction t. Each is value + slope * (t - t0)
+    with t0 = t detached: the same value, and a gradient that is one product slope * upstream, as in
+    PyTorch's get_cubic_coefficients_grad (autograd through the polynomial would add inf - inf = NaN
+    for an inf input where PyTorch gives +-inf)."""
     a = -0.75
+    t0 = t.detach()
 
     def near(x):
         return ((a + 2) * x - (a + 3)) * x * x + 1
 
+    def near_slope(x):
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
     def far(x):
         return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
 
-    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    def far_slope(x):
+        return (3 * a * x - 10 * a) * x + 8 * a
+
+    dt = t - t0
+    return [far(t0 + 1) + far_slope(t0 + 1) * dt, near(t0) + near_slope(t0) * dt,
+            near(1 - t0) - near_slope(1 - t0) * dt, far(2 - t0) - far_slope(2 - t0) * dt]
 
 
 def _gather(flat: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:

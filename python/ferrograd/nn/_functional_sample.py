@@ -43,6 +43,20 @@ def _scale(in_size: int, out_size: int, align_corners: bool, scale: float | None
     return ftype(in_size) / ftype(out_size)
 
 
+# PyTorch's compiled CPU kernels (2.15, x86-64) contract scale * (i + 0.5) - 0.5 into one fused
+# multiply-add (a single rounding) except in the float32 linear and trilinear kernels: for 3 -> 9
+# that is -2**-55 at i = 1, not 0, which decides the taps (floor -1, not 0) and so which neighbours
+# can spread a NaN or inf. The exact product fits a wider type; round once. Found by comparing NaN
+# positions with PyTorch (tests/differential/cases_nn_sample.py draws non-finite inputs).
+_WIDE = {np.float32: np.float64, np.float64: np.longdouble if np.finfo(np.longdouble).nmant >= 63 else np.float64}
+_PLAIN_FLOAT32 = ("linear", "trilinear")
+
+
+def _fused_multiply_sub(s, x: np.ndarray, ftype) -> np.ndarray:
+    wide = _WIDE[ftype]
+    return (wide(s) * x.astype(wide) - wide(0.5)).astype(ftype)
+
+
 def _guard(real: np.ndarray, in_size: int):
     """PyTorch's guard_index_and_lambda: floor (taken in float32, as its floorf), lambda in [0, 1]."""
     idx = np.minimum(np.floor(real.astype(np.float32)).astype(np.int64), in_size - 1)
@@ -63,13 +77,14 @@ def _cubic_weights(t: np.ndarray) -> list:
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
-def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, ftype, shortcuts=False) -> list:
+def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, ftype, shortcuts=False,
+               kernel: str = "") -> list:
     """[(index, weight or None[, mask])], arrays of length out_size: out[i] = sum w[i] * x[index[i]]
     over the taps (where mask[i], if a mask is given)."""
     i = np.arange(out_size)
     if mode == "nearest":
         # PyTorch's 2-D nearest kernel treats out == in and out == 2 * in exactly whatever the scale
-        # (its 1-D and 3-D kernels do not; their backward does: see known_divergences.py)
+        # (its 1-D and 3-D kernels do not; their backward does: tests/differential/cases_nn_sample.py)
         if shortcuts and out_size == in_size:
             return [(i, None)]
         if shortcuts and out_size == 2 * in_size:
@@ -93,7 +108,12 @@ def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, fty
                 for k in range(int((end - start).max()))]
     s = _scale(in_size, out_size, align_corners, scale, ftype)
     ii = i.astype(ftype)
-    real = s * ii if align_corners else s * (ii + ftype(0.5)) - ftype(0.5)
+    if align_corners:
+        real = s * ii
+    elif ftype is np.float64 or kernel not in _PLAIN_FLOAT32:
+        real = _fused_multiply_sub(s, ii + ftype(0.5), ftype)
+    else:
+        real = s * (ii + ftype(0.5)) - ftype(0.5)
     if mode == "linear":
         if out_size == in_size:  # PyTorch copies (x * 1 + x * 0: an inf still becomes NaN, as there)
             return [(i, np.ones(out_size)), (i, np.zeros(out_size))]
@@ -268,7 +288,7 @@ def _resample(input: Tensor, out: list, scales, mode: str, align_corners: bool) 
     x = input
     for k, (n_in, n_out) in enumerate(zip(input.shape[2:], out)):
         taps = _axis_taps(axis_mode, n_in, n_out, None if scales is None else scales[k], align_corners, ftype,
-                          shortcuts=input.ndim == 4)
+                          shortcuts=input.ndim == 4, kernel=mode)
         if len(taps) == 1 and taps[0][1] is None and np.array_equal(taps[0][0], np.arange(n_in)):
             continue  # the identity along this axis
         x = _apply_taps(x, 2 + k, taps)
