@@ -325,3 +325,30 @@ def test_grid_sample_errors():
     with pytest.raises(RuntimeError, match="same dtype"):
         F.grid_sample(x, _t((2, 2, 2, 2), dtype=np.float32), align_corners=False)
     assert F.grid_sample(fg.zeros(0, 3, 4, 5), fg.zeros(0, 6, 7, 2), align_corners=False).shape == (0, 3, 6, 7)
+
+
+# ----------------------------------------------------------------------------- NaN and inf as PyTorch
+
+
+def test_nonfinite_values_spread_to_the_same_outputs_as_pytorch():
+    # PyTorch 2.15 values (CPU):
+    #   F.interpolate(torch.tensor([[[[0., 0., nan]]]], dtype=torch.float64), size=(1, 9), mode="bicubic")
+    #     -> 0 0 nan nan nan nan nan nan nan (its fused multiply-add puts output 1 at -2**-55: taps -2..1)
+    #   F.interpolate(torch.tensor([[[inf]]]), size=3, mode="linear")    -> nan nan inf (float32 and float64)
+    #   F.interpolate(torch.tensor([[[inf, 0.]]]), scale_factor=1.5, mode="area") -> inf inf 0
+    x = fg.tensor([[[[0.0, 0.0, float("nan")]]]], dtype=fg.float64)
+    out = F.interpolate(x, size=(1, 9), mode="bicubic").numpy().ravel()
+    np.testing.assert_array_equal(np.isnan(out), [False, False] + [True] * 7)
+    for dt in (fg.float32, fg.float64):
+        out = F.interpolate(fg.tensor([[[float("inf")]]], dtype=dt), size=3, mode="linear").numpy().ravel()
+        assert np.isnan(out[:2]).all() and out[2] == np.inf
+    out = F.interpolate(fg.tensor([[[float("inf"), 0.0]]]), scale_factor=1.5, mode="area").numpy().ravel()
+    assert out.tolist() == [np.inf, np.inf, 0.0]
+
+
+def test_grid_sample_bicubic_inf_input_gives_signed_inf_grid_gradient():
+    # torch: grid.grad == [-inf, nan] for input [[inf, 0]] sampled at (0, 0), bicubic, zeros
+    g = fg.zeros(1, 1, 1, 2, requires_grad=True)
+    F.grid_sample(fg.tensor([[[[float("inf"), 0.0]]]]), g, mode="bicubic", align_corners=False).sum().backward()
+    gx, gy = g.grad.numpy().ravel()
+    assert gx == -np.inf and np.isnan(gy)
