@@ -11,9 +11,10 @@ so every holder of it, the optimizer included, sees the real parameter. ferrogra
 change their shape in place yet (the `.data` setter refuses a new shape; requested in
 notes/requests.md). Until then `materialize()` makes a new Parameter and puts it in place of the
 placeholder in every list and dict that holds it: the module's own parameters, the optimizer's
-param groups, any list of parameters, module globals. A local variable bound to the placeholder keeps it;
-using it then raises an error that says where the parameter went. `materialize()` tries the
-in-place path first, so identity is kept with no change here once the setter accepts new shapes.
+param groups, any list of parameters, module globals. A local variable bound to the placeholder
+keeps it; using it then raises an error that says where the parameter went. `materialize()` tries
+the in-place path first, so identity is kept with no change here once the setter accepts new
+shapes.
 
 Materialisation runs under no_grad and outside inference mode, so a first forward inside
 `fg.inference(model)` still yields ordinary trainable parameters.
@@ -37,6 +38,7 @@ __all__ = [
     "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
     "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]
+
 
 def _is_uninitialized(t) -> bool:
     return isinstance(t, UninitializedTensorMixin)
@@ -85,7 +87,7 @@ class LazyModuleMixin:
         _materialize_for_load(self, state_dict)
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
-    def _replicate_for_data_parallel(self):  # pragma: no cover - PyTorch API parity
+    def _replicate_for_data_parallel(self):  # PyTorch's message, for API parity
         raise RuntimeError("Modules with uninitialized parameters can't be used with `DataParallel`. "
                            "Run a dummy forward pass to correctly initialize the modules")
 
