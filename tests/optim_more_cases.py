@@ -163,6 +163,10 @@ SCHEDULER_CASES = [
     {"name": "LinearLR", "kw": {"start_factor": 0.25, "total_iters": 4}, "epoch_args": [1, 2, 6, 3, 0]},
     {"name": "PolynomialLR", "kw": {"total_iters": 5, "power": 2.0}, "epoch_args": [2, 4, 9, 1]},
     {"name": "ConstantLR", "kw": {"factor": 0.5, "total_iters": 3}, "epoch_args": [1, 3, 2, 7]},
+    # swa_utils.SWALR
+    {"name": "SWALR", "kw": {"swa_lr": 0.01, "anneal_epochs": 5}},
+    {"name": "SWALR", "kw": {"swa_lr": [0.2, 0.3], "anneal_epochs": 3, "anneal_strategy": "linear"}},
+    {"name": "SWALR", "kw": {"swa_lr": 0.02, "anneal_epochs": 0}},
 ]
 SCALE_FNS = {"inv_x": _scale_fn}
 
@@ -182,6 +186,8 @@ def build_scheduler(L, opt, spec):
         kw["schedulers"] = [build_scheduler(L, opt, s) for s in kw["schedulers"]]
         if spec["name"] == "ChainedScheduler":
             return L.optim.lr_scheduler.ChainedScheduler(kw["schedulers"], optimizer=opt)
+    if spec["name"] == "SWALR":
+        return L.optim.swa_utils.SWALR(opt, **kw)
     return getattr(L.optim.lr_scheduler, spec["name"])(opt, **kw)
 
 

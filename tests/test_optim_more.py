@@ -393,3 +393,44 @@ def test_parameters_to_vector_and_back():
     np.testing.assert_array_equal(model.bias.detach().numpy(), [6.0, 7.0, 8.0])
     with pytest.raises(TypeError, match="expected torch.Tensor"):
         fg.nn.utils.vector_to_parameters([1.0] * 9, model.parameters())
+
+
+# ---- swa_utils ---------------------------------------------------------------------------------------
+
+
+def test_averaged_model_keeps_the_mean_or_the_ema_of_the_snapshots():
+    net = fg.nn.Linear(2, 2).double()
+    swa = fg.optim.swa_utils.AveragedModel(net)
+    ema = fg.optim.swa_utils.AveragedModel(net, multi_avg_fn=fg.optim.swa_utils.get_ema_multi_avg_fn(0.5))
+    snapshots = []
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        with fg.no_grad():
+            net.weight.copy_(fg.tensor(rng.normal(size=(2, 2))))
+        snapshots.append(net.weight.detach().numpy().copy())
+        swa.update_parameters(net)
+        ema.update_parameters(net)
+    assert int(swa.n_averaged) == 4 and swa.n_averaged.dtype == fg.int64
+    np.testing.assert_allclose(swa.module.weight.detach().numpy(), np.mean(snapshots, 0), rtol=1e-12)
+    want = snapshots[0]
+    for s in snapshots[1:]:
+        want = 0.5 * want + 0.5 * s
+    np.testing.assert_allclose(ema.module.weight.detach().numpy(), want, rtol=1e-12)
+    assert list(swa.state_dict()) == ["n_averaged", "module.weight", "module.bias"]
+    with pytest.raises(ValueError, match="Invalid decay value 1.5"):
+        fg.optim.swa_utils.get_ema_multi_avg_fn(1.5)
+    with pytest.raises(AssertionError, match="Only one of avg_fn and multi_avg_fn"):
+        fg.optim.swa_utils.AveragedModel(net, avg_fn=fg.optim.swa_utils.get_swa_avg_fn(),
+                                         multi_avg_fn=fg.optim.swa_utils.get_swa_multi_avg_fn())
+
+
+def test_swa_update_bn_is_pytorchs_average_of_batch_statistics():
+    net = fg.nn.Sequential(fg.nn.BatchNorm1d(2, momentum=0.3)).double()
+    rng = np.random.default_rng(1)
+    xs = [fg.tensor(rng.normal(size=(n, 2))) for n in (4, 7, 3)]
+    net.eval()
+    fg.optim.swa_utils.update_bn([(x, None) for x in xs], net)
+    bn = net[0]
+    assert not net.training and bn.momentum == 0.3
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([x.numpy().mean(0) for x in xs], 0), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), np.mean([x.numpy().var(0, ddof=1) for x in xs], 0), rtol=1e-12)

@@ -328,3 +328,45 @@ def test_spectral_norm_matches_torch(kind, form, n_power_iterations):
         assert_values(fb[k], tb[k], "float64", 1e-10, f"buffer {k}")
     for k in tg:
         assert_values(fgr[k], tg[k], "float64", 1e-9, f"grad of {k}")
+
+
+# ---- swa_utils ------------------------------------------------------------------------------------
+
+
+def _swa_run(L, averaging, use_buffers):
+    rng = np.random.default_rng(3)
+    net = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.BatchNorm1d(4), L.nn.ReLU(), L.nn.Linear(4, 1)).double()
+    with L.no_grad():
+        for p in net.parameters():
+            p.copy_(L.tensor(rng.normal(size=tuple(p.shape))))
+    kw = {}
+    if averaging == "ema":
+        kw["multi_avg_fn"] = L.optim.swa_utils.get_ema_multi_avg_fn(0.9)
+    elif averaging == "ema_avg_fn":
+        kw["avg_fn"] = L.optim.swa_utils.get_ema_avg_fn(0.8)
+    elif averaging == "swa_avg_fn":
+        kw["avg_fn"] = L.optim.swa_utils.get_swa_avg_fn()
+    avg = L.optim.swa_utils.AveragedModel(net, use_buffers=use_buffers, **kw)
+    opt = L.optim.SGD(net.parameters(), lr=0.1)
+    sched = L.optim.swa_utils.SWALR(opt, swa_lr=0.05, anneal_epochs=2)
+    xs = [L.tensor(rng.normal(size=(8, 3))) for _ in range(4)]
+    for x in xs:
+        opt.zero_grad()
+        net(x).pow(2).mean().backward()
+        opt.step()
+        avg.update_parameters(net)
+        sched.step()
+    L.optim.swa_utils.update_bn(xs, avg)
+    sd = {k: np.array(v.numpy(), dtype=np.float64) for k, v in avg.state_dict().items()}  # copies: torch's numpy() aliases
+    avg.eval()
+    return sd, avg(xs[0]).detach().numpy()
+
+
+@pytest.mark.parametrize("averaging", ["swa", "ema", "ema_avg_fn", "swa_avg_fn"])
+@pytest.mark.parametrize("use_buffers", [False, True])
+def test_averaged_model_swalr_and_update_bn_match_torch(averaging, use_buffers):
+    (tsd, ty), (fsd, fy) = _swa_run(torch, averaging, use_buffers), _swa_run(fg, averaging, use_buffers)
+    assert list(fsd) == list(tsd)
+    for k in tsd:
+        assert_values(fsd[k], tsd[k], "float64", 1e-10, f"AveragedModel({averaging}, use_buffers={use_buffers}) {k}")
+    assert_values(fy, ty, "float64", 1e-10, "averaged model output")

@@ -8,7 +8,7 @@ single-tensor code. Every optimizer accepts PyTorch's ``foreach`` (and, where Py
 autograd graph).
 """
 
-from . import lr_scheduler
+from . import lr_scheduler, swa_utils
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -23,5 +23,5 @@ from .sgd import SGD
 
 __all__ = [
     "Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "NAdam", "RAdam", "Adamax", "ASGD", "Rprop",
-    "LBFGS", "lr_scheduler",
+    "LBFGS", "lr_scheduler", "swa_utils",
 ]
