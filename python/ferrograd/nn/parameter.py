@@ -4,6 +4,7 @@ placeholders of lazy modules, UninitializedParameter and UninitializedBuffer."""
 from __future__ import annotations
 
 import gc
+import threading
 
 from .. import _core
 from .._core import Tensor
@@ -128,8 +129,16 @@ class UninitializedTensorMixin:
             # object's layout): make a new tensor and rebind it.
             pass
         new = Parameter(data, requires_grad) if self.cls_to_become is Parameter else data
-        _rebind(self, new)
         object.__setattr__(self, "_materialized_as", new)
+        pending = getattr(_batch, "pending", None)
+        if pending is None:
+            _rebind({self: new})
+        else:  # one heap scan for the whole batch on exit; the owner's stores now (see rebind_batch)
+            pending[0][self] = new
+            for store in pending[1]:
+                for key, item in list(store.items()):
+                    if item is self:
+                        store[key] = new
         return new
 
     @property
@@ -209,17 +218,45 @@ def _install_refusals(cls: type) -> None:
         setattr(cls, name, _refuse(name))
 
 
-def _rebind(old, new) -> None:
-    """Puts `new` in place of `old` in every list and dict that holds it (values only)."""
-    for holder in gc.get_referrers(old):
+def _rebind(replacements: dict) -> None:
+    """Puts each new tensor in place of its placeholder in every list and dict that holds it
+    (values only). gc.get_referrers walks the whole heap, so it runs once for all of them."""
+    # By id: the placeholders are alive (keys of `replacements`), so an id names one of them.
+    by_id = {id(old): new for old, new in replacements.items()}
+    for holder in gc.get_referrers(*replacements):
         if isinstance(holder, list):
             for i, item in enumerate(holder):
-                if item is old:
-                    holder[i] = new
-        elif isinstance(holder, dict):
+                if id(item) in by_id:
+                    holder[i] = by_id[id(item)]
+        elif isinstance(holder, dict) and holder is not replacements:
             for key, item in list(holder.items()):
-                if item is old:
-                    holder[key] = new
+                if id(item) in by_id:
+                    holder[key] = by_id[id(item)]
+
+
+# _batch.pending: (replacements, stores updated at once) while a rebind_batch is open on this
+# thread; None otherwise.
+_batch = threading.local()
+
+
+class rebind_batch:
+    """Inside the block, placeholders that materialise into new objects are put into `stores`
+    (the materialising module's _parameters and _buffers) at once, and into every other holder
+    on exit, with one heap scan for all of them (gc.get_referrers walks the whole heap)."""
+
+    def __init__(self, *stores: dict) -> None:
+        self.stores = stores
+
+    def __enter__(self):
+        self._outer = getattr(_batch, "pending", None)
+        _batch.pending = ({} if self._outer is None else self._outer[0], self.stores)
+        return self
+
+    def __exit__(self, *exc):
+        replacements = _batch.pending[0]
+        _batch.pending = self._outer
+        if self._outer is None and replacements:
+            _rebind(replacements)
 
 
 class UninitializedParameter(UninitializedTensorMixin, Parameter):

@@ -27,7 +27,7 @@ import inspect
 from ..._creation import tensor
 from ...autograd.grad_mode import inference_mode, no_grad
 from ..module import Module
-from ..parameter import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin
+from ..parameter import UninitializedBuffer, UninitializedParameter, UninitializedTensorMixin, rebind_batch
 from . import conv as _conv
 from .batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
@@ -74,12 +74,13 @@ class LazyModuleMixin:
         """Materialises the placeholders that `state_dict` has values for, with those shapes (so the
         load then copies into them), and fixes the size attributes."""
         changed = False
-        for store in (self._parameters, self._buffers):
-            for name, t in list(store.items()):
-                key = prefix + name
-                if _is_uninitialized(t) and key in state_dict and hasattr(state_dict[key], "shape"):
-                    t.materialize(tuple(state_dict[key].shape))
-                    changed = True
+        with rebind_batch(self._parameters, self._buffers):
+            for store in (self._parameters, self._buffers):
+                for name, t in list(store.items()):
+                    key = prefix + name
+                    if _is_uninitialized(t) and key in state_dict and hasattr(state_dict[key], "shape"):
+                        t.materialize(tuple(state_dict[key].shape))
+                        changed = True
         if changed and not self.has_uninitialized_params():
             self._infer_sizes()
 
@@ -95,16 +96,17 @@ class LazyModuleMixin:
 def _materialize_for_load(root: Module, state_dict) -> None:
     """Runs every lazy submodule's _before_load_state_dict with its prefix (Module.load_state_dict
     does not call it for lazy children yet: see notes/requests.md)."""
-    for path, m in root.named_modules():
-        hook = getattr(m, "_before_load_state_dict", None)
-        if hook is not None:
-            hook(state_dict, f"{path}." if path else "")
+    with rebind_batch():
+        for path, m in list(root.named_modules()):
+            hook = getattr(m, "_before_load_state_dict", None)
+            if hook is not None:
+                hook(state_dict, f"{path}." if path else "")
 
 
 def _infer_parameters(module, args):
     """The forward pre-hook of a lazy module: materialise from the first input, then become the
     ordinary class (which removes this hook's reason to exist)."""
-    with inference_mode(False), no_grad():
+    with inference_mode(False), no_grad(), rebind_batch(module._parameters, module._buffers):
         module.initialize_parameters(*args)  # each checks for placeholders itself
     if module.has_uninitialized_params():
         raise RuntimeError(f"module {module._get_name()} has not been fully initialized")
