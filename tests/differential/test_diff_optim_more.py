@@ -370,3 +370,39 @@ def test_averaged_model_swalr_and_update_bn_match_torch(averaging, use_buffers):
     for k in tsd:
         assert_values(fsd[k], tsd[k], "float64", 1e-10, f"AveragedModel({averaging}, use_buffers={use_buffers}) {k}")
     assert_values(fy, ty, "float64", 1e-10, "averaged model output")
+
+
+# ---- signatures --------------------------------------------------------------------------------------
+
+_SIGNATURES = [("optim", n) for n in ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "NAdam", "RAdam", "Adamax",
+                                      "ASGD", "Rprop", "LBFGS"]] + \
+    [("optim.lr_scheduler", n) for n in ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
+                                         "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "OneCycleLR", "CyclicLR",
+                                         "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler",
+                                         "ReduceLROnPlateau"]] + \
+    [("optim.swa_utils", n) for n in ["AveragedModel", "SWALR", "update_bn", "get_ema_multi_avg_fn", "get_swa_multi_avg_fn",
+                                      "get_ema_avg_fn", "get_swa_avg_fn"]] + \
+    [("nn.utils", n) for n in ["clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm",
+                               "clip_grads_with_norm_", "parameters_to_vector", "vector_to_parameters", "weight_norm",
+                               "remove_weight_norm", "spectral_norm", "remove_spectral_norm"]] + \
+    [("nn.utils.parametrizations", n) for n in ["weight_norm", "spectral_norm"]] + \
+    [("nn.utils.parametrize", n) for n in ["register_parametrization", "remove_parametrizations", "is_parametrized",
+                                           "cached"]]
+
+
+def _resolve(lib, path, name):
+    obj = lib
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return getattr(obj, name)
+
+
+@pytest.mark.parametrize("path, name", _SIGNATURES, ids=[f"{p}.{n}" for p, n in _SIGNATURES])
+def test_signature_is_pytorchs(path, name):
+    """Same parameter names, kinds (positional / keyword-only) and defaults."""
+    import inspect
+
+    want = [(p.name, p.kind, p.default) for p in inspect.signature(_resolve(torch, path, name)).parameters.values()]
+    got = [(p.name, p.kind, p.default) for p in inspect.signature(_resolve(fg, path, name)).parameters.values()]
+    if got != want:
+        raise Divergence(f"{path}.{name}: signature {got} vs torch {want}")
