@@ -6,8 +6,10 @@ Each op is written so that its gradient is PyTorch's everywhere, not only where 
 * at a kink the gradient is the one PyTorch's backward kernel picks: hardtanh and relu6 give 0 at
   their bounds, hardsigmoid 0 at +-3, hardswish 0 at -3 and 1 at 3, softshrink 0 at +-lambd,
   threshold 0 at the threshold, elu alpha * scale at 0, leaky_relu and rrelu the slope at 0;
-* a NaN takes the branch PyTorch's comparisons send it to (hardtanh, hardswish, softshrink and the
-  elu family pass a NaN's gradient through, hardsigmoid does not);
+* a NaN takes the branch PyTorch's scalar kernel sends it to (hardtanh, relu6, hardswish,
+  softshrink, hardshrink and the elu family pass a NaN's gradient through, hardsigmoid does not).
+  PyTorch's vectorised kernels, used on longer tensors, give some of these NaN or 0 there instead,
+  so its gradient at a NaN depends on the tensor's length; ferrograd's does not;
 * a branch that `where` does not select is computed on 0 for the elements it rejects (`_only`),
   so its backward cannot turn the zero gradient it gets there into 0 * inf = NaN (exp of a big
   input, x * (x + 3) at inf).
