@@ -78,8 +78,10 @@ class LazyModuleMixin:
             for store in (self._parameters, self._buffers):
                 for name, t in list(store.items()):
                     key = prefix + name
-                    if _is_uninitialized(t) and key in state_dict and hasattr(state_dict[key], "shape"):
-                        t.materialize(tuple(state_dict[key].shape))
+                    value = state_dict.get(key) if hasattr(state_dict, "get") else None
+                    if _is_uninitialized(t) and value is not None and not _is_uninitialized(value) \
+                            and hasattr(value, "shape"):
+                        t.materialize(tuple(value.shape))
                         changed = True
         if changed and not self.has_uninitialized_params():
             self._infer_sizes()
