@@ -225,6 +225,17 @@ def test_deprecated_size_average_and_reduce_map_as_pytorch():
         close(F.kl_div(x, t64(P), reduce=False), kl_ref(X, P, False))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_and_l1_weight_mean_is_a_weighted_mean(reduction):
+    x, y, w = t64(X, True), t64(Y), t64(P, True)
+    for fn, per in ((F.mse_loss, (X - Y) ** 2), (F.l1_loss, np.abs(X - Y))):
+        expected = (per * P).sum() / P.sum() if reduction == "mean" else reduce_ref(per * P, reduction)
+        close(fn(x, y, reduction=reduction, weight=w), expected)
+        assert gradcheck(lambda a, b, fn=fn: fn(a, y, reduction=reduction, weight=b), [x, w], atol=1e-6, rtol=1e-4)
+    with pytest.raises(ValueError, match=r"\(4,\).*\(3, 4\)"):
+        F.mse_loss(x, y, weight=t64(P[0]))
+
+
 def test_gaussian_nll_var_shapes_and_clamp():
     x, y = t64(X), t64(Y)
     close(F.gaussian_nll_loss(x, y, 0.5, reduction="sum"), gaussian_ref(X, Y, 0.5, False).sum())

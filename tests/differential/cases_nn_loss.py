@@ -160,11 +160,14 @@ def _ctc(draw):
 
 
 @st.composite
-def _huber_weighted(draw):
+def _weighted(draw, huber):
+    """input, target and an elementwise weight of their shape (huber_loss, mse_loss, l1_loss)."""
     shape, dt = draw(shapes()), draw(_dt())
     xs = [draw(tensors(shape, dt)), draw(tensors(shape, dt, nonfinite=False)),
           draw(tensors(shape, dt, low=0, high=2, nonfinite=False))]
-    kw = {"reduction": draw(_REDUCTION), "delta": draw(st.sampled_from([1.0, 0.5, 2.5]))}
+    kw = {"reduction": draw(_REDUCTION)}
+    if huber:
+        kw["delta"] = draw(st.sampled_from([1.0, 0.5, 2.5]))
     return Args(xs, kw, draw(seeds))
 
 
@@ -259,7 +262,11 @@ for _f, (_m, _args) in _F_CASES.items():
     LOSSES.append(Case(f"nn.{_m}", _module(_m), _margs, tol=20))
 LOSSES += [
     Case("F.huber_loss(weight)", lambda L, x, y, w, **kw: L.nn.functional.huber_loss(x, y, weight=w, **kw),
-         _huber_weighted(), tol=20),
+         _weighted(True), tol=20),
+    Case("F.mse_loss(weight)", lambda L, x, y, w, **kw: L.nn.functional.mse_loss(x, y, weight=w, **kw),
+         _weighted(False), tol=20),
+    Case("F.l1_loss(weight)", lambda L, x, y, w, **kw: L.nn.functional.l1_loss(x, y, weight=w, **kw),
+         _weighted(False), tol=20),
     Case("F.ctc_loss", _ctc_fn, _ctc(), tol=50),
     Case("nn.CTCLoss", _ctc_module, _ctc(), tol=50),
     Case("F.cosine_similarity", _functional("cosine_similarity"), _cosine_similarity(), tol=20),

@@ -105,18 +105,37 @@ def _constant_weight(fn: str, name: str, w: Tensor | None, input: Tensor) -> Ten
     return w.expand(*input.shape) if tuple(w.shape) != tuple(input.shape) else w
 
 
-def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """Mean squared error, one Rust op (grad_fn MseLossBackward0 as PyTorch's)."""
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+             weight: Tensor | None = None) -> Tensor:
+    """Mean squared error, one Rust op (grad_fn MseLossBackward0 as PyTorch's). With an elementwise
+    `weight` of the input's shape, 'mean' is PyTorch's weighted mean sum(w (x - y)^2) / sum(w)."""
     reduction = resolve(size_average, reduce, reduction)
     _same_shape("mse_loss", input, target)
     _check_reduction(reduction)
+    if weight is not None:
+        return _weighted("mse_loss", (input - target) ** 2, weight, reduction)
     return _core._binary_cross_entropy(input, as_tensor(target), reduction=reduction, kind="mse")
 
 
-def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
+            weight: Tensor | None = None) -> Tensor:
+    """Mean absolute error; with `weight` as mse_loss's (a weighted mean for 'mean')."""
     reduction = resolve(size_average, reduce, reduction)
     _same_shape("l1_loss", input, target)
+    if weight is not None:
+        _check_reduction(reduction)
+        return _weighted("l1_loss", (input - target).abs(), weight, reduction)
     return _reduce((input - target).abs(), reduction)
+
+
+def _weighted(fn: str, loss: Tensor, weight: Tensor, reduction: str) -> Tensor:
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError(f"{fn}: weights of shape {tuple(weight.shape)} and input of shape {tuple(loss.shape)} "
+                         "must have the same size.")
+    loss = loss * weight
+    if reduction == "mean":
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",

@@ -20,11 +20,13 @@ __all__ = [
 
 
 class _Loss(Module):
-    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", valid=("none", "mean", "sum")) -> None:
+    _reductions = ("none", "mean", "sum")
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean") -> None:
         super().__init__()
         if size_average is not None or reduce is not None:
             reduction = legacy_reduction(size_average, reduce)
-        if reduction not in valid:
+        if reduction not in self._reductions:
             raise ValueError(f"{reduction} is not a valid value for reduction")
         self.reduction = reduction
 
@@ -115,8 +117,10 @@ class KLDivLoss(_Loss):
     """F.kl_div as a layer. Use reduction='batchmean' for the KL divergence of the math
     definition: the default 'mean' averages over every element and warns (as PyTorch)."""
 
+    _reductions = ("none", "mean", "sum", "batchmean")
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False) -> None:
-        super().__init__(size_average, reduce, reduction, valid=("none", "mean", "sum", "batchmean"))
+        super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input, target):
