@@ -219,3 +219,22 @@ def test_lazy_norm_without_placeholders_still_learns_its_channel_count():
     y = m(fg.randn(4, 3))
     assert type(m) is nn.BatchNorm1d and m.num_features == 3 and y.shape == (4, 3)
     m(fg.randn(4, 3))  # BatchNorm1d(3) now
+
+
+def test_lazy_batchnorm_pin_and_mode_context_survive_materialisation():
+    model = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    model[1].pin_mode("eval")  # pinned while still lazy
+    model.train()
+    assert not model[1].training
+    with pytest.warns(UserWarning):  # eval with never-updated running stats (UntrackedStatsWarning)
+        model(fg.randn(4, 2))
+    assert type(model[1]) is nn.BatchNorm1d and model[1].pinned_mode == "eval"
+    assert model[1].num_batches_tracked.item() == 0  # eval: nothing updated
+    model[1].unpin_mode()
+    model.train()
+    with model.mode("eval"):
+        model(fg.randn(4, 2))
+        assert model[1].num_batches_tracked.item() == 0
+    model(fg.randn(4, 2))
+    assert model[1].num_batches_tracked.item() == 1
+    assert [(e.cls, e.mode, e.pinned) for e in model.modes().entries] == [("BatchNorm1d", "train", None)]

@@ -240,3 +240,17 @@ def test_aten_forms_match_the_module_file():
                                np.full((1, 4), 6.0))
     w = T(R.normal(size=(5, 2)))
     assert A.embedding(w, fg.tensor([1, 1])).tolist() == [w[1].tolist()] * 2
+
+
+def test_instancenorm_mode_context_restores_and_uses_running_stats():
+    m = nn.Sequential(nn.InstanceNorm1d(2, track_running_stats=True))
+    x = fg.randn(3, 2, 5)
+    m(x)
+    stats = m[0].running_mean.tolist()
+    with m.mode("eval"):
+        y = m(x)
+        assert m[0].running_mean.tolist() == stats
+        exp = np_instance_norm_eval(x.numpy().astype(np.float64), np.array(stats),
+                                    m[0].running_var.numpy().astype(np.float64))
+        np.testing.assert_allclose(y.numpy(), exp, rtol=1e-4, atol=1e-5)
+    assert m[0].training
