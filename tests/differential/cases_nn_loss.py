@@ -6,7 +6,7 @@ Deliberate differences not drawn (README "Where PyTorch has a known trap", and t
 - an elementwise loss's target shaped unlike its input (PyTorch broadcasts; ferrograd refuses);
 - ctc_loss's gradient for a leaf log_probs (PyTorch returns the gradient w.r.t. the logits under a
   log_softmax): log_probs are drawn as logits and go through log_softmax, as in real use; targets
-  equal to the blank (PyTorch's gradient is off) and impossible alignments without zero_infinity
+  containing the blank (PyTorch's gradient is off when it repeats) and impossible alignments without zero_infinity
   (PyTorch's gradient is NaN, ferrograd's 0) are not drawn;
 - multi_margin_loss and multilabel_margin_loss 'mean' over an empty batch (PyTorch returns uninitialised
   memory; ferrograd NaN, the mean of nothing).

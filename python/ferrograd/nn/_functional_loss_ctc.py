@@ -73,8 +73,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     the gradient with respect to the logits under the log_softmax (exp(log_probs) - posterior):
     the two agree once chained through log_softmax, as in every real use, but not for a leaf
     log_probs tensor. Two more places where PyTorch's gradient is not the derivative and
-    ferrograd's is: a target label equal to `blank` (PyTorch computes the loss but its gradient is
-    off), and an impossible alignment without zero_infinity (PyTorch gives NaN gradients for that
+    ferrograd's is: a target that repeats the `blank` label (e.g. [1, 0, 0] with blank 0: PyTorch
+    computes the loss but its gradient is off), and an impossible alignment without zero_infinity (PyTorch gives NaN gradients for that
     sample, ferrograd zeros; the loss is inf in both).
     """
     check_reduction(reduction)
