@@ -3,7 +3,7 @@
 Both are compositions of differentiable ops, so gradients flow to the input, the grid and theta:
 the grid's coordinates are unnormalised and padded (border clamp, reflection) with PyTorch's
 gradient conventions (zero gradient on and beyond a clamped border; sign flips in reflection),
-then each corner's values are gathered from the flattened input and weighted.
+then each corner's values are read as rows of the channels-last input (index_select) and weighted.
 """
 
 from __future__ import annotations
@@ -145,9 +145,10 @@ def _cubic(t: Tensor) -> list:
             near(1 - t0) - near_slope(1 - t0) * dt, far(2 - t0) - far_slope(2 - t0) * dt]
 
 
-def _gather(flat: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
-    """flat (N, C, prod(spatial)) read at integer coordinates idx = [x, y(, z)] (each (N, P), int64);
-    positions outside the input (valid False) read 0."""
+def _gather(rows: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
+    """rows (N * prod(spatial), C), the input with channels last, read at integer coordinates
+    idx = [x, y(, z)] (each (N, P), int64) into (N * P, C); positions outside the input (valid
+    False) read 0. One index_select of whole rows: far faster than a gather per channel."""
     lin = None
     stride = 1
     for k, i in enumerate(idx):  # x is the last spatial axis
@@ -155,10 +156,10 @@ def _gather(flat: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
         term = i.clamp(0, n - 1) * stride
         lin = term if lin is None else lin + term
         stride *= n
-    n, c = flat.shape[0], flat.shape[1]
-    vals = flat.gather(2, lin.unsqueeze(1).expand(n, c, lin.shape[1]))
+    batch = tensor(np.arange(lin.shape[0])[:, None] * stride)
+    vals = rows.index_select(0, (lin + batch).reshape(-1))
     # where, not a multiplication by the mask: a clamped read of an inf must not become NaN
-    return _core.where(valid.unsqueeze(1).expand(n, c, lin.shape[1]), vals, zeros((), dtype=flat.dtype))
+    return _core.where(valid.reshape(-1, 1).expand(*vals.shape), vals, zeros((), dtype=rows.dtype))
 
 
 def _in_bounds(idx: list, spatial: tuple) -> Tensor:
@@ -199,17 +200,17 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         p *= s
     if n == 0 or p == 0 or c == 0:
         return zeros((n, c, *out_spatial), dtype=input.dtype)
-    flat = input.reshape(n, c, -1)
+    rows = input.reshape(n, c, -1).transpose(1, 2).reshape(-1, c)
     g = grid.reshape(n, p, d)
     coords = [g[:, :, k] for k in range(d)]  # x, y(, z): x indexes the last spatial axis
     sizes = [spatial[-1 - k] for k in range(d)]
     if mode == "bicubic":
-        out = _bicubic(flat, spatial, coords, sizes, padding_mode, align_corners)
+        out = _bicubic(rows, spatial, coords, sizes, padding_mode, align_corners)
     else:
         src = [_source_index(x, sz, padding_mode, align_corners) for x, sz in zip(coords, sizes)]
         if mode == "nearest":
             idx = [s.detach().round().to(_core.int64) for s in src]
-            out = _gather(flat, spatial, idx, _in_bounds(idx, spatial))
+            out = _gather(rows, spatial, idx, _in_bounds(idx, spatial))
             # the grid gets a zero gradient (PyTorch's nearest backward), not none
             out = out + (g.sum() * 0).to(out.dtype) if grid.requires_grad else out
         else:
@@ -222,12 +223,12 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
                     wk = (src[k] - lo[k]) if bit else (lo[k] + 1 - src[k])
                     w = wk if w is None else w * wk
                     idx.append((lo[k] + bit).to(_core.int64))
-                term = _gather(flat, spatial, idx, _in_bounds(idx, spatial)) * w.unsqueeze(1)
+                term = _gather(rows, spatial, idx, _in_bounds(idx, spatial)) * w.reshape(-1, 1)
                 out = term if out is None else out + term
-    return out.reshape(n, c, *out_spatial)
+    return out.reshape(n, p, c).transpose(1, 2).reshape(n, c, *out_spatial)
 
 
-def _bicubic(flat, spatial, coords, sizes, padding_mode, align_corners):
+def _bicubic(rows, spatial, coords, sizes, padding_mode, align_corners):
     # bicubic reads a 4 x 4 (x 4) neighbourhood around the unnormalised (not yet padded) position,
     # then pads each tap's integer coordinate (PyTorch's get_value_bounded)
     src = [_unnormalize(x, sz, align_corners) for x, sz in zip(coords, sizes)]
@@ -245,7 +246,7 @@ def _bicubic(flat, spatial, coords, sizes, padding_mode, align_corners):
                 pos = pos.clamp(0, sizes[k] - 1)
             idx.append(pos.detach().to(_core.int64))
             w = wts[k][j] if w is None else w * wts[k][j]
-        term = _gather(flat, spatial, idx, _in_bounds(idx, spatial)) * w.unsqueeze(1)
+        term = _gather(rows, spatial, idx, _in_bounds(idx, spatial)) * w.reshape(-1, 1)
         out = term if out is None else out + term
     return out
 
