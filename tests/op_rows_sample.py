@@ -8,7 +8,7 @@ float64 gradcheck, and PyTorch's values in tests/golden/op_table_golden.json (id
 from __future__ import annotations
 
 from op_table import In, Op
-from sample_reference import np_affine_grid, np_grid_sample, np_interpolate
+from sample_reference import np_affine_grid, np_grid_sample, np_interpolate, np_interpolate_aa
 
 # ----------------------------------------------------------------------------- rows
 
@@ -68,6 +68,14 @@ ROWS = []
 for _suffix, _shape, _kw in _INTERP:
     _fn, _ref = _interp(**_kw)
     ROWS.append(Op(f"samp_interp_{_suffix}", _fn, [In(_shape)], ref=_ref))
+
+
+for _mode in ("bilinear", "bicubic"):
+    for _suffix, _kw in (("down", dict(size=(3, 4))), ("odd", dict(scale_factor=(0.6, 0.35))),
+                         ("up", dict(size=(8, 9))), ("down_ac", dict(size=(2, 3), align_corners=True))):
+        ROWS.append(Op(f"samp_interp_{_mode}_aa_{_suffix}",
+                       lambda L, x, _mode=_mode, _kw=_kw: L.nn.functional.interpolate(x, mode=_mode, antialias=True, **_kw),
+                       [In((1, 2, 6, 7))], ref=lambda a, _mode=_mode, _kw=_kw: np_interpolate_aa(a, mode=_mode, **_kw)))
 
 
 def _module_row(row_id, make, shape, ref):

@@ -168,3 +168,51 @@ def np_grid_sample(a, grid, mode="bilinear", padding_mode="zeros", align_corners
                 acc += w * read([lo[k] + bit for k, bit in enumerate(corner)])
             out[(b, slice(None)) + pos] = acc
     return out
+
+
+def axis_matrix_aa(mode, n_in, n_out, scale=None, align_corners=False):
+    """antialias=True (PyTorch's _compute_weights_aa), one output at a time: the triangle filter
+    (bilinear) or Keys' cubic with a = -0.5 (bicubic), stretched by the scale when downsampling,
+    over the inputs within the support, normalised to sum 1."""
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = 1.0 / scale if scale else n_in / n_out
+    half = 1.0 if mode == "bilinear" else 2.0
+    support = half * s if s >= 1 else half
+    inv = 1.0 / s if s >= 1 else 1.0
+
+    def filt(x):
+        x = abs(x)
+        if mode == "bilinear":
+            return max(1 - x, 0.0)
+        a = -0.5
+        if x < 1:
+            return ((a + 2) * x - (a + 3)) * x * x + 1
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a if x < 2 else 0.0
+
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = s * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        for j in range(lo, hi):
+            m[i, j] = filt((j - center + 0.5) * inv)
+        total = m[i].sum()
+        if total != 0:
+            m[i] /= total
+    return m
+
+
+def np_interpolate_aa(a, size=None, scale_factor=None, mode="bilinear", align_corners=False):
+    """F.interpolate(..., antialias=True) on (N, C, H, W) in numpy."""
+    spatial = a.shape[2:]
+    if size is not None:
+        out, scales = list(size), [None, None]
+    else:
+        scales = list(scale_factor) if isinstance(scale_factor, (tuple, list)) else [scale_factor] * 2
+        out = [int(math.floor(n * s)) for n, s in zip(spatial, scales)]
+    for k in range(2):
+        m = axis_matrix_aa(mode, spatial[k], out[k], scales[k], align_corners)
+        a = np.moveaxis(np.tensordot(a, m, axes=([2 + k], [1])), -1, 2 + k)
+    return a

@@ -7,6 +7,11 @@ Not drawn for the gradient (PyTorch's backward disagrees with its own forward, R
   it: the forward uses floor(i / scale), the backward kernel the exact 1x / 2x shortcut;
 * bicubic with a given scale and an output the size of the input: the backward copies.
 Those inputs are compared forward only (the "(torch backward shortcut)" cases).
+antialias=True with a given scale and an axis whose size does not change is drawn with
+recompute_scale_factor=True: PyTorch's forward leaves that axis alone, its backward resamples it
+with 1 / scale (torch.autograd.gradcheck fails on it). antialias=True with an output width of 1 is not drawn: PyTorch 2.15 then returns the same value
+for every output row of a plane (its vertical pass is wrong; ferrograd's matches the numpy
+reference in tests/test_sampling.py).
 Not drawn at all: NaN/inf grid coordinates (PyTorch casts NaN to int64 in its kernels: the result
 depends on undefined behaviour).
 """
@@ -106,6 +111,22 @@ def _bad_interp_args(draw):
 
 
 FUNCTIONAL.append(Case("F.interpolate(argument errors)", _interpolate, _bad_interp_args()))
+
+
+@st.composite
+def _aa_args(draw):
+    mode = draw(st.sampled_from(["bilinear", "bicubic"]))
+    shape, kw = draw(interp_kw(mode, 4))
+    if kw.get("scale_factor") is not None and any(o == n for o, n in zip(_out_sizes(shape, kw), shape[2:])):
+        kw["recompute_scale_factor"] = True  # PyTorch's antialias backward bug (see above)
+    if _out_sizes(shape, kw)[1] == 1:  # PyTorch's antialias bug with an output width of 1 (see above)
+        kw = {**kw, "size": (_out_sizes(shape, kw)[0], 2), "scale_factor": None, "recompute_scale_factor": None}
+    kw["antialias"] = True
+    x = draw(tensors(shape, draw(st.sampled_from(FLOATS)), low=-3, high=3, nonfinite=True))
+    return Args([x], kw, draw(seeds))
+
+
+FUNCTIONAL.append(Case("F.interpolate(antialias)", _interpolate, _aa_args(), tol=20))
 
 # ----------------------------------------------------------------------------- layers
 

@@ -79,10 +79,23 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
 # ----------------------------------------------------------------------------- grid_sample
 
 
+_WIDE = {_core.float32: np.float64, _core.float64: np.longdouble if np.finfo(np.longdouble).nmant >= 63 else np.float64}
+_NP = {_core.float32: np.float32, _core.float64: np.float64}
+
+
 def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
     if align_corners:
         return (coord + 1) / 2 * (size - 1)
-    return ((coord + 1) * size - 1) / 2
+    # PyTorch's compiled kernel fuses (coord + 1) * size - 1 into one multiply-add (one rounding),
+    # which decides nearest's ties (-1/3 on 3 rows: 0.5000000000000001, so row 1); the detached
+    # correction makes the value that single rounding, the gradient stays size / 2
+    shifted = coord + 1
+    num = shifted * size - 1
+    if coord.dtype in _WIDE:
+        wide = _WIDE[coord.dtype]
+        exact = (shifted.detach().numpy().astype(wide) * wide(size) - wide(1)).astype(_NP[coord.dtype])
+        num = num + tensor(exact - num.detach().numpy())
+    return num / 2
 
 
 def _clip(coord: Tensor, size: int) -> Tensor:
@@ -90,9 +103,9 @@ def _clip(coord: Tensor, size: int) -> Tensor:
     NaN goes to size - 1, as std::min(size - 1, std::max(NaN, 0)) does in PyTorch's kernel."""
     inside = (coord > 0) & (coord < size - 1)
     border = (1 - (coord.detach() <= 0).to(coord.dtype)) * (size - 1)
-    # PyTorch multiplies the incoming gradient by 0 outside (a NaN gradient stays NaN): the second
-    # term is 0 in value and passes gradient * 0
-    times_zero = _core.where(coord.detach().isfinite(), coord * 0, zeros((), dtype=coord.dtype))
+    # PyTorch multiplies the incoming gradient by 0 outside (a NaN or inf gradient becomes NaN): the
+    # second term is 0 in value and passes gradient * 0 there (inside, the first passes it unchanged)
+    times_zero = _core.where(coord.detach().isfinite() & ~inside, coord * 0, zeros((), dtype=coord.dtype))
     return _core.where(inside, coord, border) + times_zero
 
 

@@ -129,6 +129,37 @@ def _axis_taps(mode: str, in_size: int, out_size: int, scale, align_corners, fty
     return [(np.clip(idx - 1 + k, 0, in_size - 1), w.astype(np.float64)) for k, w in enumerate(_cubic_weights(t))]
 
 
+def _aa_taps(kernel: str, in_size: int, out_size: int, scale, align_corners: bool, ftype) -> list:
+    """antialias=True (PyTorch's _compute_weights_aa): when downsampling, the filter (triangle, or
+    Keys' cubic with A = -0.5 as PIL) is stretched by the scale; each output averages the inputs
+    within the support around its centre, the weights normalised to sum 1."""
+    s = _scale(in_size, out_size, align_corners, scale, ftype)
+    half = ftype(1.0 if kernel == "bilinear" else 2.0)
+    support = half * s if s >= 1 else half
+    invscale = ftype(1) / s if s >= 1 else ftype(1)
+
+    def filt(x):
+        x = np.abs(x)
+        if kernel == "bilinear":
+            return np.where(x < 1, 1 - x, 0)
+        a = -0.5
+        return np.where(x < 1, ((a + 2) * x - (a + 3)) * x * x + 1,
+                        np.where(x < 2, ((a * x - 5 * a) * x + 8 * a) * x - 4 * a, 0))
+
+    i = np.arange(out_size)
+    center = (s * (i + 0.5)).astype(ftype)
+    xmin = np.maximum((center - support + ftype(0.5)).astype(np.int64), 0)
+    xmax = np.minimum((center + support + ftype(0.5)).astype(np.int64), in_size)
+    width = int(math.ceil(float(support))) * 2 + 1  # PyTorch's max_interp_size
+    size = np.clip(xmax - xmin, 0, width)
+    w = np.stack([filt(((xmin + k - center + ftype(0.5)) * invscale).astype(ftype)) for k in range(width)], 1)
+    w = np.where(np.arange(width)[None, :] < size[:, None], w, 0).astype(np.float64)
+    total = w.sum(1, keepdims=True)
+    w = np.divide(w, total, out=w.copy(), where=total != 0)
+    return [(np.minimum(xmin + k, in_size - 1), w[:, k], (k < size) if (k >= size).any() else None)
+            for k in range(int(size.max()))]
+
+
 def _apply_matrix(x: Tensor, dim: int, taps: list, n_in: int) -> Tensor:
     """The taps as one (out x in) matrix, applied with a matmul along `dim`: much faster than
     index_select (whose backward scatters), but 0 * inf = NaN would spread a non-finite value to
@@ -263,8 +294,9 @@ def interpolate(
     align_corners (interpolating modes only; default False): True maps the corner pixels' centres
     onto each other, False maps the corners of the pixel squares (src = (dst + 0.5) / scale - 0.5,
     clamped at 0 for the linear modes). When scale_factor is given and recompute_scale_factor is
-    not True, that scale (not in / out) places the samples, as in PyTorch. antialias=True is not
-    implemented.
+    not True, that scale (not in / out) places the samples, as in PyTorch. antialias=True (bilinear
+    and bicubic, 4-D) widens the filter by the scale when downsampling, as PIL and PyTorch do.
+    mode='lanczos' is not implemented.
 
     Shape: (N, C, *in_spatial) -> (N, C, *out_spatial).
     """
@@ -281,9 +313,7 @@ def interpolate(
             "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D tensor as input"
         )
     if mode in _RANK and input.ndim in (3, 4, 5) and _RANK[mode] in (None, input.ndim):
-        if antialias:
-            raise NotImplementedError(f"interpolate(): antialias=True (mode={mode!r}) is not implemented in ferrograd")
-        return _resample(input, out, scales, mode, bool(align_corners))
+        return _resample(input, out, scales, mode, bool(align_corners), bool(antialias))
     if mode == "lanczos" and input.ndim == 4:
         raise NotImplementedError("interpolate(): mode='lanczos' is not implemented in ferrograd")
     if mode in ("linear", "bilinear", "trilinear") and input.ndim in (3, 4, 5):
@@ -294,7 +324,7 @@ def interpolate(
     )
 
 
-def _resample(input: Tensor, out: list, scales, mode: str, align_corners: bool) -> Tensor:
+def _resample(input: Tensor, out: list, scales, mode: str, align_corners: bool, antialias: bool = False) -> Tensor:
     kernel = {"nearest": "nearest", "nearest-exact": "nearest", "area": "adaptive_avg_pool"}.get(mode, "linear")
     if mode == "bicubic":
         kernel = "bicubic"
@@ -310,8 +340,14 @@ def _resample(input: Tensor, out: list, scales, mode: str, align_corners: bool) 
         dense = input.is_floating_point() and math.isfinite(input.detach().sum().item())
     x = input
     for k, (n_in, n_out) in enumerate(zip(input.shape[2:], out)):
-        taps = _axis_taps(axis_mode, n_in, n_out, None if scales is None else scales[k], align_corners, ftype,
-                          shortcuts=input.ndim == 4, kernel=mode)
+        scale = None if scales is None else scales[k]
+        if antialias:
+            if n_in == n_out:
+                continue  # PyTorch's antialias kernel leaves an unchanged size alone, whatever the scale
+            taps = _aa_taps(mode, n_in, n_out, scale, align_corners, ftype)
+        else:
+            taps = _axis_taps(axis_mode, n_in, n_out, scale, align_corners, ftype, shortcuts=input.ndim == 4,
+                              kernel=mode)
         if len(taps) == 1 and taps[0][1] is None and np.array_equal(taps[0][0], np.arange(n_in)):
             continue  # the identity along this axis
         x = _apply_matrix(x, 2 + k, taps, n_in) if dense else _apply_taps(x, 2 + k, taps)
