@@ -43,7 +43,7 @@ __all__ = [
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_adaptive_avg_pool2d",
-    "_avg_pool2d", "_conv", "_conv_transpose", "_fold", "_unfold", "_max_pool2d", "_load_safetensors", "_save_safetensors", "bool",
+    "_avg_pool2d", "_max_pool2d", "_conv", "_conv_transpose", "_fold", "_unfold", "_load_safetensors", "_save_safetensors", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS",
 ]
