@@ -1,9 +1,10 @@
 """fg.nn: modules, functional and init, with PyTorch's names and state_dict keys."""
 
-from . import functional, init, utils
+from . import functional, init, parameter, utils
 from .module import Module
 from .modules import *  # noqa: F403
 from .modules import __all__ as _modules_all
-from .parameter import Parameter
+from .parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 
-__all__ = ["Module", "Parameter", "functional", "init", "utils", *_modules_all]
+__all__ = ["Module", "Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "functional", "init",
+           "parameter", "utils", *_modules_all]

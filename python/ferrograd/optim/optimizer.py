@@ -131,6 +131,9 @@ class Optimizer:
     """
 
     _stepping = False  # set while a hooked step runs, so a nested super().step() skips the hooks
+    # Whether each state tensor has its parameter's shape (checked on load); LBFGS keeps flat
+    # vectors spanning all parameters instead.
+    _state_matches_param_shapes = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -316,9 +319,10 @@ class Optimizer:
         if any(len(g["params"]) != len(s["params"]) for g, s in zip(groups, saved_groups)):
             raise ValueError("loaded state dict contains a parameter group that doesn't match the size of optimizer's group")
         id_map = dict(zip(chain.from_iterable(g["params"] for g in saved_groups), chain.from_iterable(g["params"] for g in groups)))
-        for key, value in state_dict["state"].items():
-            if key in id_map:
-                _check_shapes(key, id_map[key], value)
+        if self._state_matches_param_shapes:
+            for key, value in state_dict["state"].items():
+                if key in id_map:
+                    _check_shapes(key, id_map[key], value)
 
         state: defaultdict[Any, dict[str, Any]] = defaultdict(dict)
         for key, value in state_dict["state"].items():
@@ -334,11 +338,15 @@ class Optimizer:
         self.__setstate__({"state": state, "param_groups": saved_groups})
 
 
+# State entries that are one number per parameter (0-dim tensors), not parameter-shaped.
+_SCALAR_STATE = frozenset({"step", "mu_product", "eta", "mu"})
+
+
 def _check_shapes(key: Any, param: Tensor, value: Any, name: str | None = None) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             _check_shapes(key, param, v, k)
-    elif isinstance(value, Tensor) and name != "step" and value.shape != param.shape:
+    elif isinstance(value, Tensor) and name not in _SCALAR_STATE and value.shape != param.shape:
         raise ValueError(
             f"loaded state dict has '{name}' of shape {tuple(value.shape)} for parameter {key}, "
             f"but that parameter has shape {tuple(param.shape)}"
@@ -390,3 +398,9 @@ def _refuse_unsupported(capturable: bool = False, differentiable: bool = False) 
     """The options ferrograd accepts only at their defaults (with PyTorch's names)."""
     _check(not capturable, "capturable=True is not supported: it is for CUDA graphs")
     _check(not differentiable, "differentiable=True is not supported: ferrograd's optimizer steps run off the autograd graph")
+
+
+def _scalar_state(value: float) -> Tensor:
+    """A float32 scalar state entry (``mu_product``, ``eta``, ``mu``), as PyTorch keeps them: the
+    updates read them back rounded to float32, so keeping them in float64 would drift."""
+    return _creation.tensor(float(value))

@@ -1,12 +1,15 @@
+"""Identity, Linear, Bilinear (and Flatten, kept here where it has always been)."""
+
 import math
 
 from ..._creation import _dtype_or_default, empty
+from .. import _functional_linear as FL
 from .. import functional as F
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
 
-__all__ = ["Identity", "Linear", "Flatten"]
+__all__ = ["Identity", "Linear", "Bilinear", "Flatten"]
 
 
 class Identity(Module):
@@ -49,6 +52,38 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b. Weight (out_features, in1_features, in2_features) and bias (out_features)
+    start as U(-1/sqrt(in1_features), 1/sqrt(in1_features)), as in PyTorch."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        dt = _dtype_or_default(dtype)
+        self.weight = Parameter(empty(out_features, in1_features, in2_features, dtype=dt, device=device))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dt, device=device))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.weight.shape[1]) if self.weight.shape[1] > 0 else 0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return FL.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
 
 
 class Flatten(Module):

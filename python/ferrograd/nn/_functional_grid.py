@@ -1,0 +1,285 @@
+"""F.affine_grid and F.grid_sample (re-exported by _functional_sample.py).
+
+Both are compositions of differentiable ops, so gradients flow to the input, the grid and theta:
+the grid's coordinates are unnormalised and padded (border clamp, reflection) with PyTorch's
+gradient conventions (zero gradient on and beyond a clamped border; sign flips in reflection),
+then each corner's values are read as rows of the channels-last input (index_select) and weighted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+from .. import _core
+from .._core import Tensor
+from .._creation import tensor, zeros
+
+__all__ = ["affine_grid", "grid_sample"]
+
+_ALIGN_WARNING = (
+    "Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. Please specify "
+    "align_corners=True if the old behavior is desired. See the documentation of grid_sample for details."
+)
+
+
+def _linspace_from_neg_one(steps: int, align_corners: bool) -> np.ndarray:
+    if steps <= 1:
+        return np.zeros(max(steps, 1))
+    r = np.linspace(-1.0, 1.0, steps)
+    return r if align_corners else r * (steps - 1) / steps
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """The sampling grid of a batch of affine maps: theta (N, 2, 3) and size (N, C, H, W) give
+    (N, H, W, 2) of (x, y) in [-1, 1] coordinates; theta (N, 3, 4) and size (N, C, D, H, W) give
+    (N, D, H, W, 3) of (x, y, z). Differentiable in theta."""
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = tuple(int(s) for s in size)
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got {theta.shape}.")
+        spatial = size[-2:]
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (3, 4):
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got {theta.shape}.")
+        spatial = size[-3:]
+    else:
+        raise NotImplementedError(
+            "affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, respectively. "
+            f"Got size {size}."
+        )
+    if align_corners and min(spatial) == 1:
+        warnings.warn(
+            "Since version 1.3.0, affine_grid behavior has changed for unit-size grids when align_corners=True. "
+            "This is not an intended use case of affine_grid. See the documentation of affine_grid for details.",
+            stacklevel=2,
+        )
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise RuntimeError(
+            f"affine_grid: theta has batch size {theta.shape[0]} but size asks for {size[0]} ({list(theta.shape)} vs {size})"
+        )
+    # the base grid (x, y[, z], 1) over the output, x fastest; PyTorch's linspace_from_neg_one per axis
+    axes = [_linspace_from_neg_one(n, align_corners) for n in reversed(spatial)]  # x, y[, z]
+    mesh = np.meshgrid(*reversed(axes), indexing="ij")  # [z,] y, x over (D,) H, W
+    base = np.stack([*reversed(mesh), np.ones_like(mesh[0])], axis=-1).reshape(-1, len(spatial) + 1)
+    base_t = tensor(base, dtype=theta.dtype)
+    grid = base_t.matmul(theta.transpose(1, 2))  # (N, P, k)
+    return grid.reshape(size[0], *spatial, len(spatial))
+
+
+# ----------------------------------------------------------------------------- grid_sample
+
+
+def _unnormalize(coord: Tensor, size: int, align_corners: bool) -> Tensor:
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1)
+    return ((coord + 1) * size - 1) / 2
+
+
+def _clip(coord: Tensor, size: int) -> Tensor:
+    """Clamp to [0, size - 1] with zero gradient on and beyond the border (PyTorch's clip_coordinates_set_grad);
+    NaN goes to size - 1, as std::min(size - 1, std::max(NaN, 0)) does in PyTorch's kernel."""
+    inside = (coord > 0) & (coord < size - 1)
+    border = (1 - (coord.detach() <= 0).to(coord.dtype)) * (size - 1)
+    # PyTorch multiplies the incoming gradient by 0 outside (a NaN gradient stays NaN): the second
+    # term is 0 in value and passes gradient * 0
+    times_zero = _core.where(coord.detach().isfinite(), coord * 0, zeros((), dtype=coord.dtype))
+    return _core.where(inside, coord, border) + times_zero
+
+
+def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
+    """PyTorch's reflect_coordinates: fold coord into [low, high] by mirroring; gradient +-1."""
+    if twice_low == twice_high:
+        return coord * 0
+    low, span = twice_low / 2, (twice_high - twice_low) / 2
+    shifted = coord - low
+    sign = 1 - 2 * (shifted.detach() < 0).to(coord.dtype)
+    dist = shifted * sign
+    flips = (dist.detach() / span).floor()
+    extra = dist - flips * span
+    even = flips.remainder(2) == 0
+    return _core.where(even, extra + low, span - extra + low)
+
+
+def _source_index(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:
+    x = _unnormalize(coord, size, align_corners)
+    if padding_mode == "border":
+        x = _clip(x, size)
+    elif padding_mode == "reflection":
+        x = _reflect(x, 0, 2 * (size - 1)) if align_corners else _reflect(x, -1, 2 * size - 1)
+        x = _clip(x, size)
+    return x
+
+
+def _cubic(t: Tensor) -> list:
+    """Keys' weights (A = -0.75) of taps -1, 0, 1, 2 at fraction t. Each is value + slope * (t - t0)
+    with t0 = t detached: the same value, and a gradient that is one product slope * upstream, as in
+    PyTorch's get_cubic_coefficients_grad (autograd through the polynomial would add inf - inf = NaN
+    for an inf input where PyTorch gives +-inf)."""
+    a = -0.75
+    t0 = t.detach()
+
+    def near(x):
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def near_slope(x):
+        return (3 * (a + 2) * x - 2 * (a + 3)) * x
+
+    def far(x):
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    def far_slope(x):
+        return (3 * a * x - 10 * a) * x + 8 * a
+
+    dt = t - t0
+    return [far(t0 + 1) + far_slope(t0 + 1) * dt, near(t0) + near_slope(t0) * dt,
+            near(1 - t0) - near_slope(1 - t0) * dt, far(2 - t0) - far_slope(2 - t0) * dt]
+
+
+def _gather(rows: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
+    """rows (N * prod(spatial), C), the input with channels last, read at integer coordinates
+    idx = [x, y(, z)] (each (N, P), int64) into (N * P, C); positions outside the input (valid
+    False) read 0. One index_select of whole rows: far faster than a gather per channel."""
+    lin = None
+    stride = 1
+    for k, i in enumerate(idx):  # x is the last spatial axis
+        n = spatial[-1 - k]
+        term = i.clamp(0, n - 1) * stride
+        lin = term if lin is None else lin + term
+        stride *= n
+    batch = tensor(np.arange(lin.shape[0])[:, None] * stride)
+    vals = rows.index_select(0, (lin + batch).reshape(-1))
+    # where, not a multiplication by the mask: a clamped read of an inf must not become NaN
+    return _core.where(valid.reshape(-1, 1).expand(*vals.shape), vals, zeros((), dtype=rows.dtype))
+
+
+def _in_bounds(idx: list, spatial: tuple) -> Tensor:
+    ok = None
+    for k, i in enumerate(idx):
+        n = spatial[-1 - k]
+        inside = (i >= 0) & (i < n)
+        ok = inside if ok is None else ok & inside
+    return ok
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool | None = None) -> Tensor:
+    """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) into (N, C, Ho, Wo), or
+    input (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) into (N, C, Do, Ho, Wo).
+
+    mode: 'bilinear' (trilinear on 5-D), 'nearest' (round half to even) or 'bicubic' (tricubic on
+    5-D, A = -0.75); padding_mode: 'zeros', 'border' or 'reflection'. Gradients flow to both input and
+    grid (zero w.r.t. the grid in 'nearest' mode, as in PyTorch)."""
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(
+            f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: '{mode}'"
+        )
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(
+            "nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or 'reflection', "
+            f"but got: '{padding_mode}'"
+        )
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    _check_grid(input, grid)
+    d = input.ndim - 2
+    n, c, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
+    out_spatial = tuple(grid.shape[1:-1])
+    p = 1
+    for s in out_spatial:
+        p *= s
+    if n == 0 or p == 0 or c == 0:
+        return zeros((n, c, *out_spatial), dtype=input.dtype)
+    rows = input.reshape(n, c, -1).transpose(1, 2).reshape(-1, c)
+    g = grid.reshape(n, p, d)
+    coords = [g[:, :, k] for k in range(d)]  # x, y(, z): x indexes the last spatial axis
+    sizes = [spatial[-1 - k] for k in range(d)]
+    if mode == "bicubic":
+        out = _bicubic(rows, spatial, coords, sizes, padding_mode, align_corners)
+    else:
+        src = [_source_index(x, sz, padding_mode, align_corners) for x, sz in zip(coords, sizes)]
+        if mode == "nearest":
+            idx = [s.detach().round().to(_core.int64) for s in src]
+            out = _gather(rows, spatial, idx, _in_bounds(idx, spatial))
+            # the grid gets a zero gradient (PyTorch's nearest backward), not none
+            out = out + (g.sum() * 0).to(out.dtype) if grid.requires_grad else out
+        else:
+            lo = [s.detach().floor() for s in src]
+            out = None
+            for corner in itertools.product((0, 1), repeat=d):
+                idx, w = [], None
+                for k, bit in enumerate(corner):
+                    # weight of the far corner is (s - lo), of the near one (lo + 1 - s)
+                    wk = (src[k] - lo[k]) if bit else (lo[k] + 1 - src[k])
+                    w = wk if w is None else w * wk
+                    idx.append((lo[k] + bit).to(_core.int64))
+                term = _gather(rows, spatial, idx, _in_bounds(idx, spatial)) * w.reshape(-1, 1)
+                out = term if out is None else out + term
+    return out.reshape(n, p, c).transpose(1, 2).reshape(n, c, *out_spatial)
+
+
+def _bicubic(rows, spatial, coords, sizes, padding_mode, align_corners):
+    # bicubic reads a 4 x 4 (x 4) neighbourhood around the unnormalised (not yet padded) position,
+    # then pads each tap's integer coordinate (PyTorch's get_value_bounded)
+    src = [_unnormalize(x, sz, align_corners) for x, sz in zip(coords, sizes)]
+    lo = [s.detach().floor() for s in src]
+    wts = [_cubic(s - f) for s, f in zip(src, lo)]
+    out = None
+    for taps in itertools.product(range(4), repeat=len(src)):
+        idx, w = [], None
+        for k, j in enumerate(taps):
+            pos = lo[k] - 1 + j
+            if padding_mode == "border":
+                pos = pos.clamp(0, sizes[k] - 1)
+            elif padding_mode == "reflection":
+                pos = _reflect(pos, 0, 2 * (sizes[k] - 1)) if align_corners else _reflect(pos, -1, 2 * sizes[k] - 1)
+                pos = pos.clamp(0, sizes[k] - 1)
+            idx.append(pos.detach().to(_core.int64))
+            w = wts[k][j] if w is None else w * wts[k][j]
+        term = _gather(rows, spatial, idx, _in_bounds(idx, spatial)) * w.reshape(-1, 1)
+        out = term if out is None else out + term
+    return out
+
+
+def _check_grid(input: Tensor, grid: Tensor) -> None:
+    if input.ndim not in (4, 5):
+        raise RuntimeError(
+            f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but got input with "
+            f"sizes {list(input.shape)} and grid with sizes {list(grid.shape)}"
+        )
+    if grid.ndim != input.ndim:
+        raise RuntimeError(
+            "grid_sampler(): expected grid to have same number of dimensions as input, but got input with sizes "
+            f"{list(input.shape)} and grid with sizes {list(grid.shape)}"
+        )
+    if input.dtype != grid.dtype:
+        raise RuntimeError(
+            f"grid_sampler(): expected input and grid to have the same dtype, but input has {input.dtype} "
+            f"and grid has {grid.dtype}"
+        )
+    if input.shape[0] != grid.shape[0]:
+        raise RuntimeError(
+            "grid_sampler(): expected grid and input to have same batch size, but got input with sizes "
+            f"{list(input.shape)} and grid with sizes {list(grid.shape)}"
+        )
+    d = input.ndim - 2
+    if grid.shape[-1] != d:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size {d} in last dimension, but got grid with sizes {list(grid.shape)}"
+        )
+    for k in range(2, input.ndim):
+        if input.shape[k] == 0:
+            raise RuntimeError(
+                "grid_sampler(): expected input to have non-empty spatial dimensions, but input has sizes "
+                f"{list(input.shape)} with dimension {k} being empty"
+            )

@@ -1,0 +1,20 @@
+"""The vision family (padding, shuffles, Unflatten, one_hot, normalize) against PyTorch (see cases_nn_vision.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("torch")
+
+from cases_nn_vision import ALL
+from harness import check
+from hypothesis import given
+from hypothesis import strategies as st
+from known_divergences import covered
+
+
+@pytest.mark.parametrize("case", ALL, ids=[c.id for c in ALL])
+@given(data=st.data())
+def test_nn_vision_matches_torch(case, data):
+    args = data.draw(case.args, label="args")
+    covered(case, args, check)
