@@ -73,14 +73,15 @@ def _pair(v):
     return v if isinstance(v, tuple) else (v, v)
 
 
-def blocks(size, k, d=1, p=0, s=1):
-    k, d, p, s = map(_pair, (k, d, p, s))
+def blocks(size, kernel_size, dilation=1, padding=0, stride=1):
+    """The number of sliding blocks along (H, W), as F.unfold counts them."""
+    k, d, p, s = map(_pair, (kernel_size, dilation, padding, stride))
     return [(size[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2)]
 
 
-def np_fold(cols, size, k, d=1, p=0, s=1):
+def np_fold(cols, size, kernel_size, dilation=1, padding=0, stride=1):
     """fold as the adjoint of np_unfold: scatter each column entry back onto its position."""
-    k, d, p, s = map(_pair, (k, d, p, s))
+    k, d, p, s = map(_pair, (kernel_size, dilation, padding, stride))
     n = cols.shape[0]
     c = cols.shape[1] // (k[0] * k[1])
     oh, ow = blocks(size, k, d, p, s)

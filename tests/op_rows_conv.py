@@ -19,8 +19,10 @@ def _F(L):
 
 
 def _pad_pairs(w, padding, dilation=1):
-    """np_conv's pads for F's padding (an int, a tuple, or 'same')."""
+    """np_conv's pads for F's padding (an int, a tuple, 'valid' or 'same')."""
     dims = w.ndim - 2
+    if padding == "valid":
+        return 0
     if padding == "same":
         d = (dilation,) * dims if isinstance(dilation, int) else dilation
         return [(dd * (k - 1) // 2, dd * (k - 1) - dd * (k - 1) // 2) for dd, k in zip(d, w.shape[2:])]
