@@ -200,7 +200,6 @@ class _ConvTransposeNd(_ConvNd):
         if output_size is None:
             return list(_ntuple(self.output_padding, num_spatial_dims))
         non_spatial = 2 if input.ndim == num_spatial_dims + 2 else 1
-        output_size = [operator.index(v) for v in output_size]
         if len(output_size) == non_spatial + num_spatial_dims:
             output_size = output_size[non_spatial:]
         if len(output_size) != num_spatial_dims:
@@ -220,7 +219,7 @@ class _ConvTransposeNd(_ConvNd):
                     f"requested an output size of {output_size}, but valid sizes range from {min_sizes} to {max_sizes} "
                     f"(for an input of {list(input.shape[non_spatial:])})"
                 )
-        return [size - lo for size, lo in zip(output_size, min_sizes)]
+        return [operator.index(size) - lo for size, lo in zip(output_size, min_sizes)]
 
     def forward(self, input, output_size=None):
         if self.padding_mode != "zeros":
