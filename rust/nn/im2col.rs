@@ -35,12 +35,13 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
                     let row = &mut cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
+                    let tap = Tap::new(g, ki, kj);
                     for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
                         if oz < dlo || oz >= dhi {
                             fill(block, zero);
                         } else {
                             let iz = oz * g.sd + kz * g.dd - g.pd;
-                            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, ki, kj, block);
+                            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, &tap, block);
                         }
                     }
                 }
@@ -49,11 +50,30 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     }
 }
 
-/// One (oH, oW) block of a column row: tap (ki, kj) of an (H, W) input plane.
-fn unfold_plane<T: Float>(plane: &[T], g: &Geom, ki: usize, kj: usize, row: &mut [MaybeUninit<T>]) {
+/// One in-plane kernel tap (ki, kj): the output rows [hlo, hhi) and columns [wlo, whi) that
+/// read inside the input plane. Computed once per tap, not once per depth slice: small 3-D
+/// volumes have many slices of few elements, where the divisions would dominate.
+struct Tap {
+    ki: usize,
+    kj: usize,
+    hlo: usize,
+    hhi: usize,
+    wlo: usize,
+    whi: usize,
+}
+
+impl Tap {
+    fn new(g: &Geom, ki: usize, kj: usize) -> Tap {
+        let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
+        let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
+        Tap { ki, kj, hlo, hhi, wlo, whi }
+    }
+}
+
+/// One (oH, oW) block of a column row: one tap of an (H, W) input plane.
+fn unfold_plane<T: Float>(plane: &[T], g: &Geom, tap: &Tap, row: &mut [MaybeUninit<T>]) {
     let zero = T::from_f64(0.0);
-    let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-    let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
+    let &Tap { ki, kj, hlo, hhi, wlo, whi } = tap;
     if g.sh == 1 && g.sw == 1 && g.ow == g.w && hlo < hhi && wlo < whi {
         // Output rows as wide as input rows ('same' padding, and every 1-D convolution's one
         // row): the valid block is one contiguous run of the plane, shifted; one long copy
@@ -116,9 +136,10 @@ pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
             for ki in 0..g.kh {
                 for kj in 0..g.kw {
                     let row = &cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
+                    let tap = Tap::new(g, ki, kj);
                     for oz in dlo..dhi {
                         let iz = oz * g.sd + kz * g.dd - g.pd;
-                        fold_plane(&row[oz * out_plane..(oz + 1) * out_plane], g, ki, kj, &mut volume[iz * plane..(iz + 1) * plane]);
+                        fold_plane(&row[oz * out_plane..(oz + 1) * out_plane], g, &tap, &mut volume[iz * plane..(iz + 1) * plane]);
                     }
                 }
             }
@@ -127,9 +148,8 @@ pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
 }
 
 /// The adjoint of `unfold_plane`.
-fn fold_plane<T: Float>(block: &[T], g: &Geom, ki: usize, kj: usize, plane: &mut [T]) {
-    let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-    let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
+fn fold_plane<T: Float>(block: &[T], g: &Geom, tap: &Tap, plane: &mut [T]) {
+    let &Tap { ki, kj, hlo, hhi, wlo, whi } = tap;
     if wlo >= whi {
         return;
     }
