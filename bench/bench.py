@@ -339,6 +339,47 @@ def training(args) -> Bench:
     return b
 
 
+# (batch, in_channels, spatial size, out_channels, kernel, stride, padding) per convolution train step
+CONV1D_SHAPES = [(32, 16, 256, 32, 5, 1, 2), (64, 64, 128, 64, 3, 1, 1), (16, 32, 1024, 32, 9, 2, 4), (128, 4, 64, 16, 7, 1, 3)]
+CONV3D_SHAPES = [(8, 1, 16, 8, 3, 1, 1), (8, 16, 8, 32, 3, 1, 1), (4, 8, 16, 16, 3, 2, 1), (16, 32, 4, 32, 3, 1, 1)]
+
+
+def conv(args) -> Bench:
+    """One Conv1d or Conv3d layer's train step (forward, a mean-square loss, backward, SGD step)
+    over a family of shapes; the goal is on the geometric mean of fg/torch per family."""
+    b = Bench(f"Conv1d / Conv3d train steps, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+    for dims, family in ((1, CONV1D_SHAPES), (3, CONV3D_SHAPES)):
+        ratios = []
+        for n, cin, size, cout, k, stride, pad in family:
+            xs = rng.standard_normal((n, cin) + (size,) * dims, np.float32)
+            fns = {}
+            for lib in libs:
+                m = libmod(lib)
+                layer = (m.nn.Conv1d if dims == 1 else m.nn.Conv3d)(cin, cout, k, stride=stride, padding=pad)
+                opt, x = m.optim.SGD(layer.parameters(), lr=0.01), to_lib(lib, xs)
+
+                def step(layer=layer, opt=opt, x=x):
+                    opt.zero_grad()
+                    loss = layer(x).square().mean()
+                    loss.backward()
+                    opt.step()
+
+                fns[lib] = step
+            t = best_times(fns, args.runs)
+            shape = "x".join(str(v) for v in (n, cin) + (size,) * dims)
+            v = b.add(f"Conv{dims}d({cin}, {cout}, {k}, stride={stride}, padding={pad}) on {shape}", "ms",
+                      **{key: x * 1e3 for key, x in t.items()})
+            if "torch" in v:
+                ratios.append(v["fg"] / v["torch"])
+        if ratios:
+            gm = float(np.exp(np.mean(np.log(ratios))))
+            GOALS.append(f"{'OK  ' if gm <= 0.8 else 'MISS'} Conv{dims}d train steps: fg/torch geometric mean {gm:.2f}x over "
+                         f"{len(ratios)} shapes ({', '.join(f'{r:.2f}' for r in ratios)}) (goal <= 0.8x)")
+    return b
+
+
 def footprint(args) -> Bench:
     """Wheel size and `import` time (the packaging issue's figures). The wheel is the newest one
     under target/wheels (`maturin build --release` makes it); import time is the best of several
@@ -373,7 +414,7 @@ def footprint(args) -> Bench:
 
 
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
-            "mlp": mlp_memory, "layers": layers, "training": training, "footprint": footprint}
+            "mlp": mlp_memory, "layers": layers, "training": training, "conv": conv, "footprint": footprint}
 
 
 # --------------------------------------------------------------------------- main

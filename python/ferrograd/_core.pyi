@@ -43,7 +43,7 @@ __all__ = [
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_adaptive_avg_pool2d",
-    "_avg_pool2d", "_conv2d", "_max_pool2d", "_load_safetensors", "_save_safetensors", "bool",
+    "_avg_pool2d", "_max_pool2d", "_conv", "_conv_transpose", "_fold", "_unfold", "_load_safetensors", "_save_safetensors", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS",
 ]
@@ -653,16 +653,46 @@ def _adadelta_step(
 ) -> None: ...
 
 # ---- convolution and pooling (argument forms resolved in nn.functional) ------------------
-def _conv2d(
+def _conv(
     input: Tensor,
     weight: Tensor,
     bias: Tensor | None,
-    stride: tuple[_int, _int],
-    padding: tuple[_int, _int, _int, _int],
-    dilation: tuple[_int, _int],
+    stride: Sequence[_int],
+    padding: Sequence[_int],
+    dilation: Sequence[_int],
     groups: _int,
 ) -> Tensor:
-    """conv2d on (N, C, H, W); `padding` is (top, bottom, left, right)."""
+    """Convolution over 1 to 3 spatial dims (by the weight's rank) on a batched input;
+    `padding` holds (before, after) per spatial dim: (top, bottom, left, right) for 2-D."""
+def _conv_transpose(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Sequence[_int],
+    padding: Sequence[_int],
+    output_padding: Sequence[_int],
+    dilation: Sequence[_int],
+    groups: _int,
+) -> Tensor:
+    """Transposed convolution over 1 to 3 spatial dims (by the weight's rank) on a batched input;
+    weight (C_in, C_out / groups, *kernel)."""
+def _unfold(
+    input: Tensor,
+    kernel_size: tuple[_int, _int],
+    dilation: tuple[_int, _int],
+    padding: tuple[_int, _int],
+    stride: tuple[_int, _int],
+) -> Tensor:
+    """im2col: (N, C, H, W) -> (N, C * kH * kW, L)."""
+def _fold(
+    input: Tensor,
+    output_size: tuple[_int, _int],
+    kernel_size: tuple[_int, _int],
+    dilation: tuple[_int, _int],
+    padding: tuple[_int, _int],
+    stride: tuple[_int, _int],
+) -> Tensor:
+    """col2im: (N, C * kH * kW, L) -> (N, C, *output_size), overlapping blocks summed."""
 def _max_pool2d(
     input: Tensor,
     kernel_size: tuple[_int, _int],

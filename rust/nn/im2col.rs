@@ -1,8 +1,10 @@
-//! Unfolding images into column matrices (im2col) for conv2d, and its adjoint (col2im).
+//! Unfolding images into column matrices (im2col) for convolution, and its adjoint (col2im).
 //!
-//! Row (c * kH + i) * kW + j of an image's column matrix holds, for every output position
-//! (oy, ox), the input value under kernel tap (i, j) of channel c: input row
-//! oy * sH + i * dH - pH, column ox * sW + j * dW - pW, or zero where that lies in the padding.
+//! Row ((c * kD + t) * kH + i) * kW + j of an image's column matrix holds, for every output
+//! position (oz, oy, ox), the input value under kernel tap (t, i, j) of channel c: input depth
+//! oz * sD + t * dD - pD, row oy * sH + i * dH - pH, column ox * sW + j * dW - pW, or zero where
+//! that lies in the padding. 2-D and 1-D geometries have depth 1 (and height 1), so their rows
+//! are one (oH, oW) plane each.
 
 use std::mem::MaybeUninit;
 
@@ -16,62 +18,30 @@ pub(super) fn valid_range(offset: usize, pad: usize, stride: usize, size: usize,
     (lo.min(hi), hi)
 }
 
-/// Unfolds one (C, H, W) image into its (C*kH*kW, oH*oW) column matrix, writing every element.
+fn fill<T: Copy>(s: &mut [MaybeUninit<T>], v: T) {
+    s.iter_mut().for_each(|x| {
+        x.write(v);
+    });
+}
+
+/// Unfolds one (C, D, H, W) image into its (C*kD*kH*kW, oD*oH*oW) column matrix, writing every
+/// element.
 pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
-    let (l, zero) = (g.len(), T::from_f64(0.0));
+    let (l, plane, out_plane, zero) = (g.len(), g.h * g.w, g.oh * g.ow, T::from_f64(0.0));
     for c in 0..g.c {
-        let plane = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-            for kj in 0..g.kw {
-                let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
-                let row = &mut cols[((c * g.kh + ki) * g.kw + kj) * l..][..l];
-                if g.sh == 1 && g.sw == 1 && g.ow == g.w && hlo < hhi && wlo < whi {
-                    // Output rows as wide as input rows ('same' padding): the valid block is one
-                    // contiguous run of the plane, shifted; one long copy instead of a short one
-                    // per output row, then the positions that wrapped across rows are zeroed.
-                    let shift = (hlo + ki * g.dh - g.ph) * g.w + kj * g.dw;
-                    let (start, end) = (hlo * g.ow, hhi * g.ow);
-                    row[..start].iter_mut().for_each(|v| { v.write(zero); });
-                    row[end..].iter_mut().for_each(|v| { v.write(zero); });
-                    if shift >= g.pw {
-                        let src = &plane[shift - g.pw..];
-                        for (v, &s) in row[start..end].iter_mut().zip(src) {
-                            v.write(s);
-                        }
-                        // The run may end past the plane: those positions are wrapped ones.
-                        let copied = (end - start).min(src.len());
-                        row[start + copied..end].iter_mut().for_each(|v| { v.write(zero); });
-                    } else {
-                        row[start..start + g.pw - shift].iter_mut().for_each(|v| { v.write(zero); });
-                        for (v, &s) in row[start + g.pw - shift..end].iter_mut().zip(plane) {
-                            v.write(s);
-                        }
-                    }
-                    for out in row[start..end].chunks_mut(g.ow) {
-                        out[..wlo].iter_mut().for_each(|v| { v.write(zero); });
-                        out[whi..].iter_mut().for_each(|v| { v.write(zero); });
-                    }
-                    continue;
-                }
-                for (oy, out) in row.chunks_mut(g.ow).enumerate() {
-                    if oy < hlo || oy >= hhi {
-                        out.iter_mut().for_each(|v| { v.write(zero); });
-                        continue;
-                    }
-                    let src = &plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
-                    out[..wlo].iter_mut().for_each(|v| { v.write(zero); });
-                    out[whi..].iter_mut().for_each(|v| { v.write(zero); });
-                    if wlo < whi {
-                        let start = wlo * g.sw + kj * g.dw - g.pw;
-                        if g.sw == 1 {
-                            for (v, &s) in out[wlo..whi].iter_mut().zip(&src[start..start + whi - wlo]) {
-                                v.write(s);
-                            }
+        let volume = &x[c * g.volume()..(c + 1) * g.volume()];
+        for kz in 0..g.kd {
+            let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let row = &mut cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
+                    let tap = Tap::new(g, ki, kj);
+                    for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
+                        if oz < dlo || oz >= dhi {
+                            fill(block, zero);
                         } else {
-                            for (k, v) in out[wlo..whi].iter_mut().enumerate() {
-                                v.write(src[start + k * g.sw]);
-                            }
+                            let iz = oz * g.sd + kz * g.dd - g.pd;
+                            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, &tap, block);
                         }
                     }
                 }
@@ -80,33 +50,120 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     }
 }
 
+/// One in-plane kernel tap (ki, kj): the output rows [hlo, hhi) and columns [wlo, whi) that
+/// read inside the input plane. Computed once per tap, not once per depth slice: small 3-D
+/// volumes have many slices of few elements, where the divisions would dominate.
+struct Tap {
+    ki: usize,
+    kj: usize,
+    hlo: usize,
+    hhi: usize,
+    wlo: usize,
+    whi: usize,
+}
+
+impl Tap {
+    fn new(g: &Geom, ki: usize, kj: usize) -> Tap {
+        let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
+        let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
+        Tap { ki, kj, hlo, hhi, wlo, whi }
+    }
+}
+
+/// One (oH, oW) block of a column row: one tap of an (H, W) input plane.
+fn unfold_plane<T: Float>(plane: &[T], g: &Geom, tap: &Tap, row: &mut [MaybeUninit<T>]) {
+    let zero = T::from_f64(0.0);
+    let &Tap { ki, kj, hlo, hhi, wlo, whi } = tap;
+    if g.sh == 1 && g.sw == 1 && g.ow == g.w && hlo < hhi && wlo < whi {
+        // Output rows as wide as input rows ('same' padding, and every 1-D convolution's one
+        // row): the valid block is one contiguous run of the plane, shifted; one long copy
+        // instead of a short one per output row, then the positions that wrapped across rows
+        // are zeroed.
+        let shift = (hlo + ki * g.dh - g.ph) * g.w + kj * g.dw;
+        let (start, end) = (hlo * g.ow, hhi * g.ow);
+        fill(&mut row[..start], zero);
+        fill(&mut row[end..], zero);
+        if shift >= g.pw {
+            let src = &plane[shift - g.pw..];
+            for (v, &s) in row[start..end].iter_mut().zip(src) {
+                v.write(s);
+            }
+            // The run may end past the plane: those positions are wrapped ones.
+            let copied = (end - start).min(src.len());
+            fill(&mut row[start + copied..end], zero);
+        } else {
+            fill(&mut row[start..start + g.pw - shift], zero);
+            for (v, &s) in row[start + g.pw - shift..end].iter_mut().zip(plane) {
+                v.write(s);
+            }
+        }
+        for out in row[start..end].chunks_mut(g.ow) {
+            fill(&mut out[..wlo], zero);
+            fill(&mut out[whi..], zero);
+        }
+        return;
+    }
+    for (oy, out) in row.chunks_mut(g.ow.max(1)).enumerate() {
+        if oy < hlo || oy >= hhi {
+            fill(out, zero);
+            continue;
+        }
+        let src = &plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
+        fill(&mut out[..wlo], zero);
+        fill(&mut out[whi..], zero);
+        if wlo < whi {
+            let start = wlo * g.sw + kj * g.dw - g.pw;
+            if g.sw == 1 {
+                for (v, &s) in out[wlo..whi].iter_mut().zip(&src[start..start + whi - wlo]) {
+                    v.write(s);
+                }
+            } else {
+                for (k, v) in out[wlo..whi].iter_mut().enumerate() {
+                    v.write(src[start + k * g.sw]);
+                }
+            }
+        }
+    }
+}
+
 /// The adjoint of im2col: adds each column entry back onto the input position it came from.
 pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
-    let l = g.len();
+    let (l, plane, out_plane) = (g.len(), g.h * g.w, g.oh * g.ow);
     for c in 0..g.c {
-        let plane = &mut x[c * g.h * g.w..(c + 1) * g.h * g.w];
-        for ki in 0..g.kh {
-            let (hlo, hhi) = valid_range(ki * g.dh, g.ph, g.sh, g.h, g.oh);
-            for kj in 0..g.kw {
-                let (wlo, whi) = valid_range(kj * g.dw, g.pw, g.sw, g.w, g.ow);
-                if wlo >= whi {
-                    continue;
-                }
-                let row = &cols[((c * g.kh + ki) * g.kw + kj) * l..][..l];
-                for oy in hlo..hhi {
-                    let dst = &mut plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
-                    let src = &row[oy * g.ow..][..g.ow];
-                    let start = wlo * g.sw + kj * g.dw - g.pw;
-                    if g.sw == 1 {
-                        for (d, &v) in dst[start..start + whi - wlo].iter_mut().zip(&src[wlo..whi]) {
-                            *d += v;
-                        }
-                    } else {
-                        for (k, &v) in src[wlo..whi].iter().enumerate() {
-                            dst[start + k * g.sw] += v;
-                        }
+        let volume = &mut x[c * g.volume()..(c + 1) * g.volume()];
+        for kz in 0..g.kd {
+            let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    let row = &cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
+                    let tap = Tap::new(g, ki, kj);
+                    for oz in dlo..dhi {
+                        let iz = oz * g.sd + kz * g.dd - g.pd;
+                        fold_plane(&row[oz * out_plane..(oz + 1) * out_plane], g, &tap, &mut volume[iz * plane..(iz + 1) * plane]);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The adjoint of `unfold_plane`.
+fn fold_plane<T: Float>(block: &[T], g: &Geom, tap: &Tap, plane: &mut [T]) {
+    let &Tap { ki, kj, hlo, hhi, wlo, whi } = tap;
+    if wlo >= whi {
+        return;
+    }
+    let start = wlo * g.sw + kj * g.dw - g.pw;
+    for oy in hlo..hhi {
+        let dst = &mut plane[(oy * g.sh + ki * g.dh - g.ph) * g.w..][..g.w];
+        let src = &block[oy * g.ow..][..g.ow];
+        if g.sw == 1 {
+            for (d, &v) in dst[start..start + whi - wlo].iter_mut().zip(&src[wlo..whi]) {
+                *d += v;
+            }
+        } else {
+            for (k, &v) in src[wlo..whi].iter().enumerate() {
+                dst[start + k * g.sw] += v;
             }
         }
     }

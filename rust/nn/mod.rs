@@ -3,6 +3,11 @@
 
 pub mod batch_norm;
 pub mod conv;
+pub mod conv_fold;
+mod conv_kernels;
+#[cfg(test)]
+mod conv_tests;
+pub mod conv_transpose;
 pub mod dropout;
 mod im2col;
 pub mod linear;

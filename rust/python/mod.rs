@@ -42,7 +42,9 @@ mod core_module {
     #[pymodule_export]
     use super::optim::{_adadelta_step, _adagrad_step, _adam_step, _rmsprop_step, _sgd_step};
     #[pymodule_export]
-    use super::conv::{_adaptive_avg_pool2d, _avg_pool2d, _conv2d, _max_pool2d};
+    use super::conv::{_adaptive_avg_pool2d, _avg_pool2d, _max_pool2d};
+    #[pymodule_export]
+    use super::conv::{_conv, _conv_transpose, _fold, _unfold};
     #[pymodule_export]
     use super::io::{_load_safetensors, _save_safetensors};
 

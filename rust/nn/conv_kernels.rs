@@ -1,0 +1,250 @@
+//! The numeric kernels behind convolution, its transpose and fold/unfold, on contiguous slices
+//! and a validated `Geom`: one gemm per group and image, images in parallel (rayon over the batch,
+//! gemm single-threaded inside) when there are at least as many images as threads, otherwise one
+//! image at a time with gemm's own threads.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use crate::ops::gemm::{gemm, Mat};
+use crate::ops::kernel::sum_slice;
+use crate::tensor::{hint_huge_pages, Element, Float};
+
+use super::conv::Geom;
+use super::im2col::{col2im, im2col};
+
+/// A matrix operand: pointer and (row, column) strides in elements.
+type Operand<T> = (*const T, usize, usize);
+
+/// dst[m, n] (rows `dst_rs` apart) = (accumulate ? dst : 0) + lhs[m, k] @ rhs[k, n].
+///
+/// # Safety
+/// The pointers must address matrices of the given sizes and strides; `dst` must not overlap
+/// the operands.
+unsafe fn gemm_into<T: Element>(dst: *mut T, dst_rs: usize, lhs: Operand<T>, rhs: Operand<T>, mkn: (usize, usize, usize), accumulate: bool, threads: usize) {
+    let mat = |(ptr, rs, cs): Operand<T>| Mat { ptr, rs: rs as isize, cs: cs as isize };
+    gemm(Mat::rows(dst as *const T, dst_rs), mat(lhs), mat(rhs), mkn, accumulate, threads);
+}
+
+/// Threads for each product: one when the images already run in parallel.
+fn gemm_threads(g: &Geom) -> usize {
+    if g.batch_parallel() { 1 } else { rayon::current_num_threads() }
+}
+
+/// An uninitialised scratch buffer (every user writes before reading).
+fn scratch<T>(n: usize) -> Vec<MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(n);
+    // SAFETY: MaybeUninit needs no initialisation.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// Reads initialised MaybeUninit elements as T.
+///
+/// # Safety
+/// Every element of `s` must have been written.
+unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
+    std::slice::from_raw_parts(s.as_ptr() as *const T, s.len())
+}
+
+/// Runs `image(i, chunk_i, scratch)` over the `per`-sized chunks of `out`, in parallel when the
+/// geometry says so, with a scratch buffer of `size` elements per worker.
+fn per_image<T: Send, S: Send>(g: &Geom, out: &mut [T], per: usize, size: usize, image: impl Fn(usize, &mut [T], &mut [MaybeUninit<S>]) + Sync) {
+    if g.batch_parallel() {
+        out.par_chunks_mut(per.max(1)).enumerate().for_each_init(|| scratch::<S>(size), |s, (i, o)| image(i, o, s));
+    } else {
+        let mut s = scratch::<S>(size);
+        out.chunks_mut(per.max(1)).enumerate().for_each(|(i, o)| image(i, o, &mut s));
+    }
+}
+
+/// out = W @ cols (+ bias) for every image: the convolution's forward. Returns the output
+/// (N, O, L) and, when `keep_cols`, the column matrices of all images (N, rows, L).
+pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &Geom, keep_cols: bool) -> (Vec<T>, Option<Vec<T>>) {
+    let (rows, l, rg, og) = (g.rows(), g.len(), g.group_rows(), g.o / g.groups);
+    let zero = T::from_f64(0.0);
+    if g.n * g.o == 0 {
+        // No output to drive the per-image loop; the (unused) columns are all zero.
+        return (Vec::new(), keep_cols.then(|| vec![zero; g.n * rows * l]));
+    }
+    let (vol, ol) = (g.c * g.volume(), g.o * l);
+    let par = gemm_threads(g);
+    let mut out: Vec<T> = Vec::with_capacity(g.n * ol);
+    hint_huge_pages(&mut out);
+    let mut cols: Vec<T> = Vec::with_capacity(if keep_cols { g.n * rows * l } else { 0 });
+    hint_huge_pages(&mut cols);
+    let image = |i: usize, out_i: &mut [MaybeUninit<T>], cols_i: &mut [MaybeUninit<T>]| {
+        let x_i = &xs[i * vol..(i + 1) * vol];
+        let cols_i: &[T] = if g.pointwise() {
+            x_i
+        } else {
+            im2col(x_i, g, cols_i);
+            // SAFETY: im2col wrote every element.
+            unsafe { assume_init(cols_i) }
+        };
+        if let Some(bv) = bv {
+            for (row, &bo) in out_i.chunks_mut(l.max(1)).zip(bv) {
+                row.iter_mut().for_each(|v| {
+                    v.write(bo);
+                });
+            }
+        } else if rg == 0 {
+            // An empty reduction: gemm writes nothing.
+            out_i.iter_mut().for_each(|v| {
+                v.write(zero);
+            });
+        }
+        for gi in 0..g.groups {
+            // SAFETY: out_i is (O, L) and cols_i (rows, L), both contiguous; the weight is
+            // (O, rg). gemm writes every dst element (reading it only when bias filled it).
+            unsafe {
+                gemm_into(
+                    out_i.as_mut_ptr().add(gi * og * l) as *mut T,
+                    l,
+                    (wv.as_ptr().add(gi * og * rg), rg, 1),
+                    (cols_i.as_ptr().add(gi * rg * l), l, 1),
+                    (og, rg, l),
+                    bv.is_some() || rg == 0,
+                    par,
+                );
+            }
+        }
+    };
+    let out_sp = &mut out.spare_capacity_mut()[..g.n * ol];
+    let ol1 = ol.max(1);
+    let unfold = !g.pointwise();
+    if keep_cols && unfold {
+        let cols_sp = &mut cols.spare_capacity_mut()[..g.n * rows * l];
+        let rl = (rows * l).max(1);
+        if g.batch_parallel() {
+            out_sp.par_chunks_mut(ol1).zip(cols_sp.par_chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
+        } else {
+            out_sp.chunks_mut(ol1).zip(cols_sp.chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
+        }
+    } else {
+        per_image(g, out_sp, ol1, if unfold { rows * l } else { 0 }, image);
+    }
+    // SAFETY: every image wrote its whole output block and, when kept, its whole column block.
+    unsafe {
+        out.set_len(g.n * ol);
+        if keep_cols && unfold {
+            cols.set_len(g.n * rows * l);
+        }
+    }
+    let cols = match (keep_cols, unfold) {
+        (false, _) => None,
+        (true, true) => Some(cols),
+        (true, false) => Some(xs.to_vec()),
+    };
+    (out, cols)
+}
+
+/// grad_input = col2im(W^T @ grad_out) per image: the convolution's input gradient, and the
+/// transposed convolution's forward.
+pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
+    let (l, rg, og, vol) = (g.len(), g.group_rows(), g.o / g.groups, g.c * g.volume());
+    let par = gemm_threads(g);
+    let mut gx = vec![T::from_f64(0.0); g.n * vol];
+    if og == 0 {
+        return gx;
+    }
+    let image = |i: usize, gx_i: &mut [T], dcols: &mut [MaybeUninit<T>]| {
+        let dst = if g.pointwise() { gx_i.as_mut_ptr() } else { dcols.as_mut_ptr() as *mut T };
+        for gi in 0..g.groups {
+            // SAFETY: dst is (rows, L); the weight viewed transposed is (rg, og) with strides
+            // (1, rg); grad_out of image i is (O, L). gemm writes every dst element.
+            unsafe {
+                gemm_into(dst.add(gi * rg * l), l, (w.as_ptr().add(gi * og * rg), 1, rg), (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (rg, og, l), false, par);
+            }
+        }
+        if !g.pointwise() {
+            // SAFETY: the gemms above wrote all rows * L elements.
+            col2im(unsafe { assume_init(dcols) }, g, gx_i);
+        }
+    };
+    per_image(g, &mut gx, vol, if g.pointwise() { 0 } else { g.rows() * l }, image);
+    gx
+}
+
+/// Elements of per-image weight-gradient partials held at once; past it, consecutive images
+/// share one partial. The split depends on the shapes only, never on the thread count.
+const PARTIAL_BUDGET: usize = 1 << 22;
+
+/// grad_weight = sum_i grad_out_i @ cols_i^T: partials over fixed runs of images, added in
+/// index order.
+pub(super) fn grad_weight<T: Float>(gs: &[T], cols: &[T], g: &Geom) -> Vec<T> {
+    let (l, rg, og, rows) = (g.len(), g.group_rows(), g.o / g.groups, g.rows());
+    let size = g.o * rg;
+    let parts = g.n.min((PARTIAL_BUDGET / size.max(1)).max(1)).max(1);
+    let per = g.n.div_ceil(parts).max(1);
+    let par = if parts < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
+    let partial = |p: usize| {
+        let mut acc = vec![T::from_f64(0.0); size];
+        for i in p * per..((p + 1) * per).min(g.n) {
+            for gi in 0..g.groups {
+                // SAFETY: acc is (O, rg); grad_out of image i is (O, L); its columns (rows, L)
+                // read transposed are (L, rg) with strides (1, L).
+                unsafe {
+                    gemm_into(acc.as_mut_ptr().add(gi * og * rg), rg, (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (cols.as_ptr().add(i * rows * l + gi * rg * l), 1, l), (og, l, rg), true, par);
+                }
+            }
+        }
+        acc
+    };
+    let partials: Vec<Vec<T>> = if parts > 1 { (0..parts).into_par_iter().map(partial).collect() } else { (0..parts).map(partial).collect() };
+    let mut iter = partials.into_iter();
+    let mut total = iter.next().unwrap_or_else(|| vec![T::from_f64(0.0); size]);
+    for p in iter {
+        total.iter_mut().zip(&p).for_each(|(t, &v)| *t += v);
+    }
+    total
+}
+
+/// out[ch] = sum over images (in order) and positions of x[i, ch]: a bias gradient.
+pub(super) fn channel_sum<T: Float>(xs: &[T], n: usize, channels: usize, len: usize) -> Vec<T> {
+    let channel = |ch: usize| T::from_f64((0..n).map(|i| sum_slice(&xs[(i * channels + ch) * len..][..len]).to_f64()).sum());
+    if xs.len() > crate::tensor::iter::GRAIN { (0..channels).into_par_iter().map(channel).collect() } else { (0..channels).map(channel).collect() }
+}
+
+/// out[i, ch, ...] += bias[ch]: the transposed convolution's bias.
+pub(super) fn add_channel_bias<T: Float>(out: &mut [T], bias: &[T], len: usize) {
+    let add = |(k, block): (usize, &mut [T])| {
+        let b = bias[k % bias.len()];
+        block.iter_mut().for_each(|v| *v += b);
+    };
+    if bias.is_empty() || len == 0 {
+        return;
+    }
+    if out.len() > crate::tensor::iter::GRAIN {
+        out.par_chunks_mut(len).enumerate().for_each(add);
+    } else {
+        out.chunks_mut(len).enumerate().for_each(add);
+    }
+}
+
+/// The column matrices of all images, (N, rows, L): F.unfold, and the transposed convolution's
+/// weight gradient.
+pub(super) fn unfold_all<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
+    let (vol, rl) = (g.c * g.volume(), g.rows() * g.len());
+    let mut cols: Vec<T> = Vec::with_capacity(g.n * rl);
+    hint_huge_pages(&mut cols);
+    let sp = &mut cols.spare_capacity_mut()[..g.n * rl];
+    let image = |i: usize, c: &mut [MaybeUninit<T>], _: &mut [MaybeUninit<T>]| im2col(&xs[i * vol..(i + 1) * vol], g, c);
+    if rl > 0 {
+        per_image(g, sp, rl, 0, image);
+    }
+    // SAFETY: im2col wrote every element of every image's block.
+    unsafe { cols.set_len(g.n * rl) };
+    cols
+}
+
+/// The adjoint of `unfold_all`: F.fold.
+pub(super) fn fold_all<T: Float>(cols: &[T], g: &Geom) -> Vec<T> {
+    let (vol, rl) = (g.c * g.volume(), g.rows() * g.len());
+    let mut x = vec![T::from_f64(0.0); g.n * vol];
+    if vol > 0 {
+        per_image(g, &mut x, vol, 0, |i, x_i, _: &mut [MaybeUninit<T>]| col2im(&cols[i * rl..(i + 1) * rl], g, x_i));
+    }
+    x
+}
