@@ -76,60 +76,68 @@ impl Boxes {
         self.scale.len()
     }
 
-    /// Calls `f(flat output index, depth range, row range, column range, scale)` for every box.
-    fn each(&self, mut f: impl FnMut(usize, (usize, usize), (usize, usize), (usize, usize), f64)) {
-        let mut k = 0;
-        for &zs in &self.axes[0] {
-            for &ys in &self.axes[1] {
-                for &xs in &self.axes[2] {
-                    f(k, zs, ys, xs, self.scale[k]);
-                    k += 1;
-                }
-            }
-        }
+    /// Output elements per depth position (the boxes of one (H, W) plane).
+    fn per_plane(&self) -> usize {
+        self.axes[1].len() * self.axes[2].len()
     }
 
-    /// Forward: each box's sum times its scale, for `volumes` volumes of `size`.
+    /// Forward: each box's sum times its scale, for `volumes` volumes of `size`. A box is summed
+    /// plane by plane, so a 1-D or 2-D pool (one plane per box) runs the plain 2-D loop.
     fn sum<T: Float>(&self, x: &Tensor, volumes: usize, size: [usize; 3]) -> Result<Vec<T>> {
         let [_, h, w] = size;
-        let (vin, vout) = (size.iter().product::<usize>(), self.out_len());
+        let (vin, vout, per) = (size.iter().product::<usize>(), self.out_len(), self.per_plane());
         let mut out = vec_filled(volumes * vout, T::from_f64(0.0))?;
         with_input::<T, _>(x, |xs| {
             each_volume(&mut out, vout, vin + vout * self.box_size(), |p, o| {
                 let v = &xs[p * vin..(p + 1) * vin];
-                self.each(|k, (z0, z1), (y0, y1), (x0, x1), scale| {
-                    let mut s = T::from_f64(0.0);
-                    for z in z0..z1 {
-                        for y in y0..y1 {
-                            let r = (z * h + y) * w;
-                            s += v[r + x0..r + x1].iter().copied().sum::<T>();
+                for (dz, &(z0, z1)) in self.axes[0].iter().enumerate() {
+                    let o = &mut o[dz * per..(dz + 1) * per];
+                    for plane in v.chunks_exact(h * w).take(z1).skip(z0) {
+                        let mut k = 0;
+                        for &(y0, y1) in &self.axes[1] {
+                            for &(x0, x1) in &self.axes[2] {
+                                let mut s = T::from_f64(0.0);
+                                for y in y0..y1 {
+                                    s += plane[y * w + x0..y * w + x1].iter().copied().sum::<T>();
+                                }
+                                o[k] += s;
+                                k += 1;
+                            }
                         }
                     }
-                    o[k] = s * T::from_f64(scale);
-                });
+                    for (o, &scale) in o.iter_mut().zip(&self.scale[dz * per..(dz + 1) * per]) {
+                        *o *= T::from_f64(scale);
+                    }
+                }
             })
         });
         Ok(out)
     }
 
     /// Backward: every output gradient times its scale, added onto each input position of its
-    /// box.
+    /// box (plane by plane, as `sum`).
     fn spread<T: Float>(&self, grad: &Tensor, input_shape: &[usize], size: [usize; 3]) -> Tensor {
         let [_, h, w] = size;
-        let (vin, vout) = (size.iter().product::<usize>(), self.out_len());
+        let (vin, vout, per) = (size.iter().product::<usize>(), self.out_len(), self.per_plane());
         let mut gx = filled(input_shape.iter().product(), T::from_f64(0.0));
         with_grad::<T, _>(grad, |gs| {
             each_volume(&mut gx, vin, vin + vout * self.box_size(), |p, volume| {
-                let go = &gs[p * vout..(p + 1) * vout];
-                self.each(|k, (z0, z1), (y0, y1), (x0, x1), scale| {
-                    let d = go[k] * T::from_f64(scale);
-                    for z in z0..z1 {
-                        for y in y0..y1 {
-                            let r = (z * h + y) * w;
-                            volume[r + x0..r + x1].iter_mut().for_each(|v| *v += d);
+                for (dz, &(z0, z1)) in self.axes[0].iter().enumerate() {
+                    let go = &gs[p * vout + dz * per..p * vout + (dz + 1) * per];
+                    let scale = &self.scale[dz * per..(dz + 1) * per];
+                    for plane in volume.chunks_exact_mut(h * w).take(z1).skip(z0) {
+                        let mut k = 0;
+                        for &(y0, y1) in &self.axes[1] {
+                            for &(x0, x1) in &self.axes[2] {
+                                let d = go[k] * T::from_f64(scale[k]);
+                                for y in y0..y1 {
+                                    plane[y * w + x0..y * w + x1].iter_mut().for_each(|v| *v += d);
+                                }
+                                k += 1;
+                            }
                         }
                     }
-                });
+                }
             })
         });
         Tensor::from_vec_unchecked(gx, input_shape)
