@@ -81,47 +81,51 @@ fn is_2x2(g: &Geom) -> bool {
     g.kernel == [1, 2, 2] && g.stride[1..] == [2, 2] && g.padding == [0; 3] && g.dilation[1..] == [1, 1] && 2 * g.out[1] <= g.size[1] && 2 * g.out[2] <= g.size[2]
 }
 
-/// One volume: the maximum of each window and its flat index. The loops run tap by tap across
-/// a whole output row rather than window by window, so consecutive windows' compare chains are
-/// independent and overlap (about 20% faster here). Taps are visited in (d, h, w) order for
-/// every window, which is what makes the first of equal maxima win.
+/// One volume: the maximum of each window and its flat index. Each depth slice a window covers
+/// is folded into the running maxima of its output plane in turn (`max_plane`), so taps are
+/// visited in (d, h, w) order for every window, which is what makes the first of equal maxima win.
 fn max_volume<T: Float>(x: &[T], g: &Geom, [deps, rows, cols]: &[Vec<(usize, usize)>; 3], taps: &[(usize, usize, usize)], vals: &mut [T], idx: &mut [i64]) {
     let ([_, h, w], [_, oh, ow]) = (g.size, g.out);
-    if is_2x2(g) {
-        for (oz, &(z, _)) in deps.iter().enumerate() {
-            let o = oz * oh * ow..(oz + 1) * oh * ow;
-            max_plane_2x2(&x[z * h * w..(z + 1) * h * w], g, &mut vals[o.clone()], &mut idx[o], (z * h * w) as i64);
-        }
-        return;
-    }
-    let sw = g.stride[2];
+    let (hw, ohw) = (h * w, oh * ow);
     for (oz, &(z0, z1)) in deps.iter().enumerate() {
-        for (oy, &(y0, y1)) in rows.iter().enumerate() {
-            let o = (oz * oh + oy) * ow;
-            let best = &mut vals[o..o + ow];
-            let at = &mut idx[o..o + ow];
-            let corner = (z0 * h + y0) * w;
-            for (ox, &(x0, _)) in cols.iter().enumerate() {
-                best[ox] = T::neg_infinity();
-                at[ox] = (corner + x0) as i64;
+        let (best, at) = (&mut vals[oz * ohw..(oz + 1) * ohw], &mut idx[oz * ohw..(oz + 1) * ohw]);
+        if is_2x2(g) {
+            max_plane_2x2(&x[z0 * hw..(z0 + 1) * hw], g, best, at, (z0 * hw) as i64);
+            continue;
+        }
+        // Every window starts at -inf pointing at its first tap: PyTorch's index for a window
+        // wholly in padding.
+        for ((b, a), &(y0, _)) in best.chunks_exact_mut(ow).zip(at.chunks_exact_mut(ow)).zip(rows) {
+            for ((b, a), &(x0, _)) in b.iter_mut().zip(a.iter_mut()).zip(cols) {
+                (*b, *a) = (T::neg_infinity(), ((z0 * h + y0) * w + x0) as i64);
             }
-            for z in (z0..z1).step_by(g.dilation[0]) {
-                for y in (y0..y1).step_by(g.dilation[1]) {
-                    let start = (z * h + y) * w;
-                    let row = &x[start..start + w];
-                    for &(lo, hi, first) in taps {
-                        let base = (start + first) as i64;
-                        for (k, ox) in (lo..hi).enumerate() {
-                            let v = row[first + k * sw];
-                            // Which tap wins is data: as a branch it mispredicts on about every
-                            // other window (3.5 ns per tap); as conditional moves (`|`, not `||`,
-                            // which would branch) 0.5 ns.
-                            let (b, a) = (best[ox], at[ox]);
-                            let take = (v > b) | v.is_nan();
-                            at[ox] = select_unpredictable(take, base + (k * sw) as i64, a);
-                            best[ox] = T::select(take, v, b);
-                        }
-                    }
+        }
+        for z in (z0..z1).step_by(g.dilation[0]) {
+            max_plane(&x[z * hw..(z + 1) * hw], g, rows, taps, best, at, (z * hw) as i64);
+        }
+    }
+}
+
+/// Folds one (H, W) plane, whose first element has flat index `base`, into the running maxima of
+/// an output plane. The loops run tap by tap across a whole output row rather than window by
+/// window, so consecutive windows' compare chains are independent and overlap (about 20% faster
+/// here).
+fn max_plane<T: Float>(x: &[T], g: &Geom, rows: &[(usize, usize)], taps: &[(usize, usize, usize)], best: &mut [T], at: &mut [i64], base: i64) {
+    let (w, ow, sw) = (g.size[2], g.out[2], g.stride[2]);
+    for ((best, at), &(y0, y1)) in best.chunks_exact_mut(ow).zip(at.chunks_exact_mut(ow)).zip(rows) {
+        for y in (y0..y1).step_by(g.dilation[1]) {
+            let row = &x[y * w..(y + 1) * w];
+            for &(lo, hi, first) in taps {
+                let start = base + (y * w + first) as i64;
+                for (k, ox) in (lo..hi).enumerate() {
+                    let v = row[first + k * sw];
+                    // Which tap wins is data: as a branch it mispredicts on about every other
+                    // window (3.5 ns per tap); as conditional moves (`|`, not `||`, which would
+                    // branch) 0.5 ns.
+                    let (b, a) = (best[ox], at[ox]);
+                    let take = (v > b) | v.is_nan();
+                    at[ox] = select_unpredictable(take, start + (k * sw) as i64, a);
+                    best[ox] = T::select(take, v, b);
                 }
             }
         }
