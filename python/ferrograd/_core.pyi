@@ -42,8 +42,8 @@ __all__ = [
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
-    "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_adaptive_avg_pool2d",
-    "_avg_pool2d", "_max_pool2d", "_conv", "_conv_transpose", "_fold", "_unfold", "_load_safetensors", "_save_safetensors", "bool",
+    "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
+    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS",
 ]
@@ -693,25 +693,32 @@ def _fold(
     stride: tuple[_int, _int],
 ) -> Tensor:
     """col2im: (N, C * kH * kW, L) -> (N, C, *output_size), overlapping blocks summed."""
-def _max_pool2d(
+
+# ---- pooling (rust/python/pool.rs): input (N, C, *S) or (C, *S); one value per spatial axis,
+# the spatial rank (1 to 3) being the length of those sequences -----------------------------
+def _max_pool(
     input: Tensor,
-    kernel_size: tuple[_int, _int],
-    stride: tuple[_int, _int],
-    padding: tuple[_int, _int],
-    dilation: tuple[_int, _int],
+    kernel_size: Sequence[_int],
+    stride: Sequence[_int],
+    padding: Sequence[_int],
+    dilation: Sequence[_int],
     ceil_mode: _bool,
 ) -> tuple[Tensor, Tensor]:
-    """(output, int64 indices as flat h * W + w positions in each input plane)."""
-def _avg_pool2d(
+    """(output, int64 indices as flat positions within each input plane/volume)."""
+def _avg_pool(
     input: Tensor,
-    kernel_size: tuple[_int, _int],
-    stride: tuple[_int, _int],
-    padding: tuple[_int, _int],
+    kernel_size: Sequence[_int],
+    stride: Sequence[_int],
+    padding: Sequence[_int],
     ceil_mode: _bool,
     count_include_pad: _bool,
     divisor_override: _int | None,
 ) -> Tensor: ...
-def _adaptive_avg_pool2d(input: Tensor, output_size: tuple[_int, _int]) -> Tensor: ...
+def _adaptive_avg_pool(input: Tensor, output_size: Sequence[_int]) -> Tensor: ...
+def _adaptive_max_pool(input: Tensor, output_size: Sequence[_int]) -> tuple[Tensor, Tensor]:
+    """(output, int64 indices as `_max_pool`'s)."""
+def _max_unpool(input: Tensor, indices: Tensor, output_size: Sequence[_int]) -> Tensor:
+    """Each input value written at its index in a zero output of spatial `output_size`."""
 
 # ---- io (rust/python/io.rs); fg.save / fg.load wrap these ------------------------------------
 def _save_safetensors(

@@ -1,16 +1,14 @@
-//! Bindings of the convolutions (1 to 3 spatial dims, plain and transposed), fold/unfold and the
-//! 2-D pools. The Python layer (nn.functional) normalises int/tuple arguments, resolves
+//! Bindings of the convolutions (1 to 3 spatial dims, plain and transposed) and fold/unfold (the
+//! pools are in pool.rs). The Python layer (nn.functional) normalises int/tuple arguments, resolves
 //! padding='same', output_size= and stride=None, and handles unbatched inputs; these take
 //! explicit per-axis values.
 
 use pyo3::prelude::*;
 
 use super::error::off_gil_guarded;
-use super::tensor::PyTensor;
 use crate::nn::conv::{conv, ConvArgs};
 use crate::nn::conv_fold::{fold, unfold, FoldArgs};
 use crate::nn::conv_transpose::{conv_transpose, ConvTransposeArgs};
-use crate::nn::pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, PoolArgs};
 use crate::tensor::Tensor;
 
 /// Convolution over 1 to 3 spatial dims (by the weight's rank). `padding` holds (before, after)
@@ -65,46 +63,4 @@ pub fn _unfold(py: Python<'_>, input: Tensor, kernel_size: [i64; 2], dilation: [
 pub fn _fold(py: Python<'_>, input: Tensor, output_size: [i64; 2], kernel_size: [i64; 2], dilation: [i64; 2], padding: [i64; 2], stride: [i64; 2]) -> PyResult<Tensor> {
     let args = FoldArgs { kernel_size, dilation, padding, stride };
     off_gil_guarded(py, input.numel(), || fold(&input, output_size, &args))
-}
-
-/// Returns (output, indices); the indices are flat h * W + w positions in each input plane.
-#[pyfunction]
-#[pyo3(signature = (input, kernel_size, stride, padding, dilation, ceil_mode))]
-pub fn _max_pool2d(
-    py: Python<'_>,
-    input: PyRef<'_, PyTensor>,
-    kernel_size: [i64; 2],
-    stride: [i64; 2],
-    padding: [i64; 2],
-    dilation: [i64; 2],
-    ceil_mode: bool,
-) -> PyResult<(PyTensor, PyTensor)> {
-    let x = input.t.clone();
-    let args = PoolArgs { kernel: kernel_size, stride, padding, dilation, ceil_mode };
-    let (out, idx) = off_gil_guarded(py, x.numel(), || max_pool2d(&x, &args))?;
-    Ok((out.into(), idx.into()))
-}
-
-#[pyfunction]
-#[pyo3(signature = (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override))]
-#[allow(clippy::too_many_arguments)]
-pub fn _avg_pool2d(
-    py: Python<'_>,
-    input: PyRef<'_, PyTensor>,
-    kernel_size: [i64; 2],
-    stride: [i64; 2],
-    padding: [i64; 2],
-    ceil_mode: bool,
-    count_include_pad: bool,
-    divisor_override: Option<i64>,
-) -> PyResult<PyTensor> {
-    let x = input.t.clone();
-    let args = PoolArgs { kernel: kernel_size, stride, padding, dilation: [1, 1], ceil_mode };
-    Ok(off_gil_guarded(py, x.numel(), || avg_pool2d(&x, &args, count_include_pad, divisor_override))?.into())
-}
-
-#[pyfunction]
-pub fn _adaptive_avg_pool2d(py: Python<'_>, input: PyRef<'_, PyTensor>, output_size: [i64; 2]) -> PyResult<PyTensor> {
-    let x = input.t.clone();
-    Ok(off_gil_guarded(py, x.numel(), || adaptive_avg_pool2d(&x, output_size))?.into())
 }

@@ -11,6 +11,7 @@ mod nn;
 mod node;
 mod op_tables;
 mod optim;
+mod pool;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
@@ -42,9 +43,9 @@ mod core_module {
     #[pymodule_export]
     use super::optim::{_adadelta_step, _adagrad_step, _adam_step, _rmsprop_step, _sgd_step};
     #[pymodule_export]
-    use super::conv::{_adaptive_avg_pool2d, _avg_pool2d, _max_pool2d};
-    #[pymodule_export]
     use super::conv::{_conv, _conv_transpose, _fold, _unfold};
+    #[pymodule_export]
+    use super::pool::{_adaptive_avg_pool, _adaptive_max_pool, _avg_pool, _max_pool, _max_unpool};
     #[pymodule_export]
     use super::io::{_load_safetensors, _save_safetensors};
 
