@@ -18,7 +18,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ..autograd.grad_mode import no_grad
-from .parameter import Parameter
+from .parameter import Buffer, Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -84,6 +84,9 @@ class Module:
         elif isinstance(value, Module):
             self._forget(name, keep=modules)
             modules[name] = value
+        elif isinstance(value, Buffer):  # PyTorch 2.5+: nn.Buffer(t, persistent=...) registers a buffer
+            self._forget(name, keep=buffers)
+            self.register_buffer(name, value, persistent=value.persistent)
         elif name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (nn.Parameter or None expected)")
@@ -363,6 +366,10 @@ class Module:
         tensors and numpy arrays; returns (missing_keys, unexpected_keys)."""
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        for path, m in self.named_modules():  # lazy layers take their shapes from the checkpoint first
+            before_load = getattr(m, "_before_load_state_dict", None)
+            if before_load is not None:
+                before_load(state_dict, f"{path}." if path else "")
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
