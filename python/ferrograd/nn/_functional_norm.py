@@ -11,12 +11,8 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ..autograd.grad_mode import no_grad
-from ._functional_linear import bilinear
-from ._functional_sparse import embedding_bag
 
-# bilinear and embedding_bag belong to their own families (_functional_linear, _functional_sparse);
-# they are re-exported here only until functional.py gathers those (requested in notes/requests.md).
-__all__ = ["layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm", "bilinear", "embedding_bag"]
+__all__ = ["layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None, bias: Tensor | None = None,

@@ -5,30 +5,36 @@ from __future__ import annotations
 
 from .. import _core
 from .._core import Tensor
+from .._methods._util import assign
 from . import (
     _functional_activation,
     _functional_conv,
     _functional_distance,
+    _functional_linear,
     _functional_loss,
     _functional_norm,
     _functional_pool,
     _functional_sample,
+    _functional_sparse,
     _functional_vision,
 )
 from ._functional_activation import *  # noqa: F403
+from ._functional_activation import leaky_relu_, relu_
 from ._functional_conv import *  # noqa: F403
 from ._functional_distance import *  # noqa: F403
+from ._functional_linear import *  # noqa: F403
 from ._functional_loss import *  # noqa: F403
 from ._functional_norm import *  # noqa: F403
 from ._functional_pool import *  # noqa: F403
 from ._functional_sample import *  # noqa: F403
+from ._functional_sparse import *  # noqa: F403
 from ._functional_utils import _REQUIRED, _prod, _training
 from ._functional_vision import *  # noqa: F403
 
 # Each family lives in its own module (its __all__ lists what it adds); this one keeps the fused
 # activations, dropout, batch_norm and embedding.
-_FAMILIES = (_functional_activation, _functional_conv, _functional_distance, _functional_loss, _functional_norm,
-             _functional_pool, _functional_sample, _functional_vision)
+_FAMILIES = (_functional_activation, _functional_conv, _functional_distance, _functional_linear, _functional_loss,
+             _functional_norm, _functional_pool, _functional_sample, _functional_sparse, _functional_vision)
 
 __all__ = [
     "linear", "relu", "leaky_relu", "gelu", "silu", "softplus", "sigmoid", "tanh", "softmax", "log_softmax",
@@ -50,10 +56,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input.relu()
+    return relu_(input) if inplace else input.relu()
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if inplace:
+        return leaky_relu_(input, negative_slope)
     return _core._leaky_relu(input, float(negative_slope))
 
 
@@ -64,7 +72,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return _core._silu(input)
+    return assign(input, _core._silu) if inplace else _core._silu(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
