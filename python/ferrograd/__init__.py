@@ -49,6 +49,7 @@ from .backends._runtime import (
     set_num_threads,
     use_deterministic_algorithms,
 )
+from .nn._torch_functions_norm import *  # noqa: F403 (torch.layer_norm, torch.instance_norm, ...: ATen signatures)
 from .nn.utils.modes import inference
 from .serialization import load, save
 
