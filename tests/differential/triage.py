@@ -24,7 +24,12 @@ def all_cases():
     import cases_ops
 
     cases = list(cases_ops.ALL)
-    for mod in ("cases_index", "cases_nn", "cases_creation"):
+    import glob
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    families = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(here, "cases_nn_*.py")))
+    for mod in ("cases_index", "cases_nn", "cases_creation", *families):
         try:
             cases += __import__(mod).ALL
         except ImportError:
