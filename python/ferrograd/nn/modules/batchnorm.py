@@ -43,24 +43,7 @@ class _BatchNorm(Module):
         # None: follow the mode (see the module docstring).
         self.use_batch_stats: bool | None = None
         self.update_running_stats: bool | None = None
-        dt = _dtype_or_default(dtype)
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dt, device=device))
-            if bias:
-                self.bias = Parameter(zeros(num_features, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dt))
-            self.register_buffer("running_var", ones(num_features, dtype=dt))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _register_affine_and_stats(self, num_features, affine, bias, track_running_stats, dtype, device)
 
     def reset_running_stats(self) -> None:
         self.__dict__.pop("_stats_seen", None)
@@ -166,6 +149,25 @@ class _BatchNorm(Module):
         # PyTorch 2.15's format (it added the keyword-only `bias` switch).
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+def _register_affine_and_stats(m: Module, num_features: int, affine: bool, bias: bool, track_running_stats: bool,
+                               dtype, device) -> None:
+    """weight/bias parameters (or None) and running_mean/running_var/num_batches_tracked buffers (or
+    None), with PyTorch's names: shared by BatchNorm and InstanceNorm (PyTorch's _NormBase)."""
+    dt = _dtype_or_default(dtype)
+    if affine:
+        m.weight = Parameter(ones(num_features, dtype=dt, device=device))
+        if bias:
+            m.bias = Parameter(zeros(num_features, dtype=dt, device=device))
+        else:
+            m.register_parameter("bias", None)
+    else:
+        m.register_parameter("weight", None)
+        m.register_parameter("bias", None)
+    stats = (zeros(num_features, dtype=dt), ones(num_features, dtype=dt), tensor(0)) if track_running_stats else (None,) * 3
+    for name, value in zip(("running_mean", "running_var", "num_batches_tracked"), stats):
+        m.register_buffer(name, value)
 
 
 def _size(shape) -> str:

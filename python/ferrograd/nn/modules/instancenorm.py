@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import warnings
 
-from ..._creation import _dtype_or_default, ones, tensor, zeros
 from ...autograd.grad_mode import is_grad_enabled, no_grad
 from .. import _functional_norm as FN
 from .. import init
 from ..module import Module, module_path
-from ..parameter import Parameter
 from ..utils.mode_warnings import StatsUpdateWithoutGradWarning, warn_once
+from .batchnorm import _register_affine_and_stats
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -35,24 +34,7 @@ class _InstanceNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        dt = _dtype_or_default(dtype)
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dt, device=device))
-            if bias:
-                self.bias = Parameter(zeros(num_features, dtype=dt, device=device))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features, dtype=dt))
-            self.register_buffer("running_var", ones(num_features, dtype=dt))
-            self.register_buffer("num_batches_tracked", tensor(0))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        _register_affine_and_stats(self, num_features, affine, bias, track_running_stats, dtype, device)
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
