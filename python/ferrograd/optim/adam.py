@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 from .. import _core
 from .._core import Tensor
-from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count, _zeros
+from .optimizer import Optimizer, _check_adam_family, _next_step, _refuse_unsupported, _step_count, _zeros
 
 __all__ = ["Adam", "AdamW"]
 
@@ -43,11 +43,7 @@ class Adam(Optimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        _check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        _check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-        _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-        _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_family(lr, betas, eps, weight_decay)
         _refuse_unsupported(capturable=capturable, differentiable=differentiable)
         defaults = dict(
             lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, foreach=foreach,

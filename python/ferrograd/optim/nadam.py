@@ -6,17 +6,9 @@ import math
 from typing import Any, Iterable
 
 from .._core import Tensor
-from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _scalar_state, _step_count, _zeros
+from .optimizer import Optimizer, _check, _check_adam_family, _next_step, _refuse_unsupported, _scalar_state, _step_count, _zeros
 
 __all__ = ["NAdam", "RAdam"]
-
-
-def _check_adam_family(lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-    _check(0.0 <= lr, f"Invalid learning rate: {lr}")
-    _check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-    _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
-    _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
-    _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
 
 
 def _decay(p: Tensor, grad: Tensor, group: dict[str, Any]) -> Tensor:

@@ -404,3 +404,12 @@ def _scalar_state(value: float) -> Tensor:
     """A float32 scalar state entry (``mu_product``, ``eta``, ``mu``), as PyTorch keeps them: the
     updates read them back rounded to float32, so keeping them in float64 would drift."""
     return _creation.tensor(float(value))
+
+
+def _check_adam_family(lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
+    """The hyperparameter checks Adam, AdamW, Adamax, NAdam and RAdam share, with PyTorch's messages."""
+    _check(0.0 <= lr, f"Invalid learning rate: {lr}")
+    _check(0.0 <= eps, f"Invalid epsilon value: {eps}")
+    _check(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]}")
+    _check(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]}")
+    _check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
