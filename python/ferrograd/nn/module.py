@@ -7,9 +7,7 @@ do and nothing else: it does not turn off autograd (that is `fg.no_grad()`).
 
 from __future__ import annotations
 
-import itertools
 import threading
-import weakref
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
 
@@ -18,6 +16,14 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ..autograd.grad_mode import no_grad
+from ..utils.hooks import RemovableHandle
+from . import _module_hooks as _hooks
+from ._module_hooks import (
+    _global_buffer_registration_hooks,
+    _global_call_hook_ids,
+    _global_module_registration_hooks,
+    _global_parameter_registration_hooks,
+)
 from .parameter import Buffer, Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -38,25 +44,12 @@ def module_path(module: "Module") -> str | None:
     return None
 
 
-class RemovableHandle:
-    """Returned by the register_*_hook methods; `remove()` unregisters the hook."""
-
-    _next_id = itertools.count()
-
-    def __init__(self, hooks: dict):
-        self._hooks = weakref.ref(hooks)
-        self.id = next(RemovableHandle._next_id)
-
-    def remove(self) -> None:
-        hooks = self._hooks()
-        if hooks is not None:
-            hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
+# Per-module hook tables (PyTorch's attribute names; `summary`, `weight_norm` and the lazy
+# layers read _forward_pre_hooks / _forward_hooks directly).
+_HOOK_TABLES = (
+    "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+    "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks", "_backward_pre_hooks",
+)
 
 
 class Module:
@@ -69,8 +62,9 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_forward_hooks", OrderedDict())
-        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        for name in _HOOK_TABLES:
+            object.__setattr__(self, name, OrderedDict())
+        object.__setattr__(self, "_is_full_backward_hook", None)
 
     # ---- registration ---------------------------------------------------------------------
 
@@ -79,13 +73,13 @@ class Module:
             raise AttributeError("cannot assign before Module.__init__() call (call super().__init__() first)")
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
-            self._forget(name, keep=params)
-            params[name] = value
+            self.register_parameter(name, value)
         elif isinstance(value, Module):
+            if _global_module_registration_hooks:
+                value = _hooks.run_registration_hooks(_global_module_registration_hooks, self, name, value)
             self._forget(name, keep=modules)
             modules[name] = value
         elif isinstance(value, Buffer):  # PyTorch 2.5+: nn.Buffer(t, persistent=...) registers a buffer
-            self._forget(name, keep=buffers)
             self.register_buffer(name, value, persistent=value.persistent)
         elif name in params:
             if value is not None:
@@ -131,6 +125,8 @@ class Module:
             raise KeyError(f'parameter name can\'t contain "." or be empty, got {name!r}')
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (nn.Parameter or None required)")
+        if _global_parameter_registration_hooks:
+            param = _hooks.run_registration_hooks(_global_parameter_registration_hooks, self, name, param)
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
@@ -139,6 +135,8 @@ class Module:
             raise KeyError(f'buffer name can\'t contain "." or be empty, got {name!r}')
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+        if _global_buffer_registration_hooks:
+            tensor = _hooks.run_registration_hooks(_global_buffer_registration_hooks, self, name, tensor)
         self._forget(name, keep=self._buffers)
         self._buffers[name] = tensor
         if not persistent:
@@ -152,6 +150,8 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if "." in name or name == "":
             raise KeyError(f'module name can\'t contain "." or be empty, got {name!r}')
+        if _global_module_registration_hooks:
+            module = _hooks.run_registration_hooks(_global_module_registration_hooks, self, name, module)
         self._forget(name, keep=self._modules)
         self._modules[name] = module
 
@@ -426,30 +426,85 @@ class Module:
             stack.pop()
 
     def _call_impl(self, args, kwargs):
-        if self._forward_pre_hooks:
-            for hook in list(self._forward_pre_hooks.values()):
-                res = hook(self, args)
-                if res is not None:
-                    args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
-        if self._forward_hooks:
-            for hook in list(self._forward_hooks.values()):
-                res = hook(self, args, out)
-                if res is not None:
-                    out = res
-        return out
+        # The hot path: a layer without hooks pays these truth tests and nothing else.
+        if (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks
+                or _global_call_hook_ids):
+            return _hooks.call_with_hooks(self, args, kwargs)
+        return self.forward(*args, **kwargs)
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """hook(module, args, output) runs after forward; a non-None return replaces the output."""
-        h = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[h.id] = hook
-        return h
+    # ---- hooks (PyTorch's semantics; the calling side is in _module_hooks.py) -------------
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """hook(module, args) runs before forward; a non-None return replaces the args."""
-        h = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[h.id] = hook
-        return h
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False) -> RemovableHandle:
+        """hook(module, args) -> None or new args, run before forward (a single non-tuple value is
+        wrapped in a tuple). With `with_kwargs`, hook(module, args, kwargs) -> None or
+        (new_args, new_kwargs). `prepend` runs it before this module's other pre-hooks (global
+        ones still run first)."""
+        handle = RemovableHandle(self._forward_pre_hooks, extra_dict=self._forward_pre_hooks_with_kwargs)
+        self._forward_pre_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        if prepend:
+            self._forward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """hook(module, args, output) -> None or a new output, run after forward; with
+        `with_kwargs`, hook(module, args, kwargs, output). `always_call` runs it also when forward
+        (or an earlier hook) raises; the original error is re-raised."""
+        handle = RemovableHandle(self._forward_hooks, extra_dict=[self._forward_hooks_with_kwargs, self._forward_hooks_always_called])
+        self._forward_hooks[handle.id] = hook
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+        if always_call:
+            self._forward_hooks_always_called[handle.id] = True
+        if prepend:
+            self._forward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_output) -> None or a new grad_output, run when the gradients w.r.t. the
+        module's outputs are ready (grad_output is a tuple, None for non-tensor outputs).
+
+        As in PyTorch, forward then receives an alias of each input tensor and the caller an
+        alias of each output tensor; modifying them in place is an error."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """hook(module, grad_input, grad_output) -> None or a new grad_input, run when the gradients
+        w.r.t. the module's positional inputs are ready (None for non-tensor inputs and inputs that
+        do not require grad). When no input requires grad, it fires with the output gradients
+        and grad_input all None (with PyTorch's warning); when no output requires grad, not at all."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError(
+                "Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                "Please use only one of them."
+            )
+        object.__setattr__(self, "_is_full_backward_hook", True)
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Deprecated in PyTorch in favour of `register_full_backward_hook`. PyTorch hangs these
+        hooks on the last autograd node of forward, whose inputs are only the module's inputs for
+        single-op modules; ferrograd runs them as full backward hooks and says so with a
+        FutureWarning at each call."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError(
+                "Cannot use both regular backward hooks and full backward hooks on a single Module. "
+                "Please use only one of them."
+            )
+        object.__setattr__(self, "_is_full_backward_hook", False)
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     # ---- repr -----------------------------------------------------------------------------
 
@@ -486,6 +541,11 @@ class Module:
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+        for name in _HOOK_TABLES:  # pickles from before the hook tables existed
+            if name not in self.__dict__:
+                object.__setattr__(self, name, OrderedDict())
+        if "_is_full_backward_hook" not in self.__dict__:
+            object.__setattr__(self, "_is_full_backward_hook", None)
 
 
 def _size(shape) -> str:
