@@ -467,7 +467,8 @@ class Module:
         module's outputs are ready (grad_output is a tuple, None for non-tensor outputs).
 
         As in PyTorch, forward then receives an alias of each input tensor and the caller an
-        alias of each output tensor; modifying them in place is an error."""
+        alias of each output tensor; do not modify them in place (PyTorch raises; ferrograd
+        does not detect it yet, see tests/test_module_hooks.py)."""
         handle = RemovableHandle(self._backward_pre_hooks)
         self._backward_pre_hooks[handle.id] = hook
         if prepend:
