@@ -439,3 +439,17 @@ def test_gradgradcheck_signature_matches_pytorch():
     assert ours.parameters["rtol"].default == 1e-3 and ours.parameters["gen_non_contig_grad_outputs"].default is False
     with pytest.raises(NotImplementedError, match="check_batched_grad"):
         gradgradcheck(lambda x: x, (fg.ones(1, dtype=fg.float64, requires_grad=True),), check_batched_grad=True)
+
+
+@needs_create_graph
+def test_gradgradcheck_takes_given_and_non_contiguous_grad_outputs():
+    from ferrograd.autograd.gradcheck import gradgradcheck
+
+    rs = np.random.RandomState(5)
+    x = fg.tensor(rs.uniform(-1, 1, (3, 4)), requires_grad=True)
+    given = fg.tensor(rs.uniform(-1, 1, (3, 4)), requires_grad=True)
+    assert gradgradcheck(lambda t: t.tanh() * t, (x,), (given,))
+    fg.manual_seed(1)
+    assert gradgradcheck(lambda t: t.tanh() * t, (x,), gen_non_contig_grad_outputs=True)
+    # grad_outputs that do not require grad are constants: only d(grad)/d(inputs) is checked
+    assert gradgradcheck(lambda t: t.sigmoid(), (x,), (given.detach(),))
