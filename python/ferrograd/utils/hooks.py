@@ -106,6 +106,7 @@ class BackwardHook:
         self.n_inputs = -1
         self.input_tensors_index: list | None = None
         self._input_meta: list = []
+        self._output_meta: list = []
 
     @staticmethod
     def _pack_with_none(indices, values, size) -> tuple:
@@ -205,13 +206,19 @@ class BackwardHook:
                             "or None for all gradients."
                         )
             self.grad_outputs = None
-        return tuple(local_grad_outputs[i] for i in self.output_tensors_index)
+        # As PyTorch's identity Function, missing gradients go on as zeros (the hooks above saw None).
+        return tuple(
+            _core.full(shape, 0.0, dtype) if local_grad_outputs[i] is None else local_grad_outputs[i]
+            for i, (shape, dtype) in zip(self.output_tensors_index, self._output_meta)
+        )
 
     def setup_output_hook(self, args):
         is_tuple = isinstance(args, tuple)
         if not is_tuple:
             args = (args,)
         res, output_idx = self._apply_on_tensors(self._output_backward, args)
+        if output_idx is not None:
+            self._output_meta = [(list(args[i].shape), args[i].dtype) for i in output_idx]
         self.n_outputs = len(args)
         self.output_tensors_index = output_idx
         return res if is_tuple else res[0]
