@@ -18,6 +18,28 @@ pub enum Error {
     NotImplemented(String),
     /// A file operation failed (OSError; the kind picks FileNotFoundError, PermissionError ...).
     Io(std::io::ErrorKind, String),
+    /// An error raised by user code the engine called back into (a hook, a custom Function's
+    /// backward): carried through the core unchanged, so the user sees their own exception.
+    External(External),
+}
+
+/// A foreign error value (for the binding layer, a Python exception) with its message.
+#[derive(Clone)]
+pub struct External {
+    pub value: std::sync::Arc<dyn std::any::Any + Send + Sync>,
+    pub message: String,
+}
+
+impl fmt::Debug for External {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "External({})", self.message)
+    }
+}
+
+impl PartialEq for External {
+    fn eq(&self, other: &External) -> bool {
+        std::sync::Arc::ptr_eq(&self.value, &other.value)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -26,6 +48,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Runtime(m) | Error::Value(m) | Error::Index(m) | Error::Type(m) | Error::NotImplemented(m) | Error::Io(_, m) => f.write_str(m),
+            Error::External(e) => f.write_str(&e.message),
         }
     }
 }

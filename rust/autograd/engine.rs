@@ -1,11 +1,17 @@
 //! The backward pass: a topological walk over the nodes reachable from the roots, entirely in
 //! Rust. Each node runs once all of its consumers have delivered their gradients; its saved
 //! tensors are freed right after it runs unless `retain_graph`.
+//!
+//! With `create_graph` the walk runs with grad mode on: every rule that says it is
+//! `differentiable` records its gradient computation, so the gradients it returns have a history
+//! of their own and can be differentiated again. A rule that cannot (a fused kernel with no
+//! recorded form yet) still computes its gradients, and they get a node that refuses a further
+//! backward (PyTorch's `once_differentiable`): an error, never a silently wrong second derivative.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Edge, GradModeGuard, Node};
+use super::{collect_touched, with_current, Backward, Edge, GradModeGuard, Node};
 use crate::bail;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -22,8 +28,17 @@ enum Sink<'a> {
 
 impl Sink<'_> {
     fn leaf(&mut self, leaf: &Tensor, g: Tensor) -> Result<()> {
+        let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
+        let g = run_hooks(&hooks, g)?;
         match self {
-            Sink::Accumulate => accumulate(leaf, g),
+            Sink::Accumulate => {
+                accumulate(leaf, g)?;
+                let post: Vec<_> = leaf.meta().post_accumulate_hooks.iter().map(|(_, h)| h.clone()).collect();
+                for h in post {
+                    h(leaf)?;
+                }
+                Ok(())
+            }
             Sink::Capture { inputs, found } => {
                 for (i, t) in inputs.iter().enumerate() {
                     if t.same_tensor(leaf) {
@@ -37,16 +52,17 @@ impl Sink<'_> {
             }
         }
     }
-    fn node_done(&mut self, node: &Arc<Node>, g: &Tensor) -> Result<()> {
+    /// The gradient of output `nr` of `node` is final (hooks already ran on it).
+    fn node_done(&mut self, node: &Arc<Node>, nr: usize, g: &Tensor) -> Result<()> {
         match self {
             Sink::Accumulate => {
-                if let Some(t) = node.retained() {
+                if let Some(t) = node.retained(nr) {
                     accumulate(&t, g.clone())?;
                 }
             }
             Sink::Capture { inputs, found } => {
                 for (i, t) in inputs.iter().enumerate() {
-                    if t.grad_fn().is_some_and(|f| Arc::ptr_eq(&f, node)) {
+                    if t.grad_fn_nr().is_some_and(|(f, n)| Arc::ptr_eq(&f, node) && n == nr) {
                         found[i] = Some(g.clone());
                     }
                 }
@@ -54,6 +70,19 @@ impl Sink<'_> {
         }
         Ok(())
     }
+}
+
+/// Runs gradient hooks in order, each on the previous one's result.
+fn run_hooks(hooks: &[super::GradHook], mut g: Tensor) -> Result<Tensor> {
+    for h in hooks {
+        if let Some(new) = h(&g)? {
+            if new.shape() != g.shape() {
+                bail!(Runtime, "hook has changed the size of value: expected a gradient of shape {:?}, the hook returned {:?}", g.shape(), new.shape());
+            }
+            g = new;
+        }
+    }
+    Ok(g)
 }
 
 /// Adds `g` into `t.grad`. A gradient that other tensors may still hold (its storage is shared)
@@ -72,6 +101,8 @@ fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
                 return Err(e);
             }
         },
+        // A gradient with history (create_graph) is kept as it is: copying would cut it off.
+        None if g.requires_grad() => g,
         None if Arc::strong_count(g.storage()) > 1 || !g.is_contiguous() => g.deep_copy(),
         None => g,
     };
@@ -79,10 +110,56 @@ fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     Ok(())
 }
 
+/// The node given to gradients computed by a rule that cannot be differentiated again.
+struct NotDifferentiableBackward {
+    name: &'static str,
+}
+
+impl Backward for NotDifferentiableBackward {
+    fn name(&self) -> &'static str {
+        "NotImplemented"
+    }
+    fn apply(&self, _grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        bail!(
+            NotImplemented,
+            "the derivative of {}'s gradient is not implemented: a gradient computed by it (backward with create_graph=True) cannot be differentiated again",
+            self.name
+        )
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+}
+
+/// Runs one node's rule. With `create_graph`, a rule that is not differentiable runs without
+/// recording, and what it returns is tied to its inputs (the incoming gradients and the saved
+/// tensors it read) through a node that refuses a further backward.
+fn apply_node(node: &Arc<Node>, f: &dyn Backward, grads: &[Option<Tensor>], needs: &[bool], create_graph: bool) -> Result<Vec<Option<Tensor>>> {
+    if !create_graph || f.differentiable() {
+        return with_current(node, || f.apply_outputs(grads, needs));
+    }
+    let (out, touched) = collect_touched(|| {
+        let _off = GradModeGuard::new(false);
+        with_current(node, || f.apply_outputs(grads, needs))
+    });
+    let out = out?;
+    let sources: Vec<&Tensor> = grads.iter().flatten().chain(touched.iter()).filter(|t| t.requires_grad()).collect();
+    if sources.is_empty() {
+        return Ok(out);
+    }
+    out.into_iter()
+        .map(|g| match g {
+            Some(g) => Ok(Some(super::record(g.detach(), &sources, || Ok(Box::new(NotDifferentiableBackward { name: f.name() })))?)),
+            None => Ok(None),
+        })
+        .collect()
+}
+
 /// Runs backward from `roots` (output, gradient of the output). With `inputs`, returns the
-/// gradients of those tensors instead of accumulating into `.grad` (`autograd.grad`).
-pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tensor]>) -> Result<Vec<Option<Tensor>>> {
-    let _no_grad = GradModeGuard::new(false);
+/// gradients of those tensors instead of accumulating into `.grad` (`autograd.grad`). With
+/// `create_graph`, the gradients are recorded so they can be differentiated again.
+pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, inputs: Option<&[Tensor]>) -> Result<Vec<Option<Tensor>>> {
+    let _mode = GradModeGuard::new(create_graph);
     let mut sink = match inputs {
         None => Sink::Accumulate,
         Some(inputs) => Sink::Capture { inputs, found: vec![None; inputs.len()] },
@@ -91,9 +168,10 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
     // Count, for every reachable node, how many edges point at it.
     let mut deps: HashMap<usize, usize> = HashMap::new();
     let mut stack: Vec<Arc<Node>> = Vec::new();
-    let mut grads: HashMap<usize, Tensor> = HashMap::new();
+    let mut grads: HashMap<usize, Vec<Option<Tensor>>> = HashMap::new();
     let mut ready: Vec<Arc<Node>> = Vec::new();
     let mut root_nodes: Vec<Arc<Node>> = Vec::new();
+    let mut leaves = Leaves::default();
     for (i, (out, g)) in roots.iter().enumerate() {
         if !out.requires_grad() {
             bail!(Runtime, "element {i} of tensors does not require grad and does not have a grad_fn");
@@ -101,15 +179,11 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
         if g.shape() != out.shape() {
             bail!(Runtime, "Mismatch in shape: grad_output[{i}] has a shape of {:?} and output[{i}] has a shape of {:?}.", g.shape(), out.shape());
         }
-        match out.grad_fn() {
-            None => sink.leaf(out, g.clone())?,
-            Some(node) => {
+        match out.grad_fn_nr() {
+            None => leaves.add(out, g.clone())?,
+            Some((node, nr)) => {
                 let k = key(&node);
-                let total = match grads.remove(&k) {
-                    Some(old) => crate::ops::binary::add(&old, g)?,
-                    None => g.clone(),
-                };
-                grads.insert(k, total);
+                add_into(&mut grads, &node, nr, g.clone())?;
                 if let std::collections::hash_map::Entry::Vacant(e) = deps.entry(k) {
                     e.insert(0);
                     stack.push(node.clone());
@@ -120,13 +194,24 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
     }
     while let Some(n) = stack.pop() {
         for e in n.next.iter().flatten() {
-            if let Edge::Node(child) = e {
-                let k = key(child);
-                let seen = deps.contains_key(&k);
-                *deps.entry(k).or_insert(0) += 1;
-                if !seen {
-                    stack.push(child.clone());
+            match e {
+                Edge::Node(child, _) => {
+                    let k = key(child);
+                    let seen = deps.contains_key(&k);
+                    *deps.entry(k).or_insert(0) += 1;
+                    if !seen {
+                        stack.push(child.clone());
+                    }
                 }
+                Edge::Leaf(t) => *leaves.deps.entry(leaf_key(t)).or_insert(0) += 1,
+            }
+        }
+    }
+    // A root that is itself a leaf no node feeds has its gradient now.
+    for (out, _) in roots {
+        if out.grad_fn().is_none() && !leaves.deps.contains_key(&leaf_key(out)) {
+            if let Some(total) = leaves.pending.remove(&leaf_key(out)) {
+                sink.leaf(out, total)?;
             }
         }
     }
@@ -138,8 +223,21 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
 
     while let Some(node) = ready.pop() {
         let k = key(&node);
-        let Some(grad) = grads.remove(&k) else { continue };
-        sink.node_done(&node, &grad)?;
+        let Some(mut outs) = grads.remove(&k) else {
+            // Nothing reached this node (every consumer returned None for it): its inputs get
+            // nothing from it either, but they must still learn that it is done.
+            for edge in node.next.iter().flatten() {
+                release(edge, None, &mut grads, &mut deps, &mut ready, &mut leaves, &mut sink)?;
+            }
+            continue;
+        };
+        for (nr, slot) in outs.iter_mut().enumerate() {
+            if let Some(g) = slot.take() {
+                let g = run_hooks(&node.hooks_of(nr), g)?;
+                sink.node_done(&node, nr, &g)?;
+                *slot = Some(g);
+            }
+        }
         let needs: Vec<bool> = node.next.iter().map(|e| e.is_some()).collect();
         let input_grads = {
             let mut fun = node.fun.lock().unwrap_or_else(|e| e.into_inner());
@@ -150,41 +248,110 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, inputs: Option<&[Tens
                     node.name()
                 );
             };
-            let out = f.apply(&grad, &needs)?;
+            let out = apply_node(&node, f.as_ref(), &outs, &needs, create_graph)?;
             if !retain_graph && node.saves {
                 *fun = None;
             }
             out
         };
-        drop(grad);
+        drop(outs);
+        if input_grads.len() != node.next.len() {
+            bail!(Runtime, "function {} returned an incorrect number of gradients (expected {}, got {})", node.name(), node.next.len(), input_grads.len());
+        }
         for ((edge, g), meta) in node.next.iter().zip(input_grads).zip(&node.inputs) {
-            let (Some(edge), Some(mut g)) = (edge, g) else { continue };
-            if g.shape() != meta.shape.as_slice() {
-                bail!(Runtime, "internal error: {} returned a gradient of shape {:?} for an input of shape {:?}", node.name(), g.shape(), meta.shape);
-            }
-            if g.dtype() != meta.dtype {
-                g = crate::ops::cast::to_dtype(&g, meta.dtype)?;
-            }
-            match edge {
-                Edge::Leaf(t) => sink.leaf(t, g)?,
-                Edge::Node(child) => {
-                    let ck = key(child);
-                    let total = match grads.remove(&ck) {
-                        Some(old) => crate::ops::binary::add(&old, &g)?,
-                        None => g,
-                    };
-                    grads.insert(ck, total);
-                    let d = deps.get_mut(&ck).expect("every child was counted in the first walk");
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.push(child.clone());
-                    }
+            let Some(edge) = edge else { continue };
+            let g = match g {
+                Some(g) if g.shape() != meta.shape.as_slice() => {
+                    bail!(Runtime, "internal error: {} returned a gradient of shape {:?} for an input of shape {:?}", node.name(), g.shape(), meta.shape)
                 }
-            }
+                Some(g) if g.dtype() != meta.dtype => Some(crate::ops::cast::to_dtype(&g, meta.dtype)?),
+                g => g,
+            };
+            release(edge, g, &mut grads, &mut deps, &mut ready, &mut leaves, &mut sink)?;
         }
     }
     Ok(match sink {
         Sink::Accumulate => Vec::new(),
         Sink::Capture { found, .. } => found,
     })
+}
+
+/// Delivers one edge's gradient (None: the producer had none for it) and, once every edge into
+/// a node or a leaf has delivered, makes it ready (a node) or final (a leaf).
+#[allow(clippy::too_many_arguments)]
+fn release(
+    edge: &Edge,
+    g: Option<Tensor>,
+    grads: &mut HashMap<usize, Vec<Option<Tensor>>>,
+    deps: &mut HashMap<usize, usize>,
+    ready: &mut Vec<Arc<Node>>,
+    leaves: &mut Leaves,
+    sink: &mut Sink<'_>,
+) -> Result<()> {
+    match edge {
+        Edge::Leaf(t) => leaves.arrive(t, g, sink),
+        Edge::Node(child, nr) => {
+            if let Some(g) = g {
+                add_into(grads, child, *nr, g)?;
+            }
+            let d = deps.get_mut(&key(child)).expect("every child was counted in the first walk");
+            *d -= 1;
+            if *d == 0 {
+                ready.push(child.clone());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn leaf_key(t: &Tensor) -> usize {
+    Arc::as_ptr(&t.0) as usize
+}
+
+/// Gradients on their way to leaves. A leaf fed by several edges (`x * x`) gets their sum once
+/// the last one arrives, as PyTorch's AccumulateGrad node does: its hooks see the whole gradient,
+/// and its post-accumulate hooks run once, at the moment it is final (what lets a distributed
+/// wrapper start reducing it while the rest of backward goes on).
+#[derive(Default)]
+struct Leaves {
+    deps: HashMap<usize, usize>,
+    pending: HashMap<usize, Tensor>,
+}
+
+impl Leaves {
+    fn add(&mut self, t: &Tensor, g: Tensor) -> Result<()> {
+        let k = leaf_key(t);
+        let total = match self.pending.remove(&k) {
+            Some(old) => crate::ops::binary::add(&old, &g)?,
+            None => g,
+        };
+        self.pending.insert(k, total);
+        Ok(())
+    }
+    fn arrive(&mut self, t: &Tensor, g: Option<Tensor>, sink: &mut Sink<'_>) -> Result<()> {
+        if let Some(g) = g {
+            self.add(t, g)?;
+        }
+        let k = leaf_key(t);
+        let left = self.deps.get_mut(&k).map(|d| {
+            *d = d.saturating_sub(1);
+            *d
+        });
+        if left.unwrap_or(0) == 0 {
+            if let Some(total) = self.pending.remove(&k) {
+                sink.leaf(t, total)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds `g` to the gradient collected so far for output `nr` of `node`.
+fn add_into(grads: &mut HashMap<usize, Vec<Option<Tensor>>>, node: &Arc<Node>, nr: usize, g: Tensor) -> Result<()> {
+    let slots = grads.entry(key(node)).or_insert_with(|| vec![None; node.num_outputs.max(1)]);
+    slots[nr] = Some(match slots[nr].take() {
+        Some(old) => crate::ops::binary::add(&old, &g)?,
+        None => g,
+    });
+    Ok(())
 }

@@ -5,6 +5,9 @@
 pub mod engine;
 pub mod grad_mode;
 
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 pub use grad_mode::{is_grad_enabled, is_inference_mode_enabled, is_recording, set_grad_enabled, set_inference_mode, GradModeGuard};
@@ -19,44 +22,195 @@ pub trait Backward: Send + Sync {
     /// PyTorch's grad_fn name, e.g. "MulBackward0".
     fn name(&self) -> &'static str;
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>>;
+    /// A node with several outputs (a custom Function) gets one gradient per output, None where
+    /// an output received none. Single-output rules keep the default.
+    fn apply_outputs(&self, grads: &[Option<Tensor>], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        match grads.first() {
+            Some(Some(g)) => self.apply(g, needs),
+            _ => Ok(vec![None; needs.len()]),
+        }
+    }
     /// True when the rule holds saved tensors; such a node can run once unless retain_graph.
     fn saves_tensors(&self) -> bool {
         true
     }
+    /// True when `apply`, run with grad mode on, is built only from recorded ops (and reads its
+    /// saved tensors through `Saved::get`), so its result can be differentiated again
+    /// (`create_graph=True`). A rule that says false runs as a fused kernel even then, and its
+    /// results get a node that refuses a further backward instead of a silently wrong gradient.
+    fn differentiable(&self) -> bool {
+        false
+    }
+}
+
+/// A gradient hook (`Tensor.register_hook`): may return a replacement for the gradient.
+pub type GradHook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+/// `register_post_accumulate_grad_hook`: called with the leaf once its `.grad` is updated.
+pub type PostAccumulateHook = Arc<dyn Fn(&Tensor) -> Result<()> + Send + Sync>;
+
+static NEXT_HOOK_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh id for a hook, so a handle can remove exactly the hook it registered.
+pub fn next_hook_id() -> u64 {
+    NEXT_HOOK_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Where a saved tensor's value came from in the graph: what `create_graph` reattaches on unpack.
+enum History {
+    /// A constant (did not require grad when saved).
+    None,
+    /// A leaf that requires grad: the leaf itself.
+    Leaf(Tensor),
+    /// An intermediate: its node and output number.
+    Node(Arc<Node>, usize),
+    /// An output of the very node that saved it. Holding that node would be a reference cycle;
+    /// it is the node being run whenever the value is unpacked (see `CURRENT`).
+    Output(usize),
+}
+
+thread_local! {
+    /// The node the engine is running, for unpacking saved outputs with their history.
+    static CURRENT: RefCell<Option<Arc<Node>>> = const { RefCell::new(None) };
+    /// While set, every saved tensor unpacked with history is also recorded here (the engine's
+    /// guard for rules that cannot be differentiated again).
+    static TOUCHED: RefCell<Option<Vec<Tensor>>> = const { RefCell::new(None) };
 }
 
 /// A tensor kept for backward. It is stored without history (no reference cycle through the
 /// output's own grad_fn) and remembers the storage version, so an in-place change made after
-/// saving is caught instead of giving a wrong gradient.
+/// saving is caught instead of giving a wrong gradient. Its place in the graph is remembered
+/// too: a backward that records (`create_graph=True`) unpacks it with that history, as
+/// PyTorch's SavedVariable does, so gradients of gradients reach through it.
 pub struct Saved {
+    /// The value; a stand-in with no elements when `packed` holds it.
     tensor: Tensor,
     version: u64,
+    history: History,
+    /// What a `saved_tensors_hooks` pack hook made of the value, and the hooks to unpack it.
+    packed: Option<(Arc<dyn SavedHooks>, Box<dyn Any + Send + Sync>)>,
+}
+
+/// `autograd.graph.saved_tensors_hooks`: turns a tensor saved for backward into anything (pack,
+/// at save time) and back (unpack, when backward needs it), e.g. to keep activations elsewhere.
+pub trait SavedHooks: Send + Sync {
+    fn pack(&self, t: &Tensor) -> Result<Box<dyn Any + Send + Sync>>;
+    fn unpack(&self, packed: &(dyn Any + Send + Sync)) -> Result<Tensor>;
+}
+
+thread_local! {
+    /// The innermost `saved_tensors_hooks` in force on this thread (a stack: contexts nest).
+    static SAVED_HOOKS: RefCell<Vec<Arc<dyn SavedHooks>>> = const { RefCell::new(Vec::new()) };
+}
+
+pub fn push_saved_hooks(h: Arc<dyn SavedHooks>) {
+    SAVED_HOOKS.with(|s| s.borrow_mut().push(h));
+}
+pub fn pop_saved_hooks() {
+    SAVED_HOOKS.with(|s| s.borrow_mut().pop());
+}
+
+/// Packs `t` with the innermost hooks, if any. The hooks are out of force while they run, so a
+/// pack hook's own ops save nothing through it (as PyTorch does).
+fn pack_with_hooks(t: &Tensor) -> Result<Option<(Arc<dyn SavedHooks>, Box<dyn Any + Send + Sync>)>> {
+    let Some(h) = SAVED_HOOKS.with(|s| s.borrow().last().cloned()) else { return Ok(None) };
+    let stack = SAVED_HOOKS.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let packed = h.pack(t);
+    SAVED_HOOKS.with(|s| *s.borrow_mut() = stack);
+    Ok(Some((h, packed?)))
 }
 
 impl Saved {
     pub fn new(t: &Tensor) -> Result<Saved> {
+        let history = if !t.requires_grad() {
+            History::None
+        } else {
+            match t.grad_fn_nr() {
+                Some((n, nr)) => History::Node(n, nr),
+                None => History::Leaf(t.clone()),
+            }
+        };
+        Saved::with_history(t, history)
+    }
+    /// For an op's own output, saved before its node exists (`exp` saves `exp(x)`).
+    pub fn output(t: &Tensor) -> Result<Saved> {
+        Saved::output_at(t, 0)
+    }
+    /// For output `nr` of a node with several outputs (a custom Function's).
+    pub fn output_at(t: &Tensor, nr: usize) -> Result<Saved> {
+        Saved::with_history(t, History::Output(nr))
+    }
+    fn with_history(t: &Tensor, history: History) -> Result<Saved> {
         if t.is_inference() {
             bail!(
                 Runtime,
                 "Inference tensors cannot be saved for backward. To work around you can make a clone to get a normal tensor and use it in autograd."
             );
         }
-        Ok(Saved { tensor: t.detach(), version: t.version() })
+        let packed = pack_with_hooks(t)?;
+        // A packed value is held by the hooks' result alone (that is the point of them: the
+        // memory can go elsewhere); an empty stand-in keeps dtype and version counter.
+        let tensor = if packed.is_some() { Tensor::zeros(&[0], t.dtype()) } else { t.detach() };
+        Ok(Saved { tensor, version: t.version(), history, packed })
     }
-    pub fn get(&self) -> Result<&Tensor> {
-        if self.tensor.version() != self.version {
+    /// The saved value; with its history when grad mode is on (a backward with create_graph).
+    pub fn get(&self) -> Result<Tensor> {
+        let unpacked;
+        let value = match &self.packed {
+            Some((hooks, data)) => {
+                unpacked = hooks.unpack(data.as_ref())?.detach();
+                &unpacked
+            }
+            None => &self.tensor,
+        };
+        if self.packed.is_none() && self.tensor.version() != self.version {
             bail!(
                 Runtime,
                 "one of the variables needed for gradient computation has been modified by an inplace operation: [{}{:?}] is at version {}; expected version {} instead.",
                 self.tensor.dtype().short_name(), self.tensor.shape(), self.tensor.version(), self.version
             );
         }
-        Ok(&self.tensor)
+        let collecting = TOUCHED.with(|t| t.borrow().is_some());
+        if !collecting && !is_recording() {
+            return Ok(value.clone());
+        }
+        let linked = match &self.history {
+            History::None => return Ok(value.clone()),
+            History::Leaf(t) => t.clone(),
+            History::Node(n, nr) => value.detach().with_history(n.clone(), *nr),
+            History::Output(nr) => match CURRENT.with(|c| c.borrow().clone()) {
+                Some(n) => value.detach().with_history(n, *nr),
+                None => return Ok(value.clone()),
+            },
+        };
+        if collecting {
+            TOUCHED.with(|t| t.borrow_mut().as_mut().map(|v| v.push(linked.clone())));
+            if !is_recording() {
+                return Ok(value.clone());
+            }
+        }
+        Ok(linked)
     }
 }
 
+/// Runs `f` with `node` as the node whose saved outputs unpack with history.
+pub(crate) fn with_current<R>(node: &Arc<Node>, f: impl FnOnce() -> R) -> R {
+    let prev = CURRENT.with(|c| c.replace(Some(node.clone())));
+    let r = f();
+    CURRENT.with(|c| *c.borrow_mut() = prev);
+    r
+}
+
+/// Runs `f` and returns, with its result, the saved tensors with history it unpacked.
+pub(crate) fn collect_touched<R>(f: impl FnOnce() -> R) -> (R, Vec<Tensor>) {
+    let prev = TOUCHED.with(|t| t.replace(Some(Vec::new())));
+    let r = f();
+    let touched = TOUCHED.with(|t| std::mem::replace(&mut *t.borrow_mut(), prev)).unwrap_or_default();
+    (r, touched)
+}
+
 pub enum Edge {
-    Node(Arc<Node>),
+    /// A node and which of its outputs the input was.
+    Node(Arc<Node>, usize),
     /// A leaf that requires grad: its gradient accumulates into `.grad` (PyTorch's AccumulateGrad).
     Leaf(Tensor),
 }
@@ -73,8 +227,11 @@ pub struct Node {
     fun: Mutex<Option<Box<dyn Backward>>>,
     pub(crate) next: Vec<Option<Edge>>,
     pub(crate) inputs: Vec<InputMeta>,
-    /// The op's output when it called retain_grad(); weak, the tensor owns the node.
-    retained: Mutex<Option<Weak<TensorImpl>>>,
+    pub(crate) num_outputs: usize,
+    /// Outputs that called retain_grad() (output number, tensor); weak, the tensor owns the node.
+    retained: Mutex<Vec<(usize, Weak<TensorImpl>)>>,
+    /// Hooks registered on the outputs of this node (`register_hook` on a non-leaf), in order.
+    hooks: Mutex<Vec<(usize, u64, GradHook)>>,
 }
 
 impl Node {
@@ -91,11 +248,31 @@ impl Node {
     pub fn holds_saved(&self) -> bool {
         self.saves && self.fun.lock().map(|f| f.is_some()).unwrap_or(false)
     }
-    pub(crate) fn set_retained(&self, t: &Tensor) {
-        *self.retained.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::downgrade(&t.0));
+    pub fn num_outputs(&self) -> usize {
+        self.num_outputs
     }
-    pub(crate) fn retained(&self) -> Option<Tensor> {
-        self.retained.lock().ok()?.as_ref()?.upgrade().map(Tensor)
+    pub(crate) fn set_retained(&self, nr: usize, t: &Tensor) {
+        let mut r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        r.retain(|(n, _)| *n != nr);
+        r.push((nr, Arc::downgrade(&t.0)));
+    }
+    pub(crate) fn retained(&self, nr: usize) -> Option<Tensor> {
+        let r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
+        r.iter().find(|(n, _)| *n == nr)?.1.upgrade().map(Tensor)
+    }
+    pub(crate) fn add_hook(&self, nr: usize, id: u64, hook: GradHook) {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner()).push((nr, id, hook));
+    }
+    pub(crate) fn remove_hook(&self, id: u64) -> bool {
+        let mut h = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        let before = h.len();
+        h.retain(|(_, i, _)| *i != id);
+        h.len() != before
+    }
+    /// The hooks of output `nr`, in registration order (cloned: a hook may register another).
+    pub(crate) fn hooks_of(&self, nr: usize) -> Vec<GradHook> {
+        let h = self.hooks.lock().unwrap_or_else(|e| e.into_inner());
+        h.iter().filter(|(n, _, _)| *n == nr).map(|(_, _, f)| f.clone()).collect()
     }
 }
 
@@ -106,7 +283,7 @@ impl Drop for Node {
         let mut stack: Vec<Arc<Node>> = Vec::new();
         let take = |next: &mut Vec<Option<Edge>>, stack: &mut Vec<Arc<Node>>| {
             for e in next.drain(..) {
-                if let Some(Edge::Node(n)) = e {
+                if let Some(Edge::Node(n, _)) = e {
                     stack.push(n);
                 }
             }
@@ -124,8 +301,8 @@ fn edge_of(t: &Tensor) -> Option<Edge> {
     if !t.requires_grad() {
         return None;
     }
-    Some(match t.grad_fn() {
-        Some(f) => Edge::Node(f),
+    Some(match t.grad_fn_nr() {
+        Some((f, nr)) => Edge::Node(f, nr),
         None => Edge::Leaf(t.clone()),
     })
 }
@@ -161,14 +338,40 @@ pub fn record(out: Tensor, inputs: &[&Tensor], make: impl FnOnce() -> Result<Box
         return Ok(out);
     }
     let fun = make()?;
-    let node = Node {
-        name: fun.name(),
-        saves: fun.saves_tensors(),
-        fun: Mutex::new(Some(fun)),
-        next: inputs.iter().map(|t| edge_of(t)).collect(),
-        inputs: inputs.iter().map(|t| InputMeta { shape: t.shape().to_vec(), dtype: t.dtype() }).collect(),
-        retained: Mutex::new(None),
-    };
+    let node = Node::new(fun, inputs.iter().map(|t| Some(*t)).collect::<Vec<_>>().as_slice(), 1);
     out.set_history(Arc::new(node));
     Ok(out)
+}
+
+/// Attaches one node with several outputs (a custom Function): `outputs[i]`, when present,
+/// becomes output `i` of the node. Inputs that are None (not tensors) get no edge.
+pub fn record_outputs(outputs: &[Option<Tensor>], inputs: &[Option<&Tensor>], fun: Box<dyn Backward>) -> Arc<Node> {
+    let node = Arc::new(Node::new(fun, inputs, outputs.len()));
+    for (nr, out) in outputs.iter().enumerate() {
+        if let Some(t) = out {
+            t.set_history_at(node.clone(), nr);
+        }
+    }
+    node
+}
+
+impl Node {
+    fn new(fun: Box<dyn Backward>, inputs: &[Option<&Tensor>], num_outputs: usize) -> Node {
+        Node {
+            name: fun.name(),
+            saves: fun.saves_tensors(),
+            fun: Mutex::new(Some(fun)),
+            next: inputs.iter().map(|t| t.and_then(edge_of)).collect(),
+            inputs: inputs
+                .iter()
+                .map(|t| match t {
+                    Some(t) => InputMeta { shape: t.shape().to_vec(), dtype: t.dtype() },
+                    None => InputMeta { shape: Vec::new(), dtype: DType::F32 },
+                })
+                .collect(),
+            num_outputs,
+            retained: Mutex::new(Vec::new()),
+            hooks: Mutex::new(Vec::new()),
+        }
+    }
 }

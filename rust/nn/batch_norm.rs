@@ -199,9 +199,9 @@ impl Backward for BatchNormBackward {
         "NativeBatchNormBackward0"
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let x = self.x.get()?;
+        let x = &self.x.get()?;
         let w = self.weight.as_ref().map(|w| w.get()).transpose()?;
-        with_float!(x.dtype(), "batch_norm backward", T => self.run::<T>(x, w, g, needs))
+        with_float!(x.dtype(), "batch_norm backward", T => self.run::<T>(x, w.as_ref(), g, needs))
     }
 }
 

@@ -121,7 +121,7 @@ fn check(xs: &[usize], ws: &[usize], bias: usize, f: impl Fn(&Tensor, &Tensor, O
     assert!(yv.iter().zip(&r.0).all(|(p, q)| (p - q).abs() < 1e-12), "{xs:?} {ws:?}");
     let gv = data(yv.len(), 5.1);
     let gt = Tensor::from_vec(gv.clone(), y.shape()).unwrap();
-    let grads = engine::run(&[(y, gt.clone())], false, Some(&[x.clone(), w.clone()])).unwrap();
+    let grads = engine::run(&[(y, gt.clone())], false, false, Some(&[x.clone(), w.clone()])).unwrap();
     let (gx, gw) = (grads[0].as_ref().unwrap().to_vec::<f64>(), grads[1].as_ref().unwrap().to_vec::<f64>());
     let lhs = dot(&r.0, &gv);
     assert!((dot(&xv, &gx) - lhs).abs() < 1e-9 && (dot(&wv, &gw) - lhs).abs() < 1e-9, "{xs:?} {ws:?}");
@@ -130,7 +130,7 @@ fn check(xs: &[usize], ws: &[usize], bias: usize, f: impl Fn(&Tensor, &Tensor, O
     let (n, len) = (r.1[0], r.0.len() / (r.1[0] * bias).max(1));
     let shifted: Vec<f64> = r.0.iter().enumerate().map(|(i, v)| v + bv[i / len % bias]).collect();
     assert!(yb.to_vec::<f64>().iter().zip(&shifted).all(|(p, q)| (p - q).abs() < 1e-12));
-    let grads = engine::run(&[(yb, gt)], false, Some(&[x.clone(), b.clone()])).unwrap();
+    let grads = engine::run(&[(yb, gt)], false, false, Some(&[x.clone(), b.clone()])).unwrap();
     let gb = grads[1].as_ref().unwrap().to_vec::<f64>();
     for (ch, v) in gb.iter().enumerate() {
         let want: f64 = (0..n).map(|i| gv[(i * bias + ch) * len..][..len].iter().sum::<f64>()).sum();
@@ -243,9 +243,9 @@ fn unfold_and_fold_are_adjoint_and_match_the_definition() {
     let lhs = dot(&cv, &g.to_vec::<f64>());
     assert!((lhs - dot(&xv, &folded.to_vec::<f64>())).abs() < 1e-9);
     // Each one's backward is the other.
-    let gx = engine::run(&[(cols, g.clone())], false, Some(std::slice::from_ref(&x))).unwrap();
+    let gx = engine::run(&[(cols, g.clone())], false, false, Some(std::slice::from_ref(&x))).unwrap();
     assert_eq!(gx[0].as_ref().unwrap().to_vec::<f64>(), folded.to_vec::<f64>());
-    let gg = engine::run(&[(folded, x.clone())], false, Some(std::slice::from_ref(&g))).unwrap();
+    let gg = engine::run(&[(folded, x.clone())], false, false, Some(std::slice::from_ref(&g))).unwrap();
     assert_eq!(gg[0].as_ref().unwrap().to_vec::<f64>(), cv);
 }
 

@@ -84,7 +84,7 @@ impl Backward for LinearBackward {
         let gm = Operand::plain(g)?;
         let grad_input = match (&self.weight, needs[0]) {
             (Some(w), true) => {
-                let w = w.get()?;
+                let w = &w.get()?;
                 Some(with_float!(g.dtype(), "linear backward", T => {
                     Tensor::from_vec_unchecked(product::<T>(gm.clone(), Operand::plain(w)?, None, in_f), &self.x_shape)
                 }))
@@ -93,7 +93,7 @@ impl Backward for LinearBackward {
         };
         let grad_weight = match (&self.input, needs[1]) {
             (Some(x), true) => {
-                let x = Operand::plain(x.get()?)?;
+                let x = Operand::plain(&x.get()?)?;
                 Some(with_float!(g.dtype(), "linear backward", T => {
                     Tensor::from_vec_unchecked(product::<T>(gm.clone().t(), x, None, in_f), &[out_f, in_f])
                 }))

@@ -216,7 +216,7 @@ impl Backward for CrossEntropyBackward {
         self.name
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let x = self.x.get()?;
+        let x = &self.x.get()?;
         let gi = with_float!(x.dtype(), "cross_entropy backward", T => self.run::<T>(x, g)?);
         Ok(vec![Some(gi)])
     }
@@ -539,7 +539,7 @@ impl Backward for PointwiseLossBackward {
         self.kind.name()
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (x, y) = (self.x.get()?, self.y.get()?);
+        let (x, y) = (&self.x.get()?, &self.y.get()?);
         with_float!(x.dtype(), "pointwise loss backward", T => self.run::<T>(x, y, g, needs))
     }
 }

@@ -299,7 +299,7 @@ impl<T: Float> Backward for ScatterByIndex<T> {
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (vin, vout) = (self.in_len, self.out_len);
         let mut gx = filled(self.volumes * vin, T::from_f64(0.0));
-        with_input::<i64, _>(self.indices.get()?, |idx| {
+        with_input::<i64, _>(&self.indices.get()?, |idx| {
             with_grad::<T, _>(grad, |gs| {
                 each_volume(&mut gx, vin, vin + vout, |p, volume| {
                     for (&d, &i) in gs[p * vout..(p + 1) * vout].iter().zip(&idx[p * vout..(p + 1) * vout]) {

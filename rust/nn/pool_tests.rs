@@ -137,7 +137,7 @@ fn max_pool_gradient_goes_to_the_argmax_of_each_window() {
         x.set_requires_grad(true).unwrap();
         let (y, idx) = max_pool(&x, &a).unwrap();
         let gy = data(y.numel(), 7, false, false);
-        let g = run(&[(y.clone(), tensor(gy.clone(), y.shape()))], false, Some(std::slice::from_ref(&x))).unwrap();
+        let g = run(&[(y.clone(), tensor(gy.clone(), y.shape()))], false, false, Some(std::slice::from_ref(&x))).unwrap();
         let volumes: usize = x.shape()[..x.ndim() - k.len()].iter().product();
         let (vin, vout) = (x.numel() / volumes, y.numel() / volumes);
         let mut want = vec![0.0; x.numel()];
@@ -156,7 +156,7 @@ fn check_adjoint(f: impl Fn(&Tensor) -> Tensor, shape: &[usize]) {
     x.set_requires_grad(true).unwrap();
     let y = f(&x);
     let gy = data(y.numel(), 4, false, false);
-    let g = run(&[(y.clone(), tensor(gy.clone(), y.shape()))], false, Some(std::slice::from_ref(&x))).unwrap();
+    let g = run(&[(y.clone(), tensor(gy.clone(), y.shape()))], false, false, Some(std::slice::from_ref(&x))).unwrap();
     let lhs: f64 = y.to_vec::<f64>().iter().zip(&gy).map(|(a, b)| a * b).sum();
     let rhs: f64 = x.to_vec::<f64>().iter().zip(g[0].as_ref().unwrap().to_vec::<f64>()).map(|(a, b)| a * b).sum();
     assert!((lhs - rhs).abs() < 1e-10 * (1.0 + lhs.abs()), "{lhs} vs {rhs}");
@@ -264,7 +264,7 @@ fn max_unpool_scatters_by_index_and_its_gradient_gathers() {
     // Channel 1 writes 3 then 4 at position 5: the later one stays.
     assert_eq!(y.to_vec::<f64>(), vec![1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 4.0]);
     let gy = tensor((0..12).map(f64::from).collect(), &[1, 2, 6]);
-    let g = run(&[(y, gy)], false, Some(&[x])).unwrap();
+    let g = run(&[(y, gy)], false, false, Some(&[x])).unwrap();
     assert_eq!(g[0].as_ref().unwrap().to_vec::<f64>(), vec![0.0, 3.0, 11.0, 11.0]);
     let bad = Tensor::from_vec(vec![0i64, 6, 0, 0], &[1, 2, 2]).unwrap();
     let err = max_unpool(&tensor(vec![0.0; 4], &[1, 2, 2]), &bad, &[6]).unwrap_err();

@@ -86,7 +86,7 @@ impl<T: Float> Backward for MaxUnpoolBackward<T> {
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (vin, vout) = (self.vin, self.vout);
         let mut gx = filled(self.input_shape.iter().product(), T::from_f64(0.0));
-        with_input::<i64, _>(self.indices.get()?, |idx| {
+        with_input::<i64, _>(&self.indices.get()?, |idx| {
             with_grad::<T, _>(grad, |gs| {
                 each_volume(&mut gx, vin, 2 * vin, |p, g| {
                     let go = &gs[p * vout..(p + 1) * vout];

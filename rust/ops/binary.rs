@@ -149,6 +149,9 @@ impl Backward for AddBackward {
         };
         Ok(vec![ga, gb])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 pub fn mul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -178,14 +181,17 @@ impl Backward for MulBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let ga = match (&self.b, needs[0]) {
-            (Some(b), true) => Some(sum_to(&mul(g, b.get()?)?, &self.sa)?),
+            (Some(b), true) => Some(sum_to(&mul(g, &b.get()?)?, &self.sa)?),
             _ => None,
         };
         let gb = match (&self.a, needs[1]) {
-            (Some(a), true) => Some(sum_to(&mul(g, a.get()?)?, &self.sb)?),
+            (Some(a), true) => Some(sum_to(&mul(g, &a.get()?)?, &self.sb)?),
             _ => None,
         };
         Ok(vec![ga, gb])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -200,7 +206,7 @@ pub fn div(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     record(out, &[a, b], || {
         Ok(Box::new(DivBackward {
             b: Saved::new(&y)?,
-            out: if b.requires_grad() { Some(Saved::new(&out_saved)?) } else { None },
+            out: if b.requires_grad() { Some(Saved::output(&out_saved)?) } else { None },
             sa: a.shape().to_vec(),
             sb: b.shape().to_vec(),
         }))
@@ -218,14 +224,17 @@ impl Backward for DivBackward {
         "DivBackward0"
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let b = self.b.get()?;
+        let b = &self.b.get()?;
         let ga = if needs[0] { Some(sum_to(&div(g, b)?, &self.sa)?) } else { None };
         let gb = match (&self.out, needs[1]) {
             // d(a/b)/db = -a/b^2 = -out/b
-            (Some(out), true) => Some(sum_to(&unary::neg(&div(&mul(g, out.get()?)?, b)?)?, &self.sb)?),
+            (Some(out), true) => Some(sum_to(&unary::neg(&div(&mul(g, &out.get()?)?, b)?)?, &self.sb)?),
             _ => None,
         };
         Ok(vec![ga, gb])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -323,12 +332,16 @@ impl Backward for RoundedBackward {
         }
         let ga = if needs[0] { Some(sum_to(g, &self.sa)?) } else { None };
         let gb = if needs[1] {
-            let q = floor_divide(self.a.get()?, self.b.get()?)?;
+            // The quotient is piecewise constant: a constant for a recorded backward.
+            let q = floor_divide(&self.a.get()?.detach(), &self.b.get()?.detach())?;
             Some(sum_to(&unary::neg(&mul(g, &q)?)?, &self.sb)?)
         } else {
             None
         };
         Ok(vec![ga, gb])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -352,7 +365,7 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         Ok(Box::new(PowBackward {
             a: Saved::new(&x)?,
             b: Saved::new(&y)?,
-            out: if b.requires_grad() { Some(Saved::new(&out_saved)?) } else { None },
+            out: if b.requires_grad() { Some(Saved::output(&out_saved)?) } else { None },
             sa: a.shape().to_vec(),
             sb: b.shape().to_vec(),
         }))
@@ -402,7 +415,10 @@ impl Backward for PowBackward {
         if self.out.is_none() && self.sb.is_empty() { "PowBackward0" } else { "PowBackward1" }
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (a, b) = (self.a.get()?, self.b.get()?);
+        let (a, b) = (&self.a.get()?, &self.b.get()?);
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(g, a, b, needs);
+        }
         let ga = if needs[0] {
             // g * b * a^(b-1), with PyTorch's convention that the gradient is 0 where b == 0.
             let d = with_float!(a.dtype(), "pow backward", T => {
@@ -418,12 +434,37 @@ impl Backward for PowBackward {
                 // g * out * ln(a), except 0 where a == 0 and b >= 0 (PyTorch's rule: the limit
                 // from the right, also for 0 ** 0 = 1 where out * ln(a) would be -inf).
                 let d = with_float!(a.dtype(), "pow backward", T => {
-                    let lo = zip::<T, T>(out.get()?, a, "pow", |o: T, x: T| o * x.ln())?;
+                    let lo = zip::<T, T>(&out.get()?, a, "pow", |o: T, x: T| o * x.ln())?;
                     let zero_base = zip::<T, bool>(a, b, "pow", |x: T, e: T| x == T::zero() && e >= T::zero())?;
                     let d = zip::<T, T>(g, &lo, "pow", |gv: T, v: T| gv * v)?;
                     where_(&zero_base, &Tensor::full(&[], 0.0, a.dtype()), &d)?
                 });
                 Some(sum_to(&d, &self.sb)?)
+            }
+            _ => None,
+        };
+        Ok(vec![ga, gb])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl PowBackward {
+    /// The same rule as recorded ops (create_graph), with the same zero conventions.
+    fn apply_recorded(&self, g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        use crate::ops::expr::{ex, Ex};
+        let ga = if needs[0] {
+            let d = ex(g) * ex(b) * ex(a).pow(ex(b) - 1.0);
+            Some(sum_to(&Ex::select(ex(b).eq(0.0), Ex::c(0.0), d).done()?, &self.sa)?)
+        } else {
+            None
+        };
+        let gb = match (&self.out, needs[1]) {
+            (Some(out), true) => {
+                let zero_base = with_float!(a.dtype(), "pow backward", T => zip::<T, bool>(a, b, "pow", |x: T, e: T| x == T::zero() && e >= T::zero())?);
+                let d = ex(g) * ex(&out.get()?) * ex(a).ln();
+                Some(sum_to(&Ex::select(ex(&zero_base), Ex::c(0.0), d).done()?, &self.sb)?)
             }
             _ => None,
         };
@@ -463,7 +504,7 @@ impl Backward for ExtremumBackward {
         if self.is_max { "MaximumBackward0" } else { "MinimumBackward0" }
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (a, b) = (self.a.get()?, self.b.get()?);
+        let (a, b) = (&self.a.get()?, &self.b.get()?);
         // PyTorch's rule: each side gets g where it is not beaten, g/2 on ties. Where either is
         // NaN nothing beats anything, so both sides get the whole gradient.
         let weight = |of_a: bool| -> Result<Tensor> {
@@ -480,6 +521,9 @@ impl Backward for ExtremumBackward {
         let ga = if needs[0] { Some(sum_to(&mul(g, &weight(true)?)?, &self.sa)?) } else { None };
         let gb = if needs[1] { Some(sum_to(&mul(g, &weight(false)?)?, &self.sb)?) } else { None };
         Ok(vec![ga, gb])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -618,13 +662,20 @@ impl Backward for WhereBackward {
         "WhereBackward0"
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let c = self.cond.get()?;
+        let c = &self.cond.get()?;
+        let zero = Tensor::zeros(&[], g.dtype());
         let pick = |keep: bool| -> Result<Tensor> {
+            if crate::autograd::is_recording() {
+                return if keep { where_(c, g, &zero) } else { where_(c, &zero, g) };
+            }
             with_float!(g.dtype(), "where backward", T => mask_grad::<T>(g, c, keep))
         };
         let gx = if needs[0] { Some(sum_to(&pick(true)?, &self.sx)?) } else { None };
         let gy = if needs[1] { Some(sum_to(&pick(false)?, &self.sy)?) } else { None };
         Ok(vec![gx, gy])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

@@ -51,7 +51,7 @@ macro_rules! binary_float_op {
                 $gname
             }
             fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-                let (x, y) = (self.x.get()?, self.y.get()?);
+                let (x, y) = (&self.x.get()?, &self.y.get()?);
                 let gx = if needs[0] { Some(partial(g, x, y, &self.sa, $gname, |$dx1, $dx2| $dx)?) } else { None };
                 let gy = if needs[1] { Some(partial(g, x, y, &self.sb, $gname, |$dy1, $dy2| $dy)?) } else { None };
                 Ok(vec![gx, gy])
@@ -190,7 +190,7 @@ impl Backward for FextremumBackward {
         if self.is_max { "FmaxBackward0" } else { "FminBackward0" }
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (x, y) = (self.x.get()?, self.y.get()?);
+        let (x, y) = (&self.x.get()?, &self.y.get()?);
         let share: fn(f64, f64) -> f64 = if self.is_max { |p, q| x_share(p, q, true) } else { |p, q| x_share(p, q, false) };
         let other: fn(f64, f64) -> f64 = if self.is_max { |p, q| 1.0 - x_share(p, q, true) } else { |p, q| 1.0 - x_share(p, q, false) };
         let gx = if needs[0] { Some(partial(g, x, y, &self.sa, "fmax", share)?) } else { None };

@@ -178,9 +178,9 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
         );
     }
     write_into(t, &out)?;
-    if let Some(node) = out.grad_fn() {
+    if let Some((node, nr)) = out.grad_fn_nr() {
         if recording {
-            t.set_history(node);
+            t.set_history_at(node, nr);
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ pub mod binary;
 pub mod binary_math;
 pub mod cast;
 pub mod creation;
+pub mod expr;
 pub mod gemm;
 pub mod half;
 pub mod index;

@@ -297,7 +297,7 @@ impl Backward for MaxAllBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         // PyTorch's evenly_distribute_backward: the gradient is shared by every element equal to
         // the result, or by every NaN when the result is NaN (NaN == NaN is false).
-        let x = self.x.get()?;
+        let x = &self.x.get()?;
         let val = self.val.get()?.item_f64()?;
         let g = g.item_f64()?;
         let gi = with_float!(x.dtype(), "max backward", T => x.with_view::<T, _>(|v| {
@@ -380,7 +380,7 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
     let out = if keepdim { out } else { out.reshape(&reduced_shape(x.shape(), &d, false))?.detach() };
     let saved_out = out.clone();
     record(out, &[x], || {
-        Ok(Box::new(VarStdBackward { x: Saved::new(x)?, mean, out: Saved::new(&saved_out)?, kept_shape, dof, take_sqrt }))
+        Ok(Box::new(VarStdBackward { x: Saved::new(x)?, mean, out: Saved::output(&saved_out)?, kept_shape, dof, take_sqrt }))
     })
 }
 
@@ -401,7 +401,7 @@ impl Backward for VarStdBackward {
         if self.take_sqrt { "StdBackward0" } else { "VarBackward0" }
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let x = self.x.get()?;
+        let x = &self.x.get()?;
         let g = g.reshape(&self.kept_shape)?;
         let g = if self.take_sqrt {
             // g / (2 std), masked to 0 where std == 0 (PyTorch's std_backward).
@@ -450,7 +450,7 @@ pub fn logsumexp(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
     };
     let out = if keepdim { out } else { out.reshape(&reduced_shape(x.shape(), &d, false))?.detach() };
     let saved_out = out.clone();
-    record(out, &[x], || Ok(Box::new(LogsumexpBackward { x: Saved::new(x)?, out: Saved::new(&saved_out)?, kept_shape })))
+    record(out, &[x], || Ok(Box::new(LogsumexpBackward { x: Saved::new(x)?, out: Saved::output(&saved_out)?, kept_shape })))
 }
 
 struct LogsumexpBackward {
@@ -463,7 +463,7 @@ impl Backward for LogsumexpBackward {
         "LogsumexpBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (x, out) = (self.x.get()?, self.out.get()?.reshape(&self.kept_shape)?);
+        let (x, out) = (&self.x.get()?, self.out.get()?.reshape(&self.kept_shape)?);
         let p = unary::exp(&binary::sub(x, &out)?)?;
         Ok(vec![Some(binary::mul(&p, &g.reshape(&self.kept_shape)?)?)])
     }

@@ -182,7 +182,7 @@ impl Backward for CumprodBackward {
         "CumprodBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let x = self.x.get()?;
+        let x = &self.x.get()?;
         let d = with_float!(g.dtype(), "cumprod", T => pair_lines::<T>(x, g, self.dim, cumprod_grad_line)?);
         Ok(vec![Some(d)])
     }

@@ -61,7 +61,7 @@ pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     });
     let y = if d == last { y } else { y.transpose(d as isize, last as isize)? };
     let ys = y.clone();
-    record(y, &[x], || Ok(Box::new(SoftmaxBackward { y: Saved::new(&ys)?, dim: d as isize, log })))
+    record(y, &[x], || Ok(Box::new(SoftmaxBackward { y: Saved::output(&ys)?, dim: d as isize, log })))
 }
 
 struct SoftmaxBackward {
@@ -74,7 +74,7 @@ impl Backward for SoftmaxBackward {
         if self.log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" }
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let y = self.y.get()?;
+        let y = &self.y.get()?;
         let dims: &[isize] = if y.ndim() == 0 { &[] } else { std::slice::from_ref(&self.dim) };
         let gi = if self.log {
             // g - softmax * sum(g)

@@ -3,7 +3,8 @@
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
-use crate::autograd::{record, Backward, Saved};
+use crate::autograd::{is_recording, record, Backward, Saved};
+use crate::ops::expr::times_constant_factor;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
@@ -21,9 +22,46 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 }
 
 /// One float unary op: forward `|x| ...`, and backward `|g, s| ...` where `s` is the saved input
-/// (`save: input`) or output (`save: output`).
+/// (`save: input`) or output (`save: output`). The optional `graph: |g, s| ...` is the same
+/// backward written with `ops::expr::Ex` (recorded ops), used when the backward itself is
+/// recorded (`create_graph=True`); a row without it cannot be differentiated twice.
 macro_rules! unary_op {
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
+        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
+        impl $crate::autograd::Backward for $Back {
+            fn name(&self) -> &'static str {
+                $gname
+            }
+            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
+                let s = &self.s.get()?;
+                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
+                Ok(vec![Some(d)])
+            }
+        }
+    };
+    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
+        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
+        impl $crate::autograd::Backward for $Back {
+            fn name(&self) -> &'static str {
+                $gname
+            }
+            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
+                let s = &self.s.get()?;
+                if $crate::autograd::is_recording() {
+                    #[allow(unused_imports)]
+                    use $crate::ops::expr::Ex;
+                    let ($gg, $gs) = ($crate::ops::expr::ex(g), $crate::ops::expr::ex(s));
+                    return Ok(vec![Some(($graph).done()?)]);
+                }
+                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
+                Ok(vec![Some(d)])
+            }
+            fn differentiable(&self) -> bool {
+                true
+            }
+        }
+    };
+    (@forward $name:ident, $Back:ident, $save:ident, |$x:ident| $fwd:expr) => {
         pub fn $name(t: &$crate::tensor::Tensor) -> $crate::error::Result<$crate::tensor::Tensor> {
             if t.dtype().is_half() {
                 return $crate::ops::half::unary(t, $name);
@@ -31,32 +69,26 @@ macro_rules! unary_op {
             let t = &$crate::ops::unary::float_input(t)?;
             let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map::<T, T>(t, |$x: T| $fwd));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
-            $crate::autograd::record(out, &[t], || Ok(Box::new($Back { s: $crate::autograd::Saved::new(&saved)? })))
+            let output = stringify!($save) == "output";
+            $crate::autograd::record(out, &[t], || {
+                let s = if output { $crate::autograd::Saved::output(&saved)? } else { $crate::autograd::Saved::new(&saved)? };
+                Ok(Box::new($Back { s }))
+            })
         }
         struct $Back {
             s: $crate::autograd::Saved,
-        }
-        impl $crate::autograd::Backward for $Back {
-            fn name(&self) -> &'static str {
-                $gname
-            }
-            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
-                let s = self.s.get()?;
-                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
-                Ok(vec![Some(d)])
-            }
         }
     };
 }
 
 pub(crate) use unary_op;
 
-unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.exp(), |g, y| g * y);
-unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x);
-unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y));
-unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos());
-unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()));
-unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.tanh(), |g, y| g * (T::one() - y * y));
+unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.exp(), |g, y| g * y, graph: |g, y| g * y);
+unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x, graph: |g, x| g / x);
+unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
+unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos(), graph: |g, x| g * x.cos());
+unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()), graph: |g, x| -(g * x.sin()));
+unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.tanh(), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
 unary_op!(
     sigmoid,
     SigmoidBackward,
@@ -64,7 +96,8 @@ unary_op!(
     save: output,
     // Stable on both tails: never exponentiates a large positive number.
     |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) },
-    |g, y| g * y * (T::one() - y)
+    |g, y| g * y * (T::one() - y),
+    graph: |g, y| g * y.clone() * (1.0 - y)
 );
 /// relu keeps integer dtypes (no gradient there) and refuses bool, as PyTorch.
 pub fn relu(t: &Tensor) -> Result<Tensor> {
@@ -83,7 +116,8 @@ unary_op!(
     // `x < 0` (not `x > 0`) keeps NaN as NaN, as PyTorch does.
     |x| if x < T::zero() { T::zero() } else { x },
     // PyTorch's threshold_backward: zero where y <= 0, so a NaN passes its gradient through.
-    |g, y| if y <= T::zero() { T::zero() } else { g }
+    |g, y| if y <= T::zero() { T::zero() } else { g },
+    graph: |g, y| g * y.gt(0.0)
 );
 unary_op!(
     softplus,
@@ -92,7 +126,8 @@ unary_op!(
     save: input,
     // log(1 + e^x) without overflow; its derivative is sigmoid(x) everywhere (also at 0).
     |x| x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
-    |g, x| if x >= T::zero() { g / (T::one() + (-x).exp()) } else { let e = x.exp(); g * e / (T::one() + e) }
+    |g, x| if x >= T::zero() { g / (T::one() + (-x).exp()) } else { let e = x.exp(); g * e / (T::one() + e) },
+    graph: |g, x| g * x.sigmoid()
 );
 unary_op!(
     silu,
@@ -103,6 +138,10 @@ unary_op!(
     |g, x| {
         let s = T::one() / (T::one() + (-x).exp());
         g * s * (T::one() + x * (T::one() - s))
+    },
+    graph: |g, x| {
+        let s = x.clone().sigmoid();
+        g * s.clone() * (1.0 + x * (1.0 - s))
     }
 );
 unary_op!(
@@ -115,6 +154,11 @@ unary_op!(
     |g, x| {
         let cdf = c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)));
         let pdf = (-(x * x) * c::<T>(0.5)).exp() * c::<T>(0.3989422804014327);
+        g * (cdf + x * pdf)
+    },
+    graph: |g, x| {
+        let cdf = 0.5 * (1.0 + (x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf());
+        let pdf = (x.clone() * x.clone() * -0.5).exp() * 0.3989422804014327;
         g * (cdf + x * pdf)
     }
 );
@@ -133,6 +177,12 @@ unary_op!(
         let t = inner.tanh();
         let dinner = k * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
         g * (c::<T>(0.5) * (T::one() + t) + c::<T>(0.5) * x * (T::one() - t * t) * dinner)
+    },
+    graph: |g, x| {
+        let k = 0.7978845608028654;
+        let t = ((x.clone() + x.clone() * x.clone() * x.clone() * 0.044715) * k).tanh();
+        let dinner = (1.0 + x.clone() * x.clone() * (3.0 * 0.044715)) * k;
+        g * (0.5 * (1.0 + t.clone()) + 0.5 * x * (1.0 - t.clone() * t) * dinner)
     }
 );
 
@@ -163,11 +213,18 @@ impl Backward for LeakyReluBackward {
         "LeakyReluBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let d = with_float!(g.dtype(), "leaky_relu", T => {
-            let s = c::<T>(self.slope);
-            zip::<T, T>(g, self.x.get()?, "leaky_relu", move |gv: T, x: T| if x > T::zero() { gv } else { gv * s })?
-        });
+        let x = &self.x.get()?;
+        let fused = |g: &Tensor| -> Result<Tensor> {
+            Ok(with_float!(g.dtype(), "leaky_relu", T => {
+                let s = c::<T>(self.slope);
+                zip::<T, T>(g, x, "leaky_relu", move |gv: T, x: T| if x > T::zero() { gv } else { gv * s })?
+            }))
+        };
+        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -193,6 +250,9 @@ impl Backward for NegBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(neg(g)?)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 pub fn abs(t: &Tensor) -> Result<Tensor> {
@@ -214,10 +274,17 @@ impl Backward for AbsBackward {
         "AbsBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let d = with_float!(g.dtype(), "abs", T => zip::<T, T>(g, self.x.get()?, "abs", |gv: T, x: T| {
-            if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
-        })?);
+        let x = &self.x.get()?;
+        let fused = |g: &Tensor| -> Result<Tensor> {
+            Ok(with_float!(g.dtype(), "abs", T => zip::<T, T>(g, x, "abs", |gv: T, x: T| {
+                if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
+            })?))
+        };
+        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -278,14 +345,21 @@ impl Backward for ClampBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (lo, hi) = (self.min, self.max);
-        let d = with_float!(g.dtype(), "clamp", T => {
-            let (lo, hi) = (lo.map(c::<T>), hi.map(c::<T>));
-            zip::<T, T>(g, self.x.get()?, "clamp", move |gv: T, x: T| {
-                let inside = lo.is_none_or(|l| x > l) && hi.is_none_or(|h| x < h);
-                if inside { gv } else { T::zero() }
-            })?
-        });
+        let x = &self.x.get()?;
+        let fused = |g: &Tensor| -> Result<Tensor> {
+            Ok(with_float!(g.dtype(), "clamp", T => {
+                let (lo, hi) = (lo.map(c::<T>), hi.map(c::<T>));
+                zip::<T, T>(g, x, "clamp", move |gv: T, x: T| {
+                    let inside = lo.is_none_or(|l| x > l) && hi.is_none_or(|h| x < h);
+                    if inside { gv } else { T::zero() }
+                })?
+            }))
+        };
+        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

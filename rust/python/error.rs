@@ -28,6 +28,10 @@ impl From<Error> for PyErr {
                 ErrorKind::AlreadyExists => PyFileExistsError::new_err(m),
                 _ => PyOSError::new_err(m),
             },
+            Error::External(e) => match e.value.downcast_ref::<PyErr>() {
+                Some(err) => Python::attach(|py| err.clone_ref(py)),
+                None => PyRuntimeError::new_err(e.message),
+            },
         }
     }
 }
@@ -76,6 +80,13 @@ pub fn quiet_out_of_memory_panics() {
             previous(info);
         }
     }));
+}
+
+/// A Python exception raised inside a callback the engine made (hook, custom Function), carried
+/// through the core to the caller unchanged.
+pub fn external(err: PyErr) -> Error {
+    let message = err.to_string();
+    Error::External(crate::error::External { value: std::sync::Arc::new(err), message })
 }
 
 /// File reads and writes always release the GIL: a disk (or a network folder) can stall for any

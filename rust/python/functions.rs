@@ -122,20 +122,23 @@ fn roots(outputs: &[Tensor], grads: Vec<Option<PyRef<'_, PyTensor>>>) -> PyResul
 
 /// `autograd.backward(tensors, grad_tensors, retain_graph)`.
 #[pyfunction]
-pub fn _backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool) -> PyResult<()> {
+#[pyo3(signature = (outputs, grads, retain_graph, create_graph=false))]
+pub fn _backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool, create_graph: bool) -> PyResult<()> {
     let r = roots(&to_core(outputs), grads)?;
-    off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, None))?;
+    off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, create_graph, None))?;
     Ok(())
 }
 
 /// `autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned instead of accumulated.
 #[pyfunction]
+#[pyo3(signature = (outputs, grads, inputs, retain_graph, create_graph=false))]
 pub fn _grad(
     py: Python<'_>,
     outputs: Vec<PyRef<'_, PyTensor>>,
     grads: Vec<Option<PyRef<'_, PyTensor>>>,
     inputs: Vec<PyRef<'_, PyTensor>>,
     retain_graph: bool,
+    create_graph: bool,
 ) -> PyResult<Vec<Option<PyTensor>>> {
     let r = roots(&to_core(outputs), grads)?;
     let ins = to_core(inputs);
@@ -144,7 +147,7 @@ pub fn _grad(
             return Err(PyRuntimeError::new_err(format!("One of the differentiated Tensors (input {i}) does not require grad")));
         }
     }
-    let found = off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, Some(&ins)))?;
+    let found = off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, create_graph, Some(&ins)))?;
     Ok(found.into_iter().map(|g| g.map(Into::into)).collect())
 }
 

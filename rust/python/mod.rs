@@ -2,6 +2,7 @@
 //! arguments, calls the core and maps errors (`error.rs`); no numerics live here. Elementwise
 //! ops are listed in `op_tables.rs`, one line each.
 
+mod autograd;
 mod conv;
 mod convert;
 mod error;
@@ -29,6 +30,8 @@ mod core_module {
     use super::convert::PyDType;
     #[pymodule_export]
     use super::node::PyNode;
+    #[pymodule_export]
+    use super::autograd::{PySavedTensor, _function_node, _pop_saved_tensors_hooks, _push_saved_tensors_hooks};
     #[pymodule_export]
     use super::functions::{
         _backward, _grad, _set_grad_enabled, _set_inference_mode, arange, cat, eye, from_numpy, full, get_num_threads, get_rng_state, is_grad_enabled,

@@ -35,11 +35,11 @@ impl PyNode {
                 .next_edges()
                 .iter()
                 .map(|e| {
-                    let node = e.as_ref().map(|e| match e {
-                        Edge::Node(n) => PyNode(NodeRef::Op(n.clone())),
-                        Edge::Leaf(t) => PyNode(NodeRef::Accumulate(t.clone())),
-                    });
-                    (node, 0)
+                    match e {
+                        Some(Edge::Node(n, nr)) => (Some(PyNode(NodeRef::Op(n.clone()))), *nr),
+                        Some(Edge::Leaf(t)) => (Some(PyNode(NodeRef::Accumulate(t.clone()))), 0),
+                        None => (None, 0),
+                    }
                 })
                 .collect(),
             NodeRef::Accumulate(_) => Vec::new(),

@@ -357,16 +357,14 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if create_graph {
-            return Err(PyRuntimeError::new_err("backward(create_graph=True) is not supported: ferrograd computes first-order gradients only"));
-        }
         if inputs.is_some() {
             return Err(PyRuntimeError::new_err("backward(inputs=...) is not supported; use fg.autograd.grad(outputs, inputs)"));
         }
         let grad = implicit_grad(&self.t, gradient.map(|g| g.t.clone()), 0)?;
         let root = [(self.t.clone(), grad)];
-        let retain = retain_graph.unwrap_or(false);
-        off_gil_guarded(py, usize::MAX, || engine::run(&root, retain, None))?;
+        // PyTorch's default: a graph that was just extended by create_graph is kept.
+        let retain = retain_graph.unwrap_or(create_graph);
+        off_gil_guarded(py, usize::MAX, || engine::run(&root, retain, create_graph, None))?;
         Ok(())
     }
 

@@ -90,7 +90,12 @@ impl Drop for Storage {
 pub struct AutogradMeta {
     pub grad: Option<Tensor>,
     pub grad_fn: Option<Arc<Node>>,
+    /// Which output of `grad_fn` this tensor is (a custom Function has several).
+    pub output_nr: usize,
     pub retains_grad: bool,
+    /// A leaf's gradient hooks (a non-leaf's live on its node), with their ids.
+    pub hooks: Vec<(u64, crate::autograd::GradHook)>,
+    pub post_accumulate_hooks: Vec<(u64, crate::autograd::PostAccumulateHook)>,
 }
 
 pub struct TensorImpl {
@@ -351,11 +356,28 @@ impl Tensor {
         Ok(())
     }
     pub(crate) fn set_history(&self, node: Arc<Node>) {
+        self.set_history_at(node, 0);
+    }
+    /// Makes this tensor output `nr` of `node`.
+    pub(crate) fn set_history_at(&self, node: Arc<Node>, nr: usize) {
         self.0.requires_grad.store(true, Ordering::Relaxed);
-        self.meta().grad_fn = Some(node);
+        let mut m = self.meta();
+        m.grad_fn = Some(node);
+        m.output_nr = nr;
+    }
+    /// This (fresh, unshared) tensor as output `nr` of `node`: how a saved tensor is unpacked
+    /// with its history.
+    pub(crate) fn with_history(self, node: Arc<Node>, nr: usize) -> Tensor {
+        self.set_history_at(node, nr);
+        self
     }
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
         self.meta().grad_fn.clone()
+    }
+    /// The node and output number that produced this tensor (None for leaves).
+    pub fn grad_fn_nr(&self) -> Option<(Arc<Node>, usize)> {
+        let m = self.meta();
+        m.grad_fn.clone().map(|n| (n, m.output_nr))
     }
     pub fn is_leaf(&self) -> bool {
         self.meta().grad_fn.is_none()
@@ -379,12 +401,50 @@ impl Tensor {
     pub fn retain_grad(&self) {
         let mut m = self.meta();
         if let Some(f) = &m.grad_fn {
-            f.set_retained(self);
+            f.set_retained(m.output_nr, self);
             m.retains_grad = true;
         }
     }
     pub fn retains_grad(&self) -> bool {
         self.meta().retains_grad
+    }
+
+    /// `register_hook`: runs `hook` on this tensor's gradient each time it is computed (before
+    /// it is accumulated or passed on); the hook may return a replacement. Returns its id.
+    pub fn register_hook(&self, hook: crate::autograd::GradHook) -> Result<u64> {
+        if !self.requires_grad() {
+            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+        }
+        let id = crate::autograd::next_hook_id();
+        let mut m = self.meta();
+        match &m.grad_fn {
+            Some(f) => f.add_hook(m.output_nr, id, hook),
+            None => m.hooks.push((id, hook)),
+        }
+        Ok(id)
+    }
+    /// `register_post_accumulate_grad_hook`: leaves only, run after `.grad` is updated.
+    pub fn register_post_accumulate_grad_hook(&self, hook: crate::autograd::PostAccumulateHook) -> Result<u64> {
+        if !self.requires_grad() {
+            bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
+        }
+        if !self.is_leaf() {
+            bail!(Runtime, "post accumulate grad hooks cannot be registered on non-leaf tensors");
+        }
+        let id = crate::autograd::next_hook_id();
+        self.meta().post_accumulate_hooks.push((id, hook));
+        Ok(id)
+    }
+    /// Removes a hook registered on this tensor (either kind); false when it was not there.
+    pub fn remove_hook(&self, id: u64) -> bool {
+        let mut m = self.meta();
+        let before = m.hooks.len() + m.post_accumulate_hooks.len();
+        m.hooks.retain(|(i, _)| *i != id);
+        m.post_accumulate_hooks.retain(|(i, _)| *i != id);
+        if m.hooks.len() + m.post_accumulate_hooks.len() != before {
+            return true;
+        }
+        m.grad_fn.as_ref().is_some_and(|f| f.remove_hook(id))
     }
 
     /// Same storage, no history, requires_grad=False. Not a view for autograd (as in PyTorch): an
