@@ -6,7 +6,7 @@ The Python package wraps most factories to give them PyTorch's flexible signatur
 
 import builtins
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import EllipsisType
 from typing import Any, ClassVar, Final, Literal, NamedTuple, NoReturn, SupportsIndex, final, overload, type_check_only
 
@@ -35,7 +35,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "_backward", "_grad", "_set_grad_enabled", "_set_inference_mode",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_backward", "_grad", "_set_grad_enabled", "_set_inference_mode",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -109,6 +109,21 @@ class Node:
     def __eq__(self, other: object) -> _bool:
         """Identity of the underlying node (two grad_fn objects for one node compare equal)."""
     def __hash__(self) -> _int: ...
+
+@final
+class SavedTensor:
+    """A tensor a custom Function saved: version-checked on unpack, with its history under
+    create_graph. `output_nr` marks one of the Function's own outputs."""
+
+    def __new__(cls, tensor: Tensor, output_nr: _int | None = None) -> Self: ...
+    def unpack(self) -> Tensor: ...
+
+def _function_node(name: str, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor | None], backward: Callable[[tuple[Tensor | None, ...]], Any]) -> None:
+    """Attaches one node named `name` to the non-None `outputs` (a custom Function's node)."""
+def _push_saved_tensors_hooks(pack_hook: Callable[[Tensor], Any], unpack_hook: Callable[[Any], Tensor]) -> None:
+    """Enters `autograd.graph.saved_tensors_hooks` on this thread."""
+def _pop_saved_tensors_hooks() -> None:
+    """Leaves the innermost `saved_tensors_hooks`."""
 
 class Tensor:
     __array_priority__: ClassVar[_float]
@@ -201,6 +216,10 @@ class Tensor:
     @property
     def is_leaf(self) -> _bool: ...
     def retain_grad(self) -> None: ...
+    def _register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _int:
+        """The core of `register_hook`; returns the hook's id."""
+    def _register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _int: ...
+    def _remove_hook(self, id: _int) -> _bool: ...
     @property
     def retains_grad(self) -> _bool: ...
     def detach(self) -> Tensor: ...
@@ -567,10 +586,10 @@ def is_grad_enabled() -> _bool: ...
 def _set_grad_enabled(mode: _bool) -> None: ...
 def is_inference_mode_enabled() -> _bool: ...
 def _set_inference_mode(mode: _bool) -> None: ...
-def _backward(outputs: Sequence[Tensor], grads: Sequence[Tensor | None], retain_graph: _bool) -> None:
-    """`autograd.backward(tensors, grad_tensors, retain_graph)`."""
+def _backward(outputs: Sequence[Tensor], grads: Sequence[Tensor | None], retain_graph: _bool, create_graph: _bool = False) -> None:
+    """`autograd.backward(tensors, grad_tensors, retain_graph, create_graph)`."""
 def _grad(
-    outputs: Sequence[Tensor], grads: Sequence[Tensor | None], inputs: Sequence[Tensor], retain_graph: _bool
+    outputs: Sequence[Tensor], grads: Sequence[Tensor | None], inputs: Sequence[Tensor], retain_graph: _bool, create_graph: _bool = False
 ) -> list[Tensor | None]:
     """`autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned instead of accumulated."""
 

@@ -14,6 +14,7 @@ from ._methods import (  # noqa: F401 (importing a family registers its methods)
     decompositions,
     elementwise,
     functions,
+    hooks,
     indexing,
     info,
     linalg,

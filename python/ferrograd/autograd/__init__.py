@@ -1,14 +1,16 @@
-"""`fg.autograd`: grad, backward, gradcheck and the grad-mode context managers."""
+"""`fg.autograd`: grad, backward, custom Functions, gradcheck and the grad-mode context managers."""
 
 from __future__ import annotations
 
 from .. import _core
 from .._core import Node, Tensor
+from . import function, graph
+from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck
 
 __all__ = [
-    "Node", "backward", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
+    "Node", "Function", "function", "graph", "backward", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
 ]
 
@@ -19,23 +21,41 @@ def _seq(x):
     return list(x)
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) -> None:
-    """Accumulates into the leaves' `.grad` the gradients of `tensors` (with `grad_tensors`)."""
-    if create_graph:
-        raise RuntimeError("create_graph=True is not supported: ferrograd computes first-order gradients only")
+def _retain(retain_graph, create_graph) -> bool:
+    # PyTorch's default: a graph that create_graph just extended is kept for the next pass.
+    return bool(create_graph if retain_graph is None else retain_graph)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None, inputs=None) -> None:
+    """Accumulates into the leaves' `.grad` the gradients of `tensors` (with `grad_tensors`).
+
+    With ``create_graph=True`` the gradients are recorded too, so they (and anything computed
+    from them, e.g. a gradient penalty) can be differentiated again.
+    """
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    if inputs is not None:
+        raise RuntimeError("backward(inputs=...) is not supported; use fg.autograd.grad(outputs, inputs)")
     outs = _seq(tensors)
     grads = [None] * len(outs) if grad_tensors is None else _seq(grad_tensors)
-    _core._backward(outs, grads, bool(retain_graph))
+    _core._backward(outs, grads, _retain(retain_graph, create_graph), bool(create_graph))
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=None, materialize_grads=False):
-    """Gradients of `outputs` with respect to `inputs`, returned as a tuple (`.grad` untouched)."""
-    if create_graph:
-        raise RuntimeError("create_graph=True is not supported: ferrograd computes first-order gradients only")
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
+         is_grads_batched=False, materialize_grads=False):
+    """Gradients of `outputs` with respect to `inputs`, returned as a tuple (`.grad` untouched).
+
+    With ``create_graph=True`` the returned gradients have a history of their own (higher-order
+    gradients: gradient penalties, Hessian-vector products, meta-learning).
+    """
+    if is_grads_batched:
+        raise NotImplementedError("autograd.grad(is_grads_batched=True) needs vmap, which ferrograd does not implement")
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, but got: allow_unused=False.")
     outs = _seq(outputs)
     ins = _seq(inputs)
     grads = [None] * len(outs) if grad_outputs is None else _seq(grad_outputs)
-    found = _core._grad(outs, grads, ins, bool(retain_graph))
+    found = _core._grad(outs, grads, ins, _retain(retain_graph, create_graph), bool(create_graph))
     result = []
     for i, g in enumerate(found):
         if g is None:
