@@ -53,6 +53,10 @@ def _lst(t):
     return np.asarray(t.detach().numpy(), dtype=np.float64).tolist()
 
 
+def _lst_or_zeros(grad, like):
+    return _lst(grad) if grad is not None else np.zeros(tuple(like.shape)).tolist()
+
+
 def _load_params(lib, module, rs, scale=0.5):
     """Overwrites every parameter (in named_parameters order) with scale * RandomState normals."""
     with lib.no_grad():
@@ -79,12 +83,15 @@ def scenario_wgan_gp(lib) -> dict:
     )
     penalty = ((gradients.norm(2, dim=1) - 1) ** 2).mean()
     penalty.backward()
+    # The LeakyReLU slopes are constant, so some of these gradients are zero; PyTorch stores zeros
+    # where a path exists and None where none does. That distinction has its own test
+    # (test_relu_family_double_backward_gives_zero_gradients_as_pytorch); here both count as zeros.
     return {
         "critic_out": _lst(critic_out),
         "input_gradients": _lst(gradients),
         "penalty": penalty.item(),
-        "param_grads": [_lst(p.grad) for p in critic.parameters()],
-        "interpolates_grad": _lst(interpolates.grad),
+        "param_grads": [_lst_or_zeros(p.grad, p) for p in critic.parameters()],
+        "interpolates_grad": _lst_or_zeros(interpolates.grad, interpolates),
     }
 
 
@@ -299,6 +306,21 @@ def test_scenario_matches_pytorch_golden(name):
 def test_golden_is_what_pytorch_computes(name):
     torch = pytest.importorskip("torch")
     _assert_close(SCENARIOS[name](torch), _golden()[name], 1e-12)
+
+
+@needs_create_graph
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
+    """PyTorch's gradient of relu/leaky_relu under create_graph keeps an edge to the input
+    (derivatives.yaml: ``leaky_relu_backward: self: zeros_like(grad)``), so differentiating it
+    again gives the input a zero gradient, not None (a WGAN-GP critic's first bias shows it)."""
+    F = fg.nn.functional
+    fn = F.relu if act == "relu" else (lambda t: F.leaky_relu(t, 0.2))
+    x = fg.tensor([-1.0, 2.0], requires_grad=True)
+    (g,) = fg.autograd.grad(fn(x).sum(), x, create_graph=True)
+    assert g.requires_grad
+    (g * g).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
 @needs_create_graph
