@@ -290,10 +290,24 @@ def _assert_close(got, want, rtol, path=""):
         np.testing.assert_allclose(np.array(got, dtype=float), np.array(want, dtype=float), rtol=rtol, atol=rtol * 1e-3, err_msg=path)
 
 
+def _missing(nodes: str):
+    """xfail (not strict) for a test that needs the double backward of the fused kernels `nodes`,
+    not landed in the engine by this session's deadline: it turns into an XPASS when they land."""
+    return pytest.mark.xfail(reason=f"double backward of {nodes} has not landed in the engine", strict=False)
+
+
+LINEAR_AND_MSE = _missing("AddmmBackward0 (nn.Linear / F.linear) and MseLossBackward0")
+SCENARIO_XFAIL = {
+    "higher_order/wgan_gp": _missing("AddmmBackward0 (nn.Linear)"),
+    "higher_order/maml": LINEAR_AND_MSE,
+    "higher_order/hvp_double_backward": LINEAR_AND_MSE,
+    "higher_order/hvp_functional": LINEAR_AND_MSE,
+}
+
+
 def _marks(name):
-    if name == "higher_order/legendre_polynomial3":
-        return [needs_function]
-    return [needs_create_graph]
+    marks = [needs_function] if name == "higher_order/legendre_polynomial3" else [needs_create_graph]
+    return marks + ([SCENARIO_XFAIL[name]] if name in SCENARIO_XFAIL else [])
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in SCENARIOS])
@@ -309,6 +323,7 @@ def test_golden_is_what_pytorch_computes(name):
 
 
 @needs_create_graph
+@pytest.mark.xfail(reason="the gradient of relu/leaky_relu under create_graph does not require grad (requests.md)", strict=False)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
 def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
     """PyTorch's gradient of relu/leaky_relu under create_graph keeps an edge to the input
@@ -324,6 +339,7 @@ def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
 
 
 @needs_create_graph
+@LINEAR_AND_MSE
 def test_hvp_by_double_backward_equals_functional_hvp():
     a = scenario_hvp_double_backward(fg)
     b = scenario_hvp_functional(fg)
@@ -331,6 +347,7 @@ def test_hvp_by_double_backward_equals_functional_hvp():
 
 
 @needs_create_graph
+@LINEAR_AND_MSE
 def test_hvp_matches_finite_differences_of_the_gradient():
     """Independent of PyTorch: H v ~ (g(p + h v) - g(p - h v)) / 2h."""
     model, F, x, y, vs = _hvp_setup(fg)
@@ -394,8 +411,19 @@ def _gg_cases():
 
 
 GG_CASES = _gg_cases()
-# Families whose double backward has not landed by this session's deadline (filled in from runs).
-GG_XFAIL: dict[str, str] = {}
+# Families whose double backward had not landed by this session's deadline: the node that raised.
+GG_XFAIL: dict[str, str] = {
+    "loss-mse": "MseLossBackward0",
+    "loss-cross_entropy": "NllLossBackward0",
+    "loss-bce_with_logits": "BinaryCrossEntropyWithLogitsBackward0",
+    "conv2d": "ConvolutionBackward0",
+    "max_pool2d": "MaxPool2DWithIndicesBackward0",
+    "avg_pool2d": "AvgPool2DBackward0",
+    "batch_norm-train": "NativeBatchNormBackward0",
+    "batch_norm-eval": "NativeBatchNormBackward0",
+    "layer_norm": "NativeLayerNormBackward0",
+    "dropout-fixed-mask": "dropout's MulBackward0",
+}
 
 
 def _gg_args(lib, case):
@@ -409,7 +437,7 @@ def _gg_args(lib, case):
 def _gg_marks(name):
     marks = [needs_create_graph]
     if name in GG_XFAIL:
-        marks.append(pytest.mark.xfail(reason=GG_XFAIL[name], strict=False))
+        marks.append(_missing(GG_XFAIL[name]))
     return marks
 
 
