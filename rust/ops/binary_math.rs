@@ -11,6 +11,7 @@ use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::{self, promoted, result_type};
 use crate::ops::kernel::zip;
+use crate::ops::expr::{ex, Ex};
 use crate::ops::reduce::sum_to;
 use crate::ops::unary::c;
 use crate::tensor::{DType, Element, Tensor};
@@ -34,6 +35,16 @@ fn partial(g: &Tensor, x: &Tensor, y: &Tensor, shape: &[usize], op: &str, d: fn(
 /// to the element type).
 macro_rules! binary_float_op {
     ($name:ident, $Back:ident, $gname:literal, |$x:ident, $y:ident| $fwd:expr, dx: |$dx1:ident, $dx2:ident| $dx:expr, dy: |$dy1:ident, $dy2:ident| $dy:expr) => {
+        binary_float_op!(@op $name, $Back, $gname, |$x, $y| $fwd, dx: |$dx1, $dx2| $dx, dy: |$dy1, $dy2| $dy,
+            differentiable: false, graph: |_x, _y| (Ex::c(0.0), Ex::c(0.0)));
+    };
+    ($name:ident, $Back:ident, $gname:literal, |$x:ident, $y:ident| $fwd:expr, dx: |$dx1:ident, $dx2:ident| $dx:expr, dy: |$dy1:ident, $dy2:ident| $dy:expr,
+     graph: |$gx:ident, $gy:ident| $graph:expr) => {
+        binary_float_op!(@op $name, $Back, $gname, |$x, $y| $fwd, dx: |$dx1, $dx2| $dx, dy: |$dy1, $dy2| $dy,
+            differentiable: true, graph: |$gx, $gy| $graph);
+    };
+    (@op $name:ident, $Back:ident, $gname:literal, |$x:ident, $y:ident| $fwd:expr, dx: |$dx1:ident, $dx2:ident| $dx:expr, dy: |$dy1:ident, $dy2:ident| $dy:expr,
+     differentiable: $diff:literal, graph: |$gx:ident, $gy:ident| $graph:expr) => {
         pub fn $name(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             let dtype = float_dtype(a, b);
             let (x, y) = promoted(a, b, dtype)?;
@@ -52,9 +63,20 @@ macro_rules! binary_float_op {
             }
             fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
                 let (x, y) = (&self.x.get()?, &self.y.get()?);
+                if $diff && crate::autograd::is_recording() {
+                    // The partial derivatives as recorded ops (create_graph).
+                    let ($gx, $gy) = (ex(x), ex(y));
+                    let (dx, dy): (Ex, Ex) = $graph;
+                    let gx = if needs[0] { Some(sum_to(&(ex(g) * dx).done()?, &self.sa)?) } else { None };
+                    let gy = if needs[1] { Some(sum_to(&(ex(g) * dy).done()?, &self.sb)?) } else { None };
+                    return Ok(vec![gx, gy]);
+                }
                 let gx = if needs[0] { Some(partial(g, x, y, &self.sa, $gname, |$dx1, $dx2| $dx)?) } else { None };
                 let gy = if needs[1] { Some(partial(g, x, y, &self.sb, $gname, |$dy1, $dy2| $dy)?) } else { None };
                 Ok(vec![gx, gy])
+            }
+            fn differentiable(&self) -> bool {
+                $diff
             }
         }
     };
@@ -63,12 +85,18 @@ macro_rules! binary_float_op {
 binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
     // Where x^2 + y^2 is 0 (the origin, or underflow) the gradient is 0, as PyTorch's (not 0/0).
     dx: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { y / r } },
-    dy: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { -x / r } });
+    dy: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { -x / r } },
+    graph: |x, y| {
+        let r = x.clone() * x.clone() + y.clone() * y.clone();
+        let origin = r.clone().eq(0.0);
+        (Ex::select(origin.clone(), Ex::c(0.0), y / r.clone()), Ex::select(origin, Ex::c(0.0), -x / r))
+    });
 binary_float_op!(logaddexp_float, LogaddexpBackward, "LogaddexpBackward0",
     // log(e^x + e^y) = max + log1p(e^-|x-y|); equal infinities give that infinity, not NaN.
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp().ln_1p() },
     dx: |x, y| 1.0 / (1.0 + (y - x).exp()),
-    dy: |x, y| 1.0 / (1.0 + (x - y).exp()));
+    dy: |x, y| 1.0 / (1.0 + (x - y).exp()),
+    graph: |x, y| ((x.clone() - y.clone()).sigmoid(), (y - x).sigmoid()));
 binary_float_op!(logaddexp2_float, Logaddexp2Backward, "Logaddexp2Backward0",
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp2().ln_1p() / c::<T>(LN_2) },
     dx: |x, y| 1.0 / (1.0 + (y - x).exp2()),
@@ -191,11 +219,15 @@ impl Backward for FextremumBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (x, y) = (&self.x.get()?, &self.y.get()?);
+        // The shares are piecewise constant: a recorded backward multiplies g by constants.
         let share: fn(f64, f64) -> f64 = if self.is_max { |p, q| x_share(p, q, true) } else { |p, q| x_share(p, q, false) };
         let other: fn(f64, f64) -> f64 = if self.is_max { |p, q| 1.0 - x_share(p, q, true) } else { |p, q| 1.0 - x_share(p, q, false) };
         let gx = if needs[0] { Some(partial(g, x, y, &self.sa, "fmax", share)?) } else { None };
         let gy = if needs[1] { Some(partial(g, x, y, &self.sb, "fmax", other)?) } else { None };
         Ok(vec![gx, gy])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -228,5 +260,8 @@ impl Backward for RoundedDivBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(Tensor::zeros(&self.sa, g.dtype())), Some(Tensor::zeros(&self.sb, g.dtype()))])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }

@@ -39,4 +39,7 @@ impl Backward for ToCopyBackward {
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(to_dtype(grad, self.from)?)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }

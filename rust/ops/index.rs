@@ -3,7 +3,10 @@
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
+use std::sync::Arc;
+
 use crate::autograd::{is_recording, record, Backward};
+use crate::ops::positions::{gather_positions, scatter_positions};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
@@ -219,7 +222,7 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
         Tensor::from_vec_unchecked(data, &p.shape)
     }));
     let input = v.shape().to_vec();
-    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: p.dense })))?;
+    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense) })))?;
     match p.perm {
         Some(perm) => out.permute(&perm),
         None => Ok(out),
@@ -248,7 +251,7 @@ fn index_put(src: &Tensor, idx: &[Index], value: &Tensor) -> Result<Tensor> {
             _ => bail!(Runtime, "shape mismatch: value tensor of shape {:?} cannot be broadcast to indexing result of shape {target:?}", value.shape()),
         }
     };
-    let pos: Vec<usize> = positions.to_vec::<i64>().into_iter().map(|p| p as usize).collect();
+    let pos: Arc<Vec<usize>> = Arc::new(positions.to_vec::<i64>().into_iter().map(|p| p as usize).collect());
     let out = with_dtype!(src.dtype(), T => {
         let mut data = src.to_vec::<T>();
         for (&p, v) in pos.iter().zip(value.to_vec::<T>()) {
@@ -262,7 +265,7 @@ fn index_put(src: &Tensor, idx: &[Index], value: &Tensor) -> Result<Tensor> {
 
 struct IndexPutBackward {
     name: &'static str,
-    pos: Vec<usize>,
+    pos: Arc<Vec<usize>>,
     target: Vec<usize>,
 }
 impl Backward for IndexPutBackward {
@@ -273,6 +276,22 @@ impl Backward for IndexPutBackward {
         if g.dtype().is_half() {
             return crate::ops::half::backward(g, |g| self.apply(g, needs));
         }
+        if is_recording() {
+            let g_value = if needs[1] { Some(gather_positions(g, &self.pos, &self.target)?) } else { None };
+            let g_src = if needs[0] {
+                let keep = crate::with_float!(g.dtype(), "index assignment backward", T => {
+                    let mut m = vec![T::one(); g.numel()];
+                    for &p in self.pos.iter() {
+                        m[p] = T::zero();
+                    }
+                    Tensor::from_vec_unchecked(m, g.shape())
+                });
+                Some(crate::ops::binary::mul(g, &keep)?)
+            } else {
+                None
+            };
+            return Ok(vec![g_src, g_value]);
+        }
         crate::with_float!(g.dtype(), "index assignment backward", T => {
             let gv = g.to_vec::<T>();
             let g_value = needs[1].then(|| {
@@ -281,7 +300,7 @@ impl Backward for IndexPutBackward {
             });
             let g_src = needs[0].then(|| {
                 let mut out = gv.clone();
-                for &p in &self.pos {
+                for &p in self.pos.iter() {
                     out[p] = T::zero();
                 }
                 Tensor::from_vec_unchecked(out, g.shape())
@@ -289,11 +308,14 @@ impl Backward for IndexPutBackward {
             Ok(vec![g_src, g_value])
         })
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 struct IndexBackward {
     input: Vec<usize>,
-    dense: Vec<usize>,
+    dense: Arc<Vec<usize>>,
 }
 impl Backward for IndexBackward {
     fn name(&self) -> &'static str {
@@ -303,7 +325,13 @@ impl Backward for IndexBackward {
         if g.dtype().is_half() {
             return crate::ops::half::backward(g, |g| Ok(vec![Some(self.scatter(g)?)]));
         }
+        if is_recording() {
+            return Ok(vec![Some(scatter_positions(g, &self.dense, &self.input)?)]);
+        }
         Ok(vec![Some(self.scatter(g)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

@@ -88,6 +88,9 @@ impl Backward for CatBackward {
         }
         Ok(out)
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {

@@ -172,6 +172,9 @@ impl Backward for MatmulBackward {
         };
         Ok(vec![ga, gb])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

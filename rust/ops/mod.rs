@@ -13,6 +13,7 @@ pub mod join;
 pub mod kernel;
 pub mod math;
 pub mod matmul;
+pub mod positions;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;

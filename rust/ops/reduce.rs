@@ -171,9 +171,12 @@ impl Backward for SumBackward {
         // keepdim or not, the gradient has the kept dims' sizes in order: put the 1s back.
         let mut g = g.reshape(&kept)?;
         if let Some(s) = self.scale {
-            g = unary::mul_scalar(&g, s)?;
+            g = if crate::autograd::is_recording() { binary::mul(&g, &Tensor::wrapped_scalar(crate::tensor::Scalar::Float(s)))? } else { unary::mul_scalar(&g, s)? };
         }
         Ok(vec![Some(g.expand(&self.input)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -258,6 +261,10 @@ impl Backward for IndexedReduceBackward {
         let _ = self.keepdim;
         let idx = self.indices.get()?.to_vec::<i64>();
         let (a, n, b) = if self.input.is_empty() { (1, 1, 1) } else { amb(&self.input, self.dim, self.dim) };
+        if crate::autograd::is_recording() {
+            let pos: Vec<usize> = (0..a * b).map(|k| ((k / b) * n + idx[k] as usize) * b + k % b).collect();
+            return Ok(vec![Some(crate::ops::positions::scatter_positions(g, &std::sync::Arc::new(pos), &self.input)?)]);
+        }
         let gi = with_float!(g.dtype(), "max backward", T => {
             let gv = g.to_vec::<T>();
             let mut out = vec![T::zero(); a * n * b];
@@ -270,6 +277,9 @@ impl Backward for IndexedReduceBackward {
             Tensor::from_vec_unchecked(out, &self.input)
         });
         Ok(vec![Some(gi)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -299,6 +309,21 @@ impl Backward for MaxAllBackward {
         // the result, or by every NaN when the result is NaN (NaN == NaN is false).
         let x = &self.x.get()?;
         let val = self.val.get()?.item_f64()?;
+        if crate::autograd::is_recording() {
+            // The share of each element is a constant; only the product with g is recorded.
+            let ones = Tensor::ones(&[], g.dtype());
+            let share = self.share(x, val, &ones)?;
+            return Ok(vec![Some(binary::mul(g, &share)?)]);
+        }
+        Ok(vec![Some(self.share(x, val, g)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl MaxAllBackward {
+    fn share(&self, x: &Tensor, val: f64, g: &Tensor) -> Result<Tensor> {
         let g = g.item_f64()?;
         let gi = with_float!(x.dtype(), "max backward", T => x.with_view::<T, _>(|v| {
             let data = v.contiguous();
@@ -308,7 +333,7 @@ impl Backward for MaxAllBackward {
             let out: Vec<T> = data.iter().map(|&v| if hit(v) { share } else { T::zero() }).collect();
             Tensor::from_vec_unchecked(out, x.shape())
         }));
-        Ok(vec![Some(gi)])
+        Ok(gi)
     }
 }
 
@@ -396,6 +421,22 @@ struct VarStdBackward {
     dof: f64,
     take_sqrt: bool,
 }
+impl VarStdBackward {
+    /// The rule as recorded ops (create_graph): the mean is recomputed from x with its history.
+    fn apply_recorded(&self, x: &Tensor, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
+        use crate::ops::expr::{ex, Ex};
+        let dims: Vec<isize> = self.kept_shape.iter().enumerate().filter(|(_, &n)| n == 1).map(|(i, _)| i as isize).collect();
+        let dev = ex(x) - ex(&mean(x, &dims, true)?);
+        let g = if self.take_sqrt {
+            let s = self.out.get()?.reshape(&self.kept_shape)?;
+            Ex::select(ex(&s).eq(0.0), Ex::c(0.0), ex(g) / (2.0 * ex(&s)))
+        } else {
+            ex(g)
+        };
+        Ok(vec![Some((dev * g * (2.0 / self.dof)).done()?)])
+    }
+}
+
 impl Backward for VarStdBackward {
     fn name(&self) -> &'static str {
         if self.take_sqrt { "StdBackward0" } else { "VarBackward0" }
@@ -403,6 +444,9 @@ impl Backward for VarStdBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;
         let g = g.reshape(&self.kept_shape)?;
+        if crate::autograd::is_recording() && self.dof > 0.0 {
+            return self.apply_recorded(x, &g);
+        }
         let g = if self.take_sqrt {
             // g / (2 std), masked to 0 where std == 0 (PyTorch's std_backward).
             let s = self.out.get()?.reshape(&self.kept_shape)?;
@@ -422,6 +466,9 @@ impl Backward for VarStdBackward {
             binary::mul(&blow_up, &g)?
         };
         Ok(vec![Some(gi)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -466,5 +513,8 @@ impl Backward for LogsumexpBackward {
         let (x, out) = (&self.x.get()?, self.out.get()?.reshape(&self.kept_shape)?);
         let p = unary::exp(&binary::sub(x, &out)?)?;
         Ok(vec![Some(binary::mul(&p, &g.reshape(&self.kept_shape)?)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }

@@ -102,6 +102,14 @@ impl Backward for CumsumBackward {
         false
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            // The reversed running sum as recorded ops: total - cumsum(g) + g.
+            use crate::ops::expr::ex;
+            let dim = self.dim as isize;
+            let total = crate::ops::reduce::sum(g, &[dim], true)?;
+            let running = cumsum(g, dim, None)?;
+            return Ok(vec![Some((ex(&total) - ex(&running) + ex(g)).done()?)]);
+        }
         let d = with_float!(g.dtype(), "cumsum", T => scan_lines::<T>(g, self.dim, |s, o| {
             let mut acc = T::zero();
             for i in (0..s.len()).rev() {
@@ -110,6 +118,9 @@ impl Backward for CumsumBackward {
             }
         })?);
         Ok(vec![Some(d)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

@@ -87,4 +87,7 @@ impl Backward for SoftmaxBackward {
         };
         Ok(vec![Some(gi)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }

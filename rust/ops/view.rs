@@ -334,6 +334,9 @@ impl Backward for ViewBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(g.reshape(&self.from)?)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 struct ExpandBackward {
@@ -348,6 +351,9 @@ impl Backward for ExpandBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(sum_to(g, &self.from)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -368,6 +374,9 @@ impl Backward for PermuteBackward {
         }
         Ok(vec![Some(g.permute(&inv)?)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 struct CloneBackward;
@@ -380,6 +389,9 @@ impl Backward for CloneBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(g.clone())])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -400,14 +412,43 @@ impl Backward for SliceBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let out = Tensor::zeros(&self.input, g.dtype());
-        let region = if self.select {
-            out.select(self.dim as isize, self.start as isize)?
-        } else {
-            let len = g.shape()[self.dim];
-            out.slice(self.dim, self.start, self.start + len * self.step, self.step)?
-        };
+        let region = self.region(&out, g.shape())?;
         write_into(&region, g)?;
-        Ok(vec![Some(out)])
+        // Recorded (create_graph): this embedding's own backward takes the same region back.
+        let geometry = SliceBackward { input: g.shape().to_vec(), dim: self.dim, start: self.start, step: self.step, select: self.select };
+        Ok(vec![Some(crate::autograd::record(out, &[g], || Ok(Box::new(SliceEmbedBackward(geometry))))?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl SliceBackward {
+    /// The part of `out` (input-shaped) that the slice or select of shape `part` viewed.
+    fn region(&self, out: &Tensor, part: &[usize]) -> Result<Tensor> {
+        if self.select {
+            out.select(self.dim as isize, self.start as isize)
+        } else {
+            let len = part[self.dim];
+            out.slice(self.dim, self.start, self.start + len * self.step, self.step)
+        }
+    }
+}
+
+/// The backward of a slice's backward: the slice again (its `input` is the sliced shape).
+struct SliceEmbedBackward(SliceBackward);
+impl Backward for SliceEmbedBackward {
+    fn name(&self) -> &'static str {
+        if self.0.select { "SelectBackwardBackward0" } else { "SliceBackwardBackward0" }
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(self.0.region(g, &self.0.input)?.contiguous()?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
