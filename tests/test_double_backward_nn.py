@@ -8,11 +8,10 @@ gradient with respect to v checks the backward rule as a function of the incomin
 one with respect to x its dependence on the saved inputs.
 """
 
-import numpy as np
-import pytest
-
 import ferrograd as fg
 import ferrograd.nn.functional as F
+import numpy as np
+import pytest
 
 RNG = np.random.default_rng(1234)
 
@@ -234,7 +233,7 @@ def test_smooth_l1_loss_double_backward():
 # ---- a small CNN against PyTorch ----------------------------------------------------------
 
 
-def _cnn(lib, Fm, x, params, target):
+def _cnn(Fm, x, params, target):
     w1, b1, g1, be1, w2, b2 = params
     h = Fm.conv2d(x, w1, b1, padding=1)
     h = Fm.batch_norm(h, None, None, g1, be1, training=True)
@@ -254,7 +253,7 @@ def test_cnn_hessian_vector_product_matches_pytorch():
 
     def hvp(lib, Fm, make, grad):
         ts = [make(a) for a in [x] + params]
-        loss = _cnn(lib, Fm, ts[0], ts[1:], lib.tensor(target))
+        loss = _cnn(Fm, ts[0], ts[1:], lib.tensor(target))
         gs = grad(loss, ts, create_graph=True)
         dot = sum((g * lib.tensor(v)).sum() for g, v in zip(gs, vs))
         return [h.detach().numpy() for h in grad(dot, ts)], float(loss.detach())
@@ -264,3 +263,31 @@ def test_cnn_hessian_vector_product_matches_pytorch():
     assert loss == pytest.approx(tloss, rel=1e-12)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
+def test_cnn_hessian_vector_product_in_float32_agrees_with_float64():
+    rng = np.random.default_rng(6)
+    shapes = [(3, 2, 3, 3), (3,), (3,), (3,), (4, 12), (4,)]
+    arrays = [rng.standard_normal((2, 2, 4, 4))] + [rng.standard_normal(s) * 0.5 for s in shapes]
+    vs = [rng.standard_normal(a.shape) for a in arrays]
+    target = fg.tensor(np.array([0, 2]))
+
+    def hvp(dtype):
+        ts = [fg.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+        loss = _cnn(F, ts[0], ts[1:], target)
+        gs = fg.autograd.grad(loss, ts, create_graph=True)
+        dot = sum((g * fg.tensor(v, dtype=dtype)).sum() for g, v in zip(gs, vs))
+        return [h.numpy().astype(np.float64) for h in fg.autograd.grad(dot, ts)]
+
+    for a, b in zip(hvp(fg.float32), hvp(fg.float64)):
+        np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
+
+
+def test_double_backward_graph_names_the_backward_of_the_backward():
+    x = fg.tensor(rand(1, 1, 4, 4), requires_grad=True)
+    w = fg.tensor(rand(1, 1, 2, 2), requires_grad=True)
+    (gx, gw) = fg.autograd.grad(F.conv2d(x, w).sum(), (x, w), create_graph=True)
+    assert gx.grad_fn.name() == "ConvolutionBackwardBackward0"
+    assert gw.grad_fn.name() == "ConvolutionBackwardBackward0"
+    (gp,) = fg.autograd.grad(F.avg_pool2d(x * x, 2).sum(), x, create_graph=True)
+    assert gp.requires_grad
