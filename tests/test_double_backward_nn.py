@@ -81,6 +81,11 @@ def test_conv2d_grouped_and_pointwise_double_backward():
     check_double_backward(lambda x, w: F.conv2d(x, w), rand(2, 3, 3, 3), rand(2, 3, 1, 1))
 
 
+def test_conv2d_same_padding_with_an_even_kernel_double_backward():
+    # PyTorch pads one more after than before here: the asymmetric padding path.
+    check_double_backward(lambda x, w: F.conv2d(x, w, padding="same"), rand(1, 2, 4, 5), rand(2, 2, 2, 2))
+
+
 def test_conv1d_double_backward():
     check_double_backward(lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1), rand(2, 2, 7), rand(3, 2, 3), rand(3))
 
@@ -160,6 +165,11 @@ def test_batch_norm_eval_double_backward():
 def test_layer_norm_double_backward():
     check_double_backward(lambda x, w, b: F.layer_norm(x, (2, 3), w, b), rand(2, 2, 3), rand(2, 3), rand(2, 3))
     check_double_backward(lambda x: F.layer_norm(x, (4,)), rand(3, 4))
+
+
+def test_group_norm_and_instance_norm_double_backward():
+    check_double_backward(lambda x, w, b: F.group_norm(x, 2, w, b), rand(2, 4, 3), rand(4), rand(4))
+    check_double_backward(lambda x: F.instance_norm(x), rand(2, 2, 3, 2))
 
 
 def test_dropout_double_backward_uses_the_same_mask():
