@@ -301,3 +301,23 @@ def test_double_backward_graph_names_the_backward_of_the_backward():
     assert gw.grad_fn.name() == "ConvolutionBackwardBackward0"
     (gp,) = fg.autograd.grad(F.avg_pool2d(x * x, 2).sum(), x, create_graph=True)
     assert gp.requires_grad
+
+
+@pytest.mark.parametrize("pool", ["max", "avg", "adaptive_avg", "adaptive_max"])
+def test_pooled_input_gets_a_zero_second_order_gradient_as_in_pytorch(pool):
+    # The bias reaches the input gradient only through the pooling's (piecewise constant)
+    # routing: PyTorch's double backward gives the pooled input zeros_like(self), so the bias
+    # gets a gradient of zeros, not None.
+    f = {
+        "max": lambda h: F.max_pool2d(h, 2),
+        "avg": lambda h: F.avg_pool2d(h, 2),
+        "adaptive_avg": lambda h: F.adaptive_avg_pool2d(h, (2, 3)),  # (1, 1) is a mean in PyTorch: None there
+        "adaptive_max": lambda h: F.adaptive_max_pool2d(h, 1),
+    }[pool]
+    x = fg.tensor(distinct(1, 1, 4, 4), requires_grad=True)
+    w = fg.tensor(rand(1, 1, 1, 1), requires_grad=True)
+    b = fg.tensor(rand(1), requires_grad=True)
+    (gx,) = fg.autograd.grad(f(F.conv2d(x, w, b)).sum(), x, create_graph=True)
+    (gb,) = fg.autograd.grad((gx * gx).sum(), b, allow_unused=True)
+    assert gb is not None
+    np.testing.assert_array_equal(gb.numpy(), np.zeros(1))

@@ -290,6 +290,8 @@ pub(crate) struct ScatterByIndex<T> {
     pub out_len: usize,
     pub input_shape: Vec<usize>,
     pub indices: Saved,
+    /// The pooled input, only for the zero gradient a recorded backward gives it.
+    pub input: Saved,
     pub t: PhantomData<fn() -> T>,
 }
 
@@ -300,7 +302,7 @@ impl<T: Float> Backward for ScatterByIndex<T> {
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {
             let route = Route { volumes: self.volumes, small: self.out_len, large: self.in_len, small_shape: grad.shape().to_vec(), large_shape: self.input_shape.clone() };
-            return Ok(vec![Some(route.scatter(grad, &self.indices.get()?)?)]);
+            return Ok(vec![Some(plus_zero_from(route.scatter(grad, &self.indices.get()?)?, &self.input.get()?)?)]);
         }
         let (vin, vout) = (self.in_len, self.out_len);
         let mut gx = filled(self.volumes * vin, T::from_f64(0.0));
@@ -312,6 +314,19 @@ impl<T: Float> Backward for ScatterByIndex<T> {
     fn differentiable(&self) -> bool {
         true
     }
+}
+
+/// `t` plus a zero that depends on `x` (when x has history): PyTorch's double backward of a
+/// pooling rule gives the pooled input an explicit zero gradient (`self: zeros_like(self)`), so
+/// what lies behind it gets a gradient of zeros rather than none (weight decay and momentum see
+/// the difference). `where(false, x, 0)` is zero even where x is inf or NaN.
+pub(crate) fn plus_zero_from(t: Tensor, x: &Tensor) -> Result<Tensor> {
+    use crate::ops::binary::{add, where_};
+    if !x.requires_grad() || t.shape() != x.shape() {
+        return Ok(t);
+    }
+    let never = Tensor::zeros(&[], crate::tensor::DType::Bool);
+    add(&t, &where_(&never, x, &Tensor::zeros(&[], x.dtype()))?)
 }
 
 /// Adds each of the `small` values of a volume of `src` onto the position of the `large`-element

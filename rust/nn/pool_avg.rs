@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::max::adaptive_bins;
-use super::{each_volume, geometry, layout, out_shape, rank_of, to_volume, with_input, Kind, PoolArgs};
-use crate::autograd::{record, Backward};
+use super::{each_volume, geometry, layout, out_shape, plus_zero_from, rank_of, to_volume, with_input, Kind, PoolArgs};
+use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::nn::conv::with_grad;
@@ -167,7 +167,7 @@ pub fn avg_pool(x: &Tensor, a: &PoolArgs, count_include_pad: bool, divisor_overr
         let out = boxes.sum::<T>(x, g.volumes, g.size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AvgPool3DBackward0" } else { "AvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, pool: BoxPool { boxes: Arc::new(boxes), size: g.size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size: g.size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
         })
     })
 }
@@ -195,13 +195,15 @@ pub fn adaptive_avg_pool(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
         let out = boxes.sum::<T>(x, volumes, size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AdaptiveAvgPool3DBackward0" } else { "AdaptiveAvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, pool: BoxPool { boxes: Arc::new(boxes), size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
         })
     })
 }
 
 struct BoxBackward<T> {
     name: &'static str,
+    /// The pooled input, only for the zero gradient a recorded backward gives it.
+    input: Saved,
     pool: BoxPool,
     t: PhantomData<fn() -> T>,
 }
@@ -212,7 +214,7 @@ impl<T: Float> Backward for BoxBackward<T> {
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {
-            return Ok(vec![Some(self.pool.spread(grad)?)]);
+            return Ok(vec![Some(plus_zero_from(self.pool.spread(grad)?, &self.input.get()?)?)]);
         }
         Ok(vec![Some(self.pool.boxes.spread::<T>(grad, &self.pool.input_shape, self.pool.size))])
     }
