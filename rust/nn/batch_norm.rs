@@ -137,6 +137,7 @@ pub fn batch_norm(x: &Tensor, a: &BatchNormArgs<'_>) -> Result<Tensor> {
             mean: saved.0.clone(),
             invstd: saved.1.clone(),
             use_batch_stats: a.use_batch_stats,
+            eps: a.eps,
         }))
     })
 }
@@ -192,6 +193,7 @@ struct BatchNormBackward {
     mean: Vec<f64>,
     invstd: Vec<f64>,
     use_batch_stats: bool,
+    eps: f64,
 }
 
 impl Backward for BatchNormBackward {
@@ -201,7 +203,69 @@ impl Backward for BatchNormBackward {
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;
         let w = self.weight.as_ref().map(|w| w.get()).transpose()?;
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(x, w.as_ref(), g, needs);
+        }
         with_float!(x.dtype(), "batch_norm backward", T => self.run::<T>(x, w.as_ref(), g, needs))
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+/// `v` (one value per channel) as a constant of shape (1, C, 1, ...) for an input of `ndim` dims.
+fn per_channel(v: &[f64], ndim: usize, dtype: crate::tensor::DType) -> Result<Tensor> {
+    let mut shape = vec![1; ndim];
+    shape[1] = v.len();
+    crate::ops::cast::to_dtype(&Tensor::from_vec(v.to_vec(), &shape)?, dtype)
+}
+
+impl BatchNormBackward {
+    /// The gradients as recorded ops of the saved input and weight, so they can be
+    /// differentiated again. With batch statistics the mean and variance are recomputed from x
+    /// (their dependence on x is what the second derivative needs); running statistics are
+    /// constants.
+    fn apply_recorded(&self, x: &Tensor, w: Option<&Tensor>, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        use crate::ops::expr::{ex, Ex};
+        use crate::ops::reduce::{mean, sum};
+        let nd = x.ndim();
+        let dims: Vec<isize> = (0..nd as isize).filter(|&d| d != 1).collect();
+        let mut channel_shape = vec![1; nd];
+        channel_shape[1] = x.shape()[1];
+        let w = w.map(|w| w.reshape(&channel_shape)).transpose()?;
+        let gw = match &w {
+            Some(w) => (ex(g) * ex(w)).done()?,
+            None => g.clone(),
+        };
+        let (xhat, gx) = if self.use_batch_stats {
+            let mu = mean(x, &dims, true)?;
+            let xc = (ex(x) - ex(&mu)).done()?;
+            let var = mean(&(ex(&xc) * ex(&xc)).done()?, &dims, true)?;
+            let invstd = (Ex::c(1.0) / (ex(&var) + self.eps).sqrt()).done()?;
+            let xhat = (ex(&xc) * ex(&invstd)).done()?;
+            let gx = if needs[0] {
+                let m1 = mean(&gw, &dims, true)?;
+                let m2 = mean(&(ex(&gw) * ex(&xhat)).done()?, &dims, true)?;
+                Some((ex(&invstd) * (ex(&gw) - ex(&m1) - ex(&xhat) * ex(&m2))).done()?)
+            } else {
+                None
+            };
+            (xhat, gx)
+        } else {
+            let (mu, invstd) = (per_channel(&self.mean, nd, x.dtype())?, per_channel(&self.invstd, nd, x.dtype())?);
+            let xhat = ((ex(x) - ex(&mu)) * ex(&invstd)).done()?;
+            let gx = if needs[0] { Some((ex(&gw) * ex(&invstd)).done()?) } else { None };
+            (xhat, gx)
+        };
+        let mut out = vec![gx];
+        if self.weight.is_some() {
+            out.push(if needs.get(1).copied().unwrap_or(false) { Some(sum(&(ex(g) * ex(&xhat)).done()?, &dims, false)?) } else { None });
+        }
+        if self.has_bias {
+            let i = out.len();
+            out.push(if needs.get(i).copied().unwrap_or(false) { Some(sum(g, &dims, false)?) } else { None });
+        }
+        Ok(out)
     }
 }
 

@@ -21,6 +21,7 @@ use crate::error::Result;
 use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
+use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
 
 /// stride, padding, dilation and groups as the caller gave them, one entry per spatial dim
@@ -219,13 +220,15 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
         let (out, cols) = x.with_view::<T, _>(|v| conv_forward::<T>(&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()).as_deref(), &g, keep_cols && !g.pointwise()));
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
         record(out, &inputs, || {
-            let cols = match (keep_cols, cols) {
-                (false, _) => None,
-                (true, Some(c)) => Some(Columns::Owned(c)),
-                (true, None) => Some(Columns::Input(Saved::new(x)?)),
+            // The input is kept beside its columns for a backward that records (create_graph):
+            // it shares the input's storage, so costs no copy.
+            let (cols, input) = match (keep_cols, cols) {
+                (false, _) => (None, None),
+                (true, Some(c)) => (Some(Columns::Owned(c)), Some(Saved::new(x)?)),
+                (true, None) => (Some(Columns::Input), Some(Saved::new(x)?)),
             };
             let weight = if x.requires_grad() { Some(Saved::new(w)?) } else { None };
-            Ok(Box::new(ConvBackward::<T> { g, cols, weight, has_bias: b.is_some() }))
+            Ok(Box::new(ConvBackward::<T> { g, cols, input, weight, has_bias: b.is_some() }))
         })
     })
 }
@@ -234,13 +237,15 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
 enum Columns<T> {
     Owned(Vec<T>),
     /// A pointwise convolution's columns are its input.
-    Input(Saved),
+    Input,
 }
 
 struct ConvBackward<T> {
     g: Geom,
     /// Present when the weight needs a gradient.
     cols: Option<Columns<T>>,
+    /// Present when the weight needs a gradient.
+    input: Option<Saved>,
     /// Present when the input needs a gradient.
     weight: Option<Saved>,
     has_bias: bool,
@@ -260,6 +265,9 @@ impl<T: Float> Backward for ConvBackward<T> {
         "ConvolutionBackward0"
     }
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(grad, needs);
+        }
         let g = self.g;
         let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         let weight = match (&self.weight, need(0)) {
@@ -267,8 +275,8 @@ impl<T: Float> Backward for ConvBackward<T> {
             _ => None,
         };
         // Copied before the gradient is locked: the two may share storage.
-        let input_cols = match (&self.cols, need(1)) {
-            (Some(Columns::Input(x)), true) => Some(x.get()?.to_vec::<T>()),
+        let input_cols = match (&self.cols, &self.input, need(1)) {
+            (Some(Columns::Input), Some(x), true) => Some(x.get()?.to_vec::<T>()),
             _ => None,
         };
         let cols: Option<&[T]> = match (&self.cols, &input_cols) {
@@ -287,4 +295,34 @@ impl<T: Float> Backward for ConvBackward<T> {
         }
         Ok(out)
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl<T> ConvBackward<T> {
+    /// The gradients as recorded ops of the saved input and weight (with their history), so
+    /// they can be differentiated again: see `conv_grad.rs`.
+    fn apply_recorded(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let gx = match (&self.weight, need(0)) {
+            (Some(w), true) => Some(conv_part(Part::Input, grad, &w.get()?, &self.g)?),
+            _ => None,
+        };
+        let gw = match (&self.input, need(1)) {
+            (Some(x), true) => Some(conv_part(Part::Weight, &x.get()?, grad, &self.g)?),
+            _ => None,
+        };
+        let mut out = vec![gx, gw];
+        if self.has_bias {
+            out.push(if need(2) { Some(bias_grad(grad)?) } else { None });
+        }
+        Ok(out)
+    }
+}
+
+/// grad_out summed over everything but the channel (dim 1), as a recorded op.
+pub(super) fn bias_grad(grad: &Tensor) -> Result<Tensor> {
+    let dims: Vec<isize> = (0..grad.ndim() as isize).filter(|&d| d != 1).collect();
+    crate::ops::reduce::sum(grad, &dims, false)
 }

@@ -1,6 +1,6 @@
 //! F.unfold (im2col) and F.fold (col2im) over (N, C, H, W) images: the convolution's column
 //! matrices as ops of their own. Each is linear and the other's adjoint, so each one's backward
-//! is the other; neither saves anything.
+//! is the other (recorded, when the backward creates a graph); neither saves anything.
 
 use crate::autograd::{record, Backward};
 use crate::bail;
@@ -62,8 +62,12 @@ pub fn unfold(x: &Tensor, a: &FoldArgs) -> Result<Tensor> {
     }
     let xs = x.shape();
     let g = geometry("unfold", xs[0], xs[1], [xs[2], xs[3]], a)?;
+    unfold_geom(x, g)
+}
+
+fn unfold_geom(x: &Tensor, g: Geom) -> Result<Tensor> {
     with_float!(x.dtype(), "unfold", T => {
-        let cols = x.with_view::<T, _>(|v| unfold_all::<T>(&v.contiguous(), &g));
+        let cols = with_grad::<T, _>(x, |v| unfold_all::<T>(v, &g));
         let out = Tensor::from_vec_unchecked(cols, &[g.n, g.rows(), g.len()]);
         record(out, &[x], || Ok(Box::new(UnfoldBackward::<T> { g, _t: std::marker::PhantomData })))
     })
@@ -91,8 +95,12 @@ pub fn fold(x: &Tensor, output_size: [i64; 2], a: &FoldArgs) -> Result<Tensor> {
             fmt2(output_size), fmt2(a.kernel_size), fmt2(a.dilation), fmt2(a.padding), fmt2(a.stride), g.oh, g.ow, g.len(), xs[2]
         );
     }
+    fold_geom(x, g)
+}
+
+fn fold_geom(x: &Tensor, g: Geom) -> Result<Tensor> {
     with_float!(x.dtype(), "fold", T => {
-        let img = x.with_view::<T, _>(|v| fold_all::<T>(&v.contiguous(), &g));
+        let img = with_grad::<T, _>(x, |v| fold_all::<T>(v, &g));
         let out = Tensor::from_vec_unchecked(img, &[g.n, g.c, g.h, g.w]);
         record(out, &[x], || Ok(Box::new(FoldBackward::<T> { g, _t: std::marker::PhantomData })))
     })
@@ -109,11 +117,17 @@ impl<T: Float> Backward for UnfoldBackward<T> {
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let g = self.g;
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(fold_geom(grad, g)?)]);
+        }
         let gx = with_grad::<T, _>(grad, |gs| fold_all(gs, &g));
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, &[g.n, g.c, g.h, g.w]))])
     }
     fn saves_tensors(&self) -> bool {
         false
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -128,10 +142,16 @@ impl<T: Float> Backward for FoldBackward<T> {
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let g = self.g;
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(unfold_geom(grad, g)?)]);
+        }
         let gx = with_grad::<T, _>(grad, |gs| unfold_all(gs, &g));
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, &[g.n, g.rows(), g.len()]))])
     }
     fn saves_tensors(&self) -> bool {
         false
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }

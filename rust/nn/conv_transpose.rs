@@ -17,7 +17,8 @@ use crate::error::Result;
 use crate::tensor::{Float, Tensor};
 use crate::with_float;
 
-use super::conv::{by, check_common, triple, with_grad, Geom};
+use super::conv::{bias_grad, by, check_common, triple, with_grad, Geom};
+use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight, unfold_all};
 
 /// stride, padding, output_padding, dilation and groups as the caller gave them, one entry per
@@ -119,6 +120,9 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
         "ConvolutionBackward0"
     }
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(grad, needs);
+        }
         let g = self.g;
         let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         let weight = match (&self.weight, need(0)) {
@@ -147,6 +151,31 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
         });
         if !self.has_bias {
             out.pop();
+        }
+        Ok(out)
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl<T> ConvTransposeBackward<T> {
+    /// The gradients as recorded ops (see `conv_grad.rs`): the forward is the convolution's
+    /// input part, so its input gradient is the convolution and its weight gradient the
+    /// convolution's weight part with the roles of input and gradient swapped.
+    fn apply_recorded(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let need = |i: usize| needs.get(i).copied().unwrap_or(false);
+        let gx = match (&self.weight, need(0)) {
+            (Some(w), true) => Some(conv_part(Part::Forward, grad, &w.get()?, &self.g)?),
+            _ => None,
+        };
+        let gw = match (&self.input, need(1)) {
+            (Some(x), true) => Some(conv_part(Part::Weight, grad, &x.get()?, &self.g)?),
+            _ => None,
+        };
+        let mut out = vec![gx, gw];
+        if self.has_bias {
+            out.push(if need(2) { Some(bias_grad(grad)?) } else { None });
         }
         Ok(out)
     }

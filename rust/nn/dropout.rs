@@ -240,8 +240,18 @@ impl Backward for DropoutBackward {
         }
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            // g * mask * scale: the mask is a constant, only the product is recorded.
+            let gi = crate::ops::expr::times_constant_factor(g, |ones| {
+                Ok(with_float!(ones.dtype(), "dropout backward", T => apply::<T>(ones, &self.mask, self.unit, (self.scale, 0.0, 0.0))))
+            })?;
+            return Ok(vec![Some(gi)]);
+        }
         let gi = with_float!(g.dtype(), "dropout backward", T => apply::<T>(g, &self.mask, self.unit, (self.scale, 0.0, 0.0)));
         Ok(vec![Some(gi)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

@@ -79,6 +79,9 @@ impl Backward for LinearBackward {
     }
 
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(g, needs);
+        }
         let in_f = *self.x_shape.last().unwrap();
         let out_f = g.shape()[g.ndim() - 1];
         let gm = Operand::plain(g)?;
@@ -103,6 +106,34 @@ impl Backward for LinearBackward {
         let mut grads = vec![grad_input, grad_weight];
         if self.has_bias {
             grads.push(if needs[2] { Some(sum(&gm.t.reshape(&[gm.rows, out_f])?, &[0], false)?) } else { None });
+        }
+        Ok(grads)
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl LinearBackward {
+    /// The gradients as recorded ops (linear itself, matmul, views, sum) of the saved input and
+    /// weight with their history, so they can be differentiated again.
+    fn apply_recorded(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let in_f = *self.x_shape.last().unwrap();
+        let out_f = g.shape()[g.ndim() - 1];
+        let rows = self.x_shape[..self.x_shape.len() - 1].iter().product::<usize>();
+        let grad_input = match (&self.weight, needs[0]) {
+            // g @ W is linear(g, W^T).
+            (Some(w), true) => Some(linear(g, &w.get()?.t()?, None)?),
+            _ => None,
+        };
+        let g2 = g.reshape(&[rows, out_f])?;
+        let grad_weight = match (&self.input, needs[1]) {
+            (Some(x), true) => Some(crate::ops::matmul::matmul(&g2.t()?, &x.get()?.reshape(&[rows, in_f])?)?),
+            _ => None,
+        };
+        let mut grads = vec![grad_input, grad_weight];
+        if self.has_bias {
+            grads.push(if needs[2] { Some(sum(&g2, &[0], false)?) } else { None });
         }
         Ok(grads)
     }

@@ -15,6 +15,9 @@ use crate::error::Result;
 use crate::tensor::{DType, Element, Float, Tensor};
 use crate::with_float;
 
+#[path = "loss_recorded.rs"]
+mod recorded;
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Reduction {
     None,
@@ -119,6 +122,7 @@ pub fn cross_entropy(input: &Tensor, target: &Tensor, a: &CrossEntropyArgs<'_>) 
         record(out, &[input], || {
             Ok(Box::new(CrossEntropyBackward {
                 x: Saved::new(&x)?,
+                input: Saved::new(input)?,
                 input_shape: input.shape().to_vec(),
                 target: t,
                 weight: w,
@@ -199,7 +203,10 @@ fn row_lse<T: Float>(row: &[T]) -> f64 {
 }
 
 struct CrossEntropyBackward {
+    /// The logits as rows (N, d..., C), for the fused backward.
     x: Saved,
+    /// The logits as given, with their history, for a backward that records.
+    input: Saved,
     input_shape: Vec<usize>,
     target: Vec<i64>,
     weight: Vec<f64>,
@@ -216,9 +223,15 @@ impl Backward for CrossEntropyBackward {
         self.name
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(self.apply_recorded(g)?)]);
+        }
         let x = &self.x.get()?;
         let gi = with_float!(x.dtype(), "cross_entropy backward", T => self.run::<T>(x, g)?);
         Ok(vec![Some(gi)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -325,6 +338,9 @@ impl Backward for NllLossBackward {
         false
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(self.apply_recorded(g)?)]);
+        }
         let gv = g.to_vec::<f64>();
         let c = self.weight.len();
         let gi = with_float!(g.dtype(), "nll_loss backward", T => {
@@ -343,6 +359,9 @@ impl Backward for NllLossBackward {
             to_input_layout(out, &self.rows_shape, &self.input_shape)?
         });
         Ok(vec![Some(gi)])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 
@@ -463,7 +482,9 @@ pub fn pointwise_loss(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weigh
         None => None,
     };
     record(out, &[x, y], || {
-        Ok(Box::new(PointwiseLossBackward { x: Saved::new(x)?, y: Saved::new(&yc)?, y_dtype: y.dtype(), weight: w, pos_weight: pw, kind, reduction }))
+        // The target itself when no cast was needed, so a backward that records reaches it.
+        let y_saved = if y.dtype() == dtype { Saved::new(y)? } else { Saved::new(&yc)? };
+        Ok(Box::new(PointwiseLossBackward { x: Saved::new(x)?, y: y_saved, y_dtype: y.dtype(), weight: w, pos_weight: pw, kind, reduction }))
     })
 }
 
@@ -540,7 +561,13 @@ impl Backward for PointwiseLossBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (x, y) = (&self.x.get()?, &self.y.get()?);
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(x, y, g, needs);
+        }
         with_float!(x.dtype(), "pointwise loss backward", T => self.run::<T>(x, y, g, needs))
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod batch_norm;
 pub mod conv;
 pub mod conv_fold;
+mod conv_grad;
 mod conv_kernels;
 #[cfg(test)]
 mod conv_tests;

@@ -44,6 +44,7 @@ pub fn layer_norm(x: &Tensor, normalized: &[usize], weight: Option<&Tensor>, bia
             rstd,
             m,
             wshape: normalized.to_vec(),
+            eps,
         }))
     })
 }
@@ -88,6 +89,7 @@ struct LayerNormBackward {
     rstd: Vec<f64>,
     m: usize,
     wshape: Vec<usize>,
+    eps: f64,
 }
 
 impl Backward for LayerNormBackward {
@@ -97,7 +99,48 @@ impl Backward for LayerNormBackward {
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;
         let w = self.weight.as_ref().map(|w| w.get()).transpose()?;
+        if crate::autograd::is_recording() {
+            return self.apply_recorded(x, w.as_ref(), g, needs);
+        }
         with_float!(x.dtype(), "layer_norm backward", T => self.run::<T>(x, w.as_ref(), g, needs))
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+impl LayerNormBackward {
+    /// The gradients as recorded ops of the saved input and weight (the row statistics
+    /// recomputed from x), so they can be differentiated again.
+    fn apply_recorded(&self, x: &Tensor, w: Option<&Tensor>, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        use crate::ops::expr::{ex, Ex};
+        use crate::ops::reduce::{mean, sum_to};
+        let dims: Vec<isize> = (1..=self.wshape.len() as isize).map(|k| -k).collect();
+        let mu = mean(x, &dims, true)?;
+        let xc = (ex(x) - ex(&mu)).done()?;
+        let var = mean(&(ex(&xc) * ex(&xc)).done()?, &dims, true)?;
+        let rstd = (Ex::c(1.0) / (ex(&var) + self.eps).sqrt()).done()?;
+        let xhat = (ex(&xc) * ex(&rstd)).done()?;
+        let gw = match w {
+            Some(w) => (ex(g) * ex(w)).done()?,
+            None => g.clone(),
+        };
+        let gx = if needs[0] {
+            let m1 = mean(&gw, &dims, true)?;
+            let m2 = mean(&(ex(&gw) * ex(&xhat)).done()?, &dims, true)?;
+            Some((ex(&rstd) * (ex(&gw) - ex(&m1) - ex(&xhat) * ex(&m2))).done()?)
+        } else {
+            None
+        };
+        let mut out = vec![gx];
+        if self.weight.is_some() {
+            out.push(if needs[1] { Some(sum_to(&(ex(g) * ex(&xhat)).done()?, &self.wshape)?) } else { None });
+        }
+        if self.has_bias {
+            let i = out.len();
+            out.push(if needs[i] { Some(sum_to(g, &self.wshape)?) } else { None });
+        }
+        Ok(out)
     }
 }
 

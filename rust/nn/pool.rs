@@ -20,13 +20,14 @@ use std::marker::PhantomData;
 
 use rayon::prelude::*;
 
-use crate::autograd::{Backward, Saved};
+use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::nn::conv::with_grad;
 use crate::tensor::alloc::filled;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
+use crate::with_float;
 
 #[path = "pool_avg.rs"]
 mod avg;
@@ -289,6 +290,8 @@ pub(crate) struct ScatterByIndex<T> {
     pub out_len: usize,
     pub input_shape: Vec<usize>,
     pub indices: Saved,
+    /// The pooled input, only for the zero gradient a recorded backward gives it.
+    pub input: Saved,
     pub t: PhantomData<fn() -> T>,
 }
 
@@ -297,22 +300,110 @@ impl<T: Float> Backward for ScatterByIndex<T> {
         self.name
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            let route = Route { volumes: self.volumes, small: self.out_len, large: self.in_len, small_shape: grad.shape().to_vec(), large_shape: self.input_shape.clone() };
+            return Ok(vec![Some(plus_zero_from(route.scatter(grad, &self.indices.get()?)?, &self.input.get()?)?)]);
+        }
         let (vin, vout) = (self.in_len, self.out_len);
         let mut gx = filled(self.volumes * vin, T::from_f64(0.0));
         with_input::<i64, _>(&self.indices.get()?, |idx| {
-            with_grad::<T, _>(grad, |gs| {
-                each_volume(&mut gx, vin, vin + vout, |p, volume| {
-                    for (&d, &i) in gs[p * vout..(p + 1) * vout].iter().zip(&idx[p * vout..(p + 1) * vout]) {
-                        // A window wholly in padding (dilated taps stepping over the input) keeps
-                        // its first tap's position, which can lie past the volume: nothing to
-                        // route there (PyTorch writes out of bounds).
-                        if let Some(v) = usize::try_from(i).ok().and_then(|i| volume.get_mut(i)) {
-                            *v += d;
-                        }
-                    }
-                })
-            })
+            with_grad::<T, _>(grad, |gs| scatter_add(&mut gx, gs, idx, vin, vout))
         });
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, &self.input_shape))])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+/// `t` plus a zero that depends on `x` (when x has history): PyTorch's double backward of a
+/// pooling rule gives the pooled input an explicit zero gradient (`self: zeros_like(self)`), so
+/// what lies behind it gets a gradient of zeros rather than none (weight decay and momentum see
+/// the difference). `where(false, x, 0)` is zero even where x is inf or NaN.
+pub(crate) fn plus_zero_from(t: Tensor, x: &Tensor) -> Result<Tensor> {
+    use crate::ops::binary::{add, where_};
+    if !x.requires_grad() || t.shape() != x.shape() {
+        return Ok(t);
+    }
+    let never = Tensor::zeros(&[], crate::tensor::DType::Bool);
+    add(&t, &where_(&never, x, &Tensor::zeros(&[], x.dtype()))?)
+}
+
+/// Adds each of the `small` values of a volume of `src` onto the position of the `large`-element
+/// volume of `dst` its index names. A window wholly in padding (dilated taps stepping over the
+/// input) keeps its first tap's position, which can lie past the volume: nothing to route there
+/// (PyTorch writes out of bounds).
+fn scatter_add<T: Float>(dst: &mut [T], src: &[T], idx: &[i64], large: usize, small: usize) {
+    each_volume(dst, large, large + small, |p, volume| {
+        for (&d, &i) in src[p * small..(p + 1) * small].iter().zip(&idx[p * small..(p + 1) * small]) {
+            if let Some(v) = usize::try_from(i).ok().and_then(|i| volume.get_mut(i)) {
+                *v += d;
+            }
+        }
+    })
+}
+
+/// Each of the `small` elements of a volume of `dst` takes the value of `src`'s `large`-element
+/// volume at its index (zero where the index lies outside): the adjoint of `scatter_add`.
+pub(crate) fn gather<T: Float>(dst: &mut [T], src: &[T], idx: &[i64], large: usize, small: usize) {
+    each_volume(dst, small, 2 * small, |p, out| {
+        let vol = &src[p * large..(p + 1) * large];
+        for (o, &i) in out.iter_mut().zip(&idx[p * small..(p + 1) * small]) {
+            *o = usize::try_from(i).ok().and_then(|i| vol.get(i)).copied().unwrap_or(T::from_f64(0.0));
+        }
+    })
+}
+
+/// Routing by per-volume indices between tensors of `small` and `large` elements per volume:
+/// max pooling's backward scatters its gradient (small, the output) onto the input (large), and
+/// max_unpool's gathers it back. The two are each other's adjoint, so as recorded ops (for a
+/// backward that creates a graph) each one's backward is the other.
+#[derive(Clone)]
+pub(crate) struct Route {
+    pub volumes: usize,
+    pub small: usize,
+    pub large: usize,
+    pub small_shape: Vec<usize>,
+    pub large_shape: Vec<usize>,
+}
+
+impl Route {
+    /// small -> large, adding.
+    pub fn scatter(&self, src: &Tensor, idx: &Tensor) -> Result<Tensor> {
+        let out = with_float!(src.dtype(), "max_pool backward", T => {
+            let mut dst = filled(self.volumes * self.large, T::from_f64(0.0));
+            with_input::<i64, _>(idx, |ix| with_grad::<T, _>(src, |s| scatter_add(&mut dst, s, ix, self.large, self.small)));
+            Tensor::from_vec_unchecked(dst, &self.large_shape)
+        });
+        record(out, &[src], || Ok(Box::new(RouteBackward { route: self.clone(), gather: false, indices: Saved::new(idx)? })))
+    }
+    /// large -> small.
+    pub fn gather(&self, src: &Tensor, idx: &Tensor) -> Result<Tensor> {
+        let out = with_float!(src.dtype(), "max_unpool backward", T => {
+            let mut dst = filled(self.volumes * self.small, T::from_f64(0.0));
+            with_input::<i64, _>(idx, |ix| with_grad::<T, _>(src, |s| gather(&mut dst, s, ix, self.large, self.small)));
+            Tensor::from_vec_unchecked(dst, &self.small_shape)
+        });
+        record(out, &[src], || Ok(Box::new(RouteBackward { route: self.clone(), gather: true, indices: Saved::new(idx)? })))
+    }
+}
+
+struct RouteBackward {
+    route: Route,
+    /// The op was a gather (its backward scatters), else a scatter.
+    gather: bool,
+    indices: Saved,
+}
+
+impl Backward for RouteBackward {
+    fn name(&self) -> &'static str {
+        if self.gather { "MaxUnpoolBackwardBackward0" } else { "MaxPoolWithIndicesBackwardBackward0" }
+    }
+    fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let idx = self.indices.get()?;
+        Ok(vec![Some(if self.gather { self.route.scatter(grad, &idx)? } else { self.route.gather(grad, &idx)? })])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }

@@ -3,10 +3,11 @@
 //! backward; they differ only in where the boxes lie and what divides the sum.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use super::max::adaptive_bins;
-use super::{each_volume, geometry, layout, out_shape, rank_of, to_volume, with_input, Kind, PoolArgs};
-use crate::autograd::{record, Backward};
+use super::{each_volume, geometry, layout, out_shape, plus_zero_from, rank_of, to_volume, with_input, Kind, PoolArgs};
+use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::nn::conv::with_grad;
@@ -166,7 +167,7 @@ pub fn avg_pool(x: &Tensor, a: &PoolArgs, count_include_pad: bool, divisor_overr
         let out = boxes.sum::<T>(x, g.volumes, g.size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AvgPool3DBackward0" } else { "AvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, boxes, size: g.size, input_shape: x.shape().to_vec(), t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size: g.size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
         })
     })
 }
@@ -194,16 +195,16 @@ pub fn adaptive_avg_pool(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
         let out = boxes.sum::<T>(x, volumes, size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AdaptiveAvgPool3DBackward0" } else { "AdaptiveAvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, boxes, size, input_shape: x.shape().to_vec(), t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
         })
     })
 }
 
 struct BoxBackward<T> {
     name: &'static str,
-    boxes: Boxes,
-    size: [usize; 3],
-    input_shape: Vec<usize>,
+    /// The pooled input, only for the zero gradient a recorded backward gives it.
+    input: Saved,
+    pool: BoxPool,
     t: PhantomData<fn() -> T>,
 }
 
@@ -212,6 +213,58 @@ impl<T: Float> Backward for BoxBackward<T> {
         self.name
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(self.boxes.spread::<T>(grad, &self.input_shape, self.size))])
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(plus_zero_from(self.pool.spread(grad)?, &self.input.get()?)?)]);
+        }
+        Ok(vec![Some(self.pool.boxes.spread::<T>(grad, &self.pool.input_shape, self.pool.size))])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+/// One box pooling as a pair of recorded linear maps, for a backward that creates a graph: the
+/// pooling (`sum`: input -> output) and its adjoint (`spread`: output -> input, the pooling's
+/// backward). Each one's backward is the other.
+#[derive(Clone)]
+struct BoxPool {
+    boxes: Arc<Boxes>,
+    size: [usize; 3],
+    input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
+}
+
+impl BoxPool {
+    fn volumes(&self) -> usize {
+        self.input_shape.iter().product::<usize>() / self.size.iter().product::<usize>().max(1)
+    }
+    fn sum(&self, x: &Tensor) -> Result<Tensor> {
+        let out = with_float!(x.dtype(), "avg_pool backward", T => Tensor::from_vec_unchecked(self.boxes.sum::<T>(x, self.volumes(), self.size)?, &self.output_shape));
+        record(out, &[x], || Ok(Box::new(BoxPair { pool: self.clone(), spread: false })))
+    }
+    fn spread(&self, g: &Tensor) -> Result<Tensor> {
+        let out = with_float!(g.dtype(), "avg_pool backward", T => self.boxes.spread::<T>(g, &self.input_shape, self.size));
+        record(out, &[g], || Ok(Box::new(BoxPair { pool: self.clone(), spread: true })))
+    }
+}
+
+struct BoxPair {
+    pool: BoxPool,
+    /// The op was the spread (its backward pools), else the pooling.
+    spread: bool,
+}
+
+impl Backward for BoxPair {
+    fn name(&self) -> &'static str {
+        if self.spread { "AvgPoolBackwardBackward0" } else { "AvgPoolBackward0" }
+    }
+    fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(if self.spread { self.pool.sum(grad)? } else { self.pool.spread(grad)? })])
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }

@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 
-use super::{each_volume, layout, out_shape, rank_of, to_volume, with_input, Kind};
+use super::{each_volume, gather, layout, out_shape, rank_of, to_volume, with_input, Kind, Route};
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
@@ -63,7 +63,7 @@ pub fn max_unpool(x: &Tensor, indices: &Tensor, output_size: &[i64]) -> Result<T
         let indices = Tensor::from_vec_unchecked(idx, x.shape());
         record(Tensor::from_vec_unchecked(y, &shape), &[x], || {
             let name = if rank == 3 { "MaxUnpool3DBackward0" } else { "MaxUnpool2DBackward0" };
-            Ok(Box::new(MaxUnpoolBackward::<T> { name, vin, vout, input_shape: x.shape().to_vec(), indices: Saved::new(&indices)?, t: PhantomData }))
+            Ok(Box::new(MaxUnpoolBackward::<T> { name, vin, vout, input_shape: x.shape().to_vec(), output_shape: shape.clone(), indices: Saved::new(&indices)?, t: PhantomData }))
         })
     })
 }
@@ -75,6 +75,7 @@ struct MaxUnpoolBackward<T> {
     vin: usize,
     vout: usize,
     input_shape: Vec<usize>,
+    output_shape: Vec<usize>,
     indices: Saved,
     t: PhantomData<fn() -> T>,
 }
@@ -85,17 +86,15 @@ impl<T: Float> Backward for MaxUnpoolBackward<T> {
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (vin, vout) = (self.vin, self.vout);
+        if crate::autograd::is_recording() {
+            let route = Route { volumes: self.input_shape.iter().product::<usize>() / vin.max(1), small: vin, large: vout, small_shape: self.input_shape.clone(), large_shape: self.output_shape.clone() };
+            return Ok(vec![Some(route.gather(grad, &self.indices.get()?)?)]);
+        }
         let mut gx = filled(self.input_shape.iter().product(), T::from_f64(0.0));
-        with_input::<i64, _>(&self.indices.get()?, |idx| {
-            with_grad::<T, _>(grad, |gs| {
-                each_volume(&mut gx, vin, 2 * vin, |p, g| {
-                    let go = &gs[p * vout..(p + 1) * vout];
-                    for (v, &i) in g.iter_mut().zip(&idx[p * vin..(p + 1) * vin]) {
-                        *v = go[i as usize];
-                    }
-                })
-            })
-        });
+        with_input::<i64, _>(&self.indices.get()?, |idx| with_grad::<T, _>(grad, |gs| gather(&mut gx, gs, idx, vout, vin)));
         Ok(vec![Some(Tensor::from_vec_unchecked(gx, &self.input_shape))])
+    }
+    fn differentiable(&self) -> bool {
+        true
     }
 }
