@@ -87,8 +87,11 @@ pub struct Saved {
     version: u64,
     history: History,
     /// What a `saved_tensors_hooks` pack hook made of the value, and the hooks to unpack it.
-    packed: Option<(Arc<dyn SavedHooks>, Box<dyn Any + Send + Sync>)>,
+    packed: Option<Packed>,
 }
+
+/// A value packed by saved-tensor hooks, with the hooks that unpack it.
+type Packed = (Arc<dyn SavedHooks>, Box<dyn Any + Send + Sync>);
 
 /// `autograd.graph.saved_tensors_hooks`: turns a tensor saved for backward into anything (pack,
 /// at save time) and back (unpack, when backward needs it), e.g. to keep activations elsewhere.
@@ -111,7 +114,7 @@ pub fn pop_saved_hooks() {
 
 /// Packs `t` with the innermost hooks, if any. The hooks are out of force while they run, so a
 /// pack hook's own ops save nothing through it (as PyTorch does).
-fn pack_with_hooks(t: &Tensor) -> Result<Option<(Arc<dyn SavedHooks>, Box<dyn Any + Send + Sync>)>> {
+fn pack_with_hooks(t: &Tensor) -> Result<Option<Packed>> {
     let Some(h) = SAVED_HOOKS.with(|s| s.borrow().last().cloned()) else { return Ok(None) };
     let stack = SAVED_HOOKS.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let packed = h.pack(t);

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from .. import _core
 from .._core import Node, Tensor
-from . import function, graph
+from . import function, functional, graph
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
-    "Node", "Function", "function", "graph", "backward", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
+    "Node", "Function", "function", "functional", "graph", "gradgradcheck", "backward", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
     "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
 ]
 
