@@ -348,6 +348,21 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vect
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
 
 
+def _first_derivative(func, inputs, v, create_graph: bool, strict: bool, name: str):
+    """vhp's and hvp's common start (inside enable_grad): checked inputs and v, the scalar
+    output, and its gradient with a graph."""
+    is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", name)
+    inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
+    v = _single_tensor_v_required(v, inputs, is_inputs_tuple, name, create_graph)
+    outputs = func(*inputs)
+    is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", name)
+    _check_requires_grad(outputs, "outputs", strict=strict)
+    _scalar_output(outputs, is_outputs_tuple, name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict=strict)
+    return is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac
+
+
 def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """The vector-Hessian product ``v^T H`` of the scalar function `func` at `inputs`.
 
@@ -355,15 +370,7 @@ def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         (func_output, vhp): vhp shaped like `inputs`.
     """
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        v = _single_tensor_v_required(v, inputs, is_inputs_tuple, "vhp", create_graph)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vhp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
-        _scalar_output(outputs, is_outputs_tuple, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
+        is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac = _first_derivative(func, inputs, v, create_graph, strict, "vhp")
     with set_grad_enabled(True if create_graph else is_grad_enabled()):
         grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         result = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
@@ -381,15 +388,7 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         (func_output, hvp): hvp shaped like `inputs`.
     """
     with enable_grad():
-        is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
-        v = _single_tensor_v_required(v, inputs, is_inputs_tuple, "hvp", create_graph)
-        outputs = func(*inputs)
-        is_outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "hvp")
-        _check_requires_grad(outputs, "outputs", strict=strict)
-        _scalar_output(outputs, is_outputs_tuple, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict=strict)
+        is_inputs_tuple, inputs, v, outputs, is_outputs_tuple, jac = _first_derivative(func, inputs, v, create_graph, strict, "hvp")
         grad_jac = tuple(_zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)

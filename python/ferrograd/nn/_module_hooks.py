@@ -84,19 +84,24 @@ def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False, a
     return handle
 
 
-def register_module_backward_hook(hook: Callable) -> RemovableHandle:
-    """Deprecated in PyTorch in favour of `register_module_full_backward_hook`; ferrograd runs
-    these hooks with the full hook's semantics (see `Module.register_backward_hook`)."""
-    if _global_is_full_backward_hook[0] is True:
+def _register_global_backward_hook(hook: Callable, full: bool) -> RemovableHandle:
+    """The old and the full global backward hooks share one table; PyTorch refuses to mix them."""
+    if _global_is_full_backward_hook[0] is (not full):
         raise RuntimeError(
             "Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
             "Please use only one of them."
         )
-    _global_is_full_backward_hook[0] = False
+    _global_is_full_backward_hook[0] = full
     handle = RemovableHandle(_global_backward_hooks, extra_dict=_global_call_hook_ids)
     _global_backward_hooks[handle.id] = hook
     _global_call_hook_ids[handle.id] = True
     return handle
+
+
+def register_module_backward_hook(hook: Callable) -> RemovableHandle:
+    """Deprecated in PyTorch in favour of `register_module_full_backward_hook`; ferrograd runs
+    these hooks with the full hook's semantics (see `Module.register_backward_hook`)."""
+    return _register_global_backward_hook(hook, full=False)
 
 
 def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
@@ -111,16 +116,7 @@ def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
 def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
     """hook(module, grad_input, grad_output) -> None or a new grad_input, for every module (before
     the module's own backward hooks)."""
-    if _global_is_full_backward_hook[0] is False:
-        raise RuntimeError(
-            "Cannot use both regular backward hooks and full backward hooks as a global Module hook. "
-            "Please use only one of them."
-        )
-    _global_is_full_backward_hook[0] = True
-    handle = RemovableHandle(_global_backward_hooks, extra_dict=_global_call_hook_ids)
-    _global_backward_hooks[handle.id] = hook
-    _global_call_hook_ids[handle.id] = True
-    return handle
+    return _register_global_backward_hook(hook, full=True)
 
 
 def run_registration_hooks(table: dict, module, name: str, value):
