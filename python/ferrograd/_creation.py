@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -150,13 +151,41 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor with a copy of `arr`'s data and its dtype (uint16/32/64 become int64).
+    """A tensor sharing `arr`'s memory, as `torch.from_numpy`: a write through either shows in
+    the other, and the tensor keeps the array alive. Strided arrays are shared with their
+    strides; negative strides and non-native byte order are refused (ValueError) as in PyTorch.
 
-    Unlike PyTorch the memory is not shared: ferrograd's storage is owned by Rust.
+    Where ferrograd differs: a non-writeable array is copied, with a UserWarning (PyTorch shares
+    it and warns that writing is undefined behaviour); dtypes ferrograd lacks are converted, so
+    copied (uint16/32/64 to int64, float128 to float32); an array whose data is not aligned for
+    its dtype is copied.
     """
     if not isinstance(arr, np.ndarray):
-        raise TypeError(f"from_numpy: expected np.ndarray (got {type(arr).__name__})")
-    return _core.from_numpy(_normalise_array(arr, from_python=False))
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    if not arr.dtype.isnative:
+        raise ValueError(
+            "given numpy array has byte order different from the native byte order. "
+            "Conversion between byte orders is currently not supported."
+        )
+    if any(s < 0 for s in arr.strides):
+        raise ValueError(
+            "At least one stride in the given numpy array is negative, and tensors with negative strides are not "
+            "currently supported. (You can probably work around this by making a copy of your array  with array.copy().) "
+        )
+    normalised = _normalise_array(arr, from_python=False)
+    if normalised is not arr:  # a dtype ferrograd lacks: converted, so a copy anyway
+        return _core.from_numpy(normalised)
+    if not arr.flags.writeable:
+        warnings.warn(
+            "The given NumPy array is not writable, and ferrograd does not support non-writable tensors: its data "
+            "was copied, so writes to the tensor will not show in the array (PyTorch shares it and calls writing "
+            "undefined behavior). Copy the array or make it writable to share its memory.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _core.from_numpy(arr)
+    shared = _core._share_numpy(arr)
+    return shared if shared is not None else _core.from_numpy(arr)
 
 
 def _shape(size) -> list[int]:

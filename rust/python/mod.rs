@@ -6,6 +6,7 @@ mod conv;
 mod convert;
 mod error;
 mod functions;
+mod interop;
 mod io;
 mod nn;
 mod node;
@@ -48,6 +49,8 @@ mod core_module {
     use super::pool::{_adaptive_avg_pool, _adaptive_max_pool, _avg_pool, _max_pool, _max_unpool};
     #[pymodule_export]
     use super::io::{_load_safetensors, _save_safetensors};
+    #[pymodule_export]
+    use super::interop::{StorageRef, _share_numpy};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
