@@ -2,6 +2,8 @@
 //! arguments, calls the core and maps errors (`error.rs`); no numerics live here. Elementwise
 //! ops are listed in `op_tables.rs`, one line each.
 
+#[cfg(feature = "buffer-protocol")]
+mod buffer;
 mod conv;
 mod convert;
 mod error;
@@ -62,6 +64,8 @@ mod core_module {
         }
         // The tensor methods `ferrograd._functions` also exports as functions (`fg.exp(t)`).
         m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;
+        // Whether tensors export the buffer protocol (see Cargo.toml's `buffer-protocol`).
+        m.add("_HAS_BUFFER_PROTOCOL", cfg!(feature = "buffer-protocol"))?;
         Ok(())
     }
 }
