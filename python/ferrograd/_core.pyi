@@ -36,7 +36,7 @@ _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
     "Tensor", "dtype", "Node", "_backward", "_grad", "_set_grad_enabled", "_set_inference_mode",
-    "arange", "cat", "eye", "from_numpy", "_share_numpy", "_StorageRef", "_HAS_BUFFER_PROTOCOL", "full", "get_num_threads", "get_rng_state",
+    "arange", "cat", "eye", "from_numpy", "_share_numpy", "_from_dlpack", "_StorageRef", "_HAS_BUFFER_PROTOCOL", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
@@ -154,6 +154,12 @@ class Tensor:
         """A numpy array sharing the tensor's memory (refused when it requires grad unless force)."""
     def __array__(self, dtype: npt.DTypeLike | None = None, copy: _bool | None = None) -> npt.NDArray[Any]:
         """`np.asarray(t)`: shares the memory unless a dtype change or copy=True asks for a copy."""
+    def __dlpack__(
+        self, *, stream: Any = None, max_version: tuple[_int, _int] | None = None,
+        dl_device: tuple[_int, _int] | None = None, copy: _bool | None = None,
+    ) -> Any:
+        """A DLPack capsule of the tensor's memory: "dltensor_versioned" when max_version >= (1, 0)."""
+    def __dlpack_device__(self) -> tuple[_int, _int]: ...
     def __buffer__(self, flags: _int, /) -> memoryview:
         """The buffer protocol (contiguous tensors; when _HAS_BUFFER_PROTOCOL)."""
     def tolist(self) -> Any: ...  # nested lists; a Python scalar for a 0-d tensor
@@ -548,6 +554,8 @@ def from_numpy(arr: npt.NDArray[Any]) -> Tensor:
     """A copy of a numpy array of one of ferrograd's dtypes except bfloat16 (the Python side normalises others)."""
 def _share_numpy(arr: npt.NDArray[Any]) -> Tensor | None:
     """A tensor over a checked array's memory, or None when it must be copied (misaligned)."""
+def _from_dlpack(capsule: Any) -> Tensor:
+    """The tensor a DLPack capsule describes, sharing its memory (read-only memory is copied)."""
 class _StorageRef:
     """The base object of arrays from .numpy(): keeps the tensor's storage alive."""
 _HAS_BUFFER_PROTOCOL: _bool

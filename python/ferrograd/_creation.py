@@ -188,6 +188,24 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return shared if shared is not None else _core.from_numpy(arr)
 
 
+def from_dlpack(ext) -> Tensor:
+    """A tensor over the memory of `ext`, an object with ``__dlpack__`` (a numpy array, a
+    PyTorch or JAX tensor, ...) or a DLPack capsule, as `torch.from_dlpack`: no copy, except for
+    memory its producer marks read-only (copied: ferrograd's tensors are writable). CPU only."""
+    if isinstance(ext, Tensor):
+        return _core._from_dlpack(ext.__dlpack__(max_version=(1, 0)))
+    if hasattr(ext, "__dlpack__"):
+        device = ext.__dlpack_device__() if hasattr(ext, "__dlpack_device__") else (1, 0)
+        if int(device[0]) != 1:
+            raise BufferError(f"from_dlpack: ferrograd runs on the CPU only; the tensor is on DLPack device {tuple(device)}")
+        try:
+            capsule = ext.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer from before DLPack 1.0 (no max_version): the legacy capsule
+            capsule = ext.__dlpack__()
+        return _core._from_dlpack(capsule)
+    return _core._from_dlpack(ext)
+
+
 def _shape(size) -> list[int]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]

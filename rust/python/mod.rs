@@ -6,6 +6,7 @@
 mod buffer;
 mod conv;
 mod convert;
+mod dlpack;
 mod error;
 mod functions;
 mod interop;
@@ -53,6 +54,8 @@ mod core_module {
     use super::io::{_load_safetensors, _save_safetensors};
     #[pymodule_export]
     use super::interop::{StorageRef, _share_numpy};
+    #[pymodule_export]
+    use super::dlpack::_from_dlpack;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
