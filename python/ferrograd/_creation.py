@@ -160,18 +160,9 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     copied (uint16/32/64 to int64, float128 to float32); an array whose data is not aligned for
     its dtype is copied.
     """
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
-    if not arr.dtype.isnative:
-        raise ValueError(
-            "given numpy array has byte order different from the native byte order. "
-            "Conversion between byte orders is currently not supported."
-        )
-    if any(s < 0 for s in arr.strides):
-        raise ValueError(
-            "At least one stride in the given numpy array is negative, and tensors with negative strides are not "
-            "currently supported. (You can probably work around this by making a copy of your array  with array.copy().) "
-        )
+    shared = _core._share_numpy(arr)  # PyTorch's refusals, and the memory when it can be shared
+    if shared is not None:
+        return shared
     normalised = _normalise_array(arr, from_python=False)
     if normalised is not arr:  # a dtype ferrograd lacks: converted, so a copy anyway
         return _core.from_numpy(normalised)
@@ -183,9 +174,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
             UserWarning,
             stacklevel=2,
         )
-        return _core.from_numpy(arr)
-    shared = _core._share_numpy(arr)
-    return shared if shared is not None else _core.from_numpy(arr)
+    return _core.from_numpy(arr)  # read-only or misaligned: a copy
 
 
 def from_dlpack(ext) -> Tensor:

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 use std::sync::Arc;
 
 use numpy::npyffi::{self, npy_intp, NPY_ARRAY_WRITEABLE, PY_ARRAY_API};
-use numpy::{Element as NpElement, PyArrayDescrMethods};
+use numpy::{Element as NpElement, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -62,31 +62,53 @@ pub fn share_as_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, P
     }
 }
 
-/// `fg.from_numpy(a)` for an array the Python side checked (a supported dtype, native byte
-/// order, writeable, no negative strides): a tensor over a's memory that keeps `a` alive.
-/// Returns None when the memory cannot be viewed as is (misaligned data or strides that are not
-/// whole elements), for the caller to copy.
+/// `fg.from_numpy(a)`'s fast path: a tensor over a's memory that keeps `a` alive, strides
+/// kept. Raises PyTorch's errors (not an ndarray: TypeError; negative strides, non-native byte
+/// order: ValueError); returns None when the memory cannot be shared as is (a dtype ferrograd
+/// lacks, a read-only array, misaligned data or strides), for the Python side to copy.
 #[pyfunction]
 pub fn _share_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Option<PyTensor>> {
-    let dtype = super::convert::dtype_arg(&arr.getattr("dtype")?)?;
-    let iface = arr.getattr("__array_interface__")?;
-    let (ptr, _readonly): (usize, bool) = iface.get_item("data")?.extract()?;
-    let shape: Vec<usize> = arr.getattr("shape")?.extract()?;
-    let byte_strides: Vec<isize> = arr.getattr("strides")?.extract()?;
-    let item = dtype.size_of();
-    if byte_strides.iter().any(|&s| s < 0) {
+    let Ok(a) = arr.cast::<PyUntypedArray>() else {
+        return Err(PyTypeError::new_err(format!("expected np.ndarray (got {})", arr.get_type().name()?)));
+    };
+    let descr = a.dtype();
+    if descr.is_native_byteorder() == Some(false) {
+        return Err(PyValueError::new_err(
+            "given numpy array has byte order different from the native byte order. Conversion between byte orders is currently not supported.",
+        ));
+    }
+    if a.strides().iter().any(|&s| s < 0) {
         return Err(PyValueError::new_err(NEGATIVE_STRIDES));
     }
-    if ptr % item != 0 || byte_strides.iter().any(|&s| s as usize % item != 0) {
+    let dtype = match (descr.kind(), descr.itemsize()) {
+        (b'b', 1) => DType::Bool,
+        (b'u', 1) => DType::U8,
+        (b'i', 1) => DType::I8,
+        (b'i', 2) => DType::I16,
+        (b'i', 4) => DType::I32,
+        (b'i', 8) => DType::I64,
+        (b'f', 2) => DType::F16,
+        (b'f', 4) => DType::F32,
+        (b'f', 8) => DType::F64,
+        _ => return Ok(None),
+    };
+    // SAFETY: `a` is a live ndarray; its struct's flags and data fields are plain reads.
+    let (flags, ptr) = unsafe {
+        let raw = &*a.as_array_ptr();
+        (raw.flags, raw.data as usize)
+    };
+    let item = dtype.size_of();
+    if flags & NPY_ARRAY_WRITEABLE == 0 || ptr % item != 0 || a.strides().iter().any(|&s| s as usize % item != 0) {
         return Ok(None);
     }
-    let strides: Vec<usize> = byte_strides.iter().map(|&s| s as usize / item).collect();
+    let shape = a.shape().to_vec();
+    let strides: Vec<usize> = a.strides().iter().map(|&s| s as usize / item).collect();
     let len = if shape.contains(&0) { 0 } else { 1 + shape.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>() };
     let owner: Box<dyn Send + Sync> = Box::new(arr.clone().unbind());
     let buf = with_dtype!(dtype, T => {
         // SAFETY: numpy's data pointer, aligned for T (checked above), with `len` elements
-        // reachable through the array's own strides; the array is writeable (checked by the
-        // caller) and `owner` holds a reference to it, so numpy frees nothing while it lives.
+        // reachable through the array's own strides; the array is writeable (checked) and
+        // `owner` holds a reference to it, so numpy frees nothing while it lives.
         let data = unsafe { Data::foreign(ptr as *mut T, len, owner) };
         <T as Element>::from_data(data)
     });
