@@ -175,7 +175,7 @@ mod tests {
         for n in [16usize, 17, 100, 1000, 1 << 20] {
             let v = with_capacity::<f32>(n);
             assert_eq!(v.as_ptr() as usize % ALIGN, 0, "{n} floats");
-            let c: Vec<u8> = (0..n as u8).cycle().take(n * 4).collect();
+            let c: Vec<u8> = (0..=255u8).cycle().take(n * 4).collect();
             assert_eq!(c.as_ptr() as usize % ALIGN, 0);
         }
         // Growing across the 64-byte line moves the block to an aligned one, contents kept.

@@ -535,3 +535,57 @@ macro_rules! numeric {
 }
 numeric!(float: f32, f64);
 numeric!(int: i64, i32, i16, i8, u8);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::tensor::{Layout, Storage, Tensor};
+
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn foreign_memory_is_shared_and_released_with_the_storage() {
+        let mut lent = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let released = Arc::new(AtomicBool::new(false));
+        let before = crate::tensor::memory_allocated();
+        // SAFETY: `lent` outlives the tensor (dropped at the end of the test, after `t`).
+        let data = unsafe { Data::foreign(lent.as_mut_ptr(), lent.len(), Box::new(Flag(released.clone()))) };
+        let storage = Arc::new(Storage::new(f32::from_data(data)));
+        assert_eq!(storage.data_ptr(), lent.as_ptr() as *const u8, "no copy");
+        // A strided view over it: every other element of the 2 x 3 matrix's columns.
+        let t = Tensor::from_storage(storage, Layout { shape: vec![2, 2], strides: vec![3, 2], offset: 0 }).unwrap();
+        assert_eq!(t.to_vec::<f32>(), [1.0, 3.0, 4.0, 6.0]);
+        assert_eq!(crate::tensor::memory_allocated(), before, "foreign bytes are not ferrograd's");
+        assert!(!released.load(Ordering::SeqCst));
+        let copy = t.deep_copy();
+        drop(t);
+        assert!(released.load(Ordering::SeqCst));
+        assert_eq!(copy.to_vec::<f32>(), [1.0, 3.0, 4.0, 6.0]);
+        lent[0] = 0.0;
+    }
+
+    #[test]
+    fn views_past_the_shared_memory_are_refused() {
+        let s = Arc::new(Storage::new(f64::into_buffer(vec![0.0; 6])));
+        assert!(Tensor::from_storage(s.clone(), Layout { shape: vec![2, 3], strides: vec![3, 1], offset: 0 }).is_ok());
+        assert!(Tensor::from_storage(s.clone(), Layout { shape: vec![2, 3], strides: vec![4, 1], offset: 0 }).is_err());
+        assert!(Tensor::from_storage(s, Layout { shape: vec![0, 3], strides: vec![100, 1], offset: 0 }).is_ok());
+    }
+
+    #[test]
+    fn small_buffers_are_copied_to_an_aligned_address() {
+        for n in [0usize, 1, 3, 15] {
+            let t = Tensor::from_vec(vec![7i32; n], &[n]).unwrap();
+            assert_eq!(t.storage().data_ptr() as usize % super::super::alloc::ALIGN, 0, "{n}");
+            assert_eq!(t.to_vec::<i32>(), vec![7; n]);
+        }
+    }
+}
