@@ -36,16 +36,17 @@ _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
     "Tensor", "dtype", "Node", "_backward", "_grad", "_set_grad_enabled", "_set_inference_mode",
-    "arange", "cat", "eye", "from_numpy", "_share_numpy", "_from_dlpack", "_StorageRef", "_HAS_BUFFER_PROTOCOL", "full", "get_num_threads", "get_rng_state",
+    "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
-    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors", "bool",
+    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors",
+    "_StorageRef", "_share_numpy", "_from_dlpack", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-    "_TABLE_FUNCTIONS",
+    "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
 ]
 
 @final
@@ -160,8 +161,7 @@ class Tensor:
     ) -> Any:
         """A DLPack capsule of the tensor's memory: "dltensor_versioned" when max_version >= (1, 0)."""
     def __dlpack_device__(self) -> tuple[_int, _int]: ...
-    def __buffer__(self, flags: _int, /) -> memoryview:
-        """The buffer protocol (contiguous tensors; when _HAS_BUFFER_PROTOCOL)."""
+    # The buffer protocol (memoryview(t), contiguous tensors) when _HAS_BUFFER_PROTOCOL.
     def tolist(self) -> Any: ...  # nested lists; a Python scalar for a 0-d tensor
     def item(self) -> _float | _int | _bool: ...
     def __float__(self) -> _float: ...
