@@ -339,7 +339,7 @@ pub fn _from_dlpack(capsule: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     let item = dtype.size_of();
     let ptr = (dl.data as usize).wrapping_add(dl.byte_offset as usize);
     let numel: usize = shape.iter().product();
-    if numel > 0 && ptr % item != 0 {
+    if numel > 0 && !ptr.is_multiple_of(item) {
         return Err(PyBufferError::new_err(format!("from_dlpack: data at {ptr:#x} is not aligned for {}", dtype.name())));
     }
     let len = if numel == 0 { 0 } else { 1 + shape.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>() };

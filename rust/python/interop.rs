@@ -98,7 +98,7 @@ pub fn _share_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Option<PyTensor>> {
         (raw.flags, raw.data as usize)
     };
     let item = dtype.size_of();
-    if flags & NPY_ARRAY_WRITEABLE == 0 || ptr % item != 0 || a.strides().iter().any(|&s| s as usize % item != 0) {
+    if flags & NPY_ARRAY_WRITEABLE == 0 || !ptr.is_multiple_of(item) || a.strides().iter().any(|&s| !(s as usize).is_multiple_of(item)) {
         return Ok(None);
     }
     let shape = a.shape().to_vec();

@@ -397,7 +397,7 @@ impl Buffer {
     }
     /// The first element's address (stable: a storage's buffer never moves).
     pub fn as_ptr(&self) -> *const u8 {
-        each_buffer!(self, v => v.as_ptr() as *const u8)
+        each_buffer!(self, v => v.as_ptr().cast::<u8>())
     }
     /// Bytes ferrograd allocated for it (0 for foreign memory): what `memory_allocated` counts.
     pub fn owned_bytes(&self) -> usize {
@@ -409,7 +409,7 @@ impl Buffer {
     pub fn into_aligned(self) -> Buffer {
         fn aligned<T: Element>(d: Data<T>) -> Buffer {
             match d {
-                Data::Owned(v) if (v.as_ptr() as usize) % super::alloc::ALIGN != 0 => {
+                Data::Owned(v) if !(v.as_ptr() as usize).is_multiple_of(super::alloc::ALIGN) => {
                     let mut w = super::alloc::with_capacity(v.len().max(super::alloc::ALIGN / std::mem::size_of::<T>()));
                     w.extend_from_slice(&v);
                     T::into_buffer(w)
