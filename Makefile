@@ -1,5 +1,5 @@
 # The two Quick start commands. Everything installs into .venv from PyPI, so a fresh machine
-# with Python 3.10+, a Rust toolchain and network access to PyPI/crates.io is enough.
+# with Python 3.11+, a Rust toolchain and network access to PyPI/crates.io is enough.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -37,7 +37,7 @@ test: $(VENV)/.examples lint
 # ruff on the Python, both with warnings as errors.
 lint: $(VENV)/.deps
 	cargo clippy --release --all-targets -- -D warnings
-	cargo clippy --release --all-targets --features python -- -D warnings
+	cargo clippy --release --all-targets --features python,buffer-protocol -- -D warnings
 	$(BIN)/ruff check python tests bench examples docs tools
 
 # The differential tests against PyTorch, run long: thousands of examples per test (profiles in

@@ -19,6 +19,7 @@ mod python;
 pub use error::{Error, Result};
 pub use tensor::{DType, Tensor};
 
-/// Tensor buffers come and go every op; see Cargo.toml for why this is not the system malloc.
+/// Tensor buffers come and go every op; see Cargo.toml for why this is mimalloc, and
+/// `tensor::alloc` for the 64-byte alignment it adds.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tensor::alloc::TensorAllocator = tensor::alloc::TensorAllocator;

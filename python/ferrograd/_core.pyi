@@ -43,9 +43,10 @@ __all__ = [
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
-    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors", "bool",
+    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors",
+    "_StorageRef", "_share_numpy", "_from_dlpack", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-    "_TABLE_FUNCTIONS",
+    "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
 ]
 
 @final
@@ -165,9 +166,17 @@ class Tensor:
     def __hash__(self) -> _int: ...
 
     # ---- conversion -----------------------------------------------------------------
-    def numpy(self) -> npt.NDArray[Any]: ...
+    def numpy(self, *, force: _bool = False) -> npt.NDArray[Any]:
+        """A numpy array sharing the tensor's memory (refused when it requires grad unless force)."""
     def __array__(self, dtype: npt.DTypeLike | None = None, copy: _bool | None = None) -> npt.NDArray[Any]:
-        """`np.asarray(t)`: a copy; works on tensors that require grad."""
+        """`np.asarray(t)`: shares the memory unless a dtype change or copy=True asks for a copy."""
+    def __dlpack__(
+        self, *, stream: Any = None, max_version: tuple[_int, _int] | None = None,
+        dl_device: tuple[_int, _int] | None = None, copy: _bool | None = None,
+    ) -> Any:
+        """A DLPack capsule of the tensor's memory: "dltensor_versioned" when max_version >= (1, 0)."""
+    def __dlpack_device__(self) -> tuple[_int, _int]: ...
+    # The buffer protocol (memoryview(t), contiguous tensors) when _HAS_BUFFER_PROTOCOL.
     def tolist(self) -> Any: ...  # nested lists; a Python scalar for a 0-d tensor
     def item(self) -> _float | _int | _bool: ...
     def __float__(self) -> _float: ...
@@ -561,7 +570,14 @@ class Tensor:
 
 # ---- factories (the package's wrappers in _creation.py take PyTorch's signatures) -----
 def from_numpy(arr: npt.NDArray[Any]) -> Tensor:
-    """A numpy array of one of ferrograd's dtypes except bfloat16 (the Python side normalises others)."""
+    """A copy of a numpy array of one of ferrograd's dtypes except bfloat16 (the Python side normalises others)."""
+def _share_numpy(arr: npt.NDArray[Any]) -> Tensor | None:
+    """A tensor over a checked array's memory, or None when it must be copied (misaligned)."""
+def _from_dlpack(capsule: Any) -> Tensor:
+    """The tensor a DLPack capsule describes, sharing its memory (read-only memory is copied)."""
+class _StorageRef:
+    """The base object of arrays from .numpy(): keeps the tensor's storage alive."""
+_HAS_BUFFER_PROTOCOL: _bool
 def full(shape: Sequence[_int], value: _float, dtype: dtype) -> Tensor: ...
 def arange(start: _float, end: _float, step: _float, dtype: dtype) -> Tensor: ...
 def linspace(start: _float, end: _float, steps: _int, dtype: dtype) -> Tensor: ...

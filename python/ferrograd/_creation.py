@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import warnings
 
 import numpy as np
 
@@ -150,13 +151,48 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
-    """A tensor with a copy of `arr`'s data and its dtype (uint16/32/64 become int64).
+    """A tensor sharing `arr`'s memory, as `torch.from_numpy`: a write through either shows in
+    the other, and the tensor keeps the array alive. Strided arrays are shared with their
+    strides; negative strides and non-native byte order are refused (ValueError) as in PyTorch.
 
-    Unlike PyTorch the memory is not shared: ferrograd's storage is owned by Rust.
+    Where ferrograd differs: a non-writeable array is copied, with a UserWarning (PyTorch shares
+    it and warns that writing is undefined behaviour); dtypes ferrograd lacks are converted, so
+    copied (uint16/32/64 to int64, float128 to float32); an array whose data is not aligned for
+    its dtype is copied.
     """
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"from_numpy: expected np.ndarray (got {type(arr).__name__})")
-    return _core.from_numpy(_normalise_array(arr, from_python=False))
+    shared = _core._share_numpy(arr)  # PyTorch's refusals, and the memory when it can be shared
+    if shared is not None:
+        return shared
+    normalised = _normalise_array(arr, from_python=False)
+    if normalised is not arr:  # a dtype ferrograd lacks: converted, so a copy anyway
+        return _core.from_numpy(normalised)
+    if not arr.flags.writeable:
+        warnings.warn(
+            "The given NumPy array is not writable, and ferrograd does not support non-writable tensors: its data "
+            "was copied, so writes to the tensor will not show in the array (PyTorch shares it and calls writing "
+            "undefined behavior). Copy the array or make it writable to share its memory.",
+            UserWarning,
+            stacklevel=2,
+        )
+    return _core.from_numpy(arr)  # read-only or misaligned: a copy
+
+
+def from_dlpack(ext) -> Tensor:
+    """A tensor over the memory of `ext`, an object with ``__dlpack__`` (a numpy array, a
+    PyTorch or JAX tensor, ...) or a DLPack capsule, as `torch.from_dlpack`: no copy, except for
+    memory its producer marks read-only (copied: ferrograd's tensors are writable). CPU only."""
+    if isinstance(ext, Tensor):
+        return _core._from_dlpack(ext.__dlpack__(max_version=(1, 0)))
+    if hasattr(ext, "__dlpack__"):
+        device = ext.__dlpack_device__() if hasattr(ext, "__dlpack_device__") else (1, 0)
+        if int(device[0]) != 1:
+            raise BufferError(f"from_dlpack: ferrograd runs on the CPU only; the tensor is on DLPack device {tuple(device)}")
+        try:
+            capsule = ext.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer from before DLPack 1.0 (no max_version): the legacy capsule
+            capsule = ext.__dlpack__()
+        return _core._from_dlpack(capsule)
+    return _core._from_dlpack(ext)
 
 
 def _shape(size) -> list[int]:

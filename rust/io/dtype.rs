@@ -151,16 +151,16 @@ mod tests {
     fn narrow_types_load_as_themselves() {
         let mut b = buffer_for(Dtype::BF16, 2).unwrap();
         decode(Dtype::BF16, &[0x80, 0x3f, 0x40, 0xc0], &mut b);
-        assert!(matches!(&b, Buffer::BF16(v) if v == &[bf16::from_f32(1.0), bf16::from_f32(-3.0)]));
+        assert!(matches!(&b, Buffer::BF16(v) if v[..] == [bf16::from_f32(1.0), bf16::from_f32(-3.0)]));
         let mut b = buffer_for(Dtype::I8, 2).unwrap();
         decode(Dtype::I8, &[0xff, 0x05], &mut b);
-        assert!(matches!(&b, Buffer::I8(v) if v == &[-1, 5]));
+        assert!(matches!(&b, Buffer::I8(v) if v[..] == [-1, 5]));
         let mut b = buffer_for(Dtype::U8, 1).unwrap();
         decode(Dtype::U8, &[0xff], &mut b);
-        assert!(matches!(&b, Buffer::U8(v) if v == &[255]));
+        assert!(matches!(&b, Buffer::U8(v) if v[..] == [255]));
         let mut b = buffer_for(Dtype::I32, 1).unwrap();
         decode(Dtype::I32, &(-7i32).to_le_bytes(), &mut b);
-        assert!(matches!(&b, Buffer::I32(v) if v == &[-7]));
+        assert!(matches!(&b, Buffer::I32(v) if v[..] == [-7]));
         assert!(buffer_for(Dtype::C64, 1).is_none());
         assert_eq!(parse("BF16"), Some(Dtype::BF16));
         assert_eq!(parse("F128"), None);

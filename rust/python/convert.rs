@@ -1,12 +1,11 @@
 //! Conversions between Python objects and core values: dtypes, scalars, shapes, numpy arrays.
 
-use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 
 use crate::tensor::{DType, Element, Scalar, Tensor};
-use crate::with_dtype;
 
 /// `fg.float32`, `fg.int64` ...: one object per dtype, compared by value.
 #[pyclass(name = "dtype", module = "ferrograd", frozen, eq, hash, from_py_object)]
@@ -183,15 +182,7 @@ pub fn tensor_to_list<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, P
     tensor_to_numpy(py, &t)?.call_method0("tolist")
 }
 
-/// A new numpy array holding a copy of the tensor's elements.
+/// A numpy array sharing the tensor's memory (see `interop::share_as_numpy`).
 pub fn tensor_to_numpy<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
-    if t.dtype() == DType::BF16 {
-        // numpy has no bfloat16 (PyTorch's message).
-        return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16"));
-    }
-    with_dtype!(t.dtype(), T => {
-        let v = super::error::guarded(|| Ok(t.to_vec::<T>()))?;
-        let arr = PyArray1::<T>::from_vec(py, v);
-        Ok(arr.reshape(t.shape().to_vec())?.into_any())
-    })
+    super::interop::share_as_numpy(py, t)
 }

@@ -3,10 +3,14 @@
 //! ops are listed in `op_tables.rs`, one line each.
 
 mod autograd;
+#[cfg(feature = "buffer-protocol")]
+mod buffer;
 mod conv;
 mod convert;
+mod dlpack;
 mod error;
 mod functions;
+mod interop;
 mod io;
 mod nn;
 mod node;
@@ -51,6 +55,10 @@ mod core_module {
     use super::pool::{_adaptive_avg_pool, _adaptive_max_pool, _avg_pool, _max_pool, _max_unpool};
     #[pymodule_export]
     use super::io::{_load_safetensors, _save_safetensors};
+    #[pymodule_export]
+    use super::interop::{StorageRef, _share_numpy};
+    #[pymodule_export]
+    use super::dlpack::_from_dlpack;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -62,6 +70,8 @@ mod core_module {
         }
         // The tensor methods `ferrograd._functions` also exports as functions (`fg.exp(t)`).
         m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;
+        // Whether tensors export the buffer protocol (see Cargo.toml's `buffer-protocol`).
+        m.add("_HAS_BUFFER_PROTOCOL", cfg!(feature = "buffer-protocol"))?;
         Ok(())
     }
 }

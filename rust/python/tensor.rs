@@ -158,29 +158,11 @@ impl PyTensor {
         guarded(|| self.t.as_strided(&size, &stride, storage_offset))
     }
     fn data_ptr(&self) -> usize {
-        std::sync::Arc::as_ptr(self.t.storage()) as usize + self.t.layout().offset * self.t.dtype().size_of()
+        // The address of the first element, as PyTorch's: equal to `.numpy()`'s data pointer.
+        self.t.storage().data_ptr() as usize + self.t.layout().offset * self.t.dtype().size_of()
     }
 
     // ---- conversion -------------------------------------------------------------------
-
-    fn numpy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if self.t.requires_grad() {
-            return Err(PyRuntimeError::new_err("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."));
-        }
-        tensor_to_numpy(py, &self.t)
-    }
-
-    /// `np.asarray(t)`: a copy; works on tensors that require grad (numpy cannot backprop, so
-    /// this is the explicit way out of the graph, as `detach().numpy()`).
-    #[pyo3(signature = (dtype=None, copy=None))]
-    fn __array__<'py>(&self, py: Python<'py>, dtype: Option<&Bound<'py, PyAny>>, copy: Option<bool>) -> PyResult<Bound<'py, PyAny>> {
-        let _ = copy;
-        let arr = tensor_to_numpy(py, &self.t)?;
-        match dtype {
-            Some(d) => arr.call_method1("astype", (d,)),
-            None => Ok(arr),
-        }
-    }
 
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         super::convert::tensor_to_list(py, &self.t)

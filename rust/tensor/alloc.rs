@@ -13,9 +13,83 @@
 //!   `with_capacity`, which unwinds with an `OutOfMemory` payload. The binding layer's one guard
 //!   (`python/error.rs`) turns that payload into the same RuntimeError, as C++'s `bad_alloc`
 //!   reaches PyTorch's users. It is the only panic ferrograd raises on purpose.
+//!
+//! It is also where tensor memory gets its alignment. Every allocation of `ALIGN` bytes or more
+//! comes back `ALIGN`-byte aligned from `TensorAllocator`, the extension's global allocator, so
+//! the Vecs the kernels build (with `with_capacity`, `collect`, `vec!` alike) are aligned without
+//! a copy; `Buffer::into_aligned` copies the rare smaller one when a storage is made.
+
+use std::alloc::{GlobalAlloc, Layout};
 
 use crate::bail;
 use crate::error::{Error, Result};
+
+/// The alignment of fresh tensor buffers: a cache line, what numpy's and PyTorch's allocators
+/// give large arrays, and what JAX requires of memory it imports through DLPack.
+pub const ALIGN: usize = 64;
+
+/// mimalloc with every allocation of `ALIGN` bytes or more aligned to `ALIGN`.
+///
+/// Sound because the layout it hands mimalloc is a pure function of the caller's layout
+/// (`aligned`): `dealloc` receives the caller's original layout (GlobalAlloc's contract), maps it
+/// the same way, and so frees with exactly the layout it allocated with. `realloc` keeps the
+/// block when both sizes map to the same alignment and moves it by hand when they do not (a
+/// Vec growing past 64 bytes), since mimalloc's realloc keeps the old alignment.
+pub struct TensorAllocator;
+
+#[inline(always)]
+fn aligned(layout: Layout) -> Layout {
+    if layout.size() >= ALIGN && layout.align() < ALIGN {
+        // Fails only when the size rounded up to ALIGN would overflow isize; such a request
+        // fails in the allocator anyway, and keeping the layout keeps the mapping a function.
+        match Layout::from_size_align(layout.size(), ALIGN) {
+            Ok(l) => l,
+            Err(_) => layout,
+        }
+    } else {
+        layout
+    }
+}
+
+// SAFETY: every method forwards to mimalloc with `aligned(layout)`, consistently for the same
+// caller layout, so mimalloc's own contract holds (see the type's docs).
+unsafe impl GlobalAlloc for TensorAllocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded with a valid non-zero-size layout (the caller's contract).
+        unsafe { mimalloc::MiMalloc.alloc(aligned(layout)) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as alloc.
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(aligned(layout)) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from alloc with `aligned(layout)`, the same layout as here.
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, aligned(layout)) }
+    }
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = aligned(layout);
+        // SAFETY: the caller guarantees new_size, rounded to layout.align(), fits isize.
+        let new = aligned(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
+        if old.align() == new.align() {
+            // SAFETY: `ptr` was allocated with `old`; the result has `new` (same alignment).
+            return unsafe { mimalloc::MiMalloc.realloc(ptr, old, new_size) };
+        }
+        // SAFETY: a fresh block with `new`, the overlap copied, the old block freed with the
+        // layout it was allocated with.
+        unsafe {
+            let p = mimalloc::MiMalloc.alloc(new);
+            if !p.is_null() {
+                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                mimalloc::MiMalloc.dealloc(ptr, old);
+            }
+            p
+        }
+    }
+}
 
 /// The unwinding payload of a failed reservation (see the module docs).
 #[derive(Debug, Clone, Copy)]
@@ -94,6 +168,26 @@ mod tests {
         let e = vec_filled(isize::MAX as usize / 2, 0f32).unwrap_err();
         assert!(e.to_string().contains("not enough memory"), "{e}");
         assert_eq!(vec_filled(3, 1.5f64).unwrap(), vec![1.5; 3]);
+    }
+
+    #[test]
+    fn fresh_buffers_are_aligned() {
+        for n in [16usize, 17, 100, 1000, 1 << 20] {
+            let v = with_capacity::<f32>(n);
+            assert_eq!(v.as_ptr() as usize % ALIGN, 0, "{n} floats");
+            let c: Vec<u8> = (0..=255u8).cycle().take(n * 4).collect();
+            assert_eq!(c.as_ptr() as usize % ALIGN, 0);
+        }
+        // Growing across the 64-byte line moves the block to an aligned one, contents kept.
+        let mut v: Vec<u8> = (0..10).collect();
+        for i in 10..200u8 {
+            v.push(i);
+        }
+        assert_eq!(v.as_ptr() as usize % ALIGN, 0);
+        assert!(v.iter().enumerate().all(|(i, &x)| x as usize == i));
+        v.truncate(3);
+        v.shrink_to_fit();
+        assert_eq!(v, [0, 1, 2]);
     }
 
     #[test]

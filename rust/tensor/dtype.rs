@@ -159,9 +159,12 @@ pub trait Element: Copy + Send + Sync + Default + PartialOrd + PartialEq + std::
     fn from_i64(v: i64) -> Self;
     fn slice(b: &Buffer) -> &[Self];
     fn slice_mut(b: &mut Buffer) -> &mut [Self];
-    /// The buffer's Vec, to grow it (a file being read in chunks).
+    /// The buffer's Vec, to grow it (a file being read in chunks), before it becomes a storage's
+    /// (which never reallocates its buffer: see `tensor::Storage`). Panics on foreign memory.
     fn vec_mut(b: &mut Buffer) -> &mut Vec<Self>;
     fn into_buffer(v: Vec<Self>) -> Buffer;
+    /// A buffer over memory ferrograd did not allocate (see `Data::foreign`).
+    fn from_data(d: Data<Self>) -> Buffer;
 }
 
 /// f32 and f64: the dtypes with autograd kernels (float16 and bfloat16 compute in f32).
@@ -216,12 +219,14 @@ macro_rules! element {
             fn from_i64(v: i64) -> Self {
                 $fromi(v)
             }
+            #[inline]
             fn slice(b: &Buffer) -> &[Self] {
                 match b {
                     Buffer::$variant(v) => v,
                     _ => unreachable!("buffer dtype checked by Tensor"),
                 }
             }
+            #[inline]
             fn slice_mut(b: &mut Buffer) -> &mut [Self] {
                 match b {
                     Buffer::$variant(v) => v,
@@ -230,12 +235,15 @@ macro_rules! element {
             }
             fn vec_mut(b: &mut Buffer) -> &mut Vec<Self> {
                 match b {
-                    Buffer::$variant(v) => v,
-                    _ => unreachable!("buffer dtype checked by Tensor"),
+                    Buffer::$variant(Data::Owned(v)) => v,
+                    _ => unreachable!("vec_mut: only on a fresh owned buffer of this dtype"),
                 }
             }
             fn into_buffer(v: Vec<Self>) -> Buffer {
-                Buffer::$variant(v)
+                Buffer::$variant(Data::Owned(v))
+            }
+            fn from_data(d: Data<Self>) -> Buffer {
+                Buffer::$variant(d)
             }
         }
     };
@@ -263,21 +271,100 @@ pub fn cast<S: Element, D: Element>(v: S) -> D {
     if S::DTYPE.is_float() { D::from_f64(v.to_f64()) } else { D::from_i64(v.to_i64()) }
 }
 
-#[derive(Debug, Clone)]
-pub enum Buffer {
-    Bool(Vec<bool>),
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    F16(Vec<f16>),
-    BF16(Vec<bf16>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
+/// The elements of one storage: a Vec ferrograd allocated, or memory another library owns
+/// (a numpy array, a DLPack producer's tensor) kept alive by `owner` until the storage drops.
+/// Either way it derefs to a slice whose address never changes (see `tensor::Storage`).
+pub enum Data<T> {
+    Owned(Vec<T>),
+    Foreign(Foreign<T>),
 }
 
-/// `$body` with `$v` bound to the buffer's Vec, whatever its element type.
+/// Memory lent by another library: `len` elements at `ptr`, valid and writable while `owner` lives.
+pub struct Foreign<T> {
+    ptr: std::ptr::NonNull<T>,
+    len: usize,
+    /// Dropping it releases the memory (a numpy array's reference, a DLPack deleter call). It
+    /// may drop on any thread, so it must be Send + Sync and must not need the caller to hold
+    /// the GIL (pyo3's `Py` defers the decref when the GIL is not held).
+    _owner: Box<dyn Send + Sync>,
+}
+
+// SAFETY: a Foreign is a `&mut [T]` lent for the owner's lifetime; the owner is Send + Sync and
+// every access goes through the storage's RwLock, as for an owned Vec.
+unsafe impl<T: Send> Send for Foreign<T> {}
+// SAFETY: as above; shared access only hands out `&[T]`.
+unsafe impl<T: Sync> Sync for Foreign<T> {}
+
+impl<T> Data<T> {
+    /// Memory owned elsewhere, shared without a copy.
+    ///
+    /// # Safety
+    /// `ptr` must be non-null, aligned for `T`, and point to `len` initialised, writable
+    /// elements that nothing frees or moves while `owner` is alive. Others may read and write the
+    /// same memory (that is the point of sharing); ferrograd's own accesses take the storage's
+    /// lock, theirs are the user's business, as with PyTorch's `from_numpy`.
+    pub unsafe fn foreign(ptr: *mut T, len: usize, owner: Box<dyn Send + Sync>) -> Data<T> {
+        let ptr = std::ptr::NonNull::new(ptr).unwrap_or(std::ptr::NonNull::dangling());
+        Data::Foreign(Foreign { ptr, len, _owner: owner })
+    }
+    pub fn is_owned(&self) -> bool {
+        matches!(self, Data::Owned(_))
+    }
+}
+
+impl<T> std::ops::Deref for Data<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Data::Owned(v) => v,
+            // SAFETY: `Data::foreign`'s contract: `len` valid elements while the owner lives,
+            // and the owner lives as long as self.
+            Data::Foreign(f) => unsafe { std::slice::from_raw_parts(f.ptr.as_ptr(), f.len) },
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Data<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        match self {
+            Data::Owned(v) => v,
+            // SAFETY: as in deref, and writable by the same contract; `&mut self` is unique on
+            // ferrograd's side.
+            Data::Foreign(f) => unsafe { std::slice::from_raw_parts_mut(f.ptr.as_ptr(), f.len) },
+        }
+    }
+}
+
+/// A copy is always owned: it no longer shares the foreign memory.
+impl<T: Clone> Clone for Data<T> {
+    fn clone(&self) -> Self {
+        Data::Owned(self.to_vec())
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Data<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Buffer {
+    Bool(Data<bool>),
+    U8(Data<u8>),
+    I8(Data<i8>),
+    I16(Data<i16>),
+    I32(Data<i32>),
+    I64(Data<i64>),
+    F16(Data<f16>),
+    BF16(Data<bf16>),
+    F32(Data<f32>),
+    F64(Data<f64>),
+}
+
+/// `$body` with `$v` bound to the buffer's `Data`, whatever its element type.
 macro_rules! each_buffer {
     ($b:expr, $v:ident => $body:expr) => {
         match $b {
@@ -307,6 +394,30 @@ impl Buffer {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The first element's address (stable: a storage's buffer never moves).
+    pub fn as_ptr(&self) -> *const u8 {
+        each_buffer!(self, v => v.as_ptr().cast::<u8>())
+    }
+    /// Bytes ferrograd allocated for it (0 for foreign memory): what `memory_allocated` counts.
+    pub fn owned_bytes(&self) -> usize {
+        each_buffer!(self, v => if v.is_owned() { v.len() * self.dtype().size_of() } else { 0 })
+    }
+    /// The same elements at a `alloc::ALIGN`-byte aligned address: itself when it already is
+    /// (every owned Vec of 64 bytes or more is, see `alloc::TensorAllocator`) or foreign, else
+    /// a copy (small Vecs only; a copy of under 64 bytes costs nothing).
+    pub fn into_aligned(self) -> Buffer {
+        fn aligned<T: Element>(d: Data<T>) -> Buffer {
+            match d {
+                Data::Owned(v) if !(v.as_ptr() as usize).is_multiple_of(super::alloc::ALIGN) => {
+                    let mut w = super::alloc::with_capacity(v.len().max(super::alloc::ALIGN / std::mem::size_of::<T>()));
+                    w.extend_from_slice(&v);
+                    T::into_buffer(w)
+                }
+                d => T::from_data(d),
+            }
+        }
+        each_buffer!(self, v => aligned(v))
     }
     /// `n` copies of `value` converted to `dtype` (PyTorch's cast: 300.0 as uint8 is 44); an
     /// allocation the machine refuses unwinds with `alloc::OutOfMemory` (see `tensor::alloc`),
@@ -424,3 +535,57 @@ macro_rules! numeric {
 }
 numeric!(float: f32, f64);
 numeric!(int: i64, i32, i16, i8, u8);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::tensor::{Layout, Storage, Tensor};
+
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn foreign_memory_is_shared_and_released_with_the_storage() {
+        let mut lent = vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let released = Arc::new(AtomicBool::new(false));
+        let before = crate::tensor::memory_allocated();
+        // SAFETY: `lent` outlives the tensor (dropped at the end of the test, after `t`).
+        let data = unsafe { Data::foreign(lent.as_mut_ptr(), lent.len(), Box::new(Flag(released.clone()))) };
+        let storage = Arc::new(Storage::new(f32::from_data(data)));
+        assert_eq!(storage.data_ptr(), lent.as_ptr() as *const u8, "no copy");
+        // A strided view over it: every other element of the 2 x 3 matrix's columns.
+        let t = Tensor::from_storage(storage, Layout { shape: vec![2, 2], strides: vec![3, 2], offset: 0 }).unwrap();
+        assert_eq!(t.to_vec::<f32>(), [1.0, 3.0, 4.0, 6.0]);
+        assert_eq!(crate::tensor::memory_allocated(), before, "foreign bytes are not ferrograd's");
+        assert!(!released.load(Ordering::SeqCst));
+        let copy = t.deep_copy();
+        drop(t);
+        assert!(released.load(Ordering::SeqCst));
+        assert_eq!(copy.to_vec::<f32>(), [1.0, 3.0, 4.0, 6.0]);
+        lent[0] = 0.0;
+    }
+
+    #[test]
+    fn views_past_the_shared_memory_are_refused() {
+        let s = Arc::new(Storage::new(f64::into_buffer(vec![0.0; 6])));
+        assert!(Tensor::from_storage(s.clone(), Layout { shape: vec![2, 3], strides: vec![3, 1], offset: 0 }).is_ok());
+        assert!(Tensor::from_storage(s.clone(), Layout { shape: vec![2, 3], strides: vec![4, 1], offset: 0 }).is_err());
+        assert!(Tensor::from_storage(s, Layout { shape: vec![0, 3], strides: vec![100, 1], offset: 0 }).is_ok());
+    }
+
+    #[test]
+    fn small_buffers_are_copied_to_an_aligned_address() {
+        for n in [0usize, 1, 3, 15] {
+            let t = Tensor::from_vec(vec![7i32; n], &[n]).unwrap();
+            assert_eq!(t.storage().data_ptr() as usize % super::super::alloc::ALIGN, 0, "{n}");
+            assert_eq!(t.to_vec::<i32>(), vec![7; n]);
+        }
+    }
+}

@@ -8,7 +8,7 @@ pub mod shape;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use dtype::{Buffer, DType, Element, Float, Numeric, Scalar};
+pub use dtype::{Buffer, DType, Data, Element, Float, Numeric, Scalar};
 pub use shape::{Layout, Shape};
 
 use crate::autograd::Node;
@@ -18,6 +18,28 @@ use crate::error::Result;
 /// Memory shared by a tensor and its views. Writes go through `Tensor::write`, which counts them
 /// in the writer's version counter: this one, shared by every tensor on the storage, unless the
 /// writer has its own (see `TensorImpl::own_version`).
+///
+/// # The rules that make zero-copy sharing safe
+/// numpy arrays (`.numpy()`, `np.asarray`), memoryviews (the buffer protocol) and DLPack
+/// consumers hold raw pointers into a storage's buffer, and a storage may hold memory another
+/// library lent it (`fg.from_numpy`, `fg.from_dlpack`). So:
+/// - A storage's buffer is never reallocated, resized or replaced after creation: its address
+///   (`Storage::data_ptr`) is fixed for the storage's life. `Buffer` offers no way to grow once
+///   it is a storage's (only `&mut [T]`), and in-place ops write into the slice.
+/// - Whoever holds a pointer holds the storage: the numpy array's base object, the memoryview's
+///   exporter and the DLPack capsule's manager context each own an `Arc<Storage>`.
+/// - Foreign memory (`Data::Foreign`) is kept alive by an owner inside the buffer and released
+///   when the storage drops, on whatever thread that happens; owners therefore never need the
+///   GIL (a numpy array's reference is a pyo3 `Py`, whose decref pyo3 defers until a thread
+///   holds the GIL; a DLPack deleter is callable from any thread by the protocol's rules).
+/// - Fresh buffers are `alloc::ALIGN` (64)-byte aligned (JAX imports only aligned memory, and
+///   SIMD loads like it): large ones by the global allocator, small ones by a copy in `new`.
+///   Foreign memory keeps the alignment its producer gave it.
+/// - `memory_allocated` counts the bytes ferrograd allocated, not foreign memory.
+/// - Foreign memory is always writable: a read-only numpy array or DLPack tensor is copied.
+///
+/// Concurrent writes from the other side (numpy writing while a kernel reads) are the user's
+/// business, exactly as with PyTorch's shared tensors.
 pub struct Storage {
     buf: RwLock<Buffer>,
     version: AtomicU64,
@@ -41,7 +63,8 @@ pub fn reset_peak_memory() {
 
 impl Storage {
     pub fn new(buf: Buffer) -> Storage {
-        let bytes = buf.len() * buf.dtype().size_of();
+        let buf = buf.into_aligned();
+        let bytes = buf.owned_bytes();
         let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
         PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
         Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
@@ -50,6 +73,10 @@ impl Storage {
         // A poisoned lock only means a panic elsewhere while writing; the data is still a valid
         // buffer, so keep going rather than turn one failure into many.
         self.buf.read().unwrap_or_else(|e| e.into_inner())
+    }
+    /// The address of the first element; fixed for the storage's life (see the type's docs).
+    pub fn data_ptr(&self) -> *const u8 {
+        self.read().as_ptr()
     }
     /// The buffer for writing, without counting a change: for a tensor nobody has seen yet.
     /// Everything else writes through `Tensor::write`.
@@ -82,7 +109,7 @@ pub fn hint_huge_pages<T>(v: &mut Vec<T>) {
 impl Drop for Storage {
     fn drop(&mut self) {
         let buf = self.buf.get_mut().unwrap_or_else(|e| e.into_inner());
-        LIVE_BYTES.fetch_sub(buf.len() * buf.dtype().size_of(), Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(buf.owned_bytes(), Ordering::Relaxed);
     }
 }
 
@@ -164,6 +191,24 @@ impl Tensor {
         }
         let dtype = buf.dtype();
         Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
+    }
+
+    /// A tensor viewing `storage` through `layout` (strides and offset in elements), checked to
+    /// stay inside it: for memory shared with another library (`fg.from_numpy`, DLPack).
+    pub fn from_storage(storage: Arc<Storage>, layout: Layout) -> Result<Tensor> {
+        let (dtype, len) = {
+            let b = storage.read();
+            (b.dtype(), b.len())
+        };
+        if layout.shape.len() != layout.strides.len() {
+            bail!(Value, "from_storage: {} strides for shape {:?}", layout.strides.len(), layout.shape);
+        }
+        let extent = layout.shape.iter().zip(&layout.strides).try_fold(1usize, |acc, (&n, &s)| acc.checked_add(n.saturating_sub(1).checked_mul(s)?));
+        let needed = if layout.shape.contains(&0) { Some(0) } else { extent.and_then(|e| e.checked_add(layout.offset)) };
+        match needed {
+            Some(n) if n <= len => Ok(Tensor::from_parts(storage, layout, dtype)),
+            _ => bail!(Value, "from_storage: shape {:?} with strides {:?} and offset {} reaches past the {len} elements shared", layout.shape, layout.strides, layout.offset),
+        }
     }
 
     pub fn from_vec<T: Element>(v: Vec<T>, shape: &[usize]) -> Result<Tensor> {

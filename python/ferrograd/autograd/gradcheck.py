@@ -57,7 +57,9 @@ def gradcheck(fn, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float 
             row += 1
 
     # Numerical: perturb one input element at a time on copies of the inputs.
-    base = [x.detach().numpy().astype(np.float64) if isinstance(x, Tensor) else x for x in inputs]
+    # A C-ordered float64 copy: .numpy() shares the tensor's memory and strides, so ravel() of a
+    # strided array would be a copy the perturbations never reach.
+    base = [np.array(x.detach().numpy(), dtype=np.float64, order="C") if isinstance(x, Tensor) else x for x in inputs]
     numerical = [np.zeros((n_out, s)) for s in sizes]
 
     def run(arrays):

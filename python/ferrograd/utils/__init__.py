@@ -1,5 +1,5 @@
-"""`fg.utils`: data loading (`fg.utils.data`)."""
+"""`fg.utils`: data loading (`fg.utils.data`) and DLPack capsules (`fg.utils.dlpack`)."""
 
-from . import data
+from . import data, dlpack
 
-__all__ = ["data"]
+__all__ = ["data", "dlpack"]
