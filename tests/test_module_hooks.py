@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import warnings
 
 import ferrograd as fg
@@ -64,6 +66,24 @@ def test_forward_hooks_run_in_pytorch_order_with_prepend_and_globals():
     log.clear()
     m(fg.ones(2))  # the global hooks are gone
     assert log == ["pre0", "pre1", "fwd0", "fwd1"]
+
+
+def test_global_hooks_are_reachable_after_a_plain_import():
+    """`torch.nn.modules.module.register_module_forward_hook(...)` works after `import torch`
+    alone; this file's own `from ferrograd.nn.modules import module` would hide a missing import,
+    so the check runs in a fresh interpreter."""
+    code = (
+        "import ferrograd as fg\n"
+        "log = []\n"
+        "h = fg.nn.modules.module.register_module_forward_hook(lambda m, a, o: log.append(type(m).__name__))\n"
+        "fg.nn.ReLU()(fg.ones(1))\n"
+        "h.remove()\n"
+        "fg.nn.ReLU()(fg.ones(1))\n"
+        "assert log == ['ReLU'], log\n"
+        "assert fg.nn.modules.Module is fg.nn.Module\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_forward_pre_hook_with_kwargs_replaces_args_and_kwargs():

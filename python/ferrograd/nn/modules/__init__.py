@@ -13,6 +13,7 @@ from . import (
     lazy,
     linear,
     loss,
+    module,
     normalization,
     padding,
     pixelshuffle,
@@ -32,6 +33,7 @@ from .instancenorm import *  # noqa: F403
 from .lazy import *  # noqa: F403
 from .linear import *  # noqa: F403
 from .loss import *  # noqa: F403
+from .module import Module  # noqa: F401  (torch.nn.modules.Module)
 from .normalization import *  # noqa: F403
 from .padding import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
