@@ -108,7 +108,12 @@ def _dropout(name: str, input: Tensor, p: float, training, inplace: bool, alpha:
     _core._check_dropout_p(float(p))
     if not _training(name, training) or p == 0:
         return input
-    return _core._dropout(input, float(p), alpha, unit, bool(inplace))
+    if inplace:
+        # The core writes into input's storage and gives input the new node; PyTorch returns the
+        # input object itself (`F.dropout(x, inplace=True) is x`), not another handle on it.
+        _core._dropout(input, float(p), alpha, unit, True)
+        return input
+    return _core._dropout(input, float(p), alpha, unit, False)
 
 
 def dropout(input: Tensor, p: float = 0.5, training=_REQUIRED, inplace: bool = False) -> Tensor:
