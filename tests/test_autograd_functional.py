@@ -1,9 +1,6 @@
 """fg.autograd.functional (vjp, jvp, jacobian, hessian, hvp, vhp) against closed-form numpy
 references, with PyTorch's argument checks and tuple structure; with PyTorch installed, every
 case is also run through torch.autograd.functional and compared value by value.
-
-jvp, hessian, hvp and vhp differentiate a gradient, so they need create_graph=True in the engine;
-their tests are xfail (not strict) while it is missing.
 """
 
 from __future__ import annotations
@@ -12,42 +9,6 @@ import ferrograd as fg
 import numpy as np
 import pytest
 from ferrograd.autograd import functional as AF
-
-
-def _missing_double_backward() -> list[str]:
-    """The ops these tests differentiate twice whose double backward the engine lacks (empty when
-    create_graph works for all of them)."""
-    probes = {
-        "mul/pow": lambda x: (x * x * x).sum(),
-        "select": lambda x: x[0, 1] * x[0, 0],
-        "sum(dim)": lambda x: (x * x).sum(dim=1).sum(),
-        "mm": lambda x: ((x @ x.t()) ** 2).sum(),
-        "exp": lambda x: x.exp().sum(),
-        "logsumexp": lambda x: (x.logsumexp(dim=1) ** 2).sum(),
-        "softmax": lambda x: (x.softmax(dim=-1) ** 2).sum(),
-        "tanh": lambda x: x.tanh().sum(),
-    }
-    missing = []
-    for name, f in probes.items():
-        try:
-            x = fg.tensor([[0.3, -0.2], [0.5, 0.1]], dtype=fg.float64, requires_grad=True)
-            (g,) = fg.autograd.grad(f(x), x, create_graph=True)
-            fg.autograd.grad((g * g).sum(), x, allow_unused=True)
-        except (RuntimeError, TypeError, NotImplementedError):
-            missing.append(name)
-    return missing
-
-
-MISSING = _missing_double_backward()
-
-
-def _create_graph_works() -> bool:
-    return not MISSING
-
-
-needs_create_graph = pytest.mark.xfail(
-    bool(MISSING), reason=f"create_graph=True: double backward of {', '.join(MISSING)} has not landed in the engine", strict=False
-)
 
 A = np.linspace(-1.0, 1.0, 12).reshape(3, 4) * 0.7
 V_ROW = np.array([0.5, -1.0, 2.0])
@@ -183,7 +144,6 @@ def test_jacobian_strict_and_unsupported_options():
 # ---- second order (need create_graph) -------------------------------------------------------------
 
 
-@needs_create_graph
 def test_jvp_by_the_double_vjp_trick():
     out, jv = AF.jvp(exp_reducer, t(A), t(V_IN))
     np.testing.assert_allclose(npa(out), np.exp(A).sum(1), rtol=1e-14)
@@ -191,14 +151,12 @@ def test_jvp_by_the_double_vjp_trick():
     assert not jv.requires_grad
 
 
-@needs_create_graph
 def test_hessian_of_a_cubic():
     h = AF.hessian(cubic, t(A))
     assert tuple(h.shape) == (3, 4, 3, 4)
     np.testing.assert_allclose(npa(h), cubic_hessian(A), rtol=1e-13, atol=1e-15)
 
 
-@needs_create_graph
 def test_hessian_of_two_inputs_is_a_nested_tuple():
     x, y = t([1.0, 2.0]), t([3.0])
     h = AF.hessian(lambda a, b: (a * a).sum() * b.sum(), (x, y))
@@ -208,7 +166,6 @@ def test_hessian_of_two_inputs_is_a_nested_tuple():
     np.testing.assert_allclose(npa(h[1][1]), [[0.0]])
 
 
-@needs_create_graph
 @pytest.mark.parametrize("fn", [AF.hvp, AF.vhp], ids=["hvp", "vhp"])
 def test_hvp_and_vhp_of_a_cubic(fn):
     out, hv = fn(cubic, t(A), t(V_IN))
@@ -216,7 +173,6 @@ def test_hvp_and_vhp_of_a_cubic(fn):
     np.testing.assert_allclose(npa(hv), (cubic_hessian(A).reshape(12, 12) @ V_IN.ravel()).reshape(3, 4), rtol=1e-13)
 
 
-@needs_create_graph
 def test_hvp_needs_a_scalar_function_and_create_graph_keeps_the_graph():
     with pytest.raises(RuntimeError, match="The Tensor returned by the function given to hvp should contain a single element"):
         AF.hvp(exp_reducer, t(A), t(V_IN))
@@ -229,7 +185,6 @@ def test_hvp_needs_a_scalar_function_and_create_graph_keeps_the_graph():
     np.testing.assert_allclose(npa(g), 6 * V_IN, rtol=1e-13)
 
 
-@needs_create_graph
 def test_hessian_strict_mode_refuses_a_linear_function():
     with pytest.raises(RuntimeError, match="jacobian of the user-provided function with respect to input 0 is independent"):
         AF.hessian(lambda x: (x * 2).sum(), t([1.0, 2.0]), strict=True)
@@ -275,8 +230,6 @@ def _run(lib, api, fn, inputs, v):
 @pytest.mark.parametrize("name,api,fn,inputs,v", CASES, ids=[c[0] for c in CASES])
 def test_functional_matches_pytorch(name, api, fn, inputs, v):
     torch = pytest.importorskip("torch")
-    if api in ("jvp", "hessian", "hvp", "vhp") and not _create_graph_works():
-        pytest.xfail(f"create_graph=True: double backward of {', '.join(MISSING)} has not landed in the engine")
     want = _run(torch, api, fn, inputs, v)
     got = _run(fg, api, fn, inputs, v)
     assert _structure(got) == _structure(want)

@@ -13,8 +13,7 @@ scenarios under PyTorch and stores the results in tests/golden/autograd_golden.j
 
     cd /work/main && PYTHONPATH=python /tmp/torchvenv/bin/python tests/golden/make_autograd_golden.py
 
-With PyTorch installed the scenarios are also compared directly. Tests that need engine features
-still being built (create_graph=True, fg.autograd.Function) are xfail, not strict, until then.
+With PyTorch installed the scenarios are also compared directly.
 """
 
 from __future__ import annotations
@@ -29,22 +28,6 @@ import pytest
 from ferrograd.autograd import functional as _functional  # noqa: F401  (fg.autograd.functional)
 
 GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "autograd_golden.json")
-
-
-def _create_graph_works() -> bool:
-    try:
-        x = fg.tensor([1.5], dtype=fg.float64, requires_grad=True)
-        (g,) = fg.autograd.grad((x * x * x).sum(), x, create_graph=True)
-        (h,) = fg.autograd.grad(g.sum(), x)
-        return abs(float(h.numpy()[0]) - 9.0) < 1e-12
-    except (RuntimeError, TypeError):
-        return False
-
-
-HAS_CREATE_GRAPH = _create_graph_works()
-HAS_FUNCTION = hasattr(fg.autograd, "Function")
-needs_create_graph = pytest.mark.xfail(not HAS_CREATE_GRAPH, reason="create_graph=True has not landed in the engine", strict=False)
-needs_function = pytest.mark.xfail(not HAS_FUNCTION, reason="fg.autograd.Function has not landed", strict=False)
 
 
 def _lst(t):
@@ -290,27 +273,7 @@ def _assert_close(got, want, rtol, path=""):
         np.testing.assert_allclose(np.array(got, dtype=float), np.array(want, dtype=float), rtol=rtol, atol=rtol * 1e-3, err_msg=path)
 
 
-def _missing(nodes: str):
-    """xfail (not strict) for a test that needs the double backward of the fused kernels `nodes`,
-    not landed in the engine by this session's deadline: it turns into an XPASS when they land."""
-    return pytest.mark.xfail(reason=f"double backward of {nodes} has not landed in the engine", strict=False)
-
-
-LINEAR_AND_MSE = _missing("AddmmBackward0 (nn.Linear / F.linear) and MseLossBackward0")
-SCENARIO_XFAIL = {
-    "higher_order/wgan_gp": _missing("AddmmBackward0 (nn.Linear)"),
-    "higher_order/maml": LINEAR_AND_MSE,
-    "higher_order/hvp_double_backward": LINEAR_AND_MSE,
-    "higher_order/hvp_functional": LINEAR_AND_MSE,
-}
-
-
-def _marks(name):
-    marks = [needs_function] if name == "higher_order/legendre_polynomial3" else [needs_create_graph]
-    return marks + ([SCENARIO_XFAIL[name]] if name in SCENARIO_XFAIL else [])
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in SCENARIOS])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario_matches_pytorch_golden(name):
     got = SCENARIOS[name](fg)
     _assert_close(got, _golden()[name], TOLERANCES.get(name, 1e-10))
@@ -322,8 +285,11 @@ def test_golden_is_what_pytorch_computes(name):
     _assert_close(SCENARIOS[name](torch), _golden()[name], 1e-12)
 
 
-@needs_create_graph
-@pytest.mark.xfail(reason="the gradient of relu/leaky_relu under create_graph does not require grad (requests.md)", strict=False)
+@pytest.mark.xfail(
+    reason="relu/leaky_relu's gradient recorded under create_graph has no edge back to the input (PyTorch's "
+    "threshold_backward / leaky_relu_backward keeps one), so it does not require grad (requests.md)",
+    strict=False,
+)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
 def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
     """PyTorch's gradient of relu/leaky_relu under create_graph keeps an edge to the input
@@ -338,16 +304,12 @@ def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
-@needs_create_graph
-@LINEAR_AND_MSE
 def test_hvp_by_double_backward_equals_functional_hvp():
     a = scenario_hvp_double_backward(fg)
     b = scenario_hvp_functional(fg)
     _assert_close(b["hvp"], a["hvp"], 1e-12)
 
 
-@needs_create_graph
-@LINEAR_AND_MSE
 def test_hvp_matches_finite_differences_of_the_gradient():
     """Independent of PyTorch: H v ~ (g(p + h v) - g(p - h v)) / 2h."""
     model, F, x, y, vs = _hvp_setup(fg)
@@ -411,19 +373,6 @@ def _gg_cases():
 
 
 GG_CASES = _gg_cases()
-# Families whose double backward had not landed by this session's deadline: the node that raised.
-GG_XFAIL: dict[str, str] = {
-    "loss-mse": "MseLossBackward0",
-    "loss-cross_entropy": "NllLossBackward0",
-    "loss-bce_with_logits": "BinaryCrossEntropyWithLogitsBackward0",
-    "conv2d": "ConvolutionBackward0",
-    "max_pool2d": "MaxPool2DWithIndicesBackward0",
-    "avg_pool2d": "AvgPool2DBackward0",
-    "batch_norm-train": "NativeBatchNormBackward0",
-    "batch_norm-eval": "NativeBatchNormBackward0",
-    "layer_norm": "NativeLayerNormBackward0",
-    "dropout-fixed-mask": "dropout's MulBackward0",
-}
 
 
 def _gg_args(lib, case):
@@ -434,39 +383,7 @@ def _gg_args(lib, case):
     return (lambda *xs: fn(lib, F, *xs[: len(ins)], *others)), tuple(ins)
 
 
-def _double_backward_error(case) -> str | None:
-    """The engine's "not implemented" message when differentiating this case's gradient again
-    (the double backward of one of its ops has not landed in the build under test), else None."""
-    fn, ins = _gg_args(fg, case)
-    try:
-        outs = fn(*ins)
-        outs = outs if isinstance(outs, tuple) else (outs,)
-        g_outs = [fg.ones_like(o).requires_grad_(True) for o in outs]  # as gradgradcheck's grad_outputs
-        grads = fg.autograd.grad(list(outs), list(ins), g_outs, create_graph=True, allow_unused=True)
-        total = sum((g * g).sum() for g in grads if g is not None and g.requires_grad)
-        if isinstance(total, fg.Tensor):
-            fg.autograd.grad(total, list(ins) + g_outs, allow_unused=True)
-    except NotImplementedError as e:
-        return str(e).split(":")[0]
-    except RuntimeError as e:
-        if "create_graph" in str(e):
-            return str(e)
-        raise
-    return None
-
-
-def _gg_marks(name):
-    marks = [needs_create_graph]
-    if name in GG_XFAIL:
-        marks.append(_missing(GG_XFAIL[name]))
-    else:
-        err = _double_backward_error(next(c for c in GG_CASES if c[0] == name))
-        if err:
-            marks.append(pytest.mark.xfail(reason=f"not in this build: {err}", strict=False))
-    return marks
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=_gg_marks(c[0]), id=c[0]) for c in GG_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c[0]) for c in GG_CASES])
 def test_gradgradcheck_per_op_family(case):
     fn, ins = _gg_args(fg, case)
     from ferrograd.autograd.gradcheck import gradgradcheck
@@ -488,8 +405,6 @@ def test_gradgradcheck_cases_are_well_posed_under_pytorch(case):
 def test_gradgradcheck_catches_a_wrong_second_derivative():
     """A function whose first derivative is right but second is not must fail: exp(x) whose
     recorded gradient comes out through a detached factor has a zero second derivative."""
-    if not HAS_CREATE_GRAPH:
-        pytest.xfail("create_graph=True has not landed in the engine")
     from ferrograd.autograd.gradcheck import GradcheckError, gradgradcheck
 
     def bad_exp(x):  # value exp(x), first derivative exp(x), second derivative 0 (should be exp(x))
@@ -516,7 +431,6 @@ def test_gradgradcheck_signature_matches_pytorch():
         gradgradcheck(lambda x: x, (fg.ones(1, dtype=fg.float64, requires_grad=True),), check_batched_grad=True)
 
 
-@needs_create_graph
 def test_gradgradcheck_takes_given_and_non_contiguous_grad_outputs():
     from ferrograd.autograd.gradcheck import gradgradcheck
 
