@@ -442,15 +442,16 @@ def test_grad_fn_names_match_torch():
         assert op(torch.ones(2, 3, requires_grad=True) * 1, torch).grad_fn.name() == name
 
 
-def test_in_place_with_a_graph_operand_on_a_view_is_refused_not_lost():
-    # b is in no graph; b[::2] would take y's history while b would not, so b's later uses would
-    # silently miss y's gradient. PyTorch rewrites b's history (CopySlices); ferrograd refuses
-    # (README: in-place ops on views). detach() is not a view, as in PyTorch.
+def test_in_place_with_a_graph_operand_on_a_view_reaches_the_base():
+    # b is in no graph; b[::2].add_(y) rewrites b's history (PyTorch's CopySlices), so b's later
+    # uses carry y's gradient. detach() is not a view, as in PyTorch: only d takes the history.
     b = fg.zeros(4)
     y = fg.ones(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="view"):
-        b[::2].add_(y)
-    np.testing.assert_array_equal(b.numpy(), np.zeros(4, np.float32))  # nothing written
+    b[::2].add_(y)
+    np.testing.assert_array_equal(b.detach().numpy(), [1, 0, 1, 0])
+    (b * fg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [1.0, 3.0])
+    y.grad = None
     d = fg.zeros(2).detach()
     d.add_(y)
     d.sum().backward()

@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod grad_mode;
+pub(crate) mod views;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -259,6 +260,9 @@ impl Node {
         r.retain(|(n, _)| *n != nr);
         r.push((nr, Arc::downgrade(&t.0)));
     }
+    pub(crate) fn clear_retained(&self, nr: usize) {
+        self.retained.lock().unwrap_or_else(|e| e.into_inner()).retain(|(n, _)| *n != nr);
+    }
     pub(crate) fn retained(&self, nr: usize) -> Option<Tensor> {
         let r = self.retained.lock().unwrap_or_else(|e| e.into_inner());
         r.iter().find(|(n, _)| *n == nr)?.1.upgrade().map(Tensor)
@@ -353,6 +357,14 @@ pub fn record_outputs(outputs: &[Option<Tensor>], inputs: &[Option<&Tensor>], fu
     for (nr, out) in outputs.iter().enumerate() {
         if let Some(t) = out {
             t.set_history_at(node.clone(), nr);
+            if inputs.iter().flatten().any(|i| i.shares_storage(t) && !i.same_tensor(t)) {
+                // An in-place op on it would rewrite the input's history around the Function's
+                // own backward (PyTorch forbids it with these words).
+                t.meta().inplace_error = Some(format!(
+                    "Output {nr} of {} is a view and is being modified inplace. This view was created inside a custom Function (or because an input was returned as-is) and the autograd logic to handle view+inplace would override the custom backward associated with the custom Function, leading to incorrect gradients. This behavior is forbidden. You can fix this by cloning the output of the custom Function.",
+                    node.name()
+                ));
+            }
         }
     }
     node

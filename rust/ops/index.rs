@@ -363,14 +363,6 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
         }
     }
     if is_recording() && (x.requires_grad() || value.requires_grad()) {
-        if x.is_view() {
-            // The base would need its history rewritten too (PyTorch's CopySlices).
-            bail!(
-                Runtime,
-                "index assignment on a view (shape {:?}) with autograd recording is not supported: the base tensor's gradient would be wrong. Assign into the base tensor, or do it under fg.no_grad().",
-                x.shape()
-            );
-        }
         return crate::ops::inplace::apply(x, "index assignment", |src| index_put(src, idx, value));
     }
     let (v, adv) = {

@@ -1,8 +1,9 @@
 //! In-place ops (`add_`, `mul_`, `copy_`, `zero_`, `fill_`, `clamp_` ...). They write into the
 //! tensor's storage (so views see the change) and bump its version.
 //!
-//! Rules, as PyTorch: a leaf that requires grad may only be changed with grad mode off; a
-//! non-leaf on the graph is rebased, i.e. its grad_fn becomes the in-place op's node.
+//! Rules, as PyTorch: a leaf that requires grad (or a view of one) may only be changed with grad
+//! mode off; a non-leaf on the graph is rebased, i.e. its grad_fn becomes the in-place op's node;
+//! on a view, the base's history is rewritten too (`autograd::views`, PyTorch's CopySlices).
 
 use rayon::prelude::*;
 
@@ -12,7 +13,7 @@ use crate::error::Result;
 use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
 use crate::tensor::iter::GRAIN;
-use crate::tensor::{Numeric, Tensor};
+use crate::tensor::{Numeric, Tensor, ViewBase};
 use crate::with_numeric;
 
 #[derive(Clone, Copy, Debug)]
@@ -121,14 +122,13 @@ pub fn check_inplace(t: &Tensor) -> Result<()> {
     if is_recording() && t.requires_grad() && t.is_leaf() {
         bail!(Runtime, "a leaf Variable that requires grad is being used in an in-place operation.");
     }
-    if is_recording() && t.requires_grad() && t.is_view() {
-        // PyTorch rewrites the base's history here (CopySlices); without that the base would
-        // get a silently wrong gradient, so refuse instead.
-        bail!(
-            Runtime,
-            "in-place operation on a view (shape {:?}) of a tensor that requires grad is not supported: the base tensor's gradient would be wrong. Use an out-of-place op, or .clone() the view first.",
-            t.shape()
-        );
+    if is_recording() && t.requires_grad() {
+        if t.base().is_some_and(|b| b.is_leaf() && b.requires_grad()) {
+            bail!(Runtime, "a view of a leaf Variable that requires grad is being used in an in-place operation.");
+        }
+        if let Some(msg) = t.meta().inplace_error.clone() {
+            bail!(Runtime, "{msg}");
+        }
     }
     if t.is_inference() && !crate::autograd::is_inference_mode_enabled() {
         bail!(Runtime, "Inplace update to inference tensor outside InferenceMode is not allowed. You can make a clone to get a normal tensor before doing inplace update.");
@@ -168,14 +168,15 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
         out = crate::ops::cast::to_dtype(&out, t.dtype())?;
     }
     if recording && out.requires_grad() && t.is_view() {
-        // A view of a tensor outside the graph would take the new history while its base does
-        // not: the base's later uses would silently lose this gradient (PyTorch rewrites the
-        // base's history, CopySlices). Refused before anything is written.
-        bail!(
-            Runtime,
-            "{op}: in-place operation with an operand that requires grad on a view (shape {:?}) is not supported: the base tensor would not see the gradient. Use an out-of-place op, or apply it to the base tensor.",
-            t.shape()
-        );
+        // The base changes with the view: its history is rewritten (PyTorch's CopySlices).
+        return match t.view_base() {
+            ViewBase::Tracked(base) => crate::autograd::views::copy_slices(t, base, &out),
+            _ => bail!(
+                Runtime,
+                "{op}: a view (shape {:?}) was created in no_grad mode and is being modified inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by moving both the view and the inplace either both inside the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the inplace to be tracked).",
+                t.shape()
+            ),
+        };
     }
     write_into(t, &out)?;
     if let Some((node, nr)) = out.grad_fn_nr() {

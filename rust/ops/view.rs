@@ -267,14 +267,11 @@ impl Tensor {
 
     /// `as_strided(size, stride, storage_offset)`: a view of any layout over this tensor's
     /// storage (offset in elements, the tensor's own when None), bounds-checked against the
-    /// storage. Off the graph only: its gradient (PyTorch's AsStridedBackward0, which must sum
-    /// overlapping elements) is not written yet, so a tensor that requires grad is refused.
+    /// storage. On the graph the view must read only elements of this tensor (its gradient is
+    /// scattered back to them, summed where the view reads one element several times).
     pub fn as_strided(&self, size: &[usize], stride: &[usize], storage_offset: Option<usize>) -> Result<Tensor> {
         if size.len() != stride.len() {
             bail!(Runtime, "as_strided: mismatch in length of strides and shape ({} and {})", stride.len(), size.len());
-        }
-        if crate::autograd::needs_record(&[self]) {
-            bail!(NotImplemented, "as_strided: not supported on a tensor that requires grad (shape {:?}); call it on .detach() or under no_grad", self.shape());
         }
         let offset = storage_offset.unwrap_or(self.layout().offset);
         let storage_len = self.storage().read().len();
@@ -288,7 +285,12 @@ impl Tensor {
                 storage_len * self.dtype().size_of()
             );
         }
-        Ok(self.view_with(Layout { shape: size.to_vec(), strides: stride.to_vec(), offset }))
+        let out = self.view_with(Layout { shape: size.to_vec(), strides: stride.to_vec(), offset });
+        if crate::autograd::needs_record(&[self]) {
+            let rule = crate::autograd::views::as_strided_backward(self, &out)?;
+            return record(out, &[self], || Ok(rule));
+        }
+        Ok(out)
     }
 
     /// `narrow(dim, start, length)`.

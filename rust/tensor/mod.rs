@@ -123,6 +123,21 @@ pub struct AutogradMeta {
     /// A leaf's gradient hooks (a non-leaf's live on its node), with their ids.
     pub hooks: Vec<(u64, crate::autograd::GradHook)>,
     pub post_accumulate_hooks: Vec<(u64, crate::autograd::PostAccumulateHook)>,
+    /// Set on a custom Function's output that aliases one of its inputs: an in-place op on it
+    /// would bypass the Function's backward, so it is refused with this message (PyTorch's).
+    pub inplace_error: Option<String>,
+}
+
+/// Where a view's values come from, for autograd (PyTorch's view tracking). An in-place op on a
+/// view changes its base too, so the base's history must be rewritten (`autograd::views`).
+pub(crate) enum ViewBase {
+    /// Not a view (or `detach()`/`.data`, which autograd treats as a fresh tensor).
+    None,
+    /// A view made with grad mode on, of this root tensor (never itself a view).
+    Tracked(Tensor),
+    /// A view made under no_grad or inference mode: modifying it in place on the graph is
+    /// ambiguous (was the view meant to be tracked?) and refused, as PyTorch does.
+    Untracked,
 }
 
 pub struct TensorImpl {
@@ -135,6 +150,11 @@ pub struct TensorImpl {
     pub(crate) is_inference: bool,
     /// Shares another tensor's storage through a different layout (reshape, slicing ...).
     is_view: bool,
+    view_base: ViewBase,
+    /// A tracked view's version when its history was last set: a different version means the
+    /// storage was written since (through the base or another view), so its history is stale and
+    /// is regenerated from the base's (`autograd::views::refresh`).
+    view_version: AtomicU64,
     /// A Python number made a 0-d tensor for an op (PyTorch's "wrapped number"): it takes part
     /// in type promotion only through its category (see `ops::binary::result_type`).
     is_wrapped_number: bool,
@@ -178,6 +198,8 @@ impl Tensor {
             requires_grad: AtomicBool::new(false),
             is_inference: crate::autograd::is_inference_mode_enabled(),
             is_view: false,
+            view_base: ViewBase::None,
+            view_version: AtomicU64::new(0),
             is_wrapped_number: false,
             own_version: None,
             meta: Mutex::new(AutogradMeta::default()),
@@ -272,9 +294,19 @@ impl Tensor {
             layout.offset = 0;
         }
         let mut t = Tensor::from_parts(self.0.storage.clone(), layout, self.0.dtype);
+        let version = self.version();
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.is_view = true;
             inner.own_version = self.0.own_version.clone();
+            inner.view_base = if crate::autograd::is_recording() {
+                ViewBase::Tracked(match &self.0.view_base {
+                    ViewBase::Tracked(root) => root.clone(),
+                    _ => self.clone(),
+                })
+            } else {
+                ViewBase::Untracked
+            };
+            inner.view_version = AtomicU64::new(version);
         }
         t
     }
@@ -298,6 +330,23 @@ impl Tensor {
 
     pub fn is_view(&self) -> bool {
         self.0.is_view
+    }
+    pub(crate) fn view_base(&self) -> &ViewBase {
+        &self.0.view_base
+    }
+    /// The tensor a view made with grad mode on was taken from (PyTorch's `._base`).
+    pub fn base(&self) -> Option<&Tensor> {
+        match &self.0.view_base {
+            ViewBase::Tracked(b) => Some(b),
+            _ => None,
+        }
+    }
+    pub(crate) fn mark_view_fresh(&self) {
+        self.0.view_version.store(self.version(), Ordering::Relaxed);
+    }
+    /// Whether a tracked view's history predates the last write to its storage.
+    pub(crate) fn view_history_is_stale(&self) -> bool {
+        matches!(self.0.view_base, ViewBase::Tracked(_)) && self.0.view_version.load(Ordering::Relaxed) != self.version()
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -381,10 +430,19 @@ impl Tensor {
     // ---- autograd metadata -------------------------------------------------------------
 
     pub fn requires_grad(&self) -> bool {
-        self.0.requires_grad.load(Ordering::Relaxed)
+        // A view whose base got a history through another view since it was made requires grad
+        // now (its values may come from that history): the check costs non-views nothing.
+        self.0.requires_grad.load(Ordering::Relaxed) || (self.view_history_is_stale() && crate::autograd::views::refresh(self))
     }
     pub(crate) fn meta(&self) -> MutexGuard<'_, AutogradMeta> {
         self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    /// `meta()` with a stale view's history regenerated first (for code reading grad_fn).
+    fn fresh_meta(&self) -> MutexGuard<'_, AutogradMeta> {
+        if self.view_history_is_stale() {
+            crate::autograd::views::refresh(self);
+        }
+        self.meta()
     }
     /// `requires_grad_()`: only leaves may change it, and only float tensors may require grad.
     pub fn set_requires_grad(&self, flag: bool) -> Result<()> {
@@ -406,7 +464,16 @@ impl Tensor {
     /// Makes this tensor output `nr` of `node`.
     pub(crate) fn set_history_at(&self, node: Arc<Node>, nr: usize) {
         self.0.requires_grad.store(true, Ordering::Relaxed);
+        self.0.view_version.store(self.version(), Ordering::Relaxed);
         let mut m = self.meta();
+        if m.retains_grad {
+            // retain_grad() follows the tensor onto its new history (an in-place op rebased it):
+            // `.grad` is the gradient of the new value, as PyTorch's.
+            if let Some(old) = &m.grad_fn {
+                old.clear_retained(m.output_nr);
+            }
+            node.set_retained(nr, self);
+        }
         m.grad_fn = Some(node);
         m.output_nr = nr;
     }
@@ -417,15 +484,15 @@ impl Tensor {
         self
     }
     pub fn grad_fn(&self) -> Option<Arc<Node>> {
-        self.meta().grad_fn.clone()
+        self.grad_fn_nr().map(|(n, _)| n)
     }
     /// The node and output number that produced this tensor (None for leaves).
     pub fn grad_fn_nr(&self) -> Option<(Arc<Node>, usize)> {
-        let m = self.meta();
+        let m = self.fresh_meta();
         m.grad_fn.clone().map(|n| (n, m.output_nr))
     }
     pub fn is_leaf(&self) -> bool {
-        self.meta().grad_fn.is_none()
+        self.grad_fn_nr().is_none()
     }
     pub fn grad(&self) -> Option<Tensor> {
         self.meta().grad.clone()
@@ -444,7 +511,7 @@ impl Tensor {
     }
     /// `retain_grad()`: keep a non-leaf's gradient in `.grad` after backward (no-op on leaves).
     pub fn retain_grad(&self) {
-        let mut m = self.meta();
+        let mut m = self.fresh_meta();
         if let Some(f) = &m.grad_fn {
             f.set_retained(m.output_nr, self);
             m.retains_grad = true;
@@ -461,7 +528,7 @@ impl Tensor {
             bail!(Runtime, "cannot register a hook on a tensor that doesn't require gradient");
         }
         let id = crate::autograd::next_hook_id();
-        let mut m = self.meta();
+        let mut m = self.fresh_meta();
         match &m.grad_fn {
             Some(f) => f.add_hook(m.output_nr, id, hook),
             None => m.hooks.push((id, hook)),
@@ -498,6 +565,7 @@ impl Tensor {
         let mut t = self.view_with(self.0.layout.clone());
         if let Some(inner) = Arc::get_mut(&mut t.0) {
             inner.is_view = false;
+            inner.view_base = ViewBase::None;
         }
         t
     }
