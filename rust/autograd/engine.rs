@@ -20,18 +20,24 @@ fn key(n: &Arc<Node>) -> usize {
     Arc::as_ptr(n) as usize
 }
 
-/// Where gradients go: into leaves' `.grad` (`backward`) or back to the caller (`autograd.grad`).
+/// Where gradients go: into leaves' `.grad` (`backward`), into the `.grad` of the given tensors
+/// only (`backward(inputs=...)`), or back to the caller (`autograd.grad`).
 enum Sink<'a> {
-    Accumulate,
+    Accumulate { only: Option<&'a [Tensor]> },
     Capture { inputs: &'a [Tensor], found: Vec<Option<Tensor>> },
 }
 
 impl Sink<'_> {
     fn leaf(&mut self, leaf: &Tensor, g: Tensor) -> Result<()> {
+        if let Sink::Accumulate { only: Some(only) } = self {
+            if !only.iter().any(|t| t.same_tensor(leaf)) {
+                return Ok(()); // not asked for: its AccumulateGrad (and hooks) never run
+            }
+        }
         let hooks: Vec<_> = leaf.meta().hooks.iter().map(|(_, h)| h.clone()).collect();
         let g = run_hooks(&hooks, g)?;
         match self {
-            Sink::Accumulate => {
+            Sink::Accumulate { .. } => {
                 accumulate(leaf, g)?;
                 let post: Vec<_> = leaf.meta().post_accumulate_hooks.iter().map(|(_, h)| h.clone()).collect();
                 for h in post {
@@ -55,7 +61,7 @@ impl Sink<'_> {
     /// The gradient of output `nr` of `node` is final (hooks already ran on it).
     fn node_done(&mut self, node: &Arc<Node>, nr: usize, g: &Tensor) -> Result<()> {
         match self {
-            Sink::Accumulate => {
+            Sink::Accumulate { .. } => {
                 if let Some(t) = node.retained(nr) {
                     accumulate(&t, g.clone())?;
                 }
@@ -159,11 +165,31 @@ fn apply_node(node: &Arc<Node>, f: &dyn Backward, grads: &[Option<Tensor>], need
 /// gradients of those tensors instead of accumulating into `.grad` (`autograd.grad`). With
 /// `create_graph`, the gradients are recorded so they can be differentiated again.
 pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, inputs: Option<&[Tensor]>) -> Result<Vec<Option<Tensor>>> {
-    let _mode = GradModeGuard::new(create_graph);
-    let mut sink = match inputs {
-        None => Sink::Accumulate,
+    let sink = match inputs {
+        None => Sink::Accumulate { only: None },
         Some(inputs) => Sink::Capture { inputs, found: vec![None; inputs.len()] },
     };
+    run_into(roots, retain_graph, create_graph, sink)
+}
+
+/// `backward(inputs=...)`: accumulates into the `.grad` of `inputs` (leaves or not) only.
+pub fn backward_into(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, inputs: &[Tensor]) -> Result<()> {
+    if inputs.is_empty() {
+        bail!(Runtime, "'inputs' argument to backward() cannot be empty.");
+    }
+    if let Some(i) = inputs.iter().position(|t| !t.requires_grad()) {
+        bail!(Runtime, "backward: inputs[{i}] (shape {:?}) does not require grad", inputs[i].shape());
+    }
+    // A non-leaf named here gets its gradient in `.grad`, now and in later backward calls: PyTorch
+    // calls retain_grad() on it.
+    for t in inputs {
+        t.retain_grad();
+    }
+    run_into(roots, retain_graph, create_graph, Sink::Accumulate { only: Some(inputs) }).map(|_| ())
+}
+
+fn run_into(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, mut sink: Sink<'_>) -> Result<Vec<Option<Tensor>>> {
+    let _mode = GradModeGuard::new(create_graph);
 
     // Count, for every reachable node, how many edges point at it.
     let mut deps: HashMap<usize, usize> = HashMap::new();
@@ -271,7 +297,7 @@ pub fn run(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, i
         }
     }
     Ok(match sink {
-        Sink::Accumulate => Vec::new(),
+        Sink::Accumulate { .. } => Vec::new(),
         Sink::Capture { found, .. } => found,
     })
 }

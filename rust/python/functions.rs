@@ -120,12 +120,22 @@ fn roots(outputs: &[Tensor], grads: Vec<Option<PyRef<'_, PyTensor>>>) -> PyResul
         .collect()
 }
 
-/// `autograd.backward(tensors, grad_tensors, retain_graph)`.
+/// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`.
 #[pyfunction]
-#[pyo3(signature = (outputs, grads, retain_graph, create_graph=false))]
-pub fn _backward(py: Python<'_>, outputs: Vec<PyRef<'_, PyTensor>>, grads: Vec<Option<PyRef<'_, PyTensor>>>, retain_graph: bool, create_graph: bool) -> PyResult<()> {
+#[pyo3(signature = (outputs, grads, retain_graph, create_graph=false, inputs=None))]
+pub fn _backward(
+    py: Python<'_>,
+    outputs: Vec<PyRef<'_, PyTensor>>,
+    grads: Vec<Option<PyRef<'_, PyTensor>>>,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Option<Vec<PyRef<'_, PyTensor>>>,
+) -> PyResult<()> {
     let r = roots(&to_core(outputs), grads)?;
-    off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, create_graph, None))?;
+    match inputs.map(to_core) {
+        None => off_gil_guarded(py, usize::MAX, || engine::run(&r, retain_graph, create_graph, None))?,
+        Some(ins) => off_gil_guarded(py, usize::MAX, || engine::backward_into(&r, retain_graph, create_graph, &ins).map(|_| Vec::new()))?,
+    };
     Ok(())
 }
 

@@ -339,14 +339,22 @@ impl PyTensor {
         create_graph: bool,
         inputs: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        if inputs.is_some() {
-            return Err(PyRuntimeError::new_err("backward(inputs=...) is not supported; use fg.autograd.grad(outputs, inputs)"));
-        }
+        // `inputs=` takes a tensor or a sequence of them.
+        let inputs: Option<Vec<Tensor>> = match inputs {
+            None => None,
+            Some(i) => Some(match i.extract::<PyRef<'_, PyTensor>>() {
+                Ok(t) => vec![t.t.clone()],
+                Err(_) => i.extract::<Vec<PyRef<'_, PyTensor>>>()?.iter().map(|t| t.t.clone()).collect(),
+            }),
+        };
         let grad = implicit_grad(&self.t, gradient.map(|g| g.t.clone()), 0)?;
         let root = [(self.t.clone(), grad)];
         // PyTorch's default: a graph that was just extended by create_graph is kept.
         let retain = retain_graph.unwrap_or(create_graph);
-        off_gil_guarded(py, usize::MAX, || engine::run(&root, retain, create_graph, None))?;
+        match inputs {
+            None => off_gil_guarded(py, usize::MAX, || engine::run(&root, retain, create_graph, None).map(|_| ()))?,
+            Some(ins) => off_gil_guarded(py, usize::MAX, || engine::backward_into(&root, retain, create_graph, &ins))?,
+        }
         Ok(())
     }
 

@@ -30,15 +30,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     """Accumulates into the leaves' `.grad` the gradients of `tensors` (with `grad_tensors`).
 
     With ``create_graph=True`` the gradients are recorded too, so they (and anything computed
-    from them, e.g. a gradient penalty) can be differentiated again.
+    from them, e.g. a gradient penalty) can be differentiated again. With ``inputs``, only those
+    tensors' ``.grad`` is accumulated (leaves or not); the other leaves are left alone.
     """
     if grad_variables is not None:
         grad_tensors = grad_variables
-    if inputs is not None:
-        raise RuntimeError("backward(inputs=...) is not supported; use fg.autograd.grad(outputs, inputs)")
     outs = _seq(tensors)
     grads = [None] * len(outs) if grad_tensors is None else _seq(grad_tensors)
-    _core._backward(outs, grads, _retain(retain_graph, create_graph), bool(create_graph))
+    ins = None if inputs is None else _seq(inputs)
+    _core._backward(outs, grads, _retain(retain_graph, create_graph), bool(create_graph), ins)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True, allow_unused=None,
