@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
 use crate::autograd::{is_recording, record, Backward, Saved};
-use crate::ops::expr::times_constant_factor;
+use crate::ops::expr::{times_constant_factor, times_piecewise_constant};
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
@@ -117,7 +117,9 @@ unary_op!(
     |x| if x < T::zero() { T::zero() } else { x },
     // PyTorch's threshold_backward: zero where y <= 0, so a NaN passes its gradient through.
     |g, y| if y <= T::zero() { T::zero() } else { g },
-    graph: |g, y| g * y.gt(0.0)
+    // The same where (an infinite g times a zero mask would be NaN, and y <= 0 is false at a
+    // NaN), and y stays in the graph: threshold_backward's derivative in y is zeros_like(grad).
+    graph: |g, y| Ex::select(y.clone().le(0.0), Ex::c(0.0), g).zero_grad_to(y)
 );
 unary_op!(
     softplus,
@@ -220,7 +222,8 @@ impl Backward for LeakyReluBackward {
                 zip::<T, T>(g, x, "leaky_relu", move |gv: T, x: T| if x > T::zero() { gv } else { gv * s })?
             }))
         };
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
+        // leaky_relu_backward's derivative in self is zeros_like(grad): x stays in the graph.
+        let d = if is_recording() { times_piecewise_constant(g, x, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
     }
     fn differentiable(&self) -> bool {
@@ -280,7 +283,8 @@ impl Backward for AbsBackward {
                 if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
             })?))
         };
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
+        // PyTorch's grad * sgn(x): sgn's derivative is zero, x stays in the graph.
+        let d = if is_recording() { times_piecewise_constant(g, x, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
     }
     fn differentiable(&self) -> bool {
@@ -355,6 +359,7 @@ impl Backward for ClampBackward {
                 })?
             }))
         };
+        // PyTorch's clamp_backward is a where on masks of x: no edge to x (unlike abs, leaky_relu).
         let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
     }
