@@ -4,7 +4,6 @@
 //! For row i with target t, log-probabilities l = x - lse(x), smoothing e and C classes:
 //!   loss_i = (1 - e) * w[t] * (-l[t]) + (e / C) * sum_c w[c] * (-l[c])
 //! Mean reduction divides by sum of w[t_i] over rows not ignored (PyTorch's rule for both terms).
-
 //!
 //! nll_loss shares the class-index layout. The elementwise losses (BCE, MSE, smooth L1) are in
 //! loss_pointwise.rs, and every loss's rule as recorded ops (create_graph) in loss_recorded.rs.
