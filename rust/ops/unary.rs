@@ -24,22 +24,19 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 /// One float unary op: forward `|x| ...`, and backward `|g, s| ...` where `s` is the saved input
 /// (`save: input`) or output (`save: output`). The optional `graph: |g, s| ...` is the same
 /// backward written with `ops::expr::Ex` (recorded ops), used when the backward itself is
-/// recorded (`create_graph=True`); a row without it cannot be differentiated twice.
+/// recorded (`create_graph=True`); a row without it cannot be differentiated twice (its rule
+/// says `differentiable: false`, as `binary_float_op!` rows do).
 macro_rules! unary_op {
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
-        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
-        impl $crate::autograd::Backward for $Back {
-            fn name(&self) -> &'static str {
-                $gname
-            }
-            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
-                let s = &self.s.get()?;
-                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
-                Ok(vec![Some(d)])
-            }
-        }
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+            differentiable: false, graph: |_g, _s| Ex::c(0.0));
     };
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+            differentiable: true, graph: |$gg, $gs| $graph);
+    };
+    (@op $name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr,
+     differentiable: $diff:literal, graph: |$gg:ident, $gs:ident| $graph:expr) => {
         $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
         impl $crate::autograd::Backward for $Back {
             fn name(&self) -> &'static str {
@@ -47,7 +44,7 @@ macro_rules! unary_op {
             }
             fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
                 let s = &self.s.get()?;
-                if $crate::autograd::is_recording() {
+                if $diff && $crate::autograd::is_recording() {
                     #[allow(unused_imports)]
                     use $crate::ops::expr::Ex;
                     let ($gg, $gs) = ($crate::ops::expr::ex(g), $crate::ops::expr::ex(s));
@@ -57,7 +54,7 @@ macro_rules! unary_op {
                 Ok(vec![Some(d)])
             }
             fn differentiable(&self) -> bool {
-                true
+                $diff
             }
         }
     };
