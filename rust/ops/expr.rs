@@ -10,7 +10,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::error::Result;
 use crate::ops::binary::{self, Cmp};
-use crate::ops::{math, unary};
+use crate::ops::{math, pow, unary};
 use crate::tensor::{Scalar, Tensor};
 
 /// A tensor expression being built from recorded ops (or the first error met).
@@ -73,10 +73,10 @@ impl Ex {
     }
     /// `self ** e` for a constant exponent.
     pub fn powf(self, e: f64) -> Ex {
-        self.map(|t| binary::pow_scalar(t, Scalar::Float(e)))
+        self.map(|t| pow::pow_scalar(t, Scalar::Float(e)))
     }
     pub fn pow(self, e: Ex) -> Ex {
-        self.zip(e, binary::pow)
+        self.zip(e, pow::pow)
     }
     /// 1 where `self > v`, 0 elsewhere, in self's dtype: a mask, constant for autograd.
     pub fn gt(self, v: f64) -> Ex {
