@@ -113,6 +113,13 @@ def test_relu_recorded_gradient_masks_an_infinite_incoming_gradient_as_pytorch()
     np.testing.assert_array_equal(h.detach().numpy(), GOLDEN_SPECIAL_RELU_H)
 
 
+def test_clamp_recorded_gradient_masks_an_infinite_incoming_gradient_as_pytorch():
+    # PyTorch's clamp_backward is where(inside, grad, 0); torch gives [0.5, 0.4, -0.5] here.
+    x = fg.tensor([inf, 0.2, -inf], dtype=fg.float64, requires_grad=True)
+    (h,) = fg.autograd.grad((x.clamp(-0.5, 0.5) * x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(h.detach().numpy(), [0.5, 0.4, -0.5])
+
+
 @pytest.mark.parametrize("name", list(FNS))
 def test_second_derivatives_match_finite_differences(name):
     # Away from the kinks, where the finite differences are defined.

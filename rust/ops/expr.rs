@@ -152,10 +152,9 @@ impl Neg for Ex {
     }
 }
 
-/// `g * factor` for a rule whose factor is a constant for autograd (dropout's mask, clamp's
-/// inside-the-bounds mask: PyTorch's formulas leave the op's input out of the second-order
-/// graph there): `fused` is the rule's kernel, run on ones to get the factor; only the product
-/// is recorded.
+/// `g * factor` for a rule whose factor is a constant for autograd (dropout's mask: PyTorch's
+/// formula leaves the op's input out of the second-order graph there): `fused` is the rule's
+/// kernel, run on ones to get the factor; only the product is recorded.
 pub fn times_constant_factor(g: &Tensor, fused: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
     let factor = fused(&Tensor::ones(g.shape(), g.dtype()))?;
     binary::mul(g, &factor)

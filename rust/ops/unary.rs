@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
 use crate::autograd::{is_recording, record, Backward, Saved};
-use crate::ops::expr::{times_constant_factor, times_piecewise_constant};
+use crate::ops::expr::{ex, times_piecewise_constant, Ex};
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
@@ -356,9 +356,13 @@ impl Backward for ClampBackward {
                 })?
             }))
         };
-        // PyTorch's clamp_backward is a where on masks of x: no edge to x (unlike abs, leaky_relu).
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
-        Ok(vec![Some(d)])
+        if is_recording() {
+            // PyTorch's clamp_backward, where(inside, grad, 0): no edge to x (unlike abs and
+            // leaky_relu), and an infinite grad outside gives 0, not the NaN of grad * 0.
+            let inside = fused(&Tensor::ones(g.shape(), g.dtype()))?;
+            return Ok(vec![Some(Ex::select(ex(&inside), ex(g), Ex::c(0.0)).done()?)]);
+        }
+        Ok(vec![Some(fused(g)?)])
     }
     fn differentiable(&self) -> bool {
         true
