@@ -13,6 +13,9 @@ use crate::tensor::{DType, Element, Float, Numeric, Scalar, Tensor};
 use crate::ops::half;
 use crate::{with_dtype, with_float, with_integer, with_numeric};
 
+/// pow lives in ops::pow; `binary::pow` stays a path for its callers.
+pub use crate::ops::pow::{pow, pow_scalar};
+
 /// PyTorch's result_type: operands are ranked dimensioned tensors > 0-d tensors > wrapped
 /// numbers (Python scalars, `Tensor::wrapped_scalar`), and a lower rank changes the dtype only
 /// when its category (bool < integer < float) is higher: `uint8 + int64 0-d` is uint8,
@@ -342,133 +345,6 @@ impl Backward for RoundedBackward {
     }
     fn differentiable(&self) -> bool {
         true
-    }
-}
-
-pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let dtype = result_type(a, b);
-    if dtype == DType::Bool {
-        bail!(NotImplemented, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
-    }
-    if dtype.is_half() {
-        return half::binary(a, b, dtype, pow);
-    }
-    if dtype.is_integer() {
-        let (x, y) = promoted(a, b, dtype)?;
-        // Wrapping in int64 then narrowing is wrapping in the narrow type.
-        return with_integer!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| T::from_i64(int_pow(p.to_i64(), q.to_i64()))));
-    }
-    let (x, y) = promoted(a, b, dtype)?;
-    let out = with_float!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?);
-    let out_saved = out.clone();
-    record(out, &[a, b], || {
-        Ok(Box::new(PowBackward {
-            a: Saved::new(&x)?,
-            b: Saved::new(&y)?,
-            out: if b.requires_grad() { Some(Saved::output(&out_saved)?) } else { None },
-            sa: a.shape().to_vec(),
-            sb: b.shape().to_vec(),
-        }))
-    })
-}
-
-/// `tensor ** number` (and `Tensor.pow(number)`): an integer tensor to a negative Python int is an
-/// error in PyTorch (a tensor exponent is not: `int_pow` gives 0, 1 or -1 there).
-pub fn pow_scalar(a: &Tensor, exponent: Scalar) -> Result<Tensor> {
-    if !a.dtype().is_float() && matches!(exponent, Scalar::Int(e) if e < 0) {
-        bail!(Runtime, "Integers to negative integer powers are not allowed. (pow: {} tensor of shape {:?})", a.dtype().short_name(), a.shape());
-    }
-    pow(a, &Tensor::wrapped_scalar(exponent))
-}
-
-/// Integer power as PyTorch's powi: wrapping square-and-multiply; a negative exponent gives 1
-/// for base 1, +-1 for base -1 and 0 otherwise (the integer part of 1 / base^-e).
-fn int_pow(base: i64, exp: i64) -> i64 {
-    if exp < 0 {
-        return match base {
-            1 => 1,
-            -1 => if exp % 2 == 0 { 1 } else { -1 },
-            _ => 0,
-        };
-    }
-    let (mut result, mut base, mut exp) = (1i64, base, exp);
-    while exp > 0 {
-        if exp & 1 == 1 {
-            result = result.wrapping_mul(base);
-        }
-        base = base.wrapping_mul(base);
-        exp >>= 1;
-    }
-    result
-}
-
-/// PyTorch names tensor ** scalar PowBackward0 and tensor ** tensor PowBackward1.
-struct PowBackward {
-    a: Saved,
-    b: Saved,
-    out: Option<Saved>,
-    sa: Vec<usize>,
-    sb: Vec<usize>,
-}
-impl Backward for PowBackward {
-    fn name(&self) -> &'static str {
-        if self.out.is_none() && self.sb.is_empty() { "PowBackward0" } else { "PowBackward1" }
-    }
-    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (a, b) = (&self.a.get()?, &self.b.get()?);
-        if crate::autograd::is_recording() {
-            return self.apply_recorded(g, a, b, needs);
-        }
-        let ga = if needs[0] {
-            // g * b * a^(b-1), with PyTorch's convention that the gradient is 0 where b == 0.
-            let d = with_float!(a.dtype(), "pow backward", T => {
-                let ab = zip::<T, T>(a, b, "pow", |x: T, e: T| if e == T::zero() { T::zero() } else { e * x.powf(e - T::one()) })?;
-                zip::<T, T>(g, &ab, "pow", |gv: T, v: T| gv * v)?
-            });
-            Some(sum_to(&d, &self.sa)?)
-        } else {
-            None
-        };
-        let gb = match (&self.out, needs[1]) {
-            (Some(out), true) => {
-                // g * out * ln(a), except 0 where a == 0 and b >= 0 (PyTorch's rule: the limit
-                // from the right, also for 0 ** 0 = 1 where out * ln(a) would be -inf).
-                let d = with_float!(a.dtype(), "pow backward", T => {
-                    let lo = zip::<T, T>(&out.get()?, a, "pow", |o: T, x: T| o * x.ln())?;
-                    let zero_base = zip::<T, bool>(a, b, "pow", |x: T, e: T| x == T::zero() && e >= T::zero())?;
-                    let d = zip::<T, T>(g, &lo, "pow", |gv: T, v: T| gv * v)?;
-                    where_(&zero_base, &Tensor::full(&[], 0.0, a.dtype()), &d)?
-                });
-                Some(sum_to(&d, &self.sb)?)
-            }
-            _ => None,
-        };
-        Ok(vec![ga, gb])
-    }
-    fn differentiable(&self) -> bool {
-        true
-    }
-}
-
-impl PowBackward {
-    /// The same rule as recorded ops (create_graph), with the same zero conventions.
-    fn apply_recorded(&self, g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        use crate::ops::expr::{ex, Ex};
-        let ga = if needs[0] {
-            let d = ex(g) * ex(b) * ex(a).pow(ex(b) - 1.0);
-            Some(sum_to(&Ex::select(ex(b).eq(0.0), Ex::c(0.0), d).done()?, &self.sa)?)
-        } else {
-            None
-        };
-        let gb = match (&self.out, needs[1]) {
-            (Some(out), true) => {
-                let zero_base = with_float!(a.dtype(), "pow backward", T => zip::<T, bool>(a, b, "pow", |x: T, e: T| x == T::zero() && e >= T::zero())?);
-                let d = ex(g) * ex(&out.get()?) * ex(a).ln();
-                Some(sum_to(&Ex::select(ex(&zero_base), Ex::c(0.0), d).done()?, &self.sb)?)
-            }
-            _ => None,
-        };
-        Ok(vec![ga, gb])
     }
 }
 

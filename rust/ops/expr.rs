@@ -10,7 +10,7 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use crate::error::Result;
 use crate::ops::binary::{self, Cmp};
-use crate::ops::{math, unary};
+use crate::ops::{math, pow, unary};
 use crate::tensor::{Scalar, Tensor};
 
 /// A tensor expression being built from recorded ops (or the first error met).
@@ -73,10 +73,10 @@ impl Ex {
     }
     /// `self ** e` for a constant exponent.
     pub fn powf(self, e: f64) -> Ex {
-        self.map(|t| binary::pow_scalar(t, Scalar::Float(e)))
+        self.map(|t| pow::pow_scalar(t, Scalar::Float(e)))
     }
     pub fn pow(self, e: Ex) -> Ex {
-        self.zip(e, binary::pow)
+        self.zip(e, pow::pow)
     }
     /// 1 where `self > v`, 0 elsewhere, in self's dtype: a mask, constant for autograd.
     pub fn gt(self, v: f64) -> Ex {
@@ -91,6 +91,9 @@ impl Ex {
     pub fn ge(self, v: f64) -> Ex {
         self.cmp(v, Cmp::Ge)
     }
+    pub fn le(self, v: f64) -> Ex {
+        self.cmp(v, Cmp::Le)
+    }
     fn cmp(self, v: f64, op: Cmp) -> Ex {
         self.map(|t| {
             let m = binary::compare(&t.detach(), &scalar(v), op)?;
@@ -103,6 +106,10 @@ impl Ex {
             let c = crate::ops::cast::to_dtype(&c.detach(), crate::tensor::DType::Bool)?;
             a.0.and_then(|a| b.0.and_then(|b| binary::where_(&c, &a, &b)))
         }))
+    }
+    /// `self`, kept connected to `s` with a zero gradient (see `with_zero_grad_to`).
+    pub fn zero_grad_to(self, s: Ex) -> Ex {
+        self.zip(s, with_zero_grad_to)
     }
     /// The constant `v` (a Python-number-like scalar that takes the other operand's dtype).
     pub fn c(v: f64) -> Ex {
@@ -145,11 +152,29 @@ impl Neg for Ex {
     }
 }
 
-/// `g * factor(s)` for a rule whose factor is piecewise constant in its saved tensor (a mask, a
-/// sign, a slope): `fused` is the rule's kernel, run on ones to get the factor, which is a
-/// constant for autograd (its derivative is zero almost everywhere); only the product is
-/// recorded.
+/// `g * factor` for a rule whose factor is a constant for autograd (dropout's mask: PyTorch's
+/// formula leaves the op's input out of the second-order graph there): `fused` is the rule's
+/// kernel, run on ones to get the factor; only the product is recorded.
 pub fn times_constant_factor(g: &Tensor, fused: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
     let factor = fused(&Tensor::ones(g.shape(), g.dtype()))?;
     binary::mul(g, &factor)
+}
+
+/// `g * factor(s)` for a rule whose factor is piecewise constant in the saved `s` (a sign, a
+/// slope) and whose PyTorch derivative in `s` is `zeros_like(grad)` (abs, leaky_relu): the
+/// product of `times_constant_factor`, kept connected to `s` by `with_zero_grad_to`.
+pub fn times_piecewise_constant(g: &Tensor, s: &Tensor, fused: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    with_zero_grad_to(&times_constant_factor(g, fused)?, s)
+}
+
+/// `value` itself, with an edge to `s` that carries a zero gradient. A rule whose derivative
+/// in `s` is zero (relu's `threshold_backward`, abs's `sgn`) still has `s` in PyTorch's
+/// second-order graph, so differentiating the gradient again gives `s` zeros, not None.
+/// `where(false, s, value)` is exactly `value` (an inf or NaN in `s` is never read into it nor
+/// multiplied by zero) and routes zero to `s`, as the in-place ops do in `ops::inplace`.
+pub fn with_zero_grad_to(value: &Tensor, s: &Tensor) -> Result<Tensor> {
+    if !s.requires_grad() {
+        return Ok(value.clone());
+    }
+    binary::where_(&Tensor::full(&[], 0.0, crate::tensor::DType::Bool), s, value)
 }

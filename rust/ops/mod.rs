@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod math;
 pub mod matmul;
 pub mod positions;
+pub mod pow;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;

@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
 use crate::autograd::{is_recording, record, Backward, Saved};
-use crate::ops::expr::times_constant_factor;
+use crate::ops::expr::{ex, times_piecewise_constant, Ex};
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
 use crate::ops::kernel::{map, zip};
@@ -24,22 +24,19 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 /// One float unary op: forward `|x| ...`, and backward `|g, s| ...` where `s` is the saved input
 /// (`save: input`) or output (`save: output`). The optional `graph: |g, s| ...` is the same
 /// backward written with `ops::expr::Ex` (recorded ops), used when the backward itself is
-/// recorded (`create_graph=True`); a row without it cannot be differentiated twice.
+/// recorded (`create_graph=True`); a row without it cannot be differentiated twice (its rule
+/// says `differentiable: false`, as `binary_float_op!` rows do).
 macro_rules! unary_op {
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
-        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
-        impl $crate::autograd::Backward for $Back {
-            fn name(&self) -> &'static str {
-                $gname
-            }
-            fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
-                let s = &self.s.get()?;
-                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
-                Ok(vec![Some(d)])
-            }
-        }
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+            differentiable: false, graph: |_g, _s| Ex::c(0.0));
     };
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+            differentiable: true, graph: |$gg, $gs| $graph);
+    };
+    (@op $name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr,
+     differentiable: $diff:literal, graph: |$gg:ident, $gs:ident| $graph:expr) => {
         $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
         impl $crate::autograd::Backward for $Back {
             fn name(&self) -> &'static str {
@@ -47,7 +44,7 @@ macro_rules! unary_op {
             }
             fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
                 let s = &self.s.get()?;
-                if $crate::autograd::is_recording() {
+                if $diff && $crate::autograd::is_recording() {
                     #[allow(unused_imports)]
                     use $crate::ops::expr::Ex;
                     let ($gg, $gs) = ($crate::ops::expr::ex(g), $crate::ops::expr::ex(s));
@@ -57,7 +54,7 @@ macro_rules! unary_op {
                 Ok(vec![Some(d)])
             }
             fn differentiable(&self) -> bool {
-                true
+                $diff
             }
         }
     };
@@ -117,7 +114,9 @@ unary_op!(
     |x| if x < T::zero() { T::zero() } else { x },
     // PyTorch's threshold_backward: zero where y <= 0, so a NaN passes its gradient through.
     |g, y| if y <= T::zero() { T::zero() } else { g },
-    graph: |g, y| g * y.gt(0.0)
+    // The same where (an infinite g times a zero mask would be NaN, and y <= 0 is false at a
+    // NaN), and y stays in the graph: threshold_backward's derivative in y is zeros_like(grad).
+    graph: |g, y| Ex::select(y.clone().le(0.0), Ex::c(0.0), g).zero_grad_to(y)
 );
 unary_op!(
     softplus,
@@ -220,7 +219,8 @@ impl Backward for LeakyReluBackward {
                 zip::<T, T>(g, x, "leaky_relu", move |gv: T, x: T| if x > T::zero() { gv } else { gv * s })?
             }))
         };
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
+        // leaky_relu_backward's derivative in self is zeros_like(grad): x stays in the graph.
+        let d = if is_recording() { times_piecewise_constant(g, x, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
     }
     fn differentiable(&self) -> bool {
@@ -280,7 +280,8 @@ impl Backward for AbsBackward {
                 if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
             })?))
         };
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
+        // PyTorch's grad * sgn(x): sgn's derivative is zero, x stays in the graph.
+        let d = if is_recording() { times_piecewise_constant(g, x, fused)? } else { fused(g)? };
         Ok(vec![Some(d)])
     }
     fn differentiable(&self) -> bool {
@@ -355,8 +356,13 @@ impl Backward for ClampBackward {
                 })?
             }))
         };
-        let d = if is_recording() { times_constant_factor(g, fused)? } else { fused(g)? };
-        Ok(vec![Some(d)])
+        if is_recording() {
+            // PyTorch's clamp_backward, where(inside, grad, 0): no edge to x (unlike abs and
+            // leaky_relu), and an infinite grad outside gives 0, not the NaN of grad * 0.
+            let inside = fused(&Tensor::ones(g.shape(), g.dtype()))?;
+            return Ok(vec![Some(Ex::select(ex(&inside), ex(g), Ex::c(0.0)).done()?)]);
+        }
+        Ok(vec![Some(fused(g)?)])
     }
     fn differentiable(&self) -> bool {
         true

@@ -480,31 +480,28 @@ class Module:
         w.r.t. the module's positional inputs are ready (None for non-tensor inputs and inputs that
         do not require grad). When no input requires grad, it fires with the output gradients
         and grad_input all None (with PyTorch's warning); when no output requires grad, not at all."""
-        if self._is_full_backward_hook is False:
-            raise RuntimeError(
-                "Cannot use both regular backward hooks and full backward hooks on a single Module. "
-                "Please use only one of them."
-            )
-        object.__setattr__(self, "_is_full_backward_hook", True)
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        if prepend:
-            self._backward_hooks.move_to_end(handle.id, last=False)
-        return handle
+        return self._add_backward_hook(hook, full=True, prepend=prepend)
 
     def register_backward_hook(self, hook: Callable) -> RemovableHandle:
         """Deprecated in PyTorch in favour of `register_full_backward_hook`. PyTorch hangs these
         hooks on the last autograd node of forward, whose inputs are only the module's inputs for
         single-op modules; ferrograd runs them as full backward hooks and says so with a
         FutureWarning at each call."""
-        if self._is_full_backward_hook is True:
+        return self._add_backward_hook(hook, full=False, prepend=False)
+
+    def _add_backward_hook(self, hook: Callable, *, full: bool, prepend: bool) -> RemovableHandle:
+        # Both kinds share one table; `_is_full_backward_hook` remembers which kind the module
+        # took first, and the other kind is refused (PyTorch's rule and message).
+        if self._is_full_backward_hook is (not full):
             raise RuntimeError(
                 "Cannot use both regular backward hooks and full backward hooks on a single Module. "
                 "Please use only one of them."
             )
-        object.__setattr__(self, "_is_full_backward_hook", False)
+        object.__setattr__(self, "_is_full_backward_hook", full)
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
 
     # ---- repr -----------------------------------------------------------------------------
