@@ -194,6 +194,13 @@ pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result
     apply(t, op, f)
 }
 
+/// Writes `value` (an out-of-place op's result, computed by the caller on a clone of `t`) into
+/// `t`, which takes value's history: the Python in-place forms (`F.elu_`, `F.hardtanh_` ...).
+pub fn assign(t: &Tensor, value: &Tensor) -> Result<()> {
+    check_no_internal_overlap(t)?;
+    apply_with(t, "in-place op", false, |_| Ok(value.clone()))
+}
+
 /// `t op= other` for the bitwise ops (`&= |= ^= <<= >>=`).
 pub fn bitwise(t: &Tensor, other: &Tensor, op: crate::ops::binary::Bitwise) -> Result<()> {
     promoted_op(t, other, op.name(), |src| crate::ops::binary::bitwise(src, other, op))

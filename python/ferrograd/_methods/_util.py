@@ -44,11 +44,14 @@ def register(*names: str, method: bool = True, function: bool = True):
 
 
 def assign(self: Tensor, out_of_place: Callable, *args, **kwargs) -> Tensor:
-    """`self.copy_(out_of_place(self, ...))` (copy_ does the checks PyTorch does: a leaf that
-    requires grad, a view of a graph tensor, an impossible cast). On the graph the op reads a
-    clone of self, so what it saves for backward is not the tensor the copy then overwrites."""
+    """Writes `out_of_place(self, ...)` into self, which takes the result's history (so
+    `F.elu_(x).grad_fn` is the op's node, as in PyTorch), with an in-place op's checks: a leaf
+    that requires grad, a result of another shape or of a dtype self cannot hold; on a view the
+    base's history is rewritten. On the graph the op reads a clone of self, so what it saves for
+    backward is not the tensor the write then overwrites."""
     src = self.clone() if needs_grad(self) else self
-    return self.copy_(out_of_place(src, *args, **kwargs))
+    self._assign_(out_of_place(src, *args, **kwargs))
+    return self
 
 
 def inplace(name: str, out_of_place: Callable):
