@@ -285,11 +285,6 @@ def test_golden_is_what_pytorch_computes(name):
     _assert_close(SCENARIOS[name](torch), _golden()[name], 1e-12)
 
 
-@pytest.mark.xfail(
-    reason="relu/leaky_relu's gradient recorded under create_graph has no edge back to the input (PyTorch's "
-    "threshold_backward / leaky_relu_backward keeps one), so it does not require grad (requests.md)",
-    strict=False,
-)
 @pytest.mark.parametrize("act", ["relu", "leaky_relu"])
 def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
     """PyTorch's gradient of relu/leaky_relu under create_graph keeps an edge to the input
@@ -369,6 +364,10 @@ def _gg_cases():
          [bn_x, _arr(rs, 3), _arr(rs, 3)], [_arr(rs, 3), _arr(rs, 3, low=0.5, high=2.0)]),
         ("layer_norm", lambda lib, F, x, w, b: F.layer_norm(x, (4,), w, b), [x34, _arr(rs, 4), _arr(rs, 4)], []),
         ("dropout-fixed-mask", lambda lib, F, x: (lib.manual_seed(0), F.dropout(x * x, 0.5, training=True))[1], [x34], []),
+        ("scan-cumprod", lambda lib, F, x: x.cumprod(dim=1), [x34], []),
+        # a zero in the line: the gradient's own rule changes there (exact, no division by it)
+        ("scan-cumprod-with-zero", lambda lib, F, x, z: (x * z).cumprod(dim=0), [x34], [np.array([[1.0] * 4, [1.0, 0.0, 1.0, 1.0], [1.0] * 4])]),
+        ("as_strided-windows", lambda lib, F, x: (x * 1.0).reshape(-1).as_strided((4, 3), (2, 1)).sin(), [x34], []),
     ]
 
 
