@@ -47,7 +47,16 @@ unary_op!(
     // sin(pi x) / (pi x), 1 at 0 (and its derivative 0 there).
     |x| if x == T::zero() { T::one() } else { let p = x * c::<T>(PI); p.sin() / p },
     // Near 0 the quotient underflows: its series there is -pi^2 x / 3.
-    |g, x| { let p = x * c::<T>(PI); if p.abs() < c::<T>(1e-4) { g * c::<T>(-PI * PI / 3.0) * x } else { g * (p.cos() * p - p.sin()) / (p * x) } }
+    |g, x| { let p = x * c::<T>(PI); if p.abs() < c::<T>(1e-4) { g * c::<T>(-PI * PI / 3.0) * x } else { g * (p.cos() * p - p.sin()) / (p * x) } },
+    // The same, with the quotient computed on x moved away from 0 where the series is taken, so
+    // its own backward never meets 0 / 0 there.
+    graph: |g, x| {
+        let small = (x.clone() * PI).abs().lt(1e-4);
+        let xs = Ex::select(small.clone(), Ex::c(1.0), x.clone());
+        let p = xs.clone() * PI;
+        let far = (p.clone().cos() * p.clone() - p.clone().sin()) / (p * xs);
+        g * Ex::select(small, x * (-PI * PI / 3.0), far)
+    }
 );
 unary_op!(frac_float, FracBackward, "FracBackward0", save: input, |x| x - x.trunc(), |g, _x| g, graph: |g, _x| g);
 
@@ -234,6 +243,9 @@ impl Backward for LogitBackward {
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let eps = self.eps;
+        if crate::autograd::is_recording() {
+            return Ok(vec![Some(logit_grad_recorded(g, &self.x.get()?, eps)?)]);
+        }
         let d = with_float!(g.dtype(), "logit", T => crate::ops::kernel::zip::<T, T>(g, &self.x.get()?, "logit", move |gv: T, x: T| {
             match eps {
                 Some(e) if x < c::<T>(e) || x > c::<T>(1.0 - e) => T::zero(),
@@ -245,6 +257,24 @@ impl Backward for LogitBackward {
         })?);
         Ok(vec![Some(d)])
     }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
+
+/// logit's gradient as recorded ops (`create_graph`): the fused rule's cases, each branch computed
+/// on an input moved inside (0, 1) where it is not taken, so its own backward stays finite.
+fn logit_grad_recorded(g: &Tensor, x: &Tensor, eps: Option<f64>) -> Result<Tensor> {
+    use crate::ops::expr::{ex, Ex};
+    let (lo, hi, outside) = match eps {
+        Some(e) => (e, 1.0 - e, 0.0),
+        None => (0.0, 1.0, f64::NAN),
+    };
+    let x = ex(x);
+    let (below, above) = (x.clone().lt(lo), x.clone().gt(hi));
+    let xs = Ex::select(below.clone(), Ex::c(0.5), Ex::select(above.clone(), Ex::c(0.5), x));
+    let inside = ex(g) / (xs.clone() * (Ex::c(1.0) - xs)).abs();
+    Ex::select(below, Ex::c(outside), Ex::select(above, Ex::c(outside), inside)).done()
 }
 
 /// The gradient of a piecewise-constant op: zeros of the gradient's shape.
