@@ -3,6 +3,7 @@ DLPack with numpy (always) and PyTorch (when installed), and the storage rules b
 (lifetimes, 64-byte alignment). numpy is the oracle: np.shares_memory and writes through one
 side read back through the other."""
 
+import ctypes
 import gc
 import sys
 import threading
@@ -300,6 +301,35 @@ def test_dlpack_capsule_is_used_once_and_freed_when_unused():
     assert fg.memory_allocated() == before  # and releases it when nobody consumed it
     with pytest.raises(TypeError):
         fg.from_dlpack(object())
+
+
+def _versioned_header(capsule):
+    """(address, version, flags) of a "dltensor_versioned" capsule's DLManagedTensorVersioned, read with
+    ctypes: {u32 major, u32 minor}, manager_ctx, deleter, then the u64 flags at byte 24."""
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    p = get(capsule, b"dltensor_versioned")
+    return p, (ctypes.c_uint32.from_address(p).value, ctypes.c_uint32.from_address(p + 4).value), ctypes.c_uint64.from_address(p + 24).value
+
+
+def test_dlpack_versioned_capsule_declares_1_0_and_flags_only_a_copy():
+    _, version, flags = _versioned_header(fg.ones(2).__dlpack__(max_version=(1, 0)))
+    assert version == (1, 0) and flags == 0  # writable, shared
+    _, version, flags = _versioned_header(fg.ones(2).__dlpack__(max_version=(1, 0), copy=True))
+    assert version == (1, 0) and flags == 2  # DLPack's IS_COPIED
+
+
+def test_dlpack_refuses_other_major_versions_and_foreign_capsules():
+    cap = fg.ones(2).__dlpack__(max_version=(1, 0))
+    p, _, _ = _versioned_header(cap)
+    ctypes.c_uint32.from_address(p).value = 2  # what a DLPack 2.x producer would declare
+    with pytest.raises(BufferError, match="from_dlpack: .*DLPack.* version"):
+        fg.from_dlpack(cap)
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    cell = ctypes.c_int(0)
+    with pytest.raises(ValueError, match="not a DLPack tensor"):
+        fg.from_dlpack(new(ctypes.addressof(cell), b"something_else", None))
 
 
 def test_dlpack_round_trip_with_fg_itself():

@@ -1,211 +1,107 @@
 //! DLPack, both ways: `Tensor.__dlpack__` / `__dlpack_device__` (export) and
 //! `_core._from_dlpack(capsule)` (import), sharing memory with numpy, PyTorch, JAX ...
 //!
-//! The structs are DLPack's C ABI (dlpack.h, v1.0), written out here: the maintained binding,
-//! the `dlpark` crate, builds against pyo3 0.30 from its 0.9 line on, and ferrograd is on 0.29.
 //! The protocol: the producer returns a PyCapsule named "dltensor_versioned" (DLPack >= 1.0,
 //! when the consumer passes `max_version >= (1, 0)`) or "dltensor" (legacy) holding a managed
 //! tensor; the consumer renames it "used_..." and calls the managed tensor's deleter when done
 //! with the memory. A capsule nobody consumed calls the deleter from its own destructor.
+//!
+//! The `dlpark` crate does the protocol's mechanics: the C structs (`dlpark::ffi`), the managed
+//! tensor's allocation, deleter and owning context (`metadata::Dynamic`), the capsule with its
+//! destructor (`IntoPyObject for Managed`), and consuming a capsule (`python::from_dlpack`, which
+//! renames it and checks the version and metadata). It is pinned to 0.9.0, the last release on
+//! pyo3 0.29 (0.9.1 and 0.10 need pyo3 0.30). What stays here is ferrograd's side:
+//! - the dtype table, and the `__dlpack__` argument checks: dlpark's `ExportRequest` serves
+//!   zero-copy producers and refuses `copy=True`, which ferrograd honours with a copy (flagged
+//!   IS_COPIED in a versioned capsule);
+//! - a name check before consuming, so that a used or foreign capsule is a ValueError in
+//!   ferrograd's words (dlpark words the first its own way and takes the second for a producer
+//!   object without `__dlpack__`: a TypeError). Later refusals (device, dtype, negative strides)
+//!   come after dlpark consumed the capsule: the producer's deleter is called right away and the
+//!   capsule is used up (it was left for its destructor before);
+//! - handing the imported tensor's deleter (`AllocationDeleter`) to the storage as the owner of
+//!   the foreign memory (`Data::foreign`): it calls the producer's deleter when the storage
+//!   drops, on any thread.
+//!
+//! dlpark cannot build the storage itself: its adapters import into ndarray/candle/image types,
+//! and ferrograd's storage keeps foreign memory through `Data::foreign`, so the pointer, layout
+//! and deleter are read out of dlpark's validated view here.
 
-use std::ffi::{c_void, CStr};
+use std::ffi::CStr;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
-use pyo3::ffi;
+use dlpark::allocation::dynamic;
+use dlpark::ffi::{DLDataType, DLDevice, DLDeviceType, DLManagedTensor, DLManagedTensorVersioned, DLPackVersion};
+use dlpark::metadata::Dynamic;
+use dlpark::{DlpackFlags, ManagedTensorBase};
+use pyo3::exceptions::{PyBufferError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::PyCapsule;
 
 use super::tensor::PyTensor;
 use crate::tensor::{DType, Data, Element, Layout, Storage, Tensor};
 use crate::with_dtype;
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct DLDevice {
-    device_type: i32,
-    device_id: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct DLDataType {
-    code: u8,
-    bits: u8,
-    lanes: u16,
-}
-
-#[repr(C)]
-struct DLTensor {
-    data: *mut c_void,
-    device: DLDevice,
-    ndim: i32,
-    dtype: DLDataType,
-    shape: *mut i64,
-    strides: *mut i64,
-    byte_offset: u64,
-}
-
-#[repr(C)]
-struct DLManagedTensor {
-    dl_tensor: DLTensor,
-    manager_ctx: *mut c_void,
-    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensor)>,
-}
-
-#[repr(C)]
-struct DLPackVersion {
-    major: u32,
-    minor: u32,
-}
-
-#[repr(C)]
-struct DLManagedTensorVersioned {
-    version: DLPackVersion,
-    manager_ctx: *mut c_void,
-    deleter: Option<unsafe extern "C" fn(*mut DLManagedTensorVersioned)>,
-    flags: u64,
-    dl_tensor: DLTensor,
-}
-
-const K_DL_CPU: i32 = 1;
-const FLAG_READ_ONLY: u64 = 1;
-const FLAG_IS_COPIED: u64 = 1 << 1;
-const CODE_INT: u8 = 0;
-const CODE_UINT: u8 = 1;
-const CODE_FLOAT: u8 = 2;
-const CODE_BFLOAT: u8 = 4;
-const CODE_BOOL: u8 = 6;
-
 const VERSIONED: &CStr = c"dltensor_versioned";
 const LEGACY: &CStr = c"dltensor";
-const USED_VERSIONED: &CStr = c"used_dltensor_versioned";
-const USED_LEGACY: &CStr = c"used_dltensor";
+/// The version a versioned export declares, as before dlpark (which would stamp its headers'
+/// 1.3): every 1.x consumer reads it, and nothing exported needs a later minor version.
+const EXPORT_VERSION: DLPackVersion = DLPackVersion { major: 1, minor: 0 };
 
 fn dl_dtype(d: DType) -> DLDataType {
-    let (code, bits) = match d {
-        DType::Bool => (CODE_BOOL, 8),
-        DType::U8 => (CODE_UINT, 8),
-        DType::I8 => (CODE_INT, 8),
-        DType::I16 => (CODE_INT, 16),
-        DType::I32 => (CODE_INT, 32),
-        DType::I64 => (CODE_INT, 64),
-        DType::F16 => (CODE_FLOAT, 16),
-        DType::BF16 => (CODE_BFLOAT, 16),
-        DType::F32 => (CODE_FLOAT, 32),
-        DType::F64 => (CODE_FLOAT, 64),
-    };
-    DLDataType { code, bits, lanes: 1 }
+    match d {
+        DType::Bool => DLDataType::BOOL,
+        DType::U8 => DLDataType::U8,
+        DType::I8 => DLDataType::I8,
+        DType::I16 => DLDataType::I16,
+        DType::I32 => DLDataType::I32,
+        DType::I64 => DLDataType::I64,
+        DType::F16 => DLDataType::F16,
+        DType::BF16 => DLDataType::BF16,
+        DType::F32 => DLDataType::F32,
+        DType::F64 => DLDataType::F64,
+    }
 }
 
 fn from_dl_dtype(t: DLDataType) -> PyResult<DType> {
-    Ok(match (t.code, t.bits, t.lanes) {
-        (CODE_BOOL, 8, 1) => DType::Bool,
-        (CODE_UINT, 8, 1) => DType::U8,
-        (CODE_INT, 8, 1) => DType::I8,
-        (CODE_INT, 16, 1) => DType::I16,
-        (CODE_INT, 32, 1) => DType::I32,
-        (CODE_INT, 64, 1) => DType::I64,
-        (CODE_FLOAT, 16, 1) => DType::F16,
-        (CODE_BFLOAT, 16, 1) => DType::BF16,
-        (CODE_FLOAT, 32, 1) => DType::F32,
-        (CODE_FLOAT, 64, 1) => DType::F64,
-        (code, bits, lanes) => {
-            return Err(PyBufferError::new_err(format!(
-                "from_dlpack: unsupported DLPack dtype (code {code}, bits {bits}, lanes {lanes}); ferrograd has bool, uint8, int8-64, float16, bfloat16, float32, float64"
-            )))
-        }
+    DType::ALL.into_iter().find(|&d| dl_dtype(d).matches(t)).ok_or_else(|| {
+        PyBufferError::new_err(format!(
+            "from_dlpack: unsupported DLPack dtype (code {}, bits {}, lanes {}); ferrograd has bool, uint8, int8-64, float16, bfloat16, float32, float64",
+            t.code.0, t.bits, t.lanes
+        ))
     })
 }
 
 // ---- export ----------------------------------------------------------------------------------
 
-/// What an exported capsule's manager context owns: the storage (the memory) and the shape and
-/// strides arrays the DLTensor points into.
-struct ExportCtx {
-    _storage: Arc<Storage>,
-    shape: Vec<i64>,
-    strides: Vec<i64>,
-}
-
-fn export_tensor(t: &Tensor, ctx: &mut ExportCtx) -> DLTensor {
-    let item = t.dtype().size_of();
+/// A managed tensor over `t`'s memory whose context owns `t`'s storage: the memory stays alive
+/// until the consumer calls the deleter (or the unconsumed capsule is collected).
+fn managed<M: ManagedTensorBase>(t: &Tensor) -> PyResult<dynamic::Initialized<M>> {
+    let storage = t.storage().clone();
     // SAFETY: the offset lies inside the storage's buffer, whose address never changes.
-    let data = unsafe { ctx._storage.data_ptr().add(t.layout().offset * item) } as *mut c_void;
-    DLTensor {
-        data,
-        device: DLDevice { device_type: K_DL_CPU, device_id: 0 },
-        ndim: t.ndim() as i32,
-        dtype: dl_dtype(t.dtype()),
-        shape: ctx.shape.as_mut_ptr(),
-        strides: ctx.strides.as_mut_ptr(),
-        byte_offset: 0,
-    }
-}
-
-unsafe extern "C" fn delete_versioned(m: *mut DLManagedTensorVersioned) {
-    // SAFETY: `m` and its context were made by `to_capsule` with Box::into_raw, and DLPack calls
-    // the deleter once.
-    unsafe {
-        let m = Box::from_raw(m);
-        drop(Box::from_raw(m.manager_ctx as *mut ExportCtx));
-    }
-}
-
-unsafe extern "C" fn delete_legacy(m: *mut DLManagedTensor) {
-    // SAFETY: as `delete_versioned`.
-    unsafe {
-        let m = Box::from_raw(m);
-        drop(Box::from_raw(m.manager_ctx as *mut ExportCtx));
-    }
-}
-
-/// The destructor of a capsule: frees the managed tensor unless a consumer took it (renamed it).
-unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
-    // SAFETY: CPython calls this with the capsule, GIL held. IsValid checks the name without
-    // raising; a valid name means nobody consumed it and the pointer is our managed tensor.
-    unsafe {
-        if ffi::PyCapsule_IsValid(capsule, VERSIONED.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, VERSIONED.as_ptr()) as *mut DLManagedTensorVersioned;
-            if let Some(d) = (*m).deleter {
-                d(m);
-            }
-        } else if ffi::PyCapsule_IsValid(capsule, LEGACY.as_ptr()) == 1 {
-            let m = ffi::PyCapsule_GetPointer(capsule, LEGACY.as_ptr()) as *mut DLManagedTensor;
-            if let Some(d) = (*m).deleter {
-                d(m);
-            }
-        }
-    }
+    let data = unsafe { storage.data_ptr().add(t.layout().offset * t.dtype().size_of()) };
+    let mut m = Dynamic::new(t.shape(), t.strides())
+        .initialize_as::<M>(storage)
+        .map_err(|e| PyBufferError::new_err(format!("__dlpack__: shape {:?}, strides {:?}: {e}", t.shape(), t.strides())))?;
+    m.set_data(data.cast_mut().cast()).set_dtype(dl_dtype(t.dtype())).set_device(DLDevice::CPU);
+    Ok(m)
 }
 
 fn to_capsule(py: Python<'_>, t: &Tensor, versioned: bool, copied: bool) -> PyResult<Py<PyAny>> {
-    let item_strides = t.strides().iter().map(|&s| s as i64).collect();
-    let ctx = Box::new(ExportCtx { _storage: t.storage().clone(), shape: t.shape().iter().map(|&n| n as i64).collect(), strides: item_strides });
-    let ctx = Box::into_raw(ctx);
-    // SAFETY: `ctx` is a live Box until the deleter frees it; the DLTensor points into it.
-    let dl_tensor = export_tensor(t, unsafe { &mut *ctx });
-    let (ptr, name) = if versioned {
-        let flags = if copied { FLAG_IS_COPIED } else { 0 };
-        let m = DLManagedTensorVersioned { version: DLPackVersion { major: 1, minor: 0 }, manager_ctx: ctx as *mut c_void, deleter: Some(delete_versioned), flags, dl_tensor };
-        (Box::into_raw(Box::new(m)) as *mut c_void, VERSIONED)
-    } else {
-        let m = DLManagedTensor { dl_tensor, manager_ctx: ctx as *mut c_void, deleter: Some(delete_legacy) };
-        (Box::into_raw(Box::new(m)) as *mut c_void, LEGACY)
-    };
-    // SAFETY: a non-null pointer and a static name; on failure nothing took the pointer, so it
-    // is freed here through the deleter.
-    unsafe {
-        let cap = ffi::PyCapsule_New(ptr, name.as_ptr(), Some(capsule_destructor));
-        if cap.is_null() {
-            if versioned {
-                delete_versioned(ptr as *mut DLManagedTensorVersioned);
-            } else {
-                delete_legacy(ptr as *mut DLManagedTensor);
-            }
-            return Err(PyErr::fetch(py));
+    if versioned {
+        let mut m = managed::<DLManagedTensorVersioned>(t)?;
+        m.set_version(EXPORT_VERSION).map_err(|e| PyBufferError::new_err(format!("__dlpack__: {e}")))?;
+        if copied {
+            // SAFETY: `t` is a fresh deep copy nothing else references (see `__dlpack__`).
+            unsafe { m.set_flags_unchecked(DlpackFlags::IS_COPIED) };
         }
-        Ok(Bound::from_owned_ptr(py, cap).unbind())
+        // SAFETY: data, shape and strides point into memory the context owns, the strides are
+        // explicit, and the flags say what is true (writable; copied only when it is a copy).
+        Ok(unsafe { m.finish() }.into_pyobject(py)?.unbind())
+    } else {
+        let m = managed::<DLManagedTensor>(t)?;
+        // SAFETY: as above.
+        Ok(unsafe { m.finish() }.into_pyobject(py)?.unbind())
     }
 }
 
@@ -232,7 +128,7 @@ impl PyTensor {
             }
         }
         if let Some((kind, id)) = dl_device {
-            if (kind, id) != (K_DL_CPU, 0) {
+            if u32::try_from(kind).ok() != Some(DLDeviceType::CPU.0) || id != DLDevice::CPU.device_id {
                 return Err(PyBufferError::new_err(format!("__dlpack__: cannot export a CPU tensor to device ({kind}, {id})")));
             }
         }
@@ -243,122 +139,70 @@ impl PyTensor {
     }
 
     /// (device type, device id): (1, 0), DLPack's CPU.
-    fn __dlpack_device__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, [K_DL_CPU, 0])
+    fn __dlpack_device__(&self) -> (u32, i32) {
+        DLDevice::CPU.into()
     }
 }
 
 // ---- import ----------------------------------------------------------------------------------
 
-/// A consumed managed tensor; dropping it calls the producer's deleter (on any thread: DLPack
-/// requires deleters to be callable without the GIL; numpy's and PyTorch's are).
-struct Imported {
-    managed: *mut c_void,
-    versioned: bool,
-}
-
-// SAFETY: the producer's memory is only reached through the storage (behind its lock), and the
-// deleter may run on any thread (see above).
-unsafe impl Send for Imported {}
-// SAFETY: &Imported gives access to nothing.
-unsafe impl Sync for Imported {}
-
-impl Drop for Imported {
-    fn drop(&mut self) {
-        // SAFETY: `managed` is the consumed capsule's pointer, of the kind `versioned` says, and
-        // this is the one call to its deleter.
-        unsafe {
-            if self.versioned {
-                let m = self.managed as *mut DLManagedTensorVersioned;
-                if let Some(d) = (*m).deleter {
-                    d(m);
-                }
-            } else {
-                let m = self.managed as *mut DLManagedTensor;
-                if let Some(d) = (*m).deleter {
-                    d(m);
-                }
-            }
-        }
-    }
-}
-
 /// The tensor a DLPack capsule describes, over the producer's memory (a copy when the producer
 /// marked it read-only: ferrograd's tensors are always writable).
 #[pyfunction]
 pub fn _from_dlpack(capsule: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
-    let cap = capsule.as_ptr();
-    // SAFETY: the checks below only read the capsule's name; pointers are taken only for a
-    // capsule whose name says what it holds (the DLPack protocol).
-    let (managed, versioned) = unsafe {
-        if ffi::PyCapsule_CheckExact(cap) == 0 {
-            return Err(PyTypeError::new_err(format!("from_dlpack: expected a DLPack capsule or an object with __dlpack__, got {}", capsule.get_type().name()?)));
-        }
-        if ffi::PyCapsule_IsValid(cap, VERSIONED.as_ptr()) == 1 {
-            (ffi::PyCapsule_GetPointer(cap, VERSIONED.as_ptr()), true)
-        } else if ffi::PyCapsule_IsValid(cap, LEGACY.as_ptr()) == 1 {
-            (ffi::PyCapsule_GetPointer(cap, LEGACY.as_ptr()), false)
+    let Ok(cap) = capsule.cast_exact::<PyCapsule>() else {
+        return Err(PyTypeError::new_err(format!("from_dlpack: expected a DLPack capsule or an object with __dlpack__, got {}", capsule.get_type().name()?)));
+    };
+    if !cap.is_valid_checked(Some(VERSIONED)) && !cap.is_valid_checked(Some(LEGACY)) {
+        return Err(PyValueError::new_err("from_dlpack: the capsule is not a DLPack tensor, or was already consumed (a DLPack capsule can be used only once)"));
+    }
+    // Consumes the capsule (renames it "used_..."): from here on the managed tensor is ours, and
+    // dropping `imported` on an error below calls the producer's deleter.
+    let imported = dlpark::python::from_dlpack(capsule.as_borrowed(), None, None).map_err(|e| {
+        // dlpark reports a major version other than 1 as a RuntimeError; ferrograd raises
+        // BufferError for every tensor it cannot read.
+        if e.is_instance_of::<PyRuntimeError>(capsule.py()) {
+            PyBufferError::new_err(format!("from_dlpack: {}", e.value(capsule.py())))
         } else {
-            return Err(PyValueError::new_err("from_dlpack: the capsule is not a DLPack tensor, or was already consumed (a DLPack capsule can be used only once)"));
+            e
         }
-    };
-    // SAFETY: a valid DLPack capsule holds a live managed tensor of the kind its name says.
-    let (dl, flags) = unsafe {
-        if versioned {
-            let m = &*(managed as *const DLManagedTensorVersioned);
-            if m.version.major != 1 {
-                return Err(PyBufferError::new_err(format!("from_dlpack: DLPack version {}.{} is not supported (ferrograd reads 1.x)", m.version.major, m.version.minor)));
-            }
-            (&m.dl_tensor, m.flags)
-        } else {
-            (&(*(managed as *const DLManagedTensor)).dl_tensor, 0)
-        }
-    };
-    if dl.device.device_type != K_DL_CPU {
-        return Err(PyBufferError::new_err(format!("from_dlpack: only CPU tensors can be imported (device type {})", dl.device.device_type)));
+    })?;
+    let flags = imported.flags();
+    let dl = imported.validate().map_err(|e| PyValueError::new_err(format!("from_dlpack: {e}")))?;
+    if dl.device().device_type != DLDeviceType::CPU {
+        return Err(PyBufferError::new_err(format!("from_dlpack: only CPU tensors can be imported (device type {})", dl.device().device_type.0)));
     }
-    let dtype = from_dl_dtype(dl.dtype)?;
-    let ndim = usize::try_from(dl.ndim).map_err(|_| PyValueError::new_err("from_dlpack: negative ndim"))?;
-    // SAFETY: shape (and strides, when not NULL) point to ndim int64s by the protocol.
-    let (shape, strides) = unsafe {
-        let shape: &[i64] = if ndim == 0 { &[] } else { std::slice::from_raw_parts(dl.shape, ndim) };
-        let strides: Option<&[i64]> = if dl.strides.is_null() || ndim == 0 { None } else { Some(std::slice::from_raw_parts(dl.strides, ndim)) };
-        (shape.to_vec(), strides.map(|s| s.to_vec()))
+    let dtype = from_dl_dtype(dl.dtype())?;
+    // Validated by dlpark: no negative sizes, and `ndim` strides when given.
+    let shape: Vec<usize> = dl.shape().iter().map(|&n| n as usize).collect();
+    let strides = dl.strides_or_compact().map_err(|e| PyValueError::new_err(format!("from_dlpack: {e}")))?;
+    if strides.iter().any(|&x| x < 0) {
+        return Err(PyBufferError::new_err(format!("from_dlpack: negative strides {strides:?} are not supported")));
+    }
+    let strides: Vec<usize> = strides.iter().map(|&x| x as usize).collect();
+    let numel = dl.num_elements();
+    // SAFETY: the address is only computed (data + byte_offset, checked not to overflow), not read.
+    let ptr = unsafe { dl.offset_bytes_ptr() }.map_err(|e| PyBufferError::new_err(format!("from_dlpack: {e}")))?.cast_mut();
+    if numel > 0 && !ptr.addr().is_multiple_of(dtype.size_of()) {
+        return Err(PyBufferError::new_err(format!("from_dlpack: data at {ptr:p} is not aligned for {}", dtype.name())));
+    }
+    // Elements reachable from the first through the strides.
+    let len = if numel == 0 {
+        Some(0)
+    } else {
+        shape.iter().zip(&strides).try_fold(1usize, |acc, (&n, &s)| acc.checked_add((n - 1).checked_mul(s)?))
     };
-    if shape.iter().any(|&n| n < 0) {
-        return Err(PyValueError::new_err(format!("from_dlpack: negative size in shape {shape:?}")));
-    }
-    let shape: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
-    let strides: Vec<usize> = match strides {
-        None => crate::tensor::shape::contiguous_strides(&shape),
-        Some(s) if s.iter().any(|&x| x < 0) => {
-            return Err(PyBufferError::new_err(format!("from_dlpack: negative strides {s:?} are not supported")));
-        }
-        Some(s) => s.iter().map(|&x| x as usize).collect(),
-    };
-    let item = dtype.size_of();
-    let ptr = (dl.data as usize).wrapping_add(dl.byte_offset as usize);
-    let numel: usize = shape.iter().product();
-    if numel > 0 && !ptr.is_multiple_of(item) {
-        return Err(PyBufferError::new_err(format!("from_dlpack: data at {ptr:#x} is not aligned for {}", dtype.name())));
-    }
-    let len = if numel == 0 { 0 } else { 1 + shape.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>() };
-    // The capsule is ours from here on: renamed, its destructor leaves the deleter to `owner`.
-    let used = if versioned { USED_VERSIONED } else { USED_LEGACY };
-    // SAFETY: a valid capsule and a static name.
-    if unsafe { ffi::PyCapsule_SetName(cap, used.as_ptr()) } != 0 {
-        return Err(PyErr::fetch(capsule.py()));
-    }
-    let owner: Box<dyn Send + Sync> = Box::new(Imported { managed, versioned });
-    let ptr = if numel == 0 { std::ptr::null_mut::<u8>() } else { ptr as *mut u8 };
+    let len = len.ok_or_else(|| PyValueError::new_err(format!("from_dlpack: shape {shape:?} with strides {strides:?} overflows")))?;
+    let ptr = if numel == 0 { std::ptr::null_mut() } else { ptr };
+    let owner: Box<dyn Send + Sync> = Box::new(imported.into_deleter());
     let buf = with_dtype!(dtype, T => {
         // SAFETY: the producer's memory: aligned for T (checked), `len` elements reachable
         // through its strides, alive until `owner` calls the deleter. Read-only memory is
         // copied below before anything could write it.
-        let data = unsafe { Data::foreign(ptr as *mut T, len, owner) };
+        let data = unsafe { Data::foreign(ptr.cast::<T>(), len, owner) };
         <T as Element>::from_data(data)
     });
     let t = Tensor::from_storage(Arc::new(Storage::new(buf)), Layout { shape, strides, offset: 0 })?;
-    let t = if flags & FLAG_READ_ONLY != 0 { super::error::guarded(|| Ok(t.deep_copy()))? } else { t };
+    let t = if flags.contains(DlpackFlags::READ_ONLY) { super::error::guarded(|| Ok(t.deep_copy()))? } else { t };
     Ok(t.into())
 }
