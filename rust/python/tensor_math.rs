@@ -369,7 +369,7 @@ impl PyTensor {
     /// The core of the Python in-place forms (`_methods._util.assign`).
     fn _assign_(&self, py: Python<'_>, value: PyRef<'_, PyTensor>) -> PyResult<()> {
         let (t, v) = (self.t.clone(), value.t.clone());
-        Ok(off_gil_guarded(py, t.numel(), || inplace::assign(&t, &v))?)
+        off_gil_guarded(py, t.numel(), || inplace::assign(&t, &v))
     }
     #[pyo3(signature = (src, non_blocking=false))]
     fn copy_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, src: &Bound<'_, PyAny>, non_blocking: bool) -> PyResult<PyRef<'py, Self>> {
