@@ -19,7 +19,7 @@ use std::sync::Arc;
 use super::{Backward, Node};
 use crate::bail;
 use crate::error::Result;
-use crate::ops::positions::{gather_positions, scatter_positions};
+use crate::ops::positions::{gather_positions, gather_rule};
 use crate::tensor::{DType, Layout, Tensor};
 
 /// The storage offset of each element of `layout`, in logical (row-major) order.
@@ -80,26 +80,6 @@ fn positions_in_base(base: &Tensor, view: &Tensor) -> Result<Arc<Vec<usize>>> {
     pos.map(Arc::new).ok_or_else(outside)
 }
 
-/// The view's elements of its base's gradient (PyTorch's AsStridedBackward0).
-struct AsStridedBackward {
-    pos: Arc<Vec<usize>>,
-    base_shape: Vec<usize>,
-}
-impl Backward for AsStridedBackward {
-    fn name(&self) -> &'static str {
-        "AsStridedBackward0"
-    }
-    fn saves_tensors(&self) -> bool {
-        false
-    }
-    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        Ok(vec![Some(scatter_positions(g, &self.pos, &self.base_shape)?)])
-    }
-    fn differentiable(&self) -> bool {
-        true
-    }
-}
-
 /// The base after an in-place op on its view: input 0 is the base's old history, input 1 the
 /// view's new value.
 struct CopySlices {
@@ -134,13 +114,12 @@ impl Backward for CopySlices {
 /// The backward rule of `input.as_strided(...)` giving `view`: the gradient scattered back to
 /// the elements of `input` that `view` reads (summed where it reads one several times).
 pub(crate) fn as_strided_backward(input: &Tensor, view: &Tensor) -> Result<Box<dyn Backward>> {
-    Ok(Box::new(AsStridedBackward { pos: positions_in_base(input, view)?, base_shape: input.shape().to_vec() }))
+    Ok(gather_rule("AsStridedBackward0", positions_in_base(input, view)?, input.shape().to_vec()))
 }
 
 /// Makes `view` a view of `base`'s current history (AsStrided(base)).
 fn attach_as_view(view: &Tensor, base: &Tensor, pos: Arc<Vec<usize>>) {
-    let fun = AsStridedBackward { pos, base_shape: base.shape().to_vec() };
-    let node = Node::new(Box::new(fun), &[Some(base)], 1);
+    let node = Node::new(gather_rule("AsStridedBackward0", pos, base.shape().to_vec()), &[Some(base)], 1);
     view.set_history_at(Arc::new(node), 0);
 }
 

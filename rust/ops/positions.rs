@@ -13,7 +13,13 @@ use crate::tensor::{Float, Tensor};
 pub fn gather_positions(g: &Tensor, pos: &Arc<Vec<usize>>, shape: &[usize]) -> Result<Tensor> {
     let out = crate::with_float!(g.dtype(), "gather", T => gather::<T>(g, pos, shape));
     let (pos, from) = (pos.clone(), g.shape().to_vec());
-    record(out, &[g], || Ok(Box::new(GatherPositionsBackward { pos, from })))
+    record(out, &[g], || Ok(gather_rule("IndexBackward0", pos, from)))
+}
+
+/// The backward rule of a gather by positions from a tensor of shape `from` (a scatter-add
+/// back), named as the op the user called (IndexBackward0, AsStridedBackward0 ...).
+pub(crate) fn gather_rule(name: &'static str, pos: Arc<Vec<usize>>, from: Vec<usize>) -> Box<dyn Backward> {
+    Box::new(GatherPositionsBackward { name, pos, from })
 }
 
 /// `zeros(shape)` with `out.flat[pos[k]] += g.flat[k]` (repeated positions accumulate).
@@ -38,12 +44,13 @@ fn scatter<T: Float>(g: &Tensor, pos: &[usize], shape: &[usize]) -> Tensor {
 }
 
 struct GatherPositionsBackward {
+    name: &'static str,
     pos: Arc<Vec<usize>>,
     from: Vec<usize>,
 }
 impl Backward for GatherPositionsBackward {
     fn name(&self) -> &'static str {
-        "IndexBackward0"
+        self.name
     }
     fn saves_tensors(&self) -> bool {
         false
