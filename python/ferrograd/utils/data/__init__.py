@@ -2,10 +2,11 @@
 (submodules ``dataset``, ``sampler``, ``dataloader`` and ``_utils.collate``), so
 ``from torch.utils.data.sampler import RandomSampler``-style imports work with ``ferrograd``."""
 
-from . import _utils, dataloader, dataset, sampler
+from . import _utils, dataloader, dataset, distributed, sampler
 from ._utils.collate import default_collate, default_convert
 from .dataloader import DataLoader, get_worker_info
 from .dataset import ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset, random_split
+from .distributed import DistributedSampler
 from .sampler import (
     BatchSampler,
     RandomSampler,
@@ -16,8 +17,8 @@ from .sampler import (
 )
 
 __all__ = [
-    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset", "RandomSampler",
+    "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler", "IterableDataset", "RandomSampler",
     "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler", "TensorDataset",
     "WeightedRandomSampler", "default_collate", "default_convert", "get_worker_info", "random_split",
-    "_utils", "dataloader", "dataset", "sampler",
+    "_utils", "dataloader", "dataset", "distributed", "sampler",
 ]
