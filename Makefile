@@ -13,6 +13,8 @@ $(BIN)/python:
 $(VENV)/.deps: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "maturin>=1.9.4,<2" numpy pytest hypothesis "ruff>=0.8"
+	# ferrograd[mpi], for the multi-process tests (MPICH's launcher binds the loopback interface).
+	$(BIN)/pip install -q mpich "mpi4py>=4"
 	touch $@
 
 venv: $(VENV)/.deps

@@ -22,11 +22,9 @@ __all__ = ["DistributedSampler"]
 
 
 def _process_group(what: str) -> int:
-    try:
-        from ... import distributed as dist  # type: ignore[attr-defined]
-    except ImportError:
-        dist = None
-    if dist is None or not dist.is_available():
+    from ... import distributed as dist
+
+    if not dist.is_available():
         raise RuntimeError(f"Requires distributed package to be available (or pass {what}= explicitly)")
     return dist.get_world_size() if what == "num_replicas" else dist.get_rank()
 

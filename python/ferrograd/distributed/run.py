@@ -1,0 +1,41 @@
+"""``python -m ferrograd.distributed.run -n 2 script.py [args ...]``: starts the script on N
+processes of one MPI job, as ``torchrun --nproc-per-node`` does for PyTorch.
+
+It runs MPICH's ``mpiexec.gforker`` (installed by ``pip install 'ferrograd[mpi]'``), which starts
+the processes on this machine and connects them over the loopback interface only, with
+``python -m mpi4py``, so an exception on one rank aborts the whole job instead of leaving the
+others waiting in a collective.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+
+def launcher() -> str | None:
+    """mpiexec.gforker next to this Python (a venv's bin), else on PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec.gforker")
+    return here if os.access(here, os.X_OK) else shutil.which("mpiexec.gforker")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ferrograd.distributed.run", description=__doc__.splitlines()[0])
+    p.add_argument("-n", "--nproc-per-node", "--nproc_per_node", dest="n", type=int, default=1, help="number of processes")
+    p.add_argument("script", help="the Python script to run on every process")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    a = p.parse_args(argv)
+    if a.n < 1:
+        p.error(f"-n must be at least 1, got {a.n}")
+    exe = launcher()
+    if exe is None:
+        sys.stderr.write("ferrograd.distributed.run: mpiexec.gforker not found; pip install 'ferrograd[mpi]' (mpich and mpi4py)\n")
+        return 2
+    return subprocess.call([exe, "-n", str(a.n), sys.executable, "-m", "mpi4py", a.script, *a.args])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Run by tests/test_distributed.py on 2+ MPI processes: every collective against its closed form."""
+
+import ferrograd as fg
+import ferrograd.distributed as dist
+import numpy as np
+
+dist.init_process_group("mpi")
+rank, world = dist.get_rank(), dist.get_world_size()
+assert dist.is_initialized()
+
+for dtype in (fg.float32, fg.float64, fg.int64):
+    base = fg.arange(6, dtype=dtype).reshape(2, 3)
+    expected = {
+        dist.ReduceOp.SUM: sum((base + r).numpy() for r in range(world)),
+        dist.ReduceOp.PRODUCT: np.prod([(base + r).numpy() for r in range(world)], axis=0),
+        dist.ReduceOp.MIN: base.numpy(),
+        dist.ReduceOp.MAX: (base + world - 1).numpy(),
+    }
+    for op, want in expected.items():
+        t = base + rank
+        ptr = t.data_ptr()
+        dist.all_reduce(t, op=op)
+        assert t.data_ptr() == ptr, "in place"
+        np.testing.assert_array_equal(t.numpy(), want, err_msg=f"{op} {dtype}")
+    if dtype.is_floating_point:
+        t = base + rank
+        dist.all_reduce(t, op=dist.ReduceOp.AVG)
+        np.testing.assert_allclose(t.numpy(), expected[dist.ReduceOp.SUM] / world)
+
+t = fg.full((4,), float(rank))
+dist.broadcast(t, src=world - 1)
+np.testing.assert_array_equal(t.numpy(), np.full(4, world - 1.0))
+
+outs = [fg.zeros(3) for _ in range(world)]
+dist.all_gather(outs, fg.full((3,), rank * 10.0))
+for r, o in enumerate(outs):
+    np.testing.assert_array_equal(o.numpy(), np.full(3, r * 10.0))
+
+out = fg.zeros(2)
+dist.reduce_scatter(out, [fg.full((2,), float(i + rank)) for i in range(world)])
+np.testing.assert_array_equal(out.numpy(), np.full(2, sum(rank + r for r in range(world))))
+
+works = [dist.all_reduce(fg.ones(1000) * (rank + 1), async_op=True) for _ in range(3)]
+t = fg.ones(5)
+w = dist.all_reduce(t, async_op=True)
+assert w.wait() and w.is_completed()
+np.testing.assert_array_equal(t.numpy(), np.full(5, float(world)))
+for w in works:
+    w.wait()
+
+# A shape mismatch across ranks is an error on every rank, not a hang or a wrong number.
+try:
+    dist.all_reduce(fg.ones(3 + rank))
+except RuntimeError as e:
+    assert "the ranks' tensors differ" in str(e), e
+else:
+    raise AssertionError("mismatched shapes were accepted")
+
+try:
+    dist.all_reduce(fg.ones(4, 4).t())
+except ValueError as e:
+    assert "contiguous" in str(e)
+else:
+    raise AssertionError("a non-contiguous tensor was accepted")
+
+dist.barrier()
+dist.destroy_process_group()
+assert not dist.is_initialized()
+print(f"rank {rank} of {world} OK", flush=True)
