@@ -63,6 +63,34 @@ except ValueError as e:
 else:
     raise AssertionError("a non-contiguous tensor was accepted")
 
+
+
+def listening_addresses():
+    """Local addresses of this process's listening TCP sockets (from /proc: no extra package)."""
+    import os
+
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.read().splitlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                    found.append(cols[1].split(":")[0])
+    return found
+
+
+# Loopback only: 127.0.0.1 is 0100007F in /proc's byte order, ::1 is 0...01000000.
+for addr in listening_addresses():
+    assert addr in ("0100007F", "00000000000000000000000001000000"), f"rank {rank} listens on {addr}"
+
 dist.barrier()
 dist.destroy_process_group()
 assert not dist.is_initialized()

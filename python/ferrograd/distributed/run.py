@@ -2,7 +2,7 @@
 processes of one MPI job, as ``torchrun --nproc-per-node`` does for PyTorch.
 
 It runs MPICH's ``mpiexec.gforker`` (installed by ``pip install 'ferrograd[mpi]'``), which starts
-the processes on this machine and connects them over the loopback interface only, with
+the processes on this machine, with MPICH's transports held to the loopback interface, and with
 ``python -m mpi4py``, so an exception on one rank aborts the whole job instead of leaving the
 others waiting in a collective.
 """
@@ -34,7 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     if exe is None:
         sys.stderr.write("ferrograd.distributed.run: mpiexec.gforker not found; pip install 'ferrograd[mpi]' (mpich and mpi4py)\n")
         return 2
-    return subprocess.call([exe, "-n", str(a.n), sys.executable, "-m", "mpi4py", a.script, *a.args])
+    # gforker starts every process here, so MPICH's network layers (UCX by default, or libfabric)
+    # are told to use the loopback interface only; without this they also listen on the
+    # machine's other interfaces. A caller's own settings win.
+    env = dict(os.environ)
+    for var in ("UCX_NET_DEVICES", "FI_TCP_IFACE", "FI_SOCKETS_IFACE"):
+        env.setdefault(var, "lo")
+    return subprocess.call([exe, "-n", str(a.n), sys.executable, "-m", "mpi4py", a.script, *a.args], env=env)
 
 
 if __name__ == "__main__":
