@@ -141,6 +141,20 @@ def _mpi_op(op):
     return table[op]
 
 
+def _all_reduce_unchecked(tensor: Tensor, async_op: bool = False):
+    """SUM all-reduce in place without the cross-rank shape check: for ferrograd's own layers
+    (DDP's buckets, SyncBatchNorm's statistics), whose shapes were checked once at construction
+    or are fixed by the model. The tensor must be contiguous."""
+    comm = _comm("all_reduce")
+
+    def run():
+        from mpi4py import MPI
+
+        comm.Allreduce(MPI.IN_PLACE, memoryview(tensor.detach()), op=MPI.SUM)
+
+    return _run(run, async_op)
+
+
 def barrier(group=None, async_op: bool = False, device_ids=None):
     comm = _comm("barrier")
     return _run(comm.Barrier, async_op)
