@@ -73,9 +73,8 @@ class _BatchNorm(Module):
                 f"(shape {tuple(input.shape)}): running_mean should contain {input.shape[1]} elements not {self.num_features}"
             )
         use_batch_stats, update = self._effective_knobs()
-        if use_batch_stats and input.numel() // max(input.shape[1], 1) <= 1:
-            # Checked before counting the batch, so a failed call changes no state.
-            raise ValueError(self._one_value_message(input))
+        # Checked before the warnings; no state changes until _normalize has succeeded.
+        self._check_batch_size(input, use_batch_stats)
         if update and not is_grad_enabled():
             warn_once(self, StatsUpdateWithoutGradWarning,
                       f"{self._where()} is in training mode under no_grad: this forward updates its running statistics. "
@@ -87,11 +86,21 @@ class _BatchNorm(Module):
                       "(num_batches_tracked=0): it normalises with mean 0 and variance 1. Train it first, load a "
                       "state_dict, or compute them with fg.nn.utils.update_bn(loader, model).")
         momentum = 0.0 if self.momentum is None else self.momentum
-        if update:
+        if update and self.momentum is None:  # cumulative moving average, this batch included
+            momentum = 1.0 / (float(self.num_batches_tracked.item()) + 1.0)
+        output = self._normalize(input, use_batch_stats, update, momentum)
+        if update:  # counted only once the normalisation succeeded (a subclass's may fail late)
             with no_grad():
                 self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+        return output
+
+    def _check_batch_size(self, input, use_batch_stats: bool) -> None:
+        if use_batch_stats and input.numel() // max(input.shape[1], 1) <= 1:
+            raise ValueError(self._one_value_message(input))
+
+    def _normalize(self, input, use_batch_stats: bool, update: bool, momentum: float):
+        """The normalisation itself (SyncBatchNorm replaces it): with the batch's statistics or the
+        running ones, blending the batch's into the running ones with `momentum` when `update`."""
         return _core._batch_norm(
             input, self.weight, self.bias, self.running_mean, self.running_var,
             use_batch_stats, update, momentum, float(self.eps),
