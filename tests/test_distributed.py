@@ -3,8 +3,6 @@
 time), and the API's errors in this process. Skipped when mpi4py/MPICH are not installed."""
 
 import os
-import pathlib
-import re
 import subprocess
 import sys
 
@@ -12,26 +10,14 @@ import ferrograd as fg
 import ferrograd.distributed as dist
 import pytest
 from ferrograd.distributed import run
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-WORKERS = pathlib.Path(__file__).parent / "distributed_workers"
-
-needs_mpi = pytest.mark.skipif(not dist.is_available() or run.launcher() is None, reason="mpi4py and MPICH (ferrograd[mpi]) not installed")
-
-
-def _launch(script, n=2, timeout=120):
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "python"))
-    return subprocess.run([sys.executable, "-m", "ferrograd.distributed.run", "-n", str(n), str(script)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+from mpi_jobs import ROOT, WORKERS, launch, needs_mpi, ranks_ok
 
 
 @needs_mpi
 @pytest.mark.parametrize("n", [2, 3])
 def test_collectives_on_a_real_job(n):
-    r = _launch(WORKERS / "collectives.py", n)
-    assert r.returncode == 0, r.stdout + r.stderr
-    # (the ranks' output is merged by the launcher and may interleave within a line)
-    assert sorted(re.findall(r"rank \d+ of \d+ OK", r.stdout)) == [f"rank {i} of {n} OK" for i in range(n)]
+    r = launch(WORKERS / "collectives.py", n)
+    assert r.returncode == 0 and ranks_ok(r, n), r.stdout + r.stderr
 
 
 @needs_mpi
@@ -39,8 +25,39 @@ def test_an_exception_on_one_rank_ends_the_job(tmp_path):
     script = tmp_path / "fails.py"
     script.write_text("import ferrograd.distributed as d\nd.init_process_group()\n"
                       "if d.get_rank() == 1:\n    raise ValueError('rank 1 fails')\nd.barrier()\n")
-    r = _launch(script, 2, timeout=60)
+    r = launch(script, 2, max_time=60)
     assert r.returncode != 0 and "rank 1 fails" in r.stderr
+
+
+@needs_mpi
+def test_a_killed_rank_ends_the_job_with_an_error(tmp_path):
+    # rank 0 waits in a collective that rank 1, killed, never joins: MPICH's launcher ends the
+    # job, and run turns gforker's exit code 0 for a signalled rank into a failure.
+    script = tmp_path / "killed.py"
+    script.write_text("import os, signal, ferrograd as fg, ferrograd.distributed as d\nd.init_process_group()\n"
+                      "if d.get_rank() == 1:\n    os.kill(os.getpid(), signal.SIGKILL)\nd.all_reduce(fg.ones(8))\n")
+    r = launch(script, 2, max_time=60)
+    assert r.returncode != 0 and "did not finish" in r.stderr, r.stdout + r.stderr
+
+
+@needs_mpi
+def test_a_stuck_job_ends_at_the_time_limit(tmp_path):
+    # a collective only rank 0 calls: --max-time ends every rank (no orphans left running)
+    script = tmp_path / "stuck.py"
+    script.write_text("import ferrograd as fg, ferrograd.distributed as d\nd.init_process_group()\n"
+                      "if d.get_rank() == 0:\n    d.all_reduce(fg.ones(8))\n")
+    r = launch(script, 2, max_time=5)
+    assert r.returncode != 0, r.stdout + r.stderr
+
+
+@needs_mpi
+def test_script_arguments_and_sys_path_are_the_scripts(tmp_path):
+    (tmp_path / "helper_mod.py").write_text("VALUE = 7\n")
+    script = tmp_path / "args.py"
+    script.write_text("import sys, helper_mod\nassert sys.argv[1:] == ['a', '--b'], sys.argv\n"
+                      "print(f'rank {0} of 1 OK' if helper_mod.VALUE == 7 else 'bad')\n")
+    r = launch(script, 1, "a", "--b", max_time=60)
+    assert r.returncode == 0 and ranks_ok(r, 1), r.stdout + r.stderr
 
 
 def test_import_does_not_need_mpi_and_says_whether_it_is_there():

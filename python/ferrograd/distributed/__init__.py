@@ -22,7 +22,8 @@ from ..autograd.grad_mode import no_grad
 
 __all__ = [
     "ReduceOp", "Work", "is_available", "init_process_group", "is_initialized", "get_rank", "get_world_size",
-    "destroy_process_group", "barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter",
+    "destroy_process_group", "barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_gather_object",
+    "broadcast_object_list",
 ]
 
 
@@ -110,10 +111,7 @@ class Work:
 def _run(fn, async_op: bool):
     # Every collective, synchronous or not, runs on one communication thread: MPI matches
     # collectives by the order they are issued, which must be the same on every rank.
-    with _lock:
-        if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fg-distributed")
-        future = _state["pool"].submit(fn)
+    future = _submit(fn)
     if async_op:
         return Work(future)
     future.result()
@@ -141,18 +139,56 @@ def _mpi_op(op):
     return table[op]
 
 
+def _sum_in_place(tensor: Tensor) -> None:
+    """MPI SUM all-reduce of a contiguous tensor, in place, without the cross-rank shape check:
+    for ferrograd's own layers (DDP's buckets, SyncBatchNorm's statistics), whose shapes are fixed
+    by the model. Call it on the communication thread (from a function given to ``_submit``)."""
+    from mpi4py import MPI
+
+    _comm("all_reduce").Allreduce(MPI.IN_PLACE, memoryview(tensor.detach()), op=MPI.SUM)
+
+
+def _submit(fn) -> Future:
+    """Runs ``fn`` on the communication thread, after every collective issued before it."""
+    _comm("collective")
+    with _lock:
+        if _state["pool"] is None:
+            _state["pool"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fg-distributed")
+        return _state["pool"].submit(fn)
+
+
 def _all_reduce_unchecked(tensor: Tensor, async_op: bool = False):
-    """SUM all-reduce in place without the cross-rank shape check: for ferrograd's own layers
-    (DDP's buckets, SyncBatchNorm's statistics), whose shapes were checked once at construction
-    or are fixed by the model. The tensor must be contiguous."""
-    comm = _comm("all_reduce")
+    """SUM all-reduce in place without the cross-rank shape check (see ``_sum_in_place``)."""
+    _comm("all_reduce")
+    return _run(lambda: _sum_in_place(tensor), async_op)
 
-    def run():
-        from mpi4py import MPI
 
-        comm.Allreduce(MPI.IN_PLACE, memoryview(tensor.detach()), op=MPI.SUM)
+def _broadcast_unchecked(tensor: Tensor, src: int = 0, async_op: bool = False):
+    """``broadcast`` without the cross-rank shape check (see ``_all_reduce_unchecked``)."""
+    comm = _comm("broadcast")
+    return _run(lambda: comm.Bcast(memoryview(tensor.detach()), root=src), async_op)
 
-    return _run(run, async_op)
+
+def all_gather_object(object_list: list, obj, group=None) -> None:
+    """Fills ``object_list`` (of world-size length) with every rank's picklable ``obj``, in rank order."""
+    comm = _comm("all_gather_object")
+    if len(object_list) != comm.Get_size():
+        raise ValueError(f"all_gather_object: object_list has {len(object_list)} entries for a world of {comm.Get_size()}")
+    gathered: list = []
+    _run(lambda: gathered.extend(comm.allgather(obj)), False)
+    object_list[:] = gathered
+
+
+def broadcast_object_list(object_list: list, src: int = 0, group=None, device=None) -> None:
+    """Replaces ``object_list``'s entries on every rank by rank ``src``'s (picklable objects)."""
+    comm = _comm("broadcast_object_list")
+    if not 0 <= src < comm.Get_size():
+        raise ValueError(f"broadcast_object_list: src={src} is not a rank of a world of {comm.Get_size()}")
+    got: list = []
+    _run(lambda: got.append(comm.bcast(list(object_list), root=src)), False)
+    if len(got[0]) != len(object_list):
+        raise RuntimeError(f"broadcast_object_list: rank {src} sent {len(got[0])} objects into a list of {len(object_list)}")
+    object_list[:] = got[0]
 
 
 def barrier(group=None, async_op: bool = False, device_ids=None):

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 
 def launcher() -> str | None:
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-n", "--nproc-per-node", "--nproc_per_node", dest="n", type=int, default=1, help="number of processes")
     p.add_argument("script", help="the Python script to run on every process")
     p.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    p.add_argument("--max-time", type=int, default=0, metavar="SECONDS",
+                   help="end the whole job after this many seconds (0: no limit), as a hung collective would not")
     a = p.parse_args(argv)
     if a.n < 1:
         p.error(f"-n must be at least 1, got {a.n}")
@@ -40,7 +43,18 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     for var in ("UCX_NET_DEVICES", "FI_TCP_IFACE", "FI_SOCKETS_IFACE"):
         env.setdefault(var, "lo")
-    return subprocess.call([exe, "-n", str(a.n), sys.executable, "-m", "mpi4py", a.script, *a.args], env=env)
+    limit = ["-maxtime", str(a.max_time)] if a.max_time > 0 else []
+    with tempfile.TemporaryDirectory(prefix="fg-run-") as status:
+        code = subprocess.call([exe, *limit, "-n", str(a.n), sys.executable, "-m", "mpi4py",
+                                "-m", "ferrograd.distributed._rank", status, a.script, *a.args], env=env)
+        finished = set(os.listdir(status))
+    if code == 0 and len(finished) < a.n:
+        # gforker reports 0 for a rank that a signal ended (killed, out of memory, -maxtime).
+        missing = [r for r in range(a.n) if f"rank{r}.done" not in finished]
+        sys.stderr.write(f"ferrograd.distributed.run: rank(s) {missing} of {a.n} did not finish "
+                         "(ended by a signal: killed, out of memory, or the time limit)\n")
+        return 1
+    return code
 
 
 if __name__ == "__main__":
