@@ -19,6 +19,7 @@ from . import (
     pixelshuffle,
     pooling,
     sparse,
+    syncbatchnorm,
     upsampling,
 )
 from .activation import *  # noqa: F403
@@ -39,6 +40,7 @@ from .padding import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .sparse import *  # noqa: F403
+from .syncbatchnorm import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 
-__all__ = [name for family in (activation, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, sparse, upsampling) for name in family.__all__]
+__all__ = [name for family in (activation, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, sparse, syncbatchnorm, upsampling) for name in family.__all__]

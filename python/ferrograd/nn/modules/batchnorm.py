@@ -144,11 +144,14 @@ class _BatchNorm(Module):
         path = module_path(self)
         return f"{type(self).__name__} '{path}'" if path else type(self).__name__
 
-    def _one_value_message(self, input) -> str:
+    def _one_value_message(self, input, got: str | None = None) -> str:
+        """The error for a batch with at most one value per channel; `got` says what was counted
+        (by default the input's size)."""
         path = module_path(self)
         where = f" (module '{path}', {type(self).__name__})" if path else f" ({type(self).__name__})"
+        got = f"input size {_size(input.shape)}" if got is None else got
         return (
-            f"Expected more than 1 value per channel when training, got input size {_size(input.shape)}{where}. "
+            f"Expected more than 1 value per channel when training, got {got}{where}. "
             "Batch statistics need at least 2 values per channel. Fixes: drop the last incomplete batch "
             "(DataLoader(..., drop_last=True)); call model.eval() for inference, which uses the running statistics; "
             "or use GroupNorm/LayerNorm, which do not depend on the batch."
