@@ -213,12 +213,16 @@ class _SyncBatchNormFunction(Function):
     def backward(ctx, grad_output):
         input, weight, mean, invstd = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        c, nd = input.shape[1], input.ndim
+        c, nd, dtype, f64 = input.shape[1], input.ndim, input.dtype, _core.float64
         dims = [0, *range(2, nd)]
-        dy = grad_output.to(_core.float64)
-        xmu = input.to(_core.float64) - _per_channel(mean, nd)
-        sum_dy = dy.sum(dim=dims)
-        sum_dy_xmu = (dy * xmu).sum(dim=dims)
+        # Elementwise work in the input's dtype, per-channel sums accumulated in float64. x is
+        # centred on the mean rounded to that dtype, and the rounding's share (delta) is put back
+        # per channel, in float64.
+        center = mean.to(dtype)
+        delta = mean - center.to(f64)
+        xc = input - _per_channel(center, nd)
+        sum_dy = grad_output.sum(dim=dims, dtype=f64)
+        sum_dy_xmu = (grad_output * xc).sum(dim=dims, dtype=f64) - delta * sum_dy
         grad_weight = (sum_dy_xmu * invstd).to(weight.dtype) if weight is not None and needs[1] else None
         grad_bias = sum_dy.to(weight.dtype) if ctx.has_bias and needs[2] else None
         grad_input = None
@@ -226,7 +230,11 @@ class _SyncBatchNormFunction(Function):
             packed = _core.cat([sum_dy, sum_dy_xmu], 0).contiguous()
             dist._all_reduce_unchecked(packed)
             n = ctx.count
-            scale = invstd if weight is None else invstd * weight.to(_core.float64)
-            grad_input = ((dy - _per_channel(packed[:c] / n, nd) - xmu * _per_channel(invstd * invstd * packed[c:] / n, nd))
-                          * _per_channel(scale, nd)).to(input.dtype)
+            # dx = a * (dy - sum_dy/N - (x - mean) * invstd^2 * sum_dy_xmu/N) = a*dy + b*(x - mean) + c0
+            #    = a*dy + b*xc + (c0 - b*delta), with the global sums.
+            a = invstd if weight is None else invstd * weight.to(f64)
+            b = -a * invstd * invstd * packed[c:] / n
+            c0 = -a * packed[:c] / n - b * delta
+            grad_input = grad_output * _per_channel(a.to(dtype), nd) + (xc * _per_channel(b.to(dtype), nd)
+                                                                        + _per_channel(c0.to(dtype), nd))
         return grad_input, grad_weight, grad_bias, None, None, None, None
