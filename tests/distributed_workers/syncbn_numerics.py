@@ -74,25 +74,36 @@ def summed(t):
     return t.numpy()
 
 
-def check_against_numpy(shape, dtype, momentum=0.1, rows=None, steps=3, offset=0.0):
+def check_against_numpy(shape, dtype, momentum=0.1, rows=None, steps=3, offset=0.0, affine=True, bias=True,
+                        channels_last=False):
     """`steps` training forwards and backwards of a SyncBatchNorm on this rank's share of a global
-    batch of `shape`: outputs, gradients and running statistics against bn_reference."""
+    batch of `shape`: outputs, gradients and running statistics against bn_reference.
+    `channels_last` feeds a non-contiguous view (channels stored last)."""
     tol = 1e-5 if dtype == fg.float32 else 1e-10
     c = shape[1]
     rows = rows or [shape[0] // 2, shape[0] - shape[0] // 2]
     mine = shares(shape[0], rows)
-    m = nn.SyncBatchNorm(c, momentum=momentum, dtype=dtype)
+    m = nn.SyncBatchNorm(c, momentum=momentum, dtype=dtype, affine=affine, bias=bias)
     rng = np.random.default_rng(7)
-    w, b = rng.uniform(0.5, 2.0, c), rng.normal(size=c)
+    w = rng.uniform(0.5, 2.0, c) if affine else np.ones(c)
+    b = rng.normal(size=c) if affine and bias else np.zeros(c)
     with fg.no_grad():
-        m.weight.copy_(fg.tensor(w, dtype=dtype))
-        m.bias.copy_(fg.tensor(b, dtype=dtype))
-    w, b = m.weight.detach().to(fg.float64).numpy(), m.bias.detach().to(fg.float64).numpy()
+        if affine:
+            m.weight.copy_(fg.tensor(w, dtype=dtype))
+            w = m.weight.detach().to(fg.float64).numpy()
+        if affine and bias:
+            m.bias.copy_(fg.tensor(b, dtype=dtype))
+            b = m.bias.detach().to(fg.float64).numpy()
     rm, rv = np.zeros(c), np.ones(c)
     for step in range(steps):
         xg, gg = global_batch(100 * step + len(shape), shape, offset)
         xg = xg.astype(dtype.numpy_name).astype(np.float64)  # the reference sees the input the layer sees
-        x = fg.tensor(xg[mine], dtype=dtype, requires_grad=True)
+        if channels_last:
+            stored = fg.tensor(np.moveaxis(xg[mine], 1, -1).copy(), dtype=dtype, requires_grad=True)
+            x = fg.movedim(stored, -1, 1)
+            assert not x.is_contiguous()
+        else:
+            x = stored = fg.tensor(xg[mine], dtype=dtype, requires_grad=True)
         m.zero_grad()
         y, n = count_calls(m, x)
         assert n == 1, f"a training forward all-reduces once, got {n}"
@@ -100,12 +111,15 @@ def check_against_numpy(shape, dtype, momentum=0.1, rows=None, steps=3, offset=0
         _, n = count_calls(loss.backward)
         assert n == 1, f"a backward all-reduces once, got {n}"
         ry, rdx, rdw, rdb, mean, var = bn_reference(xg, w, b, m.eps, gg)
-        where = f"{shape} {dtype} rows {rows} offset {offset} step {step}"
-        assert y.dtype == dtype and x.grad.dtype == dtype and tuple(y.shape) == tuple(xg[mine].shape), where
+        where = f"{shape} {dtype} rows {rows} offset {offset} affine {affine} bias {bias} step {step}"
+        grad = stored.grad if not channels_last else fg.movedim(stored.grad, -1, 1)
+        assert y.dtype == dtype and grad.dtype == dtype and tuple(y.shape) == tuple(xg[mine].shape), where
         np.testing.assert_allclose(y.detach().to(fg.float64).numpy(), ry[mine], rtol=tol, atol=tol, err_msg=where)
-        np.testing.assert_allclose(x.grad.to(fg.float64).numpy(), rdx[mine], rtol=tol, atol=tol, err_msg=where)
-        np.testing.assert_allclose(summed(m.weight.grad), rdw, rtol=tol, atol=tol * 10, err_msg=where)
-        np.testing.assert_allclose(summed(m.bias.grad), rdb, rtol=tol, atol=tol * 10, err_msg=where)
+        np.testing.assert_allclose(grad.to(fg.float64).numpy(), rdx[mine], rtol=tol, atol=tol, err_msg=where)
+        if affine:
+            np.testing.assert_allclose(summed(m.weight.grad), rdw, rtol=tol, atol=tol * 10, err_msg=where)
+        if affine and bias:
+            np.testing.assert_allclose(summed(m.bias.grad), rdb, rtol=tol, atol=tol * 10, err_msg=where)
         big_n = xg.size // c
         mom = momentum if momentum is not None else 1.0 / (step + 1)
         rm = (1 - mom) * rm + mom * mean
@@ -126,6 +140,9 @@ check_against_numpy((4, 3, 4), fg.float64, rows=[0, 4])
 check_against_numpy((2, 3), fg.float32, rows=[1, 1])  # one sample per rank, two in all
 # Data far from zero (mean/std ~ 1e3): the float64 sums keep the variance (float32 ones would not).
 check_against_numpy((8, 2, 16), fg.float32, steps=1, offset=3000.0)
+check_against_numpy((6, 3, 4), fg.float32, affine=False)
+check_against_numpy((6, 3, 4), fg.float64, bias=False)
+check_against_numpy((6, 3, 3, 4), fg.float32, channels_last=True)
 
 # Finite differences of the global loss in float64: rank 0's input and the shared weight.
 c, shape = 3, (6, 3, 4)
@@ -218,6 +235,26 @@ try:
 except ValueError as e:
     assert "Expected more than 1 value per channel when training" in str(e) and "global batch of 2 processes" in str(e), e
 assert m.num_batches_tracked.item() == 0 and (m.running_mean.numpy() == 0).all() and (m.running_var.numpy() == 1).all()
+
+# A module/input dtype mismatch is the kernel's error, raised before any communication.
+m = nn.SyncBatchNorm(3)
+before = calls["n"]
+try:
+    m(fg.randn(4, 3, dtype=fg.float64))
+    raise AssertionError("expected a RuntimeError")
+except RuntimeError as e:
+    assert "running_mean is ferrograd.float32 but the input is ferrograd.float64" in str(e), e
+assert calls["n"] == before and m.num_batches_tracked.item() == 0
+
+# The backward is not itself differentiable (once_differentiable): a clear error, not zeros.
+m = nn.SyncBatchNorm(3)
+x = fg.randn(4, 3, requires_grad=True)
+(gx,) = fg.autograd.grad((m(x) ** 3).sum(), x, create_graph=True)
+try:
+    gx.sum().backward()
+    raise AssertionError("expected a RuntimeError")
+except RuntimeError as e:
+    assert "differentiate twice" in str(e), e
 
 # Layers of different widths on the ranks: a clear error on every rank, nothing all-reduced.
 m = nn.SyncBatchNorm(3 + rank)

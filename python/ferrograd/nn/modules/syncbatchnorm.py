@@ -95,6 +95,10 @@ class SyncBatchNorm(_BatchNorm):
     def _normalize(self, input, use_batch_stats: bool, update: bool, momentum: float):
         if not self._syncs(use_batch_stats):
             return super()._normalize(input, use_batch_stats, update, momentum)
+        for name in ("running_mean", "running_var", "weight", "bias"):  # the kernel's check, before communicating
+            t = getattr(self, name)
+            if t is not None and t.dtype != input.dtype:
+                raise RuntimeError(f"batch_norm: {name} is {t.dtype} but the input is {input.dtype}; convert the module with .to(dtype)")
         self._check_same_width_on_every_rank()
         mean, var, count = _global_stats(input)
         if count <= 1:
