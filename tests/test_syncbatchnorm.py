@@ -227,7 +227,7 @@ def test_convert_a_batchnorm_returns_a_new_layer_and_other_modules_themselves():
 
 def test_convert_a_lazy_batchnorm_once_materialised():
     lazy = nn.LazyBatchNorm1d()
-    with pytest.raises(ValueError, match="lazy and not materialised"):
+    with pytest.raises(ValueError, match="LazyBatchNorm1d '0' is lazy and not materialised"):
         nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(lazy))
     lazy(_data((4, 3)))
     sync = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(lazy))[0]

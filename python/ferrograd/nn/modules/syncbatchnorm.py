@@ -135,28 +135,33 @@ class SyncBatchNorm(_BatchNorm):
         its mode, pin, `use_batch_stats`/`update_running_stats` knobs and hooks. Returns `module`
         itself, or the new layer if `module` is a BatchNorm (as PyTorch)."""
         _check_process_group(process_group)
-        out = module
-        if isinstance(module, _BatchNorm):
-            has_placeholders = getattr(module, "has_uninitialized_params", None)
-            if has_placeholders is not None and has_placeholders():
-                raise ValueError(f"convert_sync_batchnorm: {type(module).__name__} '{module_path(module) or ''}' is lazy and not "
-                                 "materialised yet (num_features unknown); run one forward or load a state_dict first")
-            out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
-                      process_group, bias=module.bias is not None)
-            if module.affine:
-                out.weight = module.weight
-                if module.bias is not None:
-                    out.bias = module.bias
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                out._buffers[name] = module._buffers[name]
-            for name in ("training", "use_batch_stats", "update_running_stats", "_pinned_mode", "_stats_seen",
-                         *_HOOK_TABLES, "_is_full_backward_hook"):
-                if name in module.__dict__:
-                    # Shared, not copied: the hooks' RemovableHandles still remove them.
-                    object.__setattr__(out, name, module.__dict__[name])
-        for name, child in module.named_children():
-            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
-        return out
+        return _convert(cls, module, process_group, "")
+
+
+def _convert(cls, module: Module, process_group, path: str) -> Module:
+    out = module
+    if isinstance(module, _BatchNorm):
+        has_placeholders = getattr(module, "has_uninitialized_params", None)
+        if has_placeholders is not None and has_placeholders():
+            where = f" '{path}'" if path else ""
+            raise ValueError(f"convert_sync_batchnorm: {type(module).__name__}{where} is lazy and not materialised yet "
+                             "(num_features unknown); run one forward or load a state_dict first")
+        out = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                  process_group, bias=module.bias is not None)
+        if module.affine:
+            out.weight = module.weight
+            if module.bias is not None:
+                out.bias = module.bias
+        for name in ("running_mean", "running_var", "num_batches_tracked"):
+            out._buffers[name] = module._buffers[name]
+        for name in ("training", "use_batch_stats", "update_running_stats", "_pinned_mode", "_stats_seen",
+                     *_HOOK_TABLES, "_is_full_backward_hook"):
+            if name in module.__dict__:
+                # Shared, not copied: the hooks' RemovableHandles still remove them.
+                object.__setattr__(out, name, module.__dict__[name])
+    for name, child in module.named_children():
+        out.add_module(name, _convert(cls, child, process_group, f"{path}.{name}" if path else name))
+    return out
 
 
 def _check_process_group(process_group) -> None:
