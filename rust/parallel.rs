@@ -34,6 +34,29 @@ pub fn init() {
     }
 }
 
+thread_local! {
+    /// The one-thread pool of a thread outside the global pool (see `ensure_worker`).
+    static OWN_POOL: std::cell::OnceCell<Option<rayon::ThreadPool>> = const { std::cell::OnceCell::new() };
+}
+
+/// Makes sure the calling thread's parallel ops can run. A thread outside the global pool hands
+/// its parallel ops to the pool and sleeps until they are done; when the pool is the importing
+/// thread alone (`RAYON_NUM_THREADS=1`), they run only when that thread next runs pool work,
+/// which never comes while it waits for this thread (a DDP gradient hook waiting on the
+/// communication thread, a `Thread.join()`): a deadlock. Such a thread becomes the worker of a
+/// one-thread pool of its own instead, for its lifetime; with one thread nothing was parallel.
+pub fn ensure_worker() {
+    if rayon::current_thread_index().is_some()
+        || !CALLER_IS_WORKER_0.load(Ordering::Relaxed)
+        || rayon::current_num_threads() != 1
+    {
+        return;
+    }
+    OWN_POOL.with(|p| {
+        p.get_or_init(|| rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build().ok());
+    });
+}
+
 /// `f(0) .. f(parts - 1)` on the calling thread and the pool's others, each part claimed by
 /// whichever thread gets to it first; returns when all are done.
 ///

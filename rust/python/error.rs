@@ -56,6 +56,7 @@ pub fn guarded<T>(f: impl FnOnce() -> crate::error::Result<T>) -> PyResult<T> {
 }
 
 fn catch_panics<T>(f: impl FnOnce() -> crate::error::Result<T>) -> crate::error::Result<T> {
+    crate::parallel::ensure_worker();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| Err(panic_to_error(payload)))
 }
 
