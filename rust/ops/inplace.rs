@@ -230,6 +230,13 @@ pub fn fill(t: &Tensor, value: f64) -> Result<()> {
 
 /// `copy_(src)`: src broadcast to t's shape and cast to t's dtype.
 pub fn copy(t: &Tensor, src: &Tensor) -> Result<()> {
+    if !(is_recording() && (t.requires_grad() || src.requires_grad())) {
+        // Nothing to record: src's elements go straight into t, without the clone the recorded
+        // form makes (the same checks, the same broadcast and cast).
+        check_no_internal_overlap(t)?;
+        check_inplace(t)?;
+        return write_into(t, src);
+    }
     apply_elementwise(t, "copy_", |old| {
         let s = crate::ops::cast::to_dtype(src, t.dtype())?;
         let s = if s.shape() == t.shape() { s.clone_tensor()? } else { s.expand(t.shape())?.clone_tensor()? };

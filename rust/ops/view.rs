@@ -1,11 +1,14 @@
 //! Shape ops. Wherever the strides allow, the result is a view sharing the input's storage (as
 //! in PyTorch); the backward rule undoes the shape change on the gradient.
 
+use rayon::prelude::*;
+
 use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::reduce::sum_to;
 use crate::tensor::shape::{contiguous_strides, existing_dim, infer_shape, wrap_dim, Layout};
+use crate::tensor::iter::GRAIN;
 use crate::tensor::{iter, Element, Tensor};
 use crate::with_dtype;
 
@@ -457,6 +460,35 @@ impl Backward for SliceEmbedBackward {
 /// Copies `src` (broadcast to `dst`'s shape) into the elements `dst` views. No autograd.
 pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let src = crate::ops::cast::to_dtype(&src.detach(), dst.dtype())?;
+    let one = src.numel() == 1 && src.shape().len() <= dst.shape().len();
+    if dst.is_contiguous()
+        && (one || (src.shape() == dst.shape() && src.is_contiguous()))
+        && !std::sync::Arc::ptr_eq(src.storage(), dst.storage())
+    {
+        // fill_, zero_ and copy_ of a same-shaped contiguous tensor: one parallel pass, instead
+        // of gathering src into a Vec and scattering it (three times as long on 20 MB).
+        let (off, n) = (dst.layout().offset, dst.numel());
+        with_dtype!(dst.dtype(), T => {
+            if one {
+                let v = src.to_vec::<T>()[0];
+                let mut guard = dst.write();
+                let d = &mut T::slice_mut(&mut guard)[off..off + n];
+                if n > GRAIN { d.par_chunks_mut(GRAIN).for_each(|c| c.fill(v)) } else { d.fill(v) }
+            } else {
+                src.with_view::<T, _>(|v| {
+                    let s = &v.data[v.layout.offset..v.layout.offset + n];
+                    let mut guard = dst.write();
+                    let d = &mut T::slice_mut(&mut guard)[off..off + n];
+                    if n > GRAIN {
+                        d.par_chunks_mut(GRAIN).zip(s.par_chunks(GRAIN)).for_each(|(d, s)| d.copy_from_slice(s));
+                    } else {
+                        d.copy_from_slice(s);
+                    }
+                });
+            }
+        });
+        return Ok(());
+    }
     let src = if src.shape() == dst.shape() { src } else { src.expand(dst.shape())? };
     with_dtype!(dst.dtype(), T => {
         let vals = src.to_vec::<T>();
