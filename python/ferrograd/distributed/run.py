@@ -43,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     for var in ("UCX_NET_DEVICES", "FI_TCP_IFACE", "FI_SOCKETS_IFACE"):
         env.setdefault(var, "lo")
+    # N processes on this machine share its cores: each gets cores/N compute threads unless the
+    # caller chose (torchrun sets OMP_NUM_THREADS=1 for the same reason). Oversubscribed threads
+    # spin against each other and a step can take several times as long.
+    if a.n > 1 and "RAYON_NUM_THREADS" not in env:
+        per_rank = max(1, (os.cpu_count() or 1) // a.n)
+        env["RAYON_NUM_THREADS"] = str(per_rank)
+        env.setdefault("OMP_NUM_THREADS", str(per_rank))
+        sys.stderr.write(f"ferrograd.distributed.run: {a.n} processes on {os.cpu_count()} cores: "
+                         f"RAYON_NUM_THREADS={per_rank} compute threads each (set it to choose)\n")
     limit = ["-maxtime", str(a.max_time)] if a.max_time > 0 else []
     with tempfile.TemporaryDirectory(prefix="fg-run-") as status:
         code = subprocess.call([exe, *limit, "-n", str(a.n), sys.executable, "-m", "mpi4py",
