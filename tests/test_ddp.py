@@ -49,3 +49,20 @@ def test_buckets_follow_reverse_order_sizes_and_dtypes():
         [id(params[0]), id(params[1])], [id(params[2])], [id(params[3]), id(params[4])]]
     assert [b.flat.numel() for b in buckets] == [mb // 2 + mb, 10, 4 * mb]
     assert buckets[1].flat.dtype == fg.float64
+
+
+@needs_mpi
+def test_the_training_script_in_the_docs_runs_on_two_ranks(tmp_path):
+    import re
+
+    page = (WORKERS.parent.parent / "docs" / "distributed.md").read_text()
+    script = re.search(r"^```py\n(.*?)^```", page, re.S | re.M).group(1)
+    (tmp_path / "train.py").write_text(script.replace('"model.pt"', repr(str(tmp_path / "model.pt"))))
+    r = launch(tmp_path / "train.py", 2)
+    assert r.returncode == 0, r.stdout + r.stderr
+    accuracies = re.findall(r"rank (\d): accuracy ([\d.]+)", r.stdout)
+    assert sorted(a[0] for a in accuracies) == ["0", "1"], r.stdout
+    # the replicas are one model: the same accuracy on the same data; and it learned
+    assert accuracies[0][1] == accuracies[1][1] and float(accuracies[0][1]) > 0.9, r.stdout
+    assert set(fg.load(tmp_path / "model.pt")) == {"0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                                                   "1.running_var", "1.num_batches_tracked", "4.weight", "4.bias"}
