@@ -8,7 +8,8 @@ dist.init_process_group("mpi")
 rank, world = dist.get_rank(), dist.get_world_size()
 assert dist.is_initialized()
 
-for dtype in (fg.float32, fg.float64, fg.int64):
+DTYPES = (fg.float32, fg.float64, fg.float16, fg.int64, fg.int32, fg.int16, fg.int8, fg.uint8)
+for dtype in DTYPES:
     base = fg.arange(6, dtype=dtype).reshape(2, 3)
     expected = {
         dist.ReduceOp.SUM: sum((base + r).numpy() for r in range(world)),
@@ -21,24 +22,50 @@ for dtype in (fg.float32, fg.float64, fg.int64):
         ptr = t.data_ptr()
         dist.all_reduce(t, op=op)
         assert t.data_ptr() == ptr, "in place"
-        np.testing.assert_array_equal(t.numpy(), want, err_msg=f"{op} {dtype}")
+        np.testing.assert_array_equal(t.numpy(), want.astype(t.numpy().dtype), err_msg=f"{op} {dtype}")
     if dtype.is_floating_point:
         t = base + rank
         dist.all_reduce(t, op=dist.ReduceOp.AVG)
-        np.testing.assert_allclose(t.numpy(), expected[dist.ReduceOp.SUM] / world)
+        np.testing.assert_allclose(t.numpy(), expected[dist.ReduceOp.SUM] / world, rtol=1e-3)
+    else:
+        try:
+            dist.all_reduce(base + rank, op=dist.ReduceOp.AVG)
+        except TypeError as e:
+            assert "floating-point" in str(e)
+        else:
+            raise AssertionError("AVG of an integer tensor was accepted")
 
-t = fg.full((4,), float(rank))
-dist.broadcast(t, src=world - 1)
-np.testing.assert_array_equal(t.numpy(), np.full(4, world - 1.0))
+    t = fg.full((4,), float(rank), dtype=dtype)
+    dist.broadcast(t, src=world - 1)
+    np.testing.assert_array_equal(t.numpy(), np.full(4, world - 1, dtype=t.numpy().dtype))
 
-outs = [fg.zeros(3) for _ in range(world)]
-dist.all_gather(outs, fg.full((3,), rank * 10.0))
-for r, o in enumerate(outs):
-    np.testing.assert_array_equal(o.numpy(), np.full(3, r * 10.0))
+    outs = [fg.zeros(3, dtype=dtype) for _ in range(world)]
+    dist.all_gather(outs, fg.full((3,), rank * 10, dtype=dtype))
+    for r, o in enumerate(outs):
+        np.testing.assert_array_equal(o.numpy(), np.full(3, r * 10, dtype=o.numpy().dtype))
 
-out = fg.zeros(2)
-dist.reduce_scatter(out, [fg.full((2,), float(i + rank)) for i in range(world)])
-np.testing.assert_array_equal(out.numpy(), np.full(2, sum(rank + r for r in range(world))))
+    out = fg.zeros(2, dtype=dtype)
+    dist.reduce_scatter(out, [fg.full((2,), i + rank, dtype=dtype) for i in range(world)])
+    np.testing.assert_array_equal(out.numpy(), np.full(2, sum(rank + r for r in range(world)), dtype=out.numpy().dtype))
+
+# bool: PyTorch's SUM and MAX are OR, PRODUCT and MIN are AND
+flags = fg.tensor([rank == 0, True, False])
+for op, want in ((dist.ReduceOp.SUM, [True, True, False]), (dist.ReduceOp.MAX, [True, True, False]),
+                 (dist.ReduceOp.PRODUCT, [world == 1, True, False]), (dist.ReduceOp.MIN, [world == 1, True, False])):
+    t = flags.clone()
+    dist.all_reduce(t, op=op)
+    assert t.tolist() == want, (op, t.tolist())
+t = fg.tensor([rank == 1, False])
+dist.broadcast(t, src=1)
+assert t.tolist() == [True, False]
+
+# bfloat16 has no MPI datatype: a TypeError naming the op, before any communication
+try:
+    dist.all_reduce(fg.ones(2, dtype=fg.bfloat16))
+except TypeError as e:
+    assert "all_reduce" in str(e) and "bfloat16" in str(e), e
+else:
+    raise AssertionError("bfloat16 was accepted")
 
 works = [dist.all_reduce(fg.ones(1000) * (rank + 1), async_op=True) for _ in range(3)]
 t = fg.ones(5)

@@ -121,6 +121,9 @@ def _run(fn, async_op: bool):
 def _buffer(op: str, t: Tensor, comm) -> memoryview:
     if not isinstance(t, Tensor):
         raise TypeError(f"{op}: expected a Tensor, got {type(t).__name__}")
+    if t.dtype == _core.bfloat16:
+        raise TypeError(f"{op}: MPI has no bfloat16 datatype (tensor of shape {tuple(t.shape)}); "
+                        "communicate t.float() and convert back")
     if not t.is_contiguous():
         raise ValueError(f"{op}: the tensor (shape {tuple(t.shape)}) must be contiguous; call .contiguous() first")
     mine = (tuple(t.shape), str(t.dtype))
@@ -130,12 +133,18 @@ def _buffer(op: str, t: Tensor, comm) -> memoryview:
     return memoryview(t.detach())
 
 
-def _mpi_op(op):
+def _mpi_op(op, dtype):
     from mpi4py import MPI
 
     table = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX}
     if op not in table:
         raise ValueError(f"all_reduce: unknown op {op!r}; use fg.distributed.ReduceOp.SUM, AVG, PRODUCT, MIN or MAX")
+    if op == ReduceOp.AVG and not dtype.is_floating_point:
+        raise TypeError(f"all_reduce: ReduceOp.AVG needs a floating-point tensor, got {dtype}")
+    if dtype == _core.bool:
+        # MPI defines no arithmetic on booleans; PyTorch's results are OR (SUM, MAX) and AND
+        # (PRODUCT, MIN), which are MPI's logical reductions.
+        return MPI.LOR if op in (ReduceOp.SUM, ReduceOp.MAX) else MPI.LAND
     return table[op]
 
 
@@ -207,7 +216,7 @@ def broadcast(tensor: Tensor, src: int, group=None, async_op: bool = False):
 def all_reduce(tensor: Tensor, op=ReduceOp.SUM, group=None, async_op: bool = False):
     """Reduces the tensor across ranks, in place on every rank."""
     comm = _comm("all_reduce")
-    mpi_op = _mpi_op(op)
+    mpi_op = _mpi_op(op, tensor.dtype)
 
     def run():
         from mpi4py import MPI
@@ -245,7 +254,7 @@ def reduce_scatter(output: Tensor, input_list: list, op=ReduceOp.SUM, group=None
     if len(input_list) != comm.Get_size():
         raise ValueError(f"reduce_scatter: input_list has {len(input_list)} tensors for a world of {comm.Get_size()}")
     stacked = _core.stack([t.detach() for t in input_list]).contiguous()
-    mpi_op = _mpi_op(op)
+    mpi_op = _mpi_op(op, output.dtype)
 
     def run():
         comm.Reduce_scatter_block(memoryview(stacked), _buffer("reduce_scatter", output, comm), op=mpi_op)
