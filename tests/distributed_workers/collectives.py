@@ -84,6 +84,13 @@ else:
     raise AssertionError("mismatched shapes were accepted")
 
 try:
+    dist.all_reduce(fg.ones(3, dtype=fg.float32 if rank == 0 else fg.float64))
+except RuntimeError as e:
+    assert "the ranks' tensors differ" in str(e) and "float64" in str(e), e
+else:
+    raise AssertionError("mismatched dtypes were accepted")
+
+try:
     dist.all_reduce(fg.ones(4, 4).t())
 except ValueError as e:
     assert "contiguous" in str(e)

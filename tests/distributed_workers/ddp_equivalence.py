@@ -80,7 +80,22 @@ local = [p.grad.clone() for p in ddp.parameters()]
 every = [None] * world
 dist.all_gather_object(every, [g.numpy().tobytes() for g in local])
 assert every[0] != every[1], "no_sync communicated"
+# The buckets are launched during backward, as their gradients become final, not all at its end:
+# record how many gradients were still missing at each launch.
+launched_with_missing = []
+submit = dist._submit
+
+
+def recording_submit(fn):
+    if fn.__name__ == "<lambda>":
+        launched_with_missing.append(sum(len(b.params) for b in ddp._buckets) - len(ddp._ready))
+    return submit(fn)
+
+
+dist._submit = recording_submit
 fg.nn.functional.mse_loss(ddp(X[quarter[2 + rank]]), Y[quarter[2 + rank]]).backward()
+dist._submit = submit
+assert len(launched_with_missing) == len(ddp._buckets) and launched_with_missing[0] > 0, launched_with_missing
 for q in quarter:  # the reference: the four quarters' gradients, averaged over the two ranks
     (fg.nn.functional.mse_loss(ref(X[q]), Y[q]) / world).backward()
 for p, q in zip(ddp.parameters(), ref.parameters()):
