@@ -71,8 +71,12 @@ def test_calls_before_init_and_other_backends_are_errors():
     for call in (dist.get_rank, dist.get_world_size, dist.barrier, lambda: dist.all_reduce(fg.ones(2))):
         with pytest.raises(RuntimeError, match="has not been initialized"):
             call()
-    with pytest.raises(ValueError, match="MPI only"):
+    with pytest.raises(ValueError, match="over MPI"):
         dist.init_process_group("nccl")
+    with pytest.raises(RuntimeError, match="has not been initialized"):
+        dist.get_backend()
+    with pytest.raises(NotImplementedError, match="subgroups"):
+        dist.new_group([0])
 
 
 def test_launcher_refuses_a_bad_process_count(capsys):

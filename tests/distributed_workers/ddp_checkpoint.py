@@ -10,7 +10,7 @@ import ferrograd.distributed as dist
 import numpy as np
 from ferrograd.nn.parallel import DistributedDataParallel as DDP
 
-dist.init_process_group("mpi")
+dist.init_process_group("gloo")  # PyTorch CPU scripts ask for gloo: it runs on MPI
 rank, world = dist.get_rank(), dist.get_world_size()
 path = pathlib.Path(sys.argv[1]) / "checkpoint.pt"
 rng = np.random.default_rng(1)

@@ -22,7 +22,8 @@ from ..autograd.grad_mode import no_grad
 
 __all__ = [
     "ReduceOp", "Work", "is_available", "init_process_group", "is_initialized", "get_rank", "get_world_size",
-    "destroy_process_group", "barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_gather_object",
+    "destroy_process_group", "get_backend", "is_mpi_available", "is_gloo_available", "is_nccl_available", "new_group",
+    "barrier", "broadcast", "all_reduce", "all_gather", "reduce_scatter", "all_gather_object",
     "broadcast_object_list",
 ]
 
@@ -49,9 +50,13 @@ def is_available() -> bool:
 def init_process_group(backend: str | None = "mpi", init_method=None, timeout=None, world_size: int = -1, rank: int = -1,
                        store=None, group_name: str = "", pg_options=None, device_id=None) -> None:
     """Joins the job's processes (MPI_COMM_WORLD). ``world_size`` and ``rank``, when given, must be
-    what the launcher started."""
-    if backend not in (None, "mpi"):
-        raise ValueError(f"init_process_group: ferrograd runs on MPI only; backend={backend!r} is not available (use 'mpi')")
+    what the launcher started.
+
+    ``backend="gloo"`` (PyTorch's CPU backend, what CPU DDP scripts ask for) is accepted and runs
+    on MPI too, so such a script runs with its import changed; GPU backends are refused."""
+    if backend not in _CPU_BACKENDS:
+        raise ValueError(f"init_process_group: ferrograd runs on the CPU over MPI; backend={backend!r} is not available "
+                         "(use 'mpi'; 'gloo' is accepted and runs on MPI)")
     if not is_available():
         raise RuntimeError("init_process_group: mpi4py is not installed; pip install 'ferrograd[mpi]' (mpi4py and mpich)")
     if _state["comm"] is not None:
@@ -63,6 +68,31 @@ def init_process_group(backend: str | None = "mpi", init_method=None, timeout=No
         raise ValueError(f"init_process_group: world_size={world_size}, rank={rank} given, but the launcher started "
                          f"{comm.Get_size()} processes and this is rank {comm.Get_rank()}")
     _state["comm"] = comm
+
+
+_CPU_BACKENDS = (None, "mpi", "gloo", "cpu:gloo", "cpu:mpi")
+
+
+def get_backend(group=None) -> str:
+    _comm("get_backend")
+    return "mpi"
+
+
+def is_mpi_available() -> bool:
+    return is_available()
+
+
+def is_gloo_available() -> bool:
+    return False
+
+
+def is_nccl_available() -> bool:
+    return False
+
+
+def new_group(ranks=None, timeout=None, backend=None, pg_options=None, use_local_synchronization=False, group_desc=None,
+              device_id=None):
+    raise NotImplementedError("new_group: ferrograd has no process subgroups yet; every collective runs over the whole job")
 
 
 def is_initialized() -> bool:
