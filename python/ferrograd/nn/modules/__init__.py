@@ -2,6 +2,7 @@
 
 from . import (
     activation,
+    attention,
     batchnorm,
     container,
     conv,
@@ -20,9 +21,11 @@ from . import (
     pooling,
     sparse,
     syncbatchnorm,
+    transformer,
     upsampling,
 )
 from .activation import *  # noqa: F403
+from .attention import *  # noqa: F403
 from .batchnorm import *  # noqa: F403
 from .container import *  # noqa: F403
 from .conv import *  # noqa: F403
@@ -41,6 +44,7 @@ from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .syncbatchnorm import *  # noqa: F403
+from .transformer import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 
-__all__ = [name for family in (activation, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, sparse, syncbatchnorm, upsampling) for name in family.__all__]
+__all__ = [name for family in (activation, attention, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, sparse, syncbatchnorm, transformer, upsampling) for name in family.__all__]

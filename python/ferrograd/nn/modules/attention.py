@@ -1,0 +1,3 @@
+"""Attention layers: ScaledDotProductAttention and MultiheadAttention (being written)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""The Transformer layers (being written)."""
+
+__all__: list[str] = []
