@@ -19,6 +19,7 @@ from . import (
     padding,
     pixelshuffle,
     pooling,
+    rnn,
     sparse,
     syncbatchnorm,
     transformer,
@@ -42,9 +43,10 @@ from .normalization import *  # noqa: F403
 from .padding import *  # noqa: F403
 from .pixelshuffle import *  # noqa: F403
 from .pooling import *  # noqa: F403
+from .rnn import *  # noqa: F403
 from .sparse import *  # noqa: F403
 from .syncbatchnorm import *  # noqa: F403
 from .transformer import *  # noqa: F403
 from .upsampling import *  # noqa: F403
 
-__all__ = [name for family in (activation, attention, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, sparse, syncbatchnorm, transformer, upsampling) for name in family.__all__]
+__all__ = [name for family in (activation, attention, batchnorm, container, conv, distance, dropout, flatten, fold, instancenorm, lazy, linear, loss, normalization, padding, pixelshuffle, pooling, rnn, sparse, syncbatchnorm, transformer, upsampling) for name in family.__all__]
