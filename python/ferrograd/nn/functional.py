@@ -8,6 +8,7 @@ from .._core import Tensor
 from .._methods._util import assign
 from . import (
     _functional_activation,
+    _functional_attention,
     _functional_conv,
     _functional_distance,
     _functional_linear,
@@ -20,6 +21,7 @@ from . import (
 )
 from ._functional_activation import *  # noqa: F403
 from ._functional_activation import leaky_relu_, relu_
+from ._functional_attention import *  # noqa: F403
 from ._functional_conv import *  # noqa: F403
 from ._functional_distance import *  # noqa: F403
 from ._functional_linear import *  # noqa: F403
@@ -33,7 +35,7 @@ from ._functional_vision import *  # noqa: F403
 
 # Each family lives in its own module (its __all__ lists what it adds); this one keeps the fused
 # activations, dropout, batch_norm and embedding.
-_FAMILIES = (_functional_activation, _functional_conv, _functional_distance, _functional_linear, _functional_loss,
+_FAMILIES = (_functional_activation, _functional_attention, _functional_conv, _functional_distance, _functional_linear, _functional_loss,
              _functional_norm, _functional_pool, _functional_sample, _functional_sparse, _functional_vision)
 
 __all__ = [
