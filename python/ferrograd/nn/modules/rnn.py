@@ -26,6 +26,20 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
+class _ModeName(str):
+    """PyTorch's `rnn.mode` ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") is a string attribute, and
+    ferrograd's `module.mode("eval")` is the mode context: this string is both, so `lstm.mode ==
+    "LSTM"` and `with lstm.mode("eval"):` work."""
+
+    def __new__(cls, value: str, module: Module):
+        name = super().__new__(cls, value)
+        name._module = module
+        return name
+
+    def __call__(self, mode: str):
+        return Module.mode(self._module, mode)
+
+
 class RNNBase(Module):
     """Parameters and checks shared by RNN, LSTM and GRU.
 
@@ -67,7 +81,7 @@ class RNNBase(Module):
             raise ValueError("proj_size has to be smaller than hidden_size")
         if mode not in _GATES:
             raise ValueError("Unrecognized RNN mode: " + mode)
-        self.mode = mode
+        self._rnn_mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -100,6 +114,10 @@ class RNNBase(Module):
                 self._flat_weights_names.extend(names)
                 self._all_weights.append(names)
         self.reset_parameters()
+
+    @property
+    def mode(self) -> str:
+        return _ModeName(self._rnn_mode, self)
 
     def reset_parameters(self) -> None:
         stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
@@ -213,7 +231,7 @@ class RNNBase(Module):
 
     def _run_layers(self, x, batch_sizes, h0, c0):
         """x time-major (T, B, I) or packed (N, I) -> (output, h_n, c_n or None), h_n (L*D, B, H_out)."""
-        kind = {"LSTM": "lstm", "GRU": "gru"}.get(self.mode, "rnn")
+        kind = {"LSTM": "lstm", "GRU": "gru"}.get(self._rnn_mode, "rnn")
         layer_fn = _layer_fn(kind)
         num_directions = 2 if self.bidirectional else 1
         h_ns, c_ns = [], []
@@ -235,7 +253,7 @@ class RNNBase(Module):
                 elif kind == "gru":
                     out, h = layer_fn(x, h0[idx], w_ih, w_hh, b_ih, b_hh, batch_sizes=batch_sizes, reverse=reverse)
                 else:
-                    nonlinearity = "tanh" if self.mode == "RNN_TANH" else "relu"
+                    nonlinearity = "tanh" if self._rnn_mode == "RNN_TANH" else "relu"
                     out, h = layer_fn(x, h0[idx], w_ih, w_hh, b_ih, b_hh, nonlinearity=nonlinearity,
                                       batch_sizes=batch_sizes, reverse=reverse)
                 outs.append(out)
@@ -246,7 +264,7 @@ class RNNBase(Module):
         return x, stack(h_ns), (stack(c_ns) if c_ns else None)
 
     def _forward(self, input, hx, name: str):
-        lstm = self.mode == "LSTM"
+        lstm = self._rnn_mode == "LSTM"
         input, batch_sizes, sorted_indices, unsorted_indices, batched, hx = self._unpack_input(
             input, hx, name, 2 if lstm else 1)
         batch = self._mini_batch(input, batch_sizes) if input.dim() >= 2 else 0
