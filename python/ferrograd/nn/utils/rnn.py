@@ -56,7 +56,7 @@ class PackedSequence(PackedSequence_):
     def to(self, *args, **kwargs) -> PackedSequence:
         """Converts `data` as `Tensor.to` does; the index tensors follow its device, batch_sizes stays."""
         data = self.data.to(*args, **kwargs)
-        if data is self.data:
+        if data is self.data or (data.dtype == self.data.dtype and data.device == self.data.device):
             return self
         sorted_indices = _bind(self.sorted_indices, lambda t: t.to(data.device))
         unsorted_indices = _bind(self.unsorted_indices, lambda t: t.to(data.device))
