@@ -3,6 +3,8 @@ mode-dependent functions take `training` explicitly (see `dropout`)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _core
 from .._core import Tensor
 from .._methods._util import assign
@@ -204,11 +206,21 @@ def batch_norm(
 
 # ---- embedding ------------------------------------------------------------------------------
 
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
-    """Rows of `weight` at the int64 indices `input`; output shape (*input.shape, embedding_dim).
-    The row at `padding_idx` gets no gradient."""
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of `weight` at the int64 (or int32) indices `input`; output shape
+    (*input.shape, embedding_dim). The row at `padding_idx` gets no gradient. With `max_norm`,
+    the looked-up rows whose `norm_type`-norm exceeds it are first rescaled in place to that norm
+    (PyTorch's embedding_renorm_: weight is modified, off the graph). `scale_grad_by_freq`
+    divides each row's gradient by how often its index occurs in `input`. `sparse=True`
+    (sparse gradients) is not implemented: NotImplementedError."""
+    if input.dtype not in (_core.int64, _core.int32):
+        raise RuntimeError(f"embedding: expected indices of dtype int64 (or int32), got {input.dtype}")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not implemented in ferrograd (use sparse=False; "
+                                  "the gradient is then dense)")
     if input.dtype != _core.int64:
-        raise RuntimeError(f"embedding: expected indices of dtype int64, got {input.dtype}")
+        input = input.to(_core.int64)
     n = weight.shape[0]
     if padding_idx is not None:
         if not -n <= padding_idx < n:
@@ -218,10 +230,19 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         lo, hi = input.min().item(), input.max().item()
         if lo < 0 or hi >= n:
             raise IndexError(f"embedding: index {hi if hi >= n else lo} is out of range for an embedding of {n} rows")
+    if max_norm is not None and input.numel():
+        from ._functional_sparse import _renorm_rows_
+
+        _renorm_rows_(weight, np.unique(input.numpy()), float(max_norm), float(norm_type))
     out = weight[input]
+    if scale_grad_by_freq and out.requires_grad and input.numel():
+        # The same forward values (x + 0 is x); the gradient of each looked-up row is divided by
+        # its index's count in `input`, as PyTorch's embedding_backward does.
+        idx = input.numpy().reshape(-1)
+        freq = np.bincount(idx, minlength=n)[idx].reshape(tuple(input.shape) + (1,))
+        scale = _core.from_numpy(1.0 / freq).to(weight.dtype)
+        out = out.detach() + (out - out.detach()) * scale
     if padding_idx is not None:
         keep = (input != padding_idx).unsqueeze(-1).expand(*out.shape)
         out = _core.where(keep, out, out.detach())
     return out
-
-
