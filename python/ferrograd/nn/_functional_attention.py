@@ -336,8 +336,9 @@ def multi_head_attention_forward(
 
     if need_weights:
         weights = _attention_weights(q, k, attn_mask, False, None, sdpa_mask=False)
-        dropped = _core._dropout(weights, float(dropout_p), False, 1, False) if dropout_p > 0 else weights
-        out = dropped.matmul(v)
+        if dropout_p > 0:  # PyTorch returns the weights after dropout, as used
+            weights = _core._dropout(weights, float(dropout_p), False, 1, False)
+        out = weights.matmul(v)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
         out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
         weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
