@@ -296,3 +296,26 @@ def test_multihead_attention_gradcheck():
     kpm = fg.tensor([[False, True], [False, False]])
     assert gradcheck(lambda a, b, c: m(a, b, c, key_padding_mask=kpm)[0], [q, k, v])
     assert gradcheck(lambda a, b, c: m(a, b, c, need_weights=False)[0], [q, k, v])
+
+
+def test_one_dispatch_point_uses_the_fused_kernel_when_the_extension_has_it(monkeypatch):
+    from ferrograd import _core
+
+    calls = []
+
+    def fake_kernel(*args):
+        calls.append(args)
+        return FA._sdpa_composed(*args)
+
+    monkeypatch.setattr(_core, "_sdpa", fake_kernel, raising=False)
+    q, k, v = qkv()
+    F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=0.5)
+    assert calls[-1][3:] == (None, 0.0, True, 0.5, False)
+    nn.ScaledDotProductAttention(0.0)(q, k, v)
+    mha = nn.MultiheadAttention(8, 2)
+    x = fg.randn(3, 2, 8)
+    n = len(calls)
+    mha(x, x, x, need_weights=False)
+    assert len(calls) == n + 1  # need_weights=False takes the SDPA path
+    mha(x, x, x)
+    assert len(calls) == n + 1  # explicit weights do not
