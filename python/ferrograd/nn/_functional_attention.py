@@ -74,13 +74,12 @@ def _attention_weights(query, key, attn_mask, is_causal, scale, sdpa_mask: bool)
     with every score -inf give zeros instead of NaN, with zero gradients."""
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
     factor = 1.0 / math.sqrt(E) if scale is None else float(scale)
-    scores = query.matmul(key.transpose(-2, -1))
-    if factor != 1.0:
-        scores = scores * factor
-    masked = attn_mask is not None
+    # scaling the query costs L*E multiplications instead of L*S on the scores
+    scores = (query * factor if factor != 1.0 else query).matmul(key.transpose(-2, -1))
+    dead = None
     if is_causal:
         causal = ones(L, S, dtype=_core.bool).tril()
-        scores = scores.masked_fill(~causal, float("-inf"))
+        scores = scores.masked_fill(~causal, float("-inf"))  # top-left aligned: row i keeps 0..i, never empty
     if attn_mask is not None:
         out_shape = tuple(scores.shape)
         if tuple(broadcast_shapes(tuple(attn_mask.shape), out_shape)) != out_shape:
@@ -89,16 +88,19 @@ def _attention_weights(query, key, attn_mask, is_causal, scale, sdpa_mask: bool)
                 f"to the attention scores' shape {out_shape}"
             )
         if attn_mask.dtype == _core.bool and sdpa_mask:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
+            blocked = ~attn_mask
+            scores = scores.masked_fill(blocked, float("-inf"))
         else:
+            blocked = attn_mask.isneginf()
             scores = scores + attn_mask.to(scores.dtype)
-    if masked and scores.numel():
-        dead = scores.isneginf().all(-1, keepdim=True)
-        if dead.any().item():
-            # softmax of an all -inf row is NaN, and NaN poisons every gradient through the
-            # matmuls: give those rows finite scores, then zero their weights.
-            scores = scores.masked_fill(dead, 0.0)
-            return scores.softmax(-1).masked_fill(dead, 0.0)
+        if S and scores.numel():
+            # found on the mask, which is usually (L, S), rather than on the (..., L, S) scores
+            dead = blocked.all(-1, keepdim=True)
+            dead = dead if dead.any().item() else None
+    if dead is not None:
+        # softmax of an all -inf row is NaN, and NaN poisons every gradient through the
+        # matmuls: give those rows finite scores, then zero their weights (PyTorch's safe softmax).
+        return scores.masked_fill(dead, 0.0).softmax(-1).masked_fill(dead, 0.0)
     return scores.softmax(-1)
 
 
