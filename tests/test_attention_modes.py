@@ -319,3 +319,42 @@ def test_one_dispatch_point_uses_the_fused_kernel_when_the_extension_has_it(monk
     assert len(calls) == n + 1  # need_weights=False takes the SDPA path
     mha(x, x, x)
     assert len(calls) == n + 1  # explicit weights do not
+
+
+def test_sdpa_gradient_reaches_a_float_mask_that_requires_grad():
+    fg.manual_seed(5)
+    q, k, v = (fg.randn(1, 2, 3, 4, dtype=fg.float64, requires_grad=True) for _ in range(3))
+    bias = fg.randn(3, 3, dtype=fg.float64, requires_grad=True)  # e.g. a learned relative-position bias
+    assert gradcheck(lambda a, b, c, m: F.scaled_dot_product_attention(a, b, c, attn_mask=m), [q, k, v, bias])
+
+
+def test_fg_inference_turns_every_attention_dropout_off():
+    fg.manual_seed(6)
+    t = nn.Transformer(8, 2, 1, 1, 16, dropout=0.5)
+    src, tgt = fg.randn(4, 2, 8), fg.randn(3, 2, 8)
+    with fg.inference(t):
+        a, b = t(src, tgt), t(src, tgt)
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert t.training and t.encoder.layers[0].self_attn.training
+
+
+@pytest.mark.parametrize("path", ["MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+                                  "TransformerEncoder", "TransformerDecoder", "Transformer", "Embedding"])
+def test_signatures_are_pytorchs(path):
+    import inspect
+
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(nn, path), getattr(torch.nn, path)
+    for method in ("__init__", "forward"):
+        a = inspect.signature(getattr(ours, method)).parameters
+        b = inspect.signature(getattr(theirs, method)).parameters
+        assert list(a) == list(b), (path, method)
+        for name in a:
+            da, db = a[name].default, b[name].default
+            if callable(db):  # activation=F.relu
+                assert da.__name__ == db.__name__
+            else:
+                assert da == db or (da is inspect.Parameter.empty and db is inspect.Parameter.empty), (path, name)
+    fa = inspect.signature(F.multi_head_attention_forward).parameters
+    fb = inspect.signature(torch.nn.functional.multi_head_attention_forward).parameters
+    assert [(n, p.default) for n, p in fa.items()] == [(n, p.default) for n, p in fb.items()]
