@@ -419,3 +419,39 @@ def test_fused_layer_kernels_match_composed_when_present():
             composed = RC._lstm_layer_composed(*args, batch_sizes=batch_sizes, reverse=reverse)
             for f, c in zip(fused, composed):
                 np.testing.assert_allclose(f.detach().numpy(), c.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_double_deepcopy_and_whole_module_save(tmp_path):
+    import copy
+
+    fg.manual_seed(0)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    x = fg.randn(5, 2, 3)
+    clone = copy.deepcopy(lstm)
+    np.testing.assert_array_equal(clone(x)[0].detach().numpy(), lstm(x)[0].detach().numpy())
+    fg.save(lstm, tmp_path / "lstm.pt")
+    loaded = fg.load(tmp_path / "lstm.pt", weights_only=False)
+    assert loaded.mode == "LSTM" and repr(loaded) == repr(lstm)
+    np.testing.assert_array_equal(loaded(x)[0].detach().numpy(), lstm(x)[0].detach().numpy())
+    lstm.double()
+    out, (h, c) = lstm(x.double())
+    assert out.dtype == h.dtype == c.dtype == fg.float64
+    np.testing.assert_allclose(out.detach().numpy(), clone(x)[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_summary_lists_rnn_outputs_and_mode():
+    model = nn.Sequential()
+    model.rnn = nn.GRU(3, 4, num_layers=2, dropout=0.1)
+    text = str(nn.utils.summary(model.rnn, (5, 2, 3)))
+    assert "[5, 2, 4], [2, 2, 4]" in text and "228" in text
+
+
+@pytest.mark.parametrize("cls, kw", [("RNN", {"num_layers": 3, "bidirectional": True, "bias": False}),
+                                     ("LSTM", {"num_layers": 2, "proj_size": 3}),
+                                     ("LSTM", {"bidirectional": True, "bias": False, "proj_size": 1}),
+                                     ("GRU", {"num_layers": 2, "bidirectional": True})])
+def test_state_dict_keys_shapes_and_order_equal_pytorchs(cls, kw):
+    torch = pytest.importorskip("torch")
+    ours = getattr(nn, cls)(5, 6, **kw).state_dict()
+    theirs = getattr(torch.nn, cls)(5, 6, **kw).state_dict()
+    assert [(k, tuple(v.shape)) for k, v in ours.items()] == [(k, tuple(v.shape)) for k, v in theirs.items()]
