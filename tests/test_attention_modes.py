@@ -358,3 +358,45 @@ def test_signatures_are_pytorchs(path):
     fa = inspect.signature(F.multi_head_attention_forward).parameters
     fb = inspect.signature(torch.nn.functional.multi_head_attention_forward).parameters
     assert [(n, p.default) for n, p in fa.items()] == [(n, p.default) for n, p in fb.items()]
+
+
+def test_sdpa_kernel_chooses_the_implementation_on_this_thread(monkeypatch):
+    from ferrograd import _core
+    from ferrograd.nn.attention import SDPBackend, sdpa_kernel
+
+    calls = []
+    monkeypatch.setattr(_core, "_sdpa", lambda *a: calls.append(a) or FA._sdpa_composed(*a), raising=False)
+    q, k, v = qkv()
+    with sdpa_kernel(SDPBackend.MATH):
+        F.scaled_dot_product_attention(q, k, v)
+    assert calls == []
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.MATH], set_priority=True):
+        F.scaled_dot_product_attention(q, k, v)
+    assert len(calls) == 1
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):  # CUDA-only in PyTorch: no viable backend on CPU
+        with pytest.raises(RuntimeError, match="No viable backend"):
+            F.scaled_dot_product_attention(q, k, v)
+    F.scaled_dot_product_attention(q, k, v)  # restored on exit
+    assert len(calls) == 2
+
+    @sdpa_kernel(SDPBackend.MATH)
+    def decorated():
+        return F.scaled_dot_product_attention(q, k, v)
+
+    decorated()
+    assert len(calls) == 2
+    with pytest.raises(AssertionError, match="SDPBackend"):
+        with sdpa_kernel("math"):
+            pass
+    monkeypatch.delattr(_core, "_sdpa")
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):  # without the fused kernel the composed path serves it
+        F.scaled_dot_product_attention(q, k, v)
+    assert str(SDPBackend.MATH) == "SDPBackend.MATH" and int(SDPBackend.CUDNN_ATTENTION) == 3
+
+
+def test_sdpa_backend_names_are_pytorchs():
+    torch = pytest.importorskip("torch")
+    from ferrograd.nn.attention import SDPBackend
+
+    assert {k: int(v) for k, v in SDPBackend.__members__.items()} == {
+        k: int(v) for k, v in torch.nn.attention.SDPBackend.__members__.items()}

@@ -14,6 +14,7 @@ form whose dropout follows the mode.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 
 from .. import _core
@@ -49,11 +50,22 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     return _sdpa_impl(query, key, value, attn_mask, float(dropout_p), bool(is_causal), scale, bool(enable_gqa))
 
 
+# The backends fg.nn.attention.sdpa_kernel allows on this thread (None: all), as SDPBackend values.
+_backends = threading.local()
+_MATH, _FLASH = 0, 1
+
+
 def _sdpa_impl(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa) -> Tensor:
-    """The one place that chooses the implementation (arguments already checked)."""
+    """The one place that chooses the implementation (arguments already checked): the fused
+    kernel when the extension has it (FLASH_ATTENTION), else the composed path (MATH)."""
+    allowed = getattr(_backends, "allowed", None)
     kernel = getattr(_core, "_sdpa", None)
-    if kernel is not None:
+    if kernel is not None and (allowed is None or _FLASH in allowed):
         return kernel(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    if allowed is not None and _MATH not in allowed and _FLASH not in allowed:
+        raise RuntimeError("scaled_dot_product_attention: No viable backend was found: sdpa_kernel allows "
+                           f"{sorted(allowed)} (SDPBackend values); on CPU ferrograd has MATH (0) and "
+                           "FLASH_ATTENTION (1)")
     return _sdpa_composed(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
 
 
