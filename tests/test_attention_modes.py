@@ -400,3 +400,17 @@ def test_sdpa_backend_names_are_pytorchs():
 
     assert {k: int(v) for k, v in SDPBackend.__members__.items()} == {
         k: int(v) for k, v in torch.nn.attention.SDPBackend.__members__.items()}
+
+
+def test_multihead_attention_train_mode_dropout_is_unbiased():
+    # Inverted dropout on the attention weights: the average over many draws is the eval output.
+    fg.manual_seed(7)
+    mha = nn.MultiheadAttention(8, 2, dropout=0.3, dtype=fg.float64)
+    x = fg.randn(4, 2, 8, dtype=fg.float64)
+    with fg.no_grad():
+        draws = np.stack([mha(x, x, x, need_weights=False)[0].numpy() for _ in range(600)])
+        with mha.mode("eval"):
+            expected = mha(x, x, x)[0].numpy()
+    assert draws.std(0).mean() > 0.05  # it does drop in training mode
+    stderr = draws.std(0) / np.sqrt(len(draws))
+    assert np.all(np.abs(draws.mean(0) - expected) < 5 * stderr + 1e-9)
