@@ -6,6 +6,8 @@ where PyTorch is installed, directly against it."""
 from __future__ import annotations
 
 import inspect
+import json
+import pathlib
 
 import ferrograd as fg
 import ferrograd.nn as nn
@@ -150,3 +152,21 @@ def test_matches_pytorch_directly():
     np.testing.assert_allclose(fout.detach().numpy(), tout.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(fw.detach().numpy(), tw.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(fw.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
+GOLDEN = json.loads((pathlib.Path(__file__).parent / "golden" / "embedding_golden.json").read_text())["embedding"]
+
+
+def _arr(d):
+    return np.array(d["data"]).reshape(d["shape"])
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[c["name"] for c in GOLDEN])
+def test_embedding_options_match_pytorch_golden(case):
+    """tests/golden/embedding_golden.json, made by tests/golden/make_attention_golden.py."""
+    weight = t64(_arr(case["weight"]), grad=True)
+    out = F.embedding(fg.tensor(_arr(case["indices"]).astype(np.int64)), weight, **case["kwargs"])
+    np.testing.assert_allclose(out.detach().numpy(), _arr(case["output"]), rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(weight.detach().numpy(), _arr(case["weight_after"]), rtol=1e-9, atol=1e-11)
+    (out * t64(_arr(case["R"]))).sum().backward()
+    np.testing.assert_allclose(weight.grad.numpy(), _arr(case["grad"]), rtol=1e-9, atol=1e-11)

@@ -4,7 +4,8 @@ PyTorch 2.15 (CPU, float64):
     /tmp/torchvenv/bin/python tests/golden/make_attention_golden.py
 
 writes tests/golden/attention_golden.json (F.scaled_dot_product_attention and
-nn.MultiheadAttention) and tests/golden/transformer_golden.json (the Transformer layers).
+nn.MultiheadAttention), tests/golden/transformer_golden.json (the Transformer layers) and
+tests/golden/embedding_golden.json (F.embedding's options, for tests/test_embedding_options.py).
 
 Every case records its inputs, the module's state_dict (the test loads it, which also checks the
 parameter names), the outputs, and the gradients of sum(output * R) (R a recorded random tensor
@@ -239,12 +240,40 @@ def stacks(gen):
     return out
 
 
+def embedding_cases(gen):
+    """F.embedding with each option: the weight before and after (max_norm renormalises in
+    place), the output and the weight's gradient of sum(output * R)."""
+    idx = torch.tensor([[0, 3, 3, 5], [1, 3, 0, 5], [6, 6, 6, 2]])
+    cases = []
+    for name, kw in (
+        ("plain", {}),
+        ("padding_idx", {"padding_idx": 3}),
+        ("padding_idx_negative", {"padding_idx": -1}),
+        ("max_norm", {"max_norm": 1.0}),
+        ("max_norm_p1", {"max_norm": 2.0, "norm_type": 1.0}),
+        ("max_norm_p3_padding", {"max_norm": 0.8, "norm_type": 3.0, "padding_idx": 0}),
+        ("scale_grad_by_freq", {"scale_grad_by_freq": True}),
+        ("everything", {"padding_idx": 5, "max_norm": 1.5, "norm_type": 2.0, "scale_grad_by_freq": True}),
+    ):
+        before = rand(7, 3, gen=gen) * 1.5
+        weight = before.clone().requires_grad_(True)
+        out = F.embedding(idx, weight, **kw)
+        r = rand(*out.shape, gen=gen)
+        (out * r).sum().backward()
+        cases.append({"name": name, "kwargs": kw, "indices": enc(idx), "weight": enc(before),
+                      "weight_after": enc(weight.detach()), "output": enc(out), "R": enc(r),
+                      "grad": enc(weight.grad)})
+    return cases
+
+
 def main():
     gen = torch.Generator().manual_seed(16)
     torch.manual_seed(16)
     attention = {"torch_version": torch.__version__, "sdpa": sdpa_cases(gen), "mha": mha_cases(gen)}
     transformer = {"torch_version": torch.__version__, "layers": transformer_cases(gen), "stacks": stacks(gen)}
-    for name, data in (("attention_golden.json", attention), ("transformer_golden.json", transformer)):
+    embedding = {"torch_version": torch.__version__, "embedding": embedding_cases(gen)}
+    for name, data in (("attention_golden.json", attention), ("transformer_golden.json", transformer),
+                       ("embedding_golden.json", embedding)):
         with open(os.path.join(HERE, name), "w") as f:
             json.dump(data, f)
         print(name, os.path.getsize(os.path.join(HERE, name)) // 1024, "KB")
