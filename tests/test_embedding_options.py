@@ -1,7 +1,8 @@
 """Embedding's options against numpy references of PyTorch's definitions (max_norm renormalises
 the looked-up rows of the weight in place; scale_grad_by_freq divides each row's gradient by its
-index's count; padding_idx blocks its row's gradient; from_pretrained shares the tensor), and,
-where PyTorch is installed, directly against it."""
+index's count; padding_idx blocks its row's gradient; from_pretrained shares the tensor), against
+PyTorch's golden values (tests/golden/embedding_golden.json), and, where PyTorch is installed,
+directly against it."""
 
 from __future__ import annotations
 
