@@ -452,3 +452,10 @@ def test_state_dict_keys_shapes_and_order_equal_pytorchs(cls, kw):
     ours = getattr(nn, cls)(5, 6, **kw).state_dict()
     theirs = getattr(torch.nn, cls)(5, 6, **kw).state_dict()
     assert [(k, tuple(v.shape)) for k, v in ours.items()] == [(k, tuple(v.shape)) for k, v in theirs.items()]
+
+
+def test_empty_sequence_is_an_error_and_empty_batch_is_not():
+    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
+        nn.LSTM(3, 4)(fg.randn(0, 2, 3))
+    out, (h, c) = nn.LSTM(3, 4)(fg.randn(4, 0, 3))
+    assert tuple(out.shape) == (4, 0, 4) and tuple(h.shape) == (1, 0, 4) and tuple(c.shape) == (1, 0, 4)

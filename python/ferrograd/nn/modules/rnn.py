@@ -283,6 +283,8 @@ class RNNBase(Module):
             self.check_forward_args(input, hx, batch_sizes)
             hx = self.permute_hidden(hx, sorted_indices)
         x = input.transpose(0, 1) if self.batch_first and batch_sizes is None else input
+        if batch_sizes is None and x.shape[0] == 0:
+            raise RuntimeError(f"Expected sequence length to be larger than 0 in RNN (input of shape {tuple(input.shape)})")
         h0, c0 = (hx[0].unbind(0), hx[1].unbind(0)) if lstm else (hx.unbind(0), None)
         output, h_n, c_n = self._run_layers(x, batch_sizes, h0, c0)
         if batch_sizes is not None:

@@ -85,7 +85,7 @@ def _input_projection(input, w_ih, b_ih, b_hh, batch_sizes):
             )
         flat = input
     if not steps:
-        raise RuntimeError(f"rnn layer: expected a non-empty sequence, got input of shape {tuple(input.shape)}")
+        raise RuntimeError(f"Expected sequence length to be larger than 0 in RNN (input of shape {tuple(input.shape)})")
     if flat.shape[1] != w_ih.shape[1]:
         raise RuntimeError(f"rnn layer: input size {flat.shape[1]} does not match weight_ih of shape {tuple(w_ih.shape)}")
     gi = flat.mm(w_ih.t()) if b_ih is None else b_ih.addmm(flat, w_ih.t())
