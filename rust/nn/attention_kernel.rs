@@ -180,8 +180,27 @@ impl<T: AttnFloat> Problem<T> {
     /// score * scale + mask, -inf past the causal edge.
     #[inline(always)]
     fn logits(&self, row: &mut [T], b: usize, i: usize, j0: usize) {
-        let scale = self.scale;
+        self.logits_scaled_by(row, b, i, j0, self.scale);
+    }
+
+    /// Prepares raw scores for `exp_sum(row, m, k)` and returns k: without a mask and with a
+    /// positive scale, only the causal edge is written and the scale is left to the exp pass
+    /// (exp(x k - m)), one pass over the tile fewer; otherwise the full logits and k = 1.
+    #[inline(always)]
+    fn prepare(&self, row: &mut [T], b: usize, i: usize, j0: usize) -> T {
+        if self.mask.is_none() && self.scale > T::zero() {
+            self.logits_scaled_by(row, b, i, j0, T::one());
+            self.scale
+        } else {
+            self.logits(row, b, i, j0);
+            T::one()
+        }
+    }
+
+    #[inline(always)]
+    fn logits_scaled_by(&self, row: &mut [T], b: usize, i: usize, j0: usize, scale: T) {
         match &self.mask {
+            None if scale == T::one() => {}
             None => row.iter_mut().for_each(|x| *x *= scale),
             Some(m) => {
                 // SAFETY: (the Operand contract) the mask's (i, j) entries exist for j < S.
@@ -202,12 +221,12 @@ impl<T: AttnFloat> Problem<T> {
     }
 }
 
-/// exp(x - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
+/// exp(x k - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
 /// shapes LLVM vectorises.
 #[inline(always)]
-fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T) -> T {
+fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T, k: T) -> T {
     for x in row.iter_mut() {
-        *x = (*x - m).fast_exp();
+        *x = (*x * k - m).fast_exp();
     }
     let mut acc = [T::zero(); 8];
     let mut chunks = row.chunks_exact(8);
@@ -219,7 +238,7 @@ fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T) -> T {
     let s = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
     acc.iter().fold(s, |a, &b| a + b)
 }
-dispatch!(exp_sum_body, exp_sum_avx2, exp_sum, (row: &mut [T], m: T) -> T);
+dispatch!(exp_sum_body, exp_sum_avx2, exp_sum, (row: &mut [T], m: T, k: T) -> T);
 
 #[inline(always)]
 fn max_body<T: AttnFloat>(row: &[T]) -> T {
@@ -306,14 +325,15 @@ fn forward_block<T: AttnFloat>(pb: &Problem<T>, b: usize, i0: usize, i1: usize, 
         for r in 0..br {
             let i = i0 + r;
             let row = &mut st[r * w..(r + 1) * w];
-            pb.logits(row, b, i, j0);
-            let m_new = { let mx = row_max(row); if mx > m[r] { mx } else { m[r] } };
+            let k = pb.prepare(row, b, i, j0);
+            // k > 0, so the max of the raw scores times k is the max of the logits.
+            let m_new = { let mx = row_max(row) * k; if mx > m[r] { mx } else { m[r] } };
             if m_new == T::neg_infinity() {
                 row.iter_mut().for_each(|x| *x = T::zero());
                 continue;
             }
             let alpha = (m[r] - m_new).fast_exp();
-            sum[r] = sum[r] * alpha + exp_sum(row, m_new);
+            sum[r] = sum[r] * alpha + exp_sum(row, m_new, k);
             m[r] = m_new;
             if alpha != T::one() {
                 o[r * ev..(r + 1) * ev].iter_mut().for_each(|x| *x *= alpha);
@@ -411,8 +431,8 @@ fn backward_part<T: AttnFloat>(pb: &Problem<T>, b: usize, keys: (usize, usize), 
             unsafe { gemm(Mat::rows(pt.as_mut_ptr(), w), pb.q.at(b, i0), pb.k.at_t(b, j0), (br, pb.e, w), false, 1) };
             for r in 0..br {
                 let row = &mut pt[r * w..(r + 1) * w];
-                pb.logits(row, b, i0 + r, j0);
-                exp_sum(row, lse[b * l + i0 + r]);
+                let k = pb.prepare(row, b, i0 + r, j0);
+                exp_sum(row, lse[b * l + i0 + r], k);
             }
             // The dropped-out probabilities feed dV; P itself feeds dS.
             let used: &[T] = match &pb.dropout {
@@ -485,7 +505,7 @@ mod tests {
         assert_eq!((-100.0f32).fast_exp(), 0.0);
         assert!(f32::NAN.fast_exp().is_nan());
         let mut row = vec![0.5f32; 21];
-        let s = exp_sum(&mut row, 0.5);
+        let s = exp_sum(&mut row, 1.0, 2.0);
         assert!((s - 21.0).abs() < 1e-5 && row.iter().all(|&v| (v - 1.0).abs() < 1e-6));
     }
 
