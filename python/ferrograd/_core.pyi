@@ -44,7 +44,7 @@ __all__ = [
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors",
-    "_StorageRef", "_share_numpy", "_from_dlpack", "bool",
+    "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
 ]
@@ -657,6 +657,18 @@ def _layer_norm(
     input: Tensor, normalized_shape: Sequence[_int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:
     """Normalises over the trailing `normalized_shape` dims (biased variance), optional affine."""
+def _sdpa(
+    query: Tensor,
+    key: Tensor,
+    value: Tensor,
+    attn_mask: Tensor | None = None,
+    dropout_p: _float = 0.0,
+    is_causal: _bool = False,
+    scale: _float | None = None,
+    enable_gqa: _bool = False,
+) -> Tensor:
+    """PyTorch 2.15's scaled_dot_product_attention as one fused, tiled kernel (online softmax,
+    memory linear in the sequence length); dropout applies whenever dropout_p > 0."""
 def memory_allocated() -> _int:
     """Bytes held by live tensors (parameters, activations, saved tensors of the graph)."""
 def max_memory_allocated() -> _int:

@@ -1,6 +1,8 @@
 //! Fused layer kernels: each saves exactly what its backward needs; optimizer steps update their
 //! tensors in place.
 
+pub mod attention;
+mod attention_kernel;
 pub mod batch_norm;
 pub mod conv;
 pub mod conv_fold;

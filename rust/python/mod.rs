@@ -2,6 +2,7 @@
 //! arguments, calls the core and maps errors (`error.rs`); no numerics live here. Elementwise
 //! ops are listed in `op_tables.rs`, one line each.
 
+mod attention;
 mod autograd;
 #[cfg(feature = "buffer-protocol")]
 mod buffer;
@@ -59,6 +60,8 @@ mod core_module {
     use super::interop::{StorageRef, _share_numpy};
     #[pymodule_export]
     use super::dlpack::_from_dlpack;
+    #[pymodule_export]
+    use super::attention::_sdpa;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -1,0 +1,518 @@
+//! The tiled kernels behind `attention::scaled_dot_product_attention` (FlashAttention-2 on the
+//! CPU): a task takes a block of query rows and streams the keys through in blocks, keeping per
+//! row only the running max, the running sum of exponentials and the output accumulator (the
+//! online softmax), so no L x S score matrix ever exists. Backward recomputes each tile's
+//! probabilities from the saved per-row logsumexp, with D = rowsum(dO * O) and
+//! dS = P * (dP - D).
+//!
+//! The tile products run on `ops::gemm` (single-threaded each; the parallelism is across tasks).
+//! The softmax of a tile is the other hot loop: a polynomial exp in float32, written so it
+//! vectorises, and compiled a second time for AVX2 (picked at run time: the crate targets
+//! baseline x86-64).
+
+use crate::ops::gemm::{gemm, Mat};
+use crate::tensor::Float;
+
+/// Query rows and key rows per forward tile: a 128 x 128 float32 score tile is 64 KiB (L2);
+/// 128 query rows share each packing of a K and V block (64 rows: twice the packings).
+const BR: usize = 128;
+const BC: usize = 128;
+/// Backward tiles: three score-sized buffers per task.
+const BR_BWD: usize = 64;
+const BC_BWD: usize = 64;
+/// Below this many multiply-adds the whole op runs on the calling thread (a wake-up costs more).
+const SERIAL_MACS: usize = 1 << 18;
+
+/// The f32 exp the tiles use (a polynomial that vectorises; libm's expf does not); f64 keeps std.
+pub(crate) trait AttnFloat: Float {
+    fn fast_exp(self) -> Self;
+}
+
+impl AttnFloat for f64 {
+    #[inline(always)]
+    fn fast_exp(self) -> f64 {
+        self.exp()
+    }
+}
+
+impl AttnFloat for f32 {
+    /// Cephes' expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial (within 2 ulp),
+    /// 2^n put in the exponent bits. n comes from the float "magic number" rounding, and the
+    /// range checks are selects, so a loop of these vectorises. Below -87.3 (and at -inf, a
+    /// masked score) the result is 0; NaN stays NaN.
+    #[inline(always)]
+    fn fast_exp(self) -> f32 {
+        const MAGIC: f32 = 12582912.0; // 1.5 * 2^23: adding it rounds to an integer in the low bits
+        const LO: f32 = -87.336_55;
+        const HI: f32 = 88.722_83;
+        let x = if self < LO { LO } else { self };
+        let x = if x > HI { HI } else { x };
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let n = t - MAGIC;
+        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+        let mut p = 1.987_569_1e-4f32;
+        p = p * r + 1.398_199_9e-3;
+        p = p * r + 8.333_452e-3;
+        p = p * r + 4.166_579_6e-2;
+        p = p * r + 0.166_666_65;
+        p = p * r + 0.5;
+        p = p * r * r + r + 1.0;
+        // t's low mantissa bits hold n (offset by MAGIC's bits); shifted into the exponent field.
+        let pow2n = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127) << 23);
+        if self < LO { 0.0 } else { p * pow2n }
+    }
+}
+
+/// Whether the AVX2 copies of the row loops can run here (checked once).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2"))
+}
+
+/// Calls `$generic::<T>(args)` compiled twice: for AVX2 when the CPU has it, else for baseline.
+macro_rules! dispatch {
+    ($body:ident, $avx:ident, $plain:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx<T: AttnFloat>($($arg: $ty),*) -> $ret {
+            $body::<T>($($arg),*)
+        }
+        fn $plain<T: AttnFloat>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                // SAFETY: the CPU supports AVX2 (checked at run time just above).
+                return unsafe { $avx::<T>($($arg),*) };
+            }
+            $body::<T>($($arg),*)
+        }
+    };
+}
+
+/// One (batch, head) matrix per entry of `off`: element (b, i, j) at `ptr + off[b] + i rs + j cs`.
+pub(crate) struct Operand<T> {
+    pub ptr: *const T,
+    pub off: Vec<usize>,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+// SAFETY: read-only pointers into storages the caller keeps read-locked while the kernel runs.
+unsafe impl<T> Send for Operand<T> {}
+// SAFETY: as Send.
+unsafe impl<T> Sync for Operand<T> {}
+
+impl<T> Operand<T> {
+    /// Rows `row..` of matrix `b`.
+    fn at(&self, b: usize, row: usize) -> Mat<T> {
+        // SAFETY: (the caller's contract) off[b] + row * rs stays inside the operand's storage.
+        let ptr = unsafe { self.ptr.add(self.off[b]).offset(row as isize * self.rs) };
+        Mat { ptr, rs: self.rs, cs: self.cs }
+    }
+    /// The transpose of rows `row..` of matrix `b`, read in place.
+    fn at_t(&self, b: usize, row: usize) -> Mat<T> {
+        let m = self.at(b, row);
+        Mat { ptr: m.ptr, rs: m.cs, cs: m.rs }
+    }
+}
+
+/// Dropout on the attention weights: element (b, i, j) is kept when a hash of (seed, b, i, j)
+/// clears the threshold, so forward and backward draw the same mask without storing it.
+#[derive(Clone, Copy)]
+pub(crate) struct DropMask {
+    pub seed: u64,
+    /// Kept when the hash's high 32 bits are >= this (p * 2^32).
+    pub threshold: u64,
+    /// 1 / (1 - p), or 0 when p = 1 (everything dropped).
+    pub inv_keep: f64,
+}
+
+impl DropMask {
+    pub fn new(p: f64, seed: u64) -> DropMask {
+        let threshold = (p * 4294967296.0).min(4294967295.0) as u64;
+        DropMask { seed, threshold, inv_keep: if p >= 1.0 { 0.0 } else { 1.0 / (1.0 - p) } }
+    }
+    /// The keep-scale (0 or 1/(1-p)) of the element with flat index `counter` = (b L + i) S + j.
+    #[inline(always)]
+    fn factor<T: AttnFloat>(&self, counter: u64, inv: T) -> T {
+        // MurmurHash3's 64-bit finaliser of a Weyl step: every input bit reaches every output bit.
+        let mut h = self.seed.wrapping_add(counter.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+        h ^= h >> 33;
+        if (h >> 32) >= self.threshold { inv } else { T::zero() }
+    }
+    fn apply<T: AttnFloat>(&self, row: &mut [T], first: u64) {
+        let inv = T::from_f64(self.inv_keep);
+        for (c, x) in row.iter_mut().enumerate() {
+            *x *= self.factor(first + c as u64, inv);
+        }
+    }
+}
+
+/// The whole problem: `bh` (batch, head) matrices, query (L, E), key (S, E), value (S, Ev),
+/// an additive float mask (already converted from bool), causal masking and dropout.
+pub(crate) struct Problem<T> {
+    pub q: Operand<T>,
+    pub k: Operand<T>,
+    pub v: Operand<T>,
+    pub mask: Option<Operand<T>>,
+    pub bh: usize,
+    pub l: usize,
+    pub s: usize,
+    pub e: usize,
+    pub ev: usize,
+    pub scale: T,
+    pub causal: bool,
+    pub dropout: Option<DropMask>,
+}
+
+impl<T: AttnFloat> Problem<T> {
+    /// Key columns of query row `i` that causal masking leaves (top-left aligned: j <= i).
+    fn causal_end(&self, i: usize) -> usize {
+        if self.causal { (i + 1).min(self.s) } else { self.s }
+    }
+
+    /// Turns raw scores `row` (keys j0..j0+len of query row i of matrix b) into logits:
+    /// score * scale + mask, -inf past the causal edge.
+    #[inline(always)]
+    fn logits(&self, row: &mut [T], b: usize, i: usize, j0: usize) {
+        self.logits_scaled_by(row, b, i, j0, self.scale);
+    }
+
+    /// Prepares raw scores for `exp_sum(row, m, k)` and returns k: without a mask and with a
+    /// positive scale, only the causal edge is written and the scale is left to the exp pass
+    /// (exp(x k - m)), one pass over the tile fewer; otherwise the full logits and k = 1.
+    #[inline(always)]
+    fn prepare(&self, row: &mut [T], b: usize, i: usize, j0: usize) -> T {
+        if self.mask.is_none() && self.scale > T::zero() {
+            self.logits_scaled_by(row, b, i, j0, T::one());
+            self.scale
+        } else {
+            self.logits(row, b, i, j0);
+            T::one()
+        }
+    }
+
+    #[inline(always)]
+    fn logits_scaled_by(&self, row: &mut [T], b: usize, i: usize, j0: usize, scale: T) {
+        match &self.mask {
+            None if scale == T::one() => {}
+            None => row.iter_mut().for_each(|x| *x *= scale),
+            Some(m) => {
+                // SAFETY: (the Operand contract) the mask's (i, j) entries exist for j < S.
+                let base = unsafe { m.ptr.add(m.off[b]).offset(i as isize * m.rs + j0 as isize * m.cs) };
+                if m.cs == 1 {
+                    // SAFETY: a contiguous run of row.len() mask entries (see above).
+                    let mrow = unsafe { std::slice::from_raw_parts(base, row.len()) };
+                    row.iter_mut().zip(mrow).for_each(|(x, &a)| *x = *x * scale + a);
+                } else {
+                    // SAFETY: cs == 0: one mask entry broadcast along the row.
+                    let a = unsafe { *base };
+                    row.iter_mut().for_each(|x| *x = *x * scale + a);
+                }
+            }
+        }
+        let keep = self.causal_end(i).saturating_sub(j0).min(row.len());
+        row[keep..].iter_mut().for_each(|x| *x = T::neg_infinity());
+    }
+}
+
+/// exp(x k - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
+/// shapes LLVM vectorises.
+#[inline(always)]
+fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T, k: T) -> T {
+    for x in row.iter_mut() {
+        *x = (*x * k - m).fast_exp();
+    }
+    let mut acc = [T::zero(); 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let s = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
+    acc.iter().fold(s, |a, &b| a + b)
+}
+dispatch!(exp_sum_body, exp_sum_avx2, exp_sum, (row: &mut [T], m: T, k: T) -> T);
+
+#[inline(always)]
+fn max_body<T: AttnFloat>(row: &[T]) -> T {
+    let mut acc = [T::neg_infinity(); 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = if x > *a { x } else { *a };
+        }
+    }
+    let m = chunks.remainder().iter().fold(T::neg_infinity(), |a, &x| if x > a { x } else { a });
+    acc.iter().fold(m, |a, &x| if x > a { x } else { a })
+}
+dispatch!(max_body, max_avx2, row_max, (row: &[T]) -> T);
+
+/// Backward's dS = P * (dP - D) * scale, in place in `dp`.
+#[inline(always)]
+fn ds_body<T: AttnFloat>(p: &[T], dp: &mut [T], d: T, scale: T) {
+    for (g, &pv) in dp.iter_mut().zip(p) {
+        *g = pv * (*g - d) * scale;
+    }
+}
+dispatch!(ds_body, ds_avx2, ds_row, (p: &[T], dp: &mut [T], d: T, scale: T) -> ());
+
+/// Runs `task(0..n)` on the pool, or serially when the work is small.
+fn run_tasks(n: usize, macs: usize, task: &(dyn Fn(usize) + Sync)) {
+    if macs < SERIAL_MACS || rayon::current_num_threads() == 1 {
+        (0..n).for_each(task);
+    } else {
+        crate::parallel::for_each_part(n, task);
+    }
+}
+
+/// A mutable base pointer shared by tasks that write disjoint parts of one buffer.
+#[derive(Clone, Copy)]
+struct Out<T>(*mut T);
+// SAFETY: each task writes only its own rows (see each use).
+unsafe impl<T> Send for Out<T> {}
+// SAFETY: as Send.
+unsafe impl<T> Sync for Out<T> {}
+
+impl<T> Out<T> {
+    /// The pointer (a method, so closures capture the whole `Out`, which is Sync).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Forward: returns the output (bh, L, Ev) and the per-row logsumexp (bh, L) of the logits,
+/// +inf for a row whose keys are all masked out (its output is 0, its probabilities all 0).
+pub(crate) fn forward<T: AttnFloat>(pb: &Problem<T>) -> (Vec<T>, Vec<T>) {
+    let (l, s, ev) = (pb.l, pb.s, pb.ev);
+    let mut out = crate::tensor::alloc::filled(pb.bh * l * ev, T::zero());
+    let mut lse = crate::tensor::alloc::filled(pb.bh * l, T::infinity());
+    let nqb = l.div_ceil(BR);
+    let (po, pl) = (Out(out.as_mut_ptr()), Out(lse.as_mut_ptr()));
+    let task = |t: usize| {
+        let (b, qb) = (t / nqb, t % nqb);
+        let (i0, i1) = (qb * BR, ((qb + 1) * BR).min(l));
+        // SAFETY: task (b, qb) alone writes rows i0..i1 of matrix b of `out` and `lse`.
+        let (o, ls) = unsafe { (std::slice::from_raw_parts_mut(po.get().add((b * l + i0) * ev), (i1 - i0) * ev), std::slice::from_raw_parts_mut(pl.get().add(b * l + i0), i1 - i0)) };
+        forward_block(pb, b, i0, i1, o, ls);
+    };
+    let macs = pb.bh * l * s * (pb.e + ev);
+    run_tasks(pb.bh * nqb, macs, &task);
+    (out, lse)
+}
+
+/// Query rows i0..i1 of matrix b: `o` gets their output rows, `lse` their logsumexp.
+fn forward_block<T: AttnFloat>(pb: &Problem<T>, b: usize, i0: usize, i1: usize, o: &mut [T], lse: &mut [T]) {
+    let (br, s, e, ev) = (i1 - i0, pb.s, pb.e, pb.ev);
+    let mut m = vec![T::neg_infinity(); br];
+    let mut sum = vec![T::zero(); br];
+    let mut tile = vec![T::zero(); br * BC.min(s).max(1)];
+    // Keys past the last row's causal edge are masked for every row of the block.
+    let s_end = pb.causal_end(i1 - 1);
+    let mut j0 = 0;
+    while j0 < s_end {
+        let w = BC.min(s_end - j0);
+        let st = &mut tile[..br * w];
+        // SAFETY: q rows i0..i1 (br x e), k rows j0..j0+w read transposed (e x w), and the
+        // br x w tile are all in bounds; the tile is this task's own.
+        unsafe { gemm(Mat::rows(st.as_mut_ptr(), w), pb.q.at(b, i0), pb.k.at_t(b, j0), (br, e, w), false, 1) };
+        for r in 0..br {
+            let i = i0 + r;
+            let row = &mut st[r * w..(r + 1) * w];
+            let k = pb.prepare(row, b, i, j0);
+            // k > 0, so the max of the raw scores times k is the max of the logits.
+            let m_new = { let mx = row_max(row) * k; if mx > m[r] { mx } else { m[r] } };
+            if m_new == T::neg_infinity() {
+                row.iter_mut().for_each(|x| *x = T::zero());
+                continue;
+            }
+            let alpha = (m[r] - m_new).fast_exp();
+            sum[r] = sum[r] * alpha + exp_sum(row, m_new, k);
+            m[r] = m_new;
+            if alpha != T::one() {
+                o[r * ev..(r + 1) * ev].iter_mut().for_each(|x| *x *= alpha);
+            }
+            if let Some(d) = &pb.dropout {
+                d.apply(row, ((b * pb.l + i) * s + j0) as u64);
+            }
+        }
+        // SAFETY: o is br x ev (this task's rows), the tile br x w, v rows j0..j0+w (w x ev).
+        unsafe { gemm(Mat::rows(o.as_ptr(), ev), Mat::rows(st.as_ptr(), w), pb.v.at(b, j0), (br, w, ev), true, 1) };
+        j0 += w;
+    }
+    for r in 0..br {
+        if sum[r] > T::zero() {
+            let inv = T::one() / sum[r];
+            o[r * ev..(r + 1) * ev].iter_mut().for_each(|x| *x *= inv);
+            lse[r] = m[r] + sum[r].ln();
+        }
+    }
+}
+
+/// What backward computes: gradients for the matrices of the (expanded) problem, each
+/// (bh, rows, cols) contiguous; None where not needed.
+pub(crate) struct Grads<T> {
+    pub dq: Option<Vec<T>>,
+    pub dk: Option<Vec<T>>,
+    pub dv: Option<Vec<T>>,
+    /// The gradient of the logits (bh, L, S), for a float mask that requires grad.
+    pub dmask: Option<Vec<T>>,
+}
+
+/// Backward, given dO and O (both (bh, L, Ev) contiguous) and the forward's logsumexp.
+/// `need` = (dq, dk, dv, dmask).
+pub(crate) fn backward<T: AttnFloat>(pb: &Problem<T>, d_out: &[T], out: &[T], lse: &[T], need: (bool, bool, bool, bool)) -> Grads<T> {
+    let (bh, l, s, e, ev) = (pb.bh, pb.l, pb.s, pb.e, pb.ev);
+    // D_i = rowsum(dO_i * O_i) = sum_j P_ij dP_ij.
+    let dsum: Vec<T> = if ev == 0 {
+        vec![T::zero(); bh * l]
+    } else {
+        d_out.chunks(ev).zip(out.chunks(ev)).map(|(g, o)| g.iter().zip(o).fold(T::zero(), |a, (&x, &y)| a + x * y)).collect()
+    };
+    let nkb = s.div_ceil(BC_BWD).max(1);
+    // Tasks own key blocks (their dK, dV rows); dQ sums over key blocks, so when there are too
+    // few matrices to keep every thread busy, key blocks are split into parts, each with its
+    // own dQ buffer (summed at the end: linear memory, parts x bh x L x E).
+    let threads = rayon::current_num_threads();
+    let parts = if need.0 && bh < 2 * threads { (2 * threads).div_ceil(bh).min(nkb) } else { 1 }.max(1);
+    let mut dq = need.0.then(|| crate::tensor::alloc::filled(parts * bh * l * e, T::zero()));
+    let mut dk = need.1.then(|| crate::tensor::alloc::filled(bh * s * e, T::zero()));
+    let mut dv = need.2.then(|| crate::tensor::alloc::filled(bh * s * ev, T::zero()));
+    let mut dmask = need.3.then(|| crate::tensor::alloc::filled(bh * l * s, T::zero()));
+    let ptr = |v: &mut Option<Vec<T>>| v.as_mut().map(|v| Out(v.as_mut_ptr()));
+    let bufs = Bufs { dq: ptr(&mut dq), dk: ptr(&mut dk), dv: ptr(&mut dv), dmask: ptr(&mut dmask) };
+    let task = |t: usize| {
+        let (b, part) = (t / parts, t % parts);
+        let (kb0, kb1) = (nkb * part / parts, nkb * (part + 1) / parts);
+        backward_part(pb, b, (kb0 * BC_BWD, (kb1 * BC_BWD).min(s)), part, &bufs, d_out, lse, &dsum);
+    };
+    let macs = bh * l * s * (2 * e + 2 * ev);
+    run_tasks(bh * parts, macs, &task);
+    if let Some(buf) = dq.as_mut() {
+        let n = bh * l * e;
+        let (first, rest) = buf.split_at_mut(n);
+        for p in rest.chunks(n) {
+            first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
+        }
+        buf.truncate(n);
+    }
+    Grads { dq, dk, dv, dmask }
+}
+
+struct Bufs<T> {
+    dq: Option<Out<T>>,
+    dk: Option<Out<T>>,
+    dv: Option<Out<T>>,
+    dmask: Option<Out<T>>,
+}
+
+/// Key rows keys.0..keys.1 of matrix b against every query block.
+#[allow(clippy::too_many_arguments)]
+fn backward_part<T: AttnFloat>(pb: &Problem<T>, b: usize, keys: (usize, usize), part: usize, bufs: &Bufs<T>, d_out: &[T], lse: &[T], dsum: &[T]) {
+    let (bh, l, s, e, ev) = (pb.bh, pb.l, pb.s, pb.e, pb.ev);
+    let mut p = crate::tensor::alloc::filled(BR_BWD * BC_BWD, T::zero());
+    let mut pd = vec![T::zero(); if pb.dropout.is_some() { BR_BWD * BC_BWD } else { 0 }];
+    let mut dp = crate::tensor::alloc::filled(BR_BWD * BC_BWD, T::zero());
+    let mut j0 = keys.0;
+    while j0 < keys.1 {
+        let w = BC_BWD.min(keys.1 - j0);
+        // Query rows before j0 see none of these keys under causal masking.
+        let mut i0 = if pb.causal { j0.min(l) } else { 0 };
+        while i0 < l {
+            let br = BR_BWD.min(l - i0);
+            let (pt, dpt) = (&mut p[..br * w], &mut dp[..br * w]);
+            // SAFETY: in-bounds operand rows (as in forward); the tiles are this task's own.
+            unsafe { gemm(Mat::rows(pt.as_mut_ptr(), w), pb.q.at(b, i0), pb.k.at_t(b, j0), (br, pb.e, w), false, 1) };
+            for r in 0..br {
+                let row = &mut pt[r * w..(r + 1) * w];
+                let k = pb.prepare(row, b, i0 + r, j0);
+                exp_sum(row, lse[b * l + i0 + r], k);
+            }
+            // The dropped-out probabilities feed dV; P itself feeds dS.
+            let used: &[T] = match &pb.dropout {
+                Some(d) => {
+                    let pdt = &mut pd[..br * w];
+                    pdt.copy_from_slice(pt);
+                    for r in 0..br {
+                        d.apply(&mut pdt[r * w..(r + 1) * w], ((b * l + i0 + r) * s + j0) as u64);
+                    }
+                    pdt
+                }
+                None => pt,
+            };
+            let d_o = Mat::rows(d_out[(b * l + i0) * ev..].as_ptr(), ev);
+            if let Some(dv) = bufs.dv {
+                // SAFETY: dV rows j0..j0+w of matrix b belong to this task alone; the tile is
+                // read transposed (w x br), dO rows i0..i0+br are br x ev.
+                unsafe { gemm(Mat::rows(dv.get().add((b * s + j0) * ev), ev), Mat { ptr: used.as_ptr(), rs: 1, cs: w as isize }, d_o, (w, br, ev), true, 1) };
+            }
+            if bufs.dq.is_none() && bufs.dk.is_none() && bufs.dmask.is_none() {
+                i0 += br;
+                continue;
+            }
+            // SAFETY: dP tile br x w; dO rows (br x ev); v rows j0..j0+w read transposed.
+            unsafe { gemm(Mat::rows(dpt.as_mut_ptr(), w), d_o, pb.v.at_t(b, j0), (br, ev, w), false, 1) };
+            for r in 0..br {
+                let i = i0 + r;
+                let g = &mut dpt[r * w..(r + 1) * w];
+                if let Some(d) = &pb.dropout {
+                    d.apply(g, ((b * l + i) * s + j0) as u64);
+                }
+                let ds_scale = if bufs.dmask.is_some() { T::one() } else { pb.scale };
+                ds_row(&pt[r * w..(r + 1) * w], g, dsum[b * l + i], ds_scale);
+                if let Some(dm) = bufs.dmask {
+                    // SAFETY: (b, i, j0..j0+w) of dmask belongs to this task's key columns.
+                    let dst = unsafe { std::slice::from_raw_parts_mut(dm.get().add((b * l + i) * s + j0), w) };
+                    dst.copy_from_slice(g);
+                    g.iter_mut().for_each(|x| *x *= pb.scale);
+                }
+            }
+            if let Some(dq) = bufs.dq {
+                // SAFETY: this part's own dQ buffer, rows i0..i0+br of matrix b (br x e).
+                unsafe { gemm(Mat::rows(dq.get().add(((part * bh + b) * l + i0) * e), e), Mat::rows(dpt.as_ptr(), w), pb.k.at(b, j0), (br, w, e), true, 1) };
+            }
+            if let Some(dk) = bufs.dk {
+                // SAFETY: dK rows j0..j0+w of matrix b are this task's; dS read transposed.
+                unsafe { gemm(Mat::rows(dk.get().add((b * s + j0) * e), e), Mat { ptr: dpt.as_ptr(), rs: 1, cs: w as isize }, pb.q.at(b, i0), (w, br, e), true, 1) };
+            }
+            i0 += br;
+        }
+        j0 += w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_is_within_a_few_ulp_and_zero_at_minus_infinity() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let (got, want) = (x.fast_exp() as f64, (x as f64).exp());
+            worst = worst.max(((got - want) / want).abs());
+            x += 0.0137;
+        }
+        assert!(worst < 3e-7, "relative error {worst}");
+        assert_eq!(f32::NEG_INFINITY.fast_exp(), 0.0);
+        assert_eq!((-100.0f32).fast_exp(), 0.0);
+        assert!(f32::NAN.fast_exp().is_nan());
+        let mut row = vec![0.5f32; 21];
+        let s = exp_sum(&mut row, 1.0, 2.0);
+        assert!((s - 21.0).abs() < 1e-5 && row.iter().all(|&v| (v - 1.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn drop_mask_keeps_about_one_minus_p() {
+        let d = DropMask::new(0.25, 7);
+        let kept = (0..100_000u64).filter(|&c| d.factor::<f64>(c, 1.0) > 0.0).count();
+        assert!((kept as f64 / 1e5 - 0.75).abs() < 0.01, "{kept}");
+    }
+}
