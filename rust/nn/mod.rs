@@ -16,3 +16,5 @@ pub mod loss;
 pub mod norm;
 pub mod optim;
 pub mod pool;
+pub mod rnn;
+mod rnn_kernels;
