@@ -18,3 +18,4 @@ pub mod optim;
 pub mod pool;
 pub mod rnn;
 mod rnn_kernels;
+mod rnn_math;

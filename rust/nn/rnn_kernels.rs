@@ -6,6 +6,7 @@
 //! over all rows after the loop.
 
 use crate::ops::gemm::{gemm, Mat};
+use super::rnn_math::Gates;
 use crate::tensor::Float;
 
 /// The recurrence: PyTorch's LSTM (gates i, f, g, o), GRU (r, z, n) or Elman RNN.
@@ -130,13 +131,8 @@ fn fill_rows<T: Float>(dst: &mut [T], row: &[T]) {
     }
 }
 
-#[inline(always)]
-fn sigmoid<T: Float>(x: T) -> T {
-    T::one() / (T::one() + (-x).exp())
-}
-
 /// Runs the layer over every step. `c0` is empty for GRU and RNN.
-pub fn forward<T: Float>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dims, steps: &Steps) -> Forward<T> {
+pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dims, steps: &Steps) -> Forward<T> {
     let (h, po, gh) = (d.hidden, d.out, d.cell.gates() * d.hidden);
     let n = steps.rows();
     let lstm = d.cell == Cell::Lstm;
@@ -181,56 +177,69 @@ pub fn forward<T: Float>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
 
 /// LSTM gates of one step: `g` holds x W_ih^T + b_ih and becomes (i, f, g, o); `c` is the cell
 /// state, read and updated; `h` gets o * tanh(c).
-fn lstm_cell<T: Float>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
+fn lstm_cell<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(4 * width).zip(rec.chunks_exact(4 * width));
     for ((g, r), ((c, tc), h)) in rows.zip(c.chunks_exact_mut(width).zip(tc.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
-        let (gi, rest) = g.split_at_mut(width);
-        let (gf, rest) = rest.split_at_mut(width);
-        let (gg, go) = rest.split_at_mut(width);
-        let (ri, rest) = r.split_at(width);
-        let (rf, rest) = rest.split_at(width);
-        let (rg, ro) = rest.split_at(width);
-        for k in 0..width {
-            let i = sigmoid(gi[k] + ri[k]);
-            let f = sigmoid(gf[k] + rf[k]);
-            let gv = (gg[k] + rg[k]).tanh();
-            let o = sigmoid(go[k] + ro[k]);
-            let cv = f * c[k] + i * gv;
-            let t = cv.tanh();
-            (gi[k], gf[k], gg[k], go[k]) = (i, f, gv, o);
-            c[k] = cv;
-            tc[k] = t;
-            h[k] = o * t;
+        // Simple passes (sum, then one activation per gate, then the state) vectorise; one loop
+        // doing all of it per unit did not.
+        add_into(g, r);
+        let (ifg, o) = g.split_at_mut(3 * width);
+        let (i_f, gg) = ifg.split_at_mut(2 * width);
+        sigmoid_all(i_f);
+        tanh_all(gg);
+        sigmoid_all(o);
+        let (i, f) = i_f.split_at(width);
+        for ((c, &i), (&f, &gv)) in c.iter_mut().zip(i).zip(f.iter().zip(gg.iter())) {
+            *c = f * *c + i * gv;
+        }
+        tc.copy_from_slice(c);
+        tanh_all(tc);
+        for ((h, &o), &t) in h.iter_mut().zip(o.iter()).zip(tc.iter()) {
+            *h = o * t;
         }
     }
+}
+
+fn add_into<T: Float>(dst: &mut [T], src: &[T]) {
+    dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b);
+}
+
+fn sigmoid_all<T: Gates>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.sigmoid());
+}
+
+fn tanh_all<T: Gates>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.tanh_gate());
 }
 
 /// GRU gates of one step: `g` (x W_ih^T + b_ih) becomes (r, z, n); `hn` gets W_hn h + b_hn.
-fn gru_cell<T: Float>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
+fn gru_cell<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(3 * width).zip(rec.chunks_exact(3 * width));
     for ((g, r), ((hp, hn), h)) in rows.zip(hp.chunks_exact(width).zip(hn.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
-        let (gr, rest) = g.split_at_mut(width);
-        let (gz, gn) = rest.split_at_mut(width);
-        let (rr, rest) = r.split_at(width);
-        let (rz, rn) = rest.split_at(width);
-        for k in 0..width {
-            let rv = sigmoid(gr[k] + rr[k]);
-            let z = sigmoid(gz[k] + rz[k]);
-            let nv = (gn[k] + rv * rn[k]).tanh();
-            (gr[k], gz[k], gn[k]) = (rv, z, nv);
-            hn[k] = rn[k];
-            h[k] = (T::one() - z) * nv + z * hp[k];
+        let (rz, gn) = g.split_at_mut(2 * width);
+        let (r_rz, rn) = r.split_at(2 * width);
+        add_into(rz, r_rz);
+        sigmoid_all(rz);
+        let (rv, z) = rz.split_at(width);
+        hn.copy_from_slice(rn);
+        for ((n, &rv), &hn) in gn.iter_mut().zip(rv).zip(hn.iter()) {
+            *n += rv * hn;
+        }
+        tanh_all(gn);
+        for ((h, &z), (&nv, &hp)) in h.iter_mut().zip(z).zip(gn.iter().zip(hp)) {
+            *h = (T::one() - z) * nv + z * hp;
         }
     }
 }
 
-fn rnn_cell<T: Float>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
-    for ((g, r), h) in g.iter_mut().zip(rec).zip(h.iter_mut()) {
-        let pre = *g + *r;
-        let v = if relu { pre.max(T::zero()) } else { pre.tanh() };
-        *g = v;
-        *h = v;
+fn rnn_cell<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
+    add_into(g, rec);
+    if relu {
+        g.iter_mut().for_each(|v| *v = v.max(T::zero()));
+    } else {
+        tanh_all(g);
     }
+    h.copy_from_slice(g);
 }
 
 /// Gradients of one layer; None where not asked for.
