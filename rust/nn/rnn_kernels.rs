@@ -395,3 +395,29 @@ fn gru_cell_grad<T: Float>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_steps_offsets_and_order() {
+        let s = Steps::packed(&[3, 2, 2, 1], false);
+        assert_eq!(s.offsets, [0, 3, 5, 7]);
+        assert_eq!(s.rows(), 8);
+        assert_eq!(s.order(), [0, 1, 2, 3]);
+        assert_eq!(Steps::packed(&[3, 2, 2, 1], true).order(), [3, 2, 1, 0]);
+        let p = Steps::padded(3, 4, false);
+        assert_eq!((p.sizes, p.offsets), (vec![4; 3], vec![0, 4, 8]));
+    }
+
+    #[test]
+    fn batch_sizes_are_checked() {
+        use crate::nn::rnn::check_batch_sizes;
+        assert_eq!(check_batch_sizes("gru", &[3, 1], 4).unwrap(), [3, 1]);
+        assert!(check_batch_sizes("gru", &[1, 3], 4).is_err());
+        assert!(check_batch_sizes("gru", &[3, 0], 3).is_err());
+        assert!(check_batch_sizes("gru", &[3, 1], 5).is_err());
+        assert_eq!(check_batch_sizes("gru", &[], 0).unwrap(), Vec::<usize>::new());
+    }
+}
