@@ -43,7 +43,7 @@ __all__ = [
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
-    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_load_safetensors", "_save_safetensors",
+    "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
     "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
@@ -768,6 +768,48 @@ def _adaptive_max_pool(input: Tensor, output_size: Sequence[_int]) -> tuple[Tens
     """(output, int64 indices as `_max_pool`'s)."""
 def _max_unpool(input: Tensor, indices: Tensor, output_size: Sequence[_int]) -> Tensor:
     """Each input value written at its index in a zero output of spatial `output_size`."""
+
+# ---- recurrent layers (rust/nn/rnn.rs): one layer, one direction, a whole sequence ----------
+# Gate order and layout are PyTorch's. input is (T, B, I) time-major, or with batch_sizes a
+# packed (sum(batch_sizes), I) sequence (PackedSequence layout); reverse runs last step first.
+def _lstm_layer(
+    input: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    w_hr: Tensor | None = None,
+    batch_sizes: Tensor | Sequence[_int] | None = None,
+    reverse: _bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One LSTM layer (gates i, f, g, o): (output (T, B, H_out), h_n (B, H_out), c_n (B, H));
+    with w_hr (proj_size, H), h = w_hr @ (o * tanh(c)) and H_out = proj_size. One node
+    (MkldnnRnnLayerBackward0), once-differentiable."""
+def _gru_layer(
+    input: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    batch_sizes: Tensor | Sequence[_int] | None = None,
+    reverse: _bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer (gates r, z, n; n = tanh(W_in x + b_in + r * (W_hn h + b_hn))): (output, h_n)."""
+def _rnn_layer(
+    input: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: Literal["tanh", "relu"] = "tanh",
+    batch_sizes: Tensor | Sequence[_int] | None = None,
+    reverse: _bool = False,
+) -> tuple[Tensor, Tensor]:
+    """One Elman RNN layer, h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh): (output, h_n)."""
 
 # ---- io (rust/python/io.rs); fg.save / fg.load wrap these ------------------------------------
 def _save_safetensors(

@@ -18,3 +18,6 @@ pub mod loss;
 pub mod norm;
 pub mod optim;
 pub mod pool;
+pub mod rnn;
+mod rnn_kernels;
+mod rnn_math;

@@ -18,6 +18,7 @@ mod node;
 mod op_tables;
 mod optim;
 mod pool;
+mod rnn;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
@@ -54,6 +55,8 @@ mod core_module {
     use super::conv::{_conv, _conv_transpose, _fold, _unfold};
     #[pymodule_export]
     use super::pool::{_adaptive_avg_pool, _adaptive_max_pool, _avg_pool, _max_pool, _max_unpool};
+    #[pymodule_export]
+    use super::rnn::{_gru_layer, _lstm_layer, _rnn_layer};
     #[pymodule_export]
     use super::io::{_load_safetensors, _save_safetensors};
     #[pymodule_export]
