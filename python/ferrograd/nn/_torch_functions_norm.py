@@ -47,6 +47,5 @@ def embedding(weight: Tensor, indices: Tensor, padding_idx: int = -1, scale_grad
     """torch.embedding: the table first, and padding_idx=-1 meaning none (ATen's convention)."""
     from . import functional
 
-    if scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: scale_grad_by_freq and sparse are not implemented in ferrograd")
-    return functional.embedding(indices, weight, None if padding_idx < 0 else padding_idx)
+    return functional.embedding(indices, weight, None if padding_idx < 0 else padding_idx,
+                                scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)

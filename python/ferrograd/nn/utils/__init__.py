@@ -7,6 +7,7 @@ from . import parametrizations, parametrize, rnn
 from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from .convert_parameters import parameters_to_vector, vector_to_parameters
 from .mode_warnings import (
+    AttentionDropoutInEvalWarning,
     MixedModesWarning,
     ModeWarning,
     StatsUpdateWithoutGradWarning,
@@ -23,7 +24,7 @@ __all__ = [
     "clip_grad_norm_", "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
     "parameters_to_vector", "vector_to_parameters", "parametrize", "parametrizations", "weight_norm", "remove_weight_norm",
     "spectral_norm", "remove_spectral_norm", "rnn",
-    "MixedModesWarning", "ModeWarning", "StatsUpdateWithoutGradWarning", "UntrackedStatsWarning", "set_mode_warnings",
+    "AttentionDropoutInEvalWarning", "MixedModesWarning", "ModeWarning", "StatsUpdateWithoutGradWarning", "UntrackedStatsWarning", "set_mode_warnings",
     "ModeReport", "freeze_batchnorm", "inference", "mode_report", "update_bn",
     "ModelSummary", "SummaryRow", "summary",
 ]
