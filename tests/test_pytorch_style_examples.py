@@ -17,6 +17,11 @@ SCRIPTS = sorted(glob.glob(os.path.join(ROOT, "examples", "pytorch_style", "*.py
 
 def _run(script: str, backend: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, EXAMPLE_BACKEND=backend, PYTHONPATH=os.path.join(ROOT, "python"))
+    if backend == "torch":
+        # PyTorch starts a thread per core for these tiny models, which only adds contention on a
+        # small shared machine; one thread each unless the caller chose otherwise.
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env.setdefault("MKL_NUM_THREADS", "1")
     return subprocess.run([sys.executable, script], env=env, capture_output=True, text=True, timeout=180)
 
 
