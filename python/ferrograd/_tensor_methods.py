@@ -4,12 +4,15 @@ Written in Python on top of the core's differentiable ops (advanced indexing, wh
 reductions), so their gradients are the core's; the modules in `_methods/` hold them by family.
 Importing this module attaches every method to `fg.Tensor`, except where the core already defines
 that name (a native op always wins), and `__all__` lists the function forms `ferrograd` re-exports.
+The one exception is `_methods/conversion.py`, which wraps the core's `to`, `float` ... so that a
+conversion that changes nothing returns the tensor itself, as PyTorch's do.
 """
 
 from __future__ import annotations
 
 from . import _core, _functions
 from ._methods import (  # noqa: F401 (importing a family registers its methods)
+    conversion,
     creation,
     decompositions,
     elementwise,
