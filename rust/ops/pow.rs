@@ -28,7 +28,14 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return with_integer!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| T::from_i64(int_pow(p.to_i64(), q.to_i64()))));
     }
     let (x, y) = promoted(a, b, dtype)?;
-    let out = with_float!(dtype, "pow", T => zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?);
+    // `x ** 2` (losses, variances) as a multiply: the same correctly rounded value, and a loop
+    // that vectorises where powf is a libm call per element.
+    let square = y.numel() == 1 && y.item_f64()? == 2.0;
+    let out = with_float!(dtype, "pow", T => if square {
+        zip::<T, T>(&x, &y, "pow", |p: T, _| p * p)?
+    } else {
+        zip::<T, T>(&x, &y, "pow", |p: T, q: T| p.powf(q))?
+    });
     let out_saved = out.clone();
     record(out, &[a, b], || {
         Ok(Box::new(PowBackward {
@@ -91,7 +98,11 @@ impl Backward for PowBackward {
         let ga = if needs[0] {
             // g * b * a^(b-1), with PyTorch's convention that the gradient is 0 where b == 0.
             let d = with_float!(a.dtype(), "pow backward", T => {
-                let ab = zip::<T, T>(a, b, "pow", |x: T, e: T| if e == T::zero() { T::zero() } else { e * x.powf(e - T::one()) })?;
+                let ab = if b.numel() == 1 && b.item_f64()? == 2.0 {
+                    zip::<T, T>(a, b, "pow", |x: T, _| x + x)?
+                } else {
+                    zip::<T, T>(a, b, "pow", |x: T, e: T| if e == T::zero() { T::zero() } else { e * x.powf(e - T::one()) })?
+                };
                 zip::<T, T>(g, &ab, "pow", |gv: T, v: T| gv * v)?
             });
             Some(sum_to(&d, &self.sa)?)
