@@ -333,3 +333,75 @@ def test_reverse_matches_torch_bidirectional_backward_half(cell):
     states = h if cell == "lstm" else (h,)
     for g, s in zip(got[1:], states):
         np.testing.assert_allclose(g.numpy(), s.detach().numpy()[1], rtol=1e-10, atol=1e-12)
+
+
+# Steps large enough (batch x hidden x gates x hidden >= 2^20 multiply-adds) to be split by batch
+# rows across threads, each part doing its rows' product and gates: checked against the composed
+# per-step ops (float64 autograd, no shared code with the kernel) for outputs and every gradient.
+SPLIT_CASES = [("lstm", 128, 0, None), ("lstm", 128, 32, [24, 24, 20, 9, 3]), ("gru", 128, 0, [24, 24, 20, 9, 3]),
+               ("gru", 128, 0, None), ("rnn_tanh", 256, 0, None), ("rnn_relu", 256, 0, [24, 20, 20, 9])]
+
+
+@pytest.mark.parametrize("case", SPLIT_CASES, ids=[f"{c}-h{h}-proj{p}-{'packed' if s else 'padded'}" for c, h, p, s in SPLIT_CASES])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_steps_split_across_threads_match_the_composed_ops(case, reverse):
+    from ferrograd.nn.modules.rnn_cells import _gru_layer_composed, _lstm_layer_composed, _rnn_layer_composed
+
+    cell, hid, proj, packed = case
+    a = make(cell, t_len=4, batch=24, inp=8, hid=hid, proj=proj, packed=packed, seed=3)
+    a = {k: None if v is None else v * (0.3 if k.startswith("w") else 1.0) for k, v in a.items()}
+    names = [k for k, v in a.items() if v is not None]
+
+    def run(fn):
+        t = to_fg(a, requires_grad=True)
+        outs = fn(t)
+        loss = sum((o * fg.tensor(np.cos(np.arange(o.numel()).reshape(o.shape)))).sum() for o in outs)
+        loss.backward()
+        return [o.detach().numpy() for o in outs], [t[k].grad.numpy() for k in names]
+
+    def composed(t):
+        if cell == "lstm":
+            out, h, c = _lstm_layer_composed(t["x"], t["h0"], t["c0"], t["w_ih"], t["w_hh"], t["b_ih"], t["b_hh"], t["w_hr"],
+                                             batch_sizes=packed, reverse=reverse)
+            return out, h, c
+        if cell == "gru":
+            return _gru_layer_composed(t["x"], t["h0"], t["w_ih"], t["w_hh"], t["b_ih"], t["b_hh"], batch_sizes=packed,
+                                       reverse=reverse)
+        return _rnn_layer_composed(t["x"], t["h0"], t["w_ih"], t["w_hh"], t["b_ih"], t["b_hh"], cell[4:],
+                                   batch_sizes=packed, reverse=reverse)
+
+    got, got_g = run(lambda t: call(cell, t, batch_sizes=packed, reverse=reverse))
+    want, want_g = run(composed)
+    for g, w in zip(got + got_g, want + want_g):
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
+
+
+_THREADS_SCRIPT = """
+import hashlib, sys, numpy as np, ferrograd as fg
+sys.path.insert(0, sys.argv[1])
+from test_rnn_kernel import make, to_fg, call
+h = hashlib.sha256()
+for cell, hid in (("lstm", 128), ("gru", 128), ("rnn_tanh", 256)):
+    t = to_fg(make(cell, t_len=3, batch=24, inp=8, hid=hid, seed=5, dtype=np.float32), requires_grad=True)
+    outs = call(cell, t)
+    sum(o.sum() for o in outs).backward()
+    for o in list(outs) + [v.grad for v in t.values() if v is not None]:
+        h.update(o.detach().numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    import os
+    import pathlib
+    import subprocess
+    import sys
+
+    here = str(pathlib.Path(__file__).parent)
+    digests = set()
+    for threads in ("1", "3"):
+        env = dict(os.environ, RAYON_NUM_THREADS=threads)
+        run = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, here], env=env, capture_output=True, text=True,
+                             check=True, timeout=120)
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1

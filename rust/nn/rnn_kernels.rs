@@ -107,9 +107,15 @@ pub struct Forward<T> {
 }
 
 /// dst (m, n) = [dst +] a @ b, where a is stored (m, k) row-major, or (k, m) when `a_t`, and b
-/// (k, n), or (n, k) when `b_t`.
+/// (k, n), or (n, k) when `b_t`; on the pool's threads.
 #[allow(clippy::too_many_arguments)]
-fn mm<T: Float>(dst: &mut [T], a: &[T], a_t: bool, b: &[T], b_t: bool, (m, k, n): (usize, usize, usize), accumulate: bool) {
+fn mm<T: Float>(dst: &mut [T], a: &[T], a_t: bool, b: &[T], b_t: bool, mkn: (usize, usize, usize), accumulate: bool) {
+    mm_on(dst, a, a_t, b, b_t, mkn, accumulate, rayon::current_num_threads());
+}
+
+/// `mm` on up to `threads` threads (1 inside a step's row part).
+#[allow(clippy::too_many_arguments)]
+fn mm_on<T: Float>(dst: &mut [T], a: &[T], a_t: bool, b: &[T], b_t: bool, (m, k, n): (usize, usize, usize), accumulate: bool, threads: usize) {
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "rnn: product operands too short");
     if k == 0 {
         if !accumulate {
@@ -121,7 +127,50 @@ fn mm<T: Float>(dst: &mut [T], a: &[T], a_t: bool, b: &[T], b_t: bool, (m, k, n)
     let rhs = if b_t { Mat::rows_t(b.as_ptr(), k) } else { Mat::rows(b.as_ptr(), n) };
     // SAFETY: the lengths were checked above; dst is borrowed mutably, so it overlaps neither
     // operand, and a row-major destination has no two elements at one address.
-    unsafe { gemm(Mat::rows(dst.as_mut_ptr() as *const T, n), lhs, rhs, (m, k, n), accumulate, rayon::current_num_threads()) }
+    unsafe { gemm(Mat::rows(dst.as_mut_ptr() as *const T, n), lhs, rhs, (m, k, n), accumulate, threads) }
+}
+
+/// Below this many multiply-adds a step runs on the calling thread (a hand-off costs more).
+const STEP_SPLIT_MACS: usize = 1 << 20;
+
+/// How many row parts a step of `b` rows and `macs` multiply-adds runs as. A step is split by
+/// batch rows, each part doing its rows' product and then their gates, so the pointwise pass
+/// runs in parallel too and a step is one hand-off; a split by gate columns would need every
+/// gate of a unit in one part.
+fn step_parts(b: usize, macs: usize) -> usize {
+    if macs < STEP_SPLIT_MACS { 1 } else { rayon::current_num_threads().min(b / 4).max(1) }
+}
+
+/// Rows [r0, r1) of part `p` of `parts` over `b` rows.
+fn part_rows(p: usize, parts: usize, b: usize) -> (usize, usize) {
+    (b * p / parts, b * (p + 1) / parts)
+}
+
+/// A row-major buffer that the parts of a step write, each its own rows.
+#[derive(Clone, Copy)]
+struct Rows<T> {
+    ptr: *mut T,
+    width: usize,
+    len: usize,
+}
+// SAFETY: parts write disjoint row ranges (see `get`); the buffer outlives the step.
+unsafe impl<T> Send for Rows<T> {}
+// SAFETY: as Send.
+unsafe impl<T> Sync for Rows<T> {}
+
+impl<T> Rows<T> {
+    fn of(v: &mut [T], width: usize) -> Rows<T> {
+        Rows { ptr: v.as_mut_ptr(), width, len: v.len() }
+    }
+    /// Rows [r0, r1).
+    ///
+    /// # Safety
+    /// No other live reference may overlap these rows (each part asks for its own).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, r0: usize, r1: usize) -> &mut [T] {
+        assert!(r0 <= r1 && r1 * self.width <= self.len, "rnn: row range out of bounds");
+        std::slice::from_raw_parts_mut(self.ptr.add(r0 * self.width), (r1 - r0) * self.width)
+    }
 }
 
 /// The (cols, rows) transpose of a row-major (rows, cols) matrix.
@@ -171,24 +220,39 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
         let rows = |w: usize| off * w..(off + b) * w;
         h_prev[rows(po)].copy_from_slice(&hs[..b * po]);
-        let rec = &mut rec[..b * gh];
-        if let Some(bias) = p.b_hh {
-            fill_rows(rec, bias);
+        if lstm {
+            c_prev[rows(h)].copy_from_slice(&cs[..b * h]);
         }
-        mm(rec, &h_prev[rows(po)], false, &w_hh_t, false, (b, po, gh), p.b_hh.is_some());
-        let g = &mut gates[rows(gh)];
-        match d.cell {
-            Cell::Lstm => {
-                c_prev[rows(h)].copy_from_slice(&cs[..b * h]);
-                let dst = if p.w_hr.is_some() { &mut hc[..b * h] } else { &mut output[rows(po)] };
-                lstm_cell(g, rec, &mut cs[..b * h], &mut tanh_c[rows(h)], dst, h);
-                if let Some(w_hr) = p.w_hr {
-                    mm(&mut output[rows(po)], &hc[..b * h], false, w_hr, true, (b, h, po), false);
+        let hp = &h_prev[rows(po)];
+        let (rec_r, g_r, c_r, tc_r) = (Rows::of(&mut rec, gh), Rows::of(&mut gates, gh), Rows::of(&mut cs, h), Rows::of(&mut tanh_c, h));
+        let (out_r, hc_r, hn_r) = (Rows::of(&mut output, po), Rows::of(&mut hc, h), Rows::of(&mut hn, h));
+        let parts = step_parts(b, b * po * gh);
+        let part = |pi: usize| {
+            let (r0, r1) = part_rows(pi, parts, b);
+            let (m, hp) = (r1 - r0, &hp[r0 * po..r1 * po]);
+            // SAFETY: this part alone touches rows r0..r1 of the step (rows off + r0.. of the
+            // per-row buffers), and each `get` below is the only live reference to its rows.
+            unsafe {
+                let rec = rec_r.get(r0, r1);
+                if let Some(bias) = p.b_hh {
+                    fill_rows(rec, bias);
+                }
+                mm_on(rec, hp, false, &w_hh_t, false, (m, po, gh), p.b_hh.is_some(), 1);
+                let (g, out) = (g_r.get(off + r0, off + r1), out_r.get(off + r0, off + r1));
+                match d.cell {
+                    Cell::Lstm => {
+                        let dst = if p.w_hr.is_some() { hc_r.get(r0, r1) } else { &mut *out };
+                        lstm_cell(g, rec, c_r.get(r0, r1), tc_r.get(off + r0, off + r1), dst, h);
+                        if let Some(w_hr) = p.w_hr {
+                            mm_on(out, hc_r.get(r0, r1), false, w_hr, true, (m, h, po), false, 1);
+                        }
+                    }
+                    Cell::Gru => gru_cell(g, rec, hp, hn_r.get(off + r0, off + r1), out, h),
+                    Cell::RnnTanh | Cell::RnnRelu => rnn_cell(g, rec, out, d.cell == Cell::RnnRelu),
                 }
             }
-            Cell::Gru => gru_cell(g, rec, &h_prev[rows(po)], &mut hn[rows(h)], &mut output[rows(po)], h),
-            Cell::RnnTanh | Cell::RnnRelu => rnn_cell(g, rec, &mut output[rows(po)], d.cell == Cell::RnnRelu),
-        }
+        };
+        crate::parallel::for_each_part(parts, &part);
         hs[..b * po].copy_from_slice(&output[rows(po)]);
     }
     Forward { output, h_n: hs, c_n: cs, trace: Trace { gates, h_prev, c_prev, tanh_c, hn } }
@@ -312,32 +376,49 @@ pub fn backward<T: Float>(
     let mut dhc = vec![T::zero(); if proj { d.batch * h } else { 0 }];
     for t in steps.order().into_iter().rev() {
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
-        let rows = |w: usize| off * w..(off + b) * w;
-        if let Some(g) = dout {
-            dh[..b * po].iter_mut().zip(&g[rows(po)]).for_each(|(a, g)| *a += *g);
-        }
-        let g = &tr.gates[rows(gh)];
-        match d.cell {
-            Cell::Lstm => {
-                if let Some(w_hr) = p.w_hr {
-                    if want.w_hr {
-                        dh_rows[rows(po)].copy_from_slice(&dh[..b * po]);
+        let (dh_r, dc_r, dhc_r) = (Rows::of(&mut dh, po), Rows::of(&mut dc, h), Rows::of(&mut dhc, h));
+        let (dgx_r, dgh_r, dh_rows_r) = (Rows::of(&mut dgx, gh), Rows::of(&mut dgh, gh), Rows::of(&mut dh_rows, po));
+        let parts = step_parts(b, b * po * gh);
+        let part = |pi: usize| {
+            let (r0, r1) = part_rows(pi, parts, b);
+            let (m, (s0, s1)) = (r1 - r0, (off + r0, off + r1));
+            fn at<T>(v: &[T], w: usize, (s0, s1): (usize, usize)) -> &[T] {
+                &v[s0 * w..s1 * w]
+            }
+            let step = (s0, s1);
+            let g = at(&tr.gates, gh, step);
+            // SAFETY: this part alone touches rows r0..r1 of the step (rows off + r0.. of the
+            // per-row buffers), and each `get` below is the only live reference to its rows.
+            unsafe {
+                let dh = dh_r.get(r0, r1);
+                if let Some(gout) = dout {
+                    dh.iter_mut().zip(at(gout, po, step)).for_each(|(a, g)| *a += *g);
+                }
+                let dgx = dgx_r.get(s0, s1);
+                match d.cell {
+                    Cell::Lstm => {
+                        if let Some(w_hr) = p.w_hr {
+                            if want.w_hr {
+                                dh_rows_r.get(s0, s1).copy_from_slice(dh);
+                            }
+                            mm_on(dhc_r.get(r0, r1), dh, false, w_hr, false, (m, po, h), false, 1);
+                        }
+                        let dhc: &[T] = if proj { dhc_r.get(r0, r1) } else { dh };
+                        lstm_cell_grad(g, dhc, at(&tr.c_prev, h, step), at(&tr.tanh_c, h, step), dc_r.get(r0, r1), dgx, h);
                     }
-                    mm(&mut dhc[..b * h], &dh[..b * po], false, w_hr, false, (b, po, h), false);
+                    Cell::Gru => gru_cell_grad(g, at(&tr.hn, h, step), at(&tr.h_prev, po, step), dh, dgx, dgh_r.get(s0, s1), h),
+                    Cell::RnnTanh | Cell::RnnRelu => {
+                        let relu = d.cell == Cell::RnnRelu;
+                        for ((dg, &y), &dy) in dgx.iter_mut().zip(g).zip(dh.iter()) {
+                            *dg = if relu { if y > T::zero() { dy } else { T::zero() } } else { dy * (T::one() - y * y) };
+                        }
+                    }
                 }
-                let dhc = if proj { &dhc[..b * h] } else { &dh[..b * h] };
-                lstm_cell_grad(g, dhc, &tr.c_prev[rows(h)], &tr.tanh_c[rows(h)], &mut dc[..b * h], &mut dgx[rows(gh)], h);
+                let dg: &[T] = if gru { dgh_r.get(s0, s1) } else { dgx };
+                mm_on(dh, dg, false, p.w_hh, false, (m, gh, po), gru, 1);
             }
-            Cell::Gru => gru_cell_grad(g, &tr.hn[rows(h)], &tr.h_prev[rows(po)], &mut dh[..b * h], &mut dgx[rows(gh)], &mut dgh[rows(gh)], h),
-            Cell::RnnTanh | Cell::RnnRelu => {
-                let relu = d.cell == Cell::RnnRelu;
-                for ((dg, &y), &dy) in dgx[rows(gh)].iter_mut().zip(g).zip(&dh[..b * h]) {
-                    *dg = if relu { if y > T::zero() { dy } else { T::zero() } } else { dy * (T::one() - y * y) };
-                }
-            }
-        }
-        let dg = if gru { &dgh[rows(gh)] } else { &dgx[rows(gh)] };
-        mm(&mut dh[..b * po], dg, false, p.w_hh, false, (b, gh, po), gru);
+        };
+        crate::parallel::for_each_part(parts, &part);
     }
     let dgh = if gru { &dgh } else { &dgx };
     let mut out = Grads { h0: dh, c0: dc, ..Grads::default() };
