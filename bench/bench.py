@@ -379,6 +379,62 @@ def conv(args) -> Bench:
                          f"{len(ratios)} shapes ({', '.join(f'{r:.2f}' for r in ratios)}) (goal <= 0.8x)")
     return b
 
+# Sequence layers' train steps (forward, MSE to a fixed target, backward, Adam), batch-second
+# (T, B, features) unless the name says batch_first. The first of each kind is the sequence
+# issue's goal shape; the others show it is not a one-shape fast path.
+SEQ_CASES = [  # name, builder(nn), input shape, goal on fg/torch (None: family)
+    ("LSTM(256, 256, num_layers=2), T 64, batch 32", lambda nn: nn.LSTM(256, 256, num_layers=2), (64, 32, 256), 0.8),
+    ("LSTM(64, 64), T 64, batch 32", lambda nn: nn.LSTM(64, 64), (64, 32, 64), None),
+    ("LSTM(512, 512), T 32, batch 16", lambda nn: nn.LSTM(512, 512), (32, 16, 512), None),
+    ("GRU(256, 256, num_layers=2), T 64, batch 32", lambda nn: nn.GRU(256, 256, num_layers=2), (64, 32, 256), None),
+    ("LSTM(128, 128, bidirectional, batch_first), B 16, T 32",
+     lambda nn: nn.LSTM(128, 128, bidirectional=True, batch_first=True), (16, 32, 128), None),
+    ("TransformerEncoderLayer(128, 4, batch_first), B 32, T 64",
+     lambda nn: nn.TransformerEncoderLayer(128, 4, batch_first=True), (32, 64, 128), 0.8),
+    ("TransformerEncoderLayer(128, 4, norm_first, gelu), T 64, B 32",
+     lambda nn: nn.TransformerEncoderLayer(128, 4, norm_first=True, activation="gelu"), (64, 32, 128), None),
+    ("TransformerEncoderLayer(256, 8, 1024, batch_first), B 16, T 128",
+     lambda nn: nn.TransformerEncoderLayer(256, 8, 1024, batch_first=True), (16, 128, 256), None),
+]
+
+
+def sequences(args) -> Bench:
+    """Recurrent and Transformer layers' train steps (the sequence issue's benchmarks)."""
+    b = Bench(f"sequence layers, float32 train steps with Adam (best of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+    ratios = []
+    for name, build, shape, goal in SEQ_CASES:
+        xs = rng.standard_normal(shape, np.float32)
+        fns = {}
+        for lib in libs:
+            m = libmod(lib)
+            m.manual_seed(0)
+            model, x = build(m.nn), to_lib(lib, xs)
+            opt = m.optim.Adam(model.parameters(), lr=1e-3)
+
+            def step(model=model, opt=opt, x=x):
+                opt.zero_grad()
+                out = model(x)
+                out = out[0] if isinstance(out, tuple) else out
+                loss = (out - 0.1).square().mean()
+                loss.backward()
+                opt.step()
+
+            fns[lib] = step
+        t = best_times(fns, args.runs)
+        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        if "torch" in v:
+            r = v["fg"] / v["torch"]
+            ratios.append(r)
+            if goal is not None:
+                GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name} train step: fg/torch {r:.2f}x (goal <= {goal}x)")
+    if ratios:
+        gm = float(np.exp(np.mean(np.log(ratios))))
+        GOALS.append(f"     sequence layers: fg/torch geometric mean {gm:.2f}x over {len(ratios)} shapes "
+                     f"({', '.join(f'{r:.2f}' for r in ratios)})")
+    return b
+
 
 def footprint(args) -> Bench:
     """Wheel size and `import` time (the packaging issue's figures). The wheel is the newest one
@@ -414,7 +470,8 @@ def footprint(args) -> Bench:
 
 
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
-            "mlp": mlp_memory, "layers": layers, "training": training, "conv": conv, "footprint": footprint}
+            "mlp": mlp_memory, "layers": layers, "training": training, "conv": conv, "sequences": sequences,
+            "footprint": footprint}
 
 
 # --------------------------------------------------------------------------- main
