@@ -10,8 +10,11 @@ permutations where PyTorch's are, and for repeating under fg.manual_seed / fg.Ge
 
 from __future__ import annotations
 
+import ast
 import collections
+import functools
 import importlib.util
+import types
 import warnings
 
 import ferrograd as fg
@@ -65,15 +68,68 @@ IMPORT_LINES = [
 ]
 
 
+# What each path the lines import names in PyTorch 2.15 (test_import_line_is_a_pytorch_line
+# re-derives it from PyTorch where it is installed): a module, a class, a function, or else the
+# builtin container or "object".
+PYTORCH_KINDS = {
+    "module": ["torch.accelerator", "torch.backends.cudnn", "torch.backends.mkldnn", "torch.backends.mps",
+               "torch.backends.openmp", "torch.cuda.amp", "torch.utils.data", "torch.utils.data._utils.collate"],
+    "function": ["torch.get_default_dtype", "torch.get_num_threads", "torch.set_default_dtype", "torch.set_num_threads",
+                 "torch.use_deterministic_algorithms", "torch.utils.data._utils.collate.collate",
+                 "torch.utils.data._utils.collate.default_collate", "torch.utils.data._utils.collate.default_convert",
+                 "torch.utils.data.dataloader.default_collate", "torch.utils.data.dataloader.get_worker_info",
+                 "torch.utils.data.dataset.random_split", "torch.utils.data.default_collate",
+                 "torch.utils.data.default_convert", "torch.utils.data.get_worker_info", "torch.utils.data.random_split"],
+    "dict": ["torch.utils.data._utils.collate.default_collate_fn_map"],
+    "object": ["torch.backends.cuda.matmul", "torch.default_generator"],
+}  # fmt: skip
+# Every other path the lines import is a class.
+_PYTORCH_KIND = {path: kind for kind, paths in PYTORCH_KINDS.items() for path in paths}
+
+
+def _kind(obj) -> str:
+    if isinstance(obj, types.ModuleType):
+        return "module"
+    if isinstance(obj, type):
+        return "class"
+    if callable(obj):
+        return "function"
+    return type(obj).__name__ if type(obj).__module__ == "builtins" else "object"
+
+
+def _imported(line: str) -> dict[str, object]:
+    """Runs an import line and gives, for each path it names (`a.b.c` for `import a.b.c` and for
+    `from a.b import c`), the object the line made reachable under its bound name."""
+    ns: dict = {}
+    exec(line, ns)
+    node = ast.parse(line).body[0]
+    out = {}
+    for alias in node.names:
+        if isinstance(node, ast.Import):
+            head, *rest = alias.name.split(".")
+            out[alias.name] = ns[alias.asname] if alias.asname else functools.reduce(getattr, rest, ns[head])
+        else:
+            out[f"{node.module}.{alias.name}"] = ns[alias.asname or alias.name]
+    return out
+
+
+def _check_kinds(imported: dict[str, object], lib: str) -> None:
+    for path, obj in imported.items():
+        torch_path = "torch" + path.removeprefix(lib)
+        assert _kind(obj) == _PYTORCH_KIND.get(torch_path, "class"), f"{path} is {obj!r}"
+        if _kind(obj) == "module":  # the real module, not an alias of another
+            assert obj.__name__ == path
+
+
 @pytest.mark.parametrize("line", IMPORT_LINES)
 def test_import_line_works_with_ferrograd(line):
-    exec(line.replace("torch", "ferrograd"), {})
+    _check_kinds(_imported(line.replace("torch", "ferrograd")), "ferrograd")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch not installed")
 @pytest.mark.parametrize("line", IMPORT_LINES)
 def test_import_line_is_a_pytorch_line(line):
-    exec(line, {})
+    _check_kinds(_imported(line), "torch")
 
 
 def test_data_exports_pytorchs_names():

@@ -39,7 +39,7 @@ from collections import OrderedDict
 import numpy as np
 
 from . import _core
-from ._torch_zip import DTYPES
+from ._torch_zip_globals import DTYPES
 
 # ---- the pickle -------------------------------------------------------------------------------
 

@@ -135,6 +135,24 @@ def _always(a: Args) -> bool:
     return True
 
 
+def _torch_output_nan(case_id: str):
+    """`when` for a layer case: PyTorch's output has a NaN (its inputs being finite), e.g. where a
+    mask forbids every key of a query row."""
+
+    def when(a: Args) -> bool:
+        import torch
+        from harness import _flat, _run
+        from triage import all_cases
+
+        case = next(c for c in all_cases() if c.id == case_id)
+        out, _, err = _run(case.fn, torch, a)
+        out = getattr(out, "out", out)
+        return err is None and any(isinstance(t, torch.Tensor) and t.is_floating_point() and bool(t.isnan().any())
+                                   for _, t in _flat(out))
+
+    return when
+
+
 _BOOL_ARITH = ["__add__", "__radd__", "__mul__", "__rmul__", "__sub__", "__rsub__", "__pos__", "fg.add", "Tensor.add", "fg.mul", "Tensor.mul", "fg.sub", "Tensor.sub", "fg.maximum", "Tensor.maximum", "fg.minimum", "Tensor.minimum", "fg.max(a,", "b)", "fg.min(a,", "b)", "fg.relu", "Tensor.relu", "relu(F)", "add_(clone)", "add_(no", "grad)", "sub_(clone)", "sub_(no", "grad)", "mul_(clone)", "mul_(no", "grad)", "div_(clone)", "div_(no", "grad)", "__iadd__(clone)", "__iadd__(no", "grad)", "__isub__(clone)", "__isub__(no", "grad)", "__imul__(clone)", "__imul__(no", "grad)", "__itruediv__(clone)", "__itruediv__(no", "grad)", "Tensor.clamp", "fg.clamp(min=)", "Tensor.clip", "clamp_(clone)", "copy_(clone)", "copy_(no", "grad)", "add(alpha)", "sub(alpha)", "fg.pow", "Tensor.pow", "__pow__", "__rpow__", "__truediv__", "__rtruediv__", "fg.div", "Tensor.div"]
 _BITWISE = ["__and__", "__rand__", "__or__", "__ror__", "__xor__", "__rxor__", "__invert__"]
 _NAN_GRAD = ["fg.relu", "Tensor.relu", "relu(F)", "Tensor.max()", "Tensor.min()", "fg.maximum", "Tensor.maximum", "fg.minimum", "Tensor.minimum", "fg.max(a,", "b)", "fg.min(a,", "b)", "Tensor.max(dim)", "Tensor.min(dim)", "fg.max(dim)", "Tensor.clamp", "fg.clamp(min=)", "Tensor.clip", "clamp_(clone)"]
@@ -196,6 +214,17 @@ KNOWN: list[Known] = [
                                         T(np.ones(1, np.float32))]), 9,
           "clamp with tensor min/max: 0-d bounds raise TypeError, one-element bounds are read as numbers (no "
           "broadcasting, no gradient to the bounds); torch broadcasts tensor bounds", _always),
+    Known("nn.MultiheadAttention", Args([T(np.array([[0.0]], np.float32)), None, None, T(np.array([True])), None],
+                                        {"train": False, "ctor": {"embed_dim": 1, "num_heads": 1, "bias": False,
+                                                                  "add_bias_kv": False, "add_zero_attn": False,
+                                                                  "batch_first": False, "dtype": "float32",
+                                                                  "dropout": 0.0},
+                                         "seed": 0, "need_weights": True, "average_attn_weights": False,
+                                         "self_attention": True}), 9,
+          "deliberate, documented in F.multi_head_attention_forward's docstring: a query row whose keys are all "
+          "masked (key_padding_mask all True here) gives output 0 and weights 0 with need_weights=True, torch NaN "
+          "(torch gives zeros on its need_weights=False path, and so does ferrograd on both; PyTorch's own "
+          "scaled_dot_product_attention gives zeros too)", _torch_output_nan("nn.MultiheadAttention")),
 ]
 
 

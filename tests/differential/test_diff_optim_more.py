@@ -404,5 +404,4 @@ def test_signature_is_pytorchs(path, name):
 
     want = [(p.name, p.kind, p.default) for p in inspect.signature(_resolve(torch, path, name)).parameters.values()]
     got = [(p.name, p.kind, p.default) for p in inspect.signature(_resolve(fg, path, name)).parameters.values()]
-    if got != want:
-        raise Divergence(f"{path}.{name}: signature {got} vs torch {want}")
+    assert got == want, f"{path}.{name}: signature {got} vs torch {want}"
