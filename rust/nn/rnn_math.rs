@@ -37,9 +37,11 @@ impl Gates for f32 {
 }
 
 /// e^x for float32 without branches: x = n ln2 + r with |r| <= ln2 / 2, e^r by Cephes' expf
-/// polynomial, 2^n from the exponent bits. Inputs are clamped to where 2^n is a normal number
-/// (the result saturates at about 1.7e38 and 1.2e-38 rather than reaching inf or 0; a gate sees
-/// no difference).
+/// polynomial, 2^n from the exponent bits. The polynomial runs on inputs clamped to where 2^n is
+/// a normal number, and selects then give inf above 88.72 and 0 below -87.34, as libm's
+/// overflow and underflow do: a saturated gate must be exactly 0 or 1, because its derivative
+/// s (1 - s) multiplies the input in the weight gradient (6e-39 * inf is inf, 0 * inf is NaN
+/// as in PyTorch).
 // Cephes' coefficients as published (the float32 values they round to are the same).
 #[allow(clippy::excessive_precision)]
 #[inline(always)]
@@ -47,6 +49,7 @@ pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
     const ROUND: f32 = 12_582_912.0;
+    let x_in = x;
     let x = x.clamp(-87.0, 88.0);
     let shifted = x * LOG2E + ROUND;
     let n = shifted - ROUND;
@@ -54,7 +57,14 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = ((((1.987_569_2e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1) * r + 5.000_000_1e-1;
     let er = p * r * r + r + 1.0;
     let bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
-    er * f32::from_bits((bits.wrapping_add(127) << 23) & 0x7f80_0000)
+    let e = er * f32::from_bits((bits.wrapping_add(127) << 23) & 0x7f80_0000);
+    if x_in > 88.722_83 {
+        f32::INFINITY
+    } else if x_in < -87.336_55 {
+        0.0
+    } else {
+        e
+    }
 }
 
 /// tanh for float32 without branches: Cephes' odd polynomial below |x| = 0.625 (where
@@ -92,7 +102,9 @@ mod tests {
         assert_eq!(tanh_f32(0.0), 0.0);
         assert_eq!(tanh_f32(100.0), 1.0);
         assert_eq!(tanh_f32(-100.0), -1.0);
-        assert!(<f32 as Gates>::sigmoid(-200.0) < 1e-37 && <f32 as Gates>::sigmoid(200.0) == 1.0);
+        assert!(<f32 as Gates>::sigmoid(-200.0) == 0.0 && <f32 as Gates>::sigmoid(200.0) == 1.0);
+        assert!(<f32 as Gates>::sigmoid(f32::NEG_INFINITY) == 0.0 && <f32 as Gates>::sigmoid(f32::INFINITY) == 1.0);
+        assert!(exp_f32(89.0) == f32::INFINITY && exp_f32(-88.0) == 0.0 && exp_f32(88.7) < f32::INFINITY && exp_f32(-87.3) > 0.0);
         assert!(tanh_f32(f32::NAN).is_nan() && exp_f32(f32::NAN).is_nan());
     }
 }
