@@ -318,7 +318,8 @@ fn gru_cell<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T
 fn rnn_cell<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     add_into(g, rec);
     if relu {
-        g.iter_mut().for_each(|v| *v = v.max(T::zero()));
+        // Written so a NaN passes (f32::max would return the 0), as PyTorch's relu does.
+        g.iter_mut().for_each(|v| *v = if *v <= T::zero() { T::zero() } else { *v });
     } else {
         tanh_all(g);
     }
@@ -410,7 +411,7 @@ pub fn backward<T: Float>(
                     Cell::RnnTanh | Cell::RnnRelu => {
                         let relu = d.cell == Cell::RnnRelu;
                         for ((dg, &y), &dy) in dgx.iter_mut().zip(g).zip(dh.iter()) {
-                            *dg = if relu { if y > T::zero() { dy } else { T::zero() } } else { dy * (T::one() - y * y) };
+                            *dg = if relu { if y <= T::zero() { T::zero() } else { dy } } else { dy * (T::one() - y * y) };
                         }
                     }
                 }
