@@ -405,3 +405,19 @@ def test_results_do_not_depend_on_the_thread_count():
                              check=True, timeout=120)
         digests.add(run.stdout.strip())
     assert len(digests) == 1
+
+
+def test_non_finite_inputs_propagate_as_in_pytorch():
+    # relu keeps a NaN (PyTorch: out [nan, nan], h_n [nan]).
+    x = fg.tensor([[[float("nan")]], [[1.0]]])
+    out, h = _core._rnn_layer(x, fg.zeros(1, 1), fg.full((1, 1), 0.5), fg.full((1, 1), 0.5), None, None, "relu")
+    assert np.isnan(out.numpy()).all() and np.isnan(h.numpy()).all()
+    # A float32 gate saturated by an inf input is exactly 0 or 1: every gate of this LSTM is
+    # sigmoid(-inf) = 0 or tanh(-inf) = -1, so the output is exactly 0 and each weight gradient
+    # is 0 * -inf = NaN (PyTorch's values).
+    w_ih = fg.full((8, 1), 0.5, dtype=fg.float32, requires_grad=True)
+    out, h, c = _core._lstm_layer(fg.tensor([[[-float("inf")]]]), fg.zeros(1, 2), fg.zeros(1, 2), w_ih,
+                                  fg.full((8, 2), 0.1), None, None, None)
+    assert (out.detach().numpy() == 0).all() and (c.detach().numpy() == 0).all()
+    out.sum().backward()
+    assert np.isnan(w_ih.grad.numpy()).all()
