@@ -15,9 +15,10 @@ use crate::tensor::Float;
 
 mod tile;
 
-/// Query rows and key rows per forward tile: a 128 x 128 float32 score tile is 64 KiB (L2);
-/// 128 query rows share each packing of a K and V block (64 rows: twice the packings).
-const BR: usize = 128;
+/// Query rows and key rows per forward tile: a 132 x 128 float32 score tile is 66 KiB (L2);
+/// 132 query rows share each packing of a K and V block (64 rows: twice the packings). 132,
+/// not 128: the AVX2 tile products work in panels of 6 rows, and 128 would pad to 132 anyway.
+const BR: usize = 132;
 const BC: usize = 128;
 /// Backward tiles: three score-sized buffers per task.
 const BR_BWD: usize = 64;

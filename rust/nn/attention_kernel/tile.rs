@@ -58,6 +58,10 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
     let mut acc = vec![0f32; brp * ev];
     let mut m = vec![f32::NEG_INFINITY; br];
     let mut sum = vec![0f32; br];
+    let mut m_new = vec![0f32; br];
+    // Per row, exp(m_old - m_new): the factor the accumulated output is rescaled by before a
+    // key block adds to it. Padded to whole vectors (and the padding rows' factors are 1).
+    let mut alpha = vec![0f32; brp.div_ceil(8) * 8];
     let s_end = pb.causal_end(i1 - 1);
     let mut j0 = 0;
     while j0 < s_end {
@@ -76,32 +80,39 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
                 kernel_qk(qp.as_ptr().add(rp * MR * e), kp.as_ptr().add(cp * NR * e), e, tile.as_mut_ptr().add(rp * MR * wp + cp * NR), wp);
             }
         }
+        // The row maxima first, so the rescale factors exp(m_old - m_new) of the whole block
+        // go through the vector exp together.
+        let mut k = 1.0;
         for r in 0..br {
-            let i = i0 + r;
             let row = &mut tile[r * wp..r * wp + w];
-            let k = pb.prepare(row, b, i, j0);
-            let m_new = {
-                let mx = max_body(row) * k;
-                if mx > m[r] { mx } else { m[r] }
-            };
-            if m_new == f32::NEG_INFINITY {
+            k = pb.prepare(row, b, i0 + r, j0);
+            // k > 0, so the max of the raw scores times k is the max of the logits.
+            let mx = max_body(row) * k;
+            m_new[r] = if mx > m[r] { mx } else { m[r] };
+            // A row with no key left so far keeps factor 1 (exp(-inf - -inf) would be NaN).
+            alpha[r] = if m_new[r] == f32::NEG_INFINITY { 0.0 } else { m[r] - m_new[r] };
+        }
+        alpha[br..].fill(0.0);
+        for a in alpha.chunks_exact_mut(8) {
+            _mm256_storeu_ps(a.as_mut_ptr(), exp8(_mm256_loadu_ps(a.as_ptr())));
+        }
+        for r in 0..br {
+            let row = &mut tile[r * wp..r * wp + w];
+            if m_new[r] == f32::NEG_INFINITY {
                 row.iter_mut().for_each(|x| *x = 0.0);
                 continue;
             }
-            let alpha = (m[r] - m_new).fast_exp();
-            sum[r] = sum[r] * alpha + exp_sum(row, m_new, k);
-            m[r] = m_new;
-            if alpha != 1.0 {
-                acc[r * ev..(r + 1) * ev].iter_mut().for_each(|x| *x *= alpha);
-            }
+            sum[r] = sum[r] * alpha[r] + exp_sum(row, m_new[r], k);
+            m[r] = m_new[r];
             if let Some(d) = &pb.dropout {
-                d.apply(row, ((b * pb.l + i) * s + j0) as u64);
+                d.apply(row, ((b * pb.l + i0 + r) * s + j0) as u64);
             }
         }
         let v = pb.v.at(b, j0);
         for rp in 0..brp / MR {
             for cp in 0..ev / NR {
-                kernel_pv(tile.as_ptr().add(rp * MR * wp), wp, v.ptr.add(cp * NR), v.rs, w, acc.as_mut_ptr().add(rp * MR * ev + cp * NR), ev);
+                let at = rp * MR;
+                kernel_pv(tile.as_ptr().add(at * wp), wp, v.ptr.add(cp * NR), v.rs, w, acc.as_mut_ptr().add(at * ev + cp * NR), ev, alpha.as_ptr().add(at));
             }
         }
         j0 += w;
@@ -137,16 +148,19 @@ unsafe fn kernel_qk(a: *const f32, b: *const f32, e: usize, c: *mut f32, ldc: us
     }
 }
 
-/// c[r, 0..16] += sum_j p[r, j] v[j, 0..16] for j < w: MR rows of probabilities (row stride
-/// ldp) times w value rows (row stride ldv, contiguous within a row), accumulated into c.
+/// c[r, 0..16] = alpha[r] c[r, 0..16] + sum_j p[r, j] v[j, 0..16] for j < w: MR rows of
+/// probabilities (row stride ldp) times w value rows (row stride ldv, contiguous within a row),
+/// accumulated into c after the online softmax's rescale (folded in here: one pass fewer).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn kernel_pv(p: *const f32, ldp: usize, v: *const f32, ldv: isize, w: usize, c: *mut f32, ldc: usize) {
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_pv(p: *const f32, ldp: usize, v: *const f32, ldv: isize, w: usize, c: *mut f32, ldc: usize, alpha: *const f32) {
     let mut acc = [[_mm256_setzero_ps(); 2]; MR];
     for (r, row) in acc.iter_mut().enumerate() {
-        row[0] = _mm256_loadu_ps(c.add(r * ldc));
-        row[1] = _mm256_loadu_ps(c.add(r * ldc + 8));
+        let a = _mm256_broadcast_ss(&*alpha.add(r));
+        row[0] = _mm256_mul_ps(a, _mm256_loadu_ps(c.add(r * ldc)));
+        row[1] = _mm256_mul_ps(a, _mm256_loadu_ps(c.add(r * ldc + 8)));
     }
     for j in 0..w {
         let vj = v.offset(j as isize * ldv);
