@@ -13,9 +13,12 @@
 use crate::ops::gemm::{gemm, Mat};
 use crate::tensor::Float;
 
-/// Query rows and key rows per forward tile: a 128 x 128 float32 score tile is 64 KiB (L2);
-/// 128 query rows share each packing of a K and V block (64 rows: twice the packings).
-const BR: usize = 128;
+mod tile;
+
+/// Query rows and key rows per forward tile: a 132 x 128 float32 score tile is 66 KiB (L2);
+/// 132 query rows share each packing of a K and V block (64 rows: twice the packings). 132,
+/// not 128: the AVX2 tile products work in panels of 6 rows, and 128 would pad to 132 anyway.
+const BR: usize = 132;
 const BC: usize = 128;
 /// Backward tiles: three score-sized buffers per task.
 const BR_BWD: usize = 64;
@@ -26,6 +29,10 @@ const SERIAL_MACS: usize = 1 << 18;
 /// The f32 exp the tiles use (a polynomial that vectorises; libm's expf does not); f64 keeps std.
 pub(crate) trait AttnFloat: Float {
     fn fast_exp(self) -> Self;
+    /// Runs `forward_block` on a faster path for this type and CPU, if there is one.
+    fn forward_block_fast(_pb: &Problem<Self>, _b: usize, _i0: usize, _i1: usize, _o: &mut [Self], _lse: &mut [Self]) -> bool {
+        false
+    }
 }
 
 impl AttnFloat for f64 {
@@ -36,6 +43,17 @@ impl AttnFloat for f64 {
 }
 
 impl AttnFloat for f32 {
+    fn forward_block_fast(pb: &Problem<f32>, b: usize, i0: usize, i1: usize, o: &mut [f32], lse: &mut [f32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if tile::usable(pb) {
+            // SAFETY: the CPU has AVX2 and FMA and the value layout fits (`usable`); the operands
+            // keep the `Operand` contract.
+            unsafe { tile::forward_block(pb, b, i0, i1, o, lse) };
+            return true;
+        }
+        false
+    }
+
     /// Cephes' expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial (within 2 ulp),
     /// 2^n put in the exponent bits. n comes from the float "magic number" rounding, and the
     /// range checks are selects, so a loop of these vectorises. Below -87.3 (and at -inf, a
@@ -300,7 +318,9 @@ pub(crate) fn forward<T: AttnFloat>(pb: &Problem<T>) -> (Vec<T>, Vec<T>) {
         let (i0, i1) = (qb * BR, ((qb + 1) * BR).min(l));
         // SAFETY: task (b, qb) alone writes rows i0..i1 of matrix b of `out` and `lse`.
         let (o, ls) = unsafe { (std::slice::from_raw_parts_mut(po.get().add((b * l + i0) * ev), (i1 - i0) * ev), std::slice::from_raw_parts_mut(pl.get().add(b * l + i0), i1 - i0)) };
-        forward_block(pb, b, i0, i1, o, ls);
+        if !T::forward_block_fast(pb, b, i0, i1, o, ls) {
+            forward_block(pb, b, i0, i1, o, ls);
+        }
     };
     let macs = pb.bh * l * s * (pb.e + ev);
     run_tasks(pb.bh * nqb, macs, &task);
