@@ -351,3 +351,46 @@ def test_against_pytorch_directly():
         f_out.backward(fg.tensor(g))
         for a, b in ((fq, tq), (fk, tk), (fv, tv)):
             np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=5e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("head_dim", [1, 16])  # 16: float32 takes the AVX2 tile path where the CPU has it
+def test_nan_scores_give_nan_rows_not_masked_zeros(dtype, head_dim):
+    # A NaN in a query row makes every score of the row NaN. PyTorch 2.15 returns NaN for that row
+    # and NaN value gradients (for q = [[nan], [0.5]], k = v = [[1], [2], [3]]: [nan, 2.3201566]);
+    # the row must not be taken for one whose keys are all masked (zeros).
+    r = np.random.default_rng(0)
+    q, k, v = (r.normal(size=(2, 5, head_dim)).astype(dtype) for _ in range(3))
+    q[0, 1, 0] = np.nan
+    tq, tk, tv = (fg.tensor(a, requires_grad=True) for a in (q, k, v))
+    out = _core._sdpa(tq, tk, tv, None, 0.0, False, None, False)
+    o = out.detach().numpy()
+    assert np.isnan(o[0, 1]).all()
+    rest = np.ones(o.shape[:2], bool)
+    rest[0, 1] = False
+    want = reference(q, k, v)
+    np.testing.assert_allclose(o[rest], want[rest], rtol=1e-5, atol=1e-5)
+    out.sum().backward()
+    assert np.isnan(tv.grad.numpy()[0]).all() and np.isfinite(tv.grad.numpy()[1]).all()
+    assert np.isnan(tq.grad.numpy()[0, 1]).all() and np.isfinite(tq.grad.numpy()[1]).all()
+    # A NaN key poisons every row of its matrix, here through the finite scores' sum.
+    k2 = k.copy()
+    k2[1, 3, 0] = np.nan
+    o2 = _core._sdpa(fg.tensor(q), fg.tensor(k2), fg.tensor(v), None, 0.0, False, None, False).numpy()
+    assert np.isnan(o2[1]).all() and np.isnan(o2[0, 1]).all()
+
+
+def test_infinite_scores_of_both_signs_give_nan_gradients_as_pytorch():
+    # Scores [-inf, +inf]: softmax is NaN for the whole row in PyTorch, so is every value gradient.
+    q = fg.tensor([[float("inf")]], requires_grad=True)
+    k = fg.tensor([[-1.0], [2.0]], requires_grad=True)
+    v = fg.tensor([[1.0], [3.0]], requires_grad=True)
+    _core._sdpa(q, k, v, None, 0.0, False, None, False).sum().backward()
+    assert np.isnan(v.grad.numpy()).all()
+
+
+def test_no_queries_backward_gives_empty_gradients():
+    q = fg.zeros(1, 0, 4, requires_grad=True)
+    k, v = fg.zeros(1, 3, 4, requires_grad=True), fg.zeros(1, 3, 4, requires_grad=True)
+    _core._sdpa(q, k, v, None, 0.0, False, None, False).sum().backward()
+    assert tuple(q.grad.shape) == (1, 0, 4) and (k.grad.numpy() == 0).all() and (v.grad.numpy() == 0).all()

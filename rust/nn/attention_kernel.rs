@@ -239,6 +239,15 @@ impl<T: AttnFloat> Problem<T> {
     }
 }
 
+/// The running max of a row whose scores so far are all NaN or -inf with at least one NaN (a
+/// NaN in the query makes every score of its row NaN, and the max ignores NaN): NaN, so the
+/// row's sum, output and logsumexp come out NaN as in PyTorch instead of the zeros of a row
+/// whose keys are all masked.
+#[inline(always)]
+fn nan_row_max<T: AttnFloat>() -> T {
+    T::nan()
+}
+
 /// exp(x k - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
 /// shapes LLVM vectorises.
 #[inline(always)]
@@ -347,10 +356,13 @@ fn forward_block<T: AttnFloat>(pb: &Problem<T>, b: usize, i0: usize, i1: usize, 
             let row = &mut st[r * w..(r + 1) * w];
             let k = pb.prepare(row, b, i, j0);
             // k > 0, so the max of the raw scores times k is the max of the logits.
-            let m_new = { let mx = row_max(row) * k; if mx > m[r] { mx } else { m[r] } };
+            let mut m_new = { let mx = row_max(row) * k; if mx > m[r] { mx } else { m[r] } };
             if m_new == T::neg_infinity() {
-                row.iter_mut().for_each(|x| *x = T::zero());
-                continue;
+                if !row.iter().any(|x| x.is_nan()) {
+                    row.iter_mut().for_each(|x| *x = T::zero());
+                    continue;
+                }
+                m_new = nan_row_max();
             }
             let alpha = (m[r] - m_new).fast_exp();
             sum[r] = sum[r] * alpha + exp_sum(row, m_new, k);
@@ -367,7 +379,8 @@ fn forward_block<T: AttnFloat>(pb: &Problem<T>, b: usize, i0: usize, i1: usize, 
         j0 += w;
     }
     for r in 0..br {
-        if sum[r] > T::zero() {
+        if sum[r] > T::zero() || sum[r].is_nan() {
+            // sum > 0, or NaN (see `nan_row_max`): then the output row and lse are NaN too.
             let inv = T::one() / sum[r];
             o[r * ev..(r + 1) * ev].iter_mut().for_each(|x| *x *= inv);
             lse[r] = m[r] + sum[r].ln();
@@ -417,7 +430,7 @@ pub(crate) fn backward<T: AttnFloat>(pb: &Problem<T>, d_out: &[T], out: &[T], ls
     if let Some(buf) = dq.as_mut() {
         let n = bh * l * e;
         let (first, rest) = buf.split_at_mut(n);
-        for p in rest.chunks(n) {
+        for p in rest.chunks(n.max(1)) {
             first.iter_mut().zip(p).for_each(|(a, &b)| *a += b);
         }
         buf.truncate(n);

@@ -89,6 +89,9 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
             // k > 0, so the max of the raw scores times k is the max of the logits.
             let mx = max_body(row) * k;
             m_new[r] = if mx > m[r] { mx } else { m[r] };
+            if m_new[r] == f32::NEG_INFINITY && row.iter().any(|x| x.is_nan()) {
+                m_new[r] = super::nan_row_max();
+            }
             // A row with no key left so far keeps factor 1 (exp(-inf - -inf) would be NaN).
             alpha[r] = if m_new[r] == f32::NEG_INFINITY { 0.0 } else { m[r] - m_new[r] };
         }
@@ -118,7 +121,8 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
         j0 += w;
     }
     for r in 0..br {
-        if sum[r] > 0.0 {
+        if sum[r] > 0.0 || sum[r].is_nan() {
+            // sum > 0, or NaN (a NaN score): the output row and lse are NaN then.
             let inv = 1.0 / sum[r];
             o[r * ev..(r + 1) * ev].iter_mut().zip(&acc[r * ev..(r + 1) * ev]).for_each(|(x, &a)| *x = a * inv);
             lse[r] = m[r] + sum[r].ln();
