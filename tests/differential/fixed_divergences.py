@@ -160,4 +160,10 @@ FIXED: list[Known] = [
     Known("Tensor.logsumexp", Args([T(np.zeros((0,), np.float32), grad=True)], {"dim": 0, "keepdim": False}), 6,
           "logsumexp over an empty dim: result does not require grad, torch's does (also cat of empty tensors "
           "drops requires_grad)", _empty, ("fg.logsumexp",)),
+    Known("leaf.add_(grad)", Args([T(np.zeros(4, np.float32), view=(("step", 0, 2),)),
+                                   T(np.array(1.0, np.float32), grad=True)]), 6,
+          "b = zeros(4); b[::2].add_(y) with y requiring grad: at first b stayed out of the graph (y.grad None after "
+          "b.sum().backward(), a silently lost gradient); then refused on purpose; now views rewrite their base's "
+          "history (CopySlices) and the repro agrees with torch",
+          lambda a: isinstance(a.inputs[0], T) and bool(a.inputs[0].view) and not a.inputs[0].grad),
 ]
