@@ -11,6 +11,7 @@ pub mod nn;
 pub mod ops;
 pub mod parallel;
 pub mod random;
+pub mod simd;
 pub mod tensor;
 
 #[cfg(feature = "python")]

@@ -7,8 +7,8 @@
 //!
 //! The tile products run on `ops::gemm` (single-threaded each; the parallelism is across tasks).
 //! The softmax of a tile is the other hot loop: a polynomial exp in float32, written so it
-//! vectorises, and compiled a second time for AVX2 (picked at run time: the crate targets
-//! baseline x86-64).
+//! vectorises, and compiled a second time for AVX2 + FMA (`crate::multiversion!`, picked at run
+//! time: the crate targets baseline x86-64).
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::tensor::Float;
@@ -79,33 +79,6 @@ impl AttnFloat for f32 {
         let pow2n = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127) << 23);
         if self < LO { 0.0 } else { p * pow2n }
     }
-}
-
-/// Whether the AVX2 copies of the row loops can run here (checked once).
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    use std::sync::OnceLock;
-    static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| is_x86_feature_detected!("avx2"))
-}
-
-/// Calls `$generic::<T>(args)` compiled twice: for AVX2 when the CPU has it, else for baseline.
-macro_rules! dispatch {
-    ($body:ident, $avx:ident, $plain:ident, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        unsafe fn $avx<T: AttnFloat>($($arg: $ty),*) -> $ret {
-            $body::<T>($($arg),*)
-        }
-        fn $plain<T: AttnFloat>($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            if has_avx2() {
-                // SAFETY: the CPU supports AVX2 (checked at run time just above).
-                return unsafe { $avx::<T>($($arg),*) };
-            }
-            $body::<T>($($arg),*)
-        }
-    };
 }
 
 /// One (batch, head) matrix per entry of `off`: element (b, i, j) at `ptr + off[b] + i rs + j cs`.
@@ -265,7 +238,7 @@ fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T, k: T) -> T {
     let s = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
     acc.iter().fold(s, |a, &b| a + b)
 }
-dispatch!(exp_sum_body, exp_sum_avx2, exp_sum, (row: &mut [T], m: T, k: T) -> T);
+crate::multiversion!(exp_sum_body, exp_sum_avx2, exp_sum, AttnFloat, (row: &mut [T], m: T, k: T) -> T);
 
 #[inline(always)]
 fn max_body<T: AttnFloat>(row: &[T]) -> T {
@@ -279,7 +252,7 @@ fn max_body<T: AttnFloat>(row: &[T]) -> T {
     let m = chunks.remainder().iter().fold(T::neg_infinity(), |a, &x| if x > a { x } else { a });
     acc.iter().fold(m, |a, &x| if x > a { x } else { a })
 }
-dispatch!(max_body, max_avx2, row_max, (row: &[T]) -> T);
+crate::multiversion!(max_body, max_avx2, row_max, AttnFloat, (row: &[T]) -> T);
 
 /// Backward's dS = P * (dP - D) * scale, in place in `dp`.
 #[inline(always)]
@@ -288,7 +261,7 @@ fn ds_body<T: AttnFloat>(p: &[T], dp: &mut [T], d: T, scale: T) {
         *g = pv * (*g - d) * scale;
     }
 }
-dispatch!(ds_body, ds_avx2, ds_row, (p: &[T], dp: &mut [T], d: T, scale: T) -> ());
+crate::multiversion!(ds_body, ds_avx2, ds_row, AttnFloat, (p: &[T], dp: &mut [T], d: T, scale: T) -> ());
 
 /// Runs `task(0..n)` on the pool, or serially when the work is small.
 fn run_tasks(n: usize, macs: usize, task: &(dyn Fn(usize) + Sync)) {

@@ -260,7 +260,8 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
 
 /// LSTM gates of one step: `g` holds x W_ih^T + b_ih and becomes (i, f, g, o); `c` is the cell
 /// state, read and updated; `h` gets o * tanh(c).
-fn lstm_cell<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
+#[inline(always)]
+fn lstm_cell_body<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(4 * width).zip(rec.chunks_exact(4 * width));
     for ((g, r), ((c, tc), h)) in rows.zip(c.chunks_exact_mut(width).zip(tc.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         // Simple passes (sum, then one activation per gate, then the state) vectorise; one loop
@@ -283,20 +284,26 @@ fn lstm_cell<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mu
     }
 }
 
+crate::multiversion!(lstm_cell_body, lstm_cell_avx2, lstm_cell, Gates, (g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) -> ());
+
+#[inline(always)]
 fn add_into<T: Float>(dst: &mut [T], src: &[T]) {
     dst.iter_mut().zip(src).for_each(|(a, &b)| *a += b);
 }
 
+#[inline(always)]
 fn sigmoid_all<T: Gates>(v: &mut [T]) {
     v.iter_mut().for_each(|x| *x = x.sigmoid());
 }
 
+#[inline(always)]
 fn tanh_all<T: Gates>(v: &mut [T]) {
     v.iter_mut().for_each(|x| *x = x.tanh_gate());
 }
 
 /// GRU gates of one step: `g` (x W_ih^T + b_ih) becomes (r, z, n); `hn` gets W_hn h + b_hn.
-fn gru_cell<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
+#[inline(always)]
+fn gru_cell_body<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(3 * width).zip(rec.chunks_exact(3 * width));
     for ((g, r), ((hp, hn), h)) in rows.zip(hp.chunks_exact(width).zip(hn.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         let (rz, gn) = g.split_at_mut(2 * width);
@@ -315,7 +322,10 @@ fn gru_cell<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T
     }
 }
 
-fn rnn_cell<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
+crate::multiversion!(gru_cell_body, gru_cell_avx2, gru_cell, Gates, (g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) -> ());
+
+#[inline(always)]
+fn rnn_cell_body<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     add_into(g, rec);
     if relu {
         // Written so a NaN passes (f32::max would return the 0), as PyTorch's relu does.
@@ -325,6 +335,8 @@ fn rnn_cell<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     }
     h.copy_from_slice(g);
 }
+
+crate::multiversion!(rnn_cell_body, rnn_cell_avx2, rnn_cell, Gates, (g: &mut [T], rec: &[T], h: &mut [T], relu: bool) -> ());
 
 /// Gradients of one layer; None where not asked for.
 #[derive(Default)]
@@ -460,7 +472,8 @@ fn column_sums<T: Float>(m: &[T], width: usize) -> Vec<T> {
 
 /// One LSTM step backwards: `dhc` is the gradient of o * tanh(c); `dc` the cell state's, read
 /// and replaced by the previous step's; `dg` gets the pre-activation gate gradients.
-fn lstm_cell_grad<T: Float>(g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T], dg: &mut [T], width: usize) {
+#[inline(always)]
+fn lstm_cell_grad_body<T: Float>(g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T], dg: &mut [T], width: usize) {
     let rows = g.chunks_exact(4 * width).zip(dg.chunks_exact_mut(4 * width));
     let state = dhc.chunks_exact(width).zip(cp.chunks_exact(width)).zip(tc.chunks_exact(width).zip(dc.chunks_exact_mut(width)));
     for ((g, dg), ((dhc, cp), (tc, dc))) in rows.zip(state) {
@@ -477,9 +490,12 @@ fn lstm_cell_grad<T: Float>(g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T]
     }
 }
 
+crate::multiversion!(lstm_cell_grad_body, lstm_cell_grad_avx2, lstm_cell_grad, Float, (g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T], dg: &mut [T], width: usize) -> ());
+
 /// One GRU step backwards: `dh` is read and replaced by its direct part z * dh (the product with
 /// W_hh is added after); `dgx` and `dgh` get the gate gradients towards input and recurrence.
-fn gru_cell_grad<T: Float>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut [T], dgh: &mut [T], width: usize) {
+#[inline(always)]
+fn gru_cell_grad_body<T: Float>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut [T], dgh: &mut [T], width: usize) {
     let rows = g.chunks_exact(3 * width).zip(dgx.chunks_exact_mut(3 * width).zip(dgh.chunks_exact_mut(3 * width)));
     let state = hn.chunks_exact(width).zip(hp.chunks_exact(width)).zip(dh.chunks_exact_mut(width));
     for ((g, (dgx, dgh)), ((hn, hp), dh)) in rows.zip(state) {
@@ -496,6 +512,8 @@ fn gru_cell_grad<T: Float>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut 
         }
     }
 }
+
+crate::multiversion!(gru_cell_grad_body, gru_cell_grad_avx2, gru_cell_grad, Float, (g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut [T], dgh: &mut [T], width: usize) -> ());
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,38 @@
+//! Loops compiled twice, for baseline x86-64 and for AVX2 + FMA, with the copy picked at run time.
+//!
+//! The wheel targets baseline x86-64 (SSE2) so that it runs on any x86-64 CPU. A pointwise
+//! loop compiled that way uses 4-lane vectors and no fused multiply-add. The same source
+//! compiled with `#[target_feature(enable = "avx2,fma")]` gets 8 lanes and FMA. That is twice
+//! the width for the gate passes of the recurrent layers and for the softmax rows of attention.
+//! The body must be `#[inline(always)]`, and so must every helper it calls, so that all of it
+//! is compiled inside the AVX2 copy.
+
+/// Whether the CPU has AVX2 and FMA (checked once).
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx2_fma() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+}
+
+/// `multiversion!(body, avx_copy, name, Bound, (args) -> ret)` defines `fn name<T: Bound>(args)
+/// -> ret`, which calls `body::<T>(args)` compiled for AVX2 + FMA when the CPU has both, and
+/// the baseline copy otherwise.
+#[macro_export]
+macro_rules! multiversion {
+    ($body:ident, $avx:ident, $plain:ident, $bound:path, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn $avx<T: $bound>($($arg: $ty),*) -> $ret {
+            $body::<T>($($arg),*)
+        }
+        fn $plain<T: $bound>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            if $crate::simd::has_avx2_fma() {
+                // SAFETY: the CPU has AVX2 and FMA (checked at run time just above).
+                return unsafe { $avx::<T>($($arg),*) };
+            }
+            $body::<T>($($arg),*)
+        }
+    };
+}
