@@ -336,9 +336,10 @@ def test_reverse_matches_torch_bidirectional_backward_half(cell):
 
 
 # Steps large enough (batch x hidden x gates x hidden >= 2^20 multiply-adds) to be split by batch
-# rows across threads, each part doing its rows' product and gates: checked against the composed
+# rows across threads, each part doing its rows' product and gates (or, hidden 512, by W_hh's
+# columns): checked against the composed
 # per-step ops (float64 autograd, no shared code with the kernel) for outputs and every gradient.
-SPLIT_CASES = [("lstm", 128, 0, None), ("lstm", 128, 32, [24, 24, 20, 9, 3]), ("gru", 128, 0, [24, 24, 20, 9, 3]),
+SPLIT_CASES = [("lstm", 128, 0, None), ("lstm", 512, 0, [24, 20, 8]), ("gru", 512, 0, None), ("lstm", 128, 32, [24, 24, 20, 9, 3]), ("gru", 128, 0, [24, 24, 20, 9, 3]),
                ("gru", 128, 0, None), ("rnn_tanh", 256, 0, None), ("rnn_relu", 256, 0, [24, 20, 20, 9])]
 
 

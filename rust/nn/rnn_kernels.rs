@@ -132,13 +132,23 @@ fn mm_on<T: Float>(dst: &mut [T], a: &[T], a_t: bool, b: &[T], b_t: bool, (m, k,
 
 /// Below this many multiply-adds a step runs on the calling thread (a hand-off costs more).
 const STEP_SPLIT_MACS: usize = 1 << 20;
+/// Above this many W_hh elements (2 MiB of float32) a step is not split by rows: every row
+/// part streams all of W_hh from L3 at every step, and LSTM(512) at batch 16 ran 1.2x
+/// PyTorch's time that way.
+const ROW_SPLIT_MAX_WEIGHTS: usize = 1 << 19;
 
-/// How many row parts a step of `b` rows and `macs` multiply-adds runs as. A step is split by
-/// batch rows, each part doing its rows' product and then their gates, so the pointwise pass
-/// runs in parallel too and a step is one hand-off; a split by gate columns would need every
-/// gate of a unit in one part.
-fn step_parts(b: usize, macs: usize) -> usize {
-    if macs < STEP_SPLIT_MACS { 1 } else { rayon::current_num_threads().min(b / 4).max(1) }
+/// How a step of `b` rows with a (gh, po) W_hh runs: (row parts, threads for each part's
+/// product). Split by batch rows, each part does its rows' product and then their gates, so the
+/// pointwise pass runs in parallel too and a step is one hand-off (a split by gate columns
+/// would need every gate of a unit in one part). With few rows or a large W_hh, one part runs
+/// the gates and the product is split by columns, each thread reading half of W_hh.
+fn step_split(b: usize, po: usize, gh: usize) -> (usize, usize) {
+    let threads = rayon::current_num_threads();
+    if b * po * gh < STEP_SPLIT_MACS {
+        return (1, 1);
+    }
+    let rows = threads.min(b / 4);
+    if rows >= 2 && gh * po <= ROW_SPLIT_MAX_WEIGHTS { (rows, 1) } else { (1, threads) }
 }
 
 /// Rows [r0, r1) of part `p` of `parts` over `b` rows.
@@ -226,7 +236,7 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
         let hp = &h_prev[rows(po)];
         let (rec_r, g_r, c_r, tc_r) = (Rows::of(&mut rec, gh), Rows::of(&mut gates, gh), Rows::of(&mut cs, h), Rows::of(&mut tanh_c, h));
         let (out_r, hc_r, hn_r) = (Rows::of(&mut output, po), Rows::of(&mut hc, h), Rows::of(&mut hn, h));
-        let parts = step_parts(b, b * po * gh);
+        let (parts, gemm_threads) = step_split(b, po, gh);
         let part = |pi: usize| {
             let (r0, r1) = part_rows(pi, parts, b);
             let (m, hp) = (r1 - r0, &hp[r0 * po..r1 * po]);
@@ -237,14 +247,14 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
                 if let Some(bias) = p.b_hh {
                     fill_rows(rec, bias);
                 }
-                mm_on(rec, hp, false, &w_hh_t, false, (m, po, gh), p.b_hh.is_some(), 1);
+                mm_on(rec, hp, false, &w_hh_t, false, (m, po, gh), p.b_hh.is_some(), gemm_threads);
                 let (g, out) = (g_r.get(off + r0, off + r1), out_r.get(off + r0, off + r1));
                 match d.cell {
                     Cell::Lstm => {
                         let dst = if p.w_hr.is_some() { hc_r.get(r0, r1) } else { &mut *out };
                         lstm_cell(g, rec, c_r.get(r0, r1), tc_r.get(off + r0, off + r1), dst, h);
                         if let Some(w_hr) = p.w_hr {
-                            mm_on(out, hc_r.get(r0, r1), false, w_hr, true, (m, h, po), false, 1);
+                            mm_on(out, hc_r.get(r0, r1), false, w_hr, true, (m, h, po), false, gemm_threads);
                         }
                     }
                     Cell::Gru => gru_cell(g, rec, hp, hn_r.get(off + r0, off + r1), out, h),
@@ -391,7 +401,7 @@ pub fn backward<T: Float>(
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
         let (dh_r, dc_r, dhc_r) = (Rows::of(&mut dh, po), Rows::of(&mut dc, h), Rows::of(&mut dhc, h));
         let (dgx_r, dgh_r, dh_rows_r) = (Rows::of(&mut dgx, gh), Rows::of(&mut dgh, gh), Rows::of(&mut dh_rows, po));
-        let parts = step_parts(b, b * po * gh);
+        let (parts, gemm_threads) = step_split(b, po, gh);
         let part = |pi: usize| {
             let (r0, r1) = part_rows(pi, parts, b);
             let (m, (s0, s1)) = (r1 - r0, (off + r0, off + r1));
@@ -414,7 +424,7 @@ pub fn backward<T: Float>(
                             if want.w_hr {
                                 dh_rows_r.get(s0, s1).copy_from_slice(dh);
                             }
-                            mm_on(dhc_r.get(r0, r1), dh, false, w_hr, false, (m, po, h), false, 1);
+                            mm_on(dhc_r.get(r0, r1), dh, false, w_hr, false, (m, po, h), false, gemm_threads);
                         }
                         let dhc: &[T] = if proj { dhc_r.get(r0, r1) } else { dh };
                         lstm_cell_grad(g, dhc, at(&tr.c_prev, h, step), at(&tr.tanh_c, h, step), dc_r.get(r0, r1), dgx, h);
@@ -428,7 +438,7 @@ pub fn backward<T: Float>(
                     }
                 }
                 let dg: &[T] = if gru { dgh_r.get(s0, s1) } else { dgx };
-                mm_on(dh, dg, false, p.w_hh, false, (m, gh, po), gru, 1);
+                mm_on(dh, dg, false, p.w_hh, false, (m, gh, po), gru, gemm_threads);
             }
         };
         crate::parallel::for_each_part(parts, &part);
