@@ -6,8 +6,9 @@
 //! over all rows after the loop.
 
 use crate::ops::gemm::{gemm, Mat};
+use crate::ops::gemm_packed::PackedRhs;
 use super::rnn_math::Gates;
-use crate::tensor::Float;
+use crate::tensor::{DType, Float};
 
 /// The recurrence: PyTorch's LSTM (gates i, f, g, o), GRU (r, z, n) or Elman RNN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,6 +200,46 @@ fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
     t
 }
 
+/// The right operand of the per-step products, prepared once per call: packed for the float32
+/// AVX2 kernel, else stored (k, n) row-major, which gemm reads in place (it would repack a
+/// transposed operand at every step, about a tenth of the step's time at hidden 256).
+enum StepWeight<T> {
+    Packed(PackedRhs),
+    Rows(Vec<T>),
+}
+
+impl<T: Float> StepWeight<T> {
+    /// B = `b` (k, n) row-major, or `b`^T for `b` stored (n, k) when `b_t`.
+    fn new(b: &[T], b_t: bool, k: usize, n: usize) -> StepWeight<T> {
+        if let Some(p) = as_f32(b).and_then(|b| PackedRhs::new(b, b_t, k, n, rayon::current_num_threads())) {
+            return StepWeight::Packed(p);
+        }
+        StepWeight::Rows(if b_t { transposed(b, n, k) } else { b[..k * n].to_vec() })
+    }
+
+    /// dst (m, n) [+]= a (m, k) @ B on up to `threads` threads.
+    fn mm(&self, dst: &mut [T], a: &[T], (m, k, n): (usize, usize, usize), accumulate: bool, threads: usize) {
+        match self {
+            StepWeight::Packed(p) => match (as_f32_mut(dst), as_f32(a)) {
+                (Some(dst), Some(a)) => p.mm(dst, a, m, accumulate, threads),
+                _ => unreachable!("rnn: a packed weight is float32, and so are its operands"),
+            },
+            StepWeight::Rows(b) => mm_on(dst, a, false, b, false, (m, k, n), accumulate, threads),
+        }
+    }
+}
+
+/// `v` as float32, when T is.
+fn as_f32<T: Float>(v: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (its dtype says so), so the cast is the identity.
+    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) })
+}
+
+fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as `as_f32`.
+    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
+}
+
 /// Each of `rows` rows of `dst` (width `row.len()`) set to `row`.
 fn fill_rows<T: Float>(dst: &mut [T], row: &[T]) {
     if !row.is_empty() {
@@ -222,9 +263,7 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
     let (mut c_prev, mut tanh_c, mut hn) = (per_row(lstm, h), per_row(lstm, h), per_row(d.cell == Cell::Gru, h));
     let (mut hs, mut cs) = (h0.to_vec(), c0.to_vec());
     let mut rec = vec![T::zero(); d.batch * gh];
-    // W_hh^T stored row-major once per call: read in place, gemm would repack its 4H x H
-    // transpose at every step (about a tenth of the step's time at hidden 256).
-    let w_hh_t = transposed(p.w_hh, gh, po);
+    let w_hh_t = StepWeight::new(p.w_hh, true, po, gh);
     let mut hc = vec![T::zero(); if p.w_hr.is_some() { d.batch * h } else { 0 }];
     for t in steps.order() {
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
@@ -247,7 +286,7 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
                 if let Some(bias) = p.b_hh {
                     fill_rows(rec, bias);
                 }
-                mm_on(rec, hp, false, &w_hh_t, false, (m, po, gh), p.b_hh.is_some(), gemm_threads);
+                w_hh_t.mm(rec, hp, (m, po, gh), p.b_hh.is_some(), gemm_threads);
                 let (g, out) = (g_r.get(off + r0, off + r1), out_r.get(off + r0, off + r1));
                 match d.cell {
                     Cell::Lstm => {
@@ -397,6 +436,7 @@ pub fn backward<T: Float>(
     let proj = p.w_hr.is_some();
     let mut dh_rows = vec![T::zero(); if proj && want.w_hr { n * po } else { 0 }];
     let mut dhc = vec![T::zero(); if proj { d.batch * h } else { 0 }];
+    let w_hh = StepWeight::new(p.w_hh, false, gh, po);
     for t in steps.order().into_iter().rev() {
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
         let (dh_r, dc_r, dhc_r) = (Rows::of(&mut dh, po), Rows::of(&mut dc, h), Rows::of(&mut dhc, h));
@@ -438,7 +478,7 @@ pub fn backward<T: Float>(
                     }
                 }
                 let dg: &[T] = if gru { dgh_r.get(s0, s1) } else { dgx };
-                mm_on(dh, dg, false, p.w_hh, false, (m, gh, po), gru, gemm_threads);
+                w_hh.mm(dh, dg, (m, gh, po), gru, gemm_threads);
             }
         };
         crate::parallel::for_each_part(parts, &part);

@@ -6,6 +6,7 @@ pub mod cast;
 pub mod creation;
 pub mod expr;
 pub mod gemm;
+pub mod gemm_packed;
 pub mod half;
 pub mod index;
 pub mod inplace;

@@ -1,0 +1,326 @@
+//! float32 products on AVX2 + FMA with the right operand packed once: the per-step products of
+//! the recurrent layers ((b, H_out) @ W_hh^T forward, (b, G*H) @ W_hh backward, 64 of them per
+//! call against the same weights) and their whole-sequence products.
+//!
+//! Why not the `gemm` crate: at 16-32 rows its 16 x 6 register block leaves most of the block
+//! empty, and it re-decides packing and blocking at every call. At 16 x 256 x 1024 on one Zen 3
+//! core it ran 36-54 GFLOP/s; the 6 x 16 block here, with the weights packed once per call,
+//! ran 80-88 (a standalone program timing both on the recurrent benchmarks' shapes). On the
+//! whole-sequence products (2048 rows) the crate spent a tenth of its time packing both
+//! operands; here the left operand is read in place when its rows are contiguous.
+//!
+//! Layout: the right operand is stored as panels of 16 columns, each k rows of 16 contiguous
+//! values, zero past n. The product runs in blocks of KC steps of k (a panel's block stays in
+//! L1 while every row block passes over it) and MC rows (the left operand's block stays in L2
+//! while the panels pass).
+
+use super::gemm::Mat;
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// Rows and columns of one register block: 12 accumulators, two loads and six broadcasts per
+/// step of k, which keeps both FMA ports busy.
+const MR: usize = 6;
+const NR: usize = 16;
+/// Steps of k per block: a panel's block is KC x 16 floats (16 KiB, half of L1).
+const KC: usize = 256;
+/// Rows per block of the left operand (MC x KC floats, 96 KiB, in L2).
+const MC: usize = 96;
+
+/// A (k, n) right operand in panels of NR columns.
+pub struct PackedRhs {
+    panels: Vec<f32>,
+    k: usize,
+    n: usize,
+}
+
+/// Whether this CPU runs the kernels here (AVX2 and FMA).
+pub fn usable() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return crate::simd::has_avx2_fma();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+impl PackedRhs {
+    /// Packs B = `b` stored (k, n) row-major, or B = `b`^T for `b` stored (n, k) when `b_t`.
+    /// None when the CPU lacks AVX2 or FMA (the caller keeps its general product then).
+    pub fn new(b: &[f32], b_t: bool, k: usize, n: usize, threads: usize) -> Option<PackedRhs> {
+        assert!(b.len() >= k * n, "gemm_packed: operand shorter than {k} x {n}");
+        let mat = if b_t { Mat::rows_t(b.as_ptr(), k) } else { Mat::rows(b.as_ptr(), n) };
+        // SAFETY: `mat` addresses the k x n elements of `b`, checked just above.
+        unsafe { PackedRhs::from_mat(mat, k, n, threads) }
+    }
+
+    /// Packs a strided (k, n) matrix, its panels split over up to `threads` threads.
+    ///
+    /// # Safety
+    /// `b` must address a k x n matrix.
+    pub unsafe fn from_mat(b: Mat<f32>, k: usize, n: usize, threads: usize) -> Option<PackedRhs> {
+        if !usable() {
+            return None;
+        }
+        let np = n.div_ceil(NR);
+        let mut panels = vec![0f32; np * k * NR];
+        let out = SendPtr(panels.as_mut_ptr());
+        let parts = if k * n < 1 << 16 { 1 } else { threads.clamp(1, np.max(1)) };
+        let src = &b; // captured whole: a closure capturing the raw pointer field is not Sync
+        let pack = |pi: usize| {
+            for p in np * pi / parts..np * (pi + 1) / parts {
+                let cols = p * NR..((p + 1) * NR).min(n);
+                for kk in 0..k {
+                    // SAFETY: panel p's row kk is inside `panels`; parts pack disjoint panels;
+                    // (kk, j) is inside b (the caller's contract).
+                    unsafe {
+                        let row = out.get().add((p * k + kk) * NR);
+                        for (c, j) in cols.clone().enumerate() {
+                            *row.add(c) = *src.ptr.offset(kk as isize * src.rs + j as isize * src.cs);
+                        }
+                    }
+                }
+            }
+        };
+        run_parts(parts, &pack);
+        Some(PackedRhs { panels, k, n })
+    }
+
+    /// dst (m, n) [+]= a (m, k) @ B, `a` and `dst` row-major and contiguous, on up to `threads`
+    /// threads. See `product`.
+    pub fn mm(&self, dst: &mut [f32], a: &[f32], m: usize, accumulate: bool, threads: usize) {
+        let (k, n) = (self.k, self.n);
+        assert!(dst.len() >= m * n && a.len() >= m * k, "gemm_packed: operands shorter than {m} x {k} and {m} x {n}");
+        // SAFETY: both are row-major and as long as checked; dst is borrowed mutably, so it
+        // overlaps nothing else.
+        unsafe { self.product(dst.as_mut_ptr(), n, Mat::rows(a.as_ptr(), k), m, accumulate, threads) }
+    }
+
+    /// dst (m, n, row stride ldc) [+]= a (m, k, strided) @ B on up to `threads` threads: by rows
+    /// when there are several row blocks for each thread, else by column panels (each thread
+    /// then reads only its panels of B, which matters when B is larger than L2). Every element
+    /// is the same sum in the same order however the work is split, so the thread count does
+    /// not change the bits.
+    ///
+    /// # Safety
+    /// `a` must address an m x k matrix and `dst` an m x n one with row stride `ldc`, not
+    /// overlapping `a`; with `accumulate` false dst is only written.
+    pub unsafe fn product(&self, dst: *mut f32, ldc: usize, a: Mat<f32>, m: usize, accumulate: bool, threads: usize) {
+        let (k, n) = (self.k, self.n);
+        if m == 0 || n == 0 {
+            return;
+        }
+        if k == 0 {
+            if !accumulate {
+                (0..m).for_each(|r| std::slice::from_raw_parts_mut(dst.add(r * ldc), n).fill(0.0));
+            }
+            return;
+        }
+        let panels = n.div_ceil(NR);
+        let by_rows = m >= 2 * MC * threads;
+        let small = m * k * n < 1 << 20;
+        let parts = if small { 1 } else if by_rows { threads.max(1) } else { threads.clamp(1, panels) };
+        let out = SendPtr(dst);
+        let part = |pi: usize| {
+            let (rows, cols) = if by_rows {
+                ((m * pi / parts, m * (pi + 1) / parts), (0, panels))
+            } else {
+                ((0, m), (panels * pi / parts, panels * (pi + 1) / parts))
+            };
+            // SAFETY: `self` exists, so the CPU has AVX2 and FMA; parts write disjoint rows or
+            // columns of dst (the caller's contract covers the rest).
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                blocked(out.get(), ldc, a, self, accumulate, rows, cols)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("gemm_packed: {:?} packed only on x86-64", (out.get(), rows, cols, &a))
+        };
+        run_parts(parts, &part);
+    }
+}
+
+fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    if parts <= 1 {
+        f(0);
+    } else {
+        crate::parallel::for_each_part(parts, f);
+    }
+}
+
+/// A pointer written by parts that each own a disjoint set of its elements.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: parts write disjoint elements, and the buffer outlives them (see the users).
+unsafe impl Send for SendPtr {}
+// SAFETY: as Send.
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Rows r0..r1 and column panels p0..p1 of dst [+]= a @ B, in MC x KC blocks.
+///
+/// # Safety
+/// AVX2 and FMA; as `PackedRhs::product`, and nothing else writes these rows and columns.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn blocked(dst: *mut f32, ldc: usize, a: Mat<f32>, b: &PackedRhs, accumulate: bool, (r0, r1): (usize, usize), (p0, p1): (usize, usize)) {
+    let (k, n) = (b.k, b.n);
+    // The left operand is read in place: by rows (contiguous along k) or, stored transposed,
+    // by columns (six rows' values contiguous at each step of k).
+    let k_major = a.cs != 1;
+    let lda = if k_major { a.cs as usize } else { a.rs as usize };
+    assert!(if k_major { a.rs == 1 } else { a.rs >= 0 }, "gemm_packed: the left operand needs rows or columns contiguous");
+    for mc0 in (r0..r1).step_by(MC) {
+        let rows = MC.min(r1 - mc0);
+        for kc0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - kc0);
+            let add = accumulate || kc0 > 0;
+            let ap = if k_major { a.ptr.add(kc0 * lda + mc0) } else { a.ptr.add(mc0 * lda + kc0) };
+            for p in p0..p1 {
+                let panel = b.panels.as_ptr().add((p * k + kc0) * NR);
+                let (c0, w) = (p * NR, NR.min(n - p * NR));
+                // Row blocks of near-equal size: 16 rows as 6 + 5 + 5, not 6 + 6 + 4 (a block
+                // of few rows has too few accumulators to hide the FMA latency).
+                let blocks = rows.div_ceil(MR);
+                let mut r = 0;
+                for bi in 0..blocks {
+                    let h = rows * (bi + 1) / blocks - rows * bi / blocks;
+                    let (ar, cr) = (if k_major { ap.add(r) } else { ap.add(r * lda) }, dst.add((mc0 + r) * ldc + c0));
+                    let kernel = Kernel { lda, kc, k_major, add };
+                    if w == NR {
+                        kernel.block(h, ar, panel, cr, ldc);
+                    } else {
+                        // The last panel of a width that is not a multiple of NR.
+                        let mut tmp = [0f32; MR * NR];
+                        if add {
+                            (0..h).for_each(|i| std::ptr::copy_nonoverlapping(cr.add(i * ldc), tmp.as_mut_ptr().add(i * NR), w));
+                        }
+                        kernel.block(h, ar, panel, tmp.as_mut_ptr(), NR);
+                        (0..h).for_each(|i| std::ptr::copy_nonoverlapping(tmp.as_ptr().add(i * NR), cr.add(i * ldc), w));
+                    }
+                    r += h;
+                }
+            }
+        }
+    }
+}
+
+/// How one block product reads its operands: the left one's stride between rows (k_major
+/// false) or between steps of k (k_major true), the steps of k, and whether to add to dst.
+#[derive(Clone, Copy)]
+struct Kernel {
+    lda: usize,
+    kc: usize,
+    k_major: bool,
+    add: bool,
+}
+
+impl Kernel {
+    /// c[0..rows, 0..16] [+]= a[0..rows, 0..kc] @ b for `rows` (1..=MR) rows.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block(self, rows: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) {
+        if self.k_major {
+            self.rows::<true>(rows, a, b, c, ldc)
+        } else {
+            self.rows::<false>(rows, a, b, c, ldc)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn rows<const KM: bool>(self, rows: usize, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) {
+        match rows {
+            1 => self.run::<1, KM>(a, b, c, ldc),
+            2 => self.run::<2, KM>(a, b, c, ldc),
+            3 => self.run::<3, KM>(a, b, c, ldc),
+            4 => self.run::<4, KM>(a, b, c, ldc),
+            5 => self.run::<5, KM>(a, b, c, ldc),
+            _ => self.run::<MR, KM>(a, b, c, ldc),
+        }
+    }
+
+    /// c[r, 0..16] [+]= sum_{k < kc} a[r, k] b[k, 0..16] for R rows; a[r, k] is at
+    /// a + k lda + r when KM (k-major), else a + r lda + k; `b` is one panel block.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn run<const R: usize, const KM: bool>(self, a: *const f32, b: *const f32, c: *mut f32, ldc: usize) {
+        let Kernel { lda, kc, add, .. } = self;
+        let mut acc = [[_mm256_setzero_ps(); 2]; R];
+        for kk in 0..kc {
+            let b0 = _mm256_loadu_ps(b.add(kk * NR));
+            let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let at = if KM { kk * lda + r } else { r * lda + kk };
+                let x = _mm256_broadcast_ss(&*a.add(at));
+                row[0] = _mm256_fmadd_ps(x, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(x, b1, row[1]);
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            let (c0, c1) = (c.add(r * ldc), c.add(r * ldc + 8));
+            if add {
+                _mm256_storeu_ps(c0, _mm256_add_ps(row[0], _mm256_loadu_ps(c0)));
+                _mm256_storeu_ps(c1, _mm256_add_ps(row[1], _mm256_loadu_ps(c1)));
+            } else {
+                _mm256_storeu_ps(c0, row[0]);
+                _mm256_storeu_ps(c1, row[1]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize)) -> Vec<f64> {
+        let mut c = vec![0f64; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum();
+            }
+        }
+        c
+    }
+
+    fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        (0..rows * cols).map(|i| v[(i % rows) * cols + i / rows]).collect()
+    }
+
+    /// Every tail (rows, columns, k blocks), both layouts of both operands, accumulation, and
+    /// the row and column splits; exact, since the values are multiples of 1/8 with short sums.
+    #[test]
+    fn products_match_naive_at_every_tail() {
+        if !usable() {
+            return;
+        }
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 17), (6, 16, 16), (7, 9, 33), (16, 40, 48), (13, 2, 15), (4, 0, 5), (200, 300, 40), (400, 20, 130)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.25).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            let want = naive(&a, &b, (m, k, n));
+            for threads in [1, 3] {
+                for (src, b_t) in [(&b, false), (&bt, true)] {
+                    let p = PackedRhs::new(src, b_t, k, n, threads).unwrap();
+                    for a_t in [false, true] {
+                        let am = if a_t { Mat::rows_t(at.as_ptr(), m) } else { Mat::rows(a.as_ptr(), k) };
+                        let mut c = vec![1f32; m * n];
+                        // SAFETY: am addresses m x k, c is its own m x n Vec.
+                        unsafe { p.product(c.as_mut_ptr(), n, am, m, true, threads) };
+                        assert!(c.iter().zip(&want).all(|(&x, &w)| x as f64 == w + 1.0), "{m}x{k}x{n} accumulate, b_t {b_t} a_t {a_t}");
+                    }
+                    let mut c = vec![f32::NAN; m * n];
+                    p.mm(&mut c, &a, m, false, threads);
+                    assert!(c.iter().zip(&want).all(|(&x, &w)| x as f64 == w), "{m}x{k}x{n}, b_t {b_t}");
+                }
+            }
+        }
+    }
+}
