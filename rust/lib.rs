@@ -13,6 +13,7 @@ pub mod parallel;
 pub mod random;
 pub mod simd;
 pub mod tensor;
+pub mod vmath;
 
 #[cfg(feature = "python")]
 mod python;

@@ -54,30 +54,11 @@ impl AttnFloat for f32 {
         false
     }
 
-    /// Cephes' expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial (within 2 ulp),
-    /// 2^n put in the exponent bits. n comes from the float "magic number" rounding, and the
-    /// range checks are selects, so a loop of these vectorises. Below -87.3 (and at -inf, a
-    /// masked score) the result is 0; NaN stays NaN.
+    /// `vmath::exp_f32`: branch-free, so a row loop of these vectorises; 0 below -87.3 (and at
+    /// -inf, a masked score); NaN stays NaN.
     #[inline(always)]
     fn fast_exp(self) -> f32 {
-        const MAGIC: f32 = 12582912.0; // 1.5 * 2^23: adding it rounds to an integer in the low bits
-        const LO: f32 = -87.336_55;
-        const HI: f32 = 88.722_83;
-        let x = if self < LO { LO } else { self };
-        let x = if x > HI { HI } else { x };
-        let t = x * std::f32::consts::LOG2_E + MAGIC;
-        let n = t - MAGIC;
-        let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-        let mut p = 1.987_569_1e-4f32;
-        p = p * r + 1.398_199_9e-3;
-        p = p * r + 8.333_452e-3;
-        p = p * r + 4.166_579_6e-2;
-        p = p * r + 0.166_666_65;
-        p = p * r + 0.5;
-        p = p * r * r + r + 1.0;
-        // t's low mantissa bits hold n (offset by MAGIC's bits); shifted into the exponent field.
-        let pow2n = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000).wrapping_add(127) << 23);
-        if self < LO { 0.0 } else { p * pow2n }
+        crate::vmath::exp_f32(self)
     }
 }
 

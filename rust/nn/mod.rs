@@ -20,4 +20,3 @@ pub mod optim;
 pub mod pool;
 pub mod rnn;
 mod rnn_kernels;
-mod rnn_math;

@@ -22,7 +22,7 @@ use crate::tensor::Tensor;
 use crate::with_float;
 
 pub use super::rnn_kernels::{Cell, Steps};
-use super::rnn_math::Gates;
+use crate::vmath::VMath;
 use super::rnn_kernels::{backward, forward, Dims, Params, Trace, Wanted};
 
 /// The tensors of one layer call. `batch_sizes` makes `input` a packed (sum(batch_sizes), I)
@@ -187,7 +187,7 @@ struct RnnLayerBackward<T> {
     has_c: bool,
 }
 
-impl<T: Gates> Backward for RnnLayerBackward<T> {
+impl<T: VMath> Backward for RnnLayerBackward<T> {
     fn name(&self) -> &'static str {
         match self.d.cell {
             // PyTorch's CPU LSTM node; its GRU and RNN have no fused node, so these are ours.

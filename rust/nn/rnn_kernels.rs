@@ -7,7 +7,7 @@
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::gemm_packed::PackedRhs;
-use super::rnn_math::Gates;
+use crate::vmath::VMath;
 use crate::tensor::{DType, Float};
 
 /// The recurrence: PyTorch's LSTM (gates i, f, g, o), GRU (r, z, n) or Elman RNN.
@@ -248,7 +248,7 @@ fn fill_rows<T: Float>(dst: &mut [T], row: &[T]) {
 }
 
 /// Runs the layer over every step. `c0` is empty for GRU and RNN.
-pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dims, steps: &Steps) -> Forward<T> {
+pub fn forward<T: VMath>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dims, steps: &Steps) -> Forward<T> {
     let (h, po, gh) = (d.hidden, d.out, d.cell.gates() * d.hidden);
     let n = steps.rows();
     let lstm = d.cell == Cell::Lstm;
@@ -310,7 +310,7 @@ pub fn forward<T: Gates>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
 /// LSTM gates of one step: `g` holds x W_ih^T + b_ih and becomes (i, f, g, o); `c` is the cell
 /// state, read and updated; `h` gets o * tanh(c).
 #[inline(always)]
-fn lstm_cell_body<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
+fn lstm_cell_body<T: VMath>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(4 * width).zip(rec.chunks_exact(4 * width));
     for ((g, r), ((c, tc), h)) in rows.zip(c.chunks_exact_mut(width).zip(tc.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         // Simple passes (sum, then one activation per gate, then the state) vectorise; one loop
@@ -333,7 +333,7 @@ fn lstm_cell_body<T: Gates>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h
     }
 }
 
-crate::multiversion!(lstm_cell_body, lstm_cell_avx2, lstm_cell, Gates, (g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) -> ());
+crate::multiversion!(lstm_cell_body, lstm_cell_avx2, lstm_cell, VMath, (g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) -> ());
 
 #[inline(always)]
 fn add_into<T: Float>(dst: &mut [T], src: &[T]) {
@@ -341,18 +341,18 @@ fn add_into<T: Float>(dst: &mut [T], src: &[T]) {
 }
 
 #[inline(always)]
-fn sigmoid_all<T: Gates>(v: &mut [T]) {
-    v.iter_mut().for_each(|x| *x = x.sigmoid());
+fn sigmoid_all<T: VMath>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.vsigmoid());
 }
 
 #[inline(always)]
-fn tanh_all<T: Gates>(v: &mut [T]) {
-    v.iter_mut().for_each(|x| *x = x.tanh_gate());
+fn tanh_all<T: VMath>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.vtanh());
 }
 
 /// GRU gates of one step: `g` (x W_ih^T + b_ih) becomes (r, z, n); `hn` gets W_hn h + b_hn.
 #[inline(always)]
-fn gru_cell_body<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
+fn gru_cell_body<T: VMath>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(3 * width).zip(rec.chunks_exact(3 * width));
     for ((g, r), ((hp, hn), h)) in rows.zip(hp.chunks_exact(width).zip(hn.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         let (rz, gn) = g.split_at_mut(2 * width);
@@ -371,10 +371,10 @@ fn gru_cell_body<T: Gates>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &m
     }
 }
 
-crate::multiversion!(gru_cell_body, gru_cell_avx2, gru_cell, Gates, (g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) -> ());
+crate::multiversion!(gru_cell_body, gru_cell_avx2, gru_cell, VMath, (g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) -> ());
 
 #[inline(always)]
-fn rnn_cell_body<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
+fn rnn_cell_body<T: VMath>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     add_into(g, rec);
     if relu {
         // Written so a NaN passes (f32::max would return the 0), as PyTorch's relu does.
@@ -385,7 +385,7 @@ fn rnn_cell_body<T: Gates>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     h.copy_from_slice(g);
 }
 
-crate::multiversion!(rnn_cell_body, rnn_cell_avx2, rnn_cell, Gates, (g: &mut [T], rec: &[T], h: &mut [T], relu: bool) -> ());
+crate::multiversion!(rnn_cell_body, rnn_cell_avx2, rnn_cell, VMath, (g: &mut [T], rec: &[T], h: &mut [T], relu: bool) -> ());
 
 /// Gradients of one layer; None where not asked for.
 #[derive(Default)]
