@@ -50,7 +50,19 @@ macro_rules! unary_op {
                     let ($gg, $gs) = ($crate::ops::expr::ex(g), $crate::ops::expr::ex(s));
                     return Ok(vec![Some(($graph).done()?)]);
                 }
-                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip::<T, T>(g, s, $gname, |$g: T, $s: T| $bwd)?);
+                // A rule type, not a closure, so that its body is compiled inside the
+                // kernel's AVX2 loop (`kernel::Apply2`).
+                struct Rule;
+                impl<T: $crate::vmath::VMath> $crate::ops::kernel::Apply2<T, T> for Rule {
+                    #[inline(always)]
+                    #[allow(unused_imports)]
+                    fn apply(&self, $g: T, $s: T) -> T {
+                        use $crate::vmath::VMath as _;
+                        use num_traits::{Float as _, One as _, Zero as _};
+                        $bwd
+                    }
+                }
+                let d = $crate::with_float!(g.dtype(), $gname, T => $crate::ops::kernel::zip_with::<T, T>(g, s, $gname, &Rule)?);
                 Ok(vec![Some(d)])
             }
             fn differentiable(&self) -> bool {
@@ -64,7 +76,18 @@ macro_rules! unary_op {
                 return $crate::ops::half::unary(t, $name);
             }
             let t = &$crate::ops::unary::float_input(t)?;
-            let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map::<T, T>(t, |$x: T| $fwd));
+            // A rule type, as the backward's.
+            struct Rule;
+            impl<T: $crate::vmath::VMath> $crate::ops::kernel::Apply1<T, T> for Rule {
+                #[inline(always)]
+                #[allow(unused_imports)]
+                fn apply(&self, $x: T) -> T {
+                    use $crate::vmath::VMath as _;
+                    use num_traits::{Float as _, One as _, Zero as _};
+                    $fwd
+                }
+            }
+            let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map_with::<T, T>(t, &Rule));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
             let output = stringify!($save) == "output";
             $crate::autograd::record(out, &[t], || {
@@ -80,19 +103,18 @@ macro_rules! unary_op {
 
 pub(crate) use unary_op;
 
-unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.exp(), |g, y| g * y, graph: |g, y| g * y);
+unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.vexp(), |g, y| g * y, graph: |g, y| g * y);
 unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x, graph: |g, x| g / x);
 unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
 unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos(), graph: |g, x| g * x.cos());
 unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()), graph: |g, x| -(g * x.sin()));
-unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.tanh(), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
+unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.vtanh(), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
 unary_op!(
     sigmoid,
     SigmoidBackward,
     "SigmoidBackward0",
     save: output,
-    // Stable on both tails: never exponentiates a large positive number.
-    |x| if x >= T::zero() { T::one() / (T::one() + (-x).exp()) } else { let e = x.exp(); e / (T::one() + e) },
+    |x| x.vsigmoid(),
     |g, y| g * y * (T::one() - y),
     graph: |g, y| g * y.clone() * (1.0 - y)
 );
@@ -133,9 +155,9 @@ unary_op!(
     SiluBackward,
     "SiluBackward0",
     save: input,
-    |x| x / (T::one() + (-x).exp()),
+    |x| x / (T::one() + (-x).vexp()),
     |g, x| {
-        let s = T::one() / (T::one() + (-x).exp());
+        let s = x.vsigmoid();
         g * s * (T::one() + x * (T::one() - s))
     },
     graph: |g, x| {
@@ -149,10 +171,10 @@ unary_op!(
     "GeluBackward0",
     save: input,
     // exact (erf) form, PyTorch's default approximate='none'
-    |x| x * c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2))),
+    |x| x * c::<T>(0.5) * (T::one() + (x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).verf()),
     |g, x| {
-        let cdf = c::<T>(0.5) * (T::one() + erf(x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)));
-        let pdf = (-(x * x) * c::<T>(0.5)).exp() * c::<T>(0.3989422804014327);
+        let cdf = c::<T>(0.5) * (T::one() + (x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).verf());
+        let pdf = (-(x * x) * c::<T>(0.5)).vexp() * c::<T>(0.3989422804014327);
         g * (cdf + x * pdf)
     },
     graph: |g, x| {
@@ -168,12 +190,12 @@ unary_op!(
     save: input,
     |x| {
         let k = c::<T>(0.7978845608028654);
-        c::<T>(0.5) * x * (T::one() + (k * (x + c::<T>(0.044715) * x * x * x)).tanh())
+        c::<T>(0.5) * x * (T::one() + (k * (x + c::<T>(0.044715) * x * x * x)).vtanh())
     },
     |g, x| {
         let k = c::<T>(0.7978845608028654);
         let inner = k * (x + c::<T>(0.044715) * x * x * x);
-        let t = inner.tanh();
+        let t = inner.vtanh();
         let dinner = k * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
         g * (c::<T>(0.5) * (T::one() + t) + c::<T>(0.5) * x * (T::one() - t * t) * dinner)
     },
@@ -184,15 +206,6 @@ unary_op!(
         g * (0.5 * (1.0 + t.clone()) + 0.5 * x * (1.0 - t.clone() * t) * dinner)
     }
 );
-
-/// erf in the element's precision (libm's erf/erff; std has none).
-pub(crate) fn erf<T: Float>(x: T) -> T {
-    if T::DTYPE == DType::F32 {
-        T::from_f64(libm::erff(x.to_f64() as f32) as f64)
-    } else {
-        T::from_f64(libm::erf(x.to_f64()))
-    }
-}
 
 pub fn leaky_relu(t: &Tensor, slope: f64) -> Result<Tensor> {
     let t = &float_input(t)?;
