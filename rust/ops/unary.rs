@@ -171,9 +171,10 @@ unary_op!(
     "GeluBackward0",
     save: input,
     // exact (erf) form, PyTorch's default approximate='none'
-    |x| x * c::<T>(0.5) * (T::one() + (x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).verf()),
+    // x Phi(x), with Phi's lower tail kept (`vmath::phi_f32`).
+    |x| x * x.vphi(),
     |g, x| {
-        let cdf = c::<T>(0.5) * (T::one() + (x * c::<T>(std::f64::consts::FRAC_1_SQRT_2)).verf());
+        let cdf = x.vphi();
         let pdf = (-(x * x) * c::<T>(0.5)).vexp() * c::<T>(0.3989422804014327);
         g * (cdf + x * pdf)
     },
@@ -190,14 +191,16 @@ unary_op!(
     save: input,
     |x| {
         let k = c::<T>(0.7978845608028654);
-        c::<T>(0.5) * x * (T::one() + (k * (x + c::<T>(0.044715) * x * x * x)).vtanh())
+        // (1 + tanh(u)) / 2 as sigmoid(2u): no cancellation for negative x.
+        x * (c::<T>(2.0) * k * (x + c::<T>(0.044715) * x * x * x)).vsigmoid()
     },
     |g, x| {
         let k = c::<T>(0.7978845608028654);
         let inner = k * (x + c::<T>(0.044715) * x * x * x);
-        let t = inner.vtanh();
+        // s = (1 + tanh(inner)) / 2 = sigmoid(2 inner), and (1 - tanh^2) / 2 = 2 s (1 - s).
+        let s = (c::<T>(2.0) * inner).vsigmoid();
         let dinner = k * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
-        g * (c::<T>(0.5) * (T::one() + t) + c::<T>(0.5) * x * (T::one() - t * t) * dinner)
+        g * (s + c::<T>(2.0) * x * s * (T::one() - s) * dinner)
     },
     graph: |g, x| {
         let k = 0.7978845608028654;

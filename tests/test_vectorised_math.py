@@ -1,0 +1,117 @@
+"""float32 exp, tanh, sigmoid, erf, silu and GELU run on branch-free polynomials in an AVX2 loop
+(rust/vmath.rs); these check them, through the public ops and their gradients, against float64
+references over the whole range: large and tiny values, subnormals, zeros of both signs,
++-inf and NaN. The bounds are in float32 ulps (rust/vmath.rs has the per-function ones)."""
+
+import math
+
+import ferrograd as fg
+import numpy as np
+import pytest
+
+F = fg.nn.functional
+TINY = np.float32(np.finfo(np.float32).tiny)
+
+
+def inputs() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    parts = [
+        rng.standard_normal(20000) * 4,
+        rng.uniform(-100, 100, 20000),
+        np.geomspace(1e-44, 1e4, 3000),
+        -np.geomspace(1e-44, 1e4, 3000),
+        [0.0, -0.0, np.inf, -np.inf, 88.7, 88.73, -87.3, -87.4, 0.625, -0.625, 1.0, -1.0, 3.9, 4.0, 4.1],
+    ]
+    # length not a multiple of 8, so the vector loop's tail runs too
+    return np.concatenate([np.asarray(p, np.float64) for p in parts]).astype(np.float32)[:-3]
+
+
+def erf64(x):
+    return np.vectorize(math.erf)(x)
+
+
+def erfc64(x):
+    return np.vectorize(math.erfc)(x)
+
+
+REFERENCES = {
+    "exp": (lambda t: t.exp(), np.exp, 2),
+    "tanh": (lambda t: t.tanh(), np.tanh, 3),
+    "sigmoid": (lambda t: t.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), 3),
+    "erf": (lambda t: fg.erf(t), erf64, 3),
+    "silu": (lambda t: F.silu(t), lambda x: x / (1 + np.exp(-x)), 4),
+    # References without the cancellation of 1 + erf and 1 + tanh for negative x.
+    "gelu": (lambda t: F.gelu(t), lambda x: 0.5 * x * erfc64(-x / math.sqrt(2)), 4),
+    "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                  lambda x: x / (1 + np.exp(-2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), 6),
+}
+
+
+def ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """|got - want| in float32 ulps at want's magnitude (normal range; TINY's below it)."""
+    w32 = np.abs(want).astype(np.float32)
+    spacing = np.maximum(np.spacing(w32).astype(np.float64), np.spacing(TINY))
+    return np.abs(got.astype(np.float64) - want) / spacing
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_float32_forms_against_float64(name):
+    op, ref, bound = REFERENCES[name]
+    x = inputs()
+    got = op(fg.tensor(x)).numpy()
+    with np.errstate(all="ignore"):
+        want = ref(x.astype(np.float64))
+    finite = np.isfinite(want) & (np.abs(want) < 3.4e38)
+    # Underflow: exp, sigmoid and silu are 0 where e^x is below float32's normal range
+    # (x < -87.34; silu's x e^x is then under 1e-35), as PyTorch's vectorised forms are.
+    underflows = name in ("exp", "sigmoid", "silu")
+    normal = finite & ((np.abs(want) >= (1e-35 if underflows else 0)) | (want == 0))
+    if name.startswith("gelu"):
+        # The lower tail keeps its digits (PyTorch's formula cancels to 0 there): relative
+        # error 4e-6 down to -5.6, 3% below (values under 1e-7), instead of ulps.
+        tail = normal & (x < -1) & (np.abs(want) >= 1e-30)  # above subnormal products
+        rel = np.abs(got[tail] / want[tail] - 1)
+        assert np.max(rel[x[tail] > -5.6]) < 4e-6 and np.max(rel) < 0.03
+        deep = normal & (x < -1) & ~tail
+        assert np.max(np.abs(got[deep]), initial=0) <= 1e-29
+        normal &= ~(tail | deep)
+    err = ulps(got[normal], want[normal])
+    worst = int(np.argmax(err))
+    assert err[worst] <= bound, f"{name}({x[normal][worst]!r}) = {got[normal][worst]!r}, want {want[normal][worst]!r}: {err[worst]:.1f} ulp"
+    # Same non-finite pattern as float64 (overflow to inf, NaN only from NaN).
+    nonfinite = ~np.isfinite(want)
+    assert np.array_equal(np.isnan(got[nonfinite]), np.isnan(want[nonfinite]))
+    assert np.array_equal(got[nonfinite & ~np.isnan(want)], want[nonfinite & ~np.isnan(want)].astype(np.float32))
+
+
+def test_nan_passes_and_saturations_are_exact():
+    x = fg.tensor(np.array([np.nan, -np.inf, np.inf, -200.0, 200.0], np.float32))
+    for op in (lambda t: t.exp(), lambda t: t.tanh(), lambda t: t.sigmoid(), fg.erf, F.gelu, F.silu):
+        assert np.isnan(op(x).numpy()[0])
+    assert list(x.exp().numpy()[1:3]) == [0.0, np.inf]
+    assert list(x.sigmoid().numpy()[1:]) == [0.0, 1.0, 0.0, 1.0]
+    assert list(fg.erf(x).numpy()[1:]) == [-1.0, 1.0, -1.0, 1.0]
+    assert list(x.tanh().numpy()[1:]) == [-1.0, 1.0, -1.0, 1.0]
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_gradient_matches_float64_gradcheck_values(approximate):
+    x = np.linspace(-6, 6, 1001)
+    for dtype in (np.float32, np.float64):
+        t = fg.tensor(x.astype(dtype), requires_grad=True)
+        F.gelu(t, approximate=approximate).sum().backward()
+        h = 1e-6
+        xp, xm = fg.tensor(x + h), fg.tensor(x - h)
+        numeric = (F.gelu(xp, approximate=approximate).numpy() - F.gelu(xm, approximate=approximate).numpy()) / (2 * h)
+        tol = 1e-5 if dtype == np.float32 else 1e-8
+        np.testing.assert_allclose(t.grad.numpy(), numeric, rtol=tol, atol=tol)
+
+
+def test_expanded_operand_takes_the_single_value_path():
+    # The gradient of a sum is one value expanded to the input's shape (all strides 0).
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = fg.tensor(np.float32(2.5)).expand(3, 4)
+    np.testing.assert_array_equal((fg.tensor(a) * b).numpy(), a * 2.5)
+    np.testing.assert_array_equal((b - fg.tensor(a)).numpy(), 2.5 - a)
+    empty = fg.zeros(1).expand(0, 4)
+    assert (fg.zeros(0, 4) + empty).shape == (0, 4)
