@@ -165,14 +165,16 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
                 zip_slices(out, &sa[start..end], &sb[start..end], f);
             });
         }
-        if lb.numel() == 1 && la.is_contiguous() && la.shape == shape {
+        // A single value, or one expanded to any shape (all strides 0: the gradient of a sum).
+        let single = |l: &crate::tensor::shape::Layout| l.numel() == 1 || (l.numel() > 0 && l.strides.iter().all(|&s| s == 0));
+        if single(lb) && la.is_contiguous() && la.shape == shape {
             let (sa, y) = (&da[la.offset..la.offset + n], db[lb.offset]);
             return build(n, GRAIN, |start, out| {
                 let end = start + out.len();
                 map_slice(out, &sa[start..end], &Right(f, y));
             });
         }
-        if la.numel() == 1 && lb.is_contiguous() && lb.shape == shape {
+        if single(la) && lb.is_contiguous() && lb.shape == shape {
             let (x, sb) = (da[la.offset], &db[lb.offset..lb.offset + n]);
             return build(n, GRAIN, |start, out| {
                 let end = start + out.len();
