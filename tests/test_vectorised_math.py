@@ -115,3 +115,24 @@ def test_expanded_operand_takes_the_single_value_path():
     np.testing.assert_array_equal((b - fg.tensor(a)).numpy(), 2.5 - a)
     empty = fg.zeros(1).expand(0, 4)
     assert (fg.zeros(0, 4) + empty).shape == (0, 4)
+
+
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 1000])
+def test_softmax_rows_against_float64(width):
+    rng = np.random.default_rng(width)
+    x = (rng.standard_normal((6, width)) * 10).astype(np.float32)
+    x[1, 0] = np.nan  # a NaN row stays NaN
+    x[2, :] = -np.inf  # an all -inf row is NaN, as PyTorch
+    x[3, -1] = np.inf  # +inf makes x - max NaN: the row is NaN
+    x[4, 0] = 80.0  # a large entry: the max is subtracted before exp
+    x64 = x.astype(np.float64)
+    with np.errstate(all="ignore"):
+        m = np.max(x64, axis=1, keepdims=True)
+        want_log = x64 - m - np.log(np.sum(np.exp(x64 - m), axis=1, keepdims=True))
+    for log, want in ((False, np.exp(want_log)), (True, want_log)):
+        t = fg.tensor(x)
+        got = (fg.nn.functional.log_softmax(t, -1) if log else t.softmax(-1)).numpy()
+        assert np.array_equal(np.isnan(got), np.isnan(want)), (log, width)
+        ok = ~np.isnan(want)
+        # x - max rounds in float32 before exp: relative error up to |x - max| * 6e-8.
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5 if log else 1e-30)

@@ -1,5 +1,5 @@
-//! softmax / log_softmax along one dim: one fused pass per row (max, sum of exp, write), with
-//! their backward rules from the saved output.
+//! softmax / log_softmax along one dim: per row, vectorised passes (max, exp, sum, scale) over
+//! data in cache, compiled also for AVX2 + FMA; their backward rules from the saved output.
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
@@ -9,40 +9,67 @@ use crate::ops::kernel::build;
 use crate::ops::{binary, reduce, unary};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::wrap_dim;
-use crate::tensor::{DType, Float, Tensor};
+use crate::tensor::{DType, Tensor};
+use crate::vmath::VMath;
+use std::mem::MaybeUninit;
 use crate::with_float;
 
-fn rows<T: Float>(x: &[T], n: usize, log: bool) -> Vec<T> {
+fn rows<T: VMath>(x: &[T], n: usize, log: bool) -> Vec<T> {
     let total = x.len();
     build(total, ((GRAIN / n.max(1)).max(1)) * n.max(1), |start, out| {
         for (r, o) in out.chunks_mut(n).enumerate() {
-            let row = &x[start + r * n..start + (r + 1) * n];
-            // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch:
-            // a +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
-            let m = row.iter().fold(T::neg_infinity(), |a, &b| if b > a || b.is_nan() { b } else { a });
-            if log {
-                let s: T = row.iter().map(|&v| (v - m).exp()).sum();
-                let ls = s.ln();
-                for (oi, &v) in o.iter_mut().zip(row) {
-                    oi.write(v - m - ls);
-                }
-            } else {
-                // exp once per element: written to the output, then scaled in place.
-                let mut s = T::zero();
-                for (oi, &v) in o.iter_mut().zip(row) {
-                    let e = (v - m).exp();
-                    s += e;
-                    oi.write(e);
-                }
-                let inv = T::one() / s;
-                for oi in o.iter_mut() {
-                    // SAFETY: every element of this row was written just above.
-                    unsafe { *oi.assume_init_mut() = *oi.assume_init_ref() * inv };
-                }
-            }
+            row(&x[start + r * n..start + (r + 1) * n], o, log);
         }
     })
 }
+
+/// One row, in lanes of 8 so that max and sum vectorise (and the exp is `vmath`'s).
+#[inline(always)]
+fn row_body<T: VMath>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
+    // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch: a
+    // +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
+    let pick = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
+    let mut lanes = [T::neg_infinity(); 8];
+    let chunks = row.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            lanes[k] = pick(lanes[k], c[k]);
+        }
+    }
+    let m = rest.iter().fold(lanes.into_iter().fold(T::neg_infinity(), pick), |a, &b| pick(a, b));
+    // Simple passes, each of which vectorises (one loop doing exp, sum and write did not):
+    // exp into the output, its sum in lanes, then the scale (or, for log_softmax, the output
+    // replaced by x - max - log(sum)).
+    for (oi, &v) in o.iter_mut().zip(row) {
+        oi.write((v - m).vexp());
+    }
+    // SAFETY: every element of `o` was written just above.
+    let e: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
+    let mut sums = [T::zero(); 8];
+    let chunks = e.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..8 {
+            sums[k] += c[k];
+        }
+    }
+    let s = rest.iter().fold(sums.into_iter().fold(T::zero(), |a, b| a + b), |a, &b| a + b);
+    if log {
+        // (x - max) - log(sum), PyTorch's order of the two roundings.
+        let ls = s.ln();
+        for (oi, &v) in e.iter_mut().zip(row) {
+            *oi = v - m - ls;
+        }
+    } else {
+        let inv = T::one() / s;
+        for oi in e.iter_mut() {
+            *oi *= inv;
+        }
+    }
+}
+
+crate::multiversion!(row_body, row_avx2, row, VMath, (x: &[T], o: &mut [MaybeUninit<T>], log: bool) -> ());
 
 pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     if x.dtype().is_half() {
