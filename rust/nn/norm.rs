@@ -8,6 +8,8 @@ use crate::error::Result;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use crate::with_float;
 
 pub fn layer_norm(x: &Tensor, normalized: &[usize], weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> Result<Tensor> {
@@ -49,32 +51,55 @@ pub fn layer_norm(x: &Tensor, normalized: &[usize], weight: Option<&Tensor>, bia
     })
 }
 
+/// Rows per parallel task: a fixed count (not one per thread), so the order of the weight
+/// gradients' partial sums, and with it their bits, does not depend on the thread count.
+fn rows_per_task(m: usize) -> usize {
+    (GRAIN / m.max(1)).max(1)
+}
+
+/// A row's (mean, 1 / sqrt(var + eps)), accumulated in float64 (two passes: the variance of
+/// x - mean, not E[x^2] - mean^2, which cancels for rows far from 0).
+#[inline(always)]
+fn row_stats_body<T: Float>(row: &[T], eps: f64) -> (f64, f64) {
+    let m = row.len() as f64;
+    let mean = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m;
+    let var = row.iter().map(|&v| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean)).sum::<f64>() / m;
+    (mean, 1.0 / (var + eps).sqrt())
+}
+
+crate::multiversion!(row_stats_body, row_stats_avx2, row_stats, Float, (row: &[T], eps: f64) -> (f64, f64));
+
+/// One output row: (x - mean) rstd, times w, plus b.
+#[inline(always)]
+fn row_out_body<T: Float>(row: &[T], (mean, rstd): (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) {
+    for (oi, &v) in o.iter_mut().zip(row) {
+        oi.write(T::from_f64((Element::to_f64(v) - mean) * rstd));
+    }
+    // SAFETY: every element of `o` was written just above.
+    let o: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
+    if let Some(w) = w {
+        o.iter_mut().zip(w).for_each(|(v, &w)| *v *= w);
+    }
+    if let Some(b) = b {
+        o.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+    }
+}
+
+crate::multiversion!(row_out_body, row_out_avx2, row_out, Float, (row: &[T], stats: (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) -> ());
+
 fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> (Tensor, Vec<f64>, Vec<f64>) {
     let data = x.to_vec::<T>();
-    let rows = data.len().checked_div(m).unwrap_or(0);
     let w: Option<Vec<T>> = weight.map(|t| t.to_vec());
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
-    let stats: Vec<(f64, f64)> = (0..rows)
-        .map(|r| {
-            let row = &data[r * m..(r + 1) * m];
-            let mean = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m as f64;
-            let var = row.iter().map(|&v| (Element::to_f64(v) - mean).powi(2)).sum::<f64>() / m as f64;
-            (mean, 1.0 / (var + eps).sqrt())
-        })
-        .collect();
-    let out = build(data.len(), (GRAIN / m.max(1)).max(1) * m.max(1), |start, o| {
-        for (j, oi) in o.iter_mut().enumerate() {
-            let i = start + j;
-            let (r, c) = (i / m, i % m);
-            let (mean, rstd) = stats[r];
-            let mut v = T::from_f64((Element::to_f64(data[i]) - mean) * rstd);
-            if let Some(w) = &w {
-                v *= w[c];
-            }
-            if let Some(b) = &b {
-                v += b[c];
-            }
-            oi.write(v);
+    let stats: Vec<(f64, f64)> = if m == 0 {
+        Vec::new()
+    } else {
+        data.par_chunks(m).with_min_len(rows_per_task(m)).map(|row| row_stats(row, eps)).collect()
+    };
+    let out = build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
+        for (r, orow) in o.chunks_mut(m.max(1)).enumerate() {
+            let row = start / m.max(1) + r;
+            row_out(&data[row * m..(row + 1) * m], stats[row], w.as_deref(), b.as_deref(), orow);
         }
     });
     let (mean, rstd) = stats.into_iter().unzip();
@@ -108,6 +133,31 @@ impl Backward for LayerNormBackward {
         true
     }
 }
+
+/// One row backwards: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with
+/// dxhat = dy w, into `gx`; dy xhat and dy added to the weight and bias sums.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn row_grad_body<T: Float>(x: &[T], g: &[T], w: &[T], (mean, rstd): (f64, f64), gx: &mut [T], gw: &mut [f64], gb: &mut [f64]) {
+    let m = x.len() as f64;
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for (((&xv, &gv), &wv), (gw, gb)) in x.iter().zip(g).zip(w).zip(gw.iter_mut().zip(gb.iter_mut())) {
+        let (xv, gv) = (Element::to_f64(xv), Element::to_f64(gv));
+        let xhat = (xv - mean) * rstd;
+        let dxhat = gv * Element::to_f64(wv);
+        s1 += dxhat;
+        s2 += dxhat * xhat;
+        *gw += gv * xhat;
+        *gb += gv;
+    }
+    let (s1, s2) = (s1 / m, s2 / m);
+    for (((&xv, &gv), &wv), o) in x.iter().zip(g).zip(w).zip(gx.iter_mut()) {
+        let xhat = (Element::to_f64(xv) - mean) * rstd;
+        *o = T::from_f64(rstd * (Element::to_f64(gv) * Element::to_f64(wv) - s1 - xhat * s2));
+    }
+}
+
+crate::multiversion!(row_grad_body, row_grad_avx2, row_grad, Float, (x: &[T], g: &[T], w: &[T], stats: (f64, f64), gx: &mut [T], gw: &mut [f64], gb: &mut [f64]) -> ());
 
 impl LayerNormBackward {
     /// The gradients as recorded ops of the saved input and weight (the row statistics
@@ -147,33 +197,37 @@ impl LayerNormBackward {
 impl LayerNormBackward {
     fn run<T: Float>(&self, x: &Tensor, w: Option<&Tensor>, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let m = self.m;
-        let (xv, gv) = (x.to_vec::<f64>(), g.to_vec::<f64>());
-        let w: Vec<f64> = match w {
+        let (xv, gv) = (x.to_vec::<T>(), g.to_vec::<T>());
+        let w: Vec<T> = match w {
             Some(w) => w.to_vec(),
-            None => vec![1.0; m],
+            None => vec![T::one(); m],
         };
         let rows = self.mean.len();
-        let mut gx = vec![T::from_f64(0.0); xv.len()];
+        let mut gx = vec![T::zero(); xv.len()];
+        // Each task: its rows' dx, and its partial sums of dw and db, added in task order.
+        let per = rows_per_task(m);
+        let partials: Vec<(Vec<f64>, Vec<f64>)> = if m == 0 {
+            Vec::new()
+        } else {
+            gx.par_chunks_mut(per * m)
+                .enumerate()
+                .map(|(t, gx)| {
+                    let (mut gw, mut gb) = (vec![0.0f64; m], vec![0.0f64; m]);
+                    for (i, gxr) in gx.chunks_mut(m).enumerate() {
+                        let r = t * per + i;
+                        let span = r * m..(r + 1) * m;
+                        row_grad(&xv[span.clone()], &gv[span], &w, (self.mean[r], self.rstd[r]), gxr, &mut gw, &mut gb);
+                    }
+                    (gw, gb)
+                })
+                .collect()
+        };
         let (mut gw, mut gb) = (vec![0.0f64; m], vec![0.0f64; m]);
-        for r in 0..rows {
-            let (mean, rstd) = (self.mean[r], self.rstd[r]);
-            let (xr, gr) = (&xv[r * m..(r + 1) * m], &gv[r * m..(r + 1) * m]);
-            // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * w
-            let (mut s1, mut s2) = (0.0, 0.0);
-            for c in 0..m {
-                let xhat = (xr[c] - mean) * rstd;
-                let dxhat = gr[c] * w[c];
-                s1 += dxhat;
-                s2 += dxhat * xhat;
-                gw[c] += gr[c] * xhat;
-                gb[c] += gr[c];
-            }
-            let (s1, s2) = (s1 / m as f64, s2 / m as f64);
-            for c in 0..m {
-                let xhat = (xr[c] - mean) * rstd;
-                gx[r * m + c] = T::from_f64(rstd * (gr[c] * w[c] - s1 - xhat * s2));
-            }
+        for (pw, pb) in &partials {
+            gw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+            gb.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
         }
+        debug_assert_eq!(rows * m, xv.len());
         let wshape = self.wshape.as_slice();
         let mut out = vec![needs[0].then(|| Tensor::from_vec_unchecked(gx, x.shape()))];
         if self.weight.is_some() {
