@@ -136,3 +136,33 @@ def test_softmax_rows_against_float64(width):
         ok = ~np.isnan(want)
         # x - max rounds in float32 before exp: relative error up to |x - max| * 6e-8.
         np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5 if log else 1e-30)
+
+
+_LAYER_NORM_THREADS = """
+import hashlib, numpy as np, ferrograd as fg
+rng = np.random.default_rng(0)
+ln = fg.nn.LayerNorm(96)
+x = fg.tensor(rng.standard_normal((300, 7, 96)).astype(np.float32), requires_grad=True)
+y = ln(x)
+(y * fg.tensor(rng.standard_normal(y.shape).astype(np.float32))).sum().backward()
+h = hashlib.sha256()
+for t in (y.detach(), x.grad, ln.weight.grad, ln.bias.grad):
+    h.update(t.numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_layer_norm_bits_do_not_depend_on_the_thread_count():
+    # Rows run in tasks of a fixed size and the weight gradient's partial sums are added in
+    # task order, so 1 and 3 threads give the same bits (forward and every gradient).
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for threads in ("1", "3"):
+        env = dict(os.environ, RAYON_NUM_THREADS=threads)
+        run = subprocess.run([sys.executable, "-c", _LAYER_NORM_THREADS], env=env, capture_output=True, text=True,
+                             check=True, timeout=120)
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1
