@@ -211,6 +211,43 @@ def elementwise_and_reductions(args) -> Bench:
     return b
 
 
+def transcendental(args) -> Bench:
+    """Elementwise and row ops on exp/tanh/erf (the SIMD issue's workloads, its shapes), forward
+    and forward+backward, beside PyTorch; goal: fg/torch <= 0.8x."""
+    b = Bench(f"transcendental ops, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(4 * 2**20, np.float32)
+    s = rng.standard_normal((4096, 1024), np.float32)
+    xl = rng.standard_normal((64, 128, 512), np.float32)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+
+    def fwd_bwd(lib, fn, arr):
+        def run(t=to_lib(lib, arr).requires_grad_()):
+            t.grad = None
+            fn(t).sum().backward()
+        return run
+
+    cases = [  # name, make (lib, module -> zero-arg callable)
+        ("exp 4M", lambda lib, m: (lambda t=to_lib(lib, x): t.exp())),
+        ("tanh 4M", lambda lib, m: (lambda t=to_lib(lib, x): t.tanh())),
+        ("sigmoid 4M", lambda lib, m: (lambda t=to_lib(lib, x): t.sigmoid())),
+        ("SiLU 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.silu(t))),
+        ("GELU 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.gelu(t))),
+        ("GELU(approximate='tanh') 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.gelu(t, approximate="tanh"))),
+        ("GELU 4M forward+backward", lambda lib, m: fwd_bwd(lib, m.nn.functional.gelu, x)),
+        ("softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): t.softmax(-1))),
+        ("log_softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): m.nn.functional.log_softmax(t, -1))),
+        ("LayerNorm(512) forward+backward, 64 x 128 x 512", lambda lib, m: fwd_bwd(lib, m.nn.LayerNorm(512), xl)),
+    ]
+    for name, make in cases:
+        t = best_times({lib: make(lib, libmod(lib)) for lib in libs}, args.runs)
+        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        if "torch" in v:
+            r = v["fg"] / v["torch"]
+            GOALS.append(f"{'OK  ' if r <= 0.8 else 'MISS'} {name}: fg/torch {r:.2f}x (goal <= 0.8x)")
+    return b
+
+
 def np_softmax(p: np.ndarray) -> np.ndarray:
     e = np.exp(p - p.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -470,6 +507,7 @@ def footprint(args) -> Bench:
 
 
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
+            "transcendental": transcendental,
             "mlp": mlp_memory, "layers": layers, "training": training, "conv": conv, "sequences": sequences,
             "footprint": footprint}
 
