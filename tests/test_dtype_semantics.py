@@ -218,6 +218,10 @@ VALUES = [
     ('T.tensor([7, -7, 7, -7]) % T.tensor([2, 2, -2, -2])', ('int64', [1, 1, -1, -1])),
     ('T.tensor([1]) // 0', ("raises", 'RuntimeError', 'ZeroDivisionError')),
     ('T.tensor([1]) % 0', ("raises", 'RuntimeError', 'ZeroDivisionError')),
+    # an empty result divides nothing: no error
+    ('T.tensor([], dtype=T.int64) // 0', ('int64', [])),
+    ('T.tensor([], dtype=T.int64) % 0', ('int64', [])),
+    ('T.fmod(T.tensor([], dtype=T.int64), 0)', ('int64', [])),
     ('T.tensor([1.0, -1.0, 0.0]) // 0', ('float32', [inf, -inf, nan])),
     ('T.tensor([1.0, -1.0, 0.0]) % 0', ('float32', [nan, nan, nan])),
     ('T.tensor([5.5, -5.5]) // 2', ('float32', [2.0, -3.0])),

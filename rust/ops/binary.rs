@@ -260,7 +260,7 @@ fn rounded(a: &Tensor, b: &Tensor, op: Rounded) -> Result<Tensor> {
     let (x, y) = promoted(a, b, dtype)?;
     let out = match dtype {
         d if d.is_integer() => with_integer!(d, name, T => {
-            if y.to_vec::<i64>().contains(&0) {
+            if divides_by_zero(&x, &y) {
                 bail!(Runtime, "ZeroDivisionError ({name}: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
             }
             // In int64 and back: exact, and int8 -128 // -1 wraps to -128 as in PyTorch.
@@ -558,4 +558,11 @@ impl Backward for WhereBackward {
 fn mask_grad<T: Float>(g: &Tensor, c: &Tensor, keep: bool) -> Result<Tensor> {
     let m = to_dtype(c, T::DTYPE)?;
     zip::<T, T>(g, &m, "where", move |gv: T, mv: T| if (mv != T::zero()) == keep { gv } else { T::zero() })
+}
+
+/// Whether an integer division of x by y (broadcast) has a zero divisor. An empty result
+/// divides nothing, so it is not an error (PyTorch returns the empty tensor).
+pub(crate) fn divides_by_zero(x: &Tensor, y: &Tensor) -> bool {
+    let empty = crate::tensor::shape::broadcast_shapes(x.shape(), y.shape(), "division").is_ok_and(|s| s.contains(&0));
+    !empty && y.to_vec::<i64>().contains(&0)
 }

@@ -157,7 +157,7 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return fmod_float(a, b);
     }
     let (x, y) = promoted(a, b, DType::I64)?;
-    if y.to_vec::<i64>().contains(&0) {
+    if crate::ops::binary::divides_by_zero(&x, &y) {
         bail!(Runtime, "ZeroDivisionError (fmod: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
     }
     // wrapping: i64::MIN % -1 is 0, not an overflow panic.
