@@ -44,7 +44,7 @@ __all__ = [
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
-    "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "bool",
+    "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
 ]
@@ -669,6 +669,16 @@ def _sdpa(
 ) -> Tensor:
     """PyTorch 2.15's scaled_dot_product_attention as one fused, tiled kernel (online softmax,
     memory linear in the sequence length); dropout applies whenever dropout_p > 0."""
+
+# ---- the op tracer (autograd::trace), for fg.onnx -----------------------------------------
+def _trace_begin() -> None:
+    """Starts logging every differentiable op on this thread, whatever the grad mode."""
+def _trace_end() -> list[tuple[str, list[Tensor | None], list[Tensor | None], dict[str, Any]]]:
+    """The ops since _trace_begin: (grad_fn name, inputs, outputs, attributes), in order."""
+def _trace_ids(t: Tensor) -> tuple[_int, _int]:
+    """(tensor identity, storage identity) for following values through a trace."""
+def _trace_module(enter: _bool, path: str) -> None:
+    """Marks where a module's forward starts (enter, with its path) and ends in the trace."""
 def memory_allocated() -> _int:
     """Bytes held by live tensors (parameters, activations, saved tensors of the graph)."""
 def max_memory_allocated() -> _int:

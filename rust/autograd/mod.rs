@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod grad_mode;
+pub mod trace;
 pub(crate) mod views;
 
 use std::any::Any;
@@ -41,6 +42,11 @@ pub trait Backward: Send + Sync {
     /// results get a node that refuses a further backward instead of a silently wrong gradient.
     fn differentiable(&self) -> bool {
         false
+    }
+    /// What an exporter needs to know about the op beyond its inputs' and outputs' shapes (a
+    /// convolution's stride, a softmax's dim), for `trace`. Only ops that export need them.
+    fn attrs(&self) -> trace::Attrs {
+        Vec::new()
     }
 }
 
@@ -341,18 +347,34 @@ pub fn needs_record(inputs: &[&Tensor]) -> bool {
 /// Attaches a backward node to `out` when recording is needed; `make` builds the rule only then,
 /// so ops save nothing when grad is off.
 pub fn record(out: Tensor, inputs: &[&Tensor], make: impl FnOnce() -> Result<Box<dyn Backward>>) -> Result<Tensor> {
-    if !needs_record(inputs) {
+    let tracing = trace::is_tracing();
+    if !tracing && !needs_record(inputs) {
         return Ok(out);
     }
     let fun = make()?;
+    if tracing {
+        trace::log(fun.name(), inputs.iter().map(|t| Some((*t).clone())).collect(), vec![Some(out.clone())], fun.attrs());
+        if !needs_record(inputs) {
+            return Ok(out);
+        }
+    }
     let node = Node::new(fun, inputs.iter().map(|t| Some(*t)).collect::<Vec<_>>().as_slice(), 1);
     out.set_history(Arc::new(node));
     Ok(out)
 }
 
+/// Logs an op with several outputs when a trace is active. An op that attaches its node only
+/// when `needs_record` calls this itself otherwise, so a trace sees it with grad off too.
+pub fn trace_outputs(outputs: &[Option<Tensor>], inputs: &[Option<&Tensor>], fun: &dyn Backward) {
+    if trace::is_tracing() {
+        trace::log(fun.name(), inputs.iter().map(|t| t.cloned()).collect(), outputs.to_vec(), fun.attrs());
+    }
+}
+
 /// Attaches one node with several outputs (a custom Function): `outputs[i]`, when present,
 /// becomes output `i` of the node. Inputs that are None (not tensors) get no edge.
 pub fn record_outputs(outputs: &[Option<Tensor>], inputs: &[Option<&Tensor>], fun: Box<dyn Backward>) -> Arc<Node> {
+    trace_outputs(outputs, inputs, fun.as_ref());
     let node = Arc::new(Node::new(fun, inputs, outputs.len()));
     for (nr, out) in outputs.iter().enumerate() {
         if let Some(t) = out {

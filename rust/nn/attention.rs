@@ -268,6 +268,19 @@ struct SdpaBackward {
 }
 
 impl Backward for SdpaBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        let mut a = crate::attrs![
+            ("scale", self.scale),
+            ("is_causal", self.causal),
+            ("dropout_p", self.dropout.as_ref().map_or(0.0, |d| d.threshold as f64 / 4294967296.0)),
+            ("gqa", self.plan.group_k > 1 || self.plan.group_v > 1),
+            ("mask_input", self.mask_input),
+        ];
+        if !self.mask_input {
+            a.extend(self.mask.as_ref().and_then(|m| m.get().ok()).map(|m| ("attn_mask", (&m).into())));
+        }
+        a
+    }
     fn name(&self) -> &'static str {
         // PyTorch's name on the CPU (its flash kernel); PyTorch takes its math path, with a
         // chain of nodes, for dropout and for masks that require grad.

@@ -138,6 +138,12 @@ pub fn batch_norm(x: &Tensor, a: &BatchNormArgs<'_>) -> Result<Tensor> {
             invstd: saved.1.clone(),
             use_batch_stats: a.use_batch_stats,
             eps: a.eps,
+            traced: crate::autograd::trace::is_tracing().then(|| {
+                let mut t = crate::attrs![("momentum", a.momentum), ("has_weight", a.weight.is_some()), ("has_bias", a.bias.is_some())];
+                t.extend(a.running_mean.map(|r| ("running_mean", r.into())));
+                t.extend(a.running_var.map(|r| ("running_var", r.into())));
+                t
+            }),
         }))
     })
 }
@@ -194,11 +200,18 @@ struct BatchNormBackward {
     invstd: Vec<f64>,
     use_batch_stats: bool,
     eps: f64,
+    /// For a trace only: momentum, which affine inputs are present, the running statistics.
+    traced: Option<crate::autograd::trace::Attrs>,
 }
 
 impl Backward for BatchNormBackward {
     fn name(&self) -> &'static str {
         "NativeBatchNormBackward0"
+    }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        let mut a = crate::attrs![("eps", self.eps), ("training", self.use_batch_stats)];
+        a.extend(self.traced.iter().flatten().cloned());
+        a
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;

@@ -76,6 +76,17 @@ pub(super) struct Geom {
 }
 
 impl Geom {
+    /// stride, padding and dilation per spatial dim of the caller's tensors, and groups (for a
+    /// trace).
+    pub(super) fn attrs(&self) -> crate::autograd::trace::Attrs {
+        let last = |v: [usize; 3]| v[3 - self.dims..].to_vec();
+        crate::attrs![
+            ("stride", &last([self.sd, self.sh, self.sw])),
+            ("padding", &last([self.pd, self.ph, self.pw])),
+            ("dilation", &last([self.dd, self.dh, self.dw])),
+            ("groups", self.groups),
+        ]
+    }
     /// Taps of one kernel: kD * kH * kW.
     pub(super) fn taps(&self) -> usize {
         self.kd * self.kh * self.kw
@@ -263,6 +274,9 @@ pub(crate) fn with_grad<T: Element, R>(g: &Tensor, f: impl FnOnce(&[T]) -> R) ->
 impl<T: Float> Backward for ConvBackward<T> {
     fn name(&self) -> &'static str {
         "ConvolutionBackward0"
+    }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        self.g.attrs()
     }
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {

@@ -119,6 +119,11 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
     fn name(&self) -> &'static str {
         "ConvolutionBackward0"
     }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        let mut a = self.g.attrs();
+        a.push(("transposed", true.into()));
+        a
+    }
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {
             return self.apply_recorded(grad, needs);

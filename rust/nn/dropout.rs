@@ -152,7 +152,7 @@ pub fn dropout(x: &Tensor, p: f64, kind: Kind, unit: usize) -> Result<Tensor> {
         (with_float!(x.dtype(), "dropout", T => apply::<T>(x, &mask, unit, (s1, c1, c0))), mask)
     };
     let mask = Arc::new(mask);
-    record(out, &[x], || Ok(Box::new(DropoutBackward { mask, unit, scale: s1, kind })))
+    record(out, &[x], || Ok(Box::new(DropoutBackward { mask, unit, scale: s1, kind, p })))
 }
 
 /// Element-wise dropout: each task draws its mask words from its own stream and writes the
@@ -228,9 +228,14 @@ struct DropoutBackward {
     unit: usize,
     scale: f64,
     kind: Kind,
+    /// The drop probability, for a trace.
+    p: f64,
 }
 
 impl Backward for DropoutBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("p", self.p), ("channel", self.unit > 1), ("alpha", matches!(self.kind, Kind::Alpha))]
+    }
     fn name(&self) -> &'static str {
         // PyTorch's names on CPU, where F.dropout/dropoutNd compute input * mask (native_dropout
         // is its CUDA path) and alpha dropout ends in `+ b`.

@@ -121,6 +121,9 @@ impl Backward for LayerNormBackward {
     fn name(&self) -> &'static str {
         "NativeLayerNormBackward0"
     }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("normalized_shape", &self.wshape), ("eps", self.eps), ("has_weight", self.weight.is_some()), ("has_bias", self.has_bias)]
+    }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;
         let w = self.weight.as_ref().map(|w| w.get()).transpose()?;

@@ -54,6 +54,19 @@ pub struct PoolArgs {
     pub ceil_mode: bool,
 }
 
+impl PoolArgs {
+    /// The window parameters for a trace.
+    pub fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("kernel_size", &self.kernel), ("stride", &self.stride), ("padding", &self.padding), ("dilation", &self.dilation), ("ceil_mode", self.ceil_mode)]
+    }
+    pub fn attrs_avg(&self, count_include_pad: bool, divisor_override: Option<i64>) -> crate::autograd::trace::Attrs {
+        let mut a = self.attrs();
+        a.push(("count_include_pad", count_include_pad.into()));
+        a.push(("divisor_override", crate::autograd::trace::Attr::Int(divisor_override.unwrap_or(0))));
+        a
+    }
+}
+
 /// The pooling ops, for their names in messages (`max_pool2d` ...) by rank.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Kind {
@@ -292,12 +305,17 @@ pub(crate) struct ScatterByIndex<T> {
     pub indices: Saved,
     /// The pooled input, only for the zero gradient a recorded backward gives it.
     pub input: Saved,
+    /// The window parameters, for a trace (empty for adaptive pooling: the shapes say it all).
+    pub attrs: crate::autograd::trace::Attrs,
     pub t: PhantomData<fn() -> T>,
 }
 
 impl<T: Float> Backward for ScatterByIndex<T> {
     fn name(&self) -> &'static str {
         self.name
+    }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        self.attrs.clone()
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {

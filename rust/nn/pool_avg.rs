@@ -167,7 +167,7 @@ pub fn avg_pool(x: &Tensor, a: &PoolArgs, count_include_pad: bool, divisor_overr
         let out = boxes.sum::<T>(x, g.volumes, g.size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AvgPool3DBackward0" } else { "AvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size: g.size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size: g.size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, attrs: a.attrs_avg(count_include_pad, divisor_override), t: PhantomData }))
         })
     })
 }
@@ -195,7 +195,7 @@ pub fn adaptive_avg_pool(x: &Tensor, output_size: &[i64]) -> Result<Tensor> {
         let out = boxes.sum::<T>(x, volumes, size)?;
         record(Tensor::from_vec_unchecked(out, &shape), &[x], || {
             let name = if rank == 3 { "AdaptiveAvgPool3DBackward0" } else { "AdaptiveAvgPool2DBackward0" };
-            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, t: PhantomData }))
+            Ok(Box::new(BoxBackward::<T> { name, input: Saved::new(x)?, pool: BoxPool { boxes: Arc::new(boxes), size, input_shape: x.shape().to_vec(), output_shape: shape.clone() }, attrs: Vec::new(), t: PhantomData }))
         })
     })
 }
@@ -205,12 +205,17 @@ struct BoxBackward<T> {
     /// The pooled input, only for the zero gradient a recorded backward gives it.
     input: Saved,
     pool: BoxPool,
+    /// The window parameters, for a trace (empty for adaptive pooling).
+    attrs: crate::autograd::trace::Attrs,
     t: PhantomData<fn() -> T>,
 }
 
 impl<T: Float> Backward for BoxBackward<T> {
     fn name(&self) -> &'static str {
         self.name
+    }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        self.attrs.clone()
     }
     fn apply(&self, grad: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         if crate::autograd::is_recording() {

@@ -38,7 +38,7 @@ pub fn max_pool(x: &Tensor, a: &PoolArgs) -> Result<(Tensor, Tensor)> {
         let out = record(Tensor::from_vec_unchecked(vals, &shape), &[x], || {
             let name = if rank == 3 { "MaxPool3DWithIndicesBackward0" } else { "MaxPool2DWithIndicesBackward0" };
             Ok(Box::new(ScatterByIndex::<T> {
-                name, volumes: g.volumes, in_len: vin, out_len: vout, input_shape: x.shape().to_vec(), indices: Saved::new(&indices)?, input: Saved::new(x)?, t: PhantomData,
+                name, volumes: g.volumes, in_len: vin, out_len: vout, input_shape: x.shape().to_vec(), indices: Saved::new(&indices)?, input: Saved::new(x)?, attrs: a.attrs(), t: PhantomData,
             }))
         })?;
         Ok((out, indices))
@@ -199,7 +199,7 @@ pub fn adaptive_max_pool(x: &Tensor, output_size: &[i64]) -> Result<(Tensor, Ten
         let result = record(Tensor::from_vec_unchecked(vals, &shape), &[x], || {
             let name = if rank == 3 { "AdaptiveMaxPool3DBackward0" } else { "AdaptiveMaxPool2DBackward0" };
             Ok(Box::new(ScatterByIndex::<T> {
-                name, volumes, in_len: vin, out_len: vout, input_shape: x.shape().to_vec(), indices: Saved::new(&indices)?, input: Saved::new(x)?, t: PhantomData,
+                name, volumes, in_len: vin, out_len: vout, input_shape: x.shape().to_vec(), indices: Saved::new(&indices)?, input: Saved::new(x)?, attrs: Vec::new(), t: PhantomData,
             }))
         })?;
         Ok((result, indices))

@@ -15,7 +15,8 @@
 //! CPU LSTM is once-differentiable too), and `create_graph=True` through it gives a node that
 //! says so when used.
 
-use crate::autograd::{needs_record, record_outputs, Backward, Saved};
+use crate::autograd::trace::{self, Attrs};
+use crate::autograd::{needs_record, record_outputs, trace_outputs, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -67,6 +68,7 @@ pub fn rnn_layer(a: &RnnArgs<'_>) -> Result<(Tensor, Tensor, Option<Tensor>)> {
     let inputs = [Some(x), Some(a.h0), a.c0, Some(a.w_ih), Some(a.w_hh), a.b_ih, a.b_hh, a.w_hr];
     let present: Vec<&Tensor> = inputs.iter().flatten().copied().collect();
     let record = needs_record(&present);
+    let packed = a.batch_sizes.is_some();
     with_float!(x.dtype(), a.cell.op(), T => {
         let xs = x.to_vec::<T>();
         let (w_ih, w_hh) = (a.w_ih.to_vec::<T>(), a.w_hh.to_vec::<T>());
@@ -78,7 +80,7 @@ pub fn rnn_layer(a: &RnnArgs<'_>) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let output = Tensor::from_vec_unchecked(f.output, &out_shape);
         let h_n = Tensor::from_vec_unchecked(f.h_n, &[d.batch, d.out]);
         let c_n = (a.cell == Cell::Lstm).then(|| Tensor::from_vec_unchecked(f.c_n, &[d.batch, d.hidden]));
-        if record {
+        if record || trace::is_tracing() {
             let saved = |t: Option<&Tensor>| t.map(Saved::new).transpose();
             let node = RnnLayerBackward::<T> {
                 d,
@@ -89,8 +91,14 @@ pub fn rnn_layer(a: &RnnArgs<'_>) -> Result<(Tensor, Tensor, Option<Tensor>)> {
                 w_hh: Saved::new(a.w_hh)?,
                 w_hr: saved(a.w_hr)?,
                 has_c: a.c0.is_some(),
+                packed,
             };
-            record_outputs(&[Some(output.clone()), Some(h_n.clone()), c_n.clone()], &inputs, Box::new(node));
+            let outputs = [Some(output.clone()), Some(h_n.clone()), c_n.clone()];
+            if record {
+                record_outputs(&outputs, &inputs, Box::new(node));
+            } else {
+                trace_outputs(&outputs, &inputs, &node);
+            }
         }
         Ok((output, h_n, c_n))
     })
@@ -185,6 +193,8 @@ struct RnnLayerBackward<T> {
     w_hh: Saved,
     w_hr: Option<Saved>,
     has_c: bool,
+    /// The input was a PackedSequence's rows (for a trace: export needs the padded form).
+    packed: bool,
 }
 
 impl<T: VMath> Backward for RnnLayerBackward<T> {
@@ -196,6 +206,9 @@ impl<T: VMath> Backward for RnnLayerBackward<T> {
             Cell::RnnTanh => "RnnTanhLayerBackward0",
             Cell::RnnRelu => "RnnReluLayerBackward0",
         }
+    }
+    fn attrs(&self) -> Attrs {
+        crate::attrs![("hidden_size", self.d.hidden), ("reverse", self.steps.reverse), ("packed", self.packed)]
     }
 
     fn apply(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {

@@ -222,7 +222,12 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
         Tensor::from_vec_unchecked(data, &p.shape)
     }));
     let input = v.shape().to_vec();
-    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense) })))?;
+    // For a trace: one integer index tensor is a gather along its dim (an embedding lookup).
+    let gather = match (adv.as_slice(), idx.iter().any(|i| matches!(i, Index::Tensor(t) if t.dtype() == DType::Bool))) {
+        ([(d, t)], false) if crate::autograd::trace::is_tracing() => Some((*d, t.clone())),
+        _ => None,
+    };
+    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense), gather })))?;
     match p.perm {
         Some(perm) => out.permute(&perm),
         None => Ok(out),
@@ -316,8 +321,16 @@ impl Backward for IndexPutBackward {
 struct IndexBackward {
     input: Vec<usize>,
     dense: Arc<Vec<usize>>,
+    /// For a trace only: the dim and index tensor of a single integer index.
+    gather: Option<(usize, Tensor)>,
 }
 impl Backward for IndexBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        match &self.gather {
+            Some((d, t)) => crate::attrs![("dim", *d), ("indices", t)],
+            None => Vec::new(),
+        }
+    }
     fn name(&self) -> &'static str {
         "IndexBackward0"
     }

@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use crate::autograd::is_recording;
+use crate::autograd::{is_recording, trace};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::result_type;
@@ -35,7 +35,7 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
     }
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
-    if !graph && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
+    if !graph && !trace::is_tracing() && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
         check_inplace(t)?;
         let o = crate::ops::cast::to_dtype(&other.detach(), t.dtype())?;
         if crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")? != t.shape() {
@@ -178,6 +178,7 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
             ),
         };
     }
+    trace::log_inplace(op, t, &out)?;
     write_into(t, &out)?;
     if let Some((node, nr)) = out.grad_fn_nr() {
         if recording {
@@ -221,7 +222,7 @@ pub fn promoted_op(t: &Tensor, other: &Tensor, op: &str, f: impl FnOnce(&Tensor)
 
 /// `fill_(v)` / `zero_()`.
 pub fn fill(t: &Tensor, value: f64) -> Result<()> {
-    if is_recording() && t.requires_grad() {
+    if (is_recording() && t.requires_grad()) || trace::is_tracing() {
         return apply(t, "fill_", |_| Ok(Tensor::full(t.shape(), value, t.dtype())));
     }
     check_inplace(t)?;
@@ -230,7 +231,7 @@ pub fn fill(t: &Tensor, value: f64) -> Result<()> {
 
 /// `copy_(src)`: src broadcast to t's shape and cast to t's dtype.
 pub fn copy(t: &Tensor, src: &Tensor) -> Result<()> {
-    if !(is_recording() && (t.requires_grad() || src.requires_grad())) {
+    if !(is_recording() && (t.requires_grad() || src.requires_grad())) && !trace::is_tracing() {
         // Nothing to record: src's elements go straight into t, without the clone the recorded
         // form makes (the same checks, the same broadcast and cast).
         check_no_internal_overlap(t)?;

@@ -69,6 +69,9 @@ struct CatBackward {
     sizes: Vec<Option<usize>>,
 }
 impl Backward for CatBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dim", self.dim)]
+    }
     fn name(&self) -> &'static str {
         "CatBackward0"
     }

@@ -155,6 +155,9 @@ struct SumBackward {
     scale: Option<f64>,
 }
 impl Backward for SumBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dims", &self.dims), ("mean", self.scale.is_some())]
+    }
     fn name(&self) -> &'static str {
         match (self.scale.is_some(), self.all_implicit) {
             (true, true) => "MeanBackward0",

@@ -97,6 +97,9 @@ struct SoftmaxBackward {
     log: bool,
 }
 impl Backward for SoftmaxBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dim", self.dim)]
+    }
     fn name(&self) -> &'static str {
         if self.log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" }
     }

@@ -42,6 +42,10 @@ macro_rules! unary_op {
             fn name(&self) -> &'static str {
                 $gname
             }
+            /// The forward's name: several rows share a grad_fn name (both GELUs).
+            fn attrs(&self) -> $crate::autograd::trace::Attrs {
+                $crate::attrs![("op", stringify!($name))]
+            }
             fn apply(&self, g: &$crate::tensor::Tensor, _needs: &[bool]) -> $crate::error::Result<Vec<Option<$crate::tensor::Tensor>>> {
                 let s = &self.s.get()?;
                 if $diff && $crate::autograd::is_recording() {
@@ -224,6 +228,9 @@ struct LeakyReluBackward {
     slope: f64,
 }
 impl Backward for LeakyReluBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("negative_slope", self.slope)]
+    }
     fn name(&self) -> &'static str {
         "LeakyReluBackward0"
     }
@@ -357,6 +364,12 @@ struct ClampBackward {
     max: Option<f64>,
 }
 impl Backward for ClampBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        let mut a = crate::autograd::trace::Attrs::new();
+        a.extend(self.min.map(|v| ("min", v.into())));
+        a.extend(self.max.map(|v| ("max", v.into())));
+        a
+    }
     fn name(&self) -> &'static str {
         "ClampBackward1"
     }

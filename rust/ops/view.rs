@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::autograd::trace::Attrs;
 use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
@@ -369,6 +370,9 @@ impl Backward for PermuteBackward {
     fn name(&self) -> &'static str {
         "PermuteBackward0"
     }
+    fn attrs(&self) -> Attrs {
+        crate::attrs![("perm", &self.perm)]
+    }
     fn saves_tensors(&self) -> bool {
         false
     }
@@ -411,6 +415,9 @@ struct SliceBackward {
 impl Backward for SliceBackward {
     fn name(&self) -> &'static str {
         if self.select { "SelectBackward0" } else { "SliceBackward0" }
+    }
+    fn attrs(&self) -> Attrs {
+        crate::attrs![("dim", self.dim), ("start", self.start), ("step", self.step)]
     }
     fn saves_tensors(&self) -> bool {
         false

@@ -22,6 +22,7 @@ mod rnn;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
+mod trace;
 
 /// `ferrograd._core`: the classes, the factories and the fused kernels the Python package wraps.
 #[pyo3::pymodule(name = "_core")]
@@ -65,6 +66,8 @@ mod core_module {
     use super::dlpack::_from_dlpack;
     #[pymodule_export]
     use super::attention::_sdpa;
+    #[pymodule_export]
+    use super::trace::{_trace_begin, _trace_end, _trace_ids, _trace_module};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
