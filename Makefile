@@ -15,6 +15,8 @@ $(VENV)/.deps: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q "maturin>=1.9.4,<2" numpy pytest hypothesis "ruff>=0.8"
 	# ferrograd[mpi], for the multi-process tests (MPICH's launcher binds the loopback interface).
 	$(BIN)/pip install -q mpich "mpi4py>=4"
+	# ferrograd[onnx] and ONNX Runtime, which the export tests check the written models with.
+	$(BIN)/pip install -q "onnx>=1.16" "onnxruntime>=1.18"
 	touch $@
 
 venv: $(VENV)/.deps
@@ -28,7 +30,7 @@ $(VENV)/.examples: $(VENV)/.deps
 	touch $@
 
 demo: build $(VENV)/.examples
-	$(BIN)/python -m ferrograd.examples.digits
+	$(BIN)/python -m ferrograd.examples.digits --onnx
 
 test: $(VENV)/.examples lint
 	cargo test --release

@@ -1,0 +1,229 @@
+"""One export: set the modes, trace the forward, build the graph, restore the model."""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import numpy as np
+
+from .. import _core
+from ..autograd.grad_mode import no_grad
+from ..nn._module_hooks import register_module_forward_hook, register_module_forward_pre_hook
+from ._fold import fold_batch_norms
+from ._graph import Graph, TracedOp
+from ._ops import TABLE, _dropout, _unary_table
+from ._rnn import _KINDS, rnn_layer
+from .errors import OnnxExporterError, UnsupportedOperatorError
+
+
+def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, dynamic_axes, training, fold, export_params):
+    from . import TrainingMode
+
+    tensors = [a for a in args if isinstance(a, _core.Tensor)]
+    if len(tensors) != len(args) or any(isinstance(v, _core.Tensor) for v in kwargs.values()):
+        raise OnnxExporterError("fg.onnx.export: every positional argument must be a tensor (keyword arguments are passed as constants, not inputs)")
+    input_names = list(input_names or (["input"] if len(args) == 1 else [f"input_{i}" for i in range(len(args))]))
+    if len(input_names) != len(args):
+        raise ValueError(f"fg.onnx.export: {len(input_names)} input_names for {len(args)} inputs")
+
+    modules = list(model.named_modules()) if hasattr(model, "named_modules") else []
+    if training == TrainingMode.EVAL:
+        training_left_on = [name or type(m).__name__ for name, m in modules if m.training and m._mode_meaning() is not None]
+        if training_left_on:
+            warnings.warn(
+                f"fg.onnx.export: the model is in training mode ({', '.join(training_left_on[:4])}{' ...' if len(training_left_on) > 4 else ''}); "
+                "exporting its eval-mode graph (Dropout removed, BatchNorm with running statistics), as training=TrainingMode.EVAL asks. "
+                "The model's modes are unchanged. Pass training=TrainingMode.PRESERVE to export each module in its current mode.",
+                UserWarning, stacklevel=3)
+    # A pinned module's pin is not consulted: the export's mode is the graph's, whatever the pin.
+    target = {TrainingMode.EVAL: False, TrainingMode.TRAINING: True}.get(training)
+    params = {}
+    if hasattr(model, "state_dict"):
+        for name, t in model.state_dict(keep_vars=True).items():
+            params.setdefault(_core._trace_ids(t)[0], name)
+    paths = {id(m): name for name, m in modules}
+    dynamic = _dynamic(dynamic_axes)
+    with _export_modes(modules, target):
+        outputs, ops = _trace(model, args, kwargs, paths)
+        # With dynamic axes the forward runs again with each of them one longer: sizes that
+        # change with them are the ones the graph must compute (`Graph.dynamic_dims`).
+        grown = _grown(args, input_names, dynamic)
+        ops2 = _trace(model, grown, kwargs, paths)[1] if grown is not None else None
+    flat = _flatten(outputs)
+    output_names = list(output_names or (["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]))
+    if len(output_names) != len(flat):
+        raise ValueError(f"fg.onnx.export: {len(output_names)} output_names for {len(flat)} outputs")
+    for name in dynamic:
+        if name not in input_names and name not in output_names:
+            raise ValueError(f"fg.onnx.export: dynamic_axes names {name!r}, which is not an input or output name ({input_names + output_names})")
+
+    g = Graph(onnx, opset, params, export_params)
+    if ops2 is not None:
+        g.shapes2 = _aligned_shapes(ops, ops2, args, grown)
+    for t, name in zip(args, input_names):
+        g.add_input(t, name, dynamic.get(name, {}))
+    exported_training = training != TrainingMode.EVAL
+    problems = _build(g, ops, exported_training)
+    for t, name in zip(flat, output_names):
+        src = g.value(t)
+        g.add("Identity", [src], [name])
+        g.meta[name] = g.meta[src]
+    live_nodes = _live_nodes(g, output_names)
+    live = {v for n in live_nodes for v in [*n.output, *n.input]}
+    for value, error in [*problems.items(), *g.size_dependent.items()]:
+        if value in live:
+            raise error
+    if fold:
+        fold_batch_norms(g)  # eval-form BatchNorms only (a training-form one has three outputs)
+    proto = g.model(output_names, dynamic, producer=_version())
+    if not export_params:
+        raise OnnxExporterError("fg.onnx.export: export_params=False is not supported (the weights are always written)")
+    return proto
+
+
+@contextlib.contextmanager
+def _export_modes(modules, target):
+    """Every module in `target` mode (None: as they are) for the export's forwards; afterwards
+    each module's own flag, its buffers (running statistics) and the RNG stream as they were."""
+    saved_modes = [(m, m.training) for _, m in modules]
+    buffers = [(b, b.detach().clone()) for _, m in modules for b in m.buffers(recurse=False)]
+    rng = _core.get_rng_state()
+    try:
+        if target is not None:
+            for _, m in modules:
+                object.__setattr__(m, "training", target)
+        yield
+    finally:
+        for m, flag in saved_modes:
+            object.__setattr__(m, "training", flag)
+        for b, old in buffers:
+            b.copy_(old)
+        _core.set_rng_state(rng)
+
+
+def _trace(model, args, kwargs, paths):
+    """The model's outputs and the trace of its forward, with marks where modules start and end."""
+    hooks = [register_module_forward_pre_hook(lambda m, a: _core._trace_module(True, paths.get(id(m), type(m).__name__))),
+             register_module_forward_hook(lambda m, a, o: _core._trace_module(False, ""), always_call=True)]
+    try:
+        with no_grad():
+            _core._trace_begin()
+            try:
+                outputs = model(*args, **kwargs)
+            finally:
+                ops = _core._trace_end()
+    finally:
+        for h in hooks:
+            h.remove()
+    return outputs, ops
+
+
+def _grown(args, input_names, dynamic):
+    """The inputs with every dynamic axis one longer (its first slice repeated, so indices and
+    masks stay valid), or None without dynamic input axes."""
+    if not any(dynamic.get(n) for n in input_names):
+        return None
+    out = []
+    for t, name in zip(args, input_names):
+        a = t.detach().numpy()
+        for axis in dynamic.get(name, {}):
+            a = np.concatenate([a, np.take(a, [0], axis=axis)], axis=axis)
+        out.append(_core.from_numpy(np.ascontiguousarray(a)))
+    return tuple(out)
+
+
+def _aligned_shapes(ops, ops2, args, grown) -> dict[int, tuple]:
+    """Tensor identity (first trace) -> its shape in the second trace, op by op."""
+    if len(ops) != len(ops2) or any(a[0] != b[0] for a, b in zip(ops, ops2)):
+        raise OnnxExporterError("fg.onnx.export: the model runs different ops when a dynamic axis changes size (control flow on a shape); "
+                                "export it without dynamic_axes, or one size at a time")
+    shapes = {}
+
+    def note(t, t2):
+        if isinstance(t, _core.Tensor) and isinstance(t2, _core.Tensor):
+            shapes.setdefault(_core._trace_ids(t)[0], tuple(t2.shape))
+
+    for t, t2 in zip(args, grown):
+        note(t, t2)
+    for (_, ins, outs, attrs), (_, ins2, outs2, attrs2) in zip(ops, ops2):
+        for t, t2 in zip([*ins, *outs, *attrs.values()], [*ins2, *outs2, *attrs2.values()]):
+            note(t, t2)
+    return shapes
+
+
+def _build(g: Graph, ops, training: bool) -> dict:
+    """Appends every traced op's nodes. An op without a mapping poisons its outputs instead of
+    failing at once: it may be one a fused op ran inside itself, which nothing uses."""
+    stack, problems = [], {}
+    for name, inputs, outputs, attrs in ops:
+        if name == "module_enter":
+            stack.append(attrs["path"])
+            continue
+        if name == "module_exit":
+            if stack:
+                stack.pop()
+            continue
+        op = TracedOp(name, inputs, outputs, attrs, stack[-1] if stack else "")
+        if not any(g.is_dynamic(t) for t in [*inputs, *attrs.values()] if isinstance(t, _core.Tensor)):
+            # Nothing here depends on the graph's inputs: its outputs are constants, taken from
+            # the trace as they are (PyTorch's constant folding; zeros made in a forward stay
+            # zeros, and a weight's transpose is stored transposed).
+            continue
+        handler = _handler(op)
+        try:
+            if handler is None:
+                raise op.unsupported()
+            names = handler(g, op, training)
+        except UnsupportedOperatorError as e:
+            names = [None if t is None else g.add1("Unsupported", []) for t in outputs]
+            for n in names:
+                if n:
+                    problems[n] = e
+        for t, n in zip(outputs, names):
+            if t is not None and n:
+                g.bind(t, n)
+    return problems
+
+
+def _handler(op: TracedOp):
+    if "channel" in op.attrs and "p" in op.attrs:
+        return _dropout
+    if op.name in _KINDS:
+        return rnn_layer
+    if "op" in op.attrs:
+        return _unary_table
+    return TABLE.get(op.name)
+
+
+def _live_nodes(g: Graph, outputs):
+    from ._graph import _live
+
+    return _live(g.nodes, outputs)
+
+
+def _flatten(out) -> list:
+    if isinstance(out, _core.Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten(o)]
+    if isinstance(out, dict):
+        return [t for o in out.values() for t in _flatten(o)]
+    if out is None:
+        return []
+    raise OnnxExporterError(f"fg.onnx.export: the model returned a {type(out).__name__}; outputs must be tensors or tuples, lists or dicts of them")
+
+
+def _dynamic(spec) -> dict[str, dict[int, str]]:
+    """{name: [axis, ...] or {axis: symbol}} -> {name: {axis: symbol}} (PyTorch's default symbols)."""
+    out = {}
+    for name, axes in spec.items():
+        out[name] = dict(axes) if isinstance(axes, dict) else {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(axes)}
+    return out
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+

@@ -1,0 +1,195 @@
+"""The ONNX graph a trace becomes. Values are followed by tensor identity: graph inputs, then each
+traced op's outputs; a tensor that is neither is a parameter or buffer (an initializer under its
+state_dict name) or a constant. The op table (`_ops.py`) appends nodes through `Graph.add`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _core
+from .errors import OnnxExporterError, UnsupportedOperatorError
+
+
+def _tid(t) -> int:
+    return _core._trace_ids(t)[0]
+
+
+class TracedOp:
+    """One op of the trace: grad_fn name, inputs, outputs, attributes and the module it ran in."""
+
+    __slots__ = ("name", "inputs", "outputs", "attrs", "path")
+
+    def __init__(self, name, inputs, outputs, attrs, path):
+        self.name, self.inputs, self.outputs, self.attrs, self.path = name, inputs, outputs, attrs, path
+
+    def where(self) -> str:
+        return f"in module '{self.path}'" if self.path else "in the model's own forward"
+
+    def unsupported(self, why: str = "") -> UnsupportedOperatorError:
+        what = self.attrs.get("op", self.name)
+        return UnsupportedOperatorError(f"ONNX export: op '{what}' ({self.name}) {self.where()} has no ONNX mapping{': ' + why if why else ''}")
+
+
+class Graph:
+    def __init__(self, onnx, opset: int, params: dict[int, str], export_params: bool):
+        self.onnx, self.opset = onnx, opset
+        self.nodes: list = []
+        self.initializers: dict[str, np.ndarray] = {}
+        self.inputs: list = []
+        self.values: dict[int, str] = {}  # tensor identity -> its current value's name
+        self.traced_storages: set[int] = set()  # storages of inputs and op outputs
+        self.meta: dict[str, tuple[np.dtype, tuple]] = {}  # value name -> (dtype, shape)
+        self.params, self.export_params = params, export_params
+        self.used_names: set[str] = set(params.values())
+        # Shapes from a second trace with every dynamic axis one longer (tensor identity ->
+        # shape), and constants whose shape depends on a dynamic axis (name -> the error to
+        # raise if the graph uses one).
+        self.shapes2: dict[int, tuple] = {}
+        self.size_dependent: dict[str, OnnxExporterError] = {}
+        self._counter = 0
+
+    # ---- names ---------------------------------------------------------------------------
+    def fresh(self, hint: str) -> str:
+        while True:
+            self._counter += 1
+            name = f"{hint}_{self._counter}"
+            if name not in self.used_names:
+                self.used_names.add(name)
+                return name
+
+    def bind(self, t, name: str) -> None:
+        """From now on, tensor `t` is the value `name`."""
+        tid, sid = _core._trace_ids(t)
+        self.values[tid] = name
+        self.traced_storages.add(sid)
+        self.meta[name] = (np.dtype(_np_dtype(t)), tuple(t.shape))
+
+    def dynamic_dims(self, t) -> list[int]:
+        """The dims of `t` whose size follows a dynamic axis."""
+        other = self.shapes2.get(_core._trace_ids(t)[0])
+        if other is None or len(other) != t.dim():
+            return []
+        return [i for i, (a, b) in enumerate(zip(t.shape, other)) if a != b]
+
+    def is_dynamic(self, t) -> bool:
+        """Whether `t` is a graph input or computed from one."""
+        return _core._trace_ids(t)[0] in self.values
+
+    def add_input(self, t, name: str, dynamic: dict[int, str]) -> None:
+        self.used_names.add(name)
+        self.bind(t, name)
+        self.inputs.append(self._value_info(name, dynamic))
+
+    def value(self, t, op: TracedOp | None = None) -> str:
+        """The name of `t`'s current value: a graph input, an op's output, a parameter or buffer
+        (an initializer under its state_dict name), or else a constant."""
+        tid, sid = _core._trace_ids(t)
+        if tid in self.values:
+            return self.values[tid]
+        if tid in self.params:
+            name = self.params[tid]
+            if name not in self.initializers:
+                self.initializers[name] = _numpy(t)
+                self.meta[name] = (self.initializers[name].dtype, tuple(t.shape))
+            return name
+        if sid in self.traced_storages:
+            where = f" ({op.name} {op.where()})" if op else ""
+            raise OnnxExporterError(
+                f"ONNX export: a tensor of shape {tuple(t.shape)}{where} shares memory with a traced value but was made by an op "
+                "the trace cannot follow (an in-place write into a view, or a value taken through numpy); export would freeze it as a constant")
+        name = self.const(_numpy(t), "const")
+        if self.dynamic_dims(t):
+            where = f" by {op.name} {op.where()}" if op else ""
+            self.size_dependent[name] = OnnxExporterError(
+                f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} is made from the size of a dynamic axis but not from the inputs' "
+                "values (e.g. fg.zeros(x.shape[0], ...)); the graph would keep the traced size. Make it from the input (fg.zeros_like, "
+                "x.new_zeros) or export without that dynamic axis")
+        return name
+
+    def const(self, array, hint: str = "const") -> str:
+        name = self.fresh(hint)
+        array = np.asarray(array)
+        self.initializers[name] = array
+        self.meta[name] = (array.dtype, array.shape)
+        return name
+
+    def ints(self, values, hint: str = "shape") -> str:
+        return self.const(np.asarray(list(values), dtype=np.int64), hint)
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.initializers
+
+    def constant_value(self, name: str) -> np.ndarray:
+        return self.initializers[name]
+
+    # ---- nodes ---------------------------------------------------------------------------
+    def add(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, **attrs) -> list[str]:
+        names = outputs if isinstance(outputs, list) else [self.fresh(op_type.lower()) for _ in range(outputs)]
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        self.nodes.append(self.onnx.helper.make_node(op_type, inputs, names, name=self.fresh(op_type), **attrs))
+        return names
+
+    def add1(self, op_type: str, inputs: list[str], **attrs) -> str:
+        return self.add(op_type, inputs, 1, **attrs)[0]
+
+    def cast(self, name: str, dtype) -> str:
+        """`name` in `dtype` (a Cast node, or a converted copy of a constant)."""
+        dtype = np.dtype(dtype)
+        have = self.meta.get(name, (None,))[0]
+        if have == dtype:
+            return name
+        if self.is_constant(name):
+            return self.const(self.constant_value(name).astype(dtype), "const")
+        out = self.add1("Cast", [name], to=onnx_dtype(self.onnx, dtype))
+        self.meta[out] = (dtype, self.meta.get(name, (None, None))[1])
+        return out
+
+    def _value_info(self, name: str, dynamic: dict[int, str], unknown: bool = False):
+        dtype, shape = self.meta[name]
+        dims = [None if unknown else dynamic.get(i, d) for i, d in enumerate(shape)]
+        return self.onnx.helper.make_tensor_value_info(name, onnx_dtype(self.onnx, dtype), dims)
+
+    # ---- the model -------------------------------------------------------------------------
+    def model(self, output_names: list[str], dynamic: dict[str, dict[int, str]], producer: str):
+        helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
+        nodes = _live(self.nodes, output_names)
+        used = {i for n in nodes for i in n.input}
+        inits = []
+        for name, array in self.initializers.items():
+            if name not in used:
+                continue
+            t = numpy_helper.from_array(np.array(array, order="C"), name)  # (ascontiguousarray makes 0-d 1-d)
+            inits.append(t)
+        # An output without dynamic axes of its own has unknown dims when any input has dynamic
+        # axes (its sizes may follow them); otherwise the traced ones.
+        outputs = [self._value_info(n, dynamic.get(n, {}), unknown=bool(dynamic) and n not in dynamic) for n in output_names]
+        graph = helper.make_graph(nodes, "main_graph", self.inputs, outputs, inits)
+        model = helper.make_model(graph, producer_name="ferrograd", producer_version=producer,
+                                  opset_imports=[helper.make_opsetid("", self.opset)])
+        model.ir_version = min(model.ir_version, 8)
+        return model
+
+
+def _live(nodes, outputs):
+    """The nodes the outputs need, in their order (ops a fused op ran inside itself, and values
+    computed but never used, are dropped)."""
+    need = set(outputs)
+    keep = []
+    for n in reversed(nodes):
+        if any(o in need for o in n.output):
+            keep.append(n)
+            need.update(i for i in n.input if i)
+    return keep[::-1]
+
+
+def _np_dtype(t):
+    return {"bool": np.bool_, "bfloat16": np.float32}.get(str(t.dtype).removeprefix("ferrograd."), None) or \
+        np.dtype(str(t.dtype).removeprefix("ferrograd."))
+
+
+def _numpy(t) -> np.ndarray:
+    return np.array(t.detach().numpy(), copy=True)
+
+
+def onnx_dtype(onnx, dtype) -> int:
+    return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))

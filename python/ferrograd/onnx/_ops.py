@@ -1,0 +1,375 @@
+"""The op table: one function per traced op (by grad_fn name) that appends its ONNX nodes.
+Each takes the graph, the op and the export's training flag, and returns the names of the op's
+outputs' values. Shapes that depend on the batch are written so a dynamic batch axis still
+works (Reshape copies leading dims with 0, Expand keeps dims that do not grow, Slice ends past
+the dim's size)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._graph import Graph, TracedOp
+
+_BIG = np.iinfo(np.int64).max
+
+
+def _in(g: Graph, op: TracedOp, i: int = 0) -> str:
+    return g.value(op.inputs[i], op)
+
+
+def _out_dtype(op: TracedOp):
+    return g_dtype(op.outputs[0])
+
+
+def g_dtype(t):
+    return t.numpy().dtype if t.numel() == 0 else np.asarray(t.detach().reshape(-1)[0:1].numpy()).dtype
+
+
+def _operands(g: Graph, op: TracedOp, n: int) -> list[str]:
+    """The first n inputs, cast to the output's dtype (PyTorch promotes; ONNX does not)."""
+    dtype = _out_dtype(op)
+    return [g.cast(_in(g, op, i), dtype) for i in range(n)]
+
+
+def _elementwise(onnx_op: str, n: int = 1, **attrs):
+    def emit(g, op, training):
+        return [g.add1(onnx_op, _operands(g, op, n), **attrs)]
+
+    return emit
+
+
+def _sub(g, op, training):
+    return [g.add1("Sub", _operands(g, op, 2))]
+
+
+def _addmm(g, op, training):
+    """Linear: x @ W^T + b. Gemm for 2-D input; MatMul with the transposed weight otherwise."""
+    x, w = _in(g, op, 0), _in(g, op, 1)
+    b = _in(g, op, 2) if len(op.inputs) > 2 else None
+    if op.inputs[0].dim() == 2 and op.inputs[1].dim() == 2 and (op.name == "AddmmBackward0" or len(op.inputs) == 2) and op.inputs[0].dim() == 2:
+        return [g.add1("Gemm", [x, w] + ([b] if b else []), transB=1)]
+    wt = g.add1("Transpose", [w], perm=[1, 0])
+    y = g.add1("MatMul", [x, wt])
+    return [g.add1("Add", [y, b]) if b else y]
+
+
+def _matmul(g, op, training):
+    return [g.add1("MatMul", _operands(g, op, 2))]
+
+
+def _reshape(g, op, training):
+    """A view. A dim whose size follows a dynamic axis is copied from the input (0) when it is
+    the input's dim at that place, else inferred (-1; one at most); the others are constants."""
+    src, dst = tuple(op.inputs[0].shape), tuple(op.outputs[0].shape)
+    src_dyn, dst_dyn = set(g.dynamic_dims(op.inputs[0])), set(g.dynamic_dims(op.outputs[0]))
+    if src == dst and src_dyn == dst_dyn:
+        return [g.add1("Identity", [_in(g, op)])]
+    target = list(dst)
+    inferred = [i for i in dst_dyn if not (i in src_dyn and i < len(src) and src[i] == dst[i])]
+    for i in dst_dyn:
+        if i not in inferred:
+            target[i] = 0
+    if len(inferred) > 1:
+        raise op.unsupported(f"a reshape from {src} to {dst} in which {len(inferred)} dims follow dynamic axes")
+    if inferred:
+        target[inferred[0]] = -1
+    return [g.add1("Reshape", [_in(g, op), g.ints(target)])]
+
+
+def _expand(g, op, training):
+    """Dims that do not grow are 1 (Expand broadcasts), so a dynamic one passes through."""
+    src, dst = list(op.inputs[0].shape), list(op.outputs[0].shape)
+    lead = len(dst) - len(src)
+    src = [1] * lead + src
+    grown_dynamic = [i for i in g.dynamic_dims(op.outputs[0]) if i < lead or src[i] != dst[i]]
+    if grown_dynamic:
+        raise op.unsupported(f"expand from {tuple(src)} to {tuple(dst)} along dims {grown_dynamic}, whose size follows a dynamic axis")
+    shape = [1 if s == d else d for s, d in zip(src, dst)]
+    return [g.add1("Expand", [_in(g, op), g.ints(shape)])]
+
+
+def _permute(g, op, training):
+    return [g.add1("Transpose", [_in(g, op)], perm=list(op.attrs["perm"]))]
+
+
+def _slice(g, op, training):
+    a = op.attrs
+    dim, start, step = a["dim"], a["start"], a["step"]
+    size_in = op.inputs[0].shape[dim]
+    length = op.outputs[0].shape[dim]
+    end = start + (length - 1) * step + 1 if length else start
+    if end >= size_in:
+        end = _BIG
+    elif dim in g.dynamic_dims(op.inputs[0]):
+        raise op.unsupported(f"a slice [{start}:{end}] of dim {dim}, whose size follows a dynamic axis (only slices to its end export)")
+    return [g.add1("Slice", [_in(g, op), g.ints([start]), g.ints([end]), g.ints([dim]), g.ints([step])])]
+
+
+def _select(g, op, training):
+    a = op.attrs
+    return [g.add1("Gather", [_in(g, op), g.const(np.asarray(a["start"], dtype=np.int64))], axis=a["dim"])]
+
+
+def _index(g, op, training):
+    if "indices" not in op.attrs:
+        raise op.unsupported("only one integer index tensor (a gather, e.g. an embedding lookup) is supported")
+    idx = g.value(op.attrs["indices"], op)
+    return [g.add1("Gather", [_in(g, op), idx], axis=op.attrs["dim"])]
+
+
+def _cat(g, op, training):
+    dtype = _out_dtype(op)
+    parts = [g.cast(g.value(t, op), dtype) for t in op.inputs if t is not None and t.numel() > 0 or t.dim() > 1]
+    return [g.add1("Concat", parts, axis=op.attrs["dim"])]
+
+
+def _reduce(g, op, training):
+    dims = list(op.attrs["dims"]) or list(range(op.inputs[0].dim()))
+    keep = int(op.outputs[0].dim() == op.inputs[0].dim())
+    x = _in(g, op)
+    if op.attrs.get("mean"):
+        if g.opset >= 18:
+            return [g.add1("ReduceMean", [x, g.ints(dims)], keepdims=keep)]
+        return [g.add1("ReduceMean", [x], axes=dims, keepdims=keep)]
+    return [g.add1("ReduceSum", [x, g.ints(dims)], keepdims=keep)]
+
+
+def _softmax(g, op, training):
+    kind = "LogSoftmax" if op.name == "LogSoftmaxBackward0" else "Softmax"
+    return [g.add1(kind, [_in(g, op)], axis=op.attrs["dim"])]
+
+
+def _unary_table(g, op, training):
+    """The elementwise rows of the Rust op table, by forward name."""
+    name = op.attrs.get("op", "")
+    x = _in(g, op)
+    simple = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sin": "Sin", "cos": "Cos", "tan": "Tan", "tanh": "Tanh",
+              "sigmoid": "Sigmoid", "relu_float": "Relu", "erf": "Erf", "reciprocal": "Reciprocal", "softplus": "Softplus",
+              "asin": "Asin", "acos": "Acos", "atan": "Atan", "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh",
+              "acosh": "Acosh", "atanh": "Atanh"}
+    if name in simple:
+        return [g.add1(simple[name], [x])]
+    dtype = _out_dtype(op)
+
+    def c(v):
+        return g.const(np.asarray(v, dtype=dtype))
+
+    if name == "silu":
+        return [g.add1("Mul", [x, g.add1("Sigmoid", [x])])]
+    if name == "gelu":  # x * Phi(x) = x * (1 + erf(x / sqrt 2)) / 2
+        e = g.add1("Erf", [g.add1("Div", [x, c(math.sqrt(2.0))])])
+        return [g.add1("Mul", [g.add1("Mul", [x, g.add1("Add", [e, c(1.0)])]), c(0.5)])]
+    if name == "gelu_tanh":  # x * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2
+        x3 = g.add1("Mul", [g.add1("Mul", [x, x]), x])
+        u = g.add1("Mul", [g.add1("Add", [x, g.add1("Mul", [x3, c(0.044715)])]), c(math.sqrt(2.0 / math.pi))])
+        return [g.add1("Mul", [g.add1("Mul", [x, g.add1("Add", [g.add1("Tanh", [u]), c(1.0)])]), c(0.5)])]
+    if name == "rsqrt":
+        return [g.add1("Reciprocal", [g.add1("Sqrt", [x])])]
+    if name == "log1p":
+        return [g.add1("Log", [g.add1("Add", [x, c(1.0)])])]
+    if name == "expm1":
+        return [g.add1("Sub", [g.add1("Exp", [x]), c(1.0)])]
+    raise op.unsupported()
+
+
+def _leaky_relu(g, op, training):
+    return [g.add1("LeakyRelu", [_in(g, op)], alpha=float(op.attrs["negative_slope"]))]
+
+
+def _clamp(g, op, training):
+    dtype = _out_dtype(op)
+    lo = g.const(np.asarray(op.attrs["min"], dtype=dtype)) if "min" in op.attrs else ""
+    hi = g.const(np.asarray(op.attrs["max"], dtype=dtype)) if "max" in op.attrs else ""
+    return [g.add1("Clip", [_in(g, op), lo, hi])]
+
+
+def _cast(g, op, training):
+    return [g.cast(_in(g, op), _out_dtype(op)) if g.meta.get(_in(g, op)) else g.add1("Identity", [_in(g, op)])]
+
+
+def _identity(g, op, training):
+    return [g.add1("Identity", [_in(g, op)])]
+
+
+def _where(g, op, training):
+    raise op.unsupported("where needs its condition, which the trace does not keep")
+
+
+def _conv(g, op, training):
+    a = op.attrs
+    x, w = _in(g, op, 0), _in(g, op, 1)
+    ins = [x, w] + ([_in(g, op, 2)] if len(op.inputs) > 2 and op.inputs[2] is not None else [])
+    k = list(op.inputs[1].shape[2:])
+    pads = list(a["padding"]) * 2
+    if a.get("transposed"):
+        # output_padding is what the output shape adds beyond the usual formula.
+        ins_sp, out_sp = op.inputs[0].shape[2:], op.outputs[0].shape[2:]
+        op_pad = [o - ((i - 1) * s - 2 * p + d * (kk - 1) + 1)
+                  for o, i, s, p, d, kk in zip(out_sp, ins_sp, a["stride"], a["padding"], a["dilation"], k)]
+        return [g.add1("ConvTranspose", ins, kernel_shape=k, strides=list(a["stride"]), pads=pads,
+                       dilations=list(a["dilation"]), group=a["groups"], output_padding=op_pad if any(op_pad) else None)]
+    return [g.add1("Conv", ins, kernel_shape=k, strides=list(a["stride"]), pads=pads, dilations=list(a["dilation"]), group=a["groups"])]
+
+
+def _max_pool(g, op, training):
+    a = op.attrs
+    if not a:  # adaptive
+        return [_adaptive(g, op, "GlobalMaxPool")]
+    return [g.add1("MaxPool", [_in(g, op)], kernel_shape=list(a["kernel_size"]), strides=list(a["stride"]),
+                   pads=list(a["padding"]) * 2, dilations=list(a["dilation"]), ceil_mode=int(a["ceil_mode"]))]
+
+
+def _avg_pool(g, op, training):
+    a = op.attrs
+    if not a:
+        return [_adaptive(g, op, "GlobalAveragePool")]
+    if a["divisor_override"]:
+        raise op.unsupported("divisor_override has no ONNX equivalent")
+    return [g.add1("AveragePool", [_in(g, op)], kernel_shape=list(a["kernel_size"]), strides=list(a["stride"]),
+                   pads=list(a["padding"]) * 2, ceil_mode=int(a["ceil_mode"]), count_include_pad=int(a["count_include_pad"]))]
+
+
+def _adaptive(g, op, global_op):
+    x_shape, out_shape = op.inputs[0].shape, op.outputs[0].shape
+    rank = len(out_shape) - 2
+    if all(s == 1 for s in out_shape[2:]):
+        return g.add1(global_op, [_in(g, op)])
+    if all(i % o == 0 for i, o in zip(x_shape[-rank:], out_shape[-rank:])):
+        k = [i // o for i, o in zip(x_shape[-rank:], out_shape[-rank:])]
+        kind = "MaxPool" if global_op == "GlobalMaxPool" else "AveragePool"
+        return g.add1(kind, [_in(g, op)], kernel_shape=k, strides=k)
+    raise op.unsupported(f"adaptive pooling from {tuple(x_shape)} to {tuple(out_shape)}: windows of unequal size")
+
+
+def _batch_norm(g, op, training):
+    a = op.attrs
+    x = _in(g, op, 0)
+    dtype = _out_dtype(op)
+    c = op.inputs[0].shape[1]
+    rest = iter(op.inputs[1:])
+    scale = g.value(next(rest), op) if a.get("has_weight") else g.const(np.ones(c, dtype))
+    bias = g.value(next(rest), op) if a.get("has_bias") else g.const(np.zeros(c, dtype))
+    if "running_mean" in a:
+        mean, var = g.value(a["running_mean"], op), g.value(a["running_var"], op)
+    else:
+        mean, var = g.const(np.zeros(c, dtype)), g.const(np.ones(c, dtype))
+    if a["training"] and training:
+        return g.add("BatchNormalization", [x, scale, bias, mean, var], 3, epsilon=float(a["eps"]),
+                     momentum=1.0 - float(a["momentum"]), training_mode=1)[:1]
+    if a["training"]:
+        raise op.unsupported("a BatchNorm that normalises with batch statistics (track_running_stats=False) has no eval-mode ONNX form")
+    return [g.add1("BatchNormalization", [x, scale, bias, mean, var], epsilon=float(a["eps"]))]
+
+
+def _layer_norm(g, op, training):
+    a = op.attrs
+    dtype = _out_dtype(op)
+    shape = list(a["normalized_shape"])
+    rest = iter(op.inputs[1:])
+    scale = g.value(next(rest), op) if a["has_weight"] else g.const(np.ones(shape, dtype))
+    ins = [_in(g, op), scale] + ([g.value(next(rest), op)] if a["has_bias"] else [])
+    return [g.add1("LayerNormalization", ins, axis=-len(shape), epsilon=float(a["eps"]))]
+
+
+def _dropout(g, op, training):
+    a = op.attrs
+    if a.get("channel") or a.get("alpha"):
+        if not training:
+            return [g.add1("Identity", [_in(g, op)])]
+        raise op.unsupported("channel and alpha dropout have no ONNX form in training mode")
+    if not training:
+        return [g.add1("Identity", [_in(g, op)])]
+    dtype = _out_dtype(op)
+    return [g.add("Dropout", [_in(g, op), g.const(np.asarray(a["p"], dtype=dtype)), g.const(np.asarray(True))], 2)[0]]
+
+
+def _sdpa(g, op, training):
+    """MatMul, scale, mask, Softmax, MatMul (opset 17 has no attention op)."""
+    a = op.attrs
+    if a["gqa"]:
+        raise op.unsupported("grouped-query attention (enable_gqa)")
+    q, k, v = (_in(g, op, i) for i in range(3))
+    dtype = _out_dtype(op)
+    nd = op.inputs[0].dim()
+    perm = list(range(nd - 2)) + [nd - 1, nd - 2]
+    s = g.add1("MatMul", [q, g.add1("Transpose", [k], perm=perm)])
+    s = g.add1("Mul", [s, g.const(np.asarray(a["scale"], dtype=dtype))])
+    L, S = op.inputs[0].shape[-2], op.inputs[1].shape[-2]
+    if a["is_causal"]:
+        if g.dynamic_dims(op.inputs[0])[-2:-1] == [nd - 2] or nd - 2 in g.dynamic_dims(op.inputs[1]):
+            raise op.unsupported("is_causal with a dynamic sequence axis")
+        s = g.add1("Add", [s, g.const(np.triu(np.full((L, S), -np.inf, dtype=dtype), 1))])
+    if a["mask_input"]:
+        s = g.add1("Add", [s, g.cast(_in(g, op, 3), dtype)])
+    elif "attn_mask" in a:
+        mask = g.value(a["attn_mask"], op)
+        s = g.add1("Where", [mask, s, g.const(np.asarray(-np.inf, dtype=dtype))])
+    p = g.add1("Softmax", [s], axis=-1)
+    if a["dropout_p"] > 0 and training:
+        p = g.add("Dropout", [p, g.const(np.asarray(a["dropout_p"], dtype=dtype)), g.const(np.asarray(True))], 2)[0]
+    return [g.add1("MatMul", [p, v])]
+
+
+def _pow(g, op, training):
+    return [g.add1("Pow", _operands(g, op, 2))]
+
+
+def _neg(g, op, training):
+    return [g.add1("Neg", [_in(g, op)])]
+
+
+def _copy(g, op, training):
+    return [g.add1("Identity", [_in(g, op)])]
+
+
+def _extremum(onnx_op):
+    def emit(g, op, training):
+        return [g.add1(onnx_op, _operands(g, op, 2))]
+
+    return emit
+
+
+def _reduce_extremum(g, op, training):
+    if op.inputs[0].numel() and op.outputs[0].dim() == 0:
+        kind = "ReduceMax" if op.name == "MaxBackward1" else "ReduceMin"
+        return [g.add1(kind, [_in(g, op)], keepdims=0)]
+    raise op.unsupported()
+
+
+TABLE = {
+    "AddBackward0": _elementwise("Add", 2),
+    "SubBackward0": _sub,
+    "MulBackward0": _elementwise("Mul", 2),
+    "DivBackward0": _elementwise("Div", 2),
+    "PowBackward0": _pow, "PowBackward1": _pow,
+    "NegBackward0": _neg,
+    "AbsBackward0": _elementwise("Abs"),
+    "MaximumBackward0": _extremum("Max"), "MinimumBackward0": _extremum("Min"),
+    "AddmmBackward0": _addmm,
+    "MmBackward0": _matmul, "BmmBackward0": _matmul,
+    "ViewBackward0": _reshape, "UnsqueezeBackward0": _reshape, "SqueezeBackward0": _reshape,
+    "ExpandBackward0": _expand,
+    "PermuteBackward0": _permute,
+    "SliceBackward0": _slice, "SelectBackward0": _select,
+    "IndexBackward0": _index,
+    "CatBackward0": _cat,
+    "SumBackward0": _reduce, "SumBackward1": _reduce, "MeanBackward0": _reduce, "MeanBackward1": _reduce,
+    "SoftmaxBackward0": _softmax, "LogSoftmaxBackward0": _softmax,
+    "LeakyReluBackward0": _leaky_relu,
+    "ClampBackward1": _clamp,
+    "ToCopyBackward0": _cast,
+    "CloneBackward0": _identity,
+    "ConvolutionBackward0": _conv,
+    "MaxPool2DWithIndicesBackward0": _max_pool, "MaxPool3DWithIndicesBackward0": _max_pool,
+    "AdaptiveMaxPool2DBackward0": _max_pool, "AdaptiveMaxPool3DBackward0": _max_pool,
+    "AvgPool2DBackward0": _avg_pool, "AvgPool3DBackward0": _avg_pool,
+    "AdaptiveAvgPool2DBackward0": _avg_pool, "AdaptiveAvgPool3DBackward0": _avg_pool,
+    "NativeBatchNormBackward0": _batch_norm,
+    "NativeLayerNormBackward0": _layer_norm,
+    "MulBackward1": _dropout,
+    "ScaledDotProductFlashAttentionForCpuBackward0": _sdpa,
+    "copy_": _copy,
+    "MaxBackward1": _reduce_extremum, "MinBackward1": _reduce_extremum,
+}

@@ -1,0 +1,336 @@
+"""fg.onnx.export: the written models pass onnx's checker and ONNX Runtime computes what
+ferrograd computes in eval mode (within 1e-5, at two batch sizes through a dynamic batch axis);
+the train/eval trap (a model left in training mode exports its eval graph and keeps its modes);
+errors that name the op and the module. The tracer itself is tested without onnx."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import ferrograd as fg
+from ferrograd import _core, nn
+from ferrograd.examples.digits import build_model
+
+# ---------------------------------------------------------------------------- the tracer
+
+
+def test_trace_logs_ops_with_grad_off_and_leaves_no_history():
+    x = fg.randn(4, 6, requires_grad=True)
+    with fg.no_grad():
+        _core._trace_begin()
+        try:
+            y = (x * 2).softmax(1).transpose(0, 1)
+        finally:
+            ops = _core._trace_end()
+    names = [o[0] for o in ops]
+    assert names[-2:] == ["SoftmaxBackward0", "PermuteBackward0"]
+    assert ops[-2][3] == {"dim": 1} and ops[-1][3] == {"perm": [1, 0]}
+    assert _core._trace_ids(ops[-1][2][0])[0] == _core._trace_ids(y)[0]
+    assert y.grad_fn is None and not y.requires_grad
+
+
+def test_trace_with_grad_on_still_builds_the_graph():
+    x = fg.randn(3, requires_grad=True)
+    _core._trace_begin()
+    try:
+        y = (x.exp() * 3).sum()
+    finally:
+        ops = _core._trace_end()
+    ops = [o for o in ops if o[0] != "ToCopyBackward0"]  # the scalar 3, made a float tensor
+    assert [o[0] for o in ops] == ["ExpBackward0", "MulBackward0", "SumBackward0"]
+    assert ops[0][3] == {"op": "exp"}
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp(x.detach().numpy()), rtol=1e-6)
+
+
+def test_trace_refuses_an_inplace_write_into_a_view():
+    x = fg.zeros(4, 4)
+    _core._trace_begin()
+    try:
+        with pytest.raises(NotImplementedError, match="writes into a view"):
+            x[1].add_(1.0)
+    finally:
+        _core._trace_end()
+    assert float(x.sum()) == 0.0  # refused before writing
+
+
+def test_traces_do_not_nest():
+    _core._trace_begin()
+    try:
+        with pytest.raises(RuntimeError, match="already active"):
+            _core._trace_begin()
+    finally:
+        _core._trace_end()
+
+
+def test_export_without_onnx_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ModuleNotFoundError, match=r"ferrograd\[onnx\]"):
+        fg.onnx.export(nn.Linear(2, 2), fg.randn(1, 2), io.BytesIO())
+
+
+# ---------------------------------------------------------------------------- models
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _export(model, args, **kw) -> tuple[object, bytes]:
+    buf = io.BytesIO()
+    proto = fg.onnx.export(model, args, buf, **kw)
+    onnx.checker.check_model(proto)
+    return proto, buf.getvalue()
+
+
+def _ops(proto) -> list[str]:
+    return [n.op_type for n in proto.graph.node]
+
+
+def _warm_up(model, make, n=3):
+    """A few training-mode forwards, so BatchNorm's running statistics are not the defaults."""
+    model.train()
+    with fg.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            model(make(8))
+
+
+def _check_dynamic_batch(model, make, batch_sizes=(3, 7), tol=1e-5):
+    """Exported from a model left in training mode, with a dynamic batch axis; ONNX Runtime at
+    two other batch sizes equals ferrograd's eval-mode output."""
+    _warm_up(model, make)
+    modes = [(m, m.training) for m in model.modules()]
+    with pytest.warns(UserWarning, match="exporting its eval-mode graph"):
+        proto, data = _export(model, (make(5),), input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    assert [(m, m.training) for m in model.modules()] == modes, "export changed the model's modes"
+    assert "Dropout" not in _ops(proto)
+    session = ort.InferenceSession(data)
+    model.eval()
+    for b in batch_sizes:
+        x = make(b)
+        with fg.no_grad():
+            ref = model(x)
+        got = session.run(None, {"x": x.numpy()})[0]
+        assert got.shape == tuple(ref.shape)
+        np.testing.assert_allclose(got, ref.numpy(), rtol=tol, atol=tol)
+    return proto
+
+
+def test_mlp_with_dropout_and_batchnorm_exports_its_eval_graph():
+    fg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+    proto = _check_dynamic_batch(model, lambda b: fg.randn(b, 8))
+    # BatchNorm folded into the Linear before it; the weights keep their state_dict names.
+    assert _ops(proto) == ["Gemm", "Relu", "Gemm", "Identity"]
+    assert "4.weight" in {i.name for i in proto.graph.initializer}
+
+
+def test_mlp_without_constant_folding_keeps_batchnorm():
+    fg.manual_seed(1)
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    _warm_up(model, lambda b: fg.randn(b, 8))
+    model.eval()
+    proto, data = _export(model, fg.randn(4, 8), do_constant_folding=False)
+    assert "BatchNormalization" in _ops(proto)
+    x = fg.randn(4, 8)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"input": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_demo_cnn():
+    fg.manual_seed(2)
+    proto = _check_dynamic_batch(build_model(), lambda b: fg.randn(b, 1, 8, 8))
+    assert "BatchNormalization" not in _ops(proto) and _ops(proto).count("Conv") == 2
+
+
+def test_1d_cnn():
+    fg.manual_seed(3)
+    model = nn.Sequential(nn.Conv1d(3, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(8, 8, 3, stride=2, dilation=2),
+                          nn.BatchNorm1d(8), nn.GELU(), nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(8, 2))
+    _check_dynamic_batch(model, lambda b: fg.randn(b, 3, 40))
+
+
+class CharLM(nn.Module):
+    def __init__(self, cell=nn.LSTM, **kw):
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.rnn = cell(16, 24, num_layers=2, batch_first=True, dropout=0.2, **kw)
+        width = 48 if kw.get("bidirectional") else 24
+        self.out = nn.Linear(width, 50)
+
+    def forward(self, x):
+        h, _ = self.rnn(self.emb(x))
+        return self.out(h).log_softmax(-1)
+
+
+def test_lstm_language_model():
+    fg.manual_seed(4)
+    proto = _check_dynamic_batch(CharLM(), lambda b: fg.randint(0, 50, (b, 12)))
+    assert _ops(proto).count("LSTM") == 2 and "Gather" in _ops(proto)
+
+
+@pytest.mark.parametrize("cell", [nn.GRU, nn.RNN])
+def test_bidirectional_gru_and_rnn(cell):
+    fg.manual_seed(5)
+    _check_dynamic_batch(CharLM(cell, bidirectional=True), lambda b: fg.randint(0, 50, (b, 9)))
+
+
+def test_lstm_with_given_initial_state_and_all_outputs():
+    fg.manual_seed(6)
+    lstm = nn.LSTM(5, 7).eval()
+    x, h0, c0 = fg.randn(6, 2, 5), fg.randn(1, 2, 7), fg.randn(1, 2, 7)
+
+    class Wrap(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = lstm
+
+        def forward(self, x, h, c):
+            out, (h, c) = self.lstm(x, (h, c))
+            return out, h, c
+
+    proto, data = _export(Wrap(), (x, h0, c0), input_names=["x", "h0", "c0"])
+    got = ort.InferenceSession(data).run(None, {"x": x.numpy(), "h0": h0.numpy(), "c0": c0.numpy()})
+    with fg.no_grad():
+        out, (h, c) = lstm(x, (h0, c0))
+    for a, b in zip(got, (out, h, c)):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_layer(norm_first, activation):
+    fg.manual_seed(7)
+    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.1, activation=activation, batch_first=True, norm_first=norm_first)
+    proto = _check_dynamic_batch(layer, lambda b: fg.randn(b, 10, 32))
+    assert "LayerNormalization" in _ops(proto) and "Softmax" in _ops(proto)
+
+
+def test_attention_masks():
+    fg.manual_seed(8)
+
+    class Attn(nn.Module):
+        def forward(self, q, k, v):
+            mask = fg.ones(6, 6, dtype=fg.bool).tril()
+            a = nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            b = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=0.3)
+            return a + b
+
+    q, k, v = (fg.randn(2, 3, 6, 4) for _ in range(3))
+    _, data = _export(Attn(), (q, k, v), input_names=["q", "k", "v"])
+    got = ort.InferenceSession(data).run(None, {"q": q.numpy(), "k": k.numpy(), "v": v.numpy()})[0]
+    with fg.no_grad():
+        ref = Attn()(q, k, v).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- train/eval
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 2))
+
+
+def test_export_restores_modes_pins_running_stats_and_rng():
+    fg.manual_seed(9)
+    model = _mlp()
+    _warm_up(model, lambda b: fg.randn(b, 4))
+    model[3].pin_mode("train")
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = fg.randn(5, 4)
+    rng = fg.get_rng_state()
+    for training in fg.onnx.TrainingMode:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _export(model, x, training=training, input_names=["x"], dynamic_axes={"x": [0]})
+        assert [m.training for m in model.modules()] == [True] * 6
+        assert model[3].pinned_mode == "train"
+        assert fg.get_rng_state() == rng
+        for k, v in model.state_dict().items():
+            assert np.array_equal(v.numpy(), state[k].numpy()), k
+
+
+def test_pinned_train_module_is_still_exported_in_eval_mode():
+    model = _mlp().eval()
+    model[3].pin_mode("train")  # dropout pinned to train inside an eval model
+    with pytest.warns(UserWarning, match="training mode"):
+        proto, _ = _export(model, fg.randn(3, 4))
+    assert "Dropout" not in _ops(proto)
+
+
+def test_training_and_preserve_modes():
+    fg.manual_seed(10)
+    model = _mlp()
+    _warm_up(model, lambda b: fg.randn(b, 4))
+    proto, data = _export(model, fg.randn(5, 4), training=fg.onnx.TrainingMode.TRAINING, do_constant_folding=False)
+    assert "Dropout" in _ops(proto)
+    bn = next(n for n in proto.graph.node if n.op_type == "BatchNormalization")
+    assert onnx.helper.get_attribute_value(next(a for a in bn.attribute if a.name == "training_mode")) == 1
+    ort.InferenceSession(data)  # loads
+    model.eval()
+    proto, _ = _export(model, fg.randn(5, 4), training=fg.onnx.TrainingMode.PRESERVE)
+    assert "Dropout" not in _ops(proto) and "BatchNormalization" not in _ops(proto)
+    model.train()
+    proto, _ = _export(model, fg.randn(5, 4), training=fg.onnx.TrainingMode.PRESERVE)
+    assert "Dropout" in _ops(proto)
+
+
+def test_untracked_batchnorm_warns_as_in_eval_mode():
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).eval()
+    with pytest.warns(fg.nn.utils.UntrackedStatsWarning):
+        _export(model, fg.randn(2, 3))
+
+
+# ---------------------------------------------------------------------------- errors and files
+
+
+class Inner(nn.Module):
+    def forward(self, x):
+        return x.cumsum(1)
+
+
+def test_unsupported_op_names_the_op_and_the_module():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Sequential(nn.ReLU(), Inner()))
+    with pytest.raises(fg.onnx.UnsupportedOperatorError, match=r"CumsumBackward0.*'1\.1'"):
+        _export(model, fg.randn(2, 3))
+
+
+def test_failed_export_leaves_an_existing_file_untouched(tmp_path):
+    path = tmp_path / "model.onnx"
+    _export(nn.Linear(3, 3), fg.randn(2, 3))
+    fg.onnx.export(nn.Linear(3, 3), fg.randn(2, 3), str(path))
+    before = path.read_bytes()
+    with pytest.raises(fg.onnx.UnsupportedOperatorError):
+        fg.onnx.export(nn.Sequential(Inner()), fg.randn(2, 3), str(path))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.onnx"]
+    onnx.checker.check_model(onnx.load(str(path)))
+
+
+class BatchSizedZeros(nn.Module):
+    def forward(self, x):
+        return x + fg.zeros(x.shape[0], 1)
+
+
+def test_a_constant_sized_by_the_dynamic_axis_is_an_error():
+    with pytest.raises(fg.onnx.OnnxExporterError, match="size of a dynamic axis"):
+        _export(BatchSizedZeros(), fg.randn(3, 2), input_names=["x"], dynamic_axes={"x": [0]})
+    _export(BatchSizedZeros(), fg.randn(3, 2))  # a fixed batch is fine
+
+
+def test_opset_18_reduce_mean_and_bad_opset():
+    model = nn.Sequential(nn.Conv1d(2, 2, 3), nn.AdaptiveAvgPool1d(1))
+    x = fg.randn(2, 2, 8)
+    _, data = _export(model, x, opset_version=18)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"input": x.numpy()})[0], ref, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="opset_version"):
+        fg.onnx.export(model, x, io.BytesIO(), opset_version=9)
