@@ -27,3 +27,12 @@ def test_digits_demo_trains_and_writes_its_outputs(tmp_path):
     assert len(saved["history"]["loss"]) == 4
     assert saved["history"]["loss"][-1] < saved["history"]["loss"][0]
     assert os.path.getsize(out / "digits_training.png") > 10_000
+
+
+def test_digits_demo_onnx_file_agrees_with_onnx_runtime(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    report = digits.main(["--epochs", "1", "--out", str(tmp_path), "--seed", "2", "--no-plot", "--onnx"])
+    info = report["onnx"]
+    assert (tmp_path / "digits_cnn.onnx").stat().st_size == info["bytes"] > 10_000
+    assert info["max_abs_difference"] < 1e-4 and info["same_predictions"] is True

@@ -73,6 +73,30 @@ def eval_memory(model: nn.Module, x) -> tuple[int, int]:
     return with_grad, without
 
 
+def export_onnx(model: nn.Module, x, out: str) -> dict:
+    """Writes the eval-mode graph (BatchNorm folded into the convolutions, dropout gone) with a
+    dynamic batch axis, and compares ONNX Runtime's outputs with ferrograd's when it is installed."""
+    path = os.path.join(out, "digits_cnn.onnx")
+    t0 = time.perf_counter()
+    fg.onnx.export(model, (x[:1],), path, input_names=["image"], output_names=["logits"],
+                   dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+    info = {"path": path, "export_seconds": time.perf_counter() - t0, "bytes": os.path.getsize(path)}
+    print(f"ONNX: wrote {path} ({info['bytes'] / 1e3:.1f} kB) in {info['export_seconds'] * 1e3:.0f} ms")
+    try:
+        import onnxruntime
+    except ImportError:
+        print("ONNX: onnxruntime is not installed; pip install onnxruntime to check the file")
+        return info
+    session = onnxruntime.InferenceSession(path)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    got = session.run(None, {"image": x.numpy()})[0]
+    info["max_abs_difference"] = float(np.abs(got - ref).max())
+    info["same_predictions"] = bool((got.argmax(1) == ref.argmax(1)).all())
+    print(f"ONNX Runtime on the test set: max |difference| {info['max_abs_difference']:.2e}, same predictions: {info['same_predictions']}")
+    return info
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epochs", type=int, default=20)
@@ -80,6 +104,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--onnx", action="store_true", help="also write digits_cnn.onnx (needs ferrograd[onnx]) and check it with ONNX Runtime if installed")
     args = ap.parse_args(argv)
     try:
         from tqdm import tqdm
@@ -162,6 +187,9 @@ def main(argv=None) -> dict:
     print(f"eval pass memory, grad recording on:  {mem_grad / 1e6:.2f} MB held by the graph")
     print(f"eval pass memory, under no_grad:      {mem_nograd / 1e6:.2f} MB")
     print(f"saved to {weights}; reloaded model gives identical eval outputs: {same}")
+
+    if args.onnx:
+        report["onnx"] = export_onnx(model, x_te, args.out)
 
     if not args.no_plot:
         report["plot"] = plot(history, acc_eval, acc_train_mode, os.path.join(args.out, "digits_training.png"))
