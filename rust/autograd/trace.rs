@@ -134,6 +134,13 @@ pub fn log(name: &'static str, inputs: Vec<Option<Tensor>>, outputs: Vec<Option<
     });
 }
 
+/// Logs an op with no gradient (a comparison, a logical op), which `record` never sees.
+pub fn log_op(name: &'static str, inputs: &[&Tensor], out: &Tensor) {
+    if is_tracing() {
+        log(name, inputs.iter().map(|t| Some((*t).clone())).collect(), vec![Some(out.clone())], Vec::new());
+    }
+}
+
 /// Logs a mark that is not an op (`name` and its attributes): the Python side marks where each
 /// module's forward starts and ends, so an exporter can name the module an op ran in.
 pub fn mark(name: &'static str, attrs: Attrs) {

@@ -420,14 +420,30 @@ pub fn compare(a: &Tensor, b: &Tensor, cmp: Cmp) -> Result<Tensor> {
     let dtype = result_type(a, b);
     let (x, y) = promoted(a, b, dtype)?;
     let name = format!("{cmp:?}").to_lowercase();
-    with_dtype!(dtype, T => zip::<T, bool>(&x, &y, &name, move |p: T, q: T| match cmp {
+    let out = with_dtype!(dtype, T => zip::<T, bool>(&x, &y, &name, move |p: T, q: T| match cmp {
         Cmp::Eq => p == q,
         Cmp::Ne => p != q,
         Cmp::Lt => p < q,
         Cmp::Le => p <= q,
         Cmp::Gt => p > q,
         Cmp::Ge => p >= q,
-    }))
+    }))?;
+    // No gradient, so no node: a trace logs it here (its result is computed from the inputs).
+    crate::autograd::trace::log_op(cmp.torch_name(), &[a, b], &out);
+    Ok(out)
+}
+
+impl Cmp {
+    pub fn torch_name(self) -> &'static str {
+        match self {
+            Cmp::Eq => "eq",
+            Cmp::Ne => "ne",
+            Cmp::Lt => "lt",
+            Cmp::Le => "le",
+            Cmp::Gt => "gt",
+            Cmp::Ge => "ge",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -445,11 +461,13 @@ pub fn logical(a: &Tensor, b: &Tensor, op: Logical) -> Result<Tensor> {
         Logical::Or => "logical_or",
         Logical::Xor => "logical_xor",
     };
-    zip::<bool, bool>(&x, &y, name, move |p, q| match op {
+    let out = zip::<bool, bool>(&x, &y, name, move |p, q| match op {
         Logical::And => p && q,
         Logical::Or => p || q,
         Logical::Xor => p != q,
-    })
+    })?;
+    crate::autograd::trace::log_op(name, &[a, b], &out);
+    Ok(out)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -479,7 +497,7 @@ pub fn bitwise(a: &Tensor, b: &Tensor, op: Bitwise) -> Result<Tensor> {
     let dtype = result_type(a, b);
     let shift = matches!(op, Bitwise::LeftShift | Bitwise::RightShift);
     let (x, y) = promoted(a, b, dtype)?;
-    match dtype {
+    let out = match dtype {
         // In int64 and back: the bits agree, and a shift by the narrow type's width or more
         // gives what PyTorch's gives (zeros to the left, the sign to the right).
         d if d.is_integer() => with_integer!(d, op.name(), T => zip::<T, T>(&x, &y, op.name(), move |p: T, q: T| {
@@ -501,7 +519,9 @@ pub fn bitwise(a: &Tensor, b: &Tensor, op: Bitwise) -> Result<Tensor> {
         }),
         d => bail!(NotImplemented, "{}: not implemented for '{}' (shapes {:?} and {:?}); it takes {} tensors",
             op.name(), d.torch_name(), a.shape(), b.shape(), if shift { "integer" } else { "integer or bool" }),
-    }
+    }?;
+    crate::autograd::trace::log_op(op.name(), &[a, b], &out);
+    Ok(out)
 }
 
 /// `where(condition, x, y)`: elements of x where condition, else y; broadcasts all three.
@@ -525,15 +545,20 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let data: Vec<T> = cv.iter().zip(av.iter().zip(&bv)).map(|(&m, (&p, &q))| if m { p } else { q }).collect();
         Tensor::from_vec_unchecked(data, &shape)
     });
-    record(picked, &[x, y], || Ok(Box::new(WhereBackward { cond: Saved::new(&c)?, sx: x.shape().to_vec(), sy: y.shape().to_vec() })))
+    record(picked, &[x, y], || Ok(Box::new(WhereBackward { cond: Saved::new(&c)?, condition: crate::autograd::trace::is_tracing().then(|| cond.clone()), sx: x.shape().to_vec(), sy: y.shape().to_vec() })))
 }
 
 struct WhereBackward {
     cond: Saved,
+    /// For a trace only: the condition as the caller gave it (before broadcasting).
+    condition: Option<Tensor>,
     sx: Vec<usize>,
     sy: Vec<usize>,
 }
 impl Backward for WhereBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        self.condition.iter().map(|c| ("condition", c.into())).collect()
+    }
     fn name(&self) -> &'static str {
         "WhereBackward0"
     }

@@ -19,6 +19,8 @@ pub fn to_dtype(x: &Tensor, dtype: DType) -> Result<Tensor> {
     }
     let out = with_dtype!(x.dtype(), S => with_dtype!(dtype, D => convert::<S, D>(x)));
     if !dtype.is_float() {
+        // No gradient into an integer or bool: no node, but a trace must see the cast.
+        crate::autograd::trace::log_op("ToCopyBackward0", &[x], &out);
         return Ok(out);
     }
     let from = x.dtype();

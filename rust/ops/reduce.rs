@@ -257,6 +257,9 @@ struct IndexedReduceBackward {
     is_max: bool,
 }
 impl Backward for IndexedReduceBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dim", self.dim), ("keepdim", self.keepdim)]
+    }
     fn name(&self) -> &'static str {
         if self.is_max { "MaxBackward0" } else { "MinBackward0" }
     }
@@ -441,6 +444,9 @@ impl VarStdBackward {
 }
 
 impl Backward for VarStdBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("kept_shape", &self.kept_shape), ("dof", self.dof)]
+    }
     fn name(&self) -> &'static str {
         if self.take_sqrt { "StdBackward0" } else { "VarBackward0" }
     }
@@ -509,6 +515,9 @@ struct LogsumexpBackward {
     kept_shape: Vec<usize>,
 }
 impl Backward for LogsumexpBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("kept_shape", &self.kept_shape)]
+    }
     fn name(&self) -> &'static str {
         "LogsumexpBackward0"
     }

@@ -95,6 +95,9 @@ struct CumsumBackward {
     dim: usize,
 }
 impl Backward for CumsumBackward {
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dim", self.dim)]
+    }
     fn name(&self) -> &'static str {
         "CumsumBackward0"
     }

@@ -422,15 +422,19 @@ fn integer_range(d: DType) -> (f64, f64) {
 
 /// `~x` / bitwise_not: bitwise on int64, logical on bool; floats have no bits to flip.
 pub fn bitwise_not(t: &Tensor) -> Result<Tensor> {
-    match t.dtype() {
-        d if d.is_integer() => Ok(crate::with_integer!(d, "bitwise_not", T => map::<T, T>(t, |x: T| T::from_i64(!x.to_i64())))),
-        DType::Bool => Ok(map::<bool, bool>(t, |x| !x)),
+    let out = match t.dtype() {
+        d if d.is_integer() => crate::with_integer!(d, "bitwise_not", T => map::<T, T>(t, |x: T| T::from_i64(!x.to_i64()))),
+        DType::Bool => map::<bool, bool>(t, |x| !x),
         d => crate::bail!(NotImplemented, "bitwise_not: not implemented for '{}' (shape {:?}); it takes integer or bool tensors", d.torch_name(), t.shape()),
-    }
+    };
+    crate::autograd::trace::log_op("bitwise_not", &[t], &out);
+    Ok(out)
 }
 
 /// Logical not of a mask (nonzero is true).
 pub fn logical_not(t: &Tensor) -> Result<Tensor> {
     let m = to_dtype(&t.detach(), DType::Bool)?;
-    Ok(map::<bool, bool>(&m, |x| !x))
+    let out = map::<bool, bool>(&m, |x| !x);
+    crate::autograd::trace::log_op("logical_not", &[t], &out);
+    Ok(out)
 }

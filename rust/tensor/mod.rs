@@ -436,6 +436,8 @@ impl Tensor {
             inner.is_view = false;
             inner.view_base = ViewBase::None;
         }
+        // The same values under a new identity: a trace follows them through it.
+        crate::autograd::trace::log_op("detach", &[self], &t);
         t
     }
 
