@@ -44,11 +44,20 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
             params.setdefault(_core._trace_ids(t)[0], name)
     paths = {id(m): name for name, m in modules}
     dynamic = _dynamic(dynamic_axes)
-    with _export_modes(modules, target):
+    with _export_modes(modules, target) as reset:
         outputs, ops = _trace(model, args, kwargs, paths)
-        # With dynamic axes the forward runs again with each of them one longer: sizes that
-        # change with them are the ones the graph must compute (`Graph.dynamic_dims`).
+        # Twice more with the inputs' elements shuffled (and floats rescaled): a value the
+        # trace took as a constant but which changes with them came from an op the trace does
+        # not follow (argmax, .item(), numpy). Two draws make a coincidence unlikely.
+        shuffled = []
+        for seed in (0, 1):
+            reset()
+            x = _shuffled(args, seed)
+            shuffled.append((_trace(model, x, kwargs, paths)[1], x))
+        # With dynamic axes, once more with each of them one longer: sizes that change with
+        # them are the ones the graph must compute (`Graph.dynamic_dims`).
         grown = _grown(args, input_names, dynamic)
+        reset()
         ops2 = _trace(model, grown, kwargs, paths)[1] if grown is not None else None
     flat = _flatten(outputs)
     output_names = list(output_names or (["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]))
@@ -60,7 +69,9 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
 
     g = Graph(onnx, opset, params, export_params)
     if ops2 is not None:
-        g.shapes2 = _aligned_shapes(ops, ops2, args, grown)
+        g.shapes2 = _aligned_shapes(_on_inputs(ops, args), _on_inputs(ops2, grown), args, grown)
+    on_inputs = _on_inputs(ops, args)
+    g.value_dependent = set().union(*(_changed_values(on_inputs, _on_inputs(s, x)) for s, x in shuffled))
     for t, name in zip(args, input_names):
         g.add_input(t, name, dynamic.get(name, {}))
     exported_training = training != TrainingMode.EVAL
@@ -69,8 +80,8 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
         src = g.value(t)
         g.add("Identity", [src], [name])
         g.meta[name] = g.meta[src]
-    live_nodes = _live_nodes(g, output_names)
-    live = {v for n in live_nodes for v in [*n.output, *n.input]}
+    g.nodes = _live_nodes(g, output_names)  # before folding, so dead consumers do not count
+    live = {v for n in g.nodes for v in [*n.output, *n.input]}
     for value, error in [*problems.items(), *g.size_dependent.items()]:
         if value in live:
             raise error
@@ -89,17 +100,21 @@ def _export_modes(modules, target):
     saved_modes = [(m, m.training) for _, m in modules]
     buffers = [(b, b.detach().clone()) for _, m in modules for b in m.buffers(recurse=False)]
     rng = _core.get_rng_state()
+
+    def reset():
+        for b, old in buffers:
+            b.copy_(old)
+        _core.set_rng_state(rng)
+
     try:
         if target is not None:
             for _, m in modules:
                 object.__setattr__(m, "training", target)
-        yield
+        yield reset
     finally:
         for m, flag in saved_modes:
             object.__setattr__(m, "training", flag)
-        for b, old in buffers:
-            b.copy_(old)
-        _core.set_rng_state(rng)
+        reset()
 
 
 def _trace(model, args, kwargs, paths):
@@ -131,6 +146,57 @@ def _grown(args, input_names, dynamic):
             a = np.concatenate([a, np.take(a, [0], axis=axis)], axis=axis)
         out.append(_core.from_numpy(np.ascontiguousarray(a)))
     return tuple(out)
+
+
+def _shuffled(args, seed: int):
+    """Each input with its elements in another order, floats also scaled by factors in [0.5, 1.5]
+    and, for seed 1, negated: same shapes and dtypes (integers keep their values, so they stay
+    valid indices)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in args:
+        a = t.detach().numpy()
+        flat = a.reshape(-1)
+        moved = flat[rng.permutation(flat.size)]
+        if flat.size > 1 and np.array_equal(moved, flat, equal_nan=a.dtype.kind == "f"):
+            moved = np.roll(flat, 1)
+        if a.dtype.kind == "f":
+            moved = (moved * rng.uniform(0.5, 1.5, moved.shape) * (-1 if seed == 1 else 1)).astype(a.dtype)
+        out.append(_core.from_numpy(np.ascontiguousarray(moved.reshape(a.shape))))
+    return tuple(out)
+
+
+def _on_inputs(ops, args) -> list:
+    """The ops that read the graph's inputs, directly or through other such ops: the ones two
+    traces must agree on. Side computations on constants (a warning's check of a buffer, made
+    once per module) and copies that only change the memory layout (`contiguous()` copies at
+    one size and not at another) may differ between runs and are left out."""
+    live = {_core._trace_ids(t)[0] for t in args}
+    kept = []
+    for op in ops:
+        name, ins, outs, attrs = op
+        if name.startswith("module_"):
+            continue
+        if any(isinstance(t, _core.Tensor) and _core._trace_ids(t)[0] in live for t in [*ins, *attrs.values()]):
+            if name not in ("CloneBackward0", "detach"):
+                kept.append(op)
+            live.update(_core._trace_ids(t)[0] for t in outs if t is not None)
+    return kept
+
+
+def _changed_values(ops, ops2) -> set[int]:
+    """Identities (first trace) of the tensors whose shape or values differ in the second."""
+    if len(ops) != len(ops2) or any(a[0] != b[0] for a, b in zip(ops, ops2)):
+        raise OnnxExporterError("fg.onnx.export: the model runs different ops for different input values (control flow on a value, "
+                                "e.g. `if x.sum() > 0`); an ONNX graph cannot follow that")
+    changed = set()
+    for (_, ins, _, attrs), (_, ins2, _, attrs2) in zip(ops, ops2):
+        for t, t2 in zip([*ins, *attrs.values()], [*ins2, *attrs2.values()]):
+            if isinstance(t, _core.Tensor) and isinstance(t2, _core.Tensor):
+                a, b = t.detach().numpy(), t2.detach().numpy()
+                if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+                    changed.add(_core._trace_ids(t)[0])
+    return changed
 
 
 def _aligned_shapes(ops, ops2, args, grown) -> dict[int, tuple]:

@@ -46,6 +46,8 @@ class Graph:
         # raise if the graph uses one).
         self.shapes2: dict[int, tuple] = {}
         self.size_dependent: dict[str, OnnxExporterError] = {}
+        # Tensors (identity) whose values changed when the inputs' elements were shuffled.
+        self.value_dependent: set[int] = set()
         self._counter = 0
 
     # ---- names ---------------------------------------------------------------------------
@@ -66,6 +68,8 @@ class Graph:
 
     def dynamic_dims(self, t) -> list[int]:
         """The dims of `t` whose size follows a dynamic axis."""
+        if hasattr(t, "_dyn"):
+            return list(t._dyn)
         other = self.shapes2.get(_core._trace_ids(t)[0])
         if other is None or len(other) != t.dim():
             return []
@@ -98,7 +102,12 @@ class Graph:
                 f"ONNX export: a tensor of shape {tuple(t.shape)}{where} shares memory with a traced value but was made by an op "
                 "the trace cannot follow (an in-place write into a view, or a value taken through numpy); export would freeze it as a constant")
         name = self.const(_numpy(t), "const")
-        if self.dynamic_dims(t):
+        if tid in self.value_dependent:
+            where = f" by {op.name} {op.where()}" if op else ""
+            self.size_dependent[name] = OnnxExporterError(
+                f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} depends on the inputs' values through an op the trace does not "
+                "follow (argmax, sort, nonzero, .item(), .numpy() ...); the graph would freeze it as a constant")
+        elif self.dynamic_dims(t):
             where = f" by {op.name} {op.where()}" if op else ""
             self.size_dependent[name] = OnnxExporterError(
                 f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} is made from the size of a dynamic axis but not from the inputs' "
@@ -139,7 +148,10 @@ class Graph:
         if have == dtype:
             return name
         if self.is_constant(name):
-            return self.const(self.constant_value(name).astype(dtype), "const")
+            out = self.const(self.constant_value(name).astype(dtype), "const")
+            if name in self.size_dependent:
+                self.size_dependent[out] = self.size_dependent[name]
+            return out
         out = self.add1("Cast", [name], to=onnx_dtype(self.onnx, dtype))
         self.meta[out] = (dtype, self.meta.get(name, (None, None))[1])
         return out

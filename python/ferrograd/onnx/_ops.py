@@ -60,12 +60,17 @@ def _matmul(g, op, training):
 
 
 def _reshape(g, op, training):
-    """A view. A dim whose size follows a dynamic axis is copied from the input (0) when it is
-    the input's dim at that place, else inferred (-1; one at most); the others are constants."""
-    src, dst = tuple(op.inputs[0].shape), tuple(op.outputs[0].shape)
-    src_dyn, dst_dyn = set(g.dynamic_dims(op.inputs[0])), set(g.dynamic_dims(op.outputs[0]))
+    return [_reshape_to(g, op, _in(g, op), op.inputs[0], op.outputs[0])]
+
+
+def _reshape_to(g, op, x: str, src_t, dst_t) -> str:
+    """`x` (shaped as tensor src_t) reshaped as tensor dst_t. A dim whose size follows a dynamic
+    axis is copied from the input (0) when it is the input's dim at that place, else inferred
+    (-1; one at most); the others are constants."""
+    src, dst = tuple(src_t.shape), tuple(dst_t.shape)
+    src_dyn, dst_dyn = set(g.dynamic_dims(src_t)), set(g.dynamic_dims(dst_t))
     if src == dst and src_dyn == dst_dyn:
-        return [g.add1("Identity", [_in(g, op)])]
+        return x
     target = list(dst)
     inferred = [i for i in dst_dyn if not (i in src_dyn and i < len(src) and src[i] == dst[i])]
     for i in dst_dyn:
@@ -75,7 +80,7 @@ def _reshape(g, op, training):
         raise op.unsupported(f"a reshape from {src} to {dst} in which {len(inferred)} dims follow dynamic axes")
     if inferred:
         target[inferred[0]] = -1
-    return [g.add1("Reshape", [_in(g, op), g.ints(target)])]
+    return g.add1("Reshape", [x, g.ints(target)])
 
 
 def _expand(g, op, training):
@@ -115,8 +120,14 @@ def _select(g, op, training):
 def _index(g, op, training):
     if "indices" not in op.attrs:
         raise op.unsupported("only one integer index tensor (a gather, e.g. an embedding lookup) is supported")
-    idx = g.value(op.attrs["indices"], op)
-    return [g.add1("Gather", [_in(g, op), idx], axis=op.attrs["dim"])]
+    idx, d = g.value(op.attrs["indices"], op), op.attrs["dim"]
+    out = g.add1("Gather", [_in(g, op), idx], axis=d)
+    if d == 0:
+        return [out]
+    # The traced op puts the index's dims first (a later permute moves them back, as numpy's
+    # rule says); Gather puts them at `d`.
+    k, n = op.attrs["indices"].dim(), op.outputs[0].dim()
+    return [g.add1("Transpose", [out], perm=[*range(d, d + k), *range(d), *range(d + k, n)])]
 
 
 def _cat(g, op, training):
@@ -194,7 +205,89 @@ def _identity(g, op, training):
 
 
 def _where(g, op, training):
-    raise op.unsupported("where needs its condition, which the trace does not keep")
+    if "condition" not in op.attrs:
+        raise op.unsupported("where without its condition")
+    x, y = _operands(g, op, 2)
+    return [g.add1("Where", [g.cast(g.value(op.attrs["condition"], op), np.bool_), x, y])]
+
+
+def _compare(onnx_op, negate=False):
+    def emit(g, op, training):
+        a, b = (_in(g, op, i) for i in range(2))
+        common = np.result_type(g.meta[a][0], g.meta[b][0]) if not (g.is_constant(a) or g.is_constant(b)) else \
+            (g.meta[b][0] if g.is_constant(a) else g.meta[a][0])
+        out = g.add1(onnx_op, [g.cast(a, common), g.cast(b, common)])
+        return [g.add1("Not", [out]) if negate else out]
+
+    return emit
+
+
+def _logical(onnx_op):
+    def emit(g, op, training):
+        return [g.add1(onnx_op, [g.cast(_in(g, op, i), np.bool_) for i in range(len(op.inputs))])]
+
+    return emit
+
+
+def _bitwise(bool_op, int_op):
+    def emit(g, op, training):
+        dtype = _out_dtype(op)
+        if dtype == np.bool_:
+            return _logical(bool_op)(g, op, training)
+        if g.opset < 18:
+            raise op.unsupported("bitwise ops on integers need opset_version >= 18")
+        return [g.add1(int_op, [g.cast(_in(g, op, i), dtype) for i in range(len(op.inputs))])]
+
+    return emit
+
+
+def _kept_axes(op) -> list[int]:
+    """The reduced dims of an op that keeps them as size 1 in `kept_shape`."""
+    return [i for i, k in enumerate(op.attrs["kept_shape"]) if k == 1]
+
+
+def _reduce_op(g, kind: str, x: str, axes: list[int], keep: int) -> str:
+    """ReduceX over `axes`: axes as an input from opset 18 (ReduceSum from 13)."""
+    if kind == "ReduceSum" or g.opset >= 18:
+        return g.add1(kind, [x, g.ints(axes)], keepdims=keep)
+    return g.add1(kind, [x], axes=axes, keepdims=keep)
+
+
+def _var_std(g, op, training):
+    x = _in(g, op)
+    dtype = _out_dtype(op)
+    axes = _kept_axes(op)
+    mean = _reduce_op(g, "ReduceMean", x, axes, 1)
+    d = g.add1("Sub", [x, mean])
+    ss = _reduce_op(g, "ReduceSum", g.add1("Mul", [d, d]), axes, 1)
+    v = g.add1("Div", [ss, g.const(np.asarray(op.attrs["dof"], dtype=dtype))])
+    if op.name == "StdBackward0":
+        v = g.add1("Sqrt", [v])
+    return [_reshape_to(g, op, v, _Shaped(op.attrs["kept_shape"], op.inputs[0], g), op.outputs[0])]
+
+
+class _Shaped:
+    """A stand-in tensor for `_reshape_to`: a traced shape whose dynamic dims are those of `like`."""
+
+    def __init__(self, shape, like, g):
+        self.shape, self._dyn = tuple(shape), [i for i in g.dynamic_dims(like) if i < len(shape) and shape[i] == like.shape[i]]
+
+    def dim(self):
+        return len(self.shape)
+
+
+def _logsumexp(g, op, training):
+    out = _reduce_op(g, "ReduceLogSumExp", _in(g, op), _kept_axes(op), 1)
+    return [_reshape_to(g, op, out, _Shaped(op.attrs["kept_shape"], op.inputs[0], g), op.outputs[0])]
+
+
+def _max_dim(g, op, training):
+    kind = "ReduceMax" if op.name == "MaxBackward0" else "ReduceMin"
+    return [_reduce_op(g, kind, _in(g, op), [op.attrs["dim"]], int(op.attrs["keepdim"]))]
+
+
+def _cumsum(g, op, training):
+    return [g.add1("CumSum", [_in(g, op), g.const(np.asarray(op.attrs["dim"], dtype=np.int64))])]
 
 
 def _conv(g, op, training):
@@ -259,7 +352,16 @@ def _batch_norm(g, op, training):
         return g.add("BatchNormalization", [x, scale, bias, mean, var], 3, epsilon=float(a["eps"]),
                      momentum=1.0 - float(a["momentum"]), training_mode=1)[:1]
     if a["training"]:
-        raise op.unsupported("a BatchNorm that normalises with batch statistics (track_running_stats=False) has no eval-mode ONNX form")
+        # Batch statistics in an eval graph (track_running_stats=False, InstanceNorm): the
+        # normalisation written out, biased variance over every dim but the channels.
+        axes = [0, *range(2, op.inputs[0].dim())]
+        mean = _reduce_op(g, "ReduceMean", x, axes, 1)
+        d = g.add1("Sub", [x, mean])
+        var = _reduce_op(g, "ReduceMean", g.add1("Mul", [d, d]), axes, 1)
+        inv = g.add1("Reciprocal", [g.add1("Sqrt", [g.add1("Add", [var, g.const(np.asarray(a["eps"], dtype=dtype))])])])
+        shape = g.ints([c] + [1] * (op.inputs[0].dim() - 2))
+        y = g.add1("Mul", [g.add1("Mul", [d, inv]), g.add1("Reshape", [scale, shape])])
+        return [g.add1("Add", [y, g.add1("Reshape", [bias, shape])])]
     return [g.add1("BatchNormalization", [x, scale, bias, mean, var], epsilon=float(a["eps"]))]
 
 
@@ -372,4 +474,15 @@ TABLE = {
     "ScaledDotProductFlashAttentionForCpuBackward0": _sdpa,
     "copy_": _copy,
     "MaxBackward1": _reduce_extremum, "MinBackward1": _reduce_extremum,
+    "MaxBackward0": _max_dim, "MinBackward0": _max_dim,
+    "VarBackward0": _var_std, "StdBackward0": _var_std,
+    "LogsumexpBackward0": _logsumexp,
+    "CumsumBackward0": _cumsum,
+    "WhereBackward0": _where,
+    "eq": _compare("Equal"), "ne": _compare("Equal", negate=True), "lt": _compare("Less"), "le": _compare("LessOrEqual"),
+    "gt": _compare("Greater"), "ge": _compare("GreaterOrEqual"),
+    "bitwise_and": _bitwise("And", "BitwiseAnd"), "bitwise_or": _bitwise("Or", "BitwiseOr"),
+    "bitwise_xor": _bitwise("Xor", "BitwiseXor"), "bitwise_not": _bitwise("Not", "BitwiseNot"),
+    "detach": _identity,
+    "logical_and": _logical("And"), "logical_or": _logical("Or"), "logical_xor": _logical("Xor"), "logical_not": _logical("Not"),
 }
