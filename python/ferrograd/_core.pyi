@@ -44,7 +44,7 @@ __all__ = [
     "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
-    "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "bool",
+    "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_is_tracing", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "_trace_op", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
     "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
 ]
@@ -677,6 +677,10 @@ def _trace_end() -> list[tuple[str, list[Tensor | None], list[Tensor | None], di
     """The ops since _trace_begin: (grad_fn name, inputs, outputs, attributes), in order."""
 def _trace_ids(t: Tensor) -> tuple[_int, _int]:
     """(tensor identity, storage identity) for following values through a trace."""
+def _is_tracing() -> _bool:
+    """Whether a trace is active on this thread."""
+def _trace_op(name: str, inputs: Sequence[Tensor | None], outputs: Sequence[Tensor | None], attrs: dict[str, Any]) -> None:
+    """Logs a Python function made of other ops once more as one op (F.pad as pad)."""
 def _trace_module(enter: _bool, path: str) -> None:
     """Marks where a module's forward starts (enter, with its path) and ends in the trace."""
 def memory_allocated() -> _int:

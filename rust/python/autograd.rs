@@ -17,7 +17,7 @@ use crate::tensor::Tensor;
 
 /// grad_fn names are `&'static str` (every built-in one is a literal); a Function class's name
 /// is made static once per distinct name.
-fn intern(name: String) -> &'static str {
+pub(super) fn intern(name: String) -> &'static str {
     static NAMES: Mutex<Option<HashMap<String, &'static str>>> = Mutex::new(None);
     let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
     let map = names.get_or_insert_with(HashMap::new);

@@ -67,7 +67,7 @@ mod core_module {
     #[pymodule_export]
     use super::attention::_sdpa;
     #[pymodule_export]
-    use super::trace::{_trace_begin, _trace_end, _trace_ids, _trace_module};
+    use super::trace::{_is_tracing, _trace_begin, _trace_end, _trace_ids, _trace_module, _trace_op};
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {

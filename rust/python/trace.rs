@@ -20,6 +20,40 @@ pub fn _trace_end(py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
     trace::end().into_iter().map(|op| op_to_py(py, op)).collect()
 }
 
+/// Whether a trace is active on this thread (for Python functions that log themselves).
+#[pyfunction]
+pub fn _is_tracing() -> bool {
+    trace::is_tracing()
+}
+
+/// Logs a composite op: a Python function made of other (already logged) ops, logged once more
+/// as a whole so an exporter can map it to one node (`F.pad` to Pad). `attrs` values are ints,
+/// floats, bools, strings, int lists or tensors.
+#[pyfunction]
+pub fn _trace_op(name: String, inputs: Vec<Option<PyRef<'_, PyTensor>>>, outputs: Vec<Option<PyRef<'_, PyTensor>>>, attrs: &Bound<'_, PyDict>) -> PyResult<()> {
+    let mut parsed = Vec::new();
+    for (k, v) in attrs.iter() {
+        let key = super::autograd::intern(k.extract::<String>()?);
+        let value = if let Ok(t) = v.cast::<PyTensor>() {
+            Attr::Tensor(t.get().t.clone())
+        } else if v.is_instance_of::<pyo3::types::PyBool>() {
+            Attr::Bool(v.extract()?)
+        } else if let Ok(i) = v.extract::<i64>() {
+            Attr::Int(i)
+        } else if let Ok(f) = v.extract::<f64>() {
+            Attr::Float(f)
+        } else if let Ok(s) = v.extract::<String>() {
+            Attr::Str(s)
+        } else {
+            Attr::Ints(v.extract::<Vec<i64>>()?)
+        };
+        parsed.push((key, value));
+    }
+    let tensors = |ts: Vec<Option<PyRef<'_, PyTensor>>>| ts.into_iter().map(|t| t.map(|t| t.t.clone())).collect();
+    trace::log(super::autograd::intern(name), tensors(inputs), tensors(outputs), parsed);
+    Ok(())
+}
+
 /// Marks the start ("enter") or end ("exit") of a module's forward in the trace, with its path.
 #[pyfunction]
 pub fn _trace_module(enter: bool, path: &str) {
