@@ -431,3 +431,56 @@ def test_a_batch_of_one_exports_a_dynamic_batch():
     with fg.no_grad():
         ref = model(x).numpy()
     np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"x": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- one node for a Python function
+
+RESAMPLING = [(mode, nd, ac, kw) for mode, nd in [("nearest", 4), ("nearest-exact", 4), ("bilinear", 4), ("bicubic", 4), ("linear", 3), ("trilinear", 5)]
+              for ac in ([None] if "nearest" in mode else [False, True]) for kw in [{"scale_factor": 2}, {"size": 7}, {"size": 3}]]
+
+
+@pytest.mark.parametrize("mode,nd,align_corners,kw", RESAMPLING)
+def test_interpolate_is_one_resize(mode, nd, align_corners, kw):
+    fg.manual_seed(14)
+    model = Fn(lambda x: F.interpolate(x, mode=mode, align_corners=align_corners, **kw))
+    x = fg.randn(2, 3, *(5,) * (nd - 2))
+    proto, data = _export(model, x, input_names=["x"], dynamic_axes={"x": [0]})
+    assert "Resize" in _ops(proto) and "Gather" not in _ops(proto)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"x": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+def test_interpolate_that_resize_cannot_express_exports_its_ops():
+    """scale_factor 1.5 on 5 pixels: PyTorch samples at 1/1.5 steps, Resize would at 5/7."""
+    model = Fn(lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear"))
+    x = fg.randn(1, 2, 5, 5)
+    proto, data = _export(model, x)
+    assert "Resize" not in _ops(proto)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"input": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode,pad", [("constant", (1, 2, 2, 1)), ("reflect", (1, 2, 2, 1)), ("replicate", (2, 0, 1, 3)),
+                                      ("circular", (1, 2, 2, 1)), ("constant", (-1, 2))])
+def test_pad_is_one_pad(mode, pad):
+    model = Fn(lambda x: F.pad(x, pad, mode=mode))
+    x = fg.randn(2, 3, 5, 5)
+    proto, data = _export(model, x, input_names=["x"], dynamic_axes={"x": [0]}, opset_version=19)
+    assert _ops(proto) == ["Pad", "Identity"]
+    x = fg.randn(4, 3, 5, 5)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_array_equal(ort.InferenceSession(data).run(None, {"x": x.numpy()})[0], ref)
+
+
+def test_instance_norm_is_one_instance_normalization():
+    fg.manual_seed(15)
+    model = nn.InstanceNorm2d(3, affine=True)  # not mode-dependent: no warning to expect
+    proto, data = _export(model, fg.randn(2, 3, 6, 6), input_names=["x"], dynamic_axes={"x": [0]})
+    assert _ops(proto) == ["InstanceNormalization", "Identity"]
+    x = fg.randn(5, 3, 6, 6)
+    with fg.no_grad():
+        ref = model(x).numpy()
+    np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"x": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)

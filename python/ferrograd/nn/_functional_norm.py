@@ -11,6 +11,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from ..autograd.grad_mode import no_grad
+from ._functional_utils import traced
 
 __all__ = ["layer_norm", "group_norm", "instance_norm", "rms_norm", "local_response_norm"]
 
@@ -87,7 +88,7 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
         with no_grad():
             running_mean.copy_(rm.reshape(n, c).mean(0))
             running_var.copy_(rv.reshape(n, c).mean(0))
-    return out.reshape(*input.shape)
+    return traced("instance_norm", [input, weight, bias], out.reshape(*input.shape), use_input_stats=bool(use_input_stats), eps=float(eps))
 
 
 _EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps),

@@ -24,6 +24,7 @@ from .._core import Tensor
 from .._creation import tensor, zeros
 from ..autograd.grad_mode import no_grad
 from ._functional_grid import affine_grid, grid_sample
+from ._functional_utils import traced
 
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "grid_sample", "affine_grid"]
 
@@ -313,7 +314,11 @@ def interpolate(
             "Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D tensor as input"
         )
     if mode in _RANK and input.ndim in (3, 4, 5) and _RANK[mode] in (None, input.ndim):
-        return _resample(input, out, scales, mode, bool(align_corners), bool(antialias))
+        result = _resample(input, out, scales, mode, bool(align_corners), bool(antialias))
+        # For an exporter's Resize, which places samples by out / in: whether the kernel did too.
+        by_ratio = scales is None or all(s is None or s * i == o for s, i, o in zip(scales, input.shape[2:], out))
+        return traced("interpolate", [input], result, mode=mode, align_corners=bool(align_corners), antialias=bool(antialias),
+                      by_ratio=bool(by_ratio))
     if mode == "lanczos" and input.ndim == 4:
         raise NotImplementedError("interpolate(): mode='lanczos' is not implemented in ferrograd")
     if mode in ("linear", "bilinear", "trilinear") and input.ndim in (3, 4, 5):

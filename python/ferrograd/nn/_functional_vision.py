@@ -12,6 +12,7 @@ import operator
 from .. import _core
 from .._core import Tensor
 from .._creation import arange, full, tensor, zeros
+from ._functional_utils import traced
 
 __all__ = [
     "pad", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle",
@@ -174,8 +175,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if mode not in _PAD_MODES:
         raise NotImplementedError(f"pad: Unrecognised padding mode {mode}")
     pads = [(amounts[i], amounts[i + 1]) for i in range(0, len(amounts), 2)]  # pads[k] is dim -1-k
+    flat = [a for lr in pads for a in lr]
     if mode == "constant":
-        return _pad_constant(input, pads, 0 if value is None else value)
+        value = 0 if value is None else value
+        return traced("pad", [input], _pad_constant(input, pads, value), pad=flat, mode=mode, value=float(value))
     if value is not None and value != 0:
         raise RuntimeError(f'pad: Padding mode "{mode}" doesn\'t take in value argument')
     nd = len(pads)
@@ -197,7 +200,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
         positions = _circular_index(size, left, right) if mode == "circular" else _pad_index(mode, size, left, right)
         index = tensor(positions, dtype=_core.int64, device=input.device)
         out = out.index_select(dim, index)
-    return input.clone() if out is input else out
+    return traced("pad", [input], input.clone() if out is input else out, pad=flat, mode=mode, value=0.0)
 
 
 # ---- pixel and channel shuffles ---------------------------------------------------------------

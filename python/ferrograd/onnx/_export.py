@@ -10,6 +10,7 @@ import numpy as np
 from .. import _core
 from ..autograd.grad_mode import no_grad
 from ..nn._module_hooks import register_module_forward_hook, register_module_forward_pre_hook
+from ._composite import COMPOSITES
 from ._fold import fold_batch_norms
 from ._graph import Graph, TracedOp
 from ._ops import TABLE, _dropout, _unary_table
@@ -235,6 +236,16 @@ def _build(g: Graph, ops, training: bool) -> dict:
             # Nothing here depends on the graph's inputs: its outputs are constants, taken from
             # the trace as they are (PyTorch's constant folding; zeros made in a forward stay
             # zeros, and a weight's transpose is stored transposed).
+            continue
+        if name in COMPOSITES:
+            # A Python function logged as a whole after its own ops: one node when it maps
+            # exactly, else its ops stand (nothing to undo).
+            try:
+                names = COMPOSITES[name](g, op, training)
+            except UnsupportedOperatorError:
+                continue
+            for t, n in zip(outputs, names):
+                g.bind(t, n)
             continue
         handler = _handler(op)
         try:
