@@ -5,6 +5,7 @@
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
+use crate::nn::conv::with_grad;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
@@ -57,50 +58,69 @@ fn rows_per_task(m: usize) -> usize {
     (GRAIN / m.max(1)).max(1)
 }
 
-/// A row's (mean, 1 / sqrt(var + eps)), accumulated in float64 (two passes: the variance of
-/// x - mean, not E[x^2] - mean^2, which cancels for rows far from 0).
+/// A row's (mean, 1 / sqrt(var + eps)), accumulated in float64 in 8 lanes (a single running
+/// sum is a chain of dependent adds that does not vectorise). Two passes: the variance of
+/// x - mean, not E[x^2] - mean^2, which cancels for rows far from 0.
 #[inline(always)]
 fn row_stats_body<T: Float>(row: &[T], eps: f64) -> (f64, f64) {
     let m = row.len() as f64;
-    let mean = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / m;
-    let var = row.iter().map(|&v| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean)).sum::<f64>() / m;
+    let lanes = |f: &dyn Fn(T) -> f64| -> f64 {
+        let mut acc = [0.0f64; 8];
+        let chunks = row.chunks_exact(8);
+        let rest: f64 = chunks.remainder().iter().map(|&v| f(v)).sum();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] += f(c[k]);
+            }
+        }
+        acc.iter().sum::<f64>() + rest
+    };
+    let mean = lanes(&|v| Element::to_f64(v)) / m;
+    let var = lanes(&|v| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean)) / m;
     (mean, 1.0 / (var + eps).sqrt())
 }
 
 crate::multiversion!(row_stats_body, row_stats_avx2, row_stats, Float, (row: &[T], eps: f64) -> (f64, f64));
 
-/// One output row: (x - mean) rstd, times w, plus b.
+/// One output row: (x - mean) rstd, times w, plus b, in the tensor's precision.
 #[inline(always)]
 fn row_out_body<T: Float>(row: &[T], (mean, rstd): (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) {
-    for (oi, &v) in o.iter_mut().zip(row) {
-        oi.write(T::from_f64((Element::to_f64(v) - mean) * rstd));
-    }
-    // SAFETY: every element of `o` was written just above.
-    let o: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
-    if let Some(w) = w {
-        o.iter_mut().zip(w).for_each(|(v, &w)| *v *= w);
-    }
-    if let Some(b) = b {
-        o.iter_mut().zip(b).for_each(|(v, &b)| *v += b);
+    let (mean, rstd) = (T::from_f64(mean), T::from_f64(rstd));
+    match (w, b) {
+        (Some(w), Some(b)) => o.iter_mut().zip(row).zip(w.iter().zip(b)).for_each(|((o, &v), (&w, &b))| {
+            o.write((v - mean) * rstd * w + b);
+        }),
+        (Some(w), None) => o.iter_mut().zip(row).zip(w).for_each(|((o, &v), &w)| {
+            o.write((v - mean) * rstd * w);
+        }),
+        (None, Some(b)) => o.iter_mut().zip(row).zip(b).for_each(|((o, &v), &b)| {
+            o.write((v - mean) * rstd + b);
+        }),
+        (None, None) => o.iter_mut().zip(row).for_each(|(o, &v)| {
+            o.write((v - mean) * rstd);
+        }),
     }
 }
 
 crate::multiversion!(row_out_body, row_out_avx2, row_out, Float, (row: &[T], stats: (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) -> ());
 
 fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> (Tensor, Vec<f64>, Vec<f64>) {
-    let data = x.to_vec::<T>();
     let w: Option<Vec<T>> = weight.map(|t| t.to_vec());
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
-    let stats: Vec<(f64, f64)> = if m == 0 {
-        Vec::new()
-    } else {
-        data.par_chunks(m).with_min_len(rows_per_task(m)).map(|row| row_stats(row, eps)).collect()
-    };
-    let out = build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
-        for (r, orow) in o.chunks_mut(m.max(1)).enumerate() {
-            let row = start / m.max(1) + r;
-            row_out(&data[row * m..(row + 1) * m], stats[row], w.as_deref(), b.as_deref(), orow);
-        }
+    // The input is read in place when contiguous.
+    let (out, stats) = with_grad::<T, _>(x, |data| {
+        let stats: Vec<(f64, f64)> = if m == 0 {
+            Vec::new()
+        } else {
+            data.par_chunks(m).with_min_len(rows_per_task(m)).map(|row| row_stats(row, eps)).collect()
+        };
+        let out = build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
+            for (r, orow) in o.chunks_mut(m.max(1)).enumerate() {
+                let row = start / m.max(1) + r;
+                row_out(&data[row * m..(row + 1) * m], stats[row], w.as_deref(), b.as_deref(), orow);
+            }
+        });
+        (out, stats)
     });
     let (mean, rstd) = stats.into_iter().unzip();
     (Tensor::from_vec_unchecked(out, x.shape()), mean, rstd)
@@ -138,29 +158,47 @@ impl Backward for LayerNormBackward {
 }
 
 /// One row backwards: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) with
-/// dxhat = dy w, into `gx`; dy xhat and dy added to the weight and bias sums.
+/// dxhat = dy w, into `gx`; dy xhat and dy added to the weight and bias sums. In the tensor's
+/// precision, as PyTorch's CPU kernel (float opmath for float), with the row sums in 8 lanes.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn row_grad_body<T: Float>(x: &[T], g: &[T], w: &[T], (mean, rstd): (f64, f64), gx: &mut [T], gw: &mut [f64], gb: &mut [f64]) {
-    let m = x.len() as f64;
-    let (mut s1, mut s2) = (0.0, 0.0);
-    for (((&xv, &gv), &wv), (gw, gb)) in x.iter().zip(g).zip(w).zip(gw.iter_mut().zip(gb.iter_mut())) {
-        let (xv, gv) = (Element::to_f64(xv), Element::to_f64(gv));
-        let xhat = (xv - mean) * rstd;
-        let dxhat = gv * Element::to_f64(wv);
-        s1 += dxhat;
-        s2 += dxhat * xhat;
-        *gw += gv * xhat;
-        *gb += gv;
+fn row_grad_body<T: Float>(x: &[T], g: &[T], w: &[T], (mean, rstd): (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) {
+    let m = x.len();
+    let (mut s1, mut s2) = ([T::zero(); 8], [T::zero(); 8]);
+    let full = m - m % 8;
+    for c in (0..full).step_by(8) {
+        for k in 0..8 {
+            let i = c + k;
+            let xhat = (x[i] - mean) * rstd;
+            let dxhat = g[i] * w[i];
+            s1[k] += dxhat;
+            s2[k] += dxhat * xhat;
+            gw[i] += g[i] * xhat;
+            gb[i] += g[i];
+        }
     }
-    let (s1, s2) = (s1 / m, s2 / m);
+    let (mut t1, mut t2) = (T::zero(), T::zero());
+    for i in full..m {
+        let xhat = (x[i] - mean) * rstd;
+        let dxhat = g[i] * w[i];
+        t1 += dxhat;
+        t2 += dxhat * xhat;
+        gw[i] += g[i] * xhat;
+        gb[i] += g[i];
+    }
+    for k in 0..8 {
+        t1 += s1[k];
+        t2 += s2[k];
+    }
+    let inv_m = T::from_f64(1.0 / m as f64);
+    let (a1, a2) = (t1 * inv_m, t2 * inv_m);
     for (((&xv, &gv), &wv), o) in x.iter().zip(g).zip(w).zip(gx.iter_mut()) {
-        let xhat = (Element::to_f64(xv) - mean) * rstd;
-        *o = T::from_f64(rstd * (Element::to_f64(gv) * Element::to_f64(wv) - s1 - xhat * s2));
+        let xhat = (xv - mean) * rstd;
+        o.write(rstd * (gv * wv - a1 - xhat * a2));
     }
 }
 
-crate::multiversion!(row_grad_body, row_grad_avx2, row_grad, Float, (x: &[T], g: &[T], w: &[T], stats: (f64, f64), gx: &mut [T], gw: &mut [f64], gb: &mut [f64]) -> ());
+crate::multiversion!(row_grad_body, row_grad_avx2, row_grad, Float, (x: &[T], g: &[T], w: &[T], stats: (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) -> ());
 
 impl LayerNormBackward {
     /// The gradients as recorded ops of the saved input and weight (the row statistics
@@ -200,37 +238,42 @@ impl LayerNormBackward {
 impl LayerNormBackward {
     fn run<T: Float>(&self, x: &Tensor, w: Option<&Tensor>, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let m = self.m;
-        let (xv, gv) = (x.to_vec::<T>(), g.to_vec::<T>());
         let w: Vec<T> = match w {
             Some(w) => w.to_vec(),
             None => vec![T::one(); m],
         };
         let rows = self.mean.len();
-        let mut gx = vec![T::zero(); xv.len()];
-        // Each task: its rows' dx, and its partial sums of dw and db, added in task order.
+        // Each task: its rows' dx, and its partial sums of dw and db (in T over its few rows),
+        // added in task order in float64, so the bits do not depend on the thread count.
         let per = rows_per_task(m);
-        let partials: Vec<(Vec<f64>, Vec<f64>)> = if m == 0 {
-            Vec::new()
-        } else {
-            gx.par_chunks_mut(per * m)
-                .enumerate()
-                .map(|(t, gx)| {
-                    let (mut gw, mut gb) = (vec![0.0f64; m], vec![0.0f64; m]);
-                    for (i, gxr) in gx.chunks_mut(m).enumerate() {
-                        let r = t * per + i;
+        let tasks = if m == 0 { 0 } else { rows.div_ceil(per) };
+        let partials: Vec<std::sync::OnceLock<(Vec<T>, Vec<T>)>> = (0..tasks).map(|_| std::sync::OnceLock::new()).collect();
+        // The input and the gradient are read in place when contiguous (no copies); a gradient
+        // that shares the input's storage is copied, so only one read lock is held at a time.
+        let g_own = (g.shares_storage(x) || g.dtype() != T::DTYPE).then(|| g.to_vec::<T>());
+        let gx = with_grad::<T, _>(x, |xv| {
+            let body = |gv: &[T]| {
+                build(rows * m, per * m.max(1), |start, o| {
+                    let (mut gw, mut gb) = (vec![T::zero(); m], vec![T::zero(); m]);
+                    for (i, gxr) in o.chunks_mut(m).enumerate() {
+                        let r = start / m + i;
                         let span = r * m..(r + 1) * m;
-                        row_grad(&xv[span.clone()], &gv[span], &w, (self.mean[r], self.rstd[r]), gxr, &mut gw, &mut gb);
+                        let stats = (T::from_f64(self.mean[r]), T::from_f64(self.rstd[r]));
+                        row_grad(&xv[span.clone()], &gv[span], &w, stats, gxr, &mut gw, &mut gb);
                     }
-                    (gw, gb)
+                    let _ = partials[start / (per * m)].set((gw, gb));
                 })
-                .collect()
-        };
+            };
+            match &g_own {
+                Some(gv) => body(gv),
+                None => with_grad::<T, _>(g, body),
+            }
+        });
         let (mut gw, mut gb) = (vec![0.0f64; m], vec![0.0f64; m]);
-        for (pw, pb) in &partials {
-            gw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
-            gb.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+        for (pw, pb) in partials.iter().filter_map(|p| p.get()) {
+            gw.iter_mut().zip(pw).for_each(|(a, &b)| *a += b.to_f64());
+            gb.iter_mut().zip(pb).for_each(|(a, &b)| *a += b.to_f64());
         }
-        debug_assert_eq!(rows * m, xv.len());
         let wshape = self.wshape.as_slice();
         let mut out = vec![needs[0].then(|| Tensor::from_vec_unchecked(gx, x.shape()))];
         if self.weight.is_some() {
