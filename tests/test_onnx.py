@@ -484,3 +484,111 @@ def test_instance_norm_is_one_instance_normalization():
     with fg.no_grad():
         ref = model(x).numpy()
     np.testing.assert_allclose(ort.InferenceSession(data).run(None, {"x": x.numpy()})[0], ref, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------- what a trace cannot see (a review's cases)
+
+
+def _check_sizes(model, shape, axes, sizes, make=fg.randn):
+    """Exported with `axes` dynamic; ONNX Runtime at each of `sizes` (one tuple per call, a size
+    per axis) equals ferrograd."""
+    model.eval()
+    _, data = _export(model, make(*shape), input_names=["x"], dynamic_axes={"x": list(axes)})
+    session = ort.InferenceSession(data)
+    for values in sizes:
+        s = list(shape)
+        for a, v in zip(axes, values):
+            s[a] = v
+        x = make(*s)
+        with fg.no_grad():
+            ref = model(x).numpy()
+        got = session.run(None, {"x": x.numpy()})[0]
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (2, 3, 4)])
+def test_linear_without_bias(shape):
+    """Its grad_fn is mm's name: the weight is still (out, in)."""
+    fg.manual_seed(16)
+    _check_sizes(Fn(nn.Linear(4, 4, bias=False)), shape, [0], [(3,), (5,)])
+    _check_sizes(Fn(nn.Linear(4, 7, bias=False)), shape, [0], [(3,), (5,)])
+
+
+@pytest.mark.parametrize("index", ["[:, -1]", "[:, -3:]", "[:, :-1]", "[:, ::2]", "[:, 1:]", "[:, 2]", "[:, 1:3]"])
+def test_indexing_a_dynamic_axis_from_either_end(index):
+    _check_sizes(Fn(eval(f"lambda x: x{index}")), (2, 6, 3), [1], [(4,), (9,)])
+
+
+def test_index_of_a_dynamic_axis_that_is_neither_fixed_nor_from_the_end_is_an_error():
+    with pytest.raises(fg.onnx.UnsupportedOperatorError, match="neither fixed nor from the end"):
+        _export(Fn(lambda x: x.chunk(2, 1)[1]), fg.randn(2, 6, 3), input_names=["x"], dynamic_axes={"x": [1]})
+
+
+@pytest.mark.parametrize("forward", [lambda x: x.sum(1) / x.size(1), lambda x: x * x.shape[1] ** -0.5])
+def test_a_number_made_from_a_dynamic_size_is_an_error(forward):
+    with pytest.raises(fg.onnx.OnnxExporterError, match="size of a dynamic axis"):
+        _export(Fn(forward), fg.randn(2, 6, 3), input_names=["x"], dynamic_axes={"x": [1]})
+    _export(Fn(forward), fg.randn(2, 6, 3))  # fine with fixed sizes
+
+
+def test_fixed_size_interpolate_of_dynamic_height_and_width():
+    for mode in ("nearest", "bilinear"):
+        _check_sizes(Fn(lambda x, mode=mode: F.interpolate(x, size=(4, 4), mode=mode)), (1, 2, 6, 6), [2, 3], [(5, 5), (9, 7)])
+
+
+def test_adaptive_pool_over_a_dynamic_axis_is_an_error_unless_global():
+    with pytest.raises(fg.onnx.UnsupportedOperatorError, match="adaptive pooling"):
+        _export(Fn(lambda x: F.adaptive_avg_pool2d(x, 2)), fg.randn(1, 2, 6, 6), input_names=["x"], dynamic_axes={"x": [2, 3]})
+    _check_sizes(Fn(lambda x: F.adaptive_avg_pool2d(x, 1)), (1, 2, 6, 6), [2, 3], [(4, 4), (8, 5)])
+
+
+@pytest.mark.parametrize("forward", [
+    lambda x: x.argmax(1),  # an output the trace did not follow
+    lambda x: x.max(-1)[1],
+    lambda x: fg.from_numpy(x.numpy() * 2),
+])
+def test_outputs_taken_outside_the_trace_are_an_error(forward):
+    fg.manual_seed(17)
+    with pytest.raises(fg.onnx.OnnxExporterError, match="depends on the inputs' values"):
+        _export(Fn(forward), fg.randn(3, 4))
+
+
+@pytest.mark.parametrize("forward", [
+    lambda x: x.clamp(min=x.mean().item()),
+    lambda x: F.leaky_relu(x, float(x.abs().max())),
+])
+def test_number_arguments_taken_from_values_are_an_error(forward):
+    fg.manual_seed(18)
+    with pytest.raises(fg.onnx.OnnxExporterError, match="depends on the inputs' values"):
+        _export(Fn(forward), fg.randn(3, 4))
+
+
+def test_assignment_into_a_slice_is_refused_not_dropped():
+    def forward(x):
+        z = x.clone()
+        z[:, 0] = 1.0
+        return z
+
+    with pytest.raises(fg.onnx.UnsupportedOperatorError):
+        _export(Fn(forward), fg.randn(3, 4))
+
+
+@pytest.mark.parametrize("conv,shape", [(nn.Conv2d(3, 4, 4, padding="same"), (1, 3, 8, 8)), (nn.Conv1d(3, 4, 4, padding="same"), (1, 3, 8)),
+                                        (nn.Conv2d(3, 4, 3, stride=2, padding=1), (1, 3, 8, 8))])
+def test_convolution_padding_after_from_the_output_size(conv, shape):
+    fg.manual_seed(19)
+    _check_sizes(conv, shape, [0], [(2,), (3,)])
+
+
+def test_zeros_like_and_key_padding_masks_follow_a_dynamic_batch():
+    fg.manual_seed(20)
+    _check_sizes(Fn(lambda x: x + fg.zeros_like(x) + fg.full_like(x, 2.0)), (2, 4), [0], [(3,), (5,)])
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(x):
+        return mha(x, x, x, key_padding_mask=x[:, :, 0] > 1.5, need_weights=False)[0]
+
+    model = Fn(forward)
+    model.mha = mha
+    _check_sizes(model, (2, 5, 8), [0], [(3,), (4,)])

@@ -13,6 +13,7 @@ import numpy as np
 from . import _core
 from ._core import Tensor
 from ._device import check_device
+from ._traced import traced
 
 # What factories give when no dtype is asked for and the data does not decide (Python floats,
 # sizes): torch.get_default_dtype(). Layers take it through _dtype_or_default too.
@@ -237,11 +238,11 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return zeros(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return ones(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    return full_like(input, 1, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -249,7 +250,9 @@ def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    out = full(input.shape, fill_value, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+    # Its shape follows the input's: a trace records that (ONNX's ConstantOfShape of Shape).
+    return traced("full_like", [input], out, value=float(fill_value))
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:

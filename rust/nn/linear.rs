@@ -74,6 +74,10 @@ struct LinearBackward {
 }
 
 impl Backward for LinearBackward {
+    /// Its grad_fn names are those of addmm and mm; a trace must know the weight is (out, in).
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("linear", true)]
+    }
     fn name(&self) -> &'static str {
         if self.has_bias { "AddmmBackward0" } else { "MmBackward0" }
     }

@@ -375,7 +375,8 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
             bail!(Runtime, "value cannot be converted to type {} without overflow: {v} (index assignment)", crate::tensor::c_type_name(x.dtype()));
         }
     }
-    if is_recording() && (x.requires_grad() || value.requires_grad()) {
+    // While tracing, too: the trace then sees the write (the direct writes below it would not).
+    if is_recording() && (x.requires_grad() || value.requires_grad()) || crate::autograd::trace::is_tracing() {
         return crate::ops::inplace::apply(x, "index assignment", |src| index_put(src, idx, value));
     }
     let (v, adv) = {

@@ -19,7 +19,7 @@ import warnings
 
 from .. import _core
 from .._core import Tensor
-from .._creation import ones, zeros
+from .._creation import ones, zeros, zeros_like
 from .._methods.functions import broadcast_shapes
 from .module import _calls
 from .utils.mode_warnings import AttentionDropoutInEvalWarning, _user_stacklevel, warn_once_per_call_site
@@ -197,7 +197,7 @@ def _canonical_mask(mask, mask_name: str, other_type, other_name: str, target_ty
         warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use same type for both "
                       "instead.", stacklevel=_user_stacklevel())
     if mask.dtype == _core.bool:
-        return zeros(*mask.shape, dtype=target_type).masked_fill(mask, float("-inf"))
+        return zeros_like(mask, dtype=target_type).masked_fill(mask, float("-inf"))
     return mask
 
 

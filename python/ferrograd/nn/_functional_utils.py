@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import operator
 
-from .. import _core
 from .._core import Tensor
+from .._traced import traced  # noqa: F401 (the nn.functional modules import it from here)
 
 
 class _Required:
@@ -62,13 +62,4 @@ def _batched(fn: str, input: Tensor) -> bool:
         f"{fn}: expected a 3-D (unbatched C, H, W) or 4-D (batched N, C, H, W) input, "
         f"but got input of size: {list(input.shape)}"
     )
-
-
-def traced(name: str, inputs, out: Tensor, **attrs) -> Tensor:
-    """Returns `out`, a function's result computed from other ops; while a trace is active
-    (`fg.onnx.export`) also logs the whole function as one op, so an exporter can map it to one
-    node (F.pad to Pad) instead of the ops it is made of."""
-    if _core._is_tracing():
-        _core._trace_op(name, list(inputs), [out], attrs)
-    return out
 

@@ -49,7 +49,16 @@ def interpolate(g: Graph, op: TracedOp, training: bool) -> list:
     }.get(mode)
     if kw is None:
         raise op.unsupported(f"mode {mode!r}")
-    return [g.add1("Resize", [g.value(op.inputs[0], op), "", g.const(scales, "scales")], **kw)]
+    x = g.value(op.inputs[0], op)
+    if any(d >= 2 for d in g.dynamic_dims(op.inputs[0])) and not any(d >= 2 for d in g.dynamic_dims(op.outputs[0])):
+        # A fixed output size from a dynamic input size (`size=`): Resize's sizes, whose batch
+        # and channel entries come from the input's shape.
+        lead = g.add1("Slice", [g.add1("Shape", [x]), g.ints([0]), g.ints([2])])
+        sizes = g.add1("Concat", [lead, g.ints(dst[2:])], axis=0)
+        return [g.add1("Resize", [x, "", "", sizes], **kw)]
+    if any(d >= 2 for d in g.dynamic_dims(op.outputs[0])) and not a["by_ratio"]:
+        raise op.unsupported("a dynamic spatial size with a scale_factor that is not an exact multiple")
+    return [g.add1("Resize", [x, "", g.const(scales, "scales")], **kw)]
 
 
 def instance_norm(g: Graph, op: TracedOp, training: bool) -> list:
@@ -64,4 +73,12 @@ def instance_norm(g: Graph, op: TracedOp, training: bool) -> list:
     return [g.add1("InstanceNormalization", [g.value(x, op), scale, shift], epsilon=float(a["eps"]))]
 
 
-COMPOSITES = {"pad": pad, "interpolate": interpolate, "instance_norm": instance_norm}
+def full_like(g: Graph, op: TracedOp, training: bool) -> list:
+    """zeros_like / ones_like / full_like of a value whose shape may follow a dynamic axis."""
+    dtype = np.asarray(op.outputs[0].detach().numpy()).dtype
+    value = g.onnx.numpy_helper.from_array(np.asarray([op.attrs["value"]], dtype=dtype), "value")
+    shape = g.add1("Shape", [g.value(op.inputs[0], op)])
+    return [g.add1("ConstantOfShape", [shape], value=value)]
+
+
+COMPOSITES = {"pad": pad, "interpolate": interpolate, "instance_norm": instance_norm, "full_like": full_like}

@@ -10,10 +10,11 @@ import numpy as np
 from .. import _core
 from ..autograd.grad_mode import no_grad
 from ..nn._module_hooks import register_module_forward_hook, register_module_forward_pre_hook
+from ._compare import compare
 from ._composite import COMPOSITES
 from ._fold import fold_batch_norms
 from ._graph import Graph, TracedOp
-from ._ops import TABLE, _dropout, _unary_table
+from ._ops import TABLE, _dropout, _linear, _unary_table
 from ._rnn import _KINDS, rnn_layer
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
@@ -47,20 +48,23 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
     dynamic = _dynamic(dynamic_axes)
     with _export_modes(modules, target) as reset:
         outputs, ops = _trace(model, args, kwargs, paths)
-        # Twice more with the inputs' elements shuffled (and floats rescaled): a value the
-        # trace took as a constant but which changes with them came from an op the trace does
-        # not follow (argmax, .item(), numpy). Two draws make a coincidence unlikely.
-        shuffled = []
+        flat = _flatten(outputs)
+        # The extra traces (see _compare): twice with the inputs' elements shuffled (two draws
+        # make a coincidence unlikely), and with every dynamic axis one longer.
+        by_value = []
         for seed in (0, 1):
             reset()
             x = _shuffled(args, seed)
-            shuffled.append((_trace(model, x, kwargs, paths)[1], x))
-        # With dynamic axes, once more with each of them one longer: sizes that change with
-        # them are the ones the graph must compute (`Graph.dynamic_dims`).
-        grown = _grown(args, input_names, dynamic)
-        reset()
-        ops2 = _trace(model, grown, kwargs, paths)[1] if grown is not None else None
-    flat = _flatten(outputs)
+            out_s, ops_s = _trace(model, x, kwargs, paths)
+            by_value.append(compare(ops, args, flat, ops_s, x, _flatten(out_s), "for different input values"))
+        # Two lengths, so that a size-dependent number is checked against a rule at two
+        # points (a chunk's split point is not an index from the end).
+        by_size = []
+        for extra in (1, 2) if any(dynamic.get(n) for n in input_names) else ():
+            reset()
+            grown = _grown(args, input_names, dynamic, extra)
+            out_g, ops_g = _trace(model, grown, kwargs, paths)
+            by_size.append(compare(ops, args, flat, ops_g, grown, _flatten(out_g), "when a dynamic axis changes size"))
     output_names = list(output_names or (["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]))
     if len(output_names) != len(flat):
         raise ValueError(f"fg.onnx.export: {len(output_names)} output_names for {len(flat)} outputs")
@@ -69,10 +73,13 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
             raise ValueError(f"fg.onnx.export: dynamic_axes names {name!r}, which is not an input or output name ({input_names + output_names})")
 
     g = Graph(onnx, opset, params, export_params)
-    if ops2 is not None:
-        g.shapes2 = _aligned_shapes(_on_inputs(ops, args), _on_inputs(ops2, grown), args, grown)
-    on_inputs = _on_inputs(ops, args)
-    g.value_dependent = set().union(*(_changed_values(on_inputs, _on_inputs(s, x)) for s, x in shuffled))
+    g.value_dependent = by_value[0].tensors | by_value[1].tensors
+    g.value_dependent_args = {k: by_value[0].args.get(k, set()) | by_value[1].args.get(k, set()) for k in {*by_value[0].args, *by_value[1].args}}
+    if by_size:
+        g.shapes2 = by_size[0].shapes
+        g.size_dependent_values = by_size[0].tensors | by_size[1].tensors
+        g.size_dependent_args = {k: by_size[0].args.get(k, set()) | by_size[1].args.get(k, set()) for k in {*by_size[0].args, *by_size[1].args}}
+        g.counterpart = {k: [c.counterpart[k] for c in by_size if k in c.counterpart] for k in by_size[0].counterpart}
     for t, name in zip(args, input_names):
         g.add_input(t, name, dynamic.get(name, {}))
     exported_training = training != TrainingMode.EVAL
@@ -135,16 +142,14 @@ def _trace(model, args, kwargs, paths):
     return outputs, ops
 
 
-def _grown(args, input_names, dynamic):
-    """The inputs with every dynamic axis one longer (its first slice repeated, so indices and
-    masks stay valid), or None without dynamic input axes."""
-    if not any(dynamic.get(n) for n in input_names):
-        return None
+def _grown(args, input_names, dynamic, extra: int):
+    """The inputs with every dynamic axis `extra` longer (its first slice repeated, so indices
+    and masks stay valid)."""
     out = []
     for t, name in zip(args, input_names):
         a = t.detach().numpy()
         for axis in dynamic.get(name, {}):
-            a = np.concatenate([a, np.take(a, [0], axis=axis)], axis=axis)
+            a = np.concatenate([a] + [np.take(a, [0], axis=axis)] * extra, axis=axis)
         out.append(_core.from_numpy(np.ascontiguousarray(a)))
     return tuple(out)
 
@@ -167,63 +172,12 @@ def _shuffled(args, seed: int):
     return tuple(out)
 
 
-def _on_inputs(ops, args) -> list:
-    """The ops that read the graph's inputs, directly or through other such ops: the ones two
-    traces must agree on. Side computations on constants (a warning's check of a buffer, made
-    once per module) and copies that only change the memory layout (`contiguous()` copies at
-    one size and not at another) may differ between runs and are left out."""
-    live = {_core._trace_ids(t)[0] for t in args}
-    kept = []
-    for op in ops:
-        name, ins, outs, attrs = op
-        if name.startswith("module_"):
-            continue
-        if any(isinstance(t, _core.Tensor) and _core._trace_ids(t)[0] in live for t in [*ins, *attrs.values()]):
-            if name not in ("CloneBackward0", "detach"):
-                kept.append(op)
-            live.update(_core._trace_ids(t)[0] for t in outs if t is not None)
-    return kept
-
-
-def _changed_values(ops, ops2) -> set[int]:
-    """Identities (first trace) of the tensors whose shape or values differ in the second."""
-    if len(ops) != len(ops2) or any(a[0] != b[0] for a, b in zip(ops, ops2)):
-        raise OnnxExporterError("fg.onnx.export: the model runs different ops for different input values (control flow on a value, "
-                                "e.g. `if x.sum() > 0`); an ONNX graph cannot follow that")
-    changed = set()
-    for (_, ins, _, attrs), (_, ins2, _, attrs2) in zip(ops, ops2):
-        for t, t2 in zip([*ins, *attrs.values()], [*ins2, *attrs2.values()]):
-            if isinstance(t, _core.Tensor) and isinstance(t2, _core.Tensor):
-                a, b = t.detach().numpy(), t2.detach().numpy()
-                if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
-                    changed.add(_core._trace_ids(t)[0])
-    return changed
-
-
-def _aligned_shapes(ops, ops2, args, grown) -> dict[int, tuple]:
-    """Tensor identity (first trace) -> its shape in the second trace, op by op."""
-    if len(ops) != len(ops2) or any(a[0] != b[0] for a, b in zip(ops, ops2)):
-        raise OnnxExporterError("fg.onnx.export: the model runs different ops when a dynamic axis changes size (control flow on a shape); "
-                                "export it without dynamic_axes, or one size at a time")
-    shapes = {}
-
-    def note(t, t2):
-        if isinstance(t, _core.Tensor) and isinstance(t2, _core.Tensor):
-            shapes.setdefault(_core._trace_ids(t)[0], tuple(t2.shape))
-
-    for t, t2 in zip(args, grown):
-        note(t, t2)
-    for (_, ins, outs, attrs), (_, ins2, outs2, attrs2) in zip(ops, ops2):
-        for t, t2 in zip([*ins, *outs, *attrs.values()], [*ins2, *outs2, *attrs2.values()]):
-            note(t, t2)
-    return shapes
-
-
 def _build(g: Graph, ops, training: bool) -> dict:
     """Appends every traced op's nodes. An op without a mapping poisons its outputs instead of
     failing at once: it may be one a fused op ran inside itself, which nothing uses."""
     stack, problems = [], {}
-    for name, inputs, outputs, attrs in ops:
+    for raw in ops:
+        name, inputs, outputs, attrs = raw
         if name == "module_enter":
             stack.append(attrs["path"])
             continue
@@ -232,6 +186,7 @@ def _build(g: Graph, ops, training: bool) -> dict:
                 stack.pop()
             continue
         op = TracedOp(name, inputs, outputs, attrs, stack[-1] if stack else "")
+        op.grown = g.counterpart.get(id(raw))
         if not any(g.is_dynamic(t) for t in [*inputs, *attrs.values()] if isinstance(t, _core.Tensor)):
             # Nothing here depends on the graph's inputs: its outputs are constants, taken from
             # the trace as they are (PyTorch's constant folding; zeros made in a forward stay
@@ -249,10 +204,11 @@ def _build(g: Graph, ops, training: bool) -> dict:
             continue
         handler = _handler(op)
         try:
+            _check_arguments(g, op, id(raw))
             if handler is None:
                 raise op.unsupported()
             names = handler(g, op, training)
-        except UnsupportedOperatorError as e:
+        except OnnxExporterError as e:
             names = [None if t is None else g.add1("Unsupported", []) for t in outputs]
             for n in names:
                 if n:
@@ -263,9 +219,26 @@ def _build(g: Graph, ops, training: bool) -> dict:
     return problems
 
 
+# Number arguments that an op's mapping computes when they follow a dynamic size (an index
+# counted from the end of a dynamic dim).
+_SIZED_ARGS = {"SelectBackward0": {"start"}, "SliceBackward0": {"start"}}
+
+
+def _check_arguments(g: Graph, op: TracedOp, key: int) -> None:
+    """Refuses an op whose number arguments changed in the extra traces (see _compare)."""
+    if varying := g.value_dependent_args.get(key):
+        raise OnnxExporterError(f"ONNX export: argument {', '.join(sorted(varying))} of {op.name} {op.where()} depends on the inputs' values "
+                                "(a number taken with .item(), float() or int() of a tensor); the graph would freeze it")
+    if sized := g.size_dependent_args.get(key, set()) - _SIZED_ARGS.get(op.name, set()):
+        raise OnnxExporterError(f"ONNX export: argument {', '.join(sorted(sized))} of {op.name} {op.where()} is made from the size of a "
+                                "dynamic axis (x.size(1), x.shape[0]); the graph would keep the traced size")
+
+
 def _handler(op: TracedOp):
     if "channel" in op.attrs and "p" in op.attrs:
         return _dropout
+    if op.attrs.get("linear"):  # named AddmmBackward0 or MmBackward0, as PyTorch's
+        return _linear
     if op.name in _KINDS:
         return rnn_layer
     if "op" in op.attrs:

@@ -17,10 +17,11 @@ def _tid(t) -> int:
 class TracedOp:
     """One op of the trace: grad_fn name, inputs, outputs, attributes and the module it ran in."""
 
-    __slots__ = ("name", "inputs", "outputs", "attrs", "path")
+    __slots__ = ("name", "inputs", "outputs", "attrs", "path", "grown")
 
     def __init__(self, name, inputs, outputs, attrs, path):
         self.name, self.inputs, self.outputs, self.attrs, self.path = name, inputs, outputs, attrs, path
+        self.grown = None  # the same op in the traces with the dynamic axes longer (a list)
 
     def where(self) -> str:
         return f"in module '{self.path}'" if self.path else "in the model's own forward"
@@ -46,8 +47,14 @@ class Graph:
         # raise if the graph uses one).
         self.shapes2: dict[int, tuple] = {}
         self.size_dependent: dict[str, OnnxExporterError] = {}
-        # Tensors (identity) whose values changed when the inputs' elements were shuffled.
+        # What the extra traces found (see _compare): tensors (identity) and op number arguments
+        # (id of the traced op -> names) that changed with the inputs' values or with the dynamic
+        # sizes, and each op's counterpart in the trace with the dynamic axes one longer.
         self.value_dependent: set[int] = set()
+        self.value_dependent_args: dict[int, set[str]] = {}
+        self.size_dependent_values: set[int] = set()
+        self.size_dependent_args: dict[int, set[str]] = {}
+        self.counterpart: dict[int, list[tuple]] = {}
         self._counter = 0
 
     # ---- names ---------------------------------------------------------------------------
@@ -103,12 +110,12 @@ class Graph:
                 "the trace cannot follow (an in-place write into a view, or a value taken through numpy); export would freeze it as a constant")
         name = self.const(_numpy(t), "const")
         if tid in self.value_dependent:
-            where = f" by {op.name} {op.where()}" if op else ""
+            where = f" by {op.name} {op.where()}" if op else " as a model output"
             self.size_dependent[name] = OnnxExporterError(
                 f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} depends on the inputs' values through an op the trace does not "
                 "follow (argmax, sort, nonzero, .item(), .numpy() ...); the graph would freeze it as a constant")
-        elif self.dynamic_dims(t):
-            where = f" by {op.name} {op.where()}" if op else ""
+        elif tid in self.size_dependent_values:
+            where = f" by {op.name} {op.where()}" if op else " as a model output"
             self.size_dependent[name] = OnnxExporterError(
                 f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} is made from the size of a dynamic axis but not from the inputs' "
                 "values (e.g. fg.zeros(x.shape[0], ...)); the graph would keep the traced size. Make it from the input (fg.zeros_like, "

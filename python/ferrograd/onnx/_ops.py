@@ -44,14 +44,14 @@ def _sub(g, op, training):
     return [g.add1("Sub", _operands(g, op, 2))]
 
 
-def _addmm(g, op, training):
-    """Linear: x @ W^T + b. Gemm for 2-D input; MatMul with the transposed weight otherwise."""
+def _linear(g, op, training):
+    """Linear: x @ W^T + b with W (out, in) as stored. Gemm for 2-D input; MatMul with the
+    transposed weight otherwise."""
     x, w = _in(g, op, 0), _in(g, op, 1)
-    b = _in(g, op, 2) if len(op.inputs) > 2 else None
-    if op.inputs[0].dim() == 2 and op.inputs[1].dim() == 2 and (op.name == "AddmmBackward0" or len(op.inputs) == 2) and op.inputs[0].dim() == 2:
+    b = _in(g, op, 2) if len(op.inputs) > 2 and op.inputs[2] is not None else None
+    if op.inputs[0].dim() == 2:
         return [g.add1("Gemm", [x, w] + ([b] if b else []), transB=1)]
-    wt = g.add1("Transpose", [w], perm=[1, 0])
-    y = g.add1("MatMul", [x, wt])
+    y = g.add1("MatMul", [x, g.add1("Transpose", [w], perm=[1, 0])])
     return [g.add1("Add", [y, b]) if b else y]
 
 
@@ -99,22 +99,44 @@ def _permute(g, op, training):
     return [g.add1("Transpose", [_in(g, op)], perm=list(op.attrs["perm"]))]
 
 
+def _grown_sizes(op, dim: int) -> list:
+    """(size of `dim`, the op's attributes, output) in each trace with the dynamic axes longer."""
+    return [(o[1][0].shape[dim], o[3], o[2][0]) for o in (op.grown or [])]
+
+
 def _slice(g, op, training):
+    """A slice, its start and end counted from the front or from the end of the dim, whichever
+    the traces with the dynamic axes longer agree with (a fixed index, or one from the end)."""
     a = op.attrs
     dim, start, step = a["dim"], a["start"], a["step"]
-    size_in = op.inputs[0].shape[dim]
-    length = op.outputs[0].shape[dim]
+    size, length = op.inputs[0].shape[dim], op.outputs[0].shape[dim]
     end = start + (length - 1) * step + 1 if length else start
-    if end >= size_in:
-        end = _BIG
-    elif dim in g.dynamic_dims(op.inputs[0]):
-        raise op.unsupported(f"a slice [{start}:{end}] of dim {dim}, whose size follows a dynamic axis (only slices to its end export)")
-    return [g.add1("Slice", [_in(g, op), g.ints([start]), g.ints([end]), g.ints([dim]), g.ints([step])])]
+    others = _grown_sizes(op, dim)
+
+    def fits(s, e):
+        if len(range(*slice(s, e, step).indices(size))) != length or slice(s, e, step).indices(size)[0] != start % max(size, 1):
+            return False
+        for size2, attrs2, out2 in others:
+            r = range(*slice(s, e, step).indices(size2))
+            if len(r) != out2.shape[dim] or (len(r) and r.start != attrs2["start"]):
+                return False
+        return True
+
+    for s_ in (start, start - size):
+        for e_ in (_BIG, end, end - size):
+            if fits(s_, e_):
+                return [g.add1("Slice", [_in(g, op), g.ints([s_]), g.ints([e_]), g.ints([dim]), g.ints([step])])]
+    raise op.unsupported(f"a slice of dim {dim} whose bounds follow a dynamic axis in a way that is neither fixed nor from the end")
 
 
 def _select(g, op, training):
     a = op.attrs
-    return [g.add1("Gather", [_in(g, op), g.const(np.asarray(a["start"], dtype=np.int64))], axis=a["dim"])]
+    dim, idx = a["dim"], a["start"]
+    size = op.inputs[0].shape[dim]
+    for i in (idx, idx - size):
+        if all(i % size2 == attrs2["start"] for size2, attrs2, _ in _grown_sizes(op, dim)):
+            return [g.add1("Gather", [_in(g, op), g.const(np.asarray(i, dtype=np.int64))], axis=dim)]
+    raise op.unsupported(f"an index into dim {dim} that follows a dynamic axis in a way that is neither fixed nor from the end")
 
 
 def _index(g, op, training):
@@ -295,7 +317,13 @@ def _conv(g, op, training):
     x, w = _in(g, op, 0), _in(g, op, 1)
     ins = [x, w] + ([_in(g, op, 2)] if len(op.inputs) > 2 and op.inputs[2] is not None else [])
     k = list(op.inputs[1].shape[2:])
-    pads = list(a["padding"]) * 2
+    # The trace keeps the padding before each dim; the padding after is what the output size
+    # needs (one more than before for padding='same' with an even kernel).
+    ends = []
+    for i, o, s, p, d, kk in zip(op.inputs[0].shape[2:], op.outputs[0].shape[2:], a["stride"], a["padding"], a["dilation"], k):
+        need = (o - 1) * s + d * (kk - 1) + 1 - i - p
+        ends.append(p if need <= p else need)
+    pads = list(a["padding"]) + (ends if not a.get("transposed") else list(a["padding"]))
     if a.get("transposed"):
         # output_padding is what the output shape adds beyond the usual formula.
         ins_sp, out_sp = op.inputs[0].shape[2:], op.outputs[0].shape[2:]
@@ -329,6 +357,8 @@ def _adaptive(g, op, global_op):
     rank = len(out_shape) - 2
     if all(s == 1 for s in out_shape[2:]):
         return g.add1(global_op, [_in(g, op)])
+    if any(d >= 2 for d in g.dynamic_dims(op.inputs[0])):
+        raise op.unsupported("adaptive pooling to a size other than 1 over a dynamic spatial axis (its windows depend on the size)")
     if all(i % o == 0 for i, o in zip(x_shape[-rank:], out_shape[-rank:])):
         k = [i // o for i, o in zip(x_shape[-rank:], out_shape[-rank:])]
         kind = "MaxPool" if global_op == "GlobalMaxPool" else "AveragePool"
@@ -449,7 +479,6 @@ TABLE = {
     "NegBackward0": _neg,
     "AbsBackward0": _elementwise("Abs"),
     "MaximumBackward0": _extremum("Max"), "MinimumBackward0": _extremum("Min"),
-    "AddmmBackward0": _addmm,
     "MmBackward0": _matmul, "BmmBackward0": _matmul,
     "ViewBackward0": _reshape, "UnsqueezeBackward0": _reshape, "SqueezeBackward0": _reshape,
     "ExpandBackward0": _expand,
