@@ -384,6 +384,9 @@ LAYERS = {
     "inplace": (Fn(lambda x: F.relu((x * 1).add_(1), inplace=True)), (2, 5)), "cumsum": (Fn(lambda x: x.cumsum(1)), (2, 5)),
     "normalize_cosine": (Fn(lambda x: F.normalize(x, dim=1) + F.cosine_similarity(x, x * 2 + 1, dim=1)[:, None]), (2, 5)),
     "dtypes": (Fn(lambda x: x.double() * 2 + (x * 10).long()), (2, 3)),
+    "rounding": (Fn(lambda x: (x * 3).floor() + (x * 3).ceil() + (x * 3).round() + x.sign() + (x * 3).trunc()), (4, 5)),
+    "logs_exp2": (Fn(lambda x: (x.abs() + 1).log2() + (x.abs() + 1).log10() + x.exp2()), (4, 5)),
+    "floor_divide_remainder": (Fn(lambda x: (x * 5) // 2 + (x * 5) % -1.5 + ((x * 5).long() % 3).float()), (4, 5)),
 }
 
 

@@ -198,6 +198,10 @@ def _unary_table(g, op, training):
         x3 = g.add1("Mul", [g.add1("Mul", [x, x]), x])
         u = g.add1("Mul", [g.add1("Add", [x, g.add1("Mul", [x3, c(0.044715)])]), c(math.sqrt(2.0 / math.pi))])
         return [g.add1("Mul", [g.add1("Mul", [x, g.add1("Add", [g.add1("Tanh", [u]), c(1.0)])]), c(0.5)])]
+    if name in ("log2", "log10"):
+        return [g.add1("Div", [g.add1("Log", [x]), c(math.log(2.0 if name == "log2" else 10.0))])]
+    if name == "exp2":
+        return [g.add1("Pow", [c(2.0), x])]
     if name == "rsqrt":
         return [g.add1("Reciprocal", [g.add1("Sqrt", [x])])]
     if name == "log1p":
@@ -463,6 +467,26 @@ def _extremum(onnx_op):
     return emit
 
 
+def _trunc(g, op, training):
+    x = _in(g, op)
+    return [g.add1("Mul", [g.add1("Sign", [x]), g.add1("Floor", [g.add1("Abs", [x])])])]
+
+
+def _floor_divide(g, op, training):
+    a, b = _operands(g, op, 2)
+    if _out_dtype(op).kind != "f":
+        raise op.unsupported("integer floor division (ONNX's integer Div truncates toward zero)")
+    return [g.add1("Floor", [g.add1("Div", [a, b])])]
+
+
+def _remainder(g, op, training):
+    """Python's remainder (the sign of the divisor): Mod for integers, a - floor(a / b) b for floats."""
+    a, b = _operands(g, op, 2)
+    if _out_dtype(op).kind != "f":
+        return [g.add1("Mod", [a, b], fmod=0)]
+    return [g.add1("Sub", [a, g.add1("Mul", [g.add1("Floor", [g.add1("Div", [a, b])]), b])])]
+
+
 def _reduce_extremum(g, op, training):
     if op.inputs[0].numel() and op.outputs[0].dim() == 0:
         kind = "ReduceMax" if op.name == "MaxBackward1" else "ReduceMin"
@@ -504,6 +528,9 @@ TABLE = {
     "copy_": _copy,
     "MaxBackward1": _reduce_extremum, "MinBackward1": _reduce_extremum,
     "MaxBackward0": _max_dim, "MinBackward0": _max_dim,
+    "FloorBackward0": _elementwise("Floor"), "CeilBackward0": _elementwise("Ceil"), "RoundBackward0": _elementwise("Round"),
+    "SignBackward0": _elementwise("Sign"), "TruncBackward0": _trunc,
+    "FloorDivideBackward0": _floor_divide, "RemainderBackward1": _remainder,
     "VarBackward0": _var_std, "StdBackward0": _var_std,
     "LogsumexpBackward0": _logsumexp,
     "CumsumBackward0": _cumsum,
