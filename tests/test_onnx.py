@@ -595,3 +595,73 @@ def test_zeros_like_and_key_padding_masks_follow_a_dynamic_batch():
     model = Fn(forward)
     model.mha = mha
     _check_sizes(model, (2, 5, 8), [0], [(3,), (4,)])
+
+
+# ---------------------------------------------------------------------------- a second review's cases
+
+
+def test_a_size_hidden_behind_a_stride_is_still_seen():
+    """A pool of 3 maps widths 12, 13 and 14 to the same size: the longer traces grow a non-batch
+    axis by 33 and 66, so the size it makes is still found to follow the axis."""
+    with pytest.raises(fg.onnx.OnnxExporterError, match="size of a dynamic axis"):
+        _export(Fn(lambda x: (lambda y: y / y.shape[-1])(F.avg_pool1d(x, 3))), fg.randn(1, 2, 12), input_names=["x"], dynamic_axes={"x": [2]})
+
+
+def test_a_forward_that_changes_parameters_is_refused_and_they_are_restored():
+    emb = nn.Embedding(10, 4, max_norm=1.0).eval()
+    before = emb.weight.detach().numpy().copy()
+    with pytest.raises(fg.onnx.OnnxExporterError, match="changed parameters in place"):
+        _export(emb, fg.tensor([[1, 2, 3]]))
+    np.testing.assert_array_equal(emb.weight.detach().numpy(), before)
+
+
+def test_one_hot_without_num_classes_is_refused_while_tracing():
+    with pytest.raises(RuntimeError, match="give num_classes"):
+        _export(Fn(lambda x: F.one_hot(x).float()), fg.tensor([[0, 2, 1]]))
+    _check_sizes(Fn(lambda x: F.one_hot(x, 4).float()), (2, 3), [0], [(3,), (5,)], make=lambda *s: fg.randint(0, 4, s))
+
+
+def test_sum_of_a_mask_and_std_over_features_with_a_batch_of_one():
+    _check_sizes(Fn(lambda x: (x > 0).sum(-1)), (2, 5), [0], [(3,), (4,)])
+    _check_sizes(Fn(lambda x: (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True)), (1, 5, 6), [0], [(3,), (4,)])
+
+
+def test_a_fused_step_with_missing_inputs_is_a_clear_error():
+    target = fg.tensor([1, 0, 2])
+    with pytest.raises(fg.onnx.UnsupportedOperatorError):
+        _export(Fn(lambda x: F.cross_entropy(x, target, label_smoothing=0.1)), fg.randn(3, 4))
+
+
+def test_class_token_expanded_to_a_dynamic_batch_and_attention_with_two_dynamic_axes():
+    fg.manual_seed(21)
+
+    class Cls(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cls = nn.Parameter(fg.randn(1, 1, 8))
+            self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2)
+
+        def forward(self, x):
+            return self.enc(fg.cat([self.cls.expand(x.shape[0], -1, -1), x], 1))
+
+    _check_sizes(Cls(), (2, 5, 8), [0, 1], [(3, 4), (6, 9)])
+    _check_sizes(nn.TransformerEncoderLayer(8, 2, 16), (5, 2, 8), [0, 1], [(3, 4), (6, 9)])
+
+
+def test_export_arguments_are_checked():
+    x = fg.randn(2, 3)
+    with pytest.raises(ValueError, match="out of range"):
+        fg.onnx.export(nn.Linear(3, 3), x, io.BytesIO(), input_names=["x"], dynamic_axes={"x": [5]})
+    with pytest.raises(ValueError, match="both an input and an output"):
+        fg.onnx.export(nn.Linear(3, 3), x, io.BytesIO(), input_names=["x"], output_names=["x"])
+    _check_sizes(nn.Linear(3, 3), (2, 3), [-2], [(4,)])  # a negative axis counts from the end
+
+
+def test_export_to_a_missing_folder_names_the_path_and_files_get_the_usual_mode(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing"):
+        fg.onnx.export(nn.Linear(3, 3), fg.randn(2, 3), str(tmp_path / "missing" / "m.onnx"))
+    path = tmp_path / "m.onnx"
+    fg.onnx.export(nn.Linear(3, 3), fg.randn(2, 3), str(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

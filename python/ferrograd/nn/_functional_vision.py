@@ -287,6 +287,10 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise RuntimeError("Class values must be non-negative.")
     top = tensor.max().item()
     if k == -1:
+        if _core._is_tracing():
+            # The class count would come from these values: an exported graph would keep it.
+            raise RuntimeError("one_hot: num_classes=-1 takes the class count from the values, which an exported graph cannot "
+                               "follow; give num_classes")
         k = top + 1
     elif k <= top:
         raise RuntimeError(

@@ -67,6 +67,8 @@ def export(model, args=(), f=None, *, kwargs=None, export_params: bool = True, v
         raise TypeError("export() missing the file argument f (a path or a binary file object)")
     if opset_version is None:
         opset_version = 17
+    if not export_params:
+        raise OnnxExporterError("fg.onnx.export: export_params=False is not supported (the weights are always written)")
     if not 13 <= opset_version <= 21:
         raise ValueError(f"fg.onnx.export: opset_version must be between 13 and 21, got {opset_version}")
     if not isinstance(args, tuple):
@@ -95,12 +97,18 @@ def _write(data: bytes, f) -> None:
         return
     path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"fg.onnx.export: the folder of {path!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=".onnx-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
+        # mkstemp makes the file private (0600); a model file gets the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -46,8 +46,16 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
             params.setdefault(_core._trace_ids(t)[0], name)
     paths = {id(m): name for name, m in modules}
     dynamic = _dynamic(dynamic_axes)
+    for t, name in zip(args, input_names):  # axes of inputs: in range, negative ones counted from the end
+        if name in dynamic:
+            if bad := [a for a in dynamic[name] if not -t.dim() <= a < t.dim()]:
+                raise ValueError(f"fg.onnx.export: dynamic_axes {bad} of {name!r} are out of range for its {t.dim()} dims")
+            dynamic[name] = {a % t.dim(): s for a, s in dynamic[name].items()}
     with _export_modes(modules, target) as reset:
         outputs, ops = _trace(model, args, kwargs, paths)
+        if changed := reset.changed():
+            raise OnnxExporterError(f"fg.onnx.export: the forward changed parameters in place ({', '.join(changed[:4])}), e.g. an "
+                                    "Embedding with max_norm; a graph holds the weights as they are, so it would compute something else")
         flat = _flatten(outputs)
         # The extra traces (see _compare): twice with the inputs' elements shuffled (two draws
         # make a coincidence unlikely), and with every dynamic axis one longer.
@@ -59,10 +67,11 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
             by_value.append(compare(ops, args, flat, ops_s, x, _flatten(out_s), "for different input values"))
         # Two lengths, so that a size-dependent number is checked against a rule at two
         # points (a chunk's split point is not an index from the end).
-        by_size = []
-        for extra in (1, 2) if any(dynamic.get(n) for n in input_names) else ():
+        by_size, grown_shapes = [], []
+        for k in (1, 2) if any(dynamic.get(n) for n in input_names) else ():
             reset()
-            grown = _grown(args, input_names, dynamic, extra)
+            grown = _grown(args, input_names, dynamic, k)
+            grown_shapes.append([tuple(t.shape) for t in grown])
             out_g, ops_g = _trace(model, grown, kwargs, paths)
             by_size.append(compare(ops, args, flat, ops_g, grown, _flatten(out_g), "when a dynamic axis changes size"))
     output_names = list(output_names or (["output"] if len(flat) == 1 else [f"output_{i}" for i in range(len(flat))]))
@@ -71,12 +80,17 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
     for name in dynamic:
         if name not in input_names and name not in output_names:
             raise ValueError(f"fg.onnx.export: dynamic_axes names {name!r}, which is not an input or output name ({input_names + output_names})")
+    if clash := set(output_names) & set(input_names):
+        raise ValueError(f"fg.onnx.export: {sorted(clash)} named both an input and an output")
 
     g = Graph(onnx, opset, params, export_params)
     g.value_dependent = by_value[0].tensors | by_value[1].tensors
     g.value_dependent_args = {k: by_value[0].args.get(k, set()) | by_value[1].args.get(k, set()) for k in {*by_value[0].args, *by_value[1].args}}
     if by_size:
+        g.input_sizes = {(name, axis): [t.shape[axis], *(s[i][axis] for s in grown_shapes)]
+                         for i, (t, name) in enumerate(zip(args, input_names)) for axis in dynamic.get(name, {})}
         g.shapes2 = by_size[0].shapes
+        g.shapes_grown = [c.shapes for c in by_size]
         g.size_dependent_values = by_size[0].tensors | by_size[1].tensors
         g.size_dependent_args = {k: by_size[0].args.get(k, set()) | by_size[1].args.get(k, set()) for k in {*by_size[0].args, *by_size[1].args}}
         g.counterpart = {k: [c.counterpart[k] for c in by_size if k in c.counterpart] for k in by_size[0].counterpart}
@@ -96,23 +110,31 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
     if fold:
         fold_batch_norms(g)  # eval-form BatchNorms only (a training-form one has three outputs)
     proto = g.model(output_names, dynamic, producer=_version())
-    if not export_params:
-        raise OnnxExporterError("fg.onnx.export: export_params=False is not supported (the weights are always written)")
     return proto
 
 
 @contextlib.contextmanager
 def _export_modes(modules, target):
     """Every module in `target` mode (None: as they are) for the export's forwards; afterwards
-    each module's own flag, its buffers (running statistics) and the RNG stream as they were."""
+    each module's own flag, its parameters and buffers (running statistics) and the RNG stream
+    as they were. `reset()` puts them back between forwards; `changed()` names the parameters
+    a forward changed in place."""
     saved_modes = [(m, m.training) for _, m in modules]
-    buffers = [(b, b.detach().clone()) for _, m in modules for b in m.buffers(recurse=False)]
+    state = [(f"{prefix}{'.' if prefix else ''}{name}", t, t.detach().clone()) for prefix, m in modules
+             for name, t in [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)] if t is not None]
     rng = _core.get_rng_state()
 
     def reset():
-        for b, old in buffers:
-            b.copy_(old)
+        with no_grad():
+            for _, t, old in state:
+                t.copy_(old)
         _core.set_rng_state(rng)
+
+    def changed():
+        params = {id(p) for _, m in modules for p in m.parameters(recurse=False)}
+        return [name for name, t, old in state if id(t) in params and not np.array_equal(t.detach().numpy(), old.numpy(), equal_nan=True)]
+
+    reset.changed = changed
 
     try:
         if target is not None:
@@ -142,13 +164,15 @@ def _trace(model, args, kwargs, paths):
     return outputs, ops
 
 
-def _grown(args, input_names, dynamic, extra: int):
-    """The inputs with every dynamic axis `extra` longer (its first slice repeated, so indices
-    and masks stay valid)."""
+def _grown(args, input_names, dynamic, k: int):
+    """The inputs with every dynamic axis longer (its first slice repeated, so indices and masks
+    stay valid): the batch axis (0) k longer; any other k * 33 longer, so that a stride or pool of
+    up to 33 along it still changes the sizes that follow it."""
     out = []
     for t, name in zip(args, input_names):
         a = t.detach().numpy()
         for axis in dynamic.get(name, {}):
+            extra = k if axis == 0 else 33 * k
             a = np.concatenate([a] + [np.take(a, [0], axis=axis)] * extra, axis=axis)
         out.append(_core.from_numpy(np.ascontiguousarray(a)))
     return tuple(out)
@@ -187,10 +211,13 @@ def _build(g: Graph, ops, training: bool) -> dict:
             continue
         op = TracedOp(name, inputs, outputs, attrs, stack[-1] if stack else "")
         op.grown = g.counterpart.get(id(raw))
-        if not any(g.is_dynamic(t) for t in [*inputs, *attrs.values()] if isinstance(t, _core.Tensor)):
-            # Nothing here depends on the graph's inputs: its outputs are constants, taken from
-            # the trace as they are (PyTorch's constant folding; zeros made in a forward stay
-            # zeros, and a weight's transpose is stored transposed).
+        if not any(g.is_dynamic(t) for t in [*inputs, *attrs.values()] if isinstance(t, _core.Tensor)) and \
+                not (name == "ExpandBackward0" and any(_core._trace_ids(t)[0] in g.size_dependent_values for t in outputs)):
+            # Nothing here depends on the graph's inputs or their sizes: its outputs are
+            # constants, taken from the trace as they are (PyTorch's constant folding; zeros made
+            # in a forward stay zeros, and a weight's transpose is stored transposed). A
+            # parameter expanded to a size that follows a dynamic axis (a class token expanded
+            # to the batch) is mapped instead.
             continue
         if name in COMPOSITES:
             # A Python function logged as a whole after its own ops: one node when it maps
@@ -221,7 +248,8 @@ def _build(g: Graph, ops, training: bool) -> dict:
 
 # Number arguments that an op's mapping computes when they follow a dynamic size (an index
 # counted from the end of a dynamic dim).
-_SIZED_ARGS = {"SelectBackward0": {"start"}, "SliceBackward0": {"start"}}
+_SIZED_ARGS = {"SelectBackward0": {"start"}, "SliceBackward0": {"start"}, "StdBackward0": {"kept_shape"},
+               "VarBackward0": {"kept_shape"}, "LogsumexpBackward0": {"kept_shape"}}
 
 
 def _check_arguments(g: Graph, op: TracedOp, key: int) -> None:

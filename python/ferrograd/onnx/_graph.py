@@ -55,7 +55,11 @@ class Graph:
         self.size_dependent_values: set[int] = set()
         self.size_dependent_args: dict[int, set[str]] = {}
         self.counterpart: dict[int, list[tuple]] = {}
+        # (input name, dynamic axis) -> its size in each trace: where a size can be read from.
+        self.input_sizes: dict[tuple[str, int], list[int]] = {}
+        self.shapes_grown: list[dict[int, tuple]] = []  # tensor identity -> shape, per longer trace
         self._counter = 0
+        self._sizes: dict[str, str] = {}
 
     # ---- names ---------------------------------------------------------------------------
     def fresh(self, hint: str) -> str:
@@ -81,6 +85,30 @@ class Graph:
         if other is None or len(other) != t.dim():
             return []
         return [i for i, (a, b) in enumerate(zip(t.shape, other)) if a != b]
+
+    def size_from_input(self, sizes: list[int]) -> str | None:
+        """A 1-element int64 value holding a size that was `sizes` in the traces, read from the
+        input axis that had exactly those sizes (Gather of Shape), or None if none had."""
+        for (name, axis), have in self.input_sizes.items():
+            if have == list(sizes):
+                key = f"{name}#{axis}"
+                if key not in self._sizes:
+                    shape = self.add1("Shape", [name])
+                    self._sizes[key] = self.add1("Gather", [shape, self.ints([axis])], axis=0)
+                return self._sizes[key]
+        return None
+
+    def shapes_in_traces(self, t) -> list[tuple]:
+        """`t`'s shape in each trace (the first, then each with the dynamic axes longer)."""
+        tid = _core._trace_ids(t)[0]
+        others = [s.get(tid) for s in self.shapes_grown]
+        return [tuple(t.shape)] + ([] if None in others else others)
+
+    def shape_value(self, parts: list) -> str:
+        """A 1-D int64 shape from ints and 1-element values (a constant when all are ints)."""
+        if all(isinstance(p, int) for p in parts):
+            return self.ints(parts)
+        return self.add1("Concat", [p if isinstance(p, str) else self.ints([p]) for p in parts], axis=0)
 
     def is_dynamic(self, t) -> bool:
         """Whether `t` is a graph input or computed from one."""
@@ -118,8 +146,8 @@ class Graph:
             where = f" by {op.name} {op.where()}" if op else " as a model output"
             self.size_dependent[name] = OnnxExporterError(
                 f"ONNX export: a tensor of shape {tuple(t.shape)} used{where} is made from the size of a dynamic axis but not from the inputs' "
-                "values (e.g. fg.zeros(x.shape[0], ...)); the graph would keep the traced size. Make it from the input (fg.zeros_like, "
-                "x.new_zeros) or export without that dynamic axis")
+                "values (e.g. fg.zeros(x.shape[0], ...)); the graph would keep the traced size. Make it from the input (fg.zeros_like(x), "
+                "x[:, :1] * 0) or export without that dynamic axis")
         return name
 
     def const(self, array, hint: str = "const") -> str:

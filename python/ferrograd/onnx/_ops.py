@@ -29,6 +29,8 @@ def g_dtype(t):
 
 def _operands(g: Graph, op: TracedOp, n: int) -> list[str]:
     """The first n inputs, cast to the output's dtype (PyTorch promotes; ONNX does not)."""
+    if len(op.inputs) < n or any(t is None for t in op.inputs[:n]):
+        raise op.unsupported(f"{n} tensor inputs expected, the trace has {sum(t is not None for t in op.inputs)} (a fused op's step)")
     dtype = _out_dtype(op)
     return [g.cast(_in(g, op, i), dtype) for i in range(n)]
 
@@ -60,12 +62,18 @@ def _matmul(g, op, training):
 
 
 def _reshape(g, op, training):
-    return [_reshape_to(g, op, _in(g, op), op.inputs[0], op.outputs[0])]
+    return [_reshape_to(g, op, _in(g, op), op.inputs[0], op.outputs[0], _out_sizes(g, op))]
 
 
-def _reshape_to(g, op, x: str, src_t, dst_t) -> str:
+def _out_sizes(g, op) -> list[tuple]:
+    """The op's first output's shape in each trace (the first, then those with dynamic axes longer)."""
+    return g.shapes_in_traces(op.outputs[0])
+
+
+def _reshape_to(g, op, x: str, src_t, dst_t, sizes: list[tuple] | None = None) -> str:
     """`x` (shaped as tensor src_t) reshaped as tensor dst_t. A dim whose size follows a dynamic
-    axis is copied from the input (0) when it is the input's dim at that place, else inferred
+    axis is copied from the input (0) when it is the input's dim at that place, else read from
+    the graph input axis it equals in every trace (`sizes`: dst's shape in each), else inferred
     (-1; one at most); the others are constants."""
     src, dst = tuple(src_t.shape), tuple(dst_t.shape)
     src_dyn, dst_dyn = set(g.dynamic_dims(src_t)), set(g.dynamic_dims(dst_t))
@@ -76,11 +84,16 @@ def _reshape_to(g, op, x: str, src_t, dst_t) -> str:
     for i in dst_dyn:
         if i not in inferred:
             target[i] = 0
+    if len(inferred) > 1 and sizes and len(sizes) > 1:
+        for i in list(inferred):
+            if (src := g.size_from_input([s[i] for s in sizes])) is not None:
+                target[i] = src
+                inferred.remove(i)
     if len(inferred) > 1:
         raise op.unsupported(f"a reshape from {src} to {dst} in which {len(inferred)} dims follow dynamic axes")
     if inferred:
         target[inferred[0]] = -1
-    return g.add1("Reshape", [x, g.ints(target)])
+    return g.add1("Reshape", [x, g.shape_value(target)])
 
 
 def _expand(g, op, training):
@@ -88,11 +101,16 @@ def _expand(g, op, training):
     src, dst = list(op.inputs[0].shape), list(op.outputs[0].shape)
     lead = len(dst) - len(src)
     src = [1] * lead + src
-    grown_dynamic = [i for i in g.dynamic_dims(op.outputs[0]) if i < lead or src[i] != dst[i]]
-    if grown_dynamic:
-        raise op.unsupported(f"expand from {tuple(src)} to {tuple(dst)} along dims {grown_dynamic}, whose size follows a dynamic axis")
     shape = [1 if s == d else d for s, d in zip(src, dst)]
-    return [g.add1("Expand", [_in(g, op), g.ints(shape)])]
+    sizes = _out_sizes(g, op)
+    for i in g.dynamic_dims(op.outputs[0]):
+        if i < lead or src[i] != dst[i]:
+            # Grown to a size that follows a dynamic axis (a parameter expanded to the batch):
+            # read it from the input axis it equals.
+            shape[i] = g.size_from_input([s[i] for s in sizes])
+            if shape[i] is None:
+                raise op.unsupported(f"expand from {tuple(src)} to {tuple(dst)} along dim {i}, whose size follows dynamic axes but equals none")
+    return [g.add1("Expand", [_in(g, op), g.shape_value(shape)])]
 
 
 def _permute(g, op, training):
@@ -161,7 +179,7 @@ def _cat(g, op, training):
 def _reduce(g, op, training):
     dims = list(op.attrs["dims"]) or list(range(op.inputs[0].dim()))
     keep = int(op.outputs[0].dim() == op.inputs[0].dim())
-    x = _in(g, op)
+    x = g.cast(_in(g, op), _out_dtype(op))  # a sum of bools or small ints is int64
     if op.attrs.get("mean"):
         if g.opset >= 18:
             return [g.add1("ReduceMean", [x, g.ints(dims)], keepdims=keep)]
@@ -268,8 +286,10 @@ def _bitwise(bool_op, int_op):
 
 
 def _kept_axes(op) -> list[int]:
-    """The reduced dims of an op that keeps them as size 1 in `kept_shape`."""
-    return [i for i, k in enumerate(op.attrs["kept_shape"]) if k == 1]
+    """The reduced dims of an op that keeps them as size 1 in `kept_shape`: size 1 in every
+    trace (a dynamic dim that happened to be 1 in the first one grows in the others)."""
+    shapes = [op.attrs["kept_shape"], *(o[3]["kept_shape"] for o in (op.grown or []))]
+    return [i for i in range(len(shapes[0])) if all(s[i] == 1 for s in shapes)]
 
 
 def _reduce_op(g, kind: str, x: str, axes: list[int], keep: int) -> str:
