@@ -10,7 +10,7 @@
 //! An in-place op logs the value it wrote as an op named `copy_` from the new value to the
 //! tensor it changed, so a consumer that follows tensors by identity sees every version.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use crate::bail;
 use crate::error::Result;
@@ -100,12 +100,14 @@ pub struct TracedOp {
 
 thread_local! {
     static TRACE: RefCell<Option<Vec<TracedOp>>> = const { RefCell::new(None) };
+    /// Whether TRACE holds a log: every op asks, so the answer is a plain flag.
+    static ACTIVE: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Whether a trace is active on this thread.
 #[inline]
 pub fn is_tracing() -> bool {
-    TRACE.with(|t| t.borrow().is_some())
+    ACTIVE.with(|a| a.get())
 }
 
 /// Starts a trace on this thread. Traces do not nest.
@@ -116,12 +118,14 @@ pub fn begin() -> Result<()> {
             bail!(Runtime, "trace: a trace is already active on this thread (traces do not nest)");
         }
         *t = Some(Vec::new());
+        ACTIVE.with(|a| a.set(true));
         Ok(())
     })
 }
 
 /// Ends the trace and returns its ops in the order they ran (empty when none was active).
 pub fn end() -> Vec<TracedOp> {
+    ACTIVE.with(|a| a.set(false));
     TRACE.with(|t| t.borrow_mut().take()).unwrap_or_default()
 }
 

@@ -79,8 +79,7 @@ def export(model, args=(), f=None, *, kwargs=None, export_params: bool = True, v
     _exporting = True
     try:
         proto = run_export(onnx, model, args, kwargs or {}, opset=opset_version, input_names=input_names, output_names=output_names,
-                           dynamic_axes=dynamic_axes or {}, training=TrainingMode(training), fold=do_constant_folding,
-                           export_params=export_params)
+                           dynamic_axes=dynamic_axes or {}, training=TrainingMode(training), fold=do_constant_folding)
     finally:
         _exporting = False
     if verbose:

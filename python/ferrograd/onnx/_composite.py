@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._graph import Graph, TracedOp
+from ._graph import Graph, TracedOp, np_dtype
 
 _PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 
@@ -75,7 +75,7 @@ def instance_norm(g: Graph, op: TracedOp, training: bool) -> list:
 
 def full_like(g: Graph, op: TracedOp, training: bool) -> list:
     """zeros_like / ones_like / full_like of a value whose shape may follow a dynamic axis."""
-    dtype = np.asarray(op.outputs[0].detach().numpy()).dtype
+    dtype = np_dtype(op.outputs[0])
     value = g.onnx.numpy_helper.from_array(np.asarray([op.attrs["value"]], dtype=dtype), "value")
     shape = g.add1("Shape", [g.value(op.inputs[0], op)])
     return [g.add1("ConstantOfShape", [shape], value=value)]

@@ -13,13 +13,13 @@ from ..nn._module_hooks import register_module_forward_hook, register_module_for
 from ._compare import compare
 from ._composite import COMPOSITES
 from ._fold import fold_batch_norms
-from ._graph import Graph, TracedOp
+from ._graph import Graph, TracedOp, live_nodes
 from ._ops import TABLE, _dropout, _linear, _unary_table
 from ._rnn import _KINDS, rnn_layer
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
 
-def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, dynamic_axes, training, fold, export_params):
+def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, dynamic_axes, training, fold):
     from . import TrainingMode
 
     tensors = [a for a in args if isinstance(a, _core.Tensor)]
@@ -83,13 +83,12 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
     if clash := set(output_names) & set(input_names):
         raise ValueError(f"fg.onnx.export: {sorted(clash)} named both an input and an output")
 
-    g = Graph(onnx, opset, params, export_params)
+    g = Graph(onnx, opset, params)
     g.value_dependent = by_value[0].tensors | by_value[1].tensors
     g.value_dependent_args = {k: by_value[0].args.get(k, set()) | by_value[1].args.get(k, set()) for k in {*by_value[0].args, *by_value[1].args}}
     if by_size:
         g.input_sizes = {(name, axis): [t.shape[axis], *(s[i][axis] for s in grown_shapes)]
                          for i, (t, name) in enumerate(zip(args, input_names)) for axis in dynamic.get(name, {})}
-        g.shapes2 = by_size[0].shapes
         g.shapes_grown = [c.shapes for c in by_size]
         g.size_dependent_values = by_size[0].tensors | by_size[1].tensors
         g.size_dependent_args = {k: by_size[0].args.get(k, set()) | by_size[1].args.get(k, set()) for k in {*by_size[0].args, *by_size[1].args}}
@@ -102,7 +101,7 @@ def run_export(onnx, model, args, kwargs, *, opset, input_names, output_names, d
         src = g.value(t)
         g.add("Identity", [src], [name])
         g.meta[name] = g.meta[src]
-    g.nodes = _live_nodes(g, output_names)  # before folding, so dead consumers do not count
+    g.nodes = live_nodes(g.nodes, output_names)  # before folding, so dead consumers do not count
     live = {v for n in g.nodes for v in [*n.output, *n.input]}
     for value, error in [*problems.items(), *g.size_dependent.items()]:
         if value in live:
@@ -272,12 +271,6 @@ def _handler(op: TracedOp):
     if "op" in op.attrs:
         return _unary_table
     return TABLE.get(op.name)
-
-
-def _live_nodes(g: Graph, outputs):
-    from ._graph import _live
-
-    return _live(g.nodes, outputs)
 
 
 def _flatten(out) -> list:

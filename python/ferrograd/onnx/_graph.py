@@ -32,7 +32,7 @@ class TracedOp:
 
 
 class Graph:
-    def __init__(self, onnx, opset: int, params: dict[int, str], export_params: bool):
+    def __init__(self, onnx, opset: int, params: dict[int, str]):
         self.onnx, self.opset = onnx, opset
         self.nodes: list = []
         self.initializers: dict[str, np.ndarray] = {}
@@ -40,12 +40,10 @@ class Graph:
         self.values: dict[int, str] = {}  # tensor identity -> its current value's name
         self.traced_storages: set[int] = set()  # storages of inputs and op outputs
         self.meta: dict[str, tuple[np.dtype, tuple]] = {}  # value name -> (dtype, shape)
-        self.params, self.export_params = params, export_params
+        self.params = params
         self.used_names: set[str] = set(params.values())
-        # Shapes from a second trace with every dynamic axis one longer (tensor identity ->
-        # shape), and constants whose shape depends on a dynamic axis (name -> the error to
-        # raise if the graph uses one).
-        self.shapes2: dict[int, tuple] = {}
+        # Constants the graph must not use (name -> the error to raise if a live node does):
+        # made from a dynamic size, or from values the trace did not follow.
         self.size_dependent: dict[str, OnnxExporterError] = {}
         # What the extra traces found (see _compare): tensors (identity) and op number arguments
         # (id of the traced op -> names) that changed with the inputs' values or with the dynamic
@@ -75,13 +73,13 @@ class Graph:
         tid, sid = _core._trace_ids(t)
         self.values[tid] = name
         self.traced_storages.add(sid)
-        self.meta[name] = (np.dtype(_np_dtype(t)), tuple(t.shape))
+        self.meta[name] = (np_dtype(t), tuple(t.shape))
 
     def dynamic_dims(self, t) -> list[int]:
         """The dims of `t` whose size follows a dynamic axis."""
         if hasattr(t, "_dyn"):
             return list(t._dyn)
-        other = self.shapes2.get(_core._trace_ids(t)[0])
+        other = self.shapes_grown[0].get(_core._trace_ids(t)[0]) if self.shapes_grown else None
         if other is None or len(other) != t.dim():
             return []
         return [i for i, (a, b) in enumerate(zip(t.shape, other)) if a != b]
@@ -199,7 +197,7 @@ class Graph:
     # ---- the model -------------------------------------------------------------------------
     def model(self, output_names: list[str], dynamic: dict[str, dict[int, str]], producer: str):
         helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
-        nodes = _live(self.nodes, output_names)
+        nodes = live_nodes(self.nodes, output_names)
         used = {i for n in nodes for i in n.input}
         inits = []
         for name, array in self.initializers.items():
@@ -217,7 +215,7 @@ class Graph:
         return model
 
 
-def _live(nodes, outputs):
+def live_nodes(nodes, outputs):
     """The nodes the outputs need, in their order (ops a fused op ran inside itself, and values
     computed but never used, are dropped)."""
     need = set(outputs)
@@ -229,9 +227,10 @@ def _live(nodes, outputs):
     return keep[::-1]
 
 
-def _np_dtype(t):
-    return {"bool": np.bool_, "bfloat16": np.float32}.get(str(t.dtype).removeprefix("ferrograd."), None) or \
-        np.dtype(str(t.dtype).removeprefix("ferrograd."))
+def np_dtype(t) -> np.dtype:
+    """A tensor's dtype as numpy's (bfloat16, which numpy lacks, as the float32 it exports as)."""
+    name = str(t.dtype).removeprefix("ferrograd.")
+    return np.dtype(np.float32 if name == "bfloat16" else name)
 
 
 def _numpy(t) -> np.ndarray:

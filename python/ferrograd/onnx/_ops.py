@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ._graph import Graph, TracedOp
+from ._graph import Graph, TracedOp, np_dtype
 
 _BIG = np.iinfo(np.int64).max
 
@@ -20,11 +20,7 @@ def _in(g: Graph, op: TracedOp, i: int = 0) -> str:
 
 
 def _out_dtype(op: TracedOp):
-    return g_dtype(op.outputs[0])
-
-
-def g_dtype(t):
-    return t.numpy().dtype if t.numel() == 0 else np.asarray(t.detach().reshape(-1)[0:1].numpy()).dtype
+    return np_dtype(op.outputs[0])
 
 
 def _operands(g: Graph, op: TracedOp, n: int) -> list[str]:
@@ -172,7 +168,8 @@ def _index(g, op, training):
 
 def _cat(g, op, training):
     dtype = _out_dtype(op)
-    parts = [g.cast(g.value(t, op), dtype) for t in op.inputs if t is not None and t.numel() > 0 or t.dim() > 1]
+    # A legacy empty (shape [0]) takes no part in a cat, as in PyTorch.
+    parts = [g.cast(g.value(t, op), dtype) for t in op.inputs if t is not None and not (t.dim() == 1 and t.numel() == 0)]
     return [g.add1("Concat", parts, axis=op.attrs["dim"])]
 
 
@@ -476,10 +473,6 @@ def _neg(g, op, training):
     return [g.add1("Neg", [_in(g, op)])]
 
 
-def _copy(g, op, training):
-    return [g.add1("Identity", [_in(g, op)])]
-
-
 def _extremum(onnx_op):
     def emit(g, op, training):
         return [g.add1(onnx_op, _operands(g, op, 2))]
@@ -543,9 +536,8 @@ TABLE = {
     "AdaptiveAvgPool2DBackward0": _avg_pool, "AdaptiveAvgPool3DBackward0": _avg_pool,
     "NativeBatchNormBackward0": _batch_norm,
     "NativeLayerNormBackward0": _layer_norm,
-    "MulBackward1": _dropout,
     "ScaledDotProductFlashAttentionForCpuBackward0": _sdpa,
-    "copy_": _copy,
+    "copy_": _identity,
     "MaxBackward1": _reduce_extremum, "MinBackward1": _reduce_extremum,
     "MaxBackward0": _max_dim, "MinBackward0": _max_dim,
     "FloorBackward0": _elementwise("Floor"), "CeilBackward0": _elementwise("Ceil"), "RoundBackward0": _elementwise("Round"),
