@@ -255,3 +255,33 @@ def test_helper_inputs_have_no_ties_and_avoid_kinks():
     d = make_distinct((5, 5))
     assert len(np.unique(d)) == 25
     assert np.all(np.abs(away_from([make_arrays([(50,)])[0]])[0]) >= 0.1)
+
+
+# PyTorch 2.15's answers, from this script:
+#   x = torch.zeros(4); y = torch.zeros(4, dtype=torch.int64)
+#   for each case below: try: x[idx] = value -> "ok" / except RuntimeError -> "refused"
+_PUT_DTYPE_CASES = [
+    ("mask, full tensor of float64", lambda x: (x == 0, fg.ones(4, dtype=fg.float64)), "refused"),
+    ("mask, 0-d float64 (a fill)", lambda x: (x == 0, fg.tensor(1.0, dtype=fg.float64)), "ok"),
+    ("mask, one-element float64 (a fill)", lambda x: (x == 0, fg.ones(1, dtype=fg.float64)), "ok"),
+    ("int index, float64 values", lambda x: (fg.tensor([0, 1]), fg.ones(2, dtype=fg.float64)), "refused"),
+    ("int index, 0-d float64", lambda x: (fg.tensor([0, 1]), fg.tensor(2.0, dtype=fg.float64)), "refused"),
+    ("int index, int64 values", lambda x: (fg.tensor([0, 1]), fg.ones(2, dtype=fg.int64)), "refused"),
+    ("basic slice, float64 values (a copy)", lambda x: (slice(0, 2), fg.ones(2, dtype=fg.float64)), "ok"),
+    ("int index, a Python number", lambda x: (fg.tensor([0, 1]), 2.5), "ok"),
+]
+
+
+@pytest.mark.parametrize("name,case,expected", _PUT_DTYPE_CASES, ids=[c[0] for c in _PUT_DTYPE_CASES])
+def test_index_put_requires_matching_dtypes_as_pytorch(name, case, expected):
+    x = fg.zeros(4)
+    idx, value = case(x)
+    if expected == "ok":
+        x[idx] = value
+        assert float(x.sum()) > 0
+    else:
+        with pytest.raises(RuntimeError, match="Index put requires the source and destination dtypes match, got Float"):
+            x[idx] = value
+        assert float(x.sum()) == 0  # refused before writing
+    with pytest.raises(RuntimeError, match="got Float for the destination and Double"):
+        fg.zeros(4).index_put((fg.tensor([0]),), fg.ones(1, dtype=fg.float64))

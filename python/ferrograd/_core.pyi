@@ -64,6 +64,9 @@ class dtype:
         self,
     ) -> Literal["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]:
         """The matching numpy dtype name ("bfloat16", which numpy lacks, for bfloat16)."""
+    @property
+    def _torch_name(self) -> str:
+        """PyTorch's scalar-type name, as its error messages print it ("Float", "Long")."""
     @staticmethod
     def _parse(obj: _DTypeLike) -> dtype:
         """The dtype `obj` names: the one parser the Python side uses too."""

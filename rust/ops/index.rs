@@ -237,6 +237,25 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
 /// `src` with `value` written at `idx`, out of place and differentiable in both: the gradient of
 /// `src` is the incoming one with the overwritten positions zeroed, the value's is the incoming
 /// one gathered at those positions (then summed over any dims the value was broadcast along).
+/// PyTorch's index_put_ rule: with an index tensor (advanced indexing), a value tensor must
+/// have the destination's dtype. A Python number is cast, and so is the single value of a
+/// lone bool mask (PyTorch fills with it); basic indexing copies, which casts.
+fn check_put_dtype(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
+    let advanced = idx.iter().any(|i| matches!(i, Index::Tensor(t) if t.ndim() > 0 || t.dtype() != DType::Bool));
+    let mask_fill = matches!(idx, [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1 && value.ndim() <= 1;
+    if advanced && !mask_fill && !value.is_wrapped_number() && value.dtype() != x.dtype() {
+        bail!(
+            Runtime,
+            "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source (destination shape {:?}, source shape {:?})",
+            x.dtype().torch_name(),
+            value.dtype().torch_name(),
+            x.shape(),
+            value.shape()
+        );
+    }
+    Ok(())
+}
+
 fn index_put(src: &Tensor, idx: &[Index], value: &Tensor) -> Result<Tensor> {
     // The positions `idx` selects, as offsets into a contiguous src: index a tensor of offsets
     // with the same key, so every indexing rule is getitem's own.
@@ -368,6 +387,7 @@ impl IndexBackward {
 pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     crate::ops::inplace::check_inplace(x)?;
     let idx = &normalized(idx)?;
+    check_put_dtype(x, idx, value)?;
     if value.is_wrapped_number() {
         // `x[i] = 300` on uint8 is refused, as PyTorch (a tensor value would wrap instead).
         let v = value.item_f64()?;

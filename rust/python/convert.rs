@@ -34,6 +34,11 @@ impl PyDType {
     fn numpy_name(&self) -> &'static str {
         self.0.short_name()
     }
+    /// PyTorch's scalar-type name, as its error messages print it ("Float", "Long").
+    #[getter]
+    fn _torch_name(&self) -> &'static str {
+        self.0.torch_name()
+    }
     /// The dtype `obj` names (see `dtype_arg`): the one parser the Python side uses too.
     #[staticmethod]
     fn _parse(obj: &Bound<'_, PyAny>) -> PyResult<PyDType> {

@@ -412,7 +412,11 @@ def _put_positions(input: Tensor, indices) -> np.ndarray:
 
 @register("index_put")
 def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:
-    """`input[indices] = values` out of place; accumulate=True adds (repeats accumulate)."""
+    """`input[indices] = values` out of place; accumulate=True adds (repeats accumulate). A values
+    tensor must have input's dtype, as PyTorch's index_put requires."""
+    if isinstance(values, Tensor) and values.dtype != input.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got {input.dtype._torch_name} for the "
+                           f"destination and {values.dtype._torch_name} for the source")
     pos = _put_positions(input, indices)
     vals = values.to(input.dtype) if isinstance(values, Tensor) else scalar_tensor(values, input.dtype)
     try:
