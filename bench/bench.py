@@ -6,12 +6,15 @@
 Every section is a function taking the parsed args and returning a `Bench` table; add a new
 one (BatchNorm, Dropout, MLP/CNN training steps, ...) by writing it and listing it in SECTIONS.
 ferrograd and PyTorch share an API, so most sections are written once over `lib` (fg or torch).
-Thread-count environment variables (OPENBLAS_*, OMP_*, RAYON_*) are left as the caller set them.
+Thread-count environment variables (OPENBLAS_*, OMP_*, RAYON_*) are left as the caller set them,
+unless `--threads N` sets them all to N (the script then restarts itself: ferrograd's pool is sized
+as it starts).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import resource
@@ -56,7 +59,7 @@ class Bench:
             cells = [name, unit, *(_fmt(v[k]) for k in LIBS)]
             for k in others:
                 ok = v["fg"] is not None and v[k] not in (None, 0)
-                cells.append(f"{v['fg'] / v[k]:.2f}x" if ok else "-")
+                cells.append(f"{_mid(v['fg']) / _mid(v[k]):.2f}x" if ok else "-")
             lines.append(cells)
         widths = [max(len(str(r[i])) for r in [head, *lines]) for i in range(len(head))]
         out = [f"== {self.title} =="]
@@ -68,15 +71,33 @@ class Bench:
 def _fmt(x) -> str:
     if x is None:
         return "-"
+    if isinstance(x, tuple):  # (median, min, max)
+        return f"{_fmt(x[0])} ({_fmt(x[1])}-{_fmt(x[2])})"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}" if abs(x) >= 1 else f"{x:.3f}"
 
 
+def _mid(x):
+    """A table value's middle: the median of a (median, min, max) cell, else the value itself."""
+    return x[0] if isinstance(x, tuple) else x
+
+
 def best_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
-    """Best wall time in seconds of each zero-arg callable in fns ({lib: fn}) over `runs` turns of
-    two calls each. The libraries take turns, so a slow spell of this (shared, virtual) machine hits
-    them all alike rather than one library's whole series; the pause before each turn lets the
-    previous library's worker threads (OpenBLAS, OpenMP and rayon spin a while after work) go idle
-    instead of competing for the cores.
+    """Best wall time in seconds of each zero-arg callable in fns ({lib: fn}) over `runs` turns."""
+    return {lib: min(ts) for lib, ts in turn_times(fns, runs, warmup, pause).items()}
+
+
+def median_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
+    """(median, min, max) wall time in seconds of each callable over `runs` turns, as the issues'
+    goals ask for medians and the range rather than the best time."""
+    return {lib: (statistics.median(ts), min(ts), max(ts)) for lib, ts in turn_times(fns, runs, warmup, pause).items()}
+
+
+def turn_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
+    """Wall times in seconds ({lib: [2 * runs times]}) of each zero-arg callable in fns ({lib: fn})
+    over `runs` turns of two calls each. The libraries take turns, so a slow spell of this (shared,
+    virtual) machine hits them all alike rather than one library's whole series; the pause before
+    each turn lets the previous library's worker threads (OpenBLAS, OpenMP and rayon spin a while
+    after work) go idle instead of competing for the cores.
 
     Each turn starts with one untimed call: after the pause the cores sit idle and both libraries'
     first call pays for waking them (an MLP step measured 1.7 ms cold against 0.9 ms warm for
@@ -84,7 +105,7 @@ def best_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> di
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    best = dict.fromkeys(fns, float("inf"))
+    times = {lib: [] for lib in fns}
     for _ in range(runs):
         for lib, fn in fns.items():
             time.sleep(pause)
@@ -92,8 +113,8 @@ def best_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> di
             for _ in range(2):
                 t0 = time.perf_counter()
                 fn()
-                best[lib] = min(best[lib], time.perf_counter() - t0)
-    return best
+                times[lib].append(time.perf_counter() - t0)
+    return times
 
 
 def ns_per_op(stmts: dict, repeat: int) -> dict:
@@ -136,6 +157,14 @@ def load_note(before, after) -> str:
     steal, others = 100 * d[0] / max(d[2], 1e-9), 100 * max(0.0, d[1] - d[3]) / max(d[2], 1e-9)
     warn = ": the machine was busy, rerun to compare" if steal + others >= 5 else ""
     return f"other processes {others:.0f}% of CPU, steal {steal:.0f}%{warn}"
+
+
+def threads_label() -> str:
+    """The thread counts the libraries run on, for table titles and goal lines."""
+    def count(n):
+        return f"{n} thread{'s' if n != 1 else ''}"
+    n, t = fg.get_num_threads(), torch.get_num_threads() if torch is not None else None
+    return count(n) if t in (None, n) else f"fg {count(n)}, torch {count(t)}"
 
 
 def rss_mb() -> float:
@@ -473,6 +502,154 @@ def sequences(args) -> Bench:
     return b
 
 
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "pytorch_style")
+
+
+def _resnet_example():
+    """examples/pytorch_style/resnet18.py as a module (its training script runs only as __main__)."""
+    spec = importlib.util.spec_from_file_location("resnet18_example", os.path.join(EXAMPLES, "resnet18.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _transformer_block(lib, d: int = 128, heads: int = 4, p: float = 0.1):
+    """A pre-norm Transformer encoder block written from primitives (nanoGPT's Block without the
+    causal mask): x + Dropout(proj(attention(LayerNorm(x)))), then x + Dropout(MLP(LayerNorm(x))),
+    MLP = Linear(d, 4d), GELU, Linear(4d, d); attention from one qkv Linear, heads split with view
+    and transpose, batched matmuls, softmax and Dropout on the weights. Returns (module, forward)."""
+    nn, F = lib.nn, lib.nn.functional
+    m = nn.ModuleDict({"ln1": nn.LayerNorm(d), "qkv": nn.Linear(d, 3 * d), "proj": nn.Linear(d, d), "drop": nn.Dropout(p),
+                       "ln2": nn.LayerNorm(d), "fc1": nn.Linear(d, 4 * d), "fc2": nn.Linear(4 * d, d)})
+
+    def forward(x):
+        B, T, _ = x.shape
+        q, k, v = (t.view(B, T, heads, d // heads).transpose(1, 2) for t in m.qkv(m.ln1(x)).split(d, dim=-1))
+        att = m.drop(((q @ k.transpose(-2, -1)) * (d // heads) ** -0.5).softmax(dim=-1))
+        x = x + m.drop(m.proj((att @ v).transpose(1, 2).reshape(B, T, d)))
+        return x + m.drop(m.fc2(F.gelu(m.fc1(m.ln2(x)))))
+
+    return m, forward
+
+
+def blocks(args) -> Bench:
+    """Train steps of whole model blocks (the performance issue's workloads): a Transformer block
+    from primitives, a ResNet basic block and ResNet-18 (examples/pytorch_style/resnet18.py), median
+    and range; then ResNet-18's peak memory, each library in a fresh process of its own."""
+    b = Bench(f"model blocks, float32 train steps, {threads_label()} (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
+    rng = np.random.default_rng(0)
+    libs = [lib for lib in LIBS if lib != "numpy"]
+    example = _resnet_example()
+
+    def module(model):
+        return model, model
+
+    # name, build(lib module) -> (parameters' module, forward), input shape, classes (cross_entropy
+    # on random labels; None: out.square().mean()), optimizer
+    cases = [
+        ("Transformer block from primitives (pre-norm, 4 heads), B 32, T 64, d 128, Adam", _transformer_block, (32, 64, 128), None, "adam"),
+        ("ResNet BasicBlock(64, 64), 32 x 64 x 32 x 32, SGD momentum",
+         lambda lib: module(example.resnet_classes(lib)[0](64, 64)), (32, 64, 32, 32), None, "sgd"),
+        ("ResNet-18 (1000 classes), 16 x 3 x 64 x 64, SGD momentum",
+         lambda lib: module(example.resnet18(lib)), (16, 3, 64, 64), 1000, "sgd"),
+    ]
+    for name, build, shape, classes, opt_name in cases:
+        xs = rng.standard_normal(shape, np.float32)
+        ys = rng.integers(0, classes or 1, shape[0])
+        fns = {}
+        for lib in libs:
+            m = libmod(lib)
+            m.manual_seed(0)
+            params, forward = build(m)
+            opt = (m.optim.SGD(params.parameters(), lr=0.01, momentum=0.9) if opt_name == "sgd"
+                   else m.optim.Adam(params.parameters(), lr=1e-3))
+
+            def step(forward=forward, opt=opt, x=to_lib(lib, xs), y=to_lib(lib, ys) if classes else None, m=m):
+                opt.zero_grad()
+                out = forward(x)
+                loss = m.nn.functional.cross_entropy(out, y) if y is not None else out.square().mean()
+                loss.backward()
+                opt.step()
+
+            fns[lib] = step
+        t = median_times(fns, args.runs)
+        v = b.add(name, "ms", **{k: tuple(x * 1e3 for x in ts) for k, ts in t.items()})
+        if "torch" in v:
+            r = v["fg"][0] / v["torch"][0]
+            GOALS.append(f"{'OK  ' if r <= 0.8 else 'MISS'} {name}: fg/torch {r:.2f}x of medians "
+                         f"(goal <= 0.8x, {threads_label()})")
+    _resnet18_memory(b, libs, args.threads or 0)
+    return b
+
+
+# Run in a fresh interpreter per library (argv: lib, example file, steps, threads), so each has an
+# RSS of its own; prints the figures as JSON. VmHWM is reset once the model, optimizer and batch
+# exist, so the peak is the steps' own; the steps' first allocates SGD's momentum buffers.
+_RESNET18_MEMORY_CHILD = r"""
+import importlib.util, json, sys
+lib_name, example, steps, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+if lib_name == "torch":
+    import torch as lib
+    if threads:
+        lib.set_num_threads(threads)
+else:
+    import ferrograd as lib
+spec = importlib.util.spec_from_file_location("resnet18_example", example)
+ex = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ex)
+
+def status_mib(key):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(key)) / 1024
+
+lib.manual_seed(0)
+model = ex.resnet18(lib)
+opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+x, y = lib.randn(16, 3, 64, 64), lib.randint(0, 1000, (16,))
+res = {"rss_before": status_mib("VmRSS:")}
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # VmHWM := VmRSS
+if lib_name == "fg":
+    lib.reset_peak_memory_stats()
+    res["alloc_before"] = lib.memory_allocated() / 2**20
+for _ in range(steps):
+    opt.zero_grad()
+    lib.nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+res["peak"], res["rss_after"] = status_mib("VmHWM:"), status_mib("VmRSS:")
+if lib_name == "fg":
+    res["alloc_peak"], res["alloc_after"] = lib.max_memory_allocated() / 2**20, lib.memory_allocated() / 2**20
+print(json.dumps(res))
+"""
+
+
+def _resnet18_memory(b: Bench, libs, threads: int, steps: int = 3) -> None:
+    """ResNet-18's train-step memory rows: RSS (both libraries; PyTorch has no CPU allocation
+    counter short of its profiler) and ferrograd's own allocation counter. threads: PyTorch's
+    set_num_threads in the child (0: its default); ferrograd's child inherits RAYON_NUM_THREADS."""
+    import json
+    import subprocess
+
+    res = {}
+    for lib in libs:
+        env = dict(os.environ, EXAMPLE_BACKEND="torch" if lib == "torch" else "ferrograd")
+        out = subprocess.run([sys.executable, "-c", _RESNET18_MEMORY_CHILD, lib, os.path.join(EXAMPLES, "resnet18.py"),
+                              str(steps), str(threads)], env=env, capture_output=True, text=True, check=True).stdout
+        res[lib] = json.loads(out.strip().splitlines()[-1])
+    b.add("ResNet-18: RSS with model, optimizer, batch", "MiB", **{k: r["rss_before"] for k, r in res.items()})
+    b.add(f"ResNet-18: peak RSS during {steps} steps", "MiB", **{k: r["peak"] for k, r in res.items()})
+    growth = b.add("ResNet-18: peak RSS growth (peak - before)", "MiB", **{k: r["peak"] - r["rss_before"] for k, r in res.items()})
+    b.add("ResNet-18: RSS growth kept after the steps", "MiB", **{k: r["rss_after"] - r["rss_before"] for k, r in res.items()})
+    fgr = res["fg"]
+    b.add("ResNet-18: fg.memory_allocated() before", "MiB", fg=fgr["alloc_before"])
+    b.add("ResNet-18: fg.max_memory_allocated() growth", "MiB", fg=fgr["alloc_peak"] - fgr["alloc_before"])
+    if "torch" in growth:
+        ok = growth["fg"] <= growth["torch"]
+        GOALS.append(f"{'OK  ' if ok else 'MISS'} ResNet-18 train step peak RSS growth: fg {growth['fg']:.0f} MiB, "
+                     f"torch {growth['torch']:.0f} MiB (goal: fg <= torch, {threads_label()}); "
+                     f"fg.max_memory_allocated() growth {fgr['alloc_peak'] - fgr['alloc_before']:.0f} MiB")
+
+
 def footprint(args) -> Bench:
     """Wheel size and `import` time (the packaging issue's figures). The wheel is the newest one
     under target/wheels (`maturin build --release` makes it); import time is the best of several
@@ -509,7 +686,7 @@ def footprint(args) -> Bench:
 SECTIONS = {"overhead": per_op_overhead, "matmul": matmul, "memory-bound": elementwise_and_reductions,
             "transcendental": transcendental,
             "mlp": mlp_memory, "layers": layers, "training": training, "conv": conv, "sequences": sequences,
-            "footprint": footprint}
+            "blocks": blocks, "footprint": footprint}
 
 
 # --------------------------------------------------------------------------- main
@@ -526,7 +703,8 @@ def header() -> str:
     lines = [
         f"machine : {platform.machine()}, nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), {model}",
         f"python  : {sys.version.split()[0]} ({sys.executable})",
-        f"ferrograd {fg.__version__} ({fg._core.__file__}, built {time.ctime(os.path.getmtime(fg._core.__file__))})",
+        f"ferrograd {fg.__version__} ({fg._core.__file__}, built {time.ctime(os.path.getmtime(fg._core.__file__))}), "
+        f"threads {fg.get_num_threads()}",
         f"numpy   : {np.__version__}, BLAS {_numpy_blas()}",
         f"torch   : {torch.__version__ + ', threads ' + str(torch.get_num_threads()) if torch else 'not importable: columns skipped'}",
         f"load    : {open('/proc/loadavg').read().split()[0]} (1-min average; a build or test run here skews every number)",
@@ -552,9 +730,23 @@ def main() -> None:
     ap.add_argument("--big-n", type=int, default=16 * 2**20, help="elements for add/sum")
     ap.add_argument("--softmax-shape", type=int, nargs=2, default=(4096, 1024))
     ap.add_argument("--mlp-iters", type=int, default=300)
+    ap.add_argument("--threads", type=int, help="run every library on N threads (sets RAYON_, OMP_, OPENBLAS_ and "
+                    "MKL_NUM_THREADS and restarts itself; torch.set_num_threads(N))")
     args = ap.parse_args()
     if unknown := set(args.sections) - set(SECTIONS):
         ap.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    if args.threads is not None:
+        if args.threads < 1:
+            ap.error("--threads must be at least 1")
+        n = str(args.threads)
+        if os.environ.get("RAYON_NUM_THREADS") != n:
+            # ferrograd sizes its thread pool once, from RAYON_NUM_THREADS, as it starts (set_num_threads
+            # afterwards only warns): start this script over with the variables set.
+            env = dict(os.environ, RAYON_NUM_THREADS=n, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n)
+            sys.stdout.flush()
+            os.execve(sys.executable, [sys.executable, *sys.argv], env)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     print(header(), flush=True)
     for name in args.sections or SECTIONS:
         t0, cpu0 = time.perf_counter(), cpu_snapshot()
@@ -563,7 +755,7 @@ def main() -> None:
         print(f"\n{table.render()}\n({time.perf_counter() - t0:.1f} s; {note})", flush=True)
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     if GOALS:
-        print("\n== goals ==\n" + "\n".join(GOALS))
+        print(f"\n== goals ({threads_label()}) ==\n" + "\n".join(GOALS))
 
 
 if __name__ == "__main__":
