@@ -16,15 +16,16 @@ pub fn has_avx2_fma() -> bool {
 }
 
 /// `multiversion!(body, avx_copy, name, Bound, (args) -> ret)` defines `fn name<T: Bound>(args)
-/// -> ret`, which calls `body::<T>(args)` compiled for AVX2 + FMA when the CPU has both, and
-/// the baseline copy otherwise.
+/// -> ret`, which calls `body::<T, true>(args)` compiled for AVX2 + FMA when the CPU has both,
+/// and `body::<T, false>` otherwise. The body's `const FMA: bool` tells it which copy it is in,
+/// for the `vmath` forms that fuse multiply-adds (`VMath::exp_as::<FMA>`).
 #[macro_export]
 macro_rules! multiversion {
     ($body:ident, $avx:ident, $plain:ident, $bound:path, ($($arg:ident: $ty:ty),*) -> $ret:ty) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2,fma")]
         unsafe fn $avx<T: $bound>($($arg: $ty),*) -> $ret {
-            $body::<T>($($arg),*)
+            $body::<T, true>($($arg),*)
         }
         fn $plain<T: $bound>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
@@ -32,7 +33,7 @@ macro_rules! multiversion {
                 // SAFETY: the CPU has AVX2 and FMA (checked at run time just above).
                 return unsafe { $avx::<T>($($arg),*) };
             }
-            $body::<T>($($arg),*)
+            $body::<T, false>($($arg),*)
         }
     };
 }

@@ -41,7 +41,9 @@ REFERENCES = {
     "erf": (lambda t: fg.erf(t), erf64, 3),
     "silu": (lambda t: F.silu(t), lambda x: x / (1 + np.exp(-x)), 4),
     # References without the cancellation of 1 + erf and 1 + tanh for negative x.
-    "gelu": (lambda t: F.gelu(t), lambda x: 0.5 * x * erfc64(-x / math.sqrt(2)), 4),
+    # One erfc form over the whole line (`vmath::phi_pdf_f32`): a few ulp more near 0 than the
+    # two-piece erf, for half the work per element.
+    "gelu": (lambda t: F.gelu(t), lambda x: 0.5 * x * erfc64(-x / math.sqrt(2)), 8),
     "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
                   lambda x: x / (1 + np.exp(-2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), 6),
 }
@@ -68,10 +70,10 @@ def test_float32_forms_against_float64(name):
     normal = finite & ((np.abs(want) >= (1e-35 if underflows else 0)) | (want == 0))
     if name.startswith("gelu"):
         # The lower tail keeps its digits (PyTorch's formula cancels to 0 there): relative
-        # error 4e-6 down to -5.6, 3% below (values under 1e-7), instead of ulps.
+        # error 4e-6 down to -5.6 (exact GELU; the tanh form 3% below, values under 1e-7).
         tail = normal & (x < -1) & (np.abs(want) >= 1e-30)  # above subnormal products
         rel = np.abs(got[tail] / want[tail] - 1)
-        assert np.max(rel[x[tail] > -5.6]) < 4e-6 and np.max(rel) < 0.03
+        assert np.max(rel[x[tail] > -5.6]) < 4e-6 and np.max(rel) < (1e-5 if name == "gelu" else 0.03)
         deep = normal & (x < -1) & ~tail
         assert np.max(np.abs(got[deep]), initial=0) <= 1e-29
         normal &= ~(tail | deep)

@@ -28,7 +28,12 @@ const SERIAL_MACS: usize = 1 << 18;
 
 /// The f32 exp the tiles use (a polynomial that vectorises; libm's expf does not); f64 keeps std.
 pub(crate) trait AttnFloat: Float {
-    fn fast_exp(self) -> Self;
+    /// `FMA`: inside a loop's AVX2 + FMA copy (see `VMath`).
+    fn fast_exp_as<const FMA: bool>(self) -> Self;
+    #[inline(always)]
+    fn fast_exp(self) -> Self {
+        self.fast_exp_as::<false>()
+    }
     /// Runs `forward_block` on a faster path for this type and CPU, if there is one.
     fn forward_block_fast(_pb: &Problem<Self>, _b: usize, _i0: usize, _i1: usize, _o: &mut [Self], _lse: &mut [Self]) -> bool {
         false
@@ -37,7 +42,7 @@ pub(crate) trait AttnFloat: Float {
 
 impl AttnFloat for f64 {
     #[inline(always)]
-    fn fast_exp(self) -> f64 {
+    fn fast_exp_as<const FMA: bool>(self) -> f64 {
         self.exp()
     }
 }
@@ -57,8 +62,8 @@ impl AttnFloat for f32 {
     /// `vmath::exp_f32`: branch-free, so a row loop of these vectorises; 0 below -87.3 (and at
     /// -inf, a masked score); NaN stays NaN.
     #[inline(always)]
-    fn fast_exp(self) -> f32 {
-        crate::vmath::exp_f32(self)
+    fn fast_exp_as<const FMA: bool>(self) -> f32 {
+        crate::vmath::exp_f32::<FMA>(self)
     }
 }
 
@@ -205,9 +210,9 @@ fn nan_row_max<T: AttnFloat>() -> T {
 /// exp(x k - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
 /// shapes LLVM vectorises.
 #[inline(always)]
-fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T, k: T) -> T {
+fn exp_sum_body<T: AttnFloat, const FMA: bool>(row: &mut [T], m: T, k: T) -> T {
     for x in row.iter_mut() {
-        *x = (*x * k - m).fast_exp();
+        *x = (*x * k - m).fast_exp_as::<FMA>();
     }
     let mut acc = [T::zero(); 8];
     let mut chunks = row.chunks_exact(8);
@@ -222,7 +227,7 @@ fn exp_sum_body<T: AttnFloat>(row: &mut [T], m: T, k: T) -> T {
 crate::multiversion!(exp_sum_body, exp_sum_avx2, exp_sum, AttnFloat, (row: &mut [T], m: T, k: T) -> T);
 
 #[inline(always)]
-fn max_body<T: AttnFloat>(row: &[T]) -> T {
+fn max_body<T: AttnFloat, const FMA: bool>(row: &[T]) -> T {
     let mut acc = [T::neg_infinity(); 8];
     let mut chunks = row.chunks_exact(8);
     for c in &mut chunks {
@@ -237,7 +242,7 @@ crate::multiversion!(max_body, max_avx2, row_max, AttnFloat, (row: &[T]) -> T);
 
 /// Backward's dS = P * (dP - D) * scale, in place in `dp`.
 #[inline(always)]
-fn ds_body<T: AttnFloat>(p: &[T], dp: &mut [T], d: T, scale: T) {
+fn ds_body<T: AttnFloat, const FMA: bool>(p: &[T], dp: &mut [T], d: T, scale: T) {
     for (g, &pv) in dp.iter_mut().zip(p) {
         *g = pv * (*g - d) * scale;
     }

@@ -62,7 +62,7 @@ fn rows_per_task(m: usize) -> usize {
 /// sum is a chain of dependent adds that does not vectorise). Two passes: the variance of
 /// x - mean, not E[x^2] - mean^2, which cancels for rows far from 0.
 #[inline(always)]
-fn row_stats_body<T: Float>(row: &[T], eps: f64) -> (f64, f64) {
+fn row_stats_body<T: Float, const FMA: bool>(row: &[T], eps: f64) -> (f64, f64) {
     let m = row.len() as f64;
     let lanes = |f: &dyn Fn(T) -> f64| -> f64 {
         let mut acc = [0.0f64; 8];
@@ -84,7 +84,7 @@ crate::multiversion!(row_stats_body, row_stats_avx2, row_stats, Float, (row: &[T
 
 /// One output row: (x - mean) rstd, times w, plus b, in the tensor's precision.
 #[inline(always)]
-fn row_out_body<T: Float>(row: &[T], (mean, rstd): (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) {
+fn row_out_body<T: Float, const FMA: bool>(row: &[T], (mean, rstd): (f64, f64), w: Option<&[T]>, b: Option<&[T]>, o: &mut [MaybeUninit<T>]) {
     let (mean, rstd) = (T::from_f64(mean), T::from_f64(rstd));
     match (w, b) {
         (Some(w), Some(b)) => o.iter_mut().zip(row).zip(w.iter().zip(b)).for_each(|((o, &v), (&w, &b))| {
@@ -162,7 +162,7 @@ impl Backward for LayerNormBackward {
 /// precision, as PyTorch's CPU kernel (float opmath for float), with the row sums in 8 lanes.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn row_grad_body<T: Float>(x: &[T], g: &[T], w: &[T], (mean, rstd): (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) {
+fn row_grad_body<T: Float, const FMA: bool>(x: &[T], g: &[T], w: &[T], (mean, rstd): (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) {
     let m = x.len();
     let (mut s1, mut s2) = ([T::zero(); 8], [T::zero(); 8]);
     let full = m - m % 8;

@@ -310,7 +310,7 @@ pub fn forward<T: VMath>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
 /// LSTM gates of one step: `g` holds x W_ih^T + b_ih and becomes (i, f, g, o); `c` is the cell
 /// state, read and updated; `h` gets o * tanh(c).
 #[inline(always)]
-fn lstm_cell_body<T: VMath>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
+fn lstm_cell_body<T: VMath, const FMA: bool>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(4 * width).zip(rec.chunks_exact(4 * width));
     for ((g, r), ((c, tc), h)) in rows.zip(c.chunks_exact_mut(width).zip(tc.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         // Simple passes (sum, then one activation per gate, then the state) vectorise; one loop
@@ -318,15 +318,15 @@ fn lstm_cell_body<T: VMath>(g: &mut [T], rec: &[T], c: &mut [T], tc: &mut [T], h
         add_into(g, r);
         let (ifg, o) = g.split_at_mut(3 * width);
         let (i_f, gg) = ifg.split_at_mut(2 * width);
-        sigmoid_all(i_f);
-        tanh_all(gg);
-        sigmoid_all(o);
+        sigmoid_all::<T, FMA>(i_f);
+        tanh_all::<T, FMA>(gg);
+        sigmoid_all::<T, FMA>(o);
         let (i, f) = i_f.split_at(width);
         for ((c, &i), (&f, &gv)) in c.iter_mut().zip(i).zip(f.iter().zip(gg.iter())) {
             *c = f * *c + i * gv;
         }
         tc.copy_from_slice(c);
-        tanh_all(tc);
+        tanh_all::<T, FMA>(tc);
         for ((h, &o), &t) in h.iter_mut().zip(o.iter()).zip(tc.iter()) {
             *h = o * t;
         }
@@ -341,30 +341,30 @@ fn add_into<T: Float>(dst: &mut [T], src: &[T]) {
 }
 
 #[inline(always)]
-fn sigmoid_all<T: VMath>(v: &mut [T]) {
-    v.iter_mut().for_each(|x| *x = x.vsigmoid());
+fn sigmoid_all<T: VMath, const FMA: bool>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.sigmoid_as::<FMA>());
 }
 
 #[inline(always)]
-fn tanh_all<T: VMath>(v: &mut [T]) {
-    v.iter_mut().for_each(|x| *x = x.vtanh());
+fn tanh_all<T: VMath, const FMA: bool>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = x.tanh_as::<FMA>());
 }
 
 /// GRU gates of one step: `g` (x W_ih^T + b_ih) becomes (r, z, n); `hn` gets W_hn h + b_hn.
 #[inline(always)]
-fn gru_cell_body<T: VMath>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
+fn gru_cell_body<T: VMath, const FMA: bool>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) {
     let rows = g.chunks_exact_mut(3 * width).zip(rec.chunks_exact(3 * width));
     for ((g, r), ((hp, hn), h)) in rows.zip(hp.chunks_exact(width).zip(hn.chunks_exact_mut(width)).zip(h.chunks_exact_mut(width))) {
         let (rz, gn) = g.split_at_mut(2 * width);
         let (r_rz, rn) = r.split_at(2 * width);
         add_into(rz, r_rz);
-        sigmoid_all(rz);
+        sigmoid_all::<T, FMA>(rz);
         let (rv, z) = rz.split_at(width);
         hn.copy_from_slice(rn);
         for ((n, &rv), &hn) in gn.iter_mut().zip(rv).zip(hn.iter()) {
             *n += rv * hn;
         }
-        tanh_all(gn);
+        tanh_all::<T, FMA>(gn);
         for ((h, &z), (&nv, &hp)) in h.iter_mut().zip(z).zip(gn.iter().zip(hp)) {
             *h = (T::one() - z) * nv + z * hp;
         }
@@ -374,13 +374,13 @@ fn gru_cell_body<T: VMath>(g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &m
 crate::multiversion!(gru_cell_body, gru_cell_avx2, gru_cell, VMath, (g: &mut [T], rec: &[T], hp: &[T], hn: &mut [T], h: &mut [T], width: usize) -> ());
 
 #[inline(always)]
-fn rnn_cell_body<T: VMath>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
+fn rnn_cell_body<T: VMath, const FMA: bool>(g: &mut [T], rec: &[T], h: &mut [T], relu: bool) {
     add_into(g, rec);
     if relu {
         // Written so a NaN passes (f32::max would return the 0), as PyTorch's relu does.
         g.iter_mut().for_each(|v| *v = if *v <= T::zero() { T::zero() } else { *v });
     } else {
-        tanh_all(g);
+        tanh_all::<T, FMA>(g);
     }
     h.copy_from_slice(g);
 }
@@ -523,7 +523,7 @@ fn column_sums<T: Float>(m: &[T], width: usize) -> Vec<T> {
 /// One LSTM step backwards: `dhc` is the gradient of o * tanh(c); `dc` the cell state's, read
 /// and replaced by the previous step's; `dg` gets the pre-activation gate gradients.
 #[inline(always)]
-fn lstm_cell_grad_body<T: Float>(g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T], dg: &mut [T], width: usize) {
+fn lstm_cell_grad_body<T: Float, const FMA: bool>(g: &[T], dhc: &[T], cp: &[T], tc: &[T], dc: &mut [T], dg: &mut [T], width: usize) {
     let rows = g.chunks_exact(4 * width).zip(dg.chunks_exact_mut(4 * width));
     let state = dhc.chunks_exact(width).zip(cp.chunks_exact(width)).zip(tc.chunks_exact(width).zip(dc.chunks_exact_mut(width)));
     for ((g, dg), ((dhc, cp), (tc, dc))) in rows.zip(state) {
@@ -545,7 +545,7 @@ crate::multiversion!(lstm_cell_grad_body, lstm_cell_grad_avx2, lstm_cell_grad, F
 /// One GRU step backwards: `dh` is read and replaced by its direct part z * dh (the product with
 /// W_hh is added after); `dgx` and `dgh` get the gate gradients towards input and recurrence.
 #[inline(always)]
-fn gru_cell_grad_body<T: Float>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut [T], dgh: &mut [T], width: usize) {
+fn gru_cell_grad_body<T: Float, const FMA: bool>(g: &[T], hn: &[T], hp: &[T], dh: &mut [T], dgx: &mut [T], dgh: &mut [T], width: usize) {
     let rows = g.chunks_exact(3 * width).zip(dgx.chunks_exact_mut(3 * width).zip(dgh.chunks_exact_mut(3 * width)));
     let state = hn.chunks_exact(width).zip(hp.chunks_exact(width)).zip(dh.chunks_exact_mut(width));
     for ((g, (dgx, dgh)), ((hn, hp), dh)) in rows.zip(state) {

@@ -36,13 +36,24 @@ pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUn
 /// `Closure`; the op tables' rules implement it with an `#[inline(always)]` body, which is then
 /// compiled inside the loop's AVX2 copy whatever its size (a closure is inlined only when
 /// small, and a large one, erf's polynomials, stayed a scalar call per element).
+///
+/// `apply_fused` is what the AVX2 + FMA copy of a loop calls: a rule whose body uses `vmath`
+/// overrides it with the same body on the fused forms (`unary_op!` writes both).
 pub trait Apply1<T, U>: Sync {
     fn apply(&self, x: T) -> U;
+    #[inline(always)]
+    fn apply_fused(&self, x: T) -> U {
+        self.apply(x)
+    }
 }
 
 /// A function of two elements, as `Apply1`.
 pub trait Apply2<T, U>: Sync {
     fn apply(&self, x: T, y: T) -> U;
+    #[inline(always)]
+    fn apply_fused(&self, x: T, y: T) -> U {
+        self.apply(x, y)
+    }
 }
 
 /// A closure as an `Apply1` or `Apply2`.
@@ -71,6 +82,10 @@ impl<T: Copy + Sync, U, A: Apply2<T, U>> Apply1<T, U> for Right<'_, A, T> {
     fn apply(&self, x: T) -> U {
         self.0.apply(x, self.1)
     }
+    #[inline(always)]
+    fn apply_fused(&self, x: T) -> U {
+        self.0.apply_fused(x, self.1)
+    }
 }
 
 impl<T: Copy + Sync, U, A: Apply2<T, U>> Apply1<T, U> for Left<'_, A, T> {
@@ -78,22 +93,26 @@ impl<T: Copy + Sync, U, A: Apply2<T, U>> Apply1<T, U> for Left<'_, A, T> {
     fn apply(&self, y: T) -> U {
         self.0.apply(self.1, y)
     }
+    #[inline(always)]
+    fn apply_fused(&self, y: T) -> U {
+        self.0.apply_fused(self.1, y)
+    }
 }
 
 /// `out[i] = f(src[i])`, compiled also for AVX2 + FMA and picked at run time (as
 /// `crate::multiversion!` does): arithmetic and `vmath` forms then run eight float32 lanes at
 /// a time instead of four.
 #[inline(always)]
-fn map_body<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
+fn map_body<T: Copy, U, F: Apply1<T, U>, const FMA: bool>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
     for (o, &s) in out.iter_mut().zip(src) {
-        o.write(f.apply(s));
+        o.write(if FMA { f.apply_fused(s) } else { f.apply(s) });
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn map_avx2<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
-    map_body(out, src, f)
+    map_body::<T, U, F, true>(out, src, f)
 }
 
 fn map_slice<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
@@ -102,21 +121,21 @@ fn map_slice<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T],
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         return unsafe { map_avx2(out, src, f) };
     }
-    map_body(out, src, f)
+    map_body::<T, U, F, false>(out, src, f)
 }
 
 /// `out[i] = f(a[i], b[i])`, compiled twice as `map_body`.
 #[inline(always)]
-fn zip_body<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
+fn zip_body<T: Copy, U, F: Apply2<T, U>, const FMA: bool>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-        o.write(f.apply(x, y));
+        o.write(if FMA { f.apply_fused(x, y) } else { f.apply(x, y) });
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn zip_avx2<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
-    zip_body(out, a, b, f)
+    zip_body::<T, U, F, true>(out, a, b, f)
 }
 
 fn zip_slices<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
@@ -125,7 +144,7 @@ fn zip_slices<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], 
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         return unsafe { zip_avx2(out, a, b, f) };
     }
-    zip_body(out, a, b, f)
+    zip_body::<T, U, F, false>(out, a, b, f)
 }
 
 /// `f` applied to every element, in logical order.

@@ -34,7 +34,7 @@ unary_op!(cosh, CoshBackward, "CoshBackward0", save: input, |x| x.cosh(), |g, x|
 unary_op!(asinh, AsinhBackward, "AsinhBackward0", save: input, |x| x.asinh(), |g, x| g / (x * x + T::one()).sqrt(), graph: |g, x| g / (x.clone() * x + 1.0).sqrt());
 unary_op!(acosh, AcoshBackward, "AcoshBackward0", save: input, |x| x.acosh(), |g, x| g / (x * x - T::one()).sqrt(), graph: |g, x| g / (x.clone() * x - 1.0).sqrt());
 unary_op!(atanh, AtanhBackward, "AtanhBackward0", save: input, |x| x.atanh(), |g, x| g / (T::one() - x * x), graph: |g, x| g / (1.0 - x.clone() * x));
-unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| x.verf(), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).vexp(), graph: |g, x| g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp());
+unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| verf(x), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * vexp(-(x * x)), graph: |g, x| g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp());
 unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()), graph: |g, x| -(g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp()));
 unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp(), graph: |g, y| g * (PI.sqrt() / 2.0) * (y.clone() * y).exp());
 unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| via_f64(x, libm::lgamma), |g, x| g * via_f64(x, digamma_f64), graph: |g, x| g * x.digamma());

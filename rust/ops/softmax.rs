@@ -25,7 +25,7 @@ fn rows<T: VMath>(x: &[T], n: usize, log: bool) -> Vec<T> {
 
 /// One row, in lanes of 8 so that max and sum vectorise (and the exp is `vmath`'s).
 #[inline(always)]
-fn row_body<T: VMath>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
+fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
     // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch: a
     // +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
     let pick = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
@@ -42,7 +42,7 @@ fn row_body<T: VMath>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
     // exp into the output, its sum in lanes, then the scale (or, for log_softmax, the output
     // replaced by x - max - log(sum)).
     for (oi, &v) in o.iter_mut().zip(row) {
-        oi.write((v - m).vexp());
+        oi.write((v - m).exp_as::<FMA>());
     }
     // SAFETY: every element of `o` was written just above.
     let e: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };

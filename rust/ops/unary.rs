@@ -61,7 +61,14 @@ macro_rules! unary_op {
                     #[inline(always)]
                     #[allow(unused_imports)]
                     fn apply(&self, $g: T, $s: T) -> T {
-                        use $crate::vmath::VMath as _;
+                        use $crate::vmath::plain::*;
+                        use num_traits::{Float as _, One as _, Zero as _};
+                        $bwd
+                    }
+                    #[inline(always)]
+                    #[allow(unused_imports)]
+                    fn apply_fused(&self, $g: T, $s: T) -> T {
+                        use $crate::vmath::fused::*;
                         use num_traits::{Float as _, One as _, Zero as _};
                         $bwd
                     }
@@ -86,7 +93,14 @@ macro_rules! unary_op {
                 #[inline(always)]
                 #[allow(unused_imports)]
                 fn apply(&self, $x: T) -> T {
-                    use $crate::vmath::VMath as _;
+                    use $crate::vmath::plain::*;
+                    use num_traits::{Float as _, One as _, Zero as _};
+                    $fwd
+                }
+                #[inline(always)]
+                #[allow(unused_imports)]
+                fn apply_fused(&self, $x: T) -> T {
+                    use $crate::vmath::fused::*;
                     use num_traits::{Float as _, One as _, Zero as _};
                     $fwd
                 }
@@ -107,18 +121,18 @@ macro_rules! unary_op {
 
 pub(crate) use unary_op;
 
-unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| x.vexp(), |g, y| g * y, graph: |g, y| g * y);
+unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| vexp(x), |g, y| g * y, graph: |g, y| g * y);
 unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x, graph: |g, x| g / x);
 unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
 unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos(), graph: |g, x| g * x.cos());
 unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()), graph: |g, x| -(g * x.sin()));
-unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| x.vtanh(), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
+unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| vtanh(x), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
 unary_op!(
     sigmoid,
     SigmoidBackward,
     "SigmoidBackward0",
     save: output,
-    |x| x.vsigmoid(),
+    |x| vsigmoid(x),
     |g, y| g * y * (T::one() - y),
     graph: |g, y| g * y.clone() * (1.0 - y)
 );
@@ -159,9 +173,9 @@ unary_op!(
     SiluBackward,
     "SiluBackward0",
     save: input,
-    |x| x / (T::one() + (-x).vexp()),
+    |x| x / (T::one() + vexp(-x)),
     |g, x| {
-        let s = x.vsigmoid();
+        let s = vsigmoid(x);
         g * s * (T::one() + x * (T::one() - s))
     },
     graph: |g, x| {
@@ -175,11 +189,10 @@ unary_op!(
     "GeluBackward0",
     save: input,
     // exact (erf) form, PyTorch's default approximate='none'
-    // x Phi(x), with Phi's lower tail kept (`vmath::phi_f32`).
-    |x| x * x.vphi(),
+    // x Phi(x), with Phi's lower tail kept (`vmath::phi_pdf_f32`).
+    |x| x * vphi(x),
     |g, x| {
-        let cdf = x.vphi();
-        let pdf = (-(x * x) * c::<T>(0.5)).vexp() * c::<T>(0.3989422804014327);
+        let (cdf, pdf) = vphi_pdf(x);
         g * (cdf + x * pdf)
     },
     graph: |g, x| {
@@ -196,13 +209,13 @@ unary_op!(
     |x| {
         let k = c::<T>(0.7978845608028654);
         // (1 + tanh(u)) / 2 as sigmoid(2u): no cancellation for negative x.
-        x * (c::<T>(2.0) * k * (x + c::<T>(0.044715) * x * x * x)).vsigmoid()
+        x * vsigmoid(c::<T>(2.0) * k * (x + c::<T>(0.044715) * x * x * x))
     },
     |g, x| {
         let k = c::<T>(0.7978845608028654);
         let inner = k * (x + c::<T>(0.044715) * x * x * x);
         // s = (1 + tanh(inner)) / 2 = sigmoid(2 inner), and (1 - tanh^2) / 2 = 2 s (1 - s).
-        let s = (c::<T>(2.0) * inner).vsigmoid();
+        let s = vsigmoid(c::<T>(2.0) * inner);
         let dinner = k * (T::one() + c::<T>(3.0 * 0.044715) * x * x);
         g * (s + c::<T>(2.0) * x * s * (T::one() - s) * dinner)
     },

@@ -87,7 +87,7 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
             let row = &mut tile[r * wp..r * wp + w];
             k = pb.prepare(row, b, i0 + r, j0);
             // k > 0, so the max of the raw scores times k is the max of the logits.
-            let mx = max_body(row) * k;
+            let mx = max_body::<f32, true>(row) * k;
             m_new[r] = if mx > m[r] { mx } else { m[r] };
             if m_new[r] == f32::NEG_INFINITY && row.iter().any(|x| x.is_nan()) {
                 m_new[r] = super::nan_row_max();
