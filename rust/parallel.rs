@@ -94,6 +94,24 @@ pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     }
 }
 
+/// `f(index, chunk)` for the consecutive `chunk`-long pieces of `data` (the last may be
+/// shorter), under `for_each_part`: the elementwise kernels' split, so that the caller spins
+/// rather than sleeps and a helper that wakes late finds the work already done.
+pub fn for_each_chunk_mut<U: Send>(data: &mut [U], chunk: usize, f: &(dyn Fn(usize, &mut [U]) + Sync)) {
+    struct Base<U>(*mut U);
+    // SAFETY: each part below touches only its own chunk of the slice.
+    unsafe impl<U: Send> Sync for Base<U> {}
+    let (n, chunk) = (data.len(), chunk.max(1));
+    let base = Base(data.as_mut_ptr());
+    for_each_part(n.div_ceil(chunk), &|p| {
+        let start = p * chunk;
+        let base = &base;
+        // SAFETY: parts are disjoint ranges inside `data`, which this call borrows mutably.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.0.add(start), chunk.min(n - start)) };
+        f(p, piece);
+    });
+}
+
 /// How long a helper keeps looking for work after its parts: the next op of a training or
 /// inference loop comes within this, and finds it awake instead of asleep.
 const LINGER: Duration = Duration::from_millis(1);

@@ -23,7 +23,7 @@ pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUn
     let spare = &mut out.spare_capacity_mut()[..n];
     let chunk = chunk.max(1);
     if n > GRAIN {
-        spare.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+        crate::parallel::for_each_chunk_mut(spare, chunk, &|i, c| fill(i * chunk, c));
     } else {
         spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     }
