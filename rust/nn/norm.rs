@@ -64,19 +64,19 @@ fn rows_per_task(m: usize) -> usize {
 #[inline(always)]
 fn row_stats_body<T: Float, const FMA: bool>(row: &[T], eps: f64) -> (f64, f64) {
     let m = row.len() as f64;
-    let lanes = |f: &dyn Fn(T) -> f64| -> f64 {
+    let lanes = |f: fn(T, f64) -> f64, mean: f64| -> f64 {
         let mut acc = [0.0f64; 8];
         let chunks = row.chunks_exact(8);
-        let rest: f64 = chunks.remainder().iter().map(|&v| f(v)).sum();
+        let rest: f64 = chunks.remainder().iter().map(|&v| f(v, mean)).sum();
         for c in chunks {
             for k in 0..8 {
-                acc[k] += f(c[k]);
+                acc[k] += f(c[k], mean);
             }
         }
         acc.iter().sum::<f64>() + rest
     };
-    let mean = lanes(&|v| Element::to_f64(v)) / m;
-    let var = lanes(&|v| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean)) / m;
+    let mean = lanes(|v, _| Element::to_f64(v), 0.0) / m;
+    let var = lanes(|v, mean| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean), mean) / m;
     (mean, 1.0 / (var + eps).sqrt())
 }
 
@@ -164,27 +164,33 @@ impl Backward for LayerNormBackward {
 #[allow(clippy::too_many_arguments)]
 fn row_grad_body<T: Float, const FMA: bool>(x: &[T], g: &[T], w: &[T], (mean, rstd): (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) {
     let m = x.len();
+    // Equal lengths and blocks of 8 up front, so the loops carry no bounds checks (with them
+    // this loop stayed scalar).
+    let (g, w, gw, gb, gx) = (&g[..m], &w[..m], &mut gw[..m], &mut gb[..m], &mut gx[..m]);
+    let (xb, xr) = x.as_chunks::<8>();
+    let (gbk, gr) = g.as_chunks::<8>();
+    let (wb, wr) = w.as_chunks::<8>();
+    let (gwb, gwr) = gw.as_chunks_mut::<8>();
+    let (gbb, gbr) = gb.as_chunks_mut::<8>();
     let (mut s1, mut s2) = ([T::zero(); 8], [T::zero(); 8]);
-    let full = m - m % 8;
-    for c in (0..full).step_by(8) {
+    for ((((xc, gc), wc), gwc), gbc) in xb.iter().zip(gbk).zip(wb).zip(gwb.iter_mut()).zip(gbb.iter_mut()) {
         for k in 0..8 {
-            let i = c + k;
-            let xhat = (x[i] - mean) * rstd;
-            let dxhat = g[i] * w[i];
+            let xhat = (xc[k] - mean) * rstd;
+            let dxhat = gc[k] * wc[k];
             s1[k] += dxhat;
             s2[k] += dxhat * xhat;
-            gw[i] += g[i] * xhat;
-            gb[i] += g[i];
+            gwc[k] += gc[k] * xhat;
+            gbc[k] += gc[k];
         }
     }
     let (mut t1, mut t2) = (T::zero(), T::zero());
-    for i in full..m {
-        let xhat = (x[i] - mean) * rstd;
-        let dxhat = g[i] * w[i];
+    for ((((&xv, &gv), &wv), gwv), gbv) in xr.iter().zip(gr).zip(wr).zip(gwr.iter_mut()).zip(gbr.iter_mut()) {
+        let xhat = (xv - mean) * rstd;
+        let dxhat = gv * wv;
         t1 += dxhat;
         t2 += dxhat * xhat;
-        gw[i] += g[i] * xhat;
-        gb[i] += g[i];
+        *gwv += gv * xhat;
+        *gbv += gv;
     }
     for k in 0..8 {
         t1 += s1[k];
