@@ -256,7 +256,7 @@ fn poly_split<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
     let x2 = x * x;
     let (mut even, mut odd) = (0.0f32, 0.0f32);
     for (i, &k) in c.iter().enumerate() {
-        let even_power = (N - 1 - i) % 2 == 0;
+        let even_power = (N - 1 - i).is_multiple_of(2);
         let chain = if even_power { &mut even } else { &mut odd };
         *chain = if i < 2 { k } else { madd::<FMA>(*chain, x2, k) };
     }
