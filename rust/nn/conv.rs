@@ -4,8 +4,8 @@
 //! Every call is described by one 3-D geometry (`Geom`): a 2-D convolution is a 3-D one of
 //! depth 1 and a 1-D one has height 1, as PyTorch itself runs conv1d as conv2d. Forward unfolds
 //! each image into a (C*kD*kH*kW, oD*oH*oW) column matrix and multiplies the weight, viewed as
-//! (O, C/groups*kD*kH*kW), by it (`conv_kernels.rs`). The columns are kept for backward when the
-//! weight needs a gradient, so backward never unfolds again:
+//! (O, C/groups*kD*kH*kW), by it (`conv_kernels.rs`). Backward keeps the input, not the columns
+//! (kH*kW times larger, for the whole step), and unfolds each image again:
 //!
 //! * grad_weight = sum over images of grad_out @ cols^T (per-image partials added in index order,
 //!   so the result does not depend on the thread count),
@@ -22,7 +22,7 @@ use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
 use super::conv_grad::{conv_part, Part};
-use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
+use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
 
 /// stride, padding, dilation and groups as the caller gave them, one entry per spatial dim
 /// (1, 2 or 3 of them); `conv` validates them.
@@ -226,40 +226,27 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
     let g = geometry(&op, x, w, b, a)?;
     let mut inputs = vec![x, w];
     inputs.extend(b);
-    let keep_cols = needs_record(&inputs) && w.requires_grad();
+    let keep_input = needs_record(&inputs) && w.requires_grad();
     with_float!(x.dtype(), op, T => {
-        let (out, cols) = x.with_view::<T, _>(|v| conv_forward::<T>(&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()).as_deref(), &g, keep_cols && !g.pointwise()));
+        let (out, _) = x.with_view::<T, _>(|v| conv_forward::<T>(&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()).as_deref(), &g, false));
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
         record(out, &inputs, || {
-            // The input is kept beside its columns for a backward that records (create_graph):
-            // it shares the input's storage, so costs no copy.
-            let (cols, input) = match (keep_cols, cols) {
-                (false, _) => (None, None),
-                (true, Some(c)) => (Some(Columns::Owned(c)), Some(Saved::new(x)?)),
-                (true, None) => (Some(Columns::Input), Some(Saved::new(x)?)),
-            };
+            // The input shares its storage, so keeping it costs no copy.
+            let input = if keep_input { Some(Saved::new(x)?) } else { None };
             let weight = if x.requires_grad() { Some(Saved::new(w)?) } else { None };
-            Ok(Box::new(ConvBackward::<T> { g, cols, input, weight, has_bias: b.is_some() }))
+            Ok(Box::new(ConvBackward::<T> { g, input, weight, has_bias: b.is_some(), dtype: std::marker::PhantomData }))
         })
     })
-}
-
-/// Where backward finds the column matrices.
-enum Columns<T> {
-    Owned(Vec<T>),
-    /// A pointwise convolution's columns are its input.
-    Input,
 }
 
 struct ConvBackward<T> {
     g: Geom,
     /// Present when the weight needs a gradient.
-    cols: Option<Columns<T>>,
-    /// Present when the weight needs a gradient.
     input: Option<Saved>,
     /// Present when the input needs a gradient.
     weight: Option<Saved>,
     has_bias: bool,
+    dtype: std::marker::PhantomData<fn() -> T>,
 }
 
 /// Runs `f` on the gradient's elements as a contiguous slice of T.
@@ -288,22 +275,25 @@ impl<T: Float> Backward for ConvBackward<T> {
             (Some(w), true) => Some(w.get()?.to_vec::<T>()),
             _ => None,
         };
-        // Copied before the gradient is locked: the two may share storage.
-        let input_cols = match (&self.cols, &self.input, need(1)) {
-            (Some(Columns::Input), Some(x), true) => Some(x.get()?.to_vec::<T>()),
+        let input = match (&self.input, need(1)) {
+            (Some(x), true) => Some(x.get()?),
             _ => None,
         };
-        let cols: Option<&[T]> = match (&self.cols, &input_cols) {
-            (_, Some(x)) => Some(x),
-            (Some(Columns::Owned(c)), _) if need(1) => Some(c),
-            _ => None,
+        let run = |xs: Option<&[T]>| {
+            with_grad::<T, _>(grad, |gs| {
+                let gx = weight.map(|w| Tensor::from_vec_unchecked(grad_input(gs, &w, &g), &g.input_shape()));
+                let gw = xs.map(|xs| Tensor::from_vec_unchecked(grad_weight(gs, ColumnSource::Input(xs), &g), &g.weight_shape()));
+                let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.o, g.len()), &[g.o]));
+                vec![gx, gw, gb]
+            })
         };
-        let mut out = with_grad::<T, _>(grad, |gs| {
-            let gx = weight.map(|w| Tensor::from_vec_unchecked(grad_input(gs, &w, &g), &g.input_shape()));
-            let gw = cols.map(|c| Tensor::from_vec_unchecked(grad_weight(gs, c, &g), &g.weight_shape()));
-            let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.o, g.len()), &[g.o]));
-            vec![gx, gw, gb]
-        });
+        // The input is read in place, unless it shares the gradient's storage: then it is
+        // copied, so that only one read lock is held at a time.
+        let mut out = match &input {
+            Some(x) if x.shares_storage(grad) => run(Some(&x.to_vec::<T>())),
+            Some(x) => x.with_view::<T, _>(|v| run(Some(&v.contiguous()))),
+            None => run(None),
+        };
         if !self.has_bias {
             out.pop();
         }

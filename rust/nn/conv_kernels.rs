@@ -171,22 +171,44 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
 /// share one partial. The split depends on the shapes only, never on the thread count.
 const PARTIAL_BUDGET: usize = 1 << 22;
 
+/// Where `grad_weight` finds each image's column matrix.
+#[derive(Clone, Copy)]
+pub(super) enum ColumnSource<'a, T> {
+    /// Every image's columns, (N, rows, L).
+    Columns(&'a [T]),
+    /// The input, (N, C, *in): each image is unfolded again when its turn comes, into a
+    /// buffer of one image's columns. The convolution's backward takes this form: keeping all
+    /// columns from forward held kH*kW times the input for the whole step (PyTorch keeps none).
+    Input(&'a [T]),
+}
+
 /// grad_weight = sum_i grad_out_i @ cols_i^T: partials over fixed runs of images, added in
 /// index order.
-pub(super) fn grad_weight<T: Float>(gs: &[T], cols: &[T], g: &Geom) -> Vec<T> {
-    let (l, rg, og, rows) = (g.len(), g.group_rows(), g.o / g.groups, g.rows());
+pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom) -> Vec<T> {
+    let (l, rg, og, rows, vol) = (g.len(), g.group_rows(), g.o / g.groups, g.rows(), g.c * g.volume());
     let size = g.o * rg;
     let parts = g.n.min((PARTIAL_BUDGET / size.max(1)).max(1)).max(1);
     let per = g.n.div_ceil(parts).max(1);
     let par = if parts < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
+    let unfold = matches!(src, ColumnSource::Input(_)) && !g.pointwise();
     let partial = |p: usize| {
         let mut acc = vec![T::from_f64(0.0); size];
+        let mut buf = scratch::<T>(if unfold { rows * l } else { 0 });
         for i in p * per..((p + 1) * per).min(g.n) {
+            let cols: &[T] = match src {
+                ColumnSource::Columns(c) => &c[i * rows * l..(i + 1) * rows * l],
+                ColumnSource::Input(x) if unfold => {
+                    im2col(&x[i * vol..(i + 1) * vol], g, &mut buf);
+                    // SAFETY: im2col wrote every element.
+                    unsafe { assume_init(&buf) }
+                }
+                ColumnSource::Input(x) => &x[i * vol..(i + 1) * vol],
+            };
             for gi in 0..g.groups {
                 // SAFETY: acc is (O, rg); grad_out of image i is (O, L); its columns (rows, L)
                 // read transposed are (L, rg) with strides (1, L).
                 unsafe {
-                    gemm_into(acc.as_mut_ptr().add(gi * og * rg), rg, (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (cols.as_ptr().add(i * rows * l + gi * rg * l), 1, l), (og, l, rg), true, par);
+                    gemm_into(acc.as_mut_ptr().add(gi * og * rg), rg, (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (cols.as_ptr().add(gi * rg * l), 1, l), (og, l, rg), true, par);
                 }
             }
         }

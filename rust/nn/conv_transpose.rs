@@ -19,7 +19,7 @@ use crate::with_float;
 
 use super::conv::{bias_grad, by, check_common, triple, with_grad, Geom};
 use super::conv_grad::{conv_part, Part};
-use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight, unfold_all};
+use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight, unfold_all, ColumnSource};
 
 /// stride, padding, output_padding, dilation and groups as the caller gave them, one entry per
 /// spatial dim; `conv_transpose` validates them.
@@ -149,7 +149,7 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
             };
             let gw = input.as_ref().zip(cols).map(|(x, c)| {
                 // The weight's layout is the convolution's: (C_in, C_out / groups, *k).
-                Tensor::from_vec_unchecked(grad_weight(x, &c, &g), &g.weight_shape())
+                Tensor::from_vec_unchecked(grad_weight(x, ColumnSource::Columns(&c), &g), &g.weight_shape())
             });
             let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.c, g.volume()), &[g.c]));
             vec![gx, gw, gb]
