@@ -57,12 +57,31 @@ unsafe impl<T> Sync for Mat<T> {}
 /// Every pointer must address a matrix of the given size and strides; dst must not overlap
 /// lhs or rhs, and no two of its elements may share memory.
 pub unsafe fn gemm<T: Element>(dst: Mat<T>, lhs: Mat<T>, rhs: Mat<T>, (m, k, n): (usize, usize, usize), accumulate: bool, threads: usize) {
+    let long = m.max(n);
+    let parts = if m.saturating_mul(n).saturating_mul(k) < SPLIT_MIN_MACS { 1 } else { threads.min(long / MIN_SLAB).max(1) };
+    split(dst, lhs, rhs, (m, k, n), accumulate, parts);
+}
+
+/// As `gemm`, cut into blocks of `block` rows or columns (along the longer side) whatever the
+/// thread count, so that every element's bits depend on the shapes alone: the crate's kernels
+/// differ with a product's size, and slabs cut per thread rounded differently at 1 and 2
+/// threads.
+///
+/// # Safety
+/// As `gemm`.
+pub unsafe fn gemm_fixed_blocks<T: Element>(dst: Mat<T>, lhs: Mat<T>, rhs: Mat<T>, (m, k, n): (usize, usize, usize), accumulate: bool, block: usize) {
+    let parts = if m.saturating_mul(n).saturating_mul(k) < SPLIT_MIN_MACS { 1 } else { m.max(n).div_ceil(block.max(MIN_SLAB)) };
+    split(dst, lhs, rhs, (m, k, n), accumulate, parts);
+}
+
+/// The product as `parts` slabs of dst's rows (or columns, when it is wider than tall), each
+/// single-threaded, under `parallel::for_each_part`.
+unsafe fn split<T: Element>(dst: Mat<T>, lhs: Mat<T>, rhs: Mat<T>, (m, k, n): (usize, usize, usize), accumulate: bool, parts: usize) {
     if m == 0 || n == 0 {
         return;
     }
     let along_m = m >= n;
     let long = if along_m { m } else { n };
-    let parts = if m.saturating_mul(n).saturating_mul(k) < SPLIT_MIN_MACS { 1 } else { threads.min(long / MIN_SLAB).max(1) };
     let slab = |p: usize| {
         let (lo, hi) = (long * p / parts, long * (p + 1) / parts);
         // SAFETY: (the caller's contract) slabs are disjoint row (or column) ranges of dst.
