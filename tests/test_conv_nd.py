@@ -215,6 +215,14 @@ for n in (1, 3, 8):
         t.backward(fg.tensor(r.normal(size=tuple(t.shape)).astype(np.float32)))
         for a in (y.detach().numpy(), t.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
             h.update(a.tobytes())
+# Small feature maps, many channels: the whole batch in one product, cut into fixed blocks.
+for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8)):
+    x = fg.tensor(r.normal(size=(n, c, s, s)).astype(np.float32), requires_grad=True)
+    w = fg.tensor(r.normal(size=(o, c, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
+    for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
+        h.update(a.tobytes())
 print(h.hexdigest())
 """
 

@@ -13,6 +13,7 @@
 //! * grad_bias = grad_out summed over everything but the channel.
 //!
 //! A 1x1 convolution with stride 1 and no padding needs no unfolding: its columns are the input.
+//! Small feature maps multiply the whole batch at once (`conv_batched.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
 
 use crate::autograd::{needs_record, record, Backward, Saved};
@@ -21,6 +22,7 @@ use crate::error::Result;
 use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
+use super::conv_batched;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
 
@@ -228,7 +230,10 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
     inputs.extend(b);
     let keep_input = needs_record(&inputs) && w.requires_grad();
     with_float!(x.dtype(), op, T => {
-        let (out, _) = x.with_view::<T, _>(|v| conv_forward::<T>(&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()).as_deref(), &g, false));
+        let out = x.with_view::<T, _>(|v| {
+            let (xs, wv, bv) = (&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()));
+            if conv_batched::applies(&g) { conv_batched::forward(xs, wv, bv.as_deref(), &g) } else { conv_forward::<T>(xs, wv, bv.as_deref(), &g, false).0 }
+        });
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
         record(out, &inputs, || {
             // The input shares its storage, so keeping it costs no copy.
@@ -281,8 +286,13 @@ impl<T: Float> Backward for ConvBackward<T> {
         };
         let run = |xs: Option<&[T]>| {
             with_grad::<T, _>(grad, |gs| {
-                let gx = weight.map(|w| Tensor::from_vec_unchecked(grad_input(gs, &w, &g), &g.input_shape()));
-                let gw = xs.map(|xs| Tensor::from_vec_unchecked(grad_weight(gs, ColumnSource::Input(xs), &g), &g.weight_shape()));
+                let (gx, gw) = if conv_batched::applies(&g) {
+                    conv_batched::backward(gs, weight.as_deref(), xs, &g)
+                } else {
+                    (weight.as_ref().map(|w| grad_input(gs, w, &g)), xs.map(|xs| grad_weight(gs, ColumnSource::Input(xs), &g)))
+                };
+                let gx = gx.map(|v| Tensor::from_vec_unchecked(v, &g.input_shape()));
+                let gw = gw.map(|v| Tensor::from_vec_unchecked(v, &g.weight_shape()));
                 let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.o, g.len()), &[g.o]));
                 vec![gx, gw, gb]
             })

@@ -5,6 +5,7 @@ pub mod attention;
 mod attention_kernel;
 pub mod batch_norm;
 pub mod conv;
+mod conv_batched;
 pub mod conv_fold;
 mod conv_grad;
 mod conv_kernels;
