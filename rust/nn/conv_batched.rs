@@ -21,10 +21,12 @@ use crate::tensor::Float;
 use super::conv::Geom;
 use super::im2col::{col2im, im2col};
 
-/// Output positions per image up to which the batch is multiplied at once (ResNet-18 at 64 x 64
-/// inputs: its stages 2 to 4, 64, 16 and 4 positions; at stage 1's 256 the per-image products
-/// were faster, 15 vs 21 ms for its convolution's step).
-const MAX_LEN: usize = 64;
+/// Output positions per image up to which the batch is multiplied at once. Measured on one
+/// 3x3 convolution's forward+backward, batch 16 (per image -> batched, ms, 1 / 2 threads):
+/// 4 positions (512 channels) 46 -> 22 / 26 -> 16; 36 (128) 11.3 -> 9.2 / 10.9 -> 7.0;
+/// 16 (256) 17.7 -> 15.4 / 9.8 -> 10.1; 64 (128) 14.5 -> 15.2 / 8.0 -> 10.3, where the
+/// per-image products, run on both threads one image each, are already wide enough.
+const MAX_LEN: usize = 36;
 /// The batch's column matrix at most this many elements (64 MiB of float32).
 const MAX_COLUMNS: usize = 1 << 24;
 
