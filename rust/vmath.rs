@@ -27,6 +27,8 @@ use crate::tensor::Float;
 /// `fused` instead, so the same row compiles to both (see `unary_op!`).
 pub trait VMath: Float {
     fn exp_as<const FMA: bool>(self) -> Self;
+    /// e^x for x <= 0 (or NaN), a few instructions fewer per lane: softmax's e^(x - max).
+    fn exp_nonpositive_as<const FMA: bool>(self) -> Self;
     fn tanh_as<const FMA: bool>(self) -> Self;
     /// 1 / (1 + e^-x); float32 gives 0 below about -87.3 (PyTorch's vectorised sigmoid does too).
     fn sigmoid_as<const FMA: bool>(self) -> Self;
@@ -101,6 +103,10 @@ impl VMath for f64 {
         self.exp()
     }
     #[inline(always)]
+    fn exp_nonpositive_as<const FMA: bool>(self) -> f64 {
+        self.exp()
+    }
+    #[inline(always)]
     fn tanh_as<const FMA: bool>(self) -> f64 {
         self.tanh()
     }
@@ -130,6 +136,10 @@ impl VMath for f32 {
     #[inline(always)]
     fn exp_as<const FMA: bool>(self) -> f32 {
         exp_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn exp_nonpositive_as<const FMA: bool>(self) -> f32 {
+        exp_nonpositive_f32::<FMA>(self)
     }
     #[inline(always)]
     fn tanh_as<const FMA: bool>(self) -> f32 {
@@ -177,9 +187,10 @@ pub fn exp_f32<const FMA: bool>(x: f32) -> f32 {
 }
 
 /// e^x for x <= 0 (or NaN): `exp_f32` with 2^n as one factor (n >= -126 is a normal float) and
-/// no overflow select. Phi's Gaussian e^(-x^2 / 2), a few instructions fewer per lane.
+/// no overflow select. Phi's Gaussian e^(-x^2 / 2) and softmax's e^(x - max), a few
+/// instructions fewer per lane.
 #[inline(always)]
-fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
+pub fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
     // Written so a NaN passes (f32::max would turn it into EXP_LO).
     let (er, n) = exp_reduced::<FMA>(if x < EXP_LO { EXP_LO } else { x });
     let e = er * pow2(n);

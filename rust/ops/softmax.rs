@@ -28,21 +28,24 @@ fn rows<T: VMath>(x: &[T], n: usize, log: bool) -> Vec<T> {
 fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
     // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch: a
     // +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
-    let pick = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
-    let mut lanes = [T::neg_infinity(); 8];
-    let chunks = row.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
+    // The plain maximum and, apart, whether any lane saw a NaN: one select that also looked for
+    // NaN compiled to 4-lane blends.
+    let (mut lanes, mut nan) = ([T::neg_infinity(); 8], [false; 8]);
+    let (blocks, rest) = row.as_chunks::<8>();
+    for c in blocks {
         for k in 0..8 {
-            lanes[k] = pick(lanes[k], c[k]);
+            lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
+            nan[k] |= c[k].is_nan();
         }
     }
+    let pick = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
     let m = rest.iter().fold(lanes.into_iter().fold(T::neg_infinity(), pick), |a, &b| pick(a, b));
+    let m = if nan.contains(&true) { T::nan() } else { m };
     // Simple passes, each of which vectorises (one loop doing exp, sum and write did not):
     // exp into the output, its sum in lanes, then the scale (or, for log_softmax, the output
     // replaced by x - max - log(sum)).
     for (oi, &v) in o.iter_mut().zip(row) {
-        oi.write((v - m).exp_as::<FMA>());
+        oi.write((v - m).exp_nonpositive_as::<FMA>());
     }
     // SAFETY: every element of `o` was written just above.
     let e: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
