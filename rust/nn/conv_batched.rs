@@ -13,12 +13,11 @@
 //! Only for one group, more than one image and outputs of at most `MAX_LEN` positions, and only
 //! while the batch's columns stay under `MAX_COLUMNS` elements; `conv_kernels` does the rest.
 
-use std::mem::MaybeUninit;
-
 use crate::ops::gemm::{gemm_fixed_blocks, Mat};
 use crate::tensor::Float;
 
 use super::conv::Geom;
+use super::conv_kernels::{assume_init, scratch};
 use super::im2col::{col2im, im2col};
 
 /// Output positions per image up to which the batch is multiplied at once. Measured on one
@@ -40,9 +39,7 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
     let (rows, l, vol) = (g.rows(), g.len(), g.c * g.volume());
     let nl = g.n * l;
     let mut cols: Vec<T> = Vec::with_capacity(rows * nl);
-    let mut one: Vec<MaybeUninit<T>> = Vec::with_capacity(if g.pointwise() { 0 } else { rows * l });
-    // SAFETY: MaybeUninit needs no initialisation.
-    unsafe { one.set_len(one.capacity()) };
+    let mut one = scratch::<T>(if g.pointwise() { 0 } else { rows * l });
     let all = &mut cols.spare_capacity_mut()[..rows * nl];
     for i in 0..g.n {
         let x_i = &xs[i * vol..(i + 1) * vol];
@@ -51,7 +48,7 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
         } else {
             im2col(x_i, g, &mut one);
             // SAFETY: im2col wrote every element.
-            unsafe { std::slice::from_raw_parts(one.as_ptr() as *const T, one.len()) }
+            unsafe { assume_init(&one) }
         };
         for (r, src) in c_i.chunks_exact(l).enumerate() {
             for (d, &v) in all[r * nl + i * l..][..l].iter_mut().zip(src) {

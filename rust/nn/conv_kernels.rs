@@ -33,7 +33,7 @@ fn gemm_threads(g: &Geom) -> usize {
 }
 
 /// An uninitialised scratch buffer (every user writes before reading).
-fn scratch<T>(n: usize) -> Vec<MaybeUninit<T>> {
+pub(super) fn scratch<T>(n: usize) -> Vec<MaybeUninit<T>> {
     let mut v = Vec::with_capacity(n);
     // SAFETY: MaybeUninit needs no initialisation.
     unsafe { v.set_len(n) };
@@ -44,7 +44,7 @@ fn scratch<T>(n: usize) -> Vec<MaybeUninit<T>> {
 ///
 /// # Safety
 /// Every element of `s` must have been written.
-unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
+pub(super) unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
     std::slice::from_raw_parts(s.as_ptr() as *const T, s.len())
 }
 
