@@ -12,6 +12,7 @@ use crate::ops::kernel::sum_slice;
 use crate::tensor::{hint_huge_pages, Element, Float};
 
 use super::conv::Geom;
+use super::conv_packed;
 use super::im2col::{col2im, im2col};
 
 /// A matrix operand: pointer and (row, column) strides in elements.
@@ -122,6 +123,26 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
         } else {
             out_sp.chunks_mut(ol1).zip(cols_sp.chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
         }
+    } else if conv_packed::applies::<T>(g) {
+        let (xs, wv) = (conv_packed::f32s(xs), conv_packed::f32s(wv));
+        let packed = |i: usize, out_i: &mut [MaybeUninit<T>], u: &mut conv_packed::Unfolded| {
+            if let Some(bv) = bv {
+                for (row, &bo) in out_i.chunks_mut(l.max(1)).zip(bv) {
+                    row.iter_mut().for_each(|v| {
+                        v.write(bo);
+                    });
+                }
+            }
+            // SAFETY: out_i is this image's (O, L) block, borrowed mutably; with no bias the
+            // product only writes it.
+            unsafe { conv_packed::forward(&xs[i * vol..(i + 1) * vol], wv, g, out_i.as_mut_ptr() as *mut f32, bv.is_some(), par, u) }
+        };
+        if g.batch_parallel() {
+            out_sp.par_chunks_mut(ol1).enumerate().for_each_init(conv_packed::Unfolded::new, |u, (i, o)| packed(i, o, u));
+        } else {
+            let mut u = conv_packed::Unfolded::new();
+            out_sp.chunks_mut(ol1).enumerate().for_each(|(i, o)| packed(i, o, &mut u));
+        }
     } else {
         per_image(g, out_sp, ol1, if unfold { rows * l } else { 0 }, image);
     }
@@ -151,11 +172,17 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
     }
     let image = |i: usize, gx_i: &mut [T], dcols: &mut [MaybeUninit<T>]| {
         let dst = if g.pointwise() { gx_i.as_mut_ptr() } else { dcols.as_mut_ptr() as *mut T };
-        for gi in 0..g.groups {
+        if conv_packed::applies::<T>(g) {
+            let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);
+            // SAFETY: dst is this image's gradient or its own scratch, (rows, L) either way.
+            unsafe { conv_packed::grad_columns(gout, conv_packed::f32s(w), g, dst as *mut f32, par) };
+        } else {
+            for gi in 0..g.groups {
             // SAFETY: dst is (rows, L); the weight viewed transposed is (rg, og) with strides
             // (1, rg); grad_out of image i is (O, L). gemm writes every dst element.
-            unsafe {
-                gemm_into(dst.add(gi * rg * l), l, (w.as_ptr().add(gi * og * rg), 1, rg), (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (rg, og, l), false, par);
+                unsafe {
+                    gemm_into(dst.add(gi * rg * l), l, (w.as_ptr().add(gi * og * rg), 1, rg), (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (rg, og, l), false, par);
+                }
             }
         }
         if !g.pointwise() {
@@ -191,6 +218,8 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
     let per = g.n.div_ceil(parts).max(1);
     let par = if parts < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
     let unfold = matches!(src, ColumnSource::Input(_)) && !g.pointwise();
+    // The packed products sum into the gradient transposed, (rows, O); see the end.
+    let packed = conv_packed::applies::<T>(g);
     let partial = |p: usize| {
         let mut acc = vec![T::from_f64(0.0); size];
         let mut buf = scratch::<T>(if unfold { rows * l } else { 0 });
@@ -204,6 +233,11 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
                 }
                 ColumnSource::Input(x) => &x[i * vol..(i + 1) * vol],
             };
+            if packed {
+                let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);
+                conv_packed::add_grad_weight_t(gout, conv_packed::f32s(cols), g, as_f32s_mut(&mut acc), par);
+                continue;
+            }
             for gi in 0..g.groups {
                 // SAFETY: acc is (O, rg); grad_out of image i is (O, L); its columns (rows, L)
                 // read transposed are (L, rg) with strides (1, L).
@@ -220,7 +254,19 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
     for p in iter {
         total.iter_mut().zip(&p).for_each(|(t, &v)| *t += v);
     }
+    if packed {
+        // (rows, O) back to the weight's (O, rows).
+        return (0..size).map(|j| total[(j % rg) * g.o + j / rg]).collect();
+    }
     total
+}
+
+/// `v` as float32 (T is float32 wherever `conv_packed::applies` said yes).
+fn as_f32s_mut<T: Float>(v: &mut [T]) -> &mut [f32] {
+    let n = v.len();
+    let p = conv_packed::f32s(v).as_ptr() as *mut f32;
+    // SAFETY: the same elements, borrowed mutably through `v` for the result's lifetime.
+    unsafe { std::slice::from_raw_parts_mut(p, n) }
 }
 
 /// out[ch] = sum over images (in order) and positions of x[i, ch]: a bias gradient.

@@ -27,31 +27,34 @@ fn fill<T: Copy>(s: &mut [MaybeUninit<T>], v: T) {
 /// Unfolds one (C, D, H, W) image into its (C*kD*kH*kW, oD*oH*oW) column matrix, writing every
 /// element.
 pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
-    let (l, plane, out_plane, zero) = (g.len(), g.h * g.w, g.oh * g.ow, T::from_f64(0.0));
-    for c in 0..g.c {
-        let volume = &x[c * g.volume()..(c + 1) * g.volume()];
-        for kz in 0..g.kd {
-            let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
-            for ki in 0..g.kh {
-                for kj in 0..g.kw {
-                    let row = &mut cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
-                    let tap = Tap::new(g, ki, kj);
-                    for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
-                        if oz < dlo || oz >= dhi {
-                            fill(block, zero);
-                        } else {
-                            let iz = oz * g.sd + kz * g.dd - g.pd;
-                            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, &tap, block);
-                        }
-                    }
-                }
-            }
+    let l = g.len();
+    if l == 0 {
+        return;
+    }
+    for (r, row) in cols.chunks_mut(l).take(g.rows()).enumerate() {
+        unfold_row(x, g, r, row);
+    }
+}
+
+/// Row `r` of one image's column matrix (see the module docs), all oD*oH*oW of it.
+pub(super) fn unfold_row<T: Float>(x: &[T], g: &Geom, r: usize, row: &mut [MaybeUninit<T>]) {
+    let (plane, out_plane, zero) = (g.h * g.w, g.oh * g.ow, T::from_f64(0.0));
+    let (kj, ki, kz, c) = (r % g.kw, r / g.kw % g.kh, r / (g.kw * g.kh) % g.kd, r / (g.kw * g.kh * g.kd));
+    let volume = &x[c * g.volume()..(c + 1) * g.volume()];
+    let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
+    let tap = Tap::new(g, ki, kj);
+    for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
+        if oz < dlo || oz >= dhi {
+            fill(block, zero);
+        } else {
+            let iz = oz * g.sd + kz * g.dd - g.pd;
+            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, &tap, block);
         }
     }
 }
 
 /// One in-plane kernel tap (ki, kj): the output rows [hlo, hhi) and columns [wlo, whi) that
-/// read inside the input plane. Computed once per tap, not once per depth slice: small 3-D
+/// read inside the input plane. Computed once per row, not once per depth slice: small 3-D
 /// volumes have many slices of few elements, where the divisions would dominate.
 struct Tap {
     ki: usize,

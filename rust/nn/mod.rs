@@ -9,6 +9,7 @@ mod conv_batched;
 pub mod conv_fold;
 mod conv_grad;
 mod conv_kernels;
+mod conv_packed;
 #[cfg(test)]
 mod conv_tests;
 pub mod conv_transpose;

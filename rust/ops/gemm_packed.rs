@@ -84,6 +84,36 @@ impl PackedRhs {
         Some(PackedRhs { panels, k, n })
     }
 
+    /// An empty operand, for `pack_rows` to fill (None when the CPU lacks AVX2 or FMA).
+    pub fn empty() -> Option<PackedRhs> {
+        usable().then(|| PackedRhs { panels: Vec::new(), k: 0, n: 0 })
+    }
+
+    /// Repacks as the (k, n) matrix whose row kk `row(kk, buf)` writes into `buf` (all n
+    /// values), keeping the allocation: a convolution unfolds its column matrix row by row
+    /// straight into panels, with no column matrix to pack afterwards.
+    pub fn pack_rows(&mut self, k: usize, n: usize, buf: &mut Vec<f32>, mut row: impl FnMut(usize, &mut [f32])) {
+        let np = n.div_ceil(NR);
+        self.panels.resize(np * k * NR, 0.0);
+        (self.k, self.n) = (k, n);
+        buf.resize(n, 0.0);
+        for kk in 0..k {
+            row(kk, buf);
+            let (whole, tail) = buf.as_chunks::<NR>();
+            for (p, vals) in whole.iter().enumerate() {
+                // A fixed-size copy: two register moves, where a slice copy was a memcpy call.
+                let dst: &mut [f32; NR] = (&mut self.panels[(p * k + kk) * NR..][..NR]).try_into().unwrap();
+                *dst = *vals;
+            }
+            if !tail.is_empty() {
+                let dst = &mut self.panels[(whole.len() * k + kk) * NR..][..NR];
+                dst[..tail.len()].copy_from_slice(tail);
+                // Columns past n (stale from an earlier, wider matrix).
+                dst[tail.len()..].fill(0.0);
+            }
+        }
+    }
+
     /// dst (m, n) [+]= a (m, k) @ B, `a` and `dst` row-major and contiguous, on up to `threads`
     /// threads. See `product`.
     pub fn mm(&self, dst: &mut [f32], a: &[f32], m: usize, accumulate: bool, threads: usize) {
@@ -321,6 +351,23 @@ mod tests {
                     assert!(c.iter().zip(&want).all(|(&x, &w)| x as f64 == w), "{m}x{k}x{n}, b_t {b_t}");
                 }
             }
+        }
+    }
+
+    /// Repacking row by row into a kept allocation: a narrower matrix after a wider one must not
+    /// see the wider one's columns in its last panel.
+    #[test]
+    fn pack_rows_reuses_and_matches_naive() {
+        let Some(mut p) = PackedRhs::empty() else { return };
+        let mut buf = Vec::new();
+        for &(m, k, n) in &[(7, 5, 40), (5, 3, 17), (9, 30, 33), (2, 4, 3)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 11) as f32 - 5.0) * 0.25).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 13 % 7) as f32 - 3.0) * 0.5).collect();
+            p.pack_rows(k, n, &mut buf, |kk, row| row.copy_from_slice(&b[kk * n..(kk + 1) * n]));
+            let mut c = vec![f32::NAN; m * n];
+            p.mm(&mut c, &a, m, false, 1);
+            let want = naive(&a, &b, (m, k, n));
+            assert!(c.iter().zip(&want).all(|(&x, &w)| x as f64 == w), "{m}x{k}x{n}");
         }
     }
 }
