@@ -9,7 +9,6 @@ use crate::nn::conv::with_grad;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use crate::with_float;
 
@@ -88,13 +87,13 @@ fn row_out_body<T: Float, const FMA: bool>(row: &[T], (mean, rstd): (f64, f64), 
     let (mean, rstd) = (T::from_f64(mean), T::from_f64(rstd));
     match (w, b) {
         (Some(w), Some(b)) => o.iter_mut().zip(row).zip(w.iter().zip(b)).for_each(|((o, &v), (&w, &b))| {
-            o.write((v - mean) * rstd * w + b);
+            o.write(madd::<T, FMA>((v - mean) * rstd, w, b));
         }),
         (Some(w), None) => o.iter_mut().zip(row).zip(w).for_each(|((o, &v), &w)| {
             o.write((v - mean) * rstd * w);
         }),
         (None, Some(b)) => o.iter_mut().zip(row).zip(b).for_each(|((o, &v), &b)| {
-            o.write((v - mean) * rstd + b);
+            o.write(madd::<T, FMA>(v - mean, rstd, b));
         }),
         (None, None) => o.iter_mut().zip(row).for_each(|(o, &v)| {
             o.write((v - mean) * rstd);
@@ -107,24 +106,33 @@ crate::multiversion!(row_out_body, row_out_avx2, row_out, Float, (row: &[T], sta
 fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> (Tensor, Vec<f64>, Vec<f64>) {
     let w: Option<Vec<T>> = weight.map(|t| t.to_vec());
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
-    // The input is read in place when contiguous.
-    let (out, stats) = with_grad::<T, _>(x, |data| {
-        let stats: Vec<(f64, f64)> = if m == 0 {
-            Vec::new()
-        } else {
-            data.par_chunks(m).with_min_len(rows_per_task(m)).map(|row| row_stats(row, eps)).collect()
-        };
-        let out = build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
+    let rows = if m == 0 { 0 } else { x.numel() / m };
+    let mut stats: Vec<(f64, f64)> = vec![(0.0, 0.0); rows];
+    let at = StatsPtr(stats.as_mut_ptr());
+    // The input is read in place when contiguous. Each row's statistics and output in one go,
+    // while the row is in L1: the input comes from memory once, not once for the statistics
+    // and again for the output.
+    let out = with_grad::<T, _>(x, |data| {
+        build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
+            let at = &at;
             for (r, orow) in o.chunks_mut(m.max(1)).enumerate() {
                 let row = start / m.max(1) + r;
-                row_out(&data[row * m..(row + 1) * m], stats[row], w.as_deref(), b.as_deref(), orow);
+                let xr = &data[row * m..(row + 1) * m];
+                let st = row_stats(xr, eps);
+                // SAFETY: row < rows, and each row belongs to exactly one chunk.
+                unsafe { *at.0.add(row) = st };
+                row_out(xr, st, w.as_deref(), b.as_deref(), orow);
             }
-        });
-        (out, stats)
+        })
     });
     let (mean, rstd) = stats.into_iter().unzip();
     (Tensor::from_vec_unchecked(out, x.shape()), mean, rstd)
 }
+
+/// The rows' statistics, written by the forward's chunks (each its own rows).
+struct StatsPtr(*mut (f64, f64));
+// SAFETY: chunks write disjoint rows, and the Vec outlives them (see `forward`).
+unsafe impl Sync for StatsPtr {}
 
 struct LayerNormBackward {
     x: Saved,
@@ -178,8 +186,8 @@ fn row_grad_body<T: Float, const FMA: bool>(x: &[T], g: &[T], w: &[T], (mean, rs
             let xhat = (xc[k] - mean) * rstd;
             let dxhat = gc[k] * wc[k];
             s1[k] += dxhat;
-            s2[k] += dxhat * xhat;
-            gwc[k] += gc[k] * xhat;
+            s2[k] = madd::<T, FMA>(dxhat, xhat, s2[k]);
+            gwc[k] = madd::<T, FMA>(gc[k], xhat, gwc[k]);
             gbc[k] += gc[k];
         }
     }
@@ -198,10 +206,20 @@ fn row_grad_body<T: Float, const FMA: bool>(x: &[T], g: &[T], w: &[T], (mean, rs
     }
     let inv_m = T::from_f64(1.0 / m as f64);
     let (a1, a2) = (t1 * inv_m, t2 * inv_m);
+    // dx = rstd (g w - a1 - xhat a2) = (g w) rstd + xhat (-rstd a2) - rstd a1, as two
+    // multiply-adds. Through xhat, not x: folding the mean into the constants would cancel
+    // for rows far from 0.
+    let (c1, c2) = (-(rstd * a2), -(rstd * a1));
     for (((&xv, &gv), &wv), o) in x.iter().zip(g).zip(w).zip(gx.iter_mut()) {
         let xhat = (xv - mean) * rstd;
-        o.write(rstd * (gv * wv - a1 - xhat * a2));
+        o.write(madd::<T, FMA>(gv * wv, rstd, madd::<T, FMA>(xhat, c1, c2)));
     }
+}
+
+/// a * b + c, fused when `FMA` (the AVX2 + FMA copy of a loop; elsewhere mul_add is a libm call).
+#[inline(always)]
+fn madd<T: Float, const FMA: bool>(a: T, b: T, c: T) -> T {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 crate::multiversion!(row_grad_body, row_grad_avx2, row_grad, Float, (x: &[T], g: &[T], w: &[T], stats: (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) -> ());
