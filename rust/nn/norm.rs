@@ -106,7 +106,7 @@ crate::multiversion!(row_out_body, row_out_avx2, row_out, Float, (row: &[T], sta
 fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> (Tensor, Vec<f64>, Vec<f64>) {
     let w: Option<Vec<T>> = weight.map(|t| t.to_vec());
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
-    let rows = if m == 0 { 0 } else { x.numel() / m };
+    let rows = x.numel().checked_div(m).unwrap_or(0);
     let mut stats: Vec<(f64, f64)> = vec![(0.0, 0.0); rows];
     let at = StatsPtr(stats.as_mut_ptr());
     // The input is read in place when contiguous. Each row's statistics and output in one go,
