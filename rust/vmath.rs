@@ -145,9 +145,14 @@ impl VMath for f32 {
     fn tanh_as<const FMA: bool>(self) -> f32 {
         tanh_f32::<FMA>(self)
     }
+    /// Through e = e^-|x| in (0, 1] (the exp for non-positive arguments, no overflow select):
+    /// 1 / (1 + e) above 0, e / (1 + e) below, the mirror image with no cancellation.
     #[inline(always)]
     fn sigmoid_as<const FMA: bool>(self) -> f32 {
-        1.0 / (1.0 + exp_f32::<FMA>(-self))
+        let e = exp_nonpositive_f32::<FMA>(-self.abs());
+        let s = 1.0 / (1.0 + e);
+        // NaN fails the test and e * s carries it.
+        if self >= 0.0 { s } else { e * s }
     }
     #[inline(always)]
     fn erf_as<const FMA: bool>(self) -> f32 {

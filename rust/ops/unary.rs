@@ -173,7 +173,8 @@ unary_op!(
     SiluBackward,
     "SiluBackward0",
     save: input,
-    |x| x / (T::one() + vexp(-x)),
+    // x sigmoid(x), not x / (1 + e^-x): sigmoid exponentiates only -|x| (no overflow select).
+    |x| x * vsigmoid(x),
     |g, x| {
         let s = vsigmoid(x);
         g * s * (T::one() + x * (T::one() - s))
