@@ -21,7 +21,7 @@ use crate::ops::gemm_packed::{self, PackedRhs};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
-use super::im2col::unfold_row;
+use super::im2col::Taps;
 
 /// Whether these products serve a convolution of element type T: float32, one group, and a
 /// CPU with AVX2 and FMA.
@@ -56,9 +56,10 @@ impl Unfolded {
 pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accumulate: bool, threads: usize, u: &mut Unfolded) {
     let (rows, l) = (g.rows(), g.len());
     assert!(w.len() >= g.o * rows, "conv_packed: weight shorter than {} x {rows}", g.o);
+    let taps = Taps::new(g);
     u.panels.pack_rows(rows, l, &mut u.row, |r, buf| {
         // SAFETY: unfold_row writes only initialised values, so `buf` stays initialised.
-        unfold_row(x, g, r, unsafe { &mut *(buf as *mut [f32] as *mut [MaybeUninit<f32>]) })
+        taps.unfold_row(x, g, r, unsafe { &mut *(buf as *mut [f32] as *mut [MaybeUninit<f32>]) })
     });
     // SAFETY: W is (O, rows) row-major (checked above); `out` is the caller's.
     unsafe { u.panels.product(out, l, Mat::rows(w.as_ptr(), rows), g.o, accumulate, threads) }

@@ -31,31 +31,54 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     if l == 0 {
         return;
     }
+    let taps = Taps::new(g);
     for (r, row) in cols.chunks_mut(l).take(g.rows()).enumerate() {
-        unfold_row(x, g, r, row);
+        taps.unfold_row(x, g, r, row);
     }
 }
 
-/// Row `r` of one image's column matrix (see the module docs), all oD*oH*oW of it.
-pub(super) fn unfold_row<T: Float>(x: &[T], g: &Geom, r: usize, row: &mut [MaybeUninit<T>]) {
-    let (plane, out_plane, zero) = (g.h * g.w, g.oh * g.ow, T::from_f64(0.0));
-    let (kj, ki, kz, c) = (r % g.kw, r / g.kw % g.kh, r / (g.kw * g.kh) % g.kd, r / (g.kw * g.kh * g.kd));
-    let volume = &x[c * g.volume()..(c + 1) * g.volume()];
-    let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
-    let tap = Tap::new(g, ki, kj);
-    for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
-        if oz < dlo || oz >= dhi {
-            fill(block, zero);
-        } else {
-            let iz = oz * g.sd + kz * g.dd - g.pd;
-            unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, &tap, block);
+/// Every kernel tap of a geometry with the output ranges that read inside the input, computed
+/// once per image rather than once per row: the same kD*kH*kW taps recur for every channel,
+/// and at small spatial sizes (ResNet's later stages) the divisions cost more than the copies.
+pub(super) struct Taps {
+    /// (the in-plane tap, the output depths [dlo, dhi) inside the input), by (kz, ki, kj).
+    taps: Vec<(Tap, usize, usize)>,
+}
+
+impl Taps {
+    pub(super) fn new(g: &Geom) -> Taps {
+        let mut taps = Vec::with_capacity(g.taps());
+        for kz in 0..g.kd {
+            let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
+            for ki in 0..g.kh {
+                for kj in 0..g.kw {
+                    taps.push((Tap::new(g, ki, kj), dlo, dhi));
+                }
+            }
+        }
+        Taps { taps }
+    }
+
+    /// Row `r` of one image's column matrix (see the module docs), all oD*oH*oW of it.
+    pub(super) fn unfold_row<T: Float>(&self, x: &[T], g: &Geom, r: usize, row: &mut [MaybeUninit<T>]) {
+        let (plane, out_plane, zero) = (g.h * g.w, g.oh * g.ow, T::from_f64(0.0));
+        let (t, c) = (r % g.taps(), r / g.taps());
+        let (tap, dlo, dhi) = &self.taps[t];
+        let kz = t / (g.kh * g.kw);
+        let volume = &x[c * g.volume()..(c + 1) * g.volume()];
+        for (oz, block) in row.chunks_mut(out_plane.max(1)).enumerate() {
+            if oz < *dlo || oz >= *dhi {
+                fill(block, zero);
+            } else {
+                let iz = oz * g.sd + kz * g.dd - g.pd;
+                unfold_plane(&volume[iz * plane..(iz + 1) * plane], g, tap, block);
+            }
         }
     }
 }
 
 /// One in-plane kernel tap (ki, kj): the output rows [hlo, hhi) and columns [wlo, whi) that
-/// read inside the input plane. Computed once per row, not once per depth slice: small 3-D
-/// volumes have many slices of few elements, where the divisions would dominate.
+/// read inside the input plane.
 struct Tap {
     ki: usize,
     kj: usize,
@@ -132,19 +155,15 @@ fn unfold_plane<T: Float>(plane: &[T], g: &Geom, tap: &Tap, row: &mut [MaybeUnin
 /// The adjoint of im2col: adds each column entry back onto the input position it came from.
 pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
     let (l, plane, out_plane) = (g.len(), g.h * g.w, g.oh * g.ow);
+    let taps = Taps::new(g);
     for c in 0..g.c {
         let volume = &mut x[c * g.volume()..(c + 1) * g.volume()];
-        for kz in 0..g.kd {
-            let (dlo, dhi) = valid_range(kz * g.dd, g.pd, g.sd, g.d, g.od);
-            for ki in 0..g.kh {
-                for kj in 0..g.kw {
-                    let row = &cols[(((c * g.kd + kz) * g.kh + ki) * g.kw + kj) * l..][..l];
-                    let tap = Tap::new(g, ki, kj);
-                    for oz in dlo..dhi {
-                        let iz = oz * g.sd + kz * g.dd - g.pd;
-                        fold_plane(&row[oz * out_plane..(oz + 1) * out_plane], g, &tap, &mut volume[iz * plane..(iz + 1) * plane]);
-                    }
-                }
+        for (t, (tap, dlo, dhi)) in taps.taps.iter().enumerate() {
+            let row = &cols[(c * g.taps() + t) * l..][..l];
+            let kz = t / (g.kh * g.kw);
+            for oz in *dlo..*dhi {
+                let iz = oz * g.sd + kz * g.dd - g.pd;
+                fold_plane(&row[oz * out_plane..(oz + 1) * out_plane], g, tap, &mut volume[iz * plane..(iz + 1) * plane]);
             }
         }
     }
