@@ -144,8 +144,9 @@ fn unfold_plane<T: Float>(plane: &[T], g: &Geom, tap: &Tap, row: &mut [MaybeUnin
                     v.write(s);
                 }
             } else {
-                for (k, v) in out[wlo..whi].iter_mut().enumerate() {
-                    v.write(src[start + k * g.sw]);
+                // Strided without an index per element (which kept a bounds check in the loop).
+                for (v, &s) in out[wlo..whi].iter_mut().zip(src[start..].iter().step_by(g.sw)) {
+                    v.write(s);
                 }
             }
         }
@@ -184,8 +185,8 @@ fn fold_plane<T: Float>(block: &[T], g: &Geom, tap: &Tap, plane: &mut [T]) {
                 *d += v;
             }
         } else {
-            for (k, &v) in src[wlo..whi].iter().enumerate() {
-                dst[start + k * g.sw] += v;
+            for (d, &v) in dst[start..].iter_mut().step_by(g.sw).zip(&src[wlo..whi]) {
+                *d += v;
             }
         }
     }
