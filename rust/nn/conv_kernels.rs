@@ -60,6 +60,15 @@ fn per_image<T: Send, S: Send>(g: &Geom, out: &mut [T], per: usize, size: usize,
     }
 }
 
+/// Each of an image's (O, L) output rows set to its channel's bias, for the product to add to.
+fn fill_bias<T: Copy>(out_i: &mut [MaybeUninit<T>], bias: &[T], l: usize) {
+    for (row, &bo) in out_i.chunks_mut(l.max(1)).zip(bias) {
+        row.iter_mut().for_each(|v| {
+            v.write(bo);
+        });
+    }
+}
+
 /// out = W @ cols (+ bias) for every image: the convolution's forward. Returns the output
 /// (N, O, L) and, when `keep_cols`, the column matrices of all images (N, rows, L).
 pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &Geom, keep_cols: bool) -> (Vec<T>, Option<Vec<T>>) {
@@ -85,11 +94,7 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
             unsafe { assume_init(cols_i) }
         };
         if let Some(bv) = bv {
-            for (row, &bo) in out_i.chunks_mut(l.max(1)).zip(bv) {
-                row.iter_mut().for_each(|v| {
-                    v.write(bo);
-                });
-            }
+            fill_bias(out_i, bv, l);
         } else if rg == 0 {
             // An empty reduction: gemm writes nothing.
             out_i.iter_mut().for_each(|v| {
@@ -127,11 +132,7 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
         let (xs, wv) = (conv_packed::f32s(xs), conv_packed::f32s(wv));
         let packed = |i: usize, out_i: &mut [MaybeUninit<T>], u: &mut conv_packed::Unfolded| {
             if let Some(bv) = bv {
-                for (row, &bo) in out_i.chunks_mut(l.max(1)).zip(bv) {
-                    row.iter_mut().for_each(|v| {
-                        v.write(bo);
-                    });
-                }
+                fill_bias(out_i, bv, l);
             }
             // SAFETY: out_i is this image's (O, L) block, borrowed mutably; with no bias the
             // product only writes it.
@@ -178,8 +179,8 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
             unsafe { conv_packed::grad_columns(gout, conv_packed::f32s(w), g, dst as *mut f32, par) };
         } else {
             for gi in 0..g.groups {
-            // SAFETY: dst is (rows, L); the weight viewed transposed is (rg, og) with strides
-            // (1, rg); grad_out of image i is (O, L). gemm writes every dst element.
+                // SAFETY: dst is (rows, L); the weight viewed transposed is (rg, og) with strides
+                // (1, rg); grad_out of image i is (O, L). gemm writes every dst element.
                 unsafe {
                     gemm_into(dst.add(gi * rg * l), l, (w.as_ptr().add(gi * og * rg), 1, rg), (gs.as_ptr().add((i * g.o + gi * og) * l), l, 1), (rg, og, l), false, par);
                 }
@@ -235,7 +236,7 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
             };
             if packed {
                 let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);
-                conv_packed::add_grad_weight_t(gout, conv_packed::f32s(cols), g, as_f32s_mut(&mut acc), par);
+                conv_packed::add_grad_weight_t(gout, conv_packed::f32s(cols), g, conv_packed::f32s_mut(&mut acc), par);
                 continue;
             }
             for gi in 0..g.groups {
@@ -259,14 +260,6 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
         return (0..size).map(|j| total[(j % rg) * g.o + j / rg]).collect();
     }
     total
-}
-
-/// `v` as float32 (T is float32 wherever `conv_packed::applies` said yes).
-fn as_f32s_mut<T: Float>(v: &mut [T]) -> &mut [f32] {
-    let n = v.len();
-    let p = conv_packed::f32s(v).as_ptr() as *mut f32;
-    // SAFETY: the same elements, borrowed mutably through `v` for the result's lifetime.
-    unsafe { std::slice::from_raw_parts_mut(p, n) }
 }
 
 /// out[ch] = sum over images (in order) and positions of x[i, ch]: a bias gradient.

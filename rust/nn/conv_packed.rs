@@ -85,3 +85,11 @@ pub(super) fn add_grad_weight_t(gout: &[f32], cols: &[f32], g: &Geom, acc_t: &mu
     // SAFETY: cols is (rows, L) row-major and acc_t (rows, O), a Vec of its own (checked above).
     unsafe { p.product(acc_t.as_mut_ptr(), g.o, Mat::rows(cols.as_ptr(), l), rows, true, threads) }
 }
+
+/// `v` as float32, mutably (T is float32 wherever `applies` said yes).
+pub(super) fn f32s_mut<T: Float>(v: &mut [T]) -> &mut [f32] {
+    assert!(T::DTYPE == DType::F32, "conv_packed: float32 only");
+    // SAFETY: T is f32 (checked just above), so the cast is the identity; `v` is borrowed
+    // mutably for the result's lifetime.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
+}
