@@ -14,6 +14,27 @@ def test_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
 
 
+def test_accumulation_in_place_sums_and_spares_held_references():
+    # A .grad that nothing else holds takes the sum in place (engine::accumulate); one the
+    # caller still holds, or one with history (create_graph), gets a new tensor instead.
+    x = fg.tensor(np.arange(40000, dtype=np.float32) / 7, requires_grad=True)
+    for _ in range(3):
+        (x * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.detach().numpy(), rtol=1e-6)
+    held = x.grad
+    before = held.numpy().copy()
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(held.numpy(), before)
+    np.testing.assert_allclose(x.grad.numpy(), before + 2, rtol=1e-6)
+
+    w = fg.tensor([1.5, -2.0], dtype=fg.float64, requires_grad=True)
+    (w ** 3).sum().backward(create_graph=True)
+    (w ** 3).sum().backward(create_graph=True)
+    assert w.grad.requires_grad
+    (g2,) = fg.autograd.grad(w.grad.sum(), [w])
+    np.testing.assert_allclose(g2.numpy(), 12 * w.detach().numpy())
+
+
 def test_shared_subexpression_gets_summed_gradient():
     x = fg.tensor([0.5, -1.5], dtype=fg.float64, requires_grad=True)
     y = x.exp()

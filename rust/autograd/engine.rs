@@ -97,9 +97,21 @@ fn run_hooks(hooks: &[super::GradHook], mut g: Tensor) -> Result<Tensor> {
 /// The read, the sum and the write happen under the tensor's autograd lock: two threads running
 /// backward into the same leaf must each see the other's contribution (as PyTorch's
 /// AccumulateGrad does under its mutex), or elements of one gradient are lost.
+///
+/// A `.grad` that nothing else holds (its storage referenced by it alone) takes the sum in
+/// place, as PyTorch's AccumulateGrad does off the graph: accumulating over micro-batches then
+/// allocates nothing and writes one buffer instead of reading two into a third. Nobody can see
+/// the difference, since nobody else holds the buffer.
 fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     let mut meta = t.meta();
     let new = match meta.grad.take() {
+        Some(old) if adds_in_place(&old, &g) => match crate::ops::inplace::binary(&old, &g, crate::ops::inplace::BinOp::Add) {
+            Ok(()) => old,
+            Err(e) => {
+                meta.grad = Some(old);
+                return Err(e);
+            }
+        },
         Some(old) => match crate::ops::binary::add(&old, &g) {
             Ok(sum) => sum,
             Err(e) => {
@@ -114,6 +126,20 @@ fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     };
     meta.grad = Some(new);
     Ok(())
+}
+
+/// Whether `old + g` may be written into `old` (see `accumulate`): off the graph, the same
+/// shape and dtype, contiguous, and both the tensor and its storage held by `old` alone (a
+/// clone of a tensor shares the first, a view the second).
+fn adds_in_place(old: &Tensor, g: &Tensor) -> bool {
+    !crate::autograd::is_recording()
+        && !old.requires_grad()
+        && !g.requires_grad()
+        && old.shape() == g.shape()
+        && old.dtype() == g.dtype()
+        && old.is_contiguous()
+        && Arc::strong_count(&old.0) == 1
+        && Arc::strong_count(old.storage()) == 1
 }
 
 /// The node given to gradients computed by a rule that cannot be differentiated again.
