@@ -16,7 +16,9 @@ def test_gradients_accumulate_across_backward_calls():
 
 def test_accumulation_in_place_sums_and_spares_held_references():
     # A .grad that nothing else holds takes the sum in place (engine::accumulate); one the
-    # caller still holds, or one with history (create_graph), gets a new tensor instead.
+    # caller still holds, or one with history (create_graph), gets a new tensor instead. PyTorch
+    # adds into a held .grad too; here that waits on the first assignment taking over only a
+    # gradient nobody else holds (else the sum could land in a tensor passed to backward).
     x = fg.tensor(np.arange(40000, dtype=np.float32) / 7, requires_grad=True)
     for _ in range(3):
         (x * x).sum().backward()
