@@ -18,6 +18,7 @@ use std::mem::MaybeUninit;
 
 use crate::ops::gemm::Mat;
 use crate::ops::gemm_packed::{self, PackedRhs};
+use crate::tensor::dtype::{as_f32, as_f32_mut};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
@@ -31,9 +32,7 @@ pub(super) fn applies<T: Float>(g: &Geom) -> bool {
 
 /// `v` as float32 (T is float32 wherever `applies` said yes).
 pub(super) fn f32s<T: Float>(v: &[T]) -> &[f32] {
-    assert!(T::DTYPE == DType::F32, "conv_packed: float32 only");
-    // SAFETY: T is f32 (checked just above), so the cast is the identity.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) }
+    as_f32(v).expect("conv_packed: float32 only")
 }
 
 /// The per-worker state of the forward: the unfolded panels and one row of the column matrix,
@@ -86,10 +85,7 @@ pub(super) fn add_grad_weight_t(gout: &[f32], cols: &[f32], g: &Geom, acc_t: &mu
     unsafe { p.product(acc_t.as_mut_ptr(), g.o, Mat::rows(cols.as_ptr(), l), rows, true, threads) }
 }
 
-/// `v` as float32, mutably (T is float32 wherever `applies` said yes).
+/// `f32s`, mutably.
 pub(super) fn f32s_mut<T: Float>(v: &mut [T]) -> &mut [f32] {
-    assert!(T::DTYPE == DType::F32, "conv_packed: float32 only");
-    // SAFETY: T is f32 (checked just above), so the cast is the identity; `v` is borrowed
-    // mutably for the result's lifetime.
-    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) }
+    as_f32_mut(v).expect("conv_packed: float32 only")
 }

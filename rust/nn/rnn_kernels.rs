@@ -8,7 +8,8 @@
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::gemm_packed::PackedRhs;
 use crate::vmath::VMath;
-use crate::tensor::{DType, Float};
+use crate::tensor::dtype::{as_f32, as_f32_mut};
+use crate::tensor::Float;
 
 /// The recurrence: PyTorch's LSTM (gates i, f, g, o), GRU (r, z, n) or Elman RNN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -227,17 +228,6 @@ impl<T: Float> StepWeight<T> {
             StepWeight::Rows(b) => mm_on(dst, a, false, b, false, (m, k, n), accumulate, threads),
         }
     }
-}
-
-/// `v` as float32, when T is.
-fn as_f32<T: Float>(v: &[T]) -> Option<&[f32]> {
-    // SAFETY: T is f32 (its dtype says so), so the cast is the identity.
-    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) })
-}
-
-fn as_f32_mut<T: Float>(v: &mut [T]) -> Option<&mut [f32]> {
-    // SAFETY: as `as_f32`.
-    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
 }
 
 /// Each of `rows` rows of `dst` (width `row.len()`) set to `row`.

@@ -497,6 +497,18 @@ macro_rules! with_integer {
     };
 }
 
+/// `v` as float32, when T is (the float32-only kernels' entry: packed products, recurrent steps).
+pub fn as_f32<T: Element>(v: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (its dtype says so), so the cast is the identity.
+    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts(v.as_ptr() as *const f32, v.len()) })
+}
+
+/// `as_f32`, mutably.
+pub fn as_f32_mut<T: Element>(v: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as `as_f32`; `v` is borrowed mutably for the result's lifetime.
+    (T::DTYPE == DType::F32).then(|| unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut f32, v.len()) })
+}
+
 pub fn require_float(dtype: DType, op: &str) -> Result<()> {
     if !dtype.is_float() {
         bail!(Type, "{op}: expected a floating point tensor (float32 or float64), got {}", dtype.name());
