@@ -178,7 +178,8 @@ fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
 /// PyTorch).
 #[inline(always)]
 pub fn exp_f32<const FMA: bool>(x: f32) -> f32 {
-    let (er, n) = exp_reduced::<FMA>(x.clamp(EXP_LO, EXP_HI));
+    let (er, bits) = exp_reduced::<FMA, 0>(x.clamp(EXP_LO, EXP_HI));
+    let n = bits.wrapping_sub(ROUND.to_bits()) as i32;
     // n in -126..=128, split as n1 + n2 with both in -63..=64.
     let n1 = n >> 1;
     let e = er * pow2(n1) * pow2(n - n1);
@@ -197,8 +198,9 @@ pub fn exp_f32<const FMA: bool>(x: f32) -> f32 {
 #[inline(always)]
 pub fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
     // Written so a NaN passes (f32::max would turn it into EXP_LO).
-    let (er, n) = exp_reduced::<FMA>(if x < EXP_LO { EXP_LO } else { x });
-    let e = er * pow2(n);
+    let (er, bits) = exp_reduced::<FMA, 127>(if x < EXP_LO { EXP_LO } else { x });
+    // The low mantissa bits hold n + 127 in 1..=127: shifted up they are 2^n's exponent.
+    let e = er * f32::from_bits(bits << 23);
     if x < EXP_LO { 0.0 } else { e }
 }
 
@@ -211,20 +213,25 @@ fn pow2(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
-/// (e^r, n) with e^x = e^r 2^n, for x in [EXP_LO, EXP_HI] (or NaN).
+/// Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
+const ROUND: f32 = 12_582_912.0;
+
+/// (e^r, bits) with e^x = e^r 2^n, for x in [EXP_LO, EXP_HI] (or NaN): bits are those of
+/// ROUND + BIAS + n, whose low mantissa bits hold n + BIAS. With BIAS 127 (n >= -126) they are
+/// 2^n's exponent field as they stand: one shift, where subtracting ROUND and adding the bias
+/// took two more integer operations per lane.
 // Cephes' coefficients as published (the float32 values they round to are the same).
 #[allow(clippy::excessive_precision)]
 #[inline(always)]
-fn exp_reduced<const FMA: bool>(x: f32) -> (f32, i32) {
+fn exp_reduced<const FMA: bool, const BIAS: i32>(x: f32) -> (f32, u32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
-    // Adding 1.5 * 2^23 rounds to an integer, which then sits in the low mantissa bits.
-    const ROUND: f32 = 12_582_912.0;
-    let shifted = madd::<FMA>(x, LOG2E, ROUND);
-    let n = shifted - ROUND;
+    let round = ROUND + BIAS as f32;
+    let shifted = madd::<FMA>(x, LOG2E, round);
+    let n = shifted - round;
     let r = madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, x));
-    let p = poly_split::<FMA, 6>(&[1.987_569_2e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1], r);
+    let p = estrin6::<FMA>(&[1.987_569_2e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1], r);
     let er = madd::<FMA>(p, r * r, r) + 1.0;
-    (er, shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32)
+    (er, shifted.to_bits())
 }
 
 /// tanh for float32 without branches: Cephes' odd polynomial below |x| = 0.625 (where
@@ -291,12 +298,19 @@ fn poly_split<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
     madd::<FMA>(odd, x, even)
 }
 
-/// Degree 6 and degree 7 polynomials (highest power first) by Estrin's scheme: pairs
+/// Polynomials of degree 5 to 7 (highest power first) by Estrin's scheme: pairs
 /// c_i x + c_(i+1), then pairs of those in x^2, then in x^4: three dependent steps where Horner
-/// takes six or seven. A loop of long dependency chains fills the core's floating-point
+/// takes five to seven. A loop of long dependency chains fills the core's floating-point
 /// scheduler before its units (GELU's forward ran at 25 cycles per 8 lanes for about 32
 /// operations), so the shorter chain is worth its extra multiplies. Written out: a generic
 /// loop over the pairs kept LLVM from vectorising the loop around it.
+#[inline(always)]
+fn estrin6<const FMA: bool>(c: &[f32; 6], x: f32) -> f32 {
+    let x2 = x * x;
+    let (p0, p1, p2) = (madd::<FMA>(c[4], x, c[5]), madd::<FMA>(c[2], x, c[3]), madd::<FMA>(c[0], x, c[1]));
+    madd::<FMA>(p2, x2 * x2, madd::<FMA>(p1, x2, p0))
+}
+
 #[inline(always)]
 fn estrin7<const FMA: bool>(c: &[f32; 7], x: f32) -> f32 {
     let x2 = x * x;
@@ -345,7 +359,7 @@ fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
     let hc = if hi > HI_MAX { HI_MAX } else { hi };
     // 1.5 * 2^23 rounds -hc log2(e) / 2 to an integer n in the low mantissa bits; the exponent
     // bias added with it puts n + 127 there, so shifting the bits up 23 gives 2^n (n >= -126).
-    const SHIFT: f32 = 12_582_912.0 + 127.0;
+    const SHIFT: f32 = ROUND + 127.0;
     let shifted = madd::<FMA>(hc, -0.5 * std::f32::consts::LOG2_E, SHIFT);
     let n = shifted - SHIFT;
     let z = -0.5 * hc;
