@@ -49,13 +49,13 @@ pub(super) unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
     std::slice::from_raw_parts(s.as_ptr() as *const T, s.len())
 }
 
-/// Runs `image(i, chunk_i, scratch)` over the `per`-sized chunks of `out`, in parallel when the
-/// geometry says so, with a scratch buffer of `size` elements per worker.
-fn per_image<T: Send, S: Send>(g: &Geom, out: &mut [T], per: usize, size: usize, image: impl Fn(usize, &mut [T], &mut [MaybeUninit<S>]) + Sync) {
+/// Runs `image(i, chunk_i, state)` over the `per`-sized chunks of `out`, in parallel when the
+/// geometry says so, with a state from `init` per worker (kept from image to image).
+fn per_image<T: Send, W>(g: &Geom, out: &mut [T], per: usize, init: impl Fn() -> W + Sync + Send, image: impl Fn(usize, &mut [T], &mut W) + Sync) {
     if g.batch_parallel() {
-        out.par_chunks_mut(per.max(1)).enumerate().for_each_init(|| scratch::<S>(size), |s, (i, o)| image(i, o, s));
+        out.par_chunks_mut(per.max(1)).enumerate().for_each_init(init, |s, (i, o)| image(i, o, s));
     } else {
-        let mut s = scratch::<S>(size);
+        let mut s = init();
         out.chunks_mut(per.max(1)).enumerate().for_each(|(i, o)| image(i, o, &mut s));
     }
 }
@@ -130,7 +130,7 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
         }
     } else if conv_packed::applies::<T>(g) {
         let (xs, wv) = (conv_packed::f32s(xs), conv_packed::f32s(wv));
-        let packed = |i: usize, out_i: &mut [MaybeUninit<T>], u: &mut conv_packed::Unfolded| {
+        let packed = |i: usize, out_i: &mut [MaybeUninit<T>], u: &mut conv_packed::Workspace| {
             if let Some(bv) = bv {
                 fill_bias(out_i, bv, l);
             }
@@ -138,14 +138,9 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
             // product only writes it.
             unsafe { conv_packed::forward(&xs[i * vol..(i + 1) * vol], wv, g, out_i.as_mut_ptr() as *mut f32, bv.is_some(), par, u) }
         };
-        if g.batch_parallel() {
-            out_sp.par_chunks_mut(ol1).enumerate().for_each_init(conv_packed::Unfolded::new, |u, (i, o)| packed(i, o, u));
-        } else {
-            let mut u = conv_packed::Unfolded::new();
-            out_sp.chunks_mut(ol1).enumerate().for_each(|(i, o)| packed(i, o, &mut u));
-        }
+        per_image(g, out_sp, ol1, conv_packed::Workspace::new, packed);
     } else {
-        per_image(g, out_sp, ol1, if unfold { rows * l } else { 0 }, image);
+        per_image(g, out_sp, ol1, || scratch::<T>(if unfold { rows * l } else { 0 }), |i, o, s| image(i, o, s));
     }
     // SAFETY: every image wrote its whole output block and, when kept, its whole column block.
     unsafe {
@@ -171,12 +166,15 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
     if og == 0 {
         return gx;
     }
-    let image = |i: usize, gx_i: &mut [T], dcols: &mut [MaybeUninit<T>]| {
+    let packed = conv_packed::applies::<T>(g);
+    // Per worker: the columns' gradient for col2im, and the packed products' panels.
+    type State<T> = (Vec<MaybeUninit<T>>, Option<conv_packed::Workspace>);
+    let image = |i: usize, gx_i: &mut [T], (dcols, ws): &mut State<T>| {
         let dst = if g.pointwise() { gx_i.as_mut_ptr() } else { dcols.as_mut_ptr() as *mut T };
-        if conv_packed::applies::<T>(g) {
+        if let Some(ws) = ws {
             let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);
             // SAFETY: dst is this image's gradient or its own scratch, (rows, L) either way.
-            unsafe { conv_packed::grad_columns(gout, conv_packed::f32s(w), g, dst as *mut f32, par) };
+            unsafe { conv_packed::grad_columns(gout, conv_packed::f32s(w), g, dst as *mut f32, par, ws) };
         } else {
             for gi in 0..g.groups {
                 // SAFETY: dst is (rows, L); the weight viewed transposed is (rg, og) with strides
@@ -191,7 +189,8 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
             col2im(unsafe { assume_init(dcols) }, g, gx_i);
         }
     };
-    per_image(g, &mut gx, vol, if g.pointwise() { 0 } else { g.rows() * l }, image);
+    let init = || (scratch::<T>(if g.pointwise() { 0 } else { g.rows() * l }), packed.then(conv_packed::Workspace::new));
+    per_image(g, &mut gx, vol, init, image);
     gx
 }
 
@@ -224,6 +223,7 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
     let partial = |p: usize| {
         let mut acc = vec![T::from_f64(0.0); size];
         let mut buf = scratch::<T>(if unfold { rows * l } else { 0 });
+        let mut ws = packed.then(conv_packed::Workspace::new);
         for i in p * per..((p + 1) * per).min(g.n) {
             let cols: &[T] = match src {
                 ColumnSource::Columns(c) => &c[i * rows * l..(i + 1) * rows * l],
@@ -234,9 +234,9 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
                 }
                 ColumnSource::Input(x) => &x[i * vol..(i + 1) * vol],
             };
-            if packed {
+            if let Some(ws) = &mut ws {
                 let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);
-                conv_packed::add_grad_weight_t(gout, conv_packed::f32s(cols), g, conv_packed::f32s_mut(&mut acc), par);
+                conv_packed::add_grad_weight_t(gout, conv_packed::f32s(cols), g, conv_packed::f32s_mut(&mut acc), par, ws);
                 continue;
             }
             for gi in 0..g.groups {
@@ -291,9 +291,8 @@ pub(super) fn unfold_all<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
     let mut cols: Vec<T> = Vec::with_capacity(g.n * rl);
     hint_huge_pages(&mut cols);
     let sp = &mut cols.spare_capacity_mut()[..g.n * rl];
-    let image = |i: usize, c: &mut [MaybeUninit<T>], _: &mut [MaybeUninit<T>]| im2col(&xs[i * vol..(i + 1) * vol], g, c);
     if rl > 0 {
-        per_image(g, sp, rl, 0, image);
+        per_image(g, sp, rl, || (), |i, c, _| im2col(&xs[i * vol..(i + 1) * vol], g, c));
     }
     // SAFETY: im2col wrote every element of every image's block.
     unsafe { cols.set_len(g.n * rl) };
@@ -305,7 +304,7 @@ pub(super) fn fold_all<T: Float>(cols: &[T], g: &Geom) -> Vec<T> {
     let (vol, rl) = (g.c * g.volume(), g.rows() * g.len());
     let mut x = vec![T::from_f64(0.0); g.n * vol];
     if vol > 0 {
-        per_image(g, &mut x, vol, 0, |i, x_i, _: &mut [MaybeUninit<T>]| col2im(&cols[i * rl..(i + 1) * rl], g, x_i));
+        per_image(g, &mut x, vol, || (), |i, x_i, _| col2im(&cols[i * rl..(i + 1) * rl], g, x_i));
     }
     x
 }

@@ -35,16 +35,16 @@ pub(super) fn f32s<T: Float>(v: &[T]) -> &[f32] {
     as_f32(v).expect("conv_packed: float32 only")
 }
 
-/// The per-worker state of the forward: the unfolded panels and one row of the column matrix,
-/// both kept from image to image.
-pub(super) struct Unfolded {
+/// A worker's panels, kept from image to image: the forward's unfolded columns (and one row
+/// of them as it is unfolded), or a backward product's packed output gradient.
+pub(super) struct Workspace {
     panels: PackedRhs,
     row: Vec<f32>,
 }
 
-impl Unfolded {
-    pub(super) fn new() -> Unfolded {
-        Unfolded { panels: PackedRhs::empty().expect("conv_packed: used without AVX2 and FMA"), row: Vec::new() }
+impl Workspace {
+    pub(super) fn new() -> Workspace {
+        Workspace { panels: PackedRhs::empty().expect("conv_packed: used without AVX2 and FMA"), row: Vec::new() }
     }
 }
 
@@ -52,7 +52,7 @@ impl Unfolded {
 ///
 /// # Safety
 /// `out` must address O x L writable floats that nothing else touches meanwhile.
-pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accumulate: bool, threads: usize, u: &mut Unfolded) {
+pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accumulate: bool, threads: usize, u: &mut Workspace) {
     let (rows, l) = (g.rows(), g.len());
     assert!(w.len() >= g.o * rows, "conv_packed: weight shorter than {} x {rows}", g.o);
     let taps = Taps::new(g);
@@ -68,21 +68,21 @@ pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accu
 ///
 /// # Safety
 /// `dcols` must address R x L writable floats that nothing else touches meanwhile.
-pub(super) unsafe fn grad_columns(gout: &[f32], w: &[f32], g: &Geom, dcols: *mut f32, threads: usize) {
+pub(super) unsafe fn grad_columns(gout: &[f32], w: &[f32], g: &Geom, dcols: *mut f32, threads: usize, u: &mut Workspace) {
     let (rows, l) = (g.rows(), g.len());
     assert!(w.len() >= g.o * rows, "conv_packed: weight shorter than {} x {rows}", g.o);
-    let p = PackedRhs::new(gout, false, g.o, l, threads).expect("conv_packed: used without AVX2 and FMA");
+    u.panels.pack(gout, false, g.o, l, threads);
     // SAFETY: W^T is W (O, rows) read transposed in place; `dcols` is the caller's.
-    unsafe { p.product(dcols, l, Mat::rows_t(w.as_ptr(), rows), rows, false, threads) }
+    unsafe { u.panels.product(dcols, l, Mat::rows_t(w.as_ptr(), rows), rows, false, threads) }
 }
 
 /// acc_t (R, O) += cols (R, L) @ gout^T for one image: the weight gradient, transposed.
-pub(super) fn add_grad_weight_t(gout: &[f32], cols: &[f32], g: &Geom, acc_t: &mut [f32], threads: usize) {
+pub(super) fn add_grad_weight_t(gout: &[f32], cols: &[f32], g: &Geom, acc_t: &mut [f32], threads: usize, u: &mut Workspace) {
     let (rows, l) = (g.rows(), g.len());
     assert!(cols.len() >= rows * l && acc_t.len() >= rows * g.o, "conv_packed: columns or gradient shorter than {rows} x {l}");
-    let p = PackedRhs::new(gout, true, l, g.o, threads).expect("conv_packed: used without AVX2 and FMA");
+    u.panels.pack(gout, true, l, g.o, threads);
     // SAFETY: cols is (rows, L) row-major and acc_t (rows, O), a Vec of its own (checked above).
-    unsafe { p.product(acc_t.as_mut_ptr(), g.o, Mat::rows(cols.as_ptr(), l), rows, true, threads) }
+    unsafe { u.panels.product(acc_t.as_mut_ptr(), g.o, Mat::rows(cols.as_ptr(), l), rows, true, threads) }
 }
 
 /// `f32s`, mutably.

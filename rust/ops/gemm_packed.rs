@@ -46,10 +46,17 @@ impl PackedRhs {
     /// Packs B = `b` stored (k, n) row-major, or B = `b`^T for `b` stored (n, k) when `b_t`.
     /// None when the CPU lacks AVX2 or FMA (the caller keeps its general product then).
     pub fn new(b: &[f32], b_t: bool, k: usize, n: usize, threads: usize) -> Option<PackedRhs> {
+        let mut p = PackedRhs::empty()?;
+        p.pack(b, b_t, k, n, threads);
+        Some(p)
+    }
+
+    /// `new` into this operand's allocation (see `repack`).
+    pub fn pack(&mut self, b: &[f32], b_t: bool, k: usize, n: usize, threads: usize) {
         assert!(b.len() >= k * n, "gemm_packed: operand shorter than {k} x {n}");
         let mat = if b_t { Mat::rows_t(b.as_ptr(), k) } else { Mat::rows(b.as_ptr(), n) };
         // SAFETY: `mat` addresses the k x n elements of `b`, checked just above.
-        unsafe { PackedRhs::from_mat(mat, k, n, threads) }
+        unsafe { self.repack(mat, k, n, threads) }
     }
 
     /// Packs a strided (k, n) matrix, its panels split over up to `threads` threads.
@@ -57,17 +64,28 @@ impl PackedRhs {
     /// # Safety
     /// `b` must address a k x n matrix.
     pub unsafe fn from_mat(b: Mat<f32>, k: usize, n: usize, threads: usize) -> Option<PackedRhs> {
-        if !usable() {
-            return None;
-        }
+        let mut p = PackedRhs::empty()?;
+        // SAFETY: the caller's contract.
+        unsafe { p.repack(b, k, n, threads) };
+        Some(p)
+    }
+
+    /// `from_mat` into this operand's allocation: a convolution's backward packs one output
+    /// gradient per image, and a fresh buffer each time was zeroed page by page first.
+    ///
+    /// # Safety
+    /// `b` must address a k x n matrix.
+    pub unsafe fn repack(&mut self, b: Mat<f32>, k: usize, n: usize, threads: usize) {
         let np = n.div_ceil(NR);
-        let mut panels = vec![0f32; np * k * NR];
-        let out = SendPtr(panels.as_mut_ptr());
+        self.panels.resize(np * k * NR, 0.0);
+        (self.k, self.n) = (k, n);
+        let out = SendPtr(self.panels.as_mut_ptr());
         let parts = if k * n < 1 << 16 { 1 } else { threads.clamp(1, np.max(1)) };
         let src = &b; // captured whole: a closure capturing the raw pointer field is not Sync
         let pack = |pi: usize| {
             for p in np * pi / parts..np * (pi + 1) / parts {
                 let cols = p * NR..((p + 1) * NR).min(n);
+                let width = cols.len();
                 for kk in 0..k {
                     // SAFETY: panel p's row kk is inside `panels`; parts pack disjoint panels;
                     // (kk, j) is inside b (the caller's contract).
@@ -76,12 +94,13 @@ impl PackedRhs {
                         for (c, j) in cols.clone().enumerate() {
                             *row.add(c) = *src.ptr.offset(kk as isize * src.rs + j as isize * src.cs);
                         }
+                        // Columns past n (stale from an earlier, wider matrix).
+                        std::ptr::write_bytes(row.add(width), 0, NR - width);
                     }
                 }
             }
         };
         run_parts(parts, &pack);
-        Some(PackedRhs { panels, k, n })
     }
 
     /// An empty operand, for `pack_rows` to fill (None when the CPU lacks AVX2 or FMA).
