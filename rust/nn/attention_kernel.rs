@@ -59,11 +59,12 @@ impl AttnFloat for f32 {
         false
     }
 
-    /// `vmath::exp_f32`: branch-free, so a row loop of these vectorises; 0 below -87.3 (and at
-    /// -inf, a masked score); NaN stays NaN.
+    /// `vmath::exp_nonpositive_f32`: branch-free, so a row loop of these vectorises; 0 below
+    /// -87.3 (and at -inf, a masked score); NaN stays NaN. Every argument here is a score minus
+    /// its row's max or logsumexp: at most a rounding above 0, far inside its range.
     #[inline(always)]
     fn fast_exp_as<const FMA: bool>(self) -> f32 {
-        crate::vmath::exp_f32::<FMA>(self)
+        crate::vmath::exp_nonpositive_f32::<FMA>(self)
     }
 }
 
@@ -506,5 +507,36 @@ mod tests {
         let d = DropMask::new(0.25, 7);
         let kept = (0..100_000u64).filter(|&c| d.factor::<f64>(c, 1.0) > 0.0).count();
         assert!((kept as f64 / 1e5 - 0.75).abs() < 0.01, "{kept}");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn exp_sum_is_within_two_ulp_and_keeps_the_edges() {
+        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+            return;
+        }
+        let mut xs: Vec<f32> = (0..12_800).map(|i| -87.0 + i as f32 * 0.0137).collect();
+        xs.extend([f32::NEG_INFINITY, -100.0, 0.0, 88.0, 1e-8, f32::NAN]);
+        let mut got = xs.clone();
+        // SAFETY: AVX2 and FMA checked above.
+        let total = unsafe { exp_sum_avx2(&mut got, 0.0, 1.0) };
+        assert!(total.is_nan(), "a NaN input makes the sum NaN");
+        for (&x, &g) in xs.iter().zip(&got) {
+            if x.is_nan() {
+                assert!(g.is_nan());
+            } else if x < -87.336_55 {
+                assert_eq!(g, 0.0, "exp({x})");
+            } else {
+                let want = (x as f64).exp() as f32;
+                let ulp = want.to_bits().abs_diff(g.to_bits());
+                assert!(ulp <= 2, "exp({x}) = {g}, want {want} ({ulp} ulp)");
+            }
+        }
+        // exp(x k - m) and the sum, over a length with a tail.
+        let mut row: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) / 37.0).collect();
+        let want: f64 = row.iter().map(|&x| (x as f64 * 0.5 - 3.0).exp()).sum();
+        // SAFETY: as above.
+        let total = unsafe { exp_sum_avx2(&mut row, 3.0, 0.5) };
+        assert!(((total as f64 - want) / want).abs() < 1e-6, "{total} vs {want}");
     }
 }

@@ -96,8 +96,8 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
             alpha[r] = if m_new[r] == f32::NEG_INFINITY { 0.0 } else { m[r] - m_new[r] };
         }
         alpha[br..].fill(0.0);
-        for a in alpha.chunks_exact_mut(8) {
-            _mm256_storeu_ps(a.as_mut_ptr(), exp8(_mm256_loadu_ps(a.as_ptr())));
+        for a in alpha.iter_mut() {
+            *a = a.fast_exp_as::<true>();
         }
         for r in 0..br {
             let row = &mut tile[r * wp..r * wp + w];
@@ -105,7 +105,7 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
                 row.iter_mut().for_each(|x| *x = 0.0);
                 continue;
             }
-            sum[r] = sum[r] * alpha[r] + exp_sum(row, m_new[r], k);
+            sum[r] = sum[r] * alpha[r] + super::exp_sum_avx2(row, m_new[r], k);
             m[r] = m_new[r];
             if let Some(d) = &pb.dropout {
                 d.apply(row, ((b * pb.l + i0 + r) * s + j0) as u64);
@@ -179,94 +179,5 @@ unsafe fn kernel_pv(p: *const f32, ldp: usize, v: *const f32, ldv: isize, w: usi
     for (r, row) in acc.iter().enumerate() {
         _mm256_storeu_ps(c.add(r * ldc), row[0]);
         _mm256_storeu_ps(c.add(r * ldc + 8), row[1]);
-    }
-}
-
-/// `exp_sum_body` with FMA: exp(x k - m) in place, returning the sum. The same Cephes
-/// polynomial as `fast_exp`, its multiply-adds fused (so within the same 2 ulp, rounded once
-/// fewer), eight lanes at a time; the tail goes through `fast_exp`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn exp_sum(row: &mut [f32], m: f32, k: f32) -> f32 {
-    let (vk, vm) = (_mm256_set1_ps(k), _mm256_set1_ps(m));
-    let mut acc = _mm256_setzero_ps();
-    let n8 = row.len() / 8 * 8;
-    let p = row.as_mut_ptr();
-    let mut i = 0;
-    while i < n8 {
-        let y = exp8(_mm256_fmsub_ps(_mm256_loadu_ps(p.add(i)), vk, vm));
-        _mm256_storeu_ps(p.add(i), y);
-        acc = _mm256_add_ps(acc, y);
-        i += 8;
-    }
-    let mut lanes = [0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-    let mut total = row[n8..].iter_mut().fold(0.0, |a, x| {
-        *x = (*x * k - m).fast_exp();
-        a + *x
-    });
-    for l in lanes {
-        total += l;
-    }
-    total
-}
-
-/// Eight lanes of `fast_exp` (same constants and edge cases: 0 below -87.3 and at -inf, NaN
-/// stays NaN) with fused multiply-adds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-pub(super) unsafe fn exp8(x: __m256) -> __m256 {
-    let lo = _mm256_set1_ps(-87.336_55);
-    // max/min return their second operand when either is NaN, so NaN passes through.
-    let xc = _mm256_min_ps(_mm256_set1_ps(88.722_83), _mm256_max_ps(lo, x));
-    let magic = _mm256_set1_ps(12582912.0);
-    let t = _mm256_fmadd_ps(xc, _mm256_set1_ps(std::f32::consts::LOG2_E), magic);
-    let n = _mm256_sub_ps(t, magic);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), xc);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
-    let mut q = _mm256_set1_ps(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
-        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(c));
-    }
-    let q = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0)));
-    let bits = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(0x4B40_0000 - 127));
-    let pow2n = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(bits));
-    _mm256_andnot_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(x, lo), _mm256_mul_ps(q, pow2n))
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exp_sum_is_within_two_ulp_and_keeps_the_edges() {
-        if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
-            return;
-        }
-        let mut xs: Vec<f32> = (0..12_800).map(|i| -87.0 + i as f32 * 0.0137).collect();
-        xs.extend([f32::NEG_INFINITY, -100.0, 0.0, 88.0, 1e-8, f32::NAN]);
-        let mut got = xs.clone();
-        // SAFETY: AVX2 and FMA checked above.
-        let total = unsafe { exp_sum(&mut got, 0.0, 1.0) };
-        assert!(total.is_nan(), "a NaN input makes the sum NaN");
-        for (&x, &g) in xs.iter().zip(&got) {
-            if x.is_nan() {
-                assert!(g.is_nan());
-            } else if x < -87.336_55 {
-                assert_eq!(g, 0.0, "exp({x})");
-            } else {
-                let want = (x as f64).exp() as f32;
-                let ulp = want.to_bits().abs_diff(g.to_bits());
-                assert!(ulp <= 2, "exp({x}) = {g}, want {want} ({ulp} ulp)");
-            }
-        }
-        // exp(x k - m) and the sum, over a length with a tail.
-        let mut row: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) / 37.0).collect();
-        let want: f64 = row.iter().map(|&x| (x as f64 * 0.5 - 3.0).exp()).sum();
-        // SAFETY: as above.
-        let total = unsafe { exp_sum(&mut row, 3.0, 0.5) };
-        assert!(((total as f64 - want) / want).abs() < 1e-6, "{total} vs {want}");
     }
 }
