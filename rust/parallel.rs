@@ -98,18 +98,39 @@ pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
 /// shorter), under `for_each_part`: the elementwise kernels' split, so that the caller spins
 /// rather than sleeps and a helper that wakes late finds the work already done.
 pub fn for_each_chunk_mut<U: Send>(data: &mut [U], chunk: usize, f: &(dyn Fn(usize, &mut [U]) + Sync)) {
-    struct Base<U>(*mut U);
-    // SAFETY: each part below touches only its own chunk of the slice.
-    unsafe impl<U: Send> Sync for Base<U> {}
     let (n, chunk) = (data.len(), chunk.max(1));
-    let base = Base(data.as_mut_ptr());
+    let base = DisjointPtr(data.as_mut_ptr());
     for_each_part(n.div_ceil(chunk), &|p| {
         let start = p * chunk;
-        let base = &base;
         // SAFETY: parts are disjoint ranges inside `data`, which this call borrows mutably.
-        let piece = unsafe { std::slice::from_raw_parts_mut(base.0.add(start), chunk.min(n - start)) };
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), chunk.min(n - start)) };
         f(p, piece);
     });
+}
+
+/// A buffer's base pointer shared by parallel parts that each write their own disjoint set of
+/// its elements (rows, column panels, chunks), while the buffer outlives them: the one place
+/// that promise is spelled as Send and Sync. Every user says, where it writes, which elements
+/// are its part's.
+pub struct DisjointPtr<U>(pub *mut U);
+
+impl<U> Clone for DisjointPtr<U> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<U> Copy for DisjointPtr<U> {}
+// SAFETY: parts write disjoint elements of a buffer that outlives them (see the users).
+unsafe impl<U: Send> Send for DisjointPtr<U> {}
+// SAFETY: as Send.
+unsafe impl<U: Send> Sync for DisjointPtr<U> {}
+
+impl<U> DisjointPtr<U> {
+    /// The pointer (a method, so that a closure captures the whole wrapper, not the raw field).
+    #[inline(always)]
+    pub fn get(self) -> *mut U {
+        self.0
+    }
 }
 
 /// How long a helper keeps looking for work after its parts: the next op of a training or

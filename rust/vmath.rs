@@ -164,9 +164,10 @@ impl VMath for f32 {
     }
 }
 
-/// a * b + c, fused (one rounding, one instruction) when `FMA`.
+/// a * b + c, fused (one rounding, one instruction) when `FMA`: inside a loop's AVX2 + FMA copy
+/// (`crate::multiversion!`); elsewhere `mul_add` would be a libm call per element.
 #[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
+pub(crate) fn madd<T: Float, const FMA: bool>(a: T, b: T, c: T) -> T {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
@@ -227,11 +228,11 @@ const ROUND: f32 = 12_582_912.0;
 fn exp_reduced<const FMA: bool, const BIAS: i32>(x: f32) -> (f32, u32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     let round = ROUND + BIAS as f32;
-    let shifted = madd::<FMA>(x, LOG2E, round);
+    let shifted = madd::<_, FMA>(x, LOG2E, round);
     let n = shifted - round;
-    let r = madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, x));
+    let r = madd::<_, FMA>(n, 2.121_944_4e-4, madd::<_, FMA>(n, -0.693_359_4, x));
     let p = estrin6::<FMA>(&[1.987_569_2e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1], r);
-    let er = madd::<FMA>(p, r * r, r) + 1.0;
+    let er = madd::<_, FMA>(p, r * r, r) + 1.0;
     (er, shifted.to_bits())
 }
 
@@ -242,7 +243,7 @@ fn exp_reduced<const FMA: bool, const BIAS: i32>(x: f32) -> (f32, u32) {
 pub fn tanh_f32<const FMA: bool>(x: f32) -> f32 {
     let a = x.abs();
     let z = x * x;
-    let small = madd::<FMA>(poly_split::<FMA, 5>(&[-5.704_988_7e-3, 2.063_908_9e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328_2e-1], z), z * x, x);
+    let small = madd::<_, FMA>(poly_split::<FMA, 5>(&[-5.704_988_7e-3, 2.063_908_9e-2, -5.373_971_6e-2, 1.333_144_2e-1, -3.333_328_2e-1], z), z * x, x);
     let large = (1.0 - 2.0 / (exp_f32::<FMA>(2.0 * a) + 1.0)).copysign(x);
     if a < 0.625 { small } else { large }
 }
@@ -262,7 +263,7 @@ const ERFC_SCALED: [f32; 12] = [
 fn horner<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
     let mut acc = c[0];
     for &k in &c[1..] {
-        acc = madd::<FMA>(acc, x, k);
+        acc = madd::<_, FMA>(acc, x, k);
     }
     acc
 }
@@ -294,9 +295,9 @@ fn poly_split<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
     for (i, &k) in c.iter().enumerate() {
         let even_power = (N - 1 - i).is_multiple_of(2);
         let chain = if even_power { &mut even } else { &mut odd };
-        *chain = if i < 2 { k } else { madd::<FMA>(*chain, x2, k) };
+        *chain = if i < 2 { k } else { madd::<_, FMA>(*chain, x2, k) };
     }
-    madd::<FMA>(odd, x, even)
+    madd::<_, FMA>(odd, x, even)
 }
 
 /// Polynomials of degree 5 to 7 (highest power first) by Estrin's scheme: pairs
@@ -308,23 +309,23 @@ fn poly_split<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
 #[inline(always)]
 fn estrin6<const FMA: bool>(c: &[f32; 6], x: f32) -> f32 {
     let x2 = x * x;
-    let (p0, p1, p2) = (madd::<FMA>(c[4], x, c[5]), madd::<FMA>(c[2], x, c[3]), madd::<FMA>(c[0], x, c[1]));
-    madd::<FMA>(p2, x2 * x2, madd::<FMA>(p1, x2, p0))
+    let (p0, p1, p2) = (madd::<_, FMA>(c[4], x, c[5]), madd::<_, FMA>(c[2], x, c[3]), madd::<_, FMA>(c[0], x, c[1]));
+    madd::<_, FMA>(p2, x2 * x2, madd::<_, FMA>(p1, x2, p0))
 }
 
 #[inline(always)]
 fn estrin7<const FMA: bool>(c: &[f32; 7], x: f32) -> f32 {
     let x2 = x * x;
-    let (p0, p1, p2) = (madd::<FMA>(c[5], x, c[6]), madd::<FMA>(c[3], x, c[4]), madd::<FMA>(c[1], x, c[2]));
-    madd::<FMA>(madd::<FMA>(c[0], x2, p2), x2 * x2, madd::<FMA>(p1, x2, p0))
+    let (p0, p1, p2) = (madd::<_, FMA>(c[5], x, c[6]), madd::<_, FMA>(c[3], x, c[4]), madd::<_, FMA>(c[1], x, c[2]));
+    madd::<_, FMA>(madd::<_, FMA>(c[0], x2, p2), x2 * x2, madd::<_, FMA>(p1, x2, p0))
 }
 
 #[inline(always)]
 fn estrin8<const FMA: bool>(c: &[f32; 8], x: f32) -> f32 {
     let x2 = x * x;
-    let (p0, p1) = (madd::<FMA>(c[6], x, c[7]), madd::<FMA>(c[4], x, c[5]));
-    let (p2, p3) = (madd::<FMA>(c[2], x, c[3]), madd::<FMA>(c[0], x, c[1]));
-    madd::<FMA>(madd::<FMA>(p3, x2, p2), x2 * x2, madd::<FMA>(p1, x2, p0))
+    let (p0, p1) = (madd::<_, FMA>(c[6], x, c[7]), madd::<_, FMA>(c[4], x, c[5]));
+    let (p2, p3) = (madd::<_, FMA>(c[2], x, c[3]), madd::<_, FMA>(c[0], x, c[1]));
+    madd::<_, FMA>(madd::<_, FMA>(p3, x2, p2), x2 * x2, madd::<_, FMA>(p1, x2, p0))
 }
 
 /// erfc(|x| / sqrt 2) e^(x^2 / 2) / (2 t) as a polynomial in t = 1 / (1 + 15 |x| / 64) for
@@ -361,11 +362,11 @@ fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
     // 1.5 * 2^23 rounds -hc log2(e) / 2 to an integer n in the low mantissa bits; the exponent
     // bias added with it puts n + 127 there, so shifting the bits up 23 gives 2^n (n >= -126).
     const SHIFT: f32 = ROUND + 127.0;
-    let shifted = madd::<FMA>(hc, -0.5 * std::f32::consts::LOG2_E, SHIFT);
+    let shifted = madd::<_, FMA>(hc, -0.5 * std::f32::consts::LOG2_E, SHIFT);
     let n = shifted - SHIFT;
     let z = -0.5 * hc;
     // Without FMA, n ln 2 rounds (8 ulp of Phi at -4): ln 2 in two parts, the first exact times n.
-    let reduced = if FMA { madd::<FMA>(n, -std::f32::consts::LN_2, z) } else { madd::<FMA>(n, 2.121_944_4e-4, madd::<FMA>(n, -0.693_359_4, z)) };
+    let reduced = if FMA { madd::<_, FMA>(n, -std::f32::consts::LN_2, z) } else { madd::<_, FMA>(n, 2.121_944_4e-4, madd::<_, FMA>(n, -0.693_359_4, z)) };
     let r = reduced + -0.5 * lo;
     let e = estrin7::<FMA>(&EXP_DEGREE_6, r) * f32::from_bits(shifted.to_bits() << 23);
     if hi > HI_MAX { 0.0 } else { e }
@@ -381,7 +382,7 @@ fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
 /// are (about 33 per 8 lanes).
 #[inline(always)]
 pub fn phi_pdf_f32<const FMA: bool>(x: f32) -> (f32, f32) {
-    let t = 1.0 / madd::<FMA>(x.abs(), 0.234_375, 1.0);
+    let t = 1.0 / madd::<_, FMA>(x.abs(), 0.234_375, 1.0);
     let gauss = gauss_f32::<FMA>(x);
     // t Q(t) first: its chain (the division) is ready before the Gaussian's.
     let half_erfc = t * estrin8::<FMA>(&PHI_HALF_ERFC, t) * gauss;

@@ -7,6 +7,8 @@ use crate::bail;
 use crate::error::Result;
 use crate::nn::conv::with_grad;
 use crate::ops::kernel::build;
+use crate::parallel::DisjointPtr;
+use crate::vmath::madd;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
 use std::mem::MaybeUninit;
@@ -108,19 +110,18 @@ fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option
     let b: Option<Vec<T>> = bias.map(|t| t.to_vec());
     let rows = x.numel().checked_div(m).unwrap_or(0);
     let mut stats: Vec<(f64, f64)> = vec![(0.0, 0.0); rows];
-    let at = StatsPtr(stats.as_mut_ptr());
+    let at = DisjointPtr(stats.as_mut_ptr());
     // The input is read in place when contiguous. Each row's statistics and output in one go,
     // while the row is in L1: the input comes from memory once, not once for the statistics
     // and again for the output.
     let out = with_grad::<T, _>(x, |data| {
         build(data.len(), rows_per_task(m) * m.max(1), |start, o| {
-            let at = &at;
             for (r, orow) in o.chunks_mut(m.max(1)).enumerate() {
                 let row = start / m.max(1) + r;
                 let xr = &data[row * m..(row + 1) * m];
                 let st = row_stats(xr, eps);
                 // SAFETY: row < rows, and each row belongs to exactly one chunk.
-                unsafe { *at.0.add(row) = st };
+                unsafe { *at.get().add(row) = st };
                 row_out(xr, st, w.as_deref(), b.as_deref(), orow);
             }
         })
@@ -128,11 +129,6 @@ fn forward<T: Float>(x: &Tensor, m: usize, weight: Option<&Tensor>, bias: Option
     let (mean, rstd) = stats.into_iter().unzip();
     (Tensor::from_vec_unchecked(out, x.shape()), mean, rstd)
 }
-
-/// The rows' statistics, written by the forward's chunks (each its own rows).
-struct StatsPtr(*mut (f64, f64));
-// SAFETY: chunks write disjoint rows, and the Vec outlives them (see `forward`).
-unsafe impl Sync for StatsPtr {}
 
 struct LayerNormBackward {
     x: Saved,
@@ -214,12 +210,6 @@ fn row_grad_body<T: Float, const FMA: bool>(x: &[T], g: &[T], w: &[T], (mean, rs
         let xhat = (xv - mean) * rstd;
         o.write(madd::<T, FMA>(gv * wv, rstd, madd::<T, FMA>(xhat, c1, c2)));
     }
-}
-
-/// a * b + c, fused when `FMA` (the AVX2 + FMA copy of a loop; elsewhere mul_add is a libm call).
-#[inline(always)]
-fn madd<T: Float, const FMA: bool>(a: T, b: T, c: T) -> T {
-    if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
 crate::multiversion!(row_grad_body, row_grad_avx2, row_grad, Float, (x: &[T], g: &[T], w: &[T], stats: (T, T), gx: &mut [MaybeUninit<T>], gw: &mut [T], gb: &mut [T]) -> ());

@@ -15,6 +15,7 @@
 //! while the panels pass).
 
 use super::gemm::Mat;
+use crate::parallel::DisjointPtr;
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
@@ -79,7 +80,7 @@ impl PackedRhs {
         let np = n.div_ceil(NR);
         self.panels.resize(np * k * NR, 0.0);
         (self.k, self.n) = (k, n);
-        let out = SendPtr(self.panels.as_mut_ptr());
+        let out = DisjointPtr(self.panels.as_mut_ptr());
         let parts = if k * n < 1 << 16 { 1 } else { threads.clamp(1, np.max(1)) };
         let src = &b; // captured whole: a closure capturing the raw pointer field is not Sync
         let pack = |pi: usize| {
@@ -167,7 +168,7 @@ impl PackedRhs {
         let by_rows = m >= 2 * MC * threads;
         let small = m * k * n < 1 << 20;
         let parts = if small { 1 } else if by_rows { threads.max(1) } else { threads.clamp(1, panels) };
-        let out = SendPtr(dst);
+        let out = DisjointPtr(dst);
         let part = |pi: usize| {
             let (rows, cols) = if by_rows {
                 ((m * pi / parts, m * (pi + 1) / parts), (0, panels))
@@ -192,20 +193,6 @@ fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         f(0);
     } else {
         crate::parallel::for_each_part(parts, f);
-    }
-}
-
-/// A pointer written by parts that each own a disjoint set of its elements.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: parts write disjoint elements, and the buffer outlives them (see the users).
-unsafe impl Send for SendPtr {}
-// SAFETY: as Send.
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
     }
 }
 
