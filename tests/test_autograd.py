@@ -14,11 +14,9 @@ def test_gradients_accumulate_across_backward_calls():
     np.testing.assert_allclose(x.grad.numpy(), [6.0, 6.0])
 
 
-def test_accumulation_in_place_sums_and_spares_held_references():
-    # A .grad that nothing else holds takes the sum in place (engine::accumulate); one the
-    # caller still holds, or one with history (create_graph), gets a new tensor instead. PyTorch
-    # adds into a held .grad too; here that waits on the first assignment taking over only a
-    # gradient nobody else holds (else the sum could land in a tensor passed to backward).
+def test_accumulation_in_place_sums_into_held_references_as_pytorch():
+    # PyTorch's AccumulateGrad: off the graph the next gradient is added into .grad in place, so
+    # a reference the caller holds sees the sum; with history (create_graph) the sum is new.
     x = fg.tensor(np.arange(40000, dtype=np.float32) / 7, requires_grad=True)
     for _ in range(3):
         (x * x).sum().backward()
@@ -26,15 +24,45 @@ def test_accumulation_in_place_sums_and_spares_held_references():
     held = x.grad
     before = held.numpy().copy()
     (x * 2).sum().backward()
-    np.testing.assert_array_equal(held.numpy(), before)
     np.testing.assert_allclose(x.grad.numpy(), before + 2, rtol=1e-6)
+    np.testing.assert_array_equal(held.numpy(), x.grad.numpy())
+    held.zero_()
+    assert not x.grad.numpy().any(), "held and x.grad are one tensor, as in PyTorch"
 
     w = fg.tensor([1.5, -2.0], dtype=fg.float64, requires_grad=True)
     (w ** 3).sum().backward(create_graph=True)
+    first = w.grad
     (w ** 3).sum().backward(create_graph=True)
     assert w.grad.requires_grad
+    np.testing.assert_allclose(first.detach().numpy(), 3 * w.detach().numpy() ** 2)
     (g2,) = fg.autograd.grad(w.grad.sum(), [w])
     np.testing.assert_allclose(g2.numpy(), 12 * w.detach().numpy())
+
+
+def test_first_gradient_never_aliases_a_tensor_someone_else_holds():
+    # The gradient passed to backward, one a rule hands to two inputs, and a view: .grad gets
+    # its own copy, so writing into .grad (zero_, the next accumulation) changes nothing else.
+    x = fg.ones(3, requires_grad=True)
+    g = fg.full((3,), 2.0)
+    x.backward(g)
+    x.grad.zero_()
+    np.testing.assert_array_equal(g.numpy(), [2.0, 2.0, 2.0])
+
+    a, b = fg.ones(3, requires_grad=True), fg.ones(3, requires_grad=True)
+    u = fg.full((3,), 5.0)
+    (a + b).backward(u)
+    a.grad.add_(1.0)
+    np.testing.assert_array_equal(b.grad.numpy(), [5.0, 5.0, 5.0])
+    np.testing.assert_array_equal(u.numpy(), [5.0, 5.0, 5.0])
+    (a + b).backward(u)  # in place into each, still apart
+    np.testing.assert_array_equal(a.grad.numpy(), [11.0, 11.0, 11.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [10.0, 10.0, 10.0])
+
+    big = fg.arange(6.0)
+    c = fg.ones(3, requires_grad=True)
+    c.backward(big[1:4])
+    c.grad.mul_(0.0)
+    np.testing.assert_array_equal(big.numpy(), np.arange(6.0))
 
 
 def test_shared_subexpression_gets_summed_gradient():

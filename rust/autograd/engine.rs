@@ -91,17 +91,19 @@ fn run_hooks(hooks: &[super::GradHook], mut g: Tensor) -> Result<Tensor> {
     Ok(g)
 }
 
-/// Adds `g` into `t.grad`. A gradient that other tensors may still hold (its storage is shared)
-/// is copied first, so a later in-place change to one `.grad` never shows up in another.
+/// Adds `g` into `t.grad`, as PyTorch's AccumulateGrad does.
+///
+/// The first gradient is taken over only when nothing else holds it (neither its tensor nor its
+/// storage: a clone shares the first, a view the second), else copied: it may be the tensor the
+/// caller passed to backward, or one a rule handed to two inputs (`x + y`), and `.grad` must
+/// never alias either. From then on `.grad` is ferrograd's own, so off the graph the next
+/// gradients are added into it in place, whoever else holds it: `g = x.grad; loss.backward()`
+/// leaves `g` holding the sum, as in PyTorch, and accumulating over micro-batches allocates
+/// nothing. With history (create_graph) the sum is a new tensor, so the graph stays intact.
 ///
 /// The read, the sum and the write happen under the tensor's autograd lock: two threads running
 /// backward into the same leaf must each see the other's contribution (as PyTorch's
 /// AccumulateGrad does under its mutex), or elements of one gradient are lost.
-///
-/// A `.grad` that nothing else holds (its storage referenced by it alone) takes the sum in
-/// place, as PyTorch's AccumulateGrad does off the graph: accumulating over micro-batches then
-/// allocates nothing and writes one buffer instead of reading two into a third. Nobody can see
-/// the difference, since nobody else holds the buffer.
 fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
     let mut meta = t.meta();
     let new = match meta.grad.take() {
@@ -121,25 +123,17 @@ fn accumulate(t: &Tensor, g: Tensor) -> Result<()> {
         },
         // A gradient with history (create_graph) is kept as it is: copying would cut it off.
         None if g.requires_grad() => g,
-        None if Arc::strong_count(g.storage()) > 1 || !g.is_contiguous() => g.deep_copy(),
+        None if Arc::strong_count(&g.0) > 1 || Arc::strong_count(g.storage()) > 1 || !g.is_contiguous() => g.deep_copy(),
         None => g,
     };
     meta.grad = Some(new);
     Ok(())
 }
 
-/// Whether `old + g` may be written into `old` (see `accumulate`): off the graph, the same
-/// shape and dtype, contiguous, and both the tensor and its storage held by `old` alone (a
-/// clone of a tensor shares the first, a view the second).
+/// Whether `old + g` may be written into `old` (see `accumulate`): off the graph, with the
+/// same shape and dtype (else the sum is a new tensor, as a broadcast or a promotion needs).
 fn adds_in_place(old: &Tensor, g: &Tensor) -> bool {
-    !crate::autograd::is_recording()
-        && !old.requires_grad()
-        && !g.requires_grad()
-        && old.shape() == g.shape()
-        && old.dtype() == g.dtype()
-        && old.is_contiguous()
-        && Arc::strong_count(&old.0) == 1
-        && Arc::strong_count(old.storage()) == 1
+    !crate::autograd::is_recording() && !old.requires_grad() && !g.requires_grad() && old.shape() == g.shape() && old.dtype() == g.dtype()
 }
 
 /// The node given to gradients computed by a rule that cannot be differentiated again.
