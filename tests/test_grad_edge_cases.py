@@ -442,3 +442,12 @@ def test_batchnorm_float32_gradients_as_accurate_as_pytorch(shape, offset, scale
     # float32 round-off (a few ulp) everywhere, and never worse than PyTorch's own float32 error.
     assert np.all(fg_err < 2e-6), f"ferrograd y/dx/dw/db error {fg_err} (PyTorch {torch_err})"
     assert np.all(fg_err <= np.maximum(torch_err, 2e-7) * 1.5), f"ferrograd {fg_err} vs PyTorch {torch_err}"
+
+
+def test_abs_gradient_is_a_product_with_sgn_as_pytorch():
+    # grad * sgn(x): at x = 0 a NaN or infinite incoming gradient gives NaN (0 * inf), not a quiet
+    # 0 (F.l1_loss(weight=0) with reduction='mean' divides by a zero weight sum); at a NaN x, sgn is
+    # 0 and a finite gradient gives 0, as PyTorch's sgn(NaN) = 0.
+    x = fg.tensor([0.0, 0.0, float("nan"), -2.0, 3.0], requires_grad=True)
+    x.abs().backward(fg.tensor([float("nan"), float("inf"), 1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [np.nan, np.nan, 0.0, -1.0, 1.0])

@@ -313,8 +313,10 @@ impl Backward for AbsBackward {
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let x = &self.x.get()?;
         let fused = |g: &Tensor| -> Result<Tensor> {
+            // g * sgn(x), a product as in PyTorch (sgn is 0 at 0 and at NaN): a NaN or infinite
+            // gradient at x = 0 gives NaN, not a quiet 0.
             Ok(with_float!(g.dtype(), "abs", T => zip::<T, T>(g, x, "abs", |gv: T, x: T| {
-                if x > T::zero() { gv } else if x < T::zero() { -gv } else { T::zero() }
+                gv * if x > T::zero() { T::one() } else if x < T::zero() { -T::one() } else { T::zero() }
             })?))
         };
         // PyTorch's grad * sgn(x): sgn's derivative is zero, x stays in the graph.
