@@ -210,7 +210,10 @@ def _pdist(draw):
     dt = draw(_dt())
     # at least one row: PyTorch 2.15's pdist backward segfaults on a (0, M) input
     p = draw(st.sampled_from([2.0, 1.0, 3.0, 0.5, math.inf]))
-    x = draw(tensors((draw(st.integers(1, 4)), draw(st.integers(0, 3))), dt, nonfinite=p in _NAN_SAFE_P))
+    # p = 1 draws finite values only: at a NaN element PyTorch's pdist kernel gives a NaN
+    # gradient where its own Tensor.norm (and ferrograd's pdist, a norm of the row differences)
+    # gives 0, as sgn(NaN) is 0.
+    x = draw(tensors((draw(st.integers(1, 4)), draw(st.integers(0, 3))), dt, nonfinite=p == 2.0))
     return Args([x], {"p": p}, draw(seeds))
 
 
