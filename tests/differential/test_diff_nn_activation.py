@@ -59,10 +59,14 @@ def test_rrelu_training_slopes_in_range_and_used_by_the_gradient(lib, data):
     np.testing.assert_array_equal(np.isnan(y), np.isnan(xs))
     np.testing.assert_allclose(y[pos & ~np.isnan(xs)], xs[pos & ~np.isnan(xs)])
     np.testing.assert_allclose(g[pos], 1.0, rtol=tol)
-    neg = xs < 0
+    # The slope read back as y / x only where y is a normal number: a subnormal product
+    # (-8.7e-44 * 0.125) rounds to a few bits, and the ratio with it.
+    neg = (xs < 0) & (np.abs(y) >= np.finfo(dtype).tiny)
     r = y[neg] / xs[neg]
     assert np.all(r >= lower - tol) and np.all(r <= upper + tol), (lower, upper, r)
     np.testing.assert_allclose(g[neg], r, rtol=1e-5 if dtype == "float32" else 1e-12)
+    tiny = (xs < 0) & ~neg
+    assert np.all((g[tiny] >= lower - tol) & (g[tiny] <= upper + tol)), (lower, upper, g[tiny])
     zero = xs == 0
     assert np.all(y[zero] == 0) and np.all((g[zero] >= lower - tol) & (g[zero] <= upper + tol))
 
