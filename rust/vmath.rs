@@ -343,9 +343,9 @@ const EXP_DEGREE_6: [f32; 7] = [0.0013831668766215444, 0.008373521268367767, 0.0
 
 /// The Gaussian e^(-x^2 / 2) for float32, without branches. x^2 is taken exactly, as hi + lo
 /// (its rounding was the largest error in Phi's tail: 6e-8 times x^2 / 2), and the reduction
-/// uses one ln 2 (error n 1.9e-9, at most 2.4e-7 at the last normal values) and a degree-6
-/// polynomial: GELU is bound by instruction count, and `exp_nonpositive_f32`'s accuracy would
-/// be lost under the rest of Phi's error anyway.
+/// uses one ln 2 with FMA (error n 1.9e-9, at most 2.4e-7 at the last normal values) and a
+/// degree-6 polynomial: GELU's forward pays for every operation, and `exp_nonpositive_f32`'s
+/// two-part reduction would be lost under the rest of Phi's error anyway.
 #[inline(always)]
 fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
     let (hi, lo) = if FMA {
