@@ -1,6 +1,7 @@
 //! The tensor: a shared, versioned storage viewed through a layout, plus autograd metadata.
 
 pub mod alloc;
+pub mod buffer;
 pub mod dtype;
 pub mod iter;
 mod meta;
@@ -9,7 +10,8 @@ pub mod shape;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use dtype::{Buffer, DType, Data, Element, Float, Numeric, Scalar};
+pub use buffer::{Buffer, Data};
+pub use dtype::{DType, Element, Float, Numeric, Scalar};
 pub use shape::{Layout, Shape};
 
 use crate::autograd::Node;
