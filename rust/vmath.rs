@@ -195,8 +195,8 @@ pub fn exp_f32<const FMA: bool>(x: f32) -> f32 {
 
 /// e^x for x <= 0 (or NaN): `exp_f32` with 2^n as one factor (n >= -126 is a normal float) and
 /// no overflow select. Softmax's and attention's e^(x - max), a few instructions fewer per
-/// lane. Also exact up to 88.3 (n <= 127), so the rounding of x - max above 0 is harmless;
-/// beyond that it is meaningless.
+/// lane. Also within its 2 ulp up to 88.3 (n <= 127), so the rounding of x - max above 0 is
+/// harmless; beyond that it is meaningless.
 #[inline(always)]
 pub fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
     // Written so a NaN passes (f32::max would turn it into EXP_LO).
