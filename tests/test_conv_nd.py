@@ -93,6 +93,37 @@ def test_conv_gradients_over_a_batch_match_the_numpy_adjoint():
         np.testing.assert_allclose(tb.grad.numpy(), g.sum(axis=(0, *range(2, g.ndim))), rtol=1e-10)
 
 
+# float32 3x3 convolutions of stride 1 with enough channels and positions take Winograd's
+# F(2x2, 3x3) (rust/nn/winograd.rs): odd and even sizes, paddings 0 to 2, unequal channels.
+WINOGRAD_CASES = [
+    ((5, 32, 17, 15), 40, dict(padding=1)),
+    ((4, 40, 20, 22), 32, dict(padding=0)),
+    ((2, 32, 24, 21), 32, dict(padding=2)),
+    ((2, 32, 23, 25), 36, dict(padding=(2, 0))),
+    ((5, 32, 16, 16), 32, dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("xs,o,kw", WINOGRAD_CASES, ids=[f"{x}-{o}-{kw}" for x, o, kw in WINOGRAD_CASES])
+def test_winograd_conv2d_matches_the_float64_convolution_forward_and_backward(xs, o, kw):
+    r = rng(11)
+    x, w, b = r.normal(size=xs), r.normal(size=(o, xs[1], 3, 3)) / 10, r.normal(size=o)
+    results = {}
+    for dtype in (np.float32, np.float64):
+        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = F.conv2d(tx, tw, tb, **kw)
+        g = rng(12).normal(size=tuple(y.shape))
+        y.backward(fg.tensor(g.astype(dtype)))
+        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
+    pads = {"same": 1}.get(kw["padding"], kw["padding"])
+    pads = [(p, p) for p in pads] if isinstance(pads, tuple) else pads
+    np.testing.assert_allclose(results[np.float64][0], np_conv(x, w, b, pads=pads), rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
+        # float32 sums of a few hundred products: within 1e-5 of the largest magnitude.
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_conv_unbatched_input_matches_the_batched_result(dims):
     r = rng(4)
@@ -216,7 +247,8 @@ for n in (1, 3, 8):
         for a in (y.detach().numpy(), t.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
             h.update(a.tobytes())
 # Small feature maps, many channels: the whole batch in one product, cut into fixed blocks.
-for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8)):
+# 3x3 with enough positions per channel: Winograd, its weight gradient summed over fixed chunks.
+for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40, 24)):
     x = fg.tensor(r.normal(size=(n, c, s, s)).astype(np.float32), requires_grad=True)
     w = fg.tensor(r.normal(size=(o, c, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, padding=1)

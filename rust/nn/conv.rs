@@ -13,7 +13,8 @@
 //! * grad_bias = grad_out summed over everything but the channel.
 //!
 //! A 1x1 convolution with stride 1 and no padding needs no unfolding: its columns are the input.
-//! Small feature maps multiply the whole batch at once (`conv_batched.rs`).
+//! Small feature maps multiply the whole batch at once (`conv_batched.rs`), and float32 3x3
+//! convolutions of stride 1 take Winograd's F(2x2, 3x3) (`winograd.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
 
 use crate::autograd::{needs_record, record, Backward, Saved};
@@ -25,6 +26,7 @@ use crate::with_float;
 use super::conv_batched;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
+use super::winograd;
 
 /// stride, padding, dilation and groups as the caller gave them, one entry per spatial dim
 /// (1, 2 or 3 of them); `conv` validates them.
@@ -232,7 +234,13 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
     with_float!(x.dtype(), op, T => {
         let out = x.with_view::<T, _>(|v| {
             let (xs, wv, bv) = (&v.contiguous(), &w.to_vec::<T>(), b.map(|b| b.to_vec::<T>()));
-            if conv_batched::applies(&g) { conv_batched::forward(xs, wv, bv.as_deref(), &g) } else { conv_forward::<T>(xs, wv, bv.as_deref(), &g, false).0 }
+            if winograd::applies::<T>(&g) {
+                winograd::forward(xs, wv, bv.as_deref(), &g)
+            } else if conv_batched::applies(&g) {
+                conv_batched::forward(xs, wv, bv.as_deref(), &g)
+            } else {
+                conv_forward::<T>(xs, wv, bv.as_deref(), &g, false).0
+            }
         });
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
         record(out, &inputs, || {
@@ -286,7 +294,9 @@ impl<T: Float> Backward for ConvBackward<T> {
         };
         let run = |xs: Option<&[T]>| {
             with_grad::<T, _>(grad, |gs| {
-                let (gx, gw) = if conv_batched::applies(&g) {
+                let (gx, gw) = if winograd::applies::<T>(&g) {
+                    (weight.as_ref().map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
+                } else if conv_batched::applies(&g) {
                     conv_batched::backward(gs, weight.as_deref(), xs, &g)
                 } else {
                     (weight.as_ref().map(|w| grad_input(gs, w, &g)), xs.map(|xs| grad_weight(gs, ColumnSource::Input(xs), &g)))

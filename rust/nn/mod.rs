@@ -22,3 +22,4 @@ pub mod optim;
 pub mod pool;
 pub mod rnn;
 mod rnn_kernels;
+mod winograd;

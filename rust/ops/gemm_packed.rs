@@ -134,6 +134,21 @@ impl PackedRhs {
         }
     }
 
+    /// The panels of a (k, n) operand for the caller to write in place, element (kk, j) at
+    /// `panel_index(k, kk, j)`, keeping the allocation: Winograd's transforms write each
+    /// transformed tile straight where the kernel reads it. The columns past n read as zero;
+    /// every other element must be written before the next product.
+    pub fn panels_mut(&mut self, k: usize, n: usize) -> &mut [f32] {
+        let np = n.div_ceil(NR);
+        self.panels.resize(np * k * NR, 0.0);
+        (self.k, self.n) = (k, n);
+        if !n.is_multiple_of(NR) {
+            // The last panel, whose columns past n may be stale from an earlier, wider matrix.
+            self.panels[(np - 1) * k * NR..].fill(0.0);
+        }
+        &mut self.panels
+    }
+
     /// dst (m, n) [+]= a (m, k) @ B, `a` and `dst` row-major and contiguous, on up to `threads`
     /// threads. See `product`.
     pub fn mm(&self, dst: &mut [f32], a: &[f32], m: usize, accumulate: bool, threads: usize) {
@@ -186,6 +201,12 @@ impl PackedRhs {
         };
         run_parts(parts, &part);
     }
+}
+
+/// Where element (kk, j) of a (k, n) right operand lives in its panels (see `panels_mut`).
+#[inline(always)]
+pub fn panel_index(k: usize, kk: usize, j: usize) -> usize {
+    ((j / NR) * k + kk) * NR + j % NR
 }
 
 fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
