@@ -40,19 +40,15 @@ use super::conv_packed::{f32s, f32s_mut};
 const XI: usize = 16;
 /// Below this many input or output channels the transforms outweigh the saving.
 const MIN_CHANNELS: usize = 32;
-/// Tiles of the whole batch per channel below which the transformed kernels (16/9 of the
-/// weight, made for every call and read once per chunk) outweigh the saving. Measured on 3x3
-/// convolutions, forward and each gradient, 1 and 2 threads, against im2col: a clear gain at
-/// 98-128 tiles per channel (64 channels at 56 x 56 and 32 x 32) and at 12 (128 at 28 x 28),
-/// about even at 16 (64 at 16 x 16) and 1.5 (256 at 14 x 14), a loss at 2 and below (128
-/// channels at 8 x 8 and every larger stage of a ResNet at 64 x 64 inputs).
-const TILES_PER_CHANNEL: usize = 8;
-/// Elements of weight-gradient partials held at once (as `conv_kernels::PARTIAL_BUDGET`).
+/// Elements of weight-gradient partials held at once (as `conv_kernels::PARTIAL_BUDGET`), and
+/// at most this many partials: each is a fresh buffer the size of 16/9 of the weight, and adding
+/// them up costs a pass each.
 const PARTIAL_BUDGET: usize = 1 << 22;
+const MAX_PARTIALS: usize = 8;
 
 /// Whether `g` runs here: float32 on AVX2 + FMA, one group, a 2-D 3x3 kernel with stride and
-/// dilation 1, leading padding of at most 2 (the input gradient pads by 2 - p), and enough
-/// channels.
+/// dilation 1, leading padding of at most 2 (the input gradient pads by 2 - p), enough channels
+/// and at least one tile (2 x 2 outputs) of the batch per channel.
 pub(super) fn applies<T: Float>(g: &Geom) -> bool {
     T::DTYPE == DType::F32
         && gemm_packed::usable()
@@ -64,7 +60,14 @@ pub(super) fn applies<T: Float>(g: &Geom) -> bool {
         && g.pw <= 2
         && g.c >= MIN_CHANNELS
         && g.o >= MIN_CHANNELS
-        && g.n * g.oh.div_ceil(2) * g.ow.div_ceil(2) >= TILES_PER_CHANNEL * g.c.max(g.o)
+        // Below one tile of the whole batch per channel, the transformed kernels (16/9 of the
+        // weight, made for every call and read once per chunk) outweigh the saving. Measured on
+        // 3x3 convolutions, forward and each gradient, against im2col in one process taking
+        // turns (time ratios, 2 threads / 1 thread): 64 channels at 32 x 32 and 56 x 56 and 128
+        // at 28 x 28, 0.52-0.62; 256 at 14 x 14 (1.5 tiles per channel), 0.73-0.91; 128 at 8 x 8
+        // (2), 1.0 / 0.77-0.86; 32 at 16 x 16 (64), 0.9-1.05; 256 at 4 x 4 and 512 at 7 x 7
+        // (0.25), 1.1-2.0.
+        && g.n * g.oh.div_ceil(2) * g.ow.div_ceil(2) >= g.c.max(g.o)
 }
 
 /// One pass over images of `c` channels, h x w, read with leading padding (py, px) (zero
@@ -116,10 +119,12 @@ struct Workspace {
     /// Products (forward, (16, O, chunk)) or transformed inputs (weight gradient, (16, C,
     /// chunk)), position blocks `block_stride` apart.
     m: Vec<f32>,
-    /// Four input rows, each as its even and odd columns, and the 16 transformed rows of a run
-    /// of tiles before they go to their operand.
+    /// A channel's tiles' inputs as rows over the chunk, and their 16 transformed rows before
+    /// they go to their operand.
     rows: Vec<f32>,
     run: Vec<f32>,
+    /// The chunk's runs of tiles (see `runs`).
+    runs: Vec<[usize; 5]>,
     /// Each tile's top left output element, for the output transform.
     corners: Vec<(usize, bool, bool)>,
 }
@@ -127,7 +132,7 @@ struct Workspace {
 impl Workspace {
     fn new() -> Workspace {
         let v = (0..XI).map(|_| PackedRhs::empty().expect("winograd: used without AVX2 and FMA")).collect();
-        Workspace { v, m: Vec::new(), rows: Vec::new(), run: Vec::new(), corners: Vec::new() }
+        Workspace { v, m: Vec::new(), rows: Vec::new(), run: Vec::new(), runs: Vec::new(), corners: Vec::new() }
     }
 }
 
@@ -197,56 +202,71 @@ fn transform_weight(w: &[f32], o: usize, c: usize, turned: bool) -> Vec<f32> {
     u
 }
 
-/// B^T d B of every (channel, tile) for tiles [t0, t1) of `p` over `x` (N, C, h, w), handed
-/// on a run of tiles in one tile row at a time: `sink(xi, c, t, values)` gets position xi of
-/// channel c for the chunk's tiles t, t + 1, ... (t counted from t0).
-fn transform_input(x: &[f32], p: &Pass, (t0, t1): (usize, usize), ws: &mut Workspace, mut sink: impl FnMut(usize, usize, usize, &[f32])) {
+/// The chunk [t0, t1)'s runs of tiles inside one tile row: (image, tile row, first tile
+/// column, tiles, first tile's place in the chunk).
+fn runs(p: &Pass, (t0, t1): (usize, usize), out: &mut Vec<[usize; 5]>) {
     let (per_image, tiles_x) = (p.tiles_per_image(), p.tiles_x());
-    let (rows, out) = (&mut ws.rows, &mut ws.run);
+    out.clear();
     let mut t = t0;
     while t < t1 {
         let (img, ty, tx0) = (t / per_image, t % per_image / tiles_x, t % tiles_x);
         let run = (tiles_x - tx0).min(t1 - t);
-        // Row r of the run's 4 input rows as even columns (run + 1) then odd columns (run + 1).
-        // Whole vectors over the run; the lanes past it are computed and dropped.
-        let runp = run.next_multiple_of(8);
-        let len = runp + 8;
-        rows.resize(8 * len, 0.0);
-        out.resize(XI * runp, 0.0);
-        let x_start = (2 * tx0) as isize - p.px as isize;
-        // Tiles k in [lo, hi) read both columns inside the image; the others meet the padding.
-        let lo = if x_start >= 0 { 0 } else { (x_start.unsigned_abs()).div_ceil(2) }.min(run + 1);
-        let hi = if p.w as isize - 1 - x_start <= 0 { 0 } else { ((p.w as isize - 2 - x_start) / 2 + 1) as usize }.clamp(lo, run + 1);
-        for c in 0..p.c {
+        out.push([img, ty, tx0, run, t - t0]);
+        t += run;
+    }
+}
+
+/// B^T d B of every (channel, tile) for tiles [t0, t1) of `p` over `x` (N, C, h, w), channel
+/// by channel: `sink(xi, c, values)` gets position xi of channel c for all the chunk's tiles.
+///
+/// Each channel first gathers its tiles' 4 x 4 inputs as 16 rows over the chunk (zero in the
+/// padding), so that the arithmetic runs in whole vectors even where a tile row has only a
+/// few tiles (ResNet's 8 x 8 maps have 4).
+fn transform_input(x: &[f32], p: &Pass, (t0, t1): (usize, usize), ws: &mut Workspace, mut sink: impl FnMut(usize, usize, &[f32])) {
+    let n = t1 - t0;
+    // Whole vectors over the chunk; the lanes past it are computed and dropped.
+    let np = n.next_multiple_of(8);
+    runs(p, (t0, t1), &mut ws.runs);
+    let (patch, out) = (&mut ws.rows, &mut ws.run);
+    patch.resize(XI * np, 0.0);
+    out.resize(XI * np, 0.0);
+    for c in 0..p.c {
+        for &[img, ty, tx0, run, at] in &ws.runs {
             let plane = &x[(img * p.c + c) * p.h * p.w..][..p.h * p.w];
+            let x_start = (2 * tx0) as isize - p.px as isize;
+            // Tiles k in [lo, hi) read all four columns inside the image; the others meet the
+            // padding.
+            let lo = if x_start >= 0 { 0 } else { x_start.unsigned_abs().div_ceil(2) }.min(run);
+            let hi = if p.w as isize - 4 - x_start < 0 { 0 } else { ((p.w as isize - 4 - x_start) / 2 + 1) as usize }.clamp(lo, run);
             for r in 0..4 {
-                let (even, odd) = rows[r * 2 * len..(r + 1) * 2 * len].split_at_mut(len);
                 let y = (2 * ty + r) as isize - p.py as isize;
+                // Input row r's columns j = 0..4 of the run's tiles: rows r * 4 + j of `patch`.
+                let (d0, rest) = patch[r * 4 * np..(r + 1) * 4 * np].split_at_mut(np);
+                let (d1, rest) = rest.split_at_mut(np);
+                let (d2, d3) = rest.split_at_mut(np);
+                let [d0, d1, d2, d3] = [d0, d1, d2, d3].map(|d| &mut d[at..at + run]);
                 if y < 0 || y >= p.h as isize {
-                    even[..=run].fill(0.0);
-                    odd[..=run].fill(0.0);
+                    [d0, d1, d2, d3].into_iter().for_each(|d| d.fill(0.0));
                     continue;
                 }
                 let line = &plane[y as usize * p.w..][..p.w];
                 let get = |xx: isize| if xx >= 0 && xx < p.w as isize { line[xx as usize] } else { 0.0 };
-                for k in (0..lo).chain(hi..=run) {
+                for k in (0..lo).chain(hi..run) {
                     let xx = x_start + 2 * k as isize;
-                    even[k] = get(xx);
-                    odd[k] = get(xx + 1);
+                    (d0[k], d1[k], d2[k], d3[k]) = (get(xx), get(xx + 1), get(xx + 2), get(xx + 3));
                 }
-                let pairs = line[(x_start + 2 * lo as isize) as usize..][..2 * (hi - lo)].as_chunks::<2>().0;
-                for ((e, o), &[a, b]) in even[lo..hi].iter_mut().zip(&mut odd[lo..hi]).zip(pairs) {
-                    *e = a;
-                    *o = b;
+                let inside = &line[(x_start + 2 * lo as isize) as usize..];
+                let dst = d0[lo..hi].iter_mut().zip(&mut d1[lo..hi]).zip(d2[lo..hi].iter_mut().zip(&mut d3[lo..hi]));
+                for (((a, b), (c, d)), v) in dst.zip(inside.windows(4).step_by(2)) {
+                    (*a, *b, *c, *d) = (v[0], v[1], v[2], v[3]);
                 }
-            }
-            // SAFETY: only runs where the CPU has AVX2 and FMA (`applies`).
-            unsafe { input_tiles(rows, len, out, runp) };
-            for (xi, vals) in out.chunks(runp).enumerate() {
-                sink(xi, c, t - t0, &vals[..run]);
             }
         }
-        t += run;
+        // SAFETY: only runs where the CPU has AVX2 and FMA (`applies`).
+        unsafe { input_tiles(patch, out, np) };
+        for (xi, vals) in out.chunks(np).enumerate() {
+            sink(xi, c, &vals[..n]);
+        }
     }
 }
 
@@ -270,26 +290,25 @@ fn sub(a: Lanes, b: Lanes) -> Lanes {
     std::array::from_fn(|i| a[i] - b[i])
 }
 
-/// B^T d B for `runp` tiles (a multiple of 8) from four input rows, each as even then odd
-/// columns (`len` apart), into 16 rows of `out`, `runp` apart.
+/// B^T d B for `np` tiles (a multiple of 8) from their inputs d[r][j] as the 16 rows
+/// r * 4 + j of `patch`, into 16 rows of `out`; rows `np` apart.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn input_tiles(rows: &[f32], len: usize, out: &mut [f32], runp: usize) {
-    for k in (0..runp).step_by(8) {
+unsafe fn input_tiles(patch: &[f32], out: &mut [f32], np: usize) {
+    for k in (0..np).step_by(8) {
         // by_row[r][j]: B^T along input row r, tile column j; d[j][r] the same transposed.
         let by_row: [[Lanes; 4]; 4] = std::array::from_fn(|r| {
-            let (e, o) = (r * 2 * len + k, r * 2 * len + len + k);
-            let (e0, e1, o0, o1) = (load(rows, e), load(rows, e + 1), load(rows, o), load(rows, o + 1));
-            [sub(e0, e1), add(o0, e1), sub(e1, o0), sub(o0, o1)]
+            let v: [Lanes; 4] = std::array::from_fn(|j| load(patch, (r * 4 + j) * np + k));
+            [sub(v[0], v[2]), add(v[1], v[2]), sub(v[2], v[1]), sub(v[1], v[3])]
         });
         let d: [[Lanes; 4]; 4] = std::array::from_fn(|j| std::array::from_fn(|r| by_row[r][j]));
         for (j, d) in d.iter().enumerate() {
-            store(out, j * runp + k, sub(d[0], d[2]));
-            store(out, (4 + j) * runp + k, add(d[1], d[2]));
-            store(out, (8 + j) * runp + k, sub(d[2], d[1]));
-            store(out, (12 + j) * runp + k, sub(d[1], d[3]));
+            store(out, j * np + k, sub(d[0], d[2]));
+            store(out, (4 + j) * np + k, add(d[1], d[2]));
+            store(out, (8 + j) * np + k, sub(d[2], d[1]));
+            store(out, (12 + j) * np + k, sub(d[1], d[3]));
         }
     }
 }
@@ -331,14 +350,11 @@ unsafe fn run_forward(x: &[f32], u: &[f32], o: usize, bias: Option<&[f32]>, p: P
         let mut panels = std::mem::take(&mut ws.v);
         {
             let mut dst: Vec<&mut [f32]> = panels.iter_mut().map(|v| v.panels_mut(p.c, n)).collect();
-            transform_input(x, &p, (t0, t1), ws, |xi, c, t, vals| {
-                // A run of tiles crosses panels every 16 columns; each piece is contiguous.
-                let (dst, mut t, mut vals) = (&mut dst[xi], t, vals);
-                while !vals.is_empty() {
-                    let take = (16 - t % 16).min(vals.len());
-                    let at = panel_index(p.c, c, t);
-                    dst[at..at + take].copy_from_slice(&vals[..take]);
-                    (t, vals) = (t + take, &vals[take..]);
+            transform_input(x, &p, (t0, t1), ws, |xi, c, vals| {
+                // Panel by panel, 16 tiles at a time.
+                for (i, piece) in vals.chunks(16).enumerate() {
+                    let at = panel_index(p.c, c, 16 * i);
+                    dst[xi][at..at + piece.len()].copy_from_slice(piece);
                 }
             });
         }
@@ -401,75 +417,140 @@ fn corners(p: &Pass, o: usize, (t0, t1): (usize, usize), out: &mut Vec<(usize, b
 /// A dY A^T of every (output channel, tile) of chunk [t0, t1) of the output gradient `gout`
 /// (N, O, oh, ow), zero past its edges, into the packed operands `dst` as (tiles, O).
 ///
-/// A run of tiles in one tile row at a time, channel by channel: each channel reads two rows
-/// of its gradient in order, and the lines it writes (a run's tiles in 16 operands) are the
-/// ones the next 15 channels write too, so they stay in L1.
+/// Eight channels at a time: each channel's tiles' 2 x 2 gradients are gathered as 4 rows over
+/// the chunk and transformed in whole vectors, then each 8 x 8 block of (channel, tile) values
+/// is transposed in registers, so that the operands, whose rows hold 16 channels of one tile,
+/// take a vector per row rather than a scalar store per value.
 fn transform_grad_output(gout: &[f32], o: usize, p: &Pass, (t0, t1): (usize, usize), dst: &mut [&mut [f32]], ws: &mut Workspace) {
-    let (per_image, tiles_x, plane) = (p.tiles_per_image(), p.tiles_x(), p.oh * p.ow);
+    let plane = p.oh * p.ow;
     let n = t1 - t0;
+    let np = n.next_multiple_of(8);
     let need = panel_index(n, n - 1, o - 1) + 1;
     assert!(dst.iter().all(|d| d.len() >= need), "winograd: operands shorter than {n} x {o}");
     let dst: [*mut f32; XI] = std::array::from_fn(|xi| dst[xi].as_mut_ptr());
+    runs(p, (t0, t1), &mut ws.runs);
     let (rows, out) = (&mut ws.rows, &mut ws.run);
-    let mut t = t0;
-    while t < t1 {
-        let (img, ty, tx0) = (t / per_image, t % per_image / tiles_x, t % tiles_x);
-        let run = (tiles_x - tx0).min(t1 - t);
-        let runp = run.next_multiple_of(8);
-        rows.resize(4 * runp, 0.0);
-        out.resize(XI * runp, 0.0);
-        for oc in 0..o {
-            let grad = &gout[(img * o + oc) * plane..][..plane];
-            // Rows 2 ty and 2 ty + 1 of the run, each as even then odd columns.
-            for r in 0..2 {
-                let (even, odd) = rows[2 * r * runp..2 * (r + 1) * runp].split_at_mut(runp);
-                let y = 2 * ty + r;
-                if y >= p.oh {
-                    even.fill(0.0);
-                    odd.fill(0.0);
-                    continue;
-                }
-                let line = &grad[y * p.ow..][..p.ow];
-                for k in 0..run {
-                    let x = 2 * (tx0 + k);
-                    even[k] = line[x];
-                    odd[k] = if x + 1 < p.ow { line[x + 1] } else { 0.0 };
+    rows.resize(4 * np, 0.0);
+    out.resize(8 * XI * np, 0.0);
+    for oc0 in (0..o).step_by(8) {
+        let group = (o - oc0).min(8);
+        for g in 0..group {
+            let oc = oc0 + g;
+            for &[img, ty, tx0, run, at] in &ws.runs {
+                let grad = &gout[(img * o + oc) * plane..][..plane];
+                // Rows d00, d01, d10, d11 of the run's tiles.
+                for r in 0..2 {
+                    let (left, right) = rows[2 * r * np..2 * (r + 1) * np].split_at_mut(np);
+                    let (left, right) = (&mut left[at..at + run], &mut right[at..at + run]);
+                    let y = 2 * ty + r;
+                    if y >= p.oh {
+                        left.fill(0.0);
+                        right.fill(0.0);
+                        continue;
+                    }
+                    let line = &grad[y * p.ow + 2 * tx0..(y + 1) * p.ow];
+                    // Tiles with both columns inside; the last one of an odd width has one.
+                    let full = run.min(line.len() / 2);
+                    for ((l, r), pair) in left.iter_mut().zip(right.iter_mut()).zip(line.as_chunks::<2>().0) {
+                        (*l, *r) = (pair[0], pair[1]);
+                    }
+                    if full < run {
+                        (left[full], right[full]) = (line[2 * full], 0.0);
+                    }
                 }
             }
             // SAFETY: only runs where the CPU has AVX2 and FMA (`applies`).
-            unsafe { grad_tiles(rows, out, runp) };
-            for (xi, &d) in dst.iter().enumerate() {
-                let vals = &out[xi * runp..][..run];
-                for (k, &v) in vals.iter().enumerate() {
-                    // SAFETY: tile t - t0 + k < n and channel oc < o, inside every operand
-                    // (checked above).
-                    unsafe { *d.add(panel_index(n, t - t0 + k, oc)) = v };
+            unsafe { grad_tiles(rows, &mut out[g * XI * np..], np) };
+        }
+        for (xi, &d) in dst.iter().enumerate() {
+            let value = |g: usize, k: usize| out[(g * XI + xi) * np + k];
+            let mut k0 = 0;
+            #[cfg(target_arch = "x86_64")]
+            if group == 8 {
+                while k0 + 8 <= n {
+                    // SAFETY: AVX2 (`applies`); rows g of `out` hold np >= k0 + 8 values; tiles
+                    // k0..k0 + 8 < n and channels oc0..oc0 + 8 <= o, eight contiguous values of
+                    // a panel row (oc0 is a multiple of 8), inside every operand (checked above).
+                    unsafe { transpose_block(&out[xi * np + k0..], XI * np, d, |kk| panel_index(n, k0 + kk, oc0)) };
+                    k0 += 8;
+                }
+            }
+            for k in k0..n {
+                for g in 0..group {
+                    // SAFETY: as above, one value at a time.
+                    unsafe { *d.add(panel_index(n, k, oc0 + g)) = value(g, k) };
                 }
             }
         }
-        t += run;
     }
 }
 
-/// A dY A^T for `runp` tiles (a multiple of 8) from the rows of `rows`, (d00, d01, d10, d11)
-/// each `runp` long, into 16 rows of `out`, `runp` apart.
+/// Writes the 8 x 8 block src[g * stride + kk] (g, kk < 8) transposed: row kk, the eight
+/// values src[0..8][kk], to dst + at(kk).
+///
+/// # Safety
+/// The CPU must have AVX2; `src` must hold 7 * stride + 8 values and each dst + at(kk) eight
+/// writable floats.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn(usize) -> usize) {
+    use std::arch::x86_64::*;
+    assert!(src.len() >= 7 * stride + 8);
+    let r: [__m256; 8] = std::array::from_fn(|g| _mm256_loadu_ps(src.as_ptr().add(g * stride)));
+    let t = [
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    ];
+    let s = [
+        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+    ];
+    let rows = [
+        _mm256_permute2f128_ps::<0x20>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x20>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x20>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x20>(s[3], s[7]),
+        _mm256_permute2f128_ps::<0x31>(s[0], s[4]),
+        _mm256_permute2f128_ps::<0x31>(s[1], s[5]),
+        _mm256_permute2f128_ps::<0x31>(s[2], s[6]),
+        _mm256_permute2f128_ps::<0x31>(s[3], s[7]),
+    ];
+    for (kk, row) in rows.iter().enumerate() {
+        _mm256_storeu_ps(dst.add(at(kk)), *row);
+    }
+}
+
+/// A dY A^T for `np` tiles (a multiple of 8) from the rows of `rows`, (d00, d01, d10, d11)
+/// each `np` long, into 16 rows of `out`, `np` apart.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn grad_tiles(rows: &[f32], out: &mut [f32], runp: usize) {
-    for k in (0..runp).step_by(8) {
-        let (d00, d01, d10, d11) = (load(rows, k), load(rows, runp + k), load(rows, 2 * runp + k), load(rows, 3 * runp + k));
+unsafe fn grad_tiles(rows: &[f32], out: &mut [f32], np: usize) {
+    for k in (0..np).step_by(8) {
+        let (d00, d01, d10, d11) = (load(rows, k), load(rows, np + k), load(rows, 2 * np + k), load(rows, 3 * np + k));
         // A = [1 0; 1 1; 1 -1; 0 -1] on the left and A^T on the right.
         let neg = |v: Lanes| v.map(|x| -x);
         let c0 = [d00, add(d00, d10), sub(d00, d10), neg(d10)];
         let c1 = [d01, add(d01, d11), sub(d01, d11), neg(d11)];
         for i in 0..4 {
             let (a, b) = (c0[i], c1[i]);
-            store(out, (i * 4) * runp + k, a);
-            store(out, (i * 4 + 1) * runp + k, add(a, b));
-            store(out, (i * 4 + 2) * runp + k, sub(a, b));
-            store(out, (i * 4 + 3) * runp + k, neg(b));
+            store(out, (i * 4) * np + k, a);
+            store(out, (i * 4 + 1) * np + k, add(a, b));
+            store(out, (i * 4 + 2) * np + k, sub(a, b));
+            store(out, (i * 4 + 3) * np + k, neg(b));
         }
     }
 }
@@ -506,7 +587,7 @@ pub(super) fn grad_weight<T: Float>(x: &[T], gout: &[T], g: &Geom) -> Vec<T> {
     let tiles = p.tiles();
     let chunks = tiles.div_ceil(tb);
     let size = XI * o * c;
-    let parts = chunks.min((PARTIAL_BUDGET / size).max(1)).max(1);
+    let parts = chunks.min((PARTIAL_BUDGET / size).clamp(1, MAX_PARTIALS));
     let per = chunks.div_ceil(parts);
     let threads = rayon::current_num_threads();
     let partial = |pi: usize| {
@@ -548,8 +629,8 @@ fn add_chunk_grad_weight(x: &[f32], gout: &[f32], p: &Pass, o: usize, (t0, t1): 
     let stride = block_stride(c, tb);
     let mut m = std::mem::take(&mut ws.m);
     m.resize(XI * stride, 0.0);
-    transform_input(x, p, (t0, t1), ws, |xi, ch, t, vals| {
-        let at = xi * stride + ch * tb + t;
+    transform_input(x, p, (t0, t1), ws, |xi, ch, vals| {
+        let at = xi * stride + ch * tb;
         m[at..at + vals.len()].copy_from_slice(vals);
     });
     let mut panels = std::mem::take(&mut ws.v);
@@ -619,13 +700,14 @@ mod tests {
 
     /// Forward and both gradients against float64 direct sums (the gradients as the adjoint
     /// sums written out), at odd and even sizes, paddings 0 to 2 on either side, one tile per
-    /// image and tiles that run across images, chunk tails.
+    /// image, chunks that run across images and (at 128 channels, 128-tile chunks) ones that
+    /// end inside a tile row.
     #[test]
     fn matches_direct_convolution() {
         if !gemm_packed::usable() {
             return;
         }
-        for &(n, c, o, h, w, ph, pw) in &[(2, 16, 16, 5, 7, (1, 1), (1, 1)), (3, 17, 20, 4, 4, (0, 0), (2, 1)), (1, 16, 33, 9, 6, (2, 2), (0, 1)), (5, 24, 16, 2, 3, (1, 1), (2, 2)), (2, 40, 18, 12, 11, (1, 0), (1, 1))] {
+        for &(n, c, o, h, w, ph, pw) in &[(2, 16, 16, 5, 7, (1, 1), (1, 1)), (3, 17, 20, 4, 4, (0, 0), (2, 1)), (1, 16, 33, 9, 6, (2, 2), (0, 1)), (5, 24, 16, 2, 3, (1, 1), (2, 2)), (2, 40, 18, 12, 11, (1, 0), (1, 1)), (2, 128, 120, 21, 19, (1, 1), (0, 2))] {
             let g = geom(n, c, o, h, w, ph, pw);
             let x = values(n * c * h * w, 1 + h as u64);
             let wt = values(o * c * 9, 2 + c as u64);
