@@ -475,3 +475,20 @@ BAD_CALLS = [
 def test_bad_input_raises_a_clear_error(name, call, exc, pattern):
     with pytest.raises(exc, match=pattern):
         call()
+
+
+def test_conv_weight_sharing_a_storage_with_the_input_or_gradient_reads_correctly():
+    """The weight is read in place under its own lock unless it shares a storage with the input
+    or the output gradient (then it is copied, since one storage is never locked twice)."""
+    r = rng(13)
+    base = r.normal(size=2 * 3 * 6 * 6 + 4 * 3 * 3 * 3)
+    n = 2 * 3 * 6 * 6
+    shared = fg.tensor(base, requires_grad=True)
+    x, w = shared[:n].view(2, 3, 6, 6), shared[n:].view(4, 3, 3, 3)
+    y = F.conv2d(x, w, padding=1)
+    np.testing.assert_allclose(y.detach().numpy(), np_conv(base[:n].reshape(2, 3, 6, 6), base[n:].reshape(4, 3, 3, 3), pads=1), rtol=1e-12, atol=1e-12)
+    g = fg.tensor(r.normal(size=tuple(y.shape)))
+    y.backward(g)
+    tx, tw = t64(base[:n].reshape(2, 3, 6, 6), True), t64(base[n:].reshape(4, 3, 3, 3), True)
+    F.conv2d(tx, tw, padding=1).backward(g)
+    np.testing.assert_allclose(shared.grad.numpy(), np.concatenate([tx.grad.numpy().ravel(), tw.grad.numpy().ravel()]), rtol=1e-12)
