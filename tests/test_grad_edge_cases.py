@@ -451,3 +451,24 @@ def test_abs_gradient_is_a_product_with_sgn_as_pytorch():
     x = fg.tensor([0.0, 0.0, float("nan"), -2.0, 3.0], requires_grad=True)
     x.abs().backward(fg.tensor([float("nan"), float("inf"), 1.0, 1.0, 1.0]))
     np.testing.assert_array_equal(x.grad.numpy(), [np.nan, np.nan, 0.0, -1.0, 1.0])
+
+
+def test_norm_below_p_1_gives_zero_gradient_at_zero_elements_as_pytorch():
+    """|x| ** p for p < 1 has an infinite slope at 0; PyTorch's norm backward (and pdist's) gives
+    those elements 0, where the chain rule through abs gave NaN. Golden values from:
+
+        x = torch.tensor([0., 1., -4.], dtype=torch.float64, requires_grad=True)
+        x.norm(0.5).backward()                                   # [0.0, 3.0, -1.5]
+        torch.zeros(3, ...).norm(0.5).backward()                 # [0.0, 0.0, 0.0]
+        x = torch.tensor([[0., 1.], [0., 2.], [1., 1.]], ...)
+        F.pdist(x, 0.5).sum().backward()                         # [[-1, -1], [-2, 3], [3, -2]]
+    """
+    x = fg.tensor([0.0, 1.0, -4.0], dtype=fg.float64, requires_grad=True)
+    x.norm(0.5).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 3.0, -1.5], rtol=1e-12)
+    z = fg.zeros(3, dtype=fg.float64, requires_grad=True)
+    z.norm(0.5).backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0, 0.0])
+    y = fg.tensor([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0]], dtype=fg.float64, requires_grad=True)
+    FF.pdist(y, 0.5).sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [[-1.0, -1.0], [-2.0, 3.0], [3.0, -2.0]], rtol=1e-12)

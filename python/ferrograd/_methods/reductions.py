@@ -236,7 +236,15 @@ def _vector_norm(x: Tensor, p, dims, keepdim: bool) -> Tensor:
         return x.abs().sum(red, **kw)
     if p == 2:
         return _safe_root((x * x).sum(red, **kw), 2.0)
-    return _safe_root((x.abs() ** p).sum(red, **kw), float(p))
+    a = x.abs()
+    if p < 1:
+        # |x| ** p has an infinite slope at 0 (0 * inf = NaN through abs); PyTorch's norm backward
+        # gives those elements 0, so the power is taken on 1 there and its value put back to 0.
+        zero = a == 0
+        powed = _core.where(zero, scalar_tensor(0, a.dtype), _core.where(zero, scalar_tensor(1, a.dtype), a) ** p)
+    else:
+        powed = a ** p
+    return _safe_root(powed.sum(red, **kw), float(p))
 
 
 @register("norm")
