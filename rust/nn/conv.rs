@@ -232,8 +232,12 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
     inputs.extend(b);
     let keep_input = needs_record(&inputs) && w.requires_grad();
     with_float!(x.dtype(), op, T => {
-        let out = x.with_view::<T, _>(|v| with_weight::<T, _>(w, &[x], |wv| {
-            let (xs, bv) = (&v.contiguous(), b.map(|b| b.to_vec::<T>()));
+        // Copies before any lock (see `with_weight`): the bias, and the weight only when it
+        // shares the input's storage.
+        let bv = b.map(|b| b.to_vec::<T>());
+        let w_copy = w.shares_storage(x).then(|| w.to_vec::<T>());
+        let out = x.with_view::<T, _>(|v| with_weight::<T, _>(w, w_copy.as_deref(), |wv| {
+            let xs = &v.contiguous();
             if winograd::applies::<T>(&g) {
                 winograd::forward(xs, wv, bv.as_deref(), &g)
             } else if conv_batched::applies(&g) {
@@ -262,21 +266,22 @@ struct ConvBackward<T> {
     dtype: std::marker::PhantomData<fn() -> T>,
 }
 
-/// Runs `f` on the weight's elements as a contiguous slice, read in place (a ResNet-18 step
-/// copied its 45 MB of weights twice) unless it shares a storage with one of `others`, whose
-/// read locks the caller holds: locking one storage twice can deadlock behind a waiting writer.
-fn with_weight<T: Element, R>(w: &Tensor, others: &[&Tensor], f: impl FnOnce(&[T]) -> R) -> R {
-    if others.iter().any(|o| o.shares_storage(w)) {
-        f(&w.to_vec::<T>())
-    } else {
-        w.with_view::<T, _>(|v| f(&v.contiguous()))
+/// Runs `f` on the weight's elements as a contiguous slice: its `copy` when the caller made one,
+/// else read in place under the weight's own read lock (a ResNet-18 step copied its 45 MB of
+/// weights twice). The caller copies, before taking any lock, every tensor that shares a
+/// storage with another it reads: a storage is never read-locked twice (a second read can wait
+/// behind a waiting writer while the first is held), and a copy takes that lock too.
+fn with_weight<T: Element, R>(w: &Tensor, copy: Option<&[T]>, f: impl FnOnce(&[T]) -> R) -> R {
+    match copy {
+        Some(c) => f(c),
+        None => w.with_view::<T, _>(|v| f(&v.contiguous())),
     }
 }
 
 /// `with_weight` for a weight that may be absent.
-fn with_optional_weight<T: Element, R>(w: Option<&Tensor>, others: &[&Tensor], f: impl FnOnce(Option<&[T]>) -> R) -> R {
+fn with_optional_weight<T: Element, R>(w: Option<&Tensor>, copy: Option<&[T]>, f: impl FnOnce(Option<&[T]>) -> R) -> R {
     match w {
-        Some(w) => with_weight(w, others, |wv| f(Some(wv))),
+        Some(w) => with_weight(w, copy, |wv| f(Some(wv))),
         None => f(None),
     }
 }
@@ -311,10 +316,12 @@ impl<T: Float> Backward for ConvBackward<T> {
             (Some(x), true) => Some(x.get()?),
             _ => None,
         };
-        let mut others = vec![grad];
-        others.extend(&input);
+        // Copies before any lock (see `with_weight`): the input when it shares the gradient's
+        // storage, the weight when it shares the gradient's or the input's.
+        let x_copy = input.as_ref().filter(|x| x.shares_storage(grad)).map(|x| x.to_vec::<T>());
+        let w_copy = weight.as_ref().filter(|w| w.shares_storage(grad) || input.as_ref().is_some_and(|x| x.shares_storage(w))).map(|w| w.to_vec::<T>());
         let run = |xs: Option<&[T]>| {
-            with_grad::<T, _>(grad, |gs| with_optional_weight::<T, _>(weight.as_ref(), &others, |weight| {
+            with_grad::<T, _>(grad, |gs| with_optional_weight::<T, _>(weight.as_ref(), w_copy.as_deref(), |weight| {
                 let (gx, gw) = if winograd::applies::<T>(&g) {
                     (weight.map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
                 } else if conv_batched::applies(&g) {
@@ -328,12 +335,12 @@ impl<T: Float> Backward for ConvBackward<T> {
                 vec![gx, gw, gb]
             }))
         };
-        // The input is read in place, unless it shares the gradient's storage: then it is
-        // copied, so that only one read lock is held at a time.
-        let mut out = match &input {
-            Some(x) if x.shares_storage(grad) => run(Some(&x.to_vec::<T>())),
-            Some(x) => x.with_view::<T, _>(|v| run(Some(&v.contiguous()))),
-            None => run(None),
+        // The input, the gradient and the weight are each read in place under their own read
+        // lock, unless copied above.
+        let mut out = match (&input, &x_copy) {
+            (Some(_), Some(copy)) => run(Some(copy)),
+            (Some(x), None) => x.with_view::<T, _>(|v| run(Some(&v.contiguous()))),
+            (None, _) => run(None),
         };
         if !self.has_bias {
             out.pop();
