@@ -47,8 +47,8 @@ const PARTIAL_BUDGET: usize = 1 << 22;
 const MAX_PARTIALS: usize = 8;
 
 /// Whether `g` runs here: float32 on AVX2 + FMA, one group, a 2-D 3x3 kernel with stride and
-/// dilation 1, leading padding of at most 2 (the input gradient pads by 2 - p), enough channels
-/// and at least one tile (2 x 2 outputs) of the batch per channel.
+/// dilation 1, leading padding of at most 2 (the input gradient pads by 2 - p; any trailing
+/// padding), enough channels and at least one tile (2 x 2 outputs) of the batch per channel.
 pub(super) fn applies<T: Float>(g: &Geom) -> bool {
     T::DTYPE == DType::F32
         && gemm_packed::usable()
@@ -119,8 +119,8 @@ struct Workspace {
     /// Products (forward, (16, O, chunk)) or transformed inputs (weight gradient, (16, C,
     /// chunk)), position blocks `block_stride` apart.
     m: Vec<f32>,
-    /// A channel's tiles' inputs as rows over the chunk, and their 16 transformed rows before
-    /// they go to their operand.
+    /// A channel's tiles' inputs (or output gradients) as rows over the chunk, and (`run`) their
+    /// 16 transformed rows before they go to their operand.
     rows: Vec<f32>,
     run: Vec<f32>,
     /// The chunk's runs of tiles (see `runs`).
@@ -164,7 +164,13 @@ thread_local! {
 /// this thread interrupted to help another, inside a parallel product).
 fn with_workspace<R>(f: impl FnOnce(&mut Workspace) -> R) -> R {
     KEPT.with(|kept| match kept.try_borrow_mut() {
-        Ok(mut slot) => f(slot.get_or_insert_with(Workspace::new)),
+        Ok(mut slot) => {
+            // A call that panicked (a bug) may have left the operands taken out: start afresh.
+            if slot.as_ref().is_some_and(|ws| ws.v.len() != XI) {
+                *slot = None;
+            }
+            f(slot.get_or_insert_with(Workspace::new))
+        }
         Err(_) => f(&mut Workspace::new()),
     })
 }
@@ -198,7 +204,7 @@ fn transform_weight(w: &[f32], o: usize, c: usize, turned: bool) -> Vec<f32> {
 /// # Safety
 /// AVX2; `out` must address 16 * rows * cols floats whose row r of each block nothing else
 /// touches meanwhile; `w` must hold the O x C kernels.
-#[target_feature(enable = "avx2,fma")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn weight_row(w: &[f32], c: usize, turned: bool, r: usize, rows: usize, cols: usize, out: DisjointPtr<f32>) {
     for col0 in (0..cols).step_by(8) {
         let lanes = (cols - col0).min(8);
@@ -283,10 +289,13 @@ fn transform_input(x: &[f32], p: &Pass, (t0, t1): (usize, usize), ws: &mut Works
                     let xx = x_start + 2 * k as isize;
                     (d0[k], d1[k], d2[k], d3[k]) = (get(xx), get(xx + 1), get(xx + 2), get(xx + 3));
                 }
-                let inside = &line[(x_start + 2 * lo as isize) as usize..];
-                let dst = d0[lo..hi].iter_mut().zip(&mut d1[lo..hi]).zip(d2[lo..hi].iter_mut().zip(&mut d3[lo..hi]));
-                for (((a, b), (c, d)), v) in dst.zip(inside.windows(4).step_by(2)) {
-                    (*a, *b, *c, *d) = (v[0], v[1], v[2], v[3]);
+                if lo < hi {
+                    // (A trailing padding past 2 puts whole tiles beyond the row: none inside.)
+                    let inside = &line[(x_start + 2 * lo as isize) as usize..];
+                    let dst = d0[lo..hi].iter_mut().zip(&mut d1[lo..hi]).zip(d2[lo..hi].iter_mut().zip(&mut d3[lo..hi]));
+                    for (((a, b), (c, d)), v) in dst.zip(inside.windows(4).step_by(2)) {
+                        (*a, *b, *c, *d) = (v[0], v[1], v[2], v[3]);
+                    }
                 }
             }
         }
@@ -323,7 +332,7 @@ fn sub(a: Lanes, b: Lanes) -> Lanes {
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn input_tiles(patch: &[f32], out: &mut [f32], np: usize) {
     for k in (0..np).step_by(8) {
         // by_row[r][j]: B^T along input row r, tile column j; d[j][r] the same transposed.
@@ -346,7 +355,7 @@ unsafe fn input_tiles(patch: &[f32], out: &mut [f32], np: usize) {
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn output_tiles(m: &[f32], stride: usize, np: usize, b: f32, y: &mut [f32]) {
     let b = [b; 8];
     for k in (0..np).step_by(8) {
@@ -520,7 +529,7 @@ fn transform_grad_output(gout: &[f32], o: usize, p: &Pass, (t0, t1): (usize, usi
 /// The CPU must have AVX2; `src` must hold 7 * stride + 8 values and each dst + at(kk) eight
 /// writable floats.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn(usize) -> usize) {
     use std::arch::x86_64::*;
     assert!(src.len() >= 7 * stride + 8);
@@ -565,7 +574,7 @@ unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
 unsafe fn grad_tiles(rows: &[f32], out: &mut [f32], np: usize) {
     for k in (0..np).step_by(8) {
         let (d00, d01, d10, d11) = (load(rows, k), load(rows, np + k), load(rows, 2 * np + k), load(rows, 3 * np + k));
@@ -584,7 +593,10 @@ unsafe fn grad_tiles(rows: &[f32], out: &mut [f32], np: usize) {
 }
 
 /// A Vec of `len` elements of T (float32) that `fill` writes every one of.
-fn filled<T: Float>(len: usize, fill: impl FnOnce(*mut f32)) -> Vec<T> {
+///
+/// # Safety
+/// `fill` must write all `len` floats at the pointer it is given.
+unsafe fn filled<T: Float>(len: usize, fill: impl FnOnce(*mut f32)) -> Vec<T> {
     assert!(T::DTYPE == DType::F32, "winograd: float32 only");
     let mut v: Vec<T> = Vec::with_capacity(len);
     fill(v.as_mut_ptr() as *mut f32);
@@ -597,14 +609,14 @@ fn filled<T: Float>(len: usize, fill: impl FnOnce(*mut f32)) -> Vec<T> {
 pub(super) fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let u = transform_weight(f32s(w), g.o, g.c, false);
     // SAFETY: the buffer holds the whole output, and run_forward writes all of it.
-    filled(g.n * g.o * g.len(), |out| unsafe { run_forward(f32s(x), &u, g.o, bias.map(f32s), Pass::forward(g), out) })
+    unsafe { filled(g.n * g.o * g.len(), |out| run_forward(f32s(x), &u, g.o, bias.map(f32s), Pass::forward(g), out)) }
 }
 
 /// The input gradient (N, C, h, w) from the output gradient (N, O, oh, ow).
 pub(super) fn grad_input<T: Float>(gout: &[T], w: &[T], g: &Geom) -> Vec<T> {
     let u = transform_weight(f32s(w), g.o, g.c, true);
     // SAFETY: as `forward`, over the input's size.
-    filled(g.n * g.c * g.volume(), |gx| unsafe { run_forward(f32s(gout), &u, g.c, None, Pass::backward(g), gx) })
+    unsafe { filled(g.n * g.c * g.volume(), |gx| run_forward(f32s(gout), &u, g.c, None, Pass::backward(g), gx)) }
 }
 
 /// The weight gradient (O, C, 3, 3) from the input (N, C, h, w) and the output gradient.
@@ -735,7 +747,7 @@ mod tests {
         if !gemm_packed::usable() {
             return;
         }
-        for &(n, c, o, h, w, ph, pw) in &[(2, 16, 16, 5, 7, (1, 1), (1, 1)), (3, 17, 20, 4, 4, (0, 0), (2, 1)), (1, 16, 33, 9, 6, (2, 2), (0, 1)), (5, 24, 16, 2, 3, (1, 1), (2, 2)), (2, 40, 18, 12, 11, (1, 0), (1, 1)), (2, 128, 120, 21, 19, (1, 1), (0, 2))] {
+        for &(n, c, o, h, w, ph, pw) in &[(2, 16, 16, 5, 7, (1, 1), (1, 1)), (3, 17, 20, 4, 4, (0, 0), (2, 1)), (1, 16, 33, 9, 6, (2, 2), (0, 1)), (5, 24, 16, 2, 3, (1, 1), (2, 2)), (2, 40, 18, 12, 11, (1, 0), (1, 1)), (2, 128, 120, 21, 19, (1, 1), (0, 2)), (52, 32, 32, 7, 7, (1, 1), (0, 4)), (2, 32, 16, 3, 2, (0, 5), (2, 6))] {
             let g = geom(n, c, o, h, w, ph, pw);
             let x = values(n * c * h * w, 1 + h as u64);
             let wt = values(o * c * 9, 2 + c as u64);
