@@ -492,3 +492,18 @@ def test_conv_weight_sharing_a_storage_with_the_input_or_gradient_reads_correctl
     tx, tw = t64(base[:n].reshape(2, 3, 6, 6), True), t64(base[n:].reshape(4, 3, 3, 3), True)
     F.conv2d(tx, tw, padding=1).backward(g)
     np.testing.assert_allclose(shared.grad.numpy(), np.concatenate([tx.grad.numpy().ravel(), tw.grad.numpy().ravel()]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("size", [4, 9])
+def test_conv_with_no_input_channels_runs_backward_to_empty_gradients(size):
+    """Zero input channels: the output is the bias alone and the gradients are empty, as in
+    PyTorch (size 4 takes the whole-batch product for small maps, 9 the per-image one)."""
+    x = fg.zeros(2, 0, size, size, requires_grad=True)
+    w = fg.zeros(3, 0, 3, 3, requires_grad=True)
+    b = fg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = F.conv2d(x, w, b)
+    assert tuple(y.shape) == (2, 3, size - 2, size - 2)
+    np.testing.assert_array_equal(y.detach().numpy()[0, :, 0, 0], [1.0, 2.0, 3.0])
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (2, 0, size, size) and tuple(w.grad.shape) == (3, 0, 3, 3)
+    np.testing.assert_array_equal(b.grad.numpy(), [2 * (size - 2) ** 2] * 3)

@@ -71,7 +71,7 @@ const ROWS_PER_TASK: usize = 1 << 14;
 /// (N, C, L)-laid-out `a` as (C, N * L), or back when `back`.
 fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Vec<T> {
     let mut out = vec![T::from_f64(0.0); a.len()];
-    if l == 0 {
+    if a.is_empty() {
         return out;
     }
     // Each task fills whole blocks of the result: an image's (C, L) going back, a channel's
@@ -145,7 +145,7 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
             return per_image;
         }
         let mut gx = vec![T::from_f64(0.0); g.n * vol];
-        gx.par_chunks_mut(vol).enumerate().for_each(|(i, gx_i)| col2im(&per_image[i * rows * l..(i + 1) * rows * l], g, gx_i));
+        gx.par_chunks_mut(vol.max(1)).enumerate().for_each(|(i, gx_i)| col2im(&per_image[i * rows * l..(i + 1) * rows * l], g, gx_i));
         gx
     });
     let gw = xs.map(|xs| {
