@@ -408,22 +408,26 @@ def training(args) -> Bench:
 # (batch, in_channels, spatial size, out_channels, kernel, stride, padding) per convolution train step
 CONV1D_SHAPES = [(32, 16, 256, 32, 5, 1, 2), (64, 64, 128, 64, 3, 1, 1), (16, 32, 1024, 32, 9, 2, 4), (128, 4, 64, 16, 7, 1, 3)]
 CONV3D_SHAPES = [(8, 1, 16, 8, 3, 1, 1), (8, 16, 8, 32, 3, 1, 1), (4, 8, 16, 16, 3, 2, 1), (16, 32, 4, 32, 3, 1, 1)]
+# ResNet's convolutions, channels 64-512 at 7-56: the 3x3 stride-1 ones (Winograd where the batch
+# has a tile per channel, im2col at 512 x 7 x 7), a stride-2 3x3, the stem and a 1x1 shortcut.
+CONV2D_SHAPES = [(8, 64, 56, 64, 3, 1, 1), (8, 128, 28, 128, 3, 1, 1), (8, 256, 14, 256, 3, 1, 1), (8, 512, 7, 512, 3, 1, 1),
+                 (16, 128, 8, 128, 3, 1, 1), (16, 64, 32, 128, 3, 2, 1), (16, 3, 64, 64, 7, 2, 3), (16, 64, 32, 128, 1, 2, 0)]
 
 
 def conv(args) -> Bench:
-    """One Conv1d or Conv3d layer's train step (forward, a mean-square loss, backward, SGD step)
-    over a family of shapes; the goal is on the geometric mean of fg/torch per family."""
-    b = Bench(f"Conv1d / Conv3d train steps, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    """One Conv1d, Conv2d or Conv3d layer's train step (forward, a mean-square loss, backward, SGD
+    step) over a family of shapes; the goal is on the geometric mean of fg/torch per family."""
+    b = Bench(f"Conv1d / Conv2d / Conv3d train steps, float32 (best of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     libs = [lib for lib in LIBS if lib != "numpy"]
-    for dims, family in ((1, CONV1D_SHAPES), (3, CONV3D_SHAPES)):
+    for dims, family in ((1, CONV1D_SHAPES), (2, CONV2D_SHAPES), (3, CONV3D_SHAPES)):
         ratios = []
         for n, cin, size, cout, k, stride, pad in family:
             xs = rng.standard_normal((n, cin) + (size,) * dims, np.float32)
             fns = {}
             for lib in libs:
                 m = libmod(lib)
-                layer = (m.nn.Conv1d if dims == 1 else m.nn.Conv3d)(cin, cout, k, stride=stride, padding=pad)
+                layer = {1: m.nn.Conv1d, 2: m.nn.Conv2d, 3: m.nn.Conv3d}[dims](cin, cout, k, stride=stride, padding=pad)
                 opt, x = m.optim.SGD(layer.parameters(), lr=0.01), to_lib(lib, xs)
 
                 def step(layer=layer, opt=opt, x=x):
