@@ -23,3 +23,4 @@ pub mod pool;
 pub mod rnn;
 mod rnn_kernels;
 mod winograd;
+mod winograd_transforms;
