@@ -59,14 +59,14 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
         }
     };
     let all = &mut cols.spare_capacity_mut()[..rows * nl];
-    all.par_chunks_mut(nl).enumerate().with_min_len(ROWS_PER_TASK.div_ceil(nl)).for_each(row);
+    all.par_chunks_mut(nl).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(nl)).for_each(row);
     // SAFETY: every row wrote the L columns of every image.
     unsafe { cols.set_len(rows * nl) };
     cols
 }
 
 /// Elements per parallel task of the moves around the products (a few pages' worth).
-const ROWS_PER_TASK: usize = 1 << 14;
+const ELEMENTS_PER_TASK: usize = 1 << 14;
 
 /// (N, C, L)-laid-out `a` as (C, N * L), or back when `back`.
 fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Vec<T> {
@@ -84,7 +84,7 @@ fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Ve
             dst.copy_from_slice(&a[src..src + l]);
         }
     };
-    out.par_chunks_mut(inner * l).enumerate().with_min_len(ROWS_PER_TASK.div_ceil(inner * l)).for_each(fill);
+    out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
     out
 }
 
