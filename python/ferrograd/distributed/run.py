@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     for var in ("UCX_NET_DEVICES", "FI_TCP_IFACE", "FI_SOCKETS_IFACE"):
         env.setdefault(var, "lo")
+    # All ranks share this machine's memory, so UCX needs no TCP transport at all: shared memory
+    # only. Its TCP interface on loopback (whose speed is unknown) now and then packs a bandwidth
+    # of 0 into the address the ranks exchange, and MPI_Init fails on the other rank with "failed
+    # to unpack address, invalid bandwidth 0.00" (about 1 start in 40 here; pmodels/mpich#7417).
+    env.setdefault("UCX_TLS", "self,sm")
     # N processes on this machine share its cores: each gets cores/N compute threads unless the
     # caller chose (torchrun sets OMP_NUM_THREADS=1 for the same reason). Oversubscribed threads
     # spin against each other and a step can take several times as long.
