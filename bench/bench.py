@@ -468,6 +468,27 @@ SEQ_CASES = [  # name, builder(nn), input shape, goal on fg/torch (None: family)
 ]
 
 
+def product_rate(runs: int, n: int = 2048) -> float:
+    """The best float32 GFLOP/s either library reaches on an n^3 matmul here: the machine's
+    product rate, against which a FLOP-bound goal can be checked."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((n, n), np.float32), rng.standard_normal((n, n), np.float32)
+    ops = {lib: (lambda a=to_lib(lib, x), c=to_lib(lib, y): a @ c) for lib in LIBS if lib != "numpy"}
+    return max(2 * n**3 / t / 1e9 for t in best_times(ops, runs).values())
+
+
+def lstm_train_gflop(t: int, b: int, inp: int, hidden: int, layers: int) -> float:
+    """Multiply-adds x 2 of an LSTM train step's products, the floor under its time. Forward per
+    layer: x W_ih^T over all steps and h W_hh^T per step, (t b) x 4H x (I + H). Backward: dW_ih,
+    dW_hh and the recurrent dh, and d input for every layer but the first (the input needs none)."""
+    total = 0.0
+    for layer in range(layers):
+        i = inp if layer == 0 else hidden
+        fwd_ih, fwd_hh = 2.0 * t * b * 4 * hidden * i, 2.0 * t * b * 4 * hidden * hidden
+        total += (fwd_ih + fwd_hh) + (fwd_ih + 2 * fwd_hh) + (fwd_ih if layer > 0 else 0.0)
+    return total / 1e9
+
+
 def sequences(args) -> Bench:
     """Recurrent and Transformer layers' train steps (the sequence issue's benchmarks)."""
     b = Bench(f"sequence layers, float32 train steps with Adam (best of {2 * args.runs} calls; ms, lower is better)")
@@ -499,6 +520,14 @@ def sequences(args) -> Bench:
             ratios.append(r)
             if goal is not None:
                 GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name} train step: fg/torch {r:.2f}x (goal <= {goal}x)")
+            if goal is not None and name.startswith("LSTM"):
+                # The goal shape is nearly all products: how close each library is to the rate
+                # the machine reaches on a large matmul, and what the goal would need.
+                flop = lstm_train_gflop(*shape[:2], model.input_size, model.hidden_size, model.num_layers)
+                rate = product_rate(args.runs)
+                GOALS.append(f"     {name}: {flop:.1f} GFLOP of products; fg {flop / v['fg'] * 1e3:.0f}, torch "
+                             f"{flop / v['torch'] * 1e3:.0f} GFLOP/s; the {goal}x goal needs "
+                             f"{flop / (goal * v['torch']) * 1e3:.0f} GFLOP/s, and a 2048^3 matmul here reaches {rate:.0f}")
     if ratios:
         gm = float(np.exp(np.mean(np.log(ratios))))
         GOALS.append(f"     sequence layers: fg/torch geometric mean {gm:.2f}x over {len(ratios)} shapes "
