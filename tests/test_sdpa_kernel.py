@@ -69,6 +69,21 @@ def test_sdpa_matches_numpy(shapes, dtype, tol):
     close(sdpa(q, k, v), reference(q.numpy(), k.numpy(), v.numpy()), tol)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("mask", [False, True])
+def test_float32_vector_tiles_across_query_and_key_blocks(causal, mask):
+    # The AVX2 float32 path (value width a multiple of 16) with three blocks of query rows,
+    # which share keys packed once, a last key block that is not whole panels (200 = 128 + 72),
+    # and keys read through a transposed view; against float64 numpy.
+    q = rand(2, 2, 300, 24, dtype=fg.float32)
+    k = rand(2, 2, 24, 200, dtype=fg.float32, seed=1).transpose(-1, -2)
+    v = rand(2, 2, 200, 32, dtype=fg.float32, seed=2)
+    m = np.random.default_rng(4).standard_normal((300, 200)) if mask else None
+    out = sdpa(q, k, v, attn_mask=None if m is None else fg.tensor(m, dtype=fg.float32), is_causal=causal and not mask)
+    ref = reference(*(t.numpy().astype(np.float64) for t in (q, k, v)), mask=m, causal=causal and not mask)
+    close(out, ref, 2e-5)
+
+
 @pytest.mark.parametrize("L,S", [(5, 9), (9, 5), (130, 70), (70, 130), (1, 1)])
 def test_causal_is_top_left_aligned(L, S):
     q, k, v = rand(2, L, 8), rand(2, S, 8, seed=1), rand(2, S, 4, seed=2)

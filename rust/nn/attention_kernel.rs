@@ -34,8 +34,14 @@ pub(crate) trait AttnFloat: Float {
     fn fast_exp(self) -> Self {
         self.fast_exp_as::<false>()
     }
-    /// Runs `forward_block` on a faster path for this type and CPU, if there is one.
-    fn forward_block_fast(_pb: &Problem<Self>, _b: usize, _i0: usize, _i1: usize, _o: &mut [Self], _lse: &mut [Self]) -> bool {
+    /// The keys of every matrix packed once for `forward_block_fast`, when its path takes them
+    /// and `query_blocks` blocks of query rows would each pack them again.
+    fn pack_keys(_pb: &Problem<Self>, _query_blocks: usize) -> Option<Vec<Self>> {
+        None
+    }
+    /// Runs `forward_block` on a faster path for this type and CPU, if there is one (`keys`:
+    /// from `pack_keys`).
+    fn forward_block_fast(_pb: &Problem<Self>, _keys: Option<&[Self]>, _b: usize, _i0: usize, _i1: usize, _o: &mut [Self], _lse: &mut [Self]) -> bool {
         false
     }
 }
@@ -48,14 +54,24 @@ impl AttnFloat for f64 {
 }
 
 impl AttnFloat for f32 {
-    fn forward_block_fast(pb: &Problem<f32>, b: usize, i0: usize, i1: usize, o: &mut [f32], lse: &mut [f32]) -> bool {
+    fn pack_keys(pb: &Problem<f32>, query_blocks: usize) -> Option<Vec<f32>> {
+        #[cfg(target_arch = "x86_64")]
+        if query_blocks > 1 && tile::usable(pb) {
+            return Some(tile::pack_keys(pb));
+        }
+        let _ = (pb, query_blocks);
+        None
+    }
+
+    fn forward_block_fast(pb: &Problem<f32>, keys: Option<&[f32]>, b: usize, i0: usize, i1: usize, o: &mut [f32], lse: &mut [f32]) -> bool {
         #[cfg(target_arch = "x86_64")]
         if tile::usable(pb) {
             // SAFETY: the CPU has AVX2 and FMA and the value layout fits (`usable`); the operands
-            // keep the `Operand` contract.
-            unsafe { tile::forward_block(pb, b, i0, i1, o, lse) };
+            // keep the `Operand` contract, and `keys` came from `pack_keys` of this problem.
+            unsafe { tile::forward_block(pb, keys, b, i0, i1, o, lse) };
             return true;
         }
+        let _ = (pb, keys, b, i0, i1, o, lse);
         false
     }
 
@@ -281,13 +297,14 @@ pub(crate) fn forward<T: AttnFloat>(pb: &Problem<T>) -> (Vec<T>, Vec<T>) {
     let mut out = crate::tensor::alloc::filled(pb.bh * l * ev, T::zero());
     let mut lse = crate::tensor::alloc::filled(pb.bh * l, T::infinity());
     let nqb = l.div_ceil(BR);
+    let keys = T::pack_keys(pb, nqb);
     let (po, pl) = (Out(out.as_mut_ptr()), Out(lse.as_mut_ptr()));
     let task = |t: usize| {
         let (b, qb) = (t / nqb, t % nqb);
         let (i0, i1) = (qb * BR, ((qb + 1) * BR).min(l));
         // SAFETY: task (b, qb) alone writes rows i0..i1 of matrix b of `out` and `lse`.
         let (o, ls) = unsafe { (std::slice::from_raw_parts_mut(po.get().add((b * l + i0) * ev), (i1 - i0) * ev), std::slice::from_raw_parts_mut(pl.get().add(b * l + i0), i1 - i0)) };
-        if !T::forward_block_fast(pb, b, i0, i1, o, ls) {
+        if !T::forward_block_fast(pb, keys.as_deref(), b, i0, i1, o, ls) {
             forward_block(pb, b, i0, i1, o, ls);
         }
     };

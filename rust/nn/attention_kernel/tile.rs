@@ -33,13 +33,49 @@ pub(super) fn usable(pb: &Problem<f32>) -> bool {
     }
 }
 
-/// `forward_block` (same contract) on AVX2 + FMA.
+// A key block starts at a whole panel, so blocks can be cut from keys packed whole.
+const _: () = assert!(BC.is_multiple_of(NR));
+
+/// Floats of one matrix's packed keys: S rounded up to whole panels of NR, times E.
+#[cfg(target_arch = "x86_64")]
+fn packed_keys_len(pb: &Problem<f32>) -> usize {
+    pb.s.div_ceil(NR) * NR * pb.e
+}
+
+/// Key rows j of matrix b into panels of NR: (p e + k) NR + c holds key[p NR + c, k], zero past
+/// S. The layout `forward_block` packs a key block into, for a block starting at a whole panel.
+#[cfg(target_arch = "x86_64")]
+fn pack_key_panels(pb: &Problem<f32>, b: usize, j0: usize, w: usize, dst: &mut [f32]) {
+    let (e, kmat) = (pb.e, pb.k.at(b, j0));
+    for c in 0..w.div_ceil(NR) * NR {
+        let (p, cc) = (c / NR, c % NR);
+        for k in 0..e {
+            // SAFETY: (the Operand contract) key rows j0..j0+w of matrix b, columns 0..e.
+            dst[(p * e + k) * NR + cc] = if c < w { unsafe { *kmat.ptr.offset(c as isize * kmat.rs + k as isize * kmat.cs) } } else { 0.0 };
+        }
+    }
+}
+
+/// Every matrix's keys packed, matrices in parallel: a task per block of query rows packed its
+/// key blocks itself, so at L = 1024 each key was packed eight times (a twentieth of the
+/// forward's time). As large as the keys: memory stays linear in the sequence length.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn pack_keys(pb: &Problem<f32>) -> Vec<f32> {
+    use rayon::prelude::*;
+    let per = packed_keys_len(pb);
+    let mut out = vec![0f32; pb.bh * per];
+    out.par_chunks_mut(per.max(1)).enumerate().for_each(|(b, dst)| pack_key_panels(pb, b, 0, pb.s, dst));
+    out
+}
+
+/// `forward_block` (same contract) on AVX2 + FMA; `keys` is `pack_keys` of this problem, or
+/// None to pack each key block here.
 ///
 /// # Safety
 /// `usable(pb)` must hold; the operands must satisfy the `Operand` contract.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: usize, o: &mut [f32], lse: &mut [f32]) {
+pub(super) unsafe fn forward_block(pb: &Problem<f32>, keys: Option<&[f32]>, b: usize, i0: usize, i1: usize, o: &mut [f32], lse: &mut [f32]) {
     let (br, s, e, ev) = (i1 - i0, pb.s, pb.e, pb.ev);
     let brp = br.div_ceil(MR) * MR;
     let wpmax = BC.min(s).max(1).div_ceil(NR) * NR;
@@ -67,17 +103,17 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, b: usize, i0: usize, i1: u
     while j0 < s_end {
         let w = BC.min(s_end - j0);
         let wp = w.div_ceil(NR) * NR;
-        // Key rows j0..j0+w in panels of NR: kp[(p e + k) NR + c] = key[j0 + p NR + c, k].
-        let kmat = pb.k.at(b, j0);
-        for c in 0..wp {
-            let (p, cc) = (c / NR, c % NR);
-            for k in 0..e {
-                kp[(p * e + k) * NR + cc] = if c < w { *kmat.ptr.offset(c as isize * kmat.rs + k as isize * kmat.cs) } else { 0.0 };
+        // Key rows j0..j0+w in panels of NR (j0 is a whole number of panels: BC is).
+        let kb: &[f32] = match keys {
+            Some(all) => &all[b * packed_keys_len(pb) + j0 * e..][..wp * e],
+            None => {
+                pack_key_panels(pb, b, j0, w, &mut kp);
+                &kp
             }
-        }
+        };
         for rp in 0..brp / MR {
             for cp in 0..wp / NR {
-                kernel_qk(qp.as_ptr().add(rp * MR * e), kp.as_ptr().add(cp * NR * e), e, tile.as_mut_ptr().add(rp * MR * wp + cp * NR), wp);
+                kernel_qk(qp.as_ptr().add(rp * MR * e), kb.as_ptr().add(cp * NR * e), e, tile.as_mut_ptr().add(rp * MR * wp + cp * NR), wp);
             }
         }
         // The row maxima first, so the rescale factors exp(m_old - m_new) of the whole block
