@@ -95,17 +95,19 @@ def test_conv_gradients_over_a_batch_match_the_numpy_adjoint():
 
 # float32 3x3 convolutions of stride 1 with enough channels and positions take Winograd's
 # F(2x2, 3x3) (rust/nn/winograd.rs): odd and even sizes, paddings 0 to 2, unequal channels.
-WINOGRAD_CASES = [
+# Small maps with too few tiles for it take the whole-batch product (rust/nn/conv_batched.rs).
+FLOAT32_FAST_PATH_CASES = [
     ((5, 32, 17, 15), 40, dict(padding=1)),
     ((4, 40, 20, 22), 32, dict(padding=0)),
     ((2, 32, 24, 21), 32, dict(padding=2)),
     ((2, 32, 23, 25), 36, dict(padding=(2, 0))),
     ((5, 32, 16, 16), 32, dict(padding="same")),
+    ((2, 64, 7, 7), 72, dict(padding=1)),  # whole-batch product at its largest map, 49 positions
 ]
 
 
-@pytest.mark.parametrize("xs,o,kw", WINOGRAD_CASES, ids=[f"{x}-{o}-{kw}" for x, o, kw in WINOGRAD_CASES])
-def test_winograd_conv2d_matches_the_float64_convolution_forward_and_backward(xs, o, kw):
+@pytest.mark.parametrize("xs,o,kw", FLOAT32_FAST_PATH_CASES, ids=[f"{x}-{o}-{kw}" for x, o, kw in FLOAT32_FAST_PATH_CASES])
+def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_backward(xs, o, kw):
     r = rng(11)
     x, w, b = r.normal(size=xs), r.normal(size=(o, xs[1], 3, 3)) / 10, r.normal(size=o)
     results = {}

@@ -30,7 +30,11 @@ use super::im2col::{col2im, Taps};
 /// 4 positions (512 channels) 46 -> 22 / 26 -> 16; 36 (128) 11.3 -> 9.2 / 10.9 -> 7.0;
 /// 16 (256) 17.7 -> 15.4 / 9.8 -> 10.1; 64 (128) 14.5 -> 15.2 / 8.0 -> 10.3, where the
 /// per-image products, run on both threads one image each, are already wide enough.
-const MAX_LEN: usize = 36;
+/// Since the batched products run on the packed kernel, 7 x 7 maps (49 positions; ResNet's last
+/// stage at 224 x 224) gain too: train step, batch 8, 2 / 1 threads, 512 channels 42 -> 35 /
+/// 62 -> 53 ms, 256 channels 13 -> 11 / 18-23 -> 14-17; batch 4 at 512 channels 25 -> 15 / 44
+/// -> 29. At 8 x 8 (64) it was even, at 12 x 12 (144) slower.
+const MAX_LEN: usize = 49;
 /// The batch's column matrix at most this many elements (64 MiB of float32).
 const MAX_COLUMNS: usize = 1 << 24;
 
