@@ -265,24 +265,54 @@ pub(super) fn grad_weight<T: Float>(x: &[T], gout: &[T], g: &Geom) -> Vec<T> {
         acc
     };
     let partials: Vec<Vec<f32>> = if parts >= threads && threads > 1 { (0..parts).into_par_iter().map(partial).collect() } else { (0..parts).map(partial).collect() };
+    let du = sum_partials(partials, size);
+    // dW = G^T dU G for every (o, c) pair, blocks of input channels in parallel. dU^T is (C, O)
+    // per position: pair (o, c) at xi O C + c O + o. Within a block, o outermost: the block's
+    // 16 x CB rows of dU are read along o (a line serves 16 pairs), and each o writes the
+    // block's CB kernels as one run. Pair by pair in dW's order read one float per cache
+    // line from 16 planes, on one thread: a tenth of a 256-channel 14 x 14 train step.
+    const CB: usize = 16;
+    let mut dw = vec![T::from_f64(0.0); o * c * 9];
+    let out = DisjointPtr(f32s_mut(&mut dw).as_mut_ptr());
+    let block = |cb: usize| {
+        let (c0, c1) = (cb * CB, ((cb + 1) * CB).min(c));
+        for oi in 0..o {
+            for ci in c0..c1 {
+                let x = |xi: usize| du[xi * o * c + ci * o + oi];
+                let cols = [0, 1, 2, 3].map(|j| g_t([x(j), x(4 + j), x(8 + j), x(12 + j)]));
+                // SAFETY: kernel (oi, ci) is 9 floats at (oi C + ci) 9 of the o C 9 in dw, and
+                // only this block (ci in c0..c1) writes it.
+                let k = unsafe { std::slice::from_raw_parts_mut(out.get().add((oi * c + ci) * 9), 9) };
+                for i in 0..3 {
+                    k[i * 3..i * 3 + 3].copy_from_slice(&g_t([cols[0][i], cols[1][i], cols[2][i], cols[3][i]]));
+                }
+            }
+        }
+    };
+    (0..c.div_ceil(CB)).into_par_iter().for_each(block);
+    dw
+}
+
+/// G^T v for G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1].
+#[inline(always)]
+fn g_t(v: [f32; 4]) -> [f32; 3] {
+    [v[0] + 0.5 * (v[1] + v[2]), 0.5 * (v[1] - v[2]), 0.5 * (v[1] + v[2]) + v[3]]
+}
+
+/// The partials added in index order, element ranges in parallel (each element's sum in the
+/// same order whatever the thread count, so the bits do not depend on it).
+fn sum_partials(partials: Vec<Vec<f32>>, size: usize) -> Vec<f32> {
     let mut iter = partials.into_iter();
     let mut du = iter.next().unwrap_or_else(|| vec![0f32; size]);
-    for part in iter {
-        du.iter_mut().zip(&part).for_each(|(t, &v)| *t += v);
+    let rest: Vec<Vec<f32>> = iter.collect();
+    if !rest.is_empty() {
+        du.par_chunks_mut(1 << 14).enumerate().for_each(|(i, d)| {
+            for part in &rest {
+                d.iter_mut().zip(&part[i << 14..]).for_each(|(t, &v)| *t += v);
+            }
+        });
     }
-    // dW = G^T dU G, G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1].
-    let gt = |v: [f32; 4]| [v[0] + 0.5 * (v[1] + v[2]), 0.5 * (v[1] - v[2]), 0.5 * (v[1] + v[2]) + v[3]];
-    let mut dw = vec![T::from_f64(0.0); o * c * 9];
-    for (pair, k) in f32s_mut(&mut dw).chunks_mut(9).enumerate() {
-        // dU^T is (C, O): pair (o, c) sits at c * O + o.
-        let x = |xi: usize| du[xi * o * c + (pair % c) * o + pair / c];
-        let cols: Vec<[f32; 3]> = (0..4).map(|j| gt([x(j), x(4 + j), x(8 + j), x(12 + j)])).collect();
-        for i in 0..3 {
-            let row = gt([cols[0][i], cols[1][i], cols[2][i], cols[3][i]]);
-            k[i * 3..i * 3 + 3].copy_from_slice(&row);
-        }
-    }
-    dw
+    du
 }
 
 /// acc[xi] (C, O) += V[xi] (C, tiles) @ (A dY A^T)[xi]^T (tiles, O) over chunk [t0, t1).
