@@ -46,6 +46,9 @@ fn packed_keys_len(pb: &Problem<f32>) -> usize {
 /// S. The layout `forward_block` packs a key block into, for a block starting at a whole panel.
 #[cfg(target_arch = "x86_64")]
 fn pack_key_panels(pb: &Problem<f32>, b: usize, j0: usize, w: usize, dst: &mut [f32]) {
+    // The key reads below are in bounds only for these (the Operand contract covers b < bh and
+    // rows below S).
+    assert!(b < pb.bh && j0 + w <= pb.s, "sdpa: key block {j0}..{} of matrix {b} outside {} x {}", j0 + w, pb.bh, pb.s);
     let (e, kmat) = (pb.e, pb.k.at(b, j0));
     for c in 0..w.div_ceil(NR) * NR {
         let (p, cc) = (c / NR, c % NR);
@@ -88,7 +91,7 @@ pub(super) unsafe fn forward_block(pb: &Problem<f32>, keys: Option<&[f32]>, b: u
             qp[(p * e + k) * MR + rr] = *q.ptr.offset(r as isize * q.rs + k as isize * q.cs);
         }
     }
-    let mut kp = vec![0f32; wpmax * e];
+    let mut kp = if keys.is_some() { Vec::new() } else { vec![0f32; wpmax * e] };
     let mut tile = vec![0f32; brp * wpmax];
     // The output rows accumulate here (padded to whole panels), scaled into `o` at the end.
     let mut acc = vec![0f32; brp * ev];
