@@ -78,8 +78,9 @@ fn row_stats_body<T: Float, const FMA: bool>(row: &[T], eps: f64) -> (f64, f64) 
     let mut acc = [0.0f64; LANES];
     for c in blocks {
         for k in 0..LANES {
+            // Not fused: the same bits on CPUs with and without FMA.
             let d = Element::to_f64(c[k]) - mean;
-            acc[k] = madd::<f64, FMA>(d, d, acc[k]);
+            acc[k] += d * d;
         }
     }
     let var = (acc.iter().sum::<f64>() + rest.iter().map(|&v| (Element::to_f64(v) - mean) * (Element::to_f64(v) - mean)).sum::<f64>()) / m;
