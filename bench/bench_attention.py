@@ -72,11 +72,14 @@ def time_case(B, H, L, D, repeat, causal=False, backward=False):
     if not torch:
         return median_ms(fg_run, repeat), 0.0
     # The libraries take turns, so a slow spell of this shared machine hits both alike rather
-    # than one library's whole series.
+    # than one library's whole series; as bench.py's turns, each after a pause (the other's
+    # spinning worker threads go idle) and an untimed call.
     fg_run(), torch_run()
     times = ([], [])
     for _ in range(repeat):
         for run, ts in zip((fg_run, torch_run), times):
+            time.sleep(0.03)
+            run()
             t0 = time.perf_counter()
             run()
             ts.append(time.perf_counter() - t0)
