@@ -126,11 +126,16 @@ pub fn vec_filled<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
     Ok(v)
 }
 
-/// An empty Vec with room for `n` elements, or an error.
+/// An empty Vec with room for `n` elements, or an error. The room is at least `ALIGN` bytes,
+/// so the block is aligned (see `TensorAllocator`) and `Buffer::into_aligned` keeps it: a
+/// 1-element result was otherwise copied into a second allocation as its storage was made,
+/// a tenth of a small op's time (`a + b` on one element).
 pub fn try_with_capacity<T>(n: usize) -> std::result::Result<Vec<T>, OutOfMemory> {
-    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    let size = std::mem::size_of::<T>();
+    let bytes = n.saturating_mul(size);
+    let room = if size == 0 { n } else { n.max(ALIGN.div_ceil(size)) };
     let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| OutOfMemory { bytes })?;
+    v.try_reserve_exact(room).map_err(|_| OutOfMemory { bytes })?;
     Ok(v)
 }
 
