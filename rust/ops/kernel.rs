@@ -223,7 +223,7 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
     } else {
         a.with_view::<T, _>(|va| b.with_view::<T, _>(|vb| run(va.data, vb.data)))
     };
-    Ok(Tensor::from_vec_unchecked(data, &shape))
+    Ok(Tensor::from_vec_shaped(data, shape))
 }
 
 /// Sum of a contiguous slice with 8 independent accumulators (vectorises, and loses less

@@ -246,6 +246,14 @@ impl Tensor {
         Tensor::from_parts(Arc::new(Storage::new(T::into_buffer(v))), Layout::contiguous(shape), T::DTYPE)
     }
 
+    /// `from_vec_unchecked` keeping the caller's shape Vec as the layout's (one allocation
+    /// fewer per op: the elementwise kernels build the shape anyway).
+    pub(crate) fn from_vec_shaped<T: Element>(v: Vec<T>, shape: Shape) -> Tensor {
+        debug_assert_eq!(v.len(), shape.iter().product::<usize>());
+        let strides = shape::contiguous_strides(&shape);
+        Tensor::from_parts(Arc::new(Storage::new(T::into_buffer(v))), Layout { shape, strides, offset: 0 }, T::DTYPE)
+    }
+
     pub fn scalar<T: Element>(v: T) -> Tensor {
         Tensor::from_vec_unchecked(vec![v], &[])
     }
