@@ -106,6 +106,12 @@ VALUES = [
     ('T.logical_xor(T.tensor([nan, 0.0]), T.tensor([0.0, 0.0]))', ('bool', [True, False])),
     ('T.tensor([5, 0]).logical_xor(T.tensor([1, 1]))', ('bool', [False, True])),
     ('T.logical_not(T.tensor([5.0, 0.0, nan]))', ('bool', [False, True, False])),
+    # each side tested for nonzero in the common dtype: 1e-300 is 0 as float32
+    ('T.logical_and(T.tensor([1.0]), T.tensor(1e-300, dtype=T.float64))', ('bool', [False])),
+    ('T.logical_or(T.tensor([0.0]), T.tensor(1e-300, dtype=T.float64))', ('bool', [False])),
+    ('T.logical_and(T.tensor([1.0], dtype=T.float64), T.tensor(1e-300, dtype=T.float64))', ('bool', [True])),
+    # an index into a dim of size 0 is out of bounds for assignment too, though nothing is written
+    ('T.zeros(0, 0).__setitem__((slice(None), T.tensor(0)), 0.0)', ("raises", 'IndexError', 'index 0 is out of bounds for dimension 1 with size 0')),
     # all / any, over everything or over dims
     ('T.tensor([1.0, 2.0]).all(dim=0)', ('bool', True)),
     ('T.tensor([[1.0, 0.0], [nan, 2.0]]).all(1)', ('bool', [False, True])),
@@ -389,6 +395,7 @@ def _raises_as_torch(torch_name: str) -> type[BaseException]:
         "TypeError": TypeError,
         "ValueError": ValueError,
         "OverflowError": OverflowError,
+        "IndexError": IndexError,
     }[torch_name]
 
 

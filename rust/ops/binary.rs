@@ -455,7 +455,11 @@ pub enum Logical {
 
 /// Logical ops on masks (any dtype; nonzero is true, NaN included), giving bool tensors.
 pub fn logical(a: &Tensor, b: &Tensor, op: Logical) -> Result<Tensor> {
-    let (x, y) = (to_dtype(&a.detach(), DType::Bool)?, to_dtype(&b.detach(), DType::Bool)?);
+    // Each side is tested for nonzero in the operands' common dtype, as PyTorch's kernel does:
+    // a float64 0-d 1e-300 beside a float32 tensor is 0 in float32, so false.
+    let common = result_type(a, b);
+    let truth = |t: &Tensor| -> Result<Tensor> { to_dtype(&to_dtype(&t.detach(), common)?, DType::Bool) };
+    let (x, y) = (truth(a)?, truth(b)?);
     let name = match op {
         Logical::And => "logical_and",
         Logical::Or => "logical_or",

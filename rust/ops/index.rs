@@ -205,17 +205,32 @@ fn normalized(idx: &[Index]) -> Result<Vec<Index>> {
         .collect()
 }
 
+/// An index into a dim of size 0 is out of bounds, though nothing is read or written, where
+/// PyTorch says so: for getitem any index tensor; for setitem a 0-d one (an integer to PyTorch,
+/// and the message names it), and any when the value is a tensor or there are several index
+/// tensors. A Python number through one index tensor takes PyTorch's fill path, which checks
+/// nothing: `zeros(0, 0)[:, [0]] = 0.` writes nothing and says nothing, while `= tensor(0.)`
+/// and `zeros(0, 0)[[0], [0]] = 0.` are IndexErrors.
+fn check_no_index_into_empty(v: &Tensor, adv: &[(usize, Tensor)], set_value: Option<&Tensor>) -> Result<()> {
+    let fill = set_value.is_some_and(|t| t.is_wrapped_number()) && adv.len() == 1;
+    let into_empty = |(d, t): &&(usize, Tensor)| v.shape()[*d] == 0 && t.numel() > 0 && (!fill || t.ndim() == 0);
+    if let Some((d, t)) = adv.iter().find(into_empty) {
+        if set_value.is_some() && t.ndim() == 0 {
+            let k = t.item_f64()? as i64;
+            bail!(Index, "index {k} is out of bounds for dimension {d} with size 0");
+        }
+        bail!(Index, "index is out of bounds for dimension {d} with size 0");
+    }
+    Ok(())
+}
+
 pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
     let idx = &normalized(idx)?;
     let (v, adv) = basic(x, idx)?;
     if adv.is_empty() {
         return Ok(v);
     }
-    // An index into a dim of size 0 is out of bounds even when the result is empty anyway
-    // (PyTorch's getitem says so; its setitem, like ours, writes nothing and says nothing).
-    if let Some((d, _)) = adv.iter().find(|(d, t)| v.shape()[*d] == 0 && t.numel() > 0) {
-        bail!(Index, "index is out of bounds for dimension {d} with size 0");
-    }
+    check_no_index_into_empty(&v, &adv, None)?;
     let p = plan(&v, &adv)?;
     let out = with_dtype!(v.dtype(), T => v.with_view::<T, _>(|view| {
         let data: Vec<T> = p.offsets.iter().map(|&o| view.data[o]).collect();
@@ -412,6 +427,7 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
         return crate::ops::view::write_into(&v, value);
     }
     crate::ops::inplace::check_no_internal_overlap(x)?;
+    check_no_index_into_empty(&v, &adv, Some(value))?;
     let p = plan(&v, &adv)?;
     // Bring the value to the gather order [index shape..., rest...].
     let final_shape: Vec<usize> = match &p.perm {
