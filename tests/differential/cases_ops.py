@@ -423,12 +423,13 @@ for _n in ("cumsum", "cumprod"):
     MATH.append(Case(f"Tensor.{_n}", lambda L, x, dim, _n=_n: getattr(x, _n)(dim), unary(kw=lambda s: st.fixed_dictionaries(
         {"dim": st.integers(-max(len(s), 1), max(len(s), 1) - 1)}))))
 MATH += [
-    # PyTorch's prod() of one NaN element has a NaN gradient (grad * prod / x), its prod(dim) of
-    # one element 1, the exact derivative, which ferrograd gives for both: gradients of a
-    # non-finite product are not compared.
+    # PyTorch's prod() and (since 2.15) prod(dim) of one NaN element have a NaN gradient (grad *
+    # prod / x); ferrograd gives the exact derivative, the product of the other elements (1):
+    # gradients of a non-finite product are not compared.
     Case("Tensor.prod", lambda L, x: x.prod(), unary(), grad_when=lambda out: bool(out.detach().isfinite().all())),
     Case("Tensor.prod(dim)", lambda L, x, dim, keepdim: x.prod(dim, keepdim), unary(kw=lambda s: st.fixed_dictionaries(
-        {"dim": st.integers(-max(len(s), 1), max(len(s), 1) - 1), "keepdim": st.booleans()}))),
+        {"dim": st.integers(-max(len(s), 1), max(len(s), 1) - 1), "keepdim": st.booleans()})),
+         grad_when=lambda out: bool(out.detach().isfinite().all())),
 ]
 
 ALL = MATH + AUTOGRAD + UNARY + BINARY + INPLACE + REDUCTIONS + CLAMP_WHERE_MATMUL + SHAPE_OPS
