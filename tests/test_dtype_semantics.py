@@ -106,6 +106,8 @@ VALUES = [
     ('T.logical_xor(T.tensor([nan, 0.0]), T.tensor([0.0, 0.0]))', ('bool', [True, False])),
     ('T.tensor([5, 0]).logical_xor(T.tensor([1, 1]))', ('bool', [False, True])),
     ('T.logical_not(T.tensor([5.0, 0.0, nan]))', ('bool', [False, True, False])),
+    # alpha applied in the result's dtype (float64 here), not the float32 operand's
+    ('T.tensor([0.0], dtype=T.float64).sub(T.tensor([inf]), alpha=2e-200)', ('float64', [-inf])),
     # each side tested for nonzero in the common dtype: 1e-300 is 0 as float32
     ('T.logical_and(T.tensor([1.0]), T.tensor(1e-300, dtype=T.float64))', ('bool', [False])),
     ('T.logical_or(T.tensor([0.0]), T.tensor(1e-300, dtype=T.float64))', ('bool', [False])),

@@ -127,7 +127,10 @@ pub fn alpha_scaled(a: &Tensor, b: &Tensor, alpha: Scalar, op: &str) -> Result<T
     }
     // Half results take alpha as PyTorch does, unrounded into the float32 computation.
     let alpha = if dtype.is_half() { Tensor::wrapped_scalar(alpha) } else { Tensor::full(&[], alpha.as_f64(), dtype) };
-    mul(b, &alpha)
+    // alpha * b in the result's dtype: a float32 b beside a float64 a would round alpha to
+    // float32 (2e-200 to 0, and 0 * inf is NaN where PyTorch's a - alpha * b is -inf).
+    let b = if b.dtype() == dtype || dtype.is_half() { b.clone() } else { to_dtype(b, dtype)? };
+    mul(&b, &alpha)
 }
 
 struct AddBackward {
