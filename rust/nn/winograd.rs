@@ -289,7 +289,7 @@ pub(super) fn grad_weight<T: Float>(x: &[T], gout: &[T], g: &Geom) -> Vec<T> {
             }
         }
     };
-    (0..c.div_ceil(CB)).into_par_iter().for_each(block);
+    crate::parallel::for_each_part(c.div_ceil(CB), &block);
     dw
 }
 
@@ -306,7 +306,7 @@ fn sum_partials(partials: Vec<Vec<f32>>, size: usize) -> Vec<f32> {
     let mut du = iter.next().unwrap_or_else(|| vec![0f32; size]);
     let rest: Vec<Vec<f32>> = iter.collect();
     if !rest.is_empty() {
-        du.par_chunks_mut(1 << 14).enumerate().for_each(|(i, d)| {
+        crate::parallel::for_each_chunk_mut(&mut du, 1 << 14, &|i, d| {
             for part in &rest {
                 d.iter_mut().zip(&part[i << 14..]).for_each(|(t, &v)| *t += v);
             }
