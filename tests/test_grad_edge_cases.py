@@ -472,3 +472,34 @@ def test_norm_below_p_1_gives_zero_gradient_at_zero_elements_as_pytorch():
     y = fg.tensor([[0.0, 1.0], [0.0, 2.0], [1.0, 1.0]], dtype=fg.float64, requires_grad=True)
     FF.pdist(y, 0.5).sum().backward()
     np.testing.assert_allclose(y.grad.numpy(), [[-1.0, -1.0], [-2.0, 3.0], [3.0, -2.0]], rtol=1e-12)
+
+
+def test_sinc_gradient_near_zero_is_the_series_not_a_cancellation():
+    """sinc'(x) = (cos(pi x) pi x - sin(pi x)) / (pi x^2) cancels near 0; PyTorch evaluates it as
+    written (at x = 1e-8 its float64 gradient is -1.8e-8 for the true -3.29e-8). ferrograd takes
+    the Taylor series -pi^2 x / 3 + pi^4 x^3 / 30 - ... where |pi x| < 1/2 and the quotient elsewhere;
+    both are checked against the series, summed to convergence in float64, around the switch."""
+    xs = np.array([1e-300, -1e-12, 1e-8, -3e-6, 3.1e-5, 3.2e-5, -1e-3, 0.01, 0.1, 0.159, -0.16, 0.3], np.float64)
+
+    def series(x):  # pi^2 x times the sum over k >= 1 of (-1)^k 2k (pi x)^(2k-2) / (2k+1)!
+        p2, term, total = (np.pi * x) ** 2, np.full_like(x, -1.0 / 6.0), np.zeros_like(x)
+        for k in range(1, 30):
+            total = total + term * (2 * k)
+            term = term * -p2 / ((2 * k + 2) * (2 * k + 3))
+        return np.pi**2 * x * total
+
+    x = fg.tensor(xs, requires_grad=True)
+    x.sinc().backward(fg.ones(len(xs), dtype=fg.float64))
+    np.testing.assert_allclose(x.grad.numpy(), series(xs), rtol=1e-12, atol=0)
+    z = fg.zeros(1, dtype=fg.float64, requires_grad=True)
+    z.sinc().sum().backward()
+    assert z.grad.item() == 0.0
+
+
+@pytest.mark.parametrize("n", [1, 8, 16, 33])
+def test_logit_gradient_at_signed_zero_is_plus_inf_at_every_length(n):
+    # PyTorch 2.15 gives +inf at -0 on its scalar path and -inf on its vectorised one (16 or more
+    # elements); the derivative's limit from inside the domain is +inf at both zeros.
+    x = fg.tensor([-0.0, 0.0] * n, requires_grad=True)
+    x.logit().sum().backward()
+    assert np.all(np.isposinf(x.grad.numpy()))

@@ -403,12 +403,25 @@ _MATH_UNARY = ["log1p", "expm1", "log2", "log10", "exp2", "rsqrt", "reciprocal",
                "sinh", "cosh", "asinh", "acosh", "atanh", "erf", "erfc", "erfinv", "lgamma", "digamma", "sinc",
                "sign", "sgn", "floor", "ceil", "trunc", "frac", "round", "logit", "fix",
                "arcsin", "arccos", "arctan", "arcsinh", "arccosh", "arctanh"]
+_MATH_GRAD_WHEN = {
+    # PyTorch's sinc backward is (cos(pi x) pi x - sin(pi x)) / (pi x^2), which cancels near 0: at
+    # x = 1e-8 it is off by a factor of 5 in float64. ferrograd takes the series -pi^2 x / 3 there
+    # (tests/test_math_accuracy.py checks it against mpmath-free float64 references), so gradients
+    # are not compared where the output is within 1e-10 of 1 (|pi x| below about 2.5e-5).
+    "sinc": lambda out: not bool(((1 - out.detach().double()).abs() < 1e-10).any()),
+    # At x = +-0 logit's gradient is 1 / (x (1 - x)): PyTorch gives +inf on its scalar path and
+    # -inf at -0 on its vectorised one (16 or more elements); ferrograd gives +inf, the limit from
+    # inside the domain, always. logit(+-0) = -inf, so those outputs are not compared.
+    "logit": lambda out: not bool(out.detach().isneginf().any()),
+}
 MATH = []
 for _n in _MATH_UNARY:
     # sgn's gradient is a ZeroTensor in PyTorch, which cannot be read out: values only.
     _grad = _n != "sgn"
-    MATH.append(Case(f"fg.{_n}", lambda L, x, _n=_n: getattr(L, _n)(x), unary(), grad=_grad))
-    MATH.append(Case(f"Tensor.{_n}_", lambda L, x, _n=_n: getattr(x.clone(), _n + "_")(), unary(), grad=_grad))
+    _when = _MATH_GRAD_WHEN.get(_n)
+    MATH.append(Case(f"fg.{_n}", lambda L, x, _n=_n: getattr(L, _n)(x), unary(), grad=_grad, grad_when=_when))
+    MATH.append(Case(f"Tensor.{_n}_", lambda L, x, _n=_n: getattr(x.clone(), _n + "_")(), unary(), grad=_grad,
+                     grad_when=_when))
 MATH += [
     Case("round(decimals)", lambda L, x, d: x.round(decimals=d), unary(FLOATS, kw=lambda s: st.fixed_dictionaries(
         {"d": st.integers(-2, 3)}))),
