@@ -43,12 +43,18 @@ MAX_CASES = [
     ((1, 2, 5, 5, 5), (3, 3, 3), (2, 2, 2), (1, 1, 1), (1, 1, 1), True),
     ((2, 4, 6, 5), (2, 3, 2), (1, 2, 2), (1, 1, 0), (2, 1, 2), True),
     ((1, 1, 3, 6, 7), (1, 2, 2), (1, 2, 2), (0, 0, 0), (1, 1, 1), True),
-    # 3x3 windows in the plane, unrolled where whole (rust max_plane_3x3): ResNet's stem pool at
-    # odd and even sizes, stride 1, a ceil-mode partial window, and a 3-D (1, 3, 3) kernel.
+    # 3x3 windows in the plane: ResNet's stem pool at odd and even sizes, stride 1, a ceil-mode
+    # partial window, and a 3-D (1, 3, 3) kernel.
     ((2, 3, 9, 8), (3, 3), (2, 2), (1, 1), (1, 1), False),
     ((1, 2, 7, 7), (3, 3), (1, 1), (1, 1), (1, 1), True),
     ((2, 2, 8, 9), (3, 3), (2, 2), (0, 0), (1, 1), True),
     ((1, 2, 3, 6, 7), (1, 3, 3), (1, 2, 2), (0, 1, 1), (1, 1, 1), False),
+    # Output rows longer than the 64 outputs rust's max_plane folds at a time (a run boundary
+    # inside the row), at strides 1 and 2 and with dilation.
+    ((1, 2, 150), (3,), (1,), (1,), (1,), False),
+    ((1, 2, 3, 260), (3, 3), (1, 2), (1, 1), (1, 1), True),
+    ((1, 1, 4, 140), (2, 3), (1, 1), (0, 1), (1, 2), False),
+    # Last: a window wholly in padding (-inf), which gradcheck skips.
     ((1, 1, 1, 1, 1), (2, 2, 2), (1, 1, 1), (1, 1, 1), (2, 2, 2), False),
 ]
 MAX_IDS = [f"{c[0]}-k{c[1]}-s{c[2]}-p{c[3]}-d{c[4]}-{'ceil' if c[5] else 'floor'}" for c in MAX_CASES]
