@@ -19,11 +19,10 @@ use rayon::prelude::*;
 
 use crate::ops::gemm::{gemm_fixed_blocks, Mat};
 use crate::ops::gemm_packed::{self, PackedRhs};
-use crate::tensor::dtype::as_f32_mut;
-use crate::tensor::Float;
+use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
-use super::im2col::{col2im, Taps};
+use super::im2col::{col2im_strided, PaddedGather, Taps};
 
 /// Output positions per image up to which the batch is multiplied at once. Measured on one
 /// 3x3 convolution's forward+backward, batch 16 (per image -> batched, ms, 1 / 2 threads):
@@ -44,26 +43,38 @@ pub(super) fn applies(g: &Geom) -> bool {
 }
 
 /// The batch's column matrices side by side, (rows, N * L): image i's in columns i L..(i+1) L,
-/// unfolded straight into place, rows in parallel.
+/// unfolded straight into place, channels in parallel.
 fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
-    let (rows, l, vol) = (g.rows(), g.len(), g.c * g.volume());
+    let (rows, l, vol, taps) = (g.rows(), g.len(), g.c * g.volume(), g.taps());
     let nl = g.n * l;
     let mut cols: Vec<T> = Vec::with_capacity(rows * nl);
-    let taps = Taps::new(g);
-    let row = |(r, all_r): (usize, &mut [MaybeUninit<T>])| {
-        for (i, dst) in all_r.chunks_mut(l).enumerate() {
-            let x_i = &xs[i * vol..(i + 1) * vol];
-            if g.pointwise() {
-                dst.iter_mut().zip(&x_i[r * l..(r + 1) * l]).for_each(|(d, &v)| {
+    let all = &mut cols.spare_capacity_mut()[..rows * nl];
+    let per_task = ELEMENTS_PER_TASK.div_ceil(taps * nl);
+    if g.pointwise() {
+        all.par_chunks_mut(nl).enumerate().with_min_len(per_task).for_each(|(r, all_r)| {
+            for (i, dst) in all_r.chunks_mut(l).enumerate() {
+                dst.iter_mut().zip(&xs[i * vol + r * l..][..l]).for_each(|(d, &v)| {
                     d.write(v);
                 });
-            } else {
-                taps.unfold_row(x_i, g, r, dst);
             }
-        }
-    };
-    let all = &mut cols.spare_capacity_mut()[..rows * nl];
-    all.par_chunks_mut(nl).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(nl)).for_each(row);
+        });
+    } else if PaddedGather::applies(g) {
+        let gather = PaddedGather::new(g);
+        let channel = |scratch: &mut Vec<T>, (c, rows_c): (usize, &mut [MaybeUninit<T>])| {
+            for i in 0..g.n {
+                let volume = &xs[i * vol + c * g.volume()..][..g.volume()];
+                gather.unfold_channel(volume, g, scratch, &mut rows_c[i * l..], nl);
+            }
+        };
+        all.par_chunks_mut(taps * nl).enumerate().with_min_len(per_task).for_each_init(|| gather.scratch(g), channel);
+    } else {
+        let taps = Taps::new(g);
+        all.par_chunks_mut(nl).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(nl)).for_each(|(r, all_r)| {
+            for (i, dst) in all_r.chunks_mut(l).enumerate() {
+                taps.unfold_row(&xs[i * vol..(i + 1) * vol], g, r, dst);
+            }
+        });
+    }
     // SAFETY: every row wrote the L columns of every image.
     unsafe { cols.set_len(rows * nl) };
     cols
@@ -72,24 +83,36 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
 /// Elements per parallel task of the moves around the products (a few pages' worth).
 const ELEMENTS_PER_TASK: usize = 1 << 14;
 
+/// A Vec of `len` elements, each written by `fill` before anything reads it: no zeroing pass
+/// over buffers the products or moves overwrite (a tenth of a small-map ResNet stage's step
+/// went to memset and to the kernel's zeroing of fresh pages).
+fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut v = Vec::with_capacity(len);
+    fill(&mut v.spare_capacity_mut()[..len]);
+    // SAFETY: every caller's `fill` writes all `len` elements.
+    unsafe { v.set_len(len) };
+    v
+}
+
 /// (N, C, L)-laid-out `a` as (C, N * L), or back when `back`.
 fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Vec<T> {
-    let mut out = vec![T::from_f64(0.0); a.len()];
-    if a.is_empty() {
-        return out;
-    }
     // Each task fills whole blocks of the result: an image's (C, L) going back, a channel's
     // (N, L) going to the batched layout.
     let inner = if back { c } else { n };
-    let fill = |(x, block): (usize, &mut [T])| {
+    let fill = |(x, block): (usize, &mut [MaybeUninit<T>])| {
         for (y, dst) in block.chunks_mut(l).enumerate() {
             let (i, ch) = if back { (x, y) } else { (y, x) };
             let src = if back { (ch * n + i) * l } else { (i * c + ch) * l };
-            dst.copy_from_slice(&a[src..src + l]);
+            dst.iter_mut().zip(&a[src..src + l]).for_each(|(d, &v)| {
+                d.write(v);
+            });
         }
     };
-    out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
-    out
+    written(a.len(), |out| {
+        if !out.is_empty() {
+            out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
+        }
+    })
 }
 
 /// Rows (or columns) per block of a product: blocks of a fixed size, not one per thread, so the
@@ -100,9 +123,9 @@ const BLOCK: usize = 128;
 ///
 /// # Safety
 /// As `ops::gemm::gemm`: the slices hold matrices of these sizes and strides.
-unsafe fn product<T: Float>(dst: &mut [T], lhs: (&[T], usize, usize), rhs: (&[T], usize, usize), (m, k, n): (usize, usize, usize)) {
+unsafe fn product<T: Float>(dst: &mut [MaybeUninit<T>], lhs: (&[T], usize, usize), rhs: (&[T], usize, usize), (m, k, n): (usize, usize, usize)) {
     let mat = |(s, rs, cs): (&[T], usize, usize)| Mat { ptr: s.as_ptr(), rs: rs as isize, cs: cs as isize };
-    if let (Some(d), true) = (as_f32_mut(dst), gemm_packed::usable()) {
+    if T::DTYPE == DType::F32 && gemm_packed::usable() {
         // float32 on AVX2: the right operand packed once, each element's sum in a fixed order
         // whatever the thread count (`PackedRhs::product`). The gemm crate split these
         // products in two 128-row blocks at 2 threads, and ran them at 1.6 times PyTorch's time.
@@ -111,10 +134,12 @@ unsafe fn product<T: Float>(dst: &mut [T], lhs: (&[T], usize, usize), rhs: (&[T]
         // SAFETY: T is f32 (as_f32_mut said so); the caller's contract covers the sizes.
         unsafe {
             let packed = PackedRhs::from_mat(f(mat(rhs)), k, n, threads).expect("conv_batched: AVX2 checked");
-            packed.product(d.as_mut_ptr(), n, f(mat(lhs)), m, false, threads);
+            // Not accumulating: dst is only written.
+            packed.product(dst.as_mut_ptr() as *mut f32, n, f(mat(lhs)), m, false, threads);
         }
         return;
     }
+    // SAFETY (as above): not accumulating, so dst is only written.
     gemm_fixed_blocks(Mat::rows(dst.as_mut_ptr() as *const T, n), mat(lhs), mat(rhs), (m, k, n), false, BLOCK);
 }
 
@@ -122,9 +147,8 @@ unsafe fn product<T: Float>(dst: &mut [T], lhs: (&[T], usize, usize), rhs: (&[T]
 pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let (rows, l, nl) = (g.rows(), g.len(), g.n * g.len());
     let cols = columns(xs, g);
-    let mut out = vec![T::from_f64(0.0); g.o * nl];
     // SAFETY: w is (O, rows), cols (rows, N L), out (O, N L), all contiguous.
-    unsafe { product(&mut out, (w, rows, 1), (&cols, nl, 1), (g.o, rows, nl)) };
+    let out = written(g.o * nl, |out| unsafe { product(out, (w, rows, 1), (&cols, nl, 1), (g.o, rows, nl)) });
     let mut out = swap_batch(&out, g.n, g.o, l, true);
     if let Some(b) = bias {
         for (k, block) in out.chunks_mut(l).enumerate() {
@@ -141,23 +165,20 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
     let (rows, l, nl, vol) = (g.rows(), g.len(), g.n * g.len(), g.c * g.volume());
     let gb = swap_batch(gs, g.n, g.o, l, false);
     let gx = w.map(|w| {
-        let mut dcols = vec![T::from_f64(0.0); rows * nl];
         // SAFETY: w read transposed is (rows, O) with strides (1, rows); gb is (O, N L).
-        unsafe { product(&mut dcols, (w, 1, rows), (&gb, nl, 1), (rows, g.o, nl)) };
-        let per_image = swap_batch(&dcols, g.n, rows, l, true);
+        let dcols = written(rows * nl, |d| unsafe { product(d, (w, 1, rows), (&gb, nl, 1), (rows, g.o, nl)) });
         if g.pointwise() {
-            return per_image;
+            return swap_batch(&dcols, g.n, rows, l, true);
         }
+        // Each image's block of dcols is folded where it lies (rows nl apart), not first moved.
         let mut gx = vec![T::from_f64(0.0); g.n * vol];
-        gx.par_chunks_mut(vol.max(1)).enumerate().for_each(|(i, gx_i)| col2im(&per_image[i * rows * l..(i + 1) * rows * l], g, gx_i));
+        gx.par_chunks_mut(vol.max(1)).enumerate().for_each(|(i, gx_i)| col2im_strided(&dcols[i * l..], nl, g, gx_i));
         gx
     });
     let gw = xs.map(|xs| {
         let cols = columns(xs, g);
-        let mut gw = vec![T::from_f64(0.0); g.o * rows];
         // SAFETY: gb is (O, N L); cols read transposed is (N L, rows) with strides (1, N L).
-        unsafe { product(&mut gw, (&gb, nl, 1), (&cols, 1, nl), (g.o, nl, rows)) };
-        gw
+        written(g.o * rows, |gw| unsafe { product(gw, (&gb, nl, 1), (&cols, 1, nl), (g.o, nl, rows)) })
     });
     (gx, gw)
 }
