@@ -111,6 +111,27 @@ impl PaddedGather {
             }
         }
     }
+
+    /// The adjoint of `unfold_channel`: adds row t of `cols` (at cols[t * stride..][..L]) onto
+    /// the positions it was read from, taps in row order as `col2im`, into one channel's `volume`.
+    pub(super) fn fold_channel<T: Float>(&self, cols: &[T], stride: usize, g: &Geom, scratch: &mut [T], volume: &mut [T]) {
+        scratch.fill(T::from_f64(0.0));
+        for (t, &shift) in self.shifts.iter().enumerate() {
+            let dst = &mut scratch[shift..];
+            for (&v, &p) in cols[t * stride..][..self.positions.len()].iter().zip(&self.positions) {
+                dst[p] += v;
+            }
+        }
+        let [ph, pw] = self.padded;
+        for z in 0..g.d {
+            for y in 0..g.h {
+                let at = ((z + g.pd) * ph + y + g.ph) * pw + g.pw;
+                for (d, &v) in volume[(z * g.h + y) * g.w..][..g.w].iter_mut().zip(&scratch[at..at + g.w]) {
+                    *d += v;
+                }
+            }
+        }
+    }
 }
 
 /// Every kernel tap of a geometry with the output ranges that read inside the input, computed
@@ -251,6 +272,15 @@ pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
 /// `col2im` of a column matrix whose rows start `stride` elements apart: one image's block of
 /// the whole batch's columns side by side (`conv_batched`), read where it lies.
 pub(super) fn col2im_strided<T: Float>(cols: &[T], stride: usize, g: &Geom, x: &mut [T]) {
+    if PaddedGather::applies(g) {
+        let gather = PaddedGather::new(g);
+        let mut scratch = gather.scratch(g);
+        for c in 0..g.c {
+            let volume = &mut x[c * g.volume()..(c + 1) * g.volume()];
+            gather.fold_channel(&cols[c * g.taps() * stride..], stride, g, &mut scratch, volume);
+        }
+        return;
+    }
     let (l, plane, out_plane) = (g.len(), g.h * g.w, g.oh * g.ow);
     let taps = Taps::new(g);
     for c in 0..g.c {
