@@ -114,6 +114,17 @@ VALUES = [
     ('T.logical_and(T.tensor([1.0], dtype=T.float64), T.tensor(1e-300, dtype=T.float64))', ('bool', [True])),
     # an index into a dim of size 0 is out of bounds for assignment too, though nothing is written
     ('T.zeros(0, 0).__setitem__((slice(None), T.tensor(0)), 0.0)', ("raises", 'IndexError', 'index 0 is out of bounds for dimension 1 with size 0')),
+    # a 0-d index is an integer: bounds-checked though another dim is empty (a 1-d one is not)
+    ('T.zeros((1, 0), dtype=T.int64)[T.tensor(1)]', ("raises", 'IndexError', 'index 1 is out of bounds for dimension 0 with size 1')),
+    ('T.zeros((1, 0), dtype=T.int64)[T.tensor([1])]', ('int64', [[]])),
+    # a tensor value, even 0-d, is a copy: refused into a self-overlapping view (a number fills)
+    ('T.tensor([[nan]]).expand(1, 2).__setitem__(0, T.tensor(0.0))', ("raises", 'RuntimeError', 'unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.')),
+    # one bool mask beside basic indices fills with a one-element value of any dtype
+    ('ip(T.zeros(3), "__setitem__", (None, T.tensor([True, False, True])), T.tensor(5))', ('float32', [5.0, 0.0, 5.0])),
+    ('ip(T.zeros(2, 3), "__setitem__", (Ellipsis, T.tensor([True, False, True])), T.tensor([5]))', ('float32', [[5.0, 0.0, 5.0], [5.0, 0.0, 5.0]])),
+    ('ip(T.zeros(2, 3), "__setitem__", (T.tensor([0]), T.tensor([True, False, True])), T.tensor(5))', ("raises", 'RuntimeError', 'Index put requires the source and destination dtypes match, got Float for the destination and Long for the source.')),
+    # take_along_dim without a dim gathers from the flattened input: no negative indices
+    ('T.take_along_dim(T.tensor([[[0, 0]]]), T.tensor([[[-2]]]))', ("raises", 'RuntimeError', 'index -2 is out of bounds for dimension 0 with size 2')),
     # all / any, over everything or over dims
     ('T.tensor([1.0, 2.0]).all(dim=0)', ('bool', True)),
     ('T.tensor([[1.0, 0.0], [nan, 2.0]]).all(1)', ('bool', [False, True])),

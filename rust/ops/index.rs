@@ -140,6 +140,14 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
     }
     let nb: usize = bshape.iter().product();
     let l = v.layout();
+    // A 0-d integer index is an integer to PyTorch: bounds-checked even where nothing is
+    // gathered (x of shape (1, 0): x[tensor(1)] is an IndexError, x[tensor([1])] an empty result).
+    for (d, t) in adv.iter().filter(|(_, t)| t.ndim() == 0) {
+        let (k, n) = (t.to_vec::<i64>()[0], l.shape[*d] as i64);
+        if k < -n || k >= n {
+            bail!(Index, "index {k} is out of bounds for dimension {d} with size {n}");
+        }
+    }
     let dense_strides = contiguous_strides(&l.shape);
     let mut base = vec![l.offset; nb];
     let mut dense_base = vec![0usize; nb];
@@ -253,15 +261,18 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
 /// `src` is the incoming one with the overwritten positions zeroed, the value's is the incoming
 /// one gathered at those positions (then summed over any dims the value was broadcast along).
 /// PyTorch's index_put_ rule: with an index tensor (advanced indexing), a value tensor must
-/// have the destination's dtype. A Python number is cast, and so is the single value of a
-/// lone bool mask (PyTorch fills with it); basic indexing copies, which casts.
+/// have the destination's dtype. A Python number is cast, and so is a one-element value
+/// written through a single bool mask beside basic indices only (PyTorch's masked_fill_ path,
+/// `x[..., mask] = tensor(5)` included); basic indexing copies, which casts.
 fn check_put_dtype(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
-    let advanced = idx.iter().any(|i| matches!(i, Index::Tensor(t) if t.ndim() > 0 || t.dtype() != DType::Bool));
-    let mask_fill = matches!(idx, [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1 && value.ndim() <= 1;
+    let is_advanced = |i: &&Index| matches!(i, Index::Tensor(t) if t.ndim() > 0 || t.dtype() != DType::Bool);
+    let advanced: Vec<&Index> = idx.iter().filter(is_advanced).collect();
+    let mask_fill = matches!(advanced.as_slice(), [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1;
+    let advanced = !advanced.is_empty();
     if advanced && !mask_fill && !value.is_wrapped_number() && value.dtype() != x.dtype() {
         bail!(
             Runtime,
-            "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source (destination shape {:?}, source shape {:?})",
+            "Index put requires the source and destination dtypes match, got {} for the destination and {} for the source. (Destination shape {:?}, source shape {:?}.)",
             x.dtype().torch_name(),
             value.dtype().torch_name(),
             x.shape(),
@@ -419,9 +430,10 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
         basic(x, idx)?
     };
     if adv.is_empty() {
-        // A single value is a fill, which a self-overlapping (expanded) view may take; writing
-        // several values into it would keep an arbitrary one (PyTorch refuses the same).
-        if value.ndim() > 0 {
+        // A Python number is a fill, which a self-overlapping (expanded) view may take; a tensor
+        // value is a copy, which PyTorch refuses there even for one element (writing several
+        // values would keep an arbitrary one).
+        if !value.is_wrapped_number() {
             crate::ops::inplace::check_no_internal_overlap(&v)?;
         }
         return crate::ops::view::write_into(&v, value);

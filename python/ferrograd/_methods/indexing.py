@@ -82,12 +82,13 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
 @register("take_along_dim")
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None, *, out=None) -> Tensor:
     """numpy's take_along_axis: input and indices broadcast in every dim but `dim`; negative
-    indices count from the end. dim=None indexes the flattened input."""
+    indices count from the end. dim=None indexes the flattened input as PyTorch does, through
+    gather: there a negative index is out of bounds (a RuntimeError, as PyTorch's)."""
     no_out("take_along_dim", out)
     idx = index_array(indices, "take_along_dim")
     if dim is None:
         n = input.numel()
-        return gather_flat(input, _check_bounds(idx.reshape(-1), n, 0, wrap=True, err=IndexError))
+        return gather_flat(input, _check_bounds(idx.reshape(-1), n, 0))
     d = wrap_dim(dim, input.ndim)
     if idx.ndim != input.ndim:
         raise RuntimeError(
