@@ -166,6 +166,13 @@ def test_pad_circular_wraps_at_most_once():
     # PyTorch checks the uncropped size and returns uninitialised memory here; ferrograd refuses
     with pytest.raises(RuntimeError, match="wraps the 2 elements left after the crop"):
         F.pad(fg.zeros(1, 2, 3), (3, -1), mode="circular")
+    # A crop and a pad that leave the dim empty wrap nothing: an empty dim, as PyTorch 2.15
+    # (F.pad(torch.zeros(1, 3, 1, 1), (0, 0, 0, 0, -4, 1), mode="circular").shape == (1, 0, 1, 1))
+    x = fg.arange(3.0).reshape(1, 3, 1, 1).requires_grad_()
+    y = F.pad(x, (0, 0, 0, 0, -4, 1), mode="circular")
+    assert y.shape == (1, 0, 1, 1)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((1, 3, 1, 1)))
 
 
 @pytest.mark.parametrize("mode", ("reflect", "replicate", "circular"))

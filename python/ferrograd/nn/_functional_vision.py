@@ -140,7 +140,9 @@ def _check_pad_sizes(mode: str, input: Tensor, pads: list[tuple[int, int]]) -> N
             if size + left + right < 0:
                 raise RuntimeError("pad: Negative padding value is resulting in an empty dimension")
             kept = size - max(-left, 0) - max(-right, 0)
-            if max(left, 0) > kept or max(right, 0) > kept:
+            # An output of size 0 along the dim takes nothing from what is left, so nothing wraps
+            # (PyTorch: padding (-4, 1) of a dim of 3 gives an empty dim).
+            if size + left + right > 0 and (max(left, 0) > kept or max(right, 0) > kept):
                 # PyTorch checks the uncropped size only, then copies from the output into itself:
                 # uninitialised values or an overlapping-memory error. The rule it means is this one.
                 raise RuntimeError(
