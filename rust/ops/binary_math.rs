@@ -83,7 +83,9 @@ macro_rules! binary_float_op {
 }
 
 binary_float_op!(atan2, Atan2Backward, "Atan2Backward0", |x, y| x.atan2(y),
-    // Where x^2 + y^2 is 0 (the origin, or underflow) the gradient is 0, as PyTorch's (not 0/0).
+    // At the origin the gradient is 0, as PyTorch's (not 0/0). The partials are taken in float64,
+    // so a float32 square does not underflow: atan2(1e-30, 0) has dy = -1e30 (PyTorch's float32
+    // formula divides by an underflowed 0 there).
     dx: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { y / r } },
     dy: |x, y| { let r = x * x + y * y; if r == 0.0 { 0.0 } else { -x / r } },
     graph: |x, y| {

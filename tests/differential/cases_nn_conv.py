@@ -82,8 +82,13 @@ for _d in (1, 2, 3):
              lambda L, *xs, _d=_d, **kw: getattr(L.nn.functional, f"conv_transpose{_d}d")(*xs, **kw),
              _fn_args(_d, True), tol=20),
     ]
-FUNCTIONAL += [Case(f"{c.id}(nonfinite)", c.fn, c.args.map(_with_nonfinite), tol=c.tol) for c in list(FUNCTIONAL)
-               if c.id in ("F.conv1d", "F.conv3d", "F.conv_transpose2d")]
+# A NaN whose contributions all land in outputs the padding crops still makes PyTorch's weight
+# gradient NaN with groups=1 (as ferrograd's, for any groups) but not with groups > 1: where
+# PyTorch disagrees with itself, the grouped transposed case is not compared.
+FUNCTIONAL += [Case(f"{c.id}(nonfinite)", c.fn,
+                    c.args.map(_with_nonfinite).filter(lambda a, _t="transpose" in c.id: not _t or a.kw.get("groups", 1) == 1),
+                    tol=c.tol)
+               for c in list(FUNCTIONAL) if c.id in ("F.conv1d", "F.conv3d", "F.conv_transpose2d")]
 
 
 @st.composite

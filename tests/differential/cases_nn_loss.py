@@ -193,6 +193,14 @@ def _cosine_similarity(draw):
                 draw(seeds))
 
 
+def _no_tiny_values(a: Args) -> bool:
+    """No nonzero value below 1e-4 in size: along a dim of length 1 cosine similarity is x / |x|, a
+    constant with gradient 0, and PyTorch's float32 gradient there is the cancellation of terms of
+    size 1 / |x| (1.0 at x = 1e-7), noise rather than a value to compare."""
+    return not any(hasattr(t, "base") and t.base.dtype.kind == "f" and bool(((np.abs(t.base) < 1e-4) & (t.base != 0)).any())
+                   for t in a.inputs)
+
+
 @st.composite
 def _pairwise(draw):
     dt = draw(_dt())
@@ -272,8 +280,8 @@ LOSSES += [
          _weighted(False), tol=20),
     Case("F.ctc_loss", _ctc_fn, _ctc(), tol=50),
     Case("nn.CTCLoss", _ctc_module, _ctc(), tol=50),
-    Case("F.cosine_similarity", _functional("cosine_similarity"), _cosine_similarity(), tol=20),
-    Case("nn.CosineSimilarity", _module("CosineSimilarity"), _cosine_similarity(), tol=20),
+    Case("F.cosine_similarity", _functional("cosine_similarity"), _cosine_similarity().filter(_no_tiny_values), tol=20),
+    Case("nn.CosineSimilarity", _module("CosineSimilarity"), _cosine_similarity().filter(_no_tiny_values), tol=20),
     Case("F.pairwise_distance", _functional("pairwise_distance"), _pairwise(), tol=20),
     Case("nn.PairwiseDistance", _module("PairwiseDistance"), _pairwise(), tol=20),
     Case("F.pdist", _functional("pdist"), _pdist(), tol=20),
