@@ -126,6 +126,48 @@ def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_bac
         assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
 
 
+# 3-D volumes and 2-D maps of up to 600 output positions unfold through a zero-bordered copy
+# per channel (rust im2col.rs PaddedGather): whole output rows at stride 1 (rows of 8 or more),
+# one element at a time otherwise; asymmetric 'same' padding, dilation and stride 2.
+PADDED_GATHER_CASES = [
+    ((2, 3, 8, 8, 8), (4, 3, 3, 3, 3), dict(padding=1)),
+    ((2, 2, 6, 9, 10), (3, 2, 2, 3, 2), dict(padding="same", dilation=(1, 2, 1))),
+    ((2, 3, 9, 10, 8), (2, 3, 3, 3, 3), dict(stride=2, padding=1)),
+    ((3, 4, 21, 19), (5, 4, 4, 3), dict(padding="same")),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", PADDED_GATHER_CASES, ids=[f"{x}-{w}-{kw}" for x, w, kw in PADDED_GATHER_CASES])
+def test_conv_through_the_padded_copy_matches_numpy_in_float32_and_float64(xs, ws, kw):
+    r = rng(21)
+    x, w = r.normal(size=xs), r.normal(size=ws) / 10
+    dims = len(ws) - 2
+    dil = kw.get("dilation", 1)
+    dil = (dil,) * dims if isinstance(dil, int) else dil
+    if kw["padding"] == "same":
+        total = [d * (k - 1) for d, k in zip(dil, ws[2:])]
+        pads = [(t // 2, t - t // 2) for t in total]
+    else:
+        pads = kw["padding"]
+    ref = np_conv(x, w, stride=kw.get("stride", 1), pads=pads, dilation=dil)
+    conv = {2: F.conv2d, 3: F.conv3d}[dims]
+    g = rng(22).normal(size=ref.shape)
+    grads = {}
+    for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-5)):
+        tx, tw = fg.tensor(x.astype(dtype), requires_grad=True), fg.tensor(w.astype(dtype), requires_grad=True)
+        y = conv(tx, tw, **kw)
+        np.testing.assert_allclose(y.detach().numpy(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+        y.backward(fg.tensor(g.astype(dtype)))
+        grads[dtype] = (tx.grad.numpy().astype(np.float64), tw.grad.numpy().astype(np.float64))
+    for got, want in zip(grads[np.float32], grads[np.float64]):
+        assert np.abs(got - want).max() <= 1e-5 * np.abs(want).max()
+    # The float64 gradients against the numpy convolution's adjoint: <g, conv(x, w)> is linear in
+    # each, so its gradient by x at direction e is <g, conv(e, w)>.
+    e = rng(23).normal(size=xs)
+    np.testing.assert_allclose((grads[np.float64][0] * e).sum(),
+                               (g * np_conv(e, w, stride=kw.get("stride", 1), pads=pads, dilation=dil)).sum(), rtol=1e-9)
+
+
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_conv_unbatched_input_matches_the_batched_result(dims):
     r = rng(4)

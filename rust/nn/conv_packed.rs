@@ -22,7 +22,7 @@ use crate::tensor::dtype::{as_f32, as_f32_mut};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
-use super::im2col::Taps;
+use super::im2col::{PaddedGather, Taps};
 
 /// Whether these products serve a convolution of element type T: float32, one group, and a
 /// CPU with AVX2 and FMA.
@@ -55,11 +55,23 @@ impl Workspace {
 pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accumulate: bool, threads: usize, u: &mut Workspace) {
     let (rows, l) = (g.rows(), g.len());
     assert!(w.len() >= g.o * rows, "conv_packed: weight shorter than {} x {rows}", g.o);
-    let taps = Taps::new(g);
-    u.panels.pack_rows(rows, l, &mut u.row, |r, buf| {
-        // SAFETY: unfold_row writes only initialised values, so `buf` stays initialised.
-        taps.unfold_row(x, g, r, unsafe { &mut *(buf as *mut [f32] as *mut [MaybeUninit<f32>]) })
-    });
+    let uninit = |buf: &mut [f32]| {
+        // SAFETY: the unfolds write only initialised values, so `buf` stays initialised.
+        unsafe { &mut *(buf as *mut [f32] as *mut [MaybeUninit<f32>]) }
+    };
+    if PaddedGather::applies(g) {
+        let (gather, taps) = (PaddedGather::new(g), g.taps());
+        let mut scratch = gather.scratch::<f32>(g);
+        u.panels.pack_rows(rows, l, &mut u.row, |r, buf| {
+            if r % taps == 0 {
+                gather.load_channel(&x[r / taps * g.volume()..][..g.volume()], g, &mut scratch);
+            }
+            gather.unfold_tap(&scratch, r % taps, g, uninit(buf));
+        });
+    } else {
+        let taps = Taps::new(g);
+        u.panels.pack_rows(rows, l, &mut u.row, |r, buf| taps.unfold_row(x, g, r, uninit(buf)));
+    }
     // SAFETY: W is (O, rows) row-major (checked above); `out` is the caller's.
     unsafe { u.panels.product(out, l, Mat::rows(w.as_ptr(), rows), g.o, accumulate, threads) }
 }
