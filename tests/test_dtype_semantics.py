@@ -114,7 +114,13 @@ VALUES = [
     ('T.logical_and(T.tensor([1.0], dtype=T.float64), T.tensor(1e-300, dtype=T.float64))', ('bool', [True])),
     # an index into a dim of size 0 is out of bounds for assignment too, though nothing is written
     ('T.zeros(0, 0).__setitem__((slice(None), T.tensor(0)), 0.0)', ("raises", 'IndexError', 'index 0 is out of bounds for dimension 1 with size 0')),
-    # a 0-d index is an integer: bounds-checked though another dim is empty (a 1-d one is not)
+    # a 0-d index is an integer (a select, a view): bounds-checked though another dim is empty
+    # (a 1-d one is not), applied before advanced indices, and a copy into it casts
+    ('T.zeros(3, 4, 5)[T.tensor(0), :, T.tensor([1, 2])]', ('float32', [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])),
+    ('(lambda x: (x[T.tensor(0)].fill_(1), x)[1])(T.zeros(2, 3))', ('float32', [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])),
+    ('ip(T.zeros(3), "__setitem__", T.tensor(1), T.tensor(7))', ('float32', [0.0, 7.0, 0.0])),
+    ('ip(T.zeros(2, 3), "__setitem__", (T.tensor(0), T.tensor([True, False, True])), T.tensor(5))', ('float32', [[5.0, 0.0, 5.0], [0.0, 0.0, 0.0]])),
+    ('ip(T.zeros(1, 1).expand(1, 2), "__setitem__", T.tensor(0), 2.0)', ('float32', [[2.0, 2.0]])),
     ('T.zeros((1, 0), dtype=T.int64)[T.tensor(1)]', ("raises", 'IndexError', 'index 1 is out of bounds for dimension 0 with size 1')),
     ('T.zeros((1, 0), dtype=T.int64)[T.tensor([1])]', ('int64', [[]])),
     # a tensor value, even 0-d, is a copy: refused into a self-overlapping view (a number fills)

@@ -54,6 +54,17 @@ fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
     let mut dim = 0usize;
     let mut adv = Vec::new();
     for i in idx {
+        // PyTorch applies integers as `select` before any advanced index, even next to one
+        // (numpy would make them advanced: `x[0, :, [1, 2]]` is (4, 2) in PyTorch, (2, 4) in
+        // numpy for x of shape (3, 4, 5)). A 0-d integer tensor is an integer to PyTorch:
+        // `x[tensor(0)]` is a view, bounds-checked though another dim is empty.
+        if let Some(k) = as_integer(i) {
+            if dim >= v.ndim() {
+                bail!(Index, "too many indices for tensor of dimension {} (shape {:?})", x.ndim(), x.shape());
+            }
+            v = v.select(dim as isize, k)?;
+            continue;
+        }
         match i {
             Index::Ellipsis => {
                 dim += x.ndim() - consumed;
@@ -62,15 +73,7 @@ fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
                 v = v.unsqueeze(dim as isize)?;
                 dim += 1;
             }
-            // PyTorch applies integers as `select` before any advanced index, even next to one
-            // (numpy would make them advanced: `x[0, :, [1, 2]]` is (4, 2) in PyTorch, (2, 4)
-            // in numpy for x of shape (3, 4, 5)).
-            Index::Int(k) => {
-                if dim >= v.ndim() {
-                    bail!(Index, "too many indices for tensor of dimension {} (shape {:?})", x.ndim(), x.shape());
-                }
-                v = v.select(dim as isize, *k)?;
-            }
+            Index::Int(_) => unreachable!("integers are selected above"),
             Index::Tensor(t) if t.dtype() == DType::Bool && t.ndim() == 0 => {
                 // `x[True]` / `x[False]`: a new dim of size 1 or 0.
                 v = v.unsqueeze(dim as isize)?;
@@ -109,6 +112,15 @@ fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
     Ok((v, adv))
 }
 
+/// An integer index: a Python int, or a 0-d int64 tensor (int32 ones are int64 by now).
+fn as_integer(i: &Index) -> Option<isize> {
+    match i {
+        Index::Int(k) => Some(*k),
+        Index::Tensor(t) if t.ndim() == 0 && t.dtype() == DType::I64 => Some(t.to_vec::<i64>()[0] as isize),
+        _ => None,
+    }
+}
+
 /// One int64 index tensor per dim of a mask: the coordinates of its true elements.
 pub fn nonzero(mask: &Tensor) -> Vec<Tensor> {
     let m = mask.to_vec::<bool>();
@@ -140,14 +152,6 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
     }
     let nb: usize = bshape.iter().product();
     let l = v.layout();
-    // A 0-d integer index is an integer to PyTorch: bounds-checked even where nothing is
-    // gathered (x of shape (1, 0): x[tensor(1)] is an IndexError, x[tensor([1])] an empty result).
-    for (d, t) in adv.iter().filter(|(_, t)| t.ndim() == 0) {
-        let (k, n) = (t.to_vec::<i64>()[0], l.shape[*d] as i64);
-        if k < -n || k >= n {
-            bail!(Index, "index {k} is out of bounds for dimension {d} with size {n}");
-        }
-    }
     let dense_strides = contiguous_strides(&l.shape);
     let mut base = vec![l.offset; nb];
     let mut dense_base = vec![0usize; nb];
@@ -214,19 +218,15 @@ fn normalized(idx: &[Index]) -> Result<Vec<Index>> {
 }
 
 /// An index into a dim of size 0 is out of bounds, though nothing is read or written, where
-/// PyTorch says so: for getitem any index tensor; for setitem a 0-d one (an integer to PyTorch,
-/// and the message names it), and any when the value is a tensor or there are several index
-/// tensors. A Python number through one index tensor takes PyTorch's fill path, which checks
-/// nothing: `zeros(0, 0)[:, [0]] = 0.` writes nothing and says nothing, while `= tensor(0.)`
-/// and `zeros(0, 0)[[0], [0]] = 0.` are IndexErrors.
+/// PyTorch says so: for getitem any index tensor; for setitem any when the value is a tensor or
+/// there are several index tensors. A Python number through one index tensor takes PyTorch's
+/// fill path, which checks nothing: `zeros(0, 0)[:, [0]] = 0.` writes nothing and says nothing,
+/// while `= tensor(0.)` and `zeros(0, 0)[[0], [0]] = 0.` are IndexErrors. (A 0-d index is an
+/// integer, a `select`, checked there.)
 fn check_no_index_into_empty(v: &Tensor, adv: &[(usize, Tensor)], set_value: Option<&Tensor>) -> Result<()> {
     let fill = set_value.is_some_and(|t| t.is_wrapped_number()) && adv.len() == 1;
-    let into_empty = |(d, t): &&(usize, Tensor)| v.shape()[*d] == 0 && t.numel() > 0 && (!fill || t.ndim() == 0);
-    if let Some((d, t)) = adv.iter().find(into_empty) {
-        if set_value.is_some() && t.ndim() == 0 {
-            let k = t.item_f64()? as i64;
-            bail!(Index, "index {k} is out of bounds for dimension {d} with size 0");
-        }
+    let into_empty = |(d, t): &&(usize, Tensor)| v.shape()[*d] == 0 && t.numel() > 0 && !fill;
+    if let Some((d, _)) = adv.iter().find(into_empty) {
         bail!(Index, "index is out of bounds for dimension {d} with size 0");
     }
     Ok(())
@@ -265,10 +265,11 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
 /// written through a single bool mask beside basic indices only (PyTorch's masked_fill_ path,
 /// `x[..., mask] = tensor(5)` included); basic indexing copies, which casts.
 fn check_put_dtype(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
-    let is_advanced = |i: &&Index| matches!(i, Index::Tensor(t) if t.ndim() > 0 || t.dtype() != DType::Bool);
-    let advanced: Vec<&Index> = idx.iter().filter(is_advanced).collect();
-    let mask_fill = matches!(advanced.as_slice(), [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1;
-    let advanced = !advanced.is_empty();
+    // Index tensors other than a 0-d bool (a new dim) or a 0-d integer (a `select`).
+    let is_advanced = |i: &&Index| matches!(i, Index::Tensor(t) if (t.ndim() > 0 || t.dtype() != DType::Bool) && as_integer(i).is_none());
+    let advanced_indices: Vec<&Index> = idx.iter().filter(is_advanced).collect();
+    let mask_fill = matches!(advanced_indices.as_slice(), [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1;
+    let advanced = !advanced_indices.is_empty();
     if advanced && !mask_fill && !value.is_wrapped_number() && value.dtype() != x.dtype() {
         bail!(
             Runtime,

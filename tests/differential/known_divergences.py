@@ -180,13 +180,6 @@ KNOWN: list[Known] = [
           "tensor(nan) ** 1.6e-220 is 1, torch nan: a Python float below float32's range is rounded to 0. before the "
           "op (torch computes with the double), so nan ** 0. = 1",
           lambda a: any(isinstance(x, float) and x != 0 and abs(x) < 1e-37 for x in a.inputs), ("*",)),
-    Known("__setitem__", Args([T(np.array([[0.0]], np.float32), view=(("expand", (1, 2)),)), T(np.array(0))],
-                              {"single": False, "value": 0.0}), 7,
-          "x = zeros(1, 1).expand(1, 2); x[tensor(0)] = 0. raises 'more than one element of the written-to tensor "
-          "refers to a single memory location', torch succeeds (a scalar written through an integer-tensor index). "
-          "Came with the fix that made x[()] = tensor([1., 2.]) on such a view raise as torch does",
-          lambda a: not isinstance(a.kw.get("value"), T) and _has(
-              a, lambda t: bool(t.view) and t.view[0][0] == "expand" and int(np.prod(_view_shape(t))) > t.base.size)),
     Known("Tensor.var", Args([T(np.array([np.nan], np.float32), grad=True)], {"dim": 0, "keepdim": False}), 6,
           "var/std with no degrees of freedom (one NaN element with correction 1, or [0.] with correction=2): "
           "gradient inf (or finite), torch nan", lambda a: _nonfinite(a) or _no_dof(a),
