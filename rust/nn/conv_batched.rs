@@ -86,10 +86,13 @@ const ELEMENTS_PER_TASK: usize = 1 << 14;
 /// A Vec of `len` elements, each written by `fill` before anything reads it: no zeroing pass
 /// over buffers the products or moves overwrite (a tenth of a small-map ResNet stage's step
 /// went to memset and to the kernel's zeroing of fresh pages).
-fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+///
+/// # Safety
+/// `fill` must write every one of the `len` elements it is given.
+unsafe fn written<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut v = Vec::with_capacity(len);
     fill(&mut v.spare_capacity_mut()[..len]);
-    // SAFETY: every caller's `fill` writes all `len` elements.
+    // SAFETY: the caller's `fill` wrote all `len` elements.
     unsafe { v.set_len(len) };
     v
 }
@@ -108,11 +111,14 @@ fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Ve
             });
         }
     };
-    written(a.len(), |out| {
-        if !out.is_empty() {
-            out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
-        }
-    })
+    // SAFETY: the blocks cover the whole result, and each copies all its elements.
+    unsafe {
+        written(a.len(), |out| {
+            if !out.is_empty() {
+                out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
+            }
+        })
+    }
 }
 
 /// Rows (or columns) per block of a product: blocks of a fixed size, not one per thread, so the
@@ -131,7 +137,7 @@ unsafe fn product<T: Float>(dst: &mut [MaybeUninit<T>], lhs: (&[T], usize, usize
         // products in two 128-row blocks at 2 threads, and ran them at 1.6 times PyTorch's time.
         let threads = rayon::current_num_threads();
         let f = |m: Mat<T>| Mat { ptr: m.ptr as *const f32, rs: m.rs, cs: m.cs };
-        // SAFETY: T is f32 (as_f32_mut said so); the caller's contract covers the sizes.
+        // SAFETY: T is f32 (checked just above); the caller's contract covers the sizes.
         unsafe {
             let packed = PackedRhs::from_mat(f(mat(rhs)), k, n, threads).expect("conv_batched: AVX2 checked");
             // Not accumulating: dst is only written.
@@ -148,7 +154,8 @@ pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom)
     let (rows, l, nl) = (g.rows(), g.len(), g.n * g.len());
     let cols = columns(xs, g);
     // SAFETY: w is (O, rows), cols (rows, N L), out (O, N L), all contiguous.
-    let out = written(g.o * nl, |out| unsafe { product(out, (w, rows, 1), (&cols, nl, 1), (g.o, rows, nl)) });
+    // (and the product writes every element of out)
+    let out = unsafe { written(g.o * nl, |out| product(out, (w, rows, 1), (&cols, nl, 1), (g.o, rows, nl))) };
     let mut out = swap_batch(&out, g.n, g.o, l, true);
     if let Some(b) = bias {
         for (k, block) in out.chunks_mut(l).enumerate() {
@@ -166,7 +173,8 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
     let gb = swap_batch(gs, g.n, g.o, l, false);
     let gx = w.map(|w| {
         // SAFETY: w read transposed is (rows, O) with strides (1, rows); gb is (O, N L).
-        let dcols = written(rows * nl, |d| unsafe { product(d, (w, 1, rows), (&gb, nl, 1), (rows, g.o, nl)) });
+        // (and the product writes every element of dcols)
+        let dcols = unsafe { written(rows * nl, |d| product(d, (w, 1, rows), (&gb, nl, 1), (rows, g.o, nl))) };
         if g.pointwise() {
             return swap_batch(&dcols, g.n, rows, l, true);
         }
@@ -178,7 +186,8 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
     let gw = xs.map(|xs| {
         let cols = columns(xs, g);
         // SAFETY: gb is (O, N L); cols read transposed is (N L, rows) with strides (1, N L).
-        written(g.o * rows, |gw| unsafe { product(gw, (&gb, nl, 1), (&cols, 1, nl), (g.o, nl, rows)) })
+        // (and the product writes every element of gw)
+        unsafe { written(g.o * rows, |gw| product(gw, (&gb, nl, 1), (&cols, 1, nl), (g.o, nl, rows))) }
     });
     (gx, gw)
 }

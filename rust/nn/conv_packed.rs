@@ -63,6 +63,7 @@ pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accu
         let (gather, taps) = (PaddedGather::new(g), g.taps());
         let mut scratch = gather.scratch::<f32>(g);
         u.panels.pack_rows(rows, l, &mut u.row, |r, buf| {
+            // pack_rows asks for rows in order, so a channel's first tap loads it.
             if r % taps == 0 {
                 gather.load_channel(&x[r / taps * g.volume()..][..g.volume()], g, &mut scratch);
             }

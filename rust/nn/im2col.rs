@@ -45,6 +45,11 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     }
 }
 
+/// Output positions up to which `PaddedGather` unfolds (see its measurements).
+const MAX_OUTPUTS: usize = 600;
+/// Its padded volume at most this many times the values its rows read.
+const MAX_PADDED_PER_READ: usize = 4;
+
 /// Unfolding for outputs of up to a few hundred positions (ResNet's later stages, 3-D volumes
 /// up to 8^3), a channel at a time: the channel's volume is copied once into a zero-bordered
 /// scratch volume, and each of its kD*kH*kW rows is then read through one table of output
@@ -64,10 +69,13 @@ pub(super) struct PaddedGather {
 }
 
 impl PaddedGather {
-    /// Whether `g` is small enough: at most 600 outputs, and a padded volume not much larger
-    /// than what its rows read (a large stride over a large input would copy mostly unread values).
+    /// Whether `g` is small enough: at most `MAX_OUTPUTS` outputs, and a padded volume not much
+    /// larger than what its rows read (a large stride over a large input would copy mostly unread
+    /// values).
     pub(super) fn applies(g: &Geom) -> bool {
-        g.len() > 0 && g.len() <= 600 && Self::extents(g).iter().product::<usize>() <= 4 * g.taps() * g.len()
+        // Checked: a huge padding or stride would wrap the product round to a small number.
+        let padded = Self::extents(g).iter().try_fold(1usize, |a, &e| a.checked_mul(e));
+        g.len() > 0 && g.len() <= MAX_OUTPUTS && padded.is_some_and(|p| p <= MAX_PADDED_PER_READ * g.taps() * g.len())
     }
 
     /// The padded volume's depth, height and width: the input with its leading padding, up to
@@ -78,20 +86,20 @@ impl PaddedGather {
     }
 
     pub(super) fn new(g: &Geom) -> PaddedGather {
-        let [_, ph, pw] = Self::extents(g);
+        let [_, eh, ew] = Self::extents(g);
         let mut positions = Vec::with_capacity(g.len());
         for oz in 0..g.od {
             for oy in 0..g.oh {
-                positions.extend((0..g.ow).map(|ox| ((oz * g.sd) * ph + oy * g.sh) * pw + ox * g.sw));
+                positions.extend((0..g.ow).map(|ox| ((oz * g.sd) * eh + oy * g.sh) * ew + ox * g.sw));
             }
         }
         let mut shifts = Vec::with_capacity(g.taps());
         for kz in 0..g.kd {
             for ki in 0..g.kh {
-                shifts.extend((0..g.kw).map(|kj| ((kz * g.dd) * ph + ki * g.dh) * pw + kj * g.dw));
+                shifts.extend((0..g.kw).map(|kj| ((kz * g.dd) * eh + ki * g.dh) * ew + kj * g.dw));
             }
         }
-        PaddedGather { positions, shifts, padded: [ph, pw] }
+        PaddedGather { positions, shifts, padded: [eh, ew] }
     }
 
     /// A scratch volume for `unfold_channel`, its border zero (only the interior is rewritten).
@@ -109,10 +117,10 @@ impl PaddedGather {
 
     /// Copies one channel's `volume` into the interior of `scratch` (from `scratch()`).
     pub(super) fn load_channel<T: Float>(&self, volume: &[T], g: &Geom, scratch: &mut [T]) {
-        let [ph, pw] = self.padded;
+        let [eh, ew] = self.padded;
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = ((z + g.pd) * ph + y + g.ph) * pw + g.pw;
+                let at = ((z + g.pd) * eh + y + g.ph) * ew + g.pw;
                 scratch[at..at + g.w].copy_from_slice(&volume[(z * g.h + y) * g.w..][..g.w]);
             }
         }
@@ -145,10 +153,10 @@ impl PaddedGather {
                 dst[p] += v;
             }
         }
-        let [ph, pw] = self.padded;
+        let [eh, ew] = self.padded;
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = ((z + g.pd) * ph + y + g.ph) * pw + g.pw;
+                let at = ((z + g.pd) * eh + y + g.ph) * ew + g.pw;
                 for (d, &v) in volume[(z * g.h + y) * g.w..][..g.w].iter_mut().zip(&scratch[at..at + g.w]) {
                     *d += v;
                 }
@@ -288,6 +296,8 @@ fn unfold_plane<T: Float>(plane: &[T], g: &Geom, tap: &Tap, row: &mut [MaybeUnin
 }
 
 /// The adjoint of im2col: adds each column entry back onto the input position it came from.
+/// Every caller passes a zeroed `x`; on small outputs the sums are formed in a scratch volume
+/// and then added, which is the same bits only from zero.
 pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
     col2im_strided(cols, g.len(), g, x);
 }

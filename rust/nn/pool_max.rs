@@ -110,10 +110,11 @@ fn max_volume<T: Float>(x: &[T], g: &Geom, [deps, rows, cols]: &[Vec<(usize, usi
 /// Folds one (H, W) plane, whose first element has flat index `base`, into the running maxima of
 /// an output plane. The loops run tap by tap across a run of an output row rather than window by
 /// window: each tap's inputs are first gathered (stride sW) into a contiguous block, then folded
-/// into the run's maxima and indices in vector registers, 8 outputs at a time with AVX2. Each
-/// output still sees its taps in (h, w) order. A window at a time, the fold was a 9-deep chain of
-/// dependent compares and moves per output: ResNet's stem pool (3x3, stride 2, padding 1) ran at
-/// 32 ns per output, about as long as PyTorch.
+/// into the run's maxima and indices in vector registers (with AVX2, 8 float32 or 4 float64
+/// outputs at a time). Each output still sees its taps in (h, w) order. A window at a time, the
+/// fold was a 9-deep chain of dependent compares and moves per output: ResNet's stem pool (3x3,
+/// stride 2, padding 1) ran at 32 ns per output, about as long as PyTorch.
+#[inline(always)]
 fn max_plane_body<T: Float, const FMA: bool>(x: &[T], g: &Geom, rows: &[(usize, usize)], taps: &[(usize, usize, usize)], best: &mut [T], at: &mut [i64], base: i64) {
     const RUN: usize = 64;
     let (w, ow, sw) = (g.size[2], g.out[2], g.stride[2]);
@@ -146,8 +147,9 @@ crate::multiversion!(max_plane_body, max_plane_avx2, max_plane, Float, (x: &[T],
 
 /// The 2x2 stride-2 case of `max_volume` on one (H, W) plane whose first element has flat index
 /// `base`: a window at a time, its four taps in registers, in the same order and with the same
-/// rule. Branch-free and without the per-tap memory round trip: 0.55 ns per tap against 3.5 (a
-/// micro-benchmark of the two loops on 1024 planes of 28x28).
+/// rule. Branch-free and without the per-tap memory round trip: 0.55 ns per tap against 3.5 for
+/// the tap-at-a-time loop `max_plane` had before it gathered (a micro-benchmark of the two on
+/// 1024 planes of 28x28).
 fn max_plane_2x2<T: Float>(x: &[T], g: &Geom, vals: &mut [T], idx: &mut [i64], base: i64) {
     let (w, ow) = (g.size[2], g.out[2]);
     for (oy, (best, at)) in vals.chunks_exact_mut(ow).zip(idx.chunks_exact_mut(ow)).enumerate() {

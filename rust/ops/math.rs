@@ -63,11 +63,12 @@ unary_op!(
     graph: |g, x| {
         let small = (x.clone() * PI).abs().lt(SINC_SERIES_BELOW);
         let xs = Ex::select(small.clone(), Ex::c(1.0), x.clone());
-        let p = xs.clone() * PI;
-        let far = (p.clone().cos() * p.clone() - p.clone().sin()) / (p * xs);
+        let ps = xs.clone() * PI;
+        let far = (ps.clone().cos() * ps.clone() - ps.clone().sin()) / (ps * xs);
         let p = x * PI;
         let p2 = p.clone() * p.clone();
-        let s = SINC_SLOPE_SERIES.iter().rev().skip(1).fold(Ex::c(SINC_SLOPE_SERIES[6]), |acc, &k| acc * p2.clone() + k);
+        let (&last, rest) = SINC_SLOPE_SERIES.split_last().expect("a series of 7 terms");
+        let s = rest.iter().rev().fold(Ex::c(last), |acc, &k| acc * p2.clone() + k);
         g * Ex::select(small, s * p * PI, far)
     }
 );
