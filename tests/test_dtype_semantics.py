@@ -129,6 +129,10 @@ VALUES = [
     ('ip(T.zeros(3), "__setitem__", (None, T.tensor([True, False, True])), T.tensor(5))', ('float32', [5.0, 0.0, 5.0])),
     ('ip(T.zeros(2, 3), "__setitem__", (Ellipsis, T.tensor([True, False, True])), T.tensor([5]))', ('float32', [[5.0, 0.0, 5.0], [5.0, 0.0, 5.0]])),
     ('ip(T.zeros(2, 3), "__setitem__", (T.tensor([0]), T.tensor([True, False, True])), T.tensor(5))', ("raises", 'RuntimeError', 'Index put requires the source and destination dtypes match, got Float for the destination and Long for the source.')),
+    # a value's leading size-1 dims are dropped before it is broadcast (basic, mask and advanced)
+    ('ip(T.zeros(2, 3), "__setitem__", 0, T.tensor([[[1.0, 2.0, 3.0]]]))', ('float32', [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
+    ('ip(T.zeros(3), "__setitem__", T.tensor([True, False, True]), T.tensor([[5.0]]))', ('float32', [5.0, 0.0, 5.0])),
+    ('ip(T.zeros(3), "__setitem__", T.tensor([0, 2]), T.tensor([[[1.0, 2.0]]]))', ('float32', [1.0, 0.0, 2.0])),
     # take_along_dim without a dim gathers from the flattened input: no negative indices
     ('T.take_along_dim(T.tensor([[[0, 0]]]), T.tensor([[[-2]]]))', ("raises", 'RuntimeError', 'index -2 is out of bounds for dimension 0 with size 2')),
     # all / any, over everything or over dims

@@ -413,6 +413,10 @@ impl IndexBackward {
 /// `y = x.clone(); y[0] = 5.` gives x a gradient that is zero where y was overwritten.
 pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     crate::ops::inplace::check_inplace(x)?;
+    // PyTorch drops a value's leading size-1 dims before broadcasting it (slicePrefix1sSize):
+    // `x[0] = t.unsqueeze(0)` writes t, and `x[mask] = tensor([[5.]])` fills with 5.
+    let ones = value.shape().iter().take_while(|&&n| n == 1).count();
+    let value = &if ones > 0 { value.reshape(&value.shape()[ones..])? } else { value.clone() };
     let idx = &normalized(idx)?;
     check_put_dtype(x, idx, value)?;
     if value.is_wrapped_number() {
