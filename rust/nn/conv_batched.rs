@@ -66,7 +66,7 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
                 gather.unfold_channel(volume, g, scratch, &mut rows_c[i * l..], nl);
             }
         };
-        all.par_chunks_mut(taps * nl).enumerate().with_min_len(per_task).for_each_init(|| gather.scratch(g), channel);
+        all.par_chunks_mut(taps * nl).enumerate().with_min_len(per_task).for_each_init(|| gather.scratch(), channel);
     } else {
         let taps = Taps::new(g);
         all.par_chunks_mut(nl).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(nl)).for_each(|(r, all_r)| {

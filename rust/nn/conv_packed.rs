@@ -61,7 +61,7 @@ pub(super) unsafe fn forward(x: &[f32], w: &[f32], g: &Geom, out: *mut f32, accu
     };
     if PaddedGather::applies(g) {
         let (gather, taps) = (PaddedGather::new(g), g.taps());
-        let mut scratch = gather.scratch::<f32>(g);
+        let mut scratch = gather.scratch::<f32>();
         u.panels.pack_rows(rows, l, &mut u.row, |r, buf| {
             // pack_rows asks for rows in order, so a channel's first tap loads it.
             if r % taps == 0 {

@@ -48,7 +48,7 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     }
     if PaddedGather::applies(g) {
         let gather = PaddedGather::new(g);
-        let mut scratch = gather.scratch(g);
+        let mut scratch = gather.scratch();
         for (c, rows) in cols.chunks_mut(g.taps() * l).take(g.c).enumerate() {
             gather.unfold_channel(&x[c * g.volume()..][..g.volume()], g, &mut scratch, rows, l);
         }
@@ -81,8 +81,9 @@ pub(super) struct PaddedGather {
     positions: Vec<usize>,
     /// Each tap's offset in the padded volume, in row order (kz, ki, kj).
     shifts: Vec<usize>,
-    /// The padded volume's height and width (its depth follows from its length).
+    /// The padded volume's height and width, and its length.
     padded: [usize; 2],
+    len: usize,
 }
 
 impl PaddedGather {
@@ -106,7 +107,7 @@ impl PaddedGather {
     }
 
     pub(super) fn new(g: &Geom) -> PaddedGather {
-        let [_, eh, ew] = Self::extents(g);
+        let [ed, eh, ew] = Self::extents(g);
         let mut positions = Vec::with_capacity(g.len());
         for oz in 0..g.od {
             for oy in 0..g.oh {
@@ -119,12 +120,18 @@ impl PaddedGather {
                 shifts.extend((0..g.kw).map(|kj| ((kz * g.dd) * eh + ki * g.dh) * ew + kj * g.dw));
             }
         }
-        PaddedGather { positions, shifts, padded: [eh, ew] }
+        PaddedGather { positions, shifts, padded: [eh, ew], len: ed * eh * ew }
     }
 
     /// A scratch volume for `unfold_channel`, its border zero (only the interior is rewritten).
-    pub(super) fn scratch<T: Float>(&self, g: &Geom) -> Vec<T> {
-        vec![T::from_f64(0.0); Self::extents(g).iter().product()]
+    pub(super) fn scratch<T: Float>(&self) -> Vec<T> {
+        vec![T::from_f64(0.0); self.len]
+    }
+
+    /// Where input row (z, y) of a channel starts inside the padded volume.
+    fn interior(&self, g: &Geom, z: usize, y: usize) -> usize {
+        let [eh, ew] = self.padded;
+        ((z + g.pd) * eh + y + g.ph) * ew + g.pw
     }
 
     /// The kD*kH*kW rows of one channel's `volume`, row t written to out[t * stride..][..L].
@@ -137,10 +144,9 @@ impl PaddedGather {
 
     /// Copies one channel's `volume` into the interior of `scratch` (from `scratch()`).
     pub(super) fn load_channel<T: Float>(&self, volume: &[T], g: &Geom, scratch: &mut [T]) {
-        let [eh, ew] = self.padded;
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = ((z + g.pd) * eh + y + g.ph) * ew + g.pw;
+                let at = self.interior(g, z, y);
                 copy_run(&mut scratch[at..at + g.w], &volume[(z * g.h + y) * g.w..][..g.w]);
             }
         }
@@ -172,10 +178,9 @@ impl PaddedGather {
                 dst[p] += v;
             }
         }
-        let [eh, ew] = self.padded;
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = ((z + g.pd) * eh + y + g.ph) * ew + g.pw;
+                let at = self.interior(g, z, y);
                 for (d, &v) in volume[(z * g.h + y) * g.w..][..g.w].iter_mut().zip(&scratch[at..at + g.w]) {
                     *d += v;
                 }
@@ -326,7 +331,7 @@ pub(super) fn col2im<T: Float>(cols: &[T], g: &Geom, x: &mut [T]) {
 pub(super) fn col2im_strided<T: Float>(cols: &[T], stride: usize, g: &Geom, x: &mut [T]) {
     if PaddedGather::applies(g) {
         let gather = PaddedGather::new(g);
-        let mut scratch = gather.scratch(g);
+        let mut scratch = gather.scratch();
         for c in 0..g.c {
             let volume = &mut x[c * g.volume()..(c + 1) * g.volume()];
             gather.fold_channel(&cols[c * g.taps() * stride..], stride, g, &mut scratch, volume);
