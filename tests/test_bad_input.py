@@ -41,7 +41,10 @@ BAD_CALLS = [
     ("stack mismatch", lambda: fg.stack([a23, a34]), RuntimeError, r"stack expects each tensor to be equal size.*\[2, 3\].*\[3, 4\]"),
     ("split bad sizes", lambda: a23.split([1, 1], 1), RuntimeError, r"split_with_sizes.*sum exactly to 3"),
     ("chunk zero", lambda: a23.chunk(0), RuntimeError, r"chunk expects `chunks` to be greater than 0"),
-    ("narrow out of range", lambda: a23.narrow(1, 2, 5), IndexError, r"narrow: start \(2\) \+ length \(5\) exceeds dimension size \(3\)"),
+    # PyTorch's types: a start outside [-n, n] is an IndexError, a bad length a RuntimeError.
+    ("narrow past the end", lambda: a23.narrow(1, 2, 5), RuntimeError, r"narrow: start \(2\) \+ length \(5\) exceeds dimension size \(3\)"),
+    ("narrow negative length", lambda: a23.narrow(1, 0, -1), RuntimeError, r"narrow\(\): length must be non-negative"),
+    ("narrow start out of range", lambda: a23.narrow(1, 4, 0), IndexError, r"start out of range \(expected to be in range of \[-3, 3\], but got 4\)"),
     ("max of empty", lambda: fg.ones(0).max(), RuntimeError, r"max\(\): Expected reduction dim"),
     ("argmax over empty dim", lambda: fg.ones(2, 0).argmax(1), IndexError, r"argmax\(\): Expected reduction dim 1 to have non-zero size"),
     ("mean of ints", lambda: i23.mean(), NotImplementedError, r"mean\(\): could not infer output dtype.*Got: Long"),

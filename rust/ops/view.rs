@@ -297,15 +297,22 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `narrow(dim, start, length)`.
-    pub fn narrow(&self, dim: isize, start: isize, length: usize) -> Result<Tensor> {
+    /// `narrow(dim, start, length)`. PyTorch's errors: a start outside [-n, n] is an index
+    /// error; a negative length, or one running past the end, a runtime error.
+    pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Tensor> {
         let d = existing_dim(dim, self.ndim(), "narrow")?;
         let n = self.shape()[d] as isize;
-        let s = if start < 0 { start + n } else { start };
-        if s < 0 || s + length as isize > n {
-            bail!(Index, "narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} (shape {:?})", self.shape());
+        if start < -n || start > n {
+            bail!(Index, "narrow: start out of range (expected to be in range of [{}, {n}], but got {start}) for dim {d} of shape {:?}", -n, self.shape());
         }
-        self.slice(d, s as usize, s as usize + length, 1)
+        if length < 0 {
+            bail!(Runtime, "narrow(): length must be non-negative (got {length}).");
+        }
+        let s = if start < 0 { start + n } else { start };
+        if s + length > n {
+            bail!(Runtime, "narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} (shape {:?})", self.shape());
+        }
+        self.slice(d, s as usize, (s + length) as usize, 1)
     }
 
     /// `select(dim, index)` (`x[i]`): drops the dim.

@@ -185,7 +185,7 @@ impl PyTensor {
             ?;
         PyTuple::new(py, wrap(parts))
     }
-    fn narrow(&self, dim: isize, start: isize, length: usize) -> PyResult<PyTensor> {
+    fn narrow(&self, dim: isize, start: isize, length: isize) -> PyResult<PyTensor> {
         Ok(guarded(|| self.t.narrow(dim, start, length))?.into())
     }
     fn select(&self, dim: isize, index: isize) -> PyResult<PyTensor> {
