@@ -129,6 +129,21 @@ VALUES = [
     ('ip(T.zeros(3), "__setitem__", (None, T.tensor([True, False, True])), T.tensor(5))', ('float32', [5.0, 0.0, 5.0])),
     ('ip(T.zeros(2, 3), "__setitem__", (Ellipsis, T.tensor([True, False, True])), T.tensor([5]))', ('float32', [[5.0, 0.0, 5.0], [5.0, 0.0, 5.0]])),
     ('ip(T.zeros(2, 3), "__setitem__", (T.tensor([0]), T.tensor([True, False, True])), T.tensor(5))', ("raises", 'RuntimeError', 'Index put requires the source and destination dtypes match, got Float for the destination and Long for the source.')),
+    # a 0-d bool (a Python bool too) is an advanced index on a new dim: [0] for True, [] for
+    # False. It broadcasts with the other advanced indices, gives a copy, and as an index
+    # tensor wants the destination's dtype; a bare Python bool in an assignment is a copy
+    ('T.arange(6.0).reshape(2, 3)[T.tensor(True), [0, 1]]', ('float32', [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])),
+    ('T.arange(6.0).reshape(2, 3)[[0, 1], True]', ('float32', [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]])),
+    ('T.arange(6.0).reshape(2, 3)[True, :, [0, 2]]', ('float32', [[0.0, 3.0], [2.0, 5.0]])),
+    ('T.arange(6.0).reshape(2, 3)[T.tensor(True), T.tensor(True)]', ('float32', [[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]])),
+    ('T.arange(6.0).reshape(2, 3)[False, T.tensor(True)]', ('float32', [])),
+    ('T.arange(6.0).reshape(2, 3)[True, ..., [0, 1]]', ('float32', [[0.0, 3.0], [1.0, 4.0]])),
+    ('(lambda x: (x[T.tensor(True)].fill_(1), x)[1])(T.zeros(2))', ('float32', [0.0, 0.0])),
+    ('ip(T.zeros(2, 3), "__setitem__", T.tensor(True), T.tensor(5))', ("raises", 'RuntimeError', 'Index put requires the source and destination dtypes match, got Float for the destination and Long for the source.')),
+    ('ip(T.zeros(2, 3), "__setitem__", True, T.tensor(5))', ('float32', [[5.0, 5.0, 5.0], [5.0, 5.0, 5.0]])),
+    ('ip(T.zeros(2, 3), "__setitem__", False, T.tensor(5))', ('float32', [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])),
+    ('ip(T.zeros(2, 3), "__setitem__", T.tensor(False), 5.0)', ('float32', [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])),
+    ('ip(T.zeros(2, 3), "__setitem__", (T.tensor(True), [0]), T.tensor([1.0, 2.0, 3.0]))', ('float32', [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
     # a value's leading size-1 dims are dropped before it is broadcast (basic, mask and advanced)
     ('ip(T.zeros(2, 3), "__setitem__", 0, T.tensor([[[1.0, 2.0, 3.0]]]))', ('float32', [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])),
     ('ip(T.zeros(3), "__setitem__", T.tensor([True, False, True]), T.tensor([[5.0]]))', ('float32', [5.0, 0.0, 5.0])),

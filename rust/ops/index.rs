@@ -75,11 +75,13 @@ fn basic(x: &Tensor, idx: &[Index]) -> Result<(Tensor, Vec<(usize, Tensor)>)> {
             }
             Index::Int(_) => unreachable!("integers are selected above"),
             Index::Tensor(t) if t.dtype() == DType::Bool && t.ndim() == 0 => {
-                // `x[True]` / `x[False]`: a new dim of size 1 or 0.
+                // `x[True]` / `x[False]`: a new dim of size 1, indexed by the advanced index
+                // [0] or [] (PyTorch's boolToIndexingTensor). It is advanced, not a view, so it
+                // broadcasts with the other advanced indices: `x[True, [0, 1]]` is `x[[0, 1]]`.
                 v = v.unsqueeze(dim as isize)?;
-                if t.item_f64()? == 0.0 {
-                    v = v.slice(dim, 0, 0, 1)?;
-                }
+                let rows: Vec<i64> = if t.item_f64()? != 0.0 { vec![0] } else { Vec::new() };
+                let n = rows.len();
+                adv.push((dim, Tensor::from_vec_unchecked(rows, &[n])));
                 dim += 1;
             }
             Index::Slice { start, stop, step } => {
@@ -265,10 +267,10 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
 /// written through a single bool mask beside basic indices only (PyTorch's masked_fill_ path,
 /// `x[..., mask] = tensor(5)` included); basic indexing copies, which casts.
 fn check_put_dtype(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
-    // Index tensors other than a 0-d bool (a new dim) or a 0-d integer (a `select`).
-    let is_advanced = |i: &&Index| matches!(i, Index::Tensor(t) if (t.ndim() > 0 || t.dtype() != DType::Bool) && as_integer(i).is_none());
+    // Index tensors other than a 0-d integer (a `select`); a 0-d bool is an index, not a mask.
+    let is_advanced = |i: &&Index| matches!(i, Index::Tensor(_)) && as_integer(i).is_none();
     let advanced_indices: Vec<&Index> = idx.iter().filter(is_advanced).collect();
-    let mask_fill = matches!(advanced_indices.as_slice(), [Index::Tensor(t)] if t.dtype() == DType::Bool) && value.numel() == 1;
+    let mask_fill = matches!(advanced_indices.as_slice(), [Index::Tensor(t)] if t.dtype() == DType::Bool && t.ndim() > 0) && value.numel() == 1;
     let advanced = !advanced_indices.is_empty();
     if advanced && !mask_fill && !value.is_wrapped_number() && value.dtype() != x.dtype() {
         bail!(

@@ -215,8 +215,14 @@ impl PyTensor {
     }
 
     fn __setitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let idx = index_list(&self.t, key)?;
         let v = operand(&self.t, value)?;
+        // A bare Python bool is PyTorch's copy, not an index: `x[True] = v` writes v into
+        // x.unsqueeze(0) (casting, as `x[None] = v`), `x[False] = v` writes nothing.
+        let idx = match key.cast::<pyo3::types::PyBool>() {
+            Ok(b) if !b.is_true() => return Ok(()),
+            Ok(_) => vec![Index::NewAxis],
+            Err(_) => index_list(&self.t, key)?,
+        };
         off_gil_guarded(py, self.t.numel(), || index::setitem(&self.t, &idx, &v))
     }
 }
