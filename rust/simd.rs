@@ -15,9 +15,25 @@ pub fn has_avx2_fma() -> bool {
     *HAS.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
 }
 
+/// Whether the CPU has AVX-512 (F, VL, BW, DQ) besides AVX2 and FMA (checked once); the
+/// FG_AVX512=0 environment variable turns it off.
+#[cfg(target_arch = "x86_64")]
+pub fn has_avx512() -> bool {
+    use std::sync::OnceLock;
+    static HAS: OnceLock<bool> = OnceLock::new();
+    *HAS.get_or_init(|| {
+        has_avx2_fma()
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512dq")
+            && std::env::var_os("FG_AVX512").is_none_or(|v| v != "0")
+    })
+}
+
 /// `multiversion!(body, avx_copy, name, Bound, (args) -> ret)` defines `fn name<T: Bound>(args)
-/// -> ret`, which calls `body::<T, true>(args)` compiled for AVX2 + FMA when the CPU has both,
-/// and `body::<T, false>` otherwise. The body's `const FMA: bool` tells it which copy it is in,
+/// -> ret`, which calls `body::<T, true>(args)` compiled for AVX-512 when the CPU has it, else
+/// for AVX2 + FMA when the CPU has both, and `body::<T, false>` otherwise. The body's `const FMA: bool` tells it which copy it is in,
 /// for the `vmath` forms that fuse multiply-adds (`VMath::exp_as::<FMA>`).
 #[macro_export]
 macro_rules! multiversion {
@@ -28,6 +44,17 @@ macro_rules! multiversion {
             $body::<T, true>($($arg),*)
         }
         fn $plain<T: $bound>($($arg: $ty),*) -> $ret {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+                unsafe fn avx512<T: $bound>($($arg: $ty),*) -> $ret {
+                    $body::<T, true>($($arg),*)
+                }
+                if $crate::simd::has_avx512() {
+                    // SAFETY: the CPU has AVX-512, AVX2 and FMA (checked at run time just above).
+                    return unsafe { avx512::<T>($($arg),*) };
+                }
+            }
             #[cfg(target_arch = "x86_64")]
             if $crate::simd::has_avx2_fma() {
                 // SAFETY: the CPU has AVX2 and FMA (checked at run time just above).

@@ -115,7 +115,18 @@ unsafe fn map_avx2<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src:
     map_body::<T, U, F, true>(out, src, f)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+unsafe fn map_avx512<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
+    map_body::<T, U, F, true>(out, src, f)
+}
+
 fn map_slice<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512 F/VL/BW/DQ, AVX2 and FMA (checked just above).
+        return unsafe { map_avx512(out, src, f) };
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
@@ -138,7 +149,18 @@ unsafe fn zip_avx2<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &
     zip_body::<T, U, F, true>(out, a, b, f)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+unsafe fn zip_avx512<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
+    zip_body::<T, U, F, true>(out, a, b, f)
+}
+
 fn zip_slices<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512, AVX2 and FMA (checked just above).
+        return unsafe { zip_avx512(out, a, b, f) };
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
