@@ -258,7 +258,14 @@ impl Tensor {
     /// Elements `start, start+step, ...` below `end` along `dim` (`x[a:b:step]`), as a view.
     pub fn slice(&self, dim: usize, start: usize, end: usize, step: usize) -> Result<Tensor> {
         let l = self.layout();
+        if step == 0 || dim >= l.shape.len() {
+            bail!(Value, "slice: step must be positive and dim existing (dim {dim}, step {step}, shape {:?})", l.shape);
+        }
         let len = if end > start { (end - start).div_ceil(step) } else { 0 };
+        // The callers clamp their bounds; this is the check that no view reaches past the dim.
+        if len > 0 && start + (len - 1) * step >= l.shape[dim] {
+            bail!(Index, "slice: elements {start}..{end} (step {step}) are out of range for dim {dim} of size {} (shape {:?})", l.shape[dim], l.shape);
+        }
         let mut shape = l.shape.clone();
         let mut strides = l.strides.clone();
         shape[dim] = len;
@@ -297,20 +304,21 @@ impl Tensor {
         Ok(out)
     }
 
-    /// `narrow(dim, start, length)`. PyTorch's errors: a start outside [-n, n] is an index
-    /// error; a negative length, or one running past the end, a runtime error.
+    /// `narrow(dim, start, length)`. PyTorch's errors, in its order: a negative length is a
+    /// runtime error, then a start outside [-n, n] an index error, then a length running past
+    /// the end a runtime error (compared as `length > n - s`: `s + length` can overflow).
     pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Tensor> {
         let d = existing_dim(dim, self.ndim(), "narrow")?;
         let n = self.shape()[d] as isize;
-        if start < -n || start > n {
-            bail!(Index, "narrow: start out of range (expected to be in range of [{}, {n}], but got {start}) for dim {d} of shape {:?}", -n, self.shape());
-        }
         if length < 0 {
             bail!(Runtime, "narrow(): length must be non-negative (got {length}).");
         }
+        if start < -n || start > n {
+            bail!(Index, "narrow: start out of range (expected to be in range of [{}, {n}], but got {start}) for dim {d} of shape {:?}", -n, self.shape());
+        }
         let s = if start < 0 { start + n } else { start };
-        if s + length > n {
-            bail!(Runtime, "narrow: start ({start}) + length ({length}) exceeds dimension size ({n}) of dim {d} (shape {:?})", self.shape());
+        if length > n - s {
+            bail!(Runtime, "narrow: start ({s}) + length ({length}) exceeds dimension size ({n}) of dim {d} (shape {:?})", self.shape());
         }
         self.slice(d, s as usize, (s + length) as usize, 1)
     }
