@@ -397,32 +397,4 @@ mod tests {
             assert!(c.iter().zip(&want).all(|(&x, &w)| x as f64 == w), "{m}x{k}x{n}");
         }
     }
-
-    /// One thread's GFLOP/s of the packed kernel beside the gemm crate's, on shapes from the
-    /// convolutions and recurrent layers (`cargo test --release --lib rate -- --ignored
-    /// --nocapture`); a measurement, not a check.
-    #[test]
-    #[ignore]
-    fn rate() {
-        if !usable() {
-            return;
-        }
-        for &(m, k, n) in &[(1024, 1024, 1024), (16, 256, 1024), (3136, 576, 64), (196, 2304, 256), (49, 4608, 512)] {
-            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
-            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
-            let mut c = vec![0f32; m * n];
-            let p = PackedRhs::new(&b, false, k, n, 1).unwrap();
-            let time = |f: &mut dyn FnMut()| {
-                f();
-                let t = std::time::Instant::now();
-                let reps = (2e9 / (2 * m * k * n) as f64).ceil() as usize;
-                (0..reps).for_each(|_| f());
-                2.0 * (m * k * n * reps) as f64 / t.elapsed().as_secs_f64() / 1e9
-            };
-            let packed = time(&mut || p.mm(&mut c, &a, m, false, 1));
-            // SAFETY: row-major operands of the stated sizes.
-            let crate_rate = time(&mut || unsafe { super::super::gemm::gemm(Mat::rows(c.as_mut_ptr() as *const f32, n), Mat::rows(a.as_ptr(), k), Mat::rows(b.as_ptr(), n), (m, k, n), false, 1) });
-            println!("{m} x {k} x {n}: packed {packed:.0} GFLOP/s, gemm crate {crate_rate:.0}");
-        }
-    }
 }
