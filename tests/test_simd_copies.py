@@ -1,0 +1,62 @@
+"""The AVX-512 and AVX2 copies of the vectorised kernels give the same bits (rust/simd.rs).
+
+The widest copy the CPU runs is picked once per process, so each is run in a child process:
+once as picked, once with FG_AVX512=0 (AVX2). On a CPU without AVX-512 both children run the
+AVX2 copy and the comparison holds trivially; on one with it, every op below runs both copies.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+CHILD = r"""
+import sys
+import numpy as np
+import ferrograd as fg
+F = fg.nn.functional
+rng = np.random.default_rng(1)
+# Values across the transcendental forms' ranges, NaN, infinities and a subnormal among them.
+a = (rng.standard_normal((37, 1029)) * 4).astype(np.float32)
+a.flat[:6] = [np.nan, np.inf, -np.inf, 1e-40, -100.0, 90.0]
+x = fg.tensor(a, requires_grad=True)
+outs = []
+ops = [lambda t: t.exp(), lambda t: t.sigmoid(), F.silu, F.gelu, lambda t: F.gelu(t, approximate="tanh"),
+       lambda t: t.tanh(), lambda t: t.erf(), lambda t: t.softmax(-1), lambda t: t.log_softmax(-1),
+       lambda t: F.layer_norm(t, (1029,)), lambda t: t.sum(-1), lambda t: t.amax(-1), F.mish, F.softplus,
+       F.elu, lambda t: t * 3 + t.exp() / 7, lambda t: t.clamp(-1, 1), lambda t: t.maximum(t.flip(0)),
+       lambda t: F.rms_norm(t, (1029,)), lambda t: F.group_norm(t.reshape(37, 21, 49), 7),
+       lambda t: F.batch_norm(t.reshape(37, 21, 49), None, None, training=True),
+       lambda t: F.max_pool2d(t.reshape(1, 37, 21, 49), 3, 2, 1)]
+for f in ops:
+    y = f(x)
+    x.grad = None
+    (y * y).nan_to_num().sum().backward()
+    outs += [y.detach().numpy(), x.grad.numpy()]
+m = fg.nn.LSTM(64, 128, 2)
+o = m(fg.tensor(rng.standard_normal((9, 40, 64)).astype(np.float32)))[0]
+o.square().sum().backward()
+outs += [o.detach().numpy()] + [p.grad.numpy() for p in m.parameters()]
+q = fg.tensor(rng.standard_normal((2, 4, 200, 32)).astype(np.float32))
+outs.append(F.scaled_dot_product_attention(q, q * 0.5, q + 1, is_causal=True).numpy())
+np.savez(sys.argv[1], *outs)
+"""
+
+
+def _run(path, avx512: bool):
+    env = dict(os.environ)
+    env.pop("FG_AVX512", None)
+    if not avx512:
+        env["FG_AVX512"] = "0"
+    subprocess.run([sys.executable, "-c", CHILD, str(path)], check=True, env=env, timeout=300)
+    return np.load(path)
+
+
+def test_avx512_and_avx2_copies_give_the_same_bits(tmp_path):
+    wide, avx2 = _run(tmp_path / "wide.npz", True), _run(tmp_path / "avx2.npz", False)
+    assert wide.files == avx2.files and len(wide.files) > 40
+    differ = [k for k in wide.files if not np.array_equal(wide[k], avx2[k], equal_nan=True)]
+    assert not differ, f"outputs {differ} differ between the AVX-512 and the AVX2 copies"
