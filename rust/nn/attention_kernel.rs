@@ -7,8 +7,8 @@
 //!
 //! The tile products run on `ops::gemm` (single-threaded each; the parallelism is across tasks).
 //! The softmax of a tile is the other hot loop: a polynomial exp in float32, written so it
-//! vectorises, and compiled a second time for AVX2 + FMA (`crate::multiversion!`, picked at run
-//! time: the crate targets baseline x86-64).
+//! vectorises, and compiled again for AVX2 + FMA and for AVX-512 (`crate::multiversion!`, picked
+//! at run time: the crate targets baseline x86-64).
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::tensor::Float;

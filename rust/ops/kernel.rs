@@ -99,9 +99,9 @@ impl<T: Copy + Sync, U, A: Apply2<T, U>> Apply1<T, U> for Left<'_, A, T> {
     }
 }
 
-/// `out[i] = f(src[i])`, compiled also for AVX2 + FMA and picked at run time (as
-/// `crate::multiversion!` does): arithmetic and `vmath` forms then run eight float32 lanes at
-/// a time instead of four.
+/// `out[i] = f(src[i])`, compiled also for AVX2 + FMA and for AVX-512 and picked at run time
+/// (as `crate::multiversion!` does): arithmetic and `vmath` forms then run eight or sixteen
+/// float32 lanes at a time instead of four.
 #[inline(always)]
 fn map_body<T: Copy, U, F: Apply1<T, U>, const FMA: bool>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
     for (o, &s) in out.iter_mut().zip(src) {
@@ -135,7 +135,7 @@ fn map_slice<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T],
     map_body::<T, U, F, false>(out, src, f)
 }
 
-/// `out[i] = f(a[i], b[i])`, compiled twice as `map_body`.
+/// `out[i] = f(a[i], b[i])`, compiled three times as `map_body`.
 #[inline(always)]
 fn zip_body<T: Copy, U, F: Apply2<T, U>, const FMA: bool>(out: &mut [MaybeUninit<U>], a: &[T], b: &[T], f: &F) {
     for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {

@@ -34,7 +34,8 @@ fn one_index(this: &Tensor, item: &Bound<'_, PyAny>) -> PyResult<Index> {
         return Ok(Index::Tensor(t.get().t.clone()));
     }
     if let Ok(b) = item.cast::<pyo3::types::PyBool>() {
-        // `x[True]` adds a dim of size 1, `x[False]` one of size 0 (a 0-d mask, as in PyTorch).
+        // `x[True]` / `x[False]`: a 0-d bool index, which `index::basic` turns into a new dim
+        // indexed by [0] or [] (as PyTorch).
         return Ok(Index::Tensor(Tensor::scalar(b.is_true())));
     }
     if item.is_instance_of::<pyo3::types::PyInt>() {

@@ -83,9 +83,9 @@ for _d in (1, 2, 3):
              _fn_args(_d, True), tol=20),
     ]
 # A transposed convolution's weight gradient multiplies every input value by every tap, the
-# taps that fall in the cropped padding by a zero gradient, so a NaN input makes the whole
-# weight gradient NaN in ferrograd (any batch, any groups) and in PyTorch for one image with
-# groups=1. For a batch of several images, or groups > 1, PyTorch takes another path that skips
+# taps that fall in the cropped padding by a zero gradient, so a NaN input makes its channel's
+# whole weight gradient NaN in ferrograd (any batch, any groups) and in PyTorch for one image
+# with groups=1. For a batch of several images, or groups > 1, PyTorch takes another path that skips
 # those taps: on a (2, 1, 2, 2) input with a NaN at [0, 0, 0, 0], weight (1, 1, 2, 2) and padding
 # 1, its gradient is NaN at [0, 0, 1, 1] only, where for the same input's first image alone it
 # is NaN everywhere. Where PyTorch disagrees with itself, only its one-image path is compared.
