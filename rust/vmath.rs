@@ -4,7 +4,8 @@
 //! vectorise: GELU on 4M elements took 35 ms against PyTorch's 3.5. The float32 forms here are
 //! branch-free (range checks are selects, 2^n is built from the bits), so a loop of them,
 //! compiled for AVX2 + FMA or AVX-512 (`crate::multiversion!`, `ops::kernel::map`), runs eight
-//! or sixteen lanes at a time. float64 keeps libm: it is the dtype of reference checks, where exactness matters more.
+//! or sixteen lanes at a time. float64 keeps libm: it is the dtype of reference checks, where
+//! exactness matters more.
 //!
 //! Error bounds, float32 against float64 references over the whole range (tests below):
 //! exp within 2 ulp; tanh and sigmoid within 3 ulp, and erf within 3 ulp of its value or 1e-45
