@@ -112,8 +112,9 @@ fn max_volume<T: Float>(x: &[T], g: &Geom, [deps, rows, cols]: &[Vec<(usize, usi
 /// window: each tap's inputs are first gathered (stride sW) into a contiguous block, then folded
 /// into the run's maxima and indices in vector registers (with AVX2, 8 float32 or 4 float64
 /// outputs at a time, twice that with AVX-512). Each output still sees its taps in (h, w)
-/// order. A window at a time, the fold was a 9-deep chain of dependent compares and moves per output: ResNet's stem pool (3x3,
-/// stride 2, padding 1) ran at 32 ns per output, about as long as PyTorch.
+/// order. A window at a time, the fold was a 9-deep chain of dependent compares and moves per
+/// output: ResNet's stem pool (3x3, stride 2, padding 1) ran at 32 ns per output, about as long
+/// as PyTorch.
 #[inline(always)]
 fn max_plane_body<T: Float, const FMA: bool>(x: &[T], g: &Geom, rows: &[(usize, usize)], taps: &[(usize, usize, usize)], best: &mut [T], at: &mut [i64], base: i64) {
     const RUN: usize = 64;
