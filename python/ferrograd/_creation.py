@@ -310,8 +310,11 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
 
 
 def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:
+    n = int(n)
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     with _drawing_from(generator):
-        t = _core.randperm(int(n))
+        t = _core.randperm(n)
     if dtype is not None:
         t = t.to(_dtype_arg(dtype))
     return _finish(t, requires_grad, device)

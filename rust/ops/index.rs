@@ -150,7 +150,11 @@ struct Plan {
 fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
     let mut bshape: Vec<usize> = Vec::new();
     for (_, t) in adv {
-        bshape = broadcast_shapes(&bshape, t.shape(), "index")?;
+        // PyTorch's type for index tensors that do not broadcast: IndexError.
+        bshape = broadcast_shapes(&bshape, t.shape(), "index").map_err(|_| {
+            let shapes: Vec<String> = adv.iter().map(|(_, t)| format!("{:?}", t.shape())).collect();
+            crate::error::Error::Index(format!("shape mismatch: indexing tensors could not be broadcast together with shapes {}", shapes.join(", ")))
+        })?;
     }
     let nb: usize = bshape.iter().product();
     let l = v.layout();

@@ -322,6 +322,10 @@ def nextafter(input: Tensor, other: Tensor) -> Tensor:
     input where it differs from other (as if the step were the identity), else 0, and 0 for other;
     except at an infinite or NaN input, where ferrograd's is 0 (no op gives that value a slope)."""
     a, b = np_of(input), np_of(_as_tensor(other, input))
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:  # PyTorch's type for operands that do not broadcast (numpy's is ValueError)
+        raise RuntimeError(f"nextafter: shapes {list(a.shape)} and {list(b.shape)} cannot be broadcast together") from None
     step = from_np(np.nextafter(a, b.astype(a.dtype)), like=input)
     if not needs_grad(input):
         return graft(step, other)
