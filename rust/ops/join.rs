@@ -112,6 +112,7 @@ pub fn stack(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
 
 /// `split(split_size, dim)`: views of `size` along dim, the last one shorter if needed.
 pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
+    need_a_dim(x, "split")?;
     let d = existing_dim(dim, x.ndim(), "split")?;
     if size == 0 && x.shape()[d] != 0 {
         bail!(Runtime, "split: split_size can only be 0 if dimension size is 0, but got dimension size of {}", x.shape()[d]);
@@ -132,6 +133,7 @@ pub fn split(x: &Tensor, size: usize, dim: isize) -> Result<Vec<Tensor>> {
 
 /// `split([s0, s1, ...], dim)`: the sizes must add up to the dim's length.
 pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor>> {
+    need_a_dim(x, "split")?;
     let d = existing_dim(dim, x.ndim(), "split")?;
     let n = x.shape()[d];
     if sizes.iter().sum::<usize>() != n {
@@ -147,7 +149,16 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor
 }
 
 /// `chunk(chunks, dim)`: ceil(n / chunks)-sized pieces, so there may be fewer than `chunks`.
+/// PyTorch's error for splitting a 0-d tensor: a RuntimeError, checked before the dim.
+fn need_a_dim(x: &Tensor, op: &str) -> Result<()> {
+    if x.ndim() == 0 {
+        bail!(Runtime, "{op} expects at least a 1-dimensional tensor");
+    }
+    Ok(())
+}
+
 pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
+    need_a_dim(x, "chunk")?;
     if chunks == 0 {
         bail!(Runtime, "chunk expects `chunks` to be greater than 0, got: 0");
     }

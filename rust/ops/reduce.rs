@@ -214,7 +214,9 @@ fn extremum_plan(x: &Tensor, dim: Option<isize>, op: &str) -> Result<(usize, (us
     match dim {
         None => {
             if x.numel() == 0 {
-                bail!(Runtime, "{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+                // PyTorch's types: IndexError for argmax/argmin, RuntimeError for max/min.
+                let msg = format!("{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.");
+                return Err(if op.starts_with("arg") { crate::error::Error::Index(msg) } else { crate::error::Error::Runtime(msg) });
             }
             Ok((usize::MAX, (1, x.numel(), 1)))
         }

@@ -308,6 +308,9 @@ impl Tensor {
     /// runtime error, then a start outside [-n, n] an index error, then a length running past
     /// the end a runtime error (compared as `length > n - s`: `s + length` can overflow).
     pub fn narrow(&self, dim: isize, start: isize, length: isize) -> Result<Tensor> {
+        if self.ndim() == 0 {
+            bail!(Runtime, "narrow() cannot be applied to a 0-dim tensor.");
+        }
         let d = existing_dim(dim, self.ndim(), "narrow")?;
         let n = self.shape()[d] as isize;
         if length < 0 {
