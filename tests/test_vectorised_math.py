@@ -98,6 +98,12 @@ def test_nan_passes_and_saturations_are_exact():
     assert list(x.sigmoid().numpy()[1:]) == [0.0, 1.0, 0.0, 1.0]
     assert list(fg.erf(x).numpy()[1:]) == [-1.0, 1.0, -1.0, 1.0]
     assert list(x.tanh().numpy()[1:]) == [-1.0, 1.0, -1.0, 1.0]
+    # Exact GELU is x Phi(x): inf at +inf in every dtype and length (PyTorch's float32 vectorised
+    # path gives NaN there on an AVX-512 CPU from 2 elements up, inf for one element or float64;
+    # the differential harness leaves that input out). -inf gives NaN (-inf * 0), as PyTorch.
+    for dt in (np.float32, np.float64):
+        g = F.gelu(fg.tensor(np.array([np.inf, -np.inf, 0.0], dt))).numpy()
+        assert g[0] == np.inf and np.isnan(g[1]) and g[2] == 0.0
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

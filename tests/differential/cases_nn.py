@@ -241,11 +241,20 @@ def _fn_args(shape_st, kw_st, nonfinite=True):
     return make()
 
 
+def _no_float32_exact_gelu_of_inf(a: Args) -> bool:
+    """No +inf in a float32 input of exact GELU: there PyTorch disagrees with itself (on an
+    AVX-512 CPU, torch 2.15: NaN from its vectorised path, 2 elements or more, inf for one
+    element and in float64). ferrograd gives inf, x Phi(x) at +inf, and tests it
+    (test_grad_edge_cases.py)."""
+    x = a.inputs[0]
+    return not (a.kw.get("approximate") == "none" and x.base.dtype == np.float32 and bool(np.isposinf(x.base).any()))
+
+
 FUNCTIONAL = [
     Case("F.softplus", lambda L, x, **kw: L.nn.functional.softplus(x, **kw),
          _fn_args(shapes(), _fixed(beta=st.sampled_from([1.0, 2.0, 0.5]), threshold=st.sampled_from([20.0, 1.0])))),
     Case("F.gelu", lambda L, x, **kw: L.nn.functional.gelu(x, **kw),
-         _fn_args(shapes(), _fixed(approximate=st.sampled_from(["none", "tanh"])))),
+         _fn_args(shapes(), _fixed(approximate=st.sampled_from(["none", "tanh"]))).filter(_no_float32_exact_gelu_of_inf)),
     Case("F.leaky_relu", lambda L, x, **kw: L.nn.functional.leaky_relu(x, **kw),
          _fn_args(shapes(), _fixed(negative_slope=st.floats(0, 1)))),
     Case("F.silu", lambda L, x: L.nn.functional.silu(x), _fn_args(shapes(), _fixed())),
