@@ -148,7 +148,6 @@ pub fn split_sizes(x: &Tensor, sizes: &[usize], dim: isize) -> Result<Vec<Tensor
     Ok(out)
 }
 
-/// `chunk(chunks, dim)`: ceil(n / chunks)-sized pieces, so there may be fewer than `chunks`.
 /// PyTorch's error for splitting a 0-d tensor: a RuntimeError, checked before the dim.
 fn need_a_dim(x: &Tensor, op: &str) -> Result<()> {
     if x.ndim() == 0 {
@@ -157,6 +156,7 @@ fn need_a_dim(x: &Tensor, op: &str) -> Result<()> {
     Ok(())
 }
 
+/// `chunk(chunks, dim)`: ceil(n / chunks)-sized pieces, so there may be fewer than `chunks`.
 pub fn chunk(x: &Tensor, chunks: usize, dim: isize) -> Result<Vec<Tensor>> {
     need_a_dim(x, "chunk")?;
     if chunks == 0 {
