@@ -276,6 +276,52 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
     np.testing.assert_array_equal(out.numpy(), [[[1.5, 1.5, 1.5, 1.5, 0.5]]])
 
 
+# float32 convolutions of small outputs (up to 64 positions) with 16 or more input channels
+# run directly, each output summing only the taps inside the input (rust/nn/conv_direct.rs):
+# output channels past a panel of 16, two passes over more than 256 input channels, a batch
+# of one, 1-D and 3-D, dilation, stride 2 (whose input gradient takes the product path),
+# padding past the kernel's reach (outputs that see only padding), asymmetric 'same' padding
+# and an even kernel.
+DIRECT_CASES = [
+    ((16, 32, 4, 4), (20, 32, 3, 3), dict(padding=1)),
+    ((2, 300, 3, 3), (17, 300, 3, 3), dict(padding=1)),
+    ((1, 16, 6, 6), (16, 16, 3, 3), dict(padding=2)),
+    ((3, 16, 8, 8), (16, 16, 3, 3), dict(padding=2, dilation=2)),
+    ((7, 24, 7, 7), (33, 24, 3, 3), dict(stride=2, padding=1)),
+    ((4, 16, 5, 5), (16, 16, 3, 3), dict(padding=3)),
+    ((4, 16, 6, 6), (18, 16, 4, 4), dict(padding="same")),
+    ((4, 16, 4, 4), (16, 16, 2, 2), dict(padding=1)),
+    ((9, 16, 30), (16, 16, 5), dict(padding=2)),
+    ((4, 16, 4, 4, 4), (33, 16, 3, 3, 3), dict(padding=1)),
+    ((2, 16, 3, 4, 5), (16, 16, 1, 3, 3), dict(padding=(0, 1, 1))),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", DIRECT_CASES, ids=[f"{x}-{w}-{kw}" for x, w, kw in DIRECT_CASES])
+def test_direct_float32_conv_matches_the_float64_convolution_forward_and_backward(xs, ws, kw):
+    r = rng(31)
+    x, w, b = r.normal(size=xs), r.normal(size=ws) / 10, r.normal(size=ws[0])
+    conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[len(ws) - 2]
+    results = {}
+    for dtype in (np.float32, np.float64):
+        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = conv(tx, tw, tb, **kw)
+        g = rng(32).normal(size=tuple(y.shape))
+        y.backward(fg.tensor(g.astype(dtype)))
+        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
+    if kw.get("padding") != "same":
+        dims = len(ws) - 2
+        pads = kw["padding"]
+        pads = [(p, p) for p in (pads if isinstance(pads, tuple) else (pads,) * dims)]
+        dil = kw.get("dilation", 1)
+        ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=pads, dilation=(dil,) * dims)
+        np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
+        # float32 sums of up to a few thousand products: within 1e-5 of the largest magnitude.
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+
+
 # ---- results independent of the thread count ---------------------------------------------
 
 _THREADS_SCRIPT = """
@@ -290,9 +336,9 @@ for n in (1, 3, 8):
         t.backward(fg.tensor(r.normal(size=tuple(t.shape)).astype(np.float32)))
         for a in (y.detach().numpy(), t.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
             h.update(a.tobytes())
-# Small feature maps, many channels: the whole batch in one product, cut into fixed blocks.
+# Small feature maps, many channels: direct convolution, its blocks split between threads.
 # 3x3 with enough positions per channel: Winograd, its weight gradient summed over fixed chunks.
-for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40, 24)):
+for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40, 24), (5, 20, 40, 3)):
     x = fg.tensor(r.normal(size=(n, c, s, s)).astype(np.float32), requires_grad=True)
     w = fg.tensor(r.normal(size=(o, c, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, padding=1)

@@ -24,6 +24,7 @@ use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
 use super::conv_batched;
+use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
 use super::winograd;
@@ -240,6 +241,8 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
             let xs = &v.contiguous();
             if winograd::applies::<T>(&g) {
                 winograd::forward(xs, wv, bv.as_deref(), &g)
+            } else if conv_direct::applies::<T>(&g) {
+                conv_direct::forward(xs, wv, bv.as_deref(), &g)
             } else if conv_batched::applies(&g) {
                 conv_batched::forward(xs, wv, bv.as_deref(), &g)
             } else {
@@ -324,6 +327,13 @@ impl<T: Float> Backward for ConvBackward<T> {
             with_grad::<T, _>(grad, |gs| with_optional_weight::<T, _>(weight.as_ref(), w_copy.as_deref(), |weight| {
                 let (gx, gw) = if winograd::applies::<T>(&g) {
                     (weight.map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
+                } else if conv_direct::applies::<T>(&g) {
+                    let gx = weight.map(|w| match () {
+                        _ if conv_direct::applies_to_input_gradient::<T>(&g) => conv_direct::grad_input(gs, w, &g),
+                        _ if conv_batched::applies(&g) => conv_batched::backward(gs, Some(w), None, &g).0.expect("asked for"),
+                        _ => grad_input(gs, w, &g),
+                    });
+                    (gx, xs.map(|xs| conv_direct::grad_weight(xs, gs, &g)))
                 } else if conv_batched::applies(&g) {
                     conv_batched::backward(gs, weight, xs, &g)
                 } else {

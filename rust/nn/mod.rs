@@ -6,6 +6,7 @@ mod attention_kernel;
 pub mod batch_norm;
 pub mod conv;
 mod conv_batched;
+mod conv_direct;
 pub mod conv_fold;
 mod conv_grad;
 mod conv_kernels;

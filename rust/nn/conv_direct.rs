@@ -1,0 +1,453 @@
+//! Direct float32 convolution on small feature maps: each output sums only the kernel taps
+//! that land inside the input.
+//!
+//! im2col multiplies the zeros of the padding like any other column: on a 4 x 4 map with a
+//! 3 x 3 kernel and padding 1 they are 31% of the products, on 2 x 2 56%, on a 4^3 volume 42%.
+//! PyTorch's direct kernels skip them, and on a CPU with AVX-512 its forward of 256 channels
+//! at 4 x 4 ran in 0.58 of ferrograd's im2col time. Here:
+//!
+//! - the input is moved to channels-last, (N, *in, C), so that a tap's C values of one input
+//!   position are contiguous;
+//! - the weight is packed as panels of 16 output channels, each (taps x C) rows of 16 values,
+//!   tap-major, so that one tap's rows are one run of a panel;
+//! - output positions are grouped by the set of taps inside the input ("classes": at 4 x 4, the
+//!   corners, the edges and the middle), and each class's (image, position) pairs are cut in
+//!   blocks of up to 6, each output row of a block having the same taps;
+//! - a block's 6 x 16 outputs stay in registers over all its taps and channels: per channel
+//!   step two loads of weights, six broadcasts of inputs and twelve FMAs (the same register
+//!   block as `gemm_packed`).
+//!
+//! The input gradient of a stride-1 convolution is the same computation over the output
+//! gradient, with the kernel turned by 180 degrees and its channel dims swapped, padded by
+//! (k - 1) dilation - p (`grad_input`). The weight gradient keeps the other paths.
+//!
+//! Each output is one sum in a fixed order (taps in order, channels in order within a tap),
+//! however the work is split between threads: the bits do not depend on the thread count.
+
+use std::collections::HashMap;
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use crate::ops::gemm_packed;
+use crate::parallel::{for_each_part, DisjointPtr};
+use crate::tensor::{DType, Float};
+
+use super::conv::Geom;
+use super::conv_packed::{f32s, f32s_mut};
+
+/// Output rows (image, position pairs) and output channels of one register block.
+const MR: usize = 6;
+const NR: usize = 16;
+/// Input channels per pass over a block's taps: a panel's weights for all taps of one pass
+/// (9 x 256 x 16 floats for a 3 x 3 kernel, 147 KiB) stay in L2.
+const KC: usize = 256;
+
+/// One direct convolution in 3-D (absent leading dims 1): `c` input and `o` output channels;
+/// padding is leading only (trailing padding only sets the output size).
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    n: usize,
+    c: usize,
+    o: usize,
+    input: [usize; 3],
+    output: [usize; 3],
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    dilation: [usize; 3],
+    pad: [usize; 3],
+}
+
+impl Shape {
+    fn forward(g: &Geom) -> Shape {
+        Shape {
+            n: g.n,
+            c: g.c,
+            o: g.o,
+            input: [g.d, g.h, g.w],
+            output: [g.od, g.oh, g.ow],
+            kernel: [g.kd, g.kh, g.kw],
+            stride: [g.sd, g.sh, g.sw],
+            dilation: [g.dd, g.dh, g.dw],
+            pad: [g.pd, g.ph, g.pw],
+        }
+    }
+
+    /// The input gradient of a stride-1 `g` as a convolution of the output gradient: full
+    /// correlation with the turned kernel, padded by (k - 1) dilation - p (None when that is
+    /// negative: some inputs would then see no output).
+    fn input_gradient(g: &Geom) -> Option<Shape> {
+        let f = Shape::forward(g);
+        let mut pad = [0; 3];
+        for (i, p) in pad.iter_mut().enumerate() {
+            *p = ((f.kernel[i] - 1) * f.dilation[i]).checked_sub(f.pad[i])?;
+        }
+        Some(Shape { n: g.n, c: g.o, o: g.c, input: f.output, output: f.input, kernel: f.kernel, stride: [1; 3], dilation: f.dilation, pad })
+    }
+
+    fn taps(&self) -> usize {
+        self.kernel.iter().product()
+    }
+    fn in_len(&self) -> usize {
+        self.input.iter().product()
+    }
+    fn out_len(&self) -> usize {
+        self.output.iter().product()
+    }
+}
+
+/// Whether a convolution takes the direct path: float32 on AVX2 + FMA, one group, more than
+/// one tap, small outputs (up to `MAX_LEN` positions per image) and enough channels for each
+/// tap's run of products.
+pub(super) fn applies<T: Float>(g: &Geom) -> bool {
+    T::DTYPE == DType::F32 && gemm_packed::usable() && g.groups == 1 && g.taps() > 1 && g.len() > 0 && g.len() <= MAX_LEN && g.c >= MIN_CHANNELS && g.o > 0 && g.n > 0
+}
+
+/// Whether the input gradient of `g` (taking the direct forward) takes it too: stride 1, and
+/// no more leading padding than the dilated kernel's reach.
+pub(super) fn applies_to_input_gradient<T: Float>(g: &Geom) -> bool {
+    applies::<T>(g) && (g.sd, g.sh, g.sw) == (1, 1, 1) && g.o >= MIN_CHANNELS && Shape::input_gradient(g).is_some()
+}
+
+/// Output positions per image up to which the direct path is taken: where the padding's share
+/// of the taps is large. Past it the unfolding paths are faster: train step, 2 threads, 64 to
+/// 128 channels at stride 2 to 16 x 16 (256 positions) 8.0 -> 11.2 ms, Conv1d of 64 channels
+/// over 128 positions 2.8 -> 5.0 ms; 16 to 32 channels on an 8^3 volume (512) even.
+const MAX_LEN: usize = 64;
+/// Input channels at least: each tap is one run of C steps of the register block.
+const MIN_CHANNELS: usize = 16;
+
+/// Elements between images in the channels-last buffers: C L and one spare cache line. Steps
+/// from image to image at the same place were otherwise a multiple of 4 KiB apart whenever C L
+/// is (256 x 4 x 4 floats is 16 KiB), and all fell in one L1 set: the weight gradient's loop
+/// over 16 images ran at half speed.
+fn image_stride(c: usize, l: usize) -> usize {
+    c * l + NR
+}
+
+/// (N, C, L) as (N, L, C), images `image_stride` apart (the spare line zero, and also read
+/// past the last channel by the weight gradient's vectors).
+fn channels_last(x: &[f32], n: usize, c: usize, l: usize) -> Vec<f32> {
+    let stride = image_stride(c, l);
+    let mut out = vec![0f32; n * stride];
+    crate::parallel::for_each_chunk_mut(&mut out, stride, &|i, dst| {
+        let src = &x[i * c * l..(i + 1) * c * l];
+        for ch in 0..c {
+            for (p, &v) in src[ch * l..(ch + 1) * l].iter().enumerate() {
+                dst[p * c + ch] = v;
+            }
+        }
+    });
+    out
+}
+
+/// The weight (O, C, taps) as panels of NR output channels, each (taps x C) rows of NR values,
+/// tap-major. `turned`: the panels of the input gradient's convolution instead, whose output
+/// channels are the weight's C, input channels its O, and taps its own in reverse order.
+fn pack(w: &[f32], (o, c, taps): (usize, usize, usize), turned: bool) -> Vec<f32> {
+    // Output and input channels of the convolution the panels are for.
+    let (outs, ins) = if turned { (c, o) } else { (o, c) };
+    let (k, np) = (taps * ins, outs.div_ceil(NR));
+    let mut panels = vec![0f32; np * k * NR];
+    crate::parallel::for_each_chunk_mut(&mut panels, k * NR, &|p, panel| {
+        let width = NR.min(outs - p * NR);
+        // Each panel row (one tap, one input channel) is written whole, from 16 runs of the
+        // weight read in order. Writing one weight row at a time instead went down a column of
+        // panel rows 16 KiB apart, which share an L1 set: 0.7 ms for a 256 x 256 x 3 x 3 weight.
+        let at = |j: usize, i: usize| if turned { (i * c + p * NR + j) * taps } else { ((p * NR + j) * c + i) * taps };
+        for i in 0..ins {
+            for t in 0..taps {
+                let row = if turned { taps - 1 - t } else { t };
+                let dst = &mut panel[(row * ins + i) * NR..][..width];
+                for (j, d) in dst.iter_mut().enumerate() {
+                    *d = w[at(j, i) + t];
+                }
+            }
+        }
+    });
+    panels
+}
+
+/// Up to MR rows of a product block that read with the same offsets: where each reads its
+/// input and which row of the result it writes.
+struct Block {
+    rows: usize,
+    input: [isize; MR],
+    output: [usize; MR],
+}
+
+/// Blocks of up to MR of `rows` (input offset, output row), of near-equal size: 16 rows as
+/// 6 + 5 + 5, not 6 + 6 + 4 (a block of few rows has too few accumulators to hide the FMA
+/// latency).
+fn blocks(rows: &[(isize, usize)]) -> Vec<Block> {
+    let count = rows.len().div_ceil(MR);
+    (0..count)
+        .map(|b| {
+            let part = &rows[rows.len() * b / count..rows.len() * (b + 1) / count];
+            let mut block = Block { rows: part.len(), input: [0; MR], output: [0; MR] };
+            for (r, &(input, output)) in part.iter().enumerate() {
+                (block.input[r], block.output[r]) = (input, output);
+            }
+            block
+        })
+        .collect()
+}
+
+/// Output positions that take the same taps.
+struct Class {
+    /// The taps inside the input: (offset from tap 0 in the channels-last input, tap index).
+    taps: Vec<(isize, usize)>,
+    /// (output position, offset of its tap 0 in one image of the channels-last input).
+    positions: Vec<(usize, isize)>,
+}
+
+/// The output positions of `s` grouped by the taps they take, in order of first position.
+fn classes(s: &Shape) -> Vec<Class> {
+    let [_, ih, iw] = s.input;
+    let [_, oh, ow] = s.output;
+    let [_, kh, kw] = s.kernel;
+    let at = |v: [isize; 3]| (v[0] * (ih * iw) as isize + v[1] * iw as isize + v[2]) * s.c as isize;
+    let tap = |t: usize| [t / (kh * kw), t / kw % kh, t % kw];
+    let mut index: HashMap<Vec<usize>, usize> = HashMap::new();
+    let mut classes: Vec<Class> = Vec::new();
+    for q in 0..s.out_len() {
+        let qv = [q / (oh * ow), q / ow % oh, q % ow];
+        // Input position of tap 0, per dim (may be in the padding).
+        let base: [isize; 3] = std::array::from_fn(|d| (qv[d] * s.stride[d]) as isize - s.pad[d] as isize);
+        let inside = |t: usize| {
+            (0..3).all(|d| {
+                let i = base[d] + (tap(t)[d] * s.dilation[d]) as isize;
+                i >= 0 && (i as usize) < s.input[d]
+            })
+        };
+        let taps: Vec<usize> = (0..s.taps()).filter(|&t| inside(t)).collect();
+        let k = *index.entry(taps.clone()).or_insert_with(|| {
+            let taps = taps.iter().map(|&t| (at(std::array::from_fn(|d| (tap(t)[d] * s.dilation[d]) as isize)), t)).collect();
+            classes.push(Class { taps, positions: Vec::new() });
+            classes.len() - 1
+        });
+        classes[k].positions.push((q, at(base)));
+    }
+    classes
+}
+
+/// Splits `items` work items between the pool's threads (one part when there is little work):
+/// `f(range)` for each part's contiguous range.
+fn split(items: usize, flops: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)) {
+    let parts = if flops < 1 << 19 { 1 } else { rayon::current_num_threads().clamp(1, items.max(1)) };
+    for_each_part(parts, &|pi| f(items * pi / parts..items * (pi + 1) / parts));
+}
+
+/// out (N, O, L) = the convolution of the channels-last input `xt` (N, L_in, C) with the
+/// packed weight, bias added.
+fn run(s: &Shape, xt: &[f32], panels: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let (l, np, k, l_in) = (s.out_len(), s.o.div_ceil(NR), s.taps() * s.c, image_stride(s.c, s.in_len()) as isize);
+    // Rows (image, position) in blocks, with their class's taps.
+    let classes = classes(s);
+    let work: Vec<(&[(isize, usize)], Block)> = classes
+        .iter()
+        .flat_map(|class| {
+            let rows: Vec<(isize, usize)> = class.positions.iter().flat_map(|&(q, base)| (0..s.n).map(move |i| (i as isize * l_in + base, q * s.n + i))).collect();
+            blocks(&rows).into_iter().map(move |b| (class.taps.as_slice(), b))
+        })
+        .collect();
+    // (L N, O): row q N + i holds image i's outputs at position q.
+    let mut rows_out: Vec<f32> = Vec::with_capacity(l * s.n * s.o);
+    let dst = DisjointPtr(rows_out.as_mut_ptr());
+    // Parts take panels when there are enough of them, else blocks.
+    let by_panels = np >= rayon::current_num_threads();
+    let items = if by_panels { np } else { work.len() };
+    split(items, s.n * l * s.o * k, &|range| {
+        let (panel_range, block_range) = if by_panels { (range, 0..work.len()) } else { (0..np, range) };
+        for p in panel_range {
+            let panel = &panels[p * k * NR..(p + 1) * k * NR];
+            let width = NR.min(s.o - p * NR);
+            for c0 in (0..s.c).step_by(KC) {
+                let kc = KC.min(s.c - c0);
+                for (taps, b) in &work[block_range.clone()] {
+                    let segments: Vec<(isize, usize)> = taps.iter().map(|&(a, t)| (a + c0 as isize, (t * s.c + c0) * NR)).collect();
+                    let dst = Dst { ptr: dst, ldc: s.o, col: p * NR, width };
+                    // SAFETY: AVX2 and FMA (`applies`); the block's rows read inputs inside
+                    // xt at its class's taps (made of taps inside the input) and write their
+                    // own rows' columns of this panel, which no other part writes.
+                    unsafe { block(xt.as_ptr(), b, &segments, Steps { count: kc, x_stride: 1, panel_stride: NR }, panel.as_ptr(), dst, c0 > 0) };
+                }
+            }
+        }
+    });
+    // SAFETY: every (row, panel) pair was written above: every block for every panel.
+    unsafe { rows_out.set_len(l * s.n * s.o) };
+    // (L, N, O) -> (N, O, L), bias added.
+    crate::parallel::for_each_chunk_mut(out, s.o * l, &|i, img| {
+        for (o, row) in img.chunks_mut(l).enumerate() {
+            let b = bias.map_or(0.0, |b| b[o]);
+            for (q, v) in row.iter_mut().enumerate() {
+                *v = rows_out[(q * s.n + i) * s.o + o] + b;
+            }
+        }
+    });
+}
+
+/// Where a block writes: columns col..col + width of the rows of a matrix with row stride ldc.
+#[derive(Clone, Copy)]
+struct Dst {
+    ptr: DisjointPtr<f32>,
+    ldc: usize,
+    col: usize,
+    width: usize,
+}
+
+/// How a block walks its two operands within one segment: `count` steps, the broadcast one
+/// (`x`) moving by `x_stride` and the vector one (`panel`) by `panel_stride` elements a step.
+#[derive(Clone, Copy, Debug)]
+struct Steps {
+    count: usize,
+    x_stride: isize,
+    panel_stride: usize,
+}
+
+/// The block's rows x dst's columns [+]= sum over `segments` (x offset a, panel offset p) and
+/// their steps kk of x[row + a + kk x_stride] * panel[p + kk panel_stride..][..16].
+///
+/// # Safety
+/// AVX2 and FMA; every read of every row lies inside `x`, and every read of the panel inside
+/// it; the block's rows and columns of dst are the caller's to write.
+unsafe fn block(x: *const f32, b: &Block, segments: &[(isize, usize)], steps: Steps, panel: *const f32, dst: Dst, add: bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut tmp = [0f32; MR * NR];
+        let full = dst.width == NR;
+        let scratch = tmp.as_mut_ptr();
+        let at = |r: usize| dst.ptr.get().add(b.output[r] * dst.ldc + dst.col);
+        let out: [*mut f32; MR] = std::array::from_fn(|r| if !full { scratch.add(r * NR) } else if r < b.rows { at(r) } else { std::ptr::null_mut() });
+        if !full && add {
+            (0..b.rows).for_each(|r| std::ptr::copy_nonoverlapping(at(r), out[r], dst.width));
+        }
+        let input: [*const f32; MR] = std::array::from_fn(|r| x.wrapping_offset(b.input[r]));
+        match b.rows {
+            1 => kernel::<1>(&input, segments, steps, panel, &out, add),
+            2 => kernel::<2>(&input, segments, steps, panel, &out, add),
+            3 => kernel::<3>(&input, segments, steps, panel, &out, add),
+            4 => kernel::<4>(&input, segments, steps, panel, &out, add),
+            5 => kernel::<5>(&input, segments, steps, panel, &out, add),
+            _ => kernel::<MR>(&input, segments, steps, panel, &out, add),
+        }
+        if !full {
+            (0..b.rows).for_each(|r| std::ptr::copy_nonoverlapping(out[r], at(r), dst.width));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("conv_direct: {:?}", (x, b.rows, segments, steps, panel, dst.width, add))
+}
+
+/// out[r][0..16] [+]= sum over segments (a, p) and their steps kk of
+/// input[r][a + kk x_stride] * panel[p + kk panel_stride..][..16], in registers throughout.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn kernel<const R: usize>(input: &[*const f32; MR], segments: &[(isize, usize)], steps: Steps, panel: *const f32, out: &[*mut f32; MR], add: bool) {
+    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    for &(a, p) in segments {
+        let w = panel.add(p);
+        let x: [*const f32; R] = std::array::from_fn(|r| input[r].wrapping_offset(a));
+        for kk in 0..steps.count {
+            let w0 = _mm256_loadu_ps(w.add(kk * steps.panel_stride));
+            let w1 = _mm256_loadu_ps(w.add(kk * steps.panel_stride + 8));
+            let step = kk as isize * steps.x_stride;
+            for (r, row) in acc.iter_mut().enumerate() {
+                let v = _mm256_broadcast_ss(&*x[r].offset(step));
+                row[0] = _mm256_fmadd_ps(v, w0, row[0]);
+                row[1] = _mm256_fmadd_ps(v, w1, row[1]);
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        let (c0, c1) = (out[r], out[r].add(8));
+        if add {
+            _mm256_storeu_ps(c0, _mm256_add_ps(row[0], _mm256_loadu_ps(c0)));
+            _mm256_storeu_ps(c1, _mm256_add_ps(row[1], _mm256_loadu_ps(c1)));
+        } else {
+            _mm256_storeu_ps(c0, row[0]);
+            _mm256_storeu_ps(c1, row[1]);
+        }
+    }
+}
+
+/// The convolution's output (N, O, L), bias included.
+pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
+    let s = Shape::forward(g);
+    let (x, w) = (f32s(xs), f32s(w));
+    let xt = channels_last(x, s.n, s.c, s.in_len());
+    let panels = pack(w, (s.o, s.c, s.taps()), false);
+    let mut out = vec![T::from_f64(0.0); s.n * s.o * s.out_len()];
+    run(&s, &xt, &panels, bias.map(f32s), f32s_mut(&mut out));
+    out
+}
+
+/// The input gradient (N, C, *in) of a stride-1 convolution (`applies_to_input_gradient`).
+pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
+    let s = Shape::input_gradient(g).expect("conv_direct: checked by applies_to_input_gradient");
+    let (gout, w) = (f32s(gs), f32s(w));
+    let gt = channels_last(gout, s.n, s.c, s.in_len());
+    // The weight is (s.c, s.o, taps): the forward's output channels are this one's inputs.
+    let panels = pack(w, (s.c, s.o, s.taps()), true);
+    let mut out = vec![T::from_f64(0.0); s.n * s.o * s.out_len()];
+    run(&s, &gt, &panels, None, f32s_mut(&mut out));
+    out
+}
+
+/// The weight gradient (O, C, *kernel): for each tap, the sum over the (image, position) pairs
+/// it reaches inside the input of grad_out[i, o, q] x[i, c, q's input at that tap]. Blocks of
+/// 6 output channels x 16 input channels: grad_out is broadcast from its own layout, and the
+/// channels-last input is the vector operand, read in place.
+pub(super) fn grad_weight<T: Float>(xs: &[T], gs: &[T], g: &Geom) -> Vec<T> {
+    let s = Shape::forward(g);
+    let (l, taps, image) = (s.out_len(), s.taps(), image_stride(s.c, s.in_len()));
+    let xt = channels_last(f32s(xs), s.n, s.c, s.in_len());
+    // grad_out as (L, N, O): the 6 output channels a block broadcasts are then contiguous.
+    let gout = f32s(gs);
+    let mut gt = vec![0f32; gout.len()];
+    crate::parallel::for_each_chunk_mut(&mut gt, s.n * s.o, &|q, dst| {
+        for (k, v) in dst.iter_mut().enumerate() {
+            *v = gout[k * l + q];
+        }
+    });
+    // Per tap, the positions it reaches inside the input: (q in grad_out, input offset).
+    let mut reach: Vec<Vec<(isize, usize)>> = vec![Vec::new(); taps];
+    for class in classes(&s) {
+        for &(a, t) in &class.taps {
+            reach[t].extend(class.positions.iter().map(|&(q, base)| ((q * s.n * s.o) as isize, (base + a) as usize)));
+        }
+    }
+    reach.iter_mut().for_each(|r| r.sort_unstable());
+    // (O, taps C): row o holds the gradient of output channel o, tap by tap.
+    let ldc = taps * s.c;
+    let mut grad: Vec<f32> = Vec::with_capacity(s.o * ldc);
+    let dst = DisjointPtr(grad.as_mut_ptr());
+    let rows = blocks(&(0..s.o).map(|o| (o as isize, o)).collect::<Vec<_>>());
+    let channel_panels = s.c.div_ceil(NR);
+    let steps = Steps { count: s.n, x_stride: s.o as isize, panel_stride: image };
+    // Work items: (tap, panel of channels), each writing its own columns of every row.
+    split(taps * channel_panels, s.n * l * s.o * s.c * taps, &|range| {
+        for item in range {
+            let (t, c0) = (item / channel_panels, item % channel_panels * NR);
+            let dst = Dst { ptr: dst, ldc, col: t * s.c + c0, width: NR.min(s.c - c0) };
+            for b in &rows {
+                // SAFETY: AVX2 and FMA (`applies`); the broadcasts read grad_out at
+                // positions of every image, the vectors read 16 floats from channel c0 at
+                // input positions inside every image (the spare zeros cover the last); the
+                // item writes its own columns of every row of grad.
+                unsafe { block(gt.as_ptr(), b, &reach[t], steps, xt[c0..].as_ptr(), dst, false) };
+            }
+        }
+    });
+    // SAFETY: every (row, tap, channel) element was written: all items, all row blocks.
+    unsafe { grad.set_len(s.o * ldc) };
+    let mut out = vec![T::from_f64(0.0); s.o * ldc];
+    crate::parallel::for_each_chunk_mut(f32s_mut(&mut out), ldc, &|o, w| {
+        let row = &grad[o * ldc..(o + 1) * ldc];
+        for (c, dst) in w.chunks_mut(taps).enumerate() {
+            dst.iter_mut().enumerate().for_each(|(t, v)| *v = row[t * s.c + c]);
+        }
+    });
+    out
+}
