@@ -17,9 +17,11 @@
 //!   step two loads of weights, six broadcasts of inputs and twelve FMAs (the same register
 //!   block as `gemm_packed`).
 //!
-//! The input gradient of a stride-1 convolution is the same computation over the output
-//! gradient, with the kernel turned by 180 degrees and its channel dims swapped, padded by
-//! (k - 1) dilation - p (`grad_input`). The weight gradient keeps the other paths.
+//! The input gradient is the same computation the other way: each input position sums the
+//! output gradient at the output positions whose taps reach it (a quarter of a 3 x 3 kernel's
+//! taps at stride 2), with the weight's channel dims swapped (`grad_input`). The weight
+//! gradient sums, per tap and block of 6 x 16 channels, over the (image, position) pairs the
+//! tap reaches inside the input (`grad_weight`).
 //!
 //! Each output is one sum in a fixed order (taps in order, channels in order within a tap),
 //! however the work is split between threads: the bits do not depend on the thread count.
@@ -74,18 +76,6 @@ impl Shape {
         }
     }
 
-    /// The input gradient of a stride-1 `g` as a convolution of the output gradient: full
-    /// correlation with the turned kernel, padded by (k - 1) dilation - p (None when that is
-    /// negative: some inputs would then see no output).
-    fn input_gradient(g: &Geom) -> Option<Shape> {
-        let f = Shape::forward(g);
-        let mut pad = [0; 3];
-        for (i, p) in pad.iter_mut().enumerate() {
-            *p = ((f.kernel[i] - 1) * f.dilation[i]).checked_sub(f.pad[i])?;
-        }
-        Some(Shape { n: g.n, c: g.o, o: g.c, input: f.output, output: f.input, kernel: f.kernel, stride: [1; 3], dilation: f.dilation, pad })
-    }
-
     fn taps(&self) -> usize {
         self.kernel.iter().product()
     }
@@ -104,10 +94,10 @@ pub(super) fn applies<T: Float>(g: &Geom) -> bool {
     T::DTYPE == DType::F32 && gemm_packed::usable() && g.groups == 1 && g.taps() > 1 && g.len() > 0 && g.len() <= MAX_LEN && g.c >= MIN_CHANNELS && g.o > 0 && g.n > 0
 }
 
-/// Whether the input gradient of `g` (taking the direct forward) takes it too: stride 1, and
-/// no more leading padding than the dilated kernel's reach.
+/// Whether the input gradient of `g` (taking the direct forward) takes it too: enough output
+/// channels, which are its input channels.
 pub(super) fn applies_to_input_gradient<T: Float>(g: &Geom) -> bool {
-    applies::<T>(g) && (g.sd, g.sh, g.sw) == (1, 1, 1) && g.o >= MIN_CHANNELS && Shape::input_gradient(g).is_some()
+    applies::<T>(g) && g.o >= MIN_CHANNELS
 }
 
 /// Output positions per image up to which the direct path is taken: where the padding's share
@@ -164,8 +154,8 @@ fn channels_last(x: &[f32], n: usize, c: usize, l: usize) -> Vec<f32> {
 }
 
 /// The weight (O, C, taps) as panels of NR output channels, each (taps x C) rows of NR values,
-/// tap-major. `turned`: the panels of the input gradient's convolution instead, whose output
-/// channels are the weight's C, input channels its O, and taps its own in reverse order.
+/// tap-major. `turned`: the panels of the input gradient instead, whose output channels are
+/// the weight's C and input channels its O.
 fn pack(w: &[f32], (o, c, taps): (usize, usize, usize), turned: bool) -> Vec<f32> {
     // Output and input channels of the convolution the panels are for.
     let (outs, ins) = if turned { (c, o) } else { (o, c) };
@@ -181,8 +171,7 @@ fn pack(w: &[f32], (o, c, taps): (usize, usize, usize), turned: bool) -> Vec<f32
         for i in 0..ins {
             let at = first + i * istride;
             for t in 0..taps {
-                let row = if turned { taps - 1 - t } else { t };
-                let dst = &mut panel[(row * ins + i) * NR..][..NR];
+                let dst = &mut panel[(t * ins + i) * NR..][..NR];
                 // SAFETY: MaybeUninit<f32> has f32's layout; every element is written below.
                 let dst: &mut [f32; NR] = unsafe { &mut *(dst.as_mut_ptr() as *mut [f32; NR]) };
                 if width == NR {
@@ -238,40 +227,60 @@ fn blocks(rows: &[(isize, usize)]) -> Vec<Block> {
         .collect()
 }
 
-/// Output positions that take the same taps.
+/// Output positions that read their sources at the same offsets from a base.
 struct Class {
-    /// The taps inside the input: (offset from tap 0 in the channels-last input, tap index).
+    /// (offset from the base in the channels-last source, tap index), for every tap that
+    /// lands inside the source.
     taps: Vec<(isize, usize)>,
-    /// (output position, offset of its tap 0 in one image of the channels-last input).
+    /// (output position, its base: an offset in one image of the channels-last source).
     positions: Vec<(usize, isize)>,
 }
 
-/// The output positions of `s` grouped by the taps they take, in order of first position.
-fn classes(s: &Shape) -> Vec<Class> {
-    let [_, ih, iw] = s.input;
-    let [_, oh, ow] = s.output;
-    let [_, kh, kw] = s.kernel;
-    let at = |v: [isize; 3]| (v[0] * (ih * iw) as isize + v[1] * iw as isize + v[2]) * s.c as isize;
+/// The row-major index of `v` in a volume of `dims`.
+fn linear(v: [isize; 3], dims: [usize; 3]) -> isize {
+    (v[0] * dims[1] as isize + v[1]) * dims[2] as isize + v[2]
+}
+
+/// The output positions of the convolution `s` (or, `transposed`, of its input gradient,
+/// whose outputs are s's input positions and sources its output positions) grouped by the
+/// taps they take, in order of first position.
+fn classes(s: &Shape, transposed: bool) -> Vec<Class> {
+    let [kd, kh, kw] = s.kernel;
     let tap = |t: usize| [t / (kh * kw), t / kw % kh, t % kw];
-    let mut index: HashMap<Vec<usize>, usize> = HashMap::new();
+    let (outputs, sources, channels) = if transposed { (s.input, s.output, s.o) } else { (s.output, s.input, s.c) };
+    let mut index: HashMap<Vec<(isize, usize)>, usize> = HashMap::new();
     let mut classes: Vec<Class> = Vec::new();
-    for q in 0..s.out_len() {
-        let qv = [q / (oh * ow), q / ow % oh, q % ow];
-        // Input position of tap 0, per dim (may be in the padding).
-        let base: [isize; 3] = std::array::from_fn(|d| (qv[d] * s.stride[d]) as isize - s.pad[d] as isize);
-        let inside = |t: usize| {
-            (0..3).all(|d| {
-                let i = base[d] + (tap(t)[d] * s.dilation[d]) as isize;
-                i >= 0 && (i as usize) < s.input[d]
-            })
+    for q in 0..outputs.iter().product() {
+        let qv = [q / (outputs[1] * outputs[2]), q / outputs[2] % outputs[1], q % outputs[2]];
+        // Per tap inside the source, the source position it reads.
+        let read = |t: usize| -> Option<[isize; 3]> {
+            let mut at = [0isize; 3];
+            for d in 0..3 {
+                let reach = (tap(t)[d] * s.dilation[d]) as isize;
+                at[d] = if transposed {
+                    // Input position q = o stride + reach - pad: o = (q + pad - reach) / stride.
+                    let num = qv[d] as isize + s.pad[d] as isize - reach;
+                    if num < 0 || num % s.stride[d] as isize != 0 {
+                        return None;
+                    }
+                    num / s.stride[d] as isize
+                } else {
+                    (qv[d] * s.stride[d]) as isize - s.pad[d] as isize + reach
+                };
+                if at[d] < 0 || at[d] as usize >= sources[d] {
+                    return None;
+                }
+            }
+            Some(at)
         };
-        let taps: Vec<usize> = (0..s.taps()).filter(|&t| inside(t)).collect();
+        let reads: Vec<(isize, usize)> = (0..kd * kh * kw).filter_map(|t| read(t).map(|v| (linear(v, sources) * channels as isize, t))).collect();
+        let base = reads.first().map_or(0, |r| r.0);
+        let taps: Vec<(isize, usize)> = reads.iter().map(|&(a, t)| (a - base, t)).collect();
         let k = *index.entry(taps.clone()).or_insert_with(|| {
-            let taps = taps.iter().map(|&t| (at(std::array::from_fn(|d| (tap(t)[d] * s.dilation[d]) as isize)), t)).collect();
             classes.push(Class { taps, positions: Vec::new() });
             classes.len() - 1
         });
-        classes[k].positions.push((q, at(base)));
+        classes[k].positions.push((q, base));
     }
     classes
 }
@@ -283,12 +292,24 @@ fn split(items: usize, flops: usize, f: &(dyn Fn(std::ops::Range<usize>) + Sync)
     for_each_part(parts, &|pi| f(items * pi / parts..items * (pi + 1) / parts));
 }
 
-/// out (N, O, L) = the convolution of the channels-last input `xt` (N, L_in, C) with the
-/// packed weight, bias added.
-fn run<T: Float>(s: &Shape, xt: &[f32], panels: &[f32], bias: Option<&[f32]>) -> Vec<T> {
-    let (l, np, k, l_in) = (s.out_len(), s.o.div_ceil(NR), s.taps() * s.c, image_stride(s.c, s.in_len()) as isize);
+/// The sizes of one direct product: images, source channels and positions per image, output
+/// channels and positions per image, taps.
+#[derive(Clone, Copy)]
+struct Sizes {
+    n: usize,
+    c: usize,
+    sources: usize,
+    o: usize,
+    outputs: usize,
+    taps: usize,
+}
+
+/// out (N, O, L) = sum over each output's class's taps of the channels-last source `xt`
+/// (N, L_src, C) times the packed weight, bias added.
+fn run<T: Float>(z: Sizes, classes: &[Class], xt: &[f32], panels: &[f32], bias: Option<&[f32]>) -> Vec<T> {
+    let s = z;
+    let (l, np, k, l_in) = (s.outputs, s.o.div_ceil(NR), s.taps * s.c, image_stride(s.c, s.sources) as isize);
     // Rows (image, position) in blocks, with their class's taps.
-    let classes = classes(s);
     let work: Vec<(&[(isize, usize)], Block)> = classes
         .iter()
         .flat_map(|class| {
@@ -422,20 +443,22 @@ unsafe fn kernel<const R: usize>(input: &[*const f32; MR], segments: &[(isize, u
 /// The convolution's output (N, O, L), bias included.
 pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let s = Shape::forward(g);
-    let (x, w) = (f32s(xs), f32s(w));
-    let xt = channels_last(x, s.n, s.c, s.in_len());
-    let panels = pack(w, (s.o, s.c, s.taps()), false);
-    run(&s, &xt, &panels, bias.map(f32s))
+    let xt = channels_last(f32s(xs), s.n, s.c, s.in_len());
+    let panels = pack(f32s(w), (s.o, s.c, s.taps()), false);
+    let z = Sizes { n: s.n, c: s.c, sources: s.in_len(), o: s.o, outputs: s.out_len(), taps: s.taps() };
+    run(z, &classes(&s, false), &xt, &panels, bias.map(f32s))
 }
 
-/// The input gradient (N, C, *in) of a stride-1 convolution (`applies_to_input_gradient`).
+/// The input gradient (N, C, *in) (`applies_to_input_gradient`): each input position sums
+/// grad_out at the output positions whose taps reach it, times those taps' weights, the
+/// weight's channel dims swapped. At stride 2 an input position is reached by a quarter of a
+/// 3 x 3 kernel's taps in 2-D, and only those are multiplied.
 pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
-    let s = Shape::input_gradient(g).expect("conv_direct: checked by applies_to_input_gradient");
-    let (gout, w) = (f32s(gs), f32s(w));
-    let gt = channels_last(gout, s.n, s.c, s.in_len());
-    // The weight is (s.c, s.o, taps): the forward's output channels are this one's inputs.
-    let panels = pack(w, (s.c, s.o, s.taps()), true);
-    run(&s, &gt, &panels, None)
+    let s = Shape::forward(g);
+    let gt = channels_last(f32s(gs), s.n, s.o, s.out_len());
+    let panels = pack(f32s(w), (s.o, s.c, s.taps()), true);
+    let z = Sizes { n: s.n, c: s.o, sources: s.out_len(), o: s.c, outputs: s.in_len(), taps: s.taps() };
+    run(z, &classes(&s, true), &gt, &panels, None)
 }
 
 /// The weight gradient (O, C, *kernel): for each tap, the sum over the (image, position) pairs
@@ -458,7 +481,7 @@ pub(super) fn grad_weight<T: Float>(xs: &[T], gs: &[T], g: &Geom) -> Vec<T> {
     };
     // Per tap, the positions it reaches inside the input: (q in grad_out, input offset).
     let mut reach: Vec<Vec<(isize, usize)>> = vec![Vec::new(); taps];
-    for class in classes(&s) {
+    for class in classes(&s, false) {
         for &(a, t) in &class.taps {
             reach[t].extend(class.positions.iter().map(|&(q, base)| ((q * s.n * s.o) as isize, (base + a) as usize)));
         }
