@@ -279,7 +279,7 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
 # float32 convolutions of small outputs (up to 64 positions) with 16 or more input channels
 # run directly, each output summing only the taps inside the input (rust/nn/conv_direct.rs):
 # output channels past a panel of 16, two passes over more than 256 input channels, a batch
-# of one, 1-D and 3-D, dilation, stride 2 (whose input gradient takes the product path),
+# of one, 1-D and 3-D, dilation, stride 2 (input positions reached by some taps only),
 # padding past the kernel's reach (outputs that see only padding), asymmetric 'same' padding
 # and an even kernel.
 DIRECT_CASES = [
