@@ -45,6 +45,9 @@ const NR: usize = 16;
 /// Input channels per pass over a block's taps: a panel's weights for all taps of one pass
 /// (9 x 256 x 16 floats for a 3 x 3 kernel, 147 KiB) stay in L2.
 const KC: usize = 256;
+/// Blocks whose inputs stay in L1 while every panel passes over them (6 rows x 9 taps x 64
+/// channels is 14 KiB).
+const BLOCKS_PER_PASS: usize = 4;
 
 /// One direct convolution in 3-D (absent leading dims 1): `c` input and `o` output channels;
 /// padding is leading only (trailing padding only sets the output size).
@@ -362,46 +365,64 @@ struct Sizes {
 fn run<T: Float>(z: Sizes, classes: &[Class], xt: &[f32], panels: &[f32], bias: Option<&[f32]>) -> Vec<T> {
     let s = z;
     let (l, np, k, l_in) = (s.outputs, s.o.div_ceil(NR), s.taps * s.c, image_stride(s.c, s.sources) as isize);
-    // Rows (image, position) in blocks, with their class's taps.
-    let work: Vec<(&[(isize, usize)], Block)> = classes
+    let c_blocks: Vec<usize> = (0..s.c).step_by(KC).collect();
+    // Per class and block of channels, the class's taps as (input offset, panel offset).
+    let segments: Vec<Vec<Vec<(isize, usize)>>> =
+        classes.iter().map(|class| c_blocks.iter().map(|&c0| class.taps.iter().map(|&(a, t)| (a + c0 as isize, (c0 * s.taps + t) * NR)).collect()).collect()).collect();
+    // Rows (image, position) in blocks, with their class.
+    let work: Vec<(usize, Block)> = classes
         .iter()
-        .flat_map(|class| {
-            let rows: Vec<(isize, usize)> = class.positions.iter().flat_map(|&(q, base)| (0..s.n).map(move |i| (i as isize * l_in + base, q * s.n + i))).collect();
-            blocks(&rows).into_iter().map(move |b| (class.taps.as_slice(), b))
+        .enumerate()
+        .flat_map(|(ci, class)| {
+            let rows: Vec<(isize, usize)> = class.positions.iter().flat_map(|&(q, base)| (0..s.n).map(move |i| (i as isize * l_in + base, i * l + q))).collect();
+            blocks(&rows).into_iter().map(move |b| (ci, b))
         })
         .collect();
-    // (L N, O): row q N + i holds image i's outputs at position q.
+    // (N L, O): row i L + q holds image i's outputs at position q.
     let mut rows_out: Vec<f32> = Vec::with_capacity(l * s.n * s.o);
     let dst = DisjointPtr(rows_out.as_mut_ptr());
-    // Parts take panels when there are enough of them, else blocks.
-    let by_panels = np >= rayon::current_num_threads();
+    // The larger operand is read once: when the weight's panels outweigh the input, each panel
+    // stays in L2 while every block passes; otherwise a few blocks' inputs stay in L1 while
+    // every panel passes (panels first, a 64-channel Conv1d over 128 positions and 64 images,
+    // whose input does not fit L2, ran at half im2col's speed).
+    let panels_outer = panels.len() >= xt.len();
+    // Parts take panels when they come first and there are enough of them, else blocks.
+    let by_panels = panels_outer && np >= rayon::current_num_threads();
     let items = if by_panels { np } else { work.len() };
+    let steps = Steps { count: KC.min(s.c), x_stride: 1, panel_stride: s.taps * NR };
+    let product = |p: usize, blocks: &[(usize, Block)]| {
+        let panel = &panels[p * k * NR..(p + 1) * k * NR];
+        let width = NR.min(s.o - p * NR);
+        for (cb, &c0) in c_blocks.iter().enumerate() {
+            let steps = Steps { count: KC.min(s.c - c0), ..steps };
+            for (ci, b) in blocks {
+                let dst = Dst { ptr: dst, ldc: s.o, col: p * NR, width };
+                // SAFETY: AVX2 and FMA (`applies`); the block's rows read inputs inside xt at
+                // its class's taps (made of taps inside the input) and write their own rows'
+                // columns of this panel, which no other part writes.
+                unsafe { block(xt.as_ptr(), b, &segments[*ci][cb], steps, panel.as_ptr(), dst, c0 > 0) };
+            }
+        }
+    };
     split(items, s.n * l * s.o * k, &|range| {
-        let (panel_range, block_range) = if by_panels { (range, 0..work.len()) } else { (0..np, range) };
-        for p in panel_range {
-            let panel = &panels[p * k * NR..(p + 1) * k * NR];
-            let width = NR.min(s.o - p * NR);
-            for c0 in (0..s.c).step_by(KC) {
-                let kc = KC.min(s.c - c0);
-                for (taps, b) in &work[block_range.clone()] {
-                    let segments: Vec<(isize, usize)> = taps.iter().map(|&(a, t)| (a + c0 as isize, (c0 * s.taps + t) * NR)).collect();
-                    let dst = Dst { ptr: dst, ldc: s.o, col: p * NR, width };
-                    // SAFETY: AVX2 and FMA (`applies`); the block's rows read inputs inside
-                    // xt at its class's taps (made of taps inside the input) and write their
-                    // own rows' columns of this panel, which no other part writes.
-                    unsafe { block(xt.as_ptr(), b, &segments, Steps { count: kc, x_stride: 1, panel_stride: s.taps * NR }, panel.as_ptr(), dst, c0 > 0) };
-                }
+        if by_panels {
+            range.for_each(|p| product(p, &work));
+        } else if panels_outer {
+            (0..np).for_each(|p| product(p, &work[range.clone()]));
+        } else {
+            for chunk in work[range].chunks(BLOCKS_PER_PASS) {
+                (0..np).for_each(|p| product(p, chunk));
             }
         }
     });
     // SAFETY: every (row, panel) pair was written above: every block for every panel.
     unsafe { rows_out.set_len(l * s.n * s.o) };
-    // (L, N, O) -> (N, O, L), bias added.
+    // (N, L, O) -> (N, O, L), bias added: each image's (L, O) transposed.
     let image = |i: usize, img: &mut [MaybeUninit<f32>]| {
         for (o, row) in img.chunks_mut(l).enumerate() {
             let b = bias.map_or(0.0, |b| b[o]);
             for (q, v) in row.iter_mut().enumerate() {
-                v.write(rows_out[(q * s.n + i) * s.o + o] + b);
+                v.write(rows_out[(i * l + q) * s.o + o] + b);
             }
         }
     };
