@@ -279,20 +279,26 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
 # float32 convolutions of small outputs (up to 64 positions) with 16 or more input channels
 # run directly, each output summing only the taps inside the input (rust/nn/conv_direct.rs):
 # output channels past a panel of 16, two passes over more than 256 input channels, a batch
-# of one, 1-D and 3-D, dilation, stride 2 (input positions reached by some taps only),
-# padding past the kernel's reach (outputs that see only padding), asymmetric 'same' padding
-# and an even kernel.
+# of one, fewer output channels than a panel, 1-D and 3-D, dilation, strides 2 and 3 (input
+# positions reached by some taps, or by none), padding past the kernel's reach (outputs that
+# see only padding), asymmetric 'same' padding and an even kernel.
 DIRECT_CASES = [
     ((16, 32, 4, 4), (20, 32, 3, 3), dict(padding=1)),
     ((2, 300, 3, 3), (17, 300, 3, 3), dict(padding=1)),
+    ((2, 16, 3, 3), (300, 16, 3, 3), dict(padding=1)),  # input gradient over two channel blocks
+    ((3, 16, 4, 4), (5, 16, 3, 3), dict(padding=1)),  # fewer output channels than a panel
+    ((1, 16, 4, 4), (5, 16, 3, 3), dict(padding=1)),
     ((1, 16, 6, 6), (16, 16, 3, 3), dict(padding=2)),
     ((3, 16, 8, 8), (16, 16, 3, 3), dict(padding=2, dilation=2)),
     ((7, 24, 7, 7), (33, 24, 3, 3), dict(stride=2, padding=1)),
-    ((4, 16, 5, 5), (16, 16, 3, 3), dict(padding=3)),
+    ((2, 16, 3, 3), (16, 16, 3, 3), dict(padding=3)),  # corners of the output see only padding
+    ((2, 16, 8, 8), (16, 16, 2, 2), dict(stride=3)),  # inputs 2 and 5 reached by no tap
     ((4, 16, 6, 6), (18, 16, 4, 4), dict(padding="same")),
     ((4, 16, 4, 4), (16, 16, 2, 2), dict(padding=1)),
     ((9, 16, 30), (16, 16, 5), dict(padding=2)),
+    ((5, 16, 21), (16, 16, 3), dict(stride=3, padding=2, dilation=2)),
     ((4, 16, 4, 4, 4), (33, 16, 3, 3, 3), dict(padding=1)),
+    ((2, 16, 5, 5, 5), (16, 16, 3, 3, 3), dict(stride=(2, 1, 2), padding=1, dilation=(1, 2, 1))),
     ((2, 16, 3, 4, 5), (16, 16, 1, 3, 3), dict(padding=(0, 1, 1))),
 ]
 
@@ -311,10 +317,9 @@ def test_direct_float32_conv_matches_the_float64_convolution_forward_and_backwar
         results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
     if kw.get("padding") != "same":
         dims = len(ws) - 2
-        pads = kw["padding"]
+        pads = kw.get("padding", 0)
         pads = [(p, p) for p in (pads if isinstance(pads, tuple) else (pads,) * dims)]
-        dil = kw.get("dilation", 1)
-        ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=pads, dilation=(dil,) * dims)
+        ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=pads, dilation=kw.get("dilation", 1))
         np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
     for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
         # float32 sums of up to a few thousand products: within 1e-5 of the largest magnitude.
@@ -336,9 +341,16 @@ for n in (1, 3, 8):
         t.backward(fg.tensor(r.normal(size=tuple(t.shape)).astype(np.float32)))
         for a in (y.detach().numpy(), t.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
             h.update(a.tobytes())
+# A direct Conv1d whose input outweighs its weight: blocks first, split between threads.
+x = fg.tensor(r.normal(size=(64, 64, 64)).astype(np.float32), requires_grad=True)
+w = fg.tensor(r.normal(size=(64, 64, 3)).astype(np.float32), requires_grad=True)
+y = F.conv1d(x, w, padding=1)
+y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
+for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
+    h.update(a.tobytes())
 # Small feature maps, many channels: direct convolution, its blocks split between threads.
 # 3x3 with enough positions per channel: Winograd, its weight gradient summed over fixed chunks.
-for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40, 24), (5, 20, 40, 3)):
+for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40, 24), (16, 20, 40, 3)):
     x = fg.tensor(r.normal(size=(n, c, s, s)).astype(np.float32), requires_grad=True)
     w = fg.tensor(r.normal(size=(o, c, 3, 3)).astype(np.float32), requires_grad=True)
     y = F.conv2d(x, w, padding=1)

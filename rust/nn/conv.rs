@@ -14,7 +14,9 @@
 //!
 //! A 1x1 convolution with stride 1 and no padding needs no unfolding: its columns are the input.
 //! Small feature maps multiply the whole batch at once (`conv_batched.rs`), and float32 3x3
-//! convolutions of stride 1 take Winograd's F(2x2, 3x3) (`winograd.rs`).
+//! convolutions of stride 1 take Winograd's F(2x2, 3x3) (`winograd.rs`). float32 outputs of at
+//! most 64 positions run directly, each output summing only the taps inside the input
+//! (`conv_direct.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
 
 use crate::autograd::{needs_record, record, Backward, Saved};
