@@ -83,3 +83,37 @@ def test_launcher_refuses_a_bad_process_count(capsys):
     with pytest.raises(SystemExit):
         run.main(["-n", "0", "x.py"])
     assert "-n must be at least 1" in capsys.readouterr().err
+
+
+def _fake_job(monkeypatch, outcomes):
+    """run.main over a fake launcher: each start leaves the status files and exit code of the
+    next outcome, (files, code). Returns the list of starts made."""
+    starts = []
+
+    def call(cmd, env=None):
+        status = cmd[cmd.index("ferrograd.distributed._rank") + 1]
+        files, code = outcomes[len(starts)]
+        starts.append(cmd)
+        for f in files:
+            open(os.path.join(status, f), "w").close()
+        return code
+
+    monkeypatch.setattr(run, "launcher", lambda: "/bin/true")
+    monkeypatch.setattr(run.subprocess, "call", call)
+    return starts
+
+
+def test_a_job_whose_mpi_init_failed_before_any_rank_started_is_started_again(monkeypatch, capsys):
+    ok = ["rank0.started", "rank1.started", "rank0.done", "rank1.done"]
+    starts = _fake_job(monkeypatch, [([], 15), (ok, 0)])
+    assert run.main(["-n", "2", "script.py"]) == 0
+    assert len(starts) == 2 and "starting the job again" in capsys.readouterr().err
+
+
+def test_a_job_that_started_its_script_is_never_started_again(monkeypatch):
+    # A rank passed the barrier before the script: its failure is the script's, and a second
+    # start could repeat what the script already did.
+    starts = _fake_job(monkeypatch, [(["rank0.started", "rank1.started"], 1), (["rank0.done"], 0)])
+    assert run.main(["-n", "2", "script.py"]) == 1 and len(starts) == 1
+    starts = _fake_job(monkeypatch, [([], 15)] * run.START_ATTEMPTS + [([], 0)])
+    assert run.main(["-n", "2", "script.py"]) == 15 and len(starts) == run.START_ATTEMPTS
