@@ -35,11 +35,15 @@ use std::mem::MaybeUninit;
 use std::arch::x86_64::*;
 
 use crate::ops::gemm_packed;
+#[cfg(target_arch = "x86_64")]
+use crate::ops::gemm_packed::store_row;
 use crate::parallel::{for_each_part, DisjointPtr};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
 use super::conv_packed::f32s;
+#[cfg(target_arch = "x86_64")]
+use super::winograd_transforms::transpose_block;
 
 /// Output rows (image, position pairs) and output channels of one register block.
 const MR: usize = 6;
@@ -199,10 +203,9 @@ fn pack(w: &[f32], (o, c, taps): (usize, usize, usize), turned: bool) -> Vec<f32
                     let src = first + jb * jstride + r * rstride + k0;
                     #[cfg(target_arch = "x86_64")]
                     if kn == 8 {
-                        assert!(src + 7 * jstride + 8 <= w.len(), "conv_direct: a block of the weight");
-                        // SAFETY: AVX2 (`applies`); the 8 runs of 8 are inside w (asserted just
-                        // above); each column goes to its own panel row, inside the panel.
-                        unsafe { transpose8(w.as_ptr().add(src), jstride, std::array::from_fn(|kk| dst.add(row(r, k0 + kk) * NR + jb))) };
+                        // SAFETY: AVX2 (`applies`); transpose_block checks that the 8 runs of 8
+                        // are inside w; each column goes to its own panel row, in the panel.
+                        unsafe { transpose_block(&w[src..], jstride, dst, |kk| row(r, k0 + kk) * NR + jb) };
                         continue;
                     }
                     for kk in 0..kn {
@@ -217,49 +220,6 @@ fn pack(w: &[f32], (o, c, taps): (usize, usize, usize), turned: bool) -> Vec<f32
     };
     // SAFETY: each panel writes all its rows, each whole (zeros past the last channel).
     unsafe { written(np * k * NR, k * NR, &fill) }
-}
-
-/// Column k of the 8 x 8 block whose row j is src[j stride..][..8], stored at dst[k].
-///
-/// # Safety
-/// AVX2; the 8 rows of 8 must be readable, and each dst[k]..dst[k] + 8 writable.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn transpose8(src: *const f32, stride: usize, dst: [*mut f32; 8]) {
-    let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(src.add(j * stride)));
-    let t: [__m256; 8] = [
-        _mm256_unpacklo_ps(r[0], r[1]),
-        _mm256_unpackhi_ps(r[0], r[1]),
-        _mm256_unpacklo_ps(r[2], r[3]),
-        _mm256_unpackhi_ps(r[2], r[3]),
-        _mm256_unpacklo_ps(r[4], r[5]),
-        _mm256_unpackhi_ps(r[4], r[5]),
-        _mm256_unpacklo_ps(r[6], r[7]),
-        _mm256_unpackhi_ps(r[6], r[7]),
-    ];
-    let u: [__m256; 8] = [
-        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
-        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
-        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
-        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
-        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
-        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
-        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
-        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
-    ];
-    let cols = [
-        _mm256_permute2f128_ps::<0x20>(u[0], u[4]),
-        _mm256_permute2f128_ps::<0x20>(u[1], u[5]),
-        _mm256_permute2f128_ps::<0x20>(u[2], u[6]),
-        _mm256_permute2f128_ps::<0x20>(u[3], u[7]),
-        _mm256_permute2f128_ps::<0x31>(u[0], u[4]),
-        _mm256_permute2f128_ps::<0x31>(u[1], u[5]),
-        _mm256_permute2f128_ps::<0x31>(u[2], u[6]),
-        _mm256_permute2f128_ps::<0x31>(u[3], u[7]),
-    ];
-    for (d, c) in dst.iter().zip(cols) {
-        _mm256_storeu_ps(*d, c);
-    }
 }
 
 /// Up to MR rows of a product block that read with the same offsets: where each reads its
@@ -507,14 +467,7 @@ unsafe fn kernel<const R: usize>(input: &[*const f32; MR], segments: &[(isize, u
         }
     }
     for (r, row) in acc.iter().enumerate() {
-        let (c0, c1) = (out[r], out[r].add(8));
-        if add {
-            _mm256_storeu_ps(c0, _mm256_add_ps(row[0], _mm256_loadu_ps(c0)));
-            _mm256_storeu_ps(c1, _mm256_add_ps(row[1], _mm256_loadu_ps(c1)));
-        } else {
-            _mm256_storeu_ps(c0, row[0]);
-            _mm256_storeu_ps(c1, row[1]);
-        }
+        store_row(*row, out[r], add);
     }
 }
 

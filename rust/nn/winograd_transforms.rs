@@ -328,7 +328,7 @@ pub(super) fn transform_grad_output(gout: &[f32], o: usize, p: &Pass, (t0, t1): 
 /// writable floats.
 #[cfg(target_arch = "x86_64")]
 #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn(usize) -> usize) {
+pub(super) unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn(usize) -> usize) {
     use std::arch::x86_64::*;
     assert!(src.len() >= 7 * stride + 8);
     let r: [__m256; 8] = std::array::from_fn(|g| _mm256_loadu_ps(src.as_ptr().add(g * stride)));

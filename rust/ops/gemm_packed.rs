@@ -321,15 +321,25 @@ impl Kernel {
             }
         }
         for (r, row) in acc.iter().enumerate() {
-            let (c0, c1) = (c.add(r * ldc), c.add(r * ldc + 8));
-            if add {
-                _mm256_storeu_ps(c0, _mm256_add_ps(row[0], _mm256_loadu_ps(c0)));
-                _mm256_storeu_ps(c1, _mm256_add_ps(row[1], _mm256_loadu_ps(c1)));
-            } else {
-                _mm256_storeu_ps(c0, row[0]);
-                _mm256_storeu_ps(c1, row[1]);
-            }
+            store_row(*row, c.add(r * ldc), add);
         }
+    }
+}
+
+/// c[0..16] = a register block's row `acc`, added to c's values when `add`.
+///
+/// # Safety
+/// Only inlined into AVX2 code; c..c + 16 writable (and readable when `add`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn store_row(acc: [__m256; 2], c: *mut f32, add: bool) {
+    let (c0, c1) = (c, c.add(8));
+    if add {
+        _mm256_storeu_ps(c0, _mm256_add_ps(acc[0], _mm256_loadu_ps(c0)));
+        _mm256_storeu_ps(c1, _mm256_add_ps(acc[1], _mm256_loadu_ps(c1)));
+    } else {
+        _mm256_storeu_ps(c0, acc[0]);
+        _mm256_storeu_ps(c1, acc[1]);
     }
 }
 
