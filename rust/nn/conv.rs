@@ -330,10 +330,16 @@ impl<T: Float> Backward for ConvBackward<T> {
                 let (gx, gw) = if winograd::applies::<T>(&g) {
                     (weight.map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
                 } else if conv_direct::applies::<T>(&g) {
-                    let gx = weight.map(|w| match () {
-                        _ if conv_direct::applies_to_input_gradient::<T>(&g) => conv_direct::grad_input(gs, w, &g),
-                        _ if conv_batched::applies(&g) => conv_batched::backward(gs, Some(w), None, &g).0.expect("asked for"),
-                        _ => grad_input(gs, w, &g),
+                    // The input gradient's channels are the output's: below 16 of them, the
+                    // products' paths.
+                    let gx = weight.map(|w| {
+                        if conv_direct::applies_to_input_gradient::<T>(&g) {
+                            conv_direct::grad_input(gs, w, &g)
+                        } else if conv_batched::applies(&g) {
+                            conv_batched::backward(gs, Some(w), None, &g).0.expect("asked for")
+                        } else {
+                            grad_input(gs, w, &g)
+                        }
                     });
                     (gx, xs.map(|xs| conv_direct::grad_weight(xs, gs, &g)))
                 } else if conv_batched::applies(&g) {
