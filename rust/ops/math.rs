@@ -24,7 +24,7 @@ unary_op!(log2, Log2Backward, "Log2Backward0", save: input, |x| x.log2(), |g, x|
 unary_op!(log10, Log10Backward, "Log10Backward0", save: input, |x| x.log10(), |g, x| g / (x * c::<T>(LN_10)), graph: |g, x| g / (x * LN_10));
 unary_op!(exp2, Exp2Backward, "Exp2Backward0", save: output, |x| x.exp2(), |g, y| g * y * c::<T>(LN_2), graph: |g, y| g * y * LN_2);
 unary_op!(rsqrt, RsqrtBackward, "RsqrtBackward0", save: output, |x| T::one() / x.sqrt(), |g, y| g * c::<T>(-0.5) * y * y * y, graph: |g, y| g * -0.5 * y.clone() * y.clone() * y);
-unary_op!(reciprocal, ReciprocalBackward, "ReciprocalBackward0", save: output, |x| T::one() / x, |g, y| -(g * y * y), graph: |g, y| -(g * y.clone() * y));
+unary_op!(reciprocal, ReciprocalBackward, "ReciprocalBackward0", save: output, |x| T::one() / x, |g, y| g * -(y * y), graph: |g, y| g * -(y.clone() * y));
 unary_op!(tan, TanBackward, "TanBackward0", save: output, |x| x.tan(), |g, y| g * (T::one() + y * y), graph: |g, y| g * (1.0 + y.clone() * y));
 unary_op!(asin, AsinBackward, "AsinBackward0", save: input, |x| x.asin(), |g, x| g / (T::one() - x * x).sqrt(), graph: |g, x| g / (1.0 - x.clone() * x).sqrt());
 unary_op!(acos, AcosBackward, "AcosBackward0", save: input, |x| x.acos(), |g, x| -(g / (T::one() - x * x).sqrt()), graph: |g, x| -(g / (1.0 - x.clone() * x).sqrt()));
