@@ -21,6 +21,10 @@ pub use crate::ops::pow::{pow, pow_scalar};
 /// when its category (bool < integer < float) is higher: `uint8 + int64 0-d` is uint8,
 /// `uint8 + float64 0-d` float64, `int + 2.5` the default float32, `float16 * 2.5` float16.
 pub fn result_type(a: &Tensor, b: &Tensor) -> DType {
+    // Same dtype and no Python number: the ranking cannot change it (the per-op overhead path).
+    if a.dtype() == b.dtype() && !a.is_wrapped_number() && !b.is_wrapped_number() {
+        return a.dtype();
+    }
     let (mut dim, mut zero, mut wrapped) = (None, None, None);
     for t in [a, b] {
         let (slot, d) = if t.is_wrapped_number() {
@@ -48,14 +52,19 @@ fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DTy
 }
 
 pub(crate) fn promoted(a: &Tensor, b: &Tensor, dtype: DType) -> Result<(Tensor, Tensor)> {
+    if a.dtype() == dtype && b.dtype() == dtype {
+        return Ok((a.clone(), b.clone()));
+    }
     Ok((to_dtype(&a.detach_if(dtype), dtype)?, to_dtype(&b.detach_if(dtype), dtype)?))
 }
 
 impl Tensor {
     /// Casting records a ToCopy node; the binary op's own node already routes gradients to the
     /// original inputs (the engine casts them back), so the cast copy needs no history.
+    /// A Python number never has history: it is cast as it is (a detached alias first would be
+    /// one more tensor per `x * 2`).
     fn detach_if(&self, dtype: DType) -> Tensor {
-        if self.dtype() == dtype { self.clone() } else { self.detach() }
+        if self.dtype() == dtype || self.is_wrapped_number() { self.clone() } else { self.detach() }
     }
 }
 

@@ -23,7 +23,7 @@ impl PyTensor {
     pub(super) fn bin(&self, py: Python<'_>, other: &Bound<'_, PyAny>, f: BinFn, reflected: bool) -> PyResult<Tensor> {
         let o = operand(&self.t, other)?;
         let n = self.t.numel().max(o.numel());
-        let (a, b) = if reflected { (&o, &self.t) } else { (&self.t, &o) };
+        let (a, b): (&Tensor, &Tensor) = if reflected { (&o, &self.t) } else { (&self.t, &o) };
         off_gil_guarded(py, n, || f(a, b))
     }
     /// `t.op_(other)`: `f(t, other)` written back into t, whose dtype the result must fit.

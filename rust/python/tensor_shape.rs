@@ -56,7 +56,7 @@ fn one_index(this: &Tensor, item: &Bound<'_, PyAny>) -> PyResult<Index> {
             item.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
-    Ok(Index::Tensor(t))
+    Ok(Index::Tensor(t.into_owned()))
 }
 
 fn index_list(this: &Tensor, key: &Bound<'_, PyAny>) -> PyResult<Vec<Index>> {

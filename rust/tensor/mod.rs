@@ -69,7 +69,10 @@ impl Storage {
         let buf = buf.into_aligned();
         let bytes = buf.owned_bytes();
         let live = LIVE_BYTES.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
+        // A locked read-modify-write only when the peak moves (most storages come and go below it).
+        if live > PEAK_BYTES.load(Ordering::Relaxed) {
+            PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
+        }
         Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
     }
     pub fn read(&self) -> RwLockReadGuard<'_, Buffer> {
@@ -255,7 +258,8 @@ impl Tensor {
     }
 
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor::from_vec_unchecked(vec![v], &[])
+        // Room for ALIGN bytes, so the storage keeps this block instead of copying it aligned.
+        Tensor::from_vec_unchecked(alloc::filled(1, v), &[])
     }
 
     /// A Python number as an operand: a 0-d tensor holding it exactly (int64 or float64) and
