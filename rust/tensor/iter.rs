@@ -97,7 +97,15 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
         return Vec::new();
     }
     if layout.is_contiguous() {
-        return src[layout.offset..layout.offset + numel].to_vec();
+        // Copied in parallel chunks into a fresh (huge-page hinted) block: one thread's memcpy
+        // took `clone()` of 6 MB to 1.7x PyTorch's time, where two threads reach memory speed.
+        let s = &src[layout.offset..layout.offset + numel];
+        return crate::ops::kernel::build(numel, GRAIN, |start, chunk: &mut [MaybeUninit<T>]| {
+            let part = &s[start..start + chunk.len()];
+            for (o, &x) in chunk.iter_mut().zip(part) {
+                o.write(x);
+            }
+        });
     }
     let (cs, cst) = coalesce(&layout.shape, std::slice::from_ref(&layout.strides));
     let nd = cs.len();

@@ -413,7 +413,8 @@ impl Tensor {
     /// The elements as a contiguous Vec in logical order, converted to `T`.
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
         if self.dtype() == T::DTYPE {
-            return self.with_view::<T, _>(|v| v.contiguous().into_owned());
+            // `gather` copies a contiguous tensor in parallel chunks too (`clone()`, `deep_copy`).
+            return self.with_view::<T, _>(|v| iter::gather(v.data, v.layout));
         }
         crate::with_dtype!(self.dtype(), S => self.with_view::<S, _>(|v| {
             v.contiguous().iter().map(|&x| dtype::cast::<S, T>(x)).collect()
