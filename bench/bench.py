@@ -264,6 +264,11 @@ def transcendental(args) -> Bench:
         ("GELU 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.gelu(t))),
         ("GELU(approximate='tanh') 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.gelu(t, approximate="tanh"))),
         ("GELU 4M forward+backward", lambda lib, m: fwd_bwd(lib, m.nn.functional.gelu, x)),
+        # The other activations the SIMD issue names (each was a composition of several passes).
+        ("ELU 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.elu(t))),
+        ("Softplus 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.softplus(t))),
+        ("Mish 4M", lambda lib, m: (lambda t=to_lib(lib, x): m.nn.functional.mish(t))),
+        ("Mish 4M forward+backward", lambda lib, m: fwd_bwd(lib, m.nn.functional.mish, x)),
         ("softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): t.softmax(-1))),
         ("log_softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): m.nn.functional.log_softmax(t, -1))),
         ("LayerNorm(512) forward+backward, 64 x 128 x 512", lambda lib, m: fwd_bwd(lib, m.nn.LayerNorm(512), xl)),

@@ -37,6 +37,10 @@ pub trait VMath: Float {
     /// (the standard normal CDF, its density): GELU's gate, accurate in its lower tail, and
     /// its derivative, from one exponential.
     fn phi_pdf_as<const FMA: bool>(self) -> (Self, Self);
+    /// e^x - 1, accurate near 0 (`vmath_log1p`).
+    fn expm1_as<const FMA: bool>(self) -> Self;
+    /// ln(1 + x) for 0 <= x <= 1 only (Softplus's ln(1 + e^-|x|); `vmath_log1p`).
+    fn log1p_unit_as<const FMA: bool>(self) -> Self;
 
     #[inline(always)]
     fn vexp(self) -> Self {
@@ -85,6 +89,15 @@ macro_rules! by_name {
         pub fn verf<T: VMath>(x: T) -> T {
             x.erf_as::<$fma>()
         }
+        #[inline(always)]
+        pub fn vexpm1<T: VMath>(x: T) -> T {
+            x.expm1_as::<$fma>()
+        }
+        /// ln(1 + x) for 0 <= x <= 1.
+        #[inline(always)]
+        pub fn vlog1p_unit<T: VMath>(x: T) -> T {
+            x.log1p_unit_as::<$fma>()
+        }
         /// The standard normal CDF.
         #[inline(always)]
         pub fn vphi<T: VMath>(x: T) -> T {
@@ -131,6 +144,14 @@ impl VMath for f64 {
         let cdf = 0.5 * libm::erfc(-self * std::f64::consts::FRAC_1_SQRT_2);
         (cdf, (-0.5 * self * self).exp() * 0.398_942_280_401_432_7)
     }
+    #[inline(always)]
+    fn expm1_as<const FMA: bool>(self) -> f64 {
+        libm::expm1(self)
+    }
+    #[inline(always)]
+    fn log1p_unit_as<const FMA: bool>(self) -> f64 {
+        libm::log1p(self)
+    }
 }
 
 impl VMath for f32 {
@@ -162,6 +183,14 @@ impl VMath for f32 {
     #[inline(always)]
     fn phi_pdf_as<const FMA: bool>(self) -> (f32, f32) {
         phi_pdf_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn expm1_as<const FMA: bool>(self) -> f32 {
+        crate::vmath_log1p::expm1_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn log1p_unit_as<const FMA: bool>(self) -> f32 {
+        crate::vmath_log1p::log1p_unit_f32::<FMA>(self)
     }
 }
 
@@ -207,12 +236,12 @@ pub fn exp_nonpositive_f32<const FMA: bool>(x: f32) -> f32 {
     if x < EXP_LO { 0.0 } else { e }
 }
 
-const EXP_HI: f32 = 88.722_83;
-const EXP_LO: f32 = -87.336_55;
+pub(crate) const EXP_HI: f32 = 88.722_83;
+pub(crate) const EXP_LO: f32 = -87.336_55;
 
 /// 2^k for k in -126..=127, from the exponent bits.
 #[inline(always)]
-fn pow2(k: i32) -> f32 {
+pub(crate) fn pow2(k: i32) -> f32 {
     f32::from_bits(((k + 127) as u32) << 23)
 }
 
@@ -227,14 +256,29 @@ const ROUND: f32 = 12_582_912.0;
 #[allow(clippy::excessive_precision)]
 #[inline(always)]
 fn exp_reduced<const FMA: bool, const BIAS: i32>(x: f32) -> (f32, u32) {
+    let (em1, bits) = exp_reduced_m1::<FMA, BIAS>(x);
+    (em1 + 1.0, bits)
+}
+
+/// (e^r - 1, n) with e^x = e^r 2^n, for x in [EXP_LO, EXP_HI] (or NaN): expm1's parts
+/// (`vmath_log1p`). e^r - 1 is the polynomial before exp adds its 1, accurate on its own.
+#[inline(always)]
+pub(crate) fn exp_reduced_parts<const FMA: bool>(x: f32) -> (f32, i32) {
+    let (em1, bits) = exp_reduced_m1::<FMA, 0>(x);
+    (em1, bits.wrapping_sub(ROUND.to_bits()) as i32)
+}
+
+/// `exp_reduced` without the final + 1.
+#[allow(clippy::excessive_precision)]
+#[inline(always)]
+fn exp_reduced_m1<const FMA: bool, const BIAS: i32>(x: f32) -> (f32, u32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     let round = ROUND + BIAS as f32;
     let shifted = madd::<_, FMA>(x, LOG2E, round);
     let n = shifted - round;
     let r = madd::<_, FMA>(n, 2.121_944_4e-4, madd::<_, FMA>(n, -0.693_359_4, x));
     let p = estrin6::<FMA>(&[1.987_569_2e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1], r);
-    let er = madd::<_, FMA>(p, r * r, r) + 1.0;
-    (er, shifted.to_bits())
+    (madd::<_, FMA>(p, r * r, r), shifted.to_bits())
 }
 
 /// tanh for float32 without branches: Cephes' odd polynomial below |x| = 0.625 (where

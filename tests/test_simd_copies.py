@@ -27,7 +27,7 @@ outs = []
 ops = [lambda t: t.exp(), lambda t: t.sigmoid(), F.silu, F.gelu, lambda t: F.gelu(t, approximate="tanh"),
        lambda t: t.tanh(), lambda t: t.erf(), lambda t: t.softmax(-1), lambda t: t.log_softmax(-1),
        lambda t: F.layer_norm(t, (1029,)), lambda t: t.sum(-1), lambda t: t.amax(-1), F.mish, F.softplus,
-       F.elu, lambda t: t * 3 + t.exp() / 7, lambda t: t.clamp(-1, 1), lambda t: t.maximum(t.flip(0)),
+       F.elu, F.selu, F.hardswish, F.hardsigmoid, lambda t: t * 3 + t.exp() / 7, lambda t: t.clamp(-1, 1), lambda t: t.maximum(t.flip(0)),
        lambda t: F.rms_norm(t, (1029,)), lambda t: F.group_norm(t.reshape(37, 21, 49), 7),
        lambda t: F.batch_norm(t.reshape(37, 21, 49), None, None, training=True),
        lambda t: F.max_pool2d(t.reshape(1, 37, 21, 49), 3, 2, 1)]

@@ -41,7 +41,7 @@ __all__ = [
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
-    "_layer_norm", "_leaky_relu", "_linear", "_silu", "_softplus", "_adadelta_step",
+    "_layer_norm", "_leaky_relu", "_linear", "_silu", "_activation", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
     "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_is_tracing", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "_trace_op", "bool",
@@ -652,6 +652,8 @@ def _binary_cross_entropy(
     beta: _float = ...,
 ) -> Tensor:
     """The fused elementwise losses (BCE of probabilities by default); weights expanded to the input's shape."""
+def _activation(input: Tensor, name: Literal["elu", "selu", "softplus", "mish", "hardswish", "hardsigmoid"]) -> Tensor:
+    """A fused activation without parameters, by name (softplus at beta 1, threshold 20)."""
 def _softplus(input: Tensor) -> Tensor:
     """log(1 + exp(x)) without overflow; gradient sigmoid(x)."""
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

@@ -12,6 +12,7 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod kernel;
+pub mod activation;
 pub mod math;
 pub mod matmul;
 pub mod positions;

@@ -163,9 +163,10 @@ unary_op!(
     SoftplusBackward,
     "SoftplusBackward0",
     save: input,
-    // log(1 + e^x) without overflow; its derivative is sigmoid(x) everywhere (also at 0).
-    |x| x.max(T::zero()) + (-x.abs()).exp().ln_1p(),
-    |g, x| if x >= T::zero() { g / (T::one() + (-x).exp()) } else { let e = x.exp(); g * e / (T::one() + e) },
+    // log(1 + e^x) without overflow, keeping e^x's relative accuracy far below 0 (vectorised:
+    // `vmath_log1p`); its derivative is sigmoid(x) everywhere (also at 0).
+    |x| x.max(T::zero()) + vlog1p_unit(vexp(-x.abs())),
+    |g, x| g * vsigmoid(x),
     graph: |g, x| g * x.sigmoid()
 );
 unary_op!(

@@ -10,7 +10,8 @@ use crate::nn::dropout::{check_p, dropout, Kind};
 use crate::nn::linear::linear;
 use crate::nn::loss::{cross_entropy, nll_loss, pointwise_loss, CrossEntropyArgs, PointwiseLoss, Reduction};
 use crate::nn::norm::layer_norm;
-use crate::ops::{inplace, unary};
+use crate::ops::{activation, inplace, unary};
+use crate::tensor::Tensor;
 
 /// Training-mode dropout. `unit` elements share one mask bit (1, or the spatial size for
 /// channel dropout); `inplace` writes the result into `input`.
@@ -153,6 +154,23 @@ pub fn _binary_cross_entropy(
         other => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown pointwise loss {other:?}"))),
     };
     Ok(off_gil_guarded(py, x.numel(), || pointwise_loss(&x, &y, w.as_ref(), pw.as_ref(), kind, reduction))?.into())
+}
+
+/// The fused activations without parameters, by name: `F.elu` at alpha 1, `F.selu`,
+/// `F.softplus` at its defaults, `F.mish`, `F.hardswish`, `F.hardsigmoid` (`ops/activation.rs`).
+#[pyfunction]
+pub fn _activation(py: Python<'_>, input: PyRef<'_, PyTensor>, name: &str) -> PyResult<PyTensor> {
+    let f: fn(&Tensor) -> crate::error::Result<Tensor> = match name {
+        "elu" => activation::elu,
+        "selu" => activation::selu,
+        "softplus" => activation::softplus_default,
+        "mish" => activation::mish,
+        "hardswish" => activation::hardswish,
+        "hardsigmoid" => activation::hardsigmoid,
+        other => return Err(pyo3::exceptions::PyValueError::new_err(format!("_activation: unknown activation {other:?}"))),
+    };
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || f(&x))?.into())
 }
 
 #[pyfunction]

@@ -1,5 +1,7 @@
-"""nn.functional activations composed from differentiable ferrograd ops (relu, leaky_relu, gelu,
-silu and softplus run fused in Rust; they are in functional.py).
+"""nn.functional activations. ELU (at alpha 1), SELU, Mish, Hardswish and Hardsigmoid run as one
+fused Rust pass each (rust/ops/activation.rs), as relu, leaky_relu, gelu, silu and softplus do
+(functional.py); the rest, and ELU at other alphas and CELU, are composed from differentiable
+ferrograd ops.
 
 Each op is written so that its gradient is PyTorch's everywhere, not only where it is smooth:
 
@@ -37,9 +39,6 @@ __all__ = [
 # SELU's constants (Klambauer et al. 2017), as PyTorch spells them.
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-# PyTorch's hardsigmoid_backward multiplies by the float literal 1.0f / 6 for every dtype, so a
-# float64 gradient is 0.1666666716337204, not 1/6; matched so float64 gradients agree to the bit.
-_ONE_SIXTH_F32 = 0.1666666716337204
 
 
 def _floating(input: Tensor, kernel: str) -> None:
@@ -70,6 +69,11 @@ def _elu(input: Tensor, alpha: float, scale: float, input_scale: float) -> Tenso
     # PyTorch's elu kernel: x <= 0 ? expm1(x * input_scale) * alpha * scale : x * scale; its
     # backward takes the same branch (a NaN takes the linear one and passes scale * grad).
     _floating(input, "elu_cpu")
+    # ELU at alpha 1 and SELU run fused (rust/ops/activation.rs); other alphas (and CELU) below.
+    if alpha == 1.0 and scale == 1.0 and input_scale == 1.0:
+        return _core._activation(input, "elu")
+    if alpha == _SELU_ALPHA and scale == _SELU_SCALE and input_scale == 1.0:
+        return _core._activation(input, "selu")
     neg = input <= 0
     xn = _only(neg, input)
     if input_scale != 1.0:
@@ -177,15 +181,10 @@ def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def _hardsigmoid(input: Tensor) -> Tensor:
+    # One fused pass (rust/ops/activation.rs): the gradient is 1/6 (PyTorch's float literal)
+    # strictly inside (-3, 3), 0 elsewhere and at a NaN.
     _floating(input, "hardsigmoid_cpu")
-    out = (input + 3).clamp(0, 6) / 6
-    if not needs_grad(input):
-        return out
-    # The gradient: 1/6 (as PyTorch's float literal) strictly inside (-3, 3), 0 elsewhere and at a
-    # NaN. `s - s.detach()` is 0 in value and carries the slope; _only keeps inf - inf out of it.
-    inside = (input > -3) & (input < 3)
-    slope = input * _ONE_SIXTH_F32
-    return out.detach() + _only(inside, slope - slope.detach())
+    return _core._activation(input, "hardsigmoid")
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
@@ -196,11 +195,9 @@ def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
 def _hardswish(input: Tensor) -> Tensor:
     # PyTorch: x * min(max(x + 3, 0), 6) / 6; gradient 0 for x <= -3, x / 3 + 1/2 strictly
     # inside (-3, 3), 1 from 3 up and at a NaN (the outer pieces' slopes at the kinks).
+    # One fused pass (rust/ops/activation.rs).
     _floating(input, "hardswish_cpu")
-    low = input <= -3
-    mid = (input < 3) & ~low
-    xm = _only(mid, input)
-    return _core.where(low, _zeros_times(input), _core.where(mid, xm * (xm + 3) / 6, input * 6 / 6))
+    return _core._activation(input, "hardswish")
 
 
 def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
@@ -210,7 +207,7 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
 
 def _mish(input: Tensor) -> Tensor:
     _floating(input, "mish_cpu")
-    return input * _core._softplus(input).tanh()
+    return _core._activation(input, "mish")
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:

@@ -81,6 +81,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold (PyTorch's rule)."""
+    if beta == 1.0 and threshold == 20.0:
+        return _core._activation(input, "softplus")  # PyTorch's defaults: one fused pass
     if beta == 1.0:
         sp = _core._softplus(input)
     else:

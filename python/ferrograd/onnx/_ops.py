@@ -196,7 +196,7 @@ def _unary_table(g, op, training):
     simple = {"exp": "Exp", "log": "Log", "sqrt": "Sqrt", "sin": "Sin", "cos": "Cos", "tan": "Tan", "tanh": "Tanh",
               "sigmoid": "Sigmoid", "relu_float": "Relu", "erf": "Erf", "reciprocal": "Reciprocal", "softplus": "Softplus",
               "asin": "Asin", "acos": "Acos", "atan": "Atan", "sinh": "Sinh", "cosh": "Cosh", "asinh": "Asinh",
-              "acosh": "Acosh", "atanh": "Atanh"}
+              "acosh": "Acosh", "atanh": "Atanh", "elu": "Elu", "selu": "Selu", "softplus_default": "Softplus"}
     if name in simple:
         return [g.add1(simple[name], [x])]
     dtype = _out_dtype(op)
@@ -206,6 +206,15 @@ def _unary_table(g, op, training):
 
     if name == "silu":
         return [g.add1("Mul", [x, g.add1("Sigmoid", [x])])]
+    if name in ("hardsigmoid", "hardswish"):  # min(max(x + 3, 0), 6) / 6 is HardSigmoid at alpha 1/6
+        if name == "hardswish" and g.opset >= 14:
+            return [g.add1("HardSwish", [x])]
+        h = g.add1("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+        return [h if name == "hardsigmoid" else g.add1("Mul", [x, h])]
+    if name == "mish":  # x * tanh(softplus(x)); an op of its own from opset 18
+        if g.opset >= 18:
+            return [g.add1("Mish", [x])]
+        return [g.add1("Mul", [x, g.add1("Tanh", [g.add1("Softplus", [x])])])]
     if name == "gelu":  # x * Phi(x) = x * (1 + erf(x / sqrt 2)) / 2
         e = g.add1("Erf", [g.add1("Div", [x, c(math.sqrt(2.0))])])
         return [g.add1("Mul", [g.add1("Mul", [x, g.add1("Add", [e, c(1.0)])]), c(0.5)])]
