@@ -248,6 +248,7 @@ def transcendental(args) -> Bench:
     x = rng.standard_normal(4 * 2**20, np.float32)
     s = rng.standard_normal((4096, 1024), np.float32)
     xl = rng.standard_normal((64, 128, 512), np.float32)
+    labels = rng.integers(0, 1024, 4096)
     libs = [lib for lib in LIBS if lib != "numpy"]
 
     def fwd_bwd(lib, fn, arr):
@@ -271,6 +272,9 @@ def transcendental(args) -> Bench:
         ("Mish 4M forward+backward", lambda lib, m: fwd_bwd(lib, m.nn.functional.mish, x)),
         ("softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): t.softmax(-1))),
         ("log_softmax 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): m.nn.functional.log_softmax(t, -1))),
+        ("logsumexp 4096 x 1024, last dim", lambda lib, m: (lambda t=to_lib(lib, s): t.logsumexp(-1))),
+        ("cross_entropy 4096 x 1024 forward+backward",
+         lambda lib, m: fwd_bwd(lib, lambda t, y=to_lib(lib, labels): m.nn.functional.cross_entropy(t, y), s)),
         ("LayerNorm(512) forward+backward, 64 x 128 x 512", lambda lib, m: fwd_bwd(lib, m.nn.LayerNorm(512), xl)),
     ]
     for name, make in cases:

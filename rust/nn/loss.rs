@@ -12,12 +12,15 @@ use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::tensor::{DType, Element, Float, Tensor};
+use crate::vmath::VMath;
 use crate::with_float;
 
 #[path = "loss_pointwise.rs"]
 mod pointwise;
 #[path = "loss_recorded.rs"]
 mod recorded;
+#[path = "loss_rows.rs"]
+mod loss_rows;
 
 pub use pointwise::{pointwise_loss, PointwiseLoss};
 use pointwise::{PointwiseLossBackward, BCE_EPS};
@@ -167,19 +170,24 @@ fn class_weights(weight: Option<&Tensor>, c: usize, t: &[i64], ignore_index: i64
     })
 }
 
-/// Per-row losses, per-row log-sum-exp, and the mean's denominator.
-fn forward<T: Float>(x: &Tensor, t: &[i64], w: &[f64], a: &CrossEntropyArgs<'_>) -> Result<(Vec<f64>, Vec<f64>, f64)> {
-    let c = w.len();
+/// Per-row losses, per-row log-sum-exp as (max, log-sum), and the mean's denominator.
+type Forward = (Vec<f64>, Vec<(f64, f64)>, f64);
+
+fn forward<T: Float + VMath>(x: &Tensor, t: &[i64], w: &[f64], a: &CrossEntropyArgs<'_>) -> Result<Forward> {
     let e = a.label_smoothing;
-    let data = x.to_vec::<T>();
+    // The logits in place when contiguous (the rows usually are).
+    x.with_view::<T, _>(|v| forward_rows(&v.contiguous(), t, w, e, a.ignore_index))
+}
+
+fn forward_rows<T: Float + VMath>(data: &[T], t: &[i64], w: &[f64], e: f64, ignore_index: i64) -> Result<Forward> {
+    let c = w.len();
+    let lses = crate::ops::softmax::row_logsumexp(data, c);
     let mut losses = Vec::with_capacity(t.len());
-    let mut lses = Vec::with_capacity(t.len());
     let mut denom = 0.0;
     for (i, &ti) in t.iter().enumerate() {
         let row = &data[i * c..(i + 1) * c];
-        let lse = row_lse(row);
-        lses.push(lse);
-        if ti == a.ignore_index {
+        let lse = lses[i].0 + lses[i].1;
+        if ti == ignore_index {
             losses.push(0.0);
             continue;
         }
@@ -192,20 +200,6 @@ fn forward<T: Float>(x: &Tensor, t: &[i64], w: &[f64], a: &CrossEntropyArgs<'_>)
     Ok((losses, lses, denom))
 }
 
-/// log(sum(exp(row))) as PyTorch's log_softmax sees it: NaN when the row holds a NaN or a +inf
-/// (x - max is then NaN), -inf for an all -inf row (whose log-probabilities are then NaN).
-fn row_lse<T: Float>(row: &[T]) -> f64 {
-    let m = row.iter().fold(f64::NEG_INFINITY, |m, &v| {
-        let v = Element::to_f64(v);
-        if v > m || v.is_nan() || m.is_nan() { if m.is_nan() { m } else { v } } else { m }
-    });
-    if m.is_nan() || m == f64::INFINITY {
-        return f64::NAN;
-    }
-    let m0 = if m.is_finite() { m } else { 0.0 };
-    m0 + row.iter().map(|&v| (Element::to_f64(v) - m0).exp()).sum::<f64>().ln()
-}
-
 struct CrossEntropyBackward {
     /// The logits as rows (N, d..., C), for the fused backward.
     x: Saved,
@@ -214,7 +208,8 @@ struct CrossEntropyBackward {
     input_shape: Vec<usize>,
     target: Vec<i64>,
     weight: Vec<f64>,
-    lse: Vec<f64>,
+    /// Each row's max and log(sum(exp(x - max))) (`loss_rows::row_lses`).
+    lse: Vec<(f64, f64)>,
     denom: f64,
     ignore_index: i64,
     smoothing: f64,
@@ -240,38 +235,30 @@ impl Backward for CrossEntropyBackward {
 }
 
 impl CrossEntropyBackward {
-    fn run<T: Float>(&self, x: &Tensor, g: &Tensor) -> Result<Tensor> {
+    /// Row i's gradient is gi ((1 - e) w[t] (p - onehot(t)) + (e / C) (wsum p - w)) with
+    /// p = exp(x - lse): `a p - b w`, then `(1 - e) gi w[t]` off the target's entry. An ignored
+    /// row is log_softmax's backward with a zero gradient: 0, NaN where x - lse is NaN (as in
+    /// PyTorch).
+    fn run<T: Float + VMath>(&self, x: &Tensor, g: &Tensor) -> Result<Tensor> {
         let c = self.weight.len();
         let e = self.smoothing;
         let wsum: f64 = self.weight.iter().sum();
         let gv = g.to_vec::<f64>();
-        let data = x.to_vec::<T>();
-        let mut out = vec![T::from_f64(0.0); data.len()];
-        for (i, &ti) in self.target.iter().enumerate() {
-            let (row, orow) = (&data[i * c..(i + 1) * c], &mut out[i * c..(i + 1) * c]);
+        let w: Vec<T> = self.weight.iter().map(|&v| T::from_f64(v)).collect();
+        let out = x.with_view::<T, _>(|v| loss_rows::grad_rows(&v.contiguous(), c, |i| {
+            let ti = self.target[i];
+            let (max, logsum) = (T::from_f64(self.lse[i].0), T::from_f64(self.lse[i].1));
             if ti == self.ignore_index {
-                // log_softmax's backward still runs on this row with a zero incoming gradient:
-                // 0 - exp(l) * 0, NaN wherever the log-probability l is NaN (as in PyTorch).
-                for (o, &v) in orow.iter_mut().zip(row) {
-                    if (Element::to_f64(v) - self.lse[i]).is_nan() {
-                        *o = T::from_f64(f64::NAN);
-                    }
-                }
-                continue;
+                return loss_rows::GradRow { max, logsum, a: T::zero(), b: T::zero(), w: &w, t: None, hit: T::zero() };
             }
             let gi = match self.reduction {
                 Reduction::None => gv[i],
                 Reduction::Sum => gv[0],
                 Reduction::Mean => gv[0] / self.denom,
             };
-            let wt = self.weight[ti as usize];
-            for k in 0..c {
-                let p = (Element::to_f64(row[k]) - self.lse[i]).exp();
-                let hard = (1.0 - e) * wt * (p - if k == ti as usize { 1.0 } else { 0.0 });
-                let soft = if e > 0.0 { e / c as f64 * (wsum * p - self.weight[k]) } else { 0.0 };
-                orow[k] = T::from_f64(gi * (hard + soft));
-            }
-        }
+            let (hard, soft) = (gi * (1.0 - e) * self.weight[ti as usize], gi * e / c as f64);
+            loss_rows::GradRow { max, logsum, a: T::from_f64(hard + soft * wsum), b: T::from_f64(soft), w: &w, t: Some(ti as usize), hit: T::from_f64(hard) }
+        }));
         to_input_layout(out, x.shape(), &self.input_shape)
     }
 }

@@ -16,13 +16,19 @@ use crate::tensor::{Element, Tensor};
 /// Builds a Vec of `n` elements by letting `fill(start, chunk)` initialise each chunk, in
 /// parallel when large. Skips zero-filling the output, which would cost a full extra write pass.
 pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
+    build_weighted(n, 1, chunk, fill)
+}
+
+/// `build` for outputs whose every element costs `weight` elements of work (a row's
+/// log-sum-exp): parallel when the work, not the output, passes the grain.
+pub fn build_weighted<U: Send>(n: usize, weight: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
     // An output the machine cannot hold (a huge broadcast or expanded view) unwinds with
     // `alloc::OutOfMemory` for the binding guard, instead of aborting the process.
     let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);
     crate::tensor::hint_huge_pages(&mut out);
     let spare = &mut out.spare_capacity_mut()[..n];
     let chunk = chunk.max(1);
-    if n > GRAIN {
+    if n.saturating_mul(weight) > GRAIN {
         crate::parallel::for_each_chunk_mut(spare, chunk, &|i, c| fill(i * chunk, c));
     } else {
         spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));

@@ -9,7 +9,7 @@ use crate::ops::kernel::build;
 use crate::ops::{binary, reduce, unary};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::wrap_dim;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Element, Tensor};
 use crate::vmath::VMath;
 use std::mem::MaybeUninit;
 use crate::with_float;
@@ -73,6 +73,63 @@ fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log:
 }
 
 crate::multiversion!(row_body, row_avx2, row, VMath, (x: &[T], o: &mut [MaybeUninit<T>], log: bool) -> ());
+
+/// log(sum(exp(row))) of every row of `c` logits as (max, log(sum(exp(row - max)))), the two
+/// parts PyTorch's log_softmax subtracts one after the other (their float32 sum would round:
+/// the rows of 1e4 lost 3e-4 of every probability). As log_softmax sees it: NaN when the row
+/// holds a NaN or a +inf (x - max is then NaN), -inf for an all -inf row. The exponentials are
+/// the input's precision (within 2 ulp), their sum float64.
+pub(crate) fn row_logsumexp<T: VMath>(x: &[T], c: usize) -> Vec<(f64, f64)> {
+    let rows = x.len().checked_div(c).unwrap_or(0);
+    crate::ops::kernel::build_weighted(rows, c, (GRAIN / c.max(1)).max(1), |start, out| {
+        // The row's exponentials go through a buffer: a loop that only writes them vectorises,
+        // one that also summed them stayed scalar.
+        let mut scratch = vec![T::zero(); c];
+        for (r, o) in out.iter_mut().enumerate() {
+            let i = start + r;
+            o.write(lse(&x[i * c..(i + 1) * c], &mut scratch));
+        }
+    })
+}
+
+#[inline(always)]
+fn lse_body<T: VMath, const FMA: bool>(row: &[T], scratch: &mut [T]) -> (f64, f64) {
+    // The plain maximum in lanes, and apart whether any lane saw a NaN (as softmax's rows).
+    let (mut lanes, mut nan) = ([T::neg_infinity(); 8], [false; 8]);
+    let (blocks, rest) = row.as_chunks::<8>();
+    for b in blocks {
+        for k in 0..8 {
+            lanes[k] = if b[k] > lanes[k] { b[k] } else { lanes[k] };
+            nan[k] |= b[k].is_nan();
+        }
+    }
+    let m = rest.iter().fold(lanes.into_iter().fold(T::neg_infinity(), |a, b| if b > a { b } else { a }), |a, &b| if b > a { b } else { a });
+    if nan.contains(&true) || rest.iter().any(|v| v.is_nan()) || m == T::infinity() {
+        return (f64::NAN, f64::NAN);
+    }
+    // An all -inf row sums e^(-inf - 0) = 0 and gives -inf.
+    let m0 = if m.is_finite() { m } else { T::zero() };
+    for (e, &v) in scratch.iter_mut().zip(row) {
+        *e = (v - m0).exp_nonpositive_as::<FMA>();
+    }
+    // Summed in the input's precision in lanes over blocks of 64, each block's sum added in
+    // float64.
+    let (blocks, rest) = scratch[..row.len()].as_chunks::<8>();
+    let mut s = 0f64;
+    for group in blocks.chunks(8) {
+        let mut sums = [T::zero(); 8];
+        for b in group {
+            for k in 0..8 {
+                sums[k] += b[k];
+            }
+        }
+        s += sums.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
+    }
+    let s = rest.iter().fold(s, |s, &v| s + Element::to_f64(v));
+    (Element::to_f64(m0), s.ln())
+}
+
+crate::multiversion!(lse_body, lse_avx2, lse, VMath, (row: &[T], scratch: &mut [T]) -> (f64, f64));
 
 pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     if x.dtype().is_half() {
