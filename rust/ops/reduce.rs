@@ -4,13 +4,12 @@
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
-use rayon::prelude::*;
 
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
-use crate::ops::kernel::{build, sum_slice};
+use crate::ops::kernel::{build_weighted, sum_slice};
 use crate::ops::{binary, unary};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::wrap_dims;
@@ -45,7 +44,14 @@ fn fold_mid<T: Element, A: Copy + Send + Sync>(
     };
     let mut out = vec![init; a * b];
     if a * n * b > GRAIN && a > 1 && b > 0 {
-        out.par_chunks_mut(b).enumerate().for_each(|(ai, o)| block(ai, o));
+        // Blocks of whole outer indices of about GRAIN elements of work each, on the project's
+        // pool (`parallel`): one rayon task per outer index woke sleeping threads per row.
+        let per = (GRAIN / (n * b).max(1)).max(1);
+        crate::parallel::for_each_chunk_mut(&mut out, per * b, &|p, o| {
+            for (k, ob) in o.chunks_mut(b).enumerate() {
+                block(p * per + k, ob);
+            }
+        });
     } else if b > 0 {
         out.chunks_mut(b).enumerate().for_each(|(ai, o)| block(ai, o));
     }
@@ -115,7 +121,7 @@ fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
             if a == 1 {
                 return vec![sum_slice(&data)];
             }
-            return build(a, (GRAIN / n.max(1)).max(1), |start, out| {
+            return build_weighted(a, n, (GRAIN / n.max(1)).max(1), |start, out| {
                 for (i, o) in out.iter_mut().enumerate() {
                     let r = start + i;
                     o.write(sum_slice(&data[r * n..(r + 1) * n]));
@@ -398,12 +404,13 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
                 let ss: f64 = row.iter().map(|&v| (Element::to_f64(v) - m) * (Element::to_f64(v) - m)).sum();
                 (m, ss / dof)
             };
-            if n == 0 {
-                vec![(f64::NAN, f64::NAN); kept_shape.iter().product()]
-            } else if data.len() > GRAIN {
-                data.par_chunks(n).map(stat).collect()
-            } else {
-                data.chunks(n).map(stat).collect()
+            match data.len().checked_div(n) {
+                None => vec![(f64::NAN, f64::NAN); kept_shape.iter().product()],
+                Some(rows) => build_weighted(rows, n, (GRAIN / n).max(1), |start, out| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        o.write(stat(&data[(start + i) * n..(start + i + 1) * n]));
+                    }
+                }),
             }
         });
         let out: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(if take_sqrt { v.sqrt() } else { v })).collect();

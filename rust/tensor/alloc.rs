@@ -120,10 +120,29 @@ pub fn numel(shape: &[usize], elem_size: usize, op: &str) -> Result<usize> {
 }
 
 /// `n` copies of `value`, or an error naming the bytes that could not be had.
-pub fn vec_filled<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
+pub fn vec_filled<T: Clone + Send + Sync>(n: usize, value: T) -> Result<Vec<T>> {
     let mut v = try_with_capacity(n)?;
-    v.resize(n, value);
+    fill(&mut v, n, &value);
     Ok(v)
+}
+
+/// Writes n copies of `value` into an empty Vec with room for them, in parallel chunks above
+/// the grain (one thread's fill of 4 MB took 2.9x PyTorch's `zeros_like` on two).
+fn fill<T: Clone + Send + Sync>(v: &mut Vec<T>, n: usize, value: &T) {
+    super::hint_huge_pages(v);
+    let spare = &mut v.spare_capacity_mut()[..n];
+    let write = |_: usize, part: &mut [std::mem::MaybeUninit<T>]| {
+        for o in part {
+            o.write(value.clone());
+        }
+    };
+    if n > super::iter::GRAIN {
+        crate::parallel::for_each_chunk_mut(spare, super::iter::GRAIN, &write);
+    } else {
+        write(0, spare);
+    }
+    // SAFETY: the n elements were written just above.
+    unsafe { v.set_len(n) };
 }
 
 /// An empty Vec with room for `n` elements, or an error. The room is at least `ALIGN` bytes,
@@ -147,9 +166,9 @@ pub fn with_capacity<T>(n: usize) -> Vec<T> {
 
 /// `n` copies of `value`; unwinds with `OutOfMemory` when the allocator refuses (see the module
 /// docs). For kernels whose output size follows from tensors that already exist.
-pub fn filled<T: Clone>(n: usize, value: T) -> Vec<T> {
+pub fn filled<T: Clone + Send + Sync>(n: usize, value: T) -> Vec<T> {
     let mut v = with_capacity(n);
-    v.resize(n, value);
+    fill(&mut v, n, &value);
     v
 }
 
