@@ -438,18 +438,18 @@ pub fn phi_pdf_f32<const FMA: bool>(x: f32) -> (f32, f32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Distance in float32 ulps (at the reference's magnitude) between got and a float64 want.
-    fn ulps(got: f32, want: f64) -> f64 {
+    pub(crate) fn ulps(got: f32, want: f64) -> f64 {
         let w = want as f32;
         let ulp = (f32::from_bits(w.abs().to_bits() + 1) - w.abs()) as f64;
         (got as f64 - want).abs() / ulp.max(f32::from_bits(1) as f64)
     }
 
     /// Every 97th float32 bit pattern (both signs, subnormals to inf): a few tens of millions.
-    fn sweep(mut f: impl FnMut(f32)) {
+    pub(crate) fn sweep(mut f: impl FnMut(f32)) {
         for bits in (0..0x7f80_0000u32).step_by(97) {
             f(f32::from_bits(bits));
             f(-f32::from_bits(bits));

@@ -16,6 +16,14 @@ const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 /// PyTorch's hardsigmoid_backward multiplies by the float literal 1.0f / 6 for every dtype.
 const ONE_SIXTH_F32: f64 = 0.166_666_671_633_720_4;
 
+/// min(max(x + 3, 0), 6) with PyTorch's comparisons, so a NaN stays NaN (the hard gates).
+#[inline(always)]
+fn shifted_clamp<T: crate::tensor::Float>(x: T) -> T {
+    let r = x + c::<T>(3.0);
+    let r = if r < T::zero() { T::zero() } else { r };
+    if r > c::<T>(6.0) { c::<T>(6.0) } else { r }
+}
+
 unary_op!(
     elu,
     EluBackward,
@@ -76,12 +84,8 @@ unary_op!(
     HardswishBackward,
     "HardswishBackward0",
     save: input,
-    // x * min(max(x + 3, 0), 6) / 6 with PyTorch's comparisons, so a NaN stays NaN.
-    |x| {
-        let r = x + c::<T>(3.0);
-        let r = if r < T::zero() { T::zero() } else { r };
-        x * (if r > c::<T>(6.0) { c::<T>(6.0) } else { r }) / c::<T>(6.0)
-    },
+    // x * min(max(x + 3, 0), 6) / 6, in PyTorch's order.
+    |x| x * shifted_clamp(x) / c::<T>(6.0),
     // 0 up to -3, x / 3 + 1/2 strictly inside, g from 3 up and at a NaN.
     |g, x| if x <= c::<T>(-3.0) { T::zero() } else if x < c::<T>(3.0) { g * (x / c::<T>(3.0) + c::<T>(0.5)) } else { g },
     graph: |g, x| Ex::select(x.clone().le(-3.0), Ex::c(0.0), Ex::select(x.clone().lt(3.0), g.clone() * (x * (1.0 / 3.0) + 0.5), g))
@@ -91,11 +95,7 @@ unary_op!(
     HardsigmoidBackward,
     "HardsigmoidBackward0",
     save: input,
-    |x| {
-        let r = x + c::<T>(3.0);
-        let r = if r < T::zero() { T::zero() } else { r };
-        (if r > c::<T>(6.0) { c::<T>(6.0) } else { r }) / c::<T>(6.0)
-    },
+    |x| shifted_clamp(x) / c::<T>(6.0),
     // 1/6 (float32's literal) strictly inside (-3, 3); 0 elsewhere and at a NaN.
     |g, x| if x > c::<T>(-3.0) && x < c::<T>(3.0) { g * c::<T>(ONE_SIXTH_F32) } else { T::zero() },
     graph: |g, x| Ex::select(x.clone().gt(-3.0), Ex::select(x.lt(3.0), g * ONE_SIXTH_F32, Ex::c(0.0)), Ex::c(0.0))

@@ -23,13 +23,10 @@ fn rows<T: VMath>(x: &[T], n: usize, log: bool) -> Vec<T> {
     })
 }
 
-/// One row, in lanes of 8 so that max and sum vectorise (and the exp is `vmath`'s).
+/// The row's max, NaN if any element is NaN. The plain maximum in lanes and, apart, whether any
+/// lane saw a NaN: one select that also looked for NaN compiled to 4-lane blends.
 #[inline(always)]
-fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
-    // The row's max, NaN if any element is NaN. Not replaced when infinite, as PyTorch: a
-    // +inf entry makes x - max NaN and the whole row NaN; an all -inf row is NaN too.
-    // The plain maximum and, apart, whether any lane saw a NaN: one select that also looked for
-    // NaN compiled to 4-lane blends.
+fn row_max<T: VMath>(row: &[T]) -> T {
     let (mut lanes, mut nan) = ([T::neg_infinity(); 8], [false; 8]);
     let (blocks, rest) = row.as_chunks::<8>();
     for c in blocks {
@@ -40,7 +37,15 @@ fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log:
     }
     let pick = |a: T, b: T| if b > a || b.is_nan() { b } else { a };
     let m = rest.iter().fold(lanes.into_iter().fold(T::neg_infinity(), pick), |a, &b| pick(a, b));
-    let m = if nan.contains(&true) { T::nan() } else { m };
+    if nan.contains(&true) { T::nan() } else { m }
+}
+
+/// One row, in lanes of 8 so that max and sum vectorise (and the exp is `vmath`'s).
+#[inline(always)]
+fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log: bool) {
+    // Not replaced when infinite, as PyTorch: a +inf entry makes x - max NaN and the whole row
+    // NaN; an all -inf row is NaN too.
+    let m = row_max(row);
     // Simple passes, each of which vectorises (one loop doing exp, sum and write did not):
     // exp into the output, its sum in lanes, then the scale (or, for log_softmax, the output
     // replaced by x - max - log(sum)).
@@ -94,17 +99,8 @@ pub(crate) fn row_logsumexp<T: VMath>(x: &[T], c: usize) -> Vec<(f64, f64)> {
 
 #[inline(always)]
 fn lse_body<T: VMath, const FMA: bool>(row: &[T], scratch: &mut [T]) -> (f64, f64) {
-    // The plain maximum in lanes, and apart whether any lane saw a NaN (as softmax's rows).
-    let (mut lanes, mut nan) = ([T::neg_infinity(); 8], [false; 8]);
-    let (blocks, rest) = row.as_chunks::<8>();
-    for b in blocks {
-        for k in 0..8 {
-            lanes[k] = if b[k] > lanes[k] { b[k] } else { lanes[k] };
-            nan[k] |= b[k].is_nan();
-        }
-    }
-    let m = rest.iter().fold(lanes.into_iter().fold(T::neg_infinity(), |a, b| if b > a { b } else { a }), |a, &b| if b > a { b } else { a });
-    if nan.contains(&true) || rest.iter().any(|v| v.is_nan()) || m == T::infinity() {
+    let m = row_max(row);
+    if m.is_nan() || m == T::infinity() {
         return (f64::NAN, f64::NAN);
     }
     // An all -inf row sums e^(-inf - 0) = 0 and gives -inf.
