@@ -1,5 +1,6 @@
 //! Op families, one file each; every differentiable op's backward rule sits beside its forward.
 
+pub mod activation;
 pub mod binary;
 pub mod binary_math;
 pub mod cast;
@@ -12,11 +13,11 @@ pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod kernel;
-pub mod activation;
 pub mod math;
 pub mod matmul;
 pub mod positions;
 pub mod pow;
+pub mod promotion;
 pub mod reduce;
 pub mod scan;
 pub mod softmax;
