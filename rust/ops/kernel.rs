@@ -237,8 +237,19 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
             let mut w = walk.walker(start / len);
             for row in out.chunks_mut(len) {
                 let (oa, ob) = (w.offsets[1], w.offsets[2]);
-                for (i, o) in row.iter_mut().enumerate() {
-                    o.write(f.apply(da[oa + i * ia], db[ob + i * ib]));
+                let k = row.len();
+                // Rows that are runs on both sides (a bias along the last dim) or a run and one
+                // value (a per-row statistic) take the vectorised loops: the strided loop below
+                // was 6-7x PyTorch's time on `x + b[0]` and `x - x.mean(1, keepdim=True)`.
+                match (ia, ib) {
+                    (1, 1) if k >= 16 => zip_slices(row, &da[oa..oa + k], &db[ob..ob + k], f),
+                    (1, 0) if k >= 16 => map_slice(row, &da[oa..oa + k], &Right(f, db[ob])),
+                    (0, 1) if k >= 16 => map_slice(row, &db[ob..ob + k], &Left(f, da[oa])),
+                    _ => {
+                        for (i, o) in row.iter_mut().enumerate() {
+                            o.write(f.apply(da[oa + i * ia], db[ob + i * ib]));
+                        }
+                    }
                 }
                 w.advance();
             }
