@@ -19,6 +19,7 @@ pub mod positions;
 pub mod pow;
 pub mod promotion;
 pub mod reduce;
+pub mod reorder;
 pub mod scan;
 pub mod softmax;
 pub mod unary;

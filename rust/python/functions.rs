@@ -91,6 +91,18 @@ pub fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, x: PyRef<'_, PyTen
     Ok(off_gil_guarded(py, n, || binary::where_(&c, &x, &y))?.into())
 }
 
+/// `torch.flip` and `torch.roll` with dims wrapped and checked in Python (`_methods/shape.py`).
+#[pyfunction]
+pub fn _flip(py: Python<'_>, input: PyRef<'_, PyTensor>, dims: Vec<usize>) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::reorder::flip(&x, &dims))?.into())
+}
+#[pyfunction]
+pub fn _roll(py: Python<'_>, input: PyRef<'_, PyTensor>, shifts: Vec<i64>, dims: Vec<usize>) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::reorder::roll(&x, &shifts, &dims))?.into())
+}
+
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

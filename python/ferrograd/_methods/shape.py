@@ -112,10 +112,6 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *, ou
 # ----------------------------------------------------------------------------- roll, flip, rot90
 
 
-def _take_along(x: Tensor, d: int, idx: np.ndarray) -> Tensor:
-    return x[(slice(None),) * d + (from_np(idx),)]
-
-
 @register("roll")
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """Elements shifted by `shifts` along `dims` (wrapping round); no dims rolls the flattened
@@ -128,18 +124,8 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
     dims_l = [dims] if isinstance(dims, numbers.Integral) else list(dims)
     if len(shifts_l) != len(dims_l):
         raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts_l)}, dims:{len(dims_l)}")
-    out = input
-    for s, d in zip(shifts_l, dims_l):
-        d = wrap_dim(d, input.ndim)
-        n = _dim_size(input, d)
-        if n == 0 or s % n == 0:
-            continue
-        out = _take_along(out, d, (np.arange(n) - s) % n)
-    return out if out is not input else input.clone()
-
-
-def _dim_size(x: Tensor, d: int) -> int:
-    return x.shape[d] if x.ndim else 1
+    # One copy pass per dim in Rust (rust/ops/reorder.rs); always a new tensor, as PyTorch's.
+    return _core._roll(input, [int(s) for s in shifts_l], [wrap_dim(d, input.ndim) for d in dims_l])
 
 
 @register("flip")
@@ -149,11 +135,7 @@ def flip(input: Tensor, dims) -> Tensor:
     ds = [wrap_dim(d, input.ndim) for d in dims_l]
     if len(set(ds)) != len(ds):
         raise RuntimeError(f"dims has duplicates, original flip dims size={len(ds)}, but unique flip dims size={len(set(ds))}")
-    out = input
-    for d in ds:
-        if input.ndim and input.shape[d] > 1:
-            out = _take_along(out, d, np.arange(input.shape[d] - 1, -1, -1))
-    return out if out is not input else input.clone()
+    return _core._flip(input, ds)  # one copy pass per dim (rust/ops/reorder.rs)
 
 
 @register("fliplr")
