@@ -350,7 +350,13 @@ class Fn(nn.Module):
 
 
 F = nn.functional
+class _FlipRoll(nn.Module):
+    def forward(self, x):
+        return x.flip((0, 1)) + x.roll((1, -2), (0, 1)) * 2
+
+
 LAYERS = {
+    "flip_roll": (_FlipRoll(), (3, 4)), "softplus_default": (nn.Softplus(), (2, 5)),
     "elu": (nn.ELU(), (2, 5)), "selu": (nn.SELU(), (2, 5)), "celu": (nn.CELU(), (2, 5)), "hardtanh": (nn.Hardtanh(), (2, 5)),
     "relu6": (nn.ReLU6(), (2, 5)), "softplus": (nn.Softplus(beta=2), (2, 5)), "mish": (nn.Mish(), (2, 5)),
     "hardswish": (nn.Hardswish(), (2, 5)), "hardsigmoid": (nn.Hardsigmoid(), (2, 5)), "prelu": (nn.PReLU(5), (2, 5)),

@@ -101,6 +101,12 @@ impl Backward for FlipBackward {
     fn name(&self) -> &'static str {
         "FlipBackward0"
     }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("dims", &self.dims)]
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(flip(g, &self.dims)?)])
     }
@@ -116,6 +122,12 @@ struct RollBackward {
 impl Backward for RollBackward {
     fn name(&self) -> &'static str {
         "RollBackward0"
+    }
+    fn attrs(&self) -> crate::autograd::trace::Attrs {
+        crate::attrs![("shifts", &self.shifts), ("dims", &self.dims)]
+    }
+    fn saves_tensors(&self) -> bool {
+        false
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let back: Vec<i64> = self.shifts.iter().map(|&s| -s).collect();

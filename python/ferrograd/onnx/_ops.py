@@ -143,6 +143,28 @@ def _slice(g, op, training):
     raise op.unsupported(f"a slice of dim {dim} whose bounds follow a dynamic axis in a way that is neither fixed nor from the end")
 
 
+def _flip(g, op, training):
+    """Each dim read backwards: a Slice of step -1 over the whole axis (ONNX has no Flip)."""
+    x = _in(g, op)
+    for d in op.attrs["dims"]:
+        x = g.add1("Slice", [x, g.ints([-1]), g.ints([-_BIG]), g.ints([d]), g.ints([-1])])
+    return [x]
+
+
+def _roll(g, op, training):
+    """Each dim's last s entries, then the others (Slices from the end, so a longer dynamic axis
+    still rolls by s)."""
+    x = _in(g, op)
+    for s, d in zip(op.attrs["shifts"], op.attrs["dims"]):
+        n = op.inputs[0].shape[d] if op.inputs[0].ndim else 1
+        s = s % n if n else 0
+        if s:
+            tail = g.add1("Slice", [x, g.ints([-s]), g.ints([_BIG]), g.ints([d])])
+            head = g.add1("Slice", [x, g.ints([0]), g.ints([-s]), g.ints([d])])
+            x = g.add1("Concat", [tail, head], axis=d)
+    return [x]
+
+
 def _select(g, op, training):
     a = op.attrs
     dim, idx = a["dim"], a["start"]
@@ -530,6 +552,7 @@ TABLE = {
     "ExpandBackward0": _expand,
     "PermuteBackward0": _permute,
     "SliceBackward0": _slice, "SelectBackward0": _select,
+    "FlipBackward0": _flip, "RollBackward0": _roll,
     "IndexBackward0": _index,
     "CatBackward0": _cat,
     "SumBackward0": _reduce, "SumBackward1": _reduce, "MeanBackward0": _reduce, "MeanBackward1": _reduce,
