@@ -26,7 +26,7 @@ fn reduced_shape(shape: &[usize], dims: &[usize], keepdim: bool) -> Vec<usize> {
 }
 
 /// Folds the middle axis of a contiguous [a, n, b] array. `fold(acc, value, j)` with j in 0..n.
-fn fold_mid<T: Element, A: Copy + Send + Sync>(
+pub(crate) fn fold_mid<T: Element, A: Copy + Send + Sync>(
     data: &[T],
     (a, n, b): (usize, usize, usize),
     init: A,
@@ -59,7 +59,7 @@ fn fold_mid<T: Element, A: Copy + Send + Sync>(
 }
 
 /// Splits a reduction over the contiguous run `dims` (sorted, consecutive) into (a, n, b).
-fn amb(shape: &[usize], first: usize, last: usize) -> (usize, usize, usize) {
+pub(crate) fn amb(shape: &[usize], first: usize, last: usize) -> (usize, usize, usize) {
     (shape[..first].iter().product(), shape[first..=last].iter().product(), shape[last + 1..].iter().product())
 }
 

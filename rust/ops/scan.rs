@@ -1,13 +1,21 @@
 //! Scans and products along one dim: cumsum, cumprod and prod, each forward beside its
 //! backward. Integer and bool inputs give int64 results (PyTorch's), float ones keep their dtype.
+//!
+//! Running sums and products of float32 accumulate in float64, as PyTorch's CPU kernels do
+//! (`acc_type<float>` is double there): a float32 running sum of 1M uniforms drifts by units in
+//! the last place, PyTorch's by 0.02. `prod` accumulates in the input's dtype, as PyTorch's.
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
+use std::mem::MaybeUninit;
 
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
+use crate::ops::kernel::build_weighted;
+use crate::ops::reduce::{amb, fold_mid};
+use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::wrap_dim;
 use crate::tensor::{DType, Element, Float, Tensor};
 use crate::with_float;
@@ -28,15 +36,64 @@ impl Lines {
         }
         Lines { outer: shape[..dim].iter().product(), n: shape[dim], inner: shape[dim + 1..].iter().product() }
     }
-    /// Calls `f` with the flat positions of each line, in order along the dim.
-    fn for_each(&self, mut f: impl FnMut(&mut dyn Iterator<Item = usize>)) {
-        for o in 0..self.outer {
-            for k in 0..self.inner {
-                let (base, step) = (o * self.n * self.inner + k, self.inner);
-                f(&mut (0..self.n).map(move |i| base + i * step));
-            }
-        }
+    /// Outer blocks per parallel task: about GRAIN elements of input each.
+    fn blocks_per_task(&self) -> usize {
+        (GRAIN / (self.n * self.inner).max(1)).max(1)
     }
+}
+
+/// A running fold along the dim: `step` takes an element into an accumulator, `emit` gives the
+/// output element; `reverse` folds from the end of each line.
+struct Fold<A, S, E> {
+    init: A,
+    step: S,
+    emit: E,
+    reverse: bool,
+}
+
+/// Every line's running fold, in parallel over blocks of lines. When the dim is not the last,
+/// the `inner` lines of a block advance together a row at a time (contiguous, so the loop
+/// vectorises); on the last dim each line is one sequential pass. (Lines of the last dim in lock
+/// step were 12x slower: their rows, a power of two apart, fought over the same cache sets.)
+fn fold_lines<T: Element, A: Copy + Sync>(x: &Tensor, dim: usize, fold: Fold<A, impl Fn(A, T) -> A + Sync, impl Fn(A) -> T + Sync>) -> Tensor {
+    let l = Lines::new(x.shape(), dim);
+    let (n, inner) = (l.n, l.inner);
+    let block = n * inner;
+    if block == 0 {
+        return Tensor::from_vec_unchecked(Vec::<T>::new(), x.shape());
+    }
+    let at = |i: usize| if fold.reverse { n - 1 - i } else { i };
+    let out = x.with_view::<T, _>(|v| {
+        let src = v.contiguous();
+        build_weighted(l.outer * block, 1, l.blocks_per_task() * block, |start, out: &mut [MaybeUninit<T>]| {
+            let mut acc = vec![fold.init; inner];
+            for (b, d) in out.chunks_mut(block).enumerate() {
+                let s = &src[start + b * block..][..block];
+                if inner == 1 {
+                    let mut a = fold.init;
+                    let mut each = |(o, &v): (&mut MaybeUninit<T>, &T)| {
+                        a = (fold.step)(a, v);
+                        o.write((fold.emit)(a));
+                    };
+                    if fold.reverse {
+                        d.iter_mut().zip(s).rev().for_each(&mut each);
+                    } else {
+                        d.iter_mut().zip(s).for_each(&mut each);
+                    }
+                    continue;
+                }
+                acc.fill(fold.init);
+                for i in (0..n).map(at) {
+                    let (row, drow) = (&s[i * inner..][..inner], &mut d[i * inner..][..inner]);
+                    for ((a, &v), o) in acc.iter_mut().zip(row).zip(drow) {
+                        *a = (fold.step)(*a, v);
+                        o.write((fold.emit)(*a));
+                    }
+                }
+            }
+        })
+    });
+    Tensor::from_vec_unchecked(out, x.shape())
 }
 
 /// The dtype a sum or product of `t` accumulates in: int64 for integers and bool.
@@ -44,30 +101,9 @@ fn accumulate_dtype(t: &Tensor, dtype: Option<DType>) -> DType {
     dtype.unwrap_or(if t.dtype().is_float() { t.dtype() } else { DType::I64 })
 }
 
-/// Runs `f` on every line of `x` (cast to `dtype`), writing the results into a new tensor.
-fn scan_lines<T: Element>(x: &Tensor, dim: usize, f: impl Fn(&[T], &mut [T])) -> Result<Tensor> {
-    let lines = Lines::new(x.shape(), dim);
-    let data = x.to_vec::<T>();
-    let mut out = vec![T::default(); data.len()];
-    let (mut src, mut dst) = (Vec::with_capacity(lines.n), vec![T::default(); lines.n]);
-    lines.for_each(|idx| {
-        let pos: Vec<usize> = idx.collect();
-        src.clear();
-        src.extend(pos.iter().map(|&p| data[p]));
-        f(&src, &mut dst);
-        for (&p, &v) in pos.iter().zip(&dst) {
-            out[p] = v;
-        }
-    });
-    Tensor::from_vec(out, x.shape())
-}
-
-fn cumsum_line<T: Element + std::ops::Add<Output = T>>(src: &[T], dst: &mut [T]) {
-    let mut acc = T::default();
-    for (d, &s) in dst.iter_mut().zip(src) {
-        acc = acc + s;
-        *d = acc;
-    }
+/// Running sums of a float line in float64, from the end when `reverse` (the backward).
+fn running_sums<T: Float>(x: &Tensor, dim: usize, reverse: bool) -> Tensor {
+    fold_lines::<T, f64>(x, dim, Fold { init: 0.0, step: |a, v: T| a + Element::to_f64(v), emit: T::from_f64, reverse })
 }
 
 /// `cumsum(dim, dtype=None)`: running sums along `dim`.
@@ -76,15 +112,9 @@ pub fn cumsum(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let dt = accumulate_dtype(t, dtype);
     let x = to_dtype(t, dt)?;
     let out = match dt {
-        DType::I64 => scan_lines::<i64>(&x, d, |s, o| {
-            let mut acc = 0i64;
-            for (d, &v) in o.iter_mut().zip(s) {
-                acc = acc.wrapping_add(v);
-                *d = acc;
-            }
-        })?,
-        DType::F32 => scan_lines::<f32>(&x, d, cumsum_line)?,
-        DType::F64 => scan_lines::<f64>(&x, d, cumsum_line)?,
+        DType::I64 => fold_lines::<i64, i64>(&x, d, Fold { init: 0, step: i64::wrapping_add, emit: |a| a, reverse: false }),
+        DType::F32 => running_sums::<f32>(&x, d, false),
+        DType::F64 => running_sums::<f64>(&x, d, false),
         other => bail!(NotImplemented, "cumsum: not implemented for '{}' (shape {:?})", other.torch_name(), t.shape()),
     };
     record(out, &[&x], || Ok(Box::new(CumsumBackward { dim: d })))
@@ -113,13 +143,7 @@ impl Backward for CumsumBackward {
             let running = cumsum(g, dim, None)?;
             return Ok(vec![Some((ex(&total) - ex(&running) + ex(g)).done()?)]);
         }
-        let d = with_float!(g.dtype(), "cumsum", T => scan_lines::<T>(g, self.dim, |s, o| {
-            let mut acc = T::zero();
-            for i in (0..s.len()).rev() {
-                acc += s[i];
-                o[i] = acc;
-            }
-        })?);
+        let d = with_float!(g.dtype(), "cumsum", T => running_sums::<T>(g, self.dim, true));
         Ok(vec![Some(d)])
     }
     fn differentiable(&self) -> bool {
@@ -133,20 +157,13 @@ pub fn cumprod(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let dt = accumulate_dtype(t, dtype);
     let x = to_dtype(t, dt)?;
     let out = match dt {
-        DType::I64 => scan_lines::<i64>(&x, d, |s, o| {
-            let mut acc = 1i64;
-            for (d, &v) in o.iter_mut().zip(s) {
-                acc = acc.wrapping_mul(v);
-                *d = acc;
-            }
-        })?,
-        d2 if d2.is_float() => with_float!(d2, "cumprod", T => scan_lines::<T>(&x, d, |s, o| {
-            let mut acc = T::one();
-            for (d, &v) in o.iter_mut().zip(s) {
-                acc *= v;
-                *d = acc;
-            }
-        })?),
+        DType::I64 => fold_lines::<i64, i64>(&x, d, Fold { init: 1, step: i64::wrapping_mul, emit: |a| a, reverse: false }),
+        d2 if d2.is_float() => with_float!(d2, "cumprod", T => fold_lines::<T, f64>(&x, d, Fold {
+            init: 1.0,
+            step: |a, v: T| a * Element::to_f64(v),
+            emit: T::from_f64,
+            reverse: false,
+        })),
         other => bail!(NotImplemented, "cumprod: not implemented for '{}' (shape {:?})", other.torch_name(), t.shape()),
     };
     record(out, &[&x], || Ok(Box::new(CumprodBackward { x: Saved::new(&x)?, dim: d })))
@@ -196,16 +213,19 @@ impl Backward for CumprodBackward {
         "CumprodBackward0"
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let x = &self.x.get()?;
-        if crate::autograd::is_recording() {
-            return Ok(vec![Some(cumprod_grad_recorded(x, g, self.dim)?)]);
-        }
-        let d = with_float!(g.dtype(), "cumprod", T => pair_lines::<T>(x, g, self.dim, cumprod_grad_line)?);
-        Ok(vec![Some(d)])
+        Ok(vec![Some(cumprod_grad(&self.x.get()?, g, self.dim)?)])
     }
     fn differentiable(&self) -> bool {
         true
     }
+}
+
+/// cumprod's gradient: fused per line, or as recorded ops when a second derivative is asked for.
+fn cumprod_grad(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tensor> {
+    if crate::autograd::is_recording() {
+        return cumprod_grad_recorded(x, g, dim);
+    }
+    Ok(with_float!(g.dtype(), "cumprod", T => pair_lines::<T>(x, g, dim, cumprod_grad_line)))
 }
 
 /// cumprod's gradient as recorded ops (for `create_graph`): with P[i, j] = prod_{k <= j, k != i} x_k,
@@ -229,22 +249,106 @@ fn cumprod_grad_recorded(x: &Tensor, g: &Tensor, dim: usize) -> Result<Tensor> {
     crate::ops::reduce::sum(&terms, &[-1], false)?.transpose(dim as isize, last)
 }
 
-/// `scan_lines` over two tensors of one shape (the input and the gradient).
-fn pair_lines<T: Element>(x: &Tensor, g: &Tensor, dim: usize, f: impl Fn(&[T], &[T], &mut [T])) -> Result<Tensor> {
-    let lines = Lines::new(x.shape(), dim);
-    let (xd, gd) = (x.to_vec::<T>(), g.to_vec::<T>());
-    let mut out = vec![T::default(); xd.len()];
-    let mut dst = vec![T::default(); lines.n];
-    lines.for_each(|idx| {
-        let pos: Vec<usize> = idx.collect();
-        let xs: Vec<T> = pos.iter().map(|&p| xd[p]).collect();
-        let gs: Vec<T> = pos.iter().map(|&p| gd[p]).collect();
-        f(&xs, &gs, &mut dst);
-        for (&p, &v) in pos.iter().zip(&dst) {
-            out[p] = v;
-        }
+/// `f(x_line, g_line, out_line)` on every line of two tensors of one shape (the input and the
+/// gradient), in parallel over blocks of lines; lines off the last dim go through scratch copies.
+fn pair_lines<T: Element>(x: &Tensor, g: &Tensor, dim: usize, f: impl Fn(&[T], &[T], &mut [T]) + Sync) -> Tensor {
+    let l = Lines::new(x.shape(), dim);
+    let (n, inner) = (l.n, l.inner);
+    let block = n * inner;
+    if block == 0 {
+        return Tensor::from_vec_unchecked(vec![T::default(); x.numel()], x.shape());
+    }
+    let out = x.with_view::<T, _>(|xv| {
+        g.with_view::<T, _>(|gv| {
+            let (xs, gs) = (xv.contiguous(), gv.contiguous());
+            build_weighted(l.outer * block, 1, l.blocks_per_task() * block, |start, out: &mut [MaybeUninit<T>]| {
+                let (mut xl, mut gl, mut ol) = (vec![T::default(); n], vec![T::default(); n], vec![T::default(); n]);
+                for (b, d) in out.chunks_mut(block).enumerate() {
+                    let base = start + b * block;
+                    for k in 0..inner {
+                        if inner == 1 {
+                            f(&xs[base..base + n], &gs[base..base + n], &mut ol);
+                        } else {
+                            for i in 0..n {
+                                (xl[i], gl[i]) = (xs[base + i * inner + k], gs[base + i * inner + k]);
+                            }
+                            f(&xl, &gl, &mut ol);
+                        }
+                        for (i, &v) in ol.iter().enumerate() {
+                            d[i * inner + k].write(v);
+                        }
+                    }
+                }
+            })
+        })
     });
-    Tensor::from_vec(out, x.shape())
+    Tensor::from_vec_unchecked(out, x.shape())
+}
+
+/// The product along `dim` (kept with size 1), in the input's dtype as PyTorch's; int64 wraps.
+fn line_products(x: &Tensor, dim: usize) -> Result<Tensor> {
+    let mut shape = x.shape().to_vec();
+    let amb = if shape.is_empty() { (1, 1, 1) } else { amb(&shape, dim, dim) };
+    if !shape.is_empty() {
+        shape[dim] = 1;
+    }
+    Ok(match x.dtype() {
+        DType::I64 => Tensor::from_vec_unchecked(products::<i64>(x, amb, 1, i64::wrapping_mul), &shape),
+        d => with_float!(d, "prod", T => Tensor::from_vec_unchecked(products::<T>(x, amb, T::one(), |a, b| a * b), &shape)),
+    })
+}
+
+/// Products over the middle axis of `x` seen as (a, n, b): a row of the last dim in 16 lanes
+/// (independent chains, as PyTorch's vectorised product), otherwise rows of b at a time.
+fn products<T: Element>(x: &Tensor, (a, n, b): (usize, usize, usize), one: T, mul: impl Fn(T, T) -> T + Sync + Copy) -> Vec<T> {
+    x.with_view::<T, _>(|v| {
+        let data = v.contiguous();
+        if b != 1 {
+            return fold_mid(&data, (a, n, b), one, |acc, v, _| mul(acc, v));
+        }
+        build_weighted(a, n, (GRAIN / n.max(1)).max(1), |start, out| {
+            for (r, o) in out.iter_mut().enumerate() {
+                let row = &data[(start + r) * n..][..n];
+                let mut acc = [one; 16];
+                let mut chunks = row.chunks_exact(16);
+                for c in &mut chunks {
+                    acc.iter_mut().zip(c).for_each(|(a, &v)| *a = mul(*a, v));
+                }
+                acc.iter_mut().zip(chunks.remainder()).for_each(|(a, &v)| *a = mul(*a, v));
+                o.write(acc.into_iter().reduce(mul).unwrap_or(one));
+            }
+        })
+    })
+}
+
+/// The product's gradient is cumprod's for a gradient on the last running product alone.
+struct ProdBackward {
+    x: Saved,
+    dim: usize,
+}
+impl Backward for ProdBackward {
+    fn name(&self) -> &'static str {
+        "ProdBackward0"
+    }
+    fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = &self.x.get()?;
+        let n = x.shape().get(self.dim).copied().unwrap_or(1);
+        if n == 0 {
+            return Ok(vec![Some(Tensor::zeros(x.shape(), x.dtype()))]);
+        }
+        // g (dim kept) placed at the last position of each line, zeros before it.
+        let mut head = x.shape().to_vec();
+        let g_full = if x.ndim() == 0 || n == 1 {
+            g.reshape(x.shape())?
+        } else {
+            head[self.dim] = n - 1;
+            crate::ops::join::cat(&[Tensor::zeros(&head, g.dtype()), g.clone()], self.dim as isize)?
+        };
+        Ok(vec![Some(cumprod_grad(x, &g_full, self.dim)?)])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
 }
 
 /// `prod(dim=None, keepdim=False, dtype=None)`: the product of all elements, or along one dim.
@@ -253,24 +357,14 @@ pub fn prod(t: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>)
         Some(dim) => (t.clone(), wrap_dim(dim, t.ndim(), "prod")?),
         None => (t.reshape(&[t.numel()])?, 0),
     };
-    let c = cumprod(&x, d as isize, dtype)?;
-    // The product is the last running product; an empty dim has product 1.
-    let n = x.shape().get(d).copied().unwrap_or(1);
-    let mut out = if n == 0 {
-        let mut shape = x.shape().to_vec();
-        if !shape.is_empty() {
-            shape.remove(d);
-        }
-        crate::ops::binary::add(&Tensor::full(&shape, 1.0, c.dtype()), &crate::ops::reduce::sum(&c, &[d as isize], false)?)?
-    } else if x.ndim() == 0 {
-        c
+    let x = to_dtype(&x, accumulate_dtype(&x, dtype))?;
+    let p = record(line_products(&x, d)?, &[&x], || Ok(Box::new(ProdBackward { x: Saved::new(&x)?, dim: d })))?;
+    let out = if dim.is_none() {
+        p.reshape(&[])?
+    } else if keepdim || t.ndim() == 0 {
+        p
     } else {
-        c.select(d as isize, n as isize - 1)?
+        p.squeeze(Some(&[d as isize]))?
     };
-    if dim.is_none() {
-        out = out.reshape(&[])?;
-    } else if keepdim && t.ndim() > 0 {
-        out = out.unsqueeze(d as isize)?;
-    }
     Ok(crate::autograd::rename_grad_fn(out, t, "ProdBackward0"))
 }
