@@ -194,12 +194,15 @@ impl Float for f64 {
 /// infinities and anything out of range.
 #[inline(always)]
 fn f64_to_i64(v: f64) -> i64 {
-    if v > -9.223_372_036_854_778e18 && v < 9.223_372_036_854_776e18 { v as i64 } else { i64::MIN }
+    // SAFETY: the range check just made (false for NaN) is to_int_unchecked's condition. The
+    // saturating `as` kept the loop scalar: 14x PyTorch's time for `.int()` of 1M floats.
+    if v > -9.223_372_036_854_778e18 && v < 9.223_372_036_854_776e18 { unsafe { v.to_int_unchecked() } } else { i64::MIN }
 }
 /// The same in 32 bits (cvttss2si), which PyTorch also uses on the way to int16 and int8.
 #[inline(always)]
 fn f64_to_i32(v: f64) -> i32 {
-    if v > -2_147_483_649.0 && v < 2_147_483_648.0 { v as i32 } else { i32::MIN }
+    // SAFETY: as f64_to_i64.
+    if v > -2_147_483_649.0 && v < 2_147_483_648.0 { unsafe { v.to_int_unchecked() } } else { i32::MIN }
 }
 
 macro_rules! element {
