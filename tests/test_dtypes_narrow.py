@@ -821,6 +821,39 @@ def test_numpy_round_trip_keeps_dtype_and_bits(name):
     assert fg.from_numpy(a.T).numpy().tolist() == a.T.tolist()  # a Fortran-ordered view
 
 
+def _float32_sweep() -> np.ndarray:
+    """Every 997th float32 bit pattern: both signs, subnormals, infinities, NaNs, exact ties."""
+    bits = np.arange(0, 2**32, 997, dtype=np.uint64).astype(np.uint32)
+    return np.concatenate([bits, np.array([0x3F808000, 0x3F818000, 0x477FF000, 0x477FEFFF], np.uint32)]).view(np.float32)
+
+
+def _bfloat16_reference(x: np.ndarray) -> np.ndarray:
+    """float32 -> bfloat16 -> float32 as PyTorch rounds: to nearest, ties to even."""
+    b = x.view(np.uint32).astype(np.uint64)
+    r = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) << 16
+    return r.astype(np.uint32).view(np.float32)
+
+
+def test_half_conversions_round_to_nearest_even_over_a_sweep():
+    # The vectorised (F16C) float16 path and bfloat16's bit arithmetic, against numpy, with
+    # lengths that leave a tail after the 8-lane blocks.
+    x = _float32_sweep()
+    num = ~np.isnan(x)
+    for n in (len(x), 13):
+        h = fg.tensor(x[:n]).half()
+        assert np.array_equal(h.numpy().view(np.uint16)[num[:n]], x[:n].astype(np.float16).view(np.uint16)[num[:n]])
+        assert np.isnan(h.float().numpy()[~num[:n]]).all()
+        b = fg.tensor(x[:n]).bfloat16().float().numpy()
+        assert np.array_equal(b[num[:n]].view(np.uint32), _bfloat16_reference(x[:n])[num[:n]].view(np.uint32))
+        assert np.isnan(b[~num[:n]]).all()
+    # Widening is exact for every float16 pattern, the NaNs staying NaN.
+    every = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    w = fg.from_numpy(every).float().numpy()
+    fin = ~np.isnan(every)
+    assert np.array_equal(w[fin].view(np.uint32), every[fin].astype(np.float32).view(np.uint32))
+    assert np.isnan(w[~fin]).all()
+
+
 def test_uint8_image_stays_uint8_through_indexing_and_casts():
     img = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3) * 5
     t = fg.from_numpy(img)
