@@ -41,6 +41,8 @@ pub trait VMath: Float {
     fn expm1_as<const FMA: bool>(self) -> Self;
     /// ln(1 + x) for 0 <= x <= 1 only (Softplus's ln(1 + e^-|x|); `vmath_log1p`).
     fn log1p_unit_as<const FMA: bool>(self) -> Self;
+    /// ln(x) (`vmath_log1p`).
+    fn log_as<const FMA: bool>(self) -> Self;
 
     #[inline(always)]
     fn vexp(self) -> Self {
@@ -98,6 +100,10 @@ macro_rules! by_name {
         pub fn vlog1p_unit<T: VMath>(x: T) -> T {
             x.log1p_unit_as::<$fma>()
         }
+        #[inline(always)]
+        pub fn vlog<T: VMath>(x: T) -> T {
+            x.log_as::<$fma>()
+        }
         /// The standard normal CDF.
         #[inline(always)]
         pub fn vphi<T: VMath>(x: T) -> T {
@@ -152,6 +158,10 @@ impl VMath for f64 {
     fn log1p_unit_as<const FMA: bool>(self) -> f64 {
         libm::log1p(self)
     }
+    #[inline(always)]
+    fn log_as<const FMA: bool>(self) -> f64 {
+        self.ln()
+    }
 }
 
 impl VMath for f32 {
@@ -191,6 +201,10 @@ impl VMath for f32 {
     #[inline(always)]
     fn log1p_unit_as<const FMA: bool>(self) -> f32 {
         crate::vmath_log1p::log1p_unit_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn log_as<const FMA: bool>(self) -> f32 {
+        crate::vmath_log1p::log_f32::<FMA>(self)
     }
 }
 

@@ -36,6 +36,8 @@ def erfc64(x):
 
 REFERENCES = {
     "exp": (lambda t: t.exp(), np.exp, 2),
+    # Over negative inputs too: NaN there, -inf at zero, as float64.
+    "log": (lambda t: t.log(), np.log, 2),
     "tanh": (lambda t: t.tanh(), np.tanh, 3),
     "sigmoid": (lambda t: t.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), 3),
     "erf": (lambda t: fg.erf(t), erf64, 3),

@@ -122,7 +122,7 @@ macro_rules! unary_op {
 pub(crate) use unary_op;
 
 unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| vexp(x), |g, y| g * y, graph: |g, y| g * y);
-unary_op!(log, LogBackward, "LogBackward0", save: input, |x| x.ln(), |g, x| g / x, graph: |g, x| g / x);
+unary_op!(log, LogBackward, "LogBackward0", save: input, |x| vlog(x), |g, x| g / x, graph: |g, x| g / x);
 unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
 unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos(), graph: |g, x| g * x.cos());
 unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()), graph: |g, x| -(g * x.sin()));
