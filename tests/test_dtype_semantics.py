@@ -531,6 +531,20 @@ def test_int_pow_wraps_like_python_ints_modulo_2_64():
     assert got == want
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_special_float_exponents_are_pytorchs_kernels(dtype):
+    # PyTorch computes these exponents as sqrt, reciprocals and products, not pow: -inf ** 0.5
+    # is NaN (pow says inf) and -0 ** 0.5 is -0; the rest agree with pow to the last bit.
+    x = np.array([-np.inf, -0.0, 0.0, -4.0, 4.0, np.inf, np.nan, 1e-45, 3e38, 0.3, 7.1e-3], dtype)
+    with np.errstate(all="ignore"):
+        want = {0.5: np.sqrt(x), -0.5: 1 / np.sqrt(x), 3: x * x * x, -1: 1 / x, -2: 1 / (x * x), 2: x * x}
+    for e, w in want.items():
+        got = (fg.tensor(x) ** e).numpy()
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, w.astype(dtype), err_msg=f"x ** {e}")
+    assert np.signbit((fg.tensor(x) ** 0.5).numpy()[1])
+
+
 def test_failed_inplace_leaves_the_tensor_unchanged():
     t = fg.tensor([1, 2])
     for f in (lambda: t.__iadd__(1.5), lambda: t.div_(2), lambda: t.clamp_(0.5, 1.5), lambda: t.__iand__(1.0)):
