@@ -76,10 +76,10 @@ pub fn log_f32<const FMA: bool>(x: f32) -> f32 {
         f32::NEG_INFINITY
     } else if x < 0.0 {
         f32::NAN
-    } else if x == f32::INFINITY {
+    } else if x == f32::INFINITY || x.is_nan() {
         x
     } else {
-        r + (x - x) // NaN stays NaN
+        r
     }
 }
 
