@@ -21,6 +21,7 @@ pub mod promotion;
 pub mod reduce;
 pub mod reorder;
 pub mod scan;
+pub mod sort;
 pub mod softmax;
 pub mod unary;
 pub mod view;

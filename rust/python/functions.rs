@@ -103,6 +103,16 @@ pub fn _roll(py: Python<'_>, input: PyRef<'_, PyTensor>, shifts: Vec<i64>, dims:
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::reorder::roll(&x, &shifts, &dims))?.into())
 }
 
+/// sort/argsort/topk along `dim` (already wrapped): (values, int64 indices).
+#[pyfunction]
+#[pyo3(signature = (input, dim, descending, k=None, topk=false))]
+pub fn _sort(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, descending: bool, k: Option<usize>, topk: bool) -> PyResult<(PyTensor, PyTensor)> {
+    let x = input.t.clone();
+    let name = if topk { "TopkBackward0" } else { "SortBackward0" };
+    let (v, i) = off_gil_guarded(py, x.numel(), || crate::ops::sort::sort(&x, dim, descending, k, name))?;
+    Ok((v.into(), i.into()))
+}
+
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

@@ -1,9 +1,10 @@
 """Order statistics: sort, argsort, topk, kthvalue, median, mode, quantile, unique, cummax.
 
-Indices are computed with numpy (NaN sorts above every number, as in PyTorch; sorts are stable)
-and values are gathered through them, so gradients flow to the selected elements as PyTorch's.
-Among equal values PyTorch's topk/kthvalue/median pick an index that depends on its selection
-algorithm; ferrograd picks the first in stable sorted order (the value is the same).
+sort, argsort and topk run in Rust (rust/ops/sort.rs); the others compute indices with numpy.
+NaN sorts above every number, as in PyTorch, and sorts are stable; values are gathered through
+the indices, so gradients flow to the selected elements as PyTorch's. Among equal values
+PyTorch's topk/kthvalue/median pick an index that depends on its selection algorithm; ferrograd
+picks the first in stable sorted order (the value is the same).
 """
 
 from __future__ import annotations
@@ -52,20 +53,14 @@ def _gather_last(x: Tensor, d: int, idx_last: np.ndarray) -> tuple[Tensor, Tenso
 
 @register("sort")
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *, out=None):
-    """(values, int64 indices) sorted along `dim`; equal values keep their order."""
+    """(values, int64 indices) sorted along `dim`; equal values keep their order (always stable)."""
     no_out("sort", out)
-    d = wrap_dim(dim, input.ndim)
-    a = np_of(input).reshape(input.shape or (1,))
-    idx = _argsort_last(_last(a, d), descending)
-    return _result("sort", *_gather_last(input, d, idx))
+    return _result("sort", *_core._sort(input, wrap_dim(dim, input.ndim), bool(descending)))
 
 
 @register("argsort")
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
-    d = wrap_dim(dim, input.ndim)
-    a = np_of(input).reshape(input.shape or (1,))
-    idx = _back(_argsort_last(_last(a, d), descending), d).astype(np.int64)
-    return from_np(idx.reshape(input.shape))
+    return _core._sort(input.detach(), wrap_dim(dim, input.ndim), bool(descending))[1]
 
 
 @register("msort")
@@ -83,9 +78,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     n = input.shape[d] if input.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
-    a = np_of(input).reshape(input.shape or (1,))
-    idx = _argsort_last(_last(a, d), largest)[..., :k]
-    return _result("topk", *_gather_last(input, d, idx))
+    return _result("topk", *_core._sort(input, d, bool(largest), k, True))
 
 
 def _select(name: str, input: Tensor, dim: int, keepdim: bool, pick) -> tuple:
