@@ -99,6 +99,8 @@ pub fn sort(x: &Tensor, dim: usize, descending: bool, k: Option<usize>, name: &'
     if k > n {
         bail!(Runtime, "{}: selected index k out of range (k = {k}, dim {dim} has size {n})", op_name(name));
     }
+    // Every selection of a 0-d tensor is the tensor itself, topk(0) included (PyTorch's).
+    let k = if shape.is_empty() { 1 } else { k };
     if n > u32::MAX as usize {
         bail!(Runtime, "{}: lines longer than 2^32 elements are not supported (shape {shape:?})", op_name(name));
     }
