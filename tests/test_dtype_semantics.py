@@ -114,6 +114,8 @@ VALUES = [
     ('T.logical_and(T.tensor([1.0], dtype=T.float64), T.tensor(1e-300, dtype=T.float64))', ('bool', [True])),
     # an index into a dim of size 0 is out of bounds for assignment too, though nothing is written
     ('T.zeros(0, 0).__setitem__((slice(None), T.tensor(0)), 0.0)', ("raises", 'IndexError', 'index 0 is out of bounds for dimension 1 with size 0')),
+    # ... but index tensors that broadcast to no position (an empty mask beside [0]) index nothing
+    ('T.zeros(0, 0)[T.tensor([], dtype=T.bool), T.tensor([0])]', ('float32', [])),
     # a 0-d index is an integer (a select, a view): bounds-checked though another dim is empty
     # (a 1-d one is not), applied before advanced indices, and a copy into it casts
     ('T.zeros(3, 4, 5)[T.tensor(0), :, T.tensor([1, 2])]', ('float32', [[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])),

@@ -242,6 +242,11 @@ fn normalized(idx: &[Index]) -> Result<Vec<Index>> {
 /// integer, a `select`, checked there.)
 fn check_no_index_into_empty(v: &Tensor, adv: &[(usize, Tensor)], set_value: Option<&Tensor>) -> Result<()> {
     let fill = set_value.is_some_and(|t| t.is_wrapped_number()) && adv.len() == 1;
+    // Index tensors that broadcast to no position at all (an empty mask beside [0]) index nothing.
+    let broadcast = adv.iter().try_fold(Vec::new(), |s, (_, t)| broadcast_shapes(&s, t.shape(), "index").ok());
+    if broadcast.is_some_and(|s| s.contains(&0)) {
+        return Ok(());
+    }
     let into_empty = |(d, t): &&(usize, Tensor)| v.shape()[*d] == 0 && t.numel() > 0 && !fill;
     if let Some((d, _)) = adv.iter().find(into_empty) {
         bail!(Index, "index is out of bounds for dimension {d} with size 0");
