@@ -4,9 +4,12 @@ use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
-use crate::ops::view::write_into;
+use std::mem::MaybeUninit;
+
+use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::{existing_dim, wrap_dim};
-use crate::tensor::Tensor;
+use crate::tensor::{Element, Tensor};
+use crate::with_dtype;
 
 pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     if tensors.is_empty() {
@@ -43,15 +46,9 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
     }
     let mut shape = first.shape().to_vec();
     shape[d] = total;
-    let out = Tensor::zeros(&shape, dtype);
-    let mut at = 0;
-    let mut sizes = Vec::with_capacity(parts.len());
-    for t in &parts {
-        let n = t.shape()[d];
-        write_into(&out.slice(d, at, at + n, 1)?.detach(), &to_dtype(&t.detach(), dtype)?)?;
-        sizes.push(n);
-        at += n;
-    }
+    let same_dtype: Vec<Tensor> = parts.iter().map(|t| to_dtype(&t.detach(), dtype)).collect::<Result<_>>()?;
+    let out = with_dtype!(dtype, T => Tensor::from_vec_unchecked(joined::<T>(&same_dtype, &shape, d), &shape));
+    let sizes: Vec<usize> = parts.iter().map(|t| t.shape()[d]).collect();
     // The skipped legacy empties still take part in autograd (the result requires grad if one
     // of them does, and each gets its empty gradient), as in PyTorch.
     let inputs: Vec<&Tensor> = tensors.iter().collect();
@@ -61,6 +58,49 @@ pub fn cat(tensors: &[Tensor], dim: isize) -> Result<Tensor> {
         .map(|t| if parts.iter().any(|p| p.same_tensor(t)) { parts_sizes.next() } else { None })
         .collect();
     record(out, &inputs, || Ok(Box::new(CatBackward { dim: d, sizes })))
+}
+
+/// The parts laid side by side along `d` into a new buffer, part by part: each part's block
+/// of every outer index is one contiguous run, copied in parallel over outer indices (or, for
+/// a single outer index, over pieces of the run). It was a zero fill and a strided scatter
+/// per part (cat along dim 1: 3.2x PyTorch's time).
+fn joined<T: Element>(parts: &[Tensor], shape: &[usize], d: usize) -> Vec<T> {
+    let outer: usize = shape[..d].iter().product();
+    let inner: usize = shape[d + 1..].iter().product();
+    let row = shape[d] * inner;
+    let len = outer * row;
+    let mut out: Vec<T> = crate::tensor::alloc::with_capacity(len);
+    crate::tensor::hint_huge_pages(&mut out);
+    let spare = &mut out.spare_capacity_mut()[..len];
+    let mut at = 0; // where the current part starts within a row
+    for t in parts {
+        let width = t.shape()[d] * inner;
+        t.with_view::<T, _>(|v| {
+            let src = v.contiguous();
+            if outer == 1 {
+                crate::parallel::for_each_chunk_mut(&mut spare[at..at + width], GRAIN, &|i, c| copy(c, &src[i * GRAIN..][..c.len()]));
+            } else if width > 0 {
+                let rows = (GRAIN / row.max(1)).max(1);
+                let work = if len > GRAIN { rows * row } else { len };
+                crate::parallel::for_each_chunk_mut(spare, work, &|i, c| {
+                    for (r, dst) in c.chunks_mut(row).enumerate() {
+                        let o = i * rows + r;
+                        copy(&mut dst[at..at + width], &src[o * width..][..width]);
+                    }
+                });
+            }
+        });
+        at += width;
+    }
+    // SAFETY: the parts' widths add up to `row`, so every element of every row was written.
+    unsafe { out.set_len(len) };
+    out
+}
+
+fn copy<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        d.write(s);
+    }
 }
 
 struct CatBackward {
