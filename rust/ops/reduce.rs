@@ -205,6 +205,35 @@ pub fn sum_to(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
 
 /// Index of the first max (or min) along the middle axis; NaN wins, as in PyTorch.
 fn arg_extremum<T: Element>(data: &[T], amb: (usize, usize, usize), is_max: bool) -> Vec<(T, i64)> {
+    let (a, n, b) = amb;
+    if a == 1 && b == 1 && n > GRAIN {
+        // One long row (max() of everything): pieces in parallel, then the first best of theirs.
+        let piece = GRAIN;
+        let parts = build_weighted(n.div_ceil(piece), piece, 1, |start, out| {
+            for (p, o) in out.iter_mut().enumerate() {
+                let at = (start + p) * piece;
+                let row = &data[at..(at + piece).min(n)];
+                let (v, i) = if is_max { row_extremum::<T, true>(row) } else { row_extremum::<T, false>(row) };
+                o.write((v, i + at as i64));
+            }
+        });
+        #[allow(clippy::eq_op)]
+        let is_nan = |v: T| v != v;
+        let best = parts.into_iter().reduce(|best, p| {
+            let better = if is_max { p.0 > best.0 } else { p.0 < best.0 };
+            if !is_nan(best.0) && (is_nan(p.0) || better) { p } else { best }
+        });
+        return best.into_iter().collect();
+    }
+    if b == 1 && n >= 16 {
+        // Rows of the last dim: the fold below is one dependent, branchy chain per row.
+        return build_weighted(a, n, (GRAIN / n).max(1), |start, out| {
+            for (r, o) in out.iter_mut().enumerate() {
+                let row = &data[(start + r) * n..][..n];
+                o.write(if is_max { row_extremum::<T, true>(row) } else { row_extremum::<T, false>(row) });
+            }
+        });
+    }
     let first = T::default();
     fold_mid(data, amb, (first, -1i64), move |(best, bi), v, j| {
         #[allow(clippy::eq_op)]
@@ -214,6 +243,40 @@ fn arg_extremum<T: Element>(data: &[T], amb: (usize, usize, usize), is_max: bool
         let take = bi < 0 || (!best_nan && (v_nan || if is_max { v > best } else { v < best }));
         if take { (v, j as i64) } else { (best, bi) }
     })
+}
+
+/// (value, index) of a row's first max (or min); NaN wins. Two passes that vectorise: the
+/// extreme value in 16 lanes (and whether any lane saw a NaN), then the first position holding
+/// it. The value returned is the element itself, so -0 and 0 come back as found.
+#[inline(always)]
+fn row_extremum<T: Element, const MAX: bool>(row: &[T]) -> (T, i64) {
+    #[allow(clippy::eq_op)]
+    let is_nan = |v: T| v != v;
+    let better = |a: T, b: T| if MAX { b > a } else { b < a };
+    let (mut lanes, mut nan) = ([row[0]; 16], [false; 16]);
+    let (blocks, rest) = row.as_chunks::<16>();
+    for c in blocks {
+        for k in 0..16 {
+            lanes[k] = if better(lanes[k], c[k]) { c[k] } else { lanes[k] };
+            nan[k] |= is_nan(c[k]);
+        }
+    }
+    let i = if !nan.contains(&true) && !rest.iter().any(|&v| is_nan(v)) {
+        let m = rest.iter().chain(&lanes).fold(row[0], |a, &v| if better(a, v) { v } else { a });
+        first_where(row, |v| v == m)
+    } else {
+        first_where(row, is_nan)
+    };
+    (row[i], i as i64)
+}
+
+/// The first position where `hit` holds (0 if none), testing 16 at a time so the scan
+/// vectorises (`position` is a scalar loop: most of argmax's time).
+#[inline(always)]
+fn first_where<T: Copy>(row: &[T], hit: impl Fn(T) -> bool) -> usize {
+    let (blocks, _) = row.as_chunks::<16>();
+    let block = blocks.iter().position(|c| c.iter().fold(false, |any, &v| any | hit(v))).unwrap_or(blocks.len());
+    row[block * 16..].iter().position(|&v| hit(v)).map_or(0, |p| block * 16 + p)
 }
 
 fn extremum_plan(x: &Tensor, dim: Option<isize>, op: &str) -> Result<(usize, (usize, usize, usize))> {
