@@ -35,7 +35,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_backward", "_flip", "_grad", "_roll", "_set_grad_enabled", "_set_inference_mode", "_sort",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_grad", "_roll", "_set_grad_enabled", "_set_inference_mode", "_sort",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -609,6 +609,8 @@ def is_inference_mode_enabled() -> _bool: ...
 def _set_inference_mode(mode: _bool) -> None: ...
 def _backward(outputs: Sequence[Tensor], grads: Sequence[Tensor | None], retain_graph: _bool, create_graph: _bool = False, inputs: Sequence[Tensor] | None = None) -> None:
     """`autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`."""
+def _add_at(input: Tensor, positions: Tensor, values: Tensor) -> Tensor:
+    """scatter_add's kernel: input with values added at flat int64 positions (repeats accumulate)."""
 def _flip(input: Tensor, dims: Sequence[_int]) -> Tensor:
     """flip along wrapped, distinct dims (one copy pass per dim)."""
 def _roll(input: Tensor, shifts: Sequence[_int], dims: Sequence[_int]) -> Tensor:

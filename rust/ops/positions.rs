@@ -81,3 +81,45 @@ impl Backward for ScatterPositionsBackward {
         true
     }
 }
+
+/// `input` with `values.flat[k]` added at its flat position `pos[k]` (repeated positions
+/// accumulate, in order): scatter_add's kernel, one copy of the input and one pass over the
+/// values. It was an add of a zero tensor built by a tree of gathers (13x PyTorch's time for
+/// 4096 values into 1M). Gradients: g to the input, g gathered at `pos` to the values.
+pub fn add_at_positions(input: &Tensor, pos: Arc<Vec<usize>>, values: &Tensor) -> Result<Tensor> {
+    let n = input.numel();
+    if pos.len() != values.numel() {
+        crate::bail!(Runtime, "scatter_add: {} positions for {} values", pos.len(), values.numel());
+    }
+    if let Some(&p) = pos.iter().find(|&&p| p >= n) {
+        crate::bail!(Index, "scatter_add: position {p} out of range for {n} elements");
+    }
+    let values = crate::ops::cast::to_dtype(values, input.dtype())?;
+    let out = crate::with_float!(input.dtype(), "scatter_add", T => {
+        let mut out = input.to_vec::<T>();
+        values.with_view::<T, _>(|v| pos.iter().zip(v.contiguous().iter()).for_each(|(&p, &x)| out[p] += x));
+        Tensor::from_vec_unchecked(out, input.shape())
+    });
+    let shape = values.shape().to_vec();
+    record(out, &[input, &values], || Ok(Box::new(AddAtPositionsBackward { pos, values: shape })))
+}
+
+struct AddAtPositionsBackward {
+    pos: Arc<Vec<usize>>,
+    values: Vec<usize>,
+}
+impl Backward for AddAtPositionsBackward {
+    fn name(&self) -> &'static str {
+        "ScatterAddBackward0"
+    }
+    fn saves_tensors(&self) -> bool {
+        false
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let to_values = if needs.get(1) == Some(&true) { Some(gather_positions(g, &self.pos, &self.values)?) } else { None };
+        Ok(vec![Some(g.clone()), to_values])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}

@@ -113,6 +113,15 @@ pub fn _sort(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, descending:
     Ok((v.into(), i.into()))
 }
 
+/// scatter_add's kernel: `input` with `values` added at flat `positions` (int64, checked by
+/// the Python layer; repeated ones accumulate).
+#[pyfunction]
+pub fn _add_at(py: Python<'_>, input: PyRef<'_, PyTensor>, positions: PyRef<'_, PyTensor>, values: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (x, v) = (input.t.clone(), values.t.clone());
+    let pos: Vec<usize> = positions.t.to_vec::<i64>().into_iter().map(|p| p.max(0) as usize).collect();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::add_at_positions(&x, std::sync::Arc::new(pos), &v))?.into())
+}
+
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

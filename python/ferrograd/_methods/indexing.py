@@ -152,6 +152,8 @@ def _scatter_sum(input: Tensor, dest: np.ndarray, vals: Tensor) -> Tensor:
         out = np_of(input).copy()
         np.add.at(out.reshape(-1), dest, np_of(vals).astype(out.dtype))
         return from_np(out)
+    if input.dtype in (_core.float32, _core.float64):
+        return _core._add_at(input, from_np(np.ascontiguousarray(dest, dtype=np.int64)), vals)
     return input + segment_reduce(vals, dest, input.numel()).reshape(input.shape)
 
 
