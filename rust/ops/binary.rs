@@ -507,13 +507,7 @@ pub fn where_(cond: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         "where",
     )?;
     let (c, a, b) = (cond.expand(&shape)?, a.expand(&shape)?, b.expand(&shape)?);
-    let picked = with_dtype!(dtype, T => {
-        let cv = c.to_vec::<bool>();
-        let av = a.to_vec::<T>();
-        let bv = b.to_vec::<T>();
-        let data: Vec<T> = cv.iter().zip(av.iter().zip(&bv)).map(|(&m, (&p, &q))| if m { p } else { q }).collect();
-        Tensor::from_vec_unchecked(data, &shape)
-    });
+    let picked = with_dtype!(dtype, T => crate::ops::kernel::select::<T>(&c, &a, &b, &shape));
     record(picked, &[x, y], || Ok(Box::new(WhereBackward { cond: Saved::new(&c)?, condition: crate::autograd::trace::is_tracing().then(|| cond.clone()), sx: x.shape().to_vec(), sy: y.shape().to_vec() })))
 }
 

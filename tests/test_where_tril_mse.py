@@ -1,0 +1,132 @@
+"""where/masked_fill (rust/ops/kernel.rs `select`) against numpy, bit for bit (NaN payloads and
+-0.0 included), over the layouts its fast paths split on (contiguous, a single value, broadcast,
+transposed views, storage shared between operands, sizes past the parallel grain of 32768
+elements), every dtype, empty and 0-d inputs; gradients by float64 gradcheck."""
+
+from __future__ import annotations
+
+import ferrograd as fg
+import numpy as np
+import pytest
+from ferrograd.autograd import gradcheck, gradgradcheck
+
+RNG = np.random.default_rng(11)
+BIG = (301, 257)  # 77357 elements: several parallel chunks, none a multiple of the vector width
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    """The raw bits of a float array (NaN payloads and the sign of zero compared too)."""
+    return a.view(np.dtype(f"u{a.dtype.itemsize}")) if a.dtype.kind == "f" else a
+
+
+def _same(got, want) -> None:
+    got = got.numpy() if isinstance(got, fg.Tensor) else got
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(_bits(np.ascontiguousarray(got)), _bits(np.ascontiguousarray(want)))
+
+
+def _specials(shape, dtype=np.float32) -> np.ndarray:
+    """Normal values with NaNs of two payloads, infinities and both zeros mixed in."""
+    a = RNG.standard_normal(shape).astype(dtype)
+    flat = a.reshape(-1)
+    pick = RNG.random(flat.size)
+    nan2 = np.array([0x7FC00123 if dtype == np.float32 else 0x7FF8000000000123],
+                    dtype=np.uint32 if dtype == np.float32 else np.uint64).view(dtype)[0]
+    flat[pick < 0.05] = np.nan
+    flat[(pick >= 0.05) & (pick < 0.1)] = nan2
+    flat[(pick >= 0.1) & (pick < 0.15)] = -0.0
+    flat[(pick >= 0.15) & (pick < 0.2)] = 0.0
+    flat[(pick >= 0.2) & (pick < 0.22)] = -np.inf
+    return a
+
+
+# ----------------------------------------------------------------------------- where / masked_fill
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), BIG, (2, 3, 4)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_where_bit_exact_with_nans_and_signed_zeros(shape, dtype):
+    a, b = _specials(shape, dtype), _specials(shape, dtype)
+    m = RNG.random(shape) > 0.5
+    _same(fg.where(fg.tensor(m), fg.tensor(a), fg.tensor(b)), np.where(m, a, b))
+    # A single value on either side, or both (masked_fill's fill value is a 0-d tensor).
+    for s in (dtype(-0.0), dtype(np.nan), dtype(2.5)):
+        _same(fg.where(fg.tensor(m), fg.tensor(s), fg.tensor(b)), np.where(m, s, b))
+        _same(fg.where(fg.tensor(m), fg.tensor(a), fg.tensor(s)), np.where(m, a, s))
+        _same(fg.where(fg.tensor(m), fg.tensor(s), fg.tensor(dtype(1.0))), np.where(m, s, dtype(1.0)))
+        _same(fg.tensor(b).masked_fill(fg.tensor(m), float(s)), np.where(m, s, b))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_, np.float16])
+def test_where_every_dtype(dtype):
+    a = (RNG.standard_normal(BIG) * 50).astype(dtype)
+    b = (RNG.standard_normal(BIG) * 50).astype(dtype)
+    m = RNG.random(BIG) > 0.3
+    _same(fg.where(fg.tensor(m), fg.tensor(a), fg.tensor(b)), np.where(m, a, b))
+    _same(fg.tensor(a).masked_fill(fg.tensor(m), 1), np.where(m, dtype(1), a))
+
+
+def test_where_bfloat16_through_float32():
+    a, b = fg.randn(*BIG).to(fg.bfloat16), fg.randn(*BIG).to(fg.bfloat16)
+    m = RNG.random(BIG) > 0.5
+    got = fg.where(fg.tensor(m), a, b)
+    assert got.dtype == fg.bfloat16
+    _same(got.float(), np.where(m, a.float().numpy(), b.float().numpy()))
+
+
+def test_where_broadcasts_and_non_contiguous_views():
+    a, b = _specials((5, 6, 7)), _specials((6, 1))
+    m = RNG.random((1, 7)) > 0.5
+    _same(fg.where(fg.tensor(m), fg.tensor(a), fg.tensor(b)), np.where(m, a, b))
+    # Transposed views of contiguous storage (gathered once), a transposed mask, a row mask.
+    at, bt, mt = (np.ascontiguousarray(x.T) for x in (_specials(BIG), _specials(BIG), RNG.random(BIG) > 0.5))
+    got = fg.where(fg.tensor(mt).t(), fg.tensor(at).t(), fg.tensor(bt).t())
+    _same(got, np.where(mt.T, at.T, bt.T))
+    row = RNG.random(BIG[1]) > 0.5
+    _same(fg.where(fg.tensor(row), fg.tensor(at).t(), 0.0 * fg.ones(1)), np.where(row, at.T, np.float32(0)))
+    # Expanded operands (all strides 0 after the first dim is broadcast).
+    _same(fg.where(fg.tensor(mt.T), fg.tensor(np.float32(3)).expand(*BIG), fg.tensor(bt).t()), np.where(mt.T, np.float32(3), bt.T))
+
+
+def test_where_operands_sharing_storage():
+    a = _specials((40, 40))
+    m = RNG.random((40, 40)) > 0.5
+    x = fg.tensor(a)
+    _same(fg.where(fg.tensor(m), x, x.t()), np.where(m, a, a.T))
+    _same(fg.where(fg.tensor(m), x, x), a)
+    mb = fg.tensor(m)  # bool values: the mask's own storage as both values
+    _same(fg.where(mb, mb, mb.t()), np.where(m, m, m.T))
+    _same(fg.where(mb, mb.t(), fg.tensor(False)), np.where(m, m.T, False))
+
+
+def test_where_promotion_empty_and_zero_dim():
+    m = fg.tensor([True, False, True])
+    got = fg.where(m, fg.tensor([1, 2, 3]), fg.tensor([0.5, 0.25, 0.125]))
+    assert got.dtype == fg.float32 and got.tolist() == [1.0, 0.25, 3.0]
+    assert fg.where(m, fg.tensor([1, 2, 3], dtype=fg.int8), fg.tensor([4, 5, 6])).dtype == fg.int64
+    assert fg.where(fg.tensor(True), fg.tensor(1.5), fg.tensor(2.5)).item() == 1.5
+    assert fg.where(fg.zeros(0, 3, dtype=fg.bool), fg.zeros(0, 3), 1.0 * fg.ones(3)).shape == (0, 3)
+    with pytest.raises(RuntimeError):
+        fg.where(fg.ones(2, 3, dtype=fg.bool), fg.ones(4), fg.ones(3))
+
+
+def test_masked_fill_in_place_broadcast_mask():
+    a = _specials((8, 9))
+    m = RNG.random(9) > 0.5
+    x = fg.tensor(a)
+    x.masked_fill_(fg.tensor(m), float("-inf"))
+    _same(x, np.where(m, np.float32(-np.inf), a))
+    fill = fg.tensor(np.float32(-0.0))
+    _same(fg.tensor(a).masked_fill(fg.tensor(m), fill), np.where(m, np.float32(-0.0), a))
+
+
+def test_where_and_masked_fill_gradients():
+    m = fg.tensor(RNG.random((4, 5)) > 0.5)
+    x = fg.tensor(RNG.standard_normal((4, 5)), requires_grad=True)
+    y = fg.tensor(RNG.standard_normal((5,)), requires_grad=True)
+    s = fg.tensor(1.5, dtype=fg.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: fg.where(m, a, b), (x, y))
+    assert gradcheck(lambda a, c: fg.where(m, c, a), (x, s))
+    assert gradcheck(lambda a: a.masked_fill(m, 2.0), (x,))
+    assert gradgradcheck(lambda a, b: fg.where(m, a * a, b), (x, y))
+    assert fg.where(m, x, y).grad_fn.name() == "WhereBackward0"
