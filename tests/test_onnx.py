@@ -229,6 +229,24 @@ def test_attention_masks():
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("opset,dtype,node", [(17, "float32", "Trilu"), (14, "int64", "Trilu"), (17, "bool", "Trilu"),
+                                              (13, "float32", "Where"), (17, "int32", "Where")])
+def test_tril_triu_export(opset, dtype, node):
+    class Tri(nn.Module):
+        def forward(self, x):
+            return x.tril(1), fg.triu(x, -2), x.tril()
+
+    x = fg.tensor((np.random.default_rng(5).standard_normal((2, 4, 6)) * 10).astype(dtype))
+    dynamic = {"x": {0: "batch"}} if node == "Trilu" else None
+    proto, data = _export(Tri(), (x,), input_names=["x"], opset_version=opset, dynamic_axes=dynamic)
+    assert node in _ops(proto) and ("Trilu" not in _ops(proto) or node == "Trilu")
+    session = ort.InferenceSession(data)
+    for b in (2, 3) if dynamic else (2,):
+        xb = fg.tensor((np.random.default_rng(b).standard_normal((b, 4, 6)) * 10).astype(dtype))
+        got = session.run(None, {"x": xb.numpy()})
+        for g, r in zip(got, Tri()(xb)):
+            np.testing.assert_array_equal(g, r.numpy())
+
 # ---------------------------------------------------------------------------- train/eval
 
 

@@ -1,7 +1,8 @@
-"""where/masked_fill (rust/ops/kernel.rs `select`) against numpy, bit for bit (NaN payloads and
--0.0 included), over the layouts its fast paths split on (contiguous, a single value, broadcast,
-transposed views, storage shared between operands, sizes past the parallel grain of 32768
-elements), every dtype, empty and 0-d inputs; gradients by float64 gradcheck."""
+"""where/masked_fill (rust/ops/kernel.rs `select`) and tril/triu (rust/ops/triangle.rs) against
+numpy, bit for bit (NaN payloads and -0.0 included), over the layouts their fast paths split on
+(contiguous, a single value, broadcast, transposed views, storage shared between operands, sizes
+past the parallel grain of 32768 elements), every dtype, empty and 0-d/1-d inputs; gradients by
+float64 gradcheck."""
 
 from __future__ import annotations
 
@@ -130,3 +131,66 @@ def test_where_and_masked_fill_gradients():
     assert gradcheck(lambda a: a.masked_fill(m, 2.0), (x,))
     assert gradgradcheck(lambda a, b: fg.where(m, a * a, b), (x, y))
     assert fg.where(m, x, y).grad_fn.name() == "WhereBackward0"
+
+
+# ----------------------------------------------------------------------------- tril / triu
+
+
+@pytest.mark.parametrize("shape", [(4, 6), (6, 4), (1, 1), (2, 3, 5, 7), BIG, (0, 3), (3, 0), (2, 0, 4)])
+def test_tril_triu_match_numpy(shape):
+    a = _specials(shape)
+    x = fg.tensor(a)
+    for k in (-7, -2, -1, 0, 1, 3, 8, 400):
+        _same(x.tril(k), np.tril(a, k))
+        _same(fg.triu(x, k), np.triu(a, k))
+    _same(x.tril(2**62), a)  # far diagonals saturate
+    _same(x.triu(-(2**62)), a)
+    _same(x.tril(-(2**62)), np.zeros_like(a))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_, np.float16])
+def test_tril_triu_every_dtype(dtype):
+    a = (RNG.standard_normal((3, 5, 6)) * 50).astype(dtype)
+    _same(fg.tensor(a).tril(-1), np.tril(a, -1))
+    _same(fg.tensor(a).triu(2), np.triu(a, 2))
+
+
+def test_tril_of_views_and_bfloat16():
+    a = _specials((6, 9))
+    t = fg.tensor(np.ascontiguousarray(a.T)).t()  # a transposed view
+    _same(t.tril(1), np.tril(a, 1))
+    _same(fg.tensor(a)[:, 1::2].triu(), np.triu(a[:, 1::2]))
+    h = fg.randn(4, 5).to(fg.bfloat16)
+    got = h.tril()
+    assert got.dtype == fg.bfloat16
+    _same(got.float(), np.tril(h.float().numpy()))
+
+
+def test_tril_errors_out_and_in_place():
+    with pytest.raises(RuntimeError, match="tril: input tensor must have at least 2 dimensions"):
+        fg.ones(3).tril()
+    with pytest.raises(RuntimeError, match="triu: input tensor must have at least 2 dimensions"):
+        fg.tensor(1.0).triu()
+    with pytest.raises(TypeError, match="diagonal"):
+        fg.ones(2, 2).tril(1.5)
+    with pytest.raises(TypeError, match="out="):
+        fg.tril(fg.ones(2, 2), out=fg.ones(2, 2))
+    a = _specials((5, 5))
+    x = fg.tensor(a)
+    assert x.tril_(-1) is x
+    _same(x, np.tril(a, -1))
+    y = fg.tensor(a)
+    y.triu_(2)
+    _same(y, np.triu(a, 2))
+    out = fg.tensor(a)
+    assert out.tril() is not out and not np.shares_memory(out.tril().numpy(), out.numpy())
+
+
+def test_tril_triu_gradients():
+    x = fg.tensor(RNG.standard_normal((2, 4, 5)), requires_grad=True)
+    assert gradcheck(lambda t: t.tril(1), (x,))
+    assert gradcheck(lambda t: t.triu(-1), (x,))
+    assert gradgradcheck(lambda t: (t * t).tril().triu(-1), (x,))
+    assert x.tril().grad_fn.name() == "TrilBackward0" and x.triu().grad_fn.name() == "TriuBackward0"
+    x.triu(1).sum().backward()
+    _same(x.grad, np.triu(np.ones((2, 4, 5)), 1))

@@ -23,5 +23,6 @@ pub mod reorder;
 pub mod scan;
 pub mod sort;
 pub mod softmax;
+pub mod triangle;
 pub mod unary;
 pub mod view;

@@ -102,6 +102,12 @@ pub fn _roll(py: Python<'_>, input: PyRef<'_, PyTensor>, shifts: Vec<i64>, dims:
     let x = input.t.clone();
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::reorder::roll(&x, &shifts, &dims))?.into())
 }
+/// `torch.tril` (`lower`) and `torch.triu` with `diagonal` checked as an int in Python.
+#[pyfunction]
+pub fn _tri(py: Python<'_>, input: PyRef<'_, PyTensor>, diagonal: i64, lower: bool) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::triangle::tri(&x, diagonal, lower))?.into())
+}
 
 /// sort/argsort/topk along `dim` (already wrapped): (values, int64 indices).
 #[pyfunction]

@@ -177,13 +177,7 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
 
 
 def _tri(op: str, input: Tensor, diagonal: int, lower: bool) -> Tensor:
-    if input.ndim < 2:
-        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions")
-    k = check_int(diagonal, "diagonal", op)
-    n, m = input.shape[-2], input.shape[-1]
-    rows, cols = np.arange(n)[:, None], np.arange(m)[None, :]
-    keep = (cols - rows <= k) if lower else (cols - rows >= k)
-    return _core.where(from_np(keep), input, scalar_tensor(0, input.dtype))
+    return _core._tri(input, check_int(diagonal, "diagonal", op), lower)
 
 
 @register("tril")

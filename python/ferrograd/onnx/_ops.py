@@ -165,6 +165,19 @@ def _roll(g, op, training):
     return [x]
 
 
+def _trilu(g, op, training):
+    """Trilu from opset 14 (for the dtypes onnxruntime's kernel takes); otherwise a Where with
+    the triangle as a constant mask, as the op traced before it was one op (fixed last dims)."""
+    lower, k, x = op.name == "TrilBackward0", op.attrs["diagonal"], _in(g, op)
+    if g.opset >= 14 and _out_dtype(op) in (np.float32, np.float64, np.int64, np.bool_):
+        return [g.add1("Trilu", [x, g.const(np.asarray(k, dtype=np.int64))], upper=int(not lower))]
+    t = op.inputs[0]
+    if set(g.dynamic_dims(t)) & {t.dim() - 2, t.dim() - 1}:
+        raise op.unsupported("a triangle of a dynamic matrix dim needs opset_version >= 14 (Trilu)")
+    keep = (np.tril if lower else np.triu)(np.ones(tuple(t.shape[-2:]), dtype=bool), k)
+    zero = g.const(np.zeros((), dtype=_out_dtype(op)))
+    return [g.add1("Where", [g.const(keep), x, zero])]
+
 def _select(g, op, training):
     a = op.attrs
     dim, idx = a["dim"], a["start"]
@@ -552,7 +565,7 @@ TABLE = {
     "ExpandBackward0": _expand,
     "PermuteBackward0": _permute,
     "SliceBackward0": _slice, "SelectBackward0": _select,
-    "FlipBackward0": _flip, "RollBackward0": _roll,
+    "FlipBackward0": _flip, "RollBackward0": _roll, "TrilBackward0": _trilu, "TriuBackward0": _trilu,
     "IndexBackward0": _index,
     "CatBackward0": _cat,
     "SumBackward0": _reduce, "SumBackward1": _reduce, "MeanBackward0": _reduce, "MeanBackward1": _reduce,
