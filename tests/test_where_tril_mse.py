@@ -1,12 +1,19 @@
-"""where/masked_fill (rust/ops/kernel.rs `select`) and tril/triu (rust/ops/triangle.rs) against
-numpy, bit for bit (NaN payloads and -0.0 included), over the layouts their fast paths split on
-(contiguous, a single value, broadcast, transposed views, storage shared between operands, sizes
-past the parallel grain of 32768 elements), every dtype, empty and 0-d/1-d inputs; gradients by
-float64 gradcheck."""
+"""where/masked_fill (rust/ops/kernel.rs `select`), tril/triu (rust/ops/triangle.rs) and the
+pointwise losses' reduction (kernel.rs `zip_sum`) against numpy: bit for bit where the op is
+exact (NaN payloads and -0.0 included), over the layouts their fast paths split on (contiguous,
+a single value, broadcast, transposed views, storage shared between operands, sizes past the
+parallel grain of 32768 elements), every dtype, empty and 0-d/1-d inputs; gradients by float64
+gradcheck."""
 
 from __future__ import annotations
 
+import math
+import os
+import subprocess
+import sys
+
 import ferrograd as fg
+import ferrograd.nn.functional as F
 import numpy as np
 import pytest
 from ferrograd.autograd import gradcheck, gradgradcheck
@@ -194,3 +201,79 @@ def test_tril_triu_gradients():
     assert x.tril().grad_fn.name() == "TrilBackward0" and x.triu().grad_fn.name() == "TriuBackward0"
     x.triu(1).sum().backward()
     _same(x.grad, np.triu(np.ones((2, 4, 5)), 1))
+
+
+# ----------------------------------------------------------------------------- pointwise losses
+
+
+def _fsum_f32_losses(d: np.ndarray) -> float:
+    """The exact sum of the float32 per-element losses (PyTorch computes each in float32)."""
+    return math.fsum(d.astype(np.float64).reshape(-1))
+
+
+@pytest.mark.parametrize("n", [1, 31, 4096, 4097, 100_003, 1 << 20])
+def test_mse_loss_sum_and_mean_are_the_rounded_exact_sum(n):
+    a = RNG.standard_normal(n).astype(np.float32)
+    b = RNG.standard_normal(n).astype(np.float32) * np.float32(3)
+    d = (a - b) * (a - b)  # float32 per element, as the kernel
+    total = _fsum_f32_losses(d)
+    x, y = fg.tensor(a), fg.tensor(b)
+    # Summed in float64: the float32 result is the exact sum rounded once (a float32 running
+    # sum of a million values is off in the 4th digit).
+    assert F.mse_loss(x, y, reduction="sum").item() == np.float32(total)
+    assert F.mse_loss(x, y).item() == np.float32(total / n)
+    _same(F.mse_loss(x, y, reduction="none"), d)
+
+
+def test_mse_loss_float64_views_and_shared_storage():
+    a = RNG.standard_normal((300, 200))
+    b = RNG.standard_normal((200, 300))
+    x, y = fg.tensor(a), fg.tensor(b)
+    want = np.mean((a - b.T) ** 2)
+    assert F.mse_loss(x, y.t()).item() == pytest.approx(want, rel=1e-14)
+    sq = fg.tensor(RNG.standard_normal((50, 50)))
+    assert F.mse_loss(sq, sq).item() == 0.0
+    assert F.mse_loss(sq, sq.t(), reduction="sum").item() == pytest.approx(np.sum((sq.numpy() - sq.numpy().T) ** 2), rel=1e-14)
+    assert math.isnan(F.mse_loss(fg.zeros(0), fg.zeros(0)).item())
+    assert F.mse_loss(fg.zeros(0), fg.zeros(0), reduction="sum").item() == 0.0
+    assert math.isnan(F.mse_loss(fg.tensor([1.0, float("nan")]), fg.tensor([0.0, 0.0])).item())
+    assert F.mse_loss(fg.tensor([1.0, float("inf")]), fg.tensor([0.0, 0.0])).item() == math.inf
+
+
+def test_other_pointwise_losses_reduce_the_same_way():
+    a = RNG.standard_normal(70_001).astype(np.float32)
+    b = RNG.standard_normal(70_001).astype(np.float32)
+    x, y = fg.tensor(a), fg.tensor(b)
+    for red in ("sum", "mean"):
+        per = F.smooth_l1_loss(x, y, reduction="none", beta=0.5).numpy()
+        want = _fsum_f32_losses(per)
+        assert F.smooth_l1_loss(x, y, reduction=red, beta=0.5).item() == np.float32(want / (a.size if red == "mean" else 1))
+        p = fg.tensor(1 / (1 + np.exp(-a)))
+        t = fg.tensor((b > 0).astype(np.float32))
+        per = F.binary_cross_entropy(p, t, reduction="none").numpy()
+        got = F.binary_cross_entropy(p, t, reduction=red).item()
+        assert got == np.float32(_fsum_f32_losses(per) / (a.size if red == "mean" else 1))
+        w = fg.tensor(RNG.random(a.size).astype(np.float32))
+        per = F.binary_cross_entropy(p, t, weight=w, reduction="none").numpy()
+        assert F.binary_cross_entropy(p, t, weight=w, reduction=red).item() == \
+            np.float32(_fsum_f32_losses(per) / (a.size if red == "mean" else 1))
+
+
+def test_loss_reduction_does_not_depend_on_the_thread_count():
+    code = ("import numpy as np, ferrograd as fg, ferrograd.nn.functional as F\n"
+            "r = np.random.default_rng(3); a = fg.tensor(r.standard_normal(300_001).astype(np.float32))\n"
+            "b = fg.tensor(r.standard_normal(300_001).astype(np.float32))\n"
+            "print(F.mse_loss(a, b).item().hex(), F.smooth_l1_loss(a, b, reduction='sum').item().hex())")
+    outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "RAYON_NUM_THREADS": str(k)},
+                           capture_output=True, text=True, check=True).stdout for k in (1, 2, 3)}
+    assert len(outs) == 1
+
+
+def test_pointwise_loss_gradients():
+    x = fg.tensor(RNG.standard_normal((3, 7)), requires_grad=True)
+    y = fg.tensor(RNG.standard_normal((3, 7)), requires_grad=True)
+    for red in ("mean", "sum", "none"):
+        assert gradcheck(lambda a, b, r=red: F.mse_loss(a, b, reduction=r), (x, y))
+        assert gradcheck(lambda a, b, r=red: F.smooth_l1_loss(a, b, reduction=r, beta=0.7), (x, y))
+    assert gradgradcheck(lambda a, b: F.mse_loss(a, b), (x, y))
+    assert F.mse_loss(x, y).grad_fn.name() == "MseLossBackward0"

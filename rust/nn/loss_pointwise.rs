@@ -2,15 +2,13 @@
 //! with_logits form, mse_loss, smooth_l1_loss): the loss and both gradients of one element in
 //! `PointwiseLoss::at`, one fused loop per loss, the optional weight and pos_weight constants.
 
-use rayon::prelude::*;
-
 use super::Reduction;
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
-use crate::ops::kernel::build;
+use crate::ops::kernel::{build, zip_sum, Closure};
 use crate::tensor::iter::GRAIN;
-use crate::tensor::{DType, Element, Float, Tensor};
+use crate::tensor::{DType, Element, Float, Tensor, View};
 use crate::with_float;
 
 /// PyTorch's clamp of x (1 - x) in BCE's gradient: 1e-12 as a float32 constant (its CPU kernel's
@@ -38,7 +36,9 @@ macro_rules! dispatch {
             PointwiseLoss::Bce => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::Bce.at(x, y, pw); $body }
             PointwiseLoss::BceWithLogits => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::BceWithLogits.at(x, y, pw); $body }
             PointwiseLoss::Mse => { let $f = |x: $T, y: $T, pw: $T| PointwiseLoss::Mse.at(x, y, pw); $body }
-            k @ PointwiseLoss::SmoothL1 { .. } => { let $f = move |x: $T, y: $T, pw: $T| k.at(x, y, pw); $body }
+            // The variant rebuilt inside the closure, so `at`'s match folds away (a captured
+            // kind kept all four formulas in the loop, which then did not vectorise).
+            PointwiseLoss::SmoothL1 { beta } => { let $f = move |x: $T, y: $T, pw: $T| PointwiseLoss::SmoothL1 { beta }.at(x, y, pw); $body }
         }
     };
 }
@@ -86,12 +86,12 @@ impl PointwiseLoss {
             }
             PointwiseLoss::SmoothL1 { beta } => {
                 let (d, beta) = (x - y, T::from_f64(beta));
-                let half = T::from_f64(0.5);
-                let (loss, g) = if d.abs() < beta {
-                    (half * d * d / beta, d / beta)
-                } else {
-                    (d.abs() - half * beta, if d > zero { one } else if d < zero { -one } else { zero })
-                };
+                let (half, inside) = (T::from_f64(0.5), d.abs() < beta);
+                // Both pieces computed and one picked: selects, which vectorise (a branch per
+                // element mispredicts on data that falls either side of beta).
+                let loss = if inside { half * d * d / beta } else { d.abs() - half * beta };
+                let sign = if d > zero { one } else if d < zero { -one } else { zero };
+                let g = if inside { d / beta } else { sign };
                 (loss, g, -g)
             }
         }
@@ -142,31 +142,51 @@ fn factor<T: Float>(t: Option<&Tensor>) -> Vec<T> {
 }
 
 fn pointwise_forward<T: Float>(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weight: Option<&Tensor>, kind: PointwiseLoss, reduction: Reduction) -> Result<Tensor> {
-    let (xv, yv) = (x.to_vec::<T>(), y.to_vec::<T>());
     let (w, pw) = (factor::<T>(weight), factor::<T>(pos_weight));
-    if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(v >= T::zero() && v <= T::one())) {
-        bail!(Runtime, "all elements of input should be between 0 and 1");
-    }
-    let n = xv.len();
-    // One monomorphised loop per loss (the kind is matched once, outside the loop).
-    let data: Vec<T> = if w.is_empty() && pw.is_empty() {
-        dispatch!(kind, T, f => zipped(&xv, &yv, |a, b| f(a, b, T::one()).0))
-    } else {
-        dispatch!(kind, T, f => elementwise(n, |i| {
-            let l = f(xv[i], yv[i], if pw.is_empty() { T::one() } else { pw[i] }).0;
-            if w.is_empty() { l } else { l * w[i] }
-        }))
-    };
-    Ok(match reduction {
-        Reduction::None => Tensor::from_vec_unchecked(data, x.shape()),
-        Reduction::Sum | Reduction::Mean => {
-            // Partial sums in f64 per fixed-size chunk, added in order (thread-count independent).
-            let part = |c: &[T]| c.iter().fold(0.0f64, |s, &v| s + Element::to_f64(v));
-            let parts: Vec<f64> = if n > GRAIN { data.par_chunks(GRAIN).map(part).collect() } else { data.chunks(GRAIN).map(part).collect() };
-            let total = parts.iter().fold(0.0, |s, &v| s + v);
-            Tensor::full(&[], if reduction == Reduction::Mean { total / n as f64 } else { total }, x.dtype())
+    with_pair::<T, _>(x, y, |xv, yv| {
+        if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(v >= T::zero() && v <= T::one())) {
+            bail!(Runtime, "all elements of input should be between 0 and 1");
         }
+        let n = xv.len();
+        let plain = w.is_empty() && pw.is_empty();
+        // One monomorphised loop per loss (the kind is matched once, outside the loop).
+        let data: Vec<T> = if plain && reduction != Reduction::None {
+            // Summed as computed: the values are never stored.
+            let total = dispatch!(kind, T, f => zip_sum(xv, yv, &Closure(|a, b| f(a, b, T::one()).0)));
+            return Ok(reduced(total, n, reduction, x.dtype()));
+        } else if plain {
+            dispatch!(kind, T, f => zipped(xv, yv, |a, b| f(a, b, T::one()).0))
+        } else {
+            dispatch!(kind, T, f => elementwise(n, |i| {
+                let l = f(xv[i], yv[i], if pw.is_empty() { T::one() } else { pw[i] }).0;
+                if w.is_empty() { l } else { l * w[i] }
+            }))
+        };
+        Ok(match reduction {
+            Reduction::None => Tensor::from_vec_unchecked(data, x.shape()),
+            _ => reduced(zip_sum(&data, &data, &Closure(|v: T, _| v)), n, reduction, x.dtype()),
+        })
     })
+}
+
+/// A float64 sum of n losses as the 0-d result of 'sum' or 'mean' (NaN for the mean of none).
+fn reduced(total: f64, n: usize, reduction: Reduction, dtype: DType) -> Tensor {
+    Tensor::full(&[], if reduction == Reduction::Mean { total / n as f64 } else { total }, dtype)
+}
+
+/// `f` on the elements of two tensors of dtype T as contiguous slices, borrowed when contiguous.
+/// Tensors sharing storage (`mse_loss(a, a)`) are read under one lock: taking the same RwLock
+/// twice can deadlock behind a waiting writer.
+fn with_pair<T: Element, R>(x: &Tensor, y: &Tensor, f: impl FnOnce(&[T], &[T]) -> R) -> R {
+    let run = |dx: &[T], dy: &[T]| {
+        let (vx, vy) = (View { data: dx, layout: x.layout() }, View { data: dy, layout: y.layout() });
+        f(&vx.contiguous(), &vy.contiguous())
+    };
+    if x.shares_storage(y) {
+        x.with_view::<T, _>(|v| run(v.data, v.data))
+    } else {
+        x.with_view::<T, _>(|vx| y.with_view::<T, _>(|vy| run(vx.data, vy.data)))
+    }
 }
 
 /// f(a[i], b[i]) over two equal-length slices, in parallel chunks when large (zipped, so the

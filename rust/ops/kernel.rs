@@ -355,6 +355,81 @@ fn select_body<T: Element, const FMA: bool>(out: &mut [MaybeUninit<T>], m: &[boo
 
 crate::multiversion!(select_body, select_avx2, select_slices, Element, (out: &mut [MaybeUninit<T>], m: &[bool], a: &[T], b: &[T]) -> ());
 
+/// Sum of `f(a[i], b[i])` over two equal-length slices, in float64, without storing the values
+/// (a loss's reduction): blocks of 4096 summed in parallel, their sums added in order, so the
+/// result does not depend on the thread count. It was a stored Vec of the values and one serial
+/// float64 fold, bound by the add's latency (4.3x PyTorch's time for mse_loss of 512 x 2048).
+pub fn zip_sum<T: crate::tensor::Float, F: Apply2<T, T>>(a: &[T], b: &[T], f: &F) -> f64 {
+    const BLOCK: usize = 4096;
+    let n = a.len().min(b.len());
+    let block = |k: usize| {
+        let end = (k + BLOCK).min(n);
+        zip_sum_block(&a[k..end], &b[k..end], f)
+    };
+    if n <= BLOCK {
+        return block(0);
+    }
+    let parts = build_weighted(n.div_ceil(BLOCK), BLOCK, GRAIN / BLOCK, |start, out| {
+        for (i, o) in out.iter_mut().enumerate() {
+            o.write(block((start + i) * BLOCK));
+        }
+    });
+    parts.iter().sum()
+}
+
+/// One block of `zip_sum` in 32 float64 lanes (eight AVX2 or four AVX-512 chains of adds, as
+/// `sum_lanes`), added as a tree at the end. Float64 lanes keep the accuracy of the float64
+/// fold they replaced; converting float32 values costs less than the memory they come from.
+#[inline(always)]
+fn zip_sum_body<T: crate::tensor::Float, F: Apply2<T, T>, const FMA: bool>(a: &[T], b: &[T], f: &F) -> f64 {
+    const LANES: usize = 32;
+    let g = |x: T, y: T| if FMA { f.apply_fused(x, y) } else { f.apply(x, y) }.to_f64();
+    let mut acc = [0.0f64; LANES];
+    let ((ab, ar), (bb, br)) = (a.as_chunks::<LANES>(), b.as_chunks::<LANES>());
+    for (ca, cb) in ab.iter().zip(bb) {
+        for k in 0..LANES {
+            acc[k] += g(ca[k], cb[k]);
+        }
+    }
+    for ((s, &x), &y) in acc.iter_mut().zip(ar).zip(br) {
+        *s += g(x, y);
+    }
+    let mut half = LANES / 2;
+    while half > 0 {
+        for k in 0..half {
+            acc[k] += acc[k + half];
+        }
+        half /= 2;
+    }
+    acc[0]
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn zip_sum_avx2<T: crate::tensor::Float, F: Apply2<T, T>>(a: &[T], b: &[T], f: &F) -> f64 {
+    zip_sum_body::<T, F, true>(a, b, f)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+unsafe fn zip_sum_avx512<T: crate::tensor::Float, F: Apply2<T, T>>(a: &[T], b: &[T], f: &F) -> f64 {
+    zip_sum_body::<T, F, true>(a, b, f)
+}
+
+fn zip_sum_block<T: crate::tensor::Float, F: Apply2<T, T>>(a: &[T], b: &[T], f: &F) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512, AVX2 and FMA (checked just above).
+        return unsafe { zip_sum_avx512(a, b, f) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::simd::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return unsafe { zip_sum_avx2(a, b, f) };
+    }
+    zip_sum_body::<T, F, false>(a, b, f)
+}
+
 /// Sum of a contiguous slice with 8 independent accumulators (vectorises, and loses less
 /// precision than one running sum); partial sums of large slices are added in f64.
 pub fn sum_slice<T: crate::tensor::Float>(x: &[T]) -> T {
