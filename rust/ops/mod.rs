@@ -6,6 +6,7 @@ pub mod binary_math;
 pub mod cast;
 pub mod creation;
 pub mod expr;
+pub mod extremum;
 pub mod gemm;
 pub mod gemm_packed;
 pub mod half;
