@@ -123,18 +123,7 @@ fn as_integer(i: &Index) -> Option<isize> {
     }
 }
 
-/// One int64 index tensor per dim of a mask: the coordinates of its true elements.
-pub fn nonzero(mask: &Tensor) -> Vec<Tensor> {
-    let m = mask.to_vec::<bool>();
-    let strides = contiguous_strides(mask.shape());
-    let mut coords: Vec<Vec<i64>> = vec![Vec::new(); mask.ndim()];
-    for (flat, _) in m.iter().enumerate().filter(|(_, &b)| b) {
-        for (d, s) in strides.iter().enumerate() {
-            coords[d].push(((flat / s) % mask.shape()[d]) as i64);
-        }
-    }
-    coords.into_iter().map(|c| { let n = c.len(); Tensor::from_vec_unchecked(c, &[n]) }).collect()
-}
+pub use crate::ops::nonzero::nonzero;
 
 /// Where each gathered element lives: element offsets into `v`'s storage, in the order
 /// [broadcast index shape..., remaining dims...], plus that shape and the final permutation.

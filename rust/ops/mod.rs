@@ -15,6 +15,7 @@ pub mod inplace;
 pub mod join;
 pub mod kernel;
 pub mod math;
+pub mod nonzero;
 pub mod matmul;
 pub mod positions;
 pub mod pow;

@@ -128,6 +128,16 @@ pub fn _add_at(py: Python<'_>, input: PyRef<'_, PyTensor>, positions: PyRef<'_, 
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::add_at_positions(&x, std::sync::Arc::new(pos), &v))?.into())
 }
 
+/// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
+#[pyfunction]
+pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let m = mask.t.clone();
+    if m.dtype() != crate::tensor::DType::Bool {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!("_nonzero: expected a bool tensor, got {}", m.dtype().name())));
+    }
+    Ok(off_gil_guarded(py, m.numel(), || Ok(crate::ops::nonzero::nonzero_rows(&m)))?.into())
+}
+
 #[pyfunction]
 pub fn is_grad_enabled() -> bool {
     autograd::is_grad_enabled()

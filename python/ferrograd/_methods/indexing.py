@@ -537,13 +537,11 @@ inplace("masked_scatter_", masked_scatter)
 def nonzero(input: Tensor, *, as_tuple: bool = False, out=None):
     """Coordinates of the nonzero elements: an int64 (n, ndim) tensor, or one vector per dim."""
     no_out("nonzero", out)
-    a = np_of(input)
-    if as_tuple:
-        if a.ndim == 0:
-            return (from_np(np.zeros(int(a != 0), dtype=np.int64)),)
-        return tuple(from_np(c.astype(np.int64)) for c in np.nonzero(a))
-    coords = np.argwhere(a).astype(np.int64)
-    return from_np(coords.reshape(int(np.count_nonzero(a)), a.ndim))
+    mask = input.detach() if input.dtype == _core.bool else input.detach() != 0
+    if as_tuple and input.ndim == 0:
+        return (from_np(np.zeros(int(mask.item()), dtype=np.int64)),)
+    coords = _core._nonzero(mask)
+    return tuple(coords.unbind(1)) if as_tuple else coords
 
 
 @register("argwhere")
