@@ -53,8 +53,7 @@ struct Fold<A, S, E> {
 
 /// Every line's running fold, in parallel over blocks of lines. When the dim is not the last,
 /// the `inner` lines of a block advance together a row at a time (contiguous, so the loop
-/// vectorises); on the last dim each line is one sequential pass. (Lines of the last dim in lock
-/// step were 12x slower: their rows, a power of two apart, fought over the same cache sets.)
+/// vectorises); on the last dim each line is one sequential pass.
 fn fold_lines<T: Element, A: Copy + Sync>(x: &Tensor, dim: usize, fold: Fold<A, impl Fn(A, T) -> A + Sync, impl Fn(A) -> T + Sync>) -> Tensor {
     let l = Lines::new(x.shape(), dim);
     let (n, inner) = (l.n, l.inner);
