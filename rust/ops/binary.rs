@@ -385,14 +385,16 @@ pub fn compare(a: &Tensor, b: &Tensor, cmp: Cmp) -> Result<Tensor> {
     let dtype = result_type(a, b);
     let (x, y) = promoted(a, b, dtype)?;
     let name = format!("{cmp:?}").to_lowercase();
-    let out = with_dtype!(dtype, T => zip::<T, bool>(&x, &y, &name, move |p: T, q: T| match cmp {
-        Cmp::Eq => p == q,
-        Cmp::Ne => p != q,
-        Cmp::Lt => p < q,
-        Cmp::Le => p <= q,
-        Cmp::Gt => p > q,
-        Cmp::Ge => p >= q,
-    }))?;
+    // One loop per comparison: a `match cmp` inside the closure kept the loop scalar (a > b of
+    // 1M floats was 1.7x PyTorch's time, a > 0 through its own path 0.3x).
+    macro_rules! each {
+        ($($c:ident => $op:tt),*) => {
+            match cmp {
+                $(Cmp::$c => with_dtype!(dtype, T => zip::<T, bool>(&x, &y, &name, |p: T, q: T| p $op q)),)*
+            }
+        };
+    }
+    let out = each!(Eq => ==, Ne => !=, Lt => <, Le => <=, Gt => >, Ge => >=)?;
     // No gradient, so no node: a trace logs it here (its result is computed from the inputs).
     crate::autograd::trace::log_op(cmp.torch_name(), &[a, b], &out);
     Ok(out)
