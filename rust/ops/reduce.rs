@@ -237,16 +237,19 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
     let (out, mean) = with_float!(x.dtype(), op, T => {
         let stats: Vec<(f64, f64)> = rows.with_view::<T, _>(|v| {
             let data = v.contiguous();
-            let stat = |row: &[T]| {
-                let m = row.iter().map(|&v| Element::to_f64(v)).sum::<f64>() / row.len() as f64;
-                let ss: f64 = row.iter().map(|&v| (Element::to_f64(v) - m) * (Element::to_f64(v) - m)).sum();
+            // One row alone (var() of everything) is summed in parallel pieces.
+            let stat = |row: &[T], pieces: bool| {
+                let sum = |f: &(dyn Fn(&[T]) -> f64 + Sync)| if pieces { pieces_f64(row, f) } else { f(row) };
+                let m = sum(&|r| lanes_f64(r, Element::to_f64)) / row.len() as f64;
+                let ss = sum(&|r| lanes_f64(r, |v| (Element::to_f64(v) - m) * (Element::to_f64(v) - m)));
                 (m, ss / dof)
             };
             match data.len().checked_div(n) {
                 None => vec![(f64::NAN, f64::NAN); kept_shape.iter().product()],
+                Some(1) => vec![stat(&data, true)],
                 Some(rows) => build_weighted(rows, n, (GRAIN / n).max(1), |start, out| {
                     for (i, o) in out.iter_mut().enumerate() {
-                        o.write(stat(&data[(start + i) * n..(start + i + 1) * n]));
+                        o.write(stat(&data[(start + i) * n..(start + i + 1) * n], false));
                     }
                 }),
             }
@@ -260,6 +263,40 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
     record(out, &[x], || {
         Ok(Box::new(VarStdBackward { x: Saved::new(x)?, mean, out: Saved::output(&saved_out)?, kept_shape, dof, take_sqrt }))
     })
+}
+
+/// The sum of `f(v)` over a row in 32 float64 lanes (independent chains; one running sum was
+/// bound by the add's latency), added as a tree.
+#[inline(always)]
+fn lanes_f64<T: Copy>(row: &[T], f: impl Fn(T) -> f64) -> f64 {
+    let mut acc = [0.0f64; 32];
+    let (blocks, rest) = row.as_chunks::<32>();
+    for c in blocks {
+        for k in 0..32 {
+            acc[k] += f(c[k]);
+        }
+    }
+    acc.iter_mut().zip(rest).for_each(|(a, &v)| *a += f(v));
+    let mut half = 16;
+    while half > 0 {
+        for k in 0..half {
+            acc[k] += acc[k + half];
+        }
+        half /= 2;
+    }
+    acc[0]
+}
+
+/// `sum` of a long row's pieces, in parallel, added in order (the same result at any thread
+/// count).
+fn pieces_f64<T: Copy + Sync>(row: &[T], sum: &(dyn Fn(&[T]) -> f64 + Sync)) -> f64 {
+    let parts = build_weighted(row.len().div_ceil(GRAIN), GRAIN, 1, |start, out| {
+        for (i, o) in out.iter_mut().enumerate() {
+            let at = (start + i) * GRAIN;
+            o.write(sum(&row[at..(at + GRAIN).min(row.len())]));
+        }
+    });
+    parts.iter().sum()
 }
 
 /// PyTorch's var_backward / std_backward:
