@@ -132,7 +132,7 @@ def test_expanded_operand_takes_the_single_value_path():
 
 
 @pytest.mark.parametrize("width", [1, 7, 8, 9, 1000])
-def test_softmax_rows_against_float64(width):
+def test_softmax_rows_and_columns_against_float64(width):
     rng = np.random.default_rng(width)
     x = (rng.standard_normal((6, width)) * 10).astype(np.float32)
     x[1, 0] = np.nan  # a NaN row stays NaN
@@ -150,6 +150,14 @@ def test_softmax_rows_against_float64(width):
         ok = ~np.isnan(want)
         # x - max rounds in float32 before exp: relative error up to |x - max| * 6e-8.
         np.testing.assert_allclose(got[ok], want[ok], rtol=1e-5, atol=1e-5 if log else 1e-30)
+        # The same rows as columns (softmax over dim 0 and a middle dim): a contiguous result.
+        for dim, layout in ((0, x.T.copy()), (1, np.ascontiguousarray(x.T[None, :, :].repeat(2, 0)))):
+            t = fg.tensor(layout)
+            out = fg.nn.functional.log_softmax(t, dim) if log else t.softmax(dim)
+            assert out.is_contiguous()
+            cols = out.numpy() if dim == 0 else out.numpy()[1]
+            np.testing.assert_array_equal(np.isnan(cols.T), np.isnan(want))
+            np.testing.assert_allclose(cols.T[ok], want[ok], rtol=1e-5, atol=1e-5 if log else 1e-30)
 
 
 _LAYER_NORM_THREADS = """

@@ -79,6 +79,64 @@ fn row_body<T: VMath, const FMA: bool>(row: &[T], o: &mut [MaybeUninit<T>], log:
 
 crate::multiversion!(row_body, row_avx2, row, VMath, (x: &[T], o: &mut [MaybeUninit<T>], log: bool) -> ());
 
+/// Softmax along a dim that is not the last: each block of `n` rows of `inner` values, the rows
+/// walked in order with `inner` lanes (max, then exp and sum, then the scale), so the output is
+/// contiguous and every loop is over contiguous memory. It was a transposed copy, the row
+/// kernel, and a transposed result (softmax(0) of 512 x 2048: 2.9x PyTorch's time).
+fn columns<T: VMath>(x: &[T], n: usize, inner: usize, log: bool) -> Vec<T> {
+    let block = n * inner;
+    if block == 0 {
+        return Vec::new();
+    }
+    crate::ops::kernel::build(x.len(), (GRAIN / block).max(1) * block, |start, out| {
+        let mut stats = vec![T::zero(); 2 * inner];
+        for (b, o) in out.chunks_mut(block).enumerate() {
+            column(&x[start + b * block..][..block], o, &mut stats, log);
+        }
+    })
+}
+
+#[inline(always)]
+fn column_body<T: VMath, const FMA: bool>(x: &[T], o: &mut [MaybeUninit<T>], stats: &mut [T], log: bool) {
+    let inner = stats.len() / 2;
+    let (m, s) = stats.split_at_mut(inner);
+    // The max of each lane, NaN if the lane holds one (as `row_max`).
+    m.fill(T::neg_infinity());
+    for row in x.chunks_exact(inner) {
+        for (mk, &v) in m.iter_mut().zip(row) {
+            *mk = if v > *mk || (v.is_nan() && !mk.is_nan()) { v } else { *mk };
+        }
+    }
+    s.fill(T::zero());
+    for (row, orow) in x.chunks_exact(inner).zip(o.chunks_exact_mut(inner)) {
+        for (((ok, &v), &mk), sk) in orow.iter_mut().zip(row).zip(m.iter()).zip(s.iter_mut()) {
+            let e = (v - mk).exp_nonpositive_as::<FMA>();
+            ok.write(e);
+            *sk += e;
+        }
+    }
+    // SAFETY: every element of `o` was written just above.
+    let e: &mut [T] = unsafe { &mut *(o as *mut [MaybeUninit<T>] as *mut [T]) };
+    if log {
+        // (x - max) - log(sum), PyTorch's order of the two roundings.
+        s.iter_mut().for_each(|sk| *sk = sk.ln());
+        for (row, erow) in x.chunks_exact(inner).zip(e.chunks_exact_mut(inner)) {
+            for (((ek, &v), &mk), &ls) in erow.iter_mut().zip(row).zip(m.iter()).zip(s.iter()) {
+                *ek = v - mk - ls;
+            }
+        }
+    } else {
+        s.iter_mut().for_each(|sk| *sk = T::one() / *sk);
+        for erow in e.chunks_exact_mut(inner) {
+            for (ek, &inv) in erow.iter_mut().zip(s.iter()) {
+                *ek *= inv;
+            }
+        }
+    }
+}
+
+crate::multiversion!(column_body, column_avx2, column, VMath, (x: &[T], o: &mut [MaybeUninit<T>], stats: &mut [T], log: bool) -> ());
+
 /// log(sum(exp(row))) of every row of `c` logits as (max, log(sum(exp(row - max)))), the two
 /// parts PyTorch's log_softmax subtracts one after the other (their float32 sum would round:
 /// the rows of 1e4 lost 3e-4 of every probability). As log_softmax sees it: NaN when the row
@@ -134,15 +192,13 @@ pub fn softmax(x: &Tensor, dim: isize, log: bool) -> Result<Tensor> {
     let x = &if x.dtype().is_float() { x.clone() } else { crate::ops::cast::to_dtype(x, DType::F32)? };
     // A 0-d tensor takes dim 0 or -1, as PyTorch (which wraps dims as if it had one dim).
     let d = wrap_dim(dim, x.ndim().max(1), if log { "log_softmax" } else { "softmax" })?;
-    let last = x.ndim().saturating_sub(1);
-    // Work on rows: move `dim` last, compute, move it back (a view, no second copy).
-    let moved = if d == last { x.detach() } else { x.detach().transpose(d as isize, last as isize)? };
-    let n = if x.ndim() == 0 { 1 } else { moved.shape()[last] };
+    let shape = x.shape();
+    let n = shape.get(d).copied().unwrap_or(1);
+    let inner: usize = shape.iter().skip(d + 1).product();
     let y = with_float!(x.dtype(), "softmax", T => {
-        let data = moved.with_view::<T, _>(|v| rows(&v.contiguous(), n, log));
-        Tensor::from_vec_unchecked(data, moved.shape())
+        let data = x.with_view::<T, _>(|v| if inner == 1 { rows(&v.contiguous(), n, log) } else { columns(&v.contiguous(), n, inner, log) });
+        Tensor::from_vec_unchecked(data, shape)
     });
-    let y = if d == last { y } else { y.transpose(d as isize, last as isize)? };
     let ys = y.clone();
     record(y, &[x], || Ok(Box::new(SoftmaxBackward { y: Saved::output(&ys)?, dim: d as isize, log })))
 }
