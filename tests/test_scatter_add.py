@@ -36,3 +36,10 @@ def test_gradients_and_name():
     assert x.scatter_add(0, idx, src).grad_fn.name() == "ScatterAddBackward0"
     with pytest.raises(RuntimeError, match="dtype"):
         x.scatter_add(0, idx, src.float())
+
+
+def test_kernel_refuses_positions_out_of_range():
+    # The Python layer checks the index first; the kernel still refuses what would be wrong.
+    for bad in ([-1], [3]):
+        with pytest.raises(IndexError):
+            fg._core._add_at(fg.zeros(3), fg.tensor(bad), fg.ones(1))

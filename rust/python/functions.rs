@@ -1,7 +1,7 @@
 //! Module-level functions of `ferrograd._core`: factories, joins, RNG and grad-mode switches.
 //! The Python package wraps the factories to give them PyTorch's flexible signatures.
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::{PyIndexError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -124,7 +124,8 @@ pub fn _sort(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, descending:
 #[pyfunction]
 pub fn _add_at(py: Python<'_>, input: PyRef<'_, PyTensor>, positions: PyRef<'_, PyTensor>, values: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
     let (x, v) = (input.t.clone(), values.t.clone());
-    let pos: Vec<usize> = positions.t.to_vec::<i64>().into_iter().map(|p| p.max(0) as usize).collect();
+    let pos = positions.t.to_vec::<i64>().into_iter().map(usize::try_from).collect::<Result<Vec<usize>, _>>();
+    let pos = pos.map_err(|_| PyIndexError::new_err("_add_at: a negative position"))?;
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::add_at_positions(&x, std::sync::Arc::new(pos), &v))?.into())
 }
 
