@@ -38,6 +38,9 @@ REFERENCES = {
     "exp": (lambda t: t.exp(), np.exp, 2),
     # Over negative inputs too: NaN there, -inf at zero, as float64.
     "log": (lambda t: t.log(), np.log, 2),
+    # musl's float kernels after a float64 reduction (libm past 8e5): within an ulp.
+    "sin": (lambda t: t.sin(), np.sin, 1),
+    "cos": (lambda t: t.cos(), np.cos, 1),
     "tanh": (lambda t: t.tanh(), np.tanh, 3),
     "sigmoid": (lambda t: t.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), 3),
     "erf": (lambda t: fg.erf(t), erf64, 3),

@@ -26,5 +26,6 @@ pub mod scan;
 pub mod sort;
 pub mod softmax;
 pub mod triangle;
+pub mod trig;
 pub mod unary;
 pub mod view;

@@ -124,8 +124,8 @@ pub(crate) use unary_op;
 unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| vexp(x), |g, y| g * y, graph: |g, y| g * y);
 unary_op!(log, LogBackward, "LogBackward0", save: input, |x| vlog(x), |g, x| g / x, graph: |g, x| g / x);
 unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
-unary_op!(sin, SinBackward, "SinBackward0", save: input, |x| x.sin(), |g, x| g * x.cos(), graph: |g, x| g * x.cos());
-unary_op!(cos, CosBackward, "CosBackward0", save: input, |x| x.cos(), |g, x| -(g * x.sin()), graph: |g, x| -(g * x.sin()));
+// sin and cos: ops/trig.rs (vectorised float32 with its own argument reduction).
+pub use crate::ops::trig::{cos, sin};
 unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| vtanh(x), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
 unary_op!(
     sigmoid,
