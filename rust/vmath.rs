@@ -359,32 +359,19 @@ fn poly_split<const FMA: bool, const N: usize>(c: &[f32; N], x: f32) -> f32 {
     madd::<_, FMA>(odd, x, even)
 }
 
-/// Polynomials of degree 5 to 7 (highest power first) by Estrin's scheme: pairs
-/// c_i x + c_(i+1), then pairs of those in x^2, then in x^4: three dependent steps where Horner
-/// takes five to seven. A loop of long dependency chains fills the core's floating-point
-/// scheduler before its units (GELU's forward ran at 25 cycles per 8 lanes for about 32
-/// operations), so the shorter chain is worth its extra multiplies. Written out: a generic
-/// loop over the pairs kept LLVM from vectorising the loop around it.
+/// A degree-5 polynomial (highest power first) by Estrin's scheme: pairs c_i x + c_(i+1), then
+/// pairs of those in x^2, then in x^4: three dependent steps where Horner takes five, for two
+/// more multiplies. Which wins depends on the loop: in exp's (and sigmoid's and SiLU's) the
+/// shorter chain is worth them (a long chain fills the core's floating-point scheduler before
+/// its units); in GELU's, with two polynomials and a division per lane, the multiplies cost
+/// more: Horner there took 1M float32 lanes from 0.57 to 0.51 ms at one thread (AVX-512; AVX2
+/// no slower). Written out: a generic loop over the pairs kept LLVM from vectorising the loop
+/// around it.
 #[inline(always)]
 fn estrin6<const FMA: bool>(c: &[f32; 6], x: f32) -> f32 {
     let x2 = x * x;
     let (p0, p1, p2) = (madd::<_, FMA>(c[4], x, c[5]), madd::<_, FMA>(c[2], x, c[3]), madd::<_, FMA>(c[0], x, c[1]));
     madd::<_, FMA>(p2, x2 * x2, madd::<_, FMA>(p1, x2, p0))
-}
-
-#[inline(always)]
-fn estrin7<const FMA: bool>(c: &[f32; 7], x: f32) -> f32 {
-    let x2 = x * x;
-    let (p0, p1, p2) = (madd::<_, FMA>(c[5], x, c[6]), madd::<_, FMA>(c[3], x, c[4]), madd::<_, FMA>(c[1], x, c[2]));
-    madd::<_, FMA>(madd::<_, FMA>(c[0], x2, p2), x2 * x2, madd::<_, FMA>(p1, x2, p0))
-}
-
-#[inline(always)]
-fn estrin8<const FMA: bool>(c: &[f32; 8], x: f32) -> f32 {
-    let x2 = x * x;
-    let (p0, p1) = (madd::<_, FMA>(c[6], x, c[7]), madd::<_, FMA>(c[4], x, c[5]));
-    let (p2, p3) = (madd::<_, FMA>(c[2], x, c[3]), madd::<_, FMA>(c[0], x, c[1]));
-    madd::<_, FMA>(madd::<_, FMA>(p3, x2, p2), x2 * x2, madd::<_, FMA>(p1, x2, p0))
 }
 
 /// erfc(|x| / sqrt 2) e^(x^2 / 2) / (2 t) as a polynomial in t = 1 / (1 + 15 |x| / 64) for
@@ -396,9 +383,19 @@ const PHI_HALF_ERFC: [f32; 8] = [
 ];
 
 /// e^r on |r| <= ln 2 / 2 (a little beyond), degree 6 (fit error 1.6e-8; `tools/fit_erf.py`;
-/// degree 5's 1.3e-7 took GELU near 0 to 10 ulp).
+/// degree 5's 1.3e-7 took GELU near 0 to 10 ulp), written as e^(-s / 2) in s = -2 r: the
+/// coefficients times (-1/2)^k, exact, so every step of the polynomial is the one in r scaled
+/// by a power of two (the same roundings), and `gauss_f32` needs no halving multiplies.
 #[allow(clippy::excessive_precision)]
-const EXP_DEGREE_6: [f32; 7] = [0.0013831668766215444, 0.008373521268367767, 0.04166823998093605, 0.16666436195373535, 0.49999991059303284, 1.0, 1.0];
+const EXP_HALF_NEG_DEGREE_6: [f32; 7] = [
+    0.0013831668766215444 / 64.0,
+    -0.008373521268367767 / 32.0,
+    0.04166823998093605 / 16.0,
+    -0.16666436195373535 / 8.0,
+    0.49999991059303284 / 4.0,
+    -0.5,
+    1.0,
+];
 
 /// The Gaussian e^(-x^2 / 2) for float32, without branches. x^2 is taken exactly, as hi + lo
 /// (its rounding was the largest error in Phi's tail: 6e-8 times x^2 / 2), and the reduction
@@ -423,11 +420,11 @@ fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
     const SHIFT: f32 = ROUND + 127.0;
     let shifted = madd::<_, FMA>(hc, -0.5 * std::f32::consts::LOG2_E, SHIFT);
     let n = shifted - SHIFT;
-    let z = -0.5 * hc;
+    // -(hi + lo) / 2 = n ln 2 + r, kept as s = -2 r = hi + lo + 2 n ln 2 (see the polynomial).
     // Without FMA, n ln 2 rounds (8 ulp of Phi at -4): ln 2 in two parts, the first exact times n.
-    let reduced = if FMA { madd::<_, FMA>(n, -std::f32::consts::LN_2, z) } else { madd::<_, FMA>(n, 2.121_944_4e-4, madd::<_, FMA>(n, -0.693_359_4, z)) };
-    let r = reduced + -0.5 * lo;
-    let e = estrin7::<FMA>(&EXP_DEGREE_6, r) * f32::from_bits(shifted.to_bits() << 23);
+    let reduced = if FMA { madd::<_, FMA>(n, 2.0 * std::f32::consts::LN_2, hc) } else { madd::<_, FMA>(n, -2.0 * 2.121_944_4e-4, madd::<_, FMA>(n, 2.0 * 0.693_359_4, hc)) };
+    let s = reduced + lo;
+    let e = horner::<FMA, 7>(&EXP_HALF_NEG_DEGREE_6, s) * f32::from_bits(shifted.to_bits() << 23);
     if hi > HI_MAX { 0.0 } else { e }
 }
 
@@ -438,13 +435,13 @@ fn gauss_f32<const FMA: bool>(x: f32) -> f32 {
 /// with no cancellation: the usual (1 + erf) / 2 (PyTorch's GELU) loses every digit below about
 /// -5 and most of them from -2; here the relative error stays within 1e-6 down to the last
 /// normal values near -13. Every operation counts: GELU's forward is bound by how many there
-/// are (about 33 per 8 lanes).
+/// are (about 27 per lane, a division among them).
 #[inline(always)]
 pub fn phi_pdf_f32<const FMA: bool>(x: f32) -> (f32, f32) {
     let t = 1.0 / madd::<_, FMA>(x.abs(), 0.234_375, 1.0);
     let gauss = gauss_f32::<FMA>(x);
     // t Q(t) first: its chain (the division) is ready before the Gaussian's.
-    let half_erfc = t * estrin8::<FMA>(&PHI_HALF_ERFC, t) * gauss;
+    let half_erfc = t * horner::<FMA, 8>(&PHI_HALF_ERFC, t) * gauss;
     // The sign bit picks the side (a blend on x itself, no comparison); -0 gives half_erfc,
     // which is 1/2 there as 1 - half_erfc is; NaN stays NaN on either side.
     let cdf = if x.is_sign_negative() { half_erfc } else { 1.0 - half_erfc };
