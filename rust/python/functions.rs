@@ -129,6 +129,14 @@ pub fn _add_at(py: Python<'_>, input: PyRef<'_, PyTensor>, positions: PyRef<'_, 
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::add_at_positions(&x, std::sync::Arc::new(pos), &v))?.into())
 }
 
+/// `input.gather(dim, index)` for an int64 or int32 index with input's number of dims (`dim` already
+/// wrapped by the Python layer, which handles 0-d and empty cases).
+#[pyfunction]
+pub fn _gather(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, index: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (x, i) = (input.t.clone(), index.t.clone());
+    Ok(off_gil_guarded(py, i.numel(), || crate::ops::positions::gather_along(&x, dim, &i))?.into())
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

@@ -70,6 +70,8 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
     """out[i][j] = input[index[i][j]][j] (dim=0): values at `index` along `dim`, index's shape."""
     no_out("gather", out)
     d = wrap_dim(dim, input.ndim)
+    if isinstance(index, Tensor) and index.dtype in (_core.int64, _core.int32) and index.ndim == input.ndim >= 1 and index.numel():
+        return _core._gather(input, d, index)
     idx = index_array(index, "gather")
     _check_gather_shapes("gather", input, d, idx)
     if idx.size == 0:
