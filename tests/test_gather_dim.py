@@ -2,10 +2,9 @@
 reference over shapes, dims, dtypes and input strides; gradients by float64 gradcheck (to the
 second order); PyTorch's checks and messages."""
 
+import ferrograd as fg
 import numpy as np
 import pytest
-
-import ferrograd as fg
 from ferrograd.autograd import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(7)
