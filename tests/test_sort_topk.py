@@ -88,3 +88,29 @@ def test_gradients_reach_the_selected_elements():
     assert t.topk(2).values.grad_fn.name() == "TopkBackward0"
     assert t.sort().values.grad_fn.name() == "SortBackward0"
     assert not t.argsort().requires_grad
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("shape", [(4096,), (16, 33), (0,), (1,)])
+def test_unique_matches_numpy(dtype, shape):
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 40, shape)
+    a = (a > 20) if dtype == "bool" else a.astype(dtype)
+    u, inv, cnt = fg.tensor(a).unique(return_inverse=True, return_counts=True)
+    want_u, want_inv, want_cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(u.numpy(), want_u)
+    np.testing.assert_array_equal(inv.numpy(), want_inv.reshape(shape))
+    np.testing.assert_array_equal(cnt.numpy(), want_cnt)
+    assert u.dtype == getattr(fg, dtype) and inv.dtype == fg.int64 and cnt.dtype == fg.int64
+    np.testing.assert_array_equal(fg.tensor(a).unique().numpy(), want_u)
+
+
+def test_unique_keeps_every_nan_and_merges_signed_zeros():
+    # PyTorch's result (numpy merges NaNs unless told equal_nan=False).
+    nan = float("nan")
+    u, inv, cnt = fg.tensor([3.0, nan, -0.0, 0.0, 1.0, nan, 3.0, -1.0]).unique(return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(u.numpy(), [-1.0, 0.0, 1.0, 3.0, nan, nan])
+    assert np.signbit(u.numpy()[1])  # the first of the tied zeros in input order
+    assert inv.tolist() == [3, 4, 1, 1, 2, 5, 3, 0] and cnt.tolist() == [1, 2, 1, 2, 1, 1]
+    t = fg.tensor(3).unique(return_inverse=True)
+    assert t[0].tolist() == [3] and tuple(t[1].shape) == ()

@@ -274,26 +274,45 @@ def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False,
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False, dim=None):
     """The distinct values (sorted), optionally with the inverse indices and the counts; with `dim`,
     the distinct slices along it."""
-    a = np_of(input)
     if dim is None:
-        # Every NaN is its own value in PyTorch (numpy merges them unless told not to).
-        vals, inv, cnt = np.unique(a.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
-        inv = inv.reshape(a.shape)
+        return _unique_flat(input, return_inverse, return_counts)
+    a = np_of(input)
+    d = wrap_dim(dim, input.ndim)
+    if any(s == 0 for k, s in enumerate(a.shape) if k != d):
+        raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+    if a.shape[d] == 0:
+        vals, inv, cnt = a, np.zeros(0, np.int64), np.zeros(0, np.int64)
     else:
-        d = wrap_dim(dim, input.ndim)
-        if any(s == 0 for k, s in enumerate(a.shape) if k != d):
-            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
-        if a.shape[d] == 0:
-            vals, inv, cnt = a, np.zeros(0, np.int64), np.zeros(0, np.int64)
-        else:
-            vals, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=d)
-        inv = inv.reshape(-1)
+        vals, inv, cnt = np.unique(a, return_inverse=True, return_counts=True, axis=d)
+    inv = inv.reshape(-1)
     out = graft(from_np(vals.astype(a.dtype), like=input), input)
     extra = []
     if return_inverse:
         extra.append(from_np(inv.astype(np.int64)))
     if return_counts:
         extra.append(from_np(cnt.astype(np.int64)))
+    return (out, *extra) if extra else out
+
+
+def _unique_flat(input: Tensor, return_inverse: bool, return_counts: bool):
+    """unique over all elements: the Rust sort (stable; NaN last, -0 equal to 0), then one
+    value per run of equal sorted ones. Every NaN is its own value, as in PyTorch (NaN != NaN
+    starts a run). numpy's unique, with the inverse and counts always asked for, took 3.5x
+    PyTorch's time on 4096 int64."""
+    flat = input.detach().reshape(-1)
+    sv, order = (np_of(t) for t in _core._sort(flat, 0, False))
+    starts = np.empty(sv.size, bool)
+    starts[:1] = True
+    np.not_equal(sv[1:], sv[:-1], out=starts[1:])
+    first = np.flatnonzero(starts)
+    out = graft(from_np(sv[first], like=input), input)
+    extra = []
+    if return_inverse:
+        inv = np.empty(sv.size, np.int64)
+        inv[order] = np.cumsum(starts) - 1
+        extra.append(from_np(inv.reshape(tuple(input.shape))))
+    if return_counts:
+        extra.append(from_np(np.diff(np.append(first, sv.size)).astype(np.int64)))
     return (out, *extra) if extra else out
 
 
