@@ -35,7 +35,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_gather", "_grad", "_nonzero", "_roll", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_gather", "_grad", "_nonzero", "_roll", "_scatter_add", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -619,6 +619,8 @@ def _nonzero(mask: Tensor) -> Tensor:
     """The (n, ndim) int64 coordinates of a bool tensor's true elements, in row-major order."""
 def _roll(input: Tensor, shifts: Sequence[_int], dims: Sequence[_int]) -> Tensor:
     """roll by one shift per wrapped dim (one copy pass per dim)."""
+def _scatter_add(input: Tensor, dim: _int, index: Tensor, src: Tensor) -> Tensor:
+    """scatter_add along a wrapped dim (float32/float64; int64/int32 index; PyTorch's checks)."""
 def _sort(input: Tensor, dim: _int, descending: _bool, k: _int | None = None, topk: _bool = False) -> tuple[Tensor, Tensor]:
     """(values, int64 indices) sorted along a wrapped dim, stable; the first k of each line when given."""
 def _tri(input: Tensor, diagonal: _int, lower: _bool) -> Tensor:

@@ -90,11 +90,31 @@ impl Backward for ScatterPositionsBackward {
 /// reading them (60 us for 512 x 8 indices, 5.6x PyTorch's time).
 pub fn gather_along(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     let (xs, is) = (x.shape(), index.shape());
+    let idx = checked_index("gather", x, dim, index)?;
+    let layout = x.layout();
+    let stored = along_positions(is, Some(dim), &idx, &layout.strides, layout.offset);
+    let out = crate::with_dtype!(x.dtype(), T => x.with_view::<T, _>(|v| {
+        Tensor::from_vec_unchecked(stored.iter().map(|&at| v.data[at]).collect::<Vec<T>>(), is)
+    }));
+    let (from, is) = (xs.to_vec(), is.to_vec());
+    record(out, &[x], || {
+        // The same elements' places in x's logical order, for the scatter back into x's shape.
+        let pos = along_positions(&is, Some(dim), &idx, &crate::tensor::shape::contiguous_strides(&from), 0);
+        Ok(gather_rule("GatherBackward0", Arc::new(pos), from))
+    })
+}
+
+/// The index values of a gather or scatter along `dim`, after PyTorch's checks of the index
+/// against the input: int64 or int32, as many dims, no larger apart from `dim`, in bounds.
+fn checked_index(op: &str, x: &Tensor, dim: usize, index: &Tensor) -> Result<Vec<i64>> {
+    let (xs, is) = (x.shape(), index.shape());
     if !matches!(index.dtype(), crate::tensor::DType::I64 | crate::tensor::DType::I32) {
-        crate::bail!(Runtime, "gather(): Expected dtype int32/int64 for index");
+        crate::bail!(Runtime, "{op}(): Expected dtype int32/int64 for index");
     }
     if xs.len() != is.len() || dim >= xs.len() {
-        crate::bail!(Runtime, "Index tensor must have the same number of dimensions as input tensor");
+        // PyTorch's words: gather's input is "input", scatter's "self".
+        let what = if op == "gather" { "input" } else { "self" };
+        crate::bail!(Runtime, "Index tensor must have the same number of dimensions as {what} tensor");
     }
     if let Some(d) = (0..is.len()).find(|&d| d != dim && is[d] > xs[d]) {
         crate::bail!(Runtime, "Size does not match at dimension {d} expected index {is:?} to be no larger than self {xs:?} apart from dimension {dim}");
@@ -104,34 +124,51 @@ pub fn gather_along(x: &Tensor, dim: usize, index: &Tensor) -> Result<Tensor> {
     if let Some(&bad) = idx.iter().find(|&&v| v < 0 || v as usize >= size) {
         crate::bail!(Runtime, "index {bad} is out of bounds for dimension {dim} with size {size}");
     }
-    let layout = x.layout();
-    let stored = along_positions(is, dim, &idx, &layout.strides, layout.offset);
-    let out = crate::with_dtype!(x.dtype(), T => x.with_view::<T, _>(|v| {
-        Tensor::from_vec_unchecked(stored.iter().map(|&at| v.data[at]).collect::<Vec<T>>(), is)
-    }));
-    let (from, is) = (xs.to_vec(), is.to_vec());
-    record(out, &[x], || {
-        // The same elements' places in x's logical order, for the scatter back into x's shape.
-        let pos = along_positions(&is, dim, &idx, &crate::tensor::shape::contiguous_strides(&from), 0);
-        Ok(gather_rule("GatherBackward0", Arc::new(pos), from))
-    })
+    Ok(idx)
+}
+
+/// `input.scatter_add(dim, index, src)` for float32/float64: src's index-shaped leading block
+/// added into a copy of input at the places the index names (repeats accumulate), through
+/// `add_at_positions` (ScatterAddBackward0). It was numpy planning the positions and a gather
+/// of src's block (2.2x PyTorch's time for 512 x 8 values into 512 x 2048).
+pub fn scatter_add_along(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    if src.dtype() != x.dtype() {
+        crate::bail!(Runtime, "scatter(): Expected self.dtype to be equal to src.dtype");
+    }
+    let (xs, is, ss) = (x.shape(), index.shape(), src.shape());
+    if ss.len() != is.len() {
+        crate::bail!(Runtime, "Index tensor must have the same number of dimensions as src tensor");
+    }
+    if is.iter().zip(ss).any(|(i, s)| i > s) {
+        crate::bail!(Runtime, "Expected index {is:?} to be no larger than self {xs:?} apart from dimension {dim} and to be no larger size than src {ss:?}");
+    }
+    let idx = checked_index("scatter", x, dim, index)?;
+    let pos = along_positions(is, Some(dim), &idx, &crate::tensor::shape::contiguous_strides(xs), 0);
+    let values = if ss == is {
+        src.clone()
+    } else {
+        let block = along_positions(is, None, &idx, &crate::tensor::shape::contiguous_strides(ss), 0);
+        gather_positions(src, &Arc::new(block), is)?
+    };
+    add_at_positions(x, Arc::new(pos), &values)
 }
 
 /// For each element of an index of shape `is` (values in bounds along `dim`), the position
 /// `offset + sum of coordinate * stride` of the element it names, the index value standing in
-/// for the coordinate along `dim`: a row of the last dim at a time.
-fn along_positions(is: &[usize], dim: usize, idx: &[i64], strides: &[usize], offset: usize) -> Vec<usize> {
+/// for the coordinate along `dim` (with no `dim`, the element at the index's own coordinates):
+/// a row of the last dim at a time.
+fn along_positions(is: &[usize], dim: Option<usize>, idx: &[i64], strides: &[usize], offset: usize) -> Vec<usize> {
     let last = is.len() - 1;
     let inner = is[last];
     let mut out = Vec::with_capacity(idx.len());
     let mut coord = vec![0usize; last];
     for row in idx.chunks(inner.max(1)) {
         // This row's start, without dim's term (the index value gives that).
-        let base = offset + coord.iter().enumerate().filter(|&(d, _)| d != dim).map(|(d, &c)| c * strides[d]).sum::<usize>();
-        if dim == last {
-            out.extend(row.iter().map(|&v| base + v as usize * strides[dim]));
-        } else {
-            out.extend(row.iter().enumerate().map(|(j, &v)| base + j * strides[last] + v as usize * strides[dim]));
+        let base = offset + coord.iter().enumerate().filter(|&(d, _)| Some(d) != dim).map(|(d, &c)| c * strides[d]).sum::<usize>();
+        match dim {
+            Some(d) if d == last => out.extend(row.iter().map(|&v| base + v as usize * strides[d])),
+            Some(d) => out.extend(row.iter().enumerate().map(|(j, &v)| base + j * strides[last] + v as usize * strides[d])),
+            None => out.extend((0..row.len()).map(|j| base + j * strides[last])),
         }
         for d in (0..last).rev() {
             coord[d] += 1;

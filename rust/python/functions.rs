@@ -137,6 +137,14 @@ pub fn _gather(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, index: Py
     Ok(off_gil_guarded(py, i.numel(), || crate::ops::positions::gather_along(&x, dim, &i))?.into())
 }
 
+/// `input.scatter_add(dim, index, src)` for float32/float64 with an int64 or int32 index and
+/// src of input's number of dims (`dim` already wrapped by the Python layer).
+#[pyfunction]
+pub fn _scatter_add(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, index: PyRef<'_, PyTensor>, src: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (x, i, s) = (input.t.clone(), index.t.clone(), src.t.clone());
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::scatter_add_along(&x, dim, &i, &s))?.into())
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

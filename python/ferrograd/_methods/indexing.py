@@ -47,7 +47,8 @@ def _check_bounds(idx: np.ndarray, size: int, dim: int, *, wrap=False, err=Runti
 def _check_gather_shapes(op: str, x: Tensor, dim: int, index: np.ndarray, src: Tensor | None = None):
     xs = _shape(x)
     if index.ndim != len(x.shape) and not (index.ndim <= 1 and len(x.shape) <= 1):
-        raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
+        # PyTorch's words: gather's input is "input", scatter's "self".
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as {'input' if op == 'gather' else 'self'} tensor")
     ishape = index.shape or (1,)
     for d in range(len(ishape)):
         if d != dim and ishape[d] > xs[d]:
@@ -183,6 +184,9 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """input plus src's values added at `index` along `dim` (repeated indices accumulate)."""
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add(): argument 'src' must be Tensor, not {type(src).__name__}")
+    if (isinstance(index, Tensor) and index.dtype in (_core.int64, _core.int32) and input.dtype in (_core.float32, _core.float64)
+            and index.ndim == input.ndim == src.ndim >= 1 and index.numel()):
+        return _core._scatter_add(input, wrap_dim(dim, input.ndim), index, src)
     _, dest, vals = _scatter_plan("scatter", input, dim, index, src)
     return _scatter_sum(input, dest, vals)
 

@@ -1,6 +1,6 @@
-"""gather along a dim (`rust/ops/positions.rs::gather_along`): numpy's take_along_axis as the
-reference over shapes, dims, dtypes and input strides; gradients by float64 gradcheck (to the
-second order); PyTorch's checks and messages."""
+"""gather and scatter_add along a dim (`rust/ops/positions.rs`): numpy's take_along_axis and a
+loop as the references over shapes, dims, dtypes and input strides; gradients by float64
+gradcheck (to the second order); PyTorch's checks and messages."""
 
 import ferrograd as fg
 import numpy as np
@@ -94,3 +94,61 @@ def test_gather_takes_an_int64_or_int32_index():
 def test_gather_of_0d_and_empty_index():
     assert fg.tensor(5.0).gather(0, fg.tensor(0)).item() == 5.0
     assert tuple(fg.zeros(2, 3).gather(1, fg.zeros(2, 0, dtype=fg.int64)).shape) == (2, 0)
+
+
+# ----------------------------------------------------------------------------- scatter_add
+
+
+def _scatter_add_reference(x, dim, idx, src):
+    out = x.copy()
+    for coord in np.ndindex(*idx.shape):
+        at = list(coord)
+        at[dim] = idx[coord]
+        out[tuple(at)] += src[coord]
+    return out
+
+
+@pytest.mark.parametrize("shape,dim,index_shape,src_shape", [
+    ((512, 2048), 1, (512, 8), (512, 8)),
+    ((6, 5), 0, (9, 5), (9, 5)),  # repeated destinations accumulate
+    ((4, 5, 6), 1, (3, 7, 2), (5, 7, 3)),  # src larger than index: its leading block
+    ((4, 5, 6), -1, (4, 5, 9), (4, 5, 9)),
+    ((7,), 0, (11,), (12,)),
+])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scatter_add_matches_a_loop(shape, dim, index_shape, src_shape, dtype):
+    d = dim % len(shape)
+    x = RNG.standard_normal(shape).astype(dtype)
+    src = RNG.standard_normal(src_shape).astype(dtype)
+    idx = RNG.integers(0, shape[d], index_shape)
+    got = fg.tensor(x).scatter_add(dim, fg.tensor(idx), fg.tensor(src))
+    np.testing.assert_allclose(got.numpy(), _scatter_add_reference(x, d, idx, src), rtol=1e-6)
+
+
+def test_scatter_add_gradients_by_gradcheck():
+    x = fg.tensor(RNG.standard_normal((4, 5, 3)), requires_grad=True)
+    src = fg.tensor(RNG.standard_normal((5, 7, 3)), requires_grad=True)  # larger than index
+    idx = fg.tensor(RNG.integers(0, 5, (4, 7, 2)))
+    f = lambda x, s: x.scatter_add(1, idx, s) ** 2  # noqa: E731
+    assert gradcheck(f, (x, src))
+    assert gradgradcheck(f, (x, src))
+    assert x.scatter_add(1, idx, src).grad_fn.name() == "ScatterAddBackward0"
+
+
+@pytest.mark.parametrize("index,src,message", [
+    ([[0, 1, 2, 0]], (1, 3), "to be no larger size than src"),
+    ([[5]], (1, 3), "index 5 is out of bounds for dimension 1 with size 3"),
+    ([[-1]], (1, 3), "index -1 is out of bounds"),
+    ([0], (1, 3), "Index tensor must have the same number of dimensions as self tensor"),
+])
+def test_scatter_add_refuses_what_pytorch_refuses(index, src, message):
+    with pytest.raises(RuntimeError, match=message):
+        fg.zeros(2, 3).scatter_add(1, fg.tensor(index), fg.ones(*src))
+    with pytest.raises(RuntimeError, match="Expected self.dtype to be equal to src.dtype"):
+        fg.zeros(2, 3).scatter_add(1, fg.tensor([[0]]), fg.ones(1, 3, dtype=fg.float64))
+
+
+def test_scatter_add_in_place_and_int32_index():
+    a = fg.zeros(2, 3)
+    a.scatter_add_(1, fg.tensor([[2, 2]], dtype=fg.int32), fg.ones(1, 2))
+    assert a.tolist() == [[0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]
