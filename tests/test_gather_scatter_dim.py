@@ -152,3 +152,11 @@ def test_scatter_add_in_place_and_int32_index():
     a = fg.zeros(2, 3)
     a.scatter_add_(1, fg.tensor([[2, 2]], dtype=fg.int32), fg.ones(1, 2))
     assert a.tolist() == [[0.0, 0.0, 2.0], [0.0, 0.0, 0.0]]
+
+
+def test_scatter_add_index_larger_than_self_names_both_limits():
+    # PyTorch words the self and src limits of a scatter in one message.
+    with pytest.raises(RuntimeError, match=r"Expected index \[3, 1\] to be no larger than self \[2, 3\] apart from dimension 1 and"):
+        fg.zeros(2, 3).scatter_add(1, fg.zeros(3, 1, dtype=fg.int64), fg.ones(3, 1))
+    with pytest.raises(RuntimeError, match=r"Expected index \[3, 1\] to be no larger than self"):
+        fg.zeros(2, 3, dtype=fg.int64).scatter_add(1, fg.zeros(3, 1, dtype=fg.int64), fg.ones(3, 1, dtype=fg.int64))

@@ -139,7 +139,8 @@ pub fn scatter_add_along(x: &Tensor, dim: usize, index: &Tensor, src: &Tensor) -
     if ss.len() != is.len() {
         crate::bail!(Runtime, "Index tensor must have the same number of dimensions as src tensor");
     }
-    if is.iter().zip(ss).any(|(i, s)| i > s) {
+    // One message for both, as PyTorch's scatter (gather's own names only the input).
+    if (0..is.len().min(xs.len())).any(|d| (d != dim && is[d] > xs[d]) || is[d] > ss[d]) {
         crate::bail!(Runtime, "Expected index {is:?} to be no larger than self {xs:?} apart from dimension {dim} and to be no larger size than src {ss:?}");
     }
     let idx = checked_index("scatter", x, dim, index)?;

@@ -51,12 +51,13 @@ def _check_gather_shapes(op: str, x: Tensor, dim: int, index: np.ndarray, src: T
         raise RuntimeError(f"Index tensor must have the same number of dimensions as {'input' if op == 'gather' else 'self'} tensor")
     ishape = index.shape or (1,)
     for d in range(len(ishape)):
-        if d != dim and ishape[d] > xs[d]:
+        if d != dim and ishape[d] > xs[d] and src is None:
             raise RuntimeError(
                 f"Size does not match at dimension {d} expected index {list(index.shape)} to be no larger than "
                 f"self {list(x.shape)} apart from dimension {dim}"
             )
-        if src is not None and ishape[d] > _shape(src)[d]:
+        # A scatter from src words both limits in one message, as PyTorch's.
+        if src is not None and (ishape[d] > _shape(src)[d] or (d != dim and ishape[d] > xs[d])):
             raise RuntimeError(
                 f"Expected index {list(index.shape)} to be no larger than self {list(x.shape)} apart from dimension "
                 f"{dim} and to be no larger size than src {list(src.shape)}"
