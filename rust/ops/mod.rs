@@ -16,6 +16,7 @@ pub mod join;
 pub mod kernel;
 pub mod math;
 pub mod nonzero;
+pub mod pad;
 pub mod matmul;
 pub mod positions;
 pub mod pow;

@@ -145,6 +145,14 @@ pub fn _scatter_add(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, inde
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::scatter_add_along(&x, dim, &i, &s))?.into())
 }
 
+/// Constant padding by non-negative `(before, after)` amounts, the last dim first (F.pad's
+/// order; the Python layer takes negative amounts as crops first).
+#[pyfunction]
+pub fn _pad(py: Python<'_>, input: PyRef<'_, PyTensor>, pads: Vec<(usize, usize)>, value: f64) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::pad::constant_pad(&x, &pads, value))?.into())
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

@@ -11,7 +11,7 @@ import operator
 
 from .. import _core
 from .._core import Tensor
-from .._creation import arange, full, tensor, zeros
+from .._creation import arange, tensor, zeros
 from ._functional_utils import traced
 
 __all__ = [
@@ -87,17 +87,13 @@ def _pad_constant(input: Tensor, pads: list[tuple[int, int]], value) -> Tensor:
                 f"pad: negative padding ({left}, {right}) crops more than the size {size} of dimension {dim} "
                 f"of the input of size {list(input.shape)} (narrow(): length must be non-negative)"
             )
-        # Crop first (negative pads), then grow with blocks of `value`.
+        # Crop first (negative pads, narrowing views); the growth is one Rust pass below.
         start, stop = max(-left, 0), size - max(-right, 0)
         if start or stop != size:
             out = out.narrow(dim, start, max(stop - start, 0))
-        blocks = []
-        for amount in (left, right):
-            shape = list(out.shape)
-            shape[dim] = max(amount, 0)
-            blocks.append(full(shape, value, dtype=out.dtype, device=out.device) if amount > 0 else None)
-        if blocks[0] is not None or blocks[1] is not None:
-            out = _core.cat([b for b in (blocks[0], out, blocks[1]) if b is not None], dim)
+    grow = [(max(left, 0), max(right, 0)) for left, right in pads]
+    if any(left or right for left, right in grow):
+        return _core._pad(out, grow, float(value))
     return input.clone() if out is input else out  # a new tensor even for zero padding, as PyTorch
 
 
