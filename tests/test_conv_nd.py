@@ -127,13 +127,21 @@ def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_bac
 
 
 # 3-D volumes and 2-D maps of up to 600 output positions unfold through a zero-bordered copy
-# per channel (rust im2col.rs PaddedGather): whole output rows at stride 1 (rows of 8 or more),
-# one element at a time otherwise; asymmetric 'same' padding, dilation and stride 2.
+# per channel (rust im2col.rs PaddedGather), its rows split by phase under the width stride:
+# whole output rows at any stride (rows of 8 or more), one element at a time otherwise;
+# asymmetric 'same' padding, dilation, strides 2 and 3 with even and odd padding (each phase
+# starting on either side of the padding), and 1-D rows.
 PADDED_GATHER_CASES = [
     ((2, 3, 8, 8, 8), (4, 3, 3, 3, 3), dict(padding=1)),
     ((2, 2, 6, 9, 10), (3, 2, 2, 3, 2), dict(padding="same", dilation=(1, 2, 1))),
     ((2, 3, 9, 10, 8), (2, 3, 3, 3, 3), dict(stride=2, padding=1)),
     ((3, 4, 21, 19), (5, 4, 4, 3), dict(padding="same")),
+    ((2, 3, 20, 37), (4, 3, 3, 3), dict(stride=2, padding=1)),
+    ((2, 3, 16, 34), (4, 3, 3, 3), dict(stride=2)),
+    ((2, 2, 12, 40), (3, 2, 7, 5), dict(stride=(2, 3), padding=(3, 2), dilation=(1, 2))),
+    ((2, 3, 4, 9, 33), (2, 3, 3, 3, 3), dict(stride=(1, 2, 2), padding=(1, 0, 2))),
+    ((2, 3, 64), (4, 3, 9), dict(stride=2, padding=4)),
+    ((2, 2, 61), (3, 2, 4), dict(stride=3, padding=1, dilation=2)),
 ]
 
 
@@ -144,13 +152,14 @@ def test_conv_through_the_padded_copy_matches_numpy_in_float32_and_float64(xs, w
     dims = len(ws) - 2
     dil = kw.get("dilation", 1)
     dil = (dil,) * dims if isinstance(dil, int) else dil
-    if kw["padding"] == "same":
+    pad = kw.get("padding", 0)
+    if pad == "same":
         total = [d * (k - 1) for d, k in zip(dil, ws[2:])]
         pads = [(t // 2, t - t // 2) for t in total]
     else:
-        pads = kw["padding"]
+        pads = [(p, p) for p in ((pad,) * dims if isinstance(pad, int) else pad)]
     ref = np_conv(x, w, stride=kw.get("stride", 1), pads=pads, dilation=dil)
-    conv = {2: F.conv2d, 3: F.conv3d}[dims]
+    conv = CONV_FN[dims]
     g = rng(22).normal(size=ref.shape)
     grads = {}
     for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-5)):

@@ -64,8 +64,6 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
 const MAX_OUTPUTS: usize = 600;
 /// Its padded volume at most this many times the values its rows read.
 const MAX_PADDED_PER_READ: usize = 4;
-/// Output rows at most this long when strided (read an element at a time).
-const MAX_STRIDED_ROW: usize = 32;
 
 /// Unfolding for outputs of up to a few hundred positions (ResNet's later stages, 3-D volumes
 /// up to 8^3), a channel at a time: the channel's volume is copied once into a zero-bordered
@@ -76,13 +74,18 @@ const MAX_STRIDED_ROW: usize = 32;
 /// positions as the limit: Conv3d 16 channels on 8^3 5.1 -> 4.6 ms, stride 2 on 16^3 1.4 -> 0.9,
 /// Conv2d 5x5 on 24 x 24 about 5% faster; 16 x 16 and 20 x 20 maps unchanged. Above that
 /// (32 x 32 and up) `unfold_row`'s long copies win.
+///
+/// Each padded row is stored split by phase under the width stride s: padded column x at
+/// (x % s) * ceil(W' / s) + x / s. A tap then reads every output row as one contiguous run of
+/// its phase at any stride, where a stride-2 row was gathered an element at a time (a seventh of
+/// a stride-2 3x3 Conv2d's train step on 16 x 16 outputs).
 pub(super) struct PaddedGather {
     /// Each output position's offset in the padded volume, at tap (0, 0, 0).
     positions: Vec<usize>,
     /// Each tap's offset in the padded volume, in row order (kz, ki, kj).
     shifts: Vec<usize>,
-    /// The padded volume's height and width, and its length.
-    padded: [usize; 2],
+    /// The padded volume's height, its phase-split row length and one phase's length.
+    padded: [usize; 3],
     len: usize,
 }
 
@@ -93,10 +96,7 @@ impl PaddedGather {
     pub(super) fn applies(g: &Geom) -> bool {
         // Checked: a huge padding or stride would wrap the product round to a small number.
         let padded = Self::extents(g).iter().try_fold(1usize, |a, &e| a.checked_mul(e));
-        // Strided rows are read an element at a time: on long ones `unfold_row`'s pairwise copy
-        // wins (Conv1d, k 9, stride 2, 512 outputs: 5.3 against 7.6 ms a train step).
-        let rows_ok = g.sw == 1 || g.ow <= MAX_STRIDED_ROW;
-        g.len() > 0 && g.len() <= MAX_OUTPUTS && rows_ok && padded.is_some_and(|p| p <= MAX_PADDED_PER_READ * g.taps() * g.len())
+        g.len() > 0 && g.len() <= MAX_OUTPUTS && padded.is_some_and(|p| p <= MAX_PADDED_PER_READ * g.taps() * g.len())
     }
 
     /// The padded volume's depth, height and width: the input with its leading padding, up to
@@ -108,19 +108,21 @@ impl PaddedGather {
 
     pub(super) fn new(g: &Geom) -> PaddedGather {
         let [ed, eh, ew] = Self::extents(g);
+        let phase = ew.div_ceil(g.sw);
+        let row = phase * g.sw;
         let mut positions = Vec::with_capacity(g.len());
         for oz in 0..g.od {
             for oy in 0..g.oh {
-                positions.extend((0..g.ow).map(|ox| ((oz * g.sd) * eh + oy * g.sh) * ew + ox * g.sw));
+                positions.extend((0..g.ow).map(|ox| ((oz * g.sd) * eh + oy * g.sh) * row + ox));
             }
         }
         let mut shifts = Vec::with_capacity(g.taps());
         for kz in 0..g.kd {
             for ki in 0..g.kh {
-                shifts.extend((0..g.kw).map(|kj| ((kz * g.dd) * eh + ki * g.dh) * ew + kj * g.dw));
+                shifts.extend((0..g.kw).map(|kj| ((kz * g.dd) * eh + ki * g.dh) * row + (kj * g.dw) % g.sw * phase + kj * g.dw / g.sw));
             }
         }
-        PaddedGather { positions, shifts, padded: [eh, ew], len: ed * eh * ew }
+        PaddedGather { positions, shifts, padded: [eh, row, phase], len: ed * eh * row }
     }
 
     /// A scratch volume for `unfold_channel`, its border zero (only the interior is rewritten).
@@ -128,10 +130,22 @@ impl PaddedGather {
         vec![T::from_f64(0.0); self.len]
     }
 
-    /// Where input row (z, y) of a channel starts inside the padded volume.
-    fn interior(&self, g: &Geom, z: usize, y: usize) -> usize {
-        let [eh, ew] = self.padded;
-        ((z + g.pd) * eh + y + g.ph) * ew + g.pw
+    /// Where input row (z, y) of a channel starts inside the padded volume (its first padded
+    /// column, which holds the leading padding).
+    fn padded_row(&self, g: &Geom, z: usize, y: usize) -> usize {
+        let [eh, row, _] = self.padded;
+        ((z + g.pd) * eh + y + g.ph) * row
+    }
+
+    /// For each phase of the width stride: the first input column of that phase and where it
+    /// goes within the padded row (see the type's docs). Columns x, x + s, x + 2s, ... follow it
+    /// contiguously.
+    fn phases(&self, g: &Geom) -> impl Iterator<Item = (usize, usize)> {
+        let (s, phase, pw) = (g.sw, self.padded[2], g.pw);
+        (0..s).map(move |p| {
+            let x0 = (p + s - pw % s) % s;
+            (x0, p * phase + (x0 + pw) / s)
+        })
     }
 
     /// The kD*kH*kW rows of one channel's `volume`, row t written to out[t * stride..][..L].
@@ -146,8 +160,28 @@ impl PaddedGather {
     pub(super) fn load_channel<T: Float>(&self, volume: &[T], g: &Geom, scratch: &mut [T]) {
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = self.interior(g, z, y);
-                copy_run(&mut scratch[at..at + g.w], &volume[(z * g.h + y) * g.w..][..g.w]);
+                let (at, src) = (self.padded_row(g, z, y), &volume[(z * g.h + y) * g.w..][..g.w]);
+                if g.sw == 1 {
+                    copy_run(&mut scratch[at + g.pw..][..g.w], src);
+                } else {
+                    for (x0, to) in self.phases(g) {
+                        let dst = &mut scratch[at + to..];
+                        if g.sw == 2 {
+                            // First of each pair, as `unfold_plane`: this form vectorises.
+                            let pairs = src[x0..].as_chunks::<2>();
+                            for (d, p) in dst.iter_mut().zip(pairs.0) {
+                                *d = p[0];
+                            }
+                            if let [last] = pairs.1 {
+                                dst[pairs.0.len()] = *last;
+                            }
+                        } else {
+                            for (d, &v) in dst.iter_mut().zip(src[x0..].iter().step_by(g.sw)) {
+                                *d = v;
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -155,7 +189,7 @@ impl PaddedGather {
     /// Row t (a tap) of the channel loaded in `scratch`, all L of it.
     pub(super) fn unfold_tap<T: Float>(&self, scratch: &[T], t: usize, g: &Geom, row: &mut [MaybeUninit<T>]) {
         let (src, ow) = (&scratch[self.shifts[t]..], g.ow);
-        if g.sw == 1 && ow >= 8 {
+        if ow >= 8 {
             // Each output row is a contiguous run of the padded volume: copied whole.
             for (dst, &p) in row.chunks_exact_mut(ow).zip(self.positions.iter().step_by(ow)) {
                 // SAFETY: MaybeUninit<T> has T's layout; the run is only written.
@@ -180,9 +214,18 @@ impl PaddedGather {
         }
         for z in 0..g.d {
             for y in 0..g.h {
-                let at = self.interior(g, z, y);
-                for (d, &v) in volume[(z * g.h + y) * g.w..][..g.w].iter_mut().zip(&scratch[at..at + g.w]) {
-                    *d += v;
+                let at = self.padded_row(g, z, y);
+                let dst = &mut volume[(z * g.h + y) * g.w..][..g.w];
+                if g.sw == 1 {
+                    for (d, &v) in dst.iter_mut().zip(&scratch[at + g.pw..at + g.pw + g.w]) {
+                        *d += v;
+                    }
+                } else {
+                    for (x0, from) in self.phases(g) {
+                        for (d, &v) in dst[x0..].iter_mut().step_by(g.sw).zip(&scratch[at + from..]) {
+                            *d += v;
+                        }
+                    }
                 }
             }
         }
