@@ -128,7 +128,7 @@ def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_bac
 
 # 3-D volumes and 2-D maps of up to 600 output positions unfold through a zero-bordered copy
 # per channel (rust im2col.rs PaddedGather), its rows split by phase under the width stride:
-# whole output rows at any stride (rows of 8 or more), one element at a time otherwise;
+# whole output rows at any stride (rows of 4 or more), one element at a time otherwise;
 # asymmetric 'same' padding, dilation, strides 2 and 3 with even and odd padding (each phase
 # starting on either side of the padding), and 1-D rows.
 PADDED_GATHER_CASES = [

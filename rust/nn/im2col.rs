@@ -18,18 +18,24 @@ pub(super) fn valid_range(offset: usize, pad: usize, stride: usize, size: usize,
     (lo.min(hi), hi)
 }
 
-/// `dst.copy_from_slice(src)` for the short runs of small maps (8 or 16 values): eight at a
-/// time as fixed-size arrays, two register moves each, where a slice copy was a memcpy call
-/// (a tenth of a small Conv3d's step at 2 threads).
+/// `dst.copy_from_slice(src)` for the short runs of small maps. A run of 4 to 16 values is two
+/// fixed-size copies, the second ending at the run's end (overlapping the first), so two or
+/// four register moves. A loop of fixed-size copies is turned into a memcpy call by the
+/// compiler: at 8 x 8 maps that call per output row was half of the unfolding's time (a
+/// seventh of a Conv3d train step on 8^3 volumes). Longer runs take the call.
 #[inline(always)]
 fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
-    let (dst8, dst_tail) = dst.as_chunks_mut::<8>();
-    let (src8, src_tail) = src.as_chunks::<8>();
-    for (d, s) in dst8.iter_mut().zip(src8) {
-        *d = *s;
+    #[inline(always)]
+    fn two<T: Copy, const K: usize>(dst: &mut [T], src: &[T]) {
+        let n = dst.len();
+        let (head, tail) = (src[..K].as_chunks::<K>().0[0], src[n - K..n].as_chunks::<K>().0[0]);
+        dst[..K].as_chunks_mut::<K>().0[0] = head;
+        dst[n - K..].as_chunks_mut::<K>().0[0] = tail;
     }
-    for (d, &s) in dst_tail.iter_mut().zip(src_tail) {
-        *d = s;
+    match dst.len() {
+        8..=16 => two::<T, 8>(dst, src),
+        4..=7 => two::<T, 4>(dst, src),
+        _ => dst.copy_from_slice(&src[..dst.len()]),
     }
 }
 
@@ -189,7 +195,7 @@ impl PaddedGather {
     /// Row t (a tap) of the channel loaded in `scratch`, all L of it.
     pub(super) fn unfold_tap<T: Float>(&self, scratch: &[T], t: usize, g: &Geom, row: &mut [MaybeUninit<T>]) {
         let (src, ow) = (&scratch[self.shifts[t]..], g.ow);
-        if ow >= 8 {
+        if ow >= 4 {
             // Each output row is a contiguous run of the padded volume: copied whole.
             for (dst, &p) in row.chunks_exact_mut(ow).zip(self.positions.iter().step_by(ow)) {
                 // SAFETY: MaybeUninit<T> has T's layout; the run is only written.
