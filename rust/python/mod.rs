@@ -73,6 +73,7 @@ mod core_module {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         // The importing thread joins rayon's pool as a worker (see `parallel`).
         crate::parallel::init();
+        crate::tensor::alloc::configure();
         super::error::quiet_out_of_memory_panics();
         for d in DType::ALL {
             m.add(d.short_name(), super::convert::PyDType(d))?;
