@@ -18,9 +18,9 @@ pub(super) fn valid_range(offset: usize, pad: usize, stride: usize, size: usize,
     (lo.min(hi), hi)
 }
 
-/// `dst.copy_from_slice(src)` for the short runs of small maps. A run of 4 to 16 values is two
-/// fixed-size copies, the second ending at the run's end (overlapping the first), so two or
-/// four register moves. A loop of fixed-size copies is turned into a memcpy call by the
+/// `dst.copy_from_slice(src)` for the short runs of small maps. A run of 8 values is one
+/// fixed-size copy; one of 4 to 16 two, the second ending at the run's end (overlapping the
+/// first). A loop of fixed-size copies is turned into a memcpy call by the
 /// compiler: at 8 x 8 maps that call per output row was half of the unfolding's time (a
 /// seventh of a Conv3d train step on 8^3 volumes). Longer runs take the call.
 #[inline(always)]
@@ -33,7 +33,8 @@ fn copy_run<T: Copy>(dst: &mut [T], src: &[T]) {
         dst[n - K..].as_chunks_mut::<K>().0[0] = tail;
     }
     match dst.len() {
-        8..=16 => two::<T, 8>(dst, src),
+        8 => dst.as_chunks_mut::<8>().0[0] = src[..8].as_chunks::<8>().0[0],
+        9..=16 => two::<T, 8>(dst, src),
         4..=7 => two::<T, 4>(dst, src),
         _ => dst.copy_from_slice(&src[..dst.len()]),
     }
