@@ -126,11 +126,11 @@ def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_bac
         assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
 
 
-# 3-D volumes and 2-D maps of up to 600 output positions unfold through a zero-bordered copy
-# per channel (rust im2col.rs PaddedGather), its rows split by phase under the width stride:
-# whole output rows at any stride (rows of 4 or more), one element at a time otherwise;
-# asymmetric 'same' padding, dilation, strides 2 and 3 with even and odd padding (each phase
-# starting on either side of the padding), and 1-D rows.
+# Convolutions unfold (and their input gradients fold) through a zero-bordered copy per channel
+# (rust im2col.rs PaddedGather), its rows split by phase under the width stride: whole output
+# rows at any stride (rows of 4 or more), one element at a time otherwise; asymmetric 'same'
+# padding, dilation, strides 2 and 3 with even and odd padding (each phase starting on either
+# side of the padding), 1-D rows, and maps of thousands of positions.
 PADDED_GATHER_CASES = [
     ((2, 3, 8, 8, 8), (4, 3, 3, 3, 3), dict(padding=1)),
     ((2, 2, 6, 9, 10), (3, 2, 2, 3, 2), dict(padding="same", dilation=(1, 2, 1))),
@@ -142,6 +142,10 @@ PADDED_GATHER_CASES = [
     ((2, 3, 4, 9, 33), (2, 3, 3, 3, 3), dict(stride=(1, 2, 2), padding=(1, 0, 2))),
     ((2, 3, 64), (4, 3, 9), dict(stride=2, padding=4)),
     ((2, 2, 61), (3, 2, 4), dict(stride=3, padding=1, dilation=2)),
+    ((1, 2, 48, 50), (3, 2, 3, 3), dict(padding=1)),
+    ((1, 2, 70, 66), (3, 2, 5, 5), dict(stride=2, padding=2)),
+    # Not through the copy: it would be mostly unread (a 1x1 kernel at stride 5 reads a 25th).
+    ((2, 3, 21, 23), (4, 3, 1, 1), dict(stride=5, padding=1)),
 ]
 
 

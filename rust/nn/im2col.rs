@@ -67,25 +67,25 @@ pub(super) fn im2col<T: Float>(x: &[T], g: &Geom, cols: &mut [MaybeUninit<T>]) {
     }
 }
 
-/// Output positions up to which `PaddedGather` unfolds (see its measurements).
-const MAX_OUTPUTS: usize = 600;
-/// Its padded volume at most this many times the values its rows read.
+/// `PaddedGather`'s padded volume at most this many times the values its rows read.
 const MAX_PADDED_PER_READ: usize = 4;
 
-/// Unfolding for outputs of up to a few hundred positions (ResNet's later stages, 3-D volumes
-/// up to 8^3), a channel at a time: the channel's volume is copied once into a zero-bordered
+/// Unfolding a channel at a time: the channel's volume is copied once into a zero-bordered
 /// scratch volume, and each of its kD*kH*kW rows is then read through one table of output
-/// positions, moved by the tap's offset (whole output rows at once at stride 1). `unfold_row`
-/// spends its time on range checks and zero fills there: at 4 x 4 maps about 18 ns a row for 16
-/// values, a twelfth of a ResNet stage's step. Measured per train step at 1 thread against 64
-/// positions as the limit: Conv3d 16 channels on 8^3 5.1 -> 4.6 ms, stride 2 on 16^3 1.4 -> 0.9,
-/// Conv2d 5x5 on 24 x 24 about 5% faster; 16 x 16 and 20 x 20 maps unchanged. Above that
-/// (32 x 32 and up) `unfold_row`'s long copies win.
+/// positions, moved by the tap's offset, a whole output row at a time. `unfold_row` (per tap,
+/// the range checks and zero fills of the borders) spent its time on those checks at small
+/// maps: at 4 x 4 about 18 ns a row for 16 values, a twelfth of a ResNet stage's step.
 ///
 /// Each padded row is stored split by phase under the width stride s: padded column x at
 /// (x % s) * ceil(W' / s) + x / s. A tap then reads every output row as one contiguous run of
 /// its phase at any stride, where a stride-2 row was gathered an element at a time (a seventh of
 /// a stride-2 3x3 Conv2d's train step on 16 x 16 outputs).
+///
+/// It once stopped at 600 output positions, past which `unfold_row`'s long copies won; with
+/// whole rows copied and added (`fold_channel`) it is at least as fast at every size measured.
+/// Train step at 1 thread: the 7x7 stride-2 stem on 16 x 3 x 64 x 64 9.3 -> 8.6 ms, 16 to 32
+/// channels 3x3 on 8 x 64 x 64 with the input's gradient 14.3 -> 13.3, Conv3d 1 to 8 channels
+/// on 16^3 1.17 -> 1.09; 5x5 on 40 x 40, 28 x 28 and Conv1d over 1024 unchanged.
 pub(super) struct PaddedGather {
     /// Each output position's offset in the padded volume, at tap (0, 0, 0).
     positions: Vec<usize>,
@@ -97,13 +97,12 @@ pub(super) struct PaddedGather {
 }
 
 impl PaddedGather {
-    /// Whether `g` is small enough: at most `MAX_OUTPUTS` outputs, and a padded volume not much
-    /// larger than what its rows read (a large stride over a large input would copy mostly unread
-    /// values).
+    /// Whether `g` has outputs and a padded volume not much larger than what its rows read (a
+    /// large stride or dilation over a large input would copy mostly unread values).
     pub(super) fn applies(g: &Geom) -> bool {
         // Checked: a huge padding or stride would wrap the product round to a small number.
         let padded = Self::extents(g).iter().try_fold(1usize, |a, &e| a.checked_mul(e));
-        g.len() > 0 && g.len() <= MAX_OUTPUTS && padded.is_some_and(|p| p <= MAX_PADDED_PER_READ * g.taps() * g.len())
+        g.len() > 0 && padded.is_some_and(|p| p <= MAX_PADDED_PER_READ * g.taps() * g.len())
     }
 
     /// The padded volume's depth, height and width: the input with its leading padding, up to
@@ -213,10 +212,21 @@ impl PaddedGather {
     /// the positions it was read from, taps in row order as `col2im`, into one channel's `volume`.
     pub(super) fn fold_channel<T: Float>(&self, cols: &[T], stride: usize, g: &Geom, scratch: &mut [T], volume: &mut [T]) {
         scratch.fill(T::from_f64(0.0));
+        let ow = g.ow;
         for (t, &shift) in self.shifts.iter().enumerate() {
-            let dst = &mut scratch[shift..];
-            for (&v, &p) in cols[t * stride..][..self.positions.len()].iter().zip(&self.positions) {
-                dst[p] += v;
+            let (dst, row) = (&mut scratch[shift..], &cols[t * stride..][..self.positions.len()]);
+            if ow >= 4 {
+                // Whole output rows at once, as `unfold_tap` reads them: within one tap no two
+                // outputs share a position, so each element still takes its taps in order.
+                for (src, &p) in row.chunks_exact(ow).zip(self.positions.iter().step_by(ow)) {
+                    for (d, &v) in dst[p..p + ow].iter_mut().zip(src) {
+                        *d += v;
+                    }
+                }
+            } else {
+                for (&v, &p) in row.iter().zip(&self.positions) {
+                    dst[p] += v;
+                }
             }
         }
         for z in 0..g.d {
