@@ -43,7 +43,7 @@ use crate::tensor::{DType, Float};
 use super::conv::Geom;
 use super::conv_packed::f32s;
 #[cfg(target_arch = "x86_64")]
-use super::winograd_transforms::transpose_block;
+use crate::ops::gemm_packed::transpose_block;
 
 /// Output rows (image, position pairs) and output channels of one register block.
 const MR: usize = 6;

@@ -4,6 +4,8 @@
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use crate::ops::gemm_packed::transpose_block;
 use crate::ops::gemm_packed::panel_index;
 use crate::parallel::DisjointPtr;
 
@@ -320,52 +322,6 @@ pub(super) fn transform_grad_output(gout: &[f32], o: usize, p: &Pass, (t0, t1): 
     }
 }
 
-/// Writes the 8 x 8 block src[g * stride + kk] (g, kk < 8) transposed: row kk, the eight
-/// values src[0..8][kk], to dst + at(kk).
-///
-/// # Safety
-/// The CPU must have AVX2; `src` must hold 7 * stride + 8 values and each dst + at(kk) eight
-/// writable floats.
-#[cfg(target_arch = "x86_64")]
-#[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,fma"))]
-pub(super) unsafe fn transpose_block(src: &[f32], stride: usize, dst: *mut f32, at: impl Fn(usize) -> usize) {
-    use std::arch::x86_64::*;
-    assert!(src.len() >= 7 * stride + 8);
-    let r: [__m256; 8] = std::array::from_fn(|g| _mm256_loadu_ps(src.as_ptr().add(g * stride)));
-    let t = [
-        _mm256_unpacklo_ps(r[0], r[1]),
-        _mm256_unpackhi_ps(r[0], r[1]),
-        _mm256_unpacklo_ps(r[2], r[3]),
-        _mm256_unpackhi_ps(r[2], r[3]),
-        _mm256_unpacklo_ps(r[4], r[5]),
-        _mm256_unpackhi_ps(r[4], r[5]),
-        _mm256_unpacklo_ps(r[6], r[7]),
-        _mm256_unpackhi_ps(r[6], r[7]),
-    ];
-    let s = [
-        _mm256_shuffle_ps::<0x44>(t[0], t[2]),
-        _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
-        _mm256_shuffle_ps::<0x44>(t[1], t[3]),
-        _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
-        _mm256_shuffle_ps::<0x44>(t[4], t[6]),
-        _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
-        _mm256_shuffle_ps::<0x44>(t[5], t[7]),
-        _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
-    ];
-    let rows = [
-        _mm256_permute2f128_ps::<0x20>(s[0], s[4]),
-        _mm256_permute2f128_ps::<0x20>(s[1], s[5]),
-        _mm256_permute2f128_ps::<0x20>(s[2], s[6]),
-        _mm256_permute2f128_ps::<0x20>(s[3], s[7]),
-        _mm256_permute2f128_ps::<0x31>(s[0], s[4]),
-        _mm256_permute2f128_ps::<0x31>(s[1], s[5]),
-        _mm256_permute2f128_ps::<0x31>(s[2], s[6]),
-        _mm256_permute2f128_ps::<0x31>(s[3], s[7]),
-    ];
-    for (kk, row) in rows.iter().enumerate() {
-        _mm256_storeu_ps(dst.add(at(kk)), *row);
-    }
-}
 
 /// A dY A^T for `np` tiles (a multiple of 8) from the rows of `rows`, (d00, d01, d10, d11)
 /// each `np` long, into 16 rows of `out`, `np` apart.
