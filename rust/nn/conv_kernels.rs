@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::kernel::sum_slice;
+use crate::parallel::{for_each_claimed, map_claimed, DisjointPtr};
 use crate::tensor::{hint_huge_pages, Element, Float};
 
 use super::conv::Geom;
@@ -53,7 +54,12 @@ pub(super) unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
 /// geometry says so, with a state from `init` per worker (kept from image to image).
 fn per_image<T: Send, W>(g: &Geom, out: &mut [T], per: usize, init: impl Fn() -> W + Sync + Send, image: impl Fn(usize, &mut [T], &mut W) + Sync) {
     if g.batch_parallel() {
-        out.par_chunks_mut(per.max(1)).enumerate().for_each_init(init, |s, (i, o)| image(i, o, s));
+        let (per, len, base) = (per.max(1), out.len(), DisjointPtr(out.as_mut_ptr()));
+        for_each_claimed(len.div_ceil(per), &init, &|i, s| {
+            // SAFETY: image i's chunk of `out`, which only this item writes.
+            let o = unsafe { std::slice::from_raw_parts_mut(base.get().add(i * per), per.min(len - i * per)) };
+            image(i, o, s)
+        });
     } else {
         let mut s = init();
         out.chunks_mut(per.max(1)).enumerate().for_each(|(i, o)| image(i, o, &mut s));
@@ -124,7 +130,12 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
         let cols_sp = &mut cols.spare_capacity_mut()[..g.n * rows * l];
         let rl = (rows * l).max(1);
         if g.batch_parallel() {
-            out_sp.par_chunks_mut(ol1).zip(cols_sp.par_chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
+            let (outs, colss) = (DisjointPtr(out_sp.as_mut_ptr()), DisjointPtr(cols_sp.as_mut_ptr()));
+            for_each_claimed(g.n, &|| (), &|i, _| {
+                // SAFETY: image i's output and columns, which only this item writes.
+                let (o, c) = unsafe { (std::slice::from_raw_parts_mut(outs.get().add(i * ol1), ol1), std::slice::from_raw_parts_mut(colss.get().add(i * rl), rl)) };
+                image(i, o, c)
+            });
         } else {
             out_sp.chunks_mut(ol1).zip(cols_sp.chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
         }
@@ -249,7 +260,11 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
         }
         acc
     };
-    let partials: Vec<Vec<T>> = if parts > 1 { (0..parts).into_par_iter().map(partial).collect() } else { (0..parts).map(partial).collect() };
+    let partials: Vec<Vec<T>> = if parts > 1 {
+        map_claimed(parts, &partial)
+    } else {
+        (0..parts).map(partial).collect()
+    };
     let mut iter = partials.into_iter();
     let mut total = iter.next().unwrap_or_else(|| vec![T::from_f64(0.0); size]);
     for p in iter {

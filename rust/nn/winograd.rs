@@ -29,11 +29,9 @@
 //! The transforms themselves, in vectors over a chunk, are in `winograd_transforms.rs`; this file
 //! decides where the method applies, cuts the work into chunks and runs the products.
 
-use rayon::prelude::*;
-
 use crate::ops::gemm::Mat;
 use crate::ops::gemm_packed::{self, panel_index, PackedRhs};
-use crate::parallel::DisjointPtr;
+use crate::parallel::{for_each_claimed, map_claimed, DisjointPtr};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
@@ -152,7 +150,8 @@ fn block_stride(rows: usize, tb: usize) -> usize {
 fn for_each_chunk(chunks: usize, chunk: impl Fn(usize, &mut Workspace, usize) + Sync + Send) {
     let threads = rayon::current_num_threads();
     if threads > 1 && chunks >= threads {
-        (0..chunks).into_par_iter().for_each(|i| with_workspace(|ws| chunk(i, ws, 1)));
+        // Claimed one by one, the caller never sleeping (see `parallel::for_each_claimed`).
+        for_each_claimed(chunks, &|| (), &|i, _| with_workspace(|ws| chunk(i, ws, 1)));
     } else {
         with_workspace(|ws| (0..chunks).for_each(|i| chunk(i, ws, threads)));
     }
@@ -264,7 +263,11 @@ pub(super) fn grad_weight<T: Float>(x: &[T], gout: &[T], g: &Geom) -> Vec<T> {
         });
         acc
     };
-    let partials: Vec<Vec<f32>> = if parts >= threads && threads > 1 { (0..parts).into_par_iter().map(partial).collect() } else { (0..parts).map(partial).collect() };
+    let partials: Vec<Vec<f32>> = if parts >= threads && threads > 1 {
+        map_claimed(parts, &partial)
+    } else {
+        (0..parts).map(partial).collect()
+    };
     let du = sum_partials(partials, size);
     // dW = G^T dU G for every (o, c) pair, blocks of input channels in parallel. dU^T is (C, O)
     // per position: pair (o, c) at xi O C + c O + o. Within a block, o outermost: the block's
