@@ -138,6 +138,17 @@ pub fn map_claimed<R: Send>(items: usize, f: &(dyn Fn(usize) -> R + Sync)) -> Ve
     slots.into_iter().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()).expect("map_claimed: every item runs")).collect()
 }
 
+/// `f(task)` for every task, each claimed as in `for_each_claimed` (tasks that own disjoint
+/// pieces of buffers, such as mutable slices).
+pub fn for_each_task<U: Send>(tasks: Vec<U>, f: &(dyn Fn(U) + Sync)) {
+    let slots: Vec<Mutex<Option<U>>> = tasks.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    for_each_part(slots.len(), &|i| {
+        if let Some(task) = slots[i].lock().unwrap_or_else(|e| e.into_inner()).take() {
+            f(task);
+        }
+    });
+}
+
 /// A buffer's base pointer shared by parallel parts that each write their own disjoint set of
 /// its elements (rows, column panels, chunks), while the buffer outlives them: the one place
 /// that promise is spelled as Send and Sync. Every user says, where it writes, which elements

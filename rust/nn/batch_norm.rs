@@ -6,12 +6,11 @@
 //! fused backward. Which statistics normalise (`use_batch_stats`) and whether the running ones
 //! update (`update_running`) are separate switches; the Module decides both from its mode.
 
-use rayon::prelude::*;
-
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::kernel::build;
+use crate::parallel::map_claimed;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
@@ -81,7 +80,7 @@ fn channel_stats<T: Float>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f6
         let mean_d = sum / m;
         (shift.to_f64() + mean_d, (sq / m - mean_d * mean_d).max(0.0))
     };
-    if x.len() > GRAIN { (0..c).into_par_iter().map(stat).collect() } else { (0..c).map(stat).collect() }
+    if x.len() > GRAIN { map_claimed(c, &stat) } else { (0..c).map(stat).collect() }
 }
 
 /// y = (x - center[c]) * scale[c] + shift[c], over (N, C, S) blocks. Centering first (by the
@@ -291,7 +290,7 @@ impl BatchNormBackward {
 
     fn fused<T: Float>(&self, xv: &[T], gv: &[T], w: &[f64], (n, c, s): (usize, usize, usize), needs: &[bool], shape: &[usize]) -> Result<Vec<Option<Tensor>>> {
         let stats: Vec<(f64, f64)> = if xv.len() > GRAIN {
-            (0..c).into_par_iter().map(|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch])).collect()
+            map_claimed(c, &|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch]))
         } else {
             (0..c).map(|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch])).collect()
         };

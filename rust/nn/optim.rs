@@ -9,10 +9,9 @@
 //!
 //! Locks are taken in one order: gradient (read), parameter, then state in argument order.
 
-use rayon::prelude::*;
-
 use crate::bail;
 use crate::error::Result;
+use crate::parallel::for_each_task;
 use crate::tensor::iter::{gather, scatter, GRAIN};
 use crate::tensor::{Element, Float, Tensor, View};
 use crate::with_float;
@@ -374,7 +373,7 @@ fn drive<T: Float, const K: usize, const J: usize>(
         tasks.push((ph, gh, rh, oh));
         (p, g, req, opt) = (pt, gt, rs.map(|(_, t)| t), os.map(|o| o.map(|(_, t)| t)));
     }
-    tasks.into_par_iter().for_each(|(p, g, r, o)| f(p, g, r, o));
+    for_each_task(tasks, &|(p, g, r, o)| f(p, g, r, o));
 }
 
 #[cfg(test)]

@@ -18,12 +18,11 @@
 
 use std::marker::PhantomData;
 
-use rayon::prelude::*;
-
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::nn::conv::with_grad;
+use crate::parallel::{for_each_chunk_mut, for_each_task};
 use crate::tensor::alloc::filled;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
@@ -264,7 +263,7 @@ pub(crate) fn each_volume<T: Send>(out: &mut [T], per: usize, work_per_volume: u
         }
     };
     if out.len() / per * work_per_volume > GRAIN {
-        out.par_chunks_mut(per_task * per).enumerate().for_each(task);
+        for_each_chunk_mut(out, per_task * per, &|t, chunk| task((t, chunk)));
     } else {
         out.chunks_mut(per_task * per).enumerate().for_each(task);
     }
@@ -283,7 +282,7 @@ pub(crate) fn each_volume_pair<A: Send, B: Send>(a: &mut [A], b: &mut [B], per: 
     };
     let chunk = per_task * per;
     if a.len() / per * work_per_volume > GRAIN {
-        a.par_chunks_mut(chunk).zip(b.par_chunks_mut(chunk)).enumerate().for_each(task);
+        for_each_task(a.chunks_mut(chunk).zip(b.chunks_mut(chunk)).enumerate().collect(), &task);
     } else {
         a.chunks_mut(chunk).zip(b.chunks_mut(chunk)).enumerate().for_each(task);
     }

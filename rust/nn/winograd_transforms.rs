@@ -2,12 +2,10 @@
 //! B^T d B and the output gradients' A dY A^T into the products' operands, and the products'
 //! A^T m A into the output, each over a whole chunk of tiles in eight-lane vectors.
 
-use rayon::prelude::*;
-
 #[cfg(target_arch = "x86_64")]
 use crate::ops::gemm_packed::transpose_block;
 use crate::ops::gemm_packed::panel_index;
-use crate::parallel::DisjointPtr;
+use crate::parallel::{for_each_part, DisjointPtr};
 
 use super::winograd::{Pass, Workspace, XI};
 
@@ -26,7 +24,7 @@ pub(super) fn transform_weight(w: &[f32], o: usize, c: usize, turned: bool) -> V
         unsafe { weight_row(w, c, turned, r, rows, cols, out) }
     };
     if rows * cols >= 1 << 12 {
-        (0..rows).into_par_iter().for_each(row);
+        for_each_part(rows, &row);
     } else {
         (0..rows).for_each(row);
     }

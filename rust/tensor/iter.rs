@@ -5,8 +5,6 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 use super::shape::{coalesce, Layout};
 
 /// Elements per task below which a kernel stays on the calling thread (the rayon hand-off costs
@@ -182,7 +180,7 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
     };
     let tasks: Vec<(usize, &mut [T])> = out.chunks_mut((r * c).max(1)).flat_map(|m| m.chunks_mut(TILE * c)).enumerate().collect();
     if numel > GRAIN {
-        tasks.into_par_iter().for_each(band);
+        crate::parallel::for_each_task(tasks, &band);
     } else {
         tasks.into_iter().for_each(band);
     }
