@@ -8,7 +8,6 @@ use std::sync::Mutex;
 
 use rand_core::{Rng, SeedableRng};
 use rand_xoshiro::{SplitMix64, Xoshiro256PlusPlus};
-use rayon::prelude::*;
 
 /// (seed, number of ops drawn so far): the whole generator state, so a checkpoint restores it
 /// exactly.
@@ -63,7 +62,7 @@ pub fn fill<T: Send>(out: &mut [T], f: impl Fn(&mut Xoshiro256PlusPlus, &mut [T]
     let seed = next_seed();
     let run = |(i, c): (usize, &mut [T])| f(&mut stream(seed, i), c);
     if out.len() > CHUNK {
-        out.par_chunks_mut(CHUNK).enumerate().for_each(run);
+        crate::parallel::for_each_chunk_mut(out, CHUNK, &|i, c| run((i, c)));
     } else {
         out.chunks_mut(CHUNK).enumerate().for_each(run);
     }

@@ -5,13 +5,12 @@
 //! mode off; a non-leaf on the graph is rebased, i.e. its grad_fn becomes the in-place op's node;
 //! on a view, the base's history is rewritten too (`autograd::views`, PyTorch's CopySlices).
 
-use rayon::prelude::*;
-
 use crate::autograd::{is_recording, trace};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
+use crate::parallel::for_each_chunk_mut;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Numeric, Tensor, ViewBase};
 use crate::with_numeric;
@@ -81,12 +80,15 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
         let data = &mut T::slice_mut(&mut guard)[off..off + n];
         if vals.len() == 1 {
             if n > GRAIN {
-                data.par_chunks_mut(GRAIN).for_each(|d| run((d, vals)));
+                for_each_chunk_mut(data, GRAIN, &|_, d| run((d, vals)));
             } else {
                 run((data, vals));
             }
         } else if n > GRAIN {
-            data.par_chunks_mut(GRAIN).zip(vals.par_chunks(GRAIN)).for_each(run);
+            for_each_chunk_mut(data, GRAIN, &|i, d| {
+                let len = d.len();
+                run((d, &vals[i * GRAIN..i * GRAIN + len]))
+            });
         } else {
             run((data, vals));
         }

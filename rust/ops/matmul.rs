@@ -107,7 +107,7 @@ fn batched(a: &Tensor, b: &Tensor) -> Result<Tensor> {
                 };
                 // Many small products: one per task. Few large ones: split inside each.
                 if nb > 1 && m * n * k < 128 * 128 * 128 {
-                    c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| run(bi, cm, 1));
+                    crate::parallel::for_each_chunk_mut(&mut c, m * n, &|bi, cm| run(bi, cm, 1));
                 } else {
                     let threads = rayon::current_num_threads();
                     c.chunks_mut(m * n).enumerate().for_each(|(bi, cm)| run(bi, cm, threads));

@@ -1,13 +1,12 @@
 //! Shape ops. Wherever the strides allow, the result is a view sharing the input's storage (as
 //! in PyTorch); the backward rule undoes the shape change on the gradient.
 
-use rayon::prelude::*;
-
 use crate::autograd::trace::Attrs;
 use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::reduce::sum_to;
+use crate::parallel::for_each_chunk_mut;
 use crate::tensor::shape::{contiguous_strides, existing_dim, infer_shape, wrap_dim, Layout};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{iter, Element, Tensor};
@@ -498,14 +497,14 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
                 let v = src.to_vec::<T>()[0];
                 let mut guard = dst.write();
                 let d = &mut T::slice_mut(&mut guard)[off..off + n];
-                if n > GRAIN { d.par_chunks_mut(GRAIN).for_each(|c| c.fill(v)) } else { d.fill(v) }
+                if n > GRAIN { for_each_chunk_mut(d, GRAIN, &|_, c| c.fill(v)) } else { d.fill(v) }
             } else {
                 src.with_view::<T, _>(|v| {
                     let s = &v.data[v.layout.offset..v.layout.offset + n];
                     let mut guard = dst.write();
                     let d = &mut T::slice_mut(&mut guard)[off..off + n];
                     if n > GRAIN {
-                        d.par_chunks_mut(GRAIN).zip(s.par_chunks(GRAIN)).for_each(|(d, s)| d.copy_from_slice(s));
+                        for_each_chunk_mut(d, GRAIN, &|i, d| d.copy_from_slice(&s[i * GRAIN..i * GRAIN + d.len()]));
                     } else {
                         d.copy_from_slice(s);
                     }
