@@ -149,6 +149,24 @@ pub fn for_each_task<U: Send>(tasks: Vec<U>, f: &(dyn Fn(U) + Sync)) {
     });
 }
 
+/// `f(state, index, chunk)` for the consecutive `chunk`-long pieces of `data` (the last may be
+/// shorter), handed out `group` pieces at a time as in `for_each_claimed`, with one `init()`
+/// state per thread that takes part: rayon's `par_chunks_mut(..).with_min_len(group)` with
+/// `for_each_init`, the caller never sleeping.
+pub fn for_each_chunk_init<U: Send, S>(data: &mut [U], chunk: usize, group: usize, init: &(dyn Fn() -> S + Sync), f: &(dyn Fn(&mut S, usize, &mut [U]) + Sync)) {
+    let (n, chunk, group) = (data.len(), chunk.max(1), group.max(1));
+    let chunks = n.div_ceil(chunk);
+    let base = DisjointPtr(data.as_mut_ptr());
+    for_each_claimed(chunks.div_ceil(group), init, &|t, state| {
+        for k in t * group..((t + 1) * group).min(chunks) {
+            // SAFETY: chunks are disjoint ranges inside `data`, which this call borrows mutably,
+            // and each is handed out once.
+            let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(k * chunk), chunk.min(n - k * chunk)) };
+            f(state, k, piece);
+        }
+    });
+}
+
 /// A buffer's base pointer shared by parallel parts that each write their own disjoint set of
 /// its elements (rows, column panels, chunks), while the buffer outlives them: the one place
 /// that promise is spelled as Send and Sync. Every user says, where it writes, which elements

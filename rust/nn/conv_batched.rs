@@ -15,10 +15,9 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 use crate::ops::gemm::{gemm_fixed_blocks, Mat};
 use crate::ops::gemm_packed::{self, PackedRhs};
+use crate::parallel::{for_each_chunk_init, for_each_chunk_mut};
 use crate::tensor::{DType, Float};
 
 use super::conv::Geom;
@@ -51,7 +50,7 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
     let all = &mut cols.spare_capacity_mut()[..rows * nl];
     let per_task = ELEMENTS_PER_TASK.div_ceil(taps * nl);
     if g.pointwise() {
-        all.par_chunks_mut(nl).enumerate().with_min_len(per_task).for_each(|(r, all_r)| {
+        for_each_chunk_init(all, nl, per_task, &|| (), &|_, r, all_r| {
             for (i, dst) in all_r.chunks_mut(l).enumerate() {
                 dst.iter_mut().zip(&xs[i * vol + r * l..][..l]).for_each(|(d, &v)| {
                     d.write(v);
@@ -60,16 +59,16 @@ fn columns<T: Float>(xs: &[T], g: &Geom) -> Vec<T> {
         });
     } else if PaddedGather::applies(g) {
         let gather = PaddedGather::new(g);
-        let channel = |scratch: &mut Vec<T>, (c, rows_c): (usize, &mut [MaybeUninit<T>])| {
+        let channel = |scratch: &mut Vec<T>, c: usize, rows_c: &mut [MaybeUninit<T>]| {
             for i in 0..g.n {
                 let volume = &xs[i * vol + c * g.volume()..][..g.volume()];
                 gather.unfold_channel(volume, g, scratch, &mut rows_c[i * l..], nl);
             }
         };
-        all.par_chunks_mut(taps * nl).enumerate().with_min_len(per_task).for_each_init(|| gather.scratch(), channel);
+        for_each_chunk_init(all, taps * nl, per_task, &|| gather.scratch(), &channel);
     } else {
         let taps = Taps::new(g);
-        all.par_chunks_mut(nl).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(nl)).for_each(|(r, all_r)| {
+        for_each_chunk_init(all, nl, ELEMENTS_PER_TASK.div_ceil(nl), &|| (), &|_, r, all_r| {
             for (i, dst) in all_r.chunks_mut(l).enumerate() {
                 taps.unfold_row(&xs[i * vol..(i + 1) * vol], g, r, dst);
             }
@@ -115,7 +114,7 @@ fn swap_batch<T: Float>(a: &[T], n: usize, c: usize, l: usize, back: bool) -> Ve
     unsafe {
         written(a.len(), |out| {
             if !out.is_empty() {
-                out.par_chunks_mut(inner * l).enumerate().with_min_len(ELEMENTS_PER_TASK.div_ceil(inner * l)).for_each(fill);
+                for_each_chunk_init(out, inner * l, ELEMENTS_PER_TASK.div_ceil(inner * l), &|| (), &|_, k, c| fill((k, c)));
             }
         })
     }
@@ -180,7 +179,7 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
         }
         // Each image's block of dcols is folded where it lies (rows nl apart), not first moved.
         let mut gx = vec![T::from_f64(0.0); g.n * vol];
-        gx.par_chunks_mut(vol.max(1)).enumerate().for_each(|(i, gx_i)| col2im_strided(&dcols[i * l..], nl, g, gx_i));
+        for_each_chunk_mut(&mut gx, vol.max(1), &|i, gx_i| col2im_strided(&dcols[i * l..], nl, g, gx_i));
         gx
     });
     let gw = xs.map(|xs| {

@@ -5,11 +5,9 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
-
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::kernel::sum_slice;
-use crate::parallel::{for_each_claimed, map_claimed, DisjointPtr};
+use crate::parallel::{for_each_chunk_mut, for_each_claimed, map_claimed, DisjointPtr};
 use crate::tensor::{hint_huge_pages, Element, Float};
 
 use super::conv::Geom;
@@ -280,7 +278,7 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
 /// out[ch] = sum over images (in order) and positions of x[i, ch]: a bias gradient.
 pub(super) fn channel_sum<T: Float>(xs: &[T], n: usize, channels: usize, len: usize) -> Vec<T> {
     let channel = |ch: usize| T::from_f64((0..n).map(|i| sum_slice(&xs[(i * channels + ch) * len..][..len]).to_f64()).sum());
-    if xs.len() > crate::tensor::iter::GRAIN { (0..channels).into_par_iter().map(channel).collect() } else { (0..channels).map(channel).collect() }
+    if xs.len() > crate::tensor::iter::GRAIN { map_claimed(channels, &channel) } else { (0..channels).map(channel).collect() }
 }
 
 /// out[i, ch, ...] += bias[ch]: the transposed convolution's bias.
@@ -293,7 +291,7 @@ pub(super) fn add_channel_bias<T: Float>(out: &mut [T], bias: &[T], len: usize) 
         return;
     }
     if out.len() > crate::tensor::iter::GRAIN {
-        out.par_chunks_mut(len).enumerate().for_each(add);
+        for_each_chunk_mut(out, len, &|k, block| add((k, block)));
     } else {
         out.chunks_mut(len).enumerate().for_each(add);
     }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use rand_core::Rng;
-use rayon::prelude::*;
 
 use crate::autograd::{record, Backward};
 use crate::bail;
@@ -73,7 +72,7 @@ fn keep_mask(units: usize, p: f64) -> Vec<u64> {
         chunk.iter_mut().for_each(|w| *w = keep_word(&mut r, thr));
     };
     if units > GRAIN {
-        words.par_chunks_mut(WORDS_PER_STREAM).enumerate().for_each(fill);
+        crate::parallel::for_each_chunk_mut(&mut words, WORDS_PER_STREAM, &|i, c| fill((i, c)));
     } else {
         words.chunks_mut(WORDS_PER_STREAM).enumerate().for_each(fill);
     }
@@ -182,7 +181,7 @@ fn fused<T: Float>(x: &Tensor, p: f64, (s1, c1, c0): (f64, f64, f64)) -> (Tensor
             }
         };
         if n > GRAIN {
-            spare.par_chunks_mut(per_task).zip(words.par_chunks_mut(WORDS_PER_STREAM)).enumerate().for_each(task);
+            crate::parallel::for_each_task(spare.chunks_mut(per_task).zip(words.chunks_mut(WORDS_PER_STREAM)).enumerate().collect(), &task);
         } else {
             spare.chunks_mut(per_task).zip(words.chunks_mut(WORDS_PER_STREAM)).enumerate().for_each(task);
         }

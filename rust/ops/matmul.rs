@@ -1,8 +1,6 @@
 //! matmul with PyTorch's rules: 1-D x 1-D dot, 2-D products, batched with broadcast batch dims.
 //! The products run on `ops::gemm`, which reads strided operands directly.
 
-use rayon::prelude::*;
-
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
@@ -134,7 +132,7 @@ fn batched_int(a: &Tensor, b: &Tensor, oshape: &[usize]) -> Tensor {
     let (av, bv) = (a.to_vec::<i64>(), b.to_vec::<i64>());
     let mut c = crate::tensor::alloc::filled(oshape.iter().product(), 0i64);
     if m * n > 0 {
-        c.par_chunks_mut(m * n).enumerate().for_each(|(bi, cm)| {
+        crate::parallel::for_each_chunk_mut(&mut c, m * n, &|bi, cm| {
             let (ab, bb) = (&av[bi * m * k..(bi + 1) * m * k], &bv[bi * k * n..(bi + 1) * k * n]);
             for i in 0..m {
                 let row = &mut cm[i * n..(i + 1) * n];

@@ -64,10 +64,9 @@ fn pack_key_panels(pb: &Problem<f32>, b: usize, j0: usize, w: usize, dst: &mut [
 /// forward's time). As large as the keys: memory stays linear in the sequence length.
 #[cfg(target_arch = "x86_64")]
 pub(super) fn pack_keys(pb: &Problem<f32>) -> Vec<f32> {
-    use rayon::prelude::*;
     let per = packed_keys_len(pb);
     let mut out = vec![0f32; pb.bh * per];
-    out.par_chunks_mut(per.max(1)).enumerate().for_each(|(b, dst)| pack_key_panels(pb, b, 0, pb.s, dst));
+    crate::parallel::for_each_chunk_mut(&mut out, per.max(1), &|b, dst| pack_key_panels(pb, b, 0, pb.s, dst));
     out
 }
 
