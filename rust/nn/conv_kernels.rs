@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::kernel::sum_slice;
-use crate::parallel::{for_each_chunk_mut, for_each_claimed, map_claimed, DisjointPtr};
+use crate::parallel::{for_each_chunk_init, for_each_chunk_mut, for_each_claimed, map_claimed, DisjointPtr};
 use crate::tensor::{hint_huge_pages, Element, Float};
 
 use super::conv::Geom;
@@ -52,12 +52,7 @@ pub(super) unsafe fn assume_init<T>(s: &[MaybeUninit<T>]) -> &[T] {
 /// geometry says so, with a state from `init` per worker (kept from image to image).
 fn per_image<T: Send, W>(g: &Geom, out: &mut [T], per: usize, init: impl Fn() -> W + Sync + Send, image: impl Fn(usize, &mut [T], &mut W) + Sync) {
     if g.batch_parallel() {
-        let (per, len, base) = (per.max(1), out.len(), DisjointPtr(out.as_mut_ptr()));
-        for_each_claimed(len.div_ceil(per), &init, &|i, s| {
-            // SAFETY: image i's chunk of `out`, which only this item writes.
-            let o = unsafe { std::slice::from_raw_parts_mut(base.get().add(i * per), per.min(len - i * per)) };
-            image(i, o, s)
-        });
+        for_each_chunk_init(out, per, 1, &init, &|s, i, o| image(i, o, s));
     } else {
         let mut s = init();
         out.chunks_mut(per.max(1)).enumerate().for_each(|(i, o)| image(i, o, &mut s));
@@ -258,11 +253,8 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
         }
         acc
     };
-    let partials: Vec<Vec<T>> = if parts > 1 {
-        map_claimed(parts, &partial)
-    } else {
-        (0..parts).map(partial).collect()
-    };
+    // One part runs on the calling thread alone.
+    let partials: Vec<Vec<T>> = map_claimed(parts, &partial);
     let mut iter = partials.into_iter();
     let mut total = iter.next().unwrap_or_else(|| vec![T::from_f64(0.0); size]);
     for p in iter {
