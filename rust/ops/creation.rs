@@ -2,7 +2,7 @@
 
 use crate::bail;
 use crate::error::Result;
-use crate::random::{fill, fill_normal, uniform_f32, uniform_f64};
+use crate::random::{fill, fill_normal, fill_normal_f32, uniform_f32, uniform_f64};
 use crate::tensor::alloc::{numel, vec_filled};
 use crate::tensor::{DType, Element, Tensor};
 use crate::with_dtype;
@@ -101,9 +101,16 @@ pub fn randn(shape: &[usize], dtype: DType) -> Result<Tensor> {
         bail!(Runtime, "randn: \"normal_kernel_cpu\" not implemented for '{}'", dtype.short_name());
     }
     let n = numel(shape, 8, "randn")?;
-    let mut v = vec_filled(n, 0f64)?;
-    fill_normal(&mut v);
-    from_f64s(v, shape, dtype)
+    if dtype == DType::F64 {
+        let mut v = vec_filled(n, 0f64)?;
+        fill_normal(&mut v);
+        return Ok(Tensor::from_vec_unchecked(v, shape));
+    }
+    // float32 and the half types: float32 lanes (the same draws; halves round from those).
+    let mut v = vec_filled(n, 0f32)?;
+    fill_normal_f32(&mut v);
+    let t = Tensor::from_vec_unchecked(v, shape);
+    if dtype == DType::F32 { Ok(t) } else { crate::ops::cast::to_dtype(&t, dtype) }
 }
 
 /// Integers uniform in [low, high).

@@ -38,17 +38,29 @@ fn sincos_f32<const FMA: bool>(x: f32) -> (f32, f32) {
     let xd = x as f64;
     let j = (xd * TWO_OVER_PI).round_ties_even();
     let r = madd::<FMA>(-j, PIO2_LO, madd::<FMA>(-j, PIO2_HI, xd));
+    let (sin, cos) = sincos_quadrant::<FMA>(r, j);
+    // sin(-0) is -0 (the reduction gave +0).
+    (if x == 0.0 { x } else { sin as f32 }, cos as f32)
+}
+
+/// (sin, cos) of r + j pi/2 for |r| <= pi/4 (a little beyond is fine) and an integer j (as a
+/// float, |j| < 2^50), to float32 accuracy: musl's float kernels, evaluated in float64, and the
+/// quadrant's swap and signs. The quadrant is taken in floats: Rust's saturating float-to-int
+/// conversion was a scalar instruction and two selects per lane. randn's Box-Muller angle
+/// reduces in turns and comes here too (`random::fill_normal_f32`).
+#[inline(always)]
+pub(crate) fn sincos_quadrant<const FMA: bool>(r: f64, j: f64) -> (f64, f64) {
     let z = r * r;
     let w = z * z;
     let s = madd::<FMA>(r * z * w, madd::<FMA>(z, S[3], S[2]), madd::<FMA>(r * z, madd::<FMA>(z, S[1], S[0]), r));
     let c = madd::<FMA>(w * z, madd::<FMA>(z, C[3], C[2]), madd::<FMA>(w, C[1], madd::<FMA>(z, C[0], 1.0)));
-    // The quadrant: sin, cos, -sin, -cos for sin; cos, -sin, -cos, sin for cos.
-    let q = (j as i64) & 3;
-    let (s0, c0) = (if q & 1 == 1 { c } else { s }, if q & 1 == 1 { s } else { c });
-    let sin = if q & 2 == 2 { -s0 } else { s0 };
-    let cos = if (q + 1) & 2 == 2 { -c0 } else { c0 };
-    // sin(-0) is -0 (the reduction gave +0).
-    (if x == 0.0 { x } else { sin as f32 }, cos as f32)
+    // The quadrant q = j mod 4: sin, cos, -sin, -cos for sin; cos, -sin, -cos, sin for cos.
+    let q = j - 4.0 * (0.25 * j).floor();
+    let odd = q == 1.0 || q == 3.0;
+    let (s0, c0) = (if odd { c } else { s }, if odd { s } else { c });
+    let sin = if q >= 2.0 { -s0 } else { s0 };
+    let cos = if q == 1.0 || q == 2.0 { -c0 } else { c0 };
+    (sin, cos)
 }
 
 /// sin or cos of a float32 slice, in lanes; arguments past REDUCED_BELOW are redone by libm.
