@@ -1,5 +1,5 @@
-"""The torch.linalg functions of ferrograd/_methods/linalg_api.py (fg.linalg once the module is
-wired): errors, the *_ex forms and argument forms; values and gradients are in the op table."""
+"""The torch.linalg functions of ferrograd/_methods/linalg_api.py, as `fg.linalg`: errors, the
+*_ex forms and argument forms; values and gradients are in the op table."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import math
 import ferrograd as fg
 import numpy as np
 import pytest
-from ferrograd._methods import linalg_api as linalg
+
+linalg = fg.linalg
 
 
 def T(a, grad=False):

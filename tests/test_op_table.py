@@ -12,11 +12,6 @@ import numpy as np
 import pytest
 from op_table import ROWS, make_inputs
 
-if not hasattr(fg, "linalg"):  # until python/ferrograd/linalg.py exists (notes/requests.md)
-    from ferrograd._methods import linalg_api as _linalg
-
-    fg.linalg = _linalg
-
 GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "op_table_golden.json")
 with open(GOLDEN_PATH) as _f:
     GOLDEN = json.load(_f)

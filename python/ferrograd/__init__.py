@@ -5,7 +5,7 @@
     (x * x).sum().backward()
 """
 
-from . import _core, accelerator, amp, autograd, backends, cpu, cuda, distributed, nn, onnx, optim, serialization, utils, viz
+from . import _core, accelerator, amp, autograd, backends, cpu, cuda, distributed, linalg, nn, onnx, optim, serialization, utils, viz
 from ._core import Tensor, bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
     Generator,
