@@ -35,7 +35,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_gather", "_grad", "_nonzero", "_pad", "_roll", "_scatter_add", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_gather", "_grad", "_l2_norm", "_nonzero", "_pad", "_roll", "_scatter_add", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -611,6 +611,8 @@ def _backward(outputs: Sequence[Tensor], grads: Sequence[Tensor | None], retain_
     """`autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`."""
 def _add_at(input: Tensor, positions: Tensor, values: Tensor) -> Tensor:
     """scatter_add's kernel: input with values added at flat int64 positions (repeats accumulate)."""
+def _l2_norm(input: Tensor, dims: Sequence[_int], keepdim: _bool = False) -> Tensor:
+    """sqrt(sum x^2) over dims (empty: all), one op."""
 def _flip(input: Tensor, dims: Sequence[_int]) -> Tensor:
     """flip along wrapped, distinct dims (one copy pass per dim)."""
 def _gather(input: Tensor, dim: _int, index: Tensor) -> Tensor:

@@ -1,4 +1,5 @@
-//! Reductions: sum, mean, max/min (with indices), argmax/argmin, var, std, logsumexp.
+//! Reductions: sum, mean, max/min (with indices), argmax/argmin, var, std, logsumexp (the
+//! 2-norm is `vector_norm`).
 //! The kernels see the input as [A, n, B]: the dims before, inside and after one contiguous run
 //! of reduced dims, and fold the middle one.
 
@@ -227,32 +228,15 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
         bail!(Runtime, "{op}(): input dtype should be a floating point type, got {}", x.dtype().short_name());
     }
     let d = wrap_dims(dims, x.ndim(), op)?;
-    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
-    let kept_shape = reduced_shape(x.shape(), &d, true);
-    // Kept dims first, reduced dims last: each output is one contiguous row of n values.
-    let mut perm: Vec<isize> = (0..x.ndim()).filter(|i| !d.contains(i)).map(|i| i as isize).collect();
-    perm.extend(d.iter().map(|&i| i as isize));
-    let rows = x.detach().permute(&perm)?;
+    let (rows, n, kept_shape) = rows_last(x, &d)?;
     let dof = (n as f64 - correction).max(0.0);
     let (out, mean) = with_float!(x.dtype(), op, T => {
         let stats: Vec<(f64, f64)> = rows.with_view::<T, _>(|v| {
-            let data = v.contiguous();
-            // One row alone (var() of everything) is summed in parallel pieces.
-            let stat = |row: &[T], pieces: bool| {
-                let sum = |f: &(dyn Fn(&[T]) -> f64 + Sync)| if pieces { pieces_f64(row, f) } else { f(row) };
-                let m = sum(&|r| lanes_f64(r, Element::to_f64)) / row.len() as f64;
-                let ss = sum(&|r| lanes_f64(r, |v| (Element::to_f64(v) - m) * (Element::to_f64(v) - m)));
+            per_row(&v.contiguous(), n, kept_shape.iter().product(), (f64::NAN, f64::NAN), |sum| {
+                let m = sum(&|r| row_sum_f64(r, 0.0, false)) / n as f64;
+                let ss = sum(&|r| row_sum_f64(r, m, true));
                 (m, ss / dof)
-            };
-            match data.len().checked_div(n) {
-                None => vec![(f64::NAN, f64::NAN); kept_shape.iter().product()],
-                Some(1) => vec![stat(&data, true)],
-                Some(rows) => build_weighted(rows, n, (GRAIN / n).max(1), |start, out| {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        o.write(stat(&data[(start + i) * n..(start + i + 1) * n], false));
-                    }
-                }),
-            }
+            })
         });
         let out: Vec<T> = stats.iter().map(|&(_, v)| T::from_f64(if take_sqrt { v.sqrt() } else { v })).collect();
         let mean: Vec<T> = stats.iter().map(|&(m, _)| T::from_f64(m)).collect();
@@ -264,6 +248,50 @@ fn var_std(x: &Tensor, dims: &[isize], correction: f64, keepdim: bool, take_sqrt
         Ok(Box::new(VarStdBackward { x: Saved::new(x)?, mean, out: Saved::output(&saved_out)?, kept_shape, dof, take_sqrt }))
     })
 }
+
+/// `x` (detached) with its kept dims first and the reduced dims `d` (sorted) last: each output
+/// is one contiguous row of n values. (rows, n, the kept shape with 1s for `d`).
+pub(crate) fn rows_last(x: &Tensor, d: &[usize]) -> Result<(Tensor, usize, Vec<usize>)> {
+    let n: usize = d.iter().map(|&i| x.shape()[i]).product();
+    let mut perm: Vec<isize> = (0..x.ndim()).filter(|i| !d.contains(i)).map(|i| i as isize).collect();
+    perm.extend(d.iter().map(|&i| i as isize));
+    Ok((x.detach().permute(&perm)?, n, reduced_shape(x.shape(), d, true)))
+}
+
+/// `stat(sum)` for each row of n values of `data` (`outputs` of them; `empty` each when n is 0),
+/// where `sum(f)` adds up `f` over the row's pieces: one row alone (a reduction of everything)
+/// is cut into pieces summed in parallel, and rows are shared out between threads otherwise.
+pub(crate) fn per_row<T: Copy + Sync, R: Send + Clone>(
+    data: &[T],
+    n: usize,
+    outputs: usize,
+    empty: R,
+    stat: impl Fn(&dyn Fn(&(dyn Fn(&[T]) -> f64 + Sync)) -> f64) -> R + Sync,
+) -> Vec<R> {
+    match data.len().checked_div(n) {
+        None => vec![empty; outputs],
+        Some(1) => vec![stat(&|f| pieces_f64(data, f))],
+        Some(rows) => build_weighted(rows, n, (GRAIN / n).max(1), |start, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                let row = &data[(start + i) * n..(start + i + 1) * n];
+                o.write(stat(&|f| f(row)));
+            }
+        }),
+    }
+}
+
+/// The sum over a row of (v - shift)^2 when `square`, else of v, in float64 (`lanes_f64`),
+/// compiled for AVX2 and AVX-512 (no fused multiply-add, so every CPU gives the same bits).
+#[inline(always)]
+fn row_sum_body<T: Float, const FMA: bool>(row: &[T], shift: f64, square: bool) -> f64 {
+    if square {
+        lanes_f64(row, |v| (Element::to_f64(v) - shift) * (Element::to_f64(v) - shift))
+    } else {
+        lanes_f64(row, Element::to_f64)
+    }
+}
+
+crate::multiversion!(row_sum_body, row_sum_avx2, row_sum_f64, Float, (row: &[T], shift: f64, square: bool) -> f64);
 
 /// The sum of `f(v)` over a row in 32 float64 lanes (independent chains; one running sum was
 /// bound by the add's latency), added as a tree.

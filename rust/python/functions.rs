@@ -91,6 +91,15 @@ pub fn where_(py: Python<'_>, condition: PyRef<'_, PyTensor>, x: PyRef<'_, PyTen
     Ok(off_gil_guarded(py, n, || binary::where_(&c, &x, &y))?.into())
 }
 
+/// The 2-norm over `dims` (empty = all) in one op, for `norm` and `linalg.vector_norm`'s p = 2
+/// (`_methods/reductions.py`).
+#[pyfunction]
+#[pyo3(signature = (input, dims, keepdim=false))]
+pub fn _l2_norm(py: Python<'_>, input: PyRef<'_, PyTensor>, dims: Vec<isize>, keepdim: bool) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::vector_norm::l2_norm(&x, &dims, keepdim))?.into())
+}
+
 /// `torch.flip` and `torch.roll` with dims wrapped and checked in Python (`_methods/shape.py`).
 #[pyfunction]
 pub fn _flip(py: Python<'_>, input: PyRef<'_, PyTensor>, dims: Vec<usize>) -> PyResult<PyTensor> {

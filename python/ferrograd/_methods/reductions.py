@@ -235,7 +235,7 @@ def _vector_norm(x: Tensor, p, dims, keepdim: bool) -> Tensor:
     if p == 1:
         return x.abs().sum(red, **kw)
     if p == 2:
-        return _safe_root((x * x).sum(red, **kw), 2.0)
+        return _core._l2_norm(x, red, keepdim)
     a = x.abs()
     if p < 1:
         # |x| ** p has an infinite slope at 0 (0 * inf = NaN through abs); PyTorch's norm backward

@@ -209,9 +209,12 @@ class _Shaped:
         return len(self.shape)
 
 
-def _logsumexp(g, op, training):
-    out = _reduce_op(g, "ReduceLogSumExp", _in(g, op), _kept_axes(op), 1)
-    return [_reshape_to(g, op, out, _Shaped(op.attrs["kept_shape"], op.inputs[0], g), op.outputs[0])]
+def _kept_reduce(kind):
+    """A reduction recorded with its kept shape (logsumexp, the 2-norm) as one ONNX Reduce op."""
+    def convert(g, op, training):
+        out = _reduce_op(g, kind, _in(g, op), _kept_axes(op), 1)
+        return [_reshape_to(g, op, out, _Shaped(op.attrs["kept_shape"], op.inputs[0], g), op.outputs[0])]
+    return convert
 
 
 def _max_dim(g, op, training):
@@ -435,7 +438,7 @@ TABLE = {
     "SignBackward0": _elementwise("Sign"), "TruncBackward0": _trunc,
     "FloorDivideBackward0": _floor_divide, "RemainderBackward1": _remainder,
     "VarBackward0": _var_std, "StdBackward0": _var_std,
-    "LogsumexpBackward0": _logsumexp,
+    "LogsumexpBackward0": _kept_reduce("ReduceLogSumExp"), "LinalgVectorNormBackward0": _kept_reduce("ReduceL2"),
     "CumsumBackward0": _cumsum,
     "WhereBackward0": _where,
     "eq": _compare("Equal"), "ne": _compare("Equal", negate=True), "lt": _compare("Less"), "le": _compare("LessOrEqual"),
