@@ -8,7 +8,8 @@ The building blocks only move values through ferrograd ops (so gradients come fr
   pairwise adds/multiplies over gathers (log2(largest segment) rounds, each one op on every
   element), so repeated destinations accumulate exactly as PyTorch's scatter_add/index_add do;
 * `place(v, dest, base)`: `base` with v's elements written at flat positions `dest`, as a gather
-  from [v, pad] inside a `where` (the positions not written keep base's value and gradient).
+  from [v, pad] inside a `where` (the positions not written keep base's value and gradient);
+  with no gradient to keep, a numpy assignment on a copy of base.
 
 Which positions to gather or write is computed with numpy on the index tensors, which never carry
 gradients.
@@ -271,6 +272,13 @@ def place(v: Tensor, dest: np.ndarray, base: Tensor) -> Tensor:
     """`base` (any shape) with v's elements written at flat positions `dest` (distinct, or the
     last write wins, as PyTorch's CPU loops); the rest keeps base's values and gradient."""
     dest = np.asarray(dest, dtype=np.int64).reshape(-1)
+    if not needs_grad(v, base):
+        # No graph to keep: numpy's assignment (the last duplicate wins) on a copy of base. The
+        # differentiable form below gathers every element of base: 3 ms for `scatter_` of 4096
+        # ones into a 4096 x 100 tensor, 40x `one_hot`'s time.
+        out = np_of(base).copy()
+        out.reshape(-1)[dest] = np_of(v.reshape(-1).to(base.dtype))
+        return from_np(out, like=base)
     n = base.numel()
     src_of = np.full(n, dest.size, dtype=np.int64)
     src_of[dest] = np.arange(dest.size)  # numpy assignment: the last duplicate wins
