@@ -151,12 +151,16 @@ pub fn adam(param: &Tensor, grad: &Tensor, exp_avg: &Tensor, exp_avg_sq: &Tensor
         run::<T, 2, 1>("adam", param, grad, states, [("max_exp_avg_sq", max_exp_avg_sq)], |p, g, [m, v], [vmax]| {
             let n = p.len();
             let (g, m, v) = (&g[..n], &mut m[..n], &mut v[..n]);
+            // Locals, as in sgd: `a.maximize` read through the captured reference was reloaded
+            // for every element and kept the loop scalar (4.3 ns per parameter).
+            let (maximize, decays) = (a.maximize, decay_factor != 1.0);
+            let (w1, b2, w2, eps, wd, decay, bc2_sqrt, neg_step_size) = (w1, b2, w2, eps, wd, decay, bc2_sqrt, neg_step_size);
             // The element update takes its operands as arguments (capturing the slices would
             // lose their no-alias guarantee and with it vectorisation); one loop per state
             // combination, so the update has no per-element branch.
             let one = |p: &mut T, g: T, m: &mut T, v: &mut T, vmax: Option<&mut T>| {
-                let p0 = if decay_factor != 1.0 { *p * decay } else { *p };
-                let d = effective_grad(g, p0, a.maximize, wd);
+                let p0 = if decays { *p * decay } else { *p };
+                let d = effective_grad(g, p0, maximize, wd);
                 *m = lerp(*m, d, w1);
                 *v = *v * b2 + w2 * d * d;
                 let second = match vmax {
@@ -196,9 +200,10 @@ pub fn rmsprop(param: &Tensor, grad: &Tensor, square_avg: &Tensor, momentum_buff
         run::<T, 1, 2>("rmsprop", param, grad, [("square_avg", square_avg)], optional, |p, g, [sq], [buf, ga]| {
             let n = p.len();
             let (g, sq) = (&g[..n], &mut sq[..n]);
-            // As in adam: operands as arguments, one loop per state combination.
+            // As in adam: locals, operands as arguments, one loop per state combination.
+            let (maximize, lr, alpha, w, eps, wd, mom) = (a.maximize, lr, alpha, w, eps, wd, mom);
             let one = |p: &mut T, g: T, sq: &mut T, buf: Option<&mut T>, ga: Option<&mut T>| {
-                let d = effective_grad(g, *p, a.maximize, wd);
+                let d = effective_grad(g, *p, maximize, wd);
                 *sq = *sq * alpha + w * d * d;
                 let avg = match ga {
                     Some(ga) => {
@@ -252,8 +257,9 @@ pub fn adagrad(param: &Tensor, grad: &Tensor, sum: &Tensor, a: &AdagradArgs) -> 
         run::<T, 1, 0>("adagrad", param, grad, [("sum", sum)], [], |p, g, [s], []| {
             let n = p.len();
             let (g, s) = (&g[..n], &mut s[..n]);
+            let (maximize, neg_clr, eps, wd) = (a.maximize, neg_clr, eps, wd);
             for i in 0..n {
-                let d = effective_grad(g[i], p[i], a.maximize, wd);
+                let d = effective_grad(g[i], p[i], maximize, wd);
                 s[i] += d * d;
                 p[i] += neg_clr * (d / (s[i].sqrt() + eps));
             }
@@ -269,8 +275,9 @@ pub fn adadelta(param: &Tensor, grad: &Tensor, square_avg: &Tensor, acc_delta: &
         run::<T, 2, 0>("adadelta", param, grad, states, [], |p, g, [sq, acc], []| {
             let n = p.len();
             let (g, sq, acc) = (&g[..n], &mut sq[..n], &mut acc[..n]);
+            let (maximize, lr, rho, w, eps, wd) = (a.maximize, lr, rho, w, eps, wd);
             for i in 0..n {
-                let d = effective_grad(g[i], p[i], a.maximize, wd);
+                let d = effective_grad(g[i], p[i], maximize, wd);
                 sq[i] = sq[i] * rho + w * d * d;
                 let std = (sq[i] + eps).sqrt();
                 let delta = (acc[i] + eps).sqrt() / std * d;
