@@ -98,7 +98,8 @@ pub fn fill_normal(out: &mut [f64]) {
 /// Standard normal float32 pairs by the same Box-Muller transform, from the same draws as
 /// `fill_normal` (so a seed gives the float64 path's numbers to within 2 ulp), but in lanes: a
 /// float64 log, sin and cos per pair through libm made randn 2.5-2.9x PyTorch's time. The draws
-/// stay serial (each chunk is one stream); the transform runs on blocks of them.
+/// stay serial (each chunk is one stream); the transform runs on blocks of them. It never fuses
+/// multiply-adds, in any of its compiled copies, so a seed gives the same bits on every CPU.
 pub fn fill_normal_f32(out: &mut [f32]) {
     fill(out, |r, c| {
         let mut u = [[0f64; 2]; 64];
@@ -118,11 +119,11 @@ pub fn fill_normal_f32(out: &mut [f32]) {
 fn normal_pairs_body<T: crate::tensor::Float, const FMA: bool>(u: &[[f64; 2]], out: &mut [f32]) {
     let (pairs, last) = out.as_chunks_mut::<2>();
     for (o, &[u1, u2]) in pairs.iter_mut().zip(u) {
-        let (a, b) = normal_pair::<FMA>(u1, u2);
+        let (a, b) = normal_pair(u1, u2);
         *o = [a, b];
     }
     if let ([x], Some(&[u1, u2])) = (last, u.get(pairs.len())) {
-        *x = normal_pair::<FMA>(u1, u2).0;
+        *x = normal_pair(u1, u2).0;
     }
 }
 
@@ -133,12 +134,12 @@ crate::multiversion!(normal_pairs_body, normal_pairs_avx2, normal_pairs, crate::
 /// it, every u1 within 2^-25 of 1 would round to 1 and give exactly 0 where the value is up to
 /// 3e-4. The angle is reduced in turns, where it is exact (u2 - j / 4), then scaled by 2 pi.
 #[inline(always)]
-fn normal_pair<const FMA: bool>(u1: f64, u2: f64) -> (f32, f32) {
+fn normal_pair(u1: f64, u2: f64) -> (f32, f32) {
     let rounded = u1 as f32;
-    let ln = crate::vmath_log1p::log_f32::<FMA>(rounded) + ((u1 - rounded as f64) / rounded as f64) as f32;
+    let ln = crate::vmath_log1p::log_f32::<false>(rounded) + ((u1 - rounded as f64) / rounded as f64) as f32;
     let rad = (-2.0 * ln).sqrt();
     let j = (4.0 * u2).round_ties_even();
-    let (sin, cos) = crate::ops::trig::sincos_quadrant::<FMA>((u2 - 0.25 * j) * std::f64::consts::TAU, j);
+    let (sin, cos) = crate::ops::trig::sincos_quadrant::<false>((u2 - 0.25 * j) * std::f64::consts::TAU, j);
     (rad * cos as f32, rad * sin as f32)
 }
 
