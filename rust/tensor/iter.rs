@@ -159,7 +159,7 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
     // and store per eight values, where the element loop stored one at a time (1.56x PyTorch's
     // time on `x.t().contiguous()` of 512 x 2048 float32 at one thread).
     #[cfg(target_arch = "x86_64")]
-    let blocks8 = std::mem::size_of::<T>() == 4 && crate::simd::has_avx2_fma();
+    let blocks8 = std::mem::size_of::<T>() == 4 && std::mem::align_of::<T>() >= std::mem::align_of::<f32>() && crate::simd::has_avx2_fma();
     #[cfg(not(target_arch = "x86_64"))]
     let blocks8 = false;
     // Every (matrix, band of TILE output rows) is one task.
@@ -177,10 +177,11 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
         let first = base + (task % bands) * TILE;
         // Column j of the band, rows `is`: contiguous in the source, strided by c in the output.
         let columns = |chunk: &mut [T], js: std::ops::Range<usize>, is: std::ops::Range<usize>| {
+            let (c, sc, first, rows) = (c, sc, first, rows);
             for j in js {
                 let col = &src[first + j * sc..first + j * sc + rows];
-                for i in is.clone() {
-                    chunk[i * c + j] = col[i];
+                for (i, &v) in is.clone().zip(&col[is.clone()]) {
+                    chunk[i * c + j] = v;
                 }
             }
         };
@@ -190,8 +191,8 @@ fn gather_transposed<T: Copy + Send + Sync + Default>(src: &[T], offset: usize, 
             #[cfg(target_arch = "x86_64")]
             for j in (j0..end8).step_by(8) {
                 for i in (0..rows8).step_by(8) {
-                    // SAFETY: `blocks8`: AVX2, and T is 4 bytes (any bits move unchanged through
-                    // float registers); columns j..j + 8 hold rows i..i + 8 each, and output rows
+                    // SAFETY: `blocks8`: AVX2, and T is 4 bytes with at least f32's alignment (any
+                    // bits move unchanged through float registers); columns j..j + 8 hold rows i..i + 8 each, and output rows
                     // i..i + 8 of this band hold columns j..j + 8.
                     unsafe {
                         let from = std::slice::from_raw_parts(src.as_ptr().add(first + j * sc + i).cast::<f32>(), 7 * sc + 8);
