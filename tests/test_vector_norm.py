@@ -42,8 +42,9 @@ def test_non_contiguous_input_and_fro_default():
     np.testing.assert_allclose(t.norm().item(), np.linalg.norm(x.T[::2]), rtol=1e-14)
 
 
-def test_float32_sums_in_float64():
-    # 2^24 + 1 ones: a float32 running sum would stop at 2^24.
+def test_float32_sum_of_many_squares_does_not_stall():
+    # 2^24 + 1 ones: one float32 running sum would stop at 2^24; the lanes and the float64
+    # sum of their blocks do not.
     x = fg.ones(2**24 + 1)
     assert x.norm().item() == pytest.approx(np.sqrt(2**24 + 1), rel=1e-7)
 
@@ -59,7 +60,7 @@ def test_half_types_and_empty_inputs():
     assert n.tolist() == [0.0, 0.0, 0.0]
     n.sum().backward()
     assert e.grad.shape == (0, 3)
-    with pytest.raises(RuntimeError, match="floating point"):
+    with pytest.raises(RuntimeError, match="floating point or complex tensor as input. Got Long"):
         fg.tensor([1, 2]).norm()
 
 
@@ -81,3 +82,23 @@ def test_zero_norm_has_zero_gradient():
     (gg,) = fg.autograd.grad(g.square().sum(), [y])
     assert np.isfinite(gg.numpy()).all()
     assert y.norm(dim=1).grad_fn.name() == "LinalgVectorNormBackward0"
+
+
+def test_zero_dim_nan_and_inf():
+    assert fg.tensor(-3.0).norm().item() == 3.0
+    assert np.isnan(fg.tensor([1.0, float("nan")]).norm().item())
+    assert fg.tensor([1.0, float("inf"), -float("inf")]).norm().item() == float("inf")
+    # float32 squares past the largest float32 overflow to inf, as PyTorch's float sum does.
+    assert fg.tensor([3e38, 3e38]).norm().item() == float("inf")
+
+
+def test_float32_gradient_matches_numpy_on_a_non_contiguous_input_with_keepdim():
+    x = np.random.default_rng(4).standard_normal((6, 9)).astype(np.float32)
+    t = fg.from_numpy(x.copy()).requires_grad_()
+    view = t.t()[1::2]  # (4, 6), strided both ways
+    g = np.random.default_rng(5).standard_normal((4, 1)).astype(np.float32)
+    view.norm(dim=1, keepdim=True).backward(fg.from_numpy(g))
+    v = x.T[1::2].astype(np.float64)
+    want = np.zeros((9, 6))
+    want[1::2] = v * (g / np.linalg.norm(v, axis=1, keepdims=True))
+    np.testing.assert_allclose(t.grad.numpy(), want.T, rtol=1e-6, atol=1e-7)

@@ -17,7 +17,7 @@ pub fn l2_norm(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
         return crate::ops::half::unary(x, |x| l2_norm(x, dims, keepdim));
     }
     if !x.dtype().is_float() {
-        bail!(Runtime, "linalg.vector_norm: Expected a floating point tensor as input. Got {}", x.dtype().short_name());
+        bail!(Runtime, "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}", x.dtype().torch_name());
     }
     let d = wrap_dims(dims, x.ndim(), "linalg.vector_norm")?;
     let (rows, n, kept_shape) = rows_last(x, &d)?;

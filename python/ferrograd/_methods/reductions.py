@@ -254,8 +254,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, *,
     no_out("norm", out)
     x = input.to(dtype) if dtype is not None else input
     if not x.is_floating_point():
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-                           f"{str(x.dtype).split('.')[-1].capitalize()}")
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got {type_name(x.dtype)}")
     if p is None:
         p = "fro"
     dims = wrap_dims(dim, x.ndim, "norm") if dim is not None else []
