@@ -257,6 +257,7 @@ pub fn adagrad(param: &Tensor, grad: &Tensor, sum: &Tensor, a: &AdagradArgs) -> 
         run::<T, 1, 0>("adagrad", param, grad, [("sum", sum)], [], |p, g, [s], []| {
             let n = p.len();
             let (g, s) = (&g[..n], &mut s[..n]);
+            // Locals, as in adam.
             let (maximize, neg_clr, eps, wd) = (a.maximize, neg_clr, eps, wd);
             for i in 0..n {
                 let d = effective_grad(g[i], p[i], maximize, wd);
@@ -275,6 +276,7 @@ pub fn adadelta(param: &Tensor, grad: &Tensor, square_avg: &Tensor, acc_delta: &
         run::<T, 2, 0>("adadelta", param, grad, states, [], |p, g, [sq, acc], []| {
             let n = p.len();
             let (g, sq, acc) = (&g[..n], &mut sq[..n], &mut acc[..n]);
+            // Locals, as in adam.
             let (maximize, lr, rho, w, eps, wd) = (a.maximize, lr, rho, w, eps, wd);
             for i in 0..n {
                 let d = effective_grad(g[i], p[i], maximize, wd);

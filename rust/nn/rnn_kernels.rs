@@ -243,16 +243,24 @@ pub fn forward<T: VMath>(x: &[T], h0: &[T], c0: &[T], p: &Params<'_, T>, d: &Dim
     let n = steps.rows();
     let lstm = d.cell == Cell::Lstm;
     let per_row = |on: bool, w: usize| if on { vec![T::zero(); n * w] } else { Vec::new() };
-    // Seeded with the bias, every row written once (zeroing 8 MB first was a wasted pass).
+    // Seeded with the bias, every row written once (zeroing 8 MB first was a wasted pass). `build`
+    // takes every element as written, so only a bias exactly one row long goes there (`rnn.rs`
+    // checks that it is; the guard keeps this sound on its own).
     let mut gates = match p.b_ih {
-        Some(b) => crate::ops::kernel::build(n * gh, gh * (crate::tensor::iter::GRAIN / gh).max(1), |_, rows| {
+        Some(b) if b.len() == gh => crate::ops::kernel::build(n * gh, gh * (crate::tensor::iter::GRAIN / gh).max(1), |_, rows| {
             for row in rows.chunks_mut(gh) {
                 row.iter_mut().zip(b).for_each(|(o, &v)| {
                     o.write(v);
                 });
             }
         }),
-        None => vec![T::zero(); n * gh],
+        _ => {
+            let mut zeros = vec![T::zero(); n * gh];
+            if let Some(b) = p.b_ih {
+                fill_rows(&mut zeros, b);
+            }
+            zeros
+        }
     };
     mm(&mut gates, x, false, p.w_ih, true, (n, d.input, gh), p.b_ih.is_some());
     let mut output = vec![T::zero(); n * po];

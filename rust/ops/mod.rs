@@ -28,6 +28,6 @@ pub mod sort;
 pub mod softmax;
 pub mod triangle;
 pub mod trig;
-pub mod vector_norm;
 pub mod unary;
+pub mod vector_norm;
 pub mod view;

@@ -125,7 +125,8 @@ def index_array(index, op: str, *, allow_int32: bool = True) -> np.ndarray:
 
 
 def np_of(x: Tensor) -> np.ndarray:
-    """A numpy copy of x's values (bfloat16, which numpy lacks, as float32: exact)."""
+    """x's values as a numpy array (bfloat16, which numpy lacks, as a float32 copy: exact); other
+    dtypes may share x's memory, so copy before writing."""
     x = x.detach()
     if x.dtype == getattr(_core, "bfloat16", None):
         x = x.to(_core.float32)
