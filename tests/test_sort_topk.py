@@ -70,6 +70,34 @@ def test_topk_is_the_sorted_prefix(dtype, k, largest):
         np.testing.assert_array_equal(values.numpy(), np.take_along_axis(x, want, dim))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int32", "int8", "float64"])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_on_long_lines_every_order(dtype, largest):
+    # Lines of 2048 (and 2050: a tail shorter than the 16 compared at once) that are random,
+    # rising, falling, constant (every key ties the k-th: none may enter after the first k)
+    # or hold the best values at the very end, through the blocks that skip whole runs.
+    rng = np.random.default_rng(3)
+    for n in (2048, 2050):
+        if dtype.startswith("float"):
+            rand = rng.standard_normal(n)
+        else:
+            info = np.iinfo(dtype)
+            rand = rng.integers(info.min, info.max, n, endpoint=True)
+        rising = np.linspace(-100, 100, n) if dtype.startswith("float") else np.arange(n) % 120 - 60
+        late = np.zeros(n)
+        late[-5:] = [9, -9, 7, -7, 8]
+        lines = np.stack([rand, rising, rising[::-1], np.full(n, 3), late]).astype(dtype)
+        if dtype.startswith("float"):
+            lines[0, 100] = np.nan
+            lines[0, 200] = -0.0
+        want = _order(lines, 1, largest)[:, :10]
+        values, indices = fg.from_numpy(lines).topk(10, 1, largest=largest)
+        np.testing.assert_array_equal(indices.numpy(), want)
+        np.testing.assert_array_equal(values.numpy(), np.take_along_axis(lines, want, 1))
+        # Along dim 0 of the transpose: the same lines read with a stride.
+        np.testing.assert_array_equal(fg.from_numpy(np.ascontiguousarray(lines.T)).topk(10, 0, largest=largest)[1].numpy(), want.T)
+
+
 def test_strided_input_and_zero_dim():
     x = _data((30, 8), "float32")
     t = fg.from_numpy(np.ascontiguousarray(x.T)).t()  # a transposed view

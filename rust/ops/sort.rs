@@ -24,8 +24,14 @@ use crate::with_dtype;
 /// An element's place in PyTorch's sort order, packed above its index in the line.
 trait SortKey: Element {
     type Packed: Ord + Copy + Send + Sync;
+    /// Whether the key fits 32 bits (`key32`, `key32_of`); topk's block filter needs it.
+    const KEY32: bool;
     fn packed(self, index: u32, descending: bool) -> Self::Packed;
     fn index(p: Self::Packed) -> u32;
+    /// The key alone, as `packed` puts it above the index (32-bit keys only).
+    fn key32(self, descending: bool) -> u32;
+    /// The key of a packed element (32-bit keys only).
+    fn key32_of(p: Self::Packed) -> u32;
 }
 
 /// float32's order as an unsigned integer: negatives below positives, -0 as +0, NaN on top.
@@ -49,6 +55,7 @@ macro_rules! sort_key {
     ($t:ty, $packed:ty, $key:ty, |$v:ident| $k:expr) => {
         impl SortKey for $t {
             type Packed = $packed;
+            const KEY32: bool = <$key>::BITS == 32;
             #[inline(always)]
             fn packed(self, index: u32, descending: bool) -> $packed {
                 let $v = self;
@@ -60,6 +67,16 @@ macro_rules! sort_key {
             #[inline(always)]
             fn index(p: $packed) -> u32 {
                 p as u32
+            }
+            #[inline(always)]
+            fn key32(self, descending: bool) -> u32 {
+                let $v = self;
+                let k: $key = $k;
+                (if descending { !k } else { k }) as u32
+            }
+            #[inline(always)]
+            fn key32_of(p: $packed) -> u32 {
+                (p >> 32) as u32
             }
         }
     };
@@ -141,15 +158,37 @@ fn line_orders<T: SortKey>(xs: &[T], l: Lines, descending: bool) -> Vec<i64> {
                 keys.clear();
                 if l.k * 16 <= l.n {
                     // A few out of many (topk): keep the k first sorted as the line streams by;
-                    // most elements fail the one comparison with the current k-th.
-                    for j in 0..l.n {
-                        let p = key(j);
-                        if keys.len() < l.k || p < keys[l.k - 1] {
-                            if keys.len() == l.k {
-                                keys.pop();
+                    // most elements fail the one comparison with the current k-th. Once k are
+                    // kept, 32-bit keys are compared sixteen at a time, in vector lanes, and a
+                    // block with none below the k-th's key is skipped whole (an equal key comes
+                    // later in index order, so it never enters): most blocks, once a few hundred
+                    // elements are in. topk(10) of 512 x 2048 float32 at one thread: 2.9 ms
+                    // element by element (1.2x PyTorch's time), 2.0 ms so.
+                    const BLOCK: usize = 16;
+                    let mut j = 0;
+                    while j < l.n {
+                        if T::KEY32 && keys.len() == l.k && j + BLOCK <= l.n {
+                            let mut k32 = [0u32; BLOCK];
+                            if l.inner == 1 {
+                                // A run: keys in vector lanes.
+                                let run: &[T; BLOCK] = xs[base + j..base + j + BLOCK].try_into().unwrap_or_else(|_| unreachable!());
+                                k32.iter_mut().zip(run).for_each(|(k, v)| *k = v.key32(descending));
+                            } else {
+                                k32.iter_mut().enumerate().for_each(|(q, k)| *k = xs[base + (j + q) * l.inner + i].key32(descending));
                             }
-                            let at = keys.partition_point(|&q| q < p);
-                            keys.insert(at, p);
+                            let worst = T::key32_of(keys[l.k - 1]);
+                            // The lanes below the k-th, as bits; each is offered in turn (an
+                            // earlier one may have raised the bar for the next).
+                            let mut below = k32.iter().enumerate().fold(0u32, |m, (q, &v)| m | (((v < worst) as u32) << q));
+                            while below != 0 {
+                                let q = below.trailing_zeros() as usize;
+                                keep(&mut keys, l.k, key(j + q));
+                                below &= below - 1;
+                            }
+                            j += BLOCK;
+                        } else {
+                            keep(&mut keys, l.k, key(j));
+                            j += 1;
                         }
                     }
                 } else {
@@ -166,6 +205,18 @@ fn line_orders<T: SortKey>(xs: &[T], l: Lines, descending: bool) -> Vec<i64> {
             }
         }
     })
+}
+
+/// `p` into `keys` (sorted, at most k long) if it is among the k smallest seen so far.
+#[inline(always)]
+fn keep<P: Ord + Copy>(keys: &mut Vec<P>, k: usize, p: P) {
+    if keys.len() < k || p < keys[k - 1] {
+        if keys.len() == k {
+            keys.pop();
+        }
+        let at = keys.partition_point(|&q| q < p);
+        keys.insert(at, p);
+    }
 }
 
 /// `f(p)` for every output, p being the flat position in `x` of the element it takes.
