@@ -453,16 +453,24 @@ pub fn sum_slice<T: crate::tensor::Float>(x: &[T]) -> T {
 /// as a tree, in vectors: added one by one they cost more than the loop on a row of 2048.
 #[inline(always)]
 fn sum_lanes_body<T: crate::tensor::Float, const FMA: bool>(x: &[T]) -> f64 {
-    const LANES: usize = 64;
-    let mut acc = [T::zero(); LANES];
+    lanes_sum::<T, T, 64>(x, |v| v).to_f64()
+}
+
+/// The sum of `f(v)` over `x` in LANES independent accumulators of type A (vector chains: one
+/// running sum is bound by the add's latency), then added as a tree, in vectors. The one
+/// accumulation loop of `sum`, the 2-norm's squares and var/std's float64 sums; inlined into
+/// each caller's AVX2 and AVX-512 copies.
+#[inline(always)]
+pub(crate) fn lanes_sum<T: Copy, A: crate::tensor::Float, const LANES: usize>(x: &[T], f: impl Fn(T) -> A) -> A {
+    let mut acc = [A::zero(); LANES];
     let (blocks, rest) = x.as_chunks::<LANES>();
     for c in blocks {
         for k in 0..LANES {
-            acc[k] += c[k];
+            acc[k] += f(c[k]);
         }
     }
     for (a, &v) in acc.iter_mut().zip(rest) {
-        *a += v;
+        *a += f(v);
     }
     let mut half = LANES / 2;
     while half > 0 {
@@ -471,7 +479,7 @@ fn sum_lanes_body<T: crate::tensor::Float, const FMA: bool>(x: &[T]) -> f64 {
         }
         half /= 2;
     }
-    acc[0].to_f64()
+    acc[0]
 }
 
 crate::multiversion!(sum_lanes_body, sum_lanes_avx2, sum_lanes, crate::tensor::Float, (x: &[T]) -> f64);

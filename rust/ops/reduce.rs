@@ -293,26 +293,10 @@ fn row_sum_body<T: Float, const FMA: bool>(row: &[T], shift: f64, square: bool) 
 
 crate::multiversion!(row_sum_body, row_sum_avx2, row_sum_f64, Float, (row: &[T], shift: f64, square: bool) -> f64);
 
-/// The sum of `f(v)` over a row in 32 float64 lanes (independent chains; one running sum was
-/// bound by the add's latency), added as a tree.
+/// The sum of `f(v)` over a row in 32 float64 lanes (`kernel::lanes_sum`).
 #[inline(always)]
 fn lanes_f64<T: Copy>(row: &[T], f: impl Fn(T) -> f64) -> f64 {
-    let mut acc = [0.0f64; 32];
-    let (blocks, rest) = row.as_chunks::<32>();
-    for c in blocks {
-        for k in 0..32 {
-            acc[k] += f(c[k]);
-        }
-    }
-    acc.iter_mut().zip(rest).for_each(|(a, &v)| *a += f(v));
-    let mut half = 16;
-    while half > 0 {
-        for k in 0..half {
-            acc[k] += acc[k + half];
-        }
-        half /= 2;
-    }
-    acc[0]
+    crate::ops::kernel::lanes_sum::<T, f64, 32>(row, f)
 }
 
 /// `sum` of a long row's pieces, in parallel, added in order (the same result at any thread

@@ -5,6 +5,7 @@
 use crate::autograd::{record, Backward, Saved};
 use crate::error::Result;
 use crate::ops::expr::{ex, Ex};
+use crate::ops::kernel::lanes_sum;
 use crate::ops::reduce::{per_row, reduced_shape, rows_last};
 use crate::tensor::shape::wrap_dims;
 use crate::tensor::{Element, Float, Tensor};
@@ -42,29 +43,7 @@ pub fn l2_norm(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
 /// every CPU gives the same bits.
 #[inline(always)]
 fn sum_squares_body<T: Float, const FMA: bool>(x: &[T]) -> f64 {
-    const LANES: usize = 64;
-    let mut total = 0.0;
-    for block in x.chunks(16 * LANES) {
-        let mut acc = [T::zero(); LANES];
-        let (rows, rest) = block.as_chunks::<LANES>();
-        for c in rows {
-            for k in 0..LANES {
-                acc[k] += c[k] * c[k];
-            }
-        }
-        for (a, &v) in acc.iter_mut().zip(rest) {
-            *a += v * v;
-        }
-        let mut half = LANES / 2;
-        while half > 0 {
-            for k in 0..half {
-                acc[k] += acc[k + half];
-            }
-            half /= 2;
-        }
-        total += acc[0].to_f64();
-    }
-    total
+    x.chunks(1024).fold(0.0, |total, block| total + lanes_sum::<T, T, 64>(block, |v| v * v).to_f64())
 }
 
 crate::multiversion!(sum_squares_body, sum_squares_avx2, sum_squares, Float, (x: &[T]) -> f64);
