@@ -66,7 +66,7 @@ BAD_CALLS = [
     ("where non-bool condition", lambda: fg.where(a23, a23, a23), TypeError, r"where: expected condition to be a bool tensor"),
     ("clamp no bounds", lambda: a23.clamp(), RuntimeError, r"clamp: at least one of 'min' or 'max'"),
     ("arange zero step", lambda: fg.arange(0, 5, 0), RuntimeError, r"arange: step must be nonzero"),
-    ("arange wrong sign", lambda: fg.arange(0, 5, -1), RuntimeError, r"arange: upper bound and larger bound inconsistent"),
+    ("arange wrong sign", lambda: fg.arange(0, 5, -1), RuntimeError, r"arange: upper bound and lower bound inconsistent"),
     ("randint empty range", lambda: fg.randint(5, 5, (2,)), RuntimeError, r"random_ expects 'from' to be less than 'to'"),
     ("negative shape", lambda: fg.zeros(2, -1), RuntimeError, r"negative dimension -1"),
     ("ragged list", lambda: fg.tensor([[1, 2], [3]]), ValueError, r"tensor\(\): could not build a tensor"),

@@ -4,7 +4,7 @@ use crate::bail;
 use crate::error::Result;
 use crate::random::{fill, fill_normal, fill_normal_f32, uniform_f32, uniform_f64};
 use crate::tensor::alloc::{numel, vec_filled};
-use crate::tensor::{DType, Element, Tensor};
+use crate::tensor::{DType, Element, Scalar, Tensor};
 use crate::with_dtype;
 
 /// Converts in place of a second full-size Vec when the dtype is float64 already.
@@ -28,7 +28,11 @@ fn length(n: f64, dtype: DType, op: &str) -> Result<usize> {
     numel(&[n as usize], dtype.size_of().max(8), op)
 }
 
-pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
+pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType) -> Result<Tensor> {
+    if let (Scalar::Int(s0), Scalar::Int(e), Scalar::Int(st), true) = (start, end, step, dtype.is_integer()) {
+        return arange_ints(s0, e, st, dtype);
+    }
+    let (start, end, step) = (start.as_f64(), end.as_f64(), step.as_f64());
     if step == 0.0 {
         bail!(Runtime, "arange: step must be nonzero");
     }
@@ -36,7 +40,7 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
         bail!(Runtime, "arange: unsupported range: {start} -> {end}");
     }
     if (end - start) * step < 0.0 {
-        bail!(Runtime, "arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})");
+        bail!(Runtime, "arange: upper bound and lower bound inconsistent with step sign (start={start}, end={end}, step={step})");
     }
     let n = length(((end - start) / step).ceil().max(0.0), dtype, "arange")?;
     if dtype == DType::I64 {
@@ -50,6 +54,30 @@ pub fn arange(start: f64, end: f64, step: f64, dtype: DType) -> Result<Tensor> {
     let mut v = vec_filled(n, 0.0)?;
     v.iter_mut().enumerate().for_each(|(i, x)| *x = start + i as f64 * step);
     from_f64s(v, &[n], dtype)
+}
+
+/// Integer bounds into an integer dtype count in integers, as PyTorch's: in doubles,
+/// `arange(2**60, 2**60 + 3)` would be empty (both bounds round to 2^60).
+fn arange_ints(start: i64, end: i64, step: i64, dtype: DType) -> Result<Tensor> {
+    if step == 0 {
+        bail!(Runtime, "arange: step must be nonzero");
+    }
+    // PyTorch checks the direction in doubles and counts in integers: arange(2**60, 2**60 - 1)
+    // passes the check (both bounds round to 2^60) and is empty.
+    if (end as f64 - start as f64) * (step as f64) < 0.0 {
+        bail!(Runtime, "arange: upper bound and lower bound inconsistent with step sign (start={start}, end={end}, step={step})");
+    }
+    // ceil(span / step), in i128 so no bound overflows.
+    let n = (end as i128 - start as i128 + step as i128 - step.signum() as i128) / step as i128;
+    if n < 0 {
+        bail!(Runtime, "arange: invalid size {n}, possible overflow? (start={start}, end={end}, step={step})");
+    }
+    let n = length(n as f64, dtype, "arange")?;
+    with_dtype!(dtype, T => {
+        let mut v = vec_filled(n, T::from_i64(0))?;
+        v.iter_mut().enumerate().for_each(|(i, x)| *x = T::from_i64(start.wrapping_add((i as i64).wrapping_mul(step))));
+        Ok(Tensor::from_vec_unchecked(v, &[n]))
+    })
 }
 
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
@@ -66,7 +94,7 @@ pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tens
 
 pub fn eye(n: usize, m: Option<usize>, dtype: DType) -> Result<Tensor> {
     let m = m.unwrap_or(n);
-    let out = Tensor::try_full(&[n, m], 0.0, dtype)?;
+    let out = Tensor::try_full(&[n, m], crate::tensor::Scalar::Int(0), dtype)?;
     with_dtype!(dtype, T => {
         let mut guard = out.storage().write_unversioned();
         let v = T::slice_mut(&mut guard);

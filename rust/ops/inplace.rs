@@ -12,7 +12,7 @@ use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
 use crate::parallel::for_each_chunk_mut;
 use crate::tensor::iter::GRAIN;
-use crate::tensor::{Numeric, Tensor, ViewBase};
+use crate::tensor::{Numeric, Scalar, Tensor, ViewBase};
 use crate::with_numeric;
 
 #[derive(Clone, Copy, Debug)]
@@ -222,13 +222,15 @@ pub fn promoted_op(t: &Tensor, other: &Tensor, op: &str, f: impl FnOnce(&Tensor)
     apply_with(t, op, is_recording() && (t.requires_grad() || other.requires_grad()), f)
 }
 
-/// `fill_(v)` / `zero_()`.
-pub fn fill(t: &Tensor, value: f64) -> Result<()> {
+/// `fill_(v)` / `zero_()`: an integer value is stored exactly, and one the dtype cannot hold
+/// is refused (`uint8.fill_(300)`), as in PyTorch.
+pub fn fill(t: &Tensor, value: Scalar) -> Result<()> {
+    crate::tensor::check_fits(value, t.dtype(), "fill_")?;
     if (is_recording() && t.requires_grad()) || trace::is_tracing() {
-        return apply(t, "fill_", |_| Ok(Tensor::full(t.shape(), value, t.dtype())));
+        return apply(t, "fill_", |_| Tensor::try_full(t.shape(), value, t.dtype()));
     }
     check_inplace(t)?;
-    write_into(t, &Tensor::full(&[], value, t.dtype()))
+    write_into(t, &Tensor::try_full(&[], value, t.dtype())?)
 }
 
 /// `copy_(src)`: src broadcast to t's shape and cast to t's dtype.

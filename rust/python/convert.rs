@@ -134,6 +134,22 @@ pub fn scalar_arg(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
     None
 }
 
+/// A number argument (`full` and `fill_` values, `arange` bounds): a Python number as it is;
+/// otherwise an integer through `__index__` (numpy ints, 0-d integer tensors), so exactly, and
+/// anything else through `__float__`.
+pub fn number_arg(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
+    if let Some(s) = scalar_arg(obj) {
+        return Ok(s);
+    }
+    if !obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Ok(Scalar::Int(i));
+        }
+    }
+    // An int beyond int64 (fits only a float dtype, as a double) or a float-like.
+    Ok(Scalar::Float(obj.extract::<f64>()?))
+}
+
 /// A scalar as an operand: a wrapped-number 0-d tensor, which the core promotes as PyTorch
 /// promotes Python numbers (`_like`, the other operand's dtype, no longer decides it).
 pub fn scalar_tensor(s: Scalar, _like: DType) -> Tensor {

@@ -5,7 +5,7 @@ use pyo3::exceptions::{PyIndexError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::convert::{tensor_from_numpy, PyDType};
+use super::convert::{number_arg, tensor_from_numpy, PyDType};
 use super::error::{off_gil_guarded};
 use super::tensor::{implicit_grad, PyTensor};
 use crate::autograd::{self, engine};
@@ -21,11 +21,13 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
     Ok(tensor_from_numpy(arr)?.into())
 }
 #[pyfunction]
-pub fn full(py: Python<'_>, shape: Vec<usize>, value: f64, dtype: PyDType) -> PyResult<PyTensor> {
+pub fn full(py: Python<'_>, shape: Vec<usize>, value: &Bound<'_, PyAny>, dtype: PyDType) -> PyResult<PyTensor> {
+    let value = number_arg(value)?;
     Ok(off_gil_guarded(py, shape.iter().product(), || Tensor::try_full(&shape, value, dtype.0))?.into())
 }
 #[pyfunction]
-pub fn arange(py: Python<'_>, start: f64, end: f64, step: f64, dtype: PyDType) -> PyResult<PyTensor> {
+pub fn arange(py: Python<'_>, start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>, step: &Bound<'_, PyAny>, dtype: PyDType) -> PyResult<PyTensor> {
+    let (start, end, step) = (number_arg(start)?, number_arg(end)?, number_arg(step)?);
     Ok(off_gil_guarded(py, 0, || creation::arange(start, end, step, dtype.0))?.into())
 }
 #[pyfunction]

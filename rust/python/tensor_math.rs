@@ -7,7 +7,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use super::convert::{scalar_arg, scalar_tensor};
+use super::convert::{number_arg, scalar_arg, scalar_tensor};
 use super::error::{off_gil_guarded};
 use super::tensor::{py_helper, PyTensor};
 use crate::error::Result;
@@ -384,11 +384,11 @@ impl PyTensor {
         Ok(slf)
     }
     fn zero_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
-        inplace::fill(&slf.t, 0.0)?;
+        inplace::fill(&slf.t, Scalar::Int(0))?;
         Ok(slf)
     }
-    fn fill_(slf: PyRef<'_, Self>, value: f64) -> PyResult<PyRef<'_, Self>> {
-        inplace::fill(&slf.t, value)?;
+    fn fill_<'py>(slf: PyRef<'py, Self>, value: &Bound<'_, PyAny>) -> PyResult<PyRef<'py, Self>> {
+        inplace::fill(&slf.t, number_arg(value)?)?;
         Ok(slf)
     }
     fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {

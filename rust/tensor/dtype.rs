@@ -148,6 +148,15 @@ impl Scalar {
     pub fn is_float(self) -> bool {
         matches!(self, Scalar::Float(_))
     }
+    /// The value as an element of type T, an integer exactly: a double holds integers only up to
+    /// 2^53, so `full(2**60 + 1)` through `as_f64` would store 2^60.
+    pub fn to_element<T: Element>(self) -> T {
+        match self {
+            Scalar::Bool(b) => T::from_i64(b as i64),
+            Scalar::Int(i) => T::from_i64(i),
+            Scalar::Float(f) => T::from_f64(f),
+        }
+    }
 }
 
 /// The element types. Conversions follow PyTorch's on x86-64: `from_f64` (float to anything)

@@ -285,12 +285,10 @@ impl Tensor {
         Tensor::from_parts(Arc::new(Storage::new(Buffer::filled(dtype, n, value))), Layout::contiguous(shape), dtype)
     }
     /// `fg.full/zeros/ones/empty`: a user's shape, checked before anything is allocated.
-    pub fn try_full(shape: &[usize], value: f64, dtype: DType) -> Result<Tensor> {
+    pub fn try_full(shape: &[usize], value: Scalar, dtype: DType) -> Result<Tensor> {
         let n = alloc::numel(shape, dtype.size_of(), "full")?;
-        if !fits(value, dtype) {
-            bail!(Runtime, "full: value cannot be converted to type {} without overflow: {value}", c_type_name(dtype));
-        }
-        let buf = crate::with_dtype!(dtype, T => T::into_buffer(alloc::vec_filled(n, T::from_f64(value))?));
+        check_fits(value, dtype, "full")?;
+        let buf = crate::with_dtype!(dtype, T => T::into_buffer(alloc::vec_filled(n, value.to_element::<T>())?));
         Ok(Tensor::from_parts(Arc::new(Storage::new(buf)), Layout::contiguous(shape), dtype))
     }
     pub fn zeros(shape: &[usize], dtype: DType) -> Tensor {
@@ -488,6 +486,35 @@ pub fn fits(value: f64, dtype: DType) -> bool {
         _ => return true,
     };
     value >= lo && value <= hi
+}
+
+/// PyTorch's refusal of a value the dtype cannot hold (`full((2,), 300, dtype=uint8)`).
+pub fn check_fits(value: Scalar, dtype: DType, op: &str) -> Result<()> {
+    if !scalar_fits(value, dtype) {
+        let v = match value {
+            Scalar::Int(i) => i.to_string(),
+            v => v.as_f64().to_string(),
+        };
+        bail!(Runtime, "{op}: value cannot be converted to type {} without overflow: {v}", c_type_name(dtype));
+    }
+    Ok(())
+}
+
+/// `fits` for a Python number: an integer is checked as an integer (2^63 - 1 fits int64; as a
+/// double it would round up to 2^63, which does not).
+pub fn scalar_fits(value: Scalar, dtype: DType) -> bool {
+    let range = match dtype {
+        DType::U8 => (0, u8::MAX as i64),
+        DType::I8 => (i8::MIN as i64, i8::MAX as i64),
+        DType::I16 => (i16::MIN as i64, i16::MAX as i64),
+        DType::I32 => (i32::MIN as i64, i32::MAX as i64),
+        DType::I64 => (i64::MIN, i64::MAX),
+        _ => return fits(value.as_f64(), dtype),
+    };
+    match value {
+        Scalar::Int(i) => (range.0..=range.1).contains(&i),
+        _ => fits(value.as_f64(), dtype),
+    }
 }
 
 impl std::fmt::Debug for Tensor {

@@ -44,6 +44,27 @@ def _full_args(draw):
     return a
 
 
+# Integers a double cannot hold, and ones too wide for narrow dtypes: they must be stored
+# exactly or refused, never rounded (half dtypes left out: PyTorch fills one element with inf
+# where it refuses two).
+_BIG_INT = st.sampled_from([300, -129, 2**31, 2**53 + 1, 2**60 + 3, -(2**62) - 1, 2**63 - 1, -(2**63)])
+_BIG_INT_DT = st.none() | st.sampled_from(["int64", "int32", "uint8", "float32", "float64"])
+
+
+@st.composite
+def _big_full_args(draw):
+    a = draw(_size_args(dtypes_=_BIG_INT_DT, grad=False))
+    a.kw["fill"] = draw(_BIG_INT)
+    return a
+
+
+@st.composite
+def _big_arange_args(draw):
+    start = draw(st.sampled_from([2**53, 2**60, -(2**62), 2**63 - 20]))
+    args = (start, start + draw(st.integers(-3, 12)), draw(st.sampled_from([1, 3, -1, -4])))
+    return Args([], {"args": args, "dtype": draw(st.none() | st.just("int64"))}, draw(seeds))
+
+
 @st.composite
 def _arange_args(draw):
     num = st.integers(-5, 5) | st.floats(-5, 5, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 2))
@@ -108,6 +129,10 @@ ALL = [
     Case("fg.randn", _sized("randn"), _size_args(st.none() | st.sampled_from(["float32", "float64"])), values=False),
     Case("fg.full", lambda L, size, as_tuple, dtype, fill: L.full(size, fill, dtype=_dt(L, dtype)), _full_args()),
     Case("fg.arange", lambda L, args, dtype: L.arange(*args, dtype=_dt(L, dtype)), _arange_args()),
+    Case("fg.full(big int)", lambda L, size, as_tuple, dtype, fill: L.full(size, fill, dtype=_dt(L, dtype)), _big_full_args()),
+    Case("Tensor.fill_(big int)", lambda L, size, as_tuple, dtype, fill: L.zeros(size, dtype=_dt(L, dtype)).fill_(fill),
+         _big_full_args()),
+    Case("fg.arange(big ints)", lambda L, args, dtype: L.arange(*args, dtype=_dt(L, dtype)), _big_arange_args()),
     Case("fg.linspace", lambda L, start, end, steps, dtype: L.linspace(start, end, steps, dtype=_dt(L, dtype)),
          _linspace_args(), tol=5),
     Case("fg.eye", lambda L, n, m, dtype: L.eye(n, m, dtype=_dt(L, dtype)) if m is not None else L.eye(

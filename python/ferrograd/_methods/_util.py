@@ -151,7 +151,7 @@ def needs_grad(*ts) -> bool:
 
 
 def scalar_tensor(value, dtype) -> Tensor:
-    return _core.full([], float(value), dtype)
+    return _core.full([], value, dtype)  # an int exactly (float() rounds past 2**53)
 
 
 def graft(result: Tensor, *sources: Tensor) -> Tensor:

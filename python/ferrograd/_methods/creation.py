@@ -75,7 +75,7 @@ def new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None, re
 def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
              pin_memory=False) -> Tensor:
     dt = _creation._dtype_or_default(dtype, self.dtype)
-    return _new(self, _core.full(_size((size,)), float(fill_value), dt), dtype, device, requires_grad)
+    return _new(self, _core.full(_size((size,)), fill_value, dt), dtype, device, requires_grad)
 
 
 @register("new_tensor", function=False)
