@@ -220,6 +220,24 @@ def test_tensor_shape_is_a_size():
     assert repr(t.shape) == "ferrograd.Size([2, 3])" and t.shape.numel() == 6
 
 
+@pytest.mark.parametrize("shape", [(), (0,), (5,), (2, 0, 3), (4, 1, 6, 2)])
+def test_size_subscripts_index_as_tuples_and_slice_to_sizes(shape):
+    # The subscript is tuple's, in a C base (`_core._SizeBase`); a slice is retyped.
+    s = fg.zeros(shape).shape
+    ref = tuple(shape)
+    for i in range(-len(ref), len(ref)):
+        assert s[i] == ref[i] and type(s[i]) is int
+    for sl in [slice(None), slice(1, None), slice(None, -1), slice(None, None, -1), slice(0, 0), slice(5, 9)]:
+        assert type(s[sl]) is fg.Size and s[sl] == ref[sl]
+    assert type(s[1:]) is fg.Size and s[1:].numel() == int(np.prod(ref[1:]))
+    with pytest.raises(IndexError):
+        s[len(ref)]
+    with pytest.raises(TypeError, match="indices must be integers or slices"):
+        s["a"]
+    assert hash(s) == hash(ref) and {ref: 1}[s] == 1 and s == ref and list(s) == list(ref)
+    assert isinstance(s, fg.Size) and isinstance(fg.Size(ref), type(s))
+
+
 # ---- legacy constructors ----------------------------------------------------------------------------
 
 

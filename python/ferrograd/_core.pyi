@@ -46,7 +46,7 @@ __all__ = [
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
     "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_is_tracing", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "_trace_op", "bool",
     "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64",
-    "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL",
+    "_TABLE_FUNCTIONS", "_HAS_BUFFER_PROTOCOL", "_SizeBase",
 ]
 
 @final
@@ -583,6 +583,8 @@ def _from_dlpack(capsule: Any) -> Tensor:
 class _StorageRef:
     """The base object of arrays from .numpy(): keeps the tensor's storage alive."""
 _HAS_BUFFER_PROTOCOL: _bool
+class _SizeBase(tuple[_int, ...]):
+    """The C base of `ferrograd.Size`: tuple, with slices that keep the subclass."""
 def full(shape: Sequence[_int], value: _float, dtype: dtype) -> Tensor: ...
 def arange(start: _float, end: _float, step: _float, dtype: dtype) -> Tensor: ...
 def linspace(start: _float, end: _float, steps: _int, dtype: dtype) -> Tensor: ...

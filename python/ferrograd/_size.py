@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import operator
 
+from ._core import _SizeBase
 
-class Size(tuple):
+
+class Size(_SizeBase):
     """An immutable tuple of dimension sizes.
 
     ``Size(iterable)`` takes ints (or objects with ``__index__``, such as 0-d integer tensors);
-    slicing, ``+`` and ``*`` keep the type. ``numel()`` is the product of the sizes (1 for ``Size([])``).
+    slicing (in its C base, ``_core._SizeBase``: ``x.shape[0]`` is read in every forward),
+    ``+`` and ``*`` keep the type. ``numel()`` is the product of the sizes (1 for ``Size([])``).
     """
 
     __slots__ = ()
@@ -32,10 +35,6 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
-
-    def __getitem__(self, key):
-        out = super().__getitem__(key)
-        return Size(out) if isinstance(key, slice) else out
 
     def __add__(self, other):
         if not isinstance(other, tuple):

@@ -19,6 +19,7 @@ mod op_tables;
 mod optim;
 mod pool;
 mod rnn;
+mod size;
 mod tensor;
 mod tensor_math;
 mod tensor_shape;
@@ -82,6 +83,8 @@ mod core_module {
         m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;
         // Whether tensors export the buffer protocol (see Cargo.toml's `buffer-protocol`).
         m.add("_HAS_BUFFER_PROTOCOL", cfg!(feature = "buffer-protocol"))?;
+        // The C base of `ferrograd.Size` (see `size.rs`).
+        m.add("_SizeBase", super::size::size_base_type(m.py())?)?;
         Ok(())
     }
 }

@@ -98,8 +98,7 @@ impl PyTensor {
     /// The shape as a `ferrograd.Size` (a tuple, as torch.Size).
     #[getter]
     fn shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        static SIZE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        py_helper(py, &SIZE, "ferrograd._size", "Size")?.call1((PyTuple::new(py, self.t.shape())?,))
+        super::size::size_object(py, self.t.shape())
     }
 
     #[pyo3(signature = (dim=None))]
