@@ -205,3 +205,13 @@ def test_memory_counters_track_live_tensor_bytes_and_the_graph():
     assert 500 * 500 * 4 <= fg.memory_allocated() - start < 500 * 500 * 4 + 100  # graph freed; w.grad remains
     fg.reset_peak_memory_stats()
     assert fg.max_memory_allocated() == fg.memory_allocated()
+
+
+@pytest.mark.parametrize("np_dtype, fg_dtype", [(">f4", fg.float32), (">f8", fg.float64), (">i8", fg.int64), (">i4", fg.int32),
+                                                (np.longlong, fg.int64), (np.intc, fg.int32), (np.uint16, fg.int64)])
+def test_tensor_of_any_byte_order_or_alias_takes_the_values(np_dtype, fg_dtype):
+    # The dtype is matched in C against ferrograd's own (not by its name): a big-endian array
+    # keeps its dtype in native order (PyTorch refuses it), an alias of a native dtype is that dtype.
+    a = np.arange(-2, 4).astype(np_dtype) if np.dtype(np_dtype).kind != "u" else np.arange(6).astype(np_dtype)
+    t = fg.tensor(a)
+    assert t.dtype == fg_dtype and t.tolist() == a.tolist()

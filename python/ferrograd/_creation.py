@@ -52,22 +52,32 @@ def _core_has(numpy_name: str) -> bool:
     return isinstance(getattr(_core, numpy_name, None), _core.dtype)
 
 
+# The numpy dtypes ferrograd holds as they are (native byte order). Looked up by dtype, not by
+# `dtype.name`: that is a Python property, and cost more than the rest of `fg.tensor([1.0])`.
+_KEPT_DTYPES = frozenset(np.dtype(n) for n in ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+                         if _core_has(n))
+
+
 def _normalise_array(arr: np.ndarray, from_python: bool) -> np.ndarray:
     """numpy dtype -> one of ferrograd's. Python floats become the default dtype (float32) and
     Python ints int64; an array keeps its dtype where ferrograd has it (float16/32/64, uint8,
     int8/16/32/64, bool: a uint8 image stays uint8, as in PyTorch); other integer kinds (uint16
     ...) become int64, other floats float32."""
-    kind = arr.dtype.kind
+    dt = arr.dtype
+    if not dt.isnative:  # PyTorch refuses these; the values are plain, so they are taken natively
+        arr = arr.astype(dt.newbyteorder("="))
+        dt = arr.dtype
+    kind = dt.kind
     if kind == "b":
         return arr
     if kind in "iu":
-        if from_python or not _core_has(arr.dtype.name):
+        if from_python or dt not in _KEPT_DTYPES:
             return arr.astype(np.int64, copy=False)
         return arr
     if kind == "f":
-        if from_python and arr.dtype == np.float64:
+        if from_python and dt == np.float64:
             return arr.astype(_default_dtype.numpy_name)
-        return arr if _core_has(arr.dtype.name) else arr.astype(np.float32)
+        return arr if dt in _KEPT_DTYPES else arr.astype(np.float32)
     raise TypeError(f"tensor(): cannot build a tensor from numpy dtype {arr.dtype} (data of kind {kind!r})")
 
 
@@ -76,7 +86,7 @@ def _from_data(data, dtype=None) -> Tensor:
         out = data.detach().clone()
     else:
         from_python = not isinstance(data, np.ndarray) and not isinstance(data, np.generic)
-        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+        if isinstance(data, (list, tuple)) and _has_tensor(data):
             data = _tensors_to_lists(data)
         try:
             arr = np.asarray(data)
@@ -109,12 +119,18 @@ def _check_fits(arr: np.ndarray, dtype) -> None:
         raise RuntimeError(f"value cannot be converted to type {dtype.numpy_name} without overflow")
 
 
-def _flat(xs):
+def _has_tensor(xs) -> bool:
+    """Whether nested lists/tuples hold a tensor (Python numbers are passed over by type first)."""
     for x in xs:
+        t = type(x)
+        if t is float or t is int or t is bool:
+            continue
         if isinstance(x, (list, tuple)):
-            yield from _flat(x)
-        else:
-            yield x
+            if _has_tensor(x):
+                return True
+        elif isinstance(x, Tensor):
+            return True
+    return False
 
 
 def _tensors_to_lists(xs):
@@ -133,7 +149,12 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
     kinds become int64.
     """
     check_device(device)
-    out = _from_data(data, dtype)
+    t = type(data)
+    if dtype is None and (t is float or t is int or t is bool):
+        # A Python number: straight to a 0-d tensor, without numpy (half of `fg.tensor(3.0)`'s time).
+        out = _core.full([], data, _default_dtype if t is float else _core.int64 if t is int else _core.bool)
+    else:
+        out = _from_data(data, dtype)
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -243,7 +264,7 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Like PyTorch's empty, but zero-filled: uninitialised memory is never handed out."""
-    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _finish(_core.full(_shape(size), 0, _dtype_or_default(dtype)), requires_grad, device)
 
 
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:

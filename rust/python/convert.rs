@@ -167,8 +167,8 @@ pub fn shape_args(args: &Bound<'_, PyTuple>) -> PyResult<Vec<isize>> {
     args.extract::<Vec<isize>>().map_err(|_| PyTypeError::new_err("expected a shape: ints, or one tuple/list of ints"))
 }
 
-fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let a = arr.cast::<PyArrayDyn<T>>()?.readonly();
+fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyArrayDyn<T>>) -> PyResult<Tensor> {
+    let a = arr.readonly();
     let shape = a.shape().to_vec();
     // as_slice also accepts a Fortran-ordered array (`a.T` of a C array) and hands back its
     // memory in that order; only a C-ordered buffer can be taken as is.
@@ -182,19 +182,18 @@ fn from_array<T: Element + numpy::Element>(arr: &Bound<'_, PyAny>) -> PyResult<T
 /// A numpy array of one of ferrograd's dtypes, kept as it is (a uint8 image stays uint8); the
 /// Python side normalises the others.
 pub fn tensor_from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let kind: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
-    match kind.as_str() {
-        "float32" => from_array::<f32>(arr),
-        "float64" => from_array::<f64>(arr),
-        "float16" => from_array::<half::f16>(arr),
-        "int64" => from_array::<i64>(arr),
-        "int32" => from_array::<i32>(arr),
-        "int16" => from_array::<i16>(arr),
-        "int8" => from_array::<i8>(arr),
-        "uint8" => from_array::<u8>(arr),
-        "bool" => from_array::<bool>(arr),
-        other => Err(PyTypeError::new_err(format!("from_numpy: unsupported numpy dtype {other}"))),
+    // Each cast compares dtypes in C; `arr.dtype.name`, a Python property, had made
+    // `fg.tensor([1.0, 2.0])` twice PyTorch's time.
+    macro_rules! first_of {
+        ($($t:ty),*) => {
+            $(if let Ok(a) = arr.cast::<PyArrayDyn<$t>>() {
+                return from_array(a);
+            })*
+        };
     }
+    first_of!(f32, f64, i64, bool, u8, i32, half::f16, i16, i8);
+    let kind: String = arr.getattr("dtype")?.getattr("name")?.extract()?;
+    Err(PyTypeError::new_err(format!("from_numpy: unsupported numpy dtype {kind}")))
 }
 
 /// `tolist()`: Python numbers, through numpy (bfloat16 through float32, which holds its values).

@@ -23,8 +23,7 @@ def _gen(generator):
         )
 
 
-def _size(args) -> list[int]:
-    return _creation._shape(args)
+_size = _creation._shape
 
 
 # ----------------------------------------------------------------------------- new_*
