@@ -31,7 +31,7 @@ def test_a_fill_with_history_is_exact_too():
     assert y.grad_fn is not None
 
 
-@pytest.mark.parametrize("dtype, bad", [(fg.uint8, 256), (fg.uint8, -1), (fg.int8, 128), (fg.int16, -(2**15) - 1),
+@pytest.mark.parametrize("dtype, bad", [(fg.uint8, 256), (fg.uint8, -256), (fg.uint8, -0.5), (fg.int8, 128), (fg.int16, -(2**15) - 1),
                                         (fg.int32, 2**31), (fg.int64, 2**63), (fg.int64, float("inf"))])
 def test_values_a_dtype_cannot_hold_are_refused(dtype, bad):
     with pytest.raises(RuntimeError, match="without overflow"):
@@ -44,6 +44,11 @@ def test_values_a_dtype_cannot_hold_are_refused(dtype, bad):
 def test_the_edges_of_each_range_fit(dtype, edge):
     assert fg.full((1,), edge, dtype=dtype).item() == edge
     assert fg.zeros(1, dtype=dtype).fill_(edge).item() == edge
+
+
+def test_uint8_takes_negative_ints_wrapped_as_pytorch():
+    assert fg.full((2,), -1, dtype=fg.uint8).tolist() == [255, 255]
+    assert fg.zeros(1, dtype=fg.uint8).fill_(-255).tolist() == [1]
 
 
 def test_a_tensor_of_an_int_beyond_int64_is_refused_not_wrapped():
@@ -100,3 +105,22 @@ def test_number_arguments_refuse_non_numbers():
         fg.full((2,), "3")
     with pytest.raises(TypeError):
         fg.zeros(2).fill_("3")
+
+
+@pytest.mark.parametrize("v", BIG)
+def test_integer_clamp_bounds_are_exact(v):
+    x = fg.tensor([v - 1 if v > -(2**63) else v, 0, v])
+    ref = x.tolist()
+    assert x.clamp(min=v).tolist() == [max(e, v) for e in ref]
+    assert x.clamp(max=v).tolist() == [min(e, v) for e in ref]
+    assert x.clone().clamp_(min=v).tolist() == [max(e, v) for e in ref]
+    assert x.clamp(min=v, max=0).tolist() == [min(max(e, v), 0) for e in ref]  # max last: it wins, as PyTorch
+    assert x.scatter(0, fg.tensor([1]), v).tolist() == [ref[0], v, ref[2]]
+
+
+def test_narrow_integer_clamp_saturates_its_bounds():
+    x = fg.tensor([250, 3, 100], dtype=fg.uint8)
+    assert x.clamp(0, 300).tolist() == [250, 3, 100]  # 300 is beyond uint8: clamps nothing
+    assert x.clamp(min=200, max=50).tolist() == [50, 50, 50]
+    assert x.clamp(True, 5).tolist() == [5, 3, 5]
+    assert x.clamp(min=1.5).dtype == fg.float32  # a float bound promotes, as PyTorch

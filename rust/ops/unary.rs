@@ -338,7 +338,29 @@ pub fn clamp_scalar(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Res
         dtype = dtype.promote(s.result_dtype(t.dtype()));
     }
     let t = &to_dtype(t, dtype)?;
+    if dtype.is_integer() && (min.is_some() || max.is_some()) {
+        return clamp_integer(t, min, max);
+    }
     clamp(t, min.map(Scalar::as_f64), max.map(Scalar::as_f64))
+}
+
+/// clamp of an integer tensor, in integers: through doubles a bound past 2^53 is rounded
+/// (`clamp(min=2**60 + 3)` stored 2^60). Its bounds are integers (a float one promotes the
+/// tensor to float); one beyond the dtype's range clamps nothing on that side, as in `clamp`.
+/// Integer tensors take no gradient, so nothing is recorded.
+fn clamp_integer(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Result<Tensor> {
+    let (range_lo, range_hi) = integer_range(t.dtype());
+    let (range_lo, range_hi) = (range_lo as i64, range_hi as i64);
+    let bound = |s: Scalar| match s {
+        Scalar::Int(i) => i,
+        other => other.as_f64() as i64,
+    }
+    .clamp(range_lo, range_hi);
+    let (lo, hi) = (min.map_or(range_lo, bound), max.map_or(range_hi, bound));
+    Ok(crate::with_integer!(t.dtype(), "clamp", T => {
+        // max then min: a min above the max gives the max everywhere, as PyTorch.
+        map::<T, T>(t, move |x: T| T::from_i64(x.to_i64().max(lo).min(hi)))
+    }))
 }
 
 /// clamp(min, max) in the tensor's dtype. The gradient passes where min < x < max strictly (PyTorch's rule: none at the bounds or at NaN).

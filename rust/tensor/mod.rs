@@ -501,10 +501,11 @@ pub fn check_fits(value: Scalar, dtype: DType, op: &str) -> Result<()> {
 }
 
 /// `fits` for a Python number: an integer is checked as an integer (2^63 - 1 fits int64; as a
-/// double it would round up to 2^63, which does not).
+/// double it would round up to 2^63, which does not). uint8 takes -255..-1 too, wrapped
+/// (`full((2,), -1, dtype=uint8)` is 255), as PyTorch's check lets negative ints wrap there.
 pub fn scalar_fits(value: Scalar, dtype: DType) -> bool {
     let range = match dtype {
-        DType::U8 => (0, u8::MAX as i64),
+        DType::U8 => (-(u8::MAX as i64), u8::MAX as i64),
         DType::I8 => (i8::MIN as i64, i8::MAX as i64),
         DType::I16 => (i16::MIN as i64, i16::MAX as i64),
         DType::I32 => (i32::MIN as i64, i32::MAX as i64),

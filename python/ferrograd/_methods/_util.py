@@ -228,7 +228,7 @@ def gather_flat(x: Tensor, pos: np.ndarray) -> Tensor:
 
 
 def _padded(v: Tensor, value) -> Tensor:
-    return _core.cat([v, _core.full([1], float(value), v.dtype)], 0)
+    return _core.cat([v, _core.full([1], value, v.dtype)], 0)
 
 
 def segment_reduce(v: Tensor, seg: np.ndarray, n_out: int, kind: str = "sum") -> Tensor:

@@ -147,7 +147,7 @@ def _scatter_plan(op: str, input: Tensor, dim: int, index: Tensor, src):
     else:
         if not isinstance(src, numbers.Number):
             raise TypeError(f"{op}(): expected a Tensor or a number as src/value, got {type(src).__name__}")
-        vals = _core.full([dest.size], float(src), input.dtype)
+        vals = _core.full([dest.size], src, input.dtype)
     return d, dest, vals
 
 

@@ -191,7 +191,7 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = wrap_dim(dim, input.ndim)
     parts = [t for t in (prepend, input, append) if t is not None]
-    parts = [p if isinstance(p, Tensor) else _core.full([1] * 0, float(p), input.dtype) for p in parts]
+    parts = [p if isinstance(p, Tensor) else _core.full([1] * 0, p, input.dtype) for p in parts]
     parts = [p.expand(*(list(input.shape[:d]) + [1] + list(input.shape[d + 1:]))) if p.ndim == 0 else p for p in parts]
     x = _core.cat(parts, d) if len(parts) > 1 else input
     for _ in range(n):
