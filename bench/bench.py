@@ -191,6 +191,13 @@ def per_op_overhead(args) -> Bench:
             s = "a.size" if (lib == "numpy" and stmt == "a.numel()") else stmt  # numpy: a property
             stmts[lib] = (s, {"a": a, "b": bb})
         res[case] = b.add(case, "ns/op", **ns_per_op(stmts, args.repeat))
+    # What model code does around the ops: shapes read in every forward, small tensors made.
+    x = np.ones((2, 3), np.float32)
+    for case, stmt in [("x.shape", "x.shape"), ("x.shape[0]", "x.shape[0]"), ("zeros(2, 3)", "m.zeros(2, 3)"),
+                       ("zeros_like(x)", "m.zeros_like(x)"), ("tensor(3.0)", "m.tensor(3.0)"),
+                       ("tensor([1.0, 2.0])", "m.tensor([1.0, 2.0])"), ("arange(10)", "m.arange(10)")]:
+        stmts = {lib: (stmt, {"x": to_lib(lib, x), "m": libmod(lib)}) for lib in LIBS if lib != "numpy"}
+        b.add(case, "ns/op", **ns_per_op(stmts, args.repeat))
     b.add("empty timeit loop (any lib)", "ns/op", fg=ns_per_op({"fg": ("pass", {})}, args.repeat)["fg"])
     if torch is not None:
         for case, limit in [("a + b", 0.2), ("a + b, a.requires_grad", 0.3)]:
