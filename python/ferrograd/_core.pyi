@@ -35,7 +35,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_gather", "_grad", "_l2_norm", "_nonzero", "_pad", "_roll", "_scatter_add", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_flip", "_full_like", "_gather", "_grad", "_l2_norm", "_nonzero", "_pad", "_roll", "_scatter_add", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -586,6 +586,7 @@ _HAS_BUFFER_PROTOCOL: _bool
 class _SizeBase(tuple[_int, ...]):
     """The C base of `ferrograd.Size`: tuple, with slices that keep the subclass."""
 def full(shape: Sequence[_int], value: _float, dtype: dtype) -> Tensor: ...
+def _full_like(input: Tensor, value: _float, dtype: dtype | None) -> Tensor: ...
 def arange(start: _float, end: _float, step: _float, dtype: dtype) -> Tensor: ...
 def linspace(start: _float, end: _float, steps: _int, dtype: dtype) -> Tensor: ...
 def eye(n: _int, m: _int | None, dtype: dtype) -> Tensor: ...

@@ -267,22 +267,26 @@ def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(_core.full(_shape(size), 0, _dtype_or_default(dtype)), requires_grad, device)
 
 
+def _like(input: Tensor, value, dtype, device, requires_grad) -> Tensor:
+    out = _finish(_core._full_like(input, value, None if dtype is None else _dtype_arg(dtype)), requires_grad, device)
+    # Its shape follows the input's: a trace records that (ONNX's ConstantOfShape of Shape).
+    return traced("full_like", [input], out, value=float(value))
+
+
 def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full_like(input, 0, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like(input, 0, dtype, device, requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return full_like(input, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like(input, 1, dtype, device, requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
+    return _like(input, 0, dtype, device, requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    out = _finish(_core.full(list(input.shape), fill_value, input.dtype if dtype is None else _dtype_arg(dtype)), requires_grad, device)
-    # Its shape follows the input's: a trace records that (ONNX's ConstantOfShape of Shape).
-    return traced("full_like", [input], out, value=float(fill_value))
+    return _like(input, fill_value, dtype, device, requires_grad)
 
 
 def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:

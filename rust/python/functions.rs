@@ -25,6 +25,13 @@ pub fn full(py: Python<'_>, shape: Vec<usize>, value: &Bound<'_, PyAny>, dtype: 
     let value = number_arg(value)?;
     Ok(off_gil_guarded(py, shape.iter().product(), || Tensor::try_full(&shape, value, dtype.0))?.into())
 }
+/// `full_like`'s core: the input's shape read here rather than through a Python `Size`.
+#[pyfunction]
+pub fn _full_like(py: Python<'_>, input: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>, dtype: Option<PyDType>) -> PyResult<PyTensor> {
+    let value = number_arg(value)?;
+    let (shape, dtype) = (input.t.shape().to_vec(), dtype.map_or(input.t.dtype(), |d| d.0));
+    Ok(off_gil_guarded(py, input.t.numel(), || Tensor::try_full(&shape, value, dtype))?.into())
+}
 #[pyfunction]
 pub fn arange(py: Python<'_>, start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>, step: &Bound<'_, PyAny>, dtype: PyDType) -> PyResult<PyTensor> {
     let (start, end, step) = (number_arg(start)?, number_arg(end)?, number_arg(step)?);
