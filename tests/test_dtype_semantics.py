@@ -644,3 +644,27 @@ def test_inplace_on_a_detached_tensor_with_a_graph_operand_works():
     z.add_(y)
     z.backward()
     assert z.item() == 3.0 and y.grad.item() == 1.0
+
+
+DTYPE_NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
+
+
+@pytest.mark.parametrize("name", DTYPE_NAMES)
+def test_dtypes_are_singletons_as_in_pytorch(name):
+    # Ported code tests dtypes with `is` (`if x.dtype is torch.float16`); every way a dtype
+    # reaches Python gives the one object.
+    import copy
+    import pickle
+
+    d = getattr(fg, name)
+    x = fg.zeros(2, dtype=d)
+    assert x.dtype is d and x.clone().dtype is d and fg.zeros(1).to(d).dtype is d
+    assert fg.tensor([1, 0]).to(name).dtype is d  # a dtype named by a string
+    assert copy.copy(d) is d and copy.deepcopy(d) is d and pickle.loads(pickle.dumps(d)) is d
+    assert {d: 1}[x.dtype] == 1 and x.dtype == d
+
+
+def test_dtype_aliases_are_the_same_objects():
+    assert fg.zeros(1).float().dtype is fg.float32 and fg.zeros(1).double().dtype is fg.float64
+    assert fg.zeros(1).long().dtype is fg.int64 and fg.zeros(1).half().dtype is fg.float16
+    assert fg.get_default_dtype() is fg.float32

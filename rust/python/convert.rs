@@ -3,14 +3,25 @@
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple};
 
 use crate::tensor::{DType, Element, Scalar, Tensor};
 
-/// `fg.float32`, `fg.int64` ...: one object per dtype, compared by value.
+/// `fg.float32`, `fg.int64` ...: one object per dtype (see `dtype_object`), compared by value.
 #[pyclass(name = "dtype", module = "ferrograd", frozen, eq, hash, from_py_object)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PyDType(pub DType);
+
+/// The one Python object of dtype `d`, which `fg.float32`, `x.dtype` and every other dtype
+/// handed to Python are. PyTorch's dtypes are singletons and ported code tests them with `is`
+/// (`if x.dtype is torch.float16`): with a fresh object per `x.dtype` that was False, silently.
+pub fn dtype_object(py: Python<'_>, d: DType) -> PyResult<Py<PyDType>> {
+    static OBJECTS: PyOnceLock<Vec<Py<PyDType>>> = PyOnceLock::new();
+    let all = OBJECTS.get_or_try_init(py, || DType::ALL.iter().map(|&d| Py::new(py, PyDType(d))).collect::<PyResult<Vec<_>>>())?;
+    let i = DType::ALL.iter().position(|&x| x == d).expect("DType::ALL lists every dtype");
+    Ok(all[i].clone_ref(py))
+}
 
 #[pymethods]
 impl PyDType {
@@ -41,8 +52,13 @@ impl PyDType {
     }
     /// The dtype `obj` names (see `dtype_arg`): the one parser the Python side uses too.
     #[staticmethod]
-    fn _parse(obj: &Bound<'_, PyAny>) -> PyResult<PyDType> {
-        dtype_arg(obj).map(PyDType)
+    fn _parse(obj: &Bound<'_, PyAny>) -> PyResult<Py<PyDType>> {
+        dtype_object(obj.py(), dtype_arg(obj)?)
+    }
+    /// Pickled and copied as the module attribute it is (a name: `ferrograd.float32`), so the
+    /// copy is the same object, as PyTorch's dtypes are.
+    fn __reduce__(&self) -> &'static str {
+        self.0.short_name()
     }
 }
 

@@ -77,7 +77,7 @@ mod core_module {
         crate::tensor::alloc::configure();
         super::error::quiet_out_of_memory_panics();
         for d in DType::ALL {
-            m.add(d.short_name(), super::convert::PyDType(d))?;
+            m.add(d.short_name(), super::convert::dtype_object(m.py(), d)?)?;
         }
         // The tensor methods `ferrograd._functions` also exports as functions (`fg.exp(t)`).
         m.add("_TABLE_FUNCTIONS", super::op_tables::function_forms())?;

@@ -132,8 +132,8 @@ impl PyTensor {
         }
     }
     #[getter]
-    fn dtype(&self) -> PyDType {
-        PyDType(self.t.dtype())
+    fn dtype(&self, py: Python<'_>) -> PyResult<Py<PyDType>> {
+        super::convert::dtype_object(py, self.t.dtype())
     }
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_float()
