@@ -41,6 +41,7 @@ from ._functions import get_rng_state, set_rng_state
 from ._legacy import *  # noqa: F403 (FloatTensor, LongTensor, ...: one per dtype the core has; attaches Tensor.type)
 from ._size import Size
 from ._tensor_methods import *  # noqa: F403 (composite Tensor methods attached to fg.Tensor, and their function forms)
+from ._type_info import can_cast, finfo, iinfo, layout, promote_types, result_type, strided
 from .amp import autocast
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .backends._runtime import (

@@ -1,11 +1,11 @@
 //! Module-level functions of `ferrograd._core`: factories, joins, RNG and grad-mode switches.
 //! The Python package wraps the factories to give them PyTorch's flexible signatures.
 
-use pyo3::exceptions::{PyIndexError, PyRuntimeError};
+use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use super::convert::{number_arg, tensor_from_numpy, PyDType};
+use super::convert::{dtype_object, number_arg, scalar_arg, tensor_from_numpy, PyDType};
 use super::error::{off_gil_guarded};
 use super::tensor::{implicit_grad, PyTensor};
 use crate::autograd::{self, engine};
@@ -24,6 +24,36 @@ pub fn from_numpy(arr: &Bound<'_, PyAny>) -> PyResult<PyTensor> {
 pub fn full(py: Python<'_>, shape: Vec<usize>, value: &Bound<'_, PyAny>, dtype: PyDType) -> PyResult<PyTensor> {
     let value = number_arg(value)?;
     Ok(off_gil_guarded(py, shape.iter().product(), || Tensor::try_full(&shape, value, dtype.0))?.into())
+}
+/// `torch.promote_types(a, b)`: the dtype both convert to (PyTorch's table, `DType::promote`).
+#[pyfunction]
+pub fn _promote_types(py: Python<'_>, a: PyDType, b: PyDType) -> PyResult<Py<PyDType>> {
+    dtype_object(py, a.0.promote(b.0))
+}
+/// `torch.can_cast(from_, to)`: whether an op may write a `from_` result into a `to` tensor.
+#[pyfunction]
+pub fn _can_cast(from_: PyDType, to: PyDType) -> bool {
+    from_.0.can_cast_to(to.0)
+}
+/// `torch.result_type(a, b)`: the dtype of `a op b`, tensors or Python numbers, by the rules
+/// every binary op uses (a number or a 0-d tensor does not widen within its category).
+#[pyfunction]
+pub fn _result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<Py<PyDType>> {
+    let as_operand = |x: &Bound<'_, PyAny>| -> PyResult<Tensor> {
+        if let Ok(t) = x.cast::<PyTensor>() {
+            return Ok(t.get().t.clone());
+        }
+        match scalar_arg(x) {
+            Some(s) => Ok(Tensor::wrapped_scalar(s)),
+            None => Err(PyTypeError::new_err(format!("result_type(): expected a Tensor or a number, got {}", x.get_type().name()?))),
+        }
+    };
+    dtype_object(py, binary::result_type(&as_operand(a)?, &as_operand(b)?))
+}
+/// The tensor's version counter (`x._version`): in-place writes bump it.
+#[pyfunction]
+pub fn _version_of(t: PyRef<'_, PyTensor>) -> u64 {
+    t.t.version()
 }
 /// `full_like`'s core: the input's shape read here rather than through a Python `Size`.
 #[pyfunction]

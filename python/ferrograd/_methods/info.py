@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _core
+from .. import _core, _type_info
 from .._core import Tensor
 from ._util import METHODS, from_np, np_of, register
 
@@ -23,6 +23,8 @@ _prop("is_cpu", lambda self: True, "True: ferrograd tensors live on the CPU.")
 _prop("itemsize", lambda self: self.element_size(), "Bytes per element.")
 _prop("nbytes", lambda self: self.element_size() * self.numel(), "Bytes of the elements this tensor views.")
 _prop("real", lambda self: self, "The tensor itself (ferrograd tensors are real).")
+_prop("layout", lambda self: _type_info.strided, "ferrograd.strided: ferrograd tensors are dense.")
+_prop("_version", lambda self: _core._version_of(self), "The version counter: in-place writes (here or through a view) bump it.")
 
 
 def _imag(self):
