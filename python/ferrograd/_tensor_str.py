@@ -9,18 +9,37 @@ from . import _core
 _DEFAULT = {_core.float32, _core.int64, _core.bool}
 
 
-# PyTorch's print options: more than THRESHOLD elements print summarised, EDGEITEMS per edge.
-THRESHOLD = 1000
-EDGEITEMS = 3
+# PyTorch's print options (set_printoptions): more than threshold elements print summarised,
+# edgeitems per edge, floats with precision digits after the point.
+_PROFILES = {"default": {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None},
+             "short": {"precision": 2, "threshold": 1000, "edgeitems": 2, "linewidth": 80, "sci_mode": None},
+             "full": {"precision": 4, "threshold": float("inf"), "edgeitems": 3, "linewidth": 80, "sci_mode": None}}
+PRINT_OPTS = dict(_PROFILES["default"])
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, profile=None, sci_mode=None) -> None:
+    """How tensors print, as PyTorch's ``torch.set_printoptions``: a ``profile`` ("default",
+    "short" or "full") first, then each option given; ``sci_mode`` True forces scientific
+    notation, False forbids it, None lets the values decide."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, got {profile!r}")
+        PRINT_OPTS.update(_PROFILES[profile])
+    for key, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                       ("linewidth", linewidth)):
+        if value is not None:
+            PRINT_OPTS[key] = value
+    PRINT_OPTS["sci_mode"] = sci_mode
 
 
 def _edges(t):
     """For a large tensor, only the elements a summarised print shows: along each dim longer
-    than 2 * EDGEITEMS, the first and last EDGEITEMS plus one middle element that numpy replaces
+    than 2 * edgeitems, the first and last edgeitems plus one middle element that numpy replaces
     with "...". The repr of a huge (e.g. expanded) tensor never materialises it."""
+    edge = PRINT_OPTS["edgeitems"]
     for d, n in enumerate(t.shape):
-        if n > 2 * EDGEITEMS:
-            keep = [*range(EDGEITEMS), n // 2, *range(n - EDGEITEMS, n)]
+        if n > 2 * edge:
+            keep = [*range(edge), n // 2, *range(n - edge, n)]
             t = t[(slice(None),) * d + (_core.from_numpy(np.array(keep, dtype=np.int64)),)]
     return t.numpy()
 
@@ -31,13 +50,26 @@ def tensor_repr(t) -> str:
         # numpy has no bfloat16, and prints float16 in its shortest form (3.14 for 3.140625);
         # float32 holds every value and prints them as PyTorch does (3.1406).
         data = data.float()
-    summarise = data.numel() > THRESHOLD
+    o = PRINT_OPTS
+    summarise = data.numel() > o["threshold"]
     arr = _edges(data) if summarise else data.numpy()
-    opts = {"threshold": 0, "edgeitems": EDGEITEMS} if summarise else {"threshold": THRESHOLD + 1}
+    opts = {"threshold": 0, "edgeitems": o["edgeitems"]} if summarise else {"threshold": arr.size + 1}
+    opts["max_line_width"] = o["linewidth"]
     if arr.dtype == np.bool_:
         body = np.array2string(arr, separator=", ", prefix="tensor(", formatter={"bool": lambda b: "True" if b else "False"}, **opts)
+    elif arr.dtype.kind == "f" and o["sci_mode"]:
+        p = o["precision"]
+        body = np.array2string(arr, separator=", ", prefix="tensor(", formatter={"float_kind": lambda v: f"{v:.{p}e}"}, **opts)
     elif arr.dtype.kind == "f":
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4, floatmode="maxprec_equal", suppress_small=False, **opts)
+        # PyTorch prints every value with `precision` decimals (0.5 as 0.5000), and whole values
+        # as `1.`: numpy's "maxprec_equal" is that only when all are whole.
+        finite = arr[np.isfinite(arr)]
+        whole = finite.size == 0 or bool(np.all(finite == np.round(finite)))
+        mag = np.abs(finite[finite != 0])
+        if whole and mag.size and (mag.max() >= 1e8 or mag.max() / mag.min() > 1e3):
+            whole = False  # scientific (as numpy and PyTorch choose it), where PyTorch keeps the decimals
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=o["precision"],
+                               floatmode="maxprec_equal" if whole else "fixed", suppress_small=o["sci_mode"] is False, **opts)
     else:
         body = np.array2string(arr, separator=", ", prefix="tensor(", **opts)
     if summarise:
