@@ -461,3 +461,11 @@ default_generator = _DefaultGenerator()
 def initial_seed() -> int:
     """The seed of the global generator (set by ``fg.manual_seed``)."""
     return int.from_bytes(_core.get_rng_state()[:8], "little")
+
+
+def seed() -> int:
+    """Seeds the global generator from the operating system's entropy and returns the seed, as
+    PyTorch's ``torch.seed()``."""
+    s = int.from_bytes(os.urandom(8), "little") >> 1  # 63 bits: a seed PyTorch would accept too
+    _core.manual_seed(s)
+    return s

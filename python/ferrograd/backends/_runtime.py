@@ -61,3 +61,36 @@ def set_num_threads(num: int) -> None:
             UserWarning,
             stacklevel=2,
         )
+
+
+# ---- settings PyTorch scripts set for GPUs or its own runtime, kept so they run here ------------
+
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """Accepted as in PyTorch ("highest", "high" or "medium"). On a GPU it lets float32 products
+    run in TF32 or bfloat16; ferrograd's CPU products are float32 whatever it says."""
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"Invalid precision {precision!r}: expected one of 'highest', 'high', 'medium'")
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision
+
+
+_interop_threads = 1
+
+
+def set_num_interop_threads(num: int) -> None:
+    """Accepted as in PyTorch: ferrograd runs ops one at a time, so there is no inter-op pool."""
+    global _interop_threads
+    if not isinstance(num, int) or isinstance(num, bool) or num <= 0:
+        raise RuntimeError("Expected positive number of threads")
+    _interop_threads = num
+
+
+def get_num_interop_threads() -> int:
+    return _interop_threads
