@@ -157,6 +157,19 @@ impl Backward for NotDifferentiableBackward {
     }
 }
 
+/// Anomaly mode's check, with PyTorch's message: the first node whose gradient holds a NaN is
+/// where the NaN was made (its inputs, checked before, had none).
+fn check_nan(node: &Arc<Node>, grads: &[Option<Tensor>]) -> Result<()> {
+    for (i, g) in grads.iter().enumerate() {
+        if let Some(g) = g.as_ref().filter(|g| g.dtype().is_float()) {
+            if g.to_vec::<f64>().iter().any(|v| v.is_nan()) {
+                bail!(Runtime, "Function '{}' returned nan values in its {i}th output.", node.name());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs one node's rule. With `create_graph`, a rule that is not differentiable runs without
 /// recording, and what it returns is tied to its inputs (the incoming gradients and the saved
 /// tensors it read) through a node that refuses a further backward.
@@ -301,6 +314,9 @@ fn run_into(roots: &[(Tensor, Tensor)], retain_graph: bool, create_graph: bool, 
             out
         };
         drop(outs);
+        if super::is_anomaly_enabled() {
+            check_nan(&node, &input_grads)?;
+        }
         if input_grads.len() != node.next.len() {
             bail!(Runtime, "function {} returned an incorrect number of gradients (expected {}, got {})", node.name(), node.next.len(), input_grads.len());
         }

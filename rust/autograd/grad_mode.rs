@@ -24,6 +24,18 @@ pub fn set_inference_mode(enabled: bool) {
     INFERENCE_MODE.with(|g| g.set(enabled));
 }
 
+/// Anomaly detection (`fg.autograd.set_detect_anomaly`): process-wide, as PyTorch's. While on,
+/// backward checks every gradient a node returns for NaN and names the node that made it.
+static ANOMALY_CHECK_NAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn is_anomaly_enabled() -> bool {
+    ANOMALY_CHECK_NAN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub fn set_anomaly_enabled(enabled: bool) {
+    ANOMALY_CHECK_NAN.store(enabled, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Recording happens when grad mode is on and inference mode is off. PyTorch's `enable_grad`
 /// inside `inference_mode` does not re-enable recording; this is why both flags are read.
 #[inline]

@@ -12,7 +12,7 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-pub use grad_mode::{is_grad_enabled, is_inference_mode_enabled, is_recording, set_grad_enabled, set_inference_mode, GradModeGuard};
+pub use grad_mode::{is_anomaly_enabled, is_grad_enabled, is_inference_mode_enabled, is_recording, set_anomaly_enabled, set_grad_enabled, set_inference_mode, GradModeGuard};
 
 use crate::bail;
 use crate::error::Result;

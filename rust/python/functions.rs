@@ -220,6 +220,14 @@ pub fn _set_grad_enabled(mode: bool) {
     autograd::set_grad_enabled(mode);
 }
 #[pyfunction]
+pub fn is_anomaly_enabled() -> bool {
+    autograd::is_anomaly_enabled()
+}
+#[pyfunction]
+pub fn _set_anomaly_enabled(mode: bool) {
+    autograd::set_anomaly_enabled(mode);
+}
+#[pyfunction]
 pub fn is_inference_mode_enabled() -> bool {
     autograd::is_inference_mode_enabled()
 }

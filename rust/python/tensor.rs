@@ -309,6 +309,10 @@ impl PyTensor {
     fn retains_grad(&self) -> bool {
         self.t.retains_grad()
     }
+    fn detach_(slf: PyRef<'_, Self>) -> PyResult<PyRef<'_, Self>> {
+        slf.t.detach_in_place()?;
+        Ok(slf)
+    }
     fn detach(&self) -> PyTensor {
         self.t.detach().into()
     }

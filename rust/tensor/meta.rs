@@ -40,6 +40,24 @@ impl Tensor {
         self.0.requires_grad.store(flag, Ordering::Relaxed);
         Ok(())
     }
+    /// `detach_()`: this tensor leaves the graph that made it and becomes a leaf that does not
+    /// require grad. A view of a tensor in a graph cannot (its history is regenerated from its
+    /// base's), as in PyTorch.
+    pub fn detach_in_place(&self) -> Result<()> {
+        if self.is_view() && self.requires_grad() {
+            bail!(Runtime, "Can't detach views in-place. Use detach() instead. (shape {:?})", self.shape());
+        }
+        let mut m = self.meta();
+        if let Some(old) = m.grad_fn.take() {
+            if m.retains_grad {
+                old.clear_retained(m.output_nr);
+            }
+        }
+        m.output_nr = 0;
+        drop(m);
+        self.0.requires_grad.store(false, Ordering::Relaxed);
+        Ok(())
+    }
     pub(crate) fn set_history(&self, node: Arc<Node>) {
         self.set_history_at(node, 0);
     }

@@ -153,6 +153,12 @@ def is_pinned(self: Tensor, device=None) -> bool:
     return False
 
 
+@register("pin_memory", function=False)
+def pin_memory(self: Tensor, device=None) -> Tensor:
+    """The tensor itself: pinned memory speeds copies to a GPU, and ferrograd has none."""
+    return self
+
+
 @register("is_shared", function=False)
 def is_shared(self: Tensor) -> bool:
     return False

@@ -5,14 +5,40 @@ from __future__ import annotations
 from .. import _core
 from .._core import Node, Tensor
 from . import function, functional, graph
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .function import Function
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = [
     "Node", "Function", "function", "functional", "graph", "gradgradcheck", "backward", "grad", "gradcheck", "GradcheckError", "no_grad", "enable_grad",
-    "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled",
+    "set_grad_enabled", "inference_mode", "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+    "Variable",
 ]
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, other) -> bool:
+        return isinstance(other, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """PyTorch's pre-0.4 wrapper, for old scripts: ``Variable(t, requires_grad=False)`` is a leaf
+    sharing t's memory (``t.detach()``, with requires_grad as asked), and every tensor is an
+    instance of it. ``volatile`` is gone from PyTorch too: use ``fg.no_grad()``."""
+
+    def __new__(cls, data, requires_grad: bool = False, volatile: bool = False):
+        if volatile:
+            import warnings
+
+            warnings.warn("volatile was removed and now has no effect. Use `with fg.no_grad():` instead.", UserWarning,
+                          stacklevel=2)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        out = data.detach()
+        if requires_grad:
+            out.requires_grad_(True)
+        return out
 
 
 def _seq(x):
