@@ -7,7 +7,24 @@
 
 import math as _math
 
-from . import _core, accelerator, amp, autograd, backends, cpu, cuda, distributed, linalg, nn, onnx, optim, serialization, utils, viz
+from . import (
+    _core,
+    accelerator,
+    amp,
+    autograd,
+    backends,
+    cpu,
+    cuda,
+    distributed,
+    linalg,
+    nn,
+    onnx,
+    optim,
+    serialization,
+    special,
+    utils,
+    viz,
+)
 from ._core import Tensor, bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, is_anomaly_enabled, uint8  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
     Generator,
