@@ -16,6 +16,7 @@ from . import (
     cpu,
     cuda,
     distributed,
+    distributions,
     linalg,
     nn,
     onnx,

@@ -1,0 +1,108 @@
+"""The `Distribution` base class, as PyTorch's: batch and event shapes, `sample` (no gradient)
+and `rsample` (reparameterised, differentiable), and argument checks that name the constraint
+a parameter or a value breaks (on unless `validate_args=False` or
+`Distribution.set_default_validate_args(False)`)."""
+
+from __future__ import annotations
+
+from .. import _core
+from .._core import Tensor
+from .._methods.functions import broadcast_tensors
+from .._size import Size
+from ..autograd.grad_mode import no_grad
+
+_validate_default = True
+
+
+def broadcast_all(*values):
+    """Tensors and Python numbers broadcast to one shape; numbers take the tensors' dtype (the
+    default dtype when all are numbers)."""
+    from .._creation import get_default_dtype, tensor
+
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    dtype = like.dtype if like is not None and like.is_floating_point() else get_default_dtype()
+    ts = [v if isinstance(v, Tensor) else tensor(float(v), dtype=dtype) for v in values]
+    return broadcast_tensors(*ts)
+
+
+class Distribution:
+    has_rsample = False
+    has_enumerate_support = False
+    arg_constraints: dict = {}
+    support = None
+
+    @staticmethod
+    def set_default_validate_args(value: bool) -> None:
+        global _validate_default
+        if value not in (True, False):
+            raise ValueError("set_default_validate_args expects a bool")
+        _validate_default = value
+
+    def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
+        self._batch_shape, self._event_shape = Size(batch_shape), Size(event_shape)
+        self._validate_args = _validate_default if validate_args is None else validate_args
+        if self._validate_args:
+            for name, constraint in self.arg_constraints.items():
+                if name not in self.__dict__ and isinstance(getattr(type(self), name, None), property):
+                    continue  # a derived parameter (probs from logits ...), checked through its source
+                value = getattr(self, name)
+                if not constraint.check(value).all().item():
+                    raise ValueError(f"Expected parameter {name} ({type(value).__name__} of shape {tuple(value.shape)}) of "
+                                     f"distribution {self!r} to satisfy the constraint {constraint!r}, but found invalid "
+                                     f"values:\n{value}")
+
+    @property
+    def batch_shape(self) -> Size:
+        return self._batch_shape
+
+    @property
+    def event_shape(self) -> Size:
+        return self._event_shape
+
+    def _extended_shape(self, sample_shape=()) -> Size:
+        return Size(tuple(sample_shape) + tuple(self._batch_shape) + tuple(self._event_shape))
+
+    def sample(self, sample_shape=()) -> Tensor:
+        with no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=()) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} has no reparameterised sampling (rsample)")
+
+    def sample_n(self, n: int) -> Tensor:
+        return self.sample(Size((n,)))
+
+    def _validate_sample(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        if not self.support.check(value).all().item():
+            raise ValueError(f"Expected value argument ({type(value).__name__} of shape {tuple(value.shape)}) to be within "
+                             f"the support ({self.support!r}) of the distribution {self!r}, but found invalid values:\n{value}")
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def cdf(self, value: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def icdf(self, value: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def entropy(self) -> Tensor:
+        raise NotImplementedError
+
+    def perplexity(self) -> Tensor:
+        return self.entropy().exp()
+
+    @property
+    def stddev(self) -> Tensor:
+        return self.variance.sqrt()
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{p}: {tuple(getattr(self, p).shape) if getattr(self, p).numel() != 1 else getattr(self, p)}"
+                           for p in self.arg_constraints if p in self.__dict__)
+        return f"{type(self).__name__}({params})"
+
+
+def _full(shape, value, like: Tensor) -> Tensor:
+    return _core.full(list(shape), value, like.dtype)
