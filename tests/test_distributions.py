@@ -109,3 +109,17 @@ def test_matches_torch_distributions(case):
     np.testing.assert_allclose(ours.entropy().numpy(), theirs.entropy().numpy(), rtol=1e-6)
     np.testing.assert_allclose(D.kl_divergence(ours, ours).numpy(), TD.kl_divergence(theirs, theirs).numpy(), atol=1e-7)
     assert tuple(ours.sample((3,)).shape) == tuple(theirs.sample((3,)).shape)
+
+
+def test_independent_sums_log_prob_entropy_and_kl_over_its_event_dims():
+    mu, sd = fg.tensor([[0.0, 1.0], [2.0, -1.0]]), fg.tensor([[1.0, 0.5], [2.0, 1.0]])
+    base = D.Normal(mu, sd)
+    ind = D.Independent(base, 1)
+    assert ind.batch_shape == (2,) and ind.event_shape == (2,) and ind.sample((3,)).shape == (3, 2, 2)
+    x = fg.zeros(2, 2)
+    assert fg.allclose(ind.log_prob(x), base.log_prob(x).sum(-1)) and fg.allclose(ind.entropy(), base.entropy().sum(-1))
+    other = D.Independent(D.Normal(fg.zeros(2, 2), fg.ones(2, 2)), 1)
+    assert fg.allclose(D.kl_divergence(ind, other), D.kl_divergence(base, other.base_dist).sum(-1))
+    assert ind.has_rsample and ind.rsample().shape == (2, 2)
+    with pytest.raises(ValueError, match="reinterpreted_batch_ndims"):
+        D.Independent(base, 3)

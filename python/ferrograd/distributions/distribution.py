@@ -106,3 +106,58 @@ class Distribution:
 
 def _full(shape, value, like: Tensor) -> Tensor:
     return _core.full(list(shape), value, like.dtype)
+
+
+class Independent(Distribution):
+    """``base`` with its rightmost ``reinterpreted_batch_ndims`` batch dims taken as event dims:
+    log_prob and entropy sum over them (a diagonal Gaussian is ``Independent(Normal(mu, sd), 1)``)."""
+
+    arg_constraints: dict = {}
+
+    def __init__(self, base_distribution, reinterpreted_batch_ndims: int, validate_args=None):
+        n = reinterpreted_batch_ndims
+        shape = tuple(base_distribution.batch_shape) + tuple(base_distribution.event_shape)
+        batch_ndims = len(base_distribution.batch_shape)
+        if n > batch_ndims:
+            raise ValueError(f"Expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), actual {n} vs {batch_ndims}")
+        self.base_dist, self.reinterpreted_batch_ndims = base_distribution, n
+        cut = batch_ndims - n
+        super().__init__(shape[:cut], shape[cut:], validate_args=validate_args)
+
+    @property
+    def has_rsample(self):
+        return self.base_dist.has_rsample
+
+    @property
+    def support(self):
+        return self.base_dist.support
+
+    @property
+    def mean(self):
+        return self.base_dist.mean
+
+    @property
+    def mode(self):
+        return self.base_dist.mode
+
+    @property
+    def variance(self):
+        return self.base_dist.variance
+
+    def sample(self, sample_shape=()):
+        return self.base_dist.sample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        return self.base_dist.rsample(sample_shape)
+
+    def _sum_rightmost(self, t):
+        return t.sum(tuple(range(-self.reinterpreted_batch_ndims, 0))) if self.reinterpreted_batch_ndims else t
+
+    def log_prob(self, value):
+        return self._sum_rightmost(self.base_dist.log_prob(value))
+
+    def entropy(self):
+        return self._sum_rightmost(self.base_dist.entropy())
+
+    def __repr__(self) -> str:
+        return f"Independent({self.base_dist!r}, {self.reinterpreted_batch_ndims})"
