@@ -29,6 +29,8 @@ def test_compile_returns_the_model_and_works_as_a_decorator():
         return x + 1
 
     assert f(fg.ones(1)).item() == 2 and g(fg.ones(1)).item() == 2
+    before = m(fg.ones(2))
+    assert m.compile(mode="max-autotune") is None and fg.equal(m(fg.ones(2)), before)  # Module.compile, in place
 
 
 # (values, PyTorch's repr): printed by PyTorch 2.15 with torch.tensor(values).

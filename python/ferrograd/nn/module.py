@@ -243,6 +243,10 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
+    def compile(self, *args, **kwargs) -> None:
+        """``model.compile()``, accepted as ``fg.compile``: there is no graph compiler, and the
+        module computes the same numbers without one, so nothing changes."""
+
     def mode(self, mode: str):
         """A context manager: `with model.mode("eval"): ...` sets the mode and, on exit (also on
         an exception), gives every submodule back its own previous flag. Nestable."""
