@@ -1,5 +1,6 @@
-"""`fg.utils`: data loading (`fg.utils.data`) and DLPack capsules (`fg.utils.dlpack`)."""
+"""`fg.utils`: data loading (`fg.utils.data`), DLPack capsules (`fg.utils.dlpack`) and activation
+checkpointing (`fg.utils.checkpoint`)."""
 
-from . import data, dlpack
+from . import checkpoint, data, dlpack
 
-__all__ = ["data", "dlpack"]
+__all__ = ["checkpoint", "data", "dlpack"]
