@@ -56,6 +56,35 @@ def test_a_tensor_of_an_int_beyond_int64_is_refused_not_wrapped():
         fg.tensor(2**63)
 
 
+def test_ints_beyond_64_bits_are_refused_as_pytorch_refuses_them():
+    # Below int64's minimum a double would round -2**63 - 1 to -2**63, which int64 holds.
+    with pytest.raises(OverflowError, match="can't convert negative int to unsigned"):
+        fg.zeros(1, dtype=fg.int64).fill_(-(2**63) - 1)
+    with pytest.raises(OverflowError, match="int too big to convert"):
+        fg.full((1,), 2**64, dtype=fg.float32)
+    assert fg.full((1,), 2**63, dtype=fg.float32).item() == 2.0**63  # uint64 range: a float dtype takes it
+    with pytest.raises(RuntimeError, match="without overflow"):
+        fg.zeros(1, dtype=fg.int64).fill_(2**63)
+
+
+def test_integer_tensors_and_bools_infer_integer_dtypes():
+    assert fg.arange(True).tolist() == [0] and fg.arange(True).dtype == fg.int64
+    assert fg.arange(fg.tensor(2**60), fg.tensor(2**60 + 3)).tolist() == [2**60, 2**60 + 1, 2**60 + 2]
+    assert fg.arange(fg.tensor(1), fg.tensor(5)).dtype == fg.int64 and fg.full((2,), fg.tensor(3)).dtype == fg.int64
+
+
+@pytest.mark.parametrize("low, high, dtype, message", [(0, 300, fg.uint8, "to - 1 is out of bounds for unsigned char"),
+                                                       (-1, 5, fg.uint8, "from is out of bounds for unsigned char"),
+                                                       (0, 3, fg.bool, "to - 1 is out of bounds for bool"),
+                                                       (-200, 0, fg.int8, "from is out of bounds for signed char")])
+def test_randint_refuses_ranges_the_dtype_cannot_hold(low, high, dtype, message):
+    with pytest.raises(RuntimeError, match=message):
+        fg.randint(low, high, (2,), dtype=dtype)
+    with pytest.raises(RuntimeError, match=message):
+        fg.randint_like(fg.zeros(2, dtype=dtype), low, high)
+    assert fg.randint(0, 256, (50,), dtype=fg.uint8).dtype == fg.uint8  # the full range is fine
+
+
 @pytest.mark.parametrize("start, end, step", [(2**60, 2**60 + 7, 1), (2**60, 2**60 + 7, 3), (2**63 - 5, 2**63 - 1, 1),
                                               (-(2**62), -(2**62) - 9, -4), (0, 2**61, 2**59), (7, -8, -5), (3, 3, 1)])
 def test_integer_arange_counts_in_integers(start, end, step):
@@ -118,9 +147,16 @@ def test_integer_clamp_bounds_are_exact(v):
     assert x.scatter(0, fg.tensor([1]), v).tolist() == [ref[0], v, ref[2]]
 
 
-def test_narrow_integer_clamp_saturates_its_bounds():
+def test_narrow_integer_clamp_bounds_as_pytorch():
     x = fg.tensor([250, 3, 100], dtype=fg.uint8)
     assert x.clamp(0, 300).tolist() == [250, 3, 100]  # 300 is beyond uint8: clamps nothing
+    assert x.clamp(min=-5).tolist() == [250, 3, 100]
+    with pytest.raises(RuntimeError, match="Clamp min value 300 is outside the representable range of Byte"):
+        x.clamp(min=300)
+    with pytest.raises(RuntimeError, match="Clamp max value -1 is outside the representable range of Byte"):
+        x.clamp(max=-1)
+    with pytest.raises(RuntimeError, match="Clamp min value 2147483648 is outside the representable range of Int"):
+        fg.tensor([1], dtype=fg.int32).clamp(min=2**31)
     assert x.clamp(min=200, max=50).tolist() == [50, 50, 50]
     assert x.clamp(True, 5).tolist() == [5, 3, 5]
     assert x.clamp(min=1.5).dtype == fg.float32  # a float bound promotes, as PyTorch

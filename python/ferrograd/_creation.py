@@ -235,6 +235,13 @@ def _shape(size) -> list[int]:
     return shape
 
 
+def _is_integral(v) -> bool:
+    """A number PyTorch infers an integer dtype from: an int (bool included) or an integer tensor."""
+    if isinstance(v, Tensor):
+        return not v.is_floating_point()
+    return isinstance(v, numbers.Integral)
+
+
 def _is_int(v) -> bool:
     """An integer that is not a bool (Python ints, numpy ints ...): what sizes and int dtypes take."""
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
@@ -249,7 +256,7 @@ def _finish(t: Tensor, requires_grad: bool, device) -> Tensor:
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     if dtype is None:
-        dtype = _core.bool if isinstance(fill_value, bool) else _core.int64 if _is_int(fill_value) else _default_dtype
+        dtype = _core.bool if isinstance(fill_value, bool) else _core.int64 if _is_integral(fill_value) else _default_dtype
     # The value goes as it is: an int is stored exactly (float() would round 2**60 + 1).
     return _finish(_core.full(_shape((size,)), fill_value, _dtype_arg(dtype)), requires_grad, device)
 
@@ -301,7 +308,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = _core.int64 if _is_int(start) and _is_int(end) and _is_int(step) else _default_dtype
+        dtype = _core.int64 if all(_is_integral(v) for v in (start, end, step)) else _default_dtype
     # As they are: integer bounds count in integers (in doubles 2**60 + 1 would round to 2**60).
     return _finish(_core.arange(start, end, step, _dtype_arg(dtype)), requires_grad, device)
 
@@ -338,9 +345,26 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
         low, high, size = 0, low, high
     elif high is None:
         low, high = 0, low
+    d = _dtype_or_default(dtype, _core.int64)
+    _check_randint_bounds(int(low), int(high), d)
     with _drawing_from(generator):
-        t = _core.randint(int(low), int(high), _shape((size,)), _dtype_or_default(dtype, _core.int64))
+        t = _core.randint(int(low), int(high), _shape((size,)), d)
     return _finish(t, requires_grad, device)
+
+
+_C_NAMES = {"uint8": "unsigned char", "int8": "signed char", "int16": "short", "int32": "int", "int64": "long", "bool": "bool"}
+
+
+def _check_randint_bounds(low: int, high: int, d) -> None:
+    """PyTorch's refusal of a range the dtype cannot hold: values would wrap around (uint8 up to
+    300 would fold 256..299 onto 0..43) and not be uniform."""
+    if d.is_floating_point:
+        return
+    lo, hi = (0, 1) if d == _core.bool else (int(np.iinfo(d.numpy_name).min), int(np.iinfo(d.numpy_name).max))
+    if not lo <= low <= hi:
+        raise RuntimeError(f"from is out of bounds for {_C_NAMES[d.numpy_name]}")
+    if not lo <= high - 1 <= hi:
+        raise RuntimeError(f"to - 1 is out of bounds for {_C_NAMES[d.numpy_name]}")
 
 
 def randperm(n, *, dtype=None, device=None, requires_grad=False, generator=None) -> Tensor:

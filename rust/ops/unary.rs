@@ -346,16 +346,25 @@ pub fn clamp_scalar(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Res
 
 /// clamp of an integer tensor, in integers: through doubles a bound past 2^53 is rounded
 /// (`clamp(min=2**60 + 3)` stored 2^60). Its bounds are integers (a float one promotes the
-/// tensor to float); one beyond the dtype's range clamps nothing on that side, as in `clamp`.
+/// tensor to float).
 /// Integer tensors take no gradient, so nothing is recorded.
 fn clamp_integer(t: &Tensor, min: Option<Scalar>, max: Option<Scalar>) -> Result<Tensor> {
     let (range_lo, range_hi) = integer_range(t.dtype());
     let (range_lo, range_hi) = (range_lo as i64, range_hi as i64);
-    let bound = |s: Scalar| match s {
+    let value = |s: Scalar| match s {
         Scalar::Int(i) => i,
         other => other.as_f64() as i64,
+    };
+    // PyTorch refuses a bound that would set every element outside the range (a min above it, a
+    // max below it); one beyond the range on its own side clamps nothing there.
+    let name = t.dtype().torch_name();
+    if let Some(m) = min.map(value).filter(|&m| m > range_hi) {
+        crate::bail!(Runtime, "Clamp min value {m} is outside the representable range of {name}");
     }
-    .clamp(range_lo, range_hi);
+    if let Some(m) = max.map(value).filter(|&m| m < range_lo) {
+        crate::bail!(Runtime, "Clamp max value {m} is outside the representable range of {name}");
+    }
+    let bound = |s: Scalar| value(s).clamp(range_lo, range_hi);
     let (lo, hi) = (min.map_or(range_lo, bound), max.map_or(range_hi, bound));
     Ok(crate::with_integer!(t.dtype(), "clamp", T => {
         // max then min: a min above the max gives the max everywhere, as PyTorch.

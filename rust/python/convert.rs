@@ -157,12 +157,18 @@ pub fn number_arg(obj: &Bound<'_, PyAny>) -> PyResult<Scalar> {
     if let Some(s) = scalar_arg(obj) {
         return Ok(s);
     }
-    if !obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Scalar::Int(i));
-        }
+    if obj.is_instance_of::<PyInt>() {
+        // Beyond int64: PyTorch takes an unsigned 64-bit value (as a double here, which only a
+        // float dtype holds) and refuses anything wider, with its messages.
+        return match obj.extract::<u64>() {
+            Ok(u) => Ok(Scalar::Float(u as f64)),
+            Err(_) if obj.lt(0)? => Err(pyo3::exceptions::PyOverflowError::new_err("can't convert negative int to unsigned")),
+            Err(_) => Err(pyo3::exceptions::PyOverflowError::new_err("int too big to convert")),
+        };
     }
-    // An int beyond int64 (fits only a float dtype, as a double) or a float-like.
+    if let Ok(i) = obj.extract::<i64>() {
+        return Ok(Scalar::Int(i));
+    }
     Ok(Scalar::Float(obj.extract::<f64>()?))
 }
 
