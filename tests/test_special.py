@@ -53,6 +53,40 @@ def test_log_ndtr_gradient_is_finite_everywhere_and_checks():
         assert fg.autograd.gradcheck(S.log_ndtr, (fg.tensor([x0], dtype=fg.float64, requires_grad=True),))
 
 
+@pytest.mark.parametrize("p", [1e-300, 1e-20, 1e-10, 1e-3, 0.04, 0.3, 0.5, 0.96, 1 - 1e-6])
+def test_ndtri_is_accurate_in_the_tails(p):
+    # The reference inverts math.erfc by bisection on the float64 line: no 2p - 1 rounding.
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if _ndtr(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+    got = S.ndtri(fg.tensor([p], dtype=fg.float64)).item()
+    assert got == pytest.approx(lo, rel=1e-12 if p < 0.99 else 1e-9)
+
+
+def test_ndtri_edges_and_gradient():
+    out = S.ndtri(fg.tensor([0.0, 1.0, -0.1, 1.1], dtype=fg.float64)).tolist()
+    assert out[0] == -math.inf and out[1] == math.inf and math.isnan(out[2]) and math.isnan(out[3])
+    assert fg.autograd.gradcheck(S.ndtri, (fg.tensor([0.01, 0.3, 0.9], dtype=fg.float64, requires_grad=True),))
+
+
+def test_integer_inputs_and_number_arguments_compute_in_floats():
+    assert S.log_ndtr(fg.tensor([0, 1])).dtype == fg.float32
+    assert S.log_ndtr(fg.tensor([0, 1]))[0].item() == pytest.approx(math.log(0.5))
+    assert S.xlogy(0.5, fg.tensor([1, 2])).tolist() == pytest.approx([0.0, 0.5 * math.log(2)])
+    assert S.xlog1py(0.5, fg.tensor([1, 2])).tolist() == pytest.approx([0.5 * math.log(2), 0.5 * math.log(3)])
+
+
+def test_xlog1py_gradient_in_x_is_log1p_y_also_at_zero():
+    a = fg.tensor([0.0, 2.0], requires_grad=True)
+    b = fg.tensor([1.0, 3.0], requires_grad=True)
+    S.xlog1py(a, b).sum().backward()
+    assert a.grad.tolist() == pytest.approx([math.log(2), math.log(4)]) and b.grad.tolist() == pytest.approx([0.0, 0.5])
+
+
 def test_ndtr_and_ndtri_invert_each_other():
     p = fg.tensor([1e-6, 0.1, 0.5, 0.9, 1 - 1e-6], dtype=fg.float64)
     assert fg.allclose(S.ndtr(S.ndtri(p)), p, rtol=1e-9, atol=0)
@@ -76,10 +110,12 @@ def test_xlog1py_is_zero_where_x_is_zero():
     assert S.xlog1py(2.0, fg.tensor([0.5])).item() == pytest.approx(2 * math.log1p(0.5), rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["log_ndtr", "ndtr", "entr", "expit", "erfinv"])
+@pytest.mark.parametrize("name", ["log_ndtr", "ndtr", "ndtri", "entr", "expit", "erfinv"])
 def test_special_matches_torch(name):
     torch = pytest.importorskip("torch")
     x = np.array([-0.99, -0.5, 0.0, 0.3, 0.999]) if name == "erfinv" else np.array(XS)
+    if name == "ndtri":
+        x = np.array([1e-300, 1e-20, 1e-6, 0.04, 0.5, 0.97, 1 - 1e-9])
     if name == "entr":
         x = np.abs(x)
     np.testing.assert_allclose(getattr(S, name)(fg.tensor(x)).numpy(), getattr(torch.special, name)(torch.tensor(x)).numpy(),

@@ -37,8 +37,31 @@ logsumexp = _t("logsumexp")
 round = _t("round")  # noqa: A001 (PyTorch's name)
 
 
+def _tensors(input, other):
+    """Two operands as tensors, a Python number made in the pair's result dtype (0.5 next to an
+    int tensor is float32's 0.5, not int 0)."""
+    from ._type_info import result_type
+
+    d = result_type(input, other)
+    if not d.is_floating_point:
+        from ._creation import get_default_dtype
+
+        d = get_default_dtype()
+    return tuple(v if isinstance(v, Tensor) else _core.full([], v, d) for v in (input, other))
+
+
+def _floating(input: Tensor) -> Tensor:
+    """Integer inputs compute in the default dtype, as PyTorch's special functions do."""
+    if input.is_floating_point():
+        return input
+    from ._creation import get_default_dtype
+
+    return input.to(get_default_dtype())
+
+
 def xlogy(input, other) -> Tensor:
-    return _core.Tensor.xlogy(input if isinstance(input, Tensor) else _core.full([], input, other.dtype), other)
+    a, b = _tensors(input, other)
+    return _core.Tensor.xlogy(a, b)
 
 
 def softmax(input: Tensor, dim: int, *, dtype=None) -> Tensor:
@@ -51,12 +74,42 @@ def log_softmax(input: Tensor, dim: int, *, dtype=None) -> Tensor:
 
 def ndtr(input: Tensor) -> Tensor:
     """The standard normal CDF, (1 + erf(x / sqrt 2)) / 2."""
-    return (1 + (input * (1 / math.sqrt(2))).erf()) * 0.5
+    return (1 + (_floating(input) * (1 / math.sqrt(2))).erf()) * 0.5
+
+
+class _Ndtri(Function):
+    @staticmethod
+    def forward(ctx, p):
+        q = p.double()
+        central = (q * 2 - 1).erfinv() * math.sqrt(2)
+        # The tails (p or 1 - p below 0.05): 2p - 1 rounds away what erfinv needs there, so
+        # Newton steps on log ndtr(x) = log p, from Abramowitz and Stegun 26.2.23 (error 4.5e-4),
+        # each squaring the error: three reach float64's precision.
+        lower = q < 0.5
+        tail_p = _where(lower, q, 1 - q).clamp(min=1e-300, max=0.5)
+        t = (-2 * tail_p.log()).sqrt()
+        x = -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1 + t * (1.432788 + t * (0.189269 + t * 0.001308))))
+        log_p = tail_p.log()
+        for _ in range(3):
+            lp = log_ndtr(x)
+            x = x - (lp - log_p) * (lp + x * x / 2 + 0.5 * math.log(2 * math.pi)).exp()
+        tail = _where(lower, x, -x)
+        out = _where((q > 0.05) & (q < 0.95), central, tail)
+        out = _where(q == 0, -math.inf, _where(q == 1, math.inf, out))
+        out = _where((q < 0) | (q > 1) | q.isnan(), math.nan, out).to(p.dtype)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ((x * x / 2).exp() * math.sqrt(2 * math.pi))  # 1 / the density at x
 
 
 def ndtri(input: Tensor) -> Tensor:
-    """The standard normal quantile: the x with ndtr(x) = p."""
-    return (input * 2 - 1).erfinv() * math.sqrt(2)
+    """The standard normal quantile: the x with ndtr(x) = p, accurate in the tails
+    (ndtri(1e-300) is -37.0471)."""
+    return _Ndtri.apply(_floating(input))
 
 
 # Below this, log ndtr takes the asymptotic series: erfc(-x / sqrt 2) underflows near -38 in
@@ -69,6 +122,7 @@ def log_ndtr(input: Tensor) -> Tensor:
     in float64, log1p(-erfc(x / sqrt 2) / 2) above 0, log(erfc(-x / sqrt 2) / 2) down to -20, and
     the asymptotic series -x^2/2 - log(-x) - log(2 pi)/2 + log(1 - 1/x^2 + 3/x^4 - ...) below.
     Each side is evaluated on inputs clamped to its own range, so none makes a NaN gradient."""
+    input = _floating(input)
     x = input.double()
     # Each clamp reaches a little past its side's split: a clamp passes no gradient at its bound,
     # and a side is used up to and including its split point.
@@ -101,14 +155,29 @@ class _Entr(Function):
 def entr(input: Tensor) -> Tensor:
     """Elementwise entropy -x log x: 0 at 0, -inf below 0, NaN for NaN; its gradient is
     -(1 + log x), as PyTorch's (inf at 0, NaN below)."""
-    return _Entr.apply(input)
+    return _Entr.apply(_floating(input))
+
+
+class _Xlog1py(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        product = x * y.log1p()
+        return _where((x == 0) & ~y.isnan(), _core.full([], 0, product.dtype), product)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        # PyTorch's: d/dx is log1p(y) also where x is 0 (the value's 0 there is a convention).
+        return grad * y.log1p(), grad * x / (1 + y)
 
 
 def xlog1py(input, other) -> Tensor:
     """x * log1p(y), and 0 where x is 0 (unless y is NaN), as xlogy is for log."""
-    if not isinstance(input, Tensor):
-        input = _core.full([], input, other.dtype)
-    if not isinstance(other, Tensor):
-        other = _core.full([], other, input.dtype)
-    product = input * other.log1p()
-    return _where((input == 0) & ~other.isnan(), _core.full([], 0, product.dtype), product)
+    from ._methods.functions import broadcast_tensors
+    from ._type_info import result_type
+
+    a, b = _tensors(input, other)
+    d = result_type(a, b)
+    a, b = broadcast_tensors(_floating(a.to(d)), _floating(b.to(d)))
+    return _Xlog1py.apply(a, b)
