@@ -80,6 +80,21 @@ def test_bernoulli_and_uniform():
     assert 0 <= s.min().item() and s.max().item() < 2 and abs(s.mean().item() - 1) < 0.03
     assert D.kl_divergence(u, D.Uniform(-1.0, 3.0)).item() == pytest.approx(math.log(2))
     assert D.kl_divergence(D.Uniform(-1.0, 3.0), u).item() == math.inf
+    # The support is closed, as PyTorch checks it: at high, log_prob is -inf and the cdf 1.
+    assert u.log_prob(fg.tensor(2.0)).item() == -math.inf and u.cdf(fg.tensor(2.0)).item() == 1.0
+    assert math.isnan(u.mode.item())
+
+
+def test_kl_divergence_takes_the_most_specific_rule():
+    class MyNormal(D.Normal):
+        pass
+
+    @D.register_kl(MyNormal, MyNormal)
+    def _(p, q):
+        return fg.tensor(42.0)
+
+    assert D.kl_divergence(MyNormal(0.0, 1.0), MyNormal(0.0, 1.0)).item() == 42.0
+    assert D.kl_divergence(MyNormal(0.0, 1.0), D.Normal(0.0, 1.0)).item() == 0.0
 
 
 def test_arguments_and_values_are_validated():

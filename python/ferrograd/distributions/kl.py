@@ -24,9 +24,11 @@ def register_kl(type_p, type_q):
 
 def kl_divergence(p, q):
     """KL(p || q), batched over the distributions' batch shape."""
-    for (tp, tq), fn in _KL.items():
-        if isinstance(p, tp) and isinstance(q, tq):
-            return fn(p, q)
+    # The most specific registration wins (a subclass's own rule before its base's), as PyTorch's.
+    matches = [(type(p).__mro__.index(tp) + type(q).__mro__.index(tq), fn) for (tp, tq), fn in _KL.items()
+               if isinstance(p, tp) and isinstance(q, tq)]
+    if matches:
+        return min(matches, key=lambda m: m[0])[1](p, q)
     raise NotImplementedError(f"No KL(p || q) is implemented for p of type {type(p).__name__} and q of type "
                               f"{type(q).__name__}")
 

@@ -76,7 +76,12 @@ class Uniform(Distribution):
 
     @property
     def support(self):
-        return constraints.half_open_interval(self.low, self.high)
+        # Closed, as PyTorch checks it: log_prob(high) is -inf (outside [low, high)) rather than an error.
+        return constraints.interval(self.low, self.high)
+
+    @property
+    def mode(self):
+        return self.low * float("nan")
 
     @property
     def mean(self):
