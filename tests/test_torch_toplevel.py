@@ -38,7 +38,8 @@ REPRS = [([0.0, 0.5, 1.0], "tensor([0.0000, 0.5000, 1.0000])"), ([1.0, 2.0], "te
          ([1.5, float("nan")], "tensor([1.5000,    nan])"), ([0.1, 0.25], "tensor([0.1000, 0.2500])"),
          ([1e-5, 1.0], "tensor([1.0000e-05, 1.0000e+00])"), ([123456.0, 0.5], "tensor([1.2346e+05, 5.0000e-01])"),
          ([1e10, 1.0], "tensor([1.0000e+10, 1.0000e+00])"), ([1.0, 2000.0], "tensor([1.0000e+00, 2.0000e+03])"),
-         ([-0.5, 2.25], "tensor([-0.5000,  2.2500])"), ([[0.5, 1.0], [2.0, 3.0]], "tensor([[0.5000, 1.0000],\n        [2.0000, 3.0000]])")]
+         ([-0.5, 2.25], "tensor([-0.5000,  2.2500])"), ([1e8], "tensor([100000000.])"),
+         ([1.5, float("nan")], "tensor([1.5000,    nan])"), ([float("inf"), 1.0], "tensor([inf, 1.])"), ([[0.5, 1.0], [2.0, 3.0]], "tensor([[0.5000, 1.0000],\n        [2.0000, 3.0000]])")]
 
 
 @pytest.mark.parametrize("values, expected", REPRS)
@@ -56,6 +57,11 @@ def test_set_printoptions():
         assert repr(fg.arange(10.0)) == "tensor([0., 1., 2.,  ..., 7., 8., 9.])"
         fg.set_printoptions(profile="default", sci_mode=True)
         assert repr(fg.tensor([1.5])) == "tensor([1.5000e+00])"
+        fg.set_printoptions(sci_mode=None)
+        fg.set_printoptions(profile="default", sci_mode=False)
+        assert repr(fg.tensor([1e10, 1.5])) == "tensor([10000000000.0000,           1.5000])"
+        fg.set_printoptions(profile="default", sci_mode=None, precision=0)
+        assert repr(fg.tensor([0.5, 1.25])) == "tensor([0, 1])"
         fg.set_printoptions(profile="full")
         assert "..." not in repr(fg.arange(2000))
         with pytest.raises(ValueError):

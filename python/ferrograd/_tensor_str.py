@@ -57,19 +57,8 @@ def tensor_repr(t) -> str:
     opts["max_line_width"] = o["linewidth"]
     if arr.dtype == np.bool_:
         body = np.array2string(arr, separator=", ", prefix="tensor(", formatter={"bool": lambda b: "True" if b else "False"}, **opts)
-    elif arr.dtype.kind == "f" and o["sci_mode"]:
-        p = o["precision"]
-        body = np.array2string(arr, separator=", ", prefix="tensor(", formatter={"float_kind": lambda v: f"{v:.{p}e}"}, **opts)
     elif arr.dtype.kind == "f":
-        # PyTorch prints every value with `precision` decimals (0.5 as 0.5000), and whole values
-        # as `1.`: numpy's "maxprec_equal" is that only when all are whole.
-        finite = arr[np.isfinite(arr)]
-        whole = finite.size == 0 or bool(np.all(finite == np.round(finite)))
-        mag = np.abs(finite[finite != 0])
-        if whole and mag.size and (mag.max() >= 1e8 or mag.max() / mag.min() > 1e3):
-            whole = False  # scientific (as numpy and PyTorch choose it), where PyTorch keeps the decimals
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=o["precision"],
-                               floatmode="maxprec_equal" if whole else "fixed", suppress_small=o["sci_mode"] is False, **opts)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", formatter={"float_kind": _float_format(arr, o)}, **opts)
     else:
         body = np.array2string(arr, separator=", ", prefix="tensor(", **opts)
     if summarise:
@@ -84,3 +73,35 @@ def tensor_repr(t) -> str:
     elif t.requires_grad:
         extras.append("requires_grad=True")
     return "tensor(" + ", ".join([body] + extras) + ")"
+
+
+def _float_format(arr, o):
+    """PyTorch's float format (torch/_tensor_str.py's _Formatter): all whole values print as
+    `1.`, others with `precision` decimals, in scientific notation when the finite magnitudes
+    span more than 1e3, exceed 1e8 or (not whole) fall below 1e-4, unless sci_mode says; every
+    value right-aligned to the widest finite one."""
+    p = o["precision"]
+    finite = arr[np.isfinite(arr)]
+    mag = np.abs(finite[finite != 0])
+    whole = bool(np.all(finite == np.round(finite)))
+    if o["sci_mode"] is not None:
+        sci = o["sci_mode"]
+    elif not mag.size:
+        sci = False
+    elif whole:
+        sci = mag.max() / mag.min() > 1e3 or mag.max() > 1e8
+    else:
+        sci = mag.max() / mag.min() > 1e3 or mag.max() > 1e8 or mag.min() < 1e-4
+
+    def fmt(v) -> str:
+        if sci:
+            return f"{v:.{p}e}"
+        return f"{v:.0f}." if whole else f"{v:.{p}f}"
+
+    width = max((len(fmt(v)) for v in finite.reshape(-1)), default=0)
+
+    def cell(v) -> str:
+        text = fmt(v) if np.isfinite(v) else ("nan" if np.isnan(v) else ("inf" if v > 0 else "-inf"))
+        return text.rjust(width)
+
+    return cell
