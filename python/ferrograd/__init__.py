@@ -26,7 +26,7 @@ from . import (
     utils,
     viz,
 )
-from ._core import Tensor, bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, is_anomaly_enabled, uint8  # noqa: A004 (PyTorch exports `bool` too)
+from ._core import Tensor, bfloat16, bool, dtype, float16, float32, float64, int8, int16, int32, int64, uint8  # noqa: A004 (PyTorch exports `bool` too)
 from ._creation import (
     Generator,
     arange,
@@ -66,7 +66,7 @@ from ._tensor_methods import *  # noqa: F403 (composite Tensor methods attached 
 from ._tensor_str import set_printoptions
 from ._type_info import can_cast, finfo, iinfo, layout, promote_types, result_type, strided
 from .amp import autocast
-from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, set_anomaly_enabled
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad, set_grad_enabled
 from .backends._runtime import (
     are_deterministic_algorithms_enabled,

@@ -41,10 +41,9 @@ impl Tensor {
         Ok(())
     }
     /// `detach_()`: this tensor leaves the graph that made it and becomes a leaf that does not
-    /// require grad. A view of a tensor in a graph cannot (its history is regenerated from its
-    /// base's), as in PyTorch.
+    /// require grad. A view cannot (its history is regenerated from its base's), as in PyTorch.
     pub fn detach_in_place(&self) -> Result<()> {
-        if self.is_view() && self.requires_grad() {
+        if self.is_view() {
             bail!(Runtime, "Can't detach views in-place. Use detach() instead. (shape {:?})", self.shape());
         }
         let mut m = self.meta();

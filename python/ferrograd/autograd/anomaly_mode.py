@@ -13,22 +13,36 @@ from .grad_mode import _DecoratorContextManager
 __all__ = ["detect_anomaly", "set_detect_anomaly"]
 
 
+# (enabled, check_nan) as PyTorch reports them; the core holds whether to check, which is
+# what ferrograd's anomaly mode does.
+_state = [False, True]
+
+
+def _set(enabled: bool, check_nan: bool) -> None:
+    _state[0], _state[1] = bool(enabled), bool(check_nan)
+    _core._set_anomaly_enabled(_state[0] and _state[1])
+
+
+def is_anomaly_enabled() -> bool:
+    return _state[0]
+
+
 class detect_anomaly(_DecoratorContextManager):
     """A context manager (or decorator) that turns anomaly detection on inside it.
     ``check_nan=False`` leaves the NaN check, the only check ferrograd makes, off."""
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
-        self.prev = _core.is_anomaly_enabled()
+        self.prev = tuple(_state)
         warnings.warn("Anomaly Detection has been enabled. This mode will increase the runtime and should only be enabled "
                       "for debugging.", stacklevel=2)
 
     def __enter__(self) -> None:
-        self.prev = _core.is_anomaly_enabled()
-        _core._set_anomaly_enabled(self.check_nan)
+        self.prev = tuple(_state)
+        _set(True, self.check_nan)
 
     def __exit__(self, *exc) -> None:
-        _core._set_anomaly_enabled(self.prev)
+        _set(*self.prev)
 
     def clone(self):
         with warnings.catch_warnings():
@@ -41,20 +55,20 @@ class set_detect_anomaly:
     the previous mode on exit."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
-        self.prev = _core.is_anomaly_enabled()
-        _core._set_anomaly_enabled(bool(mode) and check_nan)
+        self.prev = tuple(_state)
+        _set(mode, check_nan)
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc) -> None:
-        _core._set_anomaly_enabled(self.prev)
+        _set(*self.prev)
 
 
 def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
     """``torch.set_anomaly_enabled``: anomaly detection on or off."""
-    _core._set_anomaly_enabled(bool(enabled) and check_nan)
+    _set(enabled, check_nan)
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    return _core.is_anomaly_enabled()
+    return _state[1]

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from .. import _core
 from .._core import Tensor
 from .._creation import eye, from_numpy, rand, randn
 from ..autograd.grad_mode import no_grad
@@ -51,12 +52,17 @@ def _fill(tensor: Tensor, values: Tensor) -> Tensor:
     return tensor
 
 
+def _draw_dtype(tensor: Tensor):
+    """float16/bfloat16 tensors are drawn in float32 and rounded once when filled."""
+    return _core.float32 if tensor.dtype in (_core.float16, _core.bfloat16) else tensor.dtype
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
-    return _fill(tensor, rand(tensor.shape, dtype=tensor.dtype, generator=generator) * (b - a) + a)
+    return _fill(tensor, rand(tensor.shape, dtype=_draw_dtype(tensor), generator=generator) * (b - a) + a)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
-    return _fill(tensor, randn(tensor.shape, dtype=tensor.dtype, generator=generator) * std + mean)
+    return _fill(tensor, randn(tensor.shape, dtype=_draw_dtype(tensor), generator=generator) * std + mean)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
@@ -122,7 +128,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
                       "The distribution of values may be incorrect.", stacklevel=2)
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
-    u = rand(tensor.shape, dtype=tensor.dtype, generator=generator) * (2 * hi - 2 * lo) + (2 * lo - 1)
+    u = rand(tensor.shape, dtype=_draw_dtype(tensor), generator=generator) * (2 * hi - 2 * lo) + (2 * lo - 1)
     return _fill(tensor, (u.erfinv() * (std * math.sqrt(2.0)) + mean).clamp(min=a, max=b))
 
 
@@ -136,7 +142,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         return tensor  # no-op, as PyTorch's
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = randn(rows, cols, dtype=tensor.dtype, generator=generator).numpy().astype(np.float64)
+    flat = randn(rows, cols, dtype=_draw_dtype(tensor), generator=generator).numpy().astype(np.float64)
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)
@@ -176,7 +182,7 @@ def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) 
     if tensor.ndim != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     rows, cols = tensor.shape
-    values = randn(rows, cols, dtype=tensor.dtype, generator=generator) * std
+    values = randn(rows, cols, dtype=_draw_dtype(tensor), generator=generator) * std
     zeros = math.ceil(sparsity * rows)
     if zeros:
         order = rand(rows, cols, generator=generator).argsort(dim=0)[:zeros]  # a random permutation per column
