@@ -360,7 +360,9 @@ def _check_randint_bounds(low: int, high: int, d) -> None:
     300 would fold 256..299 onto 0..43) and not be uniform."""
     if d.is_floating_point:
         return
-    lo, hi = (0, 1) if d == _core.bool else (int(np.iinfo(d.numpy_name).min), int(np.iinfo(d.numpy_name).max))
+    from ._type_info import iinfo
+
+    lo, hi = (0, 1) if d == _core.bool else (iinfo(d).min, iinfo(d).max)
     if not lo <= low <= hi:
         raise RuntimeError(f"from is out of bounds for {_C_NAMES[d.numpy_name]}")
     if not lo <= high - 1 <= hi:

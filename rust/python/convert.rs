@@ -19,8 +19,10 @@ pub struct PyDType(pub DType);
 pub fn dtype_object(py: Python<'_>, d: DType) -> PyResult<Py<PyDType>> {
     static OBJECTS: PyOnceLock<Vec<Py<PyDType>>> = PyOnceLock::new();
     let all = OBJECTS.get_or_try_init(py, || DType::ALL.iter().map(|&d| Py::new(py, PyDType(d))).collect::<PyResult<Vec<_>>>())?;
-    let i = DType::ALL.iter().position(|&x| x == d).expect("DType::ALL lists every dtype");
-    Ok(all[i].clone_ref(py))
+    match DType::ALL.iter().position(|&x| x == d) {
+        Some(i) => Ok(all[i].clone_ref(py)),
+        None => Err(pyo3::exceptions::PyRuntimeError::new_err(format!("internal error in ferrograd: dtype {} is missing from DType::ALL", d.short_name()))),
+    }
 }
 
 #[pymethods]
