@@ -138,3 +138,11 @@ def test_independent_sums_log_prob_entropy_and_kl_over_its_event_dims():
     assert ind.has_rsample and ind.rsample().shape == (2, 2)
     with pytest.raises(ValueError, match="reinterpreted_batch_ndims"):
         D.Independent(base, 3)
+
+
+def test_empty_samples_and_uniform_bounds_check():
+    c = D.Categorical(logits=fg.zeros(2, 3))
+    assert c.sample((0,)).shape == (0, 2) and c.sample((0,)).dtype == fg.int64
+    with pytest.raises(ValueError, match="to be less than high"):
+        D.Uniform(1.0, 0.0)
+    assert D.Uniform(1.0, 0.0, validate_args=False).low.item() == 1.0

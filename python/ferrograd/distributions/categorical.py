@@ -84,8 +84,10 @@ class Categorical(Distribution):
             n *= s
         with no_grad():
             probs_2d = self.probs.reshape(-1, self._num_events)
-            samples = _creation.tensor(0) if n == 0 else _core.Tensor.multinomial(probs_2d, n, True).t()
-            return samples.reshape(tuple(self._extended_shape(sample_shape)))
+            shape = list(self._extended_shape(sample_shape))
+            if n == 0 or probs_2d.shape[0] == 0:
+                return _core.full(shape, 0, _core.int64)
+            return _core.Tensor.multinomial(probs_2d, n, True).t().reshape(shape)
 
     def log_prob(self, value):
         if self._validate_args:

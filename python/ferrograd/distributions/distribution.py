@@ -5,7 +5,6 @@ a parameter or a value breaks (on unless `validate_args=False` or
 
 from __future__ import annotations
 
-from .. import _core
 from .._core import Tensor
 from .._methods.functions import broadcast_tensors
 from .._size import Size
@@ -103,9 +102,6 @@ class Distribution:
                            for p in self.arg_constraints if p in self.__dict__)
         return f"{type(self).__name__}({params})"
 
-
-def _full(shape, value, like: Tensor) -> Tensor:
-    return _core.full(list(shape), value, like.dtype)
 
 
 class Independent(Distribution):

@@ -60,19 +60,15 @@ class Normal(Distribution):
 class Uniform(Distribution):
     """Uniform(low, high) on the half-open interval [low, high)."""
 
-    arg_constraints = {"low": constraints.dependent, "high": constraints.dependent}
+    arg_constraints: dict = {}  # the bounds depend on each other: low < high is checked below
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = broadcast_all(low, high)
-        if (validate_args is None or validate_args) and not (self.low < self.high).all().item():
-            from .distribution import _validate_default
-
-            if validate_args or _validate_default:
-                raise ValueError(f"Expected parameter low ({tuple(self.low.shape)}) of distribution Uniform to be less "
-                                 f"than high, but found low >= high:\nlow={self.low}\nhigh={self.high}")
-        self.arg_constraints = {}
         super().__init__(self.low.shape, validate_args=validate_args)
+        if self._validate_args and not (self.low < self.high).all().item():
+            raise ValueError(f"Expected parameter low ({tuple(self.low.shape)}) of distribution Uniform to be less "
+                             f"than high, but found low >= high:\nlow={self.low}\nhigh={self.high}")
 
     @property
     def support(self):
