@@ -174,8 +174,8 @@ unary_op!(
     SiluBackward,
     "SiluBackward0",
     save: input,
-    // x sigmoid(x), not x / (1 + e^-x): sigmoid exponentiates only -|x| (no overflow select).
-    |x| x * vsigmoid(x),
+    // From e^-|x| (no overflow select), as sigmoid: `VMath::silu_as`.
+    |x| vsilu(x),
     |g, x| {
         let s = vsigmoid(x);
         g * s * (T::one() + x * (T::one() - s))
