@@ -192,9 +192,10 @@ impl VMath for f32 {
     #[inline(always)]
     fn sigmoid_as<const FMA: bool>(self) -> f32 {
         let e = exp_nonpositive_f32::<FMA>(-self.abs());
-        let s = 1.0 / (1.0 + e);
-        // NaN fails the test and e * s carries it.
-        if self >= 0.0 { s } else { e * s }
+        // NaN fails the test and e carries it. One division, not a reciprocal and a multiply:
+        // an operation fewer per lane and a rounding fewer below 0.
+        let top = if self >= 0.0 { 1.0 } else { e };
+        top / (1.0 + e)
     }
     /// x / (1 + e) above 0, x e / (1 + e) below, with e = e^-|x|: one multiply fewer per lane
     /// than x times the sigmoid (SiLU's forward is bound by how many there are), and two
