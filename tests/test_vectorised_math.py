@@ -134,11 +134,13 @@ def test_expanded_operand_takes_the_single_value_path():
     assert (fg.zeros(0, 4) + empty).shape == (0, 4)
 
 
-@pytest.mark.parametrize("width", [1, 7, 8, 9, 1000])
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 33, 95, 1000])
 def test_softmax_rows_and_columns_against_float64(width):
     rng = np.random.default_rng(width)
-    x = (rng.standard_normal((6, width)) * 10).astype(np.float32)
+    x = (rng.standard_normal((7, width)) * 10).astype(np.float32)
     x[1, 0] = np.nan  # a NaN row stays NaN
+    x[5, width // 2 + 1 if width > 2 else 0] = np.nan  # in whichever lane or the tail past them
+    x[6, -1] = -np.inf  # a -inf entry is a zero probability
     x[2, :] = -np.inf  # an all -inf row is NaN, as PyTorch
     x[3, -1] = np.inf  # +inf makes x - max NaN: the row is NaN
     x[4, 0] = 80.0  # a large entry: the max is subtracted before exp
