@@ -144,7 +144,18 @@ def test_logspace_and_small_factories():
     assert r.dtype == fg.int32 and r.shape == (50,) and 3 <= r.min().item() and r.max().item() < 7
     assert fg.randint_like(fg.ones(3), 5).dtype == fg.float32
     e = fg.empty_strided((2, 3), (3, 1))
-    assert e.shape == (2, 3) and e.abs().sum().item() == 0
+    assert e.shape == (2, 3) and e.abs().sum().item() == 0 and e.is_contiguous()
+    # The strides are kept, as PyTorch's: a column-major (2, 3) and one with gaps between rows.
+    t = fg.empty_strided((2, 3), (1, 2), dtype=fg.float64, requires_grad=True)
+    assert t.stride() == (1, 2) and not t.is_contiguous() and t.dtype == fg.float64 and t.is_leaf and t.requires_grad
+    g = fg.empty_strided((2, 2), (4, 1))
+    assert g.stride() == (4, 1) and g.shape == (2, 2) and g.abs().sum().item() == 0
+    g.fill_(1.0)
+    assert g.sum().item() == 4.0
+    assert fg.ones(2, dtype=fg.int32).new_empty_strided((3, 2), (1, 3)).stride() == (1, 3)
+    assert fg.empty_strided((0, 3), (3, 1)).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="mismatch in length"):
+        fg.empty_strided((2, 3), (1,))
     s = fg.scalar_tensor(3)
     assert s.shape == () and s.dtype == fg.float32 and s.item() == 3.0
     assert fg.scalar_tensor(2**40, dtype=fg.int64).item() == 2**40

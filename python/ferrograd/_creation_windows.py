@@ -78,8 +78,18 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, layout=None, de
 
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    """``empty(size)`` (zero-filled, as every ferrograd empty): the strides are a layout hint."""
-    return zeros(*_shape((size,)), dtype=dtype, device=device, requires_grad=requires_grad)
+    """A tensor of ``size`` laid out with ``stride`` (zero-filled, as every ferrograd empty): code
+    that passes strides reads them back (``stride()``, ``is_contiguous()``), and gets PyTorch's."""
+    size, stride = _shape((size,)), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"empty_strided: mismatch in length of strides and shape (size {size}, stride {stride})")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"empty_strided: negative strides are not supported (stride {stride})")
+    # The storage holds every element the strides reach, as PyTorch allocates it.
+    n = 0 if 0 in size else 1 + sum((d - 1) * s for d, s in zip(size, stride))
+    # detach(): a fresh tensor over the storage, not a view of the 1-d one.
+    out = zeros(n, dtype=dtype, device=device).as_strided(size, stride, 0).detach()
+    return _finish(out, requires_grad, device)
 
 
 def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):

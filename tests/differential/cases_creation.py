@@ -117,6 +117,18 @@ def _np_data(draw):
     return Args([], {"arr": x.base, "t": draw(st.booleans())}, draw(seeds))
 
 
+@st.composite
+def _strided_args(draw):
+    size = draw(shapes(max_dims=3))
+    stride = tuple(draw(st.lists(st.integers(0, 7), min_size=len(size), max_size=len(size))))
+    return Args([], {"size": size, "stride": stride, "dtype": draw(_DT)}, draw(seeds))
+
+
+def _empty_strided(L, size, stride, dtype):
+    t = L.empty_strided(size, stride, dtype=_dt(L, dtype))
+    return repr((tuple(t.shape), t.stride(), t.is_contiguous(), str(t.dtype).split(".")[-1]))
+
+
 def _tensor(L, data, dtype, requires_grad):
     return L.tensor(data, dtype=_dt(L, dtype), requires_grad=requires_grad)
 
@@ -140,6 +152,7 @@ ALL = [
     Case("fg.zeros_like", lambda L, x, dtype: L.zeros_like(x, dtype=_dt(L, dtype)), _like_args()),
     Case("fg.ones_like", lambda L, x, dtype: L.ones_like(x, dtype=_dt(L, dtype)), _like_args()),
     Case("fg.empty_like", lambda L, x, dtype: L.empty_like(x, dtype=_dt(L, dtype)), _like_args(), values=False),
+    Case("fg.empty_strided", _empty_strided, _strided_args()),
     Case("fg.full_like", lambda L, x, dtype, fill: L.full_like(x, fill, dtype=_dt(L, dtype)), _like_args(fill=True)),
     # rand_like of an int64 tensor: torch raises, except for empty tensors; drawn with float dtypes only
     Case("fg.rand_like", lambda L, x, dtype: L.rand_like(x, dtype=_dt(L, dtype)),

@@ -66,8 +66,9 @@ def new_empty(self: Tensor, *size, dtype=None, device=None, requires_grad=False,
 @register("new_empty_strided", function=False)
 def new_empty_strided(self: Tensor, size, stride, *, dtype=None, device=None, requires_grad=False, layout=None,
                       pin_memory=False) -> Tensor:
-    """new_empty(size): the strides are a layout hint ferrograd does not need."""
-    return new_zeros(self, size, dtype=dtype, device=device, requires_grad=requires_grad)
+    """``fg.empty_strided`` in this tensor's dtype unless one is given."""
+    from .._creation_windows import empty_strided
+    return empty_strided(size, stride, dtype=self.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
 
 
 @register("new_full", function=False)
