@@ -22,9 +22,8 @@ and the classic end record, which PyTorch's writer always writes.
 Storages follow PyTorch's semantics: tensors that view one storage (a tensor and its transpose,
 tied weights) share one storage in the file and come back as views of one storage; a
 non-contiguous view keeps its strides. The file holds the part of a storage its tensors span
-(PyTorch writes the whole storage), read with ``Tensor.as_strided`` (without it, elements that
-no saved tensor reaches are written as 0). Finding the storages needs ``Tensor.storage_offset``;
-without it each tensor is written as its own contiguous storage.
+(PyTorch writes the whole storage), read with ``Tensor.as_strided``. Finding the storages needs
+``Tensor.storage_offset``; without it each tensor is written as its own contiguous storage.
 """
 
 from __future__ import annotations
@@ -314,16 +313,8 @@ def _storage_array(ref: _StorageRef) -> np.ndarray:
     first = ref.members[0][0]
     if ref.contiguous:
         return _file_array(first, ref.kind).reshape(-1)
-    if hasattr(first, "as_strided"):  # the storage's own bytes, gaps between the tensors included
-        return _file_array(first.detach().as_strided((ref.numel,), (1,), ref.start), ref.kind)
-    # Put each tensor's values where it lives; elements no tensor reaches stay 0.
-    out = np.zeros(ref.numel, DTYPES[ref.kind][1])
-    for t, offset in ref.members:
-        index = np.full(tuple(t.shape), offset - ref.start, dtype=np.int64)
-        for dim, (n, step) in enumerate(zip(t.shape, t.stride())):
-            index += (np.arange(n, dtype=np.int64) * step).reshape([n if d == dim else 1 for d in range(t.dim())])
-        out[index] = _file_array(t, ref.kind)
-    return out
+    # The storage's own bytes, gaps between the tensors included.
+    return _file_array(first.detach().as_strided((ref.numel,), (1,), ref.start), ref.kind)
 
 
 # ---- the zip ----------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 The zip holds ``<archive>/data.pkl`` (a pickle of the object, each tensor a call to
 ``torch._utils._rebuild_tensor_v2`` on a persistent storage id) and one ``<archive>/data/<key>``
 entry per storage, in the byte order named by ``<archive>/byteorder``. Each storage is read once
-and its tensors come back as views of it (``as_strided``), sharing memory as they did when saved;
-while the core lacks ``Tensor.as_strided``, each tensor is copied out of its storage instead.
+and its tensors come back as views of it (``as_strided``), sharing memory as they did when saved
+(a tensor whose dtype differs from its storage's, or that is empty, is copied out instead).
 
 Weights-only loading (the default) admits the globals ``torch.load(weights_only=True)`` admits
 (rebuild functions, storage types, dtypes, ``torch.Size``, ``torch.device``, ``OrderedDict``,

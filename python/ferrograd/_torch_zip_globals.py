@@ -190,7 +190,7 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
         bound *= max(n, 1)
     if bound > (1 << 63) - 1:
         raise _Corrupt(f"a tensor of size {size} holds more elements than any file can")
-    if numel and kind == storage.kind and hasattr(_core.Tensor, "as_strided"):
+    if numel and kind == storage.kind:
         t = _storage_tensor(storage).as_strided(size, stride, offset)
     else:
         # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).

@@ -24,8 +24,8 @@ with their types, key order and dict kinds.
   other class is refused with PyTorch's message: pass ``weights_only=False`` (full unpickling,
   for trusted files only) or allow the classes with `add_safe_globals` / `safe_globals`.
 * safetensors (8-byte little-endian header length, then ``{``): from `fg.save` the saved
-  object; from another writer (``safetensors.torch.save_file``) a flat dict of tensors. Dtypes
-  the core lacks load widened (float16/bfloat16 as float32, narrower ints as int64).
+  object; from another writer (``safetensors.torch.save_file``) a flat dict of tensors. Every
+  dtype loads as itself (float16, bfloat16 and the narrow ints included).
 * PyTorch's legacy formats and plain pickles: refused with an error saying how to convert.
 """
 
@@ -126,7 +126,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None 
 
     Returns:
         The saved object. Tensors saved as views of one storage come back as views of one
-        storage (copies while the core lacks ``Tensor.as_strided``).
+        storage.
 
     Raises:
         pickle.UnpicklingError: weights-only loading refused the file (also a ValueError).
