@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from cases_nn import ModuleFn, layer_args
-from harness import FLOATS, Args, Case, seeds, tensors
+from harness import FLOATS, Args, Case, T, seeds, tensors
 from hypothesis import strategies as st
 
 _SCALES = [0.5, 0.7, 1.0, 1.1, 1.3, 1.5, 1.7, 2.0, 2.2, 2.5, 3.0, 1 / 3]
@@ -203,6 +204,10 @@ def _stn_args(draw):
     dt = draw(st.sampled_from(FLOATS))
     x = draw(tensors((n, 2, draw(st.integers(2, 5)), draw(st.integers(2, 5))), dt, nonfinite=False))
     th = draw(tensors((n, 2, 3), dt, low=-1.2, high=1.2, nonfinite=False))
+    # Off the round values hypothesis shrinks to: a theta of ones puts sample points exactly on
+    # pixel centres and image edges, where bilinear sampling has no derivative and each library
+    # takes a one-sided one depending on how its grid rounded (0.179 apart on one such input).
+    th = T(th.base + np.asarray(0.0123, th.base.dtype), th.view, th.grad)
     return Args([x, th], {"align_corners": draw(st.booleans())}, draw(seeds))
 
 
