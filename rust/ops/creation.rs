@@ -83,10 +83,34 @@ fn arange_ints(start: i64, end: i64, step: i64, dtype: DType) -> Result<Tensor> 
 pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType) -> Result<Tensor> {
     let mut v = vec_filled(length(steps as f64, dtype, "linspace")?, start)?;
     if steps > 1 {
-        let step = (end - start) / (steps - 1) as f64;
         // Symmetric like PyTorch: the second half counts back from `end`, so both ends are exact.
-        for (i, x) in v.iter_mut().enumerate() {
-            *x = if i < steps / 2 { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
+        // float32 and float64 as PyTorch's kernel computes them, in the dtype itself: the ends
+        // and the step rounded to it, each value one fused multiply-add (its compiler contracts
+        // `start + step * i`). The bits matter beyond the last digit: affine_grid's identity
+        // grid must unnormalise to the very pixel coordinates PyTorch's does, or grid_sample
+        // takes the other one-sided derivative there (an STN initialised at identity).
+        let half = steps / 2;
+        let k = |i: usize| if i < half { i } else { steps - 1 - i };
+        match dtype {
+            DType::F32 => {
+                let (s, e) = (start as f32, end as f32);
+                let step = (e - s) / (steps - 1) as f32;
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = if i < half { step.mul_add(k(i) as f32, s) } else { (-step).mul_add(k(i) as f32, e) } as f64;
+                }
+            }
+            DType::F64 => {
+                let step = (end - start) / (steps - 1) as f64;
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = if i < half { step.mul_add(k(i) as f64, start) } else { (-step).mul_add(k(i) as f64, end) };
+                }
+            }
+            _ => {
+                let step = (end - start) / (steps - 1) as f64;
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = if i < half { start + step * k(i) as f64 } else { end - step * k(i) as f64 };
+                }
+            }
         }
     }
     from_f64s(v, &[steps], dtype)

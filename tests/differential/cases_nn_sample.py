@@ -211,12 +211,23 @@ def _stn_args(draw):
     return Args([x, th], {"align_corners": draw(st.booleans())}, draw(seeds))
 
 
+@st.composite
+def _stn_identity_args(draw):
+    """The spatial transformer at its usual initialisation, the identity theta: its grid lands on
+    pixel centres, so theta's gradient depends on the grid's last bit (tests/test_grid_golden.py)."""
+    n, dt = draw(st.integers(1, 2)), draw(st.sampled_from(FLOATS))
+    x = draw(tensors((n, 2, draw(st.integers(2, 9)), draw(st.integers(2, 9))), dt, nonfinite=False))
+    th = T(np.repeat(np.eye(2, 3, dtype=dt)[None], n, 0), (), True)
+    return Args([x, th], {"align_corners": draw(st.booleans())}, draw(seeds))
+
+
 FUNCTIONAL += [
     Case("F.grid_sample(2-D)", lambda L, x, g, **kw: L.nn.functional.grid_sample(x, g, **kw), _grid_args(4), tol=50),
     Case("F.grid_sample(3-D)", lambda L, x, g, **kw: L.nn.functional.grid_sample(x, g, **kw), _grid_args(5), tol=50),
     Case("F.affine_grid(2-D)", lambda L, th, **kw: L.nn.functional.affine_grid(th, **kw), _affine_args(4), tol=20),
     Case("F.affine_grid(3-D)", lambda L, th, **kw: L.nn.functional.affine_grid(th, **kw), _affine_args(5), tol=20),
     Case("affine_grid+grid_sample", _sample_after_affine, _stn_args(), tol=50),
+    Case("affine_grid+grid_sample(identity theta)", _sample_after_affine, _stn_identity_args(), tol=50),
 ]
 
 ALL = LAYERS + FUNCTIONAL

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from .._creation import tensor, zeros
+from .._creation import linspace, tensor, zeros
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -25,11 +25,18 @@ _ALIGN_WARNING = (
 )
 
 
-def _linspace_from_neg_one(steps: int, align_corners: bool) -> np.ndarray:
+def _linspace_from_neg_one(steps: int, align_corners: bool, dtype) -> np.ndarray:
+    """PyTorch's, bit for bit in float32 and float64: linspace(-1, 1) in the dtype (`fg.linspace`
+    computes as PyTorch's kernel does), then times (steps - 1) and over steps, each rounded to
+    it. The last bit matters: at an identity theta the grid lands on pixel centres, where
+    grid_sample's bilinear weights have no derivative and the side taken depends on whether the
+    unnormalised coordinate rounded to just below or just above the integer."""
     if steps <= 1:
-        return np.zeros(max(steps, 1))
-    r = np.linspace(-1.0, 1.0, steps)
-    return r if align_corners else r * (steps - 1) / steps
+        return np.zeros(1, dtype.numpy_name)
+    r = linspace(-1, 1, steps, dtype=dtype).numpy()
+    if not align_corners:
+        r = r * r.dtype.type(steps - 1) / r.dtype.type(steps)
+    return r
 
 
 def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
@@ -68,7 +75,9 @@ def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tenso
             f"affine_grid: theta has batch size {theta.shape[0]} but size asks for {size[0]} ({list(theta.shape)} vs {size})"
         )
     # the base grid (x, y[, z], 1) over the output, x fastest; PyTorch's linspace_from_neg_one per axis
-    axes = [_linspace_from_neg_one(n, align_corners) for n in reversed(spatial)]  # x, y[, z]
+    # float16/bfloat16 thetas get a float32 grid rounded once (PyTorch rounds each step in them).
+    work = theta.dtype if theta.dtype in (_core.float32, _core.float64) else _core.float32
+    axes = [_linspace_from_neg_one(n, align_corners, work) for n in reversed(spatial)]  # x, y[, z]
     mesh = np.meshgrid(*reversed(axes), indexing="ij")  # [z,] y, x over (D,) H, W
     base = np.stack([*reversed(mesh), np.ones_like(mesh[0])], axis=-1).reshape(-1, len(spatial) + 1)
     base_t = tensor(base, dtype=theta.dtype)
