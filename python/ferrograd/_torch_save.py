@@ -22,8 +22,8 @@ and the classic end record, which PyTorch's writer always writes.
 Storages follow PyTorch's semantics: tensors that view one storage (a tensor and its transpose,
 tied weights) share one storage in the file and come back as views of one storage; a
 non-contiguous view keeps its strides. The file holds the part of a storage its tensors span
-(PyTorch writes the whole storage), read with ``Tensor.as_strided``. Finding the storages needs
-``Tensor.storage_offset``; without it each tensor is written as its own contiguous storage.
+(PyTorch writes the whole storage), found with ``Tensor.storage_offset`` and read with
+``Tensor.as_strided``.
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ class _StorageRef:
     """One storage of the file: `numel` elements of `kind` from element `start` of a ferrograd
     storage, written from `members` (tensors viewing it)."""
 
-    __slots__ = ("key", "kind", "numel", "start", "members", "contiguous")
+    __slots__ = ("key", "kind", "numel", "start", "members")
 
-    def __init__(self, key: str, kind: str, numel: int, start: int = 0, contiguous: bool = False):
-        self.key, self.kind, self.numel, self.start, self.contiguous = key, kind, numel, start, contiguous
+    def __init__(self, key: str, kind: str, numel: int, start: int = 0):
+        self.key, self.kind, self.numel, self.start = key, kind, numel, start
         self.members: list = []
 
 
@@ -108,9 +108,7 @@ class _Storages:
         numel = 1
         for n in shape:
             numel *= n
-        offset = _storage_offset(t)
-        if offset is None:  # storage unknown: a contiguous copy of its own
-            return self.new(kind, numel, contiguous=True, member=t), 0, _contiguous_strides(shape)
+        offset = t.storage_offset()
         if numel == 0:
             return self.new(kind, 0), 0, stride
         lo, hi = offset, offset + 1 + sum((n - 1) * s for n, s in zip(shape, stride))
@@ -129,10 +127,10 @@ class _Storages:
         ref.members.append((t, offset))
         return ref, offset - span[0], stride
 
-    def new(self, kind: str, numel: int, start: int = 0, contiguous: bool = False, member=None) -> _StorageRef:
+    def new(self, kind: str, numel: int, start: int = 0, member=None) -> _StorageRef:
         if self.planning:
             return _PLANNED
-        ref = _StorageRef(str(len(self.refs)), kind, numel, start, contiguous)
+        ref = _StorageRef(str(len(self.refs)), kind, numel, start)
         if member is not None:
             ref.members.append((member, start))
         self.refs.append(ref)
@@ -144,20 +142,6 @@ _PLANNED = _StorageRef("0", "float32", 0)
 
 def _planned(*args):
     """What the planning pass writes for tensors and PyTorch's globals (thrown away)."""
-
-
-def _storage_offset(t) -> int | None:
-    """Where `t` starts in its storage, or None while the core does not say."""
-    get = getattr(t, "storage_offset", None)
-    return None if get is None else get()
-
-
-def _contiguous_strides(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for n in reversed(shape):
-        strides.append(step)
-        step *= max(n, 1)
-    return tuple(reversed(strides))
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None), tuple, list, dict, bytes})
@@ -311,8 +295,6 @@ def _storage_array(ref: _StorageRef) -> np.ndarray:
     if ref.numel == 0:
         return np.empty(0, DTYPES[ref.kind][1])
     first = ref.members[0][0]
-    if ref.contiguous:
-        return _file_array(first, ref.kind).reshape(-1)
     # The storage's own bytes, gaps between the tensors included.
     return _file_array(first.detach().as_strided((ref.numel,), (1,), ref.start), ref.kind)
 

@@ -61,10 +61,9 @@ class _Archive:
         if order not in (b"little", b"big"):
             raise _Corrupt(f"unknown byte order {order[:16]!r}")
         self.endian = "<" if order == b"little" else ">"
-        # Storages are read once, but without as_strided tensors are copied (views and expanded
-        # tensors become contiguous, a storage shared by several tensors is read once per
-        # tensor): the bytes that takes are bounded by the file's size, generously enough for
-        # tied weights and small expanded tensors.
+        # Storages are read once and their tensors are views of them; a tensor whose dtype
+        # differs from its storage's is copied out instead (in the file's element size). What
+        # is read and copied is charged against a bound on the file's size, a generous one.
         self.budget = 4 * self.size + (8 << 20)
 
     def info(self, name: str) -> _Entry:
@@ -146,8 +145,7 @@ class _Archive:
     def charge(self, nbytes: int, what: str) -> None:
         if nbytes > self.budget:
             raise _Corrupt(
-                f"{what} takes {nbytes} bytes once copied, and with the tensors before it more than a file of {self.size} "
-                f"bytes can justify (ferrograd copies every tensor, expanded and shared ones included, up to "
-                f"4 x the file's size + 8 MiB); refusing to allocate it"
+                f"{what} takes {nbytes} bytes, and with what was read before it more than a file of {self.size} "
+                f"bytes can justify (up to 4 x the file's size + 8 MiB); refusing to allocate it"
             )
         self.budget -= nbytes

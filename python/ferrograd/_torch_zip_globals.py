@@ -24,7 +24,8 @@ class UnpicklingError(pickle.UnpicklingError, ValueError):
 
 # Every dtype of PyTorch's format ferrograd reads and writes: its torch storage class and the
 # numpy dtype of its bytes in a little-endian file (bfloat16, which numpy lacks, as raw uint16).
-# A dtype is one line here; tensors of a dtype the core lacks load widened (_WIDENED).
+# A dtype is one line here; _WIDENED is the exact wider type a dtype is read through where numpy
+# or from_numpy takes no array of it.
 DTYPES = {
     "float32": ("FloatStorage", "<f4"),
     "float64": ("DoubleStorage", "<f8"),
@@ -138,7 +139,8 @@ class _TensorType(_Frozen):
 
 def _as_tensor(arr: np.ndarray, kind: str) -> _core.Tensor:
     """Values of dtype `kind` read from a file (in `kind`'s numpy dtype; bfloat16 as uint16 bit
-    patterns) as a tensor of that dtype, or widened exactly where the core lacks it."""
+    patterns) as a tensor of that dtype, through an exact wider one where from_numpy takes no
+    array of it."""
     if kind == "bfloat16":
         arr = (arr.astype(np.uint32) << 16).view(np.float32)
     target = getattr(_core, kind, None)
@@ -193,7 +195,7 @@ def _rebuild(storage, offset, size, stride, kind: str | None, requires_grad):
     if numel and kind == storage.kind:
         t = _storage_tensor(storage).as_strided(size, stride, offset)
     else:
-        # In the file's element size (int8 loads as int64, 8x larger, but so does a legitimate file).
+        # In the file's element size.
         storage.archive.charge(numel * item, f"a tensor of size {size} and stride {stride} ({kind})")
         if numel == 0:
             t = _as_tensor(np.zeros(size, dtype=DTYPES[kind][1]), kind)

@@ -25,7 +25,8 @@ with their types, key order and dict kinds.
   for trusted files only) or allow the classes with `add_safe_globals` / `safe_globals`.
 * safetensors (8-byte little-endian header length, then ``{``): from `fg.save` the saved
   object; from another writer (``safetensors.torch.save_file``) a flat dict of tensors. Every
-  dtype loads as itself (float16, bfloat16 and the narrow ints included).
+  dtype ferrograd has loads as itself (float16, bfloat16 and the narrow ints included); the
+  others (uint16 ... uint64, the float8 types) are refused with an error naming the dtype.
 * PyTorch's legacy formats and plain pickles: refused with an error saying how to convert.
 """
 
