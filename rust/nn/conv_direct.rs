@@ -22,7 +22,7 @@
 //! The input gradient is the same computation the other way: each input position sums the
 //! output gradient at the output positions whose taps reach it (1, 2 or 4 of a 3 x 3 kernel's
 //! 9 taps at stride 2), with the weight's channel dims swapped (`grad_input`). The weight
-//! gradient sums, per tap and block of 6 x 16 channels, over the (image, position) pairs the
+//! gradient sums, per tap and block of 6 (12) x 16 channels, over the (image, position) pairs the
 //! tap reaches inside the input (`grad_weight`).
 //!
 //! Each output is one sum in a fixed order (per block of 256 channels, taps in order and
@@ -246,8 +246,8 @@ struct Block {
 }
 
 /// Blocks of up to `block_rows()` of `rows` (input offset, output row), of near-equal size: 16
-/// rows as 6 + 5 + 5, not 6 + 6 + 4 (a block of few rows has too few accumulators to hide the
-/// FMA latency).
+/// rows as 6 + 5 + 5, not 6 + 6 + 4, on AVX2, and 8 + 8 on AVX-512 (a block of few rows has too
+/// few accumulators to hide the FMA latency).
 fn blocks(rows: &[(isize, usize)]) -> Vec<Block> {
     let count = rows.len().div_ceil(block_rows());
     (0..count)
@@ -536,13 +536,13 @@ pub(super) fn grad_input<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Vec<T> {
 
 /// The weight gradient (O, C, *kernel): for each tap, the sum over the (image, position) pairs
 /// it reaches inside the input of grad_out[i, o, q] x[i, c, q's input at that tap]. Blocks of
-/// 6 output channels x 16 input channels: grad_out is broadcast from its own layout, and the
+/// 6 (12 on AVX-512) output channels x 16 input channels: grad_out is broadcast from its own layout, and the
 /// channels-last input is the vector operand, read in place.
 pub(super) fn grad_weight<T: Float>(xs: &[T], gs: &[T], g: &Geom) -> Vec<T> {
     let s = Shape::forward(g);
     let (l, taps, image) = (s.out_len(), s.taps(), image_stride(s.c, s.in_len()));
     let xt = channels_last(f32s(xs), s.n, s.c, s.in_len());
-    // grad_out as (L, N, O): the 6 output channels a block broadcasts are then contiguous.
+    // grad_out as (L, N, O): the output channels a block broadcasts are then contiguous.
     let gout = f32s(gs);
     // SAFETY: each position writes its N O values.
     let gt: Vec<f32> = unsafe {

@@ -260,7 +260,7 @@ unsafe fn blocked_body<const WIDE: bool>(dst: *mut f32, ldc: usize, a: Mat<f32>,
     let mr = if WIDE { MR_WIDE } else { MR };
     let (k, n) = (b.k, b.n);
     // The left operand is read in place: by rows (contiguous along k) or, stored transposed,
-    // by columns (six rows' values contiguous at each step of k).
+    // by columns (a block's rows' values contiguous at each step of k).
     let k_major = a.cs != 1;
     let lda = if k_major { a.cs as usize } else { a.rs as usize };
     assert!(if k_major { a.rs == 1 } else { a.rs >= 0 }, "gemm_packed: the left operand needs rows or columns contiguous");
@@ -273,8 +273,9 @@ unsafe fn blocked_body<const WIDE: bool>(dst: *mut f32, ldc: usize, a: Mat<f32>,
             for p in p0..p1 {
                 let panel = b.panels.as_ptr().add((p * k + kc0) * NR);
                 let (c0, w) = (p * NR, NR.min(n - p * NR));
-                // Row blocks of near-equal size: 16 rows as 6 + 5 + 5, not 6 + 6 + 4 (a block
-                // of few rows has too few accumulators to hide the FMA latency).
+                // Row blocks of near-equal size: 16 rows as 6 + 5 + 5, not 6 + 6 + 4, on AVX2
+                // (8 + 8 on AVX-512; a block of few rows has too few accumulators to hide the
+                // FMA latency).
                 let blocks = rows.div_ceil(mr);
                 let mut r = 0;
                 for bi in 0..blocks {
