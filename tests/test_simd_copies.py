@@ -42,9 +42,12 @@ o.square().sum().backward()
 outs += [o.detach().numpy()] + [p.grad.numpy() for p in m.parameters()]
 # The product kernels' 6 x 16 (AVX2) and 12 x 16 (AVX-512) blocks: a direct convolution (4 x 4
 # maps), Winograd (16 x 16, 64 channels), im2col + the packed product (stride 2), each with both
-# gradients, and a 3-D direct one with a row count that is not a multiple of either block.
+# gradients, a 3-D direct one with a row count that is not a multiple of either block, and a
+# direct one wider than a pass of channels.
 for shape, conv in [((5, 48, 4, 4), fg.nn.Conv2d(48, 40, 3, padding=1)), ((3, 64, 16, 16), fg.nn.Conv2d(64, 64, 3, padding=1)),
-                    ((3, 24, 17, 15), fg.nn.Conv2d(24, 36, 3, stride=2, padding=1)), ((7, 16, 3, 3, 3), fg.nn.Conv3d(16, 20, 3, padding=1))]:
+                    ((3, 24, 17, 15), fg.nn.Conv2d(24, 36, 3, stride=2, padding=1)), ((7, 16, 3, 3, 3), fg.nn.Conv3d(16, 20, 3, padding=1)),
+                    # past 256 input channels the direct kernel adds a second pass into its output
+                    ((3, 300, 2, 3), fg.nn.Conv2d(300, 270, 3, padding=1))]:
     xc = fg.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
     yc = conv(xc)
     yc.square().sum().backward()

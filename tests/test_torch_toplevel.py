@@ -156,6 +156,8 @@ def test_logspace_and_small_factories():
     assert fg.empty_strided((0, 3), (3, 1)).shape == (0, 3)
     with pytest.raises(RuntimeError, match="mismatch in length"):
         fg.empty_strided((2, 3), (1,))
+    with pytest.raises(TypeError, match="stride"):
+        fg.empty_strided((2,), (1.5,))
     s = fg.scalar_tensor(3)
     assert s.shape == () and s.dtype == fg.float32 and s.item() == 3.0
     assert fg.scalar_tensor(2**40, dtype=fg.int64).item() == 2**40

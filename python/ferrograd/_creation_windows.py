@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _core
 from ._core import Tensor
-from ._creation import _dtype_or_default, _finish, _shape, as_tensor, from_numpy, randint, tensor, zeros
+from ._creation import _dtype_or_default, _finish, _is_int, _shape, as_tensor, from_numpy, randint, tensor, zeros
 
 __all__ = ["hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "logspace",
            "randint_like", "empty_strided", "scalar_tensor", "asarray"]
@@ -80,6 +80,8 @@ def randint_like(input: Tensor, low=0, high=None, *, dtype=None, layout=None, de
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     """A tensor of ``size`` laid out with ``stride`` (zero-filled, as every ferrograd empty): code
     that passes strides reads them back (``stride()``, ``is_contiguous()``), and gets PyTorch's."""
+    if not all(_is_int(s) for s in stride):
+        raise TypeError(f"empty_strided(): argument 'stride' must be tuple of ints, but got {tuple(stride)}")
     size, stride = _shape((size,)), tuple(int(s) for s in stride)
     if len(size) != len(stride):
         raise RuntimeError(f"empty_strided: mismatch in length of strides and shape (size {size}, stride {stride})")
