@@ -191,7 +191,7 @@ unary_op!(
     "GeluBackward0",
     save: input,
     // exact (erf) form, PyTorch's default approximate='none'
-    // x Phi(x), with Phi's lower tail kept (`vmath::phi_pdf_f32`).
+    // x Phi(x), with Phi's lower tail kept (`vmath_phi::phi_pdf_f32`).
     |x| x * vphi(x),
     |g, x| {
         let (cdf, pdf) = vphi_pdf(x);
