@@ -49,6 +49,11 @@ pub trait VMath: Float {
     fn log1p_unit_as<const FMA: bool>(self) -> Self;
     /// ln(x) (`vmath_log1p`).
     fn log_as<const FMA: bool>(self) -> Self;
+    /// Exact GELU's forward over a whole slice where the type has a kernel for it (float32 on
+    /// AVX-512: `vmath_gelu`); false, writing nothing, where it has none.
+    fn gelu_slice(_out: &mut [std::mem::MaybeUninit<Self>], _x: &[Self]) -> bool {
+        false
+    }
 
     #[inline(always)]
     fn vexp(self) -> Self {
@@ -226,6 +231,9 @@ impl VMath for f32 {
     #[inline(always)]
     fn log_as<const FMA: bool>(self) -> f32 {
         crate::vmath_log1p::log_f32::<FMA>(self)
+    }
+    fn gelu_slice(out: &mut [std::mem::MaybeUninit<f32>], x: &[f32]) -> bool {
+        crate::vmath_gelu::gelu_f32(out, x)
     }
 }
 

@@ -24,7 +24,11 @@ a = (rng.standard_normal((37, 1029)) * 4).astype(np.float32)
 a.flat[:6] = [np.nan, np.inf, -np.inf, 1e-40, -100.0, 90.0]
 x = fg.tensor(a, requires_grad=True)
 outs = []
-ops = [lambda t: t.exp(), lambda t: t.sigmoid(), F.silu, F.gelu, lambda t: F.gelu(t, approximate="tanh"),
+# Exact GELU apart: its forward on AVX-512 reads Phi from a table (see the test).
+y = F.gelu(x)
+(y * y).nan_to_num().sum().backward()
+gelu = {"gelu_x": a, "gelu": y.detach().numpy(), "gelu_grad": x.grad.numpy()}
+ops = [lambda t: t.exp(), lambda t: t.sigmoid(), F.silu, lambda t: F.gelu(t, approximate="tanh"),
        lambda t: t.tanh(), lambda t: t.erf(), lambda t: t.softmax(-1), lambda t: t.log_softmax(-1),
        lambda t: F.layer_norm(t, (1029,)), lambda t: t.sum(-1), lambda t: t.amax(-1), F.mish, F.softplus,
        F.elu, F.selu, F.hardswish, F.hardsigmoid, lambda t: t * 3 + t.exp() / 7, lambda t: t.clamp(-1, 1), lambda t: t.maximum(t.flip(0)),
@@ -54,7 +58,7 @@ for shape, conv in [((5, 48, 4, 4), fg.nn.Conv2d(48, 40, 3, padding=1)), ((3, 64
     outs += [yc.detach().numpy(), xc.grad.numpy(), conv.weight.grad.numpy()]
 q = fg.tensor(rng.standard_normal((2, 4, 200, 32)).astype(np.float32))
 outs.append(F.scaled_dot_product_attention(q, q * 0.5, q + 1, is_causal=True).numpy())
-np.savez(sys.argv[1], *outs)
+np.savez(sys.argv[1], *outs, **gelu)
 """
 
 
@@ -70,5 +74,13 @@ def _run(path, avx512: bool):
 def test_avx512_and_avx2_copies_give_the_same_bits(tmp_path):
     wide, avx2 = _run(tmp_path / "wide.npz", True), _run(tmp_path / "avx2.npz", False)
     assert wide.files == avx2.files and len(wide.files) > 40
-    differ = [k for k in wide.files if not np.array_equal(wide[k], avx2[k], equal_nan=True)]
+    differ = [k for k in wide.files if k.startswith("arr_") and not np.array_equal(wide[k], avx2[k], equal_nan=True)]
     assert not differ, f"outputs {differ} differ between the AVX-512 and the AVX2 copies"
+    # The one exception: exact GELU's forward on AVX-512 takes Phi above -7.87 from a table of
+    # polynomials (rust/vmath_gelu.rs), within 3.5 ulp where the AVX2 form is within 12; the
+    # same bits outside, where both compute the form. Its gradient carries the difference.
+    x = wide["gelu_x"]
+    table = x >= -7.87
+    for k in ("gelu", "gelu_grad"):
+        np.testing.assert_allclose(wide[k][table], avx2[k][table], rtol=2e-6, err_msg=k)
+        assert np.array_equal(wide[k][~table], avx2[k][~table], equal_nan=True), k

@@ -50,6 +50,12 @@ pub trait Apply1<T, U>: Sync {
     fn apply_fused(&self, x: T) -> U {
         self.apply(x)
     }
+    /// A whole slice at once, for a rule with its own kernel where the CPU has one (exact
+    /// GELU's table on AVX-512); false, writing nothing, runs the element loop (the default).
+    #[inline(always)]
+    fn slice(&self, _out: &mut [MaybeUninit<U>], _src: &[T]) -> bool {
+        false
+    }
 }
 
 /// A function of two elements, as `Apply1`.
@@ -127,6 +133,9 @@ unsafe fn map_avx512<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], sr
 }
 
 fn map_slice<T: Copy, U, F: Apply1<T, U>>(out: &mut [MaybeUninit<U>], src: &[T], f: &F) {
+    if f.slice(out, src) {
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::simd::has_avx512() {
         // SAFETY: the CPU has AVX-512 F/VL/BW/DQ, AVX2 and FMA (checked just above).

@@ -25,19 +25,21 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 /// (`save: input`) or output (`save: output`). The optional `graph: |g, s| ...` is the same
 /// backward written with `ops::expr::Ex` (recorded ops), used when the backward itself is
 /// recorded (`create_graph=True`); a row without it cannot be differentiated twice (its rule
-/// says `differentiable: false`, as `binary_float_op!` rows do).
+/// says `differentiable: false`, as `binary_float_op!` rows do). The optional `slice: name`
+/// names a `VMath` method that runs the forward over a whole slice where the CPU has a kernel
+/// for it (`VMath::gelu_slice`); the element form stays the reference and the fallback.
 macro_rules! unary_op {
-    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
-        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, $(slice: $slice:ident,)? |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, [$($slice)?], |$x| $fwd, |$g, $s| $bwd,
             differentiable: false, graph: |_g, _s| Ex::c(0.0));
     };
-    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
-        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, |$x| $fwd, |$g, $s| $bwd,
+    ($name:ident, $Back:ident, $gname:literal, save: $save:ident, $(slice: $slice:ident,)? |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
+        $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, [$($slice)?], |$x| $fwd, |$g, $s| $bwd,
             differentiable: true, graph: |$gg, $gs| $graph);
     };
-    (@op $name:ident, $Back:ident, $gname:literal, save: $save:ident, |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr,
+    (@op $name:ident, $Back:ident, $gname:literal, save: $save:ident, [$($slice:ident)?], |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr,
      differentiable: $diff:literal, graph: |$gg:ident, $gs:ident| $graph:expr) => {
-        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, |$x| $fwd);
+        $crate::ops::unary::unary_op!(@forward $name, $Back, $save, [$($slice)?], |$x| $fwd);
         impl $crate::autograd::Backward for $Back {
             fn name(&self) -> &'static str {
                 $gname
@@ -81,7 +83,7 @@ macro_rules! unary_op {
             }
         }
     };
-    (@forward $name:ident, $Back:ident, $save:ident, |$x:ident| $fwd:expr) => {
+    (@forward $name:ident, $Back:ident, $save:ident, [$($slice:ident)?], |$x:ident| $fwd:expr) => {
         pub fn $name(t: &$crate::tensor::Tensor) -> $crate::error::Result<$crate::tensor::Tensor> {
             if t.dtype().is_half() {
                 return $crate::ops::half::unary(t, $name);
@@ -104,6 +106,11 @@ macro_rules! unary_op {
                     use num_traits::{Float as _, One as _, Zero as _};
                     $fwd
                 }
+                $(
+                    fn slice(&self, out: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+                        <T as $crate::vmath::VMath>::$slice(out, src)
+                    }
+                )?
             }
             let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map_with::<T, T>(t, &Rule));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
@@ -190,6 +197,8 @@ unary_op!(
     GeluBackward,
     "GeluBackward0",
     save: input,
+    // On AVX-512 float32 reads Phi from a table of polynomials (`vmath_gelu`).
+    slice: gelu_slice,
     // exact (erf) form, PyTorch's default approximate='none'
     // x Phi(x), with Phi's lower tail kept (`vmath_phi::phi_pdf_f32`).
     |x| x * vphi(x),
