@@ -10,7 +10,8 @@
 //! whose 512-bit operations take two 256-bit halves, the loops still ran 1.3-1.7x faster, as
 //! half as many instructions fill the scheduler (4M float32 sigmoid 1.04 -> 0.70 ms, tanh 1.81 ->
 //! 1.07). Each lane does the same operations in either copy, so both give the same bits; the one
-//! exception is exact GELU's forward, whose AVX-512 kernel reads a table (`vmath_gelu`).
+//! exception is exact GELU's forward (float32, and float16 and bfloat16 through it), whose
+//! AVX-512 kernel reads a table (`vmath_gelu`).
 
 /// Whether the CPU has AVX2 and FMA (checked once).
 #[cfg(target_arch = "x86_64")]

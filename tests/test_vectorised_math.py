@@ -1,5 +1,5 @@
-"""float32 exp, tanh, sigmoid, erf, silu and GELU run on branch-free polynomials in an AVX2 loop
-(rust/vmath.rs); these check them, through the public ops and their gradients, against float64
+"""float32 exp, tanh, sigmoid, erf, silu and GELU run on branch-free polynomials in vectorised
+loops (rust/vmath.rs; exact GELU's forward on AVX-512 from a table of them, rust/vmath_gelu.rs); these check them, through the public ops and their gradients, against float64
 references over the whole range: large and tiny values, subnormals, zeros of both signs,
 +-inf and NaN. The bounds are in float32 ulps (rust/vmath.rs has the per-function ones)."""
 
@@ -46,8 +46,9 @@ REFERENCES = {
     "erf": (lambda t: fg.erf(t), erf64, 3),
     "silu": (lambda t: F.silu(t), lambda x: x / (1 + np.exp(-x)), 4),
     # References without the cancellation of 1 + erf and 1 + tanh for negative x.
-    # One erfc form over the whole line (`vmath::phi_pdf_f32`): a few ulp more near 0 than the
-    # two-piece erf, for half the work per element.
+    # One erfc form over the whole line (`vmath_phi::phi_pdf_f32`): a few ulp more near 0 than
+    # the two-piece erf, for half the work per element; on AVX-512 the forward reads Phi from a
+    # table of polynomials instead (`vmath_gelu`, within 3.5 ulp).
     "gelu": (lambda t: F.gelu(t), lambda x: 0.5 * x * erfc64(-x / math.sqrt(2)), 8),
     "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
                   lambda x: x / (1 + np.exp(-2 * math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), 6),
