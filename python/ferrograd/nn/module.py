@@ -311,8 +311,11 @@ class Module:
             for name, p in list(m._parameters.items()):
                 if p is None or (floats_only and not p.is_floating_point()):
                     continue
-                new = fn(p.detach())
-                if new is not p:
+                # Unchanged (`model.float()` of a float32 model) keeps the Parameter, and with it
+                # an optimizer built before the call.
+                data = p.detach()
+                new = fn(data)
+                if new is not data:
                     m._parameters[name] = Parameter(new, p.requires_grad)
             for name, b in list(m._buffers.items()):
                 if b is None or (floats_only and not b.is_floating_point()):
