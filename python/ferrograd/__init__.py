@@ -61,6 +61,7 @@ from ._device import device
 from ._functions import *  # noqa: F403 (the function forms of tensor ops)
 from ._functions import get_rng_state, set_rng_state
 from ._legacy import *  # noqa: F403 (FloatTensor, LongTensor, ...: one per dtype the core has; attaches Tensor.type)
+from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
 from ._size import Size
 from ._tensor_methods import *  # noqa: F403 (composite Tensor methods attached to fg.Tensor, and their function forms)
 from ._tensor_str import set_printoptions

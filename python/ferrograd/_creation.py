@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from . import _memory_format as _mf
 from ._core import Tensor
 from ._device import check_device
 from ._traced import traced
@@ -269,39 +270,60 @@ def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
     return _finish(_core.full(_shape(size), 1.0, _dtype_or_default(dtype)), requires_grad, device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=_mf.contiguous_format) -> Tensor:
     """Like PyTorch's empty, but zero-filled: uninitialised memory is never handed out."""
-    return _finish(_core.full(_shape(size), 0, _dtype_or_default(dtype)), requires_grad, device)
+    out = _core.full(_shape(size), 0, _dtype_or_default(dtype))
+    if memory_format is not _mf.contiguous_format:
+        _mf._check(memory_format, "empty")
+        if memory_format is _mf.preserve_format:
+            raise RuntimeError("unsupported memory format Preserve")
+        out = _mf.restrided(out, _mf.format_strides(out.shape, memory_format))
+    return _finish(out, requires_grad, device)
 
 
-def _like(input: Tensor, value, dtype, device, requires_grad) -> Tensor:
-    out = _finish(_core._full_like(input, value, None if dtype is None else _dtype_arg(dtype)), requires_grad, device)
+def _laid_out_like(input: Tensor, out: Tensor, memory_format, fn: str) -> Tensor:
+    """`out`, made contiguous in input's shape, laid out as `memory_format` asks of a tensor made
+    like `input` (preserve_format, the default: input's own strides when it is dense)."""
+    if memory_format is _mf.preserve_format:
+        return out if out.stride() == input.stride() else _mf.keep_layout(input, out)
+    strides = _mf.like_strides(input, memory_format, fn)
+    return out if out.stride() == strides else _mf.restrided(out, strides)
+
+
+def _like(input: Tensor, value, dtype, device, requires_grad, memory_format, fn: str) -> Tensor:
+    out = _core._full_like(input, value, None if dtype is None else _dtype_arg(dtype))
+    if memory_format is not _mf.preserve_format or out.stride() != input.stride():
+        out = _laid_out_like(input, out, memory_format, fn)
+    out = _finish(out, requires_grad, device)
     # Its shape follows the input's: a trace records that (ONNX's ConstantOfShape of Shape).
     return traced("full_like", [input], out, value=float(value))
 
 
-def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, device, requires_grad)
+def zeros_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=_mf.preserve_format) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad, memory_format, "zeros_like")
 
 
-def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 1, dtype, device, requires_grad)
+def ones_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=_mf.preserve_format) -> Tensor:
+    return _like(input, 1, dtype, device, requires_grad, memory_format, "ones_like")
 
 
-def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, 0, dtype, device, requires_grad)
+def empty_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=_mf.preserve_format) -> Tensor:
+    return _like(input, 0, dtype, device, requires_grad, memory_format, "empty_like")
 
 
-def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _like(input, fill_value, dtype, device, requires_grad)
+def full_like(input: Tensor, fill_value, *, dtype=None, device=None, requires_grad=False,
+              memory_format=_mf.preserve_format) -> Tensor:
+    return _like(input, fill_value, dtype, device, requires_grad, memory_format, "full_like")
 
 
-def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return rand(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+def rand_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=_mf.preserve_format) -> Tensor:
+    out = _laid_out_like(input, rand(input.shape, dtype=dtype or input.dtype), memory_format, "rand_like")
+    return _finish(out, requires_grad, device)
 
 
-def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return randn(input.shape, dtype=dtype or input.dtype, device=device, requires_grad=requires_grad)
+def randn_like(input: Tensor, *, dtype=None, device=None, requires_grad=False, memory_format=_mf.preserve_format) -> Tensor:
+    out = _laid_out_like(input, randn(input.shape, dtype=dtype or input.dtype), memory_format, "randn_like")
+    return _finish(out, requires_grad, device)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False) -> Tensor:

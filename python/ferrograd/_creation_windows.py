@@ -9,7 +9,8 @@ import numpy as np
 
 from . import _core
 from ._core import Tensor
-from ._creation import _dtype_or_default, _finish, _is_int, _shape, as_tensor, from_numpy, randint, tensor, zeros
+from ._creation import _dtype_or_default, _finish, _is_int, _laid_out_like, _shape, as_tensor, from_numpy, randint, tensor, zeros
+from ._memory_format import preserve_format
 
 __all__ = ["hann_window", "hamming_window", "blackman_window", "bartlett_window", "kaiser_window", "logspace",
            "randint_like", "empty_strided", "scalar_tensor", "asarray"]
@@ -68,13 +69,13 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, layout=N
 
 
 def randint_like(input: Tensor, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
-                 memory_format=None):
+                 memory_format=preserve_format):
     """Integers uniform in [low, high) in input's shape and (unless given) dtype:
     ``randint_like(x, high)`` or ``randint_like(x, low, high)``."""
     if high is None:
         low, high = 0, low
-    return randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype, device=device,
-                   requires_grad=requires_grad)
+    out = randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype, device=device)
+    return _finish(_laid_out_like(input, out, memory_format, "randint_like"), requires_grad, device)
 
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, _memory_format
 from ._core import Tensor
 from ._creation import as_tensor
 
@@ -45,7 +45,12 @@ div = Tensor.div
 divide = Tensor.divide
 add = Tensor.add
 sub = Tensor.sub
-clone = Tensor.clone
+
+
+def clone(input: Tensor, *, memory_format=_memory_format.preserve_format) -> Tensor:
+    return input.clone(memory_format=memory_format)
+
+
 numel = Tensor.numel
 detach = Tensor.detach
 round = Tensor.round

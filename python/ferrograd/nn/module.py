@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import _core
+from .. import _memory_format as _mf
 from .._core import Tensor
 from ..autograd.grad_mode import no_grad
 from ..utils.hooks import RemovableHandle
@@ -323,9 +324,11 @@ class Module:
                 m._buffers[name] = fn(b)
         return self
 
-    def to(self, *args, **kwargs) -> Module:
+    def to(self, *args, memory_format=None, **kwargs) -> Module:
         """`to(dtype)`, `to("cpu")`, `to(device, dtype)`: converts floating point parameters and
-        buffers (integer buffers such as num_batches_tracked are kept)."""
+        buffers (integer buffers such as num_batches_tracked are kept). `memory_format=` lays out
+        every 4-d and 5-d one in that format (`fg.channels_last`), as PyTorch's does; see
+        ferrograd._memory_format for what that changes here (strides, not speed)."""
         dtype = kwargs.get("dtype")
         for a in args:
             if isinstance(a, _core.dtype):
@@ -334,9 +337,17 @@ class Module:
                 dtype = a.dtype
         probe = _core.full([], 0.0, _core.float32)
         probe.to(*args, **kwargs)  # validates device arguments with the tensor's rules
-        if dtype is None:
-            return self
-        return self._apply_to_tensors(lambda t: t.to(dtype) if t.dtype != dtype else t)
+        if memory_format is None:
+            if dtype is None:
+                return self
+            return self._apply_to_tensors(lambda t: t.to(dtype) if t.dtype != dtype else t)
+        _mf._check(memory_format, "to")
+
+        def convert(t: Tensor) -> Tensor:
+            want = dtype if dtype is not None and t.is_floating_point() else t.dtype
+            return t.to(want, memory_format=memory_format) if t.dim() in (4, 5) else t.to(want)
+
+        return self._apply_to_tensors(convert, floats_only=False)
 
     def float(self) -> Module:
         return self.to(_core.float32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import _core, _creation
+from .. import _memory_format as _mf
 from .._core import Tensor
 from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count
 
@@ -57,7 +58,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         if len(state) == 0:
             state["step"] = _step_count()
-            state["sum"] = _creation.full_like(p, float(group["initial_accumulator_value"]))
+            state["sum"] = _creation.full_like(p, float(group["initial_accumulator_value"]), memory_format=_mf.contiguous_format)
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         step = _next_step(state)

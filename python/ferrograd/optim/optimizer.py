@@ -49,6 +49,7 @@ from itertools import chain
 from typing import Any, Callable, Iterable
 
 from .. import _creation
+from .. import _memory_format as _mf
 from .._core import Tensor
 from ..autograd.grad_mode import enable_grad, no_grad
 from ..nn.module import RemovableHandle
@@ -359,7 +360,7 @@ def _cast(param: Tensor, value: Any, name: str | None = None) -> Any:
     if isinstance(value, Tensor):
         if name != "step" and param.is_floating_point():
             value = value.to(dtype=param.dtype)
-        return value.detach().clone()
+        return value.detach().clone(memory_format=_mf.contiguous_format)
     if isinstance(value, dict):
         return {k: _cast(param, v, k) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -371,7 +372,9 @@ def _cast(param: Tensor, value: Any, name: str | None = None) -> Any:
 
 
 def _zeros(p: Tensor) -> Tensor:
-    return _creation.zeros_like(p)
+    # Contiguous whatever the parameter's strides: the update kernels walk state in order (PyTorch
+    # keeps a transposed parameter's strides; the values are the same).
+    return _creation.zeros_like(p, memory_format=_mf.contiguous_format)
 
 
 def _step_count() -> Tensor:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import _creation
+from .. import _memory_format as _mf
 from .._core import Tensor
 from .optimizer import Optimizer, _check, _next_step, _refuse_unsupported, _step_count, _zeros
 
@@ -52,7 +53,7 @@ class Rprop(Optimizer):
         if len(state) == 0:
             state["step"] = _step_count()
             state["prev"] = _zeros(p)
-            state["step_size"] = _creation.full_like(p, float(group["lr"]))
+            state["step_size"] = _creation.full_like(p, float(group["lr"]), memory_format=_mf.contiguous_format)
 
     def _update(self, p: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]) -> None:
         etaminus, etaplus = (float(e) for e in group["etas"])

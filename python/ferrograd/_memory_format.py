@@ -1,0 +1,180 @@
+"""Memory formats: ``contiguous_format``, ``channels_last``, ``channels_last_3d`` and
+``preserve_format``, and the ``memory_format=`` arguments of ``contiguous``, ``is_contiguous``,
+``clone``, ``to``, the ``*_like`` factories, ``empty`` and ``Module.to``.
+
+A memory format names an order of a tensor's elements in memory: ``channels_last`` keeps a 4-d
+(N, C, H, W) tensor's channels innermost, its strides those of an (N, H, W, C) array. Tensors get
+PyTorch's strides to the element (``stride()``, ``is_contiguous(memory_format=...)``), and the
+``preserve_format`` default of ``clone``, ``to`` and the ``*_like`` factories keeps a dense
+tensor's strides as they are, as PyTorch's do. The rules below are PyTorch's (c10's
+``compute_channels_last_contiguous_2d``, ``is_channels_last_strides_2d``,
+``compute_non_overlapping_and_dense`` and ``empty_like``), size-0 and size-1 dimensions included.
+
+What differs: ferrograd's kernels compute in the (N, C, ...) order, and an op's output is laid out
+contiguously whatever its inputs' format (PyTorch's elementwise ops and convolutions hand a
+channels_last input's format on). The values are the same; ``model.to(memory_format=
+fg.channels_last)`` makes no model faster here, as it can in PyTorch, and costs a reordering copy
+of each channels_last input a convolution reads. docs/performance.md says so.
+"""
+
+from __future__ import annotations
+
+from . import _core
+
+Tensor = _core.Tensor
+
+
+class memory_format:
+    """The order of a tensor's elements in memory (PyTorch's ``torch.memory_format``)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self) -> str:
+        return f"ferrograd.{self._name}"
+
+    def __reduce__(self):
+        return self._name  # pickles as this module's global of that name: the same object back
+
+
+contiguous_format = memory_format("contiguous_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
+preserve_format = memory_format("preserve_format")
+
+# Dimensions from innermost to outermost, and the rank each format needs.
+_INNER_FIRST = {channels_last: (4, (1, 3, 2, 0)), channels_last_3d: (5, (1, 4, 3, 2, 0))}
+
+
+def _check(fmt, fn: str) -> None:
+    if not isinstance(fmt, memory_format):
+        raise TypeError(f"{fn}(): argument 'memory_format' must be ferrograd.memory_format, not {type(fmt).__name__}")
+
+
+def _rank_error(fmt: memory_format) -> RuntimeError:
+    rank = _INNER_FIRST[fmt][0]
+    return RuntimeError(f"required rank {rank} tensor to use {fmt._name} format")
+
+
+def format_strides(shape, fmt: memory_format) -> tuple[int, ...]:
+    """The strides of a fresh tensor of ``shape`` in ``fmt`` (contiguous or a channels-last one)."""
+    shape = tuple(shape)
+    if fmt is contiguous_format:
+        strides, step = [0] * len(shape), 1
+        for d in reversed(range(len(shape))):
+            strides[d] = step
+            step *= max(shape[d], 1)
+        return tuple(strides)
+    if fmt not in _INNER_FIRST:
+        raise RuntimeError(f"unsupported memory format {fmt!r}")
+    rank, order = _INNER_FIRST[fmt]
+    if len(shape) != rank:
+        raise _rank_error(fmt)
+    # PyTorch multiplies by the sizes as they are: a size-0 dim gives zero strides outside it.
+    strides, step = [0] * rank, 1
+    for d in order:
+        strides[d] = step
+        step *= shape[d]
+    return tuple(strides)
+
+
+def is_contiguous_as(t: Tensor, fmt: memory_format) -> bool:
+    """``t.is_contiguous(memory_format=fmt)``: size-1 dimensions may have any stride."""
+    if fmt is contiguous_format or fmt is preserve_format:
+        return t.is_contiguous()
+    rank, order = _INNER_FIRST[fmt]
+    if t.dim() != rank:
+        return False
+    shape, strides, expected = t.shape, t.stride(), 1
+    for d in order:
+        if shape[d] != 1:
+            if strides[d] != expected:
+                return False
+            expected *= shape[d]
+    return True
+
+
+def _strides_like(shape, strides, fmt: memory_format) -> bool:
+    """Whether strides order the dimensions as ``fmt`` does (not necessarily densely), with
+    PyTorch's tie-breaks toward the contiguous format for ambiguous size-1 cases."""
+    rank, order = _INNER_FIRST[fmt]
+    if len(shape) != rank or strides[1] == 0:
+        return False
+    low = 0
+    for d in order:
+        if shape[d] == 0 or strides[d] < low:
+            return False
+        if d == 0 and low == strides[1]:  # (N, 1, 1, 1) with equal strides: call it contiguous
+            return False
+        low = strides[d] * (shape[d] if shape[d] > 1 else 1)
+    return True
+
+
+def suggest(t: Tensor) -> memory_format:
+    """The format a copy of ``t`` takes when its own strides cannot be kept."""
+    shape, strides = t.shape, t.stride()
+    for fmt in (channels_last, channels_last_3d):
+        if _strides_like(shape, strides, fmt):
+            return fmt
+    return contiguous_format
+
+
+def _non_overlapping_and_dense(shape, strides) -> bool:
+    if len(shape) == 1:
+        return shape[0] < 2 or strides[0] == 1
+    # Dimensions by stride, those of size 0 or 1 last (they need no particular stride).
+    dims = sorted(range(len(shape)), key=lambda d: (shape[d] < 2, strides[d]))
+    expected = 1
+    for d in dims:
+        if shape[d] < 2:
+            return True
+        if strides[d] != expected:
+            return False
+        expected *= shape[d]
+    return True
+
+
+_is_contiguous = Tensor.is_contiguous  # the core's (the Tensor method takes memory_format)
+
+
+def keep_layout(t: Tensor, copy: Tensor) -> Tensor:
+    """``copy``, a contiguous copy of ``t`` (converted, or filled), laid out as PyTorch's
+    ``preserve_format`` lays out a copy of ``t``: with t's own strides when t is dense. Callers
+    on hot paths return ``copy`` themselves when the strides already agree (the common case)."""
+    # A contiguous t differs from its copy only on size-0 and size-1 dims, and is dense.
+    strides = t.stride() if _is_contiguous(t) else like_strides(t, preserve_format)
+    return copy if copy.stride() == strides else restrided(copy, strides)
+
+
+def like_strides(t: Tensor, fmt: memory_format, fn: str = "empty_like") -> tuple[int, ...]:
+    """The strides of a new tensor made like ``t`` in ``fmt`` (PyTorch's ``empty_like`` rule):
+    ``preserve_format`` keeps a dense tensor's own strides, else takes the suggested format."""
+    _check(fmt, fn)
+    if fmt is preserve_format:
+        shape, strides = tuple(t.shape), t.stride()
+        if _non_overlapping_and_dense(shape, strides):
+            return tuple(strides)
+        fmt = suggest(t)
+    return format_strides(t.shape, fmt)
+
+
+def restrided(t: Tensor, strides) -> Tensor:
+    """A copy of ``t`` laid out with ``strides`` (autograd sees a clone)."""
+    from ._creation_windows import empty_strided
+
+    return empty_strided(tuple(t.shape), strides, dtype=t.dtype).copy_(t)
+
+
+def in_format(t: Tensor, fmt: memory_format, fn: str) -> Tensor:
+    """``t`` itself when it is already laid out as ``fmt`` asks, else a copy laid out so."""
+    _check(fmt, fn)
+    if fmt is preserve_format:
+        strides = like_strides(t, fmt)
+        return t if tuple(t.stride()) == strides else restrided(t, strides)
+    if is_contiguous_as(t, fmt):
+        return t
+    if fmt is contiguous_format:
+        return t.contiguous()
+    return restrided(t, format_strides(t.shape, fmt))
