@@ -333,3 +333,45 @@ def test_as_strided_outside_the_tensor_is_refused_on_the_graph():
     x = (a * 1.0)[2:]
     with pytest.raises(RuntimeError, match="reaches memory outside the tensor"):
         x.as_strided((2,), (1,), 0)
+
+
+# ----------------------------------------------------------------------------- diagonal and unfold are views
+
+
+def test_diagonal_and_unfold_write_through_to_their_base():
+    """`cov.diagonal().add_(eps)` and `x.unfold(...).mul_(...)` change the base, as in PyTorch (they
+    were copies once, and the write was silently lost)."""
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x = fg.tensor(a)
+    x.diagonal(1, 0, 2).add_(100.0)
+    expected = a.copy()
+    for j in range(3):
+        for i in range(2):
+            expected[i, j, i + 1] += 100.0
+    np.testing.assert_array_equal(x.numpy(), expected)
+    y = fg.zeros(6)
+    y.unfold(0, 2, 3).fill_(1.0)  # windows [0, 1] and [3, 4]
+    np.testing.assert_array_equal(y.numpy(), [1, 1, 0, 1, 1, 0])
+    t = fg.tensor(a).transpose(0, 2)  # a non-contiguous base
+    np.testing.assert_array_equal(t.diagonal(-1, 1, 2).numpy(), np.diagonal(a.transpose(2, 1, 0), -1, 1, 2))
+    np.testing.assert_array_equal(t.unfold(1, 2, 1).numpy(), np.lib.stride_tricks.sliding_window_view(a.transpose(2, 1, 0), 2, axis=1))
+    assert fg.zeros(2, 3).diagonal(5).shape == (0,)
+    m = fg.zeros(3, 3)
+    fg.diag(m).fill_(1.0)  # diag stays a copy, as PyTorch's
+    assert m.sum().item() == 0.0
+
+
+def test_writes_through_diagonal_and_unfold_reach_the_gradient():
+    x = fg.ones(3, 3, dtype=fg.float64, requires_grad=True)
+    y = x.clone()
+    y.diagonal().mul_(3.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), 1 + 2 * np.eye(3))
+    x = fg.ones(3, 3, requires_grad=True)
+    y = x.clone()
+    d = y.diagonal()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        d.mul_(d)  # d is saved for the product's backward, then written
+        y.sum().backward()
+    assert gradcheck(lambda t: (t * 1).diagonal(1).sin().sum() + (t * 1).unfold(1, 2, 1).exp().sum(), (leaf(3, 4, seed=7),))
+    assert gradgradcheck(lambda t: ((t * 1).unfold(0, 3, 2) ** 2).sum(), (leaf(7, seed=8),))

@@ -13,6 +13,7 @@ import numbers
 import numpy as np
 
 from .. import _core
+from .. import _memory_format as _mf
 from .._core import Tensor
 from ._util import (
     assign,
@@ -214,18 +215,33 @@ def _diag_positions(shape, offset: int, d1: int, d2: int) -> np.ndarray:
     return np.broadcast_to(pos, [shape[d] for d in rest] + [length])
 
 
+def _overlaps(shape, strides) -> bool:
+    """Whether elements share memory the way `expand` makes them (a stride 0 over 2 or more)."""
+    return any(st == 0 and n > 1 for n, st in zip(shape, strides))
+
+
 @register("diagonal")
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
-    """Diagonal `offset` of the (dim1, dim2) planes, appended as the last dim (a copy)."""
+    """Diagonal `offset` of the (dim1, dim2) planes, appended as the last dim: a view, as in
+    PyTorch, so `x.diagonal().add_(eps)` writes into x (and autograd follows the write)."""
     if input.ndim < 2:
         raise RuntimeError(f"diagonal(): input must have at least 2 dimensions, got {input.ndim}")
     d1, d2 = wrap_dim(dim1, input.ndim), wrap_dim(dim2, input.ndim)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
-    pos = _diag_positions(list(input.shape), check_int(offset, "offset", "diagonal"), d1, d2)
-    if pos.size == 0:
-        return input.reshape(-1)[:0].reshape(*pos.shape)
-    return gather_flat(input, pos)
+    offset = check_int(offset, "offset", "diagonal")
+    shape, strides, start = list(input.shape), input.stride(), input.storage_offset()
+    if _overlaps(shape, strides):
+        # An expanded tensor: as_strided of it cannot be recorded, and writing into a view of it
+        # is refused anyway (as in PyTorch), so a copy reads the same values.
+        pos = _diag_positions(shape, offset, d1, d2)
+        return input.reshape(-1)[:0].reshape(*pos.shape) if pos.size == 0 else gather_flat(input, pos)
+    n1, n2 = shape[d1], shape[d2]
+    length = max(0, min(n1, n2 - offset) if offset >= 0 else min(n1 + offset, n2))
+    if length > 0:  # an empty diagonal "off the end" keeps the offset (PyTorch's care too)
+        start += offset * strides[d2] if offset >= 0 else -offset * strides[d1]
+    rest = [d for d in range(input.ndim) if d not in (d1, d2)]
+    return input.as_strided([shape[d] for d in rest] + [length], [strides[d] for d in rest] + [strides[d1] + strides[d2]], start)
 
 
 @register("diag_embed")
@@ -254,7 +270,7 @@ def diag(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     if input.ndim == 1:
         return diag_embed(input, k, 0, 1)
     if input.ndim == 2:
-        return diagonal_(input, k)
+        return diagonal_(input, k).clone(memory_format=_mf.contiguous_format)  # a copy, as PyTorch's
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 
 
@@ -403,7 +419,8 @@ def sum_to_size(self: Tensor, *size) -> Tensor:
 @register("unfold", function=False)
 def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """Every window of `size` elements along `dimension`, `step` apart: that dim becomes the
-    window count and a new last dim of `size` holds each window (a copy)."""
+    window count and a new last dim of `size` holds each window. A view, as in PyTorch (windows
+    overlap when step < size, and their gradients add up)."""
     d = wrap_dim(dimension, self.ndim)
     n = self.shape[d] if self.ndim else 1
     if size > n:
@@ -412,12 +429,15 @@ def unfold(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
         raise RuntimeError(f"step is {step} but must be > 0")
     if size < 0:
         raise RuntimeError(f"size is {size} but must be >= 0")
-    starts = np.arange(0, n - size + 1, step)
-    idx = starts[:, None] + np.arange(size)[None, :]
-    x = self.reshape(1) if self.ndim == 0 else self
-    out = x[(slice(None),) * d + (from_np(idx),)]  # (..., windows, size, ...)
-    out = out.movedim(d + 1, -1)
-    return out.reshape(size) if self.ndim == 0 else out
+    if self.ndim == 0:
+        return self.as_strided([size], [1], self.storage_offset())
+    shape, strides = list(self.shape), list(self.stride())
+    if _overlaps(shape, strides):  # expanded: a copy of the windows (see `diagonal`)
+        idx = np.arange(0, n - size + 1, step)[:, None] + np.arange(size)[None, :]
+        return self[(slice(None),) * d + (from_np(idx),)].movedim(d + 1, -1)
+    along = strides[d]
+    shape[d], strides[d] = (n - size) // step + 1, along * step
+    return self.as_strided(shape + [size], strides + [along], self.storage_offset())
 
 
 # ----------------------------------------------------------------------------- splits
