@@ -95,6 +95,12 @@ def _from_data(data, dtype=None) -> Tensor:
             raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} (ragged or non-numeric data)")
+        if from_python and arr.dtype.kind in "fiu" and isinstance(data, (list, tuple)):
+            # numpy scalars inside lists keep their dtype (`tensor([np.mean(a), ...])` is float64 in
+            # PyTorch); numpy's array of them has lost which elements were Python numbers.
+            kept = _numpy_scalar_dtype(data)
+            if kept is not None:
+                arr, from_python = arr.astype(kept, copy=False), False
         if dtype is not None:
             # Straight to the requested dtype: a detour through float32 would round 0.1.
             _normalise_array(arr, from_python)  # validates the kind
@@ -108,6 +114,45 @@ def _from_data(data, dtype=None) -> Tensor:
     if dtype is not None:
         out = out.to(_dtype_arg(dtype))
     return out
+
+
+def _numpy_scalar_dtype(xs) -> np.dtype | None:
+    """The dtype PyTorch infers for nested lists holding numpy scalars: the promotion of their
+    dtypes with the default dtype for Python floats and int64 for Python ints; None when every
+    element is a Python number (the usual case, decided by the caller)."""
+    found: set = set()
+    python: set = set()
+
+    def walk(items) -> None:
+        for x in items:
+            t = type(x)
+            if t is float or t is int or t is bool:
+                python.add(t)
+            elif isinstance(x, np.generic):
+                found.add(x.dtype)
+            elif isinstance(x, (list, tuple)):
+                walk(x)
+            elif isinstance(x, np.ndarray):
+                found.add(x.dtype)
+
+    walk(xs)
+    if not found:
+        return None
+    dtypes = list(found)
+    if float in python:
+        dtypes.append(np.dtype(_default_dtype.numpy_name))
+    if int in python:
+        dtypes.append(np.dtype(np.int64))
+    # PyTorch's promotion: the highest category (float, then integer, then bool) decides, and
+    # only dtypes of that category are promoted with each other (float32 with int64 is float32).
+    for kinds in ("f", "iu", "b"):
+        top = [d for d in dtypes if d.kind in kinds]
+        if top:
+            out = top[0]
+            for d in top[1:]:
+                out = np.promote_types(out, d)
+            return out
+    return None
 
 
 def _check_fits(arr: np.ndarray, dtype) -> None:
@@ -167,9 +212,16 @@ def _rebuild(arr, requires_grad: bool) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """`data` as a tensor without a copy where one is not needed: a tensor of the dtype asked for
+    is returned as it is, and a numpy array of it shares its memory (`from_numpy`'s rules), so a
+    later write to the array shows in the tensor, as in PyTorch. An array with negative strides
+    (`a[::-1]`) is copied, where PyTorch raises ValueError: nothing could share it."""
     check_device(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dtype_arg(dtype)):
         return data
+    if isinstance(data, np.ndarray) and (dtype is None or _dtype_arg(dtype).numpy_name == data.dtype.name):
+        if all(s >= 0 for s in data.strides):
+            return from_numpy(data)
     return _from_data(data, dtype)
 
 
