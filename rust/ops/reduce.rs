@@ -83,8 +83,9 @@ pub fn sum(x: &Tensor, dims: &[isize], keepdim: bool) -> Result<Tensor> {
 fn sum_kernel(x: &Tensor, dims: &[usize], keepdim: bool) -> Result<Tensor> {
     let out_shape = reduced_shape(x.shape(), dims, keepdim);
     if dims.is_empty() {
-        // A 0-d input: nothing to add up, but the dtype rule holds (a bool sum is int64).
-        let copy = if x.dtype() == DType::Bool { to_dtype(x, DType::I64)? } else { x.deep_copy() };
+        // A 0-d input: nothing to add up, but the dtype rule holds (a bool or integer sum is int64).
+        let widen = x.dtype() == DType::Bool || (x.dtype().is_integer() && x.dtype() != DType::I64);
+        let copy = if widen { to_dtype(x, DType::I64)? } else { x.deep_copy() };
         return Ok(copy.reshape(&out_shape)?.detach());
     }
     if !is_run(dims) {

@@ -122,8 +122,16 @@ impl PyTensor {
     fn numel(&self) -> usize {
         self.t.numel()
     }
-    fn stride<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        PyTuple::new(py, self.t.strides())
+    /// `stride()`, or `stride(dim)` (one int, as `size(dim)`).
+    #[pyo3(signature = (dim=None))]
+    fn stride<'py>(&self, py: Python<'py>, dim: Option<isize>) -> PyResult<Bound<'py, PyAny>> {
+        match dim {
+            None => Ok(PyTuple::new(py, self.t.strides())?.into_any()),
+            Some(d) => {
+                let w = crate::tensor::shape::existing_dim(d, self.t.ndim(), "stride")?;
+                Ok(self.t.strides()[w].into_pyobject(py)?.into_any())
+            }
+        }
     }
     fn __len__(&self) -> PyResult<usize> {
         match self.t.shape().first() {

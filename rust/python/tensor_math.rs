@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use super::convert::{number_arg, scalar_arg, scalar_tensor};
-use super::error::{off_gil_guarded};
+use super::error::{guarded, off_gil_guarded};
 use super::tensor::{py_helper, PyTensor};
 use crate::error::Result;
 use crate::ops::binary::{self, Cmp};
@@ -212,16 +212,17 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn sum(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
-        let x = match dtype {
-            Some(d) => crate::ops::cast::to_dtype(&self.t, super::convert::dtype_arg(d)?)?,
-            None => self.t.clone(),
-        };
-        off_gil_guarded(py, x.numel(), || reduce::sum(&x, &dims, keepdim))
+        let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
+        let x = as_dtype(&self.t, dtype)?;
+        // An integer sum adds up in int64; `dtype=int32` then wraps as adding in int32 would.
+        let sum = off_gil_guarded(py, x.numel(), || reduce::sum(&x, &dims, keepdim))?;
+        Ok(as_dtype(&sum, dtype)?)
     }
-    #[pyo3(signature = (dim=None, keepdim=false))]
-    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
+    #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
+    fn mean(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let dims = dims_arg(dim)?;
-        off_gil_guarded(py, self.t.numel(), || reduce::mean(&self.t, &dims, keepdim))
+        let x = as_dtype(&self.t, dtype.map(super::convert::dtype_arg).transpose()?)?;
+        off_gil_guarded(py, x.numel(), || reduce::mean(&x, &dims, keepdim))
     }
     /// `max()`, `max(dim, keepdim)` -> (values, indices), or `max(other)` = maximum.
     #[pyo3(signature = (dim=None, keepdim=false))]
@@ -255,22 +256,33 @@ impl PyTensor {
         let dims = dims_arg(Some(dim))?;
         off_gil_guarded(py, self.t.numel(), || reduce::logsumexp(&self.t, &dims, keepdim))
     }
-    fn softmax(&self, py: Python<'_>, dim: isize) -> PyResult<Tensor> {
-        off_gil_guarded(py, self.t.numel(), || softmax::softmax(&self.t, dim, false))
+    /// `dtype=`: the input is cast to it first, as PyTorch's (a float32 softmax of float16 logits).
+    #[pyo3(signature = (dim, dtype=None))]
+    fn softmax(&self, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+        let x = as_dtype(&self.t, dtype.map(super::convert::dtype_arg).transpose()?)?;
+        off_gil_guarded(py, x.numel(), || softmax::softmax(&x, dim, false))
     }
-    fn log_softmax(&self, py: Python<'_>, dim: isize) -> PyResult<Tensor> {
-        off_gil_guarded(py, self.t.numel(), || softmax::softmax(&self.t, dim, true))
+    #[pyo3(signature = (dim, dtype=None))]
+    fn log_softmax(&self, py: Python<'_>, dim: isize, dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
+        let x = as_dtype(&self.t, dtype.map(super::convert::dtype_arg).transpose()?)?;
+        off_gil_guarded(py, x.numel(), || softmax::softmax(&x, dim, true))
     }
 
     /// True where every element (over `dim`, or all of them) is nonzero; NaN counts as nonzero.
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
+        if no_dims(dim) {
+            return Ok(guarded(|| truth(&self.t))?);
+        }
         let dims = dims_arg(dim)?;
         off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, true))
     }
     /// True where any element (over `dim`, or of all of them) is nonzero.
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
+        if no_dims(dim) {
+            return Ok(guarded(|| truth(&self.t))?);
+        }
         let dims = dims_arg(dim)?;
         off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, false))
     }
@@ -407,6 +419,25 @@ impl PyTensor {
 
 /// all (`every`) / any over `dims` (all dims when empty): a count of the elements that decide it,
 /// compared with 0, so the shape rules are sum's. An empty reduction is True for all, False for any.
+/// `dim=()` or `dim=[]`: `all` and `any` then reduce nothing (PyTorch's; `sum(dim=())` reduces
+/// everything, for history's sake, and so does ferrograd's).
+fn no_dims(dim: Option<&Bound<'_, PyAny>>) -> bool {
+    dim.is_some_and(|d| !d.is_none() && d.extract::<isize>().is_err() && d.len().is_ok_and(|n| n == 0))
+}
+
+/// Each element's truth, as bool (NaN is true): `all`/`any` over no dims.
+fn truth(t: &Tensor) -> Result<Tensor> {
+    crate::ops::cast::to_dtype(&t.detach(), crate::tensor::DType::Bool)
+}
+
+/// `t` in `dtype` when one is given (the ops' `dtype=` arguments).
+fn as_dtype(t: &Tensor, dtype: Option<crate::tensor::DType>) -> Result<Tensor> {
+    match dtype {
+        Some(d) if d != t.dtype() => crate::ops::cast::to_dtype(t, d),
+        _ => Ok(t.clone()),
+    }
+}
+
 fn truth_reduce(t: &Tensor, dims: &[isize], keepdim: bool, every: bool) -> Result<Tensor> {
     use crate::ops::cast::to_dtype;
     use crate::tensor::DType;

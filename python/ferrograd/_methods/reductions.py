@@ -91,7 +91,8 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     """Number of nonzero elements over `dim` (all by default), int64."""
     dims = wrap_dims(dim, input.ndim, "count_nonzero")
     a = np_of(input) != 0
-    return from_np(np.asarray(a.sum(axis=tuple(dims)) if dims else a.astype(np.int64), dtype=np.int64))
+    # No dims (None, or `dim=()` as in PyTorch) counts over all of them.
+    return from_np(np.asarray(a.sum(axis=tuple(dims) if dims else None), dtype=np.int64))
 
 
 def _nan_zeroed(x: Tensor) -> Tensor:

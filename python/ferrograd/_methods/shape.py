@@ -130,8 +130,15 @@ def roll(input: Tensor, shifts, dims=None) -> Tensor:
 
 
 @register("flip")
-def flip(input: Tensor, dims) -> Tensor:
-    """Elements in reverse order along each of `dims`."""
+def flip(input: Tensor, *args, dims=None) -> Tensor:
+    """Elements in reverse order along each of `dims`: `x.flip((0, 1))`, `x.flip(0, 1)` (the
+    method's varargs form) or `dims=`."""
+    if dims is None:
+        if not args:
+            raise TypeError("flip() missing required argument 'dims'")
+        dims = args[0] if len(args) == 1 else args
+    elif args:
+        raise TypeError("flip() got multiple values for argument 'dims'")
     dims_l = [dims] if isinstance(dims, numbers.Integral) else list(dims)
     ds = [wrap_dim(d, input.ndim) for d in dims_l]
     if len(set(ds)) != len(ds):
@@ -391,8 +398,9 @@ def ravel(input: Tensor) -> Tensor:
 
 
 @register("broadcast_to")
-def broadcast_to(input: Tensor, size) -> Tensor:
-    return input.expand(*_sizes((size,), "broadcast_to"))
+def broadcast_to(input: Tensor, *sizes, size=None) -> Tensor:
+    """`input` expanded to `size` (one tuple, the method's varargs, or `size=`)."""
+    return input.expand(*_sizes(sizes if size is None else (size,), "broadcast_to"))
 
 
 @register("narrow_copy")

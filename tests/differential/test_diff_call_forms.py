@@ -1,0 +1,67 @@
+"""The calls of tests/test_pytorch_call_forms.py against PyTorch itself: dtype, shape and values
+(and the exception type where PyTorch raises)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import ferrograd as fg  # noqa: E402
+
+X = np.array([[1.0, 0.0, -2.5], [2.0, 3.0, 0.5]], np.float32)
+CALLS = {
+    "tensor of np.float64": lambda L: L.tensor([np.float64(0.1), np.float64(0.2)]),
+    "tensor of np.float32 and int": lambda L: L.tensor([np.float32(1.0), 2]),
+    "tensor of np.float16 and float": lambda L: L.tensor([np.float16(1.0), 2.0]),
+    "tensor of np.float16 and np.int64": lambda L: L.tensor([np.float16(1.0), np.int64(3)]),
+    "tensor of np.int32 and int": lambda L: L.tensor([np.int32(3), 5]),
+    "tensor of np.int8 and np.uint8": lambda L: L.tensor([np.int8(1), np.uint8(2)]),
+    "nested np.float64": lambda L: L.tensor([[np.float64(1.0)], [2.0]]),
+    "all dim=()": lambda L: L.tensor(X).all(dim=()),
+    "any dim=[]": lambda L: L.tensor(X).any(dim=[]),
+    "count_nonzero dim=()": lambda L: L.count_nonzero(L.tensor(X), dim=()),
+    "sum dtype=int32": lambda L: L.tensor([2**31 - 1, 5, 7]).sum(dtype=L.int32),
+    "0-d int32 sum": lambda L: L.tensor(3, dtype=L.int32).sum(),
+    "0-d uint8 sum": lambda L: L.tensor(3, dtype=L.uint8).sum(),
+    "mean dtype": lambda L: L.tensor(X).mean(1, dtype=L.float64),
+    "softmax dtype": lambda L: L.tensor(X).softmax(1, dtype=L.float64),
+    "log_softmax dtype": lambda L: L.tensor(X).log_softmax(0, dtype=L.float64),
+    "half softmax dtype": lambda L: L.tensor(X).half().softmax(-1, dtype=L.float32),
+    "flip varargs": lambda L: L.tensor(X).flip(0, 1),
+    "broadcast_to varargs": lambda L: L.tensor(X)[0].broadcast_to(4, 3),
+    "stride(dim)": lambda L: L.tensor(X).t().stride(1),
+    "stride(-1)": lambda L: L.zeros(2, 3, 4).transpose(0, 2).stride(-1),
+    "diagonal is a view": lambda L: (lambda y: (y.diagonal(1).fill_(7.0), y)[1])(L.tensor(X)),
+    "unfold is a view": lambda L: (lambda y: (y.unfold(1, 1, 2).mul_(2.0), y)[1])(L.tensor(X)),  # windows apart
+    "trace of expanded": lambda L: L.trace(L.tensor(X)[:1].expand(3, 3)),
+}
+
+
+def _run(f, L):
+    try:
+        out = f(L)
+    except Exception as e:  # noqa: BLE001 (the type is what is compared)
+        return type(e).__name__
+    if isinstance(out, int):
+        return out
+    return str(out.dtype).split(".")[-1], tuple(out.shape), out.detach().numpy()
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_call_matches_torch(name):
+    theirs, ours = _run(CALLS[name], torch), _run(CALLS[name], fg)
+    if isinstance(theirs, tuple) and isinstance(ours, tuple):
+        assert ours[:2] == theirs[:2], name
+        np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-6, err_msg=name)
+    else:
+        assert ours == theirs, name
+
+
+def test_as_tensor_shares_memory_as_torch_does():
+    for L in (torch, fg):
+        a = np.zeros(3, np.float32)
+        t = L.as_tensor(a)
+        a[0] = 5.0
+        assert t[0].item() == 5.0, L.__name__

@@ -1,0 +1,110 @@
+"""Call forms and dtype rules of PyTorch that a differential fuzzing run found ferrograd missing or
+getting wrong (numpy references; tests/differential/test_diff_call_forms.py replays the same calls
+against PyTorch): numpy scalars inside lists, as_tensor sharing memory, stride(dim), reductions
+over `dim=()`, integer sums with `dtype=`, `dtype=` on mean/softmax/log_softmax, and the varargs
+forms of flip and broadcast_to."""
+
+from __future__ import annotations
+
+import ferrograd as fg
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize(
+    "data, dtype",
+    [
+        ([np.float64(0.1), np.float64(0.2)], fg.float64),  # tensor([np.mean(a), ...])
+        ((np.float64(1.0),), fg.float64),
+        ([[np.float64(1.0)], [2.0]], fg.float64),
+        ([np.float32(1.0), 2], fg.float32),  # float beats int whatever their widths
+        ([np.float16(1.0), 2.0], fg.float32),  # a Python float is the default dtype
+        ([np.float16(1.0), np.int64(3)], fg.float16),
+        ([np.int32(3), 5], fg.int64),  # a Python int is int64
+        ([np.int8(1), np.uint8(2)], fg.int16),
+        ([np.int32(1), np.int32(2)], fg.int32),
+        ([0.1, 0.2], fg.float32),  # Python numbers alone: as before
+        ([1, 2], fg.int64),
+    ],
+)
+def test_numpy_scalars_in_lists_keep_their_dtype(data, dtype):
+    t = fg.tensor(data)
+    assert t.dtype == dtype
+    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=t.numpy().dtype))
+    if dtype == fg.float64:
+        assert t.reshape(-1)[0].item() == float(np.asarray(data).reshape(-1)[0])  # not rounded to float32
+
+
+def test_as_tensor_shares_a_numpy_arrays_memory():
+    a = np.zeros(3, np.float32)
+    t = fg.as_tensor(a)
+    a[0] = 5.0
+    assert t[0].item() == 5.0
+    b = np.zeros((4, 3))[:, ::2]  # strided: shared with its strides
+    s = fg.as_tensor(b, dtype=fg.float64)
+    b[1, 1] = 2.0
+    assert s[1, 1].item() == 2.0
+    c = np.zeros(3)
+    copied = fg.as_tensor(c, dtype=fg.float32)  # another dtype: a copy
+    c[0] = 1.0
+    assert copied[0].item() == 0.0
+    r = np.arange(3.0)[::-1]  # negative strides: copied (PyTorch raises)
+    np.testing.assert_array_equal(fg.as_tensor(r).numpy(), r)
+
+
+def test_stride_of_one_dim():
+    x = fg.zeros(2, 3, 4).transpose(0, 2)
+    assert [x.stride(d) for d in range(3)] == list(x.stride()) == [1, 4, 12]
+    assert x.stride(-1) == 12
+    with pytest.raises(IndexError):
+        x.stride(3)
+
+
+def test_reductions_over_no_dims():
+    a = np.array([[1.0, 0.0], [2.0, np.nan]], np.float32)
+    x = fg.tensor(a)
+    for dim in ((), []):
+        np.testing.assert_array_equal(x.all(dim=dim).numpy(), a != 0)  # nothing reduced
+        np.testing.assert_array_equal(x.any(dim=dim).numpy(), a != 0)
+        assert fg.count_nonzero(x, dim=dim).item() == 3  # everything counted
+    assert x.all().item() is False and x.any().item() is True
+
+
+def test_integer_sums_and_the_dtype_argument():
+    a = np.array([2**31 - 1, 5, 7], np.int64)
+    x = fg.tensor(a)
+    s = x.sum(dtype=fg.int32)
+    assert s.dtype == fg.int32 and s.item() == int(np.sum(a.astype(np.int32), dtype=np.int32))  # wraps
+    assert x.to(fg.int8).sum(dtype=fg.int8).dtype == fg.int8
+    for dt in (fg.int8, fg.int16, fg.int32, fg.uint8, fg.bool):
+        zero_d = fg.tensor(3, dtype=dt)
+        assert zero_d.sum().dtype == fg.int64 and zero_d.sum().item() == (1 if dt == fg.bool else 3)
+    assert fg.tensor(3.0).sum().dtype == fg.float32
+
+
+def test_dtype_argument_of_mean_and_softmax():
+    a = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    x = fg.tensor(a)
+    m = x.mean(dtype=fg.float64)
+    assert m.dtype == fg.float64 and m.item() == pytest.approx(a.astype(np.float64).mean(), rel=1e-12)
+    np.testing.assert_allclose(x.mean(1, dtype=fg.float64).numpy(), a.astype(np.float64).mean(1), rtol=1e-12)
+    e = np.exp(a.astype(np.float64))
+    sm = x.softmax(1, dtype=fg.float64)
+    assert sm.dtype == fg.float64
+    np.testing.assert_allclose(sm.numpy(), e / e.sum(1, keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(x.log_softmax(0, dtype=fg.float64).numpy(), np.log(e / e.sum(0, keepdims=True)), rtol=1e-12)
+    h = fg.tensor(a).half()
+    assert h.softmax(-1, dtype=fg.float32).dtype == fg.float32
+
+
+def test_varargs_forms_of_flip_and_broadcast_to():
+    a = np.arange(6.0).reshape(2, 3)
+    x = fg.tensor(a)
+    np.testing.assert_array_equal(x.flip(0, 1).numpy(), a[::-1, ::-1])
+    np.testing.assert_array_equal(x.flip((0, 1)).numpy(), a[::-1, ::-1])
+    np.testing.assert_array_equal(x.flip(dims=[1]).numpy(), a[:, ::-1])
+    np.testing.assert_array_equal(fg.flip(x, [0]).numpy(), a[::-1])
+    with pytest.raises(TypeError):
+        x.flip()
+    assert x[0].broadcast_to(2, 3).shape == (2, 3) and x[0].broadcast_to((4, 3)).shape == (4, 3)
+    assert fg.broadcast_to(x[0], size=(2, 3)).shape == (2, 3)
