@@ -1,8 +1,9 @@
 """Call forms and dtype rules of PyTorch that a differential fuzzing run found ferrograd missing or
 getting wrong (numpy references; tests/differential/test_diff_call_forms.py replays the same calls
 against PyTorch): numpy scalars inside lists, as_tensor sharing memory, stride(dim), reductions
-over `dim=()`, integer sums with `dtype=`, `dtype=` on mean/softmax/log_softmax, and the varargs
-forms of flip and broadcast_to."""
+over `dim=()`, integer sums with `dtype=`, `dtype=` on mean/softmax/log_softmax, the varargs
+forms of flip and broadcast_to, and integer dtypes kept by rounded division, fmod, where, cumsum,
+cumprod and prod."""
 
 from __future__ import annotations
 
@@ -108,3 +109,42 @@ def test_varargs_forms_of_flip_and_broadcast_to():
         x.flip()
     assert x[0].broadcast_to(2, 3).shape == (2, 3) and x[0].broadcast_to((4, 3)).shape == (4, 3)
     assert fg.broadcast_to(x[0], size=(2, 3)).shape == (2, 3)
+
+
+def test_integer_division_and_remainder_keep_the_operands_dtype():
+    a, b = np.array([7, -7, 9, -128], np.int8), np.array([2, 2, -4, 3], np.int8)
+    x, y = fg.tensor(a), fg.tensor(b)
+    trunc = fg.div(x, y, rounding_mode="trunc")
+    assert trunc.dtype == fg.int8
+    np.testing.assert_array_equal(trunc.numpy(), np.trunc(a.astype(np.float64) / b).astype(np.int8))
+    floor = fg.div(x.to(fg.int16), 2, rounding_mode="floor")
+    assert floor.dtype == fg.int16
+    np.testing.assert_array_equal(floor.numpy(), a.astype(np.int16) // 2)
+    r = fg.fmod(x.to(fg.int32), 2)
+    assert r.dtype == fg.int32
+    np.testing.assert_array_equal(r.numpy(), np.fmod(a.astype(np.int32), 2))
+    q = fg.div(fg.tensor([3, -5]), 0.5, rounding_mode="trunc")  # a Python float: the default dtype
+    assert q.dtype == fg.float32 and q.tolist() == [6.0, -10.0]
+
+
+def test_where_numbers_do_not_widen_a_0d_tensor():
+    c = fg.tensor([True, False])
+    assert fg.where(c, fg.tensor(3, dtype=fg.int32), 2).dtype == fg.int32
+    w = fg.where(c, 200, fg.tensor(3, dtype=fg.uint8))
+    assert w.dtype == fg.uint8 and w.tolist() == [200, 3]
+    with pytest.raises(RuntimeError, match="overflow"):  # as PyTorch: 300 is no uint8
+        fg.where(c, 300, fg.tensor(3, dtype=fg.uint8))
+    assert fg.where(c, 2, 3).dtype == fg.int64
+    assert fg.where(c, 2.5, fg.tensor([3, 4], dtype=fg.int32)).dtype == fg.float32
+
+
+def test_scans_and_products_in_a_narrower_integer_dtype():
+    a = np.array([1, 2, 2**31 - 1], np.int64)
+    s = fg.tensor(a).cumsum(0, dtype=fg.int32)
+    assert s.dtype == fg.int32
+    np.testing.assert_array_equal(s.numpy(), np.cumsum(a.astype(np.int32), dtype=np.int32))
+    p = fg.tensor([3, 5, 9]).cumprod(0, dtype=fg.int8)
+    np.testing.assert_array_equal(p.numpy(), np.cumprod(np.array([3, 5, 9], np.int8), dtype=np.int8))
+    m = fg.tensor([[1, 2], [3, 4]]).prod(1, dtype=fg.int32)
+    assert m.dtype == fg.int32 and m.tolist() == [2, 12]
+    assert fg.tensor([100, 3], dtype=fg.int8).prod(dtype=fg.int8).item() == int(np.prod(np.array([100, 3], np.int8), dtype=np.int8))

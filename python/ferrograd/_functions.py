@@ -107,12 +107,16 @@ def where(condition: Tensor, input, other) -> Tensor:
 
 
 def _operand(value, other) -> Tensor:
-    """A number next to a float tensor is made in that tensor's dtype, so float64 results keep
-    every digit of a Python float (0-d operands never widen the other's dtype anyway)."""
+    """A number next to a tensor of its category or a higher one is made in that tensor's dtype,
+    as PyTorch's wrapped numbers never widen it: `where(c, int32 0-d tensor, 2)` is int32 (a 0-d
+    int64 tensor would have made it int64), and float64 results keep every digit of a float."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(other, Tensor) and other.is_floating_point() and not isinstance(value, bool):
-        return _core.full([], float(value), other.dtype)
+    if isinstance(other, Tensor) and not isinstance(value, bool):
+        if other.is_floating_point():
+            return _core.full([], float(value), other.dtype)
+        if isinstance(value, int) and other.dtype != _core.bool:
+            return _core.full([], value, other.dtype)
     return as_tensor(value)
 
 

@@ -10,6 +10,7 @@ use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::{self, promoted, result_type};
+use crate::ops::cast::to_dtype;
 use crate::ops::kernel::zip;
 use crate::ops::expr::{ex, Ex};
 use crate::ops::reduce::sum_to;
@@ -163,7 +164,10 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         bail!(Runtime, "ZeroDivisionError (fmod: an integer divisor is 0; shapes {:?} and {:?})", a.shape(), b.shape());
     }
     // wrapping: i64::MIN % -1 is 0, not an overflow panic.
-    zip::<i64, i64>(&x, &y, "fmod", |p, q| p.wrapping_rem(q))
+    let rem = zip::<i64, i64>(&x, &y, "fmod", |p, q| p.wrapping_rem(q))?;
+    // Back to the operands' dtype (int32 stays int32, as PyTorch's): a remainder is smaller than
+    // the divisor, so it fits.
+    if dtype == DType::I64 { Ok(rem) } else { to_dtype(&rem, dtype) }
 }
 
 binary_float_op!(fmod_float, FmodBackward, "FmodBackward0", |x, y| x % y,
@@ -237,14 +241,19 @@ impl Backward for FextremumBackward {
 /// floor_divide), each in the promoted dtype (integers stay integers); the gradient is zero for
 /// both inputs, as PyTorch's DivBackward2.
 pub fn div_rounded(a: &Tensor, b: &Tensor, floor: bool) -> Result<Tensor> {
-    let (x, y) = (a.detach(), b.detach());
-    let out = if floor {
-        binary::floor_divide(&x, &y)?
-    } else if result_type(a, b).is_float() {
-        crate::ops::math::trunc(&binary::div(&x, &y)?)?.detach()
-    } else {
-        // An exact integer quotient: a - fmod(a, b) is a multiple of b (fmod refuses b = 0).
-        binary::floor_divide(&binary::sub(&x, &fmod(&x, &y)?)?, &y)?
+    // Not `detach()`: that loses a Python number's wrapped-number mark, and `int_tensor / 0.5`
+    // rounded came out float64 instead of the default float32.
+    let out = {
+        let _off = crate::autograd::GradModeGuard::new(false);
+        if floor {
+            binary::floor_divide(a, b)?
+        } else if result_type(a, b).is_float() {
+            crate::ops::math::trunc(&binary::div(a, b)?)?
+        } else {
+            // An exact integer quotient: a - fmod(a, b) is a multiple of b (fmod refuses b = 0),
+            // in the operands' dtype.
+            binary::floor_divide(&binary::sub(a, &fmod(a, b)?)?, b)?
+        }
     };
     record(out, &[a, b], || Ok(Box::new(RoundedDivBackward { sa: a.shape().to_vec(), sb: b.shape().to_vec() })))
 }

@@ -109,6 +109,10 @@ fn running_sums<T: Float>(x: &Tensor, dim: usize, reverse: bool) -> Tensor {
 pub fn cumsum(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumsum")?;
     let dt = accumulate_dtype(t, dtype);
+    if dt.is_integer() && dt != DType::I64 {
+        // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
+        return to_dtype(&cumsum(t, dim, Some(DType::I64))?, dt);
+    }
     let x = to_dtype(t, dt)?;
     let out = match dt {
         DType::I64 => fold_lines::<i64, i64>(&x, d, Fold { init: 0, step: i64::wrapping_add, emit: |a| a, reverse: false }),
@@ -154,6 +158,10 @@ impl Backward for CumsumBackward {
 pub fn cumprod(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumprod")?;
     let dt = accumulate_dtype(t, dtype);
+    if dt.is_integer() && dt != DType::I64 {
+        // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
+        return to_dtype(&cumprod(t, dim, Some(DType::I64))?, dt);
+    }
     let x = to_dtype(t, dt)?;
     let out = match dt {
         DType::I64 => fold_lines::<i64, i64>(&x, d, Fold { init: 1, step: i64::wrapping_mul, emit: |a| a, reverse: false }),
@@ -352,6 +360,11 @@ impl Backward for ProdBackward {
 
 /// `prod(dim=None, keepdim=False, dtype=None)`: the product of all elements, or along one dim.
 pub fn prod(t: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
+    let dt = accumulate_dtype(t, dtype);
+    if dt.is_integer() && dt != DType::I64 {
+        // As cumprod: int64, then cast back (the same wrapped product).
+        return to_dtype(&prod(t, dim, keepdim, Some(DType::I64))?, dt);
+    }
     let (x, d) = match dim {
         Some(dim) => (t.clone(), wrap_dim(dim, t.ndim(), "prod")?),
         None => (t.reshape(&[t.numel()])?, 0),

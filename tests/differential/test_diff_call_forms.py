@@ -36,6 +36,18 @@ CALLS = {
     "diagonal is a view": lambda L: (lambda y: (y.diagonal(1).fill_(7.0), y)[1])(L.tensor(X)),
     "unfold is a view": lambda L: (lambda y: (y.unfold(1, 1, 2).mul_(2.0), y)[1])(L.tensor(X)),  # windows apart
     "trace of expanded": lambda L: L.trace(L.tensor(X)[:1].expand(3, 3)),
+    "div trunc int32": lambda L: L.div(L.tensor([7, -7, 9], dtype=L.int32), L.tensor([2, 2, -4], dtype=L.int32), rounding_mode="trunc"),
+    "div trunc int8 edge": lambda L: L.div(L.tensor([-128, 5], dtype=L.int8), L.tensor([3, -2], dtype=L.int8), rounding_mode="trunc"),
+    "div floor int16 by int": lambda L: L.div(L.tensor([7, -7], dtype=L.int16), 2, rounding_mode="floor"),
+    "div trunc int by float": lambda L: L.div(L.tensor([3, -5]), 0.5, rounding_mode="trunc"),
+    "fmod int32": lambda L: L.fmod(L.tensor([7, -7], dtype=L.int32), 2),
+    "where 0-d int32 and int": lambda L: L.where(L.tensor([True, False]), L.tensor(3, dtype=L.int32), 2),
+    "where int and 0-d uint8": lambda L: L.where(L.tensor([True, False]), 300, L.tensor(3, dtype=L.uint8)),
+    "where float and int32": lambda L: L.where(L.tensor([True, False]), 2.5, L.tensor([3, 4], dtype=L.int32)),
+    "cumsum dtype int32": lambda L: L.tensor([1, 2, 2**31 - 1]).cumsum(0, dtype=L.int32),
+    "cumprod dtype int8": lambda L: L.tensor([3, 5, 9]).cumprod(0, dtype=L.int8),
+    "prod dtype int32": lambda L: L.tensor([[1, 2], [3, 4]]).prod(1, dtype=L.int32),
+    "prod int8 wraps": lambda L: L.tensor([100, 3], dtype=L.int8).prod(dtype=L.int8),
 }
 
 
