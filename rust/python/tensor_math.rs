@@ -272,7 +272,7 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn all(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
         if no_dims(dim) {
-            return Ok(guarded(|| truth(&self.t))?);
+            return guarded(|| truth(&self.t));
         }
         let dims = dims_arg(dim)?;
         off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, true))
@@ -281,7 +281,7 @@ impl PyTensor {
     #[pyo3(signature = (dim=None, keepdim=false))]
     fn any(&self, py: Python<'_>, dim: Option<&Bound<'_, PyAny>>, keepdim: bool) -> PyResult<Tensor> {
         if no_dims(dim) {
-            return Ok(guarded(|| truth(&self.t))?);
+            return guarded(|| truth(&self.t));
         }
         let dims = dims_arg(dim)?;
         off_gil_guarded(py, self.t.numel(), || truth_reduce(&self.t, &dims, keepdim, false))
