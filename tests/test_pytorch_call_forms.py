@@ -69,6 +69,9 @@ def test_reductions_over_no_dims():
         np.testing.assert_array_equal(x.any(dim=dim).numpy(), a != 0)
         assert fg.count_nonzero(x, dim=dim).item() == 3  # everything counted
     assert x.all().item() is False and x.any().item() is True
+    u = fg.tensor((a == a).astype(np.uint8) * 2)  # uint8 answers in uint8, as PyTorch's
+    assert u.any().dtype == u.all(1).dtype == u.any(dim=()).dtype == fg.uint8
+    np.testing.assert_array_equal(u.all(1).numpy(), [1, 0])  # the NaN row holds a 0
 
 
 def test_integer_sums_and_the_dtype_argument():

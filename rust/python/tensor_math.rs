@@ -425,9 +425,9 @@ fn no_dims(dim: Option<&Bound<'_, PyAny>>) -> bool {
     dim.is_some_and(|d| !d.is_none() && d.extract::<isize>().is_err() && d.len().is_ok_and(|n| n == 0))
 }
 
-/// Each element's truth, as bool (NaN is true): `all`/`any` over no dims.
+/// Each element's truth, as bool (NaN is true; uint8 stays uint8): `all`/`any` over no dims.
 fn truth(t: &Tensor) -> Result<Tensor> {
-    crate::ops::cast::to_dtype(&t.detach(), crate::tensor::DType::Bool)
+    uint8_stays(t, crate::ops::cast::to_dtype(&t.detach(), crate::tensor::DType::Bool)?)
 }
 
 /// `t` in `dtype` when one is given (the ops' `dtype=` arguments).
@@ -444,7 +444,13 @@ fn truth_reduce(t: &Tensor, dims: &[isize], keepdim: bool, every: bool) -> Resul
     let mask = to_dtype(&t.detach(), DType::Bool)?;
     let deciding = if every { unary::logical_not(&mask)? } else { mask };
     let count = reduce::sum(&to_dtype(&deciding, DType::I64)?, dims, keepdim)?;
-    binary::compare(&count, &Tensor::full(&[], 0.0, DType::I64), if every { Cmp::Eq } else { Cmp::Ne })
+    let out = binary::compare(&count, &Tensor::full(&[], 0.0, DType::I64), if every { Cmp::Eq } else { Cmp::Ne })?;
+    uint8_stays(t, out)
+}
+
+/// PyTorch's all/any of a uint8 tensor answer in uint8 (its legacy rule; every other dtype, bool).
+fn uint8_stays(t: &Tensor, answer: Tensor) -> Result<Tensor> {
+    if t.dtype() == crate::tensor::DType::U8 { crate::ops::cast::to_dtype(&answer, crate::tensor::DType::U8) } else { Ok(answer) }
 }
 
 fn var_args(dim: Option<&Bound<'_, PyAny>>, unbiased: Option<bool>, correction: Option<f64>) -> PyResult<(Vec<isize>, f64)> {

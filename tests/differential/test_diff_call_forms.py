@@ -47,6 +47,9 @@ CALLS = {
     "cumsum dtype int32": lambda L: L.tensor([1, 2, 2**31 - 1]).cumsum(0, dtype=L.int32),
     "cumprod dtype int8": lambda L: L.tensor([3, 5, 9]).cumprod(0, dtype=L.int8),
     "prod dtype int32": lambda L: L.tensor([[1, 2], [3, 4]]).prod(1, dtype=L.int32),
+    "uint8 any": lambda L: L.tensor([[1, 0], [2, 3]], dtype=L.uint8).any(),
+    "uint8 all(1)": lambda L: L.tensor([[1, 0], [2, 3]], dtype=L.uint8).all(1),
+    "uint8 any dim=()": lambda L: L.tensor([[1, 0], [2, 3]], dtype=L.uint8).any(dim=()),
     "prod int8 wraps": lambda L: L.tensor([100, 3], dtype=L.int8).prod(dtype=L.int8),
 }
 
