@@ -76,7 +76,10 @@ def _no_underflowing_square(a: Args) -> bool:
                    and bool(((np.abs(t.base) < 1e-18) & (t.base != 0)).any()) for t in a.inputs)
 
 
-_DIVS = {"truediv", "div"}
+# pow too: a float64 0-d base too small for float32 becomes 0 in a float32 result, and PyTorch's
+# exponent gradient then tests the float64 base for zero but takes the log of the float32 one
+# (-inf where ferrograd, like PyTorch with an exact zero base, gives 0).
+_DIVS = {"truediv", "div", "pow"}
 BINARY = []
 for _n, _op in _BIN.items():
     _dts = _BIN_DTYPES.get(_n, ALL_DTYPES)
