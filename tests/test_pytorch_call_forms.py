@@ -24,6 +24,9 @@ import pytest
         ([np.int32(3), 5], fg.int64),  # a Python int is int64
         ([np.int8(1), np.uint8(2)], fg.int16),
         ([np.int32(1), np.int32(2)], fg.int32),
+        ([fg.tensor(1.0, dtype=fg.float64), 2.0], fg.float64),  # tensors count by their dtype too
+        ([fg.tensor(1, dtype=fg.int32), 2], fg.int64),
+        ([fg.tensor(1.0, dtype=fg.float16), 2], fg.float16),
         ([0.1, 0.2], fg.float32),  # Python numbers alone: as before
         ([1, 2], fg.int64),
     ],
@@ -31,9 +34,10 @@ import pytest
 def test_numpy_scalars_in_lists_keep_their_dtype(data, dtype):
     t = fg.tensor(data)
     assert t.dtype == dtype
-    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=t.numpy().dtype))
+    plain = [[float(v) for v in x] if isinstance(x, list) else float(x) for x in data]
+    np.testing.assert_array_equal(t.numpy(), np.asarray(plain, dtype=t.numpy().dtype))
     if dtype == fg.float64:
-        assert t.reshape(-1)[0].item() == float(np.asarray(data).reshape(-1)[0])  # not rounded to float32
+        assert t.reshape(-1)[0].item() == np.asarray(plain).reshape(-1)[0]  # not rounded to float32
 
 
 def test_as_tensor_shares_a_numpy_arrays_memory():

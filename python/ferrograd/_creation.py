@@ -87,20 +87,22 @@ def _from_data(data, dtype=None) -> Tensor:
         out = data.detach().clone()
     else:
         from_python = not isinstance(data, np.ndarray) and not isinstance(data, np.generic)
-        if isinstance(data, (list, tuple)) and _has_tensor(data):
-            data = _tensors_to_lists(data)
+        typed = None
+        if isinstance(data, (list, tuple)) and _has_typed(data):
+            # Tensors and numpy scalars inside lists keep their dtype, with PyTorch's promotion
+            # (`tensor([np.mean(a), ...])` is float64 there; numpy's array of the values has lost
+            # which elements were Python numbers).
+            typed = _typed_dtype(data)
+            if _has_tensor(data):
+                data = _tensors_to_lists(data)
         try:
             arr = np.asarray(data)
         except ValueError as e:
             raise ValueError(f"tensor(): could not build a tensor from {type(data).__name__}: {e}") from None
         if arr.dtype == object:
             raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__} (ragged or non-numeric data)")
-        if from_python and arr.dtype.kind in "fiu" and isinstance(data, (list, tuple)):
-            # numpy scalars inside lists keep their dtype (`tensor([np.mean(a), ...])` is float64 in
-            # PyTorch); numpy's array of them has lost which elements were Python numbers.
-            kept = _numpy_scalar_dtype(data)
-            if kept is not None:
-                arr, from_python = arr.astype(kept, copy=False), False
+        if typed is not None and from_python and arr.dtype.kind in "fiu":
+            arr, from_python = arr.astype(typed, copy=False), False
         if dtype is not None:
             # Straight to the requested dtype: a detour through float32 would round 0.1.
             _normalise_array(arr, from_python)  # validates the kind
@@ -116,10 +118,22 @@ def _from_data(data, dtype=None) -> Tensor:
     return out
 
 
-def _numpy_scalar_dtype(xs) -> np.dtype | None:
-    """The dtype PyTorch infers for nested lists holding numpy scalars: the promotion of their
-    dtypes with the default dtype for Python floats and int64 for Python ints; None when every
-    element is a Python number (the usual case, decided by the caller)."""
+def _has_typed(xs) -> bool:
+    """Whether nested lists/tuples hold anything but Python numbers (a tensor, a numpy scalar):
+    the usual all-numbers list is passed over by type alone."""
+    for x in xs:
+        t = type(x)
+        if t is float or t is int or t is bool:
+            continue
+        if not isinstance(x, (list, tuple)) or _has_typed(x):
+            return True
+    return False
+
+
+def _typed_dtype(xs) -> np.dtype | None:
+    """The dtype PyTorch infers for nested lists holding tensors or numpy scalars: the promotion
+    of their dtypes with the default dtype for Python floats and int64 for Python ints (None when
+    nothing in them has a dtype numpy knows)."""
     found: set = set()
     python: set = set()
 
@@ -128,12 +142,12 @@ def _numpy_scalar_dtype(xs) -> np.dtype | None:
             t = type(x)
             if t is float or t is int or t is bool:
                 python.add(t)
-            elif isinstance(x, np.generic):
+            elif isinstance(x, (np.generic, np.ndarray)):
                 found.add(x.dtype)
             elif isinstance(x, (list, tuple)):
                 walk(x)
-            elif isinstance(x, np.ndarray):
-                found.add(x.dtype)
+            elif isinstance(x, Tensor) and x.dtype != _core.bfloat16:  # numpy has no bfloat16
+                found.add(np.dtype(x.dtype.numpy_name))
 
     walk(xs)
     if not found:
@@ -181,7 +195,7 @@ def _has_tensor(xs) -> bool:
 
 def _tensors_to_lists(xs):
     if isinstance(xs, Tensor):
-        return xs.detach().numpy().tolist()
+        return xs.detach().tolist()
     if isinstance(xs, (list, tuple)):
         return [_tensors_to_lists(x) for x in xs]
     return xs
