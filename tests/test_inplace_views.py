@@ -375,3 +375,18 @@ def test_writes_through_diagonal_and_unfold_reach_the_gradient():
         y.sum().backward()
     assert gradcheck(lambda t: (t * 1).diagonal(1).sin().sum() + (t * 1).unfold(1, 2, 1).exp().sum(), (leaf(3, 4, seed=7),))
     assert gradgradcheck(lambda t: ((t * 1).unfold(0, 3, 2) ** 2).sum(), (leaf(7, seed=8),))
+
+
+def test_unfold_and_diagonal_of_overlapping_windows_keep_their_gradient():
+    """Patches as `x.unfold(2, k, 1).unfold(3, k, 1)`: the second unfold reads overlapping windows,
+    which a view cannot be recorded over, so it copies (and the gradient counts each window)."""
+    x = fg.ones(1, 1, 5, 5, requires_grad=True)
+    x.unfold(2, 3, 1).unfold(3, 3, 1).sum().backward()
+    counts = np.minimum(np.minimum(np.arange(5), np.arange(5)[::-1]) + 1, 3)
+    np.testing.assert_array_equal(x.grad[0, 0].numpy(), np.outer(counts, counts))
+    y = fg.arange(6.0, requires_grad=True)
+    d = (y * 1).unfold(0, 3, 1).diagonal()
+    np.testing.assert_array_equal(d.detach().numpy(), [0, 2, 4])
+    d.sum().backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [1, 0, 1, 0, 1, 0])
+    assert gradcheck(lambda t: ((t * 1).unfold(0, 3, 1).unfold(1, 2, 1) ** 2).sum(), (leaf(5, 4, seed=9),))

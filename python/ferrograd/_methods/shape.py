@@ -223,8 +223,15 @@ def _diag_positions(shape, offset: int, d1: int, d2: int) -> np.ndarray:
 
 
 def _overlaps(shape, strides) -> bool:
-    """Whether elements share memory the way `expand` makes them (a stride 0 over 2 or more)."""
-    return any(st == 0 and n > 1 for n, st in zip(shape, strides))
+    """Whether elements may share memory (`expand`, or overlapping windows of `unfold`): true
+    unless each dim's stride, from the smallest up, clears the extent of those inside it. A view
+    of such a tensor cannot be recorded for autograd (views.rs), so `diagonal` and `unfold` copy."""
+    extent = 0
+    for n, st in sorted(((n, st) for n, st in zip(shape, strides) if n > 1), key=lambda p: p[1]):
+        if st <= extent:
+            return True
+        extent += (n - 1) * st
+    return False
 
 
 @register("diagonal")
