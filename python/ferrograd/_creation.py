@@ -348,18 +348,29 @@ def empty(*size, dtype=None, device=None, requires_grad=False, memory_format=_mf
 
 
 def _laid_out_like(input: Tensor, out: Tensor, memory_format, fn: str) -> Tensor:
-    """`out`, made contiguous in input's shape, laid out as `memory_format` asks of a tensor made
-    like `input` (preserve_format, the default: input's own strides when it is dense)."""
-    if memory_format is _mf.preserve_format:
-        return out if out.stride() == input.stride() else _mf.keep_layout(input, out)
+    """`out` (random values, made contiguous in input's shape) laid out as `memory_format` asks
+    of a tensor made like `input` (preserve_format, the default: input's own strides when it is
+    dense; `None` means it too)."""
+    if memory_format is None:
+        memory_format = _mf.preserve_format
+    if memory_format is _mf.preserve_format and out.stride() == input.stride():
+        return out
     strides = _mf.like_strides(input, memory_format, fn)
     return out if out.stride() == strides else _mf.restrided(out, strides)
 
 
 def _like(input: Tensor, value, dtype, device, requires_grad, memory_format, fn: str) -> Tensor:
-    out = _core._full_like(input, value, None if dtype is None else _dtype_arg(dtype))
-    if memory_format is not _mf.preserve_format or out.stride() != input.stride():
-        out = _laid_out_like(input, out, memory_format, fn)
+    dtype = None if dtype is None else _dtype_arg(dtype)
+    if memory_format is None:
+        memory_format = _mf.preserve_format
+    out = None
+    if memory_format is _mf.preserve_format and _mf._is_contiguous(input):
+        out = _core._full_like(input, value, dtype)
+        if out.stride() != input.stride():  # size-0 and size-1 dims with strides PyTorch keeps
+            out = None
+    if out is None:  # a constant in the layout asked for: one fill, whatever the strides
+        strides = _mf.like_strides(input, memory_format, fn)
+        out = _mf.filled(input.shape, strides, value, input.dtype if dtype is None else dtype)
     out = _finish(out, requires_grad, device)
     # Its shape follows the input's: a trace records that (ONNX's ConstantOfShape of Shape).
     return traced("full_like", [input], out, value=float(value))

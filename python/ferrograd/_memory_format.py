@@ -14,7 +14,7 @@ What differs: ferrograd's kernels compute in the (N, C, ...) order, and an op's 
 contiguously whatever its inputs' format (PyTorch's elementwise ops and convolutions hand a
 channels_last input's format on). The values are the same; ``model.to(memory_format=
 fg.channels_last)`` makes no model faster here, as it can in PyTorch, and costs a reordering copy
-of each channels_last input a convolution reads. docs/performance.md says so.
+of each channels_last input a convolution reads. docs/tensors-and-autograd.md says so.
 """
 
 from __future__ import annotations
@@ -82,8 +82,9 @@ def format_strides(shape, fmt: memory_format) -> tuple[int, ...]:
 
 def is_contiguous_as(t: Tensor, fmt: memory_format) -> bool:
     """``t.is_contiguous(memory_format=fmt)``: size-1 dimensions may have any stride."""
+    _check(fmt, "is_contiguous")
     if fmt is contiguous_format or fmt is preserve_format:
-        return t.is_contiguous()
+        return _is_contiguous(t)
     rank, order = _INNER_FIRST[fmt]
     if t.dim() != rank:
         return False
@@ -94,31 +95,6 @@ def is_contiguous_as(t: Tensor, fmt: memory_format) -> bool:
                 return False
             expected *= shape[d]
     return True
-
-
-def _strides_like(shape, strides, fmt: memory_format) -> bool:
-    """Whether strides order the dimensions as ``fmt`` does (not necessarily densely), with
-    PyTorch's tie-breaks toward the contiguous format for ambiguous size-1 cases."""
-    rank, order = _INNER_FIRST[fmt]
-    if len(shape) != rank or strides[1] == 0:
-        return False
-    low = 0
-    for d in order:
-        if shape[d] == 0 or strides[d] < low:
-            return False
-        if d == 0 and low == strides[1]:  # (N, 1, 1, 1) with equal strides: call it contiguous
-            return False
-        low = strides[d] * (shape[d] if shape[d] > 1 else 1)
-    return True
-
-
-def suggest(t: Tensor) -> memory_format:
-    """The format a copy of ``t`` takes when its own strides cannot be kept."""
-    shape, strides = t.shape, t.stride()
-    for fmt in (channels_last, channels_last_3d):
-        if _strides_like(shape, strides, fmt):
-            return fmt
-    return contiguous_format
 
 
 def _non_overlapping_and_dense(shape, strides) -> bool:
@@ -136,28 +112,82 @@ def _non_overlapping_and_dense(shape, strides) -> bool:
     return True
 
 
+def _inner_first(shape, strides) -> list[int]:
+    """The dims from innermost to outermost as `strides` order them (PyTorch's
+    ``infer_dense_strides``: a stable insertion sort in which a zero stride keeps its place and,
+    of equal strides, the smaller size goes inside)."""
+    perm = list(range(len(shape) - 1, -1, -1))
+
+    def swap(a: int, b: int) -> int:
+        if strides[a] == 0 or strides[b] == 0:
+            return 0
+        if strides[a] != strides[b]:
+            return -1 if strides[a] < strides[b] else 1
+        return 1 if shape[a] > shape[b] else 0
+
+    for i in range(1, len(perm)):
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = swap(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    return perm
+
+
+def _dense_in_order(shape, inner_first) -> tuple[int, ...]:
+    strides, step = [0] * len(shape), 1
+    for d in inner_first:
+        strides[d] = step
+        step *= shape[d] if shape[d] > 1 else 1
+    return tuple(strides)
+
+
 _is_contiguous = Tensor.is_contiguous  # the core's (the Tensor method takes memory_format)
-
-
-def keep_layout(t: Tensor, copy: Tensor) -> Tensor:
-    """``copy``, a contiguous copy of ``t`` (converted, or filled), laid out as PyTorch's
-    ``preserve_format`` lays out a copy of ``t``: with t's own strides when t is dense. Callers
-    on hot paths return ``copy`` themselves when the strides already agree (the common case)."""
-    # A contiguous t differs from its copy only on size-0 and size-1 dims, and is dense.
-    strides = t.stride() if _is_contiguous(t) else like_strides(t, preserve_format)
-    return copy if copy.stride() == strides else restrided(copy, strides)
 
 
 def like_strides(t: Tensor, fmt: memory_format, fn: str = "empty_like") -> tuple[int, ...]:
     """The strides of a new tensor made like ``t`` in ``fmt`` (PyTorch's ``empty_like`` rule):
-    ``preserve_format`` keeps a dense tensor's own strides, else takes the suggested format."""
+    ``preserve_format`` keeps a dense tensor's own strides, and gives any other tensor dense
+    strides in the order of its own."""
     _check(fmt, fn)
     if fmt is preserve_format:
         shape, strides = tuple(t.shape), t.stride()
         if _non_overlapping_and_dense(shape, strides):
-            return tuple(strides)
-        fmt = suggest(t)
+            return strides
+        return _dense_in_order(shape, _inner_first(shape, strides))
     return format_strides(t.shape, fmt)
+
+
+def preserving(t: Tensor, make) -> Tensor:
+    """``make(t)`` laid out as PyTorch's ``preserve_format`` lays out a copy of ``t``, for a
+    ``make`` that copies (clone, a cast) into a contiguous result: made from ``t`` permuted into
+    its memory order and permuted back, so the one pass that copies also lays out. None when
+    ``make`` copied nothing (a cast to ``t``'s own dtype)."""
+    shape, strides = tuple(t.shape), t.stride()
+    inner_first = _inner_first(shape, strides)
+    dense = _non_overlapping_and_dense(shape, strides)
+    target = strides if dense else _dense_in_order(shape, inner_first)
+    order = inner_first[::-1]
+    back = [0] * len(order)
+    for i, d in enumerate(order):
+        back[d] = i
+    made = make(t.permute(order))
+    if made is None:
+        return None
+    out = made.permute(back)
+    # Size-0 and size-1 dims may come back with other strides: one more copy for those.
+    return out if out.stride() == target else restrided(out, target)
+
+
+def filled(shape, strides, value, dtype) -> Tensor:
+    """A tensor of ``value`` everywhere, laid out with ``strides``: a constant reads the same in
+    any order, so the fill is the only pass."""
+    shape = tuple(shape)
+    n = 0 if 0 in shape else 1 + sum((d - 1) * s for d, s in zip(shape, strides))
+    return _core.full([n], value, dtype).as_strided(shape, strides, 0).detach()
 
 
 def restrided(t: Tensor, strides) -> Tensor:
@@ -168,11 +198,9 @@ def restrided(t: Tensor, strides) -> Tensor:
 
 
 def in_format(t: Tensor, fmt: memory_format, fn: str) -> Tensor:
-    """``t`` itself when it is already laid out as ``fmt`` asks, else a copy laid out so."""
+    """``t`` itself when it is already laid out as ``fmt`` (not preserve_format) asks, else a
+    copy laid out so."""
     _check(fmt, fn)
-    if fmt is preserve_format:
-        strides = like_strides(t, fmt)
-        return t if tuple(t.stride()) == strides else restrided(t, strides)
     if is_contiguous_as(t, fmt):
         return t
     if fmt is contiguous_format:

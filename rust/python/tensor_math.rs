@@ -417,8 +417,6 @@ impl PyTensor {
     }
 }
 
-/// all (`every`) / any over `dims` (all dims when empty): a count of the elements that decide it,
-/// compared with 0, so the shape rules are sum's. An empty reduction is True for all, False for any.
 /// `dim=()` or `dim=[]`: `all` and `any` then reduce nothing (PyTorch's; `sum(dim=())` reduces
 /// everything, for history's sake, and so does ferrograd's).
 fn no_dims(dim: Option<&Bound<'_, PyAny>>) -> bool {
@@ -438,6 +436,8 @@ fn as_dtype(t: &Tensor, dtype: Option<crate::tensor::DType>) -> Result<Tensor> {
     }
 }
 
+/// all (`every`) / any over `dims` (all dims when empty): a count of the elements that decide it,
+/// compared with 0, so the shape rules are sum's. An empty reduction is True for all, False for any.
 fn truth_reduce(t: &Tensor, dims: &[isize], keepdim: bool, every: bool) -> Result<Tensor> {
     use crate::ops::cast::to_dtype;
     use crate::tensor::DType;

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import _core
+from .. import _memory_format as _mf
 from .._core import Tensor
 
 METHODS: dict[str, Callable] = {}
@@ -50,7 +51,7 @@ def assign(self: Tensor, out_of_place: Callable, *args, **kwargs) -> Tensor:
     that requires grad, a result of another shape or of a dtype self cannot hold; on a view the
     base's history is rewritten. On the graph the op reads a clone of self, so what it saves for
     backward is not the tensor the write then overwrites."""
-    src = self.clone() if needs_grad(self) else self
+    src = self.clone(memory_format=_mf.contiguous_format) if needs_grad(self) else self
     self._assign_(out_of_place(src, *args, **kwargs))
     return self
 

@@ -14,16 +14,18 @@ import functools
 
 from .. import _core
 from .._memory_format import (
+    _check,
     contiguous_format,
     in_format,
     is_contiguous_as,
-    keep_layout,
     like_strides,
     preserve_format,
+    preserving,
     restrided,
 )
 
 Tensor = _core.Tensor
+_native_is_contiguous = Tensor.is_contiguous  # before it is replaced below (it takes memory_format)
 
 # The casts named after a dtype, and that dtype.
 _CASTS = {"float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16", "long": "int64",
@@ -44,21 +46,31 @@ def _replace_native(name: str, make_wrapper, keeps_signature: bool = True) -> No
     setattr(Tensor, name, wrapper)
 
 
-def _preserved(self: Tensor, out: Tensor) -> Tensor:
-    """A converted copy `out` (contiguous, from the core) laid out as `self` is, as PyTorch's
-    conversions keep a dense tensor's strides (`preserve_format`)."""
-    return out if out.stride() == self.stride() else keep_layout(self, out)
+def _converted(self: Tensor, convert, memory_format, fn: str, copy: bool = False) -> Tensor:
+    """`convert(view)` (the core's cast, which returns a contiguous result, or the same tensor
+    when the dtype is already the one asked for and `copy` is false) of `self`, laid out as
+    `memory_format` asks. `preserve_format` (PyTorch's default for these; `None` means it too)
+    keeps a dense tensor's strides."""
+    if memory_format is None or memory_format is preserve_format:
+        if _native_is_contiguous(self):
+            out = convert(self)
+            if out.dtype == self.dtype and not copy:
+                return self  # nothing converted: the tensor itself, as PyTorch's
+            # Only size-0 and size-1 dims can differ, with strides PyTorch keeps.
+            return out if out.stride() == self.stride() else restrided(out, self.stride())
+        # The dtype asked for, from a 0-d stand-in (converting `self` here would be the whole pass).
+        if not copy and convert(_core.full([], 0, self.dtype)).dtype == self.dtype:
+            return self
+        return preserving(self, convert)
+    _check(memory_format, fn)
+    out = convert(self)
+    return in_format(self if out.dtype == self.dtype and not copy else out, memory_format, fn)
 
 
 def _to(native):
     def to(self, *args, memory_format=preserve_format, **kwargs):
-        out = native(self, *args, **kwargs)  # checks the devices and dtypes named
-        if out.dtype == self.dtype and not kwargs.get("copy", False):
-            # Same dtype on the only device: the core returned this tensor unless asked to copy.
-            return self if memory_format is preserve_format else in_format(self, memory_format, "to")
-        if memory_format is preserve_format:
-            return _preserved(self, out)
-        return in_format(out, memory_format, "to")
+        convert = lambda v: native(v, *args, **kwargs)  # noqa: E731 (checks devices and dtypes named)
+        return _converted(self, convert, memory_format, "to", bool(kwargs.get("copy", False)))
 
     return to
 
@@ -67,9 +79,11 @@ def _clone(native):
     def clone(self, *, memory_format=preserve_format):
         if memory_format is contiguous_format:
             return native(self)
-        if memory_format is preserve_format:
-            out = native(self)
-            return out if out.stride() == self.stride() else keep_layout(self, out)
+        if memory_format is None or memory_format is preserve_format:
+            if _native_is_contiguous(self):
+                out = native(self)
+                return out if out.stride() == self.stride() else restrided(out, self.stride())
+            return preserving(self, native)
         return restrided(self, like_strides(self, memory_format, "clone"))
 
     return clone
@@ -84,19 +98,18 @@ def _is_contiguous(native):
 
 def _type_as(native):
     def type_as(self, other):
-        out = native(self, other)
-        return self if out.dtype == self.dtype else out
+        return _converted(self, lambda v: native(v, other), preserve_format, "type_as")
 
     return type_as
 
 
-def _contiguous(native, is_contiguous=Tensor.is_contiguous):
+def _contiguous(native):
     def contiguous(self, memory_format=contiguous_format):
         if memory_format is contiguous_format:
-            return self if is_contiguous(self) else native(self)
+            return self if _native_is_contiguous(self) else native(self)
         if memory_format is preserve_format:
             # PyTorch's order: a tensor contiguous already is returned before the format is refused.
-            if is_contiguous(self):
+            if _native_is_contiguous(self):
                 return self
             raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
         return in_format(self, memory_format, "contiguous")
@@ -107,10 +120,9 @@ def _contiguous(native, is_contiguous=Tensor.is_contiguous):
 def _cast_to(dtype):
     def make_wrapper(native):
         def cast(self, memory_format=preserve_format):
-            if self.dtype == dtype:
-                return self if memory_format is preserve_format else in_format(self, memory_format, native.__name__)
-            out = native(self)
-            return _preserved(self, out) if memory_format is preserve_format else in_format(out, memory_format, native.__name__)
+            if self.dtype == dtype and (memory_format is None or memory_format is preserve_format):
+                return self
+            return _converted(self, native, memory_format, native.__name__)
 
         return cast
 
