@@ -361,14 +361,9 @@ def _laid_out_like(input: Tensor, out: Tensor, memory_format, fn: str) -> Tensor
 
 def _like(input: Tensor, value, dtype, device, requires_grad, memory_format, fn: str) -> Tensor:
     dtype = None if dtype is None else _dtype_arg(dtype)
-    if memory_format is None:
-        memory_format = _mf.preserve_format
-    out = None
-    if memory_format is _mf.preserve_format and _mf._is_contiguous(input):
-        out = _core._full_like(input, value, dtype)
-        if out.stride() != input.stride():  # size-0 and size-1 dims with strides PyTorch keeps
-            out = None
-    if out is None:  # a constant in the layout asked for: one fill, whatever the strides
+    if memory_format is None or memory_format is _mf.preserve_format:
+        out = _core._full_like(input, value, dtype, True)  # PyTorch's preserving layout, in the core
+    else:  # a constant in the layout asked for: one fill, whatever the strides
         strides = _mf.like_strides(input, memory_format, fn)
         out = _mf.filled(input.shape, strides, value, input.dtype if dtype is None else dtype)
     out = _finish(out, requires_grad, device)

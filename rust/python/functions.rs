@@ -10,6 +10,7 @@ use super::error::{off_gil_guarded};
 use super::tensor::{implicit_grad, PyTensor};
 use crate::autograd::{self, engine};
 use crate::ops::{binary, creation, join};
+use crate::tensor::shape::contiguous_strides;
 use crate::tensor::Tensor;
 
 fn to_core(list: Vec<PyRef<'_, PyTensor>>) -> Vec<Tensor> {
@@ -56,11 +57,23 @@ pub fn _version_of(t: PyRef<'_, PyTensor>) -> u64 {
     t.t.version()
 }
 /// `full_like`'s core: the input's shape read here rather than through a Python `Size`.
+/// `preserve`: laid out as PyTorch's `preserve_format` lays out a tensor made like the input
+/// (`shape::preserved_strides`); a constant reads the same in any order, so the fill is all.
 #[pyfunction]
-pub fn _full_like(py: Python<'_>, input: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>, dtype: Option<PyDType>) -> PyResult<PyTensor> {
+#[pyo3(signature = (input, value, dtype, preserve=false))]
+pub fn _full_like(py: Python<'_>, input: PyRef<'_, PyTensor>, value: &Bound<'_, PyAny>, dtype: Option<PyDType>, preserve: bool) -> PyResult<PyTensor> {
     let value = number_arg(value)?;
     let (shape, dtype) = (input.t.shape().to_vec(), dtype.map_or(input.t.dtype(), |d| d.0));
-    Ok(off_gil_guarded(py, input.t.numel(), || Tensor::try_full(&shape, value, dtype))?.into())
+    let strides = if preserve { crate::tensor::shape::preserved_strides(&shape, input.t.strides()) } else { contiguous_strides(&shape) };
+    if strides == contiguous_strides(&shape) {
+        return Ok(off_gil_guarded(py, input.t.numel(), || Tensor::try_full(&shape, value, dtype))?.into());
+    }
+    let extent = if shape.contains(&0) { 0 } else { 1 + shape.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>() };
+    Ok(off_gil_guarded(py, extent, || {
+        let flat = Tensor::try_full(&[extent], value, dtype)?;
+        Tensor::from_storage(flat.0.storage.clone(), crate::tensor::Layout { shape, strides, offset: 0 })
+    })?
+    .into())
 }
 #[pyfunction]
 pub fn arange(py: Python<'_>, start: &Bound<'_, PyAny>, end: &Bound<'_, PyAny>, step: &Bound<'_, PyAny>, dtype: PyDType) -> PyResult<PyTensor> {

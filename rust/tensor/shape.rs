@@ -35,6 +35,65 @@ impl Layout {
     }
 }
 
+/// Whether (shape, strides) tile one block of memory exactly, each element once (c10's
+/// `compute_non_overlapping_and_dense`; dims of size 0 or 1 need no particular stride).
+pub fn is_non_overlapping_and_dense(shape: &[usize], strides: &[usize]) -> bool {
+    let mut dims: Vec<usize> = (0..shape.len()).filter(|&d| shape[d] > 1).collect();
+    dims.sort_by_key(|&d| strides[d]);
+    let mut expected = 1;
+    for d in dims {
+        if strides[d] != expected {
+            return false;
+        }
+        expected *= shape[d];
+    }
+    true
+}
+
+/// The strides PyTorch's `preserve_format` gives a new tensor made like (shape, strides) (c10's
+/// `empty_like`): these when dense, else dense strides ordering the dims as these do (its
+/// `infer_dense_strides`: an insertion sort in which a zero stride keeps its place and, of equal
+/// strides, the smaller size goes inside).
+pub fn preserved_strides(shape: &[usize], strides: &[usize]) -> Vec<usize> {
+    if is_non_overlapping_and_dense(shape, strides) {
+        return strides.to_vec();
+    }
+    let n = shape.len();
+    let mut perm: Vec<usize> = (0..n).rev().collect(); // innermost first
+    let swap = |a: usize, b: usize| -> std::cmp::Ordering {
+        use std::cmp::Ordering::*;
+        if strides[a] == 0 || strides[b] == 0 {
+            Equal
+        } else if strides[a] != strides[b] {
+            strides[a].cmp(&strides[b])
+        } else if shape[a] > shape[b] {
+            Greater
+        } else {
+            Equal
+        }
+    };
+    for i in 1..n {
+        let mut j = i;
+        for k in (0..i).rev() {
+            match swap(perm[k], perm[j]) {
+                std::cmp::Ordering::Greater => {
+                    perm.swap(k, j);
+                    j = k;
+                }
+                std::cmp::Ordering::Less => break,
+                std::cmp::Ordering::Equal => {}
+            }
+        }
+    }
+    let mut out = vec![0; n];
+    let mut step = 1;
+    for d in perm {
+        out[d] = step;
+        step *= shape[d].max(1);
+    }
+    out
+}
+
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
     let mut acc = 1;

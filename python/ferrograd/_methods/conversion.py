@@ -69,7 +69,13 @@ def _converted(self: Tensor, convert, memory_format, fn: str, copy: bool = False
 
 def _to(native):
     def to(self, *args, memory_format=preserve_format, **kwargs):
-        convert = lambda v: native(v, *args, **kwargs)  # noqa: E731 (checks devices and dtypes named)
+        preserve = memory_format is preserve_format or memory_format is None
+        if preserve and _native_is_contiguous(self):  # the usual call, inline
+            out = native(self, *args, **kwargs)  # checks the devices and dtypes named
+            if out.dtype == self.dtype and not kwargs.get("copy", False):
+                return self  # nothing converted: the tensor itself, as PyTorch's
+            return out if out.stride() == self.stride() else restrided(out, self.stride())
+        convert = lambda v: native(v, *args, **kwargs)  # noqa: E731
         return _converted(self, convert, memory_format, "to", bool(kwargs.get("copy", False)))
 
     return to
@@ -120,8 +126,12 @@ def _contiguous(native):
 def _cast_to(dtype):
     def make_wrapper(native):
         def cast(self, memory_format=preserve_format):
-            if self.dtype == dtype and (memory_format is None or memory_format is preserve_format):
-                return self
+            if memory_format is preserve_format or memory_format is None:
+                if self.dtype == dtype:
+                    return self
+                if _native_is_contiguous(self):  # the usual call, inline
+                    out = native(self)
+                    return out if out.stride() == self.stride() else restrided(out, self.stride())
             return _converted(self, native, memory_format, native.__name__)
 
         return cast
