@@ -243,6 +243,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn preserved_strides_follow_pytorchs_empty_like() {
+        // Dense: kept as they are (a transpose, a channels-last layout, odd size-1 strides).
+        assert_eq!(preserved_strides(&[5, 4], &[1, 5]), vec![1, 5]);
+        assert_eq!(preserved_strides(&[2, 3, 4, 5], &[60, 1, 15, 3]), vec![60, 1, 15, 3]);
+        assert_eq!(preserved_strides(&[5, 1], &[1, 5]), vec![1, 5]);
+        assert!(is_non_overlapping_and_dense(&[2, 0, 3], &[3, 3, 1]) && !is_non_overlapping_and_dense(&[2, 0, 3], &[7, 7, 1]));
+        // Not dense: dense strides in the dims' own order (values checked against PyTorch).
+        assert_eq!(preserved_strides(&[5, 5], &[1, 6]), vec![1, 5]);
+        assert_eq!(preserved_strides(&[4, 3], &[6, 2]), vec![3, 1]);
+        assert_eq!(preserved_strides(&[2, 3, 2, 5], &[60, 1, 30, 3]), vec![30, 1, 15, 3]);
+        // Overlapping (expanded): a zero stride keeps its place, so contiguous here.
+        assert!(!is_non_overlapping_and_dense(&[4, 3], &[1, 0]));
+        assert_eq!(preserved_strides(&[4, 3], &[1, 0]), vec![3, 1]);
+    }
+
+    #[test]
     fn broadcast_follows_numpy() {
         assert_eq!(broadcast_shapes(&[3, 1], &[4], "add").unwrap(), vec![3, 4]);
         assert_eq!(broadcast_shapes(&[], &[2, 2], "add").unwrap(), vec![2, 2]);
