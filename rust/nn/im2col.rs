@@ -171,6 +171,10 @@ impl PaddedGather {
                     copy_run(&mut scratch[at + g.pw..][..g.w], src);
                 } else {
                     for (x0, to) in self.phases(g) {
+                        if x0 >= g.w {
+                            // A phase past the row's end (stride above the width): no values.
+                            continue;
+                        }
                         let dst = &mut scratch[at + to..];
                         if g.sw == 2 {
                             // First of each pair, as `unfold_plane`: this form vectorises.
@@ -238,7 +242,7 @@ impl PaddedGather {
                         *d += v;
                     }
                 } else {
-                    for (x0, from) in self.phases(g) {
+                    for (x0, from) in self.phases(g).filter(|&(x0, _)| x0 < g.w) {
                         for (d, &v) in dst[x0..].iter_mut().step_by(g.sw).zip(&scratch[at + from..]) {
                             *d += v;
                         }
