@@ -99,3 +99,39 @@ def test_variable_is_a_detached_leaf_sharing_memory():
 def test_pin_memory_is_the_tensor_itself():
     a = fg.ones(2)
     assert a.pin_memory() is a
+
+
+@pytest.mark.parametrize("mode, inside", [(fg.no_grad, False), (lambda: fg.set_grad_enabled(False), False),
+                                          (fg.inference_mode, False)])
+def test_a_decorated_generator_holds_its_mode_only_while_it_runs(mode, inside):
+    """`@no_grad()` on a generator: the caller's code between two items runs in the caller's
+    mode (it ran with grad off, recording no graph, while the generator was paused)."""
+
+    @mode()
+    def items(x):
+        seen = []
+        for i in range(3):
+            got = yield x * i, fg.is_grad_enabled()
+            seen.append(got)
+        return seen
+
+    x = fg.ones(1, requires_grad=True)
+    it = items(x)
+    value, enabled = next(it)
+    assert enabled is inside and not value.requires_grad
+    assert fg.is_grad_enabled() and (x * 2).requires_grad  # the caller's mode, between items
+    assert it.send("a")[1] is inside and fg.is_grad_enabled()
+    with pytest.raises(StopIteration) as stop:
+        it.send("b")
+        it.send("c")
+    assert stop.value.value == ["a", "b", "c"]
+    # A throw reaches the generator in its mode; closing it leaves the caller's mode alone.
+    it = items(x)
+    next(it)
+    with pytest.raises(KeyError):
+        it.throw(KeyError("k"))
+    assert fg.is_grad_enabled()
+    it = items(x)
+    next(it)
+    it.close()
+    assert fg.is_grad_enabled()

@@ -25,11 +25,7 @@ class _DecoratorContextManager:
         if inspect.isclass(func):
             raise TypeError(f"{type(self).__name__} cannot decorate a class; decorate its methods instead")
         if inspect.isgeneratorfunction(func):
-            @functools.wraps(func)
-            def gen_wrapper(*args, **kwargs):
-                with self.clone():
-                    yield from func(*args, **kwargs)
-            return gen_wrapper
+            return _wrap_generator(self.clone, func)
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -40,6 +36,37 @@ class _DecoratorContextManager:
 
     def clone(self):
         return type(self)()
+
+
+def _wrap_generator(mode, func):
+    """A decorated generator runs in the mode only while it runs: each resume enters a fresh
+    `mode()` and each yield leaves it, as PyTorch's do. (`with mode(): yield from ...` kept the
+    mode on across the yields, so the caller's own code between two items ran with grad off,
+    recording no graph.)"""
+
+    @functools.wraps(func)
+    def generator(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with mode():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with mode():
+                        gen.close()
+                    raise
+                except BaseException as e:  # thrown in by the caller: passed on, in the mode
+                    with mode():
+                        response = gen.throw(e)
+                else:
+                    with mode():
+                        response = gen.send(request)
+        except StopIteration as e:
+            return e.value
+
+    return generator
 
 
 class _NoParamDecorator(_DecoratorContextManager):
