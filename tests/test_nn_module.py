@@ -464,3 +464,71 @@ def test_custom_module_repr_nested_two_levels():
                     (nn.BatchNorm1d(4, momentum=None, affine=False),
                      "BatchNorm1d(4, eps=1e-05, momentum=None, affine=False, bias=False, track_running_stats=True)")]:
         assert repr(m) == want
+
+
+# ---- found by the second fuzzing run: Module API truths, as PyTorch's -----------------------
+
+
+def test_registering_over_another_member_is_refused():
+    """A buffer registered over a weight silently took it out of named_parameters (and so out of
+    the optimizer); PyTorch refuses, and so does ferrograd now."""
+    m = fg.nn.Linear(1, 1)
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        m.register_buffer("weight", fg.zeros(1))
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        m.register_parameter("forward", None)
+    with pytest.raises(TypeError, match="cannot assign 'Linear' as parameter 'weight'"):
+        m.weight = fg.nn.Linear(1, 1)
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    m.extra = fg.nn.Parameter(fg.zeros(1))  # assignment of a new name still registers it
+    m.register_buffer("stat", fg.zeros(1))
+    m.stat = fg.nn.Parameter(fg.ones(1))  # a Parameter replaces a buffer by assignment, as in PyTorch
+    assert "stat" in dict(m.named_parameters()) and "stat" not in dict(m.named_buffers())
+
+
+def test_shared_submodules_listed_twice_when_asked():
+    lin = fg.nn.Linear(1, 1)
+    m = fg.nn.Sequential(lin, lin)
+    assert [n for n, _ in m.named_parameters()] == ["0.weight", "0.bias"]
+    assert [n for n, _ in m.named_parameters(remove_duplicate=False)] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_dtype_conversion_keeps_the_gradients():
+    m = fg.nn.Linear(2, 1)
+    m(fg.ones(3, 2)).sum().backward()
+    g = m.weight.grad.numpy().copy()
+    m.double()
+    assert m.weight.grad is not None and m.weight.grad.dtype == fg.float64
+    np.testing.assert_array_equal(m.weight.grad.numpy(), g)
+    assert m.half().weight.dtype == fg.float16 and m.bfloat16().bias.dtype == fg.bfloat16
+
+
+def test_get_parameter_get_buffer_and_set_submodule():
+    m = fg.nn.Sequential(fg.nn.Linear(1, 2), fg.nn.BatchNorm1d(2))
+    assert m.get_parameter("0.weight") is m[0].weight
+    assert m.get_buffer("1.running_mean") is m[1].running_mean
+    with pytest.raises(AttributeError, match="is not an nn.Parameter"):
+        m.get_parameter("1.running_mean")
+    with pytest.raises(AttributeError, match="is not a buffer"):
+        m.get_buffer("0.weight")
+    new = fg.nn.Linear(1, 2)
+    m.set_submodule("0", new)
+    assert m[0] is new
+    with pytest.raises(AttributeError):
+        m.set_submodule("5", fg.nn.ReLU(), strict=True)
+
+
+def test_sequential_and_module_list_edits_renumber_as_pytorch():
+    s = fg.nn.Sequential(fg.nn.Linear(2, 3), fg.nn.ReLU(), fg.nn.Linear(3, 1))
+    del s[1]
+    assert list(s.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]  # renumbered
+    s.insert(1, fg.nn.Tanh())
+    assert [type(m).__name__ for m in s] == ["Linear", "Tanh", "Linear"] and list(s._modules) == ["0", "1", "2"]
+    s.extend(fg.nn.Sequential(fg.nn.Sigmoid()))
+    assert type(s.pop(0)).__name__ == "Linear" and list(s._modules) == ["0", "1", "2"]
+    assert [type(m).__name__ for m in fg.nn.Sequential(fg.nn.ReLU()) + fg.nn.Sequential(fg.nn.Tanh())] == ["ReLU", "Tanh"]
+    lst = fg.nn.ModuleList([fg.nn.ReLU(), fg.nn.Tanh(), fg.nn.ELU()])
+    assert type(lst.pop(1)).__name__ == "Tanh" and list(lst._modules) == ["0", "1"]
+    d = fg.nn.ModuleDict({"a": fg.nn.ReLU()})
+    d.clear()
+    assert len(d) == 0

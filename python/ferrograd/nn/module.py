@@ -74,18 +74,20 @@ class Module:
             raise AttributeError("cannot assign before Module.__init__() call (call super().__init__() first)")
         params, buffers, modules = self._parameters, self._buffers, self._modules
         if isinstance(value, Parameter):
+            self._forget(name, keep=params)
             self.register_parameter(name, value)
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (nn.Parameter or None expected)")
+            params[name] = None
         elif isinstance(value, Module):
             if _global_module_registration_hooks:
                 value = _hooks.run_registration_hooks(_global_module_registration_hooks, self, name, value)
             self._forget(name, keep=modules)
             modules[name] = value
         elif isinstance(value, Buffer):  # PyTorch 2.5+: nn.Buffer(t, persistent=...) registers a buffer
+            self._forget(name, keep=buffers)
             self.register_buffer(name, value, persistent=value.persistent)
-        elif name in params:
-            if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (nn.Parameter or None expected)")
-            params[name] = None
         elif name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (nn.Module or None expected)")
@@ -96,6 +98,13 @@ class Module:
             buffers[name] = value
         else:
             object.__setattr__(self, name, value)
+
+    def _refuse_taken(self, name: str, store: dict) -> None:
+        """PyTorch's check in register_parameter/register_buffer/add_module: a name that is already
+        another kind of member, or any attribute, is refused (registering a buffer over a weight
+        silently turned the weight into a buffer: it left named_parameters and the optimizer)."""
+        if name not in store and hasattr(self, name):
+            raise KeyError(f"attribute '{name}' already exists")
 
     def _forget(self, name: str, keep: dict | None = None) -> None:
         """Removes `name` from every store but `keep`, where a reassignment keeps its position
@@ -126,6 +135,7 @@ class Module:
             raise KeyError(f'parameter name can\'t contain "." or be empty, got {name!r}')
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (nn.Parameter or None required)")
+        self._refuse_taken(name, self._parameters)
         if _global_parameter_registration_hooks:
             param = _hooks.run_registration_hooks(_global_parameter_registration_hooks, self, name, param)
         self._forget(name, keep=self._parameters)
@@ -136,6 +146,7 @@ class Module:
             raise KeyError(f'buffer name can\'t contain "." or be empty, got {name!r}')
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
+        self._refuse_taken(name, self._buffers)
         if _global_buffer_registration_hooks:
             tensor = _hooks.run_registration_hooks(_global_buffer_registration_hooks, self, name, tensor)
         self._forget(name, keep=self._buffers)
@@ -151,6 +162,7 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if "." in name or name == "":
             raise KeyError(f'module name can\'t contain "." or be empty, got {name!r}')
+        self._refuse_taken(name, self._modules)
         if _global_module_registration_hooks:
             module = _hooks.run_registration_hooks(_global_module_registration_hooks, self, name, module)
         self._forget(name, keep=self._modules)
@@ -163,6 +175,40 @@ class Module:
                 raise AttributeError(f"{type(mod).__name__} has no attribute `{part}` (looking up {target!r})")
             mod = mod._modules[part]
         return mod
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (`"0.weight"`), as PyTorch's."""
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        value = getattr(mod, name)
+        if not isinstance(value, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return value
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path (`"bn.running_mean"`), as PyTorch's."""
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(mod, name)
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Puts `module` at a dotted path (`"layer1.0.conv1"`); with `strict`, only where a
+        submodule already is (PyTorch's)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        path, _, name = target.rpartition(".")
+        parent = self.get_submodule(path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
 
     # ---- traversal ------------------------------------------------------------------------
 
@@ -194,7 +240,7 @@ class Module:
 
     def _named_members(self, get, prefix: str, recurse: bool, remove_duplicate: bool = True):
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mod_prefix, mod in mods:
             for k, v in get(mod):
                 if v is None or (remove_duplicate and id(v) in seen):
@@ -317,7 +363,10 @@ class Module:
                 data = p.detach()
                 new = fn(data)
                 if new is not data:
+                    grad = p.grad
                     m._parameters[name] = Parameter(new, p.requires_grad)
+                    if grad is not None:  # converted along, as PyTorch's
+                        m._parameters[name].grad = fn(grad)
             for name, b in list(m._buffers.items()):
                 if b is None or (floats_only and not b.is_floating_point()):
                     continue
@@ -353,6 +402,14 @@ class Module:
 
     def float(self) -> Module:
         return self.to(_core.float32)
+
+    def half(self) -> Module:
+        """float16 parameters and buffers: for storing (the nn layers compute in float32 and
+        refuse half inputs; see the README's Limitations)."""
+        return self.to(_core.float16)
+
+    def bfloat16(self) -> Module:
+        return self.to(_core.bfloat16)
 
     def double(self) -> Module:
         return self.to(_core.float64)

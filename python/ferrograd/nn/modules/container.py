@@ -51,9 +51,7 @@ class Sequential(Module):
         self.add_module(key, module)
 
     def __delitem__(self, idx) -> None:
-        keys = list(self._modules)
-        for k in keys[idx] if isinstance(idx, slice) else [keys[idx]]:
-            del self._modules[k]
+        _delete_and_renumber(self, idx)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -61,9 +59,35 @@ class Sequential(Module):
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
+    def __add__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(other)
+
     def append(self, module: Module) -> "Sequential":
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, sequential: Iterable[Module]) -> "Sequential":
+        for m in sequential:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {Module}")
+        _insert_and_renumber(self, index, module)
+        return self
+
+    def pop(self, key) -> Module:
+        v = self[key]
+        del self[key]
+        return v
 
     def forward(self, input):
         for m in self._modules.values():
@@ -106,11 +130,40 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self._modules.clear()
-        for i, m in enumerate(mods):
-            self.add_module(str(i), m)
+        _insert_and_renumber(self, index, module)
+
+    def __delitem__(self, idx) -> None:
+        _delete_and_renumber(self, idx)
+
+    def pop(self, key) -> Module:
+        v = self[key]
+        del self[key]
+        return v
+
+
+def _delete_and_renumber(container: Module, idx) -> None:
+    """`del seq[i]` (or a slice), then the rest renumbered "0", "1", ... as PyTorch does, so the
+    state_dict keys are PyTorch's after the deletion too."""
+    keys = list(container._modules)
+    if not isinstance(idx, slice) and not -len(keys) <= idx < len(keys):
+        raise IndexError(f"index {idx} is out of range")
+    for k in keys[idx] if isinstance(idx, slice) else [keys[idx]]:
+        del container._modules[k]
+    mods = list(container._modules.values())
+    container._modules.clear()
+    for i, m in enumerate(mods):
+        container._modules[str(i)] = m
+
+
+def _insert_and_renumber(container: Module, index: int, module: Module) -> None:
+    n = len(container._modules)
+    if not -n <= index <= n:
+        raise IndexError(f"Index out of range: {index}")
+    mods = list(container._modules.values())
+    mods.insert(index if index >= 0 else index + n, module)
+    container._modules.clear()
+    for i, m in enumerate(mods):
+        container.add_module(str(i), m)
 
 
 class ModuleDict(Module):
@@ -153,6 +206,9 @@ class ModuleDict(Module):
 
     def pop(self, key: str) -> Module:
         return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
 
 
 def _as_parameter(value: Any) -> Any:
