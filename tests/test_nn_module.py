@@ -532,3 +532,33 @@ def test_sequential_and_module_list_edits_renumber_as_pytorch():
     d = fg.nn.ModuleDict({"a": fg.nn.ReLU()})
     d.clear()
     assert len(d) == 0
+
+
+def test_extra_state_saves_and_loads_as_pytorch():
+    """A module's get_extra_state() is saved under "_extra_state" and handed back to its
+    set_extra_state() (it was dropped, silently, and a PyTorch checkpoint with it did not load)."""
+
+    class Counter(fg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin, self.count = fg.nn.Linear(1, 1), 3
+
+        def get_extra_state(self):
+            return {"count": self.count}
+
+        def set_extra_state(self, state):
+            self.count = state["count"]
+
+    outer = fg.nn.Sequential(Counter(), fg.nn.Linear(1, 1))
+    sd = outer.state_dict()
+    assert list(sd) == ["0._extra_state", "0.lin.weight", "0.lin.bias", "1.weight", "1.bias"]
+    again = fg.nn.Sequential(Counter(), fg.nn.Linear(1, 1))
+    again[0].count = 0
+    assert repr(again.load_state_dict(sd)) == "<All keys matched successfully>"
+    assert again[0].count == 3
+    del sd["0._extra_state"]
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "0._extra_state"'):
+        again.load_state_dict(sd)
+    assert again.load_state_dict(sd, strict=False).missing_keys == ["0._extra_state"]
+    with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: "_extra_state"'):
+        fg.nn.Linear(1, 1).load_state_dict({"weight": fg.zeros(1, 1), "bias": fg.zeros(1), "_extra_state": 5})

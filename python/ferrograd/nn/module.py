@@ -27,7 +27,18 @@ from ._module_hooks import (
 )
 from .parameter import Buffer, Parameter
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns, printed as PyTorch prints it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
+    __str__ = __repr__
 
 # The modules being called on this thread, outermost first, so a layer's error message can name
 # its path in the model ("features.3") the way the user wrote it.
@@ -51,6 +62,10 @@ _HOOK_TABLES = (
     "_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
     "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks", "_backward_pre_hooks",
 )
+
+
+# The state_dict key of a module's `get_extra_state()` (PyTorch's).
+_EXTRA_STATE = "_extra_state"
 
 
 class Module:
@@ -432,10 +447,21 @@ class Module:
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 out[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            out[prefix + _EXTRA_STATE] = self.get_extra_state()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=out, prefix=f"{prefix}{name}.", keep_vars=keep_vars)
         return out
+
+    def get_extra_state(self) -> Any:
+        """State beyond parameters and buffers, saved under "_extra_state" in the state_dict by a
+        module that overrides this (and `set_extra_state` to load it), as in PyTorch."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called.")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Loads what `get_extra_state` returned (override both)."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called.")
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copies values into the parameters and buffers. Every key and shape is checked before
@@ -448,8 +474,13 @@ class Module:
             if before_load is not None:
                 before_load(state_dict, f"{path}." if path else "")
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
+        # Extra state goes to the modules that take it (set_extra_state), not into a tensor.
+        takers = {f"{path}.{_EXTRA_STATE}" if path else _EXTRA_STATE: m for path, m in self.named_modules()
+                  if type(m).set_extra_state is not Module.set_extra_state}
+        for key in [k for k in own if k == _EXTRA_STATE or k.endswith("." + _EXTRA_STATE)]:
+            del own[key]
+        missing = [k for k in own if k not in state_dict] + [k for k in takers if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own and k not in takers]
         errors = []
         if strict:
             if unexpected:
@@ -485,6 +516,9 @@ class Module:
         with no_grad():
             for target, value in plan:
                 target.copy_(value.detach())
+        for key, m in takers.items():
+            if key in state_dict:
+                m.set_extra_state(state_dict[key])
         return _IncompatibleKeys(missing, unexpected)
 
     # ---- calling --------------------------------------------------------------------------
