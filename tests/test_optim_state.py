@@ -109,3 +109,27 @@ def test_loading_fills_missing_options_and_adamw_stays_decoupled():
     group = adamw.param_groups[0]
     assert group["decoupled_weight_decay"] is True and group["maximize"] is False and group["lr"] == 0.05
     train(q, adamw, 1)
+
+
+def test_named_parameters_as_pytorch_2_6():
+    """`SGD(model.named_parameters())`: the names go into the group as "param_names" (and the
+    state_dict); the updates are those of the plain parameters."""
+    fg.manual_seed(0)
+    named, plain = fg.nn.Linear(3, 2), fg.nn.Linear(3, 2)
+    plain.load_state_dict(named.state_dict())
+    opts = [fg.optim.Adam(named.named_parameters(), lr=0.1), fg.optim.Adam(plain.parameters(), lr=0.1)]
+    x = fg.randn(4, 3)
+    for _ in range(3):
+        for model, opt in zip((named, plain), opts):
+            opt.zero_grad()
+            model(x).square().sum().backward()
+            opt.step()
+    assert fg.equal(named.weight, plain.weight) and fg.equal(named.bias, plain.bias)
+    assert opts[0].param_groups[0]["param_names"] == ["weight", "bias"]
+    assert opts[0].state_dict()["param_groups"][0]["param_names"] == ["weight", "bias"]
+    again = fg.optim.Adam(named.named_parameters(), lr=0.1)
+    again.load_state_dict(opts[0].state_dict())
+    with pytest.raises(ValueError, match="Some param names are missing"):
+        fg.optim.SGD([("w", named.weight), named.bias], lr=0.1)
+    with pytest.raises(ValueError, match="with/without names"):
+        fg.optim.SGD([{"params": [("w", named.weight)]}, {"params": [named.bias]}], lr=0.1)

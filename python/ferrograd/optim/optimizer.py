@@ -192,6 +192,17 @@ class Optimizer:
             )
         else:
             param_group["params"] = list(params)
+        # `named_parameters()` (PyTorch 2.6+): (name, tensor) pairs; the names are kept in the
+        # group as "param_names", all of a group's parameters named or none.
+        named = [p for p in param_group["params"] if isinstance(p, tuple)]
+        if named:
+            if len(named) != len(param_group["params"]):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            param_group["param_names"] = [name for name, _ in named]
+            param_group["params"] = [p for _, p in named]
+        if any(("param_names" in g) != ("param_names" in param_group) for g in self.param_groups):
+            raise ValueError("all optimizer param groups should be with/without names. "
+                             f"cannot add param group {'with' if named else 'without'} names to the optimizer")
         for param in param_group["params"]:
             if not isinstance(param, Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is " + _typename(param))
