@@ -20,23 +20,15 @@ of each channels_last input a convolution reads. docs/tensors-and-autograd.md sa
 from __future__ import annotations
 
 from . import _core
+from ._type_info import _Named
 
 Tensor = _core.Tensor
 
 
-class memory_format:
+class memory_format(_Named):
     """The order of a tensor's elements in memory (PyTorch's ``torch.memory_format``)."""
 
-    __slots__ = ("_name",)
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __repr__(self) -> str:
-        return f"ferrograd.{self._name}"
-
-    def __reduce__(self):
-        return self._name  # pickles as this module's global of that name: the same object back
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")

@@ -93,8 +93,9 @@ def can_cast(from_, to) -> bool:
     return _core._can_cast(_dtype_arg("can_cast", from_), _dtype_arg("can_cast", to))
 
 
-class layout:
-    """A tensor's memory layout. ferrograd tensors are dense and strided: ``strided`` is the one."""
+class _Named:
+    """A named constant of ferrograd's namespace (``ferrograd.strided``), printed as such and
+    pickled by name, so it loads as the same object."""
 
     __slots__ = ("_name",)
 
@@ -105,7 +106,13 @@ class layout:
         return f"ferrograd.{self._name}"
 
     def __reduce__(self):
-        return self._name
+        return self._name  # the global of that name in the subclass's module
+
+
+class layout(_Named):
+    """A tensor's memory layout. ferrograd tensors are dense and strided: ``strided`` is the one."""
+
+    __slots__ = ()
 
 
 strided = layout("strided")
