@@ -173,23 +173,24 @@ class Module(ModuleState):
             mod = mod._modules[part]
         return mod
 
-    def get_parameter(self, target: str) -> Parameter:
-        """The parameter at a dotted path (`"0.weight"`), as PyTorch's."""
+    def _member_at(self, target: str) -> tuple[Module, str]:
+        """The module holding the attribute at a dotted path, and the attribute's name."""
         path, _, name = target.rpartition(".")
         mod = self.get_submodule(path)
         if not hasattr(mod, name):
             raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
-        value = getattr(mod, name)
-        if not isinstance(value, Parameter):
+        return mod, name
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (`"0.weight"`), as PyTorch's."""
+        mod, name = self._member_at(target)
+        if not isinstance(getattr(mod, name), Parameter):
             raise AttributeError(f"`{name}` is not an nn.Parameter")
-        return value
+        return getattr(mod, name)
 
     def get_buffer(self, target: str) -> Tensor:
         """The buffer at a dotted path (`"bn.running_mean"`), as PyTorch's."""
-        path, _, name = target.rpartition(".")
-        mod = self.get_submodule(path)
-        if not hasattr(mod, name):
-            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        mod, name = self._member_at(target)
         if name not in mod._buffers:
             raise AttributeError(f"`{name}` is not a buffer")
         return getattr(mod, name)
