@@ -104,20 +104,11 @@ def _non_overlapping_and_dense(shape, strides) -> bool:
     return True
 
 
-def _inner_first(shape, strides) -> list[int]:
-    """The dims from innermost to outermost as `strides` order them (PyTorch's
-    ``infer_dense_strides``: a stable insertion sort in which a zero stride keeps its place and,
-    of equal strides, the smaller size goes inside)."""
-    perm = list(range(len(shape) - 1, -1, -1))
-
-    def swap(a: int, b: int) -> int:
-        if strides[a] == 0 or strides[b] == 0:
-            return 0
-        if strides[a] != strides[b]:
-            return -1 if strides[a] < strides[b] else 1
-        return 1 if shape[a] > shape[b] else 0
-
-    for i in range(1, len(perm)):
+def sorted_inner_first(n: int, swap) -> list[int]:
+    """Dims 0..n-1 from innermost to outermost by PyTorch's stable insertion sort, starting
+    from the contiguous order: `swap(a, b)` > 0 moves a outward past b, < 0 stops, 0 passes."""
+    perm = list(range(n - 1, -1, -1))
+    for i in range(1, n):
         j = i
         for k in range(i - 1, -1, -1):
             c = swap(perm[k], perm[j])
@@ -127,6 +118,21 @@ def _inner_first(shape, strides) -> list[int]:
             elif c < 0:
                 break
     return perm
+
+
+def _inner_first(shape, strides) -> list[int]:
+    """The dims from innermost to outermost as `strides` order them (PyTorch's
+    ``infer_dense_strides``: a zero stride keeps its place and, of equal strides, the smaller
+    size goes inside)."""
+
+    def swap(a: int, b: int) -> int:
+        if strides[a] == 0 or strides[b] == 0:
+            return 0
+        if strides[a] != strides[b]:
+            return -1 if strides[a] < strides[b] else 1
+        return 1 if shape[a] > shape[b] else 0
+
+    return sorted_inner_first(len(shape), swap)
 
 
 def _dense_in_order(shape, inner_first) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import _core, _type_info
 from .._core import Tensor
+from .._memory_format import sorted_inner_first
 from ._util import METHODS, from_np, np_of, register
 
 
@@ -130,17 +131,7 @@ def dim_order(self: Tensor, *, ambiguity_check=False) -> tuple:
             return -1
         return 1 if ge(sa, sb) else 0
 
-    perm = list(reversed(range(nd)))
-    for i in range(1, nd):
-        d1 = i
-        for d0 in reversed(range(i)):
-            c = should_swap(perm[d0], perm[d1])
-            if c > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif c < 0:
-                break
-    return tuple(reversed(perm))
+    return tuple(reversed(sorted_inner_first(nd, should_swap)))
 
 
 @register("const_data_ptr", function=False)
