@@ -82,3 +82,14 @@ def test_module_to_channels_last_keeps_parameters_as_torch_does():
         assert all(a is b for a, b in zip(before, model.parameters())), L.__name__
         with pytest.raises(RuntimeError, match="required rank 4"):
             L.nn.Conv3d(1, 1, 1).to(memory_format=L.channels_last)
+
+
+def test_dim_order_matches_over_permutations_and_size_one_dims():
+    """dim_order's short cuts are PyTorch's: contiguous or channels-last alone, and the sort when
+    a tensor is both (size-1 dims); it returned the contiguous order for those."""
+    for shape in [(2, 3, 1, 4), (2, 1, 1, 3), (1, 3, 4, 5), (2, 3, 4, 5)]:
+        for perm in itertools.permutations(range(4)):
+            for step in (1, 2):
+                theirs = torch.zeros(*shape).permute(*perm)[:, ::step].dim_order()
+                ours = fg.zeros(*shape).permute(*perm)[:, ::step].dim_order()
+                assert ours == theirs, (shape, perm, step)

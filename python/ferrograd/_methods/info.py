@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core, _type_info
+from .. import _memory_format as _mf
 from .._core import Tensor
 from .._memory_format import sorted_inner_first
 from ._util import METHODS, from_np, np_of, register
@@ -115,8 +116,13 @@ def dim_order(self: Tensor, *, ambiguity_check=False) -> tuple:
     nd, shape, strides = self.ndim, list(self.shape), list(self.stride())
     if nd <= 1:
         return tuple(range(nd))
-    if self.is_contiguous():
+    # PyTorch's short cuts: contiguous or channels-last, unless it is both (size-1 dims), which
+    # the sort below decides.
+    contiguous, channels_last = self.is_contiguous(), self.is_contiguous(memory_format=_mf.channels_last)
+    if contiguous and not channels_last:
         return tuple(range(nd))
+    if channels_last and not contiguous:
+        return (0, *range(2, nd), 1)
 
     def should_swap(a, b):
         def ge(x, y):
