@@ -7,8 +7,9 @@ A memory format names an order of a tensor's elements in memory: ``channels_last
 PyTorch's strides to the element (``stride()``, ``is_contiguous(memory_format=...)``), and the
 ``preserve_format`` default of ``clone``, ``to`` and the ``*_like`` factories keeps a dense
 tensor's strides as they are, as PyTorch's do. The rules below are PyTorch's (c10's
-``compute_channels_last_contiguous_2d``, ``is_channels_last_strides_2d``,
-``compute_non_overlapping_and_dense`` and ``empty_like``), size-0 and size-1 dimensions included.
+``compute_channels_last_contiguous_2d``, ``compute_non_overlapping_and_dense``,
+``infer_dense_strides`` and ``empty_like``; the core's ``shape::preserved_strides`` is the same
+rule for the ``*_like`` factories), size-0 and size-1 dimensions included.
 
 What differs: ferrograd's kernels compute in the (N, C, ...) order, and an op's output is laid out
 contiguously whatever its inputs' format (PyTorch's elementwise ops and convolutions hand a
