@@ -90,24 +90,10 @@ def is_contiguous_as(t: Tensor, fmt: memory_format) -> bool:
     return True
 
 
-def _non_overlapping_and_dense(shape, strides) -> bool:
-    if len(shape) == 1:
-        return shape[0] < 2 or strides[0] == 1
-    # Dimensions by stride, those of size 0 or 1 last (they need no particular stride).
-    dims = sorted(range(len(shape)), key=lambda d: (shape[d] < 2, strides[d]))
-    expected = 1
-    for d in dims:
-        if shape[d] < 2:
-            return True
-        if strides[d] != expected:
-            return False
-        expected *= shape[d]
-    return True
-
-
 def sorted_inner_first(n: int, swap) -> list[int]:
     """Dims 0..n-1 from innermost to outermost by PyTorch's stable insertion sort, starting
-    from the contiguous order: `swap(a, b)` > 0 moves a outward past b, < 0 stops, 0 passes."""
+    from the contiguous order: `swap(a, b)` > 0 moves a outward past b, < 0 stops, 0 passes
+    (`Tensor.dim_order`; the preserving layout's sort is the core's, `shape::preserved_strides`)."""
     perm = list(range(n - 1, -1, -1))
     for i in range(1, n):
         j = i
@@ -121,62 +107,29 @@ def sorted_inner_first(n: int, swap) -> list[int]:
     return perm
 
 
-def _inner_first(shape, strides) -> list[int]:
-    """The dims from innermost to outermost as `strides` order them (PyTorch's
-    ``infer_dense_strides``: a zero stride keeps its place and, of equal strides, the smaller
-    size goes inside)."""
-
-    def swap(a: int, b: int) -> int:
-        if strides[a] == 0 or strides[b] == 0:
-            return 0
-        if strides[a] != strides[b]:
-            return -1 if strides[a] < strides[b] else 1
-        return 1 if shape[a] > shape[b] else 0
-
-    return sorted_inner_first(len(shape), swap)
-
-
-def _dense_in_order(shape, inner_first) -> tuple[int, ...]:
-    strides, step = [0] * len(shape), 1
-    for d in inner_first:
-        strides[d] = step
-        step *= shape[d] if shape[d] > 1 else 1
-    return tuple(strides)
-
-
 _is_contiguous = Tensor.is_contiguous  # the core's (the Tensor method takes memory_format)
 
 
 def like_strides(t: Tensor, fmt: memory_format, fn: str = "empty_like") -> tuple[int, ...]:
     """The strides of a new tensor made like ``t`` in ``fmt`` (PyTorch's ``empty_like`` rule):
     ``preserve_format`` keeps a dense tensor's own strides, and gives any other tensor dense
-    strides in the order of its own."""
+    strides in the order of its own (the core's ``shape::preserved_strides``)."""
     _check(fmt, fn)
     if fmt is preserve_format:
-        shape, strides = tuple(t.shape), t.stride()
-        if _non_overlapping_and_dense(shape, strides):
-            return strides
-        return _dense_in_order(shape, _inner_first(shape, strides))
+        return tuple(_core._preserved_strides(t.shape, t.stride()))
     return format_strides(t.shape, fmt)
 
 
 def preserving(t: Tensor, make) -> Tensor:
     """``make(t)`` laid out as PyTorch's ``preserve_format`` lays out a copy of ``t``, for a
     ``make`` that copies (clone, a cast) into a contiguous result: made from ``t`` permuted into
-    its memory order and permuted back, so the one pass that copies also lays out. None when
-    ``make`` copied nothing (a cast to ``t``'s own dtype)."""
-    shape, strides = tuple(t.shape), t.stride()
-    inner_first = _inner_first(shape, strides)
-    dense = _non_overlapping_and_dense(shape, strides)
-    target = strides if dense else _dense_in_order(shape, inner_first)
-    order = inner_first[::-1]
+    the target's memory order and permuted back, so the one pass that copies also lays out."""
+    target = like_strides(t, preserve_format)
+    order = sorted(range(len(target)), key=lambda d: -target[d])  # outermost first (stable)
     back = [0] * len(order)
     for i, d in enumerate(order):
         back[d] = i
-    made = make(t.permute(order))
-    if made is None:
-        return None
-    out = made.permute(back)
+    out = make(t.permute(order)).permute(back)
     # Size-0 and size-1 dims may come back with other strides: one more copy for those.
     return out if out.stride() == target else restrided(out, target)
 

@@ -56,6 +56,15 @@ pub fn _result_type(py: Python<'_>, a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) 
 pub fn _version_of(t: PyRef<'_, PyTensor>) -> u64 {
     t.t.version()
 }
+/// `shape::preserved_strides` for Python (`_memory_format.like_strides`): the layout PyTorch's
+/// `preserve_format` gives a copy of a tensor with these sizes and strides.
+#[pyfunction]
+pub fn _preserved_strides(shape: Vec<usize>, strides: Vec<usize>) -> PyResult<Vec<usize>> {
+    if shape.len() != strides.len() {
+        return Err(PyTypeError::new_err(format!("_preserved_strides: {} strides for shape {shape:?}", strides.len())));
+    }
+    Ok(crate::tensor::shape::preserved_strides(&shape, &strides))
+}
 /// `full_like`'s core: the input's shape read here rather than through a Python `Size`.
 /// `preserve`: laid out as PyTorch's `preserve_format` lays out a tensor made like the input
 /// (`shape::preserved_strides`); a constant reads the same in any order, so the fill is all.
