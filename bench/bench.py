@@ -92,6 +92,11 @@ def median_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> 
     return {lib: (statistics.median(ts), min(ts), max(ts)) for lib, ts in turn_times(fns, runs, warmup, pause).items()}
 
 
+def scaled(times: dict, factor: float) -> dict:
+    """median_times' (median, min, max) per library, each multiplied by factor (1e3: ms)."""
+    return {lib: tuple(x * factor for x in ts) for lib, ts in times.items()}
+
+
 def turn_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
     """Wall times in seconds ({lib: [2 * runs times]}) of each zero-arg callable in fns ({lib: fn})
     over `runs` turns of two calls each. The libraries take turns, so a slow spell of this (shared,
@@ -222,7 +227,7 @@ def matmul(args) -> Bench:
 
 def elementwise_and_reductions(args) -> Bench:
     n = args.big_n
-    b = Bench(f"memory-bound ops, float32 (best of {2 * args.runs} calls; ms lower is better, GB/s higher)")
+    b = Bench(f"memory-bound ops, float32 (median (min-max) of {2 * args.runs} calls; ms lower is better, GB/s higher)")
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(n, np.float32), rng.standard_normal(n, np.float32)
     rows, cols = args.softmax_shape
@@ -238,11 +243,12 @@ def elementwise_and_reductions(args) -> Bench:
          else (lambda p=to_lib(lib, s): p.softmax(-1))),
     ]
     for name, nbytes, make in cases:
-        t = best_times({lib: make(lib) for lib in LIBS}, args.runs)
-        b.add(name, "ms", **{k: v * 1e3 for k, v in t.items()})
-        bw = b.add("", "GB/s", **{k: nbytes / v / 1e9 for k, v in t.items()})
+        t = median_times({lib: make(lib) for lib in LIBS}, args.runs)
+        b.add(name, "ms", **scaled(t, 1e3))
+        # GB/s of the median time, and of the slowest and fastest call
+        bw = b.add("", "GB/s", **{k: tuple(nbytes / x / 1e9 for x in (v[0], v[2], v[1])) for k, v in t.items()})
         if name.startswith("add"):
-            r = bw["fg"] / bw["numpy"]
+            r = _mid(bw["fg"]) / _mid(bw["numpy"])
             GOALS.append(f"{'OK  ' if r >= 1.0 else 'MISS'} {name}: fg/numpy {r:.2f}x GB/s (goal >= 1.0x)")
     return b
 
@@ -250,7 +256,7 @@ def elementwise_and_reductions(args) -> Bench:
 def transcendental(args) -> Bench:
     """Elementwise and row ops on exp/tanh/erf (the SIMD issue's workloads, its shapes), forward
     and forward+backward, beside PyTorch; goal: fg/torch <= 0.8x."""
-    b = Bench(f"transcendental ops, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    b = Bench(f"transcendental ops, float32 (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     x = rng.standard_normal(4 * 2**20, np.float32)
     s = rng.standard_normal((4096, 1024), np.float32)
@@ -285,10 +291,9 @@ def transcendental(args) -> Bench:
         ("LayerNorm(512) forward+backward, 64 x 128 x 512", lambda lib, m: fwd_bwd(lib, m.nn.LayerNorm(512), xl)),
     ]
     for name, make in cases:
-        t = best_times({lib: make(lib, libmod(lib)) for lib in libs}, args.runs)
-        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        v = b.add(name, "ms", **scaled(median_times({lib: make(lib, libmod(lib)) for lib in libs}, args.runs), 1e3))
         if "torch" in v:
-            r = v["fg"] / v["torch"]
+            r = _mid(v["fg"]) / _mid(v["torch"])
             GOALS.append(f"{'OK  ' if r <= 0.8 else 'MISS'} {name}: fg/torch {r:.2f}x (goal <= 0.8x)")
     return b
 
@@ -339,7 +344,7 @@ def mlp_memory(args) -> Bench:
 
 def layers(args) -> Bench:
     """The fused nn kernels of the nn core issue: BatchNorm2d in both modes, Dropout."""
-    b = Bench(f"nn layers, float32 forward (best of {2 * args.runs} calls; ms, lower is better)")
+    b = Bench(f"nn layers, float32 forward (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     xbn = rng.standard_normal((64, 32, 28, 28), np.float32)
     xd = rng.standard_normal(args.big_n, np.float32)
@@ -350,16 +355,14 @@ def layers(args) -> Bench:
             m, x = libmod(lib).nn.BatchNorm2d(32), to_lib(lib, xbn)
             m.train(mode == "train")
             fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
-        t = best_times(fns, args.runs)
-        v = b.add(f"BatchNorm2d 64x32x28x28, {mode} mode", "ms", **{k: x * 1e3 for k, x in t.items()})
+        v = b.add(f"BatchNorm2d 64x32x28x28, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
         if mode == "train" and "torch" in v:
-            r = v["fg"] / v["torch"]
+            r = _mid(v["fg"]) / _mid(v["torch"])
             GOALS.append(f"{'OK  ' if r <= 0.7 else 'MISS'} BatchNorm2d training forward: fg/torch {r:.2f}x (goal <= 0.7x)")
     fns = {lib: (lambda d=libmod(lib).nn.Dropout(0.5), x=to_lib(lib, xd), lib=lib: _no_grad(lib, lambda: d(x))) for lib in libs}
-    t = best_times(fns, args.runs)
-    v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **{k: x / args.big_n * 1e9 for k, x in t.items()})
+    v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **scaled(median_times(fns, args.runs), 1e9 / args.big_n))
     if "torch" in v:
-        r = v["fg"] / v["torch"]
+        r = _mid(v["fg"]) / _mid(v["torch"])
         GOALS.append(f"{'OK  ' if r <= 0.1 else 'MISS'} Dropout 16M forward: fg/torch {r:.2f}x (goal <= 0.1x)")
     return b
 
@@ -383,7 +386,7 @@ def _cnn(nn):
 
 def training(args) -> Bench:
     """Whole training steps and eval passes (the nn breadth issue's benchmarks)."""
-    b = Bench(f"training steps and eval passes, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    b = Bench(f"training steps and eval passes, float32 (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     libs = [lib for lib in LIBS if lib != "numpy"]
     cases = [  # name, model builder, input shape, optimizer, train?, goal
@@ -413,10 +416,9 @@ def training(args) -> Bench:
             else:
                 model.eval()
                 fns[lib] = lambda model=model, x=x, lib=lib: _no_grad(lib, lambda: model(x))
-        t = best_times(fns, args.runs)
-        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        v = b.add(name, "ms", **scaled(median_times(fns, args.runs), 1e3))
         if "torch" in v:
-            r = v["fg"] / v["torch"]
+            r = _mid(v["fg"]) / _mid(v["torch"])
             GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name}: fg/torch {r:.2f}x (goal <= {goal}x)")
     return b
 
@@ -433,7 +435,7 @@ CONV2D_SHAPES = [(8, 64, 56, 64, 3, 1, 1), (8, 128, 28, 128, 3, 1, 1), (8, 256, 
 def conv(args) -> Bench:
     """One Conv1d, Conv2d or Conv3d layer's train step (forward, a mean-square loss, backward, SGD
     step) over a family of shapes; the goal is on the geometric mean of fg/torch per family."""
-    b = Bench(f"Conv1d / Conv2d / Conv3d train steps, float32 (best of {2 * args.runs} calls; ms, lower is better)")
+    b = Bench(f"Conv1d / Conv2d / Conv3d train steps, float32 (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     libs = [lib for lib in LIBS if lib != "numpy"]
     for dims, family in ((1, CONV1D_SHAPES), (2, CONV2D_SHAPES), (3, CONV3D_SHAPES)):
@@ -453,12 +455,11 @@ def conv(args) -> Bench:
                     opt.step()
 
                 fns[lib] = step
-            t = best_times(fns, args.runs)
             shape = "x".join(str(v) for v in (n, cin) + (size,) * dims)
             v = b.add(f"Conv{dims}d({cin}, {cout}, {k}, stride={stride}, padding={pad}) on {shape}", "ms",
-                      **{key: x * 1e3 for key, x in t.items()})
+                      **scaled(median_times(fns, args.runs), 1e3))
             if "torch" in v:
-                ratios.append(v["fg"] / v["torch"])
+                ratios.append(_mid(v["fg"]) / _mid(v["torch"]))
         if ratios:
             gm = float(np.exp(np.mean(np.log(ratios))))
             GOALS.append(f"{'OK  ' if gm <= 0.8 else 'MISS'} Conv{dims}d train steps: fg/torch geometric mean {gm:.2f}x over "
@@ -507,7 +508,7 @@ def lstm_train_gflop(t: int, b: int, inp: int, hidden: int, layers: int) -> floa
 
 def sequences(args) -> Bench:
     """Recurrent and Transformer layers' train steps (the sequence issue's benchmarks)."""
-    b = Bench(f"sequence layers, float32 train steps with Adam (best of {2 * args.runs} calls; ms, lower is better)")
+    b = Bench(f"sequence layers, float32 train steps with Adam (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
     libs = [lib for lib in LIBS if lib != "numpy"]
     ratios = []
@@ -529,10 +530,9 @@ def sequences(args) -> Bench:
                 opt.step()
 
             fns[lib] = step
-        t = best_times(fns, args.runs)
-        v = b.add(name, "ms", **{k: x * 1e3 for k, x in t.items()})
+        v = b.add(name, "ms", **scaled(median_times(fns, args.runs), 1e3))
         if "torch" in v:
-            r = v["fg"] / v["torch"]
+            r = _mid(v["fg"]) / _mid(v["torch"])
             ratios.append(r)
             if goal is not None:
                 GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name} train step: fg/torch {r:.2f}x (goal <= {goal}x)")
@@ -541,9 +541,10 @@ def sequences(args) -> Bench:
                 # the machine reaches on a large matmul, and what the goal would need.
                 flop = lstm_train_gflop(*shape[:2], model.input_size, model.hidden_size, model.num_layers)
                 rate = product_rate(args.runs)
-                GOALS.append(f"     {name}: {flop:.1f} GFLOP of products; fg {flop / v['fg'] * 1e3:.0f}, torch "
-                             f"{flop / v['torch'] * 1e3:.0f} GFLOP/s; the {goal}x goal needs "
-                             f"{flop / (goal * v['torch']) * 1e3:.0f} GFLOP/s, and a 2048^3 matmul here reaches {rate:.0f}")
+                fg_ms, torch_ms = _mid(v["fg"]), _mid(v["torch"])
+                GOALS.append(f"     {name}: {flop:.1f} GFLOP of products; fg {flop / fg_ms * 1e3:.0f}, torch "
+                             f"{flop / torch_ms * 1e3:.0f} GFLOP/s; the {goal}x goal needs "
+                             f"{flop / (goal * torch_ms) * 1e3:.0f} GFLOP/s, and a 2048^3 matmul here reaches {rate:.0f}")
     if ratios:
         gm = float(np.exp(np.mean(np.log(ratios))))
         GOALS.append(f"     sequence layers: fg/torch geometric mean {gm:.2f}x over {len(ratios)} shapes "
