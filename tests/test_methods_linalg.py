@@ -34,6 +34,54 @@ def test_ex_forms_report_failure_in_info():
     np.testing.assert_allclose(L.numpy(), [[2.0, 0.0], [1.0, math.sqrt(2.0)]])
 
 
+def test_ex_forms_judge_each_matrix_of_a_batch_alone():
+    # One singular (or indefinite) matrix used to set info 1 and NaN for the whole batch.
+    good, singular = [[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]
+    inv, info = linalg.inv_ex(T([good, singular, good]))
+    assert info.dtype == fg.int32 and info.tolist() == [0, 2, 0]  # the first zero pivot, 1-based
+    np.testing.assert_allclose(inv[0].numpy(), np.linalg.inv(good), rtol=1e-12)
+    np.testing.assert_allclose(inv[2].numpy(), np.linalg.inv(good), rtol=1e-12)
+    assert np.isnan(inv[1].numpy()).all()
+    indefinite3 = [[4.0, 1.0, 0.0], [1.0, 3.0, 0.0], [0.0, 0.0, -1.0]]
+    indefinite2 = [[4.0, 1.0, 0.0], [1.0, -3.0, 0.0], [0.0, 0.0, 1.0]]
+    spd = [[4.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 2.0]]
+    L, info = linalg.cholesky_ex(T([indefinite3, indefinite2, spd]))
+    assert info.tolist() == [3, 2, 0]  # the order of the first leading minor that is not positive-definite
+    np.testing.assert_allclose(L[2].numpy(), np.linalg.cholesky(spd), rtol=1e-12)
+    assert np.isnan(L[0].numpy()).all() and np.isnan(L[1].numpy()).all()
+    assert linalg.cholesky_ex(T(indefinite3)).info.item() == 3
+    U, info = linalg.cholesky_ex(T([spd, indefinite2]), upper=True)
+    assert info.tolist() == [0, 2]
+    np.testing.assert_allclose(U[0].numpy(), np.linalg.cholesky(spd).T, rtol=1e-12)
+
+
+def test_ex_forms_gradients_reach_the_good_matrices():
+    good, singular = [[2.0, 1.0], [1.0, 3.0]], [[1.0, 2.0], [2.0, 4.0]]
+    a = T([good, singular], grad=True)
+    linalg.inv_ex(a).inverse[0].sum().backward()
+    inv = np.linalg.inv(good)
+    # d sum(A^-1) / dA = -A^-T 1 1^T A^-T
+    np.testing.assert_allclose(a.grad[0].numpy(), -inv.T @ np.ones((2, 2)) @ inv.T, rtol=1e-12)
+    assert (a.grad[1].numpy() == 0).all()
+
+
+def test_linalg_errors_name_the_batch_element_as_pytorch():
+    good, singular = [[2.0, 0.0], [0.0, 2.0]], [[1.0, 2.0], [2.0, 4.0]]
+    batch = T([good, singular])
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.inv: \(Batch element 1\): The diagonal element 2 is zero"):
+        linalg.inv(batch)
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.inv: The diagonal element 2 is zero"):
+        fg.inverse(T(singular))  # the Tensor-level name raised a plain RuntimeError
+    with pytest.raises(linalg.LinAlgError, match=r"^torch.linalg.solve: \(Batch element 1\): The solver failed"):
+        linalg.solve(batch, T([[1.0, 1.0], [1.0, 1.0]]))
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.inv_ex: \(Batch element 1\)"):
+        linalg.inv_ex(batch, check_errors=True)
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.cholesky_ex: \(Batch element 1\).*order 2"):
+        linalg.cholesky_ex(T([good, singular]), check_errors=True)
+    with pytest.raises(linalg.LinAlgError, match=r"^linalg.cholesky: \(Batch element 1\).*order 2"):
+        linalg.cholesky(batch)
+
+
 def test_tensor_cholesky_is_removed_as_in_pytorch():
     with pytest.raises(RuntimeError, match="torch.linalg.cholesky"):
         fg.eye(2).cholesky()

@@ -135,32 +135,78 @@ def logdet(input: Tensor) -> Tensor:
     return _core.where(sign < 0, nan, _core.where(sign == 0, scalar_tensor(-math.inf, input.dtype), logabs))
 
 
+class LinAlgError(RuntimeError):
+    """Raised for singular or non-positive-definite inputs (PyTorch's torch.linalg.LinAlgError)."""
+
+
+def _raise_at(op: str, info: np.ndarray, message) -> None:
+    """LinAlgError for the first batch element whose info is not 0, as PyTorch words it ("op: ",
+    then "(Batch element i): " when the input is batched); message(info) is the rest."""
+    if not info.any():
+        return
+    flat = info.reshape(-1)
+    i = int(np.flatnonzero(flat)[0])
+    where = f"(Batch element {i}): " if info.ndim else ""
+    raise LinAlgError(f"{op}: {where}{message(int(flat[i]))}")
+
+
+def _batch_mask(bad: np.ndarray) -> Tensor:
+    """bad (the batch's shape) as a bool tensor of shape (..., 1, 1), to pick matrices."""
+    return from_np(bad.reshape(bad.shape + (1, 1)))
+
+
 @register("inverse")
 def inverse(input: Tensor, *, out=None) -> Tensor:
     """Inverse of square matrices (batched) by Gauss-Jordan elimination with partial pivoting;
-    a singular matrix raises as in PyTorch."""
+    a singular matrix raises LinAlgError as in PyTorch."""
     no_out("inverse", out)
-    _square("inv", input)
+    x, info = inverse_ex(input)
+    _raise_at("linalg.inv", info, lambda j: f"The diagonal element {j} is zero, the inversion could not be completed because "
+                              f"the input matrix is singular.")
+    return x
+
+
+def inverse_ex(input: Tensor, op: str = "inv"):
+    """(inverse, info): info (numpy int32, the batch's shape) is 0 for an invertible matrix, else
+    the 1-based index of the first zero pivot (LAPACK's getrf info, PyTorch's inv_ex info). A
+    singular matrix's inverse is NaN, and the others are exact whatever their neighbours hold."""
+    _square(op, input)
     n = input.shape[-1]
     if n == 0:
-        return input.clone()
+        return input.clone(), np.zeros(input.shape[:-2], np.int32)
     eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy(), like=input)
-    return solve_square(input, eye, "linalg.inv")
+    return solve_square_ex(input, eye)
 
 
 def solve_square(a: Tensor, b: Tensor, op: str) -> Tensor:
-    """X with a @ X = b for square a (..., n, n) and b (..., n, k), by elimination with partial
-    pivoting and back substitution; a singular a raises as PyTorch's solvers do."""
+    """X with a @ X = b for square a (..., n, n) and b (..., n, k); a singular a raises
+    LinAlgError as PyTorch's solver does."""
+    x, info = solve_square_ex(a, b)
+    _raise_at(op, info, lambda j: "The solver failed because the input matrix is singular.")
+    return x
+
+
+def solve_square_ex(a: Tensor, b: Tensor):
+    """(X, info) with a @ X = b for square a (..., n, n) and b (..., n, k), by elimination with
+    partial pivoting and back substitution; info as `inverse_ex`'s. A singular matrix is
+    eliminated again as the identity, so that its zero pivot divides nothing, and its X is NaN."""
     n = a.shape[-1]
-    k = b.shape[-1]
     pivots, _, m = _eliminate(a, b)
-    pv = np.stack([np_of(p) for p in pivots], -1).reshape(-1, n)
-    if (pv == 0).any():
-        j = int(np.argmax((pv == 0).any(0))) + 1
-        what = "inversion" if op == "linalg.inv" else "solve"
-        raise RuntimeError(f"{op}: The diagonal element {j} is zero, the {what} could not be completed because the "
-                           f"input matrix is singular.")
-    # Back substitution on the upper-triangular system, one row at a time from the bottom.
+    pv = np.stack([np_of(p) for p in pivots], -1) if n else np.ones(a.shape[:-2] + (1,))
+    zero = pv == 0
+    info = np.where(zero.any(-1), np.argmax(zero, -1) + 1, 0).astype(np.int32)
+    if not info.any():
+        return _back_substitute(m, n, b.shape[-1]), info
+    bad = _batch_mask(info != 0)
+    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(a).dtype), a.shape).copy(), like=a)
+    _, _, m = _eliminate(_core.where(bad, eye, a), b)
+    x = _back_substitute(m, n, b.shape[-1])
+    return _core.where(bad, scalar_tensor(math.nan, x.dtype), x), info
+
+
+def _back_substitute(m: Tensor, n: int, k: int) -> Tensor:
+    """The solution of the eliminated (upper-triangular) augmented system m, row by row from the
+    bottom."""
     rows: list = [None] * n
     for r in range(n - 1, -1, -1):
         row = m.narrow(-2, r, 1)
@@ -168,7 +214,7 @@ def solve_square(a: Tensor, b: Tensor, op: str) -> Tensor:
         for j in range(r + 1, n):
             rhs = rhs - row.narrow(-1, j, 1) * rows[j]
         rows[r] = rhs / row.narrow(-1, r, 1)
-    return _core.cat(rows, a.ndim - 2)
+    return _core.cat(rows, m.ndim - 2)
 
 
 @register("cholesky")
@@ -183,9 +229,19 @@ def cholesky_removed(input: Tensor, upper: bool = False, *, out=None):
 
 def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """L with input = L @ L.mT (or U with input = U.mT @ U when upper), for symmetric
-    positive-definite matrices, reading only the lower (upper) triangle. The gradient is the
-    symmetric one PyTorch gives."""
+    positive-definite matrices, reading only the lower (upper) triangle; LinAlgError for one that
+    is not. The gradient is the symmetric one PyTorch gives."""
     no_out("cholesky", out)
+    low, info = cholesky_ex(input, upper)
+    _raise_at("linalg.cholesky", info, lambda j: f"The factorization could not be completed because the input is not "
+                              f"positive-definite (the leading minor of order {j} is not positive-definite).")
+    return low
+
+
+def cholesky_ex(input: Tensor, upper: bool = False):
+    """(L, info): info (numpy int32, the batch's shape) 0 for a positive-definite matrix, else
+    the order of its first leading minor that is not (PyTorch's cholesky_ex info). Such a
+    matrix's factor is NaN; its column goes on with a pivot of 1, so the others are exact."""
     _square("cholesky", input)
     a = input.mT if upper else input
     n = a.shape[-1]
@@ -193,16 +249,17 @@ def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     lower_sym = a.tril() + a.tril(-1).mT
     sym = (a + a.mT) * 0.5
     a = lower_sym.detach() + (sym - sym.detach())
+    info = np.zeros(a.shape[:-2], np.int32)
     cols: list[Tensor] = []  # column j of L as (..., n)
     for j in range(n):
         row_j = _core.stack([c.narrow(-1, j, 1).squeeze(-1) for c in cols], -1) if cols else None  # L[..., j, :j]
         d = a.narrow(-1, j, 1).narrow(-2, j, 1).reshape(*a.shape[:-2])
         if row_j is not None:
             d = d - (row_j * row_j).sum(-1)
-        dv = np_of(d)
-        if not (dv > 0).all():
-            raise RuntimeError(f"linalg.cholesky: The factorization could not be completed because the input is not "
-                               f"positive-definite (the leading minor of order {j + 1} is not positive-definite).")
+        failed = ~(np_of(d) > 0)
+        if failed.any():
+            info = np.where((info == 0) & failed, j + 1, info).astype(np.int32)
+            d = _core.where(from_np(failed), scalar_tensor(1, d.dtype), d)
         ljj = d.sqrt()
         below = a.narrow(-2, j + 1, n - j - 1).narrow(-1, j, 1).squeeze(-1)  # A[..., j+1:, j]
         if row_j is not None and n - j - 1 > 0:
@@ -211,7 +268,9 @@ def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
         parts = [_core.full(list(a.shape[:-2]) + [j], 0.0, a.dtype), ljj.unsqueeze(-1), below / ljj.unsqueeze(-1)]
         cols.append(_core.cat(parts, a.ndim - 2))
     low = _core.stack(cols, -1) if cols else input.clone()
-    return low.mT if upper else low
+    if info.any():
+        low = _core.where(_batch_mask(info != 0), scalar_tensor(math.nan, low.dtype), low)
+    return (low.mT if upper else low), info
 
 
 @register("matrix_exp")

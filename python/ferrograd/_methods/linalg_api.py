@@ -15,7 +15,7 @@ from .._core import Tensor
 from . import decompositions as _dec
 from . import linalg as _lin
 from . import reductions as _red
-from ._util import broadcast_shape, no_out, wrap_dim
+from ._util import broadcast_shape, from_np, no_out, wrap_dim
 
 __all__ = [
     "vector_norm", "matrix_norm", "norm", "det", "slogdet", "inv", "inv_ex", "solve", "solve_triangular", "cholesky",
@@ -24,24 +24,6 @@ __all__ = [
 
 _inv_ex = namedtuple("inv_ex", ["inverse", "info"])
 _cholesky_ex = namedtuple("cholesky_ex", ["L", "info"])
-
-
-class LinAlgError(RuntimeError):
-    """Raised for singular or non-positive-definite inputs (PyTorch's torch.linalg.LinAlgError)."""
-
-
-def _linalg_errors(fn):
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RuntimeError as e:
-            if "singular" in str(e) or "positive-definite" in str(e):
-                raise LinAlgError(str(e)) from None
-            raise
-
-    wrapper.__name__ = wrapper.__qualname__ = fn.__name__
-    wrapper.__doc__ = fn.__doc__
-    return wrapper
 
 
 def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
@@ -90,35 +72,33 @@ def norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None, ou
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
 
 
-det = _linalg_errors(_dec.det)
-slogdet = _linalg_errors(_dec.slogdet)
+det = _dec.det
+slogdet = _dec.slogdet
+LinAlgError = _dec.LinAlgError
 matrix_exp = _dec.matrix_exp
 
 
-@_linalg_errors
 def matrix_power(A: Tensor, n: int) -> Tensor:
     return _dec.matrix_power(A, n)
 
 
-@_linalg_errors
 def inv(A: Tensor, *, out=None) -> Tensor:
     """The inverse of square matrices; a singular one raises LinAlgError."""
     return _dec.inverse(A, out=out)
 
 
 def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
-    """(inverse, info): info 0 where the matrix was invertible (the inverse is NaN where not)."""
+    """(inverse, info): info 0 where the matrix was invertible, else the first zero pivot's
+    1-based index, per matrix; a singular matrix's inverse is NaN (PyTorch's holds whatever its
+    solver left) and the others are exact."""
     no_out("linalg.inv_ex", out)
-    try:
-        return _inv_ex(inv(A), _core.full(list(A.shape[:-2]), 0.0, _core.int32))
-    except LinAlgError:
-        if check_errors:
-            raise
-        nan = _core.full(list(A.shape), math.nan, A.dtype)
-        return _inv_ex(nan, _core.full(list(A.shape[:-2]), 1.0, _core.int32))
+    x, info = _dec.inverse_ex(A, "inv_ex")
+    if check_errors:
+        _dec._raise_at("linalg.inv_ex", info, lambda j: f"The diagonal element {j} is zero, the inversion could not be completed "
+                                       f"because the input matrix is singular.")
+    return _inv_ex(x, from_np(info))
 
 
-@_linalg_errors
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """X with A @ X = B (or X @ A = B when left=False); B a batch of vectors or matrices."""
     no_out("linalg.solve", out)
@@ -133,7 +113,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     if b.shape[-2] != a.shape[-1]:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation AX = B ({list(A.shape[-2:])} "
                            f"and {list(B.shape[-2:])})")
-    x = _dec.solve_square(a, b, "linalg.solve")
+    x = _dec.solve_square(a, b, "torch.linalg.solve")
     return x.squeeze(-1) if vector else x
 
 
@@ -155,20 +135,20 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True, un
     return _core.cat(rows, B.ndim - 2) if n else B.clone()
 
 
-@_linalg_errors
 def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """L with A = L @ L.mH for symmetric positive-definite A (U = L.mH when upper)."""
     return _dec.cholesky(A, upper, out=out)
 
 
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False, out=None):
+    """(L, info): info 0 for a positive-definite matrix, else the order of its first leading
+    minor that is not, per matrix; such a matrix's L is NaN and the others are exact."""
     no_out("linalg.cholesky_ex", out)
-    try:
-        return _cholesky_ex(cholesky(A, upper=upper), _core.full(list(A.shape[:-2]), 0.0, _core.int32))
-    except LinAlgError:
-        if check_errors:
-            raise
-        return _cholesky_ex(_core.full(list(A.shape), math.nan, A.dtype), _core.full(list(A.shape[:-2]), 1.0, _core.int32))
+    low, info = _dec.cholesky_ex(A, upper)
+    if check_errors:
+        _dec._raise_at("linalg.cholesky_ex", info, lambda j: f"The factorization could not be completed because the input is not "
+                                       f"positive-definite (the leading minor of order {j} is not positive-definite).")
+    return _cholesky_ex(low, from_np(info))
 
 
 def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
