@@ -918,6 +918,35 @@ def test_float16_arithmetic_rounds_once_from_float32_like_numpy(name, op):
     np.testing.assert_array_equal(got.numpy(), getattr(np, op)(a, b))
 
 
+@pytest.mark.parametrize("name", ["float16", "bfloat16"])
+def test_half_rounding_cumulative_and_float_binary_ops_compute_in_float32(name):
+    """floor/ceil/trunc/round/sign/logit, the float binary ops and cumsum/cumprod/prod took no
+    half input (NotImplementedError): each is now its float32 result rounded to the dtype, as
+    PyTorch's opmath computes them."""
+    dt = _dtype(name)
+    rng = np.random.default_rng(3)
+    a32 = fg.tensor(rng.standard_normal(7) * 3).to(dt).float()  # values the half dtype holds
+    b32 = fg.tensor(rng.standard_normal(7) + 2).to(dt).float()
+    a, b = a32.to(dt), b32.to(dt)
+    for op in ["floor", "ceil", "trunc", "round", "sign", "sgn", "frac"]:
+        got = getattr(a, op)()
+        assert got.dtype == dt and got.float().tolist() == getattr(a32, op)().to(dt).float().tolist(), op
+    assert a.round(decimals=1).float().tolist() == a32.round(decimals=1).to(dt).float().tolist()
+    p = (a32.abs() / 10).clamp(max=0.9)
+    assert fg.logit(p.to(dt)).float().tolist() == fg.logit(p.to(dt).float()).to(dt).float().tolist()
+    for op in ["xlogy", "hypot", "atan2", "copysign", "fmod", "logaddexp", "logaddexp2"]:
+        got = getattr(fg, op)(a, b)
+        assert got.dtype == dt and got.float().tolist() == getattr(fg, op)(a32, b32).to(dt).float().tolist(), op
+    for op in ["cumsum", "cumprod"]:
+        got = getattr(a, op)(0)
+        assert got.dtype == dt and got.float().tolist() == getattr(a32, op)(0).to(dt).float().tolist(), op
+    assert a.prod().dtype == dt and a.prod().float().item() == a32.prod().to(dt).float().item()
+    assert fg.arange(4).cumsum(0, dtype=dt).dtype == dt
+    x = a.detach().requires_grad_()
+    fg.hypot(x, x).sum().backward()
+    assert x.grad.dtype == dt
+
+
 def test_float16_gradients_arrive_in_float16():
     x = fg.tensor([1.0, 2.0, -3.0], dtype=fg.float16, requires_grad=True)
     y = ((x * x).exp() / 100 + x.abs()).sum()

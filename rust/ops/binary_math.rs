@@ -47,6 +47,9 @@ macro_rules! binary_float_op {
     (@op $name:ident, $Back:ident, $gname:literal, |$x:ident, $y:ident| $fwd:expr, dx: |$dx1:ident, $dx2:ident| $dx:expr, dy: |$dy1:ident, $dy2:ident| $dy:expr,
      differentiable: $diff:literal, graph: |$gx:ident, $gy:ident| $graph:expr) => {
         pub fn $name(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+            if let Some(half) = crate::ops::half::result(a, b) {
+                return crate::ops::half::binary(a, b, half, $name);
+            }
             let dtype = float_dtype(a, b);
             let (x, y) = promoted(a, b, dtype)?;
             let out = with_float!(dtype, stringify!($name), T => zip::<T, T>(&x, &y, stringify!($name), |$x: T, $y: T| $fwd)?);

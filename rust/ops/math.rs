@@ -179,6 +179,7 @@ macro_rules! piecewise_constant {
     ($name:ident, $gname:literal, int: |$i:ident| $int:expr, |$x:ident| $fwd:expr) => {
         pub fn $name(t: &Tensor) -> Result<Tensor> {
             let out = match t.dtype() {
+                d if d.is_half() => return crate::ops::half::unary(t, $name),
                 d if d.is_float() => with_float!(d, stringify!($name), T => map::<T, T>(t, |$x: T| $fwd)),
                 DType::Bool => bail!(NotImplemented, "{}: not implemented for 'Bool' (shape {:?})", stringify!($name), t.shape()),
                 d => with_numeric!(d, stringify!($name), T => map::<T, T>(t, |$i: T| $int)),
@@ -213,6 +214,9 @@ pub fn round_decimals(t: &Tensor, decimals: i64) -> Result<Tensor> {
     if decimals == 0 {
         return round(t);
     }
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, |t| round_decimals(t, decimals));
+    }
     if !t.dtype().is_float() {
         bail!(NotImplemented, "round_decimals: not implemented for '{}' (round(decimals=...) takes float tensors; shape {:?})", t.dtype().torch_name(), t.shape());
     }
@@ -235,6 +239,9 @@ pub fn frac(t: &Tensor) -> Result<Tensor> {
 /// logit(x) = log(z / (1 - z)) with z = x clamped to [eps, 1 - eps] when `eps` is given; the
 /// gradient is g / (z (1 - z)), and 0 where the clamp cut x (PyTorch's).
 pub fn logit(t: &Tensor, eps: Option<f64>) -> Result<Tensor> {
+    if t.dtype().is_half() {
+        return crate::ops::half::unary(t, |t| logit(t, eps));
+    }
     let t = &crate::ops::unary::float_input(t)?;
     let out = with_float!(t.dtype(), "logit", T => map::<T, T>(t, move |x: T| {
         let z = clamp_eps(x, eps);

@@ -109,6 +109,10 @@ fn running_sums<T: Float>(x: &Tensor, dim: usize, reverse: bool) -> Tensor {
 pub fn cumsum(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumsum")?;
     let dt = accumulate_dtype(t, dtype);
+    if dt.is_half() {
+        // In float32, each running value rounded to the half dtype (PyTorch's opmath).
+        return to_dtype(&cumsum(&to_dtype(t, DType::F32)?, dim, None)?, dt);
+    }
     if dt.is_integer() && dt != DType::I64 {
         // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
         return to_dtype(&cumsum(t, dim, Some(DType::I64))?, dt);
@@ -158,6 +162,10 @@ impl Backward for CumsumBackward {
 pub fn cumprod(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumprod")?;
     let dt = accumulate_dtype(t, dtype);
+    if dt.is_half() {
+        // In float32, each running value rounded to the half dtype (PyTorch's opmath).
+        return to_dtype(&cumprod(&to_dtype(t, DType::F32)?, dim, None)?, dt);
+    }
     if dt.is_integer() && dt != DType::I64 {
         // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
         return to_dtype(&cumprod(t, dim, Some(DType::I64))?, dt);
@@ -361,6 +369,9 @@ impl Backward for ProdBackward {
 /// `prod(dim=None, keepdim=False, dtype=None)`: the product of all elements, or along one dim.
 pub fn prod(t: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
     let dt = accumulate_dtype(t, dtype);
+    if dt.is_half() {
+        return to_dtype(&prod(&to_dtype(t, DType::F32)?, dim, keepdim, None)?, dt);
+    }
     if dt.is_integer() && dt != DType::I64 {
         // As cumprod: int64, then cast back (the same wrapped product).
         return to_dtype(&prod(t, dim, keepdim, Some(DType::I64))?, dt);
