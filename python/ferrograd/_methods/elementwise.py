@@ -14,9 +14,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from .. import _core, _functions
+from .. import _core, _creation, _functions
 from .._core import Tensor
-from ._util import assign, broadcast_shape, from_np, graft, inplace, needs_grad, np_of, register, scalar_tensor, type_name
+from ._util import (assign, broadcast_shape, from_np, graft, inplace, needs_grad, np_of, register, result_type,
+                    scalar_tensor, type_name)
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
@@ -250,10 +251,16 @@ register("float_power_", function=False)(_float_power_)
 
 @register("ldexp")
 def ldexp(input: Tensor, other) -> Tensor:
-    """input * 2 ** other, in floating point."""
+    """input * 2 ** other in the two's promoted dtype (float32 for integers), as PyTorch. The
+    power is taken in two halves, so that 1e-30 * 2 ** 200 is 1.6e30 rather than 2 ** 200
+    overflowing float32 first; for whole exponents both halves and both products are exact."""
     other = _as_tensor(other, input)
-    dt = input.dtype if input.is_floating_point() else _core.float32
-    return input.to(dt) * other.to(dt).__rpow__(2.0)
+    dt = result_type(input, other)
+    dt = dt if dt.is_floating_point else _creation.get_default_dtype()
+    x, o = input.to(dt), other.to(dt)
+    # floor(o / 2) has no gradient, so d/do flows through the other half: x 2^o ln 2, as PyTorch.
+    low = (o * 0.5).floor().detach()
+    return x * low.__rpow__(2.0) * (o - low).__rpow__(2.0)
 
 
 inplace("ldexp_", ldexp)
@@ -268,9 +275,11 @@ def frexp(input: Tensor):
     m, e = np.frexp(np_of(input))
     int32 = getattr(_core, "int32", None)
     exponent = from_np(e.astype(np.int32)) if int32 is not None else from_np(e.astype(np.int64))
-    # mantissa = input * 2 ** -exponent: exact, and differentiable as PyTorch's (1 / 2 ** exponent).
-    scale = from_np(np.ldexp(np.ones_like(m), -e).astype(m.dtype), like=input)
-    return _frexp(input * scale, exponent)
+    # mantissa = input * 2 ** -exponent, exact, and differentiable as PyTorch's (1 / 2 ** exponent);
+    # in two factors, as 2 ** 132 (a subnormal float32's) does not fit in float32.
+    half = -e // 2
+    scales = [from_np(np.ldexp(np.ones_like(m), k).astype(m.dtype), like=input) for k in (half, -e - half)]
+    return _frexp(input * scales[0] * scales[1], exponent)
 
 
 @register("heaviside")
