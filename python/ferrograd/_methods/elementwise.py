@@ -16,8 +16,7 @@ import numpy as np
 
 from .. import _core, _creation, _functions
 from .._core import Tensor
-from ._util import (assign, broadcast_shape, from_np, graft, inplace, needs_grad, np_of, register, result_type,
-                    scalar_tensor, type_name)
+from ._util import assign, broadcast_shape, from_np, graft, inplace, needs_grad, np_of, register, result_type, scalar_tensor, type_name
 
 _frexp = namedtuple("frexp", ["mantissa", "exponent"])
 
