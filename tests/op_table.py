@@ -459,6 +459,11 @@ ELEMENTWISE = [
     Op("lcm", lambda L, a, b: a.lcm(b), [In((5,), "int"), In((5,), "int")], np.lcm, grad=False),
     Op("clamp_min", lambda L, x: x.clamp_min(0.3), [In((3, 4), D)], lambda x: np.maximum(x, 0.3)),
     Op("clamp_max", lambda L, x: L.clamp_max(x, -0.1), [In((3, 4), D)], lambda x: np.minimum(x, -0.1)),
+    # tensor bounds broadcast and take gradients (where min > max, the max wins)
+    Op("clamp_tensor_bounds", lambda L, x, lo, hi: x.clamp(lo, hi), [In((3, 4), D), In((4,)), In((3, 1))],
+       lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi)),
+    Op("clamp_tensor_min", lambda L, x, lo: L.clamp(x, min=lo), [In((3, 4), D), In((3, 1))], np.maximum),
+    Op("clip_tensor_max", lambda L, x, hi: x.clip(max=hi), [In((2, 3, 4), D), In((4,))], np.minimum),
     Op("hardshrink", lambda L, x: x.hardshrink(0.7), [In((3, 4), D)], lambda x: np.where(np.abs(x) > 0.7, x, 0.0)),
     Op("bincount", lambda L, x: L.bincount(x, minlength=6), [In((10,), "count", 4)], lambda x: np.bincount(x, minlength=6),
        grad=False),

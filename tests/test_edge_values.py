@@ -53,3 +53,61 @@ def test_ldexp_gradient_by_the_exponent_is_x_2_to_the_e_ln2():
     xs, es = np.array([0.5, -3.0, 2.0]), np.array([3.0, -2.0, 5.0])
     np.testing.assert_allclose(e.grad.numpy(), xs * 2**es * np.log(2), rtol=1e-14)
     np.testing.assert_allclose(x.grad.numpy(), 2**es, rtol=1e-14)
+
+
+def test_clamp_takes_tensor_bounds_that_broadcast_and_promote():
+    x = np.array([[-2.0, 0.0, 2.0], [5.0, -5.0, 0.5]], np.float32)
+    lo, hi = np.array([-1.0, 0.5, -3.0], np.float32), np.array([[1.0], [0.0]], np.float32)
+    got = fg.clamp(fg.tensor(x), fg.tensor(lo), fg.tensor(hi))
+    np.testing.assert_array_equal(got.numpy(), np.minimum(np.maximum(x, lo), hi))
+    assert fg.tensor(x).clamp(min=fg.tensor(lo)).tolist() == np.maximum(x, lo).tolist()
+    assert fg.tensor(x).clip(max=fg.tensor(hi)).tolist() == np.minimum(x, hi).tolist()
+    ints = fg.tensor([1, 5, 9])
+    assert fg.clamp(ints, fg.tensor([2, 2, 2]), fg.tensor(6.5)).dtype == fg.float32
+    assert fg.clamp(ints, 2, fg.tensor(6)).tolist() == [2, 5, 6]
+    assert fg.clamp(ints.int(), fg.tensor(2)).dtype == fg.int32  # a 0-d bound does not widen
+    y = fg.tensor([1.0, 5.0, 9.0])
+    y.clamp_(fg.tensor([2.0, 2.0, 2.0]), fg.tensor(6.0))
+    assert y.tolist() == [2.0, 5.0, 6.0]
+    with pytest.raises(RuntimeError, match=r"clamp_: output with shape \[3\] doesn't match the broadcast shape \[2, 3\]"):
+        y.clamp_(fg.tensor([[2.0], [3.0]]))
+    with pytest.raises(TypeError, match="clamp: min and max must be numbers, tensors or None, not str"):
+        y.clamp("1")
+
+
+# (x, min, max) -> the shares of the gradient of x, min and max, as PyTorch 2.15 gives them
+# (tests/differential/test_diff_call_forms.py compares all 64 orders of 0, 1, 2 and NaN).
+NAN = float("nan")
+CLAMP_SHARES = [
+    ((0.0, 1.0, 2.0), (0.0, 1.0, 0.0)),  # below: the min
+    ((1.5, 1.0, 2.0), (1.0, 0.0, 0.0)),  # inside: x
+    ((3.0, 1.0, 2.0), (0.0, 0.0, 1.0)),  # above: the max
+    ((1.0, 1.0, 2.0), (0.5, 0.5, 0.0)),  # on the min of a proper interval: halves
+    ((2.0, 1.0, 2.0), (0.5, 0.0, 0.5)),
+    ((1.0, 1.0, 1.0), (1.0, 0.0, 0.0)),  # min == max == x: x
+    ((0.0, 1.0, 1.0), (0.0, 1.0, 0.0)),  # below min == max: the min
+    ((1.5, 2.0, 1.0), (0.0, 0.0, 1.0)),  # min above max: the max, wherever x is
+    ((NAN, 2.0, 1.0), (1.0, 0.0, 1.0)),  # ... and a NaN x keeps its share too
+    ((NAN, 0.0, 1.0), (1.0, 0.0, 0.0)),
+    ((1.0, NAN, 2.0), (1.0, 0.0, 0.0)),  # a NaN bound takes nothing
+    ((3.0, NAN, 2.0), (0.0, 0.0, 0.0)),
+    ((0.0, 1.0, NAN), (0.0, 0.0, 0.0)),
+]
+
+
+@pytest.mark.parametrize("xs, shares", CLAMP_SHARES)
+def test_clamp_tensor_bounds_share_the_gradient_as_pytorch(xs, shares):
+    x, lo, hi = (fg.tensor([v], dtype=fg.float64, requires_grad=True) for v in xs)
+    fg.clamp(x, lo, hi).sum().backward()
+    assert (x.grad.item(), lo.grad.item(), hi.grad.item()) == shares
+
+
+def test_clamp_tensor_bounds_gradcheck_and_sum_to_the_bound_shapes():
+    rng = np.random.default_rng(4)
+    x = fg.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    lo = fg.tensor(rng.standard_normal(4) - 0.5, requires_grad=True)
+    hi = fg.tensor(rng.standard_normal((3, 1)) + 0.5, requires_grad=True)
+    assert fg.autograd.gradcheck(lambda a, b, c: fg.clamp(a, b, c), (x, lo, hi))
+    assert fg.autograd.gradgradcheck(lambda a, b, c: fg.clamp(a, b, c) ** 2, (x, lo, hi))
+    fg.clamp(x, lo, hi).sum().backward()
+    assert lo.grad.shape == (4,) and hi.grad.shape == (3, 1)

@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod binary;
 pub mod binary_math;
+pub mod clamp_tensor;
 pub mod cast;
 pub mod creation;
 pub mod expr;

@@ -88,21 +88,46 @@ fn alpha_arg(alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Scalar> {
     }
 }
 
-/// clamp's bounds as numbers (an int bound keeps an integer tensor's dtype, a float one promotes).
-fn bound_arg(bound: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Scalar>> {
+/// A clamp bound: a number (an int keeps an integer tensor's dtype, a float promotes), or a
+/// tensor, which broadcasts and takes a gradient.
+enum ClampBound {
+    Number(Scalar),
+    Tensor(Tensor),
+}
+
+fn bound_arg(bound: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ClampBound>> {
     match bound {
         None => Ok(None),
         Some(b) if b.is_none() => Ok(None),
         Some(b) => match scalar_arg(b) {
-            Some(s) => Ok(Some(s)),
-            // Tensor bounds broadcast and take gradients in PyTorch; refused rather than read
-            // as numbers, which would drop both.
-            None => Err(PyTypeError::new_err(format!(
-                "clamp: min and max must be numbers or None, not {} (tensor bounds are not supported yet; fg.maximum/fg.minimum take tensors)",
-                b.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-            ))),
+            Some(s) => Ok(Some(ClampBound::Number(s))),
+            None => match b.extract::<PyRef<'_, PyTensor>>() {
+                Ok(t) => Ok(Some(ClampBound::Tensor(t.t.clone()))),
+                Err(_) => Err(PyTypeError::new_err(format!(
+                    "clamp: min and max must be numbers, tensors or None, not {}",
+                    b.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                ))),
+            },
         },
     }
+}
+
+/// clamp with number bounds (the kernel of its own), or with a tensor among them (a number
+/// beside it joins as a Python number would: by its kind, not its width).
+fn clamp_any(t: &Tensor, min: &Option<ClampBound>, max: &Option<ClampBound>) -> crate::error::Result<Tensor> {
+    let number = |b: &Option<ClampBound>| match b {
+        Some(ClampBound::Number(s)) => Some(*s),
+        _ => None,
+    };
+    if !matches!(min, Some(ClampBound::Tensor(_))) && !matches!(max, Some(ClampBound::Tensor(_))) {
+        return unary::clamp_scalar(t, number(min), number(max));
+    }
+    let tensor = |b: &Option<ClampBound>| match b {
+        Some(ClampBound::Number(s)) => Some(Tensor::wrapped_scalar(*s)),
+        Some(ClampBound::Tensor(x)) => Some(x.clone()),
+        None => None,
+    };
+    crate::ops::clamp_tensor::clamp_tensor(t, tensor(min).as_ref(), tensor(max).as_ref())
 }
 
 #[pymethods]
@@ -200,7 +225,7 @@ impl PyTensor {
     #[pyo3(signature = (min=None, max=None))]
     fn clamp(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
         let (min, max) = (bound_arg(min)?, bound_arg(max)?);
-        off_gil_guarded(py, self.t.numel(), || unary::clamp_scalar(&self.t, min, max))
+        off_gil_guarded(py, self.t.numel(), || clamp_any(&self.t, &min, &max))
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clip(&self, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<Tensor> {
@@ -379,7 +404,7 @@ impl PyTensor {
     fn clamp_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, min: Option<&Bound<'_, PyAny>>, max: Option<&Bound<'_, PyAny>>) -> PyResult<PyRef<'py, Self>> {
         let (min, max) = (bound_arg(min)?, bound_arg(max)?);
         let t = slf.t.clone();
-        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "clamp_", |t| unary::clamp_scalar(t, min, max)))?;
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "clamp_", |t| clamp_any(t, &min, &max)))?;
         Ok(slf)
     }
     /// The core of the Python in-place forms (`_methods._util.assign`).

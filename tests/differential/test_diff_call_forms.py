@@ -83,3 +83,19 @@ def test_as_tensor_shares_memory_as_torch_does():
         t = L.as_tensor(a)
         a[0] = 5.0
         assert t[0].item() == 5.0, L.__name__
+
+
+def test_clamp_tensor_bounds_values_and_gradient_shares_match_torch_over_every_order():
+    """clamp(x, min, max) with tensor bounds over all 64 orders of 0, 1, 2 and NaN: the values
+    and the three gradients (PyTorch splits ties and keeps a NaN x's share)."""
+    import itertools
+
+    rows = list(itertools.product([0.0, 1.0, 2.0, float("nan")], repeat=3))
+    got = {}
+    for L in (torch, fg):
+        x, lo, hi = (L.tensor([r[i] for r in rows], dtype=L.float64, requires_grad=True) for i in range(3))
+        y = L.clamp(x, lo, hi)
+        y.sum().backward()
+        got[L] = [t.detach().numpy() for t in (y, x.grad, lo.grad, hi.grad)]
+    for name, theirs, ours in zip(("value", "x grad", "min grad", "max grad"), got[torch], got[fg]):
+        np.testing.assert_array_equal(ours, theirs, err_msg=name)
