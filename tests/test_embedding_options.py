@@ -29,13 +29,13 @@ def renormed(w, idx, max_norm, p):
     max_norm / (norm + 1e-7)."""
     w = w.copy()
     for r in np.unique(idx):
-        norm = np.sum(np.abs(w[r]) ** p) ** (1 / p)
+        norm = np.linalg.norm(w[r], ord=p)  # inf: the largest magnitude; 0: the non-zeros
         if norm > max_norm:
             w[r] *= max_norm / (norm + 1e-7)
     return w
 
 
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf"), 0.0])
 def test_max_norm_renormalises_only_the_looked_up_rows_in_place(norm_type):
     w = np.random.default_rng(0).normal(size=(7, 4)) * 2
     weight = t64(w, grad=True)
@@ -44,14 +44,28 @@ def test_max_norm_renormalises_only_the_looked_up_rows_in_place(norm_type):
     np.testing.assert_allclose(weight.detach().numpy(), expected, rtol=1e-12)   # in place
     np.testing.assert_array_equal(weight.detach().numpy()[[2, 4, 6]], w[[2, 4, 6]])  # untouched rows
     np.testing.assert_allclose(out.detach().numpy(), expected[IDX], rtol=1e-12)
-    norms = (np.abs(out.detach().numpy()) ** norm_type).sum(-1) ** (1 / norm_type)
-    assert norms.max() <= 1.5 + 1e-6
+    if norm_type:  # (scaling does not change a count of non-zeros)
+        assert np.linalg.norm(out.detach().numpy(), ord=norm_type, axis=-1).max() <= 1.5 + 1e-6
     # the renormalisation is off the graph: the gradient is that of a plain lookup
     g = np.random.default_rng(1).normal(size=IDX.shape + (4,))
     (out * t64(g)).sum().backward()
     exp = np.zeros_like(w)
     np.add.at(exp, IDX, g)
     np.testing.assert_allclose(weight.grad.numpy(), exp, rtol=1e-12)
+
+
+def test_max_norm_scale_is_computed_in_float64_as_pytorch():
+    # float32's 4 + 1e-7 is 4: PyTorch's scale 1 / (4 + 1e-7) is taken in float64 and rounded
+    w = fg.tensor([[0.5, -2.0], [3.0, 4.0]])
+    F.embedding(fg.tensor([0, 1]), w, max_norm=1.0, norm_type=float("inf"))
+    want = np.array([[0.5, -2.0], [3.0, 4.0]]) * np.array([[1 / (2 + 1e-7)], [1 / (4 + 1e-7)]])
+    np.testing.assert_array_equal(w.numpy(), want.astype(np.float32))
+
+
+def test_embedding_bag_max_sends_a_tied_gradient_to_the_first_row():
+    w = fg.tensor([[1.0, 5.0], [1.0, 2.0], [0.0, 5.0]], requires_grad=True)
+    F.embedding_bag(fg.tensor([[0, 1, 2]]), w, mode="max").sum().backward()
+    assert w.grad.tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
 
 
 def test_embedding_module_max_norm_updates_its_weight():

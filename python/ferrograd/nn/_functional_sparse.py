@@ -100,7 +100,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         rows = []
         for s, e in zip(starts, ends):
             sel = np.arange(s, e)[keep[s:e]]
-            rows.append(weight[_core.from_numpy(idx[sel])].amax(0) if sel.size else empty_bag)
+            # max(0), not amax: the gradient goes to the first of tied rows, as PyTorch's
+            # (amax would split it between them)
+            rows.append(weight[_core.from_numpy(idx[sel])].max(0).values if sel.size else empty_bag)
         if not rows:
             return weight[0:0]
         return _core.stack(rows, 0)
@@ -130,6 +132,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
 def _renorm_rows_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
     """PyTorch's embedding_renorm_: rows (of those looked up) whose norm exceeds max_norm are
     scaled in place to max_norm / (norm + 1e-7) of themselves, off the graph."""
+    from .._methods.linalg_api import vector_norm
     from ..autograd.grad_mode import no_grad
 
     if not rows.size:
@@ -137,9 +140,12 @@ def _renorm_rows_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: 
     index = _core.from_numpy(rows)
     with no_grad():
         selected = weight.detach()[index]
-        norms = selected.abs().pow(norm_type).sum(1).pow(1.0 / norm_type)
-        factor = _core.where(norms > max_norm, max_norm / (norms + 1e-7), _core.full([rows.size], 1.0, weight.dtype))
-        weight.detach()[index] = selected * factor.unsqueeze(1)
+        # The vector norm (for inf the largest magnitude, for 0 the count of non-zeros), and the
+        # scale in float64, rounded to the weight's dtype, as PyTorch's (1 / (4 + 1e-7) is
+        # 0.24999999 in float32, where float32's 4 + 1e-7 is 4).
+        norms = vector_norm(selected, norm_type, 1).double()
+        factor = _core.where(norms > max_norm, max_norm / (norms + 1e-7), _core.full([rows.size], 1.0, _core.float64))
+        weight.detach()[index] = selected * factor.to(weight.dtype).unsqueeze(1)
 
 
 def _size(shape) -> str:
