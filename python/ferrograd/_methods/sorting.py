@@ -157,10 +157,17 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False, *, o
     return _median("nanmedian", input, dim, keepdim, True)
 
 
+def _isnan(a: np.ndarray) -> np.ndarray:
+    return np.isnan(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
+
+
 @register("mode")
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, out=None):
-    """The most frequent value along `dim` (the smallest of equally frequent ones) and the index of
-    its last occurrence."""
+    """The most frequent value along `dim` (the smallest of equally frequent ones, NaN counting
+    as one value above every number) and the index of its last occurrence. PyTorch's NaN
+    handling follows from std::sort with NaNs in it (unspecified): it agrees on
+    [nan, nan, 1.5] (nan), [nan, 0, 0, nan] (0) and [5, nan, 1, 1, nan] (1), but gives nan for
+    [nan, 1.5, 0], where this gives 0."""
     no_out("mode", out)
     d = wrap_dim(dim, input.ndim)
     a = np_of(input).reshape(input.shape or (1,))
@@ -172,7 +179,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False, *, out=None):
     for r, row in enumerate(flat):
         order = np.argsort(row, kind="stable")
         s = row[order]
-        new_run = np.r_[True, s[1:] != s[:-1]]
+        new_run = np.r_[True, (s[1:] != s[:-1]) & ~(_isnan(s[1:]) & _isnan(s[:-1]))]
         run_id = np.cumsum(new_run) - 1
         counts = np.bincount(run_id)
         top = int(np.argmax(counts))  # the first (smallest) of the most frequent
