@@ -365,6 +365,8 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     _, _, dest = _index_dest("index_add_", input, dim, index, source)
     if input.numel() == 0:
         return input + source.reshape(-1)[:0].sum().to(input.dtype)  # nothing written; source stays in the graph
+    # A float alpha on integers is cast to the integer (toward zero), as PyTorch's kernel does.
+    alpha = int(alpha) if not input.is_floating_point() and isinstance(alpha, float) else alpha
     vals = source if alpha == 1 else source * alpha
     return _scatter_sum(input, dest, vals.reshape(-1))
 

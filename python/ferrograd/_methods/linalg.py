@@ -18,7 +18,11 @@ def _dims_error(op: str, want: str, *ts: Tensor):
 
 
 def _scaled_sum(op: str, input, product: Tensor, beta, alpha) -> Tensor:
-    """beta * input + alpha * product; beta=0 ignores input (NaN and inf in it included)."""
+    """beta * input + alpha * product; beta=0 ignores input (NaN and inf in it included). Float
+    alpha and beta on integer products are cast to integers (toward zero), as PyTorch's kernels
+    do: baddbmm(int32 ..., alpha=0.5) is int32 zeros."""
+    if not product.is_floating_point():
+        alpha, beta = (int(v) if isinstance(v, float) else v for v in (alpha, beta))
     out = product if alpha == 1 else product * alpha
     if beta == 0:
         if isinstance(input, Tensor) and input.requires_grad:
@@ -181,7 +185,8 @@ def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, o
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * sum over the batch of batch1[i] @ batch2[i]."""
     no_out("addbmm", out)
-    return _scaled_sum("addbmm", input, bmm(batch1, batch2).sum(0), beta, alpha)
+    products = bmm(batch1, batch2)
+    return _scaled_sum("addbmm", input, products.sum(0, dtype=products.dtype), beta, alpha)  # int32 stays int32
 
 
 inplace("addmm_", addmm)
