@@ -111,3 +111,39 @@ def test_clamp_tensor_bounds_gradcheck_and_sum_to_the_bound_shapes():
     assert fg.autograd.gradgradcheck(lambda a, b, c: fg.clamp(a, b, c) ** 2, (x, lo, hi))
     fg.clamp(x, lo, hi).sum().backward()
     assert lo.grad.shape == (4,) and hi.grad.shape == (3, 1)
+
+
+@pytest.mark.parametrize("values, want", [
+    ([NAN, NAN, 1.5], NAN),  # NaNs count together (they were each a value of their own)
+    ([NAN, 0.0, 0.0, NAN], 0.0),  # equally frequent: the smaller, NaN above every number
+    ([5.0, NAN, 1.0, 1.0, NAN], 1.0),
+    ([0.0, NAN, 1.5, 1.5], 1.5),
+    ([3.0, 1.0, 2.0], 1.0),
+])
+def test_mode_counts_nans_as_one_value(values, want):
+    got = fg.mode(fg.tensor(values)).values.item()
+    assert got == want or (np.isnan(want) and np.isnan(got))
+
+
+def test_diff_of_order_zero_is_the_input_without_prepend_or_append():
+    x = fg.tensor([1.0, 2.0, 3.0])
+    assert fg.diff(x, n=0, prepend=fg.tensor([5.0]), append=fg.tensor([7.0])).tolist() == [1.0, 2.0, 3.0]
+
+
+def test_integer_products_keep_their_dtype_and_cast_a_float_alpha():
+    ones = fg.ones(3, 2, 4, dtype=fg.int32)
+    got = fg.addbmm(fg.ones(2, 2, dtype=fg.int32), ones, fg.ones(3, 4, 2, dtype=fg.int32))
+    assert got.dtype == fg.int32 and got.tolist() == [[13, 13], [13, 13]]  # it was int64
+    # a float alpha (or beta) on integers is cast toward zero, as PyTorch's kernels do
+    got = fg.baddbmm(fg.zeros(1, 2, 2, dtype=fg.int32), ones[:1, :, :2], fg.ones(1, 2, 2, dtype=fg.int32), alpha=0.5)
+    assert got.dtype == fg.int32 and got.tolist() == [[[0, 0], [0, 0]]]
+    got = fg.zeros(3, dtype=fg.int32).index_add(0, fg.tensor([0, 0]), fg.tensor([1, 2], dtype=fg.int32), alpha=1.5)
+    assert got.tolist() == [3, 0, 0]
+
+
+def test_block_diag_promotes_a_0d_input_as_a_lower_priority_and_takes_no_inputs():
+    got = fg.block_diag(fg.ones(1, 1, dtype=fg.uint8), fg.tensor(2.0, dtype=fg.float64), fg.ones(2, dtype=fg.float16))
+    assert got.dtype == fg.float16  # the 0-d float64 does not widen the float16 (it gave float64)
+    assert got.tolist() == [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 1, 1]]
+    assert fg.block_diag(fg.ones(2, dtype=fg.int32), fg.tensor(2.5, dtype=fg.float64)).dtype == fg.float64
+    assert fg.block_diag().shape == (1, 0)

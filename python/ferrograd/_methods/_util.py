@@ -171,11 +171,20 @@ def result_type(*tensors: Tensor):
     """PyTorch's promoted dtype of tensors, with its rule that a 0-d tensor does not widen a
     dimensioned one of the same category (where() in the core applies it)."""
     true = scalar_tensor(True, _core.bool)
-    probe = None
-    for t in tensors:
-        p = _core.full([] if t.ndim == 0 else [1], 0.0, t.dtype)
-        probe = p if probe is None else _core.where(true, probe, p)
-    return probe.dtype
+
+    def promoted(probes):
+        # dtypes alike in dimension promote plainly; where() gives the promoted dtype
+        out = None
+        for p in probes:
+            out = p if out is None else _core.where(true, out, p)
+        return out
+
+    dimensioned = promoted(_core.full([1], 0.0, t.dtype) for t in tensors if t.ndim)
+    zero_dim = promoted(_core.full([], 0.0, t.dtype) for t in tensors if not t.ndim)
+    # the two groups once, by the core's rule (a 0-d group widens only a lower category)
+    if dimensioned is None or zero_dim is None:
+        return (dimensioned if zero_dim is None else zero_dim).dtype
+    return _core.where(true, dimensioned, zero_dim).dtype
 
 
 def broadcast_shape(*shapes) -> tuple:

@@ -101,7 +101,7 @@ def block_diag(*tensors) -> Tensor:
             raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {len(mats)} has {t.ndim} dimensions")
         mats.append(t.reshape(1, -1) if t.ndim < 2 else t)
     if not mats:
-        return _core.full([0, 0], 0.0, _core.float32)
+        return _core.full([1, 0], 0.0, _core.float32)  # PyTorch's shape for no inputs
     dtype = result_type(*tensors)
     width = sum(m.shape[1] for m in mats)
     rows, left = [], 0
