@@ -409,3 +409,34 @@ def test_no_queries_backward_gives_empty_gradients():
     k, v = fg.zeros(1, 3, 4, requires_grad=True), fg.zeros(1, 3, 4, requires_grad=True)
     _core._sdpa(q, k, v, None, 0.0, False, None, False).sum().backward()
     assert tuple(q.grad.shape) == (1, 0, 4) and (k.grad.numpy() == 0).all() and (v.grad.numpy() == 0).all()
+
+
+def test_head_size_zero_gives_the_mean_of_the_values():
+    # every score is 0: uniform weights (the fused path gave zeros, the composed one divided by 0)
+    q, k = fg.zeros(1, 2, 0), fg.zeros(1, 3, 0)
+    v = fg.arange(6.0).reshape(1, 3, 2)
+    F = fg.nn.functional
+    assert F.scaled_dot_product_attention(q, k, v).tolist() == [[[2.0, 3.0], [2.0, 3.0]]]
+    with fg.nn.attention.sdpa_kernel(fg.nn.attention.SDPBackend.MATH):
+        assert F.scaled_dot_product_attention(q, k, v).tolist() == [[[2.0, 3.0], [2.0, 3.0]]]
+
+
+@pytest.mark.parametrize("mask", [np.array([0.0, -1.0, 0.5]), np.array([True, False, True]), np.array(0.5)])
+def test_a_mask_over_keys_or_a_number_broadcasts(mask):
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((2, 3, 4)) for _ in range(3))
+    got = fg.nn.functional.scaled_dot_product_attention(*(fg.tensor(a) for a in (q, k, v)), attn_mask=fg.tensor(mask))
+    np.testing.assert_allclose(got.numpy(), reference(q, k, v, mask=np.broadcast_to(mask, (3, 3))), rtol=1e-10)
+
+
+@pytest.mark.parametrize("L, S, B", [(0, 3, 2), (3, 3, 0)])
+def test_multihead_attention_and_encoder_layer_take_empty_inputs(L, S, B):
+    fg.manual_seed(0)
+    mha = fg.nn.MultiheadAttention(4, 2)
+    q, k = fg.zeros(L, B, 4), fg.zeros(S, B, 4)
+    out, w = mha(q, k, k)
+    assert out.shape == (L, B, 4) and w.shape == (B, L, S)
+    out, w = mha(q, k, k, need_weights=False)
+    assert out.shape == (L, B, 4) and w is None
+    layer = fg.nn.TransformerEncoderLayer(4, 2, 8, 0.0)
+    assert layer(fg.zeros(L, B, 4)).shape == (L, B, 4)

@@ -44,6 +44,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     semantics): write `dropout_p=self.dropout if self.training else 0.0`, or use
     nn.ScaledDotProductAttention(dropout), whose dropout follows train()/eval().
     """
+    if attn_mask is not None and attn_mask.ndim < 2:  # a mask over keys (S,) broadcasts as (1, S)
+        attn_mask = attn_mask.reshape(1, -1) if attn_mask.ndim else attn_mask.reshape(1, 1)
     _check_sdpa_args(query, key, value, attn_mask, dropout_p, is_causal, enable_gqa)
     if dropout_p > 0:
         _warn_if_dropout_looks_unintended(dropout_p)
@@ -60,7 +62,8 @@ def _sdpa_impl(query, key, value, attn_mask, dropout_p, is_causal, scale, enable
     kernel when the extension has it (FLASH_ATTENTION), else the composed path (MATH)."""
     allowed = getattr(_backends, "allowed", None)
     kernel = getattr(_core, "_sdpa", None)
-    if kernel is not None and (allowed is None or _FLASH in allowed):
+    # (with E = 0 every score is 0 and the output the mean of the values: the composed path)
+    if kernel is not None and (allowed is None or _FLASH in allowed) and query.shape[-1]:
         return kernel(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     if allowed is not None and _MATH not in allowed and _FLASH not in allowed:
         raise RuntimeError("scaled_dot_product_attention: No viable backend was found: sdpa_kernel allows "
@@ -85,7 +88,7 @@ def _attention_weights(query, key, attn_mask, is_causal, scale, sdpa_mask: bool)
     "attend here" (SDPA); otherwise masks are additive floats already (MultiheadAttention). Rows
     with every score -inf give zeros instead of NaN, with zero gradients."""
     L, S, E = query.shape[-2], key.shape[-2], query.shape[-1]
-    factor = 1.0 / math.sqrt(E) if scale is None else float(scale)
+    factor = (1.0 / math.sqrt(E) if E else 1.0) if scale is None else float(scale)  # E = 0: the scores are 0
     # scaling the query costs L*E multiplications instead of L*S on the scores
     scores = (query * factor if factor != 1.0 else query).matmul(key.transpose(-2, -1))
     dead = None
@@ -354,7 +357,7 @@ def multi_head_attention_forward(
             weights = _core._dropout(weights, float(dropout_p), False, 1, False)
         out = weights.matmul(v)
         out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
-        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+        out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
         weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
         if average_attn_weights:
             weights = weights.mean(dim=1)
@@ -363,14 +366,14 @@ def multi_head_attention_forward(
         return out, weights
 
     if attn_mask is not None:
-        attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(bsz, num_heads, -1,
-                                                                                               src_len)
+        attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else attn_mask.reshape(bsz, num_heads,
+                                                                                               tgt_len, src_len)
     q = q.reshape(bsz, num_heads, tgt_len, head_dim)
     k = k.reshape(bsz, num_heads, src_len, head_dim)
     v = v.reshape(bsz, num_heads, src_len, head_dim)
     out = _sdpa_impl(q, k, v, attn_mask, float(dropout_p), bool(is_causal), None, False)
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, -1)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, out_proj_weight.shape[0])
     return (out if is_batched else out.squeeze(1)), None
 
 
