@@ -539,3 +539,15 @@ def test_ctc_loss_errors(fn, exc, match):
     lp = t64(_log_softmax(np.zeros((3, 2, 4))))
     with pytest.raises(exc, match=match):
         fn(lp)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e12, 1e20, -1e30])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_of_huge_logits_keeps_the_log_sum(offset, smoothing):
+    # log p = (x - max) - logsum, as PyTorch orders it: max + logsum first rounded the loss to 0
+    x = np.array([[offset + 0.5, offset, offset - 1.0]], np.float32)
+    z = x.astype(np.float64) - x.max()  # exact in float64: the logits' spacing survives float32
+    logp = z - np.log(np.exp(z).sum())
+    want = -(1 - smoothing) * logp[0, 1] - smoothing / 3 * logp[0].sum()
+    got = F.cross_entropy(fg.tensor(x), fg.tensor([1]), label_smoothing=smoothing).item()
+    assert got == pytest.approx(want, rel=1e-6)

@@ -186,15 +186,18 @@ fn forward_rows<T: Float + VMath>(data: &[T], t: &[i64], w: &[f64], e: f64, igno
     let mut denom = 0.0;
     for (i, &ti) in t.iter().enumerate() {
         let row = &data[i * c..(i + 1) * c];
-        let lse = lses[i].0 + lses[i].1;
+        // log p = (x - max) - logsum, in PyTorch's order: max + logsum first would round away
+        // logsum beside a max of 1e20 (the loss came out 0).
+        let (max, logsum) = lses[i];
+        let logp = |v: T| (Element::to_f64(v) - max) - logsum;
         if ti == ignore_index {
             losses.push(0.0);
             continue;
         }
         let wt = w[ti as usize];
         denom += wt;
-        let nll = -(Element::to_f64(row[ti as usize]) - lse);
-        let smooth = if e > 0.0 { row.iter().zip(w).map(|(&v, &wc)| -wc * (Element::to_f64(v) - lse)).sum::<f64>() } else { 0.0 };
+        let nll = -logp(row[ti as usize]);
+        let smooth = if e > 0.0 { row.iter().zip(w).map(|(&v, &wc)| -wc * logp(v)).sum::<f64>() } else { 0.0 };
         losses.push((1.0 - e) * wt * nll + e / c as f64 * smooth);
     }
     Ok((losses, lses, denom))
