@@ -141,3 +141,12 @@ def test_gradient_flows_through_pad_packed_and_unsorted_packing():
         return pad_packed_sequence(packed, padding_value=0.5, total_length=5)[0]
 
     assert fg.autograd.gradcheck(fn, (x,))
+
+
+def test_pad_and_pack_sequence_take_the_first_sequences_dtype():
+    from ferrograd.nn.utils.rnn import pack_sequence, pad_sequence
+
+    got = pad_sequence([fg.tensor([1, 2]), fg.tensor([0.7])])
+    assert got.dtype == fg.int64 and got.tolist() == [[1, 0], [2, 0]]  # cast, as PyTorch (it promoted)
+    assert pad_sequence([fg.ones(2), fg.ones(1, dtype=fg.float64)]).dtype == fg.float32
+    assert pack_sequence([fg.ones(2), fg.ones(1, dtype=fg.float64)]).data.dtype == fg.float32

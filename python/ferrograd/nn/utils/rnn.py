@@ -251,8 +251,11 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     else:
         index = [row(t, b) for t in range(max_len) for b in range(batch)]
         shape = (max_len, batch)
-    padding = full((1, *trailing), padding_value, dtype=sequences[0].dtype)
-    flat = cat([*sequences, padding])
+    # every sequence in the first one's dtype, as PyTorch copies them into its output (cat
+    # would promote: int then float gave float64)
+    dtype = sequences[0].dtype
+    padding = full((1, *trailing), padding_value, dtype=dtype)
+    flat = cat([s if s.dtype == dtype else s.to(dtype) for s in sequences] + [padding])
     return flat.index_select(0, as_tensor(index, dtype=_core.int64)).reshape(*shape, *trailing)
 
 
