@@ -429,7 +429,8 @@ BAD = [
     ("bce input < 0", lambda: F.binary_cross_entropy(fg.tensor([-0.5, 0.5]), fg.tensor([0.0, 1.0])), RuntimeError,
      r"between 0 and 1"),
     ("smooth_l1 negative beta", lambda: F.smooth_l1_loss(p34, y34, beta=-1.0), ValueError, r"beta"),
-    ("deprecated size_average", lambda: F.cross_entropy(x35, t3, size_average=True), TypeError, r"reduction"),
+    ("probability target with ignore_index", lambda: F.cross_entropy(x35, fg.full((3, 5), 0.2), ignore_index=0),
+     RuntimeError, r"ignore_index is not supported for floating point target"),
 ]
 for _name, _fn in [("mse", F.mse_loss), ("l1", F.l1_loss), ("smooth_l1", F.smooth_l1_loss), ("bce", F.binary_cross_entropy),
                    ("bce_logits", F.binary_cross_entropy_with_logits)]:

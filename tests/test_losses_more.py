@@ -223,6 +223,13 @@ def test_deprecated_size_average_and_reduce_map_as_pytorch():
         close(F.mse_loss(x, y, size_average=False), ((X - Y) ** 2).sum())
     with pytest.warns(UserWarning, match="reduction='none'"):
         close(F.kl_div(x, t64(P), reduce=False), kl_ref(X, P, False))
+    # cross_entropy and nll_loss take them too (they raised TypeError)
+    logits, target = t64(X), fg.tensor([1, 0] * (X.shape[0] // 2) + [0] * (X.shape[0] % 2))
+    per_row = F.cross_entropy(logits, target, reduction="none")
+    with pytest.warns(UserWarning, match="reduction='sum'"):
+        close(F.cross_entropy(logits, target, size_average=False), per_row.sum().item())
+    with pytest.warns(UserWarning, match="reduction='none'"):
+        close(F.nll_loss(logits, target, reduce=False), F.nll_loss(logits, target, reduction="none").numpy())
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

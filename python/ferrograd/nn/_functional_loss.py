@@ -45,10 +45,11 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy of logits `input` (N, C) / (N, C, d...) / (C,) against int64 class indices, or
     against class probabilities of the input's shape."""
-    if size_average is not None or reduce is not None:
-        raise TypeError("cross_entropy: size_average/reduce are deprecated in PyTorch; use reduction=")
+    reduction = resolve(size_average, reduce, reduction)
     target = as_tensor(target)
     if target.is_floating_point():
+        if ignore_index != -100:
+            raise RuntimeError("ignore_index is not supported for floating point target")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     return _core._cross_entropy(input, target, weight, int(ignore_index), float(label_smoothing), reduction)
 
@@ -79,8 +80,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """Negative log likelihood of log-probabilities `input` (N, C), (N, C, d...) or (C,) at int64
     `target` (one Rust kernel, grad_fn NllLossBackward0 / NllLoss2DBackward0 as PyTorch's). 'mean'
     divides by the summed weights of the targets not ignored: all ignored gives NaN, gradient 0."""
-    if size_average is not None or reduce is not None:
-        raise TypeError("nll_loss: size_average/reduce are deprecated in PyTorch; use reduction=")
+    reduction = resolve(size_average, reduce, reduction)
     if input.ndim == 0:
         raise ValueError("nll_loss: input must have a class dimension, got a 0-d tensor")
     if target.dtype != _core.int64:
