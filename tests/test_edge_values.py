@@ -147,3 +147,25 @@ def test_block_diag_promotes_a_0d_input_as_a_lower_priority_and_takes_no_inputs(
     assert got.tolist() == [[1, 0, 0, 0], [0, 2, 0, 0], [0, 0, 1, 1]]
     assert fg.block_diag(fg.ones(2, dtype=fg.int32), fg.tensor(2.5, dtype=fg.float64)).dtype == fg.float64
     assert fg.block_diag().shape == (1, 0)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "uint8"])
+def test_einsum_sums_small_integers_in_their_dtype(dtype):
+    # a summed-out label gave int64, which the next matmul refused beside int32
+    dt = getattr(fg, dtype)
+    got = fg.einsum("c,dbb,c->b", fg.ones(2, dtype=dt), fg.ones(1, 2, 2, dtype=dt), fg.ones(2, dtype=dt))
+    assert got.dtype == dt and got.tolist() == [2, 2]
+    got = fg.einsum("ab,->a", fg.ones(2, 2, dtype=dt), fg.tensor(3, dtype=dt))
+    assert got.tolist() == [6, 6]
+
+
+def test_einsum_sublist_form():
+    rng = np.random.default_rng(6)
+    a, b, c = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((2, 2, 3))
+    A, B, C = fg.tensor(a), fg.tensor(b), fg.tensor(c)
+    np.testing.assert_allclose(fg.einsum(A, [0, 1], B, [1, 2], [0, 2]).numpy(), a @ b)
+    np.testing.assert_allclose(fg.einsum(A, [0, 1], B, [1, 2]).numpy(), a @ b)  # implicit output
+    np.testing.assert_allclose(fg.einsum(C, [..., 1], [...]).numpy(), c.sum(-1))
+    np.testing.assert_allclose(fg.einsum(C, [0, 0, 51]).numpy(), np.einsum("iiZ->Z", c))
+    with pytest.raises(RuntimeError, match=r"within the range \[0, 52\)"):
+        fg.einsum(A, [0, 52])

@@ -255,7 +255,9 @@ def _sum_labels(x: Tensor, labels: list, drop: set) -> tuple[Tensor, list]:
     dims = [i for i, lab in enumerate(labels) if lab in drop]
     if not dims:
         return x, labels
-    return x.sum(dims), [lab for lab in labels if lab not in drop]
+    # in the operand's own dtype: int32 stays int32 (a wider sum met int32 in the next matmul)
+    keep = None if x.dtype == _core.bool else x.dtype
+    return x.sum(dims, dtype=keep), [lab for lab in labels if lab not in drop]
 
 
 def _contract(a: Tensor, la: list, b: Tensor, lb: list, needed: set) -> tuple[Tensor, list]:
@@ -290,10 +292,36 @@ def _contract(a: Tensor, la: list, b: Tensor, lb: list, needed: set) -> tuple[Te
     return out, batch + left + right
 
 
+def _sublist_equation(args) -> tuple[str, tuple]:
+    """einsum(op0, sublist0, op1, sublist1, ..., [out_sublist]) as (equation, operands): each
+    sublist holds ints in [0, 52) (a letter each) and Ellipsis, as PyTorch's sublist form."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def spec(sub) -> str:
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, numbers.Integral) and 0 <= s < 52:
+                out.append(letters[s])
+            else:
+                raise RuntimeError(f"einsum(): expected subscript to be within the range [0, 52) but got {s}")
+        return "".join(out)
+
+    # op0 (0), sub0 (1), op1 (2), sub1 (3), [out (4)]: an odd count ends with the output's
+    out = spec(args[-1]) if len(args) % 2 else None
+    operands = args[0:len(args) - len(args) % 2:2]
+    equation = ",".join(spec(sub) for sub in args[1::2])
+    return (equation if out is None else f"{equation}->{out}"), tuple(operands)
+
+
 @register("einsum", method=False)
-def einsum(equation: str, *operands) -> Tensor:
+def einsum(equation, *operands) -> Tensor:
     """Einstein summation, e.g. einsum('bij,bjk->bik', a, b); '...' broadcasts, repeated labels
-    in one operand take diagonals, labels missing from the output are summed."""
+    in one operand take diagonals, labels missing from the output are summed. The sublist form
+    einsum(a, [0, 1], b, [1, 2], [0, 2]) is read as the equation it spells."""
+    if isinstance(equation, Tensor):
+        equation, operands = _sublist_equation((equation, *operands))
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     if not operands:
