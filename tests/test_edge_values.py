@@ -169,3 +169,23 @@ def test_einsum_sublist_form():
     np.testing.assert_allclose(fg.einsum(C, [0, 0, 51]).numpy(), np.einsum("iiZ->Z", c))
     with pytest.raises(RuntimeError, match=r"within the range \[0, 52\)"):
         fg.einsum(A, [0, 52])
+
+
+@pytest.mark.parametrize("name, call, shape", [
+    ("searchsorted empty values", lambda: fg.searchsorted(fg.tensor([[1.0, 2.0], [3.0, 4.0]]), fg.zeros(2, 0)), (2, 0)),
+    ("searchsorted empty boundaries", lambda: fg.searchsorted(fg.zeros(1, 0), fg.tensor([[1.0, 2.0, 3.0]])), (1, 3)),
+    ("unique_consecutive dim of size 0", lambda: fg.unique_consecutive(fg.zeros(0), dim=0), (0,)),
+    ("unique_consecutive beside size 0", lambda: fg.unique_consecutive(fg.zeros(2, 0), dim=1), (2, 0)),
+    ("solve 0 x 0", lambda: fg.linalg.solve(fg.zeros(0, 0, dtype=fg.float64), fg.zeros(0, dtype=fg.float64)), (0,)),
+    ("solve batched 0 x 0, left=False", lambda: fg.linalg.solve(fg.zeros(2, 0, 0), fg.zeros(2, 0, 0), left=False), (2, 0, 0)),
+    ("quantile of no q", lambda: fg.quantile(fg.tensor([1.0, 2.0]), fg.tensor([])), (0,)),
+    ("quantile of no q, dim, keepdim", lambda: fg.quantile(fg.ones(2, 3), fg.tensor([]), dim=0, keepdim=True), (0, 1, 3)),
+])
+def test_empty_inputs_give_empty_results(name, call, shape):
+    # each raised a numpy ValueError (reshape(-1) beside a size 0, cat or stack of nothing)
+    assert call().shape == shape, name
+
+
+def test_unique_consecutive_refuses_rows_of_nothing_as_pytorch():
+    with pytest.raises(RuntimeError, match="There are 0 sized dimensions, and they aren't selected"):
+        fg.unique_consecutive(fg.zeros(3, 0), dim=0)

@@ -191,8 +191,10 @@ def solve_square_ex(a: Tensor, b: Tensor):
     partial pivoting and back substitution; info as `inverse_ex`'s. A singular matrix is
     eliminated again as the identity, so that its zero pivot divides nothing, and its X is NaN."""
     n = a.shape[-1]
+    if n == 0:  # 0 x 0 systems: X is b's (..., 0, k)
+        return b.clone(), np.zeros(a.shape[:-2], np.int32)
     pivots, _, m = _eliminate(a, b)
-    pv = np.stack([np_of(p) for p in pivots], -1) if n else np.ones(a.shape[:-2] + (1,))
+    pv = np.stack([np_of(p) for p in pivots], -1)
     zero = pv == 0
     info = np.where(zero.any(-1), np.argmax(zero, -1) + 1, 0).astype(np.int32)
     if not info.any():

@@ -163,7 +163,8 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
             raise RuntimeError("torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 dimensions "
                                f"of boundaries tensor and input value tensor must match, but we got boundaries tensor "
                                f"{list(seq.shape)} and input value tensor {list(vals.shape)}")
-        res = _bisect(seq.reshape(-1, seq.shape[-1]), vals.reshape(-1, vals.shape[-1]), right).reshape(vals.shape)
+        rows = int(np.prod(seq.shape[:-1]))  # spelled out: -1 cannot be inferred beside a size 0
+        res = _bisect(seq.reshape(rows, seq.shape[-1]), vals.reshape(rows, vals.shape[-1]), right).reshape(vals.shape)
     out_t = from_np(res)
     return out_t.to(_core.int32) if out_int32 and hasattr(_core, "int32") else out_t
 

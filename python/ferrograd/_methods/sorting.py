@@ -222,6 +222,10 @@ def _quantile(op: str, input: Tensor, q, dim, keepdim: bool, interpolation: str,
         x = x.reshape(1)
     if input.numel() == 0:
         raise RuntimeError("quantile() input tensor must be non-empty")
+    if not qs.size:  # no quantiles: (0, reduced shape...), as PyTorch
+        rest = [1] * input.ndim if dim is None else [1 if i == d else n for i, n in enumerate(input.shape)]
+        rest = rest if keepdim else [n for i, n in enumerate(rest) if dim is not None and i != d]
+        return graft(_core.full([0] + rest, 0.0, input.dtype), input)
     srt = sort(x, d)
     sv = np_of(srt.values)
     svl = _last(sv, d)
@@ -334,7 +338,10 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
         vals = flat[new]
     else:
         d = wrap_dim(dim, input.ndim)
-        m = np.moveaxis(a, d, 0).reshape(a.shape[d], -1)
+        if a.shape[d] and not a.size:
+            raise RuntimeError("There are 0 sized dimensions, and they aren't selected, so unique cannot be applied")
+        # the rest's size spelled out: -1 cannot be inferred beside a size 0
+        m = np.moveaxis(a, d, 0).reshape(a.shape[d], a.size // a.shape[d] if a.shape[d] else 0)
         new = np.r_[True, (m[1:] != m[:-1]).any(1)] if m.shape[0] else np.zeros(0, bool)
         vals = np.take(a, np.flatnonzero(new), axis=d)
     run = np.cumsum(new) - 1
