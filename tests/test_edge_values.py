@@ -189,3 +189,23 @@ def test_empty_inputs_give_empty_results(name, call, shape):
 def test_unique_consecutive_refuses_rows_of_nothing_as_pytorch():
     with pytest.raises(RuntimeError, match="There are 0 sized dimensions, and they aren't selected"):
         fg.unique_consecutive(fg.zeros(3, 0), dim=0)
+
+
+@pytest.mark.parametrize("exponent", [0.5, -0.5, 3.0, -2.0])
+def test_pow_takes_the_sqrt_shortcut_only_for_a_python_number_on_float32_or_64(exponent):
+    # PyTorch's pow_tensor_scalar: x ** 0.5 as sqrt (-inf ** 0.5 is NaN) for a Python number;
+    # a tensor exponent, or a half tensor, goes through pow (-inf ** 0.5 is inf, as numpy)
+    v = np.array([-np.inf, -0.0, 2.0, 1e-3], np.float32)
+
+    def power(x):  # C's pow (numpy takes sqrt for a scalar 0.5 itself), in float64, rounded
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return np.power(x.astype(np.float64), np.full(x.shape, exponent)).astype(x.dtype)
+
+    want = power(v)
+    got = (fg.tensor(v) ** fg.tensor(exponent)).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal((fg.tensor(v) ** fg.tensor([exponent] * 4)).numpy(), want)
+    half = fg.pow(fg.tensor(v, dtype=fg.float16), exponent)
+    np.testing.assert_array_equal(half.numpy(), power(v.astype(np.float16)))
+    if exponent == 0.5:
+        assert np.isnan((fg.tensor(v) ** 0.5)[0].item())  # the shortcut, as PyTorch's

@@ -15,12 +15,19 @@ use crate::tensor::{DType, Element, Scalar, Tensor};
 use crate::{with_float, with_integer};
 
 pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    pow_with(a, b, b.is_wrapped_number())
+}
+
+/// `shortcuts`: PyTorch's special exponents (below) for a Python-number exponent of a float32 or
+/// float64 tensor, the one case its pow_tensor_scalar kernel takes them; a tensor exponent, or
+/// a half tensor's, goes through powf (-inf ** 0.5 is inf there).
+fn pow_with(a: &Tensor, b: &Tensor, shortcuts: bool) -> Result<Tensor> {
     let dtype = result_type(a, b);
     if dtype == DType::Bool {
         bail!(NotImplemented, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
     }
     if dtype.is_half() {
-        return half::binary(a, b, dtype, pow);
+        return half::binary(a, b, dtype, |a, b| pow_with(a, b, false));
     }
     if dtype.is_integer() {
         let (x, y) = promoted(a, b, dtype)?;
@@ -32,7 +39,7 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     // as a square root, and so on. The same values as powf but for PyTorch's own edge cases
     // (-inf ** 0.5 is NaN, -0 ** 0.5 is -0), and loops that vectorise where powf is a libm
     // call per element (x ** 0.5 took 3.8x PyTorch's time).
-    let special = if y.numel() == 1 { Some(y.item_f64()?) } else { None };
+    let special = if shortcuts && y.numel() == 1 { Some(y.item_f64()?) } else { None };
     let out = with_float!(dtype, "pow", T => {
         let one = T::one();
         match special {
