@@ -209,3 +209,23 @@ def test_pow_takes_the_sqrt_shortcut_only_for_a_python_number_on_float32_or_64(e
     np.testing.assert_array_equal(half.numpy(), power(v.astype(np.float16)))
     if exponent == 0.5:
         assert np.isnan((fg.tensor(v) ** 0.5)[0].item())  # the shortcut, as PyTorch's
+
+
+def test_nan_to_num_replacements_beyond_the_dtype_are_its_infinities():
+    x = fg.tensor([float("inf"), 1.0, -float("inf"), float("nan")], dtype=fg.float16)
+    got = fg.nan_to_num(x, nan=1e5, posinf=1e30, neginf=-7e4)  # each overflowed float16 and raised
+    assert got.dtype == fg.float16 and got.tolist() == [float("inf"), 1.0, -float("inf"), float("inf")]
+
+
+def test_allclose_function_is_the_methods_rule():
+    assert fg.allclose(fg.ones(3, dtype=fg.bfloat16), fg.ones(3, dtype=fg.bfloat16))  # TypeError before
+    assert not fg.allclose(fg.tensor([1.0, float("nan")]), fg.tensor([1.0, float("nan")]))
+    assert fg.allclose(fg.tensor([1.0, float("nan")]), fg.tensor([1.0, float("nan")]), equal_nan=True)
+    with pytest.raises(RuntimeError, match="Float did not match Double"):  # numpy compared any two dtypes
+        fg.allclose(fg.ones(3), fg.ones(3, dtype=fg.float64))
+
+
+def test_tensordot_takes_dims_as_a_tensor():
+    a, b = fg.ones(2, 3), fg.ones(3, 2)
+    assert fg.tensordot(a, b, dims=fg.tensor(1)).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+    assert fg.tensordot(a, b, dims=fg.tensor([[1], [0]])).tolist() == [[3.0, 3.0], [3.0, 3.0]]

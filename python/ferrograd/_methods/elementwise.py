@@ -80,7 +80,7 @@ def signbit(input: Tensor) -> Tensor:
 def isclose(input: Tensor, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
     """|input - other| <= atol + rtol * |other|, or equal (infinities of one sign included)."""
     if isinstance(other, Tensor) and input.dtype != other.dtype:
-        raise RuntimeError(f"{input.dtype} did not match {other.dtype}")
+        raise RuntimeError(f"{type_name(input.dtype)} did not match {type_name(other.dtype)}")
     if rtol < 0:
         raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
     if atol < 0:
@@ -109,6 +109,10 @@ _FLOAT_MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.fi
               "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
 
 
+def _in_range(v: float, top: float) -> float:
+    return math.copysign(math.inf, v) if abs(v) > top and math.isfinite(v) else v
+
+
 @register("nan_to_num")
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, out=None) -> Tensor:
     """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (defaults: 0 and the dtype's
@@ -118,9 +122,10 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
     if not input.is_floating_point():
         return input.clone()
     top = _FLOAT_MAX.get(str(input.dtype).split(".")[-1], float(np.finfo(np.float32).max))
-    hi = top if posinf is None else posinf
-    lo = -top if neginf is None else neginf
-    out = _core.where(input != input, scalar_tensor(nan, input.dtype), input)
+    # a replacement beyond the dtype's range is its infinity, as PyTorch casts it (1e30 in float16)
+    hi = top if posinf is None else _in_range(posinf, top)
+    lo = -top if neginf is None else _in_range(neginf, top)
+    out = _core.where(input != input, scalar_tensor(_in_range(nan, top), input.dtype), input)
     out = _core.where(input == math.inf, scalar_tensor(hi, input.dtype), out)
     return _core.where(input == -math.inf, scalar_tensor(lo, input.dtype), out)
 

@@ -371,6 +371,8 @@ def einsum(equation, *operands) -> Tensor:
 def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     """Contraction of a's last `dims` dims with b's first (or of the listed dim pairs)."""
     no_out("tensordot", out)
+    if isinstance(dims, Tensor):  # a 0-d count, or the two dim lists as a (2, k) tensor
+        dims = int(dims.item()) if dims.ndim == 0 else dims.tolist()
     if isinstance(dims, numbers.Integral):
         if dims < 0:
             raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
