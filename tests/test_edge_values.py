@@ -26,6 +26,11 @@ def test_frexp_mantissa_of_subnormals_is_finite(dtype, values):
     np.testing.assert_array_equal(x.grad.numpy(), want_grad)
 
 
+def test_ldexp_of_infinite_exponents():
+    got = fg.ldexp(fg.tensor([1.0, 1.0, 0.0, 1.0]), fg.tensor([float("inf"), -float("inf"), 3.0, float("nan")]))
+    assert got.tolist()[:3] == [float("inf"), 0.0, 0.0] and np.isnan(got.tolist()[3])
+
+
 def test_ldexp_is_exact_where_two_to_the_exponent_overflows():
     x = np.array([1e-30, 3.0, 1e-45, -2.0], np.float32)
     e = np.array([200, -140, 170, 127])
@@ -128,6 +133,8 @@ def test_mode_counts_nans_as_one_value(values, want):
 def test_diff_of_order_zero_is_the_input_without_prepend_or_append():
     x = fg.tensor([1.0, 2.0, 3.0])
     assert fg.diff(x, n=0, prepend=fg.tensor([5.0]), append=fg.tensor([7.0])).tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(RuntimeError):  # but they are still checked, as PyTorch checks them
+        fg.diff(x, n=0, prepend=fg.ones(2, 2))
 
 
 def test_integer_products_keep_their_dtype_and_cast_a_float_alpha():
@@ -139,6 +146,13 @@ def test_integer_products_keep_their_dtype_and_cast_a_float_alpha():
     assert got.dtype == fg.int32 and got.tolist() == [[[0, 0], [0, 0]]]
     got = fg.zeros(3, dtype=fg.int32).index_add(0, fg.tensor([0, 0]), fg.tensor([1, 2], dtype=fg.int32), alpha=1.5)
     assert got.tolist() == [3, 0, 0]
+    i = fg.ones(2, 2, dtype=fg.int64)
+    assert fg.addmm(i, i, i, beta=0.5).tolist() == [[2, 2], [2, 2]]
+    for kw in ({"alpha": 0.5}, {"beta": 0.5}):  # addr is elementwise in PyTorch: it refuses them
+        with pytest.raises(RuntimeError, match=f"argument {next(iter(kw))} must not be a floating point number"):
+            fg.addr(i, i[0], i[0], **kw)
+    # a float input beside integer matrices is not cast (PyTorch refuses the mix)
+    assert fg.addmm(fg.zeros(2, 2), i, i, alpha=0.5).tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
 def test_block_diag_promotes_a_0d_input_as_a_lower_priority_and_takes_no_inputs():
@@ -150,13 +164,16 @@ def test_block_diag_promotes_a_0d_input_as_a_lower_priority_and_takes_no_inputs(
 
 
 @pytest.mark.parametrize("dtype", ["int32", "int16", "uint8"])
-def test_einsum_sums_small_integers_in_their_dtype(dtype):
-    # a summed-out label gave int64, which the next matmul refused beside int32
+def test_einsum_squeezes_labels_of_size_one_and_sums_the_rest_as_sum_does(dtype):
+    # a summed-out label of size 1 made int32 operands an int64 partial sum, which the next
+    # matmul refused; PyTorch squeezes it away. A real sum promotes to int64, as PyTorch's.
     dt = getattr(fg, dtype)
     got = fg.einsum("c,dbb,c->b", fg.ones(2, dtype=dt), fg.ones(1, 2, 2, dtype=dt), fg.ones(2, dtype=dt))
     assert got.dtype == dt and got.tolist() == [2, 2]
     got = fg.einsum("ab,->a", fg.ones(2, 2, dtype=dt), fg.tensor(3, dtype=dt))
-    assert got.tolist() == [6, 6]
+    assert got.dtype == fg.int64 and got.tolist() == [6, 6]
+    got = fg.einsum("ij->i", fg.full((2, 200), 2, dtype=dt))
+    assert got.dtype == fg.int64 and got.tolist() == [400, 400]  # no wrapping
 
 
 def test_einsum_sublist_form():
@@ -167,7 +184,7 @@ def test_einsum_sublist_form():
     np.testing.assert_allclose(fg.einsum(A, [0, 1], B, [1, 2]).numpy(), a @ b)  # implicit output
     np.testing.assert_allclose(fg.einsum(C, [..., 1], [...]).numpy(), c.sum(-1))
     np.testing.assert_allclose(fg.einsum(C, [0, 0, 51]).numpy(), np.einsum("iiZ->Z", c))
-    with pytest.raises(RuntimeError, match=r"within the range \[0, 52\)"):
+    with pytest.raises(ValueError, match=r"not within the valid range \[0, 52\)"):
         fg.einsum(A, [0, 52])
 
 
@@ -205,16 +222,32 @@ def test_pow_takes_the_sqrt_shortcut_only_for_a_python_number_on_float32_or_64(e
     got = (fg.tensor(v) ** fg.tensor(exponent)).numpy()
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal((fg.tensor(v) ** fg.tensor([exponent] * 4)).numpy(), want)
-    half = fg.pow(fg.tensor(v, dtype=fg.float16), exponent)
+    half = fg.pow(fg.tensor(v, dtype=fg.float16), exponent)  # float16 goes to std::pow there
     np.testing.assert_array_equal(half.numpy(), power(v.astype(np.float16)))
-    if exponent == 0.5:
-        assert np.isnan((fg.tensor(v) ** 0.5)[0].item())  # the shortcut, as PyTorch's
+    if exponent == 0.5:  # the shortcut, as PyTorch's: float32, and bfloat16 (computed in float32)
+        assert np.isnan((fg.tensor(v) ** 0.5)[0].item())
+        assert np.isnan((fg.tensor(v, dtype=fg.bfloat16) ** 0.5)[0].item())
+        assert str((fg.tensor(v, dtype=fg.bfloat16) ** 0.5)[1].item()) == "-0.0"
 
 
-def test_nan_to_num_replacements_beyond_the_dtype_are_its_infinities():
+@pytest.mark.parametrize("exponent, want", [(0.5, [-np.inf, np.nan]), (1.5, [-0.0, np.nan])])
+def test_pow_gradient_takes_the_forwards_shortcut(exponent, want):
+    # the gradient e * x ** (e - 1) through the same pow as the forward (rsqrt for 0.5), in the
+    # fused backward and under create_graph alike
+    for create_graph in (False, True):
+        x = fg.tensor([-0.0, -np.inf], requires_grad=True)
+        (g,) = fg.autograd.grad((x**exponent).sum(), x, create_graph=create_graph)
+        np.testing.assert_array_equal(g.detach().numpy(), np.array(want, np.float32))
+
+
+def test_nan_to_num_replacements_are_rounded_to_the_dtype_as_a_cast():
     x = fg.tensor([float("inf"), 1.0, -float("inf"), float("nan")], dtype=fg.float16)
     got = fg.nan_to_num(x, nan=1e5, posinf=1e30, neginf=-7e4)  # each overflowed float16 and raised
     assert got.dtype == fg.float16 and got.tolist() == [float("inf"), 1.0, -float("inf"), float("inf")]
+    got = fg.nan_to_num(x, nan=65519.0, posinf=65510.0)  # within half an ulp of the max: the max
+    assert got.tolist()[0] == 65504.0 and got.tolist()[3] == 65504.0
+    top = float(np.finfo(np.float32).max)
+    assert fg.nan_to_num(fg.tensor([float("inf")]), posinf=3.4028235e38).item() == top
 
 
 def test_allclose_function_is_the_methods_rule():
@@ -229,3 +262,15 @@ def test_tensordot_takes_dims_as_a_tensor():
     a, b = fg.ones(2, 3), fg.ones(3, 2)
     assert fg.tensordot(a, b, dims=fg.tensor(1)).tolist() == [[3.0, 3.0], [3.0, 3.0]]
     assert fg.tensordot(a, b, dims=fg.tensor([[1], [0]])).tolist() == [[3.0, 3.0], [3.0, 3.0]]
+
+
+def test_half_dtype_arguments_are_rounded_as_pytorch_casts_them():
+    x = np.array([5.5, 0.3, 7.7, 1000.1], np.float16)
+    tenth = np.float32(np.float16(0.1))  # fmod and remainder round a Python number to float16 first
+    for op, ref in (("fmod", np.fmod), ("remainder", np.mod)):
+        got = getattr(fg, op)(fg.tensor(x), 0.1)
+        np.testing.assert_array_equal(got.numpy(), ref(x.astype(np.float32), tenth).astype(np.float16), err_msg=op)
+    # dtype= casts the input to float16 before the running sums and products
+    assert fg.tensor([2049.0, 1.0]).cumsum(0, dtype=fg.float16).tolist() == [2048.0, 2048.0]
+    assert fg.tensor([2049.0, 3.0]).prod(dtype=fg.float16).item() == 6144.0
+    assert fg.tensor([2049.0, 3.0]).cumprod(0, dtype=fg.float16).tolist() == [2048.0, 6144.0]

@@ -18,16 +18,17 @@ pub fn pow(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     pow_with(a, b, b.is_wrapped_number())
 }
 
-/// `shortcuts`: PyTorch's special exponents (below) for a Python-number exponent of a float32 or
-/// float64 tensor, the one case its pow_tensor_scalar kernel takes them; a tensor exponent, or
-/// a half tensor's, goes through powf (-inf ** 0.5 is inf there).
+/// `shortcuts`: PyTorch's special exponents (below) for a Python-number exponent, the one case
+/// its pow_tensor_scalar kernel takes them, and not for float16, which it sends to std::pow; a
+/// tensor exponent goes through powf too (-inf ** 0.5 is inf there).
 fn pow_with(a: &Tensor, b: &Tensor, shortcuts: bool) -> Result<Tensor> {
     let dtype = result_type(a, b);
     if dtype == DType::Bool {
         bail!(NotImplemented, "pow: \"pow\" not implemented for 'Bool' (shapes {:?} and {:?})", a.shape(), b.shape());
     }
     if dtype.is_half() {
-        return half::binary(a, b, dtype, |a, b| pow_with(a, b, false));
+        let shortcuts = shortcuts && dtype == DType::BF16;
+        return half::binary(a, b, dtype, |a, b| pow_with(a, b, shortcuts));
     }
     if dtype.is_integer() {
         let (x, y) = promoted(a, b, dtype)?;
@@ -57,6 +58,7 @@ fn pow_with(a: &Tensor, b: &Tensor, shortcuts: bool) -> Result<Tensor> {
         Ok(Box::new(PowBackward {
             a: Saved::new(&x)?,
             b: Saved::new(&y)?,
+            shortcut_exponent: if shortcuts && y.numel() == 1 { Some(y.item_f64()?) } else { None },
             out: if b.requires_grad() { Some(Saved::output(&out_saved)?) } else { None },
             sa: a.shape().to_vec(),
             sb: b.shape().to_vec(),
@@ -98,6 +100,10 @@ fn int_pow(base: i64, exp: i64) -> i64 {
 struct PowBackward {
     a: Saved,
     b: Saved,
+    /// A Python-number exponent whose forward took the shortcuts: the backward's a^(b - 1) takes
+    /// them too, as PyTorch's pow_backward calls pow with a Scalar (x ** 0.5's gradient at -0
+    /// is -inf there, through rsqrt).
+    shortcut_exponent: Option<f64>,
     out: Option<Saved>,
     sa: Vec<usize>,
     sb: Vec<usize>,
@@ -116,6 +122,10 @@ impl Backward for PowBackward {
             let d = with_float!(a.dtype(), "pow backward", T => {
                 let ab = if b.numel() == 1 && b.item_f64()? == 2.0 {
                     zip::<T, T>(a, b, "pow", |x: T, _| x + x)?
+                } else if let Some(e) = self.shortcut_exponent.filter(|&e| e != 0.0) {
+                    let p = pow_scalar(a, Scalar::Float(e - 1.0))?;
+                    let e = T::from_f64(e);
+                    zip::<T, T>(&p, &p, "pow", move |v: T, _| e * v)?
                 } else {
                     zip::<T, T>(a, b, "pow", |x: T, e: T| if e == T::zero() { T::zero() } else { e * x.powf(e - T::one()) })?
                 };
@@ -151,7 +161,11 @@ impl PowBackward {
     fn apply_recorded(&self, g: &Tensor, a: &Tensor, b: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         use crate::ops::expr::{ex, Ex};
         let ga = if needs[0] {
-            let d = ex(g) * ex(b) * ex(a).pow(ex(b) - 1.0);
+            let power = match self.shortcut_exponent {
+                Some(e) => ex(a).powf(e - 1.0),
+                None => ex(a).pow(ex(b) - 1.0),
+            };
+            let d = ex(g) * ex(b) * power;
             Some(sum_to(&Ex::select(ex(b).eq(0.0), Ex::c(0.0), d).done()?, &self.sa)?)
         } else {
             None
