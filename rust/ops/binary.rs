@@ -219,7 +219,13 @@ enum Rounded {
 fn rounded(a: &Tensor, b: &Tensor, op: Rounded) -> Result<Tensor> {
     let name = if op == Rounded::FloorDivide { "floor_divide" } else { "remainder" };
     if let Some(d) = half::result(a, b) {
-        return half::binary(a, b, d, |a, b| rounded(a, b, op));
+        // PyTorch's remainder rounds a Python-number divisor to the half dtype; its
+        // floor_divide keeps it in float32
+        return if op == Rounded::Remainder {
+            half::binary_number_rounded(a, b, d, |a, b| rounded(a, b, op))
+        } else {
+            half::binary(a, b, d, |a, b| rounded(a, b, op))
+        };
     }
     let dtype = result_type(a, b);
     let (x, y) = promoted(a, b, dtype)?;

@@ -48,7 +48,7 @@ macro_rules! binary_float_op {
      differentiable: $diff:literal, graph: |$gx:ident, $gy:ident| $graph:expr) => {
         pub fn $name(a: &Tensor, b: &Tensor) -> Result<Tensor> {
             if let Some(half) = crate::ops::half::result(a, b) {
-                return crate::ops::half::binary(a, b, half, $name);
+                return crate::ops::half::binary_number_rounded(a, b, half, $name);
             }
             let dtype = float_dtype(a, b);
             let (x, y) = promoted(a, b, dtype)?;

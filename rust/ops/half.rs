@@ -23,6 +23,14 @@ pub fn binary(a: &Tensor, b: &Tensor, dtype: DType, op: impl FnOnce(&Tensor, &Te
     to_dtype(&out, dtype)
 }
 
+/// As `binary`, for ops whose PyTorch kernel has no float32 path for a Python number (fmod,
+/// remainder, xlogy ...): the number is rounded to the half dtype first, as the common-dtype
+/// cast rounds it there (fmod(x, 0.1) divides by float16's 0.1, 0.0999756).
+pub fn binary_number_rounded(a: &Tensor, b: &Tensor, dtype: DType, op: impl FnOnce(&Tensor, &Tensor) -> Result<Tensor>) -> Result<Tensor> {
+    let round = |t: &Tensor| if t.is_wrapped_number() { to_dtype(t, dtype) } else { Ok(t.clone()) };
+    binary(&round(a)?, &round(b)?, dtype, op)
+}
+
 /// `op` on a float32 copy of `t`, the result rounded back to t's dtype when it is a float.
 pub fn unary(t: &Tensor, op: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
     let out = op(&to_dtype(t, DType::F32)?)?;

@@ -110,8 +110,9 @@ pub fn cumsum(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumsum")?;
     let dt = accumulate_dtype(t, dtype);
     if dt.is_half() {
-        // In float32, each running value rounded to the half dtype (PyTorch's opmath).
-        return to_dtype(&cumsum(&to_dtype(t, DType::F32)?, dim, None)?, dt);
+        // The input cast to the half dtype first (as PyTorch's dtype= casts it), then in float32,
+        // each running value rounded to the half dtype (PyTorch's opmath).
+        return to_dtype(&cumsum(&to_dtype(&to_dtype(t, dt)?, DType::F32)?, dim, None)?, dt);
     }
     if dt.is_integer() && dt != DType::I64 {
         // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
@@ -163,8 +164,9 @@ pub fn cumprod(t: &Tensor, dim: isize, dtype: Option<DType>) -> Result<Tensor> {
     let d = wrap_dim(dim, t.ndim(), "cumprod")?;
     let dt = accumulate_dtype(t, dtype);
     if dt.is_half() {
-        // In float32, each running value rounded to the half dtype (PyTorch's opmath).
-        return to_dtype(&cumprod(&to_dtype(t, DType::F32)?, dim, None)?, dt);
+        // The input cast to the half dtype first (as PyTorch's dtype= casts it), then in float32,
+        // each running value rounded to the half dtype (PyTorch's opmath).
+        return to_dtype(&cumprod(&to_dtype(&to_dtype(t, dt)?, DType::F32)?, dim, None)?, dt);
     }
     if dt.is_integer() && dt != DType::I64 {
         // Integers run in int64 and are cast back: the same wrapped values as running in `dt`.
@@ -370,7 +372,7 @@ impl Backward for ProdBackward {
 pub fn prod(t: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>) -> Result<Tensor> {
     let dt = accumulate_dtype(t, dtype);
     if dt.is_half() {
-        return to_dtype(&prod(&to_dtype(t, DType::F32)?, dim, keepdim, None)?, dt);
+        return to_dtype(&prod(&to_dtype(&to_dtype(t, dt)?, DType::F32)?, dim, keepdim, None)?, dt);
     }
     if dt.is_integer() && dt != DType::I64 {
         // As cumprod: int64, then cast back (the same wrapped product).
