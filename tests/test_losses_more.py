@@ -558,3 +558,9 @@ def test_cross_entropy_of_huge_logits_keeps_the_log_sum(offset, smoothing):
     want = -(1 - smoothing) * logp[0, 1] - smoothing / 3 * logp[0].sum()
     got = F.cross_entropy(fg.tensor(x), fg.tensor([1]), label_smoothing=smoothing).item()
     assert got == pytest.approx(want, rel=1e-6)
+
+
+def test_probability_targets_take_a_negative_ignore_index():
+    x, p = fg.tensor([[0.5, -1.0, 2.0]]), fg.tensor([[0.2, 0.3, 0.5]])
+    want = F.cross_entropy(x, p).item()
+    assert F.cross_entropy(x, p, ignore_index=-1).item() == want  # PyTorch refuses only ignore_index >= 0

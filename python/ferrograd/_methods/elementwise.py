@@ -109,10 +109,6 @@ _FLOAT_MAX = {"float64": float(np.finfo(np.float64).max), "float32": float(np.fi
               "float16": 65504.0, "bfloat16": 3.3895313892515355e38}
 
 
-def _in_range(v: float, top: float) -> float:
-    return math.copysign(math.inf, v) if abs(v) > top and math.isfinite(v) else v
-
-
 @register("nan_to_num")
 def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None, *, out=None) -> Tensor:
     """NaN, +inf and -inf replaced by `nan`, `posinf` and `neginf` (defaults: 0 and the dtype's
@@ -122,12 +118,14 @@ def nan_to_num(input: Tensor, nan: float = 0.0, posinf: float | None = None, neg
     if not input.is_floating_point():
         return input.clone()
     top = _FLOAT_MAX.get(str(input.dtype).split(".")[-1], float(np.finfo(np.float32).max))
-    # a replacement beyond the dtype's range is its infinity, as PyTorch casts it (1e30 in float16)
-    hi = top if posinf is None else _in_range(posinf, top)
-    lo = -top if neginf is None else _in_range(neginf, top)
-    out = _core.where(input != input, scalar_tensor(_in_range(nan, top), input.dtype), input)
-    out = _core.where(input == math.inf, scalar_tensor(hi, input.dtype), out)
-    return _core.where(input == -math.inf, scalar_tensor(lo, input.dtype), out)
+    hi = top if posinf is None else posinf
+    lo = -top if neginf is None else neginf
+    # Each replacement rounded to the dtype as PyTorch casts it: 65510 is float16's 65504, 1e30
+    # its inf (scalar_tensor refuses a value past the range).
+    nan_t, hi_t, lo_t = (_core.full([], float(v), _core.float64).to(input.dtype) for v in (nan, hi, lo))
+    out = _core.where(input != input, nan_t, input)
+    out = _core.where(input == math.inf, hi_t, out)
+    return _core.where(input == -math.inf, lo_t, out)
 
 
 inplace("nan_to_num_", nan_to_num)
@@ -262,8 +260,10 @@ def ldexp(input: Tensor, other) -> Tensor:
     dt = result_type(input, other)
     dt = dt if dt.is_floating_point else _creation.get_default_dtype()
     x, o = input.to(dt), other.to(dt)
-    # floor(o / 2) has no gradient, so d/do flows through the other half: x 2^o ln 2, as PyTorch.
-    low = (o * 0.5).floor().detach()
+    # floor(o / 2) has no gradient, so d/do flows through the other half: x 2^o ln 2 (finite
+    # where 2^o alone overflows, where PyTorch's is inf). An infinite exponent stays whole in
+    # that half (inf - inf would be NaN).
+    low = _core.where(o.isfinite(), (o * 0.5).floor(), scalar_tensor(0, dt)).detach()
     return x * low.__rpow__(2.0) * (o - low).__rpow__(2.0)
 
 

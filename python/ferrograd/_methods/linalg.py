@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _core
 from .._core import Tensor
-from ._util import broadcast_shape, inplace, no_out, register, scalar_tensor, wrap_dim
+from ._util import broadcast_shape, inplace, no_out, register, result_type, scalar_tensor, wrap_dim
 
 
 def _dims_error(op: str, want: str, *ts: Tensor):
@@ -19,9 +19,14 @@ def _dims_error(op: str, want: str, *ts: Tensor):
 
 def _scaled_sum(op: str, input, product: Tensor, beta, alpha) -> Tensor:
     """beta * input + alpha * product; beta=0 ignores input (NaN and inf in it included). Float
-    alpha and beta on integer products are cast to integers (toward zero), as PyTorch's kernels
-    do: baddbmm(int32 ..., alpha=0.5) is int32 zeros."""
-    if not product.is_floating_point():
+    alpha and beta with integer input and product are cast to integers (toward zero), as
+    PyTorch's gemm kernels do (baddbmm(int32 ..., alpha=0.5) is int32 zeros); addr, an
+    elementwise kernel there, refuses them as PyTorch's add does."""
+    integers = not product.is_floating_point() and not (isinstance(input, Tensor) and input.is_floating_point())
+    if integers and any(isinstance(v, float) for v in (alpha, beta)):
+        if op == "addr":
+            which = "alpha" if isinstance(alpha, float) else "beta"
+            raise RuntimeError(f"For integral input tensors, argument {which} must not be a floating point number.")
         alpha, beta = (int(v) if isinstance(v, float) else v for v in (alpha, beta))
     out = product if alpha == 1 else product * alpha
     if beta == 0:
@@ -255,9 +260,13 @@ def _sum_labels(x: Tensor, labels: list, drop: set) -> tuple[Tensor, list]:
     dims = [i for i, lab in enumerate(labels) if lab in drop]
     if not dims:
         return x, labels
-    # in the operand's own dtype: int32 stays int32 (a wider sum met int32 in the next matmul)
-    keep = None if x.dtype == _core.bool else x.dtype
-    return x.sum(dims, dtype=keep), [lab for lab in labels if lab not in drop]
+    # A label of size 1 is squeezed away rather than summed, as PyTorch's einsum does: an int32
+    # operand then stays int32, where a sum would make it int64 (as PyTorch's sum does, and then
+    # the next product meets two dtypes in both libraries).
+    ones = [d for d in dims if x.shape[d] == 1]
+    rest = [d - sum(o < d for o in ones) for d in dims if x.shape[d] != 1]
+    x = x.squeeze(tuple(ones)) if ones else x
+    return (x.sum(rest) if rest else x), [lab for lab in labels if lab not in drop]
 
 
 def _contract(a: Tensor, la: list, b: Tensor, lb: list, needed: set) -> tuple[Tensor, list]:
@@ -286,6 +295,9 @@ def _contract(a: Tensor, la: list, b: Tensor, lb: list, needed: set) -> tuple[Te
         b = b.expand(*(b_sh[:nb] + [size[lab] for lab in contr] + b_sh[nb + len(contr):]))
     a3 = a.reshape(*(a_sh[:nb] + [lsz, csz]))
     b3 = b.reshape(*(b_sh[:nb] + [csz, rsz]))
+    if a3.dtype != b3.dtype:  # an integer sum made one side int64: promoted, as a product promotes
+        common = result_type(a3, b3)
+        a3, b3 = a3.to(common), b3.to(common)
     prod = a3.matmul(b3)
     bshape = list(prod.shape[:nb])
     out = prod.reshape(*(bshape + [size[lab] for lab in left] + [size[lab] for lab in right]))
@@ -305,7 +317,7 @@ def _sublist_equation(args) -> tuple[str, tuple]:
             elif isinstance(s, numbers.Integral) and 0 <= s < 52:
                 out.append(letters[s])
             else:
-                raise RuntimeError(f"einsum(): expected subscript to be within the range [0, 52) but got {s}")
+                raise ValueError("einsum(): subscript in subscript list is not within the valid range [0, 52)")
         return "".join(out)
 
     # op0 (0), sub0 (1), op1 (2), sub1 (3), [out (4)]: an odd count ends with the output's

@@ -191,12 +191,12 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) ->
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
     d = wrap_dim(dim, input.ndim)
-    if n == 0:  # nothing to difference: prepend and append are not joined, as PyTorch
-        return input.clone()
     parts = [t for t in (prepend, input, append) if t is not None]
     parts = [p if isinstance(p, Tensor) else _core.full([1] * 0, p, input.dtype) for p in parts]
     parts = [p.expand(*(list(input.shape[:d]) + [1] + list(input.shape[d + 1:]))) if p.ndim == 0 else p for p in parts]
-    x = _core.cat(parts, d) if len(parts) > 1 else input
+    x = _core.cat(parts, d) if len(parts) > 1 else input  # (checks prepend and append, for n = 0 too)
+    if n == 0:  # nothing to difference: the input without prepend and append, as PyTorch
+        return input.clone()
     for _ in range(n):
         length = x.shape[d]
         if length == 0:

@@ -48,7 +48,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, s
     reduction = resolve(size_average, reduce, reduction)
     target = as_tensor(target)
     if target.is_floating_point():
-        if ignore_index != -100:
+        if ignore_index >= 0:  # PyTorch's test: a negative one can match no class
             raise RuntimeError("ignore_index is not supported for floating point target")
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     return _core._cross_entropy(input, target, weight, int(ignore_index), float(label_smoothing), reduction)
