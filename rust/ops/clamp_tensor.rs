@@ -52,18 +52,17 @@ impl Backward for ClampTensorBackward {
     /// none.
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (x, lo, hi) = (&self.x.get()?, &self.lo.get()?, &self.hi.get()?);
-        let cmp = |a: &Tensor, b: &Tensor, c: Cmp| compare(a, b, c);
         let (or, and) = (|a: &Tensor, b: &Tensor| logical(a, b, Logical::Or), |a: &Tensor, b: &Tensor| logical(a, b, Logical::And));
-        let (below, above) = (cmp(x, lo, Cmp::Lt)?, cmp(x, hi, Cmp::Gt)?);
-        let (proper, crossed) = (cmp(lo, hi, Cmp::Lt)?, cmp(lo, hi, Cmp::Gt)?);
-        let ordered = cmp(lo, hi, Cmp::Le)?;
-        let tie_lo = and(&cmp(x, lo, Cmp::Eq)?, &proper)?;
-        let tie_hi = and(&cmp(x, hi, Cmp::Eq)?, &proper)?;
+        let (below, above) = (compare(x, lo, Cmp::Lt)?, compare(x, hi, Cmp::Gt)?);
+        let (proper, crossed) = (compare(lo, hi, Cmp::Lt)?, compare(lo, hi, Cmp::Gt)?);
+        let ordered = compare(lo, hi, Cmp::Le)?;
+        let tie_lo = and(&compare(x, lo, Cmp::Eq)?, &proper)?;
+        let tie_hi = and(&compare(x, hi, Cmp::Eq)?, &proper)?;
         let c = |v: f64| Tensor::full(&[], v, g.dtype());
-        // weight = all where `whole`, half where `half`, else none
+        // a share of 1, 1/2 or 0 of the gradient, elementwise
         let weight = |whole: &Tensor, half: &Tensor| -> Result<Tensor> { where_(whole, &c(1.0), &where_(half, &c(0.5), &c(0.0))?) };
         let inside = logical_not(&or(&below, &above)?)?;
-        let x_nan = cmp(x, x, Cmp::Ne)?;
+        let x_nan = compare(x, x, Cmp::Ne)?;
         let share = |i: usize| -> Result<Tensor> {
             match i {
                 0 => {
@@ -82,7 +81,7 @@ impl Backward for ClampTensorBackward {
                     return Ok(None);
                 }
                 let w = share(i)?;
-                let scaled = where_(&cmp(&w, &c(0.0), Cmp::Eq)?, &c(0.0), &crate::ops::binary::mul(g, &w)?)?;
+                let scaled = where_(&compare(&w, &c(0.0), Cmp::Eq)?, &c(0.0), &crate::ops::binary::mul(g, &w)?)?;
                 Ok(Some(sum_to(&scaled, &self.shapes[i])?))
             })
             .collect()

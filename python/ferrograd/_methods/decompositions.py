@@ -139,15 +139,31 @@ class LinAlgError(RuntimeError):
     """Raised for singular or non-positive-definite inputs (PyTorch's torch.linalg.LinAlgError)."""
 
 
-def _raise_at(op: str, info: np.ndarray, message) -> None:
+# What each failure says after "op: (Batch element i): ", from PyTorch's messages; j is the info.
+_FAILURES = {
+    "singular": lambda j: (f"The diagonal element {j} is zero, the inversion could not be completed because the "
+                           f"input matrix is singular."),
+    "solve": lambda j: "The solver failed because the input matrix is singular.",
+    "not positive-definite": lambda j: (f"The factorization could not be completed because the input is not "
+                                        f"positive-definite (the leading minor of order {j} is not positive-definite)."),
+}
+
+
+def raise_at(op: str, info: np.ndarray, failure: str) -> None:
     """LinAlgError for the first batch element whose info is not 0, as PyTorch words it ("op: ",
-    then "(Batch element i): " when the input is batched); message(info) is the rest."""
+    then "(Batch element i): " when the input is batched, then the failure's message)."""
     if not info.any():
         return
     flat = info.reshape(-1)
     i = int(np.flatnonzero(flat)[0])
     where = f"(Batch element {i}): " if info.ndim else ""
-    raise LinAlgError(f"{op}: {where}{message(int(flat[i]))}")
+    raise LinAlgError(f"{op}: {where}{_FAILURES[failure](int(flat[i]))}")
+
+
+def _eye_like(a: Tensor) -> Tensor:
+    """Identity matrices in a's shape (..., n, n) and dtype."""
+    n = a.shape[-1]
+    return from_np(np.broadcast_to(np.eye(n, dtype=np_of(a).dtype), a.shape).copy(), like=a)
 
 
 def _batch_mask(bad: np.ndarray) -> Tensor:
@@ -161,8 +177,7 @@ def inverse(input: Tensor, *, out=None) -> Tensor:
     a singular matrix raises LinAlgError as in PyTorch."""
     no_out("inverse", out)
     x, info = inverse_ex(input)
-    _raise_at("linalg.inv", info, lambda j: f"The diagonal element {j} is zero, the inversion could not be completed because "
-                              f"the input matrix is singular.")
+    raise_at("linalg.inv", info, "singular")
     return x
 
 
@@ -174,15 +189,14 @@ def inverse_ex(input: Tensor, op: str = "inv"):
     n = input.shape[-1]
     if n == 0:
         return input.clone(), np.zeros(input.shape[:-2], np.int32)
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy(), like=input)
-    return solve_square_ex(input, eye)
+    return solve_square_ex(input, _eye_like(input))
 
 
 def solve_square(a: Tensor, b: Tensor, op: str) -> Tensor:
     """X with a @ X = b for square a (..., n, n) and b (..., n, k); a singular a raises
     LinAlgError as PyTorch's solver does."""
     x, info = solve_square_ex(a, b)
-    _raise_at(op, info, lambda j: "The solver failed because the input matrix is singular.")
+    raise_at(op, info, "solve")
     return x
 
 
@@ -200,8 +214,7 @@ def solve_square_ex(a: Tensor, b: Tensor):
     if not info.any():
         return _back_substitute(m, n, b.shape[-1]), info
     bad = _batch_mask(info != 0)
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(a).dtype), a.shape).copy(), like=a)
-    _, _, m = _eliminate(_core.where(bad, eye, a), b)
+    _, _, m = _eliminate(_core.where(bad, _eye_like(a), a), b)
     x = _back_substitute(m, n, b.shape[-1])
     return _core.where(bad, scalar_tensor(math.nan, x.dtype), x), info
 
@@ -235,8 +248,7 @@ def cholesky(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     is not. The gradient is the symmetric one PyTorch gives."""
     no_out("cholesky", out)
     low, info = cholesky_ex(input, upper)
-    _raise_at("linalg.cholesky", info, lambda j: f"The factorization could not be completed because the input is not "
-                              f"positive-definite (the leading minor of order {j} is not positive-definite).")
+    raise_at("linalg.cholesky", info, "not positive-definite")
     return low
 
 
@@ -286,7 +298,7 @@ def matrix_exp(input: Tensor) -> Tensor:
     norm = float(np.abs(np_of(input)).sum(-1).max()) if input.numel() else 0.0
     s = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0.5 and math.isfinite(norm) else 0
     x = input * (0.5**s) if s else input
-    eye = from_np(np.broadcast_to(np.eye(n, dtype=np_of(input).dtype), input.shape).copy(), like=input)
+    eye = _eye_like(input)
     term, total = eye, eye
     for k in range(1, 19):
         term = term.matmul(x) / k

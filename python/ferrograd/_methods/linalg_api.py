@@ -90,12 +90,11 @@ def inv(A: Tensor, *, out=None) -> Tensor:
 def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
     """(inverse, info): info 0 where the matrix was invertible, else the first zero pivot's
     1-based index, per matrix; a singular matrix's inverse is NaN (PyTorch's holds whatever its
-    solver left) and the others are exact."""
+    solver left) and takes no gradient (PyTorch's gradient there is NaN); the others are exact."""
     no_out("linalg.inv_ex", out)
     x, info = _dec.inverse_ex(A, "inv_ex")
     if check_errors:
-        _dec._raise_at("linalg.inv_ex", info, lambda j: f"The diagonal element {j} is zero, the inversion could not be completed "
-                                       f"because the input matrix is singular.")
+        _dec.raise_at("linalg.inv_ex", info, "singular")
     return _inv_ex(x, from_np(info))
 
 
@@ -146,8 +145,7 @@ def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False, o
     no_out("linalg.cholesky_ex", out)
     low, info = _dec.cholesky_ex(A, upper)
     if check_errors:
-        _dec._raise_at("linalg.cholesky_ex", info, lambda j: f"The factorization could not be completed because the input is not "
-                                       f"positive-definite (the leading minor of order {j} is not positive-definite).")
+        _dec.raise_at("linalg.cholesky_ex", info, "not positive-definite")
     return _cholesky_ex(low, from_np(info))
 
 
