@@ -274,3 +274,16 @@ def test_half_dtype_arguments_are_rounded_as_pytorch_casts_them():
     assert fg.tensor([2049.0, 1.0]).cumsum(0, dtype=fg.float16).tolist() == [2048.0, 2048.0]
     assert fg.tensor([2049.0, 3.0]).prod(dtype=fg.float16).item() == 6144.0
     assert fg.tensor([2049.0, 3.0]).cumprod(0, dtype=fg.float16).tolist() == [2048.0, 6144.0]
+
+
+def test_fmod_gradient_truncates_the_quotient_in_the_tensors_dtype():
+    # -g * trunc(x / y) with x / y rounded in float32, as PyTorch's: 1 / 0.05 is 20 there (the
+    # float64 quotient, 19.9999997, truncated to 19)
+    x = fg.tensor([1.0, -1.0, 5.0])
+    y = fg.tensor([0.05, 0.3, -0.7], requires_grad=True)
+    fg.fmod(x, y).sum().backward()
+    q = (x.numpy() / y.detach().numpy()).astype(np.float32)
+    assert y.grad.tolist() == (-np.trunc(q)).tolist() and y.grad.tolist()[0] == -20.0
+    a = fg.tensor([1.5, 2.5], dtype=fg.float64, requires_grad=True)
+    b = fg.tensor([0.4, -0.7], dtype=fg.float64, requires_grad=True)
+    assert fg.autograd.gradcheck(lambda p, q: fg.fmod(p, q), (a, b))

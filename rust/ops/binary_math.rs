@@ -173,9 +173,43 @@ pub fn fmod(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     if dtype == DType::I64 { Ok(rem) } else { to_dtype(&rem, dtype) }
 }
 
-binary_float_op!(fmod_float, FmodBackward, "FmodBackward0", |x, y| x % y,
-    dx: |_x, _y| 1.0,
-    dy: |x, y| -(x / y).trunc());
+/// fmod of floats, in the tensors' dtype; its gradients are g and -g * trunc(x / y) with the
+/// quotient rounded in that dtype too, as PyTorch's (1 / 0.05 is 20 in float32, where the
+/// float64 quotient the other ops' partials take truncates to 19).
+fn fmod_float(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if let Some(half) = crate::ops::half::result(a, b) {
+        return crate::ops::half::binary_number_rounded(a, b, half, fmod_float);
+    }
+    let dtype = float_dtype(a, b);
+    let (x, y) = promoted(a, b, dtype)?;
+    let out = with_float!(dtype, "fmod", T => zip::<T, T>(&x, &y, "fmod", |p: T, q: T| p % q)?);
+    record(out, &[a, b], || Ok(Box::new(FmodBackward { x: Saved::new(&x)?, y: Saved::new(&y)?, sa: a.shape().to_vec(), sb: b.shape().to_vec() })))
+}
+
+struct FmodBackward {
+    x: Saved,
+    y: Saved,
+    sa: Vec<usize>,
+    sb: Vec<usize>,
+}
+impl Backward for FmodBackward {
+    fn name(&self) -> &'static str {
+        "FmodBackward0"
+    }
+    fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let gx = if needs[0] { Some(sum_to(g, &self.sa)?) } else { None };
+        let gy = if needs[1] {
+            let quotient = crate::ops::math::trunc(&binary::div(&self.x.get()?, &self.y.get()?)?)?;
+            Some(sum_to(&binary::mul(g, &crate::ops::unary::neg(&quotient)?)?, &self.sb)?)
+        } else {
+            None
+        };
+        Ok(vec![gx, gy])
+    }
+    fn differentiable(&self) -> bool {
+        true
+    }
+}
 
 /// fmax / fmin: the larger (smaller) value, ignoring a NaN on one side (maximum propagates it).
 /// The gradient goes to the winner; a tie splits it in half, as PyTorch's.
