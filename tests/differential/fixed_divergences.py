@@ -19,6 +19,10 @@ globals().update({n: getattr(_known, n) for n in dir(_known) if n.startswith("_"
 
 # ruff: noqa: F821 (helpers from globals().update above)
 FIXED: list[Known] = [
+    Known("clamp(tensor bounds)", Args([T(np.ones(2, np.float32)), T(np.zeros(1, np.float32)),
+                                        T(np.ones(1, np.float32))]), 9,
+          "clamp with tensor min/max: 0-d bounds raise TypeError, one-element bounds are read as numbers (no "
+          "broadcasting, no gradient to the bounds); torch broadcasts tensor bounds", _always),
     Known("__setitem__", Args([T(np.array([False])), None], {"single": False, "value": 2.8e-48}), 5,
           "x = tensor([False]); x[None] = 2.8e-48 leaves False, torch True (nonzero casts to True); and "
           "int64 x[None, []] = float tensor succeeds, torch raises 'Index put requires the source and destination "

@@ -195,10 +195,6 @@ KNOWN: list[Known] = [
     Known("fg.pow", Args([T(np.array(np.nan, np.float32), grad=True), False]), 6,
           "d/dx x**False at x=nan is 0, torch nan (torch differentiates a bool exponent as 0 * x**-1; x**0.0 "
           "agrees, 0)", lambda a: _dtype(a, "b") or any(isinstance(x, bool) for x in a.inputs), tuple(_POW)),
-    Known("clamp(tensor bounds)", Args([T(np.ones(2, np.float32)), T(np.zeros(1, np.float32)),
-                                        T(np.ones(1, np.float32))]), 9,
-          "clamp with tensor min/max: 0-d bounds raise TypeError, one-element bounds are read as numbers (no "
-          "broadcasting, no gradient to the bounds); torch broadcasts tensor bounds", _always),
     Known("nn.MultiheadAttention", Args([T(np.array([[0.0]], np.float32)), None, None, T(np.array([True])), None],
                                         {"train": False, "ctor": {"embed_dim": 1, "num_heads": 1, "bias": False,
                                                                   "add_bias_kv": False, "add_zero_attn": False,
