@@ -564,3 +564,18 @@ def test_probability_targets_take_a_negative_ignore_index():
     x, p = fg.tensor([[0.5, -1.0, 2.0]]), fg.tensor([[0.2, 0.3, 0.5]])
     want = F.cross_entropy(x, p).item()
     assert F.cross_entropy(x, p, ignore_index=-1).item() == want  # PyTorch refuses only ignore_index >= 0
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "smooth_l1_loss"])
+def test_a_float64_target_makes_the_loss_float64_as_pytorch(loss):
+    # a float32 prediction against a numpy-made float64 target: PyTorch's loss is float64 (it
+    # was float32 here); the prediction's gradient stays float32
+    pred = np.array([[0.25, -1.5, 3.0]], np.float32)
+    target = np.array([[0.1, -1.0, 0.5]])
+    x = fg.tensor(pred, requires_grad=True)
+    out = getattr(F, loss)(x, fg.tensor(target))
+    diff = pred.astype(np.float64) - target
+    want = (diff**2).mean() if loss == "mse_loss" else np.where(np.abs(diff) < 1, 0.5 * diff**2, np.abs(diff) - 0.5).mean()
+    assert out.dtype == fg.float64 and out.item() == pytest.approx(want, rel=1e-15)
+    out.backward()
+    assert x.grad.dtype == fg.float32

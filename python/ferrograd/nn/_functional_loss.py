@@ -114,7 +114,19 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, redu
     _check_reduction(reduction)
     if weight is not None:
         return _weighted("mse_loss", (input - target) ** 2, weight, reduction)
-    return _core._binary_cross_entropy(input, as_tensor(target), reduction=reduction, kind="mse")
+    input, target = _promoted(input, target)
+    return _core._binary_cross_entropy(input, target, reduction=reduction, kind="mse")
+
+
+def _promoted(input: Tensor, target) -> tuple[Tensor, Tensor]:
+    """input and target in their promoted dtype, as PyTorch's mse_loss and smooth_l1_loss compute:
+    a float64 target (from numpy, say) makes a float32 prediction's loss float64. The input's
+    gradient still arrives in its own dtype."""
+    target = as_tensor(target)
+    if target.dtype == input.dtype:
+        return input, target
+    dtype = _core._result_type(input, target)
+    return input.to(dtype), target.to(dtype)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
@@ -148,7 +160,8 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     if beta == 0:
         return l1_loss(input, target, reduction=reduction)
     _check_reduction(reduction)
-    return _core._binary_cross_entropy(input, as_tensor(target), reduction=reduction, kind="smooth_l1", beta=float(beta))
+    input, target = _promoted(input, target)
+    return _core._binary_cross_entropy(input, target, reduction=reduction, kind="smooth_l1", beta=float(beta))
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None, reduce=None,
