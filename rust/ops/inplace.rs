@@ -10,8 +10,7 @@ use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
-use crate::parallel::for_each_chunk_mut;
-use crate::tensor::iter::GRAIN;
+use crate::parallel::for_each_chunk_by_cost;
 use crate::tensor::{Numeric, Scalar, Tensor, ViewBase};
 use crate::with_numeric;
 
@@ -79,18 +78,12 @@ fn fast<T: Numeric + std::ops::Div<Output = T>>(t: &Tensor, o: &Tensor, op: BinO
         let mut guard = t.write();
         let data = &mut T::slice_mut(&mut guard)[off..off + n];
         if vals.len() == 1 {
-            if n > GRAIN {
-                for_each_chunk_mut(data, GRAIN, &|_, d| run((d, vals)));
-            } else {
-                run((data, vals));
-            }
-        } else if n > GRAIN {
-            for_each_chunk_mut(data, GRAIN, &|i, d| {
-                let len = d.len();
-                run((d, &vals[i * GRAIN..i * GRAIN + len]))
-            });
+            for_each_chunk_by_cost(data, &|_, d| run((d, vals)));
         } else {
-            run((data, vals));
+            for_each_chunk_by_cost(data, &|start, d| {
+                let len = d.len();
+                run((d, &vals[start..start + len]))
+            });
         }
     };
     if o.numel() == 1 {

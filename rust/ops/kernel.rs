@@ -1,6 +1,7 @@
 //! Elementwise kernel drivers shared by the op families: map one tensor, zip two with
-//! broadcasting. Contiguous operands take a flat loop; large ones split across rayon tasks of
-//! about GRAIN elements; other layouts walk coalesced rows (tensor::iter).
+//! broadcasting. Contiguous operands take a flat loop, split across the pool when the work's
+//! measured cost says so (`build_pointwise`); other layouts walk coalesced rows (tensor::iter),
+//! split in tasks of about GRAIN elements.
 
 #[allow(unused_imports)]
 use num_traits::{Float as _, One as _, Zero as _};
@@ -32,6 +33,17 @@ pub fn build_weighted<U: Send>(n: usize, weight: usize, chunk: usize, fill: impl
     } else {
         spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
     }
+    // SAFETY: every caller's `fill` writes every element of each chunk it is given.
+    unsafe { out.set_len(n) };
+    out
+}
+
+/// `build` for pointwise fills (every element's value its own, whatever the chunk it is in),
+/// split by the work's measured cost instead of a fixed grain (`parallel::for_each_chunk_by_cost`).
+pub fn build_pointwise<U: Send>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
+    let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);
+    crate::tensor::hint_huge_pages(&mut out);
+    crate::parallel::for_each_chunk_by_cost(&mut out.spare_capacity_mut()[..n], &fill);
     // SAFETY: every caller's `fill` writes every element of each chunk it is given.
     unsafe { out.set_len(n) };
     out
@@ -193,7 +205,7 @@ pub fn map_with<T: Element, U: Element>(x: &Tensor, f: &impl Apply1<T, U>) -> Te
     let data = x.with_view::<T, _>(|v| {
         let src = v.contiguous();
         let src: &[T] = &src;
-        build(src.len(), GRAIN, |start, out| {
+        build_pointwise(src.len(), |start, out| {
             let end = start + out.len();
             map_slice(out, &src[start..end], f);
         })
@@ -215,7 +227,7 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
         // Fast paths: same-shape contiguous, or one side a single value.
         if la.is_contiguous() && lb.is_contiguous() && la.shape == lb.shape {
             let (sa, sb) = (&da[la.offset..la.offset + n], &db[lb.offset..lb.offset + n]);
-            return build(n, GRAIN, |start, out| {
+            return build_pointwise(n, |start, out| {
                 let end = start + out.len();
                 zip_slices(out, &sa[start..end], &sb[start..end], f);
             });
@@ -224,14 +236,14 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
         let single = |l: &crate::tensor::shape::Layout| l.numel() == 1 || (l.numel() > 0 && l.strides.iter().all(|&s| s == 0));
         if single(lb) && la.is_contiguous() && la.shape == shape {
             let (sa, y) = (&da[la.offset..la.offset + n], db[lb.offset]);
-            return build(n, GRAIN, |start, out| {
+            return build_pointwise(n, |start, out| {
                 let end = start + out.len();
                 map_slice(out, &sa[start..end], &Right(f, y));
             });
         }
         if single(la) && lb.is_contiguous() && lb.shape == shape {
             let (x, sb) = (da[la.offset], &db[lb.offset..lb.offset + n]);
-            return build(n, GRAIN, |start, out| {
+            return build_pointwise(n, |start, out| {
                 let end = start + out.len();
                 map_slice(out, &sb[start..end], &Left(f, x));
             });
