@@ -82,15 +82,17 @@ pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         rayon::spawn(move || {
             s.started.fetch_add(1, Ordering::Relaxed);
             placement::leave_cpu(caller_cpu);
-            s.work(false);
+            s.work(None);
             drop(s);
             linger();
         });
     }
-    shared.work(true);
+    let alone_since = UNHELPED_SINCE.with(|u| u.get()).unwrap_or_else(Instant::now);
+    let alone_since = shared.work(Some(alone_since));
     while shared.finished.load(Ordering::Acquire) < parts {
         std::hint::spin_loop();
     }
+    UNHELPED_SINCE.with(|u| u.set(if shared.started.load(Ordering::Relaxed) > 0 { None } else { alone_since }));
     let panic = shared.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(payload) = panic {
         resume_unwind(payload);
@@ -344,28 +346,38 @@ struct Parts {
 /// How long the caller works alone before it offers its CPU to a helper (see `Parts::work`).
 const YIELD_AFTER: Duration = Duration::from_micros(50);
 
+thread_local! {
+    /// Since when this thread's parallel ops have run with no helper taking part, counted
+    /// across ops (None: a helper took part in the last one). See `Parts::work`.
+    static UNHELPED_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
 impl Parts {
-    /// Claims and runs parts until none is left.
+    /// Claims and runs parts until none is left; for the caller (`alone_since` given), returns
+    /// when it last offered its CPU, or since when it has worked alone.
     ///
-    /// The caller (`as_caller`) gives up its CPU once every `YIELD_AFTER` while no helper has
-    /// begun: the kernel often queued a woken helper on the caller's own CPU (`placement`),
-    /// where it waited for the caller's time slice to end, so an op of a millisecond or two ran
-    /// on one thread. Yielding lets the helper run and move to the idle CPU; when no helper is
-    /// waiting there, it is a system call that returns at once.
-    fn work(&self, as_caller: bool) {
-        let mut alone_since = Instant::now();
+    /// The caller gives up its CPU once every `YIELD_AFTER` while no helper has begun, counted
+    /// across ops: the kernel often queued a woken helper on the caller's own CPU
+    /// (`placement`), where it waited for the caller's time slice to end, so an op of a
+    /// millisecond or two ran on one thread; and a loop of shorter ops (GELU on 64K elements,
+    /// 28 us) ran on one thread for its first hundred calls after a pause, each op too short to
+    /// reach the limit alone. Yielding lets the helper run and move to the idle CPU; when no
+    /// helper is waiting there, it is a system call that returns at once.
+    fn work(&self, mut alone_since: Option<Instant>) -> Option<Instant> {
         loop {
             let p = self.next.fetch_add(1, Ordering::AcqRel);
             if p >= self.parts {
-                return;
+                return alone_since;
             }
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(p))) {
                 self.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
             }
             self.finished.fetch_add(1, Ordering::AcqRel);
-            if as_caller && self.started.load(Ordering::Relaxed) == 0 && alone_since.elapsed() >= YIELD_AFTER {
-                std::thread::yield_now();
-                alone_since = Instant::now();
+            if let Some(since) = alone_since {
+                if self.started.load(Ordering::Relaxed) == 0 && since.elapsed() >= YIELD_AFTER {
+                    std::thread::yield_now();
+                    alone_since = Some(Instant::now());
+                }
             }
         }
     }
