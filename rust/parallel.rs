@@ -80,19 +80,32 @@ pub fn for_each_part(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     for _ in 0..helpers {
         let s = Arc::clone(&shared);
         rayon::spawn(move || {
-            s.started.fetch_add(1, Ordering::Relaxed);
-            placement::leave_cpu(caller_cpu);
-            s.work(None);
+            // A job that comes after its op's parts are all claimed (a late helper, or the
+            // caller itself popping its own job later in a nested op) has nothing to do here.
+            if s.next.load(Ordering::Relaxed) < s.parts {
+                s.started.fetch_add(1, Ordering::Relaxed);
+                placement::leave_cpu(caller_cpu);
+                s.work(None);
+            }
             drop(s);
             linger();
         });
     }
-    let alone_since = UNHELPED_SINCE.with(|u| u.get()).unwrap_or_else(Instant::now);
-    let alone_since = shared.work(Some(alone_since));
+    let mut alone = ALONE.with(Cell::get);
+    alone.gave_away = false;
+    shared.work(Some(&mut alone));
+    // The last parts are a helper's: spin for them, offering the CPU now and then in case the
+    // helper could not leave this CPU and is waiting for it.
+    let waiting = Instant::now();
+    let mut spins = 0u32;
     while shared.finished.load(Ordering::Acquire) < parts {
         std::hint::spin_loop();
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(1024) && waiting.elapsed() >= YIELD_AFTER {
+            std::thread::yield_now();
+        }
     }
-    UNHELPED_SINCE.with(|u| u.set(if shared.started.load(Ordering::Relaxed) > 0 { None } else { alone_since }));
+    ALONE.with(|a| a.set(alone.after_op(shared.started.load(Ordering::Relaxed) > 0)));
     let panic = shared.panic.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(payload) = panic {
         resume_unwind(payload);
@@ -113,11 +126,17 @@ pub fn for_each_chunk_mut<U: Send>(data: &mut [U], chunk: usize, f: &(dyn Fn(usi
     });
 }
 
-/// Elements the calling thread runs first, timed, in `for_each_chunk_by_cost`; shorter work
-/// runs whole on the calling thread (the timing's two clock reads cost about 5% of a 16K add,
-/// and no float32 op of under 8K elements took long enough to gain from a split).
+/// Elements the calling thread runs first, timed, in `for_each_chunk_by_cost`.
 const PROBE: usize = 2048;
+
+/// Work shorter than this runs whole on the calling thread, untimed: the two clock reads cost
+/// about 5% of a 16K-element add, and no float32 op of under 8K elements took long enough to
+/// gain from a split.
 const PROBED_FROM: usize = 4 * PROBE;
+
+/// The shortest part, whatever the probe measured: a probe slowed by an interrupt, steal time
+/// or page faults would otherwise cut a large op into parts of a few dozen elements.
+const MIN_PART: usize = 4096;
 
 /// Work left (by the probe's rate) below which a pointwise op stays on the calling thread:
 /// handing half of it to a helper costs the caller about a microsecond when the helper is
@@ -134,14 +153,13 @@ const PART_NS: f64 = 32_000.0;
 /// `f(start, chunk)` over consecutive chunks covering `data`, for pointwise work (each element's
 /// result its own, so the chunking never changes a result), split by what the work costs rather
 /// than by its length: the caller times the first `PROBE` elements, and when that rate says the
-/// rest takes `SPLIT_AT_NS` or more, splits the rest across the pool into as many parts for each
-/// thread, each at most about `PART_NS` long.
+/// rest takes `SPLIT_AT_NS` or more, splits the rest across the pool into about the same number
+/// of parts for each thread, each at most about `PART_NS` and at least `MIN_PART` long.
 ///
 /// A fixed grain of 32768 elements (PyTorch's too) kept a 16K- or 32K-element exact GELU (7 and
-/// 14 us) on one thread, while two threads in a loop of such ops take 4.8 and 8 us; an add of
-/// 32K elements is over before a second thread could help. Timing the work itself also covers
-/// what a table of per-op costs could not: the dtype, whether the operands are in cache, the
-/// CPU's vector width.
+/// 14 us) on one thread, while two threads in a loop of such ops take 4.8 and 8 us. Timing the
+/// work itself also covers what a table of per-op costs could not: the dtype, whether the
+/// operands are in cache, the CPU's vector width.
 pub fn for_each_chunk_by_cost<U: Send>(data: &mut [U], f: &(dyn Fn(usize, &mut [U]) + Sync)) {
     let n = data.len();
     if n < PROBED_FROM || rayon::current_num_threads() == 1 {
@@ -156,11 +174,13 @@ pub fn for_each_chunk_by_cost<U: Send>(data: &mut [U], f: &(dyn Fn(usize, &mut [
         f(PROBE, rest);
         return;
     }
-    // As many parts for each thread: while every thread comes in time, each takes the same
-    // stretch op after op and finds it in its own cache (four parts a thread, claimed in turn,
-    // made a loop of 64K-element adds 2x slower than two halves).
+    // A whole number of parts for each thread: while every thread comes in time, each takes
+    // the same stretch op after op and finds it in its own cache (four parts a thread, claimed
+    // in turn, made a loop of 64K-element adds 2x slower than two halves).
     let threads = rayon::current_num_threads();
-    let parts = ((per * rest.len() as f64 / PART_NS).ceil() as usize).max(1).next_multiple_of(threads);
+    let most = (rest.len() / MIN_PART).max(threads) / threads * threads;
+    let planned = (per * rest.len() as f64 / PART_NS).ceil() as usize;
+    let parts = planned.max(1).next_multiple_of(threads).min(most);
     let chunk = rest.len().div_ceil(parts).next_multiple_of(16);
     for_each_chunk_mut(rest, chunk, &|i, c| f(PROBE + i * chunk, c));
 }
@@ -301,26 +321,43 @@ mod placement {
     /// Moves the calling thread to another CPU it may run on when it runs on `cpu`.
     #[cfg(target_os = "linux")]
     pub fn leave_cpu(cpu: Option<usize>) {
-        let Some(cpu) = cpu else { return };
-        if current_cpu() != Some(cpu) {
-            return;
+        if let Some(mask) = cpu.and_then(off_cpu) {
+            mask.restore();
         }
+    }
+
+    /// A thread's affinity mask as it was before `off_cpu`.
+    #[cfg(target_os = "linux")]
+    pub struct Restore(libc::cpu_set_t);
+
+    #[cfg(target_os = "linux")]
+    impl Restore {
+        /// Puts the mask back, which leaves the thread where it now runs.
+        pub fn restore(self) {
+            // SAFETY: a bit set of its own size; pid 0 is the calling thread.
+            let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
+            debug_assert_eq!(r, 0, "sched_setaffinity: the mask this thread had");
+        }
+    }
+
+    /// When the calling thread runs on `cpu` and may run elsewhere, takes `cpu` out of its
+    /// affinity mask (the kernel moves it at once) and returns the mask to put back.
+    #[cfg(target_os = "linux")]
+    pub fn off_cpu(cpu: usize) -> Option<Restore> {
         let size = std::mem::size_of::<libc::cpu_set_t>();
-        if cpu >= 8 * size {
-            return;
+        if current_cpu() != Some(cpu) || cpu >= 8 * size {
+            return None;
         }
         // SAFETY: `allowed` and `elsewhere` are plain bit sets of `size` bytes that the calls
         // read or fill; pid 0 is the calling thread; `cpu` is within the set (checked above).
         unsafe {
             let mut allowed: libc::cpu_set_t = std::mem::zeroed();
             if libc::sched_getaffinity(0, size, &mut allowed) != 0 || !libc::CPU_ISSET(cpu, &allowed) || libc::CPU_COUNT(&allowed) < 2 {
-                return;
+                return None;
             }
             let mut elsewhere = allowed;
             libc::CPU_CLR(cpu, &mut elsewhere);
-            if libc::sched_setaffinity(0, size, &elsewhere) == 0 {
-                libc::sched_setaffinity(0, size, &allowed);
-            }
+            (libc::sched_setaffinity(0, size, &elsewhere) == 0).then_some(Restore(allowed))
         }
     }
 
@@ -343,42 +380,80 @@ struct Parts {
     panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
 }
 
-/// How long the caller works alone before it offers its CPU to a helper (see `Parts::work`).
+/// How long a caller works alone before it offers its CPU to a helper (see `Parts::work`),
+/// and the longest that grows to while offers bring no helper.
 const YIELD_AFTER: Duration = Duration::from_micros(50);
+const YIELD_AFTER_MAX: Duration = Duration::from_micros(3200);
+
+/// A caller's time working alone, kept from op to op (see `Parts::work`).
+#[derive(Clone, Copy)]
+struct Alone {
+    /// Time inside its ops with no helper begun, since its last offer of the CPU.
+    worked: Duration,
+    /// How much of that before the next offer: `YIELD_AFTER`, doubled after each op in which
+    /// an offer gave the CPU away and still no helper began (another process took it), up to
+    /// `YIELD_AFTER_MAX`.
+    every: Duration,
+    /// Whether an offer in the current op gave the CPU away (the yield took `GAVE_AWAY` or
+    /// more: something else ran). An offer that returns at once costs a system call, and is
+    /// not held against the next: the helper is then slow to wake elsewhere, not queued here.
+    gave_away: bool,
+}
+
+const FRESH: Alone = Alone { worked: Duration::ZERO, every: YIELD_AFTER, gave_away: false };
+
+/// A yield that took this long let something else run on the CPU.
+const GAVE_AWAY: Duration = Duration::from_micros(20);
+
+impl Alone {
+    /// The record after an op that a helper took part in, or not.
+    fn after_op(self, helped: bool) -> Alone {
+        match (helped, self.gave_away) {
+            (true, _) => FRESH,
+            (false, true) => Alone { every: (self.every * 2).min(YIELD_AFTER_MAX), ..self },
+            (false, false) => self,
+        }
+    }
+}
 
 thread_local! {
-    /// Since when this thread's parallel ops have run with no helper taking part, counted
-    /// across ops (None: a helper took part in the last one). See `Parts::work`.
-    static UNHELPED_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static ALONE: Cell<Alone> = const { Cell::new(FRESH) };
 }
 
 impl Parts {
-    /// Claims and runs parts until none is left; for the caller (`alone_since` given), returns
-    /// when it last offered its CPU, or since when it has worked alone.
+    /// Claims and runs parts until none is left. The caller passes its `Alone` record.
     ///
-    /// The caller gives up its CPU once every `YIELD_AFTER` while no helper has begun, counted
-    /// across ops: the kernel often queued a woken helper on the caller's own CPU
-    /// (`placement`), where it waited for the caller's time slice to end, so an op of a
-    /// millisecond or two ran on one thread; and a loop of shorter ops (GELU on 64K elements,
-    /// 28 us) ran on one thread for its first hundred calls after a pause, each op too short to
-    /// reach the limit alone. Yielding lets the helper run and move to the idle CPU; when no
-    /// helper is waiting there, it is a system call that returns at once.
-    fn work(&self, mut alone_since: Option<Instant>) -> Option<Instant> {
+    /// The caller gives up its CPU once it has worked alone for `every`, counted across its
+    /// ops: the kernel often queued a woken helper on the caller's own CPU (`placement`), where
+    /// it waited for the caller's time slice to end, so an op of a millisecond or two ran on
+    /// one thread; and a loop of shorter ops (GELU on 64K elements, 28 us) ran its first
+    /// hundred calls after a pause on one thread, each op too short to reach the limit alone.
+    /// Yielding lets the queued helper run and move to an idle CPU. With nothing else waiting
+    /// for the CPU it is a system call that returns at once; with other processes waiting, it
+    /// can hand them the CPU, hence the growing interval while that is all offers do.
+    fn work(&self, mut alone: Option<&mut Alone>) {
+        let mut since = Instant::now();
         loop {
             let p = self.next.fetch_add(1, Ordering::AcqRel);
             if p >= self.parts {
-                return alone_since;
+                break;
             }
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| (self.f)(p))) {
                 self.panic.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(payload);
             }
             self.finished.fetch_add(1, Ordering::AcqRel);
-            if let Some(since) = alone_since {
-                if self.started.load(Ordering::Relaxed) == 0 && since.elapsed() >= YIELD_AFTER {
+            if let Some(a) = alone.as_deref_mut() {
+                if self.started.load(Ordering::Relaxed) == 0 && a.worked + since.elapsed() >= a.every {
+                    let offered = Instant::now();
                     std::thread::yield_now();
-                    alone_since = Some(Instant::now());
+                    since = Instant::now();
+                    a.gave_away |= since - offered >= GAVE_AWAY;
+                    a.worked = Duration::ZERO;
                 }
             }
+        }
+        if let Some(a) = alone {
+            a.worked += since.elapsed();
         }
     }
 }
@@ -410,12 +485,13 @@ mod tests {
         };
         let before = mask();
         let here = placement::current_cpu().expect("sched_getcpu");
-        placement::leave_cpu(Some(here));
-        // SAFETY: reads the set filled above.
-        if unsafe { libc::CPU_COUNT(&before) } >= 2 {
-            assert_ne!(placement::current_cpu(), Some(here));
-        } else {
-            assert_eq!(placement::current_cpu(), Some(here));
+        match placement::off_cpu(here) {
+            Some(restore) => {
+                assert_ne!(placement::current_cpu(), Some(here), "moved off its CPU");
+                restore.restore();
+            }
+            // SAFETY: reads the set filled above.
+            None => assert!(unsafe { libc::CPU_COUNT(&before) } < 2, "a thread that may run elsewhere moves"),
         }
         let after = mask();
         // SAFETY: reads sets filled above; every index is below the set's size in bits.
@@ -449,6 +525,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn offers_back_off_only_while_they_give_the_cpu_to_others() {
+        let worked = Duration::from_micros(7);
+        let gave = Alone { worked, every: YIELD_AFTER, gave_away: true };
+        assert_eq!(gave.after_op(false).every, 2 * YIELD_AFTER);
+        assert_eq!(gave.after_op(false).worked, worked);
+        let mut a = gave;
+        for _ in 0..20 {
+            a = Alone { gave_away: true, ..a.after_op(false) };
+        }
+        assert_eq!(a.every, YIELD_AFTER_MAX);
+        // A helper that took part starts the record afresh; a quick yield is not held against it.
+        let helped = a.after_op(true);
+        assert_eq!((helped.every, helped.worked, helped.gave_away), (YIELD_AFTER, Duration::ZERO, false));
+        let quick = Alone { gave_away: false, ..a };
+        assert_eq!(quick.after_op(false).every, a.every);
     }
 
     #[test]

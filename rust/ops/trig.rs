@@ -10,8 +10,7 @@ use std::mem::MaybeUninit;
 use crate::autograd::{record, Backward, Saved};
 use crate::error::Result;
 use crate::ops::binary::mul;
-use crate::ops::kernel::{build, map};
-use crate::tensor::iter::GRAIN;
+use crate::ops::kernel::{build_pointwise, map};
 use crate::tensor::{DType, Float, Tensor};
 use crate::with_float;
 
@@ -86,7 +85,7 @@ fn values(t: &Tensor, cos: bool) -> Result<Tensor> {
     if t.dtype() == DType::F32 {
         return Ok(t.with_view::<f32, _>(|v| {
             let src = v.contiguous();
-            let out = build(src.len(), GRAIN, |start, o| slice::<f32>(o, &src[start..start + o.len()], cos));
+            let out = build_pointwise(src.len(), |start, o| slice::<f32>(o, &src[start..start + o.len()], cos));
             Tensor::from_vec_unchecked(out, t.shape())
         }));
     }
