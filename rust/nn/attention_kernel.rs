@@ -538,6 +538,16 @@ mod tests {
         // SAFETY: AVX2 and FMA checked above.
         let total = unsafe { exp_sum_avx2(&mut got, 0.0, 1.0) };
         assert!(total.is_nan(), "a NaN input makes the sum NaN");
+        // The copy the CPU picks (AVX-512 here; backward's) gives the forward's AVX2 bits: the
+        // same operations per lane and the sum's eight lanes in the same order, so forward and
+        // backward evaluate their exponentials alike on any CPU.
+        let mut picked = xs.clone();
+        assert!(exp_sum(&mut picked, 0.0, 1.0).is_nan());
+        assert!(got.iter().zip(&picked).all(|(a, b)| a.to_bits() == b.to_bits()), "exp_sum's copies differ");
+        let mut tail: Vec<f32> = (0..1001).map(|i| (i as f32 - 500.0) / 37.0).collect();
+        let mut tail2 = tail.clone();
+        // SAFETY: as above.
+        assert_eq!(unsafe { exp_sum_avx2(&mut tail, 3.0, 0.5) }.to_bits(), exp_sum(&mut tail2, 3.0, 0.5).to_bits());
         for (&x, &g) in xs.iter().zip(&got) {
             if x.is_nan() {
                 assert!(g.is_nan());
