@@ -22,28 +22,30 @@ pub fn build<U: Send>(n: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUn
 /// `build` for outputs whose every element costs `weight` elements of work (a row's
 /// log-sum-exp): parallel when the work, not the output, passes the grain.
 pub fn build_weighted<U: Send>(n: usize, weight: usize, chunk: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
-    // An output the machine cannot hold (a huge broadcast or expanded view) unwinds with
-    // `alloc::OutOfMemory` for the binding guard, instead of aborting the process.
-    let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);
-    crate::tensor::hint_huge_pages(&mut out);
-    let spare = &mut out.spare_capacity_mut()[..n];
     let chunk = chunk.max(1);
-    if n.saturating_mul(weight) > GRAIN {
-        crate::parallel::for_each_chunk_mut(spare, chunk, &|i, c| fill(i * chunk, c));
-    } else {
-        spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
-    }
-    // SAFETY: every caller's `fill` writes every element of each chunk it is given.
-    unsafe { out.set_len(n) };
-    out
+    uninit_output(n, |spare| {
+        if n.saturating_mul(weight) > GRAIN {
+            crate::parallel::for_each_chunk_mut(spare, chunk, &|i, c| fill(i * chunk, c));
+        } else {
+            spare.chunks_mut(chunk).enumerate().for_each(|(i, c)| fill(i * chunk, c));
+        }
+    })
 }
 
 /// `build` for pointwise fills (every element's value its own, whatever the chunk it is in),
 /// split by the work's measured cost instead of a fixed grain (`parallel::for_each_chunk_by_cost`).
 pub fn build_pointwise<U: Send>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<U>]) + Sync) -> Vec<U> {
+    uninit_output(n, |spare| crate::parallel::for_each_chunk_by_cost(spare, &fill))
+}
+
+/// A Vec of `n` elements that `write_all` initialises, every one of them (the builders' callers
+/// promise it of their fills).
+fn uninit_output<U>(n: usize, write_all: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
+    // An output the machine cannot hold (a huge broadcast or expanded view) unwinds with
+    // `alloc::OutOfMemory` for the binding guard, instead of aborting the process.
     let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);
     crate::tensor::hint_huge_pages(&mut out);
-    crate::parallel::for_each_chunk_by_cost(&mut out.spare_capacity_mut()[..n], &fill);
+    write_all(&mut out.spare_capacity_mut()[..n]);
     // SAFETY: every caller's `fill` writes every element of each chunk it is given.
     unsafe { out.set_len(n) };
     out
