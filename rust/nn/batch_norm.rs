@@ -5,13 +5,12 @@
 //! running statistics in place, off the graph. It saves the input, mean and inverse std for the
 //! fused backward. Which statistics normalise (`use_batch_stats`) and whether the running ones
 //! update (`update_running`) are separate switches; the Module decides both from its mode.
+//! The passes themselves are in `batch_norm_kernels.rs`.
 
+use super::batch_norm_kernels as kernels;
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
-use crate::ops::kernel::build;
-use crate::parallel::map_claimed;
-use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
@@ -47,58 +46,6 @@ fn check_param(name: &str, t: Option<&Tensor>, c: usize, x: &Tensor) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Per-channel (mean, biased variance) in one pass. Each row of S values is summed shifted by
-/// the channel's first value in 8 independent lanes of T (vectorisable; the shift removes the
-/// cancellation that makes E[x^2] - E[x]^2 inaccurate), and rows are combined in f64.
-fn channel_stats<T: Float>(x: &[T], (n, c, s): (usize, usize, usize)) -> Vec<(f64, f64)> {
-    let stat = |ch: usize| {
-        let shift = x[ch * s];
-        let (mut sum, mut sq) = (0.0f64, 0.0f64);
-        for b in 0..n {
-            let row = &x[(b * c + ch) * s..(b * c + ch + 1) * s];
-            let (mut a1, mut a2) = ([T::from_f64(0.0); 8], [T::from_f64(0.0); 8]);
-            let chunks = row.chunks_exact(8);
-            let rest = chunks.remainder();
-            for ck in chunks {
-                for k in 0..8 {
-                    let d = ck[k] - shift;
-                    a1[k] += d;
-                    a2[k] += d * d;
-                }
-            }
-            for &v in rest {
-                let d = v - shift;
-                a1[0] += d;
-                a2[0] += d * d;
-            }
-            sum += a1.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
-            sq += a2.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
-        }
-        let m = (n * s) as f64;
-        let mean_d = sum / m;
-        (shift.to_f64() + mean_d, (sq / m - mean_d * mean_d).max(0.0))
-    };
-    if x.len() > GRAIN { map_claimed(c, &stat) } else { (0..c).map(stat).collect() }
-}
-
-/// y = (x - center[c]) * scale[c] + shift[c], over (N, C, S) blocks. Centering first (by the
-/// mean rounded to T) keeps the precision of data far from zero: folding the mean into the shift,
-/// x * scale + (b - mean * scale), cancels catastrophically when |mean| >> std.
-fn affine<T: Float>(x: &[T], (_, c, s): (usize, usize, usize), center: &[T], scale: &[T], shift: &[T]) -> Vec<T> {
-    let block = s.max(1);
-    build(x.len(), (GRAIN / block).max(1) * block, |start, out| {
-        for (k, o) in out.chunks_mut(block).enumerate() {
-            let row = start / block + k;
-            let ch = row % c;
-            let (ce, sc, sh) = (center[ch], scale[ch], shift[ch]);
-            let len = o.len();
-            for (oi, &v) in o.iter_mut().zip(&x[row * block..row * block + len]) {
-                oi.write((v - ce) * sc + sh);
-            }
-        }
-    })
 }
 
 fn values<T: Element>(t: Option<&Tensor>, c: usize, default: f64) -> Vec<T> {
@@ -154,7 +101,7 @@ fn forward<T: Float>(x: &Tensor, a: &BatchNormArgs<'_>, d: (usize, usize, usize)
     let (out, mean, invstd) = x.with_view::<T, _>(|v| {
         let data = v.contiguous();
         let (mean, var): (Vec<f64>, Vec<f64>) = if a.use_batch_stats {
-            channel_stats(&data, d).into_iter().unzip()
+            kernels::channel_stats(&data, d).into_iter().unzip()
         } else {
             (values::<f64>(a.running_mean, c, 0.0), values::<f64>(a.running_var, c, 1.0))
         };
@@ -163,7 +110,7 @@ fn forward<T: Float>(x: &Tensor, a: &BatchNormArgs<'_>, d: (usize, usize, usize)
         let center: Vec<T> = mean.iter().map(|&m| T::from_f64(m)).collect();
         // The part of the mean that rounding it to T lost goes into the shift, in f64.
         let shift: Vec<T> = (0..c).map(|k| T::from_f64(b[k].to_f64() - (mean[k] - center[k].to_f64()) * invstd[k] * w[k].to_f64())).collect();
-        let out = affine(&data, d, &center, &scale, &shift);
+        let out = kernels::normalise(&data, d, &kernels::Affine { center: &center, scale: &scale, shift: &shift });
         if a.update_running && a.use_batch_stats {
             let m = a.momentum;
             let count = (n * s) as f64;
@@ -289,11 +236,7 @@ impl BatchNormBackward {
     }
 
     fn fused<T: Float>(&self, xv: &[T], gv: &[T], w: &[f64], (n, c, s): (usize, usize, usize), needs: &[bool], shape: &[usize]) -> Result<Vec<Option<Tensor>>> {
-        let stats: Vec<(f64, f64)> = if xv.len() > GRAIN {
-            map_claimed(c, &|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch]))
-        } else {
-            (0..c).map(|ch| grad_sums(xv, gv, (n, c, s), ch, self.mean[ch])).collect()
-        };
+        let stats = kernels::grad_sums(xv, gv, (n, c, s), &self.mean);
         let m = (n * s) as f64;
         // dx = k1 * (dy - mean_dy) + k2 * (x - center) + k3 per channel: the training formula
         // folded into an affine map of the centred dy and x (each centred in T by its mean rounded
@@ -318,28 +261,7 @@ impl BatchNormBackward {
             }
         }
         let gx = if needs[0] {
-            let block = s.max(1);
-            let batch_stats = self.use_batch_stats;
-            let data = build(xv.len(), (GRAIN / block).max(1) * block, |start, out| {
-                for (r, o) in out.chunks_mut(block).enumerate() {
-                    let row = start / block + r;
-                    // Locals, not indexing into captures, so the loop vectorises.
-                    let [k1, k2, k3, ce, md] = k[row % c];
-                    let base = row * block;
-                    let (gr, xr) = (&gv[base..base + o.len()], &xv[base..base + o.len()]);
-                    if batch_stats {
-                        for ((oi, &dy), &xi) in o.iter_mut().zip(gr).zip(xr) {
-                            oi.write(k1 * (dy - md) + k2 * (xi - ce) + k3);
-                        }
-                    } else {
-                        // Running statistics are constants: dx = dy * w * invstd (an inf in x
-                        // must not turn into 0 * inf = NaN here).
-                        for (oi, &dy) in o.iter_mut().zip(gr) {
-                            oi.write(k1 * dy);
-                        }
-                    }
-                }
-            });
+            let data = kernels::input_grad(xv, gv, (n, c, s), &kernels::InputGrad { k: &k, batch_stats: self.use_batch_stats });
             Some(Tensor::from_vec_unchecked(data, shape))
         } else {
             None
@@ -356,32 +278,4 @@ impl BatchNormBackward {
         }
         Ok(out)
     }
-}
-
-/// One channel's sum(dy) and sum(dy * (x - mean)): each row in 8 independent lanes of T
-/// (vectorisable, like `channel_stats`), rows combined in f64.
-fn grad_sums<T: Float>(x: &[T], g: &[T], (n, c, s): (usize, usize, usize), ch: usize, mean: f64) -> (f64, f64) {
-    let mean_t = T::from_f64(mean);
-    let (mut sd, mut sdx) = (0.0f64, 0.0f64);
-    for b in 0..n {
-        let o = (b * c + ch) * s;
-        let (xr, gr) = (&x[o..o + s], &g[o..o + s]);
-        let (mut a1, mut a2) = ([T::from_f64(0.0); 8], [T::from_f64(0.0); 8]);
-        let (xc, gc) = (xr.chunks_exact(8), gr.chunks_exact(8));
-        let (xrest, grest) = (xc.remainder(), gc.remainder());
-        for (xk, gk) in xc.zip(gc) {
-            for l in 0..8 {
-                a1[l] += gk[l];
-                a2[l] += gk[l] * (xk[l] - mean_t);
-            }
-        }
-        for (&xi, &dy) in xrest.iter().zip(grest) {
-            a1[0] += dy;
-            a2[0] += dy * (xi - mean_t);
-        }
-        sd += a1.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
-        sdx += a2.iter().map(|&v| Element::to_f64(v)).sum::<f64>();
-    }
-    // sum(dy * (x - mean)) = sum(dy * (x - mean_t)) - (mean - mean_t) * sum(dy).
-    (sd, sdx - (mean - mean_t.to_f64()) * sd)
 }

@@ -4,6 +4,7 @@
 pub mod attention;
 mod attention_kernel;
 pub mod batch_norm;
+mod batch_norm_kernels;
 pub mod conv;
 mod conv_batched;
 mod conv_direct;
