@@ -97,6 +97,10 @@ def scaled(times: dict, factor: float) -> dict:
     return {lib: tuple(x * factor for x in ts) for lib, ts in times.items()}
 
 
+# Untimed work at the start of each turn (see turn_times).
+WARM_S = 0.002
+
+
 def turn_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> dict:
     """Wall times in seconds ({lib: [2 * runs times]}) of each zero-arg callable in fns ({lib: fn})
     over `runs` turns of two calls each. The libraries take turns, so a slow spell of this (shared,
@@ -104,9 +108,14 @@ def turn_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> di
     each turn lets the previous library's worker threads (OpenBLAS, OpenMP and rayon spin a while
     after work) go idle instead of competing for the cores.
 
-    Each turn starts with one untimed call: after the pause the cores sit idle and both libraries'
-    first call pays for waking them (an MLP step measured 1.7 ms cold against 0.9 ms warm for
-    ferrograd, 2.7 against 1.3 ms for PyTorch), while a training loop runs its steps back to back."""
+    Each turn starts with untimed calls, at least one and until WARM_S of the library's own
+    work has passed: after the pause the cores sit idle and both libraries' first calls pay for
+    waking them and their memory, while a training loop runs its ops back to back. An MLP step
+    measured 1.7 ms cold against 0.9 ms warm for ferrograd, 2.7 against 1.3 ms for PyTorch; a
+    BatchNorm2d eval forward (64 x 32 x 28 x 28, 1 thread) took 0.77, 0.45, 0.31, 0.27, 0.23 and
+    0.21 ms over the six calls after a pause for ferrograd and 0.84, 0.50, 0.41, 0.38, 0.35 and
+    0.35 for PyTorch, so one untimed call left sub-millisecond rows timing the machine's recovery
+    (2 ms of busy-waiting in Python first did not shorten it; running the op did)."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -114,7 +123,11 @@ def turn_times(fns: dict, runs: int, warmup: int = 2, pause: float = 0.03) -> di
     for _ in range(runs):
         for lib, fn in fns.items():
             time.sleep(pause)
-            fn()
+            spent, calls = 0.0, 0
+            while calls < 1 or (spent < WARM_S and calls < 50):
+                t0 = time.perf_counter()
+                fn()
+                spent, calls = spent + time.perf_counter() - t0, calls + 1
             for _ in range(2):
                 t0 = time.perf_counter()
                 fn()
@@ -356,9 +369,12 @@ def layers(args) -> Bench:
             m.train(mode == "train")
             fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
         v = b.add(f"BatchNorm2d 64x32x28x28, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
-        if mode == "train" and "torch" in v:
-            r = _mid(v["fg"]) / _mid(v["torch"])
-            GOALS.append(f"{'OK  ' if r <= 0.7 else 'MISS'} BatchNorm2d training forward: fg/torch {r:.2f}x (goal <= 0.7x)")
+        if "torch" in v:
+            # The speed issue's rows: training forward at most 0.7x (kept from before it), eval
+            # forward at most 0.8x (its table's 1.6x row).
+            r, goal = _mid(v["fg"]) / _mid(v["torch"]), 0.7 if mode == "train" else 0.8
+            GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} BatchNorm2d {'training' if mode == 'train' else 'eval'} forward: "
+                         f"fg/torch {r:.2f}x (goal <= {goal}x)")
     fns = {lib: (lambda d=libmod(lib).nn.Dropout(0.5), x=to_lib(lib, xd), lib=lib: _no_grad(lib, lambda: d(x))) for lib in libs}
     v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **scaled(median_times(fns, args.runs), 1e9 / args.big_n))
     if "torch" in v:
