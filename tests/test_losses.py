@@ -174,6 +174,22 @@ def test_elementwise_losses_of_0d_tensors():
     close(F.binary_cross_entropy_with_logits(x, y), bce_logits_ref(0.3, 0.8))
 
 
+@pytest.mark.parametrize("dtype", [fg.float32, fg.float64])
+@pytest.mark.parametrize("loss", ["smooth_l1", "huber", "mse"])
+def test_a_nan_input_has_a_nan_gradient(loss, dtype):
+    """PyTorch's backward formulas carry a NaN input into its gradient (smooth_l1's grad * d /
+    beta, which neither of its |d| >= beta branches catches); ferrograd's smooth_l1 gave 0 there,
+    which would hide the NaN from the optimizer. The other elements keep their gradients."""
+    fn = {"smooth_l1": lambda x, y: F.smooth_l1_loss(x, y, beta=1.0), "huber": lambda x, y: F.huber_loss(x, y, delta=1.0),
+          "mse": F.mse_loss}[loss]
+    x = fg.tensor([float("nan"), 3.0, -2.0, 0.5], dtype=dtype, requires_grad=True)
+    fn(x, fg.zeros(4, dtype=dtype)).backward()
+    g = npa(x.grad)
+    assert np.isnan(g[0])
+    want = {"smooth_l1": [0.25, -0.25, 0.125], "huber": [0.25, -0.25, 0.125], "mse": [1.5, -1.0, 0.25]}[loss]
+    np.testing.assert_allclose(g[1:], want, rtol=1e-6)
+
+
 # ---- cross_entropy with class indices -----------------------------------------------------
 
 CE_SHAPES = {"NC": ((6, 4), (6,)), "NCd1d2": ((3, 4, 2, 3), (3, 2, 3)), "C": ((4,), ())}

@@ -90,7 +90,9 @@ impl PointwiseLoss {
                 // Both pieces computed and one picked: selects, which vectorise (a branch per
                 // element mispredicts on data that falls either side of beta).
                 let loss = if inside { half * d * d / beta } else { d.abs() - half * beta };
-                let sign = if d > zero { one } else if d < zero { -one } else { zero };
+                // Outside beta and neither positive nor negative is NaN: its gradient stays NaN,
+                // as PyTorch's (a 0 there would hide the NaN from the optimizer).
+                let sign = if d > zero { one } else if d < zero { -one } else { d };
                 let g = if inside { d / beta } else { sign };
                 (loss, g, -g)
             }

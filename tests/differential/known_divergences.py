@@ -166,10 +166,6 @@ KNOWN: list[Known] = [
                             T(np.array(0.0, np.float32))]), 9,
           "F.linear(zeros(0, 0), zeros(0), tensor(0.)) succeeds, torch raises 'addmm: mat2 must be a matrix, "
           "got 1-D tensor' (fires only when the input is 2-D and the bias is given)", _always),
-    Known("F.smooth_l1_loss", Args([T(np.array(np.nan, np.float32), grad=True), T(np.array(0.0, np.float32))],
-                                   {"reduction": "mean", "beta": 1.0}), 6,
-          "smooth_l1_loss(nan, 0.) gradient 0, torch nan (NaN propagation through the loss's backward)",
-          _nonfinite, ("nn.SmoothL1Loss",)),
     Known("__pow__", Args([T(np.array([-1.0], np.float32)), 1.9999999999999996]), 5,
           "tensor([-1.]) ** 1.9999999999999996 is 1, torch nan: the Python float exponent is rounded to float32 (2.) "
           "before the power, so a negative base to a non-integer power is taken as an integer power (same root "
