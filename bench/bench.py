@@ -375,6 +375,16 @@ def layers(args) -> Bench:
             r, goal = _mid(v["fg"]) / _mid(v["torch"]), 0.7 if mode == "train" else 0.8
             GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} BatchNorm2d {'training' if mode == 'train' else 'eval'} forward: "
                          f"fg/torch {r:.2f}x (goal <= {goal}x)")
+    # BatchNorm1d on (N, C), each channel's values C apart (no goal of the issue's; a shape
+    # whose per-channel walk once ran at 7-10x PyTorch's time).
+    x1 = rng.standard_normal((4096, 512), np.float32)
+    for mode in ("train", "eval"):
+        fns = {}
+        for lib in libs:
+            m, x = libmod(lib).nn.BatchNorm1d(512), to_lib(lib, x1)
+            m.train(mode == "train")
+            fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
+        b.add(f"BatchNorm1d 4096x512, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
     fns = {lib: (lambda d=libmod(lib).nn.Dropout(0.5), x=to_lib(lib, xd), lib=lib: _no_grad(lib, lambda: d(x))) for lib in libs}
     v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **scaled(median_times(fns, args.runs), 1e9 / args.big_n))
     if "torch" in v:
