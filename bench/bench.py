@@ -356,35 +356,28 @@ def mlp_memory(args) -> Bench:
 
 
 def layers(args) -> Bench:
-    """The fused nn kernels of the nn core issue: BatchNorm2d in both modes, Dropout."""
+    """The fused nn kernels of the nn core issue: BatchNorm2d and BatchNorm1d in both modes, Dropout."""
     b = Bench(f"nn layers, float32 forward (median (min-max) of {2 * args.runs} calls; ms, lower is better)")
     rng = np.random.default_rng(0)
-    xbn = rng.standard_normal((64, 32, 28, 28), np.float32)
     xd = rng.standard_normal(args.big_n, np.float32)
     libs = [lib for lib in LIBS if lib != "numpy"]
-    for mode in ("train", "eval"):
-        fns = {}
-        for lib in libs:
-            m, x = libmod(lib).nn.BatchNorm2d(32), to_lib(lib, xbn)
-            m.train(mode == "train")
-            fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
-        v = b.add(f"BatchNorm2d 64x32x28x28, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
-        if "torch" in v:
-            # The speed issue's rows: training forward at most 0.7x (kept from before it), eval
-            # forward at most 0.8x (its table's 1.6x row).
-            r, goal = _mid(v["fg"]) / _mid(v["torch"]), 0.7 if mode == "train" else 0.8
-            GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} BatchNorm2d {'training' if mode == 'train' else 'eval'} forward: "
-                         f"fg/torch {r:.2f}x (goal <= {goal}x)")
-    # BatchNorm1d on (N, C), each channel's values C apart (no goal of the issue's; a shape
-    # whose per-channel walk once ran at 7-10x PyTorch's time).
-    x1 = rng.standard_normal((4096, 512), np.float32)
-    for mode in ("train", "eval"):
-        fns = {}
-        for lib in libs:
-            m, x = libmod(lib).nn.BatchNorm1d(512), to_lib(lib, x1)
-            m.train(mode == "train")
-            fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
-        b.add(f"BatchNorm1d 4096x512, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
+    # The speed issue's BatchNorm2d rows: training forward at most 0.7x (kept from before it),
+    # eval forward at most 0.8x (its table's 1.6x row). BatchNorm1d on (N, C), each channel's
+    # values C apart, has no goal of the issue's: a shape whose per-channel walk once ran at
+    # 7-10x PyTorch's time.
+    for name, shape, goals in [("BatchNorm2d", (64, 32, 28, 28), {"train": 0.7, "eval": 0.8}), ("BatchNorm1d", (4096, 512), {})]:
+        xbn = rng.standard_normal(shape, np.float32)
+        for mode in ("train", "eval"):
+            fns = {}
+            for lib in libs:
+                m, x = getattr(libmod(lib).nn, name)(shape[1]), to_lib(lib, xbn)
+                m.train(mode == "train")
+                fns[lib] = lambda m=m, x=x, lib=lib: _no_grad(lib, lambda: m(x))
+            v = b.add(f"{name} {'x'.join(map(str, shape))}, {mode} mode", "ms", **scaled(median_times(fns, args.runs), 1e3))
+            if "torch" in v and mode in goals:
+                r, goal = _mid(v["fg"]) / _mid(v["torch"]), goals[mode]
+                GOALS.append(f"{'OK  ' if r <= goal else 'MISS'} {name} {'training' if mode == 'train' else 'eval'} forward: "
+                             f"fg/torch {r:.2f}x (goal <= {goal}x)")
     fns = {lib: (lambda d=libmod(lib).nn.Dropout(0.5), x=to_lib(lib, xd), lib=lib: _no_grad(lib, lambda: d(x))) for lib in libs}
     v = b.add(f"Dropout(0.5) {args.big_n / 2**20:.0f}M elements", "ns/elem", **scaled(median_times(fns, args.runs), 1e9 / args.big_n))
     if "torch" in v:
