@@ -100,22 +100,11 @@ fn spread<T: Copy>(v: &[T], s: usize) -> Vec<T> {
     out
 }
 
-/// The runs of elements start..start + len cut at batch-row boundaries: (first element, its
-/// position in the row, length).
+/// The runs of elements start..start + len cut at batch-row boundaries (`blocks` of a single
+/// channel one row wide): (first element, its position in the row, length).
 #[inline(always)]
 fn row_runs(start: usize, len: usize, width: usize) -> impl Iterator<Item = (usize, usize, usize)> {
-    let mut at = start;
-    let end = start + len;
-    std::iter::from_fn(move || {
-        if at >= end {
-            return None;
-        }
-        let pos = at % width;
-        let n = (width - pos).min(end - at);
-        let run = (at, pos, n);
-        at += n;
-        Some(run)
-    })
+    blocks(start, len, (0, 1, width)).map(move |(_, at, n)| (at, at % width, n))
 }
 
 // ------------------------------------------------------------------------------------ forward
