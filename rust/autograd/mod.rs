@@ -363,6 +363,14 @@ pub fn record(out: Tensor, inputs: &[&Tensor], make: impl FnOnce() -> Result<Box
     Ok(out)
 }
 
+/// Makes `fun` the history of `t`, which an in-place op has just written (PyTorch's
+/// rebase_history): the node's inputs are taken with their history as it is now, so t's edge
+/// leads to what t was before the write.
+pub fn rebase(t: &Tensor, inputs: &[&Tensor], fun: Box<dyn Backward>) {
+    let node = Node::new(fun, inputs.iter().map(|t| Some(*t)).collect::<Vec<_>>().as_slice(), 1);
+    t.set_history(Arc::new(node));
+}
+
 /// Logs an op with several outputs when a trace is active. An op that attaches its node only
 /// when `needs_record` calls this itself otherwise, so a trace sees it with grad off too.
 pub fn trace_outputs(outputs: &[Option<Tensor>], inputs: &[Option<&Tensor>], fun: &dyn Backward) {

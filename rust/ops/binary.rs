@@ -95,6 +95,11 @@ pub fn alpha_scaled(a: &Tensor, b: &Tensor, alpha: Scalar, op: &str) -> Result<T
     mul(&b, &alpha)
 }
 
+/// The node of `a + b` (`a - b`), for the in-place forms (`ops::inplace::binary`).
+pub(crate) fn add_backward(sub: bool, a: &Tensor, b: &Tensor) -> Box<dyn Backward> {
+    Box::new(AddBackward { sub, a: a.shape().to_vec(), b: b.shape().to_vec() })
+}
+
 struct AddBackward {
     sub: bool,
     a: Vec<usize>,

@@ -5,13 +5,14 @@
 //! mode off; a non-leaf on the graph is rebased, i.e. its grad_fn becomes the in-place op's node;
 //! on a view, the base's history is rewritten too (`autograd::views`, PyTorch's CopySlices).
 
-use crate::autograd::{is_recording, trace};
+use crate::autograd::{is_recording, rebase, trace, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::binary::result_type;
 use crate::ops::view::write_into;
 use crate::parallel::for_each_chunk_by_cost;
-use crate::tensor::{Numeric, Scalar, Tensor, ViewBase};
+use crate::ops::kernel::{map_slice_in_place, Apply1};
+use crate::tensor::{Element, Numeric, Scalar, Tensor, ViewBase};
 use crate::with_numeric;
 
 #[derive(Clone, Copy, Debug)]
@@ -33,7 +34,11 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
     }
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
-    if !graph && !trace::is_tracing() && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
+    // On the graph `+=` and `-=` still write in place: their backward needs neither value, so
+    // t's old value need not be copied (a ResNet block's `out += identity`), and the node goes
+    // on t afterwards. mul and div save values, and a view needs CopySlices: general path.
+    let sums = matches!(op, BinOp::Add | BinOp::Sub) && !t.is_view();
+    if (!graph || sums) && !trace::is_tracing() && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
         check_inplace(t)?;
         let o = crate::ops::cast::to_dtype(&other.detach(), t.dtype())?;
         if crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")? != t.shape() {
@@ -41,6 +46,9 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
                 crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")?);
         }
         with_numeric!(t.dtype(), "in-place op", T => fast::<T>(t, &o, op));
+        if graph {
+            rebase(t, &[t, other], crate::ops::binary::add_backward(matches!(op, BinOp::Sub), t, other));
+        }
         return Ok(());
     }
     let f = match op {
@@ -188,6 +196,43 @@ fn apply_with(t: &Tensor, op: &str, copy_old: bool, f: impl FnOnce(&Tensor) -> R
 pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
     check_no_internal_overlap(t)?;
     apply(t, op, f)
+}
+
+/// `t.relu_()`, `t.exp_()` ... for an op whose backward needs only its result: `map` writes
+/// into t's own memory and, on the graph, the node saves t itself, as PyTorch's in-place ops
+/// save `result`. The general path (`apply`) computes a new tensor and copies it in, and on the
+/// graph first copies t's old value: a ResNet's in-place ReLU kept two copies of each
+/// activation for backward (the node's result and t) and made a third while it ran.
+/// A view on the graph (CopySlices), a half or integer tensor, a strided one or a trace take
+/// the general path (`out_of_place` is the op).
+pub fn map_saving_result(
+    t: &Tensor,
+    op: &str,
+    out_of_place: fn(&Tensor) -> Result<Tensor>,
+    map: impl FnOnce(&Tensor) -> Result<()>,
+    node: impl FnOnce(Saved) -> Box<dyn Backward>,
+) -> Result<()> {
+    let graph = is_recording() && t.requires_grad();
+    let dtype = t.dtype();
+    if !dtype.is_float() || dtype.is_half() || !t.is_contiguous() || trace::is_tracing() || (graph && t.is_view()) {
+        return apply_elementwise(t, op, out_of_place);
+    }
+    check_inplace(t)?;
+    map(t)?;
+    if graph {
+        // Saved after the write, so its version is the written one: a later in-place change
+        // of t makes backward refuse, as it should.
+        rebase(t, &[t], node(Saved::output(t)?));
+    }
+    Ok(())
+}
+
+/// `f` over a contiguous tensor's own memory (`map_saving_result`).
+pub fn map_in_place<T: Element, F: Apply1<T, T>>(t: &Tensor, f: &F) {
+    let (off, n) = (t.layout().offset, t.numel());
+    let mut guard = t.write();
+    let data = &mut T::slice_mut(&mut guard)[off..off + n];
+    for_each_chunk_by_cost(data, &|_, d| map_slice_in_place(d, f));
 }
 
 /// Writes `value` (an out-of-place op's result, computed by the caller on a clone of `t`) into

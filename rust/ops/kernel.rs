@@ -197,6 +197,24 @@ fn zip_slices<T: Copy, U, F: Apply2<T, U>>(out: &mut [MaybeUninit<U>], a: &[T], 
     zip_body::<T, U, F, false>(out, a, b, f)
 }
 
+/// `map_slice` over one buffer in place. Each block goes through a copy on the stack: reading
+/// and writing the same slice has no safe form, and the copy stays in L1.
+pub(crate) fn map_slice_in_place<T: Copy, F: Apply1<T, T>>(data: &mut [T], f: &F) {
+    const BLOCK: usize = 512;
+    let mut tmp = [MaybeUninit::<T>::uninit(); BLOCK];
+    for block in data.chunks_mut(BLOCK) {
+        let n = block.len();
+        // SAFETY: MaybeUninit<T> has T's layout; the n values are written before they are read.
+        let src = unsafe {
+            std::ptr::copy_nonoverlapping(block.as_ptr(), tmp.as_mut_ptr() as *mut T, n);
+            std::slice::from_raw_parts(tmp.as_ptr() as *const T, n)
+        };
+        // SAFETY: the same layout; map_slice writes every element of `block` with a value.
+        let out = unsafe { &mut *(block as *mut [T] as *mut [MaybeUninit<T>]) };
+        map_slice(out, src, f);
+    }
+}
+
 /// `f` applied to every element, in logical order.
 pub fn map<T: Element, U: Element>(x: &Tensor, f: impl Fn(T) -> U + Sync) -> Tensor {
     map_with(x, &Closure(f))

@@ -19,13 +19,13 @@ const PI: f64 = std::f64::consts::PI;
 const TWO_OVER_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
 
 unary_op!(log1p, Log1pBackward, "Log1PBackward0", save: input, |x| x.ln_1p(), |g, x| g / (T::one() + x), graph: |g, x| g / (1.0 + x));
-unary_op!(expm1, Expm1Backward, "Expm1Backward0", save: output, |x| x.exp_m1(), |g, y| g * (y + T::one()), graph: |g, y| g * (y + 1.0));
+unary_op!(expm1, Expm1Backward, "Expm1Backward0", save: output, in_place: expm1_, |x| x.exp_m1(), |g, y| g * (y + T::one()), graph: |g, y| g * (y + 1.0));
 unary_op!(log2, Log2Backward, "Log2Backward0", save: input, |x| x.log2(), |g, x| g / (x * c::<T>(LN_2)), graph: |g, x| g / (x * LN_2));
 unary_op!(log10, Log10Backward, "Log10Backward0", save: input, |x| x.log10(), |g, x| g / (x * c::<T>(LN_10)), graph: |g, x| g / (x * LN_10));
-unary_op!(exp2, Exp2Backward, "Exp2Backward0", save: output, |x| x.exp2(), |g, y| g * y * c::<T>(LN_2), graph: |g, y| g * y * LN_2);
-unary_op!(rsqrt, RsqrtBackward, "RsqrtBackward0", save: output, |x| T::one() / x.sqrt(), |g, y| g * c::<T>(-0.5) * y * y * y, graph: |g, y| g * -0.5 * y.clone() * y.clone() * y);
-unary_op!(reciprocal, ReciprocalBackward, "ReciprocalBackward0", save: output, |x| T::one() / x, |g, y| g * -(y * y), graph: |g, y| g * -(y.clone() * y));
-unary_op!(tan, TanBackward, "TanBackward0", save: output, |x| x.tan(), |g, y| g * (T::one() + y * y), graph: |g, y| g * (1.0 + y.clone() * y));
+unary_op!(exp2, Exp2Backward, "Exp2Backward0", save: output, in_place: exp2_, |x| x.exp2(), |g, y| g * y * c::<T>(LN_2), graph: |g, y| g * y * LN_2);
+unary_op!(rsqrt, RsqrtBackward, "RsqrtBackward0", save: output, in_place: rsqrt_, |x| T::one() / x.sqrt(), |g, y| g * c::<T>(-0.5) * y * y * y, graph: |g, y| g * -0.5 * y.clone() * y.clone() * y);
+unary_op!(reciprocal, ReciprocalBackward, "ReciprocalBackward0", save: output, in_place: reciprocal_, |x| T::one() / x, |g, y| g * -(y * y), graph: |g, y| g * -(y.clone() * y));
+unary_op!(tan, TanBackward, "TanBackward0", save: output, in_place: tan_, |x| x.tan(), |g, y| g * (T::one() + y * y), graph: |g, y| g * (1.0 + y.clone() * y));
 unary_op!(asin, AsinBackward, "AsinBackward0", save: input, |x| x.asin(), |g, x| g / (T::one() - x * x).sqrt(), graph: |g, x| g / (1.0 - x.clone() * x).sqrt());
 unary_op!(acos, AcosBackward, "AcosBackward0", save: input, |x| x.acos(), |g, x| -(g / (T::one() - x * x).sqrt()), graph: |g, x| -(g / (1.0 - x.clone() * x).sqrt()));
 unary_op!(atan, AtanBackward, "AtanBackward0", save: input, |x| x.atan(), |g, x| g / (T::one() + x * x), graph: |g, x| g / (1.0 + x.clone() * x));
@@ -36,7 +36,7 @@ unary_op!(acosh, AcoshBackward, "AcoshBackward0", save: input, |x| x.acosh(), |g
 unary_op!(atanh, AtanhBackward, "AtanhBackward0", save: input, |x| x.atanh(), |g, x| g / (T::one() - x * x), graph: |g, x| g / (1.0 - x.clone() * x));
 unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| verf(x), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * vexp(-(x * x)), graph: |g, x| g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp());
 unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()), graph: |g, x| -(g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp()));
-unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp(), graph: |g, y| g * (PI.sqrt() / 2.0) * (y.clone() * y).exp());
+unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, in_place: erfinv_, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp(), graph: |g, y| g * (PI.sqrt() / 2.0) * (y.clone() * y).exp());
 unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| via_f64(x, libm::lgamma), |g, x| g * via_f64(x, digamma_f64), graph: |g, x| g * x.digamma());
 unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| via_f64(x, digamma_f64), |g, x| g * trigamma(x));
 unary_op!(

@@ -29,6 +29,21 @@ pub(crate) fn float_input(t: &Tensor) -> Result<Tensor> {
 /// names a `VMath` method that runs the forward over a whole slice where the CPU has a kernel
 /// for it (`VMath::gelu_slice`); the element form stays the reference and the fallback.
 macro_rules! unary_op {
+    // `in_place: name` (rows that save their output only) adds `name(t)`, the in-place form that
+    // writes into t's own memory (`inplace::map_saving_result`).
+    ($name:ident, $Back:ident, $gname:literal, save: output, in_place: $iname:ident, $(slice: $slice:ident,)? |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr, graph: |$gg:ident, $gs:ident| $graph:expr) => {
+        $crate::ops::unary::unary_op!($name, $Back, $gname, save: output, $(slice: $slice,)? |$x| $fwd, |$g, $s| $bwd, graph: |$gg, $gs| $graph);
+        pub fn $iname(t: &$crate::tensor::Tensor) -> $crate::error::Result<()> {
+            $crate::ops::unary::unary_op!(@rule [$($slice)?], |$x| $fwd);
+            $crate::ops::inplace::map_saving_result(
+                t,
+                stringify!($iname),
+                $name,
+                |t| Ok($crate::with_float!(t.dtype(), stringify!($iname), T => $crate::ops::inplace::map_in_place::<T, _>(t, &Rule))),
+                |s| Box::new($Back { s }),
+            )
+        }
+    };
     ($name:ident, $Back:ident, $gname:literal, save: $save:ident, $(slice: $slice:ident,)? |$x:ident| $fwd:expr, |$g:ident, $s:ident| $bwd:expr) => {
         $crate::ops::unary::unary_op!(@op $name, $Back, $gname, save: $save, [$($slice)?], |$x| $fwd, |$g, $s| $bwd,
             differentiable: false, graph: |_g, _s| Ex::c(0.0));
@@ -83,35 +98,38 @@ macro_rules! unary_op {
             }
         }
     };
+    // The forward as a rule type, as the backward's: `Rule`, in the caller's scope.
+    (@rule [$($slice:ident)?], |$x:ident| $fwd:expr) => {
+        struct Rule;
+        impl<T: $crate::vmath::VMath> $crate::ops::kernel::Apply1<T, T> for Rule {
+            #[inline(always)]
+            #[allow(unused_imports)]
+            fn apply(&self, $x: T) -> T {
+                use $crate::vmath::plain::*;
+                use num_traits::{Float as _, One as _, Zero as _};
+                $fwd
+            }
+            #[inline(always)]
+            #[allow(unused_imports)]
+            fn apply_fused(&self, $x: T) -> T {
+                use $crate::vmath::fused::*;
+                use num_traits::{Float as _, One as _, Zero as _};
+                $fwd
+            }
+            $(
+                fn slice(&self, out: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
+                    <T as $crate::vmath::VMath>::$slice(out, src)
+                }
+            )?
+        }
+    };
     (@forward $name:ident, $Back:ident, $save:ident, [$($slice:ident)?], |$x:ident| $fwd:expr) => {
         pub fn $name(t: &$crate::tensor::Tensor) -> $crate::error::Result<$crate::tensor::Tensor> {
             if t.dtype().is_half() {
                 return $crate::ops::half::unary(t, $name);
             }
             let t = &$crate::ops::unary::float_input(t)?;
-            // A rule type, as the backward's.
-            struct Rule;
-            impl<T: $crate::vmath::VMath> $crate::ops::kernel::Apply1<T, T> for Rule {
-                #[inline(always)]
-                #[allow(unused_imports)]
-                fn apply(&self, $x: T) -> T {
-                    use $crate::vmath::plain::*;
-                    use num_traits::{Float as _, One as _, Zero as _};
-                    $fwd
-                }
-                #[inline(always)]
-                #[allow(unused_imports)]
-                fn apply_fused(&self, $x: T) -> T {
-                    use $crate::vmath::fused::*;
-                    use num_traits::{Float as _, One as _, Zero as _};
-                    $fwd
-                }
-                $(
-                    fn slice(&self, out: &mut [std::mem::MaybeUninit<T>], src: &[T]) -> bool {
-                        <T as $crate::vmath::VMath>::$slice(out, src)
-                    }
-                )?
-            }
+            $crate::ops::unary::unary_op!(@rule [$($slice)?], |$x| $fwd);
             let out = $crate::with_float!(t.dtype(), stringify!($name), T => $crate::ops::kernel::map_with::<T, T>(t, &Rule));
             let saved = if stringify!($save) == "output" { out.clone() } else { t.clone() };
             let output = stringify!($save) == "output";
@@ -128,21 +146,27 @@ macro_rules! unary_op {
 
 pub(crate) use unary_op;
 
-unary_op!(exp, ExpBackward, "ExpBackward0", save: output, |x| vexp(x), |g, y| g * y, graph: |g, y| g * y);
+unary_op!(exp, ExpBackward, "ExpBackward0", save: output, in_place: exp_, |x| vexp(x), |g, y| g * y, graph: |g, y| g * y);
 unary_op!(log, LogBackward, "LogBackward0", save: input, |x| vlog(x), |g, x| g / x, graph: |g, x| g / x);
-unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
+unary_op!(sqrt, SqrtBackward, "SqrtBackward0", save: output, in_place: sqrt_, |x| x.sqrt(), |g, y| g / (c::<T>(2.0) * y), graph: |g, y| g / (2.0 * y));
 // sin and cos: ops/trig.rs (vectorised float32 with its own argument reduction).
 pub use crate::ops::trig::{cos, sin};
-unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, |x| vtanh(x), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
+unary_op!(tanh, TanhBackward, "TanhBackward0", save: output, in_place: tanh_, |x| vtanh(x), |g, y| g * (T::one() - y * y), graph: |g, y| g * (1.0 - y.clone() * y));
 unary_op!(
     sigmoid,
     SigmoidBackward,
     "SigmoidBackward0",
     save: output,
+    in_place: sigmoid_,
     |x| vsigmoid(x),
     |g, y| g * y * (T::one() - y),
     graph: |g, y| g * y.clone() * (1.0 - y)
 );
+/// `t.relu_()`; an integer tensor keeps its dtype, as in `relu`.
+pub fn relu_(t: &Tensor) -> Result<()> {
+    if t.dtype().is_float() { relu_float_(t) } else { crate::ops::inplace::apply_elementwise(t, "relu_", relu) }
+}
+
 /// relu keeps integer dtypes (no gradient there) and refuses bool, as PyTorch.
 pub fn relu(t: &Tensor) -> Result<Tensor> {
     match t.dtype() {
@@ -157,6 +181,7 @@ unary_op!(
     ReluBackward,
     "ReluBackward0",
     save: output,
+    in_place: relu_float_,
     // `x < 0` (not `x > 0`) keeps NaN as NaN, as PyTorch does.
     |x| if x < T::zero() { T::zero() } else { x },
     // PyTorch's threshold_backward: zero where y <= 0, so a NaN passes its gradient through.

@@ -55,6 +55,24 @@ macro_rules! unary_ops {
     };
 }
 
+/// `in-place method => core fn` for the in-place forms with a core path of their own: ops
+/// whose backward needs only their result write into the tensor's memory and save it
+/// (`inplace::map_saving_result`), where the general path copies.
+macro_rules! unary_in_place_ops {
+    ($($inplace:ident => $f:path;)*) => {
+        #[pymethods]
+        impl PyTensor {
+            $(
+                fn $inplace<'py>(slf: PyRef<'py, Self>, py: Python<'_>) -> PyResult<PyRef<'py, Self>> {
+                    let t = slf.t.clone();
+                    off_gil_guarded(py, t.numel(), || $f(&t))?;
+                    Ok(slf)
+                }
+            )*
+        }
+    };
+}
+
 /// `(method, in-place method) => core fn`: `a.atan2(b)`, `a.atan2_(b)` and `fg.atan2(a, b)`;
 /// `b` may be a tensor, a Python number or anything `fg.tensor` takes.
 macro_rules! binary_ops {
@@ -109,27 +127,27 @@ macro_rules! inplace_operators {
 }
 
 unary_ops! {
-    exp, exp_ => unary::exp;
+    exp => unary::exp;
     log, log_ => unary::log;
-    sqrt, sqrt_ => unary::sqrt;
+    sqrt => unary::sqrt;
     abs, abs_ => unary::abs;
     neg, neg_ => unary::neg;
     sin, sin_ => unary::sin;
     cos, cos_ => unary::cos;
-    tanh, tanh_ => unary::tanh;
-    sigmoid, sigmoid_ => unary::sigmoid;
-    relu, relu_ => unary::relu;
+    tanh => unary::tanh;
+    sigmoid => unary::sigmoid;
+    relu => unary::relu;
     logical_not, logical_not_ => unary::logical_not;
     bitwise_not, bitwise_not_ => unary::bitwise_not;
     // rust/ops/math.rs
     log1p, log1p_ => math::log1p;
-    expm1, expm1_ => math::expm1;
+    expm1 => math::expm1;
     log2, log2_ => math::log2;
     log10, log10_ => math::log10;
-    exp2, exp2_ => math::exp2;
-    rsqrt, rsqrt_ => math::rsqrt;
-    reciprocal, reciprocal_ => math::reciprocal;
-    tan, tan_ => math::tan;
+    exp2 => math::exp2;
+    rsqrt => math::rsqrt;
+    reciprocal => math::reciprocal;
+    tan => math::tan;
     asin, asin_ => math::asin;
     acos, acos_ => math::acos;
     atan, atan_ => math::atan;
@@ -146,7 +164,7 @@ unary_ops! {
     arctanh, arctanh_ => math::atanh;
     erf, erf_ => math::erf;
     erfc, erfc_ => math::erfc;
-    erfinv, erfinv_ => math::erfinv;
+    erfinv => math::erfinv;
     lgamma, lgamma_ => math::lgamma;
     digamma, digamma_ => math::digamma;
     sinc, sinc_ => math::sinc;
@@ -157,6 +175,20 @@ unary_ops! {
     trunc, trunc_ => math::trunc;
     fix, fix_ => math::trunc;
     frac, frac_ => math::frac;
+}
+
+unary_in_place_ops! {
+    exp_ => unary::exp_;
+    sqrt_ => unary::sqrt_;
+    tanh_ => unary::tanh_;
+    sigmoid_ => unary::sigmoid_;
+    relu_ => unary::relu_;
+    expm1_ => math::expm1_;
+    exp2_ => math::exp2_;
+    rsqrt_ => math::rsqrt_;
+    reciprocal_ => math::reciprocal_;
+    tan_ => math::tan_;
+    erfinv_ => math::erfinv_;
 }
 
 binary_ops! {

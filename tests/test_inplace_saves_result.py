@@ -1,0 +1,159 @@
+"""In-place ops whose backward needs only their result, and `+=` / `-=`, write into the tensor's
+own memory on the graph, as PyTorch's do.
+
+`relu_ exp_ sigmoid_ tanh_ sqrt_ rsqrt_ reciprocal_ tan_ expm1_ exp2_ erfinv_` save the
+tensor itself for backward (PyTorch saves `result`); `+=` and `-=` save nothing. They used to
+compute a new tensor and copy it in, after copying the old value: a ResNet's in-place ReLU kept
+two copies of each activation for backward. These tests check the values and gradients against
+the out-of-place ops (float64, bit for bit where the kernel is the same), that nothing new is
+kept or made for a while (`fg.memory_allocated()` and its peak), that the saved tensor is the written one, and that a later
+write to it makes backward refuse instead of using the changed values.
+"""
+
+from __future__ import annotations
+
+import ferrograd as fg
+import numpy as np
+import pytest
+
+# name -> (low, high) of the inputs, inside the op's domain.
+OPS = {
+    "relu": (-2.0, 2.0),
+    "exp": (-2.0, 2.0),
+    "sigmoid": (-4.0, 4.0),
+    "tanh": (-3.0, 3.0),
+    "sqrt": (0.5, 3.0),
+    "rsqrt": (0.5, 3.0),
+    "reciprocal": (0.5, 3.0),
+    "tan": (-1.0, 1.0),
+    "expm1": (-2.0, 2.0),
+    "exp2": (-2.0, 2.0),
+    "erfinv": (-0.6, 0.6),
+}
+
+
+def _inputs(name, shape=(4, 5), seed=0):
+    lo, hi = OPS[name]
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(lo / 1.5, hi / 1.5, shape)  # scaled by 1.5 below, on the graph
+    w = rng.standard_normal(shape)
+    return fg.tensor(x, dtype=fg.float64, requires_grad=True), fg.tensor(w, dtype=fg.float64)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_values_and_gradient_match_the_out_of_place_op(name):
+    x, w = _inputs(name)
+    a = x * 1.5
+    r = getattr(a, name + "_")()
+    assert r is a
+    assert a.grad_fn.name() == getattr(x * 1.5, name)().grad_fn.name()
+    (a * w).sum().backward()
+    got = x.grad.numpy().copy()
+
+    x2, _ = _inputs(name)
+    y = getattr(x2 * 1.5, name)()
+    (y * w).sum().backward()
+    np.testing.assert_array_equal(a.detach().numpy(), y.detach().numpy())
+    np.testing.assert_allclose(got, x2.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_nothing_new_is_kept_and_the_saved_tensor_is_the_written_one(name):
+    x, _ = _inputs(name, shape=(64, 64))
+    a = x * 1.5
+    packed = []
+
+    def pack(t):
+        packed.append(t.data_ptr())
+        return t
+
+    before = fg.memory_allocated()
+    fg.reset_peak_memory_stats()
+    with fg.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        getattr(a, name + "_")()
+    assert fg.max_memory_allocated() == fg.memory_allocated() == before
+    assert packed == [a.data_ptr()]
+
+
+@pytest.mark.parametrize("name", ["relu", "exp", "sigmoid"])
+def test_a_later_write_to_the_saved_tensor_makes_backward_refuse(name):
+    x, _ = _inputs(name)
+    a = x * 1.5
+    getattr(a, name + "_")()
+    a += 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        a.sum().backward()
+
+
+@pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "reciprocal"])
+def test_second_derivative_matches_the_out_of_place_op(name):
+    x, w = _inputs(name)
+    a = x * 1.5
+    getattr(a, name + "_")()
+    (g,) = fg.autograd.grad((a * w).sum(), x, create_graph=True)
+    (gg,) = fg.autograd.grad(g.sum(), x)
+
+    x2, _ = _inputs(name)
+    y = getattr(x2 * 1.5, name)()
+    (g2,) = fg.autograd.grad((y * w).sum(), x2, create_graph=True)
+    (gg2,) = fg.autograd.grad(g2.sum(), x2)
+    np.testing.assert_allclose(g.detach().numpy(), g2.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gg.numpy(), gg2.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_a_view_on_the_graph_rewrites_its_base_history():
+    # A column of a: the general path (CopySlices), checked against the derivative by hand.
+    x, w = _inputs("exp")
+    a = x * 1.5
+    a[:, 1].exp_()
+    (a * w).sum().backward()
+    xs, ws = x.detach().numpy(), w.numpy()
+    want = ws * 1.5
+    want[:, 1] *= np.exp(1.5 * xs[:, 1])
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+
+
+def test_off_the_graph_and_other_dtypes():
+    with fg.no_grad():
+        x = fg.tensor([-1.0, 2.0], requires_grad=True)
+        assert x.relu_() is x
+    np.testing.assert_array_equal(x.detach().numpy(), [0.0, 2.0])
+    i = fg.tensor([-3, 4])
+    i.relu_()
+    assert i.dtype == fg.int64 and i.tolist() == [0, 4]
+    h = fg.tensor([0.0, 1.0], dtype=fg.float16)
+    h.exp_()
+    assert h.dtype == fg.float16
+    np.testing.assert_allclose(h.float().numpy(), [1.0, np.e], rtol=1e-3)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        fg.tensor([1.0], requires_grad=True).exp_()
+
+
+@pytest.mark.parametrize("sub", [False, True])
+def test_add_and_sub_in_place_on_the_graph(sub):
+    rng = np.random.default_rng(1)
+    xv, bv, wv = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((3, 4))
+    x = fg.tensor(xv, dtype=fg.float64, requires_grad=True)
+    b = fg.tensor(bv, dtype=fg.float64, requires_grad=True)
+    a = x * 2.0
+    before = fg.memory_allocated()
+    fg.reset_peak_memory_stats()
+    if sub:
+        a -= b
+    else:
+        a += b
+    assert fg.max_memory_allocated() == fg.memory_allocated() == before  # no copy, not even for a while
+    assert a.grad_fn.name() == ("SubBackward0" if sub else "AddBackward0")
+    (a * fg.tensor(wv)).sum().backward()
+    np.testing.assert_allclose(a.detach().numpy(), 2 * xv - bv if sub else 2 * xv + bv, rtol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * wv, rtol=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), (-1 if sub else 1) * wv.sum(0), rtol=1e-12)
+
+
+def test_add_in_place_into_a_tensor_off_the_graph_from_one_on_it():
+    w = fg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    t = fg.zeros(3)
+    t += w
+    assert t.grad_fn.name() == "AddBackward0"
+    (t * t).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0, 6.0])
