@@ -435,9 +435,14 @@ struct Steps {
 unsafe fn block(x: *const f32, b: &Block, segments: &[(isize, usize)], steps: Steps, panel: *const f32, dst: Dst, add: bool) {
     #[cfg(target_arch = "x86_64")]
     {
-        let mut tmp = [0f32; MR_WIDE * NR];
+        // Rows of a block narrower than NR channels go through this scratch. It is zeroed only
+        // then: zeroing it on every call (a 768-byte memset) was 3% of a ResNet-18 train step.
+        let mut tmp = MaybeUninit::<[f32; MR_WIDE * NR]>::uninit();
         let full = dst.width == NR;
-        let scratch = tmp.as_mut_ptr();
+        let scratch = tmp.as_mut_ptr() as *mut f32;
+        if !full {
+            scratch.write_bytes(0, MR_WIDE * NR);
+        }
         let at = |r: usize| dst.ptr.get().add(b.output[r] * dst.ldc + dst.col);
         let out: [*mut f32; MR_WIDE] = std::array::from_fn(|r| if !full { scratch.add(r * NR) } else if r < b.rows { at(r) } else { std::ptr::null_mut() });
         if !full && add {
