@@ -2,7 +2,8 @@
 own memory on the graph, as PyTorch's do.
 
 `relu_ exp_ sigmoid_ tanh_ sqrt_ rsqrt_ reciprocal_ tan_ expm1_ exp2_ erfinv_` save the
-tensor itself for backward (PyTorch saves `result`); `+=` and `-=` save nothing. They used to
+tensor itself for backward (PyTorch saves `result`); `+=` and `-=` save nothing, and `*=` and
+`/=` by a value that does not require grad save that value alone. They used to
 compute a new tensor and copy it in, after copying the old value: a ResNet's in-place ReLU kept
 two copies of each activation for backward. These tests check the values and gradients against
 the out-of-place ops (float64, bit for bit where the kernel is the same), that nothing new is
@@ -129,25 +130,47 @@ def test_off_the_graph_and_other_dtypes():
         fg.tensor([1.0], requires_grad=True).exp_()
 
 
-@pytest.mark.parametrize("sub", [False, True])
-def test_add_and_sub_in_place_on_the_graph(sub):
+# op -> (value, d value / d a, d value / d b) for a op b.
+BINARY = {
+    "add": (lambda a, b: a + b, lambda a, b: 1.0, lambda a, b: 1.0),
+    "sub": (lambda a, b: a - b, lambda a, b: 1.0, lambda a, b: -1.0),
+    "mul": (lambda a, b: a * b, lambda a, b: b, lambda a, b: a),
+    "div": (lambda a, b: a / b, lambda a, b: 1.0 / b, lambda a, b: -a / b**2),
+}
+
+
+@pytest.mark.parametrize("other_grad", [False, True])
+@pytest.mark.parametrize("op", sorted(BINARY))
+def test_binary_in_place_on_the_graph(op, other_grad):
     rng = np.random.default_rng(1)
-    xv, bv, wv = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal((3, 4))
+    xv, wv = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    bv = rng.uniform(0.5, 2.0, 4) * rng.choice([-1.0, 1.0], 4)  # broadcast over rows, away from 0
     x = fg.tensor(xv, dtype=fg.float64, requires_grad=True)
-    b = fg.tensor(bv, dtype=fg.float64, requires_grad=True)
+    b = fg.tensor(bv, dtype=fg.float64, requires_grad=other_grad)
     a = x * 2.0
     before = fg.memory_allocated()
     fg.reset_peak_memory_stats()
-    if sub:
-        a -= b
-    else:
-        a += b
-    assert fg.max_memory_allocated() == fg.memory_allocated() == before  # no copy, not even for a while
-    assert a.grad_fn.name() == ("SubBackward0" if sub else "AddBackward0")
+    {"add": a.__iadd__, "sub": a.__isub__, "mul": a.__imul__, "div": a.__itruediv__}[op](b)
+    if not (other_grad and op in ("mul", "div")):
+        # Backward needs nothing of a's old value: no copy of it, not even for a while.
+        assert fg.max_memory_allocated() == fg.memory_allocated() == before
+    assert a.grad_fn.name() == op.capitalize() + "Backward0"
     (a * fg.tensor(wv)).sum().backward()
-    np.testing.assert_allclose(a.detach().numpy(), 2 * xv - bv if sub else 2 * xv + bv, rtol=1e-15)
-    np.testing.assert_allclose(x.grad.numpy(), 2 * wv, rtol=1e-15)
-    np.testing.assert_allclose(b.grad.numpy(), (-1 if sub else 1) * wv.sum(0), rtol=1e-12)
+    value, da, db = BINARY[op]
+    np.testing.assert_allclose(a.detach().numpy(), value(2 * xv, bv), rtol=1e-15)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * wv * da(2 * xv, bv), rtol=1e-14)
+    if other_grad:
+        np.testing.assert_allclose(b.grad.numpy(), (wv * db(2 * xv, bv)).sum(0), rtol=1e-12)
+
+
+def test_a_later_write_to_a_saved_factor_makes_backward_refuse():
+    x = fg.tensor([1.0, 2.0], requires_grad=True)
+    c = fg.tensor([3.0, 4.0])
+    a = x * 1.0
+    a *= c
+    c += 1.0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        a.sum().backward()
 
 
 def test_add_in_place_into_a_tensor_off_the_graph_from_one_on_it():

@@ -95,9 +95,18 @@ pub fn alpha_scaled(a: &Tensor, b: &Tensor, alpha: Scalar, op: &str) -> Result<T
     mul(&b, &alpha)
 }
 
-/// The node of `a + b` (`a - b`), for the in-place forms (`ops::inplace::binary`).
-pub(crate) fn add_backward(sub: bool, a: &Tensor, b: &Tensor) -> Box<dyn Backward> {
-    Box::new(AddBackward { sub, a: a.shape().to_vec(), b: b.shape().to_vec() })
+/// The node of `t op= other` written into t's memory (`ops::inplace::binary`), for ops whose
+/// backward needs nothing of t's old value: add and sub save nothing; mul and div save `other`
+/// alone, which does not require grad there (as in `mul` and `div`, where then the first
+/// operand is not saved). `other` has t's dtype.
+pub(crate) fn in_place_backward(op: crate::ops::inplace::BinOp, t: &Tensor, other: &Tensor) -> Result<Box<dyn Backward>> {
+    use crate::ops::inplace::BinOp;
+    let (sa, sb) = (t.shape().to_vec(), other.shape().to_vec());
+    Ok(match op {
+        BinOp::Add | BinOp::Sub => Box::new(AddBackward { sub: matches!(op, BinOp::Sub), a: sa, b: sb }),
+        BinOp::Mul => Box::new(MulBackward { a: None, b: Some(Saved::new(other)?), sa, sb }),
+        BinOp::Div => Box::new(DivBackward { b: Saved::new(other)?, out: None, sa, sb }),
+    })
 }
 
 struct AddBackward {

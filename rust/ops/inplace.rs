@@ -34,11 +34,14 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
     }
     let graph = is_recording() && (t.requires_grad() || other.requires_grad());
     let same_dtype = result_type(t, other) == t.dtype() && !matches!(op, BinOp::Div if !t.dtype().is_float());
-    // On the graph `+=` and `-=` still write in place: their backward needs neither value, so
-    // t's old value need not be copied (a ResNet block's `out += identity`), and the node goes
-    // on t afterwards. mul and div save values, and a view needs CopySlices: general path.
-    let sums = matches!(op, BinOp::Add | BinOp::Sub) && !t.is_view();
-    if (!graph || sums) && !trace::is_tracing() && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
+    // On the graph the op still writes in place where its backward needs nothing of t's old
+    // value: `+=` and `-=` (a ResNet block's `out += identity`), and `*=` and `/=` by a value
+    // that does not require grad (their backward reads only that value). The node goes on t
+    // afterwards. `t *= w` with w requiring grad needs t's old value, and a view needs
+    // CopySlices: the general path.
+    let needs_nothing_of_t = matches!(op, BinOp::Add | BinOp::Sub) || !other.requires_grad();
+    let direct = !graph || (needs_nothing_of_t && !t.is_view());
+    if direct && !trace::is_tracing() && same_dtype && t.is_contiguous() && !t.shares_storage(other) && t.dtype() != crate::tensor::DType::Bool && !t.dtype().is_half() {
         check_inplace(t)?;
         let o = crate::ops::cast::to_dtype(&other.detach(), t.dtype())?;
         if crate::tensor::shape::broadcast_shapes(t.shape(), o.shape(), "in-place op")? != t.shape() {
@@ -47,7 +50,7 @@ pub fn binary(t: &Tensor, other: &Tensor, op: BinOp) -> Result<()> {
         }
         with_numeric!(t.dtype(), "in-place op", T => fast::<T>(t, &o, op));
         if graph {
-            rebase(t, &[t, other], crate::ops::binary::add_backward(matches!(op, BinOp::Sub), t, other));
+            rebase(t, &[t, other], crate::ops::binary::in_place_backward(op, t, &o)?);
         }
         return Ok(());
     }
