@@ -8,6 +8,7 @@ mod batch_norm_kernels;
 pub mod conv;
 mod conv_batched;
 mod conv_direct;
+mod conv_direct_kernels;
 pub mod conv_fold;
 mod conv_grad;
 mod conv_kernels;
