@@ -180,3 +180,39 @@ def test_add_in_place_into_a_tensor_off_the_graph_from_one_on_it():
     assert t.grad_fn.name() == "AddBackward0"
     (t * t).sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0, 6.0])
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.2, -0.3])
+def test_leaky_relu_in_place(slope):
+    # slope >= 0: written in place, the output saved (y > 0 exactly where x > 0). A negative
+    # slope takes the general path, on a copy of the input (PyTorch refuses its backward).
+    rng = np.random.default_rng(2)
+    xv, wv = rng.standard_normal((64, 64)), rng.standard_normal((64, 64))
+    xv[0, :4] = 0.0  # the gradient at 0 is the slope's, as out of place
+    x = fg.tensor(xv, dtype=fg.float64, requires_grad=True)
+    a = x * 1.0
+    packed = []
+
+    def pack(t):
+        packed.append(t.data_ptr())
+        return t
+
+    before = fg.memory_allocated()
+    fg.reset_peak_memory_stats()
+    with fg.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        assert fg.nn.functional.leaky_relu_(a, slope) is a
+    if slope >= 0:
+        assert fg.max_memory_allocated() == fg.memory_allocated() == before
+        assert packed == [a.data_ptr()]
+    assert a.grad_fn.name() == "LeakyReluBackward0"
+    (g,) = fg.autograd.grad((a * fg.tensor(wv)).sum(), x, create_graph=True)
+    (gg,) = fg.autograd.grad((g * g).sum(), x)
+
+    x2 = fg.tensor(xv, dtype=fg.float64, requires_grad=True)
+    y = fg.nn.functional.leaky_relu(x2 * 1.0, slope)
+    (g2,) = fg.autograd.grad((y * fg.tensor(wv)).sum(), x2, create_graph=True)
+    (gg2,) = fg.autograd.grad((g2 * g2).sum(), x2)
+    np.testing.assert_array_equal(a.detach().numpy(), y.detach().numpy())
+    np.testing.assert_array_equal(g.detach().numpy(), np.where(xv > 0, wv, wv * slope))
+    np.testing.assert_array_equal(g.detach().numpy(), g2.detach().numpy())
+    np.testing.assert_array_equal(gg.numpy(), gg2.numpy())

@@ -42,7 +42,7 @@ __all__ = [
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
     "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
-    "_layer_norm", "_leaky_relu", "_linear", "_silu", "_activation", "_softplus", "_adadelta_step",
+    "_layer_norm", "_leaky_relu", "_leaky_relu_", "_linear", "_silu", "_activation", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
     "_StorageRef", "_share_numpy", "_from_dlpack", "_sdpa", "_is_tracing", "_trace_begin", "_trace_end", "_trace_ids", "_trace_module", "_trace_op", "bool",
@@ -665,6 +665,7 @@ def _batch_norm(
     eps: _float,
 ) -> Tensor: ...
 def _leaky_relu(input: Tensor, slope: _float) -> Tensor: ...
+def _leaky_relu_(input: Tensor, slope: _float) -> None: ...
 def _gelu(input: Tensor, tanh: _bool) -> Tensor: ...
 def _silu(input: Tensor) -> Tensor: ...
 def _cross_entropy(

@@ -211,7 +211,7 @@ pub fn apply_elementwise(t: &Tensor, op: &str, f: impl FnOnce(&Tensor) -> Result
 pub fn map_saving_result(
     t: &Tensor,
     op: &str,
-    out_of_place: fn(&Tensor) -> Result<Tensor>,
+    out_of_place: impl FnOnce(&Tensor) -> Result<Tensor>,
     map: impl FnOnce(&Tensor) -> Result<()>,
     node: impl FnOnce(Saved) -> Box<dyn Backward>,
 ) -> Result<()> {

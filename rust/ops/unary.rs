@@ -272,6 +272,26 @@ pub fn leaky_relu(t: &Tensor, slope: f64) -> Result<Tensor> {
     record(out, &[t], || Ok(Box::new(LeakyReluBackward { x: Saved::new(t)?, slope })))
 }
 
+/// `F.leaky_relu_(t, slope)`. With slope >= 0 it writes into t and saves t
+/// (`inplace::map_saving_result`): y > 0 exactly where x > 0, so the backward reads the output
+/// as well as the input. A negative slope breaks that (PyTorch refuses its backward); here it
+/// takes the general path, which saves a copy of the input, and works.
+pub fn leaky_relu_(t: &Tensor, slope: f64) -> Result<()> {
+    let out_of_place = |t: &Tensor| leaky_relu(t, slope);
+    if slope < 0.0 || slope.is_nan() {
+        return crate::ops::inplace::apply_elementwise(t, "leaky_relu_", out_of_place);
+    }
+    let map = |t: &Tensor| {
+        with_float!(t.dtype(), "leaky_relu_", T => {
+            let s = c::<T>(slope);
+            crate::ops::inplace::map_in_place::<T, _>(t, &crate::ops::kernel::Closure(move |x: T| if x > T::zero() { x } else { x * s }))
+        });
+        Ok(())
+    };
+    crate::ops::inplace::map_saving_result(t, "leaky_relu_", out_of_place, map, |x| Box::new(LeakyReluBackward { x, slope }))
+}
+
+/// `x` is the input, or the output of the in-place form (`leaky_relu_`).
 struct LeakyReluBackward {
     x: Saved,
     slope: f64,

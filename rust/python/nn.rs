@@ -70,6 +70,12 @@ pub fn _leaky_relu(py: Python<'_>, input: PyRef<'_, PyTensor>, slope: f64) -> Py
 }
 
 #[pyfunction]
+pub fn _leaky_relu_(py: Python<'_>, input: PyRef<'_, PyTensor>, slope: f64) -> PyResult<()> {
+    let x = input.t.clone();
+    off_gil_guarded(py, x.numel(), || unary::leaky_relu_(&x, slope))
+}
+
+#[pyfunction]
 pub fn _gelu(py: Python<'_>, input: PyRef<'_, PyTensor>, tanh: bool) -> PyResult<PyTensor> {
     let x = input.t.clone();
     Ok(off_gil_guarded(py, x.numel(), || if tanh { unary::gelu_tanh(&x) } else { unary::gelu(&x) })?.into())

@@ -176,8 +176,11 @@ def relu_(input: Tensor) -> Tensor:
 
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    """In-place leaky_relu."""
-    return assign(input, _core._leaky_relu, float(negative_slope))
+    """In-place leaky_relu. With a slope >= 0 it writes into input and saves it for backward
+    (nothing else is kept); a negative slope, whose backward PyTorch refuses in place, works
+    here on a copy of the input."""
+    _core._leaky_relu_(input, float(negative_slope))
+    return input
 
 
 def _hardsigmoid(input: Tensor) -> Tensor:
