@@ -41,6 +41,22 @@ def _inputs(name, shape=(4, 5), seed=0):
     return fg.tensor(x, dtype=fg.float64, requires_grad=True), fg.tensor(w, dtype=fg.float64)
 
 
+def _saving(op):
+    """Runs op() and returns the data pointers of what it saved for backward (through the
+    saved-tensor hooks), and the tensor bytes it added: kept afterwards, and at its peak."""
+    packed = []
+
+    def pack(t):
+        packed.append(t.data_ptr())
+        return t
+
+    before = fg.memory_allocated()
+    fg.reset_peak_memory_stats()
+    with fg.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        op()
+    return packed, fg.memory_allocated() - before, fg.max_memory_allocated() - before
+
+
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_values_and_gradient_match_the_out_of_place_op(name):
     x, w = _inputs(name)
@@ -62,17 +78,8 @@ def test_values_and_gradient_match_the_out_of_place_op(name):
 def test_nothing_new_is_kept_and_the_saved_tensor_is_the_written_one(name):
     x, _ = _inputs(name, shape=(64, 64))
     a = x * 1.5
-    packed = []
-
-    def pack(t):
-        packed.append(t.data_ptr())
-        return t
-
-    before = fg.memory_allocated()
-    fg.reset_peak_memory_stats()
-    with fg.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        getattr(a, name + "_")()
-    assert fg.max_memory_allocated() == fg.memory_allocated() == before
+    packed, kept, peak = _saving(lambda: getattr(a, name + "_")())
+    assert kept == peak == 0
     assert packed == [a.data_ptr()]
 
 
@@ -191,18 +198,11 @@ def test_leaky_relu_in_place(slope):
     xv[0, :4] = 0.0  # the gradient at 0 is the slope's, as out of place
     x = fg.tensor(xv, dtype=fg.float64, requires_grad=True)
     a = x * 1.0
-    packed = []
-
-    def pack(t):
-        packed.append(t.data_ptr())
-        return t
-
-    before = fg.memory_allocated()
-    fg.reset_peak_memory_stats()
-    with fg.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        assert fg.nn.functional.leaky_relu_(a, slope) is a
+    returned = []
+    packed, kept, peak = _saving(lambda: returned.append(fg.nn.functional.leaky_relu_(a, slope)))
+    assert returned[0] is a
     if slope >= 0:
-        assert fg.max_memory_allocated() == fg.memory_allocated() == before
+        assert kept == peak == 0
         assert packed == [a.data_ptr()]
     assert a.grad_fn.name() == "LeakyReluBackward0"
     (g,) = fg.autograd.grad((a * fg.tensor(wv)).sum(), x, create_graph=True)
