@@ -39,7 +39,10 @@ macro_rules! unary_op {
                 t,
                 stringify!($iname),
                 $name,
-                |t| Ok($crate::with_float!(t.dtype(), stringify!($iname), T => $crate::ops::inplace::map_in_place::<T, _>(t, &Rule))),
+                |t| {
+                    $crate::with_float!(t.dtype(), stringify!($iname), T => $crate::ops::inplace::map_in_place::<T, _>(t, &Rule));
+                    Ok(())
+                },
                 |s| Box::new($Back { s }),
             )
         }
@@ -263,11 +266,17 @@ unary_op!(
     }
 );
 
+/// leaky_relu of one value, for both forms.
+#[inline(always)]
+fn leaky<T: Float>(x: T, slope: T) -> T {
+    if x > T::zero() { x } else { x * slope }
+}
+
 pub fn leaky_relu(t: &Tensor, slope: f64) -> Result<Tensor> {
     let t = &float_input(t)?;
     let out = with_float!(t.dtype(), "leaky_relu", T => {
         let s = c::<T>(slope);
-        map::<T, T>(t, move |x: T| if x > T::zero() { x } else { x * s })
+        map::<T, T>(t, move |x: T| leaky(x, s))
     });
     record(out, &[t], || Ok(Box::new(LeakyReluBackward { x: Saved::new(t)?, slope })))
 }
@@ -284,7 +293,7 @@ pub fn leaky_relu_(t: &Tensor, slope: f64) -> Result<()> {
     let map = |t: &Tensor| {
         with_float!(t.dtype(), "leaky_relu_", T => {
             let s = c::<T>(slope);
-            crate::ops::inplace::map_in_place::<T, _>(t, &crate::ops::kernel::Closure(move |x: T| if x > T::zero() { x } else { x * s }))
+            crate::ops::inplace::map_in_place::<T, _>(t, &crate::ops::kernel::Closure(move |x: T| leaky(x, s)))
         });
         Ok(())
     };
