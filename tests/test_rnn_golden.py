@@ -56,6 +56,7 @@ def _ragged(items) -> bool:
 
 def test_golden_file_has_every_case():
     assert sorted(GOLDEN["modules"]) == sorted(c["id"] for c in C.MODULE_CASES)
+    assert sorted(GOLDEN["second_order"]) == sorted(c["id"] for c in C.SECOND_ORDER_CASES)
     assert sorted(GOLDEN["cells"]) == sorted(c["id"] for c in C.CELL_CASES)
     assert sorted(GOLDEN["packing"]) == sorted(c["id"] for c in C.PACKING_CASES)
 
@@ -75,6 +76,15 @@ def test_module_matches_pytorch_float32(case):
     want = GOLDEN["modules"][case["id"]]
     got = C.run_module(fg, case, dtype="float32")
     _compare(got, want, 2e-5, case["id"] + " float32")
+
+
+@pytest.mark.parametrize("case", C.SECOND_ORDER_CASES, ids=[c["id"] for c in C.SECOND_ORDER_CASES])
+def test_second_derivatives_match_pytorch(case):
+    # A gradient penalty through the layer: the fused backward reruns the layer in recorded ops
+    # for create_graph=True (PyTorch's CPU LSTM, GRU and RNN are twice differentiable too).
+    want = GOLDEN["second_order"][case["id"]]
+    _compare(C.run_second_order(fg, case), want, 1e-9, case["id"] + " second order")
+    assert np.abs(np.asarray(want["input_grad"])).max() > 1e-3
 
 
 @pytest.mark.parametrize("case", C.CELL_CASES, ids=[c["id"] for c in C.CELL_CASES])

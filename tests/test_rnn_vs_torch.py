@@ -1,6 +1,7 @@
 """Differential runs against PyTorch itself (skipped without torch): random combinations of every
 RNN/LSTM/GRU option beyond the fixed golden cases, through the same case runner
-(tests/golden/rnn_cases.py), outputs, final states and all gradients compared in float64."""
+(tests/golden/rnn_cases.py), outputs, final states and all gradients compared in float64, and for
+those without dropout the second derivatives of a gradient penalty."""
 
 from __future__ import annotations
 
@@ -44,14 +45,21 @@ CASES = [_random_case(seed) for seed in range(40)]
 
 def _compare(got, want, where):
     for key, w in want.items():
-        g = got[key]
-        if w is None:
-            assert g is None, f"{where}.{key}"
-        elif isinstance(w, dict):
-            _compare(g, w, f"{where}.{key}")
-        else:
-            np.testing.assert_allclose(np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64),
-                                       rtol=1e-9, atol=1e-9, err_msg=f"{where}.{key}")
+        _compare_value(got[key], w, f"{where}.{key}")
+
+
+def _compare_value(g, w, where):
+    if w is None:
+        assert g is None, where
+    elif isinstance(w, dict):
+        _compare(g, w, where)
+    elif isinstance(w, list) and w and isinstance(w[0], list) and len({np.shape(v) for v in w}) > 1:
+        assert len(g) == len(w), where  # a list of arrays of different shapes (the first gradients)
+        for i, (gi, wi) in enumerate(zip(g, w)):
+            _compare_value(gi, wi, f"{where}[{i}]")
+    else:
+        np.testing.assert_allclose(np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64),
+                                   rtol=1e-9, atol=1e-9, err_msg=where)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c['id']}-{c['cls']}-{c['layout']}" for c in CASES])
@@ -62,3 +70,16 @@ def test_random_configuration_matches_pytorch(case):
         warnings.simplefilter("ignore")  # oneDNN's note on LSTM projections
         want = C.run_module(torch, case)
     _compare(C.run_module(fg, case), want, case["id"])
+
+
+SECOND_ORDER = [c for c in CASES if not c["kw"].get("dropout")][:16]
+
+
+@pytest.mark.parametrize("case", SECOND_ORDER, ids=[f"{c['id']}-{c['cls']}-{c['layout']}" for c in SECOND_ORDER])
+def test_random_configuration_second_derivatives_match_pytorch(case):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = C.run_second_order(torch, case)
+    _compare(C.run_second_order(fg, case), want, case["id"])

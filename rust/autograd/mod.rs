@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod grad_mode;
+pub mod recompute;
 pub mod trace;
 pub(crate) mod views;
 

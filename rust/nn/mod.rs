@@ -24,6 +24,7 @@ pub mod norm;
 pub mod optim;
 pub mod pool;
 pub mod rnn;
+mod rnn_composed;
 mod rnn_kernels;
 mod winograd;
 mod winograd_transforms;

@@ -11,12 +11,14 @@
 //! weights' rows, n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); an LSTM with w_hr
 //! (proj_size, H) outputs h = w_hr @ (o * tanh(c)).
 //!
-//! The node runs as a fused kernel: its gradients cannot be differentiated again (PyTorch's
-//! CPU LSTM is once-differentiable too), and `create_graph=True` through it gives a node that
-//! says so when used.
+//! Backward is a fused kernel, which leaves no history. With `create_graph=True` (a gradient
+//! penalty, MAML through an LSTM) the node instead reruns the layer written in recorded ops
+//! (`rnn_composed.rs`) and differentiates that (`autograd::recompute`), so second derivatives
+//! work as they do through PyTorch's CPU LSTM.
 
 use crate::autograd::trace::{self, Attrs};
-use crate::autograd::{needs_record, record_outputs, trace_outputs, Backward, Saved};
+use crate::autograd::{needs_record, recompute, record_outputs, trace_outputs, Backward, Saved};
+use super::rnn_composed::Layer;
 use crate::bail;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -87,10 +89,13 @@ pub fn rnn_layer(a: &RnnArgs<'_>) -> Result<(Tensor, Tensor, Option<Tensor>)> {
                 steps,
                 trace: f.trace,
                 input: Saved::new(x)?,
+                h0: Saved::new(a.h0)?,
+                c0: saved(a.c0)?,
                 w_ih: Saved::new(a.w_ih)?,
                 w_hh: Saved::new(a.w_hh)?,
+                b_ih: saved(a.b_ih)?,
+                b_hh: saved(a.b_hh)?,
                 w_hr: saved(a.w_hr)?,
-                has_c: a.c0.is_some(),
                 packed,
             };
             let outputs = [Some(output.clone()), Some(h_n.clone()), c_n.clone()];
@@ -189,10 +194,14 @@ struct RnnLayerBackward<T> {
     steps: Steps,
     trace: Trace<T>,
     input: Saved,
+    /// The initial states and the biases: only the recorded form (`create_graph`) reads them.
+    h0: Saved,
+    c0: Option<Saved>,
     w_ih: Saved,
     w_hh: Saved,
+    b_ih: Option<Saved>,
+    b_hh: Option<Saved>,
     w_hr: Option<Saved>,
-    has_c: bool,
     /// The input was a PackedSequence's rows (for a trace: export needs the padded form).
     packed: bool,
 }
@@ -215,11 +224,19 @@ impl<T: VMath> Backward for RnnLayerBackward<T> {
         self.apply_outputs(&[Some(grad.clone())], needs)
     }
 
+    /// With `create_graph` the gradients come from the recorded form (see the module docs).
+    fn differentiable(&self) -> bool {
+        true
+    }
+
     /// Inputs: input, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr (absent ones have no edge).
     fn apply_outputs(&self, grads: &[Option<Tensor>], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         if grads.iter().all(Option::is_none) {
             return Ok(vec![None; needs.len()]);
+        }
+        if crate::autograd::is_recording() {
+            return self.recorded_grads(grads, needs);
         }
         let vec_of = |i: usize| grads.get(i).cloned().flatten().map(|g| g.to_vec::<T>());
         let (dout, dh_n, dc_n) = (vec_of(0), vec_of(1), vec_of(2));
@@ -238,12 +255,27 @@ impl<T: VMath> Backward for RnnLayerBackward<T> {
         Ok(vec![
             tensor(g.input, input.shape()),
             tensor(need(1).then_some(g.h0), &[d.batch, d.out]),
-            tensor((need(2) && self.has_c).then_some(g.c0), &[d.batch, d.hidden]),
+            tensor((need(2) && self.c0.is_some()).then_some(g.c0), &[d.batch, d.hidden]),
             tensor(g.w_ih, &[gh, d.input]),
             tensor(g.w_hh, &[gh, d.out]),
             tensor(g.b_ih, &[gh]),
             tensor(g.b_hh, &[gh]),
             tensor(g.w_hr, &[d.out, d.hidden]),
         ])
+    }
+}
+
+impl<T> RnnLayerBackward<T> {
+    /// The gradients by way of the layer in recorded ops, so they can be differentiated again.
+    fn recorded_grads(&self, grads: &[Option<Tensor>], needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let get = |s: &Option<Saved>| s.as_ref().map(Saved::get).transpose();
+        let inputs = [Some(self.input.get()?), Some(self.h0.get()?), get(&self.c0)?, Some(self.w_ih.get()?), Some(self.w_hh.get()?), get(&self.b_ih)?, get(&self.b_hh)?, get(&self.w_hr)?];
+        let (cell, steps) = (self.d.cell, &self.steps);
+        recompute::grads_by_recompute(&inputs, grads, needs, |t| {
+            let present = |i: usize| t[i].as_ref().expect("rnn: the layer's required inputs are present");
+            let layer = Layer { input: present(0), h0: present(1), c0: t[2].as_ref(), w_ih: present(3), w_hh: present(4), b_ih: t[5].as_ref(), b_hh: t[6].as_ref(), w_hr: t[7].as_ref() };
+            let (output, h_n, c_n) = super::rnn_composed::layer(cell, &layer, steps)?;
+            Ok(vec![Some(output), Some(h_n), c_n])
+        })
     }
 }

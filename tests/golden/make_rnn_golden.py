@@ -4,9 +4,10 @@
 
 Runs every case of tests/golden/rnn_cases.py (RNN tanh/relu, LSTM with and without proj_size and
 GRU in 11 configurations each; the three cells; the packing utilities) under PyTorch in float64
-and stores outputs, final states and all gradients with the PyTorch version. Also saves a bidirectional
-two-layer LSTM with projections with torch.save (rnn_lstm_state_dict.pt) and its output, which
-ferrograd must reproduce after fg.load + load_state_dict.
+and stores outputs, final states and all gradients with the PyTorch version, and for four
+configurations of each kind the second derivatives of a gradient penalty (run_second_order).
+Also saves a bidirectional two-layer LSTM with projections with torch.save (rnn_lstm_state_dict.pt)
+and its output, which ferrograd must reproduce after fg.load + load_state_dict.
 tests/test_rnn_golden.py runs the same cases under ferrograd and compares.
 """
 
@@ -43,6 +44,7 @@ def main() -> None:
     golden = {
         "torch_version": torch.__version__,
         "modules": {case["id"]: C.run_module(torch, case) for case in C.MODULE_CASES},
+        "second_order": {case["id"]: C.run_second_order(torch, case) for case in C.SECOND_ORDER_CASES},
         "cells": {case["id"]: C.run_cell(torch, case) for case in C.CELL_CASES},
         "packing": {case["id"]: C.run_packing(torch, case) for case in C.PACKING_CASES},
         "torch_save": saved_state_dict(),
@@ -51,7 +53,8 @@ def main() -> None:
     with open(tmp, "w") as f:
         json.dump(golden, f, sort_keys=True, separators=(",", ":"))
     os.replace(tmp, OUT)
-    print(f"wrote {OUT}: {len(golden['modules'])} module, {len(golden['cells'])} cell and "
+    print(f"wrote {OUT}: {len(golden['modules'])} module, {len(golden['second_order'])} second-order, "
+          f"{len(golden['cells'])} cell and "
           f"{len(golden['packing'])} packing cases")
 
 

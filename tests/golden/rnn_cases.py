@@ -46,6 +46,11 @@ MODULE_CASES = [
     for c, (cname, ckw, run) in enumerate(_CONFIGS)
 ]
 
+# Second derivatives: one configuration of each kind that exercises states, layers, directions and
+# packing, with dropout off (a dropout mask would differ between the libraries).
+SECOND_ORDER_CASES = [c for c in MODULE_CASES if c["id"].split("-", 1)[1] in
+                      ("l1_state", "l2_bidir_batch_first_state", "packed_unsorted_l2_state", "unbatched_state")]
+
 CELL_CASES = [
     {"id": f"{cls}-{variant}", "seed": 2000 + 11 * k + v, "cls": cls, "kw": kw, "variant": variant}
     for k, (cls, kw) in enumerate([("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}),
@@ -98,7 +103,9 @@ def _grads(named):
     return {name: _list(t.grad) for name, t in named if t is not None}
 
 
-def run_module(lib, case, dtype="float64"):
+def _module_loss(lib, case, dtype):
+    """Builds the case's module and input, runs it, and returns (module, x, h0, c0, output, h_n, c_n,
+    loss, extra): the loss a fixed random weighting of output and final states."""
     rng = np.random.default_rng(case["seed"])
     kw = case["kw"]
     module = getattr(lib.nn, case["cls"])(IN, H, dtype=getattr(lib, dtype), **kw)
@@ -134,12 +141,36 @@ def run_module(lib, case, dtype="float64"):
     loss = loss + (h_n * _tensor(lib, rng.standard_normal(tuple(h_n.shape)), dtype)).sum()
     if c_n is not None:
         loss = loss + (c_n * _tensor(lib, rng.standard_normal(tuple(c_n.shape)), dtype)).sum()
+    return module, x, h0, c0, output, h_n, c_n, loss, extra
+
+
+def run_module(lib, case, dtype="float64"):
+    module, x, h0, c0, output, h_n, c_n, loss, extra = _module_loss(lib, case, dtype)
     loss.backward()
     return {
         "output": _list(output), "h_n": _list(h_n), "c_n": _list(c_n), "loss": float(_np(loss)),
         "param_grads": _grads(module.named_parameters()),
         "input_grad": _list(x.grad), "h0_grad": _list(h0.grad) if h0 is not None else None,
         "c0_grad": _list(c0.grad) if c0 is not None else None, **extra,
+    }
+
+
+def run_second_order(lib, case, dtype="float64"):
+    """Second derivatives (a gradient penalty, as WGAN-GP and MAML take them): the first gradients
+    of the case's loss with respect to the input, initial states and every parameter, taken with
+    create_graph=True, then the gradients of a weighted sum of their squares."""
+    module, x, h0, c0, _, _, _, loss, _ = _module_loss(lib, case, dtype)
+    names = [name for name, _ in module.named_parameters()]
+    inputs = [x] + [s for s in (h0, c0) if s is not None] + [p for _, p in module.named_parameters()]
+    firsts = lib.autograd.grad(loss, inputs, create_graph=True)
+    rng = np.random.default_rng(case["seed"] + 1)
+    penalty = sum((g * g * _tensor(lib, rng.uniform(0.5, 1.5, tuple(g.shape)), dtype)).sum() for g in firsts)
+    seconds = lib.autograd.grad(penalty, inputs)
+    states = len(inputs) - 1 - len(names)
+    return {
+        "first": [_list(g) for g in firsts], "penalty": float(_np(penalty)),
+        "input_grad": _list(seconds[0]), "state_grads": [_list(g) for g in seconds[1:1 + states]],
+        "param_grads": dict(zip(names, (_list(g) for g in seconds[1 + states:]))),
     }
 
 
