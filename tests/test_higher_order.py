@@ -370,6 +370,10 @@ def _gg_cases():
         ("unary-logit-eps", lambda lib, F, x: x.logit(eps=0.2), [_arr(rs, 3, 4, low=0.05, high=0.95)], []),
         # a zero in the line: the gradient's own rule changes there (exact, no division by it)
         ("scan-cumprod-with-zero", lambda lib, F, x, z: (x * z).cumprod(dim=0), [x34], [np.array([[1.0] * 4, [1.0, 0.0, 1.0, 1.0], [1.0] * 4])]),
+        ("binary-xlogy", lambda lib, F, a, b: lib.xlogy(a, b), [x34, pos34], []),
+        ("binary-xlogy-zero-x", lambda lib, F, a, b, z: lib.xlogy(a * z, b), [x34, pos34],
+         [np.array([[1.0] * 4, [1.0, 0.0, 1.0, 1.0], [1.0] * 4])]),
+        ("binary-logaddexp2", lambda lib, F, a, b: lib.logaddexp2(a, b), [x34, _arr(rs, 3, 4)], []),
         ("as_strided-windows", lambda lib, F, x: (x * 1.0).reshape(-1).as_strided((4, 3), (2, 1)).sin(), [x34], []),
     ]
 

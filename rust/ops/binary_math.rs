@@ -106,13 +106,15 @@ binary_float_op!(logaddexp_float, LogaddexpBackward, "LogaddexpBackward0",
 binary_float_op!(logaddexp2_float, Logaddexp2Backward, "Logaddexp2Backward0",
     |x, y| if x == y && x.is_infinite() { x } else { let m = x.max(y); m + (-(x - y).abs()).exp2().ln_1p() / c::<T>(LN_2) },
     dx: |x, y| 1.0 / (1.0 + (y - x).exp2()),
-    dy: |x, y| 1.0 / (1.0 + (x - y).exp2()));
+    dy: |x, y| 1.0 / (1.0 + (x - y).exp2()),
+    graph: |x, y| (((x.clone() - y.clone()) * LN_2).sigmoid(), ((y - x) * LN_2).sigmoid()));
 binary_float_op!(xlogy, XlogyBackward, "XlogyBackward0",
     // 0 where x is 0 (also for y = 0), unless y is NaN.
     |x, y| if x == T::zero() && !y.is_nan() { T::zero() } else { x * y.ln() },
     // log(y), also at x = 0; 0 where x is 0 and y <= 0 (PyTorch's values there).
     dx: |x, y| if x == 0.0 && y <= 0.0 { 0.0 } else { y.ln() },
-    dy: |x, y| x / y);
+    dy: |x, y| x / y,
+    graph: |x, y| (Ex::select(x.clone().eq(0.0) * y.clone().le(0.0), Ex::c(0.0), y.clone().ln()), x / y));
 binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x.copysign(y),
     // d/dx copysign(x, y) = copysign(x, y) / x (a NaN y counts by its sign bit), 0 at x = 0
     // (PyTorch's); no gradient for y.
