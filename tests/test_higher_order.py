@@ -374,6 +374,12 @@ def _gg_cases():
         ("binary-xlogy-zero-x", lambda lib, F, a, b, z: lib.xlogy(a * z, b), [x34, pos34],
          [np.array([[1.0] * 4, [1.0, 0.0, 1.0, 1.0], [1.0] * 4])]),
         ("binary-logaddexp2", lambda lib, F, a, b: lib.logaddexp2(a, b), [x34, _arr(rs, 3, 4)], []),
+        # second derivatives in the grid: the cubic weights' slopes must carry the grid's history
+        ("grid_sample-bicubic", lambda lib, F, x, g: F.grid_sample(x, g, mode="bicubic", align_corners=False),
+         [img[:, :1], _arr(rs, 1, 2, 3, 2, low=-0.9, high=0.9)], []),
+        ("grid_sample-bicubic-border", lambda lib, F, x, g: F.grid_sample(x, g, mode="bicubic", padding_mode="border",
+                                                                          align_corners=True),
+         [img[:, :1], _arr(rs, 1, 2, 2, 2, low=-1.1, high=1.1)], []),
         ("as_strided-windows", lambda lib, F, x: (x * 1.0).reshape(-1).as_strided((4, 3), (2, 1)).sin(), [x34], []),
     ]
 

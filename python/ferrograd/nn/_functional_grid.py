@@ -16,6 +16,7 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from .._creation import linspace, tensor, zeros
+from ..autograd import Function
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -142,29 +143,50 @@ def _source_index(coord: Tensor, size: int, padding_mode: str, align_corners: bo
     return x
 
 
+_A = -0.75  # Keys' cubic convolution constant, as PyTorch's
+
+
+def _near(x):
+    return ((_A + 2) * x - (_A + 3)) * x * x + 1
+
+
+def _near_slope(x):
+    return (3 * (_A + 2) * x - 2 * (_A + 3)) * x
+
+
+def _far(x):
+    return ((_A * x - 5 * _A) * x + 8 * _A) * x - 4 * _A
+
+
+def _far_slope(x):
+    return (3 * _A * x - 10 * _A) * x + 8 * _A
+
+
+class _CubicWeights(Function):
+    """Keys' weights of taps -1, 0, 1, 2 at fraction t. The gradient of t is one product per tap,
+    slope * upstream, as in PyTorch's get_cubic_coefficients_grad: autograd through the
+    polynomial would add inf - inf = NaN for an inf input where PyTorch gives +-inf. The slopes
+    are computed from t in backward, so under create_graph=True they carry t's history and the
+    second derivative is the polynomial's (slopes of a detached t gave 0 there)."""
+
+    @staticmethod
+    def forward(ctx, t):
+        ctx.save_for_backward(t)
+        t0 = t.detach()
+        dt = t0 - t0  # 0, or NaN where t is not finite: the value stays what it always was
+        return (_far(t0 + 1) + _far_slope(t0 + 1) * dt, _near(t0) + _near_slope(t0) * dt,
+                _near(1 - t0) - _near_slope(1 - t0) * dt, _far(2 - t0) - _far_slope(2 - t0) * dt)
+
+    @staticmethod
+    def backward(ctx, g0, g1, g2, g3):
+        (t,) = ctx.saved_tensors
+        return (g0 * _far_slope(t + 1) + g1 * _near_slope(t)
+                - g2 * _near_slope(1 - t) - g3 * _far_slope(2 - t))
+
+
 def _cubic(t: Tensor) -> list:
-    """Keys' weights (A = -0.75) of taps -1, 0, 1, 2 at fraction t. Each is value + slope * (t - t0)
-    with t0 = t detached: the same value, and a gradient that is one product slope * upstream, as in
-    PyTorch's get_cubic_coefficients_grad (autograd through the polynomial would add inf - inf = NaN
-    for an inf input where PyTorch gives +-inf)."""
-    a = -0.75
-    t0 = t.detach()
-
-    def near(x):
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-
-    def near_slope(x):
-        return (3 * (a + 2) * x - 2 * (a + 3)) * x
-
-    def far(x):
-        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
-
-    def far_slope(x):
-        return (3 * a * x - 10 * a) * x + 8 * a
-
-    dt = t - t0
-    return [far(t0 + 1) + far_slope(t0 + 1) * dt, near(t0) + near_slope(t0) * dt,
-            near(1 - t0) - near_slope(1 - t0) * dt, far(2 - t0) - far_slope(2 - t0) * dt]
+    """Keys' weights (A = -0.75) of taps -1, 0, 1, 2 at fraction t (see _CubicWeights)."""
+    return list(_CubicWeights.apply(t))
 
 
 def _gather(rows: Tensor, spatial: tuple, idx: list, valid: Tensor) -> Tensor:
