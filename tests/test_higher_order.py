@@ -299,6 +299,17 @@ def test_relu_family_double_backward_gives_zero_gradients_as_pytorch(act):
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
+@pytest.mark.parametrize("op", ["floor", "ceil", "trunc", "round", "sign"])
+def test_piecewise_constant_ops_give_a_constant_zero_gradient_under_create_graph(op):
+    # PyTorch: the first gradient is zeros with no history; differentiating it again is the
+    # "does not require grad" error, not "derivative not implemented"
+    x = fg.tensor([0.3, -1.7, 2.5], dtype=fg.float64, requires_grad=True)
+    (g,) = fg.autograd.grad((getattr(x, op)() * x).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), getattr(np, {"trunc": "trunc", "round": "round"}.get(op, op))(x.detach().numpy()))
+    (gz,) = fg.autograd.grad(getattr(x, op)().sum(), x, create_graph=True)
+    assert not gz.requires_grad and not gz.numpy().any()
+
+
 def test_hvp_by_double_backward_equals_functional_hvp():
     a = scenario_hvp_double_backward(fg)
     b = scenario_hvp_functional(fg)
@@ -380,6 +391,10 @@ def _gg_cases():
         ("grid_sample-bicubic-border", lambda lib, F, x, g: F.grid_sample(x, g, mode="bicubic", padding_mode="border",
                                                                           align_corners=True),
          [img[:, :1], _arr(rs, 1, 2, 2, 2, low=-1.1, high=1.1)], []),
+        ("binary-hypot", lambda lib, F, a, b: lib.hypot(a, b), [x34, pos34], []),
+        ("binary-copysign", lambda lib, F, a, b: lib.copysign(a, b) * a, [x34, _arr(rs, 3, 4)], []),
+        ("unary-polygamma2", lambda lib, F, x: lib.polygamma(2, x), [pos34], []),
+        ("unary-digamma", lambda lib, F, x: lib.digamma(x), [pos34], []),
         ("as_strided-windows", lambda lib, F, x: (x * 1.0).reshape(-1).as_strided((4, 3), (2, 1)).sin(), [x34], []),
     ]
 

@@ -58,6 +58,14 @@ cumsum = Tensor.cumsum
 cumprod = Tensor.cumprod
 prod = Tensor.prod
 logit = Tensor.logit
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """``torch.polygamma(n, input)``: the n-th derivative of digamma (n >= 0); the order comes
+    first, as in PyTorch (the method is ``input.polygamma(n)``)."""
+    return input.polygamma(n)
+
+
 cat = _core.cat
 concat = _core.cat
 stack = _core.stack

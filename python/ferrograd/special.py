@@ -1,7 +1,7 @@
 """``fg.special``: PyTorch's ``torch.special`` names for ferrograd's special functions, plus the
 few it composes (``ndtr``, ``ndtri``, ``log_ndtr``, ``entr``, ``xlog1py``), differentiable
 through the ops they are made of. Missing from PyTorch's list: the Bessel, orthogonal-polynomial,
-incomplete-gamma, polygamma, zeta and erfcx functions."""
+incomplete-gamma, zeta and erfcx functions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .autograd import Function
 from .nn import functional as _F
 
 __all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "log1p", "log_ndtr",
-           "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "psi", "round", "sinc", "softmax",
+           "log_softmax", "logit", "logsumexp", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round", "sinc", "softmax",
            "xlog1py", "xlogy"]
 
 
@@ -35,6 +35,11 @@ expit = _t("sigmoid")
 multigammaln = _t("mvlgamma")
 logsumexp = _t("logsumexp")
 round = _t("round")  # noqa: A001 (PyTorch's name)
+
+
+def polygamma(n: int, input: Tensor) -> Tensor:
+    """``input.polygamma(n)``, as ``torch.special.polygamma(n, input)``."""
+    return input.polygamma(n)
 
 
 def _tensors(input, other):

@@ -119,7 +119,9 @@ binary_float_op!(copysign_float, CopysignBackward, "CopysignBackward0", |x, y| x
     // d/dx copysign(x, y) = copysign(x, y) / x (a NaN y counts by its sign bit), 0 at x = 0
     // (PyTorch's); no gradient for y.
     dx: |x, y| if x == 0.0 { 0.0 } else { x.copysign(y) / x },
-    dy: |_x, _y| 0.0);
+    dy: |_x, _y| 0.0,
+    // +-1, whose own derivative is 0 (s x - s x, exactly): the graph carries no false slope.
+    graph: |x, y| (Ex::select(x.clone().eq(0.0), Ex::c(0.0), x.clone().copysign(y) / x), Ex::c(0.0)));
 
 /// PyTorch has no integer kernel for these: an integer or bool result type is refused.
 fn float_only(a: &Tensor, b: &Tensor, op: &str) -> Result<()> {
@@ -147,7 +149,8 @@ pub fn logaddexp2(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 }
 binary_float_op!(hypot_float, HypotBackward, "HypotBackward0", |x, y| x.hypot(y),
     dx: |x, y| x / x.hypot(y),
-    dy: |x, y| y / x.hypot(y));
+    dy: |x, y| y / x.hypot(y),
+    graph: |x, y| { let r = x.clone().hypot(y.clone()); (x / r.clone(), y / r) });
 
 /// copysign: |a| with b's sign; the result is float (float32 for integer operands).
 pub fn copysign(a: &Tensor, b: &Tensor) -> Result<Tensor> {

@@ -68,8 +68,17 @@ impl Ex {
     pub fn digamma(self) -> Ex {
         self.map(math::digamma)
     }
+    pub fn polygamma(self, n: i64) -> Ex {
+        self.map(|t| crate::ops::polygamma::polygamma(t, n))
+    }
     pub fn abs(self) -> Ex {
         self.map(unary::abs)
+    }
+    pub fn hypot(self, other: Ex) -> Ex {
+        self.zip(other, crate::ops::binary_math::hypot)
+    }
+    pub fn copysign(self, other: Ex) -> Ex {
+        self.zip(other, crate::ops::binary_math::copysign)
     }
     /// `self ** e` for a constant exponent.
     pub fn powf(self, e: f64) -> Ex {

@@ -16,6 +16,7 @@ pub mod inplace;
 pub mod join;
 pub mod kernel;
 pub mod math;
+pub mod polygamma;
 pub mod nonzero;
 pub mod pad;
 pub mod matmul;

@@ -341,6 +341,15 @@ impl PyTensor {
         let dtype = dtype.map(super::convert::dtype_arg).transpose()?;
         off_gil_guarded(py, self.t.numel(), || scan::prod(&self.t, dim, keepdim, dtype))
     }
+    /// polygamma(n, self): the n-th derivative of digamma (n >= 0).
+    fn polygamma(&self, py: Python<'_>, n: i64) -> PyResult<Tensor> {
+        off_gil_guarded(py, self.t.numel(), || crate::ops::polygamma::polygamma(&self.t, n))
+    }
+    fn polygamma_<'py>(slf: PyRef<'py, Self>, py: Python<'_>, n: i64) -> PyResult<PyRef<'py, Self>> {
+        let t = slf.t.clone();
+        off_gil_guarded(py, t.numel(), || inplace::apply_elementwise(&t, "polygamma_", |src| crate::ops::polygamma::polygamma(src, n)))?;
+        Ok(slf)
+    }
     /// round half to even, to `decimals` places (integer tensors are returned as they are).
     #[pyo3(signature = (*, decimals=0))]
     fn round(&self, py: Python<'_>, decimals: i64) -> PyResult<Tensor> {
