@@ -224,21 +224,25 @@ fn nan_row_max<T: AttnFloat>() -> T {
     T::nan()
 }
 
-/// exp(x k - m) in place; returns the sum. Two plain loops (a map, then an eight-lane sum), the
-/// shapes LLVM vectorises.
+/// exp(x k - m) in place; returns the sum. Plain loops over fixed-width chunks, the shapes LLVM
+/// vectorises.
 #[inline(always)]
 fn exp_sum_body<T: AttnFloat, const FMA: bool>(row: &mut [T], m: T, k: T) -> T {
-    for x in row.iter_mut() {
-        *x = (*x * k - m).fast_exp_as::<FMA>();
-    }
-    let mut acc = [T::zero(); 8];
-    let mut chunks = row.chunks_exact(8);
+    // One pass: each exponential is stored and added to one of 16 running sums (one AVX-512
+    // register), so the row is read once, not twice.
+    let mut acc = [T::zero(); 16];
+    let mut chunks = row.chunks_exact_mut(16);
     for c in &mut chunks {
-        for (a, &x) in acc.iter_mut().zip(c) {
-            *a += x;
+        for (a, x) in acc.iter_mut().zip(c.iter_mut()) {
+            *x = (*x * k - m).fast_exp_as::<FMA>();
+            *a += *x;
         }
     }
-    let s = chunks.remainder().iter().fold(T::zero(), |a, &x| a + x);
+    let mut s = T::zero();
+    for x in chunks.into_remainder() {
+        *x = (*x * k - m).fast_exp_as::<FMA>();
+        s += *x;
+    }
     acc.iter().fold(s, |a, &b| a + b)
 }
 crate::multiversion!(exp_sum_body, exp_sum_avx2, exp_sum, AttnFloat, (row: &mut [T], m: T, k: T) -> T);
