@@ -216,3 +216,78 @@ def test_leaky_relu_in_place(slope):
     np.testing.assert_array_equal(g.detach().numpy(), np.where(xv > 0, wv, wv * slope))
     np.testing.assert_array_equal(g.detach().numpy(), g2.detach().numpy())
     np.testing.assert_array_equal(gg.numpy(), gg2.numpy())
+
+
+F = fg.nn.functional
+# (name, in-place call, out-of-place call, PyTorch's node name of the in-place form)
+RESULT_RULES = [
+    ("relu6", lambda t: F.relu6(t, inplace=True), lambda t: F.relu6(t), "HardtanhBackward0"),
+    ("hardtanh", lambda t: F.hardtanh_(t, -2.0, 3.0), lambda t: F.hardtanh(t, -2.0, 3.0), "HardtanhBackward0"),
+    ("elu", lambda t: F.elu_(t), lambda t: F.elu(t), "EluBackward1"),
+    ("elu-alpha", lambda t: F.elu(t, 0.5, inplace=True), lambda t: F.elu(t, 0.5), "EluBackward1"),
+    ("selu", lambda t: F.selu_(t), lambda t: F.selu(t), "EluBackward1"),
+    ("celu", lambda t: F.celu_(t, 0.7), lambda t: F.celu(t, 0.7), "CeluBackward1"),
+]
+
+
+@pytest.mark.parametrize("case", RESULT_RULES, ids=[c[0] for c in RESULT_RULES])
+@pytest.mark.parametrize("dtype", [fg.float64, fg.float32])
+def test_activations_whose_gradient_reads_the_result_save_the_written_tensor(case, dtype):
+    # PyTorch's hardtanh_ (relu6) and elu_ family save their result; these ran on a clone of the
+    # input, which their node kept. Values are the out-of-place op's bit for bit; gradients and
+    # second derivatives agree to rounding (from the result rather than the input, as PyTorch).
+    _, in_place, out_of_place, node = case
+    rng = np.random.default_rng(3)
+    xv, wv = rng.uniform(-8, 8, (64, 64)), rng.standard_normal((64, 64))
+    xv[0, :5] = [0.0, 6.0, -2.0, 3.0, np.nan]  # the kinks and a NaN take out-of-place's side
+    x = fg.tensor(xv, dtype=dtype, requires_grad=True)
+    a = x * 1.0
+    returned = []
+    packed, kept, _ = _saving(lambda: returned.append(in_place(a)))
+    assert returned[0] is a and a.grad_fn.name() == node
+    assert packed == [a.data_ptr()] and kept == 0
+    w = fg.tensor(wv, dtype=dtype)
+    (g,) = fg.autograd.grad((a * w).sum(), x, create_graph=True)
+    x2 = fg.tensor(xv, dtype=dtype, requires_grad=True)
+    y = out_of_place(x2 * 1.0)
+    (g2,) = fg.autograd.grad((y * w).sum(), x2, create_graph=True)
+    np.testing.assert_array_equal(a.detach().numpy(), y.detach().numpy())
+    tol = 1e-12 if dtype == fg.float64 else 1e-5
+    np.testing.assert_allclose(g.detach().numpy(), g2.detach().numpy(), rtol=tol, atol=tol)
+    if not g2.requires_grad:  # hardtanh's gradient is piecewise constant: no graph either way
+        assert not g.requires_grad
+        return
+    fin = np.isfinite(xv)  # the second derivative at the NaN is NaN or 0 depending on the path
+    (gg,) = fg.autograd.grad((g[fin] ** 2).sum(), x)
+    (gg2,) = fg.autograd.grad((g2[fin] ** 2).sum(), x2)
+    np.testing.assert_allclose(gg.numpy()[fin], gg2.numpy()[fin], rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("case", RESULT_RULES, ids=[c[0] for c in RESULT_RULES])
+def test_result_saving_activations_refuse_a_later_write_and_keep_the_general_paths(case):
+    _, in_place, out_of_place, _ = case
+    x = fg.tensor(np.linspace(-3, 3, 12), dtype=fg.float64, requires_grad=True)
+    a = x * 1.0
+    in_place(a)
+    a.add_(1.0)  # the saved result changed: backward must refuse, not use the new values
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        a.sum().backward()
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        in_place(fg.tensor([0.5, -0.5], requires_grad=True))
+    # a column view on the graph takes the general path, and its base's gradient is right
+    b = fg.tensor(np.linspace(-3, 3, 12).reshape(3, 4), dtype=fg.float64, requires_grad=True)
+    c = b * 1.0
+    in_place(c[:, 1])
+    c.sum().backward()
+    want = fg.tensor(np.linspace(-3, 3, 12).reshape(3, 4), dtype=fg.float64, requires_grad=True)
+    d = want * 1.0
+    d[:, 1] = out_of_place(d[:, 1].clone())
+    d.sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), want.grad.numpy())
+    # off the graph, and an ELU with a negative alpha (whose result does not determine the
+    # gradient), the general path
+    t = fg.tensor([-1.0, 2.0])
+    assert in_place(t) is t
+    e = x * 1.0
+    F.elu(e, -0.5, inplace=True)
+    assert e.grad_fn.name() != "EluBackward1"

@@ -1,6 +1,7 @@
 //! Op families, one file each; every differentiable op's backward rule sits beside its forward.
 
 pub mod activation;
+pub mod activation_in_place;
 pub mod binary;
 pub mod binary_math;
 pub mod clamp_tensor;

@@ -49,7 +49,7 @@ mod core_module {
     #[pymodule_export]
     use super::nn::{
         _batch_norm, _binary_cross_entropy, _check_dropout_p, _cross_entropy, _dropout, _gelu, _layer_norm, _leaky_relu, _leaky_relu_, _linear, _silu,
-        _activation, _softplus,
+        _activation, _assign_saving_result, _softplus,
     };
     #[pymodule_export]
     use super::optim::{_adadelta_step, _adagrad_step, _adam_step, _rmsprop_step, _sgd_step};

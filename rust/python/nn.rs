@@ -75,6 +75,21 @@ pub fn _leaky_relu_(py: Python<'_>, input: PyRef<'_, PyTensor>, slope: f64) -> P
     off_gil_guarded(py, x.numel(), || unary::leaky_relu_(&x, slope))
 }
 
+/// The in-place activations that save their result (`ops::activation_in_place`): writes `value`
+/// into `input` with the rule `kind` ("hardtanh" with params (min, max); "elu" or "celu" with
+/// (alpha, scale, input_scale)); false when that path does not apply.
+#[pyfunction]
+pub fn _assign_saving_result(py: Python<'_>, input: PyRef<'_, PyTensor>, value: PyRef<'_, PyTensor>, kind: &str, params: Vec<f64>) -> PyResult<bool> {
+    use crate::ops::activation_in_place::{assign_saving_result, ResultRule};
+    let rule = match (kind, params.as_slice()) {
+        ("hardtanh", &[min, max]) => ResultRule::Hardtanh { min, max },
+        ("elu" | "celu", &[alpha, scale, input_scale]) => ResultRule::Elu { alpha, scale, input_scale, celu: kind == "celu" },
+        _ => return Err(pyo3::exceptions::PyValueError::new_err(format!("_assign_saving_result: unknown rule {kind:?} with {} parameters", params.len()))),
+    };
+    let (x, v) = (input.t.clone(), value.t.clone());
+    off_gil_guarded(py, x.numel(), || assign_saving_result(&x, &v, rule))
+}
+
 #[pyfunction]
 pub fn _gelu(py: Python<'_>, input: PyRef<'_, PyTensor>, tanh: bool) -> PyResult<PyTensor> {
     let x = input.t.clone();

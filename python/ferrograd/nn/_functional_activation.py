@@ -18,7 +18,9 @@ Each op is written so that its gradient is PyTorch's everywhere, not only where 
 
 In-place forms (`elu_`, `F.elu(x, inplace=True)`, ...) write the result into their input and
 return it, with Tensor.copy_'s checks: PyTorch's error for a leaf that requires grad, a version
-bump that makes a backward needing the old values fail.
+bump that makes a backward needing the old values fail. On the graph, hardtanh (relu6) and the ELU
+family save the written tensor for backward, as PyTorch's do; the others run on a clone of the
+input that their node keeps (PyTorch's hardswish_, hardsigmoid_ and mish_ keep one too).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import warnings
 from .. import _core
 from .._core import Tensor
 from .._methods._util import assign, needs_grad, scalar_tensor, type_name, wrap_dim
+from ..autograd.grad_mode import no_grad
 from ._functional_utils import _REQUIRED, _training
 
 __all__ = [
@@ -62,6 +65,21 @@ def _in_place(input: Tensor, inplace: bool, fn, *args) -> Tensor:
     return assign(input, fn, *args) if inplace else fn(input, *args)
 
 
+def _in_place_saving_result(input: Tensor, inplace: bool, rule: str, params: list, fn, *args) -> Tensor:
+    """`_in_place` for the activations whose gradient PyTorch takes from the result (hardtanh and
+    relu6, the ELU family): on the graph the value is computed off it and written into input,
+    whose node then reads input itself (rust/ops/activation_in_place.rs), instead of the op
+    running on a clone of input that its node keeps. Elsewhere, the general path."""
+    if not inplace:
+        return fn(input, *args)
+    if needs_grad(input) and input.is_floating_point():
+        with no_grad():
+            value = fn(input, *args)
+        if _core._assign_saving_result(input, value, rule, params):
+            return input
+    return assign(input, fn, *args)
+
+
 # ----------------------------------------------------------------------------- ELU family
 
 
@@ -85,7 +103,8 @@ def _elu(input: Tensor, alpha: float, scale: float, input_scale: float) -> Tenso
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """x for x > 0, alpha * (exp(x) - 1) otherwise. The gradient at 0 is alpha (PyTorch's)."""
-    return _in_place(input, inplace, _elu, float(alpha), 1.0, 1.0)
+    alpha = float(alpha)
+    return _in_place_saving_result(input, inplace, "elu", [alpha, 1.0, 1.0], _elu, alpha, 1.0, 1.0)
 
 
 def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -95,7 +114,7 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """scale * elu(x, alpha) with SELU's fixed alpha = 1.6733 and scale = 1.0507."""
-    return _in_place(input, inplace, _elu, _SELU_ALPHA, _SELU_SCALE, 1.0)
+    return _in_place_saving_result(input, inplace, "elu", [_SELU_ALPHA, _SELU_SCALE, 1.0], _elu, _SELU_ALPHA, _SELU_SCALE, 1.0)
 
 
 def selu_(input: Tensor) -> Tensor:
@@ -111,7 +130,10 @@ def _celu(input: Tensor, alpha: float) -> Tensor:
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); alpha = 0 is an error."""
-    return _in_place(input, inplace, _celu, float(alpha))
+    alpha = float(alpha)
+    if alpha == 0:  # before the rule's 1 / alpha
+        raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _in_place_saving_result(input, inplace, "celu", [alpha, 1.0, 1.0 / alpha], _celu, alpha)
 
 
 def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -157,12 +179,12 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace
     bounds (PyTorch's choice; plain clamp passes it at the bounds). Integer inputs stay integers."""
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
-    return _in_place(input, inplace, _hardtanh, min_val, max_val)
+    return _in_place_saving_result(input, inplace, "hardtanh", [float(min_val), float(max_val)], _hardtanh, min_val, max_val)
 
 
 def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
     """In-place `hardtanh` (like PyTorch's, without F.hardtanh's min_val <= max_val check)."""
-    return _in_place(input, True, _hardtanh, min_val, max_val)
+    return _in_place_saving_result(input, True, "hardtanh", [float(min_val), float(max_val)], _hardtanh, min_val, max_val)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
