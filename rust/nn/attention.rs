@@ -286,7 +286,14 @@ impl Backward for SdpaBackward {
         // chain of nodes, for dropout and for masks that require grad.
         "ScaledDotProductFlashAttentionForCpuBackward0"
     }
+    /// With create_graph the gradients come from the op in recorded ops (`attention_composed.rs`).
+    fn differentiable(&self) -> bool {
+        true
+    }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        if crate::autograd::is_recording() {
+            return self.recorded_grads(g, needs);
+        }
         let (q, k, v) = (self.q.get()?, self.k.get()?, self.v.get()?);
         let mask = self.mask.as_ref().map(|m| m.get()).transpose()?;
         let out = self.out.get()?;
@@ -316,6 +323,34 @@ impl Backward for SdpaBackward {
             });
         }
         Ok(res)
+    }
+}
+
+impl SdpaBackward {
+    /// The gradients by way of the op in recorded ops, so they can be differentiated again:
+    /// PyTorch's CPU kernel refuses this; a gradient penalty through attention works here.
+    fn recorded_grads(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let mask = self.mask.as_ref().map(|m| m.get()).transpose()?;
+        let mut inputs = vec![Some(self.q.get()?), Some(self.k.get()?), Some(self.v.get()?)];
+        if self.mask_input {
+            inputs.push(mask.clone());
+        }
+        let bool_mask = mask.filter(|m| m.dtype() == DType::Bool);
+        let c = super::attention_composed::Composed {
+            batch: &self.plan.batch,
+            l: self.plan.l,
+            s: self.plan.s,
+            group_k: self.plan.group_k,
+            group_v: self.plan.group_v,
+            scale: self.scale,
+            causal: self.causal,
+            dropout: self.dropout,
+            bool_mask: bool_mask.as_ref(),
+        };
+        crate::autograd::recompute::grads_by_recompute(&inputs, &[Some(g.clone())], needs, |t| {
+            let at = |i: usize| t[i].as_ref().expect("sdpa: q, k and v are present");
+            Ok(vec![Some(super::attention_composed::attention(at(0), at(1), at(2), t.get(3).and_then(Option::as_ref), &c)?)])
+        })
     }
 }
 

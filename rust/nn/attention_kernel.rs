@@ -139,6 +139,10 @@ impl DropMask {
         h ^= h >> 33;
         if (h >> 32) >= self.threshold { inv } else { T::zero() }
     }
+    /// `factor` as f64, for the recorded form (`attention_composed.rs`).
+    pub(super) fn factor_f64(&self, counter: u64) -> f64 {
+        self.factor(counter, self.inv_keep)
+    }
     fn apply<T: AttnFloat>(&self, row: &mut [T], first: u64) {
         let inv = T::from_f64(self.inv_keep);
         for (c, x) in row.iter_mut().enumerate() {

@@ -2,6 +2,7 @@
 //! tensors in place.
 
 pub mod attention;
+mod attention_composed;
 mod attention_kernel;
 pub mod batch_norm;
 mod batch_norm_kernels;
