@@ -408,6 +408,43 @@ impl Tensor {
         f(View { data: T::slice(&guard), layout: &self.0.layout })
     }
 
+    /// Runs `f` on the elements of each of `ts` (all of dtype `T`, which the caller checked) in
+    /// logical order: borrowed from the storage when contiguous, gathered when not, so a large
+    /// contiguous operand is read in place instead of copied (`to_vec`). Each storage is
+    /// read-locked once, however many of `ts` share it: taking one RwLock twice can deadlock
+    /// behind a waiting writer.
+    pub fn with_slices<T: Element, R>(ts: &[&Tensor], f: impl FnOnce(&[&[T]]) -> R) -> R {
+        let mut guards: Vec<(&Tensor, RwLockReadGuard<'_, Buffer>)> = Vec::new();
+        let mut which = Vec::with_capacity(ts.len());
+        for &t in ts {
+            match guards.iter().position(|(o, _)| o.shares_storage(t)) {
+                Some(i) => which.push(i),
+                None => {
+                    guards.push((t, t.0.storage.read()));
+                    which.push(guards.len() - 1);
+                }
+            }
+        }
+        let gathered: Vec<Option<Vec<T>>> = ts
+            .iter()
+            .zip(&which)
+            .map(|(t, &i)| (!t.0.layout.is_contiguous()).then(|| iter::gather(T::slice(&guards[i].1), &t.0.layout)))
+            .collect();
+        let slices: Vec<&[T]> = ts
+            .iter()
+            .zip(&which)
+            .zip(&gathered)
+            .map(|((t, &i), g)| match g {
+                Some(v) => v.as_slice(),
+                None => {
+                    let o = t.0.layout.offset;
+                    &T::slice(&guards[i].1)[o..o + t.0.layout.numel()]
+                }
+            })
+            .collect();
+        f(&slices)
+    }
+
     /// The elements as a contiguous Vec in logical order, converted to `T`.
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
         if self.dtype() == T::DTYPE {
