@@ -446,3 +446,22 @@ def test_non_finite_inputs_propagate_as_in_pytorch():
     assert (out.detach().numpy() == 0).all() and (c.detach().numpy() == 0).all()
     out.sum().backward()
     assert np.isnan(w_ih.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("cell", list(GATES))
+@pytest.mark.parametrize("packed", [None, [3, 2, 2, 1]])
+def test_gradients_without_the_initial_states_gradient(cell, packed):
+    # Without h0 requiring grad the last step's product with W_hh (which gives only dh0) is
+    # skipped: every other gradient, c0's included, must be unchanged.
+    for reverse in (False, True):
+        a = make(cell, inp=3, hid=3, packed=packed, seed=8)
+        full, partial = to_fg(a, requires_grad=True), to_fg(a, requires_grad=True)
+        partial["h0"].requires_grad_(False)
+        w = np.random.default_rng(9).standard_normal(call(cell, to_fg(a), batch_sizes=packed)[0].shape)
+        for t in (full, partial):
+            outs = call(cell, t, batch_sizes=packed, reverse=reverse)
+            ((outs[0] * fg.tensor(w)).sum() + sum((o ** 2).sum() for o in outs[1:])).backward()
+        assert partial["h0"].grad is None and full["h0"].grad is not None
+        for k in full:
+            if k != "h0" and full[k] is not None:
+                np.testing.assert_array_equal(partial[k].grad.numpy(), full[k].grad.numpy(), err_msg=k)

@@ -244,7 +244,7 @@ impl<T: VMath> Backward for RnnLayerBackward<T> {
         let vec_of = |i: usize| grads.get(i).cloned().flatten().map(|g| g.to_vec::<T>());
         let (dout, dh_n, dc_n) = (vec_of(0), vec_of(1), vec_of(2));
         let input = self.input.get()?;
-        let want = Wanted { input: need(0), w_ih: need(3), w_hh: need(4), b_ih: need(5), b_hh: need(6), w_hr: need(7) };
+        let want = Wanted { h0: need(1), input: need(0), w_ih: need(3), w_hh: need(4), b_ih: need(5), b_hh: need(6), w_hr: need(7) };
         let (w_ih, w_hh) = (self.w_ih.get()?, self.w_hh.get()?);
         let w_hr = self.w_hr.as_ref().map(Saved::get).transpose()?;
         let read: Vec<&Tensor> = [Some(&input), Some(&w_ih), Some(&w_hh), w_hr.as_ref()].into_iter().flatten().collect();

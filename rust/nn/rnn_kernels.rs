@@ -408,6 +408,8 @@ pub struct Grads<T> {
 /// Which gradients backward computes (the state gradients always come out of the loop).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Wanted {
+    /// The initial state's gradient (without it the last step's product with W_hh is skipped).
+    pub h0: bool,
     pub input: bool,
     pub w_ih: bool,
     pub w_hh: bool,
@@ -442,8 +444,12 @@ pub fn backward<T: Float>(
     let mut dh_rows = vec![T::zero(); if proj && want.w_hr { n * po } else { 0 }];
     let mut dhc = vec![T::zero(); if proj { d.batch * h } else { 0 }];
     let w_hh = StepWeight::new(p.w_hh, false, gh, po);
-    for t in steps.order().into_iter().rev() {
+    let order = steps.order();
+    // The step the recurrence started from: its product with W_hh gives only dh0.
+    let first = order.first().copied();
+    for t in order.into_iter().rev() {
         let (b, off) = (steps.sizes[t], steps.offsets[t]);
+        let dh_prev_wanted = want.h0 || Some(t) != first;
         let (dh_r, dc_r, dhc_r) = (Rows::of(&mut dh, po), Rows::of(&mut dc, h), Rows::of(&mut dhc, h));
         let (dgx_r, dgh_r, dh_rows_r) = (Rows::of(&mut dgx, gh), Rows::of(&mut dgh, gh), Rows::of(&mut dh_rows, po));
         let (parts, gemm_threads) = step_split(b, po, gh);
@@ -482,8 +488,10 @@ pub fn backward<T: Float>(
                         }
                     }
                 }
-                let dg: &[T] = if gru { dgh_r.get(s0, s1) } else { dgx };
-                w_hh.mm(dh, dg, (m, gh, po), gru, gemm_threads);
+                if dh_prev_wanted {
+                    let dg: &[T] = if gru { dgh_r.get(s0, s1) } else { dgx };
+                    w_hh.mm(dh, dg, (m, gh, po), gru, gemm_threads);
+                }
             }
         };
         crate::parallel::for_each_part(parts, &part);
