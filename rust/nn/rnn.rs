@@ -18,7 +18,6 @@
 
 use crate::autograd::trace::{self, Attrs};
 use crate::autograd::{needs_record, recompute, record_outputs, trace_outputs, Backward, Saved};
-use super::rnn_composed::Layer;
 use crate::bail;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -277,8 +276,20 @@ impl<T> RnnLayerBackward<T> {
         let (cell, steps) = (self.d.cell, &self.steps);
         recompute::grads_by_recompute(&inputs, grads, needs, |t| {
             let present = |i: usize| t[i].as_ref().expect("rnn: the layer's required inputs are present");
-            let layer = Layer { input: present(0), h0: present(1), c0: t[2].as_ref(), w_ih: present(3), w_hh: present(4), b_ih: t[5].as_ref(), b_hh: t[6].as_ref(), w_hr: t[7].as_ref() };
-            let (output, h_n, c_n) = super::rnn_composed::layer(cell, &layer, steps)?;
+            let layer = RnnArgs {
+                cell,
+                input: present(0),
+                h0: present(1),
+                c0: t[2].as_ref(),
+                w_ih: present(3),
+                w_hh: present(4),
+                b_ih: t[5].as_ref(),
+                b_hh: t[6].as_ref(),
+                w_hr: t[7].as_ref(),
+                batch_sizes: None,
+                reverse: steps.reverse,
+            };
+            let (output, h_n, c_n) = super::rnn_composed::layer(&layer, steps)?;
             Ok(vec![Some(output), Some(h_n), c_n])
         })
     }

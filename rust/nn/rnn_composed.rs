@@ -2,6 +2,7 @@
 //! differentiates (`autograd::recompute`). It computes what `rnn_kernels::forward` does, with
 //! PyTorch's cell equations, and is run only by a backward with `create_graph=True`.
 
+use super::rnn::RnnArgs;
 use super::rnn_kernels::{Cell, Steps};
 use crate::error::Result;
 use crate::ops::binary::{add, mul, sub};
@@ -9,18 +10,6 @@ use crate::ops::join::{cat, chunk};
 use crate::ops::matmul::matmul;
 use crate::ops::unary::{relu, sigmoid, tanh};
 use crate::tensor::Tensor;
-
-/// The tensors of one layer call, in the node's input order.
-pub(super) struct Layer<'a> {
-    pub input: &'a Tensor,
-    pub h0: &'a Tensor,
-    pub c0: Option<&'a Tensor>,
-    pub w_ih: &'a Tensor,
-    pub w_hh: &'a Tensor,
-    pub b_ih: Option<&'a Tensor>,
-    pub b_hh: Option<&'a Tensor>,
-    pub w_hr: Option<&'a Tensor>,
-}
 
 /// a @ w^T (+ b).
 fn affine(a: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
@@ -42,8 +31,10 @@ fn with_rest(new: Tensor, old: &Tensor) -> Result<Tensor> {
 }
 
 /// (output, h_n, c_n) of the layer, c_n for the LSTM only; `input` is (T, B, I) or packed
-/// (N, I) with `steps` saying which rows each step holds.
-pub(super) fn layer(cell: Cell, a: &Layer<'_>, steps: &Steps) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+/// (N, I), with `steps` saying which rows each step holds and in which order (so `a`'s
+/// batch_sizes and reverse are not read).
+pub(super) fn layer(a: &RnnArgs<'_>, steps: &Steps) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let cell = a.cell;
     let rows = steps.rows();
     let x = a.input.reshape(&[rows, a.input.shape()[a.input.ndim() - 1]])?;
     let gx = affine(&x, a.w_ih, a.b_ih)?;
