@@ -27,5 +27,6 @@ pub mod pool;
 pub mod rnn;
 mod rnn_composed;
 mod rnn_kernels;
+mod rnn_steps;
 mod winograd;
 mod winograd_transforms;
