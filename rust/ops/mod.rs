@@ -13,6 +13,7 @@ pub mod gemm;
 pub mod gemm_packed;
 pub mod half;
 pub mod index;
+mod index_grid;
 pub mod inplace;
 pub mod join;
 pub mod kernel;
