@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::ops::kernel::{build, zip_sum, Closure};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{DType, Element, Float, Tensor, View};
+use crate::vmath::VMath;
 use crate::with_float;
 
 /// PyTorch's clamp of x (1 - x) in BCE's gradient: 1e-12 as a float32 constant (its CPU kernel's
@@ -63,7 +64,7 @@ impl PointwiseLoss {
     /// (loss, d loss / dx, d loss / dy) at one element, before the weight; pw is pos_weight.
     /// Computed in the tensor's dtype, as PyTorch's kernels.
     #[inline(always)]
-    fn at<T: Float>(self, x: T, y: T, pw: T) -> (T, T, T) {
+    fn at<T: VMath>(self, x: T, y: T, pw: T) -> (T, T, T) {
         let (zero, one) = (T::zero(), T::one());
         match self {
             PointwiseLoss::Bce => {
@@ -75,8 +76,13 @@ impl PointwiseLoss {
                 ((y - one) * l1x - y * lx, (x - y) / (x * (one - x)).max(T::from_f64(BCE_EPS)), -(x / (one - x)).ln())
             }
             PointwiseLoss::BceWithLogits => {
-                let softplus_neg = (-x.abs()).exp().ln_1p() + (-x).max(zero);
-                let sig = one / (one + (-x).exp());
+                // From e = e^-|x| in (0, 1]: softplus(-x) = ln(1 + e) + max(-x, 0), and the
+                // sigmoid (1 / (1 + e) above 0, e / (1 + e) below). vmath's forms, so the loop
+                // vectorises: libm's exp and log1p were scalar calls, and forward + backward
+                // of 1M elements took 3.5x PyTorch's time.
+                let e = (-x.abs()).exp_nonpositive_as::<false>();
+                let softplus_neg = e.log1p_unit_as::<false>() + (-x).max(zero);
+                let sig = if x >= zero { one / (one + e) } else { e / (one + e) };
                 let dy = if pw == one { -x } else { -x + (pw - one) * softplus_neg };
                 ((one - y) * x + (one + (pw - one) * y) * softplus_neg, (pw * y + one - y) * sig - pw * y, dy)
             }
@@ -143,7 +149,7 @@ fn factor<T: Float>(t: Option<&Tensor>) -> Vec<T> {
     t.map(|t| t.to_vec::<T>()).unwrap_or_default()
 }
 
-fn pointwise_forward<T: Float>(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weight: Option<&Tensor>, kind: PointwiseLoss, reduction: Reduction) -> Result<Tensor> {
+fn pointwise_forward<T: VMath>(x: &Tensor, y: &Tensor, weight: Option<&Tensor>, pos_weight: Option<&Tensor>, kind: PointwiseLoss, reduction: Reduction) -> Result<Tensor> {
     let (w, pw) = (factor::<T>(weight), factor::<T>(pos_weight));
     with_pair::<T, _>(x, y, |xv, yv| {
         if kind == PointwiseLoss::Bce && xv.iter().any(|&v| !(v >= T::zero() && v <= T::one())) {
@@ -243,7 +249,7 @@ impl Backward for PointwiseLossBackward {
 }
 
 impl PointwiseLossBackward {
-    fn run<T: Float>(&self, x: &Tensor, y: &Tensor, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+    fn run<T: VMath>(&self, x: &Tensor, y: &Tensor, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (xv, yv) = (x.to_vec::<T>(), y.to_vec::<T>());
         let (w, pw) = (factor::<T>(self.weight.as_ref()), factor::<T>(self.pos_weight.as_ref()));
         let n = xv.len();
