@@ -130,9 +130,10 @@ pub use crate::ops::nonzero::nonzero;
 /// [broadcast index shape..., remaining dims...], plus that shape and the final permutation.
 struct Plan {
     offsets: Grid,
+    /// The result's shape, numpy's: [dims before the advanced indices..., broadcast index
+    /// shape..., remaining dims...] when the advanced indices are adjacent, else the index
+    /// shape first.
     shape: Vec<usize>,
-    /// Dims of `shape` to move so the result matches numpy (adjacent advanced indices stay in place).
-    perm: Option<Vec<isize>>,
     /// The same positions as offsets into a contiguous tensor of `v`'s shape (for backward).
     dense: Grid,
 }
@@ -167,36 +168,38 @@ fn plan(v: &Tensor, adv: &[(usize, Tensor)]) -> Result<Plan> {
         }
     }
     let adv_dims: Vec<usize> = adv.iter().map(|(d, _)| *d).collect();
-    let rest: Vec<usize> = (0..l.shape.len()).filter(|d| !adv_dims.contains(d)).collect();
-    let rest_shape: Vec<usize> = rest.iter().map(|&d| l.shape[d]).collect();
-    let rest_strides: Vec<usize> = rest.iter().map(|&d| l.strides[d]).collect();
-    let rest_dense: Vec<usize> = rest.iter().map(|&d| dense_strides[d]).collect();
-    let walk = Walk::new(&rest_shape, &[(&rest_strides, 0), (&rest_dense, 0)]);
-    let rest_n: usize = rest_shape.iter().product();
-    // The other dims' offsets once; each indexed position's base shifts them (see `Grid`).
-    let (mut rest_off, mut rest_dense) = (Vec::with_capacity(rest_n), Vec::with_capacity(rest_n));
+    // numpy: advanced indices next to each other keep their place (the dims before them stay
+    // first); otherwise they go first. The grid walks the result in that order directly.
+    let adjacent = adv_dims.windows(2).all(|w| w[1] == w[0] + 1);
+    let first = if adjacent { adv_dims[0] } else { 0 };
+    let rest = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> { (0..l.shape.len()).filter(|&d| !adv_dims.contains(&d) && keep(d)).collect() };
+    let (before, after) = (rest(&|d| d < first), rest(&|d| d >= first));
+    let ((outer, outer_dense), (inner, inner_dense)) = (rest_offsets(l, &dense_strides, &before), rest_offsets(l, &dense_strides, &after));
+    let (offsets, dense) = (Grid::new(outer, base, inner), Grid::new(outer_dense, dense_base, inner_dense));
+    let mut shape: Vec<usize> = before.iter().map(|&d| l.shape[d]).collect();
+    shape.extend(&bshape);
+    shape.extend(after.iter().map(|&d| l.shape[d]));
+    Ok(Plan { offsets, shape, dense })
+}
+
+/// The offsets (into the storage, and into a contiguous tensor of the same shape) of every
+/// position of `dims`, in row-major order; [0] when there are none.
+fn rest_offsets(l: &crate::tensor::Layout, dense_strides: &[usize], dims: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let shape: Vec<usize> = dims.iter().map(|&d| l.shape[d]).collect();
+    let strides: Vec<usize> = dims.iter().map(|&d| l.strides[d]).collect();
+    let dense: Vec<usize> = dims.iter().map(|&d| dense_strides[d]).collect();
+    let walk = Walk::new(&shape, &[(&strides, 0), (&dense, 0)]);
+    let n: usize = shape.iter().product();
+    let (mut off, mut dense_off) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let mut w = walk.walker(0);
     for _ in 0..walk.rows {
         for i in 0..walk.row_len {
-            rest_off.push(w.offsets[0] + i * walk.inner[0]);
-            rest_dense.push(w.offsets[1] + i * walk.inner[1]);
+            off.push(w.offsets[0] + i * walk.inner[0]);
+            dense_off.push(w.offsets[1] + i * walk.inner[1]);
         }
         w.advance();
     }
-    let (offsets, dense) = (Grid { base, rest: rest_off }, Grid { base: dense_base, rest: rest_dense });
-    let mut shape = bshape.clone();
-    shape.extend(&rest_shape);
-    // numpy: advanced indices next to each other keep their place; otherwise they go first.
-    let adjacent = adv_dims.windows(2).all(|w| w[1] == w[0] + 1);
-    let first = adv_dims[0];
-    let perm = (adjacent && first > 0).then(|| {
-        let (nbd, total) = (bshape.len(), shape.len());
-        let mut p: Vec<isize> = (nbd..nbd + first).map(|i| i as isize).collect();
-        p.extend((0..nbd).map(|i| i as isize));
-        p.extend((nbd + first..total).map(|i| i as isize));
-        p
-    });
-    Ok(Plan { offsets, shape, perm, dense })
+    (off, dense_off)
 }
 
 /// Index tensors as the kernels take them: uint8 ones are masks (PyTorch's deprecated
@@ -247,11 +250,7 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
         ([(d, t)], false) if crate::autograd::trace::is_tracing() => Some((*d, t.clone())),
         _ => None,
     };
-    let out = record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense), gather })))?;
-    match p.perm {
-        Some(perm) => out.permute(&perm),
-        None => Ok(out),
-    }
+    record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense), gather })))
 }
 
 /// `src` with `value` written at `idx`, out of place and differentiable in both: the gradient of
@@ -395,8 +394,12 @@ impl IndexBackward {
     fn scatter(&self, g: &Tensor) -> Result<Tensor> {
         // Repeated indices accumulate, as index_put_(accumulate=True).
         Ok(crate::with_float!(g.dtype(), "index backward", T => {
-            let mut out = vec![T::zero(); self.input.iter().product()];
-            self.dense.scatter_add(&g.to_vec::<T>(), &mut out);
+            let total: usize = self.input.iter().product();
+            let mut out = vec![T::zero(); total];
+            // The outer offsets are the leading dims of this contiguous tensor (see `plan`):
+            // blocks of total / outer positions, which parallel threads may sum apart.
+            let block = (self.dense.outer.len() > 1).then(|| total / self.dense.outer.len());
+            self.dense.scatter_add(&g.to_vec::<T>(), &mut out, block);
             Tensor::from_vec_unchecked(out, &self.input)
         }))
     }
@@ -440,23 +443,8 @@ pub fn setitem(x: &Tensor, idx: &[Index], value: &Tensor) -> Result<()> {
     crate::ops::inplace::check_no_internal_overlap(x)?;
     check_no_index_into_empty(&v, &adv, Some(value))?;
     let p = plan(&v, &adv)?;
-    // Bring the value to the gather order [index shape..., rest...].
-    let final_shape: Vec<usize> = match &p.perm {
-        Some(perm) => perm.iter().map(|&i| p.shape[i as usize]).collect(),
-        None => p.shape.clone(),
-    };
     let val = to_dtype(&value.detach(), v.dtype())?;
-    let val = if val.shape() == final_shape.as_slice() { val } else { val.expand(&final_shape)? };
-    let val = match &p.perm {
-        Some(perm) => {
-            let mut inv = vec![0isize; perm.len()];
-            for (i, &q) in perm.iter().enumerate() {
-                inv[q as usize] = i as isize;
-            }
-            val.permute(&inv)?
-        }
-        None => val,
-    };
+    let val = if val.shape() == p.shape.as_slice() { val } else { val.expand(&p.shape)? };
     with_dtype!(v.dtype(), T => {
         let vals = val.to_vec::<T>();
         let mut guard = v.write();

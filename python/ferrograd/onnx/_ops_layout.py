@@ -162,13 +162,8 @@ def _index(g, op, training):
     if "indices" not in op.attrs:
         raise op.unsupported("only one integer index tensor (a gather, e.g. an embedding lookup) is supported")
     idx, d = g.value(op.attrs["indices"], op), op.attrs["dim"]
-    out = g.add1("Gather", [_in(g, op), idx], axis=d)
-    if d == 0:
-        return [out]
-    # The traced op puts the index's dims first (a later permute moves them back, as numpy's
-    # rule says); Gather puts them at `d`.
-    k, n = op.attrs["indices"].dim(), op.outputs[0].dim()
-    return [g.add1("Transpose", [out], perm=[*range(d, d + k), *range(d), *range(d + k, n)])]
+    # One index tensor keeps its place (numpy's rule), as Gather's output does.
+    return [g.add1("Gather", [_in(g, op), idx], axis=d)]
 
 
 def _cat(g, op, training):
