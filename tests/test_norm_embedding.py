@@ -145,6 +145,27 @@ def test_group_norm_gradcheck_including_weight_and_bias(shape, groups):
     x, w, b = r.normal(size=shape), r.uniform(0.5, 2, c), r.uniform(-1, 1, c)
     assert gradcheck(lambda a, u, v: F.group_norm(a, groups, u, v), [t64(x, True), t64(w, True), t64(b, True)])
     assert gradcheck(lambda a: F.group_norm(a, groups), [t64(x, True)])
+    # The weight alone and the bias alone (the fused node's gradient list has one or the other).
+    assert gradcheck(lambda a, u: F.group_norm(a, groups, u), [t64(x, True), t64(w, True)])
+    assert gradcheck(lambda a, v: F.group_norm(a, groups, None, v), [t64(x, True), t64(b, True)])
+
+
+def test_group_norm_is_one_node_and_float32_matches_float64():
+    # One fused node (PyTorch's name), and float32 through its vectorised passes within float32
+    # rounding of the float64 result, at a size the parallel split takes.
+    r = np.random.default_rng(5)
+    x, w, b = r.normal(1.0, 2.0, (4, 12, 33, 17)), r.uniform(0.5, 2, 12), r.uniform(-1, 1, 12)
+    out64 = F.group_norm(t64(x, True), 3, t64(w, True), t64(b, True))
+    assert out64.grad_fn.name() == "NativeGroupNormBackward0"
+    xs = [fg.tensor(v.astype(np.float32), requires_grad=True) for v in (x, w, b)]
+    out32 = F.group_norm(xs[0], 3, xs[1], xs[2])
+    np.testing.assert_allclose(out32.detach().numpy(), out64.detach().numpy(), rtol=1e-5, atol=2e-5)
+    g = r.normal(size=x.shape)
+    x64 = [t64(v, True) for v in (x, w, b)]
+    F.group_norm(x64[0], 3, x64[1], x64[2]).backward(t64(g))
+    (out32 * fg.tensor(g.astype(np.float32))).sum().backward()
+    for a32, a64 in zip(xs, x64):
+        np.testing.assert_allclose(a32.grad.numpy(), a64.grad.numpy(), rtol=2e-4, atol=2e-4)
 
 
 def test_group_norm_with_one_group_per_channel_is_instance_norm_and_one_group_is_layer_norm():

@@ -41,7 +41,7 @@ __all__ = [
     "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
     "reset_peak_memory_stats", "set_rng_state", "stack", "where", "_batch_norm",
-    "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu",
+    "_binary_cross_entropy", "_check_dropout_p", "_cross_entropy", "_dropout", "_gelu", "_group_norm",
     "_layer_norm", "_leaky_relu", "_leaky_relu_", "_linear", "_silu", "_activation", "_assign_saving_result", "_softplus", "_adadelta_step",
     "_adagrad_step", "_adam_step", "_rmsprop_step", "_sgd_step", "_conv", "_conv_transpose", "_fold", "_unfold",
     "_adaptive_avg_pool", "_adaptive_max_pool", "_avg_pool", "_max_pool", "_max_unpool", "_gru_layer", "_lstm_layer", "_rnn_layer", "_load_safetensors", "_save_safetensors",
@@ -697,6 +697,8 @@ def _softplus(input: Tensor) -> Tensor:
     """log(1 + exp(x)) without overflow; gradient sigmoid(x)."""
 def _linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """input @ weight.T + bias as one op; weight (out, in), bias (out); grads in their layouts."""
+def _group_norm(input: Tensor, num_groups: _int, weight: Tensor | None, bias: Tensor | None, eps: _float) -> Tensor:
+    """Normalises each (sample, group of C/num_groups channels) of (N, C, *); per-channel affine."""
 def _layer_norm(
     input: Tensor, normalized_shape: Sequence[_int], weight: Tensor | None, bias: Tensor | None, eps: _float
 ) -> Tensor:

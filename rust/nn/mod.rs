@@ -18,6 +18,7 @@ mod conv_packed;
 mod conv_tests;
 pub mod conv_transpose;
 pub mod dropout;
+pub mod group_norm;
 mod im2col;
 pub mod linear;
 pub mod loss;

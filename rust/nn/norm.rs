@@ -1,6 +1,5 @@
 //! Fused layer normalisation over the last dims (rows of M values), with optional elementwise
-//! affine. GroupNorm reuses it (Python reshapes groups into rows, then applies its per-channel
-//! affine with broadcasting ops).
+//! affine. GroupNorm (`group_norm.rs`) takes its row statistics from here.
 
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
@@ -88,6 +87,11 @@ fn row_stats_body<T: Float, const FMA: bool>(row: &[T], eps: f64) -> (f64, f64) 
 }
 
 crate::multiversion!(row_stats_body, row_stats_avx2, row_stats, Float, (row: &[T], eps: f64) -> (f64, f64));
+
+/// A row's (mean, 1 / sqrt(var + eps)) as LayerNorm takes them, for GroupNorm's rows.
+pub(super) fn stats_of_row<T: Float>(row: &[T], eps: f64) -> (f64, f64) {
+    row_stats(row, eps)
+}
 
 /// One output row: (x - mean) rstd, times w, plus b, in the tensor's precision.
 #[inline(always)]

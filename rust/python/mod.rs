@@ -48,7 +48,7 @@ mod core_module {
     };
     #[pymodule_export]
     use super::nn::{
-        _batch_norm, _binary_cross_entropy, _check_dropout_p, _cross_entropy, _dropout, _gelu, _layer_norm, _leaky_relu, _leaky_relu_, _linear, _silu,
+        _batch_norm, _binary_cross_entropy, _check_dropout_p, _cross_entropy, _dropout, _gelu, _group_norm, _layer_norm, _leaky_relu, _leaky_relu_, _linear, _silu,
         _activation, _assign_saving_result, _softplus,
     };
     #[pymodule_export]

@@ -9,6 +9,7 @@ use crate::nn::batch_norm::{batch_norm, BatchNormArgs};
 use crate::nn::dropout::{check_p, dropout, Kind};
 use crate::nn::linear::linear;
 use crate::nn::loss::{cross_entropy, nll_loss, pointwise_loss, CrossEntropyArgs, PointwiseLoss, Reduction};
+use crate::nn::group_norm::group_norm;
 use crate::nn::norm::layer_norm;
 use crate::ops::{activation, inplace, unary};
 use crate::tensor::Tensor;
@@ -147,6 +148,13 @@ pub fn _layer_norm(
 ) -> PyResult<PyTensor> {
     let (x, w, b) = (input.t.clone(), weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
     Ok(off_gil_guarded(py, x.numel(), || layer_norm(&x, &normalized_shape, w.as_ref(), b.as_ref(), eps))?.into())
+}
+
+#[pyfunction]
+#[pyo3(signature = (input, num_groups, weight, bias, eps))]
+pub fn _group_norm(py: Python<'_>, input: PyRef<'_, PyTensor>, num_groups: usize, weight: Option<PyRef<'_, PyTensor>>, bias: Option<PyRef<'_, PyTensor>>, eps: f64) -> PyResult<PyTensor> {
+    let (x, w, b) = (input.t.clone(), weight.map(|t| t.t.clone()), bias.map(|t| t.t.clone()));
+    Ok(off_gil_guarded(py, x.numel(), || group_norm(&x, num_groups, w.as_ref(), b.as_ref(), eps))?.into())
 }
 
 /// The elementwise losses PyTorch fuses: `kind` is "bce" (the default), "bce_with_logits",

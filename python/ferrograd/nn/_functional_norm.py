@@ -38,14 +38,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bia
     if per_group == 1:
         size = [n * c // num_groups, num_groups, *input.shape[2:]]
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
-    rows = input.reshape(n * num_groups, -1)
-    out = _core._layer_norm(rows, [rows.shape[1]], None, None, float(eps)).reshape(*input.shape)
-    affine_shape = [1, c] + [1] * (input.ndim - 2)
-    if weight is not None:
-        out = out * weight.reshape(affine_shape)
-    if bias is not None:
-        out = out + bias.reshape(affine_shape)
-    return out
+    return _core._group_norm(input, num_groups, weight, bias, float(eps))
 
 
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,

@@ -319,6 +319,26 @@ def _layer_norm(g, op, training):
     return [g.add1("LayerNormalization", ins, axis=-len(shape), epsilon=float(a["eps"]))]
 
 
+def _group_norm(g, op, training):
+    """As PyTorch exports it below opset 18: InstanceNormalization over (N, G, rest) rows, then
+    the per-channel affine."""
+    a = op.attrs
+    dtype = _out_dtype(op)
+    x, groups = _in(g, op), a["num_groups"]
+    c, ndim = op.inputs[0].shape[1], op.inputs[0].dim()
+    rows = g.add1("Reshape", [x, g.const(np.asarray([0, groups, -1], dtype=np.int64))])
+    ones, zeros = g.const(np.ones(groups, dtype)), g.const(np.zeros(groups, dtype))
+    normed = g.add1("InstanceNormalization", [rows, ones, zeros], epsilon=float(a["eps"]))
+    out = g.add1("Reshape", [normed, g.add1("Shape", [x])])
+    per_channel = g.const(np.asarray([c] + [1] * (ndim - 2), dtype=np.int64))
+    rest = iter(op.inputs[1:])
+    if a["has_weight"]:
+        out = g.add1("Mul", [out, g.add1("Reshape", [g.value(next(rest), op), per_channel])])
+    if a["has_bias"]:
+        out = g.add1("Add", [out, g.add1("Reshape", [g.value(next(rest), op), per_channel])])
+    return [out]
+
+
 def _dropout(g, op, training):
     a = op.attrs
     if a.get("channel") or a.get("alpha"):
@@ -430,6 +450,7 @@ TABLE = {
     "AdaptiveAvgPool2DBackward0": _avg_pool, "AdaptiveAvgPool3DBackward0": _avg_pool,
     "NativeBatchNormBackward0": _batch_norm,
     "NativeLayerNormBackward0": _layer_norm,
+    "NativeGroupNormBackward0": _group_norm,
     "ScaledDotProductFlashAttentionForCpuBackward0": _sdpa,
     "copy_": _identity,
     "MaxBackward1": _reduce_extremum, "MinBackward1": _reduce_extremum,
