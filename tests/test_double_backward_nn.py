@@ -240,6 +240,12 @@ def test_smooth_l1_loss_double_backward():
     check_double_backward(lambda x, y: F.smooth_l1_loss(x * x, y, beta=0.5), rand(3, 4), rand(3, 4))
 
 
+def test_huber_loss_double_backward():
+    # The fused op (HuberLossBackward0), with and without a weight, which gets a gradient too.
+    check_double_backward(lambda x, y: F.huber_loss(x * x, y, delta=0.5), rand(3, 4), rand(3, 4))
+    check_double_backward(lambda x, w: F.huber_loss(x * x, fg.ones(3, 4, dtype=fg.float64), "sum", 0.3, w * w), rand(3, 4), rand(3, 4))
+
+
 # ---- a small CNN against PyTorch ----------------------------------------------------------
 
 

@@ -124,6 +124,12 @@ impl PointwiseLossBackward {
                 let gd = Ex::select(ex(&d).abs().lt(beta), ex(&d) / beta, sign);
                 (gd.clone(), -gd)
             }
+            PointwiseLoss::Huber { delta } => {
+                let d = (xe - ye).done()?;
+                let sign = ex(&d).gt(0.0) - ex(&d).lt(0.0);
+                let gd = Ex::select(ex(&d).abs().lt(delta), ex(&d), sign * delta);
+                (gd.clone(), -gd)
+            }
         };
         let gx = if needs[0] { Some((u.clone() * dx).done()?) } else { None };
         let gy = if needs.get(1).copied().unwrap_or(false) { Some(crate::ops::cast::to_dtype(&(u * dy).done()?, self.y_dtype)?) } else { None };

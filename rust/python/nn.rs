@@ -158,7 +158,8 @@ pub fn _group_norm(py: Python<'_>, input: PyRef<'_, PyTensor>, num_groups: usize
 }
 
 /// The elementwise losses PyTorch fuses: `kind` is "bce" (the default), "bce_with_logits",
-/// "mse" or "smooth_l1" (with `beta` > 0); weight and pos_weight come expanded to the input's shape.
+/// "mse", "smooth_l1" or "huber" (with `beta` > 0, huber's delta); weight and pos_weight come
+/// expanded to the input's shape.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, pos_weight=None, reduction="none", kind="bce", beta=1.0))]
 #[allow(clippy::too_many_arguments)]
@@ -180,6 +181,7 @@ pub fn _binary_cross_entropy(
         "bce_with_logits" => PointwiseLoss::BceWithLogits,
         "mse" => PointwiseLoss::Mse,
         "smooth_l1" => PointwiseLoss::SmoothL1 { beta },
+        "huber" => PointwiseLoss::Huber { delta: beta },
         other => return Err(pyo3::exceptions::PyValueError::new_err(format!("unknown pointwise loss {other:?}"))),
     };
     Ok(off_gil_guarded(py, x.numel(), || pointwise_loss(&x, &y, w.as_ref(), pw.as_ref(), kind, reduction))?.into())

@@ -233,18 +233,16 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     if not delta > 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_reduction(reduction)
-    diff = input - target
-    # d c - c^2 / 2 with c = clamp(d, -delta, delta) is both pieces in one formula, and its gradient
-    # is c, PyTorch's: finite for an infinite difference (a `where` of the two pieces would give
-    # NaN there from the unused quadratic branch) and NaN for a NaN one
-    inner = diff.clamp(-delta, delta)
-    loss = diff * inner - 0.5 * inner * inner
-    if weight is not None:
-        if tuple(weight.shape) != tuple(input.shape):
-            raise ValueError(f"huber_loss: weights of shape {tuple(weight.shape)} and input of shape "
-                             f"{tuple(input.shape)} must have the same size.")
-        loss = loss * weight
-    return _reduce(loss, reduction)
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"huber_loss: weights of shape {tuple(weight.shape)} and input of shape "
+                         f"{tuple(input.shape)} must have the same size.")
+    input, target = _promoted(input, target)
+    # One Rust op (HuberLossBackward0): gradient d inside delta, +-delta outside, finite for an
+    # infinite difference and NaN for a NaN one, as PyTorch's. A weight multiplies the
+    # unreduced loss afterwards, as in PyTorch, so it gets a gradient too.
+    if weight is None:
+        return _core._binary_cross_entropy(input, target, reduction=reduction, kind="huber", beta=float(delta))
+    return _reduce(_core._binary_cross_entropy(input, target, reduction="none", kind="huber", beta=float(delta)) * weight, reduction)
 
 
 def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False, size_average=None,
