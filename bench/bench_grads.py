@@ -14,16 +14,13 @@ Without PyTorch it prints ferrograd's times alone.
 from __future__ import annotations
 
 import argparse
-import math
-import time
+import os
+import sys
 
-import ferrograd as fg
 import numpy as np
 
-try:
-    import torch
-except ImportError:
-    torch = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ops import compare  # noqa: E402  (bench/ is not a package)
 
 
 def cases(m):
@@ -95,33 +92,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--pause", type=float, default=0.01, help="seconds between one library's turn and the next's")
     args = ap.parse_args()
-    libs = {"fg": cases(fg)}
-    if torch is not None:
-        libs["torch"] = cases(torch)
-    print(f"ferrograd {fg.__version__}, {fg.get_num_threads()} threads" + (f"; torch {torch.__version__}, {torch.get_num_threads()} threads" if torch else ""))
-    rows = []
-    for name in libs["fg"]:
-        best = {}
-        for lib, fns in libs.items():
-            fns[name]()  # once to warm up
-            best[lib] = math.inf
-        for _ in range(args.runs):
-            for lib, fns in libs.items():
-                time.sleep(args.pause)
-                fns[name]()
-                t0 = time.perf_counter()
-                fns[name]()
-                best[lib] = min(best[lib], time.perf_counter() - t0)
-        rows.append((best["fg"] / best["torch"] if torch else best["fg"], name, best))
-    rows.sort(reverse=True)
-    for r, name, best in rows:
-        extra = f"  torch {best['torch'] * 1e3:8.3f} ms  fg/torch {r:5.2f}x" if torch else ""
-        print(f"{name:34s} fg {best['fg'] * 1e3:8.3f} ms{extra}")
-    if torch:
-        ratios = [r for r, _, _ in rows]
-        gm = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print(f"\n{len(rows)} cases: fg/torch geometric mean {gm:.2f}x; {sum(r > 1.0 for r in ratios)} slower than PyTorch, "
-              f"{sum(r > 2.0 for r in ratios)} by more than 2x")
+    compare(cases, args.runs, args.pause, grad=True, what="cases")
 
 
 if __name__ == "__main__":

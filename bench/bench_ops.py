@@ -70,28 +70,27 @@ def cases(m):
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=15)
-    ap.add_argument("--pause", type=float, default=0.01, help="seconds between one library's turn and the next's")
-    args = ap.parse_args()
-    libs = {"fg": (fg, cases(fg))}
+def compare(cases, runs: int, pause: float, grad: bool = False, what: str = "ops") -> None:
+    """Times `cases(lib)` ({name: zero-arg callable}) for ferrograd and, when present, PyTorch,
+    taking turns call by call, and prints the best of `runs` per library, worst ratio first.
+    Under no_grad unless `grad`."""
+    libs = {"fg": cases(fg)}
     if torch is not None:
-        libs["torch"] = (torch, cases(torch))
+        libs["torch"] = cases(torch)
     print(f"ferrograd {fg.__version__}, {fg.get_num_threads()} threads" + (f"; torch {torch.__version__}, {torch.get_num_threads()} threads" if torch else ""))
     rows = []
-    with fg.no_grad(), (torch.no_grad() if torch else fg.no_grad()):
-        for name in libs["fg"][1]:
+    with fg.set_grad_enabled(grad), (torch.set_grad_enabled(grad) if torch else fg.set_grad_enabled(grad)):
+        for name in libs["fg"]:
             best = {}
-            for lib, (_, fns) in libs.items():
+            for lib, fns in libs.items():
                 fns[name]()  # once to warm up
                 best[lib] = math.inf
-            for _ in range(args.runs):
-                for lib, (_, fns) in libs.items():
+            for _ in range(runs):
+                for lib, fns in libs.items():
                     # The other library's threads spin for a while after its call (OpenMP's
                     # and rayon's wait policies): a pause lets them go idle, and one untimed
                     # call wakes this library's own, as a loop of ops would find them.
-                    time.sleep(args.pause)
+                    time.sleep(pause)
                     fns[name]()
                     t0 = time.perf_counter()
                     fns[name]()
@@ -105,7 +104,15 @@ def main() -> None:
         ratios = [r for r, _, _ in rows]
         gm = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         behind = sum(r > 1.0 for r in ratios)
-        print(f"\n{len(rows)} ops: fg/torch geometric mean {gm:.2f}x; {behind} slower than PyTorch, {sum(r > 2.0 for r in ratios)} by more than 2x")
+        print(f"\n{len(rows)} {what}: fg/torch geometric mean {gm:.2f}x; {behind} slower than PyTorch, {sum(r > 2.0 for r in ratios)} by more than 2x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--pause", type=float, default=0.01, help="seconds between one library's turn and the next's")
+    args = ap.parse_args()
+    compare(cases, args.runs, args.pause)
 
 
 if __name__ == "__main__":
