@@ -13,6 +13,7 @@ pub mod gemm;
 pub mod gemm_packed;
 pub mod half;
 pub mod index;
+pub mod index_add;
 mod index_grid;
 pub mod inplace;
 pub mod join;

@@ -199,6 +199,14 @@ pub fn _add_at(py: Python<'_>, input: PyRef<'_, PyTensor>, positions: PyRef<'_, 
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::positions::add_at_positions(&x, std::sync::Arc::new(pos), &v))?.into())
 }
 
+/// `input.index_add(dim, index, source)` on float32 and float64 (`ops/index_add.rs`); `dim` wrapped
+/// and `index` checked, wrapped and int64, by the Python layer.
+#[pyfunction]
+pub fn _index_add(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, index: PyRef<'_, PyTensor>, source: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (x, i, s) = (input.t.clone(), index.t.clone(), source.t.clone());
+    Ok(off_gil_guarded(py, x.numel() + s.numel(), || crate::ops::index_add::index_add(&x, dim, &i, &s))?.into())
+}
+
 /// `input.gather(dim, index)` for an int64 or int32 index with input's number of dims (`dim` already
 /// wrapped by the Python layer, which handles 0-d and empty cases).
 #[pyfunction]

@@ -315,8 +315,9 @@ def index_select(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
     return input[(slice(None),) * d + (from_np(idx),)]
 
 
-def _index_dest(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor | None, wrap=False):
-    """(dim, checked index vector, destination flat positions of source's elements)."""
+def _index_dest(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor | None, wrap=False, positions=True):
+    """(dim, checked index vector, destination flat positions of source's elements); with
+    positions=False, a function that computes those positions, for callers that may not need them."""
     d = wrap_dim(dim, input.ndim)
     idx = _index_vector(op, index)
     size = _shape(input)[d]
@@ -351,8 +352,12 @@ def _index_dest(op: str, input: Tensor, dim: int, index: Tensor, source: Tensor 
         idx = np.clip(idx, 0, max(size - 1, 0))
     shape = list(_shape(source) if source is not None else _shape(input))
     shape[d] = idx.size
-    along = np.broadcast_to(idx.reshape([-1 if k == d else 1 for k in range(len(shape))]), shape)
-    return d, idx, positions_along(_shape(input), d, along).reshape(-1)
+
+    def dest() -> np.ndarray:
+        along = np.broadcast_to(idx.reshape([-1 if k == d else 1 for k in range(len(shape))]), shape)
+        return positions_along(_shape(input), d, along).reshape(-1)
+
+    return d, idx, dest() if positions else dest
 
 
 @register("index_add")
@@ -362,13 +367,16 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     if source.dtype != input.dtype:
         raise RuntimeError(f"index_add_(): self ({type_name(input.dtype)}) and source ({type_name(source.dtype)}) must "
                            f"have the same scalar type")
-    _, _, dest = _index_dest("index_add_", input, dim, index, source)
+    d, idx, dest = _index_dest("index_add_", input, dim, index, source, positions=False)
     if input.numel() == 0:
         return input + source.reshape(-1)[:0].sum().to(input.dtype)  # nothing written; source stays in the graph
     # A float alpha on integers is cast to the integer (toward zero), as PyTorch's kernel does.
     alpha = int(alpha) if not input.is_floating_point() and isinstance(alpha, float) else alpha
     vals = source if alpha == 1 else source * alpha
-    return _scatter_sum(input, dest, vals.reshape(-1))
+    if input.dtype in (_core.float32, _core.float64) and input.ndim >= 1 and vals.ndim == input.ndim:
+        # One op on slices (IndexAddBackward0), no flat position per element.
+        return _core._index_add(input, d, from_np(np.ascontiguousarray(idx, dtype=np.int64)), vals)
+    return _scatter_sum(input, dest(), vals.reshape(-1))
 
 
 @register("index_copy")
