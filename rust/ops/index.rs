@@ -126,8 +126,8 @@ fn as_integer(i: &Index) -> Option<isize> {
 
 pub use crate::ops::nonzero::nonzero;
 
-/// Where each gathered element lives: element offsets into `v`'s storage, in the order
-/// [broadcast index shape..., remaining dims...], plus that shape and the final permutation.
+/// Where each gathered element lives, as offsets into `v`'s storage walked in the result's
+/// order (`Grid`), and that result's shape.
 struct Plan {
     offsets: Grid,
     /// The result's shape, numpy's: [dims before the advanced indices..., broadcast index
@@ -250,7 +250,7 @@ pub fn getitem(x: &Tensor, idx: &[Index]) -> Result<Tensor> {
         ([(d, t)], false) if crate::autograd::trace::is_tracing() => Some((*d, t.clone())),
         _ => None,
     };
-    record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: Arc::new(p.dense), gather })))
+    record(out, &[&v], || Ok(Box::new(IndexBackward { input, dense: p.dense, gather })))
 }
 
 /// `src` with `value` written at `idx`, out of place and differentiable in both: the gradient of
@@ -362,7 +362,7 @@ impl Backward for IndexPutBackward {
 
 struct IndexBackward {
     input: Vec<usize>,
-    dense: Arc<Grid>,
+    dense: Grid,
     /// For a trace only: the dim and index tensor of a single integer index.
     gather: Option<(usize, Tensor)>,
 }
