@@ -9,12 +9,12 @@
 //! on Zen 4: 0.49 -> 0.39-0.43 ns each, the same for inputs of standard deviation 0.5, 1 or 2
 //! (PyTorch 0.53-0.66 in the same runs).
 //!
-//! Values below -7.87 (where Phi < 2e-15) and NaN take `vmath_phi`'s form. A vector with such a
-//! lane and others inside computes both and keeps the table's result in the others, so each
-//! value's result depends on it alone, never on its neighbours or the thread count; a vector
-//! with none inside computes the form alone. With a normal sample of standard deviation 3, 0.4%
-//! of values and 7% of vectors are below the table (0.47 ns a value); at 5, 5.8% and 61%, and
-//! GELU takes 1.7x the form's time (0.85 ns). The table's x Phi(x) is within 3.5 ulp above
+//! Values below -7.87 (where Phi < 2e-15) and NaN take `vmath_phi`'s form. The table runs over
+//! every vector first and lists those with such a lane; each listed vector then computes the form
+//! and keeps the table's result in its lanes inside, so each value's result depends on it alone,
+//! never on its neighbours or the thread count. With a normal sample of standard deviation 3,
+//! 0.4% of values and 7% of vectors are below the table (0.50 ns a value, rustc 1.95); at 5,
+//! 5.8% and 61% (0.80 ns). The table's x Phi(x) is within 3.5 ulp above
 //! -5.6 and 3e-7 relative (about 5 ulp) below (test below), inside `vmath_phi`'s bounds, but not
 //! the same bits: exact GELU's forward (with float16 and bfloat16's, which compute in float32)
 //! is the one op whose AVX-512 result differs from its AVX2 one, by an ulp or two of float32
@@ -45,9 +45,8 @@ fn gelu_formula(x: f32) -> f32 {
 /// one (where 1 - q is 1); a more negative one takes the form.
 const TABLE_END: f32 = 7.87;
 
-/// `gelu_formula` on 16 lanes, compiled for AVX-512 but kept out of the kernel's loop: it is
-/// the rare path, and inlined at each of its call sites it cost the table path a fifth of its
-/// speed (0.42 -> 0.52 ns a value).
+/// `gelu_formula` on 16 lanes, compiled for AVX-512 but kept out of the kernel's loop (see
+/// `table_run`): it is the rare path.
 #[cfg(target_arch = "x86_64")]
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
@@ -63,18 +62,35 @@ fn formula_avx512(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     unsafe { std::mem::transmute::<[f32; 16], std::arch::x86_64::__m512>(y) }
 }
 
+/// The table's coefficient rows, each as two registers: intervals 0-15 and 16-31.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
-unsafe fn gelu_avx512(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+type Rows = [(std::arch::x86_64::__m512, std::arch::x86_64::__m512); 8];
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn load_rows() -> Rows {
     use std::arch::x86_64::*;
-    // Each coefficient row as two registers: intervals 0-15 and 16-31.
-    let rows: [(__m512, __m512); 8] = std::array::from_fn(|k| {
-        // SAFETY: each row holds 32 floats; unaligned loads.
-        unsafe { (_mm512_loadu_ps(PHI_TABLE[k].as_ptr()), _mm512_loadu_ps(PHI_TABLE[k].as_ptr().add(16))) }
-    });
-    let table = |v: __m512, inside: __mmask16| -> __m512 {
+    // A plain loop: `array::from_fn`'s closure is compiled outside the caller's features, and
+    // each load became a call.
+    // SAFETY: the caller has AVX-512 F. Each row holds 32 floats; unaligned loads.
+    unsafe {
+        let mut rows = [(_mm512_setzero_ps(), _mm512_setzero_ps()); 8];
+        for (row, coefficients) in rows.iter_mut().zip(&PHI_TABLE) {
+            *row = (_mm512_loadu_ps(coefficients.as_ptr()), _mm512_loadu_ps(coefficients.as_ptr().add(16)));
+        }
+        rows
+    }
+}
+
+/// x Phi(x) from the table, for lanes inside it (>= -7.87, not NaN); other lanes get garbage.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn table(rows: &Rows, v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX-512 F/DQ.
+    unsafe {
         // a = min(|x|, TABLE_END) in one instruction (vrangeps: the smaller magnitude, sign
-        // cleared). Whatever a NaN lane gets here, `gelu`'s range test sends it to the form.
+        // cleared).
         let a = _mm512_range_ps::<0b1010>(v, _mm512_set1_ps(TABLE_END));
         // k = 4 a rounded to the nearest integer, in the low mantissa bits of 4 a + 1.5 * 2^23
         // (the permute reads the low five bits); a's interval is centred on k / 4, and
@@ -90,39 +106,102 @@ unsafe fn gelu_avx512(out: &mut [MaybeUninit<f32>], x: &[f32]) {
         // Phi = q below 0, 1 - q above (the sign bit: -0 takes q, and -0 q = -0 as the form
         // gives); 1 - q is 1 past 5.5, so +inf gives inf.
         let negative = _mm512_movepi32_mask(_mm512_castps_si512(v));
-        let y = _mm512_mul_ps(v, _mm512_mask_sub_ps(q, !negative, _mm512_set1_ps(1.0), q));
-        if inside != !0 { _mm512_mask_blend_ps(inside, formula_avx512(v), y) } else { y }
-    };
-    let gelu = |v: __m512| -> __m512 {
-        // Below the table's end a value takes the form; NaN fails the test too. A vector with
-        // no lane in the table skips it.
-        let inside = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, _mm512_set1_ps(-TABLE_END));
-        if inside == 0 { formula_avx512(v) } else { table(v, inside) }
-    };
+        _mm512_mul_ps(v, _mm512_mask_sub_ps(q, !negative, _mm512_set1_ps(1.0), q))
+    }
+}
+
+/// The lanes inside the table; below its end a value takes the form, and NaN fails the test too.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn inside(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__mmask16 {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller has AVX-512 F.
+    unsafe { _mm512_cmp_ps_mask::<_CMP_GE_OQ>(v, _mm512_set1_ps(-TABLE_END)) }
+}
+
+/// How many vectors with a lane outside the table `table_run` lists before it returns.
+const PENDING: usize = 64;
+
+/// The table's x Phi(x) for whole vectors from `i`, listing in `pending` each vector with a lane
+/// outside the table (its outside lanes hold garbage until `gelu_avx512` redoes them); returns
+/// where it stopped (fewer than 16 values left, or `pending` full) and how many it listed.
+///
+/// Its own function with no call in its loop, so the 16 table registers stay loaded: with
+/// `formula_avx512`'s call in the loop (it clobbers every vector register) the compiler reloaded
+/// each row at each use, and the loads, not the arithmetic, set the speed (rustc 1.95: 0.56 ns a
+/// value here against 0.40).
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+unsafe fn table_run(dst: *mut f32, src: *const f32, n: usize, mut i: usize, pending: &mut [usize; PENDING]) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let mut listed = 0;
+    // SAFETY: this function's features; the caller's src and dst hold n values. Every access
+    // below is within i + 32 <= n or i + 16 <= n.
+    unsafe {
+        let rows = load_rows();
+        // Two vectors a step: each is a chain of eight dependent permute-FMA steps. The listing
+        // is branch-free (a vector's position is written, and kept only if it is outside), so
+        // a mix of vectors in and out of the table costs no mispredicted branches.
+        while i + 32 <= n && listed + 2 <= PENDING {
+            let (v0, v1) = (_mm512_loadu_ps(src.add(i)), _mm512_loadu_ps(src.add(i + 16)));
+            _mm512_storeu_ps(dst.add(i), table(&rows, v0));
+            _mm512_storeu_ps(dst.add(i + 16), table(&rows, v1));
+            pending[listed] = i;
+            listed += usize::from(inside(v0) != !0);
+            pending[listed] = i + 16;
+            listed += usize::from(inside(v1) != !0);
+            i += 32;
+        }
+        while i + 16 <= n && listed < PENDING {
+            let v = _mm512_loadu_ps(src.add(i));
+            _mm512_storeu_ps(dst.add(i), table(&rows, v));
+            pending[listed] = i;
+            listed += usize::from(inside(v) != !0);
+            i += 16;
+        }
+    }
+    (i, listed)
+}
+
+/// The lanes of `v` outside the table from the form, the others kept from `from_table`: each
+/// value's result depends on it alone.
+#[cfg(target_arch = "x86_64")]
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+fn mixed(v: std::arch::x86_64::__m512, from_table: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::*;
+    // SAFETY: this function's features.
+    unsafe { _mm512_mask_blend_ps(inside(v), formula_avx512(v), from_table) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+unsafe fn gelu_avx512(out: &mut [MaybeUninit<f32>], x: &[f32]) {
+    use std::arch::x86_64::*;
     let n = x.len();
     let (src, dst) = (x.as_ptr(), out.as_mut_ptr().cast::<f32>());
+    let mut pending = [0; PENDING];
     let mut i = 0;
-    // Two vectors a step: each is a chain of eight dependent permute-FMA steps.
-    while i + 32 <= n {
-        // SAFETY: i + 32 <= n for the loads and stores; MaybeUninit<f32> has f32's layout.
+    while i + 16 <= n {
+        // SAFETY: x and out hold n values; MaybeUninit<f32> has f32's layout. Each listed
+        // position has 16 values from it.
         unsafe {
-            let (v0, v1) = (_mm512_loadu_ps(src.add(i)), _mm512_loadu_ps(src.add(i + 16)));
-            let (y0, y1) = (gelu(v0), gelu(v1));
-            _mm512_storeu_ps(dst.add(i), y0);
-            _mm512_storeu_ps(dst.add(i + 16), y1);
+            let listed;
+            (i, listed) = table_run(dst, src, n, i, &mut pending);
+            for &j in &pending[..listed] {
+                _mm512_storeu_ps(dst.add(j), mixed(_mm512_loadu_ps(src.add(j)), _mm512_loadu_ps(dst.add(j))));
+            }
         }
-        i += 32;
     }
-    while i < n {
-        let lanes = (n - i).min(16);
-        let mask: __mmask16 = if lanes == 16 { !0 } else { (1u16 << lanes) - 1 };
-        // SAFETY: the mask keeps the load and the store within the `lanes` values from i. The
-        // masked-off lanes load as 0, which is inside the table.
+    if i < n {
+        let mask: __mmask16 = (1u16 << (n - i)) - 1;
+        // SAFETY: the mask keeps the load and the store within the n - i < 16 values from i.
+        // The masked-off lanes load as 0, which is inside the table.
         unsafe {
-            let y = gelu(_mm512_maskz_loadu_ps(mask, src.add(i)));
-            _mm512_mask_storeu_ps(dst.add(i), mask, y);
+            let v = _mm512_maskz_loadu_ps(mask, src.add(i));
+            _mm512_mask_storeu_ps(dst.add(i), mask, mixed(v, table(&load_rows(), v)));
         }
-        i += lanes;
     }
 }
 
