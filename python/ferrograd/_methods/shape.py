@@ -271,9 +271,12 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     it = iter(rest)
     for d in range(nd):
         shape.append(n if d in (d1, d2) else next(it))
-    pos = _diag_positions(shape, offset, d1, d2)
-    base = _core.full(shape, 0.0, input.dtype)
-    return place(input.reshape(-1), pos.reshape(-1), base)
+    # PyTorch's own form: zeros with the input copied into a diagonal view of them (the gradient
+    # is the incoming one's diagonal, a view read by CopySlices). A scatter to flat positions
+    # built in numpy took 7x PyTorch's time.
+    out = _core.full(shape, 0.0, input.dtype)
+    diagonal(out, offset, d1, d2).copy_(input)
+    return out
 
 
 @register("diag")
