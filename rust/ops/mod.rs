@@ -6,6 +6,7 @@ pub mod binary;
 pub mod binary_math;
 pub mod clamp_tensor;
 pub mod cast;
+pub mod cdist;
 pub mod creation;
 pub mod expr;
 pub mod extremum;

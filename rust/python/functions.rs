@@ -207,6 +207,14 @@ pub fn _index_add(py: Python<'_>, input: PyRef<'_, PyTensor>, dim: usize, index:
     Ok(off_gil_guarded(py, x.numel() + s.numel(), || crate::ops::index_add::index_add(&x, dim, &i, &s))?.into())
 }
 
+/// `cdist(x1, x2, p=2)` on float32 and float64 (`ops/cdist.rs`): x1 (..., P, M) and x2 (..., R, M),
+/// the batch dims broadcast by the Python layer.
+#[pyfunction]
+pub fn _cdist(py: Python<'_>, x1: PyRef<'_, PyTensor>, x2: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {
+    let (a, b) = (x1.t.clone(), x2.t.clone());
+    Ok(off_gil_guarded(py, a.numel() + b.numel(), || crate::ops::cdist::cdist_euclid(&a, &b))?.into())
+}
+
 /// `input.gather(dim, index)` for an int64 or int32 index with input's number of dims (`dim` already
 /// wrapped by the Python layer, which handles 0-d and empty cases).
 #[pyfunction]

@@ -218,6 +218,14 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
+    if p == 2 and x1.dtype == x2.dtype:
+        # One op from the differences (ops/cdist.rs), never PyTorch's matrix-product form, whose
+        # cancellation puts near rows at distance 0 or 3e-3 in float32 (compute_mode is accepted
+        # and changes nothing).
+        batch = list(np.broadcast_shapes(tuple(x1.shape[:-2]), tuple(x2.shape[:-2])))
+        a = x1 if list(x1.shape[:-2]) == batch else x1.expand(*batch, *x1.shape[-2:])
+        b = x2 if list(x2.shape[:-2]) == batch else x2.expand(*batch, *x2.shape[-2:])
+        return _core._cdist(a, b)
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)  # (..., P, R, M)
     if p == math.inf:
         if diff.numel() == 0:
