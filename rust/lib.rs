@@ -14,6 +14,7 @@ pub mod random;
 pub mod simd;
 pub mod tensor;
 pub mod vmath;
+pub mod vmath_atan;
 pub mod vmath_gelu;
 pub mod vmath_log1p;
 pub mod vmath_phi;

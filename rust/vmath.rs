@@ -49,6 +49,8 @@ pub trait VMath: Float {
     fn log1p_unit_as<const FMA: bool>(self) -> Self;
     /// ln(x) (`vmath_log1p`).
     fn log_as<const FMA: bool>(self) -> Self;
+    /// atan2(self, x) (`vmath_atan`; float64 keeps libm).
+    fn atan2_as<const FMA: bool>(self, x: Self) -> Self;
     /// Exact GELU's forward over a whole slice where the type has a kernel for it (float32 on
     /// AVX-512: `vmath_gelu`); false, writing nothing, where it has none.
     fn gelu_slice(_out: &mut [std::mem::MaybeUninit<Self>], _x: &[Self]) -> bool {
@@ -134,6 +136,10 @@ use by_name;
 
 impl VMath for f64 {
     #[inline(always)]
+    fn atan2_as<const FMA: bool>(self, x: f64) -> f64 {
+        self.atan2(x)
+    }
+    #[inline(always)]
     fn exp_as<const FMA: bool>(self) -> f64 {
         self.exp()
     }
@@ -180,6 +186,10 @@ impl VMath for f64 {
 }
 
 impl VMath for f32 {
+    #[inline(always)]
+    fn atan2_as<const FMA: bool>(self, x: f32) -> f32 {
+        crate::vmath_atan::atan2_f32::<FMA>(self, x)
+    }
     #[inline(always)]
     fn exp_as<const FMA: bool>(self) -> f32 {
         exp_f32::<FMA>(self)

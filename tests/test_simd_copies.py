@@ -38,7 +38,7 @@ ops = [lambda t: t.exp(), lambda t: t.sigmoid(), F.silu, lambda t: F.gelu(t, app
        F.elu, F.selu, F.hardswish, F.hardsigmoid, lambda t: t * 3 + t.exp() / 7, lambda t: t.clamp(-1, 1), lambda t: t.maximum(t.flip(0)),
        lambda t: F.rms_norm(t, (1029,)), lambda t: F.group_norm(t.reshape(37, 21, 49), 7),
        lambda t: F.batch_norm(t.reshape(37, 21, 49), None, None, training=True),
-       lambda t: F.max_pool2d(t.reshape(1, 37, 21, 49), 3, 2, 1)]
+       lambda t: F.max_pool2d(t.reshape(1, 37, 21, 49), 3, 2, 1), lambda t: t.atan2(t.flip(0)), lambda t: fg.atan2(t, t.flip(1) * 1e-30)]
 for f in ops:
     y = f(x)
     x.grad = None
