@@ -36,7 +36,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_can_cast", "_cdist", "_flip", "_full_like", "_gather", "_grad", "_index_add", "_l2_norm", "_nonzero", "_pad", "_preserved_strides", "_promote_types", "_result_type", "_roll", "_scatter_add", "_set_anomaly_enabled", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri", "_version_of",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_can_cast", "_cdist", "_flip", "_full_like", "_gather", "_grad", "_index_add", "_l2_norm", "_nonzero", "_pad", "_pad_edges", "_preserved_strides", "_promote_types", "_result_type", "_roll", "_scatter_add", "_set_anomaly_enabled", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri", "_version_of",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -636,6 +636,8 @@ def _gather(input: Tensor, dim: _int, index: Tensor) -> Tensor:
     """gather along a wrapped dim with an int64/int32 index of input's number of dims (PyTorch's checks)."""
 def _nonzero(mask: Tensor) -> Tensor:
     """The (n, ndim) int64 coordinates of a bool tensor's true elements, in row-major order."""
+def _pad_edges(input: Tensor, tables: list[list[_int]], mode: str) -> Tensor:
+    """Reflect or replicate padding of the last len(tables) dims: output position j of padded dim k shows input position tables[k][j]."""
 def _pad(input: Tensor, pads: Sequence[tuple[_int, _int]], value: _float) -> Tensor:
     """Constant padding by non-negative (before, after) amounts, the last dim first."""
 def _roll(input: Tensor, shifts: Sequence[_int], dims: Sequence[_int]) -> Tensor:

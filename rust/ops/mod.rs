@@ -23,6 +23,7 @@ pub mod math;
 pub mod polygamma;
 pub mod nonzero;
 pub mod pad;
+pub mod pad_edges;
 pub mod matmul;
 pub mod positions;
 pub mod pow;

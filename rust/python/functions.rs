@@ -239,6 +239,14 @@ pub fn _pad(py: Python<'_>, input: PyRef<'_, PyTensor>, pads: Vec<(usize, usize)
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::pad::constant_pad(&x, &pads, value))?.into())
 }
 
+/// Reflect or replicate padding of the last `tables.len()` dims (`ops/pad_edges.rs`): output
+/// position j of padded dim k shows input position `tables[k][j]` (the Python layer builds them).
+#[pyfunction]
+pub fn _pad_edges(py: Python<'_>, input: PyRef<'_, PyTensor>, tables: Vec<Vec<usize>>, mode: String) -> PyResult<PyTensor> {
+    let x = input.t.clone();
+    Ok(off_gil_guarded(py, x.numel(), || crate::ops::pad_edges::edge_pad(&x, tables, &mode))?.into())
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

@@ -189,13 +189,17 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)"
         )
     _check_pad_sizes(mode, input, pads)
+    if mode != "circular":
+        # One op over every padded dim, from a position table per dim (ops/pad_edges.rs).
+        tables = [_pad_index(mode, input.shape[input.ndim - 1 - k], *pads[k]) for k in reversed(range(nd))]
+        return traced("pad", [input], _core._pad_edges(input, tables, mode), pad=flat, mode=mode, value=0.0)
     out = input
     for k, (left, right) in enumerate(pads):
         dim = input.ndim - 1 - k
         size = input.shape[dim]
         if left == 0 and right == 0:
             continue
-        positions = _circular_index(size, left, right) if mode == "circular" else _pad_index(mode, size, left, right)
+        positions = _circular_index(size, left, right)
         index = tensor(positions, dtype=_core.int64, device=input.device)
         out = out.index_select(dim, index)
     return traced("pad", [input], input.clone() if out is input else out, pad=flat, mode=mode, value=0.0)
