@@ -110,7 +110,8 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     # added into its bag's output row; index_add's backward routes the gradient back to the rows.
     lengths = ends - starts
     bag_of = np.repeat(np.arange(nbags), lengths)
-    pos = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)]) if nbags else np.zeros(0, np.int64)
+    # Every layout's bags tile one stretch of the indices (each ends where the next starts).
+    pos = np.arange(starts[0], ends[-1], dtype=np.int64) if nbags else np.zeros(0, np.int64)
     kept = keep[pos]
     bag_of, pos = bag_of[kept], pos[kept]
     rows = weight[_core.from_numpy(idx[pos])]
@@ -120,13 +121,15 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         freq = np.bincount(idx, minlength=num).astype(np.float64)[idx[pos]]
         scale = _core.from_numpy((1.0 / freq).reshape(-1, 1)).to(weight.dtype)
         rows = rows.detach() + (rows - rows.detach()) * scale
-    if mode == "mean":
-        counts = np.bincount(bag_of, minlength=nbags).astype(np.float64)
-        rows = rows * _core.from_numpy((1.0 / counts[bag_of]).reshape(-1, 1)).to(weight.dtype)
     if per_sample_weights is not None:
         rows = rows * per_sample_weights.reshape(-1)[_core.from_numpy(pos)].reshape(-1, 1)
-    out = _core.full([nbags, d], 0.0, weight.dtype)
-    return out.index_add(0, _core.from_numpy(bag_of), rows)
+    out = _core.full([nbags, d], 0.0, weight.dtype).index_add(0, _core.from_numpy(bag_of), rows)
+    if mode == "mean":
+        # Each bag's sum divided by its count afterwards, as PyTorch's kernel does (a bag row,
+        # not each looked-up row, is scaled); an empty bag stays 0.
+        counts = np.bincount(bag_of, minlength=nbags).astype(np.float64)
+        out = out / _core.from_numpy(np.maximum(counts, 1.0).reshape(-1, 1)).to(weight.dtype)
+    return out
 
 
 def _renorm_rows_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
