@@ -56,3 +56,13 @@ def test_node_names_and_double_backward(mode, name):
         assert F.pad(x, pad, mode=mode).grad_fn.name() == name.format(k)
         assert gradcheck(lambda t, pad=pad: F.pad(t, pad, mode=mode), (x,))
         assert gradgradcheck(lambda t, pad=pad: F.pad(t, pad, mode=mode), (x,))
+
+
+@pytest.mark.parametrize("dtype", [fg.float16, fg.bfloat16])
+def test_half_gradients_add_in_float32(dtype):
+    a = rng.standard_normal((2, 3, 6))
+    x = fg.tensor(a).to(dtype).requires_grad_()
+    F.pad(x, (2, 3), mode="reflect").sum().backward()
+    assert x.grad.dtype == dtype
+    where = numpy_pad(np.arange(a.size).reshape(a.shape), (2, 3), "reflect")
+    np.testing.assert_array_equal(x.grad.float().numpy().ravel(), np.bincount(where.ravel(), minlength=a.size))

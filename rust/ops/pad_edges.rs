@@ -150,6 +150,10 @@ impl Backward for EdgePadBackward {
         if is_recording() {
             return Ok(vec![Some(self.recorded(g)?)]);
         }
+        if g.dtype().is_half() {
+            // float16 and bfloat16: added in float32, rounded back once.
+            return crate::ops::half::backward(g, |g| self.apply(g, _needs));
+        }
         let gin = with_float!(g.dtype(), "pad backward", T => {
             let data = Tensor::with_slices::<T, _>(&[g], |s| self.plan.backward(s[0]));
             Tensor::from_vec_unchecked(data, &self.in_shape)
@@ -165,6 +169,11 @@ impl EdgePadBackward {
     /// The same gradient from recorded ops (a backward with create_graph): an index_add into
     /// zeros per padded dim, whose own gradient is the padding again.
     fn recorded(&self, g: &Tensor) -> Result<Tensor> {
+        if g.dtype().is_half() {
+            // index_add is float32/float64: through float32 and back, both casts recorded.
+            let g32 = crate::ops::cast::to_dtype(g, crate::tensor::DType::F32)?;
+            return crate::ops::cast::to_dtype(&self.recorded(&g32)?, g.dtype());
+        }
         let (nd, k) = (self.in_shape.len(), self.plan.tables.len());
         let mut acc = g.clone();
         for (d, table) in self.plan.tables.iter().enumerate() {
