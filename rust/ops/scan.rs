@@ -338,9 +338,12 @@ fn products<T: Element>(x: &Tensor, (a, n, b): (usize, usize, usize), one: T, mu
     })
 }
 
-/// The product's gradient is cumprod's for a gradient on the last running product alone.
+/// The product's gradient: g prod / x when no input is 0 (PyTorch's rule, one pass), else
+/// cumprod's for a gradient on the last running product alone (exact at zeros).
 struct ProdBackward {
     x: Saved,
+    /// The products, the dim kept.
+    out: Saved,
     dim: usize,
 }
 impl Backward for ProdBackward {
@@ -352,6 +355,12 @@ impl Backward for ProdBackward {
         let n = x.shape().get(self.dim).copied().unwrap_or(1);
         if n == 0 {
             return Ok(vec![Some(Tensor::zeros(x.shape(), x.dtype()))]);
+        }
+        let any_zero = with_float!(x.dtype(), "prod backward", T => Tensor::with_slices::<T, _>(&[x], |s| s[0].iter().any(|&v| v == T::zero())));
+        if !any_zero {
+            // Recorded ops, so the rule differentiates again (the saved product keeps its history).
+            use crate::ops::expr::ex;
+            return Ok(vec![Some((ex(g) * (ex(&self.out.get()?) / ex(x))).done()?)]);
         }
         // g (dim kept) placed at the last position of each line, zeros before it.
         let mut head = x.shape().to_vec();
@@ -383,7 +392,9 @@ pub fn prod(t: &Tensor, dim: Option<isize>, keepdim: bool, dtype: Option<DType>)
         None => (t.reshape(&[t.numel()])?, 0),
     };
     let x = to_dtype(&x, accumulate_dtype(&x, dtype))?;
-    let p = record(line_products(&x, d)?, &[&x], || Ok(Box::new(ProdBackward { x: Saved::new(&x)?, dim: d })))?;
+    let products = line_products(&x, d)?;
+    let saved = products.clone();
+    let p = record(products, &[&x], || Ok(Box::new(ProdBackward { x: Saved::new(&x)?, out: Saved::output(&saved)?, dim: d })))?;
     let out = if dim.is_none() {
         p.reshape(&[])?
     } else if keepdim || t.ndim() == 0 {
