@@ -244,7 +244,7 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
     let n: usize = shape.iter().product();
     let run = |da: &[T], db: &[T]| -> Vec<U> {
         let (la, lb) = (a.layout(), b.layout());
-        // Fast paths: same-shape contiguous, or one side a single value.
+        // Fast paths: same-shape contiguous, or one side a single value (`Layout::is_one_value`).
         if la.is_contiguous() && lb.is_contiguous() && la.shape == lb.shape {
             let (sa, sb) = (&da[la.offset..la.offset + n], &db[lb.offset..lb.offset + n]);
             return build_pointwise(n, |start, out| {
@@ -252,16 +252,14 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
                 zip_slices(out, &sa[start..end], &sb[start..end], f);
             });
         }
-        // A single value, or one expanded to any shape (all strides 0: the gradient of a sum).
-        let single = |l: &crate::tensor::shape::Layout| l.numel() == 1 || (l.numel() > 0 && l.strides.iter().all(|&s| s == 0));
-        if single(lb) && la.is_contiguous() && la.shape == shape {
+        if lb.is_one_value() && la.is_contiguous() && la.shape == shape {
             let (sa, y) = (&da[la.offset..la.offset + n], db[lb.offset]);
             return build_pointwise(n, |start, out| {
                 let end = start + out.len();
                 map_slice(out, &sa[start..end], &Right(f, y));
             });
         }
-        if single(la) && single(lb) {
+        if la.is_one_value() && lb.is_one_value() {
             // One value each side (an expanded gradient times a scalar): one result, written n
             // times; the strided loop below took 3x PyTorch's time for `g * 2` at 1M elements.
             // The value comes from the loop's own kernel, so that it has the same bits as when
@@ -276,7 +274,7 @@ pub fn zip_with<T: Element, U: Element>(a: &Tensor, b: &Tensor, op: &str, f: &im
                 }
             });
         }
-        if single(la) && lb.is_contiguous() && lb.shape == shape {
+        if la.is_one_value() && lb.is_contiguous() && lb.shape == shape {
             let (x, sb) = (da[la.offset], &db[lb.offset..lb.offset + n]);
             return build_pointwise(n, |start, out| {
                 let end = start + out.len();

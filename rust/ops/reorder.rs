@@ -98,7 +98,7 @@ pub fn roll(x: &Tensor, shifts: &[i64], dims: &[usize]) -> Result<Tensor> {
 /// so the backward passes it on instead of copying it out in full (2.6x PyTorch's time). Not
 /// while recording a graph (create_graph), whose rule must stay the flip or roll.
 fn is_one_value(g: &Tensor) -> bool {
-    !crate::autograd::is_recording() && g.layout().strides.iter().all(|&s| s == 0)
+    !crate::autograd::is_recording() && g.layout().is_one_value()
 }
 
 struct FlipBackward {

@@ -17,6 +17,12 @@ impl Layout {
     pub fn contiguous(shape: &[usize]) -> Layout {
         Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
     }
+    /// One value, or one expanded to every element (all strides 0: the gradient of a sum), so
+    /// the element at `offset` is every element's value.
+    pub fn is_one_value(&self) -> bool {
+        let n = self.numel();
+        n == 1 || (n > 0 && self.strides.iter().all(|&s| s == 0))
+    }
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
