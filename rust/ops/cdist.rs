@@ -214,7 +214,8 @@ crate::multiversion!(x1_grad_row_body, x1_grad_row_avx2, x1_grad_row, Float, (a:
 #[inline(always)]
 fn x2_grad_cols_body<T: Float, const FMA: bool>(x1: &[T], m: usize, bt: &[T], w: &[T], r: usize, j0: usize, out: &mut [T]) {
     let width = COLS.min(r - j0);
-    let p = x1.len().checked_div(m).unwrap_or(w.len() / r.max(1));
+    // w holds this batch's (P, R) weights.
+    let p = w.len() / r.max(1);
     let mut k0 = 0;
     while k0 < m {
         let ks = KS.min(m - k0);
