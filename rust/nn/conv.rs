@@ -16,7 +16,8 @@
 //! Small feature maps multiply the whole batch at once (`conv_batched.rs`), and float32 3x3
 //! convolutions of stride 1 take Winograd's F(2x2, 3x3) (`winograd.rs`). float32 outputs of at
 //! most 64 positions run directly, each output summing only the taps inside the input
-//! (`conv_direct.rs`).
+//! (`conv_direct.rs`). Depthwise convolutions (one input channel a group) run plane by plane
+//! (`conv_depthwise.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
 
 use crate::autograd::{needs_record, record, Backward, Saved};
@@ -26,6 +27,7 @@ use crate::tensor::{Element, Float, Tensor};
 use crate::with_float;
 
 use super::conv_batched;
+use super::conv_depthwise;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
@@ -241,7 +243,9 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
         let w_copy = w.shares_storage(x).then(|| w.to_vec::<T>());
         let out = x.with_view::<T, _>(|v| with_weight::<T, _>(w, w_copy.as_deref(), |wv| {
             let xs = &v.contiguous();
-            if winograd::applies::<T>(&g) {
+            if conv_depthwise::applies(&g) {
+                conv_depthwise::forward(xs, wv, bv.as_deref(), &g)
+            } else if winograd::applies::<T>(&g) {
                 winograd::forward(xs, wv, bv.as_deref(), &g)
             } else if conv_direct::applies::<T>(&g) {
                 conv_direct::forward(xs, wv, bv.as_deref(), &g)
@@ -327,7 +331,9 @@ impl<T: Float> Backward for ConvBackward<T> {
         let w_copy = weight.as_ref().filter(|w| w.shares_storage(grad) || input.as_ref().is_some_and(|x| x.shares_storage(w))).map(|w| w.to_vec::<T>());
         let run = |xs: Option<&[T]>| {
             with_grad::<T, _>(grad, |gs| with_optional_weight::<T, _>(weight.as_ref(), w_copy.as_deref(), |weight| {
-                let (gx, gw) = if winograd::applies::<T>(&g) {
+                let (gx, gw) = if conv_depthwise::applies(&g) {
+                    conv_depthwise::backward(gs, weight, xs, &g)
+                } else if winograd::applies::<T>(&g) {
                     (weight.map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
                 } else if conv_direct::applies::<T>(&g) {
                     // The input gradient's channels are the output's: below 16 of them, the

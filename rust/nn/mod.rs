@@ -8,6 +8,7 @@ pub mod batch_norm;
 mod batch_norm_kernels;
 pub mod conv;
 mod conv_batched;
+mod conv_depthwise;
 mod conv_direct;
 mod conv_direct_kernels;
 pub mod conv_fold;
