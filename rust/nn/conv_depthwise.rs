@@ -5,17 +5,19 @@
 //! (1 x 9) by (9 x L) product: gemm's packing and per-call cost for nine multiply-adds an output
 //! (32 x 64 x 32 x 32, forward + backward, 2 threads: 2.1x PyTorch's time). Here:
 //!
-//! - each input plane is copied into a zeroed box that also holds its padding (`Plan`), so no
-//!   tap needs a bounds check;
-//! - at stride 1 the output is computed at the box's row pitch ("wide" rows, whose last
-//!   columns are dropped when the plane is written out): each tap is then one multiply-add
-//!   over the whole plane, `acc[i] += w[t] * box[i + offset[t]]`, vectorised across rows,
-//!   however narrow they are (a 7 x 7 plane is one run of 61, not seven of 7);
-//! - other strides go row by row, reading the box at the stride.
+//! - each input plane is copied into a zeroed box that also holds its padding, split into
+//!   phases by the stride (`Plan`), so that no tap needs a bounds check and every tap reads
+//!   its phase at a fixed offset from the output;
+//! - the output is computed at the phases' row pitch ("wide" rows, whose extra columns are
+//!   dropped when the plane is written out): each tap is then one multiply-add over the whole
+//!   plane, `acc[i] += w[t] * box[i + offset[t]]`, vectorised across rows however narrow they
+//!   are (a 7 x 7 plane is one run of 61, not seven of 7), a chunk of outputs summed in
+//!   registers over all the taps.
 //!
 //! Backward runs per input channel, over the images in order. The input gradient is the same
-//! loop with the roles swapped, `gbox[i + offset[t]] += w[t] * g[i]`, with the output gradient
-//! laid out in wide rows whose dropped columns are zeros; the weight gradient is one dot
+//! loop with the roles swapped, each box position summing `w[t] * g[i - offset[t]]` over its
+//! phase's taps, with the output gradient laid out in wide rows whose dropped columns are
+//! zeros; the weight gradient is one dot
 //! product a tap, `sum_i g[i] * box[i + offset[t]]`, over the wide run when the input plane is
 //! finite, else row by row (the dropped columns multiply inputs no output reads, and 0 times
 //! an infinite one is NaN), summed in 16 lanes so that every SIMD copy gives the same bits.
@@ -47,31 +49,46 @@ const LANES: usize = 16;
 const CHUNK: usize = 64;
 
 /// Where one plane's work reads and writes.
+///
+/// The box holds the padded input plane, as much of it as some output reads, split by the
+/// stride into phases: with stride (sD, sH, sW), box position (z, y, x) is in phase
+/// (z % sD, y % sH, x % sW) at (z / sD, y / sH, x / sW). Output (od, oh, ow) then reads tap
+/// (kd, kh, kw) at (od, oh, ow) + (kd dD / sD, kh dH / sH, kw dW / sW) of the tap's phase: a
+/// fixed offset from the output's position in the phase's layout, whatever the stride. Outputs
+/// are computed at the phase planes' pitch ("wide" rows and slices, the extra positions
+/// dropped when the plane is written out), so each tap is one multiply-add over the whole
+/// plane. At stride 1 there is one phase, the padded plane itself.
 #[derive(Clone, Copy, Debug)]
 struct Plan {
     g: Geom,
     /// Output channels per input channel.
     mult: usize,
-    /// The box's extents (depth, height, width): leading padding, then as much of the input
-    /// and trailing padding as some output reads.
-    bx: [usize; 3],
-    /// Stride 1 in every dim: outputs at the box's pitch, one run a tap.
-    wide: bool,
-    /// Outputs one tap's run covers: wide, from the first output to the last (dropped columns
-    /// included); otherwise one row's.
+    /// The padded extents (depth, height, width) some output reads: leading padding, then as
+    /// much of the input and trailing padding as the last output's taps reach.
+    padded: [usize; 3],
+    /// One phase plane's extents: the padded ones divided by the stride, rounded up.
+    phase: [usize; 3],
+    /// Elements from one phase plane to the next: its size, rounded up to whole chunks so
+    /// that the input gradient's chunks of one phase never reach into the next.
+    phase_stride: usize,
+    /// Outputs of a wide run, from the first to the last (dropped positions included).
     span: usize,
 }
 
 impl Plan {
     fn new(g: &Geom) -> Plan {
         let reach = |o: usize, s: usize, k: usize, d: usize| (o - 1) * s + (k - 1) * d + 1;
-        let bx = [reach(g.od, g.sd, g.kd, g.dd), reach(g.oh, g.sh, g.kh, g.dh), reach(g.ow, g.sw, g.kw, g.dw)];
-        let wide = (g.sd, g.sh, g.sw) == (1, 1, 1);
-        let span = if wide { ((g.od - 1) * bx[1] + g.oh - 1) * bx[2] + g.ow } else { g.ow };
-        Plan { g: *g, mult: g.o / g.c, bx, wide, span }
+        let padded = [reach(g.od, g.sd, g.kd, g.dd), reach(g.oh, g.sh, g.kh, g.dh), reach(g.ow, g.sw, g.kw, g.dw)];
+        let phase = [padded[0].div_ceil(g.sd), padded[1].div_ceil(g.sh), padded[2].div_ceil(g.sw)];
+        let phase_stride = phase.iter().product::<usize>().next_multiple_of(CHUNK);
+        let span = ((g.od - 1) * phase[1] + g.oh - 1) * phase[2] + g.ow;
+        Plan { g: *g, mult: g.o / g.c, padded, phase, phase_stride, span }
+    }
+    fn phases(&self) -> usize {
+        self.g.sd * self.g.sh * self.g.sw
     }
     fn box_len(&self) -> usize {
-        self.bx.iter().product()
+        self.phases() * self.phase_stride
     }
     /// The box's buffer: a chunk of zeros past the box, read by the last chunk of a wide run.
     fn box_buf(&self) -> usize {
@@ -81,62 +98,125 @@ impl Plan {
     fn run_buf(&self) -> usize {
         self.span.next_multiple_of(CHUNK)
     }
-    /// Each tap's offset in the box from the position of the output it serves, in the
-    /// weight's (kD, kH, kW) order.
-    fn offsets(&self) -> Vec<usize> {
-        let (g, [_, hp, wp]) = (&self.g, self.bx);
-        let mut off = Vec::with_capacity(g.taps());
+    /// Where padded position (z, y, x) sits in the box, and its phase.
+    fn at(&self, z: usize, y: usize, x: usize) -> (usize, usize) {
+        let (g, [_, hq, wq]) = (&self.g, self.phase);
+        let phase = ((z % g.sd) * g.sh + y % g.sh) * g.sw + x % g.sw;
+        (phase * self.phase_stride + ((z / g.sd) * hq + y / g.sh) * wq + x / g.sw, phase)
+    }
+    /// Each tap's offset in the box from the wide position of the output it serves, and its
+    /// phase, in the weight's (kD, kH, kW) order.
+    fn taps(&self) -> (Vec<usize>, Vec<usize>) {
+        let g = &self.g;
+        let mut taps = (Vec::with_capacity(g.taps()), Vec::with_capacity(g.taps()));
         for kd in 0..g.kd {
             for kh in 0..g.kh {
                 for kw in 0..g.kw {
-                    off.push((kd * g.dd * hp + kh * g.dh) * wp + kw * g.dw);
+                    let (off, phase) = self.at(kd * g.dd, kh * g.dh, kw * g.dw);
+                    taps.0.push(off);
+                    taps.1.push(phase);
                 }
             }
         }
-        off
+        taps
     }
-    /// Where output row (od, oh) reads the box at tap offset 0.
-    fn row_base(&self, od: usize, oh: usize) -> usize {
-        (od * self.g.sd * self.bx[1] + oh * self.g.sh) * self.bx[2]
-    }
-    /// Where output row (od, oh) sits in a wide run.
+    /// Where output row (od, oh) starts in a wide run.
     fn wide_row(&self, od: usize, oh: usize) -> usize {
-        (od * self.bx[1] + oh) * self.bx[2]
+        (od * self.phase[1] + oh) * self.phase[2]
     }
     /// (od, oh) of every output row, in order.
     fn rows(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
         (0..self.g.od).flat_map(move |od| (0..self.g.oh).map(move |oh| (od, oh)))
     }
-    /// For each input row (d, h) held in the box: its start in the plane and in the box.
-    fn input_rows(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        let (g, [dp, hp, wp]) = (&self.g, self.bx);
-        (0..g.d).filter(move |id| g.pd + id < dp).flat_map(move |id| {
-            (0..g.h).filter(move |ih| g.ph + ih < hp).map(move |ih| ((id * g.h + ih) * g.w, ((g.pd + id) * hp + g.ph + ih) * wp + g.pw))
-        })
+    /// For each input row (d, h) some output reads: its start in the plane, and its padded
+    /// coordinates (z, y).
+    fn input_rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let (g, [dp, hp, _]) = (&self.g, self.padded);
+        (0..g.d).filter(move |id| g.pd + id < dp).flat_map(move |id| (0..g.h).filter(move |ih| g.ph + ih < hp).map(move |ih| ((id * g.h + ih) * g.w, g.pd + id, g.ph + ih)))
     }
-    /// Input columns held in the box.
+    /// Input columns some output reads.
     fn input_cols(&self) -> usize {
-        self.g.w.min(self.bx[2].saturating_sub(self.g.pw))
+        self.g.w.min(self.padded[2].saturating_sub(self.g.pw))
     }
     /// Copies one input plane into the zeroed box.
     fn fill_box<T: Float>(&self, plane: &[T], bx: &mut [T]) {
         bx.fill(T::zero());
-        let cols = self.input_cols();
-        for (src, dst) in self.input_rows() {
-            bx[dst..dst + cols].copy_from_slice(&plane[src..src + cols]);
+        let (cols, sw, pw) = (self.input_cols(), self.g.sw, self.g.pw);
+        let phases = if sw > 1 { self.column_phases() } else { Vec::new() };
+        for (src, z, y) in self.input_rows() {
+            let row = &plane[src..src + cols];
+            if sw == 1 {
+                let (dst, _) = self.at(z, y, pw);
+                bx[dst..dst + cols].copy_from_slice(row);
+                continue;
+            }
+            let base = self.at(z, y, 0).0;
+            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = phases[..] {
+                let (even, odd) = (base + even, base + odd);
+                // Stride 2, the common case, in pairs rather than a strided walk.
+                let (pairs, last) = (cols / 2, cols % 2);
+                let (e, o) = two_runs(bx, (even, pairs + last), (odd, pairs));
+                for (k, pair) in row.chunks_exact(2).enumerate() {
+                    e[k] = pair[0];
+                    o[k] = pair[1];
+                }
+                if last == 1 {
+                    e[pairs] = row[cols - 1];
+                }
+                continue;
+            }
+            for &(iw0, dst) in &phases {
+                let dst = base + dst;
+                for (d, &v) in bx[dst..].iter_mut().zip(row[iw0..].iter().step_by(sw)) {
+                    *d = v;
+                }
+            }
         }
     }
     /// The input plane's gradient from the box's: inputs outside the box are read by no output.
     fn write_input_grad<T: Float>(&self, gbox: &[T], plane: &mut [MaybeUninit<T>]) {
-        let cols = self.input_cols();
+        let (cols, sw, pw) = (self.input_cols(), self.g.sw, self.g.pw);
+        let phases = if sw > 1 { self.column_phases() } else { Vec::new() };
         if cols < self.g.w || self.input_rows().count() < self.g.d * self.g.h {
             plane.fill(MaybeUninit::new(T::zero()));
         }
-        for (src, dst) in self.input_rows() {
-            plane[src..src + cols].copy_from_slice(as_uninit(&gbox[dst..dst + cols]));
+        for (dst, z, y) in self.input_rows() {
+            let row = &mut plane[dst..dst + cols];
+            if sw == 1 {
+                let (src, _) = self.at(z, y, pw);
+                row.copy_from_slice(as_uninit(&gbox[src..src + cols]));
+                continue;
+            }
+            let base = self.at(z, y, 0).0;
+            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = phases[..] {
+                let (even, odd) = (base + even, base + odd);
+                let (pairs, last) = (cols / 2, cols % 2);
+                let (e, o) = (&gbox[even..even + pairs + last], &gbox[odd..odd + pairs]);
+                for (k, pair) in row.chunks_exact_mut(2).enumerate() {
+                    pair[0].write(e[k]);
+                    pair[1].write(o[k]);
+                }
+                if last == 1 {
+                    row[cols - 1].write(e[pairs]);
+                }
+                continue;
+            }
+            for &(iw0, src) in &phases {
+                let src = base + src;
+                for (v, &g) in row[iw0..].iter_mut().step_by(sw).zip(&gbox[src..]) {
+                    v.write(g);
+                }
+            }
         }
     }
-    /// The output gradient plane laid out as a wide run (zeros in the dropped columns) that
+    /// Per column phase that holds any input column: the first such column, and where it sits
+    /// in the box from its row's start (`at(z, y, 0)`); the phase's next columns, every sW-th
+    /// of the row, follow it there.
+    fn column_phases(&self) -> Vec<(usize, usize)> {
+        let (sw, pw, cols) = (self.g.sw, self.g.pw, self.input_cols());
+        (0..sw).map(|px| (px + sw - pw % sw) % sw).filter(|&iw0| iw0 < cols).map(|iw0| (iw0, self.at(0, 0, pw + iw0).0)).collect()
+    }
+    /// The output gradient plane laid out as a wide run (zeros in the dropped positions) that
     /// starts `lead` zeros into `run`.
     fn widen<T: Float>(&self, plane: &[T], lead: usize, run: &mut [T]) {
         run.fill(T::zero());
@@ -151,12 +231,12 @@ impl Plan {
 /// Depthwise forward: (N, O, *out) from input (N, C, *in), weight (O, 1, *k) and bias (O).
 pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let (p, len, taps, vol) = (Plan::new(g), g.len(), g.taps(), g.volume());
-    let off = p.offsets();
+    let (off, _) = p.taps();
     let mut out: Vec<MaybeUninit<T>> = Vec::with_capacity(g.n * g.o * len);
     // SAFETY: MaybeUninit needs no initialisation; every plane is written below.
     unsafe { out.set_len(g.n * g.o * len) };
     let group = WORK_PER_CLAIM.div_ceil(len * taps);
-    let scratch = || (vec![T::zero(); p.box_buf()], vec![T::zero(); if p.wide { p.run_buf() } else { g.ow }]);
+    let scratch = || (vec![T::zero(); p.box_buf()], vec![T::zero(); p.run_buf()]);
     for_each_chunk_init(&mut out, len, group, &scratch, &|(bx, acc), k, plane| {
         let (n, o) = (k / g.o, k % g.o);
         p.fill_box(&xs[(n * g.c + o / p.mult) * vol..][..vol], bx);
@@ -170,11 +250,12 @@ pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom)
 /// The input gradient (when `w` is given) and the weight gradient (when `xs` is).
 pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g: &Geom) -> (Option<Vec<T>>, Option<Vec<T>>) {
     let (p, len, taps, vol) = (Plan::new(g), g.len(), g.taps(), g.volume());
-    let off = p.offsets();
-    // The input gradient's box position i sums w[t] * grad[i - off[t]]: in a run that starts
-    // `lead` zeros in, at i + back[t].
-    let lead = off.last().copied().unwrap_or(0);
-    let back: Vec<usize> = off.iter().map(|o| lead - o).collect();
+    let (off, phase) = p.taps();
+    // Box position i of phase f sums w[t] * grad[i - off[t]] over the taps t of phase f: in a
+    // run that starts `lead` zeros in, at (i - f * phase_stride) + back[t].
+    let rel: Vec<usize> = off.iter().zip(&phase).map(|(o, f)| o - f * p.phase_stride).collect();
+    let lead = rel.iter().copied().max().unwrap_or(0);
+    let back: Vec<usize> = rel.iter().map(|r| lead - r).collect();
     let mut gx: Option<Vec<MaybeUninit<T>>> = w.map(|_| {
         let mut v = Vec::with_capacity(g.n * g.c * vol);
         // SAFETY: MaybeUninit needs no initialisation; every plane is written below.
@@ -188,30 +269,26 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
         // Wide runs serve the input gradient when the weights are finite, the weight gradient
         // when the input plane is (see `backward_plane_body`).
         let finite_weights = w.is_some_and(|w| all_finite(&w[c * p.mult * taps..][..p.mult * taps]));
-        // The run with `lead` zeros before it and enough after that every chunk of the box
-        // reads inside it.
-        let mut run = vec![T::zero(); if p.wide { p.box_len().next_multiple_of(CHUNK) + lead } else { 0 }];
+        // `lead` zeros, the run, and zeros up to where a phase's last chunk reads.
+        let mut run = vec![T::zero(); lead + p.phase_stride];
         let mut gw = vec![T::zero(); if xs.is_some() { p.mult * taps } else { 0 }];
         for n in 0..g.n {
             let mut finite_input = false;
             if let Some(xs) = xs {
                 let plane = &xs[(n * g.c + c) * vol..][..vol];
                 p.fill_box(plane, &mut bx);
-                finite_input = p.wide && all_finite(plane);
+                finite_input = all_finite(plane);
             }
-            let (input, weight) = (p.wide && finite_weights, finite_input);
             gbox.fill(T::zero());
             for j in 0..p.mult {
                 let o = c * p.mult + j;
                 let plane = &gs[(n * g.o + o) * len..][..len];
-                if input || weight {
-                    p.widen(plane, lead, &mut run);
-                }
-                let wide = WideGrad { run: &run, lead, back: &back, input, weight };
+                p.widen(plane, lead, &mut run);
+                let wide = WideGrad { run: &run, lead, back: &back, phase: &phase, input: finite_weights, weight: finite_input };
                 let weights = w.map(|w| &w[o * taps..][..taps]);
                 let input_box = (!bx.is_empty()).then_some(&bx[..]);
                 let out = PlaneGrads { input: (!gbox.is_empty()).then_some(&mut gbox[..]), weight: (!gw.is_empty()).then(|| &mut gw[j * taps..][..taps]) };
-                backward_plane(plane, &wide, weights, input_box, &off, &p, out);
+                backward_plane(&wide, weights, input_box, &off, &p, out);
             }
             if let Some(ptr) = gx_ptr {
                 // SAFETY: plane (n, c) of the input gradient is written by channel c's task
@@ -230,45 +307,32 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
 
 crate::multiversion!(forward_plane_body, forward_plane_avx2, forward_plane, Float, (bx: &[T], w: &[T], bias: T, off: &[usize], p: &Plan, acc: &mut [T], out: &mut [MaybeUninit<T>]) -> ());
 
-/// One output plane: bias + sum over taps of w[t] * input, the taps in order.
+/// One output plane: bias + sum over taps of w[t] * input, the taps in order, as a wide run
+/// whose rows are then written out.
 #[inline(always)]
 fn forward_plane_body<T: Float, const FMA: bool>(bx: &[T], w: &[T], bias: T, off: &[usize], p: &Plan, acc: &mut [T], out: &mut [MaybeUninit<T>]) {
-    let (ow, sw) = (p.g.ow, p.g.sw);
-    if p.wide {
-        for (i, dst) in acc.chunks_exact_mut(CHUNK).enumerate() {
-            let mut a = [bias; CHUNK];
-            add_taps(&mut a, w, bx, i * CHUNK, off);
-            dst.copy_from_slice(&a);
-        }
-        for (r, (od, oh)) in p.rows().enumerate() {
-            out[r * ow..][..ow].copy_from_slice(as_uninit(&acc[p.wide_row(od, oh)..][..ow]));
-        }
-        return;
+    for (i, dst) in acc.chunks_exact_mut(CHUNK).enumerate() {
+        let mut a = [bias; CHUNK];
+        add_taps(&mut a, w, bx, i * CHUNK, off, None);
+        dst.copy_from_slice(&a);
     }
-    let row = &mut acc[..ow];
+    let ow = p.g.ow;
     for (r, (od, oh)) in p.rows().enumerate() {
-        let base = p.row_base(od, oh);
-        row.fill(bias);
-        for (&wt, &o) in w.iter().zip(off) {
-            let src = &bx[base + o..];
-            for (j, a) in row.iter_mut().enumerate() {
-                *a += wt * src[j * sw];
-            }
-        }
-        for (o, &a) in out[r * ow..][..ow].iter_mut().zip(row.iter()) {
-            o.write(a);
-        }
+        out[r * ow..][..ow].copy_from_slice(as_uninit(&acc[p.wide_row(od, oh)..][..ow]));
     }
 }
 
 /// One output gradient plane as a wide run (`lead` zeros, the run, zeros to the end of `run`),
-/// and which gradients may read it.
+/// and which gradients may read all of it.
 struct WideGrad<'a, T> {
     run: &'a [T],
     lead: usize,
-    /// Where the input gradient's box position i reads the run for each tap: i + back[t].
+    /// Where the input gradient's box position i (within its phase) reads the run for each
+    /// tap: i + back[t].
     back: &'a [usize],
-    /// Every weight is finite: the input gradient's chunks may read the dropped columns.
+    /// Each tap's phase.
+    phase: &'a [usize],
+    /// Every weight is finite: the input gradient's chunks may read the dropped positions.
     input: bool,
     /// Every input of the plane is finite: so may the weight gradient's dot products.
     weight: bool,
@@ -286,69 +350,68 @@ fn all_finite<T: Float>(v: &[T]) -> bool {
     v.iter().fold(true, |ok, x| ok & x.is_finite())
 }
 
-crate::multiversion!(backward_plane_body, backward_plane_avx2, backward_plane, Float, (plane: &[T], wide: &WideGrad<T>, w: Option<&[T]>, bx: Option<&[T]>, off: &[usize], p: &Plan, out: PlaneGrads<T>) -> ());
+crate::multiversion!(backward_plane_body, backward_plane_avx2, backward_plane, Float, (wide: &WideGrad<T>, w: Option<&[T]>, bx: Option<&[T]>, off: &[usize], p: &Plan, out: PlaneGrads<T>) -> ());
 
 /// One output plane's share of the backward: `gbox[i + off[t]] += w[t] * grad[i]` into the
-/// input gradient's box, and `gw[t] += sum_i grad[i] * bx[i + off[t]]`, from the plane's rows;
-/// or from the wide run where `wide` allows it: for the input gradient each chunk of the box in
-/// registers, `gbox[i] += sum_t w[t] * run[i + back[t]]`, for the weight gradient
-/// `wide_weight_grad`.
+/// input gradient's box, and `gw[t] += sum_i grad[i] * bx[i + off[t]]`.
 ///
-/// A wide run's dropped columns are zeros in the gradient, multiplied by weights (input
-/// gradient) and by inputs no output reads through that tap (weight gradient): 0 times an
-/// infinite or NaN value is NaN, so the caller allows each only when those values are finite
-/// (PyTorch's differential test of non-finite inputs caught it).
+/// Over the whole wide run where `wide` allows it: for the input gradient each chunk of a
+/// phase of the box in registers, `gbox[i] += sum_t w[t] * run[i + back[t]]` over the phase's
+/// taps; for the weight gradient `wide_weight_grad`. A wide run's dropped positions are zeros
+/// in the gradient, multiplied by weights (input gradient) and by inputs no output reads
+/// through that tap (weight gradient): 0 times an infinite or NaN value is NaN, so otherwise
+/// each goes row by row over the valid outputs alone (PyTorch's differential test of
+/// non-finite inputs caught it).
 #[inline(always)]
-fn backward_plane_body<T: Float, const FMA: bool>(plane: &[T], wide: &WideGrad<T>, w: Option<&[T]>, bx: Option<&[T]>, off: &[usize], p: &Plan, out: PlaneGrads<T>) {
-    let (ow, sw) = (p.g.ow, p.g.sw);
-    let PlaneGrads { input: gbox, weight: gw } = out;
-    if let (Some(w), Some(gbox)) = (w, gbox) {
+fn backward_plane_body<T: Float, const FMA: bool>(wide: &WideGrad<T>, w: Option<&[T]>, bx: Option<&[T]>, off: &[usize], p: &Plan, out: PlaneGrads<T>) {
+    let ow = p.g.ow;
+    let grad = &wide.run[wide.lead..];
+    if let (Some(w), Some(gbox)) = (w, out.input) {
         if wide.input {
-            let run = wide.run;
-            for (i, dst) in gbox[..p.box_len().next_multiple_of(CHUNK)].chunks_exact_mut(CHUNK).enumerate() {
-                let mut a = [T::zero(); CHUNK];
-                a.copy_from_slice(dst);
-                add_taps(&mut a, w, run, i * CHUNK, wide.back);
-                dst.copy_from_slice(&a);
+            for f in 0..p.phases() {
+                let region = &mut gbox[f * p.phase_stride..][..p.phase_stride];
+                for (i, dst) in region.chunks_exact_mut(CHUNK).enumerate() {
+                    let mut a = [T::zero(); CHUNK];
+                    a.copy_from_slice(dst);
+                    add_taps(&mut a, w, wide.run, i * CHUNK, wide.back, Some((wide.phase, f)));
+                    dst.copy_from_slice(&a);
+                }
             }
         } else {
             for (&wt, &o) in w.iter().zip(off) {
-                for (r, (od, oh)) in p.rows().enumerate() {
-                    let dst = &mut gbox[p.row_base(od, oh) + o..];
-                    let grad = &plane[r * ow..][..ow];
-                    if sw == 1 {
-                        for (d, &g) in dst[..ow].iter_mut().zip(grad) {
-                            *d += wt * g;
-                        }
-                    } else {
-                        for (j, &g) in grad.iter().enumerate() {
-                            dst[j * sw] += wt * g;
-                        }
+                for (od, oh) in p.rows() {
+                    let at = p.wide_row(od, oh);
+                    for (d, &g) in gbox[at + o..][..ow].iter_mut().zip(&grad[at..at + ow]) {
+                        *d += wt * g;
                     }
                 }
             }
         }
     }
-    if let (Some(bx), Some(gw)) = (bx, gw) {
+    if let (Some(bx), Some(gw)) = (bx, out.weight) {
         if wide.weight {
-            wide_weight_grad(&wide.run[wide.lead..], bx, p.span, off, gw);
+            wide_weight_grad(grad, bx, p.span, off, gw);
             return;
         }
         for (t, &o) in off.iter().enumerate() {
             let mut lanes = [T::zero(); LANES];
-            for (r, (od, oh)) in p.rows().enumerate() {
-                let src = &bx[p.row_base(od, oh) + o..];
-                let grad = &plane[r * ow..][..ow];
-                if sw == 1 {
-                    add_products(&mut lanes, grad, &src[..ow]);
-                } else {
-                    for (j, &g) in grad.iter().enumerate() {
-                        lanes[j % LANES] += g * src[j * sw];
-                    }
-                }
+            for (od, oh) in p.rows() {
+                let at = p.wide_row(od, oh);
+                add_products(&mut lanes, &grad[at..at + ow], &bx[at + o..][..ow]);
             }
             gw[t] += lane_sum(&lanes);
         }
+    }
+}
+
+/// Two disjoint runs (start, length) of `v`, mutably.
+fn two_runs<T>(v: &mut [T], a: (usize, usize), b: (usize, usize)) -> (&mut [T], &mut [T]) {
+    if a.0 < b.0 {
+        let (lo, hi) = v.split_at_mut(b.0);
+        (&mut lo[a.0..a.0 + a.1], &mut hi[..b.1])
+    } else {
+        let (lo, hi) = v.split_at_mut(a.0);
+        (&mut hi[..a.1], &mut lo[b.0..b.0 + b.1])
     }
 }
 
@@ -358,10 +421,14 @@ fn as_uninit<T>(v: &[T]) -> &[MaybeUninit<T>] {
     unsafe { &*(v as *const [T] as *const [MaybeUninit<T>]) }
 }
 
-/// a[l] += w[t] * src[at + starts[t] + l] for every tap t in order.
+/// a[l] += w[t] * src[at + starts[t] + l] for every tap t in order (those of phase f alone,
+/// given `Some((phases, f))`).
 #[inline(always)]
-fn add_taps<T: Float>(a: &mut [T; CHUNK], w: &[T], src: &[T], at: usize, starts: &[usize]) {
-    for (&wt, &s) in w.iter().zip(starts) {
+fn add_taps<T: Float>(a: &mut [T; CHUNK], w: &[T], src: &[T], at: usize, starts: &[usize], only: Option<(&[usize], usize)>) {
+    for (t, (&wt, &s)) in w.iter().zip(starts).enumerate() {
+        if only.is_some_and(|(phases, f)| phases[t] != f) {
+            continue;
+        }
         let s = &src[at + s..][..CHUNK];
         for l in 0..CHUNK {
             a[l] += wt * s[l];
