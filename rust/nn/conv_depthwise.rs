@@ -58,7 +58,7 @@ const CHUNK: usize = 64;
 /// are computed at the phase planes' pitch ("wide" rows and slices, the extra positions
 /// dropped when the plane is written out), so each tap is one multiply-add over the whole
 /// plane. At stride 1 there is one phase, the padded plane itself.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Plan {
     g: Geom,
     /// Output channels per input channel.
@@ -73,6 +73,16 @@ struct Plan {
     phase_stride: usize,
     /// Outputs of a wide run, from the first to the last (dropped positions included).
     span: usize,
+    /// Per input row some output reads, in order: its start in the plane, and where it goes in
+    /// the box (at stride 1 in width, its first column's position; otherwise its row's start,
+    /// to which `column_phases` add).
+    input_rows: Vec<(usize, usize)>,
+    /// At a stride in width: per column phase that holds any input column, the first such
+    /// column and where it sits from its row's start (the phase's next columns, every sW-th of
+    /// the row, follow it there).
+    column_phases: Vec<(usize, usize)>,
+    /// Where each output row starts in a wide run, in order.
+    output_rows: Vec<usize>,
 }
 
 impl Plan {
@@ -82,7 +92,20 @@ impl Plan {
         let phase = [padded[0].div_ceil(g.sd), padded[1].div_ceil(g.sh), padded[2].div_ceil(g.sw)];
         let phase_stride = phase.iter().product::<usize>().next_multiple_of(CHUNK);
         let span = ((g.od - 1) * phase[1] + g.oh - 1) * phase[2] + g.ow;
-        Plan { g: *g, mult: g.o / g.c, padded, phase, phase_stride, span }
+        let mut p = Plan { g: *g, mult: g.o / g.c, padded, phase, phase_stride, span, input_rows: Vec::new(), column_phases: Vec::new(), output_rows: Vec::new() };
+        // Tables of the positions each plane's copies use, so that no copy divides by a stride.
+        let (sw, pw, cols) = (g.sw, g.pw, p.input_cols());
+        let first = if sw == 1 { pw } else { 0 };
+        for id in (0..g.d).filter(|id| g.pd + id < padded[0]) {
+            for ih in (0..g.h).filter(|ih| g.ph + ih < padded[1]) {
+                p.input_rows.push(((id * g.h + ih) * g.w, p.at(g.pd + id, g.ph + ih, first).0));
+            }
+        }
+        if sw > 1 {
+            p.column_phases = (0..sw).map(|px| (px + sw - pw % sw) % sw).filter(|&iw0| iw0 < cols).map(|iw0| (iw0, p.at(0, 0, pw + iw0).0)).collect();
+        }
+        p.output_rows = (0..g.od).flat_map(|od| (0..g.oh).map(move |oh| (od * phase[1] + oh) * phase[2])).collect();
+        p
     }
     fn phases(&self) -> usize {
         self.g.sd * self.g.sh * self.g.sw
@@ -120,38 +143,21 @@ impl Plan {
         }
         taps
     }
-    /// Where output row (od, oh) starts in a wide run.
-    fn wide_row(&self, od: usize, oh: usize) -> usize {
-        (od * self.phase[1] + oh) * self.phase[2]
-    }
-    /// (od, oh) of every output row, in order.
-    fn rows(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        (0..self.g.od).flat_map(move |od| (0..self.g.oh).map(move |oh| (od, oh)))
-    }
-    /// For each input row (d, h) some output reads: its start in the plane, and its padded
-    /// coordinates (z, y).
-    fn input_rows(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let (g, [dp, hp, _]) = (&self.g, self.padded);
-        (0..g.d).filter(move |id| g.pd + id < dp).flat_map(move |id| (0..g.h).filter(move |ih| g.ph + ih < hp).map(move |ih| ((id * g.h + ih) * g.w, g.pd + id, g.ph + ih)))
-    }
     /// Input columns some output reads.
     fn input_cols(&self) -> usize {
         self.g.w.min(self.padded[2].saturating_sub(self.g.pw))
     }
-    /// Copies one input plane into the zeroed box.
+    /// Copies one input plane into the box. Every plane writes the same positions, so the
+    /// padding stays as the box was allocated: zeros.
     fn fill_box<T: Float>(&self, plane: &[T], bx: &mut [T]) {
-        bx.fill(T::zero());
-        let (cols, sw, pw) = (self.input_cols(), self.g.sw, self.g.pw);
-        let phases = if sw > 1 { self.column_phases() } else { Vec::new() };
-        for (src, z, y) in self.input_rows() {
+        let (cols, sw) = (self.input_cols(), self.g.sw);
+        for &(src, base) in &self.input_rows {
             let row = &plane[src..src + cols];
             if sw == 1 {
-                let (dst, _) = self.at(z, y, pw);
-                bx[dst..dst + cols].copy_from_slice(row);
+                copy_row(&mut bx[base..base + cols], row);
                 continue;
             }
-            let base = self.at(z, y, 0).0;
-            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = phases[..] {
+            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = self.column_phases[..] {
                 let (even, odd) = (base + even, base + odd);
                 // Stride 2, the common case, in pairs rather than a strided walk.
                 let (pairs, last) = (cols / 2, cols % 2);
@@ -165,7 +171,7 @@ impl Plan {
                 }
                 continue;
             }
-            for &(iw0, dst) in &phases {
+            for &(iw0, dst) in &self.column_phases {
                 let dst = base + dst;
                 for (d, &v) in bx[dst..].iter_mut().zip(row[iw0..].iter().step_by(sw)) {
                     *d = v;
@@ -175,20 +181,17 @@ impl Plan {
     }
     /// The input plane's gradient from the box's: inputs outside the box are read by no output.
     fn write_input_grad<T: Float>(&self, gbox: &[T], plane: &mut [MaybeUninit<T>]) {
-        let (cols, sw, pw) = (self.input_cols(), self.g.sw, self.g.pw);
-        let phases = if sw > 1 { self.column_phases() } else { Vec::new() };
-        if cols < self.g.w || self.input_rows().count() < self.g.d * self.g.h {
+        let (cols, sw) = (self.input_cols(), self.g.sw);
+        if cols < self.g.w || self.input_rows.len() < self.g.d * self.g.h {
             plane.fill(MaybeUninit::new(T::zero()));
         }
-        for (dst, z, y) in self.input_rows() {
+        for &(dst, base) in &self.input_rows {
             let row = &mut plane[dst..dst + cols];
             if sw == 1 {
-                let (src, _) = self.at(z, y, pw);
-                row.copy_from_slice(as_uninit(&gbox[src..src + cols]));
+                copy_row(row, as_uninit(&gbox[base..base + cols]));
                 continue;
             }
-            let base = self.at(z, y, 0).0;
-            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = phases[..] {
+            if let [(0, even), (1, odd)] | [(1, odd), (0, even)] = self.column_phases[..] {
                 let (even, odd) = (base + even, base + odd);
                 let (pairs, last) = (cols / 2, cols % 2);
                 let (e, o) = (&gbox[even..even + pairs + last], &gbox[odd..odd + pairs]);
@@ -201,7 +204,7 @@ impl Plan {
                 }
                 continue;
             }
-            for &(iw0, src) in &phases {
+            for &(iw0, src) in &self.column_phases {
                 let src = base + src;
                 for (v, &g) in row[iw0..].iter_mut().step_by(sw).zip(&gbox[src..]) {
                     v.write(g);
@@ -209,21 +212,14 @@ impl Plan {
             }
         }
     }
-    /// Per column phase that holds any input column: the first such column, and where it sits
-    /// in the box from its row's start (`at(z, y, 0)`); the phase's next columns, every sW-th
-    /// of the row, follow it there.
-    fn column_phases(&self) -> Vec<(usize, usize)> {
-        let (sw, pw, cols) = (self.g.sw, self.g.pw, self.input_cols());
-        (0..sw).map(|px| (px + sw - pw % sw) % sw).filter(|&iw0| iw0 < cols).map(|iw0| (iw0, self.at(0, 0, pw + iw0).0)).collect()
-    }
-    /// The output gradient plane laid out as a wide run (zeros in the dropped positions) that
-    /// starts `lead` zeros into `run`.
+    /// The output gradient plane laid out as a wide run that starts `lead` zeros into `run`.
+    /// Every plane writes the same positions, so the dropped ones stay as `run` was allocated:
+    /// zeros.
     fn widen<T: Float>(&self, plane: &[T], lead: usize, run: &mut [T]) {
-        run.fill(T::zero());
         let ow = self.g.ow;
-        for (r, (od, oh)) in self.rows().enumerate() {
-            let at = lead + self.wide_row(od, oh);
-            run[at..at + ow].copy_from_slice(&plane[r * ow..][..ow]);
+        for (r, &at) in self.output_rows.iter().enumerate() {
+            let at = lead + at;
+            copy_row(&mut run[at..at + ow], &plane[r * ow..][..ow]);
         }
     }
 }
@@ -279,7 +275,6 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
                 p.fill_box(plane, &mut bx);
                 finite_input = all_finite(plane);
             }
-            gbox.fill(T::zero());
             for j in 0..p.mult {
                 let o = c * p.mult + j;
                 let plane = &gs[(n * g.o + o) * len..][..len];
@@ -287,7 +282,7 @@ pub(super) fn backward<T: Float>(gs: &[T], w: Option<&[T]>, xs: Option<&[T]>, g:
                 let wide = WideGrad { run: &run, lead, back: &back, phase: &phase, input: finite_weights, weight: finite_input };
                 let weights = w.map(|w| &w[o * taps..][..taps]);
                 let input_box = (!bx.is_empty()).then_some(&bx[..]);
-                let out = PlaneGrads { input: (!gbox.is_empty()).then_some(&mut gbox[..]), weight: (!gw.is_empty()).then(|| &mut gw[j * taps..][..taps]) };
+                let out = PlaneGrads { input: (!gbox.is_empty()).then_some(&mut gbox[..]), fresh: j == 0, weight: (!gw.is_empty()).then(|| &mut gw[j * taps..][..taps]) };
                 backward_plane(&wide, weights, input_box, &off, &p, out);
             }
             if let Some(ptr) = gx_ptr {
@@ -317,8 +312,8 @@ fn forward_plane_body<T: Float, const FMA: bool>(bx: &[T], w: &[T], bias: T, off
         dst.copy_from_slice(&a);
     }
     let ow = p.g.ow;
-    for (r, (od, oh)) in p.rows().enumerate() {
-        out[r * ow..][..ow].copy_from_slice(as_uninit(&acc[p.wide_row(od, oh)..][..ow]));
+    for (r, &at) in p.output_rows.iter().enumerate() {
+        copy_row(&mut out[r * ow..][..ow], as_uninit(&acc[at..at + ow]));
     }
 }
 
@@ -342,6 +337,8 @@ struct WideGrad<'a, T> {
 /// gradient of its output channel.
 struct PlaneGrads<'a, T> {
     input: Option<&'a mut [T]>,
+    /// The input gradient's box holds the last image's values, to be overwritten, not added to.
+    fresh: bool,
     weight: Option<&'a mut [T]>,
 }
 
@@ -372,15 +369,19 @@ fn backward_plane_body<T: Float, const FMA: bool>(wide: &WideGrad<T>, w: Option<
                 let region = &mut gbox[f * p.phase_stride..][..p.phase_stride];
                 for (i, dst) in region.chunks_exact_mut(CHUNK).enumerate() {
                     let mut a = [T::zero(); CHUNK];
-                    a.copy_from_slice(dst);
+                    if !out.fresh {
+                        a.copy_from_slice(dst);
+                    }
                     add_taps(&mut a, w, wide.run, i * CHUNK, wide.back, Some((wide.phase, f)));
                     dst.copy_from_slice(&a);
                 }
             }
         } else {
+            if out.fresh {
+                gbox.fill(T::zero());
+            }
             for (&wt, &o) in w.iter().zip(off) {
-                for (od, oh) in p.rows() {
-                    let at = p.wide_row(od, oh);
+                for &at in &p.output_rows {
                     for (d, &g) in gbox[at + o..][..ow].iter_mut().zip(&grad[at..at + ow]) {
                         *d += wt * g;
                     }
@@ -395,12 +396,33 @@ fn backward_plane_body<T: Float, const FMA: bool>(wide: &WideGrad<T>, w: Option<
         }
         for (t, &o) in off.iter().enumerate() {
             let mut lanes = [T::zero(); LANES];
-            for (od, oh) in p.rows() {
-                let at = p.wide_row(od, oh);
+            for &at in &p.output_rows {
                 add_products(&mut lanes, &grad[at..at + ow], &bx[at + o..][..ow]);
             }
             gw[t] += lane_sum(&lanes);
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for a plane's rows, which are short: up to 32 elements as two
+/// fixed-size copies that overlap (compiled inline), not a call to memcpy (a third of the time
+/// of a 14 x 14 train step went to those calls and their returns).
+#[inline(always)]
+fn copy_row<U: Copy>(dst: &mut [U], src: &[U]) {
+    let n = src.len();
+    assert_eq!(dst.len(), n, "copy_row: lengths differ");
+    macro_rules! two {
+        ($k:literal) => {{
+            dst[..$k].copy_from_slice(&src[..$k]);
+            dst[n - $k..].copy_from_slice(&src[n - $k..]);
+        }};
+    }
+    match n {
+        0..4 => dst.copy_from_slice(src),
+        4..8 => two!(4),
+        8..16 => two!(8),
+        16..=32 => two!(16),
+        _ => dst.copy_from_slice(src),
     }
 }
 
