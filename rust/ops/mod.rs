@@ -8,6 +8,7 @@ pub mod clamp_tensor;
 pub mod cast;
 pub mod cdist;
 pub mod creation;
+pub mod embedding_bag;
 pub mod expr;
 pub mod extremum;
 pub mod gemm;

@@ -247,6 +247,23 @@ pub fn _pad_edges(py: Python<'_>, input: PyRef<'_, PyTensor>, tables: Vec<Vec<us
     Ok(off_gil_guarded(py, x.numel(), || crate::ops::pad_edges::edge_pad(&x, tables, &mode))?.into())
 }
 
+/// EmbeddingBag's "sum" and "mean" (`ops/embedding_bag.rs`): entry k looks up weight row
+/// `index[k]`, bag b holds entries `bounds[b]..bounds[b + 1]` (both int64, checked there), each
+/// entry scaled by `per_sample_weights[k]` when given.
+#[pyfunction]
+#[pyo3(signature = (weight, index, bounds, mean, per_sample_weights=None))]
+pub fn _embedding_bag(py: Python<'_>, weight: PyRef<'_, PyTensor>, index: PyRef<'_, PyTensor>, bounds: PyRef<'_, PyTensor>, mean: bool, per_sample_weights: Option<PyRef<'_, PyTensor>>) -> PyResult<PyTensor> {
+    let positions = |t: &Tensor, what: &str| -> PyResult<Vec<usize>> {
+        if t.dtype() != crate::tensor::DType::I64 || t.ndim() != 1 {
+            return Err(PyTypeError::new_err(format!("_embedding_bag: {what} must be a 1-D int64 tensor, got {} of shape {:?}", t.dtype().name(), t.shape())));
+        }
+        t.to_vec::<i64>().into_iter().map(|v| usize::try_from(v).map_err(|_| PyIndexError::new_err(format!("_embedding_bag: negative {what} value {v}")))).collect()
+    };
+    let bags = crate::ops::embedding_bag::Bags { index: positions(&index.t, "index")?, bounds: positions(&bounds.t, "bounds")?, mean };
+    let (w, s) = (weight.t.clone(), per_sample_weights.map(|s| s.t.clone()));
+    Ok(off_gil_guarded(py, bags.index.len() * w.shape().last().copied().unwrap_or(1), || crate::ops::embedding_bag::embedding_bag(&w, bags, s.as_ref()))?.into())
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

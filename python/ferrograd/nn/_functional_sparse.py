@@ -106,6 +106,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         if not rows:
             return weight[0:0]
         return _core.stack(rows, 0)
+    if not scale_grad_by_freq and weight.dtype in (_core.float32, _core.float64) and (
+            per_sample_weights is None or per_sample_weights.dtype == weight.dtype):
+        return _fused_bags(weight, idx, keep, starts, ends, mode == "mean", per_sample_weights)
     # sum / mean: each kept entry's row, scaled (1/count for mean, its per-sample weight), is
     # added into its bag's output row; index_add's backward routes the gradient back to the rows.
     lengths = ends - starts
@@ -130,6 +133,26 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
         counts = np.bincount(bag_of, minlength=nbags).astype(np.float64)
         out = out / _core.from_numpy(np.maximum(counts, 1.0).reshape(-1, 1)).to(weight.dtype)
     return out
+
+
+def _fused_bags(weight: Tensor, idx: np.ndarray, keep: np.ndarray, starts: np.ndarray, ends: np.ndarray, mean: bool,
+                per_sample_weights: Tensor | None) -> Tensor:
+    """sum / mean in one Rust op (rust/ops/embedding_bag.rs), over the kept entries: bag b
+    holds those between its start and end."""
+    if not len(starts):
+        return _core.full([0, weight.shape[1]], 0.0, weight.dtype) + weight[0:0].sum(0)
+    # The bags tile one stretch of the indices; a bag's bounds among the kept entries are the
+    # kept counts before its start and end.
+    first, last = int(starts[0]), int(ends[-1])
+    kept_before = np.concatenate([[0], np.cumsum(keep[first:last], dtype=np.int64)])
+    bounds = kept_before[np.append(starts, last) - first]
+    everything = bool(keep[first:last].all())
+    pos = np.arange(first, last, dtype=np.int64) if everything else first + np.flatnonzero(keep[first:last])
+    scale = None
+    if per_sample_weights is not None:
+        flat = per_sample_weights.reshape(-1)
+        scale = flat if everything and first == 0 and last == flat.shape[0] else flat[_core.from_numpy(pos)]
+    return _core._embedding_bag(weight, _core.from_numpy(np.ascontiguousarray(idx[pos])), _core.from_numpy(bounds), mean, scale)
 
 
 def _renorm_rows_(weight: Tensor, rows: np.ndarray, max_norm: float, norm_type: float) -> None:
