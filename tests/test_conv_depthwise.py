@@ -1,5 +1,5 @@
-"""Depthwise convolutions (groups = input channels), which run plane by plane
-(rust/nn/conv_depthwise.rs): forward, input, weight and bias gradients against numpy references
+"""Depthwise and grouped convolutions of up to 4 input channels a group, which run plane by
+plane (rust/nn/conv_depthwise.rs): forward, input, weight and bias gradients against numpy references
 written from the definition (one slice of the zero-padded input per kernel tap, scattered back
 for the input's gradient), over the geometries that take its different paths: stride 1 in every
 dim (whole planes as wide runs), other strides (row by row), dilation, asymmetric padding,
@@ -16,27 +16,28 @@ import pytest
 from helpers import rng
 
 
-def np_depthwise(x, w, b, g, stride, pads, dilation):
+def np_grouped(x, w, b, g, stride, pads, dilation, groups):
     """Output, and the gradients of sum(out * g) for x, w and b, in float64. `pads`: one
     (before, after) pair per spatial dim."""
     dims = w.ndim - 2
-    c, o = x.shape[1], w.shape[0]
-    mult = o // c
+    o, cg = w.shape[:2]
+    og = o // groups
     xp = np.pad(x, [(0, 0), (0, 0)] + list(pads))
     k = w.shape[2:]
     out_sp = [(xp.shape[2 + i] - dilation[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(dims)]
-    src = np.repeat(np.arange(c), mult)  # the input channel each output channel reads
     out = np.zeros((x.shape[0], o, *out_sp))
     gxp = np.zeros_like(xp)
     gw = np.zeros_like(w)
-    for tap in itertools.product(*(range(kk) for kk in k)):
-        sl = (slice(None), src) + tuple(slice(t * d, t * d + s * (n - 1) + 1, s) for t, d, s, n in zip(tap, dilation, stride, out_sp))
-        wt = w[(slice(None), 0) + tap].reshape((1, o) + (1,) * dims)
-        out += xp[sl] * wt
-        gw[(slice(None), 0) + tap] = (g * xp[sl]).sum(axis=(0, *range(2, 2 + dims)))
-        contrib = g * wt  # (N, O, *out): add each output channel's share to its input channel
-        for j in range(mult):
-            gxp[(slice(None), slice(None)) + sl[2:]] += contrib[:, j::mult]
+    for grp in range(groups):
+        xs, os = slice(grp * cg, (grp + 1) * cg), slice(grp * og, (grp + 1) * og)
+        for tap in itertools.product(*(range(kk) for kk in k)):
+            sl = tuple(slice(t * d, t * d + s * (n - 1) + 1, s) for t, d, s, n in zip(tap, dilation, stride, out_sp))
+            xt = xp[(slice(None), xs) + sl]  # (N, cg, *out)
+            wt = w[(os, slice(None)) + tap]  # (og, cg)
+            out[:, os] += np.einsum("nc...,oc->no...", xt, wt)
+            n = x.shape[0]
+            gw[(os, slice(None)) + tap] = np.einsum("nop,ncp->oc", g[:, os].reshape(n, og, -1), xt.reshape(n, cg, -1))
+            gxp[(slice(None), xs) + sl] += np.einsum("no...,oc->nc...", g[:, os], wt)
     if b is not None:
         out += b.reshape((1, o) + (1,) * dims)
     crop = (slice(None), slice(None)) + tuple(slice(p[0], p[0] + n) for p, n in zip(pads, x.shape[2:]))
@@ -56,7 +57,8 @@ def _pads(padding, k, dilation, dims):
 
 
 CASES = [
-    # (input shape, out channels, kernel, stride, padding, dilation)
+    # (input shape, out channels, kernel, stride, padding, dilation[, groups]); depthwise
+    # (groups = input channels) unless given
     ((2, 3, 9, 8), 3, 3, 1, 1, 1),  # stride 1: wide runs
     ((2, 4, 7, 7), 4, 3, 1, 1, 1),  # a ResNet-sized tail plane
     ((2, 3, 9, 8), 3, 3, 2, 1, 1),  # stride 2: row by row
@@ -74,28 +76,34 @@ CASES = [
     ((2, 4, 17), 8, 5, 3, 2, 2),  # 1-D, strided, dilated, two per channel
     ((2, 3, 5, 6, 5), 3, 3, 1, 1, 1),  # 3-D
     ((1, 2, 6, 5, 7), 4, (3, 2, 3), (2, 1, 2), (1, 0, 1), (1, 2, 1)),  # 3-D, mixed
+    ((2, 8, 9, 8), 8, 3, 1, 1, 1, 2),  # grouped: 4 input and 4 output channels a group
+    ((2, 12, 7, 9), 6, 3, 2, 1, 1, 3),  # 4 in, 2 out a group, strided
+    ((1, 8, 6, 6), 16, 3, 1, 2, 2, 2),  # 4 in, 8 out a group (the most taken directly), dilated
+    ((2, 16, 5, 5), 8, 3, 1, 1, 1, 2),  # 8 in a group: one gemm per group, the same numbers
+    ((2, 6, 11), 9, 5, 2, 2, 1, 3),  # 1-D, 2 in, 3 out a group
 ]
 
 
-def _run(xs, o, k, stride, padding, dilation, bias=True, dtype=np.float64, x_np=None, w_np=None, need=(True, True)):
+def _run(xs, o, k, stride, padding, dilation, groups=None, bias=True, dtype=np.float64, x_np=None, w_np=None, need=(True, True)):
     dims = len(xs) - 2
+    groups = xs[1] if groups is None else groups
     k, stride, dilation = _tuple(k, dims), _tuple(stride, dims), _tuple(dilation, dims)
     r = rng()
     x_np = r.normal(size=xs) if x_np is None else x_np
-    w_np = r.normal(size=(o, 1) + k) if w_np is None else w_np
+    w_np = r.normal(size=(o, xs[1] // groups) + k) if w_np is None else w_np
     b_np = r.normal(size=o) if bias else None
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims]
     x = fg.tensor(x_np.astype(dtype), requires_grad=need[0])
     w = fg.tensor(w_np.astype(dtype), requires_grad=need[1])
     b = fg.tensor(b_np.astype(dtype), requires_grad=True) if bias else None
-    out = conv(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=xs[1])
+    out = conv(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     g_np = r.normal(size=out.shape)
     (out * fg.tensor(g_np.astype(dtype))).sum().backward()
-    ref = np_depthwise(x_np, w_np, b_np, g_np, stride, _pads(padding, k, dilation, dims), dilation)
+    ref = np_grouped(x_np, w_np, b_np, g_np, stride, _pads(padding, k, dilation, dims), dilation, groups)
     return (out, x.grad, w.grad, b.grad if bias else None), ref
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-o{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}-d{c[5]}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-o{c[1]}-k{c[2]}-s{c[3]}-p{c[4]}-d{c[5]}" + (f"-g{c[6]}" if len(c) > 6 else ""))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_depthwise_matches_numpy(case, dtype):
     got, ref = _run(*case, dtype=dtype)

@@ -58,7 +58,8 @@ for shape, conv in [((5, 48, 4, 4), fg.nn.Conv2d(48, 40, 3, padding=1)), ((3, 64
                     ((3, 300, 2, 3), fg.nn.Conv2d(300, 270, 3, padding=1)),
                     # depthwise: wide runs (stride 1) and rows (stride 2), with their 16-lane sums
                     ((3, 8, 19, 23), fg.nn.Conv2d(8, 16, 3, padding=1, groups=8)),
-                    ((3, 8, 19, 23), fg.nn.Conv2d(8, 8, 5, stride=2, padding=2, groups=8))]:
+                    ((3, 8, 19, 23), fg.nn.Conv2d(8, 8, 5, stride=2, padding=2, groups=8)),
+                    ((3, 8, 19, 23), fg.nn.Conv2d(8, 6, 3, padding=1, groups=2))]:
     xc = fg.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
     yc = conv(xc)
     yc.square().sum().backward()
