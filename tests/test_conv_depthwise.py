@@ -61,6 +61,8 @@ CASES = [
     # (groups = input channels) unless given
     ((2, 3, 9, 8), 3, 3, 1, 1, 1),  # stride 1: wide runs
     ((2, 4, 7, 7), 4, 3, 1, 1, 1),  # a ResNet-sized tail plane
+    ((13, 2, 7, 7), 2, 3, 1, 1, 1),  # small planes stack 12 images a run: one full stack, one short
+    ((7, 4, 20, 20), 4, 3, 1, 1, 1, 2),  # grouped, stacks of 2 images and a short one
     ((2, 3, 9, 8), 3, 3, 2, 1, 1),  # stride 2: row by row
     ((1, 2, 9, 10), 2, 3, (2, 1), 1, 1),  # rows strided, columns contiguous
     ((1, 2, 9, 10), 2, 3, (1, 2), 1, 1),  # columns strided
@@ -125,19 +127,22 @@ def test_depthwise_without_bias_and_one_gradient():
                 assert grad is None
 
 
-@pytest.mark.parametrize("stride", [1, 2])
-def test_depthwise_non_finite_values_stay_where_they_are_read(stride):
+@pytest.mark.parametrize("stride,n", [(1, 2), (2, 2), (1, 14)])
+def test_depthwise_non_finite_values_stay_where_they_are_read(stride, n):
     # A NaN or infinite input or weight reaches exactly the results whose sums read it: the
     # stride-1 path computes whole planes at the padded row pitch, and the columns it drops
     # must not multiply an input (or a weight) that no output reads through that tap.
     r = rng()
-    x = r.normal(size=(2, 3, 7, 8))
+    # At stride 1 small planes run stacked, several images to a run (14: a stack of 11 and a
+    # short one): the values must not reach the images beside theirs either.
+    x = r.normal(size=(n, 3, 7, 8))
     x[0, 0, 2, 7] = np.nan
     x[0, 1, 6, 0] = np.inf
-    x[1, 2, 3, 3] = -np.inf
+    x[n - 1, 2, 3, 3] = -np.inf
+    x[n // 2, 0, 0, 0] = np.nan
     w = r.normal(size=(3, 1, 3, 3))
     w[1, 0, 0, 2] = np.inf
-    got, ref = _run((2, 3, 7, 8), 3, 3, stride, 1, 1, x_np=x, w_np=w)
+    got, ref = _run((n, 3, 7, 8), 3, 3, stride, 1, 1, x_np=x, w_np=w)
     for name, a, e in zip(("output", "input grad", "weight grad", "bias grad"), got, ref):
         a = a.detach().numpy()
         assert np.array_equal(np.isnan(a), np.isnan(e)), name
