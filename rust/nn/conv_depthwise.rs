@@ -15,14 +15,14 @@
 //!   are (a 7 x 7 plane is one run of 61, not seven of 7), a chunk of outputs summed in
 //!   registers over all the taps.
 //!
-//! Backward runs per input channel, over the images in order. The input gradient is the same
-//! loop with the roles swapped, each box position summing `w[t] * g[i - offset[t]]` over its
-//! phase's taps, with the output gradient laid out in wide rows whose dropped columns are
-//! zeros; the weight gradient is one dot
-//! product a tap, `sum_i g[i] * box[i + offset[t]]`, over the wide run when the input plane is
-//! finite, else row by row (the dropped columns multiply inputs no output reads, and 0 times
-//! an infinite one is NaN), summed in 16 lanes so that every SIMD copy gives the same bits.
-//! Each output is one sum in a fixed order whatever the thread count.
+//! Backward runs per group, over the images in order (at stride 1, small planes of several
+//! images end to end as one run). The input gradient is the same loop with the roles swapped,
+//! each box position summing `w[t] * g[i - offset[t]]` over its phase's taps, with the output
+//! gradient laid out in wide rows whose dropped columns are zeros; the weight gradient is one
+//! dot product a tap, `sum_i g[i] * box[i + offset[t]]`, over the wide run when the input
+//! planes are finite, else row by row (the dropped columns multiply inputs no output reads,
+//! and 0 times an infinite one is NaN), summed in 16 lanes so that every SIMD copy gives the
+//! same bits. Each output is one sum in a fixed order whatever the thread count.
 
 use std::mem::MaybeUninit;
 
@@ -31,8 +31,8 @@ use crate::tensor::Float;
 
 use super::conv::Geom;
 
-/// Whether `g` is depthwise: one input channel a group, more than one group (one group is a
-/// dense convolution).
+/// Whether `g` runs here: more than one group (one group is a dense convolution) of at most
+/// `MAX_GROUP_CHANNELS` input channels each.
 pub(super) fn applies(g: &Geom) -> bool {
     g.groups > 1 && g.c / g.groups <= MAX_GROUP_CHANNELS && g.n > 0 && g.len() > 0
 }
