@@ -210,7 +210,8 @@ impl EmbeddingBagBackward {
         let need = |i: usize| needs.get(i).copied().unwrap_or(false);
         let bags = &self.bags;
         let as_tensor = |v: &[usize]| Tensor::from_vec_unchecked(v.iter().map(|&i| i as i64).collect::<Vec<_>>(), &[v.len()]);
-        let (index, bag_of) = (as_tensor(&bags.index), as_tensor(&bags.bag_of()));
+        let of = bags.bag_of();
+        let (index, bag_of) = (as_tensor(&bags.index), as_tensor(&of));
         let rows = getitem(g, &[Index::Tensor(bag_of)])?;
         let scale = self.scale.as_ref().map(Saved::get).transpose()?;
         let gw = if need(0) {
@@ -221,7 +222,7 @@ impl EmbeddingBagBackward {
             if bags.mean {
                 // PyTorch divides by the count; 1 / count, rounded to g's dtype, is close, and
                 // only a second derivative takes this path.
-                let counts: Vec<f64> = bags.bag_of().iter().map(|&b| 1.0 / bags.divisor(b) as f64).collect();
+                let counts: Vec<f64> = of.iter().map(|&b| 1.0 / bags.divisor(b) as f64).collect();
                 share = binary::mul(&share, &crate::ops::cast::to_dtype(&Tensor::from_vec_unchecked(counts, &[bags.index.len(), 1]), g.dtype())?)?;
             }
             Some(index_add(&Tensor::zeros(&[self.num, self.d], g.dtype()), 0, &index, &share)?)
