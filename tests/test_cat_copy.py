@@ -44,3 +44,52 @@ def test_cat_gradient_slices_back():
     (out * w).sum().backward()
     np.testing.assert_array_equal(a.grad.numpy(), w.numpy()[:, :4])
     np.testing.assert_array_equal(b.grad.numpy(), w.numpy()[:, 4:])
+
+
+def _views(a: np.ndarray):
+    """Views of a 3-D array with their numpy twins: row slices (each outer index one run), a
+    step, a transpose, a broadcast, an offset start."""
+    x = fg.tensor(a)
+    return [
+        (x[:, :, 3:], a[:, :, 3:]),
+        (x[:, 1:, :], a[:, 1:, :]),
+        (x[1:, :, :-2], a[1:, :, :-2]),
+        (x[:, ::2, :], a[:, ::2, :]),
+        (x.transpose(1, 2), np.swapaxes(a, 1, 2)),
+        (x[:, :1, :].expand(a.shape[0], 3, a.shape[2]), np.broadcast_to(a[:, :1, :], (a.shape[0], 3, a.shape[2]))),
+    ]
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 9), (3, 40, 700), (1, 80, 2100)])
+def test_strided_parts_are_read_in_place(shape):
+    """A slice of rows is copied run by run, any other view gathered straight into its place
+    (the only part along dim 0, as stack at dim 0 makes it); sizes above and below the grain."""
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    for v, ref in _views(a):
+        for d in range(3):
+            other = np.ones_like(ref[(slice(None),) * d + (slice(0, 1),)])
+            got = fg.cat([v, fg.tensor(other), v], d).numpy()
+            np.testing.assert_array_equal(got, np.concatenate([ref, other, ref], d), err_msg=f"dim {d}")
+        for d in range(4):
+            np.testing.assert_array_equal(fg.stack([v, v * 2], d).numpy(), np.stack([ref, ref * 2], d))
+    x = fg.tensor(a)
+    # a zero-width slice beside a full one
+    np.testing.assert_array_equal(fg.cat([x[:, :, :0], x[:, :, 1:]], 2).numpy(), a[:, :, 1:])
+
+
+@pytest.mark.parametrize("shift", range(1, 18))
+def test_shifted_row_copies(shift):
+    """Copies whose destination lies a few bytes past the source within a page go in pieces
+    (rust/tensor/copy.rs): every shift of rows longer than a piece, through roll, setitem and
+    cat, against numpy."""
+    a = np.random.default_rng(shift).standard_normal((6, 3000)).astype(np.float32)
+    x = fg.tensor(a)
+    np.testing.assert_array_equal(x.roll(shift, 1).numpy(), np.roll(a, shift, 1))
+    y = fg.zeros(6, 3000)
+    y[:, shift:] = x[:, :-shift]
+    want = np.zeros_like(a)
+    want[:, shift:] = a[:, :-shift]
+    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(fg.cat([x[:, -shift:], x[:, :-shift]], 1).numpy(), np.roll(a, shift, 1))
+    d = a.astype(np.float64).ravel()
+    np.testing.assert_array_equal(fg.tensor(d)[shift:].clone().numpy(), d[shift:])

@@ -12,6 +12,7 @@
 use crate::ops::kernel::build;
 use crate::parallel::for_each_chunk_mut;
 use crate::tensor::iter::GRAIN;
+use crate::tensor::copy::{copy_values, write_values};
 use crate::tensor::Float;
 
 /// Offsets `outer[a] + base[b] + inner[c]`, element (a, b, c) of the gather in row-major order.
@@ -111,9 +112,7 @@ impl Grid {
         build(self.len(), n * (GRAIN / n).max(1), |at, dst| {
             let q0 = at / n;
             self.for_each_piece(q0, q0 + dst.len() / n, |k, piece| match piece {
-                Piece::Run(src, len) => dst[k..k + len].iter_mut().zip(&data[src..src + len]).for_each(|(o, &v)| {
-                    o.write(v);
-                }),
+                Piece::Run(src, len) => write_values(&mut dst[k..k + len], &data[src..src + len]),
                 Piece::Row(start) => dst[k..k + n].iter_mut().zip(&self.inner).for_each(|(o, &c)| {
                     o.write(data[start + c]);
                 }),
@@ -158,7 +157,7 @@ impl Grid {
             return;
         }
         self.for_each_piece(0, self.rows(), |k, piece| match piece {
-            Piece::Run(src, len) => data[src..src + len].copy_from_slice(&vals[k..k + len]),
+            Piece::Run(src, len) => copy_values(&mut data[src..src + len], &vals[k..k + len]),
             Piece::Row(start) => self.inner.iter().zip(&vals[k..k + n]).for_each(|(&c, &v)| data[start + c] = v),
             Piece::Bases(start, b, len) => self.base[b..b + len].iter().zip(&vals[k..k + len]).for_each(|(&r, &v)| data[start + r] = v),
         });

@@ -4,10 +4,9 @@ use crate::autograd::{record, rename_grad_fn, Backward};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
-use std::mem::MaybeUninit;
-
-use crate::tensor::iter::GRAIN;
-use crate::tensor::shape::{existing_dim, wrap_dim};
+use crate::tensor::copy::write_values;
+use crate::tensor::iter::{gather_into, RowWalker, GRAIN};
+use crate::tensor::shape::{existing_dim, wrap_dim, Layout};
 use crate::tensor::{Element, Tensor};
 use crate::with_dtype;
 
@@ -76,16 +75,40 @@ fn joined<T: Element>(parts: &[Tensor], shape: &[usize], d: usize) -> Vec<T> {
     for t in parts {
         let width = t.shape()[d] * inner;
         t.with_view::<T, _>(|v| {
+            let l = v.layout;
+            if width > 0 && !l.is_contiguous() && block_is_run(l, d) {
+                // A slice of rows (`x[:, :k]`, half of a rotary embedding's input): each outer
+                // index's block read where it lies, instead of gathering the part first (1.9x
+                // PyTorch's time on `cat([x[:, -5:], x[:, :-5]], 1)`).
+                let rows = (GRAIN / row.max(1)).max(1);
+                let work = if len > GRAIN { rows * row } else { len };
+                let outer_strides = l.strides[..d].to_vec();
+                crate::parallel::for_each_chunk_mut(spare, work, &|i, c| {
+                    let mut w = RowWalker::new(&l.shape[..d], vec![outer_strides.clone()], &[l.offset], i * rows);
+                    for dst in c.chunks_mut(row) {
+                        let o = w.offsets[0];
+                        write_values(&mut dst[at..at + width], &v.data[o..o + width]);
+                        w.advance();
+                    }
+                });
+                return;
+            }
+            if outer == 1 && !l.is_contiguous() {
+                // The whole part is one block (stack at dim 0, cat along dim 0): gathered
+                // straight into its place, not into a buffer first (2x PyTorch's time).
+                gather_into(&mut spare[at..at + width], v.data, l);
+                return;
+            }
             let src = v.contiguous();
             if outer == 1 {
-                crate::parallel::for_each_chunk_mut(&mut spare[at..at + width], GRAIN, &|i, c| copy(c, &src[i * GRAIN..][..c.len()]));
+                crate::parallel::for_each_chunk_mut(&mut spare[at..at + width], GRAIN, &|i, c| write_values(c, &src[i * GRAIN..][..c.len()]));
             } else if width > 0 {
                 let rows = (GRAIN / row.max(1)).max(1);
                 let work = if len > GRAIN { rows * row } else { len };
                 crate::parallel::for_each_chunk_mut(spare, work, &|i, c| {
                     for (r, dst) in c.chunks_mut(row).enumerate() {
                         let o = i * rows + r;
-                        copy(&mut dst[at..at + width], &src[o * width..][..width]);
+                        write_values(&mut dst[at..at + width], &src[o * width..][..width]);
                     }
                 });
             }
@@ -97,10 +120,17 @@ fn joined<T: Element>(parts: &[Tensor], shape: &[usize], d: usize) -> Vec<T> {
     out
 }
 
-fn copy<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        d.write(s);
+
+/// Whether each index of `l`'s dims before `d` starts one contiguous run of the dims from `d` on.
+fn block_is_run(l: &Layout, d: usize) -> bool {
+    let mut expect = 1;
+    for k in (d..l.shape.len()).rev() {
+        if l.shape[k] != 1 && l.strides[k] != expect {
+            return false;
+        }
+        expect *= l.shape[k];
     }
+    true
 }
 
 struct CatBackward {

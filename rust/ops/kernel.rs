@@ -40,7 +40,7 @@ pub fn build_pointwise<U: Send>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit
 
 /// A Vec of `n` elements that `write_all` initialises, every one of them (the builders' callers
 /// promise it of their fills).
-fn uninit_output<U>(n: usize, write_all: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
+pub(crate) fn uninit_output<U>(n: usize, write_all: impl FnOnce(&mut [MaybeUninit<U>])) -> Vec<U> {
     // An output the machine cannot hold (a huge broadcast or expanded view) unwinds with
     // `alloc::OutOfMemory` for the binding guard, instead of aborting the process.
     let mut out: Vec<U> = crate::tensor::alloc::with_capacity(n);

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Tensor};
+use crate::tensor::copy::write_values;
 use crate::with_dtype;
 
 /// `x` with `pads[k] = (before, after)` elements of `value` around dim `ndim - 1 - k` (PyTorch's
@@ -71,9 +72,7 @@ fn padded<T: Element>(x: &Tensor, out_shape: &[usize], before: &[usize], fill: T
                 fill_with(head, fill);
                 fill_with(tail, fill);
                 match l.strides[nd - 1] {
-                    1 => middle.iter_mut().zip(&v.data[at..at + in_w]).for_each(|(d, &s)| {
-                        d.write(s);
-                    }),
+                    1 => write_values(middle, &v.data[at..at + in_w]),
                     s => middle.iter_mut().enumerate().for_each(|(j, d)| {
                         d.write(v.data[at + j * s]);
                     }),

@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::Tensor;
+use crate::tensor::copy::write_values;
 use crate::with_dtype;
 
 /// How one dim's blocks move: reversed, or rotated right by a shift in 0..n.
@@ -33,17 +34,17 @@ fn moved(x: &Tensor, dim: usize, how: Move) -> Tensor {
                 let from = &src[base..base + block];
                 match how {
                     // The last dim: the row reversed (a loop that vectorises).
-                    Move::Flip if inner == 1 => copy(dst, from.iter().rev()),
+                    Move::Flip if inner == 1 => reversed(dst, from),
                     Move::Flip => {
                         for i in 0..n {
-                            copy(&mut dst[i * inner..(i + 1) * inner], &from[(n - 1 - i) * inner..(n - i) * inner]);
+                            write_values(&mut dst[i * inner..(i + 1) * inner], &from[(n - 1 - i) * inner..(n - i) * inner]);
                         }
                     }
                     // Two runs: the last s blocks first, then the others.
                     Move::Roll(s) => {
                         let (head, tail) = dst.split_at_mut(s * inner);
-                        copy(head, &from[(n - s) * inner..]);
-                        copy(tail, &from[..(n - s) * inner]);
+                        write_values(head, &from[(n - s) * inner..]);
+                        write_values(tail, &from[..(n - s) * inner]);
                     }
                 }
             }
@@ -52,8 +53,8 @@ fn moved(x: &Tensor, dim: usize, how: Move) -> Tensor {
     }))
 }
 
-fn copy<'a, T: Copy + 'a>(dst: &mut [std::mem::MaybeUninit<T>], src: impl IntoIterator<Item = &'a T>) {
-    for (d, &s) in dst.iter_mut().zip(src) {
+fn reversed<T: Copy>(dst: &mut [std::mem::MaybeUninit<T>], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src.iter().rev()) {
         d.write(s);
     }
 }

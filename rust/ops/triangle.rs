@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::ops::kernel::build;
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{Element, Tensor};
+use crate::tensor::copy::write_values;
 use crate::with_dtype;
 
 /// `torch.tril(x, diagonal)` (`lower`) or `torch.triu(x, diagonal)` over the last two dims of a
@@ -40,11 +41,11 @@ fn kept<T: Element>(x: &Tensor, k: i64, lower: bool) -> Tensor {
                 let edge = ((row % m) as i64).saturating_add(k).saturating_add(lower as i64).clamp(0, n as i64) as usize;
                 let (head, tail) = dst.split_at_mut(edge);
                 if lower {
-                    copy(head, &from[..edge]);
+                    write_values(head, &from[..edge]);
                     zero(tail);
                 } else {
                     zero(head);
-                    copy(tail, &from[edge..]);
+                    write_values(tail, &from[edge..]);
                 }
             }
         })
@@ -52,11 +53,6 @@ fn kept<T: Element>(x: &Tensor, k: i64, lower: bool) -> Tensor {
     Tensor::from_vec_unchecked(data, shape)
 }
 
-fn copy<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T]) {
-    for (d, &s) in dst.iter_mut().zip(src) {
-        d.write(s);
-    }
-}
 
 /// `T::default()` is every dtype's zero (+0.0 for floats, false for bool).
 fn zero<T: Element>(dst: &mut [MaybeUninit<T>]) {

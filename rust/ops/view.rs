@@ -10,6 +10,7 @@ use crate::parallel::for_each_chunk_mut;
 use crate::tensor::shape::{contiguous_strides, existing_dim, infer_shape, wrap_dim, Layout};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::{iter, Element, Tensor};
+use crate::tensor::copy::{copy_raw, copy_values};
 use crate::with_dtype;
 
 /// Strides for viewing `layout` as `shape` without copying, if possible (PyTorch's
@@ -504,9 +505,9 @@ pub fn write_into(dst: &Tensor, src: &Tensor) -> Result<()> {
                     let mut guard = dst.write();
                     let d = &mut T::slice_mut(&mut guard)[off..off + n];
                     if n > GRAIN {
-                        for_each_chunk_mut(d, GRAIN, &|i, d| d.copy_from_slice(&s[i * GRAIN..i * GRAIN + d.len()]));
+                        for_each_chunk_mut(d, GRAIN, &|i, d| copy_values(d, &s[i * GRAIN..i * GRAIN + d.len()]));
                     } else {
-                        d.copy_from_slice(s);
+                        copy_values(d, s);
                     }
                 });
             }
@@ -564,7 +565,7 @@ fn strided_copy<T: Element>(dst: &Tensor, src: &[T], sl: &Layout) {
             // source positions i si (its length checked just above).
             match (di, si) {
                 // SAFETY: as above; a row of dst and of src, both contiguous, in two storages.
-                (1, 1) => unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), d.add(od), len) },
+                (1, 1) => unsafe { copy_raw(row.as_ptr(), d.add(od), len) },
                 // SAFETY: as above.
                 (_, 0) => (0..len).for_each(|i| unsafe { *d.add(od + i * di) = row[0] }),
                 // SAFETY: as above.

@@ -94,28 +94,50 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
         // Nothing to walk (and a 0-size dim would make the row chunks 0 long).
         return Vec::new();
     }
-    if layout.is_contiguous() {
-        // Copied in parallel chunks into a fresh (huge-page hinted) block: one thread's memcpy
-        // took `clone()` of 6 MB to 1.7x PyTorch's time, where two threads reach memory speed.
-        let s = &src[layout.offset..layout.offset + numel];
-        return crate::ops::kernel::build(numel, GRAIN, |start, chunk: &mut [MaybeUninit<T>]| {
-            let part = &s[start..start + chunk.len()];
-            for (o, &x) in chunk.iter_mut().zip(part) {
-                o.write(x);
-            }
-        });
+    if let Some((cs, cst)) = transposed(layout) {
+        return gather_transposed(src, layout.offset, &cs, &cst);
     }
-    let (cs, cst) = coalesce(&layout.shape, std::slice::from_ref(&layout.strides));
+    // Written straight into uninitialised memory (`kernel::build`): zero-filling first was a
+    // whole extra pass, a third of the time of gathering an expanded gradient. Contiguous
+    // views are copied in parallel chunks into a fresh (huge-page hinted) block too: one
+    // thread's memcpy took `clone()` of 6 MB to 1.7x PyTorch's time, where two reach memory speed.
+    crate::ops::kernel::uninit_output(numel, |out| gather_into(out, src, layout))
+}
+
+/// The coalesced layout when its last two dims are a transposed matrix (stride 1 down the
+/// rows), which `gather` copies in tiles.
+fn transposed(layout: &Layout) -> Option<(Vec<usize>, Vec<usize>)> {
+    if layout.is_contiguous() {
+        return None;
+    }
+    let (cs, mut cst) = coalesce(&layout.shape, std::slice::from_ref(&layout.strides));
     let nd = cs.len();
-    if nd >= 2 && cst[0][nd - 2] == 1 && cst[0][nd - 1] != 1 {
-        return gather_transposed(src, layout.offset, &cs, &cst[0]);
+    (nd >= 2 && cst[0][nd - 2] == 1 && cst[0][nd - 1] != 1).then(|| (cs, cst.swap_remove(0)))
+}
+
+/// `gather` into `dst` (the view's numel long), every element written: parallel over chunks
+/// of whole rows. Walks transposed views row by row too (`gather` tiles those).
+pub fn gather_into<T: Copy + Send + Sync>(dst: &mut [MaybeUninit<T>], src: &[T], layout: &Layout) {
+    let numel = dst.len();
+    debug_assert_eq!(numel, layout.numel());
+    // Chunks of `chunk` elements in parallel when large, `fill(start, chunk)` writing each.
+    fn split<T: Send>(dst: &mut [MaybeUninit<T>], chunk: usize, fill: &(dyn Fn(usize, &mut [MaybeUninit<T>]) + Sync)) {
+        if dst.len() > GRAIN {
+            crate::parallel::for_each_chunk_mut(dst, chunk, &|i, c| fill(i * chunk, c));
+        } else {
+            fill(0, dst);
+        }
+    }
+    if numel == 0 {
+        return;
+    }
+    if layout.is_contiguous() {
+        let s = &src[layout.offset..layout.offset + numel];
+        return split(dst, GRAIN, &|start, chunk| super::copy::write_values(chunk, &s[start..start + chunk.len()]));
     }
     let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
     let (len, s) = (walk.row_len, walk.inner[0]);
-    let chunk_rows = walk.rows_per_task();
-    // Written straight into uninitialised memory (`kernel::build`): zero-filling first was a
-    // whole extra pass, a third of the time of gathering an expanded gradient.
-    crate::ops::kernel::build(numel, chunk_rows * len, |start, chunk: &mut [MaybeUninit<T>]| {
+    split(dst, walk.rows_per_task() * len, &|start, chunk| {
         let (len, s) = (len, s); // locals: see gather_transposed
         let mut w = walk.walker(start / len);
         for row in chunk.chunks_mut(len) {
@@ -126,12 +148,7 @@ pub fn gather<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Ve
                 0 => row.iter_mut().for_each(|o| {
                     o.write(src[base]);
                 }),
-                1 => {
-                    let n = row.len();
-                    row.iter_mut().zip(&src[base..base + n]).for_each(|(o, &v)| {
-                        o.write(v);
-                    })
-                }
+                1 => super::copy::write_values(row, &src[base..base + row.len()]),
                 _ => row.iter_mut().enumerate().for_each(|(i, o)| {
                     o.write(src[base + i * s]);
                 }),

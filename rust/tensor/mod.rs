@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod buffer;
+pub mod copy;
 pub mod dtype;
 pub mod iter;
 mod meta;
