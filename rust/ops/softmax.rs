@@ -75,7 +75,7 @@ fn fold_halves<T: VMath>(mut sums: [T; 64]) -> T {
     let mut w = 32;
     while w > 0 {
         for k in 0..w {
-            sums[k] = sums[k] + sums[k + w];
+            sums[k] += sums[k + w];
         }
         w /= 2;
     }
