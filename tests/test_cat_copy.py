@@ -93,3 +93,16 @@ def test_shifted_row_copies(shift):
     np.testing.assert_array_equal(fg.cat([x[:, -shift:], x[:, :-shift]], 1).numpy(), np.roll(a, shift, 1))
     d = a.astype(np.float64).ravel()
     np.testing.assert_array_equal(fg.tensor(d)[shift:].clone().numpy(), d[shift:])
+
+
+@pytest.mark.parametrize("step", [2, 3, 7])
+def test_strided_rows_gather_in_order(step):
+    """contiguous() of a view with a step along its rows (pairs for step 2, odd and even row
+    lengths, offsets), every dtype width, against numpy."""
+    rng = np.random.default_rng(step)
+    for dtype in (np.float32, np.float64, np.int64, np.int8):
+        a = (rng.standard_normal((37, 201)) * 50).astype(dtype)
+        x = fg.tensor(a)
+        for s in (slice(None, None, step), slice(1, None, step), slice(2, -1, step), slice(0, 2 * step, step)):
+            np.testing.assert_array_equal(x[:, s].contiguous().numpy(), a[:, s])
+            np.testing.assert_allclose(x[3:, s].sum(1).numpy(), a[3:, s].sum(1), rtol=1e-5, atol=1e-3)

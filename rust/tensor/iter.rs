@@ -149,13 +149,31 @@ pub fn gather_into<T: Copy + Send + Sync>(dst: &mut [MaybeUninit<T>], src: &[T],
                     o.write(src[base]);
                 }),
                 1 => super::copy::write_values(row, &src[base..base + row.len()]),
-                _ => row.iter_mut().enumerate().for_each(|(i, o)| {
-                    o.write(src[base + i * s]);
-                }),
+                _ => every_nth(row, &src[base..base + (row.len() - 1) * s + 1], s),
             }
             w.advance();
         }
     })
+}
+
+/// `dst[i] = src[i * step]`: every other value (`x[:, ::2]`, a real part) through pairs the
+/// compiler turns into vector shuffles, other steps without a bounds check per value (the
+/// indexed loop took `x[:, ::2].contiguous()` to 3.4x PyTorch's time).
+#[inline]
+fn every_nth<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T], step: usize) {
+    if step == 2 {
+        let (pairs, last) = src.as_chunks::<2>();
+        for (o, p) in dst.iter_mut().zip(pairs) {
+            o.write(p[0]);
+        }
+        if let (Some(o), [v]) = (dst.last_mut(), last) {
+            o.write(*v);
+        }
+        return;
+    }
+    for (o, &v) in dst.iter_mut().zip(src.iter().step_by(step)) {
+        o.write(v);
+    }
 }
 
 /// Side of the square tiles `gather_transposed` copies: 32 source columns of 32 elements each
