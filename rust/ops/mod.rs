@@ -33,6 +33,7 @@ pub mod reduce;
 pub mod reorder;
 pub mod scan;
 pub mod sort;
+pub mod slice_grad;
 pub mod softmax;
 pub mod triangle;
 pub mod trig;

@@ -441,9 +441,9 @@ impl Backward for SliceBackward {
         false
     }
     fn apply(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let out = Tensor::zeros(&self.input, g.dtype());
-        let region = self.region(&out, g.shape())?;
-        write_into(&region, g)?;
+        let count = if self.select { 1 } else { g.shape()[self.dim] };
+        let at = crate::ops::slice_grad::Positions { start: self.start, step: self.step, count };
+        let out = crate::ops::slice_grad::embedded(g, &self.input, self.dim, &at);
         // Recorded (create_graph): this embedding's own backward takes the same region back.
         let geometry = SliceBackward { input: g.shape().to_vec(), dim: self.dim, start: self.start, step: self.step, select: self.select };
         Ok(vec![Some(crate::autograd::record(out, &[g], || Ok(Box::new(SliceEmbedBackward(geometry))))?)])
