@@ -36,7 +36,7 @@ _IndexItem: TypeAlias = SupportsIndex | slice | EllipsisType | None | Tensor | S
 _Index: TypeAlias = _IndexItem | tuple[_IndexItem, ...]
 
 __all__ = [
-    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_can_cast", "_cdist", "_embedding_bag", "_flip", "_full_like", "_gather", "_grad", "_index_add", "_l2_norm", "_nonzero", "_pad", "_pad_edges", "_preserved_strides", "_promote_types", "_result_type", "_roll", "_scatter_add", "_set_anomaly_enabled", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri", "_version_of",
+    "Tensor", "dtype", "Node", "SavedTensor", "_function_node", "_pop_saved_tensors_hooks", "_push_saved_tensors_hooks", "_add_at", "_backward", "_can_cast", "_cdist", "_embedding_bag", "_flip", "_grid_sample_bilinear", "_grid_sample_bilinear_backward", "_full_like", "_gather", "_grad", "_index_add", "_l2_norm", "_nonzero", "_pad", "_pad_edges", "_preserved_strides", "_promote_types", "_result_type", "_roll", "_scatter_add", "_set_anomaly_enabled", "_set_grad_enabled", "_set_inference_mode", "_sort", "_tri", "_version_of",
     "arange", "cat", "eye", "from_numpy", "full", "get_num_threads", "get_rng_state",
     "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled", "linspace", "manual_seed",
     "max_memory_allocated", "memory_allocated", "rand", "randint", "randn", "randperm",
@@ -654,6 +654,12 @@ def _grad(
     """`autograd.grad`: gradients of `outputs` w.r.t. `inputs`, returned instead of accumulated."""
 def _embedding_bag(weight: Tensor, index: Tensor, bounds: Tensor, mean: _bool, per_sample_weights: Tensor | None = None) -> Tensor:
     """EmbeddingBag's sum/mean: entry k looks up weight row index[k], bag b holds entries bounds[b]:bounds[b + 1] (int64), each scaled by per_sample_weights[k] when given."""
+def _grid_sample_bilinear(input: Tensor, grid: Tensor, padding_mode: str, align_corners: _bool) -> Tensor | None:
+    """F.grid_sample bilinear of 4-D float32/float64 input (N, C, H, W) at grid (N, Ho, Wo, 2), PyTorch's CPU arithmetic; no autograd. None when the grid holds a coordinate that is not finite."""
+def _grid_sample_bilinear_backward(
+    grad: Tensor, input: Tensor, grid: Tensor, padding_mode: str, align_corners: _bool, need_input: _bool, need_grid: _bool
+) -> tuple[Tensor | None, Tensor | None] | None:
+    """The gradients of `_grid_sample_bilinear` for (input, grid), each when asked for; None when the grid holds a coordinate that is not finite."""
 def _cdist(x1: Tensor, x2: Tensor) -> Tensor:
     """Euclidean distances between the rows of x1 (..., P, M) and x2 (..., R, M) (the same batch dims): (..., P, R), each from its differences."""
 def _index_add(input: Tensor, dim: _int, index: Tensor, source: Tensor) -> Tensor:

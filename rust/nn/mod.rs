@@ -19,6 +19,7 @@ mod conv_packed;
 mod conv_tests;
 pub mod conv_transpose;
 pub mod dropout;
+pub mod grid_sample;
 pub mod group_norm;
 mod im2col;
 pub mod linear;

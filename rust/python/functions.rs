@@ -264,6 +264,27 @@ pub fn _embedding_bag(py: Python<'_>, weight: PyRef<'_, PyTensor>, index: PyRef<
     Ok(off_gil_guarded(py, bags.index.len() * w.shape().last().copied().unwrap_or(1), || crate::ops::embedding_bag::embedding_bag(&w, bags, s.as_ref()))?.into())
 }
 
+/// F.grid_sample's bilinear kernel for 4-D float32/float64 input (`nn/grid_sample.rs`), no
+/// autograd: None when the grid holds a coordinate that is not finite.
+#[pyfunction]
+pub fn _grid_sample_bilinear(py: Python<'_>, input: PyRef<'_, PyTensor>, grid: PyRef<'_, PyTensor>, padding_mode: &str, align_corners: bool) -> PyResult<Option<PyTensor>> {
+    use crate::nn::grid_sample::{forward, Padding};
+    let (x, g, padding) = (input.t.detach(), grid.t.detach(), Padding::from_name(padding_mode)?);
+    let out_hw = [g.shape().get(1).copied().unwrap_or(0), g.shape().get(2).copied().unwrap_or(0)];
+    Ok(off_gil_guarded(py, x.numel() + g.numel(), || forward(&x, &g, padding, align_corners, out_hw))?.map(Into::into))
+}
+
+/// The gradients of `_grid_sample_bilinear` for (input, grid), each when asked for; None when the
+/// grid holds a coordinate that is not finite.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn _grid_sample_bilinear_backward(py: Python<'_>, grad: PyRef<'_, PyTensor>, input: PyRef<'_, PyTensor>, grid: PyRef<'_, PyTensor>, padding_mode: &str, align_corners: bool, need_input: bool, need_grid: bool) -> PyResult<Option<(Option<PyTensor>, Option<PyTensor>)>> {
+    use crate::nn::grid_sample::{backward, Padding};
+    let (g, x, gr, padding) = (grad.t.detach(), input.t.detach(), grid.t.detach(), Padding::from_name(padding_mode)?);
+    let res = off_gil_guarded(py, x.numel() + g.numel(), || backward(&g, &x, &gr, padding, align_corners, [need_input, need_grid]))?;
+    Ok(res.map(|(a, b)| (a.map(Into::into), b.map(Into::into))))
+}
+
 /// `nonzero()` of a bool tensor: the (n, ndim) int64 coordinates of its true elements.
 #[pyfunction]
 pub fn _nonzero(py: Python<'_>, mask: PyRef<'_, PyTensor>) -> PyResult<PyTensor> {

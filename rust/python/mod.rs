@@ -42,7 +42,7 @@ mod core_module {
     use super::autograd::{PySavedTensor, _function_node, _pop_saved_tensors_hooks, _push_saved_tensors_hooks};
     #[pymodule_export]
     use super::functions::{
-        _add_at, _backward, _can_cast, _cdist, _embedding_bag, _flip, _full_like, _gather, _grad, _index_add, _l2_norm, _nonzero, _pad, _pad_edges, _preserved_strides, _promote_types, _result_type, _roll, _scatter_add, _set_anomaly_enabled, _set_grad_enabled, _set_inference_mode, _sort, _tri, _version_of, arange, cat, eye, from_numpy, full, get_num_threads, get_rng_state, is_anomaly_enabled, is_grad_enabled,
+        _add_at, _backward, _can_cast, _cdist, _embedding_bag, _flip, _grid_sample_bilinear, _grid_sample_bilinear_backward, _full_like, _gather, _grad, _index_add, _l2_norm, _nonzero, _pad, _pad_edges, _preserved_strides, _promote_types, _result_type, _roll, _scatter_add, _set_anomaly_enabled, _set_grad_enabled, _set_inference_mode, _sort, _tri, _version_of, arange, cat, eye, from_numpy, full, get_num_threads, get_rng_state, is_anomaly_enabled, is_grad_enabled,
         is_inference_mode_enabled, linspace, manual_seed, max_memory_allocated, memory_allocated, rand, randint, randn, randperm,
         reset_peak_memory_stats, set_rng_state, stack, where_,
     };

@@ -16,7 +16,8 @@ import numpy as np
 from .. import _core
 from .._core import Tensor
 from .._creation import linspace, tensor, zeros
-from ..autograd import Function
+from ..autograd import Function, enable_grad, is_grad_enabled
+from ..autograd import grad as autograd_grad
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -237,13 +238,61 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
         align_corners = False
     _check_grid(input, grid)
     d = input.ndim - 2
-    n, c, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
+    n, c = input.shape[0], input.shape[1]
     out_spatial = tuple(grid.shape[1:-1])
     p = 1
     for s in out_spatial:
         p *= s
     if n == 0 or p == 0 or c == 0:
         return zeros((n, c, *out_spatial), dtype=input.dtype)
+    if mode == "bilinear" and d == 2 and input.dtype in (_core.float32, _core.float64):
+        return _BilinearKernel.apply(input, grid, padding_mode, align_corners)
+    return _composed(input, grid, mode, padding_mode, align_corners)
+
+
+class _BilinearKernel(Function):
+    """2-D bilinear sampling as one kernel forward and one backward (rust/nn/grid_sample.rs),
+    PyTorch's CPU arithmetic. Under create_graph the backward differentiates the composed form
+    instead, so gradients of gradients keep working (PyTorch's kernel refuses them)."""
+
+    @staticmethod
+    def forward(ctx, input, grid, padding_mode, align_corners):
+        ctx.save_for_backward(input, grid)
+        ctx.how = (padding_mode, align_corners)
+        out = _core._grid_sample_bilinear(input.contiguous(), grid.contiguous(), padding_mode, align_corners)
+        # None: a coordinate that is not finite (or would overflow), which the composed form
+        # treats as PyTorch does (NaN reads the border); its backward then serves too.
+        ctx.composed = out is None
+        return _composed(input, grid, "bilinear", padding_mode, align_corners) if out is None else out
+
+    @staticmethod
+    def backward(ctx, g):
+        input, grid = ctx.saved_tensors
+        padding_mode, align_corners = ctx.how
+        need = ctx.needs_input_grad[:2]
+        if is_grad_enabled() or ctx.composed:
+            if not is_grad_enabled():  # the composed form's gradient, not recorded further
+                input, grid = (t.detach().requires_grad_(k) for t, k in zip((input, grid), need))
+            with enable_grad():
+                out = _composed(input, grid, "bilinear", padding_mode, align_corners)
+            wrt = [t for t, k in zip((input, grid), need) if k]
+            got = iter(autograd_grad(out, wrt, g, create_graph=is_grad_enabled(), allow_unused=True))
+            return tuple(next(got) if k else None for k in need) + (None, None)
+        res = _core._grid_sample_bilinear_backward(g.contiguous(), input.contiguous(), grid.contiguous(), padding_mode, align_corners, need[0], need[1])
+        return (*res, None, None)
+
+
+_BilinearKernel._backward_name = "GridSampler2DBackward0"
+
+
+def _composed(input: Tensor, grid: Tensor, mode: str, padding_mode: str, align_corners: bool) -> Tensor:
+    """grid_sample from differentiable ops: every mode and rank, any coordinate."""
+    d = input.ndim - 2
+    n, c, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
+    out_spatial = tuple(grid.shape[1:-1])
+    p = 1
+    for s in out_spatial:
+        p *= s
     rows = input.reshape(n, c, -1).transpose(1, 2).reshape(-1, c)
     g = grid.reshape(n, p, d)
     coords = [g[:, :, k] for k in range(d)]  # x, y(, z): x indexes the last spatial axis
