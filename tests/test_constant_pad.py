@@ -67,3 +67,13 @@ def test_zero_pad_module_and_a_new_tensor_without_padding():
     y = fg.nn.functional.pad(x, (0, 0))
     y[0, 0, 0, 0] = 5.0
     assert x[0, 0, 0, 0].item() == 1.0
+
+
+def test_padding_an_input_with_an_empty_last_dim():
+    """Rows of no elements (shape (2, 0)): only the padding is written (it read past the
+    data's end and panicked; found by the differential harness)."""
+    for shape, pad in [((2, 0), (0, 1)), ((3, 2, 0), (1, 2)), ((2, 0), (1, 1, 1, 0))]:
+        x = fg.zeros(*shape)
+        got = fg.nn.functional.pad(x, pad, value=2.5)
+        np_pad = [(0, 0)] * (len(shape) - len(pad) // 2) + [(pad[2 * k], pad[2 * k + 1]) for k in reversed(range(len(pad) // 2))]
+        np.testing.assert_array_equal(got.numpy(), np.pad(np.zeros(shape, np.float32), np_pad, constant_values=2.5))

@@ -72,6 +72,8 @@ fn padded<T: Element>(x: &Tensor, out_shape: &[usize], before: &[usize], fill: T
                 fill_with(head, fill);
                 fill_with(tail, fill);
                 match l.strides[nd - 1] {
+                    // An empty input row (shape (2, 0)) may sit past the data's end: nothing to read.
+                    _ if in_w == 0 => {}
                     1 => write_values(middle, &v.data[at..at + in_w]),
                     s => middle.iter_mut().enumerate().for_each(|(j, d)| {
                         d.write(v.data[at + j * s]);
