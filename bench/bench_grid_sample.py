@@ -6,22 +6,20 @@ the grid.
 
     PYTHONPATH=python /path/to/torch/venv/bin/python bench/bench_grid_sample.py [--runs 7]
 
-Each row is the best of `--runs` calls per library, taking turns with a pause as bench_ops.py
-does; the ratio is ferrograd / PyTorch (below 1: ferrograd is faster).
+Each row is the best of `--runs` calls per library, taking turns with a pause (bench_ops.py's
+`compare`), worst ratio first; the ratio is ferrograd / PyTorch (below 1: ferrograd is faster).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
 
-import ferrograd as fg
 import numpy as np
 
-try:
-    import torch
-except ImportError:  # ferrograd's times alone
-    torch = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ops import compare  # noqa: E402  (bench/ is not a package)
 
 # (input shape, output height and width)
 SHAPES = [((16, 64, 32, 32), (32, 32)), ((4, 3, 224, 224), (224, 224)), ((64, 16, 28, 28), (28, 28)), ((2, 256, 14, 14), (56, 56))]
@@ -44,31 +42,20 @@ def case(m, shape, out_hw, padding_mode, train):
     return step
 
 
+def cases(m):
+    """{name: zero-arg step} for library `m`, every shape, padding and mode."""
+    return {
+        f"{'train' if train else 'eval'} {'x'.join(map(str, shape))} -> {hw[0]}x{hw[1]} {pm}": case(m, shape, hw, pm, train)
+        for train in (False, True) for shape, hw in SHAPES for pm in ("zeros", "border")
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--pause", type=float, default=0.01)
     args = ap.parse_args()
-    libs = {"fg": fg} | ({"torch": torch} if torch else {})
-    print(f"ferrograd {fg.__version__}, {fg.get_num_threads()} threads" + (f"; torch {torch.__version__}, {torch.get_num_threads()} threads" if torch else ""))
-    for train in (False, True):
-        for shape, out_hw in SHAPES:
-            for padding_mode in ("zeros", "border"):
-                steps = {n: case(m, shape, out_hw, padding_mode, train) for n, m in libs.items()}
-                best = {}
-                for n, f in steps.items():
-                    f()
-                    best[n] = float("inf")
-                for _ in range(args.runs):
-                    for n, f in steps.items():
-                        time.sleep(args.pause)
-                        f()
-                        t0 = time.perf_counter()
-                        f()
-                        best[n] = min(best[n], time.perf_counter() - t0)
-                name = f"{'train' if train else 'eval'} {'x'.join(map(str, shape))} -> {out_hw[0]}x{out_hw[1]} {padding_mode}"
-                extra = f"  torch {best['torch'] * 1e3:8.3f} ms  fg/torch {best['fg'] / best['torch']:5.2f}x" if torch else ""
-                print(f"{name:42s} fg {best['fg'] * 1e3:8.3f} ms{extra}")
+    compare(cases, args.runs, args.pause, grad=True, what="cases")
 
 
 if __name__ == "__main__":
