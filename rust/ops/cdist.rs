@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::ops::expr::{ex, Ex};
 use crate::ops::{binary, reduce};
 use crate::parallel::{for_each_part, DisjointPtr};
-use crate::tensor::{Float, Tensor};
+use crate::tensor::{Float, Layout, Tensor};
 use crate::vmath::madd;
 use crate::{bail, with_float};
 
@@ -58,14 +58,11 @@ struct Dims {
     m: usize,
 }
 
-/// (M, R) of each batch's (R, M) rows.
+/// (M, R) of each batch's (R, M) rows: the tiled (and for 4-byte elements register-transposed)
+/// gather of `x.t().contiguous()`.
 fn turned<T: Float>(x: &[T], batches: usize, r: usize, m: usize) -> Vec<T> {
-    let mut t = crate::tensor::alloc::with_capacity(x.len());
-    for b in 0..batches {
-        let rows = &x[b * r * m..(b + 1) * r * m];
-        t.extend((0..m).flat_map(|k| (0..r).map(move |j| rows[j * m + k])));
-    }
-    t
+    let layout = Layout { shape: vec![batches, m, r], strides: vec![r * m, 1, m], offset: 0 };
+    crate::tensor::iter::gather(x, &layout)
 }
 
 fn forward<T: Float>(x1: &[T], x2: &[T], d: Dims) -> Vec<T> {
@@ -136,83 +133,24 @@ fn distance_rows_body<T: Float, const FMA: bool>(a: &[T], rows: usize, m: usize,
 
 crate::multiversion!(distance_rows_body, distance_rows_avx2, distance_rows, Float, (a: &[T], rows: usize, m: usize, bt: &[T], r: usize, out: &mut [MaybeUninit<T>]) -> ());
 
-/// acc += w (b - v), lane by lane.
+/// acc + w (b - v), lane by lane.
 #[inline(always)]
-fn weighted_gaps<T: Float, const FMA: bool>(acc: &mut [T; COLS], w: &[T; COLS], b: &[T; COLS], v: T) {
+fn weighted_gaps<T: Float, const FMA: bool>(mut acc: [T; COLS], w: &[T; COLS], b: &[T; COLS], v: T) -> [T; COLS] {
     for ((s, &wj), &bj) in acc.iter_mut().zip(w).zip(b) {
         *s = madd::<T, FMA>(wj, bj - v, *s);
     }
+    acc
 }
 
-/// Coordinates of a row the backward kernels take at once.
+/// Coordinates of a row the backward kernel takes at once.
 const KS: usize = 4;
 
-/// x1's gradient for one row a (M long): for each k, sum over j of w_j (a_k - x2_jk), across j in
-/// 16 lanes (lane j mod 16) added in a fixed order at the end, x2 turned to (M, R) so that both
-/// w and x2's column k run along j. Four coordinates at a time share each load of w. The lanes
-/// add w (x2_jk - a_k), x2's form, and the total is negated (the same bits as adding the
-/// negated terms).
+/// One batch's gradient for 16 rows j0.. of x2 (fewer at the edge), turned: out (M, width) gets,
+/// for each k and j, sum over i of w_ij (x2_jk - x1_ik), i in order, so w's rows are read as they
+/// lie. `bt` holds x2 turned to (M, R). With the roles swapped (x2 for x1, W turned) the same
+/// sums are x1's gradient.
 #[inline(always)]
-fn x1_grad_row_body<T: Float, const FMA: bool>(a: &[T], bt: &[T], w: &[T], out: &mut [T]) {
-    let (m, r) = (a.len(), w.len());
-    let whole = r - r % COLS;
-    let mut k0 = 0;
-    while k0 < m {
-        let ks = if m - k0 >= KS { KS } else { 1 };
-        // Indexed only with constants in the loop, so that the sums stay in registers.
-        let mut s = [[T::zero(); COLS]; KS];
-        if ks == KS {
-            let [s0, s1, s2, s3] = &mut s;
-            for j0 in (0..whole).step_by(COLS) {
-                let wv = block(w, j0);
-                weighted_gaps::<T, FMA>(s0, wv, block(bt, k0 * r + j0), a[k0]);
-                weighted_gaps::<T, FMA>(s1, wv, block(bt, (k0 + 1) * r + j0), a[k0 + 1]);
-                weighted_gaps::<T, FMA>(s2, wv, block(bt, (k0 + 2) * r + j0), a[k0 + 2]);
-                weighted_gaps::<T, FMA>(s3, wv, block(bt, (k0 + 3) * r + j0), a[k0 + 3]);
-            }
-        } else {
-            for j0 in (0..whole).step_by(COLS) {
-                weighted_gaps::<T, FMA>(&mut s[0], block(w, j0), block(bt, k0 * r + j0), a[k0]);
-            }
-        }
-        for (q, lanes) in s.iter().enumerate().take(ks) {
-            let mut lanes = *lanes;
-            for (l, j) in (whole..r).enumerate() {
-                lanes[l] = madd::<T, FMA>(w[j], bt[(k0 + q) * r + j] - a[k0 + q], lanes[l]);
-            }
-            out[k0 + q] = -lanes_total(&lanes);
-        }
-        k0 += ks;
-    }
-}
-
-/// The 16 values of `v` from `at`.
-#[inline(always)]
-fn block<T: Float>(v: &[T], at: usize) -> &[T; COLS] {
-    v[at..at + COLS].try_into().expect("a whole block of 16")
-}
-
-/// The 16 lanes' sum, pairwise in a fixed order.
-#[inline(always)]
-fn lanes_total<T: Float>(v: &[T; COLS]) -> T {
-    // Plain loops: `array::from_fn`'s closures are compiled outside the kernel's features.
-    let mut h = [T::zero(); 8];
-    for l in 0..8 {
-        h[l] = v[l] + v[l + 8];
-    }
-    for l in 0..4 {
-        h[l] += h[l + 4];
-    }
-    (h[0] + h[2]) + (h[1] + h[3])
-}
-
-crate::multiversion!(x1_grad_row_body, x1_grad_row_avx2, x1_grad_row, Float, (a: &[T], bt: &[T], w: &[T], out: &mut [T]) -> ());
-
-/// x2's gradient for 16 columns j0.. of one batch (fewer at the edge), turned: out (M, width)
-/// gets, for each k and j, sum over i of w_ij (x2_jk - x1_ik), i in order, so w's rows are read
-/// as they lie. `b` holds x2 turned to (M, R).
-#[inline(always)]
-fn x2_grad_cols_body<T: Float, const FMA: bool>(x1: &[T], m: usize, bt: &[T], w: &[T], r: usize, j0: usize, out: &mut [T]) {
+fn gradient_block_body<T: Float, const FMA: bool>(x1: &[T], m: usize, bt: &[T], w: &[T], r: usize, j0: usize, out: &mut [T]) {
     let width = COLS.min(r - j0);
     // w holds this batch's (P, R) weights.
     let p = w.len() / r.max(1);
@@ -227,19 +165,22 @@ fn x2_grad_cols_body<T: Float, const FMA: bool>(x1: &[T], m: usize, bt: &[T], w:
         if ks == KS && width == COLS {
             // The whole block, with fixed-size loops that keep `acc` in registers (a variable
             // width or count kept it in memory, at a third of the speed).
-            let [a0, a1, a2, a3] = &mut acc;
-            for i in 0..p {
-                let wv: &[T; COLS] = w[i * r + j0..i * r + j0 + COLS].try_into().expect("a whole block of columns");
-                let v = &x1[i * m + k0..i * m + k0 + KS];
+            // Sums as values, not through `&mut acc`: through the references every step stored
+            // all four to the stack (half the kernel's time).
+            let [mut a0, mut a1, mut a2, mut a3] = acc;
+            for (wrow, xrow) in w.chunks_exact(r).zip(x1.chunks_exact(m)).take(p) {
+                let wv: &[T; COLS] = wrow[j0..j0 + COLS].try_into().expect("a whole block of columns");
+                let v: &[T; KS] = xrow[k0..k0 + KS].try_into().expect("a whole block of coordinates");
                 // One call per coordinate, each a 16-lane loop (as one loop over both, LLVM
                 // vectorised across the four coordinates with gathers, 9x slower).
-                weighted_gaps::<T, FMA>(a0, wv, &col[0], v[0]);
-                weighted_gaps::<T, FMA>(a1, wv, &col[1], v[1]);
-                weighted_gaps::<T, FMA>(a2, wv, &col[2], v[2]);
-                weighted_gaps::<T, FMA>(a3, wv, &col[3], v[3]);
+                a0 = weighted_gaps::<T, FMA>(a0, wv, &col[0], v[0]);
+                a1 = weighted_gaps::<T, FMA>(a1, wv, &col[1], v[1]);
+                a2 = weighted_gaps::<T, FMA>(a2, wv, &col[2], v[2]);
+                a3 = weighted_gaps::<T, FMA>(a3, wv, &col[3], v[3]);
             }
+            acc = [a0, a1, a2, a3];
         } else {
-            x2_grad_edge::<T, FMA>(x1, m, w, r, (j0, width), (k0, ks), &col, &mut acc);
+            gradient_edge::<T, FMA>(x1, m, w, r, (j0, width), (k0, ks), &col, &mut acc);
         }
         for (q, acc) in acc.iter().enumerate().take(ks) {
             out[(k0 + q) * width..(k0 + q + 1) * width].copy_from_slice(&acc[..width]);
@@ -248,10 +189,10 @@ fn x2_grad_cols_body<T: Float, const FMA: bool>(x1: &[T], m: usize, bt: &[T], w:
     }
 }
 
-/// `x2_grad_cols`'s sums for a block at the edge: fewer than 16 columns or 4 coordinates.
+/// `gradient_block`'s sums for a block at the edge: fewer than 16 columns or 4 coordinates.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn x2_grad_edge<T: Float, const FMA: bool>(x1: &[T], m: usize, w: &[T], r: usize, (j0, width): (usize, usize), (k0, ks): (usize, usize), col: &[[T; COLS]; KS], acc: &mut [[T; COLS]; KS]) {
+fn gradient_edge<T: Float, const FMA: bool>(x1: &[T], m: usize, w: &[T], r: usize, (j0, width): (usize, usize), (k0, ks): (usize, usize), col: &[[T; COLS]; KS], acc: &mut [[T; COLS]; KS]) {
     for i in 0..w.len() / r.max(1) {
         let mut wv = [T::zero(); COLS];
         wv[..width].copy_from_slice(&w[i * r + j0..i * r + j0 + width]);
@@ -264,7 +205,7 @@ fn x2_grad_edge<T: Float, const FMA: bool>(x1: &[T], m: usize, w: &[T], r: usize
     }
 }
 
-crate::multiversion!(x2_grad_cols_body, x2_grad_cols_avx2, x2_grad_cols, Float, (x1: &[T], m: usize, bt: &[T], w: &[T], r: usize, j0: usize, out: &mut [T]) -> ());
+crate::multiversion!(gradient_block_body, gradient_block_avx2, gradient_block, Float, (x1: &[T], m: usize, bt: &[T], w: &[T], r: usize, j0: usize, out: &mut [T]) -> ());
 
 /// W = g / d over a stretch, 0 where d is 0 (PyTorch's rule: a zero distance passes no gradient).
 #[inline(always)]
@@ -321,37 +262,36 @@ fn fused<T: Float>(g: &Tensor, x1: &Tensor, x2: &Tensor, dist: &Tensor, d: Dims,
 
 fn fused_on<T: Float>(g: &[T], dist: &[T], a: &[T], c: &[T], (s1, s2): (&[usize], &[usize]), Dims { b, p, r, m }: Dims, needs: &[bool]) -> Vec<Option<Tensor>> {
     let w = weights(g, dist);
-    let ct = turned(c, b, r, m);
-    let g1 = needs[0].then(|| {
-        let mut out = vec![T::zero(); b * p * m];
-        let dst = DisjointPtr(out.as_mut_ptr());
-        run(b * p, b * p * r * m, &|item| {
-            let bi = item / p;
-            // SAFETY: item writes row `item` of the result, its own.
-            let o = unsafe { std::slice::from_raw_parts_mut(dst.get().add(item * m), m) };
-            x1_grad_row(&a[item * m..(item + 1) * m], &ct[bi * m * r..(bi + 1) * m * r], &w[item * r..(item + 1) * r], o);
-        });
-        Tensor::from_vec_unchecked(out, s1)
-    });
-    let g2 = needs[1].then(|| {
-        // Turned (B, M, R) while it is built, a block of 16 columns per item; then (B, R, M).
-        let blocks = r.div_ceil(COLS);
-        let mut turned_out = vec![T::zero(); b * m * r];
-        let dst = DisjointPtr(turned_out.as_mut_ptr());
-        run(b * blocks, b * p * r * m, &|item| {
-            let (bi, j0) = (item / blocks, item % blocks * COLS);
-            let width = COLS.min(r - j0);
-            let mut o = vec![T::zero(); m * width];
-            let (x1b, wb) = (&a[bi * p * m..(bi + 1) * p * m], &w[bi * p * r..(bi + 1) * p * r]);
-            x2_grad_cols(x1b, m, &ct[bi * m * r..(bi + 1) * m * r], wb, r, j0, &mut o);
-            for (k, row) in o.chunks_exact(width.max(1)).enumerate() {
-                // SAFETY: item writes columns j0 .. j0 + width of batch bi's rows, its own.
-                unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), dst.get().add((bi * m + k) * r + j0), width) };
-            }
-        });
-        Tensor::from_vec_unchecked(turned(&turned_out, b, m, r), s2)
-    });
+    // x1's gradient is x2's with the roles swapped: W turned, x1 turned, x2's rows walked. (Row
+    // by row over x1, with x2's (M, R) columns as the lanes, each step read a block of every
+    // coordinate's column from L2: 3x the time of this form, which keeps its columns in registers.)
+    let g1 = needs[0].then(|| Tensor::from_vec_unchecked(grad_by_columns(c, &turned(a, b, p, m), &turned(&w, b, p, r), (b, r, p, m)), s1));
+    let g2 = needs[1].then(|| Tensor::from_vec_unchecked(grad_by_columns(a, &turned(c, b, r, m), &w, (b, p, r, m)), s2));
     vec![g1, g2]
+}
+
+/// The gradient of the N rows `own` turned to (B, M, N), against the Q rows `other` (B, Q, M)
+/// with weights w (B, Q, N): row j gets the sum over i of w_ij (own_j - other_i), as (B, N, M).
+/// Each item sums a block of 16 of own's rows turned, (M, 16), and writes it back as rows.
+fn grad_by_columns<T: Float>(other: &[T], own_t: &[T], w: &[T], (b, q, n, m): (usize, usize, usize, usize)) -> Vec<T> {
+    let blocks = n.div_ceil(COLS);
+    let mut out = vec![T::zero(); b * n * m];
+    let dst = DisjointPtr(out.as_mut_ptr());
+    run(b * blocks, b * q * n * m, &|item| {
+        let (bi, j0) = (item / blocks, item % blocks * COLS);
+        let width = COLS.min(n - j0);
+        let mut o = vec![T::zero(); m * width];
+        let (ob, wb) = (&other[bi * q * m..(bi + 1) * q * m], &w[bi * q * n..(bi + 1) * q * n]);
+        gradient_block(ob, m, &own_t[bi * m * n..(bi + 1) * m * n], wb, n, j0, &mut o);
+        // SAFETY: item writes rows j0 .. j0 + width of batch bi, its own.
+        let rows = unsafe { std::slice::from_raw_parts_mut(dst.get().add((bi * n + j0) * m), width * m) };
+        for (l, row) in rows.chunks_exact_mut(m.max(1)).enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = o[k * width + l];
+            }
+        }
+    });
+    out
 }
 
 /// The same rule from recorded ops (a backward with create_graph), through the (B, P, R, M)
