@@ -502,6 +502,44 @@ pub fn sum_slice<T: crate::tensor::Float>(x: &[T]) -> T {
     T::from_f64(parts.iter().sum())
 }
 
+/// `sum_slice` of each of the `runs` runs of `n` consecutive logical elements of a strided view:
+/// the same blocks of 4096 and the same additions, so the same bits as summing its gathered copy,
+/// but each block gathered into a buffer on the stack and summed while it is in L1. Gathering the
+/// whole view first wrote and read it once more: `x[:, ::2].sum()` took 1.8x PyTorch's time.
+pub fn sum_view_runs<T: crate::tensor::Float>(src: &[T], layout: &crate::tensor::Layout, runs: usize, n: usize) -> Vec<T> {
+    const BLOCK: usize = 4096;
+    let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
+    let block_sum = |start: usize, len: usize| {
+        let mut buf = [MaybeUninit::<T>::uninit(); BLOCK];
+        crate::tensor::iter::gather_span(&mut buf[..len], src, &walk, start);
+        // SAFETY: gather_span wrote all `len` elements.
+        sum_lanes(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), len) })
+    };
+    if n <= BLOCK {
+        return build_weighted(runs, n, (GRAIN / n.max(1)).max(1), |start, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                o.write(T::from_f64(block_sum((start + i) * n, n)));
+            }
+        });
+    }
+    let blocks = n.div_ceil(BLOCK);
+    if runs == 1 {
+        let parts = build_weighted(blocks, BLOCK, GRAIN / BLOCK, |start, out| {
+            for (i, o) in out.iter_mut().enumerate() {
+                let k = (start + i) * BLOCK;
+                o.write(block_sum(k, BLOCK.min(n - k)));
+            }
+        });
+        return vec![T::from_f64(parts.iter().sum())];
+    }
+    build_weighted(runs, n, 1, |start, out| {
+        for (i, o) in out.iter_mut().enumerate() {
+            let r = (start + i) * n;
+            o.write(T::from_f64((0..blocks).map(|b| block_sum(r + b * BLOCK, BLOCK.min(n - b * BLOCK))).sum()));
+        }
+    })
+}
+
 /// One block's sum in 64 lanes: four independent vector chains on AVX-512 (eight on AVX2; fewer
 /// were bound by the add's latency), compiled for AVX2 and AVX-512. The lanes are then added
 /// as a tree, in vectors: added one by one they cost more than the loop on a row of 2048.

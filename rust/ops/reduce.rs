@@ -120,6 +120,9 @@ fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
         return vec![T::zero(); a * b];
     }
     x.with_view::<T, _>(|v| {
+        if b == 1 && !v.layout.is_contiguous() {
+            return crate::ops::kernel::sum_view_runs(v.data, v.layout, a, n);
+        }
         let data = v.contiguous();
         if b == 1 {
             if a == 1 {

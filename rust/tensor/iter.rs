@@ -143,19 +143,42 @@ pub fn gather_into<T: Copy + Send + Sync>(dst: &mut [MaybeUninit<T>], src: &[T],
         let (len, s) = (len, s); // locals: see gather_transposed
         let mut w = walk.walker(start / len);
         for row in chunk.chunks_mut(len) {
-            let base = w.offsets[0];
-            match s {
-                // An expanded dim (the gradient of a sum, a broadcast bias) and a plain run:
-                // shapes the compiler turns into vector stores and a copy.
-                0 => row.iter_mut().for_each(|o| {
-                    o.write(src[base]);
-                }),
-                1 => super::copy::write_values(row, &src[base..base + row.len()]),
-                _ => every_nth(row, &src[base..base + (row.len() - 1) * s + 1], s),
-            }
+            write_row(row, src, w.offsets[0], s);
             w.advance();
         }
     })
+}
+
+/// `row.len()` values of `src` from `base`, `step` apart.
+#[inline]
+fn write_row<T: Copy>(row: &mut [MaybeUninit<T>], src: &[T], base: usize, step: usize) {
+    match step {
+        // An expanded dim (the gradient of a sum, a broadcast bias) and a plain run: shapes
+        // the compiler turns into vector stores and a copy.
+        0 => row.iter_mut().for_each(|o| {
+            o.write(src[base]);
+        }),
+        1 => super::copy::write_values(row, &src[base..base + row.len()]),
+        _ => every_nth(row, &src[base..base + (row.len() - 1) * step + 1], step),
+    }
+}
+
+/// The logical elements `start .. start + dst.len()` of `walk`'s one operand into `dst`, rows
+/// cut wherever the span begins and ends: a block of a strided view copied into a buffer small
+/// enough to stay in L1 while it is used (`kernel::sum_view_runs`).
+pub fn gather_span<T: Copy>(dst: &mut [MaybeUninit<T>], src: &[T], walk: &Walk, start: usize) {
+    let (len, step) = (walk.row_len, walk.inner[0]);
+    if dst.is_empty() {
+        return;
+    }
+    let mut w = walk.walker(start / len);
+    let (mut col, mut done) = (start % len, 0);
+    while done < dst.len() {
+        let take = (len - col).min(dst.len() - done);
+        write_row(&mut dst[done..done + take], src, w.offsets[0] + col * step, step);
+        (done, col) = (done + take, 0);
+        w.advance();
+    }
 }
 
 /// `dst[i] = src[i * step]`: every other value (`x[:, ::2]`, a real part) through pairs the
