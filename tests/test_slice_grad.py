@@ -74,3 +74,18 @@ def test_create_graph_records_the_embedding():
     want2[:, 1::2] = 2
     np.testing.assert_allclose(ggx.numpy(), want2)
     assert fg.autograd.gradgradcheck(lambda t: t[1:, ::3] * t[1:, ::3], (fg.tensor(a, requires_grad=True),))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_slices_of_a_sum_and_empty_slices(shape):
+    """The incoming gradient one value (a sum's) for every slice, and slices of no elements."""
+    a = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
+    for dim in range(len(shape)):
+        n = shape[dim]
+        for s in _slices(n) + [slice(n, None), slice(2, 2), slice(0, n, 2), slice(n - 2, n, 2)]:
+            idx = (slice(None),) * dim + (s,)
+            x = fg.tensor(a, requires_grad=True)
+            (x[idx].sum() * 2).backward()
+            want = np.zeros_like(a)
+            want[idx] = 2
+            np.testing.assert_array_equal(x.grad.numpy(), want, err_msg=f"dim {dim} {s}")

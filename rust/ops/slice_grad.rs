@@ -52,24 +52,17 @@ enum Part<'a, T> {
 /// One outer index's n rows of `inner` values: the gradient's rows at the positions, zeros
 /// between.
 fn lay_block<T: Element>(dst: &mut [MaybeUninit<T>], src: Part<'_, T>, inner: usize, at: &Positions) {
+    if inner == 1 {
+        return lay_values(dst, src, at);
+    }
     if inner < 16 {
-        // Short rows (a slice of the last dim, `inner` 1): the block zeroed, then the gradient
-        // written over it while the block is still in L1 (a call per row of one value was 4x
-        // slower than zeros and a strided copy).
+        // Short rows: the block zeroed, then the gradient written over it while the block is
+        // still in L1 (a call per row was 4x slower than zeros and a strided copy).
         fill(dst, T::default());
-        if inner == 0 {
-            return;
-        }
         let slots = dst[at.start * inner..].chunks_mut(inner).step_by(at.step).take(at.count);
-        match (src, inner) {
-            (Part::One(v), 1) => slots.for_each(|o| {
-                o[0].write(v);
-            }),
-            (Part::Rows(rows), 1) => slots.zip(rows).for_each(|(o, &v)| {
-                o[0].write(v);
-            }),
-            (Part::One(v), _) => slots.for_each(|o| fill(o, v)),
-            (Part::Rows(rows), _) => slots.zip(rows.chunks_exact(inner)).for_each(|(o, r)| {
+        match src {
+            Part::One(v) => slots.for_each(|o| fill(o, v)),
+            Part::Rows(rows) => slots.zip(rows.chunks_exact(inner)).for_each(|(o, r)| {
                 o.iter_mut().zip(r).for_each(|(o, &v)| {
                     o.write(v);
                 })
@@ -90,6 +83,44 @@ fn lay_block<T: Element>(dst: &mut [MaybeUninit<T>], src: Part<'_, T>, inner: us
         } else {
             fill(row, T::default());
         }
+    }
+}
+
+/// `lay_block` for a slice of the last dim (`x[:, ::2]`, `x[:, 3:]`): the values `step` apart
+/// with zeros between, written in one pass of whole groups of `step`. Zeros first and then a
+/// loop over the positions took 0.43 ms for `x[:, ::2]` of 512 x 2048 (PyTorch 0.26).
+fn lay_values<T: Element>(dst: &mut [MaybeUninit<T>], src: Part<'_, T>, at: &Positions) {
+    let zero = T::default();
+    let (head, rest) = dst.split_at_mut(at.start);
+    fill(head, zero);
+    if at.count == 0 {
+        return fill(rest, zero);
+    }
+    let (mid, tail) = rest.split_at_mut((at.count - 1) * at.step + 1);
+    fill(tail, zero);
+    // Whole groups of `step` (a value then zeros), then the last value alone.
+    let (groups, last) = mid.split_at_mut(mid.len() - 1);
+    let value = |k: usize| match src {
+        Part::One(v) => v,
+        Part::Rows(rows) => rows[k],
+    };
+    last[0].write(value(at.count - 1));
+    match (at.step, src) {
+        (1, Part::One(v)) => fill(groups, v),
+        (1, Part::Rows(rows)) => write_values(groups, &rows[..groups.len()]),
+        // Fixed-size pairs: stores the compiler interleaves in vectors.
+        (2, Part::One(v)) => groups.as_chunks_mut::<2>().0.iter_mut().for_each(|p| {
+            p[0].write(v);
+            p[1].write(zero);
+        }),
+        (2, Part::Rows(rows)) => groups.as_chunks_mut::<2>().0.iter_mut().zip(rows).for_each(|(p, &v)| {
+            p[0].write(v);
+            p[1].write(zero);
+        }),
+        (step, _) => groups.chunks_exact_mut(step).enumerate().for_each(|(k, g)| {
+            g[0].write(value(k));
+            fill(&mut g[1..], zero);
+        }),
     }
 }
 
