@@ -15,6 +15,7 @@ pub mod simd;
 pub mod tensor;
 pub mod vmath;
 pub mod vmath_atan;
+pub mod vmath_gamma;
 pub mod vmath_gelu;
 pub mod vmath_log1p;
 pub mod vmath_phi;

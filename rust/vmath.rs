@@ -51,6 +51,10 @@ pub trait VMath: Float {
     fn log_as<const FMA: bool>(self) -> Self;
     /// atan2(self, x) (`vmath_atan`; float64 keeps libm).
     fn atan2_as<const FMA: bool>(self, x: Self) -> Self;
+    /// ln|Gamma(x)| (`vmath_gamma`; float64 keeps libm).
+    fn lgamma_as<const FMA: bool>(self) -> Self;
+    /// psi(x), lgamma's derivative (`vmath_gamma`; float64 keeps the scalar form).
+    fn digamma_as<const FMA: bool>(self) -> Self;
     /// Exact GELU's forward over a whole slice where the type has a kernel for it (float32 on
     /// AVX-512: `vmath_gelu`); false, writing nothing, where it has none.
     fn gelu_slice(_out: &mut [std::mem::MaybeUninit<Self>], _x: &[Self]) -> bool {
@@ -130,6 +134,14 @@ macro_rules! by_name {
         pub fn vphi_pdf<T: VMath>(x: T) -> (T, T) {
             x.phi_pdf_as::<$fma>()
         }
+        #[inline(always)]
+        pub fn vlgamma<T: VMath>(x: T) -> T {
+            x.lgamma_as::<$fma>()
+        }
+        #[inline(always)]
+        pub fn vdigamma<T: VMath>(x: T) -> T {
+            x.digamma_as::<$fma>()
+        }
     };
 }
 use by_name;
@@ -182,6 +194,14 @@ impl VMath for f64 {
     #[inline(always)]
     fn log_as<const FMA: bool>(self) -> f64 {
         self.ln()
+    }
+    #[inline(always)]
+    fn lgamma_as<const FMA: bool>(self) -> f64 {
+        libm::lgamma(self)
+    }
+    #[inline(always)]
+    fn digamma_as<const FMA: bool>(self) -> f64 {
+        crate::ops::math::digamma_f64(self)
     }
 }
 
@@ -241,6 +261,14 @@ impl VMath for f32 {
     #[inline(always)]
     fn log_as<const FMA: bool>(self) -> f32 {
         crate::vmath_log1p::log_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn lgamma_as<const FMA: bool>(self) -> f32 {
+        crate::vmath_gamma::lgamma_f32::<FMA>(self)
+    }
+    #[inline(always)]
+    fn digamma_as<const FMA: bool>(self) -> f32 {
+        crate::vmath_gamma::digamma_f32::<FMA>(self)
     }
     fn gelu_slice(out: &mut [std::mem::MaybeUninit<f32>], x: &[f32]) -> bool {
         crate::vmath_gelu::gelu_f32(out, x)

@@ -37,8 +37,8 @@ unary_op!(atanh, AtanhBackward, "AtanhBackward0", save: input, |x| x.atanh(), |g
 unary_op!(erf, ErfBackward, "ErfBackward0", save: input, |x| verf(x), |g, x| g * c::<T>(TWO_OVER_SQRT_PI) * vexp(-(x * x)), graph: |g, x| g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp());
 unary_op!(erfc, ErfcBackward, "ErfcBackward0", save: input, |x| via_f64(x, libm::erfc), |g, x| -(g * c::<T>(TWO_OVER_SQRT_PI) * (-(x * x)).exp()), graph: |g, x| -(g * TWO_OVER_SQRT_PI * (-(x.clone() * x)).exp()));
 unary_op!(erfinv, ErfinvBackward, "ErfinvBackward0", save: output, in_place: erfinv_, |x| via_f64(x, erfinv_f64), |g, y| g * c::<T>(PI.sqrt() / 2.0) * (y * y).exp(), graph: |g, y| g * (PI.sqrt() / 2.0) * (y.clone() * y).exp());
-unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| via_f64(x, libm::lgamma), |g, x| g * via_f64(x, digamma_f64), graph: |g, x| g * x.digamma());
-unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| via_f64(x, digamma_f64), |g, x| g * trigamma(x), graph: |g, x| g * x.polygamma(1));
+unary_op!(lgamma, LgammaBackward, "LgammaBackward0", save: input, |x| vlgamma(x), |g, x| g * vdigamma(x), graph: |g, x| g * x.digamma());
+unary_op!(digamma, DigammaBackward, "DigammaBackward0", save: input, |x| vdigamma(x), |g, x| g * trigamma(x), graph: |g, x| g * x.polygamma(1));
 unary_op!(
     sinc,
     SincBackward,
