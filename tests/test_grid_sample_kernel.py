@@ -65,6 +65,21 @@ def test_non_finite_coordinates_take_the_composed_form():
         assert xt.grad is not None and gt.grad is not None
 
 
+def test_non_finite_input_values_reach_only_the_points_that_read_them():
+    """A corner outside the input adds 0, never 0 times a pixel's value: the kernel reads through
+    offset 0 there, so an inf or NaN in the first pixel must stay out of those points (PyTorch's
+    masked reads give the same)."""
+    x = np.ones((1, 2, 4, 4), np.float32)
+    x[0, 0, 0, 0], x[0, 1, 0, 0] = np.inf, np.nan
+    # Far outside (every corner out), on the far corner, and next to the first pixel.
+    g = np.array([[[[-3.0, -3.0], [0.75, 0.75], [-0.75, -0.75], [-1.0, -1.0]]]], np.float32)
+    out = fg.nn.functional.grid_sample(fg.tensor(x), fg.tensor(g), align_corners=False).numpy()
+    want = G._composed(fg.tensor(x), fg.tensor(g), "bilinear", "zeros", False).numpy()
+    np.testing.assert_array_equal(out, want)
+    assert out[0, 0, 0, 0] == 0.0 and out[0, 1, 0, 0] == 0.0 and out[0, 0, 0, 1] == 1.0
+    assert out[0, 0, 0, 2] == np.inf and np.isnan(out[0, 1, 0, 2])
+
+
 def test_gradients_of_gradients_and_gradcheck():
     rng = np.random.default_rng(7)
     x = fg.tensor(rng.standard_normal((2, 2, 4, 5)), requires_grad=True)

@@ -127,9 +127,6 @@ fn point<T: Float>(gx: T, gy: T, w_axis: Axis, h_axis: Axis) -> Point<T> {
 /// channel reads them.
 const CHUNK: usize = 256;
 
-/// Channels up to which the forward samples point by point, all channels of a point together.
-const FEW_CHANNELS: usize = 16;
-
 /// The sampling geometry: input (N, C, H, W), grid (N, Ho, Wo, 2).
 #[derive(Clone, Copy)]
 struct Geometry {
@@ -187,43 +184,76 @@ fn points_of<T: Float>(geo: &Geometry, grid: &[T], q0: usize, q1: usize, pts: &m
     }
 }
 
-/// One task of the forward: points q0..q1 of image `img` for every channel, written into `out`
-/// (N, C, P). Compiled for AVX2 + FMA too: the fused multiply-add and floor are instructions
-/// there, libm calls in the baseline copy (which then took 5x PyTorch's time on 3 channels).
-#[inline(always)]
-fn forward_task_body<T: Float, const FMA: bool>(geo: &Geometry, x: &[T], grid: &[T], task: (usize, usize, usize), out: DisjointPtr<T>, table: &mut [Point<T>]) {
-    let (img, q0, q1) = task;
-    let grid = &grid[img * geo.points * 2..];
-    let sample = |src: &[T], p: &Point<T>| read(src, p, 0) * p.weight[0] + read(src, p, 1) * p.weight[1] + read(src, p, 2) * p.weight[2] + read(src, p, 3) * p.weight[3];
-    if geo.c <= FEW_CHANNELS {
-        // Point by point, its channels inside (PyTorch's order): with few channels, filling
-        // and reading back the table cost about as much as the sampling (3 channels at
-        // 224 x 224: 1.8 -> 1.45 ms).
-        let image = &x[img * geo.c * geo.plane..(img + 1) * geo.c * geo.plane];
-        for q in q0..q1 {
-            let p = point(grid[2 * q], grid[2 * q + 1], geo.w_axis, geo.h_axis);
-            for (ch, src) in image.chunks_exact(geo.plane).enumerate() {
-                // SAFETY: out holds N * C * P values; (image, channel, q) is this task's.
-                unsafe { *out.get().add((img * geo.c + ch) * geo.points + q) = sample(src, &p) };
+/// A block of output points as a structure of arrays: each corner's offset in the plane (0 where
+/// the corner lies outside, so that every read is in range), whether it lies inside, and its
+/// weight. Worked out in a loop the compiler vectorises (a point at a time it was about 40
+/// scalar instructions, the forward's whole cost on images of 3 channels).
+struct Corners<T> {
+    /// 32-bit, so that a vector gathers 16 float32 values rather than 8 (`forward` leaves
+    /// planes of 2^32 values or more to the composed form).
+    at: [[u32; CHUNK]; 4],
+    inside: [[bool; CHUNK]; 4],
+    weight: [[T; CHUNK]; 4],
+}
+
+impl<T: Float> Corners<T> {
+    fn new() -> Box<Corners<T>> {
+        Box::new(Corners { at: [[0; CHUNK]; 4], inside: [[false; CHUNK]; 4], weight: [[T::zero(); CHUNK]; 4] })
+    }
+
+    /// Points q0..q1 of an image's grid (x, y pairs), as `point` works them out.
+    #[inline(always)]
+    fn fill(&mut self, geo: &Geometry, grid: &[T], q0: usize, q1: usize) {
+        let grid = &grid[2 * q0..2 * q1];
+        for (i, xy) in grid.chunks_exact(2).enumerate() {
+            let p = point(xy[0], xy[1], geo.w_axis, geo.h_axis);
+            for k in 0..4 {
+                self.at[k][i] = if p.inside[k] { p.at[k] as u32 } else { 0 };
+                self.inside[k][i] = p.inside[k];
+                self.weight[k][i] = p.weight[k];
             }
         }
-        return;
     }
-    // Many channels: the points first, then each channel's plane over them (reading 64 planes
-    // per point, 4 KiB apart at 32 x 32, took 1.7x as long).
-    let pts = &mut table[..q1 - q0];
-    points_of(geo, grid, q0, q1, pts);
-    for ch in 0..geo.c {
-        let pl = img * geo.c + ch;
-        let src = &x[pl * geo.plane..(pl + 1) * geo.plane];
-        for (q, p) in (q0..q1).zip(pts.iter()) {
-            // SAFETY: out holds N * C * P values; (pl, q) is this task's (its image's points q0..q1).
-            unsafe { *out.get().add(pl * geo.points + q) = sample(src, p) };
+
+    /// One plane's samples at the first `out.len()` points, PyTorch's sum: nw, ne, sw, se in
+    /// turn, a corner outside adding 0 (not 0 times what lies at offset 0).
+    #[inline(always)]
+    fn sample(&self, plane: &[T], out: &mut [T]) {
+        assert!(out.len() <= CHUNK);
+        if plane.is_empty() {
+            // No pixel: every corner lies outside.
+            return out.fill(T::zero());
+        }
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut v = T::zero();
+            for k in 0..4 {
+                // SAFETY: `fill` made every offset a valid one of this plane (inside, or 0).
+                let read = unsafe { *plane.get_unchecked(self.at[k][i] as usize) };
+                let term = if self.inside[k][i] { read } else { T::zero() } * self.weight[k][i];
+                v = if k == 0 { term } else { v + term };
+            }
+            *o = v;
         }
     }
 }
 
-crate::multiversion!(forward_task_body, forward_task_avx2, forward_task, Float, (geo: &Geometry, x: &[T], grid: &[T], task: (usize, usize, usize), out: DisjointPtr<T>, table: &mut [Point<T>]) -> ());
+/// One task of the forward: points q0..q1 of image `img` for every channel, written into `out`
+/// (N, C, P): the block's corners first, then each channel's plane over them. Compiled for
+/// AVX2 + FMA too: the fused multiply-add and floor are instructions there, libm calls in the
+/// baseline copy (which then took 5x PyTorch's time on 3 channels).
+#[inline(always)]
+fn forward_task_body<T: Float, const FMA: bool>(geo: &Geometry, x: &[T], grid: &[T], task: (usize, usize, usize), out: DisjointPtr<T>, table: &mut Corners<T>) {
+    let (img, q0, q1) = task;
+    table.fill(geo, &grid[img * geo.points * 2..], q0, q1);
+    for ch in 0..geo.c {
+        let pl = img * geo.c + ch;
+        // SAFETY: out holds N * C * P values; (pl, q0..q1) is this task's (its image's points).
+        let dst = unsafe { std::slice::from_raw_parts_mut(out.get().add(pl * geo.points + q0), q1 - q0) };
+        table.sample(&x[pl * geo.plane..(pl + 1) * geo.plane], dst);
+    }
+}
+
+crate::multiversion!(forward_task_body, forward_task_avx2, forward_task, Float, (geo: &Geometry, x: &[T], grid: &[T], task: (usize, usize, usize), out: DisjointPtr<T>, table: &mut Corners<T>) -> ());
 
 /// The backward of one image: the input's gradient (its planes) and the grid's (its points),
 /// chunk by chunk of points, channels in order for each (PyTorch's order of both sums).
@@ -282,7 +312,7 @@ pub fn forward(input: &Tensor, grid: &Tensor, padding: Padding, align_corners: b
     let geo = Geometry::new(input, grid, padding, align_corners)?;
     with_float!(input.dtype(), "grid_sample", T => Tensor::with_slices::<T, _>(&[input, grid], |s| {
         let (x, gr) = (s[0], s[1]);
-        if !geo.moderate(gr) {
+        if !geo.moderate(gr) || geo.plane > u32::MAX as usize {
             return Ok(None);
         }
         let total = geo.n * geo.c * geo.points;
@@ -291,8 +321,8 @@ pub fn forward(input: &Tensor, grid: &Tensor, padding: Padding, align_corners: b
         let tasks: Vec<_> = geo.chunks().collect();
         // One table of points per thread, kept from task to task (a fresh one per task was a
         // 22 KB fill each time: a third of the forward on images of 3 channels).
-        let table = || vec![Point::default(); CHUNK];
-        let run = |t: usize, table: &mut Vec<Point<T>>| forward_task(&geo, x, gr, tasks[t], dst, table);
+        let table = Corners::<T>::new;
+        let run = |t: usize, table: &mut Box<Corners<T>>| forward_task(&geo, x, gr, tasks[t], dst, table);
         if total > GRAIN && tasks.len() > 1 {
             crate::parallel::for_each_claimed(tasks.len(), &table, &run);
         } else {
