@@ -91,3 +91,24 @@ def test_prod_gradient_is_product_of_the_others():
     t.prod(1).sum().backward()
     want = np.array([[0.0, 0.0, 30.0, 0.0], [-4.0, 3.0, -1.5, -12.0]], np.float32)
     np.testing.assert_array_equal(t.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("at", [None, 0, 15, 16, 17, 40, 99])
+def test_cumprod_gradient_of_long_lines_with_a_zero(at):
+    """Lines of 100 (the first zero is searched 16 at a time): against the O(n^2) float64 sum
+    d_i = sum_{j >= i} g_j prod_{k <= j, k != i} x_k, with the zero before, on and after block
+    edges, and two zeros."""
+    rng = np.random.default_rng(at or 1)
+    x = rng.uniform(0.8, 1.25, (3, 100))
+    if at is not None:
+        x[1, at] = 0.0
+        x[2, [at, min(at + 3, 99)]] = 0.0
+    g = rng.standard_normal(x.shape)
+    t = fg.tensor(x, requires_grad=True)
+    t.cumprod(1).backward(fg.tensor(g))
+    want = np.zeros_like(x)
+    for r in range(3):
+        for i in range(100):
+            p = np.cumprod(np.where(np.arange(100) == i, 1.0, x[r]))
+            want[r, i] = (g[r, i:] * p[i:]).sum()
+    np.testing.assert_allclose(t.grad.numpy(), want, rtol=1e-10, atol=1e-12)

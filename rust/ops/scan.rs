@@ -197,17 +197,25 @@ fn cumprod_grad_line<T: Float>(x: &[T], g: &[T], out: &mut [T]) {
         out[0] = g[0];
         return;
     }
-    let z = x.iter().position(|&v| v == T::zero()).unwrap_or(n);
+    // The first zero, found a block of 16 at a time (a compare and branch per element was a
+    // third of the gradient's time).
+    let block = x.chunks(16).position(|c| c.iter().fold(false, |any, &v| any | (v == T::zero())));
+    let z = block.map_or(n, |b| b * 16 + x[b * 16..].iter().position(|&v| v == T::zero()).unwrap_or(0));
+    // The running products first, in `out` (no buffer per line), then the sums over them from
+    // the end, then the divisions as a loop of their own: one per element inside the sums' loop
+    // they ran scalar, alone they vectorise.
     let mut prefix = T::one();
-    let mut outs = Vec::with_capacity(z);
-    for &v in &x[..z] {
+    for (o, &v) in out[..z].iter_mut().zip(&x[..z]) {
         prefix *= v;
-        outs.push(prefix);
+        *o = prefix;
     }
     let mut acc = T::zero();
-    for i in (0..z).rev() {
-        acc += g[i] * outs[i];
-        out[i] = acc / x[i];
+    for (o, &gv) in out[..z].iter_mut().zip(&g[..z]).rev() {
+        acc += gv * *o;
+        *o = acc;
+    }
+    for (o, &v) in out[..z].iter_mut().zip(&x[..z]) {
+        *o = *o / v;
     }
     if z < n {
         // prefix = prod_{k < z} x_k
