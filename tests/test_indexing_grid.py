@@ -76,6 +76,24 @@ def test_index_add_matches_numpy_with_repeats_and_is_one_node(dim):
     assert xt.index_add(dim, fg.tensor(idx), st).grad_fn.name() == "IndexAddBackward0"
 
 
+@pytest.mark.parametrize("dim", [0, 1, 2])
+def test_index_add_gradient_of_a_sum_or_mean(dim):
+    """The incoming gradient one value expanded: the source's gradient is that value at every
+    element (a view of it, not a gather), of the source's shape."""
+    x = rng.standard_normal((6, 50, 40))
+    idx = rng.integers(0, x.shape[dim], 70)
+    shape = list(x.shape)
+    shape[dim] = idx.size
+    for reduce, value in (("sum", 1.0), ("mean", 1.0 / x.size)):
+        xt, st = fg.tensor(x, requires_grad=True), fg.tensor(rng.standard_normal(shape), requires_grad=True)
+        getattr(xt.index_add(dim, fg.tensor(idx), st), reduce)().backward()
+        assert st.grad.shape == tuple(shape)
+        np.testing.assert_array_equal(st.grad.numpy(), np.full(shape, value))
+        np.testing.assert_array_equal(xt.grad.numpy(), np.full(x.shape, value))
+        st.grad.add_(1.0)  # the accumulated gradient is the leaf's own, writable
+        np.testing.assert_array_equal(st.grad.numpy(), np.full(shape, value + 1.0))
+
+
 def test_index_add_gradients_twice():
     x = fg.rand(3, 5, 4, dtype=fg.float64, requires_grad=True)
     s = fg.rand(3, 6, 4, dtype=fg.float64, requires_grad=True)

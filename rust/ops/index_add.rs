@@ -53,7 +53,14 @@ impl Backward for IndexAddBackward {
     }
     fn apply(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let gx = needs[0].then(|| g.clone());
-        let gs = if needs[1] {
+        let gs = if needs[1] && g.layout().is_one_value() && !crate::autograd::is_recording() {
+            // One value expanded (the gradient of a sum): so are its slices at any index, a view
+            // rather than a gather of the same value element by element (0.2 ms of 256 rows).
+            let mut shape = g.shape().to_vec();
+            shape[self.dim] = self.index.numel();
+            let offset = g.layout().offset;
+            Some(g.view_with(crate::tensor::Layout { strides: vec![0; shape.len()], shape, offset }))
+        } else if needs[1] {
             let mut key = vec![Index::Slice { start: None, stop: None, step: 1 }; self.dim];
             key.push(Index::Tensor(self.index.clone()));
             Some(getitem(g, &key)?)
