@@ -48,10 +48,7 @@ pub(crate) fn ln_f64<const FMA: bool>(x: f64) -> f64 {
     let m = f64::from_bits((shifted & 0x000F_FFFF_FFFF_FFFF).wrapping_add(SQRT_HALF_BITS));
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let mut acc = ATANH_ODD[0];
-    for &k in &ATANH_ODD[1..] {
-        acc = madd::<_, FMA>(acc, s2, k);
-    }
+    let acc = series::<FMA, 10>(&ATANH_ODD, s2);
     let lnm = 2.0 * madd::<_, FMA>(acc * s2, s, s);
     let r = madd::<_, FMA>(n, LN2_HI, madd::<_, FMA>(n, LN2_LO, lnm));
     if x == 0.0 {
@@ -75,12 +72,7 @@ const COS_SERIES: [f64; 12] = [-8.896791392450574e-22, 4.110317623312165e-19, -1
 fn sin_cos_pi<const FMA: bool>(r: f64) -> (f64, f64) {
     let t = std::f64::consts::PI * r;
     let t2 = t * t;
-    let (mut s, mut c) = (SIN_SERIES[0], COS_SERIES[0]);
-    for k in 1..12 {
-        s = madd::<_, FMA>(s, t2, SIN_SERIES[k]);
-        c = madd::<_, FMA>(c, t2, COS_SERIES[k]);
-    }
-    (s * t, c)
+    (series::<FMA, 12>(&SIN_SERIES, t2) * t, series::<FMA, 12>(&COS_SERIES, t2))
 }
 
 /// The shift of y (> 0, or NaN) below 8 up to z = y + 8: (z, P, P') with P = y (y + 1) ... (y + 7)
@@ -110,27 +102,42 @@ const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 /// ln(pi).
 const LN_PI: f64 = 1.144_729_885_849_400_2;
 
-/// The reflection's y = 1 - x for negative x, and r = x - round(x) for its sine.
+/// x's way to the asymptotic series, shared by lgamma and digamma: whether x is reflected (to
+/// y = 1 - x, when negative), r = x - round(x) for the reflection's sine, the shift of y to z
+/// with its product P and P', and 1 / z.
+struct Reduced {
+    neg: bool,
+    r: f64,
+    z: f64,
+    p: f64,
+    d: f64,
+    inv: f64,
+}
+
 #[inline(always)]
-fn reflected(x: f64) -> (bool, f64, f64) {
+fn reduced<const FMA: bool>(x: f64) -> Reduced {
     let neg = x < 0.0;
-    (neg, if neg { 1.0 - x } else { x }, x - x.round())
+    let (z, p, d) = shifted::<FMA>(if neg { 1.0 - x } else { x });
+    Reduced { neg, r: x - x.round(), z, p, d, inv: 1.0 / z }
+}
+
+/// sum of c[k] q^(n - 1 - k), highest power first (Horner).
+#[inline(always)]
+fn series<const FMA: bool, const N: usize>(c: &[f64; N], q: f64) -> f64 {
+    let mut acc = c[0];
+    for &k in &c[1..] {
+        acc = madd::<_, FMA>(acc, q, k);
+    }
+    acc
 }
 
 /// lgamma(x) of a float32, computed in float64 (see the module docs).
 #[inline(always)]
 pub fn lgamma_f32<const FMA: bool>(x: f32) -> f32 {
     let x = x as f64;
-    let (neg, y, r) = reflected(x);
-    let (z, p, _) = shifted::<FMA>(y);
-    let inv = 1.0 / z;
-    let q = inv * inv;
-    let mut series = STIRLING[0];
-    for &k in &STIRLING[1..] {
-        series = madd::<_, FMA>(series, q, k);
-    }
-    let ln_z = ln_f64::<FMA>(z);
-    let at_z = madd::<_, FMA>(z - 0.5, ln_z, madd::<_, FMA>(series, inv, HALF_LN_2PI) - z);
+    let Reduced { neg, r, z, p, inv, .. } = reduced::<FMA>(x);
+    let tail = series::<FMA, 9>(&STIRLING, inv * inv);
+    let at_z = madd::<_, FMA>(z - 0.5, ln_f64::<FMA>(z), madd::<_, FMA>(tail, inv, HALF_LN_2PI) - z);
     // lgamma(y) = at_z - ln P, and for negative x ln pi - ln|sin(pi x)| - lgamma(y), which is
     // ln pi - at_z + ln(P / |sin(pi x)|): one logarithm either way. |sin(pi x)| is |sin(pi r)|,
     // r carrying x's distance to the nearest integer (0 at the poles, where P / 0 gives inf).
@@ -152,15 +159,9 @@ pub fn lgamma_f32<const FMA: bool>(x: f32) -> f32 {
 #[inline(always)]
 pub fn digamma_f32<const FMA: bool>(x: f32) -> f32 {
     let x = x as f64;
-    let (neg, y, r) = reflected(x);
-    let (z, p, d) = shifted::<FMA>(y);
-    let inv = 1.0 / z;
+    let Reduced { neg, r, z, p, d, inv } = reduced::<FMA>(x);
     let q = inv * inv;
-    let mut series = PSI_SERIES[0];
-    for &k in &PSI_SERIES[1..] {
-        series = madd::<_, FMA>(series, q, k);
-    }
-    let at_z = ln_f64::<FMA>(z) - madd::<_, FMA>(series, q, 0.5 * inv);
+    let at_z = ln_f64::<FMA>(z) - madd::<_, FMA>(series::<FMA, 9>(&PSI_SERIES, q), q, 0.5 * inv);
     let at_y = at_z - d / p;
     let (sin, cos) = sin_cos_pi::<FMA>(r);
     let v = if neg { at_y - std::f64::consts::PI * cos / sin } else { at_y };
