@@ -487,57 +487,59 @@ fn zip_sum_block<T: crate::tensor::Float, F: Apply2<T, T>>(a: &[T], b: &[T], f: 
 /// Sum of a contiguous slice with 8 independent accumulators (vectorises, and loses less
 /// precision than one running sum); partial sums of large slices are added in f64.
 pub fn sum_slice<T: crate::tensor::Float>(x: &[T]) -> T {
-    if x.len() <= 4096 {
-        // One block: no partials to collect (a row of a `sum(1)` would allocate them per row).
-        return T::from_f64(sum_lanes(x));
-    }
-    // Partials are collected in order and added serially: rayon's own reduction tree depends on
-    // how work was stolen, and the result must not depend on the thread count.
-    let parts = build_weighted(x.len().div_ceil(4096), 4096, GRAIN / 4096, |start, out| {
-        for (i, o) in out.iter_mut().enumerate() {
-            let k = (start + i) * 4096;
-            o.write(sum_lanes(&x[k..(k + 4096).min(x.len())]));
-        }
-    });
-    T::from_f64(parts.iter().sum())
+    sum_runs(1, x.len(), |start, len| sum_lanes(&x[start..start + len]))[0]
 }
 
-/// `sum_slice` of each of the `runs` runs of `n` consecutive logical elements of a strided view:
-/// the same blocks of 4096 and the same additions, so the same bits as summing its gathered copy,
-/// but each block gathered into a buffer on the stack and summed while it is in L1. Gathering the
-/// whole view first wrote and read it once more: `x[:, ::2].sum()` took 1.8x PyTorch's time.
-pub fn sum_view_runs<T: crate::tensor::Float>(src: &[T], layout: &crate::tensor::Layout, runs: usize, n: usize) -> Vec<T> {
-    const BLOCK: usize = 4096;
-    let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
-    let block_sum = |start: usize, len: usize| {
-        let mut buf = [MaybeUninit::<T>::uninit(); BLOCK];
-        crate::tensor::iter::gather_span(&mut buf[..len], src, &walk, start);
-        // SAFETY: gather_span wrote all `len` elements.
-        sum_lanes(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), len) })
-    };
-    if n <= BLOCK {
+/// Elements a sum adds in one block (`sum_lanes`); longer runs add their blocks' float64 sums.
+const SUM_BLOCK: usize = 4096;
+
+/// The sums of `runs` runs of `n` consecutive elements, `block(start, len)` giving the float64
+/// sum of elements start .. start + len (at most `SUM_BLOCK` of them). A run of one block is that
+/// block's sum; a longer run adds its blocks' sums in order, serially, so no result depends on
+/// how the work was split between threads. The one shape of every float sum: contiguous rows
+/// and strided views take the same blocks and additions, so the same bits.
+fn sum_runs<T: crate::tensor::Float>(runs: usize, n: usize, block: impl Fn(usize, usize) -> f64 + Sync) -> Vec<T> {
+    if n <= SUM_BLOCK {
         return build_weighted(runs, n, (GRAIN / n.max(1)).max(1), |start, out| {
             for (i, o) in out.iter_mut().enumerate() {
-                o.write(T::from_f64(block_sum((start + i) * n, n)));
+                o.write(T::from_f64(block((start + i) * n, n)));
             }
         });
     }
-    let blocks = n.div_ceil(BLOCK);
+    let blocks = n.div_ceil(SUM_BLOCK);
+    let block_of = |r: usize, b: usize| block(r * n + b * SUM_BLOCK, SUM_BLOCK.min(n - b * SUM_BLOCK));
     if runs == 1 {
-        let parts = build_weighted(blocks, BLOCK, GRAIN / BLOCK, |start, out| {
+        // One long run: its blocks in parallel (partials collected in order, then added).
+        let parts = build_weighted(blocks, SUM_BLOCK, GRAIN / SUM_BLOCK, |start, out| {
             for (i, o) in out.iter_mut().enumerate() {
-                let k = (start + i) * BLOCK;
-                o.write(block_sum(k, BLOCK.min(n - k)));
+                o.write(block_of(0, start + i));
             }
         });
         return vec![T::from_f64(parts.iter().sum())];
     }
     build_weighted(runs, n, 1, |start, out| {
         for (i, o) in out.iter_mut().enumerate() {
-            let r = (start + i) * n;
-            o.write(T::from_f64((0..blocks).map(|b| block_sum(r + b * BLOCK, BLOCK.min(n - b * BLOCK))).sum()));
+            o.write(T::from_f64((0..blocks).map(|b| block_of(start + i, b)).sum()));
         }
     })
+}
+
+/// `sum_runs` over a strided view: each block gathered into a buffer on the stack and summed
+/// while it is in L1. Gathering the whole view first wrote and read it once more:
+/// `x[:, ::2].sum()` took 1.8x PyTorch's time.
+pub fn sum_view_runs<T: crate::tensor::Float>(src: &[T], layout: &crate::tensor::Layout, runs: usize, n: usize) -> Vec<T> {
+    let walk = Walk::new(&layout.shape, &[(&layout.strides, layout.offset)]);
+    sum_runs(runs, n, |start, len| {
+        let mut buf = [MaybeUninit::<T>::uninit(); SUM_BLOCK];
+        crate::tensor::iter::gather_span(&mut buf[..len], src, &walk, start);
+        // SAFETY: gather_span wrote all `len` elements.
+        sum_lanes(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<T>(), len) })
+    })
+}
+
+/// The sums of the `runs` consecutive runs of `n` elements of a contiguous slice.
+pub fn sum_rows<T: crate::tensor::Float>(x: &[T], runs: usize, n: usize) -> Vec<T> {
+    sum_runs(runs, n, |start, len| sum_lanes(&x[start..start + len]))
 }
 
 /// One block's sum in 64 lanes: four independent vector chains on AVX-512 (eight on AVX2; fewer

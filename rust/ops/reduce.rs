@@ -10,7 +10,7 @@ use crate::autograd::{record, Backward, Saved};
 use crate::bail;
 use crate::error::Result;
 use crate::ops::cast::to_dtype;
-use crate::ops::kernel::{build_weighted, sum_slice};
+use crate::ops::kernel::build_weighted;
 use crate::ops::{binary, unary};
 use crate::tensor::iter::GRAIN;
 use crate::tensor::shape::wrap_dims;
@@ -125,15 +125,7 @@ fn sum_float<T: Float>(x: &Tensor, (a, n, b): (usize, usize, usize)) -> Vec<T> {
         }
         let data = v.contiguous();
         if b == 1 {
-            if a == 1 {
-                return vec![sum_slice(&data)];
-            }
-            return build_weighted(a, n, (GRAIN / n.max(1)).max(1), |start, out| {
-                for (i, o) in out.iter_mut().enumerate() {
-                    let r = start + i;
-                    o.write(sum_slice(&data[r * n..(r + 1) * n]));
-                }
-            });
+            return crate::ops::kernel::sum_rows(&data, a, n);
         }
         fold_mid(&data, (a, n, b), T::zero(), |acc, v, _| acc + v)
     })
