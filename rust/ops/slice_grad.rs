@@ -59,6 +59,9 @@ fn lay_block<T: Element>(dst: &mut [MaybeUninit<T>], src: Part<'_, T>, inner: us
         // Short rows: the block zeroed, then the gradient written over it while the block is
         // still in L1 (a call per row was 4x slower than zeros and a strided copy).
         fill(dst, T::default());
+        if inner == 0 {
+            return;
+        }
         let slots = dst[at.start * inner..].chunks_mut(inner).step_by(at.step).take(at.count);
         match src {
             Part::One(v) => slots.for_each(|o| fill(o, v)),
