@@ -103,6 +103,16 @@ FLOAT32_FAST_PATH_CASES = [
     ((2, 32, 23, 25), 36, dict(padding=(2, 0))),
     ((5, 32, 16, 16), 32, dict(padding="same")),
     ((2, 64, 7, 7), 72, dict(padding=1)),  # whole-batch product at its largest map, 49 positions
+    # Dilated, stride 1: Winograd over the input's phases (rust/nn/conv_dilated.rs). Padding a
+    # multiple of the dilation or not, odd sizes, unequal dilations, more outputs than inputs,
+    # none of padding, 'same'; the last is a map too small for its dilation (im2col).
+    ((4, 64, 32, 32), 64, dict(padding=2, dilation=2)),
+    ((3, 64, 33, 29), 72, dict(padding=1, dilation=2)),
+    ((2, 64, 30, 27), 64, dict(padding=(3, 2), dilation=(3, 2))),
+    ((2, 64, 26, 25), 64, dict(padding=(5, 0), dilation=(2, 1))),
+    ((3, 64, 24, 26), 64, dict(padding=0, dilation=3)),
+    ((2, 64, 20, 19), 64, dict(padding="same", dilation=2)),
+    ((8, 64, 9, 9), 64, dict(padding=6, dilation=6)),
 ]
 
 
@@ -117,9 +127,10 @@ def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_bac
         g = rng(12).normal(size=tuple(y.shape))
         y.backward(fg.tensor(g.astype(dtype)))
         results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
-    pads = {"same": 1}.get(kw["padding"], kw["padding"])
+    dilation = kw.get("dilation", 1)
+    pads = {"same": dilation}.get(kw["padding"], kw["padding"])
     pads = [(p, p) for p in pads] if isinstance(pads, tuple) else pads
-    np.testing.assert_allclose(results[np.float64][0], np_conv(x, w, b, pads=pads), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(results[np.float64][0], np_conv(x, w, b, pads=pads, dilation=dilation), rtol=1e-10, atol=1e-10)
     for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
         # float32 sums of a few hundred products: within 1e-5 of the largest magnitude.
         scale = np.abs(want).max()
@@ -370,6 +381,13 @@ for n, c, o, s in ((8, 64, 64, 4), (4, 128, 32, 2), (16, 32, 256, 8), (6, 32, 40
     y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
     for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
         h.update(a.tobytes())
+# Dilated: Winograd over the input's phases.
+x = fg.tensor(r.normal(size=(6, 64, 20, 18)).astype(np.float32), requires_grad=True)
+w = fg.tensor(r.normal(size=(64, 64, 3, 3)).astype(np.float32), requires_grad=True)
+y = F.conv2d(x, w, padding=2, dilation=2)
+y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
+for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
+    h.update(a.tobytes())
 print(h.hexdigest())
 """
 

@@ -16,7 +16,8 @@
 //! Small feature maps multiply the whole batch at once (`conv_batched.rs`), and float32 3x3
 //! convolutions of stride 1 take Winograd's F(2x2, 3x3) (`winograd.rs`). float32 outputs of at
 //! most 64 positions run directly, each output summing only the taps inside the input
-//! (`conv_direct.rs`). Depthwise convolutions (one input channel a group) run plane by plane
+//! (`conv_direct.rs`); larger dilated ones of stride 1 take Winograd too, over the input's
+//! phases (`conv_dilated.rs`). Depthwise convolutions (one input channel a group) run plane by plane
 //! (`conv_depthwise.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
 
@@ -28,6 +29,7 @@ use crate::with_float;
 
 use super::conv_batched;
 use super::conv_depthwise;
+use super::conv_dilated;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
@@ -249,6 +251,8 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
                 winograd::forward(xs, wv, bv.as_deref(), &g)
             } else if conv_direct::applies::<T>(&g) {
                 conv_direct::forward(xs, wv, bv.as_deref(), &g)
+            } else if conv_dilated::applies::<T>(&g) {
+                conv_dilated::forward(xs, wv, bv.as_deref(), &g)
             } else if conv_batched::applies(&g) {
                 conv_batched::forward(xs, wv, bv.as_deref(), &g)
             } else {
@@ -348,6 +352,8 @@ impl<T: Float> Backward for ConvBackward<T> {
                         }
                     });
                     (gx, xs.map(|xs| conv_direct::grad_weight(xs, gs, &g)))
+                } else if conv_dilated::applies::<T>(&g) {
+                    conv_dilated::backward(gs, weight, xs, &g)
                 } else if conv_batched::applies(&g) {
                     conv_batched::backward(gs, weight, xs, &g)
                 } else {

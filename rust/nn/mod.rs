@@ -9,6 +9,7 @@ mod batch_norm_kernels;
 pub mod conv;
 mod conv_batched;
 mod conv_depthwise;
+mod conv_dilated;
 mod conv_direct;
 mod conv_direct_kernels;
 pub mod conv_fold;
