@@ -154,6 +154,11 @@ fn conv_matches_direct_loops_in_1_2_and_3_dims_and_its_gradients_are_adjoint() {
         (vec![2, 2, 3, 1], vec![2, 2, 5, 5], cargs(&[1, 1], &[[2, 2], [2, 2]], &[1, 1], 1)),
         (vec![2, 2, 5, 4], vec![3, 2, 3, 3], cargs(&[1, 1], &[[2, 2], [1, 1]], &[2, 1], 1)),
         (vec![1, 1, 4, 4], vec![1, 1, 4, 4], cargs(&[1, 1], &[[1, 2], [1, 2]], &[1, 1], 1)),
+        // Grouped (over 4 channels a group), stride 1: the input gradient as a convolution with
+        // turned kernels, unless the padding passes dilation * (k - 1).
+        (vec![2, 12, 9, 8], vec![4, 6, 3, 2], cargs(&[1, 1], &[[2, 0], [1, 1]], &[1, 2], 2)),
+        (vec![2, 10, 9, 9], vec![4, 5, 2, 2], cargs(&[1, 1], &[[2, 2], [0, 0]], &[1, 1], 2)),
+        (vec![2, 10, 60], vec![4, 5, 3], cargs(&[1], &[[1, 1]], &[2], 2)),
         // 1-D: plain, strided and dilated with groups, 'same', pointwise.
         (vec![3, 2, 9], vec![4, 2, 3], ConvArgs::new(1)),
         (vec![2, 4, 11], vec![6, 2, 3], cargs(&[2], &[[1, 2]], &[2], 2)),
