@@ -32,7 +32,7 @@ use super::conv_depthwise;
 use super::conv_dilated;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
-use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight, ColumnSource};
+use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
 use super::winograd;
 
 /// stride, padding, dilation and groups as the caller gave them, one entry per spatial dim
@@ -256,7 +256,7 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
             } else if conv_batched::applies(&g) {
                 conv_batched::forward(xs, wv, bv.as_deref(), &g)
             } else {
-                conv_forward::<T>(xs, wv, bv.as_deref(), &g, false).0
+                conv_forward::<T>(xs, wv, bv.as_deref(), &g)
             }
         }));
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
@@ -357,7 +357,7 @@ impl<T: Float> Backward for ConvBackward<T> {
                 } else if conv_batched::applies(&g) {
                     conv_batched::backward(gs, weight, xs, &g)
                 } else {
-                    (weight.map(|w| grad_input(gs, w, &g)), xs.map(|xs| grad_weight(gs, ColumnSource::Input(xs), &g)))
+                    (weight.map(|w| grad_input(gs, w, &g)), xs.map(|xs| grad_weight(gs, xs, &g)))
                 };
                 let gx = gx.map(|v| Tensor::from_vec_unchecked(v, &g.input_shape()));
                 let gw = gw.map(|v| Tensor::from_vec_unchecked(v, &g.weight_shape()));

@@ -19,7 +19,7 @@ use crate::tensor::{Float, Tensor};
 use crate::with_float;
 
 use super::conv::{with_grad, Geom};
-use super::conv_kernels::{conv_forward, grad_input, grad_weight, ColumnSource};
+use super::conv_kernels::{conv_forward, grad_input, grad_weight};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Part {
@@ -43,9 +43,9 @@ fn run<T: Float>(part: Part, a: &Tensor, b: &Tensor, g: &Geom) -> Tensor {
     // b is copied before a is locked: the two may share storage.
     let bv = b.to_vec::<T>();
     with_grad::<T, _>(a, |av| match part {
-        Part::Forward => Tensor::from_vec_unchecked(conv_forward(av, &bv, None, g, false).0, &g.output_shape()),
+        Part::Forward => Tensor::from_vec_unchecked(conv_forward(av, &bv, None, g), &g.output_shape()),
         Part::Input => Tensor::from_vec_unchecked(grad_input(av, &bv, g), &g.input_shape()),
-        Part::Weight => Tensor::from_vec_unchecked(grad_weight(&bv, ColumnSource::Input(av), g), &g.weight_shape()),
+        Part::Weight => Tensor::from_vec_unchecked(grad_weight(&bv, av, g), &g.weight_shape()),
     })
 }
 

@@ -7,7 +7,7 @@ use std::mem::MaybeUninit;
 
 use crate::ops::gemm::{gemm, Mat};
 use crate::ops::kernel::sum_slice;
-use crate::parallel::{for_each_chunk_init, for_each_chunk_mut, for_each_claimed, map_claimed, DisjointPtr};
+use crate::parallel::{for_each_chunk_init, for_each_chunk_mut, map_claimed};
 use crate::tensor::{hint_huge_pages, Element, Float};
 
 use super::conv::Geom;
@@ -68,21 +68,17 @@ fn fill_bias<T: Copy>(out_i: &mut [MaybeUninit<T>], bias: &[T], l: usize) {
     }
 }
 
-/// out = W @ cols (+ bias) for every image: the convolution's forward. Returns the output
-/// (N, O, L) and, when `keep_cols`, the column matrices of all images (N, rows, L).
-pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &Geom, keep_cols: bool) -> (Vec<T>, Option<Vec<T>>) {
+/// out = W @ cols (+ bias) for every image: the convolution's forward, (N, O, L).
+pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &Geom) -> Vec<T> {
     let (rows, l, rg, og) = (g.rows(), g.len(), g.group_rows(), g.o / g.groups);
     let zero = T::from_f64(0.0);
     if g.n * g.o == 0 {
-        // No output to drive the per-image loop; the (unused) columns are all zero.
-        return (Vec::new(), keep_cols.then(|| vec![zero; g.n * rows * l]));
+        return Vec::new();
     }
     let (vol, ol) = (g.c * g.volume(), g.o * l);
     let par = gemm_threads(g);
     let mut out: Vec<T> = Vec::with_capacity(g.n * ol);
     hint_huge_pages(&mut out);
-    let mut cols: Vec<T> = Vec::with_capacity(if keep_cols { g.n * rows * l } else { 0 });
-    hint_huge_pages(&mut cols);
     let image = |i: usize, out_i: &mut [MaybeUninit<T>], cols_i: &mut [MaybeUninit<T>]| {
         let x_i = &xs[i * vol..(i + 1) * vol];
         let cols_i: &[T] = if g.pointwise() {
@@ -118,21 +114,7 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
     };
     let out_sp = &mut out.spare_capacity_mut()[..g.n * ol];
     let ol1 = ol.max(1);
-    let unfold = !g.pointwise();
-    if keep_cols && unfold {
-        let cols_sp = &mut cols.spare_capacity_mut()[..g.n * rows * l];
-        let rl = (rows * l).max(1);
-        if g.batch_parallel() {
-            let (outs, colss) = (DisjointPtr(out_sp.as_mut_ptr()), DisjointPtr(cols_sp.as_mut_ptr()));
-            for_each_claimed(g.n, &|| (), &|i, _| {
-                // SAFETY: image i's output and columns, which only this item writes.
-                let (o, c) = unsafe { (std::slice::from_raw_parts_mut(outs.get().add(i * ol1), ol1), std::slice::from_raw_parts_mut(colss.get().add(i * rl), rl)) };
-                image(i, o, c)
-            });
-        } else {
-            out_sp.chunks_mut(ol1).zip(cols_sp.chunks_mut(rl)).enumerate().for_each(|(i, (o, c))| image(i, o, c));
-        }
-    } else if conv_packed::applies::<T>(g) {
+    if conv_packed::applies::<T>(g) {
         let (xs, wv) = (conv_packed::f32s(xs), conv_packed::f32s(wv));
         let packed = |i: usize, out_i: &mut [MaybeUninit<T>], u: &mut conv_packed::Workspace| {
             if let Some(bv) = bv {
@@ -144,21 +126,12 @@ pub(super) fn conv_forward<T: Float>(xs: &[T], wv: &[T], bv: Option<&[T]>, g: &G
         };
         per_image(g, out_sp, ol1, conv_packed::Workspace::new, packed);
     } else {
+        let unfold = !g.pointwise();
         per_image(g, out_sp, ol1, || scratch::<T>(if unfold { rows * l } else { 0 }), |i, o, s| image(i, o, s));
     }
-    // SAFETY: every image wrote its whole output block and, when kept, its whole column block.
-    unsafe {
-        out.set_len(g.n * ol);
-        if keep_cols && unfold {
-            cols.set_len(g.n * rows * l);
-        }
-    }
-    let cols = match (keep_cols, unfold) {
-        (false, _) => None,
-        (true, true) => Some(cols),
-        (true, false) => Some(xs.to_vec()),
-    };
-    (out, cols)
+    // SAFETY: every image wrote its whole output block.
+    unsafe { out.set_len(g.n * ol) };
+    out
 }
 
 /// grad_input = col2im(W^T @ grad_out) per image: the convolution's input gradient, and the
@@ -224,33 +197,24 @@ fn grad_input_by_conv<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Option<Vec<T>> {
         let kernel = &w[((gi * og + o) * cg + c) * taps..][..taps];
         turned.extend(kernel.iter().rev());
     }
-    Some(conv_forward(gs, &turned, None, &turned_geom, false).0)
+    Some(conv_forward(gs, &turned, None, &turned_geom))
 }
 
 /// Elements of per-image weight-gradient partials held at once; past it, consecutive images
 /// share one partial. The split depends on the shapes only, never on the thread count.
 const PARTIAL_BUDGET: usize = 1 << 22;
 
-/// Where `grad_weight` finds each image's column matrix.
-#[derive(Clone, Copy)]
-pub(super) enum ColumnSource<'a, T> {
-    /// Every image's columns, (N, rows, L).
-    Columns(&'a [T]),
-    /// The input, (N, C, *in): each image is unfolded again when its turn comes, into a
-    /// buffer of one image's columns. The convolution's backward takes this form: keeping all
-    /// columns from forward held kH*kW times the input for the whole step (PyTorch keeps none).
-    Input(&'a [T]),
-}
-
 /// grad_weight = sum_i grad_out_i @ cols_i^T: partials over fixed runs of images, added in
-/// index order.
-pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom) -> Vec<T> {
+/// index order. Each image of the input `xs` is unfolded again when its turn comes, into a
+/// buffer of one image's columns: keeping all columns from forward held kH*kW times the input
+/// for the whole step (PyTorch keeps none).
+pub(super) fn grad_weight<T: Float>(gs: &[T], xs: &[T], g: &Geom) -> Vec<T> {
     let (l, rg, og, rows, vol) = (g.len(), g.group_rows(), g.o / g.groups, g.rows(), g.c * g.volume());
     let size = g.o * rg;
     let parts = g.n.min((PARTIAL_BUDGET / size.max(1)).max(1)).max(1);
     let per = g.n.div_ceil(parts).max(1);
     let par = if parts < rayon::current_num_threads() { rayon::current_num_threads() } else { 1 };
-    let unfold = matches!(src, ColumnSource::Input(_)) && !g.pointwise();
+    let unfold = !g.pointwise();
     // The packed products sum into the gradient transposed, (rows, O); see the end.
     let packed = conv_packed::applies::<T>(g);
     let partial = |p: usize| {
@@ -258,14 +222,13 @@ pub(super) fn grad_weight<T: Float>(gs: &[T], src: ColumnSource<'_, T>, g: &Geom
         let mut buf = scratch::<T>(if unfold { rows * l } else { 0 });
         let mut ws = packed.then(conv_packed::Workspace::new);
         for i in p * per..((p + 1) * per).min(g.n) {
-            let cols: &[T] = match src {
-                ColumnSource::Columns(c) => &c[i * rows * l..(i + 1) * rows * l],
-                ColumnSource::Input(x) if unfold => {
-                    im2col(&x[i * vol..(i + 1) * vol], g, &mut buf);
-                    // SAFETY: im2col wrote every element.
-                    unsafe { assume_init(&buf) }
-                }
-                ColumnSource::Input(x) => &x[i * vol..(i + 1) * vol],
+            let x = &xs[i * vol..(i + 1) * vol];
+            let cols: &[T] = if unfold {
+                im2col(x, g, &mut buf);
+                // SAFETY: im2col wrote every element.
+                unsafe { assume_init(&buf) }
+            } else {
+                x
             };
             if let Some(ws) = &mut ws {
                 let gout = conv_packed::f32s(&gs[i * g.o * l..(i + 1) * g.o * l]);

@@ -19,7 +19,7 @@ use crate::with_float;
 
 use super::conv::{bias_grad, by, check_common, triple, with_grad, Geom};
 use super::conv_grad::{conv_part, Part};
-use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight, unfold_all, ColumnSource};
+use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight};
 
 /// stride, padding, output_padding, dilation and groups as the caller gave them, one entry per
 /// spatial dim; `conv_transpose` validates them.
@@ -139,17 +139,14 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
             _ => None,
         };
         let mut out = with_grad::<T, _>(grad, |gs| {
-            // One unfolding of grad_out serves both gradients.
-            let (gx, cols) = match &weight {
-                Some(w) => {
-                    let (gx, cols) = conv_forward(gs, w, None, &g, input.is_some());
-                    (Some(Tensor::from_vec_unchecked(gx, &g.output_shape())), cols)
-                }
-                None => (None, input.as_ref().map(|_| unfold_all(gs, &g))),
-            };
-            let gw = input.as_ref().zip(cols).map(|(x, c)| {
+            // Each gradient unfolds grad_out image by image for itself: keeping the columns of
+            // every image for both held kH*kW times grad_out at once (64 MB for 32 images of
+            // 32 channels at 64 x 64 and a 4 x 4 kernel), and took the products that read them
+            // as given instead of the packed ones.
+            let gx = weight.as_ref().map(|w| Tensor::from_vec_unchecked(conv_forward(gs, w, None, &g), &g.output_shape()));
+            let gw = input.as_ref().map(|x| {
                 // The weight's layout is the convolution's: (C_in, C_out / groups, *k).
-                Tensor::from_vec_unchecked(grad_weight(x, ColumnSource::Columns(&c), &g), &g.weight_shape())
+                Tensor::from_vec_unchecked(grad_weight(x, gs, &g), &g.weight_shape())
             });
             let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.c, g.volume()), &[g.c]));
             vec![gx, gw, gb]
