@@ -7,21 +7,19 @@ bench_depthwise.py has the depthwise family.
     PYTHONPATH=python /path/to/torch/venv/bin/python bench/bench_conv_shapes.py [--runs 7]
 
 Each row is the best of `--runs` calls per library, taking turns with a pause as bench_ops.py
-does; the ratio is ferrograd / PyTorch (below 1: ferrograd is faster).
+does, sorted worst ratio first; the ratio is ferrograd / PyTorch (below 1: ferrograd is faster).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
 
-import ferrograd as fg
 import numpy as np
 
-try:
-    import torch
-except ImportError:  # ferrograd's times alone
-    torch = None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ops import compare  # noqa: E402  (bench/ is not a package)
 
 # (kind, input shape, out channels, kernel, stride, padding, dilation, groups)
 SHAPES = [
@@ -43,42 +41,29 @@ SHAPES = [
 ]
 
 
-def case(m, kind, shape, o, k, stride, padding, dilation, groups):
+def cases(m):
+    """{name: zero-arg train step} for library `m`, on the same values."""
     rng = np.random.default_rng(0)
-    x = m.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_(True)
     m.manual_seed(0)
-    layer = m.nn.ConvTranspose2d if kind == "transposed" else m.nn.Conv2d
-    conv = layer(shape[1], o, k, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    steps = {}
+    for kind, shape, o, k, stride, padding, dilation, groups in SHAPES:
+        x = m.from_numpy(rng.standard_normal(shape).astype(np.float32)).requires_grad_(True)
+        layer = m.nn.ConvTranspose2d if kind == "transposed" else m.nn.Conv2d
+        conv = layer(shape[1], o, k, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
-    def step():
-        x.grad = conv.weight.grad = conv.bias.grad = None
-        conv(x).sum().backward()
-    return step
+        def step(x=x, conv=conv):
+            x.grad = conv.weight.grad = conv.bias.grad = None
+            conv(x).sum().backward()
+        steps[f"{kind} {'x'.join(map(str, shape))} -> {o}, k{k} s{stride} d{dilation} g{groups}"] = step
+    return steps
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--pause", type=float, default=0.01)
+    ap.add_argument("--pause", type=float, default=0.01, help="seconds between one library's turn and the next's")
     args = ap.parse_args()
-    libs = {"fg": fg} | ({"torch": torch} if torch else {})
-    print(f"ferrograd {fg.__version__}, {fg.get_num_threads()} threads" + (f"; torch {torch.__version__}, {torch.get_num_threads()} threads" if torch else ""))
-    for kind, shape, o, k, s, p, d, g in SHAPES:
-        steps = {n: case(m, kind, shape, o, k, s, p, d, g) for n, m in libs.items()}
-        best = {}
-        for n, f in steps.items():
-            f()
-            best[n] = float("inf")
-        for _ in range(args.runs):
-            for n, f in steps.items():
-                time.sleep(args.pause)
-                f()
-                t0 = time.perf_counter()
-                f()
-                best[n] = min(best[n], time.perf_counter() - t0)
-        name = f"{kind} {'x'.join(map(str, shape))} -> {o}, k{k} s{s} d{d} g{g}"
-        extra = f"  torch {best['torch'] * 1e3:8.3f} ms  fg/torch {best['fg'] / best['torch']:5.2f}x" if torch else ""
-        print(f"{name:46s} fg {best['fg'] * 1e3:8.3f} ms{extra}")
+    compare(cases, args.runs, args.pause, grad=True, what="convolutions")
 
 
 if __name__ == "__main__":
