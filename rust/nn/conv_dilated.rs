@@ -37,11 +37,11 @@ struct Axis {
 
 impl Axis {
     /// The entries of phase `r` inside the axis, `lo..hi`, and where the first of them is in it
-    /// (entry j at d*j + r - shift).
+    /// (entry j at d*j + r - shift; the axis's end for a phase wholly outside it).
     fn inside(&self, r: usize) -> (usize, usize, usize) {
         let hi = (self.len + self.shift).saturating_sub(r).div_ceil(self.d).min(self.phase_len);
         let lo = self.shift.saturating_sub(r).div_ceil(self.d).min(hi);
-        (lo, hi, (self.d * lo + r).saturating_sub(self.shift))
+        (lo, hi, (self.d * lo + r).saturating_sub(self.shift).min(self.len))
     }
 }
 
@@ -161,4 +161,40 @@ pub(super) fn backward<T: Float>(gout: &[T], w: Option<&[T]>, x: Option<&[T]>, g
     let gx = w.map(|w| from_phases(&winograd::grad_input(&gq, w, &p.geom), g.n * g.c, p.input));
     let gw = x.map(|x| winograd::grad_weight(&to_phases(x, g.n * g.c, p.input), &gq, &p.geom));
     (gx, gw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Phase r's entry j of a shifted axis, by the definition: position d*j + r - shift.
+    fn naive(len: usize, d: usize, shift: usize, r: usize, j: usize) -> Option<usize> {
+        (d * j + r).checked_sub(shift).filter(|&i| i < len)
+    }
+
+    #[test]
+    fn phases_match_the_definition_and_interleave_back() {
+        // Axes shorter than their dilation (whole phases outside), shifts, one phase.
+        for (len, d, shift) in [(7, 2, 1), (5, 3, 0), (2, 3, 2), (1, 4, 3), (6, 1, 0), (9, 3, 2)] {
+            let axis = Axis { len, d, shift, phase_len: (len + shift).div_ceil(d) };
+            for r in 0..d {
+                let (lo, hi, first) = axis.inside(r);
+                let want: Vec<usize> = (0..axis.phase_len).filter_map(|j| naive(len, d, shift, r, j)).collect();
+                assert_eq!((lo..hi).map(|j| first + (j - lo) * d).collect::<Vec<_>>(), want, "{len} {d} {shift} {r}");
+                assert!((lo..hi).all(|j| naive(len, d, shift, r, j).is_some()));
+            }
+            for other in [Axis { len: 3, d: 1, shift: 0, phase_len: 3 }, Axis { len: 4, d: 2, shift: 1, phase_len: 3 }] {
+                let planes = 2;
+                let src: Vec<f64> = (0..planes * len * other.len).map(|v| v as f64 + 1.0).collect();
+                let ph = to_phases(&src, planes, [axis, other]);
+                for (k, &v) in ph.iter().enumerate() {
+                    let (jw, jh) = (k % other.phase_len, k / other.phase_len % axis.phase_len);
+                    let (plane, phase) = (k / other.phase_len / axis.phase_len % planes, k / other.phase_len / axis.phase_len / planes);
+                    let at = naive(len, d, shift, phase / other.d, jh).zip(naive(other.len, other.d, other.shift, phase % other.d, jw));
+                    assert_eq!(v, at.map_or(0.0, |(y, x)| src[(plane * len + y) * other.len + x]));
+                }
+                assert_eq!(from_phases(&ph, planes, [axis, other]), src);
+            }
+        }
+    }
 }
