@@ -300,6 +300,42 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
     np.testing.assert_array_equal(out.numpy(), [[[1.5, 1.5, 1.5, 1.5, 0.5]]])
 
 
+
+# Transposed convolutions run by the path their convolution's own would take (rust/nn/
+# conv_transpose.rs through conv.rs's forward_by_path / backward_by_path): stride 1 3x3 by
+# Winograd (even and odd maps, padding 0 and 1), dilated by Winograd over phases (with an
+# output_padding the dilation allows), onto maps of at most 64 positions directly (strides 1
+# and 2, an output_padding), grouped, and a 5x5 kernel and 1x1 by the products.
+TRANSPOSE_FLOAT32_CASES = [
+    ((4, 64, 16, 16), (64, 48, 3, 3), dict(padding=1)),
+    ((4, 64, 15, 13), (64, 32, 3, 3), dict(padding=0)),
+    ((2, 64, 20, 19), (64, 64, 3, 3), dict(padding=2, dilation=2, output_padding=1)),
+    ((8, 128, 8, 8), (128, 64, 4, 4), dict(stride=2, padding=1)),
+    ((8, 64, 7, 5), (64, 32, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((16, 64, 4, 4), (64, 40, 3, 3), dict(padding=1)),
+    ((4, 64, 16, 16), (64, 16, 3, 3), dict(padding=1, groups=4)),
+    ((2, 48, 6, 6), (48, 64, 5, 5), dict(padding=2)),
+    ((2, 32, 16, 16), (32, 32, 1, 1), {}),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", TRANSPOSE_FLOAT32_CASES, ids=[f"{x}-{w}-{kw}" for x, w, kw in TRANSPOSE_FLOAT32_CASES])
+def test_float32_conv_transpose2d_paths_match_float64_forward_and_backward(xs, ws, kw):
+    r = rng(13)
+    x, w = r.normal(size=xs), r.normal(size=ws) / 10
+    b = r.normal(size=ws[1] * kw.get("groups", 1))
+    results = {}
+    for dtype in (np.float32, np.float64):
+        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = F.conv_transpose2d(tx, tw, tb, **kw)
+        g = rng(14).normal(size=tuple(y.shape))
+        y.backward(fg.tensor(g.astype(dtype)))
+        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
+    np.testing.assert_allclose(results[np.float64][0], np_conv_transpose(x, w, b, **kw), rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+
 # float32 convolutions of small outputs (up to 64 positions) with 16 or more input channels
 # run directly, each output summing only the taps inside the input (rust/nn/conv_direct.rs):
 # output channels past a panel of 16, two passes over more than 256 input channels, a batch

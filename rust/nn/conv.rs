@@ -19,7 +19,8 @@
 //! (`conv_direct.rs`); larger dilated ones of stride 1 take Winograd too, over the input's
 //! phases (`conv_dilated.rs`). Depthwise convolutions (one input channel a group) run plane by plane
 //! (`conv_depthwise.rs`).
-//! The transposed convolution (`conv_transpose.rs`) runs the same kernels the other way round.
+//! The transposed convolution (`conv_transpose.rs`) runs the same paths the other way round
+//! (`forward_by_path`, `backward_by_path`).
 
 use crate::autograd::{needs_record, record, Backward, Saved};
 use crate::bail;
@@ -244,20 +245,7 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
         let bv = b.map(|b| b.to_vec::<T>());
         let w_copy = w.shares_storage(x).then(|| w.to_vec::<T>());
         let out = x.with_view::<T, _>(|v| with_weight::<T, _>(w, w_copy.as_deref(), |wv| {
-            let xs = &v.contiguous();
-            if conv_depthwise::applies(&g) {
-                conv_depthwise::forward(xs, wv, bv.as_deref(), &g)
-            } else if winograd::applies::<T>(&g) {
-                winograd::forward(xs, wv, bv.as_deref(), &g)
-            } else if conv_direct::applies::<T>(&g) {
-                conv_direct::forward(xs, wv, bv.as_deref(), &g)
-            } else if conv_dilated::applies::<T>(&g) {
-                conv_dilated::forward(xs, wv, bv.as_deref(), &g)
-            } else if conv_batched::applies(&g) {
-                conv_batched::forward(xs, wv, bv.as_deref(), &g)
-            } else {
-                conv_forward::<T>(xs, wv, bv.as_deref(), &g)
-            }
+            forward_by_path(&v.contiguous(), wv, bv.as_deref(), &g)
         }));
         let out = Tensor::from_vec_unchecked(out, &g.output_shape());
         record(out, &inputs, || {
@@ -267,6 +255,54 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
             Ok(Box::new(ConvBackward::<T> { g, input, weight, has_bias: b.is_some(), dtype: std::marker::PhantomData }))
         })
     })
+}
+
+/// conv(x, w) (+ bias), (N, O, *out), by the fastest path that takes `g`. The transposed
+/// convolution's input gradient is this too.
+pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
+    if conv_depthwise::applies(g) {
+        conv_depthwise::forward(xs, w, bias, g)
+    } else if winograd::applies::<T>(g) {
+        winograd::forward(xs, w, bias, g)
+    } else if conv_direct::applies::<T>(g) {
+        conv_direct::forward(xs, w, bias, g)
+    } else if conv_dilated::applies::<T>(g) {
+        conv_dilated::forward(xs, w, bias, g)
+    } else if conv_batched::applies(g) {
+        conv_batched::forward(xs, w, bias, g)
+    } else {
+        conv_forward::<T>(xs, w, bias, g)
+    }
+}
+
+/// The input gradient (from the weight, when given) and the weight gradient (from the input,
+/// when given) of conv over `g`, by the path `forward_by_path` takes. The transposed
+/// convolution's forward is the first and its weight gradient the second, with its input in
+/// the place of `gs` and its output gradient in that of `xs`.
+pub(super) fn backward_by_path<T: Float>(gs: &[T], weight: Option<&[T]>, xs: Option<&[T]>, g: &Geom) -> (Option<Vec<T>>, Option<Vec<T>>) {
+    if conv_depthwise::applies(g) {
+        conv_depthwise::backward(gs, weight, xs, g)
+    } else if winograd::applies::<T>(g) {
+        (weight.map(|w| winograd::grad_input(gs, w, g)), xs.map(|xs| winograd::grad_weight(xs, gs, g)))
+    } else if conv_direct::applies::<T>(g) {
+        // The input gradient's channels are the output's: below 16 of them, the products' paths.
+        let gx = weight.map(|w| {
+            if conv_direct::applies_to_input_gradient::<T>(g) {
+                conv_direct::grad_input(gs, w, g)
+            } else if conv_batched::applies(g) {
+                conv_batched::backward(gs, Some(w), None, g).0.expect("asked for")
+            } else {
+                grad_input(gs, w, g)
+            }
+        });
+        (gx, xs.map(|xs| conv_direct::grad_weight(xs, gs, g)))
+    } else if conv_dilated::applies::<T>(g) {
+        conv_dilated::backward(gs, weight, xs, g)
+    } else if conv_batched::applies(g) {
+        conv_batched::backward(gs, weight, xs, g)
+    } else {
+        (weight.map(|w| grad_input(gs, w, g)), xs.map(|xs| grad_weight(gs, xs, g)))
+    }
 }
 
 struct ConvBackward<T> {
@@ -335,30 +371,7 @@ impl<T: Float> Backward for ConvBackward<T> {
         let w_copy = weight.as_ref().filter(|w| w.shares_storage(grad) || input.as_ref().is_some_and(|x| x.shares_storage(w))).map(|w| w.to_vec::<T>());
         let run = |xs: Option<&[T]>| {
             with_grad::<T, _>(grad, |gs| with_optional_weight::<T, _>(weight.as_ref(), w_copy.as_deref(), |weight| {
-                let (gx, gw) = if conv_depthwise::applies(&g) {
-                    conv_depthwise::backward(gs, weight, xs, &g)
-                } else if winograd::applies::<T>(&g) {
-                    (weight.map(|w| winograd::grad_input(gs, w, &g)), xs.map(|xs| winograd::grad_weight(xs, gs, &g)))
-                } else if conv_direct::applies::<T>(&g) {
-                    // The input gradient's channels are the output's: below 16 of them, the
-                    // products' paths.
-                    let gx = weight.map(|w| {
-                        if conv_direct::applies_to_input_gradient::<T>(&g) {
-                            conv_direct::grad_input(gs, w, &g)
-                        } else if conv_batched::applies(&g) {
-                            conv_batched::backward(gs, Some(w), None, &g).0.expect("asked for")
-                        } else {
-                            grad_input(gs, w, &g)
-                        }
-                    });
-                    (gx, xs.map(|xs| conv_direct::grad_weight(xs, gs, &g)))
-                } else if conv_dilated::applies::<T>(&g) {
-                    conv_dilated::backward(gs, weight, xs, &g)
-                } else if conv_batched::applies(&g) {
-                    conv_batched::backward(gs, weight, xs, &g)
-                } else {
-                    (weight.map(|w| grad_input(gs, w, &g)), xs.map(|xs| grad_weight(gs, xs, &g)))
-                };
+                let (gx, gw) = backward_by_path(gs, weight, xs, &g);
                 let gx = gx.map(|v| Tensor::from_vec_unchecked(v, &g.input_shape()));
                 let gw = gw.map(|v| Tensor::from_vec_unchecked(v, &g.weight_shape()));
                 let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.o, g.len()), &[g.o]));

@@ -10,6 +10,10 @@
 //! * grad_input = W @ im2col(grad_out) (the convolution's forward),
 //! * grad_weight = sum over images of x @ im2col(grad_out)^T (the convolution's grad_weight),
 //! * grad_bias = grad_out summed over everything but the channel.
+//!
+//! Each runs by the path the convolution's own would take (`conv::forward_by_path` and
+//! `backward_by_path`): a stride-1 3x3 one by Winograd, one onto a map of 64 positions or fewer
+//! directly, and so on, rather than always by the products and col2im.
 
 use crate::autograd::{record, Backward, Saved};
 use crate::bail;
@@ -19,7 +23,8 @@ use crate::with_float;
 
 use super::conv::{bias_grad, by, check_common, triple, with_grad, Geom};
 use super::conv_grad::{conv_part, Part};
-use super::conv_kernels::{add_channel_bias, channel_sum, conv_forward, grad_input, grad_weight};
+use super::conv::{backward_by_path, forward_by_path};
+use super::conv_kernels::{add_channel_bias, channel_sum};
 
 /// stride, padding, output_padding, dilation and groups as the caller gave them, one entry per
 /// spatial dim; `conv_transpose` validates them.
@@ -92,7 +97,8 @@ pub fn conv_transpose(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvTransp
     let mut inputs = vec![x, w];
     inputs.extend(b);
     with_float!(x.dtype(), op, T => {
-        let mut out = x.with_view::<T, _>(|v| grad_input(&v.contiguous(), &w.to_vec::<T>(), &g));
+        let wv = w.to_vec::<T>();
+        let mut out = x.with_view::<T, _>(|v| backward_by_path(&v.contiguous(), Some(&wv), None, &g).0.expect("asked for"));
         if let Some(b) = b {
             add_channel_bias(&mut out, &b.to_vec::<T>(), g.volume());
         }
@@ -143,10 +149,11 @@ impl<T: Float> Backward for ConvTransposeBackward<T> {
             // every image for both held kH*kW times grad_out at once (64 MB for 32 images of
             // 32 channels at 64 x 64 and a 4 x 4 kernel), and took the products that read them
             // as given instead of the packed ones.
-            let gx = weight.as_ref().map(|w| Tensor::from_vec_unchecked(conv_forward(gs, w, None, &g), &g.output_shape()));
+            let gx = weight.as_ref().map(|w| Tensor::from_vec_unchecked(forward_by_path(gs, w, None, &g), &g.output_shape()));
             let gw = input.as_ref().map(|x| {
                 // The weight's layout is the convolution's: (C_in, C_out / groups, *k).
-                Tensor::from_vec_unchecked(grad_weight(x, gs, &g), &g.weight_shape())
+                let gw = backward_by_path(x, None, Some(gs), &g).1.expect("asked for");
+                Tensor::from_vec_unchecked(gw, &g.weight_shape())
             });
             let gb = (self.has_bias && need(2)).then(|| Tensor::from_vec_unchecked(channel_sum(gs, g.n, g.c, g.volume()), &[g.c]));
             vec![gx, gw, gb]
