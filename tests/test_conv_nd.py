@@ -301,6 +301,39 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
 
 
 
+
+# Grouped convolutions of 32 channels a group or more run group by group on the path one group
+# alone takes (rust/nn/conv_groups.rs): Winograd (stride 1 3x3, odd map), the direct kernel
+# (at most 64 output positions, stride 2), Winograd over dilation phases (64 a group), the
+# whole-batch product (a 5x5 kernel on a small map), unequal input and output channels a
+# group, a 1-D one; a grouped transposed convolution the same way round.
+GROUPED_FLOAT32_CASES = [
+    ((4, 64, 17, 15), (96, 32, 3, 3), dict(padding=1, groups=2)),
+    ((8, 128, 8, 8), (128, 32, 3, 3), dict(stride=2, padding=1, groups=4)),
+    ((2, 128, 24, 22), (128, 64, 3, 3), dict(padding=2, dilation=2, groups=2)),
+    ((4, 96, 7, 7), (64, 48, 5, 5), dict(padding=2, groups=2)),
+    ((3, 64, 40), (64, 32, 3), dict(padding=1, groups=2)),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", GROUPED_FLOAT32_CASES, ids=[f"{x}-{w}-{kw}" for x, w, kw in GROUPED_FLOAT32_CASES])
+def test_float32_grouped_conv_paths_match_float64_forward_and_backward(xs, ws, kw):
+    r = rng(15)
+    x, w, b = r.normal(size=xs), r.normal(size=ws) / 10, r.normal(size=ws[0])
+    fn = CONV_FN[len(ws) - 2]
+    results = {}
+    for dtype in (np.float32, np.float64):
+        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = fn(tx, tw, tb, **kw)
+        g = rng(16).normal(size=tuple(y.shape))
+        y.backward(fg.tensor(g.astype(dtype)))
+        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
+    ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=kw["padding"], dilation=kw.get("dilation", 1), groups=kw["groups"])
+    np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+
 # Transposed convolutions run by the path their convolution's own would take (rust/nn/
 # conv_transpose.rs through conv.rs's forward_by_path / backward_by_path): stride 1 3x3 by
 # Winograd (even and odd maps, padding 0 and 1), dilated by Winograd over phases (with an
@@ -316,6 +349,7 @@ TRANSPOSE_FLOAT32_CASES = [
     ((4, 64, 16, 16), (64, 16, 3, 3), dict(padding=1, groups=4)),
     ((2, 48, 6, 6), (48, 64, 5, 5), dict(padding=2)),
     ((2, 32, 16, 16), (32, 32, 1, 1), {}),
+    ((4, 64, 12, 12), (64, 32, 3, 3), dict(padding=1, groups=2)),
 ]
 
 

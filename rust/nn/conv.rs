@@ -31,6 +31,7 @@ use crate::with_float;
 use super::conv_batched;
 use super::conv_depthwise;
 use super::conv_dilated;
+use super::conv_groups;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
@@ -262,6 +263,8 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
 pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     if conv_depthwise::applies(g) {
         conv_depthwise::forward(xs, w, bias, g)
+    } else if conv_groups::applies::<T>(g) {
+        conv_groups::forward(xs, w, bias, g)
     } else if winograd::applies::<T>(g) {
         winograd::forward(xs, w, bias, g)
     } else if conv_direct::applies::<T>(g) {
@@ -282,6 +285,8 @@ pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g
 pub(super) fn backward_by_path<T: Float>(gs: &[T], weight: Option<&[T]>, xs: Option<&[T]>, g: &Geom) -> (Option<Vec<T>>, Option<Vec<T>>) {
     if conv_depthwise::applies(g) {
         conv_depthwise::backward(gs, weight, xs, g)
+    } else if conv_groups::applies::<T>(g) {
+        conv_groups::backward(gs, weight, xs, g)
     } else if winograd::applies::<T>(g) {
         (weight.map(|w| winograd::grad_input(gs, w, g)), xs.map(|xs| winograd::grad_weight(xs, gs, g)))
     } else if conv_direct::applies::<T>(g) {

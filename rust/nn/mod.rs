@@ -10,6 +10,7 @@ pub mod conv;
 mod conv_batched;
 mod conv_depthwise;
 mod conv_dilated;
+mod conv_groups;
 mod conv_direct;
 mod conv_direct_kernels;
 pub mod conv_fold;
