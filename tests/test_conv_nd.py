@@ -306,8 +306,21 @@ def test_conv_transpose_output_padding_from_dilation_adds_bias_only_positions():
 # alone takes (rust/nn/conv_groups.rs): Winograd (stride 1 3x3, odd map), the direct kernel
 # (at most 64 output positions, stride 2), Winograd over dilation phases (64 a group), the
 # whole-batch product (a 5x5 kernel on a small map), unequal input and output channels a
-# group, a 1-D one; a grouped transposed convolution the same way round.
+# group, a 1-D one; a grouped transposed convolution the same way round. Groups of 5 to 16
+# channels at stride 1 run from zero-bordered planes (rust/nn/conv_small_groups.rs, on
+# AVX-512): 8 and 16 a group, fewer output channels than input, padding 0 and past the
+# kernel, uneven padding, dilation, a 5x5 and a 1x1 kernel, 1-D, a map wider than tall.
 GROUPED_FLOAT32_CASES = [
+    ((4, 64, 14, 14), (64, 8, 3, 3), dict(padding=1, groups=8)),
+    ((3, 80, 9, 11), (80, 16, 3, 3), dict(padding=1, groups=5)),
+    ((2, 48, 10, 7), (48, 6, 3, 3), dict(padding=0, groups=8)),
+    ((2, 32, 6, 6), (32, 8, 3, 3), dict(padding=3, groups=4)),
+    ((2, 64, 8, 8), (32, 16, 3, 3), dict(padding=(1, 0), groups=4)),
+    ((2, 64, 12, 12), (64, 16, 3, 3), dict(padding=2, dilation=2, groups=4)),
+    ((2, 40, 13, 13), (40, 8, 5, 5), dict(padding=2, groups=5)),
+    ((2, 64, 15, 15), (64, 8, 1, 1), dict(padding=0, groups=8)),
+    ((2, 64, 30), (64, 8, 3), dict(padding=1, groups=8)),
+    ((1, 96, 5, 40), (96, 12, 3, 3), dict(padding=1, groups=8)),
     ((4, 64, 17, 15), (96, 32, 3, 3), dict(padding=1, groups=2)),
     ((8, 128, 8, 8), (128, 32, 3, 3), dict(stride=2, padding=1, groups=4)),
     ((2, 128, 24, 22), (128, 64, 3, 3), dict(padding=2, dilation=2, groups=2)),
@@ -328,7 +341,8 @@ def test_float32_grouped_conv_paths_match_float64_forward_and_backward(xs, ws, k
         g = rng(16).normal(size=tuple(y.shape))
         y.backward(fg.tensor(g.astype(dtype)))
         results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
-    ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=kw["padding"], dilation=kw.get("dilation", 1), groups=kw["groups"])
+    pads = [(p, p) for p in kw["padding"]] if isinstance(kw["padding"], tuple) else kw["padding"]
+    ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=pads, dilation=kw.get("dilation", 1), groups=kw["groups"])
     np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
     for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
         scale = np.abs(want).max()
@@ -458,6 +472,14 @@ y = F.conv2d(x, w, padding=2, dilation=2)
 y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
 for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
     h.update(a.tobytes())
+# Grouped: 8 channels a group from zero-bordered planes, 32 a group group by group.
+for c, groups in ((64, 8), (64, 2)):
+    x = fg.tensor(r.normal(size=(6, c, 12, 12)).astype(np.float32), requires_grad=True)
+    w = fg.tensor(r.normal(size=(c, c // groups, 3, 3)).astype(np.float32), requires_grad=True)
+    y = F.conv2d(x, w, padding=1, groups=groups)
+    y.backward(fg.tensor(r.normal(size=tuple(y.shape)).astype(np.float32)))
+    for a in (y.detach().numpy(), x.grad.numpy(), w.grad.numpy()):
+        h.update(a.tobytes())
 print(h.hexdigest())
 """
 

@@ -32,6 +32,7 @@ use super::conv_batched;
 use super::conv_depthwise;
 use super::conv_dilated;
 use super::conv_groups;
+use super::conv_small_groups;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
@@ -265,6 +266,8 @@ pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g
         conv_depthwise::forward(xs, w, bias, g)
     } else if conv_groups::applies::<T>(g) {
         conv_groups::forward(xs, w, bias, g)
+    } else if conv_small_groups::applies::<T>(g) {
+        conv_small_groups::forward(xs, w, bias, g)
     } else if winograd::applies::<T>(g) {
         winograd::forward(xs, w, bias, g)
     } else if conv_direct::applies::<T>(g) {
@@ -287,6 +290,9 @@ pub(super) fn backward_by_path<T: Float>(gs: &[T], weight: Option<&[T]>, xs: Opt
         conv_depthwise::backward(gs, weight, xs, g)
     } else if conv_groups::applies::<T>(g) {
         conv_groups::backward(gs, weight, xs, g)
+    } else if conv_small_groups::applies::<T>(g) {
+        // The input gradient is the forward with the kernels turned, which comes back here.
+        (weight.map(|w| grad_input(gs, w, g)), xs.map(|xs| conv_small_groups::grad_weight(xs, gs, g)))
     } else if winograd::applies::<T>(g) {
         (weight.map(|w| winograd::grad_input(gs, w, g)), xs.map(|xs| winograd::grad_weight(xs, gs, g)))
     } else if conv_direct::applies::<T>(g) {

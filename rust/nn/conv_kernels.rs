@@ -197,7 +197,7 @@ fn grad_input_by_conv<T: Float>(gs: &[T], w: &[T], g: &Geom) -> Option<Vec<T>> {
         let kernel = &w[((gi * og + o) * cg + c) * taps..][..taps];
         turned.extend(kernel.iter().rev());
     }
-    Some(conv_forward(gs, &turned, None, &turned_geom))
+    Some(super::conv::forward_by_path(gs, &turned, None, &turned_geom))
 }
 
 /// Elements of per-image weight-gradient partials held at once; past it, consecutive images

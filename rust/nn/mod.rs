@@ -11,6 +11,7 @@ mod conv_batched;
 mod conv_depthwise;
 mod conv_dilated;
 mod conv_groups;
+mod conv_small_groups;
 mod conv_direct;
 mod conv_direct_kernels;
 pub mod conv_fold;
