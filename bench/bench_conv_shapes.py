@@ -1,6 +1,6 @@
 """Convolutions off ResNet's beaten path beside PyTorch, in one run, float32 on the CPU: dilated
 3x3 (DeepLab-style dilations 2 to 6, maps from 17 x 17 to 56 x 56), grouped (ResNeXt-style, 2 to
-32 groups of 4 to 32 channels) and transposed (stride 2 upsampling, 4 x 4 and 3 x 3 kernels, and
+32 groups of 8 to 128 channels) and transposed (stride 2 upsampling, 4 x 4 and 3 x 3 kernels, and
 stride 1). Each is timed as a train step: forward, .sum(), backward for input, weight and bias.
 bench_depthwise.py has the depthwise family.
 
@@ -33,6 +33,9 @@ SHAPES = [
     ("grouped", (16, 128, 28, 28), 128, 3, 1, 1, 1, 4),
     ("grouped", (16, 256, 14, 14), 256, 3, 1, 1, 1, 32),
     ("grouped", (16, 256, 28, 28), 256, 3, 2, 1, 1, 32),
+    ("grouped", (8, 512, 14, 14), 512, 3, 1, 1, 1, 32),
+    ("grouped", (8, 1024, 7, 7), 1024, 3, 1, 1, 1, 32),
+    ("grouped", (8, 256, 28, 28), 256, 3, 1, 1, 1, 2),
     ("transposed", (32, 64, 32, 32), 32, 4, 2, 1, 1, 1),
     ("transposed", (16, 128, 16, 16), 64, 4, 2, 1, 1, 1),
     ("transposed", (8, 256, 8, 8), 128, 4, 2, 1, 1, 1),
