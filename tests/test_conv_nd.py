@@ -96,6 +96,24 @@ def test_conv_gradients_over_a_batch_match_the_numpy_adjoint():
 # float32 3x3 convolutions of stride 1 with enough channels and positions take Winograd's
 # F(2x2, 3x3) (rust/nn/winograd.rs): odd and even sizes, paddings 0 to 2, unequal channels.
 # Small maps with too few tiles for it take the whole-batch product (rust/nn/conv_batched.rs).
+def _float32_matches_float64(fn, x, w, b, kw, ref, grad_seed):
+    """Runs fn forward and backward on the same values in float32 and float64: the float64
+    output must match `ref` (numpy), and each float32 result (output, input, weight and bias
+    gradients) the float64 one within 1e-5 of its largest magnitude (float32 sums of a few
+    hundred products)."""
+    results = {}
+    for dtype in (np.float32, np.float64):
+        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = fn(tx, tw, tb, **kw)
+        g = rng(grad_seed).normal(size=tuple(y.shape))
+        y.backward(fg.tensor(g.astype(dtype)))
+        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
+    np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
+    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
+        scale = np.abs(want).max()
+        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+
+
 FLOAT32_FAST_PATH_CASES = [
     ((5, 32, 17, 15), 40, dict(padding=1)),
     ((4, 40, 20, 22), 32, dict(padding=0)),
@@ -120,21 +138,10 @@ FLOAT32_FAST_PATH_CASES = [
 def test_float32_fast_conv2d_paths_match_the_float64_convolution_forward_and_backward(xs, o, kw):
     r = rng(11)
     x, w, b = r.normal(size=xs), r.normal(size=(o, xs[1], 3, 3)) / 10, r.normal(size=o)
-    results = {}
-    for dtype in (np.float32, np.float64):
-        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
-        y = F.conv2d(tx, tw, tb, **kw)
-        g = rng(12).normal(size=tuple(y.shape))
-        y.backward(fg.tensor(g.astype(dtype)))
-        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
     dilation = kw.get("dilation", 1)
     pads = {"same": dilation}.get(kw["padding"], kw["padding"])
     pads = [(p, p) for p in pads] if isinstance(pads, tuple) else pads
-    np.testing.assert_allclose(results[np.float64][0], np_conv(x, w, b, pads=pads, dilation=dilation), rtol=1e-10, atol=1e-10)
-    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
-        # float32 sums of a few hundred products: within 1e-5 of the largest magnitude.
-        scale = np.abs(want).max()
-        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+    _float32_matches_float64(F.conv2d, x, w, b, kw, np_conv(x, w, b, pads=pads, dilation=dilation), 12)
 
 
 # Convolutions unfold (and their input gradients fold) through a zero-bordered copy per channel
@@ -333,20 +340,10 @@ GROUPED_FLOAT32_CASES = [
 def test_float32_grouped_conv_paths_match_float64_forward_and_backward(xs, ws, kw):
     r = rng(15)
     x, w, b = r.normal(size=xs), r.normal(size=ws) / 10, r.normal(size=ws[0])
-    fn = CONV_FN[len(ws) - 2]
-    results = {}
-    for dtype in (np.float32, np.float64):
-        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
-        y = fn(tx, tw, tb, **kw)
-        g = rng(16).normal(size=tuple(y.shape))
-        y.backward(fg.tensor(g.astype(dtype)))
-        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
     pads = [(p, p) for p in kw["padding"]] if isinstance(kw["padding"], tuple) else kw["padding"]
     ref = np_conv(x, w, b, stride=kw.get("stride", 1), pads=pads, dilation=kw.get("dilation", 1), groups=kw["groups"])
-    np.testing.assert_allclose(results[np.float64][0], ref, rtol=1e-10, atol=1e-10)
-    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
-        scale = np.abs(want).max()
-        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+    _float32_matches_float64(CONV_FN[len(ws) - 2], x, w, b, kw, ref, 16)
+
 
 # Transposed convolutions run by the path their convolution's own would take (rust/nn/
 # conv_transpose.rs through conv.rs's forward_by_path / backward_by_path): stride 1 3x3 by
@@ -372,17 +369,8 @@ def test_float32_conv_transpose2d_paths_match_float64_forward_and_backward(xs, w
     r = rng(13)
     x, w = r.normal(size=xs), r.normal(size=ws) / 10
     b = r.normal(size=ws[1] * kw.get("groups", 1))
-    results = {}
-    for dtype in (np.float32, np.float64):
-        tx, tw, tb = (fg.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
-        y = F.conv_transpose2d(tx, tw, tb, **kw)
-        g = rng(14).normal(size=tuple(y.shape))
-        y.backward(fg.tensor(g.astype(dtype)))
-        results[dtype] = [a.astype(np.float64) for a in (y.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())]
-    np.testing.assert_allclose(results[np.float64][0], np_conv_transpose(x, w, b, **kw), rtol=1e-10, atol=1e-10)
-    for name, got, want in zip(("output", "grad_input", "grad_weight", "grad_bias"), results[np.float32], results[np.float64]):
-        scale = np.abs(want).max()
-        assert np.abs(got - want).max() <= 1e-5 * scale, (name, np.abs(got - want).max() / scale)
+    _float32_matches_float64(F.conv_transpose2d, x, w, b, kw, np_conv_transpose(x, w, b, **kw), 14)
+
 
 # float32 convolutions of small outputs (up to 64 positions) with 16 or more input channels
 # run directly, each output summing only the taps inside the input (rust/nn/conv_direct.rs):
