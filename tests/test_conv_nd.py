@@ -328,6 +328,8 @@ GROUPED_FLOAT32_CASES = [
     ((2, 64, 15, 15), (64, 8, 1, 1), dict(padding=0, groups=8)),
     ((2, 64, 30), (64, 8, 3), dict(padding=1, groups=8)),
     ((1, 96, 5, 40), (96, 12, 3, 3), dict(padding=1, groups=8)),
+    ((2, 96, 9, 9), (96, 24, 3, 3), dict(padding=1, groups=4)),
+    ((3, 64, 7, 7), (40, 32, 3, 3), dict(padding=1, groups=2)),
     ((4, 64, 17, 15), (96, 32, 3, 3), dict(padding=1, groups=2)),
     ((8, 128, 8, 8), (128, 32, 3, 3), dict(stride=2, padding=1, groups=4)),
     ((2, 128, 24, 22), (128, 64, 3, 3), dict(padding=2, dilation=2, groups=2)),

@@ -264,10 +264,10 @@ pub fn conv(x: &Tensor, w: &Tensor, b: Option<&Tensor>, a: &ConvArgs) -> Result<
 pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     if conv_depthwise::applies(g) {
         conv_depthwise::forward(xs, w, bias, g)
-    } else if conv_groups::applies::<T>(g) {
-        conv_groups::forward(xs, w, bias, g)
     } else if conv_small_groups::applies::<T>(g) {
         conv_small_groups::forward(xs, w, bias, g)
+    } else if conv_groups::applies::<T>(g) {
+        conv_groups::forward(xs, w, bias, g)
     } else if winograd::applies::<T>(g) {
         winograd::forward(xs, w, bias, g)
     } else if conv_direct::applies::<T>(g) {
@@ -288,11 +288,11 @@ pub(super) fn forward_by_path<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g
 pub(super) fn backward_by_path<T: Float>(gs: &[T], weight: Option<&[T]>, xs: Option<&[T]>, g: &Geom) -> (Option<Vec<T>>, Option<Vec<T>>) {
     if conv_depthwise::applies(g) {
         conv_depthwise::backward(gs, weight, xs, g)
-    } else if conv_groups::applies::<T>(g) {
-        conv_groups::backward(gs, weight, xs, g)
     } else if conv_small_groups::applies::<T>(g) {
         // The input gradient is the forward with the kernels turned, which comes back here.
         (weight.map(|w| grad_input(gs, w, g)), xs.map(|xs| conv_small_groups::grad_weight(xs, gs, g)))
+    } else if conv_groups::applies::<T>(g) {
+        conv_groups::backward(gs, weight, xs, g)
     } else if winograd::applies::<T>(g) {
         (weight.map(|w| winograd::grad_input(gs, w, g)), xs.map(|xs| winograd::grad_weight(xs, gs, g)))
     } else if conv_direct::applies::<T>(g) {

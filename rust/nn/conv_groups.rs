@@ -8,8 +8,10 @@
 //! to copy a group's channels out of every image and its result back in (ResNeXt-style 3x3
 //! convolutions of 32 channels a group at stride 1 take Winograd this way). Where the group
 //! alone would take the products too, nothing is gained and `applies` says no: the grouped
-//! products (`conv_kernels.rs`) handle those, and groups of 4 channels or fewer go plane by
-//! plane (`conv_depthwise.rs`).
+//! products (`conv_kernels.rs`) handle those, groups of 4 channels or fewer go plane by plane
+//! (`conv_depthwise.rs`), and float32 groups of at most 32 at stride 1 run from zero-bordered
+//! planes (`conv_small_groups.rs`), which is checked first: at 32 channels a group it took
+//! 0.67-0.77 of this path's time on maps of 14 x 14 to 56 x 56.
 //!
 //! Each group's results are the single-group path's, so its bits are that path's, whatever
 //! the thread count.

@@ -1,7 +1,9 @@
-//! float32 grouped convolutions of stride 1 with 5 to 16 channels a group (ResNeXt's middle
-//! stages: 8 and 16 a group), run straight from each group's zero-bordered planes. Train
-//! steps, 2 threads: 256 channels in 32 groups at 14 x 14, batch 16, 7.0 -> 3.1-3.4 ms
-//! (PyTorch 3.3-3.7); 64 in 8 groups at 32 x 32, batch 32, 11.7-15.4 -> 6.4-6.9 (PyTorch 9.7-10).
+//! float32 grouped convolutions of stride 1 with 5 to 32 channels a group (ResNeXt-50 32x4d's
+//! stages 2 to 4: 8, 16 and 32 a group), run straight from each group's zero-bordered planes.
+//! Train steps, 2 threads: 256 channels in 32 groups at 14 x 14, batch 16, 7.0 -> 3.1-3.4 ms
+//! (PyTorch 3.3-3.7); 64 in 8 groups at 32 x 32, batch 32, 11.7-15.4 -> 6.4-6.9 (PyTorch
+//! 9.7-10); 32 a group, 0.67-0.77 of the time group by group (`conv_groups.rs`) at 14 x 14 to
+//! 56 x 56; 24 a group, 0.70-0.99 of the products' time.
 //!
 //! The products' path unfolds every image into its full column matrix and multiplies each
 //! group's 8 or 16 rows of weight by it: the unfolding was a third of such a train step (256
@@ -11,8 +13,9 @@
 //!   Wp = ow + dw (kw - 1), so that every output position q = y Wp + x reads tap (i, j) at
 //!   q + i dh Wp + j dw of its plane: one shifted run per tap for the whole map, and
 //!   outputs computed on the padded width (the kw - 1 extra columns are dropped);
-//! - 16 positions at a time, all the group's output channels stay in registers over its input
-//!   channels and taps (a vector load, then a broadcast weight and an FMA per output channel);
+//! - 16 positions at a time, the group's output channels (16 a pass) stay in registers over
+//!   its input channels and taps (a vector load, then a broadcast weight and an FMA per output
+//!   channel);
 //! - the weight gradient sums, per group, grad_out (on the same padded width, zero in the
 //!   extra columns) times each tap's shifted run, image after image: the groups are the
 //!   threads' shares, so every sum runs in one fixed order whatever the thread count;
@@ -28,8 +31,9 @@ use super::conv_packed::{f32s, f32s_mut};
 
 /// Positions a step: one AVX-512 vector (two on AVX2).
 const LANES: usize = 16;
-/// Channels a group at most, in and out: the output channels' accumulators are registers.
-const MAX_GROUP_CHANNELS: usize = 16;
+/// Channels a group at most, in and out (output channels 16 a pass, their accumulators in
+/// registers).
+const MAX_GROUP_CHANNELS: usize = 32;
 /// Channels a group at least: 4 or fewer go plane by plane (`conv_depthwise.rs`).
 const MIN_GROUP_CHANNELS: usize = 5;
 
@@ -96,17 +100,17 @@ impl Grid {
 }
 
 /// One (image, group): out (og, steps) on the padded width, from the group's planes and its
-/// weight as (cg, taps, OG) (zero past og): per step of 16 positions, OG accumulators over the
-/// group's input channels and taps.
+/// weight as (cg, taps) runs of OG output channels `wstride` apart (zero past og): per step of
+/// 16 positions, OG accumulators over the group's input channels and taps.
 ///
 /// # Safety
 /// The CPU must have AVX-512 F (`applies`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn forward_group<const OG: usize>(planes: &[f32], wt: &[f32], cg: usize, og: usize, grid: &Grid, out: &mut [f32]) {
+unsafe fn forward_group<const OG: usize>(planes: &[f32], (wt, wstride): (&[f32], usize), cg: usize, og: usize, grid: &Grid, out: &mut [f32]) {
     use std::arch::x86_64::*;
     let taps = grid.taps.len();
-    assert!(planes.len() >= cg * grid.plane && wt.len() >= cg * taps * OG && og <= OG && out.len() >= og * grid.steps);
+    assert!(planes.len() >= cg * grid.plane && wt.len() >= (cg * taps - 1) * wstride + OG && og <= OG && out.len() >= og * grid.steps);
     for q in (0..grid.steps).step_by(LANES) {
         let mut acc = [_mm512_setzero_ps(); OG];
         for c in 0..cg {
@@ -115,7 +119,7 @@ unsafe fn forward_group<const OG: usize>(planes: &[f32], wt: &[f32], cg: usize, 
                 // SAFETY: q + off + 16 <= steps + the largest offset <= plane (`Grid`): inside
                 // channel c's plane.
                 let v = unsafe { _mm512_loadu_ps(base.add(off)) };
-                let w = &wt[(c * taps + t) * OG..][..OG];
+                let w = &wt[(c * taps + t) * wstride..][..OG];
                 for o in 0..OG {
                     acc[o] = _mm512_fmadd_ps(_mm512_set1_ps(w[o]), v, acc[o]);
                 }
@@ -132,7 +136,7 @@ unsafe fn forward_group<const OG: usize>(planes: &[f32], wt: &[f32], cg: usize, 
 pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     let (x, w, bias) = (f32s(xs), f32s(w), bias.map(f32s));
     let (cg, og, taps) = (g.c / g.groups, g.o / g.groups, g.taps());
-    let width = if og <= 8 { 8 } else { 16 };
+    let width = if og <= 8 { 8 } else { og.div_ceil(16) * 16 };
     let grid = Grid::new(g);
     // Each group's weight as (cg, taps, width): a step's output channels in one run.
     let mut wt = vec![0f32; g.groups * cg * taps * width];
@@ -153,9 +157,13 @@ pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom)
         #[cfg(target_arch = "x86_64")]
         unsafe {
             if width == 8 {
-                forward_group::<8>(&planes, wk, cg, og, &grid, &mut grid_out);
+                forward_group::<8>(&planes, (wk, 8), cg, og, &grid, &mut grid_out);
             } else {
-                forward_group::<16>(&planes, wk, cg, og, &grid, &mut grid_out);
+                // 16 output channels a pass (their accumulators fill half the registers).
+                for half in (0..og).step_by(16) {
+                    let rows = 16.min(og - half);
+                    forward_group::<16>(&planes, (&wk[half..], width), cg, rows, &grid, &mut grid_out[half * grid.steps..]);
+                }
             }
         }
         for o in 0..og {
