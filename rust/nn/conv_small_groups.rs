@@ -140,8 +140,13 @@ pub(super) fn forward<T: Float>(xs: &[T], w: &[T], bias: Option<&[T]>, g: &Geom)
     let grid = Grid::new(g);
     // Each group's weight as (cg, taps, width): a step's output channels in one run.
     let mut wt = vec![0f32; g.groups * cg * taps * width];
-    for (k, o, c, t) in (0..g.groups).flat_map(|k| (0..og).flat_map(move |o| (0..cg).flat_map(move |c| (0..taps).map(move |t| (k, o, c, t))))) {
-        wt[((k * cg + c) * taps + t) * width + o] = w[((k * og + o) * cg + c) * taps + t];
+    // Kernel r (output channel o of group k) is cg taps values, input channel c's tap t at
+    // c taps + t, which goes to row k cg taps + c taps + t, column o.
+    for (r, kernel) in w.chunks_exact(cg * taps).take(g.o).enumerate() {
+        let (base, o) = (r / og * cg * taps, r % og);
+        for (j, &v) in kernel.iter().enumerate() {
+            wt[(base + j) * width + o] = v;
+        }
     }
     let (l, len) = (g.len(), g.n * g.o * g.len());
     let mut y: Vec<T> = Vec::with_capacity(len);
