@@ -18,7 +18,9 @@
 //! most 64 positions run directly, each output summing only the taps inside the input
 //! (`conv_direct.rs`); larger dilated ones of stride 1 take Winograd too, over the input's
 //! phases (`conv_dilated.rs`). Depthwise convolutions (one input channel a group) run plane by plane
-//! (`conv_depthwise.rs`).
+//! (`conv_depthwise.rs`); float32 groups of 5 to 32 channels at stride 1 from zero-bordered
+//! planes (`conv_small_groups.rs`, on AVX-512); other grouped ones whose single group takes one
+//! of these paths, group by group (`conv_groups.rs`).
 //! The transposed convolution (`conv_transpose.rs`) runs the same paths the other way round
 //! (`forward_by_path`, `backward_by_path`).
 
@@ -31,11 +33,11 @@ use crate::with_float;
 use super::conv_batched;
 use super::conv_depthwise;
 use super::conv_dilated;
-use super::conv_groups;
-use super::conv_small_groups;
 use super::conv_direct;
 use super::conv_grad::{conv_part, Part};
+use super::conv_groups;
 use super::conv_kernels::{channel_sum, conv_forward, grad_input, grad_weight};
+use super::conv_small_groups;
 use super::winograd;
 
 /// stride, padding, dilation and groups as the caller gave them, one entry per spatial dim

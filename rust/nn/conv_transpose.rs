@@ -21,9 +21,8 @@ use crate::error::Result;
 use crate::tensor::{Float, Tensor};
 use crate::with_float;
 
-use super::conv::{bias_grad, by, check_common, triple, with_grad, Geom};
+use super::conv::{backward_by_path, bias_grad, by, check_common, forward_by_path, triple, with_grad, Geom};
 use super::conv_grad::{conv_part, Part};
-use super::conv::{backward_by_path, forward_by_path};
 use super::conv_kernels::{add_channel_bias, channel_sum};
 
 /// stride, padding, output_padding, dilation and groups as the caller gave them, one entry per
